@@ -1,0 +1,252 @@
+// Package transport defines the line: dialgate's stand-in for a telephone
+// line. A Line is a byte stream of raw octets between a caller and the
+// gateway; it may be slow, noisy or cut. Concrete lines live in
+// sub-packages (transport/tcp for raw and telnet-modem TCP, transport/ws for
+// WebSocket, transport/linesim for in-memory simulated lines); they register
+// URL schemes here so that configuration and the dialer can name a line by
+// address: tcp://host:port, telnet://host:port, ws://host:port/path,
+// wss://host:port/path.
+//
+// # Contract
+//
+// Read and Write move raw octets. A Line never reorders, duplicates or
+// invents octets of its own (line simulators do so only when configured to
+// impair the line). Close hangs up: it flushes every octet already accepted
+// by Write to the peer (bounded by a flush deadline), then releases the
+// connection; Read and Write in other goroutines return ErrHungUp or
+// net.ErrClosed-wrapping errors promptly. Close is idempotent and safe to call
+// from any goroutine. When the peer hangs up, Read returns io.EOF after
+// every octet the peer sent has been delivered.
+//
+// Optional abilities (window-size updates, echo control, break, read
+// deadlines) are separate small interfaces that a Line may implement; callers
+// test for them with a type assertion.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrHungUp is returned by Read and Write after the local side closed the
+// line. The peer hanging up is reported as io.EOF by Read.
+var ErrHungUp = errors.New("transport: line hung up")
+
+// ErrUnknownScheme is wrapped by Parse, Listen and Dial for an address whose
+// scheme no transport has registered.
+var ErrUnknownScheme = errors.New("transport: unknown line scheme")
+
+// ErrBadAddress is wrapped by Parse for malformed line addresses.
+var ErrBadAddress = errors.New("transport: malformed line address")
+
+// WindowSize is a terminal size in character cells.
+type WindowSize struct {
+	Cols, Rows int
+}
+
+// LineInfo describes a line: what it is and what the peer has told us.
+type LineInfo struct {
+	Transport  string     // "tcp", "telnet", "ws", "wss", "pipe", "sim"
+	LocalAddr  string     // host:port, or a descriptive name for in-memory lines
+	RemoteAddr string     // host:port of the caller as best known (X-Forwarded-For applied if trusted)
+	TermType   string     // terminal type the peer announced (telnet TTYPE), "" if unknown
+	Window     WindowSize // last window size the peer announced (telnet NAWS), zero if unknown
+	Secure     bool       // the line itself is encrypted (wss, TLS)
+	Subproto   string     // WebSocket subprotocol in use, "" otherwise
+}
+
+// Line is a connected byte stream between a caller and the gateway.
+// See the package documentation for the Close and error contract.
+type Line interface {
+	io.ReadWriteCloser
+	// Info reports the current description of the line. It is safe to call
+	// concurrently with Read and Write; values the peer may change
+	// (window size, terminal type) reflect the latest announcement.
+	Info() LineInfo
+}
+
+// Listener answers incoming calls.
+type Listener interface {
+	// Accept waits for the next call. It returns ErrHungUp-wrapping or
+	// net.ErrClosed-wrapping errors after Close, and ctx.Err() when ctx ends.
+	Accept(ctx context.Context) (Line, error)
+	// Addr is the address the listener answers on, as a line URL.
+	Addr() string
+	// Close stops answering. Lines already accepted are not affected.
+	Close() error
+}
+
+// Dialer places calls.
+type Dialer interface {
+	// Dial connects to address (a line URL of the dialer's scheme, or the
+	// host:port part of one). The context bounds the connection set-up only.
+	Dial(ctx context.Context, address string) (Line, error)
+}
+
+// WindowNotifier is implemented by lines whose peer can announce terminal
+// size changes (telnet NAWS, a browser terminal's resize message).
+type WindowNotifier interface {
+	// WindowChanges returns a channel that receives each new window size.
+	// Sends never block: a slow reader sees only the latest size. The
+	// channel is closed when the line closes.
+	WindowChanges() <-chan WindowSize
+}
+
+// EchoController is implemented by lines on which the gateway controls
+// whether the caller's terminal echoes locally (telnet ECHO option).
+type EchoController interface {
+	// SetServerEcho(true) tells the peer that the server echoes (so the
+	// peer stops local echo); the gateway then echoes only what it wants
+	// (nothing for passwords). SetServerEcho(false) gives echo back to the
+	// peer's terminal.
+	SetServerEcho(on bool) error
+}
+
+// Event is an out-of-band signal from the peer.
+type Event int
+
+// Out-of-band events a line may report.
+const (
+	EventBreak       Event = iota + 1 // telnet BREAK, V.42 break
+	EventInterrupt                    // telnet IP (interrupt process)
+	EventAreYouThere                  // telnet AYT
+)
+
+func (e Event) String() string {
+	switch e {
+	case EventBreak:
+		return "break"
+	case EventInterrupt:
+		return "interrupt"
+	case EventAreYouThere:
+		return "are-you-there"
+	}
+	return fmt.Sprintf("event(%d)", int(e))
+}
+
+// EventNotifier is implemented by lines that carry out-of-band signals.
+type EventNotifier interface {
+	// Events returns a channel of out-of-band events. Sends never block
+	// (events are dropped when the buffer is full); it is closed when the
+	// line closes.
+	Events() <-chan Event
+}
+
+// Breaker is implemented by lines that can send a break signal to the peer.
+type Breaker interface {
+	SendBreak() error
+}
+
+// Deadliner is implemented by lines that support read and write deadlines
+// with net.Conn semantics.
+type Deadliner interface {
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// ListenFunc creates a listener for a parsed line URL.
+type ListenFunc func(u *url.URL) (Listener, error)
+
+// DialFunc dials a parsed line URL.
+type DialFunc func(ctx context.Context, u *url.URL) (Line, error)
+
+type scheme struct {
+	listen ListenFunc
+	dial   DialFunc
+}
+
+var (
+	regMu   sync.RWMutex
+	schemes = map[string]scheme{}
+)
+
+// Register makes a line scheme known. Transports call it from init. A nil
+// listen or dial means the scheme cannot listen or dial. Registering the same
+// scheme twice panics.
+func Register(name string, listen ListenFunc, dial DialFunc) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := schemes[name]; dup {
+		panic("transport: scheme registered twice: " + name)
+	}
+	schemes[name] = scheme{listen: listen, dial: dial}
+}
+
+// Schemes lists the registered schemes, sorted.
+func Schemes() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(schemes))
+	for s := range schemes {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Parse checks a line address and returns it as a URL. It requires a
+// registered scheme and a host:port; ws and wss may carry a path.
+func Parse(address string) (*url.URL, error) {
+	if !strings.Contains(address, "://") {
+		return nil, fmt.Errorf("%w %q: want scheme://host:port (schemes: %s)", ErrBadAddress, address, strings.Join(Schemes(), ", "))
+	}
+	u, err := url.Parse(address)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadAddress, address, err)
+	}
+	regMu.RLock()
+	_, ok := schemes[u.Scheme]
+	regMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w %q in %q (registered: %s)", ErrUnknownScheme, u.Scheme, address, strings.Join(Schemes(), ", "))
+	}
+	if u.Host == "" || u.Port() == "" {
+		return nil, fmt.Errorf("%w %q: missing host:port", ErrBadAddress, address)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w %q: credentials do not belong in a line address", ErrBadAddress, address)
+	}
+	return u, nil
+}
+
+func lookup(address string) (*url.URL, scheme, error) {
+	u, err := Parse(address)
+	if err != nil {
+		return nil, scheme{}, err
+	}
+	regMu.RLock()
+	s := schemes[u.Scheme]
+	regMu.RUnlock()
+	return u, s, nil
+}
+
+// Listen starts answering calls on a line address such as telnet://127.0.0.1:2323.
+func Listen(address string) (Listener, error) {
+	u, s, err := lookup(address)
+	if err != nil {
+		return nil, err
+	}
+	if s.listen == nil {
+		return nil, fmt.Errorf("transport: scheme %q cannot listen on its own (%s)", u.Scheme, address)
+	}
+	return s.listen(u)
+}
+
+// Dial places a call to a line address.
+func Dial(ctx context.Context, address string) (Line, error) {
+	u, s, err := lookup(address)
+	if err != nil {
+		return nil, err
+	}
+	if s.dial == nil {
+		return nil, fmt.Errorf("transport: scheme %q cannot dial (%s)", u.Scheme, address)
+	}
+	return s.dial(ctx, u)
+}
