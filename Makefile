@@ -1,0 +1,15 @@
+# dialgate. `make test` is the whole test suite (what CI runs);
+# `make run` starts the gateway.
+.PHONY: build test run fuzz bench clean
+
+build:
+	go build -o bin/gateway ./cmd/gateway
+
+test:
+	scripts/test
+
+run:
+	go run ./cmd/gateway serve
+
+clean:
+	rm -rf bin
