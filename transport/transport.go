@@ -192,7 +192,8 @@ func Schemes() []string {
 }
 
 // Parse checks a line address and returns it as a URL. It requires a
-// registered scheme and a host:port; ws and wss may carry a path.
+// registered scheme and a host:port (an empty host, as in telnet://:2323,
+// means every interface to a listener); ws and wss may carry a path.
 func Parse(address string) (*url.URL, error) {
 	if !strings.Contains(address, "://") {
 		return nil, fmt.Errorf("%w %q: want scheme://host:port (schemes: %s)", ErrBadAddress, address, strings.Join(Schemes(), ", "))
@@ -207,7 +208,7 @@ func Parse(address string) (*url.URL, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q in %q (registered: %s)", ErrUnknownScheme, u.Scheme, address, strings.Join(Schemes(), ", "))
 	}
-	if u.Host == "" || u.Port() == "" {
+	if u.Port() == "" { // an empty host means every interface (listeners)
 		return nil, fmt.Errorf("%w %q: missing host:port", ErrBadAddress, address)
 	}
 	if u.User != nil {
