@@ -1,5 +1,13 @@
 package main
 
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/dialgate/dialgate/internal/config"
+)
+
 func init() {
 	register(command{name: "check", summary: "validate a configuration file without starting", run: runCheck})
 }
@@ -10,5 +18,27 @@ problem with file:line:column. Exit 0 when it is valid.`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return notBuilt("check")
+	if fs.NArg() > 1 {
+		fmt.Fprintln(os.Stderr, "gateway check: at most one FILE")
+		return exitUsage
+	}
+	path := "config.toml"
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintln(os.Stderr, p.Error())
+			}
+			fmt.Fprintf(os.Stderr, "gateway check: %s: %d problem(s)\n", path, len(ps))
+		} else {
+			fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
+		}
+		return exitFailure
+	}
+	fmt.Printf("%s: ok (%d listener(s), %d backend(s), state in %s)\n", path, len(c.Listeners), len(c.Backends), c.StateDir)
+	return exitOK
 }

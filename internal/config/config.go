@@ -1,0 +1,431 @@
+// Package config reads and checks the gateway's TOML configuration
+// (config.toml): listeners, line slots, security, callback, backends, users
+// file, state directory, logging and metrics.
+//
+// Parsing is strict. A key the gateway does not know, a value of the wrong
+// type and a value out of range are all errors that name the file, line
+// and column (file:line:column), so that a typo never silently turns a
+// setting off. Durations are strings in Go syntax ("750ms", "30s").
+//
+// Load returns a Config with every default filled in; Demo returns the safe
+// configuration `gateway serve` runs without a file (loopback only). The
+// file format is documented key by key in config.toml.example at the root of
+// the repository; a test keeps that file valid.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ErrInvalid is wrapped by every error about the content of a configuration.
+var ErrInvalid = errors.New("config: invalid configuration")
+
+// Config is the whole gateway configuration.
+type Config struct {
+	// File is the path the configuration was read from ("" for Demo).
+	File string `toml:"-"`
+
+	GatewayName    string `toml:"gateway_name"`
+	StateDir       string `toml:"state_dir"`
+	UsersFile      string `toml:"users_file"`
+	DefaultBackend string `toml:"default_backend"`
+
+	Log       Log        `toml:"log"`
+	Metrics   Metrics    `toml:"metrics"`
+	Lines     Lines      `toml:"lines"`
+	Security  Security   `toml:"security"`
+	Callback  Callback   `toml:"callback"`
+	Listeners []Listener `toml:"listener"`
+	Backends  []Backend  `toml:"backend"`
+}
+
+// Log configures the daemon's log.
+type Log struct {
+	Format LogFormat `toml:"format"` // "console" (default) or "json"
+	Level  LogLevel  `toml:"level"`  // "debug", "info" (default), "warn", "error"
+}
+
+// Metrics configures the Prometheus /metrics and /healthz endpoint.
+type Metrics struct {
+	// Listen is host:port for the HTTP endpoint; "" disables it.
+	Listen HostPort `toml:"listen"`
+}
+
+// Lines configures the line slots.
+type Lines struct {
+	MaxConcurrent int  `toml:"max_concurrent"` // calls at once; more get BUSY
+	PerSource     int  `toml:"per_source"`     // calls at once from one remote address; 0 = no limit
+	Maintenance   bool `toml:"maintenance"`    // answer every call with BUSY
+	// Holdoff: after a call from an address hangs up, further calls from
+	// that address get BUSY for this long (anti-bot). 0 disables.
+	Holdoff Duration `toml:"holdoff"`
+	// DrainTimeout bounds how long SIGTERM waits for calls to finish.
+	DrainTimeout Duration `toml:"drain_timeout"`
+}
+
+// Security configures authentication.
+type Security struct {
+	Mode      SecurityMode `toml:"mode"`       // default for listeners without their own
+	TextLogin TextLogin    `toml:"text_login"` // default for listeners without their own
+
+	HandshakeDeadline Duration `toml:"handshake_deadline"` // whole Access Security handshake or text login
+	LoginTries        int      `toml:"login_tries"`        // text-login attempts per call
+
+	Argon2Time      uint32 `toml:"argon2_time"`       // argon2id passes for new hashes
+	Argon2MemoryKiB uint32 `toml:"argon2_memory_kib"` // argon2id memory for new hashes
+	Argon2Threads   uint8  `toml:"argon2_threads"`    // argon2id lanes for new hashes
+	MaxHashing      int    `toml:"max_hashing"`       // password hashes computed at once
+	HashQueue       int    `toml:"hash_queue"`        // verifications waiting; more are shed (busy)
+
+	ThrottleBase        Duration `toml:"throttle_base"`          // first back-off after a failure
+	ThrottleMax         Duration `toml:"throttle_max"`           // back-off cap
+	MaxPendingPerSource int      `toml:"max_pending_per_source"` // handshakes at once per address
+}
+
+// Callback configures callbacks (issue 5, callbackd).
+type Callback struct {
+	Delay         Duration `toml:"delay"`          // wait after hanging up before dialling back
+	Attempts      int      `toml:"attempts"`       // dial attempts
+	Backoff       Duration `toml:"backoff"`        // wait between attempts (doubles each time)
+	Expiry        Duration `toml:"expiry"`         // a pending callback is dropped after this
+	MaxConcurrent int      `toml:"max_concurrent"` // callbacks in progress at once
+}
+
+// Listener is one line the gateway answers on.
+type Listener struct {
+	Name string `toml:"name"`
+	// Address is a line URL: telnet://host:port (telnet-modem),
+	// tcp://host:port (raw octets), ws://host:port/path, wss://host:port/path.
+	Address string `toml:"address"`
+	// Telnet overrides the scheme's telnet handling for tcp and telnet
+	// addresses (nil: telnet:// speaks telnet, tcp:// does not).
+	Telnet   *bool        `toml:"telnet"`
+	LineRate int          `toml:"line_rate"` // bit/s cap on the line; 0 = none
+	V42      V42Mode      `toml:"v42"`
+	Security SecurityMode `toml:"security"`
+	// TextLogin: "" takes [security].text_login.
+	TextLogin      TextLogin `toml:"text_login"`
+	TLSCert        string    `toml:"tls_cert"`
+	TLSKey         string    `toml:"tls_key"`
+	AllowedOrigins []string  `toml:"allowed_origins"`
+	// Backend is the backend for users without one of their own ("" takes
+	// default_backend).
+	Backend string `toml:"backend"`
+}
+
+// Backend is a service sessions are bridged to.
+type Backend struct {
+	Name string      `toml:"name"`
+	Type BackendType `toml:"type"`
+	// Address is host:port for tcp and telnet backends.
+	Address HostPort `toml:"address"`
+	// ProxyProtocol sends a PROXY protocol v2 header first (tcp, telnet),
+	// so the backend sees the caller's address.
+	ProxyProtocol bool `toml:"proxy_protocol"`
+	// Command is the program and its arguments for pty backends.
+	Command []string `toml:"command"`
+	Dir     string   `toml:"dir"` // working directory for pty backends
+	Env     []string `toml:"env"` // extra KEY=VALUE environment for pty backends
+	// Term is the TERM for pty backends and the terminal type offered to
+	// telnet backends when the caller announced none.
+	Term           string   `toml:"term"`
+	ConnectTimeout Duration `toml:"connect_timeout"`
+}
+
+// Position is where a problem sits in a file; zero fields are unknown.
+type Position struct {
+	File         string
+	Line, Column int
+}
+
+func (p Position) String() string {
+	switch {
+	case p.Line > 0 && p.Column > 0:
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+	case p.Line > 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return p.File
+}
+
+// Problem is one error found in a configuration file.
+type Problem struct {
+	Pos Position
+	Key string // dotted key, "" when not known
+	Err error
+}
+
+func (p Problem) Error() string {
+	key := ""
+	if p.Key != "" {
+		key = p.Key + ": "
+	}
+	return fmt.Sprintf("%s: %s%v", p.Pos, key, p.Err)
+}
+
+func (p Problem) Unwrap() error { return p.Err }
+
+// Problems is every error found in one file; Load returns it (as error)
+// when the file is not valid.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Unwrap lets errors.Is(err, ErrInvalid) see through.
+func (ps Problems) Unwrap() []error {
+	out := make([]error, len(ps))
+	for i := range ps {
+		out[i] = ps[i]
+	}
+	return out
+}
+
+// Load reads, decodes, fills defaults into and validates a configuration
+// file. The error is a Problems listing every problem with its position,
+// or a plain error when the file cannot be read.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for content already in memory; name is used in positions.
+func Parse(name string, data []byte) (*Config, error) {
+	c := base()
+	c.File = name
+	loc := newLocator(string(data))
+	md, err := toml.NewDecoder(strings.NewReader(string(data))).Decode(c)
+	if err != nil {
+		return nil, Problems{decodeProblem(name, loc, err)}
+	}
+	var ps Problems
+	for _, k := range md.Undecoded() {
+		keys := []string(k)
+		pos := loc.find(keys, -1)
+		pos.File = name
+		ps = append(ps, Problem{Pos: pos, Key: k.String(), Err: fmt.Errorf("%w: unknown key", ErrInvalid)})
+	}
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	c.fillDefaults()
+	if ps := c.validate(loc); len(ps) > 0 {
+		return nil, ps
+	}
+	return c, nil
+}
+
+func decodeProblem(name string, loc *locator, err error) Problem {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		msg := pe.Message
+		if pe.Usage != "" {
+			msg += " (" + strings.TrimSpace(pe.Usage) + ")"
+		}
+		inner := fmt.Errorf("%w: %s", ErrInvalid, msg)
+		if ue := errors.Unwrap(pe); ue != nil && errors.Is(ue, ErrInvalid) {
+			inner = ue
+		}
+		pos := Position{File: name, Line: pe.Position.Line, Column: pe.Position.Col}
+		if pe.LastKey != "" {
+			// Value errors: point at the key as written (for array
+			// tables the decoder only knows the line).
+			if p := loc.findLine(pe.Position.Line); p > 0 {
+				pos.Column = p
+			}
+		}
+		return Problem{Pos: pos, Key: pe.LastKey, Err: inner}
+	}
+	// Type mismatches carry only "line N (last key ...)" in the text.
+	var line int
+	if i := strings.Index(err.Error(), "line "); i >= 0 {
+		_, _ = fmt.Sscanf(err.Error()[i:], "line %d", &line)
+	}
+	pos := Position{File: name, Line: line}
+	if line > 0 {
+		pos.Column = loc.findLine(line)
+	}
+	msg := strings.TrimPrefix(err.Error(), "toml: ")
+	return Problem{Pos: pos, Err: fmt.Errorf("%w: %s", ErrInvalid, msg)}
+}
+
+// Listener looks up a listener by name.
+func (c *Config) Listener(name string) (Listener, bool) {
+	for _, l := range c.Listeners {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return Listener{}, false
+}
+
+// Backend looks up a backend by name.
+func (c *Config) Backend(name string) (Backend, bool) {
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Backend{}, false
+}
+
+// TelnetOn reports whether the listener speaks telnet (RFC 854).
+func (l Listener) TelnetOn() bool {
+	if l.Telnet != nil {
+		return *l.Telnet
+	}
+	return strings.HasPrefix(l.Address, "telnet://")
+}
+
+// Scheme is the URL scheme of the listener's address.
+func (l Listener) Scheme() string {
+	s, _, _ := strings.Cut(l.Address, "://")
+	return s
+}
+
+// Secure reports whether the listener's lines are encrypted by the
+// transport itself (wss, or TLS files configured).
+func (l Listener) Secure() bool {
+	return l.Scheme() == "wss" || (l.TLSCert != "" && l.TLSKey != "")
+}
+
+// Loopback reports whether the listener is bound to a loopback address only.
+func (l Listener) Loopback() bool {
+	u, err := url.Parse(l.Address)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// TextLoginAllowed applies the listener's text-login policy to a line
+// (secure tells whether the line itself is encrypted).
+func (l Listener) TextLoginAllowed(secure bool) bool {
+	switch l.TextLogin {
+	case TextLoginAllow:
+		return true
+	case TextLoginOff:
+		return false
+	}
+	return secure || l.Secure() || l.Loopback()
+}
+
+// DefaultStateDir is where state lives when the configuration names no
+// state_dir: $XDG_STATE_HOME/dialgate, else ~/.local/state/dialgate, else
+// a directory under the system temporary directory.
+func DefaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "dialgate")
+	}
+	if h, err := os.UserHomeDir(); err == nil && h != "" {
+		return filepath.Join(h, ".local", "state", "dialgate")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("dialgate-%d", os.Getuid()))
+}
+
+// Demo is the configuration `gateway serve` runs with no file at all:
+// telnet-modem on 127.0.0.1:2323, WebSocket on 127.0.0.1:8080/line, the
+// built-in demo backend, state under DefaultStateDir. Nothing listens
+// beyond loopback.
+func Demo() *Config {
+	c := base()
+	c.Listeners = []Listener{
+		{Name: "telnet", Address: "telnet://127.0.0.1:2323"},
+		{Name: "web", Address: "ws://127.0.0.1:8080/line"},
+	}
+	c.Backends = []Backend{{Name: "demo", Type: BackendDemo}}
+	c.fillDefaults()
+	return c
+}
+
+// base returns a Config holding every default that does not depend on
+// other keys; the file is decoded over it, so a value written down (even
+// zero) wins.
+func base() *Config {
+	c := &Config{GatewayName: "dialgate", DefaultBackend: "demo"}
+	c.Log = Log{Format: LogConsole, Level: "info"}
+	c.Lines = Lines{
+		MaxConcurrent: 16,
+		Holdoff:       Duration{2 * time.Second},
+		DrainTimeout:  Duration{30 * time.Second},
+	}
+	c.Security = Security{
+		Mode:                SecurityOptional,
+		TextLogin:           TextLoginSecure,
+		HandshakeDeadline:   Duration{60 * time.Second},
+		LoginTries:          3,
+		Argon2Time:          3,
+		Argon2MemoryKiB:     64 * 1024,
+		Argon2Threads:       1,
+		MaxHashing:          2,
+		HashQueue:           32,
+		ThrottleBase:        Duration{time.Second},
+		ThrottleMax:         Duration{5 * time.Minute},
+		MaxPendingPerSource: 4,
+	}
+	c.Callback = Callback{
+		Delay:         Duration{3 * time.Second},
+		Attempts:      3,
+		Backoff:       Duration{10 * time.Second},
+		Expiry:        Duration{2 * time.Minute},
+		MaxConcurrent: 4,
+	}
+	return c
+}
+
+// fillDefaults fills the defaults that depend on other keys or sit in
+// array elements.
+func (c *Config) fillDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir()
+	}
+	if c.UsersFile == "" {
+		c.UsersFile = filepath.Join(c.StateDir, "users.toml")
+	}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		if l.V42 == "" {
+			l.V42 = V42Detect
+		}
+		if l.Security == "" {
+			l.Security = c.Security.Mode
+		}
+		if l.TextLogin == "" {
+			l.TextLogin = c.Security.TextLogin
+		}
+		if l.Backend == "" {
+			l.Backend = c.DefaultBackend
+		}
+	}
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		if b.Term == "" {
+			b.Term = "vt100"
+		}
+		if b.ConnectTimeout.Duration == 0 {
+			b.ConnectTimeout.Duration = 10 * time.Second
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseMinimal(t *testing.T) {
+	c, err := Parse("min.toml", []byte(`
+state_dir = "/var/lib/dialgate"
+[[listener]]
+name = "modem"
+address = "telnet://0.0.0.0:2323"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Listeners[0]
+	if l.V42 != V42Detect || l.Security != SecurityOptional || l.TextLogin != TextLoginSecure || l.Backend != "demo" {
+		t.Errorf("listener defaults: %+v", l)
+	}
+	if !l.TelnetOn() || l.Loopback() || l.Secure() || l.TextLoginAllowed(false) {
+		t.Errorf("listener predicates wrong: %+v", l)
+	}
+	if c.UsersFile != "/var/lib/dialgate/users.toml" {
+		t.Errorf("users_file default = %q", c.UsersFile)
+	}
+	if c.Lines.Holdoff.Duration != 2*time.Second || c.Security.LoginTries != 3 {
+		t.Errorf("defaults: %+v %+v", c.Lines, c.Security)
+	}
+}
+
+func TestExplicitZeroWins(t *testing.T) {
+	c, err := Parse("z.toml", []byte(`
+[lines]
+holdoff = "0s"
+[[listener]]
+name = "a"
+address = "tcp://127.0.0.1:1"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Lines.Holdoff.Duration != 0 {
+		t.Errorf("holdoff = %v, want 0", c.Lines.Holdoff)
+	}
+	if c.Listeners[0].TelnetOn() || !c.Listeners[0].TextLoginAllowed(false) {
+		t.Errorf("tcp loopback listener: %+v", c.Listeners[0])
+	}
+}
+
+// TestErrorPositions checks that every kind of problem names
+// file:line:column.
+func TestErrorPositions(t *testing.T) {
+	const head = "[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\n"
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"syntax", "state_dir = \n", "x.toml:1:"},
+		{"unknown top key", "bogus = 1\n" + head, "x.toml:1:1: bogus: "},
+		{"unknown nested key", head + "v42_mode = \"lapm\"\n", "x.toml:4:1: listener.v42_mode: "},
+		{"unknown table key", head + "[lines]\n  max_concurent = 3\n", "x.toml:5:3: lines.max_concurent: "},
+		{"bad duration", "[lines]\nholdoff = \"2 seconds\"\n" + head, "x.toml:2:1: lines.holdoff: "},
+		{"bad enum", head + "v42 = \"auto\"\n", "x.toml:4:1: "},
+		{"wrong type", "[lines]\nmax_concurrent = \"many\"\n" + head, "x.toml:2:1: "},
+		{"range", "[lines]\nmax_concurrent = 0\n" + head, "x.toml:2:1: lines.max_concurrent: "},
+		{"bad address", "[[listener]]\nname = \"a\"\naddress = \"gopher://h:1\"\n", "x.toml:3:1: listener[0].address: "},
+		{"second listener", head + "[[listener]]\nname = \"b\"\n  address = \"telnet://127.0.0.1:2323\"\n", "x.toml:6:3: listener[1].address: "},
+		{"unknown backend", head + "backend = \"bbs\"\n", "x.toml:4:1: listener[0].backend: "},
+		{"pty without command", head + "[[backend]]\nname = \"p\"\ntype = \"pty\"\n", "x.toml:4:1: backend[0].command: "},
+		{"required without v42", head + "v42 = \"off\"\nsecurity = \"required\"\n", "x.toml:5:1: listener[0].security: "},
+		{"no listener", "", "x.toml: listener: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("x.toml", []byte(tc.text))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error does not wrap ErrInvalid: %v", err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error\n  %v\nwant prefix\n  %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAllProblemsReported(t *testing.T) {
+	_, err := Parse("x.toml", []byte("[lines]\nmax_concurrent = 0\nper_source = -1\n[[listener]]\nname = \"bad name\"\naddress = \"tcp://:1\"\n"))
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 4 {
+		t.Fatalf("want 4 problems, got %v", err)
+	}
+}
+
+func TestDemoIsLoopbackOnly(t *testing.T) {
+	c := Demo()
+	if len(c.Listeners) != 2 {
+		t.Fatalf("demo listeners: %+v", c.Listeners)
+	}
+	for _, l := range c.Listeners {
+		if !l.Loopback() {
+			t.Errorf("demo listener %s not on loopback", l.Address)
+		}
+		if !l.TextLoginAllowed(false) {
+			t.Errorf("demo listener %s refuses text login", l.Address)
+		}
+	}
+	if c.Listeners[1].Address != "ws://127.0.0.1:8080/line" || c.Listeners[0].Address != "telnet://127.0.0.1:2323" {
+		t.Errorf("demo addresses: %+v", c.Listeners)
+	}
+	if ps := c.validate(newLocator("")); len(ps) > 0 {
+		t.Errorf("demo config invalid: %v", ps)
+	}
+}
+
+// TestExampleConfig keeps config.toml.example valid and complete: it must
+// pass Load, and every key of the Config must appear in it.
+func TestExampleConfig(t *testing.T) {
+	_, self, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(self), "..", "..", "config.toml.example")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// TLS files are checked for existence; the example names files that
+	// exist on no test machine, so check it with them commented out.
+	if _, err := Parse(path, data); err != nil {
+		t.Fatalf("config.toml.example does not pass: %v", err)
+	}
+	text := string(data)
+	for _, key := range allKeys() {
+		if !strings.Contains(text, key+" =") {
+			t.Errorf("config.toml.example does not document %q", key)
+		}
+	}
+}
+
+// allKeys lists the leaf key names of every table, from the toml tags.
+func allKeys() []string {
+	return []string{
+		"gateway_name", "state_dir", "users_file", "default_backend",
+		"format", "level", "listen",
+		"max_concurrent", "per_source", "maintenance", "holdoff", "drain_timeout",
+		"mode", "text_login", "handshake_deadline", "login_tries", "argon2_time", "argon2_memory_kib",
+		"argon2_threads", "max_hashing", "hash_queue", "throttle_base", "throttle_max", "max_pending_per_source",
+		"delay", "attempts", "backoff", "expiry",
+		"name", "address", "telnet", "line_rate", "v42", "security", "tls_cert", "tls_key", "allowed_origins", "backend",
+		"type", "proxy_protocol", "command", "dir", "env", "term", "connect_timeout",
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\n"))
+	f.Add([]byte("[lines]\nholdoff = \"1s\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("f.toml", data)
+		if err == nil && len(c.Listeners) == 0 {
+			t.Fatal("valid config without listeners")
+		}
+	})
+}

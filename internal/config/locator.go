@@ -1,0 +1,166 @@
+package config
+
+import "strings"
+
+// locator finds where keys are written in a TOML file, for error positions
+// the decoder does not report (unknown keys, cross-key validation). It
+// understands table headers, array-of-table headers and dotted keys; keys
+// inside inline tables are found by their table's line.
+type locator struct {
+	lines []string
+}
+
+func newLocator(data string) *locator {
+	return &locator{lines: strings.Split(data, "\n")}
+}
+
+type keyLine struct {
+	path []string // full dotted path
+	line int      // 1-based
+	col  int      // 1-based column of the key
+	arr  int      // index of the array-of-tables element, -1 if none
+}
+
+// scan lists every key assignment in the file with its full path.
+func (l *locator) scan() []keyLine {
+	var out []keyLine
+	var table []string
+	arrCount := map[string]int{}
+	arr := -1
+	for i, raw := range l.lines {
+		s := stripComment(raw)
+		t := strings.TrimSpace(s)
+		switch {
+		case t == "":
+			continue
+		case strings.HasPrefix(t, "[["):
+			name := strings.TrimSuffix(strings.TrimPrefix(t, "[["), "]]")
+			table = splitKey(name)
+			k := strings.Join(table, ".")
+			arr = arrCount[k]
+			arrCount[k]++
+			continue
+		case strings.HasPrefix(t, "["):
+			name := strings.TrimSuffix(strings.TrimPrefix(t, "["), "]")
+			table = splitKey(name)
+			arr = -1
+			continue
+		}
+		eq := strings.Index(s, "=")
+		if eq < 0 {
+			continue
+		}
+		key := splitKey(s[:eq])
+		if len(key) == 0 {
+			continue
+		}
+		col := strings.Index(raw, strings.TrimSpace(s[:eq])) + 1
+		path := append(append([]string{}, table...), key...)
+		out = append(out, keyLine{path: path, line: i + 1, col: col, arr: arr})
+	}
+	return out
+}
+
+// find returns the position of the key path; index selects the element of
+// an array of tables (-1: the first occurrence anywhere).
+func (l *locator) find(path []string, index int) Position {
+	for _, kl := range l.scan() {
+		if !samePath(kl.path, path) {
+			continue
+		}
+		if index >= 0 && kl.arr != index {
+			continue
+		}
+		return Position{Line: kl.line, Column: kl.col}
+	}
+	// The key may be a table: find its header.
+	want := strings.Join(path, ".")
+	for i, raw := range l.lines {
+		t := strings.TrimSpace(stripComment(raw))
+		t = strings.Trim(t, "[]")
+		if strings.Join(splitKey(t), ".") == want {
+			return Position{Line: i + 1, Column: strings.Index(raw, "[") + 1}
+		}
+	}
+	return Position{}
+}
+
+// findTable returns the position of the header of element index of an
+// array of tables.
+func (l *locator) findTable(name string, index int) Position {
+	n := 0
+	for i, raw := range l.lines {
+		t := strings.TrimSpace(stripComment(raw))
+		if !strings.HasPrefix(t, "[[") {
+			continue
+		}
+		if strings.Join(splitKey(strings.Trim(t, "[]")), ".") != name {
+			continue
+		}
+		if n == index {
+			return Position{Line: i + 1, Column: strings.Index(raw, "[") + 1}
+		}
+		n++
+	}
+	return Position{}
+}
+
+// findLine returns the column of the first key on line n (1-based), 0 if
+// none.
+func (l *locator) findLine(n int) int {
+	if n < 1 || n > len(l.lines) {
+		return 0
+	}
+	raw := l.lines[n-1]
+	t := strings.TrimLeft(raw, " \t")
+	if t == "" {
+		return 0
+	}
+	return len(raw) - len(t) + 1
+}
+
+func samePath(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// splitKey splits a dotted TOML key, removing quotes and spaces.
+func splitKey(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ".") {
+		p = strings.TrimSpace(p)
+		p = strings.Trim(p, `"'`)
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stripComment removes a # comment that is not inside a string.
+func stripComment(s string) string {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			return s[:i]
+		}
+	}
+	return s
+}

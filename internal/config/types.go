@@ -1,0 +1,196 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written in the TOML file as a Go duration
+// string ("750ms", "30s", "2m"). Negative durations are rejected.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%w: duration %q: want a number with a unit, like \"750ms\" or \"30s\"", ErrInvalid, string(b))
+	}
+	if v < 0 {
+		return fmt.Errorf("%w: duration %q must not be negative", ErrInvalid, string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// enum parses one of a fixed set of words.
+func enum(kind string, b []byte, allowed ...string) (string, error) {
+	s := string(b)
+	for _, a := range allowed {
+		if s == a {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s %q: want one of %s", ErrInvalid, kind, s, strings.Join(quoteAll(allowed), ", "))
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+// V42Mode says how a listener handles V.42 (ITU-T V.42 clause 8 detection).
+type V42Mode string
+
+// V.42 modes of a listener.
+const (
+	// V42Detect runs the detection phase (ODP/ADP, T400), then LAPM or,
+	// on timeout, the text login. The default.
+	V42Detect V42Mode = "detect"
+	// V42LAPM skips detection: LAPM from the first octet, as a modem
+	// configured to skip detection would.
+	V42LAPM V42Mode = "lapm"
+	// V42Off answers every call with the text login.
+	V42Off V42Mode = "off"
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *V42Mode) UnmarshalText(b []byte) error {
+	s, err := enum("v42 mode", b, string(V42Detect), string(V42LAPM), string(V42Off))
+	*m = V42Mode(s)
+	return err
+}
+
+// SecurityMode says what a listener demands of V.42 callers.
+type SecurityMode string
+
+// Security modes.
+const (
+	// SecurityRequired: a V.42 caller must run Access Security; a V.42
+	// modem that offers none is disconnected with a logged reason.
+	SecurityRequired SecurityMode = "required"
+	// SecurityOptional: Access Security when offered; otherwise the text
+	// login runs over the error-corrected LAPM link.
+	SecurityOptional SecurityMode = "optional"
+	// SecurityOff: Access Security is not offered; V.42 callers get the
+	// text login over LAPM.
+	SecurityOff SecurityMode = "off"
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *SecurityMode) UnmarshalText(b []byte) error {
+	s, err := enum("security mode", b, string(SecurityRequired), string(SecurityOptional), string(SecurityOff))
+	*m = SecurityMode(s)
+	return err
+}
+
+// TextLogin is the policy for the text login (user name and password typed
+// in clear over the line).
+type TextLogin string
+
+// Text-login policies.
+const (
+	// TextLoginSecure allows the text login only on lines that are
+	// encrypted (TLS, wss, sealed LAPM) or whose listener is bound to a
+	// loopback address. The default.
+	TextLoginSecure TextLogin = "secure"
+	// TextLoginAllow allows the text login everywhere, including plain TCP
+	// from the internet; the log says so at start-up.
+	TextLoginAllow TextLogin = "allow"
+	// TextLoginOff never offers the text login.
+	TextLoginOff TextLogin = "off"
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *TextLogin) UnmarshalText(b []byte) error {
+	s, err := enum("text_login policy", b, string(TextLoginSecure), string(TextLoginAllow), string(TextLoginOff))
+	*m = TextLogin(s)
+	return err
+}
+
+// BackendType names a kind of backend.
+type BackendType string
+
+// Backend types.
+const (
+	BackendTCP    BackendType = "tcp"    // raw TCP, octets as they are
+	BackendTelnet BackendType = "telnet" // telnet client (RFC 854) with NAWS
+	BackendPTY    BackendType = "pty"    // a program on a pseudo-terminal
+	BackendDemo   BackendType = "demo"   // the built-in demo board (no shell)
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *BackendType) UnmarshalText(b []byte) error {
+	s, err := enum("backend type", b, string(BackendTCP), string(BackendTelnet), string(BackendPTY), string(BackendDemo))
+	*m = BackendType(s)
+	return err
+}
+
+// LogFormat is the log encoding.
+type LogFormat string
+
+// Log formats.
+const (
+	LogConsole LogFormat = "console"
+	LogJSON    LogFormat = "json"
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *LogFormat) UnmarshalText(b []byte) error {
+	s, err := enum("log format", b, string(LogConsole), string(LogJSON))
+	*m = LogFormat(s)
+	return err
+}
+
+// LogLevel is the minimum level logged.
+type LogLevel string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *LogLevel) UnmarshalText(b []byte) error {
+	s, err := enum("log level", b, "debug", "info", "warn", "error")
+	*m = LogLevel(s)
+	return err
+}
+
+// HostPort is a "host:port" address (a TCP backend, the metrics listener).
+type HostPort string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (h *HostPort) UnmarshalText(b []byte) error {
+	s := string(b)
+	if s == "" {
+		*h = ""
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || port == "" {
+		return fmt.Errorf("%w: address %q: want host:port", ErrInvalid, s)
+	}
+	_ = host
+	if err := checkPort(port); err != nil {
+		return fmt.Errorf("%w: address %q: %v", ErrInvalid, s, err)
+	}
+	*h = HostPort(s)
+	return nil
+}
+
+func checkPort(p string) error {
+	n := 0
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("port %q is not a number", p)
+		}
+		n = n*10 + int(c-'0')
+		if n > 65535 {
+			return fmt.Errorf("port %q out of range", p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// validate checks values against each other and against their ranges.
+func (c *Config) validate(loc *locator) Problems {
+	var ps Problems
+	bad := func(pos Position, key, format string, args ...any) {
+		pos.File = c.File
+		ps = append(ps, Problem{Pos: pos, Key: key, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)})
+	}
+	at := func(key string) Position { return loc.find(strings.Split(key, "."), -1) }
+	in := func(table string, i int, key string) Position {
+		p := loc.find([]string{table, key}, i)
+		if p.Line == 0 {
+			p = loc.findTable(table, i)
+		}
+		return p
+	}
+
+	if c.GatewayName == "" || len(c.GatewayName) > 64 || strings.ContainsAny(c.GatewayName, "\r\n\x00") {
+		bad(at("gateway_name"), "gateway_name", "want 1 to 64 printable characters")
+	}
+	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) && c.File != "" {
+		// Relative paths are taken relative to the configuration file.
+		c.StateDir = filepath.Join(filepath.Dir(c.File), c.StateDir)
+	}
+	if c.UsersFile != "" && !filepath.IsAbs(c.UsersFile) && c.File != "" {
+		c.UsersFile = filepath.Join(filepath.Dir(c.File), c.UsersFile)
+	}
+
+	positive := func(key string, v, max int) {
+		if v < 1 || v > max {
+			bad(at(key), key, "%d out of range 1..%d", v, max)
+		}
+	}
+	positive("lines.max_concurrent", c.Lines.MaxConcurrent, 1_000_000)
+	if c.Lines.PerSource < 0 || c.Lines.PerSource > c.Lines.MaxConcurrent {
+		bad(at("lines.per_source"), "lines.per_source", "%d out of range 0..max_concurrent (%d)", c.Lines.PerSource, c.Lines.MaxConcurrent)
+	}
+	positive("security.login_tries", c.Security.LoginTries, 10)
+	positive("security.max_hashing", c.Security.MaxHashing, 1024)
+	positive("security.hash_queue", c.Security.HashQueue, 1_000_000)
+	positive("security.max_pending_per_source", c.Security.MaxPendingPerSource, 1_000_000)
+	positive("callback.attempts", c.Callback.Attempts, 100)
+	positive("callback.max_concurrent", c.Callback.MaxConcurrent, 1_000_000)
+	if c.Security.Argon2Time < 1 || c.Security.Argon2Time > 100 {
+		bad(at("security.argon2_time"), "security.argon2_time", "%d out of range 1..100", c.Security.Argon2Time)
+	}
+	if c.Security.Argon2MemoryKiB < 8*uint32(c.Security.Argon2Threads) || c.Security.Argon2MemoryKiB > 4<<20 {
+		bad(at("security.argon2_memory_kib"), "security.argon2_memory_kib", "%d out of range (at least 8 per thread, at most 4 GiB)", c.Security.Argon2MemoryKiB)
+	}
+	if c.Security.Argon2Threads < 1 {
+		bad(at("security.argon2_threads"), "security.argon2_threads", "want at least 1")
+	}
+	if c.Security.HandshakeDeadline.Duration == 0 {
+		bad(at("security.handshake_deadline"), "security.handshake_deadline", "must be more than 0")
+	}
+	if c.Security.ThrottleMax.Duration < c.Security.ThrottleBase.Duration {
+		bad(at("security.throttle_max"), "security.throttle_max", "%v is less than throttle_base %v", c.Security.ThrottleMax, c.Security.ThrottleBase)
+	}
+	if c.Callback.Expiry.Duration <= c.Callback.Delay.Duration {
+		bad(at("callback.expiry"), "callback.expiry", "%v must be longer than callback.delay %v", c.Callback.Expiry, c.Callback.Delay)
+	}
+
+	backends := map[string]bool{}
+	for i, b := range c.Backends {
+		key := fmt.Sprintf("backend[%d]", i)
+		switch {
+		case !validName(b.Name):
+			bad(in("backend", i, "name"), key+".name", "name %q: want 1 to 32 letters, digits, '-' or '_'", b.Name)
+		case backends[b.Name]:
+			bad(in("backend", i, "name"), key+".name", "backend %q defined twice", b.Name)
+		}
+		backends[b.Name] = true
+		switch b.Type {
+		case "":
+			bad(in("backend", i, "type"), key+".type", "missing type (tcp, telnet, pty or demo)")
+		case BackendTCP, BackendTelnet:
+			if b.Address == "" {
+				bad(in("backend", i, "address"), key+".address", "a %s backend needs address = \"host:port\"", b.Type)
+			}
+			if len(b.Command) > 0 {
+				bad(in("backend", i, "command"), key+".command", "only pty backends run a command")
+			}
+		case BackendPTY:
+			if len(b.Command) == 0 || b.Command[0] == "" {
+				bad(in("backend", i, "command"), key+".command", "a pty backend needs command = [\"/path/to/program\", ...]")
+			} else if !filepath.IsAbs(b.Command[0]) {
+				bad(in("backend", i, "command"), key+".command", "program %q: want an absolute path", b.Command[0])
+			}
+			if b.Address != "" {
+				bad(in("backend", i, "address"), key+".address", "a pty backend has no address")
+			}
+			if b.ProxyProtocol {
+				bad(in("backend", i, "proxy_protocol"), key+".proxy_protocol", "only tcp and telnet backends speak the PROXY protocol")
+			}
+			for _, e := range b.Env {
+				if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+					bad(in("backend", i, "env"), key+".env", "%q: want KEY=VALUE", e)
+				}
+			}
+		case BackendDemo:
+			if b.Address != "" || len(b.Command) > 0 || b.ProxyProtocol {
+				bad(in("backend", i, "type"), key+".type", "the demo backend takes no address, command or proxy_protocol")
+			}
+		}
+	}
+	if !backends[c.DefaultBackend] && !(c.DefaultBackend == "demo") {
+		bad(at("default_backend"), "default_backend", "no backend named %q", c.DefaultBackend)
+	}
+
+	if len(c.Listeners) == 0 {
+		bad(Position{}, "listener", "no [[listener]]: the gateway would answer nothing")
+	}
+	names := map[string]bool{}
+	addrs := map[string]int{}
+	for i, l := range c.Listeners {
+		key := fmt.Sprintf("listener[%d]", i)
+		switch {
+		case !validName(l.Name):
+			bad(in("listener", i, "name"), key+".name", "name %q: want 1 to 32 letters, digits, '-' or '_'", l.Name)
+		case names[l.Name]:
+			bad(in("listener", i, "name"), key+".name", "listener %q defined twice", l.Name)
+		}
+		names[l.Name] = true
+		if err := checkLineURL(l.Address); err != nil {
+			bad(in("listener", i, "address"), key+".address", "%v", err)
+		} else {
+			u, _ := url.Parse(l.Address)
+			if j, dup := addrs[u.Host]; dup && !(isWeb(l.Scheme()) && isWeb(c.Listeners[j].Scheme())) {
+				bad(in("listener", i, "address"), key+".address", "%s is already used by listener %q", u.Host, c.Listeners[j].Name)
+			} else {
+				addrs[u.Host] = i
+			}
+		}
+		if l.Telnet != nil && isWeb(l.Scheme()) {
+			bad(in("listener", i, "telnet"), key+".telnet", "telnet applies to tcp:// and telnet:// listeners only")
+		}
+		if l.LineRate < 0 || (l.LineRate > 0 && l.LineRate < 300) || l.LineRate > 1_000_000_000 {
+			bad(in("listener", i, "line_rate"), key+".line_rate", "%d bit/s: want 0 (no cap) or 300..1000000000", l.LineRate)
+		}
+		if (l.TLSCert == "") != (l.TLSKey == "") {
+			bad(in("listener", i, "tls_cert"), key+".tls_cert", "tls_cert and tls_key go together")
+		}
+		for _, f := range []struct{ k, v string }{{"tls_cert", l.TLSCert}, {"tls_key", l.TLSKey}} {
+			if f.v == "" {
+				continue
+			}
+			if _, err := os.Stat(c.resolve(f.v)); err != nil {
+				bad(in("listener", i, f.k), key+"."+f.k, "%v", err)
+			}
+		}
+		if l.Scheme() == "wss" && l.TLSCert == "" {
+			bad(in("listener", i, "address"), key+".address", "a wss:// listener needs tls_cert and tls_key")
+		}
+		if len(l.AllowedOrigins) > 0 && !isWeb(l.Scheme()) {
+			bad(in("listener", i, "allowed_origins"), key+".allowed_origins", "allowed_origins applies to ws:// and wss:// listeners only")
+		}
+		for _, o := range l.AllowedOrigins {
+			if o == "*" {
+				continue
+			}
+			if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+				bad(in("listener", i, "allowed_origins"), key+".allowed_origins", "origin %q: want scheme://host[:port] or \"*\"", o)
+			}
+		}
+		if !backends[l.Backend] && l.Backend != "demo" {
+			bad(in("listener", i, "backend"), key+".backend", "no backend named %q", l.Backend)
+		}
+		if l.Security == SecurityRequired && l.V42 == V42Off {
+			bad(in("listener", i, "security"), key+".security", "security = \"required\" needs V.42 (v42 = \"detect\" or \"lapm\")")
+		}
+	}
+	for i := range c.Listeners {
+		c.Listeners[i].TLSCert = c.resolve(c.Listeners[i].TLSCert)
+		c.Listeners[i].TLSKey = c.resolve(c.Listeners[i].TLSKey)
+	}
+	return ps
+}
+
+// resolve makes a path relative to the configuration file absolute.
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+func isWeb(scheme string) bool { return scheme == "ws" || scheme == "wss" }
+
+// checkLineURL checks a listener address without needing the transports
+// registered.
+func checkLineURL(s string) error {
+	if !strings.Contains(s, "://") {
+		return fmt.Errorf("address %q: want telnet://host:port, tcp://host:port, ws://host:port/path or wss://host:port/path", s)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("address %q: %v", s, err)
+	}
+	switch u.Scheme {
+	case "tcp", "telnet":
+		if u.Path != "" && u.Path != "/" {
+			return fmt.Errorf("address %q: a %s:// address has no path", s, u.Scheme)
+		}
+	case "ws", "wss":
+		if u.Path == "" {
+			return fmt.Errorf("address %q: a WebSocket address needs a path, like /line", s)
+		}
+	default:
+		return fmt.Errorf("address %q: unknown scheme %q (tcp, telnet, ws, wss)", s, u.Scheme)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("address %q: no user, query or fragment allowed", s)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return fmt.Errorf("address %q: want host:port", s)
+	}
+	if err := checkPort(port); err != nil || port == "" {
+		return fmt.Errorf("address %q: bad port", s)
+	}
+	if host == "" {
+		return fmt.Errorf("address %q: give the host to listen on (0.0.0.0 or [::] for every interface)", s)
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
