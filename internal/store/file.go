@@ -1,0 +1,264 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// File names inside the state directory.
+const (
+	sessionFile = "session.next"
+	recordsFile = "calls.jsonl"
+	lockFile    = "store.lock"
+)
+
+// DefaultBlock is how many session numbers File reserves per disk write.
+const DefaultBlock = 64
+
+// File is the embedded Store: files in one state directory.
+type File struct {
+	dir   string
+	block uint64
+
+	mu       sync.Mutex
+	next     uint64 // next number to hand out
+	reserved uint64 // numbers below this are reserved on disk
+	records  *os.File
+	lock     *os.File
+	closed   bool
+}
+
+var _ Store = (*File)(nil)
+
+// Open opens (creating if needed, mode 0700) the state directory and takes
+// its lock. block is the session-number reservation size (0: DefaultBlock;
+// 1 writes the counter for every call).
+func Open(dir string, block int) (*File, error) {
+	if block <= 0 {
+		block = DefaultBlock
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	lk, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lk.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
+	}
+	f := &File{dir: dir, block: uint64(block), lock: lk}
+	n, err := f.readCounter()
+	if err != nil {
+		lk.Close()
+		return nil, err
+	}
+	f.next, f.reserved = n, n
+	rec, err := os.OpenFile(filepath.Join(dir, recordsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		lk.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := repairTail(rec); err != nil {
+		rec.Close()
+		lk.Close()
+		return nil, err
+	}
+	f.records = rec
+	return f, nil
+}
+
+// Dir is the state directory.
+func (f *File) Dir() string { return f.dir }
+
+// RecordsPath is the call-record file.
+func (f *File) RecordsPath() string { return filepath.Join(f.dir, recordsFile) }
+
+func (f *File) readCounter() (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(f.dir, sessionFile))
+	if os.IsNotExist(err) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: %w", err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%w: %s: %q", ErrCorrupt, sessionFile, bytes.TrimSpace(b))
+	}
+	return n, nil
+}
+
+// NextSession implements Store.
+func (f *File) NextSession() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, ErrClosed
+	}
+	if f.next >= f.reserved {
+		if err := f.reserve(f.next + f.block); err != nil {
+			return 0, err
+		}
+	}
+	n := f.next
+	f.next++
+	return n, nil
+}
+
+// reserve durably moves the high-water mark to upto.
+func (f *File) reserve(upto uint64) error {
+	tmp := filepath.Join(f.dir, sessionFile+".tmp")
+	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: reserve session numbers: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%d\n", upto)
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(f.dir, sessionFile))
+	}
+	if err == nil {
+		err = syncDir(f.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("store: reserve session numbers: %w", err)
+	}
+	f.reserved = upto
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// AppendRecord implements Store: one JSON line, written with a single
+// write(2) and fsync'd before returning.
+func (f *File) AppendRecord(r CallRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: encode record: %w", err)
+	}
+	b = append(b, '\n')
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	if _, err := f.records.Write(b); err != nil {
+		return fmt.Errorf("store: append record: %w", err)
+	}
+	if err := f.records.Sync(); err != nil {
+		return fmt.Errorf("store: sync records: %w", err)
+	}
+	return nil
+}
+
+// Close implements Store. Unused reserved numbers are given up.
+func (f *File) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	err := f.records.Close()
+	if lerr := f.lock.Close(); err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// repairTail makes sure the record file ends in a newline, so that a
+// record torn by a crash (power loss mid-write) cannot swallow the next
+// one. The torn line stays, and ReadRecords reports it.
+func repairTail(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if st.Size() == 0 {
+		return nil
+	}
+	r, err := os.Open(f.Name())
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer r.Close()
+	last := make([]byte, 1)
+	if _, err := r.ReadAt(last, st.Size()-1); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	if _, err := f.Write([]byte("\n")); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return f.Sync()
+}
+
+// ReadRecords decodes a call-record file (for tools and tests). Lines that
+// are not records (a record torn by a crash) are skipped; the first one is
+// reported as an ErrCorrupt-wrapping error naming its line number, with
+// every good record returned.
+func ReadRecords(r io.Reader) ([]CallRecord, error) {
+	var out []CallRecord
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	n := 0
+	var bad error
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var rec CallRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			if bad == nil {
+				bad = fmt.Errorf("%w: record line %d: %v", ErrCorrupt, n, err)
+			}
+			continue
+		}
+		out = append(out, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("store: read records: %w", err)
+	}
+	return out, bad
+}
+
+// ReadRecordsFile is ReadRecords on a file.
+func ReadRecordsFile(path string) ([]CallRecord, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	return ReadRecords(f)
+}

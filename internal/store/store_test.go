@@ -1,0 +1,234 @@
+package store
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestSessionNumbersIncreaseAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	var last uint64
+	for round := 0; round < 3; round++ {
+		f, err := Open(dir, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 6; i++ {
+			n, err := f.NextSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n <= last {
+				t.Fatalf("round %d: session %d after %d", round, n, last)
+			}
+			last = n
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.NextSession(); !errors.Is(err, ErrClosed) {
+			t.Errorf("NextSession after Close: %v", err)
+		}
+	}
+}
+
+func TestSecondOpenIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := Open(dir, 0); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+}
+
+func TestConcurrentNextSessionUnique(t *testing.T) {
+	f, err := Open(t.TempDir(), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var mu sync.Mutex
+	seen := map[uint64]bool{}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				n, err := f.NextSession()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[n] {
+					t.Errorf("session %d handed out twice", n)
+				}
+				seen[n] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestCorruptCounterRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, sessionFile), []byte("banana\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, 0); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open with corrupt counter: %v", err)
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := []CallRecord{
+		{Session: 1, Listener: "modem", Remote: "127.0.0.1:5000", Start: start, End: start.Add(time.Second), Result: ResultBusy},
+		{Session: 2, User: "alice", Listener: "modem", Remote: "[::1]:6000", Start: start, Answer: start.Add(2 * time.Second),
+			End: start.Add(time.Minute), Result: ResultCompleted, Reason: "caller hung up", BytesIn: 10, BytesOut: 20,
+			LAPM: &LAPMStats{N401: 128, K: 15, FramesSent: 3}, CallbackAttempts: 1},
+	}
+	for _, r := range want {
+		if err := f.AppendRecord(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	got, err := ReadRecordsFile(f.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].User != "alice" || got[1].LAPM.N401 != 128 || !got[1].Answer.Equal(want[1].Answer) || !got[0].Answer.IsZero() {
+		t.Fatalf("records: %+v", got)
+	}
+	raw, _ := os.ReadFile(f.RecordsPath())
+	if strings.Count(string(raw), "\n") != 2 || strings.Contains(strings.SplitN(string(raw), "\n", 2)[0], "answer") {
+		t.Errorf("file:\n%s", raw)
+	}
+}
+
+// TestTornRecordRepaired: a record torn by a crash does not swallow the
+// next record.
+func TestTornRecordRepaired(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, recordsFile), []byte(`{"session":1,"result":"completed"}`+"\n"+`{"session":2,"res`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AppendRecord(CallRecord{Session: 3, Result: ResultDenied}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, err := ReadRecordsFile(f.RecordsPath())
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("torn line not reported: %v", err)
+	}
+	if len(got) != 2 || got[0].Session != 1 || got[1].Session != 3 {
+		t.Fatalf("records: %+v", got)
+	}
+}
+
+// TestCrash kills a process that holds the store (SIGKILL: no Close, no
+// deferred code) and checks that its numbers are not reused and its
+// finished records survive.
+func TestCrash(t *testing.T) {
+	if os.Getenv("STORE_CRASH_DIR") != "" {
+		crashHelper()
+		return
+	}
+	dir := t.TempDir()
+	var used []uint64
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$")
+		cmd.Env = append(os.Environ(), "STORE_CRASH_DIR="+dir)
+		out, _ := cmd.Output() // killed: the error is expected
+		sc := bufio.NewScanner(strings.NewReader(string(out)))
+		got := 0
+		for sc.Scan() {
+			if n, err := strconv.ParseUint(strings.TrimPrefix(sc.Text(), "session "), 10, 64); err == nil && strings.HasPrefix(sc.Text(), "session ") {
+				used = append(used, n)
+				got++
+			}
+		}
+		if got != 5 {
+			t.Fatalf("round %d: helper printed %d sessions:\n%s", round, got, out)
+		}
+		if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !st.Signaled() {
+			t.Fatalf("helper was not killed: %v", cmd.ProcessState)
+		}
+	}
+	for i := 1; i < len(used); i++ {
+		if used[i] <= used[i-1] {
+			t.Fatalf("session numbers reused or decreasing across crashes: %v", used)
+		}
+	}
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := f.NextSession()
+	f.Close()
+	if n <= used[len(used)-1] {
+		t.Fatalf("after crashes NextSession = %d, last used %d", n, used[len(used)-1])
+	}
+	recs, err := ReadRecordsFile(filepath.Join(dir, recordsFile))
+	if err != nil || len(recs) != 15 {
+		t.Fatalf("records after crashes: %d, %v", len(recs), err)
+	}
+}
+
+func crashHelper() {
+	f, err := Open(os.Getenv("STORE_CRASH_DIR"), 3)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	for i := 0; i < 5; i++ {
+		n, err := f.NextSession()
+		if err != nil {
+			fmt.Println("next:", err)
+			os.Exit(2)
+		}
+		if err := f.AppendRecord(CallRecord{Session: n, Result: ResultCompleted}); err != nil {
+			fmt.Println("append:", err)
+			os.Exit(2)
+		}
+		fmt.Printf("session %d\n", n)
+	}
+	os.Stdout.Sync()
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
+}
+
+func FuzzReadRecords(f *testing.F) {
+	f.Add([]byte(`{"session":1,"listener":"modem","remote":"127.0.0.1:1","start":"2026-01-02T03:04:05Z","end":"2026-01-02T03:04:06Z","result":"busy","bytes_in":0,"bytes_out":0}` + "\n"))
+	f.Add([]byte("{\"session\":2}\n{\"sess"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, _ := ReadRecords(strings.NewReader(string(data)))
+		if len(recs) > strings.Count(string(data), "\n")+1 {
+			t.Fatalf("%d records from %d lines", len(recs), strings.Count(string(data), "\n")+1)
+		}
+	})
+}
