@@ -1,0 +1,991 @@
+package lapm
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors that end a link. They are wrapped with detail; test with errors.Is.
+var (
+	// ErrLinkFailure: N400 retransmissions went unanswered (V.42 §8.4.1,
+	// §9.2.2): the line is dead or the peer vanished.
+	ErrLinkFailure = errors.New("lapm: link failure")
+	// ErrRefused: the peer answered SABME with DM (V.42 §8.3.2).
+	ErrRefused = errors.New("lapm: peer refused the connection")
+	// ErrPeerDisconnected: the peer released the link (DISC) or reported
+	// it is not connected (DM).
+	ErrPeerDisconnected = errors.New("lapm: peer disconnected")
+	// ErrPeerEstablishing is returned by AcceptXID when the peer sends SABME
+	// instead of an XID command: an ordinary V.42 modem without Access
+	// Security.
+	ErrPeerEstablishing = errors.New("lapm: peer is establishing without an XID exchange")
+	// ErrFrameReject: a frame reject condition (V.42 §8.5.2) was detected
+	// or reported by the peer (FRMR). The link is released: re-establishing
+	// could silently lose data.
+	ErrFrameReject = errors.New("lapm: frame reject condition")
+	// ErrPeerReset: the peer re-established an active link (SABME in the
+	// data phase after data was received); data may have been lost.
+	ErrPeerReset = errors.New("lapm: peer reset the link")
+	// ErrClosed: the link was closed locally.
+	ErrClosed = errors.New("lapm: link closed")
+	// ErrTransform: the payload transform rejected a delivered payload.
+	ErrTransform = errors.New("lapm: payload transform failed")
+	// ErrState: an operation was asked in a state where it is not allowed.
+	ErrState = errors.New("lapm: operation not allowed in this link state")
+)
+
+// state is where the link procedure is (V.42 §8.3-8.8).
+type state uint8
+
+const (
+	stateNegotiating   state = iota // parameter XID exchange (§8.10) not finished
+	stateXIDReady                   // parameters agreed; upper-layer XIDs allowed; not established
+	stateEstablishing               // SABME sent, waiting for UA (§8.3)
+	stateConnected                  // information transfer (§8.4)
+	stateDisconnecting              // DISC sent, waiting for UA or DM (§8.7)
+	stateDisconnected               // released in order
+	stateFailed                     // ended by an error
+)
+
+var stateNames = [...]string{"negotiating", "xid-ready", "establishing", "connected", "disconnecting", "disconnected", "failed"}
+
+func (s state) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// ended reports whether the link is over.
+func (s state) ended() bool { return s == stateDisconnected || s == stateFailed }
+
+// eventKind is a notification from the machine to the Link.
+type eventKind uint8
+
+const (
+	evXIDCommand  eventKind = iota + 1 // peer's XID command (info copied)
+	evXIDResponse                      // peer's response to our XID command
+	evSABME                            // peer asked to establish; waits for establish or refuse
+	evEstablished                      // data phase entered
+	evBreak                            // peer sent a break
+	evBreakAck                         // peer acknowledged our break
+	evEnded                            // link over; machine.err says why (nil: orderly)
+)
+
+type event struct {
+	kind eventKind
+	info []byte
+}
+
+// linkParams are the negotiated values the machine runs with.
+type linkParams struct {
+	n401Tx, n401Rx int // max I-field octets we send / accept
+	kTx, kRx       int // window we may have outstanding / we accept
+	srej           bool
+}
+
+func defaultLinkParams() linkParams {
+	return linkParams{n401Tx: 128, n401Rx: 128, kTx: 15, kRx: 15}
+}
+
+type machineConfig struct {
+	role Role
+	t401 time.Duration
+	t403 time.Duration // 0 disables idle polling
+	n400 int
+	logf func(format string, args ...any) // nil: silent
+}
+
+// UI information octets for break (V.42 §8.13, §12; V.76 Annex B uses the
+// same message types). Octet 1: message type in bits 7-5, bit 8 = the
+// sequence bit X that toggles per break. Octet 2 of BRK: break type
+// (unverified layout, see the package notes). BRKACK echoes X.
+const (
+	brkType    = 0x40
+	brkAckType = 0x60
+	brkTypeMsk = 0x7F
+	brkSeqBit  = 0x80
+	brkNonDest = 0x40 // octet 2: non-destructive, expedited
+)
+
+// FRMR information field bits (V.42 §8.2.4.12, modulo 128): octet 5.
+const (
+	frmrW = 0x01 // control field undefined or not implemented
+	frmrX = 0x02 // information field not permitted (with W)
+	frmrY = 0x04 // information field too long
+	frmrZ = 0x08 // invalid N(R)
+)
+
+// machine is the LAPM link procedure as a pure state machine: every input is
+// a method taking now; outputs are frames (flush), events (takeEvents),
+// delivered payloads (takeRx) and one deadline. It does no I/O and starts
+// no goroutines; the Link runs it from one goroutine.
+type machine struct {
+	cfg machineConfig
+	st  state
+	err error // why the link ended (stateFailed), or nil
+	p   linkParams
+
+	out, spare []Frame
+	ev         []event
+
+	// XID command we sent and wait a response for (nil: none).
+	xidCmd   []byte
+	xidRetry int
+	// Last XID command we answered and our answer, to answer a
+	// retransmitted command identically.
+	xidLastCmd, xidLastResp []byte
+	xidAnswerPending bool // evXIDCommand raised, respondXID not yet called
+
+	retry      int  // retransmissions of the pending SABME/DISC/poll/XID
+	sabmeSeen  bool // peer's SABME seen while not established
+	closeAsked bool // user asked to release; DISC once data drained
+
+	// Send side (V.42 §8.2.3).
+	vs, va        uint8
+	txq           [][]byte // payloads not yet sent (sealed)
+	txqCap        int
+	unacked       [128][]byte
+	peerBusy      bool
+	timerRecovery bool // poll (P=1) outstanding, V.42 §8.4.8
+
+	// Receive side.
+	vr         uint8
+	rejSent    bool
+	hold       [128][]byte // SREJ: frames received ahead of a gap
+	srejAsked  [128]bool
+	holdN      int
+	rxq        [][]byte // delivered in order, for the Link
+	rxFrames   int      // delivered and not yet consumed by the user
+	rxSoft     int      // enter own-receiver-busy at this many
+	rxHard     int      // discard I frames at this many
+	ownBusy    bool
+	discarded  bool // I frames discarded while busy: send REJ when clear
+	ackPending bool // the peer needs our V(R)
+
+	// Break.
+	brkSeqTx  byte   // sequence bit of the next break we send
+	brkOut    []byte // break UI in flight
+	brkRetry  int
+	brkSeqRx  byte
+	brkRxSeen bool
+
+	t401At, t403At time.Time
+
+	stats Stats
+}
+
+func newMachine(cfg machineConfig) *machine {
+	if cfg.n400 <= 0 {
+		cfg.n400 = DefaultN400
+	}
+	if cfg.t401 <= 0 {
+		cfg.t401 = DefaultT401
+	}
+	m := &machine{cfg: cfg}
+	m.setParams(defaultLinkParams())
+	return m
+}
+
+// setParams installs negotiated parameters (before the data phase).
+func (m *machine) setParams(p linkParams) {
+	p.kTx = clamp(p.kTx, 1, 127)
+	p.kRx = clamp(p.kRx, 1, 127)
+	if p.n401Tx <= 0 {
+		p.n401Tx = 128
+	}
+	if p.n401Rx <= 0 {
+		p.n401Rx = 128
+	}
+	m.p = p
+	m.txqCap = p.kTx
+	m.rxSoft = p.kRx
+	m.rxHard = 2 * p.kRx
+}
+
+func clamp(v, lo, hi int) int {
+	return min(max(v, lo), hi)
+}
+
+func (m *machine) logf(format string, args ...any) {
+	if m.cfg.logf != nil {
+		m.cfg.logf(format, args...)
+	}
+}
+
+func (m *machine) setState(s state) {
+	if m.st == s {
+		return
+	}
+	m.logf("lapm: %s: state %s -> %s", m.cfg.role, m.st, s)
+	m.st = s
+}
+
+func (m *machine) emit(k eventKind, info []byte) {
+	m.ev = append(m.ev, event{kind: k, info: info})
+}
+
+// fail ends the link with err (wrapped sentinel).
+func (m *machine) fail(err error) {
+	if m.st.ended() {
+		return
+	}
+	m.logf("lapm: %s: %v", m.cfg.role, err)
+	m.err = err
+	m.setState(stateFailed)
+	m.t401Stop()
+	m.t403At = timerStopped
+	m.emit(evEnded, nil)
+}
+
+func (m *machine) finish() {
+	if m.st.ended() {
+		return
+	}
+	m.setState(stateDisconnected)
+	m.t401Stop()
+	m.t403At = timerStopped
+	m.emit(evEnded, nil)
+}
+
+// send queues a frame for transmission.
+func (m *machine) send(f Frame) {
+	m.out = append(m.out, f)
+	m.stats.FramesSent++
+}
+
+func (m *machine) sendU(cmd bool, k Kind, pf bool, info []byte) {
+	addr := m.cfg.role.ResponseAddr()
+	if cmd {
+		addr = m.cfg.role.CommandAddr()
+	}
+	m.send(Frame{Addr: addr, Kind: k, PF: pf, Info: info})
+}
+
+// sendS sends RR or RNR (whichever our receiver state says), or k if given.
+func (m *machine) sendS(cmd bool, k Kind, pf bool) {
+	addr := m.cfg.role.ResponseAddr()
+	if cmd {
+		addr = m.cfg.role.CommandAddr()
+	}
+	switch k {
+	case KindRNR:
+		m.stats.RNRSent++
+	case KindREJ:
+		m.stats.REJSent++
+	}
+	m.send(Frame{Addr: addr, Kind: k, NR: m.vr, PF: pf})
+	m.ackPending = false
+}
+
+// rrOrRNR is the supervisory frame that reports our receiver state.
+func (m *machine) rrOrRNR() Kind {
+	if m.ownBusy {
+		return KindRNR
+	}
+	return KindRR
+}
+
+func seqDiff(a, b uint8) int { return int((a - b) & 0x7F) }
+
+// ---- Upper-layer inputs ----
+
+// sendXID sends an XID command carrying info and retransmits it on T401
+// expiry up to N400 times. Only one may be outstanding.
+func (m *machine) sendXID(now time.Time, info []byte) error {
+	if m.st.ended() || m.st == stateDisconnecting {
+		return fmt.Errorf("%w: XID command in state %s", ErrState, m.st)
+	}
+	if m.xidCmd != nil {
+		return fmt.Errorf("%w: an XID command is already outstanding", ErrState)
+	}
+	m.xidCmd = info
+	m.xidRetry = 0
+	m.sendU(true, KindXID, true, info)
+	m.t401Start(now)
+	return nil
+}
+
+// cancelXID forgets the outstanding XID command (the caller gave up).
+func (m *machine) cancelXID() {
+	m.xidCmd = nil
+	if m.st != stateConnected && m.st != stateEstablishing && m.st != stateDisconnecting {
+		m.t401Stop()
+	}
+}
+
+// respondXID answers the last XID command raised as evXIDCommand.
+func (m *machine) respondXID(info []byte) error {
+	if m.st.ended() {
+		return fmt.Errorf("%w: XID response in state %s", ErrState, m.st)
+	}
+	if !m.xidAnswerPending {
+		return fmt.Errorf("%w: no XID command to answer", ErrState)
+	}
+	m.xidAnswerPending = false
+	m.xidLastResp = info
+	m.sendU(false, KindXID, true, info)
+	return nil
+}
+
+// paramsAgreed marks the end of parameter negotiation.
+func (m *machine) paramsAgreed(p linkParams) {
+	m.setParams(p)
+	if m.st == stateNegotiating {
+		m.setState(stateXIDReady)
+	}
+}
+
+// establish asks for the data phase: accept the peer's SABME if one was
+// seen, otherwise send SABME (V.42 §8.3.2).
+func (m *machine) establish(now time.Time) error {
+	switch m.st {
+	case stateNegotiating, stateXIDReady:
+	case stateEstablishing, stateConnected:
+		return nil
+	default:
+		return fmt.Errorf("%w: establish in state %s", ErrState, m.st)
+	}
+	if m.sabmeSeen {
+		m.sendU(false, KindUA, true, nil)
+		m.enterConnected(now)
+		return nil
+	}
+	m.setState(stateEstablishing)
+	m.retry = 0
+	m.sendU(true, KindSABME, true, nil)
+	m.t401Start(now)
+	return nil
+}
+
+// refuse answers a seen SABME with DM: the upper layer will not accept the
+// call (V.42 §8.3.2). The link ends with ErrRefused.
+func (m *machine) refuse() {
+	if m.st.ended() {
+		return
+	}
+	m.sendU(false, KindDM, true, nil)
+	m.fail(fmt.Errorf("%w: refused locally", ErrRefused))
+}
+
+func (m *machine) enterConnected(now time.Time) {
+	m.vs, m.va, m.vr = 0, 0, 0
+	m.retry = 0
+	m.timerRecovery = false
+	m.peerBusy = false
+	m.sabmeSeen = false
+	m.setState(stateConnected)
+	m.t401Stop()
+	m.t403Restart(now)
+	m.emit(evEstablished, nil)
+}
+
+// txRoom is how many more payloads enqueue accepts now.
+func (m *machine) txRoom() int {
+	if m.st.ended() || m.closeAsked {
+		return 0
+	}
+	return m.txqCap - len(m.txq)
+}
+
+// enqueue appends a sealed payload for transmission. The machine keeps the
+// slice until it is acknowledged. It reports false when the queue is full.
+func (m *machine) enqueue(payload []byte) bool {
+	if m.txRoom() <= 0 {
+		return false
+	}
+	m.txq = append(m.txq, payload)
+	return true
+}
+
+// consumed reports that the user took n delivered payloads: it may clear
+// the own-receiver-busy condition (V.42 §8.4.7).
+func (m *machine) consumed(now time.Time, n int) {
+	m.rxFrames -= n
+	if m.rxFrames < 0 {
+		m.rxFrames = 0
+	}
+	if m.ownBusy && m.rxFrames <= m.rxSoft/2 && m.st == stateConnected {
+		m.ownBusy = false
+		m.logf("lapm: %s: own receiver ready", m.cfg.role)
+		if m.discarded {
+			m.discarded = false
+			m.rejSent = true
+			m.sendS(false, KindREJ, false)
+		} else {
+			m.sendS(false, KindRR, false)
+		}
+	}
+}
+
+// close asks for an orderly release: in the data phase, after every queued
+// payload is acknowledged, DISC/UA (V.42 §8.7); otherwise DISC at once.
+func (m *machine) close(now time.Time) {
+	if m.st.ended() || m.st == stateDisconnecting {
+		return
+	}
+	m.closeAsked = true
+	if m.st == stateConnected && (len(m.txq) > 0 || m.vs != m.va) {
+		return // drained in flush
+	}
+	m.startDisc(now)
+}
+
+func (m *machine) startDisc(now time.Time) {
+	m.setState(stateDisconnecting)
+	m.retry = 0
+	m.xidCmd = nil
+	m.sendU(true, KindDISC, true, nil)
+	m.t401Start(now)
+	m.t403At = timerStopped
+}
+
+// sendBreak sends a break (UI BRK) in the data phase; it is retransmitted
+// on T401 expiry until BRKACK arrives.
+func (m *machine) sendBreak(now time.Time) error {
+	if m.st != stateConnected {
+		return fmt.Errorf("%w: break in state %s", ErrState, m.st)
+	}
+	if m.brkOut != nil {
+		return nil // one break at a time; the pending one covers it
+	}
+	m.brkOut = []byte{brkType | m.brkSeqTx, brkNonDest}
+	m.brkRetry = 0
+	m.sendU(true, KindUI, false, m.brkOut)
+	m.t401StartIfStopped(now)
+	return nil
+}
+
+// ---- Line inputs ----
+
+// recvInvalid handles a frame that failed to parse (V.42 §8.5.2).
+func (m *machine) recvInvalid(now time.Time, raw []byte, err error) {
+	m.stats.InvalidFrames++
+	m.logf("lapm: %s: invalid frame: %v", m.cfg.role, err)
+	if m.st != stateConnected || len(raw) < 2 {
+		return // outside the data phase invalid frames are ignored
+	}
+	var bits byte = frmrW
+	if errors.Is(err, ErrFrameInfo) {
+		bits = frmrW | frmrX
+	}
+	m.frameReject(now, raw[1:min(3, len(raw))], !m.cfg.role.IsCommandFrom(raw[0]), bits)
+}
+
+// frameReject sends FRMR and releases the link (V.42 §8.5.2). We do not
+// re-establish after a frame reject: SABME resets sequence numbers and
+// could lose data silently.
+func (m *machine) frameReject(now time.Time, ctl []byte, wasResp bool, bits byte) {
+	info := make([]byte, 5)
+	copy(info, ctl)
+	if len(ctl) == 1 {
+		info[1] = 0
+	}
+	info[2] = m.vs << 1
+	info[3] = m.vr << 1
+	if wasResp {
+		info[3] |= 1
+	}
+	info[4] = bits
+	m.stats.FRMRSent++
+	m.sendU(false, KindFRMR, false, info)
+	err := fmt.Errorf("%w: sent FRMR (ctl % x, bits 0x%02x)", ErrFrameReject, ctl, bits)
+	m.startDisc(now)
+	m.err = err
+}
+
+// recvFrame handles one received frame (FCS good, parsed).
+func (m *machine) recvFrame(now time.Time, f Frame) {
+	m.stats.FramesReceived++
+	if m.st.ended() {
+		if f.Kind == KindSABME || f.Kind == KindDISC {
+			if m.cfg.role.IsCommandFrom(f.Addr) {
+				m.sendU(false, KindDM, f.PF, nil)
+			}
+		}
+		return
+	}
+	cmd := m.cfg.role.IsCommandFrom(f.Addr)
+	if m.st == stateConnected {
+		m.t403Restart(now)
+	}
+	switch f.Kind {
+	case KindXID:
+		m.recvXID(now, f, cmd)
+	case KindSABME:
+		m.recvSABME(now, f)
+	case KindDISC:
+		m.recvDISC(now, f)
+	case KindUA:
+		m.recvUA(now)
+	case KindDM:
+		m.recvDM(f)
+	case KindFRMR:
+		m.stats.FRMRReceived++
+		if m.st == stateConnected || m.st == stateEstablishing {
+			m.startDisc(now)
+			m.err = fmt.Errorf("%w: peer sent FRMR % x", ErrFrameReject, f.Info)
+		}
+	case KindUI:
+		m.recvUI(now, f, cmd)
+	case KindTEST:
+		if cmd && len(f.Info) <= m.p.n401Rx {
+			m.sendU(false, KindTEST, f.PF, append([]byte(nil), f.Info...))
+		}
+	case KindI:
+		if m.st == stateConnected {
+			m.recvI(now, f)
+		}
+	case KindRR, KindRNR, KindREJ, KindSREJ:
+		if m.st == stateConnected {
+			m.recvS(now, f, cmd)
+		}
+	}
+}
+
+func (m *machine) recvXID(now time.Time, f Frame, cmd bool) {
+	if !cmd {
+		if m.xidCmd == nil {
+			return // stale or duplicate response
+		}
+		m.xidCmd = nil
+		if m.st == stateNegotiating || m.st == stateXIDReady {
+			m.t401Stop()
+		}
+		m.emit(evXIDResponse, append([]byte(nil), f.Info...))
+		return
+	}
+	if m.st == stateDisconnecting {
+		return
+	}
+	// A retransmitted command we already answered: answer it again.
+	if m.xidLastResp != nil && string(f.Info) == string(m.xidLastCmd) {
+		m.sendU(false, KindXID, f.PF, m.xidLastResp)
+		return
+	}
+	// Collision: both stations sent XID commands. The originator's command
+	// wins (its command is answered first); the originator ignores the
+	// answerer's, which the answerer retransmits after T401 and is then
+	// answered in turn. Deterministic, and no exchange is lost.
+	if m.xidCmd != nil && m.cfg.role == Originator {
+		m.logf("lapm: %s: XID collision: ignoring the answerer's command", m.cfg.role)
+		return
+	}
+	if m.xidAnswerPending && string(f.Info) == string(m.xidLastCmd) {
+		return // retransmission of a command the upper layer still works on
+	}
+	m.xidLastCmd = append([]byte(nil), f.Info...)
+	m.xidLastResp = nil
+	m.xidAnswerPending = true
+	m.emit(evXIDCommand, m.xidLastCmd)
+}
+
+func (m *machine) recvSABME(now time.Time, f Frame) {
+	switch m.st {
+	case stateNegotiating, stateXIDReady:
+		if !m.sabmeSeen {
+			m.sabmeSeen = true
+			m.xidCmd = nil
+			m.t401Stop()
+			m.emit(evSABME, nil)
+		}
+	case stateEstablishing:
+		// SABME collision (V.42 §8.9): answer UA and enter the data phase.
+		m.sendU(false, KindUA, f.PF, nil)
+		m.enterConnected(now)
+	case stateConnected:
+		if m.vr == 0 {
+			// Our UA was lost and the peer repeats SABME; it cannot have
+			// received anything of ours: put unacknowledged frames back.
+			m.requeueUnacked()
+			m.sendU(false, KindUA, f.PF, nil)
+			m.vs, m.va = 0, 0
+			m.timerRecovery = false
+			m.retry = 0
+			m.t401Stop()
+			return
+		}
+		m.sendU(false, KindDM, f.PF, nil)
+		m.fail(fmt.Errorf("%w: SABME after %d frames received", ErrPeerReset, m.stats.IFramesRecv))
+	case stateDisconnecting:
+		m.sendU(false, KindDM, f.PF, nil)
+	}
+}
+
+func (m *machine) requeueUnacked() {
+	var q [][]byte
+	for s := m.va; s != m.vs; s = (s + 1) & 0x7F {
+		q = append(q, m.unacked[s])
+		m.unacked[s] = nil
+	}
+	m.txq = append(q, m.txq...)
+}
+
+func (m *machine) recvDISC(now time.Time, f Frame) {
+	switch m.st {
+	case stateConnected, stateEstablishing:
+		m.sendU(false, KindUA, f.PF, nil)
+		m.fail(fmt.Errorf("%w: DISC received in state %s", ErrPeerDisconnected, m.st))
+	case stateDisconnecting:
+		// DISC collision (V.42 §8.9): answer UA; our DISC is done too.
+		m.sendU(false, KindUA, f.PF, nil)
+		m.finishWith()
+	default:
+		m.sendU(false, KindDM, f.PF, nil)
+		m.fail(fmt.Errorf("%w: DISC received in state %s", ErrPeerDisconnected, m.st))
+	}
+}
+
+func (m *machine) recvUA(now time.Time) {
+	switch m.st {
+	case stateEstablishing:
+		m.enterConnected(now)
+	case stateDisconnecting:
+		m.finishWith()
+	}
+}
+
+func (m *machine) recvDM(f Frame) {
+	switch m.st {
+	case stateEstablishing:
+		m.fail(fmt.Errorf("%w: DM in answer to SABME", ErrRefused))
+	case stateDisconnecting:
+		m.finishWith()
+	case stateConnected:
+		m.fail(fmt.Errorf("%w: DM in the data phase", ErrPeerDisconnected))
+	}
+}
+
+func (m *machine) recvUI(now time.Time, f Frame, cmd bool) {
+	if len(f.Info) == 0 || m.st != stateConnected {
+		return
+	}
+	typ, seq := f.Info[0]&brkTypeMsk, f.Info[0]&brkSeqBit
+	switch {
+	case cmd && typ == brkType:
+		m.sendU(false, KindUI, false, []byte{brkAckType | seq})
+		if m.brkRxSeen && seq == m.brkSeqRx {
+			return // retransmitted break we already passed on
+		}
+		m.brkRxSeen, m.brkSeqRx = true, seq
+		m.emit(evBreak, nil)
+	case !cmd && typ == brkAckType:
+		if m.brkOut != nil && seq == m.brkOut[0]&brkSeqBit {
+			m.brkOut = nil
+			m.brkSeqTx ^= brkSeqBit
+			m.timersAcked(now)
+			m.emit(evBreakAck, nil)
+		}
+	}
+}
+
+// ackTo processes N(R): it must satisfy V(A) <= N(R) <= V(S) (V.42
+// §8.4.3); otherwise it is a frame reject condition. It reports false
+// after a frame reject.
+func (m *machine) ackTo(now time.Time, f Frame) bool {
+	if seqDiff(f.NR, m.va) > seqDiff(m.vs, m.va) {
+		m.logf("lapm: %s: N(R)=%d outside V(A)=%d..V(S)=%d", m.cfg.role, f.NR, m.va, m.vs)
+		m.stats.InvalidFrames++
+		ctl := f.Append(nil)[1:3]
+		m.frameReject(now, ctl, !m.cfg.role.IsCommandFrom(f.Addr), frmrZ)
+		return false
+	}
+	if f.NR != m.va {
+		for m.va != f.NR {
+			m.unacked[m.va] = nil
+			m.va = (m.va + 1) & 0x7F
+		}
+		m.timersAcked(now)
+	}
+	return true
+}
+
+func (m *machine) recvI(now time.Time, f Frame) {
+	if len(f.Info) > m.p.n401Rx {
+		m.stats.InvalidFrames++
+		m.frameReject(now, f.Append(nil)[1:3], false, frmrY)
+		return
+	}
+	if !m.ackTo(now, f) {
+		return
+	}
+	ahead := seqDiff(f.NS, m.vr)
+	switch {
+	case ahead == 0 && m.rxFrames+m.holdN >= m.rxHard:
+		// No room: discard; the peer resends after we clear busy.
+		m.discarded = true
+		if f.PF {
+			m.sendS(false, m.rrOrRNR(), true)
+		}
+		return
+	case ahead == 0:
+		m.deliver(f.Info)
+		for m.hold[m.vr] != nil {
+			p := m.hold[m.vr]
+			m.hold[m.vr] = nil
+			m.holdN--
+			m.deliverOwned(p)
+		}
+		m.rejSent = false
+		if m.rxFrames >= m.rxSoft && !m.ownBusy {
+			m.ownBusy = true
+			m.logf("lapm: %s: own receiver busy (%d payloads unread)", m.cfg.role, m.rxFrames)
+		}
+		if f.PF {
+			m.sendS(false, m.rrOrRNR(), true)
+		} else {
+			m.ackPending = true
+		}
+	case ahead < m.p.kRx:
+		// A gap: frames V(R)..N(S)-1 were lost (V.42 §8.4.2).
+		if m.p.srej && !m.ownBusy {
+			if m.hold[f.NS] == nil && m.rxFrames+m.holdN < m.rxHard {
+				m.hold[f.NS] = append([]byte(nil), f.Info...)
+				m.holdN++
+			}
+			for s := m.vr; s != f.NS; s = (s + 1) & 0x7F {
+				if m.hold[s] == nil && !m.srejAsked[s] {
+					m.srejAsked[s] = true
+					m.stats.SREJSent++
+					m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: s})
+				}
+			}
+			if f.PF {
+				m.sendS(false, m.rrOrRNR(), true)
+			}
+			return
+		}
+		if !m.rejSent {
+			m.rejSent = true
+			m.sendS(false, KindREJ, f.PF)
+		} else if f.PF {
+			m.sendS(false, m.rrOrRNR(), true)
+		}
+	default:
+		// An old duplicate (our acknowledgement was lost or the line
+		// duplicated it): discard and tell the peer where we are.
+		m.stats.Duplicates++
+		if f.PF {
+			m.sendS(false, m.rrOrRNR(), true)
+		} else {
+			m.ackPending = true
+		}
+	}
+}
+
+func (m *machine) deliver(p []byte) { m.deliverOwned(append([]byte(nil), p...)) }
+
+func (m *machine) deliverOwned(p []byte) {
+	m.srejAsked[m.vr] = false
+	m.vr = (m.vr + 1) & 0x7F
+	m.rxq = append(m.rxq, p)
+	m.rxFrames++
+	m.stats.IFramesRecv++
+	m.stats.BytesReceived += uint64(len(p))
+}
+
+func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
+	switch f.Kind {
+	case KindRR:
+		m.peerBusy = false
+	case KindRNR:
+		m.stats.RNRReceived++
+		m.peerBusy = true
+	case KindREJ:
+		m.stats.REJReceived++
+		m.peerBusy = false
+	case KindSREJ:
+		m.stats.SREJReceived++
+		// SREJ asks for one frame and acknowledges nothing.
+		if seqDiff(f.NR, m.va) >= seqDiff(m.vs, m.va) {
+			m.stats.InvalidFrames++
+			m.frameReject(now, f.Append(nil)[1:3], !cmd, frmrZ)
+			return
+		}
+		m.retransmit(f.NR)
+		if cmd && f.PF {
+			m.sendS(false, m.rrOrRNR(), true)
+		}
+		return
+	}
+	if !m.ackTo(now, f) {
+		return
+	}
+	if cmd && f.PF {
+		m.sendS(false, m.rrOrRNR(), true)
+	}
+	// A response with F=1 answers our poll (V.42 §8.4.8). F=1 outside
+	// recovery is ignored: spandsp sets F=1 on every RR.
+	if !cmd && f.PF && m.timerRecovery {
+		m.timerRecovery = false
+		m.retry = 0
+		m.goBack()
+		m.timersAcked(now)
+		return
+	}
+	if f.Kind == KindREJ {
+		m.goBack()
+		m.timersAcked(now)
+	}
+	if f.Kind == KindRNR {
+		m.t401StartIfStopped(now) // poll the busy peer on expiry
+	}
+}
+
+// goBack retransmits every unacknowledged frame from V(A).
+func (m *machine) goBack() {
+	for s := m.va; s != m.vs; s = (s + 1) & 0x7F {
+		m.retransmit(s)
+	}
+}
+
+func (m *machine) retransmit(s uint8) {
+	p := m.unacked[s]
+	if p == nil {
+		return
+	}
+	m.stats.Retransmitted++
+	m.stats.IFramesSent++
+	m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: s, NR: m.vr, Info: p})
+	m.ackPending = false
+}
+
+// timeout handles the expiry of the earliest deadline (deadline()). It is
+// harmless to call it early: timers not yet due are left alone.
+func (m *machine) timeout(now time.Time) {
+	if !m.t401At.IsZero() && !now.Before(m.t401At) {
+		m.t401Expired(now)
+		return
+	}
+	if m.st == stateConnected && m.t401At.IsZero() && !m.t403At.IsZero() && !now.Before(m.t403At) {
+		// Idle: poll the peer with RR P=1 (V.42 §8.4.9).
+		m.stats.T403Polls++
+		m.timerRecovery = true
+		m.retry = 0
+		m.sendS(true, m.rrOrRNR(), true)
+		m.t401Start(now)
+	}
+}
+
+func (m *machine) t401Expired(now time.Time) {
+	m.stats.T401Expiries++
+	m.t401Stop()
+	switch m.st {
+	case stateEstablishing:
+		if m.retry >= m.cfg.n400 {
+			m.fail(fmt.Errorf("%w: no answer to SABME after %d tries", ErrLinkFailure, m.retry+1))
+			return
+		}
+		m.retry++
+		m.sendU(true, KindSABME, true, nil)
+		m.t401Start(now)
+		return
+	case stateDisconnecting:
+		if m.retry >= m.cfg.n400 {
+			if m.err == nil {
+				m.err = fmt.Errorf("%w: no answer to DISC after %d tries", ErrLinkFailure, m.retry+1)
+			}
+			m.finishWith()
+			return
+		}
+		m.retry++
+		m.sendU(true, KindDISC, true, nil)
+		m.t401Start(now)
+		return
+	}
+	if m.xidCmd != nil {
+		if m.xidRetry >= m.cfg.n400 {
+			m.fail(fmt.Errorf("%w: no answer to XID after %d tries", ErrLinkFailure, m.xidRetry+1))
+			return
+		}
+		m.xidRetry++
+		m.sendU(true, KindXID, true, m.xidCmd)
+		m.t401Start(now)
+		if m.st != stateConnected {
+			return
+		}
+	}
+	if m.st != stateConnected {
+		return
+	}
+	if m.brkOut != nil {
+		if m.brkRetry >= m.cfg.n400 {
+			m.fail(fmt.Errorf("%w: no BRKACK after %d tries", ErrLinkFailure, m.brkRetry+1))
+			return
+		}
+		m.brkRetry++
+		m.sendU(true, KindUI, false, m.brkOut)
+		m.t401Start(now)
+	}
+	if m.vs == m.va && !m.peerBusy && !m.timerRecovery {
+		return
+	}
+	// Timer recovery (V.42 §8.4.8): poll with RR/RNR P=1.
+	if m.retry >= m.cfg.n400 {
+		m.fail(fmt.Errorf("%w: %d polls unanswered (T401 %v)", ErrLinkFailure, m.retry, m.cfg.t401))
+		return
+	}
+	m.retry++
+	m.timerRecovery = true
+	m.sendS(true, m.rrOrRNR(), true)
+	m.t401Start(now)
+}
+
+// finishWith ends a release: orderly if err is nil.
+func (m *machine) finishWith() {
+	if m.err != nil {
+		err := m.err
+		m.err = nil
+		m.fail(err)
+		return
+	}
+	m.finish()
+}
+
+// flush returns the frames to send now: control frames queued by the
+// handlers, new I frames the window allows, and a pending acknowledgement.
+// The returned slice is valid until the next flush.
+func (m *machine) flush(now time.Time) []Frame {
+	if m.st == stateConnected {
+		for len(m.txq) > 0 && !m.peerBusy && !m.timerRecovery && seqDiff(m.vs, m.va) < m.p.kTx {
+			p := m.txq[0]
+			m.txq[0] = nil
+			m.txq = m.txq[1:]
+			m.unacked[m.vs] = p
+			m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: m.vs, NR: m.vr, Info: p})
+			m.stats.IFramesSent++
+			m.stats.BytesSent += uint64(len(p))
+			m.vs = (m.vs + 1) & 0x7F
+			m.ackPending = false
+			m.t401StartIfStopped(now)
+		}
+		if len(m.txq) == 0 {
+			m.txq = m.txq[:0:0]
+		}
+		if m.ackPending {
+			m.sendS(false, m.rrOrRNR(), false)
+		}
+		if m.closeAsked && len(m.txq) == 0 && m.vs == m.va {
+			m.startDisc(now)
+		}
+	}
+	out := m.out
+	m.out = m.spare[:0]
+	m.spare = out
+	return out
+}
+
+// takeEvents returns and clears the pending events.
+func (m *machine) takeEvents() []event {
+	ev := m.ev
+	m.ev = nil
+	return ev
+}
+
+// takeRx returns and clears the payloads delivered in order.
+func (m *machine) takeRx() [][]byte {
+	rx := m.rxq
+	m.rxq = nil
+	return rx
+}

@@ -1,0 +1,724 @@
+package lapm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mpair is two machines joined by an in-test wire: frames are encoded with
+// Frame.Append and parsed back with ParseFrame, time is a fake clock, and a
+// drop hook loses chosen frames. No goroutines, no sleeps.
+type mpair struct {
+	t        *testing.T
+	now      time.Time
+	m        [2]*machine // 0 originator, 1 answerer
+	drop     func(from int, f Frame) bool
+	tamper   func(from int, raw []byte) []byte
+	rx       [2][]byte
+	ev       [2][]event
+	slow     [2]bool // reader does not consume
+	autoXID  bool    // answer every XID command with "resp:"+command
+	trace    []string
+	sentKind [2]map[Kind]int
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newPair(t *testing.T, p linkParams) *mpair {
+	t.Helper()
+	mp := &mpair{t: t, now: t0, autoXID: true}
+	for i, r := range []Role{Originator, Answerer} {
+		mp.m[i] = newMachine(machineConfig{role: r, t401: time.Second, t403: 10 * time.Second, n400: 5,
+			logf: func(format string, args ...any) { t.Logf(format, args...) }})
+		mp.m[i].paramsAgreed(p)
+		mp.sentKind[i] = map[Kind]int{}
+	}
+	return mp
+}
+
+// settle moves frames between the machines until both are quiet.
+func (mp *mpair) settle() {
+	mp.t.Helper()
+	for round := 0; round < 10000; round++ {
+		moved := false
+		for i := range 2 {
+			m, peer := mp.m[i], mp.m[1-i]
+			var frames [][]byte
+			for _, f := range m.flush(mp.now) {
+				mp.sentKind[i][f.Kind]++
+				mp.trace = append(mp.trace, fmt.Sprintf("%d>%v", i, f))
+				if mp.drop != nil && mp.drop(i, f) {
+					mp.trace[len(mp.trace)-1] += " LOST"
+					continue
+				}
+				frames = append(frames, f.Append(nil))
+			}
+			for _, raw := range frames {
+				moved = true
+				if mp.tamper != nil {
+					raw = mp.tamper(i, raw)
+				}
+				f, err := ParseFrame(raw)
+				if err != nil {
+					peer.recvInvalid(mp.now, raw, err)
+				} else {
+					peer.recvFrame(mp.now, f)
+				}
+			}
+		}
+		for i := range 2 {
+			m := mp.m[i]
+			for _, e := range m.takeEvents() {
+				mp.ev[i] = append(mp.ev[i], e)
+				if e.kind == evXIDCommand && mp.autoXID {
+					if err := m.respondXID(append([]byte("resp:"), e.info...)); err != nil {
+						mp.t.Fatalf("respondXID: %v", err)
+					}
+					moved = true
+				}
+			}
+			for _, p := range m.takeRx() {
+				mp.rx[i] = append(mp.rx[i], p...)
+				if !mp.slow[i] {
+					m.consumed(mp.now, 1)
+				}
+				moved = true
+			}
+		}
+		if !moved {
+			return
+		}
+	}
+	mp.t.Fatal("machines never settled")
+}
+
+// advance moves the clock to the next deadline (at most limit ahead),
+// fires it and settles. It reports false when no timer is armed.
+func (mp *mpair) advance(limit time.Duration) bool {
+	next := time.Time{}
+	for _, m := range mp.m {
+		if d := m.deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
+		}
+	}
+	if next.IsZero() || next.Sub(mp.now) > limit {
+		return false
+	}
+	if next.After(mp.now) {
+		mp.now = next
+	}
+	for _, m := range mp.m {
+		if d := m.deadline(); !d.IsZero() && !mp.now.Before(d) {
+			m.timeout(mp.now)
+		}
+	}
+	mp.settle()
+	return true
+}
+
+func (mp *mpair) establish() {
+	mp.t.Helper()
+	if err := mp.m[0].establish(mp.now); err != nil {
+		mp.t.Fatal(err)
+	}
+	mp.settle()
+	if mp.m[1].st == stateXIDReady && mp.m[1].sabmeSeen {
+		if err := mp.m[1].establish(mp.now); err != nil {
+			mp.t.Fatal(err)
+		}
+		mp.settle()
+	}
+}
+
+func (mp *mpair) write(i int, data []byte, chunk int) {
+	for len(data) > 0 {
+		n := min(chunk, len(data))
+		for !mp.m[i].enqueue(data[:n]) {
+			mp.settle()
+			if mp.m[i].txRoom() <= 0 && !mp.advance(time.Minute) {
+				mp.t.Fatalf("write stuck: state %s", mp.m[i].st)
+			}
+		}
+		data = data[n:]
+	}
+	mp.settle()
+}
+
+func (mp *mpair) hasEvent(i int, k eventKind) bool {
+	for _, e := range mp.ev[i] {
+		if e.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}
+
+func TestMachineStateString(t *testing.T) {
+	for s := stateNegotiating; s <= stateFailed; s++ {
+		if strings.HasPrefix(s.String(), "state(") {
+			t.Errorf("state %d has no name", s)
+		}
+	}
+	if got := state(99).String(); got != "state(99)" {
+		t.Errorf("unknown state = %q", got)
+	}
+}
+
+func TestMachineEstablishAndTransfer(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	for i := range 2 {
+		if mp.m[i].st != stateConnected {
+			t.Fatalf("side %d state %s", i, mp.m[i].st)
+		}
+	}
+	data := pattern(5000)
+	mp.write(0, data, 128)
+	mp.write(1, data[:999], 100)
+	for mp.advance(time.Minute) && (len(mp.rx[1]) < len(data) || len(mp.rx[0]) < 999) {
+	}
+	if !bytes.Equal(mp.rx[1], data) || !bytes.Equal(mp.rx[0], data[:999]) {
+		t.Fatalf("data mismatch: got %d and %d octets", len(mp.rx[1]), len(mp.rx[0]))
+	}
+	if n := mp.m[0].stats.Retransmitted; n != 0 {
+		t.Errorf("retransmissions on a perfect wire: %d", n)
+	}
+}
+
+func TestMachineLostSABME(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	lost := 0
+	mp.drop = func(from int, f Frame) bool {
+		if f.Kind == KindSABME && lost < 2 {
+			lost++
+			return true
+		}
+		return false
+	}
+	mp.establish()
+	if mp.m[0].st != stateEstablishing {
+		t.Fatalf("originator state %s, want establishing", mp.m[0].st)
+	}
+	for mp.m[0].st == stateEstablishing && mp.advance(time.Minute) {
+		if mp.m[1].sabmeSeen && mp.m[1].st == stateXIDReady {
+			_ = mp.m[1].establish(mp.now)
+			mp.settle()
+		}
+	}
+	if mp.m[0].st != stateConnected || mp.m[1].st != stateConnected {
+		t.Fatalf("states %s/%s", mp.m[0].st, mp.m[1].st)
+	}
+	if got := mp.sentKind[0][KindSABME]; got != 3 {
+		t.Errorf("SABME sent %d times, want 3", got)
+	}
+	if got := mp.now.Sub(t0); got != 2*time.Second {
+		t.Errorf("established after %v, want 2 T401", got)
+	}
+}
+
+func TestMachineLostUA(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	lost := false
+	mp.drop = func(from int, f Frame) bool {
+		if f.Kind == KindUA && !lost {
+			lost = true
+			return true
+		}
+		return false
+	}
+	mp.establish()
+	if mp.m[1].st != stateConnected || mp.m[0].st != stateEstablishing {
+		t.Fatalf("states %s/%s", mp.m[0].st, mp.m[1].st)
+	}
+	// The answerer sends data at once; its frames must survive the
+	// originator's repeated SABME.
+	data := pattern(600)
+	for i := 0; i < len(data); i += 100 {
+		mp.m[1].enqueue(data[i : i+100])
+	}
+	mp.settle()
+	for (mp.m[0].st != stateConnected || len(mp.rx[0]) < len(data)) && mp.advance(time.Minute) {
+	}
+	if mp.m[0].st != stateConnected {
+		t.Fatalf("originator state %s", mp.m[0].st)
+	}
+	if !bytes.Equal(mp.rx[0], data) {
+		t.Fatalf("data after lost UA: %d octets, want %d", len(mp.rx[0]), len(data))
+	}
+}
+
+func testLostIFrame(t *testing.T, srej bool) *mpair {
+	p := defaultLinkParams()
+	p.srej = srej
+	mp := newPair(t, p)
+	mp.establish()
+	lost := false
+	mp.drop = func(from int, f Frame) bool {
+		if from == 0 && f.Kind == KindI && f.NS == 3 && !lost {
+			lost = true
+			return true
+		}
+		return false
+	}
+	data := pattern(10 * 128)
+	mp.write(0, data, 128)
+	for len(mp.rx[1]) < len(data) && mp.advance(time.Minute) {
+	}
+	if !bytes.Equal(mp.rx[1], data) {
+		t.Fatalf("got %d octets, want %d", len(mp.rx[1]), len(data))
+	}
+	if mp.now != t0 {
+		t.Errorf("recovery waited for a timer (%v): want immediate REJ/SREJ recovery", mp.now.Sub(t0))
+	}
+	return mp
+}
+
+func TestMachineLostIFrameREJ(t *testing.T) {
+	mp := testLostIFrame(t, false)
+	if mp.m[1].stats.REJSent != 1 || mp.m[1].stats.SREJSent != 0 {
+		t.Errorf("REJ sent %d, SREJ sent %d; want 1, 0", mp.m[1].stats.REJSent, mp.m[1].stats.SREJSent)
+	}
+	// Go-back-N resends frame 3 and the 6 frames after it.
+	if got := mp.m[0].stats.Retransmitted; got != 7 {
+		t.Errorf("retransmitted %d frames, want 7", got)
+	}
+}
+
+func TestMachineLostIFrameSREJ(t *testing.T) {
+	mp := testLostIFrame(t, true)
+	if mp.m[1].stats.SREJSent != 1 || mp.m[1].stats.REJSent != 0 {
+		t.Errorf("SREJ sent %d, REJ sent %d; want 1, 0", mp.m[1].stats.SREJSent, mp.m[1].stats.REJSent)
+	}
+	if got := mp.m[0].stats.Retransmitted; got != 1 {
+		t.Errorf("retransmitted %d frames, want 1", got)
+	}
+}
+
+func TestMachineLostLastIFramePoll(t *testing.T) {
+	// The last frame of a burst is lost: nothing follows to reveal the
+	// gap, so T401 expiry polls (RR P=1) and the F=1 answer triggers the
+	// retransmission.
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	lost := false
+	mp.drop = func(from int, f Frame) bool {
+		if from == 0 && f.Kind == KindI && f.NS == 4 && !lost {
+			lost = true
+			return true
+		}
+		return false
+	}
+	data := pattern(5 * 100)
+	mp.write(0, data, 100)
+	for len(mp.rx[1]) < len(data) && mp.advance(time.Minute) {
+	}
+	if !bytes.Equal(mp.rx[1], data) {
+		t.Fatalf("got %d octets", len(mp.rx[1]))
+	}
+	if mp.m[0].stats.T401Expiries != 1 || mp.m[0].stats.Retransmitted != 1 {
+		t.Errorf("T401 expiries %d, retransmissions %d; want 1, 1", mp.m[0].stats.T401Expiries, mp.m[0].stats.Retransmitted)
+	}
+}
+
+func TestMachineNROutsideWindowFRMR(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	// The answerer receives an RR acknowledging frames never sent.
+	mp.m[1].recvFrame(mp.now, Frame{Addr: Originator.CommandAddr(), Kind: KindRR, NR: 5})
+	out := mp.m[1].flush(mp.now)
+	if len(out) < 2 || out[0].Kind != KindFRMR || out[1].Kind != KindDISC {
+		t.Fatalf("sent %v, want FRMR then DISC", out)
+	}
+	if info := out[0].Info; len(info) != 5 || info[0] != ctlRR || info[1] != 5<<1 || info[4] != frmrZ {
+		t.Errorf("FRMR info % x", info)
+	}
+	if mp.m[1].stats.FRMRSent != 1 {
+		t.Errorf("FRMRSent = %d", mp.m[1].stats.FRMRSent)
+	}
+	mp.settle() // deliver nothing more; now lose the link's answer
+	mp.m[1].recvFrame(mp.now, Frame{Addr: Originator.ResponseAddr(), Kind: KindUA, PF: true})
+	if mp.m[1].st != stateFailed || !errors.Is(mp.m[1].err, ErrFrameReject) {
+		t.Fatalf("state %s err %v, want failed with ErrFrameReject", mp.m[1].st, mp.m[1].err)
+	}
+}
+
+func TestMachineInvalidFramesFRMR(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  []byte
+		bits byte
+	}{
+		{"unknown U control", []byte{AddrCR1, 0xFF}, frmrW},
+		{"UA with info", []byte{AddrCR1, ctlUA, 1}, frmrW | frmrX},
+		{"I too long", append([]byte{AddrCR1, 0, 0}, make([]byte, 129)...), frmrY},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mp := newPair(t, defaultLinkParams())
+			mp.establish()
+			f, err := ParseFrame(tc.raw)
+			if err != nil {
+				mp.m[1].recvInvalid(mp.now, tc.raw, err)
+			} else {
+				mp.m[1].recvFrame(mp.now, f)
+			}
+			out := mp.m[1].flush(mp.now)
+			if len(out) == 0 || out[0].Kind != KindFRMR {
+				t.Fatalf("sent %v, want FRMR", out)
+			}
+			if got := out[0].Info[4]; got != tc.bits {
+				t.Errorf("FRMR bits 0x%02x, want 0x%02x", got, tc.bits)
+			}
+		})
+	}
+}
+
+func TestMachineN400Exhaustion(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	mp.drop = func(int, Frame) bool { return true } // the line dies
+	mp.m[0].enqueue([]byte("hello"))
+	mp.settle()
+	for mp.m[0].st == stateConnected && mp.advance(time.Minute) {
+	}
+	if mp.m[0].st != stateFailed || !errors.Is(mp.m[0].err, ErrLinkFailure) {
+		t.Fatalf("state %s err %v, want failed with ErrLinkFailure", mp.m[0].st, mp.m[0].err)
+	}
+	// 1 transmission, then N400=5 polls, failure at the 6th expiry.
+	if got, want := mp.now.Sub(t0), 6*time.Second; got != want {
+		t.Errorf("failed after %v, want %v", got, want)
+	}
+	if got := mp.sentKind[0][KindRR]; got != 5 {
+		t.Errorf("polls sent %d, want 5", got)
+	}
+	if !mp.hasEvent(0, evEnded) {
+		t.Error("no evEnded")
+	}
+}
+
+func TestMachineT403Poll(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	if !mp.advance(time.Minute) {
+		t.Fatal("no timer armed on an idle link")
+	}
+	if got := mp.now.Sub(t0); got != 10*time.Second {
+		t.Errorf("first idle poll after %v, want T403 = 10s", got)
+	}
+	if mp.m[0].stats.T403Polls+mp.m[1].stats.T403Polls == 0 {
+		t.Fatal("no T403 poll")
+	}
+	for i := range 2 {
+		if mp.m[i].st != stateConnected || mp.m[i].timerRecovery {
+			t.Errorf("side %d: state %s recovery %v after answered poll", i, mp.m[i].st, mp.m[i].timerRecovery)
+		}
+	}
+	// Now the peer is gone: the idle poll leads to failure.
+	mp.drop = func(int, Frame) bool { return true }
+	for mp.m[0].st == stateConnected && mp.advance(time.Minute) {
+	}
+	if !errors.Is(mp.m[0].err, ErrLinkFailure) {
+		t.Fatalf("err %v, want ErrLinkFailure", mp.m[0].err)
+	}
+}
+
+func TestMachineXIDExchangeAndRetransmission(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	lost := 0
+	mp.drop = func(from int, f Frame) bool {
+		if f.Kind == KindXID && lost < 2 {
+			lost++ // lose the command, then the first response
+			return true
+		}
+		return false
+	}
+	if err := mp.m[0].sendXID(mp.now, []byte("offer")); err != nil {
+		t.Fatal(err)
+	}
+	mp.settle()
+	for !mp.hasEvent(0, evXIDResponse) && mp.advance(time.Minute) {
+	}
+	var cmds, resps int
+	for _, e := range mp.ev[1] {
+		if e.kind == evXIDCommand {
+			cmds++
+		}
+	}
+	for _, e := range mp.ev[0] {
+		if e.kind == evXIDResponse {
+			resps++
+			if string(e.info) != "resp:offer" {
+				t.Errorf("response %q", e.info)
+			}
+		}
+	}
+	if cmds != 1 || resps != 1 {
+		t.Errorf("upper layers saw %d commands and %d responses, want 1 and 1", cmds, resps)
+	}
+}
+
+func TestMachineXIDCollision(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	// Both send XID commands at the same instant.
+	if err := mp.m[0].sendXID(mp.now, []byte("from-originator")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mp.m[1].sendXID(mp.now, []byte("from-answerer")); err != nil {
+		t.Fatal(err)
+	}
+	mp.settle()
+	// The originator's command wins at once.
+	if !mp.hasEvent(0, evXIDResponse) {
+		t.Fatal("originator's command not answered")
+	}
+	if mp.hasEvent(0, evXIDCommand) {
+		t.Fatal("originator took the colliding command")
+	}
+	// The answerer's command is answered after its T401 retransmission.
+	for !mp.hasEvent(1, evXIDResponse) && mp.advance(time.Minute) {
+	}
+	if !mp.hasEvent(1, evXIDResponse) {
+		t.Fatal("answerer's command never answered")
+	}
+	if got := mp.now.Sub(t0); got != time.Second {
+		t.Errorf("answerer's exchange done after %v, want one T401", got)
+	}
+}
+
+func TestMachineXIDNoAnswer(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.drop = func(int, Frame) bool { return true }
+	_ = mp.m[0].sendXID(mp.now, []byte("x"))
+	mp.settle()
+	for !mp.m[0].st.ended() && mp.advance(time.Minute) {
+	}
+	if !errors.Is(mp.m[0].err, ErrLinkFailure) {
+		t.Fatalf("err %v", mp.m[0].err)
+	}
+}
+
+func TestMachineRefusedDM(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	_ = mp.m[0].establish(mp.now)
+	mp.settle()
+	if !mp.hasEvent(1, evSABME) {
+		t.Fatal("answerer did not report SABME")
+	}
+	mp.m[1].refuse()
+	mp.settle()
+	if !errors.Is(mp.m[0].err, ErrRefused) || !errors.Is(mp.m[1].err, ErrRefused) {
+		t.Fatalf("errors %v / %v, want ErrRefused", mp.m[0].err, mp.m[1].err)
+	}
+}
+
+// TestMachineDISCInEveryState sends the peer's DISC to a machine in each
+// state and checks the answer and the outcome.
+func TestMachineDISCInEveryState(t *testing.T) {
+	type want struct {
+		answer Kind
+		st     state
+		err    error
+	}
+	cases := []struct {
+		name  string
+		setup func(mp *mpair)
+		want  want
+	}{
+		{"negotiating", func(mp *mpair) { mp.m[1].st = stateNegotiating }, want{KindDM, stateFailed, ErrPeerDisconnected}},
+		{"xid-ready", func(mp *mpair) {}, want{KindDM, stateFailed, ErrPeerDisconnected}},
+		{"establishing", func(mp *mpair) {
+			mp.drop = func(int, Frame) bool { return true }
+			_ = mp.m[1].establish(mp.now)
+			mp.settle()
+			mp.drop = nil
+		}, want{KindUA, stateFailed, ErrPeerDisconnected}},
+		{"connected", func(mp *mpair) { mp.establish() }, want{KindUA, stateFailed, ErrPeerDisconnected}},
+		{"disconnecting", func(mp *mpair) {
+			mp.establish()
+			mp.drop = func(int, Frame) bool { return true }
+			mp.m[1].close(mp.now)
+			mp.settle()
+			mp.drop = nil
+		}, want{KindUA, stateDisconnected, nil}},
+		{"disconnected", func(mp *mpair) {
+			mp.establish()
+			mp.m[1].close(mp.now)
+			mp.settle()
+		}, want{KindDM, stateDisconnected, nil}},
+		{"failed", func(mp *mpair) { mp.m[1].fail(ErrLinkFailure) }, want{KindDM, stateFailed, ErrLinkFailure}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mp := newPair(t, defaultLinkParams())
+			tc.setup(mp)
+			m := mp.m[1]
+			m.flush(mp.now)
+			m.recvFrame(mp.now, Frame{Addr: Originator.CommandAddr(), Kind: KindDISC, PF: true})
+			out := m.flush(mp.now)
+			if len(out) != 1 || out[0].Kind != tc.want.answer || !out[0].PF || out[0].Addr != Answerer.ResponseAddr() {
+				t.Fatalf("answer %v, want %s response F=1", out, tc.want.answer)
+			}
+			if m.st != tc.want.st {
+				t.Errorf("state %s, want %s", m.st, tc.want.st)
+			}
+			if tc.want.err == nil && m.err != nil || tc.want.err != nil && !errors.Is(m.err, tc.want.err) {
+				t.Errorf("err %v, want %v", m.err, tc.want.err)
+			}
+		})
+	}
+}
+
+func TestMachineCloseDrainsThenDISC(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	data := pattern(3000)
+	mp.write(0, data[:2000], 128)
+	mp.m[0].close(mp.now)
+	if mp.m[0].enqueue([]byte("late")) {
+		t.Error("enqueue accepted after close")
+	}
+	mp.settle()
+	for !mp.m[0].st.ended() && mp.advance(time.Minute) {
+	}
+	if mp.m[0].st != stateDisconnected || mp.m[0].err != nil {
+		t.Fatalf("closer: %s %v", mp.m[0].st, mp.m[0].err)
+	}
+	if !errors.Is(mp.m[1].err, ErrPeerDisconnected) {
+		t.Errorf("peer err %v", mp.m[1].err)
+	}
+	if !bytes.Equal(mp.rx[1], data[:2000]) {
+		t.Errorf("peer got %d octets before DISC, want 2000", len(mp.rx[1]))
+	}
+}
+
+func TestMachineCloseUnansweredEnds(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	mp.drop = func(int, Frame) bool { return true }
+	mp.m[0].close(mp.now)
+	mp.settle()
+	for !mp.m[0].st.ended() && mp.advance(time.Minute) {
+	}
+	if !errors.Is(mp.m[0].err, ErrLinkFailure) {
+		t.Fatalf("err %v", mp.m[0].err)
+	}
+	if got := mp.now.Sub(t0); got != 6*time.Second {
+		t.Errorf("gave up after %v, want (N400+1)*T401", got)
+	}
+}
+
+func TestMachineSlowReaderPushesBack(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	mp.slow[1] = true
+	data := pattern(200 * 100)
+	sent := 0
+	for sent < len(data) && mp.m[0].enqueue(data[sent:sent+100]) {
+		sent += 100
+	}
+	mp.settle()
+	for i := 0; i < 20 && mp.advance(time.Minute); i++ {
+		for sent < len(data) && mp.m[0].enqueue(data[sent:sent+100]) {
+			sent += 100
+		}
+		mp.settle()
+	}
+	m := mp.m[1]
+	if !m.ownBusy || mp.m[1].stats.RNRSent == 0 {
+		t.Fatalf("receiver not busy (ownBusy %v, RNR sent %d)", m.ownBusy, m.stats.RNRSent)
+	}
+	if m.rxFrames > m.rxHard {
+		t.Fatalf("receiver buffered %d payloads, bound %d", m.rxFrames, m.rxHard)
+	}
+	if !mp.m[0].peerBusy {
+		t.Fatal("sender not told the peer is busy")
+	}
+	if sent == len(data) {
+		t.Fatal("sender accepted everything: no push back")
+	}
+	if mp.m[0].st != stateConnected {
+		t.Fatalf("busy peer made the link fail: %v", mp.m[0].err)
+	}
+	// The reader catches up: everything arrives.
+	mp.slow[1] = false
+	m.consumed(mp.now, m.rxFrames)
+	mp.settle()
+	for len(mp.rx[1]) < len(data) {
+		for sent < len(data) && mp.m[0].enqueue(data[sent:sent+100]) {
+			sent += 100
+		}
+		mp.settle()
+		if len(mp.rx[1]) < len(data) && !mp.advance(time.Minute) {
+			break
+		}
+	}
+	if !bytes.Equal(mp.rx[1], data) {
+		t.Fatalf("got %d octets, want %d", len(mp.rx[1]), len(data))
+	}
+}
+
+func TestMachineBreak(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	lost := false
+	mp.drop = func(from int, f Frame) bool {
+		if f.Kind == KindUI && from == 1 && !lost { // lose the first BRKACK
+			lost = true
+			return true
+		}
+		return false
+	}
+	if err := mp.m[0].sendBreak(mp.now); err != nil {
+		t.Fatal(err)
+	}
+	mp.settle()
+	for !mp.hasEvent(0, evBreakAck) && mp.advance(time.Minute) {
+	}
+	breaks := 0
+	for _, e := range mp.ev[1] {
+		if e.kind == evBreak {
+			breaks++
+		}
+	}
+	if breaks != 1 || !mp.hasEvent(0, evBreakAck) {
+		t.Fatalf("breaks delivered %d, ack %v; want 1, true", breaks, mp.hasEvent(0, evBreakAck))
+	}
+	// A second break uses the other sequence bit and is delivered too.
+	_ = mp.m[0].sendBreak(mp.now)
+	mp.settle()
+	breaks = 0
+	for _, e := range mp.ev[1] {
+		if e.kind == evBreak {
+			breaks++
+		}
+	}
+	if breaks != 2 {
+		t.Fatalf("second break not delivered")
+	}
+}
+
+func TestMachineDuplicateIFramesIgnored(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	mp.tamper = nil
+	data := pattern(300)
+	mp.write(0, data, 100)
+	// Replay frame 1 (a line duplicate).
+	mp.m[1].recvFrame(mp.now, Frame{Addr: AddrCR1, Kind: KindI, NS: 1, NR: 0, Info: data[100:200]})
+	mp.settle()
+	if !bytes.Equal(mp.rx[1], data) || mp.m[1].stats.Duplicates != 1 || mp.m[1].stats.REJSent != 0 {
+		t.Fatalf("rx %d octets, duplicates %d, REJ %d", len(mp.rx[1]), mp.m[1].stats.Duplicates, mp.m[1].stats.REJSent)
+	}
+}

@@ -1,0 +1,84 @@
+package lapm
+
+import "time"
+
+// Timer policy of the link (V.42 §8.2.5, §9.2). The machine keeps one
+// deadline per timer and the Link arms a single OS timer at the earliest
+// (machine.deadline). Every hook below is named after the event that moves
+// a timer, so the whole policy reads in one place.
+
+// Defaults (V.42 §9.2 leaves T401, T403 and N400 to the implementer; these
+// are common vendor values, see V42.md).
+const (
+	DefaultT401 = time.Second
+	DefaultT403 = 10 * time.Second
+	DefaultN400 = 10
+)
+
+// T401ForRate returns an acknowledgement timer that scales with the line
+// rate: the time to send a full window of frames of n401 octets each way at
+// bitsPerSecond, plus a fixed 200 ms for the round trip and the peer's reply
+// delay, and never less than DefaultT401. A rate of 0 (unknown) gives
+// DefaultT401.
+func T401ForRate(bitsPerSecond, n401, k int) time.Duration {
+	if bitsPerSecond <= 0 {
+		return DefaultT401
+	}
+	// A frame on the wire: info + 2 control + address + FCS-32 + flag, plus
+	// about 1/62 for zero-bit insertion on random data.
+	frameBits := (n401 + 8) * 8 * 63 / 62
+	d := time.Duration(frameBits*(k+1)) * time.Second / time.Duration(bitsPerSecond)
+	d += 200 * time.Millisecond
+	if d < DefaultT401 {
+		d = DefaultT401
+	}
+	return d
+}
+
+// timerStopped is the zero deadline: the timer is not running.
+var timerStopped time.Time
+
+// t401Start (re)starts the acknowledgement timer (V.42 §8.4.1: started when
+// an I frame or a command with P=1 is sent and the timer is not running).
+func (m *machine) t401Start(now time.Time) { m.t401At = now.Add(m.cfg.t401) }
+
+// t401StartIfStopped starts T401 only if it is not already running.
+func (m *machine) t401StartIfStopped(now time.Time) {
+	if m.t401At.IsZero() {
+		m.t401Start(now)
+	}
+}
+
+// t401Stop stops the acknowledgement timer.
+func (m *machine) t401Stop() { m.t401At = timerStopped }
+
+// t403Restart restarts the inactivity timer after any frame is received in
+// the data phase (V.42 §8.4.9). T403 only fires when T401 is not running.
+func (m *machine) t403Restart(now time.Time) {
+	if m.cfg.t403 > 0 {
+		m.t403At = now.Add(m.cfg.t403)
+	}
+}
+
+// timersAcked applies V.42 §8.4.3 after N(R) acknowledged new frames: stop
+// T401 when nothing is outstanding, restart it otherwise (unless a poll is
+// outstanding, in which case the poll's timer keeps running).
+func (m *machine) timersAcked(now time.Time) {
+	if m.timerRecovery {
+		return
+	}
+	if m.vs == m.va && !m.peerBusy && m.brkOut == nil {
+		m.t401Stop()
+	} else {
+		m.t401Start(now)
+	}
+}
+
+// deadline is the earliest armed timer, or the zero time when none is.
+func (m *machine) deadline() time.Time {
+	d := m.t401At
+	if m.st == stateConnected && m.t401At.IsZero() && !m.t403At.IsZero() {
+		d = m.t403At
+	}
+	return d
+}

@@ -1,0 +1,23 @@
+package lapm
+
+// Transform seals data-phase payloads for an upper layer (Access Security
+// encrypts every I-frame payload with it).
+//
+// The Link calls Seal exactly once per I-frame payload, in order, when Write
+// enqueues the payload; the sealed octets are what the retransmission buffer
+// holds, so a retransmitted frame is byte-identical to the first
+// transmission. Open is called exactly once per payload, in order, when the
+// frame is delivered in sequence (LAPM guarantees in-order, exactly-once
+// delivery, so an implicit message counter is safe). An error from Open
+// fails the link with ErrTransform.
+//
+// Seal and Open may append to dst and return the extended slice. They are
+// never called concurrently with themselves; Seal and Open may run
+// concurrently with each other.
+type Transform interface {
+	// Overhead is how many octets Seal adds to a payload. The Link sizes
+	// payloads so that plain+Overhead() fits the negotiated N401.
+	Overhead() int
+	Seal(dst, plain []byte) []byte
+	Open(dst, sealed []byte) ([]byte, error)
+}
