@@ -136,7 +136,7 @@ type machine struct {
 	// Last XID command we answered and our answer, to answer a
 	// retransmitted command identically.
 	xidLastCmd, xidLastResp []byte
-	xidAnswerPending bool // evXIDCommand raised, respondXID not yet called
+	xidAnswerPending        bool // evXIDCommand raised, respondXID not yet called
 
 	retry      int  // retransmissions of the pending SABME/DISC/poll/XID
 	sabmeSeen  bool // peer's SABME seen while not established
