@@ -1,0 +1,29 @@
+// Package tcp provides dialgate's TCP lines: raw lines ("tcp://host:port",
+// octets untouched) and telnet-modem lines ("telnet://host:port"), the way
+// WiFi modems, tcpser and telnet clients reach a BBS.
+//
+// Telnet mode implements RFC 854 (NVT, IAC command structure, IAC doubling,
+// CR NUL / CR LF) and RFC 855 (option negotiation and subnegotiation) with
+// the RFC 1143 Q method (section 7), so negotiation can never loop, and the
+// options BINARY (RFC 856), ECHO (RFC 857), SUPPRESS-GO-AHEAD (RFC 858),
+// TERMINAL-TYPE (RFC 1091) and NAWS (RFC 1073). The answering side opens
+// with WILL SGA, WILL BINARY, DO BINARY, DO NAWS, DO TTYPE; the window size
+// and terminal type the peer announces appear in Line.Info and on
+// Line.WindowChanges. BREAK, IP and AYT arrive as transport events (AYT is
+// also answered with a short visible text). Peers that send no negotiation
+// at all, or garbage, still work: malformed sequences are dropped with a
+// log line and oversized subnegotiations are discarded.
+//
+// The telnet codec (codec.go) and the negotiation (qmethod.go, telnet.go)
+// are pure state machines without I/O; line.go joins them to a net.Conn.
+//
+// # Delivery at close
+//
+// Every octet accepted by Write reaches the peer before the connection goes
+// away: Close flushes pending output, half-closes (FIN), and keeps reading
+// and discarding until the peer's FIN or the Options.Linger deadline, so the
+// kernel never answers unread data with a RST (which would make the peer's
+// kernel drop data it had not yet read). Read returns io.EOF only after
+// every octet the peer sent has been returned. CloseWrite half-closes
+// without hanging up.
+package tcp

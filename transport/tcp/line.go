@@ -1,0 +1,485 @@
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// Logger is the narrow logger this package writes to (a *log.Logger or a
+// zap SugaredLogger wrapper satisfies it).
+type Logger interface {
+	Printf(format string, args ...any)
+}
+
+// Defaults for Options.
+const (
+	DefaultLinger    = 5 * time.Second
+	DefaultKeepAlive = 30 * time.Second
+)
+
+// writeChunk bounds how much input one telnet Write encodes at a time.
+const writeChunk = 32 << 10
+
+// Options configure a line.
+type Options struct {
+	// Telnet selects telnet-modem mode; false gives a raw line.
+	Telnet bool
+	// TermType is the terminal type a client-side telnet line announces
+	// when the server asks (RFC 1091); "" answers "UNKNOWN".
+	TermType string
+	// Window is the window size a client-side telnet line announces when
+	// the server agrees to NAWS (RFC 1073); zero announces nothing until
+	// SetWindowSize.
+	Window transport.WindowSize
+	// Logger receives protocol-error and close-time log lines; nil drops them.
+	Logger Logger
+	// Linger bounds Close: flushing accepted output and waiting for the
+	// peer's FIN. 0 means DefaultLinger.
+	Linger time.Duration
+	// KeepAlive is the TCP keepalive idle time and interval; 0 means
+	// DefaultKeepAlive, negative disables keepalive.
+	KeepAlive time.Duration
+	// MaxSubneg bounds one telnet subnegotiation; 0 means DefaultMaxSubneg.
+	MaxSubneg int
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Logger != nil {
+		o.Logger.Printf(format, args...)
+	}
+}
+
+func (o Options) linger() time.Duration {
+	if o.Linger > 0 {
+		return o.Linger
+	}
+	return DefaultLinger
+}
+
+// Line is a raw or telnet-modem TCP line. It implements transport.Line and
+// the optional abilities WindowNotifier, EchoController (server side),
+// EventNotifier, Breaker (telnet) and Deadliner. Read and Write may be
+// called from different goroutines; concurrent Reads (or Writes) are
+// serialized.
+type Line struct {
+	conn   net.Conn
+	opts   Options
+	server bool
+	info   transport.LineInfo // static part
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	readMu sync.Mutex // serializes Read and the drain in Close
+	rerr   error      // sticky end of the received stream (io.EOF)
+
+	writeMu sync.Mutex // serializes everything written to conn
+	wclosed bool       // CloseWrite or Close has sent FIN
+	wbuf    []byte     // encode buffer, under writeMu
+
+	tmu      sync.Mutex // guards tn and flushing
+	tn       *telnet    // nil on raw lines
+	flushing bool       // a control flusher goroutine runs
+	wg       sync.WaitGroup
+
+	nmu     sync.Mutex // guards the notification channels
+	nclosed bool
+	winCh   chan transport.WindowSize
+	evCh    chan transport.Event
+}
+
+var (
+	_ transport.Line           = (*Line)(nil)
+	_ transport.WindowNotifier = (*Line)(nil)
+	_ transport.EchoController = (*Line)(nil)
+	_ transport.EventNotifier  = (*Line)(nil)
+	_ transport.Breaker        = (*Line)(nil)
+	_ transport.Deadliner      = (*Line)(nil)
+)
+
+// Dial connects to addr (host:port) and returns a client-side line.
+// ctx bounds the connection set-up only.
+func Dial(ctx context.Context, addr string, opts Options) (*Line, error) {
+	d := net.Dialer{KeepAlive: -1} // NewLine configures keepalive
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("tcp: dial %s: %w", addr, err)
+	}
+	return NewLine(c, false, opts), nil
+}
+
+// NewLine wraps an accepted (server true) or dialed (server false)
+// connection; the Line owns c from now on. On a *net.TCPConn it turns on
+// TCP_NODELAY and keepalive. A server-side telnet line starts its opening
+// negotiation at once.
+func NewLine(c net.Conn, server bool, opts Options) *Line {
+	l := &Line{
+		conn:   c,
+		opts:   opts,
+		server: server,
+		winCh:  make(chan transport.WindowSize, 1),
+		evCh:   make(chan transport.Event, 16),
+	}
+	l.info = transport.LineInfo{Transport: "tcp", LocalAddr: c.LocalAddr().String(), RemoteAddr: c.RemoteAddr().String()}
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := tc.SetNoDelay(true); err != nil {
+			opts.logf("tcp: %s: TCP_NODELAY: %v", l.info.RemoteAddr, err)
+		}
+		ka := net.KeepAliveConfig{Enable: opts.KeepAlive >= 0}
+		if ka.Enable {
+			p := opts.KeepAlive
+			if p == 0 {
+				p = DefaultKeepAlive
+			}
+			ka.Idle, ka.Interval, ka.Count = p, p, 4
+		}
+		if err := tc.SetKeepAliveConfig(ka); err != nil {
+			opts.logf("tcp: %s: keepalive: %v", l.info.RemoteAddr, err)
+		}
+	}
+	if opts.Telnet {
+		l.info.Transport = "telnet"
+		l.tn = newTelnet(server, opts)
+		l.tn.start()
+		l.tmu.Lock()
+		l.kickFlushLocked()
+		l.tmu.Unlock()
+	}
+	return l
+}
+
+// Info describes the line; TermType and Window are what the peer last
+// announced (server side).
+func (l *Line) Info() transport.LineInfo {
+	info := l.info
+	if l.tn != nil {
+		l.tmu.Lock()
+		info.TermType = l.tn.peerTerm
+		info.Window = l.tn.peerWindow
+		l.tmu.Unlock()
+	}
+	return info
+}
+
+// Read returns received data octets (telnet commands removed). After the
+// peer's FIN it returns io.EOF once everything before it was returned;
+// after Close it returns an error wrapping transport.ErrHungUp.
+func (l *Line) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	l.readMu.Lock()
+	defer l.readMu.Unlock()
+	for {
+		if l.closed.Load() {
+			return 0, fmt.Errorf("tcp: read: %w", transport.ErrHungUp)
+		}
+		if l.rerr != nil {
+			return 0, l.rerr
+		}
+		n, err := l.conn.Read(p)
+		if n > 0 && l.tn != nil {
+			n = l.decode(p[:n])
+		}
+		if err != nil {
+			if l.closed.Load() {
+				return 0, fmt.Errorf("tcp: read: %w", transport.ErrHungUp)
+			}
+			if errors.Is(err, io.EOF) {
+				if l.tn != nil {
+					l.tmu.Lock()
+					l.tn.finish()
+					l.tmu.Unlock()
+				}
+				l.rerr = io.EOF
+			} else {
+				err = fmt.Errorf("tcp: read: %w", err)
+				if n == 0 {
+					return 0, err
+				}
+				l.opts.logf("tcp: %s: %v", l.info.RemoteAddr, err)
+			}
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// decode decodes p in place and dispatches what the telnet session produced.
+func (l *Line) decode(p []byte) int {
+	l.tmu.Lock()
+	n := len(l.tn.decode(p[:0], p))
+	events := l.tn.events
+	l.tn.events = l.tn.events[:0]
+	var ws transport.WindowSize
+	winChanged := l.tn.windowChanged
+	if winChanged {
+		ws = l.tn.peerWindow
+		l.tn.windowChanged = false
+	}
+	l.kickFlushLocked()
+	l.nmu.Lock()
+	if !l.nclosed {
+		for _, e := range events {
+			select {
+			case l.evCh <- e:
+			default:
+			}
+		}
+		if winChanged {
+			sendLatest(l.winCh, ws)
+		}
+	}
+	l.nmu.Unlock()
+	l.tmu.Unlock()
+	return n
+}
+
+// sendLatest puts v in a one-slot channel, replacing an unread older value.
+func sendLatest[T any](ch chan T, v T) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+	}
+}
+
+// kickFlushLocked starts a goroutine that sends the telnet session's
+// pending control output (negotiation replies) unless one runs. Replies are
+// sent from their own goroutine so that Read never blocks on a full send
+// buffer. Called with tmu held.
+func (l *Line) kickFlushLocked() {
+	if l.flushing || len(l.tn.out) == 0 || l.closed.Load() {
+		return
+	}
+	l.flushing = true
+	l.wg.Add(1)
+	go l.flushControl()
+}
+
+func (l *Line) flushControl() {
+	defer l.wg.Done()
+	for {
+		l.writeMu.Lock()
+		l.tmu.Lock()
+		if len(l.tn.out) == 0 || l.wclosed || l.closed.Load() {
+			l.flushing = false
+			l.tmu.Unlock()
+			l.writeMu.Unlock()
+			return
+		}
+		l.wbuf = append(l.wbuf[:0], l.tn.out...)
+		l.tn.out = l.tn.out[:0]
+		l.tmu.Unlock()
+		_, err := l.conn.Write(l.wbuf)
+		l.writeMu.Unlock()
+		if err != nil {
+			l.opts.logf("tcp: %s: sending telnet negotiation: %v", l.info.RemoteAddr, err)
+			l.tmu.Lock()
+			l.flushing = false
+			l.tmu.Unlock()
+			return
+		}
+	}
+}
+
+// Write sends p (IAC-escaped on telnet lines). When it returns nil, every
+// octet is in the kernel's send buffer and Close will deliver it.
+func (l *Line) Write(p []byte) (int, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if l.wclosed || l.closed.Load() {
+		return 0, fmt.Errorf("tcp: write: %w", transport.ErrHungUp)
+	}
+	if l.tn == nil {
+		n, err := l.conn.Write(p)
+		if err != nil {
+			err = fmt.Errorf("tcp: write: %w", err)
+		}
+		return n, err
+	}
+	done := 0
+	for done < len(p) {
+		chunk := p[done:min(len(p), done+writeChunk)]
+		l.tmu.Lock()
+		buf := append(l.wbuf[:0], l.tn.out...)
+		l.tn.out = l.tn.out[:0]
+		buf = l.tn.encode(buf, chunk)
+		l.tmu.Unlock()
+		l.wbuf = buf
+		if _, err := l.conn.Write(buf); err != nil {
+			return done, fmt.Errorf("tcp: write: %w", err)
+		}
+		done += len(chunk)
+	}
+	return done, nil
+}
+
+// control runs f on the telnet session and sends what it queued, in order
+// with data writes.
+func (l *Line) control(what string, f func(t *telnet) error) error {
+	if l.tn == nil {
+		return fmt.Errorf("tcp: %s on a raw line: %w", what, errors.ErrUnsupported)
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if l.wclosed || l.closed.Load() {
+		return fmt.Errorf("tcp: %s: %w", what, transport.ErrHungUp)
+	}
+	l.tmu.Lock()
+	err := f(l.tn)
+	l.wbuf = append(l.wbuf[:0], l.tn.out...)
+	l.tn.out = l.tn.out[:0]
+	l.tmu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(l.wbuf) > 0 {
+		if _, err := l.conn.Write(l.wbuf); err != nil {
+			return fmt.Errorf("tcp: %s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// SetServerEcho (server-side telnet lines) sends WILL ECHO (on) so the
+// caller's terminal stops echoing locally, or WONT ECHO (off) to give echo
+// back (RFC 857). The line itself never echoes: the upper layer echoes what
+// it wants (nothing, for a password).
+func (l *Line) SetServerEcho(on bool) error {
+	return l.control("server echo", func(t *telnet) error { return t.setServerEcho(on) })
+}
+
+// SetWindowSize (client-side telnet lines) records the window size to
+// announce and sends it now if the server agreed to NAWS (RFC 1073).
+func (l *Line) SetWindowSize(ws transport.WindowSize) error {
+	return l.control("window size", func(t *telnet) error { return t.setWindowSize(ws) })
+}
+
+// SendBreak sends IAC BRK (telnet lines only).
+func (l *Line) SendBreak() error {
+	return l.control("break", func(t *telnet) error {
+		t.out = append(t.out, cmdIAC, cmdBRK)
+		return nil
+	})
+}
+
+// Binary reports whether telnet BINARY (RFC 856) is in effect for what we
+// receive (in) and what we send (out); false, false on raw lines. Data sent
+// in the first round trip, while BINARY is still being agreed, is subject to
+// the usual telnet ambiguity about CR NUL; a caller that needs every octet
+// exact from the start waits until both are true.
+func (l *Line) Binary() (in, out bool) {
+	if l.tn == nil {
+		return false, false
+	}
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	return l.tn.him[optBinary].enabled(), l.tn.us[optBinary].enabled()
+}
+
+// WindowChanges delivers window sizes the peer announces (server-side
+// telnet lines); only the latest unread size is kept. Closed by Close.
+func (l *Line) WindowChanges() <-chan transport.WindowSize { return l.winCh }
+
+// Events delivers BREAK, IP and AYT from the peer; closed by Close.
+func (l *Line) Events() <-chan transport.Event { return l.evCh }
+
+// SetReadDeadline has net.Conn semantics.
+func (l *Line) SetReadDeadline(t time.Time) error { return l.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline has net.Conn semantics.
+func (l *Line) SetWriteDeadline(t time.Time) error { return l.conn.SetWriteDeadline(t) }
+
+// CloseWrite half-closes the line: pending output is flushed, the peer
+// reads EOF, and Read keeps working until the peer closes too. Later
+// Writes fail with transport.ErrHungUp.
+func (l *Line) CloseWrite() error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	return l.shutdownWriteLocked()
+}
+
+func (l *Line) shutdownWriteLocked() error {
+	if l.wclosed {
+		return nil
+	}
+	l.wclosed = true
+	var err error
+	if l.tn != nil {
+		l.tmu.Lock()
+		l.wbuf = append(l.wbuf[:0], l.tn.out...)
+		l.tn.out = l.tn.out[:0]
+		l.tmu.Unlock()
+		if len(l.wbuf) > 0 {
+			if _, werr := l.conn.Write(l.wbuf); werr != nil {
+				err = fmt.Errorf("tcp: flushing at close: %w", werr)
+			}
+		}
+	}
+	if cw, ok := l.conn.(interface{ CloseWrite() error }); ok {
+		if cerr := cw.CloseWrite(); cerr != nil && err == nil {
+			err = fmt.Errorf("tcp: half-close: %w", cerr)
+		}
+	}
+	return err
+}
+
+// Close hangs up: see the package documentation ("Delivery at close").
+// It blocks at most Options.Linger. Reads and Writes in other goroutines
+// return errors wrapping transport.ErrHungUp. Close is idempotent.
+func (l *Line) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.hangUp() })
+	return l.closeErr
+}
+
+func (l *Line) hangUp() error {
+	deadline := time.Now().Add(l.opts.linger())
+	l.closed.Store(true)
+	// A Read in progress returns at once; what arrives after hang-up is
+	// not wanted. A Write in progress gets until the deadline to finish.
+	_ = l.conn.SetReadDeadline(time.Now())
+	_ = l.conn.SetWriteDeadline(deadline)
+
+	l.writeMu.Lock()
+	err := l.shutdownWriteLocked()
+	l.writeMu.Unlock()
+	l.wg.Wait() // the control flusher sees closed and exits
+
+	if _, ok := l.conn.(interface{ CloseWrite() error }); ok && err == nil {
+		// Wait for the peer's FIN, discarding what it still sends, so the
+		// kernel never resets a connection with unread data.
+		l.readMu.Lock()
+		_ = l.conn.SetReadDeadline(deadline)
+		n, derr := io.Copy(io.Discard, l.conn)
+		l.readMu.Unlock()
+		if derr != nil {
+			l.opts.logf("tcp: %s: hang-up: peer did not close within %v (%d octets discarded): %v", l.info.RemoteAddr, l.opts.linger(), n, derr)
+		}
+	}
+	if cerr := l.conn.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("tcp: close: %w", cerr)
+	}
+	l.nmu.Lock()
+	l.nclosed = true
+	close(l.winCh)
+	close(l.evCh)
+	l.nmu.Unlock()
+	return err
+}

@@ -1,0 +1,320 @@
+package tcp
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// aytReply is the text answered to AYT (RFC 854 "Are You There": "some
+// visible (i.e., printable) evidence that the AYT was received").
+const aytReply = "\r\n[dialgate: yes]\r\n"
+
+// maxTermType bounds a terminal type name (RFC 1091: at most 40 characters).
+const maxTermType = 40
+
+// maxLogs bounds the protocol-error log lines one line may produce, so a
+// peer sending garbage cannot flood the log.
+const maxLogs = 20
+
+// telnet is the per-line telnet session: the decoder, the option tables
+// (RFC 1143), our policy for each option, and what the peer told us. It
+// does no I/O: decode consumes received octets and leaves replies in out
+// and events in events; the Line sends and dispatches them.
+type telnet struct {
+	server bool
+	dec    decoder
+	us     [256]qSide // options we perform (WILL/WONT)
+	him    [256]qSide // options the peer performs (DO/DONT)
+
+	wantEcho bool // server: the upper layer asked for server echo
+
+	// Client side: what we announce.
+	termType string
+	window   transport.WindowSize
+
+	// Server side: what the peer announced.
+	peerTerm      string
+	peerWindow    transport.WindowSize
+	windowChanged bool
+
+	out    []byte            // octets to send to the peer, already encoded
+	events []transport.Event // out-of-band events for the upper layer
+
+	logFn  func(format string, args ...any)
+	logged int
+}
+
+func newTelnet(server bool, o Options) *telnet {
+	t := &telnet{server: server, termType: o.TermType, window: o.Window, logFn: o.logf}
+	t.dec.MaxSubneg = o.MaxSubneg
+	if t.termType == "" {
+		t.termType = "UNKNOWN" // RFC 1091 allows this name
+	}
+	return t
+}
+
+// start queues the opening negotiation. A server offers SGA and BINARY and
+// asks for BINARY, NAWS and TTYPE; it does not offer ECHO until the upper
+// layer asks (SetServerEcho). A client waits to be asked.
+func (t *telnet) start() {
+	if !t.server {
+		return
+	}
+	t.askUs(optSGA, true)
+	t.askUs(optBinary, true)
+	t.askHim(optBinary, true)
+	t.askHim(optNAWS, true)
+	t.askHim(optTTYPE, true)
+}
+
+// decode appends the data octets of src to dst (dst may be src[:0]).
+func (t *telnet) decode(dst, src []byte) []byte {
+	return t.dec.Decode(dst, src, t)
+}
+
+// encode appends src as telnet data in our current transmit mode.
+func (t *telnet) encode(dst, src []byte) []byte {
+	return appendEncoded(dst, src, t.us[optBinary].enabled())
+}
+
+// finish is called at the end of the received stream.
+func (t *telnet) finish() {
+	if t.dec.Pending() {
+		t.logf("stream ended inside a telnet command: tail dropped")
+		t.dec.Reset()
+	}
+}
+
+func (t *telnet) acceptUs(opt byte) bool {
+	switch opt {
+	case optBinary, optSGA:
+		return true
+	case optEcho:
+		return t.server && t.wantEcho
+	case optNAWS, optTTYPE:
+		return !t.server
+	}
+	return false
+}
+
+func (t *telnet) acceptHim(opt byte) bool {
+	switch opt {
+	case optBinary, optSGA:
+		return true
+	case optNAWS, optTTYPE:
+		return t.server
+	case optEcho:
+		return !t.server
+	}
+	return false
+}
+
+// negotiate implements decodeHandler.
+func (t *telnet) negotiate(verb, opt byte) {
+	var (
+		side   *qSide
+		reply  qReply
+		note   string
+		isUs   = verb == cmdDO || verb == cmdDONT
+		before bool
+	)
+	if isUs {
+		side = &t.us[opt]
+	} else {
+		side = &t.him[opt]
+	}
+	before = side.enabled()
+	switch verb {
+	case cmdWILL:
+		reply, note = side.recvYes(t.acceptHim(opt))
+	case cmdDO:
+		reply, note = side.recvYes(t.acceptUs(opt))
+	default:
+		reply = side.recvNo()
+	}
+	if note != "" {
+		t.logf("option %d: %s", opt, note)
+	}
+	t.sendVerb(isUs, opt, reply)
+	t.changed(isUs, opt, before)
+}
+
+// askUs asks to enable or disable an option on our side.
+func (t *telnet) askUs(opt byte, on bool) {
+	t.ask(true, opt, on)
+}
+
+// askHim asks the peer to enable or disable an option on its side.
+func (t *telnet) askHim(opt byte, on bool) {
+	t.ask(false, opt, on)
+}
+
+func (t *telnet) ask(isUs bool, opt byte, on bool) {
+	side := &t.him[opt]
+	if isUs {
+		side = &t.us[opt]
+	}
+	before := side.enabled()
+	var r qReply
+	if on {
+		r = side.askEnable()
+	} else {
+		r = side.askDisable()
+	}
+	t.sendVerb(isUs, opt, r)
+	t.changed(isUs, opt, before)
+}
+
+func (t *telnet) sendVerb(isUs bool, opt byte, r qReply) {
+	var v byte
+	switch {
+	case r == replyNone:
+		return
+	case isUs && r == replyYes:
+		v = cmdWILL
+	case isUs:
+		v = cmdWONT
+	case r == replyYes:
+		v = cmdDO
+	default:
+		v = cmdDONT
+	}
+	t.out = append(t.out, cmdIAC, v, opt)
+}
+
+// changed applies the side effects of an option turning on or off.
+func (t *telnet) changed(isUs bool, opt byte, before bool) {
+	if isUs {
+		now := t.us[opt].enabled()
+		if now && !before && opt == optNAWS && t.window != (transport.WindowSize{}) {
+			t.sendNAWS()
+		}
+		return
+	}
+	now := t.him[opt].enabled()
+	t.dec.BinaryIn = t.him[optBinary].enabled()
+	if now && !before && opt == optTTYPE && t.server {
+		t.out = append(t.out, cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE)
+	}
+}
+
+// subnegotiation implements decodeHandler.
+func (t *telnet) subnegotiation(opt byte, data []byte) {
+	switch opt {
+	case optNAWS:
+		// RFC 1073: accepted while the option is on or being asked for
+		// (some clients send the size together with WILL NAWS).
+		if !t.server || t.him[optNAWS].state == qNo || t.him[optNAWS].state == qWantNo {
+			return
+		}
+		if len(data) != 4 {
+			t.logf("NAWS subnegotiation of %d octets (want 4) ignored", len(data))
+			return
+		}
+		ws := transport.WindowSize{
+			Cols: int(data[0])<<8 | int(data[1]),
+			Rows: int(data[2])<<8 | int(data[3]),
+		}
+		t.peerWindow = ws
+		t.windowChanged = true
+	case optTTYPE:
+		if len(data) == 0 {
+			return
+		}
+		switch {
+		case t.server && data[0] == ttypeIS && t.him[optTTYPE].enabled():
+			t.peerTerm = cleanTermType(data[1:])
+		case !t.server && data[0] == ttypeSEND && t.us[optTTYPE].enabled():
+			t.out = append(t.out, cmdIAC, cmdSB, optTTYPE, ttypeIS)
+			t.out = appendSBData(t.out, []byte(t.termType))
+			t.out = append(t.out, cmdIAC, cmdSE)
+		}
+	}
+}
+
+// command implements decodeHandler.
+func (t *telnet) command(cmd byte) {
+	switch cmd {
+	case cmdBRK:
+		t.events = append(t.events, transport.EventBreak)
+	case cmdIP:
+		t.events = append(t.events, transport.EventInterrupt)
+	case cmdAYT:
+		t.events = append(t.events, transport.EventAreYouThere)
+		t.out = append(t.out, aytReply...)
+	case cmdNOP, cmdDM, cmdGA, cmdAO, cmdEC, cmdEL, 239 /* EOR, RFC 885 */ :
+		// Nothing for a modem line to do.
+	default:
+		t.logf("unknown telnet command IAC %d ignored", cmd)
+	}
+}
+
+// logf implements decodeHandler; it stops after maxLogs lines.
+func (t *telnet) logf(format string, args ...any) {
+	if t.logFn == nil || t.logged > maxLogs {
+		return
+	}
+	t.logged++
+	if t.logged > maxLogs {
+		t.logFn("tcp: telnet: further protocol errors on this line not logged")
+		return
+	}
+	t.logFn("tcp: telnet: "+format, args...)
+}
+
+// setServerEcho asks for (on) or gives up (off) server echo (RFC 857).
+func (t *telnet) setServerEcho(on bool) error {
+	if !t.server {
+		return fmt.Errorf("tcp: telnet: server echo is the server's to set: %w", errors.ErrUnsupported)
+	}
+	t.wantEcho = on
+	t.askUs(optEcho, on)
+	return nil
+}
+
+// setWindowSize records our window size and sends it if NAWS is on.
+func (t *telnet) setWindowSize(ws transport.WindowSize) error {
+	if t.server {
+		return fmt.Errorf("tcp: telnet: window size is the client's to announce: %w", errors.ErrUnsupported)
+	}
+	t.window = ws
+	if t.us[optNAWS].enabled() {
+		t.sendNAWS()
+	}
+	return nil
+}
+
+func (t *telnet) sendNAWS() {
+	w, h := clamp16(t.window.Cols), clamp16(t.window.Rows)
+	t.out = append(t.out, cmdIAC, cmdSB, optNAWS)
+	t.out = appendSBData(t.out, []byte{byte(w >> 8), byte(w), byte(h >> 8), byte(h)})
+	t.out = append(t.out, cmdIAC, cmdSE)
+}
+
+func clamp16(v int) int {
+	return min(max(v, 0), 0xFFFF)
+}
+
+// appendSBData appends subnegotiation parameters with IAC doubled (RFC 855).
+func appendSBData(dst, p []byte) []byte {
+	for _, b := range p {
+		dst = append(dst, b)
+		if b == cmdIAC {
+			dst = append(dst, cmdIAC)
+		}
+	}
+	return dst
+}
+
+// cleanTermType keeps a terminal type to printable ASCII and 40 characters.
+func cleanTermType(p []byte) string {
+	out := make([]byte, 0, min(len(p), maxTermType))
+	for _, b := range p {
+		if b > ' ' && b < 0x7F && len(out) < maxTermType {
+			out = append(out, b)
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,280 @@
+package tcp
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// pump carries each session's pending output to the other until both are
+// quiet, and returns the data octets each received. It fails on more than
+// maxRounds exchanges: the Q method must not loop.
+func pump(t *testing.T, a, b *telnet) (toA, toB []byte) {
+	t.Helper()
+	for round := 0; len(a.out)+len(b.out) > 0; round++ {
+		if round > 10 {
+			t.Fatalf("negotiation does not settle: a.out %x b.out %x", a.out, b.out)
+		}
+		ao, bo := a.out, b.out
+		a.out, b.out = nil, nil
+		toB = b.decode(toB, ao)
+		toA = a.decode(toA, bo)
+	}
+	return toA, toB
+}
+
+func newPair(t *testing.T, clientOpts Options) (srv, cli *telnet) {
+	var logs []string
+	logf := func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	srv = newTelnet(true, Options{})
+	srv.logFn = logf
+	cli = newTelnet(false, clientOpts)
+	cli.logFn = logf
+	srv.start()
+	cli.start()
+	t.Cleanup(func() {
+		if len(logs) > 0 && !t.Failed() {
+			t.Logf("protocol log: %q", logs)
+		}
+	})
+	return srv, cli
+}
+
+func TestServerOpening(t *testing.T) {
+	srv := newTelnet(true, Options{})
+	srv.start()
+	want := []byte{
+		cmdIAC, cmdWILL, optSGA,
+		cmdIAC, cmdWILL, optBinary,
+		cmdIAC, cmdDO, optBinary,
+		cmdIAC, cmdDO, optNAWS,
+		cmdIAC, cmdDO, optTTYPE,
+	}
+	if !bytes.Equal(srv.out, want) {
+		t.Fatalf("opening %v, want %v", srv.out, want)
+	}
+	cli := newTelnet(false, Options{})
+	cli.start()
+	if len(cli.out) != 0 {
+		t.Fatalf("client opened with %v", cli.out)
+	}
+}
+
+func TestNegotiationRoundTrip(t *testing.T) {
+	srv, cli := newPair(t, Options{TermType: "xterm-256color", Window: transport.WindowSize{Cols: 132, Rows: 43}})
+	pump(t, srv, cli)
+
+	for _, opt := range []byte{optBinary, optSGA} {
+		if !srv.us[opt].enabled() || !cli.him[opt].enabled() {
+			t.Errorf("option %d server->client not on: srv.us %v cli.him %v", opt, srv.us[opt], cli.him[opt])
+		}
+	}
+	for _, opt := range []byte{optBinary, optNAWS, optTTYPE} {
+		if !srv.him[opt].enabled() || !cli.us[opt].enabled() {
+			t.Errorf("option %d client->server not on: srv.him %v cli.us %v", opt, srv.him[opt], cli.us[opt])
+		}
+	}
+	if srv.us[optEcho].state != qNo {
+		t.Errorf("server echo on by default")
+	}
+	if !srv.dec.BinaryIn || !cli.dec.BinaryIn {
+		t.Errorf("decoders not binary: srv %v cli %v", srv.dec.BinaryIn, cli.dec.BinaryIn)
+	}
+	if srv.peerTerm != "xterm-256color" {
+		t.Errorf("TTYPE %q", srv.peerTerm)
+	}
+	if srv.peerWindow != (transport.WindowSize{Cols: 132, Rows: 43}) || !srv.windowChanged {
+		t.Errorf("NAWS %+v changed %v", srv.peerWindow, srv.windowChanged)
+	}
+
+	// Resize: the client sends a new NAWS.
+	srv.windowChanged = false
+	if err := cli.setWindowSize(transport.WindowSize{Cols: 300, Rows: 255}); err != nil {
+		t.Fatal(err)
+	}
+	// 255 rows is an IAC inside the subnegotiation: it must be doubled.
+	if !bytes.Contains(cli.out, []byte{0, 255, 255, cmdIAC, cmdSE}) {
+		t.Errorf("NAWS with 255 not IAC-doubled: %x", cli.out)
+	}
+	pump(t, srv, cli)
+	if srv.peerWindow != (transport.WindowSize{Cols: 300, Rows: 255}) || !srv.windowChanged {
+		t.Errorf("NAWS after resize %+v", srv.peerWindow)
+	}
+
+	// Server echo on, then off (RFC 857).
+	if err := srv.setServerEcho(true); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(srv.out, []byte{cmdIAC, cmdWILL, optEcho}) {
+		t.Errorf("echo on sent %v", srv.out)
+	}
+	pump(t, srv, cli)
+	if !srv.us[optEcho].enabled() || !cli.him[optEcho].enabled() {
+		t.Errorf("echo not on: %v %v", srv.us[optEcho], cli.him[optEcho])
+	}
+	if err := srv.setServerEcho(false); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(srv.out, []byte{cmdIAC, cmdWONT, optEcho}) {
+		t.Errorf("echo off sent %v", srv.out)
+	}
+	pump(t, srv, cli)
+	if srv.us[optEcho].state != qNo || cli.him[optEcho].state != qNo {
+		t.Errorf("echo not off: %v %v", srv.us[optEcho], cli.him[optEcho])
+	}
+	// Echo on and off again before the answer arrives (queued reversal).
+	_ = srv.setServerEcho(true)
+	_ = srv.setServerEcho(false)
+	pump(t, srv, cli)
+	if srv.us[optEcho].enabled() != cli.him[optEcho].enabled() || srv.us[optEcho].enabled() {
+		t.Errorf("echo after quick on/off: srv %v cli %v", srv.us[optEcho], cli.him[optEcho])
+	}
+
+	// Wrong-side calls are refused.
+	if err := cli.setServerEcho(true); err == nil {
+		t.Error("client set server echo")
+	}
+	if err := srv.setWindowSize(transport.WindowSize{Cols: 1, Rows: 1}); err == nil {
+		t.Error("server announced a window size")
+	}
+}
+
+func TestClientWithoutWindowWaitsForSetWindowSize(t *testing.T) {
+	srv, cli := newPair(t, Options{})
+	pump(t, srv, cli)
+	if srv.windowChanged || srv.peerTerm != "UNKNOWN" {
+		t.Fatalf("window %+v term %q", srv.peerWindow, srv.peerTerm)
+	}
+	_ = cli.setWindowSize(transport.WindowSize{Cols: 80, Rows: 24})
+	pump(t, srv, cli)
+	if srv.peerWindow != (transport.WindowSize{Cols: 80, Rows: 24}) {
+		t.Fatalf("window %+v", srv.peerWindow)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	srv := newTelnet(true, Options{})
+	srv.decode(nil, []byte{
+		cmdIAC, cmdDO, optEcho, // server echo not wanted by the upper layer
+		cmdIAC, cmdWILL, optEcho, // a client that echoes to the server: no
+		cmdIAC, cmdDO, 99, // unknown option
+		cmdIAC, cmdWILL, 99,
+		cmdIAC, cmdDO, optTTYPE, // TTYPE is the client's job
+		cmdIAC, cmdDONT, 98, // already off: no answer
+		cmdIAC, cmdWONT, 97,
+	})
+	want := []byte{
+		cmdIAC, cmdWONT, optEcho,
+		cmdIAC, cmdDONT, optEcho,
+		cmdIAC, cmdWONT, 99,
+		cmdIAC, cmdDONT, 99,
+		cmdIAC, cmdWONT, optTTYPE,
+	}
+	if !bytes.Equal(srv.out, want) {
+		t.Fatalf("replies %v, want %v", srv.out, want)
+	}
+
+	cli := newTelnet(false, Options{})
+	cli.decode(nil, []byte{cmdIAC, cmdDO, optEcho, cmdIAC, cmdWILL, optNAWS, cmdIAC, cmdWILL, optEcho})
+	want = []byte{cmdIAC, cmdWONT, optEcho, cmdIAC, cmdDONT, optNAWS, cmdIAC, cmdDO, optEcho}
+	if !bytes.Equal(cli.out, want) {
+		t.Fatalf("client replies %v, want %v", cli.out, want)
+	}
+}
+
+// TestEchoingPeer: a peer that reflects everything we send (a dumb modem
+// loopback) must not start a negotiation loop.
+func TestEchoingPeer(t *testing.T) {
+	srv := newTelnet(true, Options{})
+	srv.start()
+	for round := 0; len(srv.out) > 0; round++ {
+		if round > 10 {
+			t.Fatalf("loop with an echoing peer: %x", srv.out)
+		}
+		o := srv.out
+		srv.out = nil
+		srv.decode(nil, o)
+	}
+}
+
+func TestSubnegotiationRules(t *testing.T) {
+	srv := newTelnet(true, Options{})
+	// TTYPE IS before the option is agreed: ignored.
+	srv.decode(nil, []byte{cmdIAC, cmdSB, optTTYPE, ttypeIS, 'X', cmdIAC, cmdSE})
+	if srv.peerTerm != "" {
+		t.Errorf("TTYPE accepted before WILL TTYPE: %q", srv.peerTerm)
+	}
+	srv.start()
+	srv.out = nil
+	// NAWS sent together with WILL NAWS (while we still WANTYES) is taken.
+	srv.decode(nil, []byte{cmdIAC, cmdSB, optNAWS, 0, 80, 0, 25, cmdIAC, cmdSE})
+	if srv.peerWindow != (transport.WindowSize{Cols: 80, Rows: 25}) {
+		t.Errorf("early NAWS %+v", srv.peerWindow)
+	}
+	// Bad NAWS length: ignored and logged.
+	var logs []string
+	srv.logFn = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	srv.decode(nil, []byte{cmdIAC, cmdSB, optNAWS, 0, 99, cmdIAC, cmdSE})
+	if srv.peerWindow.Cols != 80 || len(logs) != 1 {
+		t.Errorf("short NAWS: %+v logs %q", srv.peerWindow, logs)
+	}
+	// Client: TTYPE SEND before DO TTYPE is ignored.
+	cli := newTelnet(false, Options{TermType: "vt100"})
+	cli.decode(nil, []byte{cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE})
+	if len(cli.out) != 0 {
+		t.Errorf("TTYPE answered before DO TTYPE: %v", cli.out)
+	}
+	cli.decode(nil, []byte{cmdIAC, cmdDO, optTTYPE, cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE})
+	want := append([]byte{cmdIAC, cmdWILL, optTTYPE, cmdIAC, cmdSB, optTTYPE, ttypeIS}, "vt100"...)
+	want = append(want, cmdIAC, cmdSE)
+	if !bytes.Equal(cli.out, want) {
+		t.Errorf("TTYPE answer %q, want %q", cli.out, want)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	srv := newTelnet(true, Options{})
+	data := srv.decode(nil, []byte{'a', cmdIAC, cmdBRK, cmdIAC, cmdIP, 'b', cmdIAC, cmdAYT, cmdIAC, cmdGA, cmdIAC, cmdDM})
+	if string(data) != "ab" {
+		t.Errorf("data %q", data)
+	}
+	want := []transport.Event{transport.EventBreak, transport.EventInterrupt, transport.EventAreYouThere}
+	if !reflect.DeepEqual(srv.events, want) {
+		t.Errorf("events %v, want %v", srv.events, want)
+	}
+	if string(srv.out) != aytReply {
+		t.Errorf("AYT answered with %q", srv.out)
+	}
+}
+
+func TestLogBudget(t *testing.T) {
+	var n int
+	srv := newTelnet(true, Options{})
+	srv.logFn = func(string, ...any) { n++ }
+	for i := 0; i < 1000; i++ {
+		srv.decode(nil, []byte{cmdIAC, 7})
+	}
+	if n != maxLogs+1 {
+		t.Errorf("%d log lines for 1000 errors, want %d", n, maxLogs+1)
+	}
+}
+
+func TestFinishDropsTruncatedCommand(t *testing.T) {
+	var logs []string
+	srv := newTelnet(true, Options{})
+	srv.logFn = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	if d := srv.decode(nil, []byte{'x', cmdIAC, cmdSB, optNAWS, 0}); string(d) != "x" {
+		t.Fatalf("data %q", d)
+	}
+	srv.finish()
+	if len(logs) != 1 || srv.dec.Pending() {
+		t.Fatalf("logs %q pending %v", logs, srv.dec.Pending())
+	}
+	srv.finish()
+	if len(logs) != 1 {
+		t.Fatalf("second finish logged again: %q", logs)
+	}
+}
