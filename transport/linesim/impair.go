@@ -155,7 +155,20 @@ func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
 		return dst
 	}
 
-	// Drops, duplicates and outages change the length: rebuild the output.
+	if lost == nil && z.dup.next >= end {
+		// Drops only: compact in place.
+		w := int64(0)
+		j := int64(0)
+		for ; z.drop.next < end; z.drop.advance() {
+			k := z.drop.next - base
+			w += int64(copy(buf[w:], buf[j:k]))
+			j = k + 1
+		}
+		w += int64(copy(buf[w:], buf[j:]))
+		return dst[:at+int(w)]
+	}
+
+	// Duplicates and outages: rebuild the output.
 	out := make([]byte, 0, len(buf)+8)
 	if lost == nil {
 		j := int64(0)
@@ -198,6 +211,9 @@ func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
 				out = append(out, buf[k])
 			}
 		}
+	}
+	if at == 0 {
+		return out
 	}
 	return append(dst[:at], out...)
 }

@@ -46,19 +46,54 @@ func within(t *testing.T, what string, got, n int, p, k float64) {
 
 func TestDeterministicAcrossWriteSizes(t *testing.T) {
 	data := randomBytes(1, 64<<10)
-	im := Impairments{BitErrorRate: 1e-3, DropRate: 1e-3, DupRate: 1e-3, Bursts: Bursts{MeanInterval: 5000, MeanLength: 8}}
-	want := impairAll(42, im, data, len(data))
-	for _, w := range []int{1, 7, 128, 4096} {
-		if got := impairAll(42, im, data, w); !bytes.Equal(got, want) {
-			t.Errorf("writes of %d octets: output differs from one big write", w)
+	for _, im := range []Impairments{
+		{BitErrorRate: 1e-3, DropRate: 1e-3, DupRate: 1e-3, Bursts: Bursts{MeanInterval: 5000, MeanLength: 8}},
+		{DropRate: 1e-2},
+		{BitErrorRate: 1e-4},
+	} {
+		want := impairAll(42, im, data, len(data))
+		for _, w := range []int{1, 7, 128, 4096} {
+			if got := impairAll(42, im, data, w); !bytes.Equal(got, want) {
+				t.Errorf("%+v, writes of %d octets: output differs from one big write", im, w)
+			}
+		}
+		if bytes.Equal(want, data) {
+			t.Fatalf("%+v changed nothing", im)
+		}
+		if other := impairAll(43, im, data, len(data)); bytes.Equal(other, want) {
+			t.Errorf("%+v: seeds 42 and 43 corrupted identically", im)
 		}
 	}
-	if bytes.Equal(want, data) {
-		t.Fatal("impairments changed nothing")
-	}
-	if other := impairAll(43, im, data, len(data)); bytes.Equal(other, want) {
-		t.Error("seeds 42 and 43 corrupted identically")
-	}
+}
+
+// FuzzImpair checks the impairer's invariants on arbitrary data and rates:
+// the output does not depend on how the data is split into writes, only
+// drops and duplicates change the length, and bit errors alone keep it.
+func FuzzImpair(f *testing.F) {
+	f.Add(int64(1), []byte("hello, line"), uint8(3), uint16(100), uint16(50), uint16(50), uint8(0))
+	f.Add(int64(-7), make([]byte, 300), uint8(1), uint16(65535), uint16(0), uint16(0), uint8(20))
+	f.Fuzz(func(t *testing.T, seed int64, data []byte, write uint8, ber, drop, dup uint16, burst uint8) {
+		im := Impairments{
+			BitErrorRate: float64(ber) / 65535,
+			DropRate:     float64(drop) / 65535,
+			DupRate:      float64(dup) / 65535,
+			Bursts:       Bursts{MeanInterval: int(burst), MeanLength: int(burst) / 4},
+		}
+		whole := impairAll(seed, im, data, max(len(data), 1))
+		split := impairAll(seed, im, data, max(int(write), 1))
+		if !bytes.Equal(whole, split) {
+			t.Fatalf("output depends on write size %d", write)
+		}
+		if len(whole) > 2*len(data) {
+			t.Fatalf("%d octets out of %d in", len(whole), len(data))
+		}
+		if drop == 0 && dup == 0 && len(whole) != len(data) {
+			t.Fatalf("length changed without drops or duplicates: %d -> %d", len(data), len(whole))
+		}
+		if drop == 0 && dup == 0 && ber == 0 && burst == 0 && !bytes.Equal(whole, data) {
+			t.Fatal("a perfect line changed the data")
+		}
+	})
 }
 
 func TestImpairmentsIndependent(t *testing.T) {
