@@ -1,0 +1,230 @@
+package auth
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/crypto/curve25519"
+)
+
+// HostKeyFile is the host key's file name in the state directory.
+const HostKeyFile = "host_key"
+
+// Errors about the host key.
+var (
+	// ErrHostKeyExists is wrapped by CreateHostKey when a key is present
+	// and overwriting was not asked for.
+	ErrHostKeyExists = errors.New("auth: host key already exists")
+	// ErrHostKeyPerm is wrapped when the host key file can be read or
+	// written by users other than its owner.
+	ErrHostKeyPerm = errors.New("auth: host key file is accessible by other users")
+	// ErrBadHostKey is wrapped when the host key file is malformed.
+	ErrBadHostKey = errors.New("auth: malformed host key file")
+)
+
+// HostKey is the gateway's static X25519 key pair (RFC 7748 §5), the Noise
+// "s" key the caller pins.
+type HostKey struct {
+	Private, Public []byte // 32 octets each
+}
+
+// GenerateHostKey makes a fresh key pair from r (nil means crypto/rand).
+func GenerateHostKey(r io.Reader) (HostKey, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	priv := make([]byte, curve25519.ScalarSize)
+	if _, err := io.ReadFull(r, priv); err != nil {
+		return HostKey{}, fmt.Errorf("auth: generate host key: %w", err)
+	}
+	return hostKeyFromPrivate(priv)
+}
+
+func hostKeyFromPrivate(priv []byte) (HostKey, error) {
+	pub, err := curve25519.X25519(priv, curve25519.Basepoint)
+	if err != nil {
+		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
+	}
+	return HostKey{Private: priv, Public: pub}, nil
+}
+
+// Fingerprint returns the key's fingerprint (see Fingerprint).
+func (k HostKey) Fingerprint() string { return Fingerprint(k.Public) }
+
+// Wipe overwrites the private key in memory.
+func (k *HostKey) Wipe() { clear(k.Private) }
+
+// Fingerprint returns "SHA256:" followed by the unpadded base64 of the
+// SHA-256 of pub, in the style of OpenSSH (which hashes its key blob; we
+// hash the 32 raw octets of the X25519 public key).
+func Fingerprint(pub []byte) string {
+	sum := sha256.Sum256(pub)
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+}
+
+// DefaultStateDir is the state directory when none is configured:
+// $XDG_STATE_HOME/dialgate, or ~/.local/state/dialgate.
+func DefaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "dialgate"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("auth: no state directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "dialgate"), nil
+}
+
+// LoadHostKey reads stateDir/host_key. It refuses a file that other users
+// may read or write (ErrHostKeyPerm), like OpenSSH.
+//
+// The file is text: lines starting with '#' are comments, and one line
+// holds the 32-octet X25519 private key in standard base64.
+func LoadHostKey(stateDir string) (HostKey, error) {
+	path := filepath.Join(stateDir, HostKeyFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return HostKey{}, fmt.Errorf("auth: host key %s is not a regular file: %w", path, ErrBadHostKey)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return HostKey{}, fmt.Errorf("auth: host key %s has mode %04o; run chmod 600 on it: %w", path, perm, ErrHostKeyPerm)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
+	}
+	defer clear(data)
+	k, err := parseHostKey(data)
+	if err != nil {
+		return HostKey{}, fmt.Errorf("auth: host key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+func parseHostKey(data []byte) (HostKey, error) {
+	var priv []byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if priv != nil {
+			return HostKey{}, fmt.Errorf("line %d: more than one key: %w", n, ErrBadHostKey)
+		}
+		k, err := base64.StdEncoding.Strict().DecodeString(line)
+		if err != nil || len(k) != curve25519.ScalarSize {
+			return HostKey{}, fmt.Errorf("line %d: want the base64 of %d octets: %w", n, curve25519.ScalarSize, ErrBadHostKey)
+		}
+		priv = k
+	}
+	if priv == nil {
+		return HostKey{}, fmt.Errorf("no key: %w", ErrBadHostKey)
+	}
+	return hostKeyFromPrivate(priv)
+}
+
+func marshalHostKey(k HostKey) []byte {
+	return []byte("# dialgate host key: X25519 private key in base64. Keep it secret (mode 0600).\n" +
+		"# public key " + base64.StdEncoding.EncodeToString(k.Public) + "\n" +
+		"# fingerprint " + k.Fingerprint() + "\n" +
+		base64.StdEncoding.EncodeToString(k.Private) + "\n")
+}
+
+// CreateHostKey generates a host key and writes it to stateDir/host_key
+// (the directory is created with mode 0700, the file with 0600). Without
+// overwrite it fails with ErrHostKeyExists if a key file exists, even
+// when another process creates one at the same moment.
+func CreateHostKey(stateDir string, overwrite bool) (HostKey, error) {
+	k, err := GenerateHostKey(nil)
+	if err != nil {
+		return HostKey{}, err
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return HostKey{}, fmt.Errorf("auth: state directory: %w", err)
+	}
+	path := filepath.Join(stateDir, HostKeyFile)
+	data := marshalHostKey(k)
+	defer clear(data)
+	if overwrite {
+		err = writeFileAtomic(path, data, 0o600)
+	} else {
+		err = writeFileNew(path, data, 0o600)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return HostKey{}, fmt.Errorf("auth: %s: %w", path, ErrHostKeyExists)
+	}
+	if err != nil {
+		return HostKey{}, fmt.Errorf("auth: write host key: %w", err)
+	}
+	return k, nil
+}
+
+// LoadOrCreateHostKey loads stateDir/host_key, creating it first if it
+// does not exist; created reports that it did.
+func LoadOrCreateHostKey(stateDir string) (k HostKey, created bool, err error) {
+	k, err = LoadHostKey(stateDir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, false, err
+	}
+	k, err = CreateHostKey(stateDir, false)
+	if errors.Is(err, ErrHostKeyExists) { // another process won the race
+		k, err = LoadHostKey(stateDir)
+		return k, false, err
+	}
+	return k, err == nil, err
+}
+
+// writeFileNew writes data to path, which must not exist (fs.ErrExist
+// otherwise), so that path appears complete or not at all: a temporary file
+// is written and synced, then hard-linked to path.
+func writeFileNew(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}

@@ -1,0 +1,711 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+)
+
+// User is one account in the users file.
+type User struct {
+	// ID is the user ID the caller sends in RESPONSE or types at the text
+	// login: 1 to MaxUserIDLen octets of ASCII letters, digits, '.', '_' and
+	// '-', starting with a letter or digit. IDs are case-sensitive.
+	ID string
+	// Hash is the argon2id PHC string of the password (see HashPassword).
+	Hash string
+	// Callback is the line URL the gateway calls back, such as
+	// telnet://192.0.2.7:2323; "" means the user takes no callback.
+	Callback string
+	// Backend names the backend the session is bridged to; "" means the
+	// gateway's default backend.
+	Backend string
+	// Disabled accounts are denied like a wrong password.
+	Disabled bool
+	// Expires is the instant from which the account is denied; the zero
+	// time means never.
+	Expires time.Time
+}
+
+// Expired reports whether the account has expired at now.
+func (u User) Expired(now time.Time) bool {
+	return !u.Expires.IsZero() && !now.Before(u.Expires)
+}
+
+// Active reports whether the account may log in at now (given the right
+// password): it is neither disabled nor expired.
+func (u User) Active(now time.Time) bool { return !u.Disabled && !u.Expired(now) }
+
+// Errors of the user store.
+var (
+	// ErrUserExists is wrapped by Users.Add for an ID already present.
+	ErrUserExists = errors.New("auth: user already exists")
+	// ErrUserNotFound is wrapped by Users methods for an absent ID.
+	ErrUserNotFound = errors.New("auth: no such user")
+	// ErrBadUser is wrapped when a User's fields are invalid.
+	ErrBadUser = errors.New("auth: invalid user entry")
+	// ErrUsersFile is matched (errors.Is) by every UsersFileError.
+	ErrUsersFile = errors.New("auth: bad users file")
+)
+
+// maxBackendLen bounds a backend name.
+const maxBackendLen = 64
+
+// ValidUserID reports whether id is acceptable as a user ID in the users
+// file; the error wraps ErrBadUser and says why not.
+func ValidUserID(id string) error {
+	if len(id) == 0 || len(id) > MaxUserIDLen {
+		return fmt.Errorf("auth: user ID length %d outside 1..%d: %w", len(id), MaxUserIDLen, ErrBadUser)
+	}
+	if !isAlnum(id[0]) {
+		return fmt.Errorf("auth: user ID %q must start with a letter or digit: %w", id, ErrBadUser)
+	}
+	if !isName(id) {
+		return fmt.Errorf("auth: user ID %q may hold only letters, digits, '.', '_' and '-': %w", id, ErrBadUser)
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validBackend checks a backend name: empty, or 1..64 name characters.
+func validBackend(name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(name) > maxBackendLen || !isName(name) {
+		return fmt.Errorf("auth: backend name %q: want up to %d letters, digits, '.', '_' or '-': %w", name, maxBackendLen, ErrBadUser)
+	}
+	return nil
+}
+
+// ValidCallback checks a callback address: "" (no callback) or a line URL
+// scheme://host:port without credentials, path, query or fragment. Whether
+// the scheme names a registered transport is checked by the dialler.
+func ValidCallback(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("auth: callback address %q: %s: %w", addr, why, ErrBadUser)
+	}
+	if len(addr) > 255 {
+		return bad("longer than 255 octets")
+	}
+	for i := 0; i < len(addr); i++ {
+		if addr[i] <= ' ' || addr[i] >= 0x7f {
+			return bad("contains spaces, control or non-ASCII characters")
+		}
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return bad("not a URL")
+	}
+	if u.Scheme == "" || u.Opaque != "" || u.Host == "" {
+		return bad("want scheme://host:port")
+	}
+	if u.User != nil {
+		return bad("credentials do not belong in a line address")
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return bad("want scheme://host:port with nothing after the port")
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil || host == "" {
+		return bad("want scheme://host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return bad("port must be 1..65535")
+	}
+	return nil
+}
+
+// Validate checks every field of u and returns the first problem, wrapping
+// ErrBadUser.
+func (u User) Validate() error {
+	if err := ValidUserID(u.ID); err != nil {
+		return err
+	}
+	if _, err := parseArgon2Hash(u.Hash); err != nil {
+		return fmt.Errorf("auth: user %q: %s: %w", u.ID, strings.TrimPrefix(err.Error(), "auth: "), ErrBadUser)
+	}
+	if err := ValidCallback(u.Callback); err != nil {
+		return err
+	}
+	return validBackend(u.Backend)
+}
+
+// Users is the set of accounts, loaded from and saved to the users file.
+// It is safe for concurrent use. A running gateway reloads the file by
+// calling LoadUsers again and handing the result to Verifier.SetUsers.
+//
+// # The users file
+//
+// The users file is TOML (https://toml.io, v1.0.0). Each account is a table
+// named user.<ID>; an ID holding '.' is quoted. Keys:
+//
+//	hash      string, required: argon2id PHC string, made by `gateway user add`
+//	callback  string: line URL the gateway calls back ("" or absent: none)
+//	backend   string: backend name ("" or absent: the default backend)
+//	disabled  bool: deny every login
+//	expires   offset date-time (2027-01-01T00:00:00Z) or local date
+//	          (2027-01-01 = from 00:00 UTC that day): deny from then on
+//
+// Parsing is strict: an unknown key, a wrong type, a malformed value or a
+// missing hash is an error naming the line. An empty file holds no users.
+// Files written by Save carry a header comment; other comments are not kept.
+// Example:
+//
+//	[user.alice]
+//	hash = "$argon2id$v=19$m=65536,t=3,p=4$gJ3w1Jm3Xo2bC8y5N0cF2A$3iR0k6...Q"
+//	backend = "bbs"
+//
+//	[user."j.doe"]
+//	hash = "$argon2id$v=19$m=65536,t=3,p=4$Qk9QMm9lY2gxMjM0NTY3OA$Zm9v...g"
+//	callback = "telnet://192.0.2.7:2323"
+//	disabled = false
+//	expires = 2027-01-01
+type Users struct {
+	mu sync.RWMutex
+	m  map[string]User
+}
+
+// NewUsers returns an empty user set.
+func NewUsers() *Users { return &Users{m: map[string]User{}} }
+
+// LoadUsers reads and strictly parses the users file at path. A missing file
+// is an error wrapping fs.ErrNotExist; problems with the content are a
+// *UsersFileError.
+func LoadUsers(path string) (*Users, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	u, err := ParseUsers(data)
+	if err != nil {
+		var fe *UsersFileError
+		if errors.As(err, &fe) {
+			fe.Path = path
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+// Lookup returns the account with the given ID.
+func (u *Users) Lookup(id string) (User, bool) {
+	if u == nil {
+		return User{}, false
+	}
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	usr, ok := u.m[id]
+	return usr, ok
+}
+
+// Len returns the number of accounts.
+func (u *Users) Len() int {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return len(u.m)
+}
+
+// List returns every account sorted by ID.
+func (u *Users) List() []User {
+	u.mu.RLock()
+	out := make([]User, 0, len(u.m))
+	for _, usr := range u.m {
+		out = append(out, usr)
+	}
+	u.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Add adds a new account; usr.Hash must already hold a PHC string (see
+// HashPassword). It fails with ErrUserExists if the ID is taken.
+func (u *Users) Add(usr User) error {
+	if err := usr.Validate(); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.m[usr.ID]; ok {
+		return fmt.Errorf("auth: add %q: %w", usr.ID, ErrUserExists)
+	}
+	u.m[usr.ID] = usr
+	return nil
+}
+
+// Update replaces an existing account (all fields, including Hash).
+func (u *Users) Update(usr User) error {
+	if err := usr.Validate(); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.m[usr.ID]; !ok {
+		return fmt.Errorf("auth: update %q: %w", usr.ID, ErrUserNotFound)
+	}
+	u.m[usr.ID] = usr
+	return nil
+}
+
+// SetPassword hashes password with p and stores it as the account's new
+// hash. The hashing runs outside the store's lock.
+func (u *Users) SetPassword(id, password string, p Argon2Params) error {
+	if _, ok := u.Lookup(id); !ok {
+		return fmt.Errorf("auth: set password of %q: %w", id, ErrUserNotFound)
+	}
+	h, err := HashPassword(password, p)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	usr, ok := u.m[id]
+	if !ok {
+		return fmt.Errorf("auth: set password of %q: %w", id, ErrUserNotFound)
+	}
+	usr.Hash = h
+	u.m[id] = usr
+	return nil
+}
+
+// Delete removes an account.
+func (u *Users) Delete(id string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.m[id]; !ok {
+		return fmt.Errorf("auth: delete %q: %w", id, ErrUserNotFound)
+	}
+	delete(u.m, id)
+	return nil
+}
+
+// Save writes the users file to path atomically (a temporary file in the
+// same directory, fsync, rename) with mode 0600.
+func (u *Users) Save(path string) error {
+	if err := writeFileAtomic(path, u.Marshal(), 0o600); err != nil {
+		return fmt.Errorf("auth: save users file: %w", err)
+	}
+	return nil
+}
+
+const usersHeader = `# dialgate users file, written by "gateway user". Format: see
+# "gateway user --help". Comments other than this header are not kept.
+`
+
+// Marshal returns the users file's canonical TOML text, accounts in ID
+// order. ParseUsers(u.Marshal()) yields the same accounts.
+func (u *Users) Marshal() []byte {
+	var b strings.Builder
+	b.WriteString(usersHeader)
+	for _, usr := range u.List() {
+		b.WriteString("\n[user.")
+		b.WriteString(tomlKey(usr.ID))
+		b.WriteString("]\nhash = ")
+		b.WriteString(tomlString(usr.Hash))
+		b.WriteByte('\n')
+		if usr.Callback != "" {
+			b.WriteString("callback = " + tomlString(usr.Callback) + "\n")
+		}
+		if usr.Backend != "" {
+			b.WriteString("backend = " + tomlString(usr.Backend) + "\n")
+		}
+		if usr.Disabled {
+			b.WriteString("disabled = true\n")
+		}
+		if !usr.Expires.IsZero() {
+			b.WriteString("expires = " + tomlTime(usr.Expires) + "\n")
+		}
+	}
+	return []byte(b.String())
+}
+
+func tomlKey(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '-' {
+			return tomlString(s)
+		}
+	}
+	return s
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func tomlTime(t time.Time) string {
+	t = t.UTC()
+	if t.Equal(t.Truncate(24 * time.Hour)) {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// UsersFileError reports every problem found in a users file, each with
+// its line. It matches ErrUsersFile with errors.Is.
+type UsersFileError struct {
+	Path     string // "" when parsed from memory
+	Problems []UsersFileProblem
+}
+
+// UsersFileProblem is one problem in a users file.
+type UsersFileProblem struct {
+	Line int // 1-based; 0 when the parser could not tell
+	Msg  string
+}
+
+func (e *UsersFileError) Error() string {
+	name := e.Path
+	if name == "" {
+		name = "(users file)"
+	}
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "auth: %s:%d: %s", name, p.Line, p.Msg)
+		} else {
+			fmt.Fprintf(&b, "auth: %s: %s", name, p.Msg)
+		}
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrUsersFile) true.
+func (e *UsersFileError) Is(target error) bool { return target == ErrUsersFile }
+
+// maxUsersFileProblems caps how many problems one error lists.
+const maxUsersFileProblems = 20
+
+// ParseUsers strictly parses users-file text (see Users for the format).
+// Content problems are returned as a *UsersFileError.
+func ParseUsers(data []byte) (*Users, error) {
+	if !utf8.Valid(data) {
+		return nil, &UsersFileError{Problems: []UsersFileProblem{{Msg: "not UTF-8 text"}}}
+	}
+	p := usersParser{users: NewUsers()}
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &top)
+	if err != nil {
+		p.addErr(err)
+		return nil, p.result()
+	}
+	p.md = &md
+	for _, k := range sortedKeys(top) {
+		if k != "user" {
+			p.reject(top[k], fmt.Sprintf("unknown top-level key %q (accounts are tables [user.ID])", k))
+			continue
+		}
+		p.parseAll(top[k])
+	}
+	if len(p.problems) == 0 {
+		for _, k := range md.Undecoded() {
+			p.problems = append(p.problems, UsersFileProblem{Msg: fmt.Sprintf("unexpected key %q", k.String())})
+		}
+	}
+	if err := p.result(); err != nil {
+		return nil, err
+	}
+	return p.users, nil
+}
+
+type usersParser struct {
+	md       *toml.MetaData
+	users    *Users
+	problems []UsersFileProblem
+}
+
+func (p *usersParser) result() error {
+	if len(p.problems) == 0 {
+		return nil
+	}
+	sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].Line < p.problems[j].Line })
+	if len(p.problems) > maxUsersFileProblems {
+		n := len(p.problems) - maxUsersFileProblems
+		p.problems = append(p.problems[:maxUsersFileProblems], UsersFileProblem{Msg: fmt.Sprintf("and %d more problems", n)})
+	}
+	return &UsersFileError{Problems: p.problems}
+}
+
+// addErr records an error from the TOML decoder, keeping its line.
+func (p *usersParser) addErr(err error) {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		p.problems = append(p.problems, UsersFileProblem{Line: pe.Position.Line, Msg: pe.Message})
+		return
+	}
+	p.problems = append(p.problems, UsersFileProblem{Msg: strings.TrimPrefix(err.Error(), "toml: ")})
+}
+
+// decode decodes prim into v, recording any error with its line.
+func (p *usersParser) decode(prim toml.Primitive, v any) bool {
+	if err := p.md.PrimitiveDecode(prim, v); err != nil {
+		p.addErr(err)
+		return false
+	}
+	return true
+}
+
+// reject records msg at the line of the key prim was decoded from.
+func (p *usersParser) reject(prim toml.Primitive, msg string) {
+	p.decode(prim, &tomlCheck{check: func(any) error { return errors.New(msg) }})
+}
+
+func (p *usersParser) parseAll(prim toml.Primitive) {
+	if !p.decode(prim, &tomlCheck{check: wantTable("user", "a table of accounts [user.ID]")}) {
+		return
+	}
+	var accounts map[string]toml.Primitive
+	if !p.decode(prim, &accounts) {
+		return
+	}
+	for _, id := range sortedKeys(accounts) {
+		p.parseUser(id, accounts[id])
+	}
+}
+
+func (p *usersParser) parseUser(id string, prim toml.Primitive) {
+	ok := p.decode(prim, &tomlCheck{check: func(data any) error {
+		if err := wantTable("user."+tomlKey(id), "a table")(data); err != nil {
+			return err
+		}
+		if err := ValidUserID(id); err != nil {
+			return trimAuth(err)
+		}
+		return nil
+	}})
+	if !ok {
+		return
+	}
+	var fields map[string]toml.Primitive
+	if !p.decode(prim, &fields) {
+		return
+	}
+	usr := User{ID: id}
+	good := true
+	str := func(dst *string, valid func(string) error) *tomlCheck {
+		return &tomlCheck{check: func(data any) error {
+			s, ok := data.(string)
+			if !ok {
+				return fmt.Errorf("want a string, found %s", tomlType(data))
+			}
+			if err := valid(s); err != nil {
+				return err
+			}
+			*dst = s
+			return nil
+		}}
+	}
+	for _, k := range sortedKeys(fields) {
+		var leaf *tomlCheck
+		switch k {
+		case "hash":
+			leaf = str(&usr.Hash, func(s string) error {
+				_, err := parseArgon2Hash(s)
+				return trimAuth(err)
+			})
+		case "callback":
+			leaf = str(&usr.Callback, func(s string) error { return trimAuth(ValidCallback(s)) })
+		case "backend":
+			leaf = str(&usr.Backend, func(s string) error { return trimAuth(validBackend(s)) })
+		case "disabled":
+			leaf = &tomlCheck{check: func(data any) error {
+				b, ok := data.(bool)
+				if !ok {
+					return fmt.Errorf("want true or false, found %s", tomlType(data))
+				}
+				usr.Disabled = b
+				return nil
+			}}
+		case "expires":
+			leaf = &tomlCheck{check: func(data any) error {
+				t, err := expiryFromTOML(data)
+				usr.Expires = t
+				return err
+			}}
+		default:
+			leaf = &tomlCheck{check: func(any) error {
+				return fmt.Errorf("unknown key %q in [user.%s] (known: hash, callback, backend, disabled, expires)", k, tomlKey(id))
+			}}
+		}
+		if !p.decode(fields[k], leaf) {
+			good = false
+		}
+	}
+	if _, ok := fields["hash"]; !ok {
+		p.reject(prim, fmt.Sprintf("[user.%s] has no hash", tomlKey(id)))
+		return
+	}
+	if good {
+		// Every field was checked above; Add cannot fail on validity, and
+		// TOML itself rejects a table defined twice.
+		if err := p.users.Add(usr); err != nil {
+			p.reject(prim, trimAuth(err).Error())
+		}
+	}
+}
+
+// trimAuth strips the package prefix and the ErrBadUser suffix from a
+// validation error so that it reads well after a file:line prefix.
+func trimAuth(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(bareMsg(err, ErrBadUser))
+}
+
+// bareMsg is err's message without the leading "auth: " and without the
+// trailing ": " + sentinel message.
+func bareMsg(err, sentinel error) string {
+	s := strings.TrimPrefix(err.Error(), "auth: ")
+	return strings.TrimSuffix(s, ": "+sentinel.Error())
+}
+
+// expiryFromTOML accepts an offset date-time or a local date (taken as
+// 00:00 UTC that day).
+func expiryFromTOML(data any) (time.Time, error) {
+	t, ok := data.(time.Time)
+	if !ok {
+		return time.Time{}, fmt.Errorf("want a date or an offset date-time, found %s", tomlType(data))
+	}
+	switch t.Location().String() {
+	case "date-local":
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
+	case "datetime-local", "time-local":
+		return time.Time{}, errors.New("expires needs a time-zone offset (2027-01-01T00:00:00Z) or a plain date (2027-01-01)")
+	}
+	return t, nil
+}
+
+// tomlCheck is a toml.Unmarshaler that runs check on the raw value; an
+// error it returns comes back from the decoder with the key's line.
+type tomlCheck struct{ check func(data any) error }
+
+func (c *tomlCheck) UnmarshalTOML(data any) error { return c.check(data) }
+
+func wantTable(key, what string) func(any) error {
+	return func(data any) error {
+		if _, ok := data.(map[string]any); !ok {
+			return fmt.Errorf("%s must be %s, found %s", key, what, tomlType(data))
+		}
+		return nil
+	}
+}
+
+func tomlType(data any) string {
+	switch data.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case time.Time:
+		return "a date-time"
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", data)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// writeFileAtomic replaces path with data: it writes a temporary file in the
+// same directory with mode perm, syncs it, renames it over path and syncs
+// the directory, so readers see the old or the new file, never a mix.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable; failures are ignored because some
+// file systems cannot sync directories.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
