@@ -1,0 +1,346 @@
+package lapm
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"slices"
+)
+
+// Synchronous HDLC framing over an octet line (V.42 §8.1.1, ISO/IEC 13239
+// §4): each frame is sent as an opening flag 0x7E, the address, control and
+// information octets and the FCS with a 0 bit inserted after every run of
+// five 1 bits (zero-bit insertion), and a closing flag. Bits are packed
+// into line octets least significant bit first. Seven or more consecutive 1
+// bits abort a frame in progress; between frames they are the mark idle
+// state.
+//
+// Both directions are table-free bit-parallel code: runs of five 1 bits are
+// found for up to 56 bits at a time with shifts and ANDs, and everything
+// between two such runs is copied as one block through 64-bit
+// accumulators. framing_test.go cross-checks both against a bit-at-a-time
+// reference on random data.
+
+const flag = 0x7E
+
+// MaxN401 is the largest I-field size (octets) this implementation offers
+// or accepts in XID negotiation.
+const MaxN401 = 4096
+
+// DefaultMaxFrame is the Decoder's MaxFrame when none is set: the largest
+// I frame this implementation negotiates (address, two control octets and
+// MaxN401 information octets).
+const DefaultMaxFrame = MaxN401 + 3
+
+// Encoder turns frames into the synchronous HDLC bit stream. The zero value
+// sends FCS-16. It keeps no state between frames: every frame starts and
+// ends on an octet boundary.
+type Encoder struct {
+	// FCS is the frame check sequence appended to each frame. It may be
+	// changed between frames (after XID negotiation).
+	FCS FCSKind
+}
+
+// AppendFrame appends to dst the line octets for one frame: an opening
+// flag, frame (address, control and information octets) and its FCS with
+// zero bits inserted, a closing flag, and 1 bits (mark idle) up to the next
+// octet boundary. It never fails.
+func (e *Encoder) AppendFrame(dst, frame []byte) []byte {
+	// Worst case: one inserted bit per five data bits, plus two flags and
+	// the padding.
+	dst = slices.Grow(dst, (len(frame)+4)*6/5+4)
+	w := bitWriter{dst: dst}
+	w.put(flag, 8)
+	var last uint64
+	stuff(&w, frame, &last)
+	var fcs [4]byte
+	stuff(&w, AppendFCS(fcs[:0], frame, e.FCS), &last)
+	w.put(flag, 8)
+	return w.finish()
+}
+
+// AppendFlags appends n flag octets: the idle fill a station sends before
+// its first frame so that the receiver finds the frame alignment (V.42
+// §8.1.1.2; spandsp declares framing OK only after some flags).
+func (e *Encoder) AppendFlags(dst []byte, n int) []byte {
+	for range n {
+		dst = append(dst, flag)
+	}
+	return dst
+}
+
+// bitWriter packs bit fields LSB first into octets via a 64-bit
+// accumulator.
+type bitWriter struct {
+	dst []byte
+	acc uint64 // pending bits, the oldest in bit 0
+	n   uint   // number of pending bits, < 64
+}
+
+// put appends the k (<= 60) low bits of x; x must have no bits above k.
+func (w *bitWriter) put(x uint64, k uint) {
+	w.acc |= x << w.n
+	if w.n+k >= 64 {
+		w.dst = binary.LittleEndian.AppendUint64(w.dst, w.acc)
+		w.acc = x >> (64 - w.n) // w.n > 0 here because k < 64
+		w.n += k - 64
+		return
+	}
+	w.n += k
+}
+
+// finish pads the pending bits with 1s to an octet boundary and returns
+// the output.
+func (w *bitWriter) finish() []byte {
+	w.acc |= ^uint64(0) << w.n
+	for ; w.n > 0; w.n -= min(w.n, 8) {
+		w.dst = append(w.dst, byte(w.acc))
+		w.acc >>= 8
+	}
+	return w.dst
+}
+
+// stuff writes the bits of p (LSB first) with a 0 inserted after every five
+// consecutive 1s. last holds the four bits written before (bit 3 the most
+// recent) and is updated.
+func stuff(w *bitWriter, p []byte, last *uint64) {
+	for len(p) >= 8 {
+		stuffChunk(w, binary.LittleEndian.Uint64(p)&(1<<56-1), 56, last)
+		p = p[7:]
+	}
+	if len(p) > 0 {
+		var x uint64
+		for i, b := range p {
+			x |= uint64(b) << (8 * i)
+		}
+		stuffChunk(w, x, uint(8*len(p)), last)
+	}
+}
+
+// stuffChunk writes the c (<= 56) bits of x.
+func stuffChunk(w *bitWriter, x uint64, c uint, last *uint64) {
+	l := *last
+	for {
+		// v holds the previous four bits below the chunk. Bit i of m is set
+		// when chunk bits i-4..i are all 1s, i.e. a run of five ends at i.
+		v := x<<4 | l
+		m := v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)
+		if m == 0 {
+			w.put(x, c)
+			*last = v >> c & 0xF
+			return
+		}
+		j := uint(bits.TrailingZeros64(m)) + 1 // bits up to the end of the run
+		w.put(x&(1<<j-1), j+1)                 // and an inserted 0
+		x >>= j
+		c -= j
+		l = 0
+		if c == 0 {
+			*last = 0
+			return
+		}
+	}
+}
+
+// DecoderStats counts what a Decoder saw on the line.
+type DecoderStats struct {
+	Frames     uint64 // frames with a good FCS, emitted
+	FCSErrors  uint64 // frames whose FCS did not check
+	Aborts     uint64 // frames ended by seven or more 1 bits
+	TooLong    uint64 // frames longer than MaxFrame, discarded
+	TooShort   uint64 // frames shorter than address, control and FCS
+	Misaligned uint64 // frames whose length is not a whole number of octets
+}
+
+// Decoder finds frames in the synchronous HDLC bit stream: it removes
+// inserted zero bits, finds flags (including one flag shared between two
+// frames and flags sharing a 0 bit), skips mark idle and flag idle between
+// frames, checks the FCS and hands on the good frames. Bad frames are
+// counted and dropped. Its memory is bounded by MaxFrame.
+//
+// The zero value is ready to use (FCS-16, DefaultMaxFrame). A Decoder is
+// not safe for concurrent use.
+type Decoder struct {
+	// FCS is the frame check sequence expected on each frame. It may be
+	// changed between Feed calls (after XID negotiation).
+	FCS FCSKind
+	// MaxFrame is the largest frame accepted, in octets of address,
+	// control and information (FCS excluded); 0 means DefaultMaxFrame.
+	// Longer frames are discarded and counted as TooLong.
+	MaxFrame int
+
+	st DecoderStats
+
+	in   uint64 // line bits not yet examined, next in bit 0
+	nin  uint   // number of valid bits in in
+	last uint64 // the four line bits examined last, the latest in bit 3
+
+	inFrame bool   // after a flag; false while hunting for one
+	idle    bool   // in a run of seven or more 1s
+	acc     uint64 // frame bits not yet in buf
+	nacc    uint
+	buf     []byte // frame bits so far, packed
+	nbits   int    // frame bits so far (8*len(buf) + nacc)
+	zpos    int    // nbits when the last inserted zero was removed (0 after a flag)
+}
+
+// Stats returns the counters so far.
+func (d *Decoder) Stats() DecoderStats { return d.st }
+
+func (d *Decoder) maxFrame() int {
+	if d.MaxFrame > 0 {
+		return d.MaxFrame
+	}
+	return DefaultMaxFrame
+}
+
+// Feed consumes line octets and calls emit for every complete frame with a
+// good FCS, with the FCS removed (address, control and information
+// octets). The frame slice is only valid during the call. Bits of an
+// incomplete frame are kept for the next Feed.
+func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
+	for {
+		if d.nin <= 56 && len(p) > 0 {
+			if len(p) >= 8 {
+				// Bits above the counted ones are the following
+				// octets, so OR-ing them in again later is harmless.
+				d.in |= binary.LittleEndian.Uint64(p) << d.nin
+				k := (63 - d.nin) >> 3
+				p = p[k:]
+				d.nin += 8 * k
+			} else {
+				for d.nin <= 56 && len(p) > 0 {
+					d.in |= uint64(p[0]) << d.nin
+					p = p[1:]
+					d.nin += 8
+				}
+			}
+		}
+		if d.nin < 3 {
+			break
+		}
+		if d.idle {
+			// Seven or more 1s so far: more 1s (mark idle) cannot start a
+			// flag, which begins with a 0.
+			ones := min(uint(bits.TrailingZeros64(^d.in)), d.nin)
+			d.consume(ones)
+			if d.nin == 0 {
+				continue
+			}
+			d.idle = false
+		}
+		// Examine lim bits; the two after each one stay visible so that
+		// a run of five 1s can be classified.
+		lim := min(d.nin, 58) - 2
+		v := d.in<<4 | d.last
+		m := (v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)) & (1<<lim - 1)
+		if m == 0 {
+			if d.inFrame {
+				d.appendBits(d.in&(1<<lim-1), lim)
+			}
+			d.last = v >> lim & 0xF
+			d.consume(lim)
+			continue
+		}
+		j := uint(bits.TrailingZeros64(m)) + 1 // bits through the fifth 1
+		if d.inFrame {
+			d.appendBits(d.in&(1<<j-1), j)
+		}
+		switch {
+		case d.in>>j&1 == 0: // an inserted zero
+			d.consume(j + 1)
+			d.last = 0
+			d.zpos = d.nbits
+		case d.in>>(j+1)&1 == 0: // six 1s and a 0: a flag
+			d.consume(j + 2)
+			d.last = 0
+			if d.inFrame {
+				d.endFrame(emit)
+			}
+			d.startFrame()
+		default: // seven 1s: abort, or idle
+			d.consume(j + 2)
+			d.last = 0xF
+			d.idle = true
+			if d.inFrame {
+				if d.contentBits() > 0 {
+					d.st.Aborts++
+				}
+				d.inFrame = false
+			}
+		}
+	}
+	d.in &= 1<<d.nin - 1
+}
+
+func (d *Decoder) consume(n uint) {
+	d.in >>= n
+	d.nin -= n
+}
+
+func (d *Decoder) startFrame() {
+	d.inFrame = true
+	d.buf = d.buf[:0]
+	d.acc, d.nacc, d.nbits, d.zpos = 0, 0, 0, 0
+}
+
+// appendBits adds the k (<= 56) low bits of x to the frame; x has no bits
+// above k. A frame that grows past the limit is dropped here.
+func (d *Decoder) appendBits(x uint64, k uint) {
+	d.nbits += int(k)
+	d.acc |= x << d.nacc
+	if d.nacc+k < 64 {
+		d.nacc += k
+		return
+	}
+	d.buf = binary.LittleEndian.AppendUint64(d.buf, d.acc)
+	d.acc = x >> (64 - d.nacc)
+	d.nacc += k - 64
+	if len(d.buf) > d.maxFrame()+d.FCS.Size()+8 {
+		d.st.TooLong++
+		d.inFrame = false
+		d.buf = d.buf[:0]
+	}
+}
+
+// contentBits is the number of frame bits before the flag or abort
+// sequence that was just recognised: the bits appended so far minus the
+// five 1s and the 0 that began the sequence, unless that 0 was removed as
+// an inserted zero or was the previous flag's last bit.
+func (d *Decoder) contentBits() int {
+	n := d.nbits - 5
+	if n != d.zpos {
+		n--
+	}
+	return n
+}
+
+func (d *Decoder) endFrame(emit func([]byte)) {
+	n := d.contentBits()
+	if n <= 0 {
+		return // back-to-back flags
+	}
+	for nb := (d.nacc + 7) / 8; nb > 0; nb-- {
+		d.buf = append(d.buf, byte(d.acc))
+		d.acc >>= 8
+	}
+	if n%8 != 0 {
+		if n < 8 && d.buf[0]|(0xFF<<n) == 0xFF {
+			return // mark idle padding between two flags
+		}
+		d.st.Misaligned++
+		return
+	}
+	f := d.buf[:n/8]
+	fcs := d.FCS.Size()
+	switch {
+	case len(f) < 2+fcs:
+		d.st.TooShort++
+	case len(f)-fcs > d.maxFrame():
+		d.st.TooLong++
+	case !checkFCS(f, d.FCS):
+		d.st.FCSErrors++
+	default:
+		d.st.Frames++
+		emit(f[:len(f)-fcs])
+	}
+}

@@ -1,0 +1,429 @@
+package lapm
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// bitSink packs bits LSB first, as the line does.
+type bitSink struct {
+	out []byte
+	n   int
+}
+
+func (s *bitSink) bit(b byte) {
+	if s.n%8 == 0 {
+		s.out = append(s.out, 0)
+	}
+	s.out[s.n/8] |= (b & 1) << (s.n % 8)
+	s.n++
+}
+
+// refEncode is the bit-at-a-time reference for Encoder.AppendFrame.
+func refEncode(frame []byte, k FCSKind) []byte {
+	var s bitSink
+	flagBits := func() {
+		for i := range 8 {
+			s.bit(flag >> i)
+		}
+	}
+	flagBits()
+	ones := 0
+	for _, x := range AppendFCS(slices.Clone(frame), frame, k) {
+		for i := range 8 {
+			b := x >> i & 1
+			s.bit(b)
+			if b == 0 {
+				ones = 0
+				continue
+			}
+			if ones++; ones == 5 {
+				s.bit(0)
+				ones = 0
+			}
+		}
+	}
+	flagBits()
+	for s.n%8 != 0 {
+		s.bit(1)
+	}
+	return s.out
+}
+
+// refDecoder is the bit-at-a-time reference for Decoder.
+type refDecoder struct {
+	fcs      FCSKind
+	maxFrame int
+	st       DecoderStats
+	started  bool // a flag has been seen since the last abort
+	ones     int
+	content  []byte // one bit per element
+	zeroKept bool   // the last 0 bit seen was kept as content
+}
+
+func (r *refDecoder) feed(p []byte, emit func([]byte)) {
+	for _, x := range p {
+		for i := range 8 {
+			r.bitIn(x>>i&1, emit)
+		}
+	}
+}
+
+func (r *refDecoder) contentBits() int {
+	n := len(r.content) - min(r.ones, 5) // drop the run of 1s (at most five are kept)
+	if r.zeroKept && n > 0 {
+		n-- // and the 0 that began the flag or abort
+	}
+	return n
+}
+
+func (r *refDecoder) bitIn(b byte, emit func([]byte)) {
+	if b == 1 {
+		r.ones++
+		if r.ones == 7 {
+			if r.started && r.contentBits() > 0 {
+				r.st.Aborts++
+			}
+			r.started = false
+			r.content = r.content[:0]
+		}
+		if r.ones < 6 && r.started {
+			r.content = append(r.content, 1)
+			r.checkLong()
+		}
+		return
+	}
+	ones := r.ones
+	r.ones = 0
+	switch {
+	case ones == 5:
+		r.zeroKept = false // an inserted zero
+		return
+	case ones == 6:
+		if r.started {
+			r.ones = 5 // the sixth 1 was never appended
+			n := r.contentBits()
+			r.ones = 0
+			r.end(n, emit)
+		}
+		r.started = true
+		r.content = r.content[:0]
+		r.zeroKept = false
+		return
+	case ones >= 7:
+		return
+	}
+	if r.started {
+		r.content = append(r.content, 0)
+		r.zeroKept = true
+		r.checkLong()
+	}
+}
+
+func (r *refDecoder) max() int {
+	if r.maxFrame == 0 {
+		return DefaultMaxFrame
+	}
+	return r.maxFrame
+}
+
+func (r *refDecoder) checkLong() {
+	// Mirror the fast decoder: it checks whole 64-bit words only.
+	if len(r.content)%64 == 0 && len(r.content)/8 > r.max()+r.fcs.Size()+8 {
+		r.st.TooLong++
+		r.started = false
+		r.content = r.content[:0]
+	}
+}
+
+func (r *refDecoder) end(n int, emit func([]byte)) {
+	if n <= 0 {
+		return
+	}
+	if n%8 != 0 {
+		if n < 8 && !slices.Contains(r.content[:n], 0) {
+			return
+		}
+		r.st.Misaligned++
+		return
+	}
+	f := make([]byte, n/8)
+	for i := range n {
+		f[i/8] |= r.content[i] << (i % 8)
+	}
+	fcs := r.fcs.Size()
+	switch {
+	case len(f) < 2+fcs:
+		r.st.TooShort++
+	case len(f)-fcs > r.max():
+		r.st.TooLong++
+	case !checkFCS(f, r.fcs):
+		r.st.FCSErrors++
+	default:
+		r.st.Frames++
+		emit(f[:len(f)-fcs])
+	}
+}
+
+func randBytes(r *rand.Rand, n int, density int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		switch density {
+		case 0: // uniform
+			b[i] = byte(r.Uint32())
+		case 1: // mostly ones: many runs of five and more
+			b[i] = byte(r.Uint32() | r.Uint32() | r.Uint32())
+		default: // mostly flags and ones
+			b[i] = []byte{0x7E, 0xFF, 0x3F, 0xFC, 0x7E}[r.IntN(5)] ^ byte(r.IntN(2)<<r.IntN(8))
+		}
+	}
+	return b
+}
+
+func TestEncoderMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []FCSKind{FCS16, FCS32} {
+		for n := range 300 {
+			for d := range 2 {
+				fr := randBytes(r, n, d)
+				e := Encoder{FCS: k}
+				got := e.AppendFrame([]byte{0xAA}, fr)
+				want := append([]byte{0xAA}, refEncode(fr, k)...)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%v len %d density %d:\n got % x\nwant % x", k, n, d, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestEncoderKnownFrame(t *testing.T) {
+	// SABME with P: 03 7F 5F AE. 0x7F has seven 1 bits: 1111111 0 LSB
+	// first, so a 0 goes in after the fifth.
+	e := Encoder{}
+	got := e.AppendFrame(nil, []byte{0x03, 0x7F})
+	want := refEncode([]byte{0x03, 0x7F}, FCS16)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got % x want % x", got, want)
+	}
+	if got[0] != 0x7E {
+		t.Fatalf("first octet %02x is not a flag", got[0])
+	}
+	if f := e.AppendFlags(nil, 3); !bytes.Equal(f, []byte{0x7E, 0x7E, 0x7E}) {
+		t.Fatalf("AppendFlags: % x", f)
+	}
+}
+
+func feedAll(d *Decoder, line []byte, chunk int) [][]byte {
+	var out [][]byte
+	for len(line) > 0 {
+		n := min(chunk, len(line))
+		d.Feed(line[:n], func(f []byte) { out = append(out, slices.Clone(f)) })
+		line = line[n:]
+	}
+	return out
+}
+
+func TestDecoderRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, k := range []FCSKind{FCS16, FCS32} {
+		for _, chunk := range []int{1, 3, 7, 8, 9, 64, 1 << 20} {
+			var frames [][]byte
+			var line []byte
+			e := Encoder{FCS: k}
+			line = e.AppendFlags(line, 4)
+			for i := range 200 {
+				f := randBytes(r, 2+r.IntN(300), i%2)
+				frames = append(frames, f)
+				line = e.AppendFrame(line, f)
+				switch r.IntN(3) { // idle between frames
+				case 0:
+					line = append(line, 0xFF, 0xFF)
+				case 1:
+					line = e.AppendFlags(line, r.IntN(3))
+				}
+			}
+			d := Decoder{FCS: k}
+			got := feedAll(&d, line, chunk)
+			if len(got) != len(frames) {
+				t.Fatalf("%v chunk %d: %d frames out, %d in; stats %+v", k, chunk, len(got), len(frames), d.Stats())
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], frames[i]) {
+					t.Fatalf("%v chunk %d frame %d differs", k, chunk, i)
+				}
+			}
+			if st := d.Stats(); st != (DecoderStats{Frames: uint64(len(frames))}) {
+				t.Fatalf("%v chunk %d: stats %+v", k, chunk, st)
+			}
+		}
+	}
+}
+
+// TestDecoderSharedFlag builds streams by hand: one flag closes a frame and
+// opens the next, flags share a 0 bit, and mark idle of every length
+// between frames.
+func TestDecoderSharedFlag(t *testing.T) {
+	frames := [][]byte{{0x03, 0x7F}, {0x01, 0x01, 0xFF, 0xFF}, {0x03, 0xAF, 0x82}}
+	var s bitSink
+	put := func(x byte, n int) {
+		for i := range n {
+			s.bit(x >> i)
+		}
+	}
+	body := func(f []byte) {
+		ones := 0
+		for _, x := range AppendFCS(slices.Clone(f), f, FCS16) {
+			for i := range 8 {
+				b := x >> i & 1
+				s.bit(b)
+				if b == 0 {
+					ones = 0
+				} else if ones++; ones == 5 {
+					s.bit(0)
+					ones = 0
+				}
+			}
+		}
+	}
+	put(0xFF, 5) // idle, no 0 before the first flag
+	put(flag, 8)
+	body(frames[0])
+	put(flag, 8) // shared flag
+	body(frames[1])
+	put(flag, 8)
+	put(flag>>1, 7) // next flag shares the 0 of the one before
+	for idle := range 12 {
+		put(0xFF, idle%8)
+		if idle >= 8 {
+			put(0xFF, 8)
+		}
+		put(flag, 8)
+		body(frames[2])
+		put(flag, 8)
+	}
+	put(0xFF, 8)
+	for _, chunk := range []int{1, 2, 5, 100} {
+		d := Decoder{}
+		got := feedAll(&d, s.out, chunk)
+		want := append(frames[:2:2], slices.Repeat(frames[2:3], 12)...)
+		if len(got) != len(want) {
+			t.Fatalf("chunk %d: got %d frames, want %d; stats %+v", chunk, len(got), len(want), d.Stats())
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("chunk %d frame %d: % x want % x", chunk, i, got[i], want[i])
+			}
+		}
+		if st := d.Stats(); st != (DecoderStats{Frames: uint64(len(want))}) {
+			t.Fatalf("chunk %d: stats %+v", chunk, st)
+		}
+	}
+}
+
+func TestDecoderCounts(t *testing.T) {
+	e := Encoder{}
+	good := e.AppendFrame(nil, []byte{0x03, 0x63})
+	tests := []struct {
+		name string
+		line []byte
+		max  int
+		want DecoderStats
+	}{
+		{"fcs error", func() []byte {
+			b := e.AppendFrame(nil, []byte{0x03, 0x63, 0x00})
+			b[2] ^= 0x10
+			return b
+		}(), 0, DecoderStats{FCSErrors: 1}},
+		{"too short", e.AppendFlags(append(e.AppendFlags(nil, 1), 0x55, 0x11), 1), 0, DecoderStats{TooShort: 1}},
+		{"abort", append(append(e.AppendFlags(nil, 1), 0x55, 0x22, 0x33), 0xFF, 0xFF), 0, DecoderStats{Aborts: 1}},
+		{"too long", e.AppendFrame(nil, make([]byte, 40)), 30, DecoderStats{TooLong: 1}},
+		{"much too long", e.AppendFrame(nil, make([]byte, 400)), 30, DecoderStats{TooLong: 1}},
+		{"at the limit", e.AppendFrame(nil, make([]byte, 30)), 30, DecoderStats{Frames: 1}},
+		{"misaligned", []byte{0x7E, 0x55, 0x55, 0x55, 0x55, 0x7E ^ 0x01<<0, 0x7E}, 0, DecoderStats{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Decoder{MaxFrame: tt.max}
+			line := append(slices.Clone(tt.line), good...)
+			got := feedAll(&d, line, 3)
+			want := tt.want
+			want.Frames++
+			if tt.name == "misaligned" {
+				// Computed by the reference: whatever it is, both agree.
+				ref := refDecoder{maxFrame: tt.max}
+				ref.feed(line, func([]byte) {})
+				want = ref.st
+			}
+			if d.Stats() != want || len(got) != int(want.Frames) {
+				t.Fatalf("stats %+v, want %+v (%d frames)", d.Stats(), want, len(got))
+			}
+		})
+	}
+}
+
+func TestDecoderMisaligned(t *testing.T) {
+	// flag, 9 content bits (0 1 0 1 0 1 0 1 0), flag.
+	var s bitSink
+	for i := range 8 {
+		s.bit(flag >> i)
+	}
+	for i := range 9 {
+		s.bit(byte(i & 1))
+	}
+	for i := range 8 {
+		s.bit(flag >> i)
+	}
+	for s.n%8 != 0 {
+		s.bit(1)
+	}
+	d := Decoder{}
+	feedAll(&d, s.out, 1)
+	if d.Stats() != (DecoderStats{Misaligned: 1}) {
+		t.Fatalf("stats %+v", d.Stats())
+	}
+}
+
+func TestDecoderMatchesReferenceOnGarbage(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	e := Encoder{}
+	for iter := range 300 {
+		var line []byte
+		for range 20 {
+			switch r.IntN(4) {
+			case 0:
+				line = e.AppendFrame(line, randBytes(r, r.IntN(20), r.IntN(2)))
+			default:
+				line = append(line, randBytes(r, r.IntN(30), r.IntN(3))...)
+			}
+		}
+		max := []int{0, 8, 16}[iter%3]
+		d := Decoder{MaxFrame: max}
+		ref := refDecoder{maxFrame: max}
+		got := feedAll(&d, line, 1+r.IntN(16))
+		var want [][]byte
+		ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
+		if d.Stats() != ref.st {
+			t.Fatalf("iter %d: stats %+v, reference %+v\nline % x", iter, d.Stats(), ref.st, line)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("iter %d: frames differ", iter)
+		}
+	}
+}
+
+func TestDecoderFCSChange(t *testing.T) {
+	e := Encoder{FCS: FCS16}
+	line := e.AppendFrame(nil, []byte{0x03, 0xAF, 0x82})
+	d := Decoder{FCS: FCS16}
+	if n := len(feedAll(&d, line, 100)); n != 1 {
+		t.Fatalf("FCS-16 frames: %d", n)
+	}
+	e.FCS, d.FCS = FCS32, FCS32
+	if n := len(feedAll(&d, e.AppendFrame(nil, []byte{0x01, 0x01, 0x02}), 100)); n != 1 {
+		t.Fatalf("FCS-32 frames after the change: %d, stats %+v", n, d.Stats())
+	}
+}
