@@ -18,11 +18,11 @@ const maxReserve = 1 << 24
 // go once tat, including them, is no more than one burst ahead of now.
 // A Bucket is not safe for concurrent use.
 type Bucket struct {
-	bps   int64         // bits per second
-	bpc   int64         // bits per character
-	burst int           // characters
-	tat   time.Time     // theoretical arrival time: the wire is free then
-	frac  int64         // remainder of tat in units of 1/bps ns, [0, bps)
+	bps   int64     // bits per second
+	bpc   int64     // bits per character
+	burst int       // characters
+	tat   time.Time // theoretical arrival time: the wire is free then
+	frac  int64     // remainder of tat in units of 1/bps ns, [0, bps)
 }
 
 // NewBucket returns a bucket for a line of bitsPerSecond, with characters
