@@ -1,0 +1,500 @@
+package tcp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// testLog collects log lines.
+type testLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *testLog) Printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *testLog) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// testCtx gives every connection test a deadline.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// linePair returns the two ends of a loopback line.
+func linePair(t *testing.T, srvOpts, cliOpts Options) (srv, cli *Line) {
+	t.Helper()
+	ctx := testCtx(t)
+	ln, err := Listen("127.0.0.1:0", srvOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err = Dial(ctx, hostPort(ln), cliOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err = ln.AcceptLine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeBoth(srv, cli) })
+	return srv, cli
+}
+
+func hostPort(ln *Listener) string { return ln.ln.Addr().String() }
+
+// closeBoth hangs up both ends at once: Close waits for the peer's FIN, so
+// closing two ends of one line one after the other would wait out the
+// linger.
+func closeBoth(a, b io.Closer) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.Close() }()
+	go func() { defer wg.Done(); b.Close() }()
+	wg.Wait()
+}
+
+// waitFor polls cond until it holds or the test deadline passes. It is a
+// synchronisation helper, not a timing assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// reader runs Read in a goroutine and collects the data.
+type reader struct {
+	mu   sync.Mutex
+	data []byte
+	err  error
+	done chan struct{}
+}
+
+func startReader(r io.Reader) *reader {
+	rd := &reader{done: make(chan struct{})}
+	go func() {
+		defer close(rd.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			rd.mu.Lock()
+			rd.data = append(rd.data, buf[:n]...)
+			if err != nil {
+				rd.err = err
+				rd.mu.Unlock()
+				return
+			}
+			rd.mu.Unlock()
+		}
+	}()
+	return rd
+}
+
+func (rd *reader) has(p []byte) bool {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return bytes.Contains(rd.data, p)
+}
+
+func (rd *reader) result() ([]byte, error) {
+	<-rd.done
+	return rd.data, rd.err
+}
+
+func TestRegistry(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx := testCtx(t)
+	for _, scheme := range []string{"tcp", "telnet"} {
+		ln, err := transport.Listen(scheme + "://127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(ln.Addr(), scheme+"://127.0.0.1:") {
+			t.Errorf("Addr %q", ln.Addr())
+		}
+		cli, err := transport.Dial(ctx, ln.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := ln.Accept(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range []transport.Line{cli, srv} {
+			info := l.Info()
+			if info.Transport != scheme || info.LocalAddr == "" || info.RemoteAddr == "" {
+				t.Errorf("%s: info %+v", scheme, info)
+			}
+		}
+		if srv.Info().RemoteAddr != cli.Info().LocalAddr {
+			t.Errorf("addresses do not match: %+v %+v", srv.Info(), cli.Info())
+		}
+		closeBoth(cli, srv)
+		ln.Close()
+	}
+}
+
+func TestRawLineTransparent(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv, cli := linePair(t, Options{}, Options{})
+	all := make([]byte, 0, 512)
+	for i := 0; i < 512; i++ {
+		all = append(all, byte(i))
+	}
+	for _, dir := range []struct{ w, r *Line }{{cli, srv}, {srv, cli}} {
+		rd := startReader(dir.r)
+		if _, err := dir.w.Write(all); err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.w.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := rd.result()
+		if err != io.EOF || !bytes.Equal(got, all) {
+			t.Fatalf("raw line: got %d octets, err %v", len(got), err)
+		}
+	}
+	var echo transport.EchoController = srv
+	if err := echo.SetServerEcho(true); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("SetServerEcho on a raw line: %v", err)
+	}
+	if err := srv.SendBreak(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("SendBreak on a raw line: %v", err)
+	}
+}
+
+func TestTelnetLineNegotiation(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var slog, clog testLog
+	srv, cli := linePair(t, Options{Telnet: true, Logger: &slog},
+		Options{Telnet: true, Logger: &clog, TermType: "vt220", Window: transport.WindowSize{Cols: 100, Rows: 30}})
+	srd, crd := startReader(srv), startReader(cli)
+
+	if ws := <-srv.WindowChanges(); ws != (transport.WindowSize{Cols: 100, Rows: 30}) {
+		t.Errorf("first NAWS %+v", ws)
+	}
+	waitFor(t, "TTYPE", func() bool { return srv.Info().TermType == "vt220" })
+	waitFor(t, "BINARY both ways", func() bool {
+		si, so := srv.Binary()
+		ci, co := cli.Binary()
+		return si && so && ci && co
+	})
+	if info := srv.Info(); info.Window != (transport.WindowSize{Cols: 100, Rows: 30}) || info.Transport != "telnet" {
+		t.Errorf("server info %+v", info)
+	}
+
+	// Resize.
+	if err := cli.SetWindowSize(transport.WindowSize{Cols: 255, Rows: 50}); err != nil {
+		t.Fatal(err)
+	}
+	if ws := <-srv.WindowChanges(); ws != (transport.WindowSize{Cols: 255, Rows: 50}) {
+		t.Errorf("resized NAWS %+v", ws)
+	}
+
+	// Break and interrupt both ways as events.
+	if err := cli.SendBreak(); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-srv.Events(); e != transport.EventBreak {
+		t.Errorf("event %v", e)
+	}
+	if err := srv.SendBreak(); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-cli.Events(); e != transport.EventBreak {
+		t.Errorf("event %v", e)
+	}
+
+	// Server echo on and off.
+	heEchoes := func() bool {
+		cli.tmu.Lock()
+		defer cli.tmu.Unlock()
+		return cli.tn.him[optEcho].enabled()
+	}
+	if err := srv.SetServerEcho(true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "client to accept server echo", heEchoes)
+	if err := srv.SetServerEcho(false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "client to take echo back", func() bool { return !heEchoes() })
+	if err := cli.SetServerEcho(true); err == nil {
+		t.Error("client-side SetServerEcho succeeded")
+	}
+
+	// Octets that telnet treats specially come through exactly, in
+	// binary mode, both ways.
+	special := []byte{'a', 255, 255, '\r', 0, '\r', '\n', '\r', 255, 240, 255, 250, 0, 'z'}
+	if _, err := cli.Write(special); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Write(special); err != nil {
+		t.Fatal(err)
+	}
+	cli.CloseWrite()
+	srv.CloseWrite()
+	for name, rd := range map[string]*reader{"server": srd, "client": crd} {
+		got, err := rd.result()
+		if err != io.EOF || !bytes.Equal(got, special) {
+			t.Errorf("%s got %v, %v; want %v", name, got, err, special)
+		}
+	}
+	closeBoth(srv, cli)
+	if _, ok := <-srv.WindowChanges(); ok {
+		t.Error("WindowChanges not closed")
+	}
+	for range srv.Events() {
+	}
+	if len(slog.lines)+len(clog.lines) > 0 {
+		t.Errorf("protocol errors logged between two good ends: %q %q", slog.lines, clog.lines)
+	}
+}
+
+// rawPeer connects a plain TCP socket (a WiFi modem, tcpser, a fuzzer) to a
+// telnet-mode server line.
+func rawPeer(t *testing.T, opts Options) (srv *Line, peer *net.TCPConn) {
+	t.Helper()
+	ctx := testCtx(t)
+	ln, err := Listen("127.0.0.1:0", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", hostPort(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err = ln.AcceptLine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); srv.Close() })
+	return srv, c.(*net.TCPConn)
+}
+
+// TestTelnetSilentPeer: a peer that never negotiates (a WiFi modem in
+// plain mode) still gets a working NVT line.
+func TestTelnetSilentPeer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv, peer := rawPeer(t, Options{Telnet: true})
+	prd := startReader(peer)
+	go func() { <-prd.done; peer.Close() }() // hang up when the server does
+	if _, err := peer.Write([]byte("ATZ\r\x00\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	var got []byte
+	for len(got) < 6 {
+		n, err := srv.Read(buf)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "ATZ\r\r\n" {
+		t.Errorf("server read %q", got)
+	}
+	if _, err := srv.Write([]byte("OK\r")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	data, err := prd.result()
+	if err != io.EOF {
+		t.Fatal(err)
+	}
+	opening := []byte{255, 251, 3, 255, 251, 0, 255, 253, 0, 255, 253, 31, 255, 253, 24}
+	if want := append(opening, "OK\r\x00"...); !bytes.Equal(data, want) {
+		t.Errorf("peer got %q, want %q", data, want)
+	}
+}
+
+// TestTelnetGarbagePeer: garbage, an oversized subnegotiation and a
+// truncated IAC at EOF are logged and dropped; the data around them
+// arrives.
+func TestTelnetGarbagePeer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var log testLog
+	srv, peer := rawPeer(t, Options{Telnet: true, Logger: &log})
+	go io.Copy(io.Discard, peer)
+	in := []byte("one ")
+	in = append(in, 255, 250, 24)
+	in = append(in, bytes.Repeat([]byte{'x'}, 100_000)...)
+	in = append(in, 255, 240)
+	in = append(in, "two "...)
+	in = append(in, 255, 7, 255, 240, 255, 250, 31, 1, 255, 251, 99, 'z')
+	in = append(in, 255, 250, 31, 0)
+	if _, err := peer.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	peer.CloseWrite()
+	got, err := io.ReadAll(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "one two z" {
+		t.Errorf("data %q", got)
+	}
+	for _, want := range []string{"longer than 512", "unknown telnet command", "outside subnegotiation", "instead of IAC SE", "stream ended inside"} {
+		if !log.contains(want) {
+			t.Errorf("no log line %q in %q", want, log.lines)
+		}
+	}
+}
+
+func TestCloseUnblocksAndIsFinal(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, telnet := range []bool{false, true} {
+		srv, cli := linePair(t, Options{Telnet: telnet}, Options{Telnet: telnet})
+		go io.Copy(io.Discard, cli) // the peer reads, then sees EOF and closes
+		rd := startReader(srv)
+		time.Sleep(10 * time.Millisecond) // let Read block (not an assertion)
+		go func() { <-rd.done; cli.Close() }()
+		if err := srv.Close(); err != nil {
+			t.Errorf("telnet=%v: Close: %v", telnet, err)
+		}
+		if _, err := rd.result(); !errors.Is(err, transport.ErrHungUp) {
+			t.Errorf("telnet=%v: blocked Read after Close: %v", telnet, err)
+		}
+		if _, err := srv.Write([]byte("x")); !errors.Is(err, transport.ErrHungUp) {
+			t.Errorf("telnet=%v: Write after Close: %v", telnet, err)
+		}
+		if _, err := srv.Read(make([]byte, 1)); !errors.Is(err, transport.ErrHungUp) {
+			t.Errorf("telnet=%v: Read after Close: %v", telnet, err)
+		}
+		if err := srv.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	}
+}
+
+// TestHalfClose: after the peer's FIN, Read gives io.EOF and Write still
+// works.
+func TestHalfClose(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, telnet := range []bool{false, true} {
+		srv, cli := linePair(t, Options{Telnet: telnet}, Options{Telnet: telnet})
+		crd := startReader(cli)
+		cli.Write([]byte("question"))
+		cli.CloseWrite()
+		if _, err := cli.Write([]byte("more")); !errors.Is(err, transport.ErrHungUp) {
+			t.Errorf("Write after CloseWrite: %v", err)
+		}
+		got, err := io.ReadAll(srv)
+		if err != nil || string(got) != "question" {
+			t.Fatalf("telnet=%v: server read %q, %v", telnet, got, err)
+		}
+		if _, err := srv.Write([]byte("answer")); err != nil {
+			t.Fatalf("Write after peer's FIN: %v", err)
+		}
+		srv.Close()
+		data, err := crd.result()
+		if err != io.EOF || string(data) != "answer" {
+			t.Errorf("telnet=%v: client read %q, %v", telnet, data, err)
+		}
+		cli.Close()
+	}
+}
+
+// TestCloseLingerBounded: a peer that neither reads nor closes cannot hold
+// Close beyond the linger bound.
+func TestCloseLingerBounded(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var log testLog
+	srv, peer := rawPeer(t, Options{Linger: 100 * time.Millisecond, Logger: &log})
+	_ = peer
+	// Fill the send path so the flush cannot finish.
+	go func() {
+		big := make([]byte, 1<<20)
+		for {
+			if _, err := srv.Write(big); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the buffers fill (not an assertion)
+	srv.Close()
+	peer.Close()
+}
+
+func TestReadDeadline(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv, _ := linePair(t, Options{Telnet: true}, Options{Telnet: true})
+	var d transport.Deadliner = srv
+	d.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err := srv.Read(make([]byte, 10))
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.HasPrefix(err.Error(), "tcp: ") {
+		t.Fatalf("Read past deadline: %v", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("not a net.Error timeout: %v", err)
+	}
+}
+
+func TestAccept(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ln, err := Listen("127.0.0.1:0", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { _, err := ln.Accept(ctx); errc <- err }()
+	time.Sleep(10 * time.Millisecond) // let Accept block (not an assertion)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("Accept after cancel: %v", err)
+	}
+	// The listener still works after a cancelled Accept.
+	c, err := net.Dial("tcp", hostPort(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ln.Accept(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	l.Close()
+	go func() { _, err := ln.Accept(context.Background()); errc <- err }()
+	ln.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close: %v", err)
+	}
+	if _, err := Listen("127.0.0.1:bad", Options{}); err == nil || !strings.HasPrefix(err.Error(), "tcp: ") {
+		t.Errorf("bad address: %v", err)
+	}
+}
