@@ -139,28 +139,28 @@ func TestCloseContract(t *testing.T) {
 
 func TestCloseUnblocks(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	a, b := NewPair(Config{Seed: 1, Buffer: 10})
-	defer b.Close()
-	readErr := make(chan error)
-	go func() {
-		_, err := a.Read(make([]byte, 1))
-		readErr <- err
-	}()
-	writeErr := make(chan error)
-	go func() {
-		_, err := a.Write(make([]byte, 100)) // blocks: buffer 10
-		writeErr <- err
-	}()
-	// Give both goroutines a chance to block; correctness does not depend
-	// on it.
-	time.Sleep(10 * time.Millisecond)
-	a.Close()
-	if err := <-readErr; !errors.Is(err, transport.ErrHungUp) {
-		t.Errorf("blocked read: %v", err)
-	}
-	if err := <-writeErr; !errors.Is(err, transport.ErrHungUp) {
-		t.Errorf("blocked write: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		a, b := NewPair(Config{Seed: 1, Buffer: 10})
+		defer b.Close()
+		readErr := make(chan error)
+		go func() {
+			_, err := a.Read(make([]byte, 1))
+			readErr <- err
+		}()
+		writeErr := make(chan error)
+		go func() {
+			_, err := a.Write(make([]byte, 100)) // blocks: buffer 10
+			writeErr <- err
+		}()
+		synctest.Wait() // both are blocked now
+		a.Close()
+		if err := <-readErr; !errors.Is(err, transport.ErrHungUp) {
+			t.Errorf("blocked read: %v", err)
+		}
+		if err := <-writeErr; !errors.Is(err, transport.ErrHungUp) {
+			t.Errorf("blocked write: %v", err)
+		}
+	})
 }
 
 func TestPeerCloseUnblocksWriter(t *testing.T) {
