@@ -82,7 +82,19 @@ type impairer struct {
 	burstR               *rand.Rand
 	burstStart, burstEnd int64 // current or next burst, octets [start, end)
 
-	pos int64 // octets processed
+	pos   int64 // octets processed
+	stats Stats
+}
+
+// Stats counts what one direction of a line did to the octets sent on it.
+type Stats struct {
+	Sent         int64 // octets accepted by Write
+	Delivered    int64 // octets queued for the reader, duplicates included
+	BitsFlipped  int64 // bit errors (BitErrorRate)
+	Garbled      int64 // octets garbled by burst noise
+	Dropped      int64 // octets dropped (DropRate), outages not included
+	Duplicated   int64 // octets delivered twice (DupRate)
+	LostInOutage int64 // octets lost to outages
 }
 
 func newImpairer(seed int64, dir uint64, im *Impairments) *impairer {
@@ -121,11 +133,13 @@ func (z *impairer) nextBurst() {
 // the stream, appends the octets to deliver to dst and returns it. lost, if
 // not nil, marks octets lost to an outage (index into in); those still
 // consume their stream positions.
-func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
+func (z *impairer) apply(dst, in []byte, lost []bool) (res []byte) {
 	base, n := z.pos, int64(len(in))
 	end := base + n
 	z.pos = end
+	z.stats.Sent += n
 	at := len(dst)
+	defer func() { z.stats.Delivered += int64(len(res) - at) }()
 	dst = append(dst, in...)
 	buf := dst[at:]
 
@@ -135,12 +149,14 @@ func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
 	for bitEnd := end * 8; z.ber.next < bitEnd; z.ber.advance() {
 		b := z.ber.next - base*8
 		buf[b>>3] ^= 1 << (b & 7)
+		z.stats.BitsFlipped++
 	}
 
 	// Burst noise: replace each octet of a burst with a different value.
 	if z.bursts {
 		for z.burstStart < end {
 			lo, hi := max(z.burstStart, base), min(z.burstEnd, end)
+			z.stats.Garbled += max(hi-lo, 0)
 			for i := lo; i < hi; i++ {
 				buf[i-base] ^= byte(1 + z.burstR.IntN(255))
 			}
@@ -161,6 +177,7 @@ func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
 		j := int64(0)
 		for ; z.drop.next < end; z.drop.advance() {
 			k := z.drop.next - base
+			z.stats.Dropped++
 			w += int64(copy(buf[w:], buf[j:k]))
 			j = k + 1
 		}
@@ -181,12 +198,14 @@ func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
 			out = append(out, buf[j:k]...)
 			j = k + 1
 			if z.drop.next == e {
+				z.stats.Dropped++
 				z.drop.advance()
 				if z.dup.next == e {
 					z.dup.advance()
 				}
 				continue
 			}
+			z.stats.Duplicated++
 			z.dup.advance()
 			out = append(out, buf[k], buf[k])
 		}
@@ -194,7 +213,7 @@ func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
 	} else {
 		for k := range n {
 			p := base + k
-			drop, dup := lost[k], false
+			drop, dup := false, false
 			if z.drop.next == p {
 				drop = true
 				z.drop.advance()
@@ -203,11 +222,17 @@ func (z *impairer) apply(dst, in []byte, lost []bool) []byte {
 				dup = true
 				z.dup.advance()
 			}
-			if drop {
+			switch {
+			case lost[k]:
+				z.stats.LostInOutage++
+				continue
+			case drop:
+				z.stats.Dropped++
 				continue
 			}
 			out = append(out, buf[k])
 			if dup {
+				z.stats.Duplicated++
 				out = append(out, buf[k])
 			}
 		}

@@ -10,6 +10,11 @@ import (
 
 // impairAll runs data through a fresh impairer in writes of the given size.
 func impairAll(seed int64, im Impairments, data []byte, write int) []byte {
+	out, _ := impairStats(seed, im, data, write)
+	return out
+}
+
+func impairStats(seed int64, im Impairments, data []byte, write int) ([]byte, Stats) {
 	im = im.clamped()
 	z := newImpairer(seed, dirAtoB, &im)
 	var out []byte
@@ -18,7 +23,39 @@ func impairAll(seed int64, im Impairments, data []byte, write int) []byte {
 		out = z.apply(out, data[:n], nil)
 		data = data[n:]
 	}
-	return out
+	return out, z.stats
+}
+
+func TestStats(t *testing.T) {
+	data := randomBytes(6, 50_000)
+	im := Impairments{BitErrorRate: 1e-3, DropRate: 1e-2, DupRate: 1e-2, Bursts: Bursts{MeanInterval: 2000, MeanLength: 5}}
+	for _, w := range []int{1, 999, len(data)} {
+		out, st := impairStats(8, im, data, w)
+		if st.Sent != int64(len(data)) || st.Delivered != int64(len(out)) || st.Delivered != st.Sent-st.Dropped+st.Duplicated {
+			t.Errorf("write %d: inconsistent %+v for %d in, %d out", w, st, len(data), len(out))
+		}
+		if st.BitsFlipped == 0 || st.Garbled == 0 || st.Dropped == 0 || st.Duplicated == 0 || st.LostInOutage != 0 {
+			t.Errorf("write %d: %+v", w, st)
+		}
+	}
+	out, st := impairStats(8, Impairments{BitErrorRate: 1e-3}, data, 100)
+	flips := 0
+	for i := range data {
+		flips += bits.OnesCount8(data[i] ^ out[i])
+	}
+	if st.BitsFlipped != int64(flips) {
+		t.Errorf("counted %d bit errors, found %d", st.BitsFlipped, flips)
+	}
+	out, st = impairStats(8, Impairments{Bursts: Bursts{MeanInterval: 500, MeanLength: 3}}, data, 100)
+	garbled := 0
+	for i := range data {
+		if data[i] != out[i] {
+			garbled++
+		}
+	}
+	if st.Garbled != int64(garbled) {
+		t.Errorf("counted %d garbled octets, found %d", st.Garbled, garbled)
+	}
 }
 
 func randomBytes(seed uint64, n int) []byte {

@@ -113,6 +113,10 @@ func (l *Line) Info() transport.LineInfo { return l.info }
 // zero).
 func (l *Line) Seed() int64 { return l.seed }
 
+// SentStats counts what the line did to the octets this end has sent so
+// far (the direction towards the peer).
+func (l *Line) SentStats() Stats { return l.out.statistics() }
+
 // SetReadDeadline sets the time after which Read fails with an error
 // wrapping os.ErrDeadlineExceeded; the zero time means no deadline.
 func (l *Line) SetReadDeadline(t time.Time) error {

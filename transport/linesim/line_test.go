@@ -43,23 +43,20 @@ func TestPerfectPairBothWriteFirst(t *testing.T) {
 	// Both sides write first, then read: with a bounded buffer smaller
 	// than the data, this needs each side to read while the other writes.
 	wg.Go(func() {
-		if _, err := a.Write(da); err != nil {
-			errA = err
-		}
-		a.Close()
+		_, errA = a.Write(da)
 	})
 	wg.Go(func() {
-		if _, err := b.Write(db); err != nil {
-			errB = err
-		}
+		_, errB = b.Write(db)
 	})
-	wg.Go(func() { gotB, _ = io.ReadAll(b) })
+	wg.Go(func() {
+		gotB = make([]byte, len(da))
+		io.ReadFull(b, gotB)
+	})
 	gotA = make([]byte, len(db))
 	if _, err := io.ReadFull(a, gotA); err != nil {
 		t.Fatalf("a read: %v", err)
 	}
 	wg.Wait()
-	b.Close()
 	if errA != nil || errB != nil {
 		t.Fatalf("write errors: %v, %v", errA, errB)
 	}
@@ -294,6 +291,9 @@ func TestOutage(t *testing.T) {
 		got, err := io.ReadAll(b)
 		if err != nil || string(got) != "abd" {
 			t.Errorf("read %q, %v; want \"abd\" (c sent during the outage)", got, err)
+		}
+		if st := a.SentStats(); st.LostInOutage != 1 || st.Sent != 4 || st.Delivered != 3 {
+			t.Errorf("stats %+v", st)
 		}
 	})
 }

@@ -286,6 +286,12 @@ func (p *pipe) closeReader() {
 	p.signal()
 }
 
+func (p *pipe) statistics() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.z.stats
+}
+
 func (p *pipe) setReadDeadline(t time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
