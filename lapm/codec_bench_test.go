@@ -11,7 +11,7 @@ import (
 // both directions on one core.
 func BenchmarkCodec4K(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	frame := randBytes(r, 4096, 0)
+	frame := codecRandBytes(r, 4096, 0)
 	e := Encoder{FCS: FCS32}
 	d := Decoder{FCS: FCS32, MaxFrame: 4096}
 	line := make([]byte, 0, 8192)
@@ -29,7 +29,7 @@ func BenchmarkCodec4K(b *testing.B) {
 
 func BenchmarkEncode4K(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	frame := randBytes(r, 4096, 0)
+	frame := codecRandBytes(r, 4096, 0)
 	e := Encoder{FCS: FCS32}
 	line := make([]byte, 0, 8192)
 	b.SetBytes(int64(len(frame)))
@@ -40,7 +40,7 @@ func BenchmarkEncode4K(b *testing.B) {
 
 func BenchmarkDecode4K(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	frame := randBytes(r, 4096, 0)
+	frame := codecRandBytes(r, 4096, 0)
 	e := Encoder{FCS: FCS32}
 	line := e.AppendFrame(nil, frame)
 	d := Decoder{FCS: FCS32, MaxFrame: 4096}
@@ -52,7 +52,7 @@ func BenchmarkDecode4K(b *testing.B) {
 
 func BenchmarkCodecSmallFCS16(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	frame := randBytes(r, 128, 0)
+	frame := codecRandBytes(r, 128, 0)
 	e := Encoder{}
 	d := Decoder{}
 	line := make([]byte, 0, 512)

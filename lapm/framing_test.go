@@ -168,7 +168,7 @@ func (r *refDecoder) end(n int, emit func([]byte)) {
 	}
 }
 
-func randBytes(r *rand.Rand, n int, density int) []byte {
+func codecRandBytes(r *rand.Rand, n int, density int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		switch density {
@@ -188,7 +188,7 @@ func TestEncoderMatchesReference(t *testing.T) {
 	for _, k := range []FCSKind{FCS16, FCS32} {
 		for n := range 300 {
 			for d := range 2 {
-				fr := randBytes(r, n, d)
+				fr := codecRandBytes(r, n, d)
 				e := Encoder{FCS: k}
 				got := e.AppendFrame([]byte{0xAA}, fr)
 				want := append([]byte{0xAA}, refEncode(fr, k)...)
@@ -217,7 +217,7 @@ func TestEncoderKnownFrame(t *testing.T) {
 	}
 }
 
-func feedAll(d *Decoder, line []byte, chunk int) [][]byte {
+func feedDecoder(d *Decoder, line []byte, chunk int) [][]byte {
 	var out [][]byte
 	for len(line) > 0 {
 		n := min(chunk, len(line))
@@ -236,7 +236,7 @@ func TestDecoderRoundTrip(t *testing.T) {
 			e := Encoder{FCS: k}
 			line = e.AppendFlags(line, 4)
 			for i := range 200 {
-				f := randBytes(r, 2+r.IntN(300), i%2)
+				f := codecRandBytes(r, 2+r.IntN(300), i%2)
 				frames = append(frames, f)
 				line = e.AppendFrame(line, f)
 				switch r.IntN(3) { // idle between frames
@@ -247,7 +247,7 @@ func TestDecoderRoundTrip(t *testing.T) {
 				}
 			}
 			d := Decoder{FCS: k}
-			got := feedAll(&d, line, chunk)
+			got := feedDecoder(&d, line, chunk)
 			if len(got) != len(frames) {
 				t.Fatalf("%v chunk %d: %d frames out, %d in; stats %+v", k, chunk, len(got), len(frames), d.Stats())
 			}
@@ -308,7 +308,7 @@ func TestDecoderSharedFlag(t *testing.T) {
 	put(0xFF, 8)
 	for _, chunk := range []int{1, 2, 5, 100} {
 		d := Decoder{}
-		got := feedAll(&d, s.out, chunk)
+		got := feedDecoder(&d, s.out, chunk)
 		want := append(frames[:2:2], slices.Repeat(frames[2:3], 12)...)
 		if len(got) != len(want) {
 			t.Fatalf("chunk %d: got %d frames, want %d; stats %+v", chunk, len(got), len(want), d.Stats())
@@ -349,7 +349,7 @@ func TestDecoderCounts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := Decoder{MaxFrame: tt.max}
 			line := append(slices.Clone(tt.line), good...)
-			got := feedAll(&d, line, 3)
+			got := feedDecoder(&d, line, 3)
 			want := tt.want
 			want.Frames++
 			if tt.name == "misaligned" {
@@ -381,7 +381,7 @@ func TestDecoderMisaligned(t *testing.T) {
 		s.bit(1)
 	}
 	d := Decoder{}
-	feedAll(&d, s.out, 1)
+	feedDecoder(&d, s.out, 1)
 	if d.Stats() != (DecoderStats{Misaligned: 1}) {
 		t.Fatalf("stats %+v", d.Stats())
 	}
@@ -395,15 +395,15 @@ func TestDecoderMatchesReferenceOnGarbage(t *testing.T) {
 		for range 20 {
 			switch r.IntN(4) {
 			case 0:
-				line = e.AppendFrame(line, randBytes(r, r.IntN(20), r.IntN(2)))
+				line = e.AppendFrame(line, codecRandBytes(r, r.IntN(20), r.IntN(2)))
 			default:
-				line = append(line, randBytes(r, r.IntN(30), r.IntN(3))...)
+				line = append(line, codecRandBytes(r, r.IntN(30), r.IntN(3))...)
 			}
 		}
 		max := []int{0, 8, 16}[iter%3]
 		d := Decoder{MaxFrame: max}
 		ref := refDecoder{maxFrame: max}
-		got := feedAll(&d, line, 1+r.IntN(16))
+		got := feedDecoder(&d, line, 1+r.IntN(16))
 		var want [][]byte
 		ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
 		if d.Stats() != ref.st {
@@ -419,11 +419,11 @@ func TestDecoderFCSChange(t *testing.T) {
 	e := Encoder{FCS: FCS16}
 	line := e.AppendFrame(nil, []byte{0x03, 0xAF, 0x82})
 	d := Decoder{FCS: FCS16}
-	if n := len(feedAll(&d, line, 100)); n != 1 {
+	if n := len(feedDecoder(&d, line, 100)); n != 1 {
 		t.Fatalf("FCS-16 frames: %d", n)
 	}
 	e.FCS, d.FCS = FCS32, FCS32
-	if n := len(feedAll(&d, e.AppendFrame(nil, []byte{0x01, 0x01, 0x02}), 100)); n != 1 {
+	if n := len(feedDecoder(&d, e.AppendFrame(nil, []byte{0x01, 0x01, 0x02}), 100)); n != 1 {
 		t.Fatalf("FCS-32 frames after the change: %d, stats %+v", n, d.Stats())
 	}
 }

@@ -1,0 +1,266 @@
+package lapm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+var dt0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func adps(second byte, n int) []byte {
+	return bytes.Repeat([]byte{adpE, second}, n)
+}
+
+func TestDetectorOriginator(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		in        []byte
+		want      DetectResult
+		consumed  int
+		held      string
+		undecided bool
+	}{
+		{"ADP", adps(adpC, 10), DetectLAPM, 4, "", false},
+		{"ADP with parity", []byte{0xC5, 0xC3, 0x45, 0x43, 0x45}, DetectLAPM, 4, "", false},
+		{"no V.42", append(adps(adpNUL, 10), "login:"...), DetectNoV42, 20, "", false},
+		{"banner then ADP", append([]byte("hi E"), adps(adpC, 2)...), DetectLAPM, 8, "", false},
+		{"banner then no V.42", append([]byte("CONNECT\r\n"), adps(0x80, 3)...), DetectNoV42, 15, "CONNECT\r\n", false},
+		{"flags", []byte{'x', flag, flag, flag, 0x03}, DetectLAPM, 2, "", false},
+		{"single flag is text", []byte("a~b"), 0, 3, "a~b", true},
+		{"ADPs not adjacent", []byte("ECxEC"), DetectLAPM, 0, "", true},
+		{"mixed ADPs", []byte{adpE, adpC, adpE, adpNUL}, 0, 4, "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDetector(Originator)
+			send, dl := d.Start(dt0)
+			if !bytes.Equal(send, bytes.Repeat([]byte{0x11, 0x91}, odpPairs)) || !dl.Equal(dt0.Add(T400)) {
+				t.Fatalf("Start: % x, %v", send, dl)
+			}
+			send, res, consumed := d.Receive(dt0, c.in)
+			if c.undecided {
+				if res != 0 || consumed != len(c.in) {
+					t.Fatalf("decided %v (consumed %d) on %q", res, consumed, c.in)
+				}
+				if c.held != "" && string(d.Held()) != c.held {
+					t.Fatalf("held %q, want %q", d.Held(), c.held)
+				}
+				return
+			}
+			if res != c.want || consumed != c.consumed || len(send) != 0 {
+				t.Fatalf("got %v consumed %d send % x; want %v consumed %d", res, consumed, send, c.want, c.consumed)
+			}
+			if string(d.Held()) != c.held {
+				t.Fatalf("held %q, want %q", d.Held(), c.held)
+			}
+			// Decided: sticky, consumes nothing.
+			if _, res2, n := d.Receive(dt0, []byte("more")); res2 != c.want || n != 0 {
+				t.Fatalf("after decision: %v %d", res2, n)
+			}
+			if _, res2, _ := d.Timeout(dt0.Add(time.Hour)); res2 != c.want {
+				t.Fatalf("Timeout after decision: %v", res2)
+			}
+		})
+	}
+}
+
+func TestDetectorOneOctetAtATime(t *testing.T) {
+	d := NewDetector(Originator)
+	d.Start(dt0)
+	in := append([]byte("xE"), adps(adpC, 3)...)
+	for i, c := range in {
+		_, res, consumed := d.Receive(dt0, []byte{c})
+		if res != 0 {
+			if res != DetectLAPM || i != 5 || consumed != 1 {
+				t.Fatalf("decided %v at %d consumed %d", res, i, consumed)
+			}
+			return
+		}
+	}
+	t.Fatal("never decided")
+}
+
+func TestDetectorAnswerer(t *testing.T) {
+	odp := bytes.Repeat([]byte{0x11, 0x91}, 6)
+	for _, c := range []struct {
+		name     string
+		in       []byte
+		want     DetectResult
+		consumed int
+		held     string
+		sends    bool
+	}{
+		{"ODP", odp, DetectLAPM, len(odp), "", true},
+		{"ODP then flags", slices.Concat(odp[:5], []byte{flag, flag, 0x03}), DetectLAPM, 5, "", true},
+		{"text", []byte("hello"), DetectNoV42, 0, "", false},
+		{"XON then text", []byte("\x11\x11hi"), DetectNoV42, 2, "\x11\x11", false},
+		{"tilde then text", []byte("~hi"), DetectNoV42, 1, "~", false},
+		{"flags", []byte{flag, flag, 0x03}, DetectLAPM, 1, "", false},
+		{"same parity DC1s", []byte{0x11, 0x11, 0x11, 0x91, 0x11, 0x91, 0x11}, DetectLAPM, 7, "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDetector(Answerer)
+			send, dl := d.Start(dt0)
+			if len(send) != 0 || !dl.Equal(dt0.Add(T400)) {
+				t.Fatalf("Start: % x %v", send, dl)
+			}
+			send, res, consumed := d.Receive(dt0, c.in)
+			if res != c.want || consumed != c.consumed || string(d.Held()) != c.held {
+				t.Fatalf("got %v consumed %d held %q; want %v %d %q", res, consumed, d.Held(), c.want, c.consumed, c.held)
+			}
+			if c.sends != (len(send) > 0) {
+				t.Fatalf("send % x", send)
+			}
+			if c.sends && !bytes.Equal(send, adps(adpC, adpCount)) {
+				t.Fatalf("ADPs: % x", send)
+			}
+		})
+	}
+}
+
+func TestDetectorTimeout(t *testing.T) {
+	d := NewDetector(Answerer)
+	_, dl := d.Start(dt0)
+	d.Receive(dt0, []byte{0x11, 0x91}) // half an ODP
+	if _, res, next := d.Timeout(dt0.Add(T400 - time.Millisecond)); res != 0 || !next.Equal(dl) {
+		t.Fatalf("early Timeout: %v %v", res, next)
+	}
+	if _, res, _ := d.Timeout(dl); res != DetectTimeout {
+		t.Fatalf("Timeout at T400: %v", res)
+	}
+	if string(d.Held()) != "\x11\x91" {
+		t.Fatalf("held %q: the DC1s were not an ODP and belong to the text phase", d.Held())
+	}
+}
+
+func TestDetectorHeldBound(t *testing.T) {
+	d := NewDetector(Originator)
+	d.Start(dt0)
+	in := bytes.Repeat([]byte("x"), maxHeld+100)
+	_, res, consumed := d.Receive(dt0, in)
+	if res != DetectNoV42 || len(d.Held())+len(in)-consumed != len(in) || len(d.Held()) > maxHeld {
+		t.Fatalf("res %v held %d consumed %d", res, len(d.Held()), consumed)
+	}
+}
+
+func detectPipe() (net.Conn, net.Conn) { return net.Pipe() }
+
+func TestDetectBothEnds(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	a, b := detectPipe()
+	defer a.Close()
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type out struct {
+		res  DetectResult
+		left []byte
+		err  error
+	}
+	ansc := make(chan out, 1)
+	go func() {
+		res, left, err := Detect(ctx, b, Answerer)
+		ansc <- out{res, left, err}
+	}()
+	res, left, err := Detect(ctx, a, Originator)
+	if err != nil || res != DetectLAPM {
+		t.Fatalf("originator: %v %v", res, err)
+	}
+	ans := <-ansc
+	if ans.err != nil || ans.res != DetectLAPM {
+		t.Fatalf("answerer: %v %v", ans.res, ans.err)
+	}
+	// The originator's leftover is the rest of the ADP burst: harmless
+	// for the deframer, which hunts for a flag.
+	if strings.Trim(string(left), "EC") != "" {
+		t.Fatalf("originator leftover %q", left)
+	}
+	var dec Decoder
+	dec.Feed(left, func([]byte) { t.Fatal("frame from ADPs") })
+}
+
+func TestDetectTextCaller(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	a, b := detectPipe()
+	defer a.Close()
+	defer b.Close()
+	go func() { _, _ = a.Write([]byte("\x11guest\r")) }()
+	res, left, err := Detect(context.Background(), b, Answerer)
+	if err != nil || res != DetectNoV42 || string(left) != "\x11guest\r" {
+		t.Fatalf("got %v %q %v", res, left, err)
+	}
+	// The deadline was cleared: a later read works.
+	go func() { _, _ = a.Write([]byte("x")) }()
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(b, buf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDetectTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := detectPipe()
+		defer a.Close()
+		defer b.Close()
+		// Silent caller: the answerer falls back after T400.
+		start := time.Now()
+		res, left, err := Detect(context.Background(), b, Answerer)
+		if err != nil || res != DetectTimeout || len(left) != 0 {
+			t.Fatalf("answerer: %v %q %v", res, left, err)
+		}
+		if el := time.Since(start); el != T400 {
+			t.Fatalf("answerer decided after %v (fake clock), want %v", el, T400)
+		}
+		// A host without V.42 prints a banner and ignores the ODP: the
+		// originator times out and keeps the banner.
+		go func() {
+			buf := make([]byte, 64)
+			_, _ = a.Read(buf)
+			_, _ = a.Write([]byte("Welcome\r\n"))
+		}()
+		res, left, err = Detect(context.Background(), b, Originator)
+		if err != nil || res != DetectTimeout || string(left) != "Welcome\r\n" {
+			t.Fatalf("originator: %v %q %v", res, left, err)
+		}
+	})
+}
+
+func TestDetectContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := detectPipe()
+		defer a.Close()
+		defer b.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		_, _, err := Detect(ctx, b, Answerer)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
+
+func TestDetectErrors(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var rw struct {
+		io.Reader
+		io.Writer
+	}
+	if _, _, err := Detect(context.Background(), rw, Answerer); !errors.Is(err, ErrNoDeadline) {
+		t.Fatalf("no deadlines: %v", err)
+	}
+	a, b := detectPipe()
+	a.Close()
+	if _, _, err := Detect(context.Background(), b, Answerer); err == nil || !strings.HasPrefix(err.Error(), "lapm: ") {
+		t.Fatalf("hung up: %v", err)
+	}
+	b.Close()
+}
