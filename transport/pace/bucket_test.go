@@ -93,3 +93,12 @@ func TestDefaultBurst(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReserve measures the pacer's bookkeeping per burst.
+func BenchmarkReserve(b *testing.B) {
+	bk := NewBucket(33600, 10, 0)
+	now := t0
+	for b.Loop() {
+		now = now.Add(bk.Reserve(now, bk.Burst()))
+	}
+}
