@@ -25,6 +25,15 @@
 // not by a random draw per bit or per octet, so a line at BER 1e-5 costs
 // little more than a perfect one.
 //
+// Burst intervals and lengths are counted in octets, not time, for the same
+// reason. With a rate cap, octets arrive one character time apart and an
+// octet written while the wire is busy waits for it; Write itself blocks only
+// when Config.Buffer octets are queued (on the way or unread), so make Buffer
+// small, a few hundred octets, to model a modem's transmit buffer rather
+// than a deep queue.
+// Line.SentStats counts what the impairments did, so a test can compare what
+// a protocol delivered with what the line destroyed.
+//
 // A zero Seed picks a random seed and reports it through Config.Logf, so any
 // failure can be reproduced by setting the seed it logged.
 //
@@ -38,6 +47,12 @@
 // peer reads them, then io.EOF; Read and Write on the closed end return
 // transport.ErrHungUp; Write towards a peer that hung up returns
 // ErrPeerHungUp. A Line also implements transport.Deadliner.
+//
+// # Network
+//
+// NewNetwork returns an in-memory switchboard: Listen(name) answers calls,
+// Dial(ctx, name) places one; each call is a new pair, perfect or as set by
+// Network.SetConfig.
 //
 // All blocking waits on channels (no sleeps, no sync.Cond), and timing uses
 // Config.Clock (the time package by default), so tests can run a line in a
