@@ -17,7 +17,8 @@ const MaxBuffer = 16 << 20
 const MaxBitsPerChar = 64
 
 // DefaultBitsPerChar is the character length on a start-stop line: one start
-// bit, eight data bits, one stop bit (ITU-T V.14 §1).
+// bit, eight data bits, one stop bit: the 10-unit start-stop character
+// that ITU-T V.14 carries and ISO 1177 structures.
 const DefaultBitsPerChar = 10
 
 // Clock supplies time to a line. The zero Config uses the time package,

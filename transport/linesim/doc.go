@@ -11,7 +11,7 @@
 // a fixed one-way Latency, outage windows during which everything sent is
 // lost (Outages, OutageFunc), and a bit-rate cap (BitRate with BitsPerChar,
 // 10 bits per character on a start-stop line: start bit, 8 data bits, stop
-// bit, as in ITU-T V.14 §1).
+// bit: the start-stop character that ITU-T V.14 carries).
 //
 // Impairment decisions are a pure function of the seed and of the position
 // of each octet in the stream: the same octets written with the same seed

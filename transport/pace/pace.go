@@ -1,8 +1,9 @@
 // Package pace makes any transport.Line behave like a serial line of a given
 // speed, so an operator can have a TCP or WebSocket line carry data at
-// 2400 or 33,600 bit/s as a modem connection would (V.34 tops out at
-// 33,600 bit/s, ITU-T V.34 §1). On a start-stop line each character takes
-// 10 bits: start bit, 8 data bits, stop bit (ITU-T V.14 §1).
+// 2400 or 33,600 bit/s as a modem connection would (33,600 bit/s is the top
+// rate of an ITU-T V.34 modem). On a start-stop line each character takes
+// 10 bits: start bit, 8 data bits, stop bit (the start-stop character that
+// ITU-T V.14 carries over a synchronous modem).
 //
 // Writes are paced by a token bucket (Bucket) with a small burst (20 ms of
 // characters by default), exact over time; reads can be paced too
