@@ -349,3 +349,45 @@ func TestDeadlines(t *testing.T) {
 		}
 	})
 }
+
+func TestDirectionsConfiguredSeparately(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	a, b := NewPair(Config{Seed: 3, AtoB: &Impairments{BitErrorRate: 1}, BtoA: &Impairments{}})
+	defer a.Close()
+	defer b.Close()
+	a.Write([]byte{0x0F})
+	b.Write([]byte{0x0F})
+	buf := make([]byte, 1)
+	if io.ReadFull(b, buf); buf[0] != 0xF0 {
+		t.Errorf("a to b at BER 1: got %#02x, want 0xf0", buf[0])
+	}
+	if io.ReadFull(a, buf); buf[0] != 0x0F {
+		t.Errorf("b to a perfect: got %#02x, want 0x0f", buf[0])
+	}
+}
+
+func TestHangUpTakesLatency(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		a, b := NewPair(Config{Seed: 1, Impairments: Impairments{Latency: 100 * time.Millisecond}})
+		defer b.Close()
+		start := time.Now()
+		a.Write([]byte("x"))
+		a.Close()
+		buf := make([]byte, 4)
+		if n, err := b.Read(buf); n != 1 || err != nil || time.Since(start) != 100*time.Millisecond {
+			t.Errorf("read %d, %v after %v; want 1 octet after 100ms", n, err, time.Since(start))
+		}
+		if _, err := b.Read(buf); err != io.EOF || time.Since(start) != 100*time.Millisecond {
+			t.Errorf("then %v after %v; want EOF at 100ms", err, time.Since(start))
+		}
+		// A hang-up with nothing in flight also takes the latency.
+		c, d := NewPair(Config{Seed: 1, Impairments: Impairments{Latency: time.Second}})
+		defer d.Close()
+		start = time.Now()
+		c.Close()
+		if _, err := d.Read(buf); err != io.EOF || time.Since(start) != time.Second {
+			t.Errorf("bare hang-up: %v after %v; want EOF after 1s", err, time.Since(start))
+		}
+	})
+}
