@@ -1,0 +1,152 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// ptyKillGrace is how long a pty child has between SIGHUP and SIGKILL.
+const ptyKillGrace = 2 * time.Second
+
+// ptyBackend runs a program on a pseudo-terminal for each session.
+type ptyBackend struct {
+	name string
+	argv []string
+	dir  string
+	env  []string
+	term string
+}
+
+func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(b.argv[0], b.argv[1:]...)
+	cmd.Dir = b.dir
+	term := s.Term
+	if term == "" {
+		term = b.term
+	}
+	cmd.Env = append(minimalEnv(), b.env...)
+	cmd.Env = append(cmd.Env,
+		"TERM="+term,
+		"DIALGATE_USER="+s.User,
+		"DIALGATE_SESSION="+strconv.FormatUint(s.Number, 10),
+		"DIALGATE_REMOTE="+s.Remote,
+		"DIALGATE_LISTENER="+s.Listener,
+	)
+	ws := &pty.Winsize{Cols: 80, Rows: 24}
+	if s.Window.Cols > 0 && s.Window.Rows > 0 {
+		ws = &pty.Winsize{Cols: uint16(min(s.Window.Cols, 0xFFFF)), Rows: uint16(min(s.Window.Rows, 0xFFFF))}
+	}
+	// StartWithSize makes the child a session (and process group) leader
+	// with the pty as its controlling terminal.
+	ptmx, err := pty.StartWithSize(cmd, ws)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBackendUnavailable, b.argv[0], err)
+	}
+	c := &ptyConn{ptmx: ptmx, cmd: cmd, pgid: cmd.Process.Pid, exited: make(chan struct{})}
+	go c.reap()
+	return c, nil
+}
+
+// minimalEnv is the environment a pty child inherits from the gateway:
+// only what a program needs to run, nothing of the daemon's secrets.
+func minimalEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if _, ok := os.LookupEnv("PATH"); !ok {
+		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	return env
+}
+
+type ptyConn struct {
+	ptmx *os.File
+	cmd  *exec.Cmd
+	pgid int
+
+	exited  chan struct{} // closed when the child has been reaped
+	waitErr error
+
+	closeOnce sync.Once
+}
+
+func (c *ptyConn) reap() {
+	c.waitErr = c.cmd.Wait()
+	// The leader is gone; whatever it left in its group goes too.
+	_ = syscall.Kill(-c.pgid, syscall.SIGHUP)
+	close(c.exited)
+}
+
+// Read returns io.EOF once the child and everything holding the pty's
+// other end are gone and all output has been read (Linux reports EIO).
+func (c *ptyConn) Read(p []byte) (int, error) {
+	n, err := c.ptmx.Read(p)
+	if err != nil {
+		if errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed) {
+			err = io.EOF
+		}
+	}
+	return n, err
+}
+
+func (c *ptyConn) Write(p []byte) (int, error) { return c.ptmx.Write(p) }
+
+// CloseWrite on a terminal has no half-close: the caller hanging up is a
+// hang-up (SIGHUP), which Close delivers.
+func (c *ptyConn) CloseWrite() error { return nil }
+
+func (c *ptyConn) Resize(w transport.WindowSize) error {
+	if w.Cols <= 0 || w.Rows <= 0 {
+		return nil
+	}
+	return pty.Setsize(c.ptmx, &pty.Winsize{Cols: uint16(min(w.Cols, 0xFFFF)), Rows: uint16(min(w.Rows, 0xFFFF))})
+}
+
+// Interrupt sends the terminal's interrupt character (VINTR, ^C), which
+// the line discipline turns into SIGINT for the foreground group.
+func (c *ptyConn) Interrupt() error {
+	_, err := c.ptmx.Write([]byte{0x03})
+	return err
+}
+
+// Close hangs up: SIGHUP to the process group, SIGKILL after a grace
+// period if the child has not exited, and waits until it is reaped.
+func (c *ptyConn) Close() error {
+	c.closeOnce.Do(func() {
+		select {
+		case <-c.exited:
+		default:
+			_ = syscall.Kill(-c.pgid, syscall.SIGHUP)
+			_ = syscall.Kill(-c.pgid, syscall.SIGCONT)
+			t := time.NewTimer(ptyKillGrace)
+			select {
+			case <-c.exited:
+			case <-t.C:
+				_ = syscall.Kill(-c.pgid, syscall.SIGKILL)
+				<-c.exited
+			}
+			t.Stop()
+		}
+		_ = syscall.Kill(-c.pgid, syscall.SIGKILL) // stragglers that ignored SIGHUP
+		c.ptmx.Close()
+	})
+	return nil
+}

@@ -1,0 +1,53 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// tcpBackend is a raw TCP service: octets pass unchanged.
+type tcpBackend struct {
+	name    string
+	addr    string
+	proxy   bool
+	timeout time.Duration
+}
+
+func (b *tcpBackend) Connect(ctx context.Context, s Session) (BackendConn, error) {
+	c, err := dialTCP(ctx, b.addr, b.timeout, b.proxy, s)
+	if err != nil {
+		return nil, err
+	}
+	return tcpConn{c}, nil
+}
+
+// dialTCP connects to addr and sends the PROXY v2 header when asked.
+func dialTCP(ctx context.Context, addr string, timeout time.Duration, proxy bool, s Session) (*net.TCPConn, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBackendUnavailable, addr, err)
+	}
+	tc := c.(*net.TCPConn)
+	if proxy {
+		hdr := appendProxyV2(nil, hostPort(s.Remote), hostPort(s.Local))
+		if _, err := tc.Write(hdr); err != nil {
+			tc.Close()
+			return nil, fmt.Errorf("%w: %s: PROXY header: %v", ErrBackendUnavailable, addr, err)
+		}
+	}
+	return tc, nil
+}
+
+type tcpConn struct{ *net.TCPConn }
+
+func (tcpConn) Resize(transport.WindowSize) error { return nil }

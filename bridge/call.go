@@ -1,0 +1,349 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// What the caller is told, in words, when the gateway hangs up.
+const (
+	msgBusy        = "BUSY\r\n"
+	msgBackendEnd  = "\r\nNO CARRIER (the service ended the session)\r\n"
+	msgBackendFail = "\r\nNO CARRIER (the service failed)\r\n"
+	msgShutdown    = "\r\nNO CARRIER (the gateway is shutting down)\r\n"
+	msgDenied      = "\r\nNO CARRIER (access denied)\r\n"
+	msgThrottled   = "\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n"
+	msgTimeout     = "\r\nNO CARRIER (login timed out)\r\n"
+	msgNoText      = "\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n"
+	msgNoV42       = "\r\nNO CARRIER (V.42 is not available on this gateway)\r\n"
+	msgError       = "\r\nNO CARRIER (gateway error)\r\n"
+	msgNoCallback  = "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n"
+)
+
+// messageWriteTimeout bounds writing a last message to a caller that does
+// not read.
+const messageWriteTimeout = 2 * time.Second
+
+// call is one call's state.
+type call struct {
+	s      *Server
+	st     *state
+	lc     config.Listener
+	line   transport.Line
+	info   transport.LineInfo
+	source string
+	log    *zap.Logger
+	rec    store.CallRecord
+	cnt    counters
+
+	// The caller's byte stream: the line, or the LAPM link over it.
+	w      io.Writer
+	closer func() error
+	stats  func() *store.LAPMStats
+
+	hangOnce sync.Once
+}
+
+func (s *Server) handle(name string, line transport.Line) {
+	st := s.st.Load()
+	lc, _ := st.cfg.Listener(name)
+	info := line.Info()
+	c := &call{
+		s: s, st: st, lc: lc, line: line, info: info,
+		source: auth.SourceKey(info.RemoteAddr),
+		w:      line, closer: line.Close,
+	}
+	c.rec = store.CallRecord{Listener: name, Remote: info.RemoteAddr, Line: info.Transport, Start: s.now()}
+	c.log = s.log.With(zap.String("listener", name), zap.String("remote", info.RemoteAddr), zap.String("transport", info.Transport))
+	defer c.finish()
+
+	n, err := s.store.NextSession()
+	if err != nil {
+		c.log.Error("no session number; refusing the call", zap.Error(err))
+		c.end(store.ResultError, "no session number: "+err.Error(), msgError)
+		return
+	}
+	c.rec.Session = n
+	c.log = c.log.With(zap.Uint64("session", n))
+
+	if why := s.slots.take(c.source, s.now()); why != busyNone {
+		c.end(store.ResultBusy, string(why), msgBusy)
+		return
+	}
+	defer func() { s.slots.release(c.source, s.now()) }()
+	s.metrics.callStarted()
+	defer s.metrics.callEnded()
+	c.log.Debug("call answered")
+	c.run()
+}
+
+// end hangs up with a message and sets the record's result, unless a
+// result is already set.
+func (c *call) end(result, reason, msg string) {
+	if c.rec.Result == "" {
+		c.rec.Result, c.rec.Reason = result, reason
+	}
+	c.hangup(msg)
+}
+
+// hangup tells the caller msg (if any) and hangs up; only the first call
+// has an effect.
+func (c *call) hangup(msg string) {
+	c.hangOnce.Do(func() {
+		if msg != "" {
+			if d, ok := c.line.(transport.Deadliner); ok {
+				_ = d.SetWriteDeadline(c.s.now().Add(messageWriteTimeout))
+			}
+			_, _ = io.WriteString(c.w, msg)
+		}
+		_ = c.closer()
+		_ = c.line.Close()
+	})
+}
+
+// finish writes the call record and the log line.
+func (c *call) finish() {
+	c.hangup("")
+	c.rec.End = c.s.now()
+	c.rec.BytesIn, c.rec.BytesOut = c.cnt.in.Load(), c.cnt.out.Load()
+	if c.stats != nil {
+		c.rec.LAPM = c.stats()
+	}
+	if c.rec.Result == "" {
+		c.rec.Result = store.ResultError
+		c.rec.Reason = "call ended without a result"
+	}
+	if err := c.s.store.AppendRecord(c.rec); err != nil {
+		c.log.Error("call record lost", zap.Error(err))
+	}
+	c.s.metrics.callRecorded(c.rec)
+	fields := []zap.Field{
+		zap.String("result", c.rec.Result), zap.String("reason", c.rec.Reason),
+		zap.Int64("bytes_in", c.rec.BytesIn), zap.Int64("bytes_out", c.rec.BytesOut),
+		zap.Duration("duration", c.rec.End.Sub(c.rec.Start)),
+	}
+	if c.rec.User != "" {
+		fields = append(fields, zap.String("user", c.rec.User))
+	}
+	c.log.Info("call ended", fields...)
+}
+
+// run is the call after it got a line slot.
+func (c *call) run() {
+	s := c.s
+	cfg := c.st.cfg
+	ctx, cancel := context.WithCancel(s.stopCtx)
+	defer cancel()
+
+	// Until the session is bridged: the handshake deadline, and the
+	// gateway's stop, hang up with a message.
+	loginCtx, loginCancel := context.WithTimeout(ctx, cfg.Security.HandshakeDeadline.Duration)
+	defer loginCancel()
+	var timedOut bool
+	stopWatch := context.AfterFunc(loginCtx, func() {
+		if s.stopCtx.Err() != nil {
+			c.end(store.ResultShutdown, "gateway shut down during login", msgShutdown)
+			return
+		}
+		if errors.Is(loginCtx.Err(), context.DeadlineExceeded) {
+			timedOut = true
+			c.end(store.ResultAbandoned, "login timed out", msgTimeout)
+		}
+	})
+	acct, r, ok := c.authenticate(loginCtx)
+	if !stopWatch() {
+		// The watcher ran: the call is already hung up and recorded.
+		_ = timedOut
+		return
+	}
+	if !ok {
+		return
+	}
+	c.rec.User = acct.Name
+	c.log = c.log.With(zap.String("user", acct.Name))
+
+	if acct.Callback != "" {
+		c.callback(ctx, acct)
+		return
+	}
+	name := acct.Backend
+	if name == "" {
+		name = c.lc.Backend
+	}
+	c.rec.Backend = name
+	be, found := c.st.backends[name]
+	if !found {
+		c.log.Error("no such backend", zap.String("backend", name))
+		c.end(store.ResultBackendDown, fmt.Sprintf("no backend named %q", name), fmt.Sprintf("\r\nNO CARRIER (service %q is not available)\r\n", name))
+		return
+	}
+	conn, err := be.Connect(ctx, Session{
+		Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
+		Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
+		Term: c.line.Info().TermType, Window: c.line.Info().Window,
+	})
+	if err != nil {
+		c.log.Warn("backend unavailable", zap.String("backend", name), zap.Error(err))
+		msg := fmt.Sprintf("\r\nNO CARRIER (service %q is not available)\r\n", name)
+		if s.stopCtx.Err() != nil {
+			msg = msgShutdown
+		}
+		c.end(store.ResultBackendDown, err.Error(), msg)
+		return
+	}
+	c.rec.Answer = s.now()
+	c.log.Info("session bridged", zap.String("backend", name))
+	res := pump(ctx, r, c.w, c.line, conn, &c.cnt)
+	switch res.side {
+	case endBackend:
+		if res.backendErr != nil {
+			c.end(store.ResultCompleted, "backend failed: "+res.backendErr.Error(), msgBackendFail)
+		} else {
+			c.end(store.ResultCompleted, "backend closed", msgBackendEnd)
+		}
+	case endCaller:
+		reason := "caller hung up"
+		if res.callerErr != nil {
+			reason = "caller line failed: " + res.callerErr.Error()
+		}
+		c.end(store.ResultCompleted, reason, "")
+	case endStopped:
+		c.end(store.ResultShutdown, "gateway shut down", msgShutdown)
+	}
+	if res.upDone != nil {
+		<-res.upDone
+	}
+}
+
+// authenticate runs detection and V.42 or the text login. It returns the
+// account and the reader of the caller's octets; ok false means the call
+// has been ended and its result set.
+func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok bool) {
+	var leftover []byte
+	v42 := false
+	switch c.lc.V42 {
+	case config.V42Detect:
+		if c.s.v42 != nil {
+			var err error
+			v42, leftover, err = c.s.v42.Detect(ctx, c.line)
+			if err != nil {
+				c.end(store.ResultAbandoned, "detection: "+err.Error(), "")
+				return Account{}, nil, false
+			}
+		}
+	case config.V42LAPM:
+		if c.s.v42 == nil {
+			c.end(store.ResultRefused, "V.42 not available", msgNoV42)
+			return Account{}, nil, false
+		}
+		v42 = true
+	}
+	r = c.line
+	secure := c.info.Secure
+	mode := "text"
+	if v42 {
+		sess, err := c.s.v42.Answer(ctx, c.line, leftover, V42Call{Session: c.rec.Session, Listener: c.lc, Remote: c.info.RemoteAddr, Verifier: c.st.verifier})
+		if err != nil {
+			c.v42Failed(err)
+			return Account{}, nil, false
+		}
+		link := sess.Link
+		c.w, r, c.stats = link, link, sess.Stats
+		c.closer = link.Close
+		leftover = nil
+		if sess.Account != nil {
+			c.rec.Mode = "v42"
+			return *sess.Account, r, true
+		}
+		mode = "v42-text"
+	}
+	c.rec.Mode = mode
+	if len(leftover) > 0 {
+		r = io.MultiReader(bytes.NewReader(leftover), r)
+	}
+	if !c.lc.TextLoginAllowed(secure) {
+		c.end(store.ResultRefused, "text login not allowed on this listener", msgNoText)
+		return Account{}, nil, false
+	}
+	if ec, isEC := c.line.(transport.EchoController); isEC && !v42 {
+		// RFC 857: the server echoes; the caller's terminal stops local
+		// echo, so the password is not shown.
+		_ = ec.SetServerEcho(true)
+	}
+	e := newLineEditor(r, c.w, true)
+	banner := fmt.Sprintf("\r\n%s: session %d\r\n", c.st.cfg.GatewayName, c.rec.Session)
+	out, err := textLogin(ctx, e, c.st.verifier, c.info.RemoteAddr, banner, c.st.cfg.Security.LoginTries)
+	if err != nil {
+		if out.tried != "" {
+			c.rec.User = out.tried
+		}
+		if errors.Is(err, errCallerGone) || ctx.Err() != nil {
+			c.end(store.ResultAbandoned, "caller left during login", "")
+		} else {
+			c.log.Error("login failed", zap.Error(err))
+			c.end(store.ResultError, err.Error(), msgError)
+		}
+		return Account{}, nil, false
+	}
+	switch out.result {
+	case store.ResultDenied:
+		c.rec.User = out.tried
+		c.log.Info("login denied", zap.String("tried_user", out.tried), zap.Int("tries", out.tries))
+		c.end(store.ResultDenied, out.reason, msgDenied)
+		return Account{}, nil, false
+	case store.ResultThrottled:
+		c.rec.User = out.tried
+		c.end(store.ResultThrottled, out.reason, msgThrottled)
+		return Account{}, nil, false
+	}
+	return out.acct, e.rest(), true
+}
+
+// v42Failed ends a call whose V.42 answer failed.
+func (c *call) v42Failed(err error) {
+	c.rec.Mode = "v42"
+	switch {
+	case errors.Is(err, ErrNoAccessSecurity):
+		c.log.Info("V.42 caller without Access Security refused (security = required)")
+		c.end(store.ResultRefused, "V.42 caller without Access Security", "")
+	case errors.Is(err, ErrDenied):
+		c.end(store.ResultDenied, err.Error(), "")
+	case errors.Is(err, ErrThrottled):
+		c.end(store.ResultThrottled, err.Error(), "")
+	case c.s.stopCtx.Err() != nil:
+		c.end(store.ResultShutdown, "gateway shut down during the handshake", "")
+	default:
+		c.log.Info("V.42 answer failed", zap.Error(err))
+		c.end(store.ResultAbandoned, err.Error(), "")
+	}
+}
+
+// callback hands an authenticated caller with a callback address to the
+// callback service and hangs up.
+func (c *call) callback(ctx context.Context, acct Account) {
+	if c.s.cb == nil {
+		c.log.Warn("user needs a callback but no callback service is configured")
+		c.end(store.ResultRefused, "callback not available", msgNoCallback)
+		return
+	}
+	c.end(store.ResultCallback, "calling back "+acct.Callback, "\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n")
+	err := c.s.cb(ctx, CallbackRequest{
+		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.rec.Mode,
+	})
+	if err != nil {
+		c.rec.Reason = "callback not scheduled: " + err.Error()
+		c.log.Warn("callback not scheduled", zap.Error(err))
+	}
+}

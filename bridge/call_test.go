@@ -1,0 +1,86 @@
+package bridge
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+func TestTextLoginToTCPBackend(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	line, done := simCall(t, s)
+	login(t, line, "alice", "secret")
+	io.WriteString(line, "hello backend")
+	expect(t, line, "hello backend")
+	line.Close()
+	<-done
+	recs := records(t, st)
+	if len(recs) != 1 {
+		t.Fatalf("records: %+v", recs)
+	}
+	r := recs[0]
+	if r.User != "alice" || r.Result != store.ResultCompleted || r.Reason != "caller hung up" || r.BytesIn != 13 || r.BytesOut != 13 || r.Answer.IsZero() || r.Session == 0 || r.Mode != "text" || r.Backend != "echo" {
+		t.Errorf("record: %+v", r)
+	}
+}
+
+func TestWrongPasswordDenied(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	line, done := simCall(t, s)
+	for i := 0; i < 3; i++ {
+		login(t, line, "alice", "wrong")
+	}
+	out := readAll(line)
+	if !strings.Contains(out, "access denied") || strings.Count(out, "Login incorrect") != 0 {
+		t.Errorf("caller saw %q", out)
+	}
+	<-done
+	recs := records(t, st)
+	if len(recs) != 1 || recs[0].Result != store.ResultDenied || recs[0].User != "alice" {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+func TestBackendDown(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t, config.Backend{Name: "gone", Type: config.BackendTCP, Address: "127.0.0.1:1"})
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"bob": "pw"}})
+	line, done := simCall(t, s)
+	login(t, line, "bob", "pw")
+	out := readAll(line)
+	if !strings.Contains(out, `NO CARRIER (service "gone" is not available)`) {
+		t.Errorf("caller saw %q", out)
+	}
+	<-done
+	recs := records(t, st)
+	if len(recs) != 1 || recs[0].Result != store.ResultBackendDown || !strings.Contains(recs[0].Reason, "127.0.0.1:1") {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+func TestDemoBackend(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"demo": "demo"}})
+	line, done := simCall(t, s)
+	login(t, line, "demo", "demo")
+	expect(t, line, "Choice: ")
+	io.WriteString(line, "e\r")
+	expect(t, line, "leaves.")
+	io.WriteString(line, "hi there\r\n.\r\ng\r\n")
+	out := readAll(line)
+	if !strings.Contains(out, "echo: hi there") || !strings.Contains(out, "Goodbye, demo.") || !strings.Contains(out, "NO CARRIER (the service ended the session)") {
+		t.Errorf("caller saw %q", out)
+	}
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Reason != "backend closed" {
+		t.Fatalf("records: %+v", r)
+	}
+}

@@ -1,0 +1,224 @@
+package bridge
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrDenied is what a Verifier returns (wrapped) when the user name and
+// password do not open a session. It never says which of the two was
+// wrong.
+var ErrDenied = errors.New("bridge: access denied")
+
+// ErrThrottled is what a Verifier returns (wrapped) when it will not check
+// a password now: back-off after failures, or too many verifications
+// queued.
+var ErrThrottled = errors.New("bridge: login refused for now")
+
+// errCallerGone is returned by the line editor when the caller hangs up or
+// types the interrupt or end-of-file character at a prompt.
+var errCallerGone = errors.New("bridge: caller hung up")
+
+// Account is an authenticated user as the call flow needs it.
+type Account struct {
+	Name     string
+	Backend  string // "" = the listener's backend
+	Callback string // line URL to call the user back on; "" = none
+}
+
+// Verifier checks credentials: the text login and the Access Security
+// RESPONSE use the same one. source is the caller's address (for
+// throttling). Errors wrap ErrDenied or ErrThrottled; anything else is an
+// internal error.
+type Verifier interface {
+	Verify(ctx context.Context, user, password, source string) (Account, error)
+}
+
+// Limits of the text login.
+const (
+	maxUserLen     = 64
+	maxPasswordLen = 256
+)
+
+// lineEditor reads lines typed on a terminal at the other end of a line.
+// It echoes when the gateway controls echo, handles backspace, and ends a
+// line at CR, LF, CR LF or CR NUL (RFC 854 NVT conventions).
+type lineEditor struct {
+	r    *bufio.Reader
+	w    io.Writer
+	echo bool
+	// pendingCR: the last line ended in CR whose LF or NUL may still come.
+	pendingCR bool
+}
+
+func newLineEditor(r io.Reader, w io.Writer, echo bool) *lineEditor {
+	return &lineEditor{r: bufio.NewReaderSize(r, 4096), w: w, echo: echo}
+}
+
+// readLine reads one line of at most max octets (more are ignored).
+// secret lines are never echoed.
+func (e *lineEditor) readLine(secret bool, max int) (string, error) {
+	var b []byte
+	var out []byte
+	flush := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		_, err := e.w.Write(out)
+		out = out[:0]
+		return err
+	}
+	for {
+		c, err := e.r.ReadByte()
+		if err != nil {
+			return "", errCallerGone
+		}
+		if e.pendingCR {
+			e.pendingCR = false
+			if c == '\n' || c == 0 {
+				continue
+			}
+		}
+		switch {
+		case c == '\r' || c == '\n':
+			e.pendingCR = c == '\r'
+			if e.echo {
+				out = append(out, '\r', '\n')
+			}
+			return string(b), flush()
+		case c == 0x08 || c == 0x7F:
+			if len(b) > 0 {
+				b = b[:len(b)-1]
+				if e.echo && !secret {
+					out = append(out, '\b', ' ', '\b')
+				}
+			}
+		case c == 0x03 || c == 0x04: // ^C, ^D: the caller gives up
+			_ = flush()
+			return "", errCallerGone
+		case c == 0x15: // ^U: kill the line
+			if e.echo && !secret {
+				for range b {
+					out = append(out, '\b', ' ', '\b')
+				}
+			}
+			b = b[:0]
+		case c < 0x20:
+			// Other control characters (escape sequences from cursor
+			// keys and the like) are not part of names or passwords.
+		default:
+			if len(b) < max {
+				b = append(b, c)
+				if e.echo && !secret {
+					out = append(out, c)
+				}
+			}
+		}
+		if e.r.Buffered() == 0 {
+			if err := flush(); err != nil {
+				return "", errCallerGone
+			}
+		}
+	}
+}
+
+// rest returns a reader of what the caller typed after the last line,
+// then the rest of the line: the typeahead reaches the backend.
+func (e *lineEditor) rest() io.Reader {
+	if !e.pendingCR {
+		return e.r
+	}
+	return &skipLF{r: e.r}
+}
+
+// skipLF drops one LF or NUL at the very start of a stream (the second
+// half of a CR LF or CR NUL whose CR ended the password line).
+type skipLF struct {
+	r    *bufio.Reader
+	done bool
+}
+
+func (s *skipLF) Read(p []byte) (int, error) {
+	if !s.done {
+		c, err := s.r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		s.done = true
+		if c != '\n' && c != 0 {
+			if err := s.r.UnreadByte(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return s.r.Read(p)
+}
+
+// loginOutcome is how a text login ended.
+type loginOutcome struct {
+	acct   Account
+	tried  string // last user name typed
+	result string // store.Result*
+	reason string
+	tries  int
+}
+
+// textLogin runs the login dialogue: up to tries attempts of user name and
+// password, verified by v.
+func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner string, tries int) (loginOutcome, error) {
+	if _, err := io.WriteString(e.w, banner); err != nil {
+		return loginOutcome{}, errCallerGone
+	}
+	last := ""
+	for i := 1; i <= tries; i++ {
+		user := ""
+		for user == "" {
+			if _, err := io.WriteString(e.w, "login: "); err != nil {
+				return loginOutcome{}, errCallerGone
+			}
+			u, err := e.readLine(false, maxUserLen)
+			if err != nil {
+				return loginOutcome{tries: i - 1}, err
+			}
+			user = u
+		}
+		if _, err := io.WriteString(e.w, "password: "); err != nil {
+			return loginOutcome{}, errCallerGone
+		}
+		pw, err := e.readLine(true, maxPasswordLen)
+		if err != nil {
+			return loginOutcome{tries: i - 1}, err
+		}
+		if !e.echo {
+			// The terminal echoed the CR itself, or not: make sure
+			// the next output starts on a fresh line.
+			_, _ = io.WriteString(e.w, "\r\n")
+		}
+		acct, err := v.Verify(ctx, user, pw, source)
+		pw = ""
+		last = user
+		switch {
+		case err == nil:
+			if acct.Name == "" {
+				acct.Name = user
+			}
+			return loginOutcome{acct: acct, tries: i}, nil
+		case errors.Is(err, ErrThrottled):
+			return loginOutcome{tried: user, result: "throttled", reason: "login throttled", tries: i}, nil
+		case errors.Is(err, ErrDenied):
+			if i < tries {
+				if _, err := io.WriteString(e.w, "Login incorrect.\r\n\r\n"); err != nil {
+					return loginOutcome{}, errCallerGone
+				}
+			}
+		case ctx.Err() != nil:
+			return loginOutcome{tries: i}, ctx.Err()
+		default:
+			return loginOutcome{tries: i}, fmt.Errorf("bridge: verify: %w", err)
+		}
+	}
+	return loginOutcome{tried: last, result: "denied", reason: fmt.Sprintf("%d failed login attempts", tries), tries: tries}, nil
+}

@@ -1,0 +1,64 @@
+package bridge
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dialgate/dialgate/internal/store"
+)
+
+// Metrics are the gateway's Prometheus metrics. The nil *Metrics records
+// nothing.
+type Metrics struct {
+	active  prometheus.Gauge
+	calls   *prometheus.CounterVec
+	octets  *prometheus.CounterVec
+	answers prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "dialgate", Name: "calls_active", Help: "Calls holding a line slot.",
+		}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dialgate", Name: "calls_total", Help: "Calls ended, by listener and result.",
+		}, []string{"listener", "result"}),
+		octets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dialgate", Name: "bridged_octets_total", Help: "Octets bridged, by direction (in: caller to backend).",
+		}, []string{"direction"}),
+		answers: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "dialgate", Name: "sessions_bridged_total", Help: "Calls that reached a backend.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.active, m.calls, m.octets, m.answers} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) callStarted() {
+	if m != nil {
+		m.active.Inc()
+	}
+}
+
+func (m *Metrics) callEnded() {
+	if m != nil {
+		m.active.Dec()
+	}
+}
+
+func (m *Metrics) callRecorded(r store.CallRecord) {
+	if m == nil {
+		return
+	}
+	m.calls.WithLabelValues(r.Listener, r.Result).Inc()
+	m.octets.WithLabelValues("in").Add(float64(r.BytesIn))
+	m.octets.WithLabelValues("out").Add(float64(r.BytesOut))
+	if !r.Answer.IsZero() {
+		m.answers.Inc()
+	}
+}

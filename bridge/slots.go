@@ -1,0 +1,105 @@
+package bridge
+
+import (
+	"sync"
+	"time"
+)
+
+// busyReason says why a call got no line slot.
+type busyReason string
+
+const (
+	busyNone        busyReason = ""
+	busyFull        busyReason = "all lines busy"
+	busyPerSource   busyReason = "too many calls from this address"
+	busyHoldoff     busyReason = "hold-off after a recent call from this address"
+	busyMaintenance busyReason = "maintenance"
+	busyDraining    busyReason = "gateway shutting down"
+)
+
+// slotLimits are the line-slot settings; they can change on reload.
+type slotLimits struct {
+	max         int
+	perSource   int // 0 = no limit
+	maintenance bool
+	holdoff     time.Duration
+}
+
+// slots hands out line slots. Pure bookkeeping: time comes from the caller.
+type slots struct {
+	mu       sync.Mutex
+	lim      slotLimits
+	inUse    int
+	bySource map[string]int
+	hangup   map[string]time.Time // source -> end of hold-off
+	draining bool
+}
+
+func newSlots(lim slotLimits) *slots {
+	return &slots{lim: lim, bySource: map[string]int{}, hangup: map[string]time.Time{}}
+}
+
+func (s *slots) setLimits(lim slotLimits) {
+	s.mu.Lock()
+	s.lim = lim
+	s.mu.Unlock()
+}
+
+func (s *slots) drain() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+// take reserves a slot for a call from source at now, or says why not.
+func (s *slots) take(source string, now time.Time) busyReason {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.draining:
+		return busyDraining
+	case s.lim.maintenance:
+		return busyMaintenance
+	case s.inUse >= s.lim.max:
+		return busyFull
+	case s.lim.perSource > 0 && s.bySource[source] >= s.lim.perSource:
+		return busyPerSource
+	}
+	if until, ok := s.hangup[source]; ok {
+		if now.Before(until) {
+			return busyHoldoff
+		}
+		delete(s.hangup, source)
+	}
+	s.inUse++
+	s.bySource[source]++
+	return busyNone
+}
+
+// release frees a slot taken by take and starts the source's hold-off.
+func (s *slots) release(source string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inUse--
+	if s.bySource[source]--; s.bySource[source] <= 0 {
+		delete(s.bySource, source)
+	}
+	if s.lim.holdoff > 0 {
+		s.hangup[source] = now.Add(s.lim.holdoff)
+	}
+	// Forget expired hold-offs so the map cannot grow without bound.
+	if len(s.hangup) > 4*s.lim.max+64 {
+		for k, t := range s.hangup {
+			if !now.Before(t) {
+				delete(s.hangup, k)
+			}
+		}
+	}
+}
+
+// busy reports the slots in use.
+func (s *slots) busy() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inUse
+}
