@@ -1,0 +1,287 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/flynn/noise"
+)
+
+// Defaults for AnswererConfig.
+const (
+	DefaultHandshakeDeadline = 30 * time.Second
+	DefaultCallbackTTL       = 2 * time.Minute
+)
+
+// AnswererConfig configures the gateway's side of the handshake.
+type AnswererConfig struct {
+	// HostKey is the gateway's X25519 static key (LoadOrCreateHostKey).
+	HostKey HostKey
+	// Name is sent to the caller in CHALLENGE (at most MaxNameLen octets).
+	Name string
+	// Verify checks a user ID and password: the Verifier's Verify bound to
+	// the call's source address. It runs only after RESPONSE decrypted.
+	// Errors: ErrDenied and ErrBusy map to those reasons; a context error
+	// to timeout; anything else to denied.
+	Verify func(ctx context.Context, userID, password string) (User, error)
+	// AllocateSession returns the next never-repeating session number. An
+	// error rejects the call as busy.
+	AllocateSession func() (uint64, error)
+	// Rand is the source of ephemeral keys and challenges; nil means
+	// crypto/rand.
+	Rand io.Reader
+	// Now is the gateway's clock; nil means time.Now.
+	Now func() time.Time
+	// Deadline bounds the handshake from INITIATE to CONFIRM; zero means
+	// DefaultHandshakeDeadline.
+	Deadline time.Duration
+	// CallbackTTL is how long a callback ticket lives; zero means
+	// DefaultCallbackTTL.
+	CallbackTTL time.Duration
+}
+
+// AnswerResult is a successful handshake on the gateway's side.
+type AnswerResult struct {
+	User          User
+	SessionNumber uint64
+	// Transform seals and opens data-phase payloads. It is nil when
+	// Callback is set: the caller hangs up and the data phase runs on the
+	// callback.
+	Transform Transform
+	// Callback is the ticket for PlaceCallback when the user has a callback
+	// address (User.Callback).
+	Callback *Ticket
+}
+
+// answerer is the gateway's handshake state (docs/access-security.md §4).
+type answerer struct {
+	cfg        AnswererConfig
+	conn       XIDConn
+	first      []byte // the INITIATE token
+	caps       uint8
+	hs         *noise.HandshakeState
+	send, recv *noise.CipherState
+	h          []byte
+}
+
+// Answer runs phases i–iv as the gateway. first is the INITIATE payload the
+// link's AcceptXID already returned; Answer sends CHALLENGE with
+// conn.RespondXID, reads RESPONSE with AcceptXID and answers CONFIRM or
+// REJECT. On every failure after INITIATE it sends REJECT with the matching
+// reason before returning the error (a *RejectError describing what was sent
+// when the cause was the policy: denied, busy, callback-unavailable).
+func Answer(ctx context.Context, conn XIDConn, first []byte, cfg AnswererConfig) (*AnswerResult, error) {
+	if len(cfg.HostKey.Private) != keyLen || len(cfg.HostKey.Public) != keyLen {
+		return nil, fmt.Errorf("auth: AnswererConfig.HostKey is not an X25519 key pair: %w", ErrConfig)
+	}
+	if len(cfg.Name) > MaxNameLen {
+		return nil, fmt.Errorf("auth: AnswererConfig.Name longer than %d octets: %w", MaxNameLen, ErrConfig)
+	}
+	if cfg.Verify == nil || cfg.AllocateSession == nil {
+		return nil, fmt.Errorf("auth: AnswererConfig.Verify and AllocateSession are required: %w", ErrConfig)
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = DefaultHandshakeDeadline
+	}
+	if cfg.CallbackTTL <= 0 {
+		cfg.CallbackTTL = DefaultCallbackTTL
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
+	defer cancel()
+	a := &answerer{cfg: cfg, conn: conn, first: first}
+	return a.handshake(ctx)
+}
+
+// RejectInitiate answers an INITIATE the gateway will not process (lines
+// full, too many pending handshakes from the source) with a clear REJECT.
+func RejectInitiate(conn XIDConn, r Reason) error {
+	if err := conn.RespondXID(appendRejectClear(nil, r)); err != nil {
+		return fmt.Errorf("auth: sending REJECT: %w", err)
+	}
+	return nil
+}
+
+func (a *answerer) handshake(ctx context.Context) (*AnswerResult, error) {
+	if err := a.sendChallenge(); err != nil {
+		return nil, err
+	}
+	resp, err := a.readResponse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer wipe(resp.password)
+	user, err := a.cfg.Verify(ctx, resp.userID, string(resp.password))
+	if err != nil {
+		return nil, a.rejectVerify(ctx, err)
+	}
+	if user.Callback != "" && a.caps&CapCallback == 0 {
+		return nil, a.reject(&RejectError{Reason: ReasonCallbackUnavailable, Authenticated: true, PeerVersion: Version},
+			fmt.Errorf("auth: user %q requires callback the caller cannot take", user.ID))
+	}
+	session, err := a.cfg.AllocateSession()
+	if err != nil {
+		return nil, a.reject(&RejectError{Reason: ReasonBusy, Authenticated: true, PeerVersion: Version},
+			fmt.Errorf("auth: allocating session number: %w", err))
+	}
+	return a.sendConfirm(user, session)
+}
+
+// sendChallenge processes INITIATE (phase i) and answers CHALLENGE (ii).
+func (a *answerer) sendChallenge() error {
+	init, err := parseInitiate(a.first)
+	if err != nil {
+		reason := ReasonProtocolError
+		if errors.Is(err, ErrVersion) {
+			reason = ReasonVersion
+		}
+		if rerr := RejectInitiate(a.conn, reason); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	a.caps = init.caps
+	prologue, err := nxPrologue(a.conn.NegotiationTranscript())
+	if err != nil {
+		return err
+	}
+	a.hs, err = noise.NewHandshakeState(noise.Config{
+		CipherSuite:   cipherSuite,
+		Random:        a.cfg.Rand,
+		Pattern:       noise.HandshakeNX,
+		Initiator:     false,
+		Prologue:      prologue,
+		StaticKeypair: noise.DHKey{Private: a.cfg.HostKey.Private, Public: a.cfg.HostKey.Public},
+	})
+	if err != nil {
+		return fmt.Errorf("auth: starting NX handshake: %w", err)
+	}
+	if _, _, _, err := a.hs.ReadMessage(nil, init.msg); err != nil {
+		return noiseErr("reading INITIATE", err)
+	}
+	var p challengePayload
+	if err := readRandom(a.cfg.Rand, p.challenge[:]); err != nil {
+		return err
+	}
+	p.name = a.cfg.Name
+	msg, c2g, g2c, err := a.hs.WriteMessage(nil, p.append(nil))
+	if err != nil {
+		return fmt.Errorf("auth: writing CHALLENGE: %w", err)
+	}
+	a.recv, a.send = c2g, g2c
+	a.h = a.hs.ChannelBinding()
+	tok := append(header(TypeChallenge), msg...)
+	if err := a.conn.RespondXID(tok); err != nil {
+		return fmt.Errorf("auth: sending CHALLENGE: %w", err)
+	}
+	return nil
+}
+
+// readResponse waits for and opens RESPONSE (phase iii). Failures after the
+// handshake completed are answered with a sealed REJECT.
+func (a *answerer) readResponse(ctx context.Context) (responsePlain, error) {
+	tok, err := a.conn.AcceptXID(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			// The line may still be up: tell the caller why.
+			return responsePlain{}, a.reject(&RejectError{Reason: ReasonTimeout, Authenticated: true, PeerVersion: Version},
+				fmt.Errorf("auth: waiting for RESPONSE: %w", err))
+		}
+		return responsePlain{}, fmt.Errorf("auth: waiting for RESPONSE: %w", err)
+	}
+	body, err := parseSealed(tok, TypeResponse)
+	if err != nil {
+		return responsePlain{}, a.protocolError(err)
+	}
+	plain, err := a.recv.Decrypt(nil, sealedAD(tok[:headerLen], a.h), body)
+	if err != nil {
+		return responsePlain{}, a.protocolError(noiseErr("opening RESPONSE", err))
+	}
+	p, err := parseResponsePlain(plain)
+	if err != nil {
+		wipe(plain)
+		return responsePlain{}, a.protocolError(err)
+	}
+	if p.caps != a.caps {
+		wipe(plain)
+		return responsePlain{}, a.protocolError(fmt.Errorf("auth: RESPONSE capabilities 0x%02x differ from INITIATE's 0x%02x: %w", p.caps, a.caps, ErrMalformed))
+	}
+	return p, nil
+}
+
+// rejectVerify maps a Verify error onto a REJECT reason and sends it.
+func (a *answerer) rejectVerify(ctx context.Context, err error) error {
+	reason := ReasonDenied
+	switch {
+	case errors.Is(err, ErrBusy):
+		reason = ReasonBusy
+	case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
+		reason = ReasonTimeout
+	}
+	return a.reject(&RejectError{Reason: reason, Authenticated: true, PeerVersion: Version},
+		fmt.Errorf("auth: verification: %w", err))
+}
+
+func (a *answerer) protocolError(cause error) error {
+	return a.reject(&RejectError{Reason: ReasonProtocolError, Authenticated: true, PeerVersion: Version}, cause)
+}
+
+// reject sends a sealed REJECT and returns an error joining the cause with
+// the *RejectError describing what was sent.
+func (a *answerer) reject(re *RejectError, cause error) error {
+	tok := append([]byte(nil), rejectSealedHeader...)
+	tok, err := a.send.Encrypt(tok, sealedAD(rejectSealedHeader, a.h), []byte{byte(re.Reason)})
+	if err != nil {
+		return errors.Join(cause, re, fmt.Errorf("auth: sealing REJECT: %w", err))
+	}
+	if err := a.conn.RespondXID(tok); err != nil {
+		return errors.Join(cause, re, fmt.Errorf("auth: sending REJECT: %w", err))
+	}
+	return errors.Join(cause, re)
+}
+
+// sendConfirm answers CONFIRM (phase iv) and builds the result.
+func (a *answerer) sendConfirm(user User, session uint64) (*AnswerResult, error) {
+	res := &AnswerResult{User: user, SessionNumber: session}
+	p := confirmPlain{session: session}
+	if user.Callback != "" {
+		psk, id, err := callbackSecrets(a.recv, a.send, a.h)
+		if err != nil {
+			return nil, err
+		}
+		ttl := a.cfg.CallbackTTL.Round(time.Second)
+		if ttl < time.Second {
+			ttl = time.Second
+		}
+		p.callback = true
+		p.callbackTTL = uint64(ttl / time.Second)
+		res.Callback = &Ticket{
+			id:      id,
+			psk:     psk,
+			User:    user,
+			Session: session,
+			Expires: a.cfg.Now().Add(ttl),
+		}
+	}
+	hdr := header(TypeConfirm)
+	tok, err := a.send.Encrypt(hdr, sealedAD(hdr, a.h), p.append(nil))
+	if err != nil {
+		return nil, fmt.Errorf("auth: sealing CONFIRM: %w", err)
+	}
+	if err := a.conn.RespondXID(tok); err != nil {
+		return nil, fmt.Errorf("auth: sending CONFIRM: %w", err)
+	}
+	if res.Callback == nil {
+		res.Transform = newTransform(a.send, a.recv)
+	}
+	return res, nil
+}

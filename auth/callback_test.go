@@ -1,0 +1,185 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+func (t *Ticket) clone() *Ticket {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return &Ticket{User: t.User, Session: t.Session, Expires: t.Expires, id: t.id, psk: t.psk, used: t.used}
+}
+
+func (t *CallerTicket) clone() *CallerTicket {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return &CallerTicket{id: t.id, psk: t.psk, userID: t.userID, session: t.session, expires: t.expires,
+		used: t.used, rand: newRecRand("caller ticket clone"), now: t.now}
+}
+
+// callbackFixture returns pristine tickets of the callback scenario (clone
+// them before use) and the CALLBACK and ACCEPT tokens exchanged with them.
+func callbackFixture(t testing.TB) (gw *Ticket, caller *CallerTicket, callback, accept []byte) {
+	t.Helper()
+	r := runPair(t, scenarioCallback.callerConfig(nil), answererConfig(scenarioCallback.gwSeed, nil), testTranscript, testTranscript, nil)
+	if r.callErr != nil || r.ansErr != nil {
+		t.Fatalf("call: %v; answer: %v", r.callErr, r.ansErr)
+	}
+	gw, caller = r.ans.Callback.clone(), r.call.Ticket.clone()
+	_, _, log, gerr, cerr := runCallbackPair(t, r.ans.Callback, newRecRand("gateway callback phase"), r.call.Ticket)
+	if gerr != nil || cerr != nil || len(log) != 2 {
+		t.Fatalf("place: %v; accept: %v", gerr, cerr)
+	}
+	return gw, caller, log[0].tok, log[1].tok
+}
+
+func acceptWith(tok []byte, tickets ...*CallerTicket) (*scriptConn, error) {
+	conn := &scriptConn{transcript: testCallbackTranscript}
+	_, err := AcceptCallback(context.Background(), conn, tok, tickets...)
+	return conn, err
+}
+
+// sentClearDenied reports whether the caller answered with a clear REJECT denied.
+func sentClearDenied(conn *scriptConn) bool {
+	if len(conn.sentResps) != 1 {
+		return false
+	}
+	r, err := parseReject(conn.sentResps[0])
+	return err == nil && !r.sealed && r.reason == ReasonDenied
+}
+
+func TestCallbackReplayed(t *testing.T) {
+	_, ct, cb, _ := callbackFixture(t)
+	ticket := ct.clone()
+	if _, err := acceptWith(cb, ticket); err != nil {
+		t.Fatalf("first CALLBACK: %v", err)
+	}
+	conn, err := acceptWith(cb, ticket)
+	if !errors.Is(err, ErrTicketUsed) || !sentClearDenied(conn) {
+		t.Fatalf("replayed CALLBACK: %v", err)
+	}
+}
+
+func TestCallbackTicketUsedTwiceByGateway(t *testing.T) {
+	gt, _, _, acc := callbackFixture(t)
+	ticket := gt.clone()
+	conn := &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{acc}}
+	if _, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Rand: newRecRand("gateway callback phase"), Now: fixedNow}); err != nil {
+		t.Fatalf("first callback: %v", err)
+	}
+	conn = &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{acc}}
+	if _, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Now: fixedNow}); !errors.Is(err, ErrTicketUsed) || len(conn.sentCmds) != 0 {
+		t.Fatalf("second callback: %v", err)
+	}
+}
+
+func TestCallbackExpired(t *testing.T) {
+	gt, ct, cb, _ := callbackFixture(t)
+	// Caller side: its clock is past the ticket's expiry.
+	late := ct.clone()
+	late.now = func() time.Time { return testNow.Add(2*time.Minute + time.Second) }
+	if conn, err := acceptWith(cb, late); !errors.Is(err, ErrTicketExpired) || !sentClearDenied(conn) {
+		t.Fatalf("caller, expired: %v", err)
+	}
+	// Gateway side.
+	conn := &scriptConn{transcript: testCallbackTranscript}
+	_, err := PlaceCallback(context.Background(), conn, gt.clone(), CallbackConfig{Now: func() time.Time { return testNow.Add(3 * time.Minute) }})
+	if !errors.Is(err, ErrTicketExpired) || len(conn.sentCmds) != 0 {
+		t.Fatalf("gateway, expired: %v", err)
+	}
+}
+
+func TestCallbackForAnotherUser(t *testing.T) {
+	gt, ct, _, _ := callbackFixture(t)
+	// The gateway's ticket (same secrets) names another user: the caller
+	// refuses after decrypting.
+	wrong := gt.clone()
+	wrong.User.ID = "mallory"
+	callerTicket := ct.clone()
+	conn := &scriptConn{transcript: testCallbackTranscript}
+	gwConn := &scriptConn{transcript: testCallbackTranscript}
+	_, _ = PlaceCallback(context.Background(), gwConn, wrong, CallbackConfig{Rand: newRecRand("x"), Now: fixedNow})
+	if len(gwConn.sentCmds) != 1 {
+		t.Fatal("gateway sent no CALLBACK")
+	}
+	_, err := AcceptCallback(context.Background(), conn, gwConn.sentCmds[0], callerTicket)
+	if !errors.Is(err, ErrTicketMismatch) || !sentClearDenied(conn) {
+		t.Fatalf("CALLBACK for another user: %v", err)
+	}
+	// The ticket survives a CALLBACK that does not match it.
+	if callerTicket.used {
+		t.Fatal("mismatched CALLBACK used up the ticket")
+	}
+}
+
+func TestCallbackUnknownTicket(t *testing.T) {
+	_, _, cb, _ := callbackFixture(t)
+	// Another call's ticket (other seeds, so other keys and ticket ID).
+	s := scenarioCallback
+	s.callerSeed, s.gwSeed = "caller other", "gateway other"
+	r := runPair(t, s.callerConfig(nil), answererConfig(s.gwSeed, nil), testTranscript, testTranscript, nil)
+	if r.callErr != nil {
+		t.Fatal(r.callErr)
+	}
+	conn, err := acceptWith(cb, r.call.Ticket)
+	if !errors.Is(err, ErrTicketUnknown) || !sentClearDenied(conn) {
+		t.Fatalf("CALLBACK for an unknown ticket: %v", err)
+	}
+	if _, err := acceptWith(cb); !errors.Is(err, ErrTicketUnknown) {
+		t.Fatalf("CALLBACK with no tickets: %v", err)
+	}
+}
+
+func TestAcceptBeforeCallback(t *testing.T) {
+	_, ct, _, acc := callbackFixture(t)
+	ticket := ct.clone()
+	if _, err := acceptWith(acc, ticket); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("ACCEPT as first token: %v", err)
+	}
+	g := golden(t, scenarioDirect)
+	if _, err := acceptWith(g.init, ticket); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("INITIATE where CALLBACK is due: %v", err)
+	}
+	// The gateway's own CALLBACK comes back in place of ACCEPT.
+	gt, _, cb, _ := callbackFixture(t)
+	conn := &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{cb}}
+	if _, err := PlaceCallback(context.Background(), conn, gt.clone(), CallbackConfig{Rand: newRecRand("gateway callback phase"), Now: fixedNow}); !errors.Is(err, ErrUnexpected) {
+		t.Fatalf("reflected CALLBACK: %v", err)
+	}
+	if ticket.used {
+		t.Fatal("ticket used up by a wrong token")
+	}
+}
+
+func TestCallbackGarbageDoesNotBurnTicket(t *testing.T) {
+	_, ct, cb, _ := callbackFixture(t)
+	ticket := ct.clone()
+	forged := append([]byte(nil), cb...)
+	forged[len(forged)-1] ^= 1
+	if _, err := acceptWith(forged, ticket); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("forged CALLBACK: %v", err)
+	}
+	if _, err := acceptWith(cb, ticket); err != nil {
+		t.Fatalf("genuine CALLBACK after a forged one: %v", err)
+	}
+}
+
+func TestCallbackOverPipe(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	gt, ct, _, _ := callbackFixture(t)
+	gwTr, callerTr, _, gerr, cerr := runCallbackPair(t, gt.clone(), newRecRand("pipe"), ct.clone())
+	if gerr != nil || cerr != nil {
+		t.Fatalf("place: %v; accept: %v", gerr, cerr)
+	}
+	checkData(t, gwTr, callerTr)
+	// A refused callback: the gateway sees the caller's clear REJECT.
+	_, _, _, gerr, cerr = runCallbackPair(t, gt.clone(), newRecRand("pipe"))
+	if reason, ok := RejectReason(gerr); !ok || reason != ReasonDenied || !errors.Is(cerr, ErrTicketUnknown) {
+		t.Fatalf("refused callback: gateway %v; caller %v", gerr, cerr)
+	}
+}

@@ -1,0 +1,247 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/flynn/noise"
+)
+
+// CallerConfig configures the caller's side of the handshake.
+type CallerConfig struct {
+	UserID   string
+	Password string
+	// HostName names the gateway for the known-hosts check (informational
+	// here; CheckHostKey is what decides).
+	HostName string
+	// CheckHostKey is called with the gateway's static public key after
+	// CHALLENGE authenticated and before RESPONSE is built. A non-nil error
+	// aborts the call; the password never leaves the caller. Required: use
+	// KnownHosts.Check (pinned or trust on first use).
+	CheckHostKey func(pub []byte) error
+	// WantCallback announces that the caller can take a callback.
+	WantCallback bool
+	// Rand is the source of ephemeral keys; nil means crypto/rand.
+	Rand io.Reader
+	// Now is the caller's clock for callback ticket expiry; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// CallResult is a successful handshake on the caller's side.
+type CallResult struct {
+	// SessionNumber is the gateway's session number for this call.
+	SessionNumber uint64
+	// GatewayName is the name the gateway sent in CHALLENGE.
+	GatewayName string
+	// HostKey is the gateway's static public key (already checked).
+	HostKey []byte
+	// Callback is true when the gateway will call back: hang up now and
+	// pass Ticket to AcceptCallback on the incoming call. Transform is then
+	// nil.
+	Callback bool
+	// Transform seals and opens data-phase payloads (nil with Callback).
+	Transform Transform
+	// Ticket recognises and accepts the callback (nil without Callback).
+	Ticket *CallerTicket
+}
+
+// caller is the caller's handshake state (docs/access-security.md §4).
+type caller struct {
+	cfg        CallerConfig
+	conn       XIDConn
+	caps       uint8
+	hs         *noise.HandshakeState
+	send, recv *noise.CipherState
+	h          []byte
+	result     CallResult
+}
+
+// Call runs phases i–iv as the caller over conn. On REJECT it returns a
+// *RejectError; on a host-key refusal an error wrapping ErrHostKeyRejected.
+func Call(ctx context.Context, conn XIDConn, cfg CallerConfig) (*CallResult, error) {
+	if err := checkUserID(cfg.UserID); err != nil {
+		return nil, fmt.Errorf("auth: CallerConfig.UserID: %w", ErrConfig)
+	}
+	if len(cfg.Password) > MaxPasswordLen {
+		return nil, fmt.Errorf("auth: CallerConfig.Password longer than %d octets: %w", MaxPasswordLen, ErrConfig)
+	}
+	if cfg.CheckHostKey == nil {
+		return nil, fmt.Errorf("auth: CallerConfig.CheckHostKey is required: %w", ErrConfig)
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &caller{cfg: cfg, conn: conn, caps: CapSealed}
+	if cfg.WantCallback {
+		c.caps |= CapCallback
+	}
+	return c.handshake(ctx)
+}
+
+func (c *caller) handshake(ctx context.Context) (*CallResult, error) {
+	tok, err := c.sendInitiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.readChallenge(tok); err != nil {
+		return nil, err
+	}
+	if err := c.cfg.CheckHostKey(c.result.HostKey); err != nil {
+		return nil, fmt.Errorf("auth: gateway %q: %w: %w", c.cfg.HostName, ErrHostKeyRejected, err)
+	}
+	tok, err = c.sendResponse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.readConfirm(tok); err != nil {
+		return nil, err
+	}
+	return &c.result, nil
+}
+
+// sendInitiate sends phase i and returns the gateway's answer.
+func (c *caller) sendInitiate(ctx context.Context) ([]byte, error) {
+	prologue, err := nxPrologue(c.conn.NegotiationTranscript())
+	if err != nil {
+		return nil, err
+	}
+	c.hs, err = noise.NewHandshakeState(noise.Config{
+		CipherSuite: cipherSuite,
+		Random:      c.cfg.Rand,
+		Pattern:     noise.HandshakeNX,
+		Initiator:   true,
+		Prologue:    prologue,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: starting NX handshake: %w", err)
+	}
+	msg, _, _, err := c.hs.WriteMessage(nil, []byte{c.caps})
+	if err != nil {
+		return nil, fmt.Errorf("auth: writing INITIATE: %w", err)
+	}
+	resp, err := c.conn.ExchangeXID(ctx, appendInitiate(nil, msg))
+	if err != nil {
+		return nil, fmt.Errorf("auth: sending INITIATE: %w", err)
+	}
+	return resp, nil
+}
+
+// readChallenge processes phase ii (or a clear REJECT).
+func (c *caller) readChallenge(tok []byte) error {
+	if _, t, err := peekHeader(tok); err == nil && t == TypeReject {
+		return c.readReject(tok, false)
+	}
+	msg, err := parseChallenge(tok)
+	if err != nil {
+		return err
+	}
+	payload, send, recv, err := c.hs.ReadMessage(nil, msg)
+	if err != nil {
+		return noiseErr("reading CHALLENGE", err)
+	}
+	if send == nil || recv == nil {
+		return fmt.Errorf("auth: NX handshake did not complete after CHALLENGE: %w", ErrUnexpected)
+	}
+	p, err := parseChallengePayload(payload)
+	if err != nil {
+		return err
+	}
+	c.send, c.recv = send, recv
+	c.h = c.hs.ChannelBinding()
+	c.result.GatewayName = p.name
+	c.result.HostKey = append([]byte(nil), c.hs.PeerStatic()...)
+	return nil
+}
+
+// sendResponse sends phase iii and returns the gateway's answer.
+func (c *caller) sendResponse(ctx context.Context) ([]byte, error) {
+	pw := []byte(c.cfg.Password)
+	plain := responsePlain{caps: c.caps, userID: c.cfg.UserID, password: pw}.append(nil)
+	wipe(pw)
+	hdr := header(TypeResponse)
+	tok, err := c.send.Encrypt(hdr, sealedAD(hdr, c.h), plain)
+	wipe(plain)
+	if err != nil {
+		return nil, fmt.Errorf("auth: sealing RESPONSE: %w", err)
+	}
+	resp, err := c.conn.ExchangeXID(ctx, tok)
+	if err != nil {
+		return nil, fmt.Errorf("auth: sending RESPONSE: %w", err)
+	}
+	return resp, nil
+}
+
+// readConfirm processes phase iv.
+func (c *caller) readConfirm(tok []byte) error {
+	if _, t, err := peekHeader(tok); err == nil && t == TypeReject {
+		return c.readReject(tok, true)
+	}
+	body, err := parseSealed(tok, TypeConfirm)
+	if err != nil {
+		return err
+	}
+	plain, err := c.recv.Decrypt(nil, sealedAD(tok[:headerLen], c.h), body)
+	if err != nil {
+		return noiseErr("opening CONFIRM", err)
+	}
+	p, err := parseConfirmPlain(plain)
+	if err != nil {
+		return err
+	}
+	c.result.SessionNumber = p.session
+	if !p.callback {
+		c.result.Transform = newTransform(c.send, c.recv)
+		return nil
+	}
+	if c.caps&CapCallback == 0 {
+		return fmt.Errorf("auth: CONFIRM asks for a callback the caller did not offer: %w", ErrUnexpected)
+	}
+	psk, id, err := callbackSecrets(c.send, c.recv, c.h)
+	if err != nil {
+		return err
+	}
+	c.result.Callback = true
+	c.result.Ticket = &CallerTicket{
+		id:      id,
+		psk:     psk,
+		userID:  c.cfg.UserID,
+		session: p.session,
+		expires: c.cfg.Now().Add(time.Duration(p.callbackTTL) * time.Second),
+		rand:    c.cfg.Rand,
+		now:     c.cfg.Now,
+	}
+	return nil
+}
+
+// readReject turns a REJECT into a *RejectError. After the handshake
+// (sealed=true) only the sealed form is acceptable; before, only the clear.
+func (c *caller) readReject(tok []byte, sealed bool) error {
+	r, err := parseReject(tok)
+	if err != nil {
+		return err
+	}
+	if r.sealed != sealed {
+		return fmt.Errorf("auth: REJECT form (sealed=%v) not valid here: %w", r.sealed, ErrUnexpected)
+	}
+	if !sealed {
+		if r.version != Version && r.reason != ReasonVersion {
+			return fmt.Errorf("auth: clear REJECT has version %d: %w", r.version, ErrVersion)
+		}
+		return &RejectError{Reason: r.reason, PeerVersion: r.version}
+	}
+	if r.version != Version {
+		return fmt.Errorf("auth: sealed REJECT has version %d: %w", r.version, ErrVersion)
+	}
+	plain, err := c.recv.Decrypt(nil, sealedAD(rejectSealedHeader, c.h), r.body)
+	if err != nil {
+		return noiseErr("opening REJECT", err)
+	}
+	return &RejectError{Reason: Reason(plain[0]), Authenticated: true, PeerVersion: r.version}
+}
