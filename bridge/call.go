@@ -15,6 +15,7 @@ import (
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/pace"
 )
 
 // What the caller is told, in words, when the gateway hangs up.
@@ -59,6 +60,11 @@ type call struct {
 func (s *Server) handle(name string, line transport.Line) {
 	st := s.st.Load()
 	lc, _ := st.cfg.Listener(name)
+	if lc.LineRate > 0 {
+		// Like a modem: the line carries lc.LineRate bit/s of start-stop
+		// characters (10 bits each).
+		line = pace.Wrap(line, lc.LineRate, 10)
+	}
 	info := line.Info()
 	c := &call{
 		s: s, st: st, lc: lc, line: line, info: info,

@@ -1,15 +1,299 @@
 package main
 
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/bridge"
+	"github.com/dialgate/dialgate/internal/config"
+)
+
 func init() {
 	register(command{name: "serve", summary: "answer calls and bridge them to backends (the daemon)", run: runServe})
 }
 
+// demoUser is the account the no-configuration demo creates.
+const demoUser = "demo"
+
 func runServe(args []string) int {
 	fs := newFlagSet("serve", "[--config FILE]", `Answer calls on the configured lines, authenticate callers (V.42 LAPM with
 Access Security, or text login), call back where configured, and bridge each
-session to its backend.`)
+session to its backend.
+
+Without --config, runs a safe demo: telnet-modem on 127.0.0.1:2323,
+WebSocket on ws://127.0.0.1:8080/line, the built-in demo board, a demo user
+whose password is printed, state under ~/.local/state/dialgate. Nothing
+listens beyond loopback.
+
+Signals: SIGHUP reloads the configuration's backends, line limits and the
+users file without dropping calls; SIGTERM (or SIGINT) stops answering and
+drains calls for up to [lines] drain_timeout.`)
+	cfgPath := fs.String("config", "", "configuration file (TOML); none: run the loopback demo")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return notBuilt("serve")
+	if fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "gateway serve: unexpected arguments:", strings.Join(fs.Args(), " "))
+		return exitUsage
+	}
+	demo := *cfgPath == ""
+	var cfg *config.Config
+	if demo {
+		cfg = config.Demo()
+	} else {
+		c, err := config.Load(*cfgPath)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gateway serve: %v\n", err)
+			return exitFailure
+		}
+		cfg = c
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gateway serve: %v\n", err)
+		return exitFailure
+	}
+	defer func() { _ = log.Sync() }()
+	if err := serve(cfg, *cfgPath, demo, log); err != nil {
+		log.Error("gateway stopped", zap.Error(err))
+		fmt.Fprintf(os.Stderr, "gateway serve: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
 }
+
+func newLogger(c config.Log) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(string(c.Level))
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	var zc zap.Config
+	if c.Format == config.LogJSON {
+		zc = zap.NewProductionConfig()
+	} else {
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.OutputPaths = []string{"stderr"}
+	zc.ErrorOutputPaths = []string{"stderr"}
+	zc.EncoderConfig.TimeKey = "time"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}
+
+func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	key, created, err := auth.LoadOrCreateHostKey(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	fp := key.Fingerprint()
+	key.Wipe()
+	if created {
+		log.Info("created host key", zap.String("state_dir", cfg.StateDir))
+	}
+	fmt.Printf("dialgate %s: host key fingerprint %s\n", version, fp)
+	log.Info("host key", zap.String("fingerprint", fp))
+
+	var demoPassword string
+	if demo {
+		if demoPassword, err = ensureDemoUser(cfg); err != nil {
+			return err
+		}
+	}
+	users, err := auth.LoadUsers(cfg.UsersFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		log.Warn("no users file: every login will be denied until one exists (gateway user add)", zap.String("users_file", cfg.UsersFile))
+		users, err = auth.NewUsers(), nil
+	}
+	if err != nil {
+		return err
+	}
+	verifier := bridge.NewAuthVerifier(cfg, users, log.Named("auth").Sugar().Infof)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := bridge.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	for _, l := range cfg.Listeners {
+		if l.TextLoginAllowed(false) && !l.Secure() && !l.Loopback() {
+			log.Warn("text login over plain TCP from the network: passwords cross the network in clear", zap.String("listener", l.Name), zap.String("address", l.Address))
+		}
+	}
+
+	gw, err := bridge.Start(context.Background(), cfg, bridge.StartOptions{Logger: log, Verifier: verifier, Metrics: metrics, V42: v42Answerer(cfg, log)})
+	if err != nil {
+		return err
+	}
+	for _, l := range cfg.Listeners {
+		log.Info("answering", zap.String("listener", l.Name), zap.String("address", gw.Addr(l.Name)),
+			zap.String("v42", string(l.V42)), zap.String("security", string(l.Security)), zap.String("text_login", string(l.TextLogin)))
+	}
+
+	var metricsSrv *http.Server
+	if cfg.Metrics.Listen != "" {
+		ln, err := net.Listen("tcp", string(cfg.Metrics.Listen))
+		if err != nil {
+			_ = gw.Shutdown(context.Background())
+			return fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintf(w, "ok %d calls\n", gw.ActiveCalls())
+		})
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = metricsSrv.Serve(ln) }()
+		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"))
+	}
+
+	if demo {
+		fmt.Printf("\nDemo gateway (no configuration file). Nothing listens beyond loopback.\n")
+		fmt.Printf("  telnet:     telnet 127.0.0.1 2323\n")
+		fmt.Printf("  WebSocket:  %s\n", gw.Addr("web"))
+		fmt.Printf("  login:      %s\n  password:   %s\n", demoUser, demoPassword)
+		fmt.Printf("  state:      %s\n\n", cfg.StateDir)
+	}
+
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	for s := range sig {
+		if s == syscall.SIGHUP {
+			reload(gw, verifier, path, log)
+			continue
+		}
+		drain := gw.Config().Lines.DrainTimeout.Duration
+		log.Info("stopping: no new calls; draining", zap.String("signal", s.String()), zap.Int("calls", gw.ActiveCalls()), zap.Duration("deadline", drain))
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		err := gw.Shutdown(ctx)
+		cancel()
+		if metricsSrv != nil {
+			_ = metricsSrv.Close()
+		}
+		if err != nil {
+			log.Warn("drain deadline passed; remaining calls were hung up")
+		}
+		log.Info("stopped")
+		return nil
+	}
+	return nil
+}
+
+// reload re-reads the configuration file (backends, line limits,
+// maintenance switch) and the users file. Listener addresses need a
+// restart.
+func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Logger) {
+	cfg := gw.Config()
+	if path != "" {
+		c, err := config.Load(path)
+		if err != nil {
+			log.Error("reload: configuration not valid; keeping the old one", zap.Error(err))
+			return
+		}
+		for _, l := range c.Listeners {
+			o, ok := cfg.Listener(l.Name)
+			if !ok || o.Address != l.Address {
+				log.Warn("reload: listener addresses change only with a restart", zap.String("listener", l.Name))
+			}
+		}
+		if len(c.Listeners) != len(cfg.Listeners) {
+			log.Warn("reload: listeners added or removed take effect only with a restart")
+		}
+		// Keep the listeners being served; take everything else.
+		c.Listeners = mergeListeners(cfg.Listeners, c.Listeners)
+		cfg = c
+	}
+	users, err := auth.LoadUsers(cfg.UsersFile)
+	if err != nil {
+		log.Error("reload: users file not valid; keeping the old users", zap.Error(err))
+	} else {
+		v.SetUsers(users)
+	}
+	if err := gw.Reload(cfg, nil); err != nil {
+		log.Error("reload failed", zap.Error(err))
+		return
+	}
+	n := 0
+	if users != nil {
+		n = users.Len()
+	}
+	log.Info("reloaded (SIGHUP)", zap.Int("users", n), zap.Int("backends", len(cfg.Backends)))
+}
+
+// mergeListeners keeps the served listeners, with new settings for those
+// whose name and address did not change.
+func mergeListeners(served, fresh []config.Listener) []config.Listener {
+	out := make([]config.Listener, len(served))
+	for i, s := range served {
+		out[i] = s
+		for _, f := range fresh {
+			if f.Name == s.Name && f.Address == s.Address {
+				out[i] = f
+			}
+		}
+	}
+	return out
+}
+
+// ensureDemoUser creates the demo account (random password, kept in
+// state_dir/demo-password with mode 0600 so it can be shown again) and
+// returns its password.
+func ensureDemoUser(cfg *config.Config) (string, error) {
+	pwFile := filepath.Join(cfg.StateDir, "demo-password")
+	if b, err := os.ReadFile(pwFile); err == nil {
+		if _, err := os.Stat(cfg.UsersFile); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	raw := make([]byte, 10)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	pw := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw))
+	hash, err := auth.HashPassword(pw, bridge.Argon2Params(cfg))
+	if err != nil {
+		return "", err
+	}
+	users := auth.NewUsers()
+	if err := users.Add(auth.User{ID: demoUser, Hash: hash, Backend: "demo"}); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := users.Save(cfg.UsersFile); err != nil {
+		return "", err
+	}
+	return pw, nil
+}
+
+// v42Answerer is the V.42 half of the call flow; nil until the lapm link
+// lands (listeners with v42 = "detect" then give every caller the text
+// login, and v42 = "lapm" listeners refuse calls).
+func v42Answerer(*config.Config, *zap.Logger) bridge.V42Answerer { return nil }

@@ -1,0 +1,60 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
+)
+
+// AuthVerifier is the Verifier over package auth: the users file, argon2id
+// and throttling. SetUsers swaps the users (SIGHUP).
+type AuthVerifier struct {
+	v *auth.Verifier
+}
+
+var _ Verifier = (*AuthVerifier)(nil)
+
+// NewAuthVerifier builds the verifier the configuration asks for over
+// users. logf receives the true reason of each denial (operator log).
+func NewAuthVerifier(c *config.Config, users *auth.Users, logf func(string, ...any)) *AuthVerifier {
+	th := auth.NewThrottle(auth.ThrottleConfig{
+		BaseDelay:           c.Security.ThrottleBase.Duration,
+		MaxDelay:            c.Security.ThrottleMax.Duration,
+		MaxPendingPerSource: c.Security.MaxPendingPerSource,
+	})
+	v := auth.NewVerifier(users, auth.VerifierConfig{
+		Argon2:        Argon2Params(c),
+		MaxConcurrent: c.Security.MaxHashing,
+		MaxQueue:      c.Security.HashQueue,
+		Logf:          logf,
+	}, th)
+	return &AuthVerifier{v: v}
+}
+
+// Argon2Params are the configuration's argon2id costs.
+func Argon2Params(c *config.Config) auth.Argon2Params {
+	return auth.Argon2Params{Time: c.Security.Argon2Time, MemoryKiB: c.Security.Argon2MemoryKiB, Threads: c.Security.Argon2Threads}
+}
+
+// Auth is the underlying verifier (for the Access Security answerer).
+func (a *AuthVerifier) Auth() *auth.Verifier { return a.v }
+
+// SetUsers replaces the users for logins from now on.
+func (a *AuthVerifier) SetUsers(u *auth.Users) { a.v.SetUsers(u) }
+
+// Verify implements Verifier.
+func (a *AuthVerifier) Verify(ctx context.Context, user, password, source string) (Account, error) {
+	u, err := a.v.Verify(ctx, user, password, source)
+	switch {
+	case err == nil:
+		return Account{Name: u.ID, Backend: u.Backend, Callback: u.Callback}, nil
+	case errors.Is(err, auth.ErrDenied):
+		return Account{}, fmt.Errorf("%w (%v)", ErrDenied, err)
+	case errors.Is(err, auth.ErrBusy):
+		return Account{}, fmt.Errorf("%w (%v)", ErrThrottled, err)
+	}
+	return Account{}, err
+}

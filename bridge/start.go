@@ -1,0 +1,137 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// StartOptions are what Start needs besides the configuration.
+type StartOptions struct {
+	Logger *zap.Logger
+	// Verifier checks logins; nil builds an AuthVerifier over the
+	// configuration's users file.
+	Verifier Verifier
+	Metrics  *Metrics
+	V42      V42Answerer
+	Callback CallbackFunc
+	Now      func() time.Time
+	// SessionBlock is the store's session-number reservation size (0:
+	// store.DefaultBlock).
+	SessionBlock int
+}
+
+// Gateway is a running gateway: the Server, its store and its listeners.
+// It is the small API integration tests use: start a gateway on loopback
+// (port 0 in listener addresses picks free ports), dial Addr(name), stop it
+// with Shutdown.
+type Gateway struct {
+	*Server
+	Store    *store.File
+	Verifier Verifier
+
+	mu        sync.Mutex
+	listeners map[string]transport.Listener
+	order     []string
+	serveWG   sync.WaitGroup
+	once      sync.Once
+	stopAfter func() bool
+}
+
+// Start opens the store in cfg.StateDir and the configured listeners and
+// answers calls until Shutdown (or until ctx ends, which shuts down at
+// once, as Shutdown with an expired deadline does).
+func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway, error) {
+	st, err := store.Open(cfg.StateDir, opts.SessionBlock)
+	if err != nil {
+		return nil, err
+	}
+	v := opts.Verifier
+	if v == nil {
+		users, err := auth.LoadUsers(cfg.UsersFile)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("bridge: %w", err)
+		}
+		log := opts.Logger
+		if log == nil {
+			log = zap.NewNop()
+		}
+		v = NewAuthVerifier(cfg, users, log.Sugar().Infof)
+	}
+	srv, err := New(Options{
+		Config: cfg, Store: st, Verifier: v, Logger: opts.Logger, Metrics: opts.Metrics,
+		Now: opts.Now, V42: opts.V42, Callback: opts.Callback,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	g := &Gateway{Server: srv, Store: st, Verifier: v, listeners: map[string]transport.Listener{}}
+	for _, lc := range cfg.Listeners {
+		l, err := OpenListener(lc, opts.Logger)
+		if err != nil {
+			for _, o := range g.listeners {
+				o.Close()
+			}
+			st.Close()
+			return nil, err
+		}
+		g.listeners[lc.Name] = l
+		g.order = append(g.order, lc.Name)
+	}
+	for _, name := range g.order {
+		l := g.listeners[name]
+		g.serveWG.Add(1)
+		go func() {
+			defer g.serveWG.Done()
+			if err := srv.Serve(name, l); err != nil && !errors.Is(err, ErrShutdown) {
+				srv.log.Error("listener stopped", zap.String("listener", name), zap.Error(err))
+			}
+		}()
+	}
+	g.stopAfter = context.AfterFunc(ctx, func() {
+		expired, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = g.Shutdown(expired)
+	})
+	return g, nil
+}
+
+// Addr is the address listener name answers on, as a line URL with the
+// real port (useful with port 0), or "" for an unknown name.
+func (g *Gateway) Addr(name string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if l, ok := g.listeners[name]; ok {
+		return l.Addr()
+	}
+	return ""
+}
+
+// Shutdown stops answering, drains calls until ctx ends (then hangs up the
+// rest), and closes the store. It returns ctx.Err() when calls had to be
+// cut.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	var err error
+	g.once.Do(func() {
+		if g.stopAfter != nil {
+			g.stopAfter()
+		}
+		err = g.Server.Shutdown(ctx)
+		g.serveWG.Wait()
+		if cerr := g.Store.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	})
+	return err
+}
