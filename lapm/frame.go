@@ -59,6 +59,8 @@ const (
 	ctlUI    = 0x03
 
 	pfBitU = 0x10 // P/F bit in a U-frame control octet
+
+	ctlInvalid = 0xFF // not a V.42 control field; Append's encoding of KindInvalid
 )
 
 // Address octet: DLCI<<2 | C/R<<1 | EA (V.42 §8.1.2). DLCI 0 carries data.
@@ -161,19 +163,24 @@ func (f *Frame) Append(dst []byte) []byte {
 		dst = append(dst, (f.NS&0x7F)<<1, (f.NR&0x7F)<<1|pf)
 	case KindRR, KindRNR, KindREJ, KindSREJ:
 		dst = append(dst, sCtl[f.Kind-KindRR], (f.NR&0x7F)<<1|pf)
-	default:
+	case KindSABME, KindUA, KindDISC, KindDM, KindFRMR, KindXID, KindTEST, KindUI:
 		c := uCtl[f.Kind]
 		if f.PF {
 			c |= pfBitU
 		}
 		dst = append(dst, c)
+	default:
+		// An invalid Kind gets a control octet that ParseFrame rejects
+		// (an unknown U frame), so it can never pass as a valid frame.
+		dst = append(dst, ctlInvalid)
 	}
 	return append(dst, f.Info...)
 }
 
 var sCtl = [...]byte{ctlRR, ctlRNR, ctlREJ, ctlSREJ}
 
-var uCtl = map[Kind]byte{
+// uCtl is the U-frame control octet (P/F clear) indexed by Kind.
+var uCtl = [...]byte{
 	KindSABME: ctlSABME, KindUA: ctlUA, KindDISC: ctlDISC, KindDM: ctlDM,
 	KindFRMR: ctlFRMR, KindXID: ctlXID, KindTEST: ctlTEST, KindUI: ctlUI,
 }

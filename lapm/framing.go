@@ -279,6 +279,11 @@ func (d *Decoder) consume(n uint) {
 
 func (d *Decoder) startFrame() {
 	d.inFrame = true
+	// appendBits drops a frame once it exceeds the limit by more than
+	// a word, so this capacity is never outgrown.
+	if need := d.maxFrame() + d.FCS.Size() + 24; cap(d.buf) < need {
+		d.buf = make([]byte, 0, need)
+	}
 	d.buf = d.buf[:0]
 	d.acc, d.nacc, d.nbits, d.zpos = 0, 0, 0, 0
 }
