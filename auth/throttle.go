@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -247,8 +248,10 @@ func (t *Throttle) Pending(source string) int {
 // IP ("pipe", a test name) is used as it is.
 func SourceKey(addr string) string {
 	host := addr
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		host = h
+	if h, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			host = h
+		}
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {

@@ -147,6 +147,9 @@ func parseArgon2Hash(s string) (argon2Hash, error) {
 	if err := h.p.check(); err != nil {
 		return argon2Hash{}, err
 	}
+	if strings.ContainsAny(f[4]+f[5], "\r\n") { // the decoder would skip them
+		return bad("line break inside the salt or hash")
+	}
 	enc := base64.RawStdEncoding.Strict()
 	var err error
 	if h.salt, err = enc.DecodeString(f[4]); err != nil {
