@@ -74,6 +74,10 @@ type answerer struct {
 // REJECT. On every failure after INITIATE it sends REJECT with the matching
 // reason before returning the error (a *RejectError describing what was sent
 // when the cause was the policy: denied, busy, callback-unavailable).
+//
+// Answer does not throttle: the bridge calls Throttle.BeginHandshake for the
+// source before Answer (answering RejectInitiate(conn, ReasonBusy) when it
+// refuses) and binds Verifier.Verify to the source in cfg.Verify.
 func Answer(ctx context.Context, conn XIDConn, first []byte, cfg AnswererConfig) (*AnswerResult, error) {
 	if len(cfg.HostKey.Private) != keyLen || len(cfg.HostKey.Public) != keyLen {
 		return nil, fmt.Errorf("auth: AnswererConfig.HostKey is not an X25519 key pair: %w", ErrConfig)

@@ -168,5 +168,5 @@ func readRandom(r io.Reader, b []byte) error {
 
 // noiseErr wraps an error from a Noise read as an authentication failure.
 func noiseErr(what string, err error) error {
-	return fmt.Errorf("auth: %s: %w (%v)", what, ErrAuthFailed, err)
+	return fmt.Errorf("auth: %s: %w: %w", what, ErrAuthFailed, err)
 }

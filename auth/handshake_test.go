@@ -21,7 +21,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden transcripts, spec vectors and fuzz seed corpora")
 
-// Fixed inputs of the test vectors (docs/access-security.md §8).
+// Fixed inputs of the test vectors (docs/access-security.md §9).
 var (
 	testNow        = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	testTranscript = mustHex("82800012" + "03040080ac8882" + "050200080602000807010f08010f" +

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// vectorWriter formats the test vectors of docs/access-security.md §8.
+// vectorWriter formats the test vectors of docs/access-security.md §9.
 type vectorWriter struct{ b strings.Builder }
 
 func (w *vectorWriter) line(label string, v []byte) {
@@ -85,7 +85,7 @@ const (
 	specPath     = "../docs/access-security.md"
 )
 
-// TestSpecVectors checks the vectors printed in docs/access-security.md §8
+// TestSpecVectors checks the vectors printed in docs/access-security.md §9
 // against what the code produces; -update rewrites them.
 func TestSpecVectors(t *testing.T) {
 	got := generateVectors(t)
