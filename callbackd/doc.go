@@ -1,0 +1,42 @@
+// Package callbackd places the gateway's callbacks: after a caller whose
+// account has a callback address authenticated (Access Security phase iv
+// CONFIRM with a callback instruction, or a text login), the call flow
+// (package bridge) hangs up and hands the call to a Service as a Job. The
+// Service waits the configured delay, dials the registered line address
+// through the transport registry, proves the call on the new line, and hands
+// the verified session back to the bridge.
+//
+// # Proving the callback
+//
+// The proof runs behind the Placer interface so that the retry, expiry and
+// concurrency policy here does not depend on how the line is brought up:
+//
+//   - V42 runs DESIGN.md's phases v CALLBACK and vi ACCEPT
+//     (docs/access-security.md; Noise NNpsk0 keyed by the callback ticket of
+//     the first call) with auth.PlaceCallback, over a LAPM link (ITU-T V.42
+//     clause 8) that the bridge brings up on the dialled line through the
+//     V42.Open and V42.Start hooks. The ticket is single use: once CALLBACK
+//     has been sent, a failure ends the job.
+//   - TextConfirm, for text-login users, asks the person who answered to
+//     type the user name the callback is for, and hangs up on anyone else.
+//
+// A callback that reaches the wrong party, or a party that cannot prove the
+// ticket, is hung up on and not retried (ErrWrongParty): whoever answers the
+// registered number is not who the call is for, and trying again would only
+// ring them again.
+//
+// # Policy
+//
+// Every step is timed by an injected Clock:
+//
+//	Schedule -> Delay -> [wait for a concurrency slot] -> dial -> Place
+//	         -> success: Handoff (slot released first)
+//	         -> failure: hang up; retry after Backoff(n) unless the error
+//	            is permanent, Attempts are used up, or the job expires
+//
+// Backoff is a pure function of the attempt number. A job expires at
+// Job.Expires or Config.Expiry after Schedule, whichever is sooner (for V.42
+// the ticket's own expiry too). Each dial attempt, and each job that ends
+// without one (expired while waiting, service closed), produces one Attempt
+// for the Recorder; the last one of a job has Final set.
+package callbackd

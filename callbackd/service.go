@@ -1,0 +1,455 @@
+package callbackd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultAttempts         = 3
+	DefaultBackoff          = 10 * time.Second
+	DefaultExpiry           = 2 * time.Minute
+	DefaultMaxConcurrent    = 4
+	DefaultDialTimeout      = 30 * time.Second
+	DefaultHandshakeTimeout = 30 * time.Second
+	// pendingPerSlot sizes the default MaxPending.
+	pendingPerSlot = 16
+)
+
+// Config is the callback policy.
+type Config struct {
+	// Delay is the wait after Schedule before the first dial (the line
+	// the caller hung up must be free to ring). Zero dials at once.
+	Delay time.Duration
+	// Attempts is the number of dials per job; zero means DefaultAttempts.
+	Attempts int
+	// Backoff is the wait after the first failed attempt; it doubles
+	// after each further failure (see Backoff). Zero means DefaultBackoff.
+	Backoff time.Duration
+	// MaxBackoff caps the wait between attempts; zero means no cap below
+	// the expiry.
+	MaxBackoff time.Duration
+	// Expiry is a job's lifetime from Schedule; zero means DefaultExpiry.
+	Expiry time.Duration
+	// MaxConcurrent bounds attempts (dial and proof) in progress at once;
+	// jobs beyond it wait for a slot (the wait counts against their
+	// expiry). Zero means DefaultMaxConcurrent.
+	MaxConcurrent int
+	// MaxPending bounds the jobs scheduled and not yet finished; Schedule
+	// refuses more with ErrFull. Zero means 16 × MaxConcurrent.
+	MaxPending int
+	// DialTimeout and HandshakeTimeout bound one dial and one proof; zero
+	// means the defaults. Both are cut short by the job's expiry.
+	DialTimeout, HandshakeTimeout time.Duration
+}
+
+// FromConfig converts the [callback] section of config.toml.
+func FromConfig(c config.Callback) Config {
+	return Config{
+		Delay:         c.Delay.Duration,
+		Attempts:      c.Attempts,
+		Backoff:       c.Backoff.Duration,
+		Expiry:        c.Expiry.Duration,
+		MaxConcurrent: c.MaxConcurrent,
+	}
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Delay < 0 || c.Attempts < 0 || c.Backoff < 0 || c.MaxBackoff < 0 || c.Expiry < 0 ||
+		c.MaxConcurrent < 0 || c.MaxPending < 0 || c.DialTimeout < 0 || c.HandshakeTimeout < 0 {
+		return c, errors.New("callbackd: negative value in Config")
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Attempts == 0 {
+		c.Attempts = DefaultAttempts
+	}
+	def(&c.Backoff, DefaultBackoff)
+	def(&c.Expiry, DefaultExpiry)
+	def(&c.DialTimeout, DefaultDialTimeout)
+	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = pendingPerSlot * c.MaxConcurrent
+	}
+	if c.Expiry <= c.Delay {
+		return c, fmt.Errorf("callbackd: Config.Expiry %v must be longer than Config.Delay %v", c.Expiry, c.Delay)
+	}
+	return c, nil
+}
+
+// Placer proves a callback on a freshly dialled line.
+type Placer interface {
+	// Place runs the proof for job on line and returns the session's
+	// octet stream: the LAPM link for V.42, the line itself for text.
+	// It must return when ctx ends (the Service also hangs up the line
+	// then). Errors wrapping ErrWrongParty or ErrNoRetry end the job;
+	// others are retried. On error the Service hangs up the line; on
+	// success the Handoff owns line and the returned stream.
+	Place(ctx context.Context, line transport.Line, job Job) (io.ReadWriteCloser, error)
+}
+
+// PlacerFunc adapts a function to Placer.
+type PlacerFunc func(ctx context.Context, line transport.Line, job Job) (io.ReadWriteCloser, error)
+
+// Place calls f.
+func (f PlacerFunc) Place(ctx context.Context, line transport.Line, job Job) (io.ReadWriteCloser, error) {
+	return f(ctx, line, job)
+}
+
+// Modes picks a Placer by Job.Mode. A nil entry refuses that mode with
+// ErrNoRetry.
+type Modes struct {
+	Text, V42 Placer
+}
+
+// Place implements Placer.
+func (m Modes) Place(ctx context.Context, line transport.Line, job Job) (io.ReadWriteCloser, error) {
+	p := m.Text
+	if job.Mode == ModeV42 {
+		p = m.V42
+	}
+	if p == nil {
+		return nil, fmt.Errorf("callbackd: no placer for %v callbacks: %w", job.Mode, ErrNoRetry)
+	}
+	return p.Place(ctx, line, job)
+}
+
+// Session is a proved callback, handed to the bridge.
+type Session struct {
+	// Conn carries the session's octets (see Placer.Place).
+	Conn io.ReadWriteCloser
+	// Line is the dialled line under Conn; closing it hangs up.
+	Line transport.Line
+}
+
+// HandoffFunc takes over a proved callback. It runs on the job's goroutine
+// and may block for the whole session; ctx ends when the Service closes.
+// It owns the session: it must close Conn and Line when done.
+type HandoffFunc func(ctx context.Context, job Job, s Session)
+
+// Logger is the narrow logger of the package.
+type Logger interface {
+	Printf(format string, args ...any)
+}
+
+// Options configure New. Place and Handoff are required.
+type Options struct {
+	Config Config
+	// Dial places a call to a line address; nil means transport.Dial
+	// (the URL scheme registry).
+	Dial func(ctx context.Context, address string) (transport.Line, error)
+	// Place proves each callback (usually Modes{Text: TextConfirm{...},
+	// V42: V42{...}}).
+	Place Placer
+	// Handoff receives proved callbacks.
+	Handoff HandoffFunc
+	// Recorder receives every attempt; nil records nothing.
+	Recorder Recorder
+	// Clock is the time source; nil means SystemClock.
+	Clock Clock
+	// Logger receives one line per attempt; nil logs nothing.
+	Logger Logger
+}
+
+// Service runs pending callbacks. Create it with New; it is safe for
+// concurrent use.
+type Service struct {
+	cfg     Config
+	dial    func(ctx context.Context, address string) (transport.Line, error)
+	place   Placer
+	handoff HandoffFunc
+	rec     Recorder
+	clock   Clock
+	log     Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	pending map[uint64]struct{}
+	closed  bool
+}
+
+// New returns a Service for opts.
+func New(opts Options) (*Service, error) {
+	cfg, err := opts.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Place == nil || opts.Handoff == nil {
+		return nil, errors.New("callbackd: Options need Place and Handoff")
+	}
+	s := &Service{
+		cfg: cfg, dial: opts.Dial, place: opts.Place, handoff: opts.Handoff,
+		rec: opts.Recorder, clock: opts.Clock, log: opts.Logger,
+		sem: make(chan struct{}, cfg.MaxConcurrent), pending: map[uint64]struct{}{},
+	}
+	if s.dial == nil {
+		s.dial = transport.Dial
+	}
+	if s.clock == nil {
+		s.clock = SystemClock{}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Config returns the policy in force (defaults filled in).
+func (s *Service) Config() Config { return s.cfg }
+
+// Schedule accepts a job and returns at once; the callback runs in its own
+// goroutine. It fails with ErrBadJob, ErrDuplicate, ErrFull or ErrClosed.
+func (s *Service) Schedule(job Job) error {
+	if err := job.validate(); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	deadline := now.Add(s.cfg.Expiry)
+	if !job.Expires.IsZero() && job.Expires.Before(deadline) {
+		deadline = job.Expires
+	}
+	if job.Ticket != nil && job.Ticket.Expires.Before(deadline) {
+		deadline = job.Ticket.Expires
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case len(s.pending) >= s.cfg.MaxPending:
+		return fmt.Errorf("%w (%d)", ErrFull, s.cfg.MaxPending)
+	}
+	if _, dup := s.pending[job.Session]; dup {
+		return fmt.Errorf("%w: session %d", ErrDuplicate, job.Session)
+	}
+	s.pending[job.Session] = struct{}{}
+	s.wg.Add(1)
+	go s.run(job, deadline)
+	return nil
+}
+
+// Pending reports how many jobs are scheduled and not finished (a job
+// whose session was handed off is finished).
+func (s *Service) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
+// Close stops the Service: no new jobs, waiting jobs end with a Shutdown
+// record, attempts in progress are cut (their lines hung up), and the ctx
+// of running Handoffs ends. It waits for every job goroutine, including
+// Handoffs, to return.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Service) logf(format string, args ...any) {
+	if s.log != nil {
+		s.log.Printf(format, args...)
+	}
+}
+
+func (s *Service) done(job Job) {
+	s.mu.Lock()
+	delete(s.pending, job.Session)
+	s.mu.Unlock()
+}
+
+// run is one job from its delay to its handoff or final failure.
+func (s *Service) run(job Job, deadline time.Time) {
+	defer s.wg.Done()
+	wait := s.cfg.Delay
+	for n := 1; ; n++ {
+		if err := s.sleep(wait, deadline); err != nil {
+			s.finish(job, 0, err)
+			return
+		}
+		if err := s.acquire(deadline); err != nil {
+			s.finish(job, 0, err)
+			return
+		}
+		a := Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode, Number: n, Start: s.clock.Now()}
+		sess, res, err := s.attempt(job, deadline)
+		<-s.sem
+		a.End, a.Result, a.Err = s.clock.Now(), res, err
+		if res == Connected {
+			a.Final = true
+			s.record(a)
+			s.done(job)
+			s.handoff(s.ctx, job, sess)
+			return
+		}
+		wait = Backoff(s.cfg.Backoff, s.cfg.MaxBackoff, n)
+		a.Final = res != DialFailed && res != HandshakeFailed || errors.Is(err, ErrNoRetry) ||
+			n >= s.cfg.Attempts || !a.End.Add(wait).Before(deadline)
+		s.record(a)
+		if a.Final {
+			s.done(job)
+			return
+		}
+	}
+}
+
+// finish ends a job that could not make (another) attempt.
+func (s *Service) finish(job Job, n int, err error) {
+	res := Expired
+	if errors.Is(err, ErrClosed) {
+		res = Shutdown
+	}
+	now := s.clock.Now()
+	s.record(Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode,
+		Number: n, Start: now, End: now, Result: res, Err: err, Final: true})
+	s.done(job)
+}
+
+func (s *Service) record(a Attempt) {
+	if a.Err != nil {
+		s.logf("callbackd: session %d user %s attempt %d to %s: %v: %v", a.Session, a.User, a.Number, a.Address, a.Result, a.Err)
+	} else {
+		s.logf("callbackd: session %d user %s attempt %d to %s: %v", a.Session, a.User, a.Number, a.Address, a.Result)
+	}
+	if s.rec != nil {
+		s.rec.RecordAttempt(a)
+	}
+}
+
+// errTimedOut is the cause of contexts ended by the Clock.
+var errTimedOut = fmt.Errorf("callbackd: timed out: %w", context.DeadlineExceeded)
+
+// withTimeout is context.WithTimeout on the Service's Clock.
+func (s *Service) withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	stop := s.clock.AfterFunc(d, func() { cancel(errTimedOut) })
+	return ctx, func() {
+		stop()
+		cancel(context.Canceled)
+	}
+}
+
+// sleep waits d, or until deadline if that comes first (ErrExpired), or
+// until Close (ErrClosed).
+func (s *Service) sleep(d time.Duration, deadline time.Time) error {
+	left := deadline.Sub(s.clock.Now())
+	expire := d >= left
+	if expire {
+		d = left
+	}
+	if d > 0 {
+		fired := make(chan struct{})
+		stop := s.clock.AfterFunc(d, func() { close(fired) })
+		select {
+		case <-fired:
+		case <-s.ctx.Done():
+			stop()
+			return ErrClosed
+		}
+	}
+	if s.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if expire {
+		return ErrExpired
+	}
+	return nil
+}
+
+// acquire takes a concurrency slot before deadline.
+func (s *Service) acquire(deadline time.Time) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	left := deadline.Sub(s.clock.Now())
+	if left <= 0 {
+		return ErrExpired
+	}
+	fired := make(chan struct{})
+	stop := s.clock.AfterFunc(left, func() { close(fired) })
+	defer stop()
+	select {
+	case s.sem <- struct{}{}:
+		if !s.clock.Now().Before(deadline) { // the slot came free at the deadline
+			<-s.sem
+			return fmt.Errorf("%w waiting for a free line", ErrExpired)
+		}
+		return nil
+	case <-fired:
+		return fmt.Errorf("%w waiting for a free line (%d callbacks in progress)", ErrExpired, s.cfg.MaxConcurrent)
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// attempt dials once and runs the proof.
+func (s *Service) attempt(job Job, deadline time.Time) (Session, Result, error) {
+	left := deadline.Sub(s.clock.Now())
+	dctx, cancel := s.withTimeout(min(s.cfg.DialTimeout, left))
+	line, err := s.dial(dctx, job.Address)
+	cause := context.Cause(dctx)
+	cancel()
+	if err != nil {
+		switch {
+		case s.ctx.Err() != nil:
+			return Session{}, Shutdown, fmt.Errorf("%w: dialling %s: %w", ErrClosed, job.Address, err)
+		case errors.Is(err, transport.ErrBadAddress) || errors.Is(err, transport.ErrUnknownScheme):
+			return Session{}, DialFailed, fmt.Errorf("callbackd: dialling %s: %w: %w", job.Address, ErrNoRetry, err)
+		case cause == errTimedOut:
+			return Session{}, DialFailed, fmt.Errorf("callbackd: dialling %s: no answer: %w", job.Address, err)
+		}
+		return Session{}, DialFailed, fmt.Errorf("callbackd: dialling %s: %w", job.Address, err)
+	}
+
+	left = deadline.Sub(s.clock.Now())
+	pctx, cancel := s.withTimeout(min(s.cfg.HandshakeTimeout, left))
+	defer cancel()
+	// Whatever the Placer does, the end of pctx hangs up the line, which
+	// unblocks any read or write it is stuck in.
+	stopHangup := context.AfterFunc(pctx, func() { line.Close() })
+	conn, err := s.place.Place(pctx, line, job)
+	if err == nil && conn == nil {
+		err = fmt.Errorf("callbackd: placer returned no session: %w", ErrNoRetry)
+	}
+	if !stopHangup() && err == nil {
+		err = fmt.Errorf("callbackd: proof finished after the line was hung up: %w", context.Cause(pctx))
+		conn.Close()
+	}
+	if err == nil {
+		return Session{Conn: conn, Line: line}, Connected, nil
+	}
+	line.Close()
+	switch {
+	case s.ctx.Err() != nil:
+		return Session{}, Shutdown, fmt.Errorf("%w: %w", ErrClosed, err)
+	case errors.Is(err, ErrWrongParty):
+		return Session{}, WrongParty, err
+	case errors.Is(err, auth.ErrTicketExpired):
+		return Session{}, Expired, err
+	case context.Cause(pctx) == errTimedOut:
+		return Session{}, HandshakeFailed, fmt.Errorf("callbackd: proof timed out: %w", err)
+	}
+	return Session{}, HandshakeFailed, err
+}
