@@ -28,8 +28,11 @@ var (
 )
 
 // Ticket is the gateway's half of a pending callback, created by Answer when
-// the user has a callback address. It is single use and expires; hand it to
-// PlaceCallback on the new call. Safe for concurrent use.
+// the user has a callback address. Hand it to PlaceCallback on the new call.
+// It is used up by the first callback the caller accepts; an attempt that
+// fails (line dropped, no ACCEPT) leaves it for a retry until it expires.
+// One attempt at a time: a concurrent PlaceCallback gets ErrTicketInUse.
+// Safe for concurrent use.
 type Ticket struct {
 	// User is the verified user; User.Callback is the line URL to dial.
 	User User
@@ -38,28 +41,54 @@ type Ticket struct {
 	// Expires is the end of the ticket's life (gateway clock).
 	Expires time.Time
 
-	mu   sync.Mutex
-	id   [ticketIDLen]byte
-	psk  [pskLen]byte
-	used bool
+	mu     sync.Mutex
+	id     [ticketIDLen]byte
+	psk    [pskLen]byte
+	used   bool
+	active bool // an attempt is running
 }
 
-// take marks the ticket used and returns copies of its secrets.
-func (t *Ticket) take(now time.Time) (id [ticketIDLen]byte, psk [pskLen]byte, err error) {
+// ErrTicketInUse: another PlaceCallback with the same ticket is running.
+var ErrTicketInUse = errors.New("auth: callback ticket in use")
+
+// begin starts an attempt and returns copies of the ticket's secrets.
+func (t *Ticket) begin(now time.Time) (id [ticketIDLen]byte, psk [pskLen]byte, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.used {
+	switch {
+	case t.used:
 		return id, psk, fmt.Errorf("auth: session %d: %w", t.Session, ErrTicketUsed)
-	}
-	if !now.Before(t.Expires) {
-		t.used = true
-		clear(t.psk[:])
+	case t.active:
+		return id, psk, fmt.Errorf("auth: session %d: %w", t.Session, ErrTicketInUse)
+	case !now.Before(t.Expires):
+		t.wipeLocked()
 		return id, psk, fmt.Errorf("auth: session %d: %w", t.Session, ErrTicketExpired)
 	}
+	t.active = true
+	return t.id, t.psk, nil
+}
+
+// end finishes an attempt; a successful one uses the ticket up.
+func (t *Ticket) end(ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.active = false
+	if ok {
+		t.wipeLocked()
+	}
+}
+
+func (t *Ticket) wipeLocked() {
 	t.used = true
-	id, psk = t.id, t.psk
 	clear(t.psk[:])
-	return id, psk, nil
+}
+
+// Wipe destroys the ticket (expired, or the user's call was cleared by the
+// operator): later PlaceCallback calls fail with ErrTicketUsed.
+func (t *Ticket) Wipe() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.wipeLocked()
 }
 
 // CallbackConfig configures PlaceCallback.
@@ -72,7 +101,9 @@ type CallbackConfig struct {
 
 // PlaceCallback runs phases v–vi as the gateway on the new call it placed to
 // the ticket's user: it sends CALLBACK with conn.ExchangeXID and checks the
-// caller's ACCEPT. The ticket is used up even when the exchange fails.
+// caller's ACCEPT. The ticket is used up when the caller accepts; after a
+// failure it may be retried on another call until it expires (a *RejectError
+// from the caller means it refused: retrying is pointless).
 func PlaceCallback(ctx context.Context, conn XIDConn, t *Ticket, cfg CallbackConfig) (Transform, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -83,11 +114,17 @@ func PlaceCallback(ctx context.Context, conn XIDConn, t *Ticket, cfg CallbackCon
 	if t == nil {
 		return nil, fmt.Errorf("auth: PlaceCallback without a ticket: %w", ErrConfig)
 	}
-	id, psk, err := t.take(cfg.Now())
+	id, psk, err := t.begin(cfg.Now())
 	if err != nil {
 		return nil, err
 	}
 	defer clear(psk[:])
+	tr, err := placeCallback(ctx, conn, t, id, psk, cfg)
+	t.end(err == nil)
+	return tr, err
+}
+
+func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen]byte, psk [pskLen]byte, cfg CallbackConfig) (Transform, error) {
 	prologue, err := callbackPrologue(id, conn.NegotiationTranscript())
 	if err != nil {
 		return nil, err
@@ -162,6 +199,14 @@ type CallerTicket struct {
 
 // Session is the session number of the call that created the ticket.
 func (t *CallerTicket) Session() uint64 { return t.session }
+
+// Wipe destroys the ticket (the caller stopped waiting for the callback).
+func (t *CallerTicket) Wipe() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.used = true
+	clear(t.psk[:])
+}
 
 // Expires is when the ticket stops being accepted (caller clock).
 func (t *CallerTicket) Expires() time.Time { return t.expires }

@@ -12,7 +12,7 @@ import (
 func (t *Ticket) clone() *Ticket {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return &Ticket{User: t.User, Session: t.Session, Expires: t.Expires, id: t.id, psk: t.psk, used: t.used}
+	return &Ticket{User: t.User, Session: t.Session, Expires: t.Expires, id: t.id, psk: t.psk, used: t.used, active: t.active}
 }
 
 func (t *CallerTicket) clone() *CallerTicket {
@@ -68,7 +68,13 @@ func TestCallbackReplayed(t *testing.T) {
 func TestCallbackTicketUsedTwiceByGateway(t *testing.T) {
 	gt, _, _, acc := callbackFixture(t)
 	ticket := gt.clone()
-	conn := &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{acc}}
+	// A failed attempt (the line dropped before ACCEPT) leaves the ticket
+	// for a retry.
+	conn := &scriptConn{transcript: testCallbackTranscript}
+	if _, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Now: fixedNow}); !errors.Is(err, errScriptEnd) {
+		t.Fatalf("dropped attempt: %v", err)
+	}
+	conn = &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{acc}}
 	if _, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Rand: newRecRand("gateway callback phase"), Now: fixedNow}); err != nil {
 		t.Fatalf("first callback: %v", err)
 	}
@@ -76,6 +82,46 @@ func TestCallbackTicketUsedTwiceByGateway(t *testing.T) {
 	if _, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Now: fixedNow}); !errors.Is(err, ErrTicketUsed) || len(conn.sentCmds) != 0 {
 		t.Fatalf("second callback: %v", err)
 	}
+	// Wipe ends a ticket that was never used.
+	other := gt.clone()
+	other.Wipe()
+	if _, err := PlaceCallback(context.Background(), conn, other, CallbackConfig{Now: fixedNow}); !errors.Is(err, ErrTicketUsed) {
+		t.Fatalf("wiped ticket: %v", err)
+	}
+}
+
+func TestCallbackTicketOneAttemptAtATime(t *testing.T) {
+	gt, _, _, _ := callbackFixture(t)
+	ticket := gt.clone()
+	// An attempt blocked in ExchangeXID holds the ticket.
+	inside := make(chan struct{})
+	release := make(chan struct{})
+	conn := &blockingConn{inside: inside, release: release}
+	done := make(chan error, 1)
+	go func() {
+		_, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Now: fixedNow})
+		done <- err
+	}()
+	<-inside
+	if _, err := PlaceCallback(context.Background(), &scriptConn{}, ticket, CallbackConfig{Now: fixedNow}); !errors.Is(err, ErrTicketInUse) {
+		t.Fatalf("concurrent attempt: %v", err)
+	}
+	close(release)
+	if err := <-done; err == nil {
+		t.Fatal("blocked attempt succeeded")
+	}
+}
+
+// blockingConn blocks ExchangeXID until released, then fails it.
+type blockingConn struct {
+	scriptConn
+	inside, release chan struct{}
+}
+
+func (b *blockingConn) ExchangeXID(ctx context.Context, payload []byte) ([]byte, error) {
+	close(b.inside)
+	<-b.release
+	return nil, errScriptEnd
 }
 
 func TestCallbackExpired(t *testing.T) {
@@ -85,6 +131,11 @@ func TestCallbackExpired(t *testing.T) {
 	late.now = func() time.Time { return testNow.Add(2*time.Minute + time.Second) }
 	if conn, err := acceptWith(cb, late); !errors.Is(err, ErrTicketExpired) || !sentClearDenied(conn) {
 		t.Fatalf("caller, expired: %v", err)
+	}
+	wiped := ct.clone()
+	wiped.Wipe()
+	if _, err := acceptWith(cb, wiped); !errors.Is(err, ErrTicketUsed) {
+		t.Fatalf("caller, wiped ticket: %v", err)
 	}
 	// Gateway side.
 	conn := &scriptConn{transcript: testCallbackTranscript}
