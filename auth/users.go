@@ -306,8 +306,12 @@ func (u *Users) Delete(id string) error {
 }
 
 // Save writes the users file to path atomically (a temporary file in the
-// same directory, fsync, rename) with mode 0600.
+// same directory, fsync, rename) with mode 0600, creating a missing
+// directory with mode 0700.
 func (u *Users) Save(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("auth: save users file: %w", err)
+	}
 	if err := writeFileAtomic(path, u.Marshal(), 0o600); err != nil {
 		return fmt.Errorf("auth: save users file: %w", err)
 	}

@@ -1,14 +1,87 @@
 package main
 
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
+)
+
 func init() {
 	register(command{name: "keygen", summary: "create the gateway host key and print its fingerprint", run: runKeygen})
 }
 
-func runKeygen(args []string) int {
-	fs := newFlagSet("keygen", "[--state-dir DIR]", `Create the gateway's static host key (X25519) in the state directory with
-mode 0600 and print its SHA256 fingerprint, which callers pin.`)
+const keygenHelp = `Create the gateway's static host key (X25519, RFC 7748) as host_key in the
+state directory (created with mode 0700; the key file gets mode 0600) and
+print its fingerprint, which callers pin: publish it next to the gateway's
+address. An existing key is kept unless --force is given; replacing it makes
+every caller that pinned or trusted the old key refuse the gateway with a
+"REMOTE HOST IDENTIFICATION HAS CHANGED" warning until they update their
+known hosts. "gateway serve" creates the key itself on first start when
+there is none.
+
+The state directory is --state-dir, else the configuration's state_dir (with
+--config), else $XDG_STATE_HOME/dialgate or ~/.local/state/dialgate.
+
+host_key format: text; lines starting with '#' are comments (the public key
+and fingerprint are noted there for convenience and are not read back); one
+line holds the 32-octet private key in standard base64. The gateway refuses
+a key file that other users can read or write.
+
+Fingerprint: "SHA256:" and the unpadded base64 of the SHA-256 of the
+32-octet public key, in the style of OpenSSH.`
+
+func runKeygen(args []string) int { return keygenMain(args, os.Stdout, os.Stderr) }
+
+func keygenMain(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("keygen", "[--state-dir DIR | --config FILE] [--force]", keygenHelp)
+	stateDir := fs.String("state-dir", "", "state directory (default: see above)")
+	cfgPath := fs.String("config", "", "configuration file: use its state_dir")
+	force := fs.Bool("force", false, "replace an existing host key")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return notBuilt("keygen")
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gateway keygen: unexpected arguments: %q\n", fs.Args())
+		return exitUsage
+	}
+	dir := *stateDir
+	if dir == "" {
+		cfg := config.Demo()
+		if *cfgPath != "" {
+			var err error
+			if cfg, err = config.Load(*cfgPath); err != nil {
+				fmt.Fprintf(stderr, "gateway keygen: %v\n", err)
+				return exitFailure
+			}
+		}
+		dir = cfg.StateDir
+	}
+	path := filepath.Join(dir, auth.HostKeyFile)
+	key, err := auth.CreateHostKey(dir, *force)
+	if errors.Is(err, auth.ErrHostKeyExists) {
+		msg := fmt.Sprintf("gateway keygen: a host key already exists at %s", path)
+		if old, lerr := auth.LoadHostKey(dir); lerr == nil {
+			msg += " (fingerprint " + old.Fingerprint() + ")"
+			old.Wipe()
+		}
+		fmt.Fprintln(stderr, msg+"; keeping it. Use --force to replace it (callers that pinned it will then refuse the gateway).")
+		return exitFailure
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway keygen: %v\n", err)
+		return exitFailure
+	}
+	defer key.Wipe()
+	verb := "created"
+	if *force {
+		verb = "wrote"
+	}
+	fmt.Fprintf(stdout, "%s host key %s\nfingerprint: %s\npublic key:  %s\n", verb, path, key.Fingerprint(), base64.StdEncoding.EncodeToString(key.Public))
+	return exitOK
 }

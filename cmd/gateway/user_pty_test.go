@@ -1,0 +1,111 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// userPtyOutput collects what the terminal shows.
+type userPtyOutput struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *userPtyOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *userPtyOutput) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// TestUserTerminalNoEcho runs "user add" against a real pseudo-terminal:
+// the password is asked twice, typed like a user would, and never appears
+// on the screen.
+func TestUserTerminalNoEcho(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+
+	if f, err := os.CreateTemp(t.TempDir(), "x"); err == nil {
+		if ttySecret(f, io.Discard) != nil {
+			t.Error("a plain file was taken for a terminal")
+		}
+		f.Close()
+	}
+	secret := ttySecret(tty, tty)
+	if secret == nil {
+		t.Fatal("the pty is not taken for a terminal")
+	}
+	screen := &userPtyOutput{}
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(screen, ptmx); close(copied) }()
+
+	path := filepath.Join(t.TempDir(), "users.toml")
+	var stdout, stderr bytes.Buffer
+	env := userEnv{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, readSecret: secret, now: time.Now}
+	done := make(chan int, 1)
+	go func() { done <- userMain(append([]string{"add", "--users", path, "alice"}, userCmdCheap...), env) }()
+
+	const pw = "typed-secret-42"
+	deadline := time.Now().Add(20 * time.Second)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; screen %q", what, screen.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	echoOff := func() bool {
+		tio, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+		return err == nil && tio.Lflag&unix.ECHO == 0
+	}
+	for i, prompt := range []string{"New password for alice: ", "Retype the password: "} {
+		waitFor("prompt "+prompt, func() bool { return strings.Contains(screen.String(), prompt) })
+		waitFor("echo off", echoOff)
+		if _, err := ptmx.Write([]byte(pw + "\r")); err != nil {
+			t.Fatalf("typing password %d: %v", i, err)
+		}
+	}
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(time.Until(deadline)):
+		t.Fatal("user add did not finish")
+	}
+	tty.Close()
+	ptmx.Close()
+	<-copied
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if s := screen.String() + stdout.String() + stderr.String(); strings.Contains(s, pw) {
+		t.Errorf("the password was shown: %q", s)
+	}
+	if err := userCmdVerify(t, path, "alice", pw); err != nil {
+		t.Errorf("stored password: %v", err)
+	}
+}
