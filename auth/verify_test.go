@@ -561,3 +561,44 @@ func TestVerifyWeightsLargeHashes(t *testing.T) {
 		t.Errorf("after release: %v", err)
 	}
 }
+
+// BenchmarkVerify measures one Verify (one argon2id computation) at the
+// production costs: DefaultArgon2Params (RFC 9106 §4, p=4) and the
+// configuration's default (p=1). Run with a short -benchtime (5x).
+func BenchmarkVerify(b *testing.B) {
+	for _, p := range []Argon2Params{DefaultArgon2Params, {Time: 3, MemoryKiB: 64 * 1024, Threads: 1}} {
+		b.Run(p.String(), func(b *testing.B) {
+			u := NewUsers()
+			h, err := HashPassword("benchmark password", p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := u.Add(User{ID: "alice", Hash: h}); err != nil {
+				b.Fatal(err)
+			}
+			v := NewVerifier(u, VerifierConfig{Argon2: p, MaxConcurrent: 1, MinFailureTime: time.Nanosecond}, nil)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := v.Verify(context.Background(), "alice", "benchmark password", "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkThrottle measures the bookkeeping around one attempt.
+func BenchmarkThrottle(b *testing.B) {
+	th := NewThrottle(ThrottleConfig{})
+	srcs := make([]string, 1024)
+	for i := range srcs {
+		srcs[i] = fmt.Sprintf("198.51.%d.%d:4000", i/256, i%256)
+	}
+	i := 0
+	for b.Loop() {
+		s := srcs[i%len(srcs)]
+		_ = th.Delay("alice", s)
+		th.Failure("alice", s)
+		i++
+	}
+}
