@@ -129,13 +129,11 @@ func (a *answerer) handshake(ctx context.Context) (*AnswerResult, error) {
 		return nil, a.rejectVerify(ctx, err)
 	}
 	if user.Callback != "" && a.caps&CapCallback == 0 {
-		return nil, a.reject(&RejectError{Reason: ReasonCallbackUnavailable, Authenticated: true, PeerVersion: Version},
-			fmt.Errorf("auth: user %q requires callback the caller cannot take", user.ID))
+		return nil, a.reject(ReasonCallbackUnavailable, fmt.Errorf("auth: user %q requires callback the caller cannot take", user.ID))
 	}
 	session, err := a.cfg.AllocateSession()
 	if err != nil {
-		return nil, a.reject(&RejectError{Reason: ReasonBusy, Authenticated: true, PeerVersion: Version},
-			fmt.Errorf("auth: allocating session number: %w", err))
+		return nil, a.reject(ReasonBusy, fmt.Errorf("auth: allocating session number: %w", err))
 	}
 	return a.sendConfirm(user, session)
 }
@@ -148,10 +146,11 @@ func (a *answerer) sendChallenge() error {
 		if errors.Is(err, ErrVersion) {
 			reason = ReasonVersion
 		}
+		re := &RejectError{Reason: reason, PeerVersion: Version, Sent: true}
 		if rerr := RejectInitiate(a.conn, reason); rerr != nil {
-			return errors.Join(err, rerr)
+			return fmt.Errorf("%w: %w (%w)", re, err, rerr)
 		}
-		return err
+		return fmt.Errorf("%w: %w", re, err)
 	}
 	a.caps = init.caps
 	prologue, err := nxPrologue(a.conn.NegotiationTranscript())
@@ -197,8 +196,7 @@ func (a *answerer) readResponse(ctx context.Context) (responsePlain, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			// The line may still be up: tell the caller why.
-			return responsePlain{}, a.reject(&RejectError{Reason: ReasonTimeout, Authenticated: true, PeerVersion: Version},
-				fmt.Errorf("auth: waiting for RESPONSE: %w", err))
+			return responsePlain{}, a.reject(ReasonTimeout, fmt.Errorf("auth: waiting for RESPONSE: %w", err))
 		}
 		return responsePlain{}, fmt.Errorf("auth: waiting for RESPONSE: %w", err)
 	}
@@ -231,26 +229,26 @@ func (a *answerer) rejectVerify(ctx context.Context, err error) error {
 	case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 		reason = ReasonTimeout
 	}
-	return a.reject(&RejectError{Reason: reason, Authenticated: true, PeerVersion: Version},
-		fmt.Errorf("auth: verification: %w", err))
+	return a.reject(reason, fmt.Errorf("auth: verification: %w", err))
 }
 
 func (a *answerer) protocolError(cause error) error {
-	return a.reject(&RejectError{Reason: ReasonProtocolError, Authenticated: true, PeerVersion: Version}, cause)
+	return a.reject(ReasonProtocolError, cause)
 }
 
-// reject sends a sealed REJECT and returns an error joining the cause with
-// the *RejectError describing what was sent.
-func (a *answerer) reject(re *RejectError, cause error) error {
+// reject sends a sealed REJECT and returns the cause wrapped in a
+// *RejectError describing what was sent.
+func (a *answerer) reject(r Reason, cause error) error {
+	re := &RejectError{Reason: r, Authenticated: true, PeerVersion: Version, Sent: true}
 	tok := append([]byte(nil), rejectSealedHeader...)
-	tok, err := a.send.Encrypt(tok, sealedAD(rejectSealedHeader, a.h), []byte{byte(re.Reason)})
+	tok, err := a.send.Encrypt(tok, sealedAD(rejectSealedHeader, a.h), []byte{byte(r)})
 	if err != nil {
-		return errors.Join(cause, re, fmt.Errorf("auth: sealing REJECT: %w", err))
+		return fmt.Errorf("%w: %w (sealing REJECT: %w)", re, cause, err)
 	}
 	if err := a.conn.RespondXID(tok); err != nil {
-		return errors.Join(cause, re, fmt.Errorf("auth: sending REJECT: %w", err))
+		return fmt.Errorf("%w: %w (sending REJECT: %w)", re, cause, err)
 	}
-	return errors.Join(cause, re)
+	return fmt.Errorf("%w: %w", re, cause)
 }
 
 // sendConfirm answers CONFIRM (phase iv) and builds the result.

@@ -223,10 +223,11 @@ func AcceptCallback(ctx context.Context, conn XIDConn, first []byte, tickets ...
 	}
 	accept, err := acceptCallback(conn, first, tickets)
 	if err != nil {
+		re := &RejectError{Reason: ReasonDenied, PeerVersion: Version, Sent: true}
 		if rerr := RejectInitiate(conn, ReasonDenied); rerr != nil {
-			return nil, errors.Join(err, rerr)
+			return nil, fmt.Errorf("%w: %w (%w)", re, err, rerr)
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", re, err)
 	}
 	if err := conn.RespondXID(accept.tok); err != nil {
 		return nil, fmt.Errorf("auth: sending ACCEPT: %w", err)

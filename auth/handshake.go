@@ -68,11 +68,17 @@ type RejectError struct {
 	// REJECT may have been forged by anyone on the line.
 	Authenticated bool
 	// PeerVersion is the version octet of the REJECT: for ReasonVersion,
-	// the highest version the peer speaks.
+	// the highest version the sender speaks.
 	PeerVersion uint8
+	// Sent is true when this end sent the REJECT (errors from Answer and
+	// AcceptCallback) rather than received it.
+	Sent bool
 }
 
 func (e *RejectError) Error() string {
+	if e.Sent {
+		return fmt.Sprintf("auth: rejected the call: %s", e.Reason)
+	}
 	how := "unauthenticated"
 	if e.Authenticated {
 		how = "authenticated"

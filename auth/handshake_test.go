@@ -325,8 +325,12 @@ func TestRejectReasons(t *testing.T) {
 			if !errors.As(r.callErr, &re) || re.Reason != tc.want || !re.Authenticated {
 				t.Fatalf("caller: %v", r.callErr)
 			}
-			if reason, ok := RejectReason(r.ansErr); !ok || reason != tc.want {
+			var sent *RejectError
+			if !errors.As(r.ansErr, &sent) || sent.Reason != tc.want || !sent.Sent {
 				t.Fatalf("answerer: %v", r.ansErr)
+			}
+			if !strings.HasPrefix(r.ansErr.Error(), "auth: rejected the call: "+tc.want.String()) {
+				t.Fatalf("answerer error text: %v", r.ansErr)
 			}
 		})
 	}
