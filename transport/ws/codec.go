@@ -1,0 +1,172 @@
+package ws
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// Subprotocol names (the Sec-WebSocket-Protocol tokens, RFC 6455 §11.3.4).
+const (
+	ProtoBinary = "binary" // binary messages carry octets
+	ProtoPlain  = "plain"  // text messages, one code point U+0000..U+00FF per octet
+	ProtoBase64 = "base64" // text messages, RFC 4648 base64 of the octets
+)
+
+// supported lists the subprotocols this package implements, in the order a
+// dialer without preference would use.
+var supported = []string{ProtoBinary, ProtoPlain, ProtoBase64}
+
+func isSupported(p string) bool {
+	for _, s := range supported {
+		if s == p {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxControlSize is the largest control message (JSON text message with the
+// "binary" subprotocol) that is decoded; larger ones are ignored.
+const MaxControlSize = 1024
+
+// maxWindowDim is the largest window dimension accepted: telnet NAWS
+// (RFC 1073) carries 16-bit sizes.
+const maxWindowDim = 65535
+
+// Errors wrapped by the decoders, Read and Write.
+var (
+	// ErrBadControl is wrapped by ParseControl for malformed control messages.
+	ErrBadControl = errors.New("ws: malformed control message")
+	// ErrUnknownControl is wrapped by ParseControl for a well-formed control
+	// message of a type this package does not know.
+	ErrUnknownControl = errors.New("ws: unknown control message type")
+	// ErrBadPayload is wrapped by the text decoders (and so by Read) when a
+	// text message is not valid for the negotiated subprotocol.
+	ErrBadPayload = errors.New("ws: invalid message payload")
+)
+
+// Control is a decoded control message.
+type Control struct {
+	Type   string               // "resize" is the only type known so far
+	Window transport.WindowSize // for "resize"
+}
+
+// ParseControl decodes a JSON control message (see the package comment). It
+// returns an error wrapping ErrUnknownControl for a valid message of an
+// unknown type, and one wrapping ErrBadControl for anything else it rejects.
+func ParseControl(b []byte) (Control, error) {
+	if len(b) > MaxControlSize {
+		return Control{}, fmt.Errorf("%w: %d bytes, limit %d", ErrBadControl, len(b), MaxControlSize)
+	}
+	if !utf8.Valid(b) {
+		return Control{}, fmt.Errorf("%w: not UTF-8", ErrBadControl)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return Control{}, fmt.Errorf("%w: not a JSON object", ErrBadControl)
+	}
+	raw, ok := m["type"]
+	if !ok {
+		return Control{}, fmt.Errorf("%w: no \"type\" member", ErrBadControl)
+	}
+	var typ string
+	if err := json.Unmarshal(raw, &typ); err != nil {
+		return Control{}, fmt.Errorf("%w: \"type\" is not a string", ErrBadControl)
+	}
+	switch typ {
+	case "resize":
+		cols, err := dimension(m, "cols")
+		if err != nil {
+			return Control{}, err
+		}
+		rows, err := dimension(m, "rows")
+		if err != nil {
+			return Control{}, err
+		}
+		return Control{Type: typ, Window: transport.WindowSize{Cols: cols, Rows: rows}}, nil
+	}
+	return Control{Type: typ}, fmt.Errorf("%w %q", ErrUnknownControl, typ)
+}
+
+// dimension reads member name of m as an integer in 1..maxWindowDim.
+func dimension(m map[string]json.RawMessage, name string) (int, error) {
+	raw, ok := m[name]
+	if !ok {
+		return 0, fmt.Errorf("%w: resize without %q", ErrBadControl, name)
+	}
+	// Integers only: reject 80.5, 8e1, "80", true.
+	s := string(bytes.TrimSpace(raw))
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 || v > maxWindowDim {
+		return 0, fmt.Errorf("%w: resize %q is %.20q, want an integer in 1..%d", ErrBadControl, name, s, maxWindowDim)
+	}
+	return v, nil
+}
+
+// AppendResize appends the control message announcing window size w.
+func AppendResize(b []byte, w transport.WindowSize) []byte {
+	b = append(b, `{"type":"resize","cols":`...)
+	b = strconv.AppendInt(b, int64(w.Cols), 10)
+	b = append(b, `,"rows":`...)
+	b = strconv.AppendInt(b, int64(w.Rows), 10)
+	return append(b, '}')
+}
+
+// appendPlain appends the "plain" encoding of p: each octet as the UTF-8
+// encoding of the code point with its value.
+func appendPlain(b, p []byte) []byte {
+	for _, c := range p {
+		if c < utf8.RuneSelf {
+			b = append(b, c)
+		} else {
+			b = append(b, 0xC0|c>>6, 0x80|c&0x3F)
+		}
+	}
+	return b
+}
+
+// appendPlainDecoded appends the octets a "plain" text message stands for.
+// Code points above U+00FF become '?'; invalid UTF-8 is an error wrapping
+// ErrBadPayload (nothing is appended then).
+func appendPlainDecoded(b, msg []byte) ([]byte, error) {
+	if !utf8.Valid(msg) {
+		return b, fmt.Errorf("%w: plain text message is not UTF-8", ErrBadPayload)
+	}
+	for i := 0; i < len(msg); {
+		c := msg[i]
+		if c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(msg[i:])
+		if r > 0xFF {
+			r = '?'
+		}
+		b = append(b, byte(r))
+		i += n
+	}
+	return b, nil
+}
+
+// appendBase64 appends the "base64" encoding of p.
+func appendBase64(b, p []byte) []byte {
+	return base64.StdEncoding.AppendEncode(b, p)
+}
+
+// appendBase64Decoded appends the octets a "base64" text message stands
+// for; malformed base64 is an error wrapping ErrBadPayload.
+func appendBase64Decoded(b, msg []byte) ([]byte, error) {
+	out, err := base64.StdEncoding.AppendDecode(b, msg)
+	if err != nil {
+		return b, fmt.Errorf("%w: base64 text message: %v", ErrBadPayload, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,89 @@
+// Package ws carries dialgate lines over WebSocket (RFC 6455) using
+// github.com/gorilla/websocket. It answers calls with a Listener that is both
+// an http.Handler (mountable at any path of someone else's http.ServeMux)
+// and a transport.Listener, places calls with Dial, and registers the line
+// schemes "ws" and "wss" with package transport.
+//
+// # Subprotocols
+//
+// A client offers subprotocols in Sec-WebSocket-Protocol (RFC 6455 §1.9,
+// §4.1, §11.3.4); the listener selects the FIRST one the client offers that
+// it supports (RFC 6455 §4.2.2 leaves the choice to the server; we honour the
+// client's order, as the browser terminals listing them expect) and reports
+// it in LineInfo.Subproto. A client offering only subprotocols we do not
+// support is refused with HTTP 400 and a log line.
+//
+//   - "binary": octets travel in binary messages (opcode 0x2, §5.6), any
+//     number of octets per message. A text message (opcode 0x1) is a JSON
+//     control message (below).
+//   - "" (no subprotocol offered): the same as "binary".
+//   - "plain": octets travel in text messages; each octet b is the Unicode
+//     code point U+0000+b, UTF-8 encoded (octets 0x00-0x7F take one byte,
+//     0x80-0xFF two). This is what fTelnet's WebSocketConnection does when
+//     the "plain" protocol is in use: it sends String.fromCharCode(octet)
+//     for each octet, which the browser's WebSocket encodes as UTF-8, and
+//     maps each received character back with charCode & 0xFF. Received
+//     code points above U+00FF (a browser user typing "€") cannot stand
+//     for an octet; each becomes '?' (0x3F). A text message that is not
+//     valid UTF-8 fails the connection with close code 1007 (§8.1).
+//   - "base64": octets travel in text messages holding the standard base64
+//     encoding (RFC 4648 §4, padded) of the octets, as websockify's base64
+//     protocol and fTelnet do. A message that is not valid base64 fails the
+//     connection with close code 1007.
+//
+// In every subprotocol a binary message received carries raw octets, so a
+// client that ignores the negotiated protocol for binary data still works.
+//
+// # Control messages
+//
+// With "binary" (or no subprotocol) a text message is a JSON control
+// message of at most MaxControlSize bytes, an object with a "type" member:
+//
+//	{"type":"resize","cols":132,"rows":50}
+//
+// "resize" announces the terminal size: cols and rows are integers in
+// 1..65535 (the range of telnet NAWS, RFC 1073). It updates Info().Window
+// and is sent on WindowChanges. Members other than those named are
+// ignored, so later versions may add fields. A control message of an
+// unknown type, a malformed one (not a JSON object, missing or
+// out-of-range fields) and an oversized one are ignored with a log line;
+// none of them ends the line. Line.SendWindowSize sends a resize message.
+//
+// # Lines and closing
+//
+// Read and Write move raw octets (the subprotocol encoding is invisible to
+// the caller). Each Line runs one reader goroutine that reads messages into
+// a bounded buffer (so the peer is throttled by TCP when nobody Reads),
+// answers pings and handles control messages, and, when PingInterval is
+// positive, one goroutine that sends pings (§5.5.2). Writes from several
+// goroutines are serialized; a Write returns after its octets were handed to
+// the kernel.
+//
+// Close follows the transport.Line contract: it waits (bounded by
+// CloseTimeout) for a Write in progress, sends a close frame with status
+// 1000 after every octet Write accepted (§5.5.1), waits (bounded by
+// CloseTimeout) for the peer's close frame while discarding data that
+// arrives meanwhile, and only then closes the TCP connection, so the peer's
+// receive buffer is not reset. When the peer closes, Read returns every
+// octet received before the peer's close frame, then io.EOF; the close
+// frame is answered at once, so later Writes fail with ErrPeerHungUp.
+//
+// A message larger than the read limit fails the line with close code 1009
+// (§7.4.1) and a log line; Read then returns the data received before it
+// followed by an error wrapping ErrMessageTooBig. If nothing (not even a
+// pong) arrives from the peer for IdleTimeout, the line is closed with
+// status 1001 and Read returns an error wrapping ErrIdleTimeout.
+//
+// # Origins and proxies
+//
+// Browsers send an Origin header (RFC 6454); the listener accepts an upgrade
+// when the header is absent (non-browser clients), when the origin's
+// host[:port] equals the request's Host (same origin), or when it matches
+// Options.AllowedOrigins. Anything else is refused with HTTP 403 and a log
+// line (cross-site WebSocket hijacking, RFC 6455 §10.2). The caller's
+// address is the TCP peer, unless the TCP peer is listed in
+// Options.TrustedProxies: then the right-most address in X-Forwarded-For
+// that is not itself a trusted proxy is used (with port 0, the caller's
+// port being unknown), and X-Forwarded-Proto "https" marks the line as
+// Secure.
+package ws

@@ -1,0 +1,526 @@
+package ws
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// Logger receives the package's log lines (each starts with "ws: ").
+// *log.Logger satisfies it.
+type Logger interface {
+	Printf(format string, args ...any)
+}
+
+// Defaults for zero option values.
+const (
+	DefaultReadLimit    = 1 << 20          // largest message accepted, octets on the wire
+	DefaultPingInterval = 30 * time.Second // ping period (RFC 6455 §5.5.2)
+	DefaultIdleTimeout  = 75 * time.Second // hang up after this long without any frame
+	DefaultCloseTimeout = 5 * time.Second  // bound on each wait in Close
+)
+
+const (
+	// maxMessage is the most octets Write puts in one message. Encoded it
+	// stays far below DefaultReadLimit: 43,692 bytes in base64, at most
+	// 65,536 in plain.
+	maxMessage = 32 << 10
+	// ringSize is the receive buffer per line: what a peer can send before
+	// TCP flow control holds it back while nobody Reads.
+	ringSize = 16 << 10
+	// maxKeptBuffer is the largest scratch buffer a line keeps between
+	// text messages; larger ones are dropped after use.
+	maxKeptBuffer = 64 << 10
+)
+
+// Errors a Line returns (wrapped, test with errors.Is).
+var (
+	// ErrPeerHungUp is wrapped by Write after the peer closed the line.
+	ErrPeerHungUp = errors.New("ws: peer hung up")
+	// ErrMessageTooBig is wrapped by Read after the peer sent a message
+	// over the read limit (the line was closed with status 1009).
+	ErrMessageTooBig = errors.New("ws: message over the read limit")
+	// ErrIdleTimeout is wrapped by Read after nothing arrived from the peer
+	// for the idle timeout (the line was closed with status 1001).
+	ErrIdleTimeout = errors.New("ws: peer idle too long")
+	// ErrNotBinary is returned by SendWindowSize on a line whose
+	// subprotocol has no control messages.
+	ErrNotBinary = errors.New("ws: control messages need the binary subprotocol")
+)
+
+// Line is a WebSocket line. It implements transport.Line and
+// transport.WindowNotifier; see the package comment for its behaviour.
+type Line struct {
+	conn    *websocket.Conn
+	nc      net.Conn
+	proto   string
+	control bool // text messages are control messages
+	log     Logger
+
+	idle, closeTimeout time.Duration
+
+	// Writing: wlock (capacity 1) is the write lock; Close takes it with a
+	// timeout. wclosed and wbuf are guarded by it.
+	wlock   chan struct{}
+	wclosed bool
+	wbuf    []byte
+
+	// Reading: only the reader goroutine touches the fields below in.
+	in      *ring
+	discard []byte
+	text    bytes.Buffer
+	decoded []byte
+
+	infoMu sync.Mutex
+	info   transport.LineInfo
+	winCh  chan transport.WindowSize // capacity 1, closed by the reader
+
+	done       chan struct{} // closed when Close starts
+	readerDone chan struct{}
+	pingDone   chan struct{}
+	closeOnce  sync.Once
+}
+
+var (
+	_ transport.Line           = (*Line)(nil)
+	_ transport.WindowNotifier = (*Line)(nil)
+)
+
+// lineConfig is what newLine needs besides the connection.
+type lineConfig struct {
+	info                                  transport.LineInfo
+	readLimit                             int64
+	pingInterval, idleTimeout, closeAfter time.Duration
+	log                                   Logger
+}
+
+// newLine wraps an established connection and starts its goroutines.
+func newLine(conn *websocket.Conn, cfg lineConfig) *Line {
+	l := &Line{
+		conn:         conn,
+		nc:           conn.NetConn(),
+		proto:        conn.Subprotocol(),
+		log:          cfg.log,
+		idle:         cfg.idleTimeout,
+		closeTimeout: cfg.closeAfter,
+		wlock:        make(chan struct{}, 1),
+		in:           newRing(ringSize),
+		info:         cfg.info,
+		winCh:        make(chan transport.WindowSize, 1),
+		done:         make(chan struct{}),
+		readerDone:   make(chan struct{}),
+		pingDone:     make(chan struct{}),
+	}
+	l.control = l.proto == "" || l.proto == ProtoBinary
+	l.info.Subproto = l.proto
+	conn.SetReadLimit(cfg.readLimit)
+	conn.SetPingHandler(l.onPing)
+	conn.SetPongHandler(func(string) error { l.extendDeadline(); return nil })
+	go l.readLoop()
+	if cfg.pingInterval > 0 {
+		go l.pingLoop(cfg.pingInterval)
+	} else {
+		close(l.pingDone)
+	}
+	return l
+}
+
+func (l *Line) logf(format string, args ...any) {
+	if l.log != nil {
+		l.log.Printf(format, args...)
+	}
+}
+
+// Info describes the line; Window reflects the latest resize message.
+func (l *Line) Info() transport.LineInfo {
+	l.infoMu.Lock()
+	defer l.infoMu.Unlock()
+	return l.info
+}
+
+// WindowChanges returns the channel of window sizes announced by resize
+// control messages (latest only; closed when the line's reader stops).
+func (l *Line) WindowChanges() <-chan transport.WindowSize { return l.winCh }
+
+// Read returns octets from the peer. After the peer hung up it returns the
+// remaining octets, then io.EOF; after Close, an error wrapping
+// transport.ErrHungUp.
+func (l *Line) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return l.in.read(p)
+}
+
+// Write sends p to the peer in messages of the negotiated subprotocol. It is
+// safe to call from several goroutines; each call's octets stay together.
+// After Close it returns an error wrapping transport.ErrHungUp, after the
+// peer hung up one wrapping ErrPeerHungUp.
+func (l *Line) Write(p []byte) (int, error) {
+	l.wlock <- struct{}{}
+	defer func() { <-l.wlock }()
+	if l.wclosed {
+		return 0, fmt.Errorf("ws: write: %w", transport.ErrHungUp)
+	}
+	n := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), maxMessage)]
+		var err error
+		switch l.proto {
+		case ProtoPlain:
+			l.wbuf = appendPlain(l.wbuf[:0], chunk)
+			err = l.conn.WriteMessage(websocket.TextMessage, l.wbuf)
+		case ProtoBase64:
+			l.wbuf = appendBase64(l.wbuf[:0], chunk)
+			err = l.conn.WriteMessage(websocket.TextMessage, l.wbuf)
+		default:
+			err = l.conn.WriteMessage(websocket.BinaryMessage, chunk)
+		}
+		if err != nil {
+			return n, l.writeError(err)
+		}
+		n += len(chunk)
+		p = p[len(chunk):]
+	}
+	return n, nil
+}
+
+// SendWindowSize sends a resize control message (binary subprotocol or
+// none only; ErrNotBinary otherwise).
+func (l *Line) SendWindowSize(w transport.WindowSize) error {
+	if !l.control {
+		return ErrNotBinary
+	}
+	if w.Cols < 1 || w.Cols > maxWindowDim || w.Rows < 1 || w.Rows > maxWindowDim {
+		return fmt.Errorf("ws: window size %dx%d out of range 1..%d", w.Cols, w.Rows, maxWindowDim)
+	}
+	l.wlock <- struct{}{}
+	defer func() { <-l.wlock }()
+	if l.wclosed {
+		return fmt.Errorf("ws: send window size: %w", transport.ErrHungUp)
+	}
+	l.wbuf = AppendResize(l.wbuf[:0], w)
+	if err := l.conn.WriteMessage(websocket.TextMessage, l.wbuf); err != nil {
+		return l.writeError(err)
+	}
+	return nil
+}
+
+func (l *Line) writeError(err error) error {
+	select {
+	case <-l.done:
+		return fmt.Errorf("ws: write: %w", transport.ErrHungUp)
+	default:
+	}
+	if errors.Is(err, websocket.ErrCloseSent) || l.in.status() != nil {
+		return fmt.Errorf("ws: write: %w (%v)", ErrPeerHungUp, err)
+	}
+	return fmt.Errorf("ws: write: %w", err)
+}
+
+// Close hangs up: see the package comment. It is idempotent; concurrent
+// calls wait for the first to finish. It returns nil unless the close
+// handshake could not be completed in time.
+func (l *Line) Close() error {
+	var err error
+	l.closeOnce.Do(func() { err = l.hangUp(websocket.CloseNormalClosure, "") })
+	return err
+}
+
+// hangUp runs the close handshake with the given status code.
+func (l *Line) hangUp(code int, reason string) error {
+	close(l.done)
+	l.in.close()
+	timer := time.NewTimer(l.closeTimeout)
+	defer timer.Stop()
+	deadline := time.Now().Add(l.closeTimeout)
+	var err error
+
+	// Let a Write in progress finish, bounded.
+	select {
+	case l.wlock <- struct{}{}:
+	case <-timer.C:
+		err = fmt.Errorf("ws: close: a Write did not finish within %v", l.closeTimeout)
+		l.logf("ws: %s: %v; hanging up anyway", l.remote(), err)
+		l.nc.Close()
+		l.wlock <- struct{}{}
+	}
+	l.wclosed = true
+	<-l.wlock
+
+	// Everything Write accepted is in the kernel; the close frame follows.
+	if werr := l.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline); werr != nil &&
+		!errors.Is(werr, websocket.ErrCloseSent) && err == nil && l.in.status() == nil {
+		err = fmt.Errorf("ws: close: sending close frame: %w", werr)
+	}
+
+	// Wait for the peer's close frame so our receive buffer is empty when
+	// the TCP connection closes (no reset destroying the peer's data).
+	select {
+	case <-l.readerDone:
+	case <-timer.C:
+		if err == nil {
+			err = fmt.Errorf("ws: close: peer did not answer the close frame within %v", l.closeTimeout)
+			l.logf("ws: %s: %v", l.remote(), err)
+		}
+	}
+	l.nc.Close()
+	<-l.readerDone
+	<-l.pingDone
+	return err
+}
+
+func (l *Line) remote() string {
+	l.infoMu.Lock()
+	defer l.infoMu.Unlock()
+	return l.info.RemoteAddr
+}
+
+func (l *Line) extendDeadline() {
+	if l.idle > 0 {
+		l.nc.SetReadDeadline(time.Now().Add(l.idle))
+	}
+}
+
+// onPing answers a ping (RFC 6455 §5.5.3) and counts it as life.
+func (l *Line) onPing(data string) error {
+	l.extendDeadline()
+	err := l.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(l.closeTimeout))
+	var ne net.Error
+	if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
+		return nil
+	}
+	return err
+}
+
+func (l *Line) pingLoop(every time.Duration) {
+	defer close(l.pingDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-l.readerDone:
+			return
+		case <-t.C:
+			// Failures show up on the reader side.
+			_ = l.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(every))
+		}
+	}
+}
+
+// readLoop is the reader goroutine.
+func (l *Line) readLoop() {
+	defer close(l.readerDone)
+	defer close(l.winCh)
+	err := l.readMessages()
+	l.in.finish(err)
+	select {
+	case <-l.done:
+		// Close is waiting for us and closes the connection.
+		return
+	default:
+	}
+	// The peer hung up (its close frame was answered) or the line failed:
+	// nothing more can be sent or received.
+	l.nc.Close()
+}
+
+// readMessages reads until the connection ends and returns why: io.EOF
+// for a close frame from the peer.
+func (l *Line) readMessages() error {
+	for {
+		l.extendDeadline()
+		typ, r, err := l.conn.NextReader()
+		if err != nil {
+			return l.readError(err)
+		}
+		switch {
+		case typ == websocket.BinaryMessage:
+			err = l.readBinary(r)
+		case l.control:
+			err = l.readControl(r)
+		default:
+			err = l.readText(r)
+		}
+		if err != nil {
+			return l.readError(err)
+		}
+	}
+}
+
+// readError turns a failure of the reader into what Read reports, closing
+// the connection with the fitting status and logging where the peer
+// misbehaved.
+func (l *Line) readError(err error) error {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		if ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway && ce.Code != websocket.CloseNoStatusReceived {
+			l.logf("ws: %s: peer closed the line with status %d %q", l.remote(), ce.Code, ce.Text)
+		}
+		return io.EOF
+	case isDone(l.done):
+		return fmt.Errorf("ws: read: %w", transport.ErrHungUp)
+	case errors.Is(err, websocket.ErrReadLimit):
+		l.logf("ws: %s: message over the read limit, closed with status 1009", l.remote())
+		return fmt.Errorf("%w (closed with status 1009)", ErrMessageTooBig)
+	case errors.Is(err, ErrBadPayload):
+		l.logf("ws: %s: %v; closing with status 1007", l.remote(), err)
+		l.sendClose(websocket.CloseInvalidFramePayloadData, "invalid payload")
+		return err
+	case errors.As(err, &ne) && ne.Timeout():
+		l.logf("ws: %s: nothing received for %v, hanging up", l.remote(), l.idle)
+		l.sendClose(websocket.CloseGoingAway, "idle timeout")
+		return fmt.Errorf("%w: nothing received for %v", ErrIdleTimeout, l.idle)
+	}
+	l.logf("ws: %s: line lost: %v", l.remote(), err)
+	return fmt.Errorf("ws: read: %w", err)
+}
+
+func (l *Line) sendClose(code int, text string) {
+	_ = l.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(l.closeTimeout))
+}
+
+func isDone(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// readBinary streams a binary message into the receive buffer.
+func (l *Line) readBinary(r io.Reader) error {
+	for {
+		space := l.in.reserve()
+		keep := space != nil
+		if !keep {
+			space = l.discardBuf()
+		}
+		l.extendDeadline()
+		n, err := r.Read(space)
+		if keep {
+			l.in.commit(n)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (l *Line) discardBuf() []byte {
+	if l.discard == nil {
+		l.discard = make([]byte, 4096)
+	}
+	return l.discard
+}
+
+// readAll reads a whole message (bounded by the read limit) into l.text.
+func (l *Line) readAll(r io.Reader, limit int) error {
+	l.text.Reset()
+	for {
+		l.text.Grow(512)
+		space := l.text.AvailableBuffer()
+		space = space[:cap(space)]
+		if limit >= 0 {
+			space = space[:min(len(space), limit+1-l.text.Len())]
+		}
+		l.extendDeadline()
+		n, err := r.Read(space)
+		l.text.Write(space[:n])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if limit >= 0 && l.text.Len() > limit {
+			return nil
+		}
+	}
+}
+
+// drain discards the rest of a message.
+func (l *Line) drain(r io.Reader) error {
+	for {
+		l.extendDeadline()
+		_, err := r.Read(l.discardBuf())
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readControl handles a text message carrying a control message.
+func (l *Line) readControl(r io.Reader) error {
+	if err := l.readAll(r, MaxControlSize); err != nil {
+		return err
+	}
+	if l.text.Len() > MaxControlSize {
+		l.logf("ws: %s: control message over %d bytes ignored", l.remote(), MaxControlSize)
+		return l.drain(r)
+	}
+	c, err := ParseControl(l.text.Bytes())
+	switch {
+	case errors.Is(err, ErrUnknownControl):
+		l.logf("ws: %s: control message of unknown type %.40q ignored", l.remote(), c.Type)
+	case err != nil:
+		l.logf("ws: %s: %v; ignored", l.remote(), err)
+	case c.Type == "resize":
+		l.infoMu.Lock()
+		l.info.Window = c.Window
+		l.infoMu.Unlock()
+		select {
+		case l.winCh <- c.Window:
+		default:
+			select {
+			case <-l.winCh:
+			default:
+			}
+			l.winCh <- c.Window // only this goroutine sends
+		}
+	}
+	return nil
+}
+
+// readText handles a text message carrying octets (plain, base64).
+func (l *Line) readText(r io.Reader) error {
+	if err := l.readAll(r, -1); err != nil {
+		return err
+	}
+	var err error
+	if l.proto == ProtoPlain {
+		l.decoded, err = appendPlainDecoded(l.decoded[:0], l.text.Bytes())
+	} else {
+		l.decoded, err = appendBase64Decoded(l.decoded[:0], l.text.Bytes())
+	}
+	if err != nil {
+		return err
+	}
+	l.in.push(l.decoded)
+	if cap(l.decoded) > maxKeptBuffer {
+		l.decoded = nil
+	}
+	if l.text.Cap() > maxKeptBuffer {
+		l.text = bytes.Buffer{}
+	}
+	return nil
+}

@@ -1,0 +1,464 @@
+package ws
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// allOctets is 0x00..0xFF twice, including the octets that need care in
+// each encoding (NUL, 0x7F, 0x80, 0xFF).
+func allOctets() []byte {
+	b := make([]byte, 512)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+func TestRoundTripEverySubprotocol(t *testing.T) {
+	for _, proto := range []string{"", ProtoBinary, ProtoPlain, ProtoBase64} {
+		t.Run("proto="+proto, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s := startServer(t, Options{})
+			c, l := pair(t, s, DialOptions{Subprotocol: proto})
+			watchdog(t, 20*time.Second, func() { c.Close(); l.Close() })
+
+			for _, line := range []*Line{c, l} {
+				info := line.Info()
+				if info.Subproto != proto || info.Transport != "ws" || info.Secure {
+					t.Errorf("Info() = %+v, want Subproto %q, Transport ws, not secure", info, proto)
+				}
+				if info.RemoteAddr == "" || info.LocalAddr == "" {
+					t.Errorf("Info() = %+v: addresses missing", info)
+				}
+			}
+			want := allOctets()
+			if _, err := c.Write(want); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(want))
+			if _, err := io.ReadFull(l, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("client->server: got %x", got)
+			}
+			if _, err := l.Write(want); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("server->client: got %x", got)
+			}
+			if err := c.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if n, err := l.Read(got); n != 0 || err != io.EOF {
+				t.Errorf("server Read after peer hang-up = %d, %v; want 0, io.EOF", n, err)
+			}
+			if _, err := l.Write(want); !errors.Is(err, ErrPeerHungUp) {
+				t.Errorf("server Write after peer hang-up: %v, want ErrPeerHungUp", err)
+			}
+			if err := l.Close(); err != nil {
+				t.Errorf("Close after peer hang-up: %v", err)
+			}
+		})
+	}
+}
+
+func TestCloseContract(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	c, l := pair(t, s, DialOptions{Subprotocol: ProtoBinary})
+	watchdog(t, 20*time.Second, func() { c.Close(); l.Close() })
+
+	// A Read blocked in another goroutine returns ErrHungUp at Close.
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := l.Read(make([]byte, 10))
+		readErr <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let it block (not required for correctness)
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-readErr; !errors.Is(err, transport.ErrHungUp) {
+		t.Errorf("blocked Read: %v, want ErrHungUp", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := l.Read(make([]byte, 1)); !errors.Is(err, transport.ErrHungUp) {
+		t.Errorf("Read after Close: %v, want ErrHungUp", err)
+	}
+	if _, err := l.Write([]byte("x")); !errors.Is(err, transport.ErrHungUp) {
+		t.Errorf("Write after Close: %v, want ErrHungUp", err)
+	}
+	if _, ok := <-l.WindowChanges(); ok {
+		t.Error("WindowChanges not closed after Close")
+	}
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("peer Read: %v, want io.EOF", err)
+	}
+	// Concurrent Close calls are safe.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Close() }()
+	}
+	wg.Wait()
+}
+
+// TestConcurrentWriters checks that writes from many goroutines are
+// serialized: every Write's octets arrive contiguous.
+func TestConcurrentWriters(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	c, l := pair(t, s, DialOptions{Subprotocol: ProtoBase64})
+	watchdog(t, 30*time.Second, func() { c.Close(); l.Close() })
+	const writers, writes, size = 8, 16, 40000 // > maxMessage: several messages per Write
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := bytes.Repeat([]byte{byte('A' + w)}, size)
+			for range writes {
+				if _, err := c.Write(buf); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); c.Close() }()
+	got, err := io.ReadAll(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != writers*writes*size {
+		t.Fatalf("got %d octets, want %d", len(got), writers*writes*size)
+	}
+	for i := 0; i < len(got); i += size {
+		chunk := got[i : i+size]
+		if bytes.Count(chunk, chunk[:1]) != size {
+			t.Fatalf("Write at offset %d interleaved with another", i)
+		}
+	}
+}
+
+// TestIntegrity64MiB sends 64 MiB of random octets each way at the same
+// time and compares SHA-256 digests. The side that hangs up first writes its
+// last chunk only after it received everything, then closes at once: the
+// peer must get every octet, then io.EOF (the close-flush case).
+func TestIntegrity64MiB(t *testing.T) {
+	const size = 64 << 20
+	for _, closer := range []string{"dialer", "listener"} {
+		t.Run("closer="+closer, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s := startServer(t, Options{})
+			c, l := pair(t, s, DialOptions{Subprotocol: ProtoBinary})
+			watchdog(t, 120*time.Second, func() { c.Close(); l.Close() })
+			first, second := c, l
+			if closer == "listener" {
+				first, second = l, c
+			}
+			seed := uint64(time.Now().UnixNano())
+			t.Logf("seed %d", seed)
+
+			var wg sync.WaitGroup
+			var firstSent, secondSent, firstGot, secondGot [32]byte
+			// second: write everything, read until EOF, then Close.
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				secondSent = writeRandom(t, second, size, seed+1, nil)
+			}()
+			go func() {
+				defer wg.Done()
+				h := sha256.New()
+				n, err := io.Copy(h, second)
+				if err != nil || n != size {
+					t.Errorf("second side read %d octets, err %v; want %d then EOF", n, err, size)
+				}
+				h.Sum(secondGot[:0])
+			}()
+			// first: read exactly size octets; write all but the last
+			// chunk, then the last chunk once everything arrived, then
+			// Close at once.
+			received := make(chan struct{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := sha256.New()
+				if n, err := io.CopyN(h, first, size); err != nil {
+					t.Errorf("first side read %d octets: %v", n, err)
+				}
+				h.Sum(firstGot[:0])
+				close(received)
+			}()
+			firstSent = writeRandom(t, first, size, seed, received)
+			if err := first.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			wg.Wait()
+			if err := second.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			if firstSent != secondGot {
+				t.Errorf("%s->peer: SHA-256 sent %x, received %x", closer, firstSent, secondGot)
+			}
+			if secondSent != firstGot {
+				t.Errorf("peer->%s: SHA-256 sent %x, received %x", closer, secondSent, firstGot)
+			}
+		})
+	}
+}
+
+// writeRandom writes size seeded random octets in writes of random length
+// and returns their SHA-256. If before is not nil, the last write waits
+// for it.
+func writeRandom(t testing.TB, w io.Writer, size int, seed uint64, before <-chan struct{}) (sum [32]byte) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	for left := size; left > 0; {
+		n := min(left, 1+rng.IntN(len(buf)))
+		if left-n == 0 && before != nil {
+			<-before
+		}
+		chunk := buf[:n]
+		for i := 0; i+8 <= len(chunk); i += 8 {
+			v := rng.Uint64()
+			for j := range 8 {
+				chunk[i+j] = byte(v >> (8 * j))
+			}
+		}
+		for i := len(chunk) &^ 7; i < len(chunk); i++ {
+			chunk[i] = byte(rng.Uint32())
+		}
+		h.Write(chunk)
+		if _, err := w.Write(chunk); err != nil {
+			t.Errorf("write: %v", err)
+			break
+		}
+		left -= n
+	}
+	h.Sum(sum[:0])
+	return sum
+}
+
+// TestCloseFlushEveryEncoding writes then closes at once in each
+// subprotocol: the peer gets every octet, then io.EOF.
+func TestCloseFlushEveryEncoding(t *testing.T) {
+	const size = 4 << 20
+	for _, proto := range []string{"", ProtoPlain, ProtoBase64} {
+		t.Run("proto="+proto, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s := startServer(t, Options{})
+			c, l := pair(t, s, DialOptions{Subprotocol: proto})
+			watchdog(t, 60*time.Second, func() { c.Close(); l.Close() })
+			var sent [32]byte
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				sent = writeRandom(t, l, size, 7, nil)
+				if err := l.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}()
+			h := sha256.New()
+			n, err := io.Copy(h, c)
+			<-done
+			if err != nil || n != size {
+				t.Fatalf("read %d octets, err %v; want %d then EOF", n, err, size)
+			}
+			if got := h.Sum(nil); !bytes.Equal(got, sent[:]) {
+				t.Fatalf("SHA-256 %x, sent %x", got, sent)
+			}
+		})
+	}
+}
+
+func TestReadLimit(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{ReadLimit: 1024})
+	clientLog := newLogSink(t)
+	c, l := pair(t, s, DialOptions{Subprotocol: ProtoBinary, Logger: clientLog})
+	watchdog(t, 20*time.Second, func() { c.Close(); l.Close() })
+
+	if _, err := c.Write([]byte("fits")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(l)
+	if string(got) != "fits" || !errors.Is(err, ErrMessageTooBig) {
+		t.Fatalf("server read %q, %v; want \"fits\" then ErrMessageTooBig", got, err)
+	}
+	s.log.wait(t, "read limit", "1009")
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("client Read: %v, want io.EOF", err)
+	}
+	clientLog.wait(t, "status 1009")
+}
+
+func TestControlMessages(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	ctx := testCtx(t, 10*time.Second)
+	accepted := make(chan *Line, 1)
+	go func() {
+		l, err := s.l.AcceptWS(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- l
+	}()
+	// A raw gorilla client, to send what our Line never would.
+	d := websocket.Dialer{Subprotocols: []string{ProtoBinary}}
+	conn, _, err := d.DialContext(ctx, s.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := <-accepted
+	if l == nil {
+		conn.Close()
+		t.FailNow()
+	}
+	defer l.Close()
+	defer conn.Close() // first: l.Close need not wait for a client that stopped reading
+	watchdog(t, 20*time.Second, func() { conn.Close(); l.Close() })
+
+	send := func(typ int, msg string) {
+		t.Helper()
+		if err := conn.WriteMessage(typ, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(websocket.TextMessage, `{"type":"bell"}`)
+	send(websocket.TextMessage, `{"type":"resize","cols":0,"rows":24}`)
+	send(websocket.TextMessage, `not json`)
+	send(websocket.TextMessage, `{"type":"resize","cols":80,"rows":24,"pad":"`+strings.Repeat("x", 2*MaxControlSize)+`"}`)
+	send(websocket.TextMessage, `{"type":"resize","cols":132,"rows":50,"future":true}`)
+	send(websocket.BinaryMessage, "data")
+
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(l, got); err != nil || string(got) != "data" {
+		t.Fatalf("Read %q, %v; want data", got, err)
+	}
+	want := transport.WindowSize{Cols: 132, Rows: 50}
+	if w := l.Info().Window; w != want {
+		t.Errorf("Info().Window = %+v, want %+v", w, want)
+	}
+	select {
+	case w := <-l.WindowChanges():
+		if w != want {
+			t.Errorf("WindowChanges gave %+v, want %+v", w, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no window change")
+	}
+	s.log.wait(t, "unknown type", "bell")
+	s.log.wait(t, "cols", "1..65535")
+	s.log.wait(t, "not a JSON object")
+	s.log.wait(t, "control message over")
+
+	// Our own line sends resize messages the listener understands.
+	s2 := startServer(t, Options{})
+	c2, l2 := pair(t, s2, DialOptions{})
+	if err := c2.SendWindowSize(transport.WindowSize{Cols: 100, Rows: 40}); err != nil {
+		t.Fatal(err)
+	}
+	if w := <-l2.WindowChanges(); w != (transport.WindowSize{Cols: 100, Rows: 40}) {
+		t.Errorf("window %+v", w)
+	}
+	c3, _ := pair(t, s2, DialOptions{Subprotocol: ProtoPlain})
+	if err := c3.SendWindowSize(want); !errors.Is(err, ErrNotBinary) {
+		t.Errorf("SendWindowSize on plain: %v, want ErrNotBinary", err)
+	}
+}
+
+func TestBadTextPayload(t *testing.T) {
+	for _, tc := range []struct{ proto, msg string }{
+		{ProtoBase64, "not base64!"},
+		{ProtoPlain, "\xff\xfe"},
+	} {
+		t.Run(tc.proto, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s := startServer(t, Options{})
+			ctx := testCtx(t, 10*time.Second)
+			accepted := make(chan *Line, 1)
+			go func() {
+				l, _ := s.l.AcceptWS(ctx)
+				accepted <- l
+			}()
+			d := websocket.Dialer{Subprotocols: []string{tc.proto}}
+			conn, _, err := d.DialContext(ctx, s.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := <-accepted
+			if l == nil {
+				conn.Close()
+				t.FailNow()
+			}
+			defer l.Close()
+			defer conn.Close()
+			watchdog(t, 20*time.Second, func() { conn.Close(); l.Close() })
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(tc.msg)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Read(make([]byte, 10)); !errors.Is(err, ErrBadPayload) {
+				t.Errorf("Read: %v, want ErrBadPayload", err)
+			}
+			_, _, err = conn.ReadMessage()
+			if !websocket.IsCloseError(err, websocket.CloseInvalidFramePayloadData) {
+				t.Errorf("client got %v, want close 1007", err)
+			}
+			s.log.wait(t, "1007")
+		})
+	}
+}
+
+func TestIdleTimeoutAndKeepalive(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{PingInterval: -1, IdleTimeout: 300 * time.Millisecond})
+
+	// A client that pings keeps the line up past the idle timeout.
+	c, l := pair(t, s, DialOptions{PingInterval: 50 * time.Millisecond, IdleTimeout: time.Second})
+	watchdog(t, 20*time.Second, func() { c.Close(); l.Close() })
+	time.Sleep(time.Second)
+	if _, err := c.Write([]byte("alive")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(l, got); err != nil {
+		t.Fatalf("line with pings died: %v", err)
+	}
+
+	// A silent client is hung up on.
+	c2, l2 := pair(t, s, DialOptions{PingInterval: -1})
+	if _, err := l2.Read(got); !errors.Is(err, ErrIdleTimeout) {
+		t.Errorf("Read: %v, want ErrIdleTimeout", err)
+	}
+	s.log.wait(t, "nothing received")
+	if _, err := c2.Read(got); err != io.EOF {
+		t.Errorf("client Read: %v, want io.EOF", err)
+	}
+}

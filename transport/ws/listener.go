@@ -1,0 +1,458 @@
+package ws
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// ErrNoCertificate is wrapped by Listen for a wss:// address without
+// Options.CertFile and Options.KeyFile.
+var ErrNoCertificate = errors.New("ws: wss needs a certificate and key file")
+
+// acceptWait is how long an upgraded call waits for Accept before it is
+// turned away with status 1013 (try again later).
+const acceptWait = 10 * time.Second
+
+// Options configure a Listener. Zero values select the defaults.
+type Options struct {
+	// Subprotocols the listener accepts, from "binary", "plain", "base64";
+	// empty means all three. A client offering none is always accepted
+	// (binary messages).
+	Subprotocols []string
+	// AllowedOrigins are origins accepted besides the same origin: either
+	// a full origin "https://bbs.example.org[:port]" or a host[:port]
+	// (any scheme); "*" accepts every origin. Empty: same origin only.
+	AllowedOrigins []string
+	// TrustedProxies are IP addresses or CIDR prefixes of reverse proxies
+	// whose X-Forwarded-For and X-Forwarded-Proto headers are believed.
+	TrustedProxies []string
+	// ReadLimit is the largest message accepted, in bytes on the wire
+	// (default DefaultReadLimit). It must allow the messages clients send:
+	// Write of this package sends at most 65,536 bytes per message.
+	ReadLimit int64
+	// PingInterval is the ping period (default DefaultPingInterval;
+	// negative: no pings).
+	PingInterval time.Duration
+	// IdleTimeout hangs up a line from which nothing at all (data, ping,
+	// pong) arrived for this long (default DefaultIdleTimeout; negative:
+	// never). It must exceed PingInterval, since a healthy peer answers
+	// each ping.
+	IdleTimeout time.Duration
+	// CloseTimeout bounds each wait of Close (default DefaultCloseTimeout).
+	CloseTimeout time.Duration
+	// Logger receives log lines; nil discards them.
+	Logger Logger
+	// CertFile and KeyFile are PEM files for wss:// (Listen only; a
+	// handler mounted elsewhere gets TLS from the server it is mounted on).
+	CertFile, KeyFile string
+}
+
+// timing holds resolved keepalive settings shared by Options and
+// DialOptions.
+type timing struct {
+	readLimit              int64
+	ping, idle, closeAfter time.Duration
+}
+
+func resolveTiming(readLimit int64, ping, idle, closeAfter time.Duration) (timing, error) {
+	t := timing{readLimit: readLimit, ping: ping, idle: idle, closeAfter: closeAfter}
+	if t.readLimit <= 0 {
+		t.readLimit = DefaultReadLimit
+	}
+	if t.ping == 0 {
+		t.ping = DefaultPingInterval
+	}
+	if t.idle == 0 {
+		t.idle = DefaultIdleTimeout
+	}
+	if t.closeAfter <= 0 {
+		t.closeAfter = DefaultCloseTimeout
+	}
+	if t.ping > 0 && t.idle > 0 && t.idle <= t.ping {
+		return t, fmt.Errorf("ws: IdleTimeout %v must exceed PingInterval %v", t.idle, t.ping)
+	}
+	return t, nil
+}
+
+// Listener answers WebSocket calls. It is an http.Handler (mount it at any
+// path) and a transport.Listener: each upgraded request becomes a Line
+// returned by Accept.
+type Listener struct {
+	timing   timing
+	log      Logger
+	protos   map[string]bool
+	origins  []string
+	anyOrig  bool
+	proxies  []netip.Prefix
+	upgrader websocket.Upgrader
+
+	accept    chan *Line
+	done      chan struct{}
+	closeOnce sync.Once
+
+	// Set by Listen only.
+	addr      string
+	srv       *http.Server
+	serveDone chan struct{}
+}
+
+var _ transport.Listener = (*Listener)(nil)
+var _ http.Handler = (*Listener)(nil)
+
+// NewHandler returns a Listener to mount in an http.ServeMux. Addr
+// reports "" for it: the address belongs to the server it is mounted on.
+func NewHandler(opts Options) (*Listener, error) {
+	t, err := resolveTiming(opts.ReadLimit, opts.PingInterval, opts.IdleTimeout, opts.CloseTimeout)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listener{
+		timing: t,
+		log:    opts.Logger,
+		protos: map[string]bool{},
+		accept: make(chan *Line),
+		done:   make(chan struct{}),
+	}
+	if len(opts.Subprotocols) == 0 {
+		opts.Subprotocols = supported
+	}
+	for _, p := range opts.Subprotocols {
+		if !isSupported(p) {
+			return nil, fmt.Errorf("ws: unknown subprotocol %q (supported: %s)", p, strings.Join(supported, ", "))
+		}
+		l.protos[p] = true
+	}
+	for _, o := range opts.AllowedOrigins {
+		o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+		if o == "*" {
+			l.anyOrig = true
+		}
+		l.origins = append(l.origins, o)
+	}
+	for _, p := range opts.TrustedProxies {
+		pfx, err := parsePrefix(p)
+		if err != nil {
+			return nil, err
+		}
+		l.proxies = append(l.proxies, pfx)
+	}
+	l.upgrader = websocket.Upgrader{
+		HandshakeTimeout: t.closeAfter,
+		// Checked (and logged) by ServeHTTP before upgrading.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			l.logf("ws: %s: upgrade refused with HTTP %d: %v", r.RemoteAddr, status, reason)
+			http.Error(w, "ws: "+reason.Error(), status)
+		},
+	}
+	return l, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("ws: trusted proxy %q: %v", s, err)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("ws: trusted proxy %q: %v", s, err)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (l *Listener) logf(format string, args ...any) {
+	if l.log != nil {
+		l.log.Printf(format, args...)
+	}
+}
+
+// ServeHTTP upgrades the request and hands the line to Accept. It answers
+// 503 after Close, 403 for a foreign origin, 400 for a bad handshake or
+// when no offered subprotocol is supported.
+func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isDone(l.done) {
+		l.logf("ws: %s: call refused: listener closed", r.RemoteAddr)
+		http.Error(w, "ws: not answering", http.StatusServiceUnavailable)
+		return
+	}
+	if origin, ok := l.originAllowed(r); !ok {
+		l.logf("ws: %s: call refused: origin %.100q not allowed for host %.100q", r.RemoteAddr, origin, r.Host)
+		http.Error(w, "ws: origin not allowed", http.StatusForbidden)
+		return
+	}
+	offered := websocket.Subprotocols(r)
+	proto, ok := l.choose(offered)
+	if !ok {
+		l.logf("ws: %s: call refused: no supported subprotocol among %.200q", r.RemoteAddr, offered)
+		http.Error(w, "ws: no supported subprotocol (binary, plain, base64)", http.StatusBadRequest)
+		return
+	}
+	remote, proxied := l.clientAddr(r)
+	secure := r.TLS != nil || (proxied && strings.EqualFold(lastValue(r.Header.Values("X-Forwarded-Proto")), "https"))
+	var hdr http.Header
+	if proto != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
+	}
+	conn, err := l.upgrader.Upgrade(w, r, hdr)
+	if err != nil {
+		return // upgrader.Error replied and logged
+	}
+	info := transport.LineInfo{Transport: "ws", RemoteAddr: remote, Secure: secure}
+	if secure {
+		info.Transport = "wss"
+	}
+	if a := conn.NetConn().LocalAddr(); a != nil {
+		info.LocalAddr = a.String()
+	}
+	line := newLine(conn, lineConfig{
+		info: info, readLimit: l.timing.readLimit, pingInterval: l.timing.ping,
+		idleTimeout: l.timing.idle, closeAfter: l.timing.closeAfter, log: l.log,
+	})
+	t := time.NewTimer(acceptWait)
+	defer t.Stop()
+	select {
+	case l.accept <- line:
+	case <-l.done:
+		line.closeOnce.Do(func() { _ = line.hangUp(websocket.CloseGoingAway, "not answering") })
+	case <-t.C:
+		l.logf("ws: %s: call not accepted within %v, turned away", remote, acceptWait)
+		line.closeOnce.Do(func() { _ = line.hangUp(websocket.CloseTryAgainLater, "busy") })
+	}
+}
+
+// choose picks the first offered subprotocol we support; a client that
+// offers none gets none.
+func (l *Listener) choose(offered []string) (string, bool) {
+	if len(offered) == 0 {
+		return "", true
+	}
+	for _, p := range offered {
+		if l.protos[p] {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// originAllowed applies the origin policy (see the package comment).
+func (l *Listener) originAllowed(r *http.Request) (string, bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return "", true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.Scheme == "" {
+		return origin, false
+	}
+	if strings.EqualFold(u.Host, r.Host) || l.anyOrig {
+		return origin, true
+	}
+	full := strings.ToLower(u.Scheme + "://" + u.Host)
+	host := strings.ToLower(u.Host)
+	for _, o := range l.origins {
+		if o == full || o == host {
+			return origin, true
+		}
+	}
+	return origin, false
+}
+
+// clientAddr returns the caller's address and whether it came through a
+// trusted proxy.
+func (l *Listener) clientAddr(r *http.Request) (string, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr, false
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(peer) {
+		return r.RemoteAddr, false
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	if len(hops) == 0 {
+		return r.RemoteAddr, false
+	}
+	// Walk from the nearest hop outwards; the first address not belonging
+	// to a trusted proxy is the caller. Anything left of it may be forged.
+	var last netip.Addr
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := parseHop(hops[i])
+		if err != nil {
+			break // a garbled hop: believe only what we checked so far
+		}
+		if !l.trusted(a) {
+			return net.JoinHostPort(a.String(), "0"), true
+		}
+		last = a
+	}
+	if last.IsValid() {
+		return net.JoinHostPort(last.String(), "0"), true
+	}
+	return r.RemoteAddr, false
+}
+
+func parseHop(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return ap.Addr().Unmap(), nil
+}
+
+func (l *Listener) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range l.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastValue(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	parts := strings.Split(vs[len(vs)-1], ",")
+	return strings.TrimSpace(parts[len(parts)-1])
+}
+
+// Accept returns the next upgraded call. After Close it returns an error
+// wrapping net.ErrClosed; when ctx ends, ctx.Err().
+func (l *Listener) Accept(ctx context.Context) (transport.Line, error) {
+	line, err := l.AcceptWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return line, nil
+}
+
+// AcceptWS is Accept returning the concrete *Line.
+func (l *Listener) AcceptWS(ctx context.Context) (*Line, error) {
+	select {
+	case <-l.done:
+		return nil, fmt.Errorf("ws: accept: %w", net.ErrClosed)
+	default:
+	}
+	select {
+	case line := <-l.accept:
+		return line, nil
+	case <-l.done:
+		return nil, fmt.Errorf("ws: accept: %w", net.ErrClosed)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Addr is the listener's line URL (ws://host:port/path) for a Listener
+// made by Listen, "" for one made by NewHandler.
+func (l *Listener) Addr() string { return l.addr }
+
+// Close stops answering: Accept fails, ServeHTTP answers 503, and a server
+// started by Listen stops. Lines already accepted are not affected.
+func (l *Listener) Close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		close(l.done)
+		if l.srv != nil {
+			err = l.srv.Close()
+			<-l.serveDone
+		}
+	})
+	return err
+}
+
+// Listen starts an HTTP (ws://) or HTTPS (wss://) server on the address's
+// host:port that serves the listener at the address's path (default "/")
+// and answers 404 elsewhere. wss needs opts.CertFile and opts.KeyFile.
+func Listen(address string, opts Options) (*Listener, error) {
+	u, err := url.Parse(address)
+	if err != nil {
+		return nil, fmt.Errorf("ws: listen %q: %w", address, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("ws: listen %q: scheme must be ws or wss", address)
+	}
+	if u.Port() == "" {
+		return nil, fmt.Errorf("ws: listen %q: missing port", address)
+	}
+	var tlsCfg *tls.Config
+	if u.Scheme == "wss" {
+		if opts.CertFile == "" || opts.KeyFile == "" {
+			return nil, fmt.Errorf("ws: listen %q: %w (set Options.CertFile and Options.KeyFile)", address, ErrNoCertificate)
+		}
+		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("ws: listen %q: loading certificate: %w", address, err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	}
+	l, err := NewHandler(opts)
+	if err != nil {
+		return nil, err
+	}
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("ws: listen %q: %w", address, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	l.addr = u.Scheme + "://" + ln.Addr().String() + path
+	l.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != path {
+				http.NotFound(w, r)
+				return
+			}
+			l.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(logWriter{l}, "", 0),
+	}
+	l.serveDone = make(chan struct{})
+	go func() {
+		defer close(l.serveDone)
+		_ = l.srv.Serve(ln) // returns http.ErrServerClosed after Close
+	}()
+	return l, nil
+}
+
+// logWriter feeds net/http's error log into the Logger.
+type logWriter struct{ l *Listener }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.logf("ws: http: %s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
