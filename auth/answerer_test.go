@@ -93,6 +93,7 @@ func TestConcurrentResponsesShedLoad(t *testing.T) {
 }
 
 func TestAnswerConfigErrors(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	for name, mutate := range map[string]func(*AnswererConfig){
 		"no host key":  func(c *AnswererConfig) { c.HostKey = HostKey{} },
@@ -120,6 +121,7 @@ func TestAnswerConfigErrors(t *testing.T) {
 }
 
 func TestRejectInitiate(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	conn := &scriptConn{}
 	if err := RejectInitiate(conn, ReasonBusy); err != nil {
 		t.Fatal(err)

@@ -54,6 +54,7 @@ func sentClearDenied(conn *scriptConn) bool {
 }
 
 func TestCallbackReplayed(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	_, ct, cb, _ := callbackFixture(t)
 	ticket := ct.clone()
 	if _, err := acceptWith(cb, ticket); err != nil {
@@ -66,6 +67,7 @@ func TestCallbackReplayed(t *testing.T) {
 }
 
 func TestCallbackTicketUsedTwiceByGateway(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	gt, _, _, acc := callbackFixture(t)
 	ticket := gt.clone()
 	// A failed attempt (the line dropped before ACCEPT) leaves the ticket
@@ -91,6 +93,7 @@ func TestCallbackTicketUsedTwiceByGateway(t *testing.T) {
 }
 
 func TestCallbackTicketOneAttemptAtATime(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	gt, _, _, _ := callbackFixture(t)
 	ticket := gt.clone()
 	// An attempt blocked in ExchangeXID holds the ticket.
@@ -125,6 +128,7 @@ func (b *blockingConn) ExchangeXID(ctx context.Context, payload []byte) ([]byte,
 }
 
 func TestCallbackExpired(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	gt, ct, cb, _ := callbackFixture(t)
 	// Caller side: its clock is past the ticket's expiry.
 	late := ct.clone()
@@ -146,6 +150,7 @@ func TestCallbackExpired(t *testing.T) {
 }
 
 func TestCallbackForAnotherUser(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	gt, ct, _, _ := callbackFixture(t)
 	// The gateway's ticket (same secrets) names another user: the caller
 	// refuses after decrypting.
@@ -169,6 +174,7 @@ func TestCallbackForAnotherUser(t *testing.T) {
 }
 
 func TestCallbackUnknownTicket(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	_, _, cb, _ := callbackFixture(t)
 	// Another call's ticket (other seeds, so other keys and ticket ID).
 	s := scenarioCallback
@@ -187,6 +193,7 @@ func TestCallbackUnknownTicket(t *testing.T) {
 }
 
 func TestAcceptBeforeCallback(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	_, ct, _, acc := callbackFixture(t)
 	ticket := ct.clone()
 	if _, err := acceptWith(acc, ticket); !errors.Is(err, ErrUnexpected) {
@@ -208,6 +215,7 @@ func TestAcceptBeforeCallback(t *testing.T) {
 }
 
 func TestCallbackGarbageDoesNotBurnTicket(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	_, ct, cb, _ := callbackFixture(t)
 	ticket := ct.clone()
 	forged := append([]byte(nil), cb...)

@@ -50,6 +50,7 @@ func sentSealedReject(conn *scriptConn) bool {
 }
 
 func TestReplayDeterministic(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	res, conn, err := callWith(scenarioDirect, g.chal, g.fin)
 	if err != nil || res.SessionNumber != testSession {
@@ -68,6 +69,7 @@ func TestReplayDeterministic(t *testing.T) {
 }
 
 func TestResponseReplayedIntoAnotherHandshake(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	a := golden(t, scenarioDirect)
 	other := scenarioDirect
 	other.callerSeed, other.gwSeed = "caller B", "gateway B"
@@ -88,6 +90,7 @@ func TestResponseReplayedIntoAnotherHandshake(t *testing.T) {
 }
 
 func TestReflectedTokens(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	// The caller's INITIATE comes back as the answer to itself.
 	if _, _, err := callWith(scenarioDirect, g.init); !errors.Is(err, ErrUnexpected) {
@@ -156,6 +159,7 @@ func TestWrongHostKeyNeverSendsPassword(t *testing.T) {
 }
 
 func TestSwappedEphemeralOrStaticKey(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	other := scenarioDirect
 	other.callerSeed, other.gwSeed = "caller B", "gateway B"
@@ -185,6 +189,7 @@ func TestSwappedEphemeralOrStaticKey(t *testing.T) {
 }
 
 func TestAlteredOrStrippedXIDOffer(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	altered := append([]byte(nil), testTranscript...)
 	altered[5] ^= 0x08 // e.g. a different HDLC optional-functions bit
 	for name, gw := range map[string][]byte{"altered": altered, "stripped": nil, "truncated": testTranscript[:len(testTranscript)/2]} {
@@ -203,6 +208,7 @@ func TestAlteredOrStrippedXIDOffer(t *testing.T) {
 }
 
 func TestUnknownVersion(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	v2 := func(tok []byte) []byte { out := append([]byte(nil), tok...); out[0] = 2; return out }
 
@@ -234,6 +240,7 @@ func TestUnknownVersion(t *testing.T) {
 }
 
 func TestOutOfOrderTokens(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	d := golden(t, scenarioDenied)
 	clearReject := appendRejectClear(nil, ReasonDenied)
@@ -274,6 +281,7 @@ func TestOutOfOrderTokens(t *testing.T) {
 // each must end in an error, never in success or a panic, and never in an
 // authenticated REJECT that the gateway did not send.
 func TestEveryPrefixAndBitFlip(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	cb := golden(t, scenarioCallback)
 	d := golden(t, scenarioDenied)

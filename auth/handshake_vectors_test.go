@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dialgate/dialgate/internal/testutil"
 )
 
 // vectorWriter formats the test vectors of docs/access-security.md §9.
@@ -88,6 +90,7 @@ const (
 // TestSpecVectors checks the vectors printed in docs/access-security.md §9
 // against what the code produces; -update rewrites them.
 func TestSpecVectors(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	got := generateVectors(t)
 	doc, err := os.ReadFile(specPath)
 	if err != nil {
@@ -113,6 +116,7 @@ func TestSpecVectors(t *testing.T) {
 // TestGoldenTranscripts compares full transcripts, including a version
 // mismatch, with testdata/transcripts.golden; -update rewrites it.
 func TestGoldenTranscripts(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	got := generateVectors(t)
 
 	// Version mismatch: a version-2 INITIATE gets a clear REJECT version.

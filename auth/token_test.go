@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dialgate/dialgate/internal/testutil"
 )
 
 func TestTokenTypeAndReasonStrings(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	if TypeCallback.String() != "CALLBACK" || TokenType(0x99).String() != "type(0x99)" {
 		t.Error("TokenType.String")
 	}
@@ -34,6 +37,7 @@ func TestTokenTypeAndReasonStrings(t *testing.T) {
 }
 
 func TestPlaintextRoundTrips(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	long := strings.Repeat("u", MaxUserIDLen)
 	for _, p := range []responsePlain{
 		{caps: CapSealed, userID: "a", password: nil},
@@ -95,6 +99,7 @@ func checkStrictPrefixes(t *testing.T, what string, b []byte, parse func([]byte)
 }
 
 func TestPlaintextFieldErrors(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	ok := responsePlain{caps: CapSealed, userID: "bob", password: []byte("pw")}.append(nil)
 	for name, mutate := range map[string]func([]byte){
 		"empty user":      func(b []byte) { b[1] = 0 },
@@ -129,6 +134,7 @@ func TestPlaintextFieldErrors(t *testing.T) {
 }
 
 func TestTokenFraming(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	init := appendInitiate(nil, append(make([]byte, keyLen), CapSealed))
 	if _, err := parseInitiate(init); err != nil {
 		t.Fatal(err)
@@ -283,6 +289,7 @@ func FuzzAcceptCallback(f *testing.F) {
 // TestWriteFuzzSeeds rewrites the seed corpora from the golden scenarios
 // when run with -update; otherwise it checks that every target has seeds.
 func TestWriteFuzzSeeds(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	g := golden(t, scenarioDirect)
 	cb := golden(t, scenarioCallback)
 	d := golden(t, scenarioDenied)
