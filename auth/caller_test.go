@@ -1,7 +1,10 @@
 package auth
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -69,4 +72,60 @@ func TestKnownHostsPinnedUnknownHost(t *testing.T) {
 		t.Fatalf("unknown host: %v", r.callErr)
 	}
 	checkPasswordNeverSent(t, r.log, scenarioDirect.pw)
+}
+
+// Example shows both ends of a call over a pair of XIDConns (in dialgate,
+// two lapm.Links). The gateway's Verify would be a Verifier bound to the
+// caller's address, and CheckHostKey a KnownHosts check.
+func Example() {
+	_, callerLink, gatewayLink := newXIDPipe("C", testTranscript, "G", testTranscript)
+	ctx := context.Background()
+	hostKey := testHostKey("gateway")
+
+	done := make(chan *AnswerResult)
+	go func() {
+		first, err := gatewayLink.AcceptXID(ctx) // the INITIATE
+		if err != nil {
+			close(done)
+			return
+		}
+		res, err := Answer(ctx, gatewayLink, first, AnswererConfig{
+			HostKey: hostKey,
+			Name:    "example gateway",
+			Verify: func(ctx context.Context, user, password string) (User, error) {
+				if user == "bob" && password == "battery staple" {
+					return User{ID: "bob", Backend: "bbs"}, nil
+				}
+				return User{}, ErrDenied
+			},
+			AllocateSession: func() (uint64, error) { return 1001, nil },
+		})
+		if err != nil {
+			close(done) // Answer already sent REJECT
+			return
+		}
+		done <- res
+	}()
+
+	res, err := Call(ctx, callerLink, CallerConfig{
+		UserID: "bob", Password: "battery staple", HostName: "gw.example",
+		CheckHostKey: func(pub []byte) error {
+			if !bytes.Equal(pub, hostKey.Public) {
+				return errors.New("host key changed")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	gw, ok := <-done
+	if !ok {
+		return
+	}
+	sealed := res.Transform.Seal(nil, []byte("ATDT"))
+	plain, _ := gw.Transform.Open(nil, sealed)
+	fmt.Println(res.GatewayName, res.SessionNumber, gw.User.ID, string(plain))
+	// Output: example gateway 1001 bob ATDT
 }
