@@ -39,8 +39,8 @@ type AnswererConfig struct {
 	// Deadline bounds the handshake from INITIATE to CONFIRM; zero means
 	// DefaultHandshakeDeadline.
 	Deadline time.Duration
-	// CallbackTTL is how long a callback ticket lives; zero means
-	// DefaultCallbackTTL.
+	// CallbackTTL is how long a callback ticket lives (whole seconds, at
+	// most 24 h); zero means DefaultCallbackTTL.
 	CallbackTTL time.Duration
 }
 
@@ -99,6 +99,9 @@ func Answer(ctx context.Context, conn XIDConn, first []byte, cfg AnswererConfig)
 	}
 	if cfg.CallbackTTL <= 0 {
 		cfg.CallbackTTL = DefaultCallbackTTL
+	}
+	if cfg.CallbackTTL > maxCallbackTTL*time.Second {
+		return nil, fmt.Errorf("auth: AnswererConfig.CallbackTTL %v exceeds %v: %w", cfg.CallbackTTL, maxCallbackTTL*time.Second, ErrConfig)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
 	defer cancel()

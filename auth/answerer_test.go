@@ -100,6 +100,7 @@ func TestAnswerConfigErrors(t *testing.T) {
 		"no verify":    func(c *AnswererConfig) { c.Verify = nil },
 		"no allocator": func(c *AnswererConfig) { c.AllocateSession = nil },
 		"long name":    func(c *AnswererConfig) { c.Name = string(make([]byte, MaxNameLen+1)) },
+		"long ttl":     func(c *AnswererConfig) { c.CallbackTTL = 25 * time.Hour },
 	} {
 		cfg := answererConfig("g", nil)
 		mutate(&cfg)
