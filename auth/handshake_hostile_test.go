@@ -276,30 +276,30 @@ func TestOutOfOrderTokens(t *testing.T) {
 	}
 }
 
-// TestEveryPrefixAndBitFlip feeds every strict prefix, every single-bit
-// flip and one trailing octet of every token to the side that receives it:
-// each must end in an error, never in success or a panic, and never in an
-// authenticated REJECT that the gateway did not send.
-func TestEveryPrefixAndBitFlip(t *testing.T) {
-	testutil.CheckGoroutines(t)
+// tokenTarget is one token of the golden scenarios and a function that
+// feeds a variant of it to the side that receives it.
+type tokenTarget struct {
+	name string
+	tok  []byte
+	run  func(tok []byte) error
+}
+
+// tokenTargets returns every token type with its receiver. Where the
+// receiver's state before the token is reusable (an AEAD open that fails
+// changes nothing), variants go to a prepared state; otherwise each runs a
+// whole fresh side. The unaltered token must be fed last.
+func tokenTargets(t *testing.T) []tokenTarget {
+	t.Helper()
 	g := golden(t, scenarioDirect)
 	cb := golden(t, scenarioCallback)
 	d := golden(t, scenarioDenied)
 
-	type target struct {
-		name string
-		tok  []byte
-		run  func(tok []byte) error
-	}
 	gwTicket, callerTicket, cbTok, accTok := callbackFixture(t)
-	// Where the receiver's state before the token is reusable (an AEAD
-	// open that fails changes nothing), mutants go to a prepared state;
-	// otherwise each mutant runs a whole fresh side.
 	confirmCaller := preparedCaller(t, scenarioDirect, g.chal)
 	callbackCaller := preparedCaller(t, scenarioCallback, cb.chal)
 	deniedCaller := preparedCaller(t, scenarioDenied, d.chal)
 	gateway := preparedAnswerer(t, scenarioDirect, g.init)
-	targets := []target{
+	return []tokenTarget{
 		{"INITIATE", g.init, func(tok []byte) error { _, _, err := answerWith(scenarioDirect, nil, tok, g.resp); return err }},
 		{"CHALLENGE", g.chal, func(tok []byte) error { _, _, err := callWith(scenarioDirect, tok, g.fin); return err }},
 		{"RESPONSE", g.resp, func(tok []byte) error {
@@ -331,7 +331,15 @@ func TestEveryPrefixAndBitFlip(t *testing.T) {
 			return err
 		}},
 	}
-	for _, tg := range targets {
+}
+
+// TestEveryPrefixAndBitFlip feeds every strict prefix and every single-bit
+// flip of every token to the side that receives it: each must end in an
+// error, never in success or a panic, and never in an authenticated REJECT
+// that the gateway did not send.
+func TestEveryPrefixAndBitFlip(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, tg := range tokenTargets(t) {
 		var mutants [][]byte
 		for n := 0; n < len(tg.tok); n++ {
 			mutants = append(mutants, tg.tok[:n:n])
@@ -341,7 +349,6 @@ func TestEveryPrefixAndBitFlip(t *testing.T) {
 			m[i/8] ^= 1 << (i % 8)
 			mutants = append(mutants, m)
 		}
-		mutants = append(mutants, append(append([]byte(nil), tg.tok...), 0))
 		for _, m := range mutants {
 			if err := tg.run(m); err == nil {
 				t.Errorf("%s: altered token %x accepted", tg.name, m)
@@ -349,6 +356,21 @@ func TestEveryPrefixAndBitFlip(t *testing.T) {
 		}
 		// The harness is sound: the unaltered token passes, last, since
 		// it moves a prepared state on.
+		if err := tg.run(tg.tok); err != nil {
+			t.Errorf("%s: unaltered token fails: %v", tg.name, err)
+		}
+	}
+}
+
+// TestTrailingBytes appends one, then 16 octets to every token.
+func TestTrailingBytes(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, tg := range tokenTargets(t) {
+		for _, extra := range [][]byte{{0}, make([]byte, 16)} {
+			if err := tg.run(append(append([]byte(nil), tg.tok...), extra...)); err == nil {
+				t.Errorf("%s with %d trailing octets accepted", tg.name, len(extra))
+			}
+		}
 		if err := tg.run(tg.tok); err != nil {
 			t.Errorf("%s: unaltered token fails: %v", tg.name, err)
 		}
