@@ -78,10 +78,10 @@ type bitWriter struct {
 
 // put appends the k (<= 60) low bits of x; x must have no bits above k.
 func (w *bitWriter) put(x uint64, k uint) {
-	w.acc |= x << w.n
+	w.acc |= x << (w.n & 63)
 	if w.n+k >= 64 {
 		w.dst = binary.LittleEndian.AppendUint64(w.dst, w.acc)
-		w.acc = x >> (64 - w.n) // w.n > 0 here because k < 64
+		w.acc = x >> ((64 - w.n) & 63) // w.n > 0 here because k < 64
 		w.n += k - 64
 		return
 	}
@@ -198,68 +198,98 @@ func (d *Decoder) maxFrame() int {
 // octets). The frame slice is only valid during the call. Bits of an
 // incomplete frame are kept for the next Feed.
 func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
+	// The bit reservoir lives in locals (registers) during the loop.
+	in, nin, last := d.in, d.nin, d.last
 	for {
-		if d.nin <= 56 && len(p) > 0 {
+		if nin <= 56 && len(p) > 0 {
 			if len(p) >= 8 {
 				// Bits above the counted ones are the following
 				// octets, so OR-ing them in again later is harmless.
-				d.in |= binary.LittleEndian.Uint64(p) << d.nin
-				k := (63 - d.nin) >> 3
+				in |= binary.LittleEndian.Uint64(p) << (nin & 63)
+				k := (63 - nin) >> 3
 				p = p[k:]
-				d.nin += 8 * k
+				nin += 8 * k
 			} else {
-				for d.nin <= 56 && len(p) > 0 {
-					d.in |= uint64(p[0]) << d.nin
+				for nin <= 56 && len(p) > 0 {
+					in |= uint64(p[0]) << (nin & 63)
 					p = p[1:]
-					d.nin += 8
+					nin += 8
 				}
 			}
 		}
-		if d.nin < 3 {
+		if nin < 3 {
 			break
 		}
 		if d.idle {
 			// Seven or more 1s so far: more 1s (mark idle) cannot start a
 			// flag, which begins with a 0.
-			ones := min(uint(bits.TrailingZeros64(^d.in)), d.nin)
-			d.consume(ones)
-			if d.nin == 0 {
+			ones := min(uint(bits.TrailingZeros64(^in)), nin)
+			in >>= ones & 63
+			nin -= ones
+			if nin == 0 {
 				continue
 			}
 			d.idle = false
 		}
 		// Examine lim bits; the two after each one stay visible so that
 		// a run of five 1s can be classified.
-		lim := min(d.nin, 58) - 2
-		v := d.in<<4 | d.last
-		m := (v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)) & (1<<lim - 1)
+		lim := min(nin, 58) - 2
+		v := in<<4 | last
+		m := (v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)) & (1<<(lim&63) - 1)
 		if m == 0 {
 			if d.inFrame {
-				d.appendBits(d.in&(1<<lim-1), lim)
+				d.appendBits(in&(1<<(lim&63)-1), lim)
 			}
-			d.last = v >> lim & 0xF
-			d.consume(lim)
+			last = v >> (lim & 63) & 0xF
+			in >>= lim & 63
+			nin -= lim
+			continue
+		}
+		if d.inFrame && (m<<1)&in == 0 {
+			// Every run of five 1s in the window is followed by an
+			// inserted 0 (no flag, no abort): remove them all at once,
+			// highest first. A 0 just past the window goes with it.
+			n := lim + uint(m>>((lim-1)&63))
+			y, k := in&(1<<(n&63)-1), n
+			top := uint(63 - bits.LeadingZeros64(m))
+			for mm := m; mm != 0; {
+				i := uint(63 - bits.LeadingZeros64(mm))
+				mm &^= 1 << (i & 63)
+				y = y&(1<<((i+1)&63)-1) | (y>>((i+2)&63))<<((i+1)&63)
+				k--
+			}
+			before := d.nbits
+			d.appendBits(y, k)
+			// The last removal happened after top+1 line bits, of
+			// which n-k-1 were earlier removals.
+			d.zpos = before + int(top) + 2 - int(n-k)
+			last = v >> (n & 63) & 0xF
+			in >>= n & 63
+			nin -= n
 			continue
 		}
 		j := uint(bits.TrailingZeros64(m)) + 1 // bits through the fifth 1
 		if d.inFrame {
-			d.appendBits(d.in&(1<<j-1), j)
+			d.appendBits(in&(1<<(j&63)-1), j)
 		}
 		switch {
-		case d.in>>j&1 == 0: // an inserted zero
-			d.consume(j + 1)
-			d.last = 0
+		case in>>(j&63)&1 == 0: // an inserted zero
+			in >>= (j + 1) & 63
+			nin -= j + 1
+			last = 0
 			d.zpos = d.nbits
-		case d.in>>(j+1)&1 == 0: // six 1s and a 0: a flag
-			d.consume(j + 2)
-			d.last = 0
+		case in>>((j+1)&63)&1 == 0: // six 1s and a 0: a flag
+			in >>= (j + 2) & 63
+			nin -= j + 2
+			last = 0
 			if d.inFrame {
 				d.endFrame(emit)
 			}
 			d.startFrame()
 		default: // seven 1s: abort, or idle
-			d.consume(j + 2)
-			d.last = 0xF
+			in >>= (j + 2) & 63
+			nin -= j + 2
+			last = 0xF
 			d.idle = true
 			if d.inFrame {
 				if d.contentBits() > 0 {
@@ -269,12 +299,7 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 			}
 		}
 	}
-	d.in &= 1<<d.nin - 1
-}
-
-func (d *Decoder) consume(n uint) {
-	d.in >>= n
-	d.nin -= n
+	d.in, d.nin, d.last = in&(1<<(nin&63)-1), nin, last
 }
 
 func (d *Decoder) startFrame() {
@@ -292,13 +317,13 @@ func (d *Decoder) startFrame() {
 // above k. A frame that grows past the limit is dropped here.
 func (d *Decoder) appendBits(x uint64, k uint) {
 	d.nbits += int(k)
-	d.acc |= x << d.nacc
+	d.acc |= x << (d.nacc & 63)
 	if d.nacc+k < 64 {
 		d.nacc += k
 		return
 	}
 	d.buf = binary.LittleEndian.AppendUint64(d.buf, d.acc)
-	d.acc = x >> (64 - d.nacc)
+	d.acc = x >> ((64 - d.nacc) & 63) // d.nacc > 0 here because k < 64
 	d.nacc += k - 64
 	if len(d.buf) > d.maxFrame()+d.FCS.Size()+8 {
 		d.st.TooLong++
