@@ -1,0 +1,192 @@
+package ws
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+func TestPlainEncoding(t *testing.T) {
+	all := allOctets()
+	enc := appendPlain(nil, all)
+	if !utf8.Valid(enc) {
+		t.Fatal("plain encoding is not UTF-8")
+	}
+	// Each octet is the code point of the same value (fTelnet's mapping).
+	if got := []rune(string(enc)); len(got) != len(all) || got[0xE9] != 'é' || got[0xFF] != 'ÿ' {
+		t.Fatalf("plain encoding maps octets to the wrong code points: %q", enc[:40])
+	}
+	if len(enc) != 128*2+128*2*2 {
+		t.Errorf("plain encoding of 512 octets is %d bytes", len(enc))
+	}
+	dec, err := appendPlainDecoded(nil, enc)
+	if err != nil || !bytes.Equal(dec, all) {
+		t.Fatalf("round trip: %v, %x", err, dec)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"ATDT\r", "ATDT\r"},
+		{"café", "caf\xe9"},
+		{"5 €, 猫 and 🐈", "5 ?, ? and ?"},
+	} {
+		got, err := appendPlainDecoded(nil, []byte(tc.in))
+		if err != nil || string(got) != tc.want {
+			t.Errorf("decode %q = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"\xff", "ok\xc3", "\xc0\x80", "\xed\xa0\x80"} {
+		got, err := appendPlainDecoded([]byte("keep"), []byte(bad))
+		if !errors.Is(err, ErrBadPayload) || string(got) != "keep" {
+			t.Errorf("decode %q = %q, %v; want ErrBadPayload and nothing appended", bad, got, err)
+		}
+	}
+}
+
+func TestBase64Encoding(t *testing.T) {
+	all := allOctets()
+	enc := appendBase64(nil, all)
+	dec, err := appendBase64Decoded(nil, enc)
+	if err != nil || !bytes.Equal(dec, all) {
+		t.Fatalf("round trip: %v", err)
+	}
+	if got, err := appendBase64Decoded(nil, []byte("QVREVA0=")); err != nil || string(got) != "ATDT\r" {
+		t.Errorf("decode = %q, %v", got, err)
+	}
+	for _, bad := range []string{"QVREVA0", "QVRE=A0=", "not base64!", "QQ==QQ=="} {
+		got, err := appendBase64Decoded([]byte("keep"), []byte(bad))
+		if !errors.Is(err, ErrBadPayload) || string(got) != "keep" {
+			t.Errorf("decode %q = %q, %v; want ErrBadPayload and nothing appended", bad, got, err)
+		}
+	}
+}
+
+func TestParseControl(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Control
+		err  error
+	}{
+		{`{"type":"resize","cols":80,"rows":24}`, Control{"resize", transport.WindowSize{Cols: 80, Rows: 24}}, nil},
+		{` { "rows" : 50 , "cols" : 132 , "type" : "resize" , "x" : [1,{}] } `, Control{"resize", transport.WindowSize{Cols: 132, Rows: 50}}, nil},
+		{`{"type":"resize","cols":65535,"rows":1}`, Control{"resize", transport.WindowSize{Cols: 65535, Rows: 1}}, nil},
+		{`{"type":"bell"}`, Control{Type: "bell"}, ErrUnknownControl},
+		{`{"type":"resize","cols":0,"rows":24}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":65536,"rows":24}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":-80,"rows":24}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":80.5,"rows":24}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":8e1,"rows":24}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":"80","rows":24}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":80}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":null,"rows":24}`, Control{}, ErrBadControl},
+		{`{"type":7}`, Control{}, ErrBadControl},
+		{`{"cols":80,"rows":24}`, Control{}, ErrBadControl},
+		{`{"type":"resize","cols":80,"rows":24} trailing`, Control{}, ErrBadControl},
+		{`[{"type":"resize"}]`, Control{}, ErrBadControl},
+		{`null`, Control{}, ErrBadControl},
+		{`"resize"`, Control{}, ErrBadControl},
+		{``, Control{}, ErrBadControl},
+		{"{\"type\":\"\xff\"}", Control{}, ErrBadControl},
+		{`{"type":"resize","cols":80,"rows":24,"pad":"` + strings.Repeat("x", MaxControlSize) + `"}`, Control{}, ErrBadControl},
+	} {
+		got, err := ParseControl([]byte(tc.in))
+		if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
+			t.Errorf("ParseControl(%.60q) error %v, want %v", tc.in, err, tc.err)
+			continue
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "ws: ") {
+			t.Errorf("error %q does not start with the package name", err)
+		}
+		if got != tc.want {
+			t.Errorf("ParseControl(%.60q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAppendResize(t *testing.T) {
+	w := transport.WindowSize{Cols: 132, Rows: 50}
+	b := AppendResize([]byte("x"), w)
+	if string(b) != `x{"type":"resize","cols":132,"rows":50}` {
+		t.Fatalf("AppendResize = %s", b)
+	}
+	if c, err := ParseControl(b[1:]); err != nil || c.Window != w {
+		t.Fatalf("ParseControl(AppendResize) = %+v, %v", c, err)
+	}
+}
+
+// FuzzParseControl feeds arbitrary text messages to the control decoder:
+// no panics, only the documented errors, and accepted resizes survive a
+// re-encode.
+func FuzzParseControl(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"resize","cols":80,"rows":24}`,
+		`{"type":"bell"}`,
+		`{"type":"resize","cols":1e400,"rows":24}`,
+		`{"type":{"type":"resize"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseControl(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadControl) && !errors.Is(err, ErrUnknownControl) {
+				t.Fatalf("undocumented error %v", err)
+			}
+			return
+		}
+		if c.Type != "resize" || c.Window.Cols < 1 || c.Window.Rows < 1 || c.Window.Cols > maxWindowDim || c.Window.Rows > maxWindowDim {
+			t.Fatalf("accepted %+v", c)
+		}
+		again, err := ParseControl(AppendResize(nil, c.Window))
+		if err != nil || again != c {
+			t.Fatalf("re-encode of %+v gave %+v, %v", c, again, err)
+		}
+	})
+}
+
+// FuzzPlain decodes arbitrary "plain" text messages and round-trips
+// arbitrary octets through the encoding.
+func FuzzPlain(f *testing.F) {
+	f.Add([]byte("ATDT\r"))
+	f.Add([]byte("caf\xc3\xa9 \xe2\x82\xac"))
+	f.Add([]byte("\xc0\x80\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dec, err := appendPlainDecoded(nil, b)
+		switch {
+		case err != nil && !errors.Is(err, ErrBadPayload):
+			t.Fatalf("undocumented error %v", err)
+		case err != nil && (utf8.Valid(b) || len(dec) != 0):
+			t.Fatalf("valid UTF-8 rejected or partial output: %v", err)
+		case err == nil && len(dec) != utf8.RuneCount(b):
+			t.Fatalf("decoded %d octets from %d code points", len(dec), utf8.RuneCount(b))
+		}
+		back, err := appendPlainDecoded(nil, appendPlain(nil, b))
+		if err != nil || !bytes.Equal(back, b) {
+			t.Fatalf("round trip of %x gave %x, %v", b, back, err)
+		}
+	})
+}
+
+// FuzzBase64 decodes arbitrary "base64" text messages and round-trips
+// arbitrary octets through the encoding.
+func FuzzBase64(f *testing.F) {
+	f.Add([]byte("QVREVA0="))
+	f.Add([]byte("QVREVA0"))
+	f.Add([]byte("QQ==QQ=="))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dec, err := appendBase64Decoded(nil, b)
+		if err != nil && (!errors.Is(err, ErrBadPayload) || len(dec) != 0) {
+			t.Fatalf("error %v with output %x", err, dec)
+		}
+		if err == nil && len(dec) > len(b) {
+			t.Fatalf("decoded %d octets from %d bytes", len(dec), len(b))
+		}
+		back, err := appendBase64Decoded(nil, appendBase64(nil, b))
+		if err != nil || !bytes.Equal(back, b) {
+			t.Fatalf("round trip of %x gave %x, %v", b, back, err)
+		}
+	})
+}

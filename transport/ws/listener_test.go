@@ -1,0 +1,403 @@
+package ws
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// dialAccept dials s and, if that succeeds, accepts and closes both ends.
+func dialAccept(t *testing.T, s *server, opts DialOptions) error {
+	t.Helper()
+	ctx := testCtx(t, 10*time.Second)
+	accepted := make(chan *Line, 1)
+	go func() {
+		l, _ := s.l.AcceptWS(ctx)
+		accepted <- l
+	}()
+	c, err := Dial(ctx, s.url, opts)
+	if err != nil {
+		s.l.Close() // unblock the Accept above; s is not used again
+		if l := <-accepted; l != nil {
+			l.Close()
+		}
+		return err
+	}
+	l := <-accepted
+	c.Close()
+	if l != nil {
+		l.Close()
+	}
+	return nil
+}
+
+func TestOriginPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name, origin string
+		allowed      []string
+		ok           bool
+	}{
+		{"absent", "", nil, true},
+		{"same origin", "http://SELF", nil, true},
+		{"foreign", "http://evil.example", nil, false},
+		{"null", "null", nil, false},
+		{"garbage", "::", nil, false},
+		{"listed full origin", "https://bbs.example.org", []string{"https://bbs.example.org/"}, true},
+		{"listed origin, other scheme", "http://bbs.example.org", []string{"https://bbs.example.org"}, false},
+		{"listed host", "http://Term.Example.net:8080", []string{"term.example.net:8080"}, true},
+		{"listed host, other port", "http://term.example.net:8081", []string{"term.example.net:8080"}, false},
+		{"wildcard", "http://anything.example", []string{"*"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s := startServer(t, Options{AllowedOrigins: tc.allowed})
+			origin := strings.Replace(tc.origin, "SELF", strings.TrimPrefix(strings.TrimSuffix(s.url, "/line"), "ws://"), 1)
+			err := dialAccept(t, s, DialOptions{Origin: origin})
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("origin %q refused: %v", origin, err)
+				}
+				return
+			}
+			var he *HandshakeError
+			if !errors.As(err, &he) || he.StatusCode != http.StatusForbidden || !errors.Is(err, ErrHandshake) {
+				t.Fatalf("origin %q: %v, want HandshakeError 403", origin, err)
+			}
+			s.log.wait(t, "origin", "not allowed")
+		})
+	}
+}
+
+func TestSubprotocolNegotiation(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		server  []string
+		offered []string
+		want    string // "" with status 0: none; status: refused
+		status  int
+	}{
+		{"client order wins", nil, []string{"telnet", "base64", "binary"}, "base64", 0},
+		{"fTelnet offer", nil, []string{"binary", "base64", "plain"}, "binary", 0},
+		{"none offered", nil, nil, "", 0},
+		{"restricted server", []string{"binary"}, []string{"plain", "binary"}, "binary", 0},
+		{"nothing supported", nil, []string{"telnet", "chat"}, "", http.StatusBadRequest},
+		{"not enabled", []string{"binary"}, []string{"plain"}, "", http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s := startServer(t, Options{Subprotocols: tc.server})
+			ctx := testCtx(t, 10*time.Second)
+			accepted := make(chan *Line, 1)
+			go func() {
+				l, _ := s.l.AcceptWS(ctx)
+				accepted <- l
+			}()
+			d := websocket.Dialer{Subprotocols: tc.offered}
+			conn, resp, err := d.DialContext(ctx, s.url, nil)
+			if tc.status != 0 {
+				if err == nil {
+					conn.Close()
+				}
+				if resp == nil || resp.StatusCode != tc.status {
+					t.Fatalf("got %v, want HTTP %d", err, tc.status)
+				}
+				s.log.wait(t, "no supported subprotocol")
+				s.l.Close()
+				<-accepted
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := <-accepted
+			if conn.Subprotocol() != tc.want || l.Info().Subproto != tc.want {
+				t.Errorf("negotiated %q (line says %q), want %q", conn.Subprotocol(), l.Info().Subproto, tc.want)
+			}
+			conn.Close()
+			l.Close()
+		})
+	}
+	if _, err := NewHandler(Options{Subprotocols: []string{"telnet"}}); err == nil || !strings.HasPrefix(err.Error(), "ws: ") {
+		t.Errorf("NewHandler with unknown subprotocol: %v", err)
+	}
+	if _, err := NewHandler(Options{PingInterval: time.Minute, IdleTimeout: time.Second}); err == nil {
+		t.Error("NewHandler accepted IdleTimeout <= PingInterval")
+	}
+	if _, err := NewHandler(Options{TrustedProxies: []string{"10.0.0.0/33"}}); err == nil {
+		t.Error("NewHandler accepted a bad proxy prefix")
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	l, err := NewHandler(Options{TrustedProxies: []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, peer string
+		xff        []string
+		want       string
+		proxied    bool
+	}{
+		{"direct", "198.51.100.9:4000", nil, "198.51.100.9:4000", false},
+		{"untrusted peer's header ignored", "198.51.100.9:4000", []string{"203.0.113.7"}, "198.51.100.9:4000", false},
+		{"trusted peer without header", "10.1.2.3:4000", nil, "10.1.2.3:4000", false},
+		{"one proxy", "10.1.2.3:4000", []string{"203.0.113.7"}, "203.0.113.7:0", true},
+		{"forged left part", "10.1.2.3:4000", []string{"6.6.6.6, 203.0.113.7"}, "203.0.113.7:0", true},
+		{"proxy chain", "10.1.2.3:4000", []string{"203.0.113.7, 192.0.2.1", "10.9.9.9"}, "203.0.113.7:0", true},
+		{"all trusted", "10.1.2.3:4000", []string{"10.4.4.4, 10.5.5.5"}, "10.4.4.4:0", true},
+		{"garbage hop", "10.1.2.3:4000", []string{"203.0.113.7, bogus, 10.5.5.5"}, "10.5.5.5:0", true},
+		{"garbage only", "10.1.2.3:4000", []string{"bogus"}, "10.1.2.3:4000", false},
+		{"hop with port", "10.1.2.3:4000", []string{"203.0.113.7:5555"}, "203.0.113.7:0", true},
+		{"ipv6", "[2001:db8::1]:4000", []string{"2001:db8:1::5, 2001:4860::1"}, "[2001:4860::1]:0", true},
+		{"mapped peer", "[::ffff:10.1.2.3]:4000", []string{"203.0.113.7"}, "203.0.113.7:0", true},
+	} {
+		r, _ := http.NewRequest("GET", "http://gw/line", nil)
+		r.RemoteAddr = tc.peer
+		for _, v := range tc.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		got, proxied := l.clientAddr(r)
+		if got != tc.want || proxied != tc.proxied {
+			t.Errorf("%s: clientAddr = %q, %v; want %q, %v", tc.name, got, proxied, tc.want, tc.proxied)
+		}
+	}
+}
+
+func TestTrustedProxyEndToEnd(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	hdr := http.Header{"X-Forwarded-For": {"198.51.100.1, 203.0.113.7"}, "X-Forwarded-Proto": {"https"}}
+
+	s := startServer(t, Options{TrustedProxies: []string{"127.0.0.1"}})
+	_, l := pair(t, s, DialOptions{Header: hdr})
+	if info := l.Info(); info.RemoteAddr != "203.0.113.7:0" || !info.Secure || info.Transport != "wss" {
+		t.Errorf("behind trusted proxy: Info() = %+v", info)
+	}
+
+	s2 := startServer(t, Options{})
+	_, l2 := pair(t, s2, DialOptions{Header: hdr})
+	if info := l2.Info(); !strings.HasPrefix(info.RemoteAddr, "127.0.0.1:") || info.Secure || info.Transport != "ws" {
+		t.Errorf("untrusted peer: Info() = %+v", info)
+	}
+}
+
+func TestListenerClose(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.l.Accept(context.Background())
+		errc <- err
+	}()
+	if err := s.l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("pending Accept: %v, want net.ErrClosed", err)
+	}
+	if _, err := s.l.Accept(context.Background()); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
+	}
+	_, err := Dial(testCtx(t, 5*time.Second), s.url, DialOptions{})
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("Dial after Close: %v, want HTTP 503", err)
+	}
+	s.log.wait(t, "listener closed")
+	if err := s.l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+
+	// Accept honours its context.
+	s2 := startServer(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s2.l.Accept(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Accept with ended context: %v", err)
+	}
+}
+
+func TestNotWebSocket(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	c := &http.Client{}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http" + strings.TrimPrefix(s.url, "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("plain GET: HTTP %d, want 400", resp.StatusCode)
+	}
+	s.log.wait(t, "upgrade refused")
+}
+
+// TestListenAndRegistry uses Listen through the transport registry: its
+// own server at a path, 404 elsewhere, and wss with certificate files.
+func TestListenAndRegistry(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx := testCtx(t, 20*time.Second)
+
+	ln, err := transport.Listen("ws://127.0.0.1:0/line")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr()
+	if !strings.HasPrefix(addr, "ws://127.0.0.1:") || !strings.HasSuffix(addr, "/line") || strings.HasSuffix(addr, ":0/line") {
+		t.Fatalf("Addr() = %q", addr)
+	}
+	exchange(t, ctx, ln, func() (transport.Line, error) { return transport.Dial(ctx, addr) })
+
+	c := &http.Client{}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http" + strings.TrimSuffix(strings.TrimPrefix(addr, "ws"), "/line") + "/elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("other path: HTTP %d, want 404", resp.StatusCode)
+	}
+	if err := ln.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	if _, err := transport.Listen("wss://127.0.0.1:0/line"); !errors.Is(err, ErrNoCertificate) {
+		t.Errorf("wss without certificate: %v, want ErrNoCertificate", err)
+	}
+	if _, err := Listen("wss://127.0.0.1:0/", Options{CertFile: "/nonexistent.pem", KeyFile: "/nonexistent.key"}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("wss with missing files: %v", err)
+	}
+
+	certFile, keyFile, pool := selfSigned(t)
+	sink := newLogSink(t)
+	wl, err := Listen("wss://127.0.0.1:0/line", Options{CertFile: certFile, KeyFile: keyFile, Logger: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wl.Close()
+	exchange(t, ctx, wl, func() (transport.Line, error) {
+		l, err := Dial(ctx, wl.Addr(), DialOptions{TLSConfig: &tls.Config{RootCAs: pool}})
+		if err != nil {
+			return nil, err
+		}
+		if info := l.Info(); info.Transport != "wss" || !info.Secure {
+			t.Errorf("dialer Info() = %+v", info)
+		}
+		return l, nil
+	})
+	// Without trusting the certificate the dial fails cleanly.
+	if _, err := transport.Dial(ctx, wl.Addr()); err == nil || !strings.HasPrefix(err.Error(), "ws: ") {
+		t.Errorf("wss dial with unknown certificate: %v", err)
+	}
+	if err := wl.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// exchange accepts a call placed by dial, checks both directions and the
+// answering line's Info, and hangs up.
+func exchange(t *testing.T, ctx context.Context, ln transport.Listener, dial func() (transport.Line, error)) {
+	t.Helper()
+	type res struct {
+		l   transport.Line
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		l, err := ln.Accept(ctx)
+		ch <- res{l, err}
+	}()
+	c, err := dial()
+	if err != nil {
+		ln.Close()
+		<-ch
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.l.Close()
+	want := strings.HasPrefix(ln.Addr(), "wss:")
+	if info := r.l.Info(); info.Secure != want || (info.Transport == "wss") != want {
+		t.Errorf("answering Info() = %+v", info)
+	}
+	if _, err := c.Write([]byte("ring")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(r.l, buf); err != nil || string(buf) != "ring" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	if _, err := r.l.Write([]byte("CONN")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "CONN" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key as PEM files.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "dialgate test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, pool
+}
