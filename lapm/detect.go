@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Detection phase (V.42 §8.2): before LAPM starts, the two modems talk in
+// Detection phase (V.42 §7.2.1): before LAPM starts, the two modems talk in
 // start-stop characters. The originator sends the originator detection
 // pattern (ODP): DC1 with even parity, DC1 with odd parity, repeated. An
 // answerer that has seen at least four DC1s of alternating parity replies
@@ -47,7 +47,8 @@ func (r DetectResult) String() string {
 	return fmt.Sprintf("DetectResult(%d)", int(r))
 }
 
-// T400 is the detection-phase timer (V.42 §8.2, §9.2).
+// T400 is the detection-phase timer (V.42 §7.2.1, §9.1).
+// Vendors use 750-850 ms.
 const T400 = 750 * time.Millisecond
 
 // Detection characters.

@@ -5,7 +5,7 @@ import (
 	"hash/crc32"
 )
 
-// FCSKind selects the frame check sequence (V.42 §8.1.1.6): the 16-bit FCS
+// FCSKind selects the frame check sequence (V.42 §8.1.1): the 16-bit FCS
 // is the default; the 32-bit FCS is used after both stations agree on it in
 // XID negotiation (HDLC optional functions bit 17).
 type FCSKind uint8

@@ -5,7 +5,9 @@ import (
 	"fmt"
 )
 
-// Kind is the type of a LAPM frame (V.42 §8.1.3, Table 11).
+// Kind is the type of a LAPM frame (V.42 §8.2.4, frame types).
+//
+// Clause numbers in this package follow the 2002 edition of V.42.
 type Kind uint8
 
 // Frame kinds. The numeric values are internal; the wire encoding is in
@@ -24,7 +26,7 @@ const (
 	KindFRMR         // frame reject
 	KindXID          // exchange identification
 	KindTEST         // test
-	KindUI           // unnumbered information (break, V.42 §8.10)
+	KindUI           // unnumbered information (break, V.42 §8.13)
 )
 
 var kindNames = [...]string{"invalid", "I", "RR", "RNR", "REJ", "SREJ", "SABME", "UA", "DISC", "DM", "FRMR", "XID", "TEST", "UI"}
@@ -42,7 +44,7 @@ func (k Kind) IsSupervisory() bool { return k >= KindRR && k <= KindSREJ }
 // IsUnnumbered reports whether k is a U frame (one control octet).
 func (k Kind) IsUnnumbered() bool { return k >= KindSABME }
 
-// Control field encodings (V.42 §8.1.3, Tables 12-14).
+// Control field encodings (V.42 §8.2.2, §8.2.4).
 const (
 	ctlRR   = 0x01
 	ctlRNR  = 0x05
@@ -63,7 +65,7 @@ const (
 	ctlInvalid = 0xFF // not a V.42 control field; Append's encoding of KindInvalid
 )
 
-// Address octet: DLCI<<2 | C/R<<1 | EA (V.42 §8.1.2). DLCI 0 carries data.
+// Address octet: DLCI<<2 | C/R<<1 | EA (V.42 §8.2.1). DLCI 0 carries data.
 const (
 	// AddrCR1 is the address octet with C/R=1: commands from the originator
 	// and responses from the answerer.
@@ -125,7 +127,7 @@ func (r Role) IsCommandFrom(addr byte) bool {
 // S frame (RR, RNR, REJ, SREJ):
 //
 //	+---------+---------+-------------+
-//	| address | type    | N(R)<<1|P/F | (SREJ may carry more N(R) octets, V.42 §8.1.3.3)
+//	| address | type    | N(R)<<1|P/F | (SREJ may carry more N(R) octets, V.42 §8.4.5)
 //	+---------+---------+-------------+
 //
 // U frame (SABME, UA, DISC, DM, FRMR, XID, TEST, UI):

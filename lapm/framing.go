@@ -6,19 +6,23 @@ import (
 	"slices"
 )
 
-// Synchronous HDLC framing over an octet line (V.42 §8.1.1, ISO/IEC 13239
-// §4): each frame is sent as an opening flag 0x7E, the address, control and
+// Synchronous HDLC framing over an octet line (V.42 §8.1.1 frame
+// structure, §8.1.4 abort, §8.1.5 interframe time fill; ISO/IEC 13239):
+// each frame is sent as an opening flag 0x7E, the address, control and
 // information octets and the FCS with a 0 bit inserted after every run of
 // five 1 bits (zero-bit insertion), and a closing flag. Bits are packed
 // into line octets least significant bit first. Seven or more consecutive 1
 // bits abort a frame in progress; between frames they are the mark idle
 // state.
 //
-// Both directions are table-free bit-parallel code: runs of five 1 bits are
-// found for up to 56 bits at a time with shifts and ANDs, and everything
-// between two such runs is copied as one block through 64-bit
-// accumulators. framing_test.go cross-checks both against a bit-at-a-time
-// reference on random data.
+// Neither direction works bit by bit. Both look at up to 56 line bits at
+// once: v & v>>1 & v>>2 & v>>3 & v>>4 marks every position where a run of
+// five 1s ends, and everything between two such positions moves as one
+// block through 64-bit accumulators. The encoder inserts one 0 per marked
+// run; the decoder removes all inserted zeros of a window in one pass when
+// no flag or abort is in it, and otherwise handles the first run on its
+// own. framing_test.go and FuzzDeframe check both against a bit-at-a-time
+// reference.
 
 const flag = 0x7E
 
@@ -60,7 +64,7 @@ func (e *Encoder) AppendFrame(dst, frame []byte) []byte {
 
 // AppendFlags appends n flag octets: the idle fill a station sends before
 // its first frame so that the receiver finds the frame alignment (V.42
-// §8.1.1.2; spandsp declares framing OK only after some flags).
+// §8.1.5; spandsp declares framing OK only after some flags).
 func (e *Encoder) AppendFlags(dst []byte, n int) []byte {
 	for range n {
 		dst = append(dst, flag)

@@ -6,7 +6,7 @@ import (
 	"slices"
 )
 
-// XID information field (V.42 §8.10.2, Tables 11a and 11b; encoding rules
+// XID information field (V.42 §8.10 and §12, Tables 11a and 11b; encoding rules
 // of ISO/IEC 8885):
 //
 //	+------+------------------------------------------+-----+
@@ -419,7 +419,7 @@ func (p LinkParams) Offer() XIDParams {
 // value (0: absent, meaning the default). The result lies between the
 // default and the peer's value and never beyond the local limit: values
 // on opposite sides of the default give the default, otherwise the one
-// nearer the default wins. This is the rule of V.42 §8.10.2 as spandsp
+// nearer the default wins. This is the rule of V.42 §8.10 as spandsp
 // implements it (set_param in v42.c).
 func pick(local, peer, def int) int {
 	if peer <= 0 {
