@@ -29,4 +29,6 @@ type Stats struct {
 	TooShort      uint64
 	LineBytesSent uint64 // octets written to the line
 	LineBytesRecv uint64 // octets read from the line
+
+	Negotiated Negotiated // parameters in force
 }

@@ -1,0 +1,1127 @@
+package lapm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PrivateSetID names the XID private parameter set (group 0xF0, V.42
+// §8.10, ISO/IEC 8885) in which ExchangeXID, AcceptXID and RespondXID carry
+// the upper layer's payload, split into parameters of at most 255 octets.
+const PrivateSetID = "DGAS1"
+
+// DefaultMaxXID is Config.MaxXID when zero.
+const DefaultMaxXID = 1024
+
+// ErrXIDPayload is returned when an XID frame that should carry the upper
+// layer's private parameter set does not.
+var ErrXIDPayload = errors.New("lapm: XID frame without the private parameter set")
+
+// Logger is the narrow logging interface the link uses.
+type Logger interface {
+	Printf(format string, args ...any)
+}
+
+// Config configures a Link.
+type Config struct {
+	Role   Role
+	Params LinkParams // what we offer in parameter negotiation
+	// T401 is the acknowledgement timer; 0 means T401ForRate(LineRate,...)
+	// (DefaultT401 when the line rate is unknown).
+	T401 time.Duration
+	// T403 is the idle timer after which the link polls; 0 means
+	// DefaultT403, negative disables idle polling.
+	T403 time.Duration
+	// N400 is the maximum number of retransmissions; 0 means DefaultN400.
+	N400   int
+	Logger Logger // nil: silent
+	// MaxXID is the largest XID information field accepted, in octets
+	// (XID frames are not bound by N401); 0 means DefaultMaxXID.
+	MaxXID int
+	// LineRate is the line's bit rate if known (for T401); 0 = unknown.
+	LineRate int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Link is a V.42 LAPM link over a line carrying the synchronous bit stream
+// packed into octets (see V42.md). Open runs the parameter negotiation;
+// the upper layer may then exchange its own XID frames (ExchangeXID,
+// AcceptXID, RespondXID) and calls Establish to enter the data phase, in
+// which Link is an io.ReadWriteCloser.
+//
+// One goroutine owns the link state (the pure machine in machine.go); a
+// reader goroutine decodes frames from the line and a writer goroutine
+// writes batches of encoded frames. All three end when the link ends: Close,
+// a peer's release, a link failure or a line error. Methods are safe for
+// concurrent use.
+type Link struct {
+	cfg  Config
+	line io.ReadWriteCloser
+	logf func(string, ...any)
+	now  func() time.Time
+
+	reqCh    chan func(now time.Time)
+	rxCh     chan rxBatch
+	creditCh chan struct{}
+	writeCh  chan []byte
+	wdoneCh  chan error
+	done     chan struct{} // closed when the owner goroutine has ended
+	wg       sync.WaitGroup
+
+	fcsMode atomic.Int32 // reader: fcsOnly16, fcsDual, fcsOnly32
+
+	consumedN atomic.Int64
+	wmu       sync.Mutex // serialises Write (sealing order = queue order)
+
+	mu         sync.Mutex // guards the fields below
+	rxChunks   [][]byte
+	rxNotify   chan struct{}
+	endErr     error // why the link ended (nil until it has)
+	closedHere bool
+	neg        Negotiated
+	transcript []byte
+	transform  Transform
+	decStats   DecoderStats
+	lineIn     uint64
+	final      Stats
+
+	breaks chan struct{}
+
+	// Owner-goroutine state (only touched by run and the closures it runs).
+	m            *machine
+	enc          Encoder
+	pend         []byte
+	spare        []byte
+	scratch      []byte
+	writerBusy   bool
+	sentFlags    bool
+	negotiating  bool
+	openWait     chan error
+	xidWait      chan xidResult
+	acceptWait   chan xidResult
+	pendingCmd   []byte // upper-layer XID command waiting for AcceptXID
+	estWait      chan error
+	wantEst      bool
+	writeWaiters []*writeReq
+	lineOut      uint64
+	offerInfo    []byte
+}
+
+type rxBatch struct {
+	frames [][]byte
+	seen32 bool // a good FCS-32 frame arrived in dual mode
+	err    error
+}
+
+type xidResult struct {
+	payload []byte
+	err     error
+}
+
+type writeReq struct {
+	chunks [][]byte
+	done   chan error
+}
+
+const (
+	fcsOnly16 int32 = iota
+	fcsDual
+	fcsOnly32
+)
+
+// Open starts a link on line after detection (or with detection skipped):
+// leftover holds line octets already read that belong to the LAPM phase.
+// It runs the parameter negotiation XID exchange (V.42 §8.10): the
+// originator sends the command and retransmits it per T401/N400; the
+// answerer waits for it, and also accepts SABME straight away from a peer
+// that skips XID (then the defaults apply). The returned link is not yet in
+// the data phase; call Establish. On error Open closes the line.
+// ctx bounds the negotiation only.
+func Open(ctx context.Context, line io.ReadWriteCloser, leftover []byte, cfg Config) (*Link, error) {
+	l := newLink(line, cfg)
+	l.start(leftover)
+	err := l.call(ctx, func(now time.Time) error {
+		if cfg.Role == Originator {
+			offer := cfg.Params.Offer()
+			l.offerInfo = offer.Append(nil)
+			return l.m.sendXID(now, l.offerInfo)
+		}
+		return nil
+	}, func() chan error {
+		ch := make(chan error, 1)
+		switch {
+		case l.m.st.ended():
+			ch <- l.writeErr()
+		case !l.negotiating:
+			ch <- nil // the answerer's negotiation is already over
+		default:
+			l.openWait = ch
+		}
+		return ch
+	})
+	if err != nil {
+		l.abort()
+		return nil, fmt.Errorf("lapm: open (%s): %w", cfg.Role, err)
+	}
+	return l, nil
+}
+
+func newLink(line io.ReadWriteCloser, cfg Config) *Link {
+	if cfg.MaxXID <= 0 {
+		cfg.MaxXID = DefaultMaxXID
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Params.N401 <= 0 {
+		cfg.Params.N401 = 128
+	}
+	if cfg.Params.K <= 0 {
+		cfg.Params.K = 15
+	}
+	l := &Link{
+		cfg:      cfg,
+		line:     line,
+		now:      cfg.Now,
+		reqCh:    make(chan func(time.Time)),
+		rxCh:     make(chan rxBatch, 4),
+		creditCh: make(chan struct{}, 1),
+		writeCh:  make(chan []byte),
+		wdoneCh:  make(chan error, 1),
+		done:     make(chan struct{}),
+		rxNotify: make(chan struct{}, 1),
+		breaks:   make(chan struct{}, 1),
+		neg:      DefaultNegotiated(),
+	}
+	l.negotiating = true
+	l.logf = func(string, ...any) {}
+	if cfg.Logger != nil {
+		l.logf = cfg.Logger.Printf
+	}
+	t401 := cfg.T401
+	if t401 <= 0 {
+		t401 = T401ForRate(cfg.LineRate, max(cfg.Params.N401, 128), max(cfg.Params.K, 15))
+	}
+	t403 := cfg.T403
+	if t403 == 0 {
+		t403 = DefaultT403
+	} else if t403 < 0 {
+		t403 = 0
+	}
+	l.cfg.T401, l.cfg.T403 = t401, t403
+	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t403: t403, n400: cfg.N400, logf: l.logf})
+	l.enc.FCS = FCS16
+	return l
+}
+
+func (l *Link) start(leftover []byte) {
+	l.wg.Add(3)
+	go l.readLoop(append([]byte(nil), leftover...))
+	go l.writeLoop()
+	go l.run()
+}
+
+// call runs fn on the owner goroutine and, if wait is non-nil, waits for
+// the channel it returns (created on the owner goroutine) or ctx.
+func (l *Link) call(ctx context.Context, fn func(now time.Time) error, wait func() chan error) error {
+	res := make(chan error, 1)
+	var wch chan error
+	req := func(now time.Time) {
+		err := fn(now)
+		if err == nil && wait != nil {
+			wch = wait()
+		}
+		res <- err
+	}
+	select {
+	case l.reqCh <- req:
+	case <-l.done:
+		return l.endError()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := <-res; err != nil || wch == nil {
+		return err
+	}
+	select {
+	case err := <-wch:
+		return err
+	case <-l.done:
+		select {
+		case err := <-wch:
+			return err
+		default:
+		}
+		return l.endError()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// do runs fn on the owner goroutine and waits for it.
+func (l *Link) do(fn func(now time.Time) error) error {
+	return l.call(context.Background(), fn, nil)
+}
+
+func (l *Link) endError() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch l.endErr {
+	case nil:
+		return ErrClosed
+	case io.EOF:
+		return fmt.Errorf("%w: link released", ErrPeerDisconnected)
+	}
+	return l.endErr
+}
+
+// ---- goroutines ----
+
+func (l *Link) readLoop(leftover []byte) {
+	defer l.wg.Done()
+	var d16, d32 Decoder
+	d16.FCS, d32.FCS = FCS16, FCS32
+	maxFrame := max(MaxN401+3, l.cfg.MaxXID+2, l.cfg.Params.N401+3)
+	d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
+	buf := make([]byte, 16<<10)
+	var total uint64
+	feed := func(p []byte) rxBatch {
+		var b rxBatch
+		var arena []byte
+		add := func(f []byte) {
+			start := len(arena)
+			arena = append(arena, f...)
+			b.frames = append(b.frames, arena[start:len(arena):len(arena)])
+		}
+		// Frames keep their slices into arena only if arena does not
+		// grow under them: size it for the worst case first.
+		arena = make([]byte, 0, len(p)+64)
+		mode := l.fcsMode.Load()
+		if mode != fcsOnly32 {
+			d16.Feed(p, add)
+		}
+		if mode != fcsOnly16 {
+			n := len(b.frames)
+			d32.Feed(p, add)
+			if mode == fcsDual && len(b.frames) > n {
+				b.seen32 = true
+				l.fcsMode.Store(fcsOnly32)
+			}
+		}
+		return b
+	}
+	send := func(b rxBatch) bool {
+		select {
+		case l.rxCh <- b:
+			return true
+		case <-l.done:
+			return false
+		}
+	}
+	if len(leftover) > 0 {
+		if b := feed(leftover); len(b.frames) > 0 && !send(b) {
+			return
+		}
+	}
+	for {
+		n, err := l.line.Read(buf)
+		if n > 0 {
+			total += uint64(n)
+			b := feed(buf[:n])
+			s16, s32 := d16.Stats(), d32.Stats()
+			l.mu.Lock()
+			l.decStats = DecoderStats{
+				Frames:    s16.Frames + s32.Frames,
+				FCSErrors: s16.FCSErrors + s32.FCSErrors,
+				Aborts:    s16.Aborts + s32.Aborts,
+				TooLong:   s16.TooLong + s32.TooLong,
+				TooShort:  s16.TooShort + s32.TooShort,
+			}
+			l.lineIn = total
+			l.mu.Unlock()
+			if len(b.frames) > 0 && !send(b) {
+				return
+			}
+		}
+		if err != nil {
+			send(rxBatch{err: err})
+			return
+		}
+	}
+}
+
+func (l *Link) writeLoop() {
+	defer l.wg.Done()
+	for b := range l.writeCh {
+		_, err := l.line.Write(b)
+		l.wdoneCh <- err
+	}
+}
+
+// run is the owner goroutine: it feeds the machine with frames, timer
+// expiries and user requests, and hands its output to the writer.
+func (l *Link) run() {
+	defer l.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var armed time.Time
+	lineDown := false
+	for {
+		if dl := l.m.deadline(); !dl.Equal(armed) {
+			timer.Stop()
+			armed = dl
+			if !dl.IsZero() {
+				timer.Reset(max(dl.Sub(l.now()), 0))
+			}
+		}
+		select {
+		case b := <-l.rxCh:
+			now := l.now()
+			if b.err != nil {
+				lineDown = true
+				if !l.m.st.ended() {
+					l.m.fail(fmt.Errorf("%w: line: %w", ErrLinkFailure, b.err))
+				}
+				break
+			}
+			if b.seen32 {
+				l.enc.FCS = FCS32
+			}
+			l.handleFrames(now, b.frames)
+			// Drain what else has arrived before answering: fewer,
+			// larger writes and one acknowledgement per batch.
+			for more := true; more; {
+				select {
+				case b := <-l.rxCh:
+					if b.err != nil {
+						lineDown = true
+						if !l.m.st.ended() {
+							l.m.fail(fmt.Errorf("%w: line: %w", ErrLinkFailure, b.err))
+						}
+						more = false
+						break
+					}
+					if b.seen32 {
+						l.enc.FCS = FCS32
+					}
+					l.handleFrames(now, b.frames)
+				default:
+					more = false
+				}
+			}
+		case <-timer.C:
+			armed = time.Time{}
+			l.m.timeout(l.now())
+		case fn := <-l.reqCh:
+			fn(l.now())
+		case <-l.creditCh:
+			l.m.consumed(l.now(), int(l.consumedN.Swap(0)))
+		case err := <-l.wdoneCh:
+			l.writerBusy = false
+			if err != nil {
+				lineDown = true
+				if !l.m.st.ended() {
+					l.m.fail(fmt.Errorf("%w: line write: %w", ErrLinkFailure, err))
+				}
+			}
+		}
+		l.step(l.now())
+		if l.m.st.ended() && (lineDown || (!l.writerBusy && len(l.pend) == 0)) {
+			l.finish(lineDown)
+			return
+		}
+	}
+}
+
+func (l *Link) handleFrames(now time.Time, frames [][]byte) {
+	for _, raw := range frames {
+		f, err := ParseFrame(raw)
+		if err != nil {
+			l.m.recvInvalid(now, raw, err)
+			continue
+		}
+		l.m.recvFrame(now, f)
+	}
+}
+
+// step collects the machine's output after an input: events, delivered
+// payloads, parked writers and frames to send.
+func (l *Link) step(now time.Time) {
+	for range 16 {
+		for _, e := range l.m.takeEvents() {
+			l.handleEvent(now, e)
+		}
+		if rx := l.m.takeRx(); len(rx) > 0 {
+			l.deliver(now, rx)
+		}
+		l.serveWriters()
+		for _, f := range l.m.flush(now) {
+			l.scratch = f.Append(l.scratch[:0])
+			if !l.sentFlags {
+				l.sentFlags = true
+				l.pend = l.enc.AppendFlags(l.pend, 16)
+			}
+			l.pend = l.enc.AppendFrame(l.pend, l.scratch)
+		}
+		if len(l.m.ev) == 0 && len(l.m.rxq) == 0 {
+			break
+		}
+	}
+	if !l.writerBusy && len(l.pend) > 0 {
+		l.writerBusy = true
+		l.lineOut += uint64(len(l.pend))
+		l.writeCh <- l.pend
+		l.pend, l.spare = l.spare[:0], l.pend
+	}
+}
+
+func (l *Link) deliver(now time.Time, rx [][]byte) {
+	l.mu.Lock()
+	t := l.transform
+	l.mu.Unlock()
+	out := rx
+	if t != nil {
+		out = make([][]byte, 0, len(rx))
+		for _, p := range rx {
+			plain, err := t.Open(nil, p)
+			if err != nil {
+				l.m.fail(fmt.Errorf("%w: %w", ErrTransform, err))
+				return
+			}
+			out = append(out, plain)
+		}
+	}
+	l.mu.Lock()
+	for _, p := range out {
+		if len(p) == 0 {
+			l.consumedN.Add(1) // nothing to read: consumed at once
+			continue
+		}
+		l.rxChunks = append(l.rxChunks, p)
+	}
+	l.mu.Unlock()
+	if n := l.consumedN.Swap(0); n > 0 {
+		l.m.consumed(now, int(n))
+	}
+	select {
+	case l.rxNotify <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Link) serveWriters() {
+	for len(l.writeWaiters) > 0 {
+		w := l.writeWaiters[0]
+		if l.m.st.ended() {
+			w.done <- l.writeErr()
+			l.writeWaiters = l.writeWaiters[1:]
+			continue
+		}
+		for len(w.chunks) > 0 && l.m.enqueue(w.chunks[0]) {
+			w.chunks = w.chunks[1:]
+		}
+		if len(w.chunks) > 0 {
+			return
+		}
+		w.done <- nil
+		l.writeWaiters = l.writeWaiters[1:]
+	}
+}
+
+func (l *Link) writeErr() error {
+	err := l.m.err
+	if err == nil {
+		if l.closedHere {
+			return ErrClosed
+		}
+		return fmt.Errorf("%w: link released", ErrPeerDisconnected)
+	}
+	return err
+}
+
+func (l *Link) handleEvent(now time.Time, e event) {
+	switch e.kind {
+	case evXIDCommand:
+		l.onXIDCommand(now, e.info)
+	case evXIDResponse:
+		l.onXIDResponse(now, e.info)
+	case evSABME:
+		if l.negotiating {
+			// A peer that skips XID: defaults apply (V.42 §8.10.1).
+			l.logf("lapm: %s: SABME without XID negotiation: defaults apply", l.cfg.Role)
+			l.agree(DefaultNegotiated(), nil)
+		}
+		if l.acceptWait != nil {
+			l.acceptWait <- xidResult{err: ErrPeerEstablishing}
+			l.acceptWait = nil
+		}
+		if l.wantEst {
+			_ = l.m.establish(now)
+		}
+	case evEstablished:
+		if l.estWait != nil {
+			l.estWait <- nil
+			l.estWait = nil
+		}
+	case evBreak:
+		select {
+		case l.breaks <- struct{}{}:
+		default:
+		}
+	case evBreakAck:
+	case evEnded:
+		l.onEnded()
+	}
+}
+
+// agree installs the negotiated parameters and wakes Open.
+func (l *Link) agree(n Negotiated, transcript []byte) {
+	l.negotiating = false
+	l.m.paramsAgreed(linkParams{n401Tx: n.N401Tx, n401Rx: n.N401Rx, kTx: n.KTx, kRx: n.KRx, srej: n.SREJ})
+	l.mu.Lock()
+	l.neg = n
+	l.transcript = transcript
+	l.mu.Unlock()
+	l.logf("lapm: %s: negotiated %+v", l.cfg.Role, n)
+	if l.openWait != nil {
+		l.openWait <- nil
+		l.openWait = nil
+	}
+}
+
+func (l *Link) onXIDCommand(now time.Time, info []byte) {
+	x, err := ParseXID(info)
+	if err != nil {
+		l.logf("lapm: %s: bad XID command: %v", l.cfg.Role, err)
+		l.m.xidAnswerPending = false
+		l.m.stats.InvalidFrames++
+		return
+	}
+	if payload, ok := privatePayload(x); ok && !l.negotiating {
+		l.pendingCmd = payload
+		if l.acceptWait != nil {
+			l.acceptWait <- xidResult{payload: payload}
+			l.acceptWait = nil
+			l.pendingCmd = nil
+		}
+		return
+	}
+	// Parameter negotiation (or renegotiation, answered but not applied
+	// once the parameters are agreed).
+	resp, n := Respond(l.cfg.Params, x)
+	respInfo := resp.Append(nil)
+	_ = l.m.respondXID(respInfo)
+	if l.negotiating {
+		l.agree(n, append(append([]byte(nil), info...), respInfo...))
+		if n.FCS == FCS32 {
+			// Keep sending FCS-16 and accept both until the peer's first
+			// FCS-32 frame shows it has our response.
+			l.fcsMode.Store(fcsDual)
+		}
+	}
+}
+
+func (l *Link) onXIDResponse(now time.Time, info []byte) {
+	if l.negotiating && l.cfg.Role == Originator {
+		x, err := ParseXID(info)
+		var n Negotiated
+		if err == nil {
+			n, err = Apply(l.cfg.Params, x)
+		}
+		if err != nil {
+			l.m.fail(fmt.Errorf("%w: negotiation: %w", ErrLinkFailure, err))
+			return
+		}
+		l.agree(n, append(append([]byte(nil), l.offerInfo...), info...))
+		if n.FCS == FCS32 {
+			// Send FCS-32 from now on; accept FCS-16 until the peer's
+			// first FCS-32 frame (it may still answer with FCS-16).
+			l.enc.FCS = FCS32
+			l.fcsMode.Store(fcsDual)
+		}
+		return
+	}
+	if l.xidWait == nil {
+		return
+	}
+	x, err := ParseXID(info)
+	var res xidResult
+	if err != nil {
+		res.err = fmt.Errorf("lapm: XID response: %w", err)
+	} else if p, ok := privatePayload(x); ok {
+		res.payload = p
+	} else {
+		res.err = fmt.Errorf("%w: in the XID response", ErrXIDPayload)
+	}
+	l.xidWait <- res
+	l.xidWait = nil
+}
+
+func (l *Link) onEnded() {
+	err := l.writeErr()
+	if l.openWait != nil {
+		l.openWait <- err
+		l.openWait = nil
+	}
+	if l.xidWait != nil {
+		l.xidWait <- xidResult{err: err}
+		l.xidWait = nil
+	}
+	if l.acceptWait != nil {
+		l.acceptWait <- xidResult{err: err}
+		l.acceptWait = nil
+	}
+	if l.estWait != nil {
+		l.estWait <- err
+		l.estWait = nil
+	}
+	l.serveWriters()
+}
+
+// finish ends the owner goroutine: it records the outcome, hangs up the
+// line and stops the writer.
+func (l *Link) finish(lineDown bool) {
+	l.onEnded()
+	st := l.m.stats
+	l.mu.Lock()
+	switch {
+	case l.m.err == nil && l.closedHere:
+		l.endErr = ErrClosed
+	case l.m.err == nil:
+		l.endErr = io.EOF
+	case errors.Is(l.m.err, ErrPeerDisconnected) && !errors.Is(l.m.err, ErrLinkFailure):
+		l.endErr = io.EOF
+	default:
+		l.endErr = l.m.err
+	}
+	l.final = l.statsLocked(st)
+	l.final.LineBytesSent = l.lineOut
+	l.mu.Unlock()
+	if l.writerBusy && !lineDown {
+		// Let the last frames (UA, DM, DISC) go out, but do not wait
+		// for a peer that stopped reading.
+		t := time.NewTimer(l.cfg.T401)
+		select {
+		case <-l.wdoneCh:
+			l.writerBusy = false
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	close(l.done)
+	_ = l.line.Close()
+	if l.writerBusy {
+		<-l.wdoneCh
+	}
+	close(l.writeCh)
+	select {
+	case l.rxNotify <- struct{}{}:
+	default:
+	}
+}
+
+// abort tears a link down without a release procedure (Open failed).
+func (l *Link) abort() {
+	select {
+	case l.reqCh <- func(time.Time) {
+		if !l.m.st.ended() {
+			l.m.fail(fmt.Errorf("%w: aborted", ErrClosed))
+		}
+	}:
+	case <-l.done:
+	}
+	l.wg.Wait()
+}
+
+// ---- API ----
+
+// xidInfo builds an XID information field carrying payload in our private
+// parameter set.
+func xidInfo(payload []byte) []byte {
+	set := PrivateSet{ID: PrivateSetID}
+	for len(payload) > 0 {
+		n := min(len(payload), 255)
+		set.Params = append(set.Params, Param{PI: 1, Value: payload[:n]})
+		payload = payload[n:]
+	}
+	if len(set.Params) == 0 {
+		set.Params = append(set.Params, Param{PI: 1})
+	}
+	x := XIDParams{Private: []PrivateSet{set}}
+	return x.Append(nil)
+}
+
+// privatePayload reassembles our private set's payload from x.
+func privatePayload(x XIDParams) ([]byte, bool) {
+	for _, s := range x.Private {
+		if s.ID != PrivateSetID {
+			continue
+		}
+		var p []byte
+		for _, prm := range s.Params {
+			if prm.PI == 1 {
+				p = append(p, prm.Value...)
+			}
+		}
+		if p == nil {
+			p = []byte{}
+		}
+		return p, true
+	}
+	return nil, false
+}
+
+// ExchangeXID sends an XID command carrying payload in the private
+// parameter set PrivateSetID, retransmits it per T401/N400 and returns the
+// payload of the peer's XID response. Either role may call it; one exchange
+// at a time. If both ends send at once, the originator's command wins and
+// the answerer's is answered after its retransmission (see machine.go).
+func (l *Link) ExchangeXID(ctx context.Context, payload []byte) ([]byte, error) {
+	info := xidInfo(payload)
+	if len(info) > l.cfg.MaxXID {
+		return nil, fmt.Errorf("lapm: XID payload of %d octets exceeds MaxXID %d", len(payload), l.cfg.MaxXID)
+	}
+	var wch chan xidResult
+	err := l.call(ctx, func(now time.Time) error {
+		if l.xidWait != nil {
+			return fmt.Errorf("%w: an XID exchange is already running", ErrState)
+		}
+		if err := l.m.sendXID(now, info); err != nil {
+			return err
+		}
+		wch = make(chan xidResult, 1)
+		l.xidWait = wch
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("lapm: exchange XID: %w", err)
+	}
+	select {
+	case r := <-wch:
+		if r.err != nil {
+			return nil, fmt.Errorf("lapm: exchange XID: %w", r.err)
+		}
+		return r.payload, nil
+	case <-ctx.Done():
+		_ = l.do(func(time.Time) error {
+			if l.xidWait == wch {
+				l.xidWait = nil
+				l.m.cancelXID()
+			}
+			return nil
+		})
+		return nil, fmt.Errorf("lapm: exchange XID: %w", ctx.Err())
+	}
+}
+
+// AcceptXID waits for the peer's next XID command carrying the private set
+// PrivateSetID and returns its payload; answer it with RespondXID. If the
+// peer sends SABME instead (an ordinary V.42 modem), it returns
+// ErrPeerEstablishing; the caller then calls Establish to accept the link
+// or Close to refuse it.
+func (l *Link) AcceptXID(ctx context.Context) ([]byte, error) {
+	var wch chan xidResult
+	var ready *xidResult
+	err := l.call(ctx, func(now time.Time) error {
+		switch {
+		case l.pendingCmd != nil:
+			ready = &xidResult{payload: l.pendingCmd}
+			l.pendingCmd = nil
+		case l.m.sabmeSeen:
+			ready = &xidResult{err: ErrPeerEstablishing}
+		case l.acceptWait != nil:
+			return fmt.Errorf("%w: AcceptXID already waiting", ErrState)
+		default:
+			wch = make(chan xidResult, 1)
+			l.acceptWait = wch
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("lapm: accept XID: %w", err)
+	}
+	r := ready
+	if r == nil {
+		select {
+		case res := <-wch:
+			r = &res
+		case <-ctx.Done():
+			_ = l.do(func(time.Time) error {
+				if l.acceptWait == wch {
+					l.acceptWait = nil
+				}
+				return nil
+			})
+			return nil, fmt.Errorf("lapm: accept XID: %w", ctx.Err())
+		}
+	}
+	if r.err != nil {
+		if errors.Is(r.err, ErrPeerEstablishing) {
+			return nil, r.err
+		}
+		return nil, fmt.Errorf("lapm: accept XID: %w", r.err)
+	}
+	return r.payload, nil
+}
+
+// RespondXID answers the command AcceptXID returned with payload in the
+// private set PrivateSetID. A retransmitted command is answered again with
+// the same response by the link itself.
+func (l *Link) RespondXID(payload []byte) error {
+	info := xidInfo(payload)
+	if len(info) > l.cfg.MaxXID {
+		return fmt.Errorf("lapm: XID payload of %d octets exceeds MaxXID %d", len(payload), l.cfg.MaxXID)
+	}
+	if err := l.do(func(time.Time) error { return l.m.respondXID(info) }); err != nil {
+		return fmt.Errorf("lapm: respond XID: %w", err)
+	}
+	return nil
+}
+
+// NegotiationTranscript returns the information field of the parameter
+// negotiation XID command followed by that of the response, as sent on
+// the line (empty if the peer skipped negotiation). Access Security binds
+// it into its handshake so that the negotiation cannot be altered unseen.
+func (l *Link) NegotiationTranscript() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]byte(nil), l.transcript...)
+}
+
+// Negotiated returns the parameters in force.
+func (l *Link) Negotiated() Negotiated {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.neg
+}
+
+// SetTransform installs the payload transform; call it before Establish.
+func (l *Link) SetTransform(t Transform) {
+	l.mu.Lock()
+	l.transform = t
+	l.mu.Unlock()
+}
+
+// Establish enters the data phase (V.42 §8.3): the originator sends SABME
+// and waits for UA (DM means ErrRefused; N400 unanswered tries mean
+// ErrLinkFailure); the answerer accepts the peer's SABME, already received
+// or the next one, with UA.
+func (l *Link) Establish(ctx context.Context) error {
+	err := l.call(ctx, func(now time.Time) error {
+		if l.m.st == stateConnected {
+			return nil
+		}
+		if l.cfg.Role == Originator || l.m.sabmeSeen {
+			return l.m.establish(now)
+		}
+		l.wantEst = true
+		return nil
+	}, func() chan error {
+		if l.m.st == stateConnected {
+			ch := make(chan error, 1)
+			ch <- nil
+			return ch
+		}
+		l.estWait = make(chan error, 1)
+		return l.estWait
+	})
+	if err != nil {
+		return fmt.Errorf("lapm: establish (%s): %w", l.cfg.Role, err)
+	}
+	return nil
+}
+
+func (l *Link) maxPlain() int {
+	l.mu.Lock()
+	n, t := l.neg.N401Tx, l.transform
+	l.mu.Unlock()
+	if n <= 0 {
+		n = 128
+	}
+	if t != nil {
+		n -= t.Overhead()
+	}
+	return max(n, 1)
+}
+
+// Write sends p in I frames of at most N401 octets (less the transform's
+// overhead). It blocks while the send queue (one window) is full, which is
+// how a slow peer pushes back, and returns once every octet is queued.
+// After the link ended it returns ErrPeerDisconnected, ErrLinkFailure or
+// ErrClosed (wrapped).
+func (l *Link) Write(p []byte) (int, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	chunk := l.maxPlain()
+	l.mu.Lock()
+	t := l.transform
+	l.mu.Unlock()
+	written := 0
+	for len(p) > 0 {
+		var chunks [][]byte
+		var sizes int
+		for len(p) > 0 && len(chunks) < 64 {
+			n := min(chunk, len(p))
+			var c []byte
+			if t != nil {
+				c = t.Seal(nil, p[:n])
+			} else {
+				c = append([]byte(nil), p[:n]...)
+			}
+			chunks = append(chunks, c)
+			sizes += n
+			p = p[n:]
+		}
+		w := &writeReq{chunks: chunks, done: make(chan error, 1)}
+		err := l.do(func(time.Time) error {
+			if l.m.st != stateConnected {
+				return fmt.Errorf("%w: write in state %s", ErrState, l.m.st)
+			}
+			l.writeWaiters = append(l.writeWaiters, w)
+			l.serveWriters()
+			return nil
+		})
+		if err == nil {
+			err = <-w.done
+		}
+		if err != nil {
+			return written, fmt.Errorf("lapm: write: %w", err)
+		}
+		written += sizes
+	}
+	return written, nil
+}
+
+// Read reads data delivered in order. It returns io.EOF after the peer
+// released the link in order and everything it sent was read; the link's
+// error after a failure; ErrClosed after Close.
+func (l *Link) Read(p []byte) (int, error) {
+	for {
+		l.mu.Lock()
+		if len(l.rxChunks) > 0 {
+			n, done := 0, 0
+			for n < len(p) && len(l.rxChunks) > 0 {
+				c := l.rxChunks[0]
+				k := copy(p[n:], c)
+				n += k
+				if k == len(c) {
+					l.rxChunks[0] = nil
+					l.rxChunks = l.rxChunks[1:]
+					done++
+				} else {
+					l.rxChunks[0] = c[k:]
+				}
+			}
+			l.mu.Unlock()
+			if done > 0 {
+				l.consumedN.Add(int64(done))
+				select {
+				case l.creditCh <- struct{}{}:
+				default:
+				}
+			}
+			return n, nil
+		}
+		err := l.endErr
+		l.mu.Unlock()
+		if err != nil {
+			if err == io.EOF {
+				return 0, io.EOF
+			}
+			return 0, fmt.Errorf("lapm: read: %w", err)
+		}
+		select {
+		case <-l.rxNotify:
+		case <-l.done:
+		}
+	}
+}
+
+// Close releases the link: in the data phase, after everything written is
+// acknowledged, DISC/UA (V.42 §8.7), bounded by T401 x N400 for each
+// step; then it hangs up the line and waits for the link's goroutines. It
+// returns an error wrapping ErrLinkFailure if the release went unanswered,
+// and nil otherwise (also when the link had already ended).
+func (l *Link) Close() error {
+	err := l.do(func(now time.Time) error {
+		l.mu.Lock()
+		l.closedHere = true
+		l.mu.Unlock()
+		l.m.close(now)
+		return nil
+	})
+	if err == nil {
+		<-l.done
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if errors.Is(l.endErr, ErrLinkFailure) && err == nil {
+		return fmt.Errorf("lapm: close: %w", l.endErr)
+	}
+	return nil
+}
+
+// Break sends a break signal to the peer (UI BRK, V.42 §8.13); it is
+// retransmitted until acknowledged. Only in the data phase.
+func (l *Link) Break() error {
+	if err := l.do(func(now time.Time) error { return l.m.sendBreak(now) }); err != nil {
+		return fmt.Errorf("lapm: break: %w", err)
+	}
+	return nil
+}
+
+// Breaks receives a value for each break the peer sends. Sends never
+// block: breaks arriving while one is unread are merged. The channel is
+// never closed.
+func (l *Link) Breaks() <-chan struct{} { return l.breaks }
+
+// Stats returns the counters so far.
+func (l *Link) Stats() Stats {
+	var st Stats
+	var out uint64
+	if err := l.do(func(time.Time) error { st, out = l.m.stats, l.lineOut; return nil }); err != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.final
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st = l.statsLocked(st)
+	st.LineBytesSent = out
+	return st
+}
+
+func (l *Link) statsLocked(st Stats) Stats {
+	st.FCSErrors = l.decStats.FCSErrors
+	st.Aborts = l.decStats.Aborts
+	st.TooLong = l.decStats.TooLong
+	st.TooShort = l.decStats.TooShort
+	st.LineBytesRecv = l.lineIn
+	st.Negotiated = l.neg
+	return st
+}
+
+// Refuse answers the peer's SABME with DM (V.42 §8.3.2): the answerer's
+// policy rejects a peer without Access Security. The link ends with
+// ErrRefused; Close it to wait for its goroutines.
+func (l *Link) Refuse() error {
+	err := l.do(func(now time.Time) error {
+		if !l.m.sabmeSeen {
+			return fmt.Errorf("%w: no SABME to refuse", ErrState)
+		}
+		l.m.refuse()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("lapm: refuse: %w", err)
+	}
+	<-l.done
+	return nil
+}

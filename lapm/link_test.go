@@ -1,0 +1,268 @@
+package lapm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport/linesim"
+)
+
+type tlog struct{ t testing.TB }
+
+func (l tlog) Printf(format string, args ...any) { l.t.Logf(format, args...) }
+
+// openPair opens an originator on line a and an answerer on line b.
+func openPair(t testing.TB, ctx context.Context, a, b io.ReadWriteCloser, ca, cb Config) (*Link, *Link) {
+	t.Helper()
+	ca.Role, cb.Role = Originator, Answerer
+	type res struct {
+		l   *Link
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		l, err := Open(ctx, b, nil, cb)
+		ch <- res{l, err}
+	}()
+	la, err := Open(ctx, a, nil, ca)
+	rb := <-ch
+	if err != nil || rb.err != nil {
+		if la != nil {
+			la.Close()
+		}
+		if rb.l != nil {
+			rb.l.Close()
+		}
+		t.Fatalf("open: %v / %v", err, rb.err)
+	}
+	return la, rb.l
+}
+
+func establishPair(t testing.TB, ctx context.Context, la, lb *Link) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- lb.Establish(ctx) }()
+	if err := la.Establish(ctx); err != nil {
+		t.Fatalf("originator establish: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("answerer establish: %v", err)
+	}
+}
+
+func TestLinkXIDExchangeEstablishTransferClose(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 1})
+	p := LinkParams{N401: 512, K: 31, FCS32: true, SREJ: true}
+	la, lb := openPair(t, ctx, a, b, Config{Params: p, Logger: tlog{t}}, Config{Params: p, Logger: tlog{t}})
+	if n := la.Negotiated(); n.N401Tx != 512 || n.FCS != FCS32 || !n.SREJ {
+		t.Errorf("negotiated %+v", n)
+	}
+	if tr := la.NegotiationTranscript(); len(tr) == 0 || !bytes.Equal(tr, lb.NegotiationTranscript()) {
+		t.Errorf("transcripts differ or empty: % x / % x", tr, lb.NegotiationTranscript())
+	}
+
+	// Upper-layer XID exchange with a payload that needs several 255-octet
+	// parameters.
+	cmd, resp := pattern(600), bytes.Repeat([]byte("r"), 300)
+	errc := make(chan error, 1)
+	go func() {
+		got, err := lb.AcceptXID(ctx)
+		if err == nil && !bytes.Equal(got, cmd) {
+			err = errors.New("command payload differs")
+		}
+		if err == nil {
+			err = lb.RespondXID(resp)
+		}
+		errc <- err
+	}()
+	got, err := la.ExchangeXID(ctx, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, resp) {
+		t.Fatal("response payload differs")
+	}
+
+	establishPair(t, ctx, la, lb)
+	data := pattern(100_000)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if _, err := lb.Write(data[:5000]); err != nil {
+			t.Error(err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if _, err := la.Write(data); err != nil {
+			t.Error(err)
+		}
+	}()
+	gotB := make([]byte, len(data))
+	if _, err := io.ReadFull(lb, gotB); err != nil || !bytes.Equal(gotB, data) {
+		t.Fatalf("answerer read: %v", err)
+	}
+	gotA := make([]byte, 5000)
+	if _, err := io.ReadFull(la, gotA); err != nil || !bytes.Equal(gotA, data[:5000]) {
+		t.Fatalf("originator read: %v", err)
+	}
+	wg.Wait()
+	if err := la.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := lb.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("peer read after release: %v, want io.EOF", err)
+	}
+	if _, err := lb.Write([]byte("x")); !errors.Is(err, ErrPeerDisconnected) {
+		t.Errorf("peer write after release: %v, want ErrPeerDisconnected", err)
+	}
+	if _, err := la.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("write after close: %v, want ErrClosed", err)
+	}
+	lb.Close()
+	st := la.Stats()
+	if st.IFramesSent == 0 || st.Negotiated.N401Tx != 512 || st.LineBytesSent == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestLinkPeerSkipsXID(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 2})
+	la, lb := openPair(t, ctx, a, b, Config{Logger: tlog{t}}, Config{Logger: tlog{t}})
+	defer la.Close()
+	defer lb.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- la.Establish(ctx) }()
+	if _, err := lb.AcceptXID(ctx); !errors.Is(err, ErrPeerEstablishing) {
+		t.Fatalf("AcceptXID: %v, want ErrPeerEstablishing", err)
+	}
+	if err := lb.Establish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sealer is a toy transform: a 4-octet counter tag, checked on Open.
+type sealer struct {
+	sealed atomic.Int64
+	nTx    uint32
+	nRx    uint32
+}
+
+func (s *sealer) Overhead() int { return 4 }
+func (s *sealer) Seal(dst, plain []byte) []byte {
+	s.sealed.Add(1)
+	s.nTx++
+	dst = append(dst, byte(s.nTx>>24), byte(s.nTx>>16), byte(s.nTx>>8), byte(s.nTx))
+	for _, c := range plain {
+		dst = append(dst, c^0x5A)
+	}
+	return dst
+}
+func (s *sealer) Open(dst, sealed []byte) ([]byte, error) {
+	if len(sealed) < 4 {
+		return nil, errors.New("short")
+	}
+	s.nRx++
+	if n := uint32(sealed[0])<<24 | uint32(sealed[1])<<16 | uint32(sealed[2])<<8 | uint32(sealed[3]); n != s.nRx {
+		return nil, errors.New("out of order")
+	}
+	for _, c := range sealed[4:] {
+		dst = append(dst, c^0x5A)
+	}
+	return dst, nil
+}
+
+func TestLinkTransformSealsOnce(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 3, Impairments: linesim.Impairments{BitErrorRate: 5e-5}})
+	cfg := Config{Params: LinkParams{N401: 256, K: 15}, T401: 200 * time.Millisecond}
+	la, lb := openPair(t, ctx, a, b, cfg, cfg)
+	defer la.Close()
+	defer lb.Close()
+	sa, sb := &sealer{}, &sealer{}
+	la.SetTransform(sa)
+	lb.SetTransform(sb)
+	establishPair(t, ctx, la, lb)
+	data := pattern(100_000)
+	go la.Write(data)
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(lb, got); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read: %v", err)
+	}
+	st := la.Stats()
+	if st.Retransmitted == 0 {
+		t.Fatal("no retransmissions: the test does not exercise them")
+	}
+	if want := int64((len(data) + 251) / 252); sa.sealed.Load() != want {
+		t.Errorf("Seal called %d times for %d payloads", sa.sealed.Load(), want)
+	}
+}
+
+func TestLinkBreak(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 4})
+	la, lb := openPair(t, ctx, a, b, Config{}, Config{})
+	defer la.Close()
+	defer lb.Close()
+	establishPair(t, ctx, la, lb)
+	if err := lb.Break(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-la.Breaks():
+	case <-ctx.Done():
+		t.Fatal("break not delivered")
+	}
+}
+
+func TestLinkOpenFailsWithoutPeer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	a, b := linesim.NewPair(linesim.Config{Seed: 5})
+	defer b.Close()
+	_, err := Open(context.Background(), a, nil, Config{Role: Originator, T401: 10 * time.Millisecond, N400: 3})
+	if !errors.Is(err, ErrLinkFailure) {
+		t.Fatalf("Open without a peer: %v, want ErrLinkFailure", err)
+	}
+}
+
+func TestLinkRefused(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 6})
+	la, lb := openPair(t, ctx, a, b, Config{}, Config{})
+	defer la.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- la.Establish(ctx) }()
+	if _, err := lb.AcceptXID(ctx); !errors.Is(err, ErrPeerEstablishing) {
+		t.Fatalf("AcceptXID: %v", err)
+	}
+	lb.Refuse()
+	if err := <-errc; !errors.Is(err, ErrRefused) {
+		t.Fatalf("Establish: %v, want ErrRefused", err)
+	}
+}
