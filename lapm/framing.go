@@ -235,6 +235,15 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 			}
 			d.idle = false
 		}
+		if d.inFrame {
+			// The hot loop: inside a frame, as long as every run of five
+			// 1s in the window is followed by an inserted 0 (no flag, no
+			// abort), remove them all at once and append the window.
+			in, nin, last, p = d.frameBits(in, nin, last, p)
+			if !d.inFrame || nin < 3 {
+				continue
+			}
+		}
 		// Examine lim bits; the two after each one stay visible so that
 		// a run of five 1s can be classified.
 		lim := min(nin, 58) - 2
@@ -247,29 +256,6 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 			last = v >> (lim & 63) & 0xF
 			in >>= lim & 63
 			nin -= lim
-			continue
-		}
-		if d.inFrame && (m<<1)&in == 0 {
-			// Every run of five 1s in the window is followed by an
-			// inserted 0 (no flag, no abort): remove them all at once,
-			// highest first. A 0 just past the window goes with it.
-			n := lim + uint(m>>((lim-1)&63))
-			y, k := in&(1<<(n&63)-1), n
-			top := uint(63 - bits.LeadingZeros64(m))
-			for mm := m; mm != 0; {
-				i := uint(63 - bits.LeadingZeros64(mm))
-				mm &^= 1 << (i & 63)
-				y = y&(1<<((i+1)&63)-1) | (y>>((i+2)&63))<<((i+1)&63)
-				k--
-			}
-			before := d.nbits
-			d.appendBits(y, k)
-			// The last removal happened after top+1 line bits, of
-			// which n-k-1 were earlier removals.
-			d.zpos = before + int(top) + 2 - int(n-k)
-			last = v >> (n & 63) & 0xF
-			in >>= n & 63
-			nin -= n
 			continue
 		}
 		j := uint(bits.TrailingZeros64(m)) + 1 // bits through the fifth 1
@@ -304,6 +290,70 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 		}
 	}
 	d.in, d.nin, d.last = in&(1<<(nin&63)-1), nin, last
+}
+
+// frameBits is Feed's fast path inside a frame. It takes windows of up to
+// 56 bits while each run of five 1s in them ends in an inserted 0, removes
+// those zeros (highest first) and appends the rest to the frame, refilling
+// the bit reservoir from p as it goes. It returns at the first flag or
+// abort (left for Feed's general path), when input runs short, or when
+// the frame grows past the limit (then the frame is dropped as TooLong).
+func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64, uint, uint64, []byte) {
+	buf, acc, nacc, nbits, zpos := d.buf, d.acc, d.nacc, d.nbits, d.zpos
+	limit := d.maxFrame() + d.FCS.Size() + 8
+	tooLong := false
+	for nin >= 10 {
+		lim := min(nin, 58) - 2
+		v := in<<4 | last
+		m := (v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)) & (1<<(lim&63) - 1)
+		if (m<<1)&in != 0 {
+			break // a flag or an abort in the window
+		}
+		// A 0 just past the window goes with a run ending at its edge.
+		n := lim + uint(m>>((lim-1)&63))
+		y, k := in&(1<<(n&63)-1), n
+		for mm := m; mm != 0; {
+			i := uint(63 - bits.LeadingZeros64(mm))
+			mm &^= 1 << (i & 63)
+			y = y&(1<<((i+1)&63)-1) | (y>>((i+2)&63))<<((i+1)&63)
+			k--
+		}
+		if m != 0 {
+			// The last removal came after top+1 line bits, of which
+			// n-k-1 were earlier removals.
+			top := 63 - bits.LeadingZeros64(m)
+			zpos = nbits + top + 2 - int(n-k)
+		}
+		nbits += int(k)
+		acc |= y << (nacc & 63)
+		if nacc+k >= 64 {
+			buf = binary.LittleEndian.AppendUint64(buf, acc)
+			acc = y >> ((64 - nacc) & 63) // nacc > 0 here because k < 64
+			nacc += k - 64
+		} else {
+			nacc += k
+		}
+		last = v >> (n & 63) & 0xF
+		in >>= n & 63
+		nin -= n
+		if len(buf) > limit {
+			tooLong = true
+			break
+		}
+		if len(p) >= 8 {
+			in |= binary.LittleEndian.Uint64(p) << (nin & 63)
+			k := (63 - nin) >> 3
+			p = p[k:]
+			nin += 8 * k
+		}
+	}
+	d.buf, d.acc, d.nacc, d.nbits, d.zpos = buf, acc, nacc, nbits, zpos
+	if tooLong {
+		d.st.TooLong++
+		d.inFrame = false
+		d.buf = d.buf[:0]
+	}
+	return in, nin, last, p
 }
 
 func (d *Decoder) startFrame() {
