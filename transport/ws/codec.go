@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -122,14 +123,17 @@ func AppendResize(b []byte, w transport.WindowSize) []byte {
 // appendPlain appends the "plain" encoding of p: each octet as the UTF-8
 // encoding of the code point with its value.
 func appendPlain(b, p []byte) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(p))[:n+2*len(p)]
 	for _, c := range p {
-		if c < utf8.RuneSelf {
-			b = append(b, c)
-		} else {
-			b = append(b, 0xC0|c>>6, 0x80|c&0x3F)
-		}
+		// Branch-free (random octets would mispredict): write the two-byte
+		// form's second byte always, advance by one or two.
+		hi := c >> 7
+		b[n] = c ^ hi*(c^(0xC0|c>>6))
+		b[n+1] = 0x80 | c&0x3F
+		n += 1 + int(hi)
 	}
-	return b
+	return b[:n]
 }
 
 // appendPlainDecoded appends the octets a "plain" text message stands for.
@@ -139,21 +143,27 @@ func appendPlainDecoded(b, msg []byte) ([]byte, error) {
 	if !utf8.Valid(msg) {
 		return b, fmt.Errorf("%w: plain text message is not UTF-8", ErrBadPayload)
 	}
-	for i := 0; i < len(msg); {
+	n := len(b)
+	b = slices.Grow(b, len(msg))[:n+len(msg)]
+	for i := 0; i < len(msg); n++ {
 		c := msg[i]
-		if c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
+		if c > 0xC3 { // a code point above U+00FF (valid UTF-8 checked above)
+			_, size := utf8.DecodeRune(msg[i:])
+			b[n] = '?'
+			i += size
 			continue
 		}
-		r, n := utf8.DecodeRune(msg[i:])
-		if r > 0xFF {
-			r = '?'
+		// c is ASCII or 0xC2/0xC3 leading U+0080..U+00FF; branch-free
+		// like appendPlain.
+		var next byte
+		if i+1 < len(msg) {
+			next = msg[i+1]
 		}
-		b = append(b, byte(r))
-		i += n
+		hi := c >> 7
+		b[n] = c ^ hi*(c^((c&0x1F)<<6|next&0x3F))
+		i += 1 + int(hi)
 	}
-	return b, nil
+	return b[:n], nil
 }
 
 // appendBase64 appends the "base64" encoding of p.
