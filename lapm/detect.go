@@ -84,7 +84,7 @@ type Detector struct {
 	res      DetectResult
 	held     []byte
 
-	flags int // consecutive flag octets
+	afterFlag bool // the last octet was a flag
 
 	// answerer: alternating DC1s seen
 	dc1Run    int
@@ -115,10 +115,10 @@ func (d *Detector) Start(now time.Time) (send []byte, deadline time.Time) {
 }
 
 // Held returns the octets received before the decision that belong to the
-// next phase: after DetectNoV42 or DetectTimeout, everything the peer sent
-// that was not a detection pattern (a text caller's typing, a host's
-// banner). They come before in[consumed:] of the deciding Receive. It is
-// empty after DetectLAPM.
+// next phase, in front of in[consumed:] of the deciding Receive: after
+// DetectNoV42 or DetectTimeout, everything the peer sent that was not a
+// detection pattern (a text caller's typing, a host's banner); after
+// DetectLAPM, at most the flag that opened the peer's first frame.
 func (d *Detector) Held() []byte { return d.held }
 
 // Receive processes octets from the peer. It returns octets to send (the
@@ -131,19 +131,24 @@ func (d *Detector) Receive(now time.Time, in []byte) (send []byte, res DetectRes
 		return nil, d.res, 0
 	}
 	for i, c := range in {
+		if d.afterFlag && (c == flag || c == AddrCR0 || c == AddrCR1) {
+			// A flag followed by another flag or by an address octet
+			// (the encoder aligns the opening flag, so the address
+			// follows unchanged): the peer skipped detection and
+			// started LAPM. The flag and everything after it go to the
+			// deframer.
+			d.decide(DetectLAPM)
+			d.held = []byte{flag}
+			return nil, DetectLAPM, i
+		}
+		d.afterFlag = c == flag
 		if c == flag {
-			if d.flags++; d.flags >= 2 {
-				// The peer is sending flags: it has started LAPM. The
-				// second flag starts the leftover; one flag is enough
-				// for the deframer.
-				return nil, d.decide(DetectLAPM), i
-			}
+			// Alone, '~' could be typed text: wait for the next octet.
 			if d.hold(c) {
 				return nil, d.res, i + 1
 			}
 			continue
 		}
-		d.flags = 0
 		if d.role == Answerer {
 			if c&0x7F != dc1Even {
 				// Not a detection pattern: a start-stop caller.

@@ -35,7 +35,8 @@ func TestDetectorOriginator(t *testing.T) {
 		{"no V.42", append(adps(adpNUL, 10), "login:"...), DetectNoV42, 20, "", false},
 		{"banner then ADP", append([]byte("hi E"), adps(adpC, 2)...), DetectLAPM, 8, "", false},
 		{"banner then no V.42", append([]byte("CONNECT\r\n"), adps(0x80, 3)...), DetectNoV42, 15, "CONNECT\r\n", false},
-		{"flags", []byte{'x', flag, flag, flag, 0x03}, DetectLAPM, 2, "", false},
+		{"flags", []byte{'x', flag, flag, flag, 0x03}, DetectLAPM, 2, "~", false},
+		{"flag and address", []byte{flag, AddrCR0, 0xAF}, DetectLAPM, 1, "~", false},
 		{"single flag is text", []byte("a~b"), 0, 3, "a~b", true},
 		{"ADPs not adjacent", []byte("ECxEC"), DetectLAPM, 0, "", true},
 		{"mixed ADPs", []byte{adpE, adpC, adpE, adpNUL}, 0, 4, "", true},
@@ -104,7 +105,8 @@ func TestDetectorAnswerer(t *testing.T) {
 		{"text", []byte("hello"), DetectNoV42, 0, "", false},
 		{"XON then text", []byte("\x11\x11hi"), DetectNoV42, 2, "\x11\x11", false},
 		{"tilde then text", []byte("~hi"), DetectNoV42, 1, "~", false},
-		{"flags", []byte{flag, flag, 0x03}, DetectLAPM, 1, "", false},
+		{"flags", []byte{flag, flag, 0x03}, DetectLAPM, 1, "~", false},
+		{"frame without idle flags", []byte{flag, AddrCR1, 0xAF, 0x82}, DetectLAPM, 1, "~", false},
 		{"same parity DC1s", []byte{0x11, 0x11, 0x11, 0x91, 0x11, 0x91, 0x11}, DetectLAPM, 7, "", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -263,4 +265,40 @@ func TestDetectErrors(t *testing.T) {
 		t.Fatalf("hung up: %v", err)
 	}
 	b.Close()
+}
+
+// TestDetectPeerSkipsDetection: an originator configured without detection
+// starts with its first frame; the answerer takes the flag and address as
+// LAPM and hands the whole frame on.
+func TestDetectPeerSkipsDetection(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	a, b := detectPipe()
+	defer a.Close()
+	defer b.Close()
+	e := Encoder{}
+	xid := Frame{Addr: Originator.CommandAddr(), Kind: KindXID, PF: true, Info: []byte{0x82}}
+	line := e.AppendFrame(nil, xid.Append(nil))
+	go func() {
+		// Two writes: the decision spans two Receive calls.
+		_, _ = a.Write(line[:1])
+		_, _ = a.Write(line[1:])
+	}()
+	res, left, err := Detect(context.Background(), b, Answerer)
+	if err != nil || res != DetectLAPM {
+		t.Fatalf("%v %v", res, err)
+	}
+	if len(left) < len(line) {
+		// The rest may still be in the pipe.
+		rest := make([]byte, len(line)-len(left))
+		if _, err := io.ReadFull(b, rest); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, rest...)
+	}
+	var d Decoder
+	var got []byte
+	d.Feed(left, func(f []byte) { got = slices.Clone(f) })
+	if !bytes.Equal(got, xid.Append(nil)) {
+		t.Fatalf("frame after detection: % x (leftover % x)", got, left)
+	}
 }
