@@ -279,6 +279,30 @@ func (m *machine) sendS(cmd bool, k Kind, pf bool) {
 	m.ackPending = false
 }
 
+// answerPoll answers a command with P=1 (V.42 §8.4.8): RNR F=1 when busy;
+// with SREJ and frames held beyond a gap, SREJ F=1 for every missing frame
+// (so a retransmission that was lost again is asked for again); otherwise
+// RR F=1, which tells the peer to resend everything from N(R).
+func (m *machine) answerPoll() {
+	if m.ownBusy || !m.p.srej || m.holdN == 0 {
+		m.sendS(false, m.rrOrRNR(), true)
+		return
+	}
+	pf := true
+	held := 0
+	for s := m.vr; held < m.holdN; s = (s + 1) & 0x7F {
+		if m.hold[s] != nil {
+			held++
+			continue
+		}
+		m.srejAsked[s] = true
+		m.stats.SREJSent++
+		m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: s, PF: pf})
+		pf = false
+	}
+	m.ackPending = false
+}
+
 // rrOrRNR is the supervisory frame that reports our receiver state.
 func (m *machine) rrOrRNR() Kind {
 	if m.ownBusy {
@@ -716,7 +740,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		// No room: discard; the peer resends after we clear busy.
 		m.discarded = true
 		if f.PF {
-			m.sendS(false, m.rrOrRNR(), true)
+			m.answerPoll()
 		}
 		return
 	case ahead == 0:
@@ -733,7 +757,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 			m.logf("lapm: %s: own receiver busy (%d payloads unread)", m.cfg.role, m.rxFrames)
 		}
 		if f.PF {
-			m.sendS(false, m.rrOrRNR(), true)
+			m.answerPoll()
 		} else {
 			m.ackPending = true
 		}
@@ -752,7 +776,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 				}
 			}
 			if f.PF {
-				m.sendS(false, m.rrOrRNR(), true)
+				m.answerPoll()
 			}
 			return
 		}
@@ -760,14 +784,14 @@ func (m *machine) recvI(now time.Time, f Frame) {
 			m.rejSent = true
 			m.sendS(false, KindREJ, f.PF)
 		} else if f.PF {
-			m.sendS(false, m.rrOrRNR(), true)
+			m.answerPoll()
 		}
 	default:
 		// An old duplicate (our acknowledgement was lost or the line
 		// duplicated it): discard and tell the peer where we are.
 		m.stats.Duplicates++
 		if f.PF {
-			m.sendS(false, m.rrOrRNR(), true)
+			m.answerPoll()
 		} else {
 			m.ackPending = true
 		}
@@ -805,7 +829,14 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 		}
 		m.retransmit(f.NR)
 		if cmd && f.PF {
-			m.sendS(false, m.rrOrRNR(), true)
+			m.answerPoll()
+		}
+		if !cmd && f.PF && m.timerRecovery {
+			// The answer to our poll: the peer holds the frames after
+			// the gap and asks only for the missing ones.
+			m.timerRecovery = false
+			m.retry = 0
+			m.t401Start(now)
 		}
 		return
 	}
@@ -813,7 +844,7 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 		return
 	}
 	if cmd && f.PF {
-		m.sendS(false, m.rrOrRNR(), true)
+		m.answerPoll()
 	}
 	// A response with F=1 answers our poll (V.42 §8.4.8). F=1 outside
 	// recovery is ignored: spandsp sets F=1 on every RR.
