@@ -107,10 +107,30 @@ func (w *bitWriter) finish() []byte {
 // consecutive 1s. last holds the four bits written before (bit 3 the most
 // recent) and is updated.
 func stuff(w *bitWriter, p []byte, last *uint64) {
+	l := *last
 	for len(p) >= 8 {
-		stuffChunk(w, binary.LittleEndian.Uint64(p)&(1<<56-1), 56, last)
+		// The loop of stuffChunk, inlined for the hot path.
+		x, c := binary.LittleEndian.Uint64(p)&(1<<56-1), uint(56)
 		p = p[7:]
+		for {
+			v := x<<4 | l
+			m := v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)
+			if m == 0 {
+				w.put(x, c)
+				l = v >> (c & 63) & 0xF
+				break
+			}
+			j := uint(bits.TrailingZeros64(m)) + 1
+			w.put(x&(1<<(j&63)-1), j+1)
+			x >>= j & 63
+			c -= j
+			l = 0
+			if c == 0 {
+				break
+			}
+		}
 	}
+	*last = l
 	if len(p) > 0 {
 		var x uint64
 		for i, b := range p {
