@@ -1,0 +1,110 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// needUI returns node's path once web/ui's packages are installed (npm ci
+// in web/ui); otherwise the test is skipped locally and fails under CI.
+func needUI(t *testing.T) string {
+	t.Helper()
+	node := testutil.NeedBinary(t, "node")
+	if _, err := os.Stat(filepath.Join("ui", "node_modules", "@xterm", "xterm", "package.json")); err != nil {
+		testutil.Missing(t, "web/ui/node_modules (run: cd web/ui && npm ci)")
+	}
+	return node
+}
+
+func runNode(t *testing.T, timeout time.Duration, node string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = "ui"
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// TestEmbeddedCurrent rebuilds the page from web/ui into a temporary
+// directory and compares it with the embedded web/static: a change to the
+// sources or the lock file without `node build.mjs` fails here.
+func TestEmbeddedCurrent(t *testing.T) {
+	node := needUI(t)
+	out := t.TempDir()
+	runNode(t, 2*time.Minute, node, "build.mjs", out)
+
+	built := map[string][]byte{}
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		b, err := os.ReadFile(p)
+		built[filepath.ToSlash(rel)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := map[string][]byte{}
+	err = fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, p)
+		embedded[p[len("static/"):]] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for n := range built {
+		names = append(names, n)
+	}
+	for n := range embedded {
+		if _, ok := built[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b, inBuild := built[n]
+		e, inEmbed := embedded[n]
+		switch {
+		case !inEmbed:
+			t.Errorf("%s is built but not in web/static (run: cd web/ui && node build.mjs)", n)
+		case !inBuild:
+			t.Errorf("web/static/%s is not built any more (delete it)", n)
+		case !bytes.Equal(b, e):
+			t.Errorf("web/static/%s is stale: %d bytes embedded, %d built (run: cd web/ui && node build.mjs)", n, len(e), len(b))
+		}
+	}
+	if len(built) == 0 {
+		t.Fatal("build produced no files")
+	}
+}
+
+// TestUIUnit runs the page's own unit tests (status line, charsets, line
+// URL) under node's test runner.
+func TestUIUnit(t *testing.T) {
+	node := needUI(t)
+	out := runNode(t, time.Minute, node, "--test", "test/")
+	if !bytes.Contains(out, []byte("# fail 0")) {
+		t.Fatalf("node --test:\n%s", out)
+	}
+	t.Logf("%s", out[bytes.LastIndex(out, []byte("# tests")):])
+}

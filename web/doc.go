@@ -1,0 +1,30 @@
+// Package web serves dialgate's browser terminal: a page with xterm.js
+// that connects over WebSocket (RFC 6455) to a line endpoint of the same
+// origin, offers the "binary" subprotocol (transport/ws), sends terminal
+// size changes as {"type":"resize","cols":N,"rows":M} control messages, and
+// shows the call's status (connecting, busy, denied, callback, hung up)
+// from what the gateway says before it hangs up. The caller logs in inside
+// the terminal (the gateway's text login); no secret is ever put in a URL.
+//
+// The page is built from web/ui (npm ci; node build.mjs) into web/static,
+// which is committed and embedded with go:embed, so the gateway serves it
+// with no internet access. TestEmbeddedCurrent rebuilds it and fails when
+// the embedded copy is stale.
+//
+// # Security headers
+//
+// Every response carries X-Content-Type-Options: nosniff,
+// Referrer-Policy: no-referrer, X-Frame-Options: DENY and a
+// Content-Security-Policy (W3C CSP Level 3) that admits scripts only from
+// the page's origin (no inline scripts), WebSocket and fetch connections
+// only to the page's origin ('self', which CSP Level 3 §6.7.2.8 extends to
+// ws: and wss:), and <style> elements only from the origin or with the
+// per-response nonce (xterm.js creates its own style elements; the page
+// hands them the nonce). Style attributes are allowed: xterm.js colours
+// 24-bit-colour cells with them.
+//
+// The page connects to the line path from its "line" query parameter (an
+// absolute path on the same origin; anything else is ignored), else from
+// Options.LinePath. The WebSocket listener itself refuses foreign origins
+// (transport/ws), so the page cannot be turned against another site.
+package web

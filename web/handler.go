@@ -1,0 +1,222 @@
+package web
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed static
+var static embed.FS
+
+// ErrBadOption is wrapped by Handler for an invalid Options field.
+var ErrBadOption = errors.New("web: bad option")
+
+// DefaultLinePath is the WebSocket line path the page connects to unless
+// told otherwise (the demo gateway's ws listener answers on it).
+const DefaultLinePath = "/line"
+
+// Charsets the page can decode the line with.
+const (
+	CharsetUTF8  = "utf-8"
+	CharsetCP437 = "cp437" // IBM PC code page 437, for ANSI BBS art
+)
+
+// Options configure the page.
+type Options struct {
+	// LinePath is the path of the WebSocket line on the page's own origin
+	// (default DefaultLinePath). It must start with one "/" and hold no
+	// query, fragment, backslash, space or control character.
+	LinePath string
+	// Charset is the default character set, CharsetUTF8 (default) or
+	// CharsetCP437. The user can switch; the page remembers the choice.
+	Charset string
+}
+
+// The placeholders in index.html that the handler fills in.
+const (
+	metaLine    = `<meta name="dialgate-line" content="/line">`
+	metaCharset = `<meta name="dialgate-charset" content="utf-8">`
+	metaNonce   = `<meta name="dialgate-style-nonce" content="">`
+)
+
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+type handler struct {
+	// page is index.html split around the nonce's content attribute.
+	pageHead, pageTail []byte
+	assets             map[string]asset
+}
+
+// Handler returns the http.Handler serving the terminal page at "/" (and
+// "/index.html") and its assets (app.js, app.css, licenses.txt) next to
+// it; every other path is 404, every method but GET and HEAD 405. Mount it
+// at "/" of the mux that serves the line, or under a prefix with
+// http.StripPrefix (the page refers to its assets by relative URLs).
+func Handler(opts Options) (http.Handler, error) {
+	if opts.LinePath == "" {
+		opts.LinePath = DefaultLinePath
+	}
+	if !validLinePath(opts.LinePath) {
+		return nil, fmt.Errorf("%w: line path %q: want an absolute path on this origin such as /line", ErrBadOption, opts.LinePath)
+	}
+	switch opts.Charset {
+	case "":
+		opts.Charset = CharsetUTF8
+	case CharsetUTF8, CharsetCP437:
+	default:
+		return nil, fmt.Errorf("%w: charset %q: want %q or %q", ErrBadOption, opts.Charset, CharsetUTF8, CharsetCP437)
+	}
+	return newHandler(static, opts)
+}
+
+func newHandler(fsys embed.FS, opts Options) (*handler, error) {
+	h := &handler{assets: map[string]asset{}}
+	index, err := fs.ReadFile(fsys, "static/index.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: embedded page: %w", err)
+	}
+	for _, r := range []struct{ old, new string }{
+		{metaLine, `<meta name="dialgate-line" content="` + html.EscapeString(opts.LinePath) + `">`},
+		{metaCharset, `<meta name="dialgate-charset" content="` + opts.Charset + `">`},
+	} {
+		if bytes.Count(index, []byte(r.old)) != 1 {
+			return nil, fmt.Errorf("web: embedded page lacks %s", r.old)
+		}
+		index = bytes.Replace(index, []byte(r.old), []byte(r.new), 1)
+	}
+	i := bytes.Index(index, []byte(metaNonce))
+	if i < 0 || bytes.Count(index, []byte(metaNonce)) != 1 {
+		return nil, fmt.Errorf("web: embedded page lacks %s", metaNonce)
+	}
+	cut := i + len(metaNonce) - len(`">`)
+	h.pageHead, h.pageTail = index[:cut], index[cut:]
+
+	for _, name := range []string{"app.js", "app.css", "licenses.txt"} {
+		b, err := fs.ReadFile(fsys, "static/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("web: embedded asset: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		ctype := mime.TypeByExtension(path.Ext(name))
+		switch path.Ext(name) { // not every system's MIME table knows these
+		case ".js":
+			ctype = "text/javascript; charset=utf-8"
+		case ".css":
+			ctype = "text/css; charset=utf-8"
+		case ".txt":
+			ctype = "text/plain; charset=utf-8"
+		}
+		h.assets["/"+name] = asset{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	}
+	return h, nil
+}
+
+// validLinePath mirrors validPath in web/ui/src/config.js: an absolute
+// path of RFC 3986 path characters (§3.3: unreserved, pct-encoded,
+// sub-delims, ":", "@", "/"), not starting with "//" (which would name
+// another host).
+func validLinePath(p string) bool {
+	if len(p) == 0 || len(p) > 256 || p[0] != '/' || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for _, c := range []byte(p) {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~!$&'()*+,;=:@%/", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// csp is the page's Content-Security-Policy for a style nonce.
+func csp(nonce string) string {
+	n := "'nonce-" + nonce + "'"
+	return strings.Join([]string{
+		"default-src 'none'",
+		"script-src 'self'",
+		"style-src 'self' " + n,
+		"style-src-elem 'self' " + n,
+		"style-src-attr 'unsafe-inline'",
+		"img-src 'self'",
+		"font-src 'self'",
+		"connect-src 'self'",
+		"base-uri 'none'",
+		"form-action 'none'",
+		"frame-ancestors 'none'",
+	}, "; ")
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hd.Set("Content-Security-Policy", "default-src 'none'")
+		hd.Set("Allow", "GET, HEAD")
+		http.Error(w, "web: method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.URL.Path == "/" || r.URL.Path == "/index.html" {
+		h.servePage(w, r)
+		return
+	}
+	hd.Set("Content-Security-Policy", "default-src 'none'")
+	a, ok := h.assets[r.URL.Path]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	hd.Set("Content-Type", a.ctype)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("ETag", a.etag)
+	// ServeContent answers If-None-Match with 304 and handles HEAD and
+	// Range.
+	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(a.body))
+}
+
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
+	var raw [18]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		http.Error(w, "web: no randomness for the page", http.StatusInternalServerError)
+		return
+	}
+	nonce := base64.RawURLEncoding.EncodeToString(raw[:])
+	body := make([]byte, 0, len(h.pageHead)+len(nonce)+len(h.pageTail))
+	body = append(append(append(body, h.pageHead...), nonce...), h.pageTail...)
+
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", csp(nonce))
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// zeroTime makes ServeContent skip Last-Modified (the ETag identifies the
+// content).
+var zeroTime = time.Time{}

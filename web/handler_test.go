@@ -1,0 +1,208 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func newTestHandler(t *testing.T, opts Options) http.Handler {
+	t.Helper()
+	h, err := Handler(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func get(t *testing.T, h http.Handler, method, target string, hdr ...string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func body(t *testing.T, r *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var nonceRE = regexp.MustCompile(`<meta name="dialgate-style-nonce" content="([A-Za-z0-9_-]+)">`)
+
+func TestPage(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	for _, p := range []string{"/", "/index.html", "/?line=/other&charset=cp437"} {
+		r := get(t, h, "GET", p)
+		b := body(t, r)
+		if r.StatusCode != 200 {
+			t.Fatalf("%s: status %d", p, r.StatusCode)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("%s: Content-Type %q", p, ct)
+		}
+		if !strings.Contains(b, `<script defer src="app.js"></script>`) || !strings.Contains(b, `href="app.css"`) {
+			t.Errorf("%s: page does not load app.js and app.css:\n%s", p, b)
+		}
+		if strings.Contains(b, "<script>") || regexp.MustCompile(`<script[^>]*>[^<]`).MatchString(b) || strings.Contains(b, " on") && regexp.MustCompile(`\son[a-z]+=`).MatchString(b) {
+			t.Errorf("%s: inline script or event handler in page:\n%s", p, b)
+		}
+		m := nonceRE.FindStringSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no style nonce in page:\n%s", p, b)
+		}
+		csp := r.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "style-src-elem 'self' 'nonce-" + m[1] + "'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", p, csp, want)
+			}
+		}
+		if strings.Contains(csp, "script-src 'self' 'unsafe") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP allows unsafe scripts: %q", p, csp)
+		}
+		checkCommonHeaders(t, p, r)
+		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control %q", p, cc)
+		}
+	}
+}
+
+func checkCommonHeaders(t *testing.T, p string, r *http.Response) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+		"X-Frame-Options":        "DENY",
+	} {
+		if got := r.Header.Get(k); got != v {
+			t.Errorf("%s: %s = %q, want %q", p, k, got, v)
+		}
+	}
+	if r.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("%s: no Content-Security-Policy", p)
+	}
+}
+
+func TestNonceFreshPerResponse(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	seen := map[string]bool{}
+	for range 20 {
+		m := nonceRE.FindStringSubmatch(body(t, get(t, h, "GET", "/")))
+		if m == nil || len(m[1]) < 22 {
+			t.Fatalf("bad nonce %v", m)
+		}
+		if seen[m[1]] {
+			t.Fatalf("nonce %q repeated", m[1])
+		}
+		seen[m[1]] = true
+	}
+}
+
+func TestOptionsInPage(t *testing.T) {
+	h := newTestHandler(t, Options{LinePath: "/modem/line-1", Charset: CharsetCP437})
+	b := body(t, get(t, h, "GET", "/"))
+	for _, want := range []string{
+		`<meta name="dialgate-line" content="/modem/line-1">`,
+		`<meta name="dialgate-charset" content="cp437">`,
+	} {
+		if !strings.Contains(b, want) {
+			t.Errorf("page lacks %s:\n%s", want, b)
+		}
+	}
+	b = body(t, get(t, newTestHandler(t, Options{}), "GET", "/"))
+	if !strings.Contains(b, `<meta name="dialgate-line" content="/line">`) || !strings.Contains(b, `<meta name="dialgate-charset" content="utf-8">`) {
+		t.Errorf("defaults missing from page:\n%s", b)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	for _, o := range []Options{
+		{LinePath: "line"},
+		{LinePath: "//evil.example/line"},
+		{LinePath: "/a\\b"},
+		{LinePath: "/a?b=1"},
+		{LinePath: "/a#b"},
+		{LinePath: "/a b"},
+		{LinePath: "/a\"><script>"},
+		{LinePath: "/" + strings.Repeat("a", 300)},
+		{Charset: "latin1"},
+	} {
+		if _, err := Handler(o); !errors.Is(err, ErrBadOption) || !strings.HasPrefix(err.Error(), "web: ") {
+			t.Errorf("Handler(%+v) = %v, want ErrBadOption", o, err)
+		}
+	}
+}
+
+func TestAssets(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	for p, ct := range map[string]string{
+		"/app.js":       "text/javascript; charset=utf-8",
+		"/app.css":      "text/css; charset=utf-8",
+		"/licenses.txt": "text/plain; charset=utf-8",
+	} {
+		r := get(t, h, "GET", p)
+		b := body(t, r)
+		if r.StatusCode != 200 || len(b) == 0 {
+			t.Fatalf("%s: status %d, %d bytes", p, r.StatusCode, len(b))
+		}
+		if got := r.Header.Get("Content-Type"); got != ct {
+			t.Errorf("%s: Content-Type %q, want %q", p, got, ct)
+		}
+		checkCommonHeaders(t, p, r)
+		etag := r.Header.Get("ETag")
+		if etag == "" {
+			t.Fatalf("%s: no ETag", p)
+		}
+		if r := get(t, h, "GET", p, "If-None-Match", etag); r.StatusCode != http.StatusNotModified {
+			t.Errorf("%s: If-None-Match: status %d, want 304", p, r.StatusCode)
+		}
+		if r := get(t, h, "HEAD", p); r.StatusCode != 200 || body(t, r) != "" {
+			t.Errorf("%s: HEAD: status %d", p, r.StatusCode)
+		}
+	}
+	if b := body(t, get(t, h, "GET", "/licenses.txt")); !strings.Contains(b, "@xterm/xterm") || !strings.Contains(b, "MIT") {
+		t.Errorf("licenses.txt does not name xterm.js and its licence:\n%.300s", b)
+	}
+}
+
+func TestNotFoundAndMethods(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	for _, p := range []string{"/line", "/static/app.js", "/../go.mod", "/app.js.map", "/favicon.ico", "/index.htm"} {
+		r := get(t, h, "GET", p)
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", p, r.StatusCode)
+		}
+		checkCommonHeaders(t, p, r)
+	}
+	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS"} {
+		r := get(t, h, m, "/")
+		if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s /: status %d Allow %q", m, r.StatusCode, r.Header.Get("Allow"))
+		}
+	}
+	if r := get(t, h, "HEAD", "/"); r.StatusCode != 200 || body(t, r) != "" {
+		t.Errorf("HEAD /: status %d", r.StatusCode)
+	}
+}
+
+func TestStripPrefix(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/term/", http.StripPrefix("/term", newTestHandler(t, Options{})))
+	if r := get(t, mux, "GET", "/term/app.js"); r.StatusCode != 200 {
+		t.Errorf("/term/app.js: status %d", r.StatusCode)
+	}
+	if r := get(t, mux, "GET", "/term/"); r.StatusCode != 200 {
+		t.Errorf("/term/: status %d", r.StatusCode)
+	}
+}

@@ -1,0 +1,49 @@
+// Builds the browser terminal into a directory (default ../static, which
+// package web embeds): app.js and app.css bundled and minified by esbuild,
+// index.html copied, and the licences of the bundled packages collected in
+// licenses.txt. The output depends only on the sources and the locked
+// packages (no timestamps, no source maps), so rebuilding into another
+// directory and comparing tells whether the embedded copy is current.
+//
+//   npm ci && node build.mjs [outdir]
+import { build } from 'esbuild';
+import { mkdir, readFile, writeFile, copyFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = resolve(process.argv[2] ?? join(here, '..', 'static'));
+const bundled = ['@xterm/xterm', '@xterm/addon-fit'];
+
+await mkdir(out, { recursive: true });
+
+const common = {
+  absWorkingDir: here,
+  bundle: true,
+  minify: true,
+  legalComments: 'none', // collected in licenses.txt instead
+  logLevel: 'warning',
+  charset: 'utf8',
+};
+await build({
+  ...common,
+  entryPoints: ['src/main.js'],
+  outfile: join(out, 'app.js'),
+  format: 'iife',
+  target: ['es2020', 'chrome90', 'firefox90', 'safari15'],
+});
+await build({
+  ...common,
+  entryPoints: ['src/app.css'],
+  outfile: join(out, 'app.css'),
+});
+await copyFile(join(here, 'index.html'), join(out, 'index.html'));
+
+let licenses = 'Third-party software bundled into app.js and app.css.\n';
+for (const name of bundled) {
+  const dir = join(here, 'node_modules', name);
+  const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
+  licenses += `\n==== ${pkg.name} ${pkg.version} (${pkg.license})\n\n`;
+  licenses += (await readFile(join(dir, 'LICENSE'), 'utf8')).trimEnd() + '\n';
+}
+await writeFile(join(out, 'licenses.txt'), licenses);

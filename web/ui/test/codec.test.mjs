@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeCodec, binaryString } from '../src/codec.js';
+
+test('UTF-8 character split across messages', () => {
+  const c = makeCodec('utf-8');
+  const b = new TextEncoder().encode('é€');
+  assert.equal(c.decode(b.slice(0, 1)) + c.decode(b.slice(1, 3)) + c.decode(b.slice(3)), 'é€');
+});
+
+test('CP437 codec', () => {
+  const c = makeCodec('cp437');
+  assert.equal(c.name, 'cp437');
+  assert.equal(c.decode(Uint8Array.from([0xc9, 0xcd, 0xbb])), '╔═╗');
+  assert.deepEqual(c.encode('╔'), Uint8Array.from([0xc9]));
+});
+
+test('unknown codec is UTF-8', () => {
+  assert.equal(makeCodec('ebcdic').name, 'utf-8');
+});
+
+test('binary strings are octets', () => {
+  assert.deepEqual(binaryString('\x1b[M \xff'), Uint8Array.from([0x1b, 0x5b, 0x4d, 0x20, 0xff]));
+});

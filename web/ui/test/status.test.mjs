@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CallStatus, State } from '../src/status.js';
+
+const enc = new TextEncoder();
+
+function call(...chunks) {
+  const s = new CallStatus();
+  s.connecting();
+  s.open();
+  for (const c of chunks) s.feed(enc.encode(c));
+  s.closed();
+  return s;
+}
+
+test('busy: BUSY is the only output', () => {
+  const s = call('BUSY\r\n');
+  assert.equal(s.state, State.BUSY);
+  assert.match(s.text(), /^busy/);
+});
+
+test('BUSY inside a session is not busy', () => {
+  assert.equal(call('dialgate: session 4\r\n', 'BUSY\r\n').state, State.HUNGUP);
+});
+
+test('denied', () => {
+  const s = call('\r\ndialgate: session 7\r\nlogin: bob\r\npassword: \r\n', '\r\nNO CARRIER (access denied)\r\n');
+  assert.equal(s.state, State.DENIED);
+  assert.equal(s.text(), 'denied: access denied');
+});
+
+test('throttled is denied with the reason', () => {
+  const s = call('login: x\r\n', '\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n');
+  assert.equal(s.state, State.DENIED);
+  assert.match(s.text(), /too many attempts/);
+});
+
+test('callback', () => {
+  const s = call('login: a\r\n', '\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n');
+  assert.equal(s.state, State.CALLBACK);
+});
+
+test('hung up with the gateway reason', () => {
+  const s = call('$ exit\r\n', '\r\nNO CARRIER (the service ended the session)\r\n');
+  assert.equal(s.state, State.HUNGUP);
+  assert.equal(s.text(), 'hung up: the service ended the session');
+});
+
+test('denied text in mid-session does not count', () => {
+  const s = call('NO CARRIER (access denied)\r\n', 'more output\r\n');
+  assert.equal(s.state, State.HUNGUP);
+  assert.equal(s.detail, '');
+});
+
+test('a marker split across messages is found', () => {
+  assert.equal(call('login: a\r\n\r\nNO CAR', 'RIER (access de', 'nied)\r\n').state, State.DENIED);
+});
+
+test('long output keeps only the tail', () => {
+  const s = call('x'.repeat(100000), '\r\nNO CARRIER (access denied)\r\n');
+  assert.equal(s.state, State.DENIED);
+  assert.ok(s.tail.length <= 512);
+});
+
+test('never opened is unreachable', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.closed();
+  assert.equal(s.state, State.UNREACHABLE);
+});
+
+test('connecting resets the previous call', () => {
+  const s = call('BUSY\r\n');
+  s.connecting();
+  assert.equal(s.state, State.CONNECTING);
+  assert.equal(s.text(), 'connecting…');
+  s.open();
+  assert.equal(s.text(), 'connected');
+});
