@@ -35,9 +35,11 @@ func (k FCSKind) String() string {
 	return fmt.Sprintf("fcs(%d)", uint8(k))
 }
 
-// fcs16Table is the byte-wise table of the reflected CRC-CCITT.
-var fcs16Table = func() (t [256]uint16) {
-	for i := range t {
+// fcs16Tables are the slicing-by-8 tables of the reflected CRC-CCITT:
+// fcs16Tables[k][b] is the register change caused by octet b followed by k
+// zero octets. fcs16Tables[0] is the classic byte-wise table.
+var fcs16Tables = func() (t [8][256]uint16) {
+	for i := range t[0] {
 		c := uint16(i)
 		for range 8 {
 			if c&1 != 0 {
@@ -46,15 +48,29 @@ var fcs16Table = func() (t [256]uint16) {
 				c >>= 1
 			}
 		}
-		t[i] = c
+		t[0][i] = c
+	}
+	for k := 1; k < 8; k++ {
+		for i := range t[k] {
+			c := t[k-1][i]
+			t[k][i] = c>>8 ^ t[0][byte(c)]
+		}
 	}
 	return t
 }()
 
-// fcs16Update runs the reflected CRC-CCITT register over p.
+// fcs16Update runs the reflected CRC-CCITT register over p, eight octets
+// per step.
 func fcs16Update(crc uint16, p []byte) uint16 {
+	t := &fcs16Tables
+	for len(p) >= 8 {
+		crc ^= uint16(p[0]) | uint16(p[1])<<8
+		crc = t[7][byte(crc)] ^ t[6][crc>>8] ^ t[5][p[2]] ^ t[4][p[3]] ^
+			t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]]
+		p = p[8:]
+	}
 	for _, b := range p {
-		crc = crc>>8 ^ fcs16Table[byte(crc)^b]
+		crc = crc>>8 ^ t[0][byte(crc)^b]
 	}
 	return crc
 }

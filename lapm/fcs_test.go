@@ -52,7 +52,7 @@ func TestFCS32(t *testing.T) {
 
 func TestFCS16MatchesBitwise(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for n := range 64 {
+	for n := range 200 {
 		b := make([]byte, n)
 		for i := range b {
 			b[i] = byte(r.Uint32())
