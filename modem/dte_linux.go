@@ -1,0 +1,271 @@
+package modem
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// PTY is a pseudo-terminal DTE: the retro machine's emulator or a terminal
+// program opens Path (or the stable symlink) as its serial port. When every
+// process has closed the terminal, Read reports ErrDTRDrop once and then
+// waits for the next open.
+type PTY struct {
+	master *os.File
+	path   string
+	link   string
+
+	mu      sync.Mutex
+	dropped bool // no DTE attached (true until the first open)
+	closed  chan struct{}
+	once    sync.Once
+}
+
+// ptyPoll is how often a PTY without a DTE looks for the next open.
+const ptyPoll = 50 * time.Millisecond
+
+// OpenPTY creates a pty in raw mode. A non-empty link names a symlink to
+// the terminal's path, replaced if it exists (a regular file there is an
+// error).
+func OpenPTY(link string) (*PTY, error) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("modem: pty: %w", err)
+	}
+	if _, err := term.MakeRaw(int(slave.Fd())); err != nil {
+		master.Close()
+		slave.Close()
+		return nil, fmt.Errorf("modem: pty raw mode: %w", err)
+	}
+	p := &PTY{master: master, path: slave.Name(), dropped: true, closed: make(chan struct{})}
+	// Keep no descriptor of our own to the terminal, so that the DTE
+	// closing it is seen as DTR drop.
+	slave.Close()
+	if link != "" {
+		if st, err := os.Lstat(link); err == nil && st.Mode()&fs.ModeSymlink == 0 {
+			master.Close()
+			return nil, fmt.Errorf("modem: pty link %s exists and is not a symlink", link)
+		}
+		_ = os.Remove(link)
+		if err := os.Symlink(p.path, link); err != nil {
+			master.Close()
+			return nil, fmt.Errorf("modem: pty link: %w", err)
+		}
+		p.link = link
+	}
+	return p, nil
+}
+
+// Path is the terminal device the DTE opens (/dev/pts/N).
+func (p *PTY) Path() string { return p.path }
+
+// Read implements io.Reader with DTR-drop reporting (see ErrDTRDrop).
+func (p *PTY) Read(b []byte) (int, error) {
+	for {
+		n, err := p.master.Read(b)
+		if n > 0 || err == nil {
+			p.mu.Lock()
+			p.dropped = false
+			p.mu.Unlock()
+			return n, nil
+		}
+		if !errors.Is(err, syscall.EIO) {
+			return 0, fmt.Errorf("modem: pty: %w", err)
+		}
+		p.mu.Lock()
+		first := !p.dropped
+		p.dropped = true
+		p.mu.Unlock()
+		if first {
+			return 0, fmt.Errorf("modem: pty %s closed: %w", p.path, ErrDTRDrop)
+		}
+		t := time.NewTimer(ptyPoll)
+		select {
+		case <-t.C:
+		case <-p.closed:
+			t.Stop()
+			return 0, fmt.Errorf("modem: pty: %w", os.ErrClosed)
+		}
+	}
+}
+
+// Write implements io.Writer. With no DTE attached the bytes are dropped.
+func (p *PTY) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	dropped := p.dropped
+	p.mu.Unlock()
+	if dropped {
+		return len(b), nil
+	}
+	n, err := p.master.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("modem: pty: %w", err)
+	}
+	return n, nil
+}
+
+// Close removes the symlink and closes the pty. It is idempotent.
+func (p *PTY) Close() error {
+	var err error
+	p.once.Do(func() {
+		close(p.closed)
+		if p.link != "" {
+			if target, e := os.Readlink(p.link); e == nil && target == p.path {
+				_ = os.Remove(p.link)
+			}
+		}
+		err = p.master.Close()
+	})
+	return err
+}
+
+// SerialConfig describes a serial port DTE.
+type SerialConfig struct {
+	Device   string
+	Baud     int    // bit/s
+	DataBits int    // 7 or 8 (0 means 8)
+	Parity   string // "none" (or ""), "even", "odd"
+	StopBits int    // 1 or 2 (0 means 1)
+	Flow     string // "none" (or ""), "rtscts", "xonxoff"
+}
+
+// Errors from OpenSerial.
+var ErrSerialConfig = errors.New("modem: bad serial configuration")
+
+var baudRates = map[int]uint32{
+	300: unix.B300, 600: unix.B600, 1200: unix.B1200, 2400: unix.B2400, 4800: unix.B4800,
+	9600: unix.B9600, 19200: unix.B19200, 38400: unix.B38400, 57600: unix.B57600,
+	115200: unix.B115200, 230400: unix.B230400, 460800: unix.B460800, 921600: unix.B921600,
+}
+
+// serialTermios sets t to raw mode with the configuration's framing, speed
+// and flow control.
+func serialTermios(t *unix.Termios, c SerialConfig) error {
+	speed, ok := baudRates[c.Baud]
+	if !ok {
+		return fmt.Errorf("%w: unsupported baud rate %d", ErrSerialConfig, c.Baud)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY | unix.INPCK
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.PARODD | unix.CSTOPB | unix.CRTSCTS | unix.CBAUD
+	t.Cflag |= unix.CREAD | unix.CLOCAL | speed
+	t.Ispeed, t.Ospeed = speed, speed
+	switch c.DataBits {
+	case 0, 8:
+		t.Cflag |= unix.CS8
+	case 7:
+		t.Cflag |= unix.CS7
+	default:
+		return fmt.Errorf("%w: data bits must be 7 or 8", ErrSerialConfig)
+	}
+	switch c.Parity {
+	case "", "none":
+	case "even":
+		t.Cflag |= unix.PARENB
+		t.Iflag |= unix.INPCK
+	case "odd":
+		t.Cflag |= unix.PARENB | unix.PARODD
+		t.Iflag |= unix.INPCK
+	default:
+		return fmt.Errorf("%w: parity must be none, even or odd", ErrSerialConfig)
+	}
+	switch c.StopBits {
+	case 0, 1:
+	case 2:
+		t.Cflag |= unix.CSTOPB
+	default:
+		return fmt.Errorf("%w: stop bits must be 1 or 2", ErrSerialConfig)
+	}
+	switch c.Flow {
+	case "", "none":
+	case "rtscts":
+		t.Cflag |= unix.CRTSCTS
+	case "xonxoff":
+		t.Iflag |= unix.IXON | unix.IXOFF
+	default:
+		return fmt.Errorf("%w: flow control must be none, rtscts or xonxoff", ErrSerialConfig)
+	}
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return nil
+}
+
+// OpenSerial opens and configures a serial device as the DTE. DTR from the
+// DTE is not monitored on a serial port (null-modem wiring varies); use ATH.
+func OpenSerial(c SerialConfig) (*os.File, error) {
+	fd, err := unix.Open(c.Device, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("modem: serial %s: %w", c.Device, err)
+	}
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("modem: serial %s is not a terminal: %w", c.Device, err)
+	}
+	if err := serialTermios(t, c); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("modem: serial %s: %w", c.Device, err)
+	}
+	// A non-blocking descriptor makes the file pollable, so Close
+	// interrupts a pending Read.
+	return os.NewFile(uintptr(fd), c.Device), nil
+}
+
+// Stdio is the DTE on standard input and output; when standard input is a
+// terminal it is put in raw mode until Close.
+type Stdio struct {
+	in    *os.File
+	out   *os.File
+	state *term.State
+	once  sync.Once
+}
+
+// OpenStdio returns the stdio DTE.
+func OpenStdio() (*Stdio, error) {
+	s := &Stdio{out: os.Stdout}
+	if term.IsTerminal(0) {
+		st, err := term.MakeRaw(0)
+		if err != nil {
+			return nil, fmt.Errorf("modem: stdin raw mode: %w", err)
+		}
+		s.state = st
+	}
+	fd, err := unix.Dup(0)
+	if err != nil {
+		return nil, fmt.Errorf("modem: stdin: %w", err)
+	}
+	// Non-blocking so that Close interrupts a pending Read.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("modem: stdin: %w", err)
+	}
+	s.in = os.NewFile(uintptr(fd), "stdin")
+	return s, nil
+}
+
+func (s *Stdio) Read(b []byte) (int, error)  { return s.in.Read(b) }
+func (s *Stdio) Write(b []byte) (int, error) { return s.out.Write(b) }
+
+// Close restores the terminal and stops reading standard input.
+func (s *Stdio) Close() error {
+	s.once.Do(func() {
+		if s.state != nil {
+			_ = term.Restore(0, s.state)
+		}
+		_ = unix.SetNonblock(0, false)
+		s.in.Close()
+	})
+	return nil
+}

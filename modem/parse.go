@@ -1,0 +1,451 @@
+package modem
+
+import (
+	"fmt"
+	"strings"
+)
+
+type finalKind int
+
+const (
+	finalNone finalKind = iota
+	finalDial
+	finalAnswer
+	finalOnline
+)
+
+// executor runs one command line on the interpreter's active profile. It
+// records side effects (actions, hang-up, dial) instead of performing them,
+// so a line that fails leaves nothing behind (Interp.execute restores the
+// profile).
+type executor struct {
+	m       *Interp
+	src     []byte
+	pos     int
+	info    []byte
+	actions []Action
+	final   finalKind
+	dial    string
+	hangup  bool
+	refuse  bool
+}
+
+// ignored lists basic commands accepted with OK because they mean nothing
+// on an emulated line (speaker, bell/CCITT, flow control, error control,
+// compression, ...), with the largest number each accepts. The key is the
+// prefix ("", "&", "\\", "%") followed by the command letter.
+var ignored = map[string]int{
+	"B": 1, "C": 1, "F": 1, "L": 3, "M": 3, "N": 1, "P": 0, "T": 0, "W": 2, "Y": 1,
+	"&A": 3, "&B": 2, "&G": 2, "&H": 7, "&I": 5, "&J": 1, "&K": 6, "&L": 1, "&M": 5,
+	"&N": 20, "&P": 3, "&Q": 9, "&R": 2, "&S": 1, "&T": 8, "&U": 20, "&X": 2, "&Y": 3,
+	"\\A": 3, "\\B": 9, "\\G": 1, "\\J": 1, "\\K": 5, "\\N": 7, "\\Q": 3, "\\T": 90, "\\V": 2,
+	"%C": 3, "%E": 2,
+}
+
+// extended lists the V.250 extended commands accepted (clause 6.1, 6.2,
+// 6.3, and V.250 annex for +MS/+ES); their values are not interpreted.
+var extended = map[string]bool{
+	"IFC": true, "IPR": true, "ICF": true, "MS": true, "ES": true, "DS": true,
+	"DR": true, "ER": true, "ILRR": true, "CMEE": true, "ETBM": true,
+}
+
+func (ex *executor) peek() (byte, bool) {
+	for ex.pos < len(ex.src) && ex.src[ex.pos] == ' ' {
+		ex.pos++
+	}
+	if ex.pos >= len(ex.src) {
+		return 0, false
+	}
+	return upper(ex.src[ex.pos]), true
+}
+
+func (ex *executor) next() (byte, bool) {
+	c, ok := ex.peek()
+	if ok {
+		ex.pos++
+	}
+	return c, ok
+}
+
+// number reads an optional decimal parameter (V.250 5.3.1: a missing value
+// is 0). ok is false for a value above 255.
+func (ex *executor) number() (n int, ok bool) {
+	digits := 0
+	for {
+		c, more := ex.peek()
+		if !more || c < '0' || c > '9' {
+			break
+		}
+		ex.pos++
+		n = n*10 + int(c-'0')
+		digits++
+		if n > 255 {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+func (ex *executor) infoText(s string) {
+	ex.info = infoLine(ex.info, &ex.m.p, s)
+}
+
+// run executes the line; it returns ResError for any bad command.
+func (ex *executor) run() (Result, string) {
+	m := ex.m
+	for {
+		c, ok := ex.next()
+		if !ok {
+			return ex.commit()
+		}
+		switch c {
+		case 'D':
+			return ex.cmdDial()
+		case 'A':
+			if m.state != StateCommand {
+				return ResError, ""
+			}
+			ex.final = finalAnswer
+			return ex.commit() // V.250 6.3.5: commands after A are ignored
+		case 'O':
+			n, ok := ex.number()
+			if !ok || n > 1 || m.state != StateOnlineCommand || ex.hangup {
+				return ResError, ""
+			}
+			ex.final = finalOnline
+			return ex.commit() // the rest of the line is ignored
+		case 'H':
+			n, ok := ex.number()
+			if !ok || n > 1 {
+				return ResError, ""
+			}
+			if n == 0 {
+				ex.hangup = true
+			}
+		case 'Z':
+			n, ok := ex.number()
+			if !ok || n > 1 {
+				return ResError, ""
+			}
+			m.p = m.stored
+			ex.hangup = true
+		case 'E', 'Q', 'V':
+			n, ok := ex.number()
+			if !ok || n > 1 {
+				return ResError, ""
+			}
+			switch c {
+			case 'E':
+				m.p.Echo = n == 1
+			case 'Q':
+				m.p.Quiet = n == 1
+			case 'V':
+				m.p.Verbose = n == 1
+			}
+		case 'X':
+			n, ok := ex.number()
+			if !ok || n > 4 {
+				return ResError, ""
+			}
+			m.p.X = n
+		case 'I':
+			n, ok := ex.number()
+			if !ok || !ex.cmdInfo(n) {
+				return ResError, ""
+			}
+		case 'S':
+			if !ex.cmdReg() {
+				return ResError, ""
+			}
+		case '?':
+			ex.infoText(fmt.Sprintf("%03d", m.p.Regs[m.selReg]))
+		case '=':
+			n, ok := ex.number()
+			if !ok || !ex.setReg(m.selReg, n) {
+				return ResError, ""
+			}
+		case '&':
+			if !ex.cmdAmpersand() {
+				return ResError, ""
+			}
+		case '\\', '%':
+			l, ok := ex.next()
+			if !ok || !ex.ignore(string(c)+string(l)) {
+				return ResError, ""
+			}
+		case '+':
+			if !ex.cmdExtended() {
+				return ResError, ""
+			}
+		default:
+			if !ex.ignore(string(c)) {
+				return ResError, ""
+			}
+		}
+	}
+}
+
+// commit finishes a line that parsed: a hang-up it asked for is applied.
+func (ex *executor) commit() (Result, string) {
+	m := ex.m
+	if ex.hangup {
+		switch {
+		case m.state == StateOnlineCommand:
+			ex.actions = append(ex.actions, Action{Kind: ActHangup})
+			m.state = StateCommand
+			// tcpser and most emulators report the dropped call first.
+			ex.info = formatResult(ex.info, &m.p, ResNoCarrier, "")
+		case m.ringing:
+			m.ringing = false
+			m.p.Regs[RegRingCount] = 0
+			ex.actions = append(ex.actions, Action{Kind: ActRefuse})
+		}
+	}
+	return ResOK, ""
+}
+
+func (ex *executor) ignore(name string) bool {
+	maxN, ok := ignored[name]
+	if !ok {
+		return false
+	}
+	n, ok := ex.number()
+	return ok && n <= maxN
+}
+
+func (ex *executor) cmdDial() (Result, string) {
+	m := ex.m
+	if m.state != StateCommand && !(m.state == StateOnlineCommand && ex.hangup) {
+		return ResError, ""
+	}
+	var b strings.Builder
+	for _, c := range ex.src[ex.pos:] {
+		if c != ' ' {
+			b.WriteByte(c)
+		}
+	}
+	s := strings.TrimSuffix(b.String(), ";")
+	s = dialTarget(s)
+	if s == "L" || s == "l" {
+		s = m.lastDial
+	}
+	if s == "" {
+		return ResError, ""
+	}
+	ex.pos = len(ex.src)
+	res, text := ex.commit()
+	ex.final = finalDial
+	ex.dial = s
+	return res, text
+}
+
+func (ex *executor) cmdInfo(n int) bool {
+	id := ex.m.cfg.Identity
+	switch n {
+	case 0:
+		ex.infoText(id.Product)
+	case 1:
+		ex.infoText("000")
+	case 2:
+		ex.infoText("OK")
+	case 3:
+		ex.infoText(strings.TrimSpace(id.Product + " " + id.Version))
+	case 4:
+		ex.infoText("Hayes AT (V.250), telnet-modem, V.42 LAPM, Access Security, callback")
+	default:
+		return false
+	}
+	return true
+}
+
+// cmdReg handles Sn=v, Sn? and a bare Sn (select register n for ? and =).
+func (ex *executor) cmdReg() bool {
+	m := ex.m
+	c, ok := ex.peek()
+	if !ok || c < '0' || c > '9' {
+		return false
+	}
+	n, ok := ex.number()
+	if !ok || n >= NumRegs {
+		return false
+	}
+	m.selReg = n
+	c, ok = ex.peek()
+	switch {
+	case ok && c == '=':
+		ex.pos++
+		v, ok := ex.number()
+		return ok && ex.setReg(n, v)
+	case ok && c == '?':
+		ex.pos++
+		ex.infoText(fmt.Sprintf("%03d", m.p.Regs[n]))
+	}
+	return true
+}
+
+func (ex *executor) setReg(n, v int) bool {
+	if n < 0 || n >= NumRegs || v < 0 || v > 255 {
+		return false
+	}
+	ex.m.p.Regs[n] = byte(v)
+	return true
+}
+
+func (ex *executor) cmdAmpersand() bool {
+	m := ex.m
+	l, ok := ex.next()
+	if !ok {
+		return false
+	}
+	n, ok := ex.number()
+	if !ok {
+		return false
+	}
+	switch l {
+	case 'F':
+		if n > 1 {
+			return false
+		}
+		m.p = Factory()
+	case 'W':
+		if n > 1 {
+			return false
+		}
+		ex.actions = append(ex.actions, Action{Kind: ActSave, Profile: m.p})
+		m.stored = m.p
+	case 'V':
+		if n > 1 {
+			return false
+		}
+		ex.listProfiles()
+	case 'C':
+		if n > 1 {
+			return false
+		}
+		m.p.DCD = n
+	case 'D':
+		if n > 3 {
+			return false
+		}
+		m.p.DTR = n
+	default:
+		maxN, known := ignored["&"+string(l)]
+		return known && n <= maxN
+	}
+	return true
+}
+
+// listProfiles writes &V: the active and stored profiles.
+func (ex *executor) listProfiles() {
+	for _, pr := range []struct {
+		name string
+		p    *Profile
+	}{{"ACTIVE PROFILE:", &ex.m.p}, {"STORED PROFILE 0:", &ex.m.stored}} {
+		ex.infoText(pr.name)
+		ex.infoText(profileLine(pr.p))
+		for _, l := range regLines(pr.p) {
+			ex.infoText(l)
+		}
+	}
+}
+
+// regLines lists S0..S12 and every other register that differs from the
+// factory value, eight to a line.
+func regLines(p *Profile) []string {
+	fac := Factory()
+	var cells []string
+	for i, v := range p.Regs {
+		if i <= RegGuard || v != fac.Regs[i] {
+			cells = append(cells, fmt.Sprintf("S%02d:%03d", i, v))
+		}
+	}
+	var lines []string
+	for len(cells) > 0 {
+		k := min(8, len(cells))
+		lines = append(lines, strings.Join(cells[:k], " "))
+		cells = cells[k:]
+	}
+	return lines
+}
+
+// cmdExtended handles the few V.250 extended-syntax commands terminal
+// programs send: +FCLASS (data mode only), +GMI/+GMM/+GMR identification,
+// and port or modulation settings accepted without effect.
+func (ex *executor) cmdExtended() bool {
+	start := ex.pos
+	for ex.pos < len(ex.src) {
+		c := upper(ex.src[ex.pos])
+		if c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' {
+			ex.pos++
+			continue
+		}
+		break
+	}
+	name := strings.ToUpper(string(ex.src[start:ex.pos]))
+	if name == "" {
+		return false
+	}
+	// form: "" (action), "=v", "=?", "?"
+	form, value := "", ""
+	if ex.pos < len(ex.src) {
+		switch ex.src[ex.pos] {
+		case '=':
+			ex.pos++
+			if ex.pos < len(ex.src) && ex.src[ex.pos] == '?' {
+				ex.pos++
+				form = "=?"
+			} else {
+				vs := ex.pos
+				for ex.pos < len(ex.src) && ex.src[ex.pos] != ';' {
+					ex.pos++
+				}
+				form, value = "=", strings.TrimSpace(string(ex.src[vs:ex.pos]))
+			}
+		case '?':
+			ex.pos++
+			form = "?"
+		}
+	}
+	if ex.pos < len(ex.src) && ex.src[ex.pos] == ';' {
+		ex.pos++
+	}
+	id := ex.m.cfg.Identity
+	switch name {
+	case "FCLASS":
+		switch form {
+		case "=":
+			return value == "0"
+		case "?":
+			ex.infoText("0")
+		case "=?":
+			ex.infoText("(0)")
+		default:
+			return false
+		}
+	case "GMI", "GMM", "GMR":
+		if form != "" {
+			return form == "=?"
+		}
+		switch name {
+		case "GMI":
+			ex.infoText("dialgate")
+		case "GMM":
+			ex.infoText(id.Product)
+		default:
+			ex.infoText(strings.TrimSpace(id.Version))
+		}
+	case "GCAP":
+		if form != "" {
+			return form == "=?"
+		}
+		ex.infoText("+GCAP: +FCLASS, +MS, +ES, +DS")
+	default:
+		if !extended[name] {
+			return false
+		}
+		if form == "=" && value == "" {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,265 @@
+package modem
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Mode selects how a target is called.
+type Mode string
+
+// Dial modes.
+const (
+	ModeAuto  Mode = "auto"  // V.42 detection; fall back to plain telnet-modem if the host does not answer V.42
+	ModePlain Mode = "plain" // plain telnet-modem (any telnet BBS), no V.42
+	ModeV42   Mode = "v42"   // V.42 LAPM and Access Security required
+)
+
+// Target is a resolved dial string.
+type Target struct {
+	Dial     string // what the DTE dialed (modifiers removed)
+	Name     string // phonebook entry, "" if none
+	Address  string // line URL: telnet://host:port, ws://host:port/path, ...
+	User     string // Access Security user ID, "" for plain calls
+	Password string // never logged or echoed; String redacts it
+	Mode     Mode
+}
+
+// String describes the target without its password.
+func (t Target) String() string {
+	s := t.Address
+	if t.User != "" {
+		s = t.User + " at " + s
+	}
+	if t.Name != "" {
+		s = t.Name + " (" + s + ")"
+	}
+	return s + " [" + string(t.Mode) + "]"
+}
+
+// GoString keeps %#v from printing the password.
+func (t Target) GoString() string { return "modem.Target{" + t.String() + "}" }
+
+// Entry is one phonebook entry.
+type Entry struct {
+	Name     string `toml:"name"`     // what ATD accepts, case-insensitive
+	Number   string `toml:"number"`   // optional digits ATDT accepts ("555-1212")
+	Address  string `toml:"address"`  // line URL or host:port (telnet)
+	User     string `toml:"user"`     // Access Security user
+	Password string `toml:"password"` // Access Security password
+	Mode     Mode   `toml:"mode"`     // auto (default), plain, v42
+}
+
+// Phonebook maps dial strings to targets and holds the credentials.
+type Phonebook struct {
+	Entries []Entry `toml:"entry"`
+}
+
+// Errors from LoadPhonebook and Resolve.
+var (
+	ErrPhonebook     = errors.New("modem: bad phonebook")
+	ErrInsecureFile  = errors.New("modem: phonebook readable by others (want mode 0600)")
+	ErrUnknownNumber = errors.New("modem: no such number")
+)
+
+// LoadPhonebook reads a TOML phonebook. The file holds passwords: it must
+// not be readable or writable by group or others. Error messages name keys
+// and positions, never values.
+func LoadPhonebook(path string) (*Phonebook, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("modem: phonebook: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("modem: phonebook: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s is %v; run chmod 600 %s", ErrInsecureFile, path, st.Mode().Perm(), path)
+	}
+	var pb Phonebook
+	md, err := toml.NewDecoder(f).Decode(&pb)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%w %s: line %d: syntax error", ErrPhonebook, path, pe.Position.Line)
+		}
+		return nil, fmt.Errorf("%w %s: wrong type for a key", ErrPhonebook, path)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%w %s: unknown key %s", ErrPhonebook, path, und[0])
+	}
+	if err := pb.check(); err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrPhonebook, path, err)
+	}
+	return &pb, nil
+}
+
+func (pb *Phonebook) check() error {
+	seen := map[string]bool{}
+	for i := range pb.Entries {
+		e := &pb.Entries[i]
+		if e.Name == "" {
+			return fmt.Errorf("entry %d: name missing", i+1)
+		}
+		k := strings.ToLower(e.Name)
+		if seen[k] {
+			return fmt.Errorf("entry %q: duplicate name", e.Name)
+		}
+		seen[k] = true
+		if e.Mode == "" {
+			e.Mode = ModeAuto
+		}
+		switch e.Mode {
+		case ModeAuto, ModePlain, ModeV42:
+		default:
+			return fmt.Errorf("entry %q: mode must be auto, plain or v42", e.Name)
+		}
+		addr, err := normalizeAddress(e.Address)
+		if err != nil {
+			return fmt.Errorf("entry %q: address: %v", e.Name, err)
+		}
+		e.Address = addr
+		if e.Mode == ModeV42 && e.User == "" {
+			return fmt.Errorf("entry %q: mode v42 needs a user", e.Name)
+		}
+	}
+	return nil
+}
+
+// normalizeAddress turns host:port or host into telnet://host:port and
+// checks a line URL's shape.
+func normalizeAddress(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty")
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme := strings.ToLower(s[:i])
+		rest := s[i+3:]
+		hostport, _, _ := strings.Cut(rest, "/")
+		if strings.Contains(hostport, "@") {
+			return "", errors.New("credentials do not belong in a line URL")
+		}
+		if _, _, err := splitHostPort(hostport); err != nil {
+			return "", err
+		}
+		return scheme + "://" + rest, nil
+	}
+	host, port, err := splitHostPort(s)
+	if err != nil {
+		return "", err
+	}
+	return "telnet://" + net.JoinHostPort(host, port), nil
+}
+
+// splitHostPort accepts host, host:port and [v6]:port; the default port is 23.
+func splitHostPort(s string) (host, port string, err error) {
+	if strings.ContainsAny(s, " \t\r\n/?#@") {
+		return "", "", errors.New("malformed host:port")
+	}
+	host, port, err = net.SplitHostPort(s)
+	if err != nil {
+		if strings.Count(s, ":") > 0 && !strings.HasPrefix(s, "[") {
+			return "", "", errors.New("malformed host:port")
+		}
+		host, port = strings.Trim(s, "[]"), "23"
+	}
+	if host == "" {
+		return "", "", errors.New("missing host")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return "", "", errors.New("bad port")
+	}
+	return host, port, nil
+}
+
+// digitsOnly reports whether s is a telephone number (digits and the
+// punctuation people type in them) and returns its digits.
+func digitsOnly(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9', c == '*', c == '#':
+			b.WriteByte(c)
+		case c == '-' || c == '(' || c == ')' || c == '.' || c == ',' || c == 'W' || c == 'w' || c == '!' || c == '+':
+		default:
+			return "", false
+		}
+	}
+	return b.String(), b.Len() > 0
+}
+
+// Resolve maps what the DTE dialed to a target: a phonebook name or number;
+// user@name; user@host:port (a telnet-modem address; credentials come from
+// the phonebook entry with that user and address); host:port; or a line
+// URL. A nil Phonebook resolves only addresses.
+func (pb *Phonebook) Resolve(dial string) (Target, error) {
+	t := Target{Dial: dial, Mode: ModeAuto}
+	if e := pb.lookup(dial); e != nil {
+		return e.target(dial), nil
+	}
+	if d, ok := digitsOnly(dial); ok {
+		return t, fmt.Errorf("%w: %s is not in the phonebook", ErrUnknownNumber, d)
+	}
+	user, rest := "", dial
+	if i := strings.LastIndex(dial, "@"); i >= 0 && !strings.Contains(dial, "://") {
+		user, rest = dial[:i], dial[i+1:]
+		if user == "" {
+			return t, fmt.Errorf("%w: empty user before @", ErrUnknownNumber)
+		}
+	}
+	if e := pb.lookup(rest); e != nil {
+		t = e.target(dial)
+		if user != "" && !strings.EqualFold(user, e.User) {
+			t.User, t.Password = user, ""
+		}
+		return t, nil
+	}
+	addr, err := normalizeAddress(rest)
+	if err != nil {
+		return t, fmt.Errorf("%w: %q: %v", ErrUnknownNumber, rest, err)
+	}
+	t.Address, t.User = addr, user
+	if pb != nil && user != "" {
+		for i := range pb.Entries {
+			e := &pb.Entries[i]
+			if e.Address == addr && strings.EqualFold(e.User, user) {
+				t.Password, t.Mode, t.Name = e.Password, e.Mode, e.Name
+				break
+			}
+		}
+	}
+	return t, nil
+}
+
+func (pb *Phonebook) lookup(s string) *Entry {
+	if pb == nil || s == "" {
+		return nil
+	}
+	d, isNumber := digitsOnly(s)
+	for i := range pb.Entries {
+		e := &pb.Entries[i]
+		if strings.EqualFold(e.Name, s) {
+			return e
+		}
+		if isNumber && e.Number != "" {
+			if ed, ok := digitsOnly(e.Number); ok && ed == d {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Entry) target(dial string) Target {
+	return Target{Dial: dial, Name: e.Name, Address: e.Address, User: e.User, Password: e.Password, Mode: e.Mode}
+}

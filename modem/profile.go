@@ -1,0 +1,156 @@
+package modem
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+)
+
+// NumRegs is the number of S-registers the emulator keeps (S0..S99).
+// Registers without a meaning here are stored and reported, so init strings
+// that set vendor registers (S95, S36, ...) work.
+const NumRegs = 100
+
+// S-register numbers with a meaning in this emulator (V.250 6.2, 6.3; S2 and
+// S12 are the Hayes escape registers).
+const (
+	RegAutoAnswer  = 0  // S0: rings before auto-answer, 0 = off
+	RegRingCount   = 1  // S1: rings counted for the current incoming call
+	RegEscape      = 2  // S2: escape character, > 127 disables escape
+	RegCR          = 3  // S3: command line terminator
+	RegLF          = 4  // S4: response formatting character
+	RegBS          = 5  // S5: command line editing character
+	RegDialTone    = 6  // S6: seconds to wait for dial tone (reported only)
+	RegCarrierWait = 7  // S7: seconds to wait for a connection when dialing or answering, 0 = forever
+	RegCommaPause  = 8  // S8: comma dial pause (reported only)
+	RegCarrierLoss = 10 // S10: tenths of a second before hanging up after carrier loss (see Interp.CarrierLost)
+	RegGuard       = 12 // S12: escape guard time in fiftieths of a second
+)
+
+// Profile is the part of the modem's state that &W saves, Z restores and &F
+// resets to factory defaults.
+type Profile struct {
+	Echo    bool // E: echo command characters
+	Quiet   bool // Q: suppress result codes
+	Verbose bool // V: result codes as words (true) or digits
+	X       int  // X: extended result code level 0..4
+	DCD     int  // &C: 0 DCD always on, 1 DCD follows carrier
+	DTR     int  // &D: 0 ignore DTR, 1 escape on drop, 2 hang up, 3 reset
+	Regs    [NumRegs]byte
+}
+
+// Factory returns the factory profile (&F): E1 Q0 V1 X4 &C1 &D2 with the
+// customary register defaults.
+func Factory() Profile {
+	p := Profile{Echo: true, Verbose: true, X: 4, DCD: 1, DTR: 2}
+	p.Regs[RegEscape] = '+'
+	p.Regs[RegCR] = '\r'
+	p.Regs[RegLF] = '\n'
+	p.Regs[RegBS] = 8
+	p.Regs[RegDialTone] = 2
+	p.Regs[RegCarrierWait] = 50
+	p.Regs[RegCommaPause] = 2
+	p.Regs[9] = 6
+	p.Regs[RegCarrierLoss] = 14
+	p.Regs[11] = 95
+	p.Regs[RegGuard] = 50
+	return p
+}
+
+// profileFile is the on-disk form of a Profile (TOML).
+type profileFile struct {
+	Echo    bool           `toml:"echo"`
+	Quiet   bool           `toml:"quiet"`
+	Verbose bool           `toml:"verbose"`
+	X       int            `toml:"x"`
+	DCD     int            `toml:"dcd"`
+	DTR     int            `toml:"dtr"`
+	Regs    map[string]int `toml:"registers"`
+}
+
+// ErrProfile is wrapped by LoadProfile for a malformed profile file.
+var ErrProfile = errors.New("modem: bad profile file")
+
+// LoadProfile reads a profile saved by SaveProfile. A missing file returns
+// Factory() and no error. Registers missing from the file keep their
+// factory values.
+func LoadProfile(path string) (Profile, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Factory(), nil
+	}
+	if err != nil {
+		return Profile{}, fmt.Errorf("modem: profile: %w", err)
+	}
+	var f profileFile
+	md, err := toml.Decode(string(b), &f)
+	if err != nil {
+		return Profile{}, fmt.Errorf("%w %s: %v", ErrProfile, path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return Profile{}, fmt.Errorf("%w %s: unknown key %s", ErrProfile, path, und[0])
+	}
+	p := Factory()
+	p.Echo, p.Quiet, p.Verbose = f.Echo, f.Quiet, f.Verbose
+	if f.X < 0 || f.X > 4 || f.DCD < 0 || f.DCD > 1 || f.DTR < 0 || f.DTR > 3 {
+		return Profile{}, fmt.Errorf("%w %s: x, dcd or dtr out of range", ErrProfile, path)
+	}
+	p.X, p.DCD, p.DTR = f.X, f.DCD, f.DTR
+	for k, v := range f.Regs {
+		var n int
+		if _, err := fmt.Sscanf(k, "S%d", &n); err != nil || n < 0 || n >= NumRegs || fmt.Sprintf("S%d", n) != k {
+			return Profile{}, fmt.Errorf("%w %s: register name %q", ErrProfile, path, k)
+		}
+		if v < 0 || v > 255 {
+			return Profile{}, fmt.Errorf("%w %s: register %s value %d", ErrProfile, path, k, v)
+		}
+		p.Regs[n] = byte(v)
+	}
+	return p, nil
+}
+
+// SaveProfile writes p to path atomically (temporary file and rename),
+// mode 0600. Only registers that differ from the factory profile are
+// written.
+func SaveProfile(path string, p Profile) error {
+	f := profileFile{Echo: p.Echo, Quiet: p.Quiet, Verbose: p.Verbose, X: p.X, DCD: p.DCD, DTR: p.DTR, Regs: map[string]int{}}
+	fac := Factory()
+	for i, v := range p.Regs {
+		if v != fac.Regs[i] {
+			f.Regs[fmt.Sprintf("S%d", i)] = int(v)
+		}
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# dialgate modem profile, written by AT&W\n")
+	if err := toml.NewEncoder(&buf).Encode(f); err != nil {
+		return fmt.Errorf("modem: profile: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".profile-*")
+	if err != nil {
+		return fmt.Errorf("modem: profile: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("modem: profile: %w", err)
+	}
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("modem: profile: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("modem: profile: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("modem: profile: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("modem: profile: %w", err)
+	}
+	return nil
+}
