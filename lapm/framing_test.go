@@ -343,6 +343,9 @@ func TestDecoderCounts(t *testing.T) {
 		{"too long", e.AppendFrame(nil, make([]byte, 40)), 30, DecoderStats{TooLong: 1}},
 		{"much too long", e.AppendFrame(nil, make([]byte, 400)), 30, DecoderStats{TooLong: 1}},
 		{"at the limit", e.AppendFrame(nil, make([]byte, 30)), 30, DecoderStats{Frames: 1}},
+		{"one over the limit", e.AppendFrame(nil, make([]byte, 31)), 30, DecoderStats{TooLong: 1}},
+		{"endless flags", bytes.Repeat([]byte{flag}, 10000), 30, DecoderStats{}},
+		{"endless mark idle", bytes.Repeat([]byte{0xFF}, 10000), 30, DecoderStats{}},
 		{"misaligned", []byte{0x7E, 0x55, 0x55, 0x55, 0x55, 0x7E ^ 0x01<<0, 0x7E}, 0, DecoderStats{}},
 	}
 	for _, tt := range tests {
@@ -425,5 +428,43 @@ func TestDecoderFCSChange(t *testing.T) {
 	e.FCS, d.FCS = FCS32, FCS32
 	if n := len(feedDecoder(&d, e.AppendFrame(nil, []byte{0x01, 0x01, 0x02}), 100)); n != 1 {
 		t.Fatalf("FCS-32 frames after the change: %d, stats %+v", n, d.Stats())
+	}
+}
+
+// TestDecoderBitErrors: bit errors on the line never let a corrupted frame
+// through (FCS-32), and the decoder finds the frames after each error.
+func TestDecoderBitErrors(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	e := Encoder{FCS: FCS32}
+	sent := map[string]bool{}
+	var line []byte
+	line = e.AppendFlags(line, 2)
+	const n = 300
+	for range n {
+		f := codecRandBytes(r, 2+r.IntN(200), 0)
+		sent[string(f)] = true
+		line = e.AppendFrame(line, f)
+	}
+	flips := 0
+	for i := range line {
+		if r.IntN(200) == 0 { // about one error per 1600 bits
+			line[i] ^= 1 << r.IntN(8)
+			flips++
+		}
+	}
+	d := Decoder{FCS: FCS32, MaxFrame: 256}
+	got := feedDecoder(&d, line, 13)
+	for _, f := range got {
+		if !sent[string(f)] {
+			t.Fatalf("corrupted frame delivered: % x", f)
+		}
+	}
+	st := d.Stats()
+	lost := n - len(got)
+	if lost == 0 || lost > 2*flips {
+		t.Fatalf("%d bit errors, %d frames lost; stats %+v", flips, lost, st)
+	}
+	if st.FCSErrors+st.Aborts+st.Misaligned+st.TooShort+st.TooLong == 0 {
+		t.Fatalf("errors not counted: %+v", st)
 	}
 }
