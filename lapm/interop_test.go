@@ -1,0 +1,133 @@
+package lapm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// genStream is the xorshift32 stream of testdata/spandsp/peer.c.
+func genStream(seed uint32, n int) []byte {
+	b := make([]byte, n)
+	x := seed
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// buildSpandspPeer compiles testdata/spandsp/peer.c against libspandsp.
+func buildSpandspPeer(t *testing.T) string {
+	t.Helper()
+	gcc := testutil.NeedBinary(t, "gcc")
+	if _, err := os.Stat("/usr/include/spandsp/v42.h"); err != nil {
+		testutil.Missing(t, "libspandsp-dev not installed (apt-get install libspandsp-dev)")
+	}
+	bin := filepath.Join(t.TempDir(), "peer")
+	out, err := exec.Command(gcc, "-O2", "-Wall", "-o", bin, "testdata/spandsp/peer.c", "-lspandsp").CombinedOutput()
+	if err != nil {
+		testutil.Missing(t, fmt.Sprintf("cannot build the spandsp peer: %v\n%s", err, out))
+	}
+	return bin
+}
+
+// TestInteropSpandsp runs our Link against spandsp's V.42 (a LAPM
+// implementation none of us wrote) over TCP carrying the packed bit stream,
+// in both roles, 20 KiB each way at the same time, byte-exact.
+// Set DIALGATE_INTEROP=1 to run it (CI does).
+func TestInteropSpandsp(t *testing.T) {
+	if os.Getenv("DIALGATE_INTEROP") != "1" {
+		t.Skip("set DIALGATE_INTEROP=1 to run the spandsp interoperability test")
+	}
+	bin := buildSpandspPeer(t)
+	for _, ours := range []Role{Originator, Answerer} {
+		t.Run("we-are-"+ours.String(), func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			interopRun(t, bin, ours, 20<<10)
+		})
+	}
+}
+
+func interopRun(t *testing.T, bin string, ours Role, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	peerRole := "caller"
+	if ours == Originator {
+		peerRole = "answerer"
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, peerRole, host, port, strconv.Itoa(n))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	defer func() {
+		if !waited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Role: ours, LineRate: 28800, Logger: tlog{t}}
+	l, err := Open(ctx, conn, nil, cfg)
+	if err != nil {
+		t.Fatalf("open: %v\npeer: %s", err, stderr.String())
+	}
+	if err := l.Establish(ctx); err != nil {
+		l.Close()
+		t.Fatalf("establish: %v\npeer: %s", err, stderr.String())
+	}
+	t.Logf("negotiated with spandsp: %+v", l.Negotiated())
+	start := time.Now()
+	werr := make(chan error, 1)
+	go func() {
+		_, err := l.Write(genStream(0x5EED0002, n))
+		werr <- err
+	}()
+	got := make([]byte, n)
+	if _, err := io.ReadFull(l, got); err != nil {
+		l.Close()
+		t.Fatalf("read: %v\npeer: %s", err, stderr.String())
+	}
+	if err := <-werr; err != nil {
+		l.Close()
+		t.Fatalf("write: %v", err)
+	}
+	if !bytes.Equal(got, genStream(0x5EED0001, n)) {
+		t.Error("octets from spandsp differ from its stream")
+	}
+	if err := l.Close(); err != nil { // waits until spandsp acknowledged everything
+		t.Errorf("close: %v", err)
+	}
+	err = cmd.Wait()
+	waited = true
+	st := l.Stats()
+	t.Logf("%d octets each way in %v; stats %+v", n, time.Since(start), st)
+	if err != nil || !strings.Contains(stdout.String(), fmt.Sprintf("RX %d OK", n)) {
+		t.Fatalf("spandsp peer: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+}
