@@ -101,37 +101,50 @@ type decoder struct {
 // buffer can be decoded in place. Commands, negotiations and
 // subnegotiations go to h in stream order.
 func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
+	nextIAC := -1 // index of the next IAC at or after i; len(src) if none
 	for i := 0; i < len(src); {
 		switch d.state {
 		case stData:
-			if d.BinaryIn {
-				// Fast path: copy up to the next IAC.
-				k := bytes.IndexByte(src[i:], cmdIAC)
-				if k < 0 {
-					return append(dst, src[i:]...)
+			if nextIAC < i {
+				nextIAC = len(src)
+				if k := bytes.IndexByte(src[i:], cmdIAC); k >= 0 {
+					nextIAC = i + k
 				}
-				dst = append(dst, src[i:i+k]...)
-				i += k + 1
-				d.state = stIAC
+			}
+			if d.BinaryIn {
+				// Binary: copy up to the next IAC.
+				dst = append(dst, src[i:nextIAC]...)
+				i = nextIAC
+				if i < len(src) {
+					i++
+					d.state = stIAC
+				}
 				continue
 			}
-			b := src[i]
-			i++
 			if d.afterCR {
 				d.afterCR = false
-				if b == nul {
-					continue // CR NUL means CR
+				if src[i] == nul {
+					i++ // CR NUL means CR
+					continue
 				}
 			}
-			switch b {
-			case cmdIAC:
-				d.state = stIAC
-			case cr:
-				d.afterCR = true
-				dst = append(dst, b)
-			default:
-				dst = append(dst, b)
+			// NVT: copy up to the next IAC or CR.
+			end := nextIAC
+			if k := bytes.IndexByte(src[i:end], cr); k >= 0 {
+				end = i + k
 			}
+			dst = append(dst, src[i:end]...)
+			i = end
+			if i == len(src) {
+				continue
+			}
+			if src[i] == cr {
+				d.afterCR = true
+				dst = append(dst, cr)
+			} else {
+				d.state = stIAC
+			}
+			i++
 		case stIAC:
 			b := src[i]
 			i++
@@ -240,32 +253,30 @@ func (d *decoder) Reset() {
 // after it, so the peer reads a bare CR. The result decodes back to src
 // with a decoder in the same mode, however the stream is split.
 func appendEncoded(dst, src []byte, binary bool) []byte {
-	for len(src) > 0 {
-		var k int
-		if binary {
-			k = bytes.IndexByte(src, cmdIAC)
-		} else {
-			k = indexIACorCR(src)
+	nextIAC := -1 // index in src of the next IAC; len(src) if none
+	for i := 0; i < len(src); {
+		if nextIAC < i {
+			nextIAC = len(src)
+			if k := bytes.IndexByte(src[i:], cmdIAC); k >= 0 {
+				nextIAC = i + k
+			}
 		}
-		if k < 0 {
-			return append(dst, src...)
+		end := nextIAC
+		if !binary {
+			if k := bytes.IndexByte(src[i:end], cr); k >= 0 {
+				end = i + k
+			}
 		}
-		dst = append(dst, src[:k+1]...)
-		if src[k] == cmdIAC {
+		if end == len(src) {
+			return append(dst, src[i:]...)
+		}
+		dst = append(dst, src[i:end+1]...)
+		if src[end] == cmdIAC {
 			dst = append(dst, cmdIAC)
-		} else if k+1 >= len(src) || src[k+1] != lf {
+		} else if end+1 >= len(src) || src[end+1] != lf {
 			dst = append(dst, nul)
 		}
-		src = src[k+1:]
+		i = end + 1
 	}
 	return dst
-}
-
-func indexIACorCR(p []byte) int {
-	for i, b := range p {
-		if b == cmdIAC || b == cr {
-			return i
-		}
-	}
-	return -1
 }

@@ -1,0 +1,149 @@
+package tcp
+
+import (
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// benchInputs are 64 KiB of typical BBS text (CR LF lines, no IAC) and of
+// random octets (an IAC every 256 octets on average, and bare CRs).
+func benchInputs() map[string][]byte {
+	text := []byte(strings.Repeat("Welcome to the board. Press RETURN to continue.\r\n", 1400)[:64<<10])
+	random := make([]byte, 64<<10)
+	_, _ = rand.NewChaCha8([32]byte{9}).Read(random)
+	return map[string][]byte{"text": text, "random": random}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	for name, src := range benchInputs() {
+		for _, binary := range []bool{true, false} {
+			mode := "nvt"
+			if binary {
+				mode = "binary"
+			}
+			b.Run(mode+"/"+name, func(b *testing.B) {
+				dst := make([]byte, 0, 2*len(src))
+				b.SetBytes(int64(len(src)))
+				for b.Loop() {
+					dst = appendEncoded(dst[:0], src, binary)
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for name, raw := range benchInputs() {
+		for _, binary := range []bool{true, false} {
+			mode := "nvt"
+			if binary {
+				mode = "binary"
+			}
+			src := appendEncoded(nil, raw, binary)
+			b.Run(mode+"/"+name, func(b *testing.B) {
+				t := newTelnet(true, Options{})
+				t.dec.BinaryIn = binary
+				dst := make([]byte, 0, len(src))
+				b.SetBytes(int64(len(src)))
+				for b.Loop() {
+					dst = t.decode(dst[:0], src)
+				}
+				if len(dst) != len(raw) {
+					b.Fatalf("decoded %d octets, want %d", len(dst), len(raw))
+				}
+			})
+		}
+	}
+}
+
+// benchPair returns the two ends of a loopback connection: as Lines when
+// lineMode is "tcp" or "telnet", as plain net.Conns for "direct".
+func benchPair(b *testing.B, mode string) (srv, cli io.ReadWriteCloser) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if mode == "direct" {
+		return s, c
+	}
+	o := Options{Telnet: mode == "telnet"}
+	sl, cl := NewLine(s, true, o), NewLine(c, false, o)
+	return sl, cl
+}
+
+// BenchmarkRelay measures bulk throughput through a relay: caller line ->
+// gateway line, bridged with io.Copy both ways to a backend line -> backend.
+// "direct" is one plain TCP connection for comparison in the same run.
+func BenchmarkRelay(b *testing.B) {
+	const chunk = 256 << 10
+	for _, mode := range []string{"direct", "tcp", "telnet"} {
+		b.Run(mode, func(b *testing.B) {
+			gwIn, caller := benchPair(b, mode) // the caller dials the gateway
+			sink := gwIn
+			var wg sync.WaitGroup
+			if mode != "direct" {
+				backend, gwOut := benchPair(b, mode) // the gateway dials the backend
+				sink = backend
+				wg.Add(2)
+				go func() { defer wg.Done(); _, _ = io.Copy(gwOut, gwIn); closeW(gwOut) }()
+				go func() { defer wg.Done(); _, _ = io.Copy(gwIn, gwOut); closeW(gwIn) }()
+				defer func() { gwIn.Close(); gwOut.Close() }()
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, caller) }()
+			got := make(chan int64)
+			go func() {
+				n, _ := io.Copy(io.Discard, sink)
+				got <- n
+			}()
+			for _, rw := range []io.ReadWriteCloser{caller, sink} {
+				// Let BINARY settle so the relay carries octets unchanged.
+				for l, ok := rw.(*Line); ok && l.tn != nil; {
+					if in, out := l.Binary(); in && out {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			buf := make([]byte, chunk)
+			_, _ = rand.NewChaCha8([32]byte{1}).Read(buf)
+			b.SetBytes(chunk)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := caller.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			closeW(caller)
+			<-got
+			b.StopTimer()
+			closeW(sink)
+			var cw sync.WaitGroup
+			cw.Add(2)
+			go func() { defer cw.Done(); caller.Close() }()
+			go func() { defer cw.Done(); sink.Close() }()
+			cw.Wait()
+			wg.Wait()
+		})
+	}
+}
+
+func closeW(c io.ReadWriteCloser) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
