@@ -451,7 +451,10 @@ func (l *Line) Close() error {
 
 func (l *Line) hangUp() error {
 	deadline := time.Now().Add(l.opts.linger())
+	// Under tmu, so that no control flusher starts after wg.Wait below.
+	l.tmu.Lock()
 	l.closed.Store(true)
+	l.tmu.Unlock()
 	// A Read in progress returns at once; what arrives after hang-up is
 	// not wanted. A Write in progress gets until the deadline to finish.
 	_ = l.conn.SetReadDeadline(time.Now())

@@ -498,3 +498,45 @@ func TestAccept(t *testing.T) {
 		t.Errorf("bad address: %v", err)
 	}
 }
+
+// TestConcurrentHangUp runs Read, Write, negotiation calls and two Closes
+// at once on both ends (for the race detector), then checks the contract:
+// all calls return and later calls fail with transport.ErrHungUp.
+func TestConcurrentHangUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for i := 0; i < 10; i++ {
+		o := Options{Telnet: i%2 == 0, Linger: 2 * time.Second}
+		srv, cli := linePair(t, o, o)
+		var wg sync.WaitGroup
+		for _, l := range []*Line{srv, cli} {
+			wg.Add(5)
+			go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, l) }()
+			go func() {
+				defer wg.Done()
+				buf := bytes.Repeat([]byte{255, '\r', 'x'}, 10000)
+				for {
+					if _, err := l.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for j := 0; j < 20; j++ {
+					_ = l.SetServerEcho(j%2 == 0)
+					_ = l.SendBreak()
+					_ = l.SetWindowSize(transport.WindowSize{Cols: j, Rows: j})
+					_ = l.Info()
+				}
+			}()
+			go func() { defer wg.Done(); time.Sleep(time.Duration(i) * time.Millisecond); l.Close() }()
+			go func() { defer wg.Done(); time.Sleep(time.Duration(i) * time.Millisecond); l.Close() }()
+		}
+		wg.Wait()
+		for _, l := range []*Line{srv, cli} {
+			if _, err := l.Write([]byte("x")); !errors.Is(err, transport.ErrHungUp) {
+				t.Errorf("Write after hang-up: %v", err)
+			}
+		}
+	}
+}
