@@ -78,6 +78,7 @@ type modem struct {
 // goroutine it started has ended by then. A nil error means ctx ended.
 func Run(ctx context.Context, dte io.ReadWriteCloser, opts Options) error {
 	if opts.Dialer == nil {
+		_ = dte.Close()
 		return errors.New("modem: Options.Dialer is nil")
 	}
 	now := opts.Now

@@ -147,6 +147,9 @@ func normalizeAddress(s string) (string, error) {
 		if strings.Contains(hostport, "@") {
 			return "", errors.New("credentials do not belong in a line URL")
 		}
+		if _, _, err := net.SplitHostPort(hostport); err != nil {
+			return "", errors.New("a line URL needs host:port")
+		}
 		if _, _, err := splitHostPort(hostport); err != nil {
 			return "", err
 		}

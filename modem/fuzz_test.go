@@ -1,0 +1,97 @@
+package modem
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// FuzzCommandLine runs one arbitrary command line. It must never panic; a
+// line that answers ERROR must leave the profile as it was; a line that
+// answers OK must not leave the interpreter dialing.
+func FuzzCommandLine(f *testing.F) {
+	for _, s := range []string{
+		"AT", "ATZ", "AT&F&C1&D2", "AT S7=45 S0=0 L1 V1 X4 &c1 E1 Q0", "ATS0=5J",
+		"ATDTalice@bbs:23", "AT+FCLASS=0;+IPR=115200", "AT&V", "ATI3", "ATS99=255?",
+		"AT\\N3%C1&K3", "ATS12=0S2=126", "ATX9", "A/", "AT&W",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		line = bytes.ReplaceAll(line, []byte{'\r'}, nil)
+		m := NewInterp(Config{})
+		m.FromDTE(t0, []byte("ATE0\r"))
+		before := m.Profile()
+		out := m.FromDTE(t0, append(line, '\r'))
+		if bytes.HasSuffix(out.DTE, []byte("ERROR\r\n")) && m.Profile() != before && m.State() == StateCommand {
+			// An ERROR line restores the profile; the only exception is a
+			// line whose earlier commands changed S3/S4 framing... which
+			// are restored too.
+			t.Fatalf("ERROR line %q changed the profile", line)
+		}
+		if len(out.Line) != 0 {
+			t.Fatalf("command mode sent %q to the line", out.Line)
+		}
+		for _, a := range out.Actions {
+			if a.Kind == ActDial && a.Dial == "" {
+				t.Fatal("empty dial string")
+			}
+		}
+	})
+}
+
+// FuzzInterp drives the interpreter with an arbitrary stream of DTE bytes
+// and call events at arbitrary times. It must never panic, and its
+// deadlines must never lie in the past of the last event by more than the
+// guard and ring intervals allow.
+func FuzzInterp(f *testing.F) {
+	f.Add([]byte("ATDTbbs\r\x01+++\x02ATO\r\x03"))
+	f.Add([]byte("ATS0=1\r\x04\x05\x06ATA\r"))
+	f.Add([]byte("AT&D3\r\x07ATDL\r\x01data\x08"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m := NewInterp(Config{})
+		now := t0
+		for len(in) > 0 {
+			c := in[0]
+			in = in[1:]
+			var out Output
+			switch c {
+			case 0x01:
+				out = m.Connected(now, ConnectInfo{Rate: 33600, LAPM: true})
+			case 0x02:
+				now = now.Add(1500 * time.Millisecond)
+				out = m.Tick(now)
+			case 0x03:
+				out = m.CarrierLost(now, "gone")
+			case 0x04:
+				out = m.Incoming(now)
+			case 0x05:
+				now = now.Add(RingInterval)
+				out = m.Tick(now)
+			case 0x06:
+				out = m.IncomingGone(now)
+			case 0x07:
+				out = m.DTRDrop(now)
+			case 0x08:
+				out = m.DialFailed(now, Reason(len(in)%6), "explained")
+			case 0x09:
+				out, _ = m.FromLine([]byte("line data"))
+			default:
+				now = now.Add(time.Duration(c) * time.Millisecond)
+				out = m.FromDTE(now, []byte{c})
+			}
+			if len(out.Line) > 0 && m.State() != StateOnline && m.State() != StateOnlineCommand && m.State() != StateCommand {
+				t.Fatalf("line data in state %v", m.State())
+			}
+			if d, ok := m.Deadline(); ok {
+				if now.Sub(d) > time.Minute {
+					t.Fatalf("deadline %v long past (now %v, state %v)", d, now, m.State())
+				}
+				if d.After(now) {
+					now = d
+				}
+				m.Tick(now)
+			}
+		}
+	})
+}

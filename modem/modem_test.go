@@ -1,0 +1,438 @@
+package modem
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// expecter collects everything a reader produces and waits for text.
+type expecter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen int // offset consumed by expect
+	cond *sync.Cond
+	err  error
+}
+
+func newExpecter(r io.Reader) *expecter {
+	e := &expecter{}
+	e.cond = sync.NewCond(&e.mu)
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := r.Read(b)
+			e.mu.Lock()
+			e.buf.Write(b[:n])
+			if err != nil {
+				e.err = err
+			}
+			e.cond.Broadcast()
+			e.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return e
+}
+
+// expect waits for s after what earlier expects consumed and returns the
+// text up to and including it.
+func (e *expecter) expect(t testing.TB, s string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	timer := time.AfterFunc(10*time.Second, func() {
+		e.mu.Lock()
+		e.cond.Broadcast()
+		e.mu.Unlock()
+	})
+	defer timer.Stop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		rest := e.buf.Bytes()[e.seen:]
+		if i := bytes.Index(rest, []byte(s)); i >= 0 {
+			got := string(rest[:i+len(s)])
+			e.seen += i + len(s)
+			return got
+		}
+		if e.err != nil || time.Now().After(deadline) {
+			t.Fatalf("waiting for %q: got %q (err %v)", s, rest, e.err)
+		}
+		e.cond.Wait()
+	}
+}
+
+// pipeCall is one end of an in-memory call.
+type pipeCall struct {
+	net.Conn
+	info ConnectInfo
+}
+
+func (c pipeCall) Info() ConnectInfo { return c.info }
+
+// fakeDialer hands the remote end of each call to the test.
+type fakeDialer struct {
+	remotes chan net.Conn
+	fail    error
+	block   bool
+	targets chan Target
+}
+
+func newFakeDialer() *fakeDialer {
+	return &fakeDialer{remotes: make(chan net.Conn, 1), targets: make(chan Target, 1)}
+}
+
+func (d *fakeDialer) Dial(ctx context.Context, t Target) (Call, error) {
+	select {
+	case d.targets <- t:
+	default:
+	}
+	if d.block {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if d.fail != nil {
+		return nil, d.fail
+	}
+	a, b := net.Pipe()
+	select {
+	case d.remotes <- b:
+	case <-ctx.Done():
+		a.Close()
+		b.Close()
+		return nil, ctx.Err()
+	}
+	return pipeCall{Conn: a, info: ConnectInfo{Rate: 33600, LAPM: true}}, nil
+}
+
+type harness struct {
+	dte    net.Conn // the test's end of the DTE
+	exp    *expecter
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startModem(t *testing.T, opts Options) *harness {
+	t.Helper()
+	ours, theirs := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{dte: theirs, exp: newExpecter(theirs), cancel: cancel, done: make(chan error, 1)}
+	if opts.Interp.DTERate == 0 {
+		opts.Interp.DTERate = 115200
+	}
+	go func() { h.done <- Run(ctx, ours, opts) }()
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	h.cancel()
+	<-h.done
+	h.dte.Close()
+	h.done <- nil // make stop idempotent
+}
+
+func (h *harness) send(t testing.TB, s string) {
+	t.Helper()
+	if _, err := h.dte.Write([]byte(s)); err != nil {
+		t.Fatalf("DTE write: %v", err)
+	}
+}
+
+// cmd sends a command line and waits for the result text.
+func (h *harness) cmd(t testing.TB, line, result string) string {
+	t.Helper()
+	h.send(t, line+"\r")
+	return h.exp.expect(t, result)
+}
+
+// escape waits out the guard time (S12 set by the caller), sends +++ and
+// waits for OK.
+func (h *harness) escape(t testing.TB, guard time.Duration) {
+	t.Helper()
+	time.Sleep(guard + guard/2)
+	h.send(t, "+++")
+	h.exp.expect(t, "OK\r\n")
+}
+
+func TestRunDialDataEscapeHangup(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0S12=5", "OK\r\n")
+	h.send(t, "ATDTalice@bbs.example.com:2323\r")
+	remote := <-d.remotes
+	defer remote.Close()
+	tg := <-d.targets
+	if tg.Address != "telnet://bbs.example.com:2323" || tg.User != "alice" {
+		t.Fatalf("target %v", tg)
+	}
+	h.exp.expect(t, "CONNECT 33600/LAPM\r\n")
+	rexp := newExpecter(remote)
+
+	// Data both ways, byte-exact, including bytes that are commands.
+	payload := []byte("hello ATH\r+\x00\xff")
+	h.send(t, string(payload))
+	rexp.expect(t, string(payload))
+	if _, err := remote.Write([]byte("banner\r\nATZ\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	h.exp.expect(t, "banner\r\nATZ\r\n")
+
+	h.escape(t, 100*time.Millisecond)
+	rexp.expect(t, "+++") // the escape characters went to the line, as on a Hayes modem
+	h.cmd(t, "ATO", "CONNECT 33600/LAPM\r\n")
+	if _, err := remote.Write([]byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	h.exp.expect(t, "again")
+
+	h.escape(t, 100*time.Millisecond)
+	h.cmd(t, "ATH", "NO CARRIER\r\n\r\nOK\r\n")
+	rexp.expect(t, "+++")
+	rexp.mu.Lock()
+	for rexp.err == nil {
+		rexp.cond.Wait()
+	}
+	rexp.mu.Unlock()
+	h.cmd(t, "AT", "OK\r\n")
+}
+
+func TestRunRemoteHangupThenRedial(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0", "OK\r\n")
+	h.send(t, "ATDT127.0.0.1:2323\r")
+	remote := <-d.remotes
+	h.exp.expect(t, "CONNECT")
+	remote.Close()
+	h.exp.expect(t, "the other end hung up\r\n\r\nNO CARRIER\r\n")
+	h.send(t, "ATDL\r")
+	remote = <-d.remotes
+	defer remote.Close()
+	h.exp.expect(t, "CONNECT 33600/LAPM")
+}
+
+func TestRunDialFailures(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	d.fail = &DialError{Reason: ReasonBusy, Explain: "all lines busy"}
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0", "OK\r\n")
+	h.cmd(t, "ATDThost:1", "\r\nall lines busy\r\n\r\nBUSY\r\n")
+	// An unknown number never reaches the dialer.
+	h.cmd(t, "ATDT5551234", "no such number\r\n\r\nERROR\r\n")
+	select {
+	case tg := <-d.targets:
+		if tg.Dial != "host:1" {
+			t.Fatalf("dialer saw %v", tg)
+		}
+	default:
+		t.Fatal("dialer not called")
+	}
+	select {
+	case tg := <-d.targets:
+		t.Fatalf("dialer called for an unknown number: %v", tg)
+	default:
+	}
+}
+
+func TestRunDialAbandoned(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	d.block = true
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	<-d.targets
+	h.send(t, " ")
+	h.exp.expect(t, "NO CARRIER\r\n")
+	// S7 expiry abandons a dial too.
+	h.cmd(t, "ATS7=1", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	<-d.targets
+	h.exp.expect(t, "NO CARRIER\r\n")
+	h.cmd(t, "AT", "OK\r\n")
+}
+
+// fakeAnswerer delivers incoming calls the test makes.
+type fakeAnswerer struct {
+	calls  chan *fakeIncoming
+	closed chan struct{}
+	once   sync.Once
+}
+
+type fakeIncoming struct {
+	conn    net.Conn // the modem's end
+	reject  error    // Answer fails (not the expected callback)
+	mu      sync.Mutex
+	refused bool
+}
+
+func (f *fakeIncoming) Peer() string { return "test" }
+func (f *fakeIncoming) Answer(ctx context.Context) (Call, error) {
+	if f.reject != nil {
+		return nil, f.reject
+	}
+	return pipeCall{Conn: f.conn, info: ConnectInfo{Rate: 9600}}, nil
+}
+func (f *fakeIncoming) Refuse() {
+	f.mu.Lock()
+	f.refused = true
+	f.mu.Unlock()
+	f.conn.Close()
+}
+
+func (a *fakeAnswerer) Accept(ctx context.Context) (Incoming, error) {
+	select {
+	case c := <-a.calls:
+		return c, nil
+	case <-a.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (a *fakeAnswerer) Close() error {
+	a.once.Do(func() { close(a.closed) })
+	return nil
+}
+
+func TestRunCallbackRingsAndAnswers(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ans := &fakeAnswerer{calls: make(chan *fakeIncoming), closed: make(chan struct{})}
+	h := startModem(t, Options{Dialer: newFakeDialer(), Answerer: ans})
+	h.cmd(t, "ATE0S0=1", "OK\r\n")
+
+	a, b := net.Pipe()
+	defer b.Close()
+	ans.calls <- &fakeIncoming{conn: a}
+	h.exp.expect(t, "RING\r\n")
+	h.exp.expect(t, "CONNECT 9600\r\n")
+	if _, err := b.Write([]byte("welcome back")); err != nil {
+		t.Fatal(err)
+	}
+	h.exp.expect(t, "welcome back")
+	b.Close()
+	h.exp.expect(t, "NO CARRIER")
+
+	// Manual answer with ATA; the call is not the expected callback.
+	h.cmd(t, "ATS0=0", "OK\r\n")
+	a2, b2 := net.Pipe()
+	defer b2.Close()
+	inc := &fakeIncoming{conn: a2, reject: errors.New("auth: callback ticket mismatch")}
+	ans.calls <- inc
+	h.exp.expect(t, "RING\r\n")
+	h.cmd(t, "ATS1?", "001")
+	h.cmd(t, "ATA", "not the expected callback; call refused\r\n\r\nNO CARRIER\r\n")
+	inc.mu.Lock()
+	refused := inc.refused
+	inc.mu.Unlock()
+	if !refused {
+		t.Fatal("wrong callback not refused")
+	}
+}
+
+// dtrDTE is a DTE whose test end can report DTR drops.
+type dtrDTE struct {
+	net.Conn
+	drops chan struct{}
+	data  chan []byte
+}
+
+func (d *dtrDTE) Read(b []byte) (int, error) {
+	select {
+	case <-d.drops:
+		return 0, fmt.Errorf("test: %w", ErrDTRDrop)
+	case p, ok := <-d.data:
+		if !ok {
+			return 0, io.EOF
+		}
+		return copy(b, p), nil
+	}
+}
+
+func TestRunDTRDropHangsUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	exp := newExpecter(theirs)
+	dte := &dtrDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
+	d := newFakeDialer()
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), dte, Options{Dialer: d}) }()
+	dte.data <- []byte("ATE0DThost:1\r")
+	remote := <-d.remotes
+	exp.expect(t, "CONNECT")
+	dte.drops <- struct{}{}
+	if _, err := remote.Read(make([]byte, 1)); err == nil {
+		t.Fatal("call still up after DTR drop")
+	}
+	exp.expect(t, "NO CARRIER")
+	// The DTE going away for good (EOF) ends Run.
+	close(dte.data)
+	if err := <-done; !errors.Is(err, io.EOF) {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func countFDs(t testing.TB) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	return len(ents)
+}
+
+// TestRunHundredCycles dials and hangs up 100 times, alternating ATH after
+// an escape and the remote hanging up, and checks that neither goroutines
+// nor file descriptors pile up.
+func TestRunHundredCycles(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	fds := countFDs(t)
+	d := newFakeDialer()
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0S12=0", "OK\r\n") // no guard time: escape at once
+	for i := range 100 {
+		h.send(t, "ATDThost:1\r")
+		remote := <-d.remotes
+		<-d.targets
+		h.exp.expect(t, "CONNECT")
+		if i%2 == 0 {
+			h.send(t, "+++")
+			h.exp.expect(t, "OK\r\n")
+			h.cmd(t, "ATH", "NO CARRIER\r\n\r\nOK\r\n")
+			remote.Close()
+		} else {
+			remote.Close()
+			h.exp.expect(t, "NO CARRIER\r\n")
+		}
+	}
+	h.stop()
+	if n := countFDs(t); n > fds+2 {
+		t.Fatalf("file descriptors: %d before, %d after", fds, n)
+	}
+}
+
+func TestRunNeedsDialer(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if err := Run(context.Background(), a, Options{}); err == nil || !strings.HasPrefix(err.Error(), "modem: ") {
+		t.Fatal(err)
+	}
+}

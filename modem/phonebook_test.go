@@ -1,0 +1,193 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const bookTOML = `
+[[entry]]
+name = "MyBBS"
+number = "555-1212"
+address = "bbs.example.com:2323"
+user = "alice"
+password = "s3cret-pw"
+
+[[entry]]
+name = "plain"
+address = "telnet://retro.example.org:23"
+mode = "plain"
+
+[[entry]]
+name = "web"
+address = "ws://gw.example.net:8080/line"
+user = "bob"
+password = "hunter2"
+mode = "v42"
+`
+
+func writeBook(t *testing.T, text string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "phonebook.toml")
+	if err := os.WriteFile(p, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPhonebookResolve(t *testing.T) {
+	pb, err := LoadPhonebook(writeBook(t, bookTOML, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		dial, addr, user, pw, name string
+		mode                       Mode
+	}{
+		{"mybbs", "telnet://bbs.example.com:2323", "alice", "s3cret-pw", "MyBBS", ModeAuto},
+		{"5551212", "telnet://bbs.example.com:2323", "alice", "s3cret-pw", "MyBBS", ModeAuto},
+		{"555-1212", "telnet://bbs.example.com:2323", "alice", "s3cret-pw", "MyBBS", ModeAuto},
+		{"(555) 1212", "", "", "", "", ""}, // spaces were removed by the interpreter; this one is not a number
+		{"alice@bbs.example.com:2323", "telnet://bbs.example.com:2323", "alice", "s3cret-pw", "MyBBS", ModeAuto},
+		{"carol@bbs.example.com:2323", "telnet://bbs.example.com:2323", "carol", "", "", ModeAuto},
+		{"carol@mybbs", "telnet://bbs.example.com:2323", "carol", "", "MyBBS", ModeAuto},
+		{"alice@MYBBS", "telnet://bbs.example.com:2323", "alice", "s3cret-pw", "MyBBS", ModeAuto},
+		{"plain", "telnet://retro.example.org:23", "", "", "plain", ModePlain},
+		{"web", "ws://gw.example.net:8080/line", "bob", "hunter2", "web", ModeV42},
+		{"other.example.com", "telnet://other.example.com:23", "", "", "", ModeAuto},
+		{"other.example.com:6400", "telnet://other.example.com:6400", "", "", "", ModeAuto},
+		{"127.0.0.1:6400", "telnet://127.0.0.1:6400", "", "", "", ModeAuto},
+		{"[::1]:6400", "telnet://[::1]:6400", "", "", "", ModeAuto},
+		{"tcp://h.example:99", "tcp://h.example:99", "", "", "", ModeAuto},
+	} {
+		tg, err := pb.Resolve(c.dial)
+		if c.addr == "" {
+			if err == nil {
+				t.Errorf("%q resolved to %v", c.dial, tg)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.dial, err)
+			continue
+		}
+		if tg.Address != c.addr || tg.User != c.user || tg.Password != c.pw || tg.Name != c.name || tg.Mode != c.mode {
+			t.Errorf("%q: %+v", c.dial, tg)
+		}
+	}
+	for _, bad := range []string{"1234", "@host:1", "host:0", "host:99999", "host:x", "a:b:c", "telnet://u@h:1", "tcp://h", ""} {
+		if _, err := pb.Resolve(bad); !errors.Is(err, ErrUnknownNumber) {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+	// A nil phonebook resolves addresses only.
+	var none *Phonebook
+	if tg, err := none.Resolve("bbs.example.com:23"); err != nil || tg.Address != "telnet://bbs.example.com:23" {
+		t.Fatalf("nil book: %v %v", tg, err)
+	}
+}
+
+func TestTargetNeverShowsPassword(t *testing.T) {
+	tg := Target{Name: "x", Address: "telnet://h:1", User: "alice", Password: "s3cret-pw", Mode: ModeV42}
+	for _, s := range []string{tg.String(), fmt.Sprintf("%v", tg), fmt.Sprintf("%+v", tg), fmt.Sprintf("%#v", tg), fmt.Sprint(tg)} {
+		if strings.Contains(s, "s3cret") {
+			t.Fatalf("password shown: %s", s)
+		}
+	}
+}
+
+func TestPhonebookFileChecks(t *testing.T) {
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
+		_, err := LoadPhonebook(writeBook(t, bookTOML, mode))
+		if !errors.Is(err, ErrInsecureFile) {
+			t.Errorf("mode %v: %v", mode, err)
+		}
+	}
+	for _, c := range []struct{ name, text string }{
+		{"syntax", "[[entry]\nname = \"x\"\npassword = \"topsecret\"\n"},
+		{"unknown key", "[[entry]]\nname = \"x\"\naddress = \"h:1\"\npasswd = \"topsecret\"\n"},
+		{"type", "[[entry]]\nname = \"x\"\naddress = \"h:1\"\npassword = 12345\n"},
+		{"no name", "[[entry]]\naddress = \"h:1\"\npassword = \"topsecret\"\n"},
+		{"dup", "[[entry]]\nname = \"x\"\naddress = \"h:1\"\n[[entry]]\nname = \"X\"\naddress = \"h:2\"\n"},
+		{"mode", "[[entry]]\nname = \"x\"\naddress = \"h:1\"\nmode = \"fast\"\n"},
+		{"address", "[[entry]]\nname = \"x\"\naddress = \"h:1:2\"\n"},
+		{"v42 without user", "[[entry]]\nname = \"x\"\naddress = \"h:1\"\nmode = \"v42\"\n"},
+		{"password in url", "[[entry]]\nname = \"x\"\naddress = \"telnet://u:topsecret@h:1\"\n"},
+	} {
+		_, err := LoadPhonebook(writeBook(t, c.text, 0o600))
+		if !errors.Is(err, ErrPhonebook) {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("%s: error shows the password: %v", c.name, err)
+		}
+	}
+	if _, err := LoadPhonebook(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("missing file loaded")
+	}
+}
+
+func TestProfileFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "profile.toml")
+	p, err := LoadProfile(path)
+	if err != nil || p != Factory() {
+		t.Fatalf("missing profile: %v", err)
+	}
+	p.Echo, p.X, p.DTR = false, 2, 0
+	p.Regs[0], p.Regs[95] = 3, 47
+	if err := SaveProfile(path, p); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", st.Mode(), err)
+	}
+	q, err := LoadProfile(path)
+	if err != nil || q != p {
+		t.Fatalf("round trip: %v\n%+v\n%+v", err, q, p)
+	}
+	for _, bad := range []string{"x = 9\n", "registers = { S1000 = 1 }\n", "registers = { S1 = 300 }\n", "registers = { Q1 = 1 }\n", "registers = { S01 = 1 }\n", "nonsense = 1\n", "x = \n"} {
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadProfile(path); !errors.Is(err, ErrProfile) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want Reason
+	}{
+		{&DialError{Reason: ReasonBusy, Explain: "full"}, ReasonBusy},
+		{fmt.Errorf("wrapped: %w", &DialError{Reason: ReasonNoDialtone}), ReasonNoDialtone},
+		{context.DeadlineExceeded, ReasonNoAnswer},
+		{&net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}, ReasonNoAnswer},
+		{&net.OpError{Op: "dial", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ENETUNREACH}}, ReasonNoDialtone},
+		{&net.DNSError{Name: "nowhere.invalid", Err: "no such host", IsNotFound: true}, ReasonNoDialtone},
+		{errors.New("auth: denied"), ReasonNoCarrier},
+		{nil, ReasonNoCarrier},
+	} {
+		if r, _ := Classify(c.err); r != c.want {
+			t.Errorf("%v: %v, want %v", c.err, r, c.want)
+		}
+	}
+	e := &DialError{Reason: ReasonBusy, Explain: "full", Err: errors.New("cause")}
+	if !strings.HasPrefix(e.Error(), "modem: ") || errors.Unwrap(e) == nil {
+		t.Fatal(e.Error())
+	}
+}
