@@ -65,7 +65,7 @@ type handler struct {
 }
 
 // Handler returns the http.Handler serving the terminal page at "/" (and
-// "/index.html") and its assets (app.js, app.css, licenses.txt) next to
+// "/index.html") and its assets (app.js, app.css, licenses.txt, favicon.svg) next to
 // it; every other path is 404, every method but GET and HEAD 405. Mount it
 // at "/" of the mux that serves the line, or under a prefix with
 // http.StripPrefix (the page refers to its assets by relative URLs).
@@ -108,7 +108,7 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 	cut := i + len(metaNonce) - len(`">`)
 	h.pageHead, h.pageTail = index[:cut], index[cut:]
 
-	for _, name := range []string{"app.js", "app.css", "licenses.txt"} {
+	for _, name := range []string{"app.js", "app.css", "licenses.txt", "favicon.svg"} {
 		b, err := fs.ReadFile(fsys, "static/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("web: embedded asset: %w", err)
@@ -122,6 +122,8 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 			ctype = "text/css; charset=utf-8"
 		case ".txt":
 			ctype = "text/plain; charset=utf-8"
+		case ".svg":
+			ctype = "image/svg+xml"
 		}
 		h.assets["/"+name] = asset{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 	}

@@ -150,6 +150,7 @@ func TestAssets(t *testing.T) {
 		"/app.js":       "text/javascript; charset=utf-8",
 		"/app.css":      "text/css; charset=utf-8",
 		"/licenses.txt": "text/plain; charset=utf-8",
+		"/favicon.svg":  "image/svg+xml",
 	} {
 		r := get(t, h, "GET", p)
 		b := body(t, r)

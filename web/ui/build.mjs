@@ -1,6 +1,6 @@
 // Builds the browser terminal into a directory (default ../static, which
 // package web embeds): app.js and app.css bundled and minified by esbuild,
-// index.html copied, and the licences of the bundled packages collected in
+// index.html and favicon.svg copied, and the licences of the bundled packages collected in
 // licenses.txt. The output depends only on the sources and the locked
 // packages (no timestamps, no source maps), so rebuilding into another
 // directory and comparing tells whether the embedded copy is current.
@@ -37,7 +37,7 @@ await build({
   entryPoints: ['src/app.css'],
   outfile: join(out, 'app.css'),
 });
-await copyFile(join(here, 'index.html'), join(out, 'index.html'));
+for (const f of ['index.html', 'favicon.svg']) await copyFile(join(here, f), join(out, f));
 
 let licenses = 'Third-party software bundled into app.js and app.css.\n';
 for (const name of bundled) {

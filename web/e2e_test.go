@@ -1,0 +1,245 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// e2ePassword is the test user's password; it travels in the child's
+// environment, never in a URL or an argument list.
+const e2ePassword = "correct horse battery staple"
+
+// gatewayConfig is the daemon's configuration for the browser test: one
+// line (the second caller hears BUSY), no hold-off, one login try, a shell
+// on a pty, V.42 detection first as in the demo (text login after T400).
+const gatewayConfig = `gateway_name = "e2e"
+state_dir = %[1]q
+users_file = %[2]q
+default_backend = "sh"
+[log]
+level = "debug"
+[lines]
+max_concurrent = 1
+per_source = 0
+holdoff = "0s"
+drain_timeout = "2s"
+[security]
+login_tries = 1
+argon2_time = 1
+argon2_memory_kib = 8192
+throttle_base = "10ms"
+throttle_max = "20ms"
+[[listener]]
+name = "web"
+address = "ws://%[3]s/line"
+v42 = "detect"
+text_login = "allow"
+[[backend]]
+name = "sh"
+type = "pty"
+command = ["/bin/sh"]
+env = ["PS1=$ ", "HOME=%[4]s", "LANG=C.UTF-8"]
+term = "xterm"
+`
+
+// TestE2EBrowser runs the page in headless Chromium against a real
+// `gateway serve` (built from this tree): text login, a command's output
+// read from the terminal buffer, resize seen by the pty (stty size), CP437
+// and UTF-8, paste and copy, busy, hang-up, reconnect, denied. Screenshots
+// are left in $DIALGATE_ARTIFACTS (default: the test's temporary
+// directory, logged).
+func TestE2EBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser end-to-end test skipped in -short mode")
+	}
+	node := needUI(t)
+	if _, err := os.Stat(filepath.Join("ui", "node_modules", "playwright-core", "package.json")); err != nil {
+		testutil.Missing(t, "playwright-core in web/ui/node_modules (run: cd web/ui && npm ci)")
+	}
+	chromium := testutil.NeedBinary(t, "chromium")
+	goTool := testutil.NeedBinary(t, "go")
+	testutil.CheckGoroutines(t)
+
+	dir := t.TempDir()
+	artifacts := os.Getenv("DIALGATE_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(dir, "artifacts")
+	} else {
+		artifacts = filepath.Join(artifacts, "web-e2e")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	bin := filepath.Join(dir, "gateway")
+	build := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/dialgate/dialgate/cmd/gateway")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build gateway: %v\n%s", err, out)
+	}
+
+	lineAddr := freeAddr(t)
+	cfg := filepath.Join(dir, "gateway.toml")
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(gatewayConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), lineAddr, home)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := exec.CommandContext(ctx, bin, "user", "add", "--config", cfg, "--password-stdin", "alice")
+	add.Stdin = strings.NewReader(e2ePassword + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("gateway user add: %v\n%s", err, out)
+	}
+
+	var gwLog bytes.Buffer
+	gw := exec.Command(bin, "serve", "--config", cfg)
+	gw.Stdout, gw.Stderr = &gwLog, &gwLog
+	if err := gw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	gwDone := make(chan error, 1)
+	go func() { gwDone <- gw.Wait() }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = gw.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-gwDone:
+		case <-time.After(10 * time.Second):
+			_ = gw.Process.Kill()
+			<-gwDone
+		}
+	}
+	defer stop()
+	defer func() {
+		if t.Failed() {
+			stop()
+			t.Logf("gateway log:\n%s", gwLog.String())
+		}
+	}()
+	waitListening(t, ctx, lineAddr, gwDone)
+
+	// The page, served next to a proxy of the daemon's line (same origin
+	// for the browser; the proxy keeps the Host header, so the daemon's
+	// origin check sees the same origin too).
+	page, err := Handler(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/line", httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: lineAddr}))
+	mux.Handle("/", page)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	pageURL := srv.URL + "/"
+
+	e2e := exec.CommandContext(ctx, node, "e2e/e2e.mjs")
+	e2e.Dir = "ui"
+	e2e.Env = append(os.Environ(),
+		"DIALGATE_E2E_URL="+pageURL,
+		"DIALGATE_E2E_USER=alice",
+		"DIALGATE_E2E_PASSWORD="+e2ePassword,
+		"DIALGATE_E2E_OUT="+artifacts,
+		"DIALGATE_E2E_CHROMIUM="+chromium,
+	)
+	out, err := e2e.CombinedOutput()
+	t.Logf("browser steps:\n%s", out)
+	if err != nil {
+		t.Fatalf("e2e.mjs: %v", err)
+	}
+	for _, want := range []string{"ok text login", "ok resize reaches the pty", "ok second caller hears busy", "ok reconnect, wrong password is denied"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("browser run lacks %q", want)
+		}
+	}
+	for _, shot := range []string{"terminal.png", "busy.png", "denied.png"} {
+		if fi, err := os.Stat(filepath.Join(artifacts, shot)); err != nil || fi.Size() < 1000 {
+			t.Errorf("screenshot %s missing or empty: %v", shot, err)
+		}
+	}
+	t.Logf("screenshots in %s", artifacts)
+
+	stop()
+	checkCallRecords(t, filepath.Join(dir, "state", "calls.jsonl"))
+}
+
+// checkCallRecords checks that the daemon recorded the browser's calls
+// like any other line's: one bridged session, one busy, one denied.
+func checkCallRecords(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("call records: %v", err)
+	}
+	defer f.Close()
+	results := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var rec struct {
+			Result string `json:"result"`
+			Line   string `json:"line"`
+			User   string `json:"user"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("call record %q: %v", sc.Text(), err)
+		}
+		if rec.Line != "ws" {
+			t.Errorf("call record %s: line %q, want ws", sc.Text(), rec.Line)
+		}
+		results[rec.Result]++
+	}
+	if results["busy"] != 1 || results["denied"] != 1 || len(results) != 3 {
+		t.Errorf("call results %v, want one busy, one denied and one bridged session", results)
+	}
+}
+
+// freeAddr returns a loopback host:port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func waitListening(t *testing.T, ctx context.Context, addr string, exited <-chan error) {
+	t.Helper()
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("gateway exited before answering: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("gateway not answering on %s: %v", addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,225 @@
+// End-to-end test of the browser terminal in headless Chromium (the
+// Debian package; no browser is ever downloaded), driven by playwright-core.
+// web/e2e_test.go starts a real gateway and runs this script; it can also
+// be run by hand against any gateway serving the page:
+//
+//   DIALGATE_E2E_URL=http://127.0.0.1:8080/ DIALGATE_E2E_USER=alice \
+//   DIALGATE_E2E_PASSWORD=... DIALGATE_E2E_OUT=/tmp/shots node e2e/e2e.mjs
+//
+// The gateway must answer with at most one line (max_concurrent = 1, so a
+// second call hears BUSY), hold-off 0s, one login try, and bridge the user
+// to a POSIX shell on a pty with PS1='$ '. Each step prints one line
+// "ok <step>"; a failure prints "FAIL <step>: <why>", the terminal text and
+// a screenshot, and exits 1.
+import { chromium } from 'playwright-core';
+import { mkdtemp, rm, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = (k, d) => process.env[k] ?? d;
+const url = env('DIALGATE_E2E_URL');
+const user = env('DIALGATE_E2E_USER', 'alice');
+const password = env('DIALGATE_E2E_PASSWORD');
+const out = env('DIALGATE_E2E_OUT', '.');
+const browserPath = env('DIALGATE_E2E_CHROMIUM', '/usr/bin/chromium');
+const WAIT = Number(env('DIALGATE_E2E_WAIT_MS', '20000'));
+if (!url || !password) {
+  console.error('e2e: set DIALGATE_E2E_URL and DIALGATE_E2E_PASSWORD');
+  process.exit(2);
+}
+
+const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let step = 'launch';
+const pages = [];
+const profile = await mkdtemp(join(tmpdir(), 'dialgate-e2e-'));
+await mkdir(out, { recursive: true });
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: browserPath, headless: true, args,
+  viewport: { width: 1000, height: 600 },
+});
+
+function ok(what) { console.log(`ok ${what}`); }
+
+const screen = (page) => page.evaluate(() => window.dialgate.screen());
+const status = (page) => page.evaluate(() => window.dialgate.status());
+const size = (page) => page.evaluate(() => window.dialgate.size());
+
+async function waitScreen(page, pred, what) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const s = await screen(page);
+    if (pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+const waitText = (page, text) => waitScreen(page, (s) => s.includes(text), JSON.stringify(text));
+
+async function waitState(page, state) {
+  try {
+    await page.waitForFunction((st) => window.dialgate.status().state === st, state, { timeout: WAIT });
+  } catch {
+    throw new Error(`status is ${JSON.stringify(await status(page))}, want ${state}`);
+  }
+  const shown = await page.textContent('#status');
+  const attr = await page.getAttribute('#status', 'data-state');
+  if (attr !== state) throw new Error(`status line data-state ${attr}, want ${state}`);
+  return shown;
+}
+
+async function typeLine(page, text) {
+  await page.focus('.xterm-helper-textarea');
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+// run sends a shell command with a marker and returns the output lines
+// between the command line and the next prompt.
+let seq = 0;
+async function run(page, cmd) {
+  const mark = `e2e-${++seq}-done`;
+  await typeLine(page, `${cmd}; echo ${mark}`);
+  const s = await waitScreen(page, (t) => t.split('\n').some((l) => l.trim() === mark), `output of ${cmd}`);
+  const lines = s.split('\n');
+  const end = lines.findLastIndex((l) => l.trim() === mark);
+  const start = lines.findLastIndex((l, i) => i < end && l.includes(`echo ${mark}`));
+  return lines.slice(start + 1, end).map((l) => l.trimEnd());
+}
+
+async function login(page, pw) {
+  await waitText(page, 'login: ');
+  await typeLine(page, user);
+  await waitText(page, 'password: ');
+  await typeLine(page, pw);
+}
+
+async function sttySize(page) {
+  const lines = await run(page, 'stty size');
+  const m = lines.map((l) => /^(\d+) (\d+)$/.exec(l.trim())).find(Boolean);
+  if (!m) throw new Error(`stty size printed ${JSON.stringify(lines)}`);
+  return { rows: Number(m[1]), cols: Number(m[2]) };
+}
+
+try {
+  step = 'page loads and connects';
+  const a = await ctx.newPage();
+  pages.push(a);
+  const consoleErrors = [];
+  a.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  a.on('pageerror', (e) => consoleErrors.push(String(e)));
+  a.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()} for ${r.url()}`); });
+  await a.goto(url);
+  await waitState(a, 'connected');
+  ok(step);
+
+  step = 'text login';
+  await login(a, password);
+  await waitScreen(a, (s) => s.split('\n').some((l) => l.startsWith('$ ')), 'the shell prompt');
+  ok(step);
+
+  step = 'command output';
+  const echoed = await run(a, 'echo "hello from $(printf %s browser)-$((6*7))"');
+  if (!echoed.includes('hello from browser-42')) throw new Error(`output ${JSON.stringify(echoed)}`);
+  ok(step);
+
+  step = 'initial size reaches the pty';
+  let want = await size(a);
+  let got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) throw new Error(`stty size ${JSON.stringify(got)}, terminal ${JSON.stringify(want)}`);
+  ok(`${step} (${got.cols}x${got.rows})`);
+
+  step = 'resize reaches the pty';
+  await a.setViewportSize({ width: 640, height: 420 });
+  await a.waitForFunction((w) => { const s = window.dialgate.size(); return s.cols !== w.cols || s.rows !== w.rows; }, want, { timeout: WAIT });
+  want = await size(a);
+  // The size message and the command travel in order on one WebSocket,
+  // but the pty learns the size from the gateway's goroutine: retry once.
+  got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) throw new Error(`stty size ${JSON.stringify(got)}, terminal ${JSON.stringify(want)}`);
+  ok(`${step} (${got.cols}x${got.rows})`);
+  await a.setViewportSize({ width: 1000, height: 600 });
+
+  step = 'CP437 selectable';
+  await a.selectOption('#charset', 'cp437');
+  const art = await run(a, "printf '\\311\\315\\315\\273 \\260\\261\\262\\333\\n'");
+  if (!art.includes('╔══╗ ░▒▓█')) throw new Error(`CP437 output ${JSON.stringify(art)}`);
+  await a.selectOption('#charset', 'utf-8');
+  const utf = await run(a, "printf '\\342\\224\\214\\342\\224\\220 gr\\303\\274\\303\\237e\\n'");
+  if (!utf.includes('┌┐ grüße')) throw new Error(`UTF-8 output ${JSON.stringify(utf)}`);
+  ok(step);
+
+  step = 'paste';
+  await ctx.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await a.evaluate(() => navigator.clipboard.writeText('echo pasted-$((40+2))'));
+  await a.click('#paste');
+  await a.keyboard.press('Enter');
+  await waitScreen(a, (s) => s.split('\n').some((l) => l.trim() === 'pasted-42'), 'pasted command output');
+  ok(step);
+
+  step = 'copy';
+  await run(a, 'echo copy-me-please');
+  await a.evaluate(() => navigator.clipboard.writeText(''));
+  // Select the output line with the mouse (a triple click selects a line
+  // in xterm.js), then press the Copy button.
+  const row = a.locator('.xterm-rows > div', { hasText: /^copy-me-please\s*$/ }).last();
+  const box = await row.boundingBox();
+  if (!box) throw new Error('output row not rendered');
+  await a.mouse.click(box.x + 20, box.y + box.height / 2, { clickCount: 3 });
+  await a.click('#copy');
+  await a.waitForFunction(() => navigator.clipboard.readText().then((t) => t.includes('copy-me-please')), null, { timeout: WAIT })
+    .catch(async () => { throw new Error(`clipboard holds ${JSON.stringify(await a.evaluate(() => navigator.clipboard.readText()))}`); });
+  ok(step);
+
+  step = 'screenshot';
+  await run(a, "printf '\\033[1;33mdialgate\\033[0m browser terminal \\033[32mOK\\033[0m\\n'");
+  await a.screenshot({ path: join(out, 'terminal.png') });
+  ok(step);
+
+  step = 'second caller hears busy';
+  const b = await ctx.newPage();
+  pages.push(b);
+  await b.goto(url);
+  const busyText = await waitState(b, 'busy');
+  if (!/busy/i.test(busyText)) throw new Error(`status line says ${JSON.stringify(busyText)}`);
+  if (await b.isDisabled('#reconnect')) throw new Error('reconnect button disabled after busy');
+  await b.screenshot({ path: join(out, 'busy.png') });
+  await b.close();
+  pages.pop();
+  ok(step);
+
+  step = 'hang up';
+  await typeLine(a, 'exit');
+  const hung = await waitState(a, 'hungup');
+  if (!/hung up/.test(hung)) throw new Error(`status line says ${JSON.stringify(hung)}`);
+  if (await a.isDisabled('#reconnect')) throw new Error('reconnect button disabled after hang-up');
+  ok(step);
+
+  step = 'reconnect, wrong password is denied';
+  await a.click('#reconnect');
+  await waitState(a, 'connected');
+  await login(a, password + '-wrong');
+  const denied = await waitState(a, 'denied');
+  if (!/denied/.test(denied)) throw new Error(`status line says ${JSON.stringify(denied)}`);
+  await a.screenshot({ path: join(out, 'denied.png') });
+  ok(step);
+
+  step = 'no page errors';
+  if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join(' | ')}`);
+  ok(step);
+} catch (e) {
+  console.log(`FAIL ${step}: ${e.message}`);
+  for (const [i, p] of pages.entries()) {
+    try {
+      console.log(`--- page ${i} status ${JSON.stringify(await status(p))}\n${(await screen(p)).replace(/\n+$/, '')}`);
+      await p.screenshot({ path: join(out, `failure-${i}.png`) });
+    } catch { /* page gone */ }
+  }
+  process.exitCode = 1;
+} finally {
+  await ctx.close();
+  await rm(profile, { recursive: true, force: true });
+}
