@@ -28,6 +28,11 @@ const (
 // writeChunk bounds how much input one telnet Write encodes at a time.
 const writeChunk = 32 << 10
 
+var encodePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 2*writeChunk+64)
+	return &b
+}}
+
 // Options configure a line.
 type Options struct {
 	// Telnet selects telnet-modem mode; false gives a raw line.
@@ -84,7 +89,7 @@ type Line struct {
 
 	writeMu sync.Mutex // serializes everything written to conn
 	wclosed bool       // CloseWrite or Close has sent FIN
-	wbuf    []byte     // encode buffer, under writeMu
+	wbuf    []byte     // control output buffer (small), under writeMu
 
 	tmu      sync.Mutex // guards tn and flushing
 	tn       *telnet    // nil on raw lines
@@ -314,15 +319,18 @@ func (l *Line) Write(p []byte) (int, error) {
 		}
 		return n, err
 	}
+	// The encode buffer comes from a pool so that idle lines hold none.
+	bp := encodePool.Get().(*[]byte)
+	defer encodePool.Put(bp)
 	done := 0
 	for done < len(p) {
 		chunk := p[done:min(len(p), done+writeChunk)]
 		l.tmu.Lock()
-		buf := append(l.wbuf[:0], l.tn.out...)
+		buf := append((*bp)[:0], l.tn.out...)
 		l.tn.out = l.tn.out[:0]
 		buf = l.tn.encode(buf, chunk)
 		l.tmu.Unlock()
-		l.wbuf = buf
+		*bp = buf[:0]
 		if _, err := l.conn.Write(buf); err != nil {
 			return done, fmt.Errorf("tcp: write: %w", err)
 		}
