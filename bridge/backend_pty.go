@@ -86,6 +86,19 @@ type ptyConn struct {
 	waitErr error
 
 	closeOnce sync.Once
+	hupOnce   sync.Once
+	hupAt     time.Time // when hangUp sent SIGHUP, under hupOnce
+}
+
+// hangUp sends SIGHUP (and SIGCONT, so stopped jobs see it) to the
+// process group once, and reports when it did.
+func (c *ptyConn) hangUp() time.Time {
+	c.hupOnce.Do(func() {
+		c.hupAt = time.Now()
+		_ = syscall.Kill(-c.pgid, syscall.SIGHUP)
+		_ = syscall.Kill(-c.pgid, syscall.SIGCONT)
+	})
+	return c.hupAt
 }
 
 func (c *ptyConn) reap() {
@@ -109,9 +122,17 @@ func (c *ptyConn) Read(p []byte) (int, error) {
 
 func (c *ptyConn) Write(p []byte) (int, error) { return c.ptmx.Write(p) }
 
-// CloseWrite on a terminal has no half-close: the caller hanging up is a
-// hang-up (SIGHUP), which Close delivers.
-func (c *ptyConn) CloseWrite() error { return nil }
+// CloseWrite: a terminal has no half-close; the caller hanging up is a
+// hang-up, so the process group gets SIGHUP as on a modem disconnect
+// (POSIX general terminal interface, "Modem Disconnect"). Close follows.
+func (c *ptyConn) CloseWrite() error {
+	select {
+	case <-c.exited:
+	default:
+		c.hangUp()
+	}
+	return nil
+}
 
 func (c *ptyConn) Resize(w transport.WindowSize) error {
 	if w.Cols <= 0 || w.Rows <= 0 {
@@ -127,16 +148,15 @@ func (c *ptyConn) Interrupt() error {
 	return err
 }
 
-// Close hangs up: SIGHUP to the process group, SIGKILL after a grace
-// period if the child has not exited, and waits until it is reaped.
+// Close hangs up: SIGHUP to the process group (if CloseWrite has not sent
+// it), SIGKILL once ptyKillGrace has passed since the SIGHUP if the child
+// has not exited, and waits until it is reaped.
 func (c *ptyConn) Close() error {
 	c.closeOnce.Do(func() {
 		select {
 		case <-c.exited:
 		default:
-			_ = syscall.Kill(-c.pgid, syscall.SIGHUP)
-			_ = syscall.Kill(-c.pgid, syscall.SIGCONT)
-			t := time.NewTimer(ptyKillGrace)
+			t := time.NewTimer(ptyKillGrace - time.Since(c.hangUp()))
 			select {
 			case <-c.exited:
 			case <-t.C:

@@ -63,6 +63,7 @@ func newLineEditor(r io.Reader, w io.Writer, echo bool) *lineEditor {
 func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 	var b []byte
 	var out []byte
+	esc := 0 // 1: after ESC; 2: in a CSI sequence (ECMA-48 5.4); 3: after ESC O
 	flush := func() error {
 		if len(out) == 0 {
 			return nil
@@ -82,7 +83,31 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 				continue
 			}
 		}
+		// Cursor keys and the like send escape sequences; they are not
+		// part of names or passwords.
+		switch esc {
+		case 1:
+			switch c {
+			case '[':
+				esc = 2
+			case 'O':
+				esc = 3
+			default:
+				esc = 0
+			}
+			continue
+		case 2:
+			if c >= 0x40 && c <= 0x7E {
+				esc = 0
+			}
+			continue
+		case 3:
+			esc = 0
+			continue
+		}
 		switch {
+		case c == 0x1B:
+			esc = 1
 		case c == '\r' || c == '\n':
 			e.pendingCR = c == '\r'
 			if e.echo {
@@ -107,8 +132,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			}
 			b = b[:0]
 		case c < 0x20:
-			// Other control characters (escape sequences from cursor
-			// keys and the like) are not part of names or passwords.
+			// Other control characters are ignored.
 		default:
 			if len(b) < max {
 				b = append(b, c)

@@ -1,0 +1,409 @@
+package bridge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
+)
+
+func TestBusyWhenLinesFull(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.Lines.MaxConcurrent = 1
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"a": "b"}})
+	first, done1 := simCall(t, s)
+	expect(t, first, "login: ")
+	second, done2 := simCall(t, s)
+	if out := readAll(second); out != "BUSY\r\n" {
+		t.Errorf("second caller heard %q", out)
+	}
+	<-done2
+	first.Close()
+	<-done1
+	recs := records(t, st)
+	if len(recs) != 2 || recs[0].Result != store.ResultBusy || recs[0].Reason != string(busyFull) || recs[1].Result != store.ResultAbandoned {
+		t.Fatalf("records: %+v", recs)
+	}
+	if recs[0].Session == recs[1].Session {
+		t.Errorf("session numbers repeat: %+v", recs)
+	}
+}
+
+func TestMaintenanceAndReload(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"a": "b"}})
+	c2 := *c
+	c2.Lines.Maintenance = true
+	if err := s.Reload(&c2, nil); err != nil {
+		t.Fatal(err)
+	}
+	line, done := simCall(t, s)
+	if out := readAll(line); out != "BUSY\r\n" {
+		t.Errorf("caller heard %q", out)
+	}
+	<-done
+	// A new backend and a new verifier apply to the next call.
+	addr := tcpBackendServer(t, func(c net.Conn) { io.WriteString(c, "new backend here") })
+	c3 := *c
+	c3.Backends = append([]config.Backend{}, config.Backend{Name: "nb", Type: config.BackendTCP, Address: config.HostPort(addr), ConnectTimeout: config.Duration{Duration: time.Second}})
+	c3.Listeners = []config.Listener{c.Listeners[0]}
+	c3.Listeners[0].Backend = "nb"
+	if err := s.Reload(&c3, &fakeVerifier{users: map[string]string{"newuser": "pw"}}); err != nil {
+		t.Fatal(err)
+	}
+	line, done = simCall(t, s)
+	login(t, line, "newuser", "pw")
+	out := readAll(line)
+	if !strings.Contains(out, "new backend here") || !strings.Contains(out, "NO CARRIER (the service ended the session)") {
+		t.Errorf("caller heard %q", out)
+	}
+	<-done
+	if r := records(t, st); len(r) != 2 || r[0].Reason != string(busyMaintenance) || r[1].Backend != "nb" {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+func TestLoginTimeout(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.Security.HandshakeDeadline.Duration = 200 * time.Millisecond
+	s, st := newTestServer(t, c, &fakeVerifier{})
+	line, done := simCall(t, s)
+	if out := readAll(line); !strings.Contains(out, "NO CARRIER (login timed out)") {
+		t.Errorf("caller heard %q", out)
+	}
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != "login timed out" {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+func TestThrottledLogin(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{busy: true})
+	line, done := simCall(t, s)
+	login(t, line, "x", "y")
+	if out := readAll(line); !strings.Contains(out, "try again later") {
+		t.Errorf("caller heard %q", out)
+	}
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultThrottled {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+func TestCallbackUserNotBridgedWithoutService(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	v := &fakeVerifier{users: map[string]string{"cb": "pw"}, accounts: map[string]Account{"cb": {Callback: "telnet://127.0.0.1:9"}}}
+	s, st := newTestServer(t, testConfig(t), v)
+	line, done := simCall(t, s)
+	login(t, line, "cb", "pw")
+	if out := readAll(line); !strings.Contains(out, "needs a callback") {
+		t.Errorf("caller heard %q", out)
+	}
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultRefused {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+func TestCallbackHandedToService(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	v := &fakeVerifier{users: map[string]string{"cb": "pw"}, accounts: map[string]Account{"cb": {Callback: "telnet://127.0.0.1:9"}}}
+	st, err := store.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got := make(chan CallbackRequest, 1)
+	s, err := New(Options{Config: testConfig(t), Store: st, Verifier: v, Callback: func(_ context.Context, r CallbackRequest) error {
+		got <- r
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, done := simCall(t, s)
+	login(t, line, "cb", "pw")
+	if out := readAll(line); !strings.Contains(out, "called back") {
+		t.Errorf("caller heard %q", out)
+	}
+	<-done
+	r := <-got
+	if r.Account.Callback != "telnet://127.0.0.1:9" || r.Mode != "text" || r.Session == 0 {
+		t.Errorf("request: %+v", r)
+	}
+	if rec := records(t, st); len(rec) != 1 || rec[0].Result != store.ResultCallback {
+		t.Fatalf("records: %+v", rec)
+	}
+}
+
+// TestPTYBackend runs a shell script on a pty: environment, window size,
+// typeahead after the password, and the exit reaching the caller.
+func TestPTYBackend(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	c := testConfig(t, config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+		`stty -echo; echo "user=$DIALGATE_USER session=$DIALGATE_SESSION term=$TERM size=$(stty size)"; read x; echo "got:$x"`}})
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"carol": "pw"}})
+	line, done := simCall(t, s)
+	expect(t, line, "login: ")
+	// The password and the first line for the program in one write.
+	io.WriteString(line, "carol\r\npw\r\nhello pty\r")
+	out := readAll(line)
+	<-done
+	recs := records(t, st)
+	want := fmt.Sprintf("user=carol session=%d term=vt100 size=24 80", recs[0].Session)
+	if !strings.Contains(out, want) || !strings.Contains(out, "got:hello pty") || !strings.Contains(out, "NO CARRIER (the service ended the session)") {
+		t.Errorf("caller saw %q, want %q", out, want)
+	}
+	if recs[0].Result != store.ResultCompleted || recs[0].Reason != "backend closed" {
+		t.Errorf("record: %+v", recs[0])
+	}
+}
+
+// TestPTYHangupKillsProcessGroup: the caller hangs up while the program
+// and a child of it run; both are gone afterwards.
+func TestPTYHangupKillsProcessGroup(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	c := testConfig(t, config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+		`trap '' HUP; sleep 300 & echo $$ $! > ` + pidFile + `; echo started; wait`}})
+	s, _ := newTestServer(t, c, &fakeVerifier{users: map[string]string{"d": "pw"}})
+	line, done := simCall(t, s)
+	login(t, line, "d", "pw")
+	expect(t, line, "started")
+	line.Close()
+	<-done
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		var pid int
+		fmt.Sscan(f, &pid)
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if !strings.Contains(string(st), ") Z ") {
+				t.Errorf("process %d still running after hang-up: %s", pid, st)
+			}
+		}
+	}
+}
+
+// TestProxyProtocolV2 checks the header a PROXY-enabled TCP backend sees.
+func TestProxyProtocolV2(t *testing.T) {
+	hdr := appendProxyV2(nil, "192.0.2.7:4000", "198.51.100.1:2323")
+	want := append(append([]byte{}, proxyV2Sig...), 0x21, 0x11, 0, 12, 192, 0, 2, 7, 198, 51, 100, 1, 0x0F, 0xA0, 0x09, 0x13)
+	if !bytes.Equal(hdr, want) {
+		t.Errorf("IPv4 header\n got %x\nwant %x", hdr, want)
+	}
+	hdr = appendProxyV2(nil, "[2001:db8::1]:5", "[2001:db8::2]:6")
+	if len(hdr) != 16+36 || hdr[13] != 0x21 || binary.BigEndian.Uint16(hdr[14:]) != 36 {
+		t.Errorf("IPv6 header %x", hdr)
+	}
+	if hdr := appendProxyV2(nil, "sim/a", "sim/b"); !bytes.Equal(hdr[12:], []byte{0x20, 0, 0, 0}) {
+		t.Errorf("LOCAL header %x", hdr)
+	}
+}
+
+// TestProxyProtocolToBackend: a real TCP backend receives the header
+// before the caller's octets.
+func TestProxyProtocolToBackend(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	got := make(chan []byte, 1)
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		b := make([]byte, 16+2)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		io.ReadFull(c, b)
+		got <- b
+	})
+	c := testConfig(t, config.Backend{Name: "p", Type: config.BackendTCP, Address: config.HostPort(addr), ProxyProtocol: true})
+	s, _ := newTestServer(t, c, &fakeVerifier{users: map[string]string{"e": "pw"}})
+	line, done := simCall(t, s)
+	login(t, line, "e", "pw")
+	io.WriteString(line, "hi")
+	b := <-got
+	line.Close()
+	<-done
+	// In-memory lines have no IP addresses: LOCAL, then the data.
+	if !bytes.Equal(b[:12], proxyV2Sig) || b[12] != 0x20 || string(b[16:18]) != "hi" {
+		t.Errorf("backend got %x", b)
+	}
+}
+
+// startLoopback starts a gateway with one raw TCP listener on a free
+// loopback port.
+func startLoopback(t testing.TB, c *config.Config, v Verifier) *Gateway {
+	t.Helper()
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "tcp://127.0.0.1:0"
+	g, err := Start(context.Background(), c, StartOptions{Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Shutdown(context.Background()) })
+	return g
+}
+
+func dialGateway(t testing.TB, g *Gateway) net.Conn {
+	t.Helper()
+	addr := strings.TrimPrefix(g.Addr("test"), "tcp://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// TestBulkFromBackendThenClose: 64 MiB from a TCP backend, which then
+// closes at once, reach the caller whole over a loopback TCP line (text
+// path), followed by the closing message.
+func TestBulkFromBackendThenClose(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	const size = 64 << 20
+	seed := [32]byte{7}
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		r := rand.NewChaCha8(seed)
+		buf := make([]byte, 1<<20)
+		for sent := 0; sent < size; sent += len(buf) {
+			r.Read(buf)
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+		// Immediate close, with nothing read from the gateway.
+	})
+	c := testConfig(t, config.Backend{Name: "bulk", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"f": "pw"}})
+	conn := dialGateway(t, g)
+	defer conn.Close()
+	br := bufio.NewReaderSize(conn, 1<<16)
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{br, conn}
+	login(t, rw, "f", "pw")
+	// The gateway echoes the end of the password line.
+	if crlf := make([]byte, 2); func() bool { io.ReadFull(br, crlf); return string(crlf) != "\r\n" }() {
+		t.Fatal("no CR LF after the password")
+	}
+	want := sha256.New()
+	r := rand.NewChaCha8(seed)
+	io.CopyN(want, r, size)
+	got := sha256.New()
+	n, err := io.CopyN(got, br, size)
+	if err != nil || n != size {
+		t.Fatalf("read %d of %d octets: %v", n, size, err)
+	}
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatal("64 MiB arrived corrupted")
+	}
+	tail, _ := io.ReadAll(br)
+	if string(tail) != msgBackendEnd {
+		t.Errorf("after the data: %q", tail)
+	}
+	conn.Close()
+	g.Shutdown(context.Background())
+	recs := records(t, g.Store)
+	if len(recs) != 1 || recs[0].BytesOut != size || recs[0].Reason != "backend closed" {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// TestShutdownDrains: Shutdown waits for a call in progress; when the
+// deadline passes, the caller is told and hung up, and the call recorded.
+func TestShutdownDrains(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"g": "pw"}})
+	conn := dialGateway(t, g)
+	defer conn.Close()
+	login(t, conn, "g", "pw")
+	io.WriteString(conn, "ping")
+	expect(t, conn, "ping")
+	heard := make(chan string, 1)
+	go func() {
+		out := readAll(conn)
+		conn.Close()
+		heard <- out
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Errorf("Shutdown: %v, want deadline exceeded", err)
+	}
+	if out := <-heard; !strings.Contains(out, "NO CARRIER (the gateway is shutting down)") {
+		t.Errorf("caller heard %q", out)
+	}
+	if _, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "tcp://")); err == nil {
+		t.Error("gateway still answers after Shutdown")
+	}
+	recs, _ := store.ReadRecordsFile(g.Store.RecordsPath())
+	if len(recs) != 1 || recs[0].Result != store.ResultShutdown {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// TestManyShortCalls makes 1,000 short calls (login, a few octets to the
+// demo board, hang-up) and checks that no goroutine and no file
+// descriptor is left over.
+func TestManyShortCalls(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	calls := 1000
+	if testing.Short() {
+		calls = 100
+	}
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"h": "pw"}})
+	fdsBefore := openFDs(t)
+	for i := 0; i < calls; i++ {
+		line, done := simCall(t, s)
+		login(t, line, "h", "pw")
+		expect(t, line, "Choice: ")
+		io.WriteString(line, "g\r")
+		if i%2 == 0 {
+			readAll(line)
+		}
+		line.Close()
+		<-done
+	}
+	if n := s.ActiveCalls(); n != 0 {
+		t.Errorf("%d line slots still taken", n)
+	}
+	recs := records(t, st)
+	if len(recs) != calls {
+		t.Fatalf("%d records for %d calls", len(recs), calls)
+	}
+	if fds := openFDs(t); fds > fdsBefore+2 {
+		t.Errorf("file descriptors: %d before, %d after %d calls", fdsBefore, fds, calls)
+	}
+}
+
+func openFDs(t testing.TB) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+var _ transport.Line // keep the import for helpers

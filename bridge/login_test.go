@@ -1,0 +1,84 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestLineEditor(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, echo string
+	}{
+		{"alice\r\n", "alice", "alice\r\n"},
+		{"alice\r\x00", "alice", "alice\r\n"},
+		{"alice\n", "alice", "alice\r\n"},
+		{"alx\x7fice\r", "alice", "alx\b \bice\r\n"},
+		{"\x1b[Aab\bc\r", "ac", "ab\b \bc\r\n"},
+		{"zz\x15ok\r", "ok", "zz\b \b\b \bok\r\n"},
+	} {
+		var out bytes.Buffer
+		e := newLineEditor(strings.NewReader(tc.in), &out, true)
+		got, err := e.readLine(false, 64)
+		if err != nil || got != tc.want || out.String() != tc.echo {
+			t.Errorf("%q: got %q, %v, echo %q; want %q, echo %q", tc.in, got, err, out.String(), tc.want, tc.echo)
+		}
+	}
+	// Secret lines are not echoed, and the LF after the CR is not
+	// handed to what follows.
+	var out bytes.Buffer
+	e := newLineEditor(strings.NewReader("pw\r\nrest"), &out, true)
+	if got, _ := e.readLine(true, 64); got != "pw" || out.String() != "\r\n" {
+		t.Errorf("secret: %q, echo %q", got, out.String())
+	}
+	rest, _ := io.ReadAll(e.rest())
+	if string(rest) != "rest" {
+		t.Errorf("rest %q", rest)
+	}
+	// ^C gives up.
+	e = newLineEditor(strings.NewReader("ab\x03"), io.Discard, true)
+	if _, err := e.readLine(false, 64); err != errCallerGone {
+		t.Errorf("^C: %v", err)
+	}
+	// Over-long input is cut at the limit.
+	e = newLineEditor(strings.NewReader(strings.Repeat("x", 100)+"\r"), io.Discard, true)
+	if got, _ := e.readLine(false, maxUserLen); len(got) != maxUserLen {
+		t.Errorf("long line: %d octets", len(got))
+	}
+}
+
+// FuzzTextLogin feeds arbitrary caller octets to the text login: it must
+// end (the input runs out) without panicking, verify at most three
+// attempts, and grant only the account whose password was typed.
+func FuzzTextLogin(f *testing.F) {
+	f.Add([]byte("alice\r\nsecret\r\n"))
+	f.Add([]byte("alice\r\x00wrong\r\nalice\nsecret\n"))
+	f.Add([]byte("\r\r\r\x7f\x08\x15\x03"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}
+		e := newLineEditor(bytes.NewReader(in), io.Discard, true)
+		out, err := textLogin(context.Background(), e, v, "fuzz", "banner\r\n", 3)
+		if v.calls > 3 {
+			t.Fatalf("%d verifications for %q", v.calls, in)
+		}
+		if err == nil && out.result == "" && (out.acct.Name != "alice" || v.granted != 1) {
+			t.Fatalf("granted %+v for %q", out.acct, in)
+		}
+	})
+}
+
+type countingVerifier struct {
+	fakeVerifier
+	calls, granted int
+}
+
+func (v *countingVerifier) Verify(ctx context.Context, user, password, source string) (Account, error) {
+	v.calls++
+	a, err := v.fakeVerifier.Verify(ctx, user, password, source)
+	if err == nil {
+		v.granted++
+	}
+	return a, err
+}
