@@ -462,3 +462,61 @@ func TestIdleTimeoutAndKeepalive(t *testing.T) {
 		t.Errorf("client Read: %v, want io.EOF", err)
 	}
 }
+
+// TestCloseBounded: a peer that stops reading cannot hold Close (or a
+// Write blocked on it) beyond the close timeout.
+func TestCloseBounded(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{CloseTimeout: 300 * time.Millisecond})
+	ctx := testCtx(t, 10*time.Second)
+	accepted := make(chan *Line, 1)
+	go func() {
+		l, _ := s.l.AcceptWS(ctx)
+		accepted <- l
+	}()
+	conn, _, err := (&websocket.Dialer{}).DialContext(ctx, s.url, nil) // never reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	l := <-accepted
+	if l == nil {
+		t.FailNow()
+	}
+	watchdog(t, 20*time.Second, func() { conn.Close() })
+	writeErr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := l.Write(buf); err != nil {
+				writeErr <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // let the socket buffers fill
+	if err := l.Close(); err == nil || !strings.HasPrefix(err.Error(), "ws: close: ") {
+		t.Errorf("Close with a stuck peer: %v, want a ws: close: error", err)
+	}
+	if err := <-writeErr; err == nil {
+		t.Error("blocked Write did not fail")
+	}
+}
+
+// TestNotAccepted: a call nobody accepts is turned away with 1013.
+func TestNotAccepted(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	s.l.acceptWait = 100 * time.Millisecond
+	clientLog := newLogSink(t)
+	c, err := Dial(testCtx(t, 10*time.Second), s.url, DialOptions{Logger: clientLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("Read: %v, want io.EOF", err)
+	}
+	clientLog.wait(t, "status 1013")
+	s.log.wait(t, "not accepted")
+}

@@ -21,7 +21,7 @@ import (
 
 // ErrNoCertificate is wrapped by Listen for a wss:// address without
 // Options.CertFile and Options.KeyFile.
-var ErrNoCertificate = errors.New("ws: wss needs a certificate and key file")
+var ErrNoCertificate = errors.New("ws: no certificate for wss")
 
 // acceptWait is how long an upgraded call waits for Accept before it is
 // turned away with status 1013 (try again later).
@@ -100,9 +100,10 @@ type Listener struct {
 	proxies  []netip.Prefix
 	upgrader websocket.Upgrader
 
-	accept    chan *Line
-	done      chan struct{}
-	closeOnce sync.Once
+	accept     chan *Line
+	acceptWait time.Duration
+	done       chan struct{}
+	closeOnce  sync.Once
 
 	// Set by Listen only.
 	addr      string
@@ -121,11 +122,12 @@ func NewHandler(opts Options) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{
-		timing: t,
-		log:    opts.Logger,
-		protos: map[string]bool{},
-		accept: make(chan *Line),
-		done:   make(chan struct{}),
+		timing:     t,
+		log:        opts.Logger,
+		protos:     map[string]bool{},
+		accept:     make(chan *Line),
+		acceptWait: acceptWait,
+		done:       make(chan struct{}),
 	}
 	if len(opts.Subprotocols) == 0 {
 		opts.Subprotocols = supported
@@ -227,14 +229,14 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info: info, readLimit: l.timing.readLimit, pingInterval: l.timing.ping,
 		idleTimeout: l.timing.idle, closeAfter: l.timing.closeAfter, log: l.log,
 	})
-	t := time.NewTimer(acceptWait)
+	t := time.NewTimer(l.acceptWait)
 	defer t.Stop()
 	select {
 	case l.accept <- line:
 	case <-l.done:
 		line.closeOnce.Do(func() { _ = line.hangUp(websocket.CloseGoingAway, "not answering") })
 	case <-t.C:
-		l.logf("ws: %s: call not accepted within %v, turned away", remote, acceptWait)
+		l.logf("ws: %s: call not accepted within %v, turned away with status 1013", remote, l.acceptWait)
 		line.closeOnce.Do(func() { _ = line.hangUp(websocket.CloseTryAgainLater, "busy") })
 	}
 }
@@ -406,7 +408,7 @@ func Listen(address string, opts Options) (*Listener, error) {
 	var tlsCfg *tls.Config
 	if u.Scheme == "wss" {
 		if opts.CertFile == "" || opts.KeyFile == "" {
-			return nil, fmt.Errorf("ws: listen %q: %w (set Options.CertFile and Options.KeyFile)", address, ErrNoCertificate)
+			return nil, fmt.Errorf("%w: listening on %q needs Options.CertFile and Options.KeyFile", ErrNoCertificate, address)
 		}
 		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
 		if err != nil {
