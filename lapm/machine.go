@@ -290,7 +290,7 @@ func (m *machine) answerPoll() {
 	}
 	pf := true
 	held := 0
-	for s := m.vr; held < m.holdN; s = (s + 1) & 0x7F {
+	for s, i := m.vr, 0; held < m.holdN && i < 128; s, i = (s+1)&0x7F, i+1 {
 		if m.hold[s] != nil {
 			held++
 			continue
@@ -765,7 +765,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		// A gap: frames V(R)..N(S)-1 were lost (V.42 §8.4.2).
 		if m.p.srej && !m.ownBusy {
 			if m.hold[f.NS] == nil && m.rxFrames+m.holdN < m.rxHard {
-				m.hold[f.NS] = append([]byte(nil), f.Info...)
+				m.hold[f.NS] = append(make([]byte, 0, len(f.Info)), f.Info...) // non-nil even if empty
 				m.holdN++
 			}
 			for s := m.vr; s != f.NS; s = (s + 1) & 0x7F {
