@@ -247,8 +247,16 @@ func (m *modem) handle(ev event) error {
 	return nil
 }
 
-// apply performs the interpreter's output.
+// apply performs the interpreter's output. A profile is saved before the
+// DTE sees the OK for &W.
 func (m *modem) apply(out Output) {
+	for _, a := range out.Actions {
+		if a.Kind == ActSave && m.opts.SaveProfile != nil {
+			if err := m.opts.SaveProfile(a.Profile); err != nil {
+				m.logf("modem: &W: %v", err)
+			}
+		}
+	}
 	if len(out.DTE) > 0 {
 		b := append([]byte(nil), out.DTE...)
 		select {
@@ -281,12 +289,6 @@ func (m *modem) apply(out Output) {
 				m.logf("modem: incoming call from %s refused", m.incoming.Peer())
 				m.incoming.Refuse()
 				m.incoming = nil
-			}
-		case ActSave:
-			if m.opts.SaveProfile != nil {
-				if err := m.opts.SaveProfile(a.Profile); err != nil {
-					m.logf("modem: &W: %v", err)
-				}
 			}
 		}
 	}

@@ -1,14 +1,198 @@
 package main
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/modem"
+	"github.com/dialgate/dialgate/transport"
+	_ "github.com/dialgate/dialgate/transport/tcp" // telnet:// and tcp:// lines
+	_ "github.com/dialgate/dialgate/transport/ws"  // ws:// and wss:// lines
+)
+
 func init() {
 	register(command{name: "modem", summary: "Hayes AT modem emulator on a pty, serial port or stdio", run: runModem})
 }
 
+// modemFlags are the command's settings.
+type modemFlags struct {
+	link, serial, parity, flow                  string
+	stdio                                       bool
+	baud, rate, dataBits, stopBits              int
+	phonebook, profile, answer, knownHosts, lvl string
+	pace                                        bool
+}
+
 func runModem(args []string) int {
 	fs := newFlagSet("modem", "[flags]", `Present a Hayes-compatible modem to a DTE (pty, serial device or stdio). ATD
-dials a gateway with the full protocol; incoming callbacks ring the DTE.`)
+dials a gateway with the full protocol; incoming callbacks ring the DTE.
+
+The DTE is a new pseudo-terminal unless --serial or --stdio is given; its
+path is printed on standard output (and --link makes a stable symlink to it).
+Dial with ATDT followed by a phonebook name or number, user@host:port,
+host:port or a line URL (telnet://host:port, ws://host:port/path). A host
+that does not speak V.42 gets a plain telnet-modem call (CONNECT <rate>).
+The phonebook (TOML, mode 0600) holds addresses and Access Security
+credentials; see docs/modem.md.`)
+	var f modemFlags
+	fs.StringVar(&f.link, "link", "", "with a pty: also make a symlink at this path to the pty")
+	fs.StringVar(&f.serial, "serial", "", "use this serial device as the DTE (e.g. /dev/ttyUSB0)")
+	fs.BoolVar(&f.stdio, "stdio", false, "use standard input and output as the DTE")
+	fs.IntVar(&f.baud, "baud", 115200, "DTE speed in bit/s: the serial port's baud rate, the rate CONNECT reports")
+	fs.BoolVar(&f.pace, "pace", false, "with a pty or stdio: pace output to the DTE at --baud, like a real serial line")
+	fs.StringVar(&f.parity, "parity", "none", "serial parity: none, even, odd")
+	fs.IntVar(&f.dataBits, "databits", 8, "serial data bits: 7 or 8")
+	fs.IntVar(&f.stopBits, "stopbits", 1, "serial stop bits: 1 or 2")
+	fs.StringVar(&f.flow, "flow", "none", "serial flow control: none, rtscts, xonxoff")
+	fs.StringVar(&f.phonebook, "phonebook", "", "phonebook and credentials file (TOML, mode 0600)")
+	fs.StringVar(&f.profile, "profile", defaultProfilePath(), "file AT&W saves the modem profile to (\"\" keeps it in memory)")
+	fs.StringVar(&f.answer, "answer", "", "answer incoming calls (the gateway's callback) on this line address, e.g. telnet://0.0.0.0:6400")
+	fs.StringVar(&f.knownHosts, "known-hosts", "", "known-hosts file pinning gateway keys (for V.42 calls)")
+	fs.StringVar(&f.lvl, "log-level", "info", "log level: debug, info, warn, error (logs go to standard error)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return notBuilt("modem")
+	if fs.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "gateway modem: no arguments expected")
+		return exitUsage
+	}
+	if f.serial != "" && f.stdio {
+		fmt.Fprintln(os.Stderr, "gateway modem: --serial and --stdio exclude each other")
+		return exitUsage
+	}
+	log, err := newLogger(config.Log{Level: config.LogLevel(f.lvl)})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gateway modem: %v\n", err)
+		return exitUsage
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hooks := modemHooks{dteReady: func(path, link string) {
+		fmt.Println(path)
+		if link != "" {
+			fmt.Println(link)
+		}
+	}}
+	if err := modemMain(ctx, f, log, hooks); err != nil {
+		fmt.Fprintf(os.Stderr, "gateway modem: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func defaultProfilePath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "dialgate", "modem-profile.toml")
+}
+
+// zapPrintf adapts zap to the modem's narrow Logger.
+type zapPrintf struct{ s *zap.SugaredLogger }
+
+func (z zapPrintf) Printf(format string, args ...any) { z.s.Infof(format, args...) }
+
+// modemHooks let a caller (the command, or a test) learn where the modem
+// is reachable.
+type modemHooks struct {
+	dteReady  func(path, link string) // a pty is ready at path
+	answering func(addr string)       // incoming calls are answered at addr
+}
+
+// modemMain runs the modem until ctx ends or the DTE fails.
+func modemMain(ctx context.Context, f modemFlags, log *zap.Logger, hooks modemHooks) error {
+	opts := modem.Options{
+		Interp: modem.Config{
+			Identity: modem.Identity{Product: "dialgate modem", Version: version},
+			DTERate:  f.baud,
+		},
+		Logger:  zapPrintf{log.Sugar()},
+		PaceDTE: f.pace && f.serial == "",
+	}
+	if f.phonebook != "" {
+		pb, err := modem.LoadPhonebook(f.phonebook)
+		if err != nil {
+			return err
+		}
+		opts.Phonebook = pb
+	}
+	if f.profile != "" {
+		p, err := modem.LoadProfile(f.profile)
+		if err != nil {
+			return err
+		}
+		opts.Interp.Stored = p
+		path := f.profile
+		opts.SaveProfile = func(p modem.Profile) error {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return fmt.Errorf("modem: profile: %w", err)
+			}
+			return modem.SaveProfile(path, p)
+		}
+	}
+	opts.Dialer = newModemDialer(f, log)
+	if f.answer != "" {
+		ln, err := transport.Listen(f.answer)
+		if err != nil {
+			return err
+		}
+		opts.Answerer = &modem.LineAnswerer{Listener: ln, Verify: modemCallbackVerifier(f, log)}
+		log.Info("answering incoming calls", zap.String("address", ln.Addr()))
+		if hooks.answering != nil {
+			hooks.answering(ln.Addr())
+		}
+	}
+
+	var dte io.ReadWriteCloser
+	switch {
+	case f.serial != "":
+		s, err := modem.OpenSerial(modem.SerialConfig{Device: f.serial, Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits, Flow: f.flow})
+		if err != nil {
+			closeAnswerer(opts.Answerer)
+			return err
+		}
+		dte = s
+		log.Info("modem on serial port", zap.String("device", f.serial), zap.Int("baud", f.baud))
+	case f.stdio:
+		s, err := modem.OpenStdio()
+		if err != nil {
+			closeAnswerer(opts.Answerer)
+			return err
+		}
+		dte = s
+	default:
+		p, err := modem.OpenPTY(f.link)
+		if err != nil {
+			closeAnswerer(opts.Answerer)
+			return err
+		}
+		dte = p
+		if hooks.dteReady != nil {
+			hooks.dteReady(p.Path(), f.link)
+		}
+		log.Info("modem on pty", zap.String("pty", p.Path()), zap.String("link", f.link))
+	}
+
+	err := modem.Run(ctx, dte, opts)
+	if err != nil && f.stdio && errors.Is(err, io.EOF) {
+		return nil // standard input ended
+	}
+	return err
+}
+
+func closeAnswerer(a modem.Answerer) {
+	if a != nil {
+		_ = a.Close()
+	}
 }

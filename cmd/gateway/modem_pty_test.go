@@ -1,0 +1,305 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
+)
+
+// ptyExpect reads a terminal and waits for text, like expect(1).
+type ptyExpect struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	buf  []byte
+	seen int
+	err  error
+}
+
+func newPtyExpect(r io.Reader) *ptyExpect {
+	e := &ptyExpect{}
+	e.cond = sync.NewCond(&e.mu)
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := r.Read(b)
+			e.mu.Lock()
+			e.buf = append(e.buf, b[:n]...)
+			if err != nil {
+				e.err = err
+			}
+			e.cond.Broadcast()
+			e.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return e
+}
+
+func (e *ptyExpect) expect(t testing.TB, s string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tm := time.AfterFunc(15*time.Second, func() { e.mu.Lock(); e.cond.Broadcast(); e.mu.Unlock() })
+	defer tm.Stop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		rest := e.buf[e.seen:]
+		if i := bytes.Index(rest, []byte(s)); i >= 0 {
+			e.seen += i + len(s)
+			return string(rest[:i+len(s)])
+		}
+		if e.err != nil || time.Now().After(deadline) {
+			t.Fatalf("waiting for %q; got %q (err %v)", s, rest, e.err)
+		}
+		e.cond.Wait()
+	}
+}
+
+// testBBS is a telnet BBS stand-in: a banner, then it echoes. It records
+// what each caller sent and when each call ended.
+type testBBS struct {
+	ln    *tcp.Listener
+	ended chan []byte // everything a caller sent, when the caller hung up
+	lines chan transport.Line
+	wg    sync.WaitGroup
+}
+
+func startBBS(t *testing.T) *testBBS {
+	t.Helper()
+	ln, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &testBBS{ln: ln, ended: make(chan []byte, 10), lines: make(chan transport.Line, 10)}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			l, err := ln.AcceptLine(context.Background())
+			if err != nil {
+				return
+			}
+			b.lines <- l
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				defer l.Close()
+				if _, err := l.Write([]byte("Welcome to the test BBS\r\n")); err != nil {
+					return
+				}
+				var got []byte
+				buf := make([]byte, 4096)
+				for {
+					n, err := l.Read(buf)
+					got = append(got, buf[:n]...)
+					if n > 0 {
+						if _, werr := l.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				b.ended <- got
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		b.wg.Wait()
+	})
+	return b
+}
+
+func (b *testBBS) addr() string { return strings.TrimPrefix(b.ln.Addr(), "telnet://") }
+
+type modemUnderTest struct {
+	link   string
+	answer string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startModemCmd(t *testing.T, f modemFlags) *modemUnderTest {
+	t.Helper()
+	dir := t.TempDir()
+	f.link = filepath.Join(dir, "ttyModem")
+	if f.profile == "" {
+		f.profile = filepath.Join(dir, "profile.toml")
+	}
+	if f.baud == 0 {
+		f.baud = 115200
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &modemUnderTest{link: f.link, cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan struct{}, 2)
+	hooks := modemHooks{
+		dteReady:  func(path, link string) { ready <- struct{}{} },
+		answering: func(addr string) { m.answer = addr },
+	}
+	go func() { m.done <- modemMain(ctx, f, zap.NewNop(), hooks) }()
+	select {
+	case <-ready:
+	case err := <-m.done:
+		t.Fatalf("modem: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("modem did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-m.done; err != nil {
+			t.Errorf("modem: %v", err)
+		}
+	})
+	return m
+}
+
+// openDTE opens the modem's pty the way a terminal program does.
+func openDTE(t *testing.T, path string) (*os.File, *ptyExpect) {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	return f, newPtyExpect(f)
+}
+
+func send(t *testing.T, f *os.File, s string) {
+	t.Helper()
+	if _, err := f.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestModemEndToEnd drives `gateway modem` through its pty: AT commands,
+// ATDT to a telnet BBS on loopback, data both ways byte-exact, +++ and ATO,
+// ATH, the BBS hanging up, DTR drop, and a call coming in that rings.
+func TestModemEndToEnd(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	bbs := startBBS(t)
+	book := filepath.Join(t.TempDir(), "phonebook.toml")
+	if err := os.WriteFile(book, []byte("[[entry]]\nname = \"testbbs\"\nnumber = \"555-0100\"\naddress = \""+bbs.addr()+"\"\nmode = \"plain\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startModemCmd(t, modemFlags{phonebook: book, answer: "telnet://127.0.0.1:0"})
+	dte, exp := openDTE(t, m.link)
+	defer dte.Close()
+
+	send(t, dte, "AT\r")
+	exp.expect(t, "AT\r\r\nOK\r\n") // echo on (factory profile)
+	send(t, dte, "ATE0 S12=10 X4\r")
+	exp.expect(t, "OK\r\n")
+	send(t, dte, "ATI0\r")
+	exp.expect(t, "dialgate modem\r\n\r\nOK\r\n")
+
+	// Dial by phonebook number.
+	send(t, dte, "ATDT555-0100\r")
+	exp.expect(t, "CONNECT 115200\r\n")
+	exp.expect(t, "Welcome to the test BBS\r\n")
+	all := make([]byte, 0, 512)
+	for i := range 256 {
+		all = append(all, byte(i))
+	}
+	all = append(all, []byte("the end")...)
+	send(t, dte, string(all))
+	exp.expect(t, string(all))
+
+	// +++ (guard 200 ms), ATO, +++, ATH.
+	escape := func() {
+		time.Sleep(400 * time.Millisecond)
+		send(t, dte, "+++")
+		exp.expect(t, "+++") // the BBS echoes the escape characters
+		exp.expect(t, "\r\nOK\r\n")
+	}
+	escape()
+	send(t, dte, "ATO\r")
+	exp.expect(t, "CONNECT 115200\r\n")
+	send(t, dte, "still here")
+	exp.expect(t, "still here")
+	escape()
+	send(t, dte, "ATH\r")
+	exp.expect(t, "NO CARRIER\r\n\r\nOK\r\n")
+	if got := <-bbs.ended; !bytes.Contains(got, all) || !bytes.HasSuffix(got, []byte("+++")) {
+		t.Fatalf("BBS received %q", got)
+	}
+
+	// The BBS hangs up: NO CARRIER, and the modem dials again (by address).
+	send(t, dte, "ATDT"+bbs.addr()+"\r")
+	exp.expect(t, "CONNECT 115200\r\n")
+	exp.expect(t, "Welcome")
+	<-bbs.lines // the first call's line
+	l := <-bbs.lines
+	l.Close()
+	exp.expect(t, "NO CARRIER\r\n")
+	<-bbs.ended
+
+	// An unknown host: NO DIALTONE or NO ANSWER with the explanation.
+	send(t, dte, "ATDT127.0.0.1:1\r")
+	exp.expect(t, "connection refused)\r\n\r\nNO ANSWER\r\n")
+
+	// DTR drop (the terminal program closes the port) hangs up.
+	send(t, dte, "ATDTtestbbs\r")
+	exp.expect(t, "Welcome")
+	<-bbs.lines
+	dte.Close()
+	<-bbs.ended
+	dte, exp = openDTE(t, m.link)
+	defer dte.Close()
+	send(t, dte, "ATE0\r")
+	exp.expect(t, "OK\r\n")
+
+	// An incoming call (the gateway's text-mode callback) rings; ATA.
+	if m.answer == "" {
+		t.Fatal("no answer address")
+	}
+	caller, err := tcp.Dial(context.Background(), strings.TrimPrefix(m.answer, "telnet://"), tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	exp.expect(t, "RING\r\n")
+	send(t, dte, "ATA\r")
+	exp.expect(t, "CONNECT 115200\r\n")
+	if _, err := caller.Write([]byte("callback from the gateway")); err != nil {
+		t.Fatal(err)
+	}
+	exp.expect(t, "callback from the gateway")
+	send(t, dte, "hello gateway")
+	got := make([]byte, 0, 16)
+	buf := make([]byte, 64)
+	for !bytes.Contains(got, []byte("hello gateway")) {
+		n, err := caller.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("caller read %q: %v", got, err)
+		}
+	}
+	caller.Close()
+	exp.expect(t, "NO CARRIER\r\n")
+
+	// &W persists the profile.
+	send(t, dte, "ATS0=3&W\r")
+	exp.expect(t, "OK\r\n")
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(m.link), "profile.toml")); err != nil || !strings.Contains(string(b), "S0 = 3") {
+		t.Fatalf("profile file: %q %v", b, err)
+	}
+}
