@@ -104,7 +104,7 @@ func (x *XIDParams) Validate() error {
 		name string
 		n    int
 	}{{"k transmit", x.KTx}, {"k receive", x.KRx}} {
-		if v.n < 0 || v.n > 255 {
+		if v.n < 0 || v.n > MaxK {
 			return fmt.Errorf("%w: %s %d out of range", ErrXID, v.name, v.n)
 		}
 	}
@@ -151,8 +151,8 @@ func (x *XIDParams) Append(dst []byte) []byte {
 		}
 		dst = appendNumber(dst, piN401Tx, x.N401Tx*8, 2, 1<<32-1)
 		dst = appendNumber(dst, piN401Rx, x.N401Rx*8, 2, 1<<32-1)
-		dst = appendNumber(dst, piKTx, x.KTx, 1, 255)
-		dst = appendNumber(dst, piKRx, x.KRx, 1, 255)
+		dst = appendNumber(dst, piKTx, x.KTx, 1, MaxK)
+		dst = appendNumber(dst, piKRx, x.KRx, 1, MaxK)
 		gl := len(dst) - start
 		dst[start-2], dst[start-1] = byte(gl>>8), byte(gl)
 	}

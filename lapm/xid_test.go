@@ -264,7 +264,7 @@ func TestXIDSkipsUnknown(t *testing.T) {
 
 func TestXIDValidate(t *testing.T) {
 	bad := []XIDParams{
-		{KTx: 256},
+		{KTx: 128},
 		{N401Rx: -1},
 		{Private: []PrivateSet{{ID: strings.Repeat("x", 256)}}},
 		{Private: []PrivateSet{{ID: "a", Params: []Param{{0, nil}}}}},
