@@ -1,0 +1,510 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// Tests of the built `gateway serve` binary with real peers on loopback:
+// the inetutils telnet client driven through a pty, a pty backend, a raw
+// TCP backend, BUSY, denial, a dead backend, SIGHUP, SIGTERM, restart.
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+)
+
+// gatewayBinary builds cmd/gateway once per test run.
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dialgate-serve-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "gateway")
+		out, err := exec.Command("go", "build", "-o", buildBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testGateway is a running `gateway serve` process.
+type testGateway struct {
+	t       *testing.T
+	bin     string
+	dir     string
+	cfgPath string
+	addr    string // host:port of the telnet listener
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	done    chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const serveConfig = `gateway_name = "testgw"
+state_dir = %[1]q
+users_file = %[2]q
+default_backend = "sh"
+[log]
+format = "json"
+level = "debug"
+[lines]
+max_concurrent = %[4]d
+holdoff = "0s"
+drain_timeout = "20s"
+[security]
+argon2_time = 1
+argon2_memory_kib = 64
+throttle_base = "10ms"
+throttle_max = "20ms"
+[[listener]]
+name = "modem"
+address = "telnet://%[3]s"
+v42 = "off"
+text_login = "allow"
+[[backend]]
+name = "sh"
+type = "pty"
+command = ["/bin/sh", "-c", "stty -echo; echo \"hello $DIALGATE_USER session $DIALGATE_SESSION\"; read x; echo \"got:$x\"; sleep %[5]s"]
+[[backend]]
+name = "echo"
+type = "tcp"
+address = %[6]q
+[[backend]]
+name = "down"
+type = "tcp"
+address = "127.0.0.1:1"
+connect_timeout = "2s"
+`
+
+type gwOpts struct {
+	maxConcurrent int
+	shSleep       string // how long the pty program stays after answering
+	echoAddr      string
+}
+
+// newGateway writes a configuration and a users file into a fresh
+// directory (users: alice/sh, bob/echo, dave/down) and starts the daemon.
+func newGateway(t *testing.T, o gwOpts) *testGateway {
+	t.Helper()
+	testutil.NeedBinary(t, "sh")
+	if o.maxConcurrent == 0 {
+		o.maxConcurrent = 4
+	}
+	if o.shSleep == "" {
+		o.shSleep = "0"
+	}
+	if o.echoAddr == "" {
+		o.echoAddr = "127.0.0.1:1"
+	}
+	dir := t.TempDir()
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t)}
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr)
+	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.writeUsers(map[string]string{"alice": "sh", "bob": "echo", "dave": "down"})
+	g.start()
+	t.Cleanup(g.stop)
+	return g
+}
+
+// writeUsers writes the users file; every password is "pw-" + name.
+func (g *testGateway) writeUsers(users map[string]string) {
+	g.t.Helper()
+	u := auth.NewUsers()
+	for name, backend := range users {
+		h, err := auth.HashPassword("pw-"+name, auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		if err := u.Add(auth.User{ID: name, Hash: h, Backend: backend}); err != nil {
+			g.t.Fatal(err)
+		}
+	}
+	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+func (g *testGateway) start() {
+	g.t.Helper()
+	g.log = &syncBuffer{}
+	g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
+	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	if err := g.cmd.Start(); err != nil {
+		g.t.Fatal(err)
+	}
+	g.done = make(chan error, 1)
+	go func() { g.done <- g.cmd.Wait() }()
+	g.waitLog(`"msg":"answering"`)
+}
+
+// stop ends the daemon (SIGTERM) and waits for it.
+func (g *testGateway) stop() {
+	if g.cmd == nil || g.cmd.ProcessState != nil {
+		return
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(30 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+		g.t.Errorf("gateway did not stop on SIGTERM; log:\n%s", g.log.String())
+	}
+}
+
+func (g *testGateway) waitLog(substr string) {
+	g.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(g.log.String(), substr) {
+		select {
+		case err := <-g.done:
+			g.t.Fatalf("gateway exited (%v) before logging %q:\n%s", err, substr, g.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("gateway did not log %q:\n%s", substr, g.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (g *testGateway) records() []store.CallRecord {
+	g.t.Helper()
+	recs, err := store.ReadRecordsFile(filepath.Join(g.dir, "state", "calls.jsonl"))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return recs
+}
+
+// waitRecords waits until n call records exist.
+func (g *testGateway) waitRecords(n int) []store.CallRecord {
+	g.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		recs := g.records()
+		if len(recs) >= n {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("%d records, want %d; log:\n%s", len(recs), n, g.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// telnetSession is the inetutils telnet client on a pty.
+type telnetSession struct {
+	t    *testing.T
+	ptmx *os.File
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	read chan struct{} // closed when the reader ends
+	seen int           // output consumed by expect
+}
+
+func telnetTo(t *testing.T, addr string) *telnetSession {
+	t.Helper()
+	bin := testutil.NeedBinary(t, "telnet")
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, host, port)
+	cmd.Env = append(os.Environ(), "TERM=vt100")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 100, Rows: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &telnetSession{t: t, ptmx: ptmx, cmd: cmd, read: make(chan struct{})}
+	go func() {
+		defer close(s.read)
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			s.mu.Lock()
+			s.out.Write(buf[:n])
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *telnetSession) close() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.ptmx.Close()
+	<-s.read
+}
+
+// expect waits for substr in the output after what earlier expects
+// consumed, and returns the output up to and including it.
+func (s *telnetSession) expect(substr string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s.mu.Lock()
+		all := s.out.String()
+		s.mu.Unlock()
+		if i := strings.Index(all[s.seen:], substr); i >= 0 {
+			got := all[s.seen : s.seen+i+len(substr)]
+			s.seen += i + len(substr)
+			return got
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("telnet: no %q in %q", substr, all[s.seen:])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *telnetSession) send(text string) {
+	s.t.Helper()
+	if _, err := io.WriteString(s.ptmx, text); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *telnetSession) login(user, pw string) {
+	s.t.Helper()
+	s.expect("login: ")
+	s.send(user + "\r")
+	s.expect("password: ")
+	s.send(pw + "\r")
+}
+
+// TestServeTelnetToPTY: inetutils telnet, text login with the password not
+// echoed, a shell script on a pty, its exit told to the caller.
+func TestServeTelnetToPTY(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	got := s.expect("hello alice session ")
+	if strings.Contains(got, "pw-alice") {
+		t.Errorf("password echoed: %q", got)
+	}
+	s.send("typed line\r")
+	s.expect("got:typed line")
+	s.expect("NO CARRIER (the service ended the session)")
+	recs := g.waitRecords(1)
+	if r := recs[0]; r.User != "alice" || r.Result != store.ResultCompleted || r.Reason != "backend closed" || r.Line != "telnet" || r.Backend != "sh" {
+		t.Errorf("record: %+v", r)
+	}
+}
+
+// TestServeTelnetToTCP: the same client reaches a raw TCP backend.
+func TestServeTelnetToTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.WriteString(c, "echo service ready\r\n")
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	g := newGateway(t, gwOpts{echoAddr: ln.Addr().String()})
+	s := telnetTo(t, g.addr)
+	s.login("bob", "pw-bob")
+	s.expect("echo service ready")
+	s.send("abc")
+	s.expect("abc")
+	s.close()
+	recs := g.waitRecords(1)
+	if r := recs[0]; r.User != "bob" || r.Backend != "echo" || r.Result != store.ResultCompleted || r.BytesIn < 3 {
+		t.Errorf("record: %+v", r)
+	}
+}
+
+// TestServeBusyDeniedBackendDown: one line; the second caller hears BUSY;
+// a wrong password is denied; a dead backend is explained; all recorded.
+func TestServeBusyDeniedBackendDown(t *testing.T) {
+	g := newGateway(t, gwOpts{maxConcurrent: 1, shSleep: "30"})
+	first := telnetTo(t, g.addr)
+	first.login("alice", "pw-alice")
+	first.expect("hello alice")
+	busy := telnetTo(t, g.addr)
+	busy.expect("BUSY")
+	first.close()
+	g.waitRecords(2)
+
+	s := telnetTo(t, g.addr)
+	for i := 0; i < 3; i++ {
+		s.login("alice", "wrong")
+	}
+	s.expect("NO CARRIER (access denied)")
+	s = telnetTo(t, g.addr)
+	s.login("dave", "pw-dave")
+	s.expect(`NO CARRIER (service "down" is not available)`)
+	recs := g.waitRecords(4)
+	results := map[string]store.CallRecord{}
+	for _, r := range recs {
+		results[r.Result] = r
+	}
+	if r, ok := results[store.ResultBusy]; !ok || r.Reason != "all lines busy" {
+		t.Errorf("no busy record: %+v", recs)
+	}
+	if r, ok := results[store.ResultDenied]; !ok || r.User != "alice" {
+		t.Errorf("no denied record: %+v", recs)
+	}
+	if r, ok := results[store.ResultBackendDown]; !ok || r.User != "dave" || !strings.Contains(r.Reason, "127.0.0.1:1") {
+		t.Errorf("no backend-down record: %+v", recs)
+	}
+}
+
+// TestServeSIGHUPAddsUser: a user added to the users file can log in after
+// SIGHUP, while a call in progress stays up.
+func TestServeSIGHUPAddsUser(t *testing.T) {
+	g := newGateway(t, gwOpts{shSleep: "30"})
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	g.writeUsers(map[string]string{"alice": "sh", "erin": "sh"})
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	s.send("still here\r")
+	s.expect("got:still here")
+	e := telnetTo(t, g.addr)
+	e.login("erin", "pw-erin")
+	e.expect("hello erin")
+}
+
+// TestServeSIGTERMDrains: after SIGTERM the gateway answers no new call
+// but the call in progress goes on to its end; then the daemon exits 0.
+// A restart continues the session numbers.
+func TestServeSIGTERMDrains(t *testing.T) {
+	g := newGateway(t, gwOpts{shSleep: "1"})
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"stopping: no new calls; draining"`)
+	if c, err := net.DialTimeout("tcp", g.addr, time.Second); err == nil {
+		c.Close()
+		t.Error("gateway answers after SIGTERM")
+	}
+	s.send("after term\r")
+	s.expect("got:after term")
+	s.expect("NO CARRIER (the service ended the session)")
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, g.log.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("gateway did not exit after draining")
+	}
+	first := g.records()
+	if len(first) != 1 || first[0].Result != store.ResultCompleted {
+		t.Fatalf("records: %+v", first)
+	}
+
+	// Restart: session numbers keep increasing.
+	g.start()
+	s = telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	s.send("again\r")
+	s.expect("NO CARRIER")
+	recs := g.waitRecords(2)
+	if recs[1].Session <= recs[0].Session {
+		t.Errorf("session numbers after restart: %d then %d", recs[0].Session, recs[1].Session)
+	}
+}
+
+// TestServeConfigErrors: a bad configuration stops serve with positions.
+func TestServeConfigErrors(t *testing.T) {
+	bin := gatewayBinary(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("[lines]\nmax_concurrent = 0\n[[listener]]\nname = \"x\"\naddress = \"telnet://127.0.0.1:1\"\nv42 = \"sometimes\"\n"), 0o600)
+	out, err := exec.CommandContext(context.Background(), bin, "serve", "--config", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "bad.toml:6:1") {
+		t.Errorf("serve with a bad config: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "check", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "bad.toml:6:1") {
+		t.Errorf("check: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "check", "../../config.toml.example").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), ": ok") {
+		t.Errorf("check config.toml.example: %v\n%s", err, out)
+	}
+}
