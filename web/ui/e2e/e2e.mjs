@@ -71,7 +71,7 @@ async function waitState(page, state) {
 }
 
 async function typeLine(page, text) {
-  await page.focus('.xterm-helper-textarea');
+  await page.evaluate(() => window.dialgate.focus());
   await page.keyboard.type(text);
   await page.keyboard.press('Enter');
 }
@@ -156,6 +156,7 @@ try {
   await ctx.grantPermissions(['clipboard-read', 'clipboard-write']);
   await a.evaluate(() => navigator.clipboard.writeText('echo pasted-$((40+2))'));
   await a.click('#paste');
+  await waitScreen(a, (s) => s.split('\n').some((l) => l.trimEnd() === '$ echo pasted-$((40+2))'), 'the pasted text, once');
   await a.keyboard.press('Enter');
   await waitScreen(a, (s) => s.split('\n').some((l) => l.trim() === 'pasted-42'), 'pasted command output');
   ok(step);

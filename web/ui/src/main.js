@@ -140,12 +140,15 @@ async function copySelection() {
 }
 
 async function pasteClipboard() {
+  // Give the keyboard back to the terminal at once, so that an Enter
+  // typed while the clipboard is read goes to the terminal, not to the
+  // button (where it would paste again).
+  term.focus();
   try {
     term.paste(await navigator.clipboard.readText());
   } catch {
     // Clipboard read refused: Ctrl+Shift+V or the browser menu still work.
   }
-  term.focus();
 }
 
 // Ctrl+C is the terminal's interrupt; Ctrl+Shift+C copies the selection
@@ -172,8 +175,8 @@ charsetSel.addEventListener('change', () => {
   term.focus();
 });
 
-// Read-only hooks for the end-to-end tests and for users' bookmarklets:
-// the terminal's text and the call status.
+// Hooks for the end-to-end tests and for users' bookmarklets: the
+// terminal's text, size and call status (read-only), and focus.
 window.dialgate = Object.freeze({
   url,
   status: () => ({ state: status.state, text: status.text() }),
@@ -185,6 +188,7 @@ window.dialgate = Object.freeze({
     return lines.join('\n');
   },
   size: () => ({ cols: term.cols, rows: term.rows }),
+  focus: () => term.focus(),
 });
 
 showStatus();
