@@ -3,6 +3,7 @@ package ws
 import (
 	"io"
 	"net"
+	"runtime"
 	"testing"
 
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -98,5 +99,32 @@ func BenchmarkCodec(b *testing.B) {
 				bc.f()
 			}
 		})
+	}
+}
+
+// BenchmarkIdleLineMemory reports the heap and stack held per idle
+// established line (each pair is two lines: dialer and listener side, in
+// the same process), with keepalive running. Run it with -benchtime 1x:
+// later runs in one process reuse memory freed by earlier ones and report
+// too little. ns/op is meaningless here.
+func BenchmarkIdleLineMemory(b *testing.B) {
+	testutil.CheckGoroutines(b)
+	s := startServer(b, Options{})
+	const pairs = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	lines := make([]*Line, 0, 2*pairs)
+	for range pairs {
+		c, l := pair(b, s, DialOptions{})
+		lines = append(lines, c, l)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perLine := float64(int64(after.HeapAlloc+after.StackInuse)-int64(before.HeapAlloc+before.StackInuse)) / float64(len(lines))
+	b.ReportMetric(perLine, "bytes/line")
+	// The benchmark function runs more than once: free this run's lines.
+	for _, l := range lines {
+		l.Close()
 	}
 }
