@@ -147,3 +147,44 @@ func closeW(c io.ReadWriteCloser) {
 		_ = cw.CloseWrite()
 	}
 }
+
+// BenchmarkRelayEcho measures one keystroke's round trip: the caller sends
+// one octet through the relay, the backend echoes it, the caller reads it.
+// ns/op is the round-trip time; compare "direct" for the added latency.
+func BenchmarkRelayEcho(b *testing.B) {
+	for _, mode := range []string{"direct", "tcp", "telnet"} {
+		b.Run(mode, func(b *testing.B) {
+			gwIn, caller := benchPair(b, mode)
+			backend := gwIn
+			var wg sync.WaitGroup
+			if mode != "direct" {
+				var gwOut io.ReadWriteCloser
+				backend, gwOut = benchPair(b, mode)
+				wg.Add(2)
+				go func() { defer wg.Done(); _, _ = io.Copy(gwOut, gwIn); closeW(gwOut) }()
+				go func() { defer wg.Done(); _, _ = io.Copy(gwIn, gwOut); closeW(gwIn) }()
+				defer func() { gwIn.Close(); gwOut.Close() }()
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); _, _ = io.Copy(backend, backend); closeW(backend) }()
+			key := []byte{'k'}
+			got := make([]byte, 1)
+			for b.Loop() {
+				if _, err := caller.Write(key); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(caller, got); err != nil {
+					b.Fatal(err)
+				}
+			}
+			closeW(caller)
+			_, _ = io.Copy(io.Discard, caller)
+			var cw sync.WaitGroup
+			cw.Add(2)
+			go func() { defer cw.Done(); caller.Close() }()
+			go func() { defer cw.Done(); backend.Close() }()
+			cw.Wait()
+			wg.Wait()
+		})
+	}
+}
