@@ -105,8 +105,8 @@ func BenchmarkCodec(b *testing.B) {
 // BenchmarkIdleLineMemory reports the heap and stack held per idle
 // established line (each pair is two lines: dialer and listener side, in
 // the same process), with keepalive running. Run it with -benchtime 1x:
-// later runs in one process reuse memory freed by earlier ones and report
-// too little. ns/op is meaningless here.
+// the later runs of a longer benchmark report far less (not investigated),
+// so only the first run is a fair figure. ns/op is meaningless here.
 func BenchmarkIdleLineMemory(b *testing.B) {
 	testutil.CheckGoroutines(b)
 	s := startServer(b, Options{})

@@ -59,12 +59,13 @@
 // goroutines are serialized; a Write returns after its octets were handed to
 // the kernel.
 //
-// Close follows the transport.Line contract: it waits (bounded by
-// CloseTimeout) for a Write in progress, sends a close frame with status
-// 1000 after every octet Write accepted (§5.5.1), waits (bounded by
-// CloseTimeout) for the peer's close frame while discarding data that
-// arrives meanwhile, and only then closes the TCP connection, so the peer's
-// receive buffer is not reset. When the peer closes, Read returns every
+// Close follows the transport.Line contract: it waits for a Write in
+// progress, sends a close frame with status 1000 after every octet Write
+// accepted (§5.5.1), waits for the peer's close frame while discarding data
+// that arrives meanwhile, and only then closes the TCP connection, so that
+// no reset destroys data still in the peer's receive buffer. Both waits
+// together are bounded by CloseTimeout; when it runs out, Close closes the
+// connection anyway and returns an error. When the peer closes, Read returns every
 // octet received before the peer's close frame, then io.EOF; the close
 // frame is answered at once, so later Writes fail with ErrPeerHungUp.
 //

@@ -25,7 +25,7 @@ const (
 	DefaultReadLimit    = 1 << 20          // largest message accepted, octets on the wire
 	DefaultPingInterval = 30 * time.Second // ping period (RFC 6455 §5.5.2)
 	DefaultIdleTimeout  = 75 * time.Second // hang up after this long without any frame
-	DefaultCloseTimeout = 5 * time.Second  // bound on each wait in Close
+	DefaultCloseTimeout = 5 * time.Second  // bound on Close
 )
 
 const (

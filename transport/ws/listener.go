@@ -52,7 +52,8 @@ type Options struct {
 	// never). It must exceed PingInterval, since a healthy peer answers
 	// each ping.
 	IdleTimeout time.Duration
-	// CloseTimeout bounds each wait of Close (default DefaultCloseTimeout).
+	// CloseTimeout bounds Close: the wait for a Write in progress and for
+	// the peer's close frame together (default DefaultCloseTimeout).
 	CloseTimeout time.Duration
 	// Logger receives log lines; nil discards them.
 	Logger Logger
