@@ -12,7 +12,8 @@ import (
 // AuthVerifier is the Verifier over package auth: the users file, argon2id
 // and throttling. SetUsers swaps the users (SIGHUP).
 type AuthVerifier struct {
-	v *auth.Verifier
+	v  *auth.Verifier
+	th *auth.Throttle
 }
 
 var _ Verifier = (*AuthVerifier)(nil)
@@ -31,8 +32,12 @@ func NewAuthVerifier(c *config.Config, users *auth.Users, logf func(string, ...a
 		MaxQueue:      c.Security.HashQueue,
 		Logf:          logf,
 	}, th)
-	return &AuthVerifier{v: v}
+	return &AuthVerifier{v: v, th: th}
 }
+
+// Throttle is the verifier's throttle (for LAPMAnswerer's per-source
+// handshake limit).
+func (a *AuthVerifier) Throttle() *auth.Throttle { return a.th }
 
 // Argon2Params are the configuration's argon2id costs.
 func Argon2Params(c *config.Config) auth.Argon2Params {

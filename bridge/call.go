@@ -53,6 +53,7 @@ type call struct {
 	w      io.Writer
 	closer func() error
 	stats  func() *store.LAPMStats
+	ticket any // Access Security callback ticket
 
 	hangOnce sync.Once
 }
@@ -64,6 +65,10 @@ func (s *Server) handle(name string, line transport.Line) {
 		// Like a modem: the line carries lc.LineRate bit/s of start-stop
 		// characters (10 bits each).
 		line = pace.Wrap(line, lc.LineRate, 10)
+	}
+	if _, ok := line.(transport.Deadliner); !ok && lc.V42 == config.V42Detect && s.v42 != nil {
+		// Detection times out with read deadlines (T400).
+		line = newDeadlineLine(line)
 	}
 	info := line.Info()
 	c := &call{
@@ -266,7 +271,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 			return Account{}, nil, false
 		}
 		link := sess.Link
-		c.w, r, c.stats = link, link, sess.Stats
+		c.w, r, c.stats, c.ticket = link, link, sess.Stats, sess.Ticket
 		c.closer = link.Close
 		leftover = nil
 		if sess.Account != nil {
@@ -341,12 +346,22 @@ func (c *call) v42Failed(err error) {
 func (c *call) callback(ctx context.Context, acct Account) {
 	if c.s.cb == nil {
 		c.log.Warn("user needs a callback but no callback service is configured")
-		c.end(store.ResultRefused, "callback not available", msgNoCallback)
+		msg := msgNoCallback
+		if c.rec.Mode == "v42" {
+			msg = ""
+		}
+		c.end(store.ResultRefused, "callback not available", msg)
 		return
 	}
-	c.end(store.ResultCallback, "calling back "+acct.Callback, "\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n")
+	msg := ""
+	if c.rec.Mode != "v42" {
+		// Over Access Security the caller learns it from CONFIRM.
+		msg = "\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"
+	}
+	c.end(store.ResultCallback, "calling back "+acct.Callback, msg)
 	err := c.s.cb(ctx, CallbackRequest{
 		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.rec.Mode,
+		Ticket: c.ticket,
 	})
 	if err != nil {
 		c.rec.Reason = "callback not scheduled: " + err.Error()

@@ -111,7 +111,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		return err
 	}
 	fp := key.Fingerprint()
-	key.Wipe()
+	defer key.Wipe()
 	if created {
 		log.Info("created host key", zap.String("state_dir", cfg.StateDir))
 	}
@@ -146,7 +146,11 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		}
 	}
 
-	gw, err := bridge.Start(context.Background(), cfg, bridge.StartOptions{Logger: log, Verifier: verifier, Metrics: metrics, V42: v42Answerer(cfg, log)})
+	gw, err := bridge.Start(context.Background(), cfg, bridge.StartOptions{Logger: log, Verifier: verifier, Metrics: metrics, V42: &bridge.LAPMAnswerer{
+		HostKey: key, Name: cfg.GatewayName, Throttle: verifier.Throttle(),
+		Deadline: cfg.Security.HandshakeDeadline.Duration, CallbackTTL: cfg.Callback.Expiry.Duration,
+		Logger: printfLogger{log.Named("lapm").Sugar()},
+	}})
 	if err != nil {
 		return err
 	}
@@ -293,7 +297,7 @@ func ensureDemoUser(cfg *config.Config) (string, error) {
 	return pw, nil
 }
 
-// v42Answerer is the V.42 half of the call flow; nil until the lapm link
-// lands (listeners with v42 = "detect" then give every caller the text
-// login, and v42 = "lapm" listeners refuse calls).
-func v42Answerer(*config.Config, *zap.Logger) bridge.V42Answerer { return nil }
+// printfLogger adapts zap to the core packages' narrow Printf loggers.
+type printfLogger struct{ s *zap.SugaredLogger }
+
+func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, args...) }

@@ -1,0 +1,149 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// LAPMAnswerer is the V42Answerer over packages lapm and auth: detection
+// (V.42 clause 7.2), LAPM (V.42 clause 8) and the Access Security answerer
+// carried in XID frames (docs/access-security.md).
+type LAPMAnswerer struct {
+	// HostKey is the gateway's static key (auth.LoadOrCreateHostKey).
+	HostKey auth.HostKey
+	// Name is the gateway name sent in CHALLENGE.
+	Name string
+	// Params are the LAPM parameters offered (zero: lapm's defaults).
+	Params lapm.LinkParams
+	// Throttle, if set, bounds the handshakes in progress per source.
+	Throttle *auth.Throttle
+	// Deadline bounds the Access Security handshake (0: auth's default).
+	Deadline time.Duration
+	// CallbackTTL is the life of a callback ticket (0: auth's default).
+	CallbackTTL time.Duration
+	// Rand and Now are passed to auth (nil: crypto/rand, time.Now).
+	Rand io.Reader
+	Now  func() time.Time
+	// Logger receives the link's protocol log; nil: silent.
+	Logger lapm.Logger
+}
+
+var _ V42Answerer = (*LAPMAnswerer)(nil)
+
+// Detect implements V42Answerer with lapm.Detect (T400 750 ms).
+func (a *LAPMAnswerer) Detect(ctx context.Context, line transport.Line) (bool, []byte, error) {
+	res, left, err := lapm.Detect(ctx, line, lapm.Answerer)
+	if err != nil {
+		return false, nil, err
+	}
+	return res == lapm.DetectLAPM, left, nil
+}
+
+// Answer implements V42Answerer.
+func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover []byte, call V42Call) (*V42Session, error) {
+	link, err := lapm.Open(ctx, line, leftover, lapm.Config{
+		Role: lapm.Answerer, Params: a.Params, LineRate: call.Listener.LineRate, Logger: a.Logger, Now: a.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bridge: LAPM: %w", err)
+	}
+	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return lapmStats(link.Stats(), false) }}
+	first, err := link.AcceptXID(ctx)
+	if errors.Is(err, lapm.ErrPeerEstablishing) {
+		// An ordinary V.42 modem: LAPM without Access Security.
+		if call.Listener.Security == config.SecurityRequired {
+			_ = link.Refuse()
+			link.Close()
+			return nil, fmt.Errorf("%w (refused with DM)", ErrNoAccessSecurity)
+		}
+		if err := link.Establish(ctx); err != nil {
+			link.Close()
+			return nil, fmt.Errorf("bridge: LAPM establish: %w", err)
+		}
+		return sess, nil
+	}
+	if err != nil {
+		link.Close()
+		return nil, fmt.Errorf("bridge: LAPM: %w", err)
+	}
+	if call.Listener.Security == config.SecurityOff {
+		_ = auth.RejectInitiate(link, auth.ReasonVersion)
+		link.Close()
+		return nil, errors.New("bridge: Access Security offered on a listener with security = \"off\"")
+	}
+	if a.Throttle != nil {
+		release, err := a.Throttle.BeginHandshake(call.Remote)
+		if err != nil {
+			_ = auth.RejectInitiate(link, auth.ReasonBusy)
+			link.Close()
+			return nil, fmt.Errorf("%w: %v", ErrThrottled, err)
+		}
+		defer release()
+	}
+	allocated := false
+	res, err := auth.Answer(ctx, link, first, auth.AnswererConfig{
+		HostKey: a.HostKey, Name: a.Name, Rand: a.Rand, Now: a.Now, Deadline: a.Deadline, CallbackTTL: a.CallbackTTL,
+		Verify: func(ctx context.Context, user, password string) (auth.User, error) {
+			acct, err := call.Verifier.Verify(ctx, user, password, call.Remote)
+			switch {
+			case err == nil:
+				return auth.User{ID: acct.Name, Backend: acct.Backend, Callback: acct.Callback}, nil
+			case errors.Is(err, ErrThrottled):
+				return auth.User{}, auth.ErrBusy
+			case errors.Is(err, ErrDenied):
+				return auth.User{}, auth.ErrDenied
+			}
+			return auth.User{}, err
+		},
+		// The call already holds its session number.
+		AllocateSession: func() (uint64, error) {
+			if allocated {
+				return 0, errors.New("bridge: one session number per call")
+			}
+			allocated = true
+			return call.Session, nil
+		},
+	})
+	if err != nil {
+		link.Close()
+		if r, ok := auth.RejectReason(err); ok {
+			switch r {
+			case auth.ReasonDenied:
+				return nil, fmt.Errorf("%w: %v", ErrDenied, err)
+			case auth.ReasonBusy:
+				return nil, fmt.Errorf("%w: %v", ErrThrottled, err)
+			}
+		}
+		return nil, fmt.Errorf("bridge: Access Security: %w", err)
+	}
+	acct := &Account{Name: res.User.ID, Backend: res.User.Backend, Callback: res.User.Callback}
+	sess.Account = acct
+	if res.Callback != nil {
+		sess.Ticket = res.Callback
+		return sess, nil
+	}
+	link.SetTransform(res.Transform)
+	sess.Stats = func() *store.LAPMStats { return lapmStats(link.Stats(), true) }
+	if err := link.Establish(ctx); err != nil {
+		link.Close()
+		return nil, fmt.Errorf("bridge: LAPM establish: %w", err)
+	}
+	return sess, nil
+}
+
+func lapmStats(s lapm.Stats, sealed bool) *store.LAPMStats {
+	return &store.LAPMStats{
+		N401: s.Negotiated.N401Rx, K: s.Negotiated.KRx, FCS32: s.Negotiated.FCS == lapm.FCS32,
+		FramesSent: int64(s.FramesSent), FramesReceived: int64(s.FramesReceived),
+		Retransmissions: int64(s.Retransmitted), FCSErrors: int64(s.FCSErrors), Sealed: sealed,
+	}
+}
