@@ -189,6 +189,13 @@ func (c *call) run() {
 		c.callback(ctx, acct)
 		return
 	}
+	c.bridge(ctx, acct, r)
+}
+
+// bridge connects the authenticated caller (octets from r, to c.w) to the
+// backend and records how the session ended.
+func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
+	s := c.s
 	name := acct.Backend
 	if name == "" {
 		name = c.lc.Backend
@@ -344,7 +351,8 @@ func (c *call) v42Failed(err error) {
 // callback hands an authenticated caller with a callback address to the
 // callback service and hangs up.
 func (c *call) callback(ctx context.Context, acct Account) {
-	if c.s.cb == nil {
+	cb := c.s.cb.Load()
+	if cb == nil {
 		c.log.Warn("user needs a callback but no callback service is configured")
 		msg := msgNoCallback
 		if c.rec.Mode == "v42" {
@@ -359,7 +367,7 @@ func (c *call) callback(ctx context.Context, acct Account) {
 		msg = "\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"
 	}
 	c.end(store.ResultCallback, "calling back "+acct.Callback, msg)
-	err := c.s.cb(ctx, CallbackRequest{
+	err := (*cb)(ctx, CallbackRequest{
 		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.rec.Mode,
 		Ticket: c.ticket,
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/linesim"
 )
 
 func TestBusyWhenLinesFull(t *testing.T) {
@@ -407,3 +408,31 @@ func openFDs(t testing.TB) int {
 }
 
 var _ transport.Line // keep the import for helpers
+
+// TestBridgeCallback: a callback handed back by the callback service is
+// bridged to the user's backend and recorded under the original session.
+func TestBridgeCallback(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	s, st := newTestServer(t, c, &fakeVerifier{})
+	a, b := linesim.NewPair(linesim.Config{Seed: 5})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.BridgeCallback(CallbackSession{
+			Request:  CallbackRequest{Session: 77, Account: Account{Name: "cb", Callback: "telnet://x:1"}, Listener: "test", Mode: "text"},
+			Line:     b,
+			Attempts: 2,
+		})
+	}()
+	io.WriteString(a, "back again")
+	expect(t, a, "back again")
+	a.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, st)
+	if len(recs) != 1 || recs[0].Session != 77 || recs[0].Mode != "callback" || recs[0].CallbackAttempts != 2 || recs[0].Backend != "echo" || recs[0].Result != store.ResultCompleted {
+		t.Fatalf("records: %+v", recs)
+	}
+}

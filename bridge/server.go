@@ -78,7 +78,7 @@ type Server struct {
 	metrics *Metrics
 	now     func() time.Time
 	v42     V42Answerer
-	cb      CallbackFunc
+	cb      atomic.Pointer[CallbackFunc]
 
 	st    atomic.Pointer[state]
 	slots *slots
@@ -105,12 +105,12 @@ func New(opts Options) (*Server, error) {
 		metrics:   opts.Metrics,
 		now:       opts.Now,
 		v42:       opts.V42,
-		cb:        opts.Callback,
 		listeners: map[transport.Listener]struct{}{},
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
+	s.SetCallback(opts.Callback)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -158,6 +158,17 @@ func (s *Server) Reload(c *config.Config, v Verifier) error {
 	s.slots.setLimits(limitsOf(c))
 	s.log.Info("reloaded", zap.Int("backends", len(c.Backends)), zap.Bool("maintenance", c.Lines.Maintenance))
 	return nil
+}
+
+// SetCallback installs (or, with nil, removes) the callback service for
+// calls from now on; the service hands placed callbacks back with
+// BridgeCallback.
+func (s *Server) SetCallback(f CallbackFunc) {
+	if f == nil {
+		s.cb.Store(nil)
+		return
+	}
+	s.cb.Store(&f)
 }
 
 // Config returns the configuration in effect for new calls.
