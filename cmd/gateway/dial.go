@@ -1,15 +1,377 @@
 package main
 
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/term"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
+	"github.com/dialgate/dialgate/transport/ws"
+)
+
 func init() {
 	register(command{name: "dial", summary: "call a gateway from this terminal", run: runDial})
 }
 
+const dialDescription = `Call a gateway at URL (telnet://host:port, tcp://host:port,
+ws://host:port/line, wss://...) and connect this terminal to the session.
+
+With --v42 detect (the default) the call starts with V.42 detection; a
+gateway that answers with LAPM gets Access Security (user and password,
+the gateway's host key checked against --known-hosts first) and sealed
+data; one without V.42 gets the text login, typed by you. --v42 lapm skips
+detection; --v42 off or --text always uses the text login.
+
+Credentials: --user or $DIALGATE_USER; --password-file or
+$DIALGATE_PASSWORD; otherwise a prompt (without echo) on the terminal.
+
+On a terminal, input is raw and '~' after a newline is an escape:
+'~.' hangs up, '~B' sends a break, '~?' lists the escapes, '~~' sends '~'.
+From a pipe, octets pass untouched (binary-transparent, for scripts and
+lrzsz) and the end of stdin hangs up once the gateway's output has drained.
+
+With --answer ADDR (a line address such as telnet://0.0.0.0:2424), dial
+listens there before calling and, when the gateway calls back, answers
+and continues the session on the callback.`
+
+// dialIO is the process environment of a call (replaced by tests).
+type dialIO struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	signals        bool // hang up on SIGINT, SIGTERM, SIGHUP
+}
+
 func runDial(args []string) int {
-	fs := newFlagSet("dial", "[flags] URL", `Call a gateway at URL (telnet://host:port, ws://host:port/line, ...) with
-V.42 detection, LAPM and Access Security, then connect this terminal to the
-session. '~.' at the start of a line hangs up.`)
+	return dialMain(args, dialIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signals: true})
+}
+
+// dialOptions are the parsed flags.
+type dialOptions struct {
+	url           *url.URL
+	user          string
+	passwordFile  string
+	knownHosts    string
+	tofu          bool
+	fingerprint   string
+	answer        string
+	answerTimeout time.Duration
+	timeout       time.Duration
+	v42           string
+	escape        string
+	termType      string
+	quiet         bool
+}
+
+func dialMain(args []string, dio dialIO) int {
+	fs := newFlagSet("dial", "[flags] URL", dialDescription+"\n\n"+dialExitHelp)
+	var o dialOptions
+	fs.StringVar(&o.user, "user", "", "user ID for Access Security (default $"+envUser+")")
+	fs.StringVar(&o.passwordFile, "password-file", "", "read the password from the first line of `FILE` (default $"+envPassword+", else a prompt)")
+	fs.StringVar(&o.knownHosts, "known-hosts", defaultKnownHosts(), "known gateway host keys `FILE`")
+	fs.BoolVar(&o.tofu, "tofu", false, "trust an unknown gateway's host key on first use and record it")
+	fs.StringVar(&o.fingerprint, "fingerprint", "", "accept only this host key (SHA256:... or base64 key); recorded if the host is new")
+	fs.StringVar(&o.answer, "answer", "", "listen on line address `ADDR` for the gateway's callback and answer it")
+	fs.DurationVar(&o.answerTimeout, "answer-timeout", 3*time.Minute, "how long to wait for the callback")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "bound on connecting and the handshake")
+	fs.StringVar(&o.v42, "v42", "detect", "V.42: `detect`, lapm (no detection phase) or off (text login)")
+	text := fs.Bool("text", false, "text login: connect the terminal to the line as it is (same as --v42 off)")
+	fs.StringVar(&o.escape, "escape", "~", "escape character, or none (default ~ on a terminal, none from a pipe)")
+	fs.StringVar(&o.termType, "term", dio.getenv("TERM"), "terminal type announced to the gateway")
+	fs.BoolVar(&o.quiet, "quiet", false, "no notices on stderr (errors still)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	return notBuilt("dial")
+	// Flags may also follow the URL.
+	var rest []string
+	for fs.NArg() > 0 {
+		rest = append(rest, fs.Arg(0))
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return exitUsage
+		}
+	}
+	escSet := false
+	fs.Visit(func(f *flag.Flag) { escSet = escSet || f.Name == "escape" })
+	if len(rest) != 1 {
+		fmt.Fprintln(dio.stderr, "gateway dial: want exactly one URL (try --help)")
+		return exitUsage
+	}
+	if *text {
+		o.v42 = "off"
+	}
+	err := o.check(rest[0])
+	if err == nil {
+		c := &caller{o: o, io: dio, escSet: escSet}
+		err = c.call()
+	}
+	if err != nil {
+		fmt.Fprintf(dio.stderr, "gateway dial: %v\n", err)
+	}
+	return exitCode(err)
+}
+
+func (o *dialOptions) check(raw string) error {
+	u, err := transport.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	o.url = u
+	switch o.v42 {
+	case "detect", "lapm", "off":
+	default:
+		return fmt.Errorf("%w: --v42 %q: want detect, lapm or off", errUsage, o.v42)
+	}
+	if o.escape != "none" && len(o.escape) != 1 {
+		return fmt.Errorf("%w: --escape %q: want one character or none", errUsage, o.escape)
+	}
+	if o.answer != "" {
+		if _, err := transport.Parse(o.answer); err != nil {
+			return fmt.Errorf("%w: --answer: %w", errUsage, err)
+		}
+	}
+	if o.tofu && o.fingerprint != "" {
+		return fmt.Errorf("%w: --tofu and --fingerprint exclude each other", errUsage)
+	}
+	return nil
+}
+
+// caller is one run of gateway dial.
+type caller struct {
+	o      dialOptions
+	io     dialIO
+	escSet bool
+
+	tty      *os.File // stdin, when it is a terminal
+	out      *os.File // stdout, when it is a terminal
+	raw      bool
+	input    *inputPump
+	resize   <-chan transport.WindowSize
+	window   transport.WindowSize
+	listener transport.Listener
+	user     string
+	password string
+}
+
+// notice writes a line for the user on stderr (CR LF in raw mode).
+func (c *caller) notice(format string, args ...any) {
+	if c.o.quiet {
+		return
+	}
+	fmt.Fprintf(c.io.stderr, "[gateway dial] "+format+"\r\n", args...)
+}
+
+func (c *caller) call() error {
+	ctx := context.Background()
+	if c.io.signals {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+		defer stop()
+	}
+	if f, ok := c.io.stdin.(*os.File); ok && term.IsTerminal(f) {
+		c.tty = f
+	}
+	if f, ok := c.io.stdout.(*os.File); ok && term.IsTerminal(f) {
+		c.out = f
+	}
+	if c.o.v42 != "off" {
+		cs := credSource{user: c.o.user, passwordFile: c.o.passwordFile, getenv: c.io.getenv, tty: c.tty, prompt: c.io.stderr, warn: c.io.stderr}
+		var err error
+		if c.user, c.password, err = cs.get(); err != nil {
+			return err
+		}
+	}
+	if c.o.answer != "" {
+		l, err := transport.Listen(c.o.answer)
+		if err != nil {
+			return fmt.Errorf("--answer: %w", err)
+		}
+		c.listener = l
+		defer l.Close()
+	}
+	if c.tty != nil {
+		restore, err := term.MakeRaw(c.tty)
+		if err != nil {
+			return err
+		}
+		c.raw = true
+		defer restore()
+	}
+	if c.out != nil {
+		c.window, _ = term.Size(c.out)
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		c.resize = term.WatchSize(wctx, c.out)
+	}
+	c.input = startInput(c.io.stdin)
+	defer c.input.close()
+
+	line, err := c.dialLine(ctx)
+	if err != nil {
+		return err
+	}
+	if c.o.v42 == "off" {
+		return c.textCall(ctx, line, nil)
+	}
+	return c.v42Call(ctx, line)
+}
+
+// escapeChar is the escape character in force: none from a pipe unless
+// --escape says otherwise.
+func (c *caller) escapeChar() byte {
+	if c.o.escape == "none" || (c.tty == nil && !c.escSet) {
+		return 0
+	}
+	return c.o.escape[0]
+}
+
+// dialLine places the call, announcing the terminal where the line can.
+func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	u := c.o.url
+	var line transport.Line
+	var err error
+	switch u.Scheme {
+	case "telnet":
+		line, err = tcp.Dial(dctx, u.Host, tcp.Options{Telnet: true, TermType: c.o.termType, Window: c.window})
+	case "tcp":
+		line, err = tcp.Dial(dctx, u.Host, tcp.Options{})
+	case "ws", "wss":
+		var wl *ws.Line
+		wl, err = ws.Dial(dctx, u.String(), ws.DialOptions{Subprotocol: "binary"})
+		if err == nil {
+			line = wl
+			if c.window.Cols > 0 {
+				_ = wl.SendWindowSize(c.window)
+			}
+		}
+	default:
+		line, err = transport.Dial(dctx, u.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoCarrier, err)
+	}
+	return line, nil
+}
+
+// newSession connects the terminal to conn, which runs on line.
+func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *session {
+	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
+		esc: newEscaper(c.escapeChar()), resize: c.resize}
+	switch l := line.(type) {
+	case *tcp.Line:
+		s.sendWindow = l.SetWindowSize
+	case *ws.Line:
+		s.sendWindow = l.SendWindowSize
+	}
+	if b, ok := conn.(interface{ Break() error }); ok {
+		s.sendBreak = b.Break
+	} else if b, ok := line.(transport.Breaker); ok {
+		s.sendBreak = b.SendBreak
+	}
+	return s
+}
+
+// textCall runs a text-login call on line (leftover first): the terminal
+// is connected to the line as it is. With --answer, a call the gateway
+// ended (to call back) is followed by the callback.
+func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []byte) error {
+	c.notice("connected to %s (text). %s", c.o.url.Redacted(), c.escapeHint())
+	var conn io.ReadWriteCloser = line
+	if len(leftover) > 0 {
+		conn = &leftoverConn{Line: line, rest: leftover}
+	}
+	s := c.newSession(conn, line)
+	end, err := s.run(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: the line dropped: %w", errNoCarrier, err)
+	}
+	if end != endRemote && end != endStdinEOF {
+		return nil
+	}
+	if err := textOutcome(s.head, s.tail); err != nil {
+		return err
+	}
+	if end != endRemote || c.listener == nil {
+		return nil
+	}
+	cb, err := c.acceptCallback(ctx)
+	if err != nil {
+		return err
+	}
+	c.notice("callback answered (text): type your user name to accept it")
+	s = c.newSession(cb, cb)
+	if _, err := s.run(ctx); err != nil {
+		return fmt.Errorf("%w: the callback line dropped: %w", errNoCarrier, err)
+	}
+	return textOutcome(s.head, s.tail)
+}
+
+func (c *caller) escapeHint() string {
+	if e := c.escapeChar(); e != 0 {
+		return fmt.Sprintf("Escape: %c. hangs up, %c? for help.", e, e)
+	}
+	return "End of input hangs up."
+}
+
+// acceptCallback waits on --answer for the gateway's call.
+func (c *caller) acceptCallback(ctx context.Context) (transport.Line, error) {
+	c.notice("waiting up to %v for the callback on %s", c.o.answerTimeout, c.listener.Addr())
+	actx, cancel := context.WithTimeout(ctx, c.o.answerTimeout)
+	defer cancel()
+	line, err := c.listener.Accept(actx)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
+		}
+		return nil, fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, err)
+	}
+	return line, nil
+}
+
+// leftoverConn returns octets read during detection first.
+type leftoverConn struct {
+	transport.Line
+	rest []byte
+}
+
+func (l *leftoverConn) Read(p []byte) (int, error) {
+	if len(l.rest) > 0 {
+		n := copy(p, l.rest)
+		l.rest = l.rest[n:]
+		return n, nil
+	}
+	return l.Line.Read(p)
+}
+
+// CloseWrite half-closes the line where it can.
+func (l *leftoverConn) CloseWrite() error {
+	if cw, ok := l.Line.(closeWriter); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// detect runs V.42 detection as originator (ITU-T V.42 clause 8.2).
+func (c *caller) detect(ctx context.Context, line transport.Line, role lapm.Role) (bool, []byte, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	res, leftover, err := lapm.Detect(dctx, line, role)
+	if err != nil {
+		if errors.Is(err, lapm.ErrNoDeadline) {
+			return false, nil, fmt.Errorf("%w: %s lines cannot run V.42 detection yet; use --text or --v42 lapm: %w", errProtocol, c.o.url.Scheme, err)
+		}
+		return false, nil, fmt.Errorf("%w: V.42 detection: %w", errNoCarrier, err)
+	}
+	return res == lapm.DetectLAPM, leftover, nil
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/term"
+)
+
+// Environment variables gateway dial reads.
+const (
+	envUser     = "DIALGATE_USER"
+	envPassword = "DIALGATE_PASSWORD"
+)
+
+// maxPasswordFile bounds a --password-file.
+const maxPasswordFile = 4096
+
+// credSource finds the caller's credentials, in this order:
+//
+//	user:     --user, $DIALGATE_USER, a prompt on the terminal
+//	password: --password-file, $DIALGATE_PASSWORD, a prompt without echo
+//
+// Prompts need stdin to be a terminal; without one a missing credential
+// is a usage error.
+type credSource struct {
+	user, passwordFile string
+	getenv             func(string) string
+	tty                *os.File  // stdin if it is a terminal, else nil
+	prompt             io.Writer // where prompts go (stderr)
+	warn               io.Writer
+}
+
+func (c credSource) get() (user, password string, err error) {
+	user = c.user
+	if user == "" {
+		user = c.getenv(envUser)
+	}
+	if user == "" {
+		if c.tty == nil {
+			return "", "", fmt.Errorf("%w: no user: give --user or set %s", errUsage, envUser)
+		}
+		io.WriteString(c.prompt, "User: ")
+		if user, err = term.ReadLine(c.tty); err != nil {
+			return "", "", fmt.Errorf("%w: reading the user name: %w", errUsage, err)
+		}
+	}
+	if err := auth.ValidUserID(user); err != nil {
+		return "", "", fmt.Errorf("%w: %w", errUsage, err)
+	}
+	switch {
+	case c.passwordFile != "":
+		password, err = readPasswordFile(c.passwordFile, c.warn)
+		if err != nil {
+			return "", "", err
+		}
+	case c.getenv(envPassword) != "":
+		password = c.getenv(envPassword)
+	case c.tty != nil:
+		if password, err = term.ReadPassword(c.tty, c.prompt, "Password for "+user+": "); err != nil {
+			return "", "", fmt.Errorf("%w: reading the password: %w", errUsage, err)
+		}
+	default:
+		return "", "", fmt.Errorf("%w: no password: give --password-file or set %s (stdin is not a terminal to ask on)", errUsage, envPassword)
+	}
+	if len(password) > auth.MaxPasswordLen {
+		return "", "", fmt.Errorf("%w: password longer than %d octets", errUsage, auth.MaxPasswordLen)
+	}
+	return user, password, nil
+}
+
+// readPasswordFile returns the first line of path. A file that others may
+// read is used with a warning.
+func readPasswordFile(path string, warn io.Writer) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: --password-file: %w", errUsage, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 && warn != nil {
+		fmt.Fprintf(warn, "gateway dial: warning: %s is readable by other users (mode %#o)\n", path, st.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
+	if err != nil {
+		return "", fmt.Errorf("%w: --password-file: %w", errUsage, err)
+	}
+	if len(b) > maxPasswordFile {
+		return "", fmt.Errorf("%w: --password-file %s is longer than %d octets", errUsage, path, maxPasswordFile)
+	}
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if len(line) == 0 {
+		return "", fmt.Errorf("%w: --password-file %s: the first line is empty", errUsage, path)
+	}
+	return string(line), nil
+}
+
+// defaultKnownHosts is the known-hosts file when --known-hosts is not
+// given: dialgate/known_hosts under the user's configuration directory.
+func defaultKnownHosts() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return auth.KnownHostsFile
+	}
+	return filepath.Join(dir, "dialgate", auth.KnownHostsFile)
+}
+
+// hostKeyCheck is the caller's decision about the gateway's static key,
+// run by auth.Call before the password is sent.
+type hostKeyCheck struct {
+	host        string // host:port as dialled
+	knownHosts  string // file
+	tofu        bool
+	fingerprint string // pinned for this call; "" none
+	notice      io.Writer
+}
+
+func (h hostKeyCheck) check(pub []byte) error {
+	kh, err := auth.LoadKnownHosts(h.knownHosts) // a missing file is an empty list
+	if err != nil {
+		return fmt.Errorf("%w: %w", errHostKey, err)
+	}
+	if h.fingerprint != "" {
+		want, err := auth.ParseHostKeyID(h.fingerprint)
+		if err != nil {
+			return fmt.Errorf("%w: --fingerprint: %w", errHostKey, err)
+		}
+		if got := auth.Fingerprint(pub); got != want {
+			return fmt.Errorf("%w: the gateway offered %s, not the pinned %s", errHostKey, got, want)
+		}
+		if len(kh.Lookup(h.host)) == 0 {
+			if err := kh.Pin(h.host, want); err != nil {
+				fmt.Fprintf(h.notice, "gateway dial: could not record the pinned key: %v\r\n", err)
+			}
+		}
+		return nil
+	}
+	newly, err := kh.Check(h.host, pub, h.tofu)
+	if err != nil {
+		return err
+	}
+	if newly {
+		fmt.Fprintf(h.notice, "%s\r\n", bytes.ReplaceAll([]byte(auth.NewHostNotice(h.host, pub, h.knownHosts)), []byte("\n"), []byte("\r\n")))
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package main
+
+// The escape sequences of gateway dial, after ssh(1): the escape character
+// (default '~') is recognised only as the first character of a line, that
+// is after CR or LF or at the very start of the session.
+//
+//	~.  hang up
+//	~B  send a break (telnet BREAK / V.42 break) where the line can
+//	~?  list the escapes
+//	~~  send one '~'
+//
+// Any other character after the escape character sends both.
+
+// escAction is what a fed chunk asks the session to do.
+type escAction uint8
+
+const (
+	escNone escAction = iota
+	escHangup
+	escBreak
+	escHelp
+)
+
+// escaper is the pure escape-sequence state machine.
+type escaper struct {
+	char      byte // escape character; 0 disables escapes
+	lineStart bool // the next octet starts a line
+	pending   bool // the escape character was seen at a line start
+}
+
+func newEscaper(char byte) *escaper { return &escaper{char: char, lineStart: true} }
+
+// feed appends the octets of p meant for the line to out and stops at the
+// first escape action. It returns out, the action (escNone when p was used
+// up) and how many octets of p it consumed; the caller acts and feeds
+// p[consumed:] again.
+func (e *escaper) feed(out, p []byte) ([]byte, escAction, int) {
+	if e.char == 0 {
+		return append(out, p...), escNone, len(p)
+	}
+	for i, c := range p {
+		if e.pending {
+			e.pending = false
+			e.lineStart = false
+			switch c {
+			case '.':
+				return out, escHangup, i + 1
+			case 'B':
+				return out, escBreak, i + 1
+			case '?':
+				return out, escHelp, i + 1
+			case e.char:
+				out = append(out, c)
+				continue
+			}
+			out = append(out, e.char)
+			// fall through: c is an ordinary octet
+		} else if e.lineStart && c == e.char {
+			e.pending = true
+			continue
+		}
+		out = append(out, c)
+		e.lineStart = c == '\r' || c == '\n'
+	}
+	return out, escNone, len(p)
+}
+
+// escHelpText is printed for ~?.
+func escHelpText(char byte) string {
+	c := string(char)
+	return "\r\nSupported escape sequences:\r\n" +
+		" " + c + ".   - hang up\r\n" +
+		" " + c + "B   - send a break\r\n" +
+		" " + c + "?   - this message\r\n" +
+		" " + c + c + "   - send the escape character\r\n" +
+		"(Escapes are only recognised after a newline.)\r\n"
+}

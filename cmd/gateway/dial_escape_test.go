@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+)
+
+// feedAll feeds chunks and returns what reached the line and the actions.
+func feedAll(e *escaper, chunks ...string) (string, []escAction) {
+	var out []byte
+	var acts []escAction
+	for _, c := range chunks {
+		p := []byte(c)
+		for len(p) > 0 {
+			var a escAction
+			var n int
+			out, a, n = e.feed(out, p)
+			p = p[n:]
+			if a != escNone {
+				acts = append(acts, a)
+			}
+			if a == escHangup {
+				return string(out), acts
+			}
+		}
+	}
+	return string(out), acts
+}
+
+func TestEscaper(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		chunks []string
+		out    string
+		acts   []escAction
+	}{
+		{"hangup at start", []string{"~."}, "", []escAction{escHangup}},
+		{"hangup after CR", []string{"ls\r~.more"}, "ls\r", []escAction{escHangup}},
+		{"hangup after LF", []string{"ls\n~.", "x"}, "ls\n", []escAction{escHangup}},
+		{"split across reads", []string{"a\r", "~", "."}, "a\r", []escAction{escHangup}},
+		{"not at line start", []string{"a~.b"}, "a~.b", nil},
+		{"tilde tilde", []string{"~~."}, "~.", nil},
+		{"help", []string{"~?x"}, "x", []escAction{escHelp}},
+		{"break", []string{"\r~B"}, "\r", []escAction{escBreak}},
+		{"other char sends both", []string{"~x"}, "~x", nil},
+		{"tilde then newline", []string{"~\r~."}, "~\r", []escAction{escHangup}},
+		{"binary", []string{"\x00\xff~\x7e"}, "\x00\xff~~", nil},
+		{"help then escape not at line start", []string{"~?~."}, "~.", []escAction{escHelp}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, acts := feedAll(newEscaper('~'), c.chunks...)
+			if out != c.out || len(acts) != len(c.acts) {
+				t.Fatalf("out %q acts %v, want %q %v", out, acts, c.out, c.acts)
+			}
+			for i := range acts {
+				if acts[i] != c.acts[i] {
+					t.Fatalf("acts %v, want %v", acts, c.acts)
+				}
+			}
+		})
+	}
+}
+
+func TestEscaperDisabled(t *testing.T) {
+	in := []byte("~.\r~.~?")
+	out, a, n := newEscaper(0).feed(nil, in)
+	if !bytes.Equal(out, in) || a != escNone || n != len(in) {
+		t.Fatalf("disabled escaper: %q %v %d", out, a, n)
+	}
+}
+
+// FuzzEscaper checks that without a hang-up every octet typed reaches the
+// line except the escape sequences themselves, whatever the chunking.
+func FuzzEscaper(f *testing.F) {
+	f.Add([]byte("hello\r~.x"), 3)
+	f.Add([]byte("~~~?~B\n~x"), 1)
+	f.Fuzz(func(t *testing.T, in []byte, cut int) {
+		if cut < 0 || cut > len(in) {
+			cut = len(in) / 2
+		}
+		o1, a1 := feedAll(newEscaper('~'), string(in))
+		o2, a2 := feedAll(newEscaper('~'), string(in[:cut]), string(in[cut:]))
+		if o1 != o2 || len(a1) != len(a2) || len(a1) > 0 && a1[len(a1)-1] != a2[len(a2)-1] {
+			t.Fatalf("chunking changed the result: %q %v vs %q %v", o1, a1, o2, a2)
+		}
+		if len(o1) > len(in) {
+			t.Fatalf("output %d octets longer than input %d", len(o1), len(in))
+		}
+	})
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/dialgate/dialgate/transport"
+)
+
+// sessionEnd says who ended a session.
+type sessionEnd uint8
+
+const (
+	endRemote   sessionEnd = iota + 1 // the gateway hung up (or the line dropped)
+	endEscape                         // ~. typed
+	endStdinEOF                       // stdin ended and the output drained
+	endStopped                        // ctx ended (a signal)
+)
+
+// headTailSize is how much of the start and the end of the received
+// stream a session keeps for textOutcome.
+const headTailSize = 128
+
+// session connects the local terminal (or pipes) to the call: stdin goes
+// through the escape state machine to conn, conn goes to stdout. Optional
+// abilities come from the line: window changes are sent on it, a break is
+// sent with it.
+type session struct {
+	conn   io.ReadWriteCloser // the line, or the LAPM link on it
+	line   transport.Line
+	input  *inputPump
+	stdout io.Writer
+	notice io.Writer // stderr: help text, notices
+	esc    *escaper
+	// resize delivers local window changes; sendWindow sends one (nil:
+	// the line cannot carry them).
+	resize     <-chan transport.WindowSize
+	sendWindow func(transport.WindowSize) error
+	sendBreak  func() error
+
+	head, tail []byte
+}
+
+// closeWriter is the half-close ability of a line (tcp).
+type closeWriter interface{ CloseWrite() error }
+
+// inputPump is the one goroutine that reads stdin, for every session of
+// a call (the call and its callback): a read of stdin cannot be
+// interrupted, so the reader outlives sessions and ends only with stdin or
+// at stop. Chunks arrive on ch, which is closed when stdin ends.
+type inputPump struct {
+	ch   chan []byte
+	stop chan struct{}
+	once sync.Once
+}
+
+func startInput(r io.Reader) *inputPump {
+	in := &inputPump{ch: make(chan []byte), stop: make(chan struct{})}
+	go func() {
+		defer close(in.ch)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := r.Read(buf)
+			if n > 0 {
+				select {
+				case in.ch <- buf[:n]:
+				case <-in.stop:
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return in
+}
+
+// close lets the reader end at its next chunk or at the end of stdin.
+func (in *inputPump) close() { in.once.Do(func() { close(in.stop) }) }
+
+// run copies both ways until the call ends. It hangs up conn before it
+// returns, and every goroutine it started has ended by then.
+func (s *session) run(ctx context.Context) (sessionEnd, error) {
+	downDone := make(chan error, 1)
+	go func() { downDone <- s.copyDown() }()
+
+	stopUp := make(chan struct{})
+	upDone := make(chan upResult, 1)
+	go func() { upDone <- s.copyUp(stopUp) }()
+
+	resizeDone := make(chan struct{})
+	stopResize := make(chan struct{})
+	go func() {
+		defer close(resizeDone)
+		for {
+			select {
+			case ws, ok := <-s.resize:
+				if !ok {
+					return
+				}
+				if s.sendWindow != nil {
+					_ = s.sendWindow(ws)
+				}
+			case <-stopResize:
+				return
+			}
+		}
+	}()
+
+	end, upGone, err := s.wait(ctx, downDone, upDone)
+	close(stopUp)
+	close(stopResize)
+	<-resizeDone
+	if !upGone {
+		<-upDone
+	}
+	return end, err
+}
+
+// wait decides how the session ends; upGone reports that copyUp returned.
+func (s *session) wait(ctx context.Context, downDone chan error, upDone chan upResult) (end sessionEnd, upGone bool, err error) {
+	select {
+	case err := <-downDone:
+		s.conn.Close()
+		return endRemote, false, notEOF(err)
+	case up := <-upDone:
+		end, err := s.afterUp(ctx, up, downDone)
+		return end, true, err
+	case <-ctx.Done():
+		s.conn.Close()
+		<-downDone
+		return endStopped, false, nil
+	}
+}
+
+// afterUp ends the session after copyUp returned.
+func (s *session) afterUp(ctx context.Context, up upResult, downDone chan error) (sessionEnd, error) {
+	{
+		switch {
+		case up.hangup:
+			s.conn.Close()
+			<-downDone
+			return endEscape, nil
+		case up.lineErr != nil:
+			// conn failed under our write: the line dropped.
+			s.conn.Close()
+			err := <-downDone
+			return endRemote, notEOF(err)
+		}
+		// stdin ended: half-close where the line can, so the gateway
+		// hears the end and everything in flight still reaches stdout.
+		if cw, ok := s.conn.(closeWriter); ok && cw.CloseWrite() == nil {
+			select {
+			case err := <-downDone:
+				s.conn.Close()
+				return endStdinEOF, notEOF(err)
+			case <-ctx.Done():
+			}
+		}
+		s.conn.Close()
+		err := <-downDone
+		if ctx.Err() != nil {
+			return endStopped, nil
+		}
+		return endStdinEOF, notEOF(err)
+	}
+}
+
+func notEOF(err error) error {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, transport.ErrHungUp) {
+		return nil
+	}
+	return err
+}
+
+// copyDown copies the call to stdout and keeps the head and tail of it.
+func (s *session) copyDown() error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			p := buf[:n]
+			if len(s.head) < headTailSize {
+				s.head = append(s.head, p[:min(n, headTailSize-len(s.head))]...)
+			}
+			s.tail = append(s.tail, p[max(0, n-headTailSize):]...)
+			if len(s.tail) > headTailSize {
+				s.tail = append(s.tail[:0], s.tail[len(s.tail)-headTailSize:]...)
+			}
+			if _, werr := s.stdout.Write(p); werr != nil {
+				return fmt.Errorf("gateway dial: writing stdout: %w", werr)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+type upResult struct {
+	hangup  bool
+	lineErr error // writing to the call failed
+	// Otherwise stdin ended.
+}
+
+// copyUp copies stdin to the call through the escape state machine until
+// stdin ends, the call fails, ~. or stop.
+func (s *session) copyUp(stop <-chan struct{}) upResult {
+	out := make([]byte, 0, 32<<10)
+	for {
+		var p []byte
+		select {
+		case chunk, ok := <-s.input.ch:
+			if !ok {
+				return upResult{}
+			}
+			p = chunk
+		case <-stop:
+			return upResult{}
+		}
+		for len(p) > 0 {
+			var act escAction
+			var used int
+			out, act, used = s.esc.feed(out[:0], p)
+			p = p[used:]
+			if len(out) > 0 {
+				if _, err := s.conn.Write(out); err != nil {
+					return upResult{lineErr: err}
+				}
+			}
+			switch act {
+			case escHangup:
+				return upResult{hangup: true}
+			case escHelp:
+				io.WriteString(s.notice, escHelpText(s.esc.char))
+			case escBreak:
+				if s.sendBreak == nil || s.sendBreak() != nil {
+					io.WriteString(s.notice, "\r\n[this line cannot send a break]\r\n")
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
+)
+
+// dialBuffer is a bytes.Buffer safe for one writer and a concurrent reader.
+type dialBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *dialBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *dialBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// dialRun is gateway dial running in-process.
+type dialRun struct {
+	stdin          *io.PipeWriter
+	stdout, stderr *dialBuffer
+	done           chan int
+}
+
+// startDial runs dialMain with args and the given environment. The test
+// writes stdin through r.stdin; the pipe is closed at cleanup so the
+// stdin reader ends.
+func startDial(t *testing.T, env map[string]string, args ...string) *dialRun {
+	t.Helper()
+	pr, pw := io.Pipe()
+	r := &dialRun{stdin: pw, stdout: &dialBuffer{}, stderr: &dialBuffer{}, done: make(chan int, 1)}
+	go func() {
+		r.done <- dialMain(args, dialIO{stdin: pr, stdout: r.stdout, stderr: r.stderr,
+			getenv: func(k string) string { return env[k] }})
+	}()
+	t.Cleanup(func() { pw.Close() })
+	return r
+}
+
+// wait returns the exit code, failing the test after a generous bound.
+func (r *dialRun) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-r.done:
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gateway dial did not end; stderr:\n%s", r.stderr.String())
+		return -1
+	}
+}
+
+// fakeGateway answers calls on a loopback TCP line with handle.
+func fakeGateway(t *testing.T, telnet bool, handle func(t *testing.T, line *tcp.Line)) string {
+	t.Helper()
+	l, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: telnet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			line, err := l.AcceptLine(ctx)
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer line.Close()
+				handle(t, line)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		cancel()
+		l.Close()
+		wg.Wait()
+	})
+	return l.Addr()
+}
+
+func readUntilLine(t *testing.T, r io.Reader, suffix string) string {
+	t.Helper()
+	var got []byte
+	b := make([]byte, 1)
+	for !bytes.HasSuffix(got, []byte(suffix)) {
+		if _, err := r.Read(b); err != nil {
+			t.Errorf("reading until %q: %v (got %q)", suffix, err, got)
+			return string(got)
+		}
+		got = append(got, b[0])
+	}
+	return string(got)
+}
+
+// TestDialTextPipeDrains: from a pipe, the text path is binary
+// transparent both ways over a telnet line, and the end of stdin hangs up
+// only after the gateway's reply has arrived.
+func TestDialTextPipeDrains(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	all := make([]byte, 0, 512)
+	for i := range 512 {
+		all = append(all, byte(i))
+	}
+	got := make(chan []byte, 1)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("hi:"))
+		in, err := io.ReadAll(line) // until the caller's half-close
+		if err != nil {
+			t.Errorf("gateway read: %v", err)
+		}
+		got <- in
+		line.Write([]byte("reply after EOF:"))
+		line.Write(all)
+	})
+	r := startDial(t, nil, "--text", addr)
+	// A half-close before the telnet negotiation has settled would leave
+	// the ends disagreeing about BINARY: start once the greeting is in.
+	waitFor(t, func() bool { return r.stdout.String() == "hi:" })
+	r.stdin.Write(all)
+	r.stdin.Write([]byte("\r~.still data\n")) // no escapes from a pipe
+	r.stdin.Close()
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	want := append(append([]byte(nil), all...), "\r~.still data\n"...)
+	if in := <-got; !bytes.Equal(in, want) {
+		t.Errorf("gateway received %d octets, want %d (first difference matters)", len(in), len(want))
+	}
+	if out := r.stdout.String(); out != "hi:reply after EOF:"+string(all) {
+		t.Errorf("stdout has %d octets, want %d: %q", len(out), len(all)+16, out)
+	}
+}
+
+func TestDialTextEscapeHangsUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	got := make(chan string, 1)
+	addr := fakeGateway(t, false, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("login: "))
+		in, _ := io.ReadAll(line)
+		got <- string(in)
+	})
+	r := startDial(t, nil, "--text", "--escape", "~", addr)
+	waitFor(t, func() bool { return r.stdout.String() == "login: " })
+	r.stdin.Write([]byte("guest\r"))
+	r.stdin.Write([]byte("~?"))
+	r.stdin.Write([]byte("\r~~x\r~.ignored"))
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if in := <-got; in != "guest\r\r~x\r" {
+		t.Errorf("gateway received %q", in)
+	}
+	if !strings.Contains(r.stderr.String(), "hang up") {
+		t.Errorf("~? printed no help: %q", r.stderr)
+	}
+	if r.stdout.String() != "login: " {
+		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
+func TestDialTextExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		say  string
+		want int
+	}{
+		{"busy", "BUSY\r\n", exitBusy},
+		{"denied", "login: \r\nNO CARRIER (access denied)\r\n", exitDenied},
+		{"backend ended", "welcome\r\n\r\nNO CARRIER (the service ended the session)\r\n", exitOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+				line.Write([]byte(c.say))
+			})
+			r := startDial(t, nil, "--text", addr)
+			if code := r.wait(t); code != c.want {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, c.want, r.stderr)
+			}
+			if r.stdout.String() != c.say {
+				t.Errorf("stdout %q", r.stdout)
+			}
+		})
+	}
+}
+
+func TestDialUnreachable(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	l, err := tcp.Listen("127.0.0.1:0", tcp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr()
+	l.Close() // nobody answers there now
+	r := startDial(t, nil, "--text", addr)
+	if code := r.wait(t); code != exitNoCarrier {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitNoCarrier, r.stderr)
+	}
+}
+
+func TestDialUsage(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, args := range [][]string{
+		{},
+		{"--text"},
+		{"a", "b"},
+		{"--v42", "maybe", "telnet://127.0.0.1:1"},
+		{"nosuch://127.0.0.1:1"},
+		{"--escape", "ab", "telnet://127.0.0.1:1"},
+		{"--tofu", "--fingerprint", "SHA256:x", "telnet://127.0.0.1:1"},
+		{"--answer", "nonsense", "telnet://127.0.0.1:1"},
+		{"telnet://127.0.0.1:1"}, // V.42 needs credentials; none and no terminal
+		{"telnet://127.0.0.1:1", "--user", "alice"},
+	} {
+		r := startDial(t, nil, args...)
+		if code := r.wait(t); code != exitUsage {
+			t.Errorf("dial %q: exit %d, want %d; stderr:\n%s", args, code, exitUsage, r.stderr)
+		}
+	}
+}
+
+// TestDialTextCallback: a text-login user with a callback address; the
+// gateway hangs up and calls back on --answer; the person at the terminal
+// confirms and the session continues there.
+func TestDialTextCallback(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	answer := freeAddr(t)
+	done := make(chan string, 1)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("login: "))
+		readUntilLine(t, line, "\r")
+		line.Write([]byte("\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"))
+		line.Close()
+		cb, err := transport.Dial(t.Context(), answer)
+		if err != nil {
+			t.Errorf("calling back: %v", err)
+			return
+		}
+		defer cb.Close()
+		cb.Write([]byte("Type your user name to accept: "))
+		done <- readUntilLine(t, cb, "\r")
+		cb.Write([]byte("welcome back\r\n"))
+	})
+	r := startDial(t, nil, "--text", "--answer", answer, addr)
+	waitFor(t, func() bool { return strings.Contains(r.stdout.String(), "login: ") })
+	r.stdin.Write([]byte("carol\r"))
+	waitFor(t, func() bool { return strings.Contains(r.stdout.String(), "accept: ") })
+	r.stdin.Write([]byte("carol\r"))
+	if got := <-done; got != "carol\r" {
+		t.Errorf("callback confirmation %q", got)
+	}
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.HasSuffix(r.stdout.String(), "welcome back\r\n") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
+// freeAddr returns a telnet line address on a free loopback port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr()
+}
+
+// waitFor polls cond (output from another goroutine) with a bound.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

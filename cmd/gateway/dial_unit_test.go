@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dialgate/dialgate/auth"
+)
+
+func TestDialExitCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{fmt.Errorf("x: %w", errUsage), exitUsage},
+		{&auth.RejectError{Reason: auth.ReasonDenied}, exitDenied},
+		{fmt.Errorf("wrapped: %w", &auth.RejectError{Reason: auth.ReasonBusy}), exitBusy},
+		{&auth.RejectError{Reason: auth.ReasonCallbackUnavailable}, exitNoCarrier},
+		{&auth.RejectError{Reason: auth.ReasonProtocolError}, exitProtocol},
+		{&auth.RejectError{Reason: auth.ReasonTimeout}, exitProtocol},
+		{fmt.Errorf("%w: x", auth.ErrHostKeyRejected), exitHostKey},
+		{&auth.HostKeyChangedError{}, exitHostKey},
+		{fmt.Errorf("%w", auth.ErrHostUnknown), exitHostKey},
+		{errBusy, exitBusy},
+		{errDenied, exitDenied},
+		{fmt.Errorf("%w: refused", errNoCarrier), exitNoCarrier},
+		{fmt.Errorf("%w: junk", auth.ErrMalformed), exitProtocol},
+		{fmt.Errorf("%w: x", errProtocol), exitProtocol},
+		{errors.New("disk full"), exitFailure},
+	} {
+		if got := exitCode(c.err); got != c.want {
+			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+	// Every documented code is distinct.
+	seen := map[int]bool{}
+	for _, c := range []int{exitOK, exitFailure, exitUsage, exitDenied, exitBusy, exitHostKey, exitNoCarrier, exitProtocol} {
+		if seen[c] {
+			t.Errorf("exit code %d used twice", c)
+		}
+		seen[c] = true
+		if !strings.Contains(dialExitHelp, fmt.Sprintf("  %d ", c)) && !strings.Contains(dialExitHelp, fmt.Sprintf("  %d  ", c)) {
+			t.Errorf("exit code %d not documented in --help", c)
+		}
+	}
+}
+
+func TestTextOutcome(t *testing.T) {
+	for _, c := range []struct {
+		head, tail string
+		want       error
+	}{
+		{"BUSY\r\n", "BUSY\r\n", errBusy},
+		{"welcome\r\n", "bye\r\nNO CARRIER (access denied)\r\n", errDenied},
+		{"welcome\r\n", "\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n", errDenied},
+		{"x", "\r\nNO CARRIER (the service ended the session)\r\n", nil},
+		{"x", "\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n", errProtocol},
+		{"BUSY signal in a story\r\n", "the end", nil},
+		{"", "", nil},
+	} {
+		if got := textOutcome([]byte(c.head), []byte(c.tail)); !errors.Is(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("textOutcome(%q, %q) = %v, want %v", c.head, c.tail, got, c.want)
+		}
+	}
+}
+
+func TestCredSources(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	os.WriteFile(pwFile, []byte("from-file\r\nsecond line\n"), 0o600)
+	loose := filepath.Join(dir, "loose")
+	os.WriteFile(loose, []byte("loose\n"), 0o644)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, c := range []struct {
+		name     string
+		cs       credSource
+		user, pw string
+		err      error
+	}{
+		{"flags win", credSource{user: "alice", passwordFile: pwFile, getenv: env(map[string]string{envUser: "bob", envPassword: "env"})}, "alice", "from-file", nil},
+		{"env", credSource{getenv: env(map[string]string{envUser: "bob", envPassword: "env-pw"})}, "bob", "env-pw", nil},
+		{"no user without tty", credSource{getenv: env(nil)}, "", "", errUsage},
+		{"no password without tty", credSource{user: "alice", getenv: env(nil)}, "", "", errUsage},
+		{"bad user id", credSource{user: "bad user", passwordFile: pwFile, getenv: env(nil)}, "", "", errUsage},
+		{"missing file", credSource{user: "a", passwordFile: filepath.Join(dir, "nope"), getenv: env(nil)}, "", "", errUsage},
+		{"empty file", credSource{user: "a", passwordFile: empty, getenv: env(nil)}, "", "", errUsage},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var warn strings.Builder
+			c.cs.warn, c.cs.prompt = &warn, &warn
+			u, p, err := c.cs.get()
+			if !errors.Is(err, c.err) || (err == nil) != (c.err == nil) || u != c.user || p != c.pw {
+				t.Fatalf("get() = %q, %q, %v; want %q, %q, %v", u, p, err, c.user, c.pw, c.err)
+			}
+		})
+	}
+	var warn strings.Builder
+	p, err := readPasswordFile(loose, &warn)
+	if err != nil || p != "loose" || !strings.Contains(warn.String(), "readable by other users") {
+		t.Errorf("loose file: %q %v, warning %q", p, err, warn.String())
+	}
+}
+
+func TestHostKeyCheck(t *testing.T) {
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "sub", "known_hosts")
+	k1, _ := auth.GenerateHostKey(nil)
+	k2, _ := auth.GenerateHostKey(nil)
+	var notice strings.Builder
+	h := hostKeyCheck{host: "gw.example:2323", knownHosts: kh, notice: &notice}
+	if err := h.check(k1.Public); !errors.Is(err, auth.ErrHostUnknown) || exitCode(err) != exitHostKey {
+		t.Fatalf("unknown host without --tofu: %v", err)
+	}
+	h.tofu = true
+	if err := h.check(k1.Public); err != nil {
+		t.Fatalf("--tofu: %v", err)
+	}
+	if !strings.Contains(notice.String(), k1.Fingerprint()) {
+		t.Errorf("no loud notice: %q", notice.String())
+	}
+	h.tofu = false
+	if err := h.check(k1.Public); err != nil {
+		t.Fatalf("known key: %v", err)
+	}
+	if err := h.check(k2.Public); !errors.Is(err, auth.ErrHostKeyChanged) {
+		t.Fatalf("changed key: %v", err)
+	}
+	// A pinned fingerprint decides alone and is recorded for a new host.
+	p := hostKeyCheck{host: "other:1", knownHosts: kh, fingerprint: k2.Fingerprint(), notice: &notice}
+	if err := p.check(k1.Public); !errors.Is(err, errHostKey) {
+		t.Fatalf("pinned mismatch: %v", err)
+	}
+	if err := p.check(k2.Public); err != nil {
+		t.Fatalf("pinned match: %v", err)
+	}
+	p.fingerprint = ""
+	if err := p.check(k2.Public); err != nil {
+		t.Fatalf("pinned key not recorded: %v", err)
+	}
+	p.fingerprint = "SHA256:nonsense"
+	if err := p.check(k2.Public); exitCode(err) != exitHostKey {
+		t.Fatalf("bad --fingerprint: %v", err)
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// v42Link is what gateway dial needs from a LAPM link (lapm.Link): the
+// XID exchanges of Access Security, then the data phase.
+type v42Link interface {
+	auth.XIDConn
+	io.ReadWriteCloser
+}
+
+// lapmHooks bring up the LAPM link. They are variables so that the link
+// of package lapm is plugged in by one small file once it exists, and so
+// that tests can run the caller's full path over a stand-in link.
+var (
+	// lapmOpen starts LAPM on line (leftover from detection first) in
+	// the given role and negotiates the link parameters (XID), leaving
+	// the link ready for ExchangeXID / AcceptXID. nil: this build has no
+	// LAPM link.
+	lapmOpen func(ctx context.Context, line transport.Line, leftover []byte, role lapm.Role) (v42Link, error)
+	// lapmStart enters the data phase with tr sealing every I-frame
+	// payload (Link.SetTransform, then establishment SABME/UA).
+	lapmStart func(ctx context.Context, link v42Link, tr auth.Transform) error
+)
+
+var errNoLAPM = errors.New("this build of gateway dial has no LAPM link yet (package lapm's Link); use --text")
+
+// v42Call runs detection (unless --v42 lapm), then LAPM and Access
+// Security phases i–iv, then the sealed data phase, or the callback.
+func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
+	var leftover []byte
+	if c.o.v42 == "detect" {
+		isV42, left, err := c.detect(ctx, line, lapm.Originator)
+		if err != nil {
+			line.Close()
+			return err
+		}
+		if !isV42 {
+			c.notice("the gateway has no V.42: text login")
+			return c.textCall(ctx, line, left)
+		}
+		leftover = left
+	}
+	if lapmOpen == nil || lapmStart == nil {
+		line.Close()
+		return fmt.Errorf("%w: %w", errProtocol, errNoLAPM)
+	}
+	hctx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	link, err := lapmOpen(hctx, line, leftover, lapm.Originator)
+	if err != nil {
+		line.Close()
+		return fmt.Errorf("%w: LAPM: %w", errProtocol, err)
+	}
+	hk := hostKeyCheck{host: c.o.url.Host, knownHosts: c.o.knownHosts, tofu: c.o.tofu, fingerprint: c.o.fingerprint, notice: c.io.stderr}
+	res, err := auth.Call(hctx, link, auth.CallerConfig{
+		UserID: c.user, Password: c.password, HostName: c.o.url.Host,
+		CheckHostKey: hk.check, WantCallback: c.listener != nil,
+	})
+	c.password = ""
+	if err != nil {
+		link.Close()
+		if hctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("%w: Access Security timed out: %w", errProtocol, err)
+		}
+		return err
+	}
+	if res.Callback {
+		link.Close()
+		if c.listener == nil {
+			return fmt.Errorf("%w: the gateway will call back, but no --answer address was given", errNoCarrier)
+		}
+		c.notice("session %d: the gateway hung up to call back", res.SessionNumber)
+		return c.v42Callback(ctx, res.Ticket)
+	}
+	if err := lapmStart(hctx, link, res.Transform); err != nil {
+		link.Close()
+		return fmt.Errorf("%w: starting the data phase: %w", errProtocol, err)
+	}
+	cancel()
+	c.notice("connected to %s (%s), session %d, V.42 with Access Security. %s", res.GatewayName, c.o.url.Redacted(), res.SessionNumber, c.escapeHint())
+	return c.runV42(ctx, link, line)
+}
+
+// runV42 is the data phase on link.
+func (c *caller) runV42(ctx context.Context, link v42Link, line transport.Line) error {
+	end, err := c.newSession(link, line).run(ctx)
+	line.Close()
+	if err != nil && end == endRemote {
+		return fmt.Errorf("%w: the link failed: %w", errNoCarrier, err)
+	}
+	return nil
+}
+
+// v42Callback answers incoming calls on --answer until one proves the
+// ticket (phases v and vi), then runs the data phase on it. Calls that do
+// not prove it are refused and hung up.
+func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
+	for {
+		line, err := c.acceptCallback(ctx)
+		if err != nil {
+			return err
+		}
+		link, err := c.answerV42(ctx, line, t)
+		if err != nil {
+			line.Close()
+			c.notice("refused an incoming call: %v", strings.TrimPrefix(err.Error(), "auth: "))
+			if errors.Is(err, auth.ErrTicketExpired) || ctx.Err() != nil {
+				return fmt.Errorf("%w: %w", errNoCarrier, err)
+			}
+			continue
+		}
+		c.notice("callback answered: session %d, V.42 with Access Security. %s", t.Session(), c.escapeHint())
+		return c.runV42(ctx, link, line)
+	}
+}
+
+// answerV42 is the answering side of the callback on one line.
+func (c *caller) answerV42(ctx context.Context, line transport.Line, t *auth.CallerTicket) (v42Link, error) {
+	hctx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	var leftover []byte
+	if c.o.v42 == "detect" {
+		isV42, left, err := c.detect(hctx, line, lapm.Answerer)
+		if err != nil {
+			return nil, err
+		}
+		if !isV42 {
+			return nil, fmt.Errorf("%w: the incoming call has no V.42", errProtocol)
+		}
+		leftover = left
+	}
+	link, err := lapmOpen(hctx, line, leftover, lapm.Answerer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: LAPM: %w", errProtocol, err)
+	}
+	first, err := link.AcceptXID(hctx)
+	if err != nil {
+		link.Close()
+		return nil, fmt.Errorf("%w: waiting for CALLBACK: %w", errProtocol, err)
+	}
+	tr, err := auth.AcceptCallback(hctx, link, first, t)
+	if err != nil {
+		link.Close()
+		return nil, err
+	}
+	if err := lapmStart(hctx, link, tr); err != nil {
+		link.Close()
+		return nil, fmt.Errorf("%w: starting the data phase: %w", errProtocol, err)
+	}
+	return link, nil
+}

@@ -1,0 +1,88 @@
+package term
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/creack/pty"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+func TestReadLine(t *testing.T) {
+	r := strings.NewReader("secret\r\nrest")
+	got, err := ReadLine(r)
+	if err != nil || got != "secret" {
+		t.Fatalf("ReadLine = %q, %v", got, err)
+	}
+	rest, _ := io.ReadAll(r)
+	if string(rest) != "rest" {
+		t.Errorf("ReadLine consumed past the line: rest %q", rest)
+	}
+	if got, err := ReadLine(strings.NewReader("last")); err != nil || got != "last" {
+		t.Errorf("unterminated last line: %q, %v", got, err)
+	}
+	if _, err := ReadLine(strings.NewReader("")); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("empty input: %v", err)
+	}
+	if _, err := ReadLine(strings.NewReader(strings.Repeat("x", 2000))); err == nil {
+		t.Error("over-long line accepted")
+	}
+}
+
+func TestNonTerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if IsTerminal(f) {
+		t.Fatal("a file is a terminal")
+	}
+	restore, err := MakeRaw(f)
+	if err != nil || restore() != nil {
+		t.Fatalf("MakeRaw on a file: %v", err)
+	}
+	if _, err := Size(f); !errors.Is(err, ErrNotTerminal) {
+		t.Errorf("Size on a file: %v", err)
+	}
+	if _, ok := <-WatchSize(t.Context(), f); ok {
+		t.Error("WatchSize on a file sent a size")
+	}
+}
+
+// TestPTY checks raw mode, size and the password prompt on a real pty.
+func TestPTY(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		testutil.Missing(t, "no pty: "+err.Error())
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 100, Rows: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if ws, err := Size(tty); err != nil || ws.Cols != 100 || ws.Rows != 30 {
+		t.Fatalf("Size = %+v, %v", ws, err)
+	}
+	restore, err := MakeRaw(tty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restore(); err != nil {
+		t.Fatal(err)
+	}
+	go io.WriteString(ptmx, "hunter2\n")
+	var prompt strings.Builder
+	pw, err := ReadPassword(tty, &prompt, "Password: ")
+	if err != nil || pw != "hunter2" {
+		t.Fatalf("ReadPassword = %q, %v", pw, err)
+	}
+	if prompt.String() != "Password: \n" {
+		t.Errorf("prompt %q", prompt.String())
+	}
+}
