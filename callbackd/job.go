@@ -70,6 +70,9 @@ type Job struct {
 	Listener, Remote string
 	// Expires, if not zero, ends the job sooner than Config.Expiry.
 	Expires time.Time
+	// Data is opaque to the Service and handed back with the job to the
+	// Handoff (the bridge keeps its bridge.CallbackRequest here).
+	Data any
 }
 
 func (j Job) validate() error {

@@ -135,6 +135,8 @@ type Session struct {
 	Conn io.ReadWriteCloser
 	// Line is the dialled line under Conn; closing it hangs up.
 	Line transport.Line
+	// Attempts is the number of dials it took (for the call record).
+	Attempts int
 }
 
 // HandoffFunc takes over a proved callback. It runs on the job's goroutine
@@ -296,6 +298,7 @@ func (s *Service) run(job Job, deadline time.Time) {
 		<-s.sem
 		a.End, a.Result, a.Err = s.clock.Now(), res, err
 		if res == Connected {
+			sess.Attempts = n
 			a.Final = true
 			s.record(a)
 			s.done(job)

@@ -194,6 +194,9 @@ func TestRetryWithBackoff(t *testing.T) {
 		defer line.Close()
 		h := <-f.hand.ch
 		h.s.Conn.Close()
+		if h.s.Attempts != 3 {
+			t.Errorf("session says %d attempts, want 3", h.s.Attempts)
+		}
 		got := f.rec.all()
 		checkAttempts(t, got, DialFailed, DialFailed, Connected)
 		wantStart := []time.Duration{3 * time.Second, 13 * time.Second, 33 * time.Second}
