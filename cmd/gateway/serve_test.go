@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // Tests of the built `gateway serve` binary with real peers on loopback:
@@ -506,5 +508,75 @@ func TestServeConfigErrors(t *testing.T) {
 	out, err = exec.Command(bin, "check", "../../config.toml.example").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), ": ok") {
 		t.Errorf("check config.toml.example: %v\n%s", err, out)
+	}
+}
+
+// TestServeZMODEMTextLogin sends a 4 MiB random file with ZMODEM (lrzsz:
+// sz on a pty backend, rz at the caller) through the text-login telnet
+// path, and checks it arrives byte-exact.
+func TestServeZMODEMTextLogin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("4 MiB ZMODEM transfer skipped in -short mode")
+	}
+	sz := testutil.NeedBinary(t, "sz")
+	rz := testutil.NeedBinary(t, "rz")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "payload.bin")
+	data := make([]byte, 4<<20)
+	rand.NewChaCha8([32]byte{1, 2}).Read(data)
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := newGateway(t, gwOpts{})
+	// A fourth backend: sz of the payload on a pty.
+	conf, _ := os.ReadFile(g.cfgPath)
+	conf = append(conf, fmt.Sprintf("[[backend]]\nname = \"zmodem\"\ntype = \"pty\"\ncommand = [%q, \"-q\", %q]\n", sz, src)...)
+	os.WriteFile(g.cfgPath, conf, 0o600)
+	g.writeUsers(map[string]string{"zed": "zmodem"})
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	line, err := tcp.Dial(ctx, g.addr, tcp.Options{Telnet: true, TermType: "vt100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	readUntil := func(want string) {
+		var got []byte
+		b := make([]byte, 1)
+		for !bytes.HasSuffix(got, []byte(want)) {
+			line.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := line.Read(b); err != nil {
+				t.Fatalf("waiting for %q: %v (got %q)", want, err, got)
+			}
+			got = append(got, b[0])
+		}
+		line.SetReadDeadline(time.Time{})
+	}
+	readUntil("login: ")
+	io.WriteString(line, "zed\r\n")
+	readUntil("password: ")
+	io.WriteString(line, "pw-zed\r\n")
+	readUntil("\r\n") // the echoed end of the password line
+
+	out := filepath.Join(dir, "recv")
+	os.Mkdir(out, 0o700)
+	cmd := exec.CommandContext(ctx, rz, "-q", "-y")
+	cmd.Dir = out
+	cmd.Stdin = line
+	cmd.Stdout = line
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rz: %v\n%s\ngateway log:\n%s", err, stderr.String(), g.log.String())
+	}
+	got, err := os.ReadFile(filepath.Join(out, "payload.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("ZMODEM: received %d octets, differ from the %d sent", len(got), len(data))
 	}
 }
