@@ -4,8 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,8 +35,10 @@ import (
 const e2ePassword = "correct horse battery staple"
 
 // gatewayConfig is the daemon's configuration for the browser test: one
-// line (the second caller hears BUSY), no hold-off, one login try, a shell
-// on a pty, V.42 detection first as in the demo (text login after T400).
+// line at a time over both listeners (the second caller hears BUSY), no
+// hold-off, one login try, a shell on a pty; on the ws listener V.42
+// detection first as in the demo (text login after T400), on the wss
+// listener (self-signed certificate) the text login at once.
 const gatewayConfig = `gateway_name = "e2e"
 state_dir = %[1]q
 users_file = %[2]q
@@ -51,6 +61,12 @@ name = "web"
 address = "ws://%[3]s/line"
 v42 = "detect"
 text_login = "allow"
+[[listener]]
+name = "webs"
+address = "wss://%[5]s/line"
+tls_cert = %[6]q
+tls_key = %[7]q
+v42 = "off"
 [[backend]]
 name = "sh"
 type = "pty"
@@ -62,7 +78,8 @@ term = "xterm"
 // TestE2EBrowser runs the page in headless Chromium against a real
 // `gateway serve` (built from this tree): text login, a command's output
 // read from the terminal buffer, resize seen by the pty (stty size), CP437
-// and UTF-8, paste and copy, busy, hang-up, reconnect, denied. Screenshots
+// and UTF-8, paste and copy, busy, hang-up, reconnect, denied, and a login
+// with the page over https and the line over wss. Screenshots
 // are left in $DIALGATE_ARTIFACTS (default: the test's temporary
 // directory, logged).
 func TestE2EBrowser(t *testing.T) {
@@ -93,13 +110,14 @@ func TestE2EBrowser(t *testing.T) {
 		t.Fatalf("go build gateway: %v\n%s", err, out)
 	}
 
-	lineAddr := freeAddr(t)
+	lineAddr, secureAddr := freeAddr(t), freeAddr(t)
+	certFile, keyFile := writeCert(t, dir)
 	cfg := filepath.Join(dir, "gateway.toml")
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(gatewayConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), lineAddr, home)
+	conf := fmt.Sprintf(gatewayConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), lineAddr, home, secureAddr, certFile, keyFile)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -139,25 +157,34 @@ func TestE2EBrowser(t *testing.T) {
 		}
 	}()
 	waitListening(t, ctx, lineAddr, gwDone)
+	waitListening(t, ctx, secureAddr, gwDone)
 
-	// The page, served next to a proxy of the daemon's line (same origin
-	// for the browser; the proxy keeps the Host header, so the daemon's
-	// origin check sees the same origin too).
-	page, err := Handler(Options{})
-	if err != nil {
-		t.Fatal(err)
+	pageURL, secureURL := "http://"+lineAddr+"/", "https://"+secureAddr+"/"
+	if !servesPage(t, pageURL) {
+		// This daemon serves only the line: serve the page here, next
+		// to a proxy of the daemon's line (same origin for the browser;
+		// the proxy keeps the Host header, so the daemon's origin check
+		// sees the same origin too).
+		t.Log("the gateway does not serve the page; serving it from the test next to a proxy of its line")
+		page, err := Handler(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/line", httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: lineAddr}))
+		mux.Handle("/", page)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		tlsSrv := httptest.NewTLSServer(mux)
+		defer tlsSrv.Close()
+		pageURL, secureURL = srv.URL+"/", tlsSrv.URL+"/"
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/line", httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: lineAddr}))
-	mux.Handle("/", page)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	pageURL := srv.URL + "/"
 
 	e2e := exec.CommandContext(ctx, node, "e2e/e2e.mjs")
 	e2e.Dir = "ui"
 	e2e.Env = append(os.Environ(),
 		"DIALGATE_E2E_URL="+pageURL,
+		"DIALGATE_E2E_SECURE_URL="+secureURL,
 		"DIALGATE_E2E_USER=alice",
 		"DIALGATE_E2E_PASSWORD="+e2ePassword,
 		"DIALGATE_E2E_OUT="+artifacts,
@@ -168,7 +195,7 @@ func TestE2EBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("e2e.mjs: %v", err)
 	}
-	for _, want := range []string{"ok text login", "ok resize reaches the pty", "ok second caller hears busy", "ok reconnect, wrong password is denied"} {
+	for _, want := range []string{"ok text login", "ok resize reaches the pty", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok login and command over wss"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("browser run lacks %q", want)
 		}
@@ -185,7 +212,7 @@ func TestE2EBrowser(t *testing.T) {
 }
 
 // checkCallRecords checks that the daemon recorded the browser's calls
-// like any other line's: one bridged session, one busy, one denied.
+// like any other line's: two bridged sessions, one busy, one denied.
 func checkCallRecords(t *testing.T, path string) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -204,14 +231,62 @@ func checkCallRecords(t *testing.T, path string) {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("call record %q: %v", sc.Text(), err)
 		}
-		if rec.Line != "ws" {
-			t.Errorf("call record %s: line %q, want ws", sc.Text(), rec.Line)
+		if rec.Line != "ws" && rec.Line != "wss" {
+			t.Errorf("call record %s: line %q, want ws or wss", sc.Text(), rec.Line)
 		}
 		results[rec.Result]++
 	}
-	if results["busy"] != 1 || results["denied"] != 1 || len(results) != 3 {
-		t.Errorf("call results %v, want one busy, one denied and one bridged session", results)
+	if results["busy"] != 1 || results["denied"] != 1 || results["completed"] != 2 || len(results) != 3 {
+		t.Errorf("call results %v, want two completed, one busy, one denied", results)
 	}
+}
+
+// servesPage reports whether the daemon serves the terminal page itself.
+func servesPage(t *testing.T, u string) bool {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	defer c.CloseIdleConnections()
+	r, err := c.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	return r.StatusCode == http.StatusOK && bytes.Contains(b, []byte(`<meta name="dialgate-line"`))
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "dialgate e2e"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
 
 // freeAddr returns a loopback host:port that was free a moment ago.

@@ -9,7 +9,8 @@
 // The gateway must answer with at most one line (max_concurrent = 1, so a
 // second call hears BUSY), hold-off 0s, one login try, and bridge the user
 // to a POSIX shell on a pty with PS1='$ '. Each step prints one line
-// "ok <step>"; a failure prints "FAIL <step>: <why>", the terminal text and
+// "ok <step>". With DIALGATE_E2E_SECURE_URL (the page over https, any
+// certificate accepted) it then logs in again over wss. A failure prints "FAIL <step>: <why>", the terminal text and
 // a screenshot, and exits 1.
 import { chromium } from 'playwright-core';
 import { mkdtemp, rm, mkdir } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 
 const env = (k, d) => process.env[k] ?? d;
 const url = env('DIALGATE_E2E_URL');
+const secureURL = env('DIALGATE_E2E_SECURE_URL'); // optional: the page over https
 const user = env('DIALGATE_E2E_USER', 'alice');
 const password = env('DIALGATE_E2E_PASSWORD');
 const out = env('DIALGATE_E2E_OUT', '.');
@@ -38,6 +40,7 @@ await mkdir(out, { recursive: true });
 const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: browserPath, headless: true, args,
   viewport: { width: 1000, height: 600 },
+  ignoreHTTPSErrors: true, // the test gateway's certificate is self-signed
 });
 
 function ok(what) { console.log(`ok ${what}`); }
@@ -207,6 +210,27 @@ try {
   if (!/denied/.test(denied)) throw new Error(`status line says ${JSON.stringify(denied)}`);
   await a.screenshot({ path: join(out, 'denied.png') });
   ok(step);
+
+  if (secureURL) {
+    step = 'https page connects over wss';
+    const c = await ctx.newPage();
+    pages.push(c);
+    c.on('pageerror', (e) => consoleErrors.push(String(e)));
+    c.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    await c.goto(secureURL);
+    const lineURL = await c.evaluate(() => window.dialgate.url);
+    if (!lineURL.startsWith('wss://')) throw new Error(`line URL ${lineURL}`);
+    await waitState(c, 'connected');
+    ok(`${step} (${lineURL})`);
+
+    step = 'login and command over wss';
+    await login(c, password);
+    const lines = await run(c, 'echo "secure-$((2*21))"');
+    if (!lines.includes('secure-42')) throw new Error(`output ${JSON.stringify(lines)}`);
+    await typeLine(c, 'exit');
+    await waitState(c, 'hungup');
+    ok(step);
+  }
 
   step = 'no page errors';
   if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join(' | ')}`);
