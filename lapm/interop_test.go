@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,15 +56,54 @@ func TestInteropSpandsp(t *testing.T) {
 		t.Skip("set DIALGATE_INTEROP=1 to run the spandsp interoperability test")
 	}
 	bin := buildSpandspPeer(t)
-	for _, ours := range []Role{Originator, Answerer} {
-		t.Run("we-are-"+ours.String(), func(t *testing.T) {
-			testutil.CheckGoroutines(t)
-			interopRun(t, bin, ours, 20<<10)
-		})
+	for _, noisy := range []bool{false, true} {
+		for _, ours := range []Role{Originator, Answerer} {
+			name := "we-are-" + ours.String()
+			if noisy {
+				name += "-noisy"
+			}
+			t.Run(name, func(t *testing.T) {
+				testutil.CheckGoroutines(t)
+				interopRun(t, bin, ours, 20<<10, noisy)
+			})
+		}
 	}
 }
 
-func interopRun(t *testing.T, bin string, ours Role, n int) {
+// noisyConn flips one random bit in about one octet in 1500, both ways,
+// so that frames are lost to FCS errors in both directions and both
+// stacks' recovery (REJ, T401 polling) has to work with the other's.
+type noisyConn struct {
+	net.Conn
+	rmu, wmu sync.Mutex
+	rr, wr   *rand.Rand
+}
+
+func (c *noisyConn) flip(r *rand.Rand, b []byte) {
+	for i := range b {
+		if r.IntN(1500) == 0 {
+			b[i] ^= 1 << r.IntN(8)
+		}
+	}
+}
+
+func (c *noisyConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.rmu.Lock()
+	c.flip(c.rr, p[:n])
+	c.rmu.Unlock()
+	return n, err
+}
+
+func (c *noisyConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	b := append([]byte(nil), p...)
+	c.flip(c.wr, b)
+	c.wmu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -91,6 +132,12 @@ func interopRun(t *testing.T, bin string, ours Role, n int) {
 	conn, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("DIALGATE_INTEROP_TRACE") == "1" {
+		conn = &traceConn{Conn: conn, t: t, start: time.Now()}
+	}
+	if noisy {
+		conn = &noisyConn{Conn: conn, rr: rand.New(rand.NewPCG(1, uint64(ours))), wr: rand.New(rand.NewPCG(2, uint64(ours)))}
 	}
 	cfg := Config{Role: ours, LineRate: 28800, Logger: tlog{t}}
 	l, err := Open(ctx, conn, nil, cfg)
@@ -127,7 +174,45 @@ func interopRun(t *testing.T, bin string, ours Role, n int) {
 	waited = true
 	st := l.Stats()
 	t.Logf("%d octets each way in %v; stats %+v", n, time.Since(start), st)
+	if noisy && (st.FCSErrors == 0 || st.Retransmitted == 0 || st.REJSent == 0) {
+		t.Errorf("noisy line did not exercise recovery both ways: %+v", st)
+	}
 	if err != nil || !strings.Contains(stdout.String(), fmt.Sprintf("RX %d OK", n)) {
 		t.Fatalf("spandsp peer: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
+}
+
+// traceConn logs every non-I frame crossing the line with a timestamp
+// (DIALGATE_INTEROP_TRACE=1), for debugging interoperability.
+type traceConn struct {
+	net.Conn
+	t      *testing.T
+	mu     sync.Mutex
+	dr, dw Decoder
+	start  time.Time
+}
+
+func (c *traceConn) log(dir string, d *Decoder, p []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d.Feed(p, func(fr []byte) {
+		f, err := ParseFrame(fr)
+		if err != nil {
+			c.t.Logf("%8.3f %s bad %v", time.Since(c.start).Seconds(), dir, err)
+			return
+		}
+		if f.Kind == KindI {
+			return
+		}
+		c.t.Logf("%8.3f %s %02x %v", time.Since(c.start).Seconds(), dir, f.Addr, f)
+	})
+}
+func (c *traceConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.log("<-", &c.dr, p[:n])
+	return n, err
+}
+func (c *traceConn) Write(p []byte) (int, error) {
+	c.log("->", &c.dw, p)
+	return c.Conn.Write(p)
 }
