@@ -3,11 +3,17 @@ package lapm
 import (
 	"bytes"
 	"errors"
+	goflag "flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
+
+// -update rewrites the golden transcripts under testdata/machine.
+var updateGolden = goflag.Bool("update", false, "rewrite golden transcripts in testdata")
 
 // mpair is two machines joined by an in-test wire: frames are encoded with
 // Frame.Append and parsed back with ParseFrame, time is a fake clock, and a
@@ -50,7 +56,7 @@ func (mp *mpair) settle() {
 			var frames [][]byte
 			for _, f := range m.flush(mp.now) {
 				mp.sentKind[i][f.Kind]++
-				mp.trace = append(mp.trace, fmt.Sprintf("%d>%v", i, f))
+				mp.trace = append(mp.trace, fmt.Sprintf("%6v %s> %02x %v", mp.now.Sub(t0), []string{"O", "A"}[i], f.Addr, f))
 				if mp.drop != nil && mp.drop(i, f) {
 					mp.trace[len(mp.trace)-1] += " LOST"
 					continue
@@ -785,4 +791,68 @@ func FuzzMachineFrames(f *testing.F) {
 			check()
 		}
 	})
+}
+
+// TestMachineGoldenTranscript runs a scripted call (XID, lost SABME,
+// data both ways with lost I frames and a lost SREJ, a break, release)
+// between two machines and compares every frame sent, with its time, to
+// testdata/machine/recovery.golden. Run with -update to rewrite it after a
+// deliberate change, and review the diff.
+func TestMachineGoldenTranscript(t *testing.T) {
+	p := defaultLinkParams()
+	p.srej = true
+	p.kTx, p.kRx = 7, 7
+	mp := newPair(t, p)
+	losses := map[string]int{"SABME": 1, "I3": 1, "SREJ": 1, "I9": 2}
+	mp.drop = func(from int, f Frame) bool {
+		key := f.Kind.String()
+		if f.Kind == KindI {
+			key = fmt.Sprintf("I%d", f.NS)
+		}
+		if from == 0 && losses[key] > 0 || from == 1 && key == "SREJ" && losses[key] > 0 {
+			losses[key]--
+			return true
+		}
+		return false
+	}
+	_ = mp.m[0].sendXID(mp.now, []byte("offer"))
+	mp.settle()
+	mp.establish()
+	for mp.m[0].st != stateConnected && mp.advance(time.Minute) {
+		if mp.m[1].sabmeSeen && mp.m[1].st == stateXIDReady {
+			_ = mp.m[1].establish(mp.now)
+			mp.settle()
+		}
+	}
+	data := pattern(12 * 64)
+	mp.write(0, data, 64)
+	mp.write(1, data[:3*64], 64)
+	for (len(mp.rx[1]) < len(data) || len(mp.rx[0]) < 3*64) && mp.advance(time.Minute) {
+	}
+	_ = mp.m[1].sendBreak(mp.now)
+	mp.settle()
+	mp.m[0].close(mp.now)
+	mp.settle()
+	for !mp.m[0].st.ended() && mp.advance(time.Minute) {
+	}
+	if !bytes.Equal(mp.rx[1], data) || !bytes.Equal(mp.rx[0], data[:3*64]) {
+		t.Fatalf("data mismatch: %d / %d octets", len(mp.rx[1]), len(mp.rx[0]))
+	}
+	got := strings.Join(mp.trace, "\n") + "\n"
+	path := filepath.Join("testdata", "machine", "recovery.golden")
+	if *updateGolden {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("transcript differs from %s (run with -update after a deliberate change):\n%s", path, got)
+	}
 }
