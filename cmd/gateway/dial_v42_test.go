@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/callbackd"
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
+)
+
+// testLink stands in for lapm.Link until it lands: XID commands and
+// responses and sealed data as frames on the line, each behind a 0x7E
+// marker so that detection patterns still in flight are skipped (as a
+// real HDLC receiver hunts for flags).
+type testLink struct {
+	line transport.Line
+	r    *bufio.Reader
+	wmu  sync.Mutex
+	tr   auth.Transform
+	buf  []byte
+}
+
+var _ v42Link = (*testLink)(nil)
+
+func newTestLink(line transport.Line, leftover []byte) *testLink {
+	var r io.Reader = line
+	if len(leftover) > 0 {
+		r = io.MultiReader(strings.NewReader(string(leftover)), line)
+	}
+	return &testLink{line: line, r: bufio.NewReader(r)}
+}
+
+func (l *testLink) writeFrame(kind byte, p []byte) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	b := append([]byte{0x7E, kind}, binary.BigEndian.AppendUint16(nil, uint16(len(p)))...)
+	_, err := l.line.Write(append(b, p...))
+	return err
+}
+
+func (l *testLink) readFrame(want byte) ([]byte, error) {
+	for {
+		c, err := l.r.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if c == 0x7E {
+			break
+		}
+	}
+	var hdr [3]byte
+	if _, err := io.ReadFull(l.r, hdr[:]); err != nil {
+		return nil, err
+	}
+	p := make([]byte, binary.BigEndian.Uint16(hdr[1:]))
+	if _, err := io.ReadFull(l.r, p); err != nil {
+		return nil, err
+	}
+	if hdr[0] != want {
+		return nil, fmt.Errorf("testLink: frame %q, want %q", hdr[0], want)
+	}
+	return p, nil
+}
+
+func (l *testLink) ExchangeXID(ctx context.Context, p []byte) ([]byte, error) {
+	if err := l.writeFrame('C', p); err != nil {
+		return nil, err
+	}
+	return l.readFrame('R')
+}
+func (l *testLink) AcceptXID(ctx context.Context) ([]byte, error) { return l.readFrame('C') }
+func (l *testLink) RespondXID(p []byte) error                     { return l.writeFrame('R', p) }
+func (l *testLink) NegotiationTranscript() []byte                 { return []byte("testLink XID") }
+func (l *testLink) Close() error                                  { return l.line.Close() }
+
+func (l *testLink) Write(p []byte) (int, error) {
+	for n := 0; n < len(p); {
+		chunk := p[n:min(len(p), n+1024)]
+		if err := l.writeFrame('D', l.tr.Seal(nil, chunk)); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+	}
+	return len(p), nil
+}
+
+func (l *testLink) Read(p []byte) (int, error) {
+	for len(l.buf) == 0 {
+		sealed, err := l.readFrame('D')
+		if err != nil {
+			return 0, err
+		}
+		if l.buf, err = l.tr.Open(nil, sealed); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, l.buf)
+	l.buf = l.buf[n:]
+	return n, nil
+}
+
+// withTestLAPM plugs testLink into gateway dial for one test.
+func withTestLAPM(t *testing.T) {
+	oldOpen, oldStart := lapmOpen, lapmStart
+	lapmOpen = func(ctx context.Context, line transport.Line, leftover []byte, role lapm.Role) (v42Link, error) {
+		return newTestLink(line, leftover), nil
+	}
+	lapmStart = func(ctx context.Context, link v42Link, tr auth.Transform) error {
+		link.(*testLink).tr = tr
+		return nil
+	}
+	t.Cleanup(func() { lapmOpen, lapmStart = oldOpen, oldStart })
+}
+
+// v42Gateway is a fake gateway: V.42 detection as answerer, testLink,
+// Access Security as answerer, then an echo of the sealed data. verify
+// decides logins; callback, if set, is run with the ticket after CONFIRM
+// announced a callback.
+type v42Gateway struct {
+	key      auth.HostKey
+	verify   func(user, pw string) (auth.User, error)
+	callback func(t *testing.T, tk *auth.Ticket)
+	verified atomic.Int32
+}
+
+func (g *v42Gateway) handle(t *testing.T, line *tcp.Line) {
+	ctx := t.Context()
+	res, leftover, err := lapm.Detect(ctx, line, lapm.Answerer)
+	if err != nil || res != lapm.DetectLAPM {
+		t.Errorf("gateway detection: %v %v", res, err)
+		return
+	}
+	link := newTestLink(line, leftover)
+	first, err := link.AcceptXID(ctx)
+	if err != nil {
+		return // the caller gave up (host key refused)
+	}
+	ar, err := auth.Answer(ctx, link, first, auth.AnswererConfig{
+		HostKey: g.key, Name: "fakegw",
+		Verify: func(ctx context.Context, user, pw string) (auth.User, error) {
+			g.verified.Add(1)
+			return g.verify(user, pw)
+		},
+		AllocateSession: func() (uint64, error) { return 1200, nil },
+	})
+	if err != nil {
+		io.Copy(io.Discard, line)
+		return
+	}
+	if ar.Callback != nil {
+		line.Close()
+		if g.callback != nil {
+			g.callback(t, ar.Callback)
+		}
+		return
+	}
+	link.tr = ar.Transform
+	io.Copy(link, link)
+}
+
+func newV42Gateway(t *testing.T) *v42Gateway {
+	k, err := auth.GenerateHostKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &v42Gateway{key: k, verify: func(user, pw string) (auth.User, error) {
+		if user == "alice" && pw == "right" {
+			return auth.User{ID: user}, nil
+		}
+		return auth.User{}, auth.ErrDenied
+	}}
+}
+
+func TestDialV42(t *testing.T) {
+	withTestLAPM(t)
+	for _, c := range []struct {
+		name     string
+		pw       string
+		busy     bool
+		pinOther bool
+		want     int
+	}{
+		{"connected", "right", false, false, exitOK},
+		{"wrong password", "wrong", false, false, exitDenied},
+		{"busy", "right", true, false, exitBusy},
+		{"host key changed", "right", false, true, exitHostKey},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			g := newV42Gateway(t)
+			if c.busy {
+				g.verify = func(string, string) (auth.User, error) { return auth.User{}, auth.ErrBusy }
+			}
+			addr := fakeGateway(t, true, g.handle)
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if c.pinOther {
+				other, _ := auth.GenerateHostKey(nil)
+				os.WriteFile(kh, []byte(strings.TrimPrefix(addr, "telnet://")+" "+other.Fingerprint()+"\n"), 0o600)
+			}
+			r := startDial(t, map[string]string{envPassword: c.pw}, "--user", "alice", "--known-hosts", kh, "--tofu", addr)
+			if c.want == exitOK {
+				waitFor(t, func() bool { return strings.Contains(r.stderr.String(), "session 1200") })
+				r.stdin.Write([]byte("sealed echo\r"))
+				waitFor(t, func() bool { return r.stdout.String() == "sealed echo\r" })
+				r.stdin.Close()
+			}
+			if code := r.wait(t); code != c.want {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, c.want, r.stderr)
+			}
+			if c.pinOther && g.verified.Load() != 0 {
+				t.Error("the password was checked although the host key was refused")
+			}
+			if c.want == exitOK {
+				b, _ := os.ReadFile(kh)
+				if !strings.Contains(string(b), g.key.Fingerprint()) || !strings.Contains(r.stderr.String(), "was not known") {
+					t.Errorf("trust on first use: file %q, stderr %q", b, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestDialV42Garbage(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		if res, _, err := lapm.Detect(t.Context(), line, lapm.Answerer); err != nil || res != lapm.DetectLAPM {
+			return
+		}
+		l := newTestLink(line, nil)
+		if _, err := l.AcceptXID(t.Context()); err != nil {
+			return
+		}
+		l.RespondXID([]byte("\x01\x02this is no CHALLENGE"))
+		io.Copy(io.Discard, line)
+	})
+	r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", "--tofu",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)
+	if code := r.wait(t); code != exitProtocol {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitProtocol, r.stderr)
+	}
+}
+
+// TestDialDetectFallsBackToText: a gateway answering the ODP with "E NUL"
+// (no V.42) gets the text path, and what it sent reaches the terminal.
+func TestDialDetectFallsBackToText(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		buf := make([]byte, 64)
+		if _, err := line.Read(buf); err != nil {
+			return
+		}
+		line.Write([]byte(strings.Repeat("E\x00", 10) + "login: "))
+		io.Copy(io.Discard, line)
+	})
+	r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", addr)
+	waitFor(t, func() bool { return strings.HasSuffix(r.stdout.String(), "login: ") })
+	r.stdin.Close()
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "no V.42") {
+		t.Errorf("no notice of the fallback: %q", r.stderr)
+	}
+}
+
+func TestDialNoLAPMInThisBuild(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	oldOpen := lapmOpen
+	lapmOpen = nil
+	t.Cleanup(func() { lapmOpen = oldOpen })
+	g := newV42Gateway(t)
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", addr)
+	if code := r.wait(t); code != exitProtocol || !strings.Contains(r.stderr.String(), "no LAPM link") {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+}
+
+// TestDialV42Callback: the gateway confirms with a callback, hangs up, and
+// callbackd's V42 placer calls --answer; dial proves the ticket (phase vi)
+// and the sealed session runs on the callback. A first incoming call from
+// an impostor is refused and dial keeps waiting.
+func TestDialV42Callback(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	answer := freeAddr(t)
+	g := newV42Gateway(t)
+	g.verify = func(user, pw string) (auth.User, error) {
+		return auth.User{ID: user, Callback: answer}, nil
+	}
+	placer := callbackd.V42{
+		Open: func(ctx context.Context, line transport.Line) (callbackd.V42Link, error) {
+			res, left, err := lapm.Detect(ctx, line, lapm.Originator)
+			if err != nil || res != lapm.DetectLAPM {
+				return nil, fmt.Errorf("callback detection: %v %w", res, err)
+			}
+			return newTestLink(line, left), nil
+		},
+		Start: func(ctx context.Context, link callbackd.V42Link, tr auth.Transform) error {
+			link.(*testLink).tr = tr
+			return nil
+		},
+	}
+	g.callback = func(t *testing.T, tk *auth.Ticket) {
+		ctx := t.Context()
+		// An impostor rings first with a made-up CALLBACK.
+		if imp, err := transport.Dial(ctx, answer); err == nil {
+			if res, left, err := lapm.Detect(ctx, imp, lapm.Originator); err == nil && res == lapm.DetectLAPM {
+				l := newTestLink(imp, left)
+				resp, err := l.ExchangeXID(ctx, []byte{1, 5, 0xde, 0xad})
+				if err == nil && (len(resp) < 2 || resp[1] != byte(auth.TypeReject)) {
+					t.Errorf("dial answered an impostor's CALLBACK with %x, not REJECT", resp)
+				}
+			}
+			imp.Close()
+		}
+		line, err := transport.Dial(ctx, answer)
+		if err != nil {
+			t.Errorf("calling back: %v", err)
+			return
+		}
+		conn, err := placer.Place(ctx, line, callbackd.Job{Session: tk.Session, User: tk.User.ID, Address: answer, Mode: callbackd.ModeV42, Ticket: tk})
+		if err != nil {
+			t.Errorf("placing the callback: %v", err)
+			line.Close()
+			return
+		}
+		io.Copy(conn, conn)
+		conn.Close()
+	}
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, addr)
+	waitFor(t, func() bool { return strings.Contains(r.stderr.String(), "callback answered") })
+	r.stdin.Write([]byte("on the callback"))
+	waitFor(t, func() bool { return r.stdout.String() == "on the callback" })
+	r.stdin.Close()
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "refused an incoming call") {
+		t.Errorf("the impostor was not refused: %q", r.stderr)
+	}
+}
