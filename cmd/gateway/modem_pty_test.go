@@ -77,6 +77,7 @@ func (e *ptyExpect) expect(t testing.TB, s string) string {
 type testBBS struct {
 	ln    *tcp.Listener
 	ended chan []byte // everything a caller sent, when the caller hung up
+	chunk chan []byte // each chunk a caller sent, as it arrives (dropped when full)
 	lines chan transport.Line
 	wg    sync.WaitGroup
 }
@@ -87,7 +88,7 @@ func startBBS(t *testing.T) *testBBS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &testBBS{ln: ln, ended: make(chan []byte, 10), lines: make(chan transport.Line, 10)}
+	b := &testBBS{ln: ln, ended: make(chan []byte, 10), chunk: make(chan []byte, 256), lines: make(chan transport.Line, 10)}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -110,6 +111,10 @@ func startBBS(t *testing.T) *testBBS {
 					n, err := l.Read(buf)
 					got = append(got, buf[:n]...)
 					if n > 0 {
+						select {
+						case b.chunk <- append([]byte(nil), buf[:n]...):
+						default:
+						}
 						if _, werr := l.Write(buf[:n]); werr != nil {
 							break
 						}
@@ -127,6 +132,21 @@ func startBBS(t *testing.T) *testBBS {
 		b.wg.Wait()
 	})
 	return b
+}
+
+// waitFor waits until the current call has sent s.
+func (b *testBBS) waitFor(t *testing.T, s string) {
+	t.Helper()
+	var got []byte
+	timeout := time.After(15 * time.Second)
+	for !bytes.Contains(got, []byte(s)) {
+		select {
+		case c := <-b.chunk:
+			got = append(got, c...)
+		case <-timeout:
+			t.Fatalf("BBS waiting for %q, got %q", s, got)
+		}
+	}
 }
 
 func (b *testBBS) addr() string { return strings.TrimPrefix(b.ln.Addr(), "telnet://") }
@@ -155,7 +175,11 @@ func startModemCmd(t *testing.T, f modemFlags) *modemUnderTest {
 		dteReady:  func(path, link string) { ready <- struct{}{} },
 		answering: func(addr string) { m.answer = addr },
 	}
-	go func() { m.done <- modemMain(ctx, f, zap.NewNop(), hooks) }()
+	log := zap.NewNop()
+	if os.Getenv("DIALGATE_MODEM_TEST_LOG") != "" {
+		log = zap.NewExample()
+	}
+	go func() { m.done <- modemMain(ctx, f, log, hooks) }()
 	select {
 	case <-ready:
 	case err := <-m.done:
