@@ -312,28 +312,30 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 	d.in, d.nin, d.last = in&(1<<(nin&63)-1), nin, last
 }
 
-// frameBits is Feed's fast path inside a frame. It takes windows of up to
-// 56 bits while each run of five 1s in them ends in an inserted 0, removes
+// frameBits is Feed's fast path inside a frame. It takes windows of 55
+// bits while each run of five 1s in them ends in an inserted 0, removes
 // those zeros (highest first) and appends the rest to the frame, refilling
 // the bit reservoir from p as it goes. It returns at the first flag or
-// abort (left for Feed's general path), when input runs short, or when
-// the frame grows past the limit (then the frame is dropped as TooLong).
+// abort (left for Feed's general path), when p runs short, or when the
+// frame grows past the limit (then the frame is dropped as TooLong).
 func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64, uint, uint64, []byte) {
+	const w = 55 // window; the two bits after it stay visible
 	buf, acc, nacc, nbits, zpos := d.buf, d.acc, d.nacc, d.nbits, d.zpos
 	limit := d.maxFrame() + d.FCS.Size() + 8
 	tooLong := false
-	for nin >= 10 {
-		lim := min(nin, 58) - 2
+	// Each pass consumes at most w+1 bits and refills whole octets, so
+	// nin stays at least w+2 while p lasts.
+	for nin >= w+2 {
 		v := in<<4 | last
-		m := (v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)) & (1<<(lim&63) - 1)
+		m := v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4) & (1<<w - 1)
 		if (m<<1)&in != 0 {
 			break // a flag or an abort in the window
 		}
 		// A 0 just past the window goes with a run ending at its edge.
-		n := lim + uint(m>>((lim-1)&63))
+		n := w + uint(m>>(w-1))
 		y, k := in&(1<<(n&63)-1), n
 		for mm := m; mm != 0; {
-			i := uint(63 - bits.LeadingZeros64(mm))
+			i := uint(bits.Len64(mm)) - 1
 			mm &^= 1 << (i & 63)
 			y = y&(1<<((i+1)&63)-1) | (y>>((i+2)&63))<<((i+1)&63)
 			k--
@@ -341,8 +343,7 @@ func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64,
 		if m != 0 {
 			// The last removal came after top+1 line bits, of which
 			// n-k-1 were earlier removals.
-			top := 63 - bits.LeadingZeros64(m)
-			zpos = nbits + top + 2 - int(n-k)
+			zpos = nbits + bits.Len64(m) + 1 - int(n-k)
 		}
 		nbits += int(k)
 		acc |= y << (nacc & 63)
@@ -360,12 +361,13 @@ func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64,
 			tooLong = true
 			break
 		}
-		if len(p) >= 8 {
-			in |= binary.LittleEndian.Uint64(p) << (nin & 63)
-			k := (63 - nin) >> 3
-			p = p[k:]
-			nin += 8 * k
+		if len(p) < 8 {
+			break
 		}
+		in |= binary.LittleEndian.Uint64(p) << (nin & 63)
+		r := (63 - nin) >> 3
+		p = p[r:]
+		nin += 8 * r
 	}
 	d.buf, d.acc, d.nacc, d.nbits, d.zpos = buf, acc, nacc, nbits, zpos
 	if tooLong {
