@@ -12,7 +12,10 @@
 // Line.WindowChanges. BREAK, IP and AYT arrive as transport events (AYT is
 // also answered with a short visible text). Peers that send no negotiation
 // at all, or garbage, still work: malformed sequences are dropped with a
-// log line and oversized subnegotiations are discarded.
+// log line and oversized subnegotiations are discarded. A peer that floods
+// commands needing a reply (AYT, option flips) while not reading what we
+// send cannot grow the reply queue past a few KiB: further replies are
+// dropped with a log line.
 //
 // The telnet codec (codec.go) and the negotiation (qmethod.go, telnet.go)
 // are pure state machines without I/O; line.go joins them to a net.Conn.

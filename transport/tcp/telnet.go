@@ -18,6 +18,14 @@ const maxTermType = 40
 // peer sending garbage cannot flood the log.
 const maxLogs = 20
 
+// maxPeerOut bounds the control output (negotiation replies, AYT answers)
+// that the peer's own input may leave queued. A peer that floods IAC AYT or
+// flips an option back and forth while not reading what we send would
+// otherwise grow the queue without limit; past the bound such replies are
+// dropped (and logged). Our own requests (SetServerEcho, window size,
+// break) are always queued.
+const maxPeerOut = 4096
+
 // telnet is the per-line telnet session: the decoder, the option tables
 // (RFC 1143), our policy for each option, and what the peer told us. It
 // does no I/O: decode consumes received octets and leaves replies in out
@@ -41,6 +49,9 @@ type telnet struct {
 
 	out    []byte            // octets to send to the peer, already encoded
 	events []transport.Event // out-of-band events for the upper layer
+
+	fromPeer   bool // decode is running: output is a reply to the peer
+	outDropped bool // a reply was dropped since the queue last drained
 
 	logFn  func(format string, args ...any)
 	logged int
@@ -71,7 +82,25 @@ func (t *telnet) start() {
 
 // decode appends the data octets of src to dst (dst may be src[:0]).
 func (t *telnet) decode(dst, src []byte) []byte {
+	t.fromPeer = true
+	defer func() { t.fromPeer = false }()
 	return t.dec.Decode(dst, src, t)
+}
+
+// emit queues control output. While decoding, replies that would take the
+// queue past maxPeerOut are dropped: the peer is not reading them.
+func (t *telnet) emit(b ...byte) {
+	if len(t.out) == 0 {
+		t.outDropped = false
+	}
+	if t.fromPeer && len(t.out)+len(b) > maxPeerOut {
+		if !t.outDropped {
+			t.outDropped = true
+			t.logf("peer does not read our replies: %d octets queued, further replies dropped", len(t.out))
+		}
+		return
+	}
+	t.out = append(t.out, b...)
 }
 
 // encode appends src as telnet data in our current transmit mode.
@@ -181,7 +210,7 @@ func (t *telnet) sendVerb(isUs bool, opt byte, r qReply) {
 	default:
 		v = cmdDONT
 	}
-	t.out = append(t.out, cmdIAC, v, opt)
+	t.emit(cmdIAC, v, opt)
 }
 
 // changed applies the side effects of an option turning on or off.
@@ -196,7 +225,7 @@ func (t *telnet) changed(isUs bool, opt byte, before bool) {
 	now := t.him[opt].enabled()
 	t.dec.BinaryIn = t.him[optBinary].enabled()
 	if now && !before && opt == optTTYPE && t.server {
-		t.out = append(t.out, cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE)
+		t.emit(cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE)
 	}
 }
 
@@ -227,9 +256,8 @@ func (t *telnet) subnegotiation(opt byte, data []byte) {
 		case t.server && data[0] == ttypeIS && t.him[optTTYPE].enabled():
 			t.peerTerm = cleanTermType(data[1:])
 		case !t.server && data[0] == ttypeSEND && t.us[optTTYPE].enabled():
-			t.out = append(t.out, cmdIAC, cmdSB, optTTYPE, ttypeIS)
-			t.out = appendSBData(t.out, []byte(t.termType))
-			t.out = append(t.out, cmdIAC, cmdSE)
+			b := append([]byte{cmdIAC, cmdSB, optTTYPE, ttypeIS}, appendSBData(nil, []byte(t.termType))...)
+			t.emit(append(b, cmdIAC, cmdSE)...)
 		}
 	}
 }
@@ -243,7 +271,7 @@ func (t *telnet) command(cmd byte) {
 		t.events = append(t.events, transport.EventInterrupt)
 	case cmdAYT:
 		t.events = append(t.events, transport.EventAreYouThere)
-		t.out = append(t.out, aytReply...)
+		t.emit([]byte(aytReply)...)
 	case cmdNOP, cmdDM, cmdGA, cmdAO, cmdEC, cmdEL, 239 /* EOR, RFC 885 */ :
 		// Nothing for a modem line to do.
 	default:
@@ -288,9 +316,8 @@ func (t *telnet) setWindowSize(ws transport.WindowSize) error {
 
 func (t *telnet) sendNAWS() {
 	w, h := clamp16(t.window.Cols), clamp16(t.window.Rows)
-	t.out = append(t.out, cmdIAC, cmdSB, optNAWS)
-	t.out = appendSBData(t.out, []byte{byte(w >> 8), byte(w), byte(h >> 8), byte(h)})
-	t.out = append(t.out, cmdIAC, cmdSE)
+	b := append([]byte{cmdIAC, cmdSB, optNAWS}, appendSBData(nil, []byte{byte(w >> 8), byte(w), byte(h >> 8), byte(h)})...)
+	t.emit(append(b, cmdIAC, cmdSE)...)
 }
 
 func clamp16(v int) int {

@@ -278,3 +278,41 @@ func TestFinishDropsTruncatedCommand(t *testing.T) {
 		t.Fatalf("second finish logged again: %q", logs)
 	}
 }
+
+// TestPeerFloodBoundsReplies: a peer that floods AYT and flips options
+// without reading our replies cannot grow the reply queue without bound;
+// what it drops is logged once per backlog. Our own requests still go out.
+func TestPeerFloodBoundsReplies(t *testing.T) {
+	var logs []string
+	srv := newTelnet(true, Options{})
+	srv.logFn = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	srv.start()
+	flood := bytes.Repeat([]byte{cmdIAC, cmdAYT, cmdIAC, cmdDO, optSGA, cmdIAC, cmdDONT, optSGA}, 10_000)
+	for range 10 {
+		if d := srv.decode(nil, flood); len(d) != 0 {
+			t.Fatalf("data %q from commands", d)
+		}
+		if len(srv.out) > maxPeerOut {
+			t.Fatalf("reply queue %d octets, bound %d", len(srv.out), maxPeerOut)
+		}
+	}
+	if len(srv.events) != 100_000 {
+		t.Errorf("%d AYT events, want 100000", len(srv.events))
+	}
+	if len(logs) != 1 || !bytes.Contains([]byte(logs[0]), []byte("does not read")) {
+		t.Errorf("logs %q, want one about the dropped replies", logs)
+	}
+	n := len(srv.out)
+	if err := srv.setServerEcho(true); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.out[n:]; !bytes.Equal(got, []byte{cmdIAC, cmdWILL, optEcho}) {
+		t.Errorf("our own request after the flood: %v", got)
+	}
+	// Once the queue drains, replies flow again.
+	srv.out, srv.events = srv.out[:0], srv.events[:0]
+	srv.decode(nil, []byte{cmdIAC, cmdAYT})
+	if string(srv.out) != aytReply {
+		t.Errorf("after draining: %q", srv.out)
+	}
+}
