@@ -69,6 +69,7 @@ type dialOptions struct {
 	timeout       time.Duration
 	v42           string
 	escape        string
+	drain         time.Duration
 	termType      string
 	quiet         bool
 }
@@ -87,6 +88,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.v42, "v42", "detect", "V.42: `detect`, lapm (no detection phase) or off (text login)")
 	text := fs.Bool("text", false, "text login: connect the terminal to the line as it is (same as --v42 off)")
 	fs.StringVar(&o.escape, "escape", "~", "escape character, or none (default ~ on a terminal, none from a pipe)")
+	fs.DurationVar(&o.drain, "drain", time.Second, "after the end of stdin on a line that cannot half-close (V.42 link, WebSocket): hang up once the gateway has been quiet this long")
 	fs.StringVar(&o.termType, "term", dio.getenv("TERM"), "terminal type announced to the gateway")
 	fs.BoolVar(&o.quiet, "quiet", false, "no notices on stderr (errors still)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -267,7 +269,7 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 // newSession connects the terminal to conn, which runs on line.
 func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *session {
 	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
-		esc: newEscaper(c.escapeChar()), resize: c.resize}
+		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain}
 	switch l := line.(type) {
 	case *tcp.Line:
 		s.sendWindow = l.SetWindowSize

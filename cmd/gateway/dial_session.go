@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/dialgate/dialgate/transport"
 )
@@ -40,6 +42,11 @@ type session struct {
 	resize     <-chan transport.WindowSize
 	sendWindow func(transport.WindowSize) error
 	sendBreak  func() error
+
+	// drain is how long the call must have been quiet, after stdin
+	// ended, before a conn that cannot half-close is hung up.
+	drain    time.Duration
+	lastDown atomic.Int64 // UnixNano of the last octets from the call
 
 	head, tail []byte
 }
@@ -161,6 +168,10 @@ func (s *session) afterUp(ctx context.Context, up upResult, downDone chan error)
 			case <-ctx.Done():
 			}
 		}
+		if ended, err := s.waitQuiet(ctx, downDone); ended {
+			s.conn.Close()
+			return endStdinEOF, notEOF(err)
+		}
 		s.conn.Close()
 		err := <-downDone
 		if ctx.Err() != nil {
@@ -177,12 +188,37 @@ func notEOF(err error) error {
 	return err
 }
 
+// waitQuiet waits until nothing has come from the call for s.drain (or
+// the call ends: ended, with copyDown's error, or ctx ends).
+func (s *session) waitQuiet(ctx context.Context, downDone chan error) (ended bool, err error) {
+	if s.drain <= 0 {
+		return false, nil
+	}
+	t := time.NewTimer(s.drain)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-downDone:
+			return true, err
+		case <-ctx.Done():
+			return false, nil
+		case <-t.C:
+		}
+		idle := time.Since(time.Unix(0, s.lastDown.Load()))
+		if idle >= s.drain {
+			return false, nil
+		}
+		t.Reset(s.drain - idle)
+	}
+}
+
 // copyDown copies the call to stdout and keeps the head and tail of it.
 func (s *session) copyDown() error {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := s.conn.Read(buf)
 		if n > 0 {
+			s.lastDown.Store(time.Now().UnixNano())
 			p := buf[:n]
 			if len(s.head) < headTailSize {
 				s.head = append(s.head, p[:min(n, headTailSize-len(s.head))]...)

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// dialLinkParams is what gateway dial offers in the LAPM parameter
+// negotiation (V.42 §8.10): larger frames and window than the defaults,
+// FCS-32 and SREJ. The gateway answers with what it accepts.
+var dialLinkParams = lapm.LinkParams{N401: 1024, K: 31, FCS32: true, SREJ: true}
+
+func init() {
+	lapmOpen = func(ctx context.Context, line transport.Line, leftover []byte, role lapm.Role) (v42Link, error) {
+		return lapm.Open(ctx, line, leftover, lapm.Config{Role: role, Params: dialLinkParams})
+	}
+	lapmStart = func(ctx context.Context, link v42Link, tr auth.Transform) error {
+		l, ok := link.(*lapm.Link)
+		if !ok {
+			return fmt.Errorf("gateway dial: link %T is not a lapm.Link", link)
+		}
+		if tr != nil {
+			l.SetTransform(tr)
+		}
+		return l.Establish(ctx)
+	}
+}
