@@ -294,14 +294,17 @@ func (l *Link) readLoop(leftover []byte) {
 	feed := func(p []byte) rxBatch {
 		var b rxBatch
 		var arena []byte
+		// One arena per batch holds copies of its frames (the decoder's
+		// slices are only valid during Feed). When it grows, earlier
+		// frames keep the old array: still valid.
 		add := func(f []byte) {
+			if arena == nil {
+				arena = make([]byte, 0, len(p)+len(f)+16)
+			}
 			start := len(arena)
 			arena = append(arena, f...)
 			b.frames = append(b.frames, arena[start:len(arena):len(arena)])
 		}
-		// Frames keep their slices into arena only if arena does not
-		// grow under them: size it for the worst case first.
-		arena = make([]byte, 0, len(p)+64)
 		mode := l.fcsMode.Load()
 		if mode != fcsOnly32 {
 			d16.Feed(p, add)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -265,4 +266,71 @@ func TestLinkRefused(t *testing.T) {
 	if err := <-errc; !errors.Is(err, ErrRefused) {
 		t.Fatalf("Establish: %v, want ErrRefused", err)
 	}
+}
+
+// TestLinkHostileLine sends an answerer garbage, endless flags, an
+// oversized frame and XID frames with lying lengths before a real
+// originator speaks on the same line: everything is counted and dropped,
+// nothing crashes, and the call then works.
+func TestLinkHostileLine(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 11})
+	var enc Encoder
+	var junk []byte
+	r := pattern(5000)
+	junk = append(junk, r...)                                                                      // garbage bits
+	junk = append(junk, bytes.Repeat([]byte{0x7E}, 20000)...)                                      // endless flags
+	junk = append(junk, bytes.Repeat([]byte{0xFF}, 1000)...)                                       // mark idle
+	junk = enc.AppendFrame(junk, append([]byte{AddrCR1, ctlXID | pfBitU}, make([]byte, 5000)...))  // too long
+	junk = enc.AppendFrame(junk, []byte{AddrCR1, ctlXID | pfBitU, 0x82, 0x80, 0xFF, 0xFF, 3, 200}) // lying lengths
+	junk = enc.AppendFrame(junk, []byte{AddrCR1, 0x00, 0x00, 1, 2, 3})                             // I frame before SABME
+	if _, err := a.Write(junk); err != nil {
+		t.Fatal(err)
+	}
+	la, lb := openPair(t, ctx, a, b, Config{Logger: tlog{t}}, Config{MaxXID: 256, Logger: tlog{t}})
+	defer la.Close()
+	defer lb.Close()
+	establishPair(t, ctx, la, lb)
+	if _, err := la.Write([]byte("still works")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 11)
+	if _, err := io.ReadFull(lb, got); err != nil || string(got) != "still works" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	st := lb.Stats()
+	if st.TooLong == 0 || st.FCSErrors+st.Aborts == 0 {
+		t.Errorf("hostile input not counted: %+v", st)
+	}
+}
+
+// TestLinkCloseBoundedWhenPeerVanishes: Close returns within the release
+// bound (drain N400 x T401, then DISC N400+1 times) with ErrLinkFailure
+// when the line goes silent.
+func TestLinkCloseBoundedWhenPeerVanishes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const t401, n400 = 100 * time.Millisecond, 4
+		a, b := linesim.NewPair(linesim.Config{Seed: 12, Impairments: linesim.Impairments{
+			Outages: []linesim.Outage{{Start: time.Second, End: time.Hour}},
+		}})
+		cfg := Config{T401: t401, N400: n400}
+		ctx := context.Background()
+		la, lb := openPair(t, ctx, a, b, cfg, cfg)
+		establishPair(t, ctx, la, lb)
+		time.Sleep(time.Second)
+		if _, err := la.Write([]byte("lost in the outage")); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		err := la.Close()
+		if !errors.Is(err, ErrLinkFailure) {
+			t.Errorf("Close: %v, want ErrLinkFailure", err)
+		}
+		if el, limit := time.Since(start), (2*n400+2)*t401; el > limit {
+			t.Errorf("Close took %v, bound %v", el, limit)
+		}
+		lb.Close()
+	})
 }

@@ -140,7 +140,8 @@ type machine struct {
 
 	retry      int  // retransmissions of the pending SABME/DISC/poll/XID
 	sabmeSeen  bool // peer's SABME seen while not established
-	closeAsked bool // user asked to release; DISC once data drained
+	closeAsked bool      // user asked to release; DISC once data drained
+	closeBy    time.Time // give up draining then (a peer busy for ever)
 
 	// Send side (V.42 §8.2.3).
 	vs, va        uint8
@@ -451,7 +452,10 @@ func (m *machine) close(now time.Time) {
 	}
 	m.closeAsked = true
 	if m.st == stateConnected && (len(m.txq) > 0 || m.vs != m.va) {
-		return // drained in flush
+		// Drained in flush; a peer that stays busy cannot hold the
+		// release up for longer than N400 x T401.
+		m.closeBy = now.Add(time.Duration(m.cfg.n400) * m.cfg.t401)
+		return
 	}
 	m.startDisc(now)
 }
@@ -885,6 +889,11 @@ func (m *machine) retransmit(s uint8) {
 // timeout handles the expiry of the earliest deadline (deadline()). It is
 // harmless to call it early: timers not yet due are left alone.
 func (m *machine) timeout(now time.Time) {
+	if m.closeAsked && m.st == stateConnected && !m.closeBy.IsZero() && !now.Before(m.closeBy) {
+		m.logf("lapm: %s: release: %d payloads still unacknowledged are dropped", m.cfg.role, len(m.txq)+seqDiff(m.vs, m.va))
+		m.startDisc(now)
+		return
+	}
 	if !m.t401At.IsZero() && !now.Before(m.t401At) {
 		m.t401Expired(now)
 		return

@@ -856,3 +856,28 @@ func TestMachineGoldenTranscript(t *testing.T) {
 		t.Errorf("transcript differs from %s (run with -update after a deliberate change):\n%s", path, got)
 	}
 }
+
+func TestMachineCloseBoundedByBusyPeer(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	mp.slow[1] = true // the peer's reader never reads: it stays busy
+	mp.m[1].rxSoft, mp.m[1].rxHard = 1, 2
+	data := pattern(40 * 100)
+	for i := 0; i < len(data) && mp.m[0].enqueue(data[i:i+100]); i += 100 {
+	}
+	mp.settle()
+	mp.m[0].close(mp.now)
+	mp.settle()
+	for !mp.m[0].st.ended() && mp.advance(time.Minute) {
+	}
+	if mp.m[0].st != stateDisconnected {
+		t.Fatalf("state %s err %v", mp.m[0].st, mp.m[0].err)
+	}
+	// N400 x T401 of draining, then DISC/UA.
+	if got := mp.now.Sub(t0); got != 5*time.Second {
+		t.Errorf("release took %v, want N400 x T401 = 5s", got)
+	}
+	if mp.m[0].stats.RNRReceived == 0 {
+		t.Error("peer never reported busy: the test did not exercise a busy peer")
+	}
+}
