@@ -138,8 +138,8 @@ type machine struct {
 	xidLastCmd, xidLastResp []byte
 	xidAnswerPending        bool // evXIDCommand raised, respondXID not yet called
 
-	retry      int  // retransmissions of the pending SABME/DISC/poll/XID
-	sabmeSeen  bool // peer's SABME seen while not established
+	retry      int       // retransmissions of the pending SABME/DISC/poll/XID
+	sabmeSeen  bool      // peer's SABME seen while not established
 	closeAsked bool      // user asked to release; DISC once data drained
 	closeBy    time.Time // give up draining then (a peer busy for ever)
 
