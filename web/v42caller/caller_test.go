@@ -1,0 +1,174 @@
+package v42caller
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// pair joins two Lines back to back, as a WebSocket joins the browser and
+// the gateway.
+func pair() (caller, gateway *Line) {
+	var c, g *Line
+	c = NewLine(func(p []byte) error { return g.Feed(p) }, func() { g.PeerHungUp() }, transport.LineInfo{Transport: "pipe"})
+	g = NewLine(func(p []byte) error { return c.Feed(p) }, func() { c.PeerHungUp() }, transport.LineInfo{Transport: "pipe"})
+	return c, g
+}
+
+type testGateway struct {
+	key      auth.HostKey
+	verified atomic.Int32
+	done     chan error
+}
+
+// answer runs a test gateway on line: detection, LAPM, Access Security
+// with user alice / password "pw", then an echo of the data phase.
+func (tg *testGateway) answer(ctx context.Context, line *Line) {
+	tg.done <- func() error {
+		defer line.Close()
+		res, left, err := lapm.Detect(ctx, line, lapm.Answerer)
+		if err != nil {
+			return err
+		}
+		if res != lapm.DetectLAPM {
+			return errors.New("caller sent no ODP")
+		}
+		link, err := lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Answerer})
+		if err != nil {
+			return err
+		}
+		defer link.Close()
+		first, err := link.AcceptXID(ctx)
+		if err != nil {
+			return err
+		}
+		ar, err := auth.Answer(ctx, link, first, auth.AnswererConfig{
+			HostKey: tg.key, Name: "test gateway",
+			Verify: func(_ context.Context, user, pw string) (auth.User, error) {
+				tg.verified.Add(1)
+				if user == "alice" && subtle.ConstantTimeCompare([]byte(pw), []byte("pw")) == 1 {
+					return auth.User{ID: user}, nil
+				}
+				return auth.User{}, auth.ErrDenied
+			},
+			AllocateSession: func() (uint64, error) { return 42, nil },
+		})
+		if err != nil {
+			return err
+		}
+		link.SetTransform(ar.Transform)
+		if err := link.Establish(ctx); err != nil {
+			return err
+		}
+		_, err = io.Copy(link, link)
+		return err
+	}()
+}
+
+func startGateway(t *testing.T, ctx context.Context) (*testGateway, *Line) {
+	t.Helper()
+	key, err := auth.GenerateHostKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, g := pair()
+	tg := &testGateway{key: key, done: make(chan error, 1)}
+	go tg.answer(ctx, g)
+	return tg, c
+}
+
+func TestCallEcho(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tg, line := startGateway(t, ctx)
+	var seen []byte
+	s, err := Call(ctx, line, Config{UserID: "alice", Password: "pw", Host: "test:1",
+		CheckHostKey: func(pub []byte) error { seen = pub; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(seen, tg.key.Public) || !bytes.Equal(s.HostKey, tg.key.Public) {
+		t.Errorf("host key checked %x, session %x, want %x", seen, s.HostKey, tg.key.Public)
+	}
+	if s.SessionNumber != 42 || s.GatewayName != "test gateway" {
+		t.Errorf("session %d gateway %q", s.SessionNumber, s.GatewayName)
+	}
+	msg := bytes.Repeat([]byte("hello, V.42 from the browser\r\n"), 100)
+	go func() { _, _ = s.Link.Write(msg) }()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(s.Link, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("echo differs")
+	}
+	s.Link.Close()
+	if err := <-tg.done; err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, lapm.ErrClosed) {
+		t.Logf("gateway ended: %v", err)
+	}
+}
+
+func TestHostKeyRejectedBeforePassword(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tg, line := startGateway(t, ctx)
+	errChanged := errors.New("host key changed")
+	_, err := Call(ctx, line, Config{UserID: "alice", Password: "pw", Host: "test:1",
+		CheckHostKey: func([]byte) error { return errChanged }})
+	if !errors.Is(err, errChanged) {
+		t.Fatalf("Call = %v, want the host key error", err)
+	}
+	<-tg.done
+	if n := tg.verified.Load(); n != 0 {
+		t.Fatalf("the gateway verified %d passwords after the host key was refused", n)
+	}
+}
+
+func TestDenied(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tg, line := startGateway(t, ctx)
+	_, err := Call(ctx, line, Config{UserID: "alice", Password: "wrong", Host: "test:1",
+		CheckHostKey: func([]byte) error { return nil }})
+	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonDenied {
+		t.Fatalf("Call = %v, want REJECT denied", err)
+	}
+	<-tg.done
+}
+
+func TestNoV42(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, g := pair()
+	defer g.Close()
+	go func() { _, _ = io.Copy(io.Discard, g) }() // a text-only gateway: silent until T400
+	_, err := Call(ctx, c, Config{UserID: "alice", Password: "pw", CheckHostKey: func([]byte) error { return nil }})
+	if !errors.Is(err, ErrNoV42) {
+		t.Fatalf("Call = %v, want ErrNoV42", err)
+	}
+}
+
+func TestCheckHostKeyRequired(t *testing.T) {
+	c, g := pair()
+	defer g.Close()
+	if _, err := Call(context.Background(), c, Config{}); err == nil {
+		t.Fatal("Call without CheckHostKey succeeded")
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, transport.ErrHungUp) {
+		t.Fatalf("line not closed: %v", err)
+	}
+}
