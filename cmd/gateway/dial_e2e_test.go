@@ -1,0 +1,190 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// End-to-end tests of the built binary: `gateway dial` (a real process,
+// stdin and stdout pipes) against `gateway serve` (newGateway in
+// serve_test.go) on loopback, with a raw TCP echo backend.
+
+// echoBackend is a loopback TCP echo server.
+func echoBackend(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				io.Copy(c, c)
+				c.Close()
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// dialProc is a `gateway dial` process.
+type dialProc struct {
+	cmd            *exec.Cmd
+	stdin          io.WriteCloser
+	stdout, stderr *dialBuffer
+	done           chan int
+}
+
+func startDialProc(t *testing.T, env []string, args ...string) *dialProc {
+	t.Helper()
+	p := &dialProc{stdout: &dialBuffer{}, stderr: &dialBuffer{}, done: make(chan int, 1)}
+	p.cmd = exec.Command(gatewayBinary(t), append([]string{"dial"}, args...)...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			p.done <- 0
+		case errors.As(err, &ee):
+			p.done <- ee.ExitCode()
+		default:
+			p.done <- -1
+		}
+	}()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *dialProc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-p.done:
+		return code
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gateway dial did not exit; stderr:\n%s", p.stderr)
+		return -1
+	}
+}
+
+var fingerprintRE = regexp.MustCompile(`host key fingerprint (SHA256:[A-Za-z0-9+/]{43})`)
+
+// TestE2EDialV42 calls the daemon with the full path: V.42 detection,
+// LAPM, Access Security (trust on first use), sealed data to a raw TCP
+// backend; the end of stdin hangs up after the echo drained.
+func TestE2EDialV42(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
+	m := fingerprintRE.FindStringSubmatch(g.log.String())
+	if m == nil {
+		t.Fatalf("no fingerprint in the daemon's output:\n%s", g.log)
+	}
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	p := startDialProc(t, []string{"DIALGATE_PASSWORD=pw-bob"}, "--user", "bob", "--tofu", "--known-hosts", kh, "telnet://"+g.addr)
+	waitFor(t, func() bool { return strings.Contains(p.stderr.String(), "V.42 with Access Security") })
+	io.WriteString(p.stdin, "through the sealed link\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "through the sealed link\r") })
+	p.stdin.Close()
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s\ngateway:\n%s", code, p.stderr, g.log)
+	}
+	b, _ := os.ReadFile(kh)
+	if !strings.Contains(string(b), g.addr+" "+m[1]) {
+		t.Errorf("known_hosts %q does not trust %s", b, m[1])
+	}
+	recs := g.waitRecords(1)
+	r := recs[len(recs)-1]
+	if r.User != "bob" || r.Mode != "v42" || r.LAPM == nil || !r.LAPM.Sealed || r.BytesIn != int64(len("through the sealed link\r")) {
+		t.Errorf("record %+v (lapm %+v)", r, r.LAPM)
+	}
+
+	// The same host with a pinned fingerprint that is not its key.
+	other, _ := auth.GenerateHostKey(nil)
+	p = startDialProc(t, []string{"DIALGATE_PASSWORD=pw-bob"}, "--user", "bob", "--fingerprint", other.Fingerprint(), "--known-hosts", kh, "telnet://"+g.addr)
+	if code := p.wait(t); code != exitHostKey {
+		t.Fatalf("pinned other key: exit %d; stderr:\n%s", code, p.stderr)
+	}
+}
+
+// TestE2EDialV42Denied: a wrong password is REJECTed: exit 10 and a
+// "denied" record.
+func TestE2EDialV42Denied(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("wrong\n"), 0o600)
+	p := startDialProc(t, nil, "--user", "bob", "--password-file", pw, "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), "telnet://"+g.addr)
+	if code := p.wait(t); code != exitDenied {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitDenied, p.stderr)
+	}
+	recs := g.waitRecords(1)
+	if r := recs[len(recs)-1]; r.Result != "denied" || r.Mode != "v42" {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestE2EDialText: the text login path through the telnet line, typed on
+// stdin, to the echo backend.
+func TestE2EDialText(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	testutil.NeedBinary(t, "sh")
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t)})
+	p := startDialProc(t, nil, "--text", "telnet://"+g.addr)
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "login: ") })
+	io.WriteString(p.stdin, "bob\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "assword: ") })
+	io.WriteString(p.stdin, "pw-bob\r")
+	io.WriteString(p.stdin, "typed after login\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "typed after login\r") })
+	p.stdin.Close()
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, p.stderr)
+	}
+	if strings.Contains(p.stdout.String(), "pw-bob") {
+		t.Error("the password was echoed")
+	}
+	recs := g.waitRecords(1)
+	if r := recs[len(recs)-1]; r.Mode != "text" || r.User != "bob" || r.Result != "completed" {
+		t.Errorf("record %+v", r)
+	}
+}
