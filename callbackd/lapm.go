@@ -1,0 +1,61 @@
+package callbackd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// LAPMConfig configures the V42 placer over package lapm (LAPM).
+type LAPMConfig struct {
+	// SkipDetection starts LAPM from the first octet, for callback
+	// addresses whose answerer is set to skip the detection phase (V.42
+	// clause 8.2; the default is to detect, as gateway dial --answer and
+	// gateway modem expect).
+	SkipDetection bool
+	// Params, LineRate and Logger are passed to lapm.Open.
+	Params   lapm.LinkParams
+	LineRate int
+	Logger   lapm.Logger
+	// Rand and Now are passed to auth.PlaceCallback (nil: crypto/rand,
+	// time.Now).
+	Rand io.Reader
+	Now  func() time.Time
+}
+
+// LAPM returns the V42 placer over a lapm.Link: detection as the
+// originator of the new call (unless SkipDetection), lapm.Open, then
+// phases v/vi, then SetTransform and Establish. The session's Conn is the
+// *lapm.Link (its Stats are for the call record).
+func LAPM(c LAPMConfig) V42 {
+	return V42{
+		Rand: c.Rand, Now: c.Now,
+		Open: func(ctx context.Context, line transport.Line) (V42Link, error) {
+			var leftover []byte
+			if !c.SkipDetection {
+				res, left, err := lapm.Detect(ctx, line, lapm.Originator)
+				if err != nil {
+					return nil, err
+				}
+				if res != lapm.DetectLAPM {
+					return nil, fmt.Errorf("callbackd: V.42 detection: the answering party has no LAPM (%v)", res)
+				}
+				leftover = left
+			}
+			return lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Params: c.Params, LineRate: c.LineRate, Logger: c.Logger})
+		},
+		Start: func(ctx context.Context, link V42Link, tr auth.Transform) error {
+			l, ok := link.(*lapm.Link)
+			if !ok {
+				return fmt.Errorf("callbackd: link %T is not a lapm.Link", link)
+			}
+			l.SetTransform(tr)
+			return l.Establish(ctx)
+		},
+	}
+}

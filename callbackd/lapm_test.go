@@ -1,0 +1,69 @@
+package callbackd
+
+import (
+	"io"
+	"testing"
+	"testing/synctest"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport/linesim"
+)
+
+// TestLAPMCallback places a V.42 callback over a real LAPM link on a
+// simulated line: detection, XID negotiation, CALLBACK/ACCEPT, SABME/UA,
+// then sealed data both ways.
+func TestLAPMCallback(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, testPolicy, Modes{V42: LAPM(LAPMConfig{Params: lapm.LinkParams{N401: 256, FCS32: true}})})
+		a, b := linesim.NewPair(linesim.Config{Seed: 1})
+		gwTicket, callerTicket := ticketPair(t, a, b, "alice", "sim://alice", 42)
+		home, _ := f.net.Listen("alice")
+		defer home.Close()
+		f.svc.Schedule(Job{Session: 42, User: "alice", Address: "sim://alice", Mode: ModeV42, Ticket: gwTicket})
+
+		line, err := home.Accept(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, left, err := lapm.Detect(t.Context(), line, lapm.Answerer)
+		if err != nil || res != lapm.DetectLAPM {
+			t.Fatalf("answerer detection: %v %v", res, err)
+		}
+		link, err := lapm.Open(t.Context(), line, left, lapm.Config{Role: lapm.Answerer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := link.AcceptXID(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := auth.AcceptCallback(t.Context(), link, first, callerTicket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link.SetTransform(tr)
+		if err := link.Establish(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		h := <-f.hand.ch
+		gw := h.s.Conn.(*lapm.Link)
+		go func() {
+			io.WriteString(gw, "from the gateway")
+			io.Copy(gw, gw) // echo until the caller releases the link
+			gw.Close()
+		}()
+		if got := readN(t, link, 16); got != "from the gateway" {
+			t.Errorf("caller read %q", got)
+		}
+		io.WriteString(link, "sealed echo")
+		if got := readN(t, link, 11); got != "sealed echo" {
+			t.Errorf("echo %q", got)
+		}
+		link.Close()
+		synctest.Wait()
+		checkAttempts(t, f.rec.all(), Connected)
+	})
+}
