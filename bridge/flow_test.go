@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -16,11 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
+	"github.com/dialgate/dialgate/transport/ws"
 )
 
 func TestBusyWhenLinesFull(t *testing.T) {
@@ -433,6 +436,84 @@ func TestBridgeCallback(t *testing.T) {
 	}
 	recs := records(t, st)
 	if len(recs) != 1 || recs[0].Session != 77 || recs[0].Mode != "callback" || recs[0].CallbackAttempts != 2 || recs[0].Backend != "echo" || recs[0].Result != store.ResultCompleted {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// TestWebSocketCaller: a WebSocket caller on a ws:// listener with V.42
+// detection (a line without read deadlines) gets the text login, reaches
+// a pty backend, and its resize message reaches the pty.
+func TestWebSocketCaller(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	c := testConfig(t, config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+		`stty -echo; echo ready; while read x; do [ "$x" = bye ] && exit; echo "size=$(stty size)"; done`}})
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "ws://127.0.0.1:0/line"
+	c.Listeners[0].V42 = config.V42Detect
+	key, err := auth.GenerateHostKey(crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"w": "pw"}}, V42: &LAPMAnswerer{HostKey: key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	line, err := ws.Dial(ctx, g.Addr("test"), ws.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	login(t, line, "w", "pw")
+	expect(t, line, "ready")
+	if err := line.SendWindowSize(transport.WindowSize{Cols: 132, Rows: 50}); err != nil {
+		t.Fatal(err)
+	}
+	// The resize travels beside the data: ask until the pty has it.
+	chunks := make(chan string)
+	go func() {
+		defer close(chunks)
+		buf := make([]byte, 4096)
+		for {
+			n, err := line.Read(buf)
+			if n > 0 {
+				chunks <- string(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var acc string
+	for i := 0; !strings.Contains(acc, "size=50 132"); i++ {
+		if i == 200 {
+			t.Fatalf("the pty never saw the resize: %q", acc)
+		}
+		io.WriteString(line, "size?\r")
+		select {
+		case c, ok := <-chunks:
+			if !ok {
+				t.Fatalf("line ended: %q", acc)
+			}
+			acc += c
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	io.WriteString(line, "bye\r")
+	for c := range chunks {
+		acc += c
+	}
+	if !strings.Contains(acc, "NO CARRIER") {
+		t.Errorf("no NO CARRIER: %q", acc)
+	}
+
+	line.Close()
+	g.Shutdown(context.Background())
+	recs := records(t, g.Store)
+	if len(recs) != 1 || recs[0].Line != "ws" || recs[0].Mode != "text" || recs[0].Result != store.ResultCompleted {
 		t.Fatalf("records: %+v", recs)
 	}
 }

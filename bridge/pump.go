@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,9 +68,21 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be
 		forwardControl(line, be, stopCtl)
 	}()
 
+	// The control forwarder uses the backend (Resize); it stops before
+	// the backend is closed.
+	var ctlOnce sync.Once
+	stopControl := func() {
+		ctlOnce.Do(func() {
+			close(stopCtl)
+			<-ctlDone
+		})
+	}
+	defer stopControl()
+
 	var res pumpResult
 	select {
 	case err := <-downDone:
+		stopControl()
 		var we writeError
 		if errors.As(err, &we) {
 			// The caller's line failed under our writes.
@@ -82,6 +95,7 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be
 		be.Close()
 		res.upDone = upDone
 	case err := <-upDone:
+		stopControl()
 		var we writeError
 		if errors.As(err, &we) {
 			// The backend failed under our writes; let what it still
@@ -108,13 +122,12 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be
 		t.Stop()
 		be.Close()
 	case <-ctx.Done():
+		stopControl()
 		res = pumpResult{side: endStopped}
 		be.Close()
 		<-downDone
 		res.upDone = upDone
 	}
-	close(stopCtl)
-	<-ctlDone
 	return res
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,7 @@ type testGateway struct {
 	dir     string
 	cfgPath string
 	addr    string // host:port of the telnet listener
+	metrics string // host:port of /metrics
 	cmd     *exec.Cmd
 	log     *syncBuffer
 	done    chan error
@@ -118,10 +120,12 @@ argon2_time = 1
 argon2_memory_kib = 64
 throttle_base = "10ms"
 throttle_max = "20ms"
+[metrics]
+listen = %[8]q
 [[listener]]
 name = "modem"
 address = "telnet://%[3]s"
-v42 = "off"
+v42 = %[7]q
 text_login = "allow"
 [[backend]]
 name = "sh"
@@ -142,6 +146,7 @@ type gwOpts struct {
 	maxConcurrent int
 	shSleep       string // how long the pty program stays after answering
 	echoAddr      string
+	v42           string // listener's v42 mode (default "off")
 }
 
 // newGateway writes a configuration and a users file into a fresh
@@ -158,9 +163,12 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 	if o.echoAddr == "" {
 		o.echoAddr = "127.0.0.1:1"
 	}
+	if o.v42 == "" {
+		o.v42 = "off"
+	}
 	dir := t.TempDir()
-	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t)}
-	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr)
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr, o.v42, g.metrics)
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -578,5 +586,39 @@ func TestServeZMODEMTextLogin(t *testing.T) {
 	}
 	if !bytes.Equal(got, data) {
 		t.Fatalf("ZMODEM: received %d octets, differ from the %d sent", len(got), len(data))
+	}
+}
+
+// TestServeDetectAndMetrics: on a listener with V.42 detection a telnet
+// client (no V.42) gets the text login after T400; /metrics and /healthz
+// answer and count the call.
+func TestServeDetectAndMetrics(t *testing.T) {
+	g := newGateway(t, gwOpts{v42: "detect"})
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	s.send("x\r")
+	s.expect("NO CARRIER")
+	g.waitRecords(1)
+	get := func(path string) string {
+		resp, err := http.Get("http://" + g.metrics + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		return string(b)
+	}
+	if h := get("/healthz"); !strings.HasPrefix(h, "ok") {
+		t.Errorf("/healthz: %q", h)
+	}
+	if m := get("/metrics"); !strings.Contains(m, `dialgate_calls_total{listener="modem",result="completed"} 1`) || !strings.Contains(m, "dialgate_calls_active 0") {
+		t.Errorf("/metrics lacks the call:\n%s", m)
+	}
+	if recs := g.records(); recs[0].Mode != "text" {
+		t.Errorf("record: %+v", recs[0])
 	}
 }
