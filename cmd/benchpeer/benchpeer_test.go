@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+func TestParseCommand(t *testing.T) {
+	good := map[string]command{
+		"ECHO":             {op: "ECHO"},
+		"IDLE\r":           {op: "IDLE"},
+		"SRC 0":            {op: "SRC"},
+		"SRC 1048576":      {op: "SRC", n: 1 << 20},
+		"SRCCLOSE 7":       {op: "SRCCLOSE", n: 7},
+		"SRCGO 4294967296": {op: "SRCGO", n: maxSource},
+	}
+	for in, want := range good {
+		got, err := parseCommand(in)
+		if err != nil || got != want {
+			t.Errorf("parseCommand(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "echo", "ECHO 1", "SRC", "SRC -1", "SRC x", "SRC 4294967297", "SRC 1 2", "NOPE 1"} {
+		if _, err := parseCommand(in); err == nil || !strings.HasPrefix(err.Error(), "benchpeer: ") {
+			t.Errorf("parseCommand(%q): err = %v, want a benchpeer error", in, err)
+		}
+	}
+}
+
+func FuzzParseCommand(f *testing.F) {
+	f.Add("SRC 100")
+	f.Add("ECHO")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseCommand(s)
+		if err != nil {
+			return
+		}
+		if c.n < 0 || c.n > maxSource {
+			t.Fatalf("parseCommand(%q) accepted length %d", s, c.n)
+		}
+	})
+}
+
+func TestPattern(t *testing.T) {
+	for _, off := range []int64{0, 1, 94, 95, 96, 1<<20 + 3} {
+		p := patternAt(off, 300)
+		for i, c := range p {
+			if c != byte(' '+(off+int64(i))%patternPeriod) || c == 0xFF || c == '\r' {
+				t.Fatalf("patternAt(%d)[%d] = %#x", off, i, c)
+			}
+		}
+	}
+}
+
+// startBackend serves the backend protocol on a loopback port until the
+// test ends.
+func startBackend(t *testing.T) *endpoints {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveListener(ln) }()
+	t.Cleanup(func() {
+		ln.Close()
+		if err := <-done; err != nil {
+			t.Errorf("serveListener: %v", err)
+		}
+	})
+	return &endpoints{backend: ln.Addr().String()}
+}
+
+// TestDirectPath runs every measurement against the backend directly:
+// the protocol, the pattern check and the clean-up of the load code.
+func TestDirectPath(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ep := startBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	res, err := throughput(ctx, ep, pathDirect, 3<<20+17, 0)
+	if err != nil || res.bytesPerSec <= 0 {
+		t.Fatalf("throughput: %+v, %v", res, err)
+	}
+	if _, err := streams(ctx, ep, pathDirect, 5, 100<<10); err != nil {
+		t.Fatalf("streams: %v", err)
+	}
+	if _, err := echoLatency(ctx, ep, pathDirect, 50); err != nil {
+		t.Fatalf("echo: %v", err)
+	}
+	if _, err := setupTime(ctx, ep, pathDirect, 3); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	got, err := closeLoss(ctx, ep, pathDirect, 1<<20)
+	if err != nil || got != 1<<20 {
+		t.Fatalf("closeLoss: %d, %v; want all %d", got, err, 1<<20)
+	}
+}
+
+// TestReceiveDetectsCorruption checks that a lost octet is reported.
+func TestReceiveDetectsCorruption(t *testing.T) {
+	data := append([]byte(nil), patternAt(0, 1000)...)
+	data = append(data[:500], data[501:]...) // one octet lost
+	got, err := receive(strings.NewReader(string(data)), 1000)
+	if !errors.Is(err, errCorrupt) || got != 0 {
+		t.Fatalf("receive of a stream with a lost octet: %d, %v", got, err)
+	}
+	got, err = receive(strings.NewReader(string(data[:400])), 1000)
+	if !errors.Is(err, io.EOF) || got != 400 {
+		t.Fatalf("receive of a short stream: %d, %v; want 400, EOF", got, err)
+	}
+}
+
+func TestUnknownCommandAnswered(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ep := startBackend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := dial(ctx, ep, pathDirect, "BOGUS")
+	if err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("dial with a bad command: %v", err)
+	}
+}

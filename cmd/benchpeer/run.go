@@ -1,0 +1,655 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+)
+
+// benchUser is the account the run creates. Its hash is deliberately
+// cheap (the minimum argon2id cost) so that session set-up figures exclude
+// argon2id; the default cost is measured separately.
+const (
+	benchUser = "bench"
+	benchPass = "bench-password-1"
+)
+
+var cheapArgon2 = auth.Argon2Params{Time: 1, MemoryKiB: 8, Threads: 1}
+
+// defaultArgon2 is the gateway's default cost for new hashes (the
+// [security] argon2_* defaults of internal/config).
+var defaultArgon2 = auth.Argon2Params{Time: 3, MemoryKiB: 64 * 1024, Threads: 1}
+
+// settings are the sizes of one run.
+type settings struct {
+	reps        int
+	bulk        int64 // octets per single-stream transfer
+	streams     int
+	streamBytes int64 // octets per stream
+	echoes      int
+	setups      int
+	idle        int // idle sessions through the text login to the demo backend
+	idleFull    int // idle full-stack sessions to the TCP backend
+	closeBytes  int64
+	timeout     time.Duration // bound of the whole measurement phase
+}
+
+var (
+	quickSettings = settings{reps: 3, bulk: 16 << 20, streams: 100, streamBytes: 256 << 10, echoes: 2000, setups: 20,
+		idle: 1000, idleFull: 200, closeBytes: 1 << 20, timeout: 45 * time.Second}
+	fullSettings = settings{reps: 5, bulk: 64 << 20, streams: 100, streamBytes: 1 << 20, echoes: 20000, setups: 100,
+		idle: 10000, idleFull: 2000, closeBytes: 4 << 20, timeout: 10 * time.Minute}
+)
+
+type runner struct {
+	s          settings
+	dir        string
+	ep         endpoints
+	gatewayPID int
+	gateway    *exec.Cmd
+	gwBinary   string
+	gwConfig   string
+	metrics    string // host:port of the gateway's metrics endpoint
+	procs      []*exec.Cmd
+	rows       []row
+	ratios     map[string]float64
+	cpuProfile string
+	log        *os.File
+}
+
+// row is one line of the result table.
+type row struct {
+	figure, dialgate, baseline, ratio, target string
+}
+
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	gateway := fs.String("gateway", "", "the built gateway binary (required)")
+	quick := fs.Bool("quick", false, "smaller sizes; finishes in well under a minute")
+	reps := fs.Int("reps", 0, "repetitions per figure (0: 3 quick, 5 full)")
+	idle := fs.Int("idle", 0, "idle text-login sessions (0: 1,000 quick, 10,000 full)")
+	lapmOut := fs.String("lapm", "", "output of the lapm Go benchmarks to fold into the table")
+	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
+	cpuProfile := fs.String("cpuprofile", "", "write the load client's CPU profile of the full-stack bulk transfers here")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *gateway == "" {
+		return errors.New("run: -gateway is required")
+	}
+	r := &runner{s: fullSettings, ratios: map[string]float64{}, cpuProfile: *cpuProfile}
+	if *quick {
+		r.s = quickSettings
+	}
+	if *reps > 0 {
+		r.s.reps = *reps
+	}
+	if *idle > 0 {
+		r.s.idle = *idle
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "dialgate-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*dir = d
+	}
+	r.dir = *dir
+	lf, err := os.Create(filepath.Join(r.dir, "processes.log"))
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	r.log = lf
+	defer r.stopAll()
+	if err := r.start(*gateway); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.s.timeout)
+	defer cancel()
+	printMachine()
+	if err := r.measure(ctx); err != nil {
+		r.printTable()
+		return err
+	}
+	if *lapmOut != "" {
+		r.lapmRows(*lapmOut)
+	}
+	r.printTable()
+	fmt.Printf("throughput_ratio_vs_direct full=%.3f raw=%.3f\n", r.ratios["full"], r.ratios["raw"])
+	return nil
+}
+
+func printMachine() {
+	model, mhz := cpuInfo()
+	var un syscall.Utsname
+	_ = syscall.Uname(&un)
+	fmt.Printf("machine: %s, %d CPUs at %.0f MHz, %s %s, %s, GOMAXPROCS %d\n",
+		model, runtime.NumCPU(), mhz, utsString(un.Sysname[:]), utsString(un.Release[:]), runtime.Version(), runtime.GOMAXPROCS(0))
+}
+
+func utsString(b []int8) string {
+	s := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}
+
+// cpuInfo returns the CPU model and clock from /proc/cpuinfo.
+func cpuInfo() (string, float64) {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU", 0
+	}
+	model, mhz := "unknown CPU", 0.0
+	for l := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name":
+			model = strings.TrimSpace(v)
+		case "cpu MHz":
+			if mhz == 0 {
+				fmt.Sscanf(strings.TrimSpace(v), "%g", &mhz)
+			}
+		}
+	}
+	return model, mhz
+}
+
+// freePort returns a loopback address nothing listens on right now.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitPort waits until something accepts on addr.
+func waitPort(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("run: nothing answers on %s after %v: %w", addr, d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *runner) spawn(name string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout = r.log
+	cmd.Stderr = r.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run: starting %s: %w", name, err)
+	}
+	r.procs = append(r.procs, cmd)
+	return cmd, nil
+}
+
+func (r *runner) stopAll() {
+	for i := len(r.procs) - 1; i >= 0; i-- {
+		c := r.procs[i]
+		_ = c.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = c.Process.Kill()
+			<-done
+		}
+	}
+	r.procs = nil
+}
+
+// start brings up the backend, the baselines and the gateway.
+func (r *runner) start(gateway string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// The backend, in its own process so that its CPU is not counted as
+	// the client's.
+	be := exec.Command(self, "backend")
+	be.Stderr = r.log
+	be.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := be.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := be.Start(); err != nil {
+		return fmt.Errorf("run: starting the backend: %w", err)
+	}
+	r.procs = append(r.procs, be)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("run: the backend did not say its address: %w", err)
+	}
+	r.ep.backend = strings.TrimSpace(line)
+	r.ep.user, r.ep.pass = benchUser, benchPass
+
+	ports := make([]string, 7)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return err
+		}
+	}
+	r.ep.socat, r.ep.text, r.ep.modem, r.ep.idle = ports[0], ports[1], ports[2], ports[3]
+	wsAddr, wsfyAddr, metrics := ports[4], ports[5], ports[6]
+	r.ep.ws = "ws://" + wsAddr + "/line"
+	r.ep.websockify = "ws://" + wsfyAddr + "/"
+
+	if _, err := r.spawn("socat", "TCP-LISTEN:"+port(r.ep.socat)+",bind=127.0.0.1,reuseaddr,fork", "TCP:"+r.ep.backend); err != nil {
+		return err
+	}
+	if _, err := r.spawn("websockify", wsfyAddr, r.ep.backend); err != nil {
+		return err
+	}
+
+	users := auth.NewUsers()
+	hash, err := auth.HashPassword(benchPass, cheapArgon2)
+	if err != nil {
+		return err
+	}
+	if err := users.Add(auth.User{ID: benchUser, Hash: hash}); err != nil {
+		return err
+	}
+	usersFile := filepath.Join(r.dir, "users.toml")
+	if err := users.Save(usersFile); err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf(configTemplate, filepath.Join(r.dir, "state"), usersFile, metrics,
+		r.ep.text, r.ep.modem, r.ep.idle, wsAddr, r.ep.backend)
+	r.gwConfig = filepath.Join(r.dir, "gateway.toml")
+	if err := os.WriteFile(r.gwConfig, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	r.gwBinary, r.metrics = gateway, metrics
+	if err := r.startGateway(); err != nil {
+		return err
+	}
+	for _, a := range []string{r.ep.socat, wsfyAddr} {
+		if err := waitPort(a, 10*time.Second); err != nil {
+			return fmt.Errorf("%w (see %s)", err, r.log.Name())
+		}
+	}
+	return nil
+}
+
+// startGateway starts the gateway and waits until it answers.
+func (r *runner) startGateway() error {
+	gw, err := r.spawn(r.gwBinary, "serve", "--config", r.gwConfig)
+	if err != nil {
+		return err
+	}
+	r.gateway, r.gatewayPID = gw, gw.Process.Pid
+	for _, a := range []string{r.ep.text, r.ep.modem, r.ep.idle, r.metrics} {
+		if err := waitPort(a, 10*time.Second); err != nil {
+			return fmt.Errorf("%w (see %s)", err, r.log.Name())
+		}
+	}
+	return nil
+}
+
+// restartGateway stops the gateway (SIGTERM, drain) and starts a fresh
+// one, so that a memory figure starts from a process without the garbage
+// of earlier phases.
+func (r *runner) restartGateway() error {
+	_ = r.gateway.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = r.gateway.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = r.gateway.Process.Kill()
+		<-done
+	}
+	for i, c := range r.procs {
+		if c == r.gateway {
+			r.procs = append(r.procs[:i], r.procs[i+1:]...)
+			break
+		}
+	}
+	return r.startGateway()
+}
+
+// goroutines reads go_goroutines from the gateway's metrics endpoint.
+func (r *runner) goroutines() (int, error) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + r.metrics + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			var n float64
+			_, err := fmt.Sscanf(v, "%g", &n)
+			return int(n), err
+		}
+	}
+	return 0, fmt.Errorf("run: no go_goroutines in the gateway's metrics: %v", sc.Err())
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// configTemplate is the gateway configuration of a run: loopback only,
+// no limits that a benchmark would trip over (per-source limits, hold-off,
+// throttling of the one source address), warnings only in the log.
+const configTemplate = `gateway_name = "bench"
+state_dir = %q
+users_file = %q
+default_backend = "backend"
+
+[log]
+level = "warn"
+
+[metrics]
+listen = %q
+
+[lines]
+max_concurrent = 30000
+per_source = 0
+holdoff = "0s"
+drain_timeout = "2s"
+
+[security]
+mode = "optional"
+text_login = "allow"
+handshake_deadline = "60s"
+max_hashing = 2
+hash_queue = 30000
+max_pending_per_source = 30000
+
+[[listener]]
+name = "text"
+address = "telnet://%s"
+v42 = "off"
+text_login = "allow"
+
+[[listener]]
+name = "modem"
+address = "telnet://%s"
+v42 = "detect"
+security = "required"
+
+[[listener]]
+name = "idle"
+address = "telnet://%s"
+v42 = "off"
+text_login = "allow"
+backend = "demo"
+
+[[listener]]
+name = "web"
+address = "ws://%s/line"
+v42 = "off"
+text_login = "allow"
+allowed_origins = ["*"]
+
+[[backend]]
+name = "backend"
+type = "tcp"
+address = %q
+connect_timeout = "10s"
+
+[[backend]]
+name = "demo"
+type = "demo"
+`
+
+// measure runs every figure. Paths compared with each other are
+// interleaved within each repetition so that drifts in machine load hit
+// them alike.
+func (r *runner) measure(ctx context.Context) error {
+	_, mhz := cpuInfo()
+	s := r.s
+	bulkPaths := []string{pathDirect, pathSocat, pathRaw, pathFull, pathWS, pathWebsockify}
+	rates := map[string][]float64{}
+	var fullCPU, rawCPU []float64 // cycles per octet, caller + gateway
+	if r.cpuProfile != "" {
+		f, err := os.Create(r.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	for range s.reps {
+		for _, p := range bulkPaths {
+			gw := 0
+			if p == pathFull || p == pathRaw || p == pathWS {
+				gw = r.gatewayPID
+			}
+			res, err := throughput(ctx, &r.ep, p, s.bulk, gw)
+			if err != nil {
+				return err
+			}
+			rates[p] = append(rates[p], res.bytesPerSec)
+			cyc := (res.cpu.self + res.cpu.gateway).Seconds() * mhz * 1e6 / float64(s.bulk)
+			switch p {
+			case pathFull:
+				fullCPU = append(fullCPU, cyc)
+			case pathRaw:
+				rawCPU = append(rawCPU, cyc)
+			}
+		}
+	}
+	direct := median(rates[pathDirect])
+	for _, p := range bulkPaths[1:] {
+		r.ratios[p] = median(rates[p]) / direct
+	}
+	r.add("bulk, 1 stream: direct TCP (baseline)", mbps(direct), "", "", "")
+	r.add("bulk, 1 stream: socat relay", mbps(median(rates[pathSocat])), "direct", ratio(r.ratios[pathSocat]), "")
+	r.add("bulk, 1 stream: raw (telnet line, text login)", mbps(median(rates[pathRaw])), "direct", ratio(r.ratios[pathRaw]), ">= 0.60")
+	r.add("bulk, 1 stream: full (LAPM + sealed)", mbps(median(rates[pathFull])), "direct", ratio(r.ratios[pathFull]), ">= 0.20")
+	wsfy := median(rates[pathWebsockify])
+	r.add("bulk, 1 stream: ws line, text login", mbps(median(rates[pathWS])), "websockify "+mbps(wsfy), ratio(median(rates[pathWS])/wsfy), ">= 1.00")
+	r.add("CPU per payload octet, full (caller+gateway)", fmt.Sprintf("%.1f cycles", median(fullCPU)), fmt.Sprintf("raw %.1f cycles", median(rawCPU)), "", "<= 10 cycles")
+
+	// Close: the backend sends and hangs up at once.
+	for _, p := range []string{pathWS, pathWebsockify, pathRaw, pathFull} {
+		got, err := closeLoss(ctx, &r.ep, p, s.closeBytes)
+		if err != nil {
+			return err
+		}
+		r.add("octets delivered when the backend hangs up: "+p, fmt.Sprintf("%d of %d", got, s.closeBytes), "", ratio(float64(got)/float64(s.closeBytes)), map[bool]string{true: "all", false: ""}[p != pathWebsockify])
+	}
+
+	// Echo latency.
+	var lat = map[string][]latencies{}
+	for range s.reps {
+		for _, p := range []string{pathDirect, pathFull, pathRaw} {
+			l, err := echoLatency(ctx, &r.ep, p, s.echoes/s.reps)
+			if err != nil {
+				return err
+			}
+			lat[p] = append(lat[p], l)
+		}
+	}
+	pick := func(p string, f func(latencies) time.Duration) time.Duration {
+		var v []time.Duration
+		for _, l := range lat[p] {
+			v = append(v, f(l))
+		}
+		return median(v)
+	}
+	p50 := func(l latencies) time.Duration { return l.p50 }
+	p99 := func(l latencies) time.Duration { return l.p99 }
+	for _, p := range []string{pathFull, pathRaw} {
+		r.add("echo 1 octet, "+p+": p50 / p99", fmt.Sprintf("%s / %s", us(pick(p, p50)), us(pick(p, p99))),
+			fmt.Sprintf("direct %s / %s", us(pick(pathDirect, p50)), us(pick(pathDirect, p99))),
+			fmt.Sprintf("+%s p99", us(pick(p, p99)-pick(pathDirect, p99))),
+			map[string]string{pathFull: "<= 60 / 200 us"}[p])
+	}
+
+	// Session set-up, argon2id excluded (the run's user has the minimum
+	// cost), then argon2id at the default cost on its own.
+	for _, p := range []string{pathDirect, pathFull, pathRaw} {
+		d, err := setupTime(ctx, &r.ep, p, s.setups)
+		if err != nil {
+			return err
+		}
+		r.add("session set-up to data flowing: "+p, us(d), "", "", map[string]string{pathFull: "<= 2 ms"}[p])
+	}
+	var hashes []time.Duration
+	for range 3 {
+		start := time.Now()
+		if _, err := auth.HashPassword(benchPass, defaultArgon2); err != nil {
+			return err
+		}
+		hashes = append(hashes, time.Since(start))
+	}
+	r.add("argon2id at the default cost ("+defaultArgon2.String()+")", us(median(hashes)), "", "", "(reported only)")
+
+	// Many streams at once.
+	var agg = map[string][]float64{}
+	for range s.reps {
+		for _, p := range []string{pathDirect, pathFull} {
+			v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
+			if err != nil {
+				return err
+			}
+			agg[p] = append(agg[p], v)
+		}
+	}
+	r.add(fmt.Sprintf("bulk, %d streams: full, aggregate", s.streams), mbps(median(agg[pathFull])),
+		"direct "+mbps(median(agg[pathDirect])), ratio(median(agg[pathFull])/median(agg[pathDirect])), ">= 0.20")
+
+	// Idle sessions: RSS growth of a fresh gateway.
+	for _, c := range []struct {
+		path  string
+		count int
+	}{{pathIdle, s.idle}, {pathFull, s.idleFull}} {
+		if err := r.restartGateway(); err != nil {
+			return err
+		}
+		g0, err := r.goroutines()
+		if err != nil {
+			return err
+		}
+		res, err := idleSessions(ctx, &r.ep, c.path, c.count, 32, r.gatewayPID, func() error {
+			g1, err := r.goroutines()
+			res := float64(g1-g0) / float64(c.count)
+			r.add(fmt.Sprintf("idle sessions (%s): gateway goroutines per session", c.path), fmt.Sprintf("%.2f", res), "", "", "")
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		what := "text login, demo backend"
+		if c.path == pathFull {
+			what = "full, TCP backend"
+		}
+		r.add(fmt.Sprintf("idle sessions (%s): RSS per session", what), fmt.Sprintf("%.1f KiB x %d", res.rssPerSess/1024, res.sessions),
+			fmt.Sprintf("RSS %d -> %d MiB", res.rssBefore>>20, res.rssAfter>>20), fmt.Sprintf("set-up %.1f s", res.setupElapsed.Seconds()), "<= 64 KiB x 10,000")
+	}
+	return nil
+}
+
+func (r *runner) add(figure, v, base, ratio, target string) {
+	r.rows = append(r.rows, row{figure, v, base, ratio, target})
+}
+
+// lapmRows folds the lapm package's benchmark results into the table.
+func (r *runner) lapmRows(file string) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		r.add("lapm benchmarks", "not run: "+err.Error(), "", "", "")
+		return
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i]
+		}
+		switch name {
+		case "BenchmarkCodec4K":
+			r.add("LAPM codec, 4 KiB frames, FCS-32 (one core)", field(f, "MB/s"), "", "", ">= 1000 MB/s")
+		case "BenchmarkLinkGoodput33600":
+			r.add("33,600 bit/s, BER 1e-5: goodput", field(f, "%limit"), "", "", ">= 90 %limit")
+		}
+	}
+}
+
+// field returns "value unit" for the unit in a benchmark result line.
+func field(f []string, unit string) string {
+	for i := 1; i < len(f); i++ {
+		if f[i] == unit {
+			return f[i-1] + " " + unit
+		}
+	}
+	return "?"
+}
+
+func (r *runner) printTable() {
+	w := []int{0, 0, 0, 0, 0}
+	cells := func(x row) []string { return []string{x.figure, x.dialgate, x.baseline, x.ratio, x.target} }
+	head := row{"figure", "dialgate", "baseline (same run)", "ratio", "target"}
+	for _, x := range append([]row{head}, r.rows...) {
+		for i, c := range cells(x) {
+			w[i] = max(w[i], len(c))
+		}
+	}
+	for i, x := range append([]row{head}, r.rows...) {
+		var b strings.Builder
+		for j, c := range cells(x) {
+			fmt.Fprintf(&b, "| %-*s ", w[j], c)
+		}
+		fmt.Println(b.String() + "|")
+		if i == 0 {
+			b.Reset()
+			for j := range w {
+				b.WriteString("|" + strings.Repeat("-", w[j]+2))
+			}
+			fmt.Println(b.String() + "|")
+		}
+	}
+}
+
+func mbps(bps float64) string { return fmt.Sprintf("%.1f MB/s", bps/1e6) }
+func ratio(x float64) string  { return fmt.Sprintf("%.2f", x) }
+func us(d time.Duration) string {
+	return fmt.Sprintf("%.0f us", float64(d)/float64(time.Microsecond))
+}
