@@ -54,10 +54,13 @@
 // Read and Write move raw octets (the subprotocol encoding is invisible to
 // the caller). Each Line runs one reader goroutine that reads messages into
 // a bounded buffer (so the peer is throttled by TCP when nobody Reads),
-// answers pings and handles control messages, and, when PingInterval is
-// positive, one goroutine that sends pings (§5.5.2). Writes from several
-// goroutines are serialized; a Write returns after its octets were handed to
-// the kernel.
+// answers pings and handles control messages (text messages of "plain"
+// and "base64" are decoded a few KiB at a time as they arrive, never held
+// whole; when one turns out invalid and fails the line with 1007, octets
+// decoded from its earlier part have been delivered already), and, when
+// PingInterval is positive, one goroutine that sends pings (§5.5.2). Writes
+// from several goroutines are serialized; a Write returns after its octets
+// were handed to the kernel.
 //
 // Close follows the transport.Line contract: it waits for a Write in
 // progress, sends a close frame with status 1000 after every octet Write

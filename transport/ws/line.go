@@ -36,9 +36,6 @@ const (
 	// ringSize is the receive buffer per line: what a peer can send before
 	// TCP flow control holds it back while nobody Reads.
 	ringSize = 16 << 10
-	// maxKeptBuffer is the largest scratch buffer a line keeps between
-	// text messages; larger ones are dropped after use.
-	maxKeptBuffer = 64 << 10
 )
 
 // Errors a Line returns (wrapped, test with errors.Is).
@@ -76,7 +73,9 @@ type Line struct {
 	// Reading: only the reader goroutine touches the fields below in.
 	in      *ring
 	discard []byte
-	text    bytes.Buffer
+	text    bytes.Buffer // a control message
+	scratch []byte       // a piece of a text message
+	textDec textDecoder
 	decoded []byte
 
 	infoMu sync.Mutex
@@ -501,26 +500,31 @@ func (l *Line) readControl(r io.Reader) error {
 	return nil
 }
 
-// readText handles a text message carrying octets (plain, base64).
+// readText handles a text message carrying octets (plain, base64). It
+// decodes the message textChunk bytes at a time into the receive buffer, so
+// a large message is never held whole.
 func (l *Line) readText(r io.Reader) error {
-	if err := l.readAll(r, -1); err != nil {
-		return err
+	if l.scratch == nil {
+		l.scratch = make([]byte, textChunk)
 	}
-	var err error
-	if l.proto == ProtoPlain {
-		l.decoded, err = appendPlainDecoded(l.decoded[:0], l.text.Bytes())
-	} else {
-		l.decoded, err = appendBase64Decoded(l.decoded[:0], l.text.Bytes())
+	l.textDec.reset(l.proto == ProtoBase64)
+	for {
+		l.extendDeadline()
+		n, rerr := r.Read(l.scratch)
+		var err error
+		l.decoded, err = l.textDec.feed(l.decoded[:0], l.scratch[:n])
+		if err == nil && rerr == io.EOF {
+			l.decoded, err = l.textDec.end(l.decoded)
+		}
+		if err != nil {
+			return err
+		}
+		l.in.push(l.decoded) // false after Close: the octets are discarded
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
 	}
-	if err != nil {
-		return err
-	}
-	l.in.push(l.decoded)
-	if cap(l.decoded) > maxKeptBuffer {
-		l.decoded = nil
-	}
-	if l.text.Cap() > maxKeptBuffer {
-		l.text = bytes.Buffer{}
-	}
-	return nil
 }
