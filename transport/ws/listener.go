@@ -27,6 +27,10 @@ var ErrNoCertificate = errors.New("ws: no certificate for wss")
 // turned away with status 1013 (try again later).
 const acceptWait = 10 * time.Second
 
+// DefaultMaxPending is the default bound on upgraded calls waiting for
+// Accept (Options.MaxPending).
+const DefaultMaxPending = 64
+
 // Options configure a Listener. Zero values select the defaults.
 type Options struct {
 	// Subprotocols the listener accepts, from "binary", "plain", "base64";
@@ -57,6 +61,11 @@ type Options struct {
 	CloseTimeout time.Duration
 	// Logger receives log lines; nil discards them.
 	Logger Logger
+	// MaxPending bounds the calls upgraded but not yet taken by Accept
+	// (each holds a connection, buffers and goroutines for up to 10 s);
+	// further upgrade requests are refused with HTTP 503 at once, before
+	// any buffer is allocated. Default DefaultMaxPending.
+	MaxPending int
 	// CertFile and KeyFile are PEM files for wss:// (Listen only; a
 	// handler mounted elsewhere gets TLS from the server it is mounted on).
 	CertFile, KeyFile string
@@ -103,6 +112,7 @@ type Listener struct {
 
 	accept     chan *Line
 	acceptWait time.Duration
+	pending    chan struct{} // one token per upgraded call waiting for Accept
 	done       chan struct{}
 	closeOnce  sync.Once
 
@@ -130,6 +140,10 @@ func NewHandler(opts Options) (*Listener, error) {
 		acceptWait: acceptWait,
 		done:       make(chan struct{}),
 	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	l.pending = make(chan struct{}, opts.MaxPending)
 	if len(opts.Subprotocols) == 0 {
 		opts.Subprotocols = supported
 	}
@@ -189,8 +203,9 @@ func (l *Listener) logf(format string, args ...any) {
 }
 
 // ServeHTTP upgrades the request and hands the line to Accept. It answers
-// 503 after Close, 403 for a foreign origin, 400 for a bad handshake or
-// when no offered subprotocol is supported.
+// 503 after Close or when Options.MaxPending calls already wait for
+// Accept, 403 for a foreign origin, 400 for a bad handshake or when no
+// offered subprotocol is supported.
 func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isDone(l.done) {
 		l.logf("ws: %s: call refused: listener closed", r.RemoteAddr)
@@ -207,6 +222,14 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		l.logf("ws: %s: call refused: no supported subprotocol among %.200q", r.RemoteAddr, offered)
 		http.Error(w, "ws: no supported subprotocol (binary, plain, base64)", http.StatusBadRequest)
+		return
+	}
+	select {
+	case l.pending <- struct{}{}:
+		defer func() { <-l.pending }()
+	default:
+		l.logf("ws: %s: call refused: %d calls already wait for Accept", r.RemoteAddr, cap(l.pending))
+		http.Error(w, "ws: busy", http.StatusServiceUnavailable)
 		return
 	}
 	remote, proxied := l.clientAddr(r)

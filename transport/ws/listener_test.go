@@ -401,3 +401,48 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	}
 	return certFile, keyFile, pool
 }
+
+// TestMaxPending: upgraded calls nobody accepts are bounded; the next one
+// is refused with HTTP 503 before it is upgraded, and a slot frees when a
+// waiting call is accepted.
+func TestMaxPending(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{MaxPending: 2})
+	ctx := testCtx(t, 10*time.Second)
+	var dialed []*Line
+	defer func() {
+		for _, c := range dialed {
+			c.Close()
+		}
+	}()
+	for range 2 {
+		c, err := Dial(ctx, s.url, DialOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dialed = append(dialed, c)
+	}
+	_, err := Dial(ctx, s.url, DialOptions{})
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("third pending call: %v, want HTTP 503", err)
+	}
+	s.log.wait(t, "call refused", "wait for Accept")
+	srv, err := s.l.AcceptWS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	// The accepted call's slot is free again once ServeHTTP returns.
+	var c *Line
+	for c == nil {
+		c, err = Dial(ctx, s.url, DialOptions{})
+		if err != nil && !errors.As(err, &he) {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no slot freed after Accept")
+		}
+	}
+	dialed = append(dialed, c)
+}
