@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -29,7 +30,8 @@ type modemFlags struct {
 	stdio                                       bool
 	baud, rate, dataBits, stopBits              int
 	phonebook, profile, answer, knownHosts, lvl string
-	pace                                        bool
+	pace, tofu                                  bool
+	timeout                                     time.Duration
 }
 
 func runModem(args []string) int {
@@ -56,7 +58,9 @@ credentials; see docs/modem.md.`)
 	fs.StringVar(&f.phonebook, "phonebook", "", "phonebook and credentials file (TOML, mode 0600)")
 	fs.StringVar(&f.profile, "profile", defaultProfilePath(), "file AT&W saves the modem profile to (\"\" keeps it in memory)")
 	fs.StringVar(&f.answer, "answer", "", "answer incoming calls (the gateway's callback) on this line address, e.g. telnet://0.0.0.0:6400")
-	fs.StringVar(&f.knownHosts, "known-hosts", "", "known-hosts file pinning gateway keys (for V.42 calls)")
+	fs.StringVar(&f.knownHosts, "known-hosts", "", "known-hosts file pinning gateway keys for V.42 calls (default: dialgate/known_hosts in the user's config directory)")
+	fs.BoolVar(&f.tofu, "tofu", false, "trust a gateway key seen for the first time and record it (V.42 calls)")
+	fs.DurationVar(&f.timeout, "timeout", defaultModemTimeout, "bound on V.42 detection and the Access Security handshake")
 	fs.StringVar(&f.lvl, "log-level", "info", "log level: debug, info, warn, error (logs go to standard error)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -141,13 +145,14 @@ func modemMain(ctx context.Context, f modemFlags, log *zap.Logger, hooks modemHo
 			return modem.SaveProfile(path, p)
 		}
 	}
-	opts.Dialer = newModemDialer(f, log)
+	v42 := newModemV42(f, log)
+	opts.Dialer = v42
 	if f.answer != "" {
 		ln, err := transport.Listen(f.answer)
 		if err != nil {
 			return err
 		}
-		opts.Answerer = &modem.LineAnswerer{Listener: ln, Verify: modemCallbackVerifier(f, log)}
+		opts.Answerer = &modem.LineAnswerer{Listener: ln, Verify: v42.verify}
 		log.Info("answering incoming calls", zap.String("address", ln.Addr()))
 		if hooks.answering != nil {
 			hooks.answering(ln.Addr())

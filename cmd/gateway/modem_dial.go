@@ -1,33 +1,25 @@
 package main
 
 import (
-	"context"
+	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/dialgate/dialgate/modem"
-	"github.com/dialgate/dialgate/transport"
 )
 
-// newModemDialer returns the dialer ATD uses. Plain telnet-modem calls go
-// through modem.PlainDialer. The V.42 path (detection, LAPM, Access
-// Security) belongs to `gateway dial`; until its caller-side function is
-// available here, "auto" entries are called plainly and "v42" entries are
-// refused with an explanation.
-func newModemDialer(f modemFlags, log *zap.Logger) modem.Dialer {
-	plain := modem.PlainDialer{Rate: f.baud}
-	return modem.DialerFunc(func(ctx context.Context, t modem.Target) (modem.Call, error) {
-		if t.Mode == modem.ModeV42 {
-			log.Warn("V.42 dialing is not wired into gateway modem yet", zap.String("target", t.String()))
-		}
-		return plain.Dial(ctx, t)
-	})
-}
+// defaultModemTimeout bounds V.42 detection and the Access Security
+// handshake of one call.
+const defaultModemTimeout = 30 * time.Second
 
-// modemCallbackVerifier returns the verification for incoming calls; nil
-// answers plainly (text-mode callbacks, where the gateway asks the user to
-// confirm). The V.42 CALLBACK ticket check needs the ticket from the V.42
-// dial path (see newModemDialer).
-func modemCallbackVerifier(modemFlags, *zap.Logger) func(context.Context, transport.Line) (modem.Call, error) {
-	return nil
+// newModemV42 returns the dialer ATD uses and the verifier for incoming
+// calls (see modemV42).
+func newModemV42(f modemFlags, log *zap.Logger) *modemV42 {
+	kh := f.knownHosts
+	if kh == "" {
+		kh = defaultKnownHosts()
+	}
+	timeout := f.timeout
+	if timeout <= 0 {
+		timeout = defaultModemTimeout
+	}
+	return &modemV42{rate: f.baud, knownHosts: kh, tofu: f.tofu, timeout: timeout, answering: f.answer != "", log: log}
 }

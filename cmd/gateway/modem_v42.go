@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/modem"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// modemV42 is the modem's dialer and callback verifier. It runs the caller
+// side of V.42 detection, LAPM (through gateway dial's lapmOpen/lapmStart
+// hooks) and Access Security with the phonebook's credentials. A host
+// that does not answer V.42 gets a plain telnet-modem call. While this
+// build has no LAPM link (lapmOpen is nil), "auto" targets are called
+// plainly without detection and "v42" targets fail with an explanation.
+type modemV42 struct {
+	rate       int           // CONNECT rate
+	knownHosts string        // known-hosts file
+	tofu       bool          // trust a gateway key seen for the first time
+	timeout    time.Duration // detection and handshake bound
+	answering  bool          // an --answer address exists: callbacks can be accepted
+	log        *zap.Logger
+
+	mu     sync.Mutex
+	ticket *auth.CallerTicket // pending V.42 callback
+}
+
+// logNotice adapts a notice writer (host-key messages) to the log.
+type logNotice struct{ log *zap.Logger }
+
+func (l logNotice) Write(p []byte) (int, error) {
+	l.log.Warn(strings.TrimSpace(strings.ReplaceAll(string(p), "\r\n", "\n")))
+	return len(p), nil
+}
+
+// prefixedLine is a line whose first octets (received during detection)
+// are delivered before the rest.
+type prefixedLine struct {
+	transport.Line
+	r io.Reader
+}
+
+func (p *prefixedLine) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+func withLeftover(l transport.Line, leftover []byte) transport.Line {
+	if len(leftover) == 0 {
+		return l
+	}
+	return &prefixedLine{Line: l, r: io.MultiReader(strings.NewReader(string(leftover)), l)}
+}
+
+// v42Call is an established V.42 call: data through the link, Close hangs
+// up the link and the line.
+type v42Call struct {
+	v42Link
+	line transport.Line
+	rate int
+}
+
+func (c *v42Call) Info() modem.ConnectInfo { return modem.ConnectInfo{Rate: c.rate, LAPM: true} }
+
+func (c *v42Call) Close() error {
+	err := c.v42Link.Close()
+	if lerr := c.line.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+func dialErr(r modem.Reason, explain string, err error) error {
+	return &modem.DialError{Reason: r, Explain: explain, Err: err}
+}
+
+// Dial implements modem.Dialer.
+func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error) {
+	haveLAPM := lapmOpen != nil && lapmStart != nil
+	if t.Mode == modem.ModePlain || t.Mode == modem.ModeAuto && !haveLAPM {
+		return modem.PlainDialer{Rate: d.rate}.Dial(ctx, t)
+	}
+	if !haveLAPM {
+		return nil, dialErr(modem.ReasonNoCarrier, "this build has no V.42 LAPM link yet; use mode = \"plain\"", errNoLAPM)
+	}
+	u, err := url.Parse(t.Address)
+	if err != nil {
+		return nil, dialErr(modem.ReasonError, "cannot dial that address", err)
+	}
+	line, err := transport.Dial(ctx, t.Address)
+	if err != nil {
+		if errors.Is(err, transport.ErrUnknownScheme) || errors.Is(err, transport.ErrBadAddress) {
+			return nil, dialErr(modem.ReasonError, "cannot dial that address", err)
+		}
+		r, explain := modem.Classify(err)
+		return nil, dialErr(r, explain, err)
+	}
+	hctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	res, leftover, err := lapm.Detect(hctx, line, lapm.Originator)
+	if err != nil {
+		if errors.Is(err, lapm.ErrNoDeadline) && t.Mode == modem.ModeAuto {
+			return modem.LineCall(line, modem.ConnectInfo{Rate: d.rate}), nil
+		}
+		line.Close()
+		return nil, dialErr(modem.ReasonNoCarrier, "V.42 detection failed", err)
+	}
+	if res != lapm.DetectLAPM {
+		if t.Mode == modem.ModeV42 {
+			line.Close()
+			return nil, dialErr(modem.ReasonNoCarrier, "the host does not answer V.42", nil)
+		}
+		d.log.Info("modem: the host has no V.42: plain call", zap.String("address", t.Address))
+		return modem.LineCall(withLeftover(line, leftover), modem.ConnectInfo{Rate: d.rate}), nil
+	}
+	if t.User == "" || t.Password == "" {
+		line.Close()
+		return nil, dialErr(modem.ReasonNoCarrier, "the gateway wants a login: put user and password for it in the phonebook", nil)
+	}
+	link, err := lapmOpen(hctx, line, leftover, lapm.Originator)
+	if err != nil {
+		line.Close()
+		return nil, dialErr(modem.ReasonNoCarrier, "LAPM did not come up", err)
+	}
+	hk := hostKeyCheck{host: u.Host, knownHosts: d.knownHosts, tofu: d.tofu, notice: logNotice{d.log}}
+	cr, err := auth.Call(hctx, link, auth.CallerConfig{
+		UserID: t.User, Password: t.Password, HostName: u.Host,
+		CheckHostKey: hk.check, WantCallback: d.answering,
+	})
+	if err != nil {
+		link.Close()
+		line.Close()
+		return nil, classifyAuth(err)
+	}
+	if cr.Callback {
+		link.Close()
+		line.Close()
+		d.mu.Lock()
+		if d.ticket != nil {
+			d.ticket.Wipe()
+		}
+		d.ticket = cr.Ticket
+		d.mu.Unlock()
+		return nil, dialErr(modem.ReasonNoCarrier, fmt.Sprintf("session %d: the gateway hung up and will call back", cr.SessionNumber), nil)
+	}
+	if err := lapmStart(hctx, link, cr.Transform); err != nil {
+		link.Close()
+		line.Close()
+		return nil, dialErr(modem.ReasonNoCarrier, "the data phase did not start", err)
+	}
+	d.log.Info("modem: V.42 call with Access Security", zap.String("gateway", cr.GatewayName), zap.Uint64("session", cr.SessionNumber))
+	return &v42Call{v42Link: link, line: line, rate: d.rate}, nil
+}
+
+// classifyAuth maps an Access Security failure to a result code.
+func classifyAuth(err error) error {
+	if r, ok := auth.RejectReason(err); ok {
+		switch r {
+		case auth.ReasonBusy:
+			return dialErr(modem.ReasonBusy, "the gateway has no free line", err)
+		case auth.ReasonDenied:
+			return dialErr(modem.ReasonNoCarrier, "access denied", err)
+		case auth.ReasonCallbackUnavailable:
+			return dialErr(modem.ReasonNoCarrier, "the gateway cannot call back", err)
+		case auth.ReasonTimeout:
+			return dialErr(modem.ReasonNoAnswer, "the gateway timed out", err)
+		}
+		return dialErr(modem.ReasonNoCarrier, "the gateway rejected the call", err)
+	}
+	switch {
+	case errors.Is(err, errHostKey), errors.Is(err, auth.ErrHostKeyRejected), errors.Is(err, auth.ErrHostKeyChanged), errors.Is(err, auth.ErrHostUnknown):
+		return dialErr(modem.ReasonNoCarrier, "the gateway's host key is not trusted (known hosts)", err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return dialErr(modem.ReasonNoAnswer, "Access Security timed out", err)
+	}
+	return dialErr(modem.ReasonNoCarrier, "Access Security failed", err)
+}
+
+// verify answers an incoming call. With a V.42 callback pending the call
+// must prove the ticket (detection, LAPM, CALLBACK/ACCEPT); anything else is
+// refused. Without one the call is answered plainly: a text-mode callback,
+// where the gateway asks the user to confirm.
+func (d *modemV42) verify(ctx context.Context, line transport.Line) (modem.Call, error) {
+	d.mu.Lock()
+	tk := d.ticket
+	d.mu.Unlock()
+	if tk == nil {
+		return modem.LineCall(line, modem.ConnectInfo{Rate: d.rate}), nil
+	}
+	if lapmOpen == nil || lapmStart == nil {
+		return nil, errNoLAPM
+	}
+	hctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	res, leftover, err := lapm.Detect(hctx, line, lapm.Answerer)
+	if err != nil {
+		return nil, fmt.Errorf("modem: callback detection: %w", err)
+	}
+	if res != lapm.DetectLAPM {
+		return nil, errors.New("modem: the incoming call has no V.42, a callback is expected")
+	}
+	link, err := lapmOpen(hctx, line, leftover, lapm.Answerer)
+	if err != nil {
+		return nil, fmt.Errorf("modem: callback LAPM: %w", err)
+	}
+	first, err := link.AcceptXID(hctx)
+	if err != nil {
+		link.Close()
+		return nil, fmt.Errorf("modem: waiting for CALLBACK: %w", err)
+	}
+	tr, err := auth.AcceptCallback(hctx, link, first, tk)
+	if err != nil {
+		link.Close()
+		return nil, err
+	}
+	if err := lapmStart(hctx, link, tr); err != nil {
+		link.Close()
+		return nil, fmt.Errorf("modem: callback data phase: %w", err)
+	}
+	d.mu.Lock()
+	if d.ticket == tk {
+		d.ticket = nil
+	}
+	d.mu.Unlock()
+	d.log.Info("modem: V.42 callback answered", zap.Uint64("session", tk.Session()))
+	return &v42Call{v42Link: link, line: line, rate: d.rate}, nil
+}

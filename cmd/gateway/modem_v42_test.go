@@ -1,0 +1,187 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/callbackd"
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// TestModemV42 dials through `gateway modem` on its pty with the full
+// caller path: V.42 detection, LAPM (gateway dial's stand-in link until
+// package lapm's Link is plugged in) and Access Security with the
+// phonebook's credentials; then a wrong password, a busy gateway, and a
+// telnet BBS without V.42 in auto mode (plain call after detection).
+func TestModemV42(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	g := newV42Gateway(t)
+	gw := fakeGateway(t, true, g.handle)
+	busy := newV42Gateway(t)
+	busy.verify = func(string, string) (auth.User, error) { return auth.User{}, auth.ErrBusy }
+	busyAddr := fakeGateway(t, true, busy.handle)
+	bbs := startBBS(t)
+
+	dir := t.TempDir()
+	book := filepath.Join(dir, "phonebook.toml")
+	text := fmt.Sprintf(`[[entry]]
+name = "gw"
+address = %q
+user = "alice"
+password = "right"
+
+[[entry]]
+name = "gwbad"
+address = %q
+user = "alice"
+password = "wrong"
+
+[[entry]]
+name = "busy"
+address = %q
+user = "alice"
+password = "right"
+mode = "v42"
+
+[[entry]]
+name = "bbs"
+address = %q
+`, gw, gw, busyAddr, bbs.addr())
+	if err := os.WriteFile(book, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startModemCmd(t, modemFlags{phonebook: book, tofu: true, knownHosts: filepath.Join(dir, "known_hosts"), timeout: 10 * time.Second})
+	dte, exp := openDTE(t, m.link)
+	defer dte.Close()
+	send(t, dte, "ATE0S12=10\r")
+	exp.expect(t, "OK\r\n")
+
+	send(t, dte, "ATDTgw\r")
+	exp.expect(t, "\r\nCONNECT 115200/LAPM\r\n")
+	send(t, dte, "sealed both ways")
+	exp.expect(t, "sealed both ways")
+	time.Sleep(400 * time.Millisecond)
+	send(t, dte, "+++")
+	exp.expect(t, "\r\nOK\r\n")
+	send(t, dte, "ATH\r")
+	exp.expect(t, "NO CARRIER\r\n\r\nOK\r\n")
+	if b, err := os.ReadFile(filepath.Join(dir, "known_hosts")); err != nil || len(b) == 0 {
+		t.Fatalf("trust on first use did not record the key: %v", err)
+	}
+
+	send(t, dte, "ATDTgwbad\r")
+	exp.expect(t, "access denied\r\n\r\nNO CARRIER\r\n")
+
+	send(t, dte, "ATDTbusy\r")
+	exp.expect(t, "\r\nBUSY\r\n")
+
+	send(t, dte, "ATDTbbs\r")
+	exp.expect(t, "\r\nCONNECT 115200\r\n")
+	exp.expect(t, "Welcome to the test BBS\r\n")
+	send(t, dte, "plain data")
+	exp.expect(t, "plain data")
+}
+
+// TestModemV42Callback: the gateway confirms with a callback and hangs up;
+// an impostor calls the modem's answer address first and is refused after
+// RING; callbackd's V.42 placer then calls, the modem (S0=1) answers,
+// proves the ticket and the sealed session runs.
+func TestModemV42Callback(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	dir := t.TempDir()
+	g := newV42Gateway(t)
+	answerAddr := make(chan string, 1)
+	g.verify = func(user, pw string) (auth.User, error) {
+		a := <-answerAddr
+		answerAddr <- a
+		return auth.User{ID: user, Callback: a}, nil
+	}
+	placer := callbackd.V42{
+		Open: func(ctx context.Context, line transport.Line) (callbackd.V42Link, error) {
+			res, left, err := lapm.Detect(ctx, line, lapm.Originator)
+			if err != nil || res != lapm.DetectLAPM {
+				return nil, fmt.Errorf("callback detection: %v %w", res, err)
+			}
+			return newTestLink(line, left), nil
+		},
+		Start: func(ctx context.Context, link callbackd.V42Link, tr auth.Transform) error {
+			link.(*testLink).tr = tr
+			return nil
+		},
+	}
+	proceed := make(chan struct{}) // the DTE saw the first call end
+	g.callback = func(t *testing.T, tk *auth.Ticket) {
+		ctx := t.Context()
+		select {
+		case <-proceed:
+		case <-ctx.Done():
+			return
+		}
+		answer := <-answerAddr
+		answerAddr <- answer
+		if imp, err := transport.Dial(ctx, answer); err == nil {
+			if res, left, err := lapm.Detect(ctx, imp, lapm.Originator); err == nil && res == lapm.DetectLAPM {
+				l := newTestLink(imp, left)
+				resp, err := l.ExchangeXID(ctx, []byte{1, 5, 0xde, 0xad})
+				if err == nil && (len(resp) < 2 || resp[1] != byte(auth.TypeReject)) {
+					t.Errorf("the modem answered an impostor's CALLBACK with %x, not REJECT", resp)
+				}
+			}
+			imp.Close()
+		}
+		// The modem may still be busy with the impostor's call (it refuses
+		// calls while answering): retry as callbackd does.
+		var conn io.ReadWriteCloser
+		for attempt := 0; conn == nil; attempt++ {
+			line, err := transport.Dial(ctx, answer)
+			if err != nil {
+				t.Errorf("calling back: %v", err)
+				return
+			}
+			conn, err = placer.Place(ctx, line, callbackd.Job{Session: tk.Session, User: tk.User.ID, Address: answer, Mode: callbackd.ModeV42, Ticket: tk})
+			if err != nil {
+				line.Close()
+				if attempt == 20 {
+					t.Errorf("placing the callback: %v", err)
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		io.Copy(conn, conn)
+		conn.Close()
+	}
+	gw := fakeGateway(t, true, g.handle)
+	book := filepath.Join(dir, "phonebook.toml")
+	if err := os.WriteFile(book, []byte(fmt.Sprintf("[[entry]]\nname = \"gw\"\naddress = %q\nuser = \"bob\"\npassword = \"pw\"\n", gw)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startModemCmd(t, modemFlags{phonebook: book, tofu: true, knownHosts: filepath.Join(dir, "known_hosts"),
+		timeout: 10 * time.Second, answer: "telnet://127.0.0.1:0"})
+	answerAddr <- m.answer
+	dte, exp := openDTE(t, m.link)
+	defer dte.Close()
+	send(t, dte, "ATE0S0=1\r")
+	exp.expect(t, "OK\r\n")
+	send(t, dte, "ATDTgw\r")
+	exp.expect(t, "session 1200: the gateway hung up and will call back\r\n\r\nNO CARRIER\r\n")
+	close(proceed)
+	exp.expect(t, "RING\r\n")
+	exp.expect(t, "not the expected callback; call refused\r\n\r\nNO CARRIER\r\n")
+	exp.expect(t, "RING\r\n")
+	exp.expect(t, "\r\nCONNECT 115200/LAPM\r\n")
+	send(t, dte, "on the callback")
+	exp.expect(t, "on the callback")
+}
