@@ -56,7 +56,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if err != nil {
 		return nil, fmt.Errorf("bridge: LAPM: %w", err)
 	}
-	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return lapmStats(link.Stats(), false) }}
+	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), false) }}
 	first, err := link.AcceptXID(ctx)
 	if errors.Is(err, lapm.ErrPeerEstablishing) {
 		// An ordinary V.42 modem: LAPM without Access Security.
@@ -132,7 +132,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 		return sess, nil
 	}
 	link.SetTransform(res.Transform)
-	sess.Stats = func() *store.LAPMStats { return lapmStats(link.Stats(), true) }
+	sess.Stats = func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), true) }
 	if err := link.Establish(ctx); err != nil {
 		link.Close()
 		return nil, fmt.Errorf("bridge: LAPM establish: %w", err)
@@ -140,7 +140,8 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	return sess, nil
 }
 
-func lapmStats(s lapm.Stats, sealed bool) *store.LAPMStats {
+// LAPMStatsOf turns a link's counters into the call record's summary.
+func LAPMStatsOf(s lapm.Stats, sealed bool) *store.LAPMStats {
 	return &store.LAPMStats{
 		N401: s.Negotiated.N401Rx, K: s.Negotiated.KRx, FCS32: s.Negotiated.FCS == lapm.FCS32,
 		FramesSent: int64(s.FramesSent), FramesReceived: int64(s.FramesReceived),

@@ -24,7 +24,10 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/bridge"
+	"github.com/dialgate/dialgate/callbackd"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/lapm"
 )
 
 func init() {
@@ -154,6 +157,12 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	cbSvc, err := startCallbacks(gw, cfg, log)
+	if err != nil {
+		_ = gw.Shutdown(context.Background())
+		return err
+	}
+	defer cbSvc.Close()
 	for _, l := range cfg.Listeners {
 		log.Info("answering", zap.String("listener", l.Name), zap.String("address", gw.Addr(l.Name)),
 			zap.String("v42", string(l.V42)), zap.String("security", string(l.Security)), zap.String("text_login", string(l.TextLogin)))
@@ -301,3 +310,60 @@ func ensureDemoUser(cfg *config.Config) (string, error) {
 type printfLogger struct{ s *zap.SugaredLogger }
 
 func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, args...) }
+
+// startCallbacks runs the callback service (callbackd) for the gateway:
+// users with a callback address are hung up on and called back; proved
+// callbacks are bridged by the gateway; a callback that never connects is
+// recorded as callback-failed.
+func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*callbackd.Service, error) {
+	clog := log.Named("callback")
+	svc, err := callbackd.New(callbackd.Options{
+		Config: callbackd.FromConfig(cfg.Callback),
+		Place: callbackd.Modes{
+			Text: callbackd.TextConfirm{Name: cfg.GatewayName},
+			V42:  callbackd.LAPM(callbackd.LAPMConfig{Logger: printfLogger{log.Named("lapm").Sugar()}}),
+		},
+		Handoff: func(_ context.Context, job callbackd.Job, s callbackd.Session) {
+			req, _ := job.Data.(bridge.CallbackRequest)
+			cs := bridge.CallbackSession{Request: req, Line: s.Line, Link: s.Conn, Attempts: s.Attempts}
+			if l, ok := s.Conn.(*lapm.Link); ok {
+				cs.Stats = func() *store.LAPMStats { return bridge.LAPMStatsOf(l.Stats(), true) }
+			}
+			if err := gw.BridgeCallback(cs); err != nil {
+				clog.Warn("callback not bridged", zap.Uint64("session", job.Session), zap.Error(err))
+			}
+		},
+		Recorder: callbackd.RecorderFunc(func(a callbackd.Attempt) {
+			fields := []zap.Field{zap.Uint64("session", a.Session), zap.String("user", a.User), zap.String("address", a.Address),
+				zap.Int("attempt", a.Number), zap.String("result", a.Result.String()), zap.Bool("final", a.Final)}
+			if a.Err != nil {
+				fields = append(fields, zap.Error(a.Err))
+			}
+			clog.Info("callback attempt", fields...)
+			if a.Final && a.Result != callbackd.Connected {
+				rec := store.CallRecord{Session: a.Session, User: a.User, Remote: a.Address, Mode: "callback",
+					Start: a.Start, End: a.End, Result: store.ResultCallbackFailed, Reason: a.Result.String(), CallbackAttempts: a.Number}
+				if a.Err != nil {
+					rec.Reason += ": " + a.Err.Error()
+				}
+				if err := gw.Store.AppendRecord(rec); err != nil {
+					clog.Error("call record lost", zap.Error(err))
+				}
+			}
+		}),
+		Logger: printfLogger{clog.Sugar()},
+	})
+	if err != nil {
+		return nil, err
+	}
+	gw.SetCallback(func(_ context.Context, req bridge.CallbackRequest) error {
+		job := callbackd.Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
+			Mode: callbackd.ModeText, Listener: req.Listener, Remote: req.Remote, Data: req}
+		if req.Mode == "v42" {
+			job.Mode = callbackd.ModeV42
+			job.Ticket, _ = req.Ticket.(*auth.Ticket)
+		}
+		return svc.Schedule(job)
+	})
+	return svc, nil
+}

@@ -622,3 +622,59 @@ func TestServeDetectAndMetrics(t *testing.T) {
 		t.Errorf("record: %+v", recs[0])
 	}
 }
+
+// TestServeTextCallback: a user with a callback address logs in with the
+// text login, is hung up on, and called back on a telnet line the test
+// answers; after the confirmation the session reaches the pty backend and
+// is recorded under the original session number.
+func TestServeTextCallback(t *testing.T) {
+	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close()
+	g := newGateway(t, gwOpts{})
+	conf, _ := os.ReadFile(g.cfgPath)
+	conf = append(conf, "[callback]\ndelay = \"100ms\"\n"...)
+	os.WriteFile(g.cfgPath, conf, 0o600)
+	g.stop()
+	u := auth.NewUsers()
+	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr()})
+	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+
+	s := telnetTo(t, g.addr)
+	s.login("cal", "pw-cal")
+	s.expect("you will be called back")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	line, err := home.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	readUntil := func(want string) string {
+		var got []byte
+		b := make([]byte, 1)
+		for !bytes.HasSuffix(got, []byte(want)) {
+			line.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := line.Read(b); err != nil {
+				t.Fatalf("waiting for %q: %v (got %q)", want, err, got)
+			}
+			got = append(got, b[0])
+		}
+		return string(got)
+	}
+	readUntil("Type your user name to accept: ")
+	io.WriteString(line, "cal\r\n")
+	readUntil("hello cal session ")
+	io.WriteString(line, "from home\r\n")
+	readUntil("got:from home")
+	recs := g.waitRecords(2)
+	if recs[0].Result != store.ResultCallback || recs[1].Mode != "callback" || recs[1].Session != recs[0].Session || recs[1].CallbackAttempts != 1 {
+		t.Errorf("records: %+v", recs)
+	}
+}

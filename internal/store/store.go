@@ -50,6 +50,9 @@ const (
 	ResultRefused     = "refused"   // policy refused the call (e.g. V.42 without Access Security, text login off)
 	ResultBackendDown = "backend-down"
 	ResultCallback    = "callback" // hung up to call back
+	// ResultCallbackFailed: the callback was never bridged (every attempt
+	// failed, the wrong party answered, or it expired).
+	ResultCallbackFailed = "callback-failed"
 	ResultShutdown    = "shutdown" // the gateway stopped
 	ResultError       = "error"    // protocol or internal error
 )
