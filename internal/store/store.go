@@ -53,8 +53,8 @@ const (
 	// ResultCallbackFailed: the callback was never bridged (every attempt
 	// failed, the wrong party answered, or it expired).
 	ResultCallbackFailed = "callback-failed"
-	ResultShutdown    = "shutdown" // the gateway stopped
-	ResultError       = "error"    // protocol or internal error
+	ResultShutdown       = "shutdown" // the gateway stopped
+	ResultError          = "error"    // protocol or internal error
 )
 
 // CallRecord is one call as it is written to the call log.
