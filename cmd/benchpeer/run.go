@@ -67,7 +67,7 @@ type runner struct {
 	procs      []*exec.Cmd
 	rows       []row
 	ratios     map[string]float64
-	cpuProfile string
+	profileDir string
 	log        *os.File
 }
 
@@ -84,14 +84,14 @@ func runBench(args []string) error {
 	idle := fs.Int("idle", 0, "idle text-login sessions (0: 1,000 quick, 10,000 full)")
 	lapmOut := fs.String("lapm", "", "output of the lapm Go benchmarks to fold into the table")
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
-	cpuProfile := fs.String("cpuprofile", "", "write the load client's CPU profile of the full-stack bulk transfers here")
+	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *gateway == "" {
 		return errors.New("run: -gateway is required")
 	}
-	r := &runner{s: fullSettings, ratios: map[string]float64{}, cpuProfile: *cpuProfile}
+	r := &runner{s: fullSettings, ratios: map[string]float64{}, profileDir: *profile}
 	if *quick {
 		r.s = quickSettings
 	}
@@ -129,6 +129,11 @@ func runBench(args []string) error {
 	}
 	if *lapmOut != "" {
 		r.lapmRows(*lapmOut)
+	}
+	if r.profileDir != "" {
+		if err := r.profile(ctx); err != nil {
+			return err
+		}
 	}
 	r.printTable()
 	fmt.Printf("throughput_ratio_vs_direct full=%.3f raw=%.3f\n", r.ratios["full"], r.ratios["raw"])
@@ -441,17 +446,6 @@ func (r *runner) measure(ctx context.Context) error {
 	bulkPaths := []string{pathDirect, pathSocat, pathRaw, pathFull, pathWS, pathWebsockify}
 	rates := map[string][]float64{}
 	var fullCPU, rawCPU []float64 // cycles per octet, caller + gateway
-	if r.cpuProfile != "" {
-		f, err := os.Create(r.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	for range s.reps {
 		for _, p := range bulkPaths {
 			gw := 0
@@ -652,4 +646,69 @@ func mbps(bps float64) string { return fmt.Sprintf("%.1f MB/s", bps/1e6) }
 func ratio(x float64) string  { return fmt.Sprintf("%.2f", x) }
 func us(d time.Duration) string {
 	return fmt.Sprintf("%.0f us", float64(d)/float64(time.Microsecond))
+}
+
+// profile records CPU profiles of bulk transfers and 1-octet echoes on the
+// full and raw paths: the load client (the caller's side) with
+// runtime/pprof, the gateway with perf record (cpu-clock, so it works
+// without hardware counters) when perf is installed. Profiling is a phase
+// of its own so that it does not disturb the figures.
+func (r *runner) profile(ctx context.Context) error {
+	if err := os.MkdirAll(r.profileDir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range []string{pathFull, pathRaw} {
+		for _, kind := range []string{"bulk", "echo"} {
+			name := filepath.Join(r.profileDir, p+"-"+kind)
+			stop, err := r.startProfiles(name)
+			if err != nil {
+				return err
+			}
+			if kind == "bulk" {
+				for range 3 {
+					if _, err = throughput(ctx, &r.ep, p, r.s.bulk, 0); err != nil {
+						break
+					}
+				}
+			} else {
+				_, err = echoLatency(ctx, &r.ep, p, r.s.echoes)
+			}
+			stop()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("profiles in %s: go tool pprof -top <name>.client.pprof; perf report -i <name>.gateway.perf.data (gateway: %s)\n", r.profileDir, r.gwBinary)
+	return nil
+}
+
+// startProfiles starts the client's CPU profile and perf on the gateway.
+func (r *runner) startProfiles(name string) (stop func(), err error) {
+	f, err := os.Create(name + ".client.pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var perf *exec.Cmd
+	if path, err := exec.LookPath("perf"); err == nil {
+		perf = exec.Command(path, "record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-o", name+".gateway.perf.data", "-p", fmt.Sprint(r.gatewayPID))
+		perf.Stdout, perf.Stderr = r.log, r.log
+		if err := perf.Start(); err != nil {
+			perf = nil
+		} else {
+			time.Sleep(300 * time.Millisecond) // perf attaches
+		}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if perf != nil {
+			_ = perf.Process.Signal(os.Interrupt)
+			_ = perf.Wait()
+		}
+	}, nil
 }
