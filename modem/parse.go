@@ -27,7 +27,6 @@ type executor struct {
 	final   finalKind
 	dial    string
 	hangup  bool
-	refuse  bool
 }
 
 // ignored lists basic commands accepted with OK because they mean nothing

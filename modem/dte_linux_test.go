@@ -1,0 +1,161 @@
+package modem
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+func TestSerialTermios(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	defer master.Close()
+	defer slave.Close()
+	// The termios settings for each configuration (a pty ignores parity
+	// and character size, so they are checked on the structure).
+	for _, c := range []struct {
+		cfg         SerialConfig
+		cflag, iflg uint32
+		speed       uint32
+	}{
+		{SerialConfig{Baud: 9600, Parity: "even", Flow: "rtscts"}, unix.CS8 | unix.PARENB | unix.CRTSCTS, unix.INPCK, unix.B9600},
+		{SerialConfig{Baud: 2400, DataBits: 7, Parity: "odd", StopBits: 2}, unix.CS7 | unix.PARENB | unix.PARODD | unix.CSTOPB, unix.INPCK, unix.B2400},
+		{SerialConfig{Baud: 115200, Flow: "xonxoff"}, unix.CS8, unix.IXON | unix.IXOFF, unix.B115200},
+		{SerialConfig{Baud: 300, Parity: "none", Flow: "none"}, unix.CS8, 0, unix.B300},
+	} {
+		tio := unix.Termios{Lflag: unix.ICANON | unix.ECHO | unix.ISIG, Oflag: unix.OPOST, Iflag: unix.ICRNL, Cflag: unix.PARENB | unix.CS7}
+		if err := serialTermios(&tio, c.cfg); err != nil {
+			t.Fatalf("%+v: %v", c.cfg, err)
+		}
+		if tio.Cflag&^unix.CBAUD != c.cflag|unix.CREAD|unix.CLOCAL || tio.Iflag != c.iflg {
+			t.Errorf("%+v: cflag %#o iflag %#o", c.cfg, tio.Cflag, tio.Iflag)
+		}
+		if tio.Cflag&unix.CBAUD != c.speed || tio.Ispeed != c.speed || tio.Ospeed != c.speed {
+			t.Errorf("%+v: speed %#o, want %#o", c.cfg, tio.Cflag&unix.CBAUD, c.speed)
+		}
+		if tio.Lflag != 0 || tio.Oflag != 0 || tio.Cc[unix.VMIN] != 1 || tio.Cc[unix.VTIME] != 0 {
+			t.Errorf("%+v: not raw: lflag %#o oflag %#o", c.cfg, tio.Lflag, tio.Oflag)
+		}
+	}
+	// OpenSerial applies them to the device.
+	f, err := OpenSerial(SerialConfig{Device: slave.Name(), Baud: 9600, Flow: "rtscts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Cflag&unix.CBAUD != unix.B9600 || tio.Cflag&unix.CRTSCTS == 0 || tio.Lflag&(unix.ICANON|unix.ECHO) != 0 {
+		t.Errorf("device termios: cflag %#o lflag %#o", tio.Cflag, tio.Lflag)
+	}
+	for _, bad := range []SerialConfig{
+		{Baud: 1234}, {Baud: 9600, DataBits: 6}, {Baud: 9600, Parity: "mark"},
+		{Baud: 9600, StopBits: 3}, {Baud: 9600, Flow: "dsrdtr"},
+	} {
+		bad.Device = slave.Name()
+		if f, err := OpenSerial(bad); !errors.Is(err, ErrSerialConfig) {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	if _, err := OpenSerial(SerialConfig{Device: filepath.Join(t.TempDir(), "none"), Baud: 9600}); err == nil {
+		t.Error("missing device opened")
+	}
+	plain := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(plain, nil, 0o600)
+	if _, err := OpenSerial(SerialConfig{Device: plain, Baud: 9600}); err == nil {
+		t.Error("a plain file taken for a serial port")
+	}
+}
+
+// TestPTYDTRDrop: the pty reports DTR drop once when the DTE closes it and
+// works again when the DTE comes back; the link follows the pty.
+func TestPTYDTRDrop(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	link := filepath.Join(t.TempDir(), "ttyModem")
+	p, err := OpenPTY(link)
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	defer p.Close()
+	if target, err := os.Readlink(link); err != nil || target != p.Path() {
+		t.Fatalf("link %q %v", target, err)
+	}
+	reads := make(chan error, 10)
+	data := make(chan string, 10)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := p.Read(buf)
+			if n > 0 {
+				data <- string(buf[:n])
+			}
+			if err != nil {
+				reads <- err
+				if !errors.Is(err, ErrDTRDrop) {
+					return
+				}
+			}
+		}
+	}()
+	for round := range 2 {
+		dte, err := os.OpenFile(link, os.O_RDWR|unix.O_NOCTTY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dte.Write([]byte("AT\r")); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-data; got != "AT\r" {
+			t.Fatalf("round %d: read %q (raw mode?)", round, got)
+		}
+		if _, err := p.Write([]byte("OK")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 8)
+		if n, err := dte.Read(buf); err != nil || string(buf[:n]) != "OK" {
+			t.Fatalf("DTE read %q %v", buf[:n], err)
+		}
+		dte.Close()
+		select {
+		case err := <-reads:
+			if !errors.Is(err, ErrDTRDrop) {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no DTR drop")
+		}
+	}
+	// Writes without a DTE are dropped, not blocked.
+	if n, err := p.Write([]byte("nobody")); err != nil || n != 6 {
+		t.Fatal(n, err)
+	}
+	p.Close()
+	if err := <-reads; errors.Is(err, ErrDTRDrop) {
+		t.Fatal("second DTR drop reported without a DTE")
+	} else if err == nil {
+		t.Fatal("read after close")
+	}
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Fatalf("link left behind: %v", err)
+	}
+	// A regular file where the link should go is not replaced.
+	os.WriteFile(link, []byte("precious"), 0o600)
+	if p2, err := OpenPTY(link); err == nil {
+		p2.Close()
+		t.Fatal("a regular file was replaced by the link")
+	}
+}
