@@ -119,12 +119,14 @@ func PlaceCallback(ctx context.Context, conn XIDConn, t *Ticket, cfg CallbackCon
 		return nil, err
 	}
 	defer clear(psk[:])
-	tr, err := placeCallback(ctx, conn, t, id, psk, cfg)
+	tr, err := placeCallback(ctx, conn, t, id, &psk, cfg)
 	t.end(err == nil)
 	return tr, err
 }
 
-func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen]byte, psk [pskLen]byte, cfg CallbackConfig) (Transform, error) {
+// placeCallback runs the attempt with PlaceCallback's copy of the psk (by
+// pointer, so that no further copy outlives the attempt unwiped).
+func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen]byte, psk *[pskLen]byte, cfg CallbackConfig) (Transform, error) {
 	prologue, err := callbackPrologue(id, conn.NegotiationTranscript())
 	if err != nil {
 		return nil, err
@@ -262,6 +264,7 @@ func acceptCallback(conn XIDConn, first []byte, tickets []*CallerTicket) (accept
 		return none, fmt.Errorf("auth: session %d: %w", t.session, ErrTicketUsed)
 	}
 	if !t.now().Before(t.expires) {
+		clear(t.psk[:]) // never needed again
 		return none, fmt.Errorf("auth: session %d: %w", t.session, ErrTicketExpired)
 	}
 	prologue, err := callbackPrologue(t.id, conn.NegotiationTranscript())

@@ -136,6 +136,12 @@ func TestCallbackExpired(t *testing.T) {
 	if conn, err := acceptWith(cb, late); !errors.Is(err, ErrTicketExpired) || !sentClearDenied(conn) {
 		t.Fatalf("caller, expired: %v", err)
 	}
+	if late.psk != ([pskLen]byte{}) {
+		t.Error("caller: the psk of an expired ticket was not wiped")
+	}
+	if _, err := acceptWith(cb, late); !errors.Is(err, ErrTicketExpired) {
+		t.Fatalf("caller, expired, second CALLBACK: %v", err)
+	}
 	wiped := ct.clone()
 	wiped.Wipe()
 	if _, err := acceptWith(cb, wiped); !errors.Is(err, ErrTicketUsed) {

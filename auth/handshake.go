@@ -144,6 +144,8 @@ func callbackSecrets(c2g, g2c *noise.CipherState, h []byte) (psk [pskLen]byte, i
 	ikm := make([]byte, 0, 64)
 	ikm = append(ikm, k1[:]...)
 	ikm = append(ikm, k2[:]...)
+	clear(k1[:])
+	clear(k2[:])
 	defer wipe(ikm)
 	p, err := hkdf.Key(sha256.New, ikm, h, labelCallbackPSK, pskLen)
 	if err != nil {
