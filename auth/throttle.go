@@ -203,6 +203,9 @@ func (t *Throttle) Success(user, source string) {
 
 // Len returns the number of users and sources remembered.
 func (t *Throttle) Len() (users, sources int) {
+	if t == nil {
+		return 0, 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.users), len(t.sources)
@@ -237,6 +240,9 @@ func (t *Throttle) BeginHandshake(source string) (release func(), err error) {
 
 // Pending returns the number of handshakes in progress from source.
 func (t *Throttle) Pending(source string) int {
+	if t == nil {
+		return 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.pending[SourceKey(source)]

@@ -211,3 +211,25 @@ func TestThrottleBoundedMemory(t *testing.T) {
 		t.Errorf("%d users after everything but one decayed, want 1", users)
 	}
 }
+
+// TestNilThrottle: the nil *Throttle throttles nothing, as documented,
+// and none of its methods panics (Len and Pending used to).
+func TestNilThrottle(t *testing.T) {
+	var th *Throttle
+	if d := th.Delay("u", "192.0.2.1:1"); d != 0 {
+		t.Errorf("Delay %v", d)
+	}
+	th.Failure("u", "192.0.2.1:1")
+	th.Success("u", "192.0.2.1:1")
+	release, err := th.BeginHandshake("192.0.2.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if u, s := th.Len(); u != 0 || s != 0 {
+		t.Errorf("Len %d, %d", u, s)
+	}
+	if n := th.Pending("192.0.2.1:1"); n != 0 {
+		t.Errorf("Pending %d", n)
+	}
+}
