@@ -35,7 +35,8 @@ var (
 	buildErr  error
 )
 
-// gatewayBinary builds cmd/gateway once per test run.
+// gatewayBinary builds cmd/gateway once per test run (TestMain removes
+// it). Other tests of the package (dial) use it too.
 func gatewayBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
