@@ -1,0 +1,101 @@
+package bridge
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// selfSigned writes a certificate and key for 127.0.0.1 and returns their
+// paths.
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dialgate test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
+}
+
+// TestTextLoginPolicyAndTLS: with text_login = "secure" a listener bound
+// beyond loopback refuses the text login on plain lines and offers it
+// inside TLS.
+func TestTextLoginPolicyAndTLS(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	for _, useTLS := range []bool{false, true} {
+		c := testConfig(t)
+		c.StateDir = t.TempDir()
+		c.Listeners[0].Address = "telnet://0.0.0.0:0"
+		c.Listeners[0].TextLogin = config.TextLoginSecure
+		if useTLS {
+			c.Listeners[0].TLSCert, c.Listeners[0].TLSKey = certFile, keyFile
+		}
+		g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"t": "pw"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(strings.TrimPrefix(g.Addr("test"), "telnet://"))
+		addr := net.JoinHostPort("127.0.0.1", port)
+		var conn net.Conn
+		if useTLS {
+			conn, err = tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		} else {
+			conn, err = net.Dial("tcp", addr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if useTLS {
+			login(t, conn, "t", "pw")
+			expect(t, conn, "Choice: ")
+			io.WriteString(conn, "g\r\n")
+			expect(t, conn, "Goodbye")
+		} else if out := readAll(conn); !strings.Contains(out, "does not offer a text login") {
+			t.Errorf("plain line heard %q", out)
+		}
+		conn.Close()
+		g.Shutdown(context.Background())
+		want := store.ResultRefused
+		if useTLS {
+			want = store.ResultCompleted
+		}
+		if r := records(t, g.Store); len(r) != 1 || r[0].Result != want {
+			t.Fatalf("TLS %v: records %+v", useTLS, r)
+		}
+	}
+}
