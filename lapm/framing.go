@@ -248,12 +248,15 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 			// Seven or more 1s so far: more 1s (mark idle) cannot start a
 			// flag, which begins with a 0.
 			ones := min(uint(bits.TrailingZeros64(^in)), nin)
-			in >>= ones & 63
+			in = in >> (ones / 2) >> (ones - ones/2) // ones may be 64
 			nin -= ones
 			if nin == 0 {
-				continue
+				continue // all 1s so far: still idle
 			}
 			d.idle = false
+			if nin < 3 {
+				continue // too few bits left to look at: refill first
+			}
 		}
 		if d.inFrame {
 			// The hot loop: inside a frame, as long as every run of five

@@ -468,3 +468,24 @@ func TestDecoderBitErrors(t *testing.T) {
 		t.Fatalf("errors not counted: %+v", st)
 	}
 }
+
+// TestDecoderMatchesReferenceInSmallPieces feeds mostly-1 lines in pieces
+// of every size up to 17 octets: mark idle ending one or two bits before
+// the end of a piece, and a reservoir that fills to exactly 64 bits, once
+// made the decoder loop forever.
+func TestDecoderMatchesReferenceInSmallPieces(t *testing.T) {
+	r := rand.New(rand.NewPCG(77, 78))
+	for it := range 3000 {
+		line := codecRandBytes(r, r.IntN(120), it%3)
+		ref := refDecoder{maxFrame: 64}
+		ref.feed(append(slices.Clone(line), flag, flag), func([]byte) {})
+		for step := 1; step <= 17; step++ {
+			d := Decoder{MaxFrame: 64}
+			feedDecoder(&d, line, step)
+			d.Feed([]byte{flag, flag}, func([]byte) {})
+			if d.Stats() != ref.st {
+				t.Fatalf("iter %d step %d: %+v, reference %+v\nline % x", it, step, d.Stats(), ref.st, line)
+			}
+		}
+	}
+}
