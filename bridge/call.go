@@ -56,6 +56,7 @@ type call struct {
 	ticket any // Access Security callback ticket
 
 	hangOnce sync.Once
+	resMu    sync.Mutex // guards rec.Result and rec.Reason against the login watcher
 }
 
 func (s *Server) handle(name string, line transport.Line) {
@@ -103,9 +104,11 @@ func (s *Server) handle(name string, line transport.Line) {
 // end hangs up with a message and sets the record's result, unless a
 // result is already set.
 func (c *call) end(result, reason, msg string) {
+	c.resMu.Lock()
 	if c.rec.Result == "" {
 		c.rec.Result, c.rec.Reason = result, reason
 	}
+	c.resMu.Unlock()
 	c.hangup(msg)
 }
 
@@ -127,6 +130,8 @@ func (c *call) hangup(msg string) {
 // finish writes the call record and the log line.
 func (c *call) finish() {
 	c.hangup("")
+	c.resMu.Lock()
+	defer c.resMu.Unlock()
 	c.rec.End = c.s.now()
 	c.rec.BytesIn, c.rec.BytesOut = c.cnt.in.Load(), c.cnt.out.Load()
 	if c.stats != nil {
@@ -162,21 +167,18 @@ func (c *call) run() {
 	// gateway's stop, hang up with a message.
 	loginCtx, loginCancel := context.WithTimeout(ctx, cfg.Security.HandshakeDeadline.Duration)
 	defer loginCancel()
-	var timedOut bool
 	stopWatch := context.AfterFunc(loginCtx, func() {
 		if s.stopCtx.Err() != nil {
 			c.end(store.ResultShutdown, "gateway shut down during login", msgShutdown)
 			return
 		}
 		if errors.Is(loginCtx.Err(), context.DeadlineExceeded) {
-			timedOut = true
 			c.end(store.ResultAbandoned, "login timed out", msgTimeout)
 		}
 	})
 	acct, r, ok := c.authenticate(loginCtx)
 	if !stopWatch() {
-		// The watcher ran: the call is already hung up and recorded.
-		_ = timedOut
+		// The watcher ran: the call is already hung up and its result set.
 		return
 	}
 	if !ok {
