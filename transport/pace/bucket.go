@@ -7,6 +7,14 @@ import "time"
 // overflow.
 const maxReserve = 1 << 24
 
+// Bounds on a bucket's parameters that keep its int64 arithmetic exact:
+// maxReserve x MaxBitsPerChar x 1e9 plus a remainder below
+// MaxBitsPerSecond stays under 2^63.
+const (
+	MaxBitsPerSecond = 1_000_000_000_000 // 1 Tbit/s
+	MaxBitsPerChar   = 64
+)
+
 // Bucket is a token bucket that paces characters on a serial line, written
 // as a pure function of time: the caller passes now and sleeps for the
 // returned wait. Its capacity is a small burst of characters; over time it
@@ -28,12 +36,15 @@ type Bucket struct {
 // NewBucket returns a bucket for a line of bitsPerSecond, with characters
 // of bitsPerChar bits (10 when not positive), that lets up to burst
 // characters go at once (DefaultBurst when not positive). A bitsPerSecond
-// below 1 is taken as 1.
+// below 1 is taken as 1; values above MaxBitsPerSecond and MaxBitsPerChar
+// are taken as those.
 func NewBucket(bitsPerSecond, bitsPerChar, burst int) *Bucket {
 	if bitsPerChar <= 0 {
 		bitsPerChar = 10
 	}
-	b := &Bucket{bps: int64(max(bitsPerSecond, 1)), bpc: int64(bitsPerChar)}
+	bitsPerSecond = min(max(bitsPerSecond, 1), MaxBitsPerSecond)
+	bitsPerChar = min(bitsPerChar, MaxBitsPerChar)
+	b := &Bucket{bps: int64(bitsPerSecond), bpc: int64(bitsPerChar)}
 	if burst <= 0 {
 		burst = DefaultBurst(bitsPerSecond, bitsPerChar)
 	}

@@ -1,6 +1,7 @@
 package pace
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -100,5 +101,25 @@ func BenchmarkReserve(b *testing.B) {
 	now := t0
 	for b.Loop() {
 		now = now.Add(bk.Reserve(now, bk.Burst()))
+	}
+}
+
+// TestBucketExtremeRates: absurd rates and character sizes from a
+// configuration file must not overflow the bookkeeping: the simulated
+// wire never runs backwards and waits are never negative.
+func TestBucketExtremeRates(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	for _, c := range []struct{ bps, bpc int }{
+		{math.MaxInt, math.MaxInt}, {1, math.MaxInt}, {math.MaxInt, 10}, {math.MaxInt64 / 3, 64}, {1 << 40, 1 << 20},
+	} {
+		b := NewBucket(c.bps, c.bpc, 0)
+		prev := b.tat
+		for i := range 4 {
+			w := b.Reserve(now, maxReserve)
+			if w < 0 || b.tat.Before(prev) || b.frac < 0 {
+				t.Fatalf("rate %d bit/s, %d bits per char, reservation %d: wait %v, wire time went from %v to %v", c.bps, c.bpc, i, w, prev, b.tat)
+			}
+			prev = b.tat
+		}
 	}
 }

@@ -32,8 +32,9 @@ import (
 	"github.com/dialgate/dialgate/transport"
 )
 
-// ErrBadRate is returned by New for a non-positive bit rate.
-var ErrBadRate = errors.New("pace: bit rate must be positive")
+// ErrBadRate is wrapped by New for a bit rate or character size out of
+// range.
+var ErrBadRate = errors.New("pace: bad line rate")
 
 // Config configures a paced line.
 type Config struct {
@@ -88,8 +89,11 @@ func Wrap(l transport.Line, bitsPerSecond int, bitsPerChar int) transport.Line {
 
 // New wraps l as configured.
 func New(l transport.Line, cfg Config) (*Line, error) {
-	if cfg.BitsPerSecond <= 0 {
-		return nil, fmt.Errorf("%w: %d bit/s", ErrBadRate, cfg.BitsPerSecond)
+	if cfg.BitsPerSecond <= 0 || cfg.BitsPerSecond > MaxBitsPerSecond {
+		return nil, fmt.Errorf("%w: BitsPerSecond %d outside 1..%d", ErrBadRate, cfg.BitsPerSecond, MaxBitsPerSecond)
+	}
+	if cfg.BitsPerChar > MaxBitsPerChar {
+		return nil, fmt.Errorf("%w: BitsPerChar %d exceeds %d", ErrBadRate, cfg.BitsPerChar, MaxBitsPerChar)
 	}
 	if cfg.BitsPerChar <= 0 {
 		cfg.BitsPerChar = 10
@@ -112,9 +116,9 @@ func (p *Line) Unwrap() transport.Line { return p.l }
 func (p *Line) Info() transport.LineInfo { return p.l.Info() }
 
 // Write sends b at the configured rate, in bursts of at most Burst octets.
-// It returns transport.ErrHungUp if the line is closed while it waits, an
-// error wrapping os.ErrDeadlineExceeded when the write deadline passes
-// during the wait, and the wrapped line's errors.
+// It returns an error wrapping transport.ErrHungUp if the line is closed
+// while it waits, an error wrapping os.ErrDeadlineExceeded when the write
+// deadline passes during the wait, and the wrapped line's errors.
 func (p *Line) Write(b []byte) (int, error) {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
@@ -155,7 +159,7 @@ func (p *Line) Read(b []byte) (int, error) {
 func (p *Line) sleep(d time.Duration, deadline time.Time) error {
 	select {
 	case <-p.done:
-		return transport.ErrHungUp
+		return fmt.Errorf("pace: %w", transport.ErrHungUp)
 	default:
 	}
 	if d <= 0 {
@@ -177,7 +181,7 @@ func (p *Line) sleep(d time.Duration, deadline time.Time) error {
 	case <-dl:
 		return fmt.Errorf("pace: write: %w", os.ErrDeadlineExceeded)
 	case <-p.done:
-		return transport.ErrHungUp
+		return fmt.Errorf("pace: %w", transport.ErrHungUp)
 	}
 }
 

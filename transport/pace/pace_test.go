@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -85,6 +86,9 @@ func TestCloseDuringPacing(t *testing.T) {
 		if !errors.Is(err, transport.ErrHungUp) || n >= 100 || n < 29 {
 			t.Errorf("write interrupted by Close: n=%d err=%v", n, err)
 		}
+		if err != nil && !strings.HasPrefix(err.Error(), "pace: ") {
+			t.Errorf("error %q does not start with the package name", err)
+		}
 		// What was written before Close reaches the peer, then EOF.
 		got, rerr := io.ReadAll(b)
 		if rerr != nil || len(got) != n {
@@ -121,6 +125,12 @@ func TestWrapNoRate(t *testing.T) {
 	}
 	if _, err := New(a, Config{BitsPerSecond: -1}); !errors.Is(err, ErrBadRate) {
 		t.Errorf("New with a negative rate: %v", err)
+	}
+	if _, err := New(a, Config{BitsPerSecond: MaxBitsPerSecond + 1}); !errors.Is(err, ErrBadRate) || !strings.Contains(err.Error(), "BitsPerSecond") {
+		t.Errorf("New with an absurd rate: %v", err)
+	}
+	if _, err := New(a, Config{BitsPerSecond: 2400, BitsPerChar: MaxBitsPerChar + 1}); !errors.Is(err, ErrBadRate) || !strings.Contains(err.Error(), "BitsPerChar") {
+		t.Errorf("New with %d bits per character: %v", MaxBitsPerChar+1, err)
 	}
 }
 
