@@ -679,3 +679,53 @@ func TestServeTextCallback(t *testing.T) {
 		t.Errorf("records: %+v", recs)
 	}
 }
+
+// TestServeDemo: with no configuration, serve answers on 127.0.0.1:2323
+// (telnet) and 127.0.0.1:8080 (WebSocket) only, prints the demo
+// credentials, and the demo user reaches the demo board.
+func TestServeDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("demo (full-cost argon2id) skipped in -short mode")
+	}
+	for _, a := range []string{"127.0.0.1:2323", "127.0.0.1:8080"} {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Skipf("demo port %s in use: %v", a, err)
+		}
+		ln.Close()
+	}
+	bin := gatewayBinary(t)
+	home := t.TempDir()
+	log := &syncBuffer{}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_STATE_HOME=")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(log.String(), "  state: ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo banner:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := log.String()
+	i := strings.Index(out, "password:")
+	pw := strings.Fields(out[i+len("password:"):])[0]
+	if !strings.Contains(out, filepath.Join(home, ".local", "state", "dialgate")) || !strings.Contains(out, "host key fingerprint SHA256:") {
+		t.Errorf("banner:\n%s", out)
+	}
+	s := telnetTo(t, "127.0.0.1:2323")
+	s.login("demo", pw)
+	s.expect("Welcome to the dialgate demo board, demo")
+	s.expect("Choice: ")
+	s.send("g\r")
+	s.expect("Goodbye, demo.")
+}
