@@ -292,6 +292,8 @@ func idleSessions(ctx context.Context, ep *endpoints, path string, count, par in
 			return nil
 		})
 	}()
+	// Not all at once: the caller's T400 (750 ms) bounds how long the
+	// gateway may take to answer detection.
 	start := time.Now()
 	err = forEach(ctx, count, par, func(i int) error {
 		p, err := dial(ctx, ep, path, "IDLE")

@@ -71,6 +71,10 @@ func (p *peer) Close() error {
 	return err
 }
 
+// errNoV42 is returned when V.42 detection ends without LAPM (T400
+// expired: the gateway's ADP did not arrive within 750 ms).
+var errNoV42 = errors.New("benchpeer: V.42 detection did not find LAPM")
+
 // errMarker is returned when a marker does not arrive within the limit.
 var errMarker = errors.New("benchpeer: expected text did not arrive")
 
@@ -219,9 +223,13 @@ func connectFull(ctx context.Context, ep *endpoints) (*peer, error) {
 		return nil, fmt.Errorf("benchpeer: full: %w", err)
 	}
 	res, left, err := lapm.Detect(ctx, line, lapm.Originator)
-	if err != nil || res != lapm.DetectLAPM {
+	if err != nil {
 		line.Close()
-		return nil, fmt.Errorf("benchpeer: full: detection: result %v: %w", res, err)
+		return nil, fmt.Errorf("benchpeer: full: detection: %w", err)
+	}
+	if res != lapm.DetectLAPM {
+		line.Close()
+		return nil, fmt.Errorf("benchpeer: full: %w: result %v", errNoV42, res)
 	}
 	link, err := lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Originator, Params: fullParams})
 	if err != nil {

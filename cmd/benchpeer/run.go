@@ -45,6 +45,7 @@ type settings struct {
 	idle        int // idle sessions through the text login to the demo backend
 	idleFull    int // idle full-stack sessions to the TCP backend
 	closeBytes  int64
+	fullPar     int           // full-stack set-ups at once in the idle phase
 	timeout     time.Duration // bound of the whole measurement phase
 }
 
@@ -82,6 +83,8 @@ func runBench(args []string) error {
 	quick := fs.Bool("quick", false, "smaller sizes; finishes in well under a minute")
 	reps := fs.Int("reps", 0, "repetitions per figure (0: 3 quick, 5 full)")
 	idle := fs.Int("idle", 0, "idle text-login sessions (0: 1,000 quick, 10,000 full)")
+	idleFull := fs.Int("idle-full", 0, "idle full-stack sessions (0: 200 quick, 2,000 full)")
+	fullPar := fs.Int("full-par", 8, "full-stack sessions set up at once in the idle phase (more than about 16 on 2 cores trips the 1 s T401 of the XID exchange; see docs/BENCHMARKS.md)")
 	lapmOut := fs.String("lapm", "", "output of the lapm Go benchmarks to fold into the table")
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
 	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works)")
@@ -101,6 +104,10 @@ func runBench(args []string) error {
 	if *idle > 0 {
 		r.s.idle = *idle
 	}
+	if *idleFull > 0 {
+		r.s.idleFull = *idleFull
+	}
+	r.s.fullPar = max(1, *fullPar)
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "dialgate-bench-")
 		if err != nil {
@@ -130,12 +137,12 @@ func runBench(args []string) error {
 	if *lapmOut != "" {
 		r.lapmRows(*lapmOut)
 	}
+	r.printTable()
 	if r.profileDir != "" {
 		if err := r.profile(ctx); err != nil {
-			return err
+			return fmt.Errorf("profile: %w", err)
 		}
 	}
-	r.printTable()
 	fmt.Printf("throughput_ratio_vs_direct full=%.3f raw=%.3f\n", r.ratios["full"], r.ratios["raw"])
 	return nil
 }
@@ -348,6 +355,25 @@ func (r *runner) restartGateway() error {
 	return r.startGateway()
 }
 
+// waitQuiet waits until the gateway has ended the calls of a phase: its
+// goroutine count is back near base.
+func (r *runner) waitQuiet(ctx context.Context, base int) error {
+	for {
+		g, err := r.goroutines()
+		if err != nil {
+			return err
+		}
+		if g <= base+20 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("run: the gateway still has %d goroutines (%d before the phase): %w", g, base, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // goroutines reads go_goroutines from the gateway's metrics endpoint.
 func (r *runner) goroutines() (int, error) {
 	c := http.Client{Timeout: 5 * time.Second}
@@ -454,7 +480,7 @@ func (r *runner) measure(ctx context.Context) error {
 			}
 			res, err := throughput(ctx, &r.ep, p, s.bulk, gw)
 			if err != nil {
-				return err
+				return fmt.Errorf("bulk: %w", err)
 			}
 			rates[p] = append(rates[p], res.bytesPerSec)
 			cyc := (res.cpu.self + res.cpu.gateway).Seconds() * mhz * 1e6 / float64(s.bulk)
@@ -482,7 +508,7 @@ func (r *runner) measure(ctx context.Context) error {
 	for _, p := range []string{pathWS, pathWebsockify, pathRaw, pathFull} {
 		got, err := closeLoss(ctx, &r.ep, p, s.closeBytes)
 		if err != nil {
-			return err
+			return fmt.Errorf("close: %w", err)
 		}
 		r.add("octets delivered when the backend hangs up: "+p, fmt.Sprintf("%d of %d", got, s.closeBytes), "", ratio(float64(got)/float64(s.closeBytes)), map[bool]string{true: "all", false: ""}[p != pathWebsockify])
 	}
@@ -493,7 +519,7 @@ func (r *runner) measure(ctx context.Context) error {
 		for _, p := range []string{pathDirect, pathFull, pathRaw} {
 			l, err := echoLatency(ctx, &r.ep, p, s.echoes/s.reps)
 			if err != nil {
-				return err
+				return fmt.Errorf("echo: %w", err)
 			}
 			lat[p] = append(lat[p], l)
 		}
@@ -519,7 +545,7 @@ func (r *runner) measure(ctx context.Context) error {
 	for _, p := range []string{pathDirect, pathFull, pathRaw} {
 		d, err := setupTime(ctx, &r.ep, p, s.setups)
 		if err != nil {
-			return err
+			return fmt.Errorf("set-up: %w", err)
 		}
 		r.add("session set-up to data flowing: "+p, us(d), "", "", map[string]string{pathFull: "<= 2 ms"}[p])
 	}
@@ -539,7 +565,7 @@ func (r *runner) measure(ctx context.Context) error {
 		for _, p := range []string{pathDirect, pathFull} {
 			v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
 			if err != nil {
-				return err
+				return fmt.Errorf("streams: %w", err)
 			}
 			agg[p] = append(agg[p], v)
 		}
@@ -549,9 +575,9 @@ func (r *runner) measure(ctx context.Context) error {
 
 	// Idle sessions: RSS growth of a fresh gateway.
 	for _, c := range []struct {
-		path  string
-		count int
-	}{{pathIdle, s.idle}, {pathFull, s.idleFull}} {
+		path       string
+		count, par int
+	}{{pathIdle, s.idle, 32}, {pathFull, s.idleFull, s.fullPar}} {
 		if err := r.restartGateway(); err != nil {
 			return err
 		}
@@ -559,13 +585,16 @@ func (r *runner) measure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		res, err := idleSessions(ctx, &r.ep, c.path, c.count, 32, r.gatewayPID, func() error {
+		res, err := idleSessions(ctx, &r.ep, c.path, c.count, c.par, r.gatewayPID, func() error {
 			g1, err := r.goroutines()
 			res := float64(g1-g0) / float64(c.count)
 			r.add(fmt.Sprintf("idle sessions (%s): gateway goroutines per session", c.path), fmt.Sprintf("%.2f", res), "", "", "")
 			return err
 		})
 		if err != nil {
+			return err
+		}
+		if err := r.waitQuiet(ctx, g0); err != nil {
 			return err
 		}
 		what := "text login, demo backend"
