@@ -28,7 +28,7 @@ func init() {
 type modemFlags struct {
 	link, serial, parity, flow                  string
 	stdio                                       bool
-	baud, rate, dataBits, stopBits              int
+	baud, dataBits, stopBits                    int
 	phonebook, profile, answer, knownHosts, lvl string
 	pace, tofu                                  bool
 	timeout                                     time.Duration

@@ -327,3 +327,57 @@ func TestModemEndToEnd(t *testing.T) {
 		t.Fatalf("profile file: %q %v", b, err)
 	}
 }
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	return len(ents)
+}
+
+// TestModemHundredCalls: 100 calls to the BBS through the pty, hung up
+// alternately by ATH and by the BBS disappearing mid-call; the emulator
+// keeps answering and neither goroutines nor descriptors pile up.
+func TestModemHundredCalls(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	bbs := startBBS(t)
+	// A plain entry: auto mode would spend T400 on V.42 detection per call.
+	book := filepath.Join(t.TempDir(), "phonebook.toml")
+	if err := os.WriteFile(book, []byte("[[entry]]\nname = \"bbs\"\naddress = \""+bbs.addr()+"\"\nmode = \"plain\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startModemCmd(t, modemFlags{phonebook: book})
+	dte, exp := openDTE(t, m.link)
+	defer dte.Close()
+	send(t, dte, "ATE0S12=0\r") // no guard time: +++ escapes at once
+	exp.expect(t, "OK\r\n")
+	var fds int
+	for i := range 100 {
+		send(t, dte, "ATDTbbs\r")
+		exp.expect(t, "CONNECT 115200\r\n")
+		exp.expect(t, "Welcome to the test BBS\r\n")
+		l := <-bbs.lines
+		if i%2 == 0 {
+			send(t, dte, "+++")
+			exp.expect(t, "OK\r\n")
+			send(t, dte, "ATH\r")
+			exp.expect(t, "NO CARRIER\r\n\r\nOK\r\n")
+		} else {
+			l.Close()
+			exp.expect(t, "NO CARRIER\r\n")
+		}
+		<-bbs.ended
+		if i == 1 {
+			fds = openFDs(t)
+		}
+	}
+	// Hang-ups close lines in the background; give them a moment.
+	deadline := time.Now().Add(10 * time.Second)
+	for openFDs(t) > fds+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := openFDs(t); n > fds+2 {
+		t.Fatalf("descriptors: %d after 2 calls, %d after 100", fds, n)
+	}
+}
