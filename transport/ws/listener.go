@@ -27,6 +27,11 @@ var ErrNoCertificate = errors.New("ws: no certificate for wss")
 // turned away with status 1013 (try again later).
 const acceptWait = 10 * time.Second
 
+// httpIdleTimeout closes a keep-alive HTTP connection of a Listen server
+// that sends no further request (upgraded connections are not affected).
+// A variable for tests.
+var httpIdleTimeout = 30 * time.Second
+
 // DefaultMaxPending is the default bound on upgraded calls waiting for
 // Accept (Options.MaxPending).
 const DefaultMaxPending = 64
@@ -465,6 +470,7 @@ func Listen(address string, opts Options) (*Listener, error) {
 			l.ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       httpIdleTimeout,
 		ErrorLog:          log.New(logWriter{l}, "", 0),
 	}
 	l.serveDone = make(chan struct{})

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -445,4 +446,39 @@ func TestMaxPending(t *testing.T) {
 		}
 	}
 	dialed = append(dialed, c)
+}
+
+// TestListenIdleHTTPConnections: a client that makes one plain request to
+// a Listen server and then keeps the connection open without another is
+// disconnected (such connections used to be held forever, one goroutine
+// and buffers each).
+func TestListenIdleHTTPConnections(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	old := httpIdleTimeout
+	httpIdleTimeout = 100 * time.Millisecond
+	defer func() { httpIdleTimeout = old }()
+	ln, err := Listen("ws://127.0.0.1:0/line", Options{Logger: newLogSink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(ln.Addr(), "ws://"), "/line"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// The server must hang up the idle keep-alive connection.
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection: read %d, %v; want EOF from the server", n, err)
+	}
 }
