@@ -517,3 +517,36 @@ func TestWebSocketCaller(t *testing.T) {
 		t.Fatalf("records: %+v", recs)
 	}
 }
+
+// TestCallerDataDeliveredAtHangUp: what the caller sends right before it
+// hangs up reaches the backend whole, followed by end of input.
+func TestCallerDataDeliveredAtHangUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	const size = 4 << 20
+	got := make(chan int64, 1)
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		n, _ := io.Copy(io.Discard, c)
+		got <- n
+	})
+	c := testConfig(t, config.Backend{Name: "sink", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"s": "pw"}})
+	conn := dialGateway(t, g)
+	login(t, conn, "s", "pw")
+	expect(t, conn, "\r\n") // the echoed end of the password line: read, so closing sends FIN, not RST
+	if _, err := conn.Write(make([]byte, size)); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	select {
+	case n := <-got:
+		if n != size {
+			t.Fatalf("backend received %d of %d octets", n, size)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("backend never saw the end of input")
+	}
+	g.Shutdown(context.Background())
+	if r := records(t, g.Store); len(r) != 1 || r[0].BytesIn != size || r[0].Reason != "caller hung up" {
+		t.Fatalf("records: %+v", r)
+	}
+}
