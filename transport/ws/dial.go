@@ -25,11 +25,13 @@ var ErrHandshake = errors.New("ws: handshake refused")
 type HandshakeError struct {
 	URL        string
 	StatusCode int    // HTTP status of the answer
-	Body       string // start of the answer's body
+	Body       string // start of the answer's body, as sent (untrusted)
 }
 
+// Error quotes the body: it comes from the server and may hold terminal
+// control sequences that must not reach the user's terminal raw.
 func (e *HandshakeError) Error() string {
-	return fmt.Sprintf("ws: dial %s: handshake refused with HTTP %d: %s", e.URL, e.StatusCode, strings.TrimSpace(e.Body))
+	return fmt.Sprintf("ws: dial %s: handshake refused with HTTP %d: %q", e.URL, e.StatusCode, strings.TrimSpace(e.Body))
 }
 
 func (e *HandshakeError) Unwrap() error { return ErrHandshake }

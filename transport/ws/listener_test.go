@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -480,5 +481,26 @@ func TestListenIdleHTTPConnections(t *testing.T) {
 	// The server must hang up the idle keep-alive connection.
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("idle connection: read %d, %v; want EOF from the server", n, err)
+	}
+}
+
+// TestHandshakeErrorQuotesBody: what a refusing server puts in its body
+// cannot reach the user's terminal as control sequences through the error.
+func TestHandshakeErrorQuotesBody(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "go away\x1b]0;pwned\x07\x1b[2J\r\nmore")
+	}))
+	defer hs.Close()
+	defer hs.Client().CloseIdleConnections()
+	_, err := Dial(testCtx(t, 10*time.Second), "ws"+strings.TrimPrefix(hs.URL, "http"), DialOptions{})
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusForbidden || !strings.Contains(he.Body, "\x1b") {
+		t.Fatalf("Dial: %v", err)
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\x1b\x07\r\n") || !strings.Contains(msg, "go away") {
+		t.Errorf("error message %q carries the server's control characters", msg)
 	}
 }
