@@ -21,7 +21,8 @@ const (
 type AnswererConfig struct {
 	// HostKey is the gateway's X25519 static key (LoadOrCreateHostKey).
 	HostKey HostKey
-	// Name is sent to the caller in CHALLENGE (at most MaxNameLen octets).
+	// Name is sent to the caller in CHALLENGE: at most MaxNameLen octets
+	// of UTF-8 without control characters.
 	Name string
 	// Verify checks a user ID and password: the Verifier's Verify bound to
 	// the call's source address. It runs only after RESPONSE decrypted.
@@ -84,6 +85,9 @@ func Answer(ctx context.Context, conn XIDConn, first []byte, cfg AnswererConfig)
 	}
 	if len(cfg.Name) > MaxNameLen {
 		return nil, fmt.Errorf("auth: AnswererConfig.Name longer than %d octets: %w", MaxNameLen, ErrConfig)
+	}
+	if err := checkGatewayName(cfg.Name); err != nil {
+		return nil, fmt.Errorf("auth: AnswererConfig.Name: %v: %w", err, ErrConfig)
 	}
 	if cfg.Verify == nil || cfg.AllocateSession == nil {
 		return nil, fmt.Errorf("auth: AnswererConfig.Verify and AllocateSession are required: %w", ErrConfig)

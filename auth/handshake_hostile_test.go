@@ -456,3 +456,31 @@ func TestRejectSameForUnknownAndKnownUser(t *testing.T) {
 		t.Fatalf("unknown user REJECT %x (%d octets) differs from known user %x (%d octets)", unknownPlain, unknownLen, knownPlain, knownLen)
 	}
 }
+
+// TestGatewayNameControlCharacters: a gateway name with terminal control
+// sequences is refused by the caller as malformed before anything secret
+// is sent, and cannot be configured on the gateway.
+func TestGatewayNameControlCharacters(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	g := golden(t, scenarioDirect)
+	for _, name := range []string{"evil\x1b]0;owned\x07", "bell\x07", "c1\u009b2J", "del\x7f", "bad utf-8 \xff"} {
+		gw := &scriptConn{transcript: testTranscript}
+		a := &answerer{cfg: answererConfig(scenarioDirect.gwSeed, nil), conn: gw, first: g.init}
+		a.cfg.Name = name // bypasses Answer's configuration check
+		if err := a.sendChallenge(); err != nil {
+			t.Fatal(err)
+		}
+		_, conn, err := callWith(scenarioDirect, gw.sentResps[0], g.fin)
+		if !errors.Is(err, ErrMalformed) || len(conn.sentCmds) != 1 {
+			t.Errorf("name %q: caller: %v after sending %d tokens; want ErrMalformed and no RESPONSE", name, err, len(conn.sentCmds))
+		}
+		cfg := answererConfig(scenarioDirect.gwSeed, nil)
+		cfg.Name = name
+		if _, err := Answer(context.Background(), &scriptConn{transcript: testTranscript}, g.init, cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("name %q: Answer accepted it: %v", name, err)
+		}
+	}
+	if _, err := parseChallengePayload(challengePayload{name: "Gateway \u00e9\u20ac"}.append(nil)); err != nil {
+		t.Errorf("printable UTF-8 name refused: %v", err)
+	}
+}

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Version is the Access Security protocol version this package speaks
@@ -169,7 +171,25 @@ func parseChallengePayload(b []byte) (challengePayload, error) {
 		return p, fmt.Errorf("auth: CHALLENGE gateway name length %d does not match %d remaining octets: %w", n, len(b)-challengeLen-1, ErrMalformed)
 	}
 	p.name = string(b[challengeLen+1:])
+	if err := checkGatewayName(p.name); err != nil {
+		return challengePayload{}, fmt.Errorf("auth: CHALLENGE gateway name: %w: %w", err, ErrMalformed)
+	}
 	return p, nil
+}
+
+// checkGatewayName accepts UTF-8 without control characters (C0, DEL,
+// C1): the caller shows the name to its user, and a hostile gateway must
+// not drive the user's terminal through it (docs/access-security.md §2).
+func checkGatewayName(name string) error {
+	if !utf8.ValidString(name) {
+		return errors.New("not UTF-8")
+	}
+	for _, r := range name {
+		if r < 0x20 || (r >= 0x7F && r <= 0x9F) {
+			return fmt.Errorf("control character U+%04X", r)
+		}
+	}
+	return nil
 }
 
 // parseChallenge checks a CHALLENGE token's framing and returns its Noise
