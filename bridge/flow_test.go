@@ -550,3 +550,38 @@ func TestCallerDataDeliveredAtHangUp(t *testing.T) {
 		t.Fatalf("records: %+v", r)
 	}
 }
+
+// TestManyShortCallsLoopback: 1,000 short calls over loopback TCP lines
+// to a TCP backend; no goroutine, file descriptor or line slot is left.
+func TestManyShortCallsLoopback(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	calls := 1000
+	if testing.Short() {
+		calls = 100
+	}
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		io.WriteString(c, "hi\r\n")
+		io.Copy(io.Discard, c)
+	})
+	c := testConfig(t, config.Backend{Name: "hi", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	fdsBefore := openFDs(t)
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"l": "pw"}})
+	for i := 0; i < calls; i++ {
+		conn := dialGateway(t, g)
+		login(t, conn, "l", "pw")
+		expect(t, conn, "hi\r\n")
+		conn.Close()
+	}
+	for deadline := time.Now().Add(20 * time.Second); g.ActiveCalls() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls still active", g.ActiveCalls())
+		}
+	}
+	g.Shutdown(context.Background())
+	if r := records(t, g.Store); len(r) != calls {
+		t.Fatalf("%d records for %d calls", len(r), calls)
+	}
+	if fds := openFDs(t); fds > fdsBefore+2 {
+		t.Errorf("file descriptors: %d before, %d after %d calls", fdsBefore, fds, calls)
+	}
+}
