@@ -153,7 +153,8 @@ type machine struct {
 
 	// Receive side.
 	vr         uint8
-	rejSent    bool
+	rejSent    bool        // REJ exception condition (V.42 §8.4.2)
+	rejAt      time.Time   // repeat the REJ then if the condition persists
 	hold       [128][]byte // SREJ: frames received ahead of a gap
 	srejAsked  [128]bool
 	holdN      int
@@ -437,6 +438,7 @@ func (m *machine) consumed(now time.Time, n int) {
 		if m.discarded {
 			m.discarded = false
 			m.rejSent = true
+			m.rejAt = now.Add(m.cfg.t401)
 			m.sendS(false, KindREJ, false)
 		} else {
 			m.sendS(false, KindRR, false)
@@ -756,6 +758,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 			m.deliverOwned(p)
 		}
 		m.rejSent = false
+		m.rejAt = timerStopped
 		if m.rxFrames >= m.rxSoft && !m.ownBusy {
 			m.ownBusy = true
 			m.logf("lapm: %s: own receiver busy (%d payloads unread)", m.cfg.role, m.rxFrames)
@@ -786,6 +789,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		}
 		if !m.rejSent {
 			m.rejSent = true
+			m.rejAt = now.Add(m.cfg.t401)
 			m.sendS(false, KindREJ, f.PF)
 		} else if f.PF {
 			m.answerPoll()
@@ -889,6 +893,13 @@ func (m *machine) retransmit(s uint8) {
 // timeout handles the expiry of the earliest deadline (deadline()). It is
 // harmless to call it early: timers not yet due are left alone.
 func (m *machine) timeout(now time.Time) {
+	if m.st == stateConnected && m.rejSent && !m.rejAt.IsZero() && !now.Before(m.rejAt) {
+		// The REJ may have been lost, and a peer whose T401 is not
+		// running (spandsp restarts only T403 after a REJ) would wait for
+		// its idle poll: repeat it every T401 while the condition lasts.
+		m.rejAt = now.Add(m.cfg.t401)
+		m.sendS(false, KindREJ, false)
+	}
 	if m.closeAsked && m.st == stateConnected && !m.closeBy.IsZero() && !now.Before(m.closeBy) {
 		m.logf("lapm: %s: release: %d payloads still unacknowledged are dropped", m.cfg.role, len(m.txq)+seqDiff(m.vs, m.va))
 		m.startDisc(now)

@@ -881,3 +881,30 @@ func TestMachineCloseBoundedByBusyPeer(t *testing.T) {
 		t.Error("peer never reported busy: the test did not exercise a busy peer")
 	}
 }
+
+func TestMachineLostREJRepeated(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	lostI, lostREJ := false, false
+	mp.drop = func(from int, f Frame) bool {
+		switch {
+		case from == 0 && f.Kind == KindI && f.NS == 2 && !lostI:
+			lostI = true
+			return true
+		case from == 1 && f.Kind == KindREJ && !lostREJ:
+			lostREJ = true
+			return true
+		}
+		return false
+	}
+	data := pattern(6 * 100)
+	mp.write(0, data, 100)
+	for len(mp.rx[1]) < len(data) && mp.advance(time.Minute) {
+	}
+	if !bytes.Equal(mp.rx[1], data) {
+		t.Fatalf("got %d octets", len(mp.rx[1]))
+	}
+	if got := mp.m[1].stats.REJSent; got != 2 {
+		t.Errorf("REJ sent %d times, want 2 (the first was lost)", got)
+	}
+}

@@ -80,6 +80,9 @@ func (m *machine) deadline() time.Time {
 	if m.st == stateConnected && m.t401At.IsZero() && !m.t403At.IsZero() {
 		d = m.t403At
 	}
+	if m.st == stateConnected && m.rejSent && !m.rejAt.IsZero() && (d.IsZero() || m.rejAt.Before(d)) {
+		d = m.rejAt
+	}
 	if m.st == stateConnected && m.closeAsked && !m.closeBy.IsZero() && (d.IsZero() || m.closeBy.Before(d)) {
 		d = m.closeBy
 	}
