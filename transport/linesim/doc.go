@@ -45,8 +45,8 @@
 // yet read by the peer), and Write blocks while the far side's buffer is full.
 // Close hangs up: octets already accepted by Write stay deliverable and the
 // peer reads them, then io.EOF; Read and Write on the closed end return
-// transport.ErrHungUp; Write towards a peer that hung up returns
-// ErrPeerHungUp. A Line also implements transport.Deadliner.
+// errors wrapping transport.ErrHungUp; Write towards a peer that hung up
+// returns ErrPeerHungUp. A Line also implements transport.Deadliner.
 //
 // # Network
 //

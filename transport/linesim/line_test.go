@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -115,10 +116,10 @@ func TestCloseContract(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal("second Close:", err)
 	}
-	if _, err := a.Read(make([]byte, 1)); !errors.Is(err, transport.ErrHungUp) {
+	if _, err := a.Read(make([]byte, 1)); !errors.Is(err, transport.ErrHungUp) || !strings.HasPrefix(err.Error(), "linesim: ") {
 		t.Errorf("read after local close: %v", err)
 	}
-	if _, err := a.Write([]byte("x")); !errors.Is(err, transport.ErrHungUp) {
+	if _, err := a.Write([]byte("x")); !errors.Is(err, transport.ErrHungUp) || !strings.HasPrefix(err.Error(), "linesim: ") {
 		t.Errorf("write after local close: %v", err)
 	}
 	got, err := io.ReadAll(b)

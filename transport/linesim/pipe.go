@@ -128,7 +128,7 @@ func (p *pipe) read(b []byte) (int, error) {
 	defer p.mu.Unlock()
 	for {
 		if p.readerClosed {
-			return 0, transport.ErrHungUp
+			return 0, fmt.Errorf("linesim: read: %w", transport.ErrHungUp)
 		}
 		now := p.clock.Now()
 		if !p.readDL.IsZero() && !now.Before(p.readDL) {
@@ -169,7 +169,7 @@ func (p *pipe) write(b []byte) (int, error) {
 	total := 0
 	for {
 		if p.writerClosed {
-			return total, transport.ErrHungUp
+			return total, fmt.Errorf("linesim: write: %w", transport.ErrHungUp)
 		}
 		if p.readerClosed {
 			return total, ErrPeerHungUp
