@@ -315,15 +315,15 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 	d.in, d.nin, d.last = in&(1<<(nin&63)-1), nin, last
 }
 
-// frameBits is Feed's fast path inside a frame. It takes windows of 55
+// frameBits is Feed's fast path inside a frame. It takes windows of 54
 // bits while each run of five 1s in them ends in an inserted 0, removes
 // those zeros (highest first) and appends the rest to the frame, refilling
 // the bit reservoir from p as it goes. It returns at the first flag or
 // abort (left for Feed's general path), when p runs short, or when the
 // frame grows past the limit (then the frame is dropped as TooLong).
 func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64, uint, uint64, []byte) {
-	const w = 55 // window; the two bits after it stay visible
-	buf, acc, nacc, nbits, zpos := d.buf, d.acc, d.nacc, d.nbits, d.zpos
+	const w = 54 // window; the two bits after it stay visible
+	buf, acc, nacc, zpos := d.buf, d.acc, d.nacc, d.zpos
 	limit := d.maxFrame() + d.FCS.Size() + 8
 	tooLong := false
 	// Each pass consumes at most w+1 bits and refills whole octets, so
@@ -346,9 +346,8 @@ func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64,
 		if m != 0 {
 			// The last removal came after top+1 line bits, of which
 			// n-k-1 were earlier removals.
-			zpos = nbits + bits.Len64(m) + 1 - int(n-k)
+			zpos = 8*len(buf) + int(nacc) + bits.Len64(m) + 1 - int(n-k)
 		}
-		nbits += int(k)
 		acc |= y << (nacc & 63)
 		if nacc+k >= 64 {
 			buf = binary.LittleEndian.AppendUint64(buf, acc)
@@ -372,7 +371,8 @@ func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64,
 		p = p[r:]
 		nin += 8 * r
 	}
-	d.buf, d.acc, d.nacc, d.nbits, d.zpos = buf, acc, nacc, nbits, zpos
+	d.nbits += 8*(len(buf)-len(d.buf)) + int(nacc) - int(d.nacc)
+	d.buf, d.acc, d.nacc, d.zpos = buf, acc, nacc, zpos
 	if tooLong {
 		d.st.TooLong++
 		d.inFrame = false
