@@ -494,6 +494,9 @@ func TestAccept(t *testing.T) {
 	if err := <-errc; !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after Close: %v", err)
 	}
+	if err := ln.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
 	if _, err := Listen("127.0.0.1:bad", Options{}); err == nil || !strings.HasPrefix(err.Error(), "tcp: ") {
 		t.Errorf("bad address: %v", err)
 	}

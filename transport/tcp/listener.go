@@ -101,9 +101,12 @@ func (l *Listener) Addr() string {
 	return scheme(l.opts.Telnet) + "://" + l.ln.Addr().String()
 }
 
-// Close stops answering; accepted lines stay up.
+// Close stops answering; accepted lines stay up. It is idempotent: later
+// calls return nil.
 func (l *Listener) Close() error {
-	l.closed.Store(true)
+	if l.closed.Swap(true) {
+		return nil
+	}
 	if err := l.ln.Close(); err != nil {
 		return fmt.Errorf("tcp: close listener: %w", err)
 	}
