@@ -70,9 +70,12 @@ func (t *noiseTransform) Open(dst, sealed []byte) ([]byte, error) {
 }
 
 // Wipe drops the keys of a Transform returned by this package; later Seal
-// calls return nil and Open returns ErrTransformClosed. It is for the call's
-// owner to use when the call ends; it must not run concurrently with Seal or
-// Open. Other Transform implementations are left alone.
+// calls return nil and Open returns ErrTransformClosed. The key octets live
+// inside github.com/flynn/noise's cipher states, which offer no way to zero
+// them: Wipe drops the only references, so they become garbage, but it
+// cannot overwrite them. It is for the call's owner to use when the call
+// ends; it must not run concurrently with Seal or Open. Other Transform
+// implementations are left alone.
 func Wipe(t Transform) {
 	if nt, ok := t.(*noiseTransform); ok {
 		nt.send, nt.recv = nil, nil
