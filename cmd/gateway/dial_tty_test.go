@@ -1,0 +1,91 @@
+package main
+
+import (
+	"io"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
+)
+
+// TestDialOnTerminal runs the binary on a pty: raw mode (keys reach the
+// gateway without a newline), the window size announced by telnet NAWS at
+// the start and again after a resize (SIGWINCH), and ~. hanging up.
+func TestDialOnTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	testutil.CheckGoroutines(t)
+	lines := make(chan *tcp.Line, 1)
+	release := make(chan struct{})
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		lines <- line
+		<-release // the test reads the line
+	})
+	defer close(release)
+	cmd := exec.Command(gatewayBinary(t), "dial", "--text", "--quiet", addr)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 100, Rows: 30})
+	if err != nil {
+		testutil.Missing(t, "no pty: "+err.Error())
+	}
+	defer ptmx.Close()
+	go io.Copy(io.Discard, ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+
+	var line *tcp.Line
+	select {
+	case line = <-lines:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no call arrived")
+	}
+	// The telnet negotiation (NAWS) is processed as the line is read.
+	got := &dialBuffer{}
+	readDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(got, line)
+		readDone <- err
+	}()
+	waitWindow := func(want transport.WindowSize) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); line.Info().Window != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("window %+v, want %+v", line.Info().Window, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitWindow(transport.WindowSize{Cols: 100, Rows: 30})
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 132, Rows: 43}); err != nil {
+		t.Fatal(err)
+	}
+	waitWindow(transport.WindowSize{Cols: 132, Rows: 43})
+
+	// Raw mode: a key without a newline arrives at once.
+	line.SetReadDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(ptmx, "x")
+	waitFor(t, func() bool { return got.String() == "x" })
+	io.WriteString(ptmx, "\r~.")
+	if err := <-readDone; err != nil || got.String() != "x\r" {
+		t.Errorf("the gateway received %q (%v), want x CR", got, err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dial exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("~. did not hang up")
+	}
+}
