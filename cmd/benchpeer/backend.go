@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,10 @@ import (
 //	            (lets many streams start together)
 //	ECHO        echoes every octet until the client hangs up
 //	IDLE        reads and discards until the client hangs up
+//	SINK id     reads the pattern until the client hangs up and records,
+//	            under id, how many octets arrived intact
+//	COUNT id    answers "<n>\n" (octets recorded under id) or "-1\n"
+//	            (nothing recorded yet); no BEGIN marker
 const beginMarker = "BEGIN\n"
 
 // maxSource bounds SRC so that a stray command cannot run for ever.
@@ -32,7 +37,31 @@ const maxSource = 1 << 32
 type command struct {
 	op string
 	n  int64
+	id string
 }
+
+// validID reports whether s is a SINK/COUNT id: 1..32 letters, digits
+// or '-'.
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// sinks holds what SINK sessions received, by id (bounded: a run uses a
+// handful).
+var sinks = struct {
+	sync.Mutex
+	m map[string]int64
+}{m: map[string]int64{}}
+
+const maxSinks = 1024
 
 // parseCommand parses one command line (without the '\n').
 func parseCommand(line string) (command, error) {
@@ -44,6 +73,11 @@ func parseCommand(line string) (command, error) {
 			return command{}, fmt.Errorf("benchpeer: %s takes no argument", op)
 		}
 		return command{op: op}, nil
+	case "SINK", "COUNT":
+		if !validID(arg) {
+			return command{}, fmt.Errorf("benchpeer: %s: bad id %q", op, arg)
+		}
+		return command{op: op, id: arg}, nil
 	case "SRC", "SRCCLOSE", "SRCGO":
 		n, err := strconv.ParseInt(arg, 10, 64)
 		if err != nil || n < 0 || n > maxSource {
@@ -130,6 +164,16 @@ func serveBackend(c net.Conn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
+	if cmd.op == "COUNT" {
+		sinks.Lock()
+		n, ok := sinks.m[cmd.id]
+		sinks.Unlock()
+		if !ok {
+			n = -1
+		}
+		fmt.Fprintf(c, "%d\n", n)
+		return
+	}
 	if _, err := io.WriteString(c, beginMarker); err != nil {
 		return
 	}
@@ -138,6 +182,13 @@ func serveBackend(c net.Conn) {
 		_, _ = io.Copy(c, br)
 	case "IDLE":
 		_, _ = io.Copy(io.Discard, br)
+	case "SINK":
+		n, _ := receive(br, maxSource)
+		sinks.Lock()
+		if len(sinks.m) < maxSinks {
+			sinks.m[cmd.id] = n
+		}
+		sinks.Unlock()
 	case "SRC", "SRCCLOSE", "SRCGO":
 		if cmd.op == "SRCGO" {
 			if _, err := br.ReadByte(); err != nil {

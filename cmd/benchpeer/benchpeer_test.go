@@ -20,6 +20,8 @@ func TestParseCommand(t *testing.T) {
 		"SRC 1048576":      {op: "SRC", n: 1 << 20},
 		"SRCCLOSE 7":       {op: "SRCCLOSE", n: 7},
 		"SRCGO 4294967296": {op: "SRCGO", n: maxSource},
+		"SINK a-1":         {op: "SINK", id: "a-1"},
+		"COUNT Z9":         {op: "COUNT", id: "Z9"},
 	}
 	for in, want := range good {
 		got, err := parseCommand(in)
@@ -27,7 +29,7 @@ func TestParseCommand(t *testing.T) {
 			t.Errorf("parseCommand(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "echo", "ECHO 1", "SRC", "SRC -1", "SRC x", "SRC 4294967297", "SRC 1 2", "NOPE 1"} {
+	for _, in := range []string{"", "echo", "ECHO 1", "SRC", "SRC -1", "SRC x", "SRC 4294967297", "SRC 1 2", "NOPE 1", "SINK", "SINK a b", "COUNT " + strings.Repeat("x", 33), "SINK a\x00"} {
 		if _, err := parseCommand(in); err == nil || !strings.HasPrefix(err.Error(), "benchpeer: ") {
 			t.Errorf("parseCommand(%q): err = %v, want a benchpeer error", in, err)
 		}
@@ -102,6 +104,10 @@ func TestDirectPath(t *testing.T) {
 	got, err := closeLoss(ctx, ep, pathDirect, 1<<20)
 	if err != nil || got != 1<<20 {
 		t.Fatalf("closeLoss: %d, %v; want all %d", got, err, 1<<20)
+	}
+	got, err = closeLossUp(ctx, ep, pathDirect, 1<<20+5)
+	if err != nil || got != 1<<20+5 {
+		t.Fatalf("closeLossUp: %d, %v; want all %d", got, err, 1<<20+5)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -325,4 +326,59 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 		return 0
 	}
 	return s[len(s)/2]
+}
+
+// closeLossUp sends n octets from the client over path and hangs up at
+// once, then asks the backend (directly) how many arrived intact.
+func closeLossUp(ctx context.Context, ep *endpoints, path string, n int64) (int64, error) {
+	id := fmt.Sprintf("%s-%d", path, time.Now().UnixNano())
+	p, err := dial(ctx, ep, path, "SINK "+id)
+	if err != nil {
+		return 0, err
+	}
+	for off := int64(0); off < n; {
+		k := int(min(chunk, n-off))
+		if _, err := p.Write(patternAt(off, k)); err != nil {
+			p.Close()
+			return 0, fmt.Errorf("benchpeer: %s: sending: %w", path, err)
+		}
+		off += int64(k)
+	}
+	p.Close()
+	// The backend records the count when its side of the call ends.
+	for {
+		got, err := sinkCount(ctx, ep, id)
+		if err != nil || got >= 0 {
+			return got, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// sinkCount asks the backend for the count recorded under id (-1: none
+// yet).
+func sinkCount(ctx context.Context, ep *endpoints, id string) (int64, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", ep.backend)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "COUNT "+id+"\n"); err != nil {
+		return 0, err
+	}
+	b, err := io.ReadAll(io.LimitReader(c, 32))
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("benchpeer: COUNT answered %q", b)
+	}
+	return n, nil
 }
