@@ -65,7 +65,7 @@ type Line struct {
 	idle, closeTimeout time.Duration
 
 	// Writing: wlock (capacity 1) is the write lock; Close takes it with a
-	// timeout. wclosed and wbuf are guarded by it.
+	// timeout. wclosed and wbuf (small control messages) are guarded by it.
 	wlock   chan struct{}
 	wclosed bool
 	wbuf    []byte
@@ -175,11 +175,9 @@ func (l *Line) Write(p []byte) (int, error) {
 		var err error
 		switch l.proto {
 		case ProtoPlain:
-			l.wbuf = appendPlain(l.wbuf[:0], chunk)
-			err = l.conn.WriteMessage(websocket.TextMessage, l.wbuf)
+			err = l.writeText(chunk, appendPlain)
 		case ProtoBase64:
-			l.wbuf = appendBase64(l.wbuf[:0], chunk)
-			err = l.conn.WriteMessage(websocket.TextMessage, l.wbuf)
+			err = l.writeText(chunk, appendBase64)
 		default:
 			err = l.conn.WriteMessage(websocket.BinaryMessage, chunk)
 		}
@@ -190,6 +188,23 @@ func (l *Line) Write(p []byte) (int, error) {
 		p = p[len(chunk):]
 	}
 	return n, nil
+}
+
+// encodePool holds the buffers text subprotocols encode into, so that an
+// idle line keeps none (an encoded chunk is up to 64 KiB).
+var encodePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 2*maxMessage)
+	return &b
+}}
+
+// writeText sends chunk as one text message encoded by enc. Called with
+// the write lock held.
+func (l *Line) writeText(chunk []byte, enc func(b, p []byte) []byte) error {
+	bp := encodePool.Get().(*[]byte)
+	*bp = enc((*bp)[:0], chunk)
+	err := l.conn.WriteMessage(websocket.TextMessage, *bp)
+	encodePool.Put(bp)
+	return err
 }
 
 // SendWindowSize sends a resize control message (binary subprotocol or

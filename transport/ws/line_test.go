@@ -519,3 +519,28 @@ func TestNotAccepted(t *testing.T) {
 	clientLog.wait(t, "status 1013")
 	s.log.wait(t, "not accepted")
 }
+
+// TestTextWriteKeepsNoBuffer: after a large Write on a text subprotocol the
+// line keeps no encode buffer (it used to keep up to 64 KiB per line for
+// good).
+func TestTextWriteKeepsNoBuffer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	for _, proto := range []string{ProtoPlain, ProtoBase64} {
+		c, l := pair(t, s, DialOptions{Subprotocol: proto})
+		done := make(chan error, 1)
+		go func() {
+			_, err := io.ReadFull(c, make([]byte, 64<<10))
+			done <- err
+		}()
+		if _, err := l.Write(bytes.Repeat([]byte{0xE9}, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := cap(l.wbuf); n > 1024 {
+			t.Errorf("%s: line keeps a %d-byte encode buffer after Write", proto, n)
+		}
+	}
+}
