@@ -14,9 +14,11 @@
 //   - V42 runs DESIGN.md's phases v CALLBACK and vi ACCEPT
 //     (docs/access-security.md; Noise NNpsk0 keyed by the callback ticket of
 //     the first call) with auth.PlaceCallback, over a LAPM link (ITU-T V.42
-//     clause 8) that the bridge brings up on the dialled line through the
-//     V42.Open and V42.Start hooks. The ticket is single use: once CALLBACK
-//     has been sent, a failure ends the job.
+//     clause 8) brought up on the dialled line through the V42.Open and
+//     V42.Start hooks; LAPM(LAPMConfig) fills them with package lapm
+//     (detection as originator, clause 8.2, then XID negotiation, then
+//     SABME/UA). The ticket is single use: once CALLBACK has been sent, a
+//     failure ends the job.
 //   - TextConfirm, for text-login users, asks the person who answered to
 //     type the user name the callback is for, and hangs up on anyone else.
 //
