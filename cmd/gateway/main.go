@@ -34,10 +34,9 @@ func register(c command) {
 
 // Exit codes shared by the subcommands.
 const (
-	exitOK       = 0
-	exitFailure  = 1 // the command ran and failed
-	exitUsage    = 2 // bad flags or arguments
-	exitNotBuilt = 3 // the subcommand is not implemented yet
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // bad flags or arguments
 )
 
 func main() {
@@ -121,10 +120,4 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		return exitUsage, false
 	}
 	return 0, true
-}
-
-// notBuilt reports a subcommand that does not exist yet.
-func notBuilt(name string) int {
-	fmt.Fprintf(os.Stderr, "gateway %s: not built yet in this version of dialgate\n", name)
-	return exitNotBuilt
 }
