@@ -134,6 +134,9 @@ type Attempt struct {
 	// made for this record (the job expired or the service closed while
 	// it waited).
 	Number int
+	// Dials counts the dial attempts made for the job so far, this one
+	// included (for the call record's callback_attempts).
+	Dials int
 	// Start and End bound the attempt (Clock time).
 	Start, End time.Time
 	Result     Result

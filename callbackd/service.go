@@ -286,14 +286,14 @@ func (s *Service) run(job Job, deadline time.Time) {
 	wait := s.cfg.Delay
 	for n := 1; ; n++ {
 		if err := s.sleep(wait, deadline); err != nil {
-			s.finish(job, 0, err)
+			s.finish(job, n-1, err)
 			return
 		}
 		if err := s.acquire(deadline); err != nil {
-			s.finish(job, 0, err)
+			s.finish(job, n-1, err)
 			return
 		}
-		a := Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode, Number: n, Start: s.clock.Now()}
+		a := Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode, Number: n, Dials: n, Start: s.clock.Now()}
 		sess, res, err := s.attempt(job, deadline)
 		<-s.sem
 		a.End, a.Result, a.Err = s.clock.Now(), res, err
@@ -316,15 +316,16 @@ func (s *Service) run(job Job, deadline time.Time) {
 	}
 }
 
-// finish ends a job that could not make (another) attempt.
-func (s *Service) finish(job Job, n int, err error) {
+// finish ends a job that could not make (another) attempt after dials
+// dial attempts.
+func (s *Service) finish(job Job, dials int, err error) {
 	res := Expired
 	if errors.Is(err, ErrClosed) {
 		res = Shutdown
 	}
 	now := s.clock.Now()
 	s.record(Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode,
-		Number: n, Start: now, End: now, Result: res, Err: err, Final: true})
+		Dials: dials, Start: now, End: now, Result: res, Err: err, Final: true})
 	s.done(job)
 }
 

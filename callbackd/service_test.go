@@ -201,7 +201,7 @@ func TestRetryWithBackoff(t *testing.T) {
 		checkAttempts(t, got, DialFailed, DialFailed, Connected)
 		wantStart := []time.Duration{3 * time.Second, 13 * time.Second, 33 * time.Second}
 		for i, a := range got {
-			if a.Number != i+1 || !a.Start.Equal(f.t0.Add(wantStart[i])) {
+			if a.Number != i+1 || a.Dials != i+1 || !a.Start.Equal(f.t0.Add(wantStart[i])) {
 				t.Errorf("attempt %d: number %d at %v, want at %v", i+1, a.Number, a.Start.Sub(f.t0), wantStart[i])
 			}
 		}
@@ -428,7 +428,7 @@ func TestExpiredWaitingForSlot(t *testing.T) {
 		}
 		checkAttempts(t, first, HandshakeFailed)
 		checkAttempts(t, second, Expired)
-		if a := second[0]; a.Number != 0 || !errors.Is(a.Err, ErrExpired) || !a.End.Equal(f.t0.Add(cfg.Expiry)) {
+		if a := second[0]; a.Number != 0 || a.Dials != 0 || !errors.Is(a.Err, ErrExpired) || !a.End.Equal(f.t0.Add(cfg.Expiry)) {
 			t.Errorf("waiting job: %+v", a)
 		}
 	})
@@ -595,6 +595,23 @@ func TestInjectedClock(t *testing.T) {
 		got := rec.all()
 		if len(got) != 1 || !got[0].Start.Equal(time.Date(1994, 7, 1, 12, 0, 3, 0, time.UTC)) {
 			t.Errorf("records %+v", got)
+		}
+	})
+}
+
+func TestShutdownRecordCountsDials(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testPolicy
+		cfg.Attempts = 5
+		f := newFixture(t, cfg, nil)
+		f.svc.Schedule(textJob(3, "nobody"))
+		time.Sleep(20 * time.Second) // dials at 3 s and 13 s; the next is at 33 s
+		f.svc.Close()
+		got := f.rec.all()
+		checkAttempts(t, got, DialFailed, DialFailed, Shutdown)
+		if last := got[2]; last.Number != 0 || last.Dials != 2 || !errors.Is(last.Err, ErrClosed) {
+			t.Errorf("shutdown record %+v", last)
 		}
 	})
 }
