@@ -5,16 +5,19 @@
 // answers incoming calls (the gateway's callback) by ringing the DTE.
 //
 // The package follows the command-line conventions of ITU-T V.250
-// (formerly V.25 ter): clause 5.1 (command line prefix "AT" and "A/"
-// repetition), 5.2 (line editing with S3/S5, spaces ignored), 5.3 (basic
-// and S-parameter syntax, chaining several commands on one line),
-// 5.7 (result codes, verbose and numeric, with S3/S4 framing),
-// 6.1 (Z, &F, I, &V-style reporting), 6.2 (E, Q, V, X, S3, S4, S5),
-// 6.3 (D with T/P modifiers and L, A, H, O, S0, S6, S7, S8, S10) and the
-// Hayes escape sequence (S2, S12 guard time) that V.250 leaves to vendors.
-// Extended "+" commands are accepted only where a terminal program needs
-// them (+FCLASS, +GMI, ...). Result-code numbers above 8 (CONNECT <rate>) are
-// a vendor choice; we use the common Hayes/Rockwell table.
+// (formerly V.25 ter), clause numbers as in its 2003 edition: clause 5.2
+// (command line: "AT"/"at" prefix, S3 termination, S5 editing, spaces
+// ignored, several commands on one line), 5.2.4 ("A/" repeats the last
+// line), 5.7 (result codes, verbose and numeric, framed by S3/S4);
+// 6.1.1 Z, 6.1.2 &F, 6.1.3 I; 6.2.1-6.2.3 S3/S4/S5, 6.2.4 E, 6.2.5 Q,
+// 6.2.6 V, 6.2.7 X, 6.2.8 &C, 6.2.9 &D; 6.3.1 D (with its T and P
+// modifiers), 6.3.5 A, 6.3.6 H, 6.3.7 O, 6.3.8 S0, 6.3.9 S6, 6.3.10 S7,
+// 6.3.11 S8, 6.3.12 S10, 6.3.13/6.3.14 L/M (accepted, no speaker). The
+// escape sequence ("+++" with S2 and the S12 guard time), &W, &V, DL, S1
+// and the numeric codes above 8 for CONNECT <rate> are Hayes conventions
+// that V.250 leaves to manufacturers; we follow the common Hayes/Rockwell
+// behaviour. Extended "+" commands are accepted only where terminal
+// programs send them (+FCLASS, +GMI, +IPR, ...).
 //
 // The layers:
 //
@@ -23,12 +26,15 @@
 //     ringing) go in with the current time; bytes for the DTE, bytes for the
 //     line and Actions (dial, hang up, answer, save the profile) come out.
 //     It does no I/O and reads no clock, so every guard time is testable.
-//   - Modem (modem.go) runs an Interp against a DTE (any io.ReadWriter) and
-//     the injected Dialer and Answerer, one goroutine owning the state.
+//   - Run (modem.go) drives an Interp against a DTE (any io.ReadWriteCloser)
+//     and the injected Dialer and Answerer, one goroutine owning the state.
+//   - lines.go adapts transport lines: PlainDialer (telnet-modem calls,
+//     CONNECT without /LAPM), LineAnswerer (auto-answer on a listener, with
+//     a Verify hook for the V.42 callback ticket) and LineCall.
 //   - Phonebook (phonebook.go) resolves what the DTE dialed (a name, a
 //     number, user@host:port, a line URL) to a Target with credentials; the
 //     file is TOML, must be mode 0600, and passwords never reach a log.
-//   - dte_unix.go opens the DTE: a pty (with an optional stable symlink), a
+//   - dte_linux.go opens the DTE: a pty (with an optional stable symlink), a
 //     serial device configured through termios, or stdio.
 //
 // How a call is placed (plain telnet, or V.42 detection, LAPM and Access

@@ -24,9 +24,6 @@ func FuzzCommandLine(f *testing.F) {
 		before := m.Profile()
 		out := m.FromDTE(t0, append(line, '\r'))
 		if bytes.HasSuffix(out.DTE, []byte("ERROR\r\n")) && m.Profile() != before && m.State() == StateCommand {
-			// An ERROR line restores the profile; the only exception is a
-			// line whose earlier commands changed S3/S4 framing... which
-			// are restored too.
 			t.Fatalf("ERROR line %q changed the profile", line)
 		}
 		if len(out.Line) != 0 {
