@@ -176,7 +176,9 @@ type VerifierConfig struct {
 	Argon2 Argon2Params
 	// MaxConcurrent is the number of hashing slots; the argon2id memory in
 	// use never exceeds MaxConcurrent x Argon2.MemoryKiB (a stored hash with
-	// a larger m takes several slots). Default runtime.GOMAXPROCS(0).
+	// a larger m takes several slots; one larger than all of them together
+	// is never run: its user is denied, with the reason in the log).
+	// Default runtime.GOMAXPROCS(0).
 	MaxConcurrent int
 	// MaxQueue is how many verifications may wait for a slot; beyond it
 	// Verify fails at once with ErrBusy. Default 8 x MaxConcurrent;
@@ -314,6 +316,13 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		found = false
 	}
 	weight := v.weight(h.p)
+	tooBig := false
+	if weight > v.slots {
+		// Running it would break the memory bound MaxConcurrent x
+		// Argon2.MemoryKiB: check the dummy instead, and tell the operator.
+		tooBig, found, h = true, false, v.dummy
+		weight = v.weight(h.p)
+	}
 	if err := v.lim.acquire(ctx, weight); err != nil {
 		return User{}, err
 	}
@@ -322,6 +331,8 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 
 	reason := ""
 	switch {
+	case tooBig:
+		reason = fmt.Sprintf("stored hash needs m=%d KiB, more than the verifier's %d slots of %d KiB (raise MaxConcurrent or Argon2.MemoryKiB, or set a new password)", u.hashMemory(), v.slots, v.params.MemoryKiB)
 	case !found:
 		reason = "unknown user"
 	case !match:
@@ -341,10 +352,20 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 }
 
 // weight is how many slots a hash with parameters p occupies:
-// ceil(m / configured m), at least 1, at most every slot.
+// ceil(m / configured m), at least 1. More than every slot (reported as
+// slots+1) means the hash cannot run within the memory bound.
 func (v *Verifier) weight(p Argon2Params) int {
-	n := int((uint64(p.MemoryKiB) + uint64(v.params.MemoryKiB) - 1) / uint64(v.params.MemoryKiB))
-	return max(1, min(n, v.slots))
+	n := (uint64(p.MemoryKiB) + uint64(v.params.MemoryKiB) - 1) / uint64(v.params.MemoryKiB)
+	return int(max(1, min(n, uint64(v.slots)+1)))
+}
+
+// hashMemory returns the m parameter of u's stored hash (0 if malformed).
+func (u User) hashMemory() uint32 {
+	h, err := parseArgon2Hash(u.Hash)
+	if err != nil {
+		return 0
+	}
+	return h.p.MemoryKiB
 }
 
 func (v *Verifier) check(h argon2Hash, password string) bool {

@@ -539,7 +539,7 @@ func TestVerifyWeightsLargeHashes(t *testing.T) {
 	for _, c := range []struct {
 		m    uint32
 		want int
-	}{{64, 1}, {1024, 1}, {1025, 2}, {3072, 3}, {1 << 20, 4}} {
+	}{{64, 1}, {1024, 1}, {1025, 2}, {3072, 3}, {4096, 4}, {4097, 5}, {1 << 20, 5}} {
 		if got := v.weight(Argon2Params{Time: 1, MemoryKiB: c.m, Threads: 1}); got != c.want {
 			t.Errorf("m=%d: weight %d, want %d", c.m, got, c.want)
 		}
@@ -600,5 +600,34 @@ func BenchmarkThrottle(b *testing.B) {
 		_ = th.Delay("alice", s)
 		th.Failure("alice", s)
 		i++
+	}
+}
+
+// TestVerifyRefusesHashOverMemoryBound: a stored hash whose m exceeds every
+// hashing slot together is not run (it would break the documented memory
+// bound); its user is denied like any failure, after one dummy hash, and the
+// operator log says why. It used to be run taking just every slot.
+func TestVerifyRefusesHashOverMemoryBound(t *testing.T) {
+	big, err := HashPassword("pw", Argon2Params{Time: 1, MemoryKiB: 4096, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := NewUsers()
+	if err := u.Add(User{ID: "heavy", Hash: big}); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	v := NewVerifier(u, VerifierConfig{
+		Argon2: Argon2Params{Time: 1, MemoryKiB: 1024, Threads: 1}, MaxConcurrent: 2, MinFailureTime: time.Nanosecond,
+		Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) },
+	}, nil)
+	if _, err := v.Verify(context.Background(), "heavy", "pw", "192.0.2.1:1"); err != ErrDenied {
+		t.Fatalf("Verify: %v, want ErrDenied", err)
+	}
+	if st := v.Stats(); st.Hashes != 1 {
+		t.Errorf("%d argon2id computations, want 1 (the dummy)", st.Hashes)
+	}
+	if len(logs) != 1 || !strings.Contains(logs[0], "m=4096 KiB") {
+		t.Errorf("operator log %q does not name the oversized hash", logs)
 	}
 }
