@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -187,4 +188,90 @@ func TestE2EDialText(t *testing.T) {
 	if r := recs[len(recs)-1]; r.Mode != "text" || r.User != "bob" || r.Result != "completed" {
 		t.Errorf("record %+v", r)
 	}
+}
+
+// newCallbackGateway starts `gateway serve` (listener v42 mode v42) with a
+// quick callback policy and one user, carol (password pw-carol), whose
+// callback address is answer and whose backend is the echo server.
+func newCallbackGateway(t *testing.T, v42, answer, echo string) *testGateway {
+	t.Helper()
+	dir := t.TempDir()
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echo, v42, g.metrics) +
+		"[callback]\ndelay = \"200ms\"\nattempts = 2\nbackoff = \"1s\"\nexpiry = \"1m\"\n"
+	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := auth.NewUsers()
+	h, err := auth.HashPassword("pw-carol", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Add(auth.User{ID: "carol", Hash: h, Backend: "echo", Callback: answer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Save(filepath.Join(dir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+	t.Cleanup(g.stop)
+	return g
+}
+
+// checkCallbackRecords waits for the first call's record (result
+// callback) and the callback's (mode callback, completed, one dial).
+func checkCallbackRecords(t *testing.T, g *testGateway) {
+	t.Helper()
+	recs := g.waitRecords(2)
+	if len(recs) != 2 || recs[0].Result != "callback" || recs[1].Mode != "callback" || recs[1].Session != recs[0].Session ||
+		recs[1].Result != "completed" || recs[1].CallbackAttempts != 1 || recs[1].User != "carol" {
+		t.Errorf("records: %+v", recs)
+	}
+}
+
+// TestE2EDialV42Callback: callback end to end with the binaries: Access
+// Security CONFIRM with a callback, the daemon hangs up and calls
+// --answer, dial proves the ticket (phases v/vi) and the sealed session to
+// the echo backend runs on the callback.
+func TestE2EDialV42Callback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	answer := "telnet://" + freePort(t)
+	g := newCallbackGateway(t, "detect", answer, echoBackend(t))
+	p := startDialProc(t, []string{"DIALGATE_PASSWORD=pw-carol"}, "--user", "carol", "--tofu",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, "telnet://"+g.addr)
+	waitFor(t, func() bool { return strings.Contains(p.stderr.String(), "callback answered") })
+	io.WriteString(p.stdin, "on the callback line\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "on the callback line\r") })
+	p.stdin.Close()
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s\ngateway:\n%s", code, p.stderr, g.log)
+	}
+	checkCallbackRecords(t, g)
+}
+
+// TestE2EDialTextCallback: the same for a text login: the daemon hangs up,
+// calls --answer, asks for the user name, and bridges.
+func TestE2EDialTextCallback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	answer := "telnet://" + freePort(t)
+	g := newCallbackGateway(t, "off", answer, echoBackend(t))
+	p := startDialProc(t, nil, "--text", "--answer", answer, "telnet://"+g.addr)
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "login: ") })
+	io.WriteString(p.stdin, "carol\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "assword: ") })
+	io.WriteString(p.stdin, "pw-carol\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "Type your user name to accept: ") })
+	io.WriteString(p.stdin, "carol\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "Callback accepted.") })
+	io.WriteString(p.stdin, "echoed on the callback\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "echoed on the callback\r") })
+	p.stdin.Close()
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s\ngateway:\n%s", code, p.stderr, g.log)
+	}
+	checkCallbackRecords(t, g)
 }
