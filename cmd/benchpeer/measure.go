@@ -276,10 +276,11 @@ type idleResult struct {
 }
 
 // idleSessions establishes count sessions over path, each sending IDLE
-// to its backend, and measures the gateway's RSS growth while all are
+// to its backend (or, with warm > 0, first receiving warm octets so that
+// the session's buffers have been used), and measures the gateway's RSS growth while all are
 // open. It hangs them all up before returning.
 // While they are open it calls during (if not nil).
-func idleSessions(ctx context.Context, ep *endpoints, path string, count, par int, gatewayPID int, during func() error) (idleResult, error) {
+func idleSessions(ctx context.Context, ep *endpoints, path string, warm int64, count, par int, gatewayPID int, during func() error) (idleResult, error) {
 	before, err := rssBytes(gatewayPID)
 	if err != nil {
 		return idleResult{}, err
@@ -296,9 +297,16 @@ func idleSessions(ctx context.Context, ep *endpoints, path string, count, par in
 	// Not all at once: the caller's T400 (750 ms) bounds how long the
 	// gateway may take to answer detection.
 	start := time.Now()
+	cmd := "IDLE"
+	if warm > 0 {
+		cmd = fmt.Sprintf("SRC %d", warm)
+	}
 	err = forEach(ctx, count, par, func(i int) error {
-		p, err := dial(ctx, ep, path, "IDLE")
+		p, err := dial(ctx, ep, path, cmd)
 		peers[i] = p
+		if err == nil && warm > 0 {
+			_, err = receive(p, warm)
+		}
 		return err
 	})
 	el := time.Since(start)

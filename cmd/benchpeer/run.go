@@ -45,6 +45,7 @@ type settings struct {
 	setups      int
 	idle        int // idle sessions through the text login to the demo backend
 	idleFull    int // idle full-stack sessions to the TCP backend
+	idleWarm    int // idle raw sessions after a bulk transfer each
 	closeBytes  int64
 	fullPar     int           // full-stack set-ups at once in the idle phase
 	timeout     time.Duration // bound of the whole measurement phase
@@ -52,9 +53,9 @@ type settings struct {
 
 var (
 	quickSettings = settings{reps: 3, bulk: 16 << 20, streams: 100, streamBytes: 256 << 10, echoes: 2000, setups: 20,
-		idle: 1000, idleFull: 200, closeBytes: 1 << 20, timeout: 45 * time.Second}
+		idle: 1000, idleFull: 200, idleWarm: 300, closeBytes: 1 << 20, timeout: 45 * time.Second}
 	fullSettings = settings{reps: 5, bulk: 64 << 20, streams: 100, streamBytes: 1 << 20, echoes: 20000, setups: 100,
-		idle: 10000, idleFull: 2000, closeBytes: 4 << 20, timeout: 10 * time.Minute}
+		idle: 10000, idleFull: 2000, idleWarm: 5000, closeBytes: 4 << 20, timeout: 10 * time.Minute}
 )
 
 type runner struct {
@@ -585,8 +586,14 @@ func (r *runner) measure(ctx context.Context) error {
 	// Idle sessions: RSS growth of a fresh gateway.
 	for _, c := range []struct {
 		path       string
+		warm       int64
 		count, par int
-	}{{pathIdle, s.idle, 32}, {pathFull, s.idleFull, s.fullPar}} {
+		what       string
+	}{
+		{pathIdle, 0, s.idle, 32, "text login, demo backend"},
+		{pathRaw, 128 << 10, s.idleWarm, 32, "text login, TCP backend, after 128 KiB each"},
+		{pathFull, 0, s.idleFull, s.fullPar, "full, TCP backend"},
+	} {
 		if err := r.restartGateway(); err != nil {
 			return err
 		}
@@ -594,10 +601,10 @@ func (r *runner) measure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		res, err := idleSessions(ctx, &r.ep, c.path, c.count, c.par, r.gatewayPID, func() error {
+		res, err := idleSessions(ctx, &r.ep, c.path, c.warm, c.count, c.par, r.gatewayPID, func() error {
 			g1, err := r.goroutines()
 			res := float64(g1-g0) / float64(c.count)
-			r.add(fmt.Sprintf("idle sessions (%s): gateway goroutines per session", c.path), fmt.Sprintf("%.2f", res), "", "", "")
+			r.add(fmt.Sprintf("idle sessions (%s): gateway goroutines per session", c.what), fmt.Sprintf("%.2f", res), "", "", "")
 			return err
 		})
 		if err != nil {
@@ -606,11 +613,7 @@ func (r *runner) measure(ctx context.Context) error {
 		if err := r.waitQuiet(ctx, g0); err != nil {
 			return err
 		}
-		what := "text login, demo backend"
-		if c.path == pathFull {
-			what = "full, TCP backend"
-		}
-		r.add(fmt.Sprintf("idle sessions (%s): RSS per session", what), fmt.Sprintf("%.1f KiB x %d", res.rssPerSess/1024, res.sessions),
+		r.add(fmt.Sprintf("idle sessions (%s): RSS per session", c.what), fmt.Sprintf("%.1f KiB x %d", res.rssPerSess/1024, res.sessions),
 			fmt.Sprintf("RSS %d -> %d MiB", res.rssBefore>>20, res.rssAfter>>20), fmt.Sprintf("set-up %.1f s", res.setupElapsed.Seconds()), "<= 64 KiB x 10,000")
 	}
 	return nil
