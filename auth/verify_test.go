@@ -87,7 +87,8 @@ func TestArgon2ReferenceVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v := NewVerifier(u, VerifierConfig{Argon2: policyArgon2, MaxConcurrent: 2, MinFailureTime: time.Nanosecond}, nil)
+	// Slots of 1 MiB: the largest vector (m=1024) fits the memory bound.
+	v := NewVerifier(u, VerifierConfig{Argon2: Argon2Params{Time: 1, MemoryKiB: 1024, Threads: 1}, MaxConcurrent: 2, MinFailureTime: time.Nanosecond}, nil)
 	for i, vec := range policyArgon2Vectors {
 		id := fmt.Sprintf("v%d", i)
 		if _, err := v.Verify(context.Background(), id, vec.password, "test"); err != nil {
