@@ -205,14 +205,16 @@ func Parse(address string) (*url.URL, error) {
 	regMu.RLock()
 	_, ok := schemes[u.Scheme]
 	regMu.RUnlock()
+	// From here on the address is quoted with any password redacted: error
+	// messages end up in logs.
 	if !ok {
-		return nil, fmt.Errorf("%w %q in %q (registered: %s)", ErrUnknownScheme, u.Scheme, address, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("%w %q in %q (registered: %s)", ErrUnknownScheme, u.Scheme, u.Redacted(), strings.Join(Schemes(), ", "))
 	}
 	if u.Port() == "" { // an empty host means every interface (listeners)
-		return nil, fmt.Errorf("%w %q: missing host:port", ErrBadAddress, address)
+		return nil, fmt.Errorf("%w %q: missing host:port", ErrBadAddress, u.Redacted())
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%w %q: credentials do not belong in a line address", ErrBadAddress, address)
+		return nil, fmt.Errorf("%w %q: credentials do not belong in a line address", ErrBadAddress, u.Redacted())
 	}
 	return u, nil
 }

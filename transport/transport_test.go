@@ -29,6 +29,8 @@ func TestParse(t *testing.T) {
 		{in: "testline://h:", wantErr: ErrBadAddress, msg: "missing host:port"},
 		{in: "testline://user:pw@127.0.0.1:1", wantErr: ErrBadAddress, msg: "credentials"},
 		{in: "testline://%zz:1", wantErr: ErrBadAddress},
+		{in: "testline://user:s3cret@127.0.0.1", wantErr: ErrBadAddress, msg: "missing host:port"},
+		{in: "nosuch://user:s3cret@127.0.0.1:1", wantErr: ErrUnknownScheme, msg: `"nosuch"`},
 	} {
 		u, err := Parse(tc.in)
 		if tc.wantErr == nil {
@@ -43,6 +45,9 @@ func TestParse(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tc.msg) || !strings.HasPrefix(err.Error(), "transport: ") {
 			t.Errorf("Parse(%q) error %q; want it to start with the package and mention %q", tc.in, err, tc.msg)
+		}
+		if strings.Contains(err.Error(), "pw@") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Parse(%q) error %q shows the password", tc.in, err)
 		}
 	}
 }
