@@ -38,9 +38,10 @@ func runNode(t *testing.T, timeout time.Duration, node string, args ...string) [
 	return out
 }
 
-// TestEmbeddedCurrent rebuilds the page from web/ui into a temporary
-// directory and compares it with the embedded web/static: a change to the
-// sources or the lock file without `node build.mjs` fails here.
+// TestEmbeddedCurrent rebuilds the page from web/ui (and the V.42 caller
+// from web/wasm) into a temporary directory and compares it with the
+// embedded web/static: a change to the sources, the lock file, or the Go
+// packages the caller is built from, without `node build.mjs`, fails here.
 func TestEmbeddedCurrent(t *testing.T) {
 	node := needUI(t)
 	out := t.TempDir()
@@ -89,6 +90,8 @@ func TestEmbeddedCurrent(t *testing.T) {
 			t.Errorf("%s is built but not in web/static (run: cd web/ui && node build.mjs)", n)
 		case !inBuild:
 			t.Errorf("web/static/%s is not built any more (delete it)", n)
+		case !bytes.Equal(b, e) && n == "dialgate.wasm":
+			t.Errorf("web/static/dialgate.wasm is stale: %d bytes embedded, %d built; it compiles web/wasm with lapm, auth and transport, so a change there needs a rebuild too (run: cd web/ui && node build.mjs)", len(e), len(b))
 		case !bytes.Equal(b, e):
 			t.Errorf("web/static/%s is stale: %d bytes embedded, %d built (run: cd web/ui && node build.mjs)", n, len(e), len(b))
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha256"
 	"embed"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,31 +45,70 @@ type Options struct {
 	// Charset is the default character set, CharsetUTF8 (default) or
 	// CharsetCP437. The user can switch; the page remembers the choice.
 	Charset string
+	// Mode is the default login, ModeText (default) or ModeV42; the
+	// page's "mode" query parameter overrides it.
+	Mode string
 }
+
+// Logins the page offers.
+const (
+	// ModeText: the gateway's text login, typed into the terminal.
+	ModeText = "text"
+	// ModeV42: V.42 with Access Security run in the page by
+	// dialgate.wasm (web/wasm), with the gateway's host key pinned in the
+	// browser's local storage. The line must start LAPM at once (a
+	// listener with v42 = "lapm"): WebSocket lines have no V.42
+	// detection yet.
+	ModeV42 = "v42"
+)
 
 // The placeholders in index.html that the handler fills in.
 const (
 	metaLine    = `<meta name="dialgate-line" content="/line">`
 	metaCharset = `<meta name="dialgate-charset" content="utf-8">`
+	metaMode    = `<meta name="dialgate-mode" content="text">`
 	metaNonce   = `<meta name="dialgate-style-nonce" content="">`
 )
 
 type asset struct {
+	name  string
 	body  []byte
 	ctype string
 	etag  string
 }
 
+// gzipMin is the size from which an asset is sent compressed.
+const gzipMin = 32 << 10
+
+// gzipCache holds the compressed embedded assets, made on first demand and
+// shared by every handler (the embedded files never change).
+var gzipCache sync.Map // name -> func() []byte (sync.OnceValue)
+
+func (a *asset) gzipped() []byte {
+	f, _ := gzipCache.LoadOrStore(a.name, sync.OnceValue(func() []byte {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		_, _ = zw.Write(a.body)
+		if zw.Close() != nil || b.Len() >= len(a.body) {
+			return nil
+		}
+		return b.Bytes()
+	}))
+	return f.(func() []byte)()
+}
+
 type handler struct {
 	// page is index.html split around the nonce's content attribute.
 	pageHead, pageTail []byte
-	assets             map[string]asset
+	assets             map[string]*asset
 }
 
 // Handler returns the http.Handler serving the terminal page at "/" (and
-// "/index.html") and its assets (app.js, app.css, licenses.txt, favicon.svg) next to
-// it; every other path is 404, every method but GET and HEAD 405. Mount it
-// at "/" of the mux that serves the line, or under a prefix with
+// "/index.html") and its assets (app.js, app.css, favicon.svg,
+// licenses.txt, and the V.42 caller dialgate.wasm with Go's wasm_exec.js)
+// next to it; every other path is 404, every method but GET and HEAD 405.
+// Large assets are sent gzip-compressed to browsers that accept it. Mount
+// it at "/" of the mux that serves the line, or under a prefix with
 // http.StripPrefix (the page refers to its assets by relative URLs).
 func Handler(opts Options) (http.Handler, error) {
 	if opts.LinePath == "" {
@@ -75,6 +116,13 @@ func Handler(opts Options) (http.Handler, error) {
 	}
 	if !validLinePath(opts.LinePath) {
 		return nil, fmt.Errorf("%w: line path %q: want an absolute path on this origin such as /line", ErrBadOption, opts.LinePath)
+	}
+	switch opts.Mode {
+	case "":
+		opts.Mode = ModeText
+	case ModeText, ModeV42:
+	default:
+		return nil, fmt.Errorf("%w: mode %q: want %q or %q", ErrBadOption, opts.Mode, ModeText, ModeV42)
 	}
 	switch opts.Charset {
 	case "":
@@ -87,7 +135,7 @@ func Handler(opts Options) (http.Handler, error) {
 }
 
 func newHandler(fsys embed.FS, opts Options) (*handler, error) {
-	h := &handler{assets: map[string]asset{}}
+	h := &handler{assets: map[string]*asset{}}
 	index, err := fs.ReadFile(fsys, "static/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded page: %w", err)
@@ -95,6 +143,7 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 	for _, r := range []struct{ old, new string }{
 		{metaLine, `<meta name="dialgate-line" content="` + html.EscapeString(opts.LinePath) + `">`},
 		{metaCharset, `<meta name="dialgate-charset" content="` + opts.Charset + `">`},
+		{metaMode, `<meta name="dialgate-mode" content="` + opts.Mode + `">`},
 	} {
 		if bytes.Count(index, []byte(r.old)) != 1 {
 			return nil, fmt.Errorf("web: embedded page lacks %s", r.old)
@@ -108,7 +157,7 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 	cut := i + len(metaNonce) - len(`">`)
 	h.pageHead, h.pageTail = index[:cut], index[cut:]
 
-	for _, name := range []string{"app.js", "app.css", "licenses.txt", "favicon.svg"} {
+	for _, name := range []string{"app.js", "app.css", "licenses.txt", "favicon.svg", "wasm_exec.js", "dialgate.wasm"} {
 		b, err := fs.ReadFile(fsys, "static/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("web: embedded asset: %w", err)
@@ -124,8 +173,10 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 			ctype = "text/plain; charset=utf-8"
 		case ".svg":
 			ctype = "image/svg+xml"
+		case ".wasm":
+			ctype = "application/wasm" // WebAssembly.instantiateStreaming insists
 		}
-		h.assets["/"+name] = asset{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		h.assets["/"+name] = &asset{name: name, body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 	}
 	return h, nil
 }
@@ -153,7 +204,7 @@ func csp(nonce string) string {
 	n := "'nonce-" + nonce + "'"
 	return strings.Join([]string{
 		"default-src 'none'",
-		"script-src 'self'",
+		"script-src 'self' 'wasm-unsafe-eval'", // WebAssembly compilation only; no eval
 		"style-src 'self' " + n,
 		"style-src-elem 'self' " + n,
 		"style-src-attr 'unsafe-inline'",
@@ -192,10 +243,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("Content-Type", a.ctype)
 	hd.Set("Cache-Control", "no-cache")
-	hd.Set("ETag", a.etag)
+	body, etag := a.body, a.etag
+	if len(a.body) >= gzipMin {
+		hd.Add("Vary", "Accept-Encoding")
+		if gz := a.gzipped(); gz != nil && acceptsGzip(r) {
+			body, etag = gz, strings.TrimSuffix(a.etag, `"`)+`-gz"`
+			hd.Set("Content-Encoding", "gzip")
+		}
+	}
+	hd.Set("ETag", etag)
 	// ServeContent answers If-None-Match with 304 and handles HEAD and
 	// Range.
-	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(a.body))
+	http.ServeContent(w, r, "", zeroTime, bytes.NewReader(body))
 }
 
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -222,3 +281,19 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 // zeroTime makes ServeContent skip Last-Modified (the ETag identifies the
 // content).
 var zeroTime = time.Time{}
+
+// acceptsGzip reports whether the request's Accept-Encoding (RFC 9110
+// §12.5.3) admits gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+				continue
+			}
+			q := strings.ReplaceAll(params, " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}

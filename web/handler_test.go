@@ -1,6 +1,7 @@
 package web
 
 import (
+	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
@@ -68,8 +69,10 @@ func TestPage(t *testing.T) {
 				t.Errorf("%s: CSP %q lacks %q", p, csp, want)
 			}
 		}
-		if strings.Contains(csp, "script-src 'self' 'unsafe") || strings.Contains(csp, "unsafe-eval") {
-			t.Errorf("%s: CSP allows unsafe scripts: %q", p, csp)
+		for _, d := range strings.Split(csp, ";") {
+			if f := strings.Fields(d); len(f) > 0 && f[0] == "script-src" && strings.Join(f, " ") != "script-src 'self' 'wasm-unsafe-eval'" {
+				t.Errorf("%s: CSP %q: scripts not limited to the origin (and WebAssembly)", p, d)
+			}
 		}
 		checkCommonHeaders(t, p, r)
 		if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
@@ -147,10 +150,12 @@ func TestBadOptions(t *testing.T) {
 func TestAssets(t *testing.T) {
 	h := newTestHandler(t, Options{})
 	for p, ct := range map[string]string{
-		"/app.js":       "text/javascript; charset=utf-8",
-		"/app.css":      "text/css; charset=utf-8",
-		"/licenses.txt": "text/plain; charset=utf-8",
-		"/favicon.svg":  "image/svg+xml",
+		"/app.js":        "text/javascript; charset=utf-8",
+		"/app.css":       "text/css; charset=utf-8",
+		"/licenses.txt":  "text/plain; charset=utf-8",
+		"/favicon.svg":   "image/svg+xml",
+		"/wasm_exec.js":  "text/javascript; charset=utf-8",
+		"/dialgate.wasm": "application/wasm",
 	} {
 		r := get(t, h, "GET", p)
 		b := body(t, r)
@@ -205,5 +210,55 @@ func TestStripPrefix(t *testing.T) {
 	}
 	if r := get(t, mux, "GET", "/term/"); r.StatusCode != 200 {
 		t.Errorf("/term/: status %d", r.StatusCode)
+	}
+}
+
+func TestGzip(t *testing.T) {
+	h := newTestHandler(t, Options{})
+	plain := get(t, h, "GET", "/dialgate.wasm")
+	pb := body(t, plain)
+	if plain.Header.Get("Content-Encoding") != "" || !strings.HasPrefix(pb, "\x00asm") {
+		t.Fatalf("without Accept-Encoding: Content-Encoding %q, body starts %q", plain.Header.Get("Content-Encoding"), pb[:min(8, len(pb))])
+	}
+	for _, ae := range []string{"gzip", "gzip, deflate, br", "br;q=1.0, GZIP;q=0.5"} {
+		r := get(t, h, "GET", "/dialgate.wasm", "Accept-Encoding", ae)
+		if r.Header.Get("Content-Encoding") != "gzip" || r.Header.Get("Vary") != "Accept-Encoding" {
+			t.Fatalf("Accept-Encoding %q: Content-Encoding %q Vary %q", ae, r.Header.Get("Content-Encoding"), r.Header.Get("Vary"))
+		}
+		if ae == "gzip" { // decompress once: slow under -race
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(zr)
+			if err != nil || string(b) != pb {
+				t.Fatalf("gzip body differs (%v)", err)
+			}
+		}
+		if r.Header.Get("ETag") == plain.Header.Get("ETag") {
+			t.Error("compressed and plain bodies share an ETag")
+		}
+	}
+	for _, ae := range []string{"gzip;q=0", "br", "identity"} {
+		if r := get(t, h, "GET", "/dialgate.wasm", "Accept-Encoding", ae); r.Header.Get("Content-Encoding") != "" {
+			t.Errorf("Accept-Encoding %q: got Content-Encoding %q", ae, r.Header.Get("Content-Encoding"))
+		}
+	}
+	if r := get(t, h, "GET", "/favicon.svg", "Accept-Encoding", "gzip"); r.Header.Get("Content-Encoding") != "" {
+		t.Error("a small asset was compressed")
+	}
+}
+
+func TestModeOption(t *testing.T) {
+	b := body(t, get(t, newTestHandler(t, Options{Mode: ModeV42}), "GET", "/"))
+	if !strings.Contains(b, `<meta name="dialgate-mode" content="v42">`) {
+		t.Errorf("mode missing from page:\n%s", b)
+	}
+	if _, err := Handler(Options{Mode: "telnet"}); !errors.Is(err, ErrBadOption) {
+		t.Errorf("bad mode accepted: %v", err)
+	}
+	r := get(t, newTestHandler(t, Options{}), "GET", "/")
+	if csp := r.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval';") || strings.Contains(csp, "'unsafe-eval'") {
+		t.Errorf("CSP %q: want WebAssembly allowed and eval not", csp)
 	}
 }

@@ -1,17 +1,24 @@
-// End-to-end test of the browser terminal in headless Chromium (the
+// End-to-end tests of the browser terminal in headless Chromium (the
 // Debian package; no browser is ever downloaded), driven by playwright-core.
-// web/e2e_test.go starts a real gateway and runs this script; it can also
-// be run by hand against any gateway serving the page:
+// web/e2e_test.go and web/e2e_v42_test.go start the gateways and run this
+// script; it can also be run by hand against any gateway serving the page:
 //
 //   DIALGATE_E2E_URL=http://127.0.0.1:8080/ DIALGATE_E2E_USER=alice \
 //   DIALGATE_E2E_PASSWORD=... DIALGATE_E2E_OUT=/tmp/shots node e2e/e2e.mjs
 //
-// The gateway must answer with at most one line (max_concurrent = 1, so a
+// Scenario "text" (default, DIALGATE_E2E_SCENARIO): the text login. The
+// gateway must answer with at most one line (max_concurrent = 1, so a
 // second call hears BUSY), hold-off 0s, one login try, and bridge the user
-// to a POSIX shell on a pty with PS1='$ '. Each step prints one line
-// "ok <step>". With DIALGATE_E2E_SECURE_URL (the page over https, any
-// certificate accepted) it then logs in again over wss. A failure prints "FAIL <step>: <why>", the terminal text and
-// a screenshot, and exits 1.
+// to a POSIX shell on a pty with PS1='$ '. With DIALGATE_E2E_SECURE_URL
+// (the page over https, any certificate accepted) it then logs in again
+// over wss.
+//
+// Scenario "v42": the page in V.42 mode (dialgate.wasm) against a gateway
+// answering LAPM and Access Security, a shell behind it, and a test hook
+// DIALGATE_E2E_ROTATE_URL (POST) that changes the gateway's host key.
+//
+// Each step prints one line "ok <step>"; a failure prints
+// "FAIL <step>: <why>", the terminal text and a screenshot, and exits 1.
 import { chromium } from 'playwright-core';
 import { mkdtemp, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,7 +29,7 @@ const url = env('DIALGATE_E2E_URL');
 const secureURL = env('DIALGATE_E2E_SECURE_URL'); // optional: the page over https
 const user = env('DIALGATE_E2E_USER', 'alice');
 const password = env('DIALGATE_E2E_PASSWORD');
-const out = env('DIALGATE_E2E_OUT', '.');
+const out_ = env('DIALGATE_E2E_OUT', '.');
 const browserPath = env('DIALGATE_E2E_CHROMIUM', '/usr/bin/chromium');
 const WAIT = Number(env('DIALGATE_E2E_WAIT_MS', '20000'));
 if (!url || !password) {
@@ -36,7 +43,7 @@ const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 let step = 'launch';
 const pages = [];
 const profile = await mkdtemp(join(tmpdir(), 'dialgate-e2e-'));
-await mkdir(out, { recursive: true });
+await mkdir(out_, { recursive: true });
 const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: browserPath, headless: true, args,
   viewport: { width: 1000, height: 600 },
@@ -106,7 +113,118 @@ async function sttySize(page) {
   return { rows: Number(m[1]), cols: Number(m[2]) };
 }
 
+const scenario = env('DIALGATE_E2E_SCENARIO', 'text');
+
+// v42Scenario: the page in mode v42 against a gateway answering V.42 with
+// Access Security (LAPM at once, no detection), user/password from the
+// environment, a shell on a pty behind it. DIALGATE_E2E_ROTATE_URL is a
+// test hook that gives the gateway a new host key.
+async function v42Scenario() {
+  step = 'page loads in V.42 mode';
+  const a = await ctx.newPage();
+  pages.push(a);
+  const errors = [];
+  a.on('pageerror', (e) => errors.push(String(e)));
+  a.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  a.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
+  await a.goto(url);
+  if ((await a.evaluate(() => window.dialgate.mode)) !== 'v42') throw new Error('page not in v42 mode');
+  await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+  ok(step);
+
+  const call = async (pw) => {
+    await a.fill('#user', user);
+    await a.fill('#password', pw);
+    await a.click('#call');
+  };
+
+  step = 'V.42 call with Access Security; host key pinned on first use';
+  await call(password);
+  await waitState(a, 'connected');
+  await a.waitForFunction(() => /V\.42, encrypted, session \d+/.test(window.dialgate.status().text), null, { timeout: WAIT });
+  await waitText(a, 'pinned its host key SHA256:');
+  if (await a.inputValue('#password') !== '') throw new Error('password left in the form');
+  ok(`${step} (${(await status(a)).text})`);
+
+  step = 'command over the sealed link';
+  await waitScreen(a, (s) => s.split('\n').some((l) => l.startsWith('$ ')), 'the shell prompt');
+  const out = await run(a, 'echo "v42-$((6*7))"');
+  if (!out.includes('v42-42')) throw new Error(`output ${JSON.stringify(out)}`);
+  ok(step);
+
+  step = 'resize reaches the pty over V.42';
+  let want = await size(a);
+  let got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) throw new Error(`stty size ${JSON.stringify(got)}, terminal ${JSON.stringify(want)}`);
+  await a.setViewportSize({ width: 700, height: 450 });
+  await a.waitForFunction((w) => { const s = window.dialgate.size(); return s.cols !== w.cols || s.rows !== w.rows; }, want, { timeout: WAIT });
+  want = await size(a);
+  got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) throw new Error(`stty size ${JSON.stringify(got)}, terminal ${JSON.stringify(want)}`);
+  await a.setViewportSize({ width: 1000, height: 600 });
+  ok(`${step} (${got.cols}x${got.rows})`);
+  await a.screenshot({ path: join(out_, 'v42.png') });
+
+  step = 'hang up';
+  await a.click('#hangup');
+  await waitState(a, 'hungup');
+  await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+  ok(step);
+
+  step = 'wrong password is denied';
+  await call(password + '-wrong');
+  const denied = await waitState(a, 'denied');
+  if (!/denied/.test(denied)) throw new Error(`status line says ${JSON.stringify(denied)}`);
+  ok(step);
+
+  step = 'changed host key is refused before the password is sent';
+  const rot = await fetch(env('DIALGATE_E2E_ROTATE_URL'), { method: 'POST' });
+  if (!rot.ok) throw new Error(`rotate hook: HTTP ${rot.status}`);
+  await call(password);
+  const hk = await waitState(a, 'hostkey');
+  if (!/^HOST KEY CHANGED: pinned SHA256:\S+, offered SHA256:\S+$/.test(hk)) throw new Error(`status line says ${JSON.stringify(hk)}`);
+  if (await a.isHidden('#forget')) throw new Error('no Forget host key button');
+  await waitText(a, 'ended before the password was sent');
+  await a.screenshot({ path: join(out_, 'hostkey.png') });
+  ok(step);
+
+  step = 'forget the key, call again, new key pinned';
+  await a.click('#forget');
+  await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+  await call(password);
+  await waitState(a, 'connected');
+  await waitScreen(a, (s) => (s.match(/pinned its host key/g) || []).length === 2, 'the second first-use notice');
+  await a.click('#hangup');
+  await waitState(a, 'hungup');
+  ok(step);
+
+  step = 'no page errors';
+  if (errors.length) throw new Error(`console errors: ${errors.join(' | ')}`);
+  ok(step);
+}
+
 try {
+  if (scenario === 'v42') {
+    await v42Scenario();
+  } else {
+    await textScenario();
+  }
+} catch (e) {
+  console.log(`FAIL ${step}: ${e.message}`);
+  for (const [i, p] of pages.entries()) {
+    try {
+      console.log(`--- page ${i} status ${JSON.stringify(await status(p))}\n${(await screen(p)).replace(/\n+$/, '')}`);
+      await p.screenshot({ path: join(out_, `failure-${i}.png`) });
+    } catch { /* page gone */ }
+  }
+  process.exitCode = 1;
+} finally {
+  await ctx.close();
+  await rm(profile, { recursive: true, force: true });
+}
+
+async function textScenario() {
   step = 'page loads and connects';
   const a = await ctx.newPage();
   pages.push(a);
@@ -180,7 +298,7 @@ try {
 
   step = 'screenshot';
   await run(a, "printf '\\033[1;33mdialgate\\033[0m browser terminal \\033[32mOK\\033[0m\\n'");
-  await a.screenshot({ path: join(out, 'terminal.png') });
+  await a.screenshot({ path: join(out_, 'terminal.png') });
   ok(step);
 
   step = 'second caller hears busy';
@@ -190,7 +308,7 @@ try {
   const busyText = await waitState(b, 'busy');
   if (!/busy/i.test(busyText)) throw new Error(`status line says ${JSON.stringify(busyText)}`);
   if (await b.isDisabled('#reconnect')) throw new Error('reconnect button disabled after busy');
-  await b.screenshot({ path: join(out, 'busy.png') });
+  await b.screenshot({ path: join(out_, 'busy.png') });
   await b.close();
   pages.pop();
   ok(step);
@@ -208,7 +326,7 @@ try {
   await login(a, password + '-wrong');
   const denied = await waitState(a, 'denied');
   if (!/denied/.test(denied)) throw new Error(`status line says ${JSON.stringify(denied)}`);
-  await a.screenshot({ path: join(out, 'denied.png') });
+  await a.screenshot({ path: join(out_, 'denied.png') });
   ok(step);
 
   if (secureURL) {
@@ -235,16 +353,4 @@ try {
   step = 'no page errors';
   if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join(' | ')}`);
   ok(step);
-} catch (e) {
-  console.log(`FAIL ${step}: ${e.message}`);
-  for (const [i, p] of pages.entries()) {
-    try {
-      console.log(`--- page ${i} status ${JSON.stringify(await status(p))}\n${(await screen(p)).replace(/\n+$/, '')}`);
-      await p.screenshot({ path: join(out, `failure-${i}.png`) });
-    } catch { /* page gone */ }
-  }
-  process.exitCode = 1;
-} finally {
-  await ctx.close();
-  await rm(profile, { recursive: true, force: true });
 }

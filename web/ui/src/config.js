@@ -41,3 +41,14 @@ export function charset(search, saved, metaDefault) {
   }
   return 'utf-8';
 }
+
+// mode picks the login: "text" (the gateway's text login in the terminal)
+// or "v42" (V.42 with Access Security run by dialgate.wasm): query
+// "mode", else the meta tag's default, else text.
+export function mode(search, metaDefault) {
+  const q = new URLSearchParams(search || '').get('mode');
+  for (const m of [q, metaDefault]) {
+    if (m === 'text' || m === 'v42') return m;
+  }
+  return 'text';
+}

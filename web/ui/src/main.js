@@ -1,11 +1,15 @@
 // dialgate browser terminal: xterm.js on a WebSocket line to the gateway
 // ("binary" subprotocol: octets in binary messages, JSON control messages
-// such as {"type":"resize","cols":80,"rows":24} in text messages).
+// such as {"type":"resize","cols":80,"rows":24} in text messages). Two
+// ways to log in: the gateway's text login inside the terminal (default),
+// or V.42 with Access Security run by dialgate.wasm (mode "v42").
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { CallStatus, State } from './status.js';
-import { linePath, lineURL, charset } from './config.js';
+import { linePath, lineURL, charset, mode } from './config.js';
 import { makeCodec, binaryString } from './codec.js';
+import { checkHostKey, forgetHostKey } from './hostkeys.js';
+import { loadV42 } from './v42.js';
 
 function meta(name) {
   const el = document.querySelector(`meta[name="${name}"]`);
@@ -34,13 +38,19 @@ function saveCharset(c) {
   try { localStorage.setItem(STORE_CHARSET, c); } catch { /* storage disabled */ }
 }
 
+function storage() {
+  try { return window.localStorage; } catch { return null; }
+}
+
 const $ = (id) => document.getElementById(id);
 const statusEl = $('status');
 const reconnectBtn = $('reconnect');
 const hangupBtn = $('hangup');
+const forgetBtn = $('forget');
 const charsetSel = $('charset');
 const copyBtn = $('copy');
 const pasteBtn = $('paste');
+const loginForm = $('login');
 
 const term = new Terminal({
   cursorBlink: true,
@@ -54,22 +64,38 @@ term.loadAddon(fit);
 term.open($('term'));
 
 const url = lineURL(window.location, linePath(window.location.search, meta('dialgate-line')));
+const loginMode = mode(window.location.search, meta('dialgate-mode'));
 let codec = makeCodec(charset(window.location.search, savedCharset(), meta('dialgate-charset')));
 charsetSel.value = codec.name;
 
 const status = new CallStatus();
 let ws = null;
+let v42 = null; // the V.42 call's handle while one runs
 
 function showStatus() {
   statusEl.textContent = status.text();
   statusEl.dataset.state = status.state;
   const live = status.state === State.CONNECTING || status.state === State.CONNECTED;
-  reconnectBtn.disabled = live;
+  reconnectBtn.disabled = live || (loginMode === 'v42' && !loginForm.hidden);
   hangupBtn.disabled = !live;
+  forgetBtn.hidden = status.state !== State.HOSTKEY;
 }
 
-function send(bytes) {
+function notice(text) {
+  term.write('\r\n\x1b[7m[' + text + ']\x1b[0m\r\n');
+}
+
+function sendRaw(bytes) {
   if (ws && ws.readyState === WebSocket.OPEN && bytes.length > 0) ws.send(bytes);
+}
+
+// input is what the user typed or pasted, as octets.
+function input(bytes) {
+  if (loginMode === 'v42') {
+    if (v42) v42.write(bytes);
+    return;
+  }
+  sendRaw(bytes);
 }
 
 function sendResize() {
@@ -78,17 +104,17 @@ function sendResize() {
   }
 }
 
-function connect() {
-  if (ws) return;
+// openLine opens the WebSocket and wires its events to handlers.
+function openLine({ onOpen, onBytes, onClose }) {
   status.connecting();
   showStatus();
   let sock;
   try {
     sock = new WebSocket(url, ['binary']);
-  } catch (e) {
+  } catch {
     status.closed();
     showStatus();
-    return;
+    return null;
   }
   sock.binaryType = 'arraybuffer';
   ws = sock;
@@ -97,24 +123,110 @@ function connect() {
     showStatus();
     sendResize();
     term.focus();
+    onOpen(sock);
   };
   sock.onmessage = (ev) => {
-    if (!(ev.data instanceof ArrayBuffer)) return; // the gateway sends no control messages yet
-    const bytes = new Uint8Array(ev.data);
-    status.feed(bytes);
-    term.write(codec.decode(bytes));
+    if (ev.data instanceof ArrayBuffer) onBytes(new Uint8Array(ev.data));
   };
   sock.onclose = () => {
     if (ws !== sock) return;
     ws = null;
+    onClose();
     status.closed();
     showStatus();
-    term.write('\r\n\x1b[7m[' + status.text() + ']\x1b[0m\r\n');
+    notice(status.text());
+    if (loginMode === 'v42') showLogin();
   };
+  return sock;
 }
 
-term.onData((data) => send(codec.encode(data)));
-term.onBinary((data) => send(binaryString(data)));
+function connectText() {
+  if (ws) return;
+  openLine({
+    onOpen: () => {},
+    onBytes: (bytes) => {
+      status.feed(bytes);
+      term.write(codec.decode(bytes));
+    },
+    onClose: () => {},
+  });
+}
+
+function showLogin() {
+  loginForm.hidden = false;
+  showStatus();
+  const user = $('user');
+  (user.value ? $('password') : user).focus();
+}
+
+async function connectV42(user, password) {
+  if (ws) return;
+  loginForm.hidden = true;
+  status.connecting();
+  showStatus();
+  let lib;
+  try {
+    lib = await loadV42();
+  } catch (e) {
+    status.end('hungup', 'the V.42 caller did not load: ' + e.message);
+    showStatus();
+    showLogin();
+    return;
+  }
+  const host = window.location.host;
+  let pending = []; // octets that arrived before the caller started
+  openLine({
+    onOpen: (sock) => {
+      v42 = lib.call({
+        user, password, host, detect: false,
+        send: (bytes) => { if (sock.readyState === WebSocket.OPEN) sock.send(bytes); },
+        hangUp: () => sock.close(1000),
+        checkHostKey: (h, fingerprint) => {
+          const r = checkHostKey(storage(), h, fingerprint);
+          if (r.firstUse) notice(`first call to ${h}: pinned its host key ${fingerprint}`);
+          return r.ok ? '' : r.message;
+        },
+        onReady: (info) => {
+          status.ready(`V.42, encrypted, session ${info.session}`);
+          showStatus();
+          notice(`connected to ${info.gateway}, session ${info.session}, host key ${info.fingerprint}`);
+        },
+        onData: (bytes) => term.write(codec.decode(bytes)),
+        onEnd: (end) => {
+          status.end(end.state, end.detail);
+          showStatus();
+          if (status.state === State.HOSTKEY) {
+            notice(`WARNING: the host key of ${host} changed (${end.detail}). ` +
+              'The call was ended before the password was sent. Someone may be ' +
+              'impersonating the gateway. If its operator changed the key, confirm the ' +
+              'new fingerprint with them, then press "Forget host key".');
+          }
+          if (sock.readyState === WebSocket.OPEN) sock.close(1000);
+        },
+      });
+      password = '';
+      for (const b of pending) v42.feed(b);
+      pending = null;
+    },
+    onBytes: (bytes) => {
+      if (v42) v42.feed(bytes); else if (pending) pending.push(bytes);
+    },
+    onClose: () => {
+      if (v42) { v42.peerHungUp(); v42 = null; }
+    },
+  });
+}
+
+loginForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const pw = $('password');
+  const password = pw.value;
+  pw.value = '';
+  connectV42($('user').value, password);
+});
+
+term.onData((data) => input(codec.encode(data)));
+term.onBinary((data) => input(binaryString(data)));
 term.onResize(() => sendResize());
 
 // Fit the terminal to its box whenever the box changes size.
@@ -166,9 +278,16 @@ copyBtn.addEventListener('click', () => { copySelection(); term.focus(); });
 pasteBtn.addEventListener('click', () => { pasteClipboard(); });
 reconnectBtn.addEventListener('click', () => {
   term.write('\r\n');
-  connect();
+  if (loginMode === 'v42') showLogin(); else connectText();
 });
-hangupBtn.addEventListener('click', () => { if (ws) ws.close(1000); });
+hangupBtn.addEventListener('click', () => {
+  if (v42) v42.close(); else if (ws) ws.close(1000);
+});
+forgetBtn.addEventListener('click', () => {
+  forgetHostKey(storage(), window.location.host);
+  notice(`forgot the pinned host key of ${window.location.host}; the next call pins the key it offers`);
+  forgetBtn.hidden = true;
+});
 charsetSel.addEventListener('change', () => {
   codec = makeCodec(charsetSel.value);
   saveCharset(codec.name);
@@ -179,12 +298,21 @@ charsetSel.addEventListener('change', () => {
 // terminal's text, size and call status (read-only), and focus.
 window.dialgate = Object.freeze({
   url,
+  mode: loginMode,
   status: () => ({ state: status.state, text: status.text() }),
   charset: () => codec.name,
+  // screen is the buffer's text, one line per logical line (rows the
+  // terminal wrapped are joined).
   screen: () => {
     const b = term.buffer.active;
     const lines = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+    for (let i = 0; i < b.length; i++) {
+      const row = b.getLine(i);
+      const next = b.getLine(i + 1);
+      const text = row.translateToString(!(next && next.isWrapped));
+      if (row.isWrapped && lines.length) lines[lines.length - 1] += text;
+      else lines.push(text);
+    }
     return lines.join('\n');
   },
   size: () => ({ cols: term.cols, rows: term.rows }),
@@ -192,4 +320,4 @@ window.dialgate = Object.freeze({
 });
 
 showStatus();
-connect();
+if (loginMode === 'v42') showLogin(); else connectText();

@@ -16,7 +16,12 @@ export const State = Object.freeze({
   CALLBACK: 'callback',
   HUNGUP: 'hungup',
   UNREACHABLE: 'unreachable',
+  HOSTKEY: 'hostkey',
 });
+
+// States a V.42 call's end may report (web/wasm classify); others are
+// taken as hung up.
+const V42_END = new Set([State.DENIED, State.BUSY, State.CALLBACK, State.HOSTKEY, State.HUNGUP]);
 
 const TAIL = 512; // octets of output kept for classification
 
@@ -27,6 +32,7 @@ export class CallStatus {
     this.tail = '';
     this.received = 0;
     this.opened = false;
+    this.ended = false;
   }
 
   // connecting: a WebSocket is being opened.
@@ -36,6 +42,7 @@ export class CallStatus {
     this.tail = '';
     this.received = 0;
     this.opened = false;
+    this.ended = false;
   }
 
   // open: the WebSocket is established (the gateway answered).
@@ -52,8 +59,25 @@ export class CallStatus {
     this.tail = (this.tail + s).slice(-TAIL);
   }
 
-  // closed classifies the end of the call from the last output.
+  // ready: the V.42 caller established the session (detail names it).
+  ready(detail) {
+    this.state = State.CONNECTED;
+    this.detail = detail;
+  }
+
+  // end records how a V.42 call ended, as the caller classified it; a
+  // later closed() keeps it.
+  end(state, detail) {
+    this.ended = true;
+    this.state = V42_END.has(state) ? state : State.HUNGUP;
+    this.detail = detail || '';
+    return this.state;
+  }
+
+  // closed classifies the end of the call from the last output (text
+  // login) unless end() already said how it ended.
   closed() {
+    if (this.ended) return this.state;
     const tail = this.tail;
     let m;
     if (!this.opened) {
@@ -92,6 +116,7 @@ export class CallStatus {
       [State.CALLBACK]: 'callback',
       [State.HUNGUP]: 'hung up',
       [State.UNREACHABLE]: 'no answer',
+      [State.HOSTKEY]: 'HOST KEY CHANGED',
     };
     const w = words[this.state] ?? this.state;
     return this.detail ? `${w}: ${this.detail}` : w;

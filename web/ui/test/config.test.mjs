@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linePath, lineURL, validPath, charset } from '../src/config.js';
+import { linePath, lineURL, validPath, charset, mode } from '../src/config.js';
 
 test('line path: query, then meta, then /line', () => {
   assert.equal(linePath('', null), '/line');
@@ -26,4 +26,12 @@ test('charset: query, saved, meta, utf-8', () => {
   assert.equal(charset('', 'cp437', 'utf-8'), 'cp437');
   assert.equal(charset('?charset=CP437', 'utf-8', 'utf-8'), 'cp437');
   assert.equal(charset('?charset=latin9', null, 'koi8'), 'utf-8');
+});
+
+test('mode: query, then meta, then text', () => {
+  assert.equal(mode('', null), 'text');
+  assert.equal(mode('', 'v42'), 'v42');
+  assert.equal(mode('?mode=text', 'v42'), 'text');
+  assert.equal(mode('?mode=v42', 'text'), 'v42');
+  assert.equal(mode('?mode=evil', 'bogus'), 'text');
 });

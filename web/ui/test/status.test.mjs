@@ -77,3 +77,24 @@ test('connecting resets the previous call', () => {
   s.open();
   assert.equal(s.text(), 'connected');
 });
+
+test('V.42 end keeps its state through the close', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.open();
+  s.ready('V.42, session 9');
+  assert.equal(s.text(), 'connected: V.42, session 9');
+  s.end('hostkey', 'pinned A, offered B');
+  s.closed();
+  assert.equal(s.state, State.HOSTKEY);
+  assert.equal(s.text(), 'HOST KEY CHANGED: pinned A, offered B');
+});
+
+test('V.42 end with an unknown state is hung up', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.end('error', 'lapm: link failure');
+  assert.equal(s.state, State.HUNGUP);
+  s.connecting();
+  assert.equal(s.ended, false);
+});

@@ -1,0 +1,209 @@
+//go:build js && wasm
+
+// Command wasm is the browser terminal's V.42 caller, built with
+// GOOS=js GOARCH=wasm into web/static/dialgate.wasm (web/ui/build.mjs). It
+// runs web/v42caller (LAPM, Access Security, sealed data phase) over the
+// page's WebSocket and exposes one function to the page's script:
+//
+//	const h = dialgateV42.call({
+//	  user, password, host,           // host: the gateway's host:port (known-hosts name)
+//	  detect,                         // run V.42 detection first (else LAPM at once)
+//	  send(bytes),                    // write octets to the WebSocket
+//	  hangUp(),                       // close the WebSocket (the link hung up)
+//	  checkHostKey(host, fingerprint),// '' accepts the key; any other string refuses it (before the password is sent)
+//	  onReady({session, gateway, fingerprint}),
+//	  onData(bytes),                  // session octets for the terminal
+//	  onEnd({state, detail}),         // state: denied, busy, hostkey, nov42, callback, hungup, error
+//	});
+//	h.feed(bytes); h.peerHungUp(); h.write(bytes); h.close();
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall/js"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/web/v42caller"
+)
+
+// setupTimeout bounds detection, LAPM set-up and Access Security.
+const setupTimeout = 60 * time.Second
+
+// errHostKey marks a host key the page refused.
+var errHostKey = errors.New("host key refused")
+
+func main() {
+	js.Global().Set("dialgateV42", js.ValueOf(map[string]any{
+		"call": js.FuncOf(call),
+	}))
+	select {} // keep the functions alive for the page's lifetime
+}
+
+func bytesFromJS(v js.Value) []byte {
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b
+}
+
+func bytesToJS(b []byte) js.Value {
+	u := js.Global().Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(u, b)
+	return u
+}
+
+func call(_ js.Value, args []js.Value) any {
+	if len(args) != 1 || args[0].Type() != js.TypeObject {
+		return js.ValueOf("dialgateV42.call: want one options object")
+	}
+	o := args[0]
+	send, onData, onEnd, onReady, check := o.Get("send"), o.Get("onData"), o.Get("onEnd"), o.Get("onReady"), o.Get("checkHostKey")
+	host := o.Get("host").String()
+	cfg := v42caller.Config{
+		UserID: o.Get("user").String(), Password: o.Get("password").String(), Host: host,
+		SkipDetection: !o.Get("detect").Truthy(),
+		CheckHostKey: func(pub []byte) error {
+			if msg := check.Invoke(host, auth.Fingerprint(pub)).String(); msg != "" {
+				return errors.Join(errHostKey, errors.New(msg))
+			}
+			return nil
+		},
+	}
+	hangUp := o.Get("hangUp")
+	line := v42caller.NewLine(func(p []byte) error {
+		send.Invoke(bytesToJS(p))
+		return nil
+	}, func() {
+		if hangUp.Type() == js.TypeFunction {
+			hangUp.Invoke()
+		}
+	}, transport.LineInfo{Transport: "ws"})
+
+	writes := make(chan []byte, 1024)
+	ended := make(chan struct{})
+	var sess *v42caller.Session
+	ready := make(chan struct{})
+
+	end := func(state, detail string) {
+		select {
+		case <-ended:
+			return
+		default:
+		}
+		close(ended)
+		onEnd.Invoke(js.ValueOf(map[string]any{"state": state, "detail": detail}))
+	}
+
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+		s, err := v42caller.Call(ctx, line, cfg)
+		cancel()
+		cfg.Password = ""
+		if err != nil {
+			end(classify(err))
+			return
+		}
+		sess = s
+		close(ready)
+		onReady.Invoke(js.ValueOf(map[string]any{
+			"session": float64(s.SessionNumber), "gateway": s.GatewayName, "fingerprint": auth.Fingerprint(s.HostKey),
+		}))
+		go func() {
+			for {
+				select {
+				case p := <-writes:
+					if _, err := s.Link.Write(p); err != nil {
+						return
+					}
+				case <-ended:
+					return
+				}
+			}
+		}()
+		buf := make([]byte, 4096)
+		for {
+			n, err := s.Link.Read(buf)
+			if n > 0 {
+				onData.Invoke(bytesToJS(buf[:n]))
+			}
+			if err != nil {
+				s.Link.Close()
+				end("hungup", "")
+				return
+			}
+		}
+	}()
+
+	handle := map[string]any{
+		"feed": js.FuncOf(func(_ js.Value, a []js.Value) any {
+			if len(a) == 1 {
+				_ = line.Feed(bytesFromJS(a[0]))
+			}
+			return nil
+		}),
+		"peerHungUp": js.FuncOf(func(js.Value, []js.Value) any {
+			line.PeerHungUp()
+			return nil
+		}),
+		"write": js.FuncOf(func(_ js.Value, a []js.Value) any {
+			if len(a) != 1 {
+				return nil
+			}
+			select {
+			case <-ready:
+			default:
+				return nil // nothing to type into before the session is up
+			}
+			select {
+			case writes <- bytesFromJS(a[0]):
+			default: // typing faster than the line carries: drop, as a full modem buffer would
+			}
+			return nil
+		}),
+		"close": js.FuncOf(func(js.Value, []js.Value) any {
+			go func() {
+				select {
+				case <-ready:
+					sess.Link.Close()
+				default:
+					line.Close()
+				}
+			}()
+			return nil
+		}),
+	}
+	return js.ValueOf(handle)
+}
+
+// classify turns a failed call into the page's status.
+func classify(err error) (state, detail string) {
+	if r, ok := auth.RejectReason(err); ok {
+		switch r {
+		case auth.ReasonDenied:
+			return "denied", "access denied"
+		case auth.ReasonBusy:
+			return "busy", "the gateway is busy; try again later"
+		case auth.ReasonCallbackUnavailable:
+			return "callback", "the gateway cannot call back now"
+		}
+		return "hungup", "the gateway refused the call: " + r.String()
+	}
+	switch {
+	case errors.Is(err, errHostKey):
+		msg := err.Error()
+		if i := strings.LastIndex(msg, "\n"); i >= 0 {
+			msg = msg[i+1:]
+		}
+		return "hostkey", msg
+	case errors.Is(err, v42caller.ErrNoV42):
+		return "nov42", "the gateway answered without V.42; use the text login"
+	case errors.Is(err, v42caller.ErrCallback):
+		return "callback", "this account takes callbacks, which a browser cannot answer"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "hungup", "no answer from the gateway (V.42 set-up timed out)"
+	}
+	return "error", err.Error()
+}
