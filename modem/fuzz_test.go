@@ -92,3 +92,36 @@ func FuzzInterp(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOnlineSplit: online data gives the same line bytes and the same
+// escape outcome whether the DTE's bytes arrive in one read or one at a
+// time (the bulk path and the per-byte path agree).
+func FuzzOnlineSplit(f *testing.F) {
+	f.Add([]byte("+++"), byte(0))
+	f.Add([]byte("ab+++"), byte(0))
+	f.Add([]byte("+++"), byte(1))
+	f.Add([]byte("x++++y"), byte(2))
+	f.Fuzz(func(t *testing.T, data []byte, gap byte) {
+		run := func(split bool) (string, State) {
+			m := NewInterp(Config{})
+			m.FromDTE(t0, []byte("ATDTx\r"))
+			m.Connected(t0, ConnectInfo{})
+			now := t0.Add(time.Duration(gap) * 100 * time.Millisecond)
+			var line []byte
+			if split {
+				for _, b := range data {
+					line = append(line, m.FromDTE(now, []byte{b}).Line...)
+				}
+			} else {
+				line = append(line, m.FromDTE(now, data).Line...)
+			}
+			m.Tick(now.Add(2 * time.Second))
+			return string(line), m.State()
+		}
+		l1, s1 := run(false)
+		l2, s2 := run(true)
+		if l1 != l2 || s1 != s2 || l1 != string(data) {
+			t.Fatalf("whole: %q %v; split: %q %v", l1, s1, l2, s2)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package modem
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"time"
@@ -198,6 +199,21 @@ func (m *Interp) FromDTE(now time.Time, p []byte) Output {
 		b := p[i]
 		switch m.state {
 		case StateOnline:
+			// Fast path: everything up to the next escape character is
+			// plain data (onlineByte would only reset the escape count).
+			j := len(p) - i
+			if esc := m.p.Regs[RegEscape]; esc <= 127 {
+				if k := bytes.IndexByte(p[i:], esc); k >= 0 {
+					j = k
+				}
+			}
+			if j > 0 {
+				m.out.Line = append(m.out.Line, p[i:i+j]...)
+				m.escCount = 0
+				m.lastDTE = now
+				i += j - 1
+				continue
+			}
 			m.onlineByte(now, b)
 		case StateDialing, StateAnswering:
 			// Any character aborts a dial or answer in progress (Hayes);

@@ -436,3 +436,44 @@ func TestRunNeedsDialer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// sizeDTE records the size of every write to the DTE.
+type sizeDTE struct {
+	net.Conn
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (d *sizeDTE) Write(b []byte) (int, error) {
+	d.mu.Lock()
+	d.sizes = append(d.sizes, len(b))
+	d.mu.Unlock()
+	return d.Conn.Write(b)
+}
+
+// TestRunPacesDTE: with PaceDTE the output goes out in bursts the DTE
+// rate allows (at 300 bit/s, one character at a time); the pacing itself
+// is the token bucket of transport/pace, tested there.
+func TestRunPacesDTE(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ours, theirs := net.Pipe()
+	dte := &sizeDTE{Conn: ours}
+	exp := newExpecter(theirs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, dte, Options{Dialer: newFakeDialer(), PaceDTE: true, Interp: Config{DTERate: 300}})
+	}()
+	if _, err := theirs.Write([]byte("AT\r")); err != nil {
+		t.Fatal(err)
+	}
+	exp.expect(t, "AT\r\r\nOK\r\n")
+	cancel()
+	<-done
+	theirs.Close()
+	dte.mu.Lock()
+	defer dte.mu.Unlock()
+	if len(dte.sizes) != len("AT\r\r\nOK\r\n") {
+		t.Fatalf("writes %v, want one character each", dte.sizes)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -380,4 +381,50 @@ func TestModemHundredCalls(t *testing.T) {
 	if n := openFDs(t); n > fds+2 {
 		t.Fatalf("descriptors: %d after 2 calls, %d after 100", fds, n)
 	}
+}
+
+// TestModemStdio runs the built binary with --stdio on pipes: AT commands
+// on standard input, results on standard output, a call to the BBS, and
+// the end of standard input ends the modem with status 0.
+func TestModemStdio(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	bbs := startBBS(t)
+	cmd := exec.Command(gatewayBinary(t), "modem", "--stdio", "--profile", "", "--log-level", "error")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exp := newPtyExpect(stdout)
+	io.WriteString(stdin, "ATE0\r")
+	exp.expect(t, "OK\r\n")
+	io.WriteString(stdin, "ATDTplain@"+bbs.addr()+"\r")
+	exp.expect(t, "CONNECT 115200\r\n")
+	exp.expect(t, "Welcome to the test BBS\r\n")
+	io.WriteString(stdin, "over stdio")
+	exp.expect(t, "over stdio")
+	stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("gateway modem --stdio did not exit at the end of standard input")
+	}
+	<-bbs.ended
 }
