@@ -175,6 +175,9 @@ func (c *caller) notice(format string, args ...any) {
 func (c *caller) call() error {
 	ctx := context.Background()
 	if c.io.signals {
+		// A closed stdout or stderr must not kill dial mid-call: writes
+		// fail with EPIPE instead, and the session hangs up.
+		signal.Ignore(syscall.SIGPIPE)
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 		defer stop()

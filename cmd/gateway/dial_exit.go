@@ -18,7 +18,7 @@ const (
 )
 
 const dialExitHelp = `exit status:
-  0   the call ended normally (either side hung up, or ~.)
+  0   the call ended normally (either side hung up, ~., end of input, stdout closed)
   1   a local failure (terminal, files)
   2   usage: bad flags, arguments or missing credentials
   10  denied: wrong user or password, or too many attempts

@@ -16,11 +16,16 @@ import (
 type sessionEnd uint8
 
 const (
-	endRemote   sessionEnd = iota + 1 // the gateway hung up (or the line dropped)
-	endEscape                         // ~. typed
-	endStdinEOF                       // stdin ended and the output drained
-	endStopped                        // ctx ended (a signal)
+	endRemote     sessionEnd = iota + 1 // the gateway hung up (or the line dropped)
+	endEscape                           // ~. typed
+	endStdinEOF                         // stdin ended and the output drained
+	endStopped                          // ctx ended (a signal)
+	endStdoutGone                       // stdout was closed by its reader
 )
+
+// errStdoutGone marks a failed write to stdout: whoever read it (a pipe's
+// reader, rz) has gone, which hangs up like ~.
+var errStdoutGone = errors.New("gateway dial: stdout closed")
 
 // headTailSize is how much of the start and the end of the received
 // stream a session keeps for textOutcome.
@@ -133,6 +138,9 @@ func (s *session) wait(ctx context.Context, downDone chan error, upDone chan upR
 	select {
 	case err := <-downDone:
 		s.conn.Close()
+		if errors.Is(err, errStdoutGone) {
+			return endStdoutGone, false, nil
+		}
 		return endRemote, false, notEOF(err)
 	case up := <-upDone:
 		end, err := s.afterUp(ctx, up, downDone)
@@ -182,7 +190,7 @@ func (s *session) afterUp(ctx context.Context, up upResult, downDone chan error)
 }
 
 func notEOF(err error) error {
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, transport.ErrHungUp) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, transport.ErrHungUp) || errors.Is(err, errStdoutGone) {
 		return nil
 	}
 	return err
@@ -228,7 +236,7 @@ func (s *session) copyDown() error {
 				s.tail = append(s.tail[:0], s.tail[len(s.tail)-headTailSize:]...)
 			}
 			if _, werr := s.stdout.Write(p); werr != nil {
-				return fmt.Errorf("gateway dial: writing stdout: %w", werr)
+				return fmt.Errorf("%w: %w", errStdoutGone, werr)
 			}
 		}
 		if err != nil {

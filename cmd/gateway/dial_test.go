@@ -295,3 +295,28 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// closedWriter is a stdout whose reader has gone.
+type closedWriter struct{}
+
+func (closedWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// TestDialStdoutClosedHangsUp: when stdout's reader goes away, dial hangs
+// up (exit 0) instead of dying or reporting a line failure.
+func TestDialStdoutClosedHangsUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	hungUp := make(chan struct{})
+	addr := fakeGateway(t, false, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("output nobody reads"))
+		io.Copy(io.Discard, line)
+		close(hungUp)
+	})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	stderr := &dialBuffer{}
+	code := dialMain([]string{"--text", addr}, dialIO{stdin: pr, stdout: closedWriter{}, stderr: stderr, getenv: func(string) string { return "" }})
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	<-hungUp
+}
