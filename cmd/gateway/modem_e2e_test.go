@@ -18,7 +18,8 @@ import (
 // phonebook's credentials, and reaches the echo backend through V.42 LAPM
 // with Access Security: CONNECT .../LAPM, data both ways byte-exact, +++,
 // ATO, +++, ATH. Then a plain (non-V.42) call to the same gateway gets the
-// text login, typed by the DTE.
+// text login, typed by the DTE. Last, the daemon is killed mid-call: NO
+// CARRIER, and the modem goes on to call a BBS.
 func TestE2EModemGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -90,4 +91,19 @@ mode = "plain"
 	if r := recs[0]; r.User != "bob" || r.Mode != "v42" || r.LAPM == nil || !r.LAPM.Sealed {
 		t.Errorf("first call record %+v", r)
 	}
+
+	// The gateway disappears mid-call: NO CARRIER, and the modem dials on.
+	send(t, dte, "ATDTgw\r")
+	exp.expect(t, "\r\nCONNECT 115200/LAPM\r\n")
+	send(t, dte, "before the crash")
+	exp.expect(t, "before the crash")
+	if err := g.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-g.done
+	exp.expect(t, "\r\nNO CARRIER\r\n")
+	bbs := startBBS(t)
+	send(t, dte, "ATDT"+bbs.addr()+"\r")
+	exp.expect(t, "\r\nCONNECT 115200\r\n")
+	exp.expect(t, "Welcome to the test BBS")
 }
