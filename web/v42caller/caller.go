@@ -37,6 +37,8 @@ type Config struct {
 	Now  func() time.Time
 	// Logger receives the link's log lines; nil discards them.
 	Logger lapm.Logger
+	// T401 is the link's acknowledgement timer (0: lapm's default).
+	T401 time.Duration
 }
 
 // Session is an established call: read and write the session's octets
@@ -70,7 +72,7 @@ func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, e
 		}
 		leftover = left
 	}
-	link, err := lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Logger: cfg.Logger})
+	link, err := lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Logger: cfg.Logger, T401: cfg.T401})
 	if err != nil {
 		return nil, fmt.Errorf("v42caller: %w", err) // Open closed the line
 	}
