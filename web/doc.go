@@ -4,11 +4,15 @@
 // size changes as {"type":"resize","cols":N,"rows":M} control messages, and
 // shows the call's status (connecting, busy, denied, callback, hung up)
 // from what the gateway says before it hangs up. The caller logs in inside
-// the terminal (the gateway's text login); no secret is ever put in a URL.
+// the terminal (the gateway's text login, mode "text"), or, in mode "v42",
+// through a form whose credentials go to the V.42 caller compiled to
+// WebAssembly (web/wasm over web/v42caller: LAPM per ITU-T V.42, Access
+// Security per docs/access-security.md), which pins the gateway's host key
+// in the browser's local storage. No secret is ever put in a URL.
 //
-// The page is built from web/ui (npm ci; node build.mjs) into web/static,
-// which is committed and embedded with go:embed, so the gateway serves it
-// with no internet access. TestEmbeddedCurrent rebuilds it and fails when
+// The page is built from web/ui and web/wasm (npm ci; node build.mjs)
+// into web/static, which is committed and embedded with go:embed, so the
+// gateway serves it with no internet access. TestEmbeddedCurrent rebuilds it and fails when
 // the embedded copy is stale.
 //
 // # Security headers
@@ -16,7 +20,8 @@
 // Every response carries X-Content-Type-Options: nosniff,
 // Referrer-Policy: no-referrer, X-Frame-Options: DENY and a
 // Content-Security-Policy (W3C CSP Level 3) that admits scripts only from
-// the page's origin (no inline scripts), WebSocket and fetch connections
+// the page's origin (no inline scripts, no eval; 'wasm-unsafe-eval' lets
+// the page compile its WebAssembly caller), WebSocket and fetch connections
 // only to the page's origin ('self', which CSP Level 3 §6.7.2.8 extends to
 // ws: and wss:), and <style> elements only from the origin or with the
 // per-response nonce (xterm.js creates its own style elements; the page
