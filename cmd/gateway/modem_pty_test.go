@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -153,6 +154,7 @@ func (b *testBBS) waitFor(t *testing.T, s string) {
 func (b *testBBS) addr() string { return strings.TrimPrefix(b.ln.Addr(), "telnet://") }
 
 type modemUnderTest struct {
+	log    *syncBuffer // everything the modem logged (debug level)
 	link   string
 	answer string
 	cancel context.CancelFunc
@@ -176,10 +178,12 @@ func startModemCmd(t *testing.T, f modemFlags) *modemUnderTest {
 		dteReady:  func(path, link string) { ready <- struct{}{} },
 		answering: func(addr string) { m.answer = addr },
 	}
-	log := zap.NewNop()
+	m.log = &syncBuffer{}
+	var out zapcore.WriteSyncer = zapcore.AddSync(m.log)
 	if os.Getenv("DIALGATE_MODEM_TEST_LOG") != "" {
-		log = zap.NewExample()
+		out = zapcore.NewMultiWriteSyncer(out, zapcore.AddSync(os.Stderr))
 	}
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig()), out, zapcore.DebugLevel))
 	go func() { m.done <- modemMain(ctx, f, log, hooks) }()
 	select {
 	case <-ready:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,12 @@ func TestModemV42(t *testing.T) {
 	withTestLAPM(t)
 	testutil.CheckGoroutines(t)
 	g := newV42Gateway(t)
+	g.verify = func(user, pw string) (auth.User, error) {
+		if user == "alice" && pw == "s3cret-Phrase" {
+			return auth.User{ID: user}, nil
+		}
+		return auth.User{}, auth.ErrDenied
+	}
 	gw := fakeGateway(t, true, g.handle)
 	busy := newV42Gateway(t)
 	busy.verify = func(string, string) (auth.User, error) { return auth.User{}, auth.ErrBusy }
@@ -39,13 +46,13 @@ func TestModemV42(t *testing.T) {
 name = "gw"
 address = %q
 user = "alice"
-password = "right"
+password = "s3cret-Phrase"
 
 [[entry]]
 name = "gwbad"
 address = %q
 user = "alice"
-password = "wrong"
+password = "Wr0ng-Passw0rd"
 
 [[entry]]
 name = "busy"
@@ -91,6 +98,17 @@ address = %q
 	exp.expect(t, "Welcome to the test BBS\r\n")
 	send(t, dte, "plain data")
 	exp.expect(t, "plain data")
+
+	// Passwords never reach the log.
+	logged := m.log.String()
+	for _, pw := range []string{"s3cret-Phrase", "Wr0ng-Passw0rd"} {
+		if strings.Contains(logged, pw) {
+			t.Errorf("the log shows a password: %s", logged)
+		}
+	}
+	if !strings.Contains(logged, "V.42 call with Access Security") {
+		t.Errorf("log without the V.42 call: %s", logged)
+	}
 }
 
 // TestModemV42Callback: the gateway confirms with a callback and hangs up;
