@@ -227,6 +227,9 @@ func (c *caller) call() error {
 	if c.o.v42 == "off" {
 		return c.textCall(ctx, line, nil)
 	}
+	if c.o.v42 == "detect" {
+		line = withDeadlines(line)
+	}
 	return c.v42Call(ctx, line)
 }
 
@@ -271,6 +274,9 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 
 // newSession connects the terminal to conn, which runs on line.
 func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *session {
+	if ra, ok := line.(*readAhead); ok {
+		line = ra.Line // the abilities are the dialled line's
+	}
 	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
 		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain}
 	switch l := line.(type) {
@@ -373,9 +379,6 @@ func (c *caller) detect(ctx context.Context, line transport.Line, role lapm.Role
 	defer cancel()
 	res, leftover, err := lapm.Detect(dctx, line, role)
 	if err != nil {
-		if errors.Is(err, lapm.ErrNoDeadline) {
-			return false, nil, fmt.Errorf("%w: %s lines cannot run V.42 detection yet; use --text or --v42 lapm: %w", errProtocol, c.o.url.Scheme, err)
-		}
 		return false, nil, fmt.Errorf("%w: V.42 detection: %w", errNoCarrier, err)
 	}
 	return res == lapm.DetectLAPM, leftover, nil

@@ -275,3 +275,37 @@ func TestE2EDialTextCallback(t *testing.T) {
 	}
 	checkCallbackRecords(t, g)
 }
+
+// TestE2EDialV42OverWebSocket: the full path over a ws:// line (binary
+// subprotocol), whose lines have no read deadlines of their own: dial's
+// read-ahead gives detection its T400.
+func TestE2EDialV42OverWebSocket(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
+	wsAddr := freePort(t)
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echoBackend(t), "off", g.metrics) +
+		fmt.Sprintf("[[listener]]\nname = \"web\"\naddress = \"ws://%s/line\"\nv42 = \"detect\"\ntext_login = \"allow\"\nbackend = \"echo\"\n", wsAddr)
+	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.writeUsers(map[string]string{"bob": "echo"})
+	g.start()
+	t.Cleanup(g.stop)
+	g.waitLog(`"listener":"web"`)
+	p := startDialProc(t, []string{"DIALGATE_PASSWORD=pw-bob"}, "--user", "bob", "--tofu",
+		"--known-hosts", filepath.Join(dir, "kh"), "ws://"+wsAddr+"/line")
+	waitFor(t, func() bool { return strings.Contains(p.stderr.String(), "V.42 with Access Security") })
+	io.WriteString(p.stdin, "over the web line\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "over the web line\r") })
+	p.stdin.Close()
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s\ngateway:\n%s", code, p.stderr, g.log)
+	}
+	recs := g.waitRecords(1)
+	if r := recs[len(recs)-1]; r.Mode != "v42" || r.Listener != "web" || r.LAPM == nil || !r.LAPM.Sealed {
+		t.Errorf("record %+v", r)
+	}
+}
