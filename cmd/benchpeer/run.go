@@ -94,7 +94,7 @@ func runBench(args []string) error {
 		return err
 	}
 	if *gateway == "" {
-		return errors.New("run: -gateway is required")
+		return errors.New("benchpeer: run: -gateway is required")
 	}
 	r := &runner{s: fullSettings, ratios: map[string]float64{}, profileDir: *profile}
 	if *quick {
@@ -142,7 +142,7 @@ func runBench(args []string) error {
 	r.printTable()
 	if r.profileDir != "" {
 		if err := r.profile(ctx); err != nil {
-			return fmt.Errorf("profile: %w", err)
+			return fmt.Errorf("benchpeer: profile phase: %w", err)
 		}
 	}
 	fmt.Printf("throughput_ratio_vs_direct full=%.3f raw=%.3f\n", r.ratios["full"], r.ratios["raw"])
@@ -212,7 +212,7 @@ func waitPort(addr string, d time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("run: nothing answers on %s after %v: %w", addr, d, err)
+			return fmt.Errorf("benchpeer: run: nothing answers on %s after %v: %w", addr, d, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -224,7 +224,7 @@ func (r *runner) spawn(name string, args ...string) (*exec.Cmd, error) {
 	cmd.Stderr = r.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run: starting %s: %w", name, err)
+		return nil, fmt.Errorf("benchpeer: run: starting %s: %w", name, err)
 	}
 	r.procs = append(r.procs, cmd)
 	return cmd, nil
@@ -262,12 +262,12 @@ func (r *runner) start(gateway string) error {
 		return err
 	}
 	if err := be.Start(); err != nil {
-		return fmt.Errorf("run: starting the backend: %w", err)
+		return fmt.Errorf("benchpeer: run: starting the backend: %w", err)
 	}
 	r.procs = append(r.procs, be)
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		return fmt.Errorf("run: the backend did not say its address: %w", err)
+		return fmt.Errorf("benchpeer: run: the backend did not say its address: %w", err)
 	}
 	r.ep.backend = strings.TrimSpace(line)
 	r.ep.user, r.ep.pass = benchUser, benchPass
@@ -370,7 +370,7 @@ func (r *runner) waitQuiet(ctx context.Context, base int) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("run: the gateway still has %d goroutines (%d before the phase): %w", g, base, ctx.Err())
+			return fmt.Errorf("benchpeer: run: the gateway still has %d goroutines (%d before the phase): %w", g, base, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -392,7 +392,7 @@ func (r *runner) goroutines() (int, error) {
 			return int(n), err
 		}
 	}
-	return 0, fmt.Errorf("run: no go_goroutines in the gateway's metrics: %v", sc.Err())
+	return 0, fmt.Errorf("benchpeer: run: no go_goroutines in the gateway's metrics: %v", sc.Err())
 }
 
 func port(addr string) string {
@@ -482,7 +482,7 @@ func (r *runner) measure(ctx context.Context) error {
 			}
 			res, err := throughput(ctx, &r.ep, p, s.bulk, gw)
 			if err != nil {
-				return fmt.Errorf("bulk: %w", err)
+				return fmt.Errorf("benchpeer: bulk phase: %w", err)
 			}
 			rates[p] = append(rates[p], res.bytesPerSec)
 			cyc := (res.cpu.self + res.cpu.gateway).Seconds() * mhz * 1e6 / float64(s.bulk)
@@ -510,7 +510,7 @@ func (r *runner) measure(ctx context.Context) error {
 	for _, p := range []string{pathWS, pathWebsockify, pathRaw, pathFull} {
 		got, err := closeLoss(ctx, &r.ep, p, s.closeBytes)
 		if err != nil {
-			return fmt.Errorf("close: %w", err)
+			return fmt.Errorf("benchpeer: close phase: %w", err)
 		}
 		r.add("octets delivered when the backend hangs up: "+p, fmt.Sprintf("%d of %d", got, s.closeBytes), "", ratio(float64(got)/float64(s.closeBytes)), map[bool]string{true: "all", false: ""}[p != pathWebsockify])
 	}
@@ -518,7 +518,7 @@ func (r *runner) measure(ctx context.Context) error {
 	for _, p := range []string{pathWS, pathWebsockify, pathRaw, pathFull} {
 		got, err := closeLossUp(ctx, &r.ep, p, s.closeBytes)
 		if err != nil {
-			return fmt.Errorf("close: %w", err)
+			return fmt.Errorf("benchpeer: close phase: %w", err)
 		}
 		r.add("octets delivered when the caller hangs up: "+p, fmt.Sprintf("%d of %d", got, s.closeBytes), "", ratio(float64(got)/float64(s.closeBytes)), map[bool]string{true: "all", false: ""}[p != pathWebsockify])
 	}
@@ -529,7 +529,7 @@ func (r *runner) measure(ctx context.Context) error {
 		for _, p := range []string{pathDirect, pathFull, pathRaw} {
 			l, err := echoLatency(ctx, &r.ep, p, s.echoes/s.reps)
 			if err != nil {
-				return fmt.Errorf("echo: %w", err)
+				return fmt.Errorf("benchpeer: echo phase: %w", err)
 			}
 			lat[p] = append(lat[p], l)
 		}
@@ -555,7 +555,7 @@ func (r *runner) measure(ctx context.Context) error {
 	for _, p := range []string{pathDirect, pathFull, pathRaw} {
 		d, err := setupTime(ctx, &r.ep, p, s.setups)
 		if err != nil {
-			return fmt.Errorf("set-up: %w", err)
+			return fmt.Errorf("benchpeer: set-up phase: %w", err)
 		}
 		r.add("session set-up to data flowing: "+p, us(d), "", "", map[string]string{pathFull: "<= 2 ms"}[p])
 	}
@@ -575,7 +575,7 @@ func (r *runner) measure(ctx context.Context) error {
 		for _, p := range []string{pathDirect, pathFull} {
 			v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
 			if err != nil {
-				return fmt.Errorf("streams: %w", err)
+				return fmt.Errorf("benchpeer: streams phase: %w", err)
 			}
 			agg[p] = append(agg[p], v)
 		}
@@ -714,7 +714,8 @@ func (r *runner) profile(ctx context.Context) error {
 				return err
 			}
 			if kind == "bulk" {
-				for range 3 {
+				// Enough samples on fast paths too: at least 3 s.
+				for start := time.Now(); time.Since(start) < 3*time.Second; {
 					if _, err = throughput(ctx, &r.ep, p, r.s.bulk, 0); err != nil {
 						break
 					}
