@@ -55,7 +55,8 @@ type call struct {
 	stats  func() *store.LAPMStats
 	ticket any // Access Security callback ticket
 
-	hangOnce sync.Once
+	hangOnce   sync.Once
+	userLogged bool // c.log carries the user field
 	resMu    sync.Mutex // guards rec.Result and rec.Reason against the login watcher
 }
 
@@ -79,26 +80,46 @@ func (s *Server) handle(name string, line transport.Line) {
 	}
 	c.rec = store.CallRecord{Listener: name, Remote: info.RemoteAddr, Line: info.Transport, Start: s.now()}
 	c.log = s.log.With(zap.String("listener", name), zap.String("remote", info.RemoteAddr), zap.String("transport", info.Transport))
-	defer c.finish()
 
-	n, err := s.store.NextSession()
-	if err != nil {
-		c.log.Error("no session number; refusing the call", zap.Error(err))
-		c.end(store.ResultError, "no session number: "+err.Error(), msgError)
-		return
-	}
-	c.rec.Session = n
-	c.log = c.log.With(zap.Uint64("session", n))
-
+	// The slot comes first and a BUSY caller is hung up before anything
+	// durable happens: a flood of connections must not hold descriptors
+	// while records queue for fsync.
 	if why := s.slots.take(c.source, s.now()); why != busyNone {
 		c.end(store.ResultBusy, string(why), msgBusy)
+		if !s.busyRecords.acquire() {
+			// Flood: the record is dropped, the metric still counts it.
+			s.metrics.callRecorded(c.rec)
+			s.busyRecords.dropped(s.now(), s.log)
+			return
+		}
+		defer s.busyRecords.release()
+		c.number()
+		c.finish()
 		return
 	}
+	defer c.finish()
 	defer func() { s.slots.release(c.source, s.now()) }()
+	if !c.number() {
+		return
+	}
 	s.metrics.callStarted()
 	defer s.metrics.callEnded()
 	c.log.Debug("call answered")
 	c.run()
+}
+
+// number gives the call its session number; false means the call has been
+// ended with an error result.
+func (c *call) number() bool {
+	n, err := c.s.store.NextSession()
+	if err != nil {
+		c.log.Error("no session number; refusing the call", zap.Error(err))
+		c.end(store.ResultError, "no session number: "+err.Error(), msgError)
+		return false
+	}
+	c.rec.Session = n
+	c.log = c.log.With(zap.Uint64("session", n))
+	return true
 }
 
 // end hangs up with a message and sets the record's result, unless a
@@ -150,7 +171,9 @@ func (c *call) finish() {
 		zap.Int64("bytes_in", c.rec.BytesIn), zap.Int64("bytes_out", c.rec.BytesOut),
 		zap.Duration("duration", c.rec.End.Sub(c.rec.Start)),
 	}
-	if c.rec.User != "" {
+	if c.rec.User != "" && !c.userLogged {
+		// Failed logins: the name tried (bridged calls carry "user"
+		// in c.log already).
 		fields = append(fields, zap.String("user", c.rec.User))
 	}
 	c.log.Info("call ended", fields...)
@@ -186,6 +209,7 @@ func (c *call) run() {
 	}
 	c.rec.User = acct.Name
 	c.log = c.log.With(zap.String("user", acct.Name))
+	c.userLogged = true
 
 	if acct.Callback != "" {
 		c.callback(ctx, acct)
@@ -345,7 +369,7 @@ func (c *call) v42Failed(err error) {
 	case c.s.stopCtx.Err() != nil:
 		c.end(store.ResultShutdown, "gateway shut down during the handshake", "")
 	default:
-		c.log.Info("V.42 answer failed", zap.Error(err))
+		// The "call ended" line carries the reason.
 		c.end(store.ResultAbandoned, err.Error(), "")
 	}
 }

@@ -80,8 +80,9 @@ type Server struct {
 	v42     V42Answerer
 	cb      atomic.Pointer[CallbackFunc]
 
-	st    atomic.Pointer[state]
-	slots *slots
+	st          atomic.Pointer[state]
+	slots       *slots
+	busyRecords busyRecorder
 
 	// stopCtx ends every call at once (the drain deadline passed).
 	stopCtx context.Context
@@ -156,7 +157,7 @@ func (s *Server) Reload(c *config.Config, v Verifier) error {
 	}
 	s.st.Store(st)
 	s.slots.setLimits(limitsOf(c))
-	s.log.Info("reloaded", zap.Int("backends", len(c.Backends)), zap.Bool("maintenance", c.Lines.Maintenance))
+	s.log.Debug("reloaded", zap.Int("backends", len(c.Backends)), zap.Bool("maintenance", c.Lines.Maintenance))
 	return nil
 }
 

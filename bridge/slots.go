@@ -3,6 +3,8 @@ package bridge
 import (
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // busyReason says why a call got no line slot.
@@ -102,4 +104,49 @@ func (s *slots) busy() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.inUse
+}
+
+// maxBusyRecords bounds the BUSY calls whose records are being written at
+// once. A connection flood beyond it is hung up without a record (the
+// calls_total metric still counts it), so a flood cannot pile up
+// goroutines waiting for fsync.
+const maxBusyRecords = 64
+
+// busyRecorder is that bound, and the summary log of dropped records.
+type busyRecorder struct {
+	mu       sync.Mutex
+	inFlight int
+	drops    int       // dropped since the last log line
+	lastLog  time.Time // of the last "not recorded" line
+}
+
+func (b *busyRecorder) acquire() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inFlight >= maxBusyRecords {
+		return false
+	}
+	b.inFlight++
+	return true
+}
+
+func (b *busyRecorder) release() {
+	b.mu.Lock()
+	b.inFlight--
+	b.mu.Unlock()
+}
+
+// dropped counts a BUSY call left unrecorded and logs the count at most
+// once a second.
+func (b *busyRecorder) dropped(now time.Time, log *zap.Logger) {
+	b.mu.Lock()
+	b.drops++
+	if now.Sub(b.lastLog) < time.Second {
+		b.mu.Unlock()
+		return
+	}
+	n := b.drops
+	b.drops, b.lastLog = 0, now
+	b.mu.Unlock()
+	log.Warn("connection flood: BUSY calls hung up without a call record", zap.Int("calls", n))
 }

@@ -95,6 +95,8 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 	} else {
 		zc = zap.NewDevelopmentConfig()
 		zc.DisableStacktrace = true
+		// One line per event for the operator: no source file:line.
+		zc.DisableCaller = true
 		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
 	}
 	zc.Level = zap.NewAtomicLevelAt(lvl)
@@ -204,13 +206,12 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		drain := gw.Config().Lines.DrainTimeout.Duration
 		log.Info("stopping: no new calls; draining", zap.String("signal", s.String()), zap.Int("calls", gw.ActiveCalls()), zap.Duration("deadline", drain))
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
-		err := gw.Shutdown(ctx)
+		// A drain cut short is logged by the gateway with the count of
+		// calls it hung up.
+		_ = gw.Shutdown(ctx)
 		cancel()
 		if metricsSrv != nil {
 			_ = metricsSrv.Close()
-		}
-		if err != nil {
-			log.Warn("drain deadline passed; remaining calls were hung up")
 		}
 		log.Info("stopped")
 		return nil

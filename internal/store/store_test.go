@@ -232,3 +232,111 @@ func FuzzReadRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendGroupCommit: records appended while an fsync runs share the
+// next fsync, every appender returns only after an fsync that covers its
+// record, and every record is in the file once.
+func TestAppendGroupCommit(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var syncs int
+	gate := make(chan struct{})
+	f.syncHook = func() error {
+		syncs++ // under syncMu
+		if syncs == 1 {
+			<-gate
+		}
+		return f.records.Sync()
+	}
+	const n = 11
+	errs := make(chan error, n)
+	go func() { errs <- f.AppendRecord(CallRecord{Session: 1, Result: ResultBusy}) }()
+	waitWritten := func(k uint64) {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			f.mu.Lock()
+			w := f.written
+			f.mu.Unlock()
+			if w >= k {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d records written", w)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitWritten(1)
+	for i := 2; i <= n; i++ {
+		go func() { errs <- f.AppendRecord(CallRecord{Session: uint64(i), Result: ResultBusy}) }()
+	}
+	waitWritten(n)
+	select {
+	case err := <-errs:
+		t.Fatalf("an append returned before any fsync finished: %v", err)
+	default:
+	}
+	close(gate)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if syncs != 2 {
+		t.Errorf("%d fsyncs for %d records written during one fsync, want 2", syncs, n)
+	}
+	got, err := ReadRecordsFile(f.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint64]bool{}
+	for _, r := range got {
+		seen[r.Session] = true
+	}
+	if len(got) != n || len(seen) != n {
+		t.Errorf("%d records, %d distinct, want %d", len(got), len(seen), n)
+	}
+}
+
+// TestAppendSyncErrorReported: an fsync failure reaches the appenders it
+// covered, and a later append runs its own fsync.
+func TestAppendSyncErrorReported(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fail := errors.New("disk on fire")
+	f.syncHook = func() error { return fail }
+	if err := f.AppendRecord(CallRecord{Session: 1}); !errors.Is(err, fail) || !strings.HasPrefix(err.Error(), "store: ") {
+		t.Fatalf("err = %v, want the fsync error wrapped by store", err)
+	}
+	f.syncHook = nil
+	if err := f.AppendRecord(CallRecord{Session: 2}); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
+func BenchmarkAppendRecordParallel(b *testing.B) {
+	f, err := Open(b.TempDir(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	r := CallRecord{Session: 1, Listener: "modem", Remote: "127.0.0.1:5000", Result: ResultBusy, Reason: "all lines busy"}
+	b.SetParallelism(benchPar)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := f.AppendRecord(r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// benchPar is the goroutines per CPU of BenchmarkAppendRecordParallel
+// (calls ending at once).
+var benchPar = 16
