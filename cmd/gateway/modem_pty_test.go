@@ -5,12 +5,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,6 +155,8 @@ func (b *testBBS) waitFor(t *testing.T, s string) {
 
 func (b *testBBS) addr() string { return strings.TrimPrefix(b.ln.Addr(), "telnet://") }
 
+var modemSeq atomic.Int64
+
 type modemUnderTest struct {
 	log    *syncBuffer // everything the modem logged (debug level)
 	link   string
@@ -164,7 +168,8 @@ type modemUnderTest struct {
 func startModemCmd(t *testing.T, f modemFlags) *modemUnderTest {
 	t.Helper()
 	dir := t.TempDir()
-	f.link = filepath.Join(dir, "ttyModem")
+	// A name of its own: minicom locks devices by base name (LCK..name).
+	f.link = filepath.Join(dir, fmt.Sprintf("ttyDG%d-%d", os.Getpid(), modemSeq.Add(1)))
 	if f.profile == "" {
 		f.profile = filepath.Join(dir, "profile.toml")
 	}
