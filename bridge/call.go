@@ -56,8 +56,8 @@ type call struct {
 	ticket any // Access Security callback ticket
 
 	hangOnce   sync.Once
-	userLogged bool // c.log carries the user field
-	resMu    sync.Mutex // guards rec.Result and rec.Reason against the login watcher
+	userLogged bool       // c.log carries the user field
+	resMu      sync.Mutex // guards rec.Result and rec.Reason against the login watcher
 }
 
 func (s *Server) handle(name string, line transport.Line) {
