@@ -1,5 +1,5 @@
 # dialgate. `make test` is the whole test suite (what CI runs);
-# `make run` starts the gateway.
+# `make run` starts the gateway; `make bench` measures it against baselines.
 .PHONY: build test run fuzz bench clean
 
 build:
@@ -10,6 +10,9 @@ test:
 
 run:
 	go run ./cmd/gateway serve
+
+bench:
+	scripts/bench
 
 clean:
 	rm -rf bin
