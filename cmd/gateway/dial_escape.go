@@ -1,5 +1,7 @@
 package main
 
+import "bytes"
+
 // The escape sequences of gateway dial, after ssh(1): the escape character
 // (default '~') is recognised only as the first character of a line, that
 // is after CR or LF or at the very start of the session.
@@ -38,24 +40,37 @@ func (e *escaper) feed(out, p []byte) ([]byte, escAction, int) {
 	if e.char == 0 {
 		return append(out, p...), escNone, len(p)
 	}
-	for i, c := range p {
+	for i := 0; i < len(p); {
+		if !e.pending && !e.lineStart {
+			// Mid-line: copy up to and including the next line end.
+			j := bytes.IndexAny(p[i:], "\r\n")
+			if j < 0 {
+				return append(out, p[i:]...), escNone, len(p)
+			}
+			out = append(out, p[i:i+j+1]...)
+			e.lineStart = true
+			i += j + 1
+			continue
+		}
+		c := p[i]
+		i++
 		if e.pending {
 			e.pending = false
 			e.lineStart = false
 			switch c {
 			case '.':
-				return out, escHangup, i + 1
+				return out, escHangup, i
 			case 'B':
-				return out, escBreak, i + 1
+				return out, escBreak, i
 			case '?':
-				return out, escHelp, i + 1
+				return out, escHelp, i
 			case e.char:
 				out = append(out, c)
 				continue
 			}
 			out = append(out, e.char)
-			// fall through: c is an ordinary octet
-		} else if e.lineStart && c == e.char {
+			// c is an ordinary octet
+		} else if c == e.char { // at a line start
 			e.pending = true
 			continue
 		}

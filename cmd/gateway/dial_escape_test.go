@@ -69,6 +69,39 @@ func TestEscaperDisabled(t *testing.T) {
 	}
 }
 
+// refEscape is the escape rule written the plain way, one octet at a
+// time, for FuzzEscaper to compare against: the output up to the first
+// action, and the action.
+func refEscape(in []byte) (string, escAction) {
+	var out []byte
+	lineStart, pending := true, false
+	for _, c := range in {
+		switch {
+		case pending:
+			pending, lineStart = false, false
+			switch c {
+			case '.':
+				return string(out), escHangup
+			case 'B':
+				return string(out), escBreak
+			case '?':
+				return string(out), escHelp
+			case '~':
+				out = append(out, '~')
+			default:
+				out = append(out, '~', c)
+				lineStart = c == '\r' || c == '\n'
+			}
+		case lineStart && c == '~':
+			pending = true
+		default:
+			out = append(out, c)
+			lineStart = c == '\r' || c == '\n'
+		}
+	}
+	return string(out), escNone
+}
+
 // FuzzEscaper checks that without a hang-up every octet typed reaches the
 // line except the escape sequences themselves, whatever the chunking.
 func FuzzEscaper(f *testing.F) {
@@ -86,5 +119,33 @@ func FuzzEscaper(f *testing.F) {
 		if len(o1) > len(in) {
 			t.Fatalf("output %d octets longer than input %d", len(o1), len(in))
 		}
+		// Against the plain rule, up to the first action.
+		var out []byte
+		o, a, _ := newEscaper('~').feed(out, in)
+		ro, ra := refEscape(in)
+		if string(o) != ro || a != ra {
+			t.Fatalf("feed(%q) = %q %v, the plain rule gives %q %v", in, o, a, ro, ra)
+		}
 	})
+}
+
+// BenchmarkEscaperFeed measures the escape state machine on bulk input
+// (32 KiB chunks of random octets, escapes on, as typed or pasted on a
+// terminal).
+func BenchmarkEscaperFeed(b *testing.B) {
+	in := make([]byte, 32<<10)
+	for i := range in {
+		in[i] = byte(i*7 + i>>3)
+	}
+	out := make([]byte, 0, len(in)+1)
+	e := newEscaper('~')
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		p := in
+		for len(p) > 0 {
+			var n int
+			out, _, n = e.feed(out[:0], p)
+			p = p[n:]
+		}
+	}
 }
