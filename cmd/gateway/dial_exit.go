@@ -24,7 +24,7 @@ const dialExitHelp = `exit status:
   10  denied: wrong user or password, or too many attempts
   11  busy: all lines are in use
   12  host key: changed, unknown (without --tofu) or not the --fingerprint
-  13  no carrier: the gateway could not be reached, or no callback came
+  13  no carrier: the gateway could not be reached, the line dropped, or no callback came
   14  protocol error: V.42 / Access Security failed`
 
 // Sentinels that dial wraps its failures in; exitCode maps them.
