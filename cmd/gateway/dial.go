@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -313,7 +314,9 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 	if err := textOutcome(s.head, s.tail); err != nil {
 		return err
 	}
-	if end != endRemote || c.listener == nil {
+	// The gateway's last words say whether it will call back ("Hanging
+	// up; you will be called back.").
+	if end != endRemote || c.listener == nil || !bytes.Contains(s.tail, []byte("called back")) {
 		return nil
 	}
 	cb, err := c.acceptCallback(ctx)

@@ -320,3 +320,19 @@ func TestDialStdoutClosedHangsUp(t *testing.T) {
 	}
 	<-hungUp
 }
+
+// TestDialTextAnswerNoCallback: with --answer, a call the gateway simply
+// ends (no "called back") is over; dial does not wait for a callback.
+func TestDialTextAnswerNoCallback(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("bye\r\nNO CARRIER (the service ended the session)\r\n"))
+	})
+	r := startDial(t, nil, "--text", "--answer", freeAddr(t), "--answer-timeout", "10m", addr)
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if strings.Contains(r.stderr.String(), "waiting") {
+		t.Errorf("dial waited for a callback: %q", r.stderr)
+	}
+}
