@@ -149,3 +149,19 @@ func TestHostKeyCheck(t *testing.T) {
 		t.Fatalf("bad --fingerprint: %v", err)
 	}
 }
+
+// FuzzTextOutcome feeds arbitrary gateway output (untrusted) to the
+// result-code reader: it never panics, and only the documented outcomes
+// come out.
+func FuzzTextOutcome(f *testing.F) {
+	f.Add([]byte("BUSY\r\n"), []byte("BUSY\r\n"))
+	f.Add([]byte("login: "), []byte("\r\nNO CARRIER (access denied)\r\n"))
+	f.Add([]byte(""), []byte("NO CARRIER ("))
+	f.Fuzz(func(t *testing.T, head, tail []byte) {
+		switch err := textOutcome(head, tail); err {
+		case nil, errBusy, errDenied, errProtocol:
+		default:
+			t.Fatalf("textOutcome gave %v", err)
+		}
+	})
+}
