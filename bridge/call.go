@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -283,7 +285,11 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 			var err error
 			v42, leftover, err = c.s.v42.Detect(ctx, c.line)
 			if err != nil {
-				c.end(store.ResultAbandoned, "detection: "+err.Error(), "")
+				reason := "detection: " + err.Error()
+				if callerHungUp(err) {
+					reason = "caller hung up during V.42 detection"
+				}
+				c.end(store.ResultAbandoned, reason, "")
 				return Account{}, nil, false
 			}
 		}
@@ -401,4 +407,12 @@ func (c *call) callback(ctx context.Context, acct Account) {
 		c.rec.Reason = "callback not scheduled: " + err.Error()
 		c.log.Warn("callback not scheduled", zap.Error(err))
 	}
+}
+
+// callerHungUp tells whether err means the caller's end went away (end of
+// input, connection reset, line closed), not a protocol or gateway fault.
+func callerHungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, transport.ErrHungUp) || errors.Is(err, net.ErrClosed)
 }

@@ -1,6 +1,12 @@
 package bridge
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport/linesim"
@@ -102,5 +109,191 @@ func TestBusyFloodBounded(t *testing.T) {
 	}
 	if logs.FilterMessageSnippet("connection flood").Len() == 0 {
 		t.Error("no log line about BUSY calls left unrecorded")
+	}
+}
+
+// TestHostileHugeLineAtLogin: 10 MB without a newline at the login prompt
+// is read and thrown away (at most maxUserLen octets are kept and echoed),
+// and the dialogue goes on when the line finally ends.
+func TestHostileHugeLineAtLogin(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"u": "p"}})
+	conn := dialGateway(t, g)
+	defer conn.Close()
+	expect(t, conn, "login: ")
+	echoed := make(chan string, 1)
+	go func() {
+		// What the gateway sends back until the password prompt.
+		echoed <- expect(t, conn, "password: ")
+	}()
+	chunk := bytes.Repeat([]byte("A"), 64<<10)
+	for sent := 0; sent < 10<<20; sent += len(chunk) {
+		if _, err := conn.Write(chunk); err != nil {
+			t.Fatalf("after %d octets: %v", sent, err)
+		}
+	}
+	io.WriteString(conn, "\r\n")
+	select {
+	case out := <-echoed:
+		if n := strings.Count(out, "A"); n != maxUserLen {
+			t.Errorf("echoed %d octets of the 10 MB line, want %d", n, maxUserLen)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no password prompt after the 10 MB line")
+	}
+	io.WriteString(conn, "p\r\n")
+	expect(t, conn, "Login incorrect")
+}
+
+// TestHostileHalfOpenFreed: connections that send nothing hold a line
+// slot only until the handshake deadline; beyond per_source, the same
+// address hears BUSY at once; then the slot serves a real caller.
+func TestHostileHalfOpenFreed(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.Lines.MaxConcurrent, c.Lines.PerSource = 4, 2
+	c.Security.HandshakeDeadline.Duration = 300 * time.Millisecond
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"u": "p"}})
+	var conns []net.Conn
+	for range 6 {
+		conns = append(conns, dialGateway(t, g))
+	}
+	heard := make([]string, len(conns))
+	var wg sync.WaitGroup
+	for i, conn := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close()
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			b, _ := io.ReadAll(conn) // never writes: half-open
+			heard[i] = string(b)
+		}()
+	}
+	wg.Wait()
+	busy, timedOut := 0, 0
+	for _, h := range heard {
+		switch {
+		case h == "BUSY\r\n":
+			busy++
+		case strings.HasSuffix(h, "NO CARRIER (login timed out)\r\n"):
+			timedOut++
+		default:
+			t.Errorf("a silent caller heard %q", h)
+		}
+	}
+	if busy != 4 || timedOut != 2 {
+		t.Errorf("%d BUSY and %d timed out, want 4 and 2 (per_source = 2)", busy, timedOut)
+	}
+	for deadline := time.Now().Add(10 * time.Second); g.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d line slots still held after the silent callers were hung up", g.ActiveCalls())
+		}
+	}
+	// The freed slots answer a caller again.
+	conn := dialGateway(t, g)
+	defer conn.Close()
+	expect(t, conn, "login: ")
+}
+
+// TestHostileGarbageDuringDetection: random octets during V.42 detection,
+// and after a valid detection pattern (so they reach the LAPM answerer),
+// never panic or hang the call: when the caller hangs up, the call is
+// recorded as abandoned; a caller that hangs
+// up during detection without sending anything is recorded in words.
+func TestHostileGarbageDuringDetection(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st, _ := newV42Server(t, config.SecurityOptional, &fakeVerifier{})
+	for seed := range uint64(4) {
+		a, b := linesim.NewPair(linesim.Config{Seed: int64(seed), Name: "garbage"})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = s.HandleLine("test", b)
+		}()
+		go io.Copy(io.Discard, a)
+		r := rand.New(rand.NewPCG(seed, 1))
+		buf := make([]byte, 64<<10)
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		if seed%2 == 1 {
+			// A valid originator detection pattern (V.42 8.2: DC1
+			// with even, then odd parity) first: the garbage reaches
+			// the LAPM answerer instead of the text login.
+			for i := range 16 {
+				buf[i] = []byte{0x11, 0x91}[i%2]
+			}
+		}
+		a.Write(buf)
+		a.Close()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("seed %d: the call did not end after the caller hung up", seed)
+		}
+	}
+	a, b := linesim.NewPair(linesim.Config{Seed: 9, Name: "silent"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.HandleLine("test", b)
+	}()
+	a.Close()
+	<-done
+	recs := records(t, st)
+	if len(recs) != 5 {
+		t.Fatalf("%d records, want 5", len(recs))
+	}
+	for _, r := range recs {
+		if r.Result != store.ResultAbandoned {
+			t.Errorf("record %+v: want result abandoned", r)
+		}
+	}
+	if last := recs[4]; last.Reason != "caller hung up during V.42 detection" {
+		t.Errorf("silent caller's reason %q", last.Reason)
+	}
+}
+
+// TestHostileTelnetNegotiationStorm: a telnet peer that sends nothing but
+// option negotiation (and reads nothing) neither blocks the gateway nor
+// keeps its line slot past the handshake deadline.
+func TestHostileTelnetNegotiationStorm(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	c.Security.HandshakeDeadline.Duration = 500 * time.Millisecond
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var storm []byte
+	for i := range 256 {
+		o := byte(i)
+		storm = append(storm, 255, 253, o, 255, 251, o, 255, 254, o, 255, 252, o, 255, 250, o, 1, 255, 240)
+	}
+	// Write until the gateway hangs up (the deadline), never reading.
+	conn.SetWriteDeadline(time.Now().Add(20 * time.Second))
+	for {
+		if _, err := conn.Write(storm); err != nil {
+			break
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); g.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the negotiating peer still holds its line slot")
+		}
+	}
+	recs := records(t, g.Store)
+	if len(recs) != 1 || recs[0].Result != store.ResultAbandoned {
+		t.Fatalf("records: %+v", recs)
 	}
 }
