@@ -2,7 +2,10 @@ package main
 
 import (
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +90,51 @@ func TestDialOnTerminal(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("~. did not hang up")
+	}
+}
+
+// TestDialPromptsOnTerminal: without credentials in flags or the
+// environment, dial asks on the terminal (the password without echo),
+// then runs the full V.42 path against the daemon; ~. hangs up.
+func TestDialPromptsOnTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
+	cmd := exec.Command(gatewayBinary(t), "dial", "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), "telnet://"+g.addr)
+	cmd.Env = append(os.Environ(), "DIALGATE_USER=", "DIALGATE_PASSWORD=")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		testutil.Missing(t, "no pty: "+err.Error())
+	}
+	defer ptmx.Close()
+	screen := &dialBuffer{}
+	go io.Copy(screen, ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "User: ") })
+	io.WriteString(ptmx, "bob\n")
+	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "Password for bob: ") })
+	io.WriteString(ptmx, "pw-bob\n")
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "V.42 with Access Security") })
+	io.WriteString(ptmx, "typed\r")
+	waitFor(t, func() bool { return strings.Count(screen.String(), "typed") >= 1 })
+	io.WriteString(ptmx, "~.")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dial exited with %v; screen:\n%s", err, screen)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("~. did not hang up; screen:\n%s", screen)
+	}
+	if strings.Contains(screen.String(), "pw-bob") {
+		t.Errorf("the password was echoed:\n%s", screen)
 	}
 }
