@@ -131,6 +131,11 @@ func (p *Line) Write(b []byte) (int, error) {
 		n, err := p.l.Write(b[:k])
 		total += n
 		if err != nil {
+			select {
+			case <-p.done: // Close raced with this burst: report our hang-up
+				return total, fmt.Errorf("pace: %w", transport.ErrHungUp)
+			default:
+			}
 			return total, err
 		}
 		b = b[k:]
