@@ -14,12 +14,16 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,12 +168,16 @@ type Problem struct {
 	Err error
 }
 
+// Error reads like a compiler's message, "file:line:column: key: what is
+// wrong"; the position is what an operator needs first. errors.Is still
+// finds ErrInvalid through Unwrap.
 func (p Problem) Error() string {
 	key := ""
 	if p.Key != "" {
 		key = p.Key + ": "
 	}
-	return fmt.Sprintf("%s: %s%v", p.Pos, key, p.Err)
+	msg := strings.TrimPrefix(fmt.Sprint(p.Err), ErrInvalid.Error()+": ")
+	return fmt.Sprintf("%s: %s%s", p.Pos, key, msg)
 }
 
 func (p Problem) Unwrap() error { return p.Err }
@@ -222,14 +230,83 @@ func Parse(name string, data []byte) (*Config, error) {
 		pos.File = name
 		ps = append(ps, Problem{Pos: pos, Key: k.String(), Err: fmt.Errorf("%w: unknown key", ErrInvalid)})
 	}
-	if len(ps) > 0 {
-		return nil, ps
-	}
+	// Bad values are reported and replaced by defaults, so that the
+	// checks below see the rest of the file and every problem is listed
+	// in one go.
+	ps = append(ps, c.checkValues(loc)...)
 	c.fillDefaults()
-	if ps := c.validate(loc); len(ps) > 0 {
+	ps = append(ps, c.validate(loc)...)
+	if len(ps) > 0 {
+		sortProblems(ps)
 		return nil, ps
 	}
 	return c, nil
+}
+
+// sortProblems orders problems by position; those without a line go last.
+func sortProblems(ps Problems) {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		la, lb := a.Pos.Line, b.Pos.Line
+		if la == 0 {
+			la = math.MaxInt
+		}
+		if lb == 0 {
+			lb = math.MaxInt
+		}
+		if la != lb {
+			return cmp.Compare(la, lb)
+		}
+		return cmp.Compare(a.Pos.Column, b.Pos.Column)
+	})
+}
+
+// checkValues checks the values decoding kept aside (enumerations,
+// durations, addresses), with their positions, and clears the bad ones.
+func (c *Config) checkValues(loc *locator) Problems {
+	var ps Problems
+	add := func(pos Position, key string, err error) {
+		if err != nil {
+			pos.File = c.File
+			ps = append(ps, Problem{Pos: pos, Key: key, Err: err})
+		}
+	}
+	at := func(key string) Position { return loc.find(strings.Split(key, "."), -1) }
+	in := func(table string, i int, key string) Position {
+		p := loc.find([]string{table, key}, i)
+		if p.Line == 0 {
+			p = loc.findTable(table, i)
+		}
+		return p
+	}
+	add(at("log.format"), "log.format", c.Log.Format.check())
+	add(at("log.level"), "log.level", c.Log.Level.check())
+	add(at("metrics.listen"), "metrics.listen", c.Metrics.Listen.check())
+	for key, d := range map[string]*Duration{
+		"lines.holdoff": &c.Lines.Holdoff, "lines.drain_timeout": &c.Lines.DrainTimeout,
+		"security.handshake_deadline": &c.Security.HandshakeDeadline,
+		"security.throttle_base":      &c.Security.ThrottleBase, "security.throttle_max": &c.Security.ThrottleMax,
+		"callback.delay": &c.Callback.Delay, "callback.backoff": &c.Callback.Backoff, "callback.expiry": &c.Callback.Expiry,
+	} {
+		add(at(key), key, d.check())
+	}
+	add(at("security.mode"), "security.mode", c.Security.Mode.check())
+	add(at("security.text_login"), "security.text_login", c.Security.TextLogin.check())
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		key := fmt.Sprintf("listener[%d].", i)
+		add(in("listener", i, "v42"), key+"v42", l.V42.check())
+		add(in("listener", i, "security"), key+"security", l.Security.check())
+		add(in("listener", i, "text_login"), key+"text_login", l.TextLogin.check())
+	}
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		key := fmt.Sprintf("backend[%d].", i)
+		add(in("backend", i, "type"), key+"type", b.Type.check())
+		add(in("backend", i, "address"), key+"address", b.Address.check())
+		add(in("backend", i, "connect_timeout"), key+"connect_timeout", b.ConnectTimeout.check())
+	}
+	sortProblems(ps) // the durations came in map order
+	return ps
 }
 
 func decodeProblem(name string, loc *locator, err error) Problem {
@@ -239,10 +316,7 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 		if pe.Usage != "" {
 			msg += " (" + strings.TrimSpace(pe.Usage) + ")"
 		}
-		inner := fmt.Errorf("%w: %s", ErrInvalid, msg)
-		if ue := errors.Unwrap(pe); ue != nil && errors.Is(ue, ErrInvalid) {
-			inner = ue
-		}
+		inner := fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(msg, ErrInvalid.Error()+": "))
 		pos := Position{File: name, Line: pe.Position.Line, Column: pe.Position.Col}
 		if pe.LastKey != "" {
 			// Value errors: point at the key as written (for array
@@ -253,18 +327,28 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 		}
 		return Problem{Pos: pos, Key: pe.LastKey, Err: inner}
 	}
-	// Type mismatches carry only "line N (last key ...)" in the text.
+	// Type mismatches carry only `line N (last key "K"): ...` in the
+	// text: take the line and key from it and keep the rest.
 	var line int
-	if i := strings.Index(err.Error(), "line "); i >= 0 {
-		_, _ = fmt.Sscanf(err.Error()[i:], "line %d", &line)
+	msg := strings.TrimPrefix(err.Error(), "toml: ")
+	if i := strings.Index(msg, "line "); i >= 0 {
+		_, _ = fmt.Sscanf(msg[i:], "line %d", &line)
 	}
+	key := ""
+	if m := typeErr.FindStringSubmatch(msg); m != nil {
+		key, msg = m[1], m[2]
+	}
+	msg = strings.Replace(msg, "incompatible types: TOML value has type ", "wrong type: the value is a TOML ", 1)
+	msg = strings.Replace(msg, "; destination has type ", ", want ", 1)
 	pos := Position{File: name, Line: line}
 	if line > 0 {
 		pos.Column = loc.findLine(line)
 	}
-	msg := strings.TrimPrefix(err.Error(), "toml: ")
-	return Problem{Pos: pos, Err: fmt.Errorf("%w: %s", ErrInvalid, msg)}
+	return Problem{Pos: pos, Key: key, Err: fmt.Errorf("%w: %s", ErrInvalid, msg)}
 }
+
+// typeErr matches the decoder's type-mismatch text.
+var typeErr = regexp.MustCompile(`^line \d+ \(last key "([^"]*)"\): (.*)$`)
 
 // Listener looks up a listener by name.
 func (c *Config) Listener(name string) (Listener, bool) {
@@ -368,28 +452,28 @@ func base() *Config {
 	c.Log = Log{Format: LogConsole, Level: "info"}
 	c.Lines = Lines{
 		MaxConcurrent: 16,
-		Holdoff:       Duration{2 * time.Second},
-		DrainTimeout:  Duration{30 * time.Second},
+		Holdoff:       Duration{Duration: 2 * time.Second},
+		DrainTimeout:  Duration{Duration: 30 * time.Second},
 	}
 	c.Security = Security{
 		Mode:                SecurityOptional,
 		TextLogin:           TextLoginSecure,
-		HandshakeDeadline:   Duration{60 * time.Second},
+		HandshakeDeadline:   Duration{Duration: 60 * time.Second},
 		LoginTries:          3,
 		Argon2Time:          3,
 		Argon2MemoryKiB:     64 * 1024,
 		Argon2Threads:       1,
 		MaxHashing:          2,
 		HashQueue:           32,
-		ThrottleBase:        Duration{time.Second},
-		ThrottleMax:         Duration{5 * time.Minute},
+		ThrottleBase:        Duration{Duration: time.Second},
+		ThrottleMax:         Duration{Duration: 5 * time.Minute},
 		MaxPendingPerSource: 4,
 	}
 	c.Callback = Callback{
-		Delay:         Duration{3 * time.Second},
+		Delay:         Duration{Duration: 3 * time.Second},
 		Attempts:      3,
-		Backoff:       Duration{10 * time.Second},
-		Expiry:        Duration{2 * time.Minute},
+		Backoff:       Duration{Duration: 10 * time.Second},
+		Expiry:        Duration{Duration: 2 * time.Minute},
 		MaxConcurrent: 4,
 	}
 	return c

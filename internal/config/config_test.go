@@ -164,5 +164,79 @@ func FuzzParse(f *testing.F) {
 		if err == nil && len(c.Listeners) == 0 {
 			t.Fatal("valid config without listeners")
 		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("error does not wrap ErrInvalid: %v", err)
+		}
+		var ps Problems
+		if err != nil && (!errors.As(err, &ps) || len(ps) == 0) {
+			t.Fatalf("error is not a non-empty Problems: %v", err)
+		}
 	})
+}
+
+// TestEveryProblemInOneGo: bad values (durations, enumerations,
+// addresses) do not stop the check: unknown keys, bad values and
+// cross-key problems are all listed, in file order, each once, in the
+// form "file:line:column: key: what is wrong".
+func TestEveryProblemInOneGo(t *testing.T) {
+	const text = `gateway_name = "x"
+stat_dir = "oops"
+[lines]
+max_concurrent = -1
+holdoff = "2 seconds"
+[metrics]
+listen = "localhost"
+[security]
+mode = "strict"
+[[listener]]
+name = "modem"
+address = "telnet//127.0.0.1:2323"
+v42 = "maybe"
+[[listener]]
+name = "modem"
+address = "ws://127.0.0.1:8080/line"
+backend = "nope"
+[[backend]]
+name = "bbs"
+type = "gopher"
+connect_timeout = "-1s"
+`
+	_, err := Parse("x.toml", []byte(text))
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	want := []string{
+		`x.toml:2:1: stat_dir: unknown key`,
+		`x.toml:4:1: lines.max_concurrent: -1 out of range 1..1000000`,
+		`x.toml:5:1: lines.holdoff: duration "2 seconds": want a number with a unit, like "750ms" or "30s"`,
+		`x.toml:7:1: metrics.listen: address "localhost": want host:port`,
+		`x.toml:9:1: security.mode: security mode "strict": want one of "required", "optional", "off"`,
+		`x.toml:12:1: listener[0].address: address "telnet//127.0.0.1:2323": want telnet://host:port, tcp://host:port, ws://host:port/path or wss://host:port/path`,
+		`x.toml:13:1: listener[0].v42: v42 mode "maybe": want one of "detect", "lapm", "off"`,
+		`x.toml:15:1: listener[1].name: listener "modem" defined twice`,
+		`x.toml:17:1: listener[1].backend: no backend named "nope"`,
+		`x.toml:20:1: backend[0].type: backend type "gopher": want one of "tcp", "telnet", "pty", "demo"`,
+		`x.toml:21:1: backend[0].connect_timeout: duration "-1s" must not be negative`,
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.Error())
+		if !errors.Is(p, ErrInvalid) {
+			t.Errorf("%v does not wrap ErrInvalid", p)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestWrongTypeMessage: a type mismatch names the key and the types in
+// words, once.
+func TestWrongTypeMessage(t *testing.T) {
+	_, err := Parse("x.toml", []byte("[lines]\nmax_concurrent = \"8\"\n"))
+	want := `x.toml:2:1: lines.max_concurrent: wrong type: the value is a TOML string, want integer`
+	if err == nil || err.Error() != want {
+		t.Errorf("err =\n  %v\nwant\n  %s", err, want)
+	}
 }

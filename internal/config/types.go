@@ -9,19 +9,45 @@ import (
 
 // Duration is a time.Duration written in the TOML file as a Go duration
 // string ("750ms", "30s", "2m"). Negative durations are rejected.
-type Duration struct{ time.Duration }
+//
+// Decoding never fails on a bad value: the value is kept aside (the
+// default stays in place) and Parse reports it with its position, together
+// with every other problem of the file.
+type Duration struct {
+	time.Duration
+	bad string // the value as written, when it is not a valid duration
+}
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	if _, err := parseDuration(string(b)); err != nil {
+		d.bad = string(b)
+		return nil
+	}
+	d.Duration, _ = parseDuration(string(b))
+	d.bad = ""
+	return nil
+}
+
+// check reports a value UnmarshalText set aside.
+func (d *Duration) check() error {
+	if d.bad == "" {
+		return nil
+	}
+	_, err := parseDuration(d.bad)
+	d.bad = ""
+	return err
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%w: duration %q: want a number with a unit, like \"750ms\" or \"30s\"", ErrInvalid, string(b))
+		return 0, fmt.Errorf("%w: duration %q: want a number with a unit, like \"750ms\" or \"30s\"", ErrInvalid, s)
 	}
 	if v < 0 {
-		return fmt.Errorf("%w: duration %q must not be negative", ErrInvalid, string(b))
+		return 0, fmt.Errorf("%w: duration %q must not be negative", ErrInvalid, s)
 	}
-	d.Duration = v
-	return nil
+	return v, nil
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -61,11 +87,24 @@ const (
 	V42Off V42Mode = "off"
 )
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. A value that is not
+// one of the words is kept for check, which Parse calls.
 func (m *V42Mode) UnmarshalText(b []byte) error {
-	s, err := enum("v42 mode", b, string(V42Detect), string(V42LAPM), string(V42Off))
-	*m = V42Mode(s)
-	return err
+	*m = V42Mode(b)
+	return nil
+}
+
+// check reports a value that is not one of the words and clears it (so
+// the default applies while the rest of the file is checked).
+func (m *V42Mode) check() error {
+	if *m == "" {
+		return nil
+	}
+	if _, err := enum("v42 mode", []byte(*m), string(V42Detect), string(V42LAPM), string(V42Off)); err != nil {
+		*m = ""
+		return err
+	}
+	return nil
 }
 
 // SecurityMode says what a listener demands of V.42 callers.
@@ -84,11 +123,24 @@ const (
 	SecurityOff SecurityMode = "off"
 )
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. A value that is not
+// one of the words is kept for check, which Parse calls.
 func (m *SecurityMode) UnmarshalText(b []byte) error {
-	s, err := enum("security mode", b, string(SecurityRequired), string(SecurityOptional), string(SecurityOff))
-	*m = SecurityMode(s)
-	return err
+	*m = SecurityMode(b)
+	return nil
+}
+
+// check reports a value that is not one of the words and clears it (so
+// the default applies while the rest of the file is checked).
+func (m *SecurityMode) check() error {
+	if *m == "" {
+		return nil
+	}
+	if _, err := enum("security mode", []byte(*m), string(SecurityRequired), string(SecurityOptional), string(SecurityOff)); err != nil {
+		*m = ""
+		return err
+	}
+	return nil
 }
 
 // TextLogin is the policy for the text login (user name and password typed
@@ -108,11 +160,24 @@ const (
 	TextLoginOff TextLogin = "off"
 )
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. A value that is not
+// one of the words is kept for check, which Parse calls.
 func (m *TextLogin) UnmarshalText(b []byte) error {
-	s, err := enum("text_login policy", b, string(TextLoginSecure), string(TextLoginAllow), string(TextLoginOff))
-	*m = TextLogin(s)
-	return err
+	*m = TextLogin(b)
+	return nil
+}
+
+// check reports a value that is not one of the words and clears it (so
+// the default applies while the rest of the file is checked).
+func (m *TextLogin) check() error {
+	if *m == "" {
+		return nil
+	}
+	if _, err := enum("text_login policy", []byte(*m), string(TextLoginSecure), string(TextLoginAllow), string(TextLoginOff)); err != nil {
+		*m = ""
+		return err
+	}
+	return nil
 }
 
 // BackendType names a kind of backend.
@@ -126,10 +191,21 @@ const (
 	BackendDemo   BackendType = "demo"   // the built-in demo board (no shell)
 )
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. A value that is not
+// one of the words is kept for check, which Parse calls.
 func (m *BackendType) UnmarshalText(b []byte) error {
-	s, err := enum("backend type", b, string(BackendTCP), string(BackendTelnet), string(BackendPTY), string(BackendDemo))
-	*m = BackendType(s)
+	*m = BackendType(b)
+	return nil
+}
+
+// check reports a value that is not one of the words.
+func (m *BackendType) check() error {
+	// Unlike the other words, a bad type is kept: "missing type" would
+	// otherwise be reported for it as well.
+	_, err := enum("backend type", []byte(*m), string(BackendTCP), string(BackendTelnet), string(BackendPTY), string(BackendDemo))
+	if *m == "" {
+		return nil
+	}
 	return err
 }
 
@@ -142,42 +218,73 @@ const (
 	LogJSON    LogFormat = "json"
 )
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. A value that is not
+// one of the words is kept for check, which Parse calls.
 func (m *LogFormat) UnmarshalText(b []byte) error {
-	s, err := enum("log format", b, string(LogConsole), string(LogJSON))
-	*m = LogFormat(s)
-	return err
+	*m = LogFormat(b)
+	return nil
+}
+
+// check reports a value that is not one of the words and clears it (so
+// the default applies while the rest of the file is checked).
+func (m *LogFormat) check() error {
+	if *m == "" {
+		return nil
+	}
+	if _, err := enum("log format", []byte(*m), string(LogConsole), string(LogJSON)); err != nil {
+		*m = ""
+		return err
+	}
+	return nil
 }
 
 // LogLevel is the minimum level logged.
 type LogLevel string
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler. A value that is not
+// one of the words is kept for check, which Parse calls.
 func (m *LogLevel) UnmarshalText(b []byte) error {
-	s, err := enum("log level", b, "debug", "info", "warn", "error")
-	*m = LogLevel(s)
-	return err
+	*m = LogLevel(b)
+	return nil
+}
+
+// check reports a value that is not one of the words and clears it (so
+// the default applies while the rest of the file is checked).
+func (m *LogLevel) check() error {
+	if *m == "" {
+		return nil
+	}
+	if _, err := enum("log level", []byte(*m), "debug", "info", "warn", "error"); err != nil {
+		*m = ""
+		return err
+	}
+	return nil
 }
 
 // HostPort is a "host:port" address (a TCP backend, the metrics listener).
 type HostPort string
 
-// UnmarshalText implements encoding.TextUnmarshaler.
+// UnmarshalText implements encoding.TextUnmarshaler; check validates.
 func (h *HostPort) UnmarshalText(b []byte) error {
-	s := string(b)
+	*h = HostPort(b)
+	return nil
+}
+
+// check reports a value that is not host:port and clears it.
+func (h *HostPort) check() error {
+	s := string(*h)
 	if s == "" {
-		*h = ""
 		return nil
 	}
-	host, port, err := net.SplitHostPort(s)
+	_, port, err := net.SplitHostPort(s)
 	if err != nil || port == "" {
+		*h = ""
 		return fmt.Errorf("%w: address %q: want host:port", ErrInvalid, s)
 	}
-	_ = host
 	if err := checkPort(port); err != nil {
+		*h = ""
 		return fmt.Errorf("%w: address %q: %v", ErrInvalid, s, err)
 	}
-	*h = HostPort(s)
 	return nil
 }
 

@@ -42,7 +42,7 @@ func (c *Config) validate(loc *locator) Problems {
 		}
 	}
 	positive("lines.max_concurrent", c.Lines.MaxConcurrent, 1_000_000)
-	if c.Lines.PerSource < 0 || c.Lines.PerSource > c.Lines.MaxConcurrent {
+	if c.Lines.PerSource < 0 || (c.Lines.MaxConcurrent >= 1 && c.Lines.PerSource > c.Lines.MaxConcurrent) {
 		bad(at("lines.per_source"), "lines.per_source", "%d out of range 0..max_concurrent (%d)", c.Lines.PerSource, c.Lines.MaxConcurrent)
 	}
 	positive("security.login_tries", c.Security.LoginTries, 10)
