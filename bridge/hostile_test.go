@@ -297,3 +297,61 @@ func TestHostileTelnetNegotiationStorm(t *testing.T) {
 		t.Fatalf("records: %+v", recs)
 	}
 }
+
+// TestCallLogFieldsOnce: the call log of a bridged text-login call and of
+// a denied one has each field once per line ("call ended" used to carry
+// "user" twice), one "call ended" line per call, and never the password.
+func TestCallLogFieldsOnce(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	f, err := store.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	core, logs := observer.New(zap.DebugLevel)
+	s, err := New(Options{Config: c, Store: f, Verifier: &fakeVerifier{users: map[string]string{"alice": "hunter2-secret"}}, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, done := simCall(t, s)
+	login(t, line, "alice", "hunter2-secret")
+	io.WriteString(line, "hi")
+	expect(t, line, "hi")
+	line.Close()
+	<-done
+	line, done = simCall(t, s)
+	for range c.Security.LoginTries {
+		login(t, line, "alice", "wrong-password-xyz")
+	}
+	readAll(line)
+	line.Close()
+	<-done
+
+	ended := 0
+	for _, e := range logs.All() {
+		if e.Message == "call ended" {
+			ended++
+		}
+		seen := map[string]bool{}
+		for _, f := range e.Context {
+			if seen[f.Key] {
+				t.Errorf("%q logs %q twice: %v", e.Message, f.Key, e.Context)
+			}
+			seen[f.Key] = true
+			if strings.Contains(f.String, "hunter2") || strings.Contains(f.String, "wrong-password") {
+				t.Errorf("%q logs a password: %v", e.Message, e.Context)
+			}
+		}
+		if strings.Contains(e.Message, "hunter2") || strings.Contains(e.Message, "wrong-password") {
+			t.Errorf("log message holds a password: %q", e.Message)
+		}
+	}
+	if ended != 2 {
+		t.Errorf("%d \"call ended\" lines for 2 calls", ended)
+	}
+	if recs := records(t, f); len(recs) != 2 || recs[1].Result != store.ResultDenied || recs[1].User != "alice" {
+		t.Errorf("records: %+v", recs)
+	}
+}

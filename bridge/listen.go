@@ -18,9 +18,13 @@ import (
 )
 
 // printfLogger adapts zap to the narrow Printf loggers of the transports.
+// Their lines are per-connection detail (telnet negotiation, hang-up
+// details, refused WebSocket origins) and go to the debug level: the call
+// log has one "call ended" line per call, and a connection flood must not
+// turn into a log flood.
 type printfLogger struct{ s *zap.SugaredLogger }
 
-func (p printfLogger) Printf(format string, args ...any) { p.s.Infof(format, args...) }
+func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, args...) }
 
 // OpenListener starts answering on a configured listener's address:
 // tcp:// and telnet:// with transport/tcp (TLS when tls_cert and tls_key

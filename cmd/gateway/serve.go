@@ -85,26 +85,38 @@ drains calls for up to [lines] drain_timeout.`)
 }
 
 func newLogger(c config.Log) (*zap.Logger, error) {
+	zc, err := loggerConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	return zc.Build()
+}
+
+// loggerConfig is the daemon's log: one line per event, for operators:
+// no stack traces, no source file:line, ISO 8601 times, to stderr.
+func loggerConfig(c config.Log) (zap.Config, error) {
 	lvl, err := zapcore.ParseLevel(string(c.Level))
 	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
+		return zap.Config{}, fmt.Errorf("log level: %w", err)
 	}
 	var zc zap.Config
 	if c.Format == config.LogJSON {
 		zc = zap.NewProductionConfig()
+		// Sampling would drop call records' log lines under load.
+		zc.Sampling = nil
 	} else {
 		zc = zap.NewDevelopmentConfig()
-		zc.DisableStacktrace = true
-		// One line per event for the operator: no source file:line.
-		zc.DisableCaller = true
 		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
 	}
+	zc.DisableStacktrace = true
+	zc.DisableCaller = true
+	zc.Development = false
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.OutputPaths = []string{"stderr"}
 	zc.ErrorOutputPaths = []string{"stderr"}
 	zc.EncoderConfig.TimeKey = "time"
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return zc.Build()
+	return zc, nil
 }
 
 func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {

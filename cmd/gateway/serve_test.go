@@ -18,8 +18,10 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport/tcp"
@@ -732,4 +734,38 @@ func TestServeDemo(t *testing.T) {
 	s.expect("Choice: ")
 	s.send("g\r")
 	s.expect("Goodbye, demo.")
+}
+
+// TestLoggerOneLinePerEvent: in both formats an error with a wrapped
+// cause is one line, with no stack trace and no source position, and
+// the fields appear once.
+func TestLoggerOneLinePerEvent(t *testing.T) {
+	for _, format := range []config.LogFormat{config.LogConsole, config.LogJSON} {
+		t.Run(string(format), func(t *testing.T) {
+			zc, err := loggerConfig(config.Log{Format: format, Level: "info"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "log")
+			zc.OutputPaths = []string{out}
+			log, err := zc.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.With(zap.Uint64("session", 7)).Error("call record lost", zap.Error(fmt.Errorf("store: sync records: %w", syscall.EIO)))
+			log.Sync()
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(b)
+			if strings.Count(s, "\n") != 1 || strings.Contains(s, "goroutine") || strings.Contains(s, ".go:") ||
+				strings.Count(s, "session") != 1 || !strings.Contains(s, "input/output error") {
+				t.Errorf("log output:\n%s", s)
+			}
+		})
+	}
+	if _, err := loggerConfig(config.Log{Format: config.LogConsole, Level: "loud"}); err == nil {
+		t.Error("a bad level was accepted")
+	}
 }
