@@ -49,17 +49,19 @@ type Encoder struct {
 // zero bits inserted, a closing flag, and 1 bits (mark idle) up to the next
 // octet boundary. It never fails.
 func (e *Encoder) AppendFrame(dst, frame []byte) []byte {
-	// Worst case: one inserted bit per five data bits, plus two flags and
-	// the padding.
-	dst = slices.Grow(dst, (len(frame)+4)*6/5+4)
-	w := bitWriter{dst: dst}
-	w.put(flag, 8)
-	var last uint64
-	stuff(&w, frame, &last)
 	var fcs [4]byte
-	stuff(&w, AppendFCS(fcs[:0], frame, e.FCS), &last)
-	w.put(flag, 8)
-	return w.finish()
+	tail := AppendFCS(fcs[:0], frame, e.FCS)
+	// Worst case: one inserted bit per five data bits, plus two flags, the
+	// padding and one word of slack for the 64-bit stores.
+	n := len(dst)
+	dst = slices.Grow(dst, (len(frame)+4)*6/5+4+8)
+	s := stuffer{out: dst[:cap(dst)], o: n}
+	s.put(flag, 8)
+	frame = s.words(frame)
+	s.bytes(frame)
+	s.bytes(tail)
+	s.put(flag, 8)
+	return s.finish()
 }
 
 // AppendFlags appends n flag octets: the idle fill a station sends before
@@ -72,94 +74,133 @@ func (e *Encoder) AppendFlags(dst []byte, n int) []byte {
 	return dst
 }
 
-// bitWriter packs bit fields LSB first into octets via a 64-bit
-// accumulator.
-type bitWriter struct {
-	dst []byte
+// stuffer packs bit fields LSB first into out via a 64-bit accumulator and
+// inserts the zero bits. out is long enough for the whole frame plus eight
+// octets, so a full accumulator is stored as one 64-bit word.
+type stuffer struct {
+	out []byte
+	o   int    // octets of out written
 	acc uint64 // pending bits, the oldest in bit 0
 	n   uint   // number of pending bits, < 64
+	l   uint64 // the four bits written last, the latest in bit 3
 }
 
-// put appends the k (<= 60) low bits of x; x must have no bits above k.
-func (w *bitWriter) put(x uint64, k uint) {
-	w.acc |= x << (w.n & 63)
-	if w.n+k >= 64 {
-		w.dst = binary.LittleEndian.AppendUint64(w.dst, w.acc)
-		w.acc = x >> ((64 - w.n) & 63) // w.n > 0 here because k < 64
-		w.n += k - 64
+// put appends the k (< 64) low bits of x; x must have no bits above k.
+func (s *stuffer) put(x uint64, k uint) {
+	s.acc |= x << (s.n & 63)
+	if s.n+k >= 64 {
+		binary.LittleEndian.PutUint64(s.out[s.o:], s.acc)
+		s.o += 8
+		s.acc = x >> ((64 - s.n) & 63) // s.n > 0 here because k < 64
+		s.n += k - 64
 		return
 	}
-	w.n += k
+	s.n += k
 }
 
 // finish pads the pending bits with 1s to an octet boundary and returns
 // the output.
-func (w *bitWriter) finish() []byte {
-	w.acc |= ^uint64(0) << w.n
-	for ; w.n > 0; w.n -= min(w.n, 8) {
-		w.dst = append(w.dst, byte(w.acc))
-		w.acc >>= 8
+func (s *stuffer) finish() []byte {
+	s.acc |= ^uint64(0) << s.n
+	for ; s.n > 0; s.n -= min(s.n, 8) {
+		s.out[s.o] = byte(s.acc)
+		s.o++
+		s.acc >>= 8
 	}
-	return w.dst
+	return s.out[:s.o]
 }
 
-// stuff writes the bits of p (LSB first) with a 0 inserted after every five
-// consecutive 1s. last holds the four bits written before (bit 3 the most
-// recent) and is updated.
-func stuff(w *bitWriter, p []byte, last *uint64) {
-	l := *last
+// words stuffs p seven octets (56 bits) at a time while at least eight
+// remain to be loaded, and returns the rest.
+func (s *stuffer) words(p []byte) []byte {
 	for len(p) >= 8 {
-		// The loop of stuffChunk, inlined for the hot path.
-		x, c := binary.LittleEndian.Uint64(p)&(1<<56-1), uint(56)
-		p = p[7:]
-		for {
-			v := x<<4 | l
-			m := v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)
-			if m == 0 {
-				w.put(x, c)
-				l = v >> (c & 63) & 0xF
-				break
-			}
-			j := uint(bits.TrailingZeros64(m)) + 1
-			w.put(x&(1<<(j&63)-1), j+1)
-			x >>= j & 63
-			c -= j
-			l = 0
-			if c == 0 {
-				break
-			}
+		var left, np int
+		left, np, s.acc, s.n, s.l = stuffWords(s.out[s.o:], p, s.acc, s.n, s.l)
+		s.o = len(s.out) - left
+		p = p[len(p)-np:]
+		if len(p) >= 8 {
+			// A word stuffWords could not take; see there.
+			s.chunk(binary.LittleEndian.Uint64(p)&(1<<56-1), 56)
+			p = p[7:]
 		}
 	}
-	*last = l
-	if len(p) > 0 {
+	return p
+}
+
+// stuffWords is the hot loop of words, a plain function so that nothing
+// but its own state competes for registers. It stuffs p 56 bits at a time
+// into out (acc, n and l as in stuffer) and returns how much of out and p
+// is left. It stops when fewer than eight octets of p are left, or at the
+// first word that needs more than seven inserted zeros (at least 36 1s in
+// 56 bits, so rare), which the caller does with chunk.
+//
+// In v, the word above the four bits written before it, bit i of
+// m = v & v>>1 & v>>2 & v>>3 & v>>4 is set when word bits i-4..i are all
+// 1s: a run of five ends at bit i. The lowest such i takes a 0 after it;
+// the count then starts again, so the next run can end at i+5 at the
+// earliest: m's bits i..i+4 are dropped and the rest moves up with the
+// word. Each 0 goes in with one addition: x + (x & ^1<<i) doubles the part
+// of x above bit i, which shifts it up by one and leaves a 0 at i+1.
+func stuffWords(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, uint, uint64) {
+	o := 0
+	for len(p) >= 8 {
+		x := binary.LittleEndian.Uint64(p) << 8 >> 8
+		v := x<<4 | l
+		m := v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)
+		k := uint(56)
+		for ; m != 0; k++ {
+			j := uint(bits.TrailingZeros64(m))
+			x += x & (^uint64(1) << (j & 63)) // a 0 after bit j
+			m = m &^ (0x1F << (j & 63)) << 1  // and the rest moves up
+		}
+		if k > 63 {
+			break // x overflowed
+		}
+		l = x >> ((k - 4) & 63) & 0xF
+		acc |= x << (n & 63)
+		n += k
+		if n >= 64 {
+			binary.LittleEndian.PutUint64(out[o:], acc)
+			o += 8
+			n -= 64
+			acc = x >> ((k - n) & 63) // n < k because k < 64
+		}
+		p = p[7:]
+	}
+	return len(out) - o, len(p), acc, n, l
+}
+
+// bytes stuffs the (few) octets of p.
+func (s *stuffer) bytes(p []byte) {
+	for len(p) > 0 {
+		c := min(len(p), 7)
 		var x uint64
-		for i, b := range p {
+		for i, b := range p[:c] {
 			x |= uint64(b) << (8 * i)
 		}
-		stuffChunk(w, x, uint(8*len(p)), last)
+		s.chunk(x, uint(8*c))
+		p = p[c:]
 	}
 }
 
-// stuffChunk writes the c (<= 56) bits of x.
-func stuffChunk(w *bitWriter, x uint64, c uint, last *uint64) {
-	l := *last
+// chunk stuffs the c (<= 56) bits of x one run of five 1s at a time.
+func (s *stuffer) chunk(x uint64, c uint) {
 	for {
 		// v holds the previous four bits below the chunk. Bit i of m is set
 		// when chunk bits i-4..i are all 1s, i.e. a run of five ends at i.
-		v := x<<4 | l
+		v := x<<4 | s.l
 		m := v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4)
 		if m == 0 {
-			w.put(x, c)
-			*last = v >> c & 0xF
+			s.put(x, c)
+			s.l = v >> c & 0xF
 			return
 		}
 		j := uint(bits.TrailingZeros64(m)) + 1 // bits up to the end of the run
-		w.put(x&(1<<j-1), j+1)                 // and an inserted 0
+		s.put(x&(1<<j-1), j+1)                 // and an inserted 0
 		x >>= j
 		c -= j
-		l = 0
+		s.l = 0
 		if c == 0 {
-			*last = 0
 			return
 		}
 	}

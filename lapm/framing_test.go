@@ -489,3 +489,27 @@ func TestDecoderMatchesReferenceInSmallPieces(t *testing.T) {
 		}
 	}
 }
+
+// TestEncoderMatchesReferenceEdges covers what random data rarely hits:
+// words with more than seven inserted zeros (all 1s), runs carried across
+// words and into the FCS, and output that starts at any offset in dst.
+func TestEncoderMatchesReferenceEdges(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, k := range []FCSKind{FCS16, FCS32} {
+		for n := range 70 {
+			for _, fill := range []byte{0xFF, 0x00, 0x7E, 0xFE, 0x1F, 0xF8} {
+				fr := bytes.Repeat([]byte{fill}, n)
+				if n > 0 && fill == 0x00 {
+					fr[r.IntN(n)] = 0xFF
+				}
+				pre := bytes.Repeat([]byte{0xAA}, r.IntN(9))
+				e := Encoder{FCS: k}
+				got := e.AppendFrame(slices.Clone(pre), fr)
+				want := append(pre, refEncode(fr, k)...)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%v len %d fill %02x:\n got % x\nwant % x", k, n, fill, got, want)
+				}
+			}
+		}
+	}
+}
