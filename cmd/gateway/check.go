@@ -14,7 +14,9 @@ func init() {
 
 func runCheck(args []string) int {
 	fs := newFlagSet("check", "[FILE]", `Validate a configuration file (default: config.toml) and report every
-problem with file:line:column. Exit 0 when it is valid.`)
+problem with file:line:column. Exit 0 when it is valid; warnings (a pty
+backend's program missing, text login in clear beyond loopback) are printed
+but do not fail the check.`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -38,6 +40,9 @@ problem with file:line:column. Exit 0 when it is valid.`)
 			fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
 		}
 		return exitFailure
+	}
+	for _, w := range c.Warnings() {
+		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", path, w)
 	}
 	fmt.Printf("%s: ok (%d listener(s), %d backend(s), state in %s)\n", path, len(c.Listeners), len(c.Backends), c.StateDir)
 	return exitOK

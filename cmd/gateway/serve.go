@@ -157,10 +157,9 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range cfg.Listeners {
-		if l.TextLoginAllowed(false) && !l.Secure() && !l.Loopback() {
-			log.Warn("text login over plain TCP from the network: passwords cross the network in clear", zap.String("listener", l.Name), zap.String("address", l.Address))
-		}
+	// Text login in clear beyond loopback, pty programs that are missing.
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: " + w)
 	}
 
 	gw, err := bridge.Start(context.Background(), cfg, bridge.StartOptions{Logger: log, Verifier: verifier, Metrics: metrics, V42: &bridge.LAPMAnswerer{

@@ -240,3 +240,51 @@ func TestWrongTypeMessage(t *testing.T) {
 		t.Errorf("err =\n  %v\nwant\n  %s", err, want)
 	}
 }
+
+// TestWarnings: a pty program that is missing or not executable and text
+// login in clear beyond loopback are warned about, a good setup is not.
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "door.txt")
+	if err := os.WriteFile(notExec, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := `[[listener]]
+name = "net"
+address = "telnet://0.0.0.0:2323"
+text_login = "allow"
+backend = "missing"
+[[listener]]
+name = "lo"
+address = "telnet://127.0.0.1:2324"
+text_login = "allow"
+backend = "sh"
+[[backend]]
+name = "missing"
+type = "pty"
+command = ["` + filepath.Join(dir, "nope") + `"]
+[[backend]]
+name = "plain"
+type = "pty"
+command = ["` + notExec + `"]
+[[backend]]
+name = "sh"
+type = "pty"
+command = ["/bin/sh"]
+`
+	c, err := Parse("w.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(c.Warnings(), "\n")
+	for _, want := range []string{`backend "missing": program ` + filepath.Join(dir, "nope") + `: no such file or directory`,
+		`backend "plain": program ` + notExec + ` is not executable`,
+		`listener "net": text_login = "allow" on telnet://0.0.0.0:2323: passwords cross the network in clear`} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings\n%s\nlack\n%s", w, want)
+		}
+	}
+	if n := len(c.Warnings()); n != 3 {
+		t.Errorf("%d warnings, want 3:\n%s", n, w)
+	}
+}

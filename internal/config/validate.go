@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -244,4 +245,35 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// Warnings lists what is valid but will fail at call time or exposes
+// more than the operator may think: a pty backend whose program is not
+// an executable file, text login in clear beyond loopback. `gateway check`
+// prints them and `gateway serve` logs them; neither refuses the file.
+func (c *Config) Warnings() []string {
+	var w []string
+	for _, b := range c.Backends {
+		if b.Type != BackendPTY || len(b.Command) == 0 {
+			continue
+		}
+		st, err := os.Stat(b.Command[0])
+		switch {
+		case err != nil:
+			w = append(w, fmt.Sprintf("backend %q: program %s: %v; calls to it will fail", b.Name, b.Command[0], errors.Unwrap(err)))
+		case st.IsDir() || st.Mode()&0o111 == 0:
+			w = append(w, fmt.Sprintf("backend %q: program %s is not executable; calls to it will fail", b.Name, b.Command[0]))
+		}
+		if b.Dir != "" {
+			if st, err := os.Stat(b.Dir); err != nil || !st.IsDir() {
+				w = append(w, fmt.Sprintf("backend %q: dir %s is not a directory; calls to it will fail", b.Name, b.Dir))
+			}
+		}
+	}
+	for _, l := range c.Listeners {
+		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
+			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
+		}
+	}
+	return w
 }
