@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport/linesim"
+	"github.com/dialgate/dialgate/transport/ws"
 )
 
 // gatedStore is a store whose AppendRecord waits for gate (a slow disk).
@@ -353,5 +355,54 @@ func TestCallLogFieldsOnce(t *testing.T) {
 	}
 	if recs := records(t, f); len(recs) != 2 || recs[1].Result != store.ResultDenied || recs[1].User != "alice" {
 		t.Errorf("records: %+v", recs)
+	}
+}
+
+// TestWSTrustedProxy: behind a reverse proxy listed in trusted_proxies,
+// the caller's address comes from X-Forwarded-For, so per_source limits
+// callers, not the proxy; and a proxy that is not trusted cannot forge it.
+func TestWSTrustedProxy(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, trusted := range []bool{true, false} {
+		c := testConfig(t)
+		c.StateDir = t.TempDir()
+		c.Listeners[0].Address = "ws://127.0.0.1:0/line"
+		c.Lines.PerSource = 1
+		if trusted {
+			c.Listeners[0].TrustedProxies = []string{"127.0.0.0/8"}
+		}
+		g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var heard []string
+		var lines []*ws.Line
+		for _, xff := range []string{"203.0.113.7", "203.0.113.8"} {
+			line, err := ws.Dial(ctx, g.Addr("test"), ws.DialOptions{Header: http.Header{"X-Forwarded-For": {xff}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, line)
+			buf := make([]byte, 256)
+			n, _ := line.Read(buf)
+			heard = append(heard, string(buf[:n]))
+		}
+		for _, l := range lines {
+			l.Close()
+		}
+		cancel()
+		g.Shutdown(context.Background())
+		busy := strings.HasPrefix(heard[1], "BUSY")
+		if trusted && busy {
+			t.Errorf("trusted proxy: the second caller (another address) heard BUSY: %q", heard)
+		}
+		if !trusted && !busy {
+			t.Errorf("untrusted proxy: X-Forwarded-For was believed: %q", heard)
+		}
+		recs := records(t, g.Store)
+		if trusted && (len(recs) != 2 || !strings.HasPrefix(recs[0].Remote, "203.0.113.")) {
+			t.Errorf("trusted proxy: records %+v", recs)
+		}
 	}
 }

@@ -46,7 +46,7 @@ func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error
 		}
 		return tcp.Listen(u.Host, opts)
 	case "ws", "wss":
-		return ws.Listen(l.Address, ws.Options{AllowedOrigins: l.AllowedOrigins, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg})
+		return ws.Listen(l.Address, ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg})
 	}
 	return nil, fmt.Errorf("bridge: listener %s: %w %q", l.Name, transport.ErrUnknownScheme, l.Scheme())
 }

@@ -121,6 +121,12 @@ type Listener struct {
 	TLSCert        string    `toml:"tls_cert"`
 	TLSKey         string    `toml:"tls_key"`
 	AllowedOrigins []string  `toml:"allowed_origins"`
+	// TrustedProxies are reverse proxies (IP addresses or CIDR prefixes)
+	// in front of a ws/wss listener whose X-Forwarded-For (the caller's
+	// address, for per_source, throttling and records) and
+	// X-Forwarded-Proto ("https": the line counts as encrypted) are
+	// believed.
+	TrustedProxies []string `toml:"trusted_proxies"`
 	// Backend is the backend for users without one of their own ("" takes
 	// default_backend).
 	Backend string `toml:"backend"`

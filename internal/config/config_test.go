@@ -73,6 +73,8 @@ func TestErrorPositions(t *testing.T) {
 		{"second listener", head + "[[listener]]\nname = \"b\"\n  address = \"telnet://127.0.0.1:2323\"\n", "x.toml:6:3: listener[1].address: "},
 		{"unknown backend", head + "backend = \"bbs\"\n", "x.toml:4:1: listener[0].backend: "},
 		{"pty without command", head + "[[backend]]\nname = \"p\"\ntype = \"pty\"\n", "x.toml:4:1: backend[0].command: "},
+		{"proxy on telnet", head + "trusted_proxies = [\"127.0.0.1\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
+		{"bad proxy", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
 		{"required without v42", head + "v42 = \"off\"\nsecurity = \"required\"\n", "x.toml:5:1: listener[0].security: "},
 		{"no listener", "", "x.toml: listener: "},
 	} {
@@ -151,7 +153,7 @@ func allKeys() []string {
 		"mode", "text_login", "handshake_deadline", "login_tries", "argon2_time", "argon2_memory_kib",
 		"argon2_threads", "max_hashing", "hash_queue", "throttle_base", "throttle_max", "max_pending_per_source",
 		"delay", "attempts", "backoff", "expiry",
-		"name", "address", "telnet", "line_rate", "v42", "security", "tls_cert", "tls_key", "allowed_origins", "backend",
+		"name", "address", "telnet", "line_rate", "v42", "security", "tls_cert", "tls_key", "allowed_origins", "trusted_proxies", "backend",
 		"type", "proxy_protocol", "command", "dir", "env", "term", "connect_timeout",
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -171,6 +172,17 @@ func (c *Config) validate(loc *locator) Problems {
 			}
 			if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
 				bad(in("listener", i, "allowed_origins"), key+".allowed_origins", "origin %q: want scheme://host[:port] or \"*\"", o)
+			}
+		}
+		if len(l.TrustedProxies) > 0 && !isWeb(l.Scheme()) {
+			bad(in("listener", i, "trusted_proxies"), key+".trusted_proxies", "trusted_proxies applies to ws:// and wss:// listeners only")
+		}
+		for _, p := range l.TrustedProxies {
+			if _, err := netip.ParseAddr(p); err == nil {
+				continue
+			}
+			if _, err := netip.ParsePrefix(p); err != nil {
+				bad(in("listener", i, "trusted_proxies"), key+".trusted_proxies", "%q: want an IP address or a CIDR prefix like 10.0.0.0/8", p)
 			}
 		}
 		if !backends[l.Backend] && l.Backend != "demo" {
