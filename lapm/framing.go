@@ -265,6 +265,7 @@ func (d *Decoder) maxFrame() int {
 func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 	// The bit reservoir lives in locals (registers) during the loop.
 	in, nin, last := d.in, d.nin, d.last
+	p0 := p
 	for {
 		if nin <= 56 && len(p) > 0 {
 			if len(p) >= 8 {
@@ -303,7 +304,11 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 			// The hot loop: inside a frame, as long as every run of five
 			// 1s in the window is followed by an inserted 0 (no flag, no
 			// abort), remove them all at once and append the window.
-			in, nin, last, p = d.frameBits(in, nin, last, p)
+			if pos := 8*(len(p0)-len(p)) - int(nin); pos >= 0 {
+				// The reservoir holds the bits just before p, all of
+				// them from p0: the fast path reads p0 itself.
+				in, nin, last, p = d.frameBits(p0, uint(pos), last, in, nin, p)
+			}
 			if !d.inFrame || nin < 3 {
 				continue
 			}
@@ -356,70 +361,94 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 	d.in, d.nin, d.last = in&(1<<(nin&63)-1), nin, last
 }
 
-// frameBits is Feed's fast path inside a frame. It takes windows of 54
-// bits while each run of five 1s in them ends in an inserted 0, removes
-// those zeros (highest first) and appends the rest to the frame, refilling
-// the bit reservoir from p as it goes. It returns at the first flag or
-// abort (left for Feed's general path), when p runs short, or when the
-// frame grows past the limit (then the frame is dropped as TooLong).
-func (d *Decoder) frameBits(in uint64, nin uint, last uint64, p []byte) (uint64, uint, uint64, []byte) {
-	const w = 54 // window; the two bits after it stay visible
-	buf, acc, nacc, zpos := d.buf, d.acc, d.nacc, d.zpos
+// frameBits is Feed's fast path inside a frame: unstuffWords from bit
+// pos of p0 (where the reservoir in, nin begins) into the frame's buffer,
+// with the frame dropped as TooLong when it grows past the limit. It
+// returns the reservoir and the rest of p0 after what it consumed.
+func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []byte) (uint64, uint, uint64, []byte) {
 	limit := d.maxFrame() + d.FCS.Size() + 8
-	tooLong := false
-	// Each pass consumes at most w+1 bits and refills whole octets, so
-	// nin stays at least w+2 while p lasts.
-	for nin >= w+2 {
-		v := in<<4 | last
-		m := v & (v >> 1) & (v >> 2) & (v >> 3) & (v >> 4) & (1<<w - 1)
-		if (m<<1)&in != 0 {
-			break // a flag or an abort in the window
-		}
-		// A 0 just past the window goes with a run ending at its edge.
-		n := w + uint(m>>(w-1))
-		y, k := in&(1<<(n&63)-1), n
-		for mm := m; mm != 0; {
-			i := uint(bits.Len64(mm)) - 1
-			mm &^= 1 << (i & 63)
-			y = y&(1<<((i+1)&63)-1) | (y>>((i+2)&63))<<((i+1)&63)
-			k--
-		}
-		if m != 0 {
-			// The last removal came after top+1 line bits, of which
-			// n-k-1 were earlier removals.
-			zpos = 8*len(buf) + int(nacc) + bits.Len64(m) + 1 - int(n-k)
-		}
-		acc |= y << (nacc & 63)
-		if nacc+k >= 64 {
-			buf = binary.LittleEndian.AppendUint64(buf, acc)
-			acc = y >> ((64 - nacc) & 63) // nacc > 0 here because k < 64
-			nacc += k - 64
-		} else {
-			nacc += k
-		}
-		last = v >> (n & 63) & 0xF
-		in >>= n & 63
-		nin -= n
-		if len(buf) > limit {
-			tooLong = true
-			break
-		}
-		if len(p) < 8 {
-			break
-		}
-		in |= binary.LittleEndian.Uint64(p) << (nin & 63)
-		r := (63 - nin) >> 3
-		p = p[r:]
-		nin += 8 * r
+	o := len(d.buf)
+	if o > limit || cap(d.buf) < limit+8 {
+		// MaxFrame or FCS changed within the frame: the general path
+		// (appendBits) sorts it out.
+		return in, nin, last, p
 	}
-	d.nbits += 8*(len(buf)-len(d.buf)) + int(nacc) - int(d.nacc)
-	d.buf, d.acc, d.nacc, d.zpos = buf, acc, nacc, zpos
-	if tooLong {
+	acc, nacc, zpos := d.acc, d.nacc, d.zpos
+	o, end, last, acc, nacc, zpos := unstuffWords(d.buf[:limit+8], o, p0, pos, last, acc, nacc, zpos)
+	if end == pos {
+		return in, nin, last, p
+	}
+	d.nbits += 8*(o-len(d.buf)) + int(nacc) - int(d.nacc)
+	d.buf, d.acc, d.nacc, d.zpos = d.buf[:o], acc, nacc, zpos
+	if o > limit {
 		d.st.TooLong++
 		d.inFrame = false
 		d.buf = d.buf[:0]
 	}
-	return in, nin, last, p
+	b, r := end>>3, end&7
+	if r == 0 {
+		return 0, 0, last, p0[b:]
+	}
+	return uint64(p0[b]) >> r, 8 - r, last, p0[b+1:]
+}
+
+// unstuffWords is the decoder's hot loop, a plain function so that
+// nothing but its own state competes for registers. It reads the line
+// bits of p from bit pos on (last holds the four before), and adds frame
+// bits to acc and nacc, storing full words in out[o:]; zpos is as in
+// Decoder. It takes windows of 56 line bits while every run of five 1s in
+// them is followed by an inserted 0 (no flag, no abort), removes those
+// zeros and stores the rest. It returns at the first flag or abort (left
+// for Feed's general path), when fewer than eight octets of p are left to
+// load, or after storing a word beyond len(out)-8 (the frame is too
+// long); it returns o, the bit position reached, last, acc, nacc and zpos.
+//
+// Bit j of m marks a run of five 1s ending at window bit j, so the zero to
+// remove is bit j+1. Subtracting (y & ^1<<j) >> 1 halves the part of y
+// above bit j, which moves it down by one over that zero; the marks above
+// move down with it.
+func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc uint, zpos int) (int, uint, uint64, uint64, uint, int) {
+	const w = 56 // window; a load at any bit offset holds w+1 bits
+	for pos>>3+8 <= uint(len(p)) {
+		t := binary.LittleEndian.Uint64(p[pos>>3:]) >> (pos & 7)
+		v := t<<4 | last
+		a := v & (v >> 1)
+		m := a & (a >> 2) & (v >> 4) & (1<<w - 1)
+		if (m<<1)&t != 0 {
+			break // a flag or an abort in the window
+		}
+		// A 0 just past the window goes with a run ending at its edge.
+		n := w + uint(m>>(w-1))
+		y := t << ((64 - n) & 63) >> ((64 - n) & 63)
+		k := n
+		if m != 0 {
+			base := 8*o + int(nacc) + 1
+			for {
+				j := uint(bits.TrailingZeros64(m))
+				y -= (y & (^uint64(1) << (j & 63))) >> 1
+				k--
+				zpos = base + int(j) // frame bits before this zero
+				m = (m & (m - 1)) >> 1
+				if m == 0 {
+					break
+				}
+			}
+		}
+		acc |= y << (nacc & 63)
+		nacc += k
+		last = v >> (n & 63) & 0xF
+		pos += n
+		if nacc >= 64 {
+			binary.LittleEndian.PutUint64(out[o:], acc)
+			o += 8
+			nacc -= 64
+			acc = y >> ((k - nacc) & 63) // nacc < k because k < 64
+			if len(out)-o < 8 {
+				break
+			}
+		}
+	}
+	return o, pos, last, acc, nacc, zpos
 }
 
 func (d *Decoder) startFrame() {
