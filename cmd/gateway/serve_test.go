@@ -769,3 +769,79 @@ func TestLoggerOneLinePerEvent(t *testing.T) {
 		t.Error("a bad level was accepted")
 	}
 }
+
+// TestServeConnectionFlood: 2,000 connections that close at once (most of
+// them BUSY) leave the daemon with the descriptors and goroutines it had
+// before, none is recorded as an error, and it still answers. (The bound
+// on BUSY calls waiting for their records, whose absence let a faster
+// flood exhaust the descriptor limit, is tested in bridge:
+// TestBusyFloodBounded.)
+func TestServeConnectionFlood(t *testing.T) {
+	g := newGateway(t, gwOpts{maxConcurrent: 2})
+	pid := g.cmd.Process.Pid
+	fds := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	// No keep-alive: an idle scrape connection would count as a leak.
+	scraper := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	goroutines := func() int {
+		resp, err := scraper.Get("http://" + g.metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var n int
+		for _, l := range strings.Split(string(b), "\n") {
+			if _, err := fmt.Sscanf(l, "go_goroutines %d", &n); err == nil {
+				return n
+			}
+		}
+		t.Fatalf("no go_goroutines in /metrics")
+		return 0
+	}
+	baseFDs, baseG := fds(), goroutines()
+	const calls, parallel = 2000, 32
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for range calls {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := net.Dial("tcp", g.addr)
+			if err == nil {
+				c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f, n := fds(), goroutines()
+		if f <= baseFDs && n <= baseG {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the flood: %d descriptors (before: %d), %d goroutines (before: %d)", f, baseFDs, n, baseG)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, r := range g.records() {
+		if r.Result == store.ResultError {
+			t.Errorf("flood call recorded as an error: %+v", r)
+			break
+		}
+	}
+	if strings.Contains(g.log.String(), "panic") {
+		t.Errorf("log mentions a panic:\n%s", g.log.String())
+	}
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+}
