@@ -406,38 +406,46 @@ func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []
 // Bit j of m marks a run of five 1s ending at window bit j, so the zero to
 // remove is bit j+1. Subtracting (y & ^1<<j) >> 1 halves the part of y
 // above bit j, which moves it down by one over that zero; the marks above
-// move down with it.
+// move down with it. A run ending at the window's last bit leaves its zero
+// to the next window (c), so that every window starts 56 bits after the
+// one before: the loads do not wait for the previous window's result.
 func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc uint, zpos int) (int, uint, uint64, uint64, uint, int) {
 	const w = 56 // window; a load at any bit offset holds w+1 bits
-	for pos>>3+8 <= uint(len(p)) {
-		t := binary.LittleEndian.Uint64(p[pos>>3:]) >> (pos & 7)
+	i, sh := int(pos>>3), pos&7
+	c := uint64(0) // 1 when bit 0 of this window is an inserted zero
+	for i+8 <= len(p) {
+		t := binary.LittleEndian.Uint64(p[i:]) >> sh
 		v := t<<4 | last
 		a := v & (v >> 1)
 		m := a & (a >> 2) & (v >> 4) & (1<<w - 1)
 		if (m<<1)&t != 0 {
 			break // a flag or an abort in the window
 		}
-		// A 0 just past the window goes with a run ending at its edge.
-		n := w + uint(m>>(w-1))
-		y := t << ((64 - n) & 63) >> ((64 - n) & 63)
-		k := n
-		if m != 0 {
-			base := 8*o + int(nacc) + 1
+		y := t << (64 - w) >> (64 - w)
+		k := w - uint(c)
+		// zpos need not record a zero taken at bit 0: the rest of a
+		// window without flags holds a later zero or a 0 that is
+		// content, either of which makes that zpos irrelevant.
+		next := m >> (w - 1)
+		if m &= 1<<(w-1) - 1; m != 0 {
+			base := 8*o + int(nacc) + 1 - int(c)
 			for {
 				j := uint(bits.TrailingZeros64(m))
 				y -= (y & (^uint64(1) << (j & 63))) >> 1
 				k--
-				zpos = base + int(j) // frame bits before this zero
+				zpos = base + int(j)
 				m = (m & (m - 1)) >> 1
 				if m == 0 {
 					break
 				}
 			}
 		}
+		y >>= c
+		c = next
+		last = t >> (w - 4) & 0xF
+		i += w / 8
 		acc |= y << (nacc & 63)
 		nacc += k
-		last = v >> (n & 63) & 0xF
-		pos += n
 		if nacc >= 64 {
 			binary.LittleEndian.PutUint64(out[o:], acc)
 			o += 8
@@ -447,6 +455,14 @@ func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc 
 				break
 			}
 		}
+	}
+	pos = uint(i)*8 + sh
+	if c != 0 {
+		// Take the pending inserted zero now: the general path would
+		// no longer see the run before it.
+		pos++
+		zpos = 8*o + int(nacc)
+		last >>= 1
 	}
 	return o, pos, last, acc, nacc, zpos
 }
