@@ -135,6 +135,10 @@ type SerialConfig struct {
 	Parity   string // "none" (or ""), "even", "odd"
 	StopBits int    // 1 or 2 (0 means 1)
 	Flow     string // "none" (or ""), "rtscts", "xonxoff"
+	// DTR names the modem-status input that carries the DTE's DTR through
+	// the cable: "dsr" (null-modem wiring), "dcd", or "none" (or "") to
+	// ignore it. When it falls, Read reports ErrDTRDrop.
+	DTR string
 }
 
 // Errors from OpenSerial.
@@ -198,9 +202,30 @@ func serialTermios(t *unix.Termios, c SerialConfig) error {
 	return nil
 }
 
-// OpenSerial opens and configures a serial device as the DTE. DTR from the
-// DTE is not monitored on a serial port (null-modem wiring varies); use ATH.
-func OpenSerial(c SerialConfig) (*os.File, error) {
+// serialPoll is how often a serial DTE with a DTR line checks it.
+const serialPoll = 100 * time.Millisecond
+
+// Serial is a serial-port DTE.
+type Serial struct {
+	f    *os.File
+	mask int                 // TIOCM_DSR or TIOCM_CAR; 0 when DTR is not watched
+	stat func() (int, error) // modem status lines (TIOCMGET)
+	high bool                // the DTR line was seen up
+	seen bool                // the line's state was read once
+}
+
+// OpenSerial opens and configures a serial device as the DTE.
+func OpenSerial(c SerialConfig) (*Serial, error) {
+	var mask int
+	switch c.DTR {
+	case "", "none":
+	case "dsr":
+		mask = unix.TIOCM_DSR
+	case "dcd":
+		mask = unix.TIOCM_CAR
+	default:
+		return nil, fmt.Errorf("%w: DTR line must be dsr, dcd or none", ErrSerialConfig)
+	}
 	fd, err := unix.Open(c.Device, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("modem: serial %s: %w", c.Device, err)
@@ -219,9 +244,65 @@ func OpenSerial(c SerialConfig) (*os.File, error) {
 		return nil, fmt.Errorf("modem: serial %s: %w", c.Device, err)
 	}
 	// A non-blocking descriptor makes the file pollable, so Close
-	// interrupts a pending Read.
-	return os.NewFile(uintptr(fd), c.Device), nil
+	// interrupts a pending Read and read deadlines work.
+	s := &Serial{f: os.NewFile(uintptr(fd), c.Device), mask: mask}
+	s.stat = func() (int, error) { return unix.IoctlGetInt(fd, unix.TIOCMGET) }
+	return s, nil
 }
+
+// Read implements io.Reader. With a DTR line configured it checks the
+// line every serialPoll while no data arrives, and reports ErrDTRDrop
+// (once) when the line falls after having been up.
+func (s *Serial) Read(b []byte) (int, error) {
+	for {
+		if s.mask == 0 {
+			n, err := s.f.Read(b)
+			if err != nil {
+				err = fmt.Errorf("modem: serial: %w", err)
+			}
+			return n, err
+		}
+		if !s.seen {
+			st, err := s.stat()
+			if err != nil {
+				return 0, fmt.Errorf("modem: serial status lines: %w", err)
+			}
+			s.high, s.seen = st&s.mask != 0, true
+		}
+		if err := s.f.SetReadDeadline(time.Now().Add(serialPoll)); err != nil {
+			return 0, fmt.Errorf("modem: serial: %w", err)
+		}
+		n, err := s.f.Read(b)
+		if n > 0 {
+			return n, nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, fmt.Errorf("modem: serial: %w", err)
+		}
+		st, err := s.stat()
+		if err != nil {
+			return 0, fmt.Errorf("modem: serial status lines: %w", err)
+		}
+		up := st&s.mask != 0
+		if s.high && !up {
+			s.high = false
+			return 0, fmt.Errorf("modem: serial %s: %w", s.f.Name(), ErrDTRDrop)
+		}
+		s.high = up
+	}
+}
+
+// Write implements io.Writer.
+func (s *Serial) Write(b []byte) (int, error) {
+	n, err := s.f.Write(b)
+	if err != nil {
+		err = fmt.Errorf("modem: serial: %w", err)
+	}
+	return n, err
+}
+
+// Close closes the device.
+func (s *Serial) Close() error { return s.f.Close() }
 
 // Stdio is the DTE on standard input and output; when standard input is a
 // terminal it is put in raw mode until Close.
@@ -255,8 +336,23 @@ func OpenStdio() (*Stdio, error) {
 	return s, nil
 }
 
-func (s *Stdio) Read(b []byte) (int, error)  { return s.in.Read(b) }
-func (s *Stdio) Write(b []byte) (int, error) { return s.out.Write(b) }
+// Read implements io.Reader; the end of standard input is io.EOF (wrapped).
+func (s *Stdio) Read(b []byte) (int, error) {
+	n, err := s.in.Read(b)
+	if err != nil {
+		err = fmt.Errorf("modem: stdin: %w", err)
+	}
+	return n, err
+}
+
+// Write implements io.Writer.
+func (s *Stdio) Write(b []byte) (int, error) {
+	n, err := s.out.Write(b)
+	if err != nil {
+		err = fmt.Errorf("modem: stdout: %w", err)
+	}
+	return n, err
+}
 
 // Close restores the terminal and stops reading standard input.
 func (s *Stdio) Close() error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func TestSerialTermios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	tio, err := unix.IoctlGetTermios(int(f.f.Fd()), unix.TCGETS)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +62,7 @@ func TestSerialTermios(t *testing.T) {
 	}
 	for _, bad := range []SerialConfig{
 		{Baud: 1234}, {Baud: 9600, DataBits: 6}, {Baud: 9600, Parity: "mark"},
-		{Baud: 9600, StopBits: 3}, {Baud: 9600, Flow: "dsrdtr"},
+		{Baud: 9600, StopBits: 3}, {Baud: 9600, Flow: "dsrdtr"}, {Baud: 9600, DTR: "cts"},
 	} {
 		bad.Device = slave.Name()
 		if f, err := OpenSerial(bad); !errors.Is(err, ErrSerialConfig) {
@@ -157,5 +158,71 @@ func TestPTYDTRDrop(t *testing.T) {
 	if p2, err := OpenPTY(link); err == nil {
 		p2.Close()
 		t.Fatal("a regular file was replaced by the link")
+	}
+}
+
+// TestSerialDTRLine: with a DTR line configured, the serial DTE reports
+// ErrDTRDrop once when the line falls after having been up, and reads
+// data as usual (the status lines are injected: a pty has none).
+func TestSerialDTRLine(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	master, slave, err := pty.Open()
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	defer master.Close()
+	defer slave.Close()
+	s, err := OpenSerial(SerialConfig{Device: slave.Name(), Baud: 9600, DTR: "dsr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	status := unix.TIOCM_DSR
+	s.stat = func() (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return status, nil
+	}
+	type result struct {
+		data string
+		err  error
+	}
+	reads := make(chan result)
+	go func() {
+		buf := make([]byte, 16)
+		for {
+			n, err := s.Read(buf)
+			reads <- result{string(buf[:n]), err}
+			if err != nil && !errors.Is(err, ErrDTRDrop) {
+				return
+			}
+		}
+	}()
+	if _, err := master.Write([]byte("ATZ\r")); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-reads; r.data != "ATZ\r" || r.err != nil {
+		t.Fatalf("read %+v", r)
+	}
+	mu.Lock()
+	status = 0
+	mu.Unlock()
+	if r := <-reads; !errors.Is(r.err, ErrDTRDrop) {
+		t.Fatalf("after DSR fell: %+v", r)
+	}
+	// Up again, then data.
+	mu.Lock()
+	status = unix.TIOCM_DSR | unix.TIOCM_CTS
+	mu.Unlock()
+	if _, err := master.Write([]byte("AT\r")); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-reads; r.data != "AT\r" || r.err != nil {
+		t.Fatalf("read %+v", r)
+	}
+	s.Close()
+	if r := <-reads; r.err == nil || errors.Is(r.err, ErrDTRDrop) {
+		t.Fatalf("after close: %+v", r)
 	}
 }

@@ -2,10 +2,7 @@
 
 package modem
 
-import (
-	"errors"
-	"os"
-)
+import "errors"
 
 // ErrUnsupported is returned by the DTE constructors on systems other than
 // Linux (the pty, termios and stdio handling use Linux interfaces).
@@ -31,10 +28,18 @@ type SerialConfig struct {
 	Parity   string
 	StopBits int
 	Flow     string
+	DTR      string
 }
 
+// Serial is a serial-port DTE (Linux only).
+type Serial struct{}
+
 // OpenSerial fails: not supported on this system.
-func OpenSerial(c SerialConfig) (*os.File, error) { return nil, ErrUnsupported }
+func OpenSerial(c SerialConfig) (*Serial, error) { return nil, ErrUnsupported }
+
+func (s *Serial) Read(b []byte) (int, error)  { return 0, ErrUnsupported }
+func (s *Serial) Write(b []byte) (int, error) { return 0, ErrUnsupported }
+func (s *Serial) Close() error                { return nil }
 
 // Stdio is the stdio DTE (Linux only).
 type Stdio struct{}
