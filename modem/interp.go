@@ -323,7 +323,7 @@ func (m *Interp) Tick(now time.Time) Output {
 
 // FromLine feeds bytes that arrived from the call. While online they go to
 // the DTE; in any other state they are discarded (a modem in online-command
-// state has no buffer for them), and Discarded reports how many were.
+// state has no buffer for them), and discarded says how many were.
 func (m *Interp) FromLine(p []byte) (out Output, discarded int) {
 	m.reset()
 	if m.state != StateOnline {

@@ -54,7 +54,7 @@ type event struct {
 	err  error
 }
 
-// Modem runs an Interp against a DTE and the injected Dialer and Answerer.
+// modem runs an Interp against a DTE and the injected Dialer and Answerer.
 // One goroutine (Run's) owns all state; readers and writers feed it events.
 type modem struct {
 	opts   Options
