@@ -188,7 +188,10 @@ func TestForwarding(t *testing.T) {
 func BenchmarkWrapUnpaced(b *testing.B) {
 	x, y := linesim.NewPair(linesim.Config{Seed: 1})
 	defer y.Close()
-	p, _ := New(x, Config{BitsPerSecond: 1 << 40, BitsPerChar: 8, Burst: 32 << 10})
+	p, err := New(x, Config{BitsPerSecond: 1e9, BitsPerChar: 8, Burst: 32 << 10})
+	if err != nil {
+		b.Fatal(err)
+	}
 	buf := make([]byte, 32<<10)
 	b.SetBytes(int64(len(buf)))
 	go io.Copy(io.Discard, y)
