@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -28,8 +30,23 @@ func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, ar
 
 // OpenListener starts answering on a configured listener's address:
 // tcp:// and telnet:// with transport/tcp (TLS when tls_cert and tls_key
-// are set), ws:// and wss:// with transport/ws (allowed origins, TLS).
+// are set), ws:// and wss:// with transport/ws (allowed origins, trusted
+// proxies, TLS). TLS handshakes get DefaultTLSHandshakeTimeout.
 func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error) {
+	return openListener(l, log, DefaultTLSHandshakeTimeout)
+}
+
+// DefaultTLSHandshakeTimeout bounds the TLS handshake of a tcp:// or
+// telnet:// listener with TLS files, when OpenListener opens it. Start
+// uses [security] handshake_deadline instead.
+const DefaultTLSHandshakeTimeout = 10 * time.Second
+
+// maxTLSPending bounds the TLS handshakes in progress on one listener;
+// connections beyond it are closed at once (a flood of peers that never
+// finish the handshake cannot pile up goroutines and descriptors).
+const maxTLSPending = 256
+
+func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) (transport.Listener, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -42,7 +59,7 @@ func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error
 	case "tcp", "telnet":
 		opts := tcp.Options{Telnet: l.TelnetOn(), Logger: lg}
 		if l.TLSCert != "" {
-			return listenTLS(u.Host, l.TLSCert, l.TLSKey, opts)
+			return listenTLS(u.Host, l.TLSCert, l.TLSKey, opts, tlsTimeout, lg)
 		}
 		return tcp.Listen(u.Host, opts)
 	case "ws", "wss":
@@ -51,14 +68,30 @@ func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error
 	return nil, fmt.Errorf("bridge: listener %s: %w %q", l.Name, transport.ErrUnknownScheme, l.Scheme())
 }
 
-// tlsListener answers raw or telnet lines inside TLS.
+// tlsListener answers raw or telnet lines inside TLS. A background loop
+// accepts connections and runs each TLS handshake in its own goroutine
+// under a deadline; Accept hands out only lines whose handshake finished.
+// A peer that connects and never speaks TLS therefore never reaches the
+// call flow (where the first write would wait for its handshake with no
+// deadline) and never takes a line slot.
 type tlsListener struct {
-	ln     net.Listener
-	opts   tcp.Options
-	closed atomic.Bool
+	ln      net.Listener
+	cfg     *tls.Config
+	opts    tcp.Options
+	timeout time.Duration
+	log     printfLogger
+
+	ready   chan net.Conn // handshake done, waiting for Accept
+	failed  chan error    // the accept loop ended
+	stop    context.Context
+	cancel  context.CancelFunc
+	pending atomic.Int32
+	closed  atomic.Bool
+	once    sync.Once
+	wg      sync.WaitGroup
 }
 
-func listenTLS(addr, certFile, keyFile string, opts tcp.Options) (transport.Listener, error) {
+func listenTLS(addr, certFile, keyFile string, opts tcp.Options, timeout time.Duration, log printfLogger) (transport.Listener, error) {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: TLS certificate: %w", err)
@@ -67,36 +100,78 @@ func listenTLS(addr, certFile, keyFile string, opts tcp.Options) (transport.List
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", addr, err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	return &tlsListener{ln: tls.NewListener(ln, cfg), opts: opts}, nil
+	l := &tlsListener{
+		ln: ln, opts: opts, timeout: timeout, log: log,
+		cfg:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ready: make(chan net.Conn), failed: make(chan error, 1),
+	}
+	l.stop, l.cancel = context.WithCancel(context.Background())
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l, nil
 }
 
-func (l *tlsListener) Accept(ctx context.Context) (transport.Line, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
+func (l *tlsListener) acceptLoop() {
+	defer l.wg.Done()
+	var delay time.Duration
+	for {
 		c, err := l.ln.Accept()
-		ch <- result{c, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			if l.closed.Load() || errors.Is(r.err, net.ErrClosed) {
-				return nil, fmt.Errorf("bridge: accept: %w", net.ErrClosed)
+		if err != nil {
+			if l.closed.Load() || errors.Is(err, net.ErrClosed) {
+				l.failed <- fmt.Errorf("bridge: accept: %w", net.ErrClosed)
+				return
 			}
-			return nil, fmt.Errorf("bridge: accept: %w", r.err)
+			// Transient (EMFILE and the like): back off like net/http.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			l.log.Printf("tls: accept: %v; retrying in %v", err, delay)
+			select {
+			case <-time.After(delay):
+			case <-l.stop.Done():
+			}
+			continue
 		}
-		return secureLine{tcp.NewLine(r.c, true, l.opts)}, nil
+		delay = 0
+		if l.pending.Load() >= maxTLSPending {
+			c.Close()
+			continue
+		}
+		l.pending.Add(1)
+		l.wg.Add(1)
+		go l.handshake(c)
+	}
+}
+
+func (l *tlsListener) handshake(c net.Conn) {
+	defer l.wg.Done()
+	defer l.pending.Add(-1)
+	tc := tls.Server(c, l.cfg)
+	ctx, cancel := context.WithTimeout(l.stop, l.timeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		l.log.Printf("tls: %s: handshake: %v", c.RemoteAddr(), err)
+		c.Close()
+		return
+	}
+	select {
+	case l.ready <- tc:
+	case <-l.stop.Done():
+		c.Close()
+	}
+}
+
+// Accept returns the next line whose TLS handshake finished. After Close
+// it returns an error wrapping net.ErrClosed.
+func (l *tlsListener) Accept(ctx context.Context) (transport.Line, error) {
+	select {
+	case c := <-l.ready:
+		return secureLine{tcp.NewLine(c, true, l.opts)}, nil
+	case err := <-l.failed:
+		l.failed <- err // for later calls
+		return nil, err
+	case <-l.stop.Done():
+		return nil, fmt.Errorf("bridge: accept: %w", net.ErrClosed)
 	case <-ctx.Done():
-		// Closing the listener is the only way to stop Accept; the
-		// server cancels only at shutdown, when it closes it anyway.
-		l.Close()
-		if r := <-ch; r.c != nil {
-			r.c.Close()
-		}
 		return nil, ctx.Err()
 	}
 }
@@ -109,9 +184,17 @@ func (l *tlsListener) Addr() string {
 	return s + "://" + l.ln.Addr().String()
 }
 
+// Close stops answering: the accept loop ends and handshakes in progress
+// are abandoned; lines already accepted stay up. Close is idempotent.
 func (l *tlsListener) Close() error {
-	l.closed.Store(true)
-	return l.ln.Close()
+	var err error
+	l.once.Do(func() {
+		l.closed.Store(true)
+		l.cancel()
+		err = l.ln.Close()
+		l.wg.Wait()
+	})
+	return err
 }
 
 // secureLine is a tcp line inside TLS.

@@ -78,7 +78,7 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 	}
 	g := &Gateway{Server: srv, Store: st, Verifier: v, listeners: map[string]transport.Listener{}}
 	for _, lc := range cfg.Listeners {
-		l, err := OpenListener(lc, opts.Logger)
+		l, err := openListener(lc, opts.Logger, cfg.Security.HandshakeDeadline.Duration)
 		if err != nil {
 			for _, o := range g.listeners {
 				o.Close()

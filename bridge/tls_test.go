@@ -99,3 +99,56 @@ func TestTextLoginPolicyAndTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSSilentPeers: on a TLS listener, peers that connect and never
+// start the TLS handshake are hung up after the handshake deadline without
+// ever taking a line slot, so a TLS caller still gets in. Regression: the
+// first write to such a peer (the banner, or BUSY) waited for its
+// handshake with no deadline, and max_concurrent silent peers locked the
+// gateway for good.
+func TestTLSSilentPeers(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	c := testConfig(t)
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	c.Listeners[0].TLSCert, c.Listeners[0].TLSKey = certFile, keyFile
+	c.Lines.MaxConcurrent = 1
+	c.Security.HandshakeDeadline.Duration = 300 * time.Millisecond
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	addr := strings.TrimPrefix(g.Addr("test"), "telnet://")
+	var conns []net.Conn
+	for range 3 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+	}
+	// While they wait, a TLS caller gets the line.
+	caller, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, caller, "login: ")
+	caller.Close()
+	for i, conn := range conns {
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadAll(conn); err != nil {
+			t.Errorf("silent TLS peer %d was not hung up: %v", i, err)
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(records(t, g.Store)) < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the TLS caller was not recorded")
+		}
+	}
+	if r := records(t, g.Store); len(r) != 1 || r[0].Result != store.ResultAbandoned {
+		t.Errorf("records (silent peers never became calls): %+v", r)
+	}
+}
