@@ -411,6 +411,7 @@ func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []
 // one before: the loads do not wait for the previous window's result.
 func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc uint, zpos int) (int, uint, uint64, uint64, uint, int) {
 	const w = 56 // window; a load at any bit offset holds w+1 bits
+	pos0 := pos
 	i, sh := int(pos>>3), pos&7
 	c := uint64(0) // 1 when bit 0 of this window is an inserted zero
 	for i+8 <= len(p) {
@@ -423,24 +424,13 @@ func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc 
 		}
 		y := t << (64 - w) >> (64 - w)
 		k := w - uint(c)
-		// zpos need not record a zero taken at bit 0: the rest of a
-		// window without flags holds a later zero or a 0 that is
-		// content, either of which makes that zpos irrelevant.
 		next := m >> (w - 1)
-		if m &= 1<<(w-1) - 1; m != 0 {
-			base := 8*o + int(nacc) + 1 - int(c)
-			for {
-				j := uint(bits.TrailingZeros64(m))
-				y -= (y & (^uint64(1) << (j & 63))) >> 1
-				k--
-				zpos = base + int(j)
-				m = (m & (m - 1)) >> 1
-				if m == 0 {
-					break
-				}
-			}
+		for m &= 1<<(w-1) - 1; m != 0; m = (m & (m - 1)) >> 1 {
+			j := uint(bits.TrailingZeros64(m))
+			y -= (y & (^uint64(1) << (j & 63))) >> 1
+			k--
 		}
-		y >>= c
+		y >>= c & 1
 		c = next
 		last = t >> (w - 4) & 0xF
 		i += w / 8
@@ -457,6 +447,17 @@ func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc 
 		}
 	}
 	pos = uint(i)*8 + sh
+	if i > int(pos0>>3) && c == 0 {
+		// zpos matters only when the frame ends right after the zero:
+		// the flag's six 1s would have kept any window holding five of
+		// them from the loop, so the zero is in the last window, with
+		// at most four 1s after it. Look there.
+		t := binary.LittleEndian.Uint64(p[i-w/8:]) >> sh << (64 - w)
+		r := uint(bits.LeadingZeros64(^t)) // 1s at the end of the window
+		if r <= 4 && t>>((63-r-5)&63)&0x1F == 0x1F {
+			zpos = 8*o + int(nacc) - int(r)
+		}
+	}
 	if c != 0 {
 		// Take the pending inserted zero now: the general path would
 		// no longer see the run before it.

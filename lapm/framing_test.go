@@ -560,3 +560,72 @@ func TestDecoderMatchesReferenceInLargePieces(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderFlagSharesInsertedZero: a closing flag whose leading 0 is the
+// zero inserted after the frame's last five 1s, on frames long enough for
+// the word-at-a-time path and at every alignment. The frame is good; the
+// reference agrees.
+func TestDecoderFlagSharesInsertedZero(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	found := 0
+	for iter := 0; found < 40 && iter < 100000; iter++ {
+		f := codecRandBytes(r, 40+r.IntN(80), 0)
+		var s bitSink
+		for range 1 + r.IntN(8) {
+			s.bit(1) // shift the frame against the octets
+		}
+		for i := range 8 {
+			s.bit(flag >> i)
+		}
+		ones := 0
+		for _, x := range AppendFCS(slices.Clone(f), f, FCS32) {
+			for i := range 8 {
+				b := x >> i & 1
+				s.bit(b)
+				if ones = (ones + int(b)) * int(b); ones == 5 {
+					s.bit(0)
+					ones = 0
+				}
+			}
+		}
+		// The stream must end in an inserted zero.
+		if s.n < 6 || s.out[(s.n-1)/8]>>((s.n-1)%8)&1 != 0 || ones != 0 ||
+			s.out[(s.n-2)/8]>>((s.n-2)%8)&1 != 1 {
+			continue
+		}
+		last6 := 0
+		for i := s.n - 6; i < s.n; i++ {
+			last6 = last6<<1 | int(s.out[i/8]>>(i%8)&1)
+		}
+		if last6 != 0b111110 {
+			continue
+		}
+		found++
+		for range 6 {
+			s.bit(1)
+		}
+		s.bit(0) // the flag without its own leading 0
+		for i := range 16 {
+			s.bit(flag >> (i % 8))
+		}
+		for s.n%8 != 0 {
+			s.bit(1)
+		}
+		for _, chunk := range []int{8, 13, 1 << 10} {
+			d := Decoder{FCS: FCS32}
+			got := feedDecoder(&d, s.out, chunk)
+			ref := refDecoder{fcs: FCS32}
+			var want [][]byte
+			ref.feed(s.out, func(b []byte) { want = append(want, slices.Clone(b)) })
+			if d.Stats() != ref.st || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("chunk %d: %+v, reference %+v", chunk, d.Stats(), ref.st)
+			}
+			if len(got) != 1 || !bytes.Equal(got[0], f) {
+				t.Fatalf("chunk %d: %d frames, stats %+v", chunk, len(got), d.Stats())
+			}
+		}
+	}
+	if found < 40 {
+		t.Fatalf("only %d frames ending in an inserted zero", found)
+	}
+}
