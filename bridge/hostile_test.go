@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -10,9 +11,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -405,4 +408,67 @@ func TestWSTrustedProxy(t *testing.T) {
 			t.Errorf("trusted proxy: records %+v", recs)
 		}
 	}
+}
+
+// TestWSHostilePeers: a WebSocket peer from a foreign origin is refused
+// before it becomes a call; one that sends a message far over the read
+// limit at the login prompt is hung up, and the call is recorded.
+func TestWSHostilePeers(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "ws://127.0.0.1:0/line"
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if l, err := ws.Dial(ctx, g.Addr("test"), ws.DialOptions{Origin: "https://evil.example"}); err == nil {
+		l.Close()
+		t.Error("a foreign origin was answered")
+	}
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, g.Addr("test"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(msg), "login: ") {
+			break
+		}
+	}
+	big := make([]byte, 4<<20) // four times the default read limit
+	_ = conn.WriteMessage(websocket.BinaryMessage, big)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) && ce.Code != websocket.CloseMessageTooBig {
+				t.Errorf("closed with %v, want 1009 (message too big)", ce)
+			} else if !errors.As(err, &ce) && !isReset(err) {
+				t.Errorf("after the oversized message: %v", err)
+			}
+			break
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(records(t, g.Store)) < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not recorded")
+		}
+	}
+	if r := records(t, g.Store); len(r) != 1 || r[0].Result != store.ResultAbandoned {
+		t.Errorf("records: %+v", r)
+	}
+}
+
+// isReset tells a connection reset (the gateway hung up while the
+// oversized message was still being written) from other errors.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
