@@ -15,14 +15,15 @@ import (
 // bits abort a frame in progress; between frames they are the mark idle
 // state.
 //
-// Neither direction works bit by bit. Both look at up to 56 line bits at
-// once: v & v>>1 & v>>2 & v>>3 & v>>4 marks every position where a run of
-// five 1s ends, and everything between two such positions moves as one
-// block through 64-bit accumulators. The encoder inserts one 0 per marked
-// run; the decoder removes all inserted zeros of a window in one pass when
-// no flag or abort is in it, and otherwise handles the first run on its
-// own. framing_test.go and FuzzDeframe check both against a bit-at-a-time
-// reference.
+// Neither direction works bit by bit. Both look at 56 line bits at once:
+// v & v>>1 & v>>2 & v>>3 & v>>4 marks every position where a run of five
+// 1s ends, and the word moves as one block through a 64-bit accumulator.
+// The encoder inserts the zeros a word needs in a register, one addition
+// each (stuffWords); the decoder removes all inserted zeros of a window,
+// one subtraction each, when no flag or abort is in it (unstuffWords), and
+// otherwise handles the first run on its own. Text rarely has five 1s in a
+// row, so most of its words need no zero at all. framing_test.go and
+// FuzzDeframe check both against a bit-at-a-time reference.
 
 const flag = 0x7E
 
