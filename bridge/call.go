@@ -16,6 +16,7 @@ import (
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/pace"
 )
@@ -374,6 +375,10 @@ func (c *call) v42Failed(err error) {
 		c.end(store.ResultThrottled, err.Error(), "")
 	case c.s.stopCtx.Err() != nil:
 		c.end(store.ResultShutdown, "gateway shut down during the handshake", "")
+	case errors.Is(err, lapm.ErrPeerDisconnected) || callerHungUp(err):
+		// The caller gave up (a dialer that refused the host key sends
+		// DISC): say so first, keep the detail.
+		c.end(store.ResultAbandoned, "caller hung up during the V.42 handshake: "+err.Error(), "")
 	default:
 		// The "call ended" line carries the reason.
 		c.end(store.ResultAbandoned, err.Error(), "")

@@ -472,3 +472,20 @@ func TestWSHostilePeers(t *testing.T) {
 func isReset(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
+
+// TestV42CallerRefusesHostKey: a V.42 caller that does not accept the
+// gateway's host key hangs up during the handshake; the record says so
+// in words before the protocol detail.
+func TestV42CallerRefusesHostKey(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st, _ := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"u": "p"}})
+	_, done, err := v42Dial(t, s, "u", "p", []byte("not the gateway's key"))
+	if err == nil {
+		t.Fatal("the caller accepted a host key it did not know")
+	}
+	<-done
+	r := records(t, st)
+	if len(r) != 1 || r[0].Result != store.ResultAbandoned || !strings.HasPrefix(r[0].Reason, "caller hung up during the V.42 handshake: ") {
+		t.Fatalf("records: %+v", r)
+	}
+}
