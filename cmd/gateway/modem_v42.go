@@ -149,7 +149,8 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		}
 		d.ticket = cr.Ticket
 		d.mu.Unlock()
-		return nil, dialErr(modem.ReasonNoCarrier, fmt.Sprintf("session %d: the gateway hung up and will call back", cr.SessionNumber), nil)
+		d.log.Info("modem: the gateway will call back", zap.Uint64("session", cr.SessionNumber))
+		return newCallbackNotice(d.rate, cr.SessionNumber), nil
 	}
 	if err := lapmStart(hctx, link, cr.Transform); err != nil {
 		link.Close()
@@ -158,6 +159,29 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 	}
 	d.log.Info("modem: V.42 call with Access Security", zap.String("gateway", cr.GatewayName), zap.Uint64("session", cr.SessionNumber))
 	return &v42Call{v42Link: link, line: line, rate: d.rate}, nil
+}
+
+// callbackNotice is the first call of a V.42 callback as the DTE sees it:
+// the call connected (CONNECT <rate>/LAPM), the gateway said it will call
+// back, and hung up (NO CARRIER). A terminal script that waits for CONNECT
+// therefore takes the call as made, not as failed, and does not redial
+// over the coming RING. Reads deliver the notice then io.EOF; writes are
+// discarded (the line is already down).
+type callbackNotice struct {
+	r    io.Reader
+	rate int
+}
+
+func newCallbackNotice(rate int, session uint64) *callbackNotice {
+	msg := fmt.Sprintf("\r\nsession %d: the gateway hung up and will call back\r\n", session)
+	return &callbackNotice{r: strings.NewReader(msg), rate: rate}
+}
+
+func (c *callbackNotice) Read(p []byte) (int, error)  { return c.r.Read(p) }
+func (c *callbackNotice) Write(p []byte) (int, error) { return len(p), nil }
+func (c *callbackNotice) Close() error                { return nil }
+func (c *callbackNotice) Info() modem.ConnectInfo {
+	return modem.ConnectInfo{Rate: c.rate, LAPM: true}
 }
 
 // classifyAuth maps an Access Security failure to a result code.

@@ -194,7 +194,10 @@ func TestModemV42Callback(t *testing.T) {
 	send(t, dte, "ATE0S0=1\r")
 	exp.expect(t, "OK\r\n")
 	send(t, dte, "ATDTgw\r")
-	exp.expect(t, "session 1200: the gateway hung up and will call back\r\n\r\nNO CARRIER\r\n")
+	// The first call connects, says it will call back, and hangs up.
+	exp.expect(t, "\r\nCONNECT 115200/LAPM\r\n")
+	exp.expect(t, "session 1200: the gateway hung up and will call back\r\n")
+	exp.expect(t, "\r\nNO CARRIER\r\n")
 	close(proceed)
 	exp.expect(t, "RING\r\n")
 	exp.expect(t, "not the expected callback; call refused\r\n\r\nNO CARRIER\r\n")
