@@ -47,7 +47,23 @@ type Config struct {
 	LineRate int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FlagWait bounds, for the answerer, how long Open waits for the
+	// originator's first frame; 0 or negative means no bound but ctx.
+	// After the detection phase set it to FlagWaitAfterADP: an answerer
+	// that sent ADP waits for flags up to twice T400, then hangs up
+	// (Hayes S141). Open then fails with ErrLinkFailure.
+	FlagWait time.Duration
 }
+
+// FlagWaitAfterADP is Config.FlagWait for an answerer after detection.
+const FlagWaitAfterADP = 2 * T400
+
+// maxPending bounds the encoded line octets the owner goroutine queues
+// for the writer. Above it the owner stops taking received frames, so a
+// peer that floods commands (polls, REJ, SREJ, XID, TEST) while not
+// reading what they provoke is pushed back through the line instead of
+// growing memory.
+const maxPending = 256 << 10
 
 // Link is a V.42 LAPM link over a line carrying the synchronous bit stream
 // packed into octets (see V42.md). Open runs the parameter negotiation;
@@ -111,6 +127,7 @@ type Link struct {
 	writeWaiters []*writeReq
 	lineOut      uint64
 	offerInfo    []byte
+	maxPend      int // largest encoded backlog seen (tests check the bound)
 }
 
 type rxBatch struct {
@@ -152,6 +169,7 @@ func Open(ctx context.Context, line io.ReadWriteCloser, leftover []byte, cfg Con
 			l.offerInfo = offer.Append(nil)
 			return l.m.sendXID(now, l.offerInfo)
 		}
+		l.m.awaitFirstFrame(now, cfg.FlagWait)
 		return nil
 	}, func() chan error {
 		ch := make(chan error, 1)
@@ -383,8 +401,12 @@ func (l *Link) run() {
 				timer.Reset(max(dl.Sub(l.now()), 0))
 			}
 		}
+		rxCh := l.rxCh
+		if l.backlogged() {
+			rxCh = nil // push back: let the writer catch up first
+		}
 		select {
-		case b := <-l.rxCh:
+		case b := <-rxCh:
 			now := l.now()
 			if b.err != nil {
 				lineDown = true
@@ -398,8 +420,10 @@ func (l *Link) run() {
 			}
 			l.handleFrames(now, b.frames)
 			// Drain what else has arrived before answering: fewer,
-			// larger writes and one acknowledgement per batch.
-			for more := true; more; {
+			// larger writes and one acknowledgement per batch (a few
+			// batches at most, so that output stays bounded).
+		drain:
+			for range 8 {
 				select {
 				case b := <-l.rxCh:
 					if b.err != nil {
@@ -407,15 +431,14 @@ func (l *Link) run() {
 						if !l.m.st.ended() {
 							l.m.fail(fmt.Errorf("%w: line: %w", ErrLinkFailure, b.err))
 						}
-						more = false
-						break
+						break drain
 					}
 					if b.seen32 {
 						l.enc.FCS = FCS32
 					}
 					l.handleFrames(now, b.frames)
 				default:
-					more = false
+					break drain
 				}
 			}
 		case <-timer.C:
@@ -435,12 +458,18 @@ func (l *Link) run() {
 			}
 		}
 		l.step(l.now())
-		if l.m.st.ended() && (lineDown || (!l.writerBusy && len(l.pend) == 0)) {
+		if l.m.st.ended() {
+			// The writer may be stuck on a peer that stopped reading:
+			// finish bounds the wait for the last frames.
 			l.finish(lineDown)
 			return
 		}
 	}
 }
+
+// backlogged reports whether the writer is behind by more than
+// maxPending octets.
+func (l *Link) backlogged() bool { return l.writerBusy && len(l.pend) >= maxPending }
 
 func (l *Link) handleFrames(now time.Time, frames [][]byte) {
 	for _, raw := range frames {
@@ -476,6 +505,7 @@ func (l *Link) step(now time.Time) {
 			break
 		}
 	}
+	l.maxPend = max(l.maxPend, len(l.pend))
 	if !l.writerBusy && len(l.pend) > 0 {
 		l.writerBusy = true
 		l.lineOut += uint64(len(l.pend))
@@ -706,16 +736,35 @@ func (l *Link) finish(lineDown bool) {
 	l.final = l.statsLocked(st)
 	l.final.LineBytesSent = l.lineOut
 	l.mu.Unlock()
-	if l.writerBusy && !lineDown {
+	if !lineDown && (l.writerBusy || len(l.pend) > 0) {
 		// Let the last frames (UA, DM, DISC) go out, but do not wait
-		// for a peer that stopped reading.
+		// longer than T401 for a peer that stopped reading.
 		t := time.NewTimer(l.cfg.T401)
-		select {
-		case <-l.wdoneCh:
-			l.writerBusy = false
-		case <-t.C:
+	drain:
+		for {
+			if !l.writerBusy {
+				if len(l.pend) == 0 {
+					break
+				}
+				l.writerBusy = true
+				l.lineOut += uint64(len(l.pend))
+				l.writeCh <- l.pend
+				l.pend, l.spare = l.spare[:0], l.pend
+			}
+			select {
+			case err := <-l.wdoneCh:
+				l.writerBusy = false
+				if err != nil {
+					break drain
+				}
+			case <-t.C:
+				break drain
+			}
 		}
 		t.Stop()
+		l.mu.Lock()
+		l.final.LineBytesSent = l.lineOut
+		l.mu.Unlock()
 	}
 	close(l.done)
 	_ = l.line.Close()

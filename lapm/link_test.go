@@ -334,3 +334,156 @@ func TestLinkCloseBoundedWhenPeerVanishes(t *testing.T) {
 		lb.Close()
 	})
 }
+
+// stuckLine is a line whose far end never reads: Write blocks until
+// Close. Read serves the chunks sent on in, then blocks until Close.
+type stuckLine struct {
+	in     chan []byte
+	closed chan struct{}
+	once   sync.Once
+	reads  atomic.Int64
+}
+
+func newStuckLine() *stuckLine {
+	return &stuckLine{in: make(chan []byte), closed: make(chan struct{})}
+}
+
+func (s *stuckLine) Read(p []byte) (int, error) {
+	select {
+	case b := <-s.in:
+		s.reads.Add(int64(len(b)))
+		return copy(p, b), nil
+	case <-s.closed:
+		return 0, io.ErrClosedPipe
+	}
+}
+
+func (s *stuckLine) Write(p []byte) (int, error) {
+	<-s.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (s *stuckLine) Close() error {
+	s.once.Do(func() { close(s.closed) })
+	return nil
+}
+
+// A peer that neither reads nor answers: the writer is stuck in Write
+// when N400 ends the link. Open used to wait for that Write for ever (and
+// with it Close and the goroutines); now it fails after the bounded
+// drain and everything ends.
+func TestLinkOpenPeerNeverReads(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	line := newStuckLine()
+	_, err := Open(ctx, line, nil, Config{Role: Originator, T401: 10 * time.Millisecond, N400: 2})
+	if !errors.Is(err, ErrLinkFailure) {
+		t.Fatalf("Open: %v, want ErrLinkFailure", err)
+	}
+}
+
+// Close with the data phase up and a writer stuck on a peer that stopped
+// reading returns (bounded by the release timers) and leaks nothing.
+func TestLinkClosePeerStopsReading(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	line := newStuckLine()
+	var enc Encoder
+	go func() {
+		select {
+		case line.in <- enc.AppendFrame(enc.AppendFlags(nil, 4), []byte{AddrCR1, ctlSABME | pfBitU}):
+		case <-line.closed:
+		}
+	}()
+	l, err := Open(ctx, line, nil, Config{Role: Answerer, T401: 10 * time.Millisecond, N400: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Establish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Write([]byte("never acknowledged")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); !errors.Is(err, ErrLinkFailure) {
+		t.Fatalf("Close: %v, want ErrLinkFailure", err)
+	}
+	if _, err := l.Write([]byte("x")); err == nil {
+		t.Fatal("Write after Close succeeded")
+	}
+}
+
+// A peer floods polls (RR P=1) and never reads the answers. The link
+// must push back through the line (stop reading) instead of queueing the
+// answers without bound.
+func TestLinkPollFloodPushesBack(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	line := newStuckLine()
+	var enc Encoder
+	start := make(chan struct{})
+	exhausted := make(chan struct{})
+	const flood = 4 << 20
+	go func() {
+		select {
+		case line.in <- enc.AppendFrame(enc.AppendFlags(nil, 4), []byte{AddrCR1, ctlSABME | pfBitU}):
+		case <-line.closed:
+			return
+		}
+		<-start
+		var chunk []byte
+		for len(chunk) < 16<<10 {
+			chunk = enc.AppendFrame(chunk, []byte{AddrCR1, ctlRR, 0<<1 | 1}) // RR P=1, N(R)=0
+		}
+		for sent := 0; sent < flood; sent += len(chunk) {
+			select {
+			case line.in <- chunk:
+			case <-line.closed:
+				return
+			}
+		}
+		close(exhausted)
+	}()
+	l, err := Open(ctx, line, nil, Config{Role: Answerer, T401: 10 * time.Millisecond, N400: 2, T403: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Establish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(start)
+	// Wait until the owner has stopped taking frames (backlog full and
+	// the reader's queue full: with the writer stuck for good this lasts)
+	// or the whole flood was read.
+	for still, last := 0, int64(-1); still < 50; {
+		select {
+		case <-exhausted:
+			still = 50
+		case <-ctx.Done():
+			t.Fatal("neither pushed back nor read the flood")
+		case <-time.After(time.Millisecond):
+		}
+		held := false
+		_ = l.do(func(time.Time) error {
+			held = l.backlogged() && len(l.rxCh) == cap(l.rxCh)
+			return nil
+		})
+		if n := line.reads.Load(); held && n == last {
+			still++
+		} else {
+			still, last = 0, n
+		}
+	}
+	var maxPend int
+	_ = l.do(func(time.Time) error { maxPend = l.maxPend; return nil })
+	if limit := maxPending + 512<<10; maxPend > limit {
+		t.Fatalf("answers queued for a peer that does not read: %d octets, bound %d", maxPend, limit)
+	}
+	if n := line.reads.Load(); n >= flood {
+		t.Fatalf("read the whole flood (%d octets) with the writer stuck", n)
+	}
+}

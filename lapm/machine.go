@@ -150,6 +150,22 @@ type machine struct {
 	unacked       [128][]byte
 	peerBusy      bool
 	timerRecovery bool // poll (P=1) outstanding, V.42 §8.4.8
+	// stalls counts answers to our polls (F=1) that acknowledged nothing
+	// while I frames were outstanding and the peer was not busy; reset
+	// when V(A) advances. Past N400 the link fails: a peer that answers
+	// every poll but never acknowledges would otherwise keep us
+	// retransmitting the window for ever.
+	stalls int
+	// retxGen[s] == flushGen when frame s is already queued for
+	// retransmission in the current output batch: a burst of REJ, SREJ
+	// or F=1 answers between two flushes resends each frame once, so
+	// output per batch stays bounded by one window.
+	retxGen  [128]uint32
+	flushGen uint32
+
+	// Answerer waiting for the originator's first frame (Hayes S141:
+	// after ADP, up to 2 x T400); zero when not waiting.
+	firstFrameBy time.Time
 
 	// Receive side.
 	vr         uint8
@@ -185,7 +201,7 @@ func newMachine(cfg machineConfig) *machine {
 	if cfg.t401 <= 0 {
 		cfg.t401 = DefaultT401
 	}
-	m := &machine{cfg: cfg}
+	m := &machine{cfg: cfg, flushGen: 1}
 	m.setParams(defaultLinkParams())
 	return m
 }
@@ -249,6 +265,14 @@ func (m *machine) finish() {
 	m.t401Stop()
 	m.t403At = timerStopped
 	m.emit(evEnded, nil)
+}
+
+// awaitFirstFrame bounds the wait for the peer's first frame (any frame,
+// even one that does not parse) to d from now; d <= 0 means no bound.
+func (m *machine) awaitFirstFrame(now time.Time, d time.Duration) {
+	if d > 0 && m.st == stateNegotiating {
+		m.firstFrameBy = now.Add(d)
+	}
 }
 
 // send queues a frame for transmission.
@@ -491,6 +515,7 @@ func (m *machine) sendBreak(now time.Time) error {
 
 // recvInvalid handles a frame that failed to parse (V.42 §8.5.2).
 func (m *machine) recvInvalid(now time.Time, raw []byte, err error) {
+	m.firstFrameBy = timerStopped
 	m.stats.InvalidFrames++
 	m.logf("lapm: %s: invalid frame: %v", m.cfg.role, err)
 	if m.st != stateConnected || len(raw) < 2 {
@@ -528,6 +553,7 @@ func (m *machine) frameReject(now time.Time, ctl []byte, wasResp bool, bits byte
 // recvFrame handles one received frame (FCS good, parsed).
 func (m *machine) recvFrame(now time.Time, f Frame) {
 	m.stats.FramesReceived++
+	m.firstFrameBy = timerStopped
 	if m.st.ended() {
 		if f.Kind == KindSABME || f.Kind == KindDISC {
 			if m.cfg.role.IsCommandFrom(f.Addr) {
@@ -722,6 +748,7 @@ func (m *machine) ackTo(now time.Time, f Frame) bool {
 		return false
 	}
 	if f.NR != m.va {
+		m.stalls = 0
 		for m.va != f.NR {
 			m.unacked[m.va] = nil
 			m.va = (m.va + 1) & 0x7F
@@ -841,13 +868,20 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 		}
 		if !cmd && f.PF && m.timerRecovery {
 			// The answer to our poll: the peer holds the frames after
-			// the gap and asks only for the missing ones.
+			// the gap and asks only for the missing ones. SREJ
+			// acknowledges nothing: count it as a stall.
 			m.timerRecovery = false
 			m.retry = 0
+			m.stalls++
+			if m.stalls > m.cfg.n400 {
+				m.fail(fmt.Errorf("%w: %d poll answers in a row acknowledged nothing (SREJ N(R)=%d)", ErrLinkFailure, m.stalls, f.NR))
+				return
+			}
 			m.t401Start(now)
 		}
 		return
 	}
+	vaBefore := m.va
 	if !m.ackTo(now, f) {
 		return
 	}
@@ -859,7 +893,18 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 	if !cmd && f.PF && m.timerRecovery {
 		m.timerRecovery = false
 		m.retry = 0
-		m.goBack()
+		if m.vs != m.va && !m.peerBusy && f.NR == vaBefore {
+			m.stalls++
+			if m.stalls > m.cfg.n400 {
+				m.fail(fmt.Errorf("%w: %d poll answers in a row acknowledged nothing (V(A)=%d, V(S)=%d)", ErrLinkFailure, m.stalls, m.va, m.vs))
+				return
+			}
+		}
+		if f.Kind != KindRNR {
+			// RNR F=1: the peer is busy; retransmitting now would be
+			// discarded. T401 keeps polling until it is ready.
+			m.goBack()
+		}
 		m.timersAcked(now)
 		return
 	}
@@ -881,9 +926,10 @@ func (m *machine) goBack() {
 
 func (m *machine) retransmit(s uint8) {
 	p := m.unacked[s]
-	if p == nil {
+	if p == nil || m.retxGen[s] == m.flushGen {
 		return
 	}
+	m.retxGen[s] = m.flushGen
 	m.stats.Retransmitted++
 	m.stats.IFramesSent++
 	m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: s, NR: m.vr, Info: p})
@@ -893,6 +939,13 @@ func (m *machine) retransmit(s uint8) {
 // timeout handles the expiry of the earliest deadline (deadline()). It is
 // harmless to call it early: timers not yet due are left alone.
 func (m *machine) timeout(now time.Time) {
+	if !m.firstFrameBy.IsZero() && !now.Before(m.firstFrameBy) {
+		m.firstFrameBy = timerStopped
+		if m.st == stateNegotiating {
+			m.fail(fmt.Errorf("%w: no frame from the originator in time (V.42 detection: flags within 2 x T400)", ErrLinkFailure))
+			return
+		}
+	}
 	if m.st == stateConnected && m.rejSent && !m.rejAt.IsZero() && !now.Before(m.rejAt) {
 		// The REJ may have been lost, and a peer whose T401 is not
 		// running (spandsp restarts only T403 after a REJ) would wait for
@@ -1020,6 +1073,11 @@ func (m *machine) flush(now time.Time) []Frame {
 		if m.closeAsked && len(m.txq) == 0 && m.vs == m.va {
 			m.startDisc(now)
 		}
+	}
+	m.flushGen++
+	if m.flushGen == 0 {
+		m.retxGen = [128]uint32{}
+		m.flushGen = 1
 	}
 	out := m.out
 	m.out = m.spare[:0]

@@ -908,3 +908,167 @@ func TestMachineLostREJRepeated(t *testing.T) {
 		t.Errorf("REJ sent %d times, want 2 (the first was lost)", got)
 	}
 }
+
+// soloConnected returns an originator machine in the data phase with
+// payloads I frames outstanding, driven by hand (the test plays the
+// answerer), and the frames it sent.
+func soloConnected(t *testing.T, p linkParams, payloads int) *machine {
+	t.Helper()
+	m := newMachine(machineConfig{role: Originator, t401: time.Second, n400: 5,
+		logf: func(format string, args ...any) { t.Logf(format, args...) }})
+	m.paramsAgreed(p)
+	if err := m.establish(t0); err != nil {
+		t.Fatal(err)
+	}
+	m.flush(t0)
+	m.recvFrame(t0, Frame{Addr: Answerer.ResponseAddr(), Kind: KindUA, PF: true})
+	if m.st != stateConnected {
+		t.Fatalf("state %s", m.st)
+	}
+	for i := range payloads {
+		if !m.enqueue([]byte{byte(i)}) {
+			t.Fatal("enqueue refused")
+		}
+	}
+	if got := countKind(m.flush(t0), KindI); got != payloads {
+		t.Fatalf("sent %d I frames, want %d", got, payloads)
+	}
+	return m
+}
+
+func countKind(fs []Frame, k Kind) int {
+	n := 0
+	for _, f := range fs {
+		if f.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// A peer that answers every poll with RR F=1 but never acknowledges kept
+// the link retransmitting its window for ever; it must fail after N400
+// such answers like a silent peer does.
+func TestMachineNeverAckingPeerFails(t *testing.T) {
+	for _, answer := range []Kind{KindRR, KindSREJ} {
+		t.Run(answer.String(), func(t *testing.T) {
+			p := defaultLinkParams()
+			p.srej = answer == KindSREJ
+			m := soloConnected(t, p, 3)
+			now := t0
+			for i := 0; i < 100 && m.st == stateConnected; i++ {
+				now = m.deadline()
+				if now.IsZero() {
+					t.Fatal("no timer armed with frames outstanding")
+				}
+				m.timeout(now)
+				m.flush(now)
+				m.recvFrame(now, Frame{Addr: Answerer.ResponseAddr(), Kind: answer, NR: 0, PF: true})
+				m.flush(now)
+			}
+			if m.st != stateFailed || !errors.Is(m.err, ErrLinkFailure) {
+				t.Fatalf("state %s err %v, want failed with ErrLinkFailure", m.st, m.err)
+			}
+			if m.stats.Retransmitted > uint64(3*(m.cfg.n400+1)) {
+				t.Errorf("%d retransmissions, want at most a window per poll", m.stats.Retransmitted)
+			}
+		})
+	}
+}
+
+// A peer busy for ever (RNR F=1 to every poll) keeps the link up and
+// polled, but is not sent I frames it would discard; memory stays put.
+func TestMachineRNRForever(t *testing.T) {
+	m := soloConnected(t, defaultLinkParams(), 3)
+	m.recvFrame(t0, Frame{Addr: Answerer.ResponseAddr(), Kind: KindRNR, NR: 1})
+	m.flush(t0)
+	now := t0
+	polls := 0
+	for range 50 {
+		now = m.deadline()
+		if now.IsZero() {
+			t.Fatal("busy peer not polled")
+		}
+		m.timeout(now)
+		out := m.flush(now)
+		if n := countKind(out, KindI); n != 0 {
+			t.Fatalf("%d I frames sent to a busy peer", n)
+		}
+		polls += countKind(out, KindRR)
+		m.recvFrame(now, Frame{Addr: Answerer.ResponseAddr(), Kind: KindRNR, NR: 1, PF: true})
+		if n := countKind(m.flush(now), KindI); n != 0 {
+			t.Fatalf("%d I frames retransmitted on RNR F=1", n)
+		}
+	}
+	if m.st != stateConnected || polls != 50 || m.stats.RNRReceived != 51 {
+		t.Fatalf("state %s, %d polls, %d RNR counted", m.st, polls, m.stats.RNRReceived)
+	}
+	// The peer recovers: RR F=1 to the next poll brings the frames back.
+	m.timeout(m.deadline())
+	m.flush(now)
+	m.recvFrame(now, Frame{Addr: Answerer.ResponseAddr(), Kind: KindRR, NR: 1, PF: true})
+	if n := countKind(m.flush(now), KindI); n != 2 {
+		t.Fatalf("%d I frames retransmitted after the busy condition, want 2", n)
+	}
+}
+
+// REJ and SREJ storms between two flushes resend each frame once: output
+// per batch stays bounded by the window, whatever the peer sends.
+func TestMachineRejectStormsBounded(t *testing.T) {
+	for _, k := range []Kind{KindREJ, KindSREJ} {
+		t.Run(k.String(), func(t *testing.T) {
+			p := defaultLinkParams()
+			p.srej = true
+			m := soloConnected(t, p, 15)
+			for range 5000 {
+				m.recvFrame(t0, Frame{Addr: Answerer.ResponseAddr(), Kind: k, NR: 0})
+			}
+			got := countKind(m.flush(t0), KindI)
+			want := 15
+			if k == KindSREJ {
+				want = 1
+			}
+			if got != want {
+				t.Fatalf("%d I frames for 5000 %ss, want %d", got, k, want)
+			}
+			// A later REJ (the retransmission was lost) is honoured.
+			m.recvFrame(t0, Frame{Addr: Answerer.ResponseAddr(), Kind: k, NR: 0})
+			if got := countKind(m.flush(t0), KindI); got != want {
+				t.Fatalf("%d I frames for the next %s, want %d", got, k, want)
+			}
+			if m.st != stateConnected {
+				t.Fatalf("state %s", m.st)
+			}
+		})
+	}
+}
+
+// Hayes S141: an answerer that sent ADP waits for the originator's flags
+// up to 2 x T400, then gives up.
+func TestMachineFirstFrameWait(t *testing.T) {
+	m := newMachine(machineConfig{role: Answerer})
+	m.awaitFirstFrame(t0, FlagWaitAfterADP)
+	if got := m.deadline(); !got.Equal(t0.Add(1500 * time.Millisecond)) {
+		t.Fatalf("deadline %v, want T400 x 2 after start", got.Sub(t0))
+	}
+	m.timeout(t0.Add(time.Second))
+	if m.st != stateNegotiating {
+		t.Fatalf("gave up early: %s", m.st)
+	}
+	m.timeout(t0.Add(1500 * time.Millisecond))
+	if m.st != stateFailed || !errors.Is(m.err, ErrLinkFailure) {
+		t.Fatalf("state %s err %v, want failure", m.st, m.err)
+	}
+
+	// Any frame, even one that does not parse, stops the wait.
+	m = newMachine(machineConfig{role: Answerer})
+	m.awaitFirstFrame(t0, FlagWaitAfterADP)
+	m.recvInvalid(t0, []byte{AddrCR1, 0xFF}, ErrFrameControl)
+	if !m.deadline().IsZero() {
+		t.Fatal("timer still armed after a frame")
+	}
+	m.timeout(t0.Add(time.Hour))
+	if m.st != stateNegotiating {
+		t.Fatalf("state %s", m.st)
+	}
+}

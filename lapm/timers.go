@@ -77,6 +77,9 @@ func (m *machine) timersAcked(now time.Time) {
 // deadline is the earliest armed timer, or the zero time when none is.
 func (m *machine) deadline() time.Time {
 	d := m.t401At
+	if !m.firstFrameBy.IsZero() && (d.IsZero() || m.firstFrameBy.Before(d)) {
+		d = m.firstFrameBy
+	}
 	if m.st == stateConnected && m.t401At.IsZero() && !m.t403At.IsZero() {
 		d = m.t403At
 	}
