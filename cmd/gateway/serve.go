@@ -193,7 +193,10 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintf(w, "ok %d calls\n", gw.ActiveCalls())
 		})
-		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		// Bounded like every other listener: a scraper (or anything
+		// else that reaches the port) cannot hold connections open.
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 		go func() { _ = metricsSrv.Serve(ln) }()
 		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"))
 	}
