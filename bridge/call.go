@@ -350,8 +350,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	}
 	switch out.result {
 	case store.ResultDenied:
+		// The "call ended" line says it: result denied, the user name
+		// tried, the number of attempts.
 		c.rec.User = out.tried
-		c.log.Info("login denied", zap.String("tried_user", out.tried), zap.Int("tries", out.tries))
 		c.end(store.ResultDenied, out.reason, msgDenied)
 		return Account{}, nil, false
 	case store.ResultThrottled:
@@ -367,7 +368,7 @@ func (c *call) v42Failed(err error) {
 	c.rec.Mode = "v42"
 	switch {
 	case errors.Is(err, ErrNoAccessSecurity):
-		c.log.Info("V.42 caller without Access Security refused (security = required)")
+		// Logged by the "call ended" line: result refused, this reason.
 		c.end(store.ResultRefused, "V.42 caller without Access Security", "")
 	case errors.Is(err, ErrDenied):
 		c.end(store.ResultDenied, err.Error(), "")
