@@ -41,6 +41,10 @@ type Incoming interface {
 	Answer(ctx context.Context) (Call, error)
 	// Refuse hangs up without answering. It is idempotent.
 	Refuse()
+	// Gone is closed when the caller hangs up while the call is still
+	// ringing (before Answer or Refuse); the modem then stops ringing. An
+	// Incoming that cannot tell returns nil (a nil channel never fires).
+	Gone() <-chan struct{}
 }
 
 // Answerer delivers incoming calls. Accept returns an error once Close was

@@ -43,6 +43,7 @@ const (
 	evLineEnd
 	evDialed
 	evIncoming
+	evIncomingGone
 )
 
 type event struct {
@@ -71,6 +72,8 @@ type modem struct {
 	callOut    chan []byte
 	cancelDial context.CancelFunc
 	incoming   Incoming
+	// incomingDone ends the goroutine watching incoming's Gone channel.
+	incomingDone chan struct{}
 }
 
 // Run drives the modem until ctx ends or the DTE fails (io.EOF from stdio).
@@ -97,8 +100,8 @@ func Run(ctx context.Context, dte io.ReadWriteCloser, opts Options) error {
 	defer func() {
 		cancel()
 		m.dropCall()
-		if m.incoming != nil {
-			m.incoming.Refuse()
+		if inc := m.takeIncoming(); inc != nil {
+			inc.Refuse()
 		}
 		if opts.Answerer != nil {
 			_ = opts.Answerer.Close()
@@ -241,8 +244,15 @@ func (m *modem) handle(ev event) error {
 			return nil
 		}
 		m.logf("modem: incoming call from %s", ev.inc.Peer())
-		m.incoming = ev.inc
+		m.setIncoming(ev.inc)
 		m.apply(m.ip.Incoming(now))
+	case evIncomingGone:
+		if m.incoming == nil || m.incoming != ev.inc {
+			return nil // answered or refused meanwhile
+		}
+		m.logf("modem: incoming call from %s: the caller hung up while ringing", ev.inc.Peer())
+		m.takeIncoming().Refuse()
+		m.apply(m.ip.IncomingGone(now))
 	}
 	return nil
 }
@@ -278,17 +288,15 @@ func (m *modem) apply(out Output) {
 		case ActHangup:
 			m.logf("modem: hang up")
 			m.dropCall()
-			if m.incoming != nil {
-				m.incoming.Refuse()
-				m.incoming = nil
+			if inc := m.takeIncoming(); inc != nil {
+				inc.Refuse()
 			}
 		case ActAnswer:
 			m.answer()
 		case ActRefuse:
-			if m.incoming != nil {
-				m.logf("modem: incoming call from %s refused", m.incoming.Peer())
-				m.incoming.Refuse()
-				m.incoming = nil
+			if inc := m.takeIncoming(); inc != nil {
+				m.logf("modem: incoming call from %s refused", inc.Peer())
+				inc.Refuse()
 			}
 		}
 	}
@@ -324,8 +332,7 @@ func (m *modem) dial(s string) {
 }
 
 func (m *modem) answer() {
-	inc := m.incoming
-	m.incoming = nil
+	inc := m.takeIncoming()
 	m.dropCall()
 	m.gen++
 	gen := m.gen
@@ -404,6 +411,38 @@ func (m *modem) closeCall(c Call) {
 			m.logf("modem: hang up: %v", err)
 		}
 	})
+}
+
+// setIncoming makes inc the ringing call and watches for its caller
+// hanging up (evIncomingGone).
+func (m *modem) setIncoming(inc Incoming) {
+	m.incoming = inc
+	gone := inc.Gone()
+	if gone == nil {
+		return
+	}
+	done := make(chan struct{})
+	m.incomingDone = done
+	m.goFunc(func() {
+		select {
+		case <-gone:
+			m.send(event{kind: evIncomingGone, inc: inc})
+		case <-done:
+		case <-m.ctx.Done():
+		}
+	})
+}
+
+// takeIncoming returns the ringing call (nil if none) and stops watching
+// it; the caller answers or refuses it.
+func (m *modem) takeIncoming() Incoming {
+	inc := m.incoming
+	m.incoming = nil
+	if m.incomingDone != nil {
+		close(m.incomingDone)
+		m.incomingDone = nil
+	}
+	return inc
 }
 
 func (m *modem) acceptLoop() {

@@ -283,6 +283,9 @@ type fakeIncoming struct {
 }
 
 func (f *fakeIncoming) Peer() string { return "test" }
+
+// Gone never fires for the fake (the line-level test covers hang-ups).
+func (f *fakeIncoming) Gone() <-chan struct{} { return nil }
 func (f *fakeIncoming) Answer(ctx context.Context) (Call, error) {
 	if f.reject != nil {
 		return nil, f.reject
