@@ -163,6 +163,16 @@ type machine struct {
 	retxGen  [128]uint32
 	flushGen uint32
 
+	// A peer that polls us while sending I frames has frames we may
+	// lack. Our RR F=1 should make it resend from N(R), but spandsp 0.0.6
+	// protects that retransmission only with T403 (10 s): if it is lost
+	// too, the link stalls. lastIAt is when the last I frame arrived;
+	// pollCheckAt, when V(R) is compared with pollCheckVR and one REJ is
+	// sent if it has not moved.
+	lastIAt     time.Time
+	pollCheckAt time.Time
+	pollCheckVR uint8
+
 	// Answerer waiting for the originator's first frame (Hayes S141:
 	// after ADP, up to 2 x T400); zero when not waiting.
 	firstFrameBy time.Time
@@ -759,6 +769,7 @@ func (m *machine) ackTo(now time.Time, f Frame) bool {
 }
 
 func (m *machine) recvI(now time.Time, f Frame) {
+	m.lastIAt = now
 	if len(f.Info) > m.p.n401Rx {
 		m.stats.InvalidFrames++
 		m.frameReject(now, f.Append(nil)[1:3], false, frmrY)
@@ -887,6 +898,7 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 	}
 	if cmd && f.PF {
 		m.answerPoll()
+		m.armPollCheck(now)
 	}
 	// A response with F=1 answers our poll (V.42 §8.4.8). F=1 outside
 	// recovery is ignored: spandsp sets F=1 on every RR.
@@ -936,6 +948,17 @@ func (m *machine) retransmit(s uint8) {
 	m.ackPending = false
 }
 
+// armPollCheck follows up the answer to a peer's poll (see pollCheckAt)
+// when the peer sent I frames within the last T401 x 2: it is polling
+// because its own frames are unacknowledged, not because it is idle.
+func (m *machine) armPollCheck(now time.Time) {
+	if m.st != stateConnected || m.ownBusy || m.lastIAt.IsZero() || now.Sub(m.lastIAt) > 2*m.cfg.t401 {
+		return
+	}
+	m.pollCheckAt = now.Add(m.cfg.t401)
+	m.pollCheckVR = m.vr
+}
+
 // timeout handles the expiry of the earliest deadline (deadline()). It is
 // harmless to call it early: timers not yet due are left alone.
 func (m *machine) timeout(now time.Time) {
@@ -952,6 +975,15 @@ func (m *machine) timeout(now time.Time) {
 		// its idle poll: repeat it every T401 while the condition lasts.
 		m.rejAt = now.Add(m.cfg.t401)
 		m.sendS(false, KindREJ, false)
+	}
+	if !m.pollCheckAt.IsZero() && !now.Before(m.pollCheckAt) {
+		m.pollCheckAt = timerStopped
+		if m.st == stateConnected && m.vr == m.pollCheckVR && !m.rejSent && !m.ownBusy {
+			// Once, not as an exception condition: a peer with nothing
+			// outstanding takes it as a plain acknowledgement.
+			m.logf("lapm: %s: no I frame since the peer's poll: REJ N(R)=%d", m.cfg.role, m.vr)
+			m.sendS(false, KindREJ, false)
+		}
 	}
 	if m.closeAsked && m.st == stateConnected && !m.closeBy.IsZero() && !now.Before(m.closeBy) {
 		m.logf("lapm: %s: release: %d payloads still unacknowledged are dropped", m.cfg.role, len(m.txq)+seqDiff(m.vs, m.va))

@@ -1072,3 +1072,45 @@ func TestMachineFirstFrameWait(t *testing.T) {
 		t.Fatalf("state %s", m.st)
 	}
 }
+
+// The interop stall: the peer's last I frame is lost, it polls, our RR
+// F=1 asks for it again, and that retransmission is lost too (spandsp
+// then waits for T403). One REJ after T401 without progress recovers; an
+// idle peer's poll gets no REJ.
+func TestMachinePollFollowUp(t *testing.T) {
+	m := soloConnected(t, defaultLinkParams(), 0)
+	peerCmd := Answerer.CommandAddr()
+	now := t0
+	for s := range uint8(3) {
+		m.recvFrame(now, Frame{Addr: peerCmd, Kind: KindI, NS: s, Info: []byte{s}})
+	}
+	m.flush(now)
+	// Frame 3 is lost; the peer's T401 expires and it polls.
+	now = now.Add(time.Second)
+	m.recvFrame(now, Frame{Addr: peerCmd, Kind: KindRR, PF: true})
+	out := m.flush(now)
+	if len(out) != 1 || out[0].Kind != KindRR || !out[0].PF || out[0].NR != 3 {
+		t.Fatalf("answer to the poll: %v", out)
+	}
+	if got := m.deadline(); !got.Equal(now.Add(time.Second)) {
+		t.Fatalf("follow-up at %v, want T401 after the poll", got.Sub(now))
+	}
+	now = m.deadline()
+	m.timeout(now)
+	out = m.flush(now)
+	if len(out) != 1 || out[0].Kind != KindREJ || out[0].NR != 3 || out[0].PF {
+		t.Fatalf("follow-up: %v, want one REJ N(R)=3", out)
+	}
+	// Not an exception condition: no repetition.
+	if d := m.deadline(); !d.IsZero() && !d.After(now.Add(5*time.Second)) {
+		t.Fatalf("another timer at +%v", d.Sub(now))
+	}
+
+	// An idle peer's poll (no I frame for a long time) is just answered.
+	now = now.Add(time.Minute)
+	m.recvFrame(now, Frame{Addr: peerCmd, Kind: KindRR, PF: true})
+	m.flush(now)
+	if d := m.deadline(); !d.IsZero() && d.Before(now.Add(5*time.Second)) {
+		t.Fatalf("follow-up armed for an idle poll (+%v)", d.Sub(now))
+	}
+}

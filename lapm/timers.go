@@ -86,6 +86,9 @@ func (m *machine) deadline() time.Time {
 	if m.st == stateConnected && m.rejSent && !m.rejAt.IsZero() && (d.IsZero() || m.rejAt.Before(d)) {
 		d = m.rejAt
 	}
+	if m.st == stateConnected && !m.pollCheckAt.IsZero() && (d.IsZero() || m.pollCheckAt.Before(d)) {
+		d = m.pollCheckAt
+	}
 	if m.st == stateConnected && m.closeAsked && !m.closeBy.IsZero() && (d.IsZero() || m.closeBy.Before(d)) {
 		d = m.closeBy
 	}
