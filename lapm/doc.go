@@ -2,26 +2,84 @@
 // Access Procedure for Modems, ITU-T V.42 clause 8), over dialgate's octet
 // lines.
 //
+// Clause numbers are those of V.42 (03/2002); they were checked against
+// the Recommendation's table of contents (ITU-T, T-REC-V.42-200203).
+//
 // It holds, one concern per file:
 //
-//   - detect.go: the detection phase (V.42 §7.2.1; ODP and ADP in start-stop
-//     characters, timer T400), deciding between LAPM and the
+//   - detect.go: the detection phase (§7.2.1; ODP and ADP in start-stop
+//     characters, timer T400, §9.1), deciding between LAPM and the
 //     non-error-correcting fallback.
-//   - framing.go and fcs.go: synchronous HDLC framing (V.42 §8.1.1 to §8.1.5,
-//     ISO/IEC 13239): flags, zero-bit insertion, abort and idle handling, the 16-
-//     and 32-bit frame check sequences. After detection the line carries
-//     the HDLC bit stream packed least significant bit first into octets.
-//   - frame.go: the address and control fields of I, S and U frames
-//     (V.42 §8.2.1, §8.2.2, §8.2.4; modulo 128; C/R per originator and answerer).
-//   - xid.go: the XID information field (V.42 §8.10, Tables 11a and 11b,
-//     ISO/IEC 8885) and the parameter negotiation of N401, k, FCS-32 and
-//     SREJ; private parameter sets carry the Access Security handshake.
+//   - framing.go and fcs.go: synchronous HDLC framing (§8.1: frame
+//     structure and fields §8.1.1, invalid frames §8.1.3, frame abort
+//     §8.1.4, interframe time fill §8.1.5; ISO/IEC 13239): flags,
+//     zero-bit insertion, abort and idle handling, the 16- and 32-bit
+//     frame check sequences. After detection the line carries the HDLC
+//     bit stream packed least significant bit first into octets.
+//   - frame.go: the address field (§8.2.1), the control field (§8.2.2) and
+//     the frame types (§8.2.4) of I, S and U frames; modulo 128; C/R per
+//     originator and answerer.
+//   - xid.go: the XID information field (§8.10 and clause 12, Tables 11a
+//     and 11b; ISO/IEC 8885) and the negotiation of N401, k, FCS-32 and
+//     SREJ (§8.10, §9.2).
 //   - link.go, machine.go, timers.go, stats.go, transform.go: the link
-//     state machine (establishment, data transfer with REJ and SREJ
-//     recovery, T401/T403/N400, release, break) and the Link API, an
-//     io.ReadWriteCloser for the data phase.
+//     procedure — establishment (§8.3), information transfer with REJ and
+//     SREJ recovery (§8.4), exception conditions and FRMR (§8.5), release
+//     (§8.7), collisions (§8.9), break (§8.13), timers T401/T403 and N400
+//     (§8.2.5, §9.2) — and the Link API, an io.ReadWriteCloser for the data
+//     phase.
 //
-// Clause numbers are those of V.42 (03/2002). The facts this package
-// relies on, and where they come from, are in V42.md of the design notes. The package never imports a logging
+// # Choices where V.42 leaves room
+//
+// Answerer after detection. An answerer that has sent ADP waits for the
+// originator's flags up to twice T400 and then hangs up (Hayes S141; V.42
+// leaves the bound to the implementer). Open does this when
+// Config.FlagWait is FlagWaitAfterADP: no frame (good or bad) from the
+// originator within 1.5 s ends Open with ErrLinkFailure. With FlagWait 0
+// only ctx bounds the wait, for callers that skipped detection.
+//
+// XID collision (§8.9). When both stations have an XID command
+// outstanding, the originator's command wins: the answerer answers it;
+// the originator ignores the answerer's command, which the answerer
+// retransmits after T401 and which is then answered. Deterministic, and
+// no exchange is lost.
+//
+// FCS-32 switch-over (§8.10, Table 11a bit 17). The station that sent the
+// XID command switches its transmitter to FCS-32 as soon as the response
+// accepts bit 17; the responder keeps sending FCS-16 until the first frame
+// with a good FCS-32 arrives (proof that its response was received). Both
+// receivers accept either FCS from the response until that first FCS-32
+// frame, then FCS-32 only.
+//
+// Access Security private set. The upper layer's XID payloads travel in a
+// private parameter set (group 0xF0, Table 11b) whose set identifier
+// (PI 0) is "DGAS1" (PrivateSetID); the payload is split into PI 1
+// parameters of up to 255 octets each, concatenated in order by the
+// receiver. A whole XID information field is bounded by Config.MaxXID.
+//
+// Break (§8.13). A break is a UI command, P=0, whose first information
+// octet is the message type BRK 0x40 with the sequence bit X (0x80)
+// toggled per new break; it is answered by a UI response BRKACK 0x60
+// carrying the same X, and retransmitted per T401/N400 until then. A
+// repeated BRK with the same X is acknowledged but not passed on again.
+// The second octet we send, 0x40 for a non-destructive expedited break,
+// is a guess from V.76 Annex B and could not be checked against the
+// Recommendation's text; spandsp 0.0.6 ignores break and an older spandsp
+// reads the octet as a length. On receipt only the first octet is
+// interpreted, so either layout interoperates.
+//
+// Hostile peers. Every frame that fails to parse or breaks the procedure
+// is counted (Stats) and logged through the narrow Logger; in the data
+// phase it is answered by FRMR and a release (§8.5). A peer cannot make
+// the link grow memory: payloads delivered but unread and frames held
+// after a gap (SREJ) are bounded by 2k together, the encoded output waiting for the line by a fixed backlog (above
+// it the link stops reading the line), and a burst of REJ, SREJ or
+// polls resends each unacknowledged frame at most once per output
+// batch. A peer that answers polls but never acknowledges fails the link
+// after N400 answers, like a silent one; a peer busy for ever (RNR) is
+// polled every T401 and is not sent I frames.
+//
+// The facts this package relies on, and where they come from, are in
+// V42.md of the design notes. The package never imports a logging
 // framework; the Link takes a narrow Printf logger.
 package lapm
