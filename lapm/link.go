@@ -969,6 +969,9 @@ func (l *Link) Establish(ctx context.Context) error {
 		if l.m.st == stateConnected {
 			return nil
 		}
+		if l.estWait != nil {
+			return fmt.Errorf("%w: Establish already waiting", ErrState)
+		}
 		if l.cfg.Role == Originator || l.m.sabmeSeen {
 			return l.m.establish(now)
 		}

@@ -167,11 +167,12 @@ type machine struct {
 	// lack. Our RR F=1 should make it resend from N(R), but spandsp 0.0.6
 	// protects that retransmission only with T403 (10 s): if it is lost
 	// too, the link stalls. lastIAt is when the last I frame arrived;
-	// pollCheckAt, when V(R) is compared with pollCheckVR and one REJ is
-	// sent if it has not moved.
+	// pollCheckAt, when V(R) is compared with pollCheckVR and a REJ is
+	// sent if it has not moved, every T401, at most N400 times.
 	lastIAt     time.Time
 	pollCheckAt time.Time
 	pollCheckVR uint8
+	pollChecks  int
 
 	// Answerer waiting for the originator's first frame (Hayes S141:
 	// after ADP, up to 2 x T400); zero when not waiting.
@@ -957,6 +958,7 @@ func (m *machine) armPollCheck(now time.Time) {
 	}
 	m.pollCheckAt = now.Add(m.cfg.t401)
 	m.pollCheckVR = m.vr
+	m.pollChecks = 0
 }
 
 // timeout handles the expiry of the earliest deadline (deadline()). It is
@@ -978,11 +980,15 @@ func (m *machine) timeout(now time.Time) {
 	}
 	if !m.pollCheckAt.IsZero() && !now.Before(m.pollCheckAt) {
 		m.pollCheckAt = timerStopped
-		if m.st == stateConnected && m.vr == m.pollCheckVR && !m.rejSent && !m.ownBusy {
-			// Once, not as an exception condition: a peer with nothing
-			// outstanding takes it as a plain acknowledgement.
-			m.logf("lapm: %s: no I frame since the peer's poll: REJ N(R)=%d", m.cfg.role, m.vr)
+		if m.st == stateConnected && m.vr == m.pollCheckVR && !m.rejSent && !m.ownBusy && m.pollChecks < m.cfg.n400 {
+			// Not an exception condition: a peer with nothing
+			// outstanding takes it as a plain acknowledgement. The
+			// retransmission it asks for may be lost as well: repeat
+			// while V(R) stays put, N400 times at most.
+			m.pollChecks++
+			m.logf("lapm: %s: no I frame since the peer's poll: REJ N(R)=%d (%d)", m.cfg.role, m.vr, m.pollChecks)
 			m.sendS(false, KindREJ, false)
+			m.pollCheckAt = now.Add(m.cfg.t401)
 		}
 	}
 	if m.closeAsked && m.st == stateConnected && !m.closeBy.IsZero() && !now.Before(m.closeBy) {

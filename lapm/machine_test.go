@@ -1101,9 +1101,28 @@ func TestMachinePollFollowUp(t *testing.T) {
 	if len(out) != 1 || out[0].Kind != KindREJ || out[0].NR != 3 || out[0].PF {
 		t.Fatalf("follow-up: %v, want one REJ N(R)=3", out)
 	}
-	// Not an exception condition: no repetition.
-	if d := m.deadline(); !d.IsZero() && !d.After(now.Add(5*time.Second)) {
-		t.Fatalf("another timer at +%v", d.Sub(now))
+	// The retransmission is lost again: REJ every T401 while V(R) stays
+	// put, N400 (5) times in all, then nothing.
+	rejs := 1
+	for d := m.deadline(); !d.IsZero() && d.Before(now.Add(time.Minute)); d = m.deadline() {
+		now = d
+		m.timeout(now)
+		rejs += countKind(m.flush(now), KindREJ)
+	}
+	if rejs != 5 {
+		t.Fatalf("%d REJs while V(R) stayed put, want N400 = 5", rejs)
+	}
+	// The frame arrives after the next poll: the follow-up stops.
+	m.recvFrame(now, Frame{Addr: peerCmd, Kind: KindRR, PF: true})
+	m.flush(now)
+	m.recvFrame(now, Frame{Addr: peerCmd, Kind: KindI, NS: 3, Info: []byte{3}})
+	m.flush(now)
+	if d := m.deadline(); !d.IsZero() && d.Before(now.Add(5*time.Second)) {
+		t.Fatalf("follow-up still armed after V(R) moved (+%v)", d.Sub(now))
+	}
+	m.timeout(now.Add(time.Second))
+	if n := countKind(m.flush(now.Add(time.Second)), KindREJ); n != 0 {
+		t.Fatalf("%d REJs after V(R) moved", n)
 	}
 
 	// An idle peer's poll (no I frame for a long time) is just answered.
