@@ -139,6 +139,10 @@ type SerialConfig struct {
 	// the cable: "dsr" (null-modem wiring), "dcd", or "none" (or "") to
 	// ignore it. When it falls, Read reports ErrDTRDrop.
 	DTR string
+	// DCD names the output that carries our DCD (circuit 109, driven per
+	// &C) to the DTE: "dtr" (null-modem wiring: our DTR reaches the DTE's
+	// DCD and DSR), "rts", or "none" (or "") to drive nothing.
+	DCD string
 }
 
 // Errors from OpenSerial.
@@ -212,6 +216,9 @@ type Serial struct {
 	stat func() (int, error) // modem status lines (TIOCMGET)
 	high bool                // the DTR line was seen up
 	seen bool                // the line's state was read once
+
+	dcdBit int                           // TIOCM_DTR or TIOCM_RTS; 0 when DCD is not driven
+	setBit func(req uint, bit int) error // TIOCMBIS or TIOCMBIC on the device
 }
 
 // OpenSerial opens and configures a serial device as the DTE.
@@ -225,6 +232,19 @@ func OpenSerial(c SerialConfig) (*Serial, error) {
 		mask = unix.TIOCM_CAR
 	default:
 		return nil, fmt.Errorf("%w: DTR line must be dsr, dcd or none", ErrSerialConfig)
+	}
+	var dcdBit int
+	switch c.DCD {
+	case "", "none":
+	case "dtr":
+		dcdBit = unix.TIOCM_DTR
+	case "rts":
+		if c.Flow == "rtscts" {
+			return nil, fmt.Errorf("%w: RTS cannot carry DCD with RTS/CTS flow control", ErrSerialConfig)
+		}
+		dcdBit = unix.TIOCM_RTS
+	default:
+		return nil, fmt.Errorf("%w: DCD line must be dtr, rts or none", ErrSerialConfig)
 	}
 	fd, err := unix.Open(c.Device, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -247,7 +267,27 @@ func OpenSerial(c SerialConfig) (*Serial, error) {
 	// interrupts a pending Read and read deadlines work.
 	s := &Serial{f: os.NewFile(uintptr(fd), c.Device), mask: mask}
 	s.stat = func() (int, error) { return unix.IoctlGetInt(fd, unix.TIOCMGET) }
+	s.dcdBit = dcdBit
+	s.setBit = func(req uint, bit int) error { return unix.IoctlSetPointerInt(fd, req, bit) }
 	return s, nil
+}
+
+// SetCarrier implements CarrierSetter: it raises (TIOCMBIS) or lowers
+// (TIOCMBIC) the output configured to carry DCD. Without one it does
+// nothing; a device without modem-control lines (a pty, some USB
+// adapters) fails.
+func (s *Serial) SetCarrier(on bool) error {
+	if s.dcdBit == 0 {
+		return nil
+	}
+	req := uint(unix.TIOCMBIC)
+	if on {
+		req = unix.TIOCMBIS
+	}
+	if err := s.setBit(req, s.dcdBit); err != nil {
+		return fmt.Errorf("modem: serial %s: setting DCD: %w", s.f.Name(), err)
+	}
+	return nil
 }
 
 // Read implements io.Reader. With a DTR line configured it checks the

@@ -2,8 +2,10 @@ package modem
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,5 +226,67 @@ func TestSerialDTRLine(t *testing.T) {
 	s.Close()
 	if r := <-reads; r.err == nil || errors.Is(r.err, ErrDTRDrop) {
 		t.Fatalf("after close: %+v", r)
+	}
+}
+
+// TestSerialDCD: SetCarrier raises and lowers the configured output with
+// TIOCMBIS/TIOCMBIC (injected: a pty has no modem-control lines, and the
+// real ioctl on one fails, which SetCarrier reports); without a DCD line
+// it does nothing; bad DCD settings are refused.
+func TestSerialDCD(t *testing.T) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	defer master.Close()
+	defer slave.Close()
+	type call struct {
+		req uint
+		bit int
+	}
+	for _, c := range []struct {
+		dcd string
+		bit int
+	}{{"dtr", unix.TIOCM_DTR}, {"rts", unix.TIOCM_RTS}, {"none", 0}, {"", 0}} {
+		s, err := OpenSerial(SerialConfig{Device: slave.Name(), Baud: 9600, DCD: c.dcd})
+		if err != nil {
+			t.Fatalf("%q: %v", c.dcd, err)
+		}
+		if c.bit != 0 {
+			// The real ioctl: a pty cannot drive DCD, and says so.
+			if err := s.SetCarrier(true); err == nil {
+				t.Logf("%q: this kernel's pty accepted TIOCMBIS", c.dcd)
+			} else if !strings.HasPrefix(err.Error(), "modem: serial ") {
+				t.Errorf("%q: error %v", c.dcd, err)
+			}
+		}
+		var calls []call
+		s.setBit = func(req uint, bit int) error {
+			calls = append(calls, call{req, bit})
+			return nil
+		}
+		if err := s.SetCarrier(true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetCarrier(false); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		var want []call
+		if c.bit != 0 {
+			want = []call{{unix.TIOCMBIS, c.bit}, {unix.TIOCMBIC, c.bit}}
+		}
+		if fmt.Sprint(calls) != fmt.Sprint(want) {
+			t.Errorf("%q: ioctls %v, want %v", c.dcd, calls, want)
+		}
+	}
+	for _, bad := range []SerialConfig{{Baud: 9600, DCD: "cts"}, {Baud: 9600, DCD: "rts", Flow: "rtscts"}} {
+		bad.Device = slave.Name()
+		if s, err := OpenSerial(bad); !errors.Is(err, ErrSerialConfig) {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("%+v: %v", bad, err)
+		}
 	}
 }

@@ -29,6 +29,7 @@ type SerialConfig struct {
 	StopBits int
 	Flow     string
 	DTR      string
+	DCD      string
 }
 
 // Serial is a serial-port DTE (Linux only).

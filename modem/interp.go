@@ -172,6 +172,17 @@ func (m *Interp) Reg(n int) byte {
 	return m.p.Regs[n]
 }
 
+// DCD reports what the modem's Data Carrier Detect circuit (109) shows
+// the DTE, per &C (V.250 6.2.8): &C0 keeps it on; &C1 turns it on while a
+// call is up (online, or in command mode after an escape) and off
+// otherwise, including while dialing, answering and ringing.
+func (m *Interp) DCD() bool {
+	if m.p.DCD == 0 {
+		return true
+	}
+	return m.state == StateOnline || m.state == StateOnlineCommand
+}
+
 // Ringing reports whether an incoming call is waiting to be answered.
 func (m *Interp) Ringing() bool { return m.ringing }
 

@@ -17,6 +17,14 @@ import (
 // Run.
 var ErrDTRDrop = errors.New("modem: DTE dropped DTR")
 
+// CarrierSetter is implemented by DTEs that can show the carrier to the
+// DTE (a serial port wired so that one of our outputs reaches the DTE's
+// DCD input). Run calls SetCarrier with Interp.DCD whenever it changes,
+// and once at the start.
+type CarrierSetter interface {
+	SetCarrier(on bool) error
+}
+
 // Options configure Run.
 type Options struct {
 	Interp    Config     // command interpreter settings (stored profile, identity, DTE rate)
@@ -25,8 +33,9 @@ type Options struct {
 	Answerer  Answerer   // incoming calls; nil means the modem never rings
 	// SaveProfile persists &W; nil keeps the stored profile in memory only.
 	SaveProfile func(Profile) error
-	// PaceDTE paces output to the DTE at Interp.DTERate (a pty or stdio
-	// has no baud rate of its own; a serial port paces itself).
+	// PaceDTE paces output to the DTE, and input from it, at
+	// Interp.DTERate (a pty or stdio has no baud rate of its own; a serial
+	// port paces itself).
 	PaceDTE bool
 	Logger  Logger           // nil drops log lines
 	Now     func() time.Time // clock; nil means time.Now
@@ -74,6 +83,10 @@ type modem struct {
 	incoming   Incoming
 	// incomingDone ends the goroutine watching incoming's Gone channel.
 	incomingDone chan struct{}
+
+	carrier    CarrierSetter // nil: the DTE has no DCD to drive
+	dcd, dcdOK bool          // the DCD last set, and whether it was
+	dcdFailed  bool          // SetCarrier failed once (logged once)
 }
 
 // Run drives the modem until ctx ends or the DTE fails (io.EOF from stdio).
@@ -111,6 +124,10 @@ func Run(ctx context.Context, dte io.ReadWriteCloser, opts Options) error {
 		m.wg.Wait()
 	}()
 
+	if cs, ok := dte.(CarrierSetter); ok {
+		m.carrier = cs
+		m.updateDCD()
+	}
 	m.goFunc(func() { m.readDTE(dte) })
 	m.goFunc(func() { m.writeDTE(dte) })
 	if opts.Answerer != nil {
@@ -168,6 +185,7 @@ func (m *modem) loop() error {
 				return err
 			}
 		}
+		m.updateDCD()
 		if tick == nil {
 			continue
 		}
@@ -413,6 +431,26 @@ func (m *modem) closeCall(c Call) {
 	})
 }
 
+// updateDCD drives the DTE's DCD per &C when it changed.
+func (m *modem) updateDCD() {
+	if m.carrier == nil {
+		return
+	}
+	on := m.ip.DCD()
+	if m.dcdOK && on == m.dcd {
+		return
+	}
+	if err := m.carrier.SetCarrier(on); err != nil {
+		if !m.dcdFailed {
+			m.logf("modem: cannot drive DCD: %v", err)
+			m.dcdFailed = true
+		}
+		m.dcdOK = false
+		return
+	}
+	m.dcd, m.dcdOK = on, true
+}
+
 // setIncoming makes inc the ringing call and watches for its caller
 // hanging up (evIncomingGone).
 func (m *modem) setIncoming(inc Incoming) {
@@ -462,8 +500,18 @@ func (m *modem) acceptLoop() {
 
 func (m *modem) readDTE(dte io.Reader) {
 	buf := make([]byte, 1024)
+	var bucket *pace.Bucket
+	if m.opts.PaceDTE && m.opts.Interp.DTERate > 0 {
+		// Input at the DTE rate: read at most a burst, then wait until
+		// the simulated wire has carried it.
+		bucket = pace.NewBucket(m.opts.Interp.DTERate, 10, 0)
+		buf = buf[:min(len(buf), bucket.Burst())]
+	}
 	for {
 		n, err := dte.Read(buf)
+		if n > 0 && bucket != nil && !m.sleep(bucket.Reserve(m.now(), n)) {
+			return
+		}
 		if n > 0 {
 			if !m.send(event{kind: evDTE, data: append([]byte(nil), buf[:n]...)}) {
 				return
@@ -495,14 +543,7 @@ func (m *modem) writeDTE(dte io.Writer) {
 			chunk := b
 			if bucket != nil {
 				chunk = b[:min(len(b), bucket.Burst())]
-				if d := bucket.Reserve(m.now(), len(chunk)); d > 0 {
-					t := time.NewTimer(d)
-					select {
-					case <-t.C:
-					case <-m.ctx.Done():
-						t.Stop()
-					}
-				}
+				m.sleep(bucket.Reserve(m.now(), len(chunk)))
 			}
 			if m.ctx.Err() != nil {
 				break
@@ -511,4 +552,17 @@ func (m *modem) writeDTE(dte io.Writer) {
 			b = b[len(chunk):]
 		}
 	}
+}
+
+// sleep waits for d unless Run is ending; it reports whether Run goes on.
+func (m *modem) sleep(d time.Duration) bool {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-m.ctx.Done():
+		}
+	}
+	return m.ctx.Err() == nil
 }

@@ -26,7 +26,7 @@ func init() {
 
 // modemFlags are the command's settings.
 type modemFlags struct {
-	link, serial, parity, flow, dtr             string
+	link, serial, parity, flow, dtr, dcd        string
 	stdio                                       bool
 	baud, dataBits, stopBits                    int
 	phonebook, profile, answer, knownHosts, lvl string
@@ -50,12 +50,13 @@ credentials; see docs/modem.md.`)
 	fs.StringVar(&f.serial, "serial", "", "use this serial device as the DTE (e.g. /dev/ttyUSB0)")
 	fs.BoolVar(&f.stdio, "stdio", false, "use standard input and output as the DTE")
 	fs.IntVar(&f.baud, "baud", 115200, "DTE speed in bit/s: the serial port's baud rate, the rate CONNECT reports")
-	fs.BoolVar(&f.pace, "pace", false, "with a pty or stdio: pace output to the DTE at --baud, like a real serial line")
+	fs.BoolVar(&f.pace, "pace", false, "with a pty or stdio: pace input and output at --baud, like a real serial line")
 	fs.StringVar(&f.parity, "parity", "none", "serial parity: none, even, odd")
 	fs.IntVar(&f.dataBits, "databits", 8, "serial data bits: 7 or 8")
 	fs.IntVar(&f.stopBits, "stopbits", 1, "serial stop bits: 1 or 2")
 	fs.StringVar(&f.flow, "flow", "none", "serial flow control: none, rtscts, xonxoff")
 	fs.StringVar(&f.dtr, "dtr", "none", "serial input that carries the DTE's DTR (hang up per &D when it falls): dsr, dcd, none")
+	fs.StringVar(&f.dcd, "dcd", "none", "serial output that carries our DCD (per AT&C) to the DTE: dtr (null-modem cable: reaches the DTE's DCD and DSR), rts, none")
 	fs.StringVar(&f.phonebook, "phonebook", "", "phonebook and credentials file (TOML, mode 0600)")
 	fs.StringVar(&f.profile, "profile", defaultProfilePath(), "file AT&W saves the modem profile to (\"\" keeps it in memory)")
 	fs.StringVar(&f.answer, "answer", "", "answer incoming calls (the gateway's callback) on this line address, e.g. telnet://0.0.0.0:6400")
@@ -163,7 +164,7 @@ func modemMain(ctx context.Context, f modemFlags, log *zap.Logger, hooks modemHo
 	var dte io.ReadWriteCloser
 	switch {
 	case f.serial != "":
-		s, err := modem.OpenSerial(modem.SerialConfig{Device: f.serial, Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits, Flow: f.flow, DTR: f.dtr})
+		s, err := modem.OpenSerial(modem.SerialConfig{Device: f.serial, Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits, Flow: f.flow, DTR: f.dtr, DCD: f.dcd})
 		if err != nil {
 			closeAnswerer(opts.Answerer)
 			return err
