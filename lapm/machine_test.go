@@ -753,7 +753,15 @@ func FuzzMachineFrames(f *testing.F) {
 			m.enqueue([]byte("outgoing"))
 		}
 		check := func() {
+			iframes := 0
 			for _, f := range m.flush(now) {
+				if f.Kind == KindI {
+					// Retransmissions included: a burst of REJ/SREJ/F=1
+					// resends each frame once per batch.
+					if iframes++; iframes > 2*m.p.kTx {
+						t.Fatalf("%d I frames in one batch, window %d", iframes, m.p.kTx)
+					}
+				}
 				raw := f.Append(nil)
 				if _, err := ParseFrame(raw); err != nil {
 					t.Fatalf("machine sent an unparsable frame %v: %v", f, err)
