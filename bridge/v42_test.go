@@ -47,6 +47,12 @@ func newV42Server(t *testing.T, mode config.SecurityMode, v Verifier, backends .
 // unless user is "".
 func v42Dial(t *testing.T, s *Server, user, pw string, hostKey []byte) (*lapm.Link, <-chan struct{}, error) {
 	t.Helper()
+	return v42DialOffer(t, s, user, pw, hostKey, lapm.LinkParams{})
+}
+
+// v42DialOffer is v42Dial with the caller's LAPM offer.
+func v42DialOffer(t *testing.T, s *Server, user, pw string, hostKey []byte, offer lapm.LinkParams) (*lapm.Link, <-chan struct{}, error) {
+	t.Helper()
 	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "v42"})
 	done := make(chan struct{})
 	go func() {
@@ -59,7 +65,7 @@ func v42Dial(t *testing.T, s *Server, user, pw string, hostKey []byte) (*lapm.Li
 	if err != nil || res != lapm.DetectLAPM {
 		t.Fatalf("detection: %v %v", res, err)
 	}
-	link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator})
+	link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator, Params: offer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +113,40 @@ func TestV42AccessSecurityToBackend(t *testing.T) {
 	r := recs[0]
 	if r.Mode != "v42" || r.User != "vic" || r.Result != store.ResultCompleted || r.LAPM == nil || !r.LAPM.Sealed || r.BytesIn != int64(len(msg)) {
 		t.Errorf("record: %+v lapm %+v", r, r.LAPM)
+	}
+}
+
+// TestV42ListenerLAPMOffer: the answerer offers the listener's LAPM
+// parameters (by default 4096/63, FCS-32, SREJ without a line_rate;
+// 256/15 on a paced line), so a caller offering big values gets them
+// rather than the V.42 defaults 128/15, FCS-16, REJ only.
+func TestV42ListenerLAPMOffer(t *testing.T) {
+	big := lapm.LinkParams{N401: 4096, K: 63, FCS32: true, SREJ: true}
+	for _, tc := range []struct {
+		name     string
+		lineRate int
+		want     lapm.Negotiated
+	}{
+		{"unpaced", 0, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 4096, N401Rx: 4096, KTx: 63, KRx: 63}},
+		{"paced", 1_000_000, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 256, N401Rx: 256, KTx: 15, KRx: 15}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}})
+			s.Config().Listeners[0].LineRate = tc.lineRate // before any call
+			link, done, err := v42DialOffer(t, s, "vic", "pw", key.Public, big)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := link.Stats().Negotiated; got != tc.want {
+				t.Errorf("negotiated %+v, want %+v", got, tc.want)
+			}
+			link.Close()
+			<-done
+			if r := records(t, st); len(r) != 1 || r[0].LAPM == nil || r[0].LAPM.N401 != tc.want.N401Rx || r[0].LAPM.K != tc.want.KRx || !r[0].LAPM.FCS32 {
+				t.Fatalf("records: %+v", r)
+			}
+		})
 	}
 }
 

@@ -22,7 +22,9 @@ type LAPMAnswerer struct {
 	HostKey auth.HostKey
 	// Name is the gateway name sent in CHALLENGE.
 	Name string
-	// Params are the LAPM parameters offered (zero: lapm's defaults).
+	// Params, if not zero, are the LAPM parameters offered on every
+	// listener; zero: each listener's own offer (config.Listener.LAPM:
+	// lapm_n401, lapm_k, lapm_fcs32, lapm_srej and their defaults).
 	Params lapm.LinkParams
 	// Throttle, if set, bounds the handshakes in progress per source.
 	Throttle *auth.Throttle
@@ -50,8 +52,12 @@ func (a *LAPMAnswerer) Detect(ctx context.Context, line transport.Line) (bool, [
 
 // Answer implements V42Answerer.
 func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover []byte, call V42Call) (*V42Session, error) {
+	params := a.Params
+	if params == (lapm.LinkParams{}) {
+		params = LinkParams(call.Listener)
+	}
 	link, err := lapm.Open(ctx, line, leftover, lapm.Config{
-		Role: lapm.Answerer, Params: a.Params, LineRate: call.Listener.LineRate, Logger: a.Logger, Now: a.Now,
+		Role: lapm.Answerer, Params: params, LineRate: call.Listener.LineRate, Logger: a.Logger, Now: a.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bridge: LAPM: %w", err)
@@ -138,6 +144,13 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 		return nil, fmt.Errorf("bridge: LAPM establish: %w", err)
 	}
 	return sess, nil
+}
+
+// LinkParams is the LAPM offer of a listener (its lapm_* keys, with the
+// defaults of config.DefaultLAPM).
+func LinkParams(l config.Listener) lapm.LinkParams {
+	p := l.LAPM()
+	return lapm.LinkParams{N401: p.N401, K: p.K, FCS32: p.FCS32, SREJ: p.SREJ}
 }
 
 // LAPMStatsOf turns a link's counters into the call record's summary.

@@ -336,7 +336,9 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 		Config: callbackd.FromConfig(cfg.Callback),
 		Place: callbackd.Modes{
 			Text: callbackd.TextConfirm{Name: cfg.GatewayName},
-			V42:  callbackd.LAPM(callbackd.LAPMConfig{Logger: printfLogger{log.Named("lapm").Sugar()}}),
+			// The callback line is dialed through the registry, not a
+			// listener: offer what an unpaced listener offers.
+			V42: callbackd.LAPM(callbackd.LAPMConfig{Params: bridge.LinkParams(config.Listener{}), Logger: printfLogger{log.Named("lapm").Sugar()}}),
 		},
 		Handoff: func(_ context.Context, job callbackd.Job, s callbackd.Session) {
 			req, _ := job.Data.(bridge.CallbackRequest)

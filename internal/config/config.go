@@ -112,10 +112,18 @@ type Listener struct {
 	Address string `toml:"address"`
 	// Telnet overrides the scheme's telnet handling for tcp and telnet
 	// addresses (nil: telnet:// speaks telnet, tcp:// does not).
-	Telnet   *bool        `toml:"telnet"`
-	LineRate int          `toml:"line_rate"` // bit/s cap on the line; 0 = none
-	V42      V42Mode      `toml:"v42"`
-	Security SecurityMode `toml:"security"`
+	Telnet   *bool   `toml:"telnet"`
+	LineRate int     `toml:"line_rate"` // bit/s cap on the line; 0 = none
+	V42      V42Mode `toml:"v42"`
+	// LAPM parameters the answerer offers in XID negotiation (V.42
+	// clause 8.10; the caller's offer may lower them). Zero and nil
+	// take the defaults for the listener's LineRate (DefaultLAPM); read
+	// them through LAPM.
+	LAPMN401  int          `toml:"lapm_n401"`  // largest I field, octets (PI 5/6)
+	LAPMK     int          `toml:"lapm_k"`     // window, frames (PI 7/8)
+	LAPMFCS32 *bool        `toml:"lapm_fcs32"` // offer FCS-32 (optional function 17)
+	LAPMSREJ  *bool        `toml:"lapm_srej"`  // offer SREJ (optional function 3)
+	Security  SecurityMode `toml:"security"`
 	// TextLogin: "" takes [security].text_login.
 	TextLogin      TextLogin `toml:"text_login"`
 	TLSCert        string    `toml:"tls_cert"`
@@ -518,4 +526,63 @@ func (c *Config) fillDefaults() {
 			b.ConnectTimeout.Duration = 10 * time.Second
 		}
 	}
+}
+
+// LAPM is what a listener's answerer offers in LAPM parameter negotiation
+// (V.42 clause 8.10, XID group 0x80).
+type LAPM struct {
+	N401  int  // largest I field, octets (1..MaxLAPMN401)
+	K     int  // window, frames (1..MaxLAPMK)
+	FCS32 bool // offer the 32-bit FCS
+	SREJ  bool // offer selective reject
+}
+
+// Limits of the LAPM listener keys: N401 as package lapm implements it
+// (lapm.MaxN401), k by the modulo-128 numbering (V.42 clause 8.1.2).
+const (
+	MaxLAPMN401 = 4096
+	MaxLAPMK    = 127
+)
+
+// Slow-line offer: see DefaultLAPM.
+const (
+	slowLineN401 = 256
+	slowLineK    = 15
+)
+
+// DefaultLAPM is the offer of a listener that sets no lapm_* keys. Without
+// a line_rate the line is as fast as the network: N401 4096 and k 63 keep
+// a bulk transfer from waiting on acknowledgements (with the V.42
+// defaults 128/15 it is window-bound at a few MB/s on loopback). On a
+// paced line (line_rate set) one 4096-octet frame holds the line for
+// about a second at 33,600 bit/s, so a keystroke echo waits behind it and
+// a bit error costs a whole second of retransmission: N401 256 and k 15
+// keep frames under ~70 ms there while the window still covers the
+// round trip. FCS-32 and SREJ are offered on both: they cost nothing and
+// help on error-prone lines.
+func DefaultLAPM(lineRate int) LAPM {
+	if lineRate > 0 {
+		return LAPM{N401: slowLineN401, K: slowLineK, FCS32: true, SREJ: true}
+	}
+	return LAPM{N401: MaxLAPMN401, K: 63, FCS32: true, SREJ: true}
+}
+
+// LAPM is the listener's LAPM offer: its lapm_* keys, and for those not
+// set (zero, nil) the defaults for its line_rate (DefaultLAPM).
+func (l Listener) LAPM() LAPM {
+	def := DefaultLAPM(l.LineRate)
+	p := LAPM{N401: l.LAPMN401, K: l.LAPMK, FCS32: def.FCS32, SREJ: def.SREJ}
+	if p.N401 == 0 {
+		p.N401 = def.N401
+	}
+	if p.K == 0 {
+		p.K = def.K
+	}
+	if l.LAPMFCS32 != nil {
+		p.FCS32 = *l.LAPMFCS32
+	}
+	if l.LAPMSREJ != nil {
+		p.SREJ = *l.LAPMSREJ
+	}
+	return p
 }

@@ -54,6 +54,47 @@ address = "tcp://127.0.0.1:1"
 	}
 }
 
+// TestLAPMOffer: without lapm_* keys a listener offers the big values
+// (4096/63, FCS-32, SREJ) unless it is paced by line_rate; keys written
+// down win, also false.
+func TestLAPMOffer(t *testing.T) {
+	c, err := Parse("l.toml", []byte(`
+[[listener]]
+name = "fast"
+address = "telnet://127.0.0.1:2323"
+[[listener]]
+name = "slow"
+address = "telnet://127.0.0.1:2324"
+line_rate = 33600
+[[listener]]
+name = "set"
+address = "telnet://127.0.0.1:2325"
+lapm_n401 = 512
+lapm_k = 7
+lapm_fcs32 = false
+lapm_srej = false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []LAPM{
+		{N401: 4096, K: 63, FCS32: true, SREJ: true},
+		{N401: 256, K: 15, FCS32: true, SREJ: true},
+		{N401: 512, K: 7},
+	} {
+		if got := c.Listeners[i].LAPM(); got != want {
+			t.Errorf("listener %s: LAPM() = %+v, want %+v", c.Listeners[i].Name, got, want)
+		}
+	}
+	// A Listener built in code without Parse gets the same defaults.
+	if got := (Listener{LineRate: 9600}).LAPM(); got != DefaultLAPM(9600) {
+		t.Errorf("unparsed listener: %+v", got)
+	}
+	if got := Demo().Listeners[0].LAPM(); got != DefaultLAPM(0) {
+		t.Errorf("demo listener: %+v", got)
+	}
+}
+
 // TestErrorPositions checks that every kind of problem names
 // file:line:column.
 func TestErrorPositions(t *testing.T) {
@@ -76,6 +117,10 @@ func TestErrorPositions(t *testing.T) {
 		{"proxy on telnet", head + "trusted_proxies = [\"127.0.0.1\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
 		{"bad proxy", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
 		{"required without v42", head + "v42 = \"off\"\nsecurity = \"required\"\n", "x.toml:5:1: listener[0].security: "},
+		{"lapm_n401 too big", head + "lapm_n401 = 8192\n", "x.toml:4:1: listener[0].lapm_n401: "},
+		{"lapm_k too big", head + "lapm_k = 128\n", "x.toml:4:1: listener[0].lapm_k: "},
+		{"lapm_k negative", head + "lapm_k = -1\n", "x.toml:4:1: listener[0].lapm_k: "},
+		{"lapm_srej not bool", head + "lapm_srej = \"yes\"\n", "x.toml:4:1: "},
 		{"no listener", "", "x.toml: listener: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +199,7 @@ func allKeys() []string {
 		"argon2_threads", "max_hashing", "hash_queue", "throttle_base", "throttle_max", "max_pending_per_source",
 		"delay", "attempts", "backoff", "expiry",
 		"name", "address", "telnet", "line_rate", "v42", "security", "tls_cert", "tls_key", "allowed_origins", "trusted_proxies", "backend",
+		"lapm_n401", "lapm_k", "lapm_fcs32", "lapm_srej",
 		"type", "proxy_protocol", "command", "dir", "env", "term", "connect_timeout",
 	}
 }

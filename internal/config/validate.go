@@ -149,6 +149,12 @@ func (c *Config) validate(loc *locator) Problems {
 		if l.LineRate < 0 || (l.LineRate > 0 && l.LineRate < 300) || l.LineRate > 1_000_000_000 {
 			bad(in("listener", i, "line_rate"), key+".line_rate", "%d bit/s: want 0 (no cap) or 300..1000000000", l.LineRate)
 		}
+		if l.LAPMN401 < 0 || l.LAPMN401 > MaxLAPMN401 {
+			bad(in("listener", i, "lapm_n401"), key+".lapm_n401", "%d octets: want 1..%d (0: the default for line_rate)", l.LAPMN401, MaxLAPMN401)
+		}
+		if l.LAPMK < 0 || l.LAPMK > MaxLAPMK {
+			bad(in("listener", i, "lapm_k"), key+".lapm_k", "%d frames: want 1..%d (0: the default for line_rate)", l.LAPMK, MaxLAPMK)
+		}
 		if (l.TLSCert == "") != (l.TLSKey == "") {
 			bad(in("listener", i, "tls_cert"), key+".tls_cert", "tls_cert and tls_key go together")
 		}
