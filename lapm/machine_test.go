@@ -963,9 +963,8 @@ func TestMachineNeverAckingPeerFails(t *testing.T) {
 			p := defaultLinkParams()
 			p.srej = answer == KindSREJ
 			m := soloConnected(t, p, 3)
-			now := t0
 			for i := 0; i < 100 && m.st == stateConnected; i++ {
-				now = m.deadline()
+				now := m.deadline()
 				if now.IsZero() {
 					t.Fatal("no timer armed with frames outstanding")
 				}
