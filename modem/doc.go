@@ -30,12 +30,16 @@
 //     and the injected Dialer and Answerer, one goroutine owning the state.
 //   - lines.go adapts transport lines: PlainDialer (telnet-modem calls,
 //     CONNECT without /LAPM), LineAnswerer (auto-answer on a listener, with
-//     a Verify hook for the V.42 callback ticket) and LineCall.
+//     a Verify hook for the V.42 callback ticket; it reads a ringing line so
+//     that a caller hanging up stops the ringing, and keeps what the caller
+//     sent for the answer) and LineCall.
 //   - Phonebook (phonebook.go) resolves what the DTE dialed (a name, a
 //     number, user@host:port, a line URL) to a Target with credentials; the
 //     file is TOML, must be mode 0600, and passwords never reach a log.
 //   - dte_linux.go opens the DTE: a pty (with an optional stable symlink), a
-//     serial device configured through termios, or stdio.
+//     serial device configured through termios (DTR from the DTE watched
+//     on a status input, DCD towards it driven per &C on an output), or
+//     stdio.
 //
 // How a call is placed (plain telnet, or V.42 detection, LAPM and Access
 // Security) is the Dialer's business; the package does not depend on it.

@@ -258,7 +258,7 @@ func (m *modem) handle(ev event) error {
 	case evIncoming:
 		if m.incoming != nil || m.call != nil || m.ip.State() != StateCommand {
 			m.logf("modem: incoming call from %s refused: line in use", ev.inc.Peer())
-			ev.inc.Refuse()
+			m.refuse(ev.inc)
 			return nil
 		}
 		m.logf("modem: incoming call from %s", ev.inc.Peer())
@@ -269,7 +269,7 @@ func (m *modem) handle(ev event) error {
 			return nil // answered or refused meanwhile
 		}
 		m.logf("modem: incoming call from %s: the caller hung up while ringing", ev.inc.Peer())
-		m.takeIncoming().Refuse()
+		m.refuse(m.takeIncoming())
 		m.apply(m.ip.IncomingGone(now))
 	}
 	return nil
@@ -307,14 +307,14 @@ func (m *modem) apply(out Output) {
 			m.logf("modem: hang up")
 			m.dropCall()
 			if inc := m.takeIncoming(); inc != nil {
-				inc.Refuse()
+				m.refuse(inc)
 			}
 		case ActAnswer:
 			m.answer()
 		case ActRefuse:
 			if inc := m.takeIncoming(); inc != nil {
 				m.logf("modem: incoming call from %s refused", inc.Peer())
-				inc.Refuse()
+				m.refuse(inc)
 			}
 		}
 	}
@@ -367,7 +367,9 @@ func (m *modem) answer() {
 		c, err := inc.Answer(ctx)
 		if err != nil {
 			inc.Refuse()
-			err = &DialError{Reason: ReasonNoCarrier, Explain: "not the expected callback; call refused", Err: err}
+			if de := (*DialError)(nil); !errors.As(err, &de) {
+				err = &DialError{Reason: ReasonNoCarrier, Explain: "not the expected callback; call refused", Err: err}
+			}
 		}
 		m.send(event{kind: evDialed, gen: gen, call: c, err: err})
 	})
@@ -449,6 +451,12 @@ func (m *modem) updateDCD() {
 		return
 	}
 	m.dcd, m.dcdOK = on, true
+}
+
+// refuse hangs up a ringing call without blocking the loop (a line's
+// Close may linger until the caller has hung up too).
+func (m *modem) refuse(inc Incoming) {
+	m.goFunc(inc.Refuse)
 }
 
 // setIncoming makes inc the ringing call and watches for its caller
