@@ -99,6 +99,33 @@ func TestLoginTimeout(t *testing.T) {
 	}
 }
 
+// TestTextLoginAfterV42Detection: on a listener with v42 = "off" a V.42
+// caller sends its detection pattern (DC1 0x11/0x91, repeated) before
+// its user types; the user name is "bob", not "\x91...bob", in the
+// login and in the call record.
+func TestTextLoginAfterV42Detection(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"bob": "pw"}})
+	line, done := simCall(t, s)
+	if _, err := io.WriteString(line, strings.Repeat("\x11\x91", 12)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, line, "login: ")
+	io.WriteString(line, "bob\r\n")
+	if heard := expect(t, line, "password: "); strings.Contains(heard, "\x11") || strings.Contains(heard, "\x91") {
+		t.Errorf("echo carries the detection pattern: %q", heard)
+	}
+	io.WriteString(line, "pw\r\n")
+	expect(t, line, "Choice: ")
+	io.WriteString(line, "g\r")
+	expect(t, line, "Goodbye, bob.")
+	line.Close()
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].User != "bob" || r[0].Result != store.ResultCompleted {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
 func TestThrottledLogin(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s, st := newTestServer(t, testConfig(t), &fakeVerifier{busy: true})

@@ -133,6 +133,16 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			b = b[:0]
 		case c < 0x20:
 			// Other control characters are ignored.
+		case len(b) == 0 && c >= 0x80 && c <= 0x9F:
+			// Before the first printable character, C1 controls are
+			// dropped too. A V.42 caller on a listener without
+			// detection (v42 = "off") keeps sending its originator
+			// detection pattern, DC1 with even and odd parity (0x11,
+			// 0x91; V.42 clause 8.2.1), until T400 expires and its
+			// user starts typing: those octets are not part of the
+			// name. (0x11 is dropped as a C0 control above.) No
+			// UTF-8 character starts with 0x80..0xBF, so no text is
+			// lost.
 		default:
 			if len(b) < max {
 				b = append(b, c)

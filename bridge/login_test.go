@@ -18,6 +18,14 @@ func TestLineEditor(t *testing.T) {
 		{"alx\x7fice\r", "alice", "alx\b \bice\r\n"},
 		{"\x1b[Aab\bc\r", "ac", "ab\b \bc\r\n"},
 		{"zz\x15ok\r", "ok", "zz\b \b\b \bok\r\n"},
+		// A V.42 caller's detection pattern (DC1 even/odd parity) and
+		// other controls before the name are dropped, not echoed.
+		{"\x11\x91\x11\x91\x11\x91bob\r", "bob", "bob\r\n"},
+		{"\x91\x80\x9f\x00\x7fbob\r", "bob", "bob\r\n"},
+		// After the first printable character, octets >= 0x80 are text
+		// (UTF-8 continuation octets).
+		{"j\xc3\xbcrgen\r", "j\xc3\xbcrgen", "j\xc3\xbcrgen\r\n"},
+		{"\x91\xc3\xa9mile\r", "\xc3\xa9mile", "\xc3\xa9mile\r\n"},
 	} {
 		var out bytes.Buffer
 		e := newLineEditor(strings.NewReader(tc.in), &out, true)
