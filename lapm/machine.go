@@ -532,11 +532,22 @@ func (m *machine) recvInvalid(now time.Time, raw []byte, err error) {
 	if m.st != stateConnected || len(raw) < 2 {
 		return // outside the data phase invalid frames are ignored
 	}
+	if errors.Is(err, ErrFrameAddress) || errors.Is(err, ErrFrameShort) {
+		// Invalid frames (V.42 §8.1.3: an address we do not use, too
+		// few octets) are discarded without notification; only an
+		// undefined control field or a misplaced information field is
+		// a frame reject condition.
+		return
+	}
 	var bits byte = frmrW
 	if errors.Is(err, ErrFrameInfo) {
 		bits = frmrW | frmrX
 	}
-	m.frameReject(now, raw[1:min(3, len(raw))], !m.cfg.role.IsCommandFrom(raw[0]), bits)
+	ctl := raw[1:min(3, len(raw))]
+	if raw[1]&3 == 3 {
+		ctl = raw[1:2] // U frame: one control octet; FRMR carries 0 as the second
+	}
+	m.frameReject(now, ctl, !m.cfg.role.IsCommandFrom(raw[0]), bits)
 }
 
 // frameReject sends FRMR and releases the link (V.42 §8.5.2). We do not

@@ -387,7 +387,37 @@ func TestMachineInvalidFramesFRMR(t *testing.T) {
 			if got := out[0].Info[4]; got != tc.bits {
 				t.Errorf("FRMR bits 0x%02x, want 0x%02x", got, tc.bits)
 			}
+			if want := tc.raw[1:2]; tc.raw[1]&3 == 3 && (out[0].Info[0] != want[0] || out[0].Info[1] != 0) {
+				t.Errorf("FRMR rejected control % x, want %02x 00 for a U frame", out[0].Info[:2], want[0])
+			}
 		})
+	}
+}
+
+// Invalid frames in the sense of V.42 §8.1.3 (an address we do not use,
+// too few octets) are counted and discarded, not answered with FRMR: a
+// stray frame must not tear down the link.
+func TestMachineInvalidFramesDiscarded(t *testing.T) {
+	for _, raw := range [][]byte{
+		{0x07, ctlRR, 0x00},                // DLCI 1
+		{0x02, ctlRR, 0x00},                // EA bit clear
+		{AddrCR1, 0x00},                    // I frame without its second control octet
+		{AddrCR1, ctlRR},                   // S frame without N(R)
+		{AddrCR1 | 0xFC, 0x00, 0x00, 1, 2}, // DLCI 63
+	} {
+		mp := newPair(t, defaultLinkParams())
+		mp.establish()
+		f, err := ParseFrame(raw)
+		if err == nil {
+			t.Fatalf("% x parsed as %v", raw, f)
+		}
+		mp.m[1].recvInvalid(mp.now, raw, err)
+		if out := mp.m[1].flush(mp.now); len(out) != 0 || mp.m[1].st != stateConnected {
+			t.Fatalf("% x (%v): sent %v, state %s; want discarded", raw, err, out, mp.m[1].st)
+		}
+		if mp.m[1].stats.InvalidFrames != 1 {
+			t.Errorf("% x not counted", raw)
+		}
 	}
 }
 
