@@ -366,6 +366,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 // v42Failed ends a call whose V.42 answer failed.
 func (c *call) v42Failed(err error) {
 	c.rec.Mode = "v42"
+	if user, ok := ClaimedUser(err); ok {
+		c.rec.User = user
+	}
 	switch {
 	case errors.Is(err, ErrNoAccessSecurity):
 		// Logged by the "call ended" line: result refused, this reason.

@@ -29,8 +29,35 @@ type V42Answerer interface {
 	// or off, a plain V.42 modem) Account is nil and the call flow runs
 	// the text login over the link. In mode required a caller without
 	// Access Security gets a clean disconnect and an error wrapping
-	// ErrNoAccessSecurity.
+	// ErrNoAccessSecurity. A failure after the caller named its user
+	// (REJECT denied, for one) is a *HandshakeError carrying that name.
 	Answer(ctx context.Context, line transport.Line, leftover []byte, call V42Call) (*V42Session, error)
+}
+
+// HandshakeError is what a V42Answerer returns when Access Security
+// failed after the caller's RESPONSE decrypted (denied, throttled, or a
+// failure after that): User is the user ID the caller claimed, for the
+// call record and log. Err is the failure; it wraps ErrDenied or
+// ErrThrottled where those apply. Use ClaimedUser to read it.
+type HandshakeError struct {
+	User string
+	Err  error
+}
+
+func (e *HandshakeError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// ClaimedUser returns the user ID a caller claimed in a V.42 handshake
+// that failed with err, when the answerer learnt it (a HandshakeError in
+// err's chain).
+func ClaimedUser(err error) (string, bool) {
+	var he *HandshakeError
+	if errors.As(err, &he) && he.User != "" {
+		return he.User, true
+	}
+	return "", false
 }
 
 // V42Call is what the answerer needs to know about the call.

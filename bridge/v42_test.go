@@ -158,7 +158,24 @@ func TestV42AccessSecurityDenied(t *testing.T) {
 		t.Fatalf("call: %v, want REJECT denied", err)
 	}
 	<-done
-	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultDenied || r[0].Mode != "v42" {
+	// The record names the user the caller claimed (known once RESPONSE
+	// decrypts), as a denied text login does.
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultDenied || r[0].Mode != "v42" || r[0].User != "vic" {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+// TestV42AccessSecurityThrottled: a caller told "busy" (back-off) is
+// recorded as throttled with the user it claimed.
+func TestV42AccessSecurityThrottled(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{busy: true})
+	_, done, err := v42Dial(t, s, "vic", "pw", key.Public)
+	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonBusy {
+		t.Fatalf("call: %v, want REJECT busy", err)
+	}
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultThrottled || r[0].User != "vic" {
 		t.Fatalf("records: %+v", r)
 	}
 }

@@ -96,9 +96,14 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 		defer release()
 	}
 	allocated := false
+	// auth.Answer returns no result on failure; the user ID the caller
+	// claimed is known here, when RESPONSE has decrypted and auth asks
+	// for the password check.
+	claimed := ""
 	res, err := auth.Answer(ctx, link, first, auth.AnswererConfig{
 		HostKey: a.HostKey, Name: a.Name, Rand: a.Rand, Now: a.Now, Deadline: a.Deadline, CallbackTTL: a.CallbackTTL,
 		Verify: func(ctx context.Context, user, password string) (auth.User, error) {
+			claimed = user
 			acct, err := call.Verifier.Verify(ctx, user, password, call.Remote)
 			switch {
 			case err == nil:
@@ -121,15 +126,11 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	})
 	if err != nil {
 		link.Close()
-		if r, ok := auth.RejectReason(err); ok {
-			switch r {
-			case auth.ReasonDenied:
-				return nil, fmt.Errorf("%w: %v", ErrDenied, err)
-			case auth.ReasonBusy:
-				return nil, fmt.Errorf("%w: %v", ErrThrottled, err)
-			}
+		err = answerError(err)
+		if claimed != "" {
+			err = &HandshakeError{User: claimed, Err: err}
 		}
-		return nil, fmt.Errorf("bridge: Access Security: %w", err)
+		return nil, err
 	}
 	acct := &Account{Name: res.User.ID, Backend: res.User.Backend, Callback: res.User.Callback}
 	sess.Account = acct
@@ -144,6 +145,19 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 		return nil, fmt.Errorf("bridge: LAPM establish: %w", err)
 	}
 	return sess, nil
+}
+
+// answerError maps a failed auth.Answer onto the call flow's errors.
+func answerError(err error) error {
+	if r, ok := auth.RejectReason(err); ok {
+		switch r {
+		case auth.ReasonDenied:
+			return fmt.Errorf("%w: %v", ErrDenied, err)
+		case auth.ReasonBusy:
+			return fmt.Errorf("%w: %v", ErrThrottled, err)
+		}
+	}
+	return fmt.Errorf("bridge: Access Security: %w", err)
 }
 
 // LinkParams is the LAPM offer of a listener (its lapm_* keys, with the
