@@ -134,6 +134,7 @@ type rxBatch struct {
 	frames [][]byte
 	seen32 bool // a good FCS-32 frame arrived in dual mode
 	err    error
+	note   string // line-level errors to log (FCS, abort, length)
 }
 
 type xidResult struct {
@@ -309,6 +310,7 @@ func (l *Link) readLoop(leftover []byte) {
 	d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
 	buf := make([]byte, 16<<10)
 	var total uint64
+	var nextNote uint64 = 1 // log line errors at 1, 2, 4, 8, ... of them
 	feed := func(p []byte) rxBatch {
 		var b rxBatch
 		var arena []byte
@@ -365,8 +367,14 @@ func (l *Link) readLoop(leftover []byte) {
 				TooShort:  s16.TooShort + s32.TooShort,
 			}
 			l.lineIn = total
+			ds := l.decStats
 			l.mu.Unlock()
-			if len(b.frames) > 0 && !send(b) {
+			if bad := ds.FCSErrors + ds.Aborts + ds.TooLong + ds.TooShort; bad >= nextNote {
+				nextNote = bad * 2
+				b.note = fmt.Sprintf("%d FCS errors, %d aborts, %d too long, %d too short in %d octets so far",
+					ds.FCSErrors, ds.Aborts, ds.TooLong, ds.TooShort, total)
+			}
+			if (len(b.frames) > 0 || b.note != "") && !send(b) {
 				return
 			}
 		}
@@ -418,6 +426,7 @@ func (l *Link) run() {
 			if b.seen32 {
 				l.enc.FCS = FCS32
 			}
+			l.noteLine(b.note)
 			l.handleFrames(now, b.frames)
 			// Drain what else has arrived before answering: fewer,
 			// larger writes and one acknowledgement per batch (a few
@@ -436,6 +445,7 @@ func (l *Link) run() {
 					if b.seen32 {
 						l.enc.FCS = FCS32
 					}
+					l.noteLine(b.note)
 					l.handleFrames(now, b.frames)
 				default:
 					break drain
@@ -464,6 +474,15 @@ func (l *Link) run() {
 			l.finish(lineDown)
 			return
 		}
+	}
+}
+
+// noteLine logs the decoder's error counts (garbage, noise, endless
+// aborts), which the reader reports at exponentially spaced counts so that
+// a hostile line cannot flood the log.
+func (l *Link) noteLine(note string) {
+	if note != "" {
+		l.logf("lapm: %s: line: %s", l.cfg.Role, note)
 	}
 }
 

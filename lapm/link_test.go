@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,7 +291,8 @@ func TestLinkHostileLine(t *testing.T) {
 	if _, err := a.Write(junk); err != nil {
 		t.Fatal(err)
 	}
-	la, lb := openPair(t, ctx, a, b, Config{Logger: tlog{t}}, Config{MaxXID: 256, Logger: tlog{t}})
+	blog := &capLog{t: t}
+	la, lb := openPair(t, ctx, a, b, Config{Logger: tlog{t}}, Config{MaxXID: 256, Logger: blog})
 	defer la.Close()
 	defer lb.Close()
 	establishPair(t, ctx, la, lb)
@@ -304,6 +307,35 @@ func TestLinkHostileLine(t *testing.T) {
 	if st.TooLong == 0 || st.FCSErrors+st.Aborts == 0 {
 		t.Errorf("hostile input not counted: %+v", st)
 	}
+	if !blog.has("line: ") || !blog.has("bad XID") {
+		t.Errorf("hostile input not logged")
+	}
+}
+
+// capLog is a Logger that keeps what it was given.
+type capLog struct {
+	t     testing.TB
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *capLog) Printf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	c.t.Log(line)
+	c.mu.Lock()
+	c.lines = append(c.lines, line)
+	c.mu.Unlock()
+}
+
+func (c *capLog) has(sub string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.lines {
+		if strings.Contains(l, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestLinkCloseBoundedWhenPeerVanishes: Close returns within the release
