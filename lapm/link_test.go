@@ -519,3 +519,48 @@ func TestLinkPollFloodPushesBack(t *testing.T) {
 		t.Fatalf("read the whole flood (%d octets) with the writer stuck", n)
 	}
 }
+
+// Close racing with every blocking call: each returns an error, Close
+// returns, and no goroutine is left behind.
+func TestLinkCloseRaces(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := Config{T401: 50 * time.Millisecond, N400: 3}
+
+	// Before the data phase: ExchangeXID and AcceptXID are waiting.
+	a, b := linesim.NewPair(linesim.Config{Seed: 21})
+	la, lb := openPair(t, ctx, a, b, cfg, cfg)
+	errc := make(chan error, 4)
+	go func() { _, err := la.ExchangeXID(ctx, []byte("never answered")); errc <- err }()
+	go func() { _, err := la.AcceptXID(ctx); errc <- err }()
+	time.Sleep(10 * time.Millisecond) // let both park (the race is what is tested)
+	go func() { errc <- la.Close() }()
+	for range 3 {
+		if err := <-errc; err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrLinkFailure) && !errors.Is(err, ErrPeerDisconnected) {
+			t.Errorf("XID phase: %v", err)
+		}
+	}
+	lb.Close()
+
+	// Data phase: a Write blocked by a peer that does not read, a Read
+	// waiting for data that never comes, a Break.
+	a, b = linesim.NewPair(linesim.Config{Seed: 22})
+	la, lb = openPair(t, ctx, a, b, cfg, cfg)
+	establishPair(t, ctx, la, lb)
+	go func() { _, err := la.Write(make([]byte, 1<<20)); errc <- err }()
+	go func() { _, err := la.Read(make([]byte, 10)); errc <- err }()
+	go func() { errc <- la.Break() }()
+	time.Sleep(10 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- la.Close() }()
+	var got []error
+	for range 3 {
+		got = append(got, <-errc)
+	}
+	<-closed
+	if got[0] == nil && got[1] == nil {
+		t.Errorf("Write and Read both succeeded after Close: %v", got)
+	}
+	lb.Close()
+}
