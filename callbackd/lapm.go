@@ -18,6 +18,13 @@ type LAPMConfig struct {
 	// clause 8.2; the default is to detect, as gateway dial --answer and
 	// gateway modem expect).
 	SkipDetection bool
+	// AnswerWait is how long the new call may ring before the answering
+	// party answers (default DefaultAnswerWait). An emulated line connects
+	// while it still rings (gateway modem shows RING and waits for ATA or
+	// S0), so a silent T400 expiry is not taken as "no V.42": detection
+	// is started again, with a fresh ODP burst, until the party answers
+	// or AnswerWait runs out.
+	AnswerWait time.Duration
 	// Params, LineRate and Logger are passed to lapm.Open.
 	Params   lapm.LinkParams
 	LineRate int
@@ -27,6 +34,9 @@ type LAPMConfig struct {
 	Rand io.Reader
 	Now  func() time.Time
 }
+
+// DefaultAnswerWait is LAPMConfig.AnswerWait's default: about ten rings.
+const DefaultAnswerWait = 60 * time.Second
 
 // LAPM returns the V42 placer over a lapm.Link: detection as the
 // originator of the new call (unless SkipDetection), lapm.Open, then
@@ -38,9 +48,25 @@ func LAPM(c LAPMConfig) V42 {
 		Open: func(ctx context.Context, line transport.Line) (V42Link, error) {
 			var leftover []byte
 			if !c.SkipDetection {
-				res, left, err := lapm.Detect(ctx, line, lapm.Originator)
-				if err != nil {
-					return nil, err
+				wait := c.AnswerWait
+				if wait <= 0 {
+					wait = DefaultAnswerWait
+				}
+				ringing := time.Now().Add(wait)
+				var (
+					res  lapm.DetectResult
+					left []byte
+					err  error
+				)
+				for {
+					res, left, err = lapm.Detect(ctx, line, lapm.Originator)
+					if err != nil {
+						return nil, err
+					}
+					// A party that has not answered yet sends nothing.
+					if res != lapm.DetectTimeout || len(left) > 0 || !time.Now().Before(ringing) {
+						break
+					}
 				}
 				if res != lapm.DetectLAPM {
 					return nil, fmt.Errorf("callbackd: V.42 detection: the answering party has no LAPM (%v)", res)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -15,6 +16,13 @@ import (
 // simulated line: detection, XID negotiation, CALLBACK/ACCEPT, SABME/UA,
 // then sealed data both ways.
 func TestLAPMCallback(t *testing.T) {
+	t.Run("answered at once", func(t *testing.T) { testLAPMCallback(t, 0) })
+	// The called party rings for 5 s (several T400s) before it answers, as
+	// gateway modem does until ATA: detection must not give up meanwhile.
+	t.Run("answered after ringing", func(t *testing.T) { testLAPMCallback(t, 5*time.Second) })
+}
+
+func testLAPMCallback(t *testing.T, ring time.Duration) {
 	testutil.CheckGoroutines(t)
 	synctest.Test(t, func(t *testing.T) {
 		f := newFixture(t, testPolicy, Modes{V42: LAPM(LAPMConfig{Params: lapm.LinkParams{N401: 256, FCS32: true}})})
@@ -28,6 +36,7 @@ func TestLAPMCallback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(ring)
 		res, left, err := lapm.Detect(t.Context(), line, lapm.Answerer)
 		if err != nil || res != lapm.DetectLAPM {
 			t.Fatalf("answerer detection: %v %v", res, err)
