@@ -564,3 +564,17 @@ func TestLinkCloseRaces(t *testing.T) {
 	}
 	lb.Close()
 }
+
+// An answerer with FlagWait gives up on an originator that never sends a
+// frame (Hayes S141: twice T400 after ADP) instead of waiting for ctx.
+func TestLinkOpenFlagWait(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 23})
+	defer b.Close()
+	_, err := Open(ctx, a, nil, Config{Role: Answerer, FlagWait: 50 * time.Millisecond})
+	if !errors.Is(err, ErrLinkFailure) || ctx.Err() != nil {
+		t.Fatalf("Open: %v, want ErrLinkFailure before ctx ends", err)
+	}
+}
