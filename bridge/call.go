@@ -165,10 +165,15 @@ func (c *call) finish() {
 		c.rec.Result = store.ResultError
 		c.rec.Reason = "call ended without a result"
 	}
+	// Counted before the record is written: whoever sees the record in
+	// the store (an operator, a test reading calls.jsonl and then
+	// /metrics) finds the call in the metrics too. Counting after the
+	// fsync left a window in which the record existed and the metrics
+	// did not count it yet.
+	c.s.metrics.callRecorded(c.rec)
 	if err := c.s.store.AppendRecord(c.rec); err != nil {
 		c.log.Error("call record lost", zap.Error(err))
 	}
-	c.s.metrics.callRecorded(c.rec)
 	fields := []zap.Field{
 		zap.String("result", c.rec.Result), zap.String("reason", c.rec.Reason),
 		zap.Int64("bytes_in", c.rec.BytesIn), zap.Int64("bytes_out", c.rec.BytesOut),
