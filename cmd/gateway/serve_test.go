@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/callbackd"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -844,4 +845,31 @@ func TestServeConnectionFlood(t *testing.T) {
 	s := telnetTo(t, g.addr)
 	s.login("alice", "pw-alice")
 	s.expect("hello alice")
+}
+
+// TestCallbackFailedRecord: the record of a callback job that never
+// connected counts the dials made (Attempt.Dials), also when its final
+// attempt record is an expiry or a shutdown that made no dial itself
+// (Attempt.Number 0).
+func TestCallbackFailedRecord(t *testing.T) {
+	for _, tc := range []struct {
+		a    callbackd.Attempt
+		ok   bool
+		dial int
+	}{
+		{callbackd.Attempt{Number: 0, Dials: 3, Result: callbackd.Expired, Final: true, Err: callbackd.ErrExpired}, true, 3},
+		{callbackd.Attempt{Number: 0, Dials: 1, Result: callbackd.Shutdown, Final: true}, true, 1},
+		{callbackd.Attempt{Number: 2, Dials: 2, Result: callbackd.DialFailed, Final: true}, true, 2},
+		{callbackd.Attempt{Number: 1, Dials: 1, Result: callbackd.DialFailed}, false, 0},
+		{callbackd.Attempt{Number: 1, Dials: 1, Result: callbackd.Connected, Final: true}, false, 0},
+	} {
+		rec, ok := callbackFailedRecord(tc.a)
+		if ok != tc.ok || rec.CallbackAttempts != tc.dial {
+			t.Errorf("%+v: record %v %+v, want %v with %d attempts", tc.a, ok, rec, tc.ok, tc.dial)
+			continue
+		}
+		if ok && (rec.Result != store.ResultCallbackFailed || !strings.HasPrefix(rec.Reason, tc.a.Result.String())) {
+			t.Errorf("%+v: record %+v", tc.a, rec)
+		}
+	}
 }
