@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/dialgate/dialgate/transport"
@@ -481,7 +483,7 @@ func (l *Line) hangUp() error {
 		n, derr := io.Copy(io.Discard, l.conn)
 		l.readMu.Unlock()
 		if derr != nil {
-			l.opts.logf("tcp: %s: hang-up: peer did not close within %v (%d octets discarded): %v", l.info.RemoteAddr, l.opts.linger(), n, derr)
+			l.opts.logf("tcp: %s: hang-up: %s (%d octets discarded): %v", l.info.RemoteAddr, drainFailure(derr, l.opts.linger()), n, derr)
 		}
 	}
 	if cerr := l.conn.Close(); cerr != nil && err == nil {
@@ -493,4 +495,16 @@ func (l *Line) hangUp() error {
 	close(l.evCh)
 	l.nmu.Unlock()
 	return err
+}
+
+// drainFailure says in words why waiting for the peer's FIN at hang-up
+// ended with err instead.
+func drainFailure(err error, linger time.Duration) string {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Sprintf("peer did not close within %v", linger)
+	case errors.Is(err, syscall.ECONNRESET):
+		return "peer reset the connection instead of closing it"
+	}
+	return "waiting for the peer's close failed"
 }

@@ -449,6 +449,46 @@ func TestCloseLingerBounded(t *testing.T) {
 	peer.Close()
 }
 
+// TestHangUpLogSaysWhatHappened: the hang-up log line tells a peer that
+// reset the connection from one that did not close within the linger
+// bound.
+func TestHangUpLogSaysWhatHappened(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		peerReset  bool
+		linger     time.Duration // long for the reset: Close ends at the RST
+	}{
+		{"reset", "hang-up: peer reset the connection instead of closing it", true, 30 * time.Second},
+		{"silent", "hang-up: peer did not close within 100ms", false, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			var log testLog
+			srv, peer := rawPeer(t, Options{Linger: tc.linger, Logger: &log})
+			peerDone := make(chan struct{})
+			go func() {
+				defer close(peerDone)
+				// Read up to the gateway's FIN, then reset (SO_LINGER 0)
+				// or stay silent.
+				_, _ = io.Copy(io.Discard, peer)
+				if tc.peerReset {
+					_ = peer.SetLinger(0)
+					peer.Close()
+				}
+			}()
+			srv.Close()
+			<-peerDone
+			peer.Close()
+			if !log.contains(tc.want) {
+				t.Errorf("log %q, want a line with %q", log.lines, tc.want)
+			}
+		})
+	}
+	if got := drainFailure(fmt.Errorf("x: %w", net.ErrClosed), time.Second); got != "waiting for the peer's close failed" {
+		t.Errorf("drainFailure(other) = %q", got)
+	}
+}
+
 func TestReadDeadline(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	srv, _ := linePair(t, Options{Telnet: true}, Options{Telnet: true})
