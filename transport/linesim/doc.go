@@ -46,7 +46,8 @@
 // Close hangs up: octets already accepted by Write stay deliverable and the
 // peer reads them, then io.EOF; Read and Write on the closed end return
 // errors wrapping transport.ErrHungUp; Write towards a peer that hung up
-// returns ErrPeerHungUp. A Line also implements transport.Deadliner.
+// returns ErrPeerHungUp (which wraps transport.ErrHungUp too). A Line also
+// implements transport.Deadliner.
 //
 // # Network
 //

@@ -1,7 +1,7 @@
 package linesim
 
 import (
-	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -10,8 +10,10 @@ import (
 )
 
 // ErrPeerHungUp is returned by Write when the peer has hung up; octets not
-// yet read by the peer are discarded.
-var ErrPeerHungUp = errors.New("linesim: peer hung up")
+// yet read by the peer are discarded. It wraps transport.ErrHungUp: the
+// line is hung up, whichever end did it (errors.Is(err, ErrPeerHungUp)
+// tells that it was the peer).
+var ErrPeerHungUp = fmt.Errorf("linesim: peer hung up: %w", transport.ErrHungUp)
 
 // Direction identifiers, mixed into the seed of each direction.
 const (

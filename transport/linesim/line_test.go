@@ -129,8 +129,8 @@ func TestCloseContract(t *testing.T) {
 	if _, err := b.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("peer read after EOF: %v", err)
 	}
-	if _, err := b.Write([]byte("anyone?")); !errors.Is(err, ErrPeerHungUp) {
-		t.Errorf("write to hung-up peer: %v", err)
+	if _, err := b.Write([]byte("anyone?")); !errors.Is(err, ErrPeerHungUp) || !errors.Is(err, transport.ErrHungUp) {
+		t.Errorf("write to hung-up peer: %v, want ErrPeerHungUp wrapping transport.ErrHungUp", err)
 	}
 	b.Close()
 }
