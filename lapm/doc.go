@@ -53,9 +53,16 @@
 //
 // Access Security private set. The upper layer's XID payloads travel in a
 // private parameter set (group 0xF0, Table 11b) whose set identifier
-// (PI 0) is "DGAS1" (PrivateSetID); the payload is split into PI 1
-// parameters of up to 255 octets each, concatenated in order by the
-// receiver. A whole XID information field is bounded by Config.MaxXID.
+// (PI 0) is "DGAS1" (PrivateSetID); PI 2 is a one-octet exchange number
+// that the command sets and the response echoes, and the payload is split
+// into PI 1 parameters of up to 255 octets each, concatenated in order by
+// the receiver. XID frames carry no sequence number, so without the
+// exchange number a retransmitted command's late duplicate answer (the
+// responder answers every copy) could be taken as the answer to the next
+// command; a response that does not match the outstanding command is
+// discarded. A parameter negotiation (no private set) is likewise only
+// answered by a response without one. A whole XID information field is
+// bounded by Config.MaxXID (DefaultMaxXID fits a 2048-octet payload).
 //
 // Break (§8.13). A break is a UI command, P=0, whose first information
 // octet is the message type BRK 0x40 with the sequence bit X (0x80)

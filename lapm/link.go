@@ -15,8 +15,11 @@ import (
 // the upper layer's payload, split into parameters of at most 255 octets.
 const PrivateSetID = "DGAS1"
 
-// DefaultMaxXID is Config.MaxXID when zero.
-const DefaultMaxXID = 1024
+// DefaultMaxXID is Config.MaxXID when zero: room for a 2048-octet
+// upper-layer payload in our private set (format identifier 1, group
+// header 3, set ID 7, exchange number 3, nine fragment headers 18, payload
+// 2048), the largest Access Security token (docs/access-security.md §1).
+const DefaultMaxXID = 2080
 
 // ErrXIDPayload is returned when an XID frame that should carry the upper
 // layer's private parameter set does not.
@@ -122,6 +125,8 @@ type Link struct {
 	xidWait      chan xidResult
 	acceptWait   chan xidResult
 	pendingCmd   []byte // upper-layer XID command waiting for AcceptXID
+	cmdSeq       byte   // exchange number of the last upper-layer XID command (echoed by RespondXID)
+	xidSeq       byte   // exchange number of our last upper-layer XID command
 	estWait      chan error
 	wantEst      bool
 	writeWaiters []*writeReq
@@ -234,7 +239,7 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 		t403 = 0
 	}
 	l.cfg.T401, l.cfg.T403 = t401, t403
-	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t403: t403, n400: cfg.N400, logf: l.logf})
+	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t403: t403, n400: cfg.N400, logf: l.logf, xidMatch: xidResponseMatches})
 	l.enc.FCS = FCS16
 	return l
 }
@@ -655,7 +660,8 @@ func (l *Link) onXIDCommand(now time.Time, info []byte) {
 		l.m.stats.InvalidFrames++
 		return
 	}
-	if payload, ok := privatePayload(x); ok && !l.negotiating {
+	if payload, seq, ok := privatePayload(x); ok && !l.negotiating {
+		l.cmdSeq = seq
 		l.pendingCmd = payload
 		if l.acceptWait != nil {
 			l.acceptWait <- xidResult{payload: payload}
@@ -706,7 +712,7 @@ func (l *Link) onXIDResponse(now time.Time, info []byte) {
 	var res xidResult
 	if err != nil {
 		res.err = fmt.Errorf("lapm: XID response: %w", err)
-	} else if p, ok := privatePayload(x); ok {
+	} else if p, _, ok := privatePayload(x); ok {
 		res.payload = p
 	} else {
 		res.err = fmt.Errorf("%w: in the XID response", ErrXIDPayload)
@@ -812,40 +818,64 @@ func (l *Link) abort() {
 
 // ---- API ----
 
+// Parameters of our private set PrivateSetID (group 0xF0, PI 0 names it).
+const (
+	piPayload  = 1 // a piece of the upper layer's payload, up to 255 octets
+	piExchange = 2 // exchange number: set by the command, echoed by the response
+)
+
 // xidInfo builds an XID information field carrying payload in our private
-// parameter set.
-func xidInfo(payload []byte) []byte {
-	set := PrivateSet{ID: PrivateSetID}
+// parameter set, tagged with exchange number seq.
+func xidInfo(payload []byte, seq byte) []byte {
+	set := PrivateSet{ID: PrivateSetID, Params: []Param{{PI: piExchange, Value: []byte{seq}}}}
 	for len(payload) > 0 {
 		n := min(len(payload), 255)
-		set.Params = append(set.Params, Param{PI: 1, Value: payload[:n]})
+		set.Params = append(set.Params, Param{PI: piPayload, Value: payload[:n]})
 		payload = payload[n:]
-	}
-	if len(set.Params) == 0 {
-		set.Params = append(set.Params, Param{PI: 1})
 	}
 	x := XIDParams{Private: []PrivateSet{set}}
 	return x.Append(nil)
 }
 
-// privatePayload reassembles our private set's payload from x.
-func privatePayload(x XIDParams) ([]byte, bool) {
+// privatePayload reassembles our private set's payload from x and returns
+// its exchange number (0 when absent).
+func privatePayload(x XIDParams) (payload []byte, seq byte, ok bool) {
 	for _, s := range x.Private {
 		if s.ID != PrivateSetID {
 			continue
 		}
-		var p []byte
+		p := []byte{}
 		for _, prm := range s.Params {
-			if prm.PI == 1 {
+			switch {
+			case prm.PI == piPayload:
 				p = append(p, prm.Value...)
+			case prm.PI == piExchange && len(prm.Value) == 1:
+				seq = prm.Value[0]
 			}
 		}
-		if p == nil {
-			p = []byte{}
-		}
-		return p, true
+		return p, seq, true
 	}
-	return nil, false
+	return nil, 0, false
+}
+
+// xidResponseMatches reports whether the XID response information field
+// resp answers the command cmd: a parameter negotiation (no private set)
+// is answered without our private set, and an upper-layer exchange by our
+// private set with the same exchange number. The machine discards a
+// response that does not match: the late duplicate answer to a
+// retransmitted earlier command.
+func xidResponseMatches(cmd, resp []byte) bool {
+	cx, err := ParseXID(cmd)
+	if err != nil {
+		return true // not ours to judge; the upper layer sees the error
+	}
+	rx, err := ParseXID(resp)
+	if err != nil {
+		return true
+	}
+	_, cseq, cPrivate := privatePayload(cx)
+	_, rseq, rPrivate := privatePayload(rx)
+	return cPrivate == rPrivate && cseq == rseq
 }
 
 // ExchangeXID sends an XID command carrying payload in the private
@@ -854,16 +884,16 @@ func privatePayload(x XIDParams) ([]byte, bool) {
 // at a time. If both ends send at once, the originator's command wins and
 // the answerer's is answered after its retransmission (see machine.go).
 func (l *Link) ExchangeXID(ctx context.Context, payload []byte) ([]byte, error) {
-	info := xidInfo(payload)
-	if len(info) > l.cfg.MaxXID {
-		return nil, fmt.Errorf("lapm: XID payload of %d octets exceeds MaxXID %d", len(payload), l.cfg.MaxXID)
+	if n := len(xidInfo(payload, 0)); n > l.cfg.MaxXID {
+		return nil, fmt.Errorf("lapm: XID payload of %d octets (%d with framing) exceeds MaxXID %d", len(payload), n, l.cfg.MaxXID)
 	}
 	var wch chan xidResult
 	err := l.call(ctx, func(now time.Time) error {
 		if l.xidWait != nil {
 			return fmt.Errorf("%w: an XID exchange is already running", ErrState)
 		}
-		if err := l.m.sendXID(now, info); err != nil {
+		l.xidSeq++
+		if err := l.m.sendXID(now, xidInfo(payload, l.xidSeq)); err != nil {
 			return err
 		}
 		wch = make(chan xidResult, 1)
@@ -945,11 +975,10 @@ func (l *Link) AcceptXID(ctx context.Context) ([]byte, error) {
 // private set PrivateSetID. A retransmitted command is answered again with
 // the same response by the link itself.
 func (l *Link) RespondXID(payload []byte) error {
-	info := xidInfo(payload)
-	if len(info) > l.cfg.MaxXID {
-		return fmt.Errorf("lapm: XID payload of %d octets exceeds MaxXID %d", len(payload), l.cfg.MaxXID)
+	if n := len(xidInfo(payload, 0)); n > l.cfg.MaxXID {
+		return fmt.Errorf("lapm: XID payload of %d octets (%d with framing) exceeds MaxXID %d", len(payload), n, l.cfg.MaxXID)
 	}
-	if err := l.do(func(time.Time) error { return l.m.respondXID(info) }); err != nil {
+	if err := l.do(func(time.Time) error { return l.m.respondXID(xidInfo(payload, l.cmdSeq)) }); err != nil {
 		return fmt.Errorf("lapm: respond XID: %w", err)
 	}
 	return nil

@@ -95,6 +95,12 @@ type machineConfig struct {
 	t403 time.Duration // 0 disables idle polling
 	n400 int
 	logf func(format string, args ...any) // nil: silent
+	// xidMatch, if set, tells whether resp (an XID response's
+	// information field) answers the outstanding command cmd. V.42 XID
+	// frames carry no sequence number, so a retransmitted command's late
+	// duplicate answer could otherwise be taken as the answer to the next
+	// command; a response that does not match is discarded.
+	xidMatch func(cmd, resp []byte) bool
 }
 
 // UI information octets for break (V.42 §8.13, §12; V.76 Annex B uses the
@@ -626,6 +632,10 @@ func (m *machine) recvXID(now time.Time, f Frame, cmd bool) {
 	if !cmd {
 		if m.xidCmd == nil {
 			return // stale or duplicate response
+		}
+		if m.cfg.xidMatch != nil && !m.cfg.xidMatch(m.xidCmd, f.Info) {
+			m.logf("lapm: %s: XID response does not answer the outstanding command (a late duplicate): ignored", m.cfg.role)
+			return
 		}
 		m.xidCmd = nil
 		if m.st == stateNegotiating || m.st == stateXIDReady {
