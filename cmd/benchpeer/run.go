@@ -86,7 +86,7 @@ func runBench(args []string) error {
 	reps := fs.Int("reps", 0, "repetitions per figure (0: 3 quick, 5 full)")
 	idle := fs.Int("idle", 0, "idle text-login sessions (0: 1,000 quick, 10,000 full)")
 	idleFull := fs.Int("idle-full", 0, "idle full-stack sessions (0: 200 quick, 2,000 full)")
-	fullPar := fs.Int("full-par", 8, "full-stack sessions set up at once in the idle phase (more than about 16 on 2 cores trips the 1 s T401 of the XID exchange; see docs/BENCHMARKS.md)")
+	fullPar := fs.Int("full-par", 8, "full-stack sessions set up at once in the idle phase (many more than the cores can serve within T400 may time out detection; see docs/BENCHMARKS.md)")
 	lapmOut := fs.String("lapm", "", "output of the lapm Go benchmarks to fold into the table")
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
 	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works)")
