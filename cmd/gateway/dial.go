@@ -228,9 +228,6 @@ func (c *caller) call() error {
 	if c.o.v42 == "off" {
 		return c.textCall(ctx, line, nil)
 	}
-	if c.o.v42 == "detect" {
-		line = withDeadlines(line)
-	}
 	return c.v42Call(ctx, line)
 }
 
@@ -275,9 +272,6 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 
 // newSession connects the terminal to conn, which runs on line.
 func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *session {
-	if ra, ok := line.(*readAhead); ok {
-		line = ra.Line // the abilities are the dialled line's
-	}
 	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
 		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain}
 	switch l := line.(type) {

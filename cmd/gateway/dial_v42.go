@@ -111,9 +111,6 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 		if err != nil {
 			return err
 		}
-		if c.o.v42 == "detect" {
-			line = withDeadlines(line) // closed below in every case
-		}
 		link, err := c.answerV42(ctx, line, t)
 		if err != nil {
 			line.Close()

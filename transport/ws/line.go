@@ -240,6 +240,22 @@ func (l *Line) writeError(err error) error {
 	return fmt.Errorf("ws: write: %w", err)
 }
 
+// SetReadDeadline implements transport.Deadliner with net.Conn semantics:
+// a Read waiting when t passes returns an error wrapping
+// os.ErrDeadlineExceeded; octets already received are still returned. The
+// zero time clears the deadline. V.42 detection (T400) needs it.
+func (l *Line) SetReadDeadline(t time.Time) error {
+	l.in.setDeadline(t)
+	return nil
+}
+
+// SetWriteDeadline implements transport.Deadliner: a Write still sending
+// when t passes fails with a timeout, and the line is then unusable for
+// writing (part of a message may have been sent), as with a net.Conn.
+func (l *Line) SetWriteDeadline(t time.Time) error {
+	return l.conn.SetWriteDeadline(t)
+}
+
 // Close hangs up: see the package comment. It is idempotent; concurrent
 // calls wait for the first to finish. It returns nil unless the close
 // handshake could not be completed in time.

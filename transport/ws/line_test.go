@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -542,5 +543,59 @@ func TestTextWriteKeepsNoBuffer(t *testing.T) {
 		if n := cap(l.wbuf); n > 1024 {
 			t.Errorf("%s: line keeps a %d-byte encode buffer after Write", proto, n)
 		}
+	}
+}
+
+// TestReadDeadline: ws lines have read deadlines (transport.Deadliner),
+// which V.42 detection's T400 needs: a waiting Read times out, data that
+// arrives later is still read, and a cleared or future deadline lets Read
+// wait again.
+func TestReadDeadline(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	c, l := pair(t, s, DialOptions{Subprotocol: ProtoBinary})
+	watchdog(t, 20*time.Second, func() { c.Close(); l.Close() })
+	defer c.Close()
+	defer l.Close()
+
+	buf := make([]byte, 16)
+	start := time.Now()
+	l.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := l.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read past the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	if time.Since(start) < 50*time.Millisecond {
+		t.Error("Read returned before the deadline")
+	}
+	// Still expired: an immediate error, not a wait.
+	if _, err := l.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("second Read: %v", err)
+	}
+	// Data that arrives is read once the deadline is cleared.
+	l.SetReadDeadline(time.Time{})
+	if _, err := c.Write([]byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.ReadFull(l, buf[:4]); err != nil || string(buf[:n]) != "late" {
+		t.Fatalf("read after clearing: %q, %v", buf[:n], err)
+	}
+	// A deadline in the past fails at once; buffered octets still come first.
+	c.Write([]byte("x"))
+	time.Sleep(20 * time.Millisecond)
+	l.SetReadDeadline(time.Now().Add(-time.Second))
+	if n, err := l.Read(buf); n != 1 || err != nil {
+		t.Errorf("buffered octet with an expired deadline: %d, %v", n, err)
+	}
+	if _, err := l.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Read with a past deadline: %v", err)
+	}
+	// A later deadline replaces an earlier one: the Read waits for data.
+	l.SetReadDeadline(time.Now().Add(10 * time.Second))
+	go func() { time.Sleep(30 * time.Millisecond); c.Write([]byte("y")) }()
+	if n, err := l.Read(buf); n != 1 || err != nil {
+		t.Errorf("Read with a future deadline: %d, %v", n, err)
+	}
+	if err := l.SetWriteDeadline(time.Now().Add(time.Second)); err != nil {
+		t.Errorf("SetWriteDeadline: %v", err)
 	}
 }

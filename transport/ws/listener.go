@@ -127,7 +127,11 @@ type Listener struct {
 	serveDone chan struct{}
 }
 
-var _ transport.Listener = (*Listener)(nil)
+var (
+	_ transport.Listener  = (*Listener)(nil)
+	_ transport.Line      = (*Line)(nil)
+	_ transport.Deadliner = (*Line)(nil)
+)
 var _ http.Handler = (*Listener)(nil)
 
 // NewHandler returns a Listener to mount in an http.ServeMux. Addr

@@ -2,7 +2,9 @@ package ws
 
 import (
 	"fmt"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/dialgate/dialgate/transport"
 )
@@ -18,6 +20,12 @@ type ring struct {
 	r, n   int   // read position and number of buffered octets
 	err    error // why no more octets will come (io.EOF: the peer hung up)
 	closed bool  // the line was closed locally: Read fails, producer discards
+
+	// Read deadline (net.Conn semantics): expired is set once the
+	// deadline passes and cleared by a new deadline in the future.
+	deadline time.Time
+	timer    *time.Timer
+	expired  bool
 }
 
 func newRing(size int) *ring {
@@ -77,13 +85,16 @@ func (q *ring) push(p []byte) bool {
 func (q *ring) read(p []byte) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.n == 0 && q.err == nil && !q.closed {
+	for q.n == 0 && q.err == nil && !q.closed && !q.expired {
 		q.cond.Wait()
 	}
 	if q.closed {
 		return 0, fmt.Errorf("ws: read: %w", transport.ErrHungUp)
 	}
 	if q.n == 0 {
+		if q.err == nil { // the deadline passed
+			return 0, fmt.Errorf("ws: read: %w", os.ErrDeadlineExceeded)
+		}
 		return 0, q.err
 	}
 	total := 0
@@ -120,6 +131,39 @@ func (q *ring) status() error {
 func (q *ring) close() {
 	q.mu.Lock()
 	q.closed = true
+	if q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
 	q.cond.Broadcast()
 	q.mu.Unlock()
+}
+
+// setDeadline sets the read deadline: a Read waiting for octets when it
+// passes returns an error wrapping os.ErrDeadlineExceeded (octets already
+// buffered are still returned). The zero time clears it.
+func (q *ring) setDeadline(t time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
+	q.deadline = t
+	q.expired = false
+	switch {
+	case t.IsZero():
+	case !time.Now().Before(t):
+		q.expired = true
+	default:
+		q.timer = time.AfterFunc(time.Until(t), func() {
+			q.mu.Lock()
+			if q.deadline.Equal(t) {
+				q.expired = true
+				q.cond.Broadcast()
+			}
+			q.mu.Unlock()
+		})
+	}
+	q.cond.Broadcast()
 }
