@@ -98,10 +98,19 @@ type Line struct {
 	flushing bool       // a control flusher goroutine runs
 	wg       sync.WaitGroup
 
-	nmu     sync.Mutex // guards the notification channels
+	nmu     sync.Mutex // guards the notification channels and functions
 	nclosed bool
 	winCh   chan transport.WindowSize
 	evCh    chan transport.Event
+	// Set by SetControlFuncs (under nmu): notifications go to these
+	// functions instead of the channels, delivered by Read.
+	winFn      func(transport.WindowSize)
+	evFn       func(transport.Event)
+	pendWin    transport.WindowSize // under nmu; valid when hasPendWin
+	hasPendWin bool
+	pendEv     []transport.Event // under nmu
+	pending    atomic.Bool       // pendWin or pendEv holds something
+	cmu        sync.Mutex        // serializes calls of winFn/evFn and SetControlFuncs
 }
 
 var (
@@ -184,6 +193,24 @@ func (l *Line) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	for {
+		n, err := l.read(p)
+		if !l.pending.Load() {
+			return n, err
+		}
+		// Window sizes or events for the functions of SetControlFuncs,
+		// called without the line's locks held.
+		l.deliverControl()
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// read is Read without the deliveries of SetControlFuncs: it also returns
+// (0, nil) when what it read was telnet control only and left a delivery
+// pending.
+func (l *Line) read(p []byte) (int, error) {
 	l.readMu.Lock()
 	defer l.readMu.Unlock()
 	for {
@@ -219,6 +246,9 @@ func (l *Line) Read(p []byte) (int, error) {
 		if n > 0 {
 			return n, nil
 		}
+		if l.pending.Load() {
+			return 0, nil
+		}
 	}
 }
 
@@ -236,7 +266,22 @@ func (l *Line) decode(p []byte) int {
 	}
 	l.kickFlushLocked()
 	l.nmu.Lock()
-	if !l.nclosed {
+	switch {
+	case l.nclosed:
+	case l.winFn != nil || l.evFn != nil:
+		// Read calls the functions once the line's locks are released.
+		for _, e := range events {
+			if len(l.pendEv) < cap(l.evCh) {
+				l.pendEv = append(l.pendEv, e)
+			}
+		}
+		if winChanged {
+			l.pendWin, l.hasPendWin = ws, true
+		}
+		if len(l.pendEv) > 0 || l.hasPendWin {
+			l.pending.Store(true)
+		}
+	default:
 		for _, e := range events {
 			select {
 			case l.evCh <- e:
@@ -250,6 +295,97 @@ func (l *Line) decode(p []byte) int {
 	l.nmu.Unlock()
 	l.tmu.Unlock()
 	return n
+}
+
+// SetControlFuncs makes the line call win with each window size the peer
+// announces and ev with each event (BREAK, IP, AYT), instead of sending
+// them on WindowChanges and Events: a bridge then needs no goroutine
+// parked on the channels for every idle call. What waits in the channels
+// is passed to the functions before SetControlFuncs returns. The
+// functions are called by Read, in the goroutine that reads, after Read
+// has released the line's locks (they must not call Read), one at a time.
+// SetControlFuncs(nil, nil) goes back to the channels: it waits for a
+// call in progress to return, and what is still undelivered goes to the
+// channels. Either function may be nil (that kind is dropped). Close
+// stops the deliveries (one already under way may still finish).
+func (l *Line) SetControlFuncs(win func(transport.WindowSize), ev func(transport.Event)) {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	l.nmu.Lock()
+	if l.nclosed {
+		l.winFn, l.evFn = nil, nil
+		l.nmu.Unlock()
+		return
+	}
+	l.winFn, l.evFn = win, ev
+	if win == nil && ev == nil {
+		// Undelivered notifications go back to the channels.
+		for _, e := range l.pendEv {
+			select {
+			case l.evCh <- e:
+			default:
+			}
+		}
+		if l.hasPendWin {
+			sendLatest(l.winCh, l.pendWin)
+		}
+		l.pendEv, l.hasPendWin = nil, false
+		l.pending.Store(false)
+		l.nmu.Unlock()
+		return
+	}
+	// Hand over what waits in the channels.
+	var ws transport.WindowSize
+	hasWin := false
+	select {
+	case ws = <-l.winCh:
+		hasWin = true
+	default:
+	}
+	var evs []transport.Event
+	for more := true; more; {
+		select {
+		case e := <-l.evCh:
+			evs = append(evs, e)
+		default:
+			more = false
+		}
+	}
+	l.nmu.Unlock()
+	if hasWin && win != nil {
+		win(ws)
+	}
+	if ev != nil {
+		for _, e := range evs {
+			ev(e)
+		}
+	}
+}
+
+// deliverControl calls the functions of SetControlFuncs with what decode
+// set aside.
+func (l *Line) deliverControl() {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	l.nmu.Lock()
+	if l.nclosed {
+		l.nmu.Unlock()
+		return
+	}
+	win, ev := l.winFn, l.evFn
+	ws, hasWin := l.pendWin, l.hasPendWin
+	evs := l.pendEv
+	l.pendEv, l.hasPendWin = nil, false
+	l.pending.Store(false)
+	l.nmu.Unlock()
+	if hasWin && win != nil {
+		win(ws)
+	}
+	if ev != nil {
+		for _, e := range evs {
+			ev(e)
+		}
+	}
 }
 
 // sendLatest puts v in a one-slot channel, replacing an unread older value.
@@ -406,9 +542,11 @@ func (l *Line) Binary() (in, out bool) {
 
 // WindowChanges delivers window sizes the peer announces (server-side
 // telnet lines); only the latest unread size is kept. Closed by Close.
+// Silent while functions set by SetControlFuncs receive them.
 func (l *Line) WindowChanges() <-chan transport.WindowSize { return l.winCh }
 
 // Events delivers BREAK, IP and AYT from the peer; closed by Close.
+// Silent while functions set by SetControlFuncs receive them.
 func (l *Line) Events() <-chan transport.Event { return l.evCh }
 
 // SetReadDeadline has net.Conn semantics.

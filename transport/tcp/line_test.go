@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -281,6 +282,99 @@ func TestTelnetLineNegotiation(t *testing.T) {
 	if len(slog.lines)+len(clog.lines) > 0 {
 		t.Errorf("protocol errors logged between two good ends: %q %q", slog.lines, clog.lines)
 	}
+}
+
+// TestControlFuncs: with SetControlFuncs the server line hands window
+// sizes and events to functions, called by Read (pending ones at once),
+// and the channels stay silent; SetControlFuncs(nil, nil) goes back to
+// the channels.
+func TestControlFuncs(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv, cli := linePair(t, Options{Telnet: true},
+		Options{Telnet: true, Window: transport.WindowSize{Cols: 100, Rows: 30}})
+	crd := startReader(cli)
+	// The first NAWS arrives while the server reads the opening
+	// negotiation; it waits in the channel.
+	buf := make([]byte, 64)
+	readUntil := func(what string, done func() bool) {
+		t.Helper()
+		for !done() {
+			if _, err := cli.Write([]byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := srv.Read(buf); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+	}
+	waitFor(t, "first NAWS", func() bool {
+		_, _ = cli.Write([]byte("x"))
+		_, _ = srv.Read(buf)
+		return len(srv.winCh) == 1
+	})
+
+	var mu sync.Mutex
+	var wins []transport.WindowSize
+	var evs []transport.Event
+	srv.SetControlFuncs(func(ws transport.WindowSize) {
+		mu.Lock()
+		defer mu.Unlock()
+		wins = append(wins, ws)
+	}, func(e transport.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		evs = append(evs, e)
+	})
+	got := func() ([]transport.WindowSize, []transport.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(wins), slices.Clone(evs)
+	}
+	if w, _ := got(); len(w) != 1 || w[0] != (transport.WindowSize{Cols: 100, Rows: 30}) {
+		t.Fatalf("pending window handed over: %+v", w)
+	}
+	// A Read waiting for data delivers what arrives without data.
+	readDone := make(chan error, 1)
+	go func() {
+		_, err := srv.Read(make([]byte, 64))
+		readDone <- err
+	}()
+	if err := cli.SetWindowSize(transport.WindowSize{Cols: 132, Rows: 43}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.SendBreak(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "resize and break while Read waits", func() bool { w, e := got(); return len(w) == 2 && len(e) == 1 })
+	if _, err := cli.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-readDone; err != nil {
+		t.Fatal(err)
+	}
+	if w, e := got(); w[1] != (transport.WindowSize{Cols: 132, Rows: 43}) || e[0] != transport.EventBreak {
+		t.Errorf("functions got %+v %v", w, e)
+	}
+	if len(srv.winCh) != 0 || len(srv.evCh) != 0 {
+		t.Error("channels carry what the functions got")
+	}
+
+	srv.SetControlFuncs(nil, nil)
+	if err := cli.SendBreak(); err != nil {
+		t.Fatal(err)
+	}
+	readUntil("break on the channel", func() bool { return len(srv.evCh) == 1 })
+	if e := <-srv.Events(); e != transport.EventBreak {
+		t.Errorf("event %v", e)
+	}
+	if _, e := got(); len(e) != 1 {
+		t.Errorf("function called after SetControlFuncs(nil, nil): %v", e)
+	}
+	cli.CloseWrite()
+	srv.CloseWrite()
+	_, _ = io.Copy(io.Discard, srv)
+	_, _ = crd.result()
+	closeBoth(srv, cli)
 }
 
 // rawPeer connects a plain TCP socket (a WiFi modem, tcpser, a fuzzer) to a
