@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ const (
 // It echoes when the gateway controls echo, handles backspace, and ends a
 // line at CR, LF, CR LF or CR NUL (RFC 854 NVT conventions).
 type lineEditor struct {
+	src  io.Reader // the line
 	r    *bufio.Reader
 	w    io.Writer
 	echo bool
@@ -55,7 +57,7 @@ type lineEditor struct {
 }
 
 func newLineEditor(r io.Reader, w io.Writer, echo bool) *lineEditor {
-	return &lineEditor{r: bufio.NewReaderSize(r, 4096), w: w, echo: echo}
+	return &lineEditor{src: r, r: bufio.NewReaderSize(r, 4096), w: w, echo: echo}
 }
 
 // readLine reads one line of at most max octets (more are ignored).
@@ -160,35 +162,50 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 }
 
 // rest returns a reader of what the caller typed after the last line,
-// then the rest of the line: the typeahead reaches the backend.
+// then the rest of the line: the typeahead reaches the backend. The
+// editor's 4 KiB read buffer is not kept for the session: the typeahead
+// is copied out and the line is read directly afterwards. The editor
+// must not be used after rest.
 func (e *lineEditor) rest() io.Reader {
-	if !e.pendingCR {
-		return e.r
+	ahead, _ := e.r.Peek(e.r.Buffered())
+	if e.pendingCR && len(ahead) > 0 {
+		// The LF or NUL of the CR that ended the password line.
+		if ahead[0] == '\n' || ahead[0] == 0 {
+			ahead = ahead[1:]
+		}
+		e.pendingCR = false
 	}
-	return &skipLF{r: e.r}
+	var r io.Reader = e.src
+	if e.pendingCR {
+		r = &skipLF{r: e.src}
+	}
+	e.r = nil
+	if len(ahead) == 0 {
+		return r
+	}
+	return io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), r)
 }
 
 // skipLF drops one LF or NUL at the very start of a stream (the second
 // half of a CR LF or CR NUL whose CR ended the password line).
 type skipLF struct {
-	r    *bufio.Reader
+	r    io.Reader
 	done bool
 }
 
 func (s *skipLF) Read(p []byte) (int, error) {
-	if !s.done {
-		c, err := s.r.ReadByte()
-		if err != nil {
-			return 0, err
-		}
+	n, err := s.r.Read(p)
+	if !s.done && n > 0 {
 		s.done = true
-		if c != '\n' && c != 0 {
-			if err := s.r.UnreadByte(); err != nil {
-				return 0, err
+		if p[0] == '\n' || p[0] == 0 {
+			copy(p, p[1:n])
+			n--
+			if n == 0 && err == nil {
+				return s.Read(p)
 			}
 		}
 	}
-	return s.r.Read(p)
+	return n, err
 }
 
 // loginOutcome is how a text login ended.

@@ -45,6 +45,31 @@ func TestLineEditor(t *testing.T) {
 	if string(rest) != "rest" {
 		t.Errorf("rest %q", rest)
 	}
+	// The typeahead after the password line reaches what follows, with
+	// the LF or NUL of its CR dropped, also when that arrives later.
+	for _, tc := range []struct {
+		chunks []string
+		want   string
+	}{
+		{[]string{"pw\r", "\nrest"}, "rest"},
+		{[]string{"pw\r", "\x00rest"}, "rest"},
+		{[]string{"pw\r", "rest"}, "rest"},
+		{[]string{"pw\r\n", "rest"}, "rest"},
+		{[]string{"pw\rtype", "ahead\n"}, "typeahead\n"},
+		{[]string{"pw\r\ntype", "\nahead"}, "type\nahead"},
+		{[]string{"pw\n", "\nrest"}, "\nrest"},
+		{[]string{"pw\r", "\n", "\nrest"}, "\nrest"},
+	} {
+		e := newLineEditor(&chunkReader{chunks: tc.chunks}, io.Discard, true)
+		if got, err := e.readLine(true, 64); got != "pw" || err != nil {
+			t.Errorf("%q: password %q, %v", tc.chunks, got, err)
+			continue
+		}
+		rest, _ := io.ReadAll(e.rest())
+		if string(rest) != tc.want {
+			t.Errorf("%q: rest %q, want %q", tc.chunks, rest, tc.want)
+		}
+	}
 	// ^C gives up.
 	e = newLineEditor(strings.NewReader("ab\x03"), io.Discard, true)
 	if _, err := e.readLine(false, 64); err != errCallerGone {
@@ -89,4 +114,19 @@ func (v *countingVerifier) Verify(ctx context.Context, user, password, source st
 		v.granted++
 	}
 	return a, err
+}
+
+// chunkReader returns one chunk per Read, as a line delivers what arrived.
+type chunkReader struct{ chunks []string }
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	c.chunks[0] = c.chunks[0][n:]
+	if c.chunks[0] == "" {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
 }

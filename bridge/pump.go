@@ -17,8 +17,22 @@ import (
 // octets the caller sent are still on their way.
 const backendLinger = 2 * time.Second
 
-// copyBufSize is the buffer of each direction of a bridge.
-const copyBufSize = 32 << 10
+// Buffers of each direction of a bridge. A direction reads into its own
+// small buffer; when a read fills it (bulk data is flowing) it takes a
+// large buffer from bulkBufs, and gives it back as soon as a read returns
+// less than a full large buffer (the source has run dry, so the next Read
+// is likely to wait). An idle session thus waits in Read on the small
+// buffer only: thousands of idle callers do not each pin 2 x 32 KiB.
+const (
+	smallBufSize = 2 << 10
+	bulkBufSize  = 32 << 10
+)
+
+// bulkBufs holds the large buffers of the directions moving bulk data.
+var bulkBufs = sync.Pool{New: func() any {
+	b := make([]byte, bulkBufSize)
+	return &b
+}}
 
 // endSide says which side ended a bridged session.
 type endSide int
@@ -52,31 +66,15 @@ type counters struct {
 func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be BackendConn, cnt *counters) pumpResult {
 	upDone := make(chan error, 1)   // caller -> backend finished
 	downDone := make(chan error, 1) // backend -> caller finished
-	ctlDone := make(chan struct{})
-	stopCtl := make(chan struct{})
 
-	go func() {
-		buf := make([]byte, copyBufSize)
-		upDone <- copyCount(be, r, buf, &cnt.in)
-	}()
-	go func() {
-		buf := make([]byte, copyBufSize)
-		downDone <- copyCount(w, be, buf, &cnt.out)
-	}()
-	go func() {
-		defer close(ctlDone)
-		forwardControl(line, be, stopCtl)
-	}()
+	go func() { upDone <- copyCount(be, r, &cnt.in) }()
+	go func() { downDone <- copyCount(w, be, &cnt.out) }()
 
-	// The control forwarder uses the backend (Resize); it stops before
-	// the backend is closed.
+	// Control forwarding uses the backend (Resize); it stops before the
+	// backend is closed.
 	var ctlOnce sync.Once
-	stopControl := func() {
-		ctlOnce.Do(func() {
-			close(stopCtl)
-			<-ctlDone
-		})
-	}
+	stopCtl := startControl(line, be)
+	stopControl := func() { ctlOnce.Do(stopCtl) }
 	defer stopControl()
 
 	var res pumpResult
@@ -137,9 +135,19 @@ type writeError struct{ err error }
 func (e writeError) Error() string { return e.err.Error() }
 func (e writeError) Unwrap() error { return e.err }
 
-// copyCount copies src to dst like io.CopyBuffer, counting octets as they
-// are written. A write failure ends the copy without reading more.
-func copyCount(dst io.Writer, src io.Reader, buf []byte, n *atomic.Int64) error {
+// copyCount copies src to dst like io.Copy, counting octets as they are
+// written. A write failure ends the copy without reading more. It reads
+// into a small buffer while data trickles and into a pooled large one
+// while a read fills the small one (see smallBufSize).
+func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
+	small := make([]byte, smallBufSize)
+	var bulk *[]byte
+	defer func() {
+		if bulk != nil {
+			bulkBufs.Put(bulk)
+		}
+	}()
+	buf := small
 	for {
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
@@ -155,6 +163,14 @@ func copyCount(dst io.Writer, src io.Reader, buf []byte, n *atomic.Int64) error 
 		if rerr != nil {
 			return rerr
 		}
+		switch {
+		case bulk == nil && nr == len(buf):
+			bulk = bulkBufs.Get().(*[]byte)
+			buf = *bulk
+		case bulk != nil && nr < len(buf):
+			bulkBufs.Put(bulk)
+			bulk, buf = nil, small
+		}
 	}
 }
 
@@ -165,9 +181,28 @@ func errNotEOF(err error) error {
 	return err
 }
 
-// forwardControl forwards window-size changes and interrupts from the
-// line to the backend until stop is closed or the line's channels close.
-func forwardControl(line transport.Line, be BackendConn, stop <-chan struct{}) {
+// controlFuncs is implemented by lines that hand window sizes and events
+// to functions called as they arrive (transport/tcp's Line), so that no
+// goroutine waits on their channels for the whole session.
+type controlFuncs interface {
+	SetControlFuncs(win func(transport.WindowSize), ev func(transport.Event))
+}
+
+// startControl forwards window-size changes and interrupts from the line
+// to the backend until the returned stop function is called (it returns
+// once nothing touches the backend any more). Lines with control
+// functions need no goroutine; lines with channels get one; other lines
+// carry nothing to forward.
+func startControl(line transport.Line, be BackendConn) (stop func()) {
+	intr, _ := be.(Interrupter)
+	if cf, ok := line.(controlFuncs); ok {
+		cf.SetControlFuncs(func(w transport.WindowSize) { _ = be.Resize(w) }, func(e transport.Event) {
+			if intr != nil && (e == transport.EventInterrupt || e == transport.EventBreak) {
+				_ = intr.Interrupt()
+			}
+		})
+		return func() { cf.SetControlFuncs(nil, nil) }
+	}
 	var win <-chan transport.WindowSize
 	var ev <-chan transport.Event
 	if wn, ok := line.(transport.WindowNotifier); ok {
@@ -176,7 +211,24 @@ func forwardControl(line transport.Line, be BackendConn, stop <-chan struct{}) {
 	if en, ok := line.(transport.EventNotifier); ok {
 		ev = en.Events()
 	}
-	intr, _ := be.(Interrupter)
+	if win == nil && ev == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	stopCh := make(chan struct{})
+	go func() {
+		defer close(done)
+		forwardControl(win, ev, be, intr, stopCh)
+	}()
+	return func() {
+		close(stopCh)
+		<-done
+	}
+}
+
+// forwardControl forwards window-size changes and interrupts from the
+// channels to the backend until stop is closed or the channels close.
+func forwardControl(win <-chan transport.WindowSize, ev <-chan transport.Event, be BackendConn, intr Interrupter, stop <-chan struct{}) {
 	for win != nil || ev != nil {
 		select {
 		case <-stop:
