@@ -66,6 +66,9 @@ type V42Call struct {
 	Listener config.Listener
 	Remote   string
 	Verifier Verifier
+	// Detected is true when the detection phase ran (and sent ADP): the
+	// caller's first frame is then due within 2×T400 (Hayes S141).
+	Detected bool
 }
 
 // V42Session is an established V.42 link.

@@ -56,8 +56,12 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if params == (lapm.LinkParams{}) {
 		params = LinkParams(call.Listener)
 	}
+	var flagWait time.Duration
+	if call.Detected {
+		flagWait = lapm.FlagWaitAfterADP // a caller that detected LAPM and then sends no frame is not waited for past 2×T400
+	}
 	link, err := lapm.Open(ctx, line, leftover, lapm.Config{
-		Role: lapm.Answerer, Params: params, LineRate: call.Listener.LineRate, Logger: a.Logger, Now: a.Now,
+		Role: lapm.Answerer, Params: params, LineRate: call.Listener.LineRate, Logger: a.Logger, Now: a.Now, FlagWait: flagWait,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bridge: LAPM: %w", err)
