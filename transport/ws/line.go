@@ -41,7 +41,7 @@ const (
 // Errors a Line returns (wrapped, test with errors.Is).
 var (
 	// ErrPeerHungUp is wrapped by Write after the peer closed the line.
-	ErrPeerHungUp = errors.New("ws: peer hung up")
+	ErrPeerHungUp = fmt.Errorf("ws: peer hung up: %w", transport.ErrHungUp)
 	// ErrMessageTooBig is wrapped by Read after the peer sent a message
 	// over the read limit (the line was closed with status 1009).
 	ErrMessageTooBig = errors.New("ws: message over the read limit")
