@@ -36,9 +36,9 @@ import (
 )
 
 // ErrHungUp is returned by Read and Write after the local side closed the
-// line. The peer hanging up is reported as io.EOF by Read; a Write after
-// the peer hung up returns an error that wraps ErrHungUp too (each
-// transport also has its own ErrPeerHungUp to tell the two apart).
+// line. The peer hanging up is reported as io.EOF by Read. A Write after
+// the peer hung up fails too: ws and linesim return their ErrPeerHungUp,
+// which wraps ErrHungUp; tcp returns the socket's error (EPIPE, reset).
 var ErrHungUp = errors.New("transport: line hung up")
 
 // ErrUnknownScheme is wrapped by Parse, Listen and Dial for an address whose
