@@ -221,7 +221,7 @@ type DecoderStats struct {
 // inserted zero bits, finds flags (including one flag shared between two
 // frames and flags sharing a 0 bit), skips mark idle and flag idle between
 // frames, checks the FCS and hands on the good frames. Bad frames are
-// counted and dropped. Its memory is bounded by MaxFrame.
+// counted and dropped. Its memory is bounded by MaxFrame (see Release).
 //
 // The zero value is ready to use (FCS-16, DefaultMaxFrame). A Decoder is
 // not safe for concurrent use.
@@ -251,6 +251,18 @@ type Decoder struct {
 
 // Stats returns the counters so far.
 func (d *Decoder) Stats() DecoderStats { return d.st }
+
+// Release returns the frame buffer to a shared pool if it holds no frame
+// octets (between frames, or a frame of fewer than eight octets so far),
+// so that a Decoder on an idle line holds almost no memory. Feed takes a
+// buffer again when the next frame needs one. Call it when the line goes
+// quiet; calling it at any other time is harmless but slower.
+func (d *Decoder) Release() {
+	if len(d.buf) == 0 && d.buf != nil {
+		putBuf(d.buf)
+		d.buf = nil
+	}
+}
 
 func (d *Decoder) maxFrame() int {
 	if d.MaxFrame > 0 {
@@ -369,10 +381,16 @@ func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
 func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []byte) (uint64, uint, uint64, []byte) {
 	limit := d.maxFrame() + d.FCS.Size() + 8
 	o := len(d.buf)
-	if o > limit || cap(d.buf) < limit+8 {
+	if o > limit {
 		// MaxFrame or FCS changed within the frame: the general path
 		// (appendBits) sorts it out.
 		return in, nin, last, p
+	}
+	if cap(d.buf) < limit+8 {
+		// Data flows: take a buffer that holds the longest frame.
+		b := append(getBuf(limit+8), d.buf...)
+		putBuf(d.buf)
+		d.buf = b
 	}
 	acc, nacc, zpos := d.acc, d.nacc, d.zpos
 	o, end, last, acc, nacc, zpos := unstuffWords(d.buf[:limit+8], o, p0, pos, last, acc, nacc, zpos)
@@ -471,11 +489,8 @@ func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc 
 
 func (d *Decoder) startFrame() {
 	d.inFrame = true
-	// appendBits drops a frame once it exceeds the limit by more than
-	// a word, so this capacity is never outgrown.
-	if need := d.maxFrame() + d.FCS.Size() + 24; cap(d.buf) < need {
-		d.buf = make([]byte, 0, need)
-	}
+	// The buffer grows on demand (frameBits takes one for the longest
+	// frame from the pool) and Release gives it back.
 	d.buf = d.buf[:0]
 	d.acc, d.nacc, d.nbits, d.zpos = 0, 0, 0, 0
 }

@@ -68,6 +68,17 @@ const FlagWaitAfterADP = 2 * T400
 // growing memory.
 const maxPending = 256 << 10
 
+// Line read buffers: an idle link reads into smallRead octets and takes a
+// pooled largeRead buffer only while reads fill the small one.
+const (
+	smallRead = 512
+	largeRead = 16 << 10
+)
+
+// keepOut is the largest output buffer an idle link keeps; larger ones go
+// back to the pool once the writer has caught up.
+const keepOut = 512
+
 // Link is a V.42 LAPM link over a line carrying the synchronous bit stream
 // packed into octets (see V42.md). Open runs the parameter negotiation;
 // the upper layer may then exchange its own XID frames (ExchangeXID,
@@ -313,7 +324,13 @@ func (l *Link) readLoop(leftover []byte) {
 	d16.FCS, d32.FCS = FCS16, FCS32
 	maxFrame := max(MaxN401+3, l.cfg.MaxXID+2, l.cfg.Params.N401+3)
 	d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
-	buf := make([]byte, 16<<10)
+	// Reads go into a small buffer; a large pooled one is taken when a
+	// read fills the small one (data flows) and given back, together
+	// with the decoders' frame buffers, when a read no longer fills
+	// half of it (the line goes quiet).
+	var small [smallRead]byte
+	var large []byte
+	buf := small[:]
 	var total uint64
 	var nextNote uint64 = 1 // log line errors at 1, 2, 4, 8, ... of them
 	feed := func(p []byte) rxBatch {
@@ -384,8 +401,25 @@ func (l *Link) readLoop(leftover []byte) {
 			}
 		}
 		if err != nil {
+			if large != nil {
+				putBuf(large)
+			}
+			d16.Release()
+			d32.Release()
 			send(rxBatch{err: err})
 			return
+		}
+		switch {
+		case large == nil && n == len(buf):
+			large = getBuf(largeRead)[:largeRead]
+			buf = large
+		case large != nil && n < len(large)/2:
+			putBuf(large)
+			large, buf = nil, small[:]
+			fallthrough
+		case large == nil:
+			d16.Release()
+			d32.Release()
 		}
 	}
 }
@@ -465,6 +499,7 @@ func (l *Link) run() {
 			l.m.consumed(l.now(), int(l.consumedN.Swap(0)))
 		case err := <-l.wdoneCh:
 			l.writerBusy = false
+			l.trimOutput()
 			if err != nil {
 				lineDown = true
 				if !l.m.st.ended() {
@@ -488,6 +523,21 @@ func (l *Link) run() {
 func (l *Link) noteLine(note string) {
 	if note != "" {
 		l.logf("lapm: %s: line: %s", l.cfg.Role, note)
+	}
+}
+
+// trimOutput gives large output buffers back to the pool once the writer
+// has finished and nothing waits to be written, so that an idle link does
+// not keep the buffers of its last burst. The writer holds no buffer then.
+func (l *Link) trimOutput() {
+	if len(l.pend) > 0 {
+		return
+	}
+	for _, b := range []*[]byte{&l.pend, &l.spare, &l.scratch} {
+		if cap(*b) > keepOut {
+			putBuf(*b)
+			*b = nil
+		}
 	}
 }
 
@@ -577,17 +627,28 @@ func (l *Link) serveWriters() {
 		w := l.writeWaiters[0]
 		if l.m.st.ended() {
 			w.done <- l.writeErr()
-			l.writeWaiters = l.writeWaiters[1:]
+			l.popWriter()
 			continue
 		}
 		for len(w.chunks) > 0 && l.m.enqueue(w.chunks[0]) {
+			w.chunks[0] = nil
 			w.chunks = w.chunks[1:]
 		}
 		if len(w.chunks) > 0 {
 			return
 		}
 		w.done <- nil
-		l.writeWaiters = l.writeWaiters[1:]
+		l.popWriter()
+	}
+}
+
+// popWriter removes the first parked writer without leaving a reference
+// to it (and its payloads) in the queue's array.
+func (l *Link) popWriter() {
+	l.writeWaiters[0] = nil
+	l.writeWaiters = l.writeWaiters[1:]
+	if len(l.writeWaiters) == 0 {
+		l.writeWaiters = nil
 	}
 }
 

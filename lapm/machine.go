@@ -1138,6 +1138,9 @@ func (m *machine) flush(now time.Time) []Frame {
 		m.retxGen = [128]uint32{}
 		m.flushGen = 1
 	}
+	// The previous batch is no longer valid: drop its payload
+	// references, or an idle link would keep its last I frames alive.
+	clear(m.spare)
 	out := m.out
 	m.out = m.spare[:0]
 	m.spare = out
