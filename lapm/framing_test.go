@@ -629,3 +629,39 @@ func TestDecoderFlagSharesInsertedZero(t *testing.T) {
 		t.Fatalf("only %d frames ending in an inserted zero", found)
 	}
 }
+
+// TestDecoderRelease: Release gives the frame buffer back only between
+// frames; a frame split around a Release call still decodes, and the
+// Decoder keeps working after its buffer went back.
+func TestDecoderRelease(t *testing.T) {
+	for _, fcs := range []FCSKind{FCS16, FCS32} {
+		e := Encoder{FCS: fcs}
+		d := Decoder{FCS: fcs}
+		frame := append([]byte{0x03, 0x00, 0x00}, pattern(3000)...)
+		line := e.AppendFlags(nil, 2)
+		line = e.AppendFrame(line, frame)
+		line = e.AppendFlags(line, 2)
+		var got [][]byte
+		emit := func(f []byte) { got = append(got, append([]byte(nil), f...)) }
+		half := len(line) / 2
+		d.Feed(line[:half], emit)
+		if cap(d.buf) == 0 {
+			t.Fatalf("%v: no frame buffer in the middle of a frame", fcs)
+		}
+		d.Release() // in a frame: must keep the octets so far
+		d.Feed(line[half:], emit)
+		if len(got) != 1 || !bytes.Equal(got[0], frame) {
+			t.Fatalf("%v: got %d frames after Release mid-frame", fcs, len(got))
+		}
+		d.Release()
+		if d.buf != nil {
+			t.Fatalf("%v: Release between frames kept %d octets of buffer", fcs, cap(d.buf))
+		}
+		got = nil
+		d.Feed(e.AppendFrame(nil, frame[:40]), emit)
+		d.Feed(e.AppendFlags(nil, 1), emit)
+		if len(got) != 1 || !bytes.Equal(got[0], frame[:40]) {
+			t.Fatalf("%v: got %d frames after Release", fcs, len(got))
+		}
+	}
+}

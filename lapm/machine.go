@@ -3,6 +3,7 @@ package lapm
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 )
 
@@ -153,7 +154,7 @@ type machine struct {
 	vs, va        uint8
 	txq           [][]byte // payloads not yet sent (sealed)
 	txqCap        int
-	unacked       [128][]byte
+	unacked       [][]byte // by N(S) mod len, a power of two >= kTx
 	peerBusy      bool
 	timerRecovery bool // poll (P=1) outstanding, V.42 §8.4.8
 	// stalls counts answers to our polls (F=1) that acknowledged nothing
@@ -166,7 +167,9 @@ type machine struct {
 	// retransmission in the current output batch: a burst of REJ, SREJ
 	// or F=1 answers between two flushes resends each frame once, so
 	// output per batch stays bounded by one window.
-	retxGen  [128]uint32
+	retxGen  []uint32 // indexed like unacked
+	txMask   uint8
+	rxMask   uint8
 	flushGen uint32
 
 	// A peer that polls us while sending I frames has frames we may
@@ -186,10 +189,10 @@ type machine struct {
 
 	// Receive side.
 	vr         uint8
-	rejSent    bool        // REJ exception condition (V.42 §8.4.2)
-	rejAt      time.Time   // repeat the REJ then if the condition persists
-	hold       [128][]byte // SREJ: frames received ahead of a gap
-	srejAsked  [128]bool
+	rejSent    bool      // REJ exception condition (V.42 §8.4.2)
+	rejAt      time.Time // repeat the REJ then if the condition persists
+	hold       [][]byte  // SREJ: frames received ahead of a gap, by N(S) mod len, a power of two >= kRx
+	srejAsked  []bool    // indexed like hold
 	holdN      int
 	rxq        [][]byte // delivered in order, for the Link
 	rxFrames   int      // delivered and not yet consumed by the user
@@ -223,7 +226,9 @@ func newMachine(cfg machineConfig) *machine {
 	return m
 }
 
-// setParams installs negotiated parameters (before the data phase).
+// setParams installs negotiated parameters. It must run before the data
+// phase, while no I frames are outstanding or held: the window arrays are
+// sized to the new k.
 func (m *machine) setParams(p linkParams) {
 	p.kTx = clamp(p.kTx, 1, 127)
 	p.kRx = clamp(p.kRx, 1, 127)
@@ -234,9 +239,24 @@ func (m *machine) setParams(p linkParams) {
 		p.n401Rx = 128
 	}
 	m.p = p
+	// The window arrays hold at most k frames, indexed by sequence number
+	// modulo a power of two >= k: within a window the indices differ.
+	// Callers index them only with sequence numbers inside the window.
+	tx, rx := windowSize(p.kTx), windowSize(p.kRx)
+	if len(m.unacked) != tx {
+		m.unacked, m.retxGen, m.txMask = make([][]byte, tx), make([]uint32, tx), uint8(tx-1)
+	}
+	if len(m.hold) != rx {
+		m.hold, m.srejAsked, m.rxMask = make([][]byte, rx), make([]bool, rx), uint8(rx-1)
+	}
 	m.txqCap = p.kTx
 	m.rxSoft = p.kRx
 	m.rxHard = 2 * p.kRx
+}
+
+// windowSize is the smallest power of two >= k (1 <= k <= 127).
+func windowSize(k int) int {
+	return 1 << bits.Len(uint(k-1))
 }
 
 func clamp(v, lo, hi int) int {
@@ -334,11 +354,11 @@ func (m *machine) answerPoll() {
 	pf := true
 	held := 0
 	for s, i := m.vr, 0; held < m.holdN && i < 128; s, i = (s+1)&0x7F, i+1 {
-		if m.hold[s] != nil {
+		if m.hold[s&m.rxMask] != nil {
 			held++
 			continue
 		}
-		m.srejAsked[s] = true
+		m.srejAsked[s&m.rxMask] = true
 		m.stats.SREJSent++
 		m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: s, PF: pf})
 		pf = false
@@ -704,8 +724,8 @@ func (m *machine) recvSABME(now time.Time, f Frame) {
 func (m *machine) requeueUnacked() {
 	var q [][]byte
 	for s := m.va; s != m.vs; s = (s + 1) & 0x7F {
-		q = append(q, m.unacked[s])
-		m.unacked[s] = nil
+		q = append(q, m.unacked[s&m.txMask])
+		m.unacked[s&m.txMask] = nil
 	}
 	m.txq = append(q, m.txq...)
 }
@@ -782,7 +802,7 @@ func (m *machine) ackTo(now time.Time, f Frame) bool {
 	if f.NR != m.va {
 		m.stalls = 0
 		for m.va != f.NR {
-			m.unacked[m.va] = nil
+			m.unacked[m.va&m.txMask] = nil
 			m.va = (m.va + 1) & 0x7F
 		}
 		m.timersAcked(now)
@@ -811,9 +831,9 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		return
 	case ahead == 0:
 		m.deliver(f.Info)
-		for m.hold[m.vr] != nil {
-			p := m.hold[m.vr]
-			m.hold[m.vr] = nil
+		for m.hold[m.vr&m.rxMask] != nil {
+			p := m.hold[m.vr&m.rxMask]
+			m.hold[m.vr&m.rxMask] = nil
 			m.holdN--
 			m.deliverOwned(p)
 		}
@@ -831,13 +851,13 @@ func (m *machine) recvI(now time.Time, f Frame) {
 	case ahead < m.p.kRx:
 		// A gap: frames V(R)..N(S)-1 were lost (V.42 §8.4.2).
 		if m.p.srej && !m.ownBusy {
-			if m.hold[f.NS] == nil && m.rxFrames+m.holdN < m.rxHard {
-				m.hold[f.NS] = append(make([]byte, 0, len(f.Info)), f.Info...) // non-nil even if empty
+			if m.hold[f.NS&m.rxMask] == nil && m.rxFrames+m.holdN < m.rxHard {
+				m.hold[f.NS&m.rxMask] = append(make([]byte, 0, len(f.Info)), f.Info...) // non-nil even if empty
 				m.holdN++
 			}
 			for s := m.vr; s != f.NS; s = (s + 1) & 0x7F {
-				if m.hold[s] == nil && !m.srejAsked[s] {
-					m.srejAsked[s] = true
+				if m.hold[s&m.rxMask] == nil && !m.srejAsked[s&m.rxMask] {
+					m.srejAsked[s&m.rxMask] = true
 					m.stats.SREJSent++
 					m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: s})
 				}
@@ -869,7 +889,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 func (m *machine) deliver(p []byte) { m.deliverOwned(append([]byte(nil), p...)) }
 
 func (m *machine) deliverOwned(p []byte) {
-	m.srejAsked[m.vr] = false
+	m.srejAsked[m.vr&m.rxMask] = false
 	m.vr = (m.vr + 1) & 0x7F
 	m.rxq = append(m.rxq, p)
 	m.rxFrames++
@@ -959,11 +979,14 @@ func (m *machine) goBack() {
 }
 
 func (m *machine) retransmit(s uint8) {
-	p := m.unacked[s]
-	if p == nil || m.retxGen[s] == m.flushGen {
+	if seqDiff(s, m.va) >= seqDiff(m.vs, m.va) {
+		return // not outstanding (the window arrays alias outside it)
+	}
+	p := m.unacked[s&m.txMask]
+	if p == nil || m.retxGen[s&m.txMask] == m.flushGen {
 		return
 	}
-	m.retxGen[s] = m.flushGen
+	m.retxGen[s&m.txMask] = m.flushGen
 	m.stats.Retransmitted++
 	m.stats.IFramesSent++
 	m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: s, NR: m.vr, Info: p})
@@ -1115,7 +1138,7 @@ func (m *machine) flush(now time.Time) []Frame {
 			p := m.txq[0]
 			m.txq[0] = nil
 			m.txq = m.txq[1:]
-			m.unacked[m.vs] = p
+			m.unacked[m.vs&m.txMask] = p
 			m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: m.vs, NR: m.vr, Info: p})
 			m.stats.IFramesSent++
 			m.stats.BytesSent += uint64(len(p))
@@ -1135,7 +1158,7 @@ func (m *machine) flush(now time.Time) []Frame {
 	}
 	m.flushGen++
 	if m.flushGen == 0 {
-		m.retxGen = [128]uint32{}
+		clear(m.retxGen)
 		m.flushGen = 1
 	}
 	// The previous batch is no longer valid: drop its payload

@@ -1170,3 +1170,42 @@ func TestMachinePollFollowUp(t *testing.T) {
 		t.Fatalf("follow-up armed for an idle poll (+%v)", d.Sub(now))
 	}
 }
+
+// TestMachineSmallWindowArrays: the window arrays are sized to k (here 5,
+// so 8 entries indexed by sequence number mod 8); a transfer of 300
+// frames, crossing the modulo-128 wrap twice, with every seventh I frame
+// sent lost, arrives intact with REJ and with SREJ recovery.
+func TestMachineSmallWindowArrays(t *testing.T) {
+	for _, srej := range []bool{false, true} {
+		t.Run(fmt.Sprintf("srej=%v", srej), func(t *testing.T) {
+			p := defaultLinkParams()
+			p.kTx, p.kRx, p.srej = 5, 5, srej
+			mp := newPair(t, p)
+			for i := range 2 {
+				m := mp.m[i]
+				if len(m.unacked) != 8 || len(m.retxGen) != 8 || len(m.hold) != 8 || len(m.srejAsked) != 8 {
+					t.Fatalf("side %d window arrays %d/%d/%d/%d, want 8", i, len(m.unacked), len(m.retxGen), len(m.hold), len(m.srejAsked))
+				}
+			}
+			mp.establish()
+			n := 0
+			mp.drop = func(from int, f Frame) bool {
+				if from != 0 || f.Kind != KindI {
+					return false
+				}
+				n++
+				return n%7 == 0
+			}
+			data := pattern(300 * 10)
+			mp.write(0, data, 10)
+			for mp.advance(time.Minute) && len(mp.rx[1]) < len(data) {
+			}
+			if !bytes.Equal(mp.rx[1], data) {
+				t.Fatalf("data mismatch: got %d of %d octets", len(mp.rx[1]), len(data))
+			}
+			if mp.m[0].stats.Retransmitted == 0 {
+				t.Error("no retransmissions: the loss pattern did not bite")
+			}
+		})
+	}
+}
