@@ -252,17 +252,20 @@ type Decoder struct {
 // Stats returns the counters so far.
 func (d *Decoder) Stats() DecoderStats { return d.st }
 
-// Release returns the frame buffer to a shared pool if it holds no frame
+// Release drops a frame buffer grown for long frames if it holds no frame
 // octets (between frames, or a frame of fewer than eight octets so far),
-// so that a Decoder on an idle line holds almost no memory. Feed takes a
-// buffer again when the next frame needs one. Call it when the line goes
-// quiet; calling it at any other time is harmless but slower.
+// so that a Decoder on an idle line holds almost no memory. Feed grows a
+// buffer again when the next long frame needs one. Call it when the line
+// goes quiet; calling it at any other time is harmless but slower.
 func (d *Decoder) Release() {
-	if len(d.buf) == 0 && d.buf != nil {
-		putBuf(d.buf)
+	if len(d.buf) == 0 && cap(d.buf) > keepFrameBuf {
 		d.buf = nil
 	}
 }
+
+// keepFrameBuf is the largest frame buffer Release keeps (enough for the
+// supervisory and short frames of an idle link).
+const keepFrameBuf = 256
 
 func (d *Decoder) maxFrame() int {
 	if d.MaxFrame > 0 {
@@ -386,19 +389,23 @@ func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []
 		// (appendBits) sorts it out.
 		return in, nin, last, p
 	}
-	if cap(d.buf) < limit+8 {
-		// Data flows: take a buffer that holds the longest frame.
-		b := append(getBuf(limit+8), d.buf...)
-		putBuf(d.buf)
+	if c := cap(d.buf); c < limit+8 && c-o < 64 {
+		// The buffer grows with the frame, doubling up to the limit,
+		// so that short frames (and idle lines) keep a short one.
+		b := make([]byte, o, min(max(2*c, 256), limit+8))
+		copy(b, d.buf)
 		d.buf = b
 	}
+	full := min(cap(d.buf), limit+8)
 	acc, nacc, zpos := d.acc, d.nacc, d.zpos
-	o, end, last, acc, nacc, zpos := unstuffWords(d.buf[:limit+8], o, p0, pos, last, acc, nacc, zpos)
+	o, end, last, acc, nacc, zpos := unstuffWords(d.buf[:full], o, p0, pos, last, acc, nacc, zpos)
 	if end == pos {
 		return in, nin, last, p
 	}
 	d.nbits += 8*(o-len(d.buf)) + int(nacc) - int(d.nacc)
 	d.buf, d.acc, d.nacc, d.zpos = d.buf[:o], acc, nacc, zpos
+	// unstuffWords stops after storing a word beyond full-8: past the
+	// limit the frame is too long; below it the buffer grows next time.
 	if o > limit {
 		d.st.TooLong++
 		d.inFrame = false
@@ -489,8 +496,8 @@ func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc 
 
 func (d *Decoder) startFrame() {
 	d.inFrame = true
-	// The buffer grows on demand (frameBits takes one for the longest
-	// frame from the pool) and Release gives it back.
+	// The buffer grows on demand (frameBits, appendBits) and Release
+	// drops it.
 	d.buf = d.buf[:0]
 	d.acc, d.nacc, d.nbits, d.zpos = 0, 0, 0, 0
 }

@@ -325,9 +325,9 @@ func (l *Link) readLoop(leftover []byte) {
 	maxFrame := max(MaxN401+3, l.cfg.MaxXID+2, l.cfg.Params.N401+3)
 	d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
 	// Reads go into a small buffer; a large pooled one is taken when a
-	// read fills the small one (data flows) and given back, together
-	// with the decoders' frame buffers, when a read no longer fills
-	// half of it (the line goes quiet).
+	// read fills the small one (data flows) and given back when a read
+	// fills less than half of it (the line goes quiet). Reads into
+	// the small buffer also drop the decoders' long-frame buffers.
 	var small [smallRead]byte
 	var large []byte
 	buf := small[:]
@@ -527,11 +527,12 @@ func (l *Link) noteLine(note string) {
 }
 
 // trimOutput gives large output buffers back to the pool once the writer
-// has finished and nothing waits to be written, so that an idle link does
-// not keep the buffers of its last burst. The writer holds no buffer then.
+// has finished, nothing waits to be written and every I frame is
+// acknowledged, so that an idle link does not keep the buffers of its last
+// burst (while data flows they are kept). The writer holds no buffer then.
 func (l *Link) trimOutput() {
-	if len(l.pend) > 0 {
-		return
+	if len(l.pend) > 0 || !l.m.txIdle() {
+		return // more output is coming: keep the buffers
 	}
 	for _, b := range []*[]byte{&l.pend, &l.spare, &l.scratch} {
 		if cap(*b) > keepOut {
@@ -585,6 +586,9 @@ func (l *Link) step(now time.Time) {
 		l.lineOut += uint64(len(l.pend))
 		l.writeCh <- l.pend
 		l.pend, l.spare = l.spare[:0], l.pend
+	}
+	if !l.writerBusy {
+		l.trimOutput()
 	}
 }
 

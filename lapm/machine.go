@@ -1129,6 +1129,9 @@ func (m *machine) finishWith() {
 	m.finish()
 }
 
+// txIdle reports whether nothing is queued or unacknowledged.
+func (m *machine) txIdle() bool { return len(m.txq) == 0 && m.vs == m.va }
+
 // flush returns the frames to send now: control frames queued by the
 // handlers, new I frames the window allows, and a pending acknowledgement.
 // The returned slice is valid until the next flush.
