@@ -600,7 +600,7 @@ func (l *Link) deliver(now time.Time, rx [][]byte) {
 	if t != nil {
 		out = make([][]byte, 0, len(rx))
 		for _, p := range rx {
-			plain, err := t.Open(nil, p)
+			plain, err := t.Open(p[:0], p) // in place: the payload is ours
 			if err != nil {
 				l.m.fail(fmt.Errorf("%w: %w", ErrTransform, err))
 				return

@@ -598,7 +598,11 @@ func (m *machine) frameReject(now time.Time, ctl []byte, wasResp bool, bits byte
 	m.err = err
 }
 
-// recvFrame handles one received frame (FCS good, parsed).
+// recvFrame handles one received frame (FCS good, parsed). An I field
+// delivered in sequence is queued for takeRx as it is, not copied: the
+// caller must not modify or reuse f.Info's array afterwards (the Link
+// decodes every batch of frames into a fresh array). Frames held ahead of
+// a gap are copied.
 func (m *machine) recvFrame(now time.Time, f Frame) {
 	m.stats.FramesReceived++
 	m.firstFrameBy = timerStopped
@@ -886,7 +890,8 @@ func (m *machine) recvI(now time.Time, f Frame) {
 	}
 }
 
-func (m *machine) deliver(p []byte) { m.deliverOwned(append([]byte(nil), p...)) }
+// deliver hands an I field on without copying it: see recvFrame.
+func (m *machine) deliver(p []byte) { m.deliverOwned(p) }
 
 func (m *machine) deliverOwned(p []byte) {
 	m.srejAsked[m.vr&m.rxMask] = false

@@ -11,9 +11,11 @@ package lapm
 // delivery, so an implicit message counter is safe). An error from Open
 // fails the link with ErrTransform.
 //
-// Seal and Open may append to dst and return the extended slice. They are
-// never called concurrently with themselves; Seal and Open may run
-// concurrently with each other.
+// Seal and Open may append to dst and return the extended slice. The Link
+// calls Open with dst = sealed[:0] (open in place, as crypto/cipher.AEAD
+// allows), so Open must support that exact overlap. They are never called
+// concurrently with themselves; Seal and Open may run concurrently with
+// each other.
 type Transform interface {
 	// Overhead is how many octets Seal adds to a payload. The Link sizes
 	// payloads so that plain+Overhead() fits the negotiated N401.
