@@ -86,10 +86,12 @@ const keepOut = 512
 // which Link is an io.ReadWriteCloser.
 //
 // One goroutine owns the link state (the pure machine in machine.go); a
-// reader goroutine decodes frames from the line and a writer goroutine
-// writes batches of encoded frames. All three end when the link ends: Close,
-// a peer's release, a link failure or a line error. Methods are safe for
-// concurrent use.
+// reader goroutine decodes frames from the line, and a writer goroutine,
+// started for each batch of encoded frames while the owner has output,
+// writes it (so an idle link parks two goroutines, and a line that blocks
+// never blocks the owner). All end when the link ends: Close, a peer's
+// release, a link failure or a line error. Methods are safe for concurrent
+// use.
 type Link struct {
 	cfg  Config
 	line io.ReadWriteCloser
@@ -99,7 +101,6 @@ type Link struct {
 	reqCh    chan func(now time.Time)
 	rxCh     chan rxBatch
 	creditCh chan struct{}
-	writeCh  chan []byte
 	wdoneCh  chan error
 	done     chan struct{} // closed when the owner goroutine has ended
 	wg       sync.WaitGroup
@@ -227,7 +228,6 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 		reqCh:    make(chan func(time.Time)),
 		rxCh:     make(chan rxBatch, 4),
 		creditCh: make(chan struct{}, 1),
-		writeCh:  make(chan []byte),
 		wdoneCh:  make(chan error, 1),
 		done:     make(chan struct{}),
 		rxNotify: make(chan struct{}, 1),
@@ -256,9 +256,8 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 }
 
 func (l *Link) start(leftover []byte) {
-	l.wg.Add(3)
+	l.wg.Add(2)
 	go l.readLoop(append([]byte(nil), leftover...))
-	go l.writeLoop()
 	go l.run()
 }
 
@@ -424,12 +423,18 @@ func (l *Link) readLoop(leftover []byte) {
 	}
 }
 
-func (l *Link) writeLoop() {
-	defer l.wg.Done()
-	for b := range l.writeCh {
+// startWrite hands b to a writer goroutine started for this write (one
+// at a time: the owner waits for wdoneCh before the next), so that a line
+// that blocks never blocks the owner and an idle link parks no writer.
+func (l *Link) startWrite(b []byte) {
+	l.writerBusy = true
+	l.lineOut += uint64(len(b))
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
 		_, err := l.line.Write(b)
 		l.wdoneCh <- err
-	}
+	}()
 }
 
 // run is the owner goroutine: it feeds the machine with frames, timer
@@ -582,9 +587,7 @@ func (l *Link) step(now time.Time) {
 	}
 	l.maxPend = max(l.maxPend, len(l.pend))
 	if !l.writerBusy && len(l.pend) > 0 {
-		l.writerBusy = true
-		l.lineOut += uint64(len(l.pend))
-		l.writeCh <- l.pend
+		l.startWrite(l.pend)
 		l.pend, l.spare = l.spare[:0], l.pend
 	}
 	if !l.writerBusy {
@@ -836,9 +839,7 @@ func (l *Link) finish(lineDown bool) {
 				if len(l.pend) == 0 {
 					break
 				}
-				l.writerBusy = true
-				l.lineOut += uint64(len(l.pend))
-				l.writeCh <- l.pend
+				l.startWrite(l.pend)
 				l.pend, l.spare = l.spare[:0], l.pend
 			}
 			select {
@@ -861,7 +862,6 @@ func (l *Link) finish(lineDown bool) {
 	if l.writerBusy {
 		<-l.wdoneCh
 	}
-	close(l.writeCh)
 	select {
 	case l.rxNotify <- struct{}{}:
 	default:
