@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-// Large buffers (line reads, frame decoding, frame output) are needed only
+// Large buffers (line reads, frame output) are needed only
 // while data flows. An idle link keeps small ones and returns the large
 // ones here, so that ten thousand idle links do not each hold tens of
 // KiB. Buffers are pooled by power-of-two capacity class.
