@@ -5,8 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/tcp"
 	"github.com/dialgate/dialgate/transport/ws"
+	"github.com/dialgate/dialgate/web"
 )
 
 // printfLogger adapts zap to the narrow Printf loggers of the transports.
@@ -31,7 +35,11 @@ func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, ar
 // OpenListener starts answering on a configured listener's address:
 // tcp:// and telnet:// with transport/tcp (TLS when tls_cert and tls_key
 // are set), ws:// and wss:// with transport/ws (allowed origins, trusted
-// proxies, TLS). TLS handshakes get DefaultTLSHandshakeTimeout.
+// proxies, TLS). TLS handshakes get DefaultTLSHandshakeTimeout. A ws:// or
+// wss:// listener whose line path is not "/" also serves the browser
+// terminal (package web) on its other paths, "/" being the page; the page
+// logs in with V.42 and Access Security when the listener has
+// v42 = "lapm", with the text login otherwise.
 func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error) {
 	return openListener(l, log, DefaultTLSHandshakeTimeout)
 }
@@ -63,7 +71,18 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 		}
 		return tcp.Listen(u.Host, opts)
 	case "ws", "wss":
-		return ws.Listen(l.Address, ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg})
+		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg}
+		if u.Path != "" && u.Path != "/" {
+			// The browser terminal's login: V.42 with Access Security in
+			// the page when the listener starts LAPM at once, else the
+			// text login.
+			mode := web.ModeText
+			if l.V42 == config.V42LAPM {
+				mode = web.ModeV42
+			}
+			return listenWithPage(u, opts, mode, lg)
+		}
+		return ws.Listen(l.Address, opts)
 	}
 	return nil, fmt.Errorf("bridge: listener %s: %w %q", l.Name, transport.ErrUnknownScheme, l.Scheme())
 }
@@ -204,4 +223,89 @@ func (l secureLine) Info() transport.LineInfo {
 	i := l.Line.Info()
 	i.Secure = true
 	return i
+}
+
+// pageListener is a WebSocket listener whose HTTP server serves the line
+// at its path and the browser terminal (package web) everywhere else.
+type pageListener struct {
+	*ws.Listener
+	addr string
+	srv  *http.Server
+	done chan struct{}
+	once sync.Once
+}
+
+// listenWithPage is ws.Listen plus the page. If the line path cannot be
+// put into the page, the listener serves the line only (and logs why).
+func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (transport.Listener, error) {
+	page, err := web.Handler(web.Options{LinePath: u.Path, Mode: mode})
+	if err != nil {
+		lg.Printf("bridge: no browser terminal page on %s: %v", u.Redacted(), err)
+		return ws.Listen(u.String(), opts)
+	}
+	var tlsCfg *tls.Config
+	if u.Scheme == "wss" {
+		if opts.CertFile == "" || opts.KeyFile == "" {
+			return nil, fmt.Errorf("bridge: listen %s: %w", u.Redacted(), ws.ErrNoCertificate)
+		}
+		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: TLS certificate: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+	}
+	line, err := ws.NewHandler(opts)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: listen %s: %w", u.Host, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	p := &pageListener{Listener: line, addr: u.Scheme + "://" + ln.Addr().String() + u.Path, done: make(chan struct{})}
+	path := u.Path
+	p.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == path {
+				line.ServeHTTP(w, r)
+				return
+			}
+			page.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(printfWriter{lg}, "", 0),
+	}
+	go func() {
+		defer close(p.done)
+		_ = p.srv.Serve(ln) // http.ErrServerClosed after Close
+	}()
+	return p, nil
+}
+
+// Addr is the line URL with the real port.
+func (p *pageListener) Addr() string { return p.addr }
+
+// Close stops answering and stops the HTTP server. Lines already
+// accepted (hijacked connections, unknown to the server) are not
+// affected.
+func (p *pageListener) Close() error {
+	err := p.Listener.Close()
+	p.once.Do(func() {
+		if cerr := p.srv.Close(); err == nil {
+			err = cerr
+		}
+		<-p.done
+	})
+	return err
+}
+
+// printfWriter feeds net/http's error log into a Printf logger.
+type printfWriter struct{ l printfLogger }
+
+func (w printfWriter) Write(b []byte) (int, error) {
+	w.l.Printf("bridge: http: %s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }
