@@ -204,7 +204,9 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	if demo {
 		fmt.Printf("\nDemo gateway (no configuration file). Nothing listens beyond loopback.\n")
 		fmt.Printf("  telnet:     telnet 127.0.0.1 2323\n")
+		fmt.Printf("  browser:    http://127.0.0.1:8080/ (terminal page)\n")
 		fmt.Printf("  WebSocket:  %s\n", gw.Addr("web"))
+		fmt.Printf("  V.42:       gateway dial --tofu telnet://127.0.0.1:2323\n")
 		fmt.Printf("  login:      %s\n  password:   %s\n", demoUser, demoPassword)
 		fmt.Printf("  state:      %s\n\n", cfg.StateDir)
 	}
