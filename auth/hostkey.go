@@ -197,34 +197,5 @@ func LoadOrCreateHostKey(stateDir string) (k HostKey, created bool, err error) {
 // otherwise), so that path appears complete or not at all: a temporary file
 // is written and synced, then hard-linked to path.
 func writeFileNew(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
+	return writeFileVia(path, data, perm, os.Link)
 }

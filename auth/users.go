@@ -673,6 +673,14 @@ func sortedKeys[V any](m map[string]V) []string {
 // same directory with mode perm, syncs it, renames it over path and syncs
 // the directory, so readers see the old or the new file, never a mix.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileVia(path, data, perm, os.Rename)
+}
+
+// writeFileVia writes data with mode perm to a synced temporary file in
+// path's directory, puts it in place with place(tmp, path) (os.Rename to
+// replace, os.Link to create only), syncs the directory and removes the
+// temporary name.
+func writeFileVia(path string, data []byte, perm os.FileMode, place func(tmp, path string) error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -682,7 +690,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
+	defer os.Remove(tmp) // after a rename: nothing left to remove
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
@@ -698,7 +706,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := place(tmp, path); err != nil {
 		return err
 	}
 	syncDir(dir)
