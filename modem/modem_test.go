@@ -1,7 +1,6 @@
 package modem
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,62 +15,16 @@ import (
 	"github.com/dialgate/dialgate/internal/testutil"
 )
 
-// expecter collects everything a reader produces and waits for text.
-type expecter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	seen int // offset consumed by expect
-	cond *sync.Cond
-	err  error
-}
+// expecter waits for the modem's output (internal/testutil.Expecter).
+type expecter struct{ *testutil.Expecter }
 
 func newExpecter(r io.Reader) *expecter {
-	e := &expecter{}
-	e.cond = sync.NewCond(&e.mu)
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := r.Read(b)
-			e.mu.Lock()
-			e.buf.Write(b[:n])
-			if err != nil {
-				e.err = err
-			}
-			e.cond.Broadcast()
-			e.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return e
+	return &expecter{testutil.NewExpecter(r, 10*time.Second)}
 }
 
-// expect waits for s after what earlier expects consumed and returns the
-// text up to and including it.
 func (e *expecter) expect(t testing.TB, s string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	timer := time.AfterFunc(10*time.Second, func() {
-		e.mu.Lock()
-		e.cond.Broadcast()
-		e.mu.Unlock()
-	})
-	defer timer.Stop()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for {
-		rest := e.buf.Bytes()[e.seen:]
-		if i := bytes.Index(rest, []byte(s)); i >= 0 {
-			got := string(rest[:i+len(s)])
-			e.seen += i + len(s)
-			return got
-		}
-		if e.err != nil || time.Now().After(deadline) {
-			t.Fatalf("waiting for %q: got %q (err %v)", s, rest, e.err)
-		}
-		e.cond.Wait()
-	}
+	return e.Expect(t, s)
 }
 
 // pipeCall is one end of an in-memory call.
@@ -202,11 +155,7 @@ func TestRunDialDataEscapeHangup(t *testing.T) {
 	h.escape(t, 100*time.Millisecond)
 	h.cmd(t, "ATH", "NO CARRIER\r\n\r\nOK\r\n")
 	rexp.expect(t, "+++")
-	rexp.mu.Lock()
-	for rexp.err == nil {
-		rexp.cond.Wait()
-	}
-	rexp.mu.Unlock()
+	rexp.WaitEnd() // the remote end sees the hang-up
 	h.cmd(t, "AT", "OK\r\n")
 }
 

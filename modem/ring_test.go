@@ -197,9 +197,7 @@ func TestRunRingingCallerHangsUp(t *testing.T) {
 	// Nothing to answer (the interpreter's tests show that no RING
 	// follows IncomingGone at any time).
 	h.cmd(t, "ATA", "NO CARRIER\r\n")
-	h.exp.mu.Lock()
-	rest := h.exp.buf.String()
-	h.exp.mu.Unlock()
+	rest := h.exp.All()
 	if strings.Count(rest, "RING") != 1 {
 		t.Fatalf("rings after the hang-up: %q", rest)
 	}

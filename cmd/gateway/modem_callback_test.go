@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,28 +101,7 @@ func TestE2EModemV42Callback(t *testing.T) {
 // expectOneOf waits for the first of several texts and says which it was.
 func (e *ptyExpect) expectOneOf(t testing.TB, texts ...string) int {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	tm := time.AfterFunc(15*time.Second, func() { e.mu.Lock(); e.cond.Broadcast(); e.mu.Unlock() })
-	defer tm.Stop()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for {
-		rest := e.buf[e.seen:]
-		best, at := -1, len(rest)
-		for i, s := range texts {
-			if j := bytes.Index(rest, []byte(s)); j >= 0 && j < at {
-				best, at = i, j
-			}
-		}
-		if best >= 0 {
-			e.seen += at + len(texts[best])
-			return best
-		}
-		if e.err != nil || time.Now().After(deadline) {
-			t.Fatalf("waiting for one of %q; got %q (err %v)", texts, rest, e.err)
-		}
-		e.cond.Wait()
-	}
+	return e.ExpectOneOf(t, texts...)
 }
 
 // TestE2EModemTextCallback is the text-mode callback through the real

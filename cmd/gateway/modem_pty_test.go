@@ -25,55 +25,16 @@ import (
 	"github.com/dialgate/dialgate/transport/tcp"
 )
 
-// ptyExpect reads a terminal and waits for text, like expect(1).
-type ptyExpect struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	buf  []byte
-	seen int
-	err  error
-}
+// ptyExpect reads a terminal and waits for text (internal/testutil.Expecter).
+type ptyExpect struct{ *testutil.Expecter }
 
 func newPtyExpect(r io.Reader) *ptyExpect {
-	e := &ptyExpect{}
-	e.cond = sync.NewCond(&e.mu)
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := r.Read(b)
-			e.mu.Lock()
-			e.buf = append(e.buf, b[:n]...)
-			if err != nil {
-				e.err = err
-			}
-			e.cond.Broadcast()
-			e.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return e
+	return &ptyExpect{testutil.NewExpecter(r, 15*time.Second)}
 }
 
 func (e *ptyExpect) expect(t testing.TB, s string) string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	tm := time.AfterFunc(15*time.Second, func() { e.mu.Lock(); e.cond.Broadcast(); e.mu.Unlock() })
-	defer tm.Stop()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for {
-		rest := e.buf[e.seen:]
-		if i := bytes.Index(rest, []byte(s)); i >= 0 {
-			e.seen += i + len(s)
-			return string(rest[:i+len(s)])
-		}
-		if e.err != nil || time.Now().After(deadline) {
-			t.Fatalf("waiting for %q; got %q (err %v)", s, rest, e.err)
-		}
-		e.cond.Wait()
-	}
+	return e.Expect(t, s)
 }
 
 // testBBS is a telnet BBS stand-in: a banner, then it echoes. It records

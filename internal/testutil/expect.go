@@ -1,0 +1,104 @@
+package testutil
+
+import (
+	"bytes"
+	"io"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Expecter collects everything a reader produces (a terminal, a line) and
+// waits for text in it, like expect(1). Each wait starts after what the
+// previous one consumed.
+type Expecter struct {
+	timeout time.Duration
+	mu      sync.Mutex
+	cond    *sync.Cond
+	buf     []byte
+	seen    int // offset consumed by the waits so far
+	err     error
+}
+
+// NewExpecter starts reading r until it fails; each wait gives up after
+// timeout.
+func NewExpecter(r io.Reader, timeout time.Duration) *Expecter {
+	e := &Expecter{timeout: timeout}
+	e.cond = sync.NewCond(&e.mu)
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := r.Read(b)
+			e.mu.Lock()
+			e.buf = append(e.buf, b[:n]...)
+			if err != nil {
+				e.err = err
+			}
+			e.cond.Broadcast()
+			e.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return e
+}
+
+// Expect waits for s and returns the text up to and including it; it fails
+// the test when the reader ends or the timeout passes first.
+func (e *Expecter) Expect(t testing.TB, s string) string {
+	t.Helper()
+	got, _ := e.wait(t, []string{s})
+	return got
+}
+
+// ExpectOneOf waits for the first of several texts and says which it was.
+func (e *Expecter) ExpectOneOf(t testing.TB, texts ...string) int {
+	t.Helper()
+	_, which := e.wait(t, texts)
+	return which
+}
+
+func (e *Expecter) wait(t testing.TB, texts []string) (string, int) {
+	t.Helper()
+	deadline := time.Now().Add(e.timeout)
+	tm := time.AfterFunc(e.timeout, func() { e.mu.Lock(); e.cond.Broadcast(); e.mu.Unlock() })
+	defer tm.Stop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		rest := e.buf[e.seen:]
+		best, at := -1, len(rest)
+		for i, s := range texts {
+			if j := bytes.Index(rest, []byte(s)); j >= 0 && j < at {
+				best, at = i, j
+			}
+		}
+		if best >= 0 {
+			end := at + len(texts[best])
+			e.seen += end
+			return string(rest[:end]), best
+		}
+		if e.err != nil || time.Now().After(deadline) {
+			t.Fatalf("waiting for %q; got %q (err %v)", texts, rest, e.err)
+		}
+		e.cond.Wait()
+	}
+}
+
+// WaitEnd waits until the reader has ended and returns its error.
+func (e *Expecter) WaitEnd() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for e.err == nil {
+		e.cond.Wait()
+	}
+	return e.err
+}
+
+// All returns everything read so far, consumed or not.
+func (e *Expecter) All() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return string(e.buf)
+}
