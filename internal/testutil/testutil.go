@@ -38,12 +38,20 @@ func Missing(t testing.TB, why string) {
 
 // CheckGoroutines records the goroutines running now and, when the test
 // ends, fails it if new ones are still running after a grace period.
-// Call it first in a test, before starting anything.
-func CheckGoroutines(t testing.TB) {
+// Call it first in a test, before starting anything. Goroutines of the
+// testing package and the runtime are not counted (under GOOS=js, the
+// runtime.handleEvent goroutine that runs callbacks from JavaScript,
+// which the runtime creates anew for events such as timers).
+func CheckGoroutines(t testing.TB) { checkGoroutines(t, leakGrace) }
+
+// leakGrace is how long CheckGoroutines waits for new goroutines to end.
+const leakGrace = 5 * time.Second
+
+func checkGoroutines(t testing.TB, grace time.Duration) {
 	t.Helper()
 	before := goroutineSet()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(grace)
 		var leaked []string
 		for {
 			leaked = leaked[:0]
@@ -64,6 +72,8 @@ func CheckGoroutines(t testing.TB) {
 	})
 }
 
+// ignorable reports whether a goroutine's stack belongs to the testing
+// package or the runtime rather than to the code under test.
 func ignorable(stack string) bool {
 	for _, s := range []string{
 		"testing.(*T).Run",
@@ -72,6 +82,7 @@ func ignorable(stack string) bool {
 		"os/signal.signal_recv",
 		"testing.runFuzzing",
 		"created by net/http.(*Transport).dialConn", // idle keep-alive conns, closed by CloseIdleConnections
+		"\nruntime.handleEvent()\n",                 // GOOS=js: runs JavaScript callbacks; a new one per event
 	} {
 		if strings.Contains(stack, s) && !strings.Contains(stack, "github.com/dialgate") {
 			return true

@@ -56,12 +56,7 @@ func seeded(seed byte) *rand.ChaCha8 {
 // same test compiled to WebAssembly (TestTranscriptWasm) must produce the
 // same octets, so the browser's caller speaks exactly as the native one.
 func TestTranscript(t *testing.T) {
-	if runtime.GOOS != "js" {
-		// Under js/wasm the runtime's own event goroutine
-		// (runtime.handleEvent) looks like a leak to CheckGoroutines;
-		// the native run checks for leaks.
-		testutil.CheckGoroutines(t)
-	}
+	testutil.CheckGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
