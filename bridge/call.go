@@ -34,6 +34,8 @@ const (
 	msgNoV42       = "\r\nNO CARRIER (V.42 is not available on this gateway)\r\n"
 	msgError       = "\r\nNO CARRIER (gateway error)\r\n"
 	msgNoCallback  = "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n"
+	msgIdle        = "\r\nNO CARRIER (idle timeout)\r\n"
+	msgTimeLimit   = "\r\nNO CARRIER (session time limit)\r\n"
 )
 
 // messageWriteTimeout bounds writing a last message to a caller that does
@@ -257,7 +259,14 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	}
 	c.rec.Answer = s.now()
 	c.log.Info("session bridged", zap.String("backend", name))
-	res := pump(ctx, r, c.w, c.line, conn, &c.cnt)
+	// The session's limits (idle_timeout, max_session) end it through
+	// the pump's context, with their cause.
+	lim := c.lc.SessionLimits(c.st.cfg.Lines)
+	pctx, endSession := context.WithCancelCause(ctx)
+	defer endSession(nil)
+	watch := startSessionWatch(lim, realClock{s.now}, endSession)
+	res := pump(pctx, watch.callerReader(r), c.w, c.line, watch.backendConn(conn), &c.cnt)
+	watch.stop()
 	switch res.side {
 	case endBackend:
 		if res.backendErr != nil {
@@ -272,7 +281,16 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		}
 		c.end(store.ResultCompleted, reason, "")
 	case endStopped:
-		c.end(store.ResultShutdown, "gateway shut down", msgShutdown)
+		switch cause := context.Cause(pctx); {
+		case errors.Is(cause, errIdleTimeout):
+			c.log.Info("session idle: hanging up", zap.Duration("idle_timeout", lim.Idle))
+			c.end(store.ResultCompleted, "idle timeout", msgIdle)
+		case errors.Is(cause, errSessionLimit):
+			c.log.Info("session time limit: hanging up", zap.Duration("max_session", lim.Max))
+			c.end(store.ResultCompleted, "session time limit", msgTimeLimit)
+		default:
+			c.end(store.ResultShutdown, "gateway shut down", msgShutdown)
+		}
 	}
 	if res.upDone != nil {
 		<-res.upDone

@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
@@ -82,5 +84,62 @@ func TestDemoBackend(t *testing.T) {
 	<-done
 	if r := records(t, st); len(r) != 1 || r[0].Reason != "backend closed" {
 		t.Fatalf("records: %+v", r)
+	}
+}
+
+// TestIdleTimeoutEndsSession: a bridged session in which nothing moves
+// for [lines] idle_timeout is hung up with "NO CARRIER (idle timeout)"
+// and recorded as completed with the reason "idle timeout". (The
+// deadline logic itself runs on a fake clock in idle_test.go; here a
+// short real timeout shows the wiring.)
+func TestIdleTimeoutEndsSession(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.IdleTimeout.Duration = 300 * time.Millisecond
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	line, done := simCall(t, s)
+	login(t, line, "alice", "secret")
+	io.WriteString(line, "ping")
+	expect(t, line, "ping")
+	out := readAll(line)
+	if !strings.HasSuffix(out, "\r\nNO CARRIER (idle timeout)\r\n") {
+		t.Errorf("caller saw %q", out)
+	}
+	<-done
+	recs := records(t, st)
+	if len(recs) != 1 || recs[0].Result != store.ResultCompleted || recs[0].Reason != "idle timeout" || recs[0].BytesIn != 4 {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// TestSessionTimeLimit: a listener's max_session (with its idle_timeout
+// off) hangs up a session however busy it is.
+func TestSessionTimeLimit(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		// Talks without pause: the session is never idle.
+		for {
+			if _, err := c.Write([]byte("tick ")); err != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	c := testConfig(t, config.Backend{Name: "ticker", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.IdleTimeout.Duration = 50 * time.Millisecond
+	c.Listeners[0].IdleTimeout = &config.Duration{}
+	c.Listeners[0].MaxSession = &config.Duration{Duration: 400 * time.Millisecond}
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	line, done := simCall(t, s)
+	login(t, line, "alice", "secret")
+	out := readAll(line)
+	if !strings.HasSuffix(out, "\r\nNO CARRIER (session time limit)\r\n") || !strings.Contains(out, "tick tick") {
+		t.Errorf("caller saw %q", out)
+	}
+	<-done
+	recs := records(t, st)
+	if len(recs) != 1 || recs[0].Result != store.ResultCompleted || recs[0].Reason != "session time limit" {
+		t.Fatalf("records: %+v", recs)
 	}
 }

@@ -74,7 +74,18 @@ type Lines struct {
 	Holdoff Duration `toml:"holdoff"`
 	// DrainTimeout bounds how long SIGTERM waits for calls to finish.
 	DrainTimeout Duration `toml:"drain_timeout"`
+	// IdleTimeout ends a bridged session after this long without an octet
+	// in either direction; 0 = never. Listeners may override it.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxSession ends a bridged session this long after it was bridged,
+	// busy or not; 0 = no limit. Listeners may override it.
+	MaxSession Duration `toml:"max_session"`
 }
+
+// DefaultIdleTimeout is [lines] idle_timeout when the file does not set
+// it: long enough for a caller reading a long message, short enough that
+// a forgotten session does not hold a line for a day.
+const DefaultIdleTimeout = 30 * time.Minute
 
 // Security configures authentication.
 type Security struct {
@@ -138,6 +149,30 @@ type Listener struct {
 	// Backend is the backend for users without one of their own ("" takes
 	// default_backend).
 	Backend string `toml:"backend"`
+	// IdleTimeout and MaxSession override [lines] idle_timeout and
+	// max_session for this listener's calls (nil: take them; "0s": off).
+	// Read them through SessionLimits.
+	IdleTimeout *Duration `toml:"idle_timeout"`
+	MaxSession  *Duration `toml:"max_session"`
+}
+
+// SessionLimits bound a bridged session's life (see Listener.SessionLimits).
+type SessionLimits struct {
+	Idle time.Duration // no octet either way for this long ends it; 0 = never
+	Max  time.Duration // it ends this long after it was bridged; 0 = never
+}
+
+// SessionLimits are the limits of the listener's bridged sessions: its
+// own idle_timeout and max_session where set, else those of lines.
+func (l Listener) SessionLimits(lines Lines) SessionLimits {
+	lim := SessionLimits{Idle: lines.IdleTimeout.Duration, Max: lines.MaxSession.Duration}
+	if l.IdleTimeout != nil {
+		lim.Idle = l.IdleTimeout.Duration
+	}
+	if l.MaxSession != nil {
+		lim.Max = l.MaxSession.Duration
+	}
+	return lim
 }
 
 // Backend is a service sessions are bridged to.
@@ -297,6 +332,7 @@ func (c *Config) checkValues(loc *locator) Problems {
 	add(at("metrics.listen"), "metrics.listen", c.Metrics.Listen.check())
 	for key, d := range map[string]*Duration{
 		"lines.holdoff": &c.Lines.Holdoff, "lines.drain_timeout": &c.Lines.DrainTimeout,
+		"lines.idle_timeout": &c.Lines.IdleTimeout, "lines.max_session": &c.Lines.MaxSession,
 		"security.handshake_deadline": &c.Security.HandshakeDeadline,
 		"security.throttle_base":      &c.Security.ThrottleBase, "security.throttle_max": &c.Security.ThrottleMax,
 		"callback.delay": &c.Callback.Delay, "callback.backoff": &c.Callback.Backoff, "callback.expiry": &c.Callback.Expiry,
@@ -311,6 +347,12 @@ func (c *Config) checkValues(loc *locator) Problems {
 		add(in("listener", i, "v42"), key+"v42", l.V42.check())
 		add(in("listener", i, "security"), key+"security", l.Security.check())
 		add(in("listener", i, "text_login"), key+"text_login", l.TextLogin.check())
+		if l.IdleTimeout != nil {
+			add(in("listener", i, "idle_timeout"), key+"idle_timeout", l.IdleTimeout.check())
+		}
+		if l.MaxSession != nil {
+			add(in("listener", i, "max_session"), key+"max_session", l.MaxSession.check())
+		}
 	}
 	for i := range c.Backends {
 		b := &c.Backends[i]
@@ -468,6 +510,7 @@ func base() *Config {
 		MaxConcurrent: 16,
 		Holdoff:       Duration{Duration: 2 * time.Second},
 		DrainTimeout:  Duration{Duration: 30 * time.Second},
+		IdleTimeout:   Duration{Duration: DefaultIdleTimeout},
 	}
 	c.Security = Security{
 		Mode:                SecurityOptional,

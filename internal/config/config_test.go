@@ -194,7 +194,7 @@ func allKeys() []string {
 	return []string{
 		"gateway_name", "state_dir", "users_file", "default_backend",
 		"format", "level", "listen",
-		"max_concurrent", "per_source", "maintenance", "holdoff", "drain_timeout",
+		"max_concurrent", "per_source", "maintenance", "holdoff", "drain_timeout", "idle_timeout", "max_session",
 		"mode", "text_login", "handshake_deadline", "login_tries", "argon2_time", "argon2_memory_kib",
 		"argon2_threads", "max_hashing", "hash_queue", "throttle_base", "throttle_max", "max_pending_per_source",
 		"delay", "attempts", "backoff", "expiry",
@@ -334,5 +334,42 @@ command = ["/bin/sh"]
 	}
 	if n := len(c.Warnings()); n != 3 {
 		t.Errorf("%d warnings, want 3:\n%s", n, w)
+	}
+}
+
+// TestSessionLimits: [lines] idle_timeout defaults to 30 minutes and
+// max_session to none; a listener's own keys win, also "0s" (off); a bad
+// value names the listener's key.
+func TestSessionLimits(t *testing.T) {
+	c, err := Parse("s.toml", []byte(`
+[lines]
+max_session = "4h"
+[[listener]]
+name = "a"
+address = "telnet://127.0.0.1:2323"
+[[listener]]
+name = "b"
+address = "telnet://127.0.0.1:2324"
+idle_timeout = "0s"
+max_session = "10m"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Listeners[0].SessionLimits(c.Lines), (SessionLimits{Idle: DefaultIdleTimeout, Max: 4 * time.Hour}); got != want {
+		t.Errorf("listener a: %+v, want %+v", got, want)
+	}
+	if got, want := c.Listeners[1].SessionLimits(c.Lines), (SessionLimits{Idle: 0, Max: 10 * time.Minute}); got != want {
+		t.Errorf("listener b: %+v, want %+v", got, want)
+	}
+	if got := Demo().Listeners[0].SessionLimits(Demo().Lines); got != (SessionLimits{Idle: DefaultIdleTimeout}) {
+		t.Errorf("demo: %+v", got)
+	}
+
+	_, err = Parse("s.toml", []byte("[lines]\nidle_timeout = \"soon\"\n[[listener]]\nname = \"a\"\naddress = \"tcp://127.0.0.1:1\"\nmax_session = \"-1m\"\n"))
+	want := "s.toml:2:1: lines.idle_timeout: duration \"soon\": want a number with a unit, like \"750ms\" or \"30s\"\n" +
+		"s.toml:6:1: listener[0].max_session: duration \"-1m\" must not be negative"
+	if err == nil || err.Error() != want {
+		t.Errorf("err =\n%v\nwant\n%s", err, want)
 	}
 }

@@ -1,0 +1,186 @@
+package bridge
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/config"
+)
+
+// Session limits: a bridged session with no octet in either direction for
+// [lines] idle_timeout, or older than [lines] max_session (or the
+// listener's own values), is ended by the gateway. The activity tracking
+// wraps the two readers of the bridge (the caller's octets and the
+// backend's), so the pump itself knows nothing about it.
+
+// Causes of a session ended by its limits (context.Cause of the pump's
+// context). call.go turns them into the caller's message and the record.
+var (
+	errIdleTimeout  = errors.New("bridge: idle timeout")
+	errSessionLimit = errors.New("bridge: session time limit")
+)
+
+// watchClock is the time source of a sessionWatch: the server's clock and
+// a timer that calls f once after d. Tests drive a fake one.
+type watchClock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+// realClock reads now (the server's clock, Options.Now) and arms real
+// timers.
+type realClock struct{ now func() time.Time }
+
+func (c realClock) Now() time.Time { return c.now() }
+
+func (c realClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+// sessionDeadline is the pure policy: when a session bridged at start,
+// whose octets last moved at last, must end under lim, and why. A zero
+// time means never.
+func sessionDeadline(lim config.SessionLimits, start, last time.Time) (time.Time, error) {
+	var at time.Time
+	var why error
+	if lim.Idle > 0 {
+		at, why = last.Add(lim.Idle), errIdleTimeout
+	}
+	if lim.Max > 0 {
+		if end := start.Add(lim.Max); at.IsZero() || !end.After(at) {
+			at, why = end, errSessionLimit
+		}
+	}
+	return at, why
+}
+
+// sessionWatch ends one bridged session when it reaches its limits: one
+// timer, armed at the earliest deadline and re-armed when it fires early
+// because octets moved meanwhile.
+type sessionWatch struct {
+	lim   config.SessionLimits
+	clock watchClock
+	start time.Time
+	last  atomic.Int64 // UnixNano of the last octets moved either way
+	end   func(why error)
+
+	mu      sync.Mutex
+	stopT   func() bool // the armed timer
+	stopped bool
+}
+
+// startSessionWatch watches a session bridged now; end is called (once,
+// from the timer's goroutine) with errIdleTimeout or errSessionLimit.
+// With no limits it returns nil, whose methods do nothing and whose
+// readers are the ones given: an unlimited session pays nothing.
+func startSessionWatch(lim config.SessionLimits, clock watchClock, end func(why error)) *sessionWatch {
+	if lim.Idle <= 0 && lim.Max <= 0 {
+		return nil
+	}
+	now := clock.Now()
+	w := &sessionWatch{lim: lim, clock: clock, start: now, end: end}
+	w.last.Store(now.UnixNano())
+	w.mu.Lock()
+	w.arm(now)
+	w.mu.Unlock()
+	return w
+}
+
+// arm sets the timer for the next deadline as seen at now; w.mu is held.
+func (w *sessionWatch) arm(now time.Time) {
+	at, _ := sessionDeadline(w.lim, w.start, time.Unix(0, w.last.Load()))
+	w.stopT = w.clock.AfterFunc(at.Sub(now), w.fire)
+}
+
+// fire runs when the timer expires: the session ends if a deadline has
+// passed, otherwise the timer is re-armed for the new one.
+func (w *sessionWatch) fire() {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	now := w.clock.Now()
+	at, why := sessionDeadline(w.lim, w.start, time.Unix(0, w.last.Load()))
+	if now.Before(at) {
+		w.arm(now)
+		w.mu.Unlock()
+		return
+	}
+	w.stopped = true
+	w.mu.Unlock()
+	w.end(why)
+}
+
+// touch records that octets moved now.
+func (w *sessionWatch) touch() { w.last.Store(w.clock.Now().UnixNano()) }
+
+// stop disarms the watch; end is not called after stop returns unless it
+// is already running.
+func (w *sessionWatch) stop() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.stopped = true
+		w.stopT()
+	}
+}
+
+// callerReader returns r with every read that brings octets counted as
+// activity.
+func (w *sessionWatch) callerReader(r io.Reader) io.Reader {
+	if w == nil {
+		return r
+	}
+	return activityReader{r: r, w: w}
+}
+
+// backendConn returns be with every read that brings octets counted as
+// activity. The backend's optional Interrupter stays visible.
+func (w *sessionWatch) backendConn(be BackendConn) BackendConn {
+	if w == nil {
+		return be
+	}
+	a := activityBackend{BackendConn: be, w: w}
+	if intr, ok := be.(Interrupter); ok {
+		return activityInterrupter{activityBackend: a, Interrupter: intr}
+	}
+	return a
+}
+
+type activityReader struct {
+	r io.Reader
+	w *sessionWatch
+}
+
+func (a activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.w.touch()
+	}
+	return n, err
+}
+
+type activityBackend struct {
+	BackendConn
+	w *sessionWatch
+}
+
+func (a activityBackend) Read(p []byte) (int, error) {
+	n, err := a.BackendConn.Read(p)
+	if n > 0 {
+		a.w.touch()
+	}
+	return n, err
+}
+
+type activityInterrupter struct {
+	activityBackend
+	Interrupter
+}

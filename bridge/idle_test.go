@@ -1,0 +1,269 @@
+package bridge
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/transport"
+)
+
+// fakeClock is a watchClock whose time moves only in advance; timers due
+// by then fire in advance, in order.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// armed is the number of timers neither fired nor stopped.
+func (c *fakeClock) armed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
+// advance moves the clock by d, firing every timer that falls due.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	end := c.now.Add(d)
+	for {
+		var next *fakeTimer
+		for _, t := range c.timers {
+			if !t.stopped && !t.at.After(end) && (next == nil || t.at.Before(next.at)) {
+				next = t
+			}
+		}
+		if next == nil {
+			break
+		}
+		next.stopped = true
+		if next.at.After(c.now) {
+			c.now = next.at
+		}
+		c.mu.Unlock()
+		next.f()
+		c.mu.Lock()
+	}
+	c.now = end
+	c.mu.Unlock()
+}
+
+func TestSessionDeadline(t *testing.T) {
+	start := time.Unix(100, 0)
+	cases := []struct {
+		lim  config.SessionLimits
+		last time.Time
+		at   time.Time
+		why  error
+	}{
+		{config.SessionLimits{}, start, time.Time{}, nil},
+		{config.SessionLimits{Idle: time.Minute}, start.Add(time.Hour), start.Add(time.Hour + time.Minute), errIdleTimeout},
+		{config.SessionLimits{Max: time.Hour}, start.Add(time.Minute), start.Add(time.Hour), errSessionLimit},
+		// Both: the earlier wins; at a tie the time limit is named.
+		{config.SessionLimits{Idle: time.Minute, Max: time.Hour}, start.Add(10 * time.Minute), start.Add(11 * time.Minute), errIdleTimeout},
+		{config.SessionLimits{Idle: time.Minute, Max: time.Hour}, start.Add(59*time.Minute + 30*time.Second), start.Add(time.Hour), errSessionLimit},
+		{config.SessionLimits{Idle: time.Minute, Max: time.Hour}, start.Add(59 * time.Minute), start.Add(time.Hour), errSessionLimit},
+	}
+	for i, tc := range cases {
+		at, why := sessionDeadline(tc.lim, start, tc.last)
+		if !at.Equal(tc.at) || why != tc.why {
+			t.Errorf("case %d: %v, %v; want %v, %v", i, at, why, tc.at, tc.why)
+		}
+	}
+}
+
+// watchUnderTest is a sessionWatch on a fake clock with its end recorded.
+type watchUnderTest struct {
+	clock *fakeClock
+	w     *sessionWatch
+	mu    sync.Mutex
+	ended []error
+}
+
+func newWatch(lim config.SessionLimits) *watchUnderTest {
+	wt := &watchUnderTest{clock: newFakeClock()}
+	wt.w = startSessionWatch(lim, wt.clock, func(why error) {
+		wt.mu.Lock()
+		wt.ended = append(wt.ended, why)
+		wt.mu.Unlock()
+	})
+	return wt
+}
+
+func (wt *watchUnderTest) endedWith() []error {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	return append([]error(nil), wt.ended...)
+}
+
+// TestSessionWatchIdle: octets either way (the caller's reader, the
+// backend's reader) push the idle deadline back; a read that brings
+// nothing does not; the watch ends the session once, with the idle cause,
+// exactly when the idle time has passed since the last octets.
+func TestSessionWatchIdle(t *testing.T) {
+	wt := newWatch(config.SessionLimits{Idle: 10 * time.Minute})
+	caller := wt.w.callerReader(strings.NewReader("x"))
+	be := wt.w.backendConn(&stubBackend{data: "y"})
+	buf := make([]byte, 4)
+
+	wt.clock.advance(9 * time.Minute)
+	if n, _ := caller.Read(buf); n != 1 {
+		t.Fatal("caller read nothing")
+	}
+	wt.clock.advance(9 * time.Minute) // 18 min: the first timer fired at 10 and re-armed for 19
+	if n, _ := be.Read(buf); n != 1 {
+		t.Fatal("backend read nothing")
+	}
+	wt.clock.advance(9 * time.Minute) // 27 min: re-armed for 28
+	if _, err := caller.Read(buf); err != io.EOF {
+		t.Fatalf("empty read: %v", err)
+	}
+	if got := wt.endedWith(); len(got) != 0 {
+		t.Fatalf("ended early: %v", got)
+	}
+	wt.clock.advance(time.Minute - time.Nanosecond)
+	if got := wt.endedWith(); len(got) != 0 {
+		t.Fatalf("ended before 10 idle minutes: %v", got)
+	}
+	wt.clock.advance(time.Nanosecond)
+	if got := wt.endedWith(); len(got) != 1 || got[0] != errIdleTimeout {
+		t.Fatalf("ended with %v, want once with the idle timeout", got)
+	}
+	wt.clock.advance(time.Hour)
+	wt.w.stop()
+	if got := wt.endedWith(); len(got) != 1 || wt.clock.armed() != 0 {
+		t.Errorf("after the end: ended %v, %d timers armed", got, wt.clock.armed())
+	}
+}
+
+// TestSessionWatchMax: the time limit ends a busy session; stop before
+// any deadline disarms the timer and nothing ends.
+func TestSessionWatchMax(t *testing.T) {
+	wt := newWatch(config.SessionLimits{Idle: 10 * time.Minute, Max: 25 * time.Minute})
+	caller := wt.w.callerReader(&endless{})
+	buf := make([]byte, 1)
+	for range 24 {
+		wt.clock.advance(time.Minute)
+		caller.Read(buf)
+	}
+	if got := wt.endedWith(); len(got) != 0 {
+		t.Fatalf("ended early: %v", got)
+	}
+	wt.clock.advance(time.Minute)
+	if got := wt.endedWith(); len(got) != 1 || got[0] != errSessionLimit {
+		t.Fatalf("ended with %v, want the session time limit", got)
+	}
+
+	wt = newWatch(config.SessionLimits{Idle: time.Minute})
+	wt.clock.advance(30 * time.Second)
+	wt.w.stop()
+	wt.clock.advance(time.Hour)
+	if got := wt.endedWith(); len(got) != 0 || wt.clock.armed() != 0 {
+		t.Errorf("stopped watch: ended %v, %d timers armed", got, wt.clock.armed())
+	}
+}
+
+// TestSessionWatchOff: without limits there is no watch, no timer and
+// the readers are the ones given.
+func TestSessionWatchOff(t *testing.T) {
+	c := newFakeClock()
+	w := startSessionWatch(config.SessionLimits{}, c, func(error) { t.Error("ended") })
+	r := strings.NewReader("")
+	be := &stubBackend{}
+	if w != nil || w.callerReader(r) != io.Reader(r) || w.backendConn(be) != BackendConn(be) || c.armed() != 0 {
+		t.Errorf("watch %v, %d timers", w, c.armed())
+	}
+	w.stop()
+}
+
+// TestSessionWatchKeepsInterrupter: the backend's interrupt ability is
+// not hidden by the wrapper, and one without it does not gain it.
+func TestSessionWatchKeepsInterrupter(t *testing.T) {
+	wt := newWatch(config.SessionLimits{Idle: time.Minute})
+	defer wt.w.stop()
+	ib := &interruptingBackend{}
+	if intr, ok := wt.w.backendConn(ib).(Interrupter); !ok || intr.Interrupt() != nil || ib.interrupts != 1 {
+		t.Error("Interrupter lost")
+	}
+	if _, ok := wt.w.backendConn(&stubBackend{}).(Interrupter); ok {
+		t.Error("Interrupter invented")
+	}
+}
+
+// stubBackend is a BackendConn whose Read returns data once, then EOF.
+type stubBackend struct {
+	data string
+}
+
+func (b *stubBackend) Read(p []byte) (int, error) {
+	if b.data == "" {
+		return 0, io.EOF
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	return n, nil
+}
+func (b *stubBackend) Write(p []byte) (int, error)       { return len(p), nil }
+func (b *stubBackend) Close() error                      { return nil }
+func (b *stubBackend) CloseWrite() error                 { return nil }
+func (b *stubBackend) Resize(transport.WindowSize) error { return nil }
+
+type interruptingBackend struct {
+	stubBackend
+	interrupts int
+}
+
+func (b *interruptingBackend) Interrupt() error {
+	b.interrupts++
+	return nil
+}
+
+// endless reads one octet per Read, forever.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, errors.New("empty buffer")
+	}
+	p[0] = 'z'
+	return 1, nil
+}
