@@ -165,7 +165,7 @@ func (a *answerer) sendChallenge() error {
 		return err
 	}
 	a.hs, err = noise.NewHandshakeState(noise.Config{
-		CipherSuite:   cipherSuite,
+		CipherSuite:   suite(a.cfg.HostKey.ecdhKey()),
 		Random:        a.cfg.Rand,
 		Pattern:       noise.HandshakeNX,
 		Initiator:     false,

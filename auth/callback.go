@@ -132,7 +132,7 @@ func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen
 		return nil, err
 	}
 	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite:           cipherSuite,
+		CipherSuite:           suite(),
 		Random:                cfg.Rand,
 		Pattern:               noise.HandshakeNN,
 		Initiator:             true,
@@ -272,7 +272,7 @@ func acceptCallback(conn XIDConn, first []byte, tickets []*CallerTicket) (accept
 		return none, err
 	}
 	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite:           cipherSuite,
+		CipherSuite:           suite(),
 		Random:                t.rand,
 		Pattern:               noise.HandshakeNN,
 		Initiator:             false,

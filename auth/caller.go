@@ -113,7 +113,7 @@ func (c *caller) sendInitiate(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	c.hs, err = noise.NewHandshakeState(noise.Config{
-		CipherSuite: cipherSuite,
+		CipherSuite: suite(),
 		Random:      c.cfg.Rand,
 		Pattern:     noise.HandshakeNX,
 		Initiator:   true,

@@ -95,9 +95,6 @@ func RejectReason(err error) (Reason, bool) {
 	return 0, false
 }
 
-// Noise parameters (docs/access-security.md §3).
-var cipherSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashSHA256)
-
 const (
 	prologueNX       = "dialgate-access-security"
 	prologueCallback = "dialgate-access-security-callback"
@@ -105,6 +102,11 @@ const (
 	labelCallbackPSK = "dialgate-as1 callback psk"
 	labelTicketID    = "dialgate-as1 callback ticket id"
 )
+
+// cipherSuite is the Noise suite of docs/access-security.md §3 (25519,
+// ChaChaPoly, SHA256) with flynn/noise's own DH function: the reference
+// that suite (x25519.go), which the handshakes use, is tested against.
+var cipherSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashSHA256)
 
 // nxPrologue is "dialgate-access-security" ‖ 0x00 ‖ version ‖ len(transcript) ‖ transcript.
 func nxPrologue(transcript []byte) ([]byte, error) {

@@ -3,8 +3,10 @@ package auth
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -36,6 +38,12 @@ var (
 // "s" key the caller pins.
 type HostKey struct {
 	Private, Public []byte // 32 octets each
+
+	// key is Private in crypto/ecdh form, made once by the constructors
+	// so that a handshake does not derive it (a scalar multiplication)
+	// again; nil in a HostKey built from its fields. ecdhKey checks it
+	// against Private before use.
+	key *ecdh.PrivateKey
 }
 
 // GenerateHostKey makes a fresh key pair from r (nil means crypto/rand).
@@ -51,18 +59,37 @@ func GenerateHostKey(r io.Reader) (HostKey, error) {
 }
 
 func hostKeyFromPrivate(priv []byte) (HostKey, error) {
-	pub, err := curve25519.X25519(priv, curve25519.Basepoint)
+	k, err := ecdh.X25519().NewPrivateKey(priv)
 	if err != nil {
 		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
 	}
-	return HostKey{Private: priv, Public: pub}, nil
+	return HostKey{Private: priv, Public: k.PublicKey().Bytes(), key: k}, nil
+}
+
+// ecdhKey returns the private key in crypto/ecdh form when the HostKey
+// holds it and it still matches Private (nil otherwise: the handshake
+// then derives it).
+func (k HostKey) ecdhKey() *ecdh.PrivateKey {
+	if k.key == nil {
+		return nil
+	}
+	b := k.key.Bytes()
+	defer wipe(b)
+	if subtle.ConstantTimeCompare(b, k.Private) != 1 {
+		return nil
+	}
+	return k.key
 }
 
 // Fingerprint returns the key's fingerprint (see Fingerprint).
 func (k HostKey) Fingerprint() string { return Fingerprint(k.Public) }
 
-// Wipe overwrites the private key in memory.
-func (k *HostKey) Wipe() { clear(k.Private) }
+// Wipe overwrites the private key in memory and drops its crypto/ecdh
+// form (which crypto/ecdh gives no way to overwrite).
+func (k *HostKey) Wipe() {
+	clear(k.Private)
+	k.key = nil
+}
 
 // Fingerprint returns "SHA256:" followed by the unpadded base64 of the
 // SHA-256 of pub, in the style of OpenSSH (which hashes its key blob; we

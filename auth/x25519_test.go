@@ -1,0 +1,147 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/flynn/noise"
+)
+
+// seeded is a deterministic randomness source for key generation.
+func seeded(seed uint64) *rand.ChaCha8 {
+	var s [32]byte
+	s[0] = byte(seed)
+	return rand.NewChaCha8(s)
+}
+
+// TestX25519MatchesReference: the handshakes' DH function generates the
+// same key pairs from the same randomness as flynn/noise's DH25519 and
+// computes the same shared secrets, whether it knows the private key (one
+// it generated, a host key) or not.
+func TestX25519MatchesReference(t *testing.T) {
+	ref := noise.DH25519
+	host, err := GenerateHostKey(seeded(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &x25519{keys: []*ecdh.PrivateKey{host.ecdhKey()}}
+	for i := range uint64(8) {
+		want, err := ref.GenerateKeypair(seeded(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.GenerateKeypair(seeded(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Private, want.Private) || !bytes.Equal(got.Public, want.Public) {
+			t.Fatalf("key pair %d differs from DH25519's", i)
+		}
+		peer, _ := ref.GenerateKeypair(seeded(100 + i))
+		stranger, _ := ref.GenerateKeypair(seeded(200 + i))
+		for _, priv := range [][]byte{got.Private, host.Private, stranger.Private} {
+			w, werr := ref.DH(priv, peer.Public)
+			g, gerr := x.DH(priv, peer.Public)
+			if werr != nil || gerr != nil || !bytes.Equal(g, w) {
+				t.Fatalf("DH: got %x (%v), want %x (%v)", g, gerr, w, werr)
+			}
+		}
+	}
+	if x.known(host.Private) == nil {
+		t.Error("the host key is not used in its ecdh form")
+	}
+	if k := (&x25519{}).known(host.Private); k != nil {
+		t.Error("an empty x25519 claims to know a key")
+	}
+}
+
+// TestX25519LowOrderPoint: a public key of low order is refused, as
+// DH25519 refuses it (the shared secret would be all zeros).
+func TestX25519LowOrderPoint(t *testing.T) {
+	x := &x25519{}
+	kp, err := x.GenerateKeypair(seeded(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := make([]byte, keyLen)
+	if _, err := noise.DH25519.DH(kp.Private, zero); err == nil {
+		t.Fatal("reference accepted the zero point")
+	}
+	if out, err := x.DH(kp.Private, zero); err == nil {
+		t.Fatalf("zero point accepted: %x", out)
+	}
+	if _, err := x.DH(kp.Private, zero[:31]); err == nil {
+		t.Fatal("short public key accepted")
+	}
+}
+
+// TestHostKeyECDHForm: the ecdh form is kept by the constructors, checked
+// against Private, and dropped by Wipe.
+func TestHostKeyECDHForm(t *testing.T) {
+	k, err := GenerateHostKey(seeded(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.ecdhKey() == nil {
+		t.Fatal("GenerateHostKey kept no ecdh form")
+	}
+	if lit := (HostKey{Private: k.Private, Public: k.Public}); lit.ecdhKey() != nil {
+		t.Fatal("a HostKey literal has an ecdh form")
+	}
+	other := k
+	other.Private = append([]byte(nil), k.Private...)
+	other.Private[0] ^= 1
+	if other.ecdhKey() != nil {
+		t.Fatal("ecdh form used for a different private key")
+	}
+	k.Wipe()
+	if k.ecdhKey() != nil {
+		t.Fatal("Wipe kept the ecdh form")
+	}
+}
+
+// BenchmarkNXHandshake is phases i–ii's cryptography, both sides (three
+// X25519 multiplications each with x25519; six with DH25519).
+func BenchmarkNXHandshake(b *testing.B) {
+	host, err := GenerateHostKey(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name             string
+		caller, answerer func() noise.CipherSuite
+	}{
+		{"DH25519", func() noise.CipherSuite { return cipherSuite }, func() noise.CipherSuite { return cipherSuite }},
+		{"x25519", func() noise.CipherSuite { return suite() }, func() noise.CipherSuite { return suite(host.ecdhKey()) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				c, err := noise.NewHandshakeState(noise.Config{CipherSuite: tc.caller(), Pattern: noise.HandshakeNX, Initiator: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				a, err := noise.NewHandshakeState(noise.Config{CipherSuite: tc.answerer(), Pattern: noise.HandshakeNX,
+					StaticKeypair: noise.DHKey{Private: host.Private, Public: host.Public}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m1, _, _, err := c.WriteMessage(nil, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, _, err := a.ReadMessage(nil, m1); err != nil {
+					b.Fatal(err)
+				}
+				m2, _, _, err := a.WriteMessage(nil, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, _, err := c.ReadMessage(nil, m2); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
