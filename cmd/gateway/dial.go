@@ -300,13 +300,16 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 	s := c.newSession(conn, line)
 	end, err := s.run(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: the line dropped: %w", errNoCarrier, err)
+		return fmt.Errorf("%w mid-call: %w", errDropped, err)
 	}
 	if end != endRemote && end != endStdinEOF {
 		return nil
 	}
 	if err := textOutcome(s.head, s.tail); err != nil {
 		return err
+	}
+	if end == endRemote && textDropped(s.head, s.tail) {
+		return fmt.Errorf("%w mid-call: the gateway closed the connection without NO CARRIER", errDropped)
 	}
 	// The gateway's last words say whether it will call back ("Hanging
 	// up; you will be called back.").
@@ -320,7 +323,7 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 	c.notice("callback answered (text): type your user name to accept it")
 	s = c.newSession(cb, cb)
 	if _, err := s.run(ctx); err != nil {
-		return fmt.Errorf("%w: the callback line dropped: %w", errNoCarrier, err)
+		return fmt.Errorf("%w: the callback line dropped: %w", errDropped, err)
 	}
 	return textOutcome(s.head, s.tail)
 }

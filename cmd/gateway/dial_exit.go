@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"regexp"
 
 	"github.com/dialgate/dialgate/auth"
 )
@@ -15,6 +17,8 @@ const (
 	exitHostKey   = 12 // host key changed, unknown without --tofu, or not the --fingerprint
 	exitNoCarrier = 13 // the gateway could not be reached, or the callback never came
 	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version)
+	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, its own error
+	exitDropped   = 16 // the line dropped mid-call without the gateway hanging up (gateway killed, network or link failure)
 )
 
 const dialExitHelp = `exit status:
@@ -24,8 +28,12 @@ const dialExitHelp = `exit status:
   10  denied: wrong user or password, or too many attempts
   11  busy: all lines are in use
   12  host key: changed, unknown (without --tofu) or not the --fingerprint
-  13  no carrier: the gateway could not be reached, the line dropped, or no callback came
-  14  protocol error: V.42 / Access Security failed`
+  13  no carrier: the gateway could not be reached, or no callback came
+  14  protocol error: V.42 / Access Security failed
+  15  hung up by the gateway mid-call: it is shutting down, the session was idle
+      or reached its time limit, or a gateway error ("NO CARRIER (...)")
+  16  the line dropped mid-call: the connection or the V.42 link ended without
+      the gateway hanging up (gateway killed, network failure)`
 
 // Sentinels that dial wraps its failures in; exitCode maps them.
 var (
@@ -35,6 +43,8 @@ var (
 	errBusy      = errors.New("busy")
 	errDenied    = errors.New("access denied")
 	errHostKey   = errors.New("host key not trusted")
+	errHungUp    = errors.New("the gateway hung up")
+	errDropped   = errors.New("the line dropped")
 )
 
 // exitCode says, in the exit status, what ended a call.
@@ -63,6 +73,10 @@ func exitCode(err error) int {
 		return exitDenied
 	case errors.Is(err, errBusy):
 		return exitBusy
+	case errors.Is(err, errHungUp):
+		return exitHungUp
+	case errors.Is(err, errDropped):
+		return exitDropped
 	case errors.Is(err, errNoCarrier):
 		return exitNoCarrier
 	case errors.Is(err, errProtocol), errors.Is(err, auth.ErrAuthFailed), errors.Is(err, auth.ErrMalformed),
@@ -72,10 +86,46 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
+// The gateway's reasons for hanging up on a session itself (bridge/call.go
+// writes them, on the text path and inside the V.42 link alike).
+var gatewayHangups = []string{
+	"NO CARRIER (the gateway is shutting down)",
+	"NO CARRIER (idle timeout)",
+	"NO CARRIER (session time limit)",
+	"NO CARRIER (gateway error)",
+}
+
+// gatewayHungUp reports whether the end of the received stream is the
+// gateway hanging up for its own reasons (gatewayHangups): errHungUp with
+// the reason, or nil.
+func gatewayHungUp(tail []byte) error {
+	t := bytes.TrimRight(tail, "\r\n")
+	for _, why := range gatewayHangups {
+		if bytes.HasSuffix(t, []byte(why)) {
+			return fmt.Errorf("%w: %s", errHungUp, why)
+		}
+	}
+	return nil
+}
+
+// gatewayBanner is how a dialgate gateway's text login begins (bridge:
+// "\r\n<gateway_name>: session <n>\r\n").
+var gatewayBanner = regexp.MustCompile(`^\r\n[^\r\n]{1,64}: session [0-9]+\r\n`)
+
+// textDropped reports whether a text call the remote end closed was a
+// dropped line: the peer is a dialgate gateway (its banner opened the
+// call), which says "NO CARRIER (...)" whenever it hangs up on a caller,
+// and no such words came. Other peers (a BBS dialed directly) may close
+// without a word; their hang-up is a normal end.
+func textDropped(head, tail []byte) bool {
+	return gatewayBanner.Match(head) && !bytes.Contains(tail, []byte("NO CARRIER"))
+}
+
 // textOutcome reads the gateway's last words on a text-mode call (the
 // bridge's Hayes-style result messages) into an error for exitCode: a
 // call that heard nothing but BUSY was busy; one that ended with "NO
-// CARRIER (access denied)" or the throttling message was denied. Every
+// CARRIER (access denied)" or the throttling message was denied; one the
+// gateway ended itself (shutdown, idle, time limit) was hung up. Every
 // other hang-up is a normal end.
 func textOutcome(head []byte, tail []byte) error {
 	if bytes.Equal(bytes.TrimSpace(head), []byte("BUSY")) && bytes.Equal(head, tail) {
@@ -91,5 +141,5 @@ func textOutcome(head []byte, tail []byte) error {
 			return errProtocol
 		}
 	}
-	return nil
+	return gatewayHungUp(tail)
 }

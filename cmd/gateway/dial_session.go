@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -189,8 +190,15 @@ func (s *session) afterUp(ctx context.Context, up upResult, downDone chan error)
 	}
 }
 
+// notEOF drops the errors that mean an orderly end: the end of the
+// stream, a line hung up, stdout gone. A LAPM link failure is never
+// orderly, even when its cause is the line's EOF: the gateway went away
+// without releasing the link (DISC).
 func notEOF(err error) error {
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, transport.ErrHungUp) || errors.Is(err, errStdoutGone) {
+	if err == nil || errors.Is(err, lapm.ErrLinkFailure) {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, transport.ErrHungUp) || errors.Is(err, errStdoutGone) {
 		return nil
 	}
 	return err

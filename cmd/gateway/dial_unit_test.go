@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +32,8 @@ func TestDialExitCode(t *testing.T) {
 		{fmt.Errorf("%w: refused", errNoCarrier), exitNoCarrier},
 		{fmt.Errorf("%w: junk", auth.ErrMalformed), exitProtocol},
 		{fmt.Errorf("%w: x", errProtocol), exitProtocol},
+		{fmt.Errorf("%w: NO CARRIER (idle timeout)", errHungUp), exitHungUp},
+		{fmt.Errorf("%w mid-call: x", errDropped), exitDropped},
 		{errors.New("disk full"), exitFailure},
 	} {
 		if got := exitCode(c.err); got != c.want {
@@ -39,7 +42,7 @@ func TestDialExitCode(t *testing.T) {
 	}
 	// Every documented code is distinct.
 	seen := map[int]bool{}
-	for _, c := range []int{exitOK, exitFailure, exitUsage, exitDenied, exitBusy, exitHostKey, exitNoCarrier, exitProtocol} {
+	for _, c := range []int{exitOK, exitFailure, exitUsage, exitDenied, exitBusy, exitHostKey, exitNoCarrier, exitProtocol, exitHungUp, exitDropped} {
 		if seen[c] {
 			t.Errorf("exit code %d used twice", c)
 		}
@@ -61,6 +64,11 @@ func TestTextOutcome(t *testing.T) {
 		{"x", "\r\nNO CARRIER (the service ended the session)\r\n", nil},
 		{"x", "\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n", errProtocol},
 		{"BUSY signal in a story\r\n", "the end", nil},
+		{"x", "\r\nNO CARRIER (the gateway is shutting down)\r\n", errHungUp},
+		{"x", "data\r\nNO CARRIER (idle timeout)\r\n", errHungUp},
+		{"x", "\r\nNO CARRIER (session time limit)\r\n", errHungUp},
+		{"x", "\r\nNO CARRIER (gateway error)\r\n", errHungUp},
+		{"x", "NO CARRIER (idle timeout) was mentioned, then more data", nil},
 		{"", "", nil},
 	} {
 		if got := textOutcome([]byte(c.head), []byte(c.tail)); !errors.Is(got, c.want) || (got == nil) != (c.want == nil) {
@@ -158,10 +166,33 @@ func FuzzTextOutcome(f *testing.F) {
 	f.Add([]byte("login: "), []byte("\r\nNO CARRIER (access denied)\r\n"))
 	f.Add([]byte(""), []byte("NO CARRIER ("))
 	f.Fuzz(func(t *testing.T, head, tail []byte) {
-		switch err := textOutcome(head, tail); err {
-		case nil, errBusy, errDenied, errProtocol:
+		switch err := textOutcome(head, tail); {
+		case err == nil, err == errBusy, err == errDenied, err == errProtocol:
+		case errors.Is(err, errHungUp) && bytes.Contains(tail, []byte("NO CARRIER (")):
 		default:
 			t.Fatalf("textOutcome gave %v", err)
 		}
+		textDropped(head, tail)
 	})
+}
+
+// TestTextDropped: a text call closed without "NO CARRIER" is a dropped
+// line only when the peer is a dialgate gateway (its banner opened the
+// call); a BBS dialed directly may close without a word.
+func TestTextDropped(t *testing.T) {
+	banner := "\r\ntestgw: session 42\r\nlogin: "
+	for _, c := range []struct {
+		head, tail string
+		want       bool
+	}{
+		{banner, "welcome\r\n$ ", true},
+		{banner, "\r\nNO CARRIER (the service ended the session)\r\n", false},
+		{"Welcome to the BBS\r\n", "Goodbye\r\n", false},
+		{"\r\n: session 1\r\n", "x", false},
+		{"", "", false},
+	} {
+		if got := textDropped([]byte(c.head), []byte(c.tail)); got != c.want {
+			t.Errorf("textDropped(%q, %q) = %v, want %v", c.head, c.tail, got, c.want)
+		}
+	}
 }

@@ -94,12 +94,19 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 
 // runV42 is the data phase on link.
 func (c *caller) runV42(ctx context.Context, link v42Link, line transport.Line) error {
-	end, err := c.newSession(link, line).run(ctx)
+	s := c.newSession(link, line)
+	end, err := s.run(ctx)
 	line.Close()
-	if err != nil && end == endRemote {
-		return fmt.Errorf("%w: the link failed: %w", errNoCarrier, err)
+	if end != endRemote {
+		return nil
 	}
-	return nil
+	if err != nil {
+		// The line ended under the link (no DISC), or the link failed.
+		return fmt.Errorf("%w mid-call: the link failed: %w", errDropped, err)
+	}
+	// A released link: the gateway's last words inside it say whether
+	// it hung up for its own reasons.
+	return gatewayHungUp(s.tail)
 }
 
 // v42Callback answers incoming calls on --answer until one proves the
