@@ -317,6 +317,13 @@ func ensureDemoUser(cfg *config.Config) (string, error) {
 	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
 		return "", err
 	}
+	// Under the lock `gateway user` takes, so that a user command run at
+	// the same time does not interleave with this write.
+	unlock, err := lockUsersFile(cfg.UsersFile, defaultUsersLockWait)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if err := users.Save(cfg.UsersFile); err != nil {
 		return "", err
 	}

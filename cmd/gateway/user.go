@@ -40,6 +40,11 @@ The users file is the configuration's users_file (with --config), else
 <state dir>/users.toml, where the state dir is $XDG_STATE_HOME/dialgate or
 ~/.local/state/dialgate (the same file "gateway serve" reads). It is written
 atomically with mode 0600; send SIGHUP to a running gateway to reload it.
+Commands that change it (add, passwd, set, del) take an exclusive lock on
+<users file>.lock first, so several run at once (scripts) never lose each
+other's changes; one that cannot get the lock within --lock-timeout
+(default 10s) fails and changes nothing. A running gateway never waits for
+the lock: it reads whole files only.
 
 Users file format (TOML, parsed strictly: unknown keys, wrong types and bad
 values are errors naming the line). One table per account, named
@@ -96,6 +101,7 @@ type userOpts struct {
 	disabled              bool
 	expires               string
 	passwordStdin         bool
+	lockWait              time.Duration // how long to wait for another writer's lock
 	argon2                auth.Argon2Params
 	set                   map[string]bool // flags given on the command line
 }
@@ -110,6 +116,7 @@ func userMain(args []string, env userEnv) int {
 	fs.BoolVar(&o.disabled, "disabled", false, "disable the account (set --disabled=false to enable)")
 	fs.StringVar(&o.expires, "expires", "", "expiry: YYYY-MM-DD (00:00 UTC) or RFC 3339 time; \"never\" with set clears it")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password as one line from standard input")
+	fs.DurationVar(&o.lockWait, "lock-timeout", defaultUsersLockWait, "wait this long for another command changing the users file")
 	t := fs.Uint("argon2-time", 0, "argon2id passes for the new hash (default: from the configuration, 3)")
 	m := fs.Uint("argon2-memory", 0, "argon2id memory in KiB for the new hash (default: from the configuration, 65536)")
 	p := fs.Uint("argon2-threads", 0, "argon2id lanes for the new hash (default: from the configuration, 1)")
@@ -257,28 +264,41 @@ func userAdd(id string, o userOpts, env userEnv) (int, error) {
 	if err := auth.ValidUserID(id); err != nil {
 		return exitUsage, err
 	}
+	// Checked before asking for the password, and again under the lock.
 	users, err := loadUsersFile(o.usersPath, true)
 	if err != nil {
 		return exitFailure, err
 	}
 	if _, ok := users.Lookup(id); ok {
-		return exitFailure, fmt.Errorf("user %q already exists in %s (use passwd or set)", id, o.usersPath)
+		return exitFailure, errUserExists(id, o)
 	}
 	pw, err := readNewPassword(id, o, env)
 	if err != nil {
 		return exitFailure, err
 	}
+	// Hashing takes a while: done before the lock is taken.
 	if usr.Hash, err = auth.HashPassword(pw, o.argon2); err != nil {
 		return exitFailure, err
 	}
-	if err := users.Add(usr); err != nil {
-		return exitFailure, err
-	}
-	if err := users.Save(o.usersPath); err != nil {
-		return exitFailure, err
+	code, err := editUsersFile(o.usersPath, o.lockWait, true, func(users *auth.Users) (int, error) {
+		if _, ok := users.Lookup(id); ok {
+			return exitFailure, errUserExists(id, o)
+		}
+		return exitFailure, users.Add(usr)
+	})
+	if err != nil {
+		return code, err
 	}
 	fmt.Fprintf(env.stdout, "added user %s to %s\n", id, o.usersPath)
 	return exitOK, nil
+}
+
+func errUserExists(id string, o userOpts) error {
+	return fmt.Errorf("user %q already exists in %s (use passwd or set)", id, o.usersPath)
+}
+
+func errNoUser(id string, o userOpts) error {
+	return fmt.Errorf("no user %q in %s", id, o.usersPath)
 }
 
 func userPasswd(id string, o userOpts, env userEnv) (int, error) {
@@ -287,17 +307,26 @@ func userPasswd(id string, o userOpts, env userEnv) (int, error) {
 		return exitFailure, err
 	}
 	if _, ok := users.Lookup(id); !ok {
-		return exitFailure, fmt.Errorf("no user %q in %s", id, o.usersPath)
+		return exitFailure, errNoUser(id, o)
 	}
 	pw, err := readNewPassword(id, o, env)
 	if err != nil {
 		return exitFailure, err
 	}
-	if err := users.SetPassword(id, pw, o.argon2); err != nil {
+	hash, err := auth.HashPassword(pw, o.argon2)
+	if err != nil {
 		return exitFailure, err
 	}
-	if err := users.Save(o.usersPath); err != nil {
-		return exitFailure, err
+	code, err := editUsersFile(o.usersPath, o.lockWait, false, func(users *auth.Users) (int, error) {
+		usr, ok := users.Lookup(id)
+		if !ok {
+			return exitFailure, errNoUser(id, o)
+		}
+		usr.Hash = hash
+		return exitFailure, users.Update(usr)
+	})
+	if err != nil {
+		return code, err
 	}
 	fmt.Fprintf(env.stdout, "changed the password of %s in %s\n", id, o.usersPath)
 	return exitOK, nil
@@ -307,37 +336,32 @@ func userSet(id string, o userOpts, env userEnv) (int, error) {
 	if !o.set["callback"] && !o.set["backend"] && !o.set["disabled"] && !o.set["expires"] {
 		return exitUsage, errors.New("set needs at least one of --callback, --backend, --disabled, --expires")
 	}
-	users, err := loadUsersFile(o.usersPath, false)
+	code, err := editUsersFile(o.usersPath, o.lockWait, false, func(users *auth.Users) (int, error) {
+		usr, ok := users.Lookup(id)
+		if !ok {
+			return exitFailure, errNoUser(id, o)
+		}
+		if err := applyAttrs(&usr, o); err != nil {
+			return exitUsage, err
+		}
+		return exitFailure, users.Update(usr)
+	})
 	if err != nil {
-		return exitFailure, err
-	}
-	usr, ok := users.Lookup(id)
-	if !ok {
-		return exitFailure, fmt.Errorf("no user %q in %s", id, o.usersPath)
-	}
-	if err := applyAttrs(&usr, o); err != nil {
-		return exitUsage, err
-	}
-	if err := users.Update(usr); err != nil {
-		return exitFailure, err
-	}
-	if err := users.Save(o.usersPath); err != nil {
-		return exitFailure, err
+		return code, err
 	}
 	fmt.Fprintf(env.stdout, "updated user %s in %s\n", id, o.usersPath)
 	return exitOK, nil
 }
 
 func userDel(id string, o userOpts, env userEnv) (int, error) {
-	users, err := loadUsersFile(o.usersPath, false)
+	code, err := editUsersFile(o.usersPath, o.lockWait, false, func(users *auth.Users) (int, error) {
+		if err := users.Delete(id); err != nil {
+			return exitFailure, errNoUser(id, o)
+		}
+		return exitOK, nil
+	})
 	if err != nil {
-		return exitFailure, err
-	}
-	if err := users.Delete(id); err != nil {
-		return exitFailure, fmt.Errorf("no user %q in %s", id, o.usersPath)
-	}
-	if err := users.Save(o.usersPath); err != nil {
-		return exitFailure, err
+		return code, err
 	}
 	fmt.Fprintf(env.stdout, "deleted user %s from %s\n", id, o.usersPath)
 	return exitOK, nil

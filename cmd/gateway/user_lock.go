@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dialgate/dialgate/auth"
+)
+
+// The users file's writers (gateway user, the demo's first start) take an
+// exclusive flock(2) on "<users file>.lock" around their read-modify-write,
+// so that two commands run at once cannot both read the old file and the
+// last rename lose the other's change. The lock file is never removed
+// (removing it would let a third writer lock a new file while the second
+// holds the old one). The daemon only reads the users file; Save replaces
+// it by rename, so a reload (SIGHUP) sees the old or the new file whole
+// and never waits for the lock.
+
+// errUsersLocked is wrapped when another writer holds the lock longer
+// than the caller waits.
+var errUsersLocked = errors.New("users file locked")
+
+// defaultUsersLockWait is how long gateway user waits for the lock.
+const defaultUsersLockWait = 10 * time.Second
+
+// usersLockPoll is how often a waiting writer tries the lock again.
+const usersLockPoll = 20 * time.Millisecond
+
+// lockUsersFile takes the users file's lock, waiting up to wait for
+// another writer to finish, and returns the function that releases it.
+// The directory is created (0700) if it is missing, as Save would.
+func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err error) {
+	path := usersFile + ".lock"
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("users file lock: %w", err)
+	}
+	fd := int(f.Fd())
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("users file lock %s: %w", path, err)
+		}
+		if !time.Now().Before(deadline) {
+			holder := lockHolder(f)
+			f.Close()
+			return nil, fmt.Errorf("%w: %s is being changed by another command%s (lock %s held for more than %v); try again",
+				errUsersLocked, usersFile, holder, path, wait)
+		}
+		time.Sleep(usersLockPoll)
+	}
+	// Who holds it, for the message of a writer that gives up.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() {
+		_ = f.Truncate(0)
+		_ = unix.Flock(fd, unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// lockHolder names the process recorded in the lock file, if any.
+func lockHolder(f *os.File) string {
+	b := make([]byte, 16)
+	n, _ := f.ReadAt(b, 0)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	if err != nil || pid <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (pid %d)", pid)
+}
+
+// editUsersFile loads the users file under its lock, lets edit change the
+// accounts, and saves them before the lock is released. An absent file
+// is an empty one when mayCreate. edit returns the exit code to use with
+// its error.
+func editUsersFile(path string, wait time.Duration, mayCreate bool, edit func(*auth.Users) (int, error)) (int, error) {
+	unlock, err := lockUsersFile(path, wait)
+	if err != nil {
+		return exitFailure, err
+	}
+	defer unlock()
+	users, err := loadUsersFile(path, mayCreate)
+	if err != nil {
+		return exitFailure, err
+	}
+	if code, err := edit(users); err != nil {
+		return code, err
+	}
+	if err := users.Save(path); err != nil {
+		return exitFailure, err
+	}
+	return exitOK, nil
+}

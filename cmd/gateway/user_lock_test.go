@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+)
+
+// TestUserConcurrentEdits runs many `gateway user` processes (the built
+// binary) on one users file at once: eight adds of different users, a
+// set and a del of existing ones. Every change must be in the file
+// afterwards; without the lock the last rename wins and the others'
+// changes are lost.
+func TestUserConcurrentEdits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	bin := gatewayBinary(t)
+	path := filepath.Join(t.TempDir(), "users.toml")
+	for _, id := range []string{"keep", "gone"} {
+		if r := userCmd(t, "pw-"+id+"\n", nil, append([]string{"add", "--users", path, "--password-stdin", id}, userCmdCheap...)...); r.code != exitOK {
+			t.Fatalf("add %s: %+v", id, r)
+		}
+	}
+	const n = 8
+	type run struct {
+		args  []string
+		stdin string
+	}
+	var runs []run
+	for i := range n {
+		id := fmt.Sprintf("user%d", i)
+		runs = append(runs, run{append([]string{"user", "add", "--users", path, "--password-stdin", id}, userCmdCheap...), "pw-" + id + "\n"})
+	}
+	runs = append(runs, run{[]string{"user", "set", "--users", path, "--backend", "bbs", "keep"}, ""},
+		run{[]string{"user", "del", "--users", path, "gone"}, ""})
+	var wg sync.WaitGroup
+	errs := make([]error, len(runs))
+	start := make(chan struct{})
+	for i, r := range runs {
+		wg.Go(func() {
+			cmd := exec.Command(bin, r.args...)
+			cmd.Stdin = strings.NewReader(r.stdin)
+			<-start
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("%v: %v: %s", r.args, err, out)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	users, err := auth.LoadUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if users.Len() != n+1 {
+		t.Errorf("%d users, want %d: %v", users.Len(), n+1, users.List())
+	}
+	for i := range n {
+		id := fmt.Sprintf("user%d", i)
+		if err := userCmdVerify(t, path, id, "pw-"+id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if u, ok := users.Lookup("keep"); !ok || u.Backend != "bbs" {
+		t.Errorf("keep: %+v %v", u, ok)
+	}
+	if _, ok := users.Lookup("gone"); ok {
+		t.Error("gone was not deleted")
+	}
+}
+
+// TestUserLockHeld: while another process holds the users file's lock a
+// command waits; after --lock-timeout it fails with a clear message,
+// naming the holder, and changes nothing. Once the lock is free it works.
+func TestUserLockHeld(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.toml")
+	unlock, err := lockUsersFile(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := append([]string{"add", "--users", path, "--password-stdin", "--lock-timeout", "100ms", "alice"}, userCmdCheap...)
+	r := userCmd(t, "pw\n", nil, add...)
+	want := fmt.Sprintf("is being changed by another command (pid %d)", os.Getpid())
+	if r.code != exitFailure || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "try again") {
+		t.Errorf("with the lock held: %+v", r)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("users file written while locked: %v", err)
+	}
+	for _, args := range [][]string{{"set", "--backend", "x"}, {"del"}, {"passwd", "--password-stdin"}} {
+		args = append(args, "--users", path, "--lock-timeout", "1ms", "alice")
+		if r := userCmd(t, "pw\n", nil, args...); r.code == exitOK {
+			t.Errorf("%v succeeded: %+v", args, r)
+		}
+	}
+	unlock()
+	if r := userCmd(t, "pw\n", nil, add...); r.code != exitOK {
+		t.Fatalf("after unlock: %+v", r)
+	}
+	if err := userCmdVerify(t, path, "alice", "pw"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestUserLockDoesNotBlockReload: a running gateway's reload (SIGHUP)
+// reads the users file without the writers' lock: it goes through while
+// a command holds it, and sees the file as last saved.
+func TestUserLockDoesNotBlockReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{})
+	path := filepath.Join(g.dir, "users.toml")
+	unlock, err := lockUsersFile(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	g.writeUsers(map[string]string{"alice": "sh", "bob": "echo", "dave": "down", "erin": "sh"})
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)","users":4`)
+}
