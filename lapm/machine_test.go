@@ -745,6 +745,42 @@ func TestMachineBreak(t *testing.T) {
 	}
 }
 
+// TestMachineBreakWireFormat pins the break frames to V.42 §8.13.1: BRK is
+// a UI command with P=0 whose first information octet is BRK with the
+// sequence bit, and BRKACK is a UI response whose F bit equals the P bit of
+// the BRK it answers (a peer that sets P=1 gets F=1 back) and whose
+// information octet is BRKACK with the same sequence bit. Octets after the
+// first (break option and length, §12.3) do not change the answer.
+func TestMachineBreakWireFormat(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	if err := mp.m[0].sendBreak(mp.now); err != nil {
+		t.Fatal(err)
+	}
+	out := mp.m[0].flush(mp.now)
+	if len(out) != 1 || out[0].Kind != KindUI || out[0].PF || out[0].Addr != Originator.CommandAddr() ||
+		len(out[0].Info) < 1 || out[0].Info[0] != brkType {
+		t.Fatalf("BRK sent as %v, want one UI command, P=0, info %02x ...", out, brkType)
+	}
+	a := mp.m[1]
+	for _, tc := range []struct {
+		pf   bool
+		info []byte
+	}{
+		{false, []byte{brkType}},
+		{true, []byte{brkType | brkSeqBit, 0x40}},
+		{false, []byte{brkType, 0x40, 30}},
+	} {
+		a.recvFrame(mp.now, Frame{Addr: Originator.CommandAddr(), Kind: KindUI, PF: tc.pf, Info: tc.info})
+		resp := a.flush(mp.now)
+		want := brkAckType | tc.info[0]&brkSeqBit
+		if len(resp) != 1 || resp[0].Kind != KindUI || resp[0].Addr != Answerer.ResponseAddr() ||
+			resp[0].PF != tc.pf || !bytes.Equal(resp[0].Info, []byte{want}) {
+			t.Errorf("BRK P=%v info % x: answered %v, want UI response F=%v info %02x", tc.pf, tc.info, resp, tc.pf, want)
+		}
+	}
+}
+
 func TestMachineDuplicateIFramesIgnored(t *testing.T) {
 	mp := newPair(t, defaultLinkParams())
 	mp.establish()
