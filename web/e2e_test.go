@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -10,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -20,8 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,73 +86,32 @@ func TestE2EBrowser(t *testing.T) {
 		testutil.Missing(t, "playwright-core in web/ui/node_modules (run: cd web/ui && npm ci)")
 	}
 	chromium := testutil.NeedBinary(t, "chromium")
-	goTool := testutil.NeedBinary(t, "go")
 	testutil.CheckGoroutines(t)
 
 	dir := t.TempDir()
-	artifacts := os.Getenv("DIALGATE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(dir, "artifacts")
-	} else {
-		artifacts = filepath.Join(artifacts, "web-e2e")
-	}
+	artifacts := artifactsDir(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	bin := filepath.Join(dir, "gateway")
-	build := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/dialgate/dialgate/cmd/gateway")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build gateway: %v\n%s", err, out)
-	}
-
 	lineAddr, secureAddr := freeAddr(t), freeAddr(t)
 	certFile, keyFile := writeCert(t, dir)
-	cfg := filepath.Join(dir, "gateway.toml")
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	conf := fmt.Sprintf(gatewayConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), lineAddr, home, secureAddr, certFile, keyFile)
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+	gw := newDaemon(t, ctx, dir, conf, lineAddr, secureAddr)
+	gw.addUser(t, ctx, "alice", e2ePassword)
+	if err := gw.start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	add := exec.CommandContext(ctx, bin, "user", "add", "--config", cfg, "--password-stdin", "alice")
-	add.Stdin = strings.NewReader(e2ePassword + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("gateway user add: %v\n%s", err, out)
-	}
-
-	var gwLog bytes.Buffer
-	gw := exec.Command(bin, "serve", "--config", cfg)
-	gw.Stdout, gw.Stderr = &gwLog, &gwLog
-	if err := gw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	gwDone := make(chan error, 1)
-	go func() { gwDone <- gw.Wait() }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = gw.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-gwDone:
-		case <-time.After(10 * time.Second):
-			_ = gw.Process.Kill()
-			<-gwDone
-		}
-	}
-	defer stop()
+	defer gw.stop()
 	defer func() {
 		if t.Failed() {
-			stop()
-			t.Logf("gateway log:\n%s", gwLog.String())
+			gw.stop()
+			t.Logf("gateway log:\n%s", gw.log())
 		}
 	}()
-	waitListening(t, ctx, lineAddr, gwDone)
-	waitListening(t, ctx, secureAddr, gwDone)
 
 	pageURL, secureURL := "http://"+lineAddr+"/", "https://"+secureAddr+"/"
 	// The daemon serves the page at / of its ws and wss listeners, next
@@ -194,32 +149,27 @@ func TestE2EBrowser(t *testing.T) {
 	}
 	t.Logf("screenshots in %s", artifacts)
 
-	stop()
+	gw.stop()
 	checkCallRecords(t, filepath.Join(dir, "state", "calls.jsonl"))
+}
+
+// artifactsDir is where the browser tests leave their screenshots:
+// $DIALGATE_ARTIFACTS/web-e2e, else dir/artifacts.
+func artifactsDir(dir string) string {
+	if a := os.Getenv("DIALGATE_ARTIFACTS"); a != "" {
+		return filepath.Join(a, "web-e2e")
+	}
+	return filepath.Join(dir, "artifacts")
 }
 
 // checkCallRecords checks that the daemon recorded the browser's calls
 // like any other line's: two bridged sessions, one busy, one denied.
 func checkCallRecords(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("call records: %v", err)
-	}
-	defer f.Close()
 	results := map[string]int{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var rec struct {
-			Result string `json:"result"`
-			Line   string `json:"line"`
-			User   string `json:"user"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("call record %q: %v", sc.Text(), err)
-		}
+	for _, rec := range readCallRecords(t, path) {
 		if rec.Line != "ws" && rec.Line != "wss" {
-			t.Errorf("call record %s: line %q, want ws or wss", sc.Text(), rec.Line)
+			t.Errorf("call record %+v: line %q, want ws or wss", rec, rec.Line)
 		}
 		results[rec.Result]++
 	}
@@ -276,34 +226,4 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
-}
-
-// freeAddr returns a loopback host:port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-func waitListening(t *testing.T, ctx context.Context, addr string, exited <-chan error) {
-	t.Helper()
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("gateway exited before answering: %v", err)
-		case <-ctx.Done():
-			t.Fatalf("gateway not answering on %s: %v", addr, err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }

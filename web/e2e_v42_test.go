@@ -1,8 +1,8 @@
 package web
 
 import (
+	"bytes"
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,136 +12,63 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
-
-	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/testutil"
-	"github.com/dialgate/dialgate/lapm"
-	"github.com/dialgate/dialgate/transport/ws"
 )
 
-// v42Gateway answers WebSocket lines with LAPM at once (no detection; as
-// a listener with v42 = "lapm"), Access Security with its current host
-// key, and a shell on a pty, the way the daemon's V.42 path will. It
-// stands in for `gateway serve`, which does not answer V.42 yet.
-type v42Gateway struct {
-	t       *testing.T
-	key     atomic.Pointer[auth.HostKey]
-	keyGen  atomic.Int32
-	session atomic.Uint64
-	home    string
+// v42GatewayConfig is the daemon's configuration for the browser's V.42
+// test: one line at a time (the second caller hears BUSY), no hold-off,
+// cheap argon2id, a shell on a pty. Listener "v42" answers with LAPM at
+// once (v42 = "lapm": its page logs in with V.42 and Access Security);
+// listener "detect" runs V.42 detection first (its page defaults to the
+// text login; ?mode=v42 selects the V.42 login).
+const v42GatewayConfig = `gateway_name = "e2e-v42"
+state_dir = %[1]q
+users_file = %[2]q
+default_backend = "sh"
+[log]
+level = "debug"
+[lines]
+max_concurrent = 1
+per_source = 0
+holdoff = "0s"
+drain_timeout = "2s"
+[security]
+argon2_time = 1
+argon2_memory_kib = 8192
+throttle_base = "10ms"
+throttle_max = "20ms"
+[[listener]]
+name = "v42"
+address = "ws://%[3]s/line"
+v42 = "lapm"
+security = "required"
+[[listener]]
+name = "detect"
+address = "ws://%[4]s/line"
+v42 = "detect"
+[[backend]]
+name = "sh"
+type = "pty"
+command = ["/bin/sh"]
+env = ["PS1=$ ", "HOME=%[5]s", "LANG=C.UTF-8"]
+term = "xterm"
+`
 
-	mu       sync.Mutex
-	verifies []string // "gen<N> <user> ok|denied", in order
-	wg       sync.WaitGroup
-}
-
-func (g *v42Gateway) rotateKey() error {
-	k, err := auth.GenerateHostKey(nil)
-	if err != nil {
-		return err
-	}
-	g.key.Store(&k)
-	g.keyGen.Add(1)
-	return nil
-}
-
-func (g *v42Gateway) serve(ctx context.Context, l *ws.Listener) {
-	for {
-		line, err := l.AcceptWS(ctx)
-		if err != nil {
-			return
-		}
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			if err := g.call(ctx, line); err != nil {
-				g.t.Logf("test gateway: call ended: %v", err)
-			}
-		}()
-	}
-}
-
-func (g *v42Gateway) call(ctx context.Context, line *ws.Line) error {
-	defer line.Close()
-	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	link, err := lapm.Open(hctx, line, nil, lapm.Config{Role: lapm.Answerer})
-	if err != nil {
-		return err
-	}
-	defer link.Close()
-	first, err := link.AcceptXID(hctx)
-	if err != nil {
-		return err
-	}
-	gen := g.keyGen.Load()
-	res, err := auth.Answer(hctx, link, first, auth.AnswererConfig{
-		HostKey: *g.key.Load(), Name: "e2e-v42",
-		Verify: func(_ context.Context, user, pw string) (auth.User, error) {
-			ok := user == "alice" && subtle.ConstantTimeCompare([]byte(pw), []byte(e2ePassword)) == 1
-			g.mu.Lock()
-			g.verifies = append(g.verifies, fmt.Sprintf("gen%d %s %v", gen, user, map[bool]string{true: "ok", false: "denied"}[ok]))
-			g.mu.Unlock()
-			if !ok {
-				return auth.User{}, auth.ErrDenied
-			}
-			return auth.User{ID: user}, nil
-		},
-		AllocateSession: func() (uint64, error) { return g.session.Add(1), nil },
-	})
-	if err != nil {
-		return err
-	}
-	link.SetTransform(res.Transform)
-	if err := link.Establish(hctx); err != nil {
-		return err
-	}
-	cancel()
-
-	win := line.Info().Window
-	cmd := exec.Command("/bin/sh")
-	cmd.Env = []string{"PS1=$ ", "HOME=" + g.home, "TERM=xterm", "PATH=/usr/bin:/bin"}
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(max(win.Cols, 1)), Rows: uint16(max(win.Rows, 1))})
-	if err != nil {
-		return err
-	}
-	done := make(chan struct{})
-	var winWG sync.WaitGroup
-	winWG.Add(1)
-	go func() { // window changes reach the pty, as the bridge does
-		defer winWG.Done()
-		for {
-			select {
-			case w, ok := <-line.WindowChanges():
-				if !ok {
-					return
-				}
-				_ = pty.Setsize(ptmx, &pty.Winsize{Cols: uint16(w.Cols), Rows: uint16(w.Rows)})
-			case <-done:
-				return
-			}
-		}
-	}()
-	go func() { _, _ = io.Copy(ptmx, link); _ = cmd.Process.Kill() }()
-	_, _ = io.Copy(link, ptmx) // until the shell exits or is killed
-	close(done)
-	winWG.Wait()
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	ptmx.Close()
-	return nil
-}
-
-// TestE2EBrowserV42 runs the page in V.42 mode in headless Chromium: the
-// Go caller compiled to WebAssembly (web/wasm) runs LAPM and Access
-// Security against a test gateway, pins its host key, reaches a shell,
-// sees resizes, is denied with a wrong password, and refuses a changed
-// host key without sending the password.
+// TestE2EBrowserV42 runs the page's V.42 login (the Go caller compiled to
+// WebAssembly, web/wasm) in headless Chromium against a real `gateway
+// serve` built from this tree, with a users file from `gateway user add`
+// and a host key from `gateway keygen`: first-use pin of the host key, a
+// command and a resize on the pty behind a sealed link, a second caller
+// hearing busy, a wrong password denied, the V.42 login on a listener
+// with v42 = "detect", then the daemon restarted with a new key (`gateway
+// keygen --force`): the page refuses the call before the password is
+// sent, and after "Forget host key" pins the new key. The call records
+// must say how each call went, with no password checked for the refused
+// one. Screenshots are left in $DIALGATE_ARTIFACTS/web-e2e (default: the
+// test's temporary directory, logged).
 func TestE2EBrowserV42(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test skipped in -short mode")
@@ -154,53 +81,76 @@ func TestE2EBrowserV42(t *testing.T) {
 	testutil.CheckGoroutines(t)
 
 	dir := t.TempDir()
-	artifacts := os.Getenv("DIALGATE_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = filepath.Join(dir, "artifacts")
-	} else {
-		artifacts = filepath.Join(artifacts, "web-e2e")
-	}
+	artifacts := artifactsDir(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	g := &v42Gateway{t: t, home: dir}
-	if err := g.rotateKey(); err != nil {
+	lapmAddr, detectAddr := freeAddr(t), freeAddr(t)
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	lines, err := ws.NewHandler(ws.Options{})
+	conf := fmt.Sprintf(v42GatewayConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), lapmAddr, detectAddr, home)
+	gw := newDaemon(t, ctx, dir, conf, lapmAddr, detectAddr)
+	gw.addUser(t, ctx, "alice", e2ePassword)
+	firstKey, err := gw.keygen(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := Handler(Options{Mode: ModeV42})
-	if err != nil {
+	if err := gw.start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/line", lines)
-	mux.Handle("/", page)
-	mux.HandleFunc("POST /test/rotate-key", func(w http.ResponseWriter, _ *http.Request) {
-		if err := g.rotateKey(); err != nil {
-			http.Error(w, err.Error(), 500)
-		}
-	})
-	srv := httptest.NewServer(mux)
-	serveCtx, stopServe := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { g.serve(serveCtx, lines); close(served) }()
+	defer gw.stop()
 	defer func() {
-		stopServe()
-		<-served
-		lines.Close()
-		srv.Close()
-		g.wg.Wait()
+		if t.Failed() {
+			gw.stop()
+			t.Logf("gateway log:\n%s", gw.log())
+		}
 	}()
+
+	// The key rotation hook the browser script calls: stop the daemon,
+	// give it a new host key, start it again on the same addresses, and
+	// answer with the new fingerprint.
+	var (
+		keyMu  sync.Mutex
+		newKey string
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		gw.stop()
+		fp, err := gw.keygen(r.Context(), true)
+		if err == nil {
+			err = gw.start(r.Context())
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		keyMu.Lock()
+		newKey = fp
+		keyMu.Unlock()
+		_, _ = io.WriteString(w, fp)
+	}))
+	defer hook.Close()
+
+	pageURL, detectURL := "http://"+lapmAddr+"/", "http://"+detectAddr+"/"
+	for _, u := range []string{pageURL, detectURL} {
+		if !servesPage(t, u) {
+			t.Fatalf("gateway serve does not serve the terminal page at %s", u)
+		}
+	}
 
 	e2e := exec.CommandContext(ctx, node, "e2e/e2e.mjs")
 	e2e.Dir = "ui"
 	e2e.Env = append(os.Environ(),
 		"DIALGATE_E2E_SCENARIO=v42",
-		"DIALGATE_E2E_URL="+srv.URL+"/",
-		"DIALGATE_E2E_ROTATE_URL="+srv.URL+"/test/rotate-key",
+		"DIALGATE_E2E_URL="+pageURL,
+		"DIALGATE_E2E_DETECT_URL="+detectURL,
+		"DIALGATE_E2E_FINGERPRINT="+firstKey,
+		"DIALGATE_E2E_ROTATE_URL="+hook.URL+"/rotate",
 		"DIALGATE_E2E_USER=alice",
 		"DIALGATE_E2E_PASSWORD="+e2ePassword,
 		"DIALGATE_E2E_OUT="+artifacts,
@@ -211,19 +161,96 @@ func TestE2EBrowserV42(t *testing.T) {
 	if err != nil {
 		t.Fatalf("e2e.mjs: %v", err)
 	}
-	// The password was verified for the first key (right, then wrong)
-	// and for the second key only after the pin was forgotten: the call
-	// that met the changed key never sent it.
-	g.mu.Lock()
-	got := strings.Join(g.verifies, ", ")
-	g.mu.Unlock()
-	if want := "gen1 alice ok, gen1 alice denied, gen2 alice ok"; got != want {
-		t.Errorf("password verifications: %s\nwant: %s", got, want)
+	for _, want := range []string{
+		"ok V.42 call with Access Security; host key pinned on first use",
+		"ok command over the sealed link",
+		"ok resize reaches the pty over V.42",
+		"ok second caller hears busy",
+		"ok wrong password is denied",
+		"ok V.42 login on a listener with v42 = detect",
+		"ok changed host key is refused before the password is sent",
+		"ok forget the key, call again, new key pinned",
+		"ok no page errors",
+	} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("browser run lacks %q", want)
+		}
 	}
-	for _, shot := range []string{"v42.png", "hostkey.png"} {
+	keyMu.Lock()
+	if newKey == "" || newKey == firstKey {
+		t.Errorf("host key not rotated: %q then %q", firstKey, newKey)
+	}
+	keyMu.Unlock()
+	for _, shot := range []string{"v42.png", "busy-v42.png", "denied-v42.png", "hostkey.png"} {
 		if fi, err := os.Stat(filepath.Join(artifacts, shot)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s missing or empty: %v", shot, err)
 		}
 	}
 	t.Logf("screenshots in %s", artifacts)
+
+	gw.stop()
+	log := gw.log()
+	if err := os.WriteFile(filepath.Join(artifacts, "gateway-v42.log"), []byte(log), 0o600); err != nil {
+		t.Error(err)
+	}
+	recs := readCallRecords(t, filepath.Join(dir, "state", "calls.jsonl"))
+	if !checkV42CallRecords(t, recs) {
+		return
+	}
+	// The call that met the new host key ended before RESPONSE (user ID
+	// and password): the daemon was still waiting for it, never learnt
+	// the user, and so never checked a password.
+	refused := recs[4]
+	if !strings.Contains(refused.Reason, "waiting for RESPONSE") {
+		t.Errorf("refused call's record: reason %q, want the gateway waiting for RESPONSE", refused.Reason)
+	}
+	if line := callEndedLine(log, refused.Session); line == "" || strings.Contains(line, `"user"`) {
+		t.Errorf("log of the refused call (session %d): %q, want a call ended line without a user", refused.Session, line)
+	}
+}
+
+// callEndedLine returns the daemon's "call ended" log line of a session.
+func callEndedLine(log string, session uint64) string {
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, "\tcall ended\t") && strings.Contains(line, fmt.Sprintf(`"session": %d,`, session)) {
+			return line
+		}
+	}
+	return ""
+}
+
+// checkV42CallRecords checks the daemon's records of the browser's V.42
+// calls, in the order the script places them; false if their number is
+// wrong.
+func checkV42CallRecords(t *testing.T, recs []callRecord) bool {
+	t.Helper()
+	type want struct {
+		listener, result, user string
+		sealed                 bool // V.42 with Access Security, sealed data phase
+	}
+	wants := []want{
+		{"v42", "completed", "alice", true}, // pin, command, resize
+		{"v42", "busy", "", false},          // the second page, while the first holds the line
+		{"v42", "denied", "alice", false},   // wrong password
+		{"detect", "completed", "alice", true},
+		{"v42", "abandoned", "", false}, // the new host key refused: no RESPONSE, no user, no password check
+		{"v42", "completed", "alice", true},
+	}
+	if len(recs) != len(wants) {
+		t.Errorf("%d call records, want %d: %+v", len(recs), len(wants), recs)
+		return false
+	}
+	for i, w := range wants {
+		r := recs[i]
+		sealed := r.LAPM != nil && r.LAPM.Sealed
+		ok := r.Listener == w.listener && r.Result == w.result && r.User == w.user && sealed == w.sealed && r.Line == "ws"
+		if w.result != "busy" && r.Mode != "v42" {
+			ok = false
+		}
+		if !ok {
+			t.Errorf("call %d (session %d): listener %s, result %s (%s), user %q, mode %q, sealed %v; want listener %s, result %s, user %q, mode v42, sealed %v",
+				i+1, r.Session, r.Listener, r.Result, r.Reason, r.User, r.Mode, sealed, w.listener, w.result, w.user, w.sealed)
+		}
+	}
+	return true
 }

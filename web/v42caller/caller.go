@@ -1,10 +1,12 @@
 package v42caller
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/dialgate/dialgate/auth"
@@ -19,6 +21,11 @@ var (
 	// ErrCallback means the gateway accepted the login but will call
 	// back, which this caller cannot take.
 	ErrCallback = errors.New("v42caller: the account takes callbacks, which this caller cannot answer")
+	// ErrBusy means the gateway said BUSY and hung up before any V.42
+	// started: it had no free line for the call (max_concurrent,
+	// per_source, hold-off or maintenance). It answers such calls with
+	// the text "BUSY" at once, whatever the listener's V.42 setting.
+	ErrBusy = errors.New("v42caller: the gateway is busy")
 )
 
 // Config configures Call.
@@ -53,28 +60,30 @@ type Session struct {
 // Call runs a V.42 call with Access Security on line, which it owns from
 // now on (it is closed when Call fails and when Link is closed). ctx
 // bounds the set-up only. Errors from Access Security keep their type
-// (auth.RejectReason tells a denied login from a busy gateway).
+// (auth.RejectReason tells a denied login from a gateway that sheds
+// load); a gateway with no free line for the call gives ErrBusy.
 func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, error) {
 	if cfg.CheckHostKey == nil {
 		line.Close()
 		return nil, errors.New("v42caller: Config.CheckHostKey is required")
 	}
+	h := &heardLine{ReadWriteCloser: line}
 	var leftover []byte
 	if !cfg.SkipDetection {
-		res, left, err := lapm.Detect(ctx, asReadWriter(line), lapm.Originator)
+		res, left, err := lapm.Detect(ctx, h, lapm.Originator)
 		if err != nil {
 			line.Close()
-			return nil, fmt.Errorf("v42caller: detection: %w", err)
+			return nil, h.busyOr(fmt.Errorf("v42caller: detection: %w", err))
 		}
 		if res != lapm.DetectLAPM {
 			line.Close()
-			return nil, fmt.Errorf("%w (detection: %s)", ErrNoV42, res)
+			return nil, h.busyOr(fmt.Errorf("%w (detection: %s)", ErrNoV42, res))
 		}
 		leftover = left
 	}
-	link, err := lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Logger: cfg.Logger, T401: cfg.T401})
+	link, err := lapm.Open(ctx, h, leftover, lapm.Config{Role: lapm.Originator, Logger: cfg.Logger, T401: cfg.T401})
 	if err != nil {
-		return nil, fmt.Errorf("v42caller: %w", err) // Open closed the line
+		return nil, h.busyOr(fmt.Errorf("v42caller: %w", err)) // Open closed the line
 	}
 	res, err := auth.Call(ctx, link, auth.CallerConfig{
 		UserID: cfg.UserID, Password: cfg.Password, HostName: cfg.Host,
@@ -99,5 +108,48 @@ func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, e
 	return &Session{Link: link, SessionNumber: res.SessionNumber, GatewayName: res.GatewayName, HostKey: res.HostKey}, nil
 }
 
-// asReadWriter keeps the line's SetReadDeadline visible to lapm.Detect.
-func asReadWriter(line io.ReadWriteCloser) io.ReadWriter { return line }
+// busyMessage is what the gateway says to a call it has no line for
+// (bridge: "BUSY" and CR LF) before it hangs up.
+const busyMessage = "BUSY"
+
+// heardLine passes a line through and keeps the first octets the gateway
+// sent, so that a call refused with BUSY can be told from a failed one.
+// It keeps the line's read deadlines (V.42 detection needs them).
+type heardLine struct {
+	io.ReadWriteCloser
+	mu    sync.Mutex
+	head  [16]byte
+	total int // octets read so far
+}
+
+func (h *heardLine) Read(p []byte) (int, error) {
+	n, err := h.ReadWriteCloser.Read(p)
+	h.mu.Lock()
+	if h.total < len(h.head) {
+		copy(h.head[h.total:], p[:n])
+	}
+	h.total += n
+	h.mu.Unlock()
+	return n, err
+}
+
+// SetReadDeadline is the line's; without one it fails with
+// lapm.ErrNoDeadline (then detection cannot run).
+func (h *heardLine) SetReadDeadline(t time.Time) error {
+	d, ok := h.ReadWriteCloser.(interface{ SetReadDeadline(time.Time) error })
+	if !ok {
+		return fmt.Errorf("v42caller: %w", lapm.ErrNoDeadline)
+	}
+	return d.SetReadDeadline(t)
+}
+
+// busyOr returns an error wrapping ErrBusy and err when all the gateway
+// said before the call failed was BUSY; otherwise err.
+func (h *heardLine) busyOr(err error) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.total <= len(h.head) && string(bytes.TrimSpace(h.head[:h.total])) == busyMessage {
+		return fmt.Errorf("%w (%w)", ErrBusy, err)
+	}
+	return err
+}

@@ -172,3 +172,43 @@ func TestCheckHostKeyRequired(t *testing.T) {
 		t.Fatalf("line not closed: %v", err)
 	}
 }
+
+// TestBusy: a gateway with no free line says BUSY in plain text and hangs
+// up before any V.42 (bridge); Call reports ErrBusy, with or without
+// detection. Other last words before a hang-up are not BUSY.
+func TestBusy(t *testing.T) {
+	for _, c := range []struct {
+		name, said string
+		detect     bool
+		busy       bool
+	}{
+		{"LAPM at once", "BUSY\r\n", false, true},
+		{"detection", "BUSY\r\n", true, true},
+		{"banner then hang-up", "login: ", false, false},
+		{"BUSY in a longer text", "BUSY signal\r\n", false, false},
+		{"BUSY after other text", "hello\r\nBUSY\r\n", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			// As in the page, octets sent after the gateway hung up are
+			// dropped without an error (a closing WebSocket's send).
+			var line, g *Line
+			line = NewLine(func(p []byte) error { _ = g.Feed(p); return nil }, func() { g.PeerHungUp() }, transport.LineInfo{Transport: "pipe"})
+			g = NewLine(func(p []byte) error { return line.Feed(p) }, func() { line.PeerHungUp() }, transport.LineInfo{Transport: "pipe"})
+			go func() {
+				_, _ = g.Write([]byte(c.said))
+				g.Close()
+			}()
+			_, err := Call(ctx, line, Config{UserID: "alice", Password: "pw", Host: "test:1", SkipDetection: !c.detect,
+				CheckHostKey: func([]byte) error { return nil }})
+			if err == nil {
+				t.Fatal("Call succeeded")
+			}
+			if errors.Is(err, ErrBusy) != c.busy {
+				t.Fatalf("Call = %v; want busy %v", err, c.busy)
+			}
+		})
+	}
+}

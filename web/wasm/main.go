@@ -198,6 +198,8 @@ func classify(err error) (state, detail string) {
 			msg = msg[i+1:]
 		}
 		return "hostkey", msg
+	case errors.Is(err, v42caller.ErrBusy):
+		return "busy", "all lines are busy; try again later"
 	case errors.Is(err, v42caller.ErrNoV42):
 		return "nov42", "the gateway answered without V.42; use the text login"
 	case errors.Is(err, v42caller.ErrCallback):

@@ -1,6 +1,6 @@
 // End-to-end tests of the browser terminal in headless Chromium (the
 // Debian package; no browser is ever downloaded), driven by playwright-core.
-// web/e2e_test.go and web/e2e_v42_test.go start the gateways and run this
+// web/e2e_test.go and web/e2e_v42_test.go start `gateway serve` and run this
 // script; it can also be run by hand against any gateway serving the page:
 //
 //   DIALGATE_E2E_URL=http://127.0.0.1:8080/ DIALGATE_E2E_USER=alice \
@@ -13,9 +13,10 @@
 // (the page over https, any certificate accepted) it then logs in again
 // over wss.
 //
-// Scenario "v42": the page in V.42 mode (dialgate.wasm) against a gateway
-// answering LAPM and Access Security, a shell behind it, and a test hook
-// DIALGATE_E2E_ROTATE_URL (POST) that changes the gateway's host key.
+// Scenario "v42": the page's V.42 login (dialgate.wasm) against a gateway
+// whose listener has v42 = "lapm" (and optionally one with v42 =
+// "detect"), a shell behind it, and a test hook DIALGATE_E2E_ROTATE_URL
+// (POST) that gives the gateway a new host key; see v42Scenario.
 //
 // Each step prints one line "ok <step>"; a failure prints
 // "FAIL <step>: <why>", the terminal text and a screenshot, and exits 1.
@@ -52,9 +53,23 @@ const ctx = await chromium.launchPersistentContext(profile, {
 
 function ok(what) { console.log(`ok ${what}`); }
 
-const screen = (page) => page.evaluate(() => window.dialgate.screen());
-const status = (page) => page.evaluate(() => window.dialgate.status());
-const size = (page) => page.evaluate(() => window.dialgate.size());
+// look evaluates fn in the page, failing after WAIT: a page whose script
+// is stuck (say, in the WebAssembly caller) does not answer at all.
+async function look(page, fn) {
+  let timer;
+  const stuck = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the page did not respond for ${WAIT} ms (its script is stuck)`)), WAIT);
+  });
+  try {
+    return await Promise.race([page.evaluate(fn), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const screen = (page) => look(page, () => window.dialgate.screen());
+const status = (page) => look(page, () => window.dialgate.status());
+const size = (page) => look(page, () => window.dialgate.size());
 
 async function waitScreen(page, pred, what) {
   const deadline = Date.now() + WAIT;
@@ -115,39 +130,62 @@ async function sttySize(page) {
 
 const scenario = env('DIALGATE_E2E_SCENARIO', 'text');
 
-// v42Scenario: the page in mode v42 against a gateway answering V.42 with
-// Access Security (LAPM at once, no detection), user/password from the
-// environment, a shell on a pty behind it. DIALGATE_E2E_ROTATE_URL is a
-// test hook that gives the gateway a new host key.
+// v42Scenario: the page's V.42 login against `gateway serve` (web/
+// e2e_v42_test.go): DIALGATE_E2E_URL is the page of a listener with
+// v42 = "lapm", which must come up in V.42 mode by itself; the gateway
+// answers one line at a time (a second caller hears BUSY) and bridges to
+// a shell on a pty. DIALGATE_E2E_DETECT_URL (optional) is the page of a
+// listener with v42 = "detect" (text login by default; ?mode=v42 for
+// V.42). DIALGATE_E2E_FINGERPRINT (optional) is the gateway's host-key
+// fingerprint. DIALGATE_E2E_ROTATE_URL is a test hook (POST) that gives
+// the gateway a new host key and answers with its fingerprint.
 async function v42Scenario() {
   step = 'page loads in V.42 mode';
-  const a = await ctx.newPage();
-  pages.push(a);
   const errors = [];
-  a.on('pageerror', (e) => errors.push(String(e)));
-  a.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  a.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
-  await a.goto(url);
+  const watch = (p) => {
+    p.on('pageerror', (e) => errors.push(String(e)));
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    p.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
+  };
+  const open = async (u) => {
+    const p = await ctx.newPage();
+    pages.push(p);
+    watch(p);
+    await p.goto(u);
+    return p;
+  };
+  const a = await open(url);
   if ((await a.evaluate(() => window.dialgate.mode)) !== 'v42') throw new Error('page not in v42 mode');
   await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
   ok(step);
 
-  const call = async (pw) => {
-    await a.fill('#user', user);
-    await a.fill('#password', pw);
-    await a.click('#call');
+  const call = async (p, pw) => {
+    await p.fill('#user', user);
+    await p.fill('#password', pw);
+    await p.click('#call');
+  };
+  const pinnedKeys = async (p) => [...(await screen(p)).matchAll(/pinned its host key (SHA256:[A-Za-z0-9+/=]+)/g)].map((m) => m[1]);
+  const connect = async (p) => {
+    await call(p, password);
+    await waitState(p, 'connected');
+    await p.waitForFunction(() => /V\.42, encrypted, session \d+/.test(window.dialgate.status().text), null, { timeout: WAIT });
+    if (await p.inputValue('#password') !== '') throw new Error('password left in the form');
+    await waitScreen(p, (s) => s.split('\n').some((l) => l.startsWith('$ ')), 'the shell prompt');
+  };
+  const hangUp = async (p) => {
+    await p.click('#hangup');
+    await waitState(p, 'hungup');
+    await p.waitForSelector('#login:not([hidden])', { timeout: WAIT });
   };
 
   step = 'V.42 call with Access Security; host key pinned on first use';
-  await call(password);
-  await waitState(a, 'connected');
-  await a.waitForFunction(() => /V\.42, encrypted, session \d+/.test(window.dialgate.status().text), null, { timeout: WAIT });
-  await waitText(a, 'pinned its host key SHA256:');
-  if (await a.inputValue('#password') !== '') throw new Error('password left in the form');
-  ok(`${step} (${(await status(a)).text})`);
+  await connect(a);
+  const pinned = await pinnedKeys(a);
+  const first = env('DIALGATE_E2E_FINGERPRINT');
+  if (pinned.length !== 1 || (first && pinned[0] !== first)) throw new Error(`pinned ${JSON.stringify(pinned)}, gateway key ${first}`);
+  ok(`${step} (${(await status(a)).text}, ${pinned[0]})`);
 
   step = 'command over the sealed link';
-  await waitScreen(a, (s) => s.split('\n').some((l) => l.startsWith('$ ')), 'the shell prompt');
   const out = await run(a, 'echo "v42-$((6*7))"');
   if (!out.includes('v42-42')) throw new Error(`output ${JSON.stringify(out)}`);
   ok(step);
@@ -159,6 +197,8 @@ async function v42Scenario() {
   await a.setViewportSize({ width: 700, height: 450 });
   await a.waitForFunction((w) => { const s = window.dialgate.size(); return s.cols !== w.cols || s.rows !== w.rows; }, want, { timeout: WAIT });
   want = await size(a);
+  // The size travels as a WebSocket control message, the command inside
+  // the LAPM link: the pty may learn the size a moment later; retry once.
   got = await sttySize(a);
   if (got.rows !== want.rows || got.cols !== want.cols) got = await sttySize(a);
   if (got.rows !== want.rows || got.cols !== want.cols) throw new Error(`stty size ${JSON.stringify(got)}, terminal ${JSON.stringify(want)}`);
@@ -166,24 +206,56 @@ async function v42Scenario() {
   ok(`${step} (${got.cols}x${got.rows})`);
   await a.screenshot({ path: join(out_, 'v42.png') });
 
+  step = 'second caller hears busy';
+  const b = await open(url);
+  await b.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+  await call(b, password);
+  const busy = await waitState(b, 'busy');
+  if (!/busy/.test(busy)) throw new Error(`status line says ${JSON.stringify(busy)}`);
+  await b.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+  await b.screenshot({ path: join(out_, 'busy-v42.png') });
+  await b.close();
+  pages.splice(pages.indexOf(b), 1);
+  ok(step);
+
   step = 'hang up';
-  await a.click('#hangup');
-  await waitState(a, 'hungup');
-  await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+  await hangUp(a);
   ok(step);
 
   step = 'wrong password is denied';
-  await call(password + '-wrong');
+  await call(a, password + '-wrong');
   const denied = await waitState(a, 'denied');
   if (!/denied/.test(denied)) throw new Error(`status line says ${JSON.stringify(denied)}`);
+  await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+  await a.screenshot({ path: join(out_, 'denied-v42.png') });
   ok(step);
+
+  const detectURL = env('DIALGATE_E2E_DETECT_URL');
+  if (detectURL) {
+    step = 'V.42 login on a listener with v42 = detect';
+    // Its page defaults to the text login (opening it would place a
+    // call at once): read the mode the gateway wrote into it.
+    const html = await (await fetch(detectURL)).text();
+    if (!html.includes('<meta name="dialgate-mode" content="text">')) throw new Error('the page of a detect listener does not default to the text login');
+    const c = await open(new URL('?mode=v42', detectURL).href);
+    if ((await c.evaluate(() => window.dialgate.mode)) !== 'v42') throw new Error('?mode=v42 ignored');
+    await connect(c);
+    const lines = await run(c, 'echo "detect-$((6*7))"');
+    if (!lines.includes('detect-42')) throw new Error(`output ${JSON.stringify(lines)}`);
+    await hangUp(c);
+    await c.close();
+    pages.splice(pages.indexOf(c), 1);
+    ok(step);
+  }
 
   step = 'changed host key is refused before the password is sent';
   const rot = await fetch(env('DIALGATE_E2E_ROTATE_URL'), { method: 'POST' });
-  if (!rot.ok) throw new Error(`rotate hook: HTTP ${rot.status}`);
-  await call(password);
+  const second = (await rot.text()).trim();
+  if (!rot.ok) throw new Error(`rotate hook: HTTP ${rot.status}: ${second}`);
+  await call(a, password);
   const hk = await waitState(a, 'hostkey');
-  if (!/^HOST KEY CHANGED: pinned SHA256:\S+, offered SHA256:\S+$/.test(hk)) throw new Error(`status line says ${JSON.stringify(hk)}`);
+  const m = /^HOST KEY CHANGED: pinned (SHA256:[A-Za-z0-9+/=]+), offered (SHA256:[A-Za-z0-9+/=]+)$/.exec(hk);
+  if (!m || m[1] !== pinned[0] || m[2] !== second) throw new Error(`status line says ${JSON.stringify(hk)}; pinned ${pinned[0]}, new key ${second}`);
   if (await a.isHidden('#forget')) throw new Error('no Forget host key button');
   await waitText(a, 'ended before the password was sent');
   await a.screenshot({ path: join(out_, 'hostkey.png') });
@@ -192,11 +264,12 @@ async function v42Scenario() {
   step = 'forget the key, call again, new key pinned';
   await a.click('#forget');
   await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
-  await call(password);
-  await waitState(a, 'connected');
-  await waitScreen(a, (s) => (s.match(/pinned its host key/g) || []).length === 2, 'the second first-use notice');
-  await a.click('#hangup');
-  await waitState(a, 'hungup');
+  await connect(a);
+  const repinned = await pinnedKeys(a);
+  if (repinned.length !== 2 || repinned[1] !== second) throw new Error(`pinned ${JSON.stringify(repinned)}, new key ${second}`);
+  const again = await run(a, 'echo "again-$((6*7))"');
+  if (!again.includes('again-42')) throw new Error(`output ${JSON.stringify(again)}`);
+  await hangUp(a);
   ok(step);
 
   step = 'no page errors';
