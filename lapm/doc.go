@@ -3,7 +3,9 @@
 // lines.
 //
 // Clause numbers are those of V.42 (03/2002); they were checked against
-// the Recommendation's table of contents (ITU-T, T-REC-V.42-200203).
+// the Recommendation's table of contents (ITU-T, T-REC-V.42-200203) and,
+// where quoted, against its text; docs/v42-notes.md says which facts were
+// verified where and which are still open.
 //
 // It holds, one concern per file:
 //
@@ -25,9 +27,9 @@
 //   - link.go, machine.go, timers.go, stats.go, transform.go: the link
 //     procedure — establishment (§8.3), information transfer with REJ and
 //     SREJ recovery (§8.4), exception conditions and FRMR (§8.5), release
-//     (§8.7), collisions (§8.9), break (§8.13), timers T401/T403 and N400
-//     (§8.2.5, §9.2) — and the Link API, an io.ReadWriteCloser for the data
-//     phase.
+//     (§8.7), collisions (§8.9), break (§8.13; frame encoding §12.3),
+//     timers T401/T403 and N400 (§8.2.5, §9.2; T403 expiry §8.12.3.3) —
+//     and the Link API, an io.ReadWriteCloser for the data phase.
 //
 // # Choices where V.42 leaves room
 //
@@ -38,11 +40,14 @@
 // originator within 1.5 s ends Open with ErrLinkFailure. With FlagWait 0
 // only ctx bounds the wait, for callers that skipped detection.
 //
-// XID collision (§8.9). When both stations have an XID command
-// outstanding, the originator's command wins: the answerer answers it;
-// the originator ignores the answerer's command, which the answerer
-// retransmits after T401 and which is then answered. Deterministic, and
-// no exchange is lost.
+// XID collision. When both stations have an XID command outstanding,
+// the originator's command wins: the answerer answers it; the originator
+// ignores the answerer's command, which the answerer retransmits after
+// T401 and which is then answered. Deterministic, and no exchange is
+// lost. This is our rule, not a quoted one: §8.9 (collision of unnumbered
+// commands and responses) could not be read for XID, and spandsp only
+// lets the originator send XID commands and answers every command it
+// gets, so it never meets the case.
 //
 // FCS-32 switch-over (§8.10, Table 11a bit 17). The station that sent the
 // XID command switches its transmitter to FCS-32 as soon as the response
@@ -64,16 +69,18 @@
 // answered by a response without one. A whole XID information field is
 // bounded by Config.MaxXID (DefaultMaxXID fits a 2048-octet payload).
 //
-// Break (§8.13). A break is a UI command, P=0, whose first information
-// octet is the message type BRK 0x40 with the sequence bit X (0x80)
-// toggled per new break; it is answered by a UI response BRKACK 0x60
-// carrying the same X, and retransmitted per T401/N400 until then. A
-// repeated BRK with the same X is acknowledged but not passed on again.
-// The second octet we send, 0x40 for a non-destructive expedited break,
-// is a guess from V.76 Annex B and could not be checked against the
-// Recommendation's text; spandsp 0.0.6 ignores break and an older spandsp
-// reads the octet as a length. On receipt only the first octet is
-// interpreted, so either layout interoperates.
+// Break (§8.13). A break is a UI command with P=0 (§8.13.1) whose first
+// information octet is the message type BRK 0x40 with the sequence bit X
+// (0x80) toggled per new break; it is answered by a UI response BRKACK
+// 0x60 carrying the same X, with F equal to the command's P (§8.13.1),
+// and retransmitted per T401/N400 until then. A repeated BRK with the same
+// X is acknowledged but not passed on again. §8.13.1 says a BRK carries
+// the break-handling option and, if the sender has one, the break length;
+// their bit layout (§12.3) could not be read. We send one option octet,
+// 0x40 (meant as non-destructive, expedited, after V.76 Annex B) and no
+// length. spandsp since its 2011 rewrite ignores UI frames; its earlier
+// snapshots only log the octet after the type as a length. On receipt only
+// the first octet is interpreted, so any layout of the rest interoperates.
 //
 // Hostile peers. Every frame that fails to parse or breaks the procedure
 // is counted (Stats) and logged through the narrow Logger; in the data
