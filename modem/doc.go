@@ -38,8 +38,10 @@
 //     file is TOML, must be mode 0600, and passwords never reach a log.
 //   - dte_linux.go opens the DTE: a pty (with an optional stable symlink), a
 //     serial device configured through termios (DTR from the DTE watched
-//     on a status input, DCD towards it driven per &C on an output), or
-//     stdio.
+//     on a status input; DCD per &C, DSR per &S and RI while ringing
+//     driven on outputs; &K flow control set in termios), or stdio. A pty
+//     or stdio has no modem-control lines: Run does &K4 XON/XOFF in band
+//     there (CarrierSetter, DSRSetter, RingSetter, FlowSetter in modem.go).
 //
 // How a call is placed (plain telnet, or V.42 detection, LAPM and Access
 // Security) is the Dialer's business; the package does not depend on it.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -143,6 +144,12 @@ type SerialConfig struct {
 	// &C) to the DTE: "dtr" (null-modem wiring: our DTR reaches the DTE's
 	// DCD and DSR), "rts", or "none" (or "") to drive nothing.
 	DCD string
+	// DSR and RI name the outputs that carry our DSR (circuit 107, per
+	// &S) and Ring Indicator (circuit 125, on for each RING), the same
+	// way. A serial port has two outputs, DTR and RTS: each carries at
+	// most one circuit, and RTS none with RTS/CTS flow control.
+	DSR string
+	RI  string
 }
 
 // Errors from OpenSerial.
@@ -218,7 +225,26 @@ type Serial struct {
 	seen bool                // the line's state was read once
 
 	dcdBit int                           // TIOCM_DTR or TIOCM_RTS; 0 when DCD is not driven
+	dsrBit int                           // the same for DSR
+	riBit  int                           // the same for RI
 	setBit func(req uint, bit int) error // TIOCMBIS or TIOCMBIC on the device
+
+	// The termios flow control in force (&K changes it).
+	getTermios func() (*unix.Termios, error)
+	setTermios func(*unix.Termios) error
+}
+
+// outputBit maps an output name of SerialConfig to its TIOCM bit.
+func outputBit(circuit, name string) (int, error) {
+	switch name {
+	case "", "none":
+		return 0, nil
+	case "dtr":
+		return unix.TIOCM_DTR, nil
+	case "rts":
+		return unix.TIOCM_RTS, nil
+	}
+	return 0, fmt.Errorf("%w: %s line must be dtr, rts or none", ErrSerialConfig, circuit)
 }
 
 // OpenSerial opens and configures a serial device as the DTE.
@@ -233,18 +259,24 @@ func OpenSerial(c SerialConfig) (*Serial, error) {
 	default:
 		return nil, fmt.Errorf("%w: DTR line must be dsr, dcd or none", ErrSerialConfig)
 	}
-	var dcdBit int
-	switch c.DCD {
-	case "", "none":
-	case "dtr":
-		dcdBit = unix.TIOCM_DTR
-	case "rts":
-		if c.Flow == "rtscts" {
-			return nil, fmt.Errorf("%w: RTS cannot carry DCD with RTS/CTS flow control", ErrSerialConfig)
+	var dcdBit, dsrBit, riBit int
+	used := 0
+	for _, o := range []struct {
+		circuit, name string
+		bit           *int
+	}{{"DCD", c.DCD, &dcdBit}, {"DSR", c.DSR, &dsrBit}, {"RI", c.RI, &riBit}} {
+		b, err := outputBit(o.circuit, o.name)
+		if err != nil {
+			return nil, err
 		}
-		dcdBit = unix.TIOCM_RTS
-	default:
-		return nil, fmt.Errorf("%w: DCD line must be dtr, rts or none", ErrSerialConfig)
+		if b == unix.TIOCM_RTS && c.Flow == "rtscts" {
+			return nil, fmt.Errorf("%w: RTS cannot carry %s with RTS/CTS flow control", ErrSerialConfig, o.circuit)
+		}
+		if b != 0 && used&b != 0 {
+			return nil, fmt.Errorf("%w: %s cannot carry two circuits (%s)", ErrSerialConfig, strings.ToUpper(o.name), o.circuit)
+		}
+		used |= b
+		*o.bit = b
 	}
 	fd, err := unix.Open(c.Device, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -267,28 +299,67 @@ func OpenSerial(c SerialConfig) (*Serial, error) {
 	// interrupts a pending Read and read deadlines work.
 	s := &Serial{f: os.NewFile(uintptr(fd), c.Device), mask: mask}
 	s.stat = func() (int, error) { return unix.IoctlGetInt(fd, unix.TIOCMGET) }
-	s.dcdBit = dcdBit
+	s.dcdBit, s.dsrBit, s.riBit = dcdBit, dsrBit, riBit
 	s.setBit = func(req uint, bit int) error { return unix.IoctlSetPointerInt(fd, req, bit) }
+	s.getTermios = func() (*unix.Termios, error) { return unix.IoctlGetTermios(fd, unix.TCGETS) }
+	// TCSETSW: output already written goes out under the old setting.
+	s.setTermios = func(t *unix.Termios) error { return unix.IoctlSetTermios(fd, unix.TCSETSW, t) }
 	return s, nil
 }
 
-// SetCarrier implements CarrierSetter: it raises (TIOCMBIS) or lowers
-// (TIOCMBIC) the output configured to carry DCD. Without one it does
-// nothing; a device without modem-control lines (a pty, some USB
-// adapters) fails.
-func (s *Serial) SetCarrier(on bool) error {
-	if s.dcdBit == 0 {
+// setOutput raises (TIOCMBIS) or lowers (TIOCMBIC) one output; bit 0
+// does nothing.
+func (s *Serial) setOutput(circuit string, bit int, on bool) error {
+	if bit == 0 {
 		return nil
 	}
 	req := uint(unix.TIOCMBIC)
 	if on {
 		req = unix.TIOCMBIS
 	}
-	if err := s.setBit(req, s.dcdBit); err != nil {
-		return fmt.Errorf("modem: serial %s: setting DCD: %w", s.f.Name(), err)
+	if err := s.setBit(req, bit); err != nil {
+		return fmt.Errorf("modem: serial %s: setting %s: %w", s.f.Name(), circuit, err)
 	}
 	return nil
 }
+
+// SetDSR implements DSRSetter on the output configured to carry DSR.
+func (s *Serial) SetDSR(on bool) error { return s.setOutput("DSR", s.dsrBit, on) }
+
+// SetRing implements RingSetter on the output configured to carry RI.
+func (s *Serial) SetRing(on bool) error { return s.setOutput("RI", s.riBit, on) }
+
+// SetFlow implements FlowSetter: the device's termios does the flow
+// control (CRTSCTS for RTS/CTS, IXON and IXOFF for XON/XOFF: the driver
+// stops our output on the DTE's DC3 and sends DC3 when its input fills).
+// RTS/CTS is refused while RTS carries a circuit.
+func (s *Serial) SetFlow(f Flow) error {
+	if f.RTSCTS && (s.dcdBit|s.dsrBit|s.riBit)&unix.TIOCM_RTS != 0 {
+		return fmt.Errorf("modem: serial %s: RTS/CTS flow control: RTS carries a circuit (--dcd/--dsr/--ri rts)", s.f.Name())
+	}
+	t, err := s.getTermios()
+	if err != nil {
+		return fmt.Errorf("modem: serial %s: %w", s.f.Name(), err)
+	}
+	t.Cflag &^= unix.CRTSCTS
+	t.Iflag &^= unix.IXON | unix.IXOFF | unix.IXANY
+	if f.RTSCTS {
+		t.Cflag |= unix.CRTSCTS
+	}
+	if f.XONXOFF {
+		t.Iflag |= unix.IXON | unix.IXOFF
+	}
+	if err := s.setTermios(t); err != nil {
+		return fmt.Errorf("modem: serial %s: flow control: %w", s.f.Name(), err)
+	}
+	return nil
+}
+
+// SetCarrier implements CarrierSetter: it raises (TIOCMBIS) or lowers
+// (TIOCMBIC) the output configured to carry DCD. Without one it does
+// nothing; a device without modem-control lines (a pty, some USB
+// adapters) fails.
+func (s *Serial) SetCarrier(on bool) error { return s.setOutput("DCD", s.dcdBit, on) }
 
 // Read implements io.Reader. With a DTR line configured it checks the
 // line every serialPoll while no data arrives, and reports ErrDTRDrop

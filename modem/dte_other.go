@@ -30,6 +30,8 @@ type SerialConfig struct {
 	Flow     string
 	DTR      string
 	DCD      string
+	DSR      string
+	RI       string
 }
 
 // Serial is a serial-port DTE (Linux only).

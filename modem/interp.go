@@ -102,6 +102,9 @@ const (
 	// RingInterval is the time between RING results for an incoming call
 	// (a US ring cadence is 2 s on, 4 s off).
 	RingInterval = 6 * time.Second
+	// RingOn is how long the ring indicator (circuit 125) stays on for
+	// each RING: the "on" part of that cadence.
+	RingOn = 2 * time.Second
 	// MaxRings is how many times an unanswered incoming call rings before
 	// it is refused.
 	MaxRings = 15
@@ -139,6 +142,7 @@ type Interp struct {
 	// incoming call
 	ringing  bool
 	nextRing time.Time
+	riOff    time.Time // the ring indicator is on until then
 
 	out Output
 }
@@ -182,6 +186,27 @@ func (m *Interp) DCD() bool {
 	}
 	return m.state == StateOnline || m.state == StateOnlineCommand
 }
+
+// DSR reports what the modem's Data Set Ready circuit (107) shows the
+// DTE, per &S (a Hayes command; V.250 leaves it to manufacturers): &S0
+// keeps it on; &S1 turns it on while a call is in progress (dialing,
+// answering, online, or in command mode after an escape).
+func (m *Interp) DSR() bool {
+	if m.p.DSR == 0 {
+		return true
+	}
+	return m.state != StateCommand
+}
+
+// RI reports what the Ring Indicator circuit (125) shows the DTE at now:
+// on for RingOn from each RING of an incoming call that is still ringing.
+// Deadline includes the moment it goes off.
+func (m *Interp) RI(now time.Time) bool {
+	return m.ringing && m.state == StateCommand && !m.riOff.IsZero() && now.Before(m.riOff)
+}
+
+// Flow is the local flow control the profile selects (&K, see FlowOf).
+func (m *Interp) Flow() Flow { return FlowOf(m.p.Flow) }
 
 // Ringing reports whether an incoming call is waiting to be answered.
 func (m *Interp) Ringing() bool { return m.ringing }
@@ -304,14 +329,21 @@ func (m *Interp) Deadline() (time.Time, bool) {
 	}
 	if m.ringing {
 		earliest(m.nextRing)
+		if !m.riOff.IsZero() {
+			earliest(m.riOff) // the ring indicator goes off
+		}
 	}
 	return d, ok
 }
 
 // Tick advances time: it completes an escape sequence, gives up a dial or
-// answer after S7 seconds (NO CARRIER) and repeats RING.
+// answer after S7 seconds (NO CARRIER), ends the ring indicator's on
+// time and repeats RING.
 func (m *Interp) Tick(now time.Time) Output {
 	m.reset()
+	if !m.riOff.IsZero() && !now.Before(m.riOff) {
+		m.riOff = time.Time{}
+	}
 	switch m.state {
 	case StateOnline:
 		m.checkEscape(now)
@@ -468,6 +500,7 @@ func (m *Interp) ring(now time.Time) {
 	}
 	m.p.Regs[RegRingCount]++
 	m.nextRing = now.Add(RingInterval)
+	m.riOff = now.Add(RingOn)
 	m.result(ResRing, "")
 	if s0 := m.p.Regs[RegAutoAnswer]; s0 > 0 && m.p.Regs[RegRingCount] >= s0 {
 		m.answer(now)
@@ -654,7 +687,7 @@ func upper(c byte) byte {
 
 // profileLine formats the settings part of &V.
 func profileLine(p *Profile) string {
-	return fmt.Sprintf("E%d Q%d V%d X%d &C%d &D%d", b2i(p.Echo), b2i(p.Quiet), b2i(p.Verbose), p.X, p.DCD, p.DTR)
+	return fmt.Sprintf("E%d Q%d V%d X%d &C%d &D%d &K%d &S%d", b2i(p.Echo), b2i(p.Quiet), b2i(p.Verbose), p.X, p.DCD, p.DTR, p.Flow, p.DSR)
 }
 
 func b2i(b bool) int {

@@ -115,11 +115,11 @@ func TestListProfile(t *testing.T) {
 	out := m.FromDTE(t0, []byte("AT&V\r"))
 	want := info(
 		"ACTIVE PROFILE:",
-		"E0 Q0 V1 X2 &C1 &D2",
+		"E0 Q0 V1 X2 &C1 &D2 &K0 &S0",
 		"S00:003 S01:000 S02:043 S03:013 S04:010 S05:008 S06:002 S07:050",
 		"S08:002 S09:006 S10:014 S11:095 S12:050 S95:047",
 		"STORED PROFILE 0:",
-		"E0 Q0 V1 X4 &C1 &D2",
+		"E0 Q0 V1 X4 &C1 &D2 &K0 &S0",
 		"S00:001 S01:000 S02:043 S03:013 S04:010 S05:008 S06:002 S07:050",
 		"S08:002 S09:006 S10:014 S11:095 S12:050 S95:047",
 	) + ok
@@ -391,6 +391,14 @@ func TestRingAndAutoAnswer(t *testing.T) {
 	wantOut(t, "ring 1", m.Incoming(t0), "\r\nRING\r\n")
 	if m.Reg(RegRingCount) != 1 {
 		t.Fatalf("S1=%d", m.Reg(1))
+	}
+	// The ring indicator goes off first (RI), then the next RING.
+	if d, ok := m.Deadline(); !ok || !d.Equal(t0.Add(RingOn)) || !m.RI(t0) || !m.RI(t0.Add(RingOn-1)) {
+		t.Fatalf("RI deadline %v, RI %v", d, m.RI(t0))
+	}
+	wantOut(t, "RI off", m.Tick(t0.Add(RingOn)), "")
+	if m.RI(t0.Add(RingOn)) {
+		t.Fatal("RI still on")
 	}
 	d, ok := m.Deadline()
 	if !ok || !d.Equal(t0.Add(RingInterval)) {

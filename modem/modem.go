@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dialgate/dialgate/transport/pace"
@@ -24,6 +25,37 @@ var ErrDTRDrop = errors.New("modem: DTE dropped DTR")
 type CarrierSetter interface {
 	SetCarrier(on bool) error
 }
+
+// DSRSetter is implemented by DTEs that can show Data Set Ready (circuit
+// 107) to the DTE. Run calls SetDSR with Interp.DSR (per &S) whenever it
+// changes, and once at the start.
+type DSRSetter interface {
+	SetDSR(on bool) error
+}
+
+// RingSetter is implemented by DTEs that can show the Ring Indicator
+// (circuit 125) to the DTE. Run calls SetRing with Interp.RI whenever it
+// changes (on for RingOn at each RING), and once at the start.
+type RingSetter interface {
+	SetRing(on bool) error
+}
+
+// FlowSetter is implemented by DTEs whose device does the local flow
+// control itself (a serial port: termios CRTSCTS, IXON/IXOFF). Run calls
+// SetFlow with Interp.Flow (per &K) whenever it changes, and once at the
+// start. For a DTE without it (a pty, stdio) Run does XON/XOFF itself, in
+// band: DC3 from the DTE holds the modem's output to the DTE until DC1,
+// and neither reaches the line; RTS/CTS cannot be done there (Run logs so
+// once).
+type FlowSetter interface {
+	SetFlow(f Flow) error
+}
+
+// DC1 and DC3, the XON and XOFF characters of in-band flow control.
+const (
+	xon  = 0x11
+	xoff = 0x13
+)
 
 // Options configure Run.
 type Options struct {
@@ -84,9 +116,84 @@ type modem struct {
 	// incomingDone ends the goroutine watching incoming's Gone channel.
 	incomingDone chan struct{}
 
-	carrier    CarrierSetter // nil: the DTE has no DCD to drive
-	dcd, dcdOK bool          // the DCD last set, and whether it was
-	dcdFailed  bool          // SetCarrier failed once (logged once)
+	// The circuits shown to the DTE and the device's flow control, each
+	// set when it changes.
+	dcd, dsr, ri signal[bool]
+	flow         signal[Flow]
+	// In-band XON/XOFF (DTEs without FlowSetter): inband tells readDTE
+	// to take DC1/DC3 as flow control; held stops writeDTE.
+	inband     atomic.Bool
+	held       outputHold
+	flowLogged bool // RTS/CTS impossible on this DTE: logged once
+}
+
+// signal is one output towards the DTE that Run drives when the
+// interpreter's decision changes: set is nil when the DTE cannot show it.
+type signal[T comparable] struct {
+	name   string
+	set    func(T) error
+	last   T
+	ok     bool // last was set successfully
+	failed bool // a failure was logged (once)
+}
+
+// update sets v unless it is already shown.
+func (s *signal[T]) update(v T, logf func(string, ...any)) {
+	if s.set == nil || s.ok && v == s.last {
+		return
+	}
+	if err := s.set(v); err != nil {
+		if !s.failed {
+			logf("modem: cannot drive %s: %v", s.name, err)
+			s.failed = true
+		}
+		s.ok = false
+		return
+	}
+	s.last, s.ok = v, true
+}
+
+// outputHold is the XOFF state of in-band flow control: while held,
+// writeDTE waits.
+type outputHold struct {
+	mu      sync.Mutex
+	held    bool
+	release chan struct{} // closed when the hold ends
+}
+
+// hold stops output to the DTE (XOFF).
+func (h *outputHold) hold() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.held {
+		h.held, h.release = true, make(chan struct{})
+	}
+}
+
+// resume lets output to the DTE go on (XON, or flow control turned off).
+func (h *outputHold) resume() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held {
+		h.held = false
+		close(h.release)
+	}
+}
+
+// wait returns at once when output is not held; otherwise it calls
+// onHold and waits until output is resumed or done is closed.
+func (h *outputHold) wait(done <-chan struct{}, onHold func()) {
+	h.mu.Lock()
+	held, release := h.held, h.release
+	h.mu.Unlock()
+	if !held {
+		return
+	}
+	onHold()
+	select {
+	case <-release:
+	case <-done:
+	}
 }
 
 // Run drives the modem until ctx ends or the DTE fails (io.EOF from stdio).
@@ -124,10 +231,20 @@ func Run(ctx context.Context, dte io.ReadWriteCloser, opts Options) error {
 		m.wg.Wait()
 	}()
 
+	m.dcd.name, m.dsr.name, m.ri.name, m.flow.name = "DCD", "DSR", "RI", "flow control"
 	if cs, ok := dte.(CarrierSetter); ok {
-		m.carrier = cs
-		m.updateDCD()
+		m.dcd.set = cs.SetCarrier
 	}
+	if ds, ok := dte.(DSRSetter); ok {
+		m.dsr.set = ds.SetDSR
+	}
+	if rs, ok := dte.(RingSetter); ok {
+		m.ri.set = rs.SetRing
+	}
+	if fs, ok := dte.(FlowSetter); ok {
+		m.flow.set = fs.SetFlow
+	}
+	m.updateSignals()
 	m.goFunc(func() { m.readDTE(dte) })
 	m.goFunc(func() { m.writeDTE(dte) })
 	if opts.Answerer != nil {
@@ -185,7 +302,7 @@ func (m *modem) loop() error {
 				return err
 			}
 		}
-		m.updateDCD()
+		m.updateSignals()
 		if tick == nil {
 			continue
 		}
@@ -205,6 +322,7 @@ func (m *modem) handle(ev event) error {
 		m.apply(m.ip.FromDTE(now, ev.data))
 	case evDTR:
 		m.logf("modem: DTE dropped DTR")
+		m.held.resume() // an XOFF does not outlive the DTE that sent it
 		m.apply(m.ip.DTRDrop(now))
 	case evDTEEnd:
 		if errors.Is(ev.err, io.EOF) {
@@ -433,24 +551,47 @@ func (m *modem) closeCall(c Call) {
 	})
 }
 
-// updateDCD drives the DTE's DCD per &C when it changed.
-func (m *modem) updateDCD() {
-	if m.carrier == nil {
+// updateSignals drives what the DTE sees when the interpreter's decision
+// changed: DCD (&C), DSR (&S), RI (ringing) and the flow control (&K),
+// the latter in band when the DTE's device cannot do it.
+func (m *modem) updateSignals() {
+	now := m.now()
+	m.dcd.update(m.ip.DCD(), m.logf)
+	m.dsr.update(m.ip.DSR(), m.logf)
+	m.ri.update(m.ip.RI(now), m.logf)
+	f := m.ip.Flow()
+	if m.flow.set != nil {
+		m.flow.update(f, m.logf)
 		return
 	}
-	on := m.ip.DCD()
-	if m.dcdOK && on == m.dcd {
-		return
-	}
-	if err := m.carrier.SetCarrier(on); err != nil {
-		if !m.dcdFailed {
-			m.logf("modem: cannot drive DCD: %v", err)
-			m.dcdFailed = true
+	if m.inband.Load() != f.XONXOFF {
+		m.inband.Store(f.XONXOFF)
+		if !f.XONXOFF {
+			m.held.resume()
 		}
-		m.dcdOK = false
-		return
 	}
-	m.dcd, m.dcdOK = on, true
+	if f.RTSCTS && !m.flowLogged {
+		m.logf("modem: RTS/CTS flow control (&K%d) needs a serial port with those lines; this DTE has none (a pty or stdio: use &K4, XON/XOFF)", m.ip.Profile().Flow)
+		m.flowLogged = true
+	}
+}
+
+// inbandFlow takes DC1/DC3 out of p (input from the DTE) as flow
+// control: DC3 holds output to the DTE, DC1 resumes it; the last one
+// decides. It returns the data that remains.
+func (m *modem) inbandFlow(p []byte) []byte {
+	out := p[:0]
+	for _, c := range p {
+		switch c {
+		case xoff:
+			m.held.hold()
+		case xon:
+			m.held.resume()
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // refuse hangs up a ringing call without blocking the loop (a line's
@@ -520,8 +661,12 @@ func (m *modem) readDTE(dte io.Reader) {
 		if n > 0 && bucket != nil && !m.sleep(bucket.Reserve(m.now(), n)) {
 			return
 		}
-		if n > 0 {
-			if !m.send(event{kind: evDTE, data: append([]byte(nil), buf[:n]...)}) {
+		data := buf[:n]
+		if n > 0 && m.inband.Load() {
+			data = m.inbandFlow(data)
+		}
+		if len(data) > 0 {
+			if !m.send(event{kind: evDTE, data: append([]byte(nil), data...)}) {
 				return
 			}
 		}
@@ -553,6 +698,14 @@ func (m *modem) writeDTE(dte io.Writer) {
 				chunk = b[:min(len(b), bucket.Burst())]
 				m.sleep(bucket.Reserve(m.now(), len(chunk)))
 			}
+			if m.inband.Load() {
+				// Under XON/XOFF a DC3 stops the output within a
+				// few characters, as on a serial line.
+				chunk = chunk[:min(len(chunk), xoffGranule)]
+				m.held.wait(m.ctx.Done(), func() {
+					m.logf("modem: XOFF from the DTE: output held (%d octets waiting)", len(b))
+				})
+			}
 			if m.ctx.Err() != nil {
 				break
 			}
@@ -561,6 +714,10 @@ func (m *modem) writeDTE(dte io.Writer) {
 		}
 	}
 }
+
+// xoffGranule is the most written to the DTE at once under XON/XOFF: the
+// output stops this close to the DTE's DC3.
+const xoffGranule = 64
 
 // sleep waits for d unless Run is ending; it reports whether Run goes on.
 func (m *modem) sleep(d time.Duration) bool {

@@ -71,7 +71,7 @@ func (d *fakeDialer) Dial(ctx context.Context, t Target) (Call, error) {
 }
 
 type harness struct {
-	dte    net.Conn // the test's end of the DTE
+	dte    io.ReadWriteCloser // the test's end of the DTE
 	exp    *expecter
 	cancel context.CancelFunc
 	done   chan error
@@ -80,6 +80,13 @@ type harness struct {
 func startModem(t *testing.T, opts Options) *harness {
 	t.Helper()
 	ours, theirs := net.Pipe()
+	return startModemWith(t, ours, theirs, opts)
+}
+
+// startModemWith runs the modem on dte (ours); the test talks to it
+// through theirs, the other end of the DTE's line.
+func startModemWith(t *testing.T, ours io.ReadWriteCloser, theirs io.ReadWriteCloser, opts Options) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{dte: theirs, exp: newExpecter(theirs), cancel: cancel, done: make(chan error, 1)}
 	if opts.Interp.DTERate == 0 {

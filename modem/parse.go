@@ -35,8 +35,8 @@ type executor struct {
 // prefix ("", "&", "\\", "%") followed by the command letter.
 var ignored = map[string]int{
 	"B": 1, "C": 1, "F": 1, "L": 3, "M": 3, "N": 1, "P": 0, "T": 0, "W": 2, "Y": 1,
-	"&A": 3, "&B": 2, "&G": 2, "&H": 7, "&I": 5, "&J": 1, "&K": 6, "&L": 1, "&M": 5,
-	"&N": 20, "&P": 3, "&Q": 9, "&R": 2, "&S": 1, "&T": 8, "&U": 20, "&X": 2, "&Y": 3,
+	"&A": 3, "&B": 2, "&G": 2, "&H": 7, "&I": 5, "&J": 1, "&L": 1, "&M": 5,
+	"&N": 20, "&P": 3, "&Q": 9, "&R": 2, "&T": 8, "&U": 20, "&X": 2, "&Y": 3,
 	"\\A": 3, "\\B": 9, "\\G": 1, "\\J": 1, "\\K": 5, "\\N": 7, "\\Q": 3, "\\T": 90, "\\V": 2,
 	"%C": 3, "%E": 2,
 }
@@ -327,6 +327,16 @@ func (ex *executor) cmdAmpersand() bool {
 			return false
 		}
 		m.p.DTR = n
+	case 'S':
+		if n > 1 {
+			return false
+		}
+		m.p.DSR = n
+	case 'K':
+		if n > MaxFlow {
+			return false
+		}
+		m.p.Flow = n
 	default:
 		maxN, known := ignored["&"+string(l)]
 		return known && n <= maxN

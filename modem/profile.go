@@ -40,11 +40,55 @@ type Profile struct {
 	X       int  // X: extended result code level 0..4
 	DCD     int  // &C: 0 DCD always on, 1 DCD follows carrier
 	DTR     int  // &D: 0 ignore DTR, 1 escape on drop, 2 hang up, 3 reset
+	DSR     int  // &S: 0 DSR always on, 1 DSR on while a call is in progress
+	Flow    int  // &K: 0-2 none, 3 RTS/CTS, 4 and 5 XON/XOFF, 6 both (see FlowOf)
 	Regs    [NumRegs]byte
 }
 
-// Factory returns the factory profile (&F): E1 Q0 V1 X4 &C1 &D2 with the
-// customary register defaults.
+// MaxFlow is the largest &K value.
+const MaxFlow = 6
+
+// Flow is the local flow control between the DTE and the modem.
+type Flow struct {
+	// RTSCTS: circuits 105/106; the DTE's RTS off stops our output, our
+	// CTS off stops the DTE's.
+	RTSCTS bool
+	// XONXOFF: DC3 (XOFF, 0x13) from the DTE stops our output until DC1
+	// (XON, 0x11); both are flow control, never data.
+	XONXOFF bool
+}
+
+func (f Flow) String() string {
+	switch {
+	case f.RTSCTS && f.XONXOFF:
+		return "RTS/CTS and XON/XOFF"
+	case f.RTSCTS:
+		return "RTS/CTS"
+	case f.XONXOFF:
+		return "XON/XOFF"
+	}
+	return "none"
+}
+
+// FlowOf is the flow control &Kk selects, as on Hayes-compatible modems:
+// &K0 none (&K1 and &K2, vendor variants, too), &K3 RTS/CTS, &K4
+// XON/XOFF, &K5 "transparent" XON/XOFF (treated as &K4), &K6 both.
+func FlowOf(k int) Flow {
+	switch k {
+	case 3:
+		return Flow{RTSCTS: true}
+	case 4, 5:
+		return Flow{XONXOFF: true}
+	case 6:
+		return Flow{RTSCTS: true, XONXOFF: true}
+	}
+	return Flow{}
+}
+
+// Factory returns the factory profile (&F): E1 Q0 V1 X4 &C1 &D2 &K0 &S0
+// with the customary register defaults. (&K0: `gateway modem --flow`
+// chooses the flow control at start; a Hayes modem's factory &K3 would
+// stall a DTE whose cable has no RTS/CTS.)
 func Factory() Profile {
 	p := Profile{Echo: true, Verbose: true, X: 4, DCD: 1, DTR: 2}
 	p.Regs[RegEscape] = '+'
@@ -69,6 +113,8 @@ type profileFile struct {
 	X       int            `toml:"x"`
 	DCD     int            `toml:"dcd"`
 	DTR     int            `toml:"dtr"`
+	DSR     int            `toml:"dsr"`
+	Flow    int            `toml:"flow"`
 	Regs    map[string]int `toml:"registers"`
 }
 
@@ -96,10 +142,10 @@ func LoadProfile(path string) (Profile, error) {
 	}
 	p := Factory()
 	p.Echo, p.Quiet, p.Verbose = f.Echo, f.Quiet, f.Verbose
-	if f.X < 0 || f.X > 4 || f.DCD < 0 || f.DCD > 1 || f.DTR < 0 || f.DTR > 3 {
-		return Profile{}, fmt.Errorf("%w %s: x, dcd or dtr out of range", ErrProfile, path)
+	if f.X < 0 || f.X > 4 || f.DCD < 0 || f.DCD > 1 || f.DTR < 0 || f.DTR > 3 || f.DSR < 0 || f.DSR > 1 || f.Flow < 0 || f.Flow > MaxFlow {
+		return Profile{}, fmt.Errorf("%w %s: x, dcd, dtr, dsr or flow out of range", ErrProfile, path)
 	}
-	p.X, p.DCD, p.DTR = f.X, f.DCD, f.DTR
+	p.X, p.DCD, p.DTR, p.DSR, p.Flow = f.X, f.DCD, f.DTR, f.DSR, f.Flow
 	for k, v := range f.Regs {
 		var n int
 		if _, err := fmt.Sscanf(k, "S%d", &n); err != nil || n < 0 || n >= NumRegs || fmt.Sprintf("S%d", n) != k {
@@ -117,7 +163,7 @@ func LoadProfile(path string) (Profile, error) {
 // mode 0600. Only registers that differ from the factory profile are
 // written.
 func SaveProfile(path string, p Profile) error {
-	f := profileFile{Echo: p.Echo, Quiet: p.Quiet, Verbose: p.Verbose, X: p.X, DCD: p.DCD, DTR: p.DTR, Regs: map[string]int{}}
+	f := profileFile{Echo: p.Echo, Quiet: p.Quiet, Verbose: p.Verbose, X: p.X, DCD: p.DCD, DTR: p.DTR, DSR: p.DSR, Flow: p.Flow, Regs: map[string]int{}}
 	fac := Factory()
 	for i, v := range p.Regs {
 		if v != fac.Regs[i] {

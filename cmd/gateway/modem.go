@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,9 @@ func init() {
 
 // modemFlags are the command's settings.
 type modemFlags struct {
-	link, serial, parity, flow, dtr, dcd        string
+	link, serial, parity, flow, dtr, dcd, dsr   string
+	ri                                          string
+	flowSet                                     bool // --flow was given: it sets &K at start
 	stdio                                       bool
 	baud, dataBits, stopBits                    int
 	phonebook, profile, answer, knownHosts, lvl string
@@ -54,9 +57,11 @@ credentials; see docs/modem.md.`)
 	fs.StringVar(&f.parity, "parity", "none", "serial parity: none, even, odd")
 	fs.IntVar(&f.dataBits, "databits", 8, "serial data bits: 7 or 8")
 	fs.IntVar(&f.stopBits, "stopbits", 1, "serial stop bits: 1 or 2")
-	fs.StringVar(&f.flow, "flow", "none", "serial flow control: none, rtscts, xonxoff")
+	fs.StringVar(&f.flow, "flow", "none", "local flow control at start, overriding the saved &K: none (&K0), rtscts (&K3, serial only), xonxoff (&K4; in band on a pty or stdio)")
 	fs.StringVar(&f.dtr, "dtr", "none", "serial input that carries the DTE's DTR (hang up per &D when it falls): dsr, dcd, none")
 	fs.StringVar(&f.dcd, "dcd", "none", "serial output that carries our DCD (per AT&C) to the DTE: dtr (null-modem cable: reaches the DTE's DCD and DSR), rts, none")
+	fs.StringVar(&f.dsr, "dsr", "none", "serial output that carries our DSR (per AT&S) to the DTE: dtr, rts, none")
+	fs.StringVar(&f.ri, "ri", "none", "serial output that carries our ring indicator (on with each RING) to the DTE: dtr, rts, none")
 	fs.StringVar(&f.phonebook, "phonebook", "", "phonebook and credentials file (TOML, mode 0600)")
 	fs.StringVar(&f.profile, "profile", defaultProfilePath(), "file AT&W saves the modem profile to (\"\" keeps it in memory)")
 	fs.StringVar(&f.answer, "answer", "", "answer incoming calls (the gateway's callback) on this line address, e.g. telnet://0.0.0.0:6400")
@@ -73,6 +78,15 @@ credentials; see docs/modem.md.`)
 	}
 	if f.serial != "" && f.stdio {
 		fmt.Fprintln(os.Stderr, "gateway modem: --serial and --stdio exclude each other")
+		return exitUsage
+	}
+	fs.Visit(func(fl *flag.Flag) { f.flowSet = f.flowSet || fl.Name == "flow" })
+	if _, ok := flowK[f.flow]; !ok {
+		fmt.Fprintln(os.Stderr, "gateway modem: --flow must be none, rtscts or xonxoff")
+		return exitUsage
+	}
+	if f.serial == "" && (f.dcd != "none" || f.dsr != "none" || f.ri != "none" || f.dtr != "none") {
+		fmt.Fprintln(os.Stderr, "gateway modem: --dtr, --dcd, --dsr and --ri need --serial (a pty or stdio has no such lines)")
 		return exitUsage
 	}
 	log, err := newLogger(config.Log{Level: config.LogLevel(f.lvl)})
@@ -116,6 +130,9 @@ type modemHooks struct {
 	answering func(addr string)       // incoming calls are answered at addr
 }
 
+// flowK maps --flow to the &K value it sets.
+var flowK = map[string]int{"none": 0, "rtscts": 3, "xonxoff": 4}
+
 // modemMain runs the modem until ctx ends or the DTE fails.
 func modemMain(ctx context.Context, f modemFlags, log *zap.Logger, hooks modemHooks) error {
 	opts := modem.Options{
@@ -147,6 +164,14 @@ func modemMain(ctx context.Context, f modemFlags, log *zap.Logger, hooks modemHo
 			return modem.SaveProfile(path, p)
 		}
 	}
+	if f.flowSet {
+		// --flow is the flow control at start, whatever the saved
+		// profile says (AT&K changes it; ATZ restores this one).
+		if opts.Interp.Stored == (modem.Profile{}) {
+			opts.Interp.Stored = modem.Factory()
+		}
+		opts.Interp.Stored.Flow = flowK[f.flow]
+	}
 	v42 := newModemV42(f, log)
 	opts.Dialer = v42
 	if f.answer != "" {
@@ -164,7 +189,7 @@ func modemMain(ctx context.Context, f modemFlags, log *zap.Logger, hooks modemHo
 	var dte io.ReadWriteCloser
 	switch {
 	case f.serial != "":
-		s, err := modem.OpenSerial(modem.SerialConfig{Device: f.serial, Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits, Flow: f.flow, DTR: f.dtr, DCD: f.dcd})
+		s, err := modem.OpenSerial(modem.SerialConfig{Device: f.serial, Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits, Flow: f.flow, DTR: f.dtr, DCD: f.dcd, DSR: f.dsr, RI: f.ri})
 		if err != nil {
 			closeAnswerer(opts.Answerer)
 			return err
