@@ -138,35 +138,50 @@ func (wt *watchUnderTest) endedWith() []error {
 // TestSessionWatchIdle: octets either way (the caller's reader, the
 // backend's reader) push the idle deadline back; a read that brings
 // nothing does not; the watch ends the session once, with the idle cause,
-// exactly when the idle time has passed since the last octets.
+// between the idle time and the idle time plus one check interval
+// (idle/idleGranules) after the last octets.
 func TestSessionWatchIdle(t *testing.T) {
-	wt := newWatch(config.SessionLimits{Idle: 10 * time.Minute})
+	const idle = 10 * time.Minute
+	wt := newWatch(config.SessionLimits{Idle: idle})
 	caller := wt.w.callerReader(strings.NewReader("x"))
 	be := wt.w.backendConn(&stubBackend{data: "y"})
 	buf := make([]byte, 4)
+	start := wt.clock.Now()
+	// runTo advances the clock second by second to start+d; the session
+	// must not end on the way.
+	runTo := func(d time.Duration) {
+		t.Helper()
+		for wt.clock.Now().Before(start.Add(d)) {
+			wt.clock.advance(time.Second)
+			if got := wt.endedWith(); len(got) != 0 {
+				t.Fatalf("ended at %v: %v", wt.clock.Now().Sub(start), got)
+			}
+		}
+	}
 
-	wt.clock.advance(9 * time.Minute)
+	runTo(9 * time.Minute)
 	if n, _ := caller.Read(buf); n != 1 {
 		t.Fatal("caller read nothing")
 	}
-	wt.clock.advance(9 * time.Minute) // 18 min: the first timer fired at 10 and re-armed for 19
+	runTo(18 * time.Minute)
 	if n, _ := be.Read(buf); n != 1 {
 		t.Fatal("backend read nothing")
 	}
-	wt.clock.advance(9 * time.Minute) // 27 min: re-armed for 28
+	runTo(27 * time.Minute)
 	if _, err := caller.Read(buf); err != io.EOF {
 		t.Fatalf("empty read: %v", err)
 	}
-	if got := wt.endedWith(); len(got) != 0 {
-		t.Fatalf("ended early: %v", got)
+	// The last octets moved at 18 min.
+	runTo(18*time.Minute + idle)
+	for len(wt.endedWith()) == 0 && wt.clock.Now().Before(start.Add(time.Hour)) {
+		wt.clock.advance(time.Second)
 	}
-	wt.clock.advance(time.Minute - time.Nanosecond)
-	if got := wt.endedWith(); len(got) != 0 {
-		t.Fatalf("ended before 10 idle minutes: %v", got)
-	}
-	wt.clock.advance(time.Nanosecond)
+	endedAt := wt.clock.Now().Sub(start)
 	if got := wt.endedWith(); len(got) != 1 || got[0] != errIdleTimeout {
 		t.Fatalf("ended with %v, want once with the idle timeout", got)
+	}
+	if latest := 18*time.Minute + idle + idle/idleGranules; endedAt > latest {
+		t.Errorf("ended at %v, later than %v", endedAt, latest)
 	}
 	wt.clock.advance(time.Hour)
 	wt.w.stop()
@@ -266,4 +281,25 @@ func (endless) Read(p []byte) (int, error) {
 	}
 	p[0] = 'z'
 	return 1, nil
+}
+
+// BenchmarkActivityReader is what the activity tracking adds to each
+// Read of a bridge direction (a clock read and an atomic store), against
+// the same Read unwrapped.
+func BenchmarkActivityReader(b *testing.B) {
+	src := &endless{}
+	buf := make([]byte, 1)
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			src.Read(buf)
+		}
+	})
+	b.Run("watched", func(b *testing.B) {
+		w := startSessionWatch(config.SessionLimits{Idle: time.Hour}, realClock{time.Now}, func(error) {})
+		defer w.stop()
+		r := w.callerReader(src)
+		for b.Loop() {
+			r.Read(buf)
+		}
+	})
 }
