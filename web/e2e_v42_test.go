@@ -23,7 +23,8 @@ import (
 // cheap argon2id, a shell on a pty. Listener "v42" answers with LAPM at
 // once (v42 = "lapm": its page logs in with V.42 and Access Security);
 // listener "detect" runs V.42 detection first (its page defaults to the
-// text login; ?mode=v42 selects the V.42 login).
+// text login; ?mode=v42 selects the V.42 login); listener "v42s" is
+// "v42" over wss (the page over https), as docs/browser.md recommends.
 const v42GatewayConfig = `gateway_name = "e2e-v42"
 state_dir = %[1]q
 users_file = %[2]q
@@ -49,6 +50,13 @@ security = "required"
 name = "detect"
 address = "ws://%[4]s/line"
 v42 = "detect"
+[[listener]]
+name = "v42s"
+address = "wss://%[6]s/line"
+tls_cert = %[7]q
+tls_key = %[8]q
+v42 = "lapm"
+security = "required"
 [[backend]]
 name = "sh"
 type = "pty"
@@ -63,7 +71,7 @@ term = "xterm"
 // and a host key from `gateway keygen`: first-use pin of the host key, a
 // command and a resize on the pty behind a sealed link, a second caller
 // hearing busy, a wrong password denied, the V.42 login on a listener
-// with v42 = "detect", then the daemon restarted with a new key (`gateway
+// with v42 = "detect" and over wss, then the daemon restarted with a new key (`gateway
 // keygen --force`): the page refuses the call before the password is
 // sent, and after "Forget host key" pins the new key. The call records
 // must say how each call went, with no password checked for the refused
@@ -85,13 +93,14 @@ func TestE2EBrowserV42(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	lapmAddr, detectAddr := freeAddr(t), freeAddr(t)
+	lapmAddr, detectAddr, secureAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	certFile, keyFile := writeCert(t, dir)
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(v42GatewayConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), lapmAddr, detectAddr, home)
-	gw := newDaemon(t, ctx, dir, conf, lapmAddr, detectAddr)
+	conf := fmt.Sprintf(v42GatewayConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), lapmAddr, detectAddr, home, secureAddr, certFile, keyFile)
+	gw := newDaemon(t, ctx, dir, conf, lapmAddr, detectAddr, secureAddr)
 	gw.addUser(t, ctx, "alice", e2ePassword)
 	firstKey, err := gw.keygen(ctx, false)
 	if err != nil {
@@ -136,8 +145,8 @@ func TestE2EBrowserV42(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	pageURL, detectURL := "http://"+lapmAddr+"/", "http://"+detectAddr+"/"
-	for _, u := range []string{pageURL, detectURL} {
+	pageURL, detectURL, secureURL := "http://"+lapmAddr+"/", "http://"+detectAddr+"/", "https://"+secureAddr+"/"
+	for _, u := range []string{pageURL, detectURL, secureURL} {
 		if !servesPage(t, u) {
 			t.Fatalf("gateway serve does not serve the terminal page at %s", u)
 		}
@@ -149,6 +158,7 @@ func TestE2EBrowserV42(t *testing.T) {
 		"DIALGATE_E2E_SCENARIO=v42",
 		"DIALGATE_E2E_URL="+pageURL,
 		"DIALGATE_E2E_DETECT_URL="+detectURL,
+		"DIALGATE_E2E_SECURE_URL="+secureURL,
 		"DIALGATE_E2E_FINGERPRINT="+firstKey,
 		"DIALGATE_E2E_ROTATE_URL="+hook.URL+"/rotate",
 		"DIALGATE_E2E_USER=alice",
@@ -168,6 +178,7 @@ func TestE2EBrowserV42(t *testing.T) {
 		"ok second caller hears busy",
 		"ok wrong password is denied",
 		"ok V.42 login on a listener with v42 = detect",
+		"ok V.42 login over wss",
 		"ok changed host key is refused before the password is sent",
 		"ok forget the key, call again, new key pinned",
 		"ok no page errors",
@@ -200,7 +211,7 @@ func TestE2EBrowserV42(t *testing.T) {
 	// The call that met the new host key ended before RESPONSE (user ID
 	// and password): the daemon was still waiting for it, never learnt
 	// the user, and so never checked a password.
-	refused := recs[4]
+	refused := recs[5]
 	if !strings.Contains(refused.Reason, "waiting for RESPONSE") {
 		t.Errorf("refused call's record: reason %q, want the gateway waiting for RESPONSE", refused.Reason)
 	}
@@ -228,11 +239,13 @@ func checkV42CallRecords(t *testing.T, recs []callRecord) bool {
 		listener, result, user string
 		sealed                 bool // V.42 with Access Security, sealed data phase
 	}
+	line := map[string]string{"v42": "ws", "detect": "ws", "v42s": "wss"}
 	wants := []want{
 		{"v42", "completed", "alice", true}, // pin, command, resize
 		{"v42", "busy", "", false},          // the second page, while the first holds the line
 		{"v42", "denied", "alice", false},   // wrong password
 		{"detect", "completed", "alice", true},
+		{"v42s", "completed", "alice", true},
 		{"v42", "abandoned", "", false}, // the new host key refused: no RESPONSE, no user, no password check
 		{"v42", "completed", "alice", true},
 	}
@@ -243,7 +256,7 @@ func checkV42CallRecords(t *testing.T, recs []callRecord) bool {
 	for i, w := range wants {
 		r := recs[i]
 		sealed := r.LAPM != nil && r.LAPM.Sealed
-		ok := r.Listener == w.listener && r.Result == w.result && r.User == w.user && sealed == w.sealed && r.Line == "ws"
+		ok := r.Listener == w.listener && r.Result == w.result && r.User == w.user && sealed == w.sealed && r.Line == line[w.listener]
 		if w.result != "busy" && r.Mode != "v42" {
 			ok = false
 		}

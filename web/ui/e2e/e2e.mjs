@@ -136,7 +136,8 @@ const scenario = env('DIALGATE_E2E_SCENARIO', 'text');
 // answers one line at a time (a second caller hears BUSY) and bridges to
 // a shell on a pty. DIALGATE_E2E_DETECT_URL (optional) is the page of a
 // listener with v42 = "detect" (text login by default; ?mode=v42 for
-// V.42). DIALGATE_E2E_FINGERPRINT (optional) is the gateway's host-key
+// V.42); DIALGATE_E2E_SECURE_URL (optional) the https page of a wss
+// listener with v42 = "lapm". DIALGATE_E2E_FINGERPRINT (optional) is the gateway's host-key
 // fingerprint. DIALGATE_E2E_ROTATE_URL is a test hook (POST) that gives
 // the gateway a new host key and answers with its fingerprint.
 async function v42Scenario() {
@@ -184,6 +185,13 @@ async function v42Scenario() {
   const first = env('DIALGATE_E2E_FINGERPRINT');
   if (pinned.length !== 1 || (first && pinned[0] !== first)) throw new Error(`pinned ${JSON.stringify(pinned)}, gateway key ${first}`);
   ok(`${step} (${(await status(a)).text}, ${pinned[0]})`);
+
+  // Another listener is another host:port: pinned on its first call, with
+  // the same key.
+  const samePin = async (p) => {
+    const k = await pinnedKeys(p);
+    if (k.length !== 1 || k[0] !== pinned[0]) throw new Error(`pinned ${JSON.stringify(k)}, gateway key ${pinned[0]}`);
+  };
 
   step = 'command over the sealed link';
   const out = await run(a, 'echo "v42-$((6*7))"');
@@ -240,8 +248,25 @@ async function v42Scenario() {
     const c = await open(new URL('?mode=v42', detectURL).href);
     if ((await c.evaluate(() => window.dialgate.mode)) !== 'v42') throw new Error('?mode=v42 ignored');
     await connect(c);
+    await samePin(c);
     const lines = await run(c, 'echo "detect-$((6*7))"');
     if (!lines.includes('detect-42')) throw new Error(`output ${JSON.stringify(lines)}`);
+    await hangUp(c);
+    await c.close();
+    pages.splice(pages.indexOf(c), 1);
+    ok(step);
+  }
+
+  if (secureURL) {
+    step = 'V.42 login over wss';
+    const c = await open(secureURL);
+    const lineURL = await c.evaluate(() => window.dialgate.url);
+    if (!lineURL.startsWith('wss://')) throw new Error(`line URL ${lineURL}`);
+    if ((await c.evaluate(() => window.dialgate.mode)) !== 'v42') throw new Error('page not in v42 mode');
+    await connect(c);
+    await samePin(c);
+    const lines = await run(c, 'echo "wss-$((6*7))"');
+    if (!lines.includes('wss-42')) throw new Error(`output ${JSON.stringify(lines)}`);
     await hangUp(c);
     await c.close();
     pages.splice(pages.indexOf(c), 1);
