@@ -65,6 +65,7 @@ type answerer struct {
 	first      []byte // the INITIATE token
 	caps       uint8
 	hs         *noise.HandshakeState
+	dh         *x25519 // the handshake's DH function (forgotten at the end)
 	send, recv *noise.CipherState
 	h          []byte
 }
@@ -110,6 +111,7 @@ func Answer(ctx context.Context, conn XIDConn, first []byte, cfg AnswererConfig)
 	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
 	defer cancel()
 	a := &answerer{cfg: cfg, conn: conn, first: first}
+	defer func() { a.dh.forget() }()
 	return a.handshake(ctx)
 }
 
@@ -164,8 +166,10 @@ func (a *answerer) sendChallenge() error {
 	if err != nil {
 		return err
 	}
+	var cs noise.CipherSuite
+	cs, a.dh = suite(a.cfg.HostKey.ecdhKey())
 	a.hs, err = noise.NewHandshakeState(noise.Config{
-		CipherSuite:   suite(a.cfg.HostKey.ecdhKey()),
+		CipherSuite:   cs,
 		Random:        a.cfg.Rand,
 		Pattern:       noise.HandshakeNX,
 		Initiator:     false,

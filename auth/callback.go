@@ -131,8 +131,10 @@ func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen
 	if err != nil {
 		return nil, err
 	}
+	cs, dh := suite()
+	defer dh.forget()
 	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite:           suite(),
+		CipherSuite:           cs,
 		Random:                cfg.Rand,
 		Pattern:               noise.HandshakeNN,
 		Initiator:             true,
@@ -271,8 +273,10 @@ func acceptCallback(conn XIDConn, first []byte, tickets []*CallerTicket) (accept
 	if err != nil {
 		return none, err
 	}
+	cs, dh := suite()
+	defer dh.forget()
 	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite:           suite(),
+		CipherSuite:           cs,
 		Random:                t.rand,
 		Pattern:               noise.HandshakeNN,
 		Initiator:             false,

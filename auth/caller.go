@@ -55,6 +55,7 @@ type caller struct {
 	conn       XIDConn
 	caps       uint8
 	hs         *noise.HandshakeState
+	dh         *x25519 // the handshake's DH function (forgotten at the end)
 	send, recv *noise.CipherState
 	h          []byte
 	result     CallResult
@@ -82,6 +83,7 @@ func Call(ctx context.Context, conn XIDConn, cfg CallerConfig) (*CallResult, err
 	if cfg.WantCallback {
 		c.caps |= CapCallback
 	}
+	defer func() { c.dh.forget() }()
 	return c.handshake(ctx)
 }
 
@@ -112,8 +114,10 @@ func (c *caller) sendInitiate(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cs noise.CipherSuite
+	cs, c.dh = suite()
 	c.hs, err = noise.NewHandshakeState(noise.Config{
-		CipherSuite: suite(),
+		CipherSuite: cs,
 		Random:      c.cfg.Rand,
 		Pattern:     noise.HandshakeNX,
 		Initiator:   true,

@@ -29,15 +29,26 @@ type x25519 struct {
 var _ noise.DHFunc = (*x25519)(nil)
 
 // suite returns the Noise cipher suite of a handshake (25519, ChaChaPoly,
-// SHA256) with a fresh x25519 that knows the given private keys.
-func suite(keys ...*ecdh.PrivateKey) noise.CipherSuite {
+// SHA256) with a fresh x25519 that knows the given private keys (nil ones
+// are skipped). The handshake must call forget on the x25519 when it
+// ends: the data phase's cipher states keep the suite.
+func suite(keys ...*ecdh.PrivateKey) (noise.CipherSuite, *x25519) {
 	dh := &x25519{}
 	for _, k := range keys {
 		if k != nil {
 			dh.keys = append(dh.keys, k)
 		}
 	}
-	return noise.NewCipherSuite(dh, noise.CipherChaChaPoly, noise.HashSHA256)
+	return noise.NewCipherSuite(dh, noise.CipherChaChaPoly, noise.HashSHA256), dh
+}
+
+// forget drops the remembered keys, so that the ephemeral private keys
+// of a finished handshake do not live as long as its session. It may be
+// called on nil.
+func (x *x25519) forget() {
+	if x != nil {
+		x.keys = nil
+	}
 }
 
 // GenerateKeypair reads a private key from random (nil: crypto/rand), as

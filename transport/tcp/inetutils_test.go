@@ -152,7 +152,7 @@ func TestInetutilsTelnet(t *testing.T) {
 	serverEchoes := func() bool {
 		srv.tmu.Lock()
 		defer srv.tmu.Unlock()
-		return srv.tn.us[optEcho].enabled()
+		return srv.tn.us.enabled(optEcho)
 	}
 	if err := srv.SetServerEcho(true); err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func TestInetutilsTelnet(t *testing.T) {
 	waitFor(t, "client to take echo back", func() bool {
 		srv.tmu.Lock()
 		defer srv.tmu.Unlock()
-		return srv.tn.us[optEcho].state == qNo // answered, not just asked
+		return srv.tn.us.side(optEcho).state == qNo // answered, not just asked
 	})
 	if _, err := ptmx.Write([]byte("visible\r")); err != nil {
 		t.Fatal(err)

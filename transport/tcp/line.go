@@ -537,7 +537,7 @@ func (l *Line) Binary() (in, out bool) {
 	}
 	l.tmu.Lock()
 	defer l.tmu.Unlock()
-	return l.tn.him[optBinary].enabled(), l.tn.us[optBinary].enabled()
+	return l.tn.him.enabled(optBinary), l.tn.us.enabled(optBinary)
 }
 
 // WindowChanges delivers window sizes the peer announces (server-side

@@ -242,7 +242,7 @@ func TestTelnetLineNegotiation(t *testing.T) {
 	heEchoes := func() bool {
 		cli.tmu.Lock()
 		defer cli.tmu.Unlock()
-		return cli.tn.him[optEcho].enabled()
+		return cli.tn.him.enabled(optEcho)
 	}
 	if err := srv.SetServerEcho(true); err != nil {
 		t.Fatal(err)

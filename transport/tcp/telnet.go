@@ -33,8 +33,8 @@ const maxPeerOut = 4096
 type telnet struct {
 	server bool
 	dec    decoder
-	us     [256]qSide // options we perform (WILL/WONT)
-	him    [256]qSide // options the peer performs (DO/DONT)
+	us     options // options we perform (WILL/WONT)
+	him    options // options the peer performs (DO/DONT)
 
 	wantEcho bool // server: the upper layer asked for server echo
 
@@ -56,6 +56,39 @@ type telnet struct {
 	logFn  func(format string, args ...any)
 	logged int
 }
+
+// options is the RFC 1143 state of one side of the options this package
+// implements (BINARY, ECHO, SGA, TTYPE, NAWS). Every other option is
+// refused whenever the peer asks and never asked for by us, so its state
+// is NO for the line's whole life and needs no storage: a line keeps 10
+// octets per side instead of a 256-entry table.
+type options struct {
+	known   [5]qSide
+	refused qSide // the state handed out for any other option; always NO
+}
+
+// side returns the state of opt.
+func (o *options) side(opt byte) *qSide {
+	switch opt {
+	case optBinary:
+		return &o.known[0]
+	case optEcho:
+		return &o.known[1]
+	case optSGA:
+		return &o.known[2]
+	case optTTYPE:
+		return &o.known[3]
+	case optNAWS:
+		return &o.known[4]
+	}
+	// Refusing from NO leaves NO (RFC 1143 §7); start from NO each time
+	// all the same.
+	o.refused = qSide{}
+	return &o.refused
+}
+
+// enabled reports whether opt is in effect on this side.
+func (o *options) enabled(opt byte) bool { return o.side(opt).enabled() }
 
 func newTelnet(server bool, o Options) *telnet {
 	t := &telnet{server: server, termType: o.TermType, window: o.Window, logFn: o.logf}
@@ -105,7 +138,7 @@ func (t *telnet) emit(b ...byte) {
 
 // encode appends src as telnet data in our current transmit mode.
 func (t *telnet) encode(dst, src []byte) []byte {
-	return appendEncoded(dst, src, t.us[optBinary].enabled())
+	return appendEncoded(dst, src, t.us.enabled(optBinary))
 }
 
 // finish is called at the end of the received stream.
@@ -150,9 +183,9 @@ func (t *telnet) negotiate(verb, opt byte) {
 		before bool
 	)
 	if isUs {
-		side = &t.us[opt]
+		side = t.us.side(opt)
 	} else {
-		side = &t.him[opt]
+		side = t.him.side(opt)
 	}
 	before = side.enabled()
 	switch verb {
@@ -181,9 +214,9 @@ func (t *telnet) askHim(opt byte, on bool) {
 }
 
 func (t *telnet) ask(isUs bool, opt byte, on bool) {
-	side := &t.him[opt]
+	side := t.him.side(opt)
 	if isUs {
-		side = &t.us[opt]
+		side = t.us.side(opt)
 	}
 	before := side.enabled()
 	var r qReply
@@ -216,14 +249,14 @@ func (t *telnet) sendVerb(isUs bool, opt byte, r qReply) {
 // changed applies the side effects of an option turning on or off.
 func (t *telnet) changed(isUs bool, opt byte, before bool) {
 	if isUs {
-		now := t.us[opt].enabled()
+		now := t.us.enabled(opt)
 		if now && !before && opt == optNAWS && t.window != (transport.WindowSize{}) {
 			t.sendNAWS()
 		}
 		return
 	}
-	now := t.him[opt].enabled()
-	t.dec.BinaryIn = t.him[optBinary].enabled()
+	now := t.him.enabled(opt)
+	t.dec.BinaryIn = t.him.enabled(optBinary)
 	if now && !before && opt == optTTYPE && t.server {
 		t.emit(cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE)
 	}
@@ -235,7 +268,7 @@ func (t *telnet) subnegotiation(opt byte, data []byte) {
 	case optNAWS:
 		// RFC 1073: accepted while the option is on or being asked for
 		// (some clients send the size together with WILL NAWS).
-		if !t.server || t.him[optNAWS].state == qNo || t.him[optNAWS].state == qWantNo {
+		if !t.server || t.him.side(optNAWS).state == qNo || t.him.side(optNAWS).state == qWantNo {
 			return
 		}
 		if len(data) != 4 {
@@ -253,9 +286,9 @@ func (t *telnet) subnegotiation(opt byte, data []byte) {
 			return
 		}
 		switch {
-		case t.server && data[0] == ttypeIS && t.him[optTTYPE].enabled():
+		case t.server && data[0] == ttypeIS && t.him.enabled(optTTYPE):
 			t.peerTerm = cleanTermType(data[1:])
-		case !t.server && data[0] == ttypeSEND && t.us[optTTYPE].enabled():
+		case !t.server && data[0] == ttypeSEND && t.us.enabled(optTTYPE):
 			b := append([]byte{cmdIAC, cmdSB, optTTYPE, ttypeIS}, appendSBData(nil, []byte(t.termType))...)
 			t.emit(append(b, cmdIAC, cmdSE)...)
 		}
@@ -308,7 +341,7 @@ func (t *telnet) setWindowSize(ws transport.WindowSize) error {
 		return fmt.Errorf("tcp: telnet: window size is the client's to announce: %w", errors.ErrUnsupported)
 	}
 	t.window = ws
-	if t.us[optNAWS].enabled() {
+	if t.us.enabled(optNAWS) {
 		t.sendNAWS()
 	}
 	return nil

@@ -68,16 +68,16 @@ func TestNegotiationRoundTrip(t *testing.T) {
 	pump(t, srv, cli)
 
 	for _, opt := range []byte{optBinary, optSGA} {
-		if !srv.us[opt].enabled() || !cli.him[opt].enabled() {
-			t.Errorf("option %d server->client not on: srv.us %v cli.him %v", opt, srv.us[opt], cli.him[opt])
+		if !srv.us.enabled(opt) || !cli.him.enabled(opt) {
+			t.Errorf("option %d server->client not on: srv.us %v cli.him %v", opt, *srv.us.side(opt), *cli.him.side(opt))
 		}
 	}
 	for _, opt := range []byte{optBinary, optNAWS, optTTYPE} {
-		if !srv.him[opt].enabled() || !cli.us[opt].enabled() {
-			t.Errorf("option %d client->server not on: srv.him %v cli.us %v", opt, srv.him[opt], cli.us[opt])
+		if !srv.him.enabled(opt) || !cli.us.enabled(opt) {
+			t.Errorf("option %d client->server not on: srv.him %v cli.us %v", opt, *srv.him.side(opt), *cli.us.side(opt))
 		}
 	}
-	if srv.us[optEcho].state != qNo {
+	if srv.us.side(optEcho).state != qNo {
 		t.Errorf("server echo on by default")
 	}
 	if !srv.dec.BinaryIn || !cli.dec.BinaryIn {
@@ -112,8 +112,8 @@ func TestNegotiationRoundTrip(t *testing.T) {
 		t.Errorf("echo on sent %v", srv.out)
 	}
 	pump(t, srv, cli)
-	if !srv.us[optEcho].enabled() || !cli.him[optEcho].enabled() {
-		t.Errorf("echo not on: %v %v", srv.us[optEcho], cli.him[optEcho])
+	if !srv.us.enabled(optEcho) || !cli.him.enabled(optEcho) {
+		t.Errorf("echo not on: %v %v", *srv.us.side(optEcho), *cli.him.side(optEcho))
 	}
 	if err := srv.setServerEcho(false); err != nil {
 		t.Fatal(err)
@@ -122,15 +122,15 @@ func TestNegotiationRoundTrip(t *testing.T) {
 		t.Errorf("echo off sent %v", srv.out)
 	}
 	pump(t, srv, cli)
-	if srv.us[optEcho].state != qNo || cli.him[optEcho].state != qNo {
-		t.Errorf("echo not off: %v %v", srv.us[optEcho], cli.him[optEcho])
+	if srv.us.side(optEcho).state != qNo || cli.him.side(optEcho).state != qNo {
+		t.Errorf("echo not off: %v %v", *srv.us.side(optEcho), *cli.him.side(optEcho))
 	}
 	// Echo on and off again before the answer arrives (queued reversal).
 	_ = srv.setServerEcho(true)
 	_ = srv.setServerEcho(false)
 	pump(t, srv, cli)
-	if srv.us[optEcho].enabled() != cli.him[optEcho].enabled() || srv.us[optEcho].enabled() {
-		t.Errorf("echo after quick on/off: srv %v cli %v", srv.us[optEcho], cli.him[optEcho])
+	if srv.us.enabled(optEcho) != cli.him.enabled(optEcho) || srv.us.enabled(optEcho) {
+		t.Errorf("echo after quick on/off: srv %v cli %v", *srv.us.side(optEcho), *cli.him.side(optEcho))
 	}
 
 	// Wrong-side calls are refused.
@@ -314,5 +314,43 @@ func TestPeerFloodBoundsReplies(t *testing.T) {
 	srv.decode(nil, []byte{cmdIAC, cmdAYT})
 	if string(srv.out) != aytReply {
 		t.Errorf("after draining: %q", srv.out)
+	}
+}
+
+// TestEveryOption: each of the 256 options, asked twice each way, gets the
+// answers of its own policy (the implemented ones keep their own state;
+// every other one is refused each time and stays off).
+func TestEveryOption(t *testing.T) {
+	srv := newTelnet(true, Options{})
+	for o := range 256 {
+		opt := byte(o)
+		srv.out = nil
+		srv.decode(nil, []byte{cmdIAC, cmdWILL, opt, cmdIAC, cmdWILL, opt, cmdIAC, cmdDO, opt, cmdIAC, cmdDO, opt})
+		var want []byte
+		if srv.acceptHim(opt) {
+			want = append(want, cmdIAC, cmdDO, opt) // the second WILL needs no answer
+			if opt == optTTYPE {
+				want = append(want, cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE)
+			}
+		} else {
+			want = append(want, cmdIAC, cmdDONT, opt, cmdIAC, cmdDONT, opt)
+		}
+		if srv.acceptUs(opt) {
+			want = append(want, cmdIAC, cmdWILL, opt)
+		} else {
+			want = append(want, cmdIAC, cmdWONT, opt, cmdIAC, cmdWONT, opt)
+		}
+		if !bytes.Equal(srv.out, want) {
+			t.Fatalf("option %d: replies %v, want %v", opt, srv.out, want)
+		}
+		if srv.him.enabled(opt) != srv.acceptHim(opt) || srv.us.enabled(opt) != srv.acceptUs(opt) {
+			t.Fatalf("option %d: him %v us %v", opt, srv.him.enabled(opt), srv.us.enabled(opt))
+		}
+	}
+	// The implemented options kept their state through all the others.
+	for _, opt := range []byte{optBinary, optSGA, optNAWS, optTTYPE} {
+		if !srv.him.enabled(opt) {
+			t.Errorf("option %d lost its state", opt)
+		}
 	}
 }
