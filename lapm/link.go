@@ -37,6 +37,10 @@ type Config struct {
 	// T401 is the acknowledgement timer; 0 means T401ForRate(LineRate,...)
 	// (DefaultT401 when the line rate is unknown).
 	T401 time.Duration
+	// T402 is how long an acknowledgement may wait for an I frame to carry
+	// it (DefaultT402); 0 means min(DefaultT402, T401/4), negative
+	// acknowledges every I frame at once.
+	T402 time.Duration
 	// T403 is the idle timer after which the link polls; 0 means
 	// DefaultT403, negative disables idle polling.
 	T403 time.Duration
@@ -85,35 +89,52 @@ const keepOut = 512
 // AcceptXID, RespondXID) and calls Establish to enter the data phase, in
 // which Link is an io.ReadWriteCloser.
 //
-// One goroutine owns the link state (the pure machine in machine.go); a
-// reader goroutine decodes frames from the line, and a writer goroutine,
-// started for each batch of encoded frames while the owner has output,
-// writes it (so an idle link parks two goroutines, and a line that blocks
-// never blocks the owner). All end when the link ends: Close, a peer's
-// release, a link failure or a line error. Methods are safe for concurrent
-// use.
+// One goroutine, the owner, holds the link state (the pure machine in
+// machine.go) and does no I/O. Around it, with as few hand-offs as the
+// design allows (each costs a wake-up on the keystroke path):
+//   - a reader goroutine decodes frames from the line and hands them to
+//     the owner in batches;
+//   - Write seals its payloads and queues them for the owner (sendq) without
+//     waiting for it; it blocks only while a window's worth is queued;
+//   - the owner encodes the frames it sends into a shared output buffer,
+//     and a writer goroutine, started when output waits and none runs,
+//     writes until the buffer is empty and then ends (so an idle link parks
+//     only the reader and the owner, and a line that blocks blocks the
+//     writer, never the owner);
+//   - delivered payloads wait in rxChunks for Read, which wakes the owner
+//     only when the machine waits for room (own receiver busy).
+//
+// All end when the link ends: Close, a peer's release, a link failure or a
+// line error. Methods are safe for concurrent use.
 type Link struct {
 	cfg  Config
 	line io.ReadWriteCloser
 	logf func(string, ...any)
 	now  func() time.Time
 
-	reqCh    chan func(now time.Time)
-	rxCh     chan rxBatch
-	creditCh chan struct{}
-	wdoneCh  chan error
-	done     chan struct{} // closed when the owner goroutine has ended
-	wg       sync.WaitGroup
+	reqCh chan func(now time.Time)
+	rxCh  chan rxBatch
+	kick  chan struct{} // wakes the owner: writes queued, credit wanted, writer progress
+	done  chan struct{} // closed when the owner goroutine has ended
+	wg    sync.WaitGroup
 
 	fcsMode atomic.Int32 // reader: fcsOnly16, fcsDual, fcsOnly32
 
-	consumedN atomic.Int64
-	wmu       sync.Mutex // serialises Write (sealing order = queue order)
+	consumedN  atomic.Int64 // payloads Read has consumed, not yet told to the machine
+	wantCredit atomic.Bool  // the machine is busy: Read wakes the owner when it consumes
+
+	wmu    sync.Mutex // serialises Write (sealing order = queue order)
+	wbatch [][]byte   // Write's sealed payloads on their way to sendq (under wmu)
 
 	mu         sync.Mutex // guards the fields below
 	rxChunks   [][]byte
 	rxNotify   chan struct{}
-	endErr     error // why the link ended (nil until it has)
+	sendq      [][]byte      // sealed payloads from Write, not yet taken by the machine
+	sendCap    int           // bound of sendq: the window
+	sendWait   bool          // a Write waits for room in sendq
+	sendErr    error         // why Write cannot queue (nil in the data phase)
+	room       chan struct{} // wakes a Write waiting for room
+	endErr     error         // why the link ended (nil until it has)
 	closedHere bool
 	neg        Negotiated
 	transcript []byte
@@ -124,27 +145,33 @@ type Link struct {
 
 	breaks chan struct{}
 
+	// Output, shared by the owner (encodes into opend) and the writer
+	// goroutine (takes opend and writes it), guarded by omu.
+	omu     sync.Mutex
+	opend   []byte // encoded octets waiting for the writer
+	ospare  []byte // the buffer the writer wrote last, for reuse
+	writing bool   // a writer goroutine runs
+	oerr    error  // the line's write error, if any
+	onotify bool   // the owner waits for the writer: wake it on progress
+	otrim   bool   // nothing to send for now: the writer trims the buffers when it ends
+	lineOut uint64
+	maxPend int // largest encoded backlog seen (tests check the bound)
+
 	// Owner-goroutine state (only touched by run and the closures it runs).
-	m            *machine
-	enc          Encoder
-	pend         []byte
-	spare        []byte
-	scratch      []byte
-	writerBusy   bool
-	sentFlags    bool
-	negotiating  bool
-	openWait     chan error
-	xidWait      chan xidResult
-	acceptWait   chan xidResult
-	pendingCmd   []byte // upper-layer XID command waiting for AcceptXID
-	cmdSeq       byte   // exchange number of the last upper-layer XID command (echoed by RespondXID)
-	xidSeq       byte   // exchange number of our last upper-layer XID command
-	estWait      chan error
-	wantEst      bool
-	writeWaiters []*writeReq
-	lineOut      uint64
-	offerInfo    []byte
-	maxPend      int // largest encoded backlog seen (tests check the bound)
+	m           *machine
+	enc         Encoder
+	scratch     []byte
+	sentFlags   bool
+	negotiating bool
+	openWait    chan error
+	xidWait     chan xidResult
+	acceptWait  chan xidResult
+	pendingCmd  []byte // upper-layer XID command waiting for AcceptXID
+	cmdSeq      byte   // exchange number of the last upper-layer XID command (echoed by RespondXID)
+	xidSeq      byte   // exchange number of our last upper-layer XID command
+	estWait     chan error
+	wantEst     bool
+	offerInfo   []byte
 }
 
 type rxBatch struct {
@@ -159,10 +186,8 @@ type xidResult struct {
 	err     error
 }
 
-type writeReq struct {
-	chunks [][]byte
-	done   chan error
-}
+// errBeforeDataPhase is Write's error until Establish has succeeded.
+var errBeforeDataPhase = fmt.Errorf("%w: write before the data phase", ErrState)
 
 const (
 	fcsOnly16 int32 = iota
@@ -227,10 +252,11 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 		now:      cfg.Now,
 		reqCh:    make(chan func(time.Time)),
 		rxCh:     make(chan rxBatch, 4),
-		creditCh: make(chan struct{}, 1),
-		wdoneCh:  make(chan error, 1),
+		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		rxNotify: make(chan struct{}, 1),
+		room:     make(chan struct{}, 1),
+		sendErr:  errBeforeDataPhase,
 		breaks:   make(chan struct{}, 1),
 		neg:      DefaultNegotiated(),
 	}
@@ -249,8 +275,14 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 	} else if t403 < 0 {
 		t403 = 0
 	}
-	l.cfg.T401, l.cfg.T403 = t401, t403
-	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t403: t403, n400: cfg.N400, logf: l.logf, xidMatch: xidResponseMatches})
+	t402 := cfg.T402
+	if t402 == 0 {
+		t402 = min(DefaultT402, t401/4)
+	} else if t402 < 0 {
+		t402 = 0
+	}
+	l.cfg.T401, l.cfg.T402, l.cfg.T403 = t401, t402, t403
+	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t402: t402, t403: t403, n400: cfg.N400, logf: l.logf, xidMatch: xidResponseMatches})
 	l.enc.FCS = FCS16
 	return l
 }
@@ -423,103 +455,231 @@ func (l *Link) readLoop(leftover []byte) {
 	}
 }
 
-// startWrite hands b to a writer goroutine started for this write (one
-// at a time: the owner waits for wdoneCh before the next), so that a line
-// that blocks never blocks the owner and an idle link parks no writer.
-func (l *Link) startWrite(b []byte) {
-	l.writerBusy = true
-	l.lineOut += uint64(len(b))
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		_, err := l.line.Write(b)
-		l.wdoneCh <- err
-	}()
+// wake wakes the owner goroutine if it sleeps (a later wake-up finds
+// whatever more there is to do).
+func (l *Link) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// output encodes frames into the output buffer and starts a writer
+// goroutine if none runs.
+func (l *Link) output(frames []Frame) {
+	l.omu.Lock()
+	defer l.omu.Unlock()
+	if l.oerr != nil {
+		return // the line is gone; the owner ends the link
+	}
+	need := 64
+	for i := range frames {
+		need += len(frames[i].Info) + len(frames[i].Info)/4 + 16 // worst-case stuffing, header, FCS, flag
+	}
+	if !l.sentFlags {
+		l.sentFlags = true
+		need += 16
+		l.opend = l.enc.AppendFlags(l.grow(l.opend, need), 16)
+	}
+	l.opend = l.grow(l.opend, need)
+	for _, f := range frames {
+		l.scratch = f.Append(l.scratch[:0])
+		l.opend = l.enc.AppendFrame(l.opend, l.scratch)
+	}
+	l.maxPend = max(l.maxPend, len(l.opend))
+	l.otrim = l.m.txIdle()
+	if !l.writing && len(l.opend) > 0 {
+		l.writing = true
+		l.wg.Add(1)
+		go l.writeLoop()
+	}
+}
+
+// grow returns b with room for n more octets, taking a larger buffer
+// from the pool (and giving b back) when it has not.
+func (l *Link) grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := append(getBuf(len(b)+n), b...)
+	putBuf(b)
+	return nb
+}
+
+// writeLoop is the writer goroutine: it writes the output buffer until
+// it is empty, then ends. It wakes the owner when the owner waits for it
+// (backlog, release) and when the line fails.
+func (l *Link) writeLoop() {
+	defer l.wg.Done()
+	var buf []byte
+	for {
+		l.omu.Lock()
+		if buf != nil {
+			l.ospare = buf[:0]
+		}
+		if len(l.opend) == 0 || l.oerr != nil {
+			l.writing = false
+			if l.otrim {
+				l.trimLocked()
+			}
+			wake := l.onotify || l.oerr != nil
+			l.omu.Unlock()
+			if wake {
+				l.wake()
+			}
+			return
+		}
+		buf, l.opend, l.ospare = l.opend, l.ospare, nil
+		wake := l.onotify
+		l.omu.Unlock()
+		if wake {
+			l.wake() // the backlog was taken: the owner may go on
+		}
+		n, err := l.line.Write(buf)
+		l.omu.Lock()
+		l.lineOut += uint64(max(n, 0))
+		if err != nil && l.oerr == nil {
+			l.oerr = err
+		}
+		l.omu.Unlock()
+	}
+}
+
+// trimLocked gives large output buffers back to the pool, so that an idle
+// link does not keep those of its last burst. The caller holds omu and no
+// writer runs.
+func (l *Link) trimLocked() {
+	for _, b := range []*[]byte{&l.opend, &l.ospare} {
+		if cap(*b) > keepOut && len(*b) == 0 {
+			putBuf(*b)
+			*b = nil
+		}
+	}
+}
+
+// outputState reports whether the writer is behind by more than
+// maxPending octets (the owner then stops taking received frames, and the
+// writer wakes it once it took the backlog), the line's write error, and
+// lets the writer trim the buffers when nothing more is to be sent for now.
+func (l *Link) outputState() (backlogged bool, err error) {
+	idle := l.m.txIdle()
+	l.omu.Lock()
+	defer l.omu.Unlock()
+	backlogged = l.writing && len(l.opend) >= maxPending
+	l.onotify = backlogged
+	l.otrim = idle
+	if idle && !l.writing {
+		l.trimLocked()
+	}
+	if cap(l.scratch) > keepOut && idle {
+		l.scratch = nil
+	}
+	return backlogged, l.oerr
+}
+
+// backlogged reports whether the writer is behind by more than
+// maxPending octets.
+func (l *Link) backlogged() bool {
+	l.omu.Lock()
+	defer l.omu.Unlock()
+	return l.writing && len(l.opend) >= maxPending
 }
 
 // run is the owner goroutine: it feeds the machine with frames, timer
-// expiries and user requests, and hands its output to the writer.
+// expiries, queued writes and user requests, and hands its output to the
+// writer.
 func (l *Link) run() {
 	defer l.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var armed time.Time
+	defer timer.Stop()
+	var armed time.Time // when the timer fires; zero: not armed
 	lineDown := false
+	now := l.now()
 	for {
-		if dl := l.m.deadline(); !dl.Equal(armed) {
-			timer.Stop()
+		// The timer is re-armed only when the machine's deadline comes
+		// earlier than the armed one: a deadline that moved later (T403
+		// restarts with every frame, T401 with every acknowledgement)
+		// lets the timer fire early, which is harmless (see
+		// machine.timeout), instead of resetting it per frame.
+		if dl := l.m.deadline(); !dl.IsZero() && (armed.IsZero() || dl.Before(armed)) {
 			armed = dl
-			if !dl.IsZero() {
-				timer.Reset(max(dl.Sub(l.now()), 0))
+			timer.Reset(max(dl.Sub(now), 0))
+		}
+		backlogged, werr := l.outputState()
+		if werr != nil && !lineDown {
+			lineDown = true
+			if !l.m.st.ended() {
+				l.m.fail(fmt.Errorf("%w: line write: %w", ErrLinkFailure, werr))
 			}
 		}
-		rxCh := l.rxCh
-		if l.backlogged() {
-			rxCh = nil // push back: let the writer catch up first
-		}
-		select {
-		case b := <-rxCh:
-			now := l.now()
-			if b.err != nil {
-				lineDown = true
-				if !l.m.st.ended() {
-					l.m.fail(fmt.Errorf("%w: line: %w", ErrLinkFailure, b.err))
-				}
-				break
-			}
-			if b.seen32 {
-				l.enc.FCS = FCS32
-			}
-			l.noteLine(b.note)
-			l.handleFrames(now, b.frames)
-			// Drain what else has arrived before answering: fewer,
-			// larger writes and one acknowledgement per batch (a few
-			// batches at most, so that output stays bounded).
-		drain:
-			for range 8 {
-				select {
-				case b := <-l.rxCh:
-					if b.err != nil {
-						lineDown = true
-						if !l.m.st.ended() {
-							l.m.fail(fmt.Errorf("%w: line: %w", ErrLinkFailure, b.err))
-						}
-						break drain
-					}
-					if b.seen32 {
-						l.enc.FCS = FCS32
-					}
-					l.noteLine(b.note)
-					l.handleFrames(now, b.frames)
-				default:
-					break drain
-				}
-			}
-		case <-timer.C:
-			armed = time.Time{}
-			l.m.timeout(l.now())
-		case fn := <-l.reqCh:
-			fn(l.now())
-		case <-l.creditCh:
-			l.m.consumed(l.now(), int(l.consumedN.Swap(0)))
-		case err := <-l.wdoneCh:
-			l.writerBusy = false
-			l.trimOutput()
-			if err != nil {
-				lineDown = true
-				if !l.m.st.ended() {
-					l.m.fail(fmt.Errorf("%w: line write: %w", ErrLinkFailure, err))
-				}
-			}
-		}
-		l.step(l.now())
 		if l.m.st.ended() {
 			// The writer may be stuck on a peer that stopped reading:
 			// finish bounds the wait for the last frames.
 			l.finish(lineDown)
 			return
 		}
+		rxCh := l.rxCh
+		if backlogged {
+			rxCh = nil // push back: let the writer catch up first
+		}
+		var (
+			b      rxBatch
+			gotRx  bool
+			fn     func(time.Time)
+			expiry bool
+		)
+		select {
+		case b = <-rxCh:
+			gotRx = true
+		case <-timer.C:
+			armed, expiry = time.Time{}, true
+		case fn = <-l.reqCh:
+		case <-l.kick:
+		}
+		now = l.now()
+		if n := l.consumedN.Swap(0); n > 0 {
+			l.m.consumed(now, int(n))
+		}
+		switch {
+		case gotRx:
+			lineDown = l.received(now, b) || lineDown
+			// Take what else has arrived before answering: fewer,
+			// larger writes and one acknowledgement per batch (a few
+			// batches at most, so that output stays bounded).
+		drain:
+			for range 8 {
+				select {
+				case b := <-l.rxCh:
+					lineDown = l.received(now, b) || lineDown
+				default:
+					break drain
+				}
+			}
+		case expiry:
+			l.m.timeout(now)
+		case fn != nil:
+			fn(now)
+		}
+		l.step(now)
 	}
+}
+
+// received feeds a batch from the reader to the machine; it reports
+// whether the line is down.
+func (l *Link) received(now time.Time, b rxBatch) bool {
+	if b.err != nil {
+		if !l.m.st.ended() {
+			l.m.fail(fmt.Errorf("%w: line: %w", ErrLinkFailure, b.err))
+		}
+		return true
+	}
+	if b.seen32 {
+		l.enc.FCS = FCS32
+	}
+	l.noteLine(b.note)
+	l.handleFrames(now, b.frames)
+	return false
 }
 
 // noteLine logs the decoder's error counts (garbage, noise, endless
@@ -530,26 +690,6 @@ func (l *Link) noteLine(note string) {
 		l.logf("lapm: %s: line: %s", l.cfg.Role, note)
 	}
 }
-
-// trimOutput gives large output buffers back to the pool once the writer
-// has finished, nothing waits to be written and every I frame is
-// acknowledged, so that an idle link does not keep the buffers of its last
-// burst (while data flows they are kept). The writer holds no buffer then.
-func (l *Link) trimOutput() {
-	if len(l.pend) > 0 || !l.m.txIdle() {
-		return // more output is coming: keep the buffers
-	}
-	for _, b := range []*[]byte{&l.pend, &l.spare, &l.scratch} {
-		if cap(*b) > keepOut {
-			putBuf(*b)
-			*b = nil
-		}
-	}
-}
-
-// backlogged reports whether the writer is behind by more than
-// maxPending octets.
-func (l *Link) backlogged() bool { return l.writerBusy && len(l.pend) >= maxPending }
 
 func (l *Link) handleFrames(now time.Time, frames [][]byte) {
 	for _, raw := range frames {
@@ -563,7 +703,7 @@ func (l *Link) handleFrames(now time.Time, frames [][]byte) {
 }
 
 // step collects the machine's output after an input: events, delivered
-// payloads, parked writers and frames to send.
+// payloads, queued writes and frames to send.
 func (l *Link) step(now time.Time) {
 	for range 16 {
 		for _, e := range l.m.takeEvents() {
@@ -572,56 +712,54 @@ func (l *Link) step(now time.Time) {
 		if rx := l.m.takeRx(); len(rx) > 0 {
 			l.deliver(now, rx)
 		}
-		l.serveWriters()
-		for _, f := range l.m.flush(now) {
-			l.scratch = f.Append(l.scratch[:0])
-			if !l.sentFlags {
-				l.sentFlags = true
-				l.pend = l.enc.AppendFlags(l.pend, 16)
-			}
-			l.pend = l.enc.AppendFrame(l.pend, l.scratch)
+		l.takeWrites()
+		if out := l.m.flush(now); len(out) > 0 {
+			l.output(out)
 		}
 		if len(l.m.ev) == 0 && len(l.m.rxq) == 0 {
 			break
 		}
 	}
-	l.maxPend = max(l.maxPend, len(l.pend))
-	if !l.writerBusy && len(l.pend) > 0 {
-		l.startWrite(l.pend)
-		l.pend, l.spare = l.spare[:0], l.pend
-	}
-	if !l.writerBusy {
-		l.trimOutput()
+	// Read wakes the owner for the payloads it consumes only while the
+	// machine waits for them; otherwise the owner counts them at its next
+	// wake-up. Setting the flag before looking at the count again makes
+	// sure one of the two sees every payload.
+	busy := l.m.ownBusy && !l.m.st.ended()
+	l.wantCredit.Store(busy)
+	if busy && l.consumedN.Load() > 0 {
+		l.wake()
 	}
 }
 
+// deliver opens the payloads the machine delivered in order and hands
+// them to Read.
 func (l *Link) deliver(now time.Time, rx [][]byte) {
 	l.mu.Lock()
 	t := l.transform
 	l.mu.Unlock()
-	out := rx
 	if t != nil {
-		out = make([][]byte, 0, len(rx))
-		for _, p := range rx {
+		for i, p := range rx {
 			plain, err := t.Open(p[:0], p) // in place: the payload is ours
 			if err != nil {
 				l.m.fail(fmt.Errorf("%w: %w", ErrTransform, err))
 				return
 			}
-			out = append(out, plain)
+			rx[i] = plain
 		}
 	}
+	empty := 0
 	l.mu.Lock()
-	for _, p := range out {
+	for _, p := range rx {
 		if len(p) == 0 {
-			l.consumedN.Add(1) // nothing to read: consumed at once
+			empty++ // nothing to read: consumed at once
 			continue
 		}
 		l.rxChunks = append(l.rxChunks, p)
 	}
 	l.mu.Unlock()
-	if n := l.consumedN.Swap(0); n > 0 {
-		l.m.consumed(now, int(n))
+	clear(rx)
+	if empty > 0 {
+		l.m.consumed(now, empty)
 	}
 	select {
 	case l.rxNotify <- struct{}{}:
@@ -629,33 +767,50 @@ func (l *Link) deliver(now time.Time, rx [][]byte) {
 	}
 }
 
-func (l *Link) serveWriters() {
-	for len(l.writeWaiters) > 0 {
-		w := l.writeWaiters[0]
-		if l.m.st.ended() {
-			w.done <- l.writeErr()
-			l.popWriter()
-			continue
+// takeWrites moves payloads queued by Write into the machine as far as
+// its queue has room, and wakes a Write waiting for room.
+func (l *Link) takeWrites() {
+	room := l.m.txRoom()
+	if room <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := min(room, len(l.sendq))
+	if n == 0 {
+		return
+	}
+	for _, p := range l.sendq[:n] {
+		l.m.enqueue(p)
+	}
+	k := copy(l.sendq, l.sendq[n:])
+	clear(l.sendq[k:])
+	l.sendq = l.sendq[:k]
+	if k == 0 && cap(l.sendq) > 4 {
+		l.sendq = nil // an idle link keeps no queue array
+	}
+	if l.sendWait {
+		l.sendWait = false
+		select {
+		case l.room <- struct{}{}:
+		default:
 		}
-		for len(w.chunks) > 0 && l.m.enqueue(w.chunks[0]) {
-			w.chunks[0] = nil
-			w.chunks = w.chunks[1:]
-		}
-		if len(w.chunks) > 0 {
-			return
-		}
-		w.done <- nil
-		l.popWriter()
 	}
 }
 
-// popWriter removes the first parked writer without leaving a reference
-// to it (and its payloads) in the queue's array.
-func (l *Link) popWriter() {
-	l.writeWaiters[0] = nil
-	l.writeWaiters = l.writeWaiters[1:]
-	if len(l.writeWaiters) == 0 {
-		l.writeWaiters = nil
+// stopWrites makes Write fail with err from now on and drops what it
+// queued; a waiting Write returns.
+func (l *Link) stopWrites(err error) {
+	l.mu.Lock()
+	if l.sendErr == nil || l.sendErr == errBeforeDataPhase {
+		l.sendErr = err
+	}
+	clear(l.sendq)
+	l.sendq = nil
+	l.mu.Unlock()
+	select {
+	case l.room <- struct{}{}:
+	default:
 	}
 }
 
@@ -690,6 +845,12 @@ func (l *Link) handleEvent(now time.Time, e event) {
 			_ = l.m.establish(now)
 		}
 	case evEstablished:
+		l.mu.Lock()
+		if l.sendErr == errBeforeDataPhase {
+			l.sendErr = nil
+			l.sendCap = l.m.p.kTx
+		}
+		l.mu.Unlock()
 		if l.estWait != nil {
 			l.estWait <- nil
 			l.estWait = nil
@@ -807,13 +968,15 @@ func (l *Link) onEnded() {
 		l.estWait <- err
 		l.estWait = nil
 	}
-	l.serveWriters()
+	l.stopWrites(err)
 }
 
-// finish ends the owner goroutine: it records the outcome, hangs up the
-// line and stops the writer.
+// finish ends the owner goroutine: it records the outcome, lets the last
+// frames go out (bounded), hangs up the line, which also ends a writer
+// stuck on it, and wakes Read.
 func (l *Link) finish(lineDown bool) {
 	l.onEnded()
+	l.wantCredit.Store(false)
 	st := l.m.stats
 	l.mu.Lock()
 	switch {
@@ -827,41 +990,36 @@ func (l *Link) finish(lineDown bool) {
 		l.endErr = l.m.err
 	}
 	l.final = l.statsLocked(st)
-	l.final.LineBytesSent = l.lineOut
 	l.mu.Unlock()
-	if !lineDown && (l.writerBusy || len(l.pend) > 0) {
+	if !lineDown {
 		// Let the last frames (UA, DM, DISC) go out, but do not wait
 		// longer than T401 for a peer that stopped reading.
 		t := time.NewTimer(l.cfg.T401)
 	drain:
 		for {
-			if !l.writerBusy {
-				if len(l.pend) == 0 {
-					break
-				}
-				l.startWrite(l.pend)
-				l.pend, l.spare = l.spare[:0], l.pend
+			l.omu.Lock()
+			busy := l.writing && l.oerr == nil
+			l.onotify = busy
+			l.omu.Unlock()
+			if !busy {
+				break
 			}
 			select {
-			case err := <-l.wdoneCh:
-				l.writerBusy = false
-				if err != nil {
-					break drain
-				}
+			case <-l.kick:
 			case <-t.C:
 				break drain
 			}
 		}
 		t.Stop()
-		l.mu.Lock()
-		l.final.LineBytesSent = l.lineOut
-		l.mu.Unlock()
 	}
+	l.omu.Lock()
+	out := l.lineOut
+	l.omu.Unlock()
+	l.mu.Lock()
+	l.final.LineBytesSent = out
+	l.mu.Unlock()
 	close(l.done)
 	_ = l.line.Close()
-	if l.writerBusy {
-		<-l.wdoneCh
-	}
 	select {
 	case l.rxNotify <- struct{}{}:
 	default:
@@ -1119,10 +1277,12 @@ func (l *Link) maxPlain() int {
 }
 
 // Write sends p in I frames of at most N401 octets (less the transform's
-// overhead). It blocks while the send queue (one window) is full, which is
-// how a slow peer pushes back, and returns once every octet is queued.
-// After the link ended it returns ErrPeerDisconnected, ErrLinkFailure or
-// ErrClosed (wrapped).
+// overhead). It seals the payloads and queues them for the link without
+// waiting for it; it blocks while a window's worth of payloads is queued
+// (on top of the window in flight), which is how a slow peer pushes back,
+// and returns once every octet is queued. After the link ended it returns
+// ErrPeerDisconnected, ErrLinkFailure or ErrClosed (wrapped), and before
+// the data phase ErrState.
 func (l *Link) Write(p []byte) (int, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -1132,31 +1292,28 @@ func (l *Link) Write(p []byte) (int, error) {
 	l.mu.Unlock()
 	written := 0
 	for len(p) > 0 {
-		var chunks [][]byte
-		var sizes int
-		for len(p) > 0 && len(chunks) < 64 {
+		room, err := l.sendRoom()
+		if err != nil {
+			return written, fmt.Errorf("lapm: write: %w", err)
+		}
+		// Only the owner takes from sendq, and Writes are serialised:
+		// the room can only grow until these are queued.
+		batch, sizes := l.wbatch[:0], 0
+		for len(p) > 0 && len(batch) < room {
 			n := min(chunk, len(p))
-			var c []byte
 			if t != nil {
-				c = t.Seal(nil, p[:n])
+				batch = append(batch, t.Seal(nil, p[:n]))
 			} else {
-				c = append([]byte(nil), p[:n]...)
+				batch = append(batch, append([]byte(nil), p[:n]...))
 			}
-			chunks = append(chunks, c)
 			sizes += n
 			p = p[n:]
 		}
-		w := &writeReq{chunks: chunks, done: make(chan error, 1)}
-		err := l.do(func(time.Time) error {
-			if l.m.st != stateConnected {
-				return fmt.Errorf("%w: write in state %s", ErrState, l.m.st)
-			}
-			l.writeWaiters = append(l.writeWaiters, w)
-			l.serveWriters()
-			return nil
-		})
-		if err == nil {
-			err = <-w.done
+		err = l.queue(batch)
+		clear(batch)
+		l.wbatch = batch[:0]
+		if cap(l.wbatch) > 4 {
+			l.wbatch = nil
 		}
 		if err != nil {
 			return written, fmt.Errorf("lapm: write: %w", err)
@@ -1164,6 +1321,45 @@ func (l *Link) Write(p []byte) (int, error) {
 		written += sizes
 	}
 	return written, nil
+}
+
+// sendRoom waits until sendq has room and returns for how many payloads.
+func (l *Link) sendRoom() (int, error) {
+	for {
+		l.mu.Lock()
+		if err := l.sendErr; err != nil {
+			l.mu.Unlock()
+			return 0, err
+		}
+		if room := l.sendCap - len(l.sendq); room > 0 {
+			l.mu.Unlock()
+			return room, nil
+		}
+		l.sendWait = true
+		l.mu.Unlock()
+		select {
+		case <-l.room:
+		case <-l.done:
+		}
+	}
+}
+
+// queue appends sealed payloads to sendq and wakes the owner if the queue
+// was empty (otherwise it has not yet taken the earlier ones and will
+// take these with them).
+func (l *Link) queue(batch [][]byte) error {
+	l.mu.Lock()
+	if err := l.sendErr; err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	wasEmpty := len(l.sendq) == 0
+	l.sendq = append(l.sendq, batch...)
+	l.mu.Unlock()
+	if wasEmpty {
+		l.wake()
+	}
+	return nil
 }
 
 // Read reads data delivered in order. It returns io.EOF after the peer
@@ -1174,24 +1370,29 @@ func (l *Link) Read(p []byte) (int, error) {
 		l.mu.Lock()
 		if len(l.rxChunks) > 0 {
 			n, done := 0, 0
-			for n < len(p) && len(l.rxChunks) > 0 {
-				c := l.rxChunks[0]
+			for n < len(p) && done < len(l.rxChunks) {
+				c := l.rxChunks[done]
 				k := copy(p[n:], c)
 				n += k
-				if k == len(c) {
-					l.rxChunks[0] = nil
-					l.rxChunks = l.rxChunks[1:]
-					done++
-				} else {
-					l.rxChunks[0] = c[k:]
+				if k < len(c) {
+					l.rxChunks[done] = c[k:]
+					break
+				}
+				done++
+			}
+			if done > 0 {
+				k := copy(l.rxChunks, l.rxChunks[done:])
+				clear(l.rxChunks[k:])
+				l.rxChunks = l.rxChunks[:k]
+				if k == 0 && cap(l.rxChunks) > 4 {
+					l.rxChunks = nil // an idle link keeps no queue array
 				}
 			}
 			l.mu.Unlock()
 			if done > 0 {
 				l.consumedN.Add(int64(done))
-				select {
-				case l.creditCh <- struct{}{}:
-				default:
+				if l.wantCredit.Load() {
+					l.wake()
 				}
 			}
 			return n, nil
@@ -1218,9 +1419,16 @@ func (l *Link) Read(p []byte) (int, error) {
 // and nil otherwise (also when the link had already ended).
 func (l *Link) Close() error {
 	err := l.do(func(now time.Time) error {
+		// What Write queued before Close is sent before the release.
 		l.mu.Lock()
 		l.closedHere = true
+		queued := l.sendq
+		l.sendq = nil
 		l.mu.Unlock()
+		if l.m.st == stateConnected {
+			l.m.enqueueFinal(queued)
+		}
+		l.stopWrites(ErrClosed)
 		l.m.close(now)
 		return nil
 	})
@@ -1253,12 +1461,14 @@ func (l *Link) Breaks() <-chan struct{} { return l.breaks }
 // Stats returns the counters so far.
 func (l *Link) Stats() Stats {
 	var st Stats
-	var out uint64
-	if err := l.do(func(time.Time) error { st, out = l.m.stats, l.lineOut; return nil }); err != nil {
+	if err := l.do(func(time.Time) error { st = l.m.stats; return nil }); err != nil {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.final
 	}
+	l.omu.Lock()
+	out := l.lineOut
+	l.omu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st = l.statsLocked(st)

@@ -608,3 +608,97 @@ func TestLinkOpenFlagWait(t *testing.T) {
 		t.Fatalf("Open: %v, want ErrLinkFailure before ctx ends", err)
 	}
 }
+
+// Write queues without waiting for the owner, so payloads can still be
+// queued when Close is called: they go out before the release, and the
+// peer reads every octet and then io.EOF.
+func TestLinkCloseSendsQueuedWrites(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 31})
+	p := LinkParams{N401: 128, K: 2} // a small window: most of the data waits in the queues
+	la, lb := openPair(t, ctx, a, b, Config{Params: p}, Config{Params: p})
+	establishPair(t, ctx, la, lb)
+	data := pattern(64 << 10)
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(lb)
+		got <- b
+	}()
+	if _, err := la.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := la.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Fatalf("peer read %d octets, want the %d written before Close", len(b), len(data))
+	}
+	lb.Close()
+}
+
+// Before Establish and after Close, Write fails at once (it does not
+// queue for a data phase that is not there).
+func TestLinkWriteOutsideDataPhase(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 32})
+	la, lb := openPair(t, ctx, a, b, Config{}, Config{})
+	if _, err := la.Write([]byte("too early")); !errors.Is(err, ErrState) {
+		t.Fatalf("Write before Establish: %v, want ErrState", err)
+	}
+	establishPair(t, ctx, la, lb)
+	la.Close()
+	if _, err := la.Write([]byte("too late")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Write after Close: %v, want ErrClosed", err)
+	}
+	lb.Close()
+}
+
+// A reader that stops reading pushes the sender back (own receiver busy,
+// RNR) and, once it reads again, the transfer completes at once: Read must
+// tell the link it consumed payloads while the link waits for that.
+func TestLinkSlowReaderResumes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := linesim.NewPair(linesim.Config{Seed: 33, Buffer: 4 << 10})
+		p := LinkParams{N401: 128, K: 4}
+		cfg := Config{Params: p, T403: -1}
+		la, lb := openPair(t, ctx, a, b, cfg, cfg)
+		establishPair(t, ctx, la, lb)
+		data := pattern(256 << 10)
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := la.Write(data)
+			wrote <- err
+		}()
+		synctest.Wait() // everything that can move without the reader has moved
+		select {
+		case err := <-wrote:
+			t.Fatalf("Write of %d octets returned (%v) while nothing was read", len(data), err)
+		default:
+		}
+		if st := lb.Stats(); st.RNRSent == 0 {
+			t.Fatalf("receiver never reported busy: %+v", st)
+		}
+		got := make([]byte, len(data))
+		if _, err := io.ReadFull(lb, got); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-wrote; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatal("data corrupted")
+		}
+		// The sender learnt that the receiver is ready again from RR,
+		// not by polling it after T401 (fake time: deterministic).
+		if st := la.Stats(); st.T401Expiries != 0 {
+			t.Errorf("sender's T401 expired %d times: the receiver's RR came late", st.T401Expiries)
+		}
+		la.Close()
+		lb.Close()
+	})
+}

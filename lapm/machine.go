@@ -94,6 +94,9 @@ type machineConfig struct {
 	role Role
 	t401 time.Duration
 	t403 time.Duration // 0 disables idle polling
+	// t402 is how long an acknowledgement may wait for an I frame of ours
+	// to carry it (see ackLater); 0 acknowledges every I frame at once.
+	t402 time.Duration
 	n400 int
 	logf func(format string, args ...any) // nil: silent
 	// xidMatch, if set, tells whether resp (an XID response's
@@ -200,8 +203,10 @@ type machine struct {
 	rxSoft     int      // enter own-receiver-busy at this many
 	rxHard     int      // discard I frames at this many
 	ownBusy    bool
-	discarded  bool // I frames discarded while busy: send REJ when clear
-	ackPending bool // the peer needs our V(R)
+	discarded  bool      // I frames discarded while busy: send REJ when clear
+	ackPending bool      // the peer needs our V(R)
+	ackAt      time.Time // send it (RR/RNR) then unless an I frame carries it first
+	rxUnacked  int       // I frames delivered since our last N(R)
 
 	// Break.
 	brkSeqTx  byte   // sequence bit of the next break we send
@@ -340,7 +345,14 @@ func (m *machine) sendS(cmd bool, k Kind, pf bool) {
 		m.stats.REJSent++
 	}
 	m.send(Frame{Addr: addr, Kind: k, NR: m.vr, PF: pf})
+	m.ackSent()
+}
+
+// ackSent notes that a frame carrying N(R) = V(R) went out.
+func (m *machine) ackSent() {
 	m.ackPending = false
+	m.ackAt = timerStopped
+	m.rxUnacked = 0
 }
 
 // answerPoll answers a command with P=1 (V.42 §8.4.8): RNR F=1 when busy;
@@ -364,7 +376,7 @@ func (m *machine) answerPoll() {
 		m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: s, PF: pf})
 		pf = false
 	}
-	m.ackPending = false
+	m.ackSent()
 }
 
 // rrOrRNR is the supervisory frame that reports our receiver state.
@@ -485,6 +497,16 @@ func (m *machine) enqueue(payload []byte) bool {
 	}
 	m.txq = append(m.txq, payload)
 	return true
+}
+
+// enqueueFinal appends payloads the upper layer queued before it asked
+// for the release, whatever the queue's bound (they were accepted against
+// the Link's own bound of one window).
+func (m *machine) enqueueFinal(payloads [][]byte) {
+	if m.st.ended() || m.closeAsked {
+		return
+	}
+	m.txq = append(m.txq, payloads...)
 }
 
 // consumed reports that the user took n delivered payloads: it may clear
@@ -837,22 +859,28 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		return
 	case ahead == 0:
 		m.deliver(f.Info)
+		recovered := false // out of an exception condition: acknowledge at once
 		for m.hold[m.vr&m.rxMask] != nil {
 			p := m.hold[m.vr&m.rxMask]
 			m.hold[m.vr&m.rxMask] = nil
 			m.holdN--
 			m.deliverOwned(p)
+			recovered = true
 		}
-		m.rejSent = false
-		m.rejAt = timerStopped
+		if m.rejSent {
+			m.rejSent = false
+			m.rejAt = timerStopped
+			recovered = true
+		}
 		if m.rxFrames >= m.rxSoft && !m.ownBusy {
 			m.ownBusy = true
 			m.logf("lapm: %s: own receiver busy (%d payloads unread)", m.cfg.role, m.rxFrames)
+			recovered = true // the peer must learn at once (RNR)
 		}
 		if f.PF {
 			m.answerPoll()
 		} else {
-			m.ackPending = true
+			m.ackLater(now, recovered)
 		}
 	case ahead < m.p.kRx:
 		// A gap: frames V(R)..N(S)-1 were lost (V.42 §8.4.2).
@@ -887,7 +915,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		if f.PF {
 			m.answerPoll()
 		} else {
-			m.ackPending = true
+			m.ackLater(now, true)
 		}
 	}
 }
@@ -900,6 +928,7 @@ func (m *machine) deliverOwned(p []byte) {
 	m.vr = (m.vr + 1) & 0x7F
 	m.rxq = append(m.rxq, p)
 	m.rxFrames++
+	m.rxUnacked++
 	m.stats.IFramesRecv++
 	m.stats.BytesReceived += uint64(len(p))
 }
@@ -997,7 +1026,7 @@ func (m *machine) retransmit(s uint8) {
 	m.stats.Retransmitted++
 	m.stats.IFramesSent++
 	m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: s, NR: m.vr, Info: p})
-	m.ackPending = false
+	m.ackSent()
 }
 
 // armPollCheck follows up the answer to a peer's poll (see pollCheckAt)
@@ -1153,13 +1182,13 @@ func (m *machine) flush(now time.Time) []Frame {
 			m.stats.IFramesSent++
 			m.stats.BytesSent += uint64(len(p))
 			m.vs = (m.vs + 1) & 0x7F
-			m.ackPending = false
+			m.ackSent()
 			m.t401StartIfStopped(now)
 		}
 		if len(m.txq) == 0 {
 			m.txq = m.txq[:0:0]
 		}
-		if m.ackPending {
+		if m.ackPending && !now.Before(m.ackAt) {
 			m.sendS(false, m.rrOrRNR(), false)
 		}
 		if m.closeAsked && len(m.txq) == 0 && m.vs == m.va {

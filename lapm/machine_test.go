@@ -1245,3 +1245,85 @@ func TestMachineSmallWindowArrays(t *testing.T) {
 		})
 	}
 }
+
+// With T402 set, an in-sequence I frame is acknowledged by the next I
+// frame we send, else by RR T402 after it arrived; at once when half the
+// window waits for it, when the peer polls, and for a duplicate.
+func TestMachineDelayedAck(t *testing.T) {
+	const t402 = 10 * time.Millisecond
+	m := newMachine(machineConfig{role: Originator, t401: time.Second, t402: t402, n400: 5,
+		logf: func(format string, args ...any) { t.Logf(format, args...) }})
+	m.paramsAgreed(defaultLinkParams()) // kRx 15: at once when 7 wait
+	now := t0
+	if err := m.establish(now); err != nil {
+		t.Fatal(err)
+	}
+	m.flush(now)
+	m.recvFrame(now, Frame{Addr: Answerer.ResponseAddr(), Kind: KindUA, PF: true})
+	peerI := func(ns uint8, pf bool) {
+		t.Helper()
+		m.recvFrame(now, Frame{Addr: Answerer.CommandAddr(), Kind: KindI, NS: ns, NR: m.vs, PF: pf, Info: []byte{ns}})
+		m.consumed(now, len(m.takeRx()))
+	}
+	acks := func(fs []Frame) (n int, nr uint8, pf bool) {
+		for _, f := range fs {
+			if f.Kind == KindRR {
+				n, nr, pf = n+1, f.NR, f.PF
+			}
+		}
+		return n, nr, pf
+	}
+
+	peerI(0, false)
+	if n, _, _ := acks(m.flush(now)); n != 0 {
+		t.Fatal("RR sent at once with T402 set")
+	}
+	if got, want := m.deadline(), now.Add(t402); !got.Equal(want) {
+		t.Fatalf("deadline %v, want T402 from the frame (%v)", got, want)
+	}
+	// Our I frame carries the acknowledgement: no RR afterwards.
+	m.enqueue([]byte("echo"))
+	out := m.flush(now)
+	if n, _, _ := acks(out); n != 0 || countKind(out, KindI) != 1 || out[0].NR != 1 {
+		t.Fatalf("want one I frame with N(R)=1 and no RR, got %v", out)
+	}
+	now = now.Add(t402)
+	m.timeout(now)
+	if n, _, _ := acks(m.flush(now)); n != 0 {
+		t.Fatal("RR after the acknowledgement went with an I frame")
+	}
+
+	// Nothing to send: RR T402 after the frame, not before.
+	peerI(1, false) // also acknowledges our I frame
+	now = now.Add(t402 - time.Nanosecond)
+	m.timeout(now)
+	if n, _, _ := acks(m.flush(now)); n != 0 {
+		t.Fatal("RR before T402")
+	}
+	now = now.Add(time.Nanosecond)
+	m.timeout(now)
+	if n, nr, _ := acks(m.flush(now)); n != 1 || nr != 2 {
+		t.Fatalf("at T402: %d RR (N(R)=%d), want one with N(R)=2", n, nr)
+	}
+
+	// Half the window (7 of 15) waiting: RR at once, one for the seven.
+	for ns := uint8(2); ns < 9; ns++ {
+		peerI(ns, false)
+		n, nr, _ := acks(m.flush(now))
+		if ns < 8 && n != 0 || ns == 8 && (n != 1 || nr != 9) {
+			t.Fatalf("after N(S)=%d: %d RR (N(R)=%d)", ns, n, nr)
+		}
+	}
+	// A poll and a duplicate are answered at once.
+	peerI(9, true)
+	if n, nr, pf := acks(m.flush(now)); n != 1 || nr != 10 || !pf {
+		t.Fatalf("poll: %d RR N(R)=%d F=%v, want RR F=1 N(R)=10", n, nr, pf)
+	}
+	peerI(3, false)
+	if n, nr, _ := acks(m.flush(now)); n != 1 || nr != 10 {
+		t.Fatalf("duplicate: %d RR N(R)=%d, want one with N(R)=10", n, nr)
+	}
+	if m.stats.Duplicates != 1 {
+		t.Fatalf("duplicates %d, want 1", m.stats.Duplicates)
+	}
+}

@@ -60,6 +60,29 @@ func (m *machine) t403Restart(now time.Time) {
 	}
 }
 
+// DefaultT402 is the longest an acknowledgement waits for an I frame of
+// ours to carry it (the reply delay T402 of V.42 §9.2; it must stay well
+// below the peer's T401). Interactive traffic is answered within it (an
+// echoed keystroke carries the acknowledgement of the keystroke), so the
+// line carries no separate RR per frame.
+const DefaultT402 = 10 * time.Millisecond
+
+// ackLater is called when an in-sequence I frame without P arrived: our
+// N(R) is due (V.42 §8.4.2). It is sent by the next I frame we send, or as
+// RR/RNR at the latest T402 after the first frame it acknowledges, or at
+// once when atOnce is set (recovery, duplicates, own receiver busy), when
+// T402 is 0, or when half the peer's window is
+// waiting for it (so that a one-way stream never stalls on the window).
+func (m *machine) ackLater(now time.Time, atOnce bool) {
+	m.ackPending = true
+	switch {
+	case atOnce || m.cfg.t402 <= 0 || m.rxUnacked >= max(m.p.kRx/2, 1):
+		m.ackAt = now
+	case m.ackAt.IsZero():
+		m.ackAt = now.Add(m.cfg.t402)
+	}
+}
+
 // timersAcked applies V.42 §8.4.3 after N(R) acknowledged new frames: stop
 // T401 when nothing is outstanding, restart it otherwise (unless a poll is
 // outstanding, in which case the poll's timer keeps running).
@@ -88,6 +111,9 @@ func (m *machine) deadline() time.Time {
 	}
 	if m.st == stateConnected && !m.pollCheckAt.IsZero() && (d.IsZero() || m.pollCheckAt.Before(d)) {
 		d = m.pollCheckAt
+	}
+	if m.st == stateConnected && m.ackPending && (d.IsZero() || m.ackAt.Before(d)) {
+		d = m.ackAt
 	}
 	if m.st == stateConnected && m.closeAsked && !m.closeBy.IsZero() && (d.IsZero() || m.closeBy.Before(d)) {
 		d = m.closeBy
