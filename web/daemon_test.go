@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -210,7 +211,7 @@ func readCallRecords(t *testing.T, path string) []callRecord {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	slices.SortFunc(recs, func(a, b callRecord) int { return int(a.Session) - int(b.Session) })
+	slices.SortFunc(recs, func(a, b callRecord) int { return cmp.Compare(a.Session, b.Session) })
 	return recs
 }
 

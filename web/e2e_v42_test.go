@@ -71,12 +71,13 @@ term = "xterm"
 // and a host key from `gateway keygen`: first-use pin of the host key, a
 // command and a resize on the pty behind a sealed link, a second caller
 // hearing busy, a wrong password denied, the V.42 login on a listener
-// with v42 = "detect" and over wss, then the daemon restarted with a new key (`gateway
-// keygen --force`): the page refuses the call before the password is
-// sent, and after "Forget host key" pins the new key. The call records
-// must say how each call went, with no password checked for the refused
-// one. Screenshots are left in $DIALGATE_ARTIFACTS/web-e2e (default: the
-// test's temporary directory, logged).
+// with v42 = "detect" and over wss, then the daemon restarted with a new
+// key (`gateway keygen --force`): the page refuses the call before the
+// password is sent, and after "Forget host key" pins the new key. The
+// call records must say how each call went, with no password checked for
+// the refused one. Screenshots and the daemon's log are left in
+// $DIALGATE_ARTIFACTS/web-e2e (default: the test's temporary directory,
+// logged).
 func TestE2EBrowserV42(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser end-to-end test skipped in -short mode")
