@@ -1,13 +1,21 @@
 package bridge
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +26,7 @@ import (
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // newV42Server is a server whose listener "test" runs V.42 detection with
@@ -258,4 +267,318 @@ func TestDeadlineLineRead(t *testing.T) {
 		t.Fatalf("after peer hang-up: %v", err)
 	}
 	d.Close()
+}
+
+// v42BenchGateway is a gateway set up like scripts/bench's: a telnet-modem
+// listener "test" on loopback with V.42 detection and Access Security
+// required, the real verifier (argon2id at the minimum cost, so that
+// set-up figures exclude it; throttling lifted) and a TCP backend at
+// backend. It returns the listener's host:port.
+func v42BenchGateway(b testing.TB, backend string) string {
+	b.Helper()
+	c := testConfig(b, config.Backend{Name: "be", Type: config.BackendTCP, Address: config.HostPort(backend)})
+	c.Listeners[0].V42 = config.V42Detect
+	c.Listeners[0].Security = config.SecurityRequired
+	c.Lines.MaxConcurrent = 30000
+	c.Security.MaxPendingPerSource = 30000
+	c.Security.HashQueue = 30000
+	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 8, 1
+	h, err := auth.HashPassword("pw", Argon2Params(c))
+	if err != nil {
+		b.Fatal(err)
+	}
+	users := auth.NewUsers()
+	if err := users.Add(auth.User{ID: "vic", Hash: h}); err != nil {
+		b.Fatal(err)
+	}
+	av := NewAuthVerifier(c, users, nil)
+	key, err := auth.GenerateHostKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(b.TempDir(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Options{Config: c, Store: st, Verifier: av, V42: &LAPMAnswerer{HostKey: key, Name: "bench", Throttle: av.Throttle()}})
+	if err != nil {
+		st.Close()
+		b.Fatal(err)
+	}
+	l, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		st.Close()
+		b.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = s.Serve("test", l)
+	}()
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		<-served
+		st.Close()
+	})
+	u, _ := strings.CutPrefix(l.Addr(), "telnet://")
+	return u
+}
+
+// setupSteps are the caller's milestones of one full set-up, in order.
+var setupSteps = []string{"connect", "detect", "xid", "challenge", "confirm", "sabme", "data"}
+
+// fullCall dials addr as `gateway dial` does (detection, LAPM offering
+// 4096/63/FCS-32/SREJ, Access Security i-iv, SABME/UA) and waits for one
+// octet echoed by the backend. at, if not nil, receives the time of each
+// of setupSteps.
+func fullCall(ctx context.Context, addr string, at *[7]time.Time) (*lapm.Link, error) {
+	mark := func(i int) {
+		if at != nil {
+			at[i] = time.Now()
+		}
+	}
+	line, err := transport.Dial(ctx, "telnet://"+addr)
+	if err != nil {
+		return nil, err
+	}
+	mark(0)
+	res, left, err := lapm.Detect(ctx, line, lapm.Originator)
+	if err != nil || res != lapm.DetectLAPM {
+		line.Close()
+		return nil, fmt.Errorf("detection: %v %w", res, err)
+	}
+	mark(1)
+	link, err := lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Originator, Params: lapm.LinkParams{N401: 4096, K: 63, FCS32: true, SREJ: true}})
+	if err != nil {
+		line.Close()
+		return nil, err
+	}
+	mark(2)
+	cr, err := auth.Call(ctx, link, auth.CallerConfig{UserID: "vic", Password: "pw", HostName: addr,
+		CheckHostKey: func([]byte) error { mark(3); return nil }})
+	if err != nil {
+		link.Close()
+		return nil, err
+	}
+	mark(4)
+	link.SetTransform(cr.Transform)
+	if err := link.Establish(ctx); err != nil {
+		link.Close()
+		return nil, err
+	}
+	mark(5)
+	if _, err := link.Write([]byte{'x'}); err != nil {
+		link.Close()
+		return nil, err
+	}
+	if _, err := io.ReadFull(link, make([]byte, 1)); err != nil {
+		link.Close()
+		return nil, err
+	}
+	mark(6)
+	return link, nil
+}
+
+// BenchmarkV42SetUp is one full V.42 set-up on loopback TCP, TCP connect
+// to the first octet echoed by the backend, caller and gateway in this
+// process (argon2id at the minimum cost). It reports the time of each
+// step (the caller's view: a step ends when the gateway's answer to it
+// arrived) in µs/op.
+func BenchmarkV42SetUp(b *testing.B) {
+	addr := v42BenchGateway(b, tcpBackendServer(b, echoHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var sums [7]time.Duration
+	b.ResetTimer()
+	for range b.N {
+		var at [7]time.Time
+		start := time.Now()
+		link, err := fullCall(ctx, addr, &at)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prev := start
+		for i, t := range at {
+			sums[i] += t.Sub(prev)
+			prev = t
+		}
+		b.StopTimer()
+		link.Close()
+		b.StartTimer()
+	}
+	for i, name := range setupSteps {
+		b.ReportMetric(float64(sums[i].Microseconds())/float64(b.N), name+"-µs/op")
+	}
+}
+
+var (
+	idleSessions    = flag.Int("idle-sessions", 300, "BenchmarkV42IdleSessions: idle full V.42 sessions to hold")
+	idleHeapProfile = flag.String("idle-heapprofile", "", "BenchmarkV42IdleSessions: write the gateway's heap profile (every allocation sampled) with the sessions up")
+)
+
+// idleCallerEnv names the environment variable that turns the test binary
+// into BenchmarkV42IdleSessions' caller process (see
+// TestV42IdleCallerProcess).
+const idleCallerEnv = "DIALGATE_IDLE_CALLER"
+
+// BenchmarkV42IdleSessions measures what an idle, established full V.42
+// session (detection, LAPM 4096/63/FCS-32/SREJ, Access Security, one
+// octet echoed) costs the gateway: heap, goroutine stacks, RSS and
+// goroutines per session, for -idle-sessions sessions. The callers and
+// the TCP backend run in a child process (this test binary), so that the
+// figures are the gateway's alone. The iteration count is ignored: one
+// run holds the sessions once.
+func BenchmarkV42IdleSessions(b *testing.B) {
+	n := *idleSessions
+	if *idleHeapProfile != "" {
+		runtime.MemProfileRate = 1
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestV42IdleCallerProcess$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", idleCallerEnv, n))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		in.Close() // the child hangs up its calls and exits
+		_ = cmd.Wait()
+	}()
+	rd := bufio.NewReader(out)
+	word := func(want string) string {
+		line, err := rd.ReadString('\n')
+		f := strings.Fields(line)
+		if err != nil || len(f) == 0 || f[0] != want {
+			b.Fatalf("caller process: got %q (%v), want %q", line, err, want)
+		}
+		return strings.Join(f[1:], " ")
+	}
+	addr := v42BenchGateway(b, word("backend"))
+	before := gatewayMemory()
+	if _, err := fmt.Fprintln(in, addr); err != nil {
+		b.Fatal(err)
+	}
+	word("ready")
+	time.Sleep(2 * time.Second) // as scripts/bench does: timers, buffers released after set-up
+	after := gatewayMemory()
+	if *idleHeapProfile != "" {
+		f, err := os.Create(*idleHeapProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
+	b.ReportMetric(per(after.heap, before.heap)/1024, "heap-KiB/session")
+	b.ReportMetric(per(after.stack, before.stack)/1024, "stack-KiB/session")
+	b.ReportMetric(per(after.rss, before.rss)/1024, "rss-KiB/session")
+	b.ReportMetric(per(after.rssAsIs, before.rssAsIs)/1024, "rss-nogc-KiB/session")
+	b.ReportMetric(per(after.alloc, before.alloc)/1024, "alloc-KiB/session")
+	b.ReportMetric(per(after.goroutines, before.goroutines), "goroutines/session")
+}
+
+// memory is a snapshot of the process's memory: RSS as found (what
+// scripts/bench measures of the gateway), then heap, stacks and RSS after
+// two collections, and the octets allocated so far.
+type memory struct{ rssAsIs, heap, stack, rss, goroutines, alloc uint64 }
+
+func gatewayMemory() memory {
+	m := memory{rssAsIs: rss()}
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	m.heap, m.stack, m.alloc = ms.HeapInuse, ms.StackInuse, ms.TotalAlloc
+	m.rss, m.goroutines = rss(), uint64(runtime.NumGoroutine())
+	return m
+}
+
+// rss is the process's resident set size (0 where /proc is missing).
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res uint64
+	if _, err := fmt.Sscan(string(b), &size, &res); err != nil {
+		return 0
+	}
+	return res * uint64(os.Getpagesize())
+}
+
+// TestV42IdleCallerProcess is BenchmarkV42IdleSessions' child process;
+// without the environment variable it does nothing. It starts an echo
+// backend and prints "backend <host:port>", reads the gateway's address
+// from stdin, sets up the sessions (8 at a time), prints "ready", and
+// hangs up when stdin closes.
+func TestV42IdleCallerProcess(t *testing.T) {
+	v := os.Getenv(idleCallerEnv)
+	if v == "" {
+		t.Skip("the child process of BenchmarkV42IdleSessions")
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("backend %s\n", tcpBackendServer(t, echoHandler))
+	rd := bufio.NewReader(os.Stdin)
+	addr, err := rd.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = strings.TrimSpace(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// The benchmark closes stdin when it is done (or gone): hang up.
+	parentDone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, rd)
+		cancel()
+		close(parentDone)
+	}()
+	links := make([]*lapm.Link, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			l, err := fullCall(ctx, addr, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			links[i] = l
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	fmt.Println("ready")
+	<-parentDone
+	for _, l := range links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.Close()
+		}()
+	}
+	wg.Wait()
 }
