@@ -5,8 +5,11 @@ import (
 	"crypto/ecdh"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/flynn/noise"
+
+	"github.com/dialgate/dialgate/internal/testutil"
 )
 
 // seeded is a deterministic randomness source for key generation.
@@ -150,4 +153,68 @@ func BenchmarkNXHandshake(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestKeyStore: the store starts empty, is refilled to its capacity by a
+// goroutine that then ends, and hands out each key once.
+func TestKeyStore(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := &keyStore{capacity: 3}
+	if k := s.take(); k != nil {
+		t.Fatal("an empty store gave a key")
+	}
+	full := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.keys) == s.capacity && !s.filling
+	}
+	for deadline := time.Now().Add(10 * time.Second); !full(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the store was not refilled")
+		}
+	}
+	seen := map[string]bool{}
+	for range 3 * s.capacity {
+		k := s.take()
+		if k == nil {
+			k, _ = ecdh.X25519().GenerateKey(nil)
+		}
+		if seen[string(k.Bytes())] {
+			t.Fatal("a key was handed out twice")
+		}
+		seen[string(k.Bytes())] = true
+	}
+	for deadline := time.Now().Add(10 * time.Second); !full(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the store was not refilled")
+		}
+	}
+}
+
+// TestGenerateKeypairFromStore: with crypto/rand a key pair is consistent
+// (the public half is the private half times the base point) and the
+// handshake's DH knows it.
+func TestGenerateKeypairFromStore(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for range 2 * keysAhead.capacity {
+		x := &x25519{}
+		kp, err := x.GenerateKeypair(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := noise.DH25519.DH(kp.Private, basePoint())
+		if err != nil || !bytes.Equal(pub, kp.Public) {
+			t.Fatalf("public key %x, want %x (%v)", kp.Public, pub, err)
+		}
+		if x.known(kp.Private) == nil {
+			t.Fatal("DH does not know the generated key")
+		}
+	}
+}
+
+// basePoint is the X25519 base point u = 9 (RFC 7748 §4.1).
+func basePoint() []byte {
+	b := make([]byte, keyLen)
+	b[0] = 9
+	return b
 }
