@@ -11,8 +11,9 @@
 // 34): pattern NX (§7.4) with X25519, ChaCha20-Poly1305 and SHA-256 for
 // phases i–iv, and NNpsk0 (§9) for the callback, with the pre-shared key
 // derived by HKDF-SHA256 (RFC 5869) from the first session. The Noise
-// implementation is github.com/flynn/noise; nothing here is a home-made
-// primitive.
+// implementation is github.com/flynn/noise, given an X25519 function over
+// crypto/ecdh that spares it redundant scalar multiplications (x25519.go);
+// nothing here is a home-made primitive.
 //
 // The caller runs Call; the gateway runs Answer on the INITIATE its link
 // received. With callback, the gateway later runs PlaceCallback on the new
