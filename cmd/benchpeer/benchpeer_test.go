@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +135,50 @@ func TestUnknownCommandAnswered(t *testing.T) {
 	_, err := dial(ctx, ep, pathDirect, "BOGUS")
 	if err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("dial with a bad command: %v", err)
+	}
+}
+
+// TestProcessCPU: the per-thread schedstat sum counts the CPU this process
+// burns, like getrusage does.
+func TestProcessCPU(t *testing.T) {
+	if _, err := schedstatCPU(os.Getpid()); err != nil {
+		t.Skipf("no schedstat: %v", err)
+	}
+	s0, _ := processCPU(os.Getpid())
+	r0, w0 := selfCPU(), time.Now()
+	x := uint64(1)
+	for selfCPU()-r0 < 50*time.Millisecond {
+		for range 1000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	s1, err := processCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(w0)
+	if d := s1 - s0; d < 40*time.Millisecond || d > wall*time.Duration(runtime.NumCPU())+10*time.Millisecond {
+		t.Errorf("schedstat counted %v while getrusage counted %v in %v (x=%d)", d, selfCPU()-r0, wall, x)
+	}
+}
+
+func TestTransferSizeAndRatio(t *testing.T) {
+	for _, c := range []struct {
+		rate        float64
+		d           time.Duration
+		least, want int64
+	}{
+		{1e9, time.Second / 4, 16 << 20, 250e6},
+		{1e6, time.Second / 4, 16 << 20, 16 << 20},
+		{1e12, time.Second, 1, maxSource},
+	} {
+		if got := transferSize(c.rate, c.d, c.least); got != c.want {
+			t.Errorf("transferSize(%g, %v, %d) = %d, want %d", c.rate, c.d, c.least, got, c.want)
+		}
+	}
+	// Within each repetition: 0.5, 0.25, 1 (the base of the last is 0
+	// and left out): median 0.5, where the ratio of the medians is 0.625.
+	if got := pairedRatio([]float64{1, 4, 8, 5}, []float64{2, 16, 8, 0}); got != 0.5 {
+		t.Errorf("pairedRatio = %g, want 0.5", got)
 	}
 }

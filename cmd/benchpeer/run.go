@@ -37,10 +37,17 @@ var defaultArgon2 = auth.Argon2Params{Time: 3, MemoryKiB: 64 * 1024, Threads: 1}
 
 // settings are the sizes of one run.
 type settings struct {
-	reps        int
-	bulk        int64 // octets per single-stream transfer
+	reps int
+	// Bulk transfers are sized per path so that each lasts about bulkTime
+	// (streamTime for the many-streams figure): 16 MiB over direct TCP
+	// take 10 ms, which scheduling noise alone can double. bulk and
+	// streamBytes are the sizes of the calibrating transfer and the
+	// least a measured one moves.
+	bulk        int64 // octets per single-stream transfer, at least
+	bulkTime    time.Duration
 	streams     int
-	streamBytes int64 // octets per stream
+	streamBytes int64 // octets per stream, at least
+	streamTime  time.Duration
 	echoes      int
 	setups      int
 	idle        int // idle sessions through the text login to the demo backend
@@ -52,9 +59,9 @@ type settings struct {
 }
 
 var (
-	quickSettings = settings{reps: 3, bulk: 16 << 20, streams: 100, streamBytes: 256 << 10, echoes: 2000, setups: 20,
+	quickSettings = settings{reps: 3, bulk: 16 << 20, bulkTime: 250 * time.Millisecond, streams: 100, streamBytes: 256 << 10, streamTime: 300 * time.Millisecond, echoes: 2000, setups: 20,
 		idle: 1000, idleFull: 200, idleWarm: 300, closeBytes: 1 << 20, timeout: 45 * time.Second}
-	fullSettings = settings{reps: 5, bulk: 64 << 20, streams: 100, streamBytes: 1 << 20, echoes: 20000, setups: 100,
+	fullSettings = settings{reps: 5, bulk: 64 << 20, bulkTime: time.Second, streams: 100, streamBytes: 1 << 20, streamTime: time.Second, echoes: 20000, setups: 100,
 		idle: 10000, idleFull: 2000, idleWarm: 5000, closeBytes: 4 << 20, timeout: 10 * time.Minute}
 )
 
@@ -472,6 +479,16 @@ func (r *runner) measure(ctx context.Context) error {
 	_, mhz := cpuInfo()
 	s := r.s
 	bulkPaths := []string{pathDirect, pathSocat, pathRaw, pathFull, pathWS, pathWebsockify}
+	// One calibrating transfer per path (which also warms it up) sizes
+	// the measured ones.
+	size := map[string]int64{}
+	for _, p := range bulkPaths {
+		res, err := throughput(ctx, &r.ep, p, s.bulk, 0)
+		if err != nil {
+			return fmt.Errorf("benchpeer: bulk phase: %w", err)
+		}
+		size[p] = transferSize(res.bytesPerSec, s.bulkTime, s.bulk)
+	}
 	rates := map[string][]float64{}
 	var fullCPU, rawCPU []float64 // cycles per octet, caller + gateway
 	for range s.reps {
@@ -480,12 +497,12 @@ func (r *runner) measure(ctx context.Context) error {
 			if p == pathFull || p == pathRaw || p == pathWS {
 				gw = r.gatewayPID
 			}
-			res, err := throughput(ctx, &r.ep, p, s.bulk, gw)
+			res, err := throughput(ctx, &r.ep, p, size[p], gw)
 			if err != nil {
 				return fmt.Errorf("benchpeer: bulk phase: %w", err)
 			}
 			rates[p] = append(rates[p], res.bytesPerSec)
-			cyc := (res.cpu.self + res.cpu.gateway).Seconds() * mhz * 1e6 / float64(s.bulk)
+			cyc := (res.cpu.self + res.cpu.gateway).Seconds() * mhz * 1e6 / float64(size[p])
 			switch p {
 			case pathFull:
 				fullCPU = append(fullCPU, cyc)
@@ -494,16 +511,19 @@ func (r *runner) measure(ctx context.Context) error {
 			}
 		}
 	}
+	// Ratios are medians of the ratios within each repetition (the
+	// paths of one repetition ran back to back, under the same load).
 	direct := median(rates[pathDirect])
 	for _, p := range bulkPaths[1:] {
-		r.ratios[p] = median(rates[p]) / direct
+		r.ratios[p] = pairedRatio(rates[p], rates[pathDirect])
 	}
-	r.add("bulk, 1 stream: direct TCP (baseline)", mbps(direct), "spread "+spread(rates[pathDirect]), "", "")
-	r.add("bulk, 1 stream: socat relay", mbps(median(rates[pathSocat])), "direct; spread "+spread(rates[pathSocat]), ratio(r.ratios[pathSocat]), "")
-	r.add("bulk, 1 stream: raw (telnet line, text login)", mbps(median(rates[pathRaw])), "direct; spread "+spread(rates[pathRaw]), ratio(r.ratios[pathRaw]), ">= 0.60")
-	r.add("bulk, 1 stream: full (LAPM + sealed)", mbps(median(rates[pathFull])), "direct; spread "+spread(rates[pathFull]), ratio(r.ratios[pathFull]), ">= 0.20")
+	each := func(p string) string { return fmt.Sprintf("; %d MiB each", size[p]>>20) }
+	r.add("bulk, 1 stream: direct TCP (baseline)", mbps(direct), "spread "+spread(rates[pathDirect])+each(pathDirect), "", "")
+	r.add("bulk, 1 stream: socat relay", mbps(median(rates[pathSocat])), "direct; spread "+spread(rates[pathSocat])+each(pathSocat), ratio(r.ratios[pathSocat]), "")
+	r.add("bulk, 1 stream: raw (telnet line, text login)", mbps(median(rates[pathRaw])), "direct; spread "+spread(rates[pathRaw])+each(pathRaw), ratio(r.ratios[pathRaw]), ">= 0.60")
+	r.add("bulk, 1 stream: full (LAPM + sealed)", mbps(median(rates[pathFull])), "direct; spread "+spread(rates[pathFull])+each(pathFull), ratio(r.ratios[pathFull]), ">= 0.20")
 	wsfy := median(rates[pathWebsockify])
-	r.add("bulk, 1 stream: ws line, text login", mbps(median(rates[pathWS])), "websockify "+mbps(wsfy), ratio(median(rates[pathWS])/wsfy), ">= 1.00")
+	r.add("bulk, 1 stream: ws line, text login", mbps(median(rates[pathWS])), "websockify "+mbps(wsfy), ratio(pairedRatio(rates[pathWS], rates[pathWebsockify])), ">= 1.00")
 	r.add("CPU per payload octet, full (caller+gateway)", fmt.Sprintf("%.1f cycles", median(fullCPU)), fmt.Sprintf("raw %.1f cycles", median(rawCPU)), "", "<= 10 cycles")
 
 	// Close: the backend sends and hangs up at once.
@@ -569,11 +589,19 @@ func (r *runner) measure(ctx context.Context) error {
 	}
 	r.add("argon2id at the default cost ("+defaultArgon2.String()+")", us(median(hashes)), "", "", "(reported only)")
 
-	// Many streams at once.
+	// Many streams at once, sized like the bulk transfers.
+	perStream := map[string]int64{}
+	for _, p := range []string{pathDirect, pathFull} {
+		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
+		if err != nil {
+			return fmt.Errorf("benchpeer: streams phase: %w", err)
+		}
+		perStream[p] = transferSize(v, s.streamTime, s.streamBytes*int64(s.streams)) / int64(s.streams)
+	}
 	var agg = map[string][]float64{}
 	for range s.reps {
 		for _, p := range []string{pathDirect, pathFull} {
-			v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
+			v, err := streams(ctx, &r.ep, p, s.streams, perStream[p])
 			if err != nil {
 				return fmt.Errorf("benchpeer: streams phase: %w", err)
 			}
@@ -581,7 +609,8 @@ func (r *runner) measure(ctx context.Context) error {
 		}
 	}
 	r.add(fmt.Sprintf("bulk, %d streams: full, aggregate", s.streams), mbps(median(agg[pathFull])),
-		"direct "+mbps(median(agg[pathDirect])), ratio(median(agg[pathFull])/median(agg[pathDirect])), ">= 0.20")
+		fmt.Sprintf("direct %s; %d / %d KiB per stream", mbps(median(agg[pathDirect])), perStream[pathFull]>>10, perStream[pathDirect]>>10),
+		ratio(pairedRatio(agg[pathFull], agg[pathDirect])), ">= 0.20")
 
 	// Idle sessions: RSS growth of a fresh gateway.
 	for _, c := range []struct {
@@ -617,6 +646,24 @@ func (r *runner) measure(ctx context.Context) error {
 			fmt.Sprintf("RSS %d -> %d MiB", res.rssBefore>>20, res.rssAfter>>20), fmt.Sprintf("set-up %.1f s", res.setupElapsed.Seconds()), "<= 64 KiB x 10,000")
 	}
 	return nil
+}
+
+// transferSize is how many octets a transfer at rate (octets/s) moves in
+// d: at least least, at most maxSource.
+func transferSize(rate float64, d time.Duration, least int64) int64 {
+	n := int64(min(rate*d.Seconds(), maxSource))
+	return max(n, least)
+}
+
+// pairedRatio is the median of v[i]/base[i].
+func pairedRatio(v, base []float64) float64 {
+	var q []float64
+	for i := range min(len(v), len(base)) {
+		if base[i] > 0 {
+			q = append(q, v[i]/base[i])
+		}
+	}
+	return median(q)
 }
 
 func (r *runner) add(figure, v, base, ratio, target string) {
@@ -699,9 +746,12 @@ func us(d time.Duration) string {
 
 // profile records CPU profiles of bulk transfers and 1-octet echoes on the
 // full and raw paths: the load client (the caller's side) with
-// runtime/pprof, the gateway with perf record (cpu-clock, so it works
-// without hardware counters) when perf is installed. Profiling is a phase
-// of its own so that it does not disturb the figures.
+// runtime/pprof (CPU, and allocations as a difference against a base
+// taken at the start), the gateway with perf record (cpu-clock, so it
+// works without hardware counters) when perf is installed, and for both
+// processes the read, write and futex system calls and context switches
+// (perf stat), with the octets moved, so that they can be put per MiB.
+// Profiling is a phase of its own so that it does not disturb the figures.
 func (r *runner) profile(ctx context.Context) error {
 	if err := os.MkdirAll(r.profileDir, 0o755); err != nil {
 		return err
@@ -713,28 +763,38 @@ func (r *runner) profile(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			var moved int64
 			if kind == "bulk" {
 				// Enough samples on fast paths too: at least 3 s.
 				for start := time.Now(); time.Since(start) < 3*time.Second; {
 					if _, err = throughput(ctx, &r.ep, p, r.s.bulk, 0); err != nil {
 						break
 					}
+					moved += r.s.bulk
 				}
 			} else {
 				_, err = echoLatency(ctx, &r.ep, p, r.s.echoes)
+				moved = int64(r.s.echoes + echoWarmup)
 			}
 			stop()
 			if err != nil {
 				return err
 			}
+			if err := os.WriteFile(name+".octets", fmt.Appendf(nil, "%d\n", moved), 0o644); err != nil {
+				return err
+			}
 		}
 	}
-	fmt.Printf("profiles in %s: go tool pprof -top <name>.client.pprof; perf report -i <name>.gateway.perf.data (gateway: %s)\n", r.profileDir, r.gwBinary)
+	fmt.Printf("profiles in %s: go tool pprof -top <name>.client.pprof; go tool pprof -sample_index=alloc_space -diff_base <name>.client.allocs-base.pprof -top <name>.client.allocs.pprof; perf report -i <name>.gateway.perf.data (gateway: %s); system calls in <name>.{client,gateway}.perf-stat.txt for the octets in <name>.octets\n", r.profileDir, r.gwBinary)
 	return nil
 }
 
-// startProfiles starts the client's CPU profile and perf on the gateway.
+// startProfiles starts the client's CPU profile, perf record on the
+// gateway and perf stat on both.
 func (r *runner) startProfiles(name string) (stop func(), err error) {
+	if err := writeAllocs(name + ".client.allocs-base.pprof"); err != nil {
+		return nil, err
+	}
 	f, err := os.Create(name + ".client.pprof")
 	if err != nil {
 		return nil, err
@@ -743,22 +803,45 @@ func (r *runner) startProfiles(name string) (stop func(), err error) {
 		f.Close()
 		return nil, err
 	}
-	var perf *exec.Cmd
+	var perfs []*exec.Cmd
 	if path, err := exec.LookPath("perf"); err == nil {
-		perf = exec.Command(path, "record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-o", name+".gateway.perf.data", "-p", fmt.Sprint(r.gatewayPID))
-		perf.Stdout, perf.Stderr = r.log, r.log
-		if err := perf.Start(); err != nil {
-			perf = nil
-		} else {
+		gw := fmt.Sprint(r.gatewayPID)
+		events := "syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_futex,context-switches"
+		for _, args := range [][]string{
+			{"record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-o", name + ".gateway.perf.data", "-p", gw},
+			{"stat", "-e", events, "-o", name + ".gateway.perf-stat.txt", "-p", gw},
+			{"stat", "-e", events, "-o", name + ".client.perf-stat.txt", "-p", fmt.Sprint(os.Getpid())},
+		} {
+			perf := exec.Command(path, args...)
+			perf.Stdout, perf.Stderr = r.log, r.log
+			if err := perf.Start(); err == nil {
+				perfs = append(perfs, perf)
+			}
+		}
+		if len(perfs) > 0 {
 			time.Sleep(300 * time.Millisecond) // perf attaches
 		}
 	}
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
-		if perf != nil {
+		for _, perf := range perfs {
 			_ = perf.Process.Signal(os.Interrupt)
 			_ = perf.Wait()
 		}
+		_ = writeAllocs(name + ".client.allocs.pprof")
 	}, nil
+}
+
+// writeAllocs writes the allocation profile (cumulative since the start).
+func writeAllocs(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
