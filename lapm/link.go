@@ -145,8 +145,10 @@ type Link struct {
 
 	breaks chan struct{}
 
-	// Output, shared by the owner (encodes into opend) and the writer
-	// goroutine (takes opend and writes it), guarded by omu.
+	// Output: the owner encodes into obuf (its own) and moves the octets
+	// to opend, which the writer goroutine takes and writes; guarded by
+	// omu (but obuf).
+	obuf    []byte
 	omu     sync.Mutex
 	opend   []byte // encoded octets waiting for the writer
 	ospare  []byte // the buffer the writer wrote last, for reuse
@@ -464,31 +466,44 @@ func (l *Link) wake() {
 	}
 }
 
-// output encodes frames into the output buffer and starts a writer
-// goroutine if none runs.
+// output encodes frames and hands them to the writer goroutine (see
+// publish), starting one if none runs. Encoding happens outside omu, so a
+// writer that finished a write never waits for a batch to be encoded.
 func (l *Link) output(frames []Frame) {
+	for i, f := range frames {
+		l.scratch = f.Append(l.scratch[:0])
+		need := len(l.scratch) + len(l.scratch)/4 + 16 // worst-case stuffing, FCS, flag
+		if !l.sentFlags {
+			l.sentFlags = true
+			l.obuf = l.enc.AppendFlags(l.grow(l.obuf, need+16), 16)
+		}
+		l.obuf = l.enc.AppendFrame(l.grow(l.obuf, need), l.scratch)
+		l.publish(i == len(frames)-1)
+	}
+}
+
+// publish moves the encoded octets in obuf to the writer: at once when
+// the writer has taken everything before (so it starts on the first frame
+// of a batch while the owner encodes the next), otherwise at the end of
+// the batch (last).
+func (l *Link) publish(last bool) {
 	l.omu.Lock()
 	defer l.omu.Unlock()
-	if l.oerr != nil {
-		return // the line is gone; the owner ends the link
-	}
-	need := 64
-	for i := range frames {
-		need += len(frames[i].Info) + len(frames[i].Info)/4 + 16 // worst-case stuffing, header, FCS, flag
-	}
-	if !l.sentFlags {
-		l.sentFlags = true
-		need += 16
-		l.opend = l.enc.AppendFlags(l.grow(l.opend, need), 16)
-	}
-	l.opend = l.grow(l.opend, need)
-	for _, f := range frames {
-		l.scratch = f.Append(l.scratch[:0])
-		l.opend = l.enc.AppendFrame(l.opend, l.scratch)
+	switch {
+	case l.oerr != nil:
+		l.obuf = l.obuf[:0] // the line is gone; the owner ends the link
+		return
+	case len(l.opend) == 0:
+		l.opend, l.obuf = l.obuf, l.opend[:0]
+	case last:
+		l.opend = append(l.grow(l.opend, len(l.obuf)), l.obuf...)
+		l.obuf = l.obuf[:0]
+	default:
+		return
 	}
 	l.maxPend = max(l.maxPend, len(l.opend))
 	l.otrim = l.m.txIdle()
-	if !l.writing && len(l.opend) > 0 {
+	if !l.writing {
 		l.writing = true
 		l.wg.Add(1)
 		go l.writeLoop()
@@ -571,8 +586,14 @@ func (l *Link) outputState() (backlogged bool, err error) {
 	if idle && !l.writing {
 		l.trimLocked()
 	}
-	if cap(l.scratch) > keepOut && idle {
-		l.scratch = nil
+	if idle {
+		if cap(l.scratch) > keepOut {
+			l.scratch = nil
+		}
+		if cap(l.obuf) > keepOut {
+			putBuf(l.obuf)
+			l.obuf = nil
+		}
 	}
 	return backlogged, l.oerr
 }
