@@ -181,4 +181,7 @@ func TestTransferSizeAndRatio(t *testing.T) {
 	if got := pairedRatio([]float64{1, 4, 8, 5}, []float64{2, 16, 8, 0}); got != 0.5 {
 		t.Errorf("pairedRatio = %g, want 0.5", got)
 	}
+	if got := ratioSpread([]float64{1, 4, 8, 5}, []float64{2, 16, 8, 0}); got != "0.50 (0.25..1.00)" {
+		t.Errorf("ratioSpread = %q", got)
+	}
 }
