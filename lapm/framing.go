@@ -18,12 +18,16 @@ import (
 // Neither direction works bit by bit. Both look at 56 line bits at once:
 // v & v>>1 & v>>2 & v>>3 & v>>4 marks every position where a run of five
 // 1s ends, and the word moves as one block through a 64-bit accumulator.
-// The encoder inserts the zeros a word needs in a register, one addition
-// each (stuffWords); the decoder removes all inserted zeros of a window,
-// one subtraction each, when no flag or abort is in it (unstuffWords), and
-// otherwise handles the first run on its own. Text rarely has five 1s in a
-// row, so most of its words need no zero at all. framing_test.go and
-// FuzzDeframe check both against a bit-at-a-time reference.
+// The encoder inserts the zeros a word needs (stuffWords); the decoder
+// removes all inserted zeros of a window when no flag or abort is in it
+// (unstuffWords, unstuffLoop), and otherwise handles the first run on its
+// own. In portable Go each zero costs one addition or subtraction; on
+// amd64 with BMI2 (framing_amd64.s) one PDEP inserts all of a word's zeros
+// and one PEXT removes all of a window's, without a branch on the data.
+// Text rarely has five 1s in a row, so most of its words need no zero at
+// all. framing_test.go and FuzzDeframe check both against a bit-at-a-time
+// reference, TestCodecPathsAgree and FuzzDeframePaths the assembly against
+// the Go loops.
 
 const flag = 0x7E
 
@@ -128,8 +132,8 @@ func (s *stuffer) words(p []byte) []byte {
 	return p
 }
 
-// stuffWords is the hot loop of words, a plain function so that nothing
-// but its own state competes for registers. It stuffs p 56 bits at a time
+// stuffWordsGo is stuffWords in portable Go, a plain function so that
+// nothing but its own state competes for registers. It stuffs p 56 bits at a time
 // into out (acc, n and l as in stuffer) and returns how much of out and p
 // is left. It stops when fewer than eight octets of p are left, or at the
 // first word that needs more than seven inserted zeros (at least 36 1s in
@@ -142,7 +146,7 @@ func (s *stuffer) words(p []byte) []byte {
 // earliest: m's bits i..i+4 are dropped and the rest moves up with the
 // word. Each 0 goes in with one addition: x + (x & ^1<<i) doubles the part
 // of x above bit i, which shifts it up by one and leaves a 0 at i+1.
-func stuffWords(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, uint, uint64) {
+func stuffWordsGo(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, uint, uint64) {
 	o := 0
 	for len(p) >= 8 {
 		x := binary.LittleEndian.Uint64(p) << 8 >> 8
@@ -390,11 +394,7 @@ func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []
 		return in, nin, last, p
 	}
 	if c := cap(d.buf); c < limit+8 && c-o < 64 {
-		// The buffer grows with the frame, doubling up to the limit,
-		// so that short frames (and idle lines) keep a short one.
-		b := make([]byte, o, min(max(2*c, 256), limit+8))
-		copy(b, d.buf)
-		d.buf = b
+		d.grow(limit)
 	}
 	full := min(cap(d.buf), limit+8)
 	acc, nacc, zpos := d.acc, d.nacc, d.zpos
@@ -418,16 +418,47 @@ func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []
 	return uint64(p0[b]) >> r, 8 - r, last, p0[b+1:]
 }
 
-// unstuffWords is the decoder's hot loop, a plain function so that
-// nothing but its own state competes for registers. It reads the line
-// bits of p from bit pos on (last holds the four before), and adds frame
-// bits to acc and nacc, storing full words in out[o:]; zpos is as in
-// Decoder. It takes windows of 56 line bits while every run of five 1s in
-// them is followed by an inserted 0 (no flag, no abort), removes those
-// zeros and stores the rest. It returns at the first flag or abort (left
-// for Feed's general path), when fewer than eight octets of p are left to
-// load, or after storing a word beyond len(out)-8 (the frame is too
-// long); it returns o, the bit position reached, last, acc, nacc and zpos.
+// unstuffWords is the decoder's hot loop. It reads the line bits of p
+// from bit pos on (last holds the four before), and adds frame bits to acc
+// and nacc, storing full words in out[o:]; zpos is as in Decoder. It takes
+// windows of 56 line bits while every run of five 1s in them is followed
+// by an inserted 0 (no flag, no abort), removes those zeros and stores the
+// rest (unstuffLoop). It returns at the first flag or abort (left for
+// Feed's general path), when fewer than eight octets of p are left to
+// load, or when fewer than eight octets of out are left to store into (the
+// frame is too long, or the buffer must grow); it returns o, the bit
+// position reached, last, acc, nacc and zpos.
+func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc uint, zpos int) (int, uint, uint64, uint64, uint, int) {
+	const w = 56
+	i0, sh := int(pos>>3), pos&7
+	i, c := i0, uint64(0)
+	o, i, last, acc, nacc, c = unstuffLoop(out, o, p, i, sh, last, acc, nacc)
+	pos = uint(i)*8 + sh
+	if i > i0 && c == 0 {
+		// zpos matters only when the frame ends right after the zero:
+		// the flag's six 1s would have kept any window holding five of
+		// them from the loop, so the zero is in the last window, with
+		// at most four 1s after it. Look there.
+		t := binary.LittleEndian.Uint64(p[i-w/8:]) >> sh << (64 - w)
+		r := uint(bits.LeadingZeros64(^t)) // 1s at the end of the window
+		if r <= 4 && t>>((63-r-5)&63)&0x1F == 0x1F {
+			zpos = 8*o + int(nacc) - int(r)
+		}
+	}
+	if c != 0 {
+		// Take the pending inserted zero now: the general path would
+		// no longer see the run before it.
+		pos++
+		zpos = 8*o + int(nacc)
+		last >>= 1
+	}
+	return o, pos, last, acc, nacc, zpos
+}
+
+// unstuffLoopGo is unstuffLoop in portable Go: the windows of
+// unstuffWords, from octet i of p at bit offset sh, while i+8 <= len(p)
+// and o+8 <= len(out). It returns o, i, last, acc, nacc and c, which is 1
+// when the next window starts with an inserted zero still to remove.
 //
 // Bit j of m marks a run of five 1s ending at window bit j, so the zero to
 // remove is bit j+1. Subtracting (y & ^1<<j) >> 1 halves the part of y
@@ -435,12 +466,10 @@ func (d *Decoder) frameBits(p0 []byte, pos uint, last, in uint64, nin uint, p []
 // move down with it. A run ending at the window's last bit leaves its zero
 // to the next window (c), so that every window starts 56 bits after the
 // one before: the loads do not wait for the previous window's result.
-func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc uint, zpos int) (int, uint, uint64, uint64, uint, int) {
-	const w = 56 // window; a load at any bit offset holds w+1 bits
-	pos0 := pos
-	i, sh := int(pos>>3), pos&7
+func unstuffLoopGo(out []byte, o int, p []byte, i int, sh uint, last, acc uint64, nacc uint) (int, int, uint64, uint64, uint, uint64) {
+	const w = 56   // window; a load at any bit offset holds w+1 bits
 	c := uint64(0) // 1 when bit 0 of this window is an inserted zero
-	for i+8 <= len(p) {
+	for i+8 <= len(p) && o+8 <= len(out) {
 		t := binary.LittleEndian.Uint64(p[i:]) >> sh
 		v := t<<4 | last
 		a := v & (v >> 1)
@@ -467,31 +496,9 @@ func unstuffWords(out []byte, o int, p []byte, pos uint, last, acc uint64, nacc 
 			o += 8
 			nacc -= 64
 			acc = y >> ((k - nacc) & 63) // nacc < k because k < 64
-			if len(out)-o < 8 {
-				break
-			}
 		}
 	}
-	pos = uint(i)*8 + sh
-	if i > int(pos0>>3) && c == 0 {
-		// zpos matters only when the frame ends right after the zero:
-		// the flag's six 1s would have kept any window holding five of
-		// them from the loop, so the zero is in the last window, with
-		// at most four 1s after it. Look there.
-		t := binary.LittleEndian.Uint64(p[i-w/8:]) >> sh << (64 - w)
-		r := uint(bits.LeadingZeros64(^t)) // 1s at the end of the window
-		if r <= 4 && t>>((63-r-5)&63)&0x1F == 0x1F {
-			zpos = 8*o + int(nacc) - int(r)
-		}
-	}
-	if c != 0 {
-		// Take the pending inserted zero now: the general path would
-		// no longer see the run before it.
-		pos++
-		zpos = 8*o + int(nacc)
-		last >>= 1
-	}
-	return o, pos, last, acc, nacc, zpos
+	return o, i, last, acc, nacc, c
 }
 
 func (d *Decoder) startFrame() {
@@ -511,14 +518,29 @@ func (d *Decoder) appendBits(x uint64, k uint) {
 		d.nacc += k
 		return
 	}
+	limit := d.maxFrame() + d.FCS.Size() + 8
+	if cap(d.buf)-len(d.buf) < 8 {
+		d.grow(limit) // not append: its growth ignores the limit
+	}
 	d.buf = binary.LittleEndian.AppendUint64(d.buf, d.acc)
 	d.acc = x >> ((64 - d.nacc) & 63) // d.nacc > 0 here because k < 64
 	d.nacc += k - 64
-	if len(d.buf) > d.maxFrame()+d.FCS.Size()+8 {
+	if len(d.buf) > limit {
 		d.st.TooLong++
 		d.inFrame = false
 		d.buf = d.buf[:0]
 	}
+}
+
+// grow gives the frame buffer room for at least one more word: the buffer
+// grows with the frame, doubling, so that short frames (and idle lines)
+// keep a short one, but never past limit+8 octets (a frame is dropped as
+// TooLong once it holds more than limit).
+func (d *Decoder) grow(limit int) {
+	o := len(d.buf)
+	b := make([]byte, o, max(min(max(2*cap(d.buf), 256), limit+8), o+8))
+	copy(b, d.buf)
+	d.buf = b
 }
 
 // contentBits is the number of frame bits before the flag or abort

@@ -183,7 +183,9 @@ func codecRandBytes(r *rand.Rand, n int, density int) []byte {
 	return b
 }
 
-func TestEncoderMatchesReference(t *testing.T) {
+func TestEncoderMatchesReference(t *testing.T) { bothPaths(t, testEncoderMatchesReference) }
+
+func testEncoderMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, k := range []FCSKind{FCS16, FCS32} {
 		for n := range 300 {
@@ -227,7 +229,9 @@ func feedDecoder(d *Decoder, line []byte, chunk int) [][]byte {
 	return out
 }
 
-func TestDecoderRoundTrip(t *testing.T) {
+func TestDecoderRoundTrip(t *testing.T) { bothPaths(t, testDecoderRoundTrip) }
+
+func testDecoderRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, k := range []FCSKind{FCS16, FCS32} {
 		for _, chunk := range []int{1, 3, 7, 8, 9, 64, 1 << 20} {
@@ -266,7 +270,9 @@ func TestDecoderRoundTrip(t *testing.T) {
 // TestDecoderSharedFlag builds streams by hand: one flag closes a frame and
 // opens the next, flags share a 0 bit, and mark idle of every length
 // between frames.
-func TestDecoderSharedFlag(t *testing.T) {
+func TestDecoderSharedFlag(t *testing.T) { bothPaths(t, testDecoderSharedFlag) }
+
+func testDecoderSharedFlag(t *testing.T) {
 	frames := [][]byte{{0x03, 0x7F}, {0x01, 0x01, 0xFF, 0xFF}, {0x03, 0xAF, 0x82}}
 	var s bitSink
 	put := func(x byte, n int) {
@@ -324,7 +330,9 @@ func TestDecoderSharedFlag(t *testing.T) {
 	}
 }
 
-func TestDecoderCounts(t *testing.T) {
+func TestDecoderCounts(t *testing.T) { bothPaths(t, testDecoderCounts) }
+
+func testDecoderCounts(t *testing.T) {
 	e := Encoder{}
 	good := e.AppendFrame(nil, []byte{0x03, 0x63})
 	tests := []struct {
@@ -391,6 +399,10 @@ func TestDecoderMisaligned(t *testing.T) {
 }
 
 func TestDecoderMatchesReferenceOnGarbage(t *testing.T) {
+	bothPaths(t, testDecoderMatchesReferenceOnGarbage)
+}
+
+func testDecoderMatchesReferenceOnGarbage(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	e := Encoder{}
 	for iter := range 300 {
@@ -433,7 +445,9 @@ func TestDecoderFCSChange(t *testing.T) {
 
 // TestDecoderBitErrors: bit errors on the line never let a corrupted frame
 // through (FCS-32), and the decoder finds the frames after each error.
-func TestDecoderBitErrors(t *testing.T) {
+func TestDecoderBitErrors(t *testing.T) { bothPaths(t, testDecoderBitErrors) }
+
+func testDecoderBitErrors(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	e := Encoder{FCS: FCS32}
 	sent := map[string]bool{}
@@ -474,6 +488,10 @@ func TestDecoderBitErrors(t *testing.T) {
 // the end of a piece, and a reservoir that fills to exactly 64 bits, once
 // made the decoder loop forever.
 func TestDecoderMatchesReferenceInSmallPieces(t *testing.T) {
+	bothPaths(t, testDecoderMatchesReferenceInSmallPieces)
+}
+
+func testDecoderMatchesReferenceInSmallPieces(t *testing.T) {
 	r := rand.New(rand.NewPCG(77, 78))
 	for it := range 3000 {
 		line := codecRandBytes(r, r.IntN(120), it%3)
@@ -493,7 +511,9 @@ func TestDecoderMatchesReferenceInSmallPieces(t *testing.T) {
 // TestEncoderMatchesReferenceEdges covers what random data rarely hits:
 // words with more than seven inserted zeros (all 1s), runs carried across
 // words and into the FCS, and output that starts at any offset in dst.
-func TestEncoderMatchesReferenceEdges(t *testing.T) {
+func TestEncoderMatchesReferenceEdges(t *testing.T) { bothPaths(t, testEncoderMatchesReferenceEdges) }
+
+func testEncoderMatchesReferenceEdges(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, k := range []FCSKind{FCS16, FCS32} {
 		for n := range 70 {
@@ -519,6 +539,10 @@ func TestEncoderMatchesReferenceEdges(t *testing.T) {
 // path, at every bit alignment of the frames, and compares with the
 // bit-at-a-time reference.
 func TestDecoderMatchesReferenceInLargePieces(t *testing.T) {
+	bothPaths(t, testDecoderMatchesReferenceInLargePieces)
+}
+
+func testDecoderMatchesReferenceInLargePieces(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for iter := range 400 {
 		k := []FCSKind{FCS16, FCS32}[iter%2]
@@ -565,7 +589,9 @@ func TestDecoderMatchesReferenceInLargePieces(t *testing.T) {
 // zero inserted after the frame's last five 1s, on frames long enough for
 // the word-at-a-time path and at every alignment. The frame is good; the
 // reference agrees.
-func TestDecoderFlagSharesInsertedZero(t *testing.T) {
+func TestDecoderFlagSharesInsertedZero(t *testing.T) { bothPaths(t, testDecoderFlagSharesInsertedZero) }
+
+func testDecoderFlagSharesInsertedZero(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	found := 0
 	for iter := 0; found < 40 && iter < 100000; iter++ {
@@ -633,7 +659,9 @@ func TestDecoderFlagSharesInsertedZero(t *testing.T) {
 // TestDecoderRelease: Release gives the frame buffer back only between
 // frames; a frame split around a Release call still decodes, and the
 // Decoder keeps working after its buffer went back.
-func TestDecoderRelease(t *testing.T) {
+func TestDecoderRelease(t *testing.T) { bothPaths(t, testDecoderRelease) }
+
+func testDecoderRelease(t *testing.T) {
 	for _, fcs := range []FCSKind{FCS16, FCS32} {
 		e := Encoder{FCS: fcs}
 		d := Decoder{FCS: fcs}
@@ -664,4 +692,105 @@ func TestDecoderRelease(t *testing.T) {
 			t.Fatalf("%v: got %d frames after Release", fcs, len(got))
 		}
 	}
+}
+
+// bothPaths runs f with the assembly loops, where this build and CPU have
+// them, and with the portable Go loops.
+func bothPaths(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	have := useBMI2
+	defer func() { useBMI2 = have }()
+	if have {
+		t.Run("asm", f)
+	}
+	useBMI2 = false
+	t.Run("go", f)
+}
+
+// codecOutputs encodes frame and decodes line (in pieces of chunk octets)
+// with the loops useBMI2 selects, and returns everything they produce.
+func codecOutputs(frame, line []byte, chunk int, k FCSKind, max int) (enc []byte, frames [][]byte, st DecoderStats) {
+	e := Encoder{FCS: k}
+	enc = e.AppendFrame([]byte{0x55}, frame)
+	d := Decoder{FCS: k, MaxFrame: max}
+	frames = feedDecoder(&d, line, chunk)
+	d.Feed([]byte{flag, flag}, func(f []byte) { frames = append(frames, slices.Clone(f)) })
+	return enc, frames, d.Stats()
+}
+
+// checkPathsAgree fails when the assembly and the Go loops differ on the
+// same input in any output.
+func checkPathsAgree(t *testing.T, frame, line []byte, chunk int, k FCSKind, max int) {
+	t.Helper()
+	if !useBMI2 {
+		return
+	}
+	defer func() { useBMI2 = true }()
+	encA, framesA, stA := codecOutputs(frame, line, chunk, k, max)
+	useBMI2 = false
+	encG, framesG, stG := codecOutputs(frame, line, chunk, k, max)
+	if !bytes.Equal(encA, encG) {
+		t.Fatalf("encoders differ on % x:\nasm % x\n go % x", frame, encA, encG)
+	}
+	if stA != stG || fmt.Sprint(framesA) != fmt.Sprint(framesG) {
+		t.Fatalf("decoders differ (chunk %d): asm %+v %d frames, go %+v %d frames", chunk, stA, len(framesA), stG, len(framesG))
+	}
+}
+
+// TestCodecPathsAgree runs the assembly and the Go loops on the same
+// inputs: every frame length to 300 in several fillings (random, mostly
+// 1s, all 1s, all 0s, flags and aborts inside, text), each encoded and its
+// line decoded whole, shifted against the octets, and in pieces of every
+// size to 17 octets.
+func TestCodecPathsAgree(t *testing.T) {
+	if !useBMI2 {
+		t.Skip("no assembly loops in this build or on this CPU")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	text := codecTextBytes(300)
+	for n := range 301 {
+		fills := [][]byte{
+			codecRandBytes(r, n, 0), codecRandBytes(r, n, 1), codecRandBytes(r, n, 2),
+			bytes.Repeat([]byte{0xFF}, n), make([]byte, n), text[:n],
+		}
+		for i, fr := range fills {
+			k := []FCSKind{FCS16, FCS32}[(n+i)%2]
+			e := Encoder{FCS: k}
+			var s bitSink
+			for range (n + i) % 8 {
+				s.bit(1) // shift the frames against the octets
+			}
+			for _, b := range e.AppendFrame(e.AppendFlags(nil, 1), fr) {
+				for j := range 8 {
+					s.bit(b >> j)
+				}
+			}
+			line := append(s.out, fr...) // garbage, flags and aborts after it
+			chunks := []int{len(line) + 1}
+			if n%10 == 0 {
+				for c := 1; c <= 17; c++ {
+					chunks = append(chunks, c)
+				}
+			}
+			for _, c := range chunks {
+				checkPathsAgree(t, fr, line, c, k, []int{0, 64, 200}[n%3])
+			}
+		}
+	}
+}
+
+// FuzzDeframePaths: on any line and any frame, the assembly loops and the
+// portable Go loops produce the same line octets, frames and counts.
+func FuzzDeframePaths(f *testing.F) {
+	f.Add([]byte{0x7E, 0x03, 0x7F, 0x5F, 0xAE, 0x7E}, byte(1), false)
+	f.Add(bytes.Repeat([]byte{0xFF}, 40), byte(9), true)
+	f.Fuzz(func(t *testing.T, b []byte, chunk byte, fcs32 bool) {
+		k := FCS16
+		if fcs32 {
+			k = FCS32
+		}
+		e := Encoder{FCS: k}
+		line := append(e.AppendFrame(nil, b), b...)
+		checkPathsAgree(t, b, line, int(chunk%32)+1, k, 64)
+	})
 }
