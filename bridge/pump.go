@@ -22,17 +22,17 @@ const backendLinger = 2 * time.Second
 // large buffer from bulkBufs, and gives it back as soon as a read returns
 // less than a full large buffer (the source has run dry, so the next Read
 // is likely to wait). An idle session thus waits in Read on the small
-// buffer only: thousands of idle callers do not each pin 2 x 64 KiB.
+// buffer only: thousands of idle callers do not each pin 2 x 32 KiB.
 //
-// The bulk size is what one Write hands the destination. A LAPM link pays
-// a hand-off to its owner goroutine per Write, so bulk data through the
-// link costs less CPU per octet with larger writes: 64 KiB (16 frames of
-// N401 4096) took BenchmarkFullPathTCP from 10.9-11.7 to 9.8-10.3 CPU
-// ns per octet against 32 KiB; 128 KiB gained little more, and socket
-// destinations (the raw path) gain nothing from either.
+// The bulk size is what one Write hands the destination. 64 KiB halves
+// the Writes into a LAPM link (each a hand-off to its owner goroutine and
+// about 40 allocations) but did not lower the full path's CPU per octet
+// measurably (BenchmarkFullPathTCP, -count 5: 10.96 -> 10.72 ns, p=1.0)
+// and cost the raw path 16 % more (BenchmarkTextPathTCP 0.86 -> 0.99 ns,
+// p=0.008), so it stays 32 KiB.
 const (
 	smallBufSize = 2 << 10
-	bulkBufSize  = 64 << 10
+	bulkBufSize  = 32 << 10
 )
 
 // bulkBufs holds the large buffers of the directions moving bulk data.
