@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"context"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -185,6 +186,79 @@ func BenchmarkRelayEcho(b *testing.B) {
 			go func() { defer cw.Done(); backend.Close() }()
 			cw.Wait()
 			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkConnect is a call's first round trip on loopback: dial, accept,
+// the caller's first octet echoed by the answerer. "direct" uses plain
+// net.Conns; "raw" and "telnet" this package's lines on both ends (telnet:
+// the server's opening negotiation crosses the line meanwhile).
+func BenchmarkConnect(b *testing.B) {
+	for _, mode := range []string{"direct", "raw", "telnet"} {
+		b.Run(mode, func(b *testing.B) {
+			ln, err := Listen("127.0.0.1:0", Options{Telnet: mode == "telnet"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			addr := ln.ln.Addr().String()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				buf := make([]byte, 64)
+				for {
+					var c io.ReadWriteCloser
+					if mode == "direct" {
+						nc, err := ln.ln.Accept()
+						if err != nil {
+							return
+						}
+						c = nc
+					} else {
+						l, err := ln.AcceptLine(context.Background())
+						if err != nil {
+							return
+						}
+						c = l
+					}
+					n, err := c.Read(buf)
+					if err == nil {
+						_, _ = c.Write(buf[:n])
+					}
+					c.Close()
+				}
+			}()
+			buf := make([]byte, 64)
+			b.ResetTimer()
+			for range b.N {
+				var c io.ReadWriteCloser
+				if mode == "direct" {
+					nc, err := net.Dial("tcp", addr)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c = nc
+				} else {
+					l, err := Dial(context.Background(), addr, Options{Telnet: mode == "telnet"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					c = l
+				}
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf[:1]); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				c.Close()
+				b.StartTimer()
+			}
+			b.StopTimer()
+			ln.Close()
+			<-done
 		})
 	}
 }
