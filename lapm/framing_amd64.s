@@ -18,10 +18,6 @@ GLOBL mask56<>(SB), RODATA|NOPTR, $8
 DATA mask57<>+0(SB)/8, $0x01ffffffffffffff
 GLOBL mask57<>(SB), RODATA|NOPTR, $8
 
-// sentinels are above the zero positions of a word (at most bit 56).
-DATA sentinels<>+0(SB)/8, $0x1c00000000000000
-GLOBL sentinels<>(SB), RODATA|NOPTR, $8
-
 // runs[8+r] is the four last line bits after a run of r input 1s that
 // began after a 0: r mod 5 1s at the top (the zero inserted after the
 // fifth 1 restarts the count).
@@ -121,9 +117,11 @@ ddone:
 //	if m & m>>5 == 0 (no run of ten): s = m &^ m<<1, a zero after the
 //	first five 1s of each run; the i-th of them (from 0), after input
 //	bit j, lands at j+1+i: y = PDEP(x, ^zeros), k = 56 + POPCNT(s)
-// The first three zeros are placed without a branch (BLSI takes the
-// lowest bit; sentinel bits at 58..60 stand in for missing ones and land
-// above y); up to seven in a loop. The word's last r < 10 1s leave r mod 5
+// The first three zeros are placed without a branch: with s2 = s<<1 (the
+// bits after each j), s2 + BLSR(s2) + 2*BLSR(BLSR(s2)) moves the second
+// bit up by one and the third by two (the bits are six or more apart, so
+// the additions never carry); four to seven in a loop. The word's last
+// r < 10 1s leave r mod 5
 // of them at the end of the line: that is l for the next word, from the
 // input alone (runs), so no word waits for the one before. A run of
 // ten 1s takes a zero after every fifth 1 (slong), and l from y. A word
@@ -160,15 +158,11 @@ sloop:
 	LEAQ (DX)(DX*1), CX
 	ANDNQ DX, CX, DX        // s = m &^ m<<1
 	POPCNTQ DX, R12         // the number of zeros
-	LEAQ (DX)(DX*1), DX
-	ORQ  sentinels<>(SB), DX // at j+1, and the sentinels
-	BLSIQ DX, R11           // the first zero
-	BLSRQ DX, DX
-	BLSIQ DX, CX
-	BLSRQ DX, DX
-	LEAQ (R11)(CX*2), R11   // the second, after the first
-	BLSIQ DX, CX
-	LEAQ (R11)(CX*4), R11   // the third, after both
+	ADDQ DX, DX             // at j+1: s2
+	BLSRQ DX, CX
+	LEAQ (DX)(CX*1), R11    // all but the first move up by one
+	BLSRQ CX, CX
+	LEAQ (R11)(CX*2), R11   // all but two by one more: the zeros
 	CMPQ R12, $3
 	JHI  smany
 
@@ -178,14 +172,13 @@ sdeposit:
 	MOVBQZX (R13)(CX*1), R10 // l
 	NOTQ R11
 	PDEPQ R11, AX, AX       // y
-	ADDQ $56, R12           // k
 
 soutput:
 	SHLXQ R9, R14, DX
 	MULXQ AX, AX, DX
 	ORQ  AX, R8
 	MOVQ R8, (DI)(R15*8)
-	ADDQ R12, R9
+	LEAQ 56(R9)(R12*1), R9  // n += k = 56 + zeros
 	BTRQ $6, R9
 	CMOVQCS DX, R8
 	ADCQ $0, R15
@@ -195,20 +188,20 @@ soutput:
 	JMP  sdone
 
 smany:
-	// Four to seven zeros: the rest one by one (DX still holds the
-	// third). Eight would overflow y.
+	// Four to seven zeros: place them one by one. Eight would
+	// overflow y.
 	CMPQ R12, $7
 	JHI  sdone
-	MOVL $3, R10            // R10 (l) is set again at sdeposit
+	XORL R11, R11
+	XORL R10, R10           // R10 (l) is set again at sdeposit
 
 smore:
-	BLSRQ DX, DX
 	TZCNTQ DX, CX
-	CMPQ CX, $58
-	JAE  sdeposit           // only sentinels left
+	JCS  sdeposit           // no more
 	ADDQ R10, CX
 	BTSQ CX, R11
 	INCQ R10
+	BLSRQ DX, DX
 	JMP  smore
 
 slong:
@@ -243,8 +236,7 @@ slong2:
 slong3:
 	NOTQ R11
 	PDEPQ R11, AX, AX       // y
-	ADDQ $56, R12           // k
-	LEAQ -4(R12), CX
+	LEAQ 52(R12), CX        // k-4
 	SHRXQ CX, AX, R10
 	ANDQ $15, R10           // l: the last four bits of y
 	JMP  soutput
