@@ -14,3 +14,12 @@ func stuffWords(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, 
 
 // useBMI2 is false: there are no assembly loops in this build.
 var useBMI2 = false
+
+// cpuidWorks tells the tests that cpuid does not exist here.
+const cpuidWorks = false
+
+// cpuid returns zeros where there is no CPUID (cpuidWorks is false).
+func cpuid(uint32) (eax, ebx, ecx, edx uint32) { return 0, 0, 0, 0 }
+
+// slowPDEP is not called where cpuidWorks is false.
+func slowPDEP() bool { return false }

@@ -2,9 +2,11 @@ package lapm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -793,4 +795,21 @@ func FuzzDeframePaths(f *testing.F) {
 		line := append(e.AppendFrame(nil, b), b...)
 		checkPathsAgree(t, b, line, int(chunk%32)+1, k, 64)
 	})
+}
+
+// TestCPUVendor: the vendor string cpuid returns is printable, so that
+// slowPDEP reads the registers it means to.
+func TestCPUVendor(t *testing.T) {
+	if !cpuidWorks {
+		t.Skip("no CPUID in this build")
+	}
+	max, b, c, d := cpuid(0)
+	var v []byte
+	for _, r := range []uint32{b, d, c} {
+		v = binary.LittleEndian.AppendUint32(v, r)
+	}
+	if max < 1 || strings.IndexFunc(string(v), func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
+		t.Fatalf("cpuid(0) = %d, vendor %q", max, v)
+	}
+	t.Logf("vendor %s, slow PDEP %v, assembly loops %v", v, slowPDEP(), useBMI2)
 }
