@@ -70,9 +70,9 @@ func BenchmarkCodec4K(b *testing.B) {
 	benchCodec(b, codecRandBytes(r, 4096, 0))
 }
 
-// BenchmarkCodec4KPortable is BenchmarkCodec4K with the portable Go loops
+// BenchmarkPortableLoops4K is BenchmarkCodec4K with the portable Go loops
 // (what wasm, other architectures and CPUs without fast BMI2 run).
-func BenchmarkCodec4KPortable(b *testing.B) {
+func BenchmarkPortableLoops4K(b *testing.B) {
 	defer func(v bool) { useBMI2 = v }(useBMI2)
 	useBMI2 = false
 	r := rand.New(rand.NewPCG(1, 1))
