@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +185,23 @@ func TestTransferSizeAndRatio(t *testing.T) {
 	if got := ratioSpread([]float64{1, 4, 8, 5}, []float64{2, 16, 8, 0}); got != "0.50 (0.25..1.00)" {
 		t.Errorf("ratioSpread = %q", got)
 	}
+}
+
+// TestFreePortBelowEphemeral: the gateway's ports come from below the
+// ephemeral range, where no outgoing connection takes them between the
+// gateway's restarts.
+func TestFreePortBelowEphemeral(t *testing.T) {
+	addr, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, _ := net.SplitHostPort(addr)
+	if n, err := strconv.Atoi(p); err != nil || n >= ephemeralLow() || n < 1024 {
+		t.Fatalf("freePort() = %s, want a port in [1024, %d)", addr, ephemeralLow())
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening on freePort's %s: %v", addr, err)
+	}
+	ln.Close()
 }

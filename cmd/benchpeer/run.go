@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -199,14 +201,43 @@ func cpuInfo() (string, float64) {
 	return model, mhz
 }
 
-// freePort returns a loopback address nothing listens on right now.
+// freePort returns a loopback address nothing listens on right now, with
+// a port below the kernel's ephemeral range: the gateway is restarted on
+// the same ports between phases, and a port from the ephemeral range may
+// meanwhile be taken as the local port of one of the thousands of
+// connections a run (or anything else on the machine) makes, so that the
+// new gateway cannot listen on it.
 func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	lo := ephemeralLow()
+	for range 100 {
+		port := lo/2 + rand.IntN(lo/2)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr, nil
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("benchpeer: run: no free port below %d", lo)
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux
+// default 32768).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil || lo < 2048 {
+		return 32768
+	}
+	return lo
 }
 
 // waitPort waits until something accepts on addr.
@@ -321,7 +352,7 @@ func (r *runner) start(gateway string) error {
 	}
 	for _, a := range []string{r.ep.socat, wsfyAddr} {
 		if err := waitPort(a, 10*time.Second); err != nil {
-			return fmt.Errorf("%w (see %s)", err, r.log.Name())
+			return fmt.Errorf("%w; end of %s:\n%s", err, r.log.Name(), r.logTail())
 		}
 	}
 	return nil
@@ -336,10 +367,23 @@ func (r *runner) startGateway() error {
 	r.gateway, r.gatewayPID = gw, gw.Process.Pid
 	for _, a := range []string{r.ep.text, r.ep.modem, r.ep.idle, r.metrics} {
 		if err := waitPort(a, 10*time.Second); err != nil {
-			return fmt.Errorf("%w (see %s)", err, r.log.Name())
+			return fmt.Errorf("%w; end of %s:\n%s", err, r.log.Name(), r.logTail())
 		}
 	}
 	return nil
+}
+
+// logTail is the end of the processes' log (which scripts/bench removes
+// with its working directory).
+func (r *runner) logTail() string {
+	b, err := os.ReadFile(r.log.Name())
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 2048 {
+		b = b[len(b)-2048:]
+	}
+	return string(b)
 }
 
 // restartGateway stops the gateway (SIGTERM, drain) and starts a fresh
