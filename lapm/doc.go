@@ -17,7 +17,10 @@
 //     §8.1.4, interframe time fill §8.1.5; ISO/IEC 13239): flags,
 //     zero-bit insertion, abort and idle handling, the 16- and 32-bit
 //     frame check sequences. After detection the line carries the HDLC
-//     bit stream packed least significant bit first into octets.
+//     bit stream packed least significant bit first into octets. On amd64
+//     CPUs with BMI2 the stuffing and unstuffing loops are assembly
+//     (framing_amd64.s: PDEP inserts a word's zeros, PEXT removes them);
+//     the portable Go loops run everywhere else and with -tags purego.
 //   - frame.go: the address field (§8.2.1), the control field (§8.2.2) and
 //     the frame types (§8.2.4) of I, S and U frames; modulo 128; C/R per
 //     originator and answerer.
