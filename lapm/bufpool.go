@@ -30,11 +30,13 @@ func getBuf(n int) []byte {
 }
 
 // putBuf hands b to the pool; the caller must not use it afterwards.
+// Buffers outside the pooled classes are left to the collector, without
+// an allocation (only a pooled one needs a heap slice header).
 func putBuf(b []byte) {
 	c := bits.Len(uint(cap(b))) - 1 // largest class with 1<<c <= cap(b)
 	if c < minPooledShift || c > maxPooledShift {
 		return
 	}
-	b = b[:0]
-	bufPools[c].Put(&b)
+	p := b[:0]
+	bufPools[c].Put(&p)
 }

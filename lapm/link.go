@@ -741,6 +741,13 @@ func (l *Link) step(now time.Time) {
 			break
 		}
 	}
+	// Acknowledged payloads go back to the pool for Write to seal into,
+	// now that the frames that referred to them have been encoded.
+	acked := l.m.takeAcked()
+	for _, p := range acked {
+		putBuf(p)
+	}
+	clear(acked)
 	// Read wakes the owner for the payloads it consumes only while the
 	// machine waits for them; otherwise the owner counts them at its next
 	// wake-up. Setting the flag before looking at the count again makes
@@ -1322,10 +1329,13 @@ func (l *Link) Write(p []byte) (int, error) {
 		batch, sizes := l.wbatch[:0], 0
 		for len(p) > 0 && len(batch) < room {
 			n := min(chunk, len(p))
+			// Into a pooled buffer (the link gives it back once the
+			// peer acknowledged the frame): large payloads are sealed
+			// without allocating.
 			if t != nil {
-				batch = append(batch, t.Seal(nil, p[:n]))
+				batch = append(batch, t.Seal(getBuf(n+t.Overhead()), p[:n]))
 			} else {
-				batch = append(batch, append([]byte(nil), p[:n]...))
+				batch = append(batch, append(getBuf(n), p[:n]...))
 			}
 			sizes += n
 			p = p[n:]

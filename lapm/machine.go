@@ -159,6 +159,7 @@ type machine struct {
 	txq           [][]byte // payloads not yet sent (sealed)
 	txqCap        int
 	unacked       [][]byte // by N(S) mod len, a power of two >= kTx
+	acked         [][]byte // payloads acknowledged since takeAcked
 	peerBusy      bool
 	timerRecovery bool // poll (P=1) outstanding, V.42 §8.4.8
 	// stalls counts answers to our polls (F=1) that acknowledged nothing
@@ -830,6 +831,7 @@ func (m *machine) ackTo(now time.Time, f Frame) bool {
 	if f.NR != m.va {
 		m.stalls = 0
 		for m.va != f.NR {
+			m.acked = append(m.acked, m.unacked[m.va&m.txMask])
 			m.unacked[m.va&m.txMask] = nil
 			m.va = (m.va + 1) & 0x7F
 		}
@@ -1214,6 +1216,21 @@ func (m *machine) takeEvents() []event {
 	ev := m.ev
 	m.ev = nil
 	return ev
+}
+
+// takeAcked returns the payloads the peer acknowledged since the last
+// call; the slice is valid until the next input, and the caller clears it.
+// The machine keeps no reference to them that it will read again; but a
+// retransmission queued before the acknowledgement arrived still refers to
+// its payload in the output of the next flush, so take them only after
+// that output has been encoded.
+func (m *machine) takeAcked() [][]byte {
+	a := m.acked
+	m.acked = a[:0]
+	if cap(a) > 8 {
+		m.acked = nil // an idle link keeps no window-sized array
+	}
+	return a
 }
 
 // takeRx returns and clears the payloads delivered in order.
