@@ -380,14 +380,13 @@ func (l *Link) readLoop(leftover []byte) {
 			arena = append(arena, f...)
 			b.frames = append(b.frames, arena[start:len(arena):len(arena)])
 		}
-		mode := l.fcsMode.Load()
-		if mode != fcsOnly32 {
+		switch l.fcsMode.Load() {
+		case fcsOnly16:
 			d16.Feed(p, add)
-		}
-		if mode != fcsOnly16 {
-			n := len(b.frames)
+		case fcsOnly32:
 			d32.Feed(p, add)
-			if mode == fcsDual && len(b.frames) > n {
+		default:
+			if feedDual(&d16, &d32, p, add) {
 				b.seen32 = true
 				l.fcsMode.Store(fcsOnly32)
 			}
@@ -455,6 +454,49 @@ func (l *Link) readLoop(leftover []byte) {
 			d32.Release()
 		}
 	}
+}
+
+// feedDual feeds p to both decoders while the FCS changes from FCS-16 to
+// FCS-32 after the negotiation (V.42 §8.10): the peer sends FCS-16 frames
+// and then only FCS-32 frames. Frames with a good FCS-16 are taken up to
+// the first frame with a good FCS-32, and only FCS-32 frames from it on:
+// an FCS-32 frame also passes the FCS-16 check once in 65,536 (read with
+// two octets of its FCS as information), and that reading must not reach
+// the machine. add gets the frames in line order; feedDual reports
+// whether an FCS-32 frame arrived.
+func feedDual(d16, d32 *Decoder, p []byte, add func([]byte)) (seen32 bool) {
+	type frame struct {
+		end  uint64 // its position: frames (good or bad) the decoder ended
+		data []byte
+	}
+	var f16 []frame
+	d16.Feed(p, func(f []byte) {
+		f16 = append(f16, frame{frameEnds(d16.Stats()), append([]byte(nil), f...)})
+	})
+	d32.Feed(p, func(f []byte) {
+		if !seen32 {
+			seen32 = true
+			at := frameEnds(d32.Stats())
+			for _, g := range f16 {
+				if g.end < at {
+					add(g.data)
+				}
+			}
+		}
+		add(f)
+	})
+	if !seen32 {
+		for _, g := range f16 {
+			add(g.data)
+		}
+	}
+	return seen32
+}
+
+// frameEnds is how many frames, good or bad, a decoder has ended: both
+// decoders see the same flags, so it places a frame in the line.
+func frameEnds(s DecoderStats) uint64 {
+	return s.Frames + s.FCSErrors + s.Aborts + s.TooLong + s.TooShort + s.Misaligned
 }
 
 // wake wakes the owner goroutine if it sleeps (a later wake-up finds

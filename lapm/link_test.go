@@ -702,3 +702,81 @@ func TestLinkSlowReaderResumes(t *testing.T) {
 		lb.Close()
 	})
 }
+
+// While the FCS changes to FCS-32 the reader decodes with both FCSs. One
+// FCS-32 frame in 65,536 also passes the FCS-16 check (read with two
+// octets of its FCS as information): that reading must be dropped, and
+// the frames kept in line order.
+func TestFeedDualDropsFalseFCS16(t *testing.T) {
+	// Find a frame whose FCS-32 form also checks as FCS-16.
+	var x []byte
+	for i := uint32(0); x == nil; i++ {
+		c := []byte{AddrCR1, 0xAF, byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)}
+		if checkFCS(AppendFCS(append([]byte(nil), c...), c, FCS32), FCS16) {
+			x = c
+		}
+	}
+	a := []byte{AddrCR1, 0xAF, 'a'}
+	y := []byte{AddrCR1, 0xAF, 'y'}
+	enc16, enc32 := Encoder{FCS: FCS16}, Encoder{FCS: FCS32}
+	line := enc16.AppendFrame(enc16.AppendFlags(nil, 2), a)
+	line = enc32.AppendFrame(line, x)
+	line = enc32.AppendFrame(line, y)
+	for _, split := range []int{len(line), len(line) / 2, 7} {
+		var d16, d32 Decoder
+		d16.FCS, d32.FCS = FCS16, FCS32
+		var got [][]byte
+		add := func(f []byte) { got = append(got, append([]byte(nil), f...)) }
+		seen := feedDual(&d16, &d32, line[:split], add)
+		seen = feedDual(&d16, &d32, line[split:], add) || seen
+		if !seen {
+			t.Fatalf("split %d: FCS-32 frames not seen", split)
+		}
+		want := [][]byte{a, x, y}
+		if len(got) != len(want) {
+			t.Fatalf("split %d: got frames % x, want % x", split, got, want)
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("split %d: frame %d is % x, want % x", split, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// FuzzFeedDual: on any line octets, feedDual hands on only frames that one
+// of the two decoders alone finds, never more than both find together,
+// and however the octets are split into reads.
+func FuzzFeedDual(f *testing.F) {
+	enc16, enc32 := Encoder{FCS: FCS16}, Encoder{FCS: FCS32}
+	seed := enc16.AppendFrame(enc16.AppendFlags(nil, 2), []byte{AddrCR1, 0xAF, 1})
+	seed = enc32.AppendFrame(seed, []byte{AddrCR1, 0xAF, 2})
+	f.Add(seed, uint16(5))
+	f.Add([]byte{0x7E, 0xFF, 0x7E, 0x00, 0x7E}, uint16(1))
+	f.Fuzz(func(t *testing.T, line []byte, split uint16) {
+		alone := map[string]int{}
+		for _, k := range []FCSKind{FCS16, FCS32} {
+			d := Decoder{FCS: k}
+			d.Feed(line, func(fr []byte) { alone[string(fr)]++ })
+		}
+		var d16, d32 Decoder
+		d16.FCS, d32.FCS = FCS16, FCS32
+		cut := int(split) % (len(line) + 1)
+		n := 0
+		add := func(fr []byte) {
+			n++
+			if alone[string(fr)] == 0 {
+				t.Fatalf("frame % x not found by either decoder alone", fr)
+			}
+		}
+		feedDual(&d16, &d32, line[:cut], add)
+		feedDual(&d16, &d32, line[cut:], add)
+		total := 0
+		for _, c := range alone {
+			total += c
+		}
+		if n > total {
+			t.Fatalf("%d frames, the decoders alone find %d", n, total)
+		}
+	})
+}
