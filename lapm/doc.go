@@ -72,6 +72,15 @@
 // answered by a response without one. A whole XID information field is
 // bounded by Config.MaxXID (DefaultMaxXID fits a 2048-octet payload).
 //
+// Delayed acknowledgement (T402). V.42 lets a receiver acknowledge I
+// frames with RR at once or piggyback N(R) on its next I frame. The link
+// lets an acknowledgement wait up to T402 (DefaultT402 10 ms, at most
+// T401/4, Config.T402) for an I frame to carry it, which halves the
+// frames of an echo round trip; it acknowledges at once when half the
+// window is unacknowledged, on a poll, on a duplicate and during
+// recovery, so the sender's window never stalls on it. A negative
+// Config.T402 acknowledges every I frame at once.
+//
 // Break (§8.13). A break is a UI command with P=0 (§8.13.1) whose first
 // information octet is the message type BRK 0x40 with the sequence bit X
 // (0x80) toggled per new break; it is answered by a UI response BRKACK
