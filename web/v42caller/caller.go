@@ -46,7 +46,17 @@ type Config struct {
 	Logger lapm.Logger
 	// T401 is the link's acknowledgement timer (0: lapm's default).
 	T401 time.Duration
+	// Params is what the caller offers in LAPM parameter negotiation;
+	// the zero value means LinkParams.
+	Params lapm.LinkParams
 }
+
+// LinkParams is what the page offers by default, as `gateway dial` does:
+// 4096-octet frames, a window of 63, FCS-32 and SREJ. A browser line is
+// fast, and with V.42's defaults (128 octets, window 15) a round trip
+// carries at most 15 small frames. The gateway answers with what both
+// sides support.
+var LinkParams = lapm.LinkParams{N401: lapm.MaxN401, K: 63, FCS32: true, SREJ: true}
 
 // Session is an established call: read and write the session's octets
 // on Link; close it to hang up.
@@ -81,7 +91,11 @@ func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, e
 		}
 		leftover = left
 	}
-	link, err := lapm.Open(ctx, h, leftover, lapm.Config{Role: lapm.Originator, Logger: cfg.Logger, T401: cfg.T401})
+	params := cfg.Params
+	if params == (lapm.LinkParams{}) {
+		params = LinkParams
+	}
+	link, err := lapm.Open(ctx, h, leftover, lapm.Config{Role: lapm.Originator, Params: params, Logger: cfg.Logger, T401: cfg.T401})
 	if err != nil {
 		return nil, h.busyOr(fmt.Errorf("v42caller: %w", err)) // Open closed the line
 	}
