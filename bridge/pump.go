@@ -72,71 +72,140 @@ type counters struct {
 // pump copies caller input (r) to the backend and backend output to the
 // caller (w) until either side ends or ctx is done. It does not hang up
 // the caller; the call flow does, after telling the caller why. On return
-// the backend is closed and every goroutine pump started has ended.
+// the backend is closed and every goroutine pump started has ended,
+// except the caller->backend copy when the result's upDone says so.
+//
+// The backend->caller copy runs in the goroutine that calls pump and the
+// caller->backend copy in one of its own, so an idle session parks two
+// goroutines for its data, not three (a goroutine waiting in a select
+// for the copies would cost a stack of its own). Whatever ends the
+// session first (the backend, the caller's line, ctx) closes the backend
+// if it has to, which ends the backend->caller copy, and is the result:
+//
+//   - the backend ends (EOF or a read error) or the caller's line fails
+//     under the backend's output: the backend->caller copy returns after
+//     writing everything the backend sent; the backend is closed.
+//   - the caller hangs up (or its line fails while read): everything it
+//     sent has been written to the backend, which is told (CloseWrite)
+//     and given backendLinger to finish; what it sends meanwhile still
+//     reaches the caller.
+//   - a write to the backend fails: the backend is closed.
+//   - ctx is done: the backend is closed (which also ends a write to a
+//     backend that does not read); pump returns once the backend->caller
+//     copy has.
 func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be BackendConn, cnt *counters) pumpResult {
-	upDone := make(chan error, 1)   // caller -> backend finished
-	downDone := make(chan error, 1) // backend -> caller finished
-
-	go func() { upDone <- copyCount(be, r, &cnt.in) }()
-	go func() { downDone <- copyCount(w, be, &cnt.out) }()
-
+	p := &pumpEnd{be: be}
 	// Control forwarding uses the backend (Resize); it stops before the
 	// backend is closed.
-	var ctlOnce sync.Once
-	stopCtl := startControl(line, be)
-	stopControl := func() { ctlOnce.Do(stopCtl) }
-	defer stopControl()
+	p.stopCtl = startControl(line, be)
 
-	var res pumpResult
-	select {
-	case err := <-downDone:
-		stopControl()
-		var we writeError
-		if errors.As(err, &we) {
-			// The caller's line failed under our writes.
-			res = pumpResult{side: endCaller, callerErr: we.err}
-		} else {
-			// The backend ended: everything it sent has been written
-			// to the caller (copyCount returns after the last Write).
-			res = pumpResult{side: endBackend, backendErr: errNotEOF(err)}
+	upDone := make(chan error, 1)
+	go func() { upDone <- p.up(r, &cnt.in) }()
+	unwatchCtx := context.AfterFunc(ctx, func() {
+		p.end(pumpResult{side: endStopped}, false)
+		p.closeBackend()
+	})
+
+	err := copyCount(w, be, &cnt.out)
+	var down pumpResult
+	if we := (writeError{}); errors.As(err, &we) {
+		// The caller's line failed under our writes.
+		down = pumpResult{side: endCaller, callerErr: we.err}
+	} else {
+		// The backend ended (or was closed): everything it sent has been
+		// written to the caller (copyCount returns after the last Write).
+		down = pumpResult{side: endBackend, backendErr: errNotEOF(err)}
+	}
+	p.end(down, false)
+	unwatchCtx()
+
+	res, byUp := p.result()
+	if byUp {
+		// The caller->backend copy ended the session and has finished
+		// with the backend (told it or closed it) before sending.
+		<-upDone
+		if p.linger != nil {
+			p.linger.Stop()
 		}
-		be.Close()
-		res.upDone = upDone
-	case err := <-upDone:
-		stopControl()
-		var we writeError
-		if errors.As(err, &we) {
-			// The backend failed under our writes; let what it still
-			// has reach the caller.
-			res = pumpResult{side: endBackend, backendErr: we.err}
-			be.Close()
-			<-downDone
-			break
-		}
-		// The caller hung up: what it sent is with the backend. Let the
-		// backend finish, then close it.
-		res = pumpResult{side: endCaller, callerErr: errNotEOF(err)}
-		_ = be.CloseWrite()
-		t := time.NewTimer(backendLinger)
-		select {
-		case <-downDone:
-		case <-t.C:
-			be.Close()
-			<-downDone
-		case <-ctx.Done():
-			be.Close()
-			<-downDone
-		}
-		t.Stop()
-		be.Close()
-	case <-ctx.Done():
-		stopControl()
-		res = pumpResult{side: endStopped}
-		be.Close()
-		<-downDone
+	} else {
 		res.upDone = upDone
 	}
+	p.closeBackend()
 	return res
+}
+
+// pumpEnd is what the two copies of one pump and its stop share: how the
+// session ended (the first end reported wins) and the backend's close.
+type pumpEnd struct {
+	be      BackendConn
+	stopCtl func()
+	ctlOnce sync.Once
+	beOnce  sync.Once
+
+	// linger closes the backend backendLinger after the caller hung up;
+	// set by the caller->backend copy before it returns.
+	linger *time.Timer
+
+	mu   sync.Mutex
+	res  pumpResult // side 0 until the session has ended
+	byUp bool       // res was reported by the caller->backend copy
+}
+
+// end reports how the session ended; only the first report counts, and
+// end tells whether this one did.
+func (p *pumpEnd) end(res pumpResult, byUp bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.res.side != 0 {
+		return false
+	}
+	p.res, p.byUp = res, byUp
+	return true
+}
+
+// result is the first end reported.
+func (p *pumpEnd) result() (pumpResult, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.res, p.byUp
+}
+
+// stopControl stops control forwarding; it returns once nothing
+// forwards to the backend any more.
+func (p *pumpEnd) stopControl() { p.ctlOnce.Do(p.stopCtl) }
+
+// closeBackend stops control forwarding and closes the backend, once;
+// a second caller returns when the first is done. It is safe from any
+// goroutine (the linger timer, ctx's stop).
+func (p *pumpEnd) closeBackend() {
+	p.beOnce.Do(func() {
+		p.stopControl()
+		_ = p.be.Close()
+	})
+}
+
+// up copies the caller's octets to the backend and, if that ends the
+// session, tells the backend: CloseWrite and a linger timer when the
+// caller hung up, Close when the backend failed under our writes.
+func (p *pumpEnd) up(r io.Reader, n *atomic.Int64) error {
+	err := copyCount(p.be, r, n)
+	if we := (writeError{}); errors.As(err, &we) {
+		// The backend failed under our writes; what it still has may
+		// reach the caller until the close ends its reads.
+		if p.end(pumpResult{side: endBackend, backendErr: we.err}, true) {
+			p.closeBackend()
+		}
+		return err
+	}
+	if p.end(pumpResult{side: endCaller, callerErr: errNotEOF(err)}, true) {
+		// The caller hung up: what it sent is with the backend. Let the
+		// backend finish (its EOF ends the backend->caller copy), then
+		// close it.
+		p.stopControl()
+		_ = p.be.CloseWrite()
+		p.linger = time.AfterFunc(backendLinger, p.closeBackend)
+	}
+	return err
 }
 
 // writeError marks a copy that ended because its destination failed.

@@ -2,16 +2,21 @@ package bridge
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 )
 
 // sizedReader returns, per Read, the next of its answers (octets, capped
@@ -63,8 +68,9 @@ func slicesEqual(a, b []int) bool {
 }
 
 // TestIdleSessionGoroutines: an idle bridged session on a telnet line
-// costs the gateway three goroutines (the call, one copy each way): no
-// goroutine waits for window changes.
+// costs the gateway two goroutines (the call, which copies backend output
+// to the caller, and the caller->backend copy): no goroutine waits for
+// window changes or for the copies to end.
 func TestIdleSessionGoroutines(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	const calls = 8
@@ -89,16 +95,305 @@ func TestIdleSessionGoroutines(t *testing.T) {
 		defer conn.Close()
 		login(t, conn, "i", "pw")
 	}
-	// Settle: every call bridged, the login's helpers gone (a fourth
+	// Settle: every call bridged, the login's helpers gone (a third
 	// goroutine per session in the gateway never goes).
 	deadline := time.Now().Add(10 * time.Second)
-	for g.ActiveCalls() != calls || runtime.NumGoroutine()-before > calls*4 {
+	for g.ActiveCalls() != calls || runtime.NumGoroutine()-before > calls*3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d calls, %d goroutines more than before", g.ActiveCalls(), runtime.NumGoroutine()-before)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if per := float64(runtime.NumGoroutine()-before) / calls; per > 4 {
-		t.Errorf("%.2f goroutines per idle session (gateway and backend), want 4", per)
+	if per := float64(runtime.NumGoroutine()-before) / calls; per > 3 {
+		t.Errorf("%.2f goroutines per idle session (gateway and backend), want 3", per)
 	}
+}
+
+// pipeBackend is a BackendConn over in-memory pipes. The test plays the
+// backend: it writes the backend's output to out (out.Close is the
+// backend's EOF) and reads what the pump wrote to the backend from in
+// (EOF there is CloseWrite). Pipes do not buffer: a backend the test does
+// not read from blocks the pump's writes.
+type pipeBackend struct {
+	rd  *io.PipeReader // the backend's output, read by the pump
+	wr  *io.PipeWriter // the pump's writes to the backend
+	out *io.PipeWriter
+	in  *io.PipeReader
+
+	closeWrites, closes atomic.Int32
+}
+
+func newPipeBackend() *pipeBackend {
+	b := &pipeBackend{}
+	b.rd, b.out = io.Pipe()
+	b.in, b.wr = io.Pipe()
+	return b
+}
+
+func (b *pipeBackend) Read(p []byte) (int, error)  { return b.rd.Read(p) }
+func (b *pipeBackend) Write(p []byte) (int, error) { return b.wr.Write(p) }
+func (b *pipeBackend) Resize(transport.WindowSize) error {
+	return nil
+}
+
+func (b *pipeBackend) CloseWrite() error {
+	b.closeWrites.Add(1)
+	return b.wr.Close()
+}
+
+func (b *pipeBackend) Close() error {
+	b.closes.Add(1)
+	b.rd.CloseWithError(net.ErrClosed)
+	b.wr.CloseWithError(net.ErrClosed)
+	return nil
+}
+
+// plainLine is a caller's line with no control notifications; pump only
+// looks at the line's abilities, it reads and writes r and w.
+type plainLine struct{ io.ReadWriteCloser }
+
+func (plainLine) Info() transport.LineInfo { return transport.LineInfo{Transport: "test"} }
+
+// lockedBuffer is the caller's side of the pump's output.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	b   bytes.Buffer
+	err error // returned by every Write when set
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// pumpRig runs pump between a caller (callerW writes the caller's octets,
+// callerW.Close is its hang-up; toCaller collects what the pump wrote to
+// it) and a pipeBackend, inside a synctest bubble: every goroutine the
+// pump starts must end before the test does, and timers run on the
+// bubble's clock.
+type pumpRig struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	callerW  *io.PipeWriter
+	callerR  *io.PipeReader
+	toCaller *lockedBuffer
+	be       *pipeBackend
+	cnt      counters
+	done     chan pumpResult
+}
+
+func startPump(t *testing.T, callerIn io.Reader) *pumpRig {
+	rig := &pumpRig{toCaller: &lockedBuffer{}, be: newPipeBackend(), done: make(chan pumpResult, 1)}
+	rig.ctx, rig.cancel = context.WithCancel(t.Context())
+	t.Cleanup(rig.cancel)
+	rig.callerR, rig.callerW = io.Pipe()
+	if callerIn == nil {
+		callerIn = rig.callerR
+	}
+	go func() { rig.done <- pump(rig.ctx, callerIn, rig.toCaller, plainLine{}, rig.be, &rig.cnt) }()
+	return rig
+}
+
+// hangUpCaller does what the call flow does after pump returned a result
+// with upDone: it hangs up the caller and waits for the copy to end.
+func (rig *pumpRig) hangUpCaller(t *testing.T, res pumpResult) {
+	t.Helper()
+	if res.upDone == nil {
+		t.Fatal("result without upDone, but the caller->backend copy was still reading")
+	}
+	rig.callerR.CloseWithError(net.ErrClosed)
+	<-res.upDone
+}
+
+// TestPumpBackendEnds: everything the backend sent before its EOF reaches
+// the caller; the session ends on the backend's side, the backend is
+// closed, and the caller->backend copy is left to the call flow.
+func TestPumpBackendEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, nil)
+		go func() {
+			io.WriteString(rig.callerW, "typed")
+		}()
+		got := make([]byte, 5)
+		if _, err := io.ReadFull(rig.be.in, got); err != nil || string(got) != "typed" {
+			t.Fatalf("backend read %q, %v", got, err)
+		}
+		io.WriteString(rig.be.out, "last words")
+		rig.be.out.Close()
+		res := <-rig.done
+		if res.side != endBackend || res.backendErr != nil {
+			t.Errorf("result %+v, want the backend's end", res)
+		}
+		if got := rig.toCaller.String(); got != "last words" {
+			t.Errorf("caller got %q", got)
+		}
+		if rig.be.closes.Load() == 0 {
+			t.Error("backend not closed")
+		}
+		rig.hangUpCaller(t, res)
+		if rig.cnt.in.Load() != 5 || rig.cnt.out.Load() != 10 {
+			t.Errorf("counted %d in, %d out", rig.cnt.in.Load(), rig.cnt.out.Load())
+		}
+	})
+}
+
+// TestPumpCallerHangsUp: what the caller sent before hanging up reaches
+// the backend, followed by CloseWrite; what the backend sends after that,
+// until its EOF, still reaches the caller.
+func TestPumpCallerHangsUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, nil)
+		go func() {
+			io.WriteString(rig.callerW, "bye")
+			rig.callerW.Close()
+		}()
+		if got, err := io.ReadAll(rig.be.in); err != nil || string(got) != "bye" {
+			t.Fatalf("backend read %q, %v", got, err)
+		}
+		if rig.be.closeWrites.Load() != 1 {
+			t.Errorf("%d CloseWrites, want 1", rig.be.closeWrites.Load())
+		}
+		io.WriteString(rig.be.out, "see you")
+		rig.be.out.Close()
+		res := <-rig.done
+		if res.side != endCaller || res.callerErr != nil || res.upDone != nil {
+			t.Errorf("result %+v, want the caller's end and nothing left to wait for", res)
+		}
+		if got := rig.toCaller.String(); got != "see you" {
+			t.Errorf("caller got %q", got)
+		}
+		if rig.be.closes.Load() == 0 {
+			t.Error("backend not closed")
+		}
+	})
+}
+
+// TestPumpLingerExpires: a backend that never ends after the caller hung
+// up is closed backendLinger later.
+func TestPumpLingerExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, nil)
+		rig.callerW.Close()
+		go io.Copy(io.Discard, rig.be.in)
+		start := time.Now()
+		res := <-rig.done
+		if res.side != endCaller || res.upDone != nil {
+			t.Errorf("result %+v, want the caller's end", res)
+		}
+		// The bubble's clock: exact.
+		if d := time.Since(start); d != backendLinger {
+			t.Errorf("backend closed after %v, want %v", d, backendLinger)
+		}
+		if rig.be.closes.Load() == 0 {
+			t.Error("backend not closed")
+		}
+	})
+}
+
+// TestPumpStopped: cancelling the context ends an idle session at once
+// (no time passes on the bubble's clock) with "stopped", the backend
+// closed and the caller->backend copy left to the call flow.
+func TestPumpStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, nil)
+		synctest.Wait()
+		start := time.Now()
+		rig.cancel()
+		res := <-rig.done
+		if res.side != endStopped {
+			t.Errorf("result %+v, want stopped", res)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("stopping took %v", d)
+		}
+		if rig.be.closes.Load() == 0 {
+			t.Error("backend not closed")
+		}
+		rig.hangUpCaller(t, res)
+	})
+}
+
+// TestPumpStoppedBackendNotReading: a backend that does not read does not
+// keep a stop from ending the session; the caller->backend copy blocked
+// in its write ends too.
+func TestPumpStoppedBackendNotReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, endless{}) // a caller that types forever
+		synctest.Wait()                // the copy is blocked writing to the backend
+		rig.cancel()
+		res := <-rig.done
+		if res.side != endStopped {
+			t.Errorf("result %+v, want stopped", res)
+		}
+		if err := <-res.upDone; err == nil {
+			t.Error("caller->backend copy ended without an error")
+		}
+	})
+}
+
+// TestPumpStoppedWhileLingering: a stop during the linger after the
+// caller hung up closes the backend at once; the session still ended on
+// the caller's side.
+func TestPumpStoppedWhileLingering(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, nil)
+		rig.callerW.Close()
+		io.ReadAll(rig.be.in) // CloseWrite
+		start := time.Now()
+		rig.cancel()
+		res := <-rig.done
+		if res.side != endCaller {
+			t.Errorf("result %+v, want the caller's end", res)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("stopping took %v", d)
+		}
+	})
+}
+
+// TestPumpBackendWriteFails: a backend that fails under our writes ends
+// the session on the backend's side with that error.
+func TestPumpBackendWriteFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, nil)
+		broken := errors.New("backend broke")
+		rig.be.in.CloseWithError(broken)
+		go io.WriteString(rig.callerW, "x")
+		res := <-rig.done
+		if res.side != endBackend || !errors.Is(res.backendErr, broken) || res.upDone != nil {
+			t.Errorf("result %+v, want the backend's failure", res)
+		}
+		if rig.be.closes.Load() == 0 {
+			t.Error("backend not closed")
+		}
+	})
+}
+
+// TestPumpCallerWriteFails: a caller's line that fails under the
+// backend's output ends the session on the caller's side.
+func TestPumpCallerWriteFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rig := startPump(t, nil)
+		gone := errors.New("line dropped")
+		rig.toCaller.err = gone
+		go io.WriteString(rig.be.out, "news")
+		res := <-rig.done
+		if res.side != endCaller || !errors.Is(res.callerErr, gone) {
+			t.Errorf("result %+v, want the caller's line failure", res)
+		}
+		if rig.be.closes.Load() == 0 {
+			t.Error("backend not closed")
+		}
+		rig.hangUpCaller(t, res)
+	})
 }
