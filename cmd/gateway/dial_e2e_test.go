@@ -197,7 +197,7 @@ func newCallbackGateway(t *testing.T, v42, answer, echo string) *testGateway {
 	t.Helper()
 	dir := t.TempDir()
 	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
-	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echo, v42, g.metrics) +
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echo, v42, g.metrics, false) +
 		"[callback]\ndelay = \"200ms\"\nattempts = 2\nbackoff = \"1s\"\nexpiry = \"1m\"\n"
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func TestE2EDialV42OverWebSocket(t *testing.T) {
 	dir := t.TempDir()
 	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
 	wsAddr := freePort(t)
-	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echoBackend(t), "off", g.metrics) +
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echoBackend(t), "off", g.metrics, false) +
 		fmt.Sprintf("[[listener]]\nname = \"web\"\naddress = \"ws://%s/line\"\nv42 = \"detect\"\ntext_login = \"allow\"\nbackend = \"echo\"\n", wsAddr)
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

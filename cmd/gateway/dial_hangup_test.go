@@ -26,7 +26,7 @@ func newGatewayLines(t *testing.T, o gwOpts, lines string) *testGateway {
 	}
 	dir := t.TempDir()
 	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
-	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", o.echoAddr, o.v42, g.metrics)
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", o.echoAddr, o.v42, g.metrics, false)
 	const old = "holdoff = \"0s\"\ndrain_timeout = \"20s\"\n"
 	if !strings.Contains(conf, old) {
 		t.Fatal("serveConfig has changed: update newGatewayLines")

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -182,6 +183,12 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	}
 
 	var metricsSrv *http.Server
+	// A CPU profile or trace runs for its ?seconds= (30 by default), so
+	// with pprof on the endpoint allows long responses.
+	writeTimeout := 30 * time.Second
+	if cfg.Metrics.PProf {
+		writeTimeout = 5 * time.Minute
+	}
 	if cfg.Metrics.Listen != "" {
 		ln, err := net.Listen("tcp", string(cfg.Metrics.Listen))
 		if err != nil {
@@ -193,12 +200,15 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 			fmt.Fprintf(w, "ok %d calls\n", gw.ActiveCalls())
 		})
+		if cfg.Metrics.PProf {
+			mountPProf(mux)
+		}
 		// Bounded like every other listener: a scraper (or anything
 		// else that reaches the port) cannot hold connections open.
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-			WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+			WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 		go func() { _ = metricsSrv.Serve(ln) }()
-		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"))
+		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"), zap.Bool("pprof", cfg.Metrics.PProf))
 	}
 
 	if demo {
@@ -403,4 +413,15 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 		return svc.Schedule(job)
 	})
 	return svc, nil
+}
+
+// mountPProf serves Go's runtime profiles under /debug/pprof/ ([metrics]
+// pprof = true): `go tool pprof http://HOST:PORT/debug/pprof/profile`
+// for 30 s of CPU, .../heap for memory, .../goroutine?debug=1 for stacks.
+func mountPProf(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }

@@ -126,6 +126,7 @@ throttle_base = "10ms"
 throttle_max = "20ms"
 [metrics]
 listen = %[8]q
+pprof = %[9]t
 [[listener]]
 name = "modem"
 address = "telnet://%[3]s"
@@ -151,6 +152,7 @@ type gwOpts struct {
 	shSleep       string // how long the pty program stays after answering
 	echoAddr      string
 	v42           string // listener's v42 mode (default "off")
+	pprof         bool   // [metrics] pprof
 }
 
 // newGateway writes a configuration and a users file into a fresh
@@ -172,7 +174,7 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 	}
 	dir := t.TempDir()
 	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
-	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr, o.v42, g.metrics)
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr, o.v42, g.metrics, o.pprof)
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -628,6 +630,38 @@ func TestServeDetectAndMetrics(t *testing.T) {
 	}
 	if recs := g.records(); recs[0].Mode != "text" {
 		t.Errorf("record: %+v", recs[0])
+	}
+	if resp, err := http.Get("http://" + g.metrics + "/debug/pprof/"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ without [metrics] pprof: %s, want 404", resp.Status)
+	}
+}
+
+// TestServePProf: with [metrics] pprof = true the metrics endpoint also
+// serves the runtime profiles of the running daemon.
+func TestServePProf(t *testing.T) {
+	g := newGateway(t, gwOpts{pprof: true})
+	get := func(path string) string {
+		resp, err := http.Get("http://" + g.metrics + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		return string(b)
+	}
+	if g := get("/debug/pprof/goroutine?debug=1"); !strings.Contains(g, "goroutine profile:") {
+		t.Errorf("goroutine profile: %.200q", g)
+	}
+	if h := get("/debug/pprof/heap?gc=1"); len(h) == 0 {
+		t.Error("empty heap profile")
+	}
+	if p := get("/debug/pprof/profile?seconds=1"); len(p) == 0 {
+		t.Error("empty CPU profile")
 	}
 }
 

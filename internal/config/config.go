@@ -62,6 +62,9 @@ type Log struct {
 type Metrics struct {
 	// Listen is host:port for the HTTP endpoint; "" disables it.
 	Listen HostPort `toml:"listen"`
+	// PProf also serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on that endpoint, for profiling a running gateway.
+	PProf bool `toml:"pprof"`
 }
 
 // Lines configures the line slots.

@@ -337,6 +337,27 @@ command = ["/bin/sh"]
 	}
 }
 
+// TestPProfWarnings: runtime profiles on a non-loopback metrics address,
+// or pprof without an address, are warned about; on loopback they are not.
+func TestPProfWarnings(t *testing.T) {
+	for _, tc := range []struct{ metrics, want string }{
+		{"[metrics]\nlisten = \"127.0.0.1:9464\"\npprof = true\n", ""},
+		{"[metrics]\nlisten = \"localhost:9464\"\npprof = true\n", ""},
+		{"[metrics]\nlisten = \"0.0.0.0:9464\"\npprof = true\n", "metrics.pprof = true on 0.0.0.0:9464: runtime profiles"},
+		{"[metrics]\npprof = true\n", "metrics.pprof = true without metrics.listen"},
+		{"[metrics]\nlisten = \"0.0.0.0:9464\"\n", ""},
+	} {
+		c, err := Parse("p.toml", []byte(tc.metrics+"[[listener]]\nname = \"lo\"\naddress = \"telnet://127.0.0.1:2323\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := strings.Join(c.Warnings(), "\n")
+		if tc.want == "" && w != "" || !strings.Contains(w, tc.want) {
+			t.Errorf("%q: warnings %q, want %q", tc.metrics, w, tc.want)
+		}
+	}
+}
+
 // TestSessionLimits: [lines] idle_timeout defaults to 30 minutes and
 // max_session to none; a listener's own keys win, also "0s" (off); a bad
 // value names the listener's key.

@@ -288,6 +288,15 @@ func (c *Config) Warnings() []string {
 			}
 		}
 	}
+	if c.Metrics.PProf {
+		if c.Metrics.Listen == "" {
+			w = append(w, "metrics.pprof = true without metrics.listen: no profiles are served")
+		} else if host, _, err := net.SplitHostPort(string(c.Metrics.Listen)); err == nil {
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				w = append(w, fmt.Sprintf("metrics.pprof = true on %s: runtime profiles (stacks, heap, command line) are open to the network", c.Metrics.Listen))
+			}
+		}
+	}
 	for _, l := range c.Listeners {
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
 			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
