@@ -113,7 +113,7 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 			}
 			if d.BinaryIn {
 				// Binary: copy up to the next IAC.
-				dst = append(dst, src[i:nextIAC]...)
+				dst = appendRun(dst, src[i:nextIAC])
 				i = nextIAC
 				if i < len(src) {
 					i++
@@ -133,7 +133,7 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 			if k := bytes.IndexByte(src[i:end], cr); k >= 0 {
 				end = i + k
 			}
-			dst = append(dst, src[i:end]...)
+			dst = appendRun(dst, src[i:end])
 			i = end
 			if i == len(src) {
 				continue
@@ -197,6 +197,17 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 	return dst
 }
 
+// appendRun appends run to dst. When decoding in place, until the first
+// octet the decoder removes every run already sits where it belongs: then
+// dst is only extended, which saves a copy of every chunk that holds no
+// IAC (an LAPM bit stream, for one, never does inside its frames).
+func appendRun(dst, run []byte) []byte {
+	if len(run) > 0 && cap(dst)-len(dst) >= len(run) && &dst[:len(dst)+1][len(dst)] == &run[0] {
+		return dst[:len(dst)+len(run)]
+	}
+	return append(dst, run...)
+}
+
 // afterIAC handles the octet after an IAC outside subnegotiation.
 func (d *decoder) afterIAC(dst []byte, b byte, h decodeHandler) []byte {
 	d.afterCR = false
@@ -248,35 +259,127 @@ func (d *decoder) Reset() {
 	d.afterCR = false
 }
 
+// Escape octets the encoder puts after a data octet (RFC 854): a second IAC
+// after IAC, NUL after a CR that is not part of CR LF (NVT mode). Pieces
+// of appendEncodedPieces refer to these slices; nothing may write to them.
+var (
+	escIAC = []byte{cmdIAC}
+	escNUL = []byte{nul}
+)
+
+// escapeScanner finds the octets of src whose telnet encoding takes two
+// octets: IAC, and when binary is false a CR not followed by LF within src
+// (a CR at the end of src included: the next Write may not start with LF).
+type escapeScanner struct {
+	src     []byte
+	binary  bool
+	nextIAC int // index of the next IAC at or after the last search; -1 before the first
+}
+
+func newEscapeScanner(src []byte, binary bool) escapeScanner {
+	return escapeScanner{src: src, binary: binary, nextIAC: -1}
+}
+
+// next returns the index of the first octet at or after i that needs an
+// escape, or len(src). Successive calls must not go backwards.
+func (s *escapeScanner) next(i int) int {
+	if s.nextIAC < i {
+		s.nextIAC = len(s.src)
+		if k := bytes.IndexByte(s.src[i:], cmdIAC); k >= 0 {
+			s.nextIAC = i + k
+		}
+	}
+	if s.binary {
+		return s.nextIAC
+	}
+	for j := i; j < s.nextIAC; j++ {
+		k := bytes.IndexByte(s.src[j:s.nextIAC], cr)
+		if k < 0 {
+			break
+		}
+		j += k
+		if j+1 == len(s.src) || s.src[j+1] != lf {
+			return j // a bare CR
+		}
+	}
+	return s.nextIAC
+}
+
+// escapeFor returns the octet that follows b in the encoding when b needs
+// an escape.
+func escapeFor(b byte) []byte {
+	if b == cmdIAC {
+		return escIAC
+	}
+	return escNUL
+}
+
 // appendEncoded appends src to dst as telnet data (RFC 854): IAC is doubled,
 // and when binary is false every CR not followed by LF within src gets a NUL
 // after it, so the peer reads a bare CR. The result decodes back to src
 // with a decoder in the same mode, however the stream is split.
 func appendEncoded(dst, src []byte, binary bool) []byte {
-	nextIAC := -1 // index in src of the next IAC; len(src) if none
+	s := newEscapeScanner(src, binary)
 	for i := 0; i < len(src); {
-		if nextIAC < i {
-			nextIAC = len(src)
-			if k := bytes.IndexByte(src[i:], cmdIAC); k >= 0 {
-				nextIAC = i + k
-			}
-		}
-		end := nextIAC
-		if !binary {
-			if k := bytes.IndexByte(src[i:end], cr); k >= 0 {
-				end = i + k
-			}
-		}
+		end := s.next(i)
 		if end == len(src) {
 			return append(dst, src[i:]...)
 		}
 		dst = append(dst, src[i:end+1]...)
-		if src[end] == cmdIAC {
-			dst = append(dst, cmdIAC)
-		} else if end+1 >= len(src) || src[end+1] != lf {
-			dst = append(dst, nul)
-		}
+		dst = append(dst, escapeFor(src[end])...)
 		i = end + 1
 	}
 	return dst
+}
+
+// appendEncodedPieces appends to pieces the octets appendEncoded(nil, src,
+// binary) would produce, as runs of src itself with one-octet escape pieces
+// between them, so that a vectored write (writev) sends src without
+// copying it. Runs never overlap and escape pieces must not be written to.
+// It stops and returns false when src needs more than maxEsc escapes:
+// short runs are cheaper to copy than to gather.
+func appendEncodedPieces(pieces [][]byte, src []byte, binary bool, maxEsc int) ([][]byte, bool) {
+	s := newEscapeScanner(src, binary)
+	escapes := 0
+	for i := 0; i < len(src); {
+		end := s.next(i)
+		if end == len(src) {
+			return append(pieces, src[i:]), true
+		}
+		if escapes++; escapes > maxEsc {
+			return pieces, false
+		}
+		pieces = append(pieces, src[i:end+1], escapeFor(src[end]))
+		i = end + 1
+	}
+	return pieces, true
+}
+
+// encodedPrefix tells how much of src the first n octets of its encoding
+// (appendEncoded(nil, src, binary)) carry, for a write cut short after n
+// octets. An octet counts as sent once the first octet of its encoding is:
+// if n ends between an octet and its escape, owed is the escape, which the
+// sender must put first in the stream before anything else so that the
+// peer decodes exactly src[:count].
+func encodedPrefix(src []byte, binary bool, n int) (count int, owed []byte) {
+	s := newEscapeScanner(src, binary)
+	enc := 0 // encoded octets before src[i]
+	for i := 0; i < len(src); {
+		end := s.next(i)
+		// src[i:end] take one octet each.
+		if n-enc <= end-i {
+			return i + max(n-enc, 0), nil
+		}
+		enc += end - i
+		if end == len(src) {
+			break
+		}
+		// src[end] takes two.
+		if n-enc == 1 {
+			return end + 1, escapeFor(src[end])
+		}
+		enc += 2
+		i = end + 1
+	}
+	return len(src), nil
 }

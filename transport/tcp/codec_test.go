@@ -193,3 +193,124 @@ func TestCleanTermType(t *testing.T) {
 		t.Errorf("len %d", len(got))
 	}
 }
+
+// escapeTestInputs are inputs with the octets that need an escape (IAC, a
+// bare CR, a CR at the end) at every position of a short buffer, next to
+// each other, and none at all, plus random inputs biased towards CR, LF,
+// NUL and IAC.
+func escapeTestInputs() [][]byte {
+	var ins [][]byte
+	plain := []byte("the quick brown fox\r\njumps")
+	ins = append(ins, plain, nil)
+	for _, special := range [][]byte{{cmdIAC}, {cr}, {cr, lf}, {cr, nul}, {cmdIAC, cmdIAC}, {cr, cmdIAC}} {
+		for k := 0; k <= len(plain); k++ {
+			in := append(append(append([]byte(nil), plain[:k]...), special...), plain[k:]...)
+			ins = append(ins, in)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 200 {
+		in := make([]byte, rng.IntN(300))
+		for i := range in {
+			if rng.IntN(4) == 0 {
+				in[i] = []byte{cr, lf, nul, cmdIAC}[rng.IntN(4)]
+			} else {
+				in[i] = byte(rng.Uint32())
+			}
+		}
+		ins = append(ins, in)
+	}
+	return ins
+}
+
+// TestEncodePieces checks that the pieces a vectored write gathers are the
+// octets appendEncoded produces, that the runs are the caller's buffer
+// itself (no copy), and that too many escapes make it give up.
+func TestEncodePieces(t *testing.T) {
+	for _, in := range escapeTestInputs() {
+		for _, binary := range []bool{false, true} {
+			want := appendEncoded(nil, in, binary)
+			escapes := len(want) - len(in)
+			pieces, ok := appendEncodedPieces(nil, in, binary, escapes)
+			if !ok {
+				t.Fatalf("binary=%v %q: gave up with %d escapes allowed", binary, in, escapes)
+			}
+			if got := bytes.Join(pieces, nil); !bytes.Equal(got, want) {
+				t.Fatalf("binary=%v %q: pieces %q, want %q", binary, in, got, want)
+			}
+			runs := 0
+			for _, p := range pieces {
+				if len(p) == 0 {
+					t.Fatalf("binary=%v %q: empty piece", binary, in)
+				}
+				if &p[0] != &escIAC[0] && &p[0] != &escNUL[0] {
+					if runs >= len(in) || &p[0] != &in[runs] {
+						t.Fatalf("binary=%v %q: a run is not the input's own octets", binary, in)
+					}
+					runs += len(p)
+				}
+			}
+			if runs != len(in) {
+				t.Fatalf("binary=%v %q: runs cover %d of %d octets", binary, in, runs, len(in))
+			}
+			if escapes > 0 {
+				if _, ok := appendEncodedPieces(nil, in, binary, escapes-1); ok {
+					t.Fatalf("binary=%v %q: did not give up with %d escapes allowed", binary, in, escapes-1)
+				}
+			}
+		}
+	}
+}
+
+// TestEncodedPrefix cuts the encoding of each input after every octet: the
+// peer must decode exactly src[:count] from what was sent plus the owed
+// escape, and the rest of src must continue the stream exactly.
+func TestEncodedPrefix(t *testing.T) {
+	for _, in := range escapeTestInputs() {
+		for _, binary := range []bool{false, true} {
+			enc := appendEncoded(nil, in, binary)
+			last := 0
+			for n := 0; n <= len(enc); n++ {
+				count, owed := encodedPrefix(in, binary, n)
+				if count < last || count > len(in) || (n == len(enc) && (count != len(in) || owed != nil)) {
+					t.Fatalf("binary=%v %q cut at %d: count %d (previous %d), owed %q", binary, in, n, count, last, owed)
+				}
+				last = count
+				d := decoder{BinaryIn: binary}
+				var r recorder
+				sent := append(append([]byte(nil), enc[:n]...), owed...)
+				got := d.Decode(nil, sent, &r)
+				if !bytes.Equal(got, in[:count]) || d.Pending() || len(r.items)+len(r.logs) != 0 {
+					t.Fatalf("binary=%v %q cut at %d: peer decodes %q (pending %v), want %q", binary, in, n, got, d.Pending(), in[:count])
+				}
+				got = d.Decode(got, appendEncoded(nil, in[count:], binary), &r)
+				if !bytes.Equal(got, in) || len(r.items)+len(r.logs) != 0 {
+					t.Fatalf("binary=%v %q cut at %d and resumed: peer decodes %q", binary, in, n, got)
+				}
+			}
+		}
+	}
+}
+
+// TestAppendRun covers the three cases of appendRun: a run already in
+// place (only extended), a run behind a removed octet (moved down) and a
+// separate destination (copied).
+func TestAppendRun(t *testing.T) {
+	buf := []byte("abcdef")
+	if got := appendRun(buf[:2], buf[2:4]); string(got) != "abcd" || &got[0] != &buf[0] {
+		t.Errorf("in place: %q", got)
+	}
+	buf = []byte("abXdef")
+	if got := appendRun(buf[:2], buf[3:]); string(got) != "abdef" {
+		t.Errorf("behind a removed octet: %q", got)
+	}
+	dst := make([]byte, 2, 16)
+	copy(dst, "xy")
+	src := []byte("cd")
+	if got := appendRun(dst, src); string(got) != "xycd" || &got[2] == &src[0] {
+		t.Errorf("separate buffer: %q", got)
+	}
+	if got := appendRun(buf[:0], nil); len(got) != 0 {
+		t.Errorf("empty run: %q", got)
+	}
+}

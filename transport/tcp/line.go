@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,13 +28,36 @@ const (
 	DefaultKeepAlive = 30 * time.Second
 )
 
-// writeChunk bounds how much input one telnet Write encodes at a time.
+// writeChunk bounds how much of the caller's data one telnet write system
+// call carries, so that negotiation replies queued meanwhile go out between
+// chunks.
 const writeChunk = 32 << 10
 
+// minGatherRun is the shortest average run between escapes (IAC IAC, CR
+// NUL) for which a telnet write gathers the caller's runs with writev
+// instead of copying the chunk into an encode buffer: below it the
+// kernel's per-piece cost outweighs the copy saved. Random data has an IAC
+// every 256 octets on average; an LAPM bit stream has none inside frames.
+const minGatherRun = 128
+
+// encodePool holds the buffers of chunks sent by copy. They come from a
+// pool so that idle lines hold none.
 var encodePool = sync.Pool{New: func() any {
 	b := make([]byte, 0, 2*writeChunk+64)
 	return &b
 }}
+
+// piecesPool holds the piece lists of chunks sent with writev.
+var piecesPool = sync.Pool{New: func() any {
+	return &gather{pieces: make([][]byte, 0, 2*(writeChunk/minGatherRun)+2)}
+}}
+
+// gather is one writev's list of pieces; bufs is the net.Buffers that
+// WriteTo consumes (a field, so that handing it over does not allocate).
+type gather struct {
+	pieces [][]byte
+	bufs   net.Buffers
+}
 
 // Options configure a line.
 type Options struct {
@@ -77,10 +101,11 @@ func (o Options) linger() time.Duration {
 // called from different goroutines; concurrent Reads (or Writes) are
 // serialized.
 type Line struct {
-	conn   net.Conn
-	opts   Options
-	server bool
-	info   transport.LineInfo // static part
+	conn     net.Conn
+	opts     Options
+	server   bool
+	info     transport.LineInfo // static part
+	vectored bool               // conn gathers net.Buffers with writev
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -147,6 +172,7 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 	}
 	l.info = transport.LineInfo{Transport: "tcp", LocalAddr: c.LocalAddr().String(), RemoteAddr: c.RemoteAddr().String()}
 	if tc, ok := c.(*net.TCPConn); ok {
+		l.vectored = true
 		if err := tc.SetNoDelay(true); err != nil {
 			opts.logf("tcp: %s: TCP_NODELAY: %v", l.info.RemoteAddr, err)
 		}
@@ -430,7 +456,10 @@ func (l *Line) flushControl() {
 		l.wbuf = append(l.wbuf[:0], l.tn.out...)
 		l.tn.out = l.tn.out[:0]
 		l.tmu.Unlock()
-		_, err := l.conn.Write(l.wbuf)
+		n, err := l.conn.Write(l.wbuf)
+		if err != nil {
+			l.requeue(l.wbuf[n:])
+		}
 		l.writeMu.Unlock()
 		if err != nil {
 			l.opts.logf("tcp: %s: sending telnet negotiation: %v", l.info.RemoteAddr, err)
@@ -443,7 +472,12 @@ func (l *Line) flushControl() {
 }
 
 // Write sends p (IAC-escaped on telnet lines). When it returns nil, every
-// octet is in the kernel's send buffer and Close will deliver it.
+// octet is in the kernel's send buffer and Close will deliver it. When a
+// write deadline or error cuts it short, the count is exact: the peer
+// receives precisely p[:n] (an octet whose escape, the second IAC or the
+// NUL after CR, did not fit counts as sent, and its escape goes first in
+// the stream before anything else), so writing p[n:] later continues the
+// stream without loss or duplication.
 func (l *Line) Write(p []byte) (int, error) {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
@@ -457,24 +491,82 @@ func (l *Line) Write(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	// The encode buffer comes from a pool so that idle lines hold none.
-	bp := encodePool.Get().(*[]byte)
-	defer encodePool.Put(bp)
 	done := 0
 	for done < len(p) {
-		chunk := p[done:min(len(p), done+writeChunk)]
-		l.tmu.Lock()
-		buf := append((*bp)[:0], l.tn.out...)
-		l.tn.out = l.tn.out[:0]
-		buf = l.tn.encode(buf, chunk)
-		l.tmu.Unlock()
-		*bp = buf[:0]
-		if _, err := l.conn.Write(buf); err != nil {
+		n, err := l.writeTelnet(p[done:min(len(p), done+writeChunk)])
+		done += n
+		if err != nil {
 			return done, fmt.Errorf("tcp: write: %w", err)
 		}
-		done += len(chunk)
 	}
 	return done, nil
+}
+
+// writeTelnet sends the control output the session has queued, then chunk
+// as telnet data, with one system call: runs of chunk without escapes go
+// straight from the caller's buffer (writev) unless escapes are too dense,
+// then chunk is encoded into a pooled buffer. It returns how many octets
+// of chunk were sent; after an error, unsent control output and an owed
+// escape are put back at the front of the session's output queue. Called
+// with writeMu held.
+func (l *Line) writeTelnet(chunk []byte) (int, error) {
+	l.tmu.Lock()
+	l.wbuf = append(l.wbuf[:0], l.tn.out...)
+	l.tn.out = l.tn.out[:0]
+	binary := l.tn.us.enabled(optBinary)
+	l.tmu.Unlock()
+	ctrl := l.wbuf
+
+	var n int
+	var err error
+	sent := false
+	if l.vectored {
+		g := piecesPool.Get().(*gather)
+		pieces := g.pieces[:0]
+		if len(ctrl) > 0 {
+			pieces = append(pieces, ctrl)
+		}
+		var ok bool
+		if pieces, ok = appendEncodedPieces(pieces, chunk, binary, len(chunk)/minGatherRun); ok {
+			g.bufs = pieces
+			var n64 int64
+			n64, err = g.bufs.WriteTo(l.conn)
+			n, sent = int(n64), true
+		}
+		clear(pieces) // the pool must not keep the caller's buffer alive
+		g.pieces, g.bufs = pieces[:0], nil
+		piecesPool.Put(g)
+	}
+	if !sent {
+		bp := encodePool.Get().(*[]byte)
+		buf := appendEncoded(append((*bp)[:0], ctrl...), chunk, binary)
+		n, err = l.conn.Write(buf)
+		*bp = buf[:0]
+		encodePool.Put(bp)
+	}
+	if err == nil {
+		return len(chunk), nil
+	}
+	if n < len(ctrl) {
+		l.requeue(ctrl[n:])
+		return 0, err
+	}
+	count, owed := encodedPrefix(chunk, binary, n-len(ctrl))
+	l.requeue(owed)
+	return count, err
+}
+
+// requeue puts encoded octets that a failed write did not send back at the
+// front of the session's output queue, so the stream stays well formed:
+// the next Write, control write or Close sends them first. Called with
+// writeMu held.
+func (l *Line) requeue(unsent []byte) {
+	if len(unsent) == 0 {
+		return
+	}
+	l.tmu.Lock()
+	l.tn.out = slices.Insert(l.tn.out, 0, unsent...)
+	l.tmu.Unlock()
 }
 
 // control runs f on the telnet session and sends what it queued, in order
@@ -497,7 +589,8 @@ func (l *Line) control(what string, f func(t *telnet) error) error {
 		return err
 	}
 	if len(l.wbuf) > 0 {
-		if _, err := l.conn.Write(l.wbuf); err != nil {
+		if n, err := l.conn.Write(l.wbuf); err != nil {
+			l.requeue(l.wbuf[n:])
 			return fmt.Errorf("tcp: %s: %w", what, err)
 		}
 	}

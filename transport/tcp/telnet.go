@@ -136,11 +136,6 @@ func (t *telnet) emit(b ...byte) {
 	t.out = append(t.out, b...)
 }
 
-// encode appends src as telnet data in our current transmit mode.
-func (t *telnet) encode(dst, src []byte) []byte {
-	return appendEncoded(dst, src, t.us.enabled(optBinary))
-}
-
 // finish is called at the end of the received stream.
 func (t *telnet) finish() {
 	if t.dec.Pending() {
