@@ -27,7 +27,7 @@
 //   - xid.go: the XID information field (§8.10 and clause 12, Tables 11a
 //     and 11b; ISO/IEC 8885) and the negotiation of N401, k, FCS-32 and
 //     SREJ (§8.10, §9.2).
-//   - link.go, machine.go, timers.go, stats.go, transform.go: the link
+//   - link.go, machine.go, window.go, timers.go, stats.go, transform.go: the link
 //     procedure — establishment (§8.3), information transfer with REJ and
 //     SREJ recovery (§8.4), exception conditions and FRMR (§8.5), release
 //     (§8.7), collisions (§8.9), break (§8.13; frame encoding §12.3),

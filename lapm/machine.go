@@ -3,7 +3,6 @@ package lapm
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"time"
 )
 
@@ -158,8 +157,8 @@ type machine struct {
 	vs, va        uint8
 	txq           [][]byte // payloads not yet sent (sealed)
 	txqCap        int
-	unacked       [][]byte // by N(S) mod len, a power of two >= kTx
-	acked         [][]byte // payloads acknowledged since takeAcked
+	unacked       []sentFrame // outstanding: unacked[i] has N(S) = V(A)+i; see window.go
+	acked         [][]byte    // payloads acknowledged since takeAcked
 	peerBusy      bool
 	timerRecovery bool // poll (P=1) outstanding, V.42 §8.4.8
 	// stalls counts answers to our polls (F=1) that acknowledged nothing
@@ -168,13 +167,7 @@ type machine struct {
 	// every poll but never acknowledges would otherwise keep us
 	// retransmitting the window for ever.
 	stalls int
-	// retxGen[s] == flushGen when frame s is already queued for
-	// retransmission in the current output batch: a burst of REJ, SREJ
-	// or F=1 answers between two flushes resends each frame once, so
-	// output per batch stays bounded by one window.
-	retxGen  []uint32 // indexed like unacked
-	txMask   uint8
-	rxMask   uint8
+	// flushGen numbers the output batches (see sentFrame.gen).
 	flushGen uint32
 
 	// A peer that polls us while sending I frames has frames we may
@@ -194,15 +187,15 @@ type machine struct {
 
 	// Receive side.
 	vr         uint8
-	rejSent    bool      // REJ exception condition (V.42 §8.4.2)
-	rejAt      time.Time // repeat the REJ then if the condition persists
-	hold       [][]byte  // SREJ: frames received ahead of a gap, by N(S) mod len, a power of two >= kRx
-	srejAsked  []bool    // indexed like hold
-	holdN      int
-	rxq        [][]byte // delivered in order, for the Link
-	rxFrames   int      // delivered and not yet consumed by the user
-	rxSoft     int      // enter own-receiver-busy at this many
-	rxHard     int      // discard I frames at this many
+	rejSent    bool        // REJ exception condition (V.42 §8.4.2)
+	rejAt      time.Time   // repeat the REJ then if the condition persists
+	hold       []heldFrame // SREJ: hold[i] is N(S) = V(R)+i; see window.go
+	holdN      int         // frames held in hold
+	srejN      int         // entries of hold with asked set
+	rxq        [][]byte    // delivered in order, for the Link
+	rxFrames   int         // delivered and not yet consumed by the user
+	rxSoft     int         // enter own-receiver-busy at this many
+	rxHard     int         // discard I frames at this many
 	ownBusy    bool
 	discarded  bool      // I frames discarded while busy: send REJ when clear
 	ackPending bool      // the peer needs our V(R)
@@ -234,8 +227,8 @@ func newMachine(cfg machineConfig) *machine {
 }
 
 // setParams installs negotiated parameters. It must run before the data
-// phase, while no I frames are outstanding or held: the window arrays are
-// sized to the new k.
+// phase, while no I frames are outstanding or held. The window arrays
+// (window.go) grow with what is outstanding or held, up to k entries.
 func (m *machine) setParams(p linkParams) {
 	p.kTx = clamp(p.kTx, 1, 127)
 	p.kRx = clamp(p.kRx, 1, 127)
@@ -246,24 +239,9 @@ func (m *machine) setParams(p linkParams) {
 		p.n401Rx = 128
 	}
 	m.p = p
-	// The window arrays hold at most k frames, indexed by sequence number
-	// modulo a power of two >= k: within a window the indices differ.
-	// Callers index them only with sequence numbers inside the window.
-	tx, rx := windowSize(p.kTx), windowSize(p.kRx)
-	if len(m.unacked) != tx {
-		m.unacked, m.retxGen, m.txMask = make([][]byte, tx), make([]uint32, tx), uint8(tx-1)
-	}
-	if len(m.hold) != rx {
-		m.hold, m.srejAsked, m.rxMask = make([][]byte, rx), make([]bool, rx), uint8(rx-1)
-	}
 	m.txqCap = p.kTx
 	m.rxSoft = p.kRx
 	m.rxHard = 2 * p.kRx
-}
-
-// windowSize is the smallest power of two >= k (1 <= k <= 127).
-func windowSize(k int) int {
-	return 1 << bits.Len(uint(k-1))
 }
 
 func clamp(v, lo, hi int) int {
@@ -367,14 +345,14 @@ func (m *machine) answerPoll() {
 	}
 	pf := true
 	held := 0
-	for s, i := m.vr, 0; held < m.holdN && i < 128; s, i = (s+1)&0x7F, i+1 {
-		if m.hold[s&m.rxMask] != nil {
+	for i := 0; held < m.holdN && i < len(m.hold); i++ {
+		if m.hold[i].p != nil {
 			held++
 			continue
 		}
-		m.srejAsked[s&m.rxMask] = true
+		m.askSREJ(i)
 		m.stats.SREJSent++
-		m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: s, PF: pf})
+		m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: (m.vr + uint8(i)) & 0x7F, PF: pf})
 		pf = false
 	}
 	m.ackSent()
@@ -750,11 +728,11 @@ func (m *machine) recvSABME(now time.Time, f Frame) {
 }
 
 func (m *machine) requeueUnacked() {
-	var q [][]byte
-	for s := m.va; s != m.vs; s = (s + 1) & 0x7F {
-		q = append(q, m.unacked[s&m.txMask])
-		m.unacked[s&m.txMask] = nil
+	q := make([][]byte, 0, len(m.unacked)+len(m.txq))
+	for _, e := range m.unacked {
+		q = append(q, e.p)
 	}
+	m.dropAcked(len(m.unacked))
 	m.txq = append(q, m.txq...)
 }
 
@@ -828,13 +806,13 @@ func (m *machine) ackTo(now time.Time, f Frame) bool {
 		m.frameReject(now, ctl, !m.cfg.role.IsCommandFrom(f.Addr), frmrZ)
 		return false
 	}
-	if f.NR != m.va {
+	if n := seqDiff(f.NR, m.va); n > 0 {
 		m.stalls = 0
-		for m.va != f.NR {
-			m.acked = append(m.acked, m.unacked[m.va&m.txMask])
-			m.unacked[m.va&m.txMask] = nil
-			m.va = (m.va + 1) & 0x7F
+		for _, e := range m.unacked[:n] {
+			m.acked = append(m.acked, e.p)
 		}
+		m.dropAcked(n)
+		m.va = f.NR
 		m.timersAcked(now)
 	}
 	return true
@@ -862,11 +840,8 @@ func (m *machine) recvI(now time.Time, f Frame) {
 	case ahead == 0:
 		m.deliver(f.Info)
 		recovered := false // out of an exception condition: acknowledge at once
-		for m.hold[m.vr&m.rxMask] != nil {
-			p := m.hold[m.vr&m.rxMask]
-			m.hold[m.vr&m.rxMask] = nil
-			m.holdN--
-			m.deliverOwned(p)
+		for len(m.hold) > 0 && m.hold[0].p != nil {
+			m.deliverOwned(m.hold[0].p) // moves hold on by one
 			recovered = true
 		}
 		if m.rejSent {
@@ -887,15 +862,16 @@ func (m *machine) recvI(now time.Time, f Frame) {
 	case ahead < m.p.kRx:
 		// A gap: frames V(R)..N(S)-1 were lost (V.42 §8.4.2).
 		if m.p.srej && !m.ownBusy {
-			if m.hold[f.NS&m.rxMask] == nil && m.rxFrames+m.holdN < m.rxHard {
-				m.hold[f.NS&m.rxMask] = append(make([]byte, 0, len(f.Info)), f.Info...) // non-nil even if empty
+			m.growHold(ahead + 1)
+			if m.hold[ahead].p == nil && m.rxFrames+m.holdN < m.rxHard {
+				m.hold[ahead].p = append(make([]byte, 0, len(f.Info)), f.Info...) // non-nil even if empty
 				m.holdN++
 			}
-			for s := m.vr; s != f.NS; s = (s + 1) & 0x7F {
-				if m.hold[s&m.rxMask] == nil && !m.srejAsked[s&m.rxMask] {
-					m.srejAsked[s&m.rxMask] = true
+			for i := range ahead {
+				if m.hold[i].p == nil && !m.hold[i].asked {
+					m.askSREJ(i)
 					m.stats.SREJSent++
-					m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: s})
+					m.send(Frame{Addr: m.cfg.role.ResponseAddr(), Kind: KindSREJ, NR: (m.vr + uint8(i)) & 0x7F})
 				}
 			}
 			if f.PF {
@@ -926,7 +902,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 func (m *machine) deliver(p []byte) { m.deliverOwned(p) }
 
 func (m *machine) deliverOwned(p []byte) {
-	m.srejAsked[m.vr&m.rxMask] = false
+	m.holdNext()
 	m.vr = (m.vr + 1) & 0x7F
 	m.rxq = append(m.rxq, p)
 	m.rxFrames++
@@ -1020,14 +996,14 @@ func (m *machine) retransmit(s uint8) {
 	if seqDiff(s, m.va) >= seqDiff(m.vs, m.va) {
 		return // not outstanding (the window arrays alias outside it)
 	}
-	p := m.unacked[s&m.txMask]
-	if p == nil || m.retxGen[s&m.txMask] == m.flushGen {
+	e := &m.unacked[seqDiff(s, m.va)]
+	if e.gen == m.flushGen {
 		return
 	}
-	m.retxGen[s&m.txMask] = m.flushGen
+	e.gen = m.flushGen
 	m.stats.Retransmitted++
 	m.stats.IFramesSent++
-	m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: s, NR: m.vr, Info: p})
+	m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: s, NR: m.vr, Info: e.p})
 	m.ackSent()
 }
 
@@ -1179,7 +1155,7 @@ func (m *machine) flush(now time.Time) []Frame {
 			p := m.txq[0]
 			m.txq[0] = nil
 			m.txq = m.txq[1:]
-			m.unacked[m.vs&m.txMask] = p
+			m.unacked = append(m.unacked, sentFrame{p: p})
 			m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: m.vs, NR: m.vr, Info: p})
 			m.stats.IFramesSent++
 			m.stats.BytesSent += uint64(len(p))
@@ -1199,7 +1175,9 @@ func (m *machine) flush(now time.Time) []Frame {
 	}
 	m.flushGen++
 	if m.flushGen == 0 {
-		clear(m.retxGen)
+		for i := range m.unacked {
+			m.unacked[i].gen = 0
+		}
 		m.flushGen = 1
 	}
 	// The previous batch is no longer valid: drop its payload
@@ -1207,6 +1185,9 @@ func (m *machine) flush(now time.Time) []Frame {
 	clear(m.spare)
 	out := m.out
 	m.out = m.spare[:0]
+	if cap(m.out) > keepWindow && m.txIdle() {
+		m.out = nil // a burst's batch array: an idle link keeps none
+	}
 	m.spare = out
 	return out
 }

@@ -1207,20 +1207,45 @@ func TestMachinePollFollowUp(t *testing.T) {
 	}
 }
 
-// TestMachineSmallWindowArrays: the window arrays are sized to k (here 5,
-// so 8 entries indexed by sequence number mod 8); a transfer of 300
-// frames, crossing the modulo-128 wrap twice, with every seventh I frame
-// sent lost, arrives intact with REJ and with SREJ recovery.
-func TestMachineSmallWindowArrays(t *testing.T) {
+// TestMachineWindowArrays: the window arrays hold only what is
+// outstanding or held, never more than k entries (here 5), and are gone
+// once the transfer is over; a transfer of 300 frames, crossing the
+// modulo-128 wrap twice, with every seventh I frame sent lost, arrives
+// intact with REJ and with SREJ recovery.
+func TestMachineWindowArrays(t *testing.T) {
 	for _, srej := range []bool{false, true} {
 		t.Run(fmt.Sprintf("srej=%v", srej), func(t *testing.T) {
 			p := defaultLinkParams()
 			p.kTx, p.kRx, p.srej = 5, 5, srej
 			mp := newPair(t, p)
-			for i := range 2 {
-				m := mp.m[i]
-				if len(m.unacked) != 8 || len(m.retxGen) != 8 || len(m.hold) != 8 || len(m.srejAsked) != 8 {
-					t.Fatalf("side %d window arrays %d/%d/%d/%d, want 8", i, len(m.unacked), len(m.retxGen), len(m.hold), len(m.srejAsked))
+			maxUnacked, maxHold := 0, 0
+			check := func() {
+				for i, m := range mp.m {
+					if len(m.unacked) != seqDiff(m.vs, m.va) || len(m.unacked) > p.kTx {
+						t.Fatalf("side %d: %d frames in unacked, V(S)-V(A) = %d, k %d", i, len(m.unacked), seqDiff(m.vs, m.va), p.kTx)
+					}
+					held, asked := 0, 0
+					for _, h := range m.hold {
+						if h.p != nil {
+							held++
+						}
+						if h.asked {
+							asked++
+						}
+					}
+					if len(m.hold) > p.kRx || held != m.holdN || asked != m.srejN {
+						t.Fatalf("side %d: hold %d entries (k %d), %d held (holdN %d), %d asked (srejN %d)", i, len(m.hold), p.kRx, held, m.holdN, asked, m.srejN)
+					}
+					maxUnacked, maxHold = max(maxUnacked, len(m.unacked)), max(maxHold, len(m.hold))
+				}
+			}
+			mp.tamper = func(from int, raw []byte) []byte {
+				check()
+				return raw
+			}
+			for i, m := range mp.m {
+				if cap(m.unacked) != 0 || cap(m.hold) != 0 {
+					t.Fatalf("side %d: window arrays %d/%d before the data phase, want none", i, cap(m.unacked), cap(m.hold))
 				}
 			}
 			mp.establish()
@@ -1241,6 +1266,16 @@ func TestMachineSmallWindowArrays(t *testing.T) {
 			}
 			if mp.m[0].stats.Retransmitted == 0 {
 				t.Error("no retransmissions: the loss pattern did not bite")
+			}
+			check()
+			if maxUnacked != p.kTx || (srej && maxHold == 0) {
+				t.Errorf("at most %d outstanding and %d held entries: the transfer did not fill the window", maxUnacked, maxHold)
+			}
+			mp.settle()
+			for i, m := range mp.m {
+				if cap(m.unacked) > keepWindow || m.hold != nil {
+					t.Errorf("side %d keeps window arrays of %d/%d entries after the transfer", i, cap(m.unacked), cap(m.hold))
+				}
 			}
 		})
 	}
