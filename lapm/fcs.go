@@ -96,6 +96,19 @@ func AppendFCS(dst, frame []byte, k FCSKind) []byte {
 	return append(dst, byte(c), byte(c>>8))
 }
 
+// appendFCSParts is AppendFCS over head followed by info.
+func appendFCSParts(dst, head, info []byte, k FCSKind) []byte {
+	if len(head) == 0 {
+		return AppendFCS(dst, info, k)
+	}
+	if k == FCS32 {
+		c := crc32.Update(crc32.ChecksumIEEE(head), crc32.IEEETable, info)
+		return append(dst, byte(c), byte(c>>8), byte(c>>16), byte(c>>24))
+	}
+	c := ^fcs16Update(fcs16Update(0xFFFF, head), info)
+	return append(dst, byte(c), byte(c>>8))
+}
+
 // checkFCS reports whether b ends with the correct FCS of kind k over the
 // octets before it. b must be longer than the FCS.
 func checkFCS(b []byte, k FCSKind) bool {

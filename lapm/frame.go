@@ -155,6 +155,15 @@ var (
 // Append appends the frame's address, control and information octets to dst.
 // It does not validate sequence numbers beyond masking them to 7 bits.
 func (f *Frame) Append(dst []byte) []byte {
+	return append(f.appendHead(dst), f.Info...)
+}
+
+// maxHead is the longest frame head: address and two control octets.
+const maxHead = 3
+
+// appendHead appends the frame's address and control octets (Append
+// without the information field).
+func (f *Frame) appendHead(dst []byte) []byte {
 	dst = append(dst, f.Addr)
 	var pf byte
 	if f.PF {
@@ -176,7 +185,7 @@ func (f *Frame) Append(dst []byte) []byte {
 		// (an unknown U frame), so it can never pass as a valid frame.
 		dst = append(dst, ctlInvalid)
 	}
-	return append(dst, f.Info...)
+	return dst
 }
 
 var sCtl = [...]byte{ctlRR, ctlRNR, ctlREJ, ctlSREJ}

@@ -54,16 +54,33 @@ type Encoder struct {
 // zero bits inserted, a closing flag, and 1 bits (mark idle) up to the next
 // octet boundary. It never fails.
 func (e *Encoder) AppendFrame(dst, frame []byte) []byte {
+	return e.appendFrame(dst, nil, frame)
+}
+
+// AppendFrameParts appends the same line octets as AppendFrame for the
+// frame head followed by info: a sender whose header (address and
+// control octets) and information field live apart need not join them
+// first.
+func (e *Encoder) AppendFrameParts(dst, head, info []byte) []byte {
+	return e.appendFrame(dst, head, info)
+}
+
+// appendFrame encodes the frame head followed by info (head may be
+// empty): the bit stream does not depend on where one ends and the other
+// begins, so the few head octets go through the stuffer first and the
+// bulk of info through the word loop.
+func (e *Encoder) appendFrame(dst, head, info []byte) []byte {
 	var fcs [4]byte
-	tail := AppendFCS(fcs[:0], frame, e.FCS)
+	tail := appendFCSParts(fcs[:0], head, info, e.FCS)
 	// Worst case: one inserted bit per five data bits, plus two flags, the
 	// padding and one word of slack for the 64-bit stores.
 	n := len(dst)
-	dst = slices.Grow(dst, (len(frame)+4)*6/5+4+8)
+	dst = slices.Grow(dst, (len(head)+len(info)+4)*6/5+4+8)
 	s := stuffer{out: dst[:cap(dst)], o: n}
 	s.put(flag, 8)
-	frame = s.words(frame)
-	s.bytes(frame)
+	s.bytes(head)
+	info = s.words(info)
+	s.bytes(info)
 	s.bytes(tail)
 	s.put(flag, 8)
 	return s.finish()

@@ -204,6 +204,43 @@ func testEncoderMatchesReference(t *testing.T) {
 	}
 }
 
+// TestEncoderPartsMatchAppendFrame: AppendFrameParts gives the octets of
+// AppendFrame (and of the reference) for the joined frame, for every
+// length up to 300 and some long ones, split after every head length up
+// to 9 octets, in the middle and at the end.
+func TestEncoderPartsMatchAppendFrame(t *testing.T) { bothPaths(t, testEncoderPartsMatchAppendFrame) }
+
+func testEncoderPartsMatchAppendFrame(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	lengths := []int{1000, 4099, 4103}
+	for n := range 301 {
+		lengths = append(lengths, n)
+	}
+	for _, k := range []FCSKind{FCS16, FCS32} {
+		for _, n := range lengths {
+			for d := range 2 {
+				fr := codecRandBytes(r, n, d)
+				e := Encoder{FCS: k}
+				pre := bytes.Repeat([]byte{0xAA}, r.IntN(9))
+				want := e.AppendFrame(slices.Clone(pre), fr)
+				if n < 300 && !bytes.Equal(want[len(pre):], refEncode(fr, k)) {
+					t.Fatalf("%v len %d: AppendFrame differs from the reference", k, n)
+				}
+				splits := []int{n / 2, n}
+				for h := range min(n, 9) + 1 {
+					splits = append(splits, h)
+				}
+				for _, h := range splits {
+					got := e.AppendFrameParts(slices.Clone(pre), fr[:h], fr[h:])
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%v len %d head %d density %d:\n got % x\nwant % x", k, n, h, d, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestEncoderKnownFrame(t *testing.T) {
 	// SABME with P: 03 7F 5F AE. 0x7F has seven 1 bits: 1111111 0 LSB
 	// first, so a 0 goes in after the fifth.

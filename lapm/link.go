@@ -162,7 +162,7 @@ type Link struct {
 	// Owner-goroutine state (only touched by run and the closures it runs).
 	m           *machine
 	enc         Encoder
-	scratch     []byte
+	hbuf        [maxHead]byte // a frame's header while it is encoded (not on the stack: the FCS makes it escape)
 	sentFlags   bool
 	negotiating bool
 	openWait    chan error
@@ -513,13 +513,16 @@ func (l *Link) wake() {
 // writer that finished a write never waits for a batch to be encoded.
 func (l *Link) output(frames []Frame) {
 	for i, f := range frames {
-		l.scratch = f.Append(l.scratch[:0])
-		need := len(l.scratch) + len(l.scratch)/4 + 16 // worst-case stuffing, FCS, flag
+		// The header is encoded apart from the information field, which
+		// is not copied behind it.
+		head := f.appendHead(l.hbuf[:0])
+		n := len(head) + len(f.Info)
+		need := n + n/4 + 16 // worst-case stuffing, FCS, flag
 		if !l.sentFlags {
 			l.sentFlags = true
 			l.obuf = l.enc.AppendFlags(l.grow(l.obuf, need+16), 16)
 		}
-		l.obuf = l.enc.AppendFrame(l.grow(l.obuf, need), l.scratch)
+		l.obuf = l.enc.AppendFrameParts(l.grow(l.obuf, need), head, f.Info)
 		l.publish(i == len(frames)-1)
 	}
 }
@@ -629,9 +632,6 @@ func (l *Link) outputState() (backlogged bool, err error) {
 		l.trimLocked()
 	}
 	if idle {
-		if cap(l.scratch) > keepOut {
-			l.scratch = nil
-		}
 		if cap(l.obuf) > keepOut {
 			putBuf(l.obuf)
 			l.obuf = nil
