@@ -15,18 +15,23 @@ import (
 	"github.com/dialgate/dialgate/internal/testutil"
 )
 
-// writeInputs are telnet Writes that put the octets needing an escape at
-// every position of a 1,000-octet write (one write per position), next to
-// none at all, around the writeChunk boundaries of a long write, and
-// densely (the copy path). special is IAC, or a bare CR for NVT mode.
-func writeInputs(special byte) [][]byte {
+// writeInputs are telnet Writes that put an octet needing an escape at
+// positions of a write long enough to be gathered (writev) with one
+// escape: at every position when every is true, else at the first and
+// last 64 and every 37th in between. Then a write without any, a long
+// write with escapes around the writeChunk boundaries, and a dense one
+// (the copy path). special is IAC, or a bare CR for NVT mode.
+func writeInputs(special byte, every bool) [][]byte {
 	rng := rand.New(rand.NewPCG(3, 4))
-	base := make([]byte, 1000)
+	base := make([]byte, 2*minGatherRun+1)
 	for i := range base {
 		base[i] = byte(' ' + rng.IntN(95))
 	}
 	ins := [][]byte{base}
 	for k := 0; k < len(base); k++ {
+		if !every && k >= 64 && k < len(base)-64 && k%37 != 0 {
+			continue
+		}
 		in := slices.Clone(base)
 		in[k] = special
 		ins = append(ins, in)
@@ -104,7 +109,7 @@ func TestTelnetWriteEscapesEverywhere(t *testing.T) {
 			return a && b && c && d
 		})
 		var want []byte
-		for _, in := range writeInputs(cmdIAC) {
+		for _, in := range writeInputs(cmdIAC, true) {
 			if n, err := srv.Write(in); n != len(in) || err != nil {
 				t.Fatalf("Write: %d of %d, %v", n, len(in), err)
 			}
@@ -127,7 +132,7 @@ func TestTelnetWriteEscapesEverywhere(t *testing.T) {
 			srv, peer := telnetToRaw(t, 0, 0)
 			got := readAllDecoded(peer)
 			var want []byte
-			for _, in := range writeInputs(special) {
+			for _, in := range writeInputs(special, false) {
 				if n, err := srv.Write(in); n != len(in) || err != nil {
 					t.Fatalf("Write: %d of %d, %v", n, len(in), err)
 				}
@@ -238,14 +243,18 @@ func (c *budgetConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *budgetConn) SetWriteDeadline(time.Time) error { return nil }
 
 // TestTelnetWriteCutAnywhere cuts a Write after every octet of what it
-// sends (queued control output, then the data with its escapes), on the
-// gathering and on the copying path: the count must let the caller resume
-// with p[n:] so that the peer decodes exactly the control output once and
-// p, without a stray or doubled octet.
+// sends near the start, the end and each escape (queued control output,
+// then the data with its escapes), on the gathering and on the copying
+// path: the count must let the caller resume with p[n:] so that the peer
+// decodes exactly the control output once and p, without a stray or
+// doubled octet.
 func TestTelnetWriteCutAnywhere(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	sparse := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz"), 20)
-	sparse[0], sparse[100], sparse[101], sparse[300], sparse[len(sparse)-1] = cmdIAC, cr, cmdIAC, cr, cr
+	// Escapes sparse enough to be gathered, at both ends and as neighbours.
+	sparse := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz"), 8*minGatherRun/36)
+	for _, k := range []int{0, 100, 101, 3000, 3001, len(sparse) - 1} {
+		sparse[k] = []byte{cmdIAC, cr}[k%2]
+	}
 	dense := []byte("a\xff\rb\r\n\xff\xff\r\x00c\r")
 	for _, tc := range []struct {
 		name     string
@@ -253,8 +262,18 @@ func TestTelnetWriteCutAnywhere(t *testing.T) {
 		vectored bool
 	}{{"gather", sparse, true}, {"copy", dense, false}, {"copy-sparse", sparse, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			total := 3 + len(appendEncoded(nil, tc.p, false)) // IAC DO ECHO, then the data
+			if _, gathered := appendEncodedPieces(nil, tc.p, false, len(tc.p)/minGatherRun); tc.vectored && !gathered {
+				t.Fatal("the input is too dense to be gathered")
+			}
+			const ctrl = 3 // IAC DO ECHO
+			enc := appendEncoded(nil, tc.p, false)
+			total := ctrl + len(enc)
 			for budget := 0; budget <= total; budget++ {
+				if d := budget - ctrl; d > 8 && d < len(enc)-8 && !slices.ContainsFunc(enc[d-4:d+4], func(b byte) bool {
+					return b == cmdIAC || b == cr || b == nul
+				}) {
+					continue // far from an escape and from both ends
+				}
 				c := &budgetConn{budget: budget}
 				l := NewLine(c, false, Options{Telnet: true})
 				l.vectored = tc.vectored
