@@ -16,9 +16,24 @@ const (
 
 var bufPools [maxPooledShift + 1]sync.Pool // of *[]byte, index = class
 
+// frameBuf is one more class, between 4 and 8 KiB: the buffer a Decoder
+// decodes a frame of MaxN401 information octets into (with the FCS and
+// the slack of its word stores, DefaultMaxFrame+4+16 octets), which the
+// Link hands on with the delivered payload. Without it such a frame would
+// take an 8 KiB buffer.
+const frameBuf = MaxN401 + 64
+
+var frameBufPool sync.Pool // of *[]byte with capacity in [frameBuf, 8 KiB)
+
 // getBuf returns an empty slice with capacity at least n, from the pool
 // when it has one.
 func getBuf(n int) []byte {
+	if n > 1<<12 && n <= frameBuf {
+		if p, ok := frameBufPool.Get().(*[]byte); ok {
+			return (*p)[:0]
+		}
+		return make([]byte, 0, frameBuf)
+	}
 	c := bits.Len(uint(max(n, 1) - 1)) // smallest class with 1<<c >= n
 	if c < minPooledShift || c > maxPooledShift {
 		return make([]byte, 0, n)
@@ -38,5 +53,9 @@ func putBuf(b []byte) {
 		return
 	}
 	p := b[:0]
+	if cap(b) >= frameBuf && c == 12 {
+		frameBufPool.Put(&p)
+		return
+	}
 	bufPools[c].Put(&p)
 }

@@ -266,6 +266,7 @@ type Decoder struct {
 	acc     uint64 // frame bits not yet in buf
 	nacc    uint
 	buf     []byte // frame bits so far, packed
+	nextCap int    // after a frame was kept (feedKeep), the size of the next buffer
 	nbits   int    // frame bits so far (8*len(buf) + nacc)
 	zpos    int    // nbits when the last inserted zero was removed (0 after a flag)
 }
@@ -280,8 +281,10 @@ func (d *Decoder) Stats() DecoderStats { return d.st }
 // goes quiet; calling it at any other time is harmless but slower.
 func (d *Decoder) Release() {
 	if len(d.buf) == 0 && cap(d.buf) > keepFrameBuf {
+		putBuf(d.buf)
 		d.buf = nil
 	}
+	d.nextCap = 0
 }
 
 // keepFrameBuf is the largest frame buffer Release keeps (enough for the
@@ -300,6 +303,22 @@ func (d *Decoder) maxFrame() int {
 // octets). The frame slice is only valid during the call. Bits of an
 // incomplete frame are kept for the next Feed.
 func (d *Decoder) Feed(p []byte, emit func(frame []byte)) {
+	d.feed(p, func(f []byte) bool {
+		emit(f)
+		return false
+	})
+}
+
+// feedKeep is Feed for a caller that may keep a frame: when emit returns
+// true the frame's array is the caller's (from index 0 to its capacity:
+// putBuf may take it back), and the next frame is decoded into a pooled
+// buffer of the same size; otherwise the frame is valid only during the
+// call.
+func (d *Decoder) feedKeep(p []byte, emit func(frame []byte) bool) {
+	d.feed(p, emit)
+}
+
+func (d *Decoder) feed(p []byte, emit func(frame []byte) bool) {
 	// The bit reservoir lives in locals (registers) during the loop.
 	in, nin, last := d.in, d.nin, d.last
 	p0 := p
@@ -521,7 +540,10 @@ func unstuffLoopGo(out []byte, o int, p []byte, i int, sh uint, last, acc uint64
 func (d *Decoder) startFrame() {
 	d.inFrame = true
 	// The buffer grows on demand (frameBits, appendBits) and Release
-	// drops it.
+	// drops it. After a kept frame, the next one is likely as long.
+	if d.buf == nil && d.nextCap > 0 {
+		d.buf = getBuf(d.nextCap)
+	}
 	d.buf = d.buf[:0]
 	d.acc, d.nacc, d.nbits, d.zpos = 0, 0, 0, 0
 }
@@ -572,7 +594,7 @@ func (d *Decoder) contentBits() int {
 	return n
 }
 
-func (d *Decoder) endFrame(emit func([]byte)) {
+func (d *Decoder) endFrame(emit func([]byte) bool) {
 	n := d.contentBits()
 	if n <= 0 {
 		return // back-to-back flags
@@ -599,6 +621,9 @@ func (d *Decoder) endFrame(emit func([]byte)) {
 		d.st.FCSErrors++
 	default:
 		d.st.Frames++
-		emit(f[:len(f)-fcs])
+		if emit(f[:len(f)-fcs]) {
+			d.nextCap = cap(d.buf) // the frame's array is the caller's now
+			d.buf = nil
+		}
 	}
 }

@@ -117,6 +117,35 @@ func FuzzDeframe(f *testing.F) {
 			t.Fatalf("decoder %+v %d frames, reference %+v %d frames", d.Stats(), len(got), ref.st, len(want))
 		}
 
+		// feedKeep, keeping every other frame without copying it: the
+		// same frames, and a kept frame is never written to again.
+		dk := Decoder{FCS: k, MaxFrame: max}
+		var kept, all [][]byte
+		keepFrame := func(f []byte) bool {
+			keep := len(all)%2 == 0
+			if keep {
+				kept = append(kept, f)
+				all = append(all, f)
+			} else {
+				all = append(all, slices.Clone(f))
+			}
+			return keep
+		}
+		for p := line; len(p) > 0; {
+			n := min(step, len(p))
+			dk.feedKeep(p[:n], keepFrame)
+			p = p[n:]
+		}
+		dk.feedKeep([]byte{flag, flag}, keepFrame)
+		if dk.Stats() != ref.st || !reflect.DeepEqual(all, want) {
+			t.Fatalf("feedKeep %+v %d frames, reference %+v %d frames", dk.Stats(), len(all), ref.st, len(want))
+		}
+		for i, f := range kept {
+			if !bytes.Equal(f, want[2*i]) {
+				t.Fatalf("kept frame %d changed after it was kept", 2*i)
+			}
+		}
+
 		// Round trip: line as a frame.
 		e := Encoder{FCS: k}
 		enc := e.AppendFrame(nil, line)

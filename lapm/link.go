@@ -126,8 +126,8 @@ type Link struct {
 	wmu    sync.Mutex // serialises Write (sealing order = queue order)
 	wbatch [][]byte   // Write's sealed payloads on their way to sendq (under wmu)
 
-	mu         sync.Mutex // guards the fields below
-	rxChunks   [][]byte
+	mu         sync.Mutex  // guards the fields below
+	rxChunks   []rxPayload // delivered and opened, not yet read
 	rxNotify   chan struct{}
 	sendq      [][]byte      // sealed payloads from Write, not yet taken by the machine
 	sendCap    int           // bound of sendq: the window
@@ -177,11 +177,24 @@ type Link struct {
 }
 
 type rxBatch struct {
-	frames [][]byte
+	frames []rxFrame
 	seen32 bool // a good FCS-32 frame arrived in dual mode
 	err    error
 	note   string // line-level errors to log (FCS, abort, length)
 }
+
+// rxFrame is a frame from the reader: address, control and information
+// octets; owned frames are in a pooled buffer of their own (b[:cap(b)]),
+// which goes to the machine with the frame (machine.rxBuf).
+type rxFrame struct {
+	b     []byte
+	owned bool
+}
+
+// ownFrames is the shortest frame the reader decodes into a buffer it
+// hands over (Decoder.feedKeep); shorter ones (supervisory frames,
+// keystrokes) are copied into one array per batch.
+const ownFrames = 512
 
 type xidResult struct {
 	payload []byte
@@ -366,25 +379,46 @@ func (l *Link) readLoop(leftover []byte) {
 	buf := small[:]
 	var total uint64
 	var nextNote uint64 = 1 // log line errors at 1, 2, 4, 8, ... of them
+	keptLast := false       // the last batch had long frames (handed over, not copied)
 	feed := func(p []byte) rxBatch {
 		var b rxBatch
+		// An arena per batch holds copies of its short frames (the
+		// decoder's slices are only valid during Feed): room for the
+		// whole read, or for a few supervisory frames while long frames
+		// flow. When it is full, a new one is taken: earlier frames keep
+		// theirs.
 		var arena []byte
-		// One arena per batch holds copies of its frames (the decoder's
-		// slices are only valid during Feed). When it grows, earlier
-		// frames keep the old array: still valid.
-		add := func(f []byte) {
-			if arena == nil {
-				arena = make([]byte, 0, len(p)+len(f)+16)
-			}
-			start := len(arena)
-			arena = append(arena, f...)
-			b.frames = append(b.frames, arena[start:len(arena):len(arena)])
+		size := len(p)
+		if keptLast {
+			size = min(size, 4*ownFrames)
 		}
+		add := func(f []byte) {
+			if cap(arena)-len(arena) < len(f) {
+				// The first frame may have begun in an earlier read.
+				arena = make([]byte, 0, size+len(f)+16)
+				size = len(p)
+			}
+			arena = append(arena, f...)
+			b.frames = append(b.frames, rxFrame{b: arena[len(arena)-len(f) : len(arena) : len(arena)]})
+		}
+		// Long frames are decoded into a buffer of their own, which goes
+		// with the payload and back to the pool once it is read.
+		kept := false
+		keep := func(f []byte) bool {
+			if len(f) < ownFrames {
+				add(f)
+				return false
+			}
+			b.frames = append(b.frames, rxFrame{b: f, owned: true})
+			kept = true
+			return true
+		}
+		defer func() { keptLast = kept }()
 		switch l.fcsMode.Load() {
 		case fcsOnly16:
-			d16.Feed(p, add)
+			d16.feedKeep(p, keep)
 		case fcsOnly32:
-			d32.Feed(p, add)
+			d32.feedKeep(p, keep)
 		default:
 			if feedDual(&d16, &d32, p, add) {
 				b.seen32 = true
@@ -754,14 +788,23 @@ func (l *Link) noteLine(note string) {
 	}
 }
 
-func (l *Link) handleFrames(now time.Time, frames [][]byte) {
-	for _, raw := range frames {
-		f, err := ParseFrame(raw)
+func (l *Link) handleFrames(now time.Time, frames []rxFrame) {
+	for i, raw := range frames {
+		frames[i] = rxFrame{}
+		f, err := ParseFrame(raw.b)
 		if err != nil {
-			l.m.recvInvalid(now, raw, err)
-			continue
+			l.m.recvInvalid(now, raw.b, err)
+		} else {
+			if raw.owned {
+				l.m.rxBuf = raw.b
+			}
+			l.m.recvFrame(now, f)
 		}
-		l.m.recvFrame(now, f)
+		if raw.owned && (err != nil || l.m.rxBuf != nil) {
+			// Not delivered: the machine keeps nothing of it.
+			l.m.rxBuf = nil
+			putBuf(raw.b)
+		}
 	}
 }
 
@@ -803,25 +846,28 @@ func (l *Link) step(now time.Time) {
 
 // deliver opens the payloads the machine delivered in order and hands
 // them to Read.
-func (l *Link) deliver(now time.Time, rx [][]byte) {
+func (l *Link) deliver(now time.Time, rx []rxPayload) {
 	l.mu.Lock()
 	t := l.transform
 	l.mu.Unlock()
 	if t != nil {
 		for i, p := range rx {
-			plain, err := t.Open(p[:0], p) // in place: the payload is ours
+			plain, err := t.Open(p.p[:0], p.p) // in place: the payload is ours
 			if err != nil {
 				l.m.fail(fmt.Errorf("%w: %w", ErrTransform, err))
 				return
 			}
-			rx[i] = plain
+			rx[i].p = plain
 		}
 	}
 	empty := 0
 	l.mu.Lock()
 	for _, p := range rx {
-		if len(p) == 0 {
+		if len(p.p) == 0 {
 			empty++ // nothing to read: consumed at once
+			if p.buf != nil {
+				putBuf(p.buf)
+			}
 			continue
 		}
 		l.rxChunks = append(l.rxChunks, p)
@@ -1444,12 +1490,15 @@ func (l *Link) Read(p []byte) (int, error) {
 		if len(l.rxChunks) > 0 {
 			n, done := 0, 0
 			for n < len(p) && done < len(l.rxChunks) {
-				c := l.rxChunks[done]
-				k := copy(p[n:], c)
+				c := &l.rxChunks[done]
+				k := copy(p[n:], c.p)
 				n += k
-				if k < len(c) {
-					l.rxChunks[done] = c[k:]
+				if k < len(c.p) {
+					c.p = c.p[k:]
 					break
+				}
+				if c.buf != nil {
+					putBuf(c.buf) // copied out: the array can be reused
 				}
 				done++
 			}

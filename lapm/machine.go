@@ -186,16 +186,21 @@ type machine struct {
 	firstFrameBy time.Time
 
 	// Receive side.
-	vr         uint8
-	rejSent    bool        // REJ exception condition (V.42 §8.4.2)
-	rejAt      time.Time   // repeat the REJ then if the condition persists
-	hold       []heldFrame // SREJ: hold[i] is N(S) = V(R)+i; see window.go
-	holdN      int         // frames held in hold
-	srejN      int         // entries of hold with asked set
-	rxq        [][]byte    // delivered in order, for the Link
-	rxFrames   int         // delivered and not yet consumed by the user
-	rxSoft     int         // enter own-receiver-busy at this many
-	rxHard     int         // discard I frames at this many
+	vr      uint8
+	rejSent bool        // REJ exception condition (V.42 §8.4.2)
+	rejAt   time.Time   // repeat the REJ then if the condition persists
+	hold    []heldFrame // SREJ: hold[i] is N(S) = V(R)+i; see window.go
+	holdN   int         // frames held in hold
+	srejN   int         // entries of hold with asked set
+	rxq     []rxPayload // delivered in order, for the Link
+	// rxBuf is the array of the frame recvFrame handles, if the Link
+	// hands it over with the frame (a pooled buffer): a payload
+	// delivered from it takes it along, and the Link gives it back to
+	// the pool if recvFrame leaves it here.
+	rxBuf      []byte
+	rxFrames   int // delivered and not yet consumed by the user
+	rxSoft     int // enter own-receiver-busy at this many
+	rxHard     int // discard I frames at this many
 	ownBusy    bool
 	discarded  bool      // I frames discarded while busy: send REJ when clear
 	ackPending bool      // the peer needs our V(R)
@@ -603,8 +608,9 @@ func (m *machine) frameReject(now time.Time, ctl []byte, wasResp bool, bits byte
 // recvFrame handles one received frame (FCS good, parsed). An I field
 // delivered in sequence is queued for takeRx as it is, not copied: the
 // caller must not modify or reuse f.Info's array afterwards (the Link
-// decodes every batch of frames into a fresh array). Frames held ahead of
-// a gap are copied.
+// decodes long frames into buffers it hands over with them, see rxBuf,
+// and copies the short ones of each batch into a fresh array). Frames
+// held ahead of a gap are copied.
 func (m *machine) recvFrame(now time.Time, f Frame) {
 	m.stats.FramesReceived++
 	m.firstFrameBy = timerStopped
@@ -841,7 +847,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		m.deliver(f.Info)
 		recovered := false // out of an exception condition: acknowledge at once
 		for len(m.hold) > 0 && m.hold[0].p != nil {
-			m.deliverOwned(m.hold[0].p) // moves hold on by one
+			m.deliverOwned(m.hold[0].p, nil) // moves hold on by one
 			recovered = true
 		}
 		if m.rejSent {
@@ -898,13 +904,24 @@ func (m *machine) recvI(now time.Time, f Frame) {
 	}
 }
 
-// deliver hands an I field on without copying it: see recvFrame.
-func (m *machine) deliver(p []byte) { m.deliverOwned(p) }
+// rxPayload is an I field delivered in order; buf, if not nil, is the
+// pooled array it lives in, to be given back once it is consumed.
+type rxPayload struct {
+	p, buf []byte
+}
 
-func (m *machine) deliverOwned(p []byte) {
+// deliver hands an I field on without copying it, with the frame's
+// array if the Link handed it over (rxBuf): see recvFrame.
+func (m *machine) deliver(p []byte) {
+	buf := m.rxBuf
+	m.rxBuf = nil
+	m.deliverOwned(p, buf)
+}
+
+func (m *machine) deliverOwned(p, buf []byte) {
 	m.holdNext()
 	m.vr = (m.vr + 1) & 0x7F
-	m.rxq = append(m.rxq, p)
+	m.rxq = append(m.rxq, rxPayload{p: p, buf: buf})
 	m.rxFrames++
 	m.rxUnacked++
 	m.stats.IFramesRecv++
@@ -1215,7 +1232,7 @@ func (m *machine) takeAcked() [][]byte {
 }
 
 // takeRx returns and clears the payloads delivered in order.
-func (m *machine) takeRx() [][]byte {
+func (m *machine) takeRx() []rxPayload {
 	rx := m.rxq
 	m.rxq = nil
 	return rx

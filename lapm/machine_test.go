@@ -88,7 +88,7 @@ func (mp *mpair) settle() {
 				}
 			}
 			for _, p := range m.takeRx() {
-				mp.rx[i] = append(mp.rx[i], p...)
+				mp.rx[i] = append(mp.rx[i], p.p...)
 				if !mp.slow[i] {
 					m.consumed(mp.now, 1)
 				}
