@@ -1534,6 +1534,74 @@ func (l *Link) Read(p []byte) (int, error) {
 	}
 }
 
+var _ io.WriterTo = (*Link)(nil)
+
+// WriteTo writes the data delivered in order to w until the link ends,
+// handing w the delivered payloads themselves (io.Copy from a Link uses
+// it and so skips Read's copy). A payload counts as consumed, for the
+// window and the own-receiver-busy condition, once w has taken all of it,
+// as with Read. It returns nil after the peer released the link in order
+// and everything it sent was written; the link's error (as Read) after a
+// failure or Close; and w's error, or io.ErrShortWrite, when w fails: the
+// data w did not take stays for the next Read or WriteTo.
+func (l *Link) WriteTo(w io.Writer) (n int64, err error) {
+	var spare []rxPayload // the array of the last batch, for the next
+	for {
+		l.mu.Lock()
+		if len(l.rxChunks) == 0 {
+			err := l.endErr
+			l.mu.Unlock()
+			if err == io.EOF {
+				return n, nil
+			}
+			if err != nil {
+				return n, fmt.Errorf("lapm: read: %w", err)
+			}
+			if cap(spare) > keepWindow {
+				spare = nil // an idle link keeps no batch array
+			}
+			select {
+			case <-l.rxNotify:
+			case <-l.done:
+			}
+			continue
+		}
+		chunks := l.rxChunks
+		l.rxChunks = spare[:0]
+		l.mu.Unlock()
+		for i := range chunks {
+			c := &chunks[i]
+			k, werr := w.Write(c.p)
+			n += int64(k)
+			if werr == nil && k < len(c.p) {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				c.p = c.p[k:]
+				l.unwrite(chunks[i:])
+				return n, werr
+			}
+			if c.buf != nil {
+				putBuf(c.buf)
+			}
+			*c = rxPayload{}
+			l.consumedN.Add(1)
+			if l.wantCredit.Load() {
+				l.wake()
+			}
+		}
+		spare = chunks[:0]
+	}
+}
+
+// unwrite puts payloads WriteTo took but could not write back in front
+// of those delivered meanwhile.
+func (l *Link) unwrite(rest []rxPayload) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rxChunks = append(append([]rxPayload(nil), rest...), l.rxChunks...)
+}
+
 // Close releases the link: in the data phase, after everything written is
 // acknowledged, DISC/UA (V.42 §8.7), bounded by T401 x N400 for each
 // step; then it hangs up the line and waits for the link's goroutines. It

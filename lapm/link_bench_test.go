@@ -41,6 +41,53 @@ func BenchmarkLinkThroughput(b *testing.B) {
 	la.Close()
 }
 
+// BenchmarkLinkThroughputWriteTo is BenchmarkLinkThroughput with the
+// receiver draining the link by WriteTo (io.Copy to a backend) instead of
+// Read: the payloads go to the writer without a copy.
+func BenchmarkLinkThroughputWriteTo(b *testing.B) {
+	ctx := context.Background()
+	la0, lb0 := linesim.NewPair(linesim.Config{Seed: 1, Buffer: 1 << 20})
+	p := LinkParams{N401: 4096, K: 63, FCS32: true, SREJ: true}
+	la, lb := openPair(b, ctx, la0, lb0, Config{Params: p}, Config{Params: p})
+	defer lb.Close()
+	establishPair(b, ctx, la, lb)
+	buf := make([]byte, 256<<10)
+	sink := &countWriter{want: int64(b.N) * int64(len(buf)), done: make(chan struct{})}
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(sink, lb)
+		copied <- err
+	}()
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := la.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-sink.done
+	b.StopTimer()
+	la.Close()
+	if err := <-copied; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// countWriter discards what it is given and closes done once it has
+// taken want octets.
+type countWriter struct {
+	n, want int64
+	done    chan struct{}
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	if w.n >= w.want && w.n-int64(len(p)) < w.want {
+		close(w.done)
+	}
+	return len(p), nil
+}
+
 // physicalLimit is the payload rate, in octets per second, of a line of
 // bitRate bit/s carrying back-to-back I frames of n401 random octets with
 // the given FCS: the line rate minus flags, address, control, FCS, inserted
