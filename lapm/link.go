@@ -1536,16 +1536,27 @@ func (l *Link) Read(p []byte) (int, error) {
 
 var _ io.WriterTo = (*Link)(nil)
 
+// WriteTo gathers runs of payloads shorter than gatherBelow into one
+// write of at most gatherMax octets: a backend write per 128-octet
+// payload would cost more than the copy.
+const (
+	gatherBelow = 1 << 10
+	gatherMax   = 16 << 10
+)
+
 // WriteTo writes the data delivered in order to w until the link ends,
 // handing w the delivered payloads themselves (io.Copy from a Link uses
-// it and so skips Read's copy). A payload counts as consumed, for the
-// window and the own-receiver-busy condition, once w has taken all of it,
-// as with Read. It returns nil after the peer released the link in order
-// and everything it sent was written; the link's error (as Read) after a
-// failure or Close; and w's error, or io.ErrShortWrite, when w fails: the
-// data w did not take stays for the next Read or WriteTo.
+// it and so skips Read's copy; short payloads are gathered into one
+// write). A payload counts as consumed, for the window and the
+// own-receiver-busy condition, once w has taken all of it, as with Read.
+// It returns nil after the peer released the link in order and everything
+// it sent was written; the link's error (as Read) after a failure or
+// Close; and w's error, or io.ErrShortWrite, when w fails: the data w did
+// not take stays for the next Read or WriteTo.
 func (l *Link) WriteTo(w io.Writer) (n int64, err error) {
 	var spare []rxPayload // the array of the last batch, for the next
+	var gather []byte     // pooled while short payloads flow
+	defer func() { putBuf(gather) }()
 	for {
 		l.mu.Lock()
 		if len(l.rxChunks) == 0 {
@@ -1560,6 +1571,8 @@ func (l *Link) WriteTo(w io.Writer) (n int64, err error) {
 			if cap(spare) > keepWindow {
 				spare = nil // an idle link keeps no batch array
 			}
+			putBuf(gather)
+			gather = nil
 			select {
 			case <-l.rxNotify:
 			case <-l.done:
@@ -1569,28 +1582,50 @@ func (l *Link) WriteTo(w io.Writer) (n int64, err error) {
 		chunks := l.rxChunks
 		l.rxChunks = spare[:0]
 		l.mu.Unlock()
-		for i := range chunks {
-			c := &chunks[i]
-			k, werr := w.Write(c.p)
+		for i := 0; i < len(chunks); {
+			// chunks[i:j] go out in this write.
+			data, j := chunks[i].p, i+1
+			if len(data) < gatherBelow {
+				if gather == nil {
+					gather = getBuf(gatherMax)
+				}
+				gather = append(gather[:0], data...)
+				for j < len(chunks) && len(chunks[j].p) < gatherBelow && len(gather)+len(chunks[j].p) <= gatherMax {
+					gather = append(gather, chunks[j].p...)
+					j++
+				}
+				data = gather
+			}
+			k, werr := w.Write(data)
 			n += int64(k)
-			if werr == nil && k < len(c.p) {
+			if werr == nil && k < len(data) {
 				werr = io.ErrShortWrite
 			}
+			for ; i < j && k >= len(chunks[i].p); i++ {
+				k -= len(chunks[i].p)
+				l.written(&chunks[i])
+			}
 			if werr != nil {
-				c.p = c.p[k:]
+				if i < j {
+					chunks[i].p = chunks[i].p[k:]
+				}
 				l.unwrite(chunks[i:])
 				return n, werr
 			}
-			if c.buf != nil {
-				putBuf(c.buf)
-			}
-			*c = rxPayload{}
-			l.consumedN.Add(1)
-			if l.wantCredit.Load() {
-				l.wake()
-			}
 		}
 		spare = chunks[:0]
+	}
+}
+
+// written counts a payload WriteTo has written as consumed.
+func (l *Link) written(c *rxPayload) {
+	if c.buf != nil {
+		putBuf(c.buf)
+	}
+	*c = rxPayload{}
+	l.consumedN.Add(1)
+	if l.wantCredit.Load() {
+		l.wake()
 	}
 }
 

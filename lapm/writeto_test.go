@@ -144,3 +144,47 @@ func TestLinkWriteToClose(t *testing.T) {
 		t.Fatal("WriteTo did not return after Close")
 	}
 }
+
+// callWriter counts its Write calls.
+type callWriter struct {
+	bytes.Buffer
+	calls int
+}
+
+func (w *callWriter) Write(p []byte) (int, error) {
+	w.calls++
+	return w.Buffer.Write(p)
+}
+
+// TestLinkWriteToGathers: short payloads waiting together go to the
+// writer in one write, not one per frame.
+func TestLinkWriteToGathers(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 12})
+	la, lb := openPair(t, ctx, a, b, Config{Logger: tlog{t}}, Config{Logger: tlog{t}}) // N401 128, k 15
+	defer lb.Close()
+	establishPair(t, ctx, la, lb)
+	data := pattern(10 * 128) // fewer than k: all delivered before any is read
+	if _, err := la.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	for lb.Stats().BytesReceived < uint64(len(data)) {
+		if ctx.Err() != nil {
+			t.Fatal("data did not arrive")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := la.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var w callWriter
+	n, err := lb.WriteTo(&w)
+	if err != nil || n != int64(len(data)) || !bytes.Equal(w.Bytes(), data) {
+		t.Fatalf("WriteTo: %d octets, %v", n, err)
+	}
+	if w.calls != 1 {
+		t.Errorf("%d writes for %d payloads, want 1", w.calls, lb.Stats().IFramesRecv)
+	}
+}
