@@ -284,14 +284,26 @@ func newEscapeScanner(src []byte, binary bool) escapeScanner {
 // escape, or len(src). Successive calls must not go backwards.
 func (s *escapeScanner) next(i int) int {
 	if s.nextIAC < i {
-		s.nextIAC = len(s.src)
-		if k := bytes.IndexByte(s.src[i:], cmdIAC); k >= 0 {
-			s.nextIAC = i + k
-		}
+		s.findIAC(i)
 	}
 	if s.binary {
 		return s.nextIAC
 	}
+	return s.bareCR(i)
+}
+
+// findIAC sets nextIAC to the index of the first IAC at or after i, or
+// len(src).
+func (s *escapeScanner) findIAC(i int) {
+	s.nextIAC = len(s.src)
+	if k := bytes.IndexByte(s.src[i:], cmdIAC); k >= 0 {
+		s.nextIAC = i + k
+	}
+}
+
+// bareCR returns the index of the first CR at or after i and before
+// nextIAC that is not followed by LF, or nextIAC.
+func (s *escapeScanner) bareCR(i int) int {
 	for j := i; j < s.nextIAC; j++ {
 		k := bytes.IndexByte(s.src[j:s.nextIAC], cr)
 		if k < 0 {
@@ -299,7 +311,7 @@ func (s *escapeScanner) next(i int) int {
 		}
 		j += k
 		if j+1 == len(s.src) || s.src[j+1] != lf {
-			return j // a bare CR
+			return j
 		}
 	}
 	return s.nextIAC
@@ -326,7 +338,7 @@ func appendEncoded(dst, src []byte, binary bool) []byte {
 			return append(dst, src[i:]...)
 		}
 		dst = append(dst, src[i:end+1]...)
-		dst = append(dst, escapeFor(src[end])...)
+		dst = append(dst, escapeFor(src[end])[0])
 		i = end + 1
 	}
 	return dst

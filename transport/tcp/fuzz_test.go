@@ -9,7 +9,8 @@ import (
 // It checks that the decoder never panics, never produces more data than
 // it got, gives the same result however the input is split, keeps
 // subnegotiations within bounds, and that encoding then decoding the input
-// as data returns it unchanged. The seeds are in testdata/fuzz/FuzzDecode.
+// as data returns it unchanged (and that the gathered encoding of a
+// vectored write is the same octets). The seeds are in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte("hello\r\n"), uint16(3))
 	f.Add([]byte{255, 251, 1, 255, 253, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240}, uint16(7))
@@ -50,6 +51,10 @@ func FuzzDecode(f *testing.F) {
 			d4 := decoder{BinaryIn: binary}
 			if got := d4.Decode(nil, enc, &rt); !bytes.Equal(got, in) || len(rt.items) != 0 || d4.Pending() {
 				t.Fatalf("round trip: %x -> %x -> %x", in, enc, got)
+			}
+			// The gathered encoding is the same octets.
+			if pieces, ok := appendEncodedPieces(nil, in, binary, len(enc)-len(in)); !ok || !bytes.Equal(bytes.Join(pieces, nil), enc) {
+				t.Fatalf("pieces of %x: %x (ok %v), want %x", in, bytes.Join(pieces, nil), ok, enc)
 			}
 		}
 	})
