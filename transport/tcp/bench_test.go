@@ -63,6 +63,26 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeInPlace decodes a 32 KiB chunk without IAC in place, in
+// BINARY mode, as Line.Read does with an LAPM bit stream.
+func BenchmarkDecodeInPlace(b *testing.B) {
+	buf := make([]byte, writeChunk)
+	_, _ = rand.NewChaCha8([32]byte{2}).Read(buf)
+	for i, c := range buf {
+		if c == cmdIAC {
+			buf[i] = 0x7E
+		}
+	}
+	t := newTelnet(true, Options{})
+	t.dec.BinaryIn = true
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if n := len(t.decode(buf[:0], buf)); n != len(buf) {
+			b.Fatalf("decoded %d octets, want %d", n, len(buf))
+		}
+	}
+}
+
 // benchPair returns the two ends of a loopback connection: as Lines when
 // lineMode is "tcp" or "telnet", as plain net.Conns for "direct".
 func benchPair(b *testing.B, mode string) (srv, cli io.ReadWriteCloser) {
