@@ -17,6 +17,14 @@ import (
 // octets the caller sent are still on their way.
 const backendLinger = 2 * time.Second
 
+// callerWriteGrace is how long the backend->caller copy may go on writing
+// after the backend was closed for it (a stop, the linger, a backend that
+// failed under our writes) before the caller's line is hung up. A caller
+// that stopped reading (its TCP window full) would otherwise keep that
+// Write, the call and the gateway's Shutdown waiting for ever; a caller
+// that reads gets the write in progress.
+const callerWriteGrace = 2 * time.Second
+
 // Buffers of each direction of a bridge. A direction reads into its own
 // small buffer; when a read fills it (bulk data is flowing) it takes a
 // large buffer from bulkBufs, and gives it back as soon as a read returns
@@ -93,8 +101,13 @@ type counters struct {
 //   - ctx is done: the backend is closed (which also ends a write to a
 //     backend that does not read); pump returns once the backend->caller
 //     copy has.
+//
+// Whenever the backend is closed for the backend->caller copy (a stop,
+// the linger, a backend write failure) and that copy is blocked writing
+// to a caller that does not read, the caller's line is hung up
+// callerWriteGrace later, so that no ending waits on the caller.
 func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be BackendConn, cnt *counters) pumpResult {
-	p := &pumpEnd{be: be}
+	p := &pumpEnd{be: be, line: line}
 	// Control forwarding uses the backend (Resize); it stops before the
 	// backend is closed.
 	p.stopCtl = startControl(line, be)
@@ -107,6 +120,7 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be
 	})
 
 	err := copyCount(w, be, &cnt.out)
+	p.downEnded()
 	var down pumpResult
 	if we := (writeError{}); errors.As(err, &we) {
 		// The caller's line failed under our writes.
@@ -138,6 +152,7 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be
 // session ended (the first end reported wins) and the backend's close.
 type pumpEnd struct {
 	be      BackendConn
+	line    transport.Line
 	stopCtl func()
 	ctlOnce sync.Once
 	beOnce  sync.Once
@@ -149,6 +164,22 @@ type pumpEnd struct {
 	mu   sync.Mutex
 	res  pumpResult // side 0 until the session has ended
 	byUp bool       // res was reported by the caller->backend copy
+	// downDone: the backend->caller copy has returned. Until then a
+	// close of the backend arms hangUp, which hangs up the caller's line
+	// callerWriteGrace later if that copy is still writing to it.
+	downDone bool
+	hangUp   *time.Timer
+}
+
+// downEnded records that the backend->caller copy has returned and
+// disarms the caller's hang-up.
+func (p *pumpEnd) downEnded() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.downDone = true
+	if p.hangUp != nil {
+		p.hangUp.Stop()
+	}
 }
 
 // end reports how the session ended; only the first report counts, and
@@ -176,11 +207,19 @@ func (p *pumpEnd) stopControl() { p.ctlOnce.Do(p.stopCtl) }
 
 // closeBackend stops control forwarding and closes the backend, once;
 // a second caller returns when the first is done. It is safe from any
-// goroutine (the linger timer, ctx's stop).
+// goroutine (the linger timer, ctx's stop). The close ends the
+// backend->caller copy's reads, not a Write to a caller that does not
+// read: unless that copy has returned, the caller's line is hung up
+// callerWriteGrace later.
 func (p *pumpEnd) closeBackend() {
 	p.beOnce.Do(func() {
 		p.stopControl()
 		_ = p.be.Close()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.downDone {
+			p.hangUp = time.AfterFunc(callerWriteGrace, func() { _ = p.line.Close() })
+		}
 	})
 }
 

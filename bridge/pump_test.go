@@ -397,3 +397,129 @@ func TestPumpCallerWriteFails(t *testing.T) {
 		rig.hangUpCaller(t, res)
 	})
 }
+
+// stalledCaller is a caller's line that takes no output: a Write blocks
+// until the line is hung up (a peer that stopped reading, its TCP window
+// full). Close is the hang-up.
+type stalledCaller struct {
+	hungUp chan struct{}
+	once   sync.Once
+	closes atomic.Int32
+}
+
+func newStalledCaller() *stalledCaller { return &stalledCaller{hungUp: make(chan struct{})} }
+
+func (s *stalledCaller) Read(p []byte) (int, error) {
+	<-s.hungUp
+	return 0, net.ErrClosed
+}
+
+func (s *stalledCaller) Write(p []byte) (int, error) {
+	<-s.hungUp
+	return 0, net.ErrClosed
+}
+
+func (s *stalledCaller) Close() error {
+	s.closes.Add(1)
+	s.once.Do(func() { close(s.hungUp) })
+	return nil
+}
+
+func (s *stalledCaller) Info() transport.LineInfo { return transport.LineInfo{Transport: "test"} }
+
+// startStalledPump runs pump towards a caller that reads nothing, with the
+// backend's output pending: the backend->caller copy is blocked in its
+// Write to the caller when the test goes on.
+func startStalledPump(t *testing.T, ctx context.Context) (*stalledCaller, *pipeBackend, chan pumpResult) {
+	caller := newStalledCaller()
+	be := newPipeBackend()
+	done := make(chan pumpResult, 1)
+	var cnt counters
+	go func() { done <- pump(ctx, caller, caller, caller, be, &cnt) }()
+	go io.WriteString(be.out, "a screenful the caller never reads")
+	synctest.Wait()
+	return caller, be, done
+}
+
+// TestPumpStoppedCallerNotReading: a stop (shutdown after the drain time,
+// idle timeout, session limit) ends a session whose caller does not read
+// while backend output is pending: the backend is closed at once and,
+// since the caller does not take the write in progress, the caller's line
+// is hung up callerWriteGrace later. Before, pump waited for that write
+// for ever: the call never ended and Shutdown never returned.
+func TestPumpStoppedCallerNotReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		caller, be, done := startStalledPump(t, ctx)
+		start := time.Now()
+		cancel()
+		res := <-done
+		if res.side != endStopped {
+			t.Errorf("result %+v, want stopped", res)
+		}
+		if d := time.Since(start); d != callerWriteGrace {
+			t.Errorf("stopping took %v, want %v", d, callerWriteGrace)
+		}
+		if be.closes.Load() == 0 || caller.closes.Load() == 0 {
+			t.Errorf("backend closed %d times, caller hung up %d times", be.closes.Load(), caller.closes.Load())
+		}
+		if res.upDone != nil {
+			<-res.upDone
+		}
+	})
+}
+
+// TestPumpLingerCallerNotReading: a caller that sent EOF and reads
+// nothing more does not hold the session after the linger either.
+func TestPumpLingerCallerNotReading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		caller := newStalledCaller()
+		be := newPipeBackend()
+		done := make(chan pumpResult, 1)
+		var cnt counters
+		go func() { done <- pump(t.Context(), strings.NewReader("bye"), caller, caller, be, &cnt) }()
+		if got, err := io.ReadAll(be.in); err != nil || string(got) != "bye" {
+			t.Fatalf("backend read %q, %v", got, err)
+		}
+		go io.WriteString(be.out, "output nobody reads")
+		start := time.Now()
+		res := <-done
+		if res.side != endCaller || res.upDone != nil {
+			t.Errorf("result %+v, want the caller's end", res)
+		}
+		if d := time.Since(start); d != backendLinger+callerWriteGrace {
+			t.Errorf("session ended after %v, want %v", d, backendLinger+callerWriteGrace)
+		}
+	})
+}
+
+// TestPumpBackendEndsCallerSlow: when the backend ends by itself, its
+// last output is not cut short, however long the caller takes to read
+// it: no grace applies to an ordinary end.
+func TestPumpBackendEndsCallerSlow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		callerR, callerW := io.Pipe()
+		defer callerW.Close()
+		out, toCaller := io.Pipe()
+		be := newPipeBackend()
+		done := make(chan pumpResult, 1)
+		var cnt counters
+		go func() { done <- pump(t.Context(), callerR, toCaller, plainLine{}, be, &cnt) }()
+		go func() {
+			io.WriteString(be.out, "last words")
+			be.out.Close()
+		}()
+		time.Sleep(10 * callerWriteGrace) // the caller reads late
+		got := make([]byte, len("last words"))
+		if _, err := io.ReadFull(out, got); err != nil || string(got) != "last words" {
+			t.Fatalf("caller read %q, %v", got, err)
+		}
+		res := <-done
+		if res.side != endBackend {
+			t.Errorf("result %+v, want the backend's end", res)
+		}
+		callerR.CloseWithError(net.ErrClosed)
+		<-res.upDone
+	})
+}
