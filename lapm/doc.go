@@ -32,7 +32,8 @@
 //     SREJ recovery (§8.4), exception conditions and FRMR (§8.5), release
 //     (§8.7), collisions (§8.9), break (§8.13; frame encoding §12.3),
 //     timers T401/T403 and N400 (§8.2.5, §9.2; T403 expiry §8.12.3.3) —
-//     and the Link API, an io.ReadWriteCloser for the data phase.
+//     and the Link API, an io.ReadWriteCloser (and io.WriterTo) for the
+//     data phase.
 //
 // # Choices where V.42 leaves room
 //

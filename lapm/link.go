@@ -101,8 +101,9 @@ const keepOut = 512
 //     writes until the buffer is empty and then ends (so an idle link parks
 //     only the reader and the owner, and a line that blocks blocks the
 //     writer, never the owner);
-//   - delivered payloads wait in rxChunks for Read, which wakes the owner
-//     only when the machine waits for room (own receiver busy).
+//   - delivered payloads wait in rxChunks for Read (or WriteTo), which
+//     wakes the owner only when the machine waits for room (own receiver
+//     busy).
 //
 // All end when the link ends: Close, a peer's release, a link failure or a
 // line error. Methods are safe for concurrent use.
