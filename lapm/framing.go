@@ -599,6 +599,12 @@ func (d *Decoder) endFrame(emit func([]byte) bool) {
 	if n <= 0 {
 		return // back-to-back flags
 	}
+	if cap(d.buf)-len(d.buf) < 8 {
+		// Room for the pending bits, within the limit: append's own
+		// growth would take a buffer of a quarter more than a full frame
+		// (5,376 octets for the largest), outside the pooled sizes.
+		d.grow(d.maxFrame() + d.FCS.Size() + 8)
+	}
 	for nb := (d.nacc + 7) / 8; nb > 0; nb-- {
 		d.buf = append(d.buf, byte(d.acc))
 		d.acc >>= 8

@@ -850,3 +850,67 @@ func TestCPUVendor(t *testing.T) {
 	}
 	t.Logf("vendor %s, slow PDEP %v, assembly loops %v", v, slowPDEP(), useBMI2)
 }
+
+// TestDecoderAtMaxFrame decodes frames of MaxFrame-1, MaxFrame and
+// MaxFrame+1 octets (and a few lengths where the frame buffer's doubling
+// meets the end of a frame) after a short frame, at every bit offset and
+// in pieces, against the reference, and checks that the frame buffer
+// never grows past the limit: MaxFrame, the FCS and the slack of the
+// word stores.
+func TestDecoderAtMaxFrame(t *testing.T) { bothPaths(t, testDecoderAtMaxFrame) }
+
+func testDecoderAtMaxFrame(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, max := range []int{0, 64, 200, 511} {
+		mf := max
+		if mf == 0 {
+			mf = DefaultMaxFrame
+		}
+		for _, k := range []FCSKind{FCS16, FCS32} {
+			lengths := []int{mf - 1, mf, mf + 1}
+			if max == 0 {
+				// A 4096-octet buffer (doubled from 256) ends within
+				// eight octets of these frames' last bits.
+				lengths = append(lengths, 4088-k.Size(), 4092-k.Size(), 4094-k.Size(), 4096-k.Size())
+			}
+			for _, n := range lengths {
+				for fill := range 4 {
+					fr := codecRandBytes(r, n, fill)
+					switch fill {
+					case 2:
+						fr = bytes.Repeat([]byte{0xFF}, n)
+					case 3:
+						fr = make([]byte, n)
+					}
+					for shift := range 8 {
+						e := Encoder{FCS: k}
+						var s bitSink
+						for range shift {
+							s.bit(1)
+						}
+						line := e.AppendFrame(e.AppendFlags(nil, 1), []byte{3, 1, 2})
+						for _, b := range e.AppendFrame(line, fr) {
+							for j := range 8 {
+								s.bit(b >> j)
+							}
+						}
+						line = append(s.out, flag, flag)
+						ref := refDecoder{fcs: k, maxFrame: max}
+						var want [][]byte
+						ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
+						for _, chunk := range []int{len(line), 1, 7, 64, 4096} {
+							d := Decoder{FCS: k, MaxFrame: max}
+							got := feedDecoder(&d, line, chunk)
+							if d.Stats() != ref.st || fmt.Sprint(got) != fmt.Sprint(want) {
+								t.Fatalf("MaxFrame %d %v, %d octets, shift %d, pieces of %d: %+v, reference %+v", mf, k, n, shift, chunk, d.Stats(), ref.st)
+							}
+							if limit := mf + k.Size() + 8; cap(d.buf) > limit+8 {
+								t.Fatalf("MaxFrame %d %v, %d octets, shift %d, pieces of %d: frame buffer grew to %d, past %d", mf, k, n, shift, chunk, cap(d.buf), limit+8)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
