@@ -143,3 +143,52 @@ func TestSessionTimeLimit(t *testing.T) {
 		t.Fatalf("records: %+v", recs)
 	}
 }
+
+// TestIdleTimeoutCallerNotReading: a caller that logs in, has the backend
+// fill its TCP window and then reads nothing is still hung up by
+// idle_timeout, and recorded so. Before, the backend->caller copy stayed
+// blocked in its Write to the caller after the backend was closed: the
+// call (its line slot) never ended, nor did a Shutdown after it.
+func TestIdleTimeoutCallerNotReading(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		// Output until the gateway stops taking it (its writes to the
+		// caller block), then wait for the close.
+		chunk := make([]byte, 32<<10)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	c := testConfig(t, config.Backend{Name: "flood", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.IdleTimeout.Duration = 300 * time.Millisecond
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	g, err := Start(t.Context(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"alice": "secret"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(t.Context())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4 << 10) // a small window fills quickly
+	}
+	login(t, conn, "alice", "secret")
+	// From here on the caller reads nothing.
+	deadline := time.Now().Add(30 * time.Second)
+	for g.ActiveCalls() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle session of a caller that does not read was never hung up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	recs := records(t, g.Store)
+	if len(recs) != 1 || recs[0].Result != store.ResultCompleted || recs[0].Reason != "idle timeout" {
+		t.Fatalf("records: %+v", recs)
+	}
+}
