@@ -694,14 +694,18 @@ func (m *modem) writeDTE(dte io.Writer) {
 	for b := range m.dteOut {
 		for len(b) > 0 {
 			chunk := b
-			if bucket != nil {
-				chunk = b[:min(len(b), bucket.Burst())]
-				m.sleep(bucket.Reserve(m.now(), len(chunk)))
-			}
-			if m.inband.Load() {
+			inband := m.inband.Load()
+			if inband {
 				// Under XON/XOFF a DC3 stops the output within a
 				// few characters, as on a serial line.
 				chunk = chunk[:min(len(chunk), xoffGranule)]
+			}
+			if bucket != nil {
+				// The bucket is charged for what is written.
+				chunk = chunk[:min(len(chunk), bucket.Burst())]
+				m.sleep(bucket.Reserve(m.now(), len(chunk)))
+			}
+			if inband {
 				m.held.wait(m.ctx.Done(), func() {
 					m.logf("modem: XOFF from the DTE: output held (%d octets waiting)", len(b))
 				})
