@@ -320,21 +320,21 @@ func ensureDemoUser(cfg *config.Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	users := auth.NewUsers()
-	if err := users.Add(auth.User{ID: demoUser, Hash: hash, Backend: "demo"}); err != nil {
-		return "", err
-	}
 	if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	// Under the lock `gateway user` takes, so that a user command run at
-	// the same time does not interleave with this write.
-	unlock, err := lockUsersFile(cfg.UsersFile, defaultUsersLockWait)
+	// A read-modify-write under the lock `gateway user` takes: accounts
+	// already in the file (`gateway user add` writes the same default
+	// path) are kept, and a user command run at the same time does not
+	// interleave with this write.
+	_, err = editUsersFile(cfg.UsersFile, defaultUsersLockWait, true, func(users *auth.Users) (int, error) {
+		demo := auth.User{ID: demoUser, Hash: hash, Backend: "demo"}
+		if _, ok := users.Lookup(demoUser); ok {
+			return exitFailure, users.Update(demo)
+		}
+		return exitFailure, users.Add(demo)
+	})
 	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if err := users.Save(cfg.UsersFile); err != nil {
 		return "", err
 	}
 	return pw, nil

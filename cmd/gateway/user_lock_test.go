@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
 )
 
 // TestUserConcurrentEdits runs many `gateway user` processes (the built
@@ -136,4 +137,40 @@ func TestUserLockDoesNotBlockReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitLog(`"msg":"reloaded (SIGHUP)","users":4`)
+}
+
+// TestDemoKeepsExistingUsers: the demo's first start (no demo-password
+// yet) adds its demo account to a users file that already exists, such as
+// one `gateway user add` created at the default path the demo reads,
+// instead of replacing it. Before, the accounts already there were lost.
+func TestDemoKeepsExistingUsers(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Demo()
+	cfg.StateDir = dir
+	cfg.UsersFile = filepath.Join(dir, "users.toml")
+	cfg.Security.Argon2Time, cfg.Security.Argon2MemoryKiB, cfg.Security.Argon2Threads = 1, 64, 1
+	if r := userCmd(t, "pw-alice\n", nil, append([]string{"add", "--users", cfg.UsersFile, "--password-stdin", "alice"}, userCmdCheap...)...); r.code != exitOK {
+		t.Fatalf("add alice: %+v", r)
+	}
+	pw, err := ensureDemoUser(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := auth.LoadUsers(cfg.UsersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := users.Lookup("alice"); !ok {
+		t.Error("alice, added before the demo's first start, is gone")
+	}
+	if err := userCmdVerify(t, cfg.UsersFile, demoUser, pw); err != nil {
+		t.Errorf("demo password: %v", err)
+	}
+	if err := userCmdVerify(t, cfg.UsersFile, "alice", "pw-alice"); err != nil {
+		t.Errorf("alice's password: %v", err)
+	}
+	// The next start keeps both and shows the same password.
+	if again, err := ensureDemoUser(cfg); err != nil || again != pw {
+		t.Errorf("second start: %q, %v; want %q", again, err, pw)
+	}
 }
