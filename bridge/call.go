@@ -146,7 +146,12 @@ func (c *call) hangup(msg string) {
 			if d, ok := c.line.(transport.Deadliner); ok {
 				_ = d.SetWriteDeadline(c.s.now().Add(messageWriteTimeout))
 			}
+			// A V.42 link has no write deadline: its Write waits while a
+			// window's worth is queued and the caller's receiver stays
+			// busy. Hanging up the line under it ends that wait.
+			t := time.AfterFunc(messageWriteTimeout, func() { _ = c.line.Close() })
 			_, _ = io.WriteString(c.w, msg)
+			t.Stop()
 		}
 		_ = c.closer()
 		_ = c.line.Close()

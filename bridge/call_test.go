@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
@@ -191,4 +192,33 @@ func TestIdleTimeoutCallerNotReading(t *testing.T) {
 	if len(recs) != 1 || recs[0].Result != store.ResultCompleted || recs[0].Reason != "idle timeout" {
 		t.Fatalf("records: %+v", recs)
 	}
+}
+
+// stuckWriter is a caller's byte stream that takes nothing: a V.42 link
+// whose peer keeps its receiver busy (RNR) while a window's worth is
+// queued. A link has no write deadline; only hanging up the line under it
+// ends the Write.
+type stuckWriter struct{ line *stalledCaller }
+
+func (w stuckWriter) Write(p []byte) (int, error) { return w.line.Write(p) }
+
+// TestHangupCallerNotTakingLastWords: the gateway's last words to a
+// caller whose stream takes nothing (no deadline helps: the V.42 case)
+// give up messageWriteTimeout later and the hang-up goes on. Before, the
+// call waited in that Write for as long as the caller's receiver stayed
+// busy: its record was never written, Shutdown never returned.
+func TestHangupCallerNotTakingLastWords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		line := newStalledCaller()
+		closed := 0
+		c := &call{s: &Server{now: time.Now}, line: line, w: stuckWriter{line}, closer: func() error { closed++; return nil }}
+		start := time.Now()
+		c.hangup(msgShutdown)
+		if d := time.Since(start); d != messageWriteTimeout {
+			t.Errorf("hang-up took %v, want %v", d, messageWriteTimeout)
+		}
+		if closed != 1 || line.closes.Load() == 0 {
+			t.Errorf("link closed %d times, line %d times", closed, line.closes.Load())
+		}
+	})
 }
