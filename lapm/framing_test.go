@@ -914,3 +914,29 @@ func testDecoderAtMaxFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestCodecFramesPastMaxWords encodes frames longer than one
+// stuffWordsBMI2 call takes (maxWords words of seven octets), against the
+// reference, and decodes them whole.
+func TestCodecFramesPastMaxWords(t *testing.T) { bothPaths(t, testCodecFramesPastMaxWords) }
+
+func testCodecFramesPastMaxWords(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const words = 1 << 12 // maxWords in framing_amd64.go
+	for _, n := range []int{7*words - 1, 7 * words, 7*words + 1, 7*words + 8, 7*(words+1) + 3, 70000} {
+		for fill := range 3 {
+			fr := codecRandBytes(r, n, fill)
+			e := Encoder{FCS: FCS32}
+			line := e.AppendFrame(nil, fr)
+			if !bytes.Equal(line, refEncode(fr, FCS32)) {
+				t.Fatalf("%d octets (filling %d): encoder differs from the reference", n, fill)
+			}
+			d := Decoder{FCS: FCS32, MaxFrame: n}
+			var got [][]byte
+			d.Feed(append(line, flag), func(f []byte) { got = append(got, bytes.Clone(f)) })
+			if len(got) != 1 || !bytes.Equal(got[0], fr) {
+				t.Fatalf("%d octets (filling %d): decoded %d frames, %+v", n, fill, len(got), d.Stats())
+			}
+		}
+	}
+}
