@@ -151,15 +151,7 @@ func (a *answerer) handshake(ctx context.Context) (*AnswerResult, error) {
 func (a *answerer) sendChallenge() error {
 	init, err := parseInitiate(a.first)
 	if err != nil {
-		reason := ReasonProtocolError
-		if errors.Is(err, ErrVersion) {
-			reason = ReasonVersion
-		}
-		re := &RejectError{Reason: reason, PeerVersion: Version, Sent: true}
-		if rerr := RejectInitiate(a.conn, reason); rerr != nil {
-			return fmt.Errorf("%w: %w (%w)", re, err, rerr)
-		}
-		return fmt.Errorf("%w: %w", re, err)
+		return a.rejectInitiate(err)
 	}
 	a.caps = init.caps
 	prologue, err := nxPrologue(a.conn.NegotiationTranscript())
@@ -189,7 +181,13 @@ func (a *answerer) sendChallenge() error {
 	p.name = a.cfg.Name
 	msg, c2g, g2c, err := a.hs.WriteMessage(nil, p.append(nil))
 	if err != nil {
-		return fmt.Errorf("auth: writing CHALLENGE: %w", err)
+		err = fmt.Errorf("auth: writing CHALLENGE: %w", err)
+		if errors.Is(err, ErrMalformed) {
+			// The caller's e is of low order (x25519.DH): a malformed
+			// INITIATE, which the caller must hear about.
+			return a.rejectInitiate(err)
+		}
+		return err
 	}
 	a.recv, a.send = c2g, g2c
 	a.h = a.hs.ChannelBinding()
@@ -198,6 +196,21 @@ func (a *answerer) sendChallenge() error {
 		return fmt.Errorf("auth: sending CHALLENGE: %w", err)
 	}
 	return nil
+}
+
+// rejectInitiate answers a malformed INITIATE (err, wrapping ErrMalformed
+// or ErrVersion) with a clear REJECT and returns err wrapped in a
+// *RejectError describing what was sent.
+func (a *answerer) rejectInitiate(err error) error {
+	reason := ReasonProtocolError
+	if errors.Is(err, ErrVersion) {
+		reason = ReasonVersion
+	}
+	re := &RejectError{Reason: reason, PeerVersion: Version, Sent: true}
+	if rerr := RejectInitiate(a.conn, reason); rerr != nil {
+		return fmt.Errorf("%w: %w (%w)", re, err, rerr)
+	}
+	return fmt.Errorf("%w: %w", re, err)
 }
 
 // readResponse waits for and opens RESPONSE (phase iii). Failures after the

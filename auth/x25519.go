@@ -134,11 +134,14 @@ func (s *keyStore) fill() {
 }
 
 // DH returns X25519(priv, pub). Like noise.DH25519 it fails on a public
-// key of low order (an all-zero result).
+// key of low order (an all-zero result), which Noise §12.1 allows in place
+// of the zeros; the handshake then ends. A public key of low order or of
+// the wrong length is the peer's fault: the error wraps ErrMalformed, so
+// that the gateway can answer it as a malformed token.
 func (x *x25519) DH(priv, pub []byte) ([]byte, error) {
 	p, err := ecdh.X25519().NewPublicKey(pub)
 	if err != nil {
-		return nil, fmt.Errorf("auth: X25519 public key: %w", err)
+		return nil, fmt.Errorf("auth: X25519 public key: %w: %w", ErrMalformed, err)
 	}
 	k := x.known(priv)
 	if k == nil {
@@ -148,7 +151,7 @@ func (x *x25519) DH(priv, pub []byte) ([]byte, error) {
 	}
 	out, err := k.ECDH(p)
 	if err != nil {
-		return nil, fmt.Errorf("auth: X25519: %w", err)
+		return nil, fmt.Errorf("auth: X25519 with a public key of low order: %w: %w", ErrMalformed, err)
 	}
 	return out, nil
 }
