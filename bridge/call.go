@@ -270,7 +270,9 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	pctx, endSession := context.WithCancelCause(ctx)
 	defer endSession(nil)
 	watch := startSessionWatch(lim, realClock{s.now}, endSession)
-	res := pump(pctx, watch.callerReader(r), c.w, c.line, watch.backendConn(conn), &c.cnt)
+	// On a paced line, output to the caller counts as activity for each
+	// second of line time written (see callerWriter).
+	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate/10), c.line, watch.backendConn(conn), &c.cnt)
 	watch.stop()
 	switch res.side {
 	case endBackend:

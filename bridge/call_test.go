@@ -222,3 +222,33 @@ func TestHangupCallerNotTakingLastWords(t *testing.T) {
 		}
 	})
 }
+
+// TestIdleTimeoutSlowLineBulk: on a paced listener (line_rate) one Write
+// of backend output can take longer than idle_timeout to reach the
+// caller; octets still move all that time, so the session is not idle and
+// the output arrives whole. Before, only reads counted as activity: the
+// watch ended the session in the middle of the write and the caller lost
+// the rest.
+func TestIdleTimeoutSlowLineBulk(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	const size = 4096 // 4.3 s at 9,600 bit/s
+	want := strings.Repeat("x", size)
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		io.WriteString(c, want)
+		io.Copy(io.Discard, c) // holds the session open
+	})
+	c := testConfig(t, config.Backend{Name: "bulk", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.IdleTimeout.Duration = time.Second
+	c.Listeners[0].LineRate = 9600
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	line, done := simCall(t, s)
+	login(t, line, "alice", "secret")
+	out := readAll(line)
+	if !strings.Contains(out, want) || !strings.HasSuffix(out, "\r\nNO CARRIER (idle timeout)\r\n") {
+		t.Errorf("caller got %d x of %d, then %q", strings.Count(out, "x"), size, out[max(0, len(out)-40):])
+	}
+	<-done
+	if recs := records(t, st); len(recs) != 1 || recs[0].Reason != "idle timeout" || recs[0].BytesOut != size {
+		t.Fatalf("records: %+v", recs)
+	}
+}

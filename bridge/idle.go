@@ -14,7 +14,8 @@ import (
 // [lines] idle_timeout, or older than [lines] max_session (or the
 // listener's own values), is ended by the gateway. The activity tracking
 // wraps the two readers of the bridge (the caller's octets and the
-// backend's), so the pump itself knows nothing about it.
+// backend's) and, on a paced line, the writer to the caller (see
+// callerWriter), so the pump itself knows nothing about it.
 //
 // A read only sets a flag (a clock read per Read costs 20 to 300 ns
 // depending on the host's clock source; the flag is a load on the hot
@@ -167,6 +168,20 @@ func (w *sessionWatch) callerReader(r io.Reader) io.Reader {
 	return activityReader{r: r, w: w}
 }
 
+// callerWriter returns w, with its writes cut into pieces of at most
+// piece octets, each counted as activity once written, when piece is
+// positive: on a paced line (line_rate) one Write of backend output can
+// take longer than the idle time while octets move all along, and the
+// reads alone would take that for idleness. With piece 0 (unpaced
+// lines, where a Write is quick unless the caller stopped reading) w is
+// returned as it is.
+func (w *sessionWatch) callerWriter(dst io.Writer, piece int) io.Writer {
+	if w == nil || piece <= 0 {
+		return dst
+	}
+	return activityWriter{w: dst, watch: w, piece: piece}
+}
+
 // backendConn returns be with every read that brings octets counted as
 // activity. The backend's optional Interrupter stays visible.
 func (w *sessionWatch) backendConn(be BackendConn) BackendConn {
@@ -191,6 +206,31 @@ func (a activityReader) Read(p []byte) (int, error) {
 		a.w.touch()
 	}
 	return n, err
+}
+
+type activityWriter struct {
+	w     io.Writer
+	watch *sessionWatch
+	piece int
+}
+
+func (a activityWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n, err := a.w.Write(p[:min(len(p), a.piece)])
+		written += n
+		if n > 0 {
+			a.watch.touch()
+		}
+		if err != nil {
+			return written, err
+		}
+		if n == 0 {
+			return written, io.ErrShortWrite
+		}
+		p = p[n:]
+	}
+	return written, nil
 }
 
 type activityBackend struct {

@@ -303,3 +303,43 @@ func BenchmarkActivityReader(b *testing.B) {
 		}
 	})
 }
+
+// slowCaller is a caller's line that takes one second of the fake clock
+// per 240 octets written (2,400 bit/s).
+type slowCaller struct {
+	clock  *fakeClock
+	writes []int
+}
+
+func (s *slowCaller) Write(p []byte) (int, error) {
+	s.writes = append(s.writes, len(p))
+	s.clock.advance(time.Duration(len(p)) * time.Second / 240)
+	return len(p), nil
+}
+
+// TestSessionWatchSlowWrite: on a paced line a Write that takes longer
+// than the idle time is cut into pieces of piece octets, each counted as
+// activity: 32 KiB at 2,400 bit/s (136 s) under a one-minute idle time
+// does not end the session; idleness after it does. Unpaced (piece 0),
+// the writer is the one given.
+func TestSessionWatchSlowWrite(t *testing.T) {
+	wt := newWatch(config.SessionLimits{Idle: time.Minute})
+	slow := &slowCaller{clock: wt.clock}
+	w := wt.w.callerWriter(slow, 240)
+	if n, err := w.Write(make([]byte, 32<<10)); n != 32<<10 || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if got := wt.endedWith(); len(got) != 0 {
+		t.Fatalf("ended during the write: %v", got)
+	}
+	if len(slow.writes) != (32<<10+239)/240 || slow.writes[0] != 240 {
+		t.Errorf("pieces %v", slow.writes[:min(len(slow.writes), 4)])
+	}
+	wt.clock.advance(time.Minute + time.Minute/idleGranules)
+	if got := wt.endedWith(); len(got) != 1 || got[0] != errIdleTimeout {
+		t.Errorf("after the write: ended %v, want the idle timeout", got)
+	}
+	if wt.w.callerWriter(slow, 0) != io.Writer(slow) {
+		t.Error("unpaced writer wrapped")
+	}
+}
