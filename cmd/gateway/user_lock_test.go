@@ -14,6 +14,7 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/testutil"
 )
 
 // TestUserConcurrentEdits runs many `gateway user` processes (the built
@@ -173,4 +174,55 @@ func TestDemoKeepsExistingUsers(t *testing.T) {
 	if again, err := ensureDemoUser(cfg); err != nil || again != pw {
 		t.Errorf("second start: %q, %v; want %q", again, err, pw)
 	}
+}
+
+// TestUserLockAfterCrash: a writer killed while it holds the lock (here
+// flock(1) holding it, SIGKILLed) leaves the lock file behind but not the
+// lock: the kernel releases a flock with its holder's last descriptor. A
+// stale pid left in the file does not matter either. The lock file is
+// created 0600.
+func TestUserLockAfterCrash(t *testing.T) {
+	flock := testutil.NeedBinary(t, "flock")
+	path := filepath.Join(t.TempDir(), "users.toml")
+	unlock, err := lockUsersFile(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file: %v, %v", fi, err)
+	}
+	// --close: the command (cat, which waits for its input to end) does
+	// not inherit the lock; only flock(1) holds it.
+	cmd := exec.Command(flock, "--exclusive", "--close", path+".lock", "cat")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close() // ends cat
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the child holds it.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		u, err := lockUsersFile(path, 0)
+		if err != nil {
+			break
+		}
+		u()
+		if time.Now().After(deadline) {
+			t.Fatal("flock(1) never took the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(path+".lock", []byte("999999\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	unlock, err = lockUsersFile(path, 10*time.Second)
+	if err != nil {
+		t.Fatalf("after the holder was killed: %v", err)
+	}
+	unlock()
 }
