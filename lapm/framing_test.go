@@ -940,3 +940,53 @@ func testCodecFramesPastMaxWords(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderFlagOrAbortAtEveryBit puts a flag, an abort, a long run of
+// 1s, a lone 0 or 1 and five 1s and a 0 raw into the line of two frames at
+// every bit position (so in every place of a 56-bit window, before, inside
+// and between frames), and decodes it whole and in pieces against the
+// reference, with both loops.
+func TestDecoderFlagOrAbortAtEveryBit(t *testing.T) { bothPaths(t, testDecoderFlagOrAbortAtEveryBit) }
+
+func testDecoderFlagOrAbortAtEveryBit(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, fill := range []int{0, 1} {
+		for _, k := range []FCSKind{FCS16, FCS32} {
+			fr := codecRandBytes(r, 60, fill)
+			e := Encoder{FCS: k}
+			enc := e.AppendFrame(e.AppendFlags(nil, 1), fr)
+			enc = e.AppendFrame(enc, fr[:30])
+			var bitsIn []byte
+			for _, b := range enc {
+				for j := range 8 {
+					bitsIn = append(bitsIn, b>>j&1)
+				}
+			}
+			for _, ins := range [][]byte{{0, 1, 1, 1, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {0}, {1}, {1, 1, 1, 1, 1, 0}} {
+				for pos := 0; pos <= len(bitsIn); pos++ {
+					var s bitSink
+					for _, b := range bitsIn[:pos] {
+						s.bit(b)
+					}
+					for _, b := range ins {
+						s.bit(b)
+					}
+					for _, b := range bitsIn[pos:] {
+						s.bit(b)
+					}
+					line := append(s.out, flag, flag)
+					ref := refDecoder{fcs: k, maxFrame: 64}
+					var want [][]byte
+					ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
+					for _, chunk := range []int{len(line), 9, 3} {
+						d := Decoder{FCS: k, MaxFrame: 64}
+						got := feedDecoder(&d, line, chunk)
+						if d.Stats() != ref.st || fmt.Sprint(got) != fmt.Sprint(want) {
+							t.Fatalf("filling %d, %v, %v at bit %d, pieces of %d: %+v, reference %+v", fill, k, ins, pos, chunk, d.Stats(), ref.st)
+						}
+					}
+				}
+			}
+		}
+	}
+}
