@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,6 +189,40 @@ func TestKeyStore(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the store was not refilled")
 		}
+	}
+}
+
+// TestKeyStoreConcurrent: handshakes taking keys at the same time while
+// the store refills never get the same key (run with -race), and the
+// refilling goroutine ends.
+func TestKeyStoreConcurrent(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := &keyStore{capacity: 4}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				k := s.take()
+				if k == nil {
+					continue
+				}
+				b := string(k.Bytes())
+				mu.Lock()
+				dup := seen[b]
+				seen[b] = true
+				mu.Unlock()
+				if dup {
+					t.Error("a key was handed out twice")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) == 0 {
+		t.Log("no key was ready in time for any take")
 	}
 }
 
