@@ -1,8 +1,10 @@
 package lapm
 
 import (
+	"fmt"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 )
 
 // Large buffers (line reads, frame output) are needed only
@@ -29,6 +31,9 @@ var frameBufPool sync.Pool // of *[]byte with capacity in [frameBuf, 8 KiB)
 // when it has one.
 func getBuf(n int) []byte {
 	if n > 1<<12 && n <= frameBuf {
+		if c := bufCheck.Load(); c != nil {
+			return c.get(len(bufPools), frameBuf)
+		}
 		if p, ok := frameBufPool.Get().(*[]byte); ok {
 			return (*p)[:0]
 		}
@@ -37,6 +42,9 @@ func getBuf(n int) []byte {
 	c := bits.Len(uint(max(n, 1) - 1)) // smallest class with 1<<c >= n
 	if c < minPooledShift || c > maxPooledShift {
 		return make([]byte, 0, n)
+	}
+	if bc := bufCheck.Load(); bc != nil {
+		return bc.get(c, 1<<c)
 	}
 	if p, ok := bufPools[c].Get().(*[]byte); ok {
 		return (*p)[:0]
@@ -53,9 +61,85 @@ func putBuf(b []byte) {
 		return
 	}
 	p := b[:0]
+	if bc := bufCheck.Load(); bc != nil {
+		if cap(b) >= frameBuf && c == 12 {
+			c = len(bufPools)
+		}
+		bc.put(c, b)
+		return
+	}
 	if cap(b) >= frameBuf && c == 12 {
 		frameBufPool.Put(&p)
 		return
 	}
 	bufPools[c].Put(&p)
+}
+
+// bufCheck, when set (by tests only), replaces the pools with checked
+// free lists: see bufChecker.
+var bufCheck atomic.Pointer[bufChecker]
+
+// bufChecker is a deterministic stand-in for the pools that makes a
+// buffer used after putBuf visible. putBuf fills the whole buffer with
+// poisonOctet, so that a reader of a buffer it no longer owns sees
+// poison instead of its data; getBuf hands out the buffer put last (the
+// reuse most likely to expose a stale owner) and first checks that the
+// poison is intact, so that a writer after putBuf is caught too; and a
+// buffer put twice (two later owners of one array) is caught at the
+// second putBuf. Violations are recorded, not panicked on, and read with
+// errors.
+type bufChecker struct {
+	mu    sync.Mutex
+	free  [maxPooledShift + 2][][]byte // per class; the last is frameBuf's
+	in    map[*byte]bool               // first octet of each buffer in free
+	gets  int                          // buffers taken from free
+	fails []string
+}
+
+// poisonOctet fills every buffer in a bufChecker's free lists.
+const poisonOctet = 0xA5
+
+func newBufChecker() *bufChecker { return &bufChecker{in: make(map[*byte]bool)} }
+
+func (c *bufChecker) get(class, size int) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.free[class]
+	if len(l) == 0 {
+		return make([]byte, 0, size)
+	}
+	b := l[len(l)-1]
+	c.free[class] = l[:len(l)-1]
+	delete(c.in, &b[:1][0])
+	c.gets++
+	for i, v := range b[:cap(b)] {
+		if v != poisonOctet {
+			c.fails = append(c.fails, fmt.Sprintf("buffer of %d octets written after putBuf (octet %d is 0x%02x)", cap(b), i, v))
+			break
+		}
+	}
+	return b[:0]
+}
+
+func (c *bufChecker) put(class int, b []byte) {
+	b = b[:cap(b)]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in[&b[0]] {
+		c.fails = append(c.fails, fmt.Sprintf("buffer of %d octets put twice", cap(b)))
+		return
+	}
+	for i := range b {
+		b[i] = poisonOctet
+	}
+	c.in[&b[0]] = true
+	c.free[class] = append(c.free[class], b)
+}
+
+// errors returns the violations seen so far and how many buffers were
+// reused.
+func (c *bufChecker) errors() (fails []string, reused int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.fails...), c.gets
 }

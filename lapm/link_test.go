@@ -197,6 +197,7 @@ func (s *sealer) Open(dst, sealed []byte) ([]byte, error) {
 
 func TestLinkTransformSealsOnce(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	checkBufs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, b := linesim.NewPair(linesim.Config{Seed: 3, Impairments: linesim.Impairments{BitErrorRate: 5e-5}})
@@ -230,6 +231,7 @@ func TestLinkAEADUnderLoss(t *testing.T) {
 	for _, srej := range []bool{false, true} {
 		t.Run(fmt.Sprintf("srej=%v", srej), func(t *testing.T) {
 			testutil.CheckGoroutines(t)
+			checkBufs(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			a, b := linesim.NewPair(linesim.Config{Seed: 7, Impairments: linesim.Impairments{BitErrorRate: 5e-5}})
@@ -260,6 +262,7 @@ func TestLinkAEADUnderLoss(t *testing.T) {
 // arrives intact while the pooled buffers are reused.
 func TestLinkOwnedFramesSmallReads(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	checkBufs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, b := linesim.NewPair(linesim.Config{Seed: 9, Impairments: linesim.Impairments{BitErrorRate: 1e-5}})
@@ -650,6 +653,7 @@ func TestLinkOpenFlagWait(t *testing.T) {
 // peer reads every octet and then io.EOF.
 func TestLinkCloseSendsQueuedWrites(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	checkBufs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, b := linesim.NewPair(linesim.Config{Seed: 31})

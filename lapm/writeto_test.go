@@ -28,6 +28,7 @@ func establishedPair(t *testing.T, ctx context.Context) (*Link, *Link) {
 // as with Read, and returns nil when the peer releases the link.
 func TestLinkWriteToCopy(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	checkBufs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	la, lb := establishedPair(t, ctx)
@@ -108,6 +109,7 @@ func TestLinkWriteToWriterFails(t *testing.T) {
 // is closed, with ErrClosed.
 func TestLinkWriteToClose(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	checkBufs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	la, lb := establishedPair(t, ctx)
@@ -160,6 +162,7 @@ func (w *callWriter) Write(p []byte) (int, error) {
 // writer in one write, not one per frame.
 func TestLinkWriteToGathers(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	checkBufs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a, b := linesim.NewPair(linesim.Config{Seed: 12})
