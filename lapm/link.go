@@ -1645,11 +1645,17 @@ func (l *Link) unwrite(rest []rxPayload) {
 // and nil otherwise (also when the link had already ended).
 func (l *Link) Close() error {
 	err := l.do(func(now time.Time) error {
-		// What Write queued before Close is sent before the release.
+		// What Write queued before Close is sent before the release;
+		// a Write from now on fails (in the same critical section: a
+		// payload queued after the queue was taken would be dropped
+		// while its Write reports success).
 		l.mu.Lock()
 		l.closedHere = true
 		queued := l.sendq
 		l.sendq = nil
+		if l.sendErr == nil || l.sendErr == errBeforeDataPhase {
+			l.sendErr = ErrClosed
+		}
 		l.mu.Unlock()
 		if l.m.st == stateConnected {
 			l.m.enqueueFinal(queued)
