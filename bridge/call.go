@@ -143,19 +143,47 @@ func (c *call) end(result, reason, msg string) {
 func (c *call) hangup(msg string) {
 	c.hangOnce.Do(func() {
 		if msg != "" {
+			limit := c.lastWordsTimeout(len(msg))
 			if d, ok := c.line.(transport.Deadliner); ok {
-				_ = d.SetWriteDeadline(c.s.now().Add(messageWriteTimeout))
+				_ = d.SetWriteDeadline(c.s.now().Add(limit))
 			}
 			// A V.42 link has no write deadline: its Write waits while a
 			// window's worth is queued and the caller's receiver stays
 			// busy. Hanging up the line under it ends that wait.
-			t := time.AfterFunc(messageWriteTimeout, func() { _ = c.line.Close() })
+			closed := make(chan struct{})
+			t := time.AfterFunc(limit, func() {
+				defer close(closed)
+				_ = c.line.Close()
+			})
 			_, _ = io.WriteString(c.w, msg)
-			t.Stop()
+			if !t.Stop() {
+				<-closed // nothing of the call outlives it
+			}
 		}
 		_ = c.closer()
 		_ = c.line.Close()
 	})
+}
+
+// lastWordsTimeout bounds writing a last message of n octets to the
+// caller: messageWriteTimeout, plus on a paced line (line_rate) the time
+// the message and, over V.42, two frames take at the line rate (the
+// message waits for room in the link, which the acknowledgement of a
+// frame makes), so that a slow line that moves is not cut short.
+func (c *call) lastWordsTimeout(n int) time.Duration {
+	d := messageWriteTimeout
+	if c.lc.LineRate <= 0 {
+		return d
+	}
+	if c.stats != nil {
+		n401 := 128 // V.42's default
+		if st := c.stats(); st != nil && st.N401 > 0 {
+			n401 = st.N401
+		}
+		n += 2 * (n401 + 16) // a frame's overhead, generously
+	}
+	// Start-stop characters of 10 bits, as the pacing counts them.
+	return d + time.Duration(n)*10*time.Second/time.Duration(c.lc.LineRate)
 }
 
 // finish writes the call record and the log line.
@@ -270,9 +298,9 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	pctx, endSession := context.WithCancelCause(ctx)
 	defer endSession(nil)
 	watch := startSessionWatch(lim, realClock{s.now}, endSession)
-	// On a paced line, output to the caller counts as activity for each
-	// second of line time written (see callerWriter).
-	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate/10), c.line, watch.backendConn(conn), &c.cnt)
+	// On a paced line, output to the caller counts as activity as it is
+	// written (see callerWriter).
+	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), c.line, watch.backendConn(conn), &c.cnt)
 	watch.stop()
 	switch res.side {
 	case endBackend:

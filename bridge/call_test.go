@@ -252,3 +252,21 @@ func TestIdleTimeoutSlowLineBulk(t *testing.T) {
 		t.Fatalf("records: %+v", recs)
 	}
 }
+
+// TestLastWordsTimeoutSlowLine: on a paced line the bound on the last
+// words grows with the time they (and over V.42 two frames ahead of
+// them) take at the line rate; unpaced it is messageWriteTimeout.
+func TestLastWordsTimeoutSlowLine(t *testing.T) {
+	c := &call{}
+	if d := c.lastWordsTimeout(len(msgIdle)); d != messageWriteTimeout {
+		t.Errorf("unpaced: %v", d)
+	}
+	c.lc.LineRate = 300 // 30 characters per second
+	if d := c.lastWordsTimeout(30); d != messageWriteTimeout+time.Second {
+		t.Errorf("text at 300 bit/s: %v", d)
+	}
+	c.stats = func() *store.LAPMStats { return &store.LAPMStats{N401: 128} }
+	if d := c.lastWordsTimeout(30); d != messageWriteTimeout+time.Duration(30+2*144)*time.Second/30 {
+		t.Errorf("V.42 at 300 bit/s: %v", d)
+	}
+}

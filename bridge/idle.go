@@ -168,17 +168,19 @@ func (w *sessionWatch) callerReader(r io.Reader) io.Reader {
 	return activityReader{r: r, w: w}
 }
 
-// callerWriter returns w, with its writes cut into pieces of at most
-// piece octets, each counted as activity once written, when piece is
-// positive: on a paced line (line_rate) one Write of backend output can
-// take longer than the idle time while octets move all along, and the
-// reads alone would take that for idleness. With piece 0 (unpaced
-// lines, where a Write is quick unless the caller stopped reading) w is
-// returned as it is.
-func (w *sessionWatch) callerWriter(dst io.Writer, piece int) io.Writer {
-	if w == nil || piece <= 0 {
+// callerWriter returns dst, with its writes cut into pieces of one
+// activity check's worth of line time (idle_timeout/8 at lineRate bit/s
+// of 10-bit characters), each counted as activity once written, when
+// lineRate is positive: on a paced line (line_rate) one Write of backend
+// output can take longer than the idle time while octets move all along,
+// and the reads alone would take that for idleness. Unpaced (lineRate
+// 0: a Write is quick unless the caller stopped reading) or without an
+// idle limit, dst is returned as it is.
+func (w *sessionWatch) callerWriter(dst io.Writer, lineRate int) io.Writer {
+	if w == nil || w.granule == 0 || lineRate <= 0 {
 		return dst
 	}
+	piece := max(1, int(int64(lineRate/10)*int64(w.granule)/int64(time.Second)))
 	return activityWriter{w: dst, watch: w, piece: piece}
 }
 

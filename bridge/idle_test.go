@@ -318,22 +318,23 @@ func (s *slowCaller) Write(p []byte) (int, error) {
 }
 
 // TestSessionWatchSlowWrite: on a paced line a Write that takes longer
-// than the idle time is cut into pieces of piece octets, each counted as
-// activity: 32 KiB at 2,400 bit/s (136 s) under a one-minute idle time
-// does not end the session; idleness after it does. Unpaced (piece 0),
-// the writer is the one given.
+// than the idle time is cut into pieces of one activity check's worth of
+// line time, each counted as activity: 32 KiB at 2,400 bit/s (136 s)
+// under a one-minute idle time does not end the session; idleness after
+// it does. Unpaced (line rate 0), the writer is the one given.
 func TestSessionWatchSlowWrite(t *testing.T) {
 	wt := newWatch(config.SessionLimits{Idle: time.Minute})
 	slow := &slowCaller{clock: wt.clock}
-	w := wt.w.callerWriter(slow, 240)
+	w := wt.w.callerWriter(slow, 2400)
 	if n, err := w.Write(make([]byte, 32<<10)); n != 32<<10 || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
 	if got := wt.endedWith(); len(got) != 0 {
 		t.Fatalf("ended during the write: %v", got)
 	}
-	if len(slow.writes) != (32<<10+239)/240 || slow.writes[0] != 240 {
-		t.Errorf("pieces %v", slow.writes[:min(len(slow.writes), 4)])
+	const piece = 240 * 60 / idleGranules // octets of one check (7.5 s)
+	if len(slow.writes) != (32<<10+piece-1)/piece || slow.writes[0] != piece {
+		t.Errorf("pieces %v, want %d octets each", slow.writes[:min(len(slow.writes), 4)], piece)
 	}
 	wt.clock.advance(time.Minute + time.Minute/idleGranules)
 	if got := wt.endedWith(); len(got) != 1 || got[0] != errIdleTimeout {

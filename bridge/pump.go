@@ -169,16 +169,20 @@ type pumpEnd struct {
 	// callerWriteGrace later if that copy is still writing to it.
 	downDone bool
 	hangUp   *time.Timer
+	hungUp   chan struct{} // closed when hangUp's function has returned
 }
 
 // downEnded records that the backend->caller copy has returned and
 // disarms the caller's hang-up.
+// If the hang-up has already started, it waits until the line is hung
+// up, so that nothing pump started outlives it.
 func (p *pumpEnd) downEnded() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.downDone = true
-	if p.hangUp != nil {
-		p.hangUp.Stop()
+	t := p.hangUp
+	p.mu.Unlock()
+	if t != nil && !t.Stop() {
+		<-p.hungUp
 	}
 }
 
@@ -218,7 +222,11 @@ func (p *pumpEnd) closeBackend() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !p.downDone {
-			p.hangUp = time.AfterFunc(callerWriteGrace, func() { _ = p.line.Close() })
+			p.hungUp = make(chan struct{})
+			p.hangUp = time.AfterFunc(callerWriteGrace, func() {
+				defer close(p.hungUp)
+				_ = p.line.Close()
+			})
 		}
 	})
 }
