@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // -update rewrites the golden transcripts under testdata/machine.
@@ -815,12 +816,41 @@ func FuzzMachineFrames(f *testing.F) {
 		if err := m.establish(now); err != nil {
 			t.Fatal(err)
 		}
-		for range 6 {
-			m.enqueue([]byte("outgoing"))
+		// Buffer ownership, as the Link's pools need it: a payload
+		// takeAcked returned (given back to the pool) is never sent
+		// again and returned once; a received frame's array the machine
+		// did not take (rxBuf left) is given back and nothing the
+		// machine keeps points into it.
+		sent := map[*byte]bool{}
+		for i := range 6 {
+			p := []byte(fmt.Sprintf("outgoing %d", i))
+			sent[&p[0]] = true
+			m.enqueue(p)
+		}
+		putBack := map[*byte]bool{}
+		var returned [][]byte // received arrays given back
+		inReturned := func(b []byte) bool {
+			if cap(b) == 0 {
+				return false
+			}
+			p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+			for _, r := range returned {
+				lo := uintptr(unsafe.Pointer(unsafe.SliceData(r)))
+				if p >= lo && p < lo+uintptr(cap(r)) {
+					return true
+				}
+			}
+			return false
 		}
 		check := func() {
 			iframes := 0
 			for _, f := range m.flush(now) {
+				if f.Kind == KindI && putBack[&f.Info[0]] {
+					t.Fatalf("I frame N(S)=%d sent from a payload takeAcked gave back", f.NS)
+				}
+				if inReturned(f.Info) {
+					t.Fatalf("frame %v sent from a received array given back", f)
+				}
 				if f.Kind == KindI {
 					// Retransmissions included: a burst of REJ/SREJ/F=1
 					// resends each frame once per batch.
@@ -833,8 +863,39 @@ func FuzzMachineFrames(f *testing.F) {
 					t.Fatalf("machine sent an unparsable frame %v: %v", f, err)
 				}
 			}
-			m.takeEvents()
-			if rx := m.takeRx(); len(rx) > 0 && len(in)%3 == 0 {
+			acked := m.takeAcked()
+			for _, p := range acked {
+				if !sent[&p[0]] || putBack[&p[0]] {
+					t.Fatalf("takeAcked returned %q, not outstanding", p)
+				}
+				putBack[&p[0]] = true
+			}
+			clear(acked)
+			for _, e := range m.unacked {
+				if putBack[&e.p[0]] {
+					t.Fatalf("payload %q given back while outstanding", e.p)
+				}
+			}
+			for _, e := range m.takeEvents() {
+				if inReturned(e.info) {
+					t.Fatalf("event %v refers to a received array given back", e.kind)
+				}
+			}
+			for _, h := range m.hold {
+				if inReturned(h.p) {
+					t.Fatal("a held frame refers to a received array given back")
+				}
+			}
+			if inReturned(m.xidLastCmd) || inReturned(m.xidCmd) {
+				t.Fatal("the XID state refers to a received array given back")
+			}
+			rx := m.takeRx()
+			for _, r := range rx {
+				if inReturned(r.p) || inReturned(r.buf) {
+					t.Fatal("a delivered payload refers to a received array given back")
+				}
+			}
+			if len(rx) > 0 && len(in)%3 == 0 {
 				m.consumed(now, len(rx))
 			}
 			if m.rxFrames > m.rxHard || m.holdN > m.p.kRx || len(m.txq) > m.txqCap {
@@ -855,12 +916,20 @@ func FuzzMachineFrames(f *testing.F) {
 				continue
 			}
 			n = min(n, len(in))
-			raw := in[:n]
+			// Every frame in an array of its own, handed over as the
+			// Link does with long frames (rxBuf).
+			raw := append([]byte(nil), in[:n]...)
 			in = in[n:]
 			if fr, err := ParseFrame(raw); err != nil {
 				m.recvInvalid(now, raw, err)
+				returned = append(returned, raw)
 			} else {
+				m.rxBuf = raw
 				m.recvFrame(now, fr)
+				if m.rxBuf != nil {
+					m.rxBuf = nil
+					returned = append(returned, raw)
+				}
 			}
 			check()
 		}
