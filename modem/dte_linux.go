@@ -302,8 +302,11 @@ func OpenSerial(c SerialConfig) (*Serial, error) {
 	s.dcdBit, s.dsrBit, s.riBit = dcdBit, dsrBit, riBit
 	s.setBit = func(req uint, bit int) error { return unix.IoctlSetPointerInt(fd, req, bit) }
 	s.getTermios = func() (*unix.Termios, error) { return unix.IoctlGetTermios(fd, unix.TCGETS) }
-	// TCSETSW: output already written goes out under the old setting.
-	s.setTermios = func(t *unix.Termios) error { return unix.IoctlSetTermios(fd, unix.TCSETSW, t) }
+	// TCSETS, not TCSETSW: TCSETSW waits until written output has gone,
+	// which with CTS low (&K3) or output held by XOFF could block the
+	// modem's event loop for ever (and SIGTERM with it). The cost: octets
+	// still in the UART's buffer go out under the new setting.
+	s.setTermios = func(t *unix.Termios) error { return unix.IoctlSetTermios(fd, unix.TCSETS, t) }
 	return s, nil
 }
 
