@@ -61,9 +61,15 @@ const (
 )
 
 const (
-	// odpPairs is how many ODPs the originator sends when it starts. The
-	// line is reliable, so one burst replaces continuous repetition.
-	odpPairs = 8
+	// odpPairs is how many ODPs the originator sends when it starts.
+	// V.42 §7.2.1 has the originator send ODP continuously until it sees
+	// ADP or T400 ends; on an octet line a burst at the start and
+	// odpRepeatPairs more every odpRepeat stand for that, so that an
+	// answerer that starts listening late, or a line that lost the first
+	// burst, still sees one, without flooding a text host with DC1s.
+	odpPairs       = 8
+	odpRepeatPairs = 2
+	odpRepeat      = 100 * time.Millisecond
 	// adpCount is how many ADPs the answerer sends (V.42: at least 10).
 	adpCount = 10
 	// dc1Needed is how many DC1s of alternating parity identify an ODP.
@@ -80,7 +86,8 @@ const (
 // returns the same result and consumes nothing.
 type Detector struct {
 	role     Role
-	deadline time.Time
+	deadline time.Time // T400
+	nextODP  time.Time // originator: when to repeat the ODP
 	res      DetectResult
 	held     []byte
 
@@ -102,16 +109,31 @@ type Detector struct {
 func NewDetector(r Role) *Detector { return &Detector{role: r} }
 
 // Start begins detection at now: it returns the octets to send (the ODP
-// burst for the originator, nothing for the answerer) and the T400
-// deadline.
+// burst for the originator, nothing for the answerer) and the deadline
+// for the next Timeout call (T400, or for the originator the next ODP
+// repetition).
 func (d *Detector) Start(now time.Time) (send []byte, deadline time.Time) {
 	d.deadline = now.Add(T400)
 	if d.role == Originator {
-		for range odpPairs {
-			send = append(send, dc1Even, dc1Odd)
-		}
+		send = appendODP(send, odpPairs)
+		d.nextODP = now.Add(odpRepeat)
 	}
-	return send, d.deadline
+	return send, d.next()
+}
+
+// next is the deadline for the next Timeout call.
+func (d *Detector) next() time.Time {
+	if d.role == Originator && d.nextODP.Before(d.deadline) {
+		return d.nextODP
+	}
+	return d.deadline
+}
+
+func appendODP(dst []byte, pairs int) []byte {
+	for range pairs {
+		dst = append(dst, dc1Even, dc1Odd)
+	}
+	return dst
 }
 
 // Held returns the octets received before the decision that belong to the
@@ -232,15 +254,20 @@ func (d *Detector) decide(r DetectResult) DetectResult {
 }
 
 // Timeout handles the deadline: at or after T400 it decides DetectTimeout;
-// earlier it returns the deadline still pending. It sends nothing.
+// earlier it returns the next deadline, and for the originator, when an
+// ODP repetition is due, the ODPs to send.
 func (d *Detector) Timeout(now time.Time) (send []byte, res DetectResult, deadline time.Time) {
 	if d.res != 0 {
 		return nil, d.res, time.Time{}
 	}
-	if now.Before(d.deadline) {
-		return nil, 0, d.deadline
+	if !now.Before(d.deadline) {
+		return nil, d.decide(DetectTimeout), time.Time{}
 	}
-	return nil, d.decide(DetectTimeout), time.Time{}
+	if d.role == Originator && !now.Before(d.nextODP) {
+		send = appendODP(nil, odpRepeatPairs)
+		d.nextODP = now.Add(odpRepeat)
+	}
+	return send, 0, d.next()
 }
 
 // ErrNoDeadline is returned by Detect for a line without read deadlines.
@@ -315,7 +342,10 @@ func Detect(ctx context.Context, line io.ReadWriter, r Role) (res DetectResult, 
 		if err := ctx.Err(); err != nil {
 			return 0, nil, fmt.Errorf("lapm: detection: %w", err)
 		}
-		_, res, next := d.Timeout(time.Now())
+		send, res, next := d.Timeout(time.Now())
+		if err := writeAll(line, send); err != nil {
+			return 0, nil, err
+		}
 		if res != 0 {
 			return res, append([]byte(nil), d.Held()...), nil
 		}

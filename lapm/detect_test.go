@@ -44,7 +44,7 @@ func TestDetectorOriginator(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d := NewDetector(Originator)
 			send, dl := d.Start(dt0)
-			if !bytes.Equal(send, bytes.Repeat([]byte{0x11, 0x91}, odpPairs)) || !dl.Equal(dt0.Add(T400)) {
+			if !bytes.Equal(send, bytes.Repeat([]byte{0x11, 0x91}, odpPairs)) || !dl.Equal(dt0.Add(odpRepeat)) {
 				t.Fatalf("Start: % x, %v", send, dl)
 			}
 			send, res, consumed := d.Receive(dt0, c.in)
@@ -144,6 +144,50 @@ func TestDetectorTimeout(t *testing.T) {
 	}
 }
 
+// TestDetectorRepeatsODP: the originator repeats the ODP every odpRepeat
+// until T400 (V.42 §7.2.1: continuously until ADP), and stops once it has
+// decided.
+func TestDetectorRepeatsODP(t *testing.T) {
+	d := NewDetector(Originator)
+	_, dl := d.Start(dt0)
+	if send, res, next := d.Timeout(dl.Add(-time.Millisecond)); res != 0 || len(send) != 0 || !next.Equal(dl) {
+		t.Fatalf("early Timeout: % x %v %v", send, res, next)
+	}
+	n := 0
+	for now := dl; ; {
+		send, res, next := d.Timeout(now)
+		if res != 0 {
+			if res != DetectTimeout || !now.Equal(dt0.Add(T400)) {
+				t.Fatalf("decided %v at %v", res, now.Sub(dt0))
+			}
+			break
+		}
+		if !bytes.Equal(send, bytes.Repeat([]byte{0x11, 0x91}, odpRepeatPairs)) {
+			t.Fatalf("at %v: send % x", now.Sub(dt0), send)
+		}
+		n++
+		now = next
+	}
+	if want := int((T400 - 1) / odpRepeat); n != want {
+		t.Fatalf("%d repetitions before T400, want %d", n, want)
+	}
+	// An ADP ends the repetitions.
+	d = NewDetector(Originator)
+	d.Start(dt0)
+	if _, res, _ := d.Receive(dt0, adps(adpC, 2)); res != DetectLAPM {
+		t.Fatalf("ADP: %v", res)
+	}
+	if send, res, _ := d.Timeout(dt0.Add(odpRepeat)); len(send) != 0 || res != DetectLAPM {
+		t.Fatalf("after the decision: % x %v", send, res)
+	}
+	// The answerer never sends ODPs.
+	d = NewDetector(Answerer)
+	_, dl = d.Start(dt0)
+	if send, _, next := d.Timeout(dt0.Add(odpRepeat)); len(send) != 0 || !next.Equal(dl) || !dl.Equal(dt0.Add(T400)) {
+		t.Fatalf("answerer: % x %v %v", send, next, dl)
+	}
+}
+
 func TestDetectorHeldBound(t *testing.T) {
 	d := NewDetector(Originator)
 	d.Start(dt0)
@@ -223,15 +267,38 @@ func TestDetectTimeouts(t *testing.T) {
 			t.Fatalf("answerer decided after %v (fake clock), want %v", el, T400)
 		}
 		// A host without V.42 prints a banner and ignores the ODP: the
-		// originator times out and keeps the banner.
+		// originator repeats the ODP until T400, times out and keeps the
+		// banner.
+		got := make(chan []byte, 1)
 		go func() {
+			var in []byte
 			buf := make([]byte, 64)
-			_, _ = a.Read(buf)
+			n, _ := a.Read(buf)
+			in = append(in, buf[:n]...)
 			_, _ = a.Write([]byte("Welcome\r\n"))
+			for {
+				n, err := a.Read(buf)
+				in = append(in, buf[:n]...)
+				if err != nil {
+					got <- in
+					return
+				}
+			}
 		}()
+		start = time.Now()
 		res, left, err = Detect(context.Background(), b, Originator)
 		if err != nil || res != DetectTimeout || string(left) != "Welcome\r\n" {
 			t.Fatalf("originator: %v %q %v", res, left, err)
+		}
+		if el := time.Since(start); el != T400 {
+			t.Fatalf("originator decided after %v (fake clock), want %v", el, T400)
+		}
+		b.Close()
+		// The first burst, then a repetition every odpRepeat before T400.
+		reps := int((T400 - 1) / odpRepeat)
+		want := slices.Concat(bytes.Repeat([]byte{0x11, 0x91}, odpPairs), bytes.Repeat([]byte{0x11, 0x91}, odpRepeatPairs*reps))
+		if in := <-got; !bytes.Equal(in, want) {
+			t.Fatalf("host saw % x, want % x", in, want)
 		}
 	})
 }
