@@ -1408,6 +1408,7 @@ func (l *Link) Write(p []byte) (int, error) {
 	t := l.transform
 	l.mu.Unlock()
 	written := 0
+	var sealErr error
 	for len(p) > 0 {
 		room, err := l.sendRoom()
 		if err != nil {
@@ -1422,7 +1423,18 @@ func (l *Link) Write(p []byte) (int, error) {
 			// peer acknowledged the frame): large payloads are sealed
 			// without allocating.
 			if t != nil {
-				batch = append(batch, t.Seal(getBuf(n+t.Overhead()), p[:n]))
+				buf := getBuf(n + t.Overhead())
+				sealed := t.Seal(buf, p[:n])
+				if sealed == nil {
+					// The transform can seal no more (counter
+					// exhausted, or wiped as the call ends): never
+					// send an empty or unsealed frame. What it did
+					// seal is queued below, in order.
+					putBuf(buf)
+					sealErr = fmt.Errorf("lapm: write: the transform refused to seal: %w", ErrTransform)
+					break
+				}
+				batch = append(batch, sealed)
 			} else {
 				batch = append(batch, append(getBuf(n), p[:n]...))
 			}
@@ -1439,6 +1451,9 @@ func (l *Link) Write(p []byte) (int, error) {
 			return written, fmt.Errorf("lapm: write: %w", err)
 		}
 		written += sizes
+		if sealErr != nil {
+			return written, sealErr
+		}
 	}
 	return written, nil
 }

@@ -224,6 +224,57 @@ func TestLinkTransformSealsOnce(t *testing.T) {
 	}
 }
 
+// exhaustedSealer seals `left` payloads, then returns nil (a counter
+// exhausted, or a transform wiped as the call ends).
+type exhaustedSealer struct {
+	sealer
+	left int
+}
+
+func (s *exhaustedSealer) Seal(dst, plain []byte) []byte {
+	if s.left == 0 {
+		return nil
+	}
+	s.left--
+	return s.sealer.Seal(dst, plain)
+}
+
+// TestLinkWriteTransformExhausted: when the transform stops sealing, Write
+// fails with ErrTransform, counts only what was queued, and no empty or
+// unsealed frame reaches the peer (its Open would see it).
+func TestLinkWriteTransformExhausted(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	checkBufs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 5})
+	cfg := Config{Params: LinkParams{N401: 256, K: 15}}
+	la, lb := openPair(t, ctx, a, b, cfg, cfg)
+	defer la.Close()
+	defer lb.Close()
+	la.SetTransform(&exhaustedSealer{left: 3})
+	lb.SetTransform(&sealer{})
+	establishPair(t, ctx, la, lb)
+	data := pattern(10 * 252)
+	n, err := la.Write(data)
+	if !errors.Is(err, ErrTransform) || n != 3*252 {
+		t.Fatalf("Write: %d, %v; want %d and ErrTransform", n, err, 3*252)
+	}
+	if _, err := la.Write(data[:1]); !errors.Is(err, ErrTransform) {
+		t.Fatalf("Write after exhaustion: %v", err)
+	}
+	got := make([]byte, n)
+	if _, err := io.ReadFull(lb, got); err != nil || !bytes.Equal(got, data[:n]) {
+		t.Fatalf("read: %v", err)
+	}
+	// Nothing else (no empty frame) reached the peer: its next Read
+	// sees the link end, not a payload or an Open error.
+	la.Close()
+	if m, err := lb.Read(got); m != 0 || errors.Is(err, ErrTransform) || err == nil {
+		t.Fatalf("after close: %d, %v", m, err)
+	}
+}
+
 // TestLinkAEADUnderLoss: payloads sealed with a real AEAD, opened in
 // place in the received frame (Transform contract) and delivered without
 // a copy, arrive intact through REJ and SREJ recovery on a noisy line.

@@ -11,6 +11,10 @@ package lapm
 // delivery, so an implicit message counter is safe). An error from Open
 // fails the link with ErrTransform.
 //
+// Seal returns nil when it can seal no more (an exhausted counter, a
+// transform wiped as the call ends); Write then sends what was sealed
+// before, counts it, and fails with ErrTransform.
+//
 // Seal and Open may append to dst and return the extended slice. The Link
 // calls Open with dst = sealed[:0] (open in place, as crypto/cipher.AEAD
 // allows), so Open must support that exact overlap. They are never called
