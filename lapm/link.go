@@ -962,12 +962,7 @@ func (l *Link) handleEvent(now time.Time, e event) {
 			_ = l.m.establish(now)
 		}
 	case evEstablished:
-		l.mu.Lock()
-		if l.sendErr == errBeforeDataPhase {
-			l.sendErr = nil
-			l.sendCap = l.m.p.kTx
-		}
-		l.mu.Unlock()
+		l.openWrites()
 		if l.estWait != nil {
 			l.estWait <- nil
 			l.estWait = nil
@@ -981,6 +976,20 @@ func (l *Link) handleEvent(now time.Time, e event) {
 	case evEnded:
 		l.onEnded()
 	}
+}
+
+// openWrites lets Write queue payloads: the machine is in the data phase.
+// It runs (on the owner goroutine) for the established event and before
+// Establish returns, whichever comes first: when the SABME was seen before
+// Establish, the machine is connected as soon as Establish's step has
+// answered it, before the event is handled.
+func (l *Link) openWrites() {
+	l.mu.Lock()
+	if l.sendErr == errBeforeDataPhase {
+		l.sendErr = nil
+		l.sendCap = l.m.p.kTx
+	}
+	l.mu.Unlock()
 }
 
 // agree installs the negotiated parameters and wakes Open.
@@ -1355,6 +1364,7 @@ func (l *Link) SetTransform(t Transform) {
 func (l *Link) Establish(ctx context.Context) error {
 	err := l.call(ctx, func(now time.Time) error {
 		if l.m.st == stateConnected {
+			l.openWrites()
 			return nil
 		}
 		if l.estWait != nil {
@@ -1367,6 +1377,7 @@ func (l *Link) Establish(ctx context.Context) error {
 		return nil
 	}, func() chan error {
 		if l.m.st == stateConnected {
+			l.openWrites()
 			ch := make(chan error, 1)
 			ch <- nil
 			return ch
