@@ -60,9 +60,10 @@ func (m *machine) t403Restart(now time.Time) {
 	}
 }
 
-// DefaultT402 is the longest an acknowledgement waits for an I frame of
-// ours to carry it (the reply delay T402 of V.42 §9.2; it must stay well
-// below the peer's T401). Interactive traffic is answered within it (an
+// DefaultT402 is a good Config.T402 where delayed acknowledgements are
+// wanted (they are off by default): the longest an acknowledgement waits
+// for an I frame of ours to carry it (the reply delay T402 of V.42 §9.2;
+// it must stay well below the peer's T401). Interactive traffic is answered within it (an
 // echoed keystroke carries the acknowledgement of the keystroke), so the
 // line carries no separate RR per frame.
 const DefaultT402 = 10 * time.Millisecond
