@@ -120,7 +120,7 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 	if ours == Originator {
 		peerRole = "answerer"
 	}
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr lockedBuffer
 	cmd := exec.CommandContext(ctx, bin, peerRole, host, port, strconv.Itoa(n))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -219,4 +219,23 @@ func (c *traceConn) Read(p []byte) (int, error) {
 func (c *traceConn) Write(p []byte) (int, error) {
 	c.log("->", &c.dw, p)
 	return c.Conn.Write(p)
+}
+
+// lockedBuffer collects a child's output; the test may read it (to report
+// a failure) while exec's copying goroutine still writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
