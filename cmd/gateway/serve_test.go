@@ -610,18 +610,7 @@ func TestServeDetectAndMetrics(t *testing.T) {
 	s.send("x\r")
 	s.expect("NO CARRIER")
 	g.waitRecords(1)
-	get := func(path string) string {
-		resp, err := http.Get("http://" + g.metrics + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %s", path, resp.Status)
-		}
-		return string(b)
-	}
+	get := g.metricsGet
 	if h := get("/healthz"); !strings.HasPrefix(h, "ok") {
 		t.Errorf("/healthz: %q", h)
 	}
@@ -638,22 +627,27 @@ func TestServeDetectAndMetrics(t *testing.T) {
 	}
 }
 
+// metricsGet fetches path from the daemon's metrics endpoint and fails the
+// test unless it answers 200.
+func (g *testGateway) metricsGet(path string) string {
+	g.t.Helper()
+	resp, err := http.Get("http://" + g.metrics + path)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		g.t.Fatalf("%s: %s", path, resp.Status)
+	}
+	return string(b)
+}
+
 // TestServePProf: with [metrics] pprof = true the metrics endpoint also
 // serves the runtime profiles of the running daemon.
 func TestServePProf(t *testing.T) {
 	g := newGateway(t, gwOpts{pprof: true})
-	get := func(path string) string {
-		resp, err := http.Get("http://" + g.metrics + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %s", path, resp.Status)
-		}
-		return string(b)
-	}
+	get := g.metricsGet
 	if g := get("/debug/pprof/goroutine?debug=1"); !strings.Contains(g, "goroutine profile:") {
 		t.Errorf("goroutine profile: %.200q", g)
 	}
