@@ -245,3 +245,19 @@ func waitListening(ctx context.Context, addr string, exited <-chan struct{}) err
 		}
 	}
 }
+
+// needBrowser returns node and Debian's chromium for the browser tests,
+// with playwright-core installed in web/ui; it skips in -short mode and,
+// like every test with a real peer, fails under CI=true when one is
+// missing.
+func needBrowser(t *testing.T) (node, chromium string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser end-to-end test skipped in -short mode")
+	}
+	node = needUI(t)
+	if _, err := os.Stat(filepath.Join("ui", "node_modules", "playwright-core", "package.json")); err != nil {
+		testutil.Missing(t, "playwright-core in web/ui/node_modules (run: cd web/ui && npm ci)")
+	}
+	return node, testutil.NeedBinary(t, "chromium")
+}

@@ -78,14 +78,7 @@ term = "xterm"
 // are left in $DIALGATE_ARTIFACTS (default: the test's temporary
 // directory, logged).
 func TestE2EBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser end-to-end test skipped in -short mode")
-	}
-	node := needUI(t)
-	if _, err := os.Stat(filepath.Join("ui", "node_modules", "playwright-core", "package.json")); err != nil {
-		testutil.Missing(t, "playwright-core in web/ui/node_modules (run: cd web/ui && npm ci)")
-	}
-	chromium := testutil.NeedBinary(t, "chromium")
+	node, chromium := needBrowser(t)
 	testutil.CheckGoroutines(t)
 
 	dir := t.TempDir()

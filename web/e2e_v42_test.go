@@ -79,14 +79,7 @@ term = "xterm"
 // $DIALGATE_ARTIFACTS/web-e2e (default: the test's temporary directory,
 // logged).
 func TestE2EBrowserV42(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser end-to-end test skipped in -short mode")
-	}
-	node := needUI(t)
-	if _, err := os.Stat(filepath.Join("ui", "node_modules", "playwright-core", "package.json")); err != nil {
-		testutil.Missing(t, "playwright-core in web/ui/node_modules (run: cd web/ui && npm ci)")
-	}
-	chromium := testutil.NeedBinary(t, "chromium")
+	node, chromium := needBrowser(t)
 	testutil.CheckGoroutines(t)
 
 	dir := t.TempDir()
