@@ -160,12 +160,7 @@ func TestLinkPoolPoisoned(t *testing.T) {
 			a, b := linesim.NewPair(linesim.Config{Seed: int64(tc.n401) + 1, Impairments: im})
 			ta, tb := &poisonTap{ReadWriteCloser: a}, &poisonTap{ReadWriteCloser: b}
 			cfg := Config{Params: LinkParams{N401: tc.n401, K: 15, FCS32: true, SREJ: tc.srej}, T401: 50 * time.Millisecond, N400: 50}
-			la, lb := openPair(t, ctx, ta, tb, cfg, cfg)
-			defer la.Close()
-			defer lb.Close()
-			la.SetTransform(newAEADTransform())
-			lb.SetTransform(newAEADTransform())
-			establishPair(t, ctx, la, lb)
+			la, lb := sealedPair(t, ctx, ta, tb, cfg)
 			const size = 512 << 10
 			sums := make([][2][32]byte, 2)
 			errs := make([]error, 4)

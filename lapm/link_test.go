@@ -48,6 +48,18 @@ func openPair(t testing.TB, ctx context.Context, a, b io.ReadWriteCloser, ca, cb
 	return la, rb.l
 }
 
+// sealedPair opens two links over a and b with cfg, seals both with the
+// test AEAD and establishes them; they are closed when the test ends.
+func sealedPair(t testing.TB, ctx context.Context, a, b io.ReadWriteCloser, cfg Config) (*Link, *Link) {
+	t.Helper()
+	la, lb := openPair(t, ctx, a, b, cfg, cfg)
+	t.Cleanup(func() { la.Close(); lb.Close() })
+	la.SetTransform(newAEADTransform())
+	lb.SetTransform(newAEADTransform())
+	establishPair(t, ctx, la, lb)
+	return la, lb
+}
+
 func establishPair(t testing.TB, ctx context.Context, la, lb *Link) {
 	t.Helper()
 	errc := make(chan error, 1)
@@ -287,12 +299,7 @@ func TestLinkAEADUnderLoss(t *testing.T) {
 			defer cancel()
 			a, b := linesim.NewPair(linesim.Config{Seed: 7, Impairments: linesim.Impairments{BitErrorRate: 5e-5}})
 			cfg := Config{Params: LinkParams{N401: 512, K: 15, FCS32: true, SREJ: srej}, T401: 200 * time.Millisecond}
-			la, lb := openPair(t, ctx, a, b, cfg, cfg)
-			defer la.Close()
-			defer lb.Close()
-			la.SetTransform(newAEADTransform())
-			lb.SetTransform(newAEADTransform())
-			establishPair(t, ctx, la, lb)
+			la, lb := sealedPair(t, ctx, a, b, cfg)
 			data := pattern(100_000)
 			go la.Write(data)
 			got := make([]byte, len(data))
@@ -318,12 +325,7 @@ func TestLinkOwnedFramesSmallReads(t *testing.T) {
 	defer cancel()
 	a, b := linesim.NewPair(linesim.Config{Seed: 9, Impairments: linesim.Impairments{BitErrorRate: 1e-5}})
 	cfg := Config{Params: LinkParams{N401: 4096, K: 15, FCS32: true, SREJ: true}, T401: 200 * time.Millisecond}
-	la, lb := openPair(t, ctx, a, b, cfg, cfg)
-	defer la.Close()
-	defer lb.Close()
-	la.SetTransform(newAEADTransform())
-	lb.SetTransform(newAEADTransform())
-	establishPair(t, ctx, la, lb)
+	la, lb := sealedPair(t, ctx, a, b, cfg)
 	data := pattern(1 << 20)
 	go la.Write(data)
 	got := make([]byte, 0, len(data))
