@@ -137,13 +137,29 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if os.Getenv("DIALGATE_INTEROP_TRACE") == "1" {
-		conn = &traceConn{Conn: conn, t: t, start: time.Now()}
+	// DIALGATE_INTEROP_TRACE=1 logs the non-I frames, =2 all frames, on
+	// both sides of the noise: "peer" is what spandsp sent and received,
+	// "ours" what we sent and received.
+	trace := os.Getenv("DIALGATE_INTEROP_TRACE")
+	traceStart := time.Now()
+	if trace != "" {
+		conn = &traceConn{Conn: conn, t: t, start: traceStart, side: "peer", all: trace == "2"}
 	}
 	if noisy {
 		conn = &noisyConn{Conn: conn, rr: rand.New(rand.NewPCG(1, uint64(ours))), wr: rand.New(rand.NewPCG(2, uint64(ours)))}
+		if trace != "" {
+			conn = &traceConn{Conn: conn, t: t, start: traceStart, side: "ours", all: trace == "2"}
+		}
 	}
 	cfg := Config{Role: ours, LineRate: 28800, Logger: tlog{t}}
+	if v := os.Getenv("DIALGATE_INTEROP_T402"); v != "" {
+		// Delayed acknowledgements (off by default), e.g. "10ms".
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("DIALGATE_INTEROP_T402: %v", err)
+		}
+		cfg.T402 = d
+	}
 	l, err := Open(ctx, conn, nil, cfg)
 	if err != nil {
 		t.Fatalf("open: %v\npeer: %s", err, stderr.String())
@@ -186,11 +202,16 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 	}
 }
 
-// traceConn logs every non-I frame crossing the line with a timestamp
-// (DIALGATE_INTEROP_TRACE=1), for debugging interoperability.
+// traceConn logs the frames crossing the line with a timestamp
+// (DIALGATE_INTEROP_TRACE), for debugging interoperability: the non-I
+// frames, or all of them with all set. side names the station whose view
+// it is ("peer": on spandsp's side of the noise, "ours": on ours); a
+// frame the noise destroyed is logged as lost before the next good one.
 type traceConn struct {
 	net.Conn
 	t      *testing.T
+	side   string
+	all    bool
 	mu     sync.Mutex
 	dr, dw Decoder
 	start  time.Time
@@ -199,24 +220,41 @@ type traceConn struct {
 func (c *traceConn) log(dir string, d *Decoder, p []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	lost := func() uint64 {
+		st := d.Stats()
+		return st.FCSErrors + st.Aborts + st.TooLong + st.TooShort + st.Misaligned
+	}
+	n := lost()
 	d.Feed(p, func(fr []byte) {
+		if l := lost(); l != n {
+			c.t.Logf("%8.4f %s %s %d lost (FCS, abort or length)", time.Since(c.start).Seconds(), c.side, dir, l-n)
+			n = l
+		}
 		f, err := ParseFrame(fr)
 		if err != nil {
-			c.t.Logf("%8.3f %s bad %v", time.Since(c.start).Seconds(), dir, err)
+			c.t.Logf("%8.4f %s %s bad %v", time.Since(c.start).Seconds(), c.side, dir, err)
 			return
 		}
-		if f.Kind == KindI {
+		if f.Kind == KindI && !c.all {
 			return
 		}
-		c.t.Logf("%8.3f %s %02x %v", time.Since(c.start).Seconds(), dir, f.Addr, f)
+		c.t.Logf("%8.4f %s %s %02x %v", time.Since(c.start).Seconds(), c.side, dir, f.Addr, f)
 	})
 }
+
+// Read logs what came from spandsp ("<-"), Write what goes to it ("->").
 func (c *traceConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.log("<-", &c.dr, p[:n])
 	return n, err
 }
 func (c *traceConn) Write(p []byte) (int, error) {
+	if c.side == "peer" {
+		// Below the noise a write is what spandsp receives: log it as
+		// the line delivers it.
+		defer c.log("->", &c.dw, p)
+		return c.Conn.Write(p)
+	}
 	c.log("->", &c.dw, p)
 	return c.Conn.Write(p)
 }

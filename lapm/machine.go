@@ -188,7 +188,7 @@ type machine struct {
 	// Receive side.
 	vr      uint8
 	rejSent bool        // REJ exception condition (V.42 §8.4.2)
-	rejAt   time.Time   // repeat the REJ then if the condition persists
+	rejAt   time.Time   // repeat the REJ then if the condition persists (rejAsked)
 	hold    []heldFrame // SREJ: hold[i] is N(S) = V(R)+i; see window.go
 	holdN   int         // frames held in hold
 	srejN   int         // entries of hold with asked set
@@ -342,8 +342,13 @@ func (m *machine) ackSent() {
 // answerPoll answers a command with P=1 (V.42 §8.4.8): RNR F=1 when busy;
 // with SREJ and frames held beyond a gap, SREJ F=1 for every missing frame
 // (so a retransmission that was lost again is asked for again); otherwise
-// RR F=1, which tells the peer to resend everything from N(R).
-func (m *machine) answerPoll() {
+// RR F=1, which tells the peer to resend everything from N(R). In the REJ
+// condition that answer asks for the same go-back as the REJ, and the REJ
+// timer restarts (see rejAsked).
+func (m *machine) answerPoll(now time.Time) {
+	if m.rejSent {
+		m.rejAsked(now)
+	}
 	if m.ownBusy || !m.p.srej || m.holdN == 0 {
 		m.sendS(false, m.rrOrRNR(), true)
 		return
@@ -506,7 +511,7 @@ func (m *machine) consumed(now time.Time, n int) {
 		if m.discarded {
 			m.discarded = false
 			m.rejSent = true
-			m.rejAt = now.Add(m.cfg.t401)
+			m.rejAsked(now)
 			m.sendS(false, KindREJ, false)
 		} else {
 			m.sendS(false, KindRR, false)
@@ -840,7 +845,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		// No room: discard; the peer resends after we clear busy.
 		m.discarded = true
 		if f.PF {
-			m.answerPoll()
+			m.answerPoll(now)
 		}
 		return
 	case ahead == 0:
@@ -861,7 +866,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 			recovered = true // the peer must learn at once (RNR)
 		}
 		if f.PF {
-			m.answerPoll()
+			m.answerPoll(now)
 		} else {
 			m.ackLater(now, recovered)
 		}
@@ -881,23 +886,23 @@ func (m *machine) recvI(now time.Time, f Frame) {
 				}
 			}
 			if f.PF {
-				m.answerPoll()
+				m.answerPoll(now)
 			}
 			return
 		}
 		if !m.rejSent {
 			m.rejSent = true
-			m.rejAt = now.Add(m.cfg.t401)
+			m.rejAsked(now)
 			m.sendS(false, KindREJ, f.PF)
 		} else if f.PF {
-			m.answerPoll()
+			m.answerPoll(now)
 		}
 	default:
 		// An old duplicate (our acknowledgement was lost or the line
 		// duplicated it): discard and tell the peer where we are.
 		m.stats.Duplicates++
 		if f.PF {
-			m.answerPoll()
+			m.answerPoll(now)
 		} else {
 			m.ackLater(now, true)
 		}
@@ -948,7 +953,7 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 		}
 		m.retransmit(f.NR)
 		if cmd && f.PF {
-			m.answerPoll()
+			m.answerPoll(now)
 		}
 		if !cmd && f.PF && m.timerRecovery {
 			// The answer to our poll: the peer holds the frames after
@@ -970,7 +975,7 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 		return
 	}
 	if cmd && f.PF {
-		m.answerPoll()
+		m.answerPoll(now)
 		m.armPollCheck(now)
 	}
 	// A response with F=1 answers our poll (V.42 §8.4.8). F=1 outside
@@ -1047,10 +1052,11 @@ func (m *machine) timeout(now time.Time) {
 		}
 	}
 	if m.st == stateConnected && m.rejSent && !m.rejAt.IsZero() && !now.Before(m.rejAt) {
-		// The REJ may have been lost, and a peer whose T401 is not
-		// running (spandsp restarts only T403 after a REJ) would wait for
-		// its idle poll: repeat it every T401 while the condition lasts.
-		m.rejAt = now.Add(m.cfg.t401)
+		// The REJ, or the retransmission it asked for, may have been
+		// lost, and a peer whose T401 is not running (spandsp restarts
+		// only T403 after a REJ) would wait for its idle poll: repeat it
+		// every T401 while the condition lasts (see rejAsked).
+		m.rejAsked(now)
 		m.sendS(false, KindREJ, false)
 	}
 	if !m.pollCheckAt.IsZero() && !now.Before(m.pollCheckAt) {

@@ -1431,3 +1431,69 @@ func TestMachineDelayedAck(t *testing.T) {
 		t.Fatalf("duplicates %d, want 1", m.stats.Duplicates)
 	}
 }
+
+// The interop DISC (TestInteropSpandsp we-are-answerer-noisy with T402):
+// in the REJ condition the peer polls, and our RR F=1 answer makes it go
+// back to N(R) and retransmit (V.42 §8.4.8). A REJ repeated by the REJ
+// timer soon after asks for the same go-back a second time; spandsp 0.0.6
+// obeys it (V(S) = N(R)) even though it has already retransmitted N(R),
+// and then takes our acknowledgement of that retransmission for an N(R)
+// beyond its V(S) and releases the link. So an answer to a poll restarts
+// the REJ timer: the REJ is repeated only a full T401 after we last asked
+// for the go-back, and then still (a lost retransmission).
+func TestMachineNoREJRightAfterPollAnswer(t *testing.T) {
+	m := soloConnected(t, defaultLinkParams(), 0)
+	peerCmd := Answerer.CommandAddr()
+	peerI := func(now time.Time, ns uint8) {
+		m.recvFrame(now, Frame{Addr: peerCmd, Kind: KindI, NS: ns, Info: []byte{ns}})
+	}
+	now := t0
+	peerI(now, 0)
+	peerI(now, 1)
+	m.flush(now)
+	// Frame 2 is lost; 3 and 4 arrive out of sequence: one REJ N(R)=2.
+	now = now.Add(40 * time.Millisecond)
+	peerI(now, 3)
+	peerI(now, 4)
+	if out := m.flush(now); countKind(out, KindREJ) != 1 || out[0].NR != 2 {
+		t.Fatalf("after the gap: %v, want REJ N(R)=2", out)
+	}
+	// The REJ is lost; the peer's T401 (started by the acknowledgement of
+	// frame 1, a little later than our REJ) expires and it polls.
+	now = t0.Add(time.Second + 60*time.Millisecond)
+	poll := now
+	m.recvFrame(now, Frame{Addr: peerCmd, Kind: KindRR, PF: true})
+	if out := m.flush(now); len(out) != 1 || out[0].Kind != KindRR || !out[0].PF || out[0].NR != 2 {
+		t.Fatalf("answer to the poll: %v, want RR F=1 N(R)=2", out)
+	}
+	// The peer goes back and retransmits frame 2 (about a frame time
+	// later): until then, and for T401 after the answer, no REJ.
+	rejs := 0
+	for d := m.deadline(); !d.IsZero() && d.Before(poll.Add(time.Second)); d = m.deadline() {
+		now = d
+		m.timeout(now)
+		rejs += countKind(m.flush(now), KindREJ)
+	}
+	if rejs != 0 {
+		t.Fatalf("%d REJ N(R)=2 within T401 of the poll answer (at +%v): the peer goes back twice", rejs, now.Sub(poll))
+	}
+	// The retransmission was lost as well: the REJ is repeated T401 after
+	// the answer.
+	now = m.deadline()
+	if !now.Equal(poll.Add(time.Second)) {
+		t.Fatalf("next deadline +%v after the poll answer, want T401", now.Sub(poll))
+	}
+	m.timeout(now)
+	if out := m.flush(now); countKind(out, KindREJ) != 1 {
+		t.Fatalf("T401 after the poll answer: %v, want REJ N(R)=2", out)
+	}
+	// The retransmission arrives: acknowledged at once, no more REJ.
+	now = now.Add(40 * time.Millisecond)
+	peerI(now, 2)
+	if out := m.flush(now); len(out) != 1 || out[0].Kind != KindRR || out[0].NR != 3 {
+		t.Fatalf("after the retransmission: %v, want RR N(R)=3", out)
+	}
+	if d := m.deadline(); !d.IsZero() && d.Before(now.Add(5*time.Second)) {
+		t.Fatalf("a timer is still armed at +%v after recovery", d.Sub(now))
+	}
+}

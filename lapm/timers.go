@@ -60,6 +60,18 @@ func (m *machine) t403Restart(now time.Time) {
 	}
 }
 
+// rejAsked restarts the REJ timer when the peer has just been asked to go
+// back to V(R) (V.42 §8.4.2): by our REJ, or, while the REJ condition
+// lasts, by our answer to its poll (RR/RNR F=1, §8.4.8, which makes a peer
+// in timer recovery retransmit from N(R)). The REJ is repeated (timeout)
+// only when T401 passed after the last of them without the frame: a REJ
+// sent sooner can reach the peer after it has already retransmitted N(R)
+// and make it go back again, and spandsp 0.0.6 (v42.c reject_info) then
+// sets V(S) back to N(R) below the frame we are about to acknowledge,
+// takes our N(R) for one outside V(A)..V(S) (ack_info) and releases the
+// link with DISC.
+func (m *machine) rejAsked(now time.Time) { m.rejAt = now.Add(m.cfg.t401) }
+
 // DefaultT402 is a good Config.T402 where delayed acknowledgements are
 // wanted (they are off by default): the longest an acknowledgement waits
 // for an I frame of ours to carry it (the reply delay T402 of V.42 §9.2;
