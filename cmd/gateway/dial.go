@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -118,7 +119,7 @@ func dialMain(args []string, dio dialIO) int {
 		err = c.call()
 	}
 	if err != nil {
-		fmt.Fprintf(dio.stderr, "gateway dial: %v\n", err)
+		fmt.Fprintf(dio.stderr, "gateway dial: %s\n", dialMessage(err))
 	}
 	return exitCode(err)
 }
@@ -126,6 +127,9 @@ func dialMain(args []string, dio dialIO) int {
 func (o *dialOptions) check(raw string) error {
 	u, err := transport.Parse(raw)
 	if err != nil {
+		if hint := lineURLHint(raw); hint != "" {
+			return fmt.Errorf("%w: %w; %s", errUsage, err, hint)
+		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	o.url = u
@@ -265,7 +269,7 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 		line, err = transport.Dial(dctx, u.String())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNoCarrier, err)
+		return nil, noCarrier(u.Host, err)
 	}
 	return line, nil
 }
@@ -377,9 +381,26 @@ func (l *leftoverConn) CloseWrite() error {
 func (c *caller) detect(ctx context.Context, line transport.Line, role lapm.Role) (bool, []byte, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
-	res, leftover, err := lapm.Detect(dctx, line, role)
+	res, leftover, err := detectV42(dctx, line, role)
+	if errors.Is(err, errBusy) {
+		return false, nil, err
+	}
 	if err != nil {
 		return false, nil, fmt.Errorf("%w: V.42 detection: %w", errNoCarrier, err)
 	}
 	return res == lapm.DetectLAPM, leftover, nil
+}
+
+// noCarrier is the error of a call that could not be placed to host: the
+// common causes in words (nobody listening, a name that does not
+// resolve), the rest as the transport said.
+func noCarrier(host string, err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: nobody answers at %s (connection refused): is the gateway running, and is that its address?", errNoCarrier, host)
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return fmt.Errorf("%w: the host name in %s does not resolve", errNoCarrier, host)
+	}
+	return fmt.Errorf("%w: %w", errNoCarrier, err)
 }

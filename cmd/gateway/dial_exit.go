@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/dialgate/dialgate/auth"
 )
@@ -142,4 +143,43 @@ func textOutcome(head []byte, tail []byte) error {
 		}
 	}
 	return gatewayHungUp(tail)
+}
+
+// dialMessage is what gateway dial prints (after "gateway dial: ") when a
+// call fails: for the failures a caller meets first (wrong password,
+// busy gateway) a sentence saying what happened and what to do, else the
+// error as it is.
+func dialMessage(err error) string {
+	if r, ok := auth.RejectReason(err); ok {
+		switch r {
+		case auth.ReasonDenied:
+			return "access denied: the gateway refused this user ID and password (a disabled or expired account is refused the same way; each failure makes the next try wait longer)"
+		case auth.ReasonBusy:
+			return "busy: the gateway is checking too many logins at once; try again shortly"
+		}
+	}
+	if errors.Is(err, errBusy) {
+		return "busy: the gateway answered BUSY: every line is in use, or it holds off a caller who calls again within seconds of hanging up; try again shortly"
+	}
+	return err.Error()
+}
+
+// lineURLHint says how to write addr as a line URL when it looks like
+// something else a user might type: host:port without a scheme, or the
+// address of the browser page (http://, https://). "" when there is no
+// better guess.
+func lineURLHint(addr string) string {
+	switch {
+	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
+		scheme, rest, _ := strings.Cut(addr, "://")
+		host, _, _ := strings.Cut(rest, "/")
+		ws := "ws"
+		if scheme == "https" {
+			ws = "wss"
+		}
+		return fmt.Sprintf("that is a web page address; dial the gateway's line instead, such as %s://%s/line", ws, host)
+	case !strings.Contains(addr, "://") && addr != "":
+		return fmt.Sprintf("did you mean telnet://%s?", addr)
+	}
+	return ""
 }

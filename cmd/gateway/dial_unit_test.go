@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dialgate/dialgate/auth"
@@ -193,6 +195,42 @@ func TestTextDropped(t *testing.T) {
 	} {
 		if got := textDropped([]byte(c.head), []byte(c.tail)); got != c.want {
 			t.Errorf("textDropped(%q, %q) = %v, want %v", c.head, c.tail, got, c.want)
+		}
+	}
+}
+
+// TestDialMessages: the failures a new caller meets first are told in
+// words that say what to do: a wrong password, a busy gateway, nobody
+// answering, an address without a scheme or of the web page.
+func TestDialMessages(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&auth.RejectError{Reason: auth.ReasonDenied, Authenticated: true}, "access denied: the gateway refused this user ID and password"},
+		{&auth.RejectError{Reason: auth.ReasonBusy}, "busy: the gateway is checking too many logins"},
+		{fmt.Errorf("%w: the gateway answered BUSY and hung up", errBusy), "busy: the gateway answered BUSY: every line is in use, or it holds off"},
+		{errBusy, "busy: the gateway answered BUSY"},
+		{noCarrier("127.0.0.1:2999", fmt.Errorf("tcp: dial: %w", syscall.ECONNREFUSED)), "no carrier: nobody answers at 127.0.0.1:2999 (connection refused)"},
+		{noCarrier("nosuch.invalid:23", &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}), "does not resolve"},
+		{errors.New("something else"), "something else"},
+	} {
+		if got := dialMessage(c.err); !strings.HasPrefix(got, c.want) && !strings.Contains(got, c.want) {
+			t.Errorf("dialMessage(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+	if code := exitCode(noCarrier("h:1", syscall.ECONNREFUSED)); code != exitNoCarrier {
+		t.Errorf("connection refused: exit %d", code)
+	}
+	for addr, want := range map[string]string{
+		"127.0.0.1:2323":               "did you mean telnet://127.0.0.1:2323?",
+		"http://127.0.0.1:8080/":       "ws://127.0.0.1:8080/line",
+		"https://bbs.example.org:8443": "wss://bbs.example.org:8443/line",
+		"telnet://127.0.0.1:2323":      "",
+		"":                             "",
+	} {
+		if got := lineURLHint(addr); !strings.Contains(got, want) || (want == "") != (got == "") {
+			t.Errorf("lineURLHint(%q) = %q, want %q", addr, got, want)
 		}
 	}
 }

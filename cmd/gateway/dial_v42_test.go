@@ -254,6 +254,41 @@ func TestDialV42Garbage(t *testing.T) {
 	}
 }
 
+// TestDialV42BusyLine: a gateway with no free line (or holding off a
+// caller that called again too soon) says BUSY and hangs up before V.42
+// detection; dial reports busy (exit 11), over telnet and raw TCP lines,
+// not a failed detection. Other words before the hang-up stay "no
+// carrier".
+func TestDialV42BusyLine(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		telnet bool
+		say    string
+		want   int
+	}{
+		{"telnet", true, "BUSY\r\n", exitBusy},
+		{"tcp", false, "\r\nBUSY\r\n", exitBusy},
+		{"other words", true, "go away\r\n", exitNoCarrier},
+		{"busy and more", true, "BUSY\r\nmore", exitNoCarrier},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			addr := fakeGateway(t, c.telnet, func(t *testing.T, line *tcp.Line) { line.Write([]byte(c.say)) })
+			if !c.telnet {
+				addr = strings.Replace(addr, "telnet://", "tcp://", 1)
+			}
+			r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", "--tofu",
+				"--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)
+			if code := r.wait(t); code != c.want {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, c.want, r.stderr)
+			}
+			if c.want == exitBusy && !strings.Contains(r.stderr.String(), "BUSY") {
+				t.Errorf("stderr does not say BUSY: %q", r.stderr)
+			}
+		})
+	}
+}
+
 // TestDialDetectFallsBackToText: a gateway answering the ODP with "E NUL"
 // (no V.42) gets the text path, and what it sent reaches the terminal.
 func TestDialDetectFallsBackToText(t *testing.T) {

@@ -105,12 +105,15 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 	}
 	hctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	res, leftover, err := lapm.Detect(hctx, line, lapm.Originator)
+	res, leftover, err := detectV42(hctx, line, lapm.Originator)
 	if err != nil {
 		if errors.Is(err, lapm.ErrNoDeadline) && t.Mode == modem.ModeAuto {
 			return modem.LineCall(line, modem.ConnectInfo{Rate: d.rate}), nil
 		}
 		line.Close()
+		if errors.Is(err, errBusy) {
+			return nil, dialErr(modem.ReasonBusy, "the gateway has no free line", err)
+		}
 		return nil, dialErr(modem.ReasonNoCarrier, "V.42 detection failed", err)
 	}
 	if res != lapm.DetectLAPM {

@@ -17,6 +17,7 @@ import (
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // TestModemV42 dials through `gateway modem` on its pty with the full
@@ -38,6 +39,9 @@ func TestModemV42(t *testing.T) {
 	busy := newV42Gateway(t)
 	busy.verify = func(string, string) (auth.User, error) { return auth.User{}, auth.ErrBusy }
 	busyAddr := fakeGateway(t, true, busy.handle)
+	// A gateway with every line in use says BUSY and hangs up before V.42
+	// detection.
+	lineBusyAddr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) { line.Write([]byte("BUSY\r\n")) })
 	bbs := startBBS(t)
 
 	dir := t.TempDir()
@@ -62,9 +66,15 @@ password = "right"
 mode = "v42"
 
 [[entry]]
+name = "linebusy"
+address = %q
+user = "alice"
+password = "right"
+
+[[entry]]
 name = "bbs"
 address = %q
-`, gw, gw, busyAddr, bbs.addr())
+`, gw, gw, busyAddr, lineBusyAddr, bbs.addr())
 	if err := os.WriteFile(book, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +102,9 @@ address = %q
 
 	send(t, dte, "ATDTbusy\r")
 	exp.expect(t, "\r\nBUSY\r\n")
+
+	send(t, dte, "ATDTlinebusy\r")
+	exp.expect(t, "the gateway has no free line\r\n\r\nBUSY\r\n")
 
 	send(t, dte, "ATDTbbs\r")
 	exp.expect(t, "\r\nCONNECT 115200\r\n")
