@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	xterm "golang.org/x/term"
+
 	"github.com/dialgate/dialgate/internal/term"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
@@ -158,15 +160,16 @@ type caller struct {
 	io     dialIO
 	escSet bool
 
-	tty      *os.File // stdin, when it is a terminal
-	out      *os.File // stdout, when it is a terminal
-	raw      bool
-	input    *inputPump
-	resize   <-chan transport.WindowSize
-	window   transport.WindowSize
-	listener transport.Listener
-	user     string
-	password string
+	tty        *os.File     // stdin, when it is a terminal
+	out        *os.File     // stdout, when it is a terminal
+	restoreRaw func() error // leaves raw mode while a session runs on tty
+	connected  bool         // a session began: signals end it, not abandon the call
+	input      *inputPump
+	resize     <-chan transport.WindowSize
+	window     transport.WindowSize
+	listener   transport.Listener
+	user       string
+	password   string
 }
 
 // notice writes a line for the user on stderr (CR LF in raw mode).
@@ -195,8 +198,7 @@ func (c *caller) call() error {
 	}
 	if c.o.v42 != "off" {
 		cs := credSource{user: c.o.user, passwordFile: c.o.passwordFile, getenv: c.io.getenv, tty: c.tty, prompt: c.io.stderr, warn: c.io.stderr}
-		var err error
-		if c.user, c.password, err = cs.get(); err != nil {
+		if err := c.credentials(ctx, cs); err != nil {
 			return err
 		}
 	}
@@ -208,14 +210,10 @@ func (c *caller) call() error {
 		c.listener = l
 		defer l.Close()
 	}
-	if c.tty != nil {
-		restore, err := term.MakeRaw(c.tty)
-		if err != nil {
-			return err
-		}
-		c.raw = true
-		defer restore()
-	}
+	// The terminal stays in its normal mode until a session runs
+	// (runSession): Ctrl-C while dialing, during detection or the
+	// handshake is SIGINT and abandons the call.
+	defer c.restoreTerminal()
 	if c.out != nil {
 		c.window, _ = term.Size(c.out)
 		wctx, cancel := context.WithCancel(ctx)
@@ -226,13 +224,77 @@ func (c *caller) call() error {
 	defer c.input.close()
 
 	line, err := c.dialLine(ctx)
-	if err != nil {
+	if err == nil {
+		if c.o.v42 == "off" {
+			err = c.textCall(ctx, line, nil)
+		} else {
+			err = c.v42Call(ctx, line)
+		}
+	}
+	if err != nil && ctx.Err() != nil && !c.connected {
+		return fmt.Errorf("%w: call abandoned (interrupted) before it connected", errNoCarrier)
+	}
+	return err
+}
+
+// credentials finds the user ID and password (credSource). Prompts on
+// the terminal end with a signal (Ctrl-C): the terminal's mode is put
+// back (the password prompt turns echo off) and the call is abandoned.
+func (c *caller) credentials(ctx context.Context, cs credSource) error {
+	if c.tty == nil {
+		var err error
+		c.user, c.password, err = cs.get()
 		return err
 	}
-	if c.o.v42 == "off" {
-		return c.textCall(ctx, line, nil)
+	saved, err := xterm.GetState(int(c.tty.Fd()))
+	if err != nil {
+		return fmt.Errorf("terminal: %w", err)
 	}
-	return c.v42Call(ctx, line)
+	type creds struct {
+		user, password string
+		err            error
+	}
+	got := make(chan creds, 1)
+	// A read of the terminal cannot be interrupted: after a signal this
+	// goroutine stays blocked in it until the process exits.
+	go func() {
+		u, p, err := cs.get()
+		got <- creds{u, p, err}
+	}()
+	select {
+	case r := <-got:
+		c.user, c.password = r.user, r.password
+		return r.err
+	case <-ctx.Done():
+		_ = xterm.Restore(int(c.tty.Fd()), saved)
+		fmt.Fprintln(c.io.stderr)
+		return fmt.Errorf("%w: call abandoned (interrupted) before it was placed", errNoCarrier)
+	}
+}
+
+// runSession runs s with the terminal in raw mode (keys go to the call
+// as typed, Ctrl-C included; ~. hangs up) and gives the terminal back its
+// mode when the session ends.
+func (c *caller) runSession(ctx context.Context, s *session) (sessionEnd, error) {
+	c.connected = true
+	if c.tty != nil && c.restoreRaw == nil {
+		restore, err := term.MakeRaw(c.tty)
+		if err != nil {
+			c.notice("the terminal stays in line mode: %v", err)
+		} else {
+			c.restoreRaw = restore
+		}
+	}
+	defer c.restoreTerminal()
+	return s.run(ctx)
+}
+
+// restoreTerminal leaves raw mode, if a session entered it.
+func (c *caller) restoreTerminal() {
+	if c.restoreRaw != nil {
+		_ = c.restoreRaw()
+		c.restoreRaw = nil
+	}
 }
 
 // escapeChar is the escape character in force: none from a pipe unless
@@ -302,7 +364,7 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 		conn = &leftoverConn{Line: line, rest: leftover}
 	}
 	s := c.newSession(conn, line)
-	end, err := s.run(ctx)
+	end, err := c.runSession(ctx, s)
 	if err != nil {
 		return fmt.Errorf("%w mid-call: %w", errDropped, err)
 	}
@@ -326,7 +388,7 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 	}
 	c.notice("callback answered (text): type your user name to accept it")
 	s = c.newSession(cb, cb)
-	if _, err := s.run(ctx); err != nil {
+	if _, err := c.runSession(ctx, s); err != nil {
 		return fmt.Errorf("%w: the callback line dropped: %w", errDropped, err)
 	}
 	return textOutcome(s.head, s.tail)

@@ -16,7 +16,7 @@ const (
 	exitDenied    = 10 // the gateway refused the login (REJECT denied, or throttled)
 	exitBusy      = 11 // BUSY: no free line (or REJECT busy)
 	exitHostKey   = 12 // host key changed, unknown without --tofu, or not the --fingerprint
-	exitNoCarrier = 13 // the gateway could not be reached, or the callback never came
+	exitNoCarrier = 13 // the gateway could not be reached, the call was abandoned before it connected, or the callback never came
 	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version)
 	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, its own error
 	exitDropped   = 16 // the line dropped mid-call without the gateway hanging up (gateway killed, network or link failure)
@@ -29,7 +29,8 @@ const dialExitHelp = `exit status:
   10  denied: wrong user or password, or too many attempts
   11  busy: all lines are in use
   12  host key: changed, unknown (without --tofu) or not the --fingerprint
-  13  no carrier: the gateway could not be reached, or no callback came
+  13  no carrier: the gateway could not be reached, the call was abandoned
+      (Ctrl-C or a signal before it connected), or no callback came
   14  protocol error: V.42 / Access Security failed
   15  hung up by the gateway mid-call: it is shutting down, the session was idle
       or reached its time limit, or a gateway error ("NO CARRIER (...)")

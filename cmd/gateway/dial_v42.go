@@ -95,7 +95,7 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 // runV42 is the data phase on link.
 func (c *caller) runV42(ctx context.Context, link v42Link, line transport.Line) error {
 	s := c.newSession(link, line)
-	end, err := s.run(ctx)
+	end, err := c.runSession(ctx, s)
 	line.Close()
 	if end != endRemote {
 		return nil

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport/tcp"
+)
+
+// TestDialInterruptOnTerminal: Ctrl-C on the terminal abandons a call
+// that is not connected yet (exit 13), at the password prompt and during
+// the V.42 handshake with a gateway that never answers; the terminal gets
+// its echo back. (In raw mode, once connected, Ctrl-C goes to the call.)
+func TestDialInterruptOnTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	silent := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		io.Copy(io.Discard, line) // never answers; ends when dial hangs up
+	})
+	for _, c := range []struct {
+		name   string
+		env    []string
+		args   []string
+		prompt string // on the screen before Ctrl-C
+	}{
+		{"password prompt", []string{"DIALGATE_PASSWORD="}, []string{"--user", "alice", silent}, "Password for alice: "},
+		{"handshake", []string{"DIALGATE_PASSWORD=pw"}, []string{"--user", "alice", "--v42", "lapm", silent}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"dial", "--known-hosts", filepath.Join(t.TempDir(), "kh")}, c.args...)
+			cmd := exec.Command(gatewayBinary(t), args...)
+			cmd.Env = append(os.Environ(), c.env...)
+			ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+			if err != nil {
+				testutil.Missing(t, "no pty: "+err.Error())
+			}
+			defer ptmx.Close()
+			screen := &dialBuffer{}
+			go io.Copy(screen, ptmx)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			defer func() {
+				if cmd.ProcessState == nil {
+					cmd.Process.Kill()
+					<-done
+				}
+			}()
+			if c.prompt != "" {
+				waitFor(t, func() bool { return strings.HasSuffix(screen.String(), c.prompt) })
+			} else {
+				time.Sleep(300 * time.Millisecond) // well into the handshake
+			}
+			io.WriteString(ptmx, "\x03")
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != exitNoCarrier {
+					t.Fatalf("dial ended with %v, want exit %d; screen:\n%s", err, exitNoCarrier, screen)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("Ctrl-C did not abandon the call; screen:\n%s", screen)
+			}
+			waitFor(t, func() bool { return strings.Contains(screen.String(), "call abandoned") })
+			tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tio.Lflag&unix.ECHO == 0 || tio.Lflag&unix.ICANON == 0 {
+				t.Errorf("the terminal was left without echo or line mode (lflag %#x)", tio.Lflag)
+			}
+		})
+	}
+}
