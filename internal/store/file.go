@@ -37,6 +37,11 @@ type File struct {
 	lock     *os.File
 	closed   bool
 	written  uint64 // records written to the file (not necessarily synced)
+	// size is the length of the records file up to the end of its last
+	// whole record. torn is set when a failed write left part of a
+	// record after it that could not be cut off (see AppendRecord).
+	size int64
+	torn bool
 
 	// syncMu serialises fsync of the records file. Appenders that wrote
 	// while another fsync ran share the next one (group commit), so a
@@ -44,8 +49,11 @@ type File struct {
 	syncMu  sync.Mutex
 	synced  uint64 // records known to be on disk
 	syncErr error  // error of the last fsync, for those it covered
-	// syncHook replaces records.Sync in tests.
-	syncHook func() error
+	// syncHook replaces records.Sync in tests; writeHook replaces
+	// records.Write and truncHook records.Truncate.
+	syncHook  func() error
+	writeHook func([]byte) (int, error)
+	truncHook func(int64) error
 }
 
 var _ Store = (*File)(nil)
@@ -80,12 +88,13 @@ func Open(dir string, block int) (*File, error) {
 		lk.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err := repairTail(rec); err != nil {
+	size, err := repairTail(rec)
+	if err != nil {
 		rec.Close()
 		lk.Close()
 		return nil, err
 	}
-	f.records = rec
+	f.records, f.size = rec, size
 	return f, nil
 }
 
@@ -165,6 +174,13 @@ func syncDir(dir string) error {
 
 // AppendRecord implements Store: one JSON line, written with a single
 // write(2) and fsync'd before returning. Concurrent appends share fsyncs.
+//
+// A write that fails part-way (disk full: the file system took the
+// first octets of the record and refused the rest) would leave a torn
+// line that the next record, once there is room again, is glued to, and
+// both would be unreadable. So the file is cut back to the end of the
+// last whole record; if even that fails, the next record starts on a
+// new line, and only the torn one is lost (ReadRecords reports it).
 func (f *File) AppendRecord(r CallRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -176,14 +192,40 @@ func (f *File) AppendRecord(r CallRecord) error {
 		f.mu.Unlock()
 		return ErrClosed
 	}
-	if _, err := f.records.Write(b); err != nil {
+	if f.torn {
+		b = append([]byte{'\n'}, b...)
+	}
+	n, err := f.write(b)
+	if err != nil {
+		if n > 0 {
+			f.torn = f.truncate(f.size) != nil
+			if f.torn {
+				f.size += int64(n)
+			}
+		}
 		f.mu.Unlock()
 		return fmt.Errorf("store: append record: %w", err)
 	}
+	f.size += int64(n)
+	f.torn = false
 	f.written++
 	mine := f.written
 	f.mu.Unlock()
 	return f.syncThrough(mine)
+}
+
+func (f *File) write(b []byte) (int, error) {
+	if f.writeHook != nil {
+		return f.writeHook(b)
+	}
+	return f.records.Write(b)
+}
+
+func (f *File) truncate(size int64) error {
+	if f.truncHook != nil {
+		return f.truncHook(size)
+	}
+	return f.records.Truncate(size)
 }
 
 // syncThrough returns once record number n (1-based, in write order) is
@@ -235,31 +277,32 @@ func (f *File) Close() error {
 
 // repairTail makes sure the record file ends in a newline, so that a
 // record torn by a crash (power loss mid-write) cannot swallow the next
-// one. The torn line stays, and ReadRecords reports it.
-func repairTail(f *os.File) error {
+// one. The torn line stays, and ReadRecords reports it. It returns the
+// file's size afterwards.
+func repairTail(f *os.File) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return 0, fmt.Errorf("store: %w", err)
 	}
 	if st.Size() == 0 {
-		return nil
+		return 0, nil
 	}
 	r, err := os.Open(f.Name())
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return 0, fmt.Errorf("store: %w", err)
 	}
 	defer r.Close()
 	last := make([]byte, 1)
 	if _, err := r.ReadAt(last, st.Size()-1); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return 0, fmt.Errorf("store: %w", err)
 	}
 	if last[0] == '\n' {
-		return nil
+		return st.Size(), nil
 	}
 	if _, err := f.Write([]byte("\n")); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return 0, fmt.Errorf("store: %w", err)
 	}
-	return f.Sync()
+	return st.Size() + 1, f.Sync()
 }
 
 // ReadRecords decodes a call-record file (for tools and tests). Lines that
