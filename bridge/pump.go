@@ -261,6 +261,24 @@ type writeError struct{ err error }
 func (e writeError) Error() string { return e.err.Error() }
 func (e writeError) Unwrap() error { return e.err }
 
+// payloadSizer is implemented by destinations that send data in units
+// (lapm.Link: the payload of one I frame).
+type payloadSizer interface{ PayloadSize() int }
+
+// bulkSize is how much of a bulk buffer copyCount reads into for dst: a
+// whole number of dst's units when it has them, so that each Write fills
+// whole I frames (with 32 KiB reads and 4080-octet payloads, one frame in
+// nine would otherwise be a short one, with a frame's fixed costs on both
+// ends for a few octets).
+func bulkSize(dst io.Writer) int {
+	if ps, ok := dst.(payloadSizer); ok {
+		if u := ps.PayloadSize(); u > 0 && u <= bulkBufSize {
+			return bulkBufSize / u * u
+		}
+	}
+	return bulkBufSize
+}
+
 // copyCount copies src to dst like io.Copy, counting octets as they are
 // written. A write failure ends the copy without reading more. It reads
 // into a small buffer while data trickles and into a pooled large one
@@ -274,6 +292,7 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
 		}
 	}()
 	buf := small
+	size := bulkSize(dst)
 	for {
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
@@ -292,7 +311,7 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
 		switch {
 		case bulk == nil && nr == len(buf):
 			bulk = bulkBufs.Get().(*[]byte)
-			buf = *bulk
+			buf = (*bulk)[:size]
 		case bulk != nil && nr < len(buf):
 			bulkBufs.Put(bulk)
 			bulk, buf = nil, small

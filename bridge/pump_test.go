@@ -55,6 +55,46 @@ func TestCopyCountBuffers(t *testing.T) {
 	}
 }
 
+// unitWriter records its writes' sizes and has a payload size (as
+// lapm.Link has).
+type unitWriter struct {
+	unit   int
+	writes []int
+}
+
+func (w *unitWriter) PayloadSize() int { return w.unit }
+
+func (w *unitWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return len(p), nil
+}
+
+// TestCopyCountWholeFrames: towards a destination with a payload size
+// (a LAPM link), bulk reads are a whole number of payloads, so each Write
+// of bulk data fills whole I frames and none ends in a short one.
+func TestCopyCountWholeFrames(t *testing.T) {
+	const unit = 4080 // N401 4096 less a 16-octet AEAD tag
+	whole := bulkBufSize / unit * unit
+	r := &sizedReader{answers: []int{smallBufSize, bulkBufSize, bulkBufSize, 100}}
+	w := &unitWriter{unit: unit}
+	var n atomic.Int64
+	if err := copyCount(w, r, &n); err != io.EOF {
+		t.Fatalf("copyCount: %v", err)
+	}
+	want := []int{smallBufSize, whole, whole, 100}
+	if !slicesEqual(w.writes, want) {
+		t.Errorf("write sizes %v, want %v (reads %v)", w.writes, want, r.sizes)
+	}
+	for _, c := range []struct{ unit, want int }{{0, bulkBufSize}, {-1, bulkBufSize}, {bulkBufSize + 1, bulkBufSize}, {bulkBufSize, bulkBufSize}, {1000, 32000}} {
+		if got := bulkSize(&unitWriter{unit: c.unit}); got != c.want {
+			t.Errorf("bulkSize with payload size %d = %d, want %d", c.unit, got, c.want)
+		}
+	}
+	if got := bulkSize(io.Discard); got != bulkBufSize {
+		t.Errorf("bulkSize without payload size = %d, want %d", got, bulkBufSize)
+	}
+}
+
 func slicesEqual(a, b []int) bool {
 	if len(a) != len(b) {
 		return false

@@ -10,10 +10,16 @@ import (
 // Large buffers (line reads, frame output) are needed only
 // while data flows. An idle link keeps small ones and returns the large
 // ones here, so that ten thousand idle links do not each hold tens of
-// KiB. Buffers are pooled by power-of-two capacity class.
+// KiB. Buffers are pooled by power-of-two capacity class, up to the
+// largest output buffer a link in bulk transfer uses (maxPending plus
+// one window's batch of 4 KiB frames, under 1 MiB): with classes only up
+// to 128 KiB every output buffer past that was a fresh, zeroed
+// allocation left to the collector, 0.28 octets allocated per octet sent
+// (BenchmarkFullPathTCP: 2.6 -> 1.5 MB allocated per 4 MiB, CPU per octet
+// about 4 % lower).
 const (
 	minPooledShift = 10 // 1 KiB: smaller buffers are kept by their owner
-	maxPooledShift = 17 // 128 KiB: larger ones are left to the collector
+	maxPooledShift = 20 // 1 MiB: larger ones are left to the collector
 )
 
 var bufPools [maxPooledShift + 1]sync.Pool // of *[]byte, index = class

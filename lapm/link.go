@@ -175,6 +175,7 @@ type Link struct {
 	cmdSeq      byte   // exchange number of the last upper-layer XID command (echoed by RespondXID)
 	xidSeq      byte   // exchange number of our last upper-layer XID command
 	estWait     chan error
+	rxReady     bool // deliver queued payloads: step wakes Read
 	wantEst     bool
 	offerInfo   []byte
 }
@@ -824,6 +825,17 @@ func (l *Link) step(now time.Time) {
 			break
 		}
 	}
+	// Read is woken last, after the output (the acknowledgement of what
+	// it gets) went to the writer: the goroutine readied last runs first
+	// when the owner waits, so the data goes on (to a backend, to the
+	// user) before the writer's system call, not after it.
+	if l.rxReady {
+		l.rxReady = false
+		select {
+		case l.rxNotify <- struct{}{}:
+		default:
+		}
+	}
 	// Acknowledged payloads go back to the pool for Write to seal into,
 	// now that the frames that referred to them have been encoded.
 	acked := l.m.takeAcked()
@@ -875,10 +887,7 @@ func (l *Link) deliver(now time.Time, rx []rxPayload) {
 	if empty > 0 {
 		l.m.consumed(now, empty)
 	}
-	select {
-	case l.rxNotify <- struct{}{}:
-	default:
-	}
+	l.rxReady = true
 }
 
 // takeWrites moves payloads queued by Write into the machine as far as
@@ -1400,6 +1409,12 @@ func (l *Link) maxPlain() int {
 	}
 	return max(n, 1)
 }
+
+// PayloadSize is the most octets of Write's data one I frame carries in
+// the data phase: N401 less the transform's overhead. A writer that can
+// choose its chunk size (a relay's read buffer) fills whole frames with a
+// multiple of it, instead of sending a short frame after each chunk.
+func (l *Link) PayloadSize() int { return l.maxPlain() }
 
 // Write sends p in I frames of at most N401 octets (less the transform's
 // overhead). It seals the payloads and queues them for the link without

@@ -313,6 +313,31 @@ func TestLinkAEADUnderLoss(t *testing.T) {
 	}
 }
 
+// TestLinkPayloadSize: PayloadSize is N401 less the transform's
+// overhead, and a Write of a whole number of them goes out in exactly
+// that many I frames (no short frame at the end).
+func TestLinkPayloadSize(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 3})
+	cfg := Config{Params: LinkParams{N401: 4096, K: 15, FCS32: true, SREJ: true}}
+	la, lb := sealedPair(t, ctx, a, b, cfg)
+	ps := la.PayloadSize()
+	if want := 4096 - newAEADTransform().Overhead(); ps != want {
+		t.Fatalf("PayloadSize %d, want %d", ps, want)
+	}
+	data := pattern(5 * ps)
+	go la.Write(data)
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(lb, got); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read: %v", err)
+	}
+	if st := lb.Stats(); st.IFramesRecv != 5 {
+		t.Errorf("%d I frames for 5 payloads' worth", st.IFramesRecv)
+	}
+}
+
 // TestLinkOwnedFramesSmallReads: 4 KiB frames are decoded into buffers
 // that go with the payload to Read and back to the pool once read (and
 // straight back when not delivered: duplicates, frames after a gap); read
