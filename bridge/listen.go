@@ -235,6 +235,13 @@ type pageListener struct {
 	once sync.Once
 }
 
+// pageIdleTimeout closes a keep-alive connection to the page's server
+// that sends no further request (ws.HTTPIdleTimeout; a variable for
+// tests). Without it, every browser that loaded the page, and anyone
+// who made one request and then kept the connection open, held a
+// goroutine and a descriptor forever.
+var pageIdleTimeout = ws.HTTPIdleTimeout
+
 // listenWithPage is ws.Listen plus the page. If the line path cannot be
 // put into the page, the listener serves the line only (and logs why).
 func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (transport.Listener, error) {
@@ -275,7 +282,9 @@ func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (
 			}
 			page.ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: ws.HTTPReadHeaderTimeout,
+		IdleTimeout:       pageIdleTimeout,
+		MaxHeaderBytes:    ws.MaxHeaderBytes,
 		ErrorLog:          log.New(printfWriter{lg}, "", 0),
 	}
 	go func() {

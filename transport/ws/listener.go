@@ -27,10 +27,26 @@ var ErrNoCertificate = errors.New("ws: no certificate for wss")
 // turned away with status 1013 (try again later).
 const acceptWait = 10 * time.Second
 
-// httpIdleTimeout closes a keep-alive HTTP connection of a Listen server
-// that sends no further request (upgraded connections are not affected).
-// A variable for tests.
-var httpIdleTimeout = 30 * time.Second
+// Limits of the HTTP server a Listen listener runs. A server that
+// mounts a Listener elsewhere should set the same (package bridge does).
+const (
+	// HTTPReadHeaderTimeout bounds reading a request's header (a client
+	// that connects and sends nothing, or sends it slowly).
+	HTTPReadHeaderTimeout = 10 * time.Second
+	// HTTPIdleTimeout closes a keep-alive connection that sends no
+	// further request (upgraded connections are not affected). Without
+	// it net/http waits for the next request forever.
+	HTTPIdleTimeout = 30 * time.Second
+	// MaxHeaderBytes bounds a request's header. An upgrade request
+	// needs a few hundred octets; browsers add cookies. net/http's
+	// default, 1 MiB, let each connection that sent a large header
+	// without its end hold about 1 MiB for HTTPReadHeaderTimeout (300
+	// such connections: 283 MB of heap).
+	MaxHeaderBytes = 32 << 10
+)
+
+// httpIdleTimeout is HTTPIdleTimeout, a variable for tests.
+var httpIdleTimeout = HTTPIdleTimeout
 
 // DefaultMaxPending is the default bound on upgraded calls waiting for
 // Accept (Options.MaxPending).
@@ -473,8 +489,9 @@ func Listen(address string, opts Options) (*Listener, error) {
 			}
 			l.ServeHTTP(w, r)
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: HTTPReadHeaderTimeout,
 		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(logWriter{l}, "", 0),
 	}
 	l.serveDone = make(chan struct{})

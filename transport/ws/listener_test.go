@@ -504,3 +504,35 @@ func TestHandshakeErrorQuotesBody(t *testing.T) {
 		t.Errorf("error message %q carries the server's control characters", msg)
 	}
 }
+
+// TestListenHeaderLimit: an upgrade request with a header over
+// MaxHeaderBytes is refused with 431 instead of being read into memory
+// (net/http's default limit, 1 MiB, let 300 connections that each sent
+// a large header without its end hold 283 MB for ReadHeaderTimeout).
+func TestListenHeaderLimit(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ln, err := Listen("ws://127.0.0.1:0/line", Options{Logger: newLogSink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(ln.Addr(), "ws://"), "/line"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	go func() {
+		// The server answers and hangs up before the header ends: the
+		// rest of the write fails, which is the point.
+		io.WriteString(c, "GET /line HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Big: "+strings.Repeat("a", 4*MaxHeaderBytes)+"\r\n\r\n")
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a %d KiB header: status %d, want 431", 4*MaxHeaderBytes>>10, resp.StatusCode)
+	}
+}
