@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/store"
 )
 
 // ErrDenied is what a Verifier returns (wrapped) when the user name and
@@ -211,15 +215,55 @@ func (s *skipLF) Read(p []byte) (int, error) {
 // loginOutcome is how a text login ended.
 type loginOutcome struct {
 	acct   Account
-	tried  string // last user name typed
+	tried  string // last user name typed, as recordedName gives it
 	result string // store.Result*
 	reason string
 	tries  int
 }
 
+// pendingLimiter is a Verifier that also bounds the logins in progress
+// per caller address: AuthVerifier, whose throttle counts the Access
+// Security handshakes and text logins of an address together
+// ([security] max_pending_per_source).
+type pendingLimiter interface {
+	Throttle() *auth.Throttle
+}
+
+// reasonPending is the record's reason for a text login refused because
+// its address already has max_pending_per_source logins in progress.
+const reasonPending = "too many logins in progress from this address"
+
+// recordedName is how a user name typed at the login prompt appears in
+// the call record and the log: as typed when it has the form of a user
+// ID (auth.ValidUserID), else quoted with every control and non-ASCII
+// character escaped (strconv.QuoteToASCII). The line editor drops C0
+// controls and escape sequences but keeps octets from 0x80, so a caller
+// could otherwise put C1 controls (U+009B is CSI), bidirectional
+// overrides or line separators into the log, where they act on the
+// terminal of whoever reads it; and a quoted name can never pass for an
+// account.
+func recordedName(user string) string {
+	if auth.ValidUserID(user) == nil {
+		return user
+	}
+	return strconv.QuoteToASCII(user)
+}
+
 // textLogin runs the login dialogue: up to tries attempts of user name and
-// password, verified by v.
+// password, verified by v. When v bounds the logins in progress per
+// address (pendingLimiter), a caller from an address that already has as
+// many is refused before the banner, with result throttled: without the
+// bound one address could run a password check on every line at once
+// (the per-address back-off is only checked when each attempt starts) and
+// hold every line with silent connections.
 func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner string, tries int) (loginOutcome, error) {
+	if pl, ok := v.(pendingLimiter); ok {
+		release, err := pl.Throttle().BeginHandshake(source)
+		if err != nil {
+			return loginOutcome{result: store.ResultThrottled, reason: reasonPending}, nil
+		}
+		defer release()
+	}
 	if _, err := io.WriteString(e.w, banner); err != nil {
 		return loginOutcome{}, errCallerGone
 	}
@@ -250,7 +294,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 		}
 		acct, err := v.Verify(ctx, user, pw, source)
 		pw = ""
-		last = user
+		last = recordedName(user)
 		switch {
 		case err == nil:
 			if acct.Name == "" {
@@ -258,7 +302,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			}
 			return loginOutcome{acct: acct, tries: i}, nil
 		case errors.Is(err, ErrThrottled):
-			return loginOutcome{tried: user, result: "throttled", reason: "login throttled", tries: i}, nil
+			return loginOutcome{tried: recordedName(user), result: store.ResultThrottled, reason: "login throttled", tries: i}, nil
 		case errors.Is(err, ErrDenied):
 			if i < tries {
 				if _, err := io.WriteString(e.w, "Login incorrect.\r\n\r\n"); err != nil {
@@ -271,5 +315,5 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			return loginOutcome{tries: i}, fmt.Errorf("bridge: verify: %w", err)
 		}
 	}
-	return loginOutcome{tried: last, result: "denied", reason: fmt.Sprintf("%d failed login attempts", tries), tries: tries}, nil
+	return loginOutcome{tried: last, result: store.ResultDenied, reason: fmt.Sprintf("%d failed login attempts", tries), tries: tries}, nil
 }
