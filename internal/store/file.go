@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -186,7 +187,7 @@ func (f *File) AppendRecord(r CallRecord) error {
 	if err != nil {
 		return fmt.Errorf("store: encode record: %w", err)
 	}
-	b = append(b, '\n')
+	b = append(escapeTerminalControls(b), '\n')
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -212,6 +213,46 @@ func (f *File) AppendRecord(r CallRecord) error {
 	mine := f.written
 	f.mu.Unlock()
 	return f.syncThrough(mine)
+}
+
+// escapeTerminalControls rewrites, in JSON text, the characters that
+// encoding/json leaves raw but a terminal or viewer acts on: the C1
+// controls U+0080..U+009F (U+009B is CSI, U+009D OSC) and the
+// bidirectional formatting characters (U+061C, U+200E, U+200F,
+// U+202A..U+202E, U+2066..U+2069), as \uXXXX escapes. Records hold
+// what callers sent (a user name claimed in a failed login, reasons
+// quoting the peer); `tail calls.jsonl` must not hand it to the
+// operator's terminal. Outside strings JSON is ASCII, so only string
+// contents change, and a decoder reads back the same characters.
+func escapeTerminalControls(b []byte) []byte {
+	var out []byte // nil until the first rewrite
+	last := 0
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if isTerminalControl(r) {
+			out = append(out, b[last:i]...)
+			out = fmt.Appendf(out, `\u%04x`, r)
+			last = i + n
+		}
+		i += n
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
+}
+
+func isTerminalControl(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f, r == 0x61c, r == 0x200e, r == 0x200f,
+		r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
 
 func (f *File) write(b []byte) (int, error) {
