@@ -163,3 +163,56 @@ func TestHostileTextLoginPendingPerSource(t *testing.T) {
 		t.Errorf("%d records say %q, want %d", throttled, reasonPending, callers-2)
 	}
 }
+
+// TestHostileLoginPasswordAsName: a caller who types the password at the
+// "login:" prompt does not get it written to the call record or the
+// gateway's log: with the real verifier, a name that names no account is
+// recorded as "(unknown user)"; an existing account's name is recorded
+// as it is. Regression: the record and the "call ended" line carried the
+// last name tried, whatever it was (found by grepping the log of gateway
+// serve after such a login).
+func TestHostileLoginPasswordAsName(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.Security.LoginTries = 1
+	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 64, 1
+	users := auth.NewUsers()
+	hash, err := auth.HashPassword("hunter2-secret", Argon2Params(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Add(auth.User{ID: "alice", Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := store.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	core, logs := observer.New(zap.DebugLevel)
+	s, err := New(Options{Config: c, Store: f, Verifier: NewAuthVerifier(c, users, func(string, ...any) {}), Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hunter2-secret", "alice"} {
+		line, done := simCall(t, s)
+		login(t, line, name, "wrong")
+		readAll(line)
+		line.Close()
+		<-done
+	}
+	recs := records(t, f)
+	if len(recs) != 2 || recs[0].Result != store.ResultDenied || recs[1].Result != store.ResultDenied {
+		t.Fatalf("records %+v, want two denied calls", recs)
+	}
+	if recs[0].User != unknownUser || recs[1].User != "alice" {
+		t.Errorf("recorded users %q and %q, want %q and alice", recs[0].User, recs[1].User, unknownUser)
+	}
+	for _, e := range logs.All() {
+		for _, fl := range e.Context {
+			if strings.Contains(fl.String, "hunter2") {
+				t.Errorf("%q logs the password typed as a name: %s = %q", e.Message, fl.Key, fl.String)
+			}
+		}
+	}
+}

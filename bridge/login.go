@@ -233,16 +233,38 @@ type pendingLimiter interface {
 // its address already has max_pending_per_source logins in progress.
 const reasonPending = "too many logins in progress from this address"
 
-// recordedName is how a user name typed at the login prompt appears in
-// the call record and the log: as typed when it has the form of a user
-// ID (auth.ValidUserID), else quoted with every control and non-ASCII
-// character escaped (strconv.QuoteToASCII). The line editor drops C0
+// unknownUser is what the call record and the log say for a user name
+// tried at the text login that names no account.
+const unknownUser = "(unknown user)"
+
+// accountLister is a Verifier that can tell which accounts exist:
+// AuthVerifier, through its users.
+type accountLister interface {
+	Auth() *auth.Verifier
+}
+
+// recordedName is how a user name tried at the login prompt appears in
+// the call record and the log of a failed login.
+//
+// With a verifier that knows its accounts (accountLister), a name that
+// names no account is recorded as unknownUser: callers who type their
+// password at the "login:" prompt would otherwise have it written to
+// the log in clear (login(1) records such names as UNKNOWN for the same
+// reason).
+//
+// Otherwise a name of user-ID form (auth.ValidUserID) is recorded as
+// typed, and any other quoted with every control and non-ASCII
+// character escaped (strconv.QuoteToASCII): the line editor drops C0
 // controls and escape sequences but keeps octets from 0x80, so a caller
-// could otherwise put C1 controls (U+009B is CSI), bidirectional
-// overrides or line separators into the log, where they act on the
-// terminal of whoever reads it; and a quoted name can never pass for an
-// account.
-func recordedName(user string) string {
+// could put C1 controls (U+009B is CSI), bidirectional overrides or line
+// separators into the log, where they act on the terminal of whoever
+// reads it; and a quoted name can never pass for an account.
+func recordedName(v Verifier, user string) string {
+	if al, ok := v.(accountLister); ok {
+		if _, found := al.Auth().Users().Lookup(user); !found {
+			return unknownUser
+		}
+	}
 	if auth.ValidUserID(user) == nil {
 		return user
 	}
@@ -294,7 +316,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 		}
 		acct, err := v.Verify(ctx, user, pw, source)
 		pw = ""
-		last = recordedName(user)
+		last = recordedName(v, user)
 		switch {
 		case err == nil:
 			if acct.Name == "" {
@@ -302,7 +324,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			}
 			return loginOutcome{acct: acct, tries: i}, nil
 		case errors.Is(err, ErrThrottled):
-			return loginOutcome{tried: recordedName(user), result: store.ResultThrottled, reason: "login throttled", tries: i}, nil
+			return loginOutcome{tried: recordedName(v, user), result: store.ResultThrottled, reason: "login throttled", tries: i}, nil
 		case errors.Is(err, ErrDenied):
 			if i < tries {
 				if _, err := io.WriteString(e.w, "Login incorrect.\r\n\r\n"); err != nil {
