@@ -269,9 +269,6 @@ func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", u.Host, err)
 	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
 	p := &pageListener{Listener: line, addr: u.Scheme + "://" + ln.Addr().String() + u.Path, done: make(chan struct{})}
 	path := u.Path
 	p.srv = &http.Server{
@@ -286,6 +283,12 @@ func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (
 		IdleTimeout:       pageIdleTimeout,
 		MaxHeaderBytes:    ws.MaxHeaderBytes,
 		ErrorLog:          log.New(printfWriter{lg}, "", 0),
+	}
+	// The page's connections count towards the line's bounds on HTTP
+	// connections that are not lines (ws.Options.MaxConns).
+	ln = line.LimitConns(ln, p.srv)
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	go func() {
 		defer close(p.done)

@@ -95,3 +95,34 @@ func TestHostilePageHeaderLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestHostilePageConnFlood: the page's server, like the line's, closes
+// at once a connection from an address that already holds
+// ws.DefaultMaxConnsPerSource connections that are not lines (silent
+// ones here); nothing bounded them before.
+func TestHostilePageConnFlood(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	_, addr := startPageGateway(t)
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range ws.DefaultMaxConnsPerSource {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(ws.HTTPReadHeaderTimeout / 2))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("connection %d from one address: read %d, %v; want EOF at once", ws.DefaultMaxConnsPerSource+1, n, err)
+	}
+}

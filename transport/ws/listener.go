@@ -87,6 +87,14 @@ type Options struct {
 	// further upgrade requests are refused with HTTP 503 at once, before
 	// any buffer is allocated. Default DefaultMaxPending.
 	MaxPending int
+	// MaxConns bounds the HTTP connections of a Listen server that have
+	// not become lines (silent, sending their request, or idle between
+	// requests); MaxConnsPerSource bounds those from one client address
+	// (IPv4 address or IPv6 /64; trusted proxies count only towards
+	// MaxConns). Connections over either bound are closed at once.
+	// Defaults DefaultMaxConns and DefaultMaxConnsPerSource. A server
+	// that mounts the Listener elsewhere applies them with LimitConns.
+	MaxConns, MaxConnsPerSource int
 	// CertFile and KeyFile are PEM files for wss:// (Listen only; a
 	// handler mounted elsewhere gets TLS from the server it is mounted on).
 	CertFile, KeyFile string
@@ -131,6 +139,8 @@ type Listener struct {
 	proxies  []netip.Prefix
 	upgrader websocket.Upgrader
 
+	maxConns, maxPerSource int
+
 	accept     chan *Line
 	acceptWait time.Duration
 	pending    chan struct{} // one token per upgraded call waiting for Accept
@@ -164,6 +174,7 @@ func NewHandler(opts Options) (*Listener, error) {
 		accept:     make(chan *Line),
 		acceptWait: acceptWait,
 		done:       make(chan struct{}),
+		maxConns:   opts.MaxConns, maxPerSource: opts.MaxConnsPerSource,
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = DefaultMaxPending
@@ -477,9 +488,6 @@ func Listen(address string, opts Options) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ws: listen %q: %w", address, err)
 	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
 	l.addr = u.Scheme + "://" + ln.Addr().String() + path
 	l.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -493,6 +501,10 @@ func Listen(address string, opts Options) (*Listener, error) {
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(logWriter{l}, "", 0),
+	}
+	ln = l.LimitConns(ln, l.srv)
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	l.serveDone = make(chan struct{})
 	go func() {

@@ -1,0 +1,170 @@
+package ws
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Defaults of the bounds on HTTP connections that are not (yet) lines.
+const (
+	// DefaultMaxConns bounds a server's HTTP connections that have not
+	// become WebSocket lines (Options.MaxConns).
+	DefaultMaxConns = 1024
+	// DefaultMaxConnsPerSource bounds those from one client address
+	// (Options.MaxConnsPerSource). A browser opens up to six
+	// connections to a host, and keeps them for HTTPIdleTimeout.
+	DefaultMaxConnsPerSource = 32
+)
+
+// connLimiter is a net.Listener that bounds the HTTP connections which
+// are not WebSocket lines: each one costs a goroutine, buffers and a
+// descriptor for up to HTTPReadHeaderTimeout (silent) or HTTPIdleTimeout
+// (idle keep-alive), and nothing else limits how many a client opens
+// before it upgrades. Without a bound, 5,000 silent connections held
+// 5,000 goroutines and descriptors; at the process's descriptor limit
+// every listener of the gateway, and its call records, would fail.
+// Connections over the bound are closed at once. A connection stops
+// counting when its server hijacks it (the upgrade: from then on the
+// gateway's line slots limit it) or closes it; the server must report
+// both through connState.
+type connLimiter struct {
+	net.Listener
+	max, perSource int
+	// exempt tells the sources not held to perSource: trusted reverse
+	// proxies, which carry every client's connections.
+	exempt func(netip.Addr) bool
+	logf   func(format string, args ...any)
+
+	mu       sync.Mutex
+	total    int
+	bySource map[netip.Addr]int
+	refused  int       // since the last log line
+	lastLog  time.Time // of the last "refused" line
+}
+
+func newConnLimiter(ln net.Listener, max, perSource int, exempt func(netip.Addr) bool, logf func(string, ...any)) *connLimiter {
+	if max <= 0 {
+		max = DefaultMaxConns
+	}
+	if perSource <= 0 {
+		perSource = DefaultMaxConnsPerSource
+	}
+	return &connLimiter{Listener: ln, max: max, perSource: perSource, exempt: exempt, logf: logf, bySource: map[netip.Addr]int{}}
+}
+
+// Accept returns the next connection within the bounds; connections over
+// them are closed.
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		peer := peerAddr(c.RemoteAddr())
+		src := sourceKey(peer)
+		if why := l.admit(src, l.exempt(peer)); why != "" {
+			c.Close()
+			l.refusedOne(src, why)
+			continue
+		}
+		return &limitedConn{Conn: c, l: l, src: src}, nil
+	}
+}
+
+// admit counts a connection from src, or says why it is over the bounds;
+// exempt connections count only towards the total.
+func (l *connLimiter) admit(src netip.Addr, exempt bool) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.max {
+		return "too many HTTP connections"
+	}
+	if !exempt && l.bySource[src] >= l.perSource {
+		return "too many HTTP connections from this address"
+	}
+	l.total++
+	l.bySource[src]++
+	return ""
+}
+
+func (l *connLimiter) release(src netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.bySource[src]--; l.bySource[src] <= 0 {
+		delete(l.bySource, src)
+	}
+}
+
+// refusedOne logs refused connections, at most one line a second, so
+// that a connection flood does not become a log flood.
+func (l *connLimiter) refusedOne(src netip.Addr, why string) {
+	l.mu.Lock()
+	l.refused++
+	now := time.Now()
+	if now.Sub(l.lastLog) < time.Second {
+		l.mu.Unlock()
+		return
+	}
+	n := l.refused
+	l.refused, l.lastLog = 0, now
+	l.mu.Unlock()
+	l.logf("ws: %d connection(s) closed at once (last from %s: %s)", n, src, why)
+}
+
+// connState is the http.Server.ConnState hook that stops counting a
+// connection when it is hijacked or closed.
+func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
+	if s != http.StateHijacked && s != http.StateClosed {
+		return
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if lc, ok := c.(*limitedConn); ok && lc.l == l {
+		lc.once.Do(func() { l.release(lc.src) })
+	}
+}
+
+// limitedConn is a connection counted by a connLimiter.
+type limitedConn struct {
+	net.Conn
+	l    *connLimiter
+	src  netip.Addr
+	once sync.Once
+}
+
+// peerAddr is a connection's remote IP address (invalid if it has none).
+func peerAddr(a net.Addr) netip.Addr {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap().WithZone("")
+}
+
+// sourceKey is the unit a client address is counted under: the IPv4
+// address, or the /64 network of an IPv6 address (one subscriber usually
+// holds a whole /64).
+func sourceKey(ip netip.Addr) netip.Addr {
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
+}
+
+// LimitConns bounds the HTTP connections of srv that accepts on ln and
+// serves l (mounted at some path) by l's Options.MaxConns and
+// MaxConnsPerSource, as Listen does for its own server: srv must accept
+// on the returned listener, and LimitConns installs srv.ConnState. Wrap
+// ln before any TLS listener, so that the count is of TCP connections.
+func (l *Listener) LimitConns(ln net.Listener, srv *http.Server) net.Listener {
+	cl := newConnLimiter(ln, l.maxConns, l.maxPerSource, l.trusted, l.logf)
+	srv.ConnState = cl.connState
+	return cl
+}
