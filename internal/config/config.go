@@ -275,13 +275,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, Problems{decodeProblem(name, loc, err)}
 	}
-	var ps Problems
-	for _, k := range md.Undecoded() {
-		keys := []string(k)
-		pos := loc.find(keys, -1)
-		pos.File = name
-		ps = append(ps, Problem{Pos: pos, Key: k.String(), Err: fmt.Errorf("%w: unknown key", ErrInvalid)})
-	}
+	ps := unknownKeys(name, loc, md.Undecoded())
 	// Bad values are reported and replaced by defaults, so that the
 	// checks below see the rest of the file and every problem is listed
 	// in one go.
@@ -290,9 +284,55 @@ func Parse(name string, data []byte) (*Config, error) {
 	ps = append(ps, c.validate(loc)...)
 	if len(ps) > 0 {
 		sortProblems(ps)
-		return nil, ps
+		return nil, dedupe(ps)
 	}
 	return c, nil
+}
+
+// dedupe keeps the first of several problems about the same key at the
+// same place: a bad value is reported where it is read, and the check
+// that finds it missing afterwards (it was cleared) adds nothing.
+func dedupe(ps Problems) Problems {
+	out := ps[:0]
+	for _, p := range ps {
+		if !slices.ContainsFunc(out, func(q Problem) bool { return q.Key == p.Key && q.Pos == p.Pos && p.Key != "" }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unknownKeys reports the keys the decoder did not take, each where it
+// is written, with a hint at what was meant (unknownKeyHint). A key of an
+// array of tables is named with its element ("listener[1].adress"); the
+// keys inside an unknown table are not reported again.
+func unknownKeys(name string, loc *locator, undecoded []toml.Key) Problems {
+	var ps Problems
+	var unknownTables [][]string
+	seen := map[string]int{} // occurrences of a path so far
+	for _, k := range undecoded {
+		path := []string(k)
+		if slices.ContainsFunc(unknownTables, func(t []string) bool {
+			return len(t) < len(path) && slices.Equal(t, path[:len(t)])
+		}) {
+			continue
+		}
+		unknownTables = append(unknownTables, path)
+		n := seen[k.String()]
+		seen[k.String()]++
+		pos, arr := loc.occurrence(path, n)
+		pos.File = name
+		key := k.String()
+		if arr >= 0 && len(path) > 1 {
+			key = fmt.Sprintf("%s[%d].%s", path[0], arr, strings.Join(path[1:], "."))
+		}
+		msg := "unknown key"
+		if hint := unknownKeyHint(path); hint != "" {
+			msg += " (" + hint + ")"
+		}
+		ps = append(ps, Problem{Pos: pos, Key: key, Err: fmt.Errorf("%w: %s", ErrInvalid, msg)})
+	}
+	return ps
 }
 
 // sortProblems orders problems by position; those without a line go last.
@@ -399,6 +439,10 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 	}
 	msg = strings.Replace(msg, "incompatible types: TOML value has type ", "wrong type: the value is a TOML ", 1)
 	msg = strings.Replace(msg, "; destination has type ", ", want ", 1)
+	if (key == "listener" || key == "backend") && strings.Contains(msg, "TOML map") {
+		// [listener] where [[listener]] was meant.
+		msg = fmt.Sprintf("write [[%s]], with double brackets: one [[%s]] block per %s (an array of tables), not a single [%s] table", key, key, key, key)
+	}
 	pos := Position{File: name, Line: line}
 	if line > 0 {
 		pos.Column = loc.findLine(line)

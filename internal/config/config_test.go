@@ -1,10 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,7 +106,7 @@ func TestErrorPositions(t *testing.T) {
 	}{
 		{"syntax", "state_dir = \n", "x.toml:1:"},
 		{"unknown top key", "bogus = 1\n" + head, "x.toml:1:1: bogus: "},
-		{"unknown nested key", head + "v42_mode = \"lapm\"\n", "x.toml:4:1: listener.v42_mode: "},
+		{"unknown nested key", head + "v42_mode = \"lapm\"\n", "x.toml:4:1: listener[0].v42_mode: "},
 		{"unknown table key", head + "[lines]\n  max_concurent = 3\n", "x.toml:5:3: lines.max_concurent: "},
 		{"bad duration", "[lines]\nholdoff = \"2 seconds\"\n" + head, "x.toml:2:1: lines.holdoff: "},
 		{"bad enum", head + "v42 = \"auto\"\n", "x.toml:4:1: "},
@@ -168,7 +170,10 @@ func TestDemoIsLoopbackOnly(t *testing.T) {
 }
 
 // TestExampleConfig keeps config.toml.example valid and complete: it must
-// pass Load, and every key of the Config must appear in it.
+// pass Load, and every key the file accepts (Keys, from the toml tags)
+// must be shown in its own table, as `key = value` (or commented out,
+// `# key = value`, for keys whose example value cannot be valid
+// everywhere, such as TLS files).
 func TestExampleConfig(t *testing.T) {
 	_, self, _, _ := runtime.Caller(0)
 	path := filepath.Join(filepath.Dir(self), "..", "..", "config.toml.example")
@@ -176,31 +181,89 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// TLS files are checked for existence; the example names files that
-	// exist on no test machine, so check it with them commented out.
 	if _, err := Parse(path, data); err != nil {
 		t.Fatalf("config.toml.example does not pass: %v", err)
 	}
-	text := string(data)
-	for _, key := range allKeys() {
-		if !strings.Contains(text, key+" =") {
-			t.Errorf("config.toml.example does not document %q", key)
+	shown := map[string]map[string]bool{} // table -> keys
+	table := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "[") {
+			table = strings.Trim(l, "[]")
+			continue
+		}
+		l = strings.TrimSpace(strings.TrimPrefix(l, "#"))
+		if k, _, ok := strings.Cut(l, " = "); ok && !strings.Contains(k, " ") {
+			if shown[table] == nil {
+				shown[table] = map[string]bool{}
+			}
+			shown[table][k] = true
+		}
+	}
+	keys := Keys()
+	for tbl, ks := range keys {
+		for _, k := range ks {
+			if _, isTable := keys[k]; isTable {
+				continue
+			}
+			if !shown[tbl][k] {
+				t.Errorf("config.toml.example does not show %q in %s", k, cmp.Or(tbl, "the top level"))
+			}
 		}
 	}
 }
 
-// allKeys lists the leaf key names of every table, from the toml tags.
-func allKeys() []string {
-	return []string{
-		"gateway_name", "state_dir", "users_file", "default_backend",
-		"format", "level", "listen",
-		"max_concurrent", "per_source", "maintenance", "holdoff", "drain_timeout", "idle_timeout", "max_session",
-		"mode", "text_login", "handshake_deadline", "login_tries", "argon2_time", "argon2_memory_kib",
-		"argon2_threads", "max_hashing", "hash_queue", "throttle_base", "throttle_max", "max_pending_per_source",
-		"delay", "attempts", "backoff", "expiry",
-		"name", "address", "telnet", "line_rate", "v42", "security", "tls_cert", "tls_key", "allowed_origins", "trusted_proxies", "backend",
-		"lapm_n401", "lapm_k", "lapm_fcs32", "lapm_srej",
-		"type", "proxy_protocol", "command", "dir", "env", "term", "connect_timeout",
+// TestKeys: Keys follows the toml tags, tables included.
+func TestKeys(t *testing.T) {
+	k := Keys()
+	for table, key := range map[string]string{"": "state_dir", "lines": "max_concurrent", "listener": "lapm_srej", "backend": "connect_timeout", "metrics": "pprof"} {
+		if !slices.Contains(k[table], key) {
+			t.Errorf("Keys()[%q] = %q, lacks %q", table, k[table], key)
+		}
+	}
+	for _, table := range []string{"log", "metrics", "lines", "security", "callback", "listener", "backend"} {
+		if !slices.Contains(k[""], table) || len(k[table]) == 0 {
+			t.Errorf("table %q missing from Keys", table)
+		}
+	}
+}
+
+// TestNewUserMistakes: the mistakes a new operator makes in the file are
+// told with what was probably meant.
+func TestNewUserMistakes(t *testing.T) {
+	const head = "[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\n"
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"typo in a key", "[lines]\nmax_concurent = 3\n" + head, `x.toml:2:1: lines.max_concurent: unknown key (did you mean max_concurrent?)`},
+		{"typo in a table", "[line]\nmax_concurrent = 3\n" + head, `x.toml:1:1: line: unknown key (did you mean [lines]?)`},
+		{"key in the wrong table", "[security]\nidle_timeout = \"5m\"\n" + head, `x.toml:2:1: security.idle_timeout: unknown key (idle_timeout belongs in [[listener]] or [lines])`},
+		{"typo in a listener key", head + "[[listener]]\nname = \"b\"\naddress = \"telnet://127.0.0.1:2324\"\ntxt_login = \"off\"\n", `x.toml:7:1: listener[1].txt_login: unknown key (did you mean text_login?)`},
+		{"unknown key, no guess", head + "colour = \"blue\"\n", `x.toml:4:1: listener[0].colour: unknown key`},
+		{"single brackets", "[listener]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\n", `x.toml:1:1: listener: write [[listener]], with double brackets`},
+		{"address without scheme", "[[listener]]\nname = \"a\"\naddress = \"0.0.0.0:2323\"\n", `(did you mean telnet://0.0.0.0:2323?)`},
+		{"missing address", "[[listener]]\nname = \"a\"\n", `x.toml:1:1: listener[0].address: missing address: a line URL such as "telnet://0.0.0.0:2323"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("x.toml", []byte(tc.text))
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("err = %v, want Problems", err)
+			}
+			if len(ps) != 1 || !strings.Contains(ps[0].Error(), tc.want) {
+				t.Errorf("problems:\n%v\nwant one with\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBadValueReportedOnce: a backend address that is not host:port is
+// one problem, not also "needs address".
+func TestBadValueReportedOnce(t *testing.T) {
+	_, err := Parse("x.toml", []byte("[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"telnet\"\naddress = \"localhost\"\n"))
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 1 {
+		t.Fatalf("want one problem, got %v", err)
 	}
 }
 
@@ -255,7 +318,7 @@ connect_timeout = "-1s"
 		t.Fatalf("err = %v, want Problems", err)
 	}
 	want := []string{
-		`x.toml:2:1: stat_dir: unknown key`,
+		`x.toml:2:1: stat_dir: unknown key (did you mean state_dir?)`,
 		`x.toml:4:1: lines.max_concurrent: -1 out of range 1..1000000`,
 		`x.toml:5:1: lines.holdoff: duration "2 seconds": want a number with a unit, like "750ms" or "30s"`,
 		`x.toml:7:1: metrics.listen: address "localhost": want host:port`,
@@ -297,7 +360,12 @@ func TestWarnings(t *testing.T) {
 	if err := os.WriteFile(notExec, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	text := `[[listener]]
+	users := filepath.Join(dir, "users.toml")
+	if err := os.WriteFile(users, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := `users_file = "` + users + `"
+[[listener]]
 name = "net"
 address = "telnet://0.0.0.0:2323"
 text_login = "allow"
@@ -335,11 +403,26 @@ command = ["/bin/sh"]
 	if n := len(c.Warnings()); n != 3 {
 		t.Errorf("%d warnings, want 3:\n%s", n, w)
 	}
+
+	// No users file yet: every login would be denied.
+	missing := filepath.Join(dir, "none", "users.toml")
+	c, err = Parse("w.toml", []byte("users_file = \""+missing+"\"\n[[listener]]\nname = \"lo\"\naddress = \"telnet://127.0.0.1:2323\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "users_file " + missing + " does not exist: every login will be denied until you add a user (gateway user add --config w.toml NAME)"
+	if w := c.Warnings(); len(w) != 1 || w[0] != want {
+		t.Errorf("warnings %q, want %q", w, want)
+	}
 }
 
 // TestPProfWarnings: runtime profiles on a non-loopback metrics address,
 // or pprof without an address, are warned about; on loopback they are not.
 func TestPProfWarnings(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.toml")
+	if err := os.WriteFile(users, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ metrics, want string }{
 		{"[metrics]\nlisten = \"127.0.0.1:9464\"\npprof = true\n", ""},
 		{"[metrics]\nlisten = \"localhost:9464\"\npprof = true\n", ""},
@@ -347,7 +430,7 @@ func TestPProfWarnings(t *testing.T) {
 		{"[metrics]\npprof = true\n", "metrics.pprof = true without metrics.listen"},
 		{"[metrics]\nlisten = \"0.0.0.0:9464\"\n", ""},
 	} {
-		c, err := Parse("p.toml", []byte(tc.metrics+"[[listener]]\nname = \"lo\"\naddress = \"telnet://127.0.0.1:2323\"\n"))
+		c, err := Parse("p.toml", []byte("users_file = \""+users+"\"\n"+tc.metrics+"[[listener]]\nname = \"lo\"\naddress = \"telnet://127.0.0.1:2323\"\n"))
 		if err != nil {
 			t.Fatal(err)
 		}

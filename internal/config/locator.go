@@ -85,6 +85,23 @@ func (l *locator) find(path []string, index int) Position {
 	return Position{}
 }
 
+// occurrence returns the position of the n-th (0-based) assignment of the
+// key path in the file and the index of its array-of-tables element (-1
+// when it is in none). A path written only as a table header, or not
+// found, falls back to find.
+func (l *locator) occurrence(path []string, n int) (Position, int) {
+	for _, kl := range l.scan() {
+		if !samePath(kl.path, path) {
+			continue
+		}
+		if n == 0 {
+			return Position{Line: kl.line, Column: kl.col}, kl.arr
+		}
+		n--
+	}
+	return l.find(path, -1), -1
+}
+
 // findTable returns the position of the header of element index of an
 // array of tables.
 func (l *locator) findTable(name string, index int) Position {

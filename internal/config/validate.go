@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
@@ -133,7 +134,9 @@ func (c *Config) validate(loc *locator) Problems {
 			bad(in("listener", i, "name"), key+".name", "listener %q defined twice", l.Name)
 		}
 		names[l.Name] = true
-		if err := checkLineURL(l.Address); err != nil {
+		if l.Address == "" {
+			bad(in("listener", i, "address"), key+".address", "missing address: a line URL such as \"telnet://0.0.0.0:2323\" (or tcp://, ws://host:port/line, wss://)")
+		} else if err := checkLineURL(l.Address); err != nil {
 			bad(in("listener", i, "address"), key+".address", "%v", err)
 		} else {
 			u, _ := url.Parse(l.Address)
@@ -219,7 +222,11 @@ func isWeb(scheme string) bool { return scheme == "ws" || scheme == "wss" }
 // registered.
 func checkLineURL(s string) error {
 	if !strings.Contains(s, "://") {
-		return fmt.Errorf("address %q: want telnet://host:port, tcp://host:port, ws://host:port/path or wss://host:port/path", s)
+		hint := ""
+		if _, _, err := net.SplitHostPort(s); err == nil && !strings.Contains(s, "/") {
+			hint = fmt.Sprintf(" (did you mean telnet://%s?)", s)
+		}
+		return fmt.Errorf("address %q: want telnet://host:port, tcp://host:port, ws://host:port/path or wss://host:port/path%s", s, hint)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -267,7 +274,8 @@ func validName(s string) bool {
 
 // Warnings lists what is valid but will fail at call time or exposes
 // more than the operator may think: a pty backend whose program is not
-// an executable file, text login in clear beyond loopback. `gateway check`
+// an executable file, a users file that does not exist yet (every login
+// is denied), text login in clear beyond loopback. `gateway check`
 // prints them and `gateway serve` logs them; neither refuses the file.
 func (c *Config) Warnings() []string {
 	var w []string
@@ -296,6 +304,13 @@ func (c *Config) Warnings() []string {
 				w = append(w, fmt.Sprintf("metrics.pprof = true on %s: runtime profiles (stacks, heap, command line) are open to the network", c.Metrics.Listen))
 			}
 		}
+	}
+	if _, err := os.Stat(c.UsersFile); errors.Is(err, fs.ErrNotExist) {
+		add := "gateway user add NAME"
+		if c.File != "" {
+			add = "gateway user add --config " + c.File + " NAME"
+		}
+		w = append(w, fmt.Sprintf("users_file %s does not exist: every login will be denied until you add a user (%s)", c.UsersFile, add))
 	}
 	for _, l := range c.Listeners {
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
