@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"os"
 
 	"github.com/dialgate/dialgate/internal/config"
@@ -36,6 +37,8 @@ but do not fail the check.`)
 				fmt.Fprintln(os.Stderr, p.Error())
 			}
 			fmt.Fprintf(os.Stderr, "gateway check: %s: %d problem(s)\n", path, len(ps))
+		} else if fs.NArg() == 0 && errors.Is(err, iofs.ErrNotExist) {
+			fmt.Fprintf(os.Stderr, "gateway check: %v (name the file: gateway check FILE)\n", err)
 		} else {
 			fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -78,11 +79,49 @@ drains calls for up to [lines] drain_timeout.`)
 	}
 	defer func() { _ = log.Sync() }()
 	if err := serve(cfg, *cfgPath, demo, log); err != nil {
-		log.Error("gateway stopped", zap.Error(err))
+		err = explainStartError(cfg, demo, err)
+		// A console log would say the same on the same stderr: one
+		// line is enough. A JSON log gets the event for its consumers.
+		if cfg.Log.Format == config.LogJSON {
+			log.Error("gateway cannot start", zap.Error(err))
+		}
 		fmt.Fprintf(os.Stderr, "gateway serve: %v\n", err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// explainStartError names the listener (or metrics endpoint) whose
+// address could not be opened and says what to do for the usual causes:
+// the port is taken, the port needs privileges, the host is not an
+// address of this machine. Other errors are returned as they are.
+func explainStartError(cfg *config.Config, demo bool, err error) error {
+	var what string
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		what = "the address is already in use: another program (or another gateway) listens there; stop it"
+		if demo {
+			what += ", or run the gateway with a configuration file (--config) that names other addresses"
+		} else {
+			what += " or change the address in the configuration"
+		}
+	case errors.Is(err, syscall.EACCES):
+		what = "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE; use a port from 1024 up"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		what = "the host is not an address of this machine; use one of its addresses, or 0.0.0.0 for every interface"
+	default:
+		return err
+	}
+	msg := err.Error()
+	for _, l := range cfg.Listeners {
+		if u, perr := url.Parse(l.Address); perr == nil && u.Host != "" && strings.Contains(msg, u.Host) {
+			return fmt.Errorf("listener %q (%s): %s (%w)", l.Name, l.Address, what, err)
+		}
+	}
+	if m := string(cfg.Metrics.Listen); m != "" && strings.Contains(msg, m) {
+		return fmt.Errorf("[metrics] listen %s: %s (%w)", m, what, err)
+	}
+	return fmt.Errorf("%s (%w)", what, err)
 }
 
 func newLogger(c config.Log) (*zap.Logger, error) {
@@ -144,7 +183,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	}
 	users, err := auth.LoadUsers(cfg.UsersFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		log.Warn("no users file: every login will be denied until one exists (gateway user add)", zap.String("users_file", cfg.UsersFile))
+		// cfg.Warnings (logged below) says so and how to add a user.
 		users, err = auth.NewUsers(), nil
 	}
 	if err != nil {

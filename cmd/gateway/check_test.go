@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestCheckCommand runs `gateway check` as a new operator does: the
+// example configuration as shipped passes (warnings allowed), a file with
+// mistakes fails with one line per problem and a hint, and without a
+// FILE argument and no config.toml here it says how to name one.
+func TestCheckCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	_, self, _, _ := runtime.Caller(0)
+	example := filepath.Join(filepath.Dir(self), "..", "..", "config.toml.example")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[lines]\nmax_concurent = 4\n[[listener]]\nname = \"modem\"\nadress = \"telnet://0.0.0.0:2323\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string
+		stderr   []string
+		noStderr string
+	}{
+		{"example", []string{example}, exitOK, ": ok (2 listener(s), 3 backend(s)", nil, "problem"},
+		{"mistakes", []string{bad}, exitFailure, "", []string{
+			"bad.toml:2:1: lines.max_concurent: unknown key (did you mean max_concurrent?)",
+			"bad.toml:3:1: listener[0].address: missing address",
+			"bad.toml:5:1: listener[0].adress: unknown key (did you mean address?)",
+			"gateway check: " + bad + ": 3 problem(s)",
+		}, "goroutine "},
+		{"no file", nil, exitFailure, "", []string{"(name the file: gateway check FILE)"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(gatewayBinary(t), append([]string{"check"}, c.args...)...)
+			cmd.Dir = dir
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != c.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, c.code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), c.stdout) {
+				t.Errorf("stdout %q, want %q", stdout.String(), c.stdout)
+			}
+			for _, w := range c.stderr {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr:\n%s\nlacks %q", stderr.String(), w)
+				}
+			}
+			if c.noStderr != "" && strings.Contains(stderr.String(), c.noStderr) {
+				t.Errorf("stderr has %q:\n%s", c.noStderr, stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dialgate/dialgate/internal/config"
+)
+
+// TestServePortInUse: a listener whose port another program holds stops
+// `gateway serve` at start with one line on stderr that names the
+// listener and says what to do; no stack trace, no second copy in the
+// log.
+func TestServePortInUse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.toml")
+	text := fmt.Sprintf("state_dir = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), taken.Addr())
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gatewayBinary(t), "serve", "--config", cfg)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("serve ended with %v, want exit %d; stderr:\n%s", err, exitFailure, stderr.String())
+	}
+	var mentions []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "in use") {
+			mentions = append(mentions, l)
+		}
+	}
+	want := fmt.Sprintf(`gateway serve: listener "modem" (telnet://%s): the address is already in use: another program (or another gateway) listens there; stop it or change the address in the configuration`, taken.Addr())
+	if len(mentions) != 1 || !strings.HasPrefix(mentions[0], want) {
+		t.Errorf("stderr:\n%s\nwant one line starting\n%s", stderr.String(), want)
+	}
+	if strings.Contains(stderr.String(), "goroutine ") {
+		t.Errorf("stack trace on stderr:\n%s", stderr.String())
+	}
+}
+
+// TestExplainStartError: the usual reasons a listening address cannot be
+// opened are told with the listener or metrics endpoint and the remedy;
+// other errors pass unchanged.
+func TestExplainStartError(t *testing.T) {
+	cfg := &config.Config{
+		Listeners: []config.Listener{{Name: "modem", Address: "telnet://0.0.0.0:23"}, {Name: "web", Address: "ws://192.0.2.1:8080/line"}},
+		Metrics:   config.Metrics{Listen: "127.0.0.1:9464"},
+	}
+	listenErr := func(addr string, errno syscall.Errno) error {
+		return fmt.Errorf("tcp: listen %s: %w", addr, &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", errno)})
+	}
+	for _, c := range []struct {
+		err  error
+		demo bool
+		want string
+	}{
+		{listenErr("0.0.0.0:23", syscall.EACCES), false, `listener "modem" (telnet://0.0.0.0:23): permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE`},
+		{listenErr("192.0.2.1:8080", syscall.EADDRNOTAVAIL), false, `listener "web" (ws://192.0.2.1:8080/line): the host is not an address of this machine`},
+		{fmt.Errorf("metrics: %w", listenErr("127.0.0.1:9464", syscall.EADDRINUSE)), false, `[metrics] listen 127.0.0.1:9464: the address is already in use`},
+		{listenErr("0.0.0.0:23", syscall.EADDRINUSE), true, `run the gateway with a configuration file (--config) that names other addresses`},
+		{errors.New("store: state directory in use by another gateway"), false, "store: state directory in use by another gateway"},
+	} {
+		got := explainStartError(cfg, c.demo, c.err)
+		if !strings.Contains(got.Error(), c.want) {
+			t.Errorf("explainStartError(%v) = %q, want %q", c.err, got, c.want)
+		}
+		if !errors.Is(got, c.err) {
+			t.Errorf("explainStartError(%v) does not wrap it", c.err)
+		}
+	}
+}
