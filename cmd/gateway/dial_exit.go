@@ -162,8 +162,16 @@ func dialMessage(err error) string {
 	if errors.Is(err, errBusy) {
 		return "busy: the gateway answered BUSY: every line is in use, or it holds off a caller who calls again within seconds of hanging up; try again shortly"
 	}
+	if errors.Is(err, auth.ErrHostUnknown) {
+		if fp := offeredKeyRE.FindString(err.Error()); fp != "" {
+			return fmt.Sprintf("unknown gateway: it offered the host key %s, and no key is recorded for it; check that fingerprint with the gateway's operator, then call again with --fingerprint %s (or --tofu to trust it on first use); your password was not sent", fp, fp)
+		}
+	}
 	return err.Error()
 }
+
+// offeredKeyRE finds a host-key fingerprint (auth.Fingerprint) in text.
+var offeredKeyRE = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]{43}`)
 
 // lineURLHint says how to write addr as a line URL when it looks like
 // something else a user might type: host:port without a scheme, or the

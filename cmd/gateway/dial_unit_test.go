@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/modem"
 )
 
 func TestDialExitCode(t *testing.T) {
@@ -213,6 +214,8 @@ func TestDialMessages(t *testing.T) {
 		{errBusy, "busy: the gateway answered BUSY"},
 		{noCarrier("127.0.0.1:2999", fmt.Errorf("tcp: dial: %w", syscall.ECONNREFUSED)), "no carrier: nobody answers at 127.0.0.1:2999 (connection refused)"},
 		{noCarrier("nosuch.invalid:23", &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}), "does not resolve"},
+		{fmt.Errorf("auth: gateway \"h:1\": auth: host key rejected: auth: no known host key for h:1, which offered SHA256:XmzY0LvIXP3foEb0SCo1xnLmT72Vn+GPCicWAh95uVs; pin it: %w", auth.ErrHostUnknown),
+			"call again with --fingerprint SHA256:XmzY0LvIXP3foEb0SCo1xnLmT72Vn+GPCicWAh95uVs (or --tofu"},
 		{errors.New("something else"), "something else"},
 	} {
 		if got := dialMessage(c.err); !strings.HasPrefix(got, c.want) && !strings.Contains(got, c.want) {
@@ -231,6 +234,25 @@ func TestDialMessages(t *testing.T) {
 	} {
 		if got := lineURLHint(addr); !strings.Contains(got, want) || (want == "") != (got == "") {
 			t.Errorf("lineURLHint(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
+// TestModemHostKeyExplained: the modem tells the DTE what to do about an
+// unknown gateway key (with the fingerprint), and a changed key is not
+// called merely "not trusted".
+func TestModemHostKeyExplained(t *testing.T) {
+	const fp = "SHA256:XmzY0LvIXP3foEb0SCo1xnLmT72Vn+GPCicWAh95uVs"
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("auth: no known host key for h:1, which offered %s: %w", fp, auth.ErrHostUnknown), "unknown gateway host key " + fp + ": check it with the operator, then restart the modem with --tofu"},
+		{fmt.Errorf("auth: the host key of h:1 has changed: %w", auth.ErrHostKeyChanged), "the gateway's host key has CHANGED"},
+	} {
+		var de *modem.DialError
+		if err := classifyAuth(c.err); !errors.As(err, &de) || !strings.Contains(de.Explain, c.want) || de.Reason != modem.ReasonNoCarrier {
+			t.Errorf("classifyAuth(%v) = %v, want NO CARRIER explained %q", c.err, err, c.want)
 		}
 	}
 }

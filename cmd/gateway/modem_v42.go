@@ -203,7 +203,15 @@ func classifyAuth(err error) error {
 		return dialErr(modem.ReasonNoCarrier, "the gateway rejected the call", err)
 	}
 	switch {
-	case errors.Is(err, errHostKey), errors.Is(err, auth.ErrHostKeyRejected), errors.Is(err, auth.ErrHostKeyChanged), errors.Is(err, auth.ErrHostUnknown):
+	case errors.Is(err, auth.ErrHostUnknown):
+		explain := "unknown gateway host key: check it with the operator, then restart the modem with --tofu (or add it to the known-hosts file)"
+		if fp := offeredKeyRE.FindString(err.Error()); fp != "" {
+			explain = "unknown gateway host key " + fp + ": check it with the operator, then restart the modem with --tofu (or add it to the known-hosts file)"
+		}
+		return dialErr(modem.ReasonNoCarrier, explain, err)
+	case errors.Is(err, auth.ErrHostKeyChanged):
+		return dialErr(modem.ReasonNoCarrier, "the gateway's host key has CHANGED (see the modem's log); not logged in", err)
+	case errors.Is(err, errHostKey), errors.Is(err, auth.ErrHostKeyRejected):
 		return dialErr(modem.ReasonNoCarrier, "the gateway's host key is not trusted (known hosts)", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return dialErr(modem.ReasonNoAnswer, "Access Security timed out", err)
