@@ -79,9 +79,15 @@
 // waits that long for an I frame to carry it, which halves the frames of
 // an echo round trip; it still goes at once when half the window is
 // unacknowledged, on a poll, on a duplicate and during recovery. It is off
-// by default: against spandsp 0.0.6 on a noisy line (TestInteropSpandsp,
-// we answer) spandsp released the link with DISC in 5 of 8 runs with it
-// and in none without; why is not yet understood.
+// by default. With it, spandsp 0.0.6 once released the link with DISC on
+// a noisy line (TestInteropSpandsp, we answer: 5 of 8 runs). The fault was
+// ours: our REJ timer repeated a REJ just after our answer to spandsp's
+// poll had made it go back, spandsp went back a second time below a
+// frame it had already resent, and took our acknowledgement of that
+// frame for an invalid N(R). The delay had only made that race likely (it
+// moves spandsp's T401 poll later). An answer to a poll now restarts the
+// REJ timer (rejAsked), and spandsp interoperates with T402 on
+// (DIALGATE_INTEROP_T402; docs/v42-notes.md has the trace and numbers).
 //
 // Break (§8.13). A break is a UI command with P=0 (§8.13.1) whose first
 // information octet is the message type BRK 0x40 with the sequence bit X

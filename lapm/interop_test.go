@@ -2,6 +2,7 @@ package lapm
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -50,7 +51,10 @@ func buildSpandspPeer(t *testing.T) string {
 // TestInteropSpandsp runs our Link against spandsp's V.42 (a LAPM
 // implementation none of us wrote) over TCP carrying the packed bit stream,
 // in both roles, 20 KiB each way at the same time, byte-exact.
-// Set DIALGATE_INTEROP=1 to run it (CI does).
+// Set DIALGATE_INTEROP=1 to run it (CI does). DIALGATE_INTEROP_T402 (a
+// duration) turns on delayed acknowledgements, DIALGATE_INTEROP_SEED
+// moves the noise of the noisy variants, DIALGATE_INTEROP_TRACE=1 or 2
+// logs the frames (see interopRun).
 func TestInteropSpandsp(t *testing.T) {
 	if os.Getenv("DIALGATE_INTEROP") != "1" {
 		t.Skip("set DIALGATE_INTEROP=1 to run the spandsp interoperability test")
@@ -146,7 +150,12 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 		conn = &traceConn{Conn: conn, t: t, start: traceStart, side: "peer", all: trace == "2"}
 	}
 	if noisy {
-		conn = &noisyConn{Conn: conn, rr: rand.New(rand.NewPCG(1, uint64(ours))), wr: rand.New(rand.NewPCG(2, uint64(ours)))}
+		// DIALGATE_INTEROP_SEED varies where the noise hits (default 0).
+		seed, err := strconv.ParseUint(cmp.Or(os.Getenv("DIALGATE_INTEROP_SEED"), "0"), 10, 64)
+		if err != nil {
+			t.Fatalf("DIALGATE_INTEROP_SEED: %v", err)
+		}
+		conn = &noisyConn{Conn: conn, rr: rand.New(rand.NewPCG(1+2*seed, uint64(ours))), wr: rand.New(rand.NewPCG(2+2*seed, uint64(ours)))}
 		if trace != "" {
 			conn = &traceConn{Conn: conn, t: t, start: traceStart, side: "ours", all: trace == "2"}
 		}

@@ -80,9 +80,15 @@ static void iframe_put(void *user_data, const uint8_t *msg, int len)
 static void status(void *user_data, int st)
 {
     (void) user_data;
-    if (st == SIG_STATUS_LINK_CONNECTED)
-        connected = 1;
     fprintf(stderr, "peer: status %d\n", st);
+    if (st == SIG_STATUS_LINK_CONNECTED) {
+        /* A SABME in the data phase (ours repeated after its UA was lost)
+           resets spandsp's link: it drops the frames it has queued, whose
+           octets iframe_get has already counted as sent. */
+        if (connected)
+            fprintf(stderr, "peer: link reset while connected: spandsp discarded its queued I frames\n");
+        connected = 1;
+    }
 }
 
 static double now_s(void)
