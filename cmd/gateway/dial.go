@@ -39,8 +39,10 @@ detection; --v42 off or --text always uses the text login.
 Credentials: --user or $DIALGATE_USER; --password-file or
 $DIALGATE_PASSWORD; otherwise a prompt (without echo) on the terminal.
 
-On a terminal, input is raw and '~' after a newline is an escape:
-'~.' hangs up, '~B' sends a break, '~?' lists the escapes, '~~' sends '~'.
+Until the call is connected, Ctrl-C abandons it (exit 13). Once connected,
+terminal input is raw (Ctrl-C goes to the gateway) and '~' after a newline
+is an escape: '~.' hangs up, '~B' sends a break, '~?' lists the escapes,
+'~~' sends '~'.
 From a pipe, octets pass untouched (binary-transparent, for scripts and
 lrzsz) and the end of stdin hangs up once the gateway's output has drained.
 
