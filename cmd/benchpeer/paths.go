@@ -25,6 +25,7 @@ const (
 	pathWS         = "ws"         // WebSocket line (binary), text login, gateway, TCP backend
 	pathWebsockify = "websockify" // WebSocket through websockify to the backend
 	pathIdle       = "idle"       // telnet-modem line, text login, gateway, built-in demo backend
+	pathIdleFull   = "idle-full"  // as pathFull, but to the built-in demo backend (no backend descriptor in the gateway)
 )
 
 // endpoints are the addresses of everything a client may dial.
@@ -34,6 +35,7 @@ type endpoints struct {
 	text       string // gateway telnet-modem listener without V.42 (host:port)
 	modem      string // gateway telnet-modem listener with V.42 detection
 	idle       string // gateway telnet-modem listener bridged to the demo backend
+	idleFull   string // gateway telnet-modem listener with V.42 detection bridged to the demo backend
 	ws         string // gateway ws:// URL
 	websockify string // websockify ws:// URL
 	user, pass string
@@ -120,7 +122,7 @@ func dial(ctx context.Context, ep *endpoints, path, cmd string) (*peer, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { p.Close() })
 	defer stop()
-	if path == pathIdle {
+	if path == pathIdle || path == pathIdleFull {
 		// The demo backend speaks first and knows no commands: the
 		// session is up when its menu has arrived.
 		if err := p.expect("Choice: ", 64<<10); err != nil {
@@ -192,7 +194,9 @@ func connect(ctx context.Context, ep *endpoints, path string) (*peer, error) {
 		}
 		return p, nil
 	case pathFull:
-		return connectFull(ctx, ep)
+		return connectFull(ctx, ep, ep.modem)
+	case pathIdleFull:
+		return connectFull(ctx, ep, ep.idleFull)
 	}
 	return nil, fmt.Errorf("benchpeer: unknown path %q", path)
 }
@@ -216,9 +220,10 @@ func textLogin(ctx context.Context, p *peer, ep *endpoints) error {
 
 // connectFull is what gateway dial does on a V.42 call: detection (V.42
 // §7.2), LAPM with parameter negotiation, Access Security phases i–iv in
-// XID frames, then the data phase with every I-frame payload sealed.
-func connectFull(ctx context.Context, ep *endpoints) (*peer, error) {
-	line, err := transport.Dial(ctx, "telnet://"+ep.modem)
+// XID frames, then the data phase with every I-frame payload sealed. addr
+// is the gateway's telnet-modem listener (host:port).
+func connectFull(ctx context.Context, ep *endpoints, addr string) (*peer, error) {
+	line, err := transport.Dial(ctx, "telnet://"+addr)
 	if err != nil {
 		return nil, fmt.Errorf("benchpeer: full: %w", err)
 	}
@@ -237,7 +242,7 @@ func connectFull(ctx context.Context, ep *endpoints) (*peer, error) {
 		return nil, fmt.Errorf("benchpeer: full: LAPM: %w", err)
 	}
 	cr, err := auth.Call(ctx, link, auth.CallerConfig{
-		UserID: ep.user, Password: ep.pass, HostName: ep.modem,
+		UserID: ep.user, Password: ep.pass, HostName: addr,
 		// The gateway was started by this run with a fresh host key.
 		CheckHostKey: func([]byte) error { return nil },
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -45,26 +46,27 @@ type settings struct {
 	// take 10 ms, which scheduling noise alone can double. bulk and
 	// streamBytes are the sizes of the calibrating transfer and the
 	// least a measured one moves.
-	bulk        int64 // octets per single-stream transfer, at least
-	bulkTime    time.Duration
-	streams     int
-	streamBytes int64 // octets per stream, at least
-	streamTime  time.Duration
-	echoes      int
-	setups      int
-	idle        int // idle sessions through the text login to the demo backend
-	idleFull    int // idle full-stack sessions to the TCP backend
-	idleWarm    int // idle raw sessions after a bulk transfer each
-	closeBytes  int64
-	fullPar     int           // full-stack set-ups at once in the idle phase
-	timeout     time.Duration // bound of the whole measurement phase
+	bulk         int64 // octets per single-stream transfer, at least
+	bulkTime     time.Duration
+	streams      int
+	streamBytes  int64 // octets per stream, at least
+	streamTime   time.Duration
+	echoes       int
+	setups       int
+	idle         int // idle sessions through the text login to the demo backend
+	idleFull     int // idle full-stack sessions to the TCP backend
+	idleFullDemo int // idle full-stack sessions to the demo backend
+	idleWarm     int // idle raw sessions after a bulk transfer each
+	closeBytes   int64
+	fullPar      int           // full-stack set-ups at once in the idle phase
+	timeout      time.Duration // bound of the whole measurement phase
 }
 
 var (
 	quickSettings = settings{reps: 3, bulk: 16 << 20, bulkTime: 250 * time.Millisecond, streams: 100, streamBytes: 256 << 10, streamTime: 300 * time.Millisecond, echoes: 2000, setups: 20,
-		idle: 1000, idleFull: 200, idleWarm: 300, closeBytes: 1 << 20, timeout: 45 * time.Second}
+		idle: 1000, idleFull: 200, idleFullDemo: 200, idleWarm: 300, closeBytes: 1 << 20, timeout: 45 * time.Second}
 	fullSettings = settings{reps: 5, bulk: 64 << 20, bulkTime: time.Second, streams: 100, streamBytes: 1 << 20, streamTime: time.Second, echoes: 20000, setups: 100,
-		idle: 10000, idleFull: 2000, idleWarm: 5000, closeBytes: 4 << 20, timeout: 10 * time.Minute}
+		idle: 10000, idleFull: 2000, idleFullDemo: 10000, idleWarm: 5000, closeBytes: 4 << 20, timeout: 10 * time.Minute}
 )
 
 type runner struct {
@@ -94,11 +96,13 @@ func runBench(args []string) error {
 	quick := fs.Bool("quick", false, "smaller sizes; finishes in well under a minute")
 	reps := fs.Int("reps", 0, "repetitions per figure (0: 3 quick, 5 full)")
 	idle := fs.Int("idle", 0, "idle text-login sessions (0: 1,000 quick, 10,000 full)")
-	idleFull := fs.Int("idle-full", 0, "idle full-stack sessions (0: 200 quick, 2,000 full)")
+	idleFull := fs.Int("idle-full", 0, "idle full-stack sessions to the TCP backend (0: 200 quick, 2,000 full; the gateway holds two descriptors per session)")
+	idleFullDemo := fs.Int("idle-full-demo", 0, "idle full-stack sessions to the built-in demo backend (0: 200 quick, 10,000 full; one descriptor per session)")
+	idleOnly := fs.Bool("idle-only", false, "measure only the idle sessions (no bulk, echo, set-up or streams figures, no throughput_ratio_vs_direct line)")
 	fullPar := fs.Int("full-par", 8, "full-stack sessions set up at once in the idle phase (many more than the cores can serve within T400 may time out detection; see docs/BENCHMARKS.md)")
 	lapmOut := fs.String("lapm", "", "output of the lapm Go benchmarks to fold into the table")
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
-	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works)")
+	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works); while each idle phase's sessions are open, save the gateway's heap profile, goroutines and metrics there")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,6 +121,9 @@ func runBench(args []string) error {
 	}
 	if *idleFull > 0 {
 		r.s.idleFull = *idleFull
+	}
+	if *idleFullDemo > 0 {
+		r.s.idleFullDemo = *idleFullDemo
 	}
 	r.s.fullPar = max(1, *fullPar)
 	if *dir == "" {
@@ -141,7 +148,11 @@ func runBench(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.s.timeout)
 	defer cancel()
 	printMachine()
-	if err := r.measure(ctx); err != nil {
+	measure := r.measure
+	if *idleOnly {
+		measure = r.measureIdle
+	}
+	if err := measure(ctx); err != nil {
 		r.printTable()
 		return err
 	}
@@ -149,6 +160,9 @@ func runBench(args []string) error {
 		r.lapmRows(*lapmOut)
 	}
 	r.printTable()
+	if *idleOnly {
+		return nil
+	}
 	if r.profileDir != "" {
 		if err := r.profile(ctx); err != nil {
 			return fmt.Errorf("benchpeer: profile phase: %w", err)
@@ -310,14 +324,14 @@ func (r *runner) start(gateway string) error {
 	r.ep.backend = strings.TrimSpace(line)
 	r.ep.user, r.ep.pass = benchUser, benchPass
 
-	ports := make([]string, 7)
+	ports := make([]string, 8)
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return err
 		}
 	}
-	r.ep.socat, r.ep.text, r.ep.modem, r.ep.idle = ports[0], ports[1], ports[2], ports[3]
-	wsAddr, wsfyAddr, metrics := ports[4], ports[5], ports[6]
+	r.ep.socat, r.ep.text, r.ep.modem, r.ep.idle, r.ep.idleFull = ports[0], ports[1], ports[2], ports[3], ports[4]
+	wsAddr, wsfyAddr, metrics := ports[5], ports[6], ports[7]
 	r.ep.ws = "ws://" + wsAddr + "/line"
 	r.ep.websockify = "ws://" + wsfyAddr + "/"
 
@@ -341,7 +355,7 @@ func (r *runner) start(gateway string) error {
 		return err
 	}
 	cfg := fmt.Sprintf(configTemplate, filepath.Join(r.dir, "state"), usersFile, metrics,
-		r.ep.text, r.ep.modem, r.ep.idle, wsAddr, r.ep.backend)
+		r.ep.text, r.ep.modem, r.ep.idle, r.ep.idleFull, wsAddr, r.ep.backend)
 	r.gwConfig = filepath.Join(r.dir, "gateway.toml")
 	if err := os.WriteFile(r.gwConfig, []byte(cfg), 0o600); err != nil {
 		return err
@@ -365,7 +379,7 @@ func (r *runner) startGateway() error {
 		return err
 	}
 	r.gateway, r.gatewayPID = gw, gw.Process.Pid
-	for _, a := range []string{r.ep.text, r.ep.modem, r.ep.idle, r.metrics} {
+	for _, a := range []string{r.ep.text, r.ep.modem, r.ep.idle, r.ep.idleFull, r.metrics} {
 		if err := waitPort(a, 10*time.Second); err != nil {
 			return fmt.Errorf("%w; end of %s:\n%s", err, r.log.Name(), r.logTail())
 		}
@@ -427,6 +441,48 @@ func (r *runner) waitQuiet(ctx context.Context, base int) error {
 	}
 }
 
+// idleProfiles saves, while a phase's idle sessions are open, the
+// gateway's heap profile (in use, after a collection), its goroutines and
+// its metrics (the runtime's memory statistics) under the profile
+// directory as <name>.gateway.{heap.pprof,goroutines.txt,metrics.txt}.
+func (r *runner) idleProfiles(name string) error {
+	if err := os.MkdirAll(r.profileDir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []struct{ url, file string }{
+		{"/debug/pprof/heap?gc=1", ".gateway.heap.pprof"},
+		{"/debug/pprof/goroutine?debug=1", ".gateway.goroutines.txt"},
+		{"/metrics", ".gateway.metrics.txt"},
+	} {
+		if err := r.metricsGet(f.url, filepath.Join(r.profileDir, name+f.file)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// metricsGet saves what the gateway's metrics endpoint serves at path.
+func (r *runner) metricsGet(path, file string) error {
+	c := http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Get("http://" + r.metrics + path)
+	if err != nil {
+		return fmt.Errorf("benchpeer: run: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("benchpeer: run: %s: %s", path, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("benchpeer: run: %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 // goroutines reads go_goroutines from the gateway's metrics endpoint.
 func (r *runner) goroutines() (int, error) {
 	c := http.Client{Timeout: 5 * time.Second}
@@ -464,6 +520,7 @@ level = "warn"
 
 [metrics]
 listen = %q
+pprof = true
 
 [lines]
 max_concurrent = 30000
@@ -496,6 +553,13 @@ name = "idle"
 address = "telnet://%s"
 v42 = "off"
 text_login = "allow"
+backend = "demo"
+
+[[listener]]
+name = "idlefull"
+address = "telnet://%s"
+v42 = "detect"
+security = "required"
 backend = "demo"
 
 [[listener]]
@@ -656,7 +720,17 @@ func (r *runner) measure(ctx context.Context) error {
 		fmt.Sprintf("direct %s; %d / %d KiB per stream", mbps(median(agg[pathDirect])), perStream[pathFull]>>10, perStream[pathDirect]>>10),
 		ratioSpread(agg[pathFull], agg[pathDirect]), ">= 0.20")
 
-	// Idle sessions: RSS growth of a fresh gateway.
+	return r.measureIdle(ctx)
+}
+
+// measureIdle measures idle, established sessions: the RSS growth and the
+// goroutines per session of a freshly started gateway while they are all
+// open, and how long setting them up took. Full-stack sessions are
+// measured to the demo backend, so that 10,000 of them fit in the
+// container's 20,000 descriptors (one per call in the gateway), and, in
+// fewer numbers, to the TCP backend (two per call).
+func (r *runner) measureIdle(ctx context.Context) error {
+	s := r.s
 	for _, c := range []struct {
 		path       string
 		warm       int64
@@ -665,6 +739,7 @@ func (r *runner) measure(ctx context.Context) error {
 	}{
 		{pathIdle, 0, s.idle, 32, "text login, demo backend"},
 		{pathRaw, 128 << 10, s.idleWarm, 32, "text login, TCP backend, after 128 KiB each"},
+		{pathIdleFull, 0, s.idleFullDemo, s.fullPar, "full, demo backend"},
 		{pathFull, 0, s.idleFull, s.fullPar, "full, TCP backend"},
 	} {
 		if err := r.restartGateway(); err != nil {
@@ -676,9 +751,15 @@ func (r *runner) measure(ctx context.Context) error {
 		}
 		res, err := idleSessions(ctx, &r.ep, c.path, c.warm, c.count, c.par, r.gatewayPID, func() error {
 			g1, err := r.goroutines()
+			if err != nil {
+				return err
+			}
 			res := float64(g1-g0) / float64(c.count)
 			r.add(fmt.Sprintf("idle sessions (%s): gateway goroutines per session", c.what), fmt.Sprintf("%.2f", res), "", "", "")
-			return err
+			if r.profileDir == "" {
+				return nil
+			}
+			return r.idleProfiles("idle-" + c.path)
 		})
 		if err != nil {
 			return err
