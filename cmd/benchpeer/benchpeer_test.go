@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/testutil"
 )
 
@@ -204,4 +205,44 @@ func TestFreePortBelowEphemeral(t *testing.T) {
 		t.Fatalf("listening on freePort's %s: %v", addr, err)
 	}
 	ln.Close()
+}
+
+// TestGatewayConfig checks that the run's gateway configuration is valid
+// and puts each idle path's listener where the measurements expect it: the
+// full-stack idle sessions to the demo backend (no backend descriptor) with
+// V.42 detection and Access Security required, and pprof served.
+func TestGatewayConfig(t *testing.T) {
+	ep := &endpoints{backend: "127.0.0.1:1001", text: "127.0.0.1:1002", modem: "127.0.0.1:1003", idle: "127.0.0.1:1004", idleFull: "127.0.0.1:1005"}
+	dir := t.TempDir()
+	cfg, err := config.Parse("gateway.toml", []byte(gatewayConfig(dir, dir+"/users.toml", "127.0.0.1:1006", "127.0.0.1:1007", ep)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Metrics.PProf {
+		t.Error("metrics.pprof is off: -profile cannot save the idle phases' heap profiles")
+	}
+	for _, want := range []struct {
+		name, addr, backend string
+		v42                 config.V42Mode
+	}{
+		{"text", ep.text, "backend", config.V42Off},
+		{"modem", ep.modem, "backend", config.V42Detect},
+		{"idle", ep.idle, "demo", config.V42Off},
+		{"idlefull", ep.idleFull, "demo", config.V42Detect},
+	} {
+		l, ok := cfg.Listener(want.name)
+		if !ok {
+			t.Errorf("no listener %q", want.name)
+			continue
+		}
+		if l.Address != "telnet://"+want.addr || l.Backend != want.backend || l.V42 != want.v42 {
+			t.Errorf("listener %q: address %q, backend %q, v42 %q; want %q, %q, %q", want.name, l.Address, l.Backend, l.V42, "telnet://"+want.addr, want.backend, want.v42)
+		}
+		if want.v42 == config.V42Detect && l.Security != config.SecurityRequired {
+			t.Errorf("listener %q: security %q, want required (the full path runs Access Security)", want.name, l.Security)
+		}
+	}
+	if b, ok := cfg.Backend("backend"); !ok || string(b.Address) != ep.backend {
+		t.Errorf("backend %q: %+v, want the TCP backend at %s", "backend", b, ep.backend)
+	}
 }

@@ -354,8 +354,7 @@ func (r *runner) start(gateway string) error {
 	if err := users.Save(usersFile); err != nil {
 		return err
 	}
-	cfg := fmt.Sprintf(configTemplate, filepath.Join(r.dir, "state"), usersFile, metrics,
-		r.ep.text, r.ep.modem, r.ep.idle, r.ep.idleFull, wsAddr, r.ep.backend)
+	cfg := gatewayConfig(filepath.Join(r.dir, "state"), usersFile, metrics, wsAddr, &r.ep)
 	r.gwConfig = filepath.Join(r.dir, "gateway.toml")
 	if err := os.WriteFile(r.gwConfig, []byte(cfg), 0o600); err != nil {
 		return err
@@ -505,6 +504,13 @@ func (r *runner) goroutines() (int, error) {
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// gatewayConfig is the gateway configuration of a run (configTemplate)
+// for these files and addresses.
+func gatewayConfig(stateDir, usersFile, metrics, wsAddr string, ep *endpoints) string {
+	return fmt.Sprintf(configTemplate, stateDir, usersFile, metrics,
+		ep.text, ep.modem, ep.idle, ep.idleFull, wsAddr, ep.backend)
 }
 
 // configTemplate is the gateway configuration of a run: loopback only,
