@@ -381,7 +381,11 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 	}
 	// The gateway's last words say whether it will call back ("Hanging
 	// up; you will be called back.").
-	if end != endRemote || c.listener == nil || !bytes.Contains(s.tail, []byte("called back")) {
+	if end != endRemote || !bytes.Contains(s.tail, []byte("called back")) {
+		return nil
+	}
+	if c.listener == nil {
+		c.notice("the gateway will call back the address registered for this account; to take that call with dial, call with --answer ADDR")
 		return nil
 	}
 	cb, err := c.acceptCallback(ctx)

@@ -236,6 +236,27 @@ func TestDialUsage(t *testing.T) {
 	}
 }
 
+// TestDialTextCallbackWithoutAnswer: a text call that the gateway ends
+// to call back, made without --answer, is over (exit 0), and dial says how
+// to take such a callback.
+func TestDialTextCallbackWithoutAnswer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("login: "))
+		readUntilLine(t, line, "\r")
+		line.Write([]byte("\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"))
+	})
+	r := startDial(t, nil, "--text", addr)
+	waitFor(t, func() bool { return strings.Contains(r.stdout.String(), "login: ") })
+	r.stdin.Write([]byte("carol\r"))
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "call with --answer ADDR") {
+		t.Errorf("stderr %q does not say how to take the callback", r.stderr)
+	}
+}
+
 // TestDialTextCallback: a text-login user with a callback address; the
 // gateway hangs up and calls back on --answer; the person at the terminal
 // confirms and the session continues there.

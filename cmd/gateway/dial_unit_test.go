@@ -210,6 +210,7 @@ func TestDialMessages(t *testing.T) {
 	}{
 		{&auth.RejectError{Reason: auth.ReasonDenied, Authenticated: true}, "access denied: the gateway refused this user ID and password"},
 		{&auth.RejectError{Reason: auth.ReasonBusy}, "busy: the gateway is checking too many logins"},
+		{&auth.RejectError{Reason: auth.ReasonCallbackUnavailable, Authenticated: true}, "dial with --answer ADDR"},
 		{fmt.Errorf("%w: the gateway answered BUSY and hung up", errBusy), "busy: the gateway answered BUSY: every line is in use, or it holds off"},
 		{errBusy, "busy: the gateway answered BUSY"},
 		{noCarrier("127.0.0.1:2999", fmt.Errorf("tcp: dial: %w", syscall.ECONNREFUSED)), "no carrier: nobody answers at 127.0.0.1:2999 (connection refused)"},
