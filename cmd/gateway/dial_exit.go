@@ -18,7 +18,7 @@ const (
 	exitHostKey   = 12 // host key changed, unknown without --tofu, or not the --fingerprint
 	exitNoCarrier = 13 // the gateway could not be reached, the call was abandoned before it connected, or the callback never came
 	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version)
-	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, its own error
+	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, backend not available or failed, its own error
 	exitDropped   = 16 // the line dropped mid-call without the gateway hanging up (gateway killed, network or link failure)
 )
 
@@ -32,8 +32,9 @@ const dialExitHelp = `exit status:
   13  no carrier: the gateway could not be reached, the call was abandoned
       (Ctrl-C or a signal before it connected), or no callback came
   14  protocol error: V.42 / Access Security failed
-  15  hung up by the gateway mid-call: it is shutting down, the session was idle
-      or reached its time limit, or a gateway error ("NO CARRIER (...)")
+  15  hung up by the gateway: it is shutting down, the session was idle or
+      reached its time limit, its service (backend) is not available or
+      failed, or a gateway error ("NO CARRIER (...)")
   16  the line dropped mid-call: the connection or the V.42 link ended without
       the gateway hanging up (gateway killed, network failure)`
 
@@ -95,17 +96,25 @@ var gatewayHangups = []string{
 	"NO CARRIER (idle timeout)",
 	"NO CARRIER (session time limit)",
 	"NO CARRIER (gateway error)",
+	"NO CARRIER (the service failed)",
 }
 
+// backendDown is the gateway's word for a backend it could not reach
+// (bridge/call.go: NO CARRIER (service "name" is not available)).
+var backendDown = regexp.MustCompile(`NO CARRIER \(service "[^"\r\n]{1,64}" is not available\)$`)
+
 // gatewayHungUp reports whether the end of the received stream is the
-// gateway hanging up for its own reasons (gatewayHangups): errHungUp with
-// the reason, or nil.
+// gateway hanging up for its own reasons (gatewayHangups, or its backend
+// not available): errHungUp with the reason, or nil.
 func gatewayHungUp(tail []byte) error {
 	t := bytes.TrimRight(tail, "\r\n")
 	for _, why := range gatewayHangups {
 		if bytes.HasSuffix(t, []byte(why)) {
 			return fmt.Errorf("%w: %s", errHungUp, why)
 		}
+	}
+	if m := backendDown.Find(t); m != nil {
+		return fmt.Errorf("%w: %s", errHungUp, m)
 	}
 	return nil
 }

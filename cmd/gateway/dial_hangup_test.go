@@ -158,3 +158,33 @@ func TestE2EDialIdleTimeout(t *testing.T) {
 		g.waitLog(`"msg":"session idle: hanging up"`)
 	})
 }
+
+// TestDialHangupBackendDown: a user whose backend cannot be reached hears
+// NO CARRIER (service "down" is not available) and dial exits 15 (the
+// gateway hung up), over the text path and over V.42, also when dial's
+// own input has already ended (stdin from /dev/null in a script).
+func TestDialHangupBackendDown(t *testing.T) {
+	forBothPaths(t, func(t *testing.T, v42 bool) {
+		g := newGateway(t, gwOpts{v42: "detect"})
+		var p *dialProc
+		if v42 {
+			p = startDialProc(t, []string{"DIALGATE_PASSWORD=pw-dave"}, "--user", "dave", "--tofu",
+				"--known-hosts", filepath.Join(t.TempDir(), "kh"), "telnet://"+g.addr)
+			p.stdin.Close()
+		} else {
+			p = startDialProc(t, nil, "--text", "telnet://"+g.addr)
+			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.stdout.String(), "login: "); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no login prompt; stdout %q", p.stdout)
+				}
+			}
+			io.WriteString(p.stdin, "dave\rpw-dave\r")
+		}
+		if code := p.wait(t); code != exitHungUp {
+			t.Fatalf("exit %d, want %d; stdout %q\nstderr:\n%s\ngateway:\n%s", code, exitHungUp, p.stdout, p.stderr, g.log)
+		}
+		if want := `NO CARRIER (service "down" is not available)`; !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, p.stderr)
+		}
+	})
+}

@@ -71,6 +71,9 @@ func TestTextOutcome(t *testing.T) {
 		{"x", "data\r\nNO CARRIER (idle timeout)\r\n", errHungUp},
 		{"x", "\r\nNO CARRIER (session time limit)\r\n", errHungUp},
 		{"x", "\r\nNO CARRIER (gateway error)\r\n", errHungUp},
+		{"x", "\r\nNO CARRIER (service \"bbs\" is not available)\r\n", errHungUp},
+		{"x", "\r\nNO CARRIER (the service failed)\r\n", errHungUp},
+		{"x", "NO CARRIER (service \"bbs\" is not available) was said, then more", nil},
 		{"x", "NO CARRIER (idle timeout) was mentioned, then more data", nil},
 		{"", "", nil},
 	} {

@@ -97,10 +97,15 @@ func (c *caller) runV42(ctx context.Context, link v42Link, line transport.Line) 
 	s := c.newSession(link, line)
 	end, err := c.runSession(ctx, s)
 	line.Close()
-	if end != endRemote {
+	switch {
+	case end == endStdinEOF:
+		// The input ended; what the gateway said before the link was
+		// released still tells whether it hung up for its own reasons
+		// (a backend that was not available answers at once).
+		return gatewayHungUp(s.tail)
+	case end != endRemote:
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		// The line ended under the link (no DISC), or the link failed.
 		return fmt.Errorf("%w mid-call: the link failed: %w", errDropped, err)
 	}
