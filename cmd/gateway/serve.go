@@ -57,7 +57,11 @@ drains calls for up to [lines] drain_timeout.`)
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "gateway serve: unexpected arguments:", strings.Join(fs.Args(), " "))
+		msg := "gateway serve: unexpected arguments: " + strings.Join(fs.Args(), " ")
+		if fs.NArg() == 1 && *cfgPath == "" {
+			msg += " (a configuration file is given with --config: gateway serve --config " + fs.Arg(0) + ")"
+		}
+		fmt.Fprintln(os.Stderr, msg)
 		return exitUsage
 	}
 	demo := *cfgPath == ""

@@ -87,3 +87,22 @@ func TestExplainStartError(t *testing.T) {
 		}
 	}
 }
+
+// TestServeConfigWithoutFlag: `gateway serve FILE` (the file without
+// --config) is a usage error that shows the right command.
+func TestServeConfigWithoutFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	cmd := exec.Command(gatewayBinary(t), "serve", "my.toml")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+		t.Fatalf("serve ended with %v, want exit %d; stderr:\n%s", err, exitUsage, stderr.String())
+	}
+	if want := "gateway serve --config my.toml"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q does not show %q", stderr.String(), want)
+	}
+}
