@@ -60,6 +60,9 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 	link, err := lapmOpen(hctx, line, leftover, lapm.Originator)
 	if err != nil {
 		line.Close()
+		if hctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("%w: no LAPM answer within --timeout %v: the host does not speak V.42 here (use --text for a text login): %w", errProtocol, c.o.timeout, err)
+		}
 		return fmt.Errorf("%w: LAPM: %w", errProtocol, err)
 	}
 	hk := hostKeyCheck{host: c.o.url.Host, knownHosts: c.o.knownHosts, tofu: c.o.tofu, fingerprint: c.o.fingerprint, notice: c.io.stderr}

@@ -391,3 +391,19 @@ func TestDialV42Callback(t *testing.T) {
 		t.Errorf("the impostor was not refused: %q", r.stderr)
 	}
 }
+
+// TestDialLAPMNoAnswer: with --v42 lapm, a host that never answers LAPM
+// ends the call after --timeout with a protocol error (exit 14) that says
+// what happened and suggests --text.
+func TestDialLAPMNoAnswer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) { io.Copy(io.Discard, line) })
+	r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", "--v42", "lapm", "--timeout", "300ms",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)
+	if code := r.wait(t); code != exitProtocol {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitProtocol, r.stderr)
+	}
+	if want := "no LAPM answer within --timeout 300ms"; !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("stderr %q lacks %q", r.stderr, want)
+	}
+}
