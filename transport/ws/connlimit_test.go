@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -122,5 +123,49 @@ func TestListenConnLimitsLinesDoNotCount(t *testing.T) {
 	}
 	for _, l := range lines {
 		l.Close()
+	}
+}
+
+// TestListenConnLimitsTLS: on wss the bounds count TCP connections, and
+// a TLS connection that closes gives its place back (the server reports
+// it as a *tls.Conn).
+func TestListenConnLimitsTLS(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	cert, key, pool := selfSigned(t)
+	ln, err := Listen("wss://127.0.0.1:0/line", Options{Logger: newLogSink(t), MaxConns: 2, MaxConnsPerSource: 2, CertFile: cert, KeyFile: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := strings.TrimSuffix(strings.TrimPrefix(ln.Addr(), "wss://"), "/line")
+	tlsAnswered := func() (net.Conn, bool) {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			return nil, false
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, answered(t, c)
+	}
+	var held []net.Conn
+	for range 2 {
+		c, ok := tlsAnswered()
+		if !ok {
+			t.Fatal("a TLS connection within the bounds was refused")
+		}
+		held = append(held, c)
+	}
+	if _, ok := tlsAnswered(); ok {
+		t.Fatal("a 3rd TLS connection was answered (MaxConns 2)")
+	}
+	held[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := tlsAnswered(); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the place of a closed TLS connection was not given back")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
