@@ -78,6 +78,17 @@
 // pong) arrives from the peer for IdleTimeout, the line is closed with
 // status 1001 and Read returns an error wrapping ErrIdleTimeout.
 //
+// # Before the upgrade
+//
+// A Listen server reads a request's header within HTTPReadHeaderTimeout
+// and at most MaxHeaderBytes of it (431 beyond), closes keep-alive
+// connections idle for HTTPIdleTimeout, and holds at most
+// Options.MaxConns connections that are not lines, Options.MaxConnsPerSource
+// of them from one address; connections over these bounds are closed at
+// once. A server that mounts a Listener elsewhere applies the same with
+// these constants and Listener.LimitConns. Upgraded connections are
+// lines: the gateway's line slots bound them.
+//
 // # Origins and proxies
 //
 // Browsers send an Origin header (RFC 6454); the listener accepts an upgrade
