@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -80,17 +82,43 @@ func runUser(args []string) int {
 }
 
 // ttySecret returns a reader of passwords from the terminal in (echo off
-// while reading), prompting on w; nil when in is not a terminal.
+// while reading), prompting on w; nil when in is not a terminal. Ctrl-C
+// (or SIGTERM, SIGHUP) at the prompt gives the terminal its echo back and
+// fails the read, so the command ends having changed nothing.
 func ttySecret(in *os.File, w io.Writer) func(prompt string) ([]byte, error) {
 	fd := int(in.Fd())
 	if !term.IsTerminal(fd) {
 		return nil
 	}
 	return func(prompt string) ([]byte, error) {
+		saved, err := term.GetState(fd)
+		if err != nil {
+			return nil, err
+		}
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sig)
 		fmt.Fprint(w, prompt)
-		b, err := term.ReadPassword(fd)
-		fmt.Fprintln(w)
-		return b, err
+		type result struct {
+			b   []byte
+			err error
+		}
+		got := make(chan result, 1)
+		// A read of the terminal cannot be interrupted: after a signal
+		// this goroutine stays in it until the process exits.
+		go func() {
+			b, err := term.ReadPassword(fd)
+			got <- result{b, err}
+		}()
+		select {
+		case r := <-got:
+			fmt.Fprintln(w)
+			return r.b, r.err
+		case s := <-sig:
+			_ = term.Restore(fd, saved)
+			fmt.Fprintln(w)
+			return nil, fmt.Errorf("interrupted (%v)", s)
+		}
 	}
 }
 

@@ -4,8 +4,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -107,5 +109,53 @@ func TestUserTerminalNoEcho(t *testing.T) {
 	}
 	if err := userCmdVerify(t, path, "alice", pw); err != nil {
 		t.Errorf("stored password: %v", err)
+	}
+}
+
+// TestUserInterruptAtPrompt: Ctrl-C at "user add"'s password prompt ends
+// the command (exit 1, "interrupted"), gives the terminal its echo back
+// and leaves no users file behind.
+func TestUserInterruptAtPrompt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	users := filepath.Join(t.TempDir(), "users.toml")
+	cmd := exec.Command(gatewayBinary(t), "user", "add", "--users", users, "bob")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		testutil.Missing(t, "no pty: "+err.Error())
+	}
+	defer ptmx.Close()
+	screen := &userPtyOutput{}
+	go io.Copy(screen, ptmx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "New password for bob: ") })
+	io.WriteString(ptmx, "sec\x03")
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+			t.Fatalf("user add ended with %v, want exit %d; screen:\n%s", err, exitFailure, screen)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Ctrl-C did not end user add; screen:\n%s", screen)
+	}
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "interrupted") })
+	tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&unix.ECHO == 0 {
+		t.Errorf("the terminal was left without echo (lflag %#x)", tio.Lflag)
+	}
+	if _, err := os.Stat(users); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("users file after an interrupted add: %v", err)
 	}
 }
