@@ -243,6 +243,8 @@ func TestNewUserMistakes(t *testing.T) {
 		{"single brackets", "[listener]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\n", `x.toml:1:1: listener: write [[listener]], with double brackets`},
 		{"address without scheme", "[[listener]]\nname = \"a\"\naddress = \"0.0.0.0:2323\"\n", `(did you mean telnet://0.0.0.0:2323?)`},
 		{"missing address", "[[listener]]\nname = \"a\"\n", `x.toml:1:1: listener[0].address: missing address: a line URL such as "telnet://0.0.0.0:2323"`},
+		{"missing TLS file", "[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:992\"\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"config_test.go\"\n",
+			`x.toml:4:1: listener[0].tls_cert: /nonexistent/cert.pem (the PEM certificate chain) does not exist`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("x.toml", []byte(tc.text))

@@ -161,11 +161,16 @@ func (c *Config) validate(loc *locator) Problems {
 		if (l.TLSCert == "") != (l.TLSKey == "") {
 			bad(in("listener", i, "tls_cert"), key+".tls_cert", "tls_cert and tls_key go together")
 		}
-		for _, f := range []struct{ k, v string }{{"tls_cert", l.TLSCert}, {"tls_key", l.TLSKey}} {
+		for _, f := range []struct{ k, v, what string }{
+			{"tls_cert", l.TLSCert, "the PEM certificate chain"},
+			{"tls_key", l.TLSKey, "the PEM private key"},
+		} {
 			if f.v == "" {
 				continue
 			}
-			if _, err := os.Stat(c.resolve(f.v)); err != nil {
+			if _, err := os.Stat(c.resolve(f.v)); errors.Is(err, fs.ErrNotExist) {
+				bad(in("listener", i, f.k), key+"."+f.k, "%s (%s) does not exist", c.resolve(f.v), f.what)
+			} else if err != nil {
 				bad(in("listener", i, f.k), key+"."+f.k, "%v", err)
 			}
 		}
