@@ -245,6 +245,8 @@ func TestNewUserMistakes(t *testing.T) {
 		{"missing address", "[[listener]]\nname = \"a\"\n", `x.toml:1:1: listener[0].address: missing address: a line URL such as "telnet://0.0.0.0:2323"`},
 		{"missing TLS file", "[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:992\"\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"config_test.go\"\n",
 			`x.toml:4:1: listener[0].tls_cert: /nonexistent/cert.pem (the PEM certificate chain) does not exist`},
+		{"TLS files that are not PEM", "[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:992\"\ntls_cert = \"config_test.go\"\ntls_key = \"config_test.go\"\n",
+			`x.toml:4:1: listener[0].tls_cert: cannot load tls_cert and tls_key as a PEM certificate chain and its private key: tls: failed to find any PEM data`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("x.toml", []byte(tc.text))

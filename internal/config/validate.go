@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -172,6 +173,16 @@ func (c *Config) validate(loc *locator) Problems {
 				bad(in("listener", i, f.k), key+"."+f.k, "%s (%s) does not exist", c.resolve(f.v), f.what)
 			} else if err != nil {
 				bad(in("listener", i, f.k), key+"."+f.k, "%v", err)
+			}
+		}
+		if l.TLSCert != "" && l.TLSKey != "" {
+			certFile, keyFile := c.resolve(l.TLSCert), c.resolve(l.TLSKey)
+			if _, err := os.Stat(certFile); err == nil {
+				if _, err := os.Stat(keyFile); err == nil {
+					if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+						bad(in("listener", i, "tls_cert"), key+".tls_cert", "cannot load tls_cert and tls_key as a PEM certificate chain and its private key: %v", err)
+					}
+				}
 			}
 		}
 		if l.Scheme() == "wss" && l.TLSCert == "" {
