@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -464,11 +465,14 @@ func (c *caller) detect(ctx context.Context, line transport.Line, role lapm.Role
 // resolve), the rest as the transport said.
 func noCarrier(host string, err error) error {
 	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("%w: nobody answers at %s (connection refused): is the gateway running, and is that its address?", errNoCarrier, host)
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return fmt.Errorf("%w: the host name in %s does not resolve", errNoCarrier, host)
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("%w: the TLS certificate of %s is not signed by an authority this machine trusts (self-signed?); to trust it, get the certificate from the operator and dial with SSL_CERT_FILE=cert.pem in the environment: %w", errNoCarrier, host, err)
 	}
 	return fmt.Errorf("%w: %w", errNoCarrier, err)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -220,6 +222,7 @@ func TestDialMessages(t *testing.T) {
 		{noCarrier("nosuch.invalid:23", &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}), "does not resolve"},
 		{fmt.Errorf("auth: gateway \"h:1\": auth: host key rejected: auth: no known host key for h:1, which offered SHA256:XmzY0LvIXP3foEb0SCo1xnLmT72Vn+GPCicWAh95uVs; pin it: %w", auth.ErrHostUnknown),
 			"call again with --fingerprint SHA256:XmzY0LvIXP3foEb0SCo1xnLmT72Vn+GPCicWAh95uVs (or --tofu"},
+		{noCarrier("127.0.0.1:8443", fmt.Errorf("ws: dial: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})), "dial with SSL_CERT_FILE=cert.pem"},
 		{errors.New("something else"), "something else"},
 	} {
 		if got := dialMessage(c.err); !strings.HasPrefix(got, c.want) && !strings.Contains(got, c.want) {
