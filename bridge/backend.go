@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+
+	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/transport"
@@ -56,6 +59,71 @@ type BackendConn interface {
 // interrupt (telnet IP, a pty's VINTR character).
 type Interrupter interface {
 	Interrupt() error
+}
+
+// MaxWindowDim bounds each dimension, columns and rows, of the terminal
+// size a backend is given. A caller announces its window (telnet NAWS,
+// RFC 1073; the WebSocket "resize" message) with up to 65535 in each;
+// a curses program on a pty sized like that allocates for every cell
+// (21.7 GB at 16384x16384, 353 MB at 2048x2048), so one caller could
+// drive the machine out of memory. 1024 is wider and taller than any
+// real screen's character grid.
+const MaxWindowDim = 1024
+
+// boundWindow returns w with its columns and rows each at most
+// MaxWindowDim, and whether it changed anything. A size with a
+// dimension of zero or less says "unknown" (NAWS allows 0 for that) and
+// is returned as it is: backends ignore it.
+func boundWindow(w transport.WindowSize) (transport.WindowSize, bool) {
+	if w.Cols <= 0 || w.Rows <= 0 || (w.Cols <= MaxWindowDim && w.Rows <= MaxWindowDim) {
+		return w, false
+	}
+	return transport.WindowSize{Cols: min(w.Cols, MaxWindowDim), Rows: min(w.Rows, MaxWindowDim)}, true
+}
+
+// windowLimit bounds the window sizes one session hands its backend:
+// the size given to Connect and every later Resize pass through it. The
+// first size it has to bound is logged at debug level; later ones are
+// not, so a caller resizing in a loop cannot flood the log.
+type windowLimit struct {
+	log  *zap.Logger
+	once sync.Once
+}
+
+// bound returns w bounded by boundWindow.
+func (l *windowLimit) bound(w transport.WindowSize) transport.WindowSize {
+	b, changed := boundWindow(w)
+	if changed {
+		l.once.Do(func() {
+			l.log.Debug("caller's window size bounded",
+				zap.Int("cols", w.Cols), zap.Int("rows", w.Rows), zap.Int("max", MaxWindowDim))
+		})
+	}
+	return b
+}
+
+// wrap returns be with every Resize bounded. The backend's optional
+// Interrupter stays visible.
+func (l *windowLimit) wrap(be BackendConn) BackendConn {
+	bc := boundedConn{BackendConn: be, lim: l}
+	if intr, ok := be.(Interrupter); ok {
+		return boundedInterrupter{boundedConn: bc, Interrupter: intr}
+	}
+	return bc
+}
+
+type boundedConn struct {
+	BackendConn
+	lim *windowLimit
+}
+
+func (c boundedConn) Resize(w transport.WindowSize) error {
+	return c.BackendConn.Resize(c.lim.bound(w))
+}
+
+type boundedInterrupter struct {
+	boundedConn
+	Interrupter
 }
 
 // newBackend builds a backend from its configuration.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,8 +62,11 @@ type call struct {
 	ticket any // Access Security callback ticket
 
 	hangOnce   sync.Once
-	userLogged bool       // c.log carries the user field
-	resMu      sync.Mutex // guards rec.Result and rec.Reason against the login watcher
+	slotOnce   sync.Once   // releases the line slot (releaseSlot)
+	hasSlot    bool        // the call took a line slot; set before run
+	bridged    atomic.Bool // a backend session was (being) opened
+	userLogged bool        // c.log carries the user field
+	resMu      sync.Mutex  // guards rec.Result and rec.Reason against the login watcher
 }
 
 func (s *Server) handle(name string, line transport.Line) {
@@ -102,8 +106,9 @@ func (s *Server) handle(name string, line transport.Line) {
 		c.finish()
 		return
 	}
+	c.hasSlot = true
 	defer c.finish()
-	defer func() { s.slots.release(c.source, s.now()) }()
+	defer c.releaseSlot()
 	if !c.number() {
 		return
 	}
@@ -125,6 +130,14 @@ func (c *call) number() bool {
 	c.rec.Session = n
 	c.log = c.log.With(zap.Uint64("session", n))
 	return true
+}
+
+// releaseSlot gives the call's line slot back (once; calls without a
+// slot have none to give).
+func (c *call) releaseSlot() {
+	if c.hasSlot {
+		c.slotOnce.Do(func() { c.s.slots.release(c.source, c.s.now()) })
+	}
 }
 
 // end hangs up with a message and sets the record's result, unless a
@@ -159,6 +172,16 @@ func (c *call) hangup(msg string) {
 			if !t.Stop() {
 				<-closed // nothing of the call outlives it
 			}
+		}
+		if !c.bridged.Load() {
+			// A call that never reached a backend (refused, denied,
+			// timed out) frees its line now: closing waits up to the
+			// line's linger (5 s on TCP) for the caller to close too,
+			// and refused callers that kept their connections open made
+			// the lines BUSY for everyone meanwhile. A bridged call
+			// keeps its slot until the end, so that max_concurrent
+			// still bounds the backend sessions being torn down.
+			c.releaseSlot()
 		}
 		_ = c.closer()
 		_ = c.line.Close()
@@ -276,10 +299,14 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		c.end(store.ResultBackendDown, fmt.Sprintf("no backend named %q", name), fmt.Sprintf("\r\nNO CARRIER (service %q is not available)\r\n", name))
 		return
 	}
+	// Every window size the caller announces reaches the backend
+	// bounded (MaxWindowDim): the first here, later ones through Resize.
+	win := &windowLimit{log: c.log}
+	c.bridged.Store(true)
 	conn, err := be.Connect(ctx, Session{
 		Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
 		Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
-		Term: c.line.Info().TermType, Window: c.line.Info().Window,
+		Term: c.line.Info().TermType, Window: win.bound(c.line.Info().Window),
 	})
 	if err != nil {
 		c.log.Warn("backend unavailable", zap.String("backend", name), zap.Error(err))
@@ -290,6 +317,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		c.end(store.ResultBackendDown, err.Error(), msg)
 		return
 	}
+	conn = win.wrap(conn)
 	c.rec.Answer = s.now()
 	c.log.Info("session bridged", zap.String("backend", name))
 	// The session's limits (idle_timeout, max_session) end it through
@@ -425,7 +453,10 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 func (c *call) v42Failed(err error) {
 	c.rec.Mode = "v42"
 	if user, ok := ClaimedUser(err); ok {
-		c.rec.User = user
+		// As a failed text login records it: a name that is no account
+		// (perhaps a password) as "(unknown user)", any other not of
+		// user-ID form quoted and escaped.
+		c.rec.User = recordedName(c.st.verifier, user)
 	}
 	switch {
 	case errors.Is(err, ErrNoAccessSecurity):

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,10 +21,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
+	"github.com/dialgate/dialgate/transport/tcp"
 	"github.com/dialgate/dialgate/transport/ws"
 )
 
@@ -487,5 +492,207 @@ func TestV42CallerRefusesHostKey(t *testing.T) {
 	r := records(t, st)
 	if len(r) != 1 || r[0].Result != store.ResultAbandoned || !strings.HasPrefix(r[0].Reason, "caller hung up during the V.42 handshake: ") {
 		t.Fatalf("records: %+v", r)
+	}
+}
+
+// TestBoundWindow: each dimension is bounded to MaxWindowDim; sizes
+// within it, and unknown sizes (a dimension of 0), pass unchanged.
+func TestBoundWindow(t *testing.T) {
+	for _, c := range []struct {
+		in, want transport.WindowSize
+		changed  bool
+	}{
+		{transport.WindowSize{Cols: 80, Rows: 24}, transport.WindowSize{Cols: 80, Rows: 24}, false},
+		{transport.WindowSize{Cols: MaxWindowDim, Rows: MaxWindowDim}, transport.WindowSize{Cols: MaxWindowDim, Rows: MaxWindowDim}, false},
+		{transport.WindowSize{Cols: MaxWindowDim + 1, Rows: 24}, transport.WindowSize{Cols: MaxWindowDim, Rows: 24}, true},
+		{transport.WindowSize{Cols: 132, Rows: 65535}, transport.WindowSize{Cols: 132, Rows: MaxWindowDim}, true},
+		{transport.WindowSize{Cols: 65535, Rows: 65535}, transport.WindowSize{Cols: MaxWindowDim, Rows: MaxWindowDim}, true},
+		{transport.WindowSize{Cols: 0, Rows: 65535}, transport.WindowSize{Cols: 0, Rows: 65535}, false},
+		{transport.WindowSize{}, transport.WindowSize{}, false},
+	} {
+		if got, changed := boundWindow(c.in); got != c.want || changed != c.changed {
+			t.Errorf("boundWindow(%+v) = %+v, %v; want %+v, %v", c.in, got, changed, c.want, c.changed)
+		}
+	}
+}
+
+// startTelnetGateway starts a gateway whose listener "test" is a telnet
+// line on a free loopback port, logging to the returned observer.
+func startTelnetGateway(t *testing.T, c *config.Config, v Verifier) (*Gateway, *observer.ObservedLogs) {
+	t.Helper()
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	core, logs := observer.New(zap.DebugLevel)
+	g, err := Start(context.Background(), c, StartOptions{Verifier: v, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Shutdown(context.Background()) })
+	return g, logs
+}
+
+// TestHostileWindowSizePTY: a caller announcing a 65535x65535 window
+// (telnet NAWS), and later resizing to 16384x16384, gets a pty of at most
+// MaxWindowDim in each dimension, and the log says so once. Regression:
+// the sizes reached the pty unchanged, and a curses program on a
+// 16384x16384 pty allocated 21.7 GB.
+func TestHostileWindowSizePTY(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	c := testConfig(t, config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+		`stty -echo; echo "size=$(stty size)."; while read x; do echo "size=$(stty size)."; done`}})
+	g, logs := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"w": "pw"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	caller, err := tcp.Dial(ctx, strings.TrimPrefix(g.Addr("test"), "telnet://"), tcp.Options{Telnet: true, Window: transport.WindowSize{Cols: 65535, Rows: 65535}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	login(t, caller, "w", "pw")
+	bounded := fmt.Sprintf("size=%d %d.", MaxWindowDim, MaxWindowDim)
+	expect(t, caller, bounded) // fails with what the caller saw instead
+	if err := caller.SetWindowSize(transport.WindowSize{Cols: 16384, Rows: 16384}); err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.SetWindowSize(transport.WindowSize{Cols: 200, Rows: 4000}); err != nil {
+		t.Fatal(err)
+	}
+	// The resize reaches the pty before the line typed after it.
+	io.WriteString(caller, "\r")
+	expect(t, caller, fmt.Sprintf("size=%d 200.", MaxWindowDim))
+	caller.Close()
+	for deadline := time.Now().Add(10 * time.Second); g.ActiveCalls() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("call not ended")
+		}
+	}
+	if n := logs.FilterMessage("caller's window size bounded").Len(); n != 1 {
+		t.Errorf("%d log lines about bounded window sizes, want 1 per session", n)
+	}
+}
+
+// TestHostileWindowSizeTelnetBackend: a telnet backend learns the
+// caller's window bounded to MaxWindowDim, at the start and on a resize.
+func TestHostileWindowSizeTelnetBackend(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	bbs, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bbs.Close()
+	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	caller, err := tcp.Dial(ctx, strings.TrimPrefix(g.Addr("test"), "telnet://"), tcp.Options{Telnet: true, Window: transport.WindowSize{Cols: 65535, Rows: 65535}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	login(t, caller, "n", "pw")
+	back, err := bbs.AcceptLine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		io.Copy(io.Discard, back)
+	}()
+	defer func() { back.Close(); <-readDone }()
+	waitWindow := func(want transport.WindowSize) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); back.Info().Window != want; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("backend's window %+v, want %+v", back.Info().Window, want)
+			}
+		}
+	}
+	waitWindow(transport.WindowSize{Cols: MaxWindowDim, Rows: MaxWindowDim})
+	if err := caller.SetWindowSize(transport.WindowSize{Cols: 5000, Rows: 50}); err != nil {
+		t.Fatal(err)
+	}
+	waitWindow(transport.WindowSize{Cols: MaxWindowDim, Rows: 50})
+}
+
+// TestHostileV42ClaimedName: the user name a V.42 caller claims in a
+// failed Access Security handshake reaches the call record and the "call
+// ended" line as a failed text login's does: quoted and escaped when it
+// is not of user-ID form, "(unknown user)" when the verifier knows it
+// names no account. Regression: the "call ended" line carried it raw
+// (C1 controls, bidi overrides).
+func TestHostileV42ClaimedName(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	const hostile = "x\u009b2J\u202eevil"
+	c := testConfig(t)
+	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 64, 1
+	for _, tc := range []struct {
+		name, want string
+		v          Verifier
+	}{
+		{"cannot-list", strconv.QuoteToASCII(hostile), &fakeVerifier{users: map[string]string{"vic": "pw"}}},
+		{"knows-accounts", unknownUser, NewAuthVerifier(c, auth.NewUsers(), func(string, ...any) {})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, st, key := newV42Server(t, config.SecurityRequired, tc.v)
+			core, logs := observer.New(zap.DebugLevel)
+			s.log = zap.New(core)
+			_, done, err := v42Dial(t, s, hostile, "pw", key.Public)
+			if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonDenied {
+				t.Fatalf("call: %v, want REJECT denied", err)
+			}
+			<-done
+			if r := records(t, st); len(r) != 1 || r[0].User != tc.want {
+				t.Fatalf("records %+v, want one with user %q", r, tc.want)
+			}
+			ended := logs.FilterMessage("call ended").All()
+			if len(ended) != 1 {
+				t.Fatalf("%d call ended lines", len(ended))
+			}
+			for _, fl := range ended[0].Context {
+				if !isPlainASCII(fl.String) {
+					t.Errorf("call ended: %s = %q is not plain printable ASCII", fl.Key, fl.String)
+				}
+				if fl.Key == "user" && fl.String != tc.want {
+					t.Errorf("call ended: user = %q, want %q", fl.String, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestHostileRefusedFreesSlotBeforeClose: a call refused before login
+// (too many logins in progress from its address) gives its line slot
+// back when the gateway hangs up, not once the caller's end closes too:
+// a refused caller that keeps its connection open does not make the
+// lines BUSY for everyone. Regression: the slot was held through the
+// TCP line's close (up to 5 s waiting for the caller's FIN), so a few
+// reconnecting callers from one address kept every line BUSY.
+func TestHostileRefusedFreesSlotBeforeClose(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.Lines.MaxConcurrent, c.Lines.PerSource = 2, 0
+	c.Security.MaxPendingPerSource = 1
+	v := NewAuthVerifier(c, auth.NewUsers(), t.Logf)
+	g := startLoopback(t, c, v)
+	first := dialGateway(t, g)
+	defer first.Close()
+	expect(t, first, "login: ") // the one login in progress from 127.0.0.1
+
+	refused := dialGateway(t, g)
+	defer refused.Close()
+	refused.SetReadDeadline(time.Now().Add(20 * time.Second))
+	// Read up to the gateway's FIN, and keep this end open: the gateway's
+	// close now waits for ours.
+	if b, err := io.ReadAll(refused); err != nil || string(b) != msgThrottled {
+		t.Fatalf("second caller heard %q (%v), want %q", b, err, msgThrottled)
+	}
+	third := dialGateway(t, g)
+	defer third.Close()
+	third.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if b, _ := io.ReadAll(third); string(b) != msgThrottled {
+		t.Errorf("third caller heard %q, want %q (a line is free; the refused caller's must not still count)", b, msgThrottled)
 	}
 }
