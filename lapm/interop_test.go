@@ -52,7 +52,8 @@ func buildSpandspPeer(t *testing.T) string {
 // implementation none of us wrote) over TCP carrying the packed bit stream,
 // in both roles, 20 KiB each way at the same time, byte-exact.
 // Set DIALGATE_INTEROP=1 to run it (CI does). DIALGATE_INTEROP_T402 (a
-// duration) turns on delayed acknowledgements, DIALGATE_INTEROP_SEED
+// duration; negative: acknowledge at once) overrides the default delayed
+// acknowledgements (DefaultT402), DIALGATE_INTEROP_SEED
 // moves the noise of the noisy variants, DIALGATE_INTEROP_TRACE=1 or 2
 // logs the frames (see interopRun).
 func TestInteropSpandsp(t *testing.T) {
@@ -162,7 +163,7 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 	}
 	cfg := Config{Role: ours, LineRate: 28800, Logger: tlog{t}}
 	if v := os.Getenv("DIALGATE_INTEROP_T402"); v != "" {
-		// Delayed acknowledgements (off by default), e.g. "10ms".
+		// e.g. "100ms", or "-1ns" for immediate acknowledgements.
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			t.Fatalf("DIALGATE_INTEROP_T402: %v", err)

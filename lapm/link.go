@@ -38,10 +38,8 @@ type Config struct {
 	// (DefaultT401 when the line rate is unknown).
 	T401 time.Duration
 	// T402 is how long an acknowledgement may wait for an I frame to carry
-	// it (at most T401/4; DefaultT402 is a good value); 0 or negative
-	// acknowledges every I frame at once, the default: with delayed
-	// acknowledgements spandsp 0.0.6 released the link on a noisy line
-	// (see doc.go), so they are for links between dialgate stations only.
+	// it (at most T401/4); 0 means DefaultT402, negative acknowledges
+	// every I frame at once (see doc.go, "Delayed acknowledgement").
 	T402 time.Duration
 	// T403 is the idle timer after which the link polls; 0 means
 	// DefaultT403, negative disables idle polling.
@@ -294,7 +292,11 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 	} else if t403 < 0 {
 		t403 = 0
 	}
-	t402 := min(max(cfg.T402, 0), t401/4)
+	t402 := cfg.T402
+	if t402 == 0 {
+		t402 = DefaultT402
+	}
+	t402 = min(max(t402, 0), t401/4)
 	l.cfg.T401, l.cfg.T402, l.cfg.T403 = t401, t402, t403
 	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t402: t402, t403: t403, n400: cfg.N400, logf: l.logf, xidMatch: xidResponseMatches})
 	l.enc.FCS = FCS16

@@ -72,8 +72,7 @@ func (m *machine) t403Restart(now time.Time) {
 // link with DISC.
 func (m *machine) rejAsked(now time.Time) { m.rejAt = now.Add(m.cfg.t401) }
 
-// DefaultT402 is a good Config.T402 where delayed acknowledgements are
-// wanted (they are off by default): the longest an acknowledgement waits
+// DefaultT402 is what Config.T402 0 means: the longest an acknowledgement waits
 // for an I frame of ours to carry it (the reply delay T402 of V.42 §9.2;
 // it must stay well below the peer's T401). Interactive traffic is answered within it (an
 // echoed keystroke carries the acknowledgement of the keystroke), so the
