@@ -3,10 +3,12 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +59,10 @@ var (
 	ErrBadUser = errors.New("auth: invalid user entry")
 	// ErrUsersFile is matched (errors.Is) by every UsersFileError.
 	ErrUsersFile = errors.New("auth: bad users file")
+	// ErrUsersFilePerm is wrapped by LoadUsers for a users file that
+	// its group or other users may write: whoever can change it can
+	// add an account or replace a password hash.
+	ErrUsersFilePerm = errors.New("auth: users file is writable by other users")
 )
 
 // maxBackendLen bounds a backend name.
@@ -188,8 +194,9 @@ func (u User) Validate() error {
 //	disabled = false
 //	expires = 2027-01-01
 type Users struct {
-	mu sync.RWMutex
-	m  map[string]User
+	mu       sync.RWMutex
+	m        map[string]User
+	warnings []string // what LoadUsers found; read-only after it
 }
 
 // NewUsers returns an empty user set.
@@ -198,8 +205,29 @@ func NewUsers() *Users { return &Users{m: map[string]User{}} }
 // LoadUsers reads and strictly parses the users file at path. A missing file
 // is an error wrapping fs.ErrNotExist; problems with the content are a
 // *UsersFileError.
+//
+// The file holds password hashes, so its mode matters (as for OpenSSH's
+// keys): a file its group or others may write is refused with an error
+// wrapping ErrUsersFilePerm (a running gateway then keeps the users it
+// has); one they may read is loaded, and Warnings says so. Save writes
+// mode 0600.
 func LoadUsers(path string) (*Users, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	defer f.Close()
+	// The mode of the file read, not of whatever the name points at
+	// later.
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o022 != 0 {
+		return nil, fmt.Errorf("auth: users file %s has mode %04o: other users can change the accounts and password hashes; run chmod 600 on it: %w", path, perm, ErrUsersFilePerm)
+	}
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)
 	}
@@ -211,7 +239,21 @@ func LoadUsers(path string) (*Users, error) {
 		}
 		return nil, err
 	}
+	if perm&0o044 != 0 {
+		u.warnings = append(u.warnings, fmt.Sprintf("users file %s has mode %04o: other users can read the password hashes; run chmod 600 on it", path, perm))
+	}
 	return u, nil
+}
+
+// Warnings lists what LoadUsers found that an operator should fix but
+// that did not stop the load (a users file other users can read), one
+// line each; none for users not loaded from a file. A gateway logs them
+// on each load.
+func (u *Users) Warnings() []string {
+	if u == nil {
+		return nil
+	}
+	return slices.Clone(u.warnings)
 }
 
 // Lookup returns the account with the given ID.

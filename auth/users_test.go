@@ -343,3 +343,65 @@ func FuzzParseUsers(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadUsersFileMode: a users file its group or others may write is
+// refused (ErrUsersFilePerm, naming the mode and the fix); one they may
+// read loads with one warning; mode 0600 loads without. Save over a
+// readable file leaves it 0600. Regression: any mode loaded silently
+// (tested with chmod 644 and a reload), though the file holds the
+// password hashes.
+func TestLoadUsersFileMode(t *testing.T) {
+	u := policyUsers(t)
+	path := filepath.Join(t.TempDir(), "users.toml")
+	if err := u.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode     os.FileMode
+		refused  bool
+		warnings int
+	}{
+		{0o600, false, 0},
+		{0o400, false, 0},
+		{0o640, false, 1},
+		{0o644, false, 1},
+		{0o604, false, 1},
+		{0o620, true, 0},
+		{0o664, true, 0},
+		{0o602, true, 0},
+		{0o666, true, 0},
+	} {
+		if err := os.Chmod(path, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadUsers(path)
+		if c.refused {
+			if !errors.Is(err, ErrUsersFilePerm) || !strings.Contains(err.Error(), fmt.Sprintf("mode %04o", c.mode)) || !strings.Contains(err.Error(), "chmod 600") {
+				t.Errorf("mode %04o: %v, want an error wrapping ErrUsersFilePerm naming the mode and chmod 600", c.mode, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("mode %04o: %v", c.mode, err)
+			continue
+		}
+		if w := got.Warnings(); len(w) != c.warnings || (c.warnings > 0 && !strings.Contains(w[0], "chmod 600")) {
+			t.Errorf("mode %04o: warnings %q, want %d saying chmod 600", c.mode, w, c.warnings)
+		}
+		if got.Len() != u.Len() {
+			t.Errorf("mode %04o: %d users loaded, want %d", c.mode, got.Len(), u.Len())
+		}
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after Save over a 0644 file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	if NewUsers().Warnings() != nil {
+		t.Error("users not loaded from a file have warnings")
+	}
+}

@@ -298,12 +298,28 @@ func (v *Verifier) Verify(ctx context.Context, userID, password, source string) 
 	return u, err
 }
 
+// unknownUserMark is what the denial log line says instead of a user ID
+// that names no account.
+const unknownUserMark = "(unknown user)"
+
+// loggedName is how the denial log line names userID: quoted when it
+// names an account, else unknownUserMark. A name that is no account may
+// be a password typed at the wrong prompt, and the log must not hold it
+// (login(1) logs such names as UNKNOWN for the same reason).
+func loggedName(userID string, exists bool) string {
+	if !exists {
+		return unknownUserMark
+	}
+	return strconv.Quote(userID)
+}
+
 func (v *Verifier) verify(ctx context.Context, userID, password, source string) (User, error) {
+	u, found := v.users.Load().Lookup(userID)
+	name := loggedName(userID, found)
 	if d := v.th.Delay(userID, source); d > 0 {
-		v.logf("auth: login %q from %s denied: throttled for %v", userID, source, d)
+		v.logf("auth: login %s from %s denied: throttled for %v", name, source, d)
 		return User{}, ErrDenied
 	}
-	u, found := v.users.Load().Lookup(userID)
 	h := v.dummy
 	if found {
 		var err error
@@ -344,7 +360,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 	}
 	if reason != "" {
 		v.th.Failure(userID, source)
-		v.logf("auth: login %q from %s denied: %s", userID, source, reason)
+		v.logf("auth: login %s from %s denied: %s", name, source, reason)
 		return User{}, ErrDenied
 	}
 	v.th.Success(userID, source)

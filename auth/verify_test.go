@@ -632,3 +632,49 @@ func TestVerifyRefusesHashOverMemoryBound(t *testing.T) {
 		t.Errorf("operator log %q does not name the oversized hash", logs)
 	}
 }
+
+// TestVerifyLogOmitsUnknownNames: the operator's denial line names a
+// user ID that is no account as "(unknown user)", in the ordinary and in
+// the throttled denial, and an account by its ID. Regression: the line
+// quoted whatever was tried, so a password typed at the login prompt
+// reached the log in clear.
+func TestVerifyLogOmitsUnknownNames(t *testing.T) {
+	clock := newPolicyClock()
+	u := NewUsers()
+	if err := u.Add(User{ID: "alice", Hash: policyHash(t, "pw")}); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	th := NewThrottle(ThrottleConfig{FreeFailures: 1, Now: clock.Now})
+	v := NewVerifier(u, VerifierConfig{
+		Argon2: policyArgon2, MaxConcurrent: 1, MinFailureTime: time.Nanosecond, Now: clock.Now,
+		Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) },
+	}, th)
+	ctx := context.Background()
+	const secret = "hunter2-secret"
+	// The clock stands still: once the back-off starts, it throttles.
+	for range 4 {
+		if _, err := v.Verify(ctx, secret, "wrong", "192.0.2.1:5000"); err != ErrDenied {
+			t.Fatalf("%v, want ErrDenied", err)
+		}
+	}
+	if _, err := v.Verify(ctx, "alice", "wrong", "192.0.2.2:5000"); err != ErrDenied {
+		t.Fatalf("alice: %v, want ErrDenied", err)
+	}
+	if len(logs) != 5 {
+		t.Fatalf("log %q, want 5 lines", logs)
+	}
+	throttled := false
+	for i, l := range logs[:4] {
+		if strings.Contains(l, secret) || !strings.Contains(l, "login (unknown user) from") {
+			t.Errorf("log line %d: %q, want the name given as (unknown user)", i, l)
+		}
+		throttled = throttled || strings.Contains(l, "throttled")
+	}
+	if !throttled {
+		t.Errorf("log %q: no throttled denial", logs)
+	}
+	if !strings.Contains(logs[4], `login "alice" from`) {
+		t.Errorf("log %q, want the account named", logs[4])
+	}
+}
