@@ -182,15 +182,40 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCleanTermType: a terminal type reaches the line's Info (and so a
+// backend's TERM) only if it can be a terminfo name: [A-Za-z0-9._+-],
+// starting with a letter or digit, at most maxTermType characters;
+// anything else is unknown (""). Regression: '/' and other printable
+// characters passed (a TTYPE of "../../tmp/x" became TERM), and an
+// over-long name was cut to a different name.
 func TestCleanTermType(t *testing.T) {
-	if got := cleanTermType([]byte("xterm-256color")); got != "xterm-256color" {
-		t.Errorf("got %q", got)
-	}
-	if got := cleanTermType([]byte("VT\x00100 \x1b[")); got != "VT100[" {
-		t.Errorf("got %q", got)
-	}
-	if got := cleanTermType([]byte(strings.Repeat("A", 100))); len(got) != maxTermType {
-		t.Errorf("len %d", len(got))
+	for _, c := range []struct{ in, want string }{
+		{"xterm-256color", "xterm-256color"},
+		{"VT100", "VT100"},
+		{"ANSI-BBS", "ANSI-BBS"},
+		{"rxvt-unicode-256color", "rxvt-unicode-256color"},
+		{"screen.xterm-256color", "screen.xterm-256color"},
+		{"xterm+256setaf", "xterm+256setaf"},
+		{"IBM-3278-2-E", "IBM-3278-2-E"},
+		{" vt220\x00", "vt220"}, // padding around the name
+		{strings.Repeat("A", maxTermType), strings.Repeat("A", maxTermType)},
+		{strings.Repeat("A", maxTermType+1), ""},
+		{"../../tmp/x", ""},
+		{"/etc/passwd", ""},
+		{"vt100/x", ""},
+		{"VT\x00100 \x1b[", ""},
+		{"xterm\x1b]0;pwned\x07", ""},
+		{"-x", ""},
+		{".hidden", ""},
+		{"x y", ""},
+		{"xterm$(id)", ""},
+		{"ANSI\xc3\xa9", ""},
+		{"", ""},
+		{"\x00", ""},
+	} {
+		if got := cleanTermType([]byte(c.in)); got != c.want {
+			t.Errorf("cleanTermType(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
 

@@ -363,13 +363,31 @@ func appendSBData(dst, p []byte) []byte {
 	return dst
 }
 
-// cleanTermType keeps a terminal type to printable ASCII and 40 characters.
+// cleanTermType returns the terminal type a peer announced (RFC 1091
+// TTYPE IS) if it can be a terminfo name, else "" (unknown). The name
+// reaches backends (a pty program's TERM, a telnet backend's TTYPE), so
+// it must not be a path or carry controls: at most maxTermType
+// characters from [A-Za-z0-9._+-], starting with a letter or digit, as
+// terminfo names are (ncurses refuses names with '/'; other programs
+// may not). Spaces and NULs around the name are ignored.
 func cleanTermType(p []byte) string {
-	out := make([]byte, 0, min(len(p), maxTermType))
+	for len(p) > 0 && (p[0] == ' ' || p[0] == 0) {
+		p = p[1:]
+	}
+	for len(p) > 0 && (p[len(p)-1] == ' ' || p[len(p)-1] == 0) {
+		p = p[:len(p)-1]
+	}
+	if len(p) == 0 || len(p) > maxTermType || !isTermAlnum(p[0]) {
+		return ""
+	}
 	for _, b := range p {
-		if b > ' ' && b < 0x7F && len(out) < maxTermType {
-			out = append(out, b)
+		if !isTermAlnum(b) && b != '.' && b != '_' && b != '+' && b != '-' {
+			return ""
 		}
 	}
-	return string(out)
+	return string(p)
+}
+
+func isTermAlnum(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
