@@ -92,10 +92,21 @@
 // # Origins and proxies
 //
 // Browsers send an Origin header (RFC 6454); the listener accepts an upgrade
-// when the header is absent (non-browser clients), when the origin's
-// host[:port] equals the request's Host (same origin), or when it matches
-// Options.AllowedOrigins. Anything else is refused with HTTP 403 and a log
-// line (cross-site WebSocket hijacking, RFC 6455 §10.2). The caller's
+// when the header is absent (non-browser clients), when it matches
+// Options.AllowedOrigins, or when the origin's host[:port] equals the
+// request's Host (same origin). Anything else is refused with HTTP 403 and
+// a log line (cross-site WebSocket hijacking, RFC 6455 §10.2).
+//
+// The same origin does not count on a connection to a loopback address
+// (127.0.0.0/8, ::1; whatever address the server listens on) unless the
+// Host is "localhost" or an IP literal, with or without a port: an
+// attacker's page on evil.example whose DNS name is then pointed at
+// 127.0.0.1 (DNS rebinding) is its own origin, with Host and Origin both
+// evil.example, and would reach a gateway on loopback that the attacker
+// cannot reach otherwise. Such a request is refused with a log line that
+// says to list the origin in allowed_origins (Options.AllowedOrigins);
+// a reverse proxy on the same machine that passes the public Host needs
+// that too. The caller's
 // address is the TCP peer, unless the TCP peer is listed in
 // Options.TrustedProxies: then the right-most address in X-Forwarded-For
 // that is not itself a trusted proxy is used (with port 0, the caller's

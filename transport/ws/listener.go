@@ -248,8 +248,8 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ws: not answering", http.StatusServiceUnavailable)
 		return
 	}
-	if origin, ok := l.originAllowed(r); !ok {
-		l.logf("ws: %s: call refused: origin %.100q not allowed for host %.100q", r.RemoteAddr, origin, r.Host)
+	if origin, ok, hint := l.originAllowed(r); !ok {
+		l.logf("ws: %s: call refused: origin %.100q not allowed for host %.100q%s", r.RemoteAddr, origin, r.Host, hint)
 		http.Error(w, "ws: origin not allowed", http.StatusForbidden)
 		return
 	}
@@ -315,27 +315,67 @@ func (l *Listener) choose(offered []string) (string, bool) {
 	return "", false
 }
 
-// originAllowed applies the origin policy (see the package comment).
-func (l *Listener) originAllowed(r *http.Request) (string, bool) {
-	origin := r.Header.Get("Origin")
+// originAllowed applies the origin policy (see the package comment). A
+// refusal may come with a hint for the log line.
+func (l *Listener) originAllowed(r *http.Request) (origin string, ok bool, hint string) {
+	origin = r.Header.Get("Origin")
 	if origin == "" {
-		return "", true
+		return "", true, ""
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || u.Scheme == "" {
-		return origin, false
+		return origin, false, ""
 	}
-	if strings.EqualFold(u.Host, r.Host) || l.anyOrig {
-		return origin, true
+	if l.anyOrig {
+		return origin, true, ""
 	}
 	full := strings.ToLower(u.Scheme + "://" + u.Host)
 	host := strings.ToLower(u.Host)
 	for _, o := range l.origins {
 		if o == full || o == host {
-			return origin, true
+			return origin, true, ""
 		}
 	}
-	return origin, false
+	if !strings.EqualFold(u.Host, r.Host) {
+		return origin, false, ""
+	}
+	// Same origin. On a connection to a loopback address, a DNS name
+	// proves nothing: a page on evil.example whose name the attacker
+	// then points at 127.0.0.1 (DNS rebinding) is its own origin, and
+	// the browser sends Host and Origin evil.example. Only localhost and
+	// IP literals, which no one else's DNS can rebind, pass as the same
+	// origin there; other names must be listed.
+	if viaLoopback(r) && !unrebindableHost(r.Host) {
+		return origin, false, " (a name other than localhost on a loopback address may be a DNS-rebinding page; to accept it, list the origin in allowed_origins)"
+	}
+	return origin, true, ""
+}
+
+// viaLoopback reports whether r arrived on a connection to a loopback
+// address (net/http's LocalAddrContextKey), whatever address the server
+// listens on.
+func viaLoopback(r *http.Request) bool {
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// unrebindableHost reports whether a Host header (with or without a port)
+// names "localhost" or is an IP literal.
+func unrebindableHost(hostport string) bool {
+	h := hostport
+	if sh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = sh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
 }
 
 // clientAddr returns the caller's address and whether it came through a

@@ -536,3 +536,75 @@ func TestListenHeaderLimit(t *testing.T) {
 		t.Errorf("a %d KiB header: status %d, want 431", 4*MaxHeaderBytes>>10, resp.StatusCode)
 	}
 }
+
+// TestOriginLoopbackRebinding: on a connection to a loopback address, the
+// same origin passes only when the Host is localhost or an IP literal; a
+// page served under any other name may be a DNS-rebinding attacker's
+// (evil.example pointed at 127.0.0.1 is its own origin), so it is
+// refused with a log line that says to list it in allowed_origins, and
+// passes once listed. Regression: Host == Origin was enough.
+func TestOriginLoopbackRebinding(t *testing.T) {
+	for _, tc := range []struct {
+		name, host, origin string
+		allowed            []string
+		ok                 bool
+	}{
+		{"rebound name", "evil.example:PORT", "http://evil.example:PORT", nil, false},
+		{"rebound name without port", "evil.example", "http://evil.example", nil, false},
+		{"localhost", "localhost:PORT", "http://localhost:PORT", nil, true},
+		{"localhost without port", "LocalHost", "http://localhost", nil, true},
+		{"IPv4 literal", "127.0.0.1:PORT", "http://127.0.0.1:PORT", nil, true},
+		{"IPv6 literal", "[::1]:PORT", "http://[::1]:PORT", nil, true},
+		{"no origin (not a browser)", "evil.example:PORT", "", nil, true},
+		{"listed name", "bbs.example.org", "https://bbs.example.org", []string{"https://bbs.example.org"}, true},
+		{"other names stay refused", "evil.example", "http://evil.example", []string{"https://bbs.example.org"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s := startServer(t, Options{AllowedOrigins: tc.allowed})
+			_, port, _ := net.SplitHostPort(strings.TrimPrefix(strings.TrimSuffix(s.url, "/line"), "ws://"))
+			host := strings.Replace(tc.host, "PORT", port, 1)
+			origin := strings.Replace(tc.origin, "PORT", port, 1)
+			err := dialAccept(t, s, DialOptions{Origin: origin, Header: http.Header{"Host": {host}}})
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("host %q, origin %q refused: %v", host, origin, err)
+				}
+				return
+			}
+			var he *HandshakeError
+			if !errors.As(err, &he) || he.StatusCode != http.StatusForbidden {
+				t.Fatalf("host %q, origin %q: %v, want HandshakeError 403", host, origin, err)
+			}
+			s.log.wait(t, "origin", "not allowed", "allowed_origins")
+		})
+	}
+}
+
+// TestOriginSameNameBeyondLoopback: on a connection to an address that
+// is not loopback, the same origin passes under any name (a rebinding
+// page reaches nothing there that its author could not reach directly).
+func TestOriginSameNameBeyondLoopback(t *testing.T) {
+	l, err := NewHandler(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, c := range []struct {
+		local net.Addr
+		ok    bool
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}, true},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::10"), Port: 8080}, true},
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.2"), Port: 8080}, false},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: 8080}, false},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://bbs.example.org:8080/line", nil)
+		r.Header.Set("Origin", "http://bbs.example.org:8080")
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, c.local))
+		if _, ok, _ := l.originAllowed(r); ok != c.ok {
+			t.Errorf("local address %v: allowed %v, want %v", c.local, ok, c.ok)
+		}
+	}
+}
