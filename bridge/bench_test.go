@@ -99,7 +99,7 @@ func benchGateway(b *testing.B) {
 }
 
 // BenchmarkFullPathTCP measures the full path in one process: a caller
-// with LAPM (N401 4096, k 63, FCS-32, SREJ) and sealed payloads on a
+// with LAPM (N401 4096, k 127, FCS-32, SREJ) and sealed payloads on a
 // loopback telnet-modem line, the gateway (V.42 detection, Access
 // Security required) and a TCP backend sending benchChunk octets per
 // request, backend -> caller (DESIGN.md target: at least 20 % of
@@ -224,7 +224,7 @@ func fullPathGateway(b *testing.B, backend string) string {
 }
 
 // fullPathCall dials addr as gateway dial does (detection, LAPM offering
-// 4096/63/FCS-32/SREJ, Access Security, SABME/UA) with its goroutines
+// 4096/127/FCS-32/SREJ, Access Security, SABME/UA) with its goroutines
 // labelled side=caller, and waits until the backend's side of the
 // session is up (it answers the first octet with a chunk, which this
 // reads).
@@ -243,7 +243,7 @@ func fullPathCall(ctx context.Context, b *testing.B, addr string) *lapm.Link {
 			err = fmt.Errorf("detection: %v %w", res, derr)
 			return
 		}
-		if link, err = lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Originator, Params: lapm.LinkParams{N401: 4096, K: 63, FCS32: true, SREJ: true}}); err != nil {
+		if link, err = lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Originator, Params: lapm.LinkParams{N401: 4096, K: 127, FCS32: true, SREJ: true}}); err != nil {
 			line.Close()
 			return
 		}

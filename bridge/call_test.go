@@ -188,7 +188,7 @@ func TestIdleTimeoutCallerNotReading(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	recs := records(t, g.Store)
+	recs := waitRecords(t, g.Store, 1)
 	if len(recs) != 1 || recs[0].Result != store.ResultCompleted || recs[0].Reason != "idle timeout" {
 		t.Fatalf("records: %+v", recs)
 	}

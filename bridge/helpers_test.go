@@ -173,6 +173,20 @@ func tcpBackendServer(t testing.TB, handle func(net.Conn)) string {
 
 func echoHandler(c net.Conn) { io.Copy(c, c) }
 
+// waitRecords waits (up to 10 s) until st holds n call records and
+// returns them. A call writes its record as it finishes, after it gave
+// its line slot back (a call that never reached a backend gives it back
+// before its line's close waits for the caller), so ActiveCalls() == 0
+// does not mean the records are written.
+func waitRecords(t testing.TB, st *store.File, n int) []store.CallRecord {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if recs := records(t, st); len(recs) >= n || time.Now().After(deadline) {
+			return recs
+		}
+	}
+}
+
 func records(t testing.TB, st *store.File) []store.CallRecord {
 	t.Helper()
 	recs, err := store.ReadRecordsFile(st.RecordsPath())

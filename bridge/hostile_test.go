@@ -302,7 +302,7 @@ func TestHostileTelnetNegotiationStorm(t *testing.T) {
 			t.Fatal("the negotiating peer still holds its line slot")
 		}
 	}
-	recs := records(t, g.Store)
+	recs := waitRecords(t, g.Store, 1)
 	if len(recs) != 1 || recs[0].Result != store.ResultAbandoned {
 		t.Fatalf("records: %+v", recs)
 	}

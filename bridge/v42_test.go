@@ -126,17 +126,17 @@ func TestV42AccessSecurityToBackend(t *testing.T) {
 }
 
 // TestV42ListenerLAPMOffer: the answerer offers the listener's LAPM
-// parameters (by default 4096/63, FCS-32, SREJ without a line_rate;
+// parameters (by default 4096/127, FCS-32, SREJ without a line_rate;
 // 256/15 on a paced line), so a caller offering big values gets them
 // rather than the V.42 defaults 128/15, FCS-16, REJ only.
 func TestV42ListenerLAPMOffer(t *testing.T) {
-	big := lapm.LinkParams{N401: 4096, K: 63, FCS32: true, SREJ: true}
+	big := lapm.LinkParams{N401: 4096, K: 127, FCS32: true, SREJ: true}
 	for _, tc := range []struct {
 		name     string
 		lineRate int
 		want     lapm.Negotiated
 	}{
-		{"unpaced", 0, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 4096, N401Rx: 4096, KTx: 63, KRx: 63}},
+		{"unpaced", 0, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 4096, N401Rx: 4096, KTx: 127, KRx: 127}},
 		{"paced", 1_000_000, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 256, N401Rx: 256, KTx: 15, KRx: 15}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -330,7 +330,7 @@ func v42BenchGateway(b testing.TB, backend string) string {
 var setupSteps = []string{"connect", "detect", "xid", "challenge", "confirm", "sabme", "data"}
 
 // fullCall dials addr as `gateway dial` does (detection, LAPM offering
-// 4096/63/FCS-32/SREJ, Access Security i-iv, SABME/UA) and waits for one
+// 4096/127/FCS-32/SREJ, Access Security i-iv, SABME/UA) and waits for one
 // octet echoed by the backend. at, if not nil, receives the time of each
 // of setupSteps.
 func fullCall(ctx context.Context, addr string, at *[7]time.Time) (*lapm.Link, error) {
@@ -350,7 +350,7 @@ func fullCall(ctx context.Context, addr string, at *[7]time.Time) (*lapm.Link, e
 		return nil, fmt.Errorf("detection: %v %w", res, err)
 	}
 	mark(1)
-	link, err := lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Originator, Params: lapm.LinkParams{N401: 4096, K: 63, FCS32: true, SREJ: true}})
+	link, err := lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Originator, Params: lapm.LinkParams{N401: 4096, K: 127, FCS32: true, SREJ: true}})
 	if err != nil {
 		line.Close()
 		return nil, err
@@ -424,7 +424,7 @@ var (
 const idleCallerEnv = "DIALGATE_IDLE_CALLER"
 
 // BenchmarkV42IdleSessions measures what an idle, established full V.42
-// session (detection, LAPM 4096/63/FCS-32/SREJ, Access Security, one
+// session (detection, LAPM 4096/127/FCS-32/SREJ, Access Security, one
 // octet echoed) costs the gateway: heap, goroutine stacks, RSS and
 // goroutines per session, for -idle-sessions sessions. The callers and
 // the TCP backend run in a child process (this test binary), so that the

@@ -12,7 +12,7 @@ import (
 // dialLinkParams is what gateway dial offers in the LAPM parameter
 // negotiation (V.42 §8.10): larger frames and window than the defaults,
 // FCS-32 and SREJ. The gateway answers with what it accepts.
-var dialLinkParams = lapm.LinkParams{N401: lapm.MaxN401, K: 63, FCS32: true, SREJ: true}
+var dialLinkParams = lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true, SREJ: true}
 
 func init() {
 	lapmOpen = func(ctx context.Context, line transport.Line, leftover []byte, role lapm.Role) (v42Link, error) {

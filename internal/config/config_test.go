@@ -80,7 +80,7 @@ lapm_srej = false
 		t.Fatal(err)
 	}
 	for i, want := range []LAPM{
-		{N401: 4096, K: 63, FCS32: true, SREJ: true},
+		{N401: 4096, K: 127, FCS32: true, SREJ: true},
 		{N401: 256, K: 15, FCS32: true, SREJ: true},
 		{N401: 512, K: 7},
 	} {
