@@ -19,7 +19,8 @@ import (
 type StartOptions struct {
 	Logger *zap.Logger
 	// Verifier checks logins; nil builds an AuthVerifier over the
-	// configuration's users file.
+	// configuration's users file (Start fails if it cannot load it, and
+	// logs its Warnings).
 	Verifier Verifier
 	Metrics  *Metrics
 	V42      V42Answerer
@@ -65,6 +66,10 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 		log := opts.Logger
 		if log == nil {
 			log = zap.NewNop()
+		}
+		// A users file others may read: loaded, and said so.
+		for _, w := range users.Warnings() {
+			log.Warn(w)
 		}
 		v = NewAuthVerifier(cfg, users, log.Sugar().Infof)
 	}

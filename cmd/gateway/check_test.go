@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/dialgate/dialgate/auth"
 )
 
 // TestCheckCommand runs `gateway check` as a new operator does: the
@@ -70,5 +72,64 @@ func TestCheckCommand(t *testing.T) {
 				t.Errorf("stderr has %q:\n%s", c.noStderr, stderr.String())
 			}
 		})
+	}
+}
+
+// TestCheckUsersFileMode: `gateway check` reads the users file as
+// `gateway serve` does: one other users can read passes with a warning
+// like the configuration's own; one they can write fails the check with
+// the chmod that fixes it, since serve would not start with it.
+func TestCheckUsersFileMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.toml")
+	cfg := filepath.Join(dir, "gateway.toml")
+	text := "state_dir = \"state\"\nusers_file = \"users.toml\"\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:2323\"\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.NewUsers().Save(users); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode   os.FileMode
+		code   int
+		stderr string // "": nothing about the users file
+	}{
+		{0o600, exitOK, ""},
+		{0o640, exitOK, cfg + ": warning: users file " + users + " has mode 0640: other users can read the password hashes; run chmod 600 on it"},
+		{0o660, exitFailure, "gateway check: users file " + users + " (mode 0660) may be changed by its group or others"},
+	} {
+		if err := os.Chmod(users, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(gatewayBinary(t), "check", cfg)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code {
+			t.Errorf("mode %04o: exit %d, want %d; stderr:\n%s", c.mode, code, c.code, stderr.String())
+		}
+		if c.stderr == "" && strings.Contains(stderr.String(), users) {
+			t.Errorf("mode %04o: stderr:\n%s", c.mode, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), c.stderr) {
+			t.Errorf("mode %04o: stderr:\n%s\nlacks %q", c.mode, stderr.String(), c.stderr)
+		}
+		if c.code == exitFailure && !strings.Contains(stderr.String(), "run chmod 600 "+users) {
+			t.Errorf("mode %04o: stderr does not say chmod 600 %s:\n%s", c.mode, users, stderr.String())
+		}
+		if c.code == exitOK && !strings.Contains(stdout.String(), ": ok") {
+			t.Errorf("mode %04o: stdout %q", c.mode, stdout.String())
+		}
 	}
 }

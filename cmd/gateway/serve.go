@@ -191,8 +191,9 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		users, err = auth.NewUsers(), nil
 	}
 	if err != nil {
-		return err
+		return explainUsersFileError(cfg.UsersFile, err)
 	}
+	logUsersWarnings(log, users)
 	verifier := bridge.NewAuthVerifier(cfg, users, log.Named("auth").Sugar().Infof)
 
 	reg := prometheus.NewRegistry()
@@ -313,20 +314,45 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 		cfg = c
 	}
 	users, err := auth.LoadUsers(cfg.UsersFile)
-	if err != nil {
+	switch {
+	case errors.Is(err, auth.ErrUsersFilePerm):
+		log.Error("reload: users file refused; keeping the old users", zap.Error(explainUsersFileError(cfg.UsersFile, err)))
+	case err != nil:
 		log.Error("reload: users file not valid; keeping the old users", zap.Error(err))
-	} else {
+	default:
+		logUsersWarnings(log, users)
 		v.SetUsers(users)
 	}
 	if err := gw.Reload(cfg, nil); err != nil {
 		log.Error("reload failed", zap.Error(err))
 		return
 	}
-	n := 0
-	if users != nil {
-		n = users.Len()
+	// The users in effect: the old ones when the file was refused.
+	log.Info("reloaded (SIGHUP)", zap.Int("users", v.Auth().Users().Len()), zap.Int("backends", len(cfg.Backends)))
+}
+
+// logUsersWarnings logs what LoadUsers found wrong with a users file it
+// loaded anyway (a mode that lets other users read the password hashes),
+// on every load: at start-up and on each reload.
+func logUsersWarnings(log *zap.Logger, users *auth.Users) {
+	for _, w := range users.Warnings() {
+		log.Warn(w)
 	}
-	log.Info("reloaded (SIGHUP)", zap.Int("users", n), zap.Int("backends", len(cfg.Backends)))
+}
+
+// explainUsersFileError turns LoadUsers' refusal of a users file that
+// its group or others may write into one line that names the file and
+// the command that fixes it. Other errors are returned as they are.
+func explainUsersFileError(path string, err error) error {
+	if !errors.Is(err, auth.ErrUsersFilePerm) {
+		return err
+	}
+	mode := ""
+	if fi, serr := os.Stat(path); serr == nil {
+		mode = fmt.Sprintf(" (mode %04o)", fi.Mode().Perm())
+	}
+	return fmt.Errorf("users file %s%s may be changed by its group or others, who could add accounts or replace password hashes; the gateway does not load it: run chmod 600 %s (%w)",
+		path, mode, path, auth.ErrUsersFilePerm)
 }
 
 // mergeListeners keeps the served listeners, with new settings for those

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// logEntries returns the JSON log lines of g whose level is level and
+// whose message contains substr.
+func (g *testGateway) logEntries(level, substr string) []map[string]any {
+	g.t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(g.log.String(), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		if msg, _ := e["msg"].(string); e["level"] == level && strings.Contains(msg, substr) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitLogCount waits until the log holds n lines containing substr.
+func (g *testGateway) waitLogCount(substr string, n int) {
+	g.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(g.log.String(), substr) < n {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("gateway did not log %q %d times:\n%s", substr, n, g.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeUsersFileMode: `gateway serve` logs a warning for a users
+// file other users can read, at start-up and on every SIGHUP reload; on
+// SIGHUP it keeps the old users when the file has become writable by
+// others, and says so; at start-up such a file stops it with one line
+// that names the file and the chmod that fixes it.
+func TestServeUsersFileMode(t *testing.T) {
+	const readable = "other users can read the password hashes"
+	g := newGateway(t, gwOpts{})
+	users := filepath.Join(g.dir, "users.toml")
+	chmod := func(mode os.FileMode) {
+		t.Helper()
+		if err := os.Chmod(users, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hup := func(n int) {
+		t.Helper()
+		if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		g.waitLogCount(`"msg":"reloaded (SIGHUP)"`, n)
+	}
+	if w := g.logEntries("warn", readable); len(w) != 0 {
+		t.Errorf("mode 0600: warned %v", w)
+	}
+
+	// Readable by others: each reload loads it and warns.
+	chmod(0o644)
+	hup(1)
+	hup(2)
+	if w := g.logEntries("warn", readable); len(w) != 2 || !strings.Contains(w[0]["msg"].(string), users+" has mode 0644") {
+		t.Errorf("after two reloads of a 0644 users file, warnings %v; log:\n%s", w, g.log.String())
+	}
+
+	// Writable by others: the reload keeps the three users it has (erin
+	// is not added) and says why.
+	g.writeUsers(map[string]string{"alice": "sh", "erin": "sh"})
+	chmod(0o664)
+	hup(3)
+	refused := g.logEntries("error", "reload: users file refused; keeping the old users")
+	if len(refused) != 1 || !strings.Contains(fmt.Sprint(refused[0]["error"]), "chmod 600 "+users) {
+		t.Errorf("reload of a 0664 users file: %v; log:\n%s", refused, g.log.String())
+	}
+	if reloaded := g.logEntries("info", "reloaded (SIGHUP)"); len(reloaded) != 3 || reloaded[2]["users"] != 3.0 {
+		t.Errorf("reload of a 0664 users file: %v, want the 3 old users kept", reloaded)
+	}
+
+	// At start-up: a readable file is served with the warning.
+	g.stop()
+	chmod(0o644)
+	g.start()
+	if w := g.logEntries("warn", readable); len(w) != 1 {
+		t.Errorf("start-up with a 0644 users file: warnings %v; log:\n%s", w, g.log.String())
+	}
+	g.stop()
+
+	// A writable one stops the gateway: exit 1, one line on stderr (a
+	// console log, as most operators start with).
+	chmod(0o664)
+	cfg := filepath.Join(g.dir, "console.toml")
+	text := fmt.Sprintf("state_dir = %q\nusers_file = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:0\"\n", filepath.Join(g.dir, "state"), users)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(g.bin, "serve", "--config", cfg)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("serve with a 0664 users file: %v, want exit %d; stderr:\n%s", err, exitFailure, stderr.String())
+	}
+	var mentions []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, users) {
+			mentions = append(mentions, l)
+		}
+	}
+	want := "gateway serve: users file " + users + " (mode 0664) may be changed by its group or others"
+	if len(mentions) != 1 || !strings.HasPrefix(mentions[0], want) || !strings.Contains(mentions[0], "run chmod 600 "+users) {
+		t.Errorf("stderr:\n%s\nwant one line starting %q that says chmod 600 %s", stderr.String(), want, users)
+	}
+}
