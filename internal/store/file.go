@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,10 +39,8 @@ type File struct {
 	lock     *os.File
 	closed   bool
 	written  uint64 // records written to the file (not necessarily synced)
-	// size is the length of the records file up to the end of its last
-	// whole record. torn is set when a failed write left part of a
-	// record after it that could not be cut off (see AppendRecord).
-	size int64
+	// torn is set when a failed write left part of a record at the end
+	// of the records file that could not be cut off (see AppendRecord).
 	torn bool
 
 	// syncMu serialises fsync of the records file. Appenders that wrote
@@ -89,13 +88,12 @@ func Open(dir string, block int) (*File, error) {
 		lk.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	size, err := repairTail(rec)
-	if err != nil {
+	if err := repairTail(rec); err != nil {
 		rec.Close()
 		lk.Close()
 		return nil, err
 	}
-	f.records, f.size = rec, size
+	f.records = rec
 	return f, nil
 }
 
@@ -179,9 +177,9 @@ func syncDir(dir string) error {
 // A write that fails part-way (disk full: the file system took the
 // first octets of the record and refused the rest) would leave a torn
 // line that the next record, once there is room again, is glued to, and
-// both would be unreadable. So the file is cut back to the end of the
-// last whole record; if even that fails, the next record starts on a
-// new line, and only the torn one is lost (ReadRecords reports it).
+// both would be unreadable. So the octets the write took are cut off
+// again (cutBack); if even that fails, the next record starts on a new
+// line, and only the torn one is lost (ReadRecords reports it).
 func (f *File) AppendRecord(r CallRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -199,15 +197,11 @@ func (f *File) AppendRecord(r CallRecord) error {
 	n, err := f.write(b)
 	if err != nil {
 		if n > 0 {
-			f.torn = f.truncate(f.size) != nil
-			if f.torn {
-				f.size += int64(n)
-			}
+			f.cutBack(n)
 		}
 		f.mu.Unlock()
 		return fmt.Errorf("store: append record: %w", err)
 	}
-	f.size += int64(n)
 	f.torn = false
 	f.written++
 	mine := f.written
@@ -260,6 +254,25 @@ func (f *File) write(b []byte) (int, error) {
 		return f.writeHook(b)
 	}
 	return f.records.Write(b)
+}
+
+// cutBack removes the n octets a failed write appended, counted from
+// the file's end as it is now: the file may have been cut short by
+// someone else since it was opened (logrotate's copytruncate), so no
+// length remembered from before is trusted (cutting to it would pad the
+// file with NUL octets). If the octets stay, the next record starts on
+// a new line; if they go, the file is as before the write, torn or not.
+// f.mu must be held.
+func (f *File) cutBack(n int) {
+	st, err := f.records.Stat()
+	if err == nil && st.Size() >= int64(n) {
+		err = f.truncate(st.Size() - int64(n))
+	} else if err == nil {
+		err = errors.New("file shorter than the write")
+	}
+	if err != nil {
+		f.torn = true
+	}
 }
 
 func (f *File) truncate(size int64) error {
@@ -318,32 +331,31 @@ func (f *File) Close() error {
 
 // repairTail makes sure the record file ends in a newline, so that a
 // record torn by a crash (power loss mid-write) cannot swallow the next
-// one. The torn line stays, and ReadRecords reports it. It returns the
-// file's size afterwards.
-func repairTail(f *os.File) (int64, error) {
+// one. The torn line stays, and ReadRecords reports it.
+func repairTail(f *os.File) error {
 	st, err := f.Stat()
 	if err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	if st.Size() == 0 {
-		return 0, nil
+		return nil
 	}
 	r, err := os.Open(f.Name())
 	if err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	defer r.Close()
 	last := make([]byte, 1)
 	if _, err := r.ReadAt(last, st.Size()-1); err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
 	if last[0] == '\n' {
-		return st.Size(), nil
+		return nil
 	}
 	if _, err := f.Write([]byte("\n")); err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w", err)
 	}
-	return st.Size() + 1, f.Sync()
+	return f.Sync()
 }
 
 // ReadRecords decodes a call-record file (for tools and tests). Lines that

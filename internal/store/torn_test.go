@@ -1,0 +1,84 @@
+package store
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+)
+
+// TestAppendTornTwice: a torn record that could not be cut off, then a
+// second failed write that could, must not let the next record be glued
+// to the first torn one. Regression: a successful cut-back cleared the
+// "torn" mark although the file still ended in the first torn record.
+func TestAppendTornTwice(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rec := func(n uint64) CallRecord {
+		return CallRecord{Session: n, Listener: "modem", Result: ResultCompleted, Reason: "caller hung up"}
+	}
+	if err := f.AppendRecord(rec(1)); err != nil {
+		t.Fatal(err)
+	}
+	// Record 2: half written, the cut-back fails.
+	f.truncHook = func(int64) error { return syscall.EIO }
+	shortWriter(t, f)
+	if err := f.AppendRecord(rec(2)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("record 2: %v, want ENOSPC", err)
+	}
+	// Record 3: half written, the cut-back works.
+	f.truncHook = nil
+	shortWriter(t, f)
+	if err := f.AppendRecord(rec(3)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("record 3: %v, want ENOSPC", err)
+	}
+	if err := f.AppendRecord(rec(4)); err != nil {
+		t.Fatalf("record 4: %v", err)
+	}
+	got, _ := ReadRecordsFile(f.RecordsPath())
+	var sessions []uint64
+	for _, r := range got {
+		sessions = append(sessions, r.Session)
+	}
+	if len(sessions) != 2 || sessions[0] != 1 || sessions[1] != 4 {
+		t.Errorf("sessions read back %v, want [1 4] (4 was reported written)", sessions)
+	}
+}
+
+// TestAppendTornAfterExternalTruncate: the records file cut to nothing
+// by someone else (logrotate's copytruncate) and then a failed write:
+// cutting back must not extend the file with NUL octets to the length
+// it had, which glued the next record to them.
+func TestAppendTornAfterExternalTruncate(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for n := uint64(1); n <= 3; n++ {
+		if err := f.AppendRecord(CallRecord{Session: n, Listener: "modem", Result: ResultCompleted, Reason: "caller hung up"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Truncate(f.RecordsPath(), 0); err != nil { // copytruncate
+		t.Fatal(err)
+	}
+	shortWriter(t, f)
+	if err := f.AppendRecord(CallRecord{Session: 4, Result: ResultBusy}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("record 4: %v, want ENOSPC", err)
+	}
+	if err := f.AppendRecord(CallRecord{Session: 5, Result: ResultBusy}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(f.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, rerr := ReadRecordsFile(f.RecordsPath())
+	if len(got) != 1 || got[0].Session != 5 || rerr != nil {
+		t.Errorf("records %+v (%v), want session 5 only; file %q", got, rerr, data)
+	}
+}
