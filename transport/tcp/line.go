@@ -157,7 +157,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Line, error) {
 	d := net.Dialer{KeepAlive: -1} // NewLine configures keepalive
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("tcp: dial %s: %w", addr, err)
+		return nil, netError("dial", addr, err)
 	}
 	return NewLine(c, false, opts), nil
 }

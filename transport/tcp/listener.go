@@ -33,6 +33,7 @@ func scheme(telnet bool) string {
 type Listener struct {
 	ln     net.Listener
 	opts   Options
+	host   string // the host as configured ("" for every interface)
 	closed atomic.Bool
 }
 
@@ -43,9 +44,10 @@ func Listen(addr string, opts Options) (*Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1} // NewLine configures keepalive
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("tcp: listen %s: %w", addr, err)
+		return nil, netError("listen", addr, err)
 	}
-	return &Listener{ln: ln, opts: opts}, nil
+	host, _, _ := net.SplitHostPort(addr)
+	return &Listener{ln: ln, opts: opts, host: host}, nil
 }
 
 // Accept implements transport.Listener.
@@ -96,9 +98,17 @@ func (l *Listener) deadline(t time.Time) error {
 	return nil
 }
 
-// Addr is the listening address as a line URL (tcp:// or telnet://).
+// Addr is the listening address as a line URL (tcp:// or telnet://): the
+// host as configured with the port bound. A listener on 0.0.0.0 says
+// 0.0.0.0, although the system reports a socket that takes IPv4 on every
+// interface as [::]; one configured without a host shows the bound
+// address.
 func (l *Listener) Addr() string {
-	return scheme(l.opts.Telnet) + "://" + l.ln.Addr().String()
+	a := l.ln.Addr().String()
+	if _, port, err := net.SplitHostPort(a); err == nil && l.host != "" {
+		a = net.JoinHostPort(l.host, port)
+	}
+	return scheme(l.opts.Telnet) + "://" + a
 }
 
 // Close stops answering; accepted lines stay up. It is idempotent: later
@@ -112,3 +122,30 @@ func (l *Listener) Close() error {
 	}
 	return nil
 }
+
+// opError is a listen or dial error that names the operation and the
+// address once: the net package's own text repeats both ("listen tcp
+// 127.0.0.1:2323: bind: address already in use"), so only its cause is
+// shown. It unwraps to the net package's error: errors.Is (for example
+// syscall.EADDRINUSE) and errors.As (*net.OpError) see what they saw
+// before.
+type opError struct {
+	op, addr string
+	err      error
+}
+
+// netError wraps err from net's op ("listen", "dial") on addr.
+func netError(op, addr string, err error) error {
+	return &opError{op: op, addr: addr, err: err}
+}
+
+func (e *opError) Error() string {
+	cause := e.err
+	var oe *net.OpError
+	if errors.As(cause, &oe) && oe.Err != nil {
+		cause = oe.Err
+	}
+	return "tcp: " + e.op + " " + e.addr + ": " + cause.Error()
+}
+
+func (e *opError) Unwrap() error { return e.err }
