@@ -74,7 +74,10 @@ func Open(dir string, block int) (*File, error) {
 	}
 	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lk.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s: stop the other gateway, or give this one another state_dir", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("store: lock %s: %w", dir, err)
 	}
 	f := &File{dir: dir, block: uint64(block), lock: lk}
 	n, err := f.readCounter()

@@ -49,8 +49,20 @@ func TestSecondOpenIsLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := Open(dir, 0); !errors.Is(err, ErrLocked) {
+	_, err = Open(dir, 0)
+	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	// The message names the directory and says what to do, without the
+	// system's "resource temporarily unavailable".
+	msg := err.Error()
+	for _, want := range []string{dir, "stop the other gateway", "another state_dir"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("second Open: %q does not say %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "temporarily") {
+		t.Errorf("second Open: %q repeats the system's EWOULDBLOCK text", msg)
 	}
 }
 
