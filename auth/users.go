@@ -209,8 +209,11 @@ func NewUsers() *Users { return &Users{m: map[string]User{}} }
 // The file holds password hashes, so its mode matters (as for OpenSSH's
 // keys): a file its group or others may write is refused with an error
 // wrapping ErrUsersFilePerm (a running gateway then keeps the users it
-// has); one they may read is loaded, and Warnings says so. Save writes
-// mode 0600.
+// has); one they may read is loaded, and Warnings says so. The group's
+// read permission is left alone on a file that is not the process's own
+// but shared with it through its group (root:dialgate, mode 0640), and
+// the chmod each message names keeps the file readable by the gateway.
+// Save writes mode 0600.
 func LoadUsers(path string) (*Users, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -223,9 +226,9 @@ func LoadUsers(path string) (*Users, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)
 	}
-	perm := fi.Mode().Perm()
-	if perm&0o022 != 0 {
-		return nil, fmt.Errorf("auth: users file %s has mode %04o: other users can change the accounts and password hashes; run chmod 600 on it: %w", path, perm, ErrUsersFilePerm)
+	warning, err := checkUsersFileMode(path, fi.Mode().Perm(), usersFileAccessOf(fi))
+	if err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
@@ -239,8 +242,8 @@ func LoadUsers(path string) (*Users, error) {
 		}
 		return nil, err
 	}
-	if perm&0o044 != 0 {
-		u.warnings = append(u.warnings, fmt.Sprintf("users file %s has mode %04o: other users can read the password hashes; run chmod 600 on it", path, perm))
+	if warning != "" {
+		u.warnings = append(u.warnings, warning)
 	}
 	return u, nil
 }
