@@ -53,10 +53,17 @@ func (d *demoConn) Close() error {
 // demoMaxLine bounds what the board buffers of one input line.
 const demoMaxLine = 256
 
+// demoBufSize is the size of the board's reader and writer buffers. Its
+// longest message (an echoed line of demoMaxLine octets) fits the writer
+// in one piece; a longer paste only takes more Reads. bufio's default of
+// 4 KiB each made 7 KiB more of every idle session to the demo board
+// (docs/BENCHMARKS.md, the idle rows).
+const demoBufSize = 2 * demoMaxLine
+
 // runDemo is the board's whole program, over a byte stream to the caller.
 func runDemo(rw io.ReadWriter, s Session, now func() time.Time) {
-	w := bufio.NewWriter(rw)
-	r := bufio.NewReader(rw)
+	w := bufio.NewWriterSize(rw, demoBufSize)
+	r := bufio.NewReaderSize(rw, demoBufSize)
 	say := func(format string, a ...any) bool {
 		fmt.Fprintf(w, format, a...)
 		return w.Flush() == nil
