@@ -265,7 +265,12 @@ func (c *call) run() {
 			c.end(store.ResultAbandoned, "login timed out", msgTimeout)
 		}
 	})
-	acct, r, ok := c.authenticate(loginCtx)
+	var (
+		acct Account
+		r    io.Reader
+		ok   bool
+	)
+	onOwnStack(func() { acct, r, ok = c.authenticate(loginCtx) })
 	if !stopWatch() {
 		// The watcher ran: the call is already hung up and its result set.
 		return
@@ -282,6 +287,28 @@ func (c *call) run() {
 		return
 	}
 	c.bridge(ctx, acct, r)
+}
+
+// onOwnStack runs f on a goroutine of its own and returns when f has
+// returned.
+//
+// The call's goroutine spends the session parked in the bridge (pump's
+// backend->caller copy) with about 5 KiB of stack in use, and the runtime
+// shrinks a goroutine's stack only while less than a quarter of it is in
+// use: whatever grew the stack before, the Access Security handshake
+// (LAPM set-up, Noise with X25519, argon2id), the text login or dialling
+// a backend, would leave it at 16 KiB for the whole session. Grown on a
+// goroutine that ends, the stack goes back to the runtime for the next
+// call, and the call's goroutine keeps its 8 KiB (docs/BENCHMARKS.md,
+// "Idle full sessions in the gateway"). f must return once its context
+// is done, as every step of a call does; then nothing outlives the call.
+func onOwnStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // bridge connects the authenticated caller (octets from r, to c.w) to the
@@ -303,10 +330,16 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	// bounded (MaxWindowDim): the first here, later ones through Resize.
 	win := &windowLimit{log: c.log}
 	c.bridged.Store(true)
-	conn, err := be.Connect(ctx, Session{
-		Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
-		Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
-		Term: c.line.Info().TermType, Window: win.bound(c.line.Info().Window),
+	var (
+		conn BackendConn
+		err  error
+	)
+	onOwnStack(func() {
+		conn, err = be.Connect(ctx, Session{
+			Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
+			Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
+			Term: c.line.Info().TermType, Window: win.bound(c.line.Info().Window),
+		})
 	})
 	if err != nil {
 		c.log.Warn("backend unavailable", zap.String("backend", name), zap.Error(err))

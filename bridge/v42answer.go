@@ -50,33 +50,10 @@ func (a *LAPMAnswerer) Detect(ctx context.Context, line transport.Line) (bool, [
 	return res == lapm.DetectLAPM, left, nil
 }
 
-// Answer implements V42Answerer.
-//
-// The handshake runs on a goroutine of its own that ends with it, and
-// Answer waits for it. Its call chains (LAPM set-up, Noise with X25519,
-// argon2id) grow a goroutine's stack to 16 KiB, and the runtime shrinks a
-// stack only while less than a quarter of it is in use: the call's
-// goroutine then parks for the whole session in the bridge with about
-// 5 KiB in use, so a stack grown there would stay 16 KiB for every idle
-// session. Grown on a goroutine that ends, the stack goes back to the
-// runtime for the next handshake (docs/BENCHMARKS.md, "Idle full
-// sessions in the gateway").
+// Answer implements V42Answerer. The call flow runs it on a goroutine
+// that ends with the handshake (onOwnStack), so the stack the handshake
+// grows is not kept for the session.
 func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover []byte, call V42Call) (*V42Session, error) {
-	type answered struct {
-		sess *V42Session
-		err  error
-	}
-	done := make(chan answered, 1)
-	go func() {
-		sess, err := a.answer(ctx, line, leftover, call)
-		done <- answered{sess, err}
-	}()
-	r := <-done
-	return r.sess, r.err
-}
-
-// answer is Answer on the handshake's own goroutine.
-func (a *LAPMAnswerer) answer(ctx context.Context, line transport.Line, leftover []byte, call V42Call) (*V42Session, error) {
 	params := a.Params
 	if params == (lapm.LinkParams{}) {
 		params = LinkParams(call.Listener)

@@ -1,0 +1,113 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// stallBackend's Connect reports that it was entered and then waits for
+// its context, as a backend that does not answer does.
+type stallBackend struct{ entered chan struct{} }
+
+func (b stallBackend) Connect(ctx context.Context, s Session) (BackendConn, error) {
+	close(b.entered)
+	<-ctx.Done()
+	return nil, fmt.Errorf("%w: %w", ErrBackendUnavailable, ctx.Err())
+}
+
+// TestShutdownDuringLogin: a caller at the login prompt when the drain
+// deadline passes is told the gateway is shutting down, hung up and
+// recorded (result shutdown); the text login runs on a goroutine of its
+// own (onOwnStack), which ends with the call.
+func TestShutdownDuringLogin(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"ann": "pw"}})
+	line, done := simCall(t, s)
+	expect(t, line, "login: ")
+	heard := make(chan string, 1)
+	go func() { heard <- readAll(line) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the drain deadline has passed
+	if err := s.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown: %v, want %v", err, context.Canceled)
+	}
+	if out := <-heard; !strings.Contains(out, msgShutdown) {
+		t.Errorf("caller heard %q", out)
+	}
+	line.Close()
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultShutdown || r[0].Reason != "gateway shut down during login" {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+// TestShutdownDuringBackendConnect: a call whose backend does not answer
+// Connect ends when the gateway stops: Connect (on a goroutine of its
+// own) sees its context end, the caller is told the gateway is shutting
+// down, and the call is recorded with the backend's error.
+func TestShutdownDuringBackendConnect(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"ann": "pw"}})
+	be := stallBackend{entered: make(chan struct{})}
+	s.st.Load().backends["stall"] = be
+	s.st.Load().cfg.Listeners[0].Backend = "stall"
+
+	line, done := simCall(t, s)
+	login(t, line, "ann", "pw")
+	<-be.entered
+	heard := make(chan string, 1)
+	go func() { heard <- readAll(line) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown: %v, want %v", err, context.Canceled)
+	}
+	if out := <-heard; !strings.Contains(out, msgShutdown) {
+		t.Errorf("caller heard %q", out)
+	}
+	line.Close()
+	<-done
+	r := records(t, st)
+	if len(r) != 1 || r[0].Result != store.ResultBackendDown || r[0].Backend != "stall" || !strings.Contains(r[0].Reason, context.Canceled.Error()) {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+// TestOnOwnStack: f runs on another goroutine, and everything it did is
+// seen by the caller once onOwnStack returns (the race detector checks
+// the hand-over).
+func TestOnOwnStack(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	caller := goroutineID()
+	var ran uint64
+	var got []int
+	onOwnStack(func() {
+		ran = goroutineID()
+		for i := range 100 {
+			got = append(got, i)
+		}
+	})
+	if ran == 0 || ran == caller {
+		t.Errorf("f ran on goroutine %d, the caller is %d", ran, caller)
+	}
+	if len(got) != 100 || got[99] != 99 {
+		t.Errorf("after onOwnStack: %d values", len(got))
+	}
+}
+
+// goroutineID is the running goroutine's number, from its stack trace's
+// first line ("goroutine 7 [running]:").
+func goroutineID() uint64 {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	var id uint64
+	_, _ = fmt.Sscanf(strings.TrimPrefix(string(buf[:n]), "goroutine "), "%d", &id)
+	return id
+}
