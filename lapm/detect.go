@@ -287,6 +287,11 @@ type readDeadliner interface {
 // Detect uses it for T400 and for ctx, and clears it before returning, so
 // no read is left pending and no octet is lost. Errors from the line are
 // wrapped; ctx ending returns ctx.Err() wrapped.
+//
+// When the line fails or ends (io.EOF) before a decision, or ctx ends,
+// res is 0 and leftover holds everything read so far (at most 4096
+// octets): a gateway that says BUSY and hangs up instead of answering
+// the ODP shows as (0, "BUSY\r\n", an error wrapping io.EOF).
 func Detect(ctx context.Context, line io.ReadWriter, r Role) (res DetectResult, leftover []byte, err error) {
 	dl, ok := line.(readDeadliner)
 	if !ok {
@@ -315,19 +320,24 @@ func Detect(ctx context.Context, line io.ReadWriter, r Role) (res DetectResult, 
 		_ = dl.SetReadDeadline(time.Time{})
 	}()
 
+	// fail ends detection undecided, with what the peer said so far
+	// (while undecided the detector holds every octet it received).
+	fail := func(err error) (DetectResult, []byte, error) {
+		return 0, append([]byte(nil), d.Held()...), err
+	}
 	buf := make([]byte, 512)
 	for {
 		if err := dl.SetReadDeadline(deadline); err != nil {
-			return 0, nil, fmt.Errorf("lapm: detection: %w", err)
+			return fail(fmt.Errorf("lapm: detection: %w", err))
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, nil, fmt.Errorf("lapm: detection: %w", err)
+			return fail(fmt.Errorf("lapm: detection: %w", err))
 		}
 		n, rerr := line.Read(buf)
 		if n > 0 {
 			send, res, consumed := d.Receive(time.Now(), buf[:n])
 			if err := writeAll(line, send); err != nil {
-				return 0, nil, err
+				return fail(err)
 			}
 			if res != 0 {
 				return res, append(append([]byte(nil), d.Held()...), buf[consumed:n]...), nil
@@ -337,14 +347,14 @@ func Detect(ctx context.Context, line io.ReadWriter, r Role) (res DetectResult, 
 			continue
 		}
 		if !isTimeout(rerr) {
-			return 0, nil, fmt.Errorf("lapm: detection: %w", rerr)
+			return fail(fmt.Errorf("lapm: detection: %w", rerr))
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, nil, fmt.Errorf("lapm: detection: %w", err)
+			return fail(fmt.Errorf("lapm: detection: %w", err))
 		}
 		send, res, next := d.Timeout(time.Now())
 		if err := writeAll(line, send); err != nil {
-			return 0, nil, err
+			return fail(err)
 		}
 		if res != 0 {
 			return res, append([]byte(nil), d.Held()...), nil

@@ -369,3 +369,57 @@ func TestDetectPeerSkipsDetection(t *testing.T) {
 		t.Fatalf("frame after detection: % x (leftover % x)", got, left)
 	}
 }
+
+// TestDetectLineEndsKeepsWhatWasRead: a gateway with no free line says
+// BUSY and hangs up instead of answering the ODP. Detect fails with the
+// line's end and gives back what it read, so the caller can tell BUSY
+// from a failed detection; the same for the answerer and for ctx ending.
+func TestDetectLineEndsKeepsWhatWasRead(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, c := range []struct {
+		role Role
+		peer string
+	}{
+		{Originator, "BUSY\r\n"},
+		{Originator, "\r\nBU"},
+		{Answerer, "\x11\x91"}, // two DC1s, then the caller hangs up
+		{Answerer, ""},
+	} {
+		a, b := detectPipe()
+		go func() {
+			defer a.Close()
+			// Read the ODP so that Detect's first write completes; the
+			// peer's octets come in two writes (two reads for Detect).
+			go func() { _, _ = io.Copy(io.Discard, a) }()
+			half := len(c.peer) / 2
+			_, _ = a.Write([]byte(c.peer[:half]))
+			_, _ = a.Write([]byte(c.peer[half:]))
+		}()
+		// The error is the line's end: io.EOF from Read, or from a pipe
+		// whose other end is closed also io.ErrClosedPipe from
+		// SetReadDeadline.
+		res, left, err := Detect(context.Background(), b, c.role)
+		if res != 0 || err == nil || !strings.HasPrefix(err.Error(), "lapm: detection: ") || string(left) != c.peer {
+			t.Errorf("%v, peer %q then hang-up: got %v %q %v, want undecided, %q and the line's end",
+				c.role, c.peer, res, left, err, c.peer)
+		}
+		b.Close()
+	}
+
+	// ctx ending: what was read so far comes back too.
+	synctest.Test(t, func(t *testing.T) {
+		a, b := detectPipe()
+		defer a.Close()
+		defer b.Close()
+		go func() {
+			_, _ = io.Copy(io.Discard, a)
+		}()
+		go func() { _, _ = a.Write([]byte("NO DIAL")) }()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		res, left, err := Detect(ctx, b, Originator)
+		if res != 0 || !errors.Is(err, context.DeadlineExceeded) || string(left) != "NO DIAL" {
+			t.Errorf("ctx ends: got %v %q %v", res, left, err)
+		}
+	})
+}
