@@ -224,5 +224,5 @@ func LoadOrCreateHostKey(stateDir string) (k HostKey, created bool, err error) {
 // otherwise), so that path appears complete or not at all: a temporary file
 // is written and synced, then hard-linked to path.
 func writeFileNew(path string, data []byte, perm os.FileMode) error {
-	return writeFileVia(path, data, perm, os.Link)
+	return writeFileVia(path, data, perm, os.Link, nil)
 }

@@ -353,11 +353,25 @@ func (u *Users) Delete(id string) error {
 // Save writes the users file to path atomically (a temporary file in the
 // same directory, fsync, rename) with mode 0600, creating a missing
 // directory with mode 0700.
+//
+// A file that Save replaces keeps its owner and group when root saves it
+// (root running "gateway user" otherwise left a root-owned 0600 file
+// that the gateway, running as its own user, could not read), and its
+// group's read permission when it is shared with the gateway through
+// its group (root:dialgate, mode 0640; see LoadUsers).
 func (u *Users) Save(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("auth: save users file: %w", err)
 	}
-	if err := writeFileAtomic(path, u.Marshal(), 0o600); err != nil {
+	perm := os.FileMode(0o600)
+	var keep func(*os.File) error
+	if fi, err := os.Stat(path); err == nil {
+		if usersFileAccessOf(fi) == accessGroup {
+			perm |= fi.Mode().Perm() & 0o040
+		}
+		keep = keepOwner(fi)
+	}
+	if err := writeFileVia(path, u.Marshal(), perm, os.Rename, keep); err != nil {
 		return fmt.Errorf("auth: save users file: %w", err)
 	}
 	return nil
@@ -718,14 +732,15 @@ func sortedKeys[V any](m map[string]V) []string {
 // same directory with mode perm, syncs it, renames it over path and syncs
 // the directory, so readers see the old or the new file, never a mix.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeFileVia(path, data, perm, os.Rename)
+	return writeFileVia(path, data, perm, os.Rename, nil)
 }
 
 // writeFileVia writes data with mode perm to a synced temporary file in
 // path's directory, puts it in place with place(tmp, path) (os.Rename to
 // replace, os.Link to create only), syncs the directory and removes the
-// temporary name.
-func writeFileVia(path string, data []byte, perm os.FileMode, place func(tmp, path string) error) error {
+// temporary name. prepare, if not nil, is applied to the temporary file
+// before it is put in place (to give it an owner).
+func writeFileVia(path string, data []byte, perm os.FileMode, place func(tmp, path string) error, prepare func(*os.File) error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -739,6 +754,12 @@ func writeFileVia(path string, data []byte, perm os.FileMode, place func(tmp, pa
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
+	}
+	if prepare != nil {
+		if err := prepare(f); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()

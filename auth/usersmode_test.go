@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,41 +57,4 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// TestLoadUsersRootOwnedGroupFile: a users file owned by root and given
-// to the gateway's group (root:dialgate, mode 0640) loads without a
-// warning when root checks it, and mode 0660 is refused with chmod 640.
-// Regression: the warning said "other users can read the password
-// hashes; run chmod 600 on it", and after that chmod the gateway,
-// running as a member of the group, could not read its users file.
-// Needs root (to give the file to another group).
-func TestLoadUsersRootOwnedGroupFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown the users file")
-	}
-	path := filepath.Join(t.TempDir(), "users.toml")
-	if err := policyUsers(t).Save(path); err != nil {
-		t.Fatal(err)
-	}
-	const gid = 4242 // a group that is not root's
-	if err := os.Chown(path, 0, gid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	u, err := LoadUsers(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w := u.Warnings(); len(w) != 0 {
-		t.Errorf("root:%d 0640: warnings %q, want none (the group is how the gateway reads it)", gid, w)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadUsers(path); !errors.Is(err, ErrUsersFilePerm) || !strings.Contains(err.Error(), "chmod 640") {
-		t.Errorf("root:%d 0660: %v, want ErrUsersFilePerm saying chmod 640", gid, err)
-	}
 }

@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"slices"
@@ -35,4 +36,22 @@ func usersFileAccessOf(fi fs.FileInfo) usersFileAccess {
 		return accessGroup
 	}
 	return accessOther
+}
+
+// keepOwner returns what gives a file replacing the one fi describes
+// that file's owner and group, when this process is root and they are
+// not root's own (nil otherwise: a file written by its owner stays
+// theirs, and other users cannot give a file away).
+func keepOwner(fi fs.FileInfo) func(*os.File) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || os.Geteuid() != 0 || (st.Uid == 0 && st.Gid == 0) {
+		return nil
+	}
+	uid, gid := int(st.Uid), int(st.Gid)
+	return func(f *os.File) error {
+		if err := f.Chown(uid, gid); err != nil {
+			return fmt.Errorf("keeping the file's owner and group %d:%d: %w", uid, gid, err)
+		}
+		return nil
+	}
 }
