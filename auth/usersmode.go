@@ -30,15 +30,15 @@ const (
 // readable by the gateway (chmod 600 on a root-owned file that the
 // gateway reads through its group would lock every user out).
 func checkUsersFileMode(path string, perm fs.FileMode, access usersFileAccess) (warning string, err error) {
-	fix := "run chmod 600 on it"
+	fix := "run chmod 600 " + path
 	switch access {
 	case accessGroup:
-		fix = "run chmod 640 on it (the gateway reads it through the file's group)"
+		fix = "run chmod 640 " + path + " (the gateway reads it through the file's group)"
 	case accessOther:
-		fix = "make the gateway's user its owner and run chmod 600 on it"
+		fix = "make the gateway's user its owner and run chmod 600 " + path
 	}
 	if perm&0o022 != 0 {
-		return "", fmt.Errorf("auth: users file %s has mode %04o: other users can change the accounts and password hashes; %s: %w", path, perm, fix, ErrUsersFilePerm)
+		return "", fmt.Errorf("auth: users file %s has mode %04o: other users can change the accounts and password hashes, so it is not loaded; %s (%w)", path, perm, fix, ErrUsersFilePerm)
 	}
 	readers := perm & 0o044
 	if access == accessGroup {

@@ -46,7 +46,7 @@ func TestCheckUsersFileMode(t *testing.T) {
 		case c.warn && !strings.Contains(warning, c.fix):
 			t.Errorf("access %d mode %04o: warning %q does not say %q", c.access, c.mode, warning, c.fix)
 		}
-		if c.access == accessGroup && strings.Contains(warning+errString(err), "chmod 600 on it") {
+		if c.access == accessGroup && strings.Contains(warning+errString(err), "chmod 600 ") {
 			t.Errorf("access %d mode %04o: advises chmod 600 on a file the gateway does not own: %q %v", c.access, c.mode, warning, err)
 		}
 	}

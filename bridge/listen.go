@@ -25,12 +25,49 @@ import (
 
 // printfLogger adapts zap to the narrow Printf loggers of the transports.
 // Their lines are per-connection detail (telnet negotiation, hang-up
-// details, refused WebSocket origins) and go to the debug level: the call
-// log has one "call ended" line per call, and a connection flood must not
-// turn into a log flood.
+// details) and go to the debug level: the call log has one "call ended"
+// line per call, and a connection flood must not turn into a log flood.
+// What the operator has to act on goes through noticeLogger instead.
 type printfLogger struct{ s *zap.SugaredLogger }
 
 func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, args...) }
+
+// noticeLogger takes the transports' lines an operator has to act on
+// (WebSocket calls refused for their origin, with the allowed_origins
+// hint; connections closed over the connection limits) to the warn
+// level, at most one line a second per listener: a flood of refused
+// connections must not become a log flood. A line after a quiet second
+// says how many were left out before it.
+type noticeLogger struct {
+	s *zap.SugaredLogger
+
+	mu      sync.Mutex
+	last    time.Time
+	dropped int
+	now     func() time.Time
+}
+
+func newNoticeLogger(s *zap.SugaredLogger) *noticeLogger {
+	return &noticeLogger{s: s, now: time.Now}
+}
+
+func (n *noticeLogger) Printf(format string, args ...any) {
+	n.mu.Lock()
+	now := n.now()
+	if !n.last.IsZero() && now.Sub(n.last) < time.Second {
+		n.dropped++
+		n.mu.Unlock()
+		return
+	}
+	dropped := n.dropped
+	n.last, n.dropped = now, 0
+	n.mu.Unlock()
+	if dropped > 0 {
+		n.s.Warnf(format+" (%d more such lines left out)", append(args, dropped)...)
+		return
+	}
+	n.s.Warnf(format, args...)
+}
 
 // OpenListener starts answering on a configured listener's address:
 // tcp:// and telnet:// with transport/tcp (TLS when tls_cert and tls_key
@@ -71,7 +108,7 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 		}
 		return tcp.Listen(u.Host, opts)
 	case "ws", "wss":
-		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg}
+		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg, Notices: newNoticeLogger(lg.s)}
 		if u.Path != "" && u.Path != "/" {
 			// The browser terminal's login: V.42 with Access Security in
 			// the page when the listener starts LAPM at once, else the

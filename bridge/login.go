@@ -271,21 +271,33 @@ func recordedName(v Verifier, user string) string {
 	return strconv.QuoteToASCII(user)
 }
 
-// textLogin runs the login dialogue: up to tries attempts of user name and
-// password, verified by v. When v bounds the logins in progress per
-// address (pendingLimiter), a caller from an address that already has as
-// many is refused before the banner, with result throttled: without the
-// bound one address could run a password check on every line at once
-// (the per-address back-off is only checked when each attempt starts) and
-// hold every line with silent connections.
-func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner string, tries int) (loginOutcome, error) {
+// verifyBounded runs v.Verify as one of the logins in progress from
+// source when v bounds them (pendingLimiter); bounded reports that source
+// already had as many and the check did not run.
+func verifyBounded(ctx context.Context, v Verifier, user, pw, source string) (acct Account, bounded bool, err error) {
 	if pl, ok := v.(pendingLimiter); ok {
-		release, err := pl.Throttle().BeginHandshake(source)
-		if err != nil {
-			return loginOutcome{result: store.ResultThrottled, reason: reasonPending}, nil
+		release, berr := pl.Throttle().BeginHandshake(source)
+		if berr != nil {
+			return Account{}, true, nil
 		}
 		defer release()
 	}
+	acct, err = v.Verify(ctx, user, pw, source)
+	return acct, false, err
+}
+
+// textLogin runs the login dialogue: up to tries attempts of user name and
+// password, verified by v. When v bounds the logins in progress per
+// address (pendingLimiter), a password check is one of them: an attempt
+// from an address that already has as many checks running is refused,
+// with result throttled. Without the bound one address could run a
+// password check on every line at once (the per-address back-off is only
+// checked when each attempt starts). The bound covers the check only, not
+// the typing before it: callers sharing an address (a NAT, a WiFi-modem
+// host) may sit at the prompt together; a connection that never types is
+// hung up at the login deadline, and [lines] per_source bounds how many
+// lines one address holds.
+func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner string, tries int) (loginOutcome, error) {
 	if _, err := io.WriteString(e.w, banner); err != nil {
 		return loginOutcome{}, errCallerGone
 	}
@@ -314,8 +326,11 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			// the next output starts on a fresh line.
 			_, _ = io.WriteString(e.w, "\r\n")
 		}
-		acct, err := v.Verify(ctx, user, pw, source)
+		acct, bounded, err := verifyBounded(ctx, v, user, pw, source)
 		pw = ""
+		if bounded {
+			return loginOutcome{result: store.ResultThrottled, reason: reasonPending, tries: i}, nil
+		}
 		last = recordedName(v, user)
 		switch {
 		case err == nil:

@@ -61,7 +61,7 @@ users can write fails it: gateway serve would refuse it.`)
 		warnings = append(warnings, fmt.Sprintf("users file %s not checked: this user may not read it (run the check as the gateway's user)", c.UsersFile))
 	default:
 		// gateway serve would not start with it.
-		fmt.Fprintf(os.Stderr, "gateway check: %v\n", explainUsersFileError(c.UsersFile, err))
+		fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
 		return exitFailure
 	}
 	for _, w := range warnings {

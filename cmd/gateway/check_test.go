@@ -99,8 +99,8 @@ func TestCheckUsersFileMode(t *testing.T) {
 		stderr string // "": nothing about the users file
 	}{
 		{0o600, exitOK, ""},
-		{0o640, exitOK, cfg + ": warning: users file " + users + " has mode 0640: other users can read the password hashes; run chmod 600 on it"},
-		{0o660, exitFailure, "gateway check: users file " + users + " (mode 0660) may be changed by its group or others"},
+		{0o640, exitOK, cfg + ": warning: users file " + users + " has mode 0640: other users can read the password hashes; run chmod 600 " + users},
+		{0o660, exitFailure, "gateway check: auth: users file " + users + " has mode 0660: other users can change the accounts and password hashes, so it is not loaded; run chmod 600 " + users},
 	} {
 		if err := os.Chmod(users, c.mode); err != nil {
 			t.Fatal(err)

@@ -100,6 +100,12 @@ drains calls for up to [lines] drain_timeout.`)
 // the port is taken, the port needs privileges, the host is not an
 // address of this machine. Other errors are returned as they are.
 func explainStartError(cfg *config.Config, demo bool, err error) error {
+	// Only an address that cannot be listened on is explained here; other
+	// start-up errors (a state directory that cannot be created, a users
+	// file that cannot be read) say what they are themselves.
+	if oe := (*net.OpError)(nil); !errors.As(err, &oe) || oe.Op != "listen" {
+		return err
+	}
 	var what string
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
@@ -191,7 +197,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		users, err = auth.NewUsers(), nil
 	}
 	if err != nil {
-		return explainUsersFileError(cfg.UsersFile, err)
+		return err // a refused mode names the file and the chmod that fixes it
 	}
 	logUsersWarnings(log, users)
 	verifier := bridge.NewAuthVerifier(cfg, users, log.Named("auth").Sugar().Infof)
@@ -316,7 +322,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 	users, err := auth.LoadUsers(cfg.UsersFile)
 	switch {
 	case errors.Is(err, auth.ErrUsersFilePerm):
-		log.Error("reload: users file refused; keeping the old users", zap.Error(explainUsersFileError(cfg.UsersFile, err)))
+		log.Error("reload: users file refused; keeping the old users", zap.Error(err))
 	case err != nil:
 		log.Error("reload: users file not valid; keeping the old users", zap.Error(err))
 	default:
@@ -338,21 +344,6 @@ func logUsersWarnings(log *zap.Logger, users *auth.Users) {
 	for _, w := range users.Warnings() {
 		log.Warn(w)
 	}
-}
-
-// explainUsersFileError turns LoadUsers' refusal of a users file that
-// its group or others may write into one line that names the file and
-// the command that fixes it. Other errors are returned as they are.
-func explainUsersFileError(path string, err error) error {
-	if !errors.Is(err, auth.ErrUsersFilePerm) {
-		return err
-	}
-	mode := ""
-	if fi, serr := os.Stat(path); serr == nil {
-		mode = fmt.Sprintf(" (mode %04o)", fi.Mode().Perm())
-	}
-	return fmt.Errorf("users file %s%s may be changed by its group or others, who could add accounts or replace password hashes; the gateway does not load it: run chmod 600 %s (%w)",
-		path, mode, path, auth.ErrUsersFilePerm)
 }
 
 // mergeListeners keeps the served listeners, with new settings for those

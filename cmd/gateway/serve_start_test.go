@@ -77,8 +77,14 @@ func TestExplainStartError(t *testing.T) {
 		{fmt.Errorf("metrics: %w", listenErr("127.0.0.1:9464", syscall.EADDRINUSE)), false, `[metrics] listen 127.0.0.1:9464: the address is already in use`},
 		{listenErr("0.0.0.0:23", syscall.EADDRINUSE), true, `run the gateway with a configuration file (--config) that names other addresses`},
 		{errors.New("store: state directory in use by another gateway"), false, "store: state directory in use by another gateway"},
+		// Permission errors that are not about an address stay as they
+		// are (they were explained as a port below 1024).
+		{fmt.Errorf("store: %w", &os.PathError{Op: "mkdir", Path: "/var/lib/dialgate", Err: syscall.EACCES}), false, "store: mkdir /var/lib/dialgate: permission denied"},
 	} {
 		got := explainStartError(cfg, c.demo, c.err)
+		if strings.Contains(got.Error(), "ports below 1024") != strings.Contains(c.want, "ports below 1024") {
+			t.Errorf("explainStartError(%v) = %q: port advice where it does not apply, or none where it does", c.err, got)
+		}
 		if !strings.Contains(got.Error(), c.want) {
 			t.Errorf("explainStartError(%v) = %q, want %q", c.err, got, c.want)
 		}

@@ -120,7 +120,7 @@ func TestServeUsersFileMode(t *testing.T) {
 			mentions = append(mentions, l)
 		}
 	}
-	want := "gateway serve: users file " + users + " (mode 0664) may be changed by its group or others"
+	want := "gateway serve: auth: users file " + users + " has mode 0664: other users can change the accounts and password hashes, so it is not loaded"
 	if len(mentions) != 1 || !strings.HasPrefix(mentions[0], want) || !strings.Contains(mentions[0], "run chmod 600 "+users) {
 		t.Errorf("stderr:\n%s\nwant one line starting %q that says chmod 600 %s", stderr.String(), want, users)
 	}

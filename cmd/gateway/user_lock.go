@@ -45,6 +45,7 @@ func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err err
 	if err != nil {
 		return nil, fmt.Errorf("users file lock: %w", err)
 	}
+	shareLockOwner(f, usersFile)
 	fd := int(f.Fd())
 	deadline := time.Now().Add(wait)
 	for {
@@ -110,4 +111,19 @@ func editUsersFile(path string, wait time.Duration, mayCreate bool, edit func(*a
 		return exitFailure, err
 	}
 	return exitOK, nil
+}
+
+// shareLockOwner gives the lock file, when root runs gateway user, the
+// users file's owner and group: a lock file root created as root:root
+// 0600 would make every later gateway user run as the gateway's own user
+// fail with "permission denied" (as Save keeps the users file's owner).
+func shareLockOwner(lock *os.File, usersFile string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Stat(usersFile, &st) != nil {
+		return
+	}
+	_ = lock.Chown(int(st.Uid), int(st.Gid))
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -225,4 +227,36 @@ func TestUserLockAfterCrash(t *testing.T) {
 		t.Fatalf("after the holder was killed: %v", err)
 	}
 	unlock()
+}
+
+// TestUsersLockOwner: the lock file root creates for a users file that
+// belongs to the gateway's user gets that owner and group, so that the
+// gateway's user can still take the lock afterwards. Regression: root's
+// gateway user left a root:root 0600 lock, and the next gateway user run
+// as the service user failed with "permission denied".
+func TestUsersLockOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files another owner")
+	}
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.toml")
+	if err := os.WriteFile(users, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const uid, gid = 4242, 4343
+	if err := os.Chown(users, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockUsersFile(users, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	var st unix.Stat_t
+	if err := unix.Stat(users+".lock", &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != uid || st.Gid != gid {
+		t.Errorf("lock file owned by %d:%d, want %d:%d (the users file's)", st.Uid, st.Gid, uid, gid)
+	}
 }

@@ -16,8 +16,11 @@ const (
 	DefaultMaxConns = 1024
 	// DefaultMaxConnsPerSource bounds those from one client address
 	// (Options.MaxConnsPerSource). A browser opens up to six
-	// connections to a host, and keeps them for HTTPIdleTimeout.
-	DefaultMaxConnsPerSource = 32
+	// connections to a host and keeps them for HTTPIdleTimeout, and many
+	// browsers may share one address (a NAT): 128 leaves room for about
+	// twenty page loads from one address within HTTPIdleTimeout while a
+	// single host still holds at most an eighth of DefaultMaxConns.
+	DefaultMaxConnsPerSource = 128
 )
 
 // connLimiter is a net.Listener that bounds the HTTP connections which
@@ -164,7 +167,7 @@ func sourceKey(ip netip.Addr) netip.Addr {
 // on the returned listener, and LimitConns installs srv.ConnState. Wrap
 // ln before any TLS listener, so that the count is of TCP connections.
 func (l *Listener) LimitConns(ln net.Listener, srv *http.Server) net.Listener {
-	cl := newConnLimiter(ln, l.maxConns, l.maxPerSource, l.trusted, l.logf)
+	cl := newConnLimiter(ln, l.maxConns, l.maxPerSource, l.trusted, l.notef)
 	srv.ConnState = cl.connState
 	return cl
 }

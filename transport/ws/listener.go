@@ -82,6 +82,11 @@ type Options struct {
 	CloseTimeout time.Duration
 	// Logger receives log lines; nil discards them.
 	Logger Logger
+	// Notices receives the lines an operator has to act on: calls
+	// refused for their origin (with the allowed_origins hint) and
+	// connections closed over MaxConns or MaxConnsPerSource. Nil sends
+	// them to Logger.
+	Notices Logger
 	// MaxPending bounds the calls upgraded but not yet taken by Accept
 	// (each holds a connection, buffers and goroutines for up to 10 s);
 	// further upgrade requests are refused with HTTP 503 at once, before
@@ -133,6 +138,7 @@ func resolveTiming(readLimit int64, ping, idle, closeAfter time.Duration) (timin
 type Listener struct {
 	timing   timing
 	log      Logger
+	notice   Logger
 	protos   map[string]bool
 	origins  []string
 	anyOrig  bool
@@ -170,11 +176,15 @@ func NewHandler(opts Options) (*Listener, error) {
 	l := &Listener{
 		timing:     t,
 		log:        opts.Logger,
+		notice:     opts.Notices,
 		protos:     map[string]bool{},
 		accept:     make(chan *Line),
 		acceptWait: acceptWait,
 		done:       make(chan struct{}),
 		maxConns:   opts.MaxConns, maxPerSource: opts.MaxConnsPerSource,
+	}
+	if l.notice == nil {
+		l.notice = opts.Logger
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = DefaultMaxPending
@@ -238,6 +248,13 @@ func (l *Listener) logf(format string, args ...any) {
 	}
 }
 
+// notef logs a line the operator has to act on (Options.Notices).
+func (l *Listener) notef(format string, args ...any) {
+	if l.notice != nil {
+		l.notice.Printf(format, args...)
+	}
+}
+
 // ServeHTTP upgrades the request and hands the line to Accept. It answers
 // 503 after Close or when Options.MaxPending calls already wait for
 // Accept, 403 for a foreign origin, 400 for a bad handshake or when no
@@ -249,7 +266,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if origin, ok, hint := l.originAllowed(r); !ok {
-		l.logf("ws: %s: call refused: origin %.100q not allowed for host %.100q%s", r.RemoteAddr, origin, r.Host, hint)
+		l.notef("ws: %s: call refused: origin %.100q not allowed for host %.100q%s", r.RemoteAddr, origin, r.Host, hint)
 		http.Error(w, "ws: origin not allowed", http.StatusForbidden)
 		return
 	}
