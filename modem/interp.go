@@ -68,6 +68,7 @@ type Action struct {
 	Kind    ActionKind
 	Dial    string  // ActDial: the dial string, T/P modifiers removed
 	Profile Profile // ActSave: the profile to store
+	Why     string  // ActHangup: the cause for the driver's log, if told
 }
 
 // Output is what one call into the interpreter produced. DTE and Line may
@@ -126,6 +127,7 @@ type Interp struct {
 	sawA     bool // saw 'A' at the start of a command line
 	inLine   bool // saw "AT", collecting the line
 	overflow bool
+	afterCR  bool   // the last DTE character was the CR that ended a command line
 	last     []byte // last executed command line (for A/), without "AT"
 	lastDial string // last dial string (for DL)
 	selReg   int    // register selected by a bare Sn
@@ -233,6 +235,9 @@ func (m *Interp) FromDTE(now time.Time, p []byte) Output {
 	m.reset()
 	for i := 0; i < len(p); i++ {
 		b := p[i]
+		if m.lineEndLF(b) {
+			continue
+		}
 		switch m.state {
 		case StateOnline:
 			// Fast path: everything up to the next escape character is
@@ -254,7 +259,11 @@ func (m *Interp) FromDTE(now time.Time, p []byte) Output {
 		case StateDialing, StateAnswering:
 			// Any character aborts a dial or answer in progress (Hayes);
 			// the rest of the input is discarded.
-			m.act(Action{Kind: ActHangup})
+			what := "dial"
+			if m.state == StateAnswering {
+				what = "answer"
+			}
+			m.act(Action{Kind: ActHangup, Why: fmt.Sprintf("a character from the DTE (%q) abandoned the %s", b, what)})
 			m.state = StateCommand
 			m.result(ResNoCarrier, "")
 			return m.out
@@ -266,6 +275,18 @@ func (m *Interp) FromDTE(now time.Time, p []byte) Output {
 		m.checkEscape(now)
 	}
 	return m.out
+}
+
+// lineEndLF reports whether b is a line feed right after the CR that
+// ended a command line, which the interpreter drops once a call is being
+// placed, answered or is up: terminals that end lines with CR LF send it
+// as part of the line's end, and it must not abandon the dial (as any
+// other character does) nor reach the call as data. In command states it
+// is handled as before (ignored between command lines, echoed with E1).
+func (m *Interp) lineEndLF(b byte) bool {
+	after := m.afterCR
+	m.afterCR = false
+	return after && b == '\n' && m.state != StateCommand && m.state != StateOnlineCommand
 }
 
 // onlineByte passes a data byte to the line and tracks the escape sequence:
@@ -579,6 +600,7 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 		}
 	case b == cr:
 		m.inLine = false
+		m.afterCR = true
 		if m.overflow {
 			m.result(ResError, "")
 			return

@@ -223,6 +223,53 @@ func TestConnectMessages(t *testing.T) {
 	}
 }
 
+// TestDialCRLF: terminals that end lines with CR LF send a line feed
+// right after the CR that starts the dial; it belongs to the line's end
+// and does not abandon the dial (any other character still does, and so
+// does a second LF), whether it comes in the same write or the next, and
+// once the call is up it does not reach the line either.
+func TestDialCRLF(t *testing.T) {
+	for _, c := range []struct {
+		what  string
+		sends []string
+	}{
+		{"one write", []string{"ATDTbbs\r\n"}},
+		{"two writes", []string{"ATDTbbs\r", "\n"}},
+	} {
+		m := newTestInterp(t, "")
+		var acts []ActionKind
+		for _, p := range c.sends {
+			acts = append(acts, kinds(m.FromDTE(t0, []byte(p)))...)
+		}
+		if fmt.Sprint(acts) != fmt.Sprint([]ActionKind{ActDial}) || m.State() != StateDialing {
+			t.Fatalf("%s: actions %v, state %v; want a dial in progress", c.what, acts, m.State())
+		}
+		out := m.FromDTE(t0, []byte("\n"))
+		wantOut(t, c.what+": second LF", out, "\r\nNO CARRIER\r\n", ActHangup)
+		if why := out.Actions[0].Why; !strings.Contains(why, "DTE") || !strings.Contains(why, "dial") {
+			t.Errorf("%s: hang-up cause %q does not say a DTE character abandoned the dial", c.what, why)
+		}
+	}
+
+	// The LF after the connection: dropped, not data.
+	m := newTestInterp(t, "")
+	m.FromDTE(t0, []byte("ATDTbbs\r"))
+	m.Connected(t0, ConnectInfo{Rate: 33600})
+	if out := m.FromDTE(t0, []byte("\nhi\n")); string(out.Line) != "hi\n" {
+		t.Errorf("online: line %q, want %q", out.Line, "hi\n")
+	}
+
+	// An LF after a command that places no call stays as it was (echoed).
+	m = newTestInterp(t, "ATE1")
+	if out := m.FromDTE(t0, []byte("AT\r\n")); string(out.DTE) != "AT\r\r\nOK\r\n\n" || m.State() != StateCommand {
+		t.Errorf("command: DTE %q, state %v", out.DTE, m.State())
+	}
+	// A key other than LF right after the CR still abandons the dial.
+	m = newTestInterp(t, "")
+	m.FromDTE(t0, []byte("ATDTbbs\r"))
+	wantOut(t, "space after CR", m.FromDTE(t0, []byte(" ")), "\r\nNO CARRIER\r\n", ActHangup)
+}
+
 func TestDialAbortedByKeypress(t *testing.T) {
 	m := newTestInterp(t, "")
 	m.FromDTE(t0, []byte("ATDTbbs\r"))

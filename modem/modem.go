@@ -422,7 +422,11 @@ func (m *modem) apply(out Output) {
 		case ActDial:
 			m.dial(a.Dial)
 		case ActHangup:
-			m.logf("modem: hang up")
+			if a.Why != "" {
+				m.logf("modem: hang up: %s", a.Why)
+			} else {
+				m.logf("modem: hang up")
+			}
 			m.dropCall()
 			if inc := m.takeIncoming(); inc != nil {
 				m.refuse(inc)

@@ -206,6 +206,26 @@ func TestRunDialFailures(t *testing.T) {
 	}
 }
 
+// TestRunDialCRLF: a terminal that ends the ATD line with CR LF gets its
+// call (the LF neither abandons the dial nor reaches the line).
+func TestRunDialCRLF(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0", "OK\r\n")
+	h.send(t, "ATDT mybbs\r\n")
+	if h.exp.ExpectOneOf(t, "CONNECT 33600/LAPM\r\n", "NO CARRIER\r\n") != 0 {
+		t.Fatal("the LF after the CR abandoned the dial")
+	}
+	remote := <-d.remotes
+	defer remote.Close()
+	h.send(t, "x")
+	rexp := newExpecter(remote)
+	if got := rexp.expect(t, "x"); got != "x" {
+		t.Errorf("the line got %q before the first data, want only %q", got, "x")
+	}
+}
+
 func TestRunDialAbandoned(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	d := newFakeDialer()
