@@ -617,19 +617,39 @@ func (d *Decoder) endFrame(emit func([]byte) bool) {
 		return
 	}
 	f := d.buf[:n/8]
+	if c := d.rejects(f); c != nil {
+		*c++
+		return
+	}
+	d.st.Frames++
+	if emit(f[:len(f)-d.FCS.Size()]) {
+		d.nextCap = cap(d.buf) // the frame's array is the caller's now
+		d.buf = nil
+	}
+}
+
+// rejects returns the counter of the reason d drops the frame f (the
+// octets between its flags, FCS included), or nil if f is good.
+func (d *Decoder) rejects(f []byte) *uint64 {
 	fcs := d.FCS.Size()
 	switch {
 	case len(f) < 2+fcs:
-		d.st.TooShort++
+		return &d.st.TooShort
 	case len(f)-fcs > d.maxFrame():
-		d.st.TooLong++
+		return &d.st.TooLong
 	case !checkFCS(f, d.FCS):
-		d.st.FCSErrors++
-	default:
-		d.st.Frames++
-		if emit(f[:len(f)-fcs]) {
-			d.nextCap = cap(d.buf) // the frame's array is the caller's now
-			d.buf = nil
-		}
+		return &d.st.FCSErrors
 	}
+	return nil
+}
+
+// follow makes d continue in the line where src is: the same line bits
+// pending and the same frame half read, so that from here on both end
+// the same frames. d keeps its FCS, MaxFrame and counters. The reader
+// uses it when it starts decoding with FCS-32 beside FCS-16.
+func (d *Decoder) follow(src *Decoder) {
+	d.in, d.nin, d.last = src.in, src.nin, src.last
+	d.inFrame, d.idle = src.inFrame, src.idle
+	d.acc, d.nacc, d.nbits, d.zpos = src.acc, src.nacc, src.nbits, src.zpos
+	d.buf = append(d.buf[:0], src.buf...)
 }

@@ -381,6 +381,7 @@ func (l *Link) readLoop(leftover []byte) {
 	var total uint64
 	var nextNote uint64 = 1 // log line errors at 1, 2, 4, 8, ... of them
 	keptLast := false       // the last batch had long frames (handed over, not copied)
+	dual := false           // the line has been decoded with both FCSs
 	feed := func(p []byte) rxBatch {
 		var b rxBatch
 		// An arena per batch holds copies of its short frames (the
@@ -421,6 +422,13 @@ func (l *Link) readLoop(leftover []byte) {
 		case fcsOnly32:
 			d32.feedKeep(p, keep)
 		default:
+			if !dual {
+				// Both decoders read the line from the same point (a
+				// frame may be half read), so that they end the same
+				// frames.
+				dual = true
+				d32.follow(&d16)
+			}
 			if feedDual(&d16, &d32, p, add) {
 				b.seen32 = true
 				l.fcsMode.Store(fcsOnly32)
@@ -499,19 +507,29 @@ func (l *Link) readLoop(leftover []byte) {
 // two octets of its FCS as information), and that reading must not reach
 // the machine. add gets the frames in line order; feedDual reports
 // whether an FCS-32 frame arrived.
+//
+// The decoders must read the line from the same point (Decoder.follow).
+// Each frame is then one that d16 takes, one that d32 takes, or one that
+// both drop, and the decoders' counters add up to the line's errors
+// counted once: d32 counts the frames both drop, d16's drops are taken
+// back (an FCS-32 frame fails the FCS-16 check), and so are d32's drops of
+// frames d16 takes (an FCS-16 frame fails the FCS-32 check, and an FCS-16
+// supervisory frame is too short for it).
 func feedDual(d16, d32 *Decoder, p []byte, add func([]byte)) (seen32 bool) {
 	type frame struct {
-		end  uint64 // its position: frames (good or bad) the decoder ended
+		end  uint64 // its position: frames (good or bad) the decoder ended in p
 		data []byte
 	}
 	var f16 []frame
+	before16 := d16.Stats()
+	base32 := frameEnds(d32.Stats())
 	d16.Feed(p, func(f []byte) {
-		f16 = append(f16, frame{frameEnds(d16.Stats()), append([]byte(nil), f...)})
+		f16 = append(f16, frame{frameEnds(d16.Stats()) - frameEnds(before16), append([]byte(nil), f...)})
 	})
 	d32.Feed(p, func(f []byte) {
 		if !seen32 {
 			seen32 = true
-			at := frameEnds(d32.Stats())
+			at := frameEnds(d32.Stats()) - base32
 			for _, g := range f16 {
 				if g.end < at {
 					add(g.data)
@@ -523,6 +541,16 @@ func feedDual(d16, d32 *Decoder, p []byte, add func([]byte)) (seen32 bool) {
 	if !seen32 {
 		for _, g := range f16 {
 			add(g.data)
+		}
+	}
+	took16 := d16.st.Frames
+	d16.st = before16
+	d16.st.Frames = took16
+	for _, g := range f16 {
+		// The frame as d32 saw it, with its FCS-16.
+		f := AppendFCS(append([]byte(nil), g.data...), g.data, FCS16)
+		if c := d32.rejects(f); c != nil && *c > 0 {
+			*c--
 		}
 	}
 	return seen32
