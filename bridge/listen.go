@@ -132,6 +132,7 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 // deadline) and never takes a line slot.
 type tlsListener struct {
 	ln      net.Listener
+	host    string // as configured (0.0.0.0 stays 0.0.0.0 in Addr)
 	cfg     *tls.Config
 	opts    tcp.Options
 	timeout time.Duration
@@ -156,8 +157,9 @@ func listenTLS(addr, certFile, keyFile string, opts tcp.Options, timeout time.Du
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", addr, err)
 	}
+	host, _, _ := net.SplitHostPort(addr)
 	l := &tlsListener{
-		ln: ln, opts: opts, timeout: timeout, log: log,
+		ln: ln, host: host, opts: opts, timeout: timeout, log: log,
 		cfg:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ready: make(chan net.Conn), failed: make(chan error, 1),
 	}
@@ -237,7 +239,11 @@ func (l *tlsListener) Addr() string {
 	if l.opts.Telnet {
 		s = "telnet"
 	}
-	return s + "://" + l.ln.Addr().String()
+	a := l.ln.Addr().String()
+	if _, port, err := net.SplitHostPort(a); err == nil && l.host != "" {
+		a = net.JoinHostPort(l.host, port)
+	}
+	return s + "://" + a
 }
 
 // Close stops answering: the accept loop ends and handshakes in progress

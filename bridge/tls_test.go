@@ -152,3 +152,23 @@ func TestTLSSilentPeers(t *testing.T) {
 		t.Errorf("records (silent peers never became calls): %+v", r)
 	}
 }
+
+// TestTLSListenerAddrAsConfigured: a TLS listener's address keeps the
+// configured host with the bound port, as a plain one does: 0.0.0.0 is not
+// shown as [::] in the "answering" log line.
+func TestTLSListenerAddrAsConfigured(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	for _, host := range []string{"0.0.0.0", "127.0.0.1"} {
+		l := config.Listener{Name: "tls", Address: "telnet://" + host + ":0", TLSCert: certFile, TLSKey: keyFile}
+		ln, err := OpenListener(l, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ln.Addr()
+		ln.Close()
+		if !strings.HasPrefix(got, "telnet://"+host+":") || strings.HasSuffix(got, ":0") {
+			t.Errorf("listener on %s: Addr %q, want telnet://%s:<bound port>", host, got, host)
+		}
+	}
+}
