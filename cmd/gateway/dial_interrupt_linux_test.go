@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
-	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport/tcp"
 )
 
@@ -41,21 +39,7 @@ func TestDialInterruptOnTerminal(t *testing.T) {
 			args := append([]string{"dial", "--known-hosts", filepath.Join(t.TempDir(), "kh")}, c.args...)
 			cmd := exec.Command(gatewayBinary(t), args...)
 			cmd.Env = append(os.Environ(), c.env...)
-			ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
-			if err != nil {
-				testutil.Missing(t, "no pty: "+err.Error())
-			}
-			defer ptmx.Close()
-			screen := &dialBuffer{}
-			go io.Copy(screen, ptmx)
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			defer func() {
-				if cmd.ProcessState == nil {
-					cmd.Process.Kill()
-					<-done
-				}
-			}()
+			ptmx, screen, done := startOnPty(t, cmd, 80, 24)
 			if c.prompt != "" {
 				waitFor(t, func() bool { return strings.HasSuffix(screen.String(), c.prompt) })
 			} else {

@@ -103,21 +103,7 @@ func TestDialPromptsOnTerminal(t *testing.T) {
 	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
 	cmd := exec.Command(gatewayBinary(t), "dial", "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), "telnet://"+g.addr)
 	cmd.Env = append(os.Environ(), "DIALGATE_USER=", "DIALGATE_PASSWORD=")
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
-	if err != nil {
-		testutil.Missing(t, "no pty: "+err.Error())
-	}
-	defer ptmx.Close()
-	screen := &dialBuffer{}
-	go io.Copy(screen, ptmx)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
+	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "User: ") })
 	io.WriteString(ptmx, "bob\n")
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "Password for bob: ") })
@@ -137,4 +123,29 @@ func TestDialPromptsOnTerminal(t *testing.T) {
 	if strings.Contains(screen.String(), "pw-bob") {
 		t.Errorf("the password was echoed:\n%s", screen)
 	}
+}
+
+// startOnPty starts cmd on a new pty of cols x rows and returns the pty's
+// controlling side, what it shows (collected as it comes), and the
+// command's end; the test's cleanup kills a command still running. On a
+// machine without ptys the test is marked missing (skipped locally,
+// failed under CI=true).
+func startOnPty(t *testing.T, cmd *exec.Cmd, cols, rows uint16) (ptmx *os.File, screen *dialBuffer, done <-chan error) {
+	t.Helper()
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: cols, Rows: rows})
+	if err != nil {
+		testutil.Missing(t, "no pty: "+err.Error())
+	}
+	screen = &dialBuffer{}
+	go io.Copy(screen, ptmx)
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-ended
+		}
+		ptmx.Close()
+	})
+	return ptmx, screen, ended
 }

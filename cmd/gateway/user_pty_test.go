@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,6 @@ import (
 
 	"github.com/dialgate/dialgate/internal/testutil"
 )
-
-// userPtyOutput collects what the terminal shows.
-type userPtyOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *userPtyOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *userPtyOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
 
 // TestUserTerminalNoEcho runs "user add" against a real pseudo-terminal:
 // the password is asked twice, typed like a user would, and never appears
@@ -60,7 +41,7 @@ func TestUserTerminalNoEcho(t *testing.T) {
 	if secret == nil {
 		t.Fatal("the pty is not taken for a terminal")
 	}
-	screen := &userPtyOutput{}
+	screen := &dialBuffer{}
 	copied := make(chan struct{})
 	go func() { _, _ = io.Copy(screen, ptmx); close(copied) }()
 
@@ -121,21 +102,7 @@ func TestUserInterruptAtPrompt(t *testing.T) {
 	}
 	users := filepath.Join(t.TempDir(), "users.toml")
 	cmd := exec.Command(gatewayBinary(t), "user", "add", "--users", users, "bob")
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
-	if err != nil {
-		testutil.Missing(t, "no pty: "+err.Error())
-	}
-	defer ptmx.Close()
-	screen := &userPtyOutput{}
-	go io.Copy(screen, ptmx)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
+	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "New password for bob: ") })
 	io.WriteString(ptmx, "sec\x03")
 	select {
