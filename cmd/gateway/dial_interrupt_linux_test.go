@@ -46,23 +46,31 @@ func TestDialInterruptOnTerminal(t *testing.T) {
 				time.Sleep(300 * time.Millisecond) // well into the handshake
 			}
 			io.WriteString(ptmx, "\x03")
-			select {
-			case err := <-done:
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.ExitCode() != exitNoCarrier {
-					t.Fatalf("dial ended with %v, want exit %d; screen:\n%s", err, exitNoCarrier, screen)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatalf("Ctrl-C did not abandon the call; screen:\n%s", screen)
-			}
-			waitFor(t, func() bool { return strings.Contains(screen.String(), "call abandoned") })
-			tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tio.Lflag&unix.ECHO == 0 || tio.Lflag&unix.ICANON == 0 {
-				t.Errorf("the terminal was left without echo or line mode (lflag %#x)", tio.Lflag)
-			}
+			interrupted(t, ptmx, screen, done, exitNoCarrier, "call abandoned", unix.ECHO|unix.ICANON)
 		})
+	}
+}
+
+// interrupted checks what Ctrl-C (already typed on ptmx) did to a command
+// started with startOnPty: it ended with exit code want, the screen shows
+// msg, and the terminal has the lflag bits back (echo, line mode).
+func interrupted(t *testing.T, ptmx *os.File, screen *dialBuffer, done <-chan error, want int, msg string, lflag uint32) {
+	t.Helper()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != want {
+			t.Fatalf("ended with %v, want exit %d; screen:\n%s", err, want, screen)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Ctrl-C did not end the command; screen:\n%s", screen)
+	}
+	waitFor(t, func() bool { return strings.Contains(screen.String(), msg) })
+	tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&lflag != lflag {
+		t.Errorf("the terminal was left without echo or line mode (lflag %#x, want %#x set)", tio.Lflag, lflag)
 	}
 }

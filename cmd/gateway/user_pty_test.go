@@ -105,23 +105,7 @@ func TestUserInterruptAtPrompt(t *testing.T) {
 	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "New password for bob: ") })
 	io.WriteString(ptmx, "sec\x03")
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
-			t.Fatalf("user add ended with %v, want exit %d; screen:\n%s", err, exitFailure, screen)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("Ctrl-C did not end user add; screen:\n%s", screen)
-	}
-	waitFor(t, func() bool { return strings.Contains(screen.String(), "interrupted") })
-	tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tio.Lflag&unix.ECHO == 0 {
-		t.Errorf("the terminal was left without echo (lflag %#x)", tio.Lflag)
-	}
+	interrupted(t, ptmx, screen, done, exitFailure, "interrupted", unix.ECHO)
 	if _, err := os.Stat(users); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("users file after an interrupted add: %v", err)
 	}
