@@ -269,6 +269,7 @@ type Decoder struct {
 	nextCap int    // after a frame was kept (feedKeep), the size of the next buffer
 	nbits   int    // frame bits so far (8*len(buf) + nacc)
 	zpos    int    // nbits when the last inserted zero was removed (0 after a flag)
+	flags   uint64 // flags read so far: places a frame in the line (feedDual)
 }
 
 // Stats returns the counters so far.
@@ -400,6 +401,7 @@ func (d *Decoder) feed(p []byte, emit func(frame []byte) bool) {
 			if d.inFrame {
 				d.endFrame(emit)
 			}
+			d.flags++
 			d.startFrame()
 		default: // seven 1s: abort, or idle
 			in >>= (j + 2) & 63
@@ -645,10 +647,11 @@ func (d *Decoder) rejects(f []byte) *uint64 {
 
 // follow makes d continue in the line where src is: the same line bits
 // pending and the same frame half read, so that from here on both end
-// the same frames. d keeps its FCS, MaxFrame and counters. The reader
+// the same frames, and the same count of flags, which places a frame in
+// the line for both. d keeps its FCS, MaxFrame and counters. The reader
 // uses it when it starts decoding with FCS-32 beside FCS-16.
 func (d *Decoder) follow(src *Decoder) {
-	d.in, d.nin, d.last = src.in, src.nin, src.last
+	d.in, d.nin, d.last, d.flags = src.in, src.nin, src.last, src.flags
 	d.inFrame, d.idle = src.inFrame, src.idle
 	d.acc, d.nacc, d.nbits, d.zpos = src.acc, src.nacc, src.nbits, src.zpos
 	d.buf = append(d.buf[:0], src.buf...)

@@ -509,7 +509,10 @@ func (l *Link) readLoop(leftover []byte) {
 // whether an FCS-32 frame arrived.
 //
 // The decoders must read the line from the same point (Decoder.follow).
-// Each frame is then one that d16 takes, one that d32 takes, or one that
+// A frame's place in the line is the count of flags before its closing
+// flag, the same for both decoders. (Their frame counters are not: d16
+// drops a frame too long for both sooner, as its FCS is shorter, possibly
+// a read earlier.) Each frame is one that d16 takes, one that d32 takes, or one that
 // both drop, and the decoders' counters add up to the line's errors
 // counted once: d32 counts the frames both drop, d16's drops are taken
 // back (an FCS-32 frame fails the FCS-16 check), and so are d32's drops of
@@ -517,21 +520,19 @@ func (l *Link) readLoop(leftover []byte) {
 // supervisory frame is too short for it).
 func feedDual(d16, d32 *Decoder, p []byte, add func([]byte)) (seen32 bool) {
 	type frame struct {
-		end  uint64 // its position: frames (good or bad) the decoder ended in p
+		at   uint64 // its place in the line: the flags read before its closing flag
 		data []byte
 	}
 	var f16 []frame
 	before16 := d16.Stats()
-	base32 := frameEnds(d32.Stats())
 	d16.Feed(p, func(f []byte) {
-		f16 = append(f16, frame{frameEnds(d16.Stats()) - frameEnds(before16), append([]byte(nil), f...)})
+		f16 = append(f16, frame{d16.flags, append([]byte(nil), f...)})
 	})
 	d32.Feed(p, func(f []byte) {
 		if !seen32 {
 			seen32 = true
-			at := frameEnds(d32.Stats()) - base32
 			for _, g := range f16 {
-				if g.end < at {
+				if g.at < d32.flags {
 					add(g.data)
 				}
 			}
@@ -554,12 +555,6 @@ func feedDual(d16, d32 *Decoder, p []byte, add func([]byte)) (seen32 bool) {
 		}
 	}
 	return seen32
-}
-
-// frameEnds is how many frames, good or bad, a decoder has ended: both
-// decoders see the same flags, so it places a frame in the line.
-func frameEnds(s DecoderStats) uint64 {
-	return s.Frames + s.FCSErrors + s.Aborts + s.TooLong + s.TooShort + s.Misaligned
 }
 
 // wake wakes the owner goroutine if it sleeps (a later wake-up finds

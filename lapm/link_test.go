@@ -864,37 +864,68 @@ func TestFeedDualDropsFalseFCS16(t *testing.T) {
 
 // FuzzFeedDual: on any line octets, feedDual hands on only frames that one
 // of the two decoders alone finds, never more than both find together,
-// and however the octets are split into reads.
+// and the same frames however the octets are split into reads (the high
+// bits of split also set a small MaxFrame, so that frames too long for
+// one decoder or both occur).
 func FuzzFeedDual(f *testing.F) {
 	enc16, enc32 := Encoder{FCS: FCS16}, Encoder{FCS: FCS32}
 	seed := enc16.AppendFrame(enc16.AppendFlags(nil, 2), []byte{AddrCR1, 0xAF, 1})
 	seed = enc32.AppendFrame(seed, []byte{AddrCR1, 0xAF, 2})
 	f.Add(seed, uint16(5))
 	f.Add([]byte{0x7E, 0xFF, 0x7E, 0x00, 0x7E}, uint16(1))
+	// TestFeedDualTooLongAcrossReads: a frame too long for both, dropped
+	// by the two decoders in different reads, before an FCS-32 frame that
+	// also passes the FCS-16 check (MaxFrame 20).
+	long := make([]byte, 30)
+	for i := range long {
+		long[i] = byte(0x11 * i)
+	}
+	seed = enc16.AppendFrame(enc16.AppendFlags(nil, 2), long)
+	seed = enc32.AppendFrame(seed, falseFCS16Frame())
+	f.Add(enc32.AppendFlags(seed, 2), uint16(12<<10|36))
 	f.Fuzz(func(t *testing.T, line []byte, split uint16) {
+		maxFrame := 0
+		if m := int(split >> 10); m > 0 {
+			maxFrame = 8 + m
+		}
 		alone := map[string]int{}
 		for _, k := range []FCSKind{FCS16, FCS32} {
-			d := Decoder{FCS: k}
+			d := Decoder{FCS: k, MaxFrame: maxFrame}
 			d.Feed(line, func(fr []byte) { alone[string(fr)]++ })
 		}
-		var d16, d32 Decoder
-		d16.FCS, d32.FCS = FCS16, FCS32
-		cut := int(split) % (len(line) + 1)
-		n := 0
-		add := func(fr []byte) {
-			n++
-			if alone[string(fr)] == 0 {
-				t.Fatalf("frame % x not found by either decoder alone", fr)
+		dual := func(reads ...[]byte) [][]byte {
+			var d16, d32 Decoder
+			d16.FCS, d32.FCS = FCS16, FCS32
+			d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
+			var got [][]byte
+			add := func(fr []byte) {
+				if alone[string(fr)] == 0 {
+					t.Fatalf("frame % x not found by either decoder alone", fr)
+				}
+				got = append(got, append([]byte(nil), fr...))
 			}
+			for _, p := range reads {
+				feedDual(&d16, &d32, p, add)
+			}
+			return got
 		}
-		feedDual(&d16, &d32, line[:cut], add)
-		feedDual(&d16, &d32, line[cut:], add)
+		cut := int(split&0x3FF) % (len(line) + 1)
+		got := dual(line[:cut], line[cut:])
 		total := 0
 		for _, c := range alone {
 			total += c
 		}
-		if n > total {
-			t.Fatalf("%d frames, the decoders alone find %d", n, total)
+		if len(got) > total {
+			t.Fatalf("%d frames, the decoders alone find %d", len(got), total)
+		}
+		if whole := dual(line); len(whole) != len(got) {
+			t.Fatalf("cut at %d: frames % x; in one read: % x", cut, got, whole)
+		} else {
+			for i := range whole {
+				if !bytes.Equal(whole[i], got[i]) {
+					t.Fatalf("cut at %d: frames % x; in one read: % x", cut, got, whole)
+				}
+			}
 		}
 	})
 }
