@@ -870,7 +870,7 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		} else {
 			m.ackLater(now, recovered)
 		}
-	case ahead < m.p.kRx:
+	case ahead < m.aheadLimit():
 		// A gap: frames V(R)..N(S)-1 were lost (V.42 §8.4.2).
 		if m.p.srej && !m.ownBusy {
 			m.growHold(ahead + 1)
@@ -908,6 +908,19 @@ func (m *machine) recvI(now time.Time, f Frame) {
 		}
 	}
 }
+
+// aheadLimit is how far past V(R) an N(S) reads as a new frame after a
+// gap; from there on to V(R)-1 it reads as an old duplicate. The peer's
+// new frames are fewer than kRx past V(R), and an old frame it sends again
+// (after our REJ or SREJ, and again after our answer to its poll) arrives
+// at most kRx before V(R); modulo 128 both readings overlap when kRx is
+// over 64, so the limit is half the sequence space. Held as new, an old
+// copy would be delivered in place of the peer's next frame with its
+// number (SREJ); taken for a gap, it would make us send a REJ for frames
+// we have, and the peer resend frames in flight, whose copies come after
+// them again. A new frame past the limit (more than 63 lost in a row) is
+// resent after the peer's T401 poll.
+func (m *machine) aheadLimit() int { return min(m.p.kRx, 64) }
 
 // rxPayload is an I field delivered in order; buf, if not nil, is the
 // pooled array it lives in, to be given back once it is consumed.

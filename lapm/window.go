@@ -6,7 +6,7 @@ package lapm
 // they hold only what is outstanding or held: an idle link keeps none,
 // and a link never keeps more than k entries (ackTo rejects an N(R)
 // beyond V(S), flush sends at most kTx frames past V(A), and recvI holds
-// or asks for nothing kRx or more frames past V(R)).
+// or asks for nothing aheadLimit or more frames past V(R)).
 
 // keepWindow is the largest window array an empty window keeps (echo
 // traffic reuses it); a larger one goes to the collector when the window
@@ -39,7 +39,7 @@ func (m *machine) dropAcked(n int) {
 	}
 }
 
-// growHold makes hold at least n entries long (n <= kRx).
+// growHold makes hold at least n entries long (n <= aheadLimit).
 func (m *machine) growHold(n int) {
 	if old := len(m.hold); old < n {
 		m.hold = append(m.hold, make([]heldFrame, n-old)...)
