@@ -904,8 +904,13 @@ func FuzzFeedDual(f *testing.F) {
 				}
 				got = append(got, append([]byte(nil), fr...))
 			}
+			seen := false
 			for _, p := range reads {
-				feedDual(&d16, &d32, p, add)
+				if seen { // the reader decodes FCS-32 only from then on
+					d32.Feed(p, add)
+					continue
+				}
+				seen = feedDual(&d16, &d32, p, add)
 			}
 			return got
 		}
