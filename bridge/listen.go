@@ -108,7 +108,8 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 		}
 		return tcp.Listen(u.Host, opts)
 	case "ws", "wss":
-		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg, Notices: newNoticeLogger(lg.s)}
+		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg, Notices: newNoticeLogger(lg.s),
+			MaxConns: l.HTTPMaxConns, MaxConnsPerSource: l.HTTPMaxConnsPerSource}
 		if u.Path != "" && u.Path != "/" {
 			// The browser terminal's login: V.42 with Access Security in
 			// the page when the listener starts LAPM at once, else the

@@ -1,6 +1,9 @@
 package bridge
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,5 +78,50 @@ func TestListenOriginRefusalLogged(t *testing.T) {
 	}
 	if n := logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("origin").Len(); n != 1 {
 		t.Errorf("%d warn lines about the refused origin, want 1 (logged: %v)", n, logs.All())
+	}
+}
+
+// TestListenHTTPConnLimitsFromConfig: a ws listener's http_max_conns_per_source
+// reaches the WebSocket server: over it a connection from one address is
+// closed at once, and the operator gets a warning saying so.
+func TestListenHTTPConnLimitsFromConfig(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	core, logs := observer.New(zap.InfoLevel)
+	l := config.Listener{Name: "web", Address: "ws://127.0.0.1:0/line", HTTPMaxConnsPerSource: 2}
+	ln, err := OpenListener(l, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := strings.TrimSuffix(strings.TrimPrefix(ln.Addr(), "ws://"), "/line")
+	answered := func() bool {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return false
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}
+	for i := range 2 {
+		if !answered() {
+			t.Fatalf("connection %d within the bound was refused", i+1)
+		}
+	}
+	if answered() {
+		t.Error("a 3rd connection from one address was answered (http_max_conns_per_source 2)")
+	}
+	for deadline := time.Now().Add(5 * time.Second); logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("closed at once").Len() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about the refused connection (logged: %v)", logs.All())
+		}
 	}
 }

@@ -149,6 +149,12 @@ type Listener struct {
 	// X-Forwarded-Proto ("https": the line counts as encrypted) are
 	// believed.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// HTTPMaxConns and HTTPMaxConnsPerSource bound a ws/wss listener's
+	// HTTP connections that are not (yet) lines: in all, and from one
+	// address (IPv4, or an IPv6 /64); 0 takes the defaults
+	// (ws.DefaultMaxConns 1024, ws.DefaultMaxConnsPerSource 128).
+	HTTPMaxConns          int `toml:"http_max_conns"`
+	HTTPMaxConnsPerSource int `toml:"http_max_conns_per_source"`
 	// Backend is the backend for users without one of their own ("" takes
 	// default_backend).
 	Backend string `toml:"backend"`

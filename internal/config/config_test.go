@@ -57,7 +57,7 @@ address = "tcp://127.0.0.1:1"
 }
 
 // TestLAPMOffer: without lapm_* keys a listener offers the big values
-// (4096/63, FCS-32, SREJ) unless it is paced by line_rate; keys written
+// (4096/127, FCS-32, SREJ) unless it is paced by line_rate; keys written
 // down win, also false.
 func TestLAPMOffer(t *testing.T) {
 	c, err := Parse("l.toml", []byte(`
@@ -479,5 +479,39 @@ max_session = "10m"
 		"s.toml:6:1: listener[0].max_session: duration \"-1m\" must not be negative"
 	if err == nil || err.Error() != want {
 		t.Errorf("err =\n%v\nwant\n%s", err, want)
+	}
+}
+
+// TestHTTPConnLimits: a ws listener's http_max_conns and
+// http_max_conns_per_source are read (0 when absent: the transport's
+// defaults), and negative ones are refused with the key named.
+func TestHTTPConnLimits(t *testing.T) {
+	c, err := Parse("h.toml", []byte(`
+[[listener]]
+name = "web"
+address = "ws://127.0.0.1:8080/line"
+http_max_conns = 300
+http_max_conns_per_source = 40
+[[listener]]
+name = "plain"
+address = "ws://127.0.0.1:8081/line"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Listeners[0]; l.HTTPMaxConns != 300 || l.HTTPMaxConnsPerSource != 40 {
+		t.Errorf("web: %d / %d, want 300 / 40", l.HTTPMaxConns, l.HTTPMaxConnsPerSource)
+	}
+	if l := c.Listeners[1]; l.HTTPMaxConns != 0 || l.HTTPMaxConnsPerSource != 0 {
+		t.Errorf("plain: %d / %d, want the defaults (0)", l.HTTPMaxConns, l.HTTPMaxConnsPerSource)
+	}
+	_, err = Parse("h.toml", []byte(`
+[[listener]]
+name = "web"
+address = "ws://127.0.0.1:8080/line"
+http_max_conns_per_source = -1
+`))
+	if err == nil || !strings.Contains(err.Error(), "http_max_conns_per_source") {
+		t.Errorf("negative http_max_conns_per_source: %v", err)
 	}
 }

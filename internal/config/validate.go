@@ -156,6 +156,12 @@ func (c *Config) validate(loc *locator) Problems {
 		if l.LAPMN401 < 0 || l.LAPMN401 > MaxLAPMN401 {
 			bad(in("listener", i, "lapm_n401"), key+".lapm_n401", "%d octets: want 1..%d (0: the default for line_rate)", l.LAPMN401, MaxLAPMN401)
 		}
+		if l.HTTPMaxConns < 0 {
+			bad(in("listener", i, "http_max_conns"), key+".http_max_conns", "%d: want a positive number of connections (0: the default, 1024)", l.HTTPMaxConns)
+		}
+		if l.HTTPMaxConnsPerSource < 0 {
+			bad(in("listener", i, "http_max_conns_per_source"), key+".http_max_conns_per_source", "%d: want a positive number of connections (0: the default, 128)", l.HTTPMaxConnsPerSource)
+		}
 		if l.LAPMK < 0 || l.LAPMK > MaxLAPMK {
 			bad(in("listener", i, "lapm_k"), key+".lapm_k", "%d frames: want 1..%d (0: the default for line_rate)", l.LAPMK, MaxLAPMK)
 		}
