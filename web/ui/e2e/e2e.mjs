@@ -441,8 +441,11 @@ async function textScenario() {
 
     step = 'login and command over wss';
     await login(c, password);
+    // Type only once the shell has prompted: typed earlier, the command
+    // is echoed before the prompt, and the prompt then leads its output.
+    await waitText(c, '$ ');
     const lines = await run(c, 'echo "secure-$((2*21))"');
-    if (!lines.includes('secure-42')) throw new Error(`output ${JSON.stringify(lines)}`);
+    if (!lines.some((l) => l.replace(/^\$ /, '') === 'secure-42')) throw new Error(`output ${JSON.stringify(lines)}`);
     await typeLine(c, 'exit');
     await waitState(c, 'hungup');
     ok(step);
