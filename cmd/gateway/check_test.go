@@ -45,18 +45,7 @@ func TestCheckCommand(t *testing.T) {
 		{"no file", nil, exitFailure, "", []string{"(name the file: gateway check FILE)"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(gatewayBinary(t), append([]string{"check"}, c.args...)...)
-			cmd.Dir = dir
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code, stdout, stderr := checkBinary(t, dir, c.args...)
 			if code != c.code {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, c.code, stderr.String())
 			}
@@ -105,17 +94,7 @@ func TestCheckUsersFileMode(t *testing.T) {
 		if err := os.Chmod(users, c.mode); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(gatewayBinary(t), "check", cfg)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code, stdout, stderr := checkBinary(t, "", cfg)
 		if code != c.code {
 			t.Errorf("mode %04o: exit %d, want %d; stderr:\n%s", c.mode, code, c.code, stderr.String())
 		}
@@ -132,4 +111,21 @@ func TestCheckUsersFileMode(t *testing.T) {
 			t.Errorf("mode %04o: stdout %q", c.mode, stdout.String())
 		}
 	}
+}
+
+// checkBinary runs the built binary's `gateway check args...` in dir ("": the
+// test's own) and returns its exit code and what it printed.
+func checkBinary(t *testing.T, dir string, args ...string) (code int, stdout, stderr *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(gatewayBinary(t), append([]string{"check"}, args...)...)
+	cmd.Dir = dir
+	stdout, stderr = &strings.Builder{}, &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	var ee *exec.ExitError
+	if err := cmd.Run(); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout, stderr
 }
