@@ -73,10 +73,18 @@ const FlagWaitAfterADP = 2 * T400
 const maxPending = 256 << 10
 
 // Line read buffers: an idle link reads into smallRead octets and takes a
-// pooled largeRead buffer only while reads fill the small one.
+// pooled largeRead buffer only while reads fill the small one, and gives
+// it back when a read fills less than largeQuiet of it. 64 KiB takes in
+// one read what a peer in bulk transfer writes at once (about 26 KiB in
+// a gateway's writes, sometimes two of them): with 16 KiB the receiving
+// end of the full path spent about 0.35 cycles per octet more
+// (benchpeer run -bulk-only full, docs/BENCHMARKS.md), in read system
+// calls and wake-ups. largeQuiet is well below a bulk write, so that the
+// buffer does not go back to the pool between two of them.
 const (
-	smallRead = 512
-	largeRead = 16 << 10
+	smallRead  = 512
+	largeRead  = 64 << 10
+	largeQuiet = largeRead / 16
 )
 
 // keepOut is the largest output buffer an idle link keeps; larger ones go
@@ -373,7 +381,7 @@ func (l *Link) readLoop(leftover []byte) {
 	d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
 	// Reads go into a small buffer; a large pooled one is taken when a
 	// read fills the small one (data flows) and given back when a read
-	// fills less than half of it (the line goes quiet). Reads into
+	// fills less than largeQuiet of it (the line goes quiet). Reads into
 	// the small buffer also drop the decoders' long-frame buffers.
 	var small [smallRead]byte
 	var large []byte
@@ -488,7 +496,7 @@ func (l *Link) readLoop(leftover []byte) {
 		case large == nil && n == len(buf):
 			large = getBuf(largeRead)[:largeRead]
 			buf = large
-		case large != nil && n < len(large)/2:
+		case large != nil && n < largeQuiet:
 			putBuf(large)
 			large, buf = nil, small[:]
 			fallthrough
