@@ -102,6 +102,8 @@ func runBench(args []string) error {
 	fullPar := fs.Int("full-par", 8, "full-stack sessions set up at once in the idle phase (many more than the cores can serve within T400 may time out detection; see docs/BENCHMARKS.md)")
 	lapmOut := fs.String("lapm", "", "output of the lapm Go benchmarks to fold into the table")
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
+	bulkOnly := fs.String("bulk-only", "", "measure only single-stream bulk transfers on these paths (comma-separated, e.g. full,raw), each interleaved with direct TCP, -reps times: prints each transfer's MB/s and the caller's and the gateway's cycles per octet and context switches per MB, then their medians")
+	bulkSize := fs.Int64("bulk-size", 256<<20, "octets per transfer with -bulk-only")
 	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works); while each idle phase's sessions are open, save the gateway's heap profile, goroutines and metrics there")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -149,6 +151,9 @@ func runBench(args []string) error {
 	defer cancel()
 	printMachine()
 	measure := r.measure
+	if *bulkOnly != "" {
+		return r.measureBulk(ctx, strings.Split(*bulkOnly, ","), *bulkSize)
+	}
 	if *idleOnly {
 		measure = r.measureIdle
 	}
@@ -989,4 +994,74 @@ func writeAllocs(file string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// measureBulk is -bulk-only: single-stream transfers of size octets on
+// each path, interleaved with direct TCP, r.s.reps times. It prints every
+// transfer and the medians of the caller's and the gateway's CPU per
+// octet (cycles at the clock of /proc/cpuinfo) and of the gateway's
+// context switches per MB: the figures to compare two builds by.
+func (r *runner) measureBulk(ctx context.Context, paths []string, size int64) error {
+	_, mhz := cpuInfo()
+	type sample struct{ rate, caller, gateway, csw, ccsw float64 }
+	got := map[string][]sample{}
+	cycles := func(d time.Duration) float64 { return d.Seconds() * mhz * 1e6 / float64(size) }
+	order := append([]string{pathDirect}, paths...)
+	for i := range r.s.reps {
+		for _, p := range order {
+			gw := 0
+			if p != pathDirect && p != pathSocat && p != pathWebsockify {
+				gw = r.gatewayPID
+			}
+			cs0, cc0 := contextSwitches(gw), contextSwitches(os.Getpid())
+			res, err := throughput(ctx, &r.ep, p, size, gw)
+			if err != nil {
+				return fmt.Errorf("benchpeer: bulk phase: %w", err)
+			}
+			s := sample{res.bytesPerSec, cycles(res.cpu.self), cycles(res.cpu.gateway), float64(contextSwitches(gw)-cs0) / (float64(size) / 1e6), float64(contextSwitches(os.Getpid())-cc0) / (float64(size) / 1e6)}
+			got[p] = append(got[p], s)
+			fmt.Printf("%d %-6s %7.1f MB/s  caller %5.2f  gateway %5.2f  total %5.2f cycles/octet  csw/MB caller %5.1f gateway %5.1f\n",
+				i, p, s.rate/1e6, s.caller, s.gateway, s.caller+s.gateway, s.ccsw, s.csw)
+		}
+	}
+	for _, p := range order {
+		var rate, caller, gateway, total, csw, ccsw []float64
+		for _, s := range got[p] {
+			rate, caller, gateway = append(rate, s.rate/1e6), append(caller, s.caller), append(gateway, s.gateway)
+			total, csw, ccsw = append(total, s.caller+s.gateway), append(csw, s.csw), append(ccsw, s.ccsw)
+		}
+		fmt.Printf("median %-6s %7.1f MB/s  caller %5.2f  gateway %5.2f  total %5.2f (%.2f..%.2f) cycles/octet  csw/MB caller %5.1f gateway %5.1f\n",
+			p, median(rate), median(caller), median(gateway), median(total), slices.Min(total), slices.Max(total), median(ccsw), median(csw))
+	}
+	return nil
+}
+
+// contextSwitches is the sum over pid's threads of their voluntary and
+// involuntary context switches (0 for pid 0).
+func contextSwitches(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for l := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				sum += n
+			} else if v, ok := strings.CutPrefix(l, "nonvoluntary_ctxt_switches:"); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				sum += n
+			}
+		}
+	}
+	return sum
 }
