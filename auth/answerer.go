@@ -43,12 +43,18 @@ type AnswererConfig struct {
 	// CallbackTTL is how long a callback ticket lives (whole seconds, at
 	// most 24 h); zero means DefaultCallbackTTL.
 	CallbackTTL time.Duration
+	// Cipher says whether the gateway takes a caller's offer of
+	// AES-256-GCM for the data phase; the zero value, CipherAuto, takes it
+	// when this machine has AES hardware.
+	Cipher CipherPolicy
 }
 
 // AnswerResult is a successful handshake on the gateway's side.
 type AnswerResult struct {
 	User          User
 	SessionNumber uint64
+	// Cipher is the data phase's AEAD (of the callback, with Callback).
+	Cipher DataCipher
 	// Transform seals and opens data-phase payloads. It is nil when
 	// Callback is set: the caller hangs up and the data phase runs on the
 	// callback.
@@ -277,8 +283,12 @@ func (a *answerer) reject(r Reason, cause error) error {
 
 // sendConfirm answers CONFIRM (phase iv) and builds the result.
 func (a *answerer) sendConfirm(user User, session uint64) (*AnswerResult, error) {
-	res := &AnswerResult{User: user, SessionNumber: session}
+	res := &AnswerResult{User: user, SessionNumber: session, Cipher: CipherChaChaPoly}
 	p := confirmPlain{session: session}
+	if a.caps&CapAESGCM != 0 && a.cfg.Cipher.wantsAES() {
+		p.aes = true
+		res.Cipher = CipherAESGCM
+	}
 	if user.Callback != "" {
 		psk, id, err := callbackSecrets(a.recv, a.send, a.h)
 		if err != nil {
@@ -296,6 +306,7 @@ func (a *answerer) sendConfirm(user User, session uint64) (*AnswerResult, error)
 			User:    user,
 			Session: session,
 			Expires: a.cfg.Now().Add(ttl),
+			cipher:  res.Cipher,
 		}
 	}
 	hdr := header(TypeConfirm)
@@ -307,7 +318,11 @@ func (a *answerer) sendConfirm(user User, session uint64) (*AnswerResult, error)
 		return nil, fmt.Errorf("auth: sending CONFIRM: %w", err)
 	}
 	if res.Callback == nil {
-		res.Transform = newTransform(a.send, a.recv)
+		tr, err := newTransform(res.Cipher, a.send, a.recv, false, a.h)
+		if err != nil {
+			return nil, err
+		}
+		res.Transform = tr
 	}
 	return res, nil
 }

@@ -45,7 +45,16 @@ type Ticket struct {
 	id     [ticketIDLen]byte
 	psk    [pskLen]byte
 	used   bool
-	active bool // an attempt is running
+	active bool       // an attempt is running
+	cipher DataCipher // the data phase's AEAD, agreed in CONFIRM
+}
+
+// Cipher is the data-phase AEAD the callback will use (CONFIRM named it).
+func (t *Ticket) Cipher() DataCipher {
+	if t == nil {
+		return 0
+	}
+	return t.cipher
 }
 
 // ErrTicketInUse: another PlaceCallback with the same ticket is running.
@@ -182,7 +191,8 @@ func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen
 	if send == nil || recv == nil {
 		return nil, fmt.Errorf("auth: NNpsk0 handshake did not complete after ACCEPT: %w", ErrUnexpected)
 	}
-	return newTransform(send, recv), nil
+	// The gateway initiated: it sends with the first CipherState.
+	return newTransform(t.cipher, send, recv, false, hs.ChannelBinding())
 }
 
 // CallerTicket is the caller's half of a pending callback, returned by Call
@@ -196,6 +206,7 @@ type CallerTicket struct {
 	userID  string
 	session uint64
 	expires time.Time
+	cipher  DataCipher // the data phase's AEAD, agreed in CONFIRM
 	used    bool
 	rand    io.Reader
 	now     func() time.Time
@@ -211,6 +222,9 @@ func (t *CallerTicket) Wipe() {
 	t.used = true
 	clear(t.psk[:])
 }
+
+// Cipher is the data-phase AEAD the callback will use (CONFIRM named it).
+func (t *CallerTicket) Cipher() DataCipher { return t.cipher }
 
 // Expires is when the ticket stops being accepted (caller clock).
 func (t *CallerTicket) Expires() time.Time { return t.expires }
@@ -309,5 +323,9 @@ func acceptCallback(conn XIDConn, first []byte, tickets []*CallerTicket) (accept
 	}
 	// The gateway initiated: it sends with the first CipherState, the
 	// caller with the second.
-	return acceptResult{tok: append(header(TypeAccept), msg...), tr: newTransform(c2g, g2c)}, nil
+	tr, err := newTransform(t.cipher, c2g, g2c, true, hs.ChannelBinding())
+	if err != nil {
+		return none, err
+	}
+	return acceptResult{tok: append(header(TypeAccept), msg...), tr: tr}, nil
 }

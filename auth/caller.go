@@ -24,6 +24,10 @@ type CallerConfig struct {
 	CheckHostKey func(pub []byte) error
 	// WantCallback announces that the caller can take a callback.
 	WantCallback bool
+	// Cipher says whether the caller offers AES-256-GCM for the data
+	// phase; the zero value, CipherAuto, offers it when this machine has
+	// AES hardware. The gateway decides.
+	Cipher CipherPolicy
 	// Rand is the source of ephemeral keys; nil means crypto/rand.
 	Rand io.Reader
 	// Now is the caller's clock for callback ticket expiry; nil means
@@ -35,6 +39,8 @@ type CallerConfig struct {
 type CallResult struct {
 	// SessionNumber is the gateway's session number for this call.
 	SessionNumber uint64
+	// Cipher is the data phase's AEAD (of the callback, with Callback).
+	Cipher DataCipher
 	// GatewayName is the name the gateway sent in CHALLENGE.
 	GatewayName string
 	// HostKey is the gateway's static public key (already checked).
@@ -82,6 +88,9 @@ func Call(ctx context.Context, conn XIDConn, cfg CallerConfig) (*CallResult, err
 	c := &caller{cfg: cfg, conn: conn, caps: CapSealed}
 	if cfg.WantCallback {
 		c.caps |= CapCallback
+	}
+	if cfg.Cipher.wantsAES() {
+		c.caps |= CapAESGCM
 	}
 	defer func() { c.dh.forget() }()
 	return c.handshake(ctx)
@@ -200,8 +209,19 @@ func (c *caller) readConfirm(tok []byte) error {
 		return err
 	}
 	c.result.SessionNumber = p.session
+	c.result.Cipher = CipherChaChaPoly
+	if p.aes {
+		if c.caps&CapAESGCM == 0 {
+			return fmt.Errorf("auth: CONFIRM picks AES-256-GCM, which the caller did not offer: %w", ErrUnexpected)
+		}
+		c.result.Cipher = CipherAESGCM
+	}
 	if !p.callback {
-		c.result.Transform = newTransform(c.send, c.recv)
+		tr, err := newTransform(c.result.Cipher, c.send, c.recv, true, c.h)
+		if err != nil {
+			return err
+		}
+		c.result.Transform = tr
 		return nil
 	}
 	if c.caps&CapCallback == 0 {
@@ -218,6 +238,7 @@ func (c *caller) readConfirm(tok []byte) error {
 		userID:  c.cfg.UserID,
 		session: p.session,
 		expires: c.cfg.Now().Add(time.Duration(p.callbackTTL) * time.Second),
+		cipher:  c.result.Cipher,
 		rand:    c.cfg.Rand,
 		now:     c.cfg.Now,
 	}

@@ -101,6 +101,8 @@ const (
 
 	labelCallbackPSK = "dialgate-as1 callback psk"
 	labelTicketID    = "dialgate-as1 callback ticket id"
+	labelDataC2G     = "dialgate-as1 data aes-256-gcm c->g"
+	labelDataG2C     = "dialgate-as1 data aes-256-gcm g->c"
 )
 
 // cipherSuite is the Noise suite of docs/access-security.md §3 (25519,

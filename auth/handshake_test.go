@@ -115,6 +115,7 @@ type scenario struct {
 	name       string
 	user, pw   string
 	callback   bool // caller offers callback
+	aes        bool // caller offers AES-256-GCM
 	callerSeed string
 	gwSeed     string
 }
@@ -129,9 +130,14 @@ func (s scenario) callerConfig(check func([]byte) error) CallerConfig {
 			return nil
 		}
 	}
+	// The scenarios must not depend on this machine's AES hardware.
+	policy := CipherOnlyChaCha
+	if s.aes {
+		policy = CipherPreferAES
+	}
 	return CallerConfig{
 		UserID: s.user, Password: s.pw, HostName: "gw.example",
-		CheckHostKey: check, WantCallback: s.callback,
+		CheckHostKey: check, WantCallback: s.callback, Cipher: policy,
 		Rand: newRecRand(s.callerSeed), Now: fixedNow,
 	}
 }
@@ -141,6 +147,8 @@ func answererConfig(seed string, verifyCalls *int) AnswererConfig {
 		HostKey: testHostKey("gateway"), Name: testGatewayName,
 		Verify: fakeVerify(verifyCalls), AllocateSession: fixedSession,
 		Rand: newRecRand(seed), Now: fixedNow, CallbackTTL: 2 * time.Minute,
+		// Takes the caller's offer whatever this machine's hardware.
+		Cipher: CipherPreferAES,
 	}
 }
 
@@ -148,6 +156,7 @@ var (
 	scenarioDirect   = scenario{name: "direct", user: "bob", pw: "battery staple", callerSeed: "caller direct", gwSeed: "gateway direct"}
 	scenarioCallback = scenario{name: "callback", user: "alice", pw: "correct horse", callback: true, callerSeed: "caller callback", gwSeed: "gateway callback"}
 	scenarioDenied   = scenario{name: "denied", user: "mallory", pw: "guess", callerSeed: "caller denied", gwSeed: "gateway denied"}
+	scenarioAES      = scenario{name: "aes", user: "bob", pw: "battery staple", aes: true, callerSeed: "caller aes", gwSeed: "gateway aes"}
 )
 
 // pairResult is the outcome of both ends of one handshake over a pipe.

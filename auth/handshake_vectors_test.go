@@ -40,11 +40,15 @@ func generateVectors(t testing.TB) string {
 	w.line("transcript", testTranscript)
 	w.line("callback transcript", testCallbackTranscript)
 
-	for _, s := range []scenario{scenarioDirect, scenarioCallback, scenarioDenied} {
+	for _, s := range []scenario{scenarioDirect, scenarioCallback, scenarioDenied, scenarioAES} {
 		cc := s.callerConfig(nil)
 		ac := answererConfig(s.gwSeed, nil)
 		r := runPair(t, cc, ac, testTranscript, testTranscript, nil)
-		fmt.Fprintf(&w.b, "\n# scenario %s: user %q, password %q, caller offers callback: %v\n", s.name, s.user, s.pw, s.callback)
+		fmt.Fprintf(&w.b, "\n# scenario %s: user %q, password %q, caller offers callback: %v", s.name, s.user, s.pw, s.callback)
+		if s.aes {
+			fmt.Fprintf(&w.b, ", AES-256-GCM: true")
+		}
+		fmt.Fprintf(&w.b, "\n")
 		switch s.name {
 		case "denied":
 			if reason, ok := RejectReason(r.callErr); !ok || reason != ReasonDenied {
@@ -60,7 +64,7 @@ func generateVectors(t testing.TB) string {
 		w.line("gateway random", gwRand.drawn)
 		w.tokens(r.log)
 		switch s.name {
-		case "direct":
+		case "direct", "aes":
 			w.line(`C->G data "hello gateway"`, r.call.Transform.Seal(nil, []byte("hello gateway")))
 			w.line(`G->C data "hello caller"`, r.ans.Transform.Seal(nil, []byte("hello caller")))
 		case "callback":

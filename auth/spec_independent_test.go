@@ -93,6 +93,24 @@ func specLabels(t *testing.T, doc string) (psk, ticket string, pskN, ticketN int
 	return psk, ticket, pskN, ticketN
 }
 
+// specDataLabel reads the HKDF label of §3's table whose use mentions
+// both "AES-256-GCM" and dir ("caller to gateway", "gateway to caller").
+func specDataLabel(t *testing.T, doc, dir string) (string, int) {
+	t.Helper()
+	re := regexp.MustCompile("(?m)^\\| `([^`]+)` \\| (\\d+) \\| ([^|]+) \\|$")
+	for _, m := range re.FindAllStringSubmatch(doc, -1) {
+		if strings.Contains(m[3], "AES-256-GCM") && strings.Contains(m[3], dir) {
+			n := 0
+			for _, c := range m[2] {
+				n = n*10 + int(c-'0')
+			}
+			return m[1], n
+		}
+	}
+	t.Fatalf("no AES-256-GCM label %q in the spec", dir)
+	return "", 0
+}
+
 // specPrologue finds the quoted string that starts a prologue diagram.
 func specPrologue(t *testing.T, doc, next string) string {
 	t.Helper()
@@ -225,6 +243,40 @@ func TestSpecVectorsFollowTheText(t *testing.T) {
 		mustEqual(t, "first data payload c->g (nonce 1)", c2g, v[`C->G data "hello gateway"`])
 		g2c, _ := gs.Encrypt(nil, nil, []byte("hello caller"))
 		mustEqual(t, "first data payload g->c (nonce 1)", g2c, v[`G->C data "hello caller"`])
+	})
+
+	t.Run("aes", func(t *testing.T) {
+		v := vec["aes"]
+		c2gLabel, c2gN := specDataLabel(t, doc, "caller to gateway")
+		g2cLabel, g2cN := specDataLabel(t, doc, "gateway to caller")
+		if c2gLabel != labelDataC2G || g2cLabel != labelDataG2C || c2gN != 32 || g2cN != 32 {
+			t.Errorf("data labels: spec %q/%d, %q/%d; code %q, %q", c2gLabel, c2gN, g2cLabel, g2cN, labelDataC2G, labelDataG2C)
+		}
+		// caps = SEALED | AESGCM; CONFIRM flags = AESGCM.
+		h, cs, _, gs, _ := specNX(t, v, common, nxName, 0x06)
+		specResponse(t, v, h, cs, 0x06, "bob", "battery staple")
+		plain := binary.BigEndian.AppendUint64(nil, 42)
+		plain = append(plain, 0x02)
+		plain = binary.BigEndian.AppendUint64(plain, 0)
+		hdr := []byte{0x01, 0x04}
+		tok, _ := gs.Encrypt(append([]byte(nil), hdr...), append(append([]byte(nil), hdr...), h...), plain)
+		mustEqual(t, "CONFIRM", tok, v["G->C CONFIRM"])
+		// Data keys: HKDF-SHA256, IKM = k_c->g || k_g->c, salt = h; the
+		// AESGCM cipher of Noise §12.4 from counter 0.
+		k1, k2 := cs.UnsafeKey(), gs.UnsafeKey()
+		ikm := append(k1[:], k2[:]...)
+		key := func(label string, n int) (k [32]byte) {
+			b, err := hkdf.Key(sha256.New, ikm, h, label, n)
+			if err != nil || len(b) != 32 {
+				t.Fatalf("HKDF %q: %v", label, err)
+			}
+			copy(k[:], b)
+			return k
+		}
+		c2g := noise.CipherAESGCM.Cipher(key(c2gLabel, c2gN)).Encrypt(nil, 0, nil, []byte("hello gateway"))
+		mustEqual(t, "first data payload c->g (AES-256-GCM, counter 0)", c2g, v[`C->G data "hello gateway"`])
+		g2c := noise.CipherAESGCM.Cipher(key(g2cLabel, g2cN)).Encrypt(nil, 0, nil, []byte("hello caller"))
+		mustEqual(t, "first data payload g->c (AES-256-GCM, counter 0)", g2c, v[`G->C data "hello caller"`])
 	})
 
 	t.Run("denied", func(t *testing.T) {

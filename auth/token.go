@@ -52,7 +52,8 @@ func (t TokenType) String() string {
 const (
 	CapCallback uint8 = 0x01 // the caller can take a callback
 	CapSealed   uint8 = 0x02 // the caller seals data-phase payloads (required in version 1)
-	capsKnown         = CapCallback | CapSealed
+	CapAESGCM   uint8 = 0x04 // the caller offers AES-256-GCM for the data phase
+	capsKnown         = CapCallback | CapSealed | CapAESGCM
 )
 
 // Sizes of fixed fields.
@@ -299,20 +300,32 @@ func parseSealed(tok []byte, want TokenType) ([]byte, error) {
 
 // confirmPlain is the plaintext of CONFIRM.
 //
-//	session number (8) | callback (1) | callback TTL seconds (8)
+//	session number (8) | flags (1) | callback TTL seconds (8)
+//
+// flags: confirmCallback, confirmAESGCM.
 type confirmPlain struct {
 	session     uint64
 	callback    bool
+	aes         bool   // the data phase uses AES-256-GCM
 	callbackTTL uint64 // seconds
 }
 
+// CONFIRM flags.
+const (
+	confirmCallback = 0x01 // hang up and wait for the callback
+	confirmAESGCM   = 0x02 // the data phase (of this call or the callback) uses AES-256-GCM
+)
+
 func (p confirmPlain) append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, p.session)
-	cb := byte(0)
+	flags := byte(0)
 	if p.callback {
-		cb = 1
+		flags |= confirmCallback
 	}
-	b = append(b, cb)
+	if p.aes {
+		flags |= confirmAESGCM
+	}
+	b = append(b, flags)
 	return binary.BigEndian.AppendUint64(b, p.callbackTTL)
 }
 
@@ -323,18 +336,17 @@ func parseConfirmPlain(b []byte) (confirmPlain, error) {
 	}
 	p.session = binary.BigEndian.Uint64(b)
 	p.callbackTTL = binary.BigEndian.Uint64(b[9:])
-	switch b[8] {
-	case 0:
-		if p.callbackTTL != 0 {
-			return p, fmt.Errorf("auth: CONFIRM without callback has TTL %d: %w", p.callbackTTL, ErrMalformed)
-		}
-	case 1:
-		p.callback = true
-		if p.callbackTTL == 0 || p.callbackTTL > maxCallbackTTL {
-			return p, fmt.Errorf("auth: CONFIRM callback TTL %d outside 1..%d: %w", p.callbackTTL, maxCallbackTTL, ErrMalformed)
-		}
-	default:
-		return p, fmt.Errorf("auth: CONFIRM callback instruction %d unknown: %w", b[8], ErrMalformed)
+	flags := b[8]
+	if flags&^(confirmCallback|confirmAESGCM) != 0 {
+		return p, fmt.Errorf("auth: CONFIRM flags 0x%02x has unknown bits: %w", flags, ErrMalformed)
+	}
+	p.callback = flags&confirmCallback != 0
+	p.aes = flags&confirmAESGCM != 0
+	switch {
+	case !p.callback && p.callbackTTL != 0:
+		return p, fmt.Errorf("auth: CONFIRM without callback has TTL %d: %w", p.callbackTTL, ErrMalformed)
+	case p.callback && (p.callbackTTL == 0 || p.callbackTTL > maxCallbackTTL):
+		return p, fmt.Errorf("auth: CONFIRM callback TTL %d outside 1..%d: %w", p.callbackTTL, maxCallbackTTL, ErrMalformed)
 	}
 	return p, nil
 }

@@ -126,10 +126,21 @@ func TestPlaintextFieldErrors(t *testing.T) {
 			t.Errorf("CONFIRM %s: %v", name, err)
 		}
 	}
-	bad := confirmPlain{session: 1}.append(nil)
-	bad[8] = 2
-	if _, err := parseConfirmPlain(bad); !errors.Is(err, ErrMalformed) {
-		t.Errorf("CONFIRM instruction 2: %v", err)
+	for _, flags := range []byte{0x04, 0x80, 0xFF} {
+		bad := confirmPlain{session: 1}.append(nil)
+		bad[8] = flags
+		if _, err := parseConfirmPlain(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("CONFIRM flags 0x%02x: %v", flags, err)
+		}
+	}
+	for _, p := range []confirmPlain{
+		{session: 7, aes: true},
+		{session: 8, callback: true, aes: true, callbackTTL: 60},
+		{session: 9, callback: true, callbackTTL: 60},
+	} {
+		if got, err := parseConfirmPlain(p.append(nil)); err != nil || got != p {
+			t.Errorf("CONFIRM %+v round trip: %+v %v", p, got, err)
+		}
 	}
 }
 

@@ -1,7 +1,10 @@
 package auth
 
 import (
+	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,10 +38,12 @@ type Transform interface {
 // ErrTransformClosed is returned by Open after Wipe.
 var ErrTransformClosed = errors.New("auth: transform wiped")
 
-// noiseTransform is the Transform of a call: the two CipherStates the
-// handshake ended with, taken over as a ChaCha20-Poly1305 AEAD and a
-// counter each.
+// noiseTransform is the Transform of a call: one AEAD and counter per
+// direction, either the two CipherStates the handshake ended with (taken
+// over as ChaCha20-Poly1305) or AES-256-GCM under keys derived from them
+// (docs/access-security.md §3, "Data phase").
 type noiseTransform struct {
+	cipher     DataCipher
 	send, recv transportCipher
 }
 
@@ -48,38 +53,102 @@ var _ Transform = (*noiseTransform)(nil)
 // encryption of the Noise specification §5.1 (EncryptWithAd and
 // DecryptWithAd with empty associated data) for the ChaChaPoly cipher of
 // §12.3, whose 96-bit nonce is 32 zero bits followed by the counter n,
-// little-endian. It is what noise.CipherState.Encrypt and Decrypt do
+// little-endian, or the AESGCM cipher of §12.4, whose counter is
+// big-endian. It is what noise.CipherState.Encrypt and Decrypt do
 // (TestTransformMatchesNoise holds it to that); it exists because going
 // through CipherState costs an allocation per payload, and it keeps the
 // nonce in the struct so that a payload costs none.
 type transportCipher struct {
-	aead  cipher.AEAD // nil after Wipe
-	n     uint64      // the next payload's counter
-	nonce [chacha20poly1305.NonceSize]byte
+	aead      cipher.AEAD // nil after Wipe
+	n         uint64      // the next payload's counter
+	bigEndian bool        // AESGCM's nonce layout
+	nonce     [chacha20poly1305.NonceSize]byte
 }
 
-// takeOver returns the transport cipher continuing cs (its key and its
-// next counter). cs must use ChaChaPoly (cipherSuite) and must not be
-// used afterwards.
-func takeOver(cs *noise.CipherState) transportCipher {
-	k := cs.UnsafeKey()
-	aead, err := chacha20poly1305.New(k[:])
-	clear(k[:])
+// chachaCipher returns the ChaCha20-Poly1305 transport cipher with key k,
+// starting at counter n.
+func chachaCipher(k []byte, n uint64) transportCipher {
+	aead, err := chacha20poly1305.New(k)
 	if err != nil {
 		// New fails only for a key that is not 32 octets long.
 		panic("auth: " + err.Error())
 	}
-	return transportCipher{aead: aead, n: cs.Nonce()}
+	return transportCipher{aead: aead, n: n}
 }
 
-// setNonce fills c.nonce with the counter n (Noise §12.3, ChaChaPoly).
+// aesCipher returns the AES-256-GCM transport cipher with key k, starting
+// at counter 0.
+func aesCipher(k []byte) transportCipher {
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		panic("auth: " + err.Error()) // only for a key of the wrong length
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic("auth: " + err.Error()) // only for a block size other than 16
+	}
+	return transportCipher{aead: aead, bigEndian: true}
+}
+
+// setNonce fills c.nonce with the counter n (Noise §12.3 and §12.4).
 func (c *transportCipher) setNonce() []byte {
-	binary.LittleEndian.PutUint64(c.nonce[4:], c.n)
+	if c.bigEndian {
+		binary.BigEndian.PutUint64(c.nonce[4:], c.n)
+	} else {
+		binary.LittleEndian.PutUint64(c.nonce[4:], c.n)
+	}
 	return c.nonce[:]
 }
 
-func newTransform(send, recv *noise.CipherState) *noiseTransform {
-	return &noiseTransform{send: takeOver(send), recv: takeOver(recv)}
+// newTransform returns the data-phase transform of a completed handshake:
+// send and recv are this end's CipherStates and h is the handshake hash.
+// With ChaChaPoly the CipherStates continue (their keys and counters);
+// with AESGCM each direction gets a fresh key derived from both (HKDF,
+// §3) and counts from 0. send and recv must not be used afterwards.
+func newTransform(dc DataCipher, send, recv *noise.CipherState, c2g bool, h []byte) (*noiseTransform, error) {
+	ks, kr := send.UnsafeKey(), recv.UnsafeKey()
+	defer clear(ks[:])
+	defer clear(kr[:])
+	if dc != CipherAESGCM {
+		return &noiseTransform{
+			cipher: CipherChaChaPoly,
+			send:   chachaCipher(ks[:], send.Nonce()),
+			recv:   chachaCipher(kr[:], recv.Nonce()),
+		}, nil
+	}
+	// The derivation names the directions, not the ends: both ends must
+	// feed k_c→g first.
+	kc2g, kg2c := ks, kr
+	if !c2g {
+		kc2g, kg2c = kr, ks
+	}
+	ikm := make([]byte, 0, 64)
+	ikm = append(ikm, kc2g[:]...)
+	ikm = append(ikm, kg2c[:]...)
+	defer wipe(ikm)
+	keys := make([][]byte, 2)
+	for i, label := range []string{labelDataC2G, labelDataG2C} {
+		k, err := hkdf.Key(sha256.New, ikm, h, label, 32)
+		if err != nil {
+			return nil, fmt.Errorf("auth: deriving data-phase key: %w", err)
+		}
+		defer wipe(k)
+		keys[i] = k
+	}
+	t := &noiseTransform{cipher: CipherAESGCM, send: aesCipher(keys[0]), recv: aesCipher(keys[1])}
+	if !c2g {
+		t.send, t.recv = t.recv, t.send
+	}
+	return t, nil
+}
+
+// Cipher returns the data-phase AEAD of a Transform returned by this
+// package (0 for any other Transform).
+func Cipher(t Transform) DataCipher {
+	if nt, ok := t.(*noiseTransform); ok {
+		return nt.cipher
+	}
+	return 0
 }
 
 func (t *noiseTransform) Overhead() int { return tagLen }

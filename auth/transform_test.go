@@ -2,6 +2,8 @@ package auth
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"testing"
@@ -9,85 +11,111 @@ import (
 	"github.com/flynn/noise"
 )
 
-// transformPair returns the two ends of a data phase with fixed keys.
-func transformPair() (a, b Transform) {
+// dataCiphers are the data-phase AEADs every transform test runs with.
+var dataCiphers = []DataCipher{CipherChaChaPoly, CipherAESGCM}
+
+// transformPair returns the two ends of a data phase with fixed keys: a is
+// the caller, b the gateway.
+func transformPair(dc DataCipher) (a, b Transform) {
 	var k1, k2 [32]byte
 	k1[0], k2[0] = 1, 2
-	a = newTransform(noise.UnsafeNewCipherState(cipherSuite, k1, 0), noise.UnsafeNewCipherState(cipherSuite, k2, 0))
-	b = newTransform(noise.UnsafeNewCipherState(cipherSuite, k2, 0), noise.UnsafeNewCipherState(cipherSuite, k1, 0))
+	h := bytes.Repeat([]byte{0x68}, 32)
+	a, err := newTransform(dc, noise.UnsafeNewCipherState(cipherSuite, k1, 0), noise.UnsafeNewCipherState(cipherSuite, k2, 0), true, h)
+	if err != nil {
+		panic(err)
+	}
+	b, err = newTransform(dc, noise.UnsafeNewCipherState(cipherSuite, k2, 0), noise.UnsafeNewCipherState(cipherSuite, k1, 0), false, h)
+	if err != nil {
+		panic(err)
+	}
 	return a, b
 }
 
+// forCiphers runs f as a subtest for each data-phase cipher.
+func forCiphers(t *testing.T, f func(t *testing.T, dc DataCipher)) {
+	for _, dc := range dataCiphers {
+		t.Run(dc.String(), func(t *testing.T) { f(t, dc) })
+	}
+}
+
 func TestTransformRoundTripAndAppend(t *testing.T) {
-	a, b := transformPair()
-	prefix := []byte("hdr")
-	s := a.Seal(append([]byte(nil), prefix...), []byte("payload"))
-	if !bytes.HasPrefix(s, prefix) || len(s) != len(prefix)+len("payload")+a.Overhead() {
-		t.Fatalf("Seal did not append: %x", s)
-	}
-	got, err := b.Open([]byte("x"), s[len(prefix):])
-	if err != nil || string(got) != "xpayload" {
-		t.Fatalf("Open: %q %v", got, err)
-	}
+	forCiphers(t, func(t *testing.T, dc DataCipher) {
+		a, b := transformPair(dc)
+		prefix := []byte("hdr")
+		s := a.Seal(append([]byte(nil), prefix...), []byte("payload"))
+		if !bytes.HasPrefix(s, prefix) || len(s) != len(prefix)+len("payload")+a.Overhead() {
+			t.Fatalf("Seal did not append: %x", s)
+		}
+		got, err := b.Open([]byte("x"), s[len(prefix):])
+		if err != nil || string(got) != "xpayload" {
+			t.Fatalf("Open: %q %v", got, err)
+		}
+	})
 }
 
 func TestTransformRejectsTamperReplayReorder(t *testing.T) {
-	a, b := transformPair()
-	s0 := a.Seal(nil, []byte("zero"))
-	s1 := a.Seal(nil, []byte("one"))
-	// Out of order: s1 under counter 0 fails, and leaves the counter alone.
-	if _, err := b.Open(nil, s1); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("reordered payload: %v", err)
-	}
-	bad := append([]byte(nil), s0...)
-	bad[0] ^= 1
-	if _, err := b.Open(nil, bad); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("altered payload: %v", err)
-	}
-	if _, err := b.Open(nil, s0[:tagLen-1]); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("short payload: %v", err)
-	}
-	if got, err := b.Open(nil, s0); err != nil || string(got) != "zero" {
-		t.Fatalf("payload 0 after failures: %q %v", got, err)
-	}
-	// Replay of payload 0 fails at counter 1.
-	if _, err := b.Open(nil, s0); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("replayed payload: %v", err)
-	}
-	if got, err := b.Open(nil, s1); err != nil || string(got) != "one" {
-		t.Fatalf("payload 1: %q %v", got, err)
-	}
-	// A payload sealed by b does not open at b (reflection).
-	if _, err := b.Open(nil, b.Seal(nil, []byte("me"))); !errors.Is(err, ErrAuthFailed) {
-		t.Fatalf("reflected payload: %v", err)
-	}
+	forCiphers(t, func(t *testing.T, dc DataCipher) {
+		a, b := transformPair(dc)
+		s0 := a.Seal(nil, []byte("zero"))
+		s1 := a.Seal(nil, []byte("one"))
+		// Out of order: s1 under counter 0 fails, and leaves the counter alone.
+		if _, err := b.Open(nil, s1); !errors.Is(err, ErrAuthFailed) {
+			t.Fatalf("reordered payload: %v", err)
+		}
+		bad := append([]byte(nil), s0...)
+		bad[0] ^= 1
+		if _, err := b.Open(nil, bad); !errors.Is(err, ErrAuthFailed) {
+			t.Fatalf("altered payload: %v", err)
+		}
+		if _, err := b.Open(nil, s0[:tagLen-1]); !errors.Is(err, ErrAuthFailed) {
+			t.Fatalf("short payload: %v", err)
+		}
+		if got, err := b.Open(nil, s0); err != nil || string(got) != "zero" {
+			t.Fatalf("payload 0 after failures: %q %v", got, err)
+		}
+		// Replay of payload 0 fails at counter 1.
+		if _, err := b.Open(nil, s0); !errors.Is(err, ErrAuthFailed) {
+			t.Fatalf("replayed payload: %v", err)
+		}
+		if got, err := b.Open(nil, s1); err != nil || string(got) != "one" {
+			t.Fatalf("payload 1: %q %v", got, err)
+		}
+		// A payload sealed by b does not open at b (reflection).
+		if _, err := b.Open(nil, b.Seal(nil, []byte("me"))); !errors.Is(err, ErrAuthFailed) {
+			t.Fatalf("reflected payload: %v", err)
+		}
+	})
 }
 
 func TestTransformWipe(t *testing.T) {
-	a, _ := transformPair()
-	Wipe(a)
-	if a.Seal(nil, []byte("x")) != nil {
-		t.Error("Seal after Wipe")
-	}
-	if _, err := a.Open(nil, make([]byte, 32)); !errors.Is(err, ErrTransformClosed) {
-		t.Errorf("Open after Wipe: %v", err)
-	}
+	forCiphers(t, func(t *testing.T, dc DataCipher) {
+		a, _ := transformPair(dc)
+		Wipe(a)
+		if a.Seal(nil, []byte("x")) != nil {
+			t.Error("Seal after Wipe")
+		}
+		if _, err := a.Open(nil, make([]byte, 32)); !errors.Is(err, ErrTransformClosed) {
+			t.Errorf("Open after Wipe: %v", err)
+		}
+	})
 }
 
 func TestTransformCounterExhausted(t *testing.T) {
-	a, b := transformPair()
-	a.(*noiseTransform).send.n = noise.MaxNonce
-	b.(*noiseTransform).recv.n = noise.MaxNonce
-	last := a.Seal(nil, []byte("last"))
-	if got, err := b.Open(nil, last); err != nil || string(got) != "last" {
-		t.Fatalf("payload under the last counter: %q %v", got, err)
-	}
-	if a.Seal(nil, []byte("x")) != nil {
-		t.Error("Seal past the last counter")
-	}
-	if _, err := b.Open(nil, last); !errors.Is(err, ErrAuthFailed) {
-		t.Errorf("Open past the last counter: %v", err)
-	}
+	forCiphers(t, func(t *testing.T, dc DataCipher) {
+		a, b := transformPair(dc)
+		a.(*noiseTransform).send.n = noise.MaxNonce
+		b.(*noiseTransform).recv.n = noise.MaxNonce
+		last := a.Seal(nil, []byte("last"))
+		if got, err := b.Open(nil, last); err != nil || string(got) != "last" {
+			t.Fatalf("payload under the last counter: %q %v", got, err)
+		}
+		if a.Seal(nil, []byte("x")) != nil {
+			t.Error("Seal past the last counter")
+		}
+		if _, err := b.Open(nil, last); !errors.Is(err, ErrAuthFailed) {
+			t.Errorf("Open past the last counter: %v", err)
+		}
+	})
 }
 
 // TestTransformMatchesNoise holds the transform to Noise transport
@@ -100,7 +128,13 @@ func TestTransformMatchesNoise(t *testing.T) {
 	for i := range k1 {
 		k1[i], k2[i] = byte(i), byte(0xA0^i)
 	}
-	tr := newTransform(noise.UnsafeNewCipherState(cipherSuite, k1, 1), noise.UnsafeNewCipherState(cipherSuite, k2, 1))
+	tr, err := newTransform(CipherChaChaPoly, noise.UnsafeNewCipherState(cipherSuite, k1, 1), noise.UnsafeNewCipherState(cipherSuite, k2, 1), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Cipher(tr) != CipherChaChaPoly {
+		t.Fatalf("Cipher = %v", Cipher(tr))
+	}
 	peerRecv := noise.UnsafeNewCipherState(cipherSuite, k1, 1)
 	peerSend := noise.UnsafeNewCipherState(cipherSuite, k2, 1)
 	for i, size := range []int{0, 1, 111, 4080} {
@@ -131,25 +165,33 @@ func TestTransformMatchesNoise(t *testing.T) {
 // TestTransformNoAllocations: sealing into a buffer with room and opening
 // in place (what lapm.Link does) allocate nothing.
 func TestTransformNoAllocations(t *testing.T) {
-	a, b := transformPair()
-	plain := make([]byte, 4080)
-	buf := make([]byte, 0, len(plain)+a.Overhead())
-	allocs := testing.AllocsPerRun(100, func() {
-		s := a.Seal(buf[:0], plain)
-		if _, err := b.Open(s[:0], s); err != nil {
-			t.Fatal(err)
+	forCiphers(t, func(t *testing.T, dc DataCipher) {
+		a, b := transformPair(dc)
+		plain := make([]byte, 4080)
+		buf := make([]byte, 0, len(plain)+a.Overhead())
+		allocs := testing.AllocsPerRun(100, func() {
+			s := a.Seal(buf[:0], plain)
+			if _, err := b.Open(s[:0], s); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%.1f allocations per sealed and opened payload, want 0", allocs)
 		}
 	})
-	if allocs != 0 {
-		t.Errorf("%.1f allocations per sealed and opened payload, want 0", allocs)
-	}
 }
 
 func BenchmarkTransform(b *testing.B) {
+	for _, dc := range dataCiphers {
+		b.Run(dc.String(), func(b *testing.B) { benchTransform(b, dc) })
+	}
+}
+
+func benchTransform(b *testing.B, dc DataCipher) {
 	for _, size := range []int{128, 1024, 4096} {
 		plain := make([]byte, size)
 		b.Run(fmt.Sprintf("seal-%d", size), func(b *testing.B) {
-			a, _ := transformPair()
+			a, _ := transformPair(dc)
 			buf := make([]byte, 0, size+tagLen)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -158,7 +200,7 @@ func BenchmarkTransform(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("seal+open-%d", size), func(b *testing.B) {
-			a, c := transformPair()
+			a, c := transformPair(dc)
 			buf := make([]byte, 0, size+tagLen)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -170,5 +212,79 @@ func BenchmarkTransform(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTransformAESMatchesSpec holds the AES-256-GCM data phase to
+// docs/access-security.md §3 as written, using flynn/noise's AESGCM cipher
+// (Noise §12.4: nonce = 32 zero bits ‖ big-endian counter) and keys derived
+// here from the text's HKDF labels: key(dir) = HKDF-SHA256(IKM = k_c→g ‖
+// k_g→c, salt = h, info = label(dir)), counters from 0, empty associated
+// data; for both ends, each direction, with a failed Open in between.
+func TestTransformAESMatchesSpec(t *testing.T) {
+	var kc2g, kg2c [32]byte
+	for i := range kc2g {
+		kc2g[i], kg2c[i] = byte(i), byte(0xA0^i)
+	}
+	h := bytes.Repeat([]byte{0x5A}, 32)
+	derive := func(label string) (k [32]byte) {
+		ikm := append(append([]byte(nil), kc2g[:]...), kg2c[:]...)
+		b, err := hkdf.Key(sha256.New, ikm, h, label, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(k[:], b)
+		return k
+	}
+	c2g := noise.CipherAESGCM.Cipher(derive("dialgate-as1 data aes-256-gcm c->g"))
+	g2c := noise.CipherAESGCM.Cipher(derive("dialgate-as1 data aes-256-gcm g->c"))
+	// The handshake's CipherStates had sealed RESPONSE and CONFIRM
+	// (counter 1): the AES keys start from 0 regardless.
+	cs := func(k [32]byte) *noise.CipherState { return noise.UnsafeNewCipherState(cipherSuite, k, 1) }
+	caller, err := newTransform(CipherAESGCM, cs(kc2g), cs(kg2c), true, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway, err := newTransform(CipherAESGCM, cs(kg2c), cs(kc2g), false, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Cipher(caller) != CipherAESGCM || Cipher(gateway) != CipherAESGCM {
+		t.Fatalf("Cipher = %v, %v", Cipher(caller), Cipher(gateway))
+	}
+	for i, size := range []int{0, 1, 111, 4080} {
+		n := uint64(i)
+		plain := bytes.Repeat([]byte{byte(i + 1)}, size)
+		for _, dir := range []struct {
+			name     string
+			from, to Transform
+			spec     noise.Cipher
+		}{{"c->g", caller, gateway, c2g}, {"g->c", gateway, caller, g2c}} {
+			sealed := dir.from.Seal(nil, plain)
+			if want := dir.spec.Encrypt(nil, n, nil, plain); !bytes.Equal(sealed, want) {
+				t.Fatalf("%s payload %d: Seal differs from the specification", dir.name, i)
+			}
+			bad := append([]byte(nil), sealed...)
+			bad[len(bad)-1] ^= 0x80
+			if _, err := dir.to.Open(nil, bad); !errors.Is(err, ErrAuthFailed) {
+				t.Fatalf("%s payload %d: altered tag: %v", dir.name, i, err)
+			}
+			if got, err := dir.to.Open(sealed[:0], sealed); err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("%s payload %d: Open in place: %q %v", dir.name, i, got, err)
+			}
+		}
+	}
+}
+
+// TestTransformCiphersDiffer: the two data ciphers seal differently under
+// the same handshake keys (a transform can never fall back silently).
+func TestTransformCiphersDiffer(t *testing.T) {
+	a, _ := transformPair(CipherChaChaPoly)
+	b, _ := transformPair(CipherAESGCM)
+	if bytes.Equal(a.Seal(nil, []byte("same")), b.Seal(nil, []byte("same"))) {
+		t.Error("ChaCha20-Poly1305 and AES-256-GCM transforms sealed alike")
+	}
+	if _, gw := transformPair(CipherChaChaPoly); func() bool { _, err := gw.Open(nil, b.Seal(nil, []byte("x"))); return err == nil }() {
+		t.Error("a ChaCha20-Poly1305 end opened an AES-256-GCM payload")
 	}
 }

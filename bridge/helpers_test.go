@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dialgate/dialgate/auth"
 	"io"
 	"net"
 	"strings"
@@ -194,4 +195,13 @@ func records(t testing.TB, st *store.File) []store.CallRecord {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// defaultCipher is the data cipher of a call whose two ends both run
+// auth.CipherAuto on this machine.
+func defaultCipher() auth.DataCipher {
+	if auth.AESHardware() {
+		return auth.CipherAESGCM
+	}
+	return auth.CipherChaChaPoly
 }

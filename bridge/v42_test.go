@@ -123,6 +123,10 @@ func TestV42AccessSecurityToBackend(t *testing.T) {
 	if r.Mode != "v42" || r.User != "vic" || r.Result != store.ResultCompleted || r.LAPM == nil || !r.LAPM.Sealed || r.BytesIn != int64(len(msg)) {
 		t.Errorf("record: %+v lapm %+v", r, r.LAPM)
 	}
+	// Both ends run the default cipher policy.
+	if want := defaultCipher(); r.LAPM != nil && r.LAPM.Cipher != want.String() {
+		t.Errorf("record's cipher %q, want %v", r.LAPM.Cipher, want)
+	}
 }
 
 // TestV42ListenerLAPMOffer: the answerer offers the listener's LAPM

@@ -68,7 +68,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if err != nil {
 		return nil, fmt.Errorf("bridge: LAPM: %w", err)
 	}
-	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), false) }}
+	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), 0) }}
 	first, err := link.AcceptXID(ctx)
 	if errors.Is(err, lapm.ErrPeerEstablishing) {
 		// An ordinary V.42 modem: LAPM without Access Security.
@@ -145,7 +145,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 		return sess, nil
 	}
 	link.SetTransform(res.Transform)
-	sess.Stats = func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), true) }
+	sess.Stats = func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), res.Cipher) }
 	if err := link.Establish(ctx); err != nil {
 		link.Close()
 		return nil, fmt.Errorf("bridge: LAPM establish: %w", err)
@@ -173,11 +173,16 @@ func LinkParams(l config.Listener) lapm.LinkParams {
 	return lapm.LinkParams{N401: p.N401, K: p.K, FCS32: p.FCS32, SREJ: p.SREJ}
 }
 
-// LAPMStatsOf turns a link's counters into the call record's summary.
-func LAPMStatsOf(s lapm.Stats, sealed bool) *store.LAPMStats {
-	return &store.LAPMStats{
+// LAPMStatsOf turns a link's counters into the call record's summary;
+// cipher is the data phase's AEAD, 0 when the payloads are not sealed.
+func LAPMStatsOf(s lapm.Stats, cipher auth.DataCipher) *store.LAPMStats {
+	st := &store.LAPMStats{
 		N401: s.Negotiated.N401Rx, K: s.Negotiated.KRx, FCS32: s.Negotiated.FCS == lapm.FCS32,
 		FramesSent: int64(s.FramesSent), FramesReceived: int64(s.FramesReceived),
-		Retransmissions: int64(s.Retransmitted), FCSErrors: int64(s.FCSErrors), Sealed: sealed,
+		Retransmissions: int64(s.Retransmitted), FCSErrors: int64(s.FCSErrors),
 	}
+	if cipher != 0 {
+		st.Sealed, st.Cipher = true, cipher.String()
+	}
+	return st
 }

@@ -187,7 +187,8 @@ type callRecord struct {
 	Result   string `json:"result"`
 	Reason   string `json:"reason"`
 	LAPM     *struct {
-		Sealed bool `json:"sealed"`
+		Sealed bool   `json:"sealed"`
+		Cipher string `json:"cipher"`
 	} `json:"lapm"`
 }
 

@@ -251,6 +251,11 @@ func checkV42CallRecords(t *testing.T, recs []callRecord) bool {
 		r := recs[i]
 		sealed := r.LAPM != nil && r.LAPM.Sealed
 		ok := r.Listener == w.listener && r.Result == w.result && r.User == w.user && sealed == w.sealed && r.Line == line[w.listener]
+		// WebAssembly has no AES hardware: the page never offers
+		// AES-256-GCM (docs/access-security.md §3).
+		if sealed && r.LAPM.Cipher != "chacha20-poly1305" {
+			t.Errorf("call %d (session %d): data cipher %q, want chacha20-poly1305 from the page", i+1, r.Session, r.LAPM.Cipher)
+		}
 		if w.result != "busy" && r.Mode != "v42" {
 			ok = false
 		}

@@ -134,6 +134,11 @@ func TestE2EDialV42(t *testing.T) {
 	if r.User != "bob" || r.Mode != "v42" || r.LAPM == nil || !r.LAPM.Sealed || r.BytesIn != int64(len("through the sealed link\r")) {
 		t.Errorf("record %+v (lapm %+v)", r, r.LAPM)
 	}
+	// dial and serve both run the default cipher policy, and dial names
+	// the cipher when it connects.
+	if want := defaultCipher().String(); r.LAPM != nil && r.LAPM.Cipher != want || !strings.Contains(p.stderr.String(), "Access Security ("+want+")") {
+		t.Errorf("cipher: record %q, dial said %q; want %s", r.LAPM.Cipher, p.stderr.String(), want)
+	}
 
 	// The same host with a pinned fingerprint that is not its key.
 	other, _ := auth.GenerateHostKey(nil)
@@ -305,7 +310,16 @@ func TestE2EDialV42OverWebSocket(t *testing.T) {
 		t.Fatalf("exit %d; stderr:\n%s\ngateway:\n%s", code, p.stderr, g.log)
 	}
 	recs := g.waitRecords(1)
-	if r := recs[len(recs)-1]; r.Mode != "v42" || r.Listener != "web" || r.LAPM == nil || !r.LAPM.Sealed {
-		t.Errorf("record %+v", r)
+	if r := recs[len(recs)-1]; r.Mode != "v42" || r.Listener != "web" || r.LAPM == nil || !r.LAPM.Sealed || r.LAPM.Cipher != defaultCipher().String() {
+		t.Errorf("record %+v (lapm %+v)", r, r.LAPM)
 	}
+}
+
+// defaultCipher is the data cipher of a V.42 call whose two ends both run
+// auth.CipherAuto (gateway dial, the modem and serve) on this machine.
+func defaultCipher() auth.DataCipher {
+	if auth.AESHardware() {
+		return auth.CipherAESGCM
+	}
+	return auth.CipherChaChaPoly
 }

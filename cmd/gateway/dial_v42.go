@@ -91,7 +91,7 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		return fmt.Errorf("%w: starting the data phase: %w", errProtocol, err)
 	}
 	cancel()
-	c.notice("connected to %s (%s), session %d, V.42 with Access Security. %s", res.GatewayName, c.o.url.Redacted(), res.SessionNumber, c.escapeHint())
+	c.notice("connected to %s (%s), session %d, V.42 with Access Security (%s). %s", res.GatewayName, c.o.url.Redacted(), res.SessionNumber, res.Cipher, c.escapeHint())
 	return c.runV42(ctx, link, line)
 }
 
@@ -135,7 +135,7 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 			}
 			continue
 		}
-		c.notice("callback answered: session %d, V.42 with Access Security. %s", t.Session(), c.escapeHint())
+		c.notice("callback answered: session %d, V.42 with Access Security (%s). %s", t.Session(), t.Cipher(), c.escapeHint())
 		return c.runV42(ctx, link, line)
 	}
 }

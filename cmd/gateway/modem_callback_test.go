@@ -93,7 +93,7 @@ func TestE2EModemV42Callback(t *testing.T) {
 	recs := g.waitRecords(2)
 	if len(recs) != 2 || recs[0].Result != "callback" || recs[1].Mode != "callback" || recs[1].Session != recs[0].Session ||
 		recs[1].Result != "completed" || recs[1].CallbackAttempts < 1 || recs[1].User != "carol" ||
-		recs[1].LAPM == nil || !recs[1].LAPM.Sealed {
+		recs[1].LAPM == nil || !recs[1].LAPM.Sealed || recs[1].LAPM.Cipher != defaultCipher().String() {
 		t.Errorf("records: %+v", recs)
 	}
 }

@@ -160,7 +160,7 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		line.Close()
 		return nil, dialErr(modem.ReasonNoCarrier, "the data phase did not start", err)
 	}
-	d.log.Info("modem: V.42 call with Access Security", zap.String("gateway", cr.GatewayName), zap.Uint64("session", cr.SessionNumber))
+	d.log.Info("modem: V.42 call with Access Security", zap.String("gateway", cr.GatewayName), zap.Uint64("session", cr.SessionNumber), zap.Stringer("cipher", cr.Cipher))
 	return &v42Call{v42Link: link, line: line, rate: d.rate}, nil
 }
 

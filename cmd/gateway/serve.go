@@ -439,7 +439,7 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 			req, _ := job.Data.(bridge.CallbackRequest)
 			cs := bridge.CallbackSession{Request: req, Line: s.Line, Link: s.Conn, Attempts: s.Attempts}
 			if l, ok := s.Conn.(*lapm.Link); ok {
-				cs.Stats = func() *store.LAPMStats { return bridge.LAPMStatsOf(l.Stats(), true) }
+				cs.Stats = func() *store.LAPMStats { return bridge.LAPMStatsOf(l.Stats(), job.Ticket.Cipher()) }
 			}
 			if err := gw.BridgeCallback(cs); err != nil {
 				clog.Warn("callback not bridged", zap.Uint64("session", job.Session), zap.Error(err))

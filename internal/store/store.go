@@ -91,4 +91,7 @@ type LAPMStats struct {
 	Retransmissions int64 `json:"retransmissions"`
 	FCSErrors       int64 `json:"fcs_errors"`
 	Sealed          bool  `json:"sealed,omitempty"`
+	// Cipher is the sealed data phase's AEAD: "aes-256-gcm" or
+	// "chacha20-poly1305" (docs/access-security.md §3).
+	Cipher string `json:"cipher,omitempty"`
 }

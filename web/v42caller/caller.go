@@ -102,6 +102,11 @@ func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, e
 	res, err := auth.Call(ctx, link, auth.CallerConfig{
 		UserID: cfg.UserID, Password: cfg.Password, HostName: cfg.Host,
 		CheckHostKey: cfg.CheckHostKey, Rand: cfg.Rand, Now: cfg.Now,
+		// A browser has no AES hardware for WebAssembly to use: Go's AES
+		// there is slow and table-driven (docs/access-security.md §3).
+		// Explicit, so that the page's wire format does not depend on the
+		// machine its tests run on.
+		Cipher: auth.CipherOnlyChaCha,
 	})
 	if err != nil {
 		link.Close()
