@@ -35,22 +35,36 @@ const callerWriteGrace = 2 * time.Second
 // screenful moves to a bulk buffer after its first read), which keeps an
 // idle session 3 KiB smaller than 2 KiB did.
 //
-// The bulk size is what one Write hands the destination. 64 KiB halves
-// the Writes into a LAPM link (each a hand-off to its owner goroutine and
-// about 40 allocations) but did not lower the full path's CPU per octet
-// measurably (BenchmarkFullPathTCP, -count 5: 10.96 -> 10.72 ns, p=1.0)
-// and cost the raw path 16 % more (BenchmarkTextPathTCP 0.86 -> 0.99 ns,
-// p=0.008), so it stays 32 KiB.
+// The bulk size is what one Write hands the destination. 64 KiB cost the
+// raw path 16 % more CPU per octet than 32 KiB (BenchmarkTextPathTCP
+// 0.86 -> 0.99 ns, p=0.008), so a plain destination gets 32 KiB. A LAPM
+// link (a destination with payload units) gets unitBufSize: each Write
+// is a batch of I frames for the link (sealed, queued, encoded and
+// written together), and fewer, larger batches cost the gateway less per
+// octet: 256 KiB instead of 32 KiB took the gateway's CPU per octet on
+// the full path down by about 0.3 cycles (benchpeer run -bulk-only full,
+// four interleaved rounds of five 256 MiB transfers: 6.18-6.81 ->
+// 6.03-6.48; 128 KiB: 6.15-6.56). The link queues a window (k payloads)
+// per Write anyway, so the buffer adds little to what a session moving
+// bulk data holds, and it goes back to the pool when the data stops.
 const (
 	smallBufSize = 512
 	bulkBufSize  = 32 << 10
+	unitBufSize  = 256 << 10
 )
 
-// bulkBufs holds the large buffers of the directions moving bulk data.
-var bulkBufs = sync.Pool{New: func() any {
-	b := make([]byte, bulkBufSize)
-	return &b
-}}
+// bulkBufs and unitBufs hold the large buffers of the directions moving
+// bulk data (see bulkSize).
+var (
+	bulkBufs = sync.Pool{New: func() any {
+		b := make([]byte, bulkBufSize)
+		return &b
+	}}
+	unitBufs = sync.Pool{New: func() any {
+		b := make([]byte, unitBufSize)
+		return &b
+	}}
+)
 
 // endSide says which side ended a bridged session.
 type endSide int
@@ -265,18 +279,19 @@ func (e writeError) Unwrap() error { return e.err }
 // (lapm.Link: the payload of one I frame).
 type payloadSizer interface{ PayloadSize() int }
 
-// bulkSize is how much of a bulk buffer copyCount reads into for dst: a
-// whole number of dst's units when it has them, so that each Write fills
-// whole I frames (with 32 KiB reads and 4080-octet payloads, one frame in
-// nine would otherwise be a short one, with a frame's fixed costs on both
-// ends for a few octets).
-func bulkSize(dst io.Writer) int {
+// bulkSize is how much of a bulk buffer copyCount reads into for dst,
+// and the pool of those buffers: for a destination with units, a whole
+// number of them in a unitBufSize buffer, so that each Write fills whole
+// I frames (with 32 KiB reads and 4080-octet payloads, one frame in nine
+// was a short one, with a frame's fixed costs on both ends for a few
+// octets); otherwise bulkBufSize.
+func bulkSize(dst io.Writer) (int, *sync.Pool) {
 	if ps, ok := dst.(payloadSizer); ok {
-		if u := ps.PayloadSize(); u > 0 && u <= bulkBufSize {
-			return bulkBufSize / u * u
+		if u := ps.PayloadSize(); u > 0 && u <= unitBufSize {
+			return unitBufSize / u * u, &unitBufs
 		}
 	}
-	return bulkBufSize
+	return bulkBufSize, &bulkBufs
 }
 
 // copyCount copies src to dst like io.Copy, counting octets as they are
@@ -285,14 +300,14 @@ func bulkSize(dst io.Writer) int {
 // while a read fills the small one (see smallBufSize).
 func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
 	small := make([]byte, smallBufSize)
+	size, pool := bulkSize(dst)
 	var bulk *[]byte
 	defer func() {
 		if bulk != nil {
-			bulkBufs.Put(bulk)
+			pool.Put(bulk)
 		}
 	}()
 	buf := small
-	size := bulkSize(dst)
 	for {
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
@@ -310,10 +325,10 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
 		}
 		switch {
 		case bulk == nil && nr == len(buf):
-			bulk = bulkBufs.Get().(*[]byte)
+			bulk = pool.Get().(*[]byte)
 			buf = (*bulk)[:size]
 		case bulk != nil && nr < len(buf):
-			bulkBufs.Put(bulk)
+			pool.Put(bulk)
 			bulk, buf = nil, small
 		}
 	}

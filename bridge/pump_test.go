@@ -74,8 +74,8 @@ func (w *unitWriter) Write(p []byte) (int, error) {
 // of bulk data fills whole I frames and none ends in a short one.
 func TestCopyCountWholeFrames(t *testing.T) {
 	const unit = 4080 // N401 4096 less a 16-octet AEAD tag
-	whole := bulkBufSize / unit * unit
-	r := &sizedReader{answers: []int{smallBufSize, bulkBufSize, bulkBufSize, 100}}
+	whole := unitBufSize / unit * unit
+	r := &sizedReader{answers: []int{smallBufSize, unitBufSize, unitBufSize, 100}}
 	w := &unitWriter{unit: unit}
 	var n atomic.Int64
 	if err := copyCount(w, r, &n); err != io.EOF {
@@ -85,12 +85,12 @@ func TestCopyCountWholeFrames(t *testing.T) {
 	if !slicesEqual(w.writes, want) {
 		t.Errorf("write sizes %v, want %v (reads %v)", w.writes, want, r.sizes)
 	}
-	for _, c := range []struct{ unit, want int }{{0, bulkBufSize}, {-1, bulkBufSize}, {bulkBufSize + 1, bulkBufSize}, {bulkBufSize, bulkBufSize}, {1000, 32000}} {
-		if got := bulkSize(&unitWriter{unit: c.unit}); got != c.want {
+	for _, c := range []struct{ unit, want int }{{0, bulkBufSize}, {-1, bulkBufSize}, {unitBufSize + 1, bulkBufSize}, {unitBufSize, unitBufSize}, {1000, 262000}} {
+		if got, _ := bulkSize(&unitWriter{unit: c.unit}); got != c.want {
 			t.Errorf("bulkSize with payload size %d = %d, want %d", c.unit, got, c.want)
 		}
 	}
-	if got := bulkSize(io.Discard); got != bulkBufSize {
+	if got, _ := bulkSize(io.Discard); got != bulkBufSize {
 		t.Errorf("bulkSize without payload size = %d, want %d", got, bulkBufSize)
 	}
 }
