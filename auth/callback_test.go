@@ -12,14 +12,14 @@ import (
 func (t *Ticket) clone() *Ticket {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return &Ticket{User: t.User, Session: t.Session, Expires: t.Expires, id: t.id, psk: t.psk, used: t.used, active: t.active}
+	return &Ticket{User: t.User, Session: t.Session, Expires: t.Expires, id: t.id, psk: t.psk, used: t.used, active: t.active, cipher: t.cipher}
 }
 
 func (t *CallerTicket) clone() *CallerTicket {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return &CallerTicket{id: t.id, psk: t.psk, userID: t.userID, session: t.session, expires: t.expires,
-		used: t.used, rand: newRecRand("caller ticket clone"), now: t.now}
+		cipher: t.cipher, used: t.used, rand: newRecRand("caller ticket clone"), now: t.now}
 }
 
 // callbackFixture returns pristine tickets of the callback scenario (clone

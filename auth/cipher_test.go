@@ -139,3 +139,42 @@ func TestCipherOfferStripped(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCapsIgnored: a gateway takes an INITIATE with capability bits
+// it does not know (a newer caller's offers) and ignores them: the call
+// goes through with the ciphers the known bits say, and RESPONSE must still
+// repeat the whole octet.
+func TestUnknownCapsIgnored(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, tc := range []struct {
+		caps uint8
+		want DataCipher
+	}{
+		{CapSealed | 0x80, CipherChaChaPoly},
+		{CapSealed | CapAESGCM | 0x40 | 0x08, CipherAESGCM},
+	} {
+		p, c, g := newXIDPipe("C", testTranscript, "G", testTranscript)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var ans *AnswerResult
+		gwErr := make(chan error, 1)
+		go func() {
+			first, err := g.AcceptXID(ctx)
+			if err == nil {
+				ans, err = Answer(ctx, g, first, answererConfig("g", nil))
+			}
+			gwErr <- err
+		}()
+		cr := &caller{cfg: scenarioDirect.callerConfig(nil), conn: c, caps: tc.caps}
+		res, err := cr.handshake(ctx)
+		cr.dh.forget()
+		if gerr := <-gwErr; err != nil || gerr != nil {
+			t.Fatalf("caps 0x%02x: call %v; answer %v", tc.caps, err, gerr)
+		}
+		if res.Cipher != tc.want || ans.Cipher != tc.want {
+			t.Errorf("caps 0x%02x: ciphers %v / %v, want %v", tc.caps, res.Cipher, ans.Cipher, tc.want)
+		}
+		checkData(t, res.Transform, ans.Transform)
+		cancel()
+		p.Close()
+	}
+}

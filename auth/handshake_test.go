@@ -153,10 +153,11 @@ func answererConfig(seed string, verifyCalls *int) AnswererConfig {
 }
 
 var (
-	scenarioDirect   = scenario{name: "direct", user: "bob", pw: "battery staple", callerSeed: "caller direct", gwSeed: "gateway direct"}
-	scenarioCallback = scenario{name: "callback", user: "alice", pw: "correct horse", callback: true, callerSeed: "caller callback", gwSeed: "gateway callback"}
-	scenarioDenied   = scenario{name: "denied", user: "mallory", pw: "guess", callerSeed: "caller denied", gwSeed: "gateway denied"}
-	scenarioAES      = scenario{name: "aes", user: "bob", pw: "battery staple", aes: true, callerSeed: "caller aes", gwSeed: "gateway aes"}
+	scenarioDirect      = scenario{name: "direct", user: "bob", pw: "battery staple", callerSeed: "caller direct", gwSeed: "gateway direct"}
+	scenarioCallback    = scenario{name: "callback", user: "alice", pw: "correct horse", callback: true, callerSeed: "caller callback", gwSeed: "gateway callback"}
+	scenarioDenied      = scenario{name: "denied", user: "mallory", pw: "guess", callerSeed: "caller denied", gwSeed: "gateway denied"}
+	scenarioAES         = scenario{name: "aes", user: "bob", pw: "battery staple", aes: true, callerSeed: "caller aes", gwSeed: "gateway aes"}
+	scenarioCallbackAES = scenario{name: "callback-aes", user: "alice", pw: "correct horse", callback: true, aes: true, callerSeed: "caller callback aes", gwSeed: "gateway callback aes"}
 )
 
 // pairResult is the outcome of both ends of one handshake over a pipe.

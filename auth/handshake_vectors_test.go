@@ -40,7 +40,7 @@ func generateVectors(t testing.TB) string {
 	w.line("transcript", testTranscript)
 	w.line("callback transcript", testCallbackTranscript)
 
-	for _, s := range []scenario{scenarioDirect, scenarioCallback, scenarioDenied, scenarioAES} {
+	for _, s := range []scenario{scenarioDirect, scenarioCallback, scenarioDenied, scenarioAES, scenarioCallbackAES} {
 		cc := s.callerConfig(nil)
 		ac := answererConfig(s.gwSeed, nil)
 		r := runPair(t, cc, ac, testTranscript, testTranscript, nil)
@@ -67,19 +67,31 @@ func generateVectors(t testing.TB) string {
 		case "direct", "aes":
 			w.line(`C->G data "hello gateway"`, r.call.Transform.Seal(nil, []byte("hello gateway")))
 			w.line(`G->C data "hello caller"`, r.ans.Transform.Seal(nil, []byte("hello caller")))
-		case "callback":
+			if s.aes {
+				// A second payload each way pins the counter's byte order.
+				w.line(`C->G data "again"`, r.call.Transform.Seal(nil, []byte("again")))
+				w.line(`G->C data "again"`, r.ans.Transform.Seal(nil, []byte("again")))
+			}
+		case "callback", "callback-aes":
 			before := len(callerRand.drawn)
 			cbRand := newRecRand("gateway callback phase")
+			if s.aes {
+				cbRand = newRecRand("gateway callback aes phase")
+			}
 			gwTr, callerTr, log, gerr, cerr := runCallbackPair(t, r.ans.Callback, cbRand, r.call.Ticket)
 			if gerr != nil || cerr != nil {
 				t.Fatalf("callback: place: %v; accept: %v", gerr, cerr)
 			}
-			fmt.Fprintf(&w.b, "# callback call (NNpsk0)\n")
+			fmt.Fprintf(&w.b, "# %s call (NNpsk0)\n", s.name)
 			w.line("gateway random", cbRand.drawn)
 			w.line("caller random", callerRand.drawn[before:])
 			w.tokens(log)
 			w.line(`G->C data "hello caller"`, gwTr.Seal(nil, []byte("hello caller")))
 			w.line(`C->G data "hello gateway"`, callerTr.Seal(nil, []byte("hello gateway")))
+			if s.aes {
+				w.line(`G->C data "again"`, gwTr.Seal(nil, []byte("again")))
+				w.line(`C->G data "again"`, callerTr.Seal(nil, []byte("again")))
+			}
 		}
 	}
 	return w.b.String()

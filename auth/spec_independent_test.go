@@ -52,8 +52,8 @@ func specVectors(t *testing.T, doc string) map[string]map[string][]byte {
 			cur = "common"
 		case strings.HasPrefix(line, "# scenario "):
 			cur = strings.TrimSuffix(strings.Fields(line)[2], ":")
-		case line == "# callback call (NNpsk0)":
-			cur = "callback call"
+		case strings.HasSuffix(line, " call (NNpsk0)"):
+			cur = strings.TrimSuffix(strings.TrimPrefix(line, "# "), " (NNpsk0)")
 		case strings.HasPrefix(line, "#"):
 			t.Fatalf("unknown vector section %q", line)
 		default:
@@ -273,10 +273,11 @@ func TestSpecVectorsFollowTheText(t *testing.T) {
 			copy(k[:], b)
 			return k
 		}
-		c2g := noise.CipherAESGCM.Cipher(key(c2gLabel, c2gN)).Encrypt(nil, 0, nil, []byte("hello gateway"))
-		mustEqual(t, "first data payload c->g (AES-256-GCM, counter 0)", c2g, v[`C->G data "hello gateway"`])
-		g2c := noise.CipherAESGCM.Cipher(key(g2cLabel, g2cN)).Encrypt(nil, 0, nil, []byte("hello caller"))
-		mustEqual(t, "first data payload g->c (AES-256-GCM, counter 0)", g2c, v[`G->C data "hello caller"`])
+		kc2g, kg2c := noise.CipherAESGCM.Cipher(key(c2gLabel, c2gN)), noise.CipherAESGCM.Cipher(key(g2cLabel, g2cN))
+		mustEqual(t, "first data payload c->g (AES-256-GCM, counter 0)", kc2g.Encrypt(nil, 0, nil, []byte("hello gateway")), v[`C->G data "hello gateway"`])
+		mustEqual(t, "first data payload g->c (AES-256-GCM, counter 0)", kg2c.Encrypt(nil, 0, nil, []byte("hello caller")), v[`G->C data "hello caller"`])
+		mustEqual(t, "second data payload c->g (AES-256-GCM, counter 1)", kc2g.Encrypt(nil, 1, nil, []byte("again")), v[`C->G data "again"`])
+		mustEqual(t, "second data payload g->c (AES-256-GCM, counter 1)", kg2c.Encrypt(nil, 1, nil, []byte("again")), v[`G->C data "again"`])
 	})
 
 	t.Run("denied", func(t *testing.T) {
@@ -291,77 +292,106 @@ func TestSpecVectorsFollowTheText(t *testing.T) {
 		}
 	})
 
-	t.Run("callback", func(t *testing.T) {
-		v := vec["callback"]
-		h, cs, cr, gs, _ := specNX(t, v, common, nxName, 0x03)
-		specResponse(t, v, h, cs, 0x03, "alice", "correct horse")
-		// CONFIRM: open it as the caller and check the layout.
-		conf := v["G->C CONFIRM"]
-		plain, err := cr.Decrypt(nil, append([]byte{0x01, 0x04}, h...), conf[2:])
-		if err != nil || len(plain) != 17 {
-			t.Fatalf("opening CONFIRM: %v (%d octets)", err, len(plain))
-		}
-		session := binary.BigEndian.Uint64(plain)
-		if plain[8] != 1 || binary.BigEndian.Uint64(plain[9:]) != 120 {
-			t.Fatalf("CONFIRM plaintext %x: want callback 1, TTL 120", plain)
-		}
-		// Callback secrets: HKDF-SHA256, IKM = k_c->g || k_g->c, salt = h.
-		k1, k2 := cs.UnsafeKey(), gs.UnsafeKey()
-		ikm := append(k1[:], k2[:]...)
-		psk, err := hkdf.Key(sha256.New, ikm, h, pskLabel, pskN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := hkdf.Key(sha256.New, ikm, h, ticketLabel, ticketN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cb := vec["callback call"]
-		tok := cb["G->C CALLBACK"]
-		if len(tok) < 18 {
-			t.Fatalf("CALLBACK vector of %d octets", len(tok))
-		}
-		mustEqual(t, "CALLBACK ticket ID", tok[2:18], id)
+	for _, sc := range []struct {
+		name        string
+		caps, flags byte
+	}{{"callback", 0x03, 0x01}, {"callback-aes", 0x07, 0x03}} {
+		t.Run(sc.name, func(t *testing.T) {
+			v := vec[sc.name]
+			h, cs, cr, gs, _ := specNX(t, v, common, nxName, sc.caps)
+			specResponse(t, v, h, cs, sc.caps, "alice", "correct horse")
+			// CONFIRM: open it as the caller and check the layout.
+			conf := v["G->C CONFIRM"]
+			plain, err := cr.Decrypt(nil, append([]byte{0x01, 0x04}, h...), conf[2:])
+			if err != nil || len(plain) != 17 {
+				t.Fatalf("opening CONFIRM: %v (%d octets)", err, len(plain))
+			}
+			session := binary.BigEndian.Uint64(plain)
+			if plain[8] != sc.flags || binary.BigEndian.Uint64(plain[9:]) != 120 {
+				t.Fatalf("CONFIRM plaintext %x: want callback 1, TTL 120", plain)
+			}
+			// Callback secrets: HKDF-SHA256, IKM = k_c->g || k_g->c, salt = h.
+			k1, k2 := cs.UnsafeKey(), gs.UnsafeKey()
+			ikm := append(k1[:], k2[:]...)
+			psk, err := hkdf.Key(sha256.New, ikm, h, pskLabel, pskN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := hkdf.Key(sha256.New, ikm, h, ticketLabel, ticketN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb := vec[sc.name+" call"]
+			tok := cb["G->C CALLBACK"]
+			if len(tok) < 18 {
+				t.Fatalf("CALLBACK vector of %d octets", len(tok))
+			}
+			mustEqual(t, "CALLBACK ticket ID", tok[2:18], id)
 
-		prologue := append([]byte(cbName), 0x00, 1)
-		prologue = append(prologue, id...)
-		prologue = append(prologue, lenPrefixed16(common["callback transcript"])...)
-		gw, err := noise.NewHandshakeState(noise.Config{
-			CipherSuite: specSuite(), Random: bytes.NewReader(cb["gateway random"]),
-			Pattern: noise.HandshakeNN, Initiator: true, Prologue: prologue,
-			PresharedKey: psk, PresharedKeyPlacement: 0,
+			prologue := append([]byte(cbName), 0x00, 1)
+			prologue = append(prologue, id...)
+			prologue = append(prologue, lenPrefixed16(common["callback transcript"])...)
+			gw, err := noise.NewHandshakeState(noise.Config{
+				CipherSuite: specSuite(), Random: bytes.NewReader(cb["gateway random"]),
+				Pattern: noise.HandshakeNN, Initiator: true, Prologue: prologue,
+				PresharedKey: psk, PresharedKeyPlacement: 0,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller, err := noise.NewHandshakeState(noise.Config{
+				CipherSuite: specSuite(), Random: bytes.NewReader(cb["caller random"]),
+				Pattern: noise.HandshakeNN, Prologue: prologue,
+				PresharedKey: psk, PresharedKeyPlacement: 0,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload := binary.BigEndian.AppendUint64(nil, session)
+			payload = binary.BigEndian.AppendUint64(payload, 1767225720)
+			payload = append(append(payload, byte(len("alice"))), "alice"...)
+			m1, _, _, err := gw.WriteMessage(nil, payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustEqual(t, "CALLBACK", append(append([]byte{0x01, 0x06}, id...), m1...), tok)
+			if _, _, _, err := caller.ReadMessage(nil, m1); err != nil {
+				t.Fatal(err)
+			}
+			m2, a1, a2, err := caller.WriteMessage(nil, binary.BigEndian.AppendUint64(nil, session))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustEqual(t, "ACCEPT", append([]byte{0x01, 0x07}, m2...), cb["C->G ACCEPT"])
+			if sc.flags&0x02 == 0 {
+				// The gateway (initiator) sends with the first CipherState.
+				g2c, _ := a1.Encrypt(nil, nil, []byte("hello caller"))
+				mustEqual(t, "callback data g->c", g2c, cb[`G->C data "hello caller"`])
+				c2g, _ := a2.Encrypt(nil, nil, []byte("hello gateway"))
+				mustEqual(t, "callback data c->g", c2g, cb[`C->G data "hello gateway"`])
+				return
+			}
+			// AES-256-GCM on the callback: §3's derivation on the NNpsk0
+			// session: IKM = k_c->g (second CipherState) || k_g->c (first),
+			// salt = the NNpsk0 h, counters from 0.
+			kg, kc := a1.UnsafeKey(), a2.UnsafeKey()
+			dikm := append(kc[:], kg[:]...)
+			hcb := caller.ChannelBinding()
+			c2gLabel, c2gN := specDataLabel(t, doc, "caller to gateway")
+			g2cLabel, g2cN := specDataLabel(t, doc, "gateway to caller")
+			key := func(label string, n int) (k [32]byte) {
+				b, err := hkdf.Key(sha256.New, dikm, hcb, label, n)
+				if err != nil || len(b) != 32 {
+					t.Fatalf("HKDF %q: %v", label, err)
+				}
+				copy(k[:], b)
+				return k
+			}
+			g2c, c2g := noise.CipherAESGCM.Cipher(key(g2cLabel, g2cN)), noise.CipherAESGCM.Cipher(key(c2gLabel, c2gN))
+			mustEqual(t, "callback data g->c (AES-256-GCM)", g2c.Encrypt(nil, 0, nil, []byte("hello caller")), cb[`G->C data "hello caller"`])
+			mustEqual(t, "callback data c->g (AES-256-GCM)", c2g.Encrypt(nil, 0, nil, []byte("hello gateway")), cb[`C->G data "hello gateway"`])
+			mustEqual(t, "callback data g->c (AES-256-GCM, counter 1)", g2c.Encrypt(nil, 1, nil, []byte("again")), cb[`G->C data "again"`])
+			mustEqual(t, "callback data c->g (AES-256-GCM, counter 1)", c2g.Encrypt(nil, 1, nil, []byte("again")), cb[`C->G data "again"`])
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		caller, err := noise.NewHandshakeState(noise.Config{
-			CipherSuite: specSuite(), Random: bytes.NewReader(cb["caller random"]),
-			Pattern: noise.HandshakeNN, Prologue: prologue,
-			PresharedKey: psk, PresharedKeyPlacement: 0,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload := binary.BigEndian.AppendUint64(nil, session)
-		payload = binary.BigEndian.AppendUint64(payload, 1767225720)
-		payload = append(append(payload, byte(len("alice"))), "alice"...)
-		m1, _, _, err := gw.WriteMessage(nil, payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mustEqual(t, "CALLBACK", append(append([]byte{0x01, 0x06}, id...), m1...), tok)
-		if _, _, _, err := caller.ReadMessage(nil, m1); err != nil {
-			t.Fatal(err)
-		}
-		m2, a1, a2, err := caller.WriteMessage(nil, binary.BigEndian.AppendUint64(nil, session))
-		if err != nil {
-			t.Fatal(err)
-		}
-		mustEqual(t, "ACCEPT", append([]byte{0x01, 0x07}, m2...), cb["C->G ACCEPT"])
-		// The gateway (initiator) sends with the first CipherState.
-		g2c, _ := a1.Encrypt(nil, nil, []byte("hello caller"))
-		mustEqual(t, "callback data g->c", g2c, cb[`G->C data "hello caller"`])
-		c2g, _ := a2.Encrypt(nil, nil, []byte("hello gateway"))
-		mustEqual(t, "callback data c->g", c2g, cb[`C->G data "hello gateway"`])
-	})
+	}
 }

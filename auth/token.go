@@ -53,7 +53,6 @@ const (
 	CapCallback uint8 = 0x01 // the caller can take a callback
 	CapSealed   uint8 = 0x02 // the caller seals data-phase payloads (required in version 1)
 	CapAESGCM   uint8 = 0x04 // the caller offers AES-256-GCM for the data phase
-	capsKnown         = CapCallback | CapSealed | CapAESGCM
 )
 
 // Sizes of fixed fields.
@@ -134,10 +133,10 @@ func parseInitiate(tok []byte) (initiateToken, error) {
 	if len(tok) != initiateLen {
 		return initiateToken{}, fmt.Errorf("auth: INITIATE is %d octets, want %d: %w", len(tok), initiateLen, ErrMalformed)
 	}
+	// Bits this version does not know are offers it does not take: they
+	// stay in caps (hashed into the handshake, repeated in RESPONSE) and
+	// are otherwise ignored, so that a newer caller can call this gateway.
 	caps := tok[initiateLen-1]
-	if caps&^capsKnown != 0 {
-		return initiateToken{}, fmt.Errorf("auth: INITIATE capabilities 0x%02x has unknown bits: %w", caps, ErrMalformed)
-	}
 	if caps&CapSealed == 0 {
 		return initiateToken{}, fmt.Errorf("auth: INITIATE capabilities lack SEALED: %w", ErrMalformed)
 	}

@@ -151,7 +151,7 @@ func TestTokenFraming(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPrefixes(t, "INITIATE", init, func(b []byte) error { _, err := parseInitiate(b); return err })
-	for caps, want := range map[uint8]error{0: ErrMalformed, CapCallback: ErrMalformed, 0x80 | CapSealed: ErrMalformed, CapSealed | CapCallback: nil} {
+	for caps, want := range map[uint8]error{0: ErrMalformed, CapCallback: ErrMalformed, 0x80 | CapSealed: nil, CapSealed | CapCallback: nil} {
 		b := append([]byte(nil), init...)
 		b[len(b)-1] = caps
 		if _, err := parseInitiate(b); !errors.Is(err, want) && (want != nil || err != nil) {
@@ -304,19 +304,20 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	g := golden(t, scenarioDirect)
 	cb := golden(t, scenarioCallback)
 	d := golden(t, scenarioDenied)
+	a := golden(t, scenarioAES)
 	_, _, cbTok, accTok := callbackFixture(t)
 	single := map[string][][]byte{
-		"FuzzParseInitiate":  {g.init, cb.init},
+		"FuzzParseInitiate":  {g.init, cb.init, a.init},
 		"FuzzParseChallenge": {g.chal, challengePayload{name: "gw"}.append(nil)},
 		"FuzzParseResponse":  {g.resp, responsePlain{caps: CapSealed, userID: "bob", password: []byte("pw")}.append(nil)},
-		"FuzzParseConfirm":   {g.fin, cb.fin, confirmPlain{session: 9, callback: true, callbackTTL: 120}.append(nil)},
+		"FuzzParseConfirm":   {g.fin, cb.fin, a.fin, confirmPlain{session: 9, callback: true, callbackTTL: 120}.append(nil), confirmPlain{session: 9, callback: true, aes: true, callbackTTL: 120}.append(nil)},
 		"FuzzParseReject":    {d.fin, appendRejectClear(nil, ReasonVersion)},
 		"FuzzParseCallback":  {cbTok, callbackPayload{session: 9, expiry: 1, userID: "alice"}.append(nil)},
 		"FuzzParseAccept":    {accTok, accTok[headerLen+keyLen:]},
 		"FuzzAcceptCallback": {cbTok, accTok},
 	}
 	pairs := map[string][][2][]byte{
-		"FuzzAnswer": {{g.init, g.resp}, {g.init, g.chal}, {d.init, d.resp}},
+		"FuzzAnswer": {{g.init, g.resp}, {g.init, g.chal}, {d.init, d.resp}, {a.init, a.resp}},
 		"FuzzCall":   {{g.chal, g.fin}, {d.chal, d.fin}, {appendRejectClear(nil, ReasonBusy), nil}},
 	}
 	write := func(name string, i int, content string) {

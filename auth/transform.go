@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/flynn/noise"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -59,11 +60,20 @@ var _ Transform = (*noiseTransform)(nil)
 // through CipherState costs an allocation per payload, and it keeps the
 // nonce in the struct so that a payload costs none.
 type transportCipher struct {
-	aead      cipher.AEAD // nil after Wipe
-	n         uint64      // the next payload's counter
-	bigEndian bool        // AESGCM's nonce layout
-	nonce     [chacha20poly1305.NonceSize]byte
+	aead       cipher.AEAD // nil after Wipe
+	n          uint64      // the next payload's counter
+	bigEndian  bool        // AESGCM's nonce layout
+	rekeyEvery uint64      // AES-256-GCM: payloads per key (aesRekeyEvery); 0 = never
+	key        [32]byte    // AES-256-GCM: the current key, for the rekey
+	nonce      [chacha20poly1305.NonceSize]byte
 }
+
+// aesRekeyEvery is how many payloads an AES-256-GCM key seals before both
+// ends replace it with REKEY(k) (Noise §11.3, docs/access-security.md §3).
+// AES-GCM's safety margin shrinks with the blocks sealed under one key;
+// 2^20 payloads of at most 4 KiB are 2^28 blocks, far inside it. The
+// counter runs on unchanged. ChaCha20-Poly1305 needs no rekey.
+const aesRekeyEvery = 1 << 20
 
 // chachaCipher returns the ChaCha20-Poly1305 transport cipher with key k,
 // starting at counter n.
@@ -79,6 +89,14 @@ func chachaCipher(k []byte, n uint64) transportCipher {
 // aesCipher returns the AES-256-GCM transport cipher with key k, starting
 // at counter 0.
 func aesCipher(k []byte) transportCipher {
+	c := transportCipher{bigEndian: true, rekeyEvery: aesRekeyEvery}
+	copy(c.key[:], k)
+	c.aead = aesGCM(c.key[:])
+	return c
+}
+
+// aesGCM returns AES-256-GCM with key k.
+func aesGCM(k []byte) cipher.AEAD {
 	block, err := aes.NewCipher(k)
 	if err != nil {
 		panic("auth: " + err.Error()) // only for a key of the wrong length
@@ -87,7 +105,29 @@ func aesCipher(k []byte) transportCipher {
 	if err != nil {
 		panic("auth: " + err.Error()) // only for a block size other than 16
 	}
-	return transportCipher{aead: aead, bigEndian: true}
+	return aead
+}
+
+// advance moves on to the next counter after a payload sealed or opened,
+// rekeying an AES-256-GCM direction every rekeyEvery payloads.
+func (c *transportCipher) advance() {
+	c.n++
+	if c.rekeyEvery != 0 && c.n%c.rekeyEvery == 0 {
+		c.rekey()
+	}
+}
+
+// rekey replaces the key with REKEY(k) of Noise §11.3: the first 32 octets
+// of ENCRYPT(k, 2^64−1, empty associated data, 32 zero octets). Counter
+// 2^64−1 is reserved for it, so no payload shares its nonce.
+func (c *transportCipher) rekey() {
+	var zeros [32]byte
+	var nonce [chacha20poly1305.NonceSize]byte
+	binary.BigEndian.PutUint64(nonce[4:], math.MaxUint64)
+	out := c.aead.Seal(nil, nonce[:], zeros[:], nil)
+	copy(c.key[:], out)
+	clear(out)
+	c.aead = aesGCM(c.key[:])
 }
 
 // setNonce fills c.nonce with the counter n (Noise §12.3 and §12.4).
@@ -117,14 +157,15 @@ func newTransform(dc DataCipher, send, recv *noise.CipherState, c2g bool, h []by
 		}, nil
 	}
 	// The derivation names the directions, not the ends: both ends must
-	// feed k_c→g first.
-	kc2g, kg2c := ks, kr
+	// feed k_c→g first. (Slices, so that no further copy of the keys
+	// outlives the clears above.)
+	kc2g, kg2c := ks[:], kr[:]
 	if !c2g {
-		kc2g, kg2c = kr, ks
+		kc2g, kg2c = kr[:], ks[:]
 	}
 	ikm := make([]byte, 0, 64)
-	ikm = append(ikm, kc2g[:]...)
-	ikm = append(ikm, kg2c[:]...)
+	ikm = append(ikm, kc2g...)
+	ikm = append(ikm, kg2c...)
 	defer wipe(ikm)
 	keys := make([][]byte, 2)
 	for i, label := range []string{labelDataC2G, labelDataG2C} {
@@ -161,7 +202,7 @@ func (t *noiseTransform) Seal(dst, plain []byte) []byte {
 		return nil
 	}
 	out := c.aead.Seal(dst, c.setNonce(), plain, nil)
-	c.n++
+	c.advance()
 	return out
 }
 
@@ -180,7 +221,7 @@ func (t *noiseTransform) Open(dst, sealed []byte) ([]byte, error) {
 	if err != nil {
 		return nil, noiseErr("opening data payload", err)
 	}
-	c.n++
+	c.advance()
 	return out, nil
 }
 

@@ -288,3 +288,54 @@ func TestTransformCiphersDiffer(t *testing.T) {
 		t.Error("a ChaCha20-Poly1305 end opened an AES-256-GCM payload")
 	}
 }
+
+// TestTransformAESRekey: an AES-256-GCM direction replaces its key every
+// rekeyEvery payloads with Noise's REKEY (§11.3), as flynn/noise's
+// CipherState.Rekey does, keeps counting, and its peer follows.
+func TestTransformAESRekey(t *testing.T) {
+	a, b := transformPair(CipherAESGCM)
+	send, recv := &a.(*noiseTransform).send, &b.(*noiseTransform).recv
+	if send.rekeyEvery != aesRekeyEvery || recv.rekeyEvery != aesRekeyEvery {
+		t.Fatalf("rekey every %d / %d payloads, want %d", send.rekeyEvery, recv.rekeyEvery, aesRekeyEvery)
+	}
+	const every = 3
+	send.rekeyEvery, recv.rekeyEvery = every, every
+	ref := noise.UnsafeNewCipherState(noise.NewCipherSuite(noise.DH25519, noise.CipherAESGCM, noise.HashSHA256), send.key, 0)
+	first := send.key
+	for i := range 10 {
+		if i > 0 && i%every == 0 {
+			ref.Rekey()
+		}
+		plain := []byte(fmt.Sprintf("payload %d", i))
+		want, err := ref.Encrypt(nil, nil, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := a.Seal(nil, plain)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("payload %d differs from noise's CipherState with Rekey every %d", i, every)
+		}
+		if i == every {
+			// A payload that fails to open neither advances nor rekeys.
+			bad := append([]byte(nil), got...)
+			bad[0] ^= 1
+			if _, err := b.Open(nil, bad); !errors.Is(err, ErrAuthFailed) {
+				t.Fatalf("altered payload %d: %v", i, err)
+			}
+		}
+		if out, err := b.Open(nil, got); err != nil || !bytes.Equal(out, plain) {
+			t.Fatalf("payload %d: Open %q %v", i, out, err)
+		}
+	}
+	if send.n != 10 || send.key == first {
+		t.Fatalf("after 10 payloads: counter %d, key changed %v", send.n, send.key != first)
+	}
+}
+
+// TestTransformChaChaNoRekey: ChaCha20-Poly1305 directions never rekey.
+func TestTransformChaChaNoRekey(t *testing.T) {
+	a, _ := transformPair(CipherChaChaPoly)
+	if e := a.(*noiseTransform).send.rekeyEvery; e != 0 {
+		t.Fatalf("ChaCha20-Poly1305 rekeys every %d payloads", e)
+	}
+}

@@ -137,7 +137,7 @@ func TestE2EDialV42(t *testing.T) {
 	// dial and serve both run the default cipher policy, and dial names
 	// the cipher when it connects.
 	if want := defaultCipher().String(); r.LAPM != nil && r.LAPM.Cipher != want || !strings.Contains(p.stderr.String(), "Access Security ("+want+")") {
-		t.Errorf("cipher: record %q, dial said %q; want %s", r.LAPM.Cipher, p.stderr.String(), want)
+		t.Errorf("cipher: record %+v, dial said %q; want %s", r.LAPM, p.stderr.String(), want)
 	}
 
 	// The same host with a pinned fingerprint that is not its key.
