@@ -597,11 +597,14 @@ func (l *Link) output(frames []Frame) {
 // it to an idle writer (see publish). Handing over from the first frame
 // on made about a third of a gateway's line writes in bulk transfer a
 // single 4 KiB frame, each a write, a writer started and a wake-up at the
-// far end for little data; from 64 KiB on the full path took about 0.2
+// far end for little data. From 64 KiB on the full path took about 0.2
 // cycles per octet less, caller and gateway together (benchpeer run
 // -bulk-only full, six interleaved rounds: medians 11.06-11.68 ->
-// 10.49-11.49).
-const publishEarly = 64 << 10
+// 10.49-11.49), and from 256 KiB (a gateway's whole batch for one Write
+// of the bridge, bridge/pump.go) another 0.13-0.19 (four rounds: 8.73-9.18
+// -> 8.60-9.03), as the far end reads, decodes and hands on fewer,
+// larger batches (its context switches 38-40 -> 35-36 per MB).
+const publishEarly = 256 << 10
 
 // publish moves the encoded octets in obuf to the writer: when the
 // writer has taken everything before, as soon as publishEarly octets of
