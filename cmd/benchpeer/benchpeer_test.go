@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,6 +138,27 @@ func TestUnknownCommandAnswered(t *testing.T) {
 	_, err := dial(ctx, ep, pathDirect, "BOGUS")
 	if err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Fatalf("dial with a bad command: %v", err)
+	}
+}
+
+// TestContextSwitches: the per-thread sum counts a thread's sleeps (each a
+// voluntary context switch), and pid 0 counts nothing.
+func TestContextSwitches(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	if n := contextSwitches(0); n != 0 {
+		t.Errorf("contextSwitches(0) = %d, want 0", n)
+	}
+	c0 := contextSwitches(os.Getpid())
+	for range 5 {
+		// A system call that sleeps blocks the thread, not only the
+		// goroutine.
+		ts := syscall.NsecToTimespec(int64(time.Millisecond))
+		_ = syscall.Nanosleep(&ts, nil)
+	}
+	if d := contextSwitches(os.Getpid()) - c0; d < 5 {
+		t.Errorf("5 sleeps counted %d context switches, want at least 5", d)
 	}
 }
 
