@@ -93,11 +93,13 @@ var bufCheck atomic.Pointer[bufChecker]
 // poison is intact, so that a writer after putBuf is caught too; and a
 // buffer put twice (two later owners of one array) is caught at the
 // second putBuf. Violations are recorded, not panicked on, and read with
-// errors.
+// errors. It also records the buffers it hands out until they come back,
+// so that a test can see what an idle link still holds (heldAtLeast).
 type bufChecker struct {
 	mu    sync.Mutex
 	free  [maxPooledShift + 2][][]byte // per class; the last is frameBuf's
 	in    map[*byte]bool               // first octet of each buffer in free
+	out   map[*byte]int                // capacity of each buffer handed out and not yet put
 	gets  int                          // buffers taken from free
 	fails []string
 }
@@ -105,19 +107,24 @@ type bufChecker struct {
 // poisonOctet fills every buffer in a bufChecker's free lists.
 const poisonOctet = 0xA5
 
-func newBufChecker() *bufChecker { return &bufChecker{in: make(map[*byte]bool)} }
+func newBufChecker() *bufChecker {
+	return &bufChecker{in: make(map[*byte]bool), out: make(map[*byte]int)}
+}
 
 func (c *bufChecker) get(class, size int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.free[class]
 	if len(l) == 0 {
-		return make([]byte, 0, size)
+		b := make([]byte, 1, size)
+		c.out[&b[0]] = size
+		return b[:0]
 	}
 	b := l[len(l)-1]
 	c.free[class] = l[:len(l)-1]
 	delete(c.in, &b[:1][0])
 	c.gets++
+	c.out[&b[:1][0]] = cap(b)
 	for i, v := range b[:cap(b)] {
 		if v != poisonOctet {
 			c.fails = append(c.fails, fmt.Sprintf("buffer of %d octets written after putBuf (octet %d is 0x%02x)", cap(b), i, v))
@@ -138,8 +145,23 @@ func (c *bufChecker) put(class int, b []byte) {
 	for i := range b {
 		b[i] = poisonOctet
 	}
+	delete(c.out, &b[0])
 	c.in[&b[0]] = true
 	c.free[class] = append(c.free[class], b)
+}
+
+// heldAtLeast returns how many buffers of at least n octets get has
+// handed out that have not been put back.
+func (c *bufChecker) heldAtLeast(n int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	held := 0
+	for _, size := range c.out {
+		if size >= n {
+			held++
+		}
+	}
+	return held
 }
 
 // errors returns the violations seen so far and how many buffers were

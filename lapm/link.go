@@ -74,17 +74,25 @@ const maxPending = 256 << 10
 
 // Line read buffers: an idle link reads into smallRead octets and takes a
 // pooled largeRead buffer only while reads fill the small one, and gives
-// it back when a read fills less than largeQuiet of it. 64 KiB takes in
-// one read what a peer in bulk transfer writes at once (about 26 KiB in
-// a gateway's writes, sometimes two of them): with 16 KiB the receiving
-// end of the full path spent about 0.35 cycles per octet more
-// (benchpeer run -bulk-only full, docs/BENCHMARKS.md), in read system
-// calls and wake-ups. largeQuiet is well below a bulk write, so that the
-// buffer does not go back to the pool between two of them.
+// it back as soon as a read does not fill it (the reads have caught up
+// with the line). 64 KiB takes in one read what a peer in bulk transfer
+// writes at once (about 26 KiB in a gateway's writes, sometimes two of
+// them): with 16 KiB the receiving end of the full path spent about 0.35
+// cycles per octet more (benchpeer run -bulk-only full,
+// docs/BENCHMARKS.md), in read system calls and wake-ups.
+//
+// A Read holds its buffer for as long as the line stays quiet, so the
+// read after one that did not fill the large buffer goes into the small
+// one, however much the last read brought: kept while the last read
+// brought 4 KiB or more, the large buffer stayed with every idle link
+// that had received a paste or an upload (BenchmarkLinkIdleMemory after
+// a 16 or 40 KiB burst: about 15 -> 50 KB per link;
+// TestLinkIdleAfterBurstHoldsNoLargeBuffer). While data flows that costs
+// one more read of smallRead octets per batch the peer writes, which
+// does not wait: the rest of the batch is there.
 const (
-	smallRead  = 512
-	largeRead  = 64 << 10
-	largeQuiet = largeRead / 16
+	smallRead = 512
+	largeRead = 64 << 10
 )
 
 // keepOut is the largest output buffer an idle link keeps; larger ones go
@@ -381,8 +389,9 @@ func (l *Link) readLoop(leftover []byte) {
 	d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
 	// Reads go into a small buffer; a large pooled one is taken when a
 	// read fills the small one (data flows) and given back when a read
-	// fills less than largeQuiet of it (the line goes quiet). Reads into
-	// the small buffer also drop the decoders' long-frame buffers.
+	// does not fill it (the reads caught up with the line, which may now
+	// stay quiet). Reads into the small buffer also drop the decoders'
+	// long-frame buffers.
 	var small [smallRead]byte
 	var large []byte
 	buf := small[:]
@@ -496,7 +505,7 @@ func (l *Link) readLoop(leftover []byte) {
 		case large == nil && n == len(buf):
 			large = getBuf(largeRead)[:largeRead]
 			buf = large
-		case large != nil && n < largeQuiet:
+		case large != nil && n < len(large):
 			putBuf(large)
 			large, buf = nil, small[:]
 			fallthrough
