@@ -2,6 +2,7 @@ package lapm
 
 import (
 	"context"
+	goflag "flag"
 	"io"
 	"runtime"
 	"testing"
@@ -10,17 +11,20 @@ import (
 	"github.com/dialgate/dialgate/transport/linesim"
 )
 
+var idleBurst = goflag.Int("idle-burst", 4096, "BenchmarkLinkIdleMemory: octets of the burst each link carries each way before it is left idle")
+
 // BenchmarkLinkIdleMemory reports the heap and stack bytes one idle,
 // established link holds (B/link): pairs of Links over in-memory lines,
 // N401 4096, k 63, FCS-32, SREJ (what the gateway offers), each having
-// carried one 4 KiB burst each way, then left idle. The lines themselves
+// carried one burst each way (-idle-burst octets, 4 KiB by default; a
+// paste or an upload is larger), then left idle. The lines themselves
 // are created before the baseline is taken, so they are not counted.
 func BenchmarkLinkIdleMemory(b *testing.B) {
 	const pairs = 100
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	p := LinkParams{N401: 4096, K: 63, FCS32: true, SREJ: true}
-	burst := make([]byte, 4096)
+	burst := make([]byte, *idleBurst)
 	var perLink float64
 	for range b.N {
 		lines := make([][2]io.ReadWriteCloser, pairs)
