@@ -47,10 +47,19 @@ const callerWriteGrace = 2 * time.Second
 // 6.03-6.48; 128 KiB: 6.15-6.56). The link queues a window (k payloads)
 // per Write anyway, so the buffer adds little to what a session moving
 // bulk data holds, and it goes back to the pool when the data stops.
+//
+// A Write toward a link is also at most unitFrames payloads: what the
+// backend sent and the gateway read is committed to the line, and an
+// interrupt the backend obeys (a BBS user's Ctrl-C) cannot call it back.
+// 64 payloads of 4080 octets (N401 4096 with the AEAD tag) fill
+// unitBufSize; on a paced line (line_rate; N401 256 by default, 240
+// octets of payload) 64 of them are 15 KiB, 4.6 s at 33,600 bit/s,
+// where a whole unitBufSize was 78 s.
 const (
 	smallBufSize = 512
 	bulkBufSize  = 32 << 10
 	unitBufSize  = 256 << 10
+	unitFrames   = 64
 )
 
 // bulkBufs and unitBufs hold the large buffers of the directions moving
@@ -281,14 +290,19 @@ type payloadSizer interface{ PayloadSize() int }
 
 // bulkSize is how much of a bulk buffer copyCount reads into for dst,
 // and the pool of those buffers: for a destination with units, a whole
-// number of them in a unitBufSize buffer, so that each Write fills whole
-// I frames (with 32 KiB reads and 4080-octet payloads, one frame in nine
-// was a short one, with a frame's fixed costs on both ends for a few
-// octets); otherwise bulkBufSize.
+// number of them, at most unitFrames and at most unitBufSize, so that
+// each Write fills whole I frames (with 32 KiB reads and 4080-octet
+// payloads, one frame in nine was a short one, with a frame's fixed
+// costs on both ends for a few octets), in a bulkBufSize buffer when
+// they fit one; otherwise bulkBufSize.
 func bulkSize(dst io.Writer) (int, *sync.Pool) {
 	if ps, ok := dst.(payloadSizer); ok {
 		if u := ps.PayloadSize(); u > 0 && u <= unitBufSize {
-			return unitBufSize / u * u, &unitBufs
+			n := min(unitBufSize/u, unitFrames) * u
+			if n <= bulkBufSize {
+				return n, &bulkBufs
+			}
+			return n, &unitBufs
 		}
 	}
 	return bulkBufSize, &bulkBufs

@@ -85,13 +85,49 @@ func TestCopyCountWholeFrames(t *testing.T) {
 	if !slicesEqual(w.writes, want) {
 		t.Errorf("write sizes %v, want %v (reads %v)", w.writes, want, r.sizes)
 	}
-	for _, c := range []struct{ unit, want int }{{0, bulkBufSize}, {-1, bulkBufSize}, {unitBufSize + 1, bulkBufSize}, {unitBufSize, unitBufSize}, {1000, 262000}} {
-		if got, _ := bulkSize(&unitWriter{unit: c.unit}); got != c.want {
+	for _, c := range []struct{ unit, want int }{
+		{0, bulkBufSize}, {-1, bulkBufSize}, {unitBufSize + 1, bulkBufSize}, {unitBufSize, unitBufSize},
+		{4096, unitBufSize}, {4080, 64 * 4080}, {5000, 52 * 5000}, {1000, 64000}, {100, 6400},
+	} {
+		got, pool := bulkSize(&unitWriter{unit: c.unit})
+		if got != c.want {
 			t.Errorf("bulkSize with payload size %d = %d, want %d", c.unit, got, c.want)
+		}
+		if b := pool.Get().(*[]byte); len(*b) < got || (got <= bulkBufSize && len(*b) != bulkBufSize) {
+			t.Errorf("bulkSize with payload size %d: %d octets in buffers of %d", c.unit, got, len(*b))
 		}
 	}
 	if got, _ := bulkSize(io.Discard); got != bulkBufSize {
 		t.Errorf("bulkSize without payload size = %d, want %d", got, bulkBufSize)
+	}
+}
+
+// TestCopyCountPacedLine: on a paced line (line_rate: N401 256 by
+// default, 240 octets of payload with the AEAD tag) one Write toward the
+// link is at most unitFrames payloads, 15 KiB or 4.6 s of the line at
+// 33,600 bit/s, however much the backend has sent: what the gateway has
+// read is committed to the caller's line, where a user's interrupt at
+// the backend can no longer stop it. With a whole 256 KiB buffer that
+// was 78 s of output.
+func TestCopyCountPacedLine(t *testing.T) {
+	const unit = 240
+	r := &sizedReader{answers: []int{smallBufSize, unitBufSize, unitBufSize, 100}}
+	w := &unitWriter{unit: unit}
+	var n atomic.Int64
+	if err := copyCount(w, r, &n); err != io.EOF {
+		t.Fatalf("copyCount: %v", err)
+	}
+	const most = unitFrames * unit
+	for i, size := range w.writes {
+		if size > most {
+			t.Errorf("write %d: %d octets (%.1f s at 33,600 bit/s), want at most %d", i, size, float64(size)*10/33600, most)
+		}
+		if i > 0 && size < most && i < len(w.writes)-1 {
+			t.Errorf("write %d: %d octets, want %d while the backend has more (reads %v)", i, size, most, r.sizes)
+		}
+	}
+	if n.Load() != int64(smallBufSize+2*most+100) {
+		t.Errorf("counted %d octets, want %d", n.Load(), smallBufSize+2*most+100)
 	}
 }
 
