@@ -16,6 +16,7 @@ import (
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -598,4 +599,45 @@ func TestPumpBackendEndsCallerSlow(t *testing.T) {
 		callerR.CloseWithError(net.ErrClosed)
 		<-res.upDone
 	})
+}
+
+// TestV42BulkFromBackendThenCloseCounted: a TCP backend that sends a few
+// MiB (not a whole number of the bridge's batches toward the link) and
+// closes at once, mid-batch, over the full path (detection, LAPM with
+// 4096-octet frames, Access Security, sealed payloads): the caller reads
+// every octet, then the closing message and the release, and the call
+// record's bytes_out is exactly what the backend sent.
+func TestV42BulkFromBackendThenCloseCounted(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	const size = 3<<20 + 12345
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		_, _ = c.Write(data) // then an immediate close, nothing read
+	})
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}},
+		config.Backend{Name: "bulk", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	offer := lapm.LinkParams{N401: 4096, K: 127, FCS32: true, SREJ: true}
+	link, done, err := v42DialOffer(t, s, "vic", "pw", key.Public, offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(link)
+	link.Close()
+	<-done
+	if err != nil {
+		t.Fatalf("read %d octets: %v", len(got), err)
+	}
+	if len(got) < size || !bytes.Equal(got[:size], data) {
+		t.Fatalf("read %d octets, want the backend's %d intact", len(got), size)
+	}
+	if rest := string(got[size:]); rest != msgBackendEnd {
+		t.Errorf("after the data: %q, want %q", rest, msgBackendEnd)
+	}
+	recs := records(t, st)
+	if len(recs) != 1 || recs[0].BytesOut != size || recs[0].BytesIn != 0 || recs[0].Reason != "backend closed" {
+		t.Fatalf("records %+v, want one with bytes_out %d, bytes_in 0, backend closed", recs, size)
+	}
 }
