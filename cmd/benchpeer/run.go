@@ -70,19 +70,20 @@ var (
 )
 
 type runner struct {
-	s          settings
-	dir        string
-	ep         endpoints
-	gatewayPID int
-	gateway    *exec.Cmd
-	gwBinary   string
-	gwConfig   string
-	metrics    string // host:port of the gateway's metrics endpoint
-	procs      []*exec.Cmd
-	rows       []row
-	ratios     map[string]float64
-	profileDir string
-	log        *os.File
+	s           settings
+	clientProcs int // GOMAXPROCS in one-call phases (-client-procs); 0 = unchanged
+	dir         string
+	ep          endpoints
+	gatewayPID  int
+	gateway     *exec.Cmd
+	gwBinary    string
+	gwConfig    string
+	metrics     string // host:port of the gateway's metrics endpoint
+	procs       []*exec.Cmd
+	rows        []row
+	ratios      map[string]float64
+	profileDir  string
+	log         *os.File
 }
 
 // row is one line of the result table.
@@ -104,6 +105,7 @@ func runBench(args []string) error {
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
 	bulkOnly := fs.String("bulk-only", "", "measure only single-stream bulk transfers on these paths (comma-separated, e.g. full,raw), each interleaved with direct TCP, -reps times: prints each transfer's MB/s and the caller's and the gateway's cycles per octet and context switches per MB, then their medians")
 	bulkSize := fs.Int64("bulk-size", 256<<20, "octets per transfer with -bulk-only")
+	clientProcs := fs.Int("client-procs", 1, "GOMAXPROCS of this load client while it carries one call at a time (single-stream bulk, hang-ups, echo, set-up), as gateway dial runs on one processor; 0 leaves it alone. The 100-stream and idle phases use every core")
 	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works); while each idle phase's sessions are open, save the gateway's heap profile, goroutines and metrics there")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -111,7 +113,7 @@ func runBench(args []string) error {
 	if *gateway == "" {
 		return errors.New("benchpeer: run: -gateway is required")
 	}
-	r := &runner{s: fullSettings, ratios: map[string]float64{}, profileDir: *profile}
+	r := &runner{s: fullSettings, ratios: map[string]float64{}, profileDir: *profile, clientProcs: *clientProcs}
 	if *quick {
 		r.s = quickSettings
 	}
@@ -149,7 +151,7 @@ func runBench(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.s.timeout)
 	defer cancel()
-	printMachine()
+	printMachine(r.clientProcs)
 	measure := r.measure
 	if *bulkOnly != "" {
 		return r.measureBulk(ctx, strings.Split(*bulkOnly, ","), *bulkSize)
@@ -177,12 +179,28 @@ func runBench(args []string) error {
 	return nil
 }
 
-func printMachine() {
+func printMachine(clientProcs int) {
 	model, mhz := cpuInfo()
 	var un syscall.Utsname
 	_ = syscall.Uname(&un)
-	fmt.Printf("machine: %s, %d CPUs at %.0f MHz, %s %s, %s, GOMAXPROCS %d\n",
-		model, runtime.NumCPU(), mhz, utsString(un.Sysname[:]), utsString(un.Release[:]), runtime.Version(), runtime.GOMAXPROCS(0))
+	client := ""
+	if clientProcs > 0 {
+		client = fmt.Sprintf(" (load client %d while it carries one call)", clientProcs)
+	}
+	fmt.Printf("machine: %s, %d CPUs at %.0f MHz, %s %s, %s, GOMAXPROCS %d%s\n",
+		model, runtime.NumCPU(), mhz, utsString(un.Sysname[:]), utsString(un.Release[:]), runtime.Version(), runtime.GOMAXPROCS(0), client)
+}
+
+// oneCall sets this process's GOMAXPROCS for a phase that carries one
+// call at a time (-client-procs: gateway dial runs on one processor, and
+// so do single-threaded callers such as telnet) and returns the function
+// that restores it. The gateway, a process of its own, keeps every core.
+func (r *runner) oneCall() (restore func()) {
+	if r.clientProcs <= 0 {
+		return func() {}
+	}
+	prev := runtime.GOMAXPROCS(r.clientProcs)
+	return func() { runtime.GOMAXPROCS(prev) }
 }
 
 func utsString(b []int8) string {
@@ -597,6 +615,8 @@ type = "demo"
 func (r *runner) measure(ctx context.Context) error {
 	_, mhz := cpuInfo()
 	s := r.s
+	allCores := r.oneCall()
+	defer allCores()
 	bulkPaths := []string{pathDirect, pathSocat, pathRaw, pathFull, pathWS, pathWebsockify}
 	// One calibrating transfer per path (which also warms it up) sizes
 	// the measured ones.
@@ -708,7 +728,9 @@ func (r *runner) measure(ctx context.Context) error {
 	}
 	r.add("argon2id at the default cost ("+defaultArgon2.String()+")", us(median(hashes)), "", "", "(reported only)")
 
-	// Many streams at once, sized like the bulk transfers.
+	// Many streams at once, sized like the bulk transfers: one process
+	// carries all of them, on every core.
+	allCores()
 	perStream := map[string]int64{}
 	for _, p := range []string{pathDirect, pathFull} {
 		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
@@ -903,6 +925,7 @@ func us(d time.Duration) string {
 // (perf stat), with the octets moved, so that they can be put per MiB.
 // Profiling is a phase of its own so that it does not disturb the figures.
 func (r *runner) profile(ctx context.Context) error {
+	defer r.oneCall()() // one call at a time, as the figures were measured
 	if err := os.MkdirAll(r.profileDir, 0o755); err != nil {
 		return err
 	}
@@ -1002,6 +1025,7 @@ func writeAllocs(file string) error {
 // octet (cycles at the clock of /proc/cpuinfo) and of the gateway's
 // context switches per MB: the figures to compare two builds by.
 func (r *runner) measureBulk(ctx context.Context, paths []string, size int64) error {
+	defer r.oneCall()()
 	_, mhz := cpuInfo()
 	type sample struct{ rate, caller, gateway, csw, ccsw float64 }
 	got := map[string][]sample{}

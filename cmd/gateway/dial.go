@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -60,7 +61,21 @@ type dialIO struct {
 }
 
 func runDial(args []string) int {
+	oneProcessor(os.Getenv)
 	return dialMain(args, dialIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signals: true})
+}
+
+// oneProcessor runs the Go scheduler with one processor (GOMAXPROCS 1)
+// unless $GOMAXPROCS says otherwise. gateway dial carries one call: its
+// goroutines (the terminal, the link's reader, owner and writer) hand
+// work to each other, and with a second processor idle each hand-off wakes
+// another OS thread. On one processor they run in turn on the thread that
+// made the work: docs/BENCHMARKS.md measured the caller's CPU per octet on
+// the full path about 0.6 cycles lower and the echo latency lower.
+func oneProcessor(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 }
 
 // dialOptions are the parsed flags.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,5 +262,21 @@ func TestModemHostKeyExplained(t *testing.T) {
 		if err := classifyAuth(c.err); !errors.As(err, &de) || !strings.Contains(de.Explain, c.want) || de.Reason != modem.ReasonNoCarrier {
 			t.Errorf("classifyAuth(%v) = %v, want NO CARRIER explained %q", c.err, err, c.want)
 		}
+	}
+}
+
+// TestDialOneProcessor: gateway dial runs on one processor unless
+// $GOMAXPROCS is set.
+func TestDialOneProcessor(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	runtime.GOMAXPROCS(2)
+	oneProcessor(func(string) string { return "2" })
+	if n := runtime.GOMAXPROCS(0); n != 2 {
+		t.Errorf("with $GOMAXPROCS set: %d processors, want 2 (left alone)", n)
+	}
+	oneProcessor(func(string) string { return "" })
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("without $GOMAXPROCS: %d processors, want 1", n)
 	}
 }
