@@ -288,12 +288,6 @@ func (d *Decoder) Release() {
 	d.nextCap = 0
 }
 
-// midFrame reports whether the octets fed so far end inside a frame, at
-// least two octets of it after its opening flag (fewer may be a sender's
-// padding to the octet after a closing flag): the rest of the frame is
-// still to come.
-func (d *Decoder) midFrame() bool { return d.inFrame && d.nbits+int(d.nin) >= 16 }
-
 // keepFrameBuf is the largest frame buffer Release keeps (enough for the
 // supervisory and short frames of an idle link).
 const keepFrameBuf = 256

@@ -74,29 +74,29 @@ const maxPending = 256 << 10
 
 // Line read buffers: an idle link reads into smallRead octets and takes a
 // pooled largeRead buffer only while reads fill the small one, and gives
-// it back when a read neither fills it nor ends inside a frame (the
-// reads have caught up with the peer's writes, which end with whole
-// frames). 64 KiB takes in one read what a peer in bulk transfer writes
-// at once (about 26 KiB in a gateway's writes, sometimes two of them):
-// with 16 KiB the receiving end of the full path spent about 0.35 cycles
-// per octet more (benchpeer run -bulk-only full, docs/BENCHMARKS.md), in
-// read system calls and wake-ups.
+// it back as soon as a read does not fill it (the reads have caught up
+// with the line). 64 KiB takes in one read what a peer in bulk transfer
+// writes at once (about 26 KiB in a gateway's writes, sometimes two of
+// them): with 16 KiB the receiving end of the full path spent about 0.35
+// cycles per octet more (benchpeer run -bulk-only full,
+// docs/BENCHMARKS.md), in read system calls and wake-ups.
 //
-// A Read holds its buffer for as long as the line stays quiet. Kept
-// until a read brought less than 4 KiB, the large buffer stayed with
-// every idle link that had received a paste or an upload
-// (BenchmarkLinkIdleMemory -idle-burst=40000: 50 KB per link, 15 KB
-// now; TestLinkIdleAfterBurstHoldsNoLargeBuffer). Given back after every
-// read that did not fill it, it cost one more read system call per
-// wake-up in bulk transfer (about 0.1 cycles per octet at the receiving
-// end); a read that ends inside a frame is followed by the rest of the
-// frame, so the buffer is kept for it, also after a read of less than 4
-// KiB, which gave it back before. That took the receiving end of the
-// full path from 3.24-3.59 to 2.76-3.01 cycles per octet and its context
-// switches from 34 to 17 per MB (benchpeer run -bulk-only full, nine
-// interleaved rounds against 7784f0a). (A peer that stops in the middle
-// of a frame leaves its link holding the buffer, no more than a peer
-// that does not read leaves in the kernel's socket buffers.)
+// A Read holds its buffer for as long as the line stays quiet, so the
+// read after one that did not fill the large buffer goes into the small
+// one, however much the last read brought: kept while the last read
+// brought 4 KiB or more, the large buffer stayed with every idle link
+// that had received a paste or an upload (BenchmarkLinkIdleMemory
+// -idle-burst=40000: 50 KB per link, 15 KB now;
+// TestLinkIdleAfterBurstHoldsNoLargeBuffer). While data flows that costs
+// one more read system call for each read that does not fill the large
+// buffer, and no more wake-ups (the small read waits where the large one
+// would have): nothing measurable on the full path with the load client
+// on one processor (benchpeer run -bulk-only full, four interleaved
+// rounds: caller 3.06-3.14 cycles per octet with the 4 KiB rule,
+// 3.06-3.12 with this one), and within the noise of about 0.1 cycles
+// per octet with it on two (-client-procs 2: 3.68-3.74, 3.64-3.83).
+// Keeping the buffer after reads that end inside a frame (the rest of
+// the frame is on its way) measured the same, so the simpler rule stays.
 const (
 	smallRead = 512
 	largeRead = 64 << 10
@@ -396,9 +396,9 @@ func (l *Link) readLoop(leftover []byte) {
 	d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
 	// Reads go into a small buffer; a large pooled one is taken when a
 	// read fills the small one (data flows) and given back when a read
-	// neither fills it nor ends inside a frame (the reads caught up with
-	// the peer, whose line may now stay quiet). Reads into the small
-	// buffer also drop the decoders' long-frame buffers.
+	// does not fill it (the reads caught up with the line, which may now
+	// stay quiet). Reads into the small buffer also drop the decoders'
+	// long-frame buffers.
 	var small [smallRead]byte
 	var large []byte
 	buf := small[:]
@@ -508,15 +508,11 @@ func (l *Link) readLoop(leftover []byte) {
 			send(rxBatch{err: err})
 			return
 		}
-		active := &d16 // the decoder that reads the line now (both follow it while dual)
-		if l.fcsMode.Load() == fcsOnly32 {
-			active = &d32
-		}
 		switch {
 		case large == nil && n == len(buf):
 			large = getBuf(largeRead)[:largeRead]
 			buf = large
-		case large != nil && n < len(large) && !active.midFrame():
+		case large != nil && n < len(large):
 			putBuf(large)
 			large, buf = nil, small[:]
 			fallthrough

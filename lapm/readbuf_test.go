@@ -60,27 +60,3 @@ func TestLinkIdleAfterBurstHoldsNoLargeBuffer(t *testing.T) {
 		})
 	}
 }
-
-// TestDecoderMidFrame: midFrame (which keeps the reader's large buffer
-// for the rest of a frame) is true for every cut of the line inside a
-// frame's body and false once the line holds whole frames.
-func TestDecoderMidFrame(t *testing.T) {
-	for _, kind := range []FCSKind{FCS16, FCS32} {
-		enc := Encoder{FCS: kind}
-		line := enc.AppendFrame(nil, []byte{0x03, 0x01, 0x00})
-		first := len(line)
-		line = enc.AppendFrame(line, append([]byte{0x03, 0x02, 0x00}, pattern(300)...))
-		for cut := 0; cut <= len(line); cut++ {
-			d := Decoder{FCS: kind}
-			d.Feed(line[:cut], func([]byte) {})
-			// A frame's first three octets hold its opening flag and
-			// at least two octets of it; its last two, its closing flag
-			// and the padding, where the cut may fall either side.
-			inBody := (cut >= 3 && cut <= first-2) || (cut >= first+3 && cut <= len(line)-2)
-			whole := cut == first || cut == len(line)
-			if got := d.midFrame(); (inBody && !got) || (whole && got) {
-				t.Errorf("FCS %v: line cut after %d of %d octets (frames end at %d, %d): midFrame %v", kind, cut, len(line), first, len(line), got)
-			}
-		}
-	}
-}
