@@ -60,7 +60,7 @@ var _ Transform = (*noiseTransform)(nil)
 // through CipherState costs an allocation per payload, and it keeps the
 // nonce in the struct so that a payload costs none.
 type transportCipher struct {
-	aead       cipher.AEAD // nil after Wipe
+	aead       cipher.AEAD // nil after Wipe, and for AES-256-GCM until first used
 	n          uint64      // the next payload's counter
 	bigEndian  bool        // AESGCM's nonce layout
 	rekeyEvery uint64      // AES-256-GCM: payloads per key (aesRekeyEvery); 0 = never
@@ -87,12 +87,22 @@ func chachaCipher(k []byte, n uint64) transportCipher {
 }
 
 // aesCipher returns the AES-256-GCM transport cipher with key k, starting
-// at counter 0.
+// at counter 0. Its AEAD is made on first use (ready): the key schedule
+// and GHASH tables take about 0.75 KiB per direction, which an idle call
+// whose caller never typed would otherwise carry all along.
 func aesCipher(k []byte) transportCipher {
 	c := transportCipher{bigEndian: true, rekeyEvery: aesRekeyEvery}
 	copy(c.key[:], k)
-	c.aead = aesGCM(c.key[:])
 	return c
+}
+
+// ready makes an AES-256-GCM direction's AEAD on first use and reports
+// whether the direction can seal or open (false after Wipe).
+func (c *transportCipher) ready() bool {
+	if c.aead == nil && c.rekeyEvery != 0 {
+		c.aead = aesGCM(c.key[:])
+	}
+	return c.aead != nil
 }
 
 // aesGCM returns AES-256-GCM with key k.
@@ -198,7 +208,7 @@ func (t *noiseTransform) Seal(dst, plain []byte) []byte {
 	c := &t.send
 	// The counter 2^64-1 is reserved (Noise §5.1); noise.MaxNonce is
 	// the last one a payload may use.
-	if c.aead == nil || c.n > noise.MaxNonce {
+	if !c.ready() || c.n > noise.MaxNonce {
 		return nil
 	}
 	out := c.aead.Seal(dst, c.setNonce(), plain, nil)
@@ -208,7 +218,7 @@ func (t *noiseTransform) Seal(dst, plain []byte) []byte {
 
 func (t *noiseTransform) Open(dst, sealed []byte) ([]byte, error) {
 	c := &t.recv
-	if c.aead == nil {
+	if !c.ready() {
 		return nil, ErrTransformClosed
 	}
 	if len(sealed) < tagLen {

@@ -339,3 +339,28 @@ func TestTransformChaChaNoRekey(t *testing.T) {
 		t.Fatalf("ChaCha20-Poly1305 rekeys every %d payloads", e)
 	}
 }
+
+// TestTransformAESLazy: an AES-256-GCM direction makes its AEAD (key
+// schedule, GHASH tables) only when it first seals or opens, so an idle
+// call carries none, and a wiped one never makes it.
+func TestTransformAESLazy(t *testing.T) {
+	a, b := transformPair(CipherAESGCM)
+	send, recv := &a.(*noiseTransform).send, &b.(*noiseTransform).recv
+	if send.aead != nil || recv.aead != nil {
+		t.Fatal("an unused AES-256-GCM direction already holds its AEAD")
+	}
+	if got, err := b.Open(nil, a.Seal(nil, []byte("first"))); err != nil || string(got) != "first" {
+		t.Fatalf("first payload: %q %v", got, err)
+	}
+	if send.aead == nil || recv.aead == nil {
+		t.Fatal("no AEAD after the first payload")
+	}
+	if b.(*noiseTransform).send.aead != nil {
+		t.Fatal("the direction that sealed nothing made its AEAD")
+	}
+	c, _ := transformPair(CipherAESGCM)
+	Wipe(c)
+	if c.Seal(nil, []byte("x")) != nil || c.(*noiseTransform).send.aead != nil {
+		t.Fatal("a wiped AES-256-GCM direction sealed or made its AEAD")
+	}
+}
