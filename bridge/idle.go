@@ -216,6 +216,16 @@ type activityWriter struct {
 	piece int
 }
 
+// PayloadSize passes on the payload size of a destination that has one (a
+// LAPM link), so that the relay reads whole I frames' worth for it on a
+// paced line with an idle limit too (bulkSize).
+func (a activityWriter) PayloadSize() int {
+	if ps, ok := a.w.(payloadSizer); ok {
+		return ps.PayloadSize()
+	}
+	return 0
+}
+
 func (a activityWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {

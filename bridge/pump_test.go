@@ -641,3 +641,23 @@ func TestV42BulkFromBackendThenCloseCounted(t *testing.T) {
 		t.Fatalf("records %+v, want one with bytes_out %d, bytes_in 0, backend closed", recs, size)
 	}
 }
+
+// TestCopyCountPacedLineWithIdleLimit: on a paced line with an idle limit
+// the relay writes through activityWriter, which passes the link's
+// payload size on: bulk reads are still whole payloads, at most
+// unitFrames of them.
+func TestCopyCountPacedLineWithIdleLimit(t *testing.T) {
+	const unit = 240
+	w := &unitWriter{unit: unit}
+	watch := &sessionWatch{granule: time.Second}
+	dst := watch.callerWriter(w, 33600)
+	if _, ok := dst.(activityWriter); !ok {
+		t.Fatalf("callerWriter on a paced line is %T, want activityWriter", dst)
+	}
+	if size, _ := bulkSize(dst); size != unitFrames*unit {
+		t.Errorf("bulk reads of %d octets through the idle watch, want %d (whole payloads)", size, unitFrames*unit)
+	}
+	if size, _ := bulkSize(watch.callerWriter(io.Discard, 33600)); size != bulkBufSize {
+		t.Errorf("bulk reads of %d octets for a destination without payloads, want %d", size, bulkBufSize)
+	}
+}
