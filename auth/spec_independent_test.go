@@ -111,6 +111,30 @@ func specDataLabel(t *testing.T, doc, dir string) (string, int) {
 	return "", 0
 }
 
+// specAESData checks a scenario's AES-256-GCM data payloads (two each
+// way, counters 0 and 1) against §3: key(dir) = HKDF-SHA256(IKM = k_c→g ‖
+// k_g→c, salt = h, info = the direction's label), sealed as Noise's
+// AESGCM cipher (§12.4) with empty associated data.
+func specAESData(t *testing.T, doc string, v map[string][]byte, kc2g, kg2c [32]byte, h []byte) {
+	t.Helper()
+	ikm := append(kc2g[:], kg2c[:]...)
+	cipher := func(dir string) noise.Cipher {
+		label, n := specDataLabel(t, doc, dir)
+		b, err := hkdf.Key(sha256.New, ikm, h, label, n)
+		if err != nil || len(b) != 32 {
+			t.Fatalf("HKDF %q: %v", label, err)
+		}
+		var k [32]byte
+		copy(k[:], b)
+		return noise.CipherAESGCM.Cipher(k)
+	}
+	c2g, g2c := cipher("caller to gateway"), cipher("gateway to caller")
+	mustEqual(t, "data c->g (AES-256-GCM, counter 0)", c2g.Encrypt(nil, 0, nil, []byte("hello gateway")), v[`C->G data "hello gateway"`])
+	mustEqual(t, "data g->c (AES-256-GCM, counter 0)", g2c.Encrypt(nil, 0, nil, []byte("hello caller")), v[`G->C data "hello caller"`])
+	mustEqual(t, "data c->g (AES-256-GCM, counter 1)", c2g.Encrypt(nil, 1, nil, []byte("again")), v[`C->G data "again"`])
+	mustEqual(t, "data g->c (AES-256-GCM, counter 1)", g2c.Encrypt(nil, 1, nil, []byte("again")), v[`G->C data "again"`])
+}
+
 // specPrologue finds the quoted string that starts a prologue diagram.
 func specPrologue(t *testing.T, doc, next string) string {
 	t.Helper()
@@ -263,21 +287,7 @@ func TestSpecVectorsFollowTheText(t *testing.T) {
 		mustEqual(t, "CONFIRM", tok, v["G->C CONFIRM"])
 		// Data keys: HKDF-SHA256, IKM = k_c->g || k_g->c, salt = h; the
 		// AESGCM cipher of Noise §12.4 from counter 0.
-		k1, k2 := cs.UnsafeKey(), gs.UnsafeKey()
-		ikm := append(k1[:], k2[:]...)
-		key := func(label string, n int) (k [32]byte) {
-			b, err := hkdf.Key(sha256.New, ikm, h, label, n)
-			if err != nil || len(b) != 32 {
-				t.Fatalf("HKDF %q: %v", label, err)
-			}
-			copy(k[:], b)
-			return k
-		}
-		kc2g, kg2c := noise.CipherAESGCM.Cipher(key(c2gLabel, c2gN)), noise.CipherAESGCM.Cipher(key(g2cLabel, g2cN))
-		mustEqual(t, "first data payload c->g (AES-256-GCM, counter 0)", kc2g.Encrypt(nil, 0, nil, []byte("hello gateway")), v[`C->G data "hello gateway"`])
-		mustEqual(t, "first data payload g->c (AES-256-GCM, counter 0)", kg2c.Encrypt(nil, 0, nil, []byte("hello caller")), v[`G->C data "hello caller"`])
-		mustEqual(t, "second data payload c->g (AES-256-GCM, counter 1)", kc2g.Encrypt(nil, 1, nil, []byte("again")), v[`C->G data "again"`])
-		mustEqual(t, "second data payload g->c (AES-256-GCM, counter 1)", kg2c.Encrypt(nil, 1, nil, []byte("again")), v[`G->C data "again"`])
+		specAESData(t, doc, v, cs.UnsafeKey(), gs.UnsafeKey(), h)
 	})
 
 	t.Run("denied", func(t *testing.T) {
@@ -375,23 +385,7 @@ func TestSpecVectorsFollowTheText(t *testing.T) {
 			// session: IKM = k_c->g (second CipherState) || k_g->c (first),
 			// salt = the NNpsk0 h, counters from 0.
 			kg, kc := a1.UnsafeKey(), a2.UnsafeKey()
-			dikm := append(kc[:], kg[:]...)
-			hcb := caller.ChannelBinding()
-			c2gLabel, c2gN := specDataLabel(t, doc, "caller to gateway")
-			g2cLabel, g2cN := specDataLabel(t, doc, "gateway to caller")
-			key := func(label string, n int) (k [32]byte) {
-				b, err := hkdf.Key(sha256.New, dikm, hcb, label, n)
-				if err != nil || len(b) != 32 {
-					t.Fatalf("HKDF %q: %v", label, err)
-				}
-				copy(k[:], b)
-				return k
-			}
-			g2c, c2g := noise.CipherAESGCM.Cipher(key(g2cLabel, g2cN)), noise.CipherAESGCM.Cipher(key(c2gLabel, c2gN))
-			mustEqual(t, "callback data g->c (AES-256-GCM)", g2c.Encrypt(nil, 0, nil, []byte("hello caller")), cb[`G->C data "hello caller"`])
-			mustEqual(t, "callback data c->g (AES-256-GCM)", c2g.Encrypt(nil, 0, nil, []byte("hello gateway")), cb[`C->G data "hello gateway"`])
-			mustEqual(t, "callback data g->c (AES-256-GCM, counter 1)", g2c.Encrypt(nil, 1, nil, []byte("again")), cb[`G->C data "again"`])
-			mustEqual(t, "callback data c->g (AES-256-GCM, counter 1)", c2g.Encrypt(nil, 1, nil, []byte("again")), cb[`C->G data "again"`])
+			specAESData(t, doc, cb, kc, kg, caller.ChannelBinding())
 		})
 	}
 }
