@@ -682,10 +682,11 @@ func (r *runner) measure(ctx context.Context) error {
 		r.add("octets delivered when the caller hangs up: "+p, fmt.Sprintf("%d of %d", got, s.closeBytes), "", ratio(float64(got)/float64(s.closeBytes)), map[bool]string{true: "all", false: ""}[p != pathWebsockify])
 	}
 
-	// Echo latency.
+	// Echo latency, with the socat relay as the baseline of what one
+	// relaying process in the path costs on this machine.
 	var lat = map[string][]latencies{}
 	for range s.reps {
-		for _, p := range []string{pathDirect, pathFull, pathRaw} {
+		for _, p := range []string{pathDirect, pathSocat, pathFull, pathRaw} {
 			l, err := echoLatency(ctx, &r.ep, p, s.echoes/s.reps)
 			if err != nil {
 				return fmt.Errorf("benchpeer: echo phase: %w", err)
@@ -702,7 +703,7 @@ func (r *runner) measure(ctx context.Context) error {
 	}
 	p50 := func(l latencies) time.Duration { return l.p50 }
 	p99 := func(l latencies) time.Duration { return l.p99 }
-	for _, p := range []string{pathFull, pathRaw} {
+	for _, p := range []string{pathFull, pathRaw, pathSocat} {
 		r.add("echo 1 octet, "+p+": p50 / p99", fmt.Sprintf("%s / %s", us(pick(p, p50)), us(pick(p, p99))),
 			fmt.Sprintf("direct %s / %s", us(pick(pathDirect, p50)), us(pick(pathDirect, p99))),
 			fmt.Sprintf("+%s p99", us(pick(p, p99)-pick(pathDirect, p99))),
