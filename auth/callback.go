@@ -224,7 +224,12 @@ func (t *CallerTicket) Wipe() {
 }
 
 // Cipher is the data-phase AEAD the callback will use (CONFIRM named it).
-func (t *CallerTicket) Cipher() DataCipher { return t.cipher }
+func (t *CallerTicket) Cipher() DataCipher {
+	if t == nil {
+		return 0
+	}
+	return t.cipher
+}
 
 // Expires is when the ticket stops being accepted (caller clock).
 func (t *CallerTicket) Expires() time.Time { return t.expires }

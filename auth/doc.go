@@ -18,7 +18,10 @@
 // The caller runs Call; the gateway runs Answer on the INITIATE its link
 // received. With callback, the gateway later runs PlaceCallback on the new
 // call and the caller AcceptCallback. All four return a Transform that seals
-// and opens data-phase I-frame payloads. Both ends speak to the link through
+// and opens data-phase I-frame payloads: with the handshake's
+// ChaCha20-Poly1305 CipherStates, or with AES-256-GCM under keys derived
+// from them when the caller offers it and the gateway takes it, both only
+// with AES hardware (CipherPolicy, AESHardware). Both ends speak to the link through
 // the small XIDConn interface, so the package is tested without LAPM.
 //
 // Failures are reported as sentinel errors (ErrMalformed, ErrVersion,

@@ -60,12 +60,15 @@ var _ Transform = (*noiseTransform)(nil)
 // through CipherState costs an allocation per payload, and it keeps the
 // nonce in the struct so that a payload costs none.
 type transportCipher struct {
-	aead       cipher.AEAD // nil after Wipe, and for AES-256-GCM until first used
-	n          uint64      // the next payload's counter
-	bigEndian  bool        // AESGCM's nonce layout
-	rekeyEvery uint64      // AES-256-GCM: payloads per key (aesRekeyEvery); 0 = never
-	key        [32]byte    // AES-256-GCM: the current key, for the rekey
-	nonce      [chacha20poly1305.NonceSize]byte
+	aead  cipher.AEAD // nil after Wipe, and for AES-256-GCM until first used
+	n     uint64      // the next payload's counter
+	aes   bool        // AES-256-GCM: big-endian nonces, rekeyed, AEAD made on first use
+	key   [32]byte    // AES-256-GCM: the current key, for the AEAD and the rekey
+	nonce [chacha20poly1305.NonceSize]byte
+	// rekeyMask is aesRekeyEvery-1: an AES-256-GCM direction rekeys
+	// when the next counter has none of these bits (a test sets a
+	// shorter period).
+	rekeyMask uint64
 }
 
 // aesRekeyEvery is how many payloads an AES-256-GCM key seals before both
@@ -91,7 +94,7 @@ func chachaCipher(k []byte, n uint64) transportCipher {
 // and GHASH tables take about 0.75 KiB per direction, which an idle call
 // whose caller never typed would otherwise carry all along.
 func aesCipher(k []byte) transportCipher {
-	c := transportCipher{bigEndian: true, rekeyEvery: aesRekeyEvery}
+	c := transportCipher{aes: true, rekeyMask: aesRekeyEvery - 1}
 	copy(c.key[:], k)
 	return c
 }
@@ -99,7 +102,7 @@ func aesCipher(k []byte) transportCipher {
 // ready makes an AES-256-GCM direction's AEAD on first use and reports
 // whether the direction can seal or open (false after Wipe).
 func (c *transportCipher) ready() bool {
-	if c.aead == nil && c.rekeyEvery != 0 {
+	if c.aead == nil && c.aes {
 		c.aead = aesGCM(c.key[:])
 	}
 	return c.aead != nil
@@ -119,10 +122,10 @@ func aesGCM(k []byte) cipher.AEAD {
 }
 
 // advance moves on to the next counter after a payload sealed or opened,
-// rekeying an AES-256-GCM direction every rekeyEvery payloads.
+// rekeying an AES-256-GCM direction every aesRekeyEvery payloads.
 func (c *transportCipher) advance() {
 	c.n++
-	if c.rekeyEvery != 0 && c.n%c.rekeyEvery == 0 {
+	if c.aes && c.n&c.rekeyMask == 0 {
 		c.rekey()
 	}
 }
@@ -142,7 +145,7 @@ func (c *transportCipher) rekey() {
 
 // setNonce fills c.nonce with the counter n (Noise §12.3 and §12.4).
 func (c *transportCipher) setNonce() []byte {
-	if c.bigEndian {
+	if c.aes {
 		binary.BigEndian.PutUint64(c.nonce[4:], c.n)
 	} else {
 		binary.LittleEndian.PutUint64(c.nonce[4:], c.n)
@@ -236,10 +239,12 @@ func (t *noiseTransform) Open(dst, sealed []byte) ([]byte, error) {
 }
 
 // Wipe drops the keys of a Transform returned by this package; later Seal
-// calls return nil and Open returns ErrTransformClosed. The key octets live
-// inside golang.org/x/crypto's AEAD (and the handshake's noise CipherStates),
-// which offer no way to zero them: Wipe drops the transform's references, so
-// they become garbage, but it cannot overwrite them. It is for the call's
+// calls return nil and Open returns ErrTransformClosed. An AES-256-GCM
+// direction's own copy of its key is overwritten. The expanded keys live
+// inside the AEADs (x/crypto's ChaCha20-Poly1305, crypto/aes's schedule)
+// and the handshake's noise CipherStates, which offer no way to zero them:
+// Wipe drops the transform's references, so they become garbage, but it
+// cannot overwrite them. It is for the call's
 // owner to use when the call ends; it must not run concurrently with Seal or
 // Open. Other Transform implementations are left alone.
 func Wipe(t Transform) {

@@ -290,16 +290,16 @@ func TestTransformCiphersDiffer(t *testing.T) {
 }
 
 // TestTransformAESRekey: an AES-256-GCM direction replaces its key every
-// rekeyEvery payloads with Noise's REKEY (§11.3), as flynn/noise's
+// aesRekeyEvery payloads with Noise's REKEY (§11.3), as flynn/noise's
 // CipherState.Rekey does, keeps counting, and its peer follows.
 func TestTransformAESRekey(t *testing.T) {
 	a, b := transformPair(CipherAESGCM)
 	send, recv := &a.(*noiseTransform).send, &b.(*noiseTransform).recv
-	if send.rekeyEvery != aesRekeyEvery || recv.rekeyEvery != aesRekeyEvery {
-		t.Fatalf("rekey every %d / %d payloads, want %d", send.rekeyEvery, recv.rekeyEvery, aesRekeyEvery)
+	if send.rekeyMask != aesRekeyEvery-1 || recv.rekeyMask != aesRekeyEvery-1 {
+		t.Fatalf("rekey every %d / %d payloads, want %d", send.rekeyMask+1, recv.rekeyMask+1, aesRekeyEvery)
 	}
-	const every = 3
-	send.rekeyEvery, recv.rekeyEvery = every, every
+	const every = 4
+	send.rekeyMask, recv.rekeyMask = every-1, every-1
 	ref := noise.UnsafeNewCipherState(noise.NewCipherSuite(noise.DH25519, noise.CipherAESGCM, noise.HashSHA256), send.key, 0)
 	first := send.key
 	for i := range 10 {
@@ -335,8 +335,8 @@ func TestTransformAESRekey(t *testing.T) {
 // TestTransformChaChaNoRekey: ChaCha20-Poly1305 directions never rekey.
 func TestTransformChaChaNoRekey(t *testing.T) {
 	a, _ := transformPair(CipherChaChaPoly)
-	if e := a.(*noiseTransform).send.rekeyEvery; e != 0 {
-		t.Fatalf("ChaCha20-Poly1305 rekeys every %d payloads", e)
+	if c := a.(*noiseTransform).send; c.aes {
+		t.Fatalf("ChaCha20-Poly1305 direction marked AES (rekeyed every %d payloads)", c.rekeyMask+1)
 	}
 }
 
