@@ -173,14 +173,20 @@ func (w *sessionWatch) callerReader(r io.Reader) io.Reader {
 // of 10-bit characters), each counted as activity once written, when
 // lineRate is positive: on a paced line (line_rate) one Write of backend
 // output can take longer than the idle time while octets move all along,
-// and the reads alone would take that for idleness. Unpaced (lineRate
-// 0: a Write is quick unless the caller stopped reading) or without an
-// idle limit, dst is returned as it is.
+// and the reads alone would take that for idleness. Toward a link the
+// pieces are whole payloads, so that cutting a Write adds no short I
+// frames. Unpaced (lineRate 0: a Write is quick unless the caller stopped
+// reading) or without an idle limit, dst is returned as it is.
 func (w *sessionWatch) callerWriter(dst io.Writer, lineRate int) io.Writer {
 	if w == nil || w.granule == 0 || lineRate <= 0 {
 		return dst
 	}
 	piece := max(1, int(int64(lineRate/10)*int64(w.granule)/int64(time.Second)))
+	if ps, ok := dst.(payloadSizer); ok {
+		if u := ps.PayloadSize(); u > 0 {
+			piece = max(u, piece/u*u)
+		}
+	}
 	return activityWriter{w: dst, watch: w, piece: piece}
 }
 

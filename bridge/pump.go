@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -38,7 +39,8 @@ const callerWriteGrace = 2 * time.Second
 // The bulk size is what one Write hands the destination. 64 KiB cost the
 // raw path 16 % more CPU per octet than 32 KiB (BenchmarkTextPathTCP
 // 0.86 -> 0.99 ns, p=0.008), so a plain destination gets 32 KiB. A LAPM
-// link (a destination with payload units) gets unitBufSize: each Write
+// link (a destination with payload units) gets unitFrames payloads (at
+// most unitBufSize): each Write
 // is a batch of I frames for the link (sealed, queued, encoded and
 // written together), and fewer, larger batches cost the gateway less per
 // octet: 256 KiB instead of 32 KiB took the gateway's CPU per octet on
@@ -58,8 +60,8 @@ const callerWriteGrace = 2 * time.Second
 const (
 	smallBufSize = 512
 	bulkBufSize  = 32 << 10
-	unitBufSize  = 256 << 10
 	unitFrames   = 64
+	unitBufSize  = unitFrames * lapm.MaxN401 // 256 KiB
 )
 
 // bulkBufs and unitBufs hold the large buffers of the directions moving
@@ -289,16 +291,16 @@ func (e writeError) Unwrap() error { return e.err }
 type payloadSizer interface{ PayloadSize() int }
 
 // bulkSize is how much of a bulk buffer copyCount reads into for dst,
-// and the pool of those buffers: for a destination with units, a whole
-// number of them, at most unitFrames and at most unitBufSize, so that
+// and the pool of those buffers: for a destination with units,
+// unitFrames of them, so that
 // each Write fills whole I frames (with 32 KiB reads and 4080-octet
 // payloads, one frame in nine was a short one, with a frame's fixed
 // costs on both ends for a few octets), in a bulkBufSize buffer when
 // they fit one; otherwise bulkBufSize.
 func bulkSize(dst io.Writer) (int, *sync.Pool) {
 	if ps, ok := dst.(payloadSizer); ok {
-		if u := ps.PayloadSize(); u > 0 && u <= unitBufSize {
-			n := min(unitBufSize/u, unitFrames) * u
+		if u := ps.PayloadSize(); u > 0 && u <= lapm.MaxN401 {
+			n := unitFrames * u
 			if n <= bulkBufSize {
 				return n, &bulkBufs
 			}

@@ -87,8 +87,8 @@ func TestCopyCountWholeFrames(t *testing.T) {
 		t.Errorf("write sizes %v, want %v (reads %v)", w.writes, want, r.sizes)
 	}
 	for _, c := range []struct{ unit, want int }{
-		{0, bulkBufSize}, {-1, bulkBufSize}, {unitBufSize + 1, bulkBufSize}, {unitBufSize, unitBufSize},
-		{4096, unitBufSize}, {4080, 64 * 4080}, {5000, 52 * 5000}, {1000, 64000}, {100, 6400},
+		{0, bulkBufSize}, {-1, bulkBufSize}, {unitBufSize, bulkBufSize}, {lapm.MaxN401 + 1, bulkBufSize},
+		{4096, unitBufSize}, {4080, 64 * 4080}, {1000, 64000}, {100, 6400},
 	} {
 		got, pool := bulkSize(&unitWriter{unit: c.unit})
 		if got != c.want {
@@ -659,5 +659,22 @@ func TestCopyCountPacedLineWithIdleLimit(t *testing.T) {
 	}
 	if size, _ := bulkSize(watch.callerWriter(io.Discard, 33600)); size != bulkBufSize {
 		t.Errorf("bulk reads of %d octets for a destination without payloads, want %d", size, bulkBufSize)
+	}
+	// The watch cuts Writes into pieces of line time: whole payloads, so
+	// no piece ends in a short I frame (3.75 s at 33,600 bit/s is 12,600
+	// octets, 52.5 payloads of 240).
+	w = &unitWriter{unit: unit}
+	watch = &sessionWatch{granule: 3750 * time.Millisecond}
+	var n atomic.Int64
+	r := &sizedReader{answers: []int{smallBufSize, unitBufSize, 100}}
+	if err := copyCount(watch.callerWriter(w, 33600), r, &n); err != io.EOF {
+		t.Fatalf("copyCount: %v", err)
+	}
+	// The first read is the small buffer's (typing-sized), the last the
+	// backend's last 100 octets; the bulk ones between are cut.
+	for i, size := range w.writes[1 : len(w.writes)-1] {
+		if size%unit != 0 {
+			t.Errorf("write %d of %v: %d octets, not whole payloads of %d", i, w.writes, size, unit)
+		}
 	}
 }
