@@ -114,7 +114,7 @@ func TestLinkKeystrokeBehindOutputPaced(t *testing.T) {
 		want := append(append([]byte(nil), screen...), '!')
 		// The line time of the screenful in 256-octet frames (about 2.6
 		// s), a T402 per window and a margin for flags and headers.
-		lineTime := time.Duration(len(want)*10) * time.Second / 33600
+		lineTime := timeOnLine(len(want), 33600)
 		readWithin(t, lb, want, lineTime*11/10+time.Duration(len(want)/(256*15)+1)*la.cfg.T402)
 		if err := <-wrote; err != nil {
 			t.Fatal(err)
@@ -154,7 +154,7 @@ func TestLinkAcknowledgementNotHeld(t *testing.T) {
 				}()
 				lineTime := time.Duration(0)
 				if tc.im.BitRate > 0 {
-					lineTime = time.Duration(len(data)*10) * time.Second / time.Duration(tc.im.BitRate) * 11 / 10
+					lineTime = timeOnLine(len(data), tc.im.BitRate) * 11 / 10
 				}
 				readWithin(t, lb, data, lineTime+la.cfg.T402)
 				if err := <-wrote; err != nil {
@@ -243,10 +243,16 @@ func TestLinkCloseFlushesPaced(t *testing.T) {
 		if b := <-got; !bytes.Equal(b, data) {
 			t.Fatalf("peer read %d octets, want the %d written before Close", len(b), len(data))
 		}
-		lineTime := time.Duration(len(data)*10) * time.Second / 33600
+		lineTime := timeOnLine(len(data), 33600)
 		if el := time.Since(start); el > 2*lineTime {
 			t.Errorf("write and release took %v of fake time, more than twice the line time %v", el, lineTime)
 		}
 		lb.Close()
 	})
+}
+
+// timeOnLine is how long n octets take on a line of bitRate bit/s in 10-bit
+// characters.
+func timeOnLine(n, bitRate int) time.Duration {
+	return time.Duration(n*10) * time.Second / time.Duration(bitRate)
 }

@@ -72,31 +72,17 @@ const FlagWaitAfterADP = 2 * T400
 // growing memory.
 const maxPending = 256 << 10
 
-// Line read buffers: an idle link reads into smallRead octets and takes a
-// pooled largeRead buffer only while reads fill the small one, and gives
-// it back as soon as a read does not fill it (the reads have caught up
-// with the line). 64 KiB takes in one read what a peer in bulk transfer
-// writes at once (about 26 KiB in a gateway's writes, sometimes two of
-// them): with 16 KiB the receiving end of the full path spent about 0.35
-// cycles per octet more (benchpeer run -bulk-only full,
-// docs/BENCHMARKS.md), in read system calls and wake-ups.
-//
-// A Read holds its buffer for as long as the line stays quiet, so the
-// read after one that did not fill the large buffer goes into the small
-// one, however much the last read brought: kept while the last read
-// brought 4 KiB or more, the large buffer stayed with every idle link
-// that had received a paste or an upload (BenchmarkLinkIdleMemory
-// -idle-burst=40000: 50 KB per link, 15 KB now;
-// TestLinkIdleAfterBurstHoldsNoLargeBuffer). While data flows that costs
-// one more read system call for each read that does not fill the large
-// buffer, and no more wake-ups (the small read waits where the large one
-// would have): nothing measurable on the full path with the load client
-// on one processor (benchpeer run -bulk-only full, four interleaved
-// rounds: caller 3.06-3.14 cycles per octet with the 4 KiB rule,
-// 3.06-3.12 with this one), and within the noise of about 0.1 cycles
-// per octet with it on two (-client-procs 2: 3.68-3.74, 3.64-3.83).
-// Keeping the buffer after reads that end inside a frame (the rest of
-// the frame is on its way) measured the same, so the simpler rule stays.
+// Line read buffers: an idle link reads into smallRead octets, takes a
+// pooled largeRead buffer when a read fills the small one, and gives it
+// back after any read that does not fill it (the reads have caught up
+// with the line). With 16 KiB instead of 64 the receiving end of the
+// full path spent about 0.35 cycles per octet more, in read system calls
+// and wake-ups. A Read holds its buffer while the line stays quiet, so
+// giving it back at once is what keeps an idle link that has received a
+// paste or an upload small (TestLinkIdleAfterBurstHoldsNoLargeBuffer;
+// BenchmarkLinkIdleMemory -idle-burst=40000: 15 KB per link, 50 KB
+// when the buffer was kept); in bulk it costs nothing measurable.
+// docs/BENCHMARKS.md has the measurements.
 const (
 	smallRead = 512
 	largeRead = 64 << 10
@@ -613,20 +599,20 @@ func (l *Link) output(frames []Frame) {
 // it to an idle writer (see publish). Handing over from the first frame
 // on made about a third of a gateway's line writes in bulk transfer a
 // single 4 KiB frame, each a write, a writer started and a wake-up at the
-// far end for little data. From 64 KiB on the full path took about 0.2
-// cycles per octet less, caller and gateway together (benchpeer run
-// -bulk-only full, six interleaved rounds: medians 11.06-11.68 ->
-// 10.49-11.49), and from 256 KiB (a gateway's whole batch for one Write
-// of the bridge, bridge/pump.go) another 0.13-0.19 (four rounds: 8.73-9.18
-// -> 8.60-9.03), as the far end reads, decodes and hands on fewer,
-// larger batches (its context switches 38-40 -> 35-36 per MB).
+// far end for little data; handing over whole batches took about 0.3
+// cycles per octet off the full path, caller and gateway together
+// (docs/BENCHMARKS.md). It is sized against the bridge's largest Write
+// toward a link (bridge/pump.go: unitFrames, 64 payloads of at most 4080
+// octets, a little over 256 KiB encoded), so that such a batch goes to
+// the writer whole, at its end or with its last frame; only longer
+// batches are handed over in parts while the owner encodes the rest.
 const publishEarly = 256 << 10
 
 // publish moves the encoded octets in obuf to the writer: when the
-// writer has taken everything before, as soon as publishEarly octets of
-// the batch are encoded (so that it writes while the owner encodes the
-// rest), otherwise at the end of the batch (last). A batch of one frame
-// (a keystroke, an acknowledgement) goes at once.
+// writer has taken everything before, once publishEarly octets of the
+// batch are encoded, otherwise at the end of the batch (last). A batch's
+// end always goes, so no frame waits for more data (a keystroke, an
+// acknowledgement: lapm/latency_test.go).
 func (l *Link) publish(last bool) {
 	l.omu.Lock()
 	defer l.omu.Unlock()

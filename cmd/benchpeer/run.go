@@ -191,6 +191,10 @@ func printMachine(clientProcs int) {
 		model, runtime.NumCPU(), mhz, utsString(un.Sysname[:]), utsString(un.Release[:]), runtime.Version(), runtime.GOMAXPROCS(0), client)
 }
 
+// viaGateway reports whether path p goes through the gateway (whose CPU
+// then counts with the caller's).
+func viaGateway(p string) bool { return p == pathFull || p == pathRaw || p == pathWS }
+
 // oneCall sets this process's GOMAXPROCS for a phase that carries one
 // call at a time (-client-procs: gateway dial runs on one processor, and
 // so do single-threaded callers such as telnet) and returns the function
@@ -615,8 +619,7 @@ type = "demo"
 func (r *runner) measure(ctx context.Context) error {
 	_, mhz := cpuInfo()
 	s := r.s
-	allCores := r.oneCall()
-	defer allCores()
+	allCores := r.oneCall() // called before the streams phase
 	bulkPaths := []string{pathDirect, pathSocat, pathRaw, pathFull, pathWS, pathWebsockify}
 	// One calibrating transfer per path (which also warms it up) sizes
 	// the measured ones.
@@ -633,7 +636,7 @@ func (r *runner) measure(ctx context.Context) error {
 	for range s.reps {
 		for _, p := range bulkPaths {
 			gw := 0
-			if p == pathFull || p == pathRaw || p == pathWS {
+			if viaGateway(p) {
 				gw = r.gatewayPID
 			}
 			res, err := throughput(ctx, &r.ep, p, size[p], gw)
@@ -1035,7 +1038,7 @@ func (r *runner) measureBulk(ctx context.Context, paths []string, size int64) er
 	for i := range r.s.reps {
 		for _, p := range order {
 			gw := 0
-			if p != pathDirect && p != pathSocat && p != pathWebsockify {
+			if viaGateway(p) {
 				gw = r.gatewayPID
 			}
 			cs0, cc0 := contextSwitches(gw), contextSwitches(os.Getpid())

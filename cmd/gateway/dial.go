@@ -71,7 +71,7 @@ func runDial(args []string) int {
 // work to each other, and with a second processor idle each hand-off wakes
 // another OS thread. On one processor they run in turn on the thread that
 // made the work: docs/BENCHMARKS.md measured the caller's CPU per octet on
-// the full path about 0.6 cycles lower and the echo latency lower.
+// the full path about 0.6 cycles lower.
 func oneProcessor(getenv func(string) string) {
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
