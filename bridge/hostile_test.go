@@ -531,6 +531,49 @@ func startTelnetGateway(t *testing.T, c *config.Config, v Verifier) (*Gateway, *
 	return g, logs
 }
 
+// telnetCall dials g's listener "test" as a telnet caller with opts and
+// logs in as user; the line is closed when the test ends.
+func telnetCall(t *testing.T, ctx context.Context, g *Gateway, opts tcp.Options, user, pw string) *tcp.Line {
+	t.Helper()
+	opts.Telnet = true
+	caller, err := tcp.Dial(ctx, strings.TrimPrefix(g.Addr("test"), "telnet://"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caller.Close() })
+	login(t, caller, user, pw)
+	return caller
+}
+
+// acceptBackendLine accepts the gateway's connection to the telnet
+// backend bbs and reads it in the background (a line learns what its
+// peer announces as it reads); the line is closed, and the reader ended,
+// when the test ends.
+func acceptBackendLine(t *testing.T, ctx context.Context, bbs *tcp.Listener) *tcp.Line {
+	t.Helper()
+	back, err := bbs.AcceptLine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		io.Copy(io.Discard, back)
+	}()
+	t.Cleanup(func() { back.Close(); <-readDone })
+	return back
+}
+
+// waitLineInfo waits up to 10 s for line's info to satisfy ok.
+func waitLineInfo(t *testing.T, line *tcp.Line, what string, ok func(transport.LineInfo) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(line.Info()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the line never saw %s: %+v", what, line.Info())
+		}
+	}
+}
+
 // TestHostileWindowSizePTY: a caller announcing a 65535x65535 window
 // (telnet NAWS), and later resizing to 16384x16384, gets a pty of at most
 // MaxWindowDim in each dimension, and the log says so once. Regression:
@@ -544,12 +587,7 @@ func TestHostileWindowSizePTY(t *testing.T) {
 	g, logs := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"w": "pw"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	caller, err := tcp.Dial(ctx, strings.TrimPrefix(g.Addr("test"), "telnet://"), tcp.Options{Telnet: true, Window: transport.WindowSize{Cols: 65535, Rows: 65535}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	login(t, caller, "w", "pw")
+	caller := telnetCall(t, ctx, g, tcp.Options{Window: transport.WindowSize{Cols: 65535, Rows: 65535}}, "w", "pw")
 	bounded := fmt.Sprintf("size=%d %d.", MaxWindowDim, MaxWindowDim)
 	expect(t, caller, bounded) // fails with what the caller saw instead
 	if err := caller.SetWindowSize(transport.WindowSize{Cols: 16384, Rows: 16384}); err != nil {
@@ -585,30 +623,11 @@ func TestHostileWindowSizeTelnetBackend(t *testing.T) {
 	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	caller, err := tcp.Dial(ctx, strings.TrimPrefix(g.Addr("test"), "telnet://"), tcp.Options{Telnet: true, Window: transport.WindowSize{Cols: 65535, Rows: 65535}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer caller.Close()
-	login(t, caller, "n", "pw")
-	back, err := bbs.AcceptLine(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer back.Close()
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		io.Copy(io.Discard, back)
-	}()
-	defer func() { back.Close(); <-readDone }()
+	caller := telnetCall(t, ctx, g, tcp.Options{Window: transport.WindowSize{Cols: 65535, Rows: 65535}}, "n", "pw")
+	back := acceptBackendLine(t, ctx, bbs)
 	waitWindow := func(want transport.WindowSize) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); back.Info().Window != want; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("backend's window %+v, want %+v", back.Info().Window, want)
-			}
-		}
+		waitLineInfo(t, back, fmt.Sprintf("the window %+v", want), func(i transport.LineInfo) bool { return i.Window == want })
 	}
 	waitWindow(transport.WindowSize{Cols: MaxWindowDim, Rows: MaxWindowDim})
 	if err := caller.SetWindowSize(transport.WindowSize{Cols: 5000, Rows: 50}); err != nil {
