@@ -531,6 +531,18 @@ func startTelnetGateway(t *testing.T, c *config.Config, v Verifier) (*Gateway, *
 	return g, logs
 }
 
+// telnetBBS is a telnet backend listening on a free loopback port,
+// closed when the test ends.
+func telnetBBS(t *testing.T) *tcp.Listener {
+	t.Helper()
+	bbs, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bbs.Close() })
+	return bbs
+}
+
 // telnetCall dials g's listener "test" as a telnet caller with opts and
 // logs in as user; the line is closed when the test ends.
 func telnetCall(t *testing.T, ctx context.Context, g *Gateway, opts tcp.Options, user, pw string) *tcp.Line {
@@ -614,11 +626,7 @@ func TestHostileWindowSizePTY(t *testing.T) {
 // caller's window bounded to MaxWindowDim, at the start and on a resize.
 func TestHostileWindowSizeTelnetBackend(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	bbs, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bbs.Close()
+	bbs := telnetBBS(t)
 	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
 	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -17,11 +17,7 @@ import (
 // size reach a telnet backend (RFC 1091, RFC 1073), and so does a resize.
 func TestTelnetBackendWindow(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	bbs, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bbs.Close()
+	bbs := telnetBBS(t)
 	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
 	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
