@@ -91,27 +91,34 @@ func schedstatCPU(pid int) (time.Duration, error) {
 
 // statCPU reads utime+stime of pid from /proc (10 ms resolution).
 func statCPU(pid int) (time.Duration, error) {
+	u, k, err := statTimes(pid)
+	return u + k, err
+}
+
+// statTimes reads utime and stime of pid from /proc (10 ms resolution):
+// the CPU time it spent in user space and in the kernel.
+func statTimes(pid int) (user, kernel time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// Fields after the command name (which may contain spaces).
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("benchpeer: /proc/%d/stat: no command name", pid)
+		return 0, 0, fmt.Errorf("benchpeer: /proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(s[i+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("benchpeer: /proc/%d/stat: short", pid)
+		return 0, 0, fmt.Errorf("benchpeer: /proc/%d/stat: short", pid)
 	}
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("benchpeer: /proc/%d/stat: bad times", pid)
+		return 0, 0, fmt.Errorf("benchpeer: /proc/%d/stat: bad times", pid)
 	}
-	return time.Duration(ut+st) * time.Second / clockTick, nil
+	return time.Duration(ut) * time.Second / clockTick, time.Duration(st) * time.Second / clockTick, nil
 }
 
 func selfCPU() time.Duration {

@@ -75,6 +75,7 @@ type runner struct {
 	dir         string
 	ep          endpoints
 	gatewayPID  int
+	backendPID  int
 	gateway     *exec.Cmd
 	gwBinary    string
 	gwConfig    string
@@ -105,6 +106,7 @@ func runBench(args []string) error {
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
 	bulkOnly := fs.String("bulk-only", "", "measure only single-stream bulk transfers on these paths (comma-separated, e.g. full,raw), each interleaved with direct TCP, -reps times: prints each transfer's MB/s and the caller's and the gateway's cycles per octet and context switches per MB, then their medians")
 	bulkSize := fs.Int64("bulk-size", 256<<20, "octets per transfer with -bulk-only")
+	streamsOnly := fs.Bool("streams-only", false, "measure only the many-streams figure, each repetition interleaved with direct TCP: prints each run's aggregate MB/s and the load client's, the gateway's and the backend's cycles per aggregate octet, then their medians")
 	clientProcs := fs.Int("client-procs", 1, "GOMAXPROCS of this load client while it carries one call at a time (single-stream bulk, hang-ups, echo, set-up), as gateway dial runs on one processor; 0 leaves it alone. The 100-stream and idle phases use every core")
 	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works); while each idle phase's sessions are open, save the gateway's heap profile, goroutines and metrics there")
 	if err := fs.Parse(args); err != nil {
@@ -155,6 +157,9 @@ func runBench(args []string) error {
 	measure := r.measure
 	if *bulkOnly != "" {
 		return r.measureBulk(ctx, strings.Split(*bulkOnly, ","), *bulkSize)
+	}
+	if *streamsOnly {
+		return r.measureStreams(ctx)
 	}
 	if *idleOnly {
 		measure = r.measureIdle
@@ -344,6 +349,7 @@ func (r *runner) start(gateway string) error {
 		return fmt.Errorf("benchpeer: run: starting the backend: %w", err)
 	}
 	r.procs = append(r.procs, be)
+	r.backendPID = be.Process.Pid
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("benchpeer: run: the backend did not say its address: %w", err)
@@ -1092,4 +1098,70 @@ func contextSwitches(pid int) int64 {
 		}
 	}
 	return sum
+}
+
+// measureStreams is -streams-only: the many-streams phase alone, direct
+// TCP and the full path interleaved -reps times, with the CPU each process
+// spent per aggregate octet (all of the load client's calls, the gateway,
+// the backend; the kernel's work on their behalf included).
+func (r *runner) measureStreams(ctx context.Context) error {
+	_, mhz := cpuInfo()
+	s := r.s
+	perStream := map[string]int64{}
+	for _, p := range []string{pathDirect, pathFull} {
+		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
+		if err != nil {
+			return fmt.Errorf("benchpeer: streams phase: %w", err)
+		}
+		perStream[p] = transferSize(v, s.streamTime, s.streamBytes*int64(s.streams)) / int64(s.streams)
+	}
+	type sample struct{ rate, client, gateway, backend, clientSys, gatewaySys float64 }
+	got := map[string][]sample{}
+	kernel := func(pid int) time.Duration {
+		_, k, _ := statTimes(pid)
+		return k
+	}
+	for i := range s.reps {
+		for _, p := range []string{pathDirect, pathFull} {
+			cpu := func() (c, g, b time.Duration) {
+				c, _ = processCPU(os.Getpid())
+				if viaGateway(p) {
+					g, _ = processCPU(r.gatewayPID)
+				}
+				b, _ = processCPU(r.backendPID)
+				return c, g, b
+			}
+			ck0, gk0 := kernel(os.Getpid()), kernel(r.gatewayPID)
+			c0, g0, b0 := cpu()
+			v, err := streams(ctx, &r.ep, p, s.streams, perStream[p])
+			if err != nil {
+				return fmt.Errorf("benchpeer: streams phase: %w", err)
+			}
+			c1, g1, b1 := cpu()
+			ck1, gk1 := kernel(os.Getpid()), kernel(r.gatewayPID)
+			octets := float64(perStream[p] * int64(s.streams))
+			cyc := func(d time.Duration) float64 { return d.Seconds() * mhz * 1e6 / octets }
+			x := sample{v / 1e6, cyc(c1 - c0), cyc(g1 - g0), cyc(b1 - b0), cyc(ck1 - ck0), 0}
+			if viaGateway(p) {
+				x.gatewaySys = cyc(gk1 - gk0)
+			}
+			got[p] = append(got[p], x)
+			fmt.Printf("%d %-6s %7.1f MB/s  client %5.2f (kernel %4.2f)  gateway %5.2f (kernel %4.2f)  backend %5.2f  total %5.2f cycles/octet\n",
+				i, p, x.rate, x.client, x.clientSys, x.gateway, x.gatewaySys, x.backend, x.client+x.gateway+x.backend)
+		}
+	}
+	var ratios []float64
+	for i := range got[pathFull] {
+		ratios = append(ratios, got[pathFull][i].rate/got[pathDirect][i].rate)
+	}
+	for _, p := range []string{pathDirect, pathFull} {
+		var rate, client, gateway, backend []float64
+		for _, x := range got[p] {
+			rate, client, gateway, backend = append(rate, x.rate), append(client, x.client), append(gateway, x.gateway), append(backend, x.backend)
+		}
+		fmt.Printf("median %-6s %7.1f MB/s  client %5.2f  gateway %5.2f  backend %5.2f cycles/octet\n",
+			p, median(rate), median(client), median(gateway), median(backend))
+	}
+	fmt.Printf("streams_ratio_vs_direct full=%.3f (%.3f..%.3f)\n", median(ratios), slices.Min(ratios), slices.Max(ratios))
+	return nil
 }
