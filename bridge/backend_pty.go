@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,7 +36,11 @@ func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error
 	}
 	cmd := exec.Command(b.argv[0], b.argv[1:]...)
 	cmd.Dir = b.dir
-	term := s.Term
+	// Telnet clients announce their terminal type in capitals (RFC 1091
+	// names are case-insensitive; inetutils telnet sends "XTERM"), but
+	// terminfo looks TERM up by its lower-case file name, so a curses
+	// program would find no "XTERM" entry. telnetd lowercases it too.
+	term := strings.ToLower(s.Term)
 	if term == "" {
 		term = b.term
 	}

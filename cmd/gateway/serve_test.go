@@ -135,7 +135,7 @@ text_login = "allow"
 [[backend]]
 name = "sh"
 type = "pty"
-command = ["/bin/sh", "-c", "stty -echo; echo \"hello $DIALGATE_USER session $DIALGATE_SESSION\"; read x; echo \"got:$x\"; sleep %[5]s"]
+command = ["/bin/sh", "-c", "stty -echo; echo \"hello $DIALGATE_USER session $DIALGATE_SESSION term $TERM\"; read x; echo \"got:$x\"; sleep %[5]s"]
 [[backend]]
 name = "echo"
 type = "tcp"
@@ -363,6 +363,9 @@ func TestServeTelnetToPTY(t *testing.T) {
 	if strings.Contains(got, "pw-alice") {
 		t.Errorf("password echoed: %q", got)
 	}
+	// telnet announces TERM=vt100 as "VT100" (TTYPE); the program's TERM
+	// must be the terminfo name.
+	s.expect(" term vt100\r")
 	s.send("typed line\r")
 	s.expect("got:typed line")
 	s.expect("NO CARRIER (the service ended the session)")
