@@ -76,6 +76,7 @@ type runner struct {
 	ep          endpoints
 	gatewayPID  int
 	backendPID  int
+	socatPID    int
 	gateway     *exec.Cmd
 	gwBinary    string
 	gwConfig    string
@@ -368,9 +369,11 @@ func (r *runner) start(gateway string) error {
 	r.ep.ws = "ws://" + wsAddr + "/line"
 	r.ep.websockify = "ws://" + wsfyAddr + "/"
 
-	if _, err := r.spawn("socat", "TCP-LISTEN:"+port(r.ep.socat)+",bind=127.0.0.1,reuseaddr,fork", "TCP:"+r.ep.backend); err != nil {
+	socat, err := r.spawn("socat", "TCP-LISTEN:"+port(r.ep.socat)+",bind=127.0.0.1,reuseaddr,fork", "TCP:"+r.ep.backend)
+	if err != nil {
 		return err
 	}
+	r.socatPID = socat.Process.Pid
 	if _, err := r.spawn("websockify", wsfyAddr, r.ep.backend); err != nil {
 		return err
 	}
@@ -692,31 +695,22 @@ func (r *runner) measure(ctx context.Context) error {
 	}
 
 	// Echo latency, with the socat relay as the baseline of what one
-	// relaying process in the path costs on this machine.
-	var lat = map[string][]latencies{}
-	for range s.reps {
-		for _, p := range []string{pathDirect, pathSocat, pathFull, pathRaw} {
-			l, err := echoLatency(ctx, &r.ep, p, s.echoes/s.reps)
-			if err != nil {
-				return fmt.Errorf("benchpeer: echo phase: %w", err)
-			}
-			lat[p] = append(lat[p], l)
-		}
+	// relaying process in the path costs on this machine; then again with
+	// every process on one CPU, which leaves out the cross-CPU wake-ups
+	// (pinProcesses).
+	if err := r.echoRows(ctx, ""); err != nil {
+		return err
 	}
-	pick := func(p string, f func(latencies) time.Duration) time.Duration {
-		var v []time.Duration
-		for _, l := range lat[p] {
-			v = append(v, f(l))
+	if runtime.NumCPU() > 1 {
+		restore, err := pinProcesses([]int{os.Getpid(), r.gatewayPID, r.backendPID, r.socatPID}, 0)
+		if err != nil {
+			return err
 		}
-		return median(v)
-	}
-	p50 := func(l latencies) time.Duration { return l.p50 }
-	p99 := func(l latencies) time.Duration { return l.p99 }
-	for _, p := range []string{pathFull, pathRaw, pathSocat} {
-		r.add("echo 1 octet, "+p+": p50 / p99", fmt.Sprintf("%s / %s", us(pick(p, p50)), us(pick(p, p99))),
-			fmt.Sprintf("direct %s / %s", us(pick(pathDirect, p50)), us(pick(pathDirect, p99))),
-			fmt.Sprintf("+%s p99", us(pick(p, p99)-pick(pathDirect, p99))),
-			map[string]string{pathFull: "<= 60 / 200 us"}[p])
+		err = r.echoRows(ctx, ", one CPU")
+		restore()
+		if err != nil {
+			return err
+		}
 	}
 
 	// Session set-up, argon2id excluded (the run's user has the minimum
@@ -1163,5 +1157,38 @@ func (r *runner) measureStreams(ctx context.Context) error {
 			p, median(rate), median(client), median(gateway), median(backend))
 	}
 	fmt.Printf("streams_ratio_vs_direct full=%.3f (%.3f..%.3f)\n", median(ratios), slices.Min(ratios), slices.Max(ratios))
+	return nil
+}
+
+// echoRows measures 1-octet echoes on direct TCP, the socat relay and the
+// full and raw paths, interleaved -reps times, and adds their medians to
+// the table; what is appended to "echo 1 octet" in the figure's name.
+func (r *runner) echoRows(ctx context.Context, what string) error {
+	s := r.s
+	var lat = map[string][]latencies{}
+	for range s.reps {
+		for _, p := range []string{pathDirect, pathSocat, pathFull, pathRaw} {
+			l, err := echoLatency(ctx, &r.ep, p, s.echoes/s.reps)
+			if err != nil {
+				return fmt.Errorf("benchpeer: echo phase%s: %w", what, err)
+			}
+			lat[p] = append(lat[p], l)
+		}
+	}
+	pick := func(p string, f func(latencies) time.Duration) time.Duration {
+		var v []time.Duration
+		for _, l := range lat[p] {
+			v = append(v, f(l))
+		}
+		return median(v)
+	}
+	p50 := func(l latencies) time.Duration { return l.p50 }
+	p99 := func(l latencies) time.Duration { return l.p99 }
+	for _, p := range []string{pathFull, pathRaw, pathSocat} {
+		r.add("echo 1 octet"+what+", "+p+": p50 / p99", fmt.Sprintf("%s / %s", us(pick(p, p50)), us(pick(p, p99))),
+			fmt.Sprintf("direct %s / %s", us(pick(pathDirect, p50)), us(pick(pathDirect, p99))),
+			fmt.Sprintf("+%s p99", us(pick(p, p99)-pick(pathDirect, p99))),
+			map[string]string{pathFull: "<= 60 / 200 us"}[p])
+	}
 	return nil
 }
