@@ -60,6 +60,9 @@ type call struct {
 	closer func() error
 	stats  func() *store.LAPMStats
 	ticket any // Access Security callback ticket
+	// breaks delivers the caller's V.42 breaks (UI BRK, V.42 §8.13);
+	// nil on other calls, whose line reports breaks itself.
+	breaks <-chan struct{}
 
 	hangOnce   sync.Once
 	slotOnce   sync.Once   // releases the line slot (releaseSlot)
@@ -361,7 +364,9 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	watch := startSessionWatch(lim, realClock{s.now}, endSession)
 	// On a paced line, output to the caller counts as activity as it is
 	// written (see callerWriter).
+	stopBreaks := forwardBreaks(c.breaks, conn)
 	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), c.line, watch.backendConn(conn), &c.cnt)
+	stopBreaks()
 	watch.stop()
 	switch res.side {
 	case endBackend:
@@ -390,6 +395,35 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	}
 	if res.upDone != nil {
 		<-res.upDone
+	}
+}
+
+// forwardBreaks passes each break from breaks (a V.42 caller's) to the
+// backend as an interrupt, as a telnet caller's BREAK is (see
+// startControl), until stop is called; stop returns once nothing touches
+// the backend any more. Without breaks or an Interrupter backend it
+// starts nothing. An interrupt racing the end of the session meets a
+// closed backend and is lost, as the break would be.
+func forwardBreaks(breaks <-chan struct{}, be BackendConn) (stop func()) {
+	intr, ok := be.(Interrupter)
+	if breaks == nil || !ok {
+		return func() {}
+	}
+	stopCh, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stopCh:
+				return
+			case <-breaks:
+				_ = intr.Interrupt()
+			}
+		}
+	}()
+	return func() {
+		close(stopCh)
+		<-done
 	}
 }
 
@@ -432,6 +466,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		link := sess.Link
 		c.w, r, c.stats, c.ticket = link, link, sess.Stats, sess.Ticket
 		c.closer = link.Close
+		if b, ok := link.(interface{ Breaks() <-chan struct{} }); ok {
+			c.breaks = b.Breaks()
+		}
 		leftover = nil
 		if sess.Account != nil {
 			c.rec.Mode = "v42"

@@ -75,7 +75,8 @@ type V42Call struct {
 type V42Session struct {
 	// Link carries the session's octets (error-corrected, sealed when
 	// Access Security ran). Close disconnects the link (DISC) and hangs
-	// up the line.
+	// up the line. If it has a Breaks() <-chan struct{} method
+	// (lapm.Link), the caller's breaks reach the backend as interrupts.
 	Link io.ReadWriteCloser
 	// Account is the user Access Security authenticated; nil without
 	// Access Security.

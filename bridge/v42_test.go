@@ -129,6 +129,53 @@ func TestV42AccessSecurityToBackend(t *testing.T) {
 	}
 }
 
+// TestV42BreakInterruptsBackend: a V.42 caller's break (UI BRK, what
+// "gateway dial" sends for ~B) reaches a pty program as an interrupt,
+// as a telnet caller's BREAK does.
+func TestV42BreakInterruptsBackend(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	s, _, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}},
+		config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+			`trap 'echo interrupted; exit 0' INT; echo ready; while :; do sleep 1; done`}})
+	link, done, err := v42Dial(t, s, "vic", "pw", key.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interrupted := make(chan bool, 1)
+	go func() {
+		var got []byte
+		buf := make([]byte, 512)
+		sent := false
+		for {
+			n, err := link.Read(buf)
+			got = append(got, buf[:n]...)
+			if !sent && bytes.Contains(got, []byte("ready")) {
+				sent = true
+				if err := link.Break(); err != nil {
+					t.Errorf("break: %v", err)
+				}
+			}
+			if bytes.Contains(got, []byte("interrupted")) || err != nil {
+				interrupted <- bytes.Contains(got, []byte("interrupted"))
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-interrupted:
+		if !ok {
+			t.Error("the program ended without seeing the interrupt")
+		}
+	case <-time.After(20 * time.Second):
+		link.Close()
+		<-interrupted
+		t.Error("the break did not interrupt the program")
+	}
+	link.Close()
+	<-done
+}
+
 // TestV42ListenerLAPMOffer: the answerer offers the listener's LAPM
 // parameters (by default 4096/127, FCS-32, SREJ without a line_rate;
 // 256/15 on a paced line), so a caller offering big values gets them
