@@ -735,13 +735,9 @@ func (r *runner) measure(ctx context.Context) error {
 	// Many streams at once, sized like the bulk transfers: one process
 	// carries all of them, on every core.
 	allCores()
-	perStream := map[string]int64{}
-	for _, p := range []string{pathDirect, pathFull} {
-		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
-		if err != nil {
-			return fmt.Errorf("benchpeer: streams phase: %w", err)
-		}
-		perStream[p] = transferSize(v, s.streamTime, s.streamBytes*int64(s.streams)) / int64(s.streams)
+	perStream, err := r.streamSizes(ctx)
+	if err != nil {
+		return err
 	}
 	var agg = map[string][]float64{}
 	for range s.reps {
@@ -1101,13 +1097,9 @@ func contextSwitches(pid int) int64 {
 func (r *runner) measureStreams(ctx context.Context) error {
 	_, mhz := cpuInfo()
 	s := r.s
-	perStream := map[string]int64{}
-	for _, p := range []string{pathDirect, pathFull} {
-		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
-		if err != nil {
-			return fmt.Errorf("benchpeer: streams phase: %w", err)
-		}
-		perStream[p] = transferSize(v, s.streamTime, s.streamBytes*int64(s.streams)) / int64(s.streams)
+	perStream, err := r.streamSizes(ctx)
+	if err != nil {
+		return err
 	}
 	type sample struct{ rate, client, gateway, backend, clientSys, gatewaySys float64 }
 	got := map[string][]sample{}
@@ -1191,4 +1183,20 @@ func (r *runner) echoRows(ctx context.Context, what string) error {
 			map[string]string{pathFull: "<= 60 / 200 us"}[p])
 	}
 	return nil
+}
+
+// streamSizes runs one trial of the many-streams phase on direct TCP and
+// the full path and returns, per path, the octets per stream that make a
+// repetition last about the settings' streamTime.
+func (r *runner) streamSizes(ctx context.Context) (map[string]int64, error) {
+	s := r.s
+	perStream := map[string]int64{}
+	for _, p := range []string{pathDirect, pathFull} {
+		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
+		if err != nil {
+			return nil, fmt.Errorf("benchpeer: streams phase: %w", err)
+		}
+		perStream[p] = transferSize(v, s.streamTime, s.streamBytes*int64(s.streams)) / int64(s.streams)
+	}
+	return perStream, nil
 }
