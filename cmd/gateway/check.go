@@ -5,6 +5,8 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
@@ -19,7 +21,8 @@ func runCheck(args []string) int {
 problem with file:line:column, then read the users file it names as
 gateway serve does. Exit 0 when both are valid; warnings (a pty backend's
 program missing, text login in clear beyond loopback, a users file other
-users can read) are printed but do not fail the check. A users file other
+users can read, an account whose backend the configuration does not
+define) are printed but do not fail the check. A users file other
 users can write fails it: gateway serve would refuse it.`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -51,8 +54,10 @@ users can write fails it: gateway serve would refuse it.`)
 	users, err := auth.LoadUsers(c.UsersFile)
 	switch {
 	case err == nil:
-		// A users file other users can read.
+		// A users file other users can read; accounts whose backend
+		// the configuration lacks.
 		warnings = append(warnings, users.Warnings()...)
+		warnings = append(warnings, userBackendWarnings(c, users)...)
 	case errors.Is(err, iofs.ErrNotExist):
 		// c.Warnings says so and how to add a user.
 	case errors.Is(err, iofs.ErrPermission):
@@ -69,4 +74,37 @@ users can write fails it: gateway serve would refuse it.`)
 	}
 	fmt.Printf("%s: ok (%d listener(s), %d backend(s), state in %s)\n", path, len(c.Listeners), len(c.Backends), c.StateDir)
 	return exitOK
+}
+
+// backendDefined reports whether name is a backend calls can reach: one
+// the configuration defines, or the built-in demo.
+func backendDefined(c *config.Config, name string) bool {
+	_, ok := c.Backend(name)
+	return ok || name == "demo"
+}
+
+// backendNames lists the backends c defines, for messages.
+func backendNames(c *config.Config) string {
+	names := []string{}
+	for _, b := range c.Backends {
+		names = append(names, b.Name)
+	}
+	if !slices.Contains(names, "demo") {
+		names = append(names, "demo")
+	}
+	return strings.Join(names, ", ")
+}
+
+// userBackendWarnings names the accounts whose backend c does not define
+// (a typo in "gateway user set --backend", a backend renamed or removed):
+// such a user's login succeeds and the call then ends with "NO CARRIER
+// (service ... is not available)".
+func userBackendWarnings(c *config.Config, users *auth.Users) []string {
+	var ws []string
+	for _, u := range users.List() {
+		if u.Backend != "" && !backendDefined(c, u.Backend) {
+			ws = append(ws, fmt.Sprintf("user %s has backend %q, which the configuration does not define (it has %s): their calls will fail; fix it with gateway user set --backend NAME %s", u.ID, u.Backend, backendNames(c), u.ID))
+		}
+	}
+	return ws
 }

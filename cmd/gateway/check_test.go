@@ -113,6 +113,44 @@ func TestCheckUsersFileMode(t *testing.T) {
 	}
 }
 
+// TestCheckUserBackend: an account whose backend the configuration does
+// not define (its login would succeed, then the call would fail) is
+// warned about by name, without failing the check.
+func TestCheckUserBackend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.toml")
+	text := "users_file = \"users.toml\"\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:2323\"\n" +
+		"[[backend]]\nname = \"bbs\"\ntype = \"tcp\"\naddress = \"127.0.0.1:6400\"\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := auth.NewUsers()
+	for id, backend := range map[string]string{"alice": "bss", "bob": "bbs", "carol": "", "dave": "demo"} {
+		if err := u.Add(auth.User{ID: id, Hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA", Backend: backend}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := u.Save(filepath.Join(dir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := checkBinary(t, "", cfg)
+	if code != exitOK || !strings.Contains(stdout.String(), ": ok") {
+		t.Fatalf("exit %d, stdout %q; stderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	want := cfg + `: warning: user alice has backend "bss", which the configuration does not define (it has bbs, demo)`
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr:\n%s\nlacks %q", stderr.String(), want)
+	}
+	for _, id := range []string{"bob", "carol", "dave"} {
+		if strings.Contains(stderr.String(), "user "+id) {
+			t.Errorf("stderr warns about %s:\n%s", id, stderr.String())
+		}
+	}
+}
+
 // checkBinary runs the built binary's `gateway check args...` in dir ("": the
 // test's own) and returns its exit code and what it printed.
 func checkBinary(t *testing.T, dir string, args ...string) (code int, stdout, stderr *strings.Builder) {

@@ -199,7 +199,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	if err != nil {
 		return err // a refused mode names the file and the chmod that fixes it
 	}
-	logUsersWarnings(log, users)
+	logUsersWarnings(log, cfg, users)
 	verifier := bridge.NewAuthVerifier(cfg, users, log.Named("auth").Sugar().Infof)
 
 	reg := prometheus.NewRegistry()
@@ -326,7 +326,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 	case err != nil:
 		log.Error("reload: users file not valid; keeping the old users", zap.Error(err))
 	default:
-		logUsersWarnings(log, users)
+		logUsersWarnings(log, cfg, users)
 		v.SetUsers(users)
 	}
 	if err := gw.Reload(cfg, nil); err != nil {
@@ -338,11 +338,15 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 }
 
 // logUsersWarnings logs what LoadUsers found wrong with a users file it
-// loaded anyway (a mode that lets other users read the password hashes),
-// on every load: at start-up and on each reload.
-func logUsersWarnings(log *zap.Logger, users *auth.Users) {
+// loaded anyway (a mode that lets other users read the password hashes)
+// and the accounts whose backend cfg does not define, on every load: at
+// start-up and on each reload.
+func logUsersWarnings(log *zap.Logger, cfg *config.Config, users *auth.Users) {
 	for _, w := range users.Warnings() {
 		log.Warn(w)
+	}
+	for _, w := range userBackendWarnings(cfg, users) {
+		log.Warn("users file: " + w)
 	}
 }
 

@@ -30,6 +30,7 @@ actions:
   add USER      create an account; asks for the password
   passwd USER   set a new password
   set USER      change --callback, --backend, --disabled, --expires
+                (with --config, --backend must name one of its backends)
   del USER      delete the account
   list          list accounts (never hashes or passwords)
 
@@ -201,6 +202,11 @@ func userMain(args []string, env userEnv) int {
 	}
 	if o.usersPath == "" {
 		o.usersPath = cfg.UsersFile
+	}
+	if o.configPath != "" && o.backend != "" && !backendDefined(cfg, o.backend) {
+		// A typo here would let the user log in and then hang up on
+		// them with "service not available".
+		return fail(exitUsage, "--backend %q: %s defines no such backend (it has %s)", o.backend, o.configPath, backendNames(cfg))
 	}
 	o.argon2 = auth.Argon2Params{Time: cfg.Security.Argon2Time, MemoryKiB: cfg.Security.Argon2MemoryKiB, Threads: cfg.Security.Argon2Threads}
 	if *t != 0 {

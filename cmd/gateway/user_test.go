@@ -145,6 +145,12 @@ func TestUserCommandRefusals(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("[user.x]\nhash = \"h\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	cfg := filepath.Join(dir, "gateway.toml")
+	cfgText := "users_file = \"users.toml\"\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:2323\"\n" +
+		"[[backend]]\nname = \"bbs\"\ntype = \"tcp\"\naddress = \"127.0.0.1:6400\"\n"
+	if err := os.WriteFile(cfg, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	before, _ := os.ReadFile(path)
 	for _, c := range []struct {
 		name   string
@@ -178,6 +184,10 @@ func TestUserCommandRefusals(t *testing.T) {
 		{"bad users file", "", nil, []string{"list", "--users", bad}, exitFailure, bad + ":2:"},
 		{"missing users file", "", nil, []string{"list", "--users", filepath.Join(dir, "none")}, exitFailure, "no such file"},
 		{"missing config", "", nil, []string{"list", "--config", filepath.Join(dir, "none.toml")}, exitFailure, "none.toml"},
+		// A backend the configuration does not define: the user could
+		// log in, then hear "service not available".
+		{"unknown backend", "", nil, []string{"set", "--config", cfg, "--backend", "bsb", "alice"}, exitUsage, `--backend "bsb": ` + cfg + " defines no such backend (it has bbs, demo)"},
+		{"add unknown backend", "pw\n", nil, []string{"add", "--config", cfg, "--password-stdin", "--backend", "bsb", "bob"}, exitUsage, "defines no such backend"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
@@ -219,6 +229,10 @@ func TestUserCommandConfigDefaults(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "$argon2id$v=19$m=128,t=1,p=2$") {
 		t.Errorf("hash does not use the configured costs:\n%s", data)
+	}
+	// --backend names one of the configuration's backends (or the demo).
+	if r := userCmd(t, "", nil, "set", "--config", cfg, "--backend", "demo", "alice"); r.code != exitOK {
+		t.Fatalf("set --backend demo: %+v", r)
 	}
 	// Without --config and --users: the state directory's users.toml.
 	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "xdg"))
