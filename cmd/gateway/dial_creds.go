@@ -130,7 +130,7 @@ func (h hostKeyCheck) check(pub []byte) error {
 			return fmt.Errorf("%w: --fingerprint: %w", errHostKey, err)
 		}
 		if got := auth.Fingerprint(pub); got != want {
-			return fmt.Errorf("%w: the gateway offered %s, not the pinned %s", errHostKey, got, want)
+			return &pinMismatchError{got: got, want: want}
 		}
 		if len(kh.Lookup(h.host)) == 0 {
 			if err := kh.Pin(h.host, want); err != nil {
@@ -148,3 +148,13 @@ func (h hostKeyCheck) check(pub []byte) error {
 	}
 	return nil
 }
+
+// pinMismatchError is a gateway whose key is not the one --fingerprint
+// pins for the call. It is an errHostKey.
+type pinMismatchError struct{ got, want string }
+
+func (e *pinMismatchError) Error() string {
+	return fmt.Sprintf("%v: the gateway offered %s, not the pinned %s", errHostKey, e.got, e.want)
+}
+
+func (e *pinMismatchError) Is(target error) bool { return target == errHostKey }

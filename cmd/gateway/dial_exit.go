@@ -173,6 +173,13 @@ func dialMessage(err error) string {
 	if errors.Is(err, errBusy) {
 		return "busy: the gateway answered BUSY: every line is in use, or it holds off a caller who calls again within seconds of hanging up; try again shortly"
 	}
+	if pe := (*pinMismatchError)(nil); errors.As(err, &pe) {
+		return fmt.Sprintf("host key mismatch: the gateway offered the host key %s, not the %s given with --fingerprint; check the fingerprint with the gateway's operator; your password was not sent", pe.got, pe.want)
+	}
+	if ce := (*auth.HostKeyChangedError)(nil); errors.As(err, &ce) {
+		// The warning alone, without the chain of wrappers before it.
+		return strings.TrimPrefix(ce.Error(), "auth: ")
+	}
 	if errors.Is(err, auth.ErrHostUnknown) {
 		if fp := offeredKeyRE.FindString(err.Error()); fp != "" {
 			return fmt.Sprintf("unknown gateway: it offered the host key %s, and no key is recorded for it; check that fingerprint with the gateway's operator, then call again with --fingerprint %s (or --tofu to trust it on first use); your password was not sent", fp, fp)

@@ -225,10 +225,18 @@ func TestDialMessages(t *testing.T) {
 			"call again with --fingerprint SHA256:XmzY0LvIXP3foEb0SCo1xnLmT72Vn+GPCicWAh95uVs (or --tofu"},
 		{noCarrier("127.0.0.1:8443", fmt.Errorf("ws: dial: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})), "dial with SSL_CERT_FILE=cert.pem"},
 		{errors.New("something else"), "something else"},
+		// Host keys: the --fingerprint mismatch in words, the changed
+		// key's warning without the wrappers' prefixes.
+		{fmt.Errorf("auth: gateway \"h:1\": %w: %w", auth.ErrHostKeyRejected, &pinMismatchError{got: "SHA256:got", want: "SHA256:want"}),
+			"host key mismatch: the gateway offered the host key SHA256:got, not the SHA256:want given with --fingerprint"},
 	} {
 		if got := dialMessage(c.err); !strings.HasPrefix(got, c.want) && !strings.Contains(got, c.want) {
 			t.Errorf("dialMessage(%v) = %q, want %q", c.err, got, c.want)
 		}
+	}
+	changed := fmt.Errorf("auth: gateway \"h:1\": %w: %w", auth.ErrHostKeyRejected, &auth.HostKeyChangedError{Host: "h:1", Path: "kh", Got: "SHA256:got", Want: []string{"SHA256:old"}})
+	if got := dialMessage(changed); !strings.HasPrefix(got, "the host key of h:1 has changed\n@@@") {
+		t.Errorf("changed host key: %q", got)
 	}
 	if code := exitCode(noCarrier("h:1", syscall.ECONNREFUSED)); code != exitNoCarrier {
 		t.Errorf("connection refused: exit %d", code)
