@@ -533,7 +533,9 @@ func (c *call) v42Failed(err error) {
 		// Logged by the "call ended" line: result refused, this reason.
 		c.end(store.ResultRefused, "V.42 caller without Access Security", "")
 	case errors.Is(err, ErrDenied):
-		c.end(store.ResultDenied, err.Error(), "")
+		// In the words of a denied text login; the "auth" log line
+		// before says why (wrong password, unknown user, ...).
+		c.end(store.ResultDenied, "Access Security login denied", "")
 	case errors.Is(err, ErrThrottled):
 		c.end(store.ResultThrottled, err.Error(), "")
 	case c.s.stopCtx.Err() != nil:

@@ -220,7 +220,7 @@ func TestV42AccessSecurityDenied(t *testing.T) {
 	<-done
 	// The record names the user the caller claimed (known once RESPONSE
 	// decrypts), as a denied text login does.
-	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultDenied || r[0].Mode != "v42" || r[0].User != "vic" {
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultDenied || r[0].Mode != "v42" || r[0].User != "vic" || r[0].Reason != "Access Security login denied" {
 		t.Fatalf("records: %+v", r)
 	}
 }
