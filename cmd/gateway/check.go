@@ -5,7 +5,9 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"os"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/dialgate/dialgate/auth"
@@ -63,7 +65,7 @@ users can write fails it: gateway serve would refuse it.`)
 	case errors.Is(err, iofs.ErrPermission):
 		// The operator may check the file as another user than the
 		// gateway's, which alone may read the users file.
-		warnings = append(warnings, fmt.Sprintf("users file %s not checked: this user may not read it (run the check as the gateway's user)", c.UsersFile))
+		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (run the check as the gateway's user; a gateway running as %s would not start)", c.UsersFile, currentUserName(), currentUserName()))
 	default:
 		// gateway serve would not start with it.
 		fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
@@ -107,4 +109,13 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 		}
 	}
 	return ws
+}
+
+// currentUserName names the user this process runs as, for messages
+// about files it may not read: the login name, else the uid.
+func currentUserName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "uid " + strconv.Itoa(os.Getuid())
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dialgate/dialgate/auth"
@@ -148,6 +150,20 @@ func TestCheckUserBackend(t *testing.T) {
 		if strings.Contains(stderr.String(), "user "+id) {
 			t.Errorf("stderr warns about %s:\n%s", id, stderr.String())
 		}
+	}
+}
+
+// TestUsersFileUnreadable: a users file the gateway's user may not read
+// stops gateway serve with the name of that user and what to do.
+func TestUsersFileUnreadable(t *testing.T) {
+	err := usersFileError(fmt.Errorf("auth: users file: %w", &os.PathError{Op: "open", Path: "users.toml", Err: syscall.EACCES}), "dialgate")
+	want := "auth: users file: open users.toml: permission denied (the gateway runs as dialgate and may not read it"
+	if !strings.HasPrefix(err.Error(), want) || !errors.Is(err, os.ErrPermission) {
+		t.Errorf("got %q, want %q...", err, want)
+	}
+	other := errors.New("auth: users.toml:3: unknown key")
+	if got := usersFileError(other, "dialgate"); got != other {
+		t.Errorf("other errors pass unchanged: %v", got)
 	}
 }
 

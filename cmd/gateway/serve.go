@@ -197,7 +197,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		users, err = auth.NewUsers(), nil
 	}
 	if err != nil {
-		return err // a refused mode names the file and the chmod that fixes it
+		return usersFileError(err, currentUserName())
 	}
 	logUsersWarnings(log, cfg, users)
 	verifier := bridge.NewAuthVerifier(cfg, users, log.Named("auth").Sugar().Infof)
@@ -335,6 +335,16 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 	}
 	// The users in effect: the old ones when the file was refused.
 	log.Info("reloaded (SIGHUP)", zap.Int("users", v.Auth().Users().Len()), zap.Int("backends", len(cfg.Backends)))
+}
+
+// usersFileError is the error gateway serve stops with when the users
+// file does not load. A refused mode names the file and the chmod that
+// fixes it; a file the gateway's user (who) may not read gets a hint.
+func usersFileError(err error, who string) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w (the gateway runs as %s and may not read it: make it that user's file, chown, or its group's with mode 0640)", err, who)
+	}
+	return err
 }
 
 // logUsersWarnings logs what LoadUsers found wrong with a users file it
