@@ -61,8 +61,11 @@ const (
 type Options struct {
 	Interp    Config     // command interpreter settings (stored profile, identity, DTE rate)
 	Phonebook *Phonebook // resolves dial strings; nil resolves only addresses
-	Dialer    Dialer     // places calls; required
-	Answerer  Answerer   // incoming calls; nil means the modem never rings
+	// PhonebookFile, if set, replaces Phonebook: each dial resolves with
+	// its current contents (the file is read again when it changes).
+	PhonebookFile *PhonebookFile
+	Dialer        Dialer   // places calls; required
+	Answerer      Answerer // incoming calls; nil means the modem never rings
 	// SaveProfile persists &W; nil keeps the stored profile in memory only.
 	SaveProfile func(Profile) error
 	// PaceDTE paces output to the DTE, and input from it, at
@@ -448,7 +451,14 @@ func (m *modem) dial(s string) {
 	m.dropCall()
 	m.gen++
 	gen := m.gen
-	t, err := m.opts.Phonebook.Resolve(s)
+	pb := m.opts.Phonebook
+	if m.opts.PhonebookFile != nil {
+		var err error
+		if pb, err = m.opts.PhonebookFile.Current(); err != nil {
+			m.logf("modem: %v (dialing with the entries read before)", err)
+		}
+	}
+	t, err := pb.Resolve(s)
 	if err != nil {
 		m.goFunc(func() {
 			m.send(event{kind: evDialed, gen: gen, err: &DialError{Reason: ReasonError, Explain: "no such number", Err: err}})

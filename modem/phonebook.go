@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -100,6 +102,58 @@ func LoadPhonebook(path string) (*Phonebook, error) {
 		return nil, fmt.Errorf("%w %s: %v", ErrPhonebook, path, err)
 	}
 	return &pb, nil
+}
+
+// PhonebookFile is a phonebook file that is read again when it changes
+// (its modification time or size), so entries added or edited while the
+// modem runs take effect at the next dial without a restart.
+type PhonebookFile struct {
+	path string
+
+	mu    sync.Mutex
+	pb    *Phonebook
+	mod   time.Time // of the file pb was read from
+	size  int64
+	stale bool // the file changed and did not load; pb is the last good one
+}
+
+// OpenPhonebookFile reads the phonebook at path (see LoadPhonebook).
+func OpenPhonebookFile(path string) (*PhonebookFile, error) {
+	f := &PhonebookFile{path: path}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("modem: phonebook: %w", err)
+	}
+	if f.pb, err = LoadPhonebook(path); err != nil {
+		return nil, err
+	}
+	f.mod, f.size = st.ModTime(), st.Size()
+	return f, nil
+}
+
+// Current returns the phonebook, read again first if the file has changed
+// since it was last read. If the changed file does not load (a syntax
+// error, a mode others may read, the file gone), Current returns the
+// entries read before and the error, on every call until the file loads.
+func (f *PhonebookFile) Current() (*Phonebook, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return f.pb, fmt.Errorf("modem: phonebook: %w", err)
+	}
+	if !f.stale && st.ModTime().Equal(f.mod) && st.Size() == f.size {
+		return f.pb, nil
+	}
+	pb, err := LoadPhonebook(f.path)
+	if err != nil {
+		f.stale = true
+		return f.pb, err
+	}
+	// The stamp is the one seen before reading: a change during the read
+	// is read at the next call.
+	f.pb, f.mod, f.size, f.stale = pb, st.ModTime(), st.Size(), false
+	return pb, nil
 }
 
 func (pb *Phonebook) check() error {

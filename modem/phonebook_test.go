@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 const bookTOML = `
@@ -189,5 +190,73 @@ func TestClassify(t *testing.T) {
 	e := &DialError{Reason: ReasonBusy, Explain: "full", Err: errors.New("cause")}
 	if !strings.HasPrefix(e.Error(), "modem: ") || errors.Unwrap(e) == nil {
 		t.Fatal(e.Error())
+	}
+}
+
+// TestPhonebookFileReload: an entry added while the modem runs is
+// dialable at the next dial; a change that does not load keeps the
+// entries read before and says why, until the file loads again.
+func TestPhonebookFileReload(t *testing.T) {
+	path := writeBook(t, bookTOML, 0o600)
+	f, err := OpenPhonebookFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolves := func(dial string) bool {
+		t.Helper()
+		pb, err := f.Current()
+		if err != nil {
+			t.Fatalf("Current: %v", err)
+		}
+		tg, err := pb.Resolve(dial)
+		return err == nil && tg.Name != "" // not taken as a host name
+	}
+	if !resolves("mybbs") || resolves("newbbs") {
+		t.Fatal("initial entries")
+	}
+	// Each write gets its own modification time, whatever the file
+	// system's clock granularity.
+	stamp := time.Now().Add(time.Hour)
+	rewrite := func(text string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		stamp = stamp.Add(time.Second)
+		if err := os.Chtimes(path, stamp, stamp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rewrite(bookTOML+"\n[[entry]]\nname = \"newbbs\"\naddress = \"new.example.org:23\"\n", 0o600)
+	if !resolves("newbbs") || !resolves("mybbs") {
+		t.Fatal("the entry added to the file is not dialable")
+	}
+	// A syntax error, then a mode others may read: the last good entries
+	// stay, with the error.
+	for _, c := range []struct {
+		text string
+		mode os.FileMode
+		want error
+	}{
+		{"[[entry]\n", 0o600, ErrPhonebook},
+		{bookTOML, 0o644, ErrInsecureFile},
+	} {
+		rewrite(c.text, c.mode)
+		for range 2 {
+			pb, err := f.Current()
+			if !errors.Is(err, c.want) {
+				t.Fatalf("Current after a bad change: %v, want %v", err, c.want)
+			}
+			if tg, err := pb.Resolve("newbbs"); err != nil || tg.Name != "newbbs" {
+				t.Fatalf("the last good entries are gone: %v %v", tg, err)
+			}
+		}
+	}
+	rewrite(bookTOML, 0o600)
+	if resolves("newbbs") || !resolves("mybbs") {
+		t.Fatal("the fixed file is not read")
 	}
 }

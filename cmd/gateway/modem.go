@@ -144,11 +144,11 @@ func modemMain(ctx context.Context, f modemFlags, log *zap.Logger, hooks modemHo
 		PaceDTE: f.pace && f.serial == "",
 	}
 	if f.phonebook != "" {
-		pb, err := modem.LoadPhonebook(f.phonebook)
+		pb, err := modem.OpenPhonebookFile(f.phonebook)
 		if err != nil {
 			return err
 		}
-		opts.Phonebook = pb
+		opts.PhonebookFile = pb
 	}
 	if f.profile != "" {
 		p, err := modem.LoadProfile(f.profile)

@@ -307,6 +307,43 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
+// TestModemPhonebookEdited: a number added to the phonebook while the
+// modem runs is dialable at once, without a restart.
+func TestModemPhonebookEdited(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	bbs := startBBS(t)
+	book := filepath.Join(t.TempDir(), "phonebook.toml")
+	entry := func(name, number string) string {
+		return "[[entry]]\nname = \"" + name + "\"\nnumber = \"" + number + "\"\naddress = \"" + bbs.addr() + "\"\nmode = \"plain\"\n"
+	}
+	if err := os.WriteFile(book, []byte(entry("old", "555-0100")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startModemCmd(t, modemFlags{phonebook: book})
+	dte, exp := openDTE(t, m.link)
+	defer dte.Close()
+	send(t, dte, "ATE0X4\r")
+	exp.expect(t, "OK\r\n")
+	send(t, dte, "ATDT555-0199\r")
+	exp.expect(t, "ERROR\r\n")
+
+	// Written as an editor does (a new file renamed over the old one).
+	tmp := book + ".new"
+	if err := os.WriteFile(tmp, []byte(entry("old", "555-0100")+entry("new", "555-0199")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, book); err != nil {
+		t.Fatal(err)
+	}
+	send(t, dte, "ATDT555-0199\r")
+	exp.expect(t, "CONNECT 115200\r\n")
+	exp.expect(t, "Welcome to the test BBS\r\n")
+	l := <-bbs.lines
+	l.Close()
+	exp.expect(t, "NO CARRIER\r\n")
+	<-bbs.ended
+}
+
 // TestModemHundredCalls: 100 calls to the BBS through the pty, hung up
 // alternately by ATH and by the BBS disappearing mid-call; the emulator
 // keeps answering and neither goroutines nor descriptors pile up.
