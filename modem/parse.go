@@ -344,17 +344,15 @@ func (ex *executor) cmdAmpersand() bool {
 	return true
 }
 
-// listProfiles writes &V: the active and stored profiles.
+// listProfiles writes &V: the active and stored profiles, each a block
+// of lines.
 func (ex *executor) listProfiles() {
 	for _, pr := range []struct {
 		name string
 		p    *Profile
 	}{{"ACTIVE PROFILE:", &ex.m.p}, {"STORED PROFILE 0:", &ex.m.stored}} {
-		ex.infoText(pr.name)
-		ex.infoText(profileLine(pr.p))
-		for _, l := range regLines(pr.p) {
-			ex.infoText(l)
-		}
+		lines := append([]string{pr.name, profileLine(pr.p)}, regLines(pr.p)...)
+		ex.info = infoLines(ex.info, &ex.m.p, lines...)
 	}
 }
 

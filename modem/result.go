@@ -139,10 +139,21 @@ func connectNumber(text string) int {
 // infoLine appends an information text line (V.250 5.7.2): framed by
 // CR LF in verbose mode, followed by CR LF in numeric mode.
 func infoLine(dst []byte, p *Profile, text string) []byte {
+	return infoLines(dst, p, text)
+}
+
+// infoLines appends an information text of several lines, as one
+// response: the header CR LF once (verbose mode), then each line
+// followed by CR LF, so the lines are not double-spaced (a Hayes or USR
+// modem lists AT&V so).
+func infoLines(dst []byte, p *Profile, lines ...string) []byte {
 	cr, lf := p.Regs[RegCR], p.Regs[RegLF]
 	if p.Verbose {
 		dst = append(dst, cr, lf)
 	}
-	dst = append(dst, text...)
-	return append(dst, cr, lf)
+	for _, l := range lines {
+		dst = append(dst, l...)
+		dst = append(dst, cr, lf)
+	}
+	return dst
 }
