@@ -146,6 +146,30 @@ func (c *ptyConn) Resize(w transport.WindowSize) error {
 	return pty.Setsize(c.ptmx, &pty.Winsize{Cols: uint16(min(w.Cols, 0xFFFF)), Rows: uint16(min(w.Rows, 0xFFFF))})
 }
 
+// programEnder is a backend that runs a program and can say how it
+// ended, once it has been closed.
+type programEnder interface {
+	// ProgramEnd is "" when the program exited with status 0 (or has not
+	// been reaped), else how it ended: "exit status 3", "signal:
+	// segmentation fault".
+	ProgramEnd() string
+}
+
+var _ programEnder = (*ptyConn)(nil)
+
+// ProgramEnd says how the program ended, after Close (which reaps it).
+func (c *ptyConn) ProgramEnd() string {
+	select {
+	case <-c.exited:
+	default:
+		return ""
+	}
+	if c.waitErr == nil {
+		return ""
+	}
+	return c.waitErr.Error()
+}
+
 // Interrupt sends the terminal's interrupt character (VINTR, ^C), which
 // the line discipline turns into SIGINT for the foreground group.
 func (c *ptyConn) Interrupt() error {

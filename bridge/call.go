@@ -353,6 +353,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		c.end(store.ResultBackendDown, err.Error(), msg)
 		return
 	}
+	program, _ := conn.(programEnder)
 	conn = win.wrap(conn)
 	c.rec.Answer = s.now()
 	c.log.Info("session bridged", zap.String("backend", name))
@@ -373,7 +374,14 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		if res.backendErr != nil {
 			c.end(store.ResultCompleted, "backend failed: "+res.backendErr.Error(), msgBackendFail)
 		} else {
-			c.end(store.ResultCompleted, "backend closed", msgBackendEnd)
+			reason := "backend closed"
+			if program != nil {
+				// A door that failed or crashed says so in the record.
+				if how := program.ProgramEnd(); how != "" {
+					reason += " (program " + how + ")"
+				}
+			}
+			c.end(store.ResultCompleted, reason, msgBackendEnd)
 		}
 	case endCaller:
 		reason := "caller hung up"

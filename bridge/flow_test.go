@@ -210,6 +210,32 @@ func TestPTYBackend(t *testing.T) {
 	}
 }
 
+// TestPTYProgramFailure: a program that ends with a non-zero status or
+// by a signal is recorded so ("backend closed (program exit status 3)"),
+// one that exits with 0 as "backend closed".
+func TestPTYProgramFailure(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	for _, c := range []struct{ script, reason string }{
+		{"echo door; exit 3", "backend closed (program exit status 3)"},
+		{"echo door; kill -SEGV $$", "backend closed (program signal: segmentation fault)"},
+		{"echo door", "backend closed"},
+	} {
+		cfg := testConfig(t, config.Backend{Name: "door", Type: config.BackendPTY, Command: []string{sh, "-c", c.script}})
+		s, st := newTestServer(t, cfg, &fakeVerifier{users: map[string]string{"d": "pw"}})
+		line, done := simCall(t, s)
+		login(t, line, "d", "pw")
+		out := readAll(line)
+		<-done
+		if !strings.Contains(out, "NO CARRIER (the service ended the session)") {
+			t.Errorf("%q: caller saw %q", c.script, out)
+		}
+		if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultCompleted || r[0].Reason != c.reason {
+			t.Errorf("%q: records %+v, want reason %q", c.script, r, c.reason)
+		}
+	}
+}
+
 // TestPTYHangupKillsProcessGroup: the caller hangs up while the program
 // and a child of it run; both are gone afterwards.
 func TestPTYHangupKillsProcessGroup(t *testing.T) {
