@@ -318,6 +318,11 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 		// Keep the listeners being served; take everything else.
 		c.Listeners = mergeListeners(cfg.Listeners, c.Listeners)
 		cfg = c
+		// As at start-up: a pty program that is missing, text login in
+		// clear beyond loopback.
+		for _, w := range cfg.Warnings() {
+			log.Warn("configuration: " + w)
+		}
 	}
 	users, err := auth.LoadUsers(cfg.UsersFile)
 	switch {

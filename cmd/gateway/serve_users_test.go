@@ -125,3 +125,29 @@ func TestServeUsersFileMode(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant one line starting %q that says chmod 600 %s", stderr.String(), want, users)
 	}
 }
+
+// TestServeReloadWarnings: a SIGHUP reload warns, as the start-up does,
+// about a pty backend whose program is missing and about an account whose
+// backend the configuration does not define.
+func TestServeReloadWarnings(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = append(conf, "[[backend]]\nname = \"door\"\ntype = \"pty\"\ncommand = [\"/nonexistent/door\"]\n"...)
+	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.writeUsers(map[string]string{"alice": "sh", "erin": "gone"})
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	if w := g.logEntries("warn", "configuration: backend \"door\": program /nonexistent/door"); len(w) != 1 {
+		t.Errorf("missing program: warnings %v; log:\n%s", w, g.log.String())
+	}
+	if w := g.logEntries("warn", `users file: user erin has backend "gone", which the configuration does not define`); len(w) != 1 {
+		t.Errorf("undefined backend: warnings %v; log:\n%s", w, g.log.String())
+	}
+}
