@@ -28,8 +28,11 @@
 // hands them the nonce). Style attributes are allowed: xterm.js colours
 // 24-bit-colour cells with them.
 //
-// The page connects to the line path from its "line" query parameter (an
-// absolute path on the same origin; anything else is ignored), else from
-// Options.LinePath. The WebSocket listener itself refuses foreign origins
-// (transport/ws), so the page cannot be turned against another site.
+// The page connects to the line path from its "line" query parameter (a
+// path on the same origin, absolute or relative to the page; anything
+// else is ignored), else from Options.LinePath, which the handler writes
+// into the page relative to the page's own path, so that a reverse proxy
+// may serve both under a path prefix. The WebSocket listener itself
+// refuses foreign origins (transport/ws), so the page cannot be turned
+// against another site.
 package web

@@ -13,7 +13,9 @@ import (
 	"html"
 	"io/fs"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync"
@@ -98,9 +100,11 @@ func (a *asset) gzipped() []byte {
 }
 
 type handler struct {
-	// page is index.html split around the nonce's content attribute.
-	pageHead, pageTail []byte
-	assets             map[string]*asset
+	// page is index.html split around the line meta tag's content
+	// (per request: see relativeLinePath) and the nonce's.
+	pageHead, pageMid, pageTail []byte
+	linePath                    string
+	assets                      map[string]*asset
 }
 
 // Handler returns the http.Handler serving the terminal page at "/" (and
@@ -109,7 +113,11 @@ type handler struct {
 // next to it; every other path is 404, every method but GET and HEAD 405.
 // Large assets are sent gzip-compressed to browsers that accept it. Mount
 // it at "/" of the mux that serves the line, or under a prefix with
-// http.StripPrefix (the page refers to its assets by relative URLs).
+// http.StripPrefix (the page refers to its assets by relative URLs). The
+// page finds the line by a path relative to itself, worked out from the
+// request as the server received it (RequestURI), so both keep working
+// behind a reverse proxy that serves them under a path prefix and strips
+// it (the page at /bbs/ connects to /bbs/line).
 func Handler(opts Options) (http.Handler, error) {
 	if opts.LinePath == "" {
 		opts.LinePath = DefaultLinePath
@@ -135,13 +143,12 @@ func Handler(opts Options) (http.Handler, error) {
 }
 
 func newHandler(fsys embed.FS, opts Options) (*handler, error) {
-	h := &handler{assets: map[string]*asset{}}
+	h := &handler{assets: map[string]*asset{}, linePath: opts.LinePath}
 	index, err := fs.ReadFile(fsys, "static/index.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded page: %w", err)
 	}
 	for _, r := range []struct{ old, new string }{
-		{metaLine, `<meta name="dialgate-line" content="` + html.EscapeString(opts.LinePath) + `">`},
 		{metaCharset, `<meta name="dialgate-charset" content="` + opts.Charset + `">`},
 		{metaMode, `<meta name="dialgate-mode" content="` + opts.Mode + `">`},
 	} {
@@ -150,12 +157,20 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 		}
 		index = bytes.Replace(index, []byte(r.old), []byte(r.new), 1)
 	}
-	i := bytes.Index(index, []byte(metaNonce))
-	if i < 0 || bytes.Count(index, []byte(metaNonce)) != 1 {
-		return nil, fmt.Errorf("web: embedded page lacks %s", metaNonce)
+	var cuts [2]int // where the line path and the nonce go
+	for k, m := range []struct{ tag, content string }{{metaLine, "/line"}, {metaNonce, ""}} {
+		i := bytes.Index(index, []byte(m.tag))
+		if i < 0 || bytes.Count(index, []byte(m.tag)) != 1 {
+			return nil, fmt.Errorf("web: embedded page lacks %s", m.tag)
+		}
+		cuts[k] = i + len(m.tag) - len(`">`) - len(m.content)
 	}
-	cut := i + len(metaNonce) - len(`">`)
-	h.pageHead, h.pageTail = index[:cut], index[cut:]
+	if cuts[0] > cuts[1] {
+		return nil, fmt.Errorf("web: embedded page has %s after %s", metaLine, metaNonce)
+	}
+	h.pageHead = index[:cuts[0]]
+	h.pageMid = index[cuts[0]+len("/line") : cuts[1]]
+	h.pageTail = index[cuts[1]:]
 
 	for _, name := range []string{"app.js", "app.css", "licenses.txt", "favicon.svg", "wasm_exec.js", "dialgate.wasm"} {
 		b, err := fs.ReadFile(fsys, "static/"+name)
@@ -199,6 +214,60 @@ func validLinePath(p string) bool {
 	return true
 }
 
+// relativeLinePath is linePath (absolute on the server) relative to the
+// page at reqPath, the request's path as the server received it: "./line"
+// for a page at "/", "../line" for one at "/term/" (a handler mounted with
+// http.StripPrefix). The browser resolves it against the page's address,
+// so a reverse proxy that serves the page under a prefix and strips it
+// leads the page to the line under the same prefix. It falls back to
+// linePath when the relative form would be longer than the page accepts
+// (web/ui/src/config.js validPath).
+func relativeLinePath(reqPath, linePath string) string {
+	dir := reqPath[:strings.LastIndexByte(reqPath, '/')+1]
+	rel := "./"
+	if depth := strings.Count(dir, "/") - 1; depth > 0 {
+		rel = strings.Repeat("../", depth)
+	}
+	rel += strings.TrimPrefix(linePath, "/")
+	if len(rel) > 256 {
+		return linePath
+	}
+	return rel
+}
+
+// requestPath is the path of r as the server received it, before any
+// http.StripPrefix.
+func requestPath(r *http.Request) string {
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		return u.EscapedPath()
+	}
+	return r.URL.EscapedPath()
+}
+
+// secureContext reports whether the browser treats the page's origin as
+// potentially trustworthy (W3C Secure Contexts §3.1): https (here, or at
+// a TLS reverse proxy that says so), or a loopback host. Elsewhere it
+// ignores Cross-Origin-Opener-Policy and logs a console error about it.
+func secureContext(r *http.Request) bool {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// hstsMaxAge is the Strict-Transport-Security lifetime (RFC 6797 §6.1.1)
+// sent on TLS: one year.
+const hstsMaxAge = "max-age=31536000"
+
 // csp is the page's Content-Security-Policy for a style nonce.
 func csp(nonce string) string {
 	n := "'nonce-" + nonce + "'"
@@ -222,7 +291,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if secureContext(r) {
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	}
+	if r.TLS != nil {
+		hd.Set("Strict-Transport-Security", hstsMaxAge)
+	}
 	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -264,8 +338,10 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nonce := base64.RawURLEncoding.EncodeToString(raw[:])
-	body := make([]byte, 0, len(h.pageHead)+len(nonce)+len(h.pageTail))
-	body = append(append(append(body, h.pageHead...), nonce...), h.pageTail...)
+	line := html.EscapeString(relativeLinePath(requestPath(r), h.linePath))
+	body := make([]byte, 0, len(h.pageHead)+len(line)+len(h.pageMid)+len(nonce)+len(h.pageTail))
+	body = append(append(body, h.pageHead...), line...)
+	body = append(append(append(body, h.pageMid...), nonce...), h.pageTail...)
 
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", csp(nonce))

@@ -116,7 +116,7 @@ func TestOptionsInPage(t *testing.T) {
 	h := newTestHandler(t, Options{LinePath: "/modem/line-1", Charset: CharsetCP437})
 	b := body(t, get(t, h, "GET", "/"))
 	for _, want := range []string{
-		`<meta name="dialgate-line" content="/modem/line-1">`,
+		`<meta name="dialgate-line" content="./modem/line-1">`,
 		`<meta name="dialgate-charset" content="cp437">`,
 	} {
 		if !strings.Contains(b, want) {
@@ -124,8 +124,71 @@ func TestOptionsInPage(t *testing.T) {
 		}
 	}
 	b = body(t, get(t, newTestHandler(t, Options{}), "GET", "/"))
-	if !strings.Contains(b, `<meta name="dialgate-line" content="/line">`) || !strings.Contains(b, `<meta name="dialgate-charset" content="utf-8">`) {
+	if !strings.Contains(b, `<meta name="dialgate-line" content="./line">`) || !strings.Contains(b, `<meta name="dialgate-charset" content="utf-8">`) {
 		t.Errorf("defaults missing from page:\n%s", b)
+	}
+}
+
+// TestLinePathRelative: the page names the line relative to itself, so
+// that it follows the page under a path prefix: one a reverse proxy
+// strips (the server sees "/", the browser resolves ./line under /bbs/)
+// and one http.StripPrefix strips (the server sees /term/, the line is
+// at /line).
+func TestLinePathRelative(t *testing.T) {
+	h := newTestHandler(t, Options{LinePath: "/line"})
+	mux := http.NewServeMux()
+	mux.Handle("/term/", http.StripPrefix("/term", h))
+	mux.Handle("/", h)
+	for target, want := range map[string]string{
+		"/":                  "./line",
+		"/index.html":        "./line",
+		"/?mode=v42":         "./line",
+		"/term/":             "../line",
+		"/term/index.html":   "../line",
+		"http://gw.example/": "./line", // absolute-form request target
+	} {
+		b := body(t, get(t, mux, "GET", target))
+		if tag := `<meta name="dialgate-line" content="` + want + `">`; !strings.Contains(b, tag) {
+			t.Errorf("GET %s: page lacks %s", target, tag)
+		}
+	}
+	for _, c := range []struct{ req, line, want string }{
+		{"/", "/ws/line", "./ws/line"},
+		{"/a/b/", "/line", "../../line"},
+		{"/a%2Fb/", "/line", "../line"},
+		{"/" + strings.Repeat("a/", 100), "/line", "/line"}, // too long: absolute
+	} {
+		if got := relativeLinePath(c.req, c.line); got != c.want {
+			t.Errorf("relativeLinePath(%q, %q) = %q, want %q", c.req, c.line, got, c.want)
+		}
+	}
+}
+
+// TestContextHeaders: Cross-Origin-Opener-Policy only where the browser
+// applies it (a secure context: https, a TLS proxy's X-Forwarded-Proto,
+// loopback), Strict-Transport-Security only over TLS.
+func TestContextHeaders(t *testing.T) {
+	for _, c := range []struct {
+		target    string
+		hdr       []string
+		coop, sts bool
+	}{
+		{"https://bbs.example.org/", nil, true, true},
+		{"https://192.0.2.1:8443/app.js", nil, true, true},
+		{"http://bbs.example.org/", nil, false, false},
+		{"http://192.0.2.1:8080/", nil, false, false},
+		{"http://bbs.example.org/", []string{"X-Forwarded-Proto", "https"}, true, false},
+		{"http://127.0.0.1:8080/", nil, true, false},
+		{"http://[::1]:8080/", nil, true, false},
+		{"http://localhost:8080/app.css", nil, true, false},
+	} {
+		r := get(t, newTestHandler(t, Options{}), "GET", c.target, c.hdr...)
+		if got := r.Header.Get("Cross-Origin-Opener-Policy") == "same-origin"; got != c.coop {
+			t.Errorf("GET %s %v: COOP %v, want %v", c.target, c.hdr, got, c.coop)
+		}
+		if got := r.Header.Get("Strict-Transport-Security"); (got == hstsMaxAge) != c.sts || (got != "" && got != hstsMaxAge) {
+			t.Errorf("GET %s %v: Strict-Transport-Security %q, want it %v", c.target, c.hdr, got, c.sts)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/lapm"
@@ -26,11 +27,19 @@ var (
 	// per_source, hold-off or maintenance). It answers such calls with
 	// the text "BUSY" at once, whatever the listener's V.42 setting.
 	ErrBusy = errors.New("v42caller: the gateway is busy")
+	// ErrNoLink means the gateway did not take up LAPM: it hung up or
+	// stayed silent while the caller set up the link (a listener with
+	// v42 = "off" answers LAPM with its text login, then hangs up).
+	ErrNoLink = errors.New("v42caller: the gateway did not set up a V.42 link")
 )
 
 // Config configures Call.
 type Config struct {
-	UserID, Password string
+	UserID string
+	// Password is read during Call only: Call zeroes it before it
+	// returns, whatever the outcome (auth copies it into RESPONSE and
+	// wipes that copy), so no copy outlives the handshake.
+	Password []byte
 	// Host names the gateway for CheckHostKey (its host:port).
 	Host string
 	// CheckHostKey is called with the gateway's static public key before
@@ -73,6 +82,7 @@ type Session struct {
 // (auth.RejectReason tells a denied login from a gateway that sheds
 // load); a gateway with no free line for the call gives ErrBusy.
 func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, error) {
+	defer clear(cfg.Password)
 	if cfg.CheckHostKey == nil {
 		line.Close()
 		return nil, errors.New("v42caller: Config.CheckHostKey is required")
@@ -97,10 +107,15 @@ func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, e
 	}
 	link, err := lapm.Open(ctx, h, leftover, lapm.Config{Role: lapm.Originator, Params: params, Logger: cfg.Logger, T401: cfg.T401})
 	if err != nil {
-		return nil, h.busyOr(fmt.Errorf("v42caller: %w", err)) // Open closed the line
+		if errors.Is(err, lapm.ErrLinkFailure) {
+			err = fmt.Errorf("%w: %w", ErrNoLink, err)
+		} else {
+			err = fmt.Errorf("v42caller: %w", err)
+		}
+		return nil, h.busyOr(err) // Open closed the line
 	}
 	res, err := auth.Call(ctx, link, auth.CallerConfig{
-		UserID: cfg.UserID, Password: cfg.Password, HostName: cfg.Host,
+		UserID: cfg.UserID, Password: aliasString(cfg.Password), HostName: cfg.Host,
 		CheckHostKey: cfg.CheckHostKey, Rand: cfg.Rand, Now: cfg.Now,
 		// A browser has no AES hardware for WebAssembly to use: Go's AES
 		// there is slow and table-driven (docs/access-security.md §3).
@@ -171,4 +186,14 @@ func (h *heardLine) busyOr(err error) error {
 		return fmt.Errorf("%w (%w)", ErrBusy, err)
 	}
 	return err
+}
+
+// aliasString is b as a string that shares b's memory, so that zeroing b
+// wipes the string too. auth.CallerConfig takes the password as a
+// string, and a string converted the usual way is a copy nobody can
+// wipe. The string must be dropped before b is zeroed: Call zeroes b
+// only after auth.Call has returned, and auth keeps no reference to its
+// configuration after that.
+func aliasString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

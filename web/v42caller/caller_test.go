@@ -93,7 +93,7 @@ func TestCallEcho(t *testing.T) {
 	defer cancel()
 	tg, line := startGateway(t, ctx)
 	var seen []byte
-	s, err := Call(ctx, line, Config{UserID: "alice", Password: "pw", Host: "test:1",
+	s, err := Call(ctx, line, Config{UserID: "alice", Password: []byte("pw"), Host: "test:1",
 		CheckHostKey: func(pub []byte) error { seen = pub; return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestHostKeyRejectedBeforePassword(t *testing.T) {
 	defer cancel()
 	tg, line := startGateway(t, ctx)
 	errChanged := errors.New("host key changed")
-	_, err := Call(ctx, line, Config{UserID: "alice", Password: "pw", Host: "test:1",
+	_, err := Call(ctx, line, Config{UserID: "alice", Password: []byte("pw"), Host: "test:1",
 		CheckHostKey: func([]byte) error { return errChanged }})
 	if !errors.Is(err, errChanged) {
 		t.Fatalf("Call = %v, want the host key error", err)
@@ -141,12 +141,38 @@ func TestDenied(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	tg, line := startGateway(t, ctx)
-	_, err := Call(ctx, line, Config{UserID: "alice", Password: "wrong", Host: "test:1",
+	_, err := Call(ctx, line, Config{UserID: "alice", Password: []byte("wrong"), Host: "test:1",
 		CheckHostKey: func([]byte) error { return nil }})
 	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonDenied {
 		t.Fatalf("Call = %v, want REJECT denied", err)
 	}
 	<-tg.done
+}
+
+// TestPasswordWiped: Call zeroes the password it was given, after a
+// session is up and after a refused login alike.
+func TestPasswordWiped(t *testing.T) {
+	for _, pw := range []string{"pw", "wrong"} {
+		t.Run(pw, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			tg, line := startGateway(t, ctx)
+			secret := []byte(pw)
+			s, err := Call(ctx, line, Config{UserID: "alice", Password: secret, Host: "test:1",
+				CheckHostKey: func([]byte) error { return nil }})
+			if (err == nil) != (pw == "pw") {
+				t.Fatalf("Call = %v", err)
+			}
+			if !bytes.Equal(secret, make([]byte, len(pw))) {
+				t.Errorf("password after Call: %q, want zeroes", secret)
+			}
+			if s != nil {
+				s.Link.Close()
+			}
+			<-tg.done
+		})
+	}
 }
 
 func TestNoV42(t *testing.T) {
@@ -156,7 +182,7 @@ func TestNoV42(t *testing.T) {
 	c, g := pair()
 	defer g.Close()
 	go func() { _, _ = io.Copy(io.Discard, g) }() // a text-only gateway: silent until T400
-	_, err := Call(ctx, c, Config{UserID: "alice", Password: "pw", CheckHostKey: func([]byte) error { return nil }})
+	_, err := Call(ctx, c, Config{UserID: "alice", Password: []byte("pw"), CheckHostKey: func([]byte) error { return nil }})
 	if !errors.Is(err, ErrNoV42) {
 		t.Fatalf("Call = %v, want ErrNoV42", err)
 	}
@@ -178,15 +204,16 @@ func TestCheckHostKeyRequired(t *testing.T) {
 // detection. Other last words before a hang-up are not BUSY.
 func TestBusy(t *testing.T) {
 	for _, c := range []struct {
-		name, said string
-		detect     bool
-		busy       bool
+		name, said   string
+		detect       bool
+		busy, noLink bool
 	}{
-		{"LAPM at once", "BUSY\r\n", false, true},
-		{"detection", "BUSY\r\n", true, true},
-		{"banner then hang-up", "login: ", false, false},
-		{"BUSY in a longer text", "BUSY signal\r\n", false, false},
-		{"BUSY after other text", "hello\r\nBUSY\r\n", true, false},
+		{"LAPM at once", "BUSY\r\n", false, true, false},
+		{"detection", "BUSY\r\n", true, true, false},
+		// A listener with v42 = "off" answers LAPM with its text login.
+		{"banner then hang-up", "login: ", false, false, true},
+		{"BUSY in a longer text", "BUSY signal\r\n", false, false, true},
+		{"BUSY after other text", "hello\r\nBUSY\r\n", true, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
@@ -201,13 +228,16 @@ func TestBusy(t *testing.T) {
 				_, _ = g.Write([]byte(c.said))
 				g.Close()
 			}()
-			_, err := Call(ctx, line, Config{UserID: "alice", Password: "pw", Host: "test:1", SkipDetection: !c.detect,
+			_, err := Call(ctx, line, Config{UserID: "alice", Password: []byte("pw"), Host: "test:1", SkipDetection: !c.detect,
 				CheckHostKey: func([]byte) error { return nil }})
 			if err == nil {
 				t.Fatal("Call succeeded")
 			}
 			if errors.Is(err, ErrBusy) != c.busy {
 				t.Fatalf("Call = %v; want busy %v", err, c.busy)
+			}
+			if !c.busy && errors.Is(err, ErrNoLink) != c.noLink {
+				t.Fatalf("Call = %v; want ErrNoLink %v", err, c.noLink)
 			}
 		})
 	}

@@ -109,7 +109,7 @@ func TestTranscript(t *testing.T) {
 		}()
 	}()
 
-	s, err := Call(ctx, c, Config{UserID: "alice", Password: "transcript-pw", Host: "gw:1",
+	s, err := Call(ctx, c, Config{UserID: "alice", Password: []byte("transcript-pw"), Host: "gw:1",
 		SkipDetection: true, Rand: seeded(3), Now: now, T401: t401,
 		CheckHostKey: func([]byte) error { return nil }})
 	if err != nil {

@@ -6,16 +6,22 @@
 // page's WebSocket and exposes one function to the page's script:
 //
 //	const h = dialgateV42.call({
-//	  user, password, host,           // host: the gateway's host:port (known-hosts name)
+//	  user, host,                     // host: the gateway's host:port (known-hosts name)
+//	  password,                       // Uint8Array (UTF-8); copied, and the property deleted from the object
+//	                                  // (the caller zeroes the array; the copy is zeroed after the handshake)
 //	  detect,                         // run V.42 detection first (else LAPM at once)
 //	  send(bytes),                    // write octets to the WebSocket
 //	  hangUp(),                       // close the WebSocket (the link hung up)
 //	  checkHostKey(host, fingerprint),// '' accepts the key; any other string refuses it (before the password is sent)
 //	  onReady({session, gateway, fingerprint}),
 //	  onData(bytes),                  // session octets for the terminal
+//	  onWritable(),                   // write takes input again (optional)
 //	  onEnd({state, detail}),         // state: denied, busy, hostkey, nov42, callback, hungup, error
 //	});
-//	h.feed(bytes); h.peerHungUp(); h.write(bytes); h.close();
+//	h.feed(bytes); h.peerHungUp(); h.close();
+//	h.write(bytes)  // true: taken (or the call is over); false: not now (the session is
+//	                // not up yet, or queueLen writes wait for the link): offer it again later
+//	h.sendBreak()   // a break to the gateway (UI BRK, V.42 §8.13), once the session is up
 package main
 
 import (
@@ -32,6 +38,11 @@ import (
 
 // setupTimeout bounds detection, LAPM set-up and Access Security.
 const setupTimeout = 60 * time.Second
+
+// queueLen bounds the writes (each at most one piece of the page's
+// outbox, 32 KiB) waiting for the link; more wait in the page, which
+// offers them again (see write).
+const queueLen = 16
 
 // errHostKey marks a host key the page refused.
 var errHostKey = errors.New("host key refused")
@@ -62,8 +73,14 @@ func call(_ js.Value, args []js.Value) any {
 	o := args[0]
 	send, onData, onEnd, onReady, check := o.Get("send"), o.Get("onData"), o.Get("onEnd"), o.Get("onReady"), o.Get("checkHostKey")
 	host := o.Get("host").String()
+	var password []byte
+	if pw := o.Get("password"); pw.InstanceOf(js.Global().Get("Uint8Array")) {
+		password = bytesFromJS(pw)
+	}
+	o.Delete("password")
+	onWritable := o.Get("onWritable")
 	cfg := v42caller.Config{
-		UserID: o.Get("user").String(), Password: o.Get("password").String(), Host: host,
+		UserID: o.Get("user").String(), Password: password, Host: host,
 		SkipDetection: !o.Get("detect").Truthy(),
 		CheckHostKey: func(pub []byte) error {
 			if msg := check.Invoke(host, auth.Fingerprint(pub)).String(); msg != "" {
@@ -82,7 +99,7 @@ func call(_ js.Value, args []js.Value) any {
 		}
 	}, transport.LineInfo{Transport: "ws"})
 
-	writes := make(chan []byte, 1024)
+	writes := make(chan []byte, queueLen)
 	ended := make(chan struct{})
 	var sess *v42caller.Session
 	ready := make(chan struct{})
@@ -99,9 +116,8 @@ func call(_ js.Value, args []js.Value) any {
 
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-		s, err := v42caller.Call(ctx, line, cfg)
+		s, err := v42caller.Call(ctx, line, cfg) // zeroes cfg.Password
 		cancel()
-		cfg.Password = ""
 		if err != nil {
 			end(classify(err))
 			return
@@ -111,6 +127,9 @@ func call(_ js.Value, args []js.Value) any {
 		onReady.Invoke(js.ValueOf(map[string]any{
 			"session": float64(s.SessionNumber), "gateway": s.GatewayName, "fingerprint": auth.Fingerprint(s.HostKey),
 		}))
+		if onWritable.Type() == js.TypeFunction {
+			onWritable.Invoke() // input typed during the handshake waits in the page
+		}
 		go func() {
 			for {
 				select {
@@ -150,16 +169,27 @@ func call(_ js.Value, args []js.Value) any {
 		}),
 		"write": js.FuncOf(func(_ js.Value, a []js.Value) any {
 			if len(a) != 1 {
-				return nil
+				return true
 			}
 			select {
+			case <-ended:
+				return true // the call is over: nothing to type into
 			case <-ready:
 			default:
-				return nil // nothing to type into before the session is up
+				return false // the session is not up yet: the page keeps the input
 			}
 			select {
 			case writes <- bytesFromJS(a[0]):
-			default: // typing faster than the line carries: drop, as a full modem buffer would
+				return true
+			default: // the link is behind: the page keeps the input and offers it again
+				return false
+			}
+		}),
+		"sendBreak": js.FuncOf(func(js.Value, []js.Value) any {
+			select {
+			case <-ready:
+				go func() { _ = sess.Link.Break() }()
+			default:
 			}
 			return nil
 		}),
@@ -206,6 +236,8 @@ func classify(err error) (state, detail string) {
 		return "callback", "this account takes callbacks, which a browser cannot answer"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "hungup", "no answer from the gateway (V.42 set-up timed out)"
+	case errors.Is(err, v42caller.ErrNoLink):
+		return "nov42", "the gateway did not start V.42 on this line (its listener may have v42 = \"off\"); use the text login (?mode=text)"
 	}
 	return "error", err.Error()
 }

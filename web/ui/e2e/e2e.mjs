@@ -121,6 +121,29 @@ async function login(page, pw) {
   await typeLine(page, pw);
 }
 
+// bigPaste pastes n octets of text lines into the shell's `wc -c` (echo
+// off, so that the terminal need not show them) and returns what wc
+// counted.
+async function bigPaste(page, n) {
+  await typeLine(page, 'stty -echo; echo paste-ready; wc -c; stty echo; echo paste-counted');
+  await waitScreen(page, (s) => s.split('\n').some((l) => l.trim() === 'paste-ready'), 'the shell ready for the paste');
+  const want = await page.evaluate((n) => {
+    let big = '';
+    for (let i = 0; big.length < n; i++) big += `big ${i} ${'z'.repeat(70)}\n`;
+    const dt = new DataTransfer();
+    dt.setData('text/plain', big);
+    document.querySelector('.xterm-helper-textarea')
+      .dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    return big.length;
+  }, n);
+  await page.keyboard.press('Control+d');
+  const s = await waitScreen(page, (t) => t.split('\n').some((l) => l.trim() === 'paste-counted'), 'wc to count the paste');
+  const lines = s.split('\n');
+  const end = lines.findLastIndex((l) => l.trim() === 'paste-counted');
+  const got = lines.slice(lines.findLastIndex((l) => l.trim() === 'paste-ready') + 1, end).map((l) => l.trim()).find((l) => /^\d+$/.test(l));
+  return { n: Number(got), want };
+}
+
 async function sttySize(page) {
   const lines = await run(page, 'stty size');
   const m = lines.map((l) => /^(\d+) (\d+)$/.exec(l.trim())).find(Boolean);
@@ -180,7 +203,16 @@ async function v42Scenario() {
   };
 
   step = 'V.42 call with Access Security; host key pinned on first use';
+  // Record every status the page shows: "authenticating…" must stand
+  // between the WebSocket opening and the session being up.
+  await a.evaluate(() => {
+    const el = document.getElementById('status');
+    window.e2eStates = [];
+    new MutationObserver(() => window.e2eStates.push(el.dataset.state)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+  });
   await connect(a);
+  const states = (await a.evaluate(() => window.e2eStates)).filter((st, i, all) => i === 0 || all[i - 1] !== st);
+  if (JSON.stringify(states) !== JSON.stringify(['connecting', 'authenticating', 'connected'])) throw new Error(`status went ${states.join(' -> ')}`);
   const pinned = await pinnedKeys(a);
   const first = env('DIALGATE_E2E_FINGERPRINT');
   if (pinned.length !== 1 || (first && pinned[0] !== first)) throw new Error(`pinned ${JSON.stringify(pinned)}, gateway key ${first}`);
@@ -197,6 +229,19 @@ async function v42Scenario() {
   const out = await run(a, 'echo "v42-$((6*7))"');
   if (!out.includes('v42-42')) throw new Error(`output ${JSON.stringify(out)}`);
   ok(step);
+
+  step = 'Break interrupts the program behind the gateway';
+  if (await a.isHidden('#break') || await a.isDisabled('#break')) throw new Error('no Break button during the V.42 session');
+  await typeLine(a, "trap 'echo got-break-$((6*7))' INT; echo sleeping-now; sleep 60; trap - INT");
+  await waitScreen(a, (s) => s.split('\n').some((l) => l.trim() === 'sleeping-now'), 'the sleep to start');
+  await a.click('#break');
+  await waitText(a, 'got-break-42');
+  ok(step);
+
+  step = 'a paste over 1 MiB arrives whole over V.42';
+  const counted = await bigPaste(a, 1100000);
+  if (counted.n !== counted.want) throw new Error(`wc -c counted ${counted.n} octets, pasted ${counted.want}`);
+  ok(`${step} (${counted.n} octets)`);
 
   step = 'resize reaches the pty over V.42';
   let want = await size(a);
@@ -380,6 +425,15 @@ async function textScenario() {
   await waitScreen(a, (s) => s.split('\n').some((l) => l.trim() === 'pasted-42'), 'pasted command output');
   ok(step);
 
+  step = 'a paste over 1 MiB arrives whole';
+  // The gateway takes WebSocket messages of up to 1 MiB and hangs up on
+  // a larger one: the page must send a big paste in pieces, in order,
+  // with the Ctrl+D typed after it behind it.
+  const counted = await bigPaste(a, 1100000);
+  if (counted.n !== counted.want) throw new Error(`wc -c counted ${counted.n} octets, pasted ${counted.want}`);
+  if ((await status(a)).state !== 'connected') throw new Error(`status ${JSON.stringify(await status(a))} after the paste`);
+  ok(`${step} (${counted.n} octets)`);
+
   step = 'copy';
   await run(a, 'echo copy-me-please');
   await a.evaluate(() => navigator.clipboard.writeText(''));
@@ -392,6 +446,28 @@ async function textScenario() {
   await a.click('#copy');
   await a.waitForFunction(() => navigator.clipboard.readText().then((t) => t.includes('copy-me-please')), null, { timeout: WAIT })
     .catch(async () => { throw new Error(`clipboard holds ${JSON.stringify(await a.evaluate(() => navigator.clipboard.readText()))}`); });
+  ok(step);
+
+  step = 'keyboard: Ctrl+Shift+F leaves the terminal for the toolbar';
+  if (!/Ctrl\+Shift\+F/.test(await a.textContent('#keys'))) throw new Error('the page does not say how to leave the terminal');
+  await a.evaluate(() => window.dialgate.focus());
+  const focused = () => a.evaluate(() => { const e = document.activeElement; return { id: e.id, inBar: !!e.closest('#bar') }; });
+  await a.keyboard.press('Control+Shift+KeyF');
+  const first = await focused();
+  if (!first.inBar) throw new Error(`focus on ${JSON.stringify(first)} after Ctrl+Shift+F`);
+  await a.keyboard.press('Tab');
+  const second = await focused();
+  if (!second.inBar || second.id === first.id) throw new Error(`Tab from ${first.id} went to ${JSON.stringify(second)}`);
+  ok(`${step} (${first.id}, then ${second.id})`);
+
+  step = 'screen-reader mode gives assistive technology the output';
+  const srTree = () => a.evaluate(() => document.querySelector('.xterm-accessibility-tree')?.textContent ?? null);
+  if (await srTree() !== null) throw new Error('accessibility tree present with screen-reader mode off');
+  await a.check('#sr');
+  await run(a, 'echo "for-the-reader-$((6*7))"');
+  await a.waitForFunction(() => (document.querySelector('.xterm-accessibility-tree')?.textContent ?? '').includes('for-the-reader-42'), null, { timeout: WAIT })
+    .catch(async () => { throw new Error(`accessibility tree: ${JSON.stringify(await srTree())}`); });
+  await a.uncheck('#sr');
   ok(step);
 
   step = 'screenshot';

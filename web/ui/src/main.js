@@ -5,8 +5,9 @@
 // or V.42 with Access Security run by dialgate.wasm (mode "v42").
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import { CallStatus, State } from './status.js';
-import { linePath, lineURL, charset, mode } from './config.js';
+import { CallStatus, State, NoAnswer } from './status.js';
+import { linePath, lineURL, probeURL, charset, mode, screenReader } from './config.js';
+import { Outbox } from './outbox.js';
 import { makeCodec, binaryString } from './codec.js';
 import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
@@ -29,6 +30,15 @@ if (styleNonce) {
 }
 
 const STORE_CHARSET = 'dialgate.charset';
+const STORE_SCREEN_READER = 'dialgate.screenReader';
+
+// CONNECT_TIMEOUT_MS bounds the wait for the WebSocket to open: a gateway
+// whose address swallows packets would leave "connecting…" up for as long
+// as the browser's TCP keeps trying.
+const CONNECT_TIMEOUT_MS = 20000;
+// HIGH_WATER is how many octets the WebSocket may hold unsent before the
+// page holds back further input (see outbox.js).
+const HIGH_WATER = 256 << 10;
 
 function savedCharset() {
   try { return localStorage.getItem(STORE_CHARSET); } catch { return null; }
@@ -36,6 +46,14 @@ function savedCharset() {
 
 function saveCharset(c) {
   try { localStorage.setItem(STORE_CHARSET, c); } catch { /* storage disabled */ }
+}
+
+function savedScreenReader() {
+  try { return localStorage.getItem(STORE_SCREEN_READER); } catch { return null; }
+}
+
+function saveScreenReader(on) {
+  try { localStorage.setItem(STORE_SCREEN_READER, on ? 'on' : 'off'); } catch { /* storage disabled */ }
 }
 
 function storage() {
@@ -51,6 +69,8 @@ const charsetSel = $('charset');
 const copyBtn = $('copy');
 const pasteBtn = $('paste');
 const loginForm = $('login');
+const breakBtn = $('break');
+const srBox = $('sr');
 
 const term = new Terminal({
   cursorBlink: true,
@@ -58,12 +78,18 @@ const term = new Terminal({
   fontFamily: '"DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace',
   fontSize: 15,
   theme: { background: '#000000', foreground: '#c0c0c0' },
+  screenReaderMode: screenReader(window.location.search, savedScreenReader()),
 });
 const fit = new FitAddon();
 term.loadAddon(fit);
 term.open($('term'));
+srBox.checked = term.options.screenReaderMode;
+// Tab belongs to the terminal; Ctrl+Shift+F is the way out (the page says
+// so next to the toolbar, and here for screen readers).
+if (term.textarea) term.textarea.setAttribute('aria-label', 'Terminal input. Ctrl+Shift+F moves to the toolbar.');
 
-const url = lineURL(window.location, linePath(window.location.search, meta('dialgate-line')));
+const lineP = linePath(window.location.search, meta('dialgate-line'));
+const url = lineURL(window.location, lineP);
 const loginMode = mode(window.location.search, meta('dialgate-mode'));
 let codec = makeCodec(charset(window.location.search, savedCharset(), meta('dialgate-charset')));
 charsetSel.value = codec.name;
@@ -71,31 +97,55 @@ charsetSel.value = codec.name;
 const status = new CallStatus();
 let ws = null;
 let v42 = null; // the V.42 call's handle while one runs
+let callSeq = 0; // counts calls, so that a late event of an old one is ignored
 
 function showStatus() {
   statusEl.textContent = status.text();
   statusEl.dataset.state = status.state;
-  const live = status.state === State.CONNECTING || status.state === State.CONNECTED;
+  const live = [State.CONNECTING, State.AUTHENTICATING, State.CONNECTED].includes(status.state);
   reconnectBtn.disabled = live || (loginMode === 'v42' && !loginForm.hidden);
   hangupBtn.disabled = !live;
   forgetBtn.hidden = status.state !== State.HOSTKEY;
+  breakBtn.hidden = loginMode !== 'v42';
+  breakBtn.disabled = !(v42 && status.state === State.CONNECTED);
 }
 
 function notice(text) {
   term.write('\r\n\x1b[7m[' + text + ']\x1b[0m\r\n');
 }
 
-function sendRaw(bytes) {
-  if (ws && ws.readyState === WebSocket.OPEN && bytes.length > 0) ws.send(bytes);
+// offer hands one piece of input to the line, or returns false when the
+// line cannot take it yet (the outbox offers it again later): the
+// WebSocket holds HIGH_WATER octets unsent, or the V.42 caller's queue is
+// full or its session not up yet. Input with no call to go to is
+// dropped, as a modem without carrier drops it.
+function offer(piece) {
+  if (loginMode === 'v42') return v42 ? v42.write(piece) : true;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return true;
+  if (ws.bufferedAmount >= HIGH_WATER) return false;
+  ws.send(piece);
+  return true;
 }
+
+const outbox = new Outbox(offer);
 
 // input is what the user typed or pasted, as octets.
 function input(bytes) {
-  if (loginMode === 'v42') {
-    if (v42) v42.write(bytes);
-    return;
+  if (!outbox.push(bytes)) {
+    notice(`input discarded: ${outbox.waiting} octets typed or pasted earlier are still waiting for the line`);
   }
-  sendRaw(bytes);
+}
+
+// diagnose asks the line's path over plain HTTP why its WebSocket never
+// opened: a browser does not tell a page the HTTP status of a refused
+// upgrade (403 for a foreign origin, 404 for a wrong path).
+async function diagnose() {
+  try {
+    const r = await fetch(probeURL(window.location, lineP), { cache: 'no-store', redirect: 'manual' });
+    return r.status === 404 ? NoAnswer.NOT_FOUND : NoAnswer.REFUSED;
+  } catch {
+    return NoAnswer.UNREACHABLE;
+  }
 }
 
 function sendResize() {
@@ -104,8 +154,11 @@ function sendResize() {
   }
 }
 
-// openLine opens the WebSocket and wires its events to handlers.
-function openLine({ onOpen, onBytes, onClose }) {
+// openLine opens the WebSocket and wires its events to handlers. With
+// authenticate the call is "authenticating…" from the open until the V.42
+// caller says it is up.
+function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
+  const seq = ++callSeq;
   status.connecting();
   showStatus();
   let sock;
@@ -118,8 +171,15 @@ function openLine({ onOpen, onBytes, onClose }) {
   }
   sock.binaryType = 'arraybuffer';
   ws = sock;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    if (sock.readyState !== WebSocket.CONNECTING) return;
+    timedOut = true;
+    sock.close();
+  }, CONNECT_TIMEOUT_MS);
   sock.onopen = () => {
-    status.open();
+    clearTimeout(timer);
+    if (authenticate) status.authenticating(); else status.open();
     showStatus();
     sendResize();
     term.focus();
@@ -128,11 +188,17 @@ function openLine({ onOpen, onBytes, onClose }) {
   sock.onmessage = (ev) => {
     if (ev.data instanceof ArrayBuffer) onBytes(new Uint8Array(ev.data));
   };
-  sock.onclose = () => {
+  sock.onclose = async (ev) => {
+    clearTimeout(timer);
     if (ws !== sock) return;
     ws = null;
+    outbox.clear();
     onClose();
-    status.closed();
+    if (!status.opened) {
+      status.unanswered(timedOut ? NoAnswer.TIMEOUT : await diagnose(), new URL(url).pathname);
+      if (seq !== callSeq) return; // a new call started meanwhile
+    }
+    status.closed(ev.code, ev.reason);
     showStatus();
     notice(status.text());
     if (loginMode === 'v42') showLogin();
@@ -176,9 +242,14 @@ async function connectV42(user, password) {
   const host = window.location.host;
   let pending = []; // octets that arrived before the caller started
   openLine({
+    authenticate: true,
     onOpen: (sock) => {
+      // The password goes to the caller as octets, which it wipes after
+      // the handshake; this copy is wiped once the caller has its own.
+      const secret = new TextEncoder().encode(password);
+      password = '';
       v42 = lib.call({
-        user, password, host, detect: false,
+        user, password: secret, host, detect: false,
         send: (bytes) => { if (sock.readyState === WebSocket.OPEN) sock.send(bytes); },
         hangUp: () => sock.close(1000),
         checkHostKey: (h, fingerprint) => {
@@ -192,6 +263,7 @@ async function connectV42(user, password) {
           notice(`connected to ${info.gateway}, session ${info.session}, host key ${info.fingerprint}`);
         },
         onData: (bytes) => term.write(codec.decode(bytes)),
+        onWritable: () => outbox.pump(),
         onEnd: (end) => {
           status.end(end.state, end.detail);
           showStatus();
@@ -204,7 +276,7 @@ async function connectV42(user, password) {
           if (sock.readyState === WebSocket.OPEN) sock.close(1000);
         },
       });
-      password = '';
+      secret.fill(0);
       for (const b of pending) v42.feed(b);
       pending = null;
     },
@@ -270,15 +342,33 @@ term.attachCustomKeyEventHandler((ev) => {
   if (ev.type === 'keydown' && ev.ctrlKey && ev.shiftKey) {
     if (ev.code === 'KeyC') { copySelection(); ev.preventDefault(); return false; }
     if (ev.code === 'KeyV') return false;
+    if (ev.code === 'KeyF') { ev.preventDefault(); focusToolbar(); return false; }
   }
   return true;
 });
+
+// focusToolbar moves the keyboard from the terminal (where Tab is the
+// terminal's) to the first control of the toolbar that takes it; Tab
+// from the toolbar's last control comes back to the terminal.
+function focusToolbar() {
+  const first = [...document.querySelectorAll('#bar button, #bar select, #bar input')]
+    .find((el) => !el.disabled && !el.hidden);
+  if (first) first.focus();
+}
 
 copyBtn.addEventListener('click', () => { copySelection(); term.focus(); });
 pasteBtn.addEventListener('click', () => { pasteClipboard(); });
 reconnectBtn.addEventListener('click', () => {
   term.write('\r\n');
   if (loginMode === 'v42') showLogin(); else connectText();
+});
+breakBtn.addEventListener('click', () => {
+  if (v42) v42.sendBreak();
+  term.focus();
+});
+srBox.addEventListener('change', () => {
+  term.options.screenReaderMode = srBox.checked;
+  saveScreenReader(srBox.checked);
 });
 hangupBtn.addEventListener('click', () => {
   if (v42) v42.close(); else if (ws) ws.close(1000);

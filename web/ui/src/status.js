@@ -10,12 +10,14 @@
 export const State = Object.freeze({
   IDLE: 'idle',
   CONNECTING: 'connecting',
+  AUTHENTICATING: 'authenticating',
   CONNECTED: 'connected',
   BUSY: 'busy',
   DENIED: 'denied',
   CALLBACK: 'callback',
   HUNGUP: 'hungup',
   UNREACHABLE: 'unreachable',
+  REFUSED: 'refused',
   HOSTKEY: 'hostkey',
 });
 
@@ -24,6 +26,32 @@ export const State = Object.freeze({
 const V42_END = new Set([State.DENIED, State.BUSY, State.CALLBACK, State.HOSTKEY, State.HUNGUP]);
 
 const TAIL = 512; // octets of output kept for classification
+
+// Why a WebSocket that never opened failed, as far as a browser can tell
+// (it hides the HTTP status of a refused upgrade; main.js asks the line's
+// path over plain HTTP instead): the kinds unanswered() takes.
+export const NoAnswer = Object.freeze({
+  TIMEOUT: 'timeout', // no answer within the connect timeout
+  UNREACHABLE: 'unreachable', // not even plain HTTP reaches the gateway
+  NOT_FOUND: 'notfound', // HTTP 404 at the line's path
+  REFUSED: 'refused', // the path answers HTTP, the upgrade was refused
+});
+
+// closeDetail words a WebSocket close code (RFC 6455 §7.4.1) the gateway
+// or the browser gave the line, with the close frame's reason if any.
+// Normal closes have no words: the status says "hung up".
+export function closeDetail(code, reason) {
+  if (!code || code === 1000 || code === 1005) return '';
+  const words = {
+    1001: 'the gateway went away',
+    1006: 'the connection was lost',
+    1007: 'the gateway refused invalid data',
+    1008: 'the gateway refused the line (policy)',
+    1009: 'the gateway refused a message too big for it',
+    1011: 'the gateway failed',
+  }[code] || 'closed';
+  return `${reason || words} (close code ${code})`;
+}
 
 export class CallStatus {
   constructor() {
@@ -51,6 +79,14 @@ export class CallStatus {
     this.state = State.CONNECTED;
   }
 
+  // authenticating: the WebSocket is established and the V.42 caller runs
+  // LAPM and Access Security; ready() says when the session is up.
+  authenticating() {
+    this.opened = true;
+    this.state = State.AUTHENTICATING;
+    this.detail = '';
+  }
+
   // feed records octets received from the gateway.
   feed(bytes) {
     this.received += bytes.length;
@@ -74,9 +110,35 @@ export class CallStatus {
     return this.state;
   }
 
+  // unanswered records why a WebSocket that never opened failed (a
+  // NoAnswer kind); path is the line's path, for the words.
+  unanswered(kind, path) {
+    this.ended = true;
+    switch (kind) {
+      case NoAnswer.TIMEOUT:
+        this.state = State.UNREACHABLE;
+        this.detail = 'the gateway did not answer in time';
+        break;
+      case NoAnswer.NOT_FOUND:
+        this.state = State.REFUSED;
+        this.detail = `the gateway has no line at ${path} (HTTP 404)`;
+        break;
+      case NoAnswer.REFUSED:
+        this.state = State.REFUSED;
+        this.detail = 'the gateway refused the connection (origin not allowed, or too many connections; its log says which)';
+        break;
+      default:
+        this.state = State.UNREACHABLE;
+        this.detail = 'the gateway could not be reached';
+    }
+    return this.state;
+  }
+
   // closed classifies the end of the call from the last output (text
-  // login) unless end() already said how it ended.
-  closed() {
+  // login) unless end() or unanswered() already said how it ended; code
+  // and reason are the WebSocket's close code and reason, worded when the
+  // output says nothing.
+  closed(code, reason) {
     if (this.ended) return this.state;
     const tail = this.tail;
     let m;
@@ -100,7 +162,7 @@ export class CallStatus {
       this.detail = m[1];
     } else {
       this.state = State.HUNGUP;
-      this.detail = '';
+      this.detail = closeDetail(code, reason);
     }
     return this.state;
   }
@@ -110,12 +172,14 @@ export class CallStatus {
     const words = {
       [State.IDLE]: 'not connected',
       [State.CONNECTING]: 'connecting…',
+      [State.AUTHENTICATING]: 'authenticating…',
       [State.CONNECTED]: 'connected',
       [State.BUSY]: 'busy',
       [State.DENIED]: 'denied',
       [State.CALLBACK]: 'callback',
       [State.HUNGUP]: 'hung up',
       [State.UNREACHABLE]: 'no answer',
+      [State.REFUSED]: 'refused',
       [State.HOSTKEY]: 'HOST KEY CHANGED',
     };
     const w = words[this.state] ?? this.state;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CallStatus, State } from '../src/status.js';
+import { CallStatus, State, NoAnswer } from '../src/status.js';
 
 const enc = new TextEncoder();
 
@@ -97,4 +97,60 @@ test('V.42 end with an unknown state is hung up', () => {
   assert.equal(s.state, State.HUNGUP);
   s.connecting();
   assert.equal(s.ended, false);
+});
+
+test('a close code is worded when the output says nothing', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.open();
+  s.feed(enc.encode('$ cat > big.txt\r\n'));
+  s.closed(1009, '');
+  assert.equal(s.state, State.HUNGUP);
+  assert.equal(s.text(), 'hung up: the gateway refused a message too big for it (close code 1009)');
+  s.connecting();
+  s.open();
+  s.closed(1001, 'idle timeout');
+  assert.equal(s.text(), 'hung up: idle timeout (close code 1001)');
+  s.connecting();
+  s.open();
+  s.closed(1000, '');
+  assert.equal(s.text(), 'hung up');
+});
+
+test('the gateway words win over the close code', () => {
+  const s = call('\r\nNO CARRIER (the service ended the session)\r\n');
+  assert.equal(s.text(), 'hung up: the service ended the session');
+});
+
+test('a line that never opened says what the browser could tell', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.unanswered(NoAnswer.NOT_FOUND, '/bbs/line');
+  s.closed(1006, '');
+  assert.equal(s.state, State.REFUSED);
+  assert.equal(s.text(), 'refused: the gateway has no line at /bbs/line (HTTP 404)');
+  s.connecting();
+  s.unanswered(NoAnswer.REFUSED, '/line');
+  assert.equal(s.state, State.REFUSED);
+  assert.match(s.text(), /^refused: the gateway refused the connection \(origin not allowed/);
+  s.connecting();
+  s.unanswered(NoAnswer.TIMEOUT, '/line');
+  assert.equal(s.text(), 'no answer: the gateway did not answer in time');
+  s.connecting();
+  s.unanswered(NoAnswer.UNREACHABLE, '/line');
+  assert.equal(s.text(), 'no answer: the gateway could not be reached');
+});
+
+test('V.42: authenticating until the session is up', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.authenticating();
+  assert.equal(s.state, State.AUTHENTICATING);
+  assert.equal(s.text(), 'authenticating…');
+  s.end('denied', 'access denied');
+  assert.equal(s.text(), 'denied: access denied');
+  s.connecting();
+  s.authenticating();
+  s.ready('V.42, encrypted, session 3');
+  assert.equal(s.text(), 'connected: V.42, encrypted, session 3');
 });
