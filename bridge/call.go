@@ -36,6 +36,7 @@ const (
 	msgError       = "\r\nNO CARRIER (gateway error)\r\n"
 	msgNoCallback  = "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n"
 	msgIdle        = "\r\nNO CARRIER (idle timeout)\r\n"
+	msgCancelled   = "\r\nNO CARRIER (login cancelled)\r\n"
 	msgTimeLimit   = "\r\nNO CARRIER (session time limit)\r\n"
 )
 
@@ -504,7 +505,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		if out.tried != "" {
 			c.rec.User = out.tried
 		}
-		if errors.Is(err, errCallerGone) || ctx.Err() != nil {
+		if errors.Is(err, errLoginCancelled) && ctx.Err() == nil {
+			c.end(store.ResultAbandoned, "caller cancelled the login (Ctrl-C or Ctrl-D)", msgCancelled)
+		} else if errors.Is(err, errCallerGone) || ctx.Err() != nil {
 			c.end(store.ResultAbandoned, "caller left during login", "")
 		} else {
 			c.log.Error("login failed", zap.Error(err))

@@ -186,6 +186,27 @@ func TestCallbackHandedToService(t *testing.T) {
 	}
 }
 
+// TestLoginCancelled: Ctrl-C or Ctrl-D at the login or password prompt
+// hangs up with words, so the caller (a telnet user who pressed Ctrl-C)
+// knows why, and the record says so.
+func TestLoginCancelled(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, typed := range []string{"ali\x03", "alice\r\n\x04"} {
+		s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
+		line, done := simCall(t, s)
+		expect(t, line, "login: ")
+		io.WriteString(line, typed)
+		out := readAll(line)
+		<-done
+		if !strings.HasSuffix(out, "\r\nNO CARRIER (login cancelled)\r\n") {
+			t.Errorf("%q: caller saw %q", typed, out)
+		}
+		if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != "caller cancelled the login (Ctrl-C or Ctrl-D)" {
+			t.Errorf("%q: records %+v", typed, r)
+		}
+	}
+}
+
 // TestPTYBackend runs a shell script on a pty: environment, window size,
 // typeahead after the password, and the exit reaching the caller.
 func TestPTYBackend(t *testing.T) {

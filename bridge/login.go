@@ -27,6 +27,11 @@ var ErrThrottled = errors.New("bridge: login refused for now")
 // types the interrupt or end-of-file character at a prompt.
 var errCallerGone = errors.New("bridge: caller hung up")
 
+// errLoginCancelled is the errCallerGone of a caller who typed the
+// interrupt or end-of-file character (Ctrl-C, Ctrl-D) at a prompt: the
+// line is still up, so the caller can be told why it is hung up.
+var errLoginCancelled = fmt.Errorf("%w: cancelled with Ctrl-C or Ctrl-D", errCallerGone)
+
 // Account is an authenticated user as the call flow needs it.
 type Account struct {
 	Name     string
@@ -128,8 +133,10 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 				}
 			}
 		case c == 0x03 || c == 0x04: // ^C, ^D: the caller gives up
-			_ = flush()
-			return "", errCallerGone
+			if err := flush(); err != nil {
+				return "", errCallerGone
+			}
+			return "", errLoginCancelled
 		case c == 0x15: // ^U: kill the line
 			if e.echo && !secret {
 				for range b {

@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func TestLineEditor(t *testing.T) {
 	}
 	// ^C gives up.
 	e = newLineEditor(strings.NewReader("ab\x03"), io.Discard, true)
-	if _, err := e.readLine(false, 64); err != errCallerGone {
+	if _, err := e.readLine(false, 64); err != errLoginCancelled || !errors.Is(err, errCallerGone) {
 		t.Errorf("^C: %v", err)
 	}
 	// Over-long input is cut at the limit.
