@@ -6,9 +6,12 @@ import (
 	iofs "io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
@@ -53,6 +56,10 @@ users can write fails it: gateway serve would refuse it.`)
 		return exitFailure
 	}
 	warnings := c.Warnings()
+	if why := stateDirProblem(c.StateDir); why != "" {
+		who := currentUserName()
+		warnings = append(warnings, fmt.Sprintf("state_dir %s: %s (run the check as the gateway's user; a gateway running as user %s would not start; install -d -m 0700 -o USER %s makes it for USER)", c.StateDir, why, who, c.StateDir))
+	}
 	users, err := auth.LoadUsers(c.UsersFile)
 	switch {
 	case err == nil:
@@ -118,4 +125,31 @@ func currentUserName() string {
 		return u.Username
 	}
 	return "uid " + strconv.Itoa(os.Getuid())
+}
+
+// stateDirProblem says why this process could not use dir as its state
+// directory, "" if it could: dir must be a directory it may write in, or
+// not exist yet in a directory it may write in (gateway serve creates it).
+func stateDirProblem(dir string) string {
+	for d := dir; ; {
+		st, err := os.Stat(d)
+		switch {
+		case err == nil && !st.IsDir():
+			return d + " is not a directory"
+		case err == nil && unix.Access(d, unix.W_OK|unix.X_OK) != nil:
+			if d == dir {
+				return "user " + currentUserName() + " may not write in it"
+			}
+			return "it does not exist, and user " + currentUserName() + " may not create it in " + d
+		case err == nil:
+			return ""
+		case !errors.Is(err, iofs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR):
+			return err.Error()
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
 }

@@ -167,6 +167,45 @@ func TestUsersFileUnreadable(t *testing.T) {
 	}
 }
 
+// TestStateDir: a state directory gateway serve could not create or
+// write in is warned about by check and named by serve's error, with the
+// command that makes it.
+func TestStateDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{dir, ""},
+		{filepath.Join(dir, "new", "state"), ""}, // serve creates it
+		{file, file + " is not a directory"},
+		{filepath.Join(file, "state"), file + " is not a directory"},
+	} {
+		if got := stateDirProblem(c.path); got != c.want {
+			t.Errorf("stateDirProblem(%s) = %q, want %q", c.path, got, c.want)
+		}
+	}
+	if os.Geteuid() != 0 {
+		// root may write anywhere; anyone else not in a 0500 directory.
+		ro := filepath.Join(dir, "ro")
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		if got := stateDirProblem(filepath.Join(ro, "state")); !strings.HasPrefix(got, "it does not exist, and user ") || !strings.HasSuffix(got, " may not create it in "+ro) {
+			t.Errorf("in a read-only directory: %q", got)
+		}
+		if got := stateDirProblem(ro); !strings.HasSuffix(got, " may not write in it") {
+			t.Errorf("a read-only directory: %q", got)
+		}
+	}
+	err := stateDirError("/var/lib/dialgate", &os.PathError{Op: "mkdir", Path: "/var/lib/dialgate", Err: syscall.EACCES}, "dialgate")
+	want := "state_dir /var/lib/dialgate: mkdir /var/lib/dialgate: permission denied (the gateway runs as dialgate: create the directory for it, install -d -m 0700 -o dialgate /var/lib/dialgate)"
+	if err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+}
+
 // checkBinary runs the built binary's `gateway check args...` in dir ("": the
 // test's own) and returns its exit code and what it printed.
 func checkBinary(t *testing.T, dir string, args ...string) (code int, stdout, stderr *strings.Builder) {

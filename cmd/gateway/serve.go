@@ -171,7 +171,7 @@ func loggerConfig(c config.Log) (zap.Config, error) {
 
 func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return err
+		return stateDirError(cfg.StateDir, err, currentUserName())
 	}
 	key, created, err := auth.LoadOrCreateHostKey(cfg.StateDir)
 	if err != nil {
@@ -340,6 +340,16 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 	}
 	// The users in effect: the old ones when the file was refused.
 	log.Info("reloaded (SIGHUP)", zap.Int("users", v.Auth().Users().Len()), zap.Int("backends", len(cfg.Backends)))
+}
+
+// stateDirError is the error gateway serve stops with when it cannot
+// create the state directory dir: it names the key, and for a missing
+// permission the user (who) and the command that makes the directory.
+func stateDirError(dir string, err error, who string) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("state_dir %s: %w (the gateway runs as %s: create the directory for it, install -d -m 0700 -o %s %s)", dir, err, who, who, dir)
+	}
+	return fmt.Errorf("state_dir %s: %w", dir, err)
 }
 
 // usersFileError is the error gateway serve stops with when the users
