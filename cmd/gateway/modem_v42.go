@@ -107,12 +107,14 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 	defer cancel()
 	res, leftover, err := detectV42(hctx, line, lapm.Originator)
 	if err != nil {
-		if errors.Is(err, lapm.ErrNoDeadline) && t.Mode == modem.ModeAuto {
+		if errors.Is(err, lapm.ErrNoDeadline) && t.Mode == modem.ModeAuto && !expectsV42(t, u.Host, d.knownHosts) {
 			return modem.LineCall(line, modem.ConnectInfo{Rate: d.rate}), nil
 		}
 		line.Close()
 		if errors.Is(err, errBusy) {
-			return nil, dialErr(modem.ReasonBusy, "the gateway has no free line", err)
+			// BUSY: every line in use, or the hold-off after a call
+			// from this address ([lines] holdoff).
+			return nil, dialErr(modem.ReasonBusy, msgLineBusy, err)
 		}
 		return nil, dialErr(modem.ReasonNoCarrier, "V.42 detection failed", err)
 	}
@@ -120,6 +122,10 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		if t.Mode == modem.ModeV42 {
 			line.Close()
 			return nil, dialErr(modem.ReasonNoCarrier, "the host does not answer V.42", nil)
+		}
+		if expectsV42(t, u.Host, d.knownHosts) {
+			line.Close()
+			return nil, dialErr(modem.ReasonNoCarrier, "the host answered without V.42, but its key is known or the phonebook has a login for it: refusing a plain call", nil)
 		}
 		d.log.Info("modem: the host has no V.42: plain call", zap.String("address", t.Address))
 		return modem.LineCall(withLeftover(line, leftover), modem.ConnectInfo{Rate: d.rate}), nil
@@ -187,12 +193,20 @@ func (c *callbackNotice) Info() modem.ConnectInfo {
 	return modem.ConnectInfo{Rate: c.rate, LAPM: true}
 }
 
+// The explanations before BUSY (X4, verbose): the gateway answered
+// BUSY, or it took the call and refused the login for now (REJECT busy:
+// too many password checks at once, or the back-off after failed logins).
+const (
+	msgLineBusy  = "all lines busy, or redialed too soon; try again shortly"
+	msgLoginBusy = "the gateway is busy with logins, or holds off after failed ones; try again later"
+)
+
 // classifyAuth maps an Access Security failure to a result code.
 func classifyAuth(err error) error {
 	if r, ok := auth.RejectReason(err); ok {
 		switch r {
 		case auth.ReasonBusy:
-			return dialErr(modem.ReasonBusy, "the gateway has no free line", err)
+			return dialErr(modem.ReasonBusy, msgLoginBusy, err)
 		case auth.ReasonDenied:
 			return dialErr(modem.ReasonNoCarrier, "access denied", err)
 		case auth.ReasonCallbackUnavailable:
@@ -267,4 +281,13 @@ func (d *modemV42) verify(ctx context.Context, line transport.Line) (modem.Call,
 	d.mu.Unlock()
 	d.log.Info("modem: V.42 callback answered", zap.Uint64("session", tk.Session()))
 	return &v42Call{v42Link: link, line: line, rate: d.rate}, nil
+}
+
+// expectsV42 reports whether a dial to host must not fall back to a plain
+// call when the host answers without V.42: its key is pinned in the
+// known-hosts file, or the phonebook entry has an Access Security login
+// for it. Such a plain answer may come from someone on the path, and the
+// retro machine's user would type the password at its prompt.
+func expectsV42(t modem.Target, host, knownHosts string) bool {
+	return t.User != "" || t.Password != "" || (hostKeyCheck{host: host, knownHosts: knownHosts}).pinned()
 }

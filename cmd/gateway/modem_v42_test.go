@@ -23,8 +23,9 @@ import (
 // TestModemV42 dials through `gateway modem` on its pty with the full
 // caller path: V.42 detection, LAPM (gateway dial's stand-in link until
 // package lapm's Link is plugged in) and Access Security with the
-// phonebook's credentials; then a wrong password, a busy gateway, and a
-// telnet BBS without V.42 in auto mode (plain call after detection).
+// phonebook's credentials; then a wrong password, a busy gateway, a
+// telnet BBS without V.42 in auto mode (plain call after detection), and
+// the same BBS refused once the entry has a login or the host a known key.
 func TestModemV42(t *testing.T) {
 	withTestLAPM(t)
 	testutil.CheckGoroutines(t)
@@ -74,7 +75,13 @@ password = "right"
 [[entry]]
 name = "bbs"
 address = %q
-`, gw, gw, busyAddr, lineBusyAddr, bbs.addr())
+
+[[entry]]
+name = "bbslogin"
+address = %q
+user = "alice"
+password = "s3cret-Phrase"
+`, gw, gw, busyAddr, lineBusyAddr, bbs.addr(), bbs.addr())
 	if err := os.WriteFile(book, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -101,16 +108,36 @@ address = %q
 	exp.expect(t, "access denied\r\n\r\nNO CARRIER\r\n")
 
 	send(t, dte, "ATDTbusy\r")
-	exp.expect(t, "\r\nBUSY\r\n")
+	exp.expect(t, "the gateway is busy with logins, or holds off after failed ones; try again later\r\n\r\nBUSY\r\n")
 
 	send(t, dte, "ATDTlinebusy\r")
-	exp.expect(t, "the gateway has no free line\r\n\r\nBUSY\r\n")
+	exp.expect(t, "all lines busy, or redialed too soon; try again shortly\r\n\r\nBUSY\r\n")
 
 	send(t, dte, "ATDTbbs\r")
 	exp.expect(t, "\r\nCONNECT 115200\r\n")
 	exp.expect(t, "Welcome to the test BBS\r\n")
 	send(t, dte, "plain data")
 	exp.expect(t, "plain data")
+	time.Sleep(400 * time.Millisecond)
+	send(t, dte, "+++")
+	exp.expect(t, "\r\nOK\r\n")
+	send(t, dte, "ATH\r")
+	exp.expect(t, "NO CARRIER\r\n\r\nOK\r\n")
+
+	// No plain call where the entry has an Access Security login for
+	// the host, or where the host's key is known: the answer without
+	// V.42 may come from someone on the path.
+	send(t, dte, "ATDTbbslogin\r")
+	exp.expect(t, "refusing a plain call\r\n\r\nNO CARRIER\r\n")
+	kh, err := auth.LoadKnownHosts(filepath.Join(dir, "known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kh.Pin(bbs.addr(), auth.Fingerprint(make([]byte, 32))); err != nil {
+		t.Fatal(err)
+	}
+	send(t, dte, "ATDTbbs\r")
+	exp.expect(t, "refusing a plain call\r\n\r\nNO CARRIER\r\n")
 
 	// Passwords never reach the log.
 	logged := m.log.String()
