@@ -36,7 +36,11 @@ var (
 var errNoLAPM = errors.New("this build of gateway dial has no LAPM link yet (package lapm's Link); use --text")
 
 // v42Call runs detection (unless --v42 lapm), then LAPM and Access
-// Security phases i–iv, then the sealed data phase, or the callback.
+// Security phases i–iv, then the sealed data phase, or the callback. A
+// gateway that answers without V.42 gets a text login, as a modem falls
+// back to a call without error correction, unless its host key is
+// pinned: then the answer may come from someone else on the path, who
+// would see the password typed at its prompt.
 func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 	var leftover []byte
 	if c.o.v42 == "detect" {
@@ -46,6 +50,11 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 			return err
 		}
 		if !isV42 {
+			hk := hostKeyCheck{host: c.o.url.Host, knownHosts: c.o.knownHosts, fingerprint: c.o.fingerprint}
+			if hk.pinned() {
+				line.Close()
+				return fmt.Errorf("%w: %s answered without V.42, but its host key is pinned (--fingerprint or %s): a text login cannot prove it is that gateway, and what you type would go in clear; use --text to log in anyway", errProtocol, c.o.url.Host, c.o.knownHosts)
+			}
 			c.notice("the gateway has no V.42: text login")
 			return c.textCall(ctx, line, left)
 		}
@@ -174,4 +183,16 @@ func (c *caller) answerV42(ctx context.Context, line transport.Line, t *auth.Cal
 		return nil, fmt.Errorf("%w: starting the data phase: %w", errProtocol, err)
 	}
 	return link, nil
+}
+
+// pinned reports whether this call's host key is pinned: by
+// --fingerprint, or by an entry for the host in the known-hosts file. A
+// known-hosts file that cannot be read counts as pinning (the caller
+// cannot tell that the host is unknown).
+func (h hostKeyCheck) pinned() bool {
+	if h.fingerprint != "" {
+		return true
+	}
+	kh, err := auth.LoadKnownHosts(h.knownHosts) // a missing file is an empty list
+	return err != nil || len(kh.Lookup(h.host)) > 0
 }

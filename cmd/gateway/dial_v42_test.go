@@ -312,6 +312,50 @@ func TestDialDetectFallsBackToText(t *testing.T) {
 	}
 }
 
+// TestDialDetectPinnedRefusesText: a gateway whose host key is pinned
+// (--fingerprint, or a known-hosts entry) and that answers without V.42
+// gets no text login: the answer may come from someone on the path, who
+// would read the password typed at its prompt.
+func TestDialDetectPinnedRefusesText(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		buf := make([]byte, 64)
+		if _, err := line.Read(buf); err != nil {
+			return
+		}
+		line.Write([]byte(strings.Repeat("E\x00", 10) + "login: "))
+		io.Copy(io.Discard, line)
+	})
+	fp := auth.Fingerprint(make([]byte, 32))
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	kh, err := auth.LoadKnownHosts(known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := transport.Parse(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kh.Pin(u.Host, fp); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	for name, args := range map[string][]string{
+		"fingerprint": {"--known-hosts", empty, "--fingerprint", fp},
+		"known-hosts": {"--known-hosts", known},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := startDial(t, map[string]string{envPassword: "x"}, append(args, "--user", "alice", addr)...)
+			if code := r.wait(t); code != exitProtocol || !strings.Contains(r.stderr.String(), "host key is pinned") {
+				t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+			}
+			if strings.Contains(r.stdout.String(), "login: ") {
+				t.Errorf("the impostor's prompt reached the terminal: %q", r.stdout)
+			}
+		})
+	}
+}
+
 func TestDialNoLAPMInThisBuild(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	oldOpen := lapmOpen
