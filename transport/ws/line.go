@@ -75,6 +75,7 @@ type Line struct {
 	discard []byte
 	text    bytes.Buffer // a control message
 	scratch []byte       // a piece of a text message
+	ignored int          // control messages ignored (ignoredControl)
 	textDec textDecoder
 	decoded []byte
 
@@ -499,21 +500,38 @@ func (l *Line) drain(r io.Reader) error {
 	}
 }
 
+// maxIgnoredLogged is how many ignored control messages a line logs; a
+// peer that sends a stream of them gets one more line saying so, not a
+// log line each.
+const maxIgnoredLogged = 8
+
+// ignoredControl logs a control message the line ignores, the first
+// maxIgnoredLogged of them. Only the reader calls it.
+func (l *Line) ignoredControl(format string, args ...any) {
+	l.ignored++
+	switch {
+	case l.ignored <= maxIgnoredLogged:
+		l.logf("ws: %s: "+format, append([]any{l.remote()}, args...)...)
+	case l.ignored == maxIgnoredLogged+1:
+		l.logf("ws: %s: more control messages ignored; not logged further on this line", l.remote())
+	}
+}
+
 // readControl handles a text message carrying a control message.
 func (l *Line) readControl(r io.Reader) error {
 	if err := l.readAll(r, MaxControlSize); err != nil {
 		return err
 	}
 	if l.text.Len() > MaxControlSize {
-		l.logf("ws: %s: control message over %d bytes ignored", l.remote(), MaxControlSize)
+		l.ignoredControl("control message over %d bytes ignored", MaxControlSize)
 		return l.drain(r)
 	}
 	c, err := ParseControl(l.text.Bytes())
 	switch {
 	case errors.Is(err, ErrUnknownControl):
-		l.logf("ws: %s: control message of unknown type %.40q ignored", l.remote(), c.Type)
+		l.ignoredControl("control message of unknown type %.40q ignored", c.Type)
 	case err != nil:
-		l.logf("ws: %s: %v; ignored", l.remote(), err)
+		l.ignoredControl("%v; ignored", err)
 	case c.Type == "resize":
 		l.infoMu.Lock()
 		l.info.Window = c.Window

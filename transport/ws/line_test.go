@@ -599,3 +599,56 @@ func TestReadDeadline(t *testing.T) {
 		t.Errorf("SetWriteDeadline: %v", err)
 	}
 }
+
+// TestControlMessageFloodLogsBounded: a peer that sends a stream of
+// control messages the line ignores gets maxIgnoredLogged log lines and
+// one saying the rest are not logged, not a line each; its data still
+// flows.
+func TestControlMessageFloodLogsBounded(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	ctx := testCtx(t, 10*time.Second)
+	accepted := make(chan *Line, 1)
+	go func() {
+		l, err := s.l.AcceptWS(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- l
+	}()
+	d := websocket.Dialer{Subprotocols: []string{ProtoBinary}}
+	conn, _, err := d.DialContext(ctx, s.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := <-accepted
+	if l == nil {
+		conn.Close()
+		t.FailNow()
+	}
+	defer l.Close()
+	defer conn.Close()
+	watchdog(t, 20*time.Second, func() { conn.Close(); l.Close() })
+	for range 500 {
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(`not json`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.WriteMessage(websocket.BinaryMessage, []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(l, got); err != nil || string(got) != "data" {
+		t.Fatalf("Read %q, %v; want data", got, err)
+	}
+	s.log.wait(t, "not logged further")
+	n := 0
+	for _, line := range s.log.snapshot() {
+		if strings.Contains(line, "ignored") {
+			n++
+		}
+	}
+	if n != maxIgnoredLogged+1 {
+		t.Errorf("%d log lines for 500 ignored control messages, want %d", n, maxIgnoredLogged+1)
+	}
+}
