@@ -127,6 +127,19 @@ const (
 	frmrZ = 0x08 // invalid N(R)
 )
 
+// frmrInfoLen is the length of an FRMR information field (modulo 128).
+const frmrInfoLen = 5
+
+// frmrInfoText is a received FRMR's information field for an error
+// message: in hex, at most frmrInfoLen octets of it, since a peer may
+// send any length and the message reaches logs and call records.
+func frmrInfoText(info []byte) string {
+	if len(info) <= frmrInfoLen {
+		return fmt.Sprintf("% x", info)
+	}
+	return fmt.Sprintf("% x … (%d octets)", info[:frmrInfoLen], len(info))
+}
+
 // machine is the LAPM link procedure as a pure state machine: every input is
 // a method taking now; outputs are frames (flush), events (takeEvents),
 // delivered payloads (takeRx) and one deadline. It does no I/O and starts
@@ -646,7 +659,7 @@ func (m *machine) recvFrame(now time.Time, f Frame) {
 		m.stats.FRMRReceived++
 		if m.st == stateConnected || m.st == stateEstablishing {
 			m.startDisc(now)
-			m.err = fmt.Errorf("%w: peer sent FRMR % x", ErrFrameReject, f.Info)
+			m.err = fmt.Errorf("%w: peer sent FRMR %s", ErrFrameReject, frmrInfoText(f.Info))
 		}
 	case KindUI:
 		m.recvUI(now, f, cmd)

@@ -1497,3 +1497,22 @@ func TestMachineNoREJRightAfterPollAnswer(t *testing.T) {
 		t.Fatalf("a timer is still armed at +%v after recovery", d.Sub(now))
 	}
 }
+
+// TestMachinePeerFRMRTextBounded: the error for a peer's FRMR shows its
+// information field in hex, but at most the five octets the field has,
+// however long the peer made it (the text reaches logs and call records).
+func TestMachinePeerFRMRTextBounded(t *testing.T) {
+	for _, n := range []int{5, 8 << 10} {
+		mp := newPair(t, defaultLinkParams())
+		mp.establish()
+		info := bytes.Repeat([]byte{0xAB}, n)
+		mp.m[1].recvFrame(mp.now, Frame{Addr: Originator.ResponseAddr(), Kind: KindFRMR, Info: info})
+		if !errors.Is(mp.m[1].err, ErrFrameReject) {
+			t.Fatalf("err %v, want ErrFrameReject", mp.m[1].err)
+		}
+		msg := mp.m[1].err.Error()
+		if len(msg) > 200 || !strings.Contains(msg, "ab ab ab ab ab") {
+			t.Errorf("FRMR of %d octets: error %.300q (%d characters)", n, msg, len(msg))
+		}
+	}
+}
