@@ -20,10 +20,12 @@ var ErrTooManyPending = errors.New("auth: too many pending handshakes from this 
 //
 // The back-off after n recent failures is Backoff(n, FreeFailures,
 // BaseDelay, MaxDelay), counted from the last failure; one failure is
-// forgotten per DecayInterval without failures. An attacker who keeps
-// guessing is held to about one guess per MaxDelay per user and per
-// source; when the guessing stops, the user can log in again at most
-// MaxDelay after the last failure. There is no permanent lockout.
+// forgotten per DecayInterval without failures. An attempt admitted and
+// not yet resolved (see Admit) counts as a failure made now, so attempts
+// run at once get no more than attempts run one after another. An
+// attacker who keeps guessing is held to about one guess per MaxDelay per
+// user and per source; when the guessing stops, the user can log in again
+// at most MaxDelay after the last failure. There is no permanent lockout.
 type ThrottleConfig struct {
 	FreeFailures        int           // failures before any delay (default 3)
 	BaseDelay           time.Duration // delay after the first delayed failure (default 1 s)
@@ -49,6 +51,7 @@ type Throttle struct {
 type throttleEntry struct {
 	failures int       // failures as of last
 	last     time.Time // time of the last failure
+	inFlight int       // attempts admitted and not yet resolved
 }
 
 // NewThrottle returns a throttle with cfg's settings.
@@ -110,14 +113,24 @@ func DecayedFailures(failures int, quiet, interval time.Duration) int {
 	return failures - int(forgotten)
 }
 
+// remaining is how long e still holds the next attempt back. Attempts in
+// flight may yet fail, now at the earliest: they count as failures made
+// now, so while one is in flight another is admitted only within the free
+// failures.
 func (t *Throttle) remaining(e throttleEntry, now time.Time) time.Duration {
 	n := DecayedFailures(e.failures, now.Sub(e.last), t.cfg.DecayInterval)
-	return e.last.Add(Backoff(n, t.cfg.FreeFailures, t.cfg.BaseDelay, t.cfg.MaxDelay)).Sub(now)
+	last := e.last
+	if e.inFlight > 0 {
+		n += e.inFlight
+		last = now
+	}
+	return last.Add(Backoff(n, t.cfg.FreeFailures, t.cfg.BaseDelay, t.cfg.MaxDelay)).Sub(now)
 }
 
 // Delay returns how long user and source must still wait before another
 // attempt is evaluated; 0 means go ahead. An empty user or source is not
-// checked.
+// checked. While attempts are in flight it is the least wait, assuming
+// they fail now. Delay only looks; Admit looks and reserves at once.
 func (t *Throttle) Delay(user, source string) time.Duration {
 	if t == nil {
 		return 0
@@ -126,6 +139,10 @@ func (t *Throttle) Delay(user, source string) time.Duration {
 	src := SourceKey(source)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.delayLocked(user, src, now)
+}
+
+func (t *Throttle) delayLocked(user, src string, now time.Time) time.Duration {
 	var d time.Duration
 	if e, ok := t.users[user]; ok && user != "" {
 		d = max(d, t.remaining(e, now))
@@ -136,15 +153,123 @@ func (t *Throttle) Delay(user, source string) time.Duration {
 	return max(d, 0)
 }
 
-// Failure records a failed attempt by user from source.
-func (t *Throttle) Failure(user, source string) {
+// Attempt is one password check admitted by Throttle.Admit. Until it is
+// resolved it counts as a failure of its user and its source, made now,
+// for every other Admit and Delay. Resolve it exactly once, with Failure,
+// Success or Abandon; only the first of these calls counts, so a deferred
+// Abandon is a safe catch-all. The nil *Attempt (from the nil *Throttle)
+// does nothing.
+type Attempt struct {
+	t         *Throttle
+	user, src string
+	done      bool // guarded by t.mu
+}
+
+// Admit checks and reserves in one step: if user and source must still
+// wait it returns nil and the wait (see Delay); otherwise it returns an
+// Attempt that counts against both until it is resolved. A caller that
+// checks a password after waiting for a hashing slot must Admit before
+// waiting: checking first and recording the failure after the hash would
+// let every attempt started at once past the back-off.
+func (t *Throttle) Admit(user, source string) (*Attempt, time.Duration) {
 	if t == nil {
-		return
+		return nil, 0
 	}
 	now := t.cfg.Now()
 	src := SourceKey(source)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if d := t.delayLocked(user, src, now); d > 0 {
+		return nil, d
+	}
+	if user != "" {
+		t.begin(t.users, user, now)
+	}
+	if src != "" {
+		t.begin(t.sources, src, now)
+	}
+	return &Attempt{t: t, user: user, src: src}, 0
+}
+
+func (t *Throttle) begin(m map[string]throttleEntry, key string, now time.Time) {
+	e, ok := m[key]
+	if !ok && len(m) >= t.cfg.MaxEntries {
+		t.evict(m, now)
+	}
+	e.inFlight++
+	m[key] = e
+}
+
+// Failure resolves a as a failed login (see Throttle.Failure).
+func (a *Attempt) Failure() { a.resolve(outcomeFailure) }
+
+// Success resolves a as a successful login (see Throttle.Success).
+func (a *Attempt) Success() { a.resolve(outcomeSuccess) }
+
+// Abandon resolves a as no login at all: no password was checked (the
+// verifier was busy, the caller gave up). It counts neither way.
+func (a *Attempt) Abandon() { a.resolve(outcomeNone) }
+
+type outcome int
+
+const (
+	outcomeNone outcome = iota
+	outcomeFailure
+	outcomeSuccess
+)
+
+// resolve records a's outcome and takes a out of flight in one step, so
+// that no Admit sees it neither in flight nor recorded.
+func (a *Attempt) resolve(o outcome) {
+	if a == nil {
+		return
+	}
+	t := a.t
+	now := t.cfg.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a.done {
+		return
+	}
+	a.done = true
+	switch o {
+	case outcomeFailure:
+		t.failLocked(a.user, a.src, now)
+	case outcomeSuccess:
+		t.successLocked(a.user, a.src, now)
+	}
+	t.end(t.users, a.user, now)
+	t.end(t.sources, a.src, now)
+}
+
+// end takes one attempt in flight off key's entry, and drops the entry if
+// nothing else is left in it.
+func (t *Throttle) end(m map[string]throttleEntry, key string, now time.Time) {
+	e, ok := m[key]
+	if key == "" || !ok {
+		return
+	}
+	e.inFlight = max(e.inFlight-1, 0)
+	if e.inFlight == 0 && DecayedFailures(e.failures, now.Sub(e.last), t.cfg.DecayInterval) == 0 {
+		delete(m, key)
+		return
+	}
+	m[key] = e
+}
+
+// Failure records a failed attempt by user from source that was not
+// admitted with Admit.
+func (t *Throttle) Failure(user, source string) {
+	if t == nil {
+		return
+	}
+	now := t.cfg.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.failLocked(user, SourceKey(source), now)
+}
+
+func (t *Throttle) failLocked(user, src string, now time.Time) {
 	if user != "" {
 		t.fail(t.users, user, now)
 	}
@@ -165,9 +290,11 @@ func (t *Throttle) fail(m map[string]throttleEntry, key string, now time.Time) {
 
 // evict makes room in m: it drops every entry that has decayed to zero,
 // then, if m is still over 90% full, the entries with the oldest failures.
+// Entries with attempts in flight stay (their attempts must find them when
+// they end); there are only as many of them as attempts run at once.
 func (t *Throttle) evict(m map[string]throttleEntry, now time.Time) {
 	for k, e := range m {
-		if DecayedFailures(e.failures, now.Sub(e.last), t.cfg.DecayInterval) == 0 {
+		if e.inFlight == 0 && DecayedFailures(e.failures, now.Sub(e.last), t.cfg.DecayInterval) == 0 {
 			delete(m, k)
 		}
 	}
@@ -181,10 +308,12 @@ func (t *Throttle) evict(m map[string]throttleEntry, now time.Time) {
 	}
 	all := make([]aged, 0, len(m))
 	for k, e := range m {
-		all = append(all, aged{k, e.last})
+		if e.inFlight == 0 {
+			all = append(all, aged{k, e.last})
+		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].last.Before(all[j].last) })
-	for _, a := range all[:len(all)-target] {
+	for _, a := range all[:min(len(all), len(m)-target)] {
 		delete(m, a.key)
 	}
 }
@@ -196,9 +325,23 @@ func (t *Throttle) Success(user, source string) {
 	if t == nil {
 		return
 	}
+	now := t.cfg.Now()
 	t.mu.Lock()
-	delete(t.users, user)
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	t.successLocked(user, SourceKey(source), now)
+}
+
+func (t *Throttle) successLocked(user, _ string, _ time.Time) {
+	e, ok := t.users[user]
+	if !ok {
+		return
+	}
+	if e.inFlight == 0 {
+		delete(t.users, user)
+		return
+	}
+	e.failures, e.last = 0, time.Time{}
+	t.users[user] = e
 }
 
 // Len returns the number of users and sources remembered.

@@ -286,7 +286,10 @@ func (v *Verifier) Users() *Users { return v.users.Load() }
 // Every attempt that gets a slot runs exactly one argon2id computation:
 // against the account's hash, or against a dummy hash with the configured
 // parameters when the account does not exist. Attempts refused by the
-// throttle run none (the padding hides the difference).
+// throttle run none (the padding hides the difference). An attempt counts
+// against the throttle from the moment it is admitted, before it waits for
+// a slot, so that attempts started at once are held to the same back-off
+// as attempts made one after another (see Throttle.Admit).
 func (v *Verifier) Verify(ctx context.Context, userID, password, source string) (User, error) {
 	start := v.now()
 	u, err := v.verify(ctx, userID, password, source)
@@ -316,10 +319,15 @@ func loggedName(userID string, exists bool) string {
 func (v *Verifier) verify(ctx context.Context, userID, password, source string) (User, error) {
 	u, found := v.users.Load().Lookup(userID)
 	name := loggedName(userID, found)
-	if d := v.th.Delay(userID, source); d > 0 {
+	// Admitted before waiting for a slot, the attempt counts against the
+	// back-off while it waits and hashes: attempts started together get
+	// no more guesses than attempts made one after another.
+	att, d := v.th.Admit(userID, source)
+	if d > 0 {
 		v.logf("auth: login %s from %s denied: throttled for %v", name, source, d)
 		return User{}, ErrDenied
 	}
+	defer att.Abandon() // no password checked: busy, or ctx ended
 	h := v.dummy
 	if found {
 		var err error
@@ -359,11 +367,11 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		reason = "account expired"
 	}
 	if reason != "" {
-		v.th.Failure(userID, source)
+		att.Failure()
 		v.logf("auth: login %s from %s denied: %s", name, source, reason)
 		return User{}, ErrDenied
 	}
-	v.th.Success(userID, source)
+	att.Success()
 	return u, nil
 }
 

@@ -293,7 +293,9 @@ func TestVerifyPadsFailures(t *testing.T) {
 	if v.Stats().Hashes != hashes {
 		t.Error("a throttled attempt ran argon2id")
 	}
-	// Shedding is immediate.
+	// Shedding is immediate. (An hour on, alice's failures have decayed:
+	// with them, her attempt in flight would hold the next one back.)
+	clock.Advance(time.Hour)
 	gate := make(chan struct{})
 	v.testHook = func() { <-gate }
 	done := make(chan error)
