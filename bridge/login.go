@@ -293,6 +293,20 @@ func verifyBounded(ctx context.Context, v Verifier, user, pw, source string) (ac
 	return acct, false, err
 }
 
+// leftAfter is the outcome of a login that ended with err (the caller hung
+// up, cancelled, or the line failed) after failed wrong attempts, the last
+// of them as user: with none, err; with some, a denied login, so that a
+// caller who guesses one password per call and hangs up at "Login
+// incorrect." leaves a denied record with the name tried, not an
+// abandoned one without it.
+func leftAfter(failed int, user string, err error) (loginOutcome, error) {
+	if failed == 0 {
+		return loginOutcome{}, err
+	}
+	return loginOutcome{tried: user, result: store.ResultDenied, tries: failed,
+		reason: fmt.Sprintf("%d failed login attempts, then the caller left", failed)}, nil
+}
+
 // textLogin runs the login dialogue: up to tries attempts of user name and
 // password, verified by v. When v bounds the logins in progress per
 // address (pendingLimiter), a password check is one of them: an attempt
@@ -317,7 +331,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			}
 			u, err := e.readLine(false, maxUserLen)
 			if err != nil {
-				return loginOutcome{tries: i - 1}, err
+				return leftAfter(i-1, last, err)
 			}
 			user = u
 		}
@@ -326,7 +340,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 		}
 		pw, err := e.readLine(true, maxPasswordLen)
 		if err != nil {
-			return loginOutcome{tries: i - 1}, err
+			return leftAfter(i-1, last, err)
 		}
 		if !e.echo {
 			// The terminal echoed the CR itself, or not: make sure
@@ -350,7 +364,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 		case errors.Is(err, ErrDenied):
 			if i < tries {
 				if _, err := io.WriteString(e.w, "Login incorrect.\r\n\r\n"); err != nil {
-					return loginOutcome{}, errCallerGone
+					return leftAfter(i, last, errCallerGone)
 				}
 			}
 		case ctx.Err() != nil:

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/dialgate/dialgate/internal/store"
 )
 
 func TestLineEditor(t *testing.T) {
@@ -100,7 +102,35 @@ func FuzzTextLogin(f *testing.F) {
 		if err == nil && out.result == "" && (out.acct.Name != "alice" || v.granted != 1) {
 			t.Fatalf("granted %+v for %q", out.acct, in)
 		}
+		if failed := v.calls - v.granted; err != nil && failed > 0 {
+			t.Fatalf("%d failed attempts, then error %v: the outcome must be a denied login for %q", failed, err, in)
+		}
 	})
+}
+
+// TestTextLoginLeftAfterFailures: a caller who hangs up (or cancels) after
+// a wrong password gets a denied outcome naming the user tried, not an
+// error the call records as abandoned without a name: one guess per call
+// must not go unrecorded.
+func TestTextLoginLeftAfterFailures(t *testing.T) {
+	for _, in := range []string{
+		"alice\rwrong\r",            // gone at "Login incorrect."
+		"alice\rwrong\ralice\r",     // gone at the second password prompt
+		"alice\rwrong\r\x03",        // cancelled after one failure
+		"bob\rwrong\rbob\rwrong2\r", // two failures, then gone
+	} {
+		v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}
+		e := newLineEditor(strings.NewReader(in), io.Discard, true)
+		out, err := textLogin(context.Background(), e, v, "test", "banner\r\n", 3)
+		if err != nil || out.result != store.ResultDenied || out.tried == "" || out.tries != v.calls {
+			t.Errorf("%q: outcome %+v, error %v; want denied with the user tried after %d attempts", in, out, err, v.calls)
+		}
+	}
+	// Gone before any attempt was checked: the error, as before.
+	e := newLineEditor(strings.NewReader("alice\r"), io.Discard, true)
+	if _, err := textLogin(context.Background(), e, &countingVerifier{}, "test", "", 3); !errors.Is(err, io.EOF) && !errors.Is(err, errCallerGone) {
+		t.Errorf("gone at the first password prompt: error %v", err)
+	}
 }
 
 type countingVerifier struct {
