@@ -83,6 +83,9 @@ type Server struct {
 	st          atomic.Pointer[state]
 	slots       *slots
 	busyRecords busyRecorder
+	// overLines is how many calls a listener answers at once beyond
+	// max_concurrent (maxCallsOverLines; tests lower it).
+	overLines int
 
 	// stopCtx ends every call at once (the drain deadline passed).
 	stopCtx context.Context
@@ -107,9 +110,13 @@ func New(opts Options) (*Server, error) {
 		now:       opts.Now,
 		v42:       opts.V42,
 		listeners: map[transport.Listener]struct{}{},
+		overLines: maxCallsOverLines,
 	}
 	if s.log == nil {
 		s.log = zap.NewNop()
+	}
+	s.busyRecords.summary.emit = func(n int, _ string) {
+		s.log.Warn("connection flood: BUSY calls hung up without a call record", zap.Int("calls", n))
 	}
 	s.SetCallback(opts.Callback)
 	if s.now == nil {
@@ -178,9 +185,43 @@ func (s *Server) Config() *config.Config { return s.st.Load().cfg }
 // ActiveCalls is the number of line slots in use.
 func (s *Server) ActiveCalls() int { return s.slots.busy() }
 
+// maxCallsOverLines bounds the calls one listener answers at once beyond
+// max_concurrent: the calls hung up without a line (BUSY, refused,
+// throttled) while their lines close. Closing a TCP line waits up to its
+// linger (5 s) for the caller's side, so without a bound one address that
+// connects and never closes held a descriptor and a goroutine for every
+// connection (2,000 after 2,000 connections) and could take the process
+// to its descriptor limit, where every listener and the call records
+// fail. At the bound the listener stops accepting until a call ends; new
+// connections wait in the kernel's accept queue meanwhile.
+const maxCallsOverLines = 256
+
+// Accept failures (out of descriptors, EMFILE/ENFILE, and the like) are
+// retried with a back-off that doubles from acceptRetryMin to
+// acceptRetryMax (as net/http does). It starts over only after
+// acceptCalm without a failure: out of descriptors, an accept succeeds
+// each time a call ends and the next one fails again, and starting over
+// at every success retried (and logged) every few milliseconds.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+	acceptCalm     = 5 * time.Second
+)
+
+// acceptRetry is the delay before retrying after a failed accept: prev
+// is the delay after the previous failure, since the time from it.
+func acceptRetry(prev, since time.Duration) time.Duration {
+	if since >= acceptCalm {
+		prev = 0
+	}
+	return min(max(2*prev, acceptRetryMin), acceptRetryMax)
+}
+
 // Serve answers calls from l as listener name until l fails or Shutdown.
-// Each call runs in its own goroutine. It returns ErrShutdown after
-// Shutdown.
+// Each call runs in its own goroutine; at most max_concurrent +
+// maxCallsOverLines of l's calls run at once (see maxCallsOverLines).
+// Failed accepts are retried with a back-off and logged at most once a
+// second, with their count. It returns ErrShutdown after Shutdown.
 func (s *Server) Serve(name string, l transport.Listener) error {
 	if _, ok := s.Config().Listener(name); !ok {
 		return fmt.Errorf("%w %q", ErrUnknownListener, name)
@@ -200,10 +241,29 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
+	failures := burstLog{emit: func(n int, last string) {
+		s.log.Warn("accept failed; retrying with back-off", zap.String("listener", name),
+			zap.Int("failures", n), zap.String("error", last))
+	}}
+	defer failures.close()
+	paused := burstLog{emit: func(n int, _ string) {
+		s.log.Warn("listener at its bound of calls at once; new callers wait to be answered",
+			zap.String("listener", name), zap.Int("limit", s.callLimit()), zap.Int("pauses", n))
+	}}
+	defer paused.close()
+	var (
+		g            callGate
+		delay        time.Duration
+		lastFail     time.Time
+		failedBefore bool
+	)
 	for {
+		if !g.enter(s.stopCtx, s.callLimit, func() { paused.add("") }) {
+			return ErrShutdown
+		}
 		line, err := l.Accept(s.stopCtx)
 		if err != nil {
+			g.leave()
 			s.mu.Lock()
 			d := s.draining
 			s.mu.Unlock()
@@ -213,9 +273,14 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 			if errors.Is(err, transport.ErrHungUp) || errors.Is(err, context.Canceled) || isClosed(err) {
 				return fmt.Errorf("bridge: listener %s: %w", name, err)
 			}
-			// Transient (EMFILE and the like): back off like net/http.
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed", zap.String("listener", name), zap.Error(err), zap.Duration("retry_in", delay))
+			// Transient (EMFILE and the like): back off.
+			now := s.now()
+			since := acceptCalm
+			if failedBefore {
+				since = now.Sub(lastFail)
+			}
+			delay, lastFail, failedBefore = acceptRetry(delay, since), now, true
+			failures.add(err.Error())
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
@@ -225,17 +290,72 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 			}
 			continue
 		}
-		delay = 0
 		if !s.addCall() {
 			// Draining: this call gets BUSY like any other.
-			go s.refuseDraining(name, line)
+			go func() {
+				defer g.leave()
+				s.refuseDraining(name, line)
+			}()
 			continue
 		}
 		go func() {
 			defer s.calls.Done()
+			defer g.leave()
 			s.handle(name, line)
 		}()
 	}
+}
+
+// callLimit is how many calls a listener answers at once.
+func (s *Server) callLimit() int {
+	return s.Config().Lines.MaxConcurrent + s.overLines
+}
+
+// callGate counts one listener's calls in flight.
+type callGate struct {
+	mu    sync.Mutex
+	n     int
+	freed chan struct{} // closed when a call ends; nil while nobody waits
+}
+
+// enter counts a call about to be accepted, first waiting while limit()
+// calls are in flight (calling paused once if it has to); false means
+// ctx ended first.
+func (g *callGate) enter(ctx context.Context, limit func() int, paused func()) bool {
+	waited := false
+	for {
+		g.mu.Lock()
+		if g.n < limit() {
+			g.n++
+			g.mu.Unlock()
+			return true
+		}
+		if g.freed == nil {
+			g.freed = make(chan struct{})
+		}
+		freed := g.freed
+		g.mu.Unlock()
+		if !waited {
+			waited = true
+			paused()
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// leave ends a call counted by enter.
+func (g *callGate) leave() {
+	g.mu.Lock()
+	g.n--
+	if g.freed != nil {
+		close(g.freed)
+		g.freed = nil
+	}
+	g.mu.Unlock()
 }
 
 func (s *Server) addCall() bool {
@@ -304,6 +424,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	<-done
 	s.serving.Wait()
+	s.busyRecords.summary.close()
 	return err
 }
 
