@@ -152,6 +152,17 @@ func (d *daemon) stopLocked() {
 	d.cmd = nil
 }
 
+// signal sends sig to the running daemon (the V.42 test stalls it with
+// SIGSTOP and SIGCONT).
+func (d *daemon) signal(sig syscall.Signal) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd == nil {
+		return errors.New("gateway not running")
+	}
+	return d.cmd.Process.Signal(sig)
+}
+
 // exitStatus is how the last run ended, once it has.
 func (d *daemon) exitStatus() error {
 	select {

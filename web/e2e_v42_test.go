@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,6 +124,18 @@ func TestE2EBrowserV42(t *testing.T) {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
+		if r.URL.Path == "/stall" {
+			// The stall hook: SIGSTOP or SIGCONT to the daemon.
+			sig := map[string]syscall.Signal{"stop": syscall.SIGSTOP, "cont": syscall.SIGCONT}[r.URL.Query().Get("signal")]
+			if sig == 0 {
+				http.Error(w, "signal=stop or signal=cont", http.StatusBadRequest)
+				return
+			}
+			if err := gw.signal(sig); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+			return
+		}
 		gw.stop()
 		fp, err := gw.keygen(r.Context(), true)
 		if err == nil {
@@ -155,6 +168,7 @@ func TestE2EBrowserV42(t *testing.T) {
 		"DIALGATE_E2E_SECURE_URL="+secureURL,
 		"DIALGATE_E2E_FINGERPRINT="+firstKey,
 		"DIALGATE_E2E_ROTATE_URL="+hook.URL+"/rotate",
+		"DIALGATE_E2E_STALL_URL="+hook.URL+"/stall",
 		"DIALGATE_E2E_USER=alice",
 		"DIALGATE_E2E_PASSWORD="+e2ePassword,
 		"DIALGATE_E2E_OUT="+artifacts,
@@ -168,6 +182,9 @@ func TestE2EBrowserV42(t *testing.T) {
 	for _, want := range []string{
 		"ok V.42 call with Access Security; host key pinned on first use",
 		"ok command over the sealed link",
+		"ok Break interrupts the program behind the gateway",
+		"ok a paste over 1 MiB arrives whole over V.42",
+		"ok keys typed while the gateway is stalled all arrive",
 		"ok resize reaches the pty over V.42",
 		"ok second caller hears busy",
 		"ok wrong password is denied",

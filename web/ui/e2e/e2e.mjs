@@ -121,13 +121,25 @@ async function login(page, pw) {
   await typeLine(page, pw);
 }
 
-// bigPaste pastes n octets of text lines into the shell's `wc -c` (echo
-// off, so that the terminal need not show them) and returns what wc
-// counted.
-async function bigPaste(page, n) {
-  await typeLine(page, 'stty -echo; echo paste-ready; wc -c; stty echo; echo paste-counted');
-  await waitScreen(page, (s) => s.split('\n').some((l) => l.trim() === 'paste-ready'), 'the shell ready for the paste');
-  const want = await page.evaluate((n) => {
+// wcCount runs the shell's `wc -c` (echo off, so that the terminal need
+// not show what it counts), lets feed(page) give it input, ends the input
+// with Ctrl+D and returns {n: what wc counted, want: what feed returned}.
+async function wcCount(page, feed) {
+  const ready = `input-${++seq}-ready`, counted = `input-${seq}-counted`;
+  await typeLine(page, `stty -echo; echo ${ready}; wc -c; stty echo; echo ${counted}`);
+  await waitScreen(page, (s) => s.split('\n').some((l) => l.trim() === ready), 'the shell ready for input');
+  const want = await feed(page);
+  await page.keyboard.press('Control+d');
+  const s = await waitScreen(page, (t) => t.split('\n').some((l) => l.trim() === counted), 'wc to count the input');
+  const lines = s.split('\n');
+  const end = lines.findLastIndex((l) => l.trim() === counted);
+  const got = lines.slice(lines.findLastIndex((l) => l.trim() === ready) + 1, end).map((l) => l.trim()).find((l) => /^\d+$/.test(l));
+  return { n: Number(got), want };
+}
+
+// bigPaste pastes n octets of text lines into `wc -c` (wcCount).
+function bigPaste(page, n) {
+  return wcCount(page, (p) => p.evaluate((n) => {
     let big = '';
     for (let i = 0; big.length < n; i++) big += `big ${i} ${'z'.repeat(70)}\n`;
     const dt = new DataTransfer();
@@ -135,13 +147,7 @@ async function bigPaste(page, n) {
     document.querySelector('.xterm-helper-textarea')
       .dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
     return big.length;
-  }, n);
-  await page.keyboard.press('Control+d');
-  const s = await waitScreen(page, (t) => t.split('\n').some((l) => l.trim() === 'paste-counted'), 'wc to count the paste');
-  const lines = s.split('\n');
-  const end = lines.findLastIndex((l) => l.trim() === 'paste-counted');
-  const got = lines.slice(lines.findLastIndex((l) => l.trim() === 'paste-ready') + 1, end).map((l) => l.trim()).find((l) => /^\d+$/.test(l));
-  return { n: Number(got), want };
+  }, n));
 }
 
 async function sttySize(page) {
@@ -242,6 +248,31 @@ async function v42Scenario() {
   const counted = await bigPaste(a, 1100000);
   if (counted.n !== counted.want) throw new Error(`wc -c counted ${counted.n} octets, pasted ${counted.want}`);
   ok(`${step} (${counted.n} octets)`);
+
+  const stallURL = env('DIALGATE_E2E_STALL_URL');
+  if (stallURL) {
+    step = 'keys typed while the gateway is stalled all arrive';
+    // The hook stops the gateway process (SIGSTOP) and lets it go on
+    // (SIGCONT): the link stops acknowledging, and the page must hold
+    // back what it cannot send instead of dropping it.
+    const signal = async (sig) => {
+      const r = await fetch(`${stallURL}?signal=${sig}`, { method: 'POST' });
+      if (!r.ok) throw new Error(`stall hook: HTTP ${r.status}: ${await r.text()}`);
+    };
+    const typed = await wcCount(a, async (p) => {
+      let text = '';
+      for (let i = 0; text.length < 1600; i++) text += `${i}:abcdefgh\n`;
+      await signal('stop');
+      try {
+        await p.keyboard.type(text.replace(/\n/g, '\r'));
+      } finally {
+        await signal('cont');
+      }
+      return text.length;
+    });
+    if (typed.n !== typed.want) throw new Error(`wc -c counted ${typed.n} octets, typed ${typed.want}`);
+    ok(`${step} (${typed.n} octets)`);
+  }
 
   step = 'resize reaches the pty over V.42';
   let want = await size(a);
