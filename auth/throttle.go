@@ -18,14 +18,31 @@ var ErrTooManyPending = errors.New("auth: too many pending handshakes from this 
 // ThrottleConfig configures a Throttle. Zero fields take the defaults
 // given.
 //
+// Failures are counted per user (from every source) and per source (for
+// every user); a source is an IPv4 address or an IPv6 /64 (SourceKey).
 // The back-off after n recent failures is Backoff(n, FreeFailures,
 // BaseDelay, MaxDelay), counted from the last failure; one failure is
 // forgotten per DecayInterval without failures. An attempt admitted and
 // not yet resolved (see Admit) counts as a failure made now, so attempts
-// run at once get no more than attempts run one after another. An
-// attacker who keeps guessing is held to about one guess per MaxDelay per
-// user and per source; when the guessing stops, the user can log in again
-// at most MaxDelay after the last failure. There is no permanent lockout.
+// run at once get no more than attempts run one after another.
+//
+// A source from which a user logged in within TrustFor is trusted for
+// that user (the TrustedSources most recent ones): an attempt at the user
+// from there is held back by the source's count only, not by the user's,
+// so that guesses from elsewhere cannot keep the user out of the places
+// they log in from. Failures there still count against the user
+// elsewhere, and a login clears no count (one good source must not
+// whitewash the guesses of others). Trust is kept in memory only.
+//
+// An attacker who keeps guessing is held to about one guess per MaxDelay
+// per source, and per user over all the sources not trusted for that
+// user; only from the user's own trusted sources, if it can send from
+// them, does it get up to one more per MaxDelay each. What it can still do
+// is hold the user back at sources not trusted for them: new ones, and
+// every one after a restart. There is no permanent lockout: when the
+// guessing stops, an attempt is admitted at most MaxDelay after the last
+// failure counted against its user and its source (and once the attempts
+// in flight for them have ended).
 type ThrottleConfig struct {
 	FreeFailures        int           // failures before any delay (default 3)
 	BaseDelay           time.Duration // delay after the first delayed failure (default 1 s)
@@ -33,19 +50,30 @@ type ThrottleConfig struct {
 	DecayInterval       time.Duration // one failure forgotten per interval (default 10 min)
 	MaxPendingPerSource int           // handshakes in progress per source (default 4)
 	MaxEntries          int           // remembered users, and sources, each (default 65536)
+	TrustedSources      int           // trusted sources remembered per user (default 4; negative: none)
+	TrustFor            time.Duration // trust after the user's last login from a source (default 30 days)
 	Now                 func() time.Time
 }
 
-// Throttle holds the failure counts per user and per source address and
-// the handshakes in progress per source. It is safe for concurrent use;
-// the nil *Throttle throttles nothing. Memory is bounded by MaxEntries per
-// table: entries that have decayed to zero go first, then the oldest.
+// Throttle holds the failure counts per user and per source address, the
+// sources each user logged in from recently, and the handshakes in
+// progress per source. It is safe for concurrent use; the nil *Throttle
+// throttles nothing. Memory is bounded by MaxEntries per table (users,
+// sources, users with trusted sources, TrustedSources each): entries that
+// have decayed to zero or expired go first, then the oldest.
 type Throttle struct {
 	cfg     ThrottleConfig
 	mu      sync.Mutex
 	users   map[string]throttleEntry
 	sources map[string]throttleEntry
+	trusted map[string][]trustedSource // newest first
 	pending map[string]int
+}
+
+// trustedSource is a source a user logged in from, and when they last did.
+type trustedSource struct {
+	src  string
+	last time.Time
 }
 
 type throttleEntry struct {
@@ -74,12 +102,21 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 1 << 16
 	}
+	switch {
+	case cfg.TrustedSources == 0:
+		cfg.TrustedSources = 4
+	case cfg.TrustedSources < 0:
+		cfg.TrustedSources = 0
+	}
+	if cfg.TrustFor <= 0 {
+		cfg.TrustFor = 30 * 24 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	return &Throttle{
 		cfg: cfg, users: map[string]throttleEntry{}, sources: map[string]throttleEntry{},
-		pending: map[string]int{},
+		trusted: map[string][]trustedSource{}, pending: map[string]int{},
 	}
 }
 
@@ -129,8 +166,9 @@ func (t *Throttle) remaining(e throttleEntry, now time.Time) time.Duration {
 
 // Delay returns how long user and source must still wait before another
 // attempt is evaluated; 0 means go ahead. An empty user or source is not
-// checked. While attempts are in flight it is the least wait, assuming
-// they fail now. Delay only looks; Admit looks and reserves at once.
+// checked, nor is the user from a source trusted for them. While attempts
+// are in flight it is the least wait, assuming they fail now. Delay only
+// looks; Admit looks and reserves at once.
 func (t *Throttle) Delay(user, source string) time.Duration {
 	if t == nil {
 		return 0
@@ -144,7 +182,7 @@ func (t *Throttle) Delay(user, source string) time.Duration {
 
 func (t *Throttle) delayLocked(user, src string, now time.Time) time.Duration {
 	var d time.Duration
-	if e, ok := t.users[user]; ok && user != "" {
+	if e, ok := t.users[user]; ok && user != "" && !t.trustedLocked(user, src, now) {
 		d = max(d, t.remaining(e, now))
 	}
 	if e, ok := t.sources[src]; ok && src != "" {
@@ -318,9 +356,13 @@ func (t *Throttle) evict(m map[string]throttleEntry, now time.Time) {
 	}
 }
 
-// Success records a successful login: it clears user's failures. The
-// source's failures stay (one good account must not whitewash a source
-// that guesses at others).
+// Success records a successful login by user from source: the source
+// becomes trusted for user (see ThrottleConfig), the most recent of the
+// user's trusted sources; the oldest beyond TrustedSources is forgotten.
+// No failure count is cleared: not the source's (one good account must
+// not whitewash a source that guesses at others), nor the user's (one
+// good source must not whitewash sources that guess at the user; the
+// user's own slips decay like any failure).
 func (t *Throttle) Success(user, source string) {
 	if t == nil {
 		return
@@ -331,17 +373,67 @@ func (t *Throttle) Success(user, source string) {
 	t.successLocked(user, SourceKey(source), now)
 }
 
-func (t *Throttle) successLocked(user, _ string, _ time.Time) {
-	e, ok := t.users[user]
-	if !ok {
+func (t *Throttle) successLocked(user, src string, now time.Time) {
+	if user == "" || src == "" || t.cfg.TrustedSources == 0 {
 		return
 	}
-	if e.inFlight == 0 {
-		delete(t.users, user)
+	old, ok := t.trusted[user]
+	if !ok && len(t.trusted) >= t.cfg.MaxEntries {
+		t.evictTrusted(now)
+	}
+	list := make([]trustedSource, 0, min(len(old)+1, t.cfg.TrustedSources))
+	list = append(list, trustedSource{src: src, last: now})
+	for _, ts := range old {
+		if len(list) == t.cfg.TrustedSources {
+			break
+		}
+		if ts.src != src && now.Sub(ts.last) < t.cfg.TrustFor {
+			list = append(list, ts)
+		}
+	}
+	t.trusted[user] = list
+}
+
+// trustedLocked reports whether user logged in from src within TrustFor
+// (and src is still among the user's TrustedSources most recent).
+func (t *Throttle) trustedLocked(user, src string, now time.Time) bool {
+	if src == "" {
+		return false
+	}
+	for _, ts := range t.trusted[user] {
+		if ts.src == src {
+			return now.Sub(ts.last) < t.cfg.TrustFor
+		}
+	}
+	return false
+}
+
+// evictTrusted makes room in the trusted table: it drops every user whose
+// trusted sources have all expired, then, if the table is still over 90%
+// full, the users whose last login is oldest. Only logins fill it, so it
+// holds at most as many users as log in within TrustFor.
+func (t *Throttle) evictTrusted(now time.Time) {
+	for u, list := range t.trusted {
+		if now.Sub(list[0].last) >= t.cfg.TrustFor {
+			delete(t.trusted, u)
+		}
+	}
+	target := t.cfg.MaxEntries * 9 / 10
+	if len(t.trusted) <= target {
 		return
 	}
-	e.failures, e.last = 0, time.Time{}
-	t.users[user] = e
+	type aged struct {
+		user string
+		last time.Time
+	}
+	all := make([]aged, 0, len(t.trusted))
+	for u, list := range t.trusted {
+		all = append(all, aged{u, list[0].last})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].last.Before(all[j].last) })
+	for _, a := range all[:len(all)-target] {
+		delete(t.trusted, a.user)
+	}
 }
 
 // Len returns the number of users and sources remembered.

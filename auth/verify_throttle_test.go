@@ -123,7 +123,9 @@ func TestThrottleAdmitCountsInFlight(t *testing.T) {
 	if d := th.Delay("carol", ""); d != time.Second {
 		t.Errorf("after four failures: %v, want 1s", d)
 	}
-	// Success keeps the other attempts in flight.
+	// A success keeps the other attempts in flight; once every attempt has
+	// ended, nothing is in flight and nothing is left of the abandoned
+	// attempt's fresh source.
 	clock.Advance(time.Second)
 	a1, _ := th.Admit("carol", "192.0.2.50:1")
 	th.Success("carol", "192.0.2.60:1")
@@ -131,8 +133,13 @@ func TestThrottleAdmitCountsInFlight(t *testing.T) {
 		t.Errorf("a success forgot the attempt in flight: %+v", e)
 	}
 	a1.Abandon()
-	if u, s := th.Len(); u != 0 || s != 4 {
-		t.Errorf("remembered %d users, %d sources after everything resolved; want 0, 4", u, s)
+	for k, e := range th.users {
+		if e.inFlight != 0 {
+			t.Errorf("user %s: %d in flight after every attempt ended", k, e.inFlight)
+		}
+	}
+	if _, s := th.Len(); s != 4 {
+		t.Errorf("remembered %d sources after everything resolved; want the 4 that failed", s)
 	}
 	// The nil throttle admits everything; the nil attempt does nothing.
 	var none *Throttle
@@ -164,5 +171,151 @@ func TestThrottleEvictKeepsInFlight(t *testing.T) {
 	}
 	if users, sources := th.Len(); users > 10 || sources > 10 {
 		t.Errorf("%d users, %d sources remembered, cap 10", users, sources)
+	}
+}
+
+// TestVerifyStrangerCannotLockOutKnownSource: guesses at a user from
+// elsewhere do not keep the user out of a source they logged in from.
+// Regression: the per-user back-off applied whatever the source, so eight
+// wrong guesses from eight addresses denied alice her right password (the
+// live test: "throttled for 998ms"), and a dozen guesses an hour kept any
+// account locked. Kept: a source alice never logged in from stays held
+// back by her count (distributed guessing), and her own source by its
+// count (guessing from there).
+func TestVerifyStrangerCannotLockOutKnownSource(t *testing.T) {
+	clock := newPolicyClock()
+	u := NewUsers()
+	if err := u.Add(User{ID: "alice", Hash: policyHash(t, "hunter2pw")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Add(User{ID: "bob", Hash: policyHash(t, "bobpw")}); err != nil {
+		t.Fatal(err)
+	}
+	th := NewThrottle(ThrottleConfig{FreeFailures: 3, BaseDelay: time.Second, MaxDelay: 5 * time.Minute, Now: clock.Now})
+	v := NewVerifier(u, VerifierConfig{Argon2: policyArgon2, MaxConcurrent: 1, MinFailureTime: time.Second,
+		Now: clock.Now, Sleep: (&policySleeper{clock: clock}).Sleep}, th)
+	ctx := context.Background()
+	const home = "192.0.2.10:5000"
+	if _, err := v.Verify(ctx, "alice", "hunter2pw", home); err != nil {
+		t.Fatalf("alice at home: %v", err)
+	}
+	for i := 21; i <= 28; i++ {
+		if _, err := v.Verify(ctx, "alice", fmt.Sprintf("wrong%d", i), fmt.Sprintf("127.0.0.%d:4000", i)); err != ErrDenied {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if d := th.Delay("alice", "127.0.0.99:4000"); d == 0 {
+		t.Fatal("eight guesses left alice unthrottled at a fresh source")
+	}
+	hashes := v.Stats().Hashes
+	if _, err := v.Verify(ctx, "alice", "hunter2pw", "192.0.2.10:6000"); err != nil {
+		t.Errorf("alice at home after strangers' guesses: %v", err)
+	}
+	if v.Stats().Hashes != hashes+1 {
+		t.Error("alice's login at home ran no argon2id")
+	}
+	// The trade-off: at a source alice never logged in from, the guesses
+	// still hold her (and every guesser) back.
+	if _, err := v.Verify(ctx, "alice", "hunter2pw", "127.0.0.99:4000"); err != ErrDenied {
+		t.Errorf("alice at a fresh source during the guessing: %v, want ErrDenied", err)
+	}
+	// Trust is per user: alice's home is nobody else's.
+	for i := range 5 { // each failure is padded to 1 s, so 5 to outlast it
+		_, _ = v.Verify(ctx, "bob", "wrong", fmt.Sprintf("198.51.100.%d:1", i))
+	}
+	if d := th.Delay("bob", home); d == 0 {
+		t.Error("bob, guessed at from elsewhere, is not held back at alice's home")
+	}
+	// Guessing from alice's home is held back by that source's own count,
+	// which does cover her.
+	for i := range 5 {
+		if _, err := v.Verify(ctx, "alice", fmt.Sprintf("nope%d", i), home); err != ErrDenied {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.Verify(ctx, "alice", "hunter2pw", home); err != ErrDenied {
+		t.Errorf("alice at home after five failures from home: %v, want ErrDenied", err)
+	}
+	clock.Advance(th.Delay("", home))
+	if _, err := v.Verify(ctx, "alice", "hunter2pw", home); err != nil {
+		t.Errorf("alice at home once its own back-off ran out: %v", err)
+	}
+}
+
+// TestThrottleTrustedSources: which sources are trusted for a user, for
+// how long, how many, and in how much memory.
+func TestThrottleTrustedSources(t *testing.T) {
+	clock := newPolicyClock()
+	th := NewThrottle(ThrottleConfig{FreeFailures: 1, TrustedSources: 2, TrustFor: time.Hour, MaxEntries: 10, Now: clock.Now})
+	// held reports whether alice is held back at src just after strangers
+	// guessed at her.
+	guesses := 0
+	held := func(src string) bool {
+		for range 3 {
+			guesses++
+			th.Failure("alice", fmt.Sprintf("203.0.%d.%d:1", 113+guesses/250, guesses%250))
+		}
+		return th.Delay("alice", src) > 0
+	}
+	th.Success("alice", "[2001:db8:1:2::5]:23")
+	// IPv6 by /64, as sources are counted.
+	if held("[2001:db8:1:2::99]:2323") {
+		t.Error("another address in alice's /64 is held back")
+	}
+	if !held("[2001:db8:1:3::5]:23") {
+		t.Error("another /64 is trusted")
+	}
+	// While attempts are in flight, the trusted source is still admitted.
+	a, _ := th.Admit("alice", "[2001:db8:1:2::1]:1")
+	if a == nil {
+		t.Fatal("trusted source refused")
+	}
+	if b, _ := th.Admit("alice", "[2001:db8:1:2::1]:2"); b == nil {
+		t.Error("trusted source refused with one attempt of its own in flight (FreeFailures 1)")
+	} else {
+		b.Abandon()
+	}
+	a.Abandon()
+	// The most recent TrustedSources, each for TrustFor after its last login.
+	th.Success("alice", "192.0.2.1:1")
+	clock.Advance(10 * time.Minute)
+	th.Success("alice", "192.0.2.2:1")
+	if !held("[2001:db8:1:2::5]:23") || held("192.0.2.1:9") || held("192.0.2.2:9") {
+		t.Errorf("trusted: %v, want the two most recent", th.trusted["alice"])
+	}
+	clock.Advance(50 * time.Minute)
+	if !held("192.0.2.1:9") || held("192.0.2.2:9") {
+		t.Errorf("an hour after its login, a source is still trusted (or one 50 min after is not): %v", th.trusted["alice"])
+	}
+	th.Success("alice", "192.0.2.3:1")
+	if n := len(th.trusted["alice"]); n != 2 {
+		t.Errorf("%d trusted sources kept, want 2 (%v)", n, th.trusted["alice"])
+	}
+	// Failures from a trusted source count against the user elsewhere.
+	clock.Advance(24 * time.Hour)
+	th.Success("alice", "192.0.2.3:1")
+	th.Failure("alice", "192.0.2.3:1")
+	th.Failure("alice", "192.0.2.3:1")
+	if th.Delay("alice", "198.51.100.1:1") == 0 || th.Delay("", "192.0.2.3:1") == 0 || th.Delay("alice", "192.0.2.3:1") == 0 {
+		t.Error("failures from a trusted source: want alice held back elsewhere, and there by the source's count")
+	}
+	// One table entry per user who logged in, bounded by MaxEntries.
+	for i := range 100 {
+		clock.Advance(time.Second)
+		th.Success(fmt.Sprintf("u%d", i), "192.0.2.7:1")
+	}
+	if n := len(th.trusted); n > 10 {
+		t.Errorf("%d users with trusted sources, cap 10", n)
+	}
+	if _, ok := th.trusted["u99"]; !ok {
+		t.Error("the most recent login was evicted")
+	}
+	// TrustedSources < 0: no source is trusted.
+	off := NewThrottle(ThrottleConfig{FreeFailures: 1, TrustedSources: -1, Now: clock.Now})
+	off.Success("alice", "192.0.2.1:1")
+	off.Failure("alice", "203.0.113.1:1")
+	off.Failure("alice", "203.0.113.2:1")
+	if off.Delay("alice", "192.0.2.1:1") == 0 || len(off.trusted) != 0 {
+		t.Error("TrustedSources -1 trusts a source")
 	}
 }
