@@ -257,7 +257,7 @@ const (
 )
 
 // resolve records a's outcome and takes a out of flight in one step, so
-// that no Admit sees it neither in flight nor recorded.
+// that no Admit can come between the two.
 func (a *Attempt) resolve(o outcome) {
 	if a == nil {
 		return
