@@ -33,13 +33,18 @@ const password = env('DIALGATE_E2E_PASSWORD');
 const out_ = env('DIALGATE_E2E_OUT', '.');
 const browserPath = env('DIALGATE_E2E_CHROMIUM', '/usr/bin/chromium');
 const WAIT = Number(env('DIALGATE_E2E_WAIT_MS', '20000'));
-if (!url || !password) {
+const scenario = env('DIALGATE_E2E_SCENARIO', 'text');
+if (!url || (!password && scenario !== 'status')) {
   console.error('e2e: set DIALGATE_E2E_URL and DIALGATE_E2E_PASSWORD');
   process.exit(2);
 }
 
+// REBIND_HOST resolves to the loopback address (scenario "status": an
+// origin the gateway refuses).
+const REBIND_HOST = 'dialgate-rebind.test';
 const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  `--host-resolver-rules=MAP ${REBIND_HOST} 127.0.0.1`];
 
 let step = 'launch';
 const pages = [];
@@ -121,6 +126,59 @@ async function login(page, pw) {
   await typeLine(page, pw);
 }
 
+// statusScenario: what the status line says when a line fails in ways a
+// browser hides from the page (web/e2e_status_test.go): DIALGATE_E2E_URL
+// is the page of a server on 127.0.0.1 whose line at ./line takes
+// messages of up to 16 KiB and says "line-ready", and whose ./hang
+// accepts connections and never answers.
+async function statusScenario() {
+  const open = async (u) => {
+    const p = await ctx.newPage();
+    pages.push(p);
+    await p.goto(u);
+    return p;
+  };
+  const closeAll = async () => { for (const p of pages.splice(0)) await p.close(); };
+
+  step = 'a message over the line\'s limit: hung up with the close code';
+  const a = await open(url);
+  await waitState(a, 'connected');
+  await waitText(a, 'line-ready');
+  await a.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.setData('text/plain', 'x'.repeat(40000));
+    document.querySelector('.xterm-helper-textarea')
+      .dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  });
+  let shown = await waitState(a, 'hungup');
+  // 1009 when the browser reads the close frame, 1006 when the TCP
+  // reset that follows it (the rest of the message still on its way)
+  // destroys it first.
+  if (!/close code 10(09|06)\)$/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+  ok(step);
+  await closeAll();
+
+  step = 'a wrong line path: refused, HTTP 404';
+  shown = await waitState(await open(new URL('?line=./nope', url).href), 'refused');
+  if (!/no line at \/nope \(HTTP 404\)/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+  ok(step);
+  await closeAll();
+
+  step = 'a refused origin: refused, not unreachable';
+  const rebound = new URL(url);
+  rebound.hostname = REBIND_HOST;
+  shown = await waitState(await open(rebound.href), 'refused');
+  if (!/origin not allowed/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+  ok(step);
+  await closeAll();
+
+  step = 'a line that never answers: given up';
+  shown = await waitState(await open(new URL('?line=./hang', url).href), 'unreachable');
+  if (!/did not answer in time/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+  ok(step);
+  await closeAll();
+}
+
 // wcCount runs the shell's `wc -c` (echo off, so that the terminal need
 // not show what it counts), lets feed(page) give it input, ends the input
 // with Ctrl+D and returns {n: what wc counted, want: what feed returned}.
@@ -156,8 +214,6 @@ async function sttySize(page) {
   if (!m) throw new Error(`stty size printed ${JSON.stringify(lines)}`);
   return { rows: Number(m[1]), cols: Number(m[2]) };
 }
-
-const scenario = env('DIALGATE_E2E_SCENARIO', 'text');
 
 // v42Scenario: the page's V.42 login against `gateway serve` (web/
 // e2e_v42_test.go): DIALGATE_E2E_URL is the page of a listener with
@@ -381,6 +437,8 @@ async function v42Scenario() {
 try {
   if (scenario === 'v42') {
     await v42Scenario();
+  } else if (scenario === 'status') {
+    await statusScenario();
   } else {
     await textScenario();
   }
