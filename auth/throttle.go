@@ -59,8 +59,9 @@ type ThrottleConfig struct {
 // sources each user logged in from recently, and the handshakes in
 // progress per source. It is safe for concurrent use; the nil *Throttle
 // throttles nothing. Memory is bounded by MaxEntries per table (users,
-// sources, users with trusted sources, TrustedSources each): entries that
-// have decayed to zero or expired go first, then the oldest.
+// sources, users with trusted sources, TrustedSources each), plus the
+// entries of attempts in flight: entries that have decayed to zero or
+// expired go first, then the oldest.
 type Throttle struct {
 	cfg     ThrottleConfig
 	mu      sync.Mutex
