@@ -423,6 +423,9 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 		}
 		inner := fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(msg, ErrInvalid.Error()+": "))
 		pos := Position{File: name, Line: pe.Position.Line, Column: pe.Position.Col}
+		if line, col, ok := loc.position(pe.Position.Start); ok && pe.Position.Len > 0 {
+			pos.Line, pos.Column = line, col
+		}
 		if pe.LastKey != "" {
 			// Value errors: point at the key as written (for array
 			// tables the decoder only knows the line).

@@ -105,6 +105,9 @@ func TestErrorPositions(t *testing.T) {
 		name, text, want string
 	}{
 		{"syntax", "state_dir = \n", "x.toml:1:"},
+		// The decoder puts an error at a line end on the next line.
+		{"unclosed header", "gateway_name = \"x\"\n[lines\nmax_concurrent = 1\n", "x.toml:2:7: expected '.' or ']'"},
+		{"unclosed array", "gateway_name = \"x\"\n[lines]\nmax_concurrent = [1,\n", "x.toml:3:"},
 		{"unknown top key", "bogus = 1\n" + head, "x.toml:1:1: bogus: "},
 		{"unknown nested key", head + "v42_mode = \"lapm\"\n", "x.toml:4:1: listener[0].v42_mode: "},
 		{"unknown table key", head + "[lines]\n  max_concurent = 3\n", "x.toml:5:3: lines.max_concurent: "},

@@ -14,6 +14,23 @@ func newLocator(data string) *locator {
 	return &locator{lines: strings.Split(data, "\n")}
 }
 
+// position turns a byte offset in the file into its 1-based line and
+// column; ok is false for an offset outside the file. The decoder's own
+// line is one too far when the offending character is a line end (an
+// unclosed "[lines" header is reported on the line after it).
+func (l *locator) position(offset int) (line, col int, ok bool) {
+	if offset < 0 {
+		return 0, 0, false
+	}
+	for i, text := range l.lines {
+		if offset <= len(text) { // len(text): the line's '\n'
+			return i + 1, offset + 1, true
+		}
+		offset -= len(text) + 1
+	}
+	return 0, 0, false
+}
+
 type keyLine struct {
 	path []string // full dotted path
 	line int      // 1-based
