@@ -22,9 +22,12 @@ var ErrTooManyPending = errors.New("auth: too many pending handshakes from this 
 // every user); a source is an IPv4 address or an IPv6 /64 (SourceKey).
 // The back-off after n recent failures is Backoff(n, FreeFailures,
 // BaseDelay, MaxDelay), counted from the last failure; one failure is
-// forgotten per DecayInterval without failures. An attempt admitted and
-// not yet resolved (see Admit) counts as a failure made now, so attempts
-// run at once get no more than attempts run one after another.
+// forgotten per DecayInterval without failures. Once a user or source has
+// a failure, an attempt admitted and not yet resolved (see Admit) counts
+// as a failure made now, so attempts run at once get no more than
+// attempts run one after another; before it has one, attempts in flight
+// do not count, so that logins started together (a shared guest account)
+// do not hold one another back.
 //
 // A source from which a user logged in within TrustFor is trusted for
 // that user (the TrustedSources most recent ones): an attempt at the user
@@ -151,14 +154,21 @@ func DecayedFailures(failures int, quiet, interval time.Duration) int {
 	return failures - int(forgotten)
 }
 
-// remaining is how long e still holds the next attempt back. Attempts in
-// flight may yet fail, now at the earliest: they count as failures made
-// now, so while one is in flight another is admitted only within the free
-// failures.
+// remaining is how long e still holds the next attempt back. Once e has a
+// failure to its name, attempts in flight may yet fail, now at the
+// earliest: they count as failures made now, so that while one is in
+// flight another is admitted only within the free failures, and guesses
+// started together get no more checks than guesses made one after
+// another. Without a failure they do not count: logins that start
+// together (a shared guest account, callers behind one address, the many
+// sessions of one user) must not hold one another back. The first burst
+// of guesses at an account with no failure is bounded by the hashing
+// slots and their queue, and per address by the logins in progress
+// (MaxPendingPerSource); its failures then count.
 func (t *Throttle) remaining(e throttleEntry, now time.Time) time.Duration {
 	n := DecayedFailures(e.failures, now.Sub(e.last), t.cfg.DecayInterval)
 	last := e.last
-	if e.inFlight > 0 {
+	if e.inFlight > 0 && n > 0 {
 		n += e.inFlight
 		last = now
 	}

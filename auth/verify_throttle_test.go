@@ -86,14 +86,16 @@ func TestVerifyConcurrentGuessesHeldToBackoff(t *testing.T) {
 	})
 }
 
-// TestThrottleAdmitCountsInFlight: an admitted attempt counts as a failure
-// made now until it is resolved; Abandon gives its place back, Failure
-// records it, and only the first resolution counts.
+// TestThrottleAdmitCountsInFlight: once a user has a failure, an admitted
+// attempt counts as a failure made now until it is resolved; Abandon gives
+// its place back, Failure records it, and only the first resolution
+// counts.
 func TestThrottleAdmitCountsInFlight(t *testing.T) {
 	clock := newPolicyClock()
 	th := NewThrottle(ThrottleConfig{FreeFailures: 3, BaseDelay: time.Second, Now: clock.Now})
+	th.Failure("carol", "192.0.2.200:1")
 	var atts []*Attempt
-	for i := range 4 {
+	for i := range 3 {
 		a, d := th.Admit("carol", fmt.Sprintf("192.0.2.%d:1", i))
 		if a == nil || d != 0 {
 			t.Fatalf("attempt %d within the free failures: %v, %v", i, a, d)
@@ -101,24 +103,24 @@ func TestThrottleAdmitCountsInFlight(t *testing.T) {
 		atts = append(atts, a)
 	}
 	if a, d := th.Admit("carol", "192.0.2.99:1"); a != nil || d != time.Second {
-		t.Errorf("fifth at once: %v, %v; want refused for 1s", a, d)
+		t.Errorf("fourth at once after a failure: %v, %v; want refused for 1s", a, d)
 	}
 	if d := th.Delay("carol", ""); d != time.Second {
-		t.Errorf("Delay with four in flight: %v, want 1s", d)
+		t.Errorf("Delay with a failure and three in flight: %v, want 1s", d)
 	}
-	atts[3].Abandon()
-	atts[3].Failure() // resolved already: does nothing
+	atts[2].Abandon()
+	atts[2].Failure() // resolved already: does nothing
 	a, d := th.Admit("carol", "192.0.2.99:1")
 	if a == nil || d != 0 {
 		t.Fatalf("after an abandoned attempt: %v, %v", a, d)
 	}
-	atts[3] = a
+	atts[2] = a
 	for _, a := range atts {
 		a.Failure()
 		a.Failure()
 	}
 	if e := th.users["carol"]; e.failures != 4 || e.inFlight != 0 {
-		t.Errorf("after four failures, each resolved twice: %+v", e)
+		t.Errorf("after one failure and three more, each resolved twice: %+v", e)
 	}
 	if d := th.Delay("carol", ""); d != time.Second {
 		t.Errorf("after four failures: %v, want 1s", d)
@@ -157,17 +159,16 @@ func TestThrottleAdmitCountsInFlight(t *testing.T) {
 func TestThrottleEvictKeepsInFlight(t *testing.T) {
 	clock := newPolicyClock()
 	th := NewThrottle(ThrottleConfig{FreeFailures: 1, MaxEntries: 10, Now: clock.Now})
-	for i := range 2 {
-		if a, d := th.Admit("victim", fmt.Sprintf("198.51.100.%d:1", i)); a == nil || d != 0 {
-			t.Fatalf("attempt %d: %v, %v", i, a, d)
-		}
+	th.Failure("victim", "198.51.100.200:1")
+	if a, d := th.Admit("victim", "198.51.100.1:1"); a == nil || d != 0 {
+		t.Fatalf("attempt within the free failure: %v, %v", a, d)
 	}
 	for i := range 100 {
 		clock.Advance(time.Millisecond)
 		th.Failure(fmt.Sprintf("u%d", i), fmt.Sprintf("203.0.113.%d", i))
 	}
 	if a, d := th.Admit("victim", "198.51.100.9:1"); a != nil || d == 0 {
-		t.Errorf("third attempt with two in flight admitted after evictions (FreeFailures 1)")
+		t.Errorf("second attempt with a failure and one in flight admitted after evictions (FreeFailures 1)")
 	}
 	if users, sources := th.Len(); users > 10 || sources > 10 {
 		t.Errorf("%d users, %d sources remembered, cap 10", users, sources)
@@ -317,5 +318,34 @@ func TestThrottleTrustedSources(t *testing.T) {
 	off.Failure("alice", "203.0.113.2:1")
 	if off.Delay("alice", "192.0.2.1:1") == 0 || len(off.trusted) != 0 {
 		t.Error("TrustedSources -1 trusts a source")
+	}
+}
+
+// TestThrottleConcurrentLoginsWithoutFailures: with no failure to their
+// name, a user and an address are not held back by their own attempts in
+// flight: twenty callers logging in to one shared guest account at once,
+// from one address or many, are all admitted. One failure, and the rest
+// in flight count again.
+func TestThrottleConcurrentLoginsWithoutFailures(t *testing.T) {
+	clock := newPolicyClock()
+	th := NewThrottle(ThrottleConfig{FreeFailures: 3, BaseDelay: time.Second, Now: clock.Now})
+	var atts []*Attempt
+	for i := range 20 {
+		src := "192.0.2.1:1"
+		if i%2 == 1 {
+			src = fmt.Sprintf("198.51.100.%d:1", i)
+		}
+		a, d := th.Admit("guest", src)
+		if a == nil || d != 0 {
+			t.Fatalf("login %d of a shared account with no failures: %v, %v", i, a, d)
+		}
+		atts = append(atts, a)
+	}
+	atts[0].Failure() // one failure: 1 + 19 in flight is past the free failures
+	if a, d := th.Admit("guest", "203.0.113.1:1"); a != nil || d == 0 {
+		t.Errorf("with a failure and 19 in flight: admitted (%v, %v)", a, d)
+	}
+	for _, a := range atts[1:] {
+		a.Success()
 	}
 }
