@@ -193,8 +193,10 @@ func (s *Server) ActiveCalls() int { return s.slots.busy() }
 // connection (2,000 after 2,000 connections) and could take the process
 // to its descriptor limit, where every listener and the call records
 // fail. At the bound the listener stops accepting until a call ends; new
-// connections wait in the kernel's accept queue meanwhile.
-const maxCallsOverLines = 256
+// connections wait in the kernel's accept queue meanwhile, so the bound
+// is a backstop as large as ws.DefaultMaxConns: a flood that reaches it
+// delays every caller of the listener by up to the linger.
+const maxCallsOverLines = 1024
 
 // Accept failures (out of descriptors, EMFILE/ENFILE, and the like) are
 // retried with a back-off that doubles from acceptRetryMin to
