@@ -176,7 +176,10 @@ func (c *caller) readChallenge(tok []byte) error {
 // sendResponse sends phase iii and returns the gateway's answer.
 func (c *caller) sendResponse(ctx context.Context) ([]byte, error) {
 	pw := []byte(c.cfg.Password)
-	plain := responsePlain{caps: c.caps, userID: c.cfg.UserID, password: pw}.append(nil)
+	// Made at its final size: a buffer that grew while the password was
+	// appended would leave copies of it behind, which no wipe reaches.
+	p := responsePlain{caps: c.caps, userID: c.cfg.UserID, password: pw}
+	plain := p.append(make([]byte, 0, p.size()))
 	wipe(pw)
 	hdr := header(TypeResponse)
 	tok, err := c.send.Encrypt(hdr, sealedAD(hdr, c.h), plain)

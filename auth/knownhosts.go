@@ -331,7 +331,7 @@ It is also possible that the gateway's host key has just been changed.
 	}
 	b.WriteString("Please contact the gateway's operator. If the new key is genuine, remove the\n")
 	fmt.Fprintf(&b, "lines above from %s and call again.\n", e.Path)
-	fmt.Fprintf(&b, "Host key for %s has changed and you have requested strict checking.\n", e.Host)
+	fmt.Fprintf(&b, "The host key for %s has changed, and a changed key is never accepted.\n", e.Host)
 	b.WriteString("Host key verification failed; the call was aborted before the password was sent.")
 	return b.String()
 }

@@ -217,6 +217,13 @@ type responsePlain struct {
 	password []byte
 }
 
+// size is the length of p's encoding: the fields padded to a multiple of
+// padQuantum.
+func (p responsePlain) size() int {
+	n := 2 + len(p.userID) + 2 + len(p.password)
+	return (n + padQuantum - 1) / padQuantum * padQuantum
+}
+
 func (p responsePlain) append(b []byte) []byte {
 	start := len(b)
 	b = append(b, p.caps, byte(len(p.userID)))

@@ -347,3 +347,17 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestResponsePlainSize: size is the length append produces, so a buffer
+// made at that size is filled in place: no grown copy of the password is
+// left behind (sendResponse wipes only the buffer it has).
+func TestResponsePlainSize(t *testing.T) {
+	for _, n := range []int{0, 1, 60, 123, 124, 125, 250, 252, 253, 1000} {
+		p := responsePlain{caps: CapSealed, userID: "alice", password: bytes.Repeat([]byte("p"), n)}
+		b := make([]byte, 0, p.size())
+		out := p.append(b)
+		if len(out) != p.size() || &out[0] != &b[:1][0] {
+			t.Errorf("password of %d octets: encoding %d octets, size %d, same buffer %v", n, len(out), p.size(), &out[0] == &b[:1][0])
+		}
+	}
+}
