@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	xterm "golang.org/x/term"
 
@@ -63,6 +64,22 @@ const maxPassword = 1024
 // (a pipe) the line is read as it comes, one octet at a time so nothing
 // after the line is consumed. The line end (LF, CR LF) is not returned.
 func ReadPassword(in *os.File, out io.Writer, prompt string) (string, error) {
+	if IsTerminal(in) {
+		if restore, err := echoOff(int(in.Fd())); err == nil {
+			// Echo is off before the prompt shows: a password typed
+			// the moment it appears is never echoed.
+			defer restore()
+			if _, err := io.WriteString(out, prompt); err != nil {
+				return "", fmt.Errorf("term: prompt: %w", err)
+			}
+			line, err := ReadLine(in)
+			io.WriteString(out, "\n")
+			if err != nil {
+				return "", fmt.Errorf("term: reading password: %w", err)
+			}
+			return strings.TrimSuffix(line, "\r"), nil
+		}
+	}
 	if _, err := io.WriteString(out, prompt); err != nil {
 		return "", fmt.Errorf("term: prompt: %w", err)
 	}

@@ -1,6 +1,7 @@
 package term
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -84,5 +85,58 @@ func TestPTY(t *testing.T) {
 	}
 	if prompt.String() != "Password: \n" {
 		t.Errorf("prompt %q", prompt.String())
+	}
+}
+
+// TestPasswordNotEchoed: the password typed on a pty the moment its prompt
+// shows is not echoed (echo is off before the prompt is written), and the
+// terminal echoes again afterwards.
+func TestPasswordNotEchoed(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		testutil.Missing(t, "no pty: "+err.Error())
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	type result struct {
+		pw  string
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		pw, err := ReadPassword(tty, tty, "Password: ")
+		got <- result{pw, err}
+	}()
+	var screen []byte
+	buf := make([]byte, 256)
+	for !bytes.Contains(screen, []byte("Password: ")) {
+		n, err := ptmx.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		screen = append(screen, buf[:n]...)
+	}
+	if _, err := io.WriteString(ptmx, "hunter2\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil || r.pw != "hunter2" {
+		t.Fatalf("ReadPassword = %q, %v", r.pw, r.err)
+	}
+	// What the terminal showed after the prompt: the newline ReadPassword
+	// writes, never the password. Then a probe, echoed again.
+	if _, err := io.WriteString(ptmx, "probe\n"); err != nil {
+		t.Fatal(err)
+	}
+	for !bytes.Contains(screen, []byte("probe")) {
+		n, err := ptmx.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		screen = append(screen, buf[:n]...)
+	}
+	if bytes.Contains(screen, []byte("hunter2")) {
+		t.Errorf("the password was echoed: %q", screen)
 	}
 }
