@@ -186,11 +186,28 @@ func (c *call) hangup(msg string) {
 			// keeps its slot until the end, so that max_concurrent
 			// still bounds the backend sessions being torn down.
 			c.releaseSlot()
+			// Its last words are a line: a caller that does not close
+			// its side gets refusedLinger, not the line's full linger,
+			// to do so (a flood of refused connections that never
+			// close held a descriptor each for 5 s).
+			if l, ok := c.line.(lingerSetter); ok {
+				l.SetLinger(refusedLinger)
+			}
 		}
 		_ = c.closer()
 		_ = c.line.Close()
 	})
 }
+
+// refusedLinger is how long closing the line of a call that never reached
+// a backend (BUSY, refused, denied, timed out) waits for the caller to
+// close its side, where the line lets it be set (TCP: 5 s otherwise). A
+// caller's client closes within a round trip of seeing the gateway's
+// close; one that does not is holding the connection open on purpose.
+const refusedLinger = time.Second
+
+// lingerSetter is a line whose close bound can be changed (tcp.Line).
+type lingerSetter interface{ SetLinger(time.Duration) }
 
 // lastWordsTimeout bounds writing a last message of n octets to the
 // caller: messageWriteTimeout, plus on a paced line (line_rate) the time
@@ -246,7 +263,13 @@ func (c *call) finish() {
 		// in c.log already).
 		fields = append(fields, zap.String("user", c.rec.User))
 	}
-	c.log.Info("call ended", fields...)
+	if c.rec.Result == store.ResultBusy {
+		// Counted in the metrics and recorded; during a flood an info
+		// line each would be most of the log.
+		c.log.Debug("call ended", fields...)
+	} else {
+		c.log.Info("call ended", fields...)
+	}
 }
 
 // run is the call after it got a line slot.

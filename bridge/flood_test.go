@@ -3,7 +3,9 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -365,4 +367,54 @@ func TestServeBoundsCallsInFlight(t *testing.T) {
 			t.Errorf("Serve: %v, want ErrShutdown", err)
 		}
 	})
+}
+
+// TestBusyCallShortLingerDebugLog: a BUSY caller that reads the gateway's
+// last words and then keeps its connection open is closed after
+// refusedLinger, not the TCP line's 5 s, and its "call ended" line is at
+// debug level (its record is written; a flood of info lines each would be
+// most of the log).
+func TestBusyCallShortLingerDebugLog(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	core, logs := observer.New(zap.DebugLevel)
+	c := testConfig(t)
+	c.Lines.MaxConcurrent, c.Lines.PerSource = 1, 0
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "tcp://127.0.0.1:0"
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	first := dialGateway(t, g)
+	defer first.Close()
+	expect(t, first, "login: ") // holds the one line
+	busy := dialGateway(t, g)
+	defer busy.Close()
+	busy.SetReadDeadline(time.Now().Add(20 * time.Second))
+	// Read up to the gateway's FIN and keep this end open.
+	if b, err := io.ReadAll(busy); err != nil || !strings.Contains(string(b), "BUSY") {
+		t.Fatalf("second caller heard %q (%v), want BUSY", b, err)
+	}
+	want := fmt.Sprintf("peer did not close within %v", refusedLinger)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if logs.FilterMessageSnippet(want).Len() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line %q", want)
+		}
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ended := logs.FilterMessage("call ended").FilterField(zap.String("result", "busy")).All()
+		if len(ended) > 0 {
+			if ended[0].Level != zap.DebugLevel {
+				t.Errorf("a BUSY call's call ended line at %v", ended[0].Level)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no call ended line for the BUSY call")
+		}
+	}
 }

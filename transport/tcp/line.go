@@ -114,6 +114,7 @@ type Line struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+	linger    atomic.Int64 // SetLinger's bound on Close (a time.Duration); 0: Options.Linger
 
 	readMu sync.Mutex // serializes Read and the drain in Close
 	rerr   error      // sticky end of the received stream (io.EOF)
@@ -686,16 +687,32 @@ func (l *Line) shutdownWriteLocked() error {
 	return err
 }
 
+// SetLinger sets how long Close may wait for the peer (Options.Linger)
+// for this line; d <= 0 goes back to Options.Linger. A gateway hangs up a
+// caller it never connected anywhere (BUSY, refused, denied) with a short
+// one: its last words are a line, and a caller that never closes its side
+// should not hold the connection for the full linger.
+func (l *Line) SetLinger(d time.Duration) { l.linger.Store(int64(d)) }
+
+// lingerFor is the bound on this line's Close.
+func (l *Line) lingerFor() time.Duration {
+	if d := time.Duration(l.linger.Load()); d > 0 {
+		return d
+	}
+	return l.opts.linger()
+}
+
 // Close hangs up: see the package documentation ("Delivery at close").
-// It blocks at most Options.Linger. Reads and Writes in other goroutines
-// return errors wrapping transport.ErrHungUp. Close is idempotent.
+// It blocks at most Options.Linger (or SetLinger's). Reads and Writes in
+// other goroutines return errors wrapping transport.ErrHungUp. Close is
+// idempotent.
 func (l *Line) Close() error {
 	l.closeOnce.Do(func() { l.closeErr = l.hangUp() })
 	return l.closeErr
 }
 
 func (l *Line) hangUp() error {
-	deadline := time.Now().Add(l.opts.linger())
+	deadline := time.Now().Add(l.lingerFor())
 	// Under tmu, so that no control flusher starts after wg.Wait below.
 	l.tmu.Lock()
 	l.closed.Store(true)
@@ -718,7 +735,7 @@ func (l *Line) hangUp() error {
 		n, derr := io.Copy(io.Discard, l.conn)
 		l.readMu.Unlock()
 		if derr != nil {
-			l.opts.logf("tcp: %s: hang-up: %s (%d octets discarded): %v", l.info.RemoteAddr, drainFailure(derr, l.opts.linger()), n, derr)
+			l.opts.logf("tcp: %s: hang-up: %s (%d octets discarded): %v", l.info.RemoteAddr, drainFailure(derr, l.lingerFor()), n, derr)
 		}
 	}
 	if cerr := l.conn.Close(); cerr != nil && err == nil {

@@ -545,15 +545,17 @@ func TestCloseLingerBounded(t *testing.T) {
 
 // TestHangUpLogSaysWhatHappened: the hang-up log line tells a peer that
 // reset the connection from one that did not close within the linger
-// bound.
+// bound (Options.Linger, or SetLinger's for the line).
 func TestHangUpLogSaysWhatHappened(t *testing.T) {
 	for _, tc := range []struct {
 		name, want string
 		peerReset  bool
 		linger     time.Duration // long for the reset: Close ends at the RST
+		set        time.Duration // SetLinger before Close (0: not called)
 	}{
-		{"reset", "hang-up: peer reset the connection instead of closing it", true, 30 * time.Second},
-		{"silent", "hang-up: peer did not close within 100ms", false, 100 * time.Millisecond},
+		{"reset", "hang-up: peer reset the connection instead of closing it", true, 30 * time.Second, 0},
+		{"silent", "hang-up: peer did not close within 100ms", false, 100 * time.Millisecond, 0},
+		{"silent-set", "hang-up: peer did not close within 100ms", false, 30 * time.Second, 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
@@ -570,6 +572,9 @@ func TestHangUpLogSaysWhatHappened(t *testing.T) {
 					peer.Close()
 				}
 			}()
+			if tc.set > 0 {
+				srv.SetLinger(tc.set)
+			}
 			srv.Close()
 			<-peerDone
 			peer.Close()
