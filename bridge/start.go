@@ -56,6 +56,10 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 	if err != nil {
 		return nil, err
 	}
+	if n := st.Interrupted(); n > 0 && opts.Logger != nil {
+		opts.Logger.Warn("calls were in progress when the gateway last stopped without ending them (crash, kill or power cut): recorded with result interrupted",
+			zap.Int("calls", n), zap.String("records", st.RecordsPath()))
+	}
 	v := opts.Verifier
 	if v == nil {
 		users, err := auth.LoadUsers(cfg.UsersFile)

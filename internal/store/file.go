@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -54,6 +55,12 @@ type File struct {
 	syncHook  func() error
 	writeHook func([]byte) (int, error)
 	truncHook func(int64) error
+
+	// open holds the sessions with a note in openDir (OpenCall), under
+	// mu; interrupted counts the records Open wrote for a previous
+	// gateway's open calls.
+	open        map[uint64]bool
+	interrupted int
 }
 
 var _ Store = (*File)(nil)
@@ -97,6 +104,12 @@ func Open(dir string, block int) (*File, error) {
 		return nil, err
 	}
 	f.records = rec
+	f.open = map[uint64]bool{}
+	if err := f.recoverOpenCalls(time.Now()); err != nil {
+		rec.Close()
+		lk.Close()
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -209,7 +222,11 @@ func (f *File) AppendRecord(r CallRecord) error {
 	f.written++
 	mine := f.written
 	f.mu.Unlock()
-	return f.syncThrough(mine)
+	if err := f.syncThrough(mine); err != nil {
+		return err
+	}
+	f.closeCall(r.Session)
+	return nil
 }
 
 // escapeTerminalControls rewrites, in JSON text, the characters that

@@ -6,6 +6,10 @@
 //	session.next   the first session number not yet reserved (decimal)
 //	calls.jsonl    one JSON call record per line, fsync'd per record
 //	store.lock     flock(2) held while a gateway uses the directory
+//	open/N.json    the record so far of bridged call N while it lasts
+//	               (File.OpenCall): a gateway that dies during the call
+//	               leaves it, and the next one records the call as
+//	               interrupted
 //
 // Session numbers are reserved in blocks: the new high-water mark is
 // written to a temporary file, fsync'd, renamed over session.next and the
@@ -55,6 +59,10 @@ const (
 	ResultCallbackFailed = "callback-failed"
 	ResultShutdown       = "shutdown" // the gateway stopped
 	ResultError          = "error"    // protocol or internal error
+	// ResultInterrupted: the gateway died during the bridged call (no
+	// record of its end); written when the next gateway opens the store
+	// (File.OpenCall).
+	ResultInterrupted = "interrupted"
 )
 
 // CallRecord is one call as it is written to the call log.

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// openDir, inside the state directory, holds one file per bridged call in
+// progress (OpenCall): the call's record as it stood when it was
+// bridged, named <session>.json.
+const openDir = "open"
+
+// maxOpenRecord bounds a file in openDir that Open reads back.
+const maxOpenRecord = 64 << 10
+
+// OpenCall notes durably that the call r (bridged, not ended) is in
+// progress: if the gateway dies before the call's record is appended (a
+// crash, kill -9, a power cut), the next Open writes the record for it,
+// with result interrupted. AppendRecord of the same session removes the
+// note once the record is on disk. It costs a file, an fsync and an
+// fsync of openDir, so the caller need not wait for it before data flows;
+// it must have returned before AppendRecord of the session is called.
+func (f *File) OpenCall(r CallRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: encode open call: %w", err)
+	}
+	f.mu.Lock()
+	closed := f.closed
+	f.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	dir := filepath.Join(f.dir, openDir)
+	path := filepath.Join(dir, strconv.FormatUint(r.Session, 10)+".json")
+	o, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: open call: %w", err)
+	}
+	_, err = o.Write(escapeTerminalControls(b))
+	if err == nil {
+		err = o.Sync()
+	}
+	if cerr := o.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("store: open call: %w", err)
+	}
+	f.mu.Lock()
+	f.open[r.Session] = true
+	f.mu.Unlock()
+	return nil
+}
+
+// closeCall removes the note of an open call whose record is now on disk.
+// A note left behind by a crash between the two is read back by the next
+// Open, which then writes an interrupted record for a call that has its
+// record already (the only duplicate a crash can make).
+func (f *File) closeCall(session uint64) {
+	f.mu.Lock()
+	open := f.open[session]
+	delete(f.open, session)
+	f.mu.Unlock()
+	if open {
+		_ = os.Remove(filepath.Join(f.dir, openDir, strconv.FormatUint(session, 10)+".json"))
+	}
+}
+
+// Interrupted is how many calls' records Open wrote for calls a previous
+// gateway left open (see OpenCall).
+func (f *File) Interrupted() int { return f.interrupted }
+
+// recoverOpenCalls appends an interrupted record for every call a previous
+// gateway left open in openDir, then removes the notes. A note that cannot
+// be read (torn by the crash before its fsync, when it promised nothing
+// yet) is removed without a record.
+func (f *File) recoverOpenCalls(now time.Time) error {
+	dir := filepath.Join(f.dir, openDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		r, ok := readOpenCall(path)
+		if ok {
+			r.End = now
+			r.Result = ResultInterrupted
+			r.Reason = "the gateway stopped during the call (crash, kill or power cut); it ended before the gateway started again"
+			if err := f.AppendRecord(r); err != nil {
+				return fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
+			}
+			f.interrupted++
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return syncDir(dir)
+}
+
+// readOpenCall reads a note written by OpenCall.
+func readOpenCall(path string) (CallRecord, bool) {
+	var r CallRecord
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() > maxOpenRecord {
+		return r, false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &r) != nil || r.Session == 0 {
+		return r, false
+	}
+	return r, true
+}

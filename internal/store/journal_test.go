@@ -1,0 +1,77 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestOpenCallRecordedAfterCrash: a bridged call noted with OpenCall and
+// never ended (the gateway died) gets its record, result interrupted,
+// when the store is opened again; a call that ended normally leaves no
+// note and gets no second record; a torn note is dropped.
+func TestOpenCallRecordedAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 22, 20, 0, 0, 0, time.UTC)
+	lost := CallRecord{Session: 7, User: "alice", Listener: "main", Remote: "192.0.2.1:4000", Mode: "v42", Backend: "bbs", Start: start, Answer: start.Add(time.Second)}
+	ended := CallRecord{Session: 8, User: "bob", Listener: "main", Remote: "192.0.2.2:4000", Start: start, Answer: start}
+	for _, r := range []CallRecord{lost, ended} {
+		if err := f.OpenCall(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended.End, ended.Result = start.Add(time.Minute), ResultCompleted
+	if err := f.AppendRecord(ended); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, openDir, "8.json")); !os.IsNotExist(err) {
+		t.Errorf("the ended call's note is still there: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, openDir, "9.json"), []byte(`{"session":9,"us`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The gateway dies: nothing more is written.
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	f, err = Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := f.Interrupted(); n != 1 {
+		t.Errorf("Interrupted() = %d, want 1", n)
+	}
+	recs, err := ReadRecordsFile(f.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want the ended call's and the interrupted one's: %+v", len(recs), recs)
+	}
+	got := recs[1]
+	if got.Session != 7 || got.Result != ResultInterrupted || got.User != "alice" || got.Backend != "bbs" ||
+		!got.Start.Equal(lost.Start) || !got.Answer.Equal(lost.Answer) || got.End.Before(got.Answer) || got.Reason == "" {
+		t.Errorf("interrupted record %+v", got)
+	}
+	left, err := os.ReadDir(filepath.Join(dir, openDir))
+	if err != nil || len(left) != 0 {
+		t.Errorf("notes left after recovery: %v, %v", left, err)
+	}
+	// Opening once more writes nothing new.
+	f.Close()
+	f, err = Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := f.Interrupted(); n != 0 {
+		t.Errorf("second reopen: Interrupted() = %d", n)
+	}
+}
