@@ -11,8 +11,8 @@ import (
 // while data flows. An idle link keeps small ones and returns the large
 // ones here, so that ten thousand idle links do not each hold tens of
 // KiB. Buffers are pooled by power-of-two capacity class, up to the
-// largest output buffer a link in bulk transfer uses (maxPending plus
-// one window's batch of 4 KiB frames, under 1 MiB): with classes only up
+// largest output buffer a link in bulk transfer uses (a window's batch of
+// 4 KiB frames, under 1 MiB, grown behind a busy writer): with classes only up
 // to 128 KiB every output buffer past that was a fresh, zeroed
 // allocation left to the collector, 0.28 octets allocated per octet sent
 // (BenchmarkFullPathTCP: 2.6 -> 1.5 MB allocated per 4 MiB, CPU per octet

@@ -105,11 +105,12 @@ const keepOut = 512
 //     the owner in batches;
 //   - Write seals its payloads and queues them for the owner (sendq) without
 //     waiting for it; it blocks only while a window's worth is queued;
-//   - the owner encodes the frames it sends into a shared output buffer,
-//     and a writer goroutine, started when output waits and none runs,
-//     writes until the buffer is empty and then ends (so an idle link parks
-//     only the reader and the owner, and a line that blocks blocks the
-//     writer, never the owner);
+//   - the owner encodes the frames it sends into its output buffer and
+//     queues the buffer, a batch at a time, for a writer goroutine,
+//     started when output waits and none runs, which writes until the
+//     queue is empty and then ends (so an idle link parks only the reader
+//     and the owner, and a line that blocks blocks the writer, never the
+//     owner);
 //   - delivered payloads wait in rxChunks for Read (or WriteTo), which
 //     wakes the owner only when the machine waits for room (own receiver
 //     busy).
@@ -584,13 +585,19 @@ func (l *Link) wake() {
 func (l *Link) output(frames []Frame) {
 	// Room for the batch at once, up to where publish hands it over:
 	// growing the buffer frame by frame copied it again at every
-	// doubling (with the copy in publish that this replaced, 4.2 % of a
-	// gateway's cycles sending to 100 callers; docs/BENCHMARKS.md).
-	room := 16
+	// doubling (with the copy in publish that the queue replaced, 4.2 %
+	// of a gateway's cycles sending to 100 callers; docs/BENCHMARKS.md).
+	// Each frame gets the stuffing random data needs (about 3 %, n/32)
+	// and the batch the worst case of one frame (n/4) on top, so that the
+	// buffer is of the size class the encoded batch needs, not of twice
+	// it; a batch that stuffs more grows once more.
+	room, most := 16, 0
 	for _, f := range frames {
 		n := maxHead + len(f.Info)
-		room += n + n/4 + 16
+		room += n + n/32 + 16
+		most = max(most, n)
 	}
+	room += most / 4
 	l.obuf = l.grow(l.obuf, min(room, publishEarly+8<<10))
 	for i, f := range frames {
 		// The header is encoded apart from the information field, which
@@ -669,9 +676,10 @@ func (l *Link) grow(b []byte, n int) []byte {
 	return nb
 }
 
-// writeLoop is the writer goroutine: it writes the output buffer until
-// it is empty, then ends. It wakes the owner when the owner waits for it
-// (backlog, release) and when the line fails.
+// writeLoop is the writer goroutine: it takes the queued batches and
+// writes them, in order, until the queue is empty, then ends; after a
+// failed write it writes nothing more. It wakes the owner when the owner
+// waits for it (backlog, release) and when the line fails.
 func (l *Link) writeLoop() {
 	defer l.wg.Done()
 	var bufs [][]byte

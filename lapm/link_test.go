@@ -596,8 +596,19 @@ func TestLinkClosePeerStopsReading(t *testing.T) {
 
 // A peer floods polls (RR P=1) and never reads the answers. The link
 // must push back through the line (stop reading) instead of queueing the
-// answers without bound.
+// answers without bound: in line reads of 16 KiB (answer batches queued
+// whole behind the stuck writer) and of under 100 octets (small batches
+// copied behind the last queued one, publish's copyBehind).
 func TestLinkPollFloodPushesBack(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		chunk, flood int
+	}{{"16KiB", 16 << 10, 4 << 20}, {"small", 96, 2 << 20}} {
+		t.Run(tc.name, func(t *testing.T) { testPollFloodPushesBack(t, tc.chunk, tc.flood) })
+	}
+}
+
+func testPollFloodPushesBack(t *testing.T, chunkSize, flood int) {
 	testutil.CheckGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -605,7 +616,6 @@ func TestLinkPollFloodPushesBack(t *testing.T) {
 	var enc Encoder
 	start := make(chan struct{})
 	exhausted := make(chan struct{})
-	const flood = 4 << 20
 	go func() {
 		select {
 		case line.in <- enc.AppendFrame(enc.AppendFlags(nil, 4), []byte{AddrCR1, ctlSABME | pfBitU}):
@@ -614,7 +624,7 @@ func TestLinkPollFloodPushesBack(t *testing.T) {
 		}
 		<-start
 		var chunk []byte
-		for len(chunk) < 16<<10 {
+		for len(chunk) < chunkSize {
 			chunk = enc.AppendFrame(chunk, []byte{AddrCR1, ctlRR, 0<<1 | 1}) // RR P=1, N(R)=0
 		}
 		for sent := 0; sent < flood; sent += len(chunk) {
@@ -657,12 +667,20 @@ func TestLinkPollFloodPushesBack(t *testing.T) {
 			still, last = 0, n
 		}
 	}
-	var maxPend int
-	_ = l.do(func(time.Time) error { maxPend = l.maxPend; return nil })
-	if limit := maxPending + 512<<10; maxPend > limit {
-		t.Fatalf("answers queued for a peer that does not read: %d octets, bound %d", maxPend, limit)
+	var maxPend, queued int
+	_ = l.do(func(time.Time) error {
+		maxPend = l.maxPend
+		l.omu.Lock()
+		for _, b := range l.opend {
+			queued += len(b) // counted apart from npend, which maxPend follows
+		}
+		l.omu.Unlock()
+		return nil
+	})
+	if limit := maxPending + 512<<10; maxPend > limit || queued > limit {
+		t.Fatalf("answers queued for a peer that does not read: %d octets (%d seen), bound %d", queued, maxPend, limit)
 	}
-	if n := line.reads.Load(); n >= flood {
+	if n := line.reads.Load(); int(n) >= flood {
 		t.Fatalf("read the whole flood (%d octets) with the writer stuck", n)
 	}
 }

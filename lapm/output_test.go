@@ -45,9 +45,12 @@ func (h *heldLine) state() (entered int, lens []int) {
 // line write, the owner's next batches wait whole, each in its own
 // buffer, not copied behind one another (publish, copyBehind), and a
 // keystroke-sized batch joins the one before it; everything reaches the
-// peer in order once the line moves again.
+// line in order once it moves again (the peer needs no recovery, which
+// would hide a reordering), every octet written is counted, and an idle
+// link's queue arrays keep no buffer the pool has taken back.
 func TestLinkQueuesBatchesBehindBusyWriter(t *testing.T) {
 	testutil.CheckGoroutines(t)
+	checkBufs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a, b := linesim.NewPair(linesim.Config{Seed: 7})
@@ -104,5 +107,50 @@ func TestLinkQueuesBatchesBehindBusyWriter(t *testing.T) {
 	}
 	if last := lens[len(lens)-1]; last < 1000 {
 		t.Errorf("line writes %v: the keystroke went alone, not behind the batch it followed", lens)
+	}
+	sa, sb := la.Stats(), lb.Stats()
+	if sa.Retransmitted != 0 || sb.REJSent != 0 || sb.SREJSent != 0 || sb.InvalidFrames != 0 || sb.FRMRSent != 0 {
+		t.Errorf("frames reached the line out of order: retransmitted %d, the peer sent REJ %d, SREJ %d, FRMR %d, saw %d invalid",
+			sa.Retransmitted, sb.REJSent, sb.SREJSent, sb.FRMRSent, sb.InvalidFrames)
+	}
+	_, all := held.state()
+	total := 0
+	for _, n := range all {
+		total += n
+	}
+	if sa.LineBytesSent != uint64(total) {
+		t.Errorf("LineBytesSent %d, the line's writes %d octets", sa.LineBytesSent, total)
+	}
+
+	// One more batch, then idle: the queue arrays must not keep buffers
+	// that went back to the pool.
+	write(pattern(3000))
+	if _, err := io.ReadFull(lb, make([]byte, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_ = la.do(func(time.Time) error { return nil })
+		la.omu.Lock()
+		idle := !la.writing && la.npend == 0 && la.ospare == nil
+		stale := 0
+		for _, q := range [][][]byte{la.opend, la.oqueue} {
+			for _, b := range q[:cap(q)] {
+				if b != nil {
+					stale++
+				}
+			}
+		}
+		la.omu.Unlock()
+		if idle {
+			if stale != 0 {
+				t.Errorf("idle link: the queue arrays still reference %d buffers", stale)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the link never went idle")
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
