@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -488,7 +489,7 @@ func ParseUsers(data []byte) (*Users, error) {
 	if !utf8.Valid(data) {
 		return nil, &UsersFileError{Problems: []UsersFileProblem{{Msg: "not UTF-8 text"}}}
 	}
-	p := usersParser{users: NewUsers()}
+	p := usersParser{users: NewUsers(), data: data}
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(string(data), &top)
 	if err != nil {
@@ -515,6 +516,7 @@ func ParseUsers(data []byte) (*Users, error) {
 }
 
 type usersParser struct {
+	data     []byte // the file's text
 	md       *toml.MetaData
 	users    *Users
 	problems []UsersFileProblem
@@ -536,7 +538,14 @@ func (p *usersParser) result() error {
 func (p *usersParser) addErr(err error) {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		p.problems = append(p.problems, UsersFileProblem{Line: pe.Position.Line, Msg: pe.Message})
+		line := pe.Position.Line
+		if pe.Position.Len > 0 && pe.Position.Start >= 0 && pe.Position.Start <= len(p.data) {
+			// The decoder's line is one too far when the offending
+			// character is a line end (an unclosed "[user" header is
+			// reported on the line after it): count from the offset.
+			line = 1 + bytes.Count(p.data[:pe.Position.Start], []byte("\n"))
+		}
+		p.problems = append(p.problems, UsersFileProblem{Line: line, Msg: pe.Message})
 		return
 	}
 	p.problems = append(p.problems, UsersFileProblem{Msg: strings.TrimPrefix(err.Error(), "toml: ")})

@@ -138,6 +138,8 @@ func TestUsersFileStrictErrors(t *testing.T) {
 		{"account not a table", "[user]\nalice = 3\n", 2, "must be a table"},
 		{"duplicate table", "[user.a]\n" + hl + "\n[user.a]\n" + hl + "\n", 3, "already been defined"},
 		{"syntax", "[user.a]\n" + hl + "\nbackend = \"x\n", 3, ""},
+		// The decoder puts an error at a line end on the next line.
+		{"unclosed header", "# users\n[user.a\n" + hl + "\n", 2, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseUsers([]byte(tc.text))
