@@ -210,9 +210,9 @@ type callJournal interface {
 }
 
 // noteOpen notes the bridged call in the store's journal, if it keeps
-// one, on a goroutine of its own: the note costs two fsyncs (about 0.5 ms
-// here), which the session's start should not wait for. finish waits for
-// it before the record.
+// one, on a goroutine of its own: the note is a small file, which the
+// session's start should not wait for on a slow disk. finish waits for it
+// before the record.
 func (c *call) noteOpen() {
 	j, ok := c.s.store.(callJournal)
 	if !ok {

@@ -20,13 +20,16 @@ const openDir = "open"
 // maxOpenRecord bounds a file in openDir that Open reads back.
 const maxOpenRecord = 64 << 10
 
-// OpenCall notes durably that the call r (bridged, not ended) is in
-// progress: if the gateway dies before the call's record is appended (a
-// crash, kill -9, a power cut), the next Open writes the record for it,
-// with result interrupted. AppendRecord of the same session removes the
-// note once the record is on disk. It costs a file, an fsync and an
-// fsync of openDir, so the caller need not wait for it before data flows;
-// it must have returned before AppendRecord of the session is called.
+// OpenCall notes that the call r (bridged, not ended) is in progress: if
+// the gateway dies before the call's record is appended (a crash, kill
+// -9, the OOM killer), the next Open writes the record for it, with
+// result interrupted. AppendRecord of the same session removes the note
+// once the record is on disk. The note is not fsync'd: it outlives the
+// process, not the machine, so a power cut or a kernel crash loses the
+// records of the calls then in progress. An fsync'd note cost two fsyncs
+// per call and more than doubled the time to set up 10,000 sessions
+// (docs/BENCHMARKS.md). It must have returned before AppendRecord of the
+// session is called.
 func (f *File) OpenCall(r CallRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -45,14 +48,8 @@ func (f *File) OpenCall(r CallRecord) error {
 		return fmt.Errorf("store: open call: %w", err)
 	}
 	_, err = o.Write(escapeTerminalControls(b))
-	if err == nil {
-		err = o.Sync()
-	}
 	if cerr := o.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = syncDir(dir)
 	}
 	if err != nil {
 		_ = os.Remove(path)
@@ -84,8 +81,7 @@ func (f *File) Interrupted() int { return f.interrupted }
 
 // recoverOpenCalls appends an interrupted record for every call a previous
 // gateway left open in openDir, then removes the notes. A note that cannot
-// be read (torn by the crash before its fsync, when it promised nothing
-// yet) is removed without a record.
+// be read (torn) is removed without a record.
 func (f *File) recoverOpenCalls(now time.Time) error {
 	dir := filepath.Join(f.dir, openDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

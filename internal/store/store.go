@@ -7,9 +7,9 @@
 //	calls.jsonl    one JSON call record per line, fsync'd per record
 //	store.lock     flock(2) held while a gateway uses the directory
 //	open/N.json    the record so far of bridged call N while it lasts
-//	               (File.OpenCall): a gateway that dies during the call
-//	               leaves it, and the next one records the call as
-//	               interrupted
+//	               (File.OpenCall, not fsync'd): a gateway process that
+//	               dies during the call leaves it, and the next one
+//	               records the call as interrupted
 //
 // Session numbers are reserved in blocks: the new high-water mark is
 // written to a temporary file, fsync'd, renamed over session.next and the
