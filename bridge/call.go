@@ -106,7 +106,7 @@ func (s *Server) handle(name string, line transport.Line) {
 		if !s.busyRecords.acquire() {
 			// Flood: the record is dropped, the metric still counts it.
 			s.metrics.callRecorded(c.rec)
-			s.busyRecords.dropped(s.now(), s.log)
+			s.busyRecords.dropped()
 			return
 		}
 		defer s.busyRecords.release()

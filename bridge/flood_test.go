@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport"
@@ -113,10 +114,10 @@ func TestBusyFloodSummaryAfterBurst(t *testing.T) {
 		// 500 drops spread over 2.5 s.
 		const drops = 500
 		for range drops {
-			s.busyRecords.dropped(time.Now(), s.log)
+			s.busyRecords.dropped()
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(2 * burstWindow)
+		time.Sleep(2 * burstlog.Window)
 		synctest.Wait()
 		sum, lines := sumField(logs, floodMsg, "calls")
 		if sum != drops {
@@ -127,7 +128,7 @@ func TestBusyFloodSummaryAfterBurst(t *testing.T) {
 		}
 		var prev time.Time
 		for _, e := range logs.FilterMessage(floodMsg).All() {
-			if !prev.IsZero() && e.Time.Sub(prev) < burstWindow {
+			if !prev.IsZero() && e.Time.Sub(prev) < burstlog.Window {
 				t.Errorf("two summary lines %v apart", e.Time.Sub(prev))
 			}
 			prev = e.Time
@@ -138,34 +139,6 @@ func TestBusyFloodSummaryAfterBurst(t *testing.T) {
 		}
 		if sum2, _ := sumField(logs, floodMsg, "calls"); sum2 != drops {
 			t.Errorf("after Shutdown the log counts %d drops, want %d", sum2, drops)
-		}
-	})
-}
-
-// TestBurstLogClose: the first event of a burst is logged at once, close
-// logs what is pending at once and stops the timer, and an event after
-// close is logged at once.
-func TestBurstLogClose(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		var got []int
-		b := burstLog{emit: func(n int, last string) {
-			mu.Lock()
-			got = append(got, n)
-			mu.Unlock()
-		}}
-		for range 7 {
-			b.add("x")
-		}
-		b.close()
-		b.close()
-		b.add("late")
-		time.Sleep(3 * burstWindow)
-		synctest.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		if fmt.Sprint(got) != "[1 6 1]" {
-			t.Errorf("lines for 7 events, close, 1 event: %v, want [1 6 1] (the first at once)", got)
 		}
 	})
 }
@@ -345,7 +318,7 @@ func TestServeBoundsCallsInFlight(t *testing.T) {
 			t.Errorf("%d calls closing, want 4", got)
 		}
 		if logs.FilterMessageSnippet("at its bound of calls").Len() == 0 {
-			time.Sleep(2 * burstWindow)
+			time.Sleep(2 * burstlog.Window)
 			synctest.Wait()
 			if logs.FilterMessageSnippet("at its bound of calls").Len() == 0 {
 				t.Error("no log line about the listener at its bound")

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/transport"
@@ -115,7 +116,7 @@ func New(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
-	s.busyRecords.summary.emit = func(n int, _ string) {
+	s.busyRecords.summary.Emit = func(n int, _ string) {
 		s.log.Warn("connection flood: BUSY calls hung up without a call record", zap.Int("calls", n))
 	}
 	s.SetCallback(opts.Callback)
@@ -243,16 +244,16 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
-	failures := burstLog{emit: func(n int, last string) {
+	failures := burstlog.Log{Emit: func(n int, last string) {
 		s.log.Warn("accept failed; retrying with back-off", zap.String("listener", name),
 			zap.Int("failures", n), zap.String("error", last))
 	}}
-	defer failures.close()
-	paused := burstLog{emit: func(n int, _ string) {
+	defer failures.Close()
+	paused := burstlog.Log{Emit: func(n int, _ string) {
 		s.log.Warn("listener at its bound of calls at once; new callers wait to be answered",
 			zap.String("listener", name), zap.Int("limit", s.callLimit()), zap.Int("pauses", n))
 	}}
-	defer paused.close()
+	defer paused.Close()
 	var (
 		g            callGate
 		delay        time.Duration
@@ -260,7 +261,7 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 		failedBefore bool
 	)
 	for {
-		if !g.enter(s.stopCtx, s.callLimit, func() { paused.add("") }) {
+		if !g.enter(s.stopCtx, s.callLimit, func() { paused.Add("") }) {
 			return ErrShutdown
 		}
 		line, err := l.Accept(s.stopCtx)
@@ -282,7 +283,7 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 				since = now.Sub(lastFail)
 			}
 			delay, lastFail, failedBefore = acceptRetry(delay, since), now, true
-			failures.add(err.Error())
+			failures.Add(err.Error())
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
@@ -426,7 +427,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	<-done
 	s.serving.Wait()
-	s.busyRecords.summary.close()
+	s.busyRecords.summary.Close()
 	return err
 }
 

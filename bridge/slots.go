@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/dialgate/dialgate/internal/burstlog"
 )
 
 // busyReason says why a call got no line slot.
@@ -117,7 +117,7 @@ type busyRecorder struct {
 	mu       sync.Mutex
 	inFlight int
 	// summary logs the dropped records; Server.New sets its emit.
-	summary burstLog
+	summary burstlog.Log
 }
 
 func (b *busyRecorder) acquire() bool {
@@ -137,103 +137,5 @@ func (b *busyRecorder) release() {
 }
 
 // dropped counts a BUSY call left unrecorded. The count goes to the
-// server's log, summed over at most a second (see burstLog); the
-// arguments are not used.
-func (b *busyRecorder) dropped(_ time.Time, _ *zap.Logger) { b.summary.add("") }
-
-// burstWindow is the longest a burstLog holds a count back, and so the
-// shortest time between two of its lines.
-const burstWindow = time.Second
-
-// burstLog sums events that come in bursts (BUSY calls left unrecorded,
-// failed accepts) into at most one log line a second, so that a flood
-// does not become a log flood, and without losing any: every event is
-// counted in exactly one line, the end of a burst included. The first
-// event of a burst is logged at once and arms one timer; each tick logs
-// the events since the last line and re-arms, and a tick that finds none
-// disarms. So a burst costs one timer, and between bursts nothing runs. close logs what is
-// left at once and waits for a tick in progress; an event after close is
-// logged at once. The zero value is ready once emit is set.
-type burstLog struct {
-	// emit writes a line for n events; last is what the last of them
-	// was noted with. It is called without locks held, from the timer's
-	// goroutine, add (after close) or close.
-	emit func(n int, last string)
-
-	mu     sync.Mutex
-	n      int    // events not yet logged
-	last   string // of the last event
-	timer  *time.Timer
-	closed bool
-	ticks  sync.WaitGroup // the timer's callback, armed or running
-}
-
-// add counts one event, noted with last.
-func (b *burstLog) add(last string) {
-	b.mu.Lock()
-	b.n++
-	b.last = last
-	if b.closed {
-		n := b.n
-		b.n = 0
-		b.mu.Unlock()
-		b.emit(n, last)
-		return
-	}
-	if b.timer != nil {
-		b.mu.Unlock()
-		return
-	}
-	// The first event of a burst is logged at once; the timer sums up
-	// the rest.
-	b.n = 0
-	b.ticks.Add(1)
-	b.timer = time.AfterFunc(burstWindow, b.tick)
-	b.mu.Unlock()
-	b.emit(1, last)
-}
-
-func (b *burstLog) tick() {
-	defer b.ticks.Done()
-	b.mu.Lock()
-	if b.closed {
-		// close logged the rest.
-		b.mu.Unlock()
-		return
-	}
-	n, last := b.n, b.last
-	b.n = 0
-	if n > 0 {
-		// The burst may go on: look again in a window.
-		b.ticks.Add(1)
-		b.timer.Reset(burstWindow)
-	} else {
-		b.timer = nil
-	}
-	b.mu.Unlock()
-	if n > 0 {
-		b.emit(n, last)
-	}
-}
-
-// close logs the events not yet logged and stops the timer; it returns
-// when no tick runs. It is idempotent.
-func (b *burstLog) close() {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return
-	}
-	b.closed = true
-	if b.timer != nil && b.timer.Stop() {
-		b.ticks.Done() // the tick will not run
-	}
-	b.timer = nil
-	n, last := b.n, b.last
-	b.n = 0
-	b.mu.Unlock()
-	if n > 0 {
-		b.emit(n, last)
-	}
-	b.ticks.Wait()
-}
+// server's log, summed over at most a second (see burstlog.Log).
+func (b *busyRecorder) dropped() { b.summary.Add("") }
