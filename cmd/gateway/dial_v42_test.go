@@ -289,18 +289,22 @@ func TestDialV42BusyLine(t *testing.T) {
 	}
 }
 
+// textOnlyGateway answers the detection pattern with "E NUL" (no V.42)
+// and shows a login prompt.
+func textOnlyGateway(t *testing.T, line *tcp.Line) {
+	buf := make([]byte, 64)
+	if _, err := line.Read(buf); err != nil {
+		return
+	}
+	line.Write([]byte(strings.Repeat("E\x00", 10) + "login: "))
+	io.Copy(io.Discard, line)
+}
+
 // TestDialDetectFallsBackToText: a gateway answering the ODP with "E NUL"
 // (no V.42) gets the text path, and what it sent reaches the terminal.
 func TestDialDetectFallsBackToText(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
-		buf := make([]byte, 64)
-		if _, err := line.Read(buf); err != nil {
-			return
-		}
-		line.Write([]byte(strings.Repeat("E\x00", 10) + "login: "))
-		io.Copy(io.Discard, line)
-	})
+	addr := fakeGateway(t, true, textOnlyGateway)
 	r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", addr)
 	waitFor(t, func() bool { return strings.HasSuffix(r.stdout.String(), "login: ") })
 	r.stdin.Close()
@@ -318,14 +322,7 @@ func TestDialDetectFallsBackToText(t *testing.T) {
 // would read the password typed at its prompt.
 func TestDialDetectPinnedRefusesText(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
-		buf := make([]byte, 64)
-		if _, err := line.Read(buf); err != nil {
-			return
-		}
-		line.Write([]byte(strings.Repeat("E\x00", 10) + "login: "))
-		io.Copy(io.Discard, line)
-	})
+	addr := fakeGateway(t, true, textOnlyGateway)
 	fp := auth.Fingerprint(make([]byte, 32))
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	kh, err := auth.LoadKnownHosts(known)

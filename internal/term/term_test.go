@@ -58,12 +58,7 @@ func TestNonTerminal(t *testing.T) {
 // TestPTY checks raw mode, size and the password prompt on a real pty.
 func TestPTY(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		testutil.Missing(t, "no pty: "+err.Error())
-	}
-	defer ptmx.Close()
-	defer tty.Close()
+	ptmx, tty := openPTY(t)
 	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 100, Rows: 30}); err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +88,7 @@ func TestPTY(t *testing.T) {
 // terminal echoes again afterwards.
 func TestPasswordNotEchoed(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		testutil.Missing(t, "no pty: "+err.Error())
-	}
-	defer ptmx.Close()
-	defer tty.Close()
+	ptmx, tty := openPTY(t)
 	type result struct {
 		pw  string
 		err error
@@ -139,4 +129,16 @@ func TestPasswordNotEchoed(t *testing.T) {
 	if bytes.Contains(screen, []byte("hunter2")) {
 		t.Errorf("the password was echoed: %q", screen)
 	}
+}
+
+// openPTY opens a pty pair, closed when the test ends; without ptys the
+// test is marked missing.
+func openPTY(t *testing.T) (ptmx, tty *os.File) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		testutil.Missing(t, "no pty: "+err.Error())
+	}
+	t.Cleanup(func() { tty.Close(); ptmx.Close() })
+	return ptmx, tty
 }
