@@ -197,15 +197,29 @@ func syncDir(dir string) error {
 // again (cutBack); if even that fails, the next record starts on a new
 // line, and only the torn one is lost (ReadRecords reports it).
 func (f *File) AppendRecord(r CallRecord) error {
+	mine, err := f.append(r)
+	if err != nil {
+		return err
+	}
+	if err := f.syncThrough(mine); err != nil {
+		return err
+	}
+	f.closeCall(r.Session)
+	return nil
+}
+
+// append writes r to the records file (not yet synced) and returns its
+// number among the records written, for syncThrough.
+func (f *File) append(r CallRecord) (uint64, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("store: encode record: %w", err)
+		return 0, fmt.Errorf("store: encode record: %w", err)
 	}
 	b = append(escapeTerminalControls(b), '\n')
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.closed {
-		f.mu.Unlock()
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if f.torn {
 		b = append([]byte{'\n'}, b...)
@@ -215,18 +229,11 @@ func (f *File) AppendRecord(r CallRecord) error {
 		if n > 0 {
 			f.cutBack(n)
 		}
-		f.mu.Unlock()
-		return fmt.Errorf("store: append record: %w", err)
+		return 0, fmt.Errorf("store: append record: %w", err)
 	}
 	f.torn = false
 	f.written++
-	mine := f.written
-	f.mu.Unlock()
-	if err := f.syncThrough(mine); err != nil {
-		return err
-	}
-	f.closeCall(r.Session)
-	return nil
+	return f.written, nil
 }
 
 // escapeTerminalControls rewrites, in JSON text, the characters that

@@ -91,22 +91,35 @@ func (f *File) recoverOpenCalls(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	// The records first, with one fsync for all of them; then the notes
+	// go (a crash in between writes the records again next time).
+	var notes []string
+	var last uint64
 	for _, e := range entries {
 		name := e.Name()
-		path := filepath.Join(dir, name)
 		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") {
 			continue
 		}
+		path := filepath.Join(dir, name)
+		notes = append(notes, path)
 		r, ok := readOpenCall(path)
-		if ok {
-			r.End = now
-			r.Result = ResultInterrupted
-			r.Reason = "the gateway stopped during the call (crash, kill or power cut); it ended before the gateway started again"
-			if err := f.AppendRecord(r); err != nil {
-				return fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
-			}
-			f.interrupted++
+		if !ok {
+			continue
 		}
+		r.End = now
+		r.Result = ResultInterrupted
+		r.Reason = "the gateway stopped during the call (crash or kill); it ended before the gateway started again"
+		if last, err = f.append(r); err != nil {
+			return fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
+		}
+		f.interrupted++
+	}
+	if last > 0 {
+		if err := f.syncThrough(last); err != nil {
+			return err
+		}
+	}
+	for _, path := range notes {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("store: %w", err)
 		}
