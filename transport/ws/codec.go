@@ -53,10 +53,24 @@ var (
 	ErrBadPayload = errors.New("ws: invalid message payload")
 )
 
+// Control message types (see the package comment).
+const (
+	ControlResize = "resize" // the terminal size: Control.Window
+	ControlBreak  = "break"  // a break signal (transport.EventBreak)
+	ControlPing   = "ping"   // asks the peer for a "pong"
+	ControlPong   = "pong"   // answers a "ping"
+)
+
+// Control messages without members, as this package sends them.
+const (
+	msgBreak = `{"type":"break"}`
+	msgPong  = `{"type":"pong"}`
+)
+
 // Control is a decoded control message.
 type Control struct {
-	Type   string               // "resize" is the only type known so far
-	Window transport.WindowSize // for "resize"
+	Type   string               // one of the Control* types
+	Window transport.WindowSize // for ControlResize
 }
 
 // ParseControl decodes a JSON control message (see the package comment). It
@@ -82,7 +96,10 @@ func ParseControl(b []byte) (Control, error) {
 		return Control{}, fmt.Errorf("%w: \"type\" is not a string", ErrBadControl)
 	}
 	switch typ {
-	case "resize":
+	case ControlBreak, ControlPing, ControlPong:
+		// No members of their own; others are ignored, as for resize.
+		return Control{Type: typ}, nil
+	case ControlResize:
 		cols, err := dimension(m, "cols")
 		if err != nil {
 			return Control{}, err

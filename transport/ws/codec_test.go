@@ -74,6 +74,14 @@ func TestParseControl(t *testing.T) {
 		{` { "rows" : 50 , "cols" : 132 , "type" : "resize" , "x" : [1,{}] } `, Control{"resize", transport.WindowSize{Cols: 132, Rows: 50}}, nil},
 		{`{"type":"resize","cols":65535,"rows":1}`, Control{"resize", transport.WindowSize{Cols: 65535, Rows: 1}}, nil},
 		{`{"type":"bell"}`, Control{Type: "bell"}, ErrUnknownControl},
+		{`{"type":"break"}`, Control{Type: ControlBreak}, nil},
+		{` {"length":250, "type" : "break"} `, Control{Type: ControlBreak}, nil},
+		{`{"type":"ping"}`, Control{Type: ControlPing}, nil},
+		{`{"type":"ping","seq":[1]}`, Control{Type: ControlPing}, nil},
+		{`{"type":"pong"}`, Control{Type: ControlPong}, nil},
+		{`{"type":"PING"}`, Control{Type: "PING"}, ErrUnknownControl},
+		{`{"type":"ping"} {}`, Control{}, ErrBadControl},
+		{`{"type":"break","type":7}`, Control{}, ErrBadControl},
 		{`{"type":"resize","cols":0,"rows":24}`, Control{}, ErrBadControl},
 		{`{"type":"resize","cols":65536,"rows":24}`, Control{}, ErrBadControl},
 		{`{"type":"resize","cols":-80,"rows":24}`, Control{}, ErrBadControl},
@@ -126,6 +134,9 @@ func FuzzParseControl(f *testing.F) {
 		`{"type":"bell"}`,
 		`{"type":"resize","cols":1e400,"rows":24}`,
 		`{"type":{"type":"resize"}}`,
+		`{"type":"break"}`,
+		`{"type":"ping"}`,
+		`{"type":"pong","x":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -137,7 +148,14 @@ func FuzzParseControl(f *testing.F) {
 			}
 			return
 		}
-		if c.Type != "resize" || c.Window.Cols < 1 || c.Window.Rows < 1 || c.Window.Cols > maxWindowDim || c.Window.Rows > maxWindowDim {
+		switch c.Type {
+		case ControlBreak, ControlPing, ControlPong:
+			if c.Window != (transport.WindowSize{}) {
+				t.Fatalf("accepted %+v", c)
+			}
+			return
+		}
+		if c.Type != ControlResize || c.Window.Cols < 1 || c.Window.Rows < 1 || c.Window.Cols > maxWindowDim || c.Window.Rows > maxWindowDim {
 			t.Fatalf("accepted %+v", c)
 		}
 		again, err := ParseControl(AppendResize(nil, c.Window))

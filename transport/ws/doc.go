@@ -40,14 +40,35 @@
 // message of at most MaxControlSize bytes, an object with a "type" member:
 //
 //	{"type":"resize","cols":132,"rows":50}
+//	{"type":"break"}
+//	{"type":"ping"}
+//	{"type":"pong"}
 //
 // "resize" announces the terminal size: cols and rows are integers in
 // 1..65535 (the range of telnet NAWS, RFC 1073). It updates Info().Window
-// and is sent on WindowChanges. Members other than those named are
-// ignored, so later versions may add fields. A control message of an
-// unknown type, a malformed one (not a JSON object, missing or
-// out-of-range fields) and an oversized one are ignored with a log line;
-// none of them ends the line. Line.SendWindowSize sends a resize message.
+// and is sent on WindowChanges. Line.SendWindowSize sends one.
+//
+// "break" is a break signal, the WebSocket line's telnet BREAK (RFC 854):
+// it is sent on Events as transport.EventBreak, which the gateway passes
+// to the backend as an interrupt. Breaks are bounded: one arriving while
+// one is unread on Events is merged with it, and one within 250 ms of the
+// last one passed on is dropped, so a flood of them interrupts the
+// backend at most four times a second and logs nothing. Line.SendBreak
+// sends one.
+//
+// "ping" asks for a "pong" text message: a browser cannot see the pings
+// and pongs of RFC 6455 (§5.5.2, §5.5.3), so the terminal page pings this
+// way to notice a dead line. A ping within a second of the last one
+// answered gets no pong. The pong is sent by the goroutine that sends
+// pings (after any Write in progress), so the pongs add no goroutine or
+// timer per line (that goroutine runs even when PingInterval is
+// negative, for the pongs). A "pong" received is ignored.
+//
+// Members other than those named are ignored, so later versions may add
+// fields. A control message of an unknown type, a malformed one (not a
+// JSON object, missing or out-of-range fields) and an oversized one are
+// ignored with a log line (the first eight of a line; then one saying the
+// rest are not logged); none of them ends the line.
 //
 // # Lines and closing
 //
@@ -57,8 +78,9 @@
 // answers pings and handles control messages (text messages of "plain"
 // and "base64" are decoded a few KiB at a time as they arrive, never held
 // whole; when one turns out invalid and fails the line with 1007, octets
-// decoded from its earlier part have been delivered already), and, when
-// PingInterval is positive, one goroutine that sends pings (§5.5.2). Writes
+// decoded from its earlier part have been delivered already), and one
+// goroutine that sends pings (§5.5.2) when PingInterval is positive, and
+// the pongs of "ping" control messages. Writes
 // from several goroutines are serialized; a Write returns after its octets
 // were handed to the kernel.
 //

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -36,7 +37,19 @@ const (
 	// ringSize is the receive buffer per line: what a peer can send before
 	// TCP flow control holds it back while nobody Reads.
 	ringSize = 16 << 10
+	// pongEvery bounds the "pong" control messages a line sends: a "ping"
+	// that arrives within pongEvery of the last one answered is not
+	// answered (the browser page pings every 10 s; a flood of pings gets
+	// one pong a second).
+	pongEvery = time.Second
+	// breakEvery bounds the breaks a line passes on: a "break" within
+	// breakEvery of the last one passed on is dropped, so a flood of them
+	// interrupts the backend at most four times a second.
+	breakEvery = 250 * time.Millisecond
 )
+
+// timeNow is the clock of the rate bounds; tests freeze it.
+var timeNow = time.Now
 
 // Errors a Line returns (wrapped, test with errors.Is).
 var (
@@ -53,8 +66,9 @@ var (
 	ErrNotBinary = errors.New("ws: control messages need the binary subprotocol")
 )
 
-// Line is a WebSocket line. It implements transport.Line and
-// transport.WindowNotifier; see the package comment for its behaviour.
+// Line is a WebSocket line. It implements transport.Line,
+// transport.WindowNotifier, transport.EventNotifier and transport.Breaker;
+// see the package comment for its behaviour.
 type Line struct {
 	conn    *websocket.Conn
 	nc      net.Conn
@@ -76,22 +90,33 @@ type Line struct {
 	text    bytes.Buffer // a control message
 	scratch []byte       // a piece of a text message
 	ignored int          // control messages ignored (ignoredControl)
-	textDec textDecoder
-	decoded []byte
+	// lastBreak and lastPong: when the last break was passed on and the
+	// last pong asked for (breakEvery, pongEvery).
+	lastBreak, lastPong time.Time
+	textDec             textDecoder
+	decoded             []byte
 
 	infoMu sync.Mutex
 	info   transport.LineInfo
 	winCh  chan transport.WindowSize // capacity 1, closed by the reader
+	evCh   chan transport.Event      // capacity 1, closed by the reader
+
+	// pongDue (capacity 1) asks keepLoop to send a pong; pongs counts
+	// the pongs asked for.
+	pongDue chan struct{}
+	pongs   atomic.Int64
 
 	done       chan struct{} // closed when Close starts
 	readerDone chan struct{}
-	pingDone   chan struct{}
+	keepDone   chan struct{} // closed when keepLoop returns
 	closeOnce  sync.Once
 }
 
 var (
 	_ transport.Line           = (*Line)(nil)
 	_ transport.WindowNotifier = (*Line)(nil)
+	_ transport.EventNotifier  = (*Line)(nil)
+	_ transport.Breaker        = (*Line)(nil)
 )
 
 // lineConfig is what newLine needs besides the connection.
@@ -115,9 +140,11 @@ func newLine(conn *websocket.Conn, cfg lineConfig) *Line {
 		in:           newRing(ringSize),
 		info:         cfg.info,
 		winCh:        make(chan transport.WindowSize, 1),
+		evCh:         make(chan transport.Event, 1),
+		pongDue:      make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		readerDone:   make(chan struct{}),
-		pingDone:     make(chan struct{}),
+		keepDone:     make(chan struct{}),
 	}
 	l.control = l.proto == "" || l.proto == ProtoBinary
 	l.info.Subproto = l.proto
@@ -125,11 +152,7 @@ func newLine(conn *websocket.Conn, cfg lineConfig) *Line {
 	conn.SetPingHandler(l.onPing)
 	conn.SetPongHandler(func(string) error { l.extendDeadline(); return nil })
 	go l.readLoop()
-	if cfg.pingInterval > 0 {
-		go l.pingLoop(cfg.pingInterval)
-	} else {
-		close(l.pingDone)
-	}
+	go l.keepLoop(cfg.pingInterval)
 	return l
 }
 
@@ -149,6 +172,12 @@ func (l *Line) Info() transport.LineInfo {
 // WindowChanges returns the channel of window sizes announced by resize
 // control messages (latest only; closed when the line's reader stops).
 func (l *Line) WindowChanges() <-chan transport.WindowSize { return l.winCh }
+
+// Events returns the channel of breaks announced by "break" control
+// messages (transport.EventBreak). A break arriving while one is unread is
+// merged with it, and one within breakEvery of the last one passed on is
+// dropped. The channel is closed when the line's reader stops.
+func (l *Line) Events() <-chan transport.Event { return l.evCh }
 
 // Read returns octets from the peer. After the peer hung up it returns the
 // remaining octets, then io.EOF; after Close, an error wrapping
@@ -224,6 +253,24 @@ func (l *Line) SendWindowSize(w transport.WindowSize) error {
 	}
 	l.wbuf = AppendResize(l.wbuf[:0], w)
 	if err := l.conn.WriteMessage(websocket.TextMessage, l.wbuf); err != nil {
+		return l.writeError(err)
+	}
+	return nil
+}
+
+// SendBreak implements transport.Breaker: it sends a break control
+// message (binary subprotocol or none only; ErrNotBinary otherwise),
+// which a Line of this package reports on Events.
+func (l *Line) SendBreak() error {
+	if !l.control {
+		return ErrNotBinary
+	}
+	l.wlock <- struct{}{}
+	defer func() { <-l.wlock }()
+	if l.wclosed {
+		return fmt.Errorf("ws: send break: %w", transport.ErrHungUp)
+	}
+	if err := l.conn.WriteMessage(websocket.TextMessage, []byte(msgBreak)); err != nil {
 		return l.writeError(err)
 	}
 	return nil
@@ -305,7 +352,7 @@ func (l *Line) hangUp(code int, reason string) error {
 	}
 	l.nc.Close()
 	<-l.readerDone
-	<-l.pingDone
+	<-l.keepDone
 	return err
 }
 
@@ -332,20 +379,47 @@ func (l *Line) onPing(data string) error {
 	return err
 }
 
-func (l *Line) pingLoop(every time.Duration) {
-	defer close(l.pingDone)
-	t := time.NewTicker(every)
-	defer t.Stop()
+// keepLoop sends a ping every interval (none when interval is not
+// positive) and the pongs the reader asks for. Pongs are sent here, not by
+// the reader, so that a pong waiting for a peer that stopped reading
+// never keeps the reader from noticing the idle timeout (which closes the
+// connection and so ends that wait).
+func (l *Line) keepLoop(interval time.Duration) {
+	defer close(l.keepDone)
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-l.done:
 			return
 		case <-l.readerDone:
 			return
-		case <-t.C:
+		case <-tick:
 			// Failures show up on the reader side.
-			_ = l.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(every))
+			_ = l.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(interval))
+		case <-l.pongDue:
+			l.sendPong()
 		}
+	}
+}
+
+// sendPong sends a pong control message after any Write in progress. A
+// failure shows up on the reader side.
+func (l *Line) sendPong() {
+	select {
+	case l.wlock <- struct{}{}:
+	case <-l.done:
+		return
+	case <-l.readerDone:
+		return
+	}
+	defer func() { <-l.wlock }()
+	if !l.wclosed {
+		_ = l.conn.WriteMessage(websocket.TextMessage, []byte(msgPong))
 	}
 }
 
@@ -353,6 +427,7 @@ func (l *Line) pingLoop(every time.Duration) {
 func (l *Line) readLoop() {
 	defer close(l.readerDone)
 	defer close(l.winCh)
+	defer close(l.evCh)
 	err := l.readMessages()
 	l.in.finish(err)
 	select {
@@ -532,7 +607,24 @@ func (l *Line) readControl(r io.Reader) error {
 		l.ignoredControl("control message of unknown type %.40q ignored", c.Type)
 	case err != nil:
 		l.ignoredControl("%v; ignored", err)
-	case c.Type == "resize":
+	case c.Type == ControlBreak:
+		if now := timeNow(); l.lastBreak.IsZero() || now.Sub(l.lastBreak) >= breakEvery {
+			l.lastBreak = now
+			select {
+			case l.evCh <- transport.EventBreak:
+			default: // one is unread: merged with it
+			}
+		}
+	case c.Type == ControlPing:
+		if now := timeNow(); l.lastPong.IsZero() || now.Sub(l.lastPong) >= pongEvery {
+			l.lastPong = now
+			l.pongs.Add(1)
+			select {
+			case l.pongDue <- struct{}{}:
+			default: // one is due already
+			}
+		}
+	case c.Type == ControlResize:
 		l.infoMu.Lock()
 		l.info.Window = c.Window
 		l.infoMu.Unlock()
