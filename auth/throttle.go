@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -25,17 +26,22 @@ var ErrTooManyPending = errors.New("auth: too many pending handshakes from this 
 // forgotten per DecayInterval without failures. Once a user or source has
 // a failure, an attempt admitted and not yet resolved (see Admit) counts
 // as a failure made now, so attempts run at once get no more than
-// attempts run one after another; before it has one, attempts in flight
-// do not count, so that logins started together (a shared guest account)
-// do not hold one another back.
+// attempts run one after another; an attempt held back only by those
+// waits for them to end (AdmitWait) rather than being refused. Before
+// a user or source has a failure, attempts in flight do not count, so
+// that logins started together (a shared guest account) do not hold one
+// another back.
 //
 // A source from which a user logged in within TrustFor is trusted for
 // that user (the TrustedSources most recent ones): an attempt at the user
 // from there is held back by the source's count only, not by the user's,
 // so that guesses from elsewhere cannot keep the user out of the places
 // they log in from. Failures there still count against the user
-// elsewhere, and a login clears no count (one good source must not
-// whitewash the guesses of others). Trust is kept in memory only.
+// elsewhere. A login clears the user's count, not the source's, so that
+// an account many callers share is not held back for everyone by a few
+// of them mistyping; the price is that an attacker guessing at an account
+// gets its back-off started again at every login of the account's owner
+// (about a dozen more guesses each). Trust is kept in memory only.
 //
 // An attacker who keeps guessing is held to about one guess per MaxDelay
 // per source, and per user over all the sources not trusted for that
@@ -72,6 +78,9 @@ type Throttle struct {
 	sources map[string]throttleEntry
 	trusted map[string][]trustedSource // newest first
 	pending map[string]int
+	// changed is closed, and replaced, whenever an attempt ends (for
+	// AdmitWait).
+	changed chan struct{}
 }
 
 // trustedSource is a source a user logged in from, and when they last did.
@@ -120,7 +129,7 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	}
 	return &Throttle{
 		cfg: cfg, users: map[string]throttleEntry{}, sources: map[string]throttleEntry{},
-		trusted: map[string][]trustedSource{}, pending: map[string]int{},
+		trusted: map[string][]trustedSource{}, pending: map[string]int{}, changed: make(chan struct{}),
 	}
 }
 
@@ -165,10 +174,10 @@ func DecayedFailures(failures int, quiet, interval time.Duration) int {
 // of guesses at an account with no failure is bounded by the hashing
 // slots and their queue, and per address by the logins in progress
 // (MaxPendingPerSource); its failures then count.
-func (t *Throttle) remaining(e throttleEntry, now time.Time) time.Duration {
+func (t *Throttle) remaining(e throttleEntry, now time.Time, inFlight bool) time.Duration {
 	n := DecayedFailures(e.failures, now.Sub(e.last), t.cfg.DecayInterval)
 	last := e.last
-	if e.inFlight > 0 && n > 0 {
+	if inFlight && e.inFlight > 0 && n > 0 {
 		n += e.inFlight
 		last = now
 	}
@@ -188,18 +197,23 @@ func (t *Throttle) Delay(user, source string) time.Duration {
 	src := SourceKey(source)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.delayLocked(user, src, now)
+	d, _ := t.delayLocked(user, src, now)
+	return d
 }
 
-func (t *Throttle) delayLocked(user, src string, now time.Time) time.Duration {
-	var d time.Duration
+// delayLocked returns the wait for user and src with the attempts in
+// flight counted (d) and without them (settled): when only d is above
+// zero, the wait ends as soon as those attempts end.
+func (t *Throttle) delayLocked(user, src string, now time.Time) (d, settled time.Duration) {
 	if e, ok := t.users[user]; ok && user != "" && !t.trustedLocked(user, src, now) {
-		d = max(d, t.remaining(e, now))
+		d = max(d, t.remaining(e, now, true))
+		settled = max(settled, t.remaining(e, now, false))
 	}
 	if e, ok := t.sources[src]; ok && src != "" {
-		d = max(d, t.remaining(e, now))
+		d = max(d, t.remaining(e, now, true))
+		settled = max(settled, t.remaining(e, now, false))
 	}
-	return max(d, 0)
+	return max(d, 0), max(settled, 0)
 }
 
 // Attempt is one password check admitted by Throttle.Admit. Until it is
@@ -228,8 +242,44 @@ func (t *Throttle) Admit(user, source string) (*Attempt, time.Duration) {
 	src := SourceKey(source)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if d := t.delayLocked(user, src, now); d > 0 {
-		return nil, d
+	a, d, _ := t.admitLocked(user, src, now)
+	return a, d
+}
+
+// AdmitWait is Admit, except that an attempt held back only by other
+// attempts in flight for its user or source waits for them to end (at
+// most until ctx ends) and is then looked at again, instead of being
+// refused: a login that comes while another is being checked is not
+// turned away because that other might fail (callers logging in to a
+// shared account at once, or from behind one address, after one of them
+// mistyped), and guesses sent at once are still checked one after
+// another. It returns ctx's error if ctx ends first.
+func (t *Throttle) AdmitWait(ctx context.Context, user, source string) (*Attempt, time.Duration, error) {
+	if t == nil {
+		return nil, 0, nil
+	}
+	src := SourceKey(source)
+	for {
+		t.mu.Lock()
+		a, d, settled := t.admitLocked(user, src, t.cfg.Now())
+		changed := t.changed
+		t.mu.Unlock()
+		if a != nil || settled > 0 {
+			return a, d, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, d, ctx.Err()
+		}
+	}
+}
+
+// admitLocked admits an attempt if user and src need not wait; otherwise
+// it returns the waits, with and without the attempts in flight.
+func (t *Throttle) admitLocked(user, src string, now time.Time) (a *Attempt, d, settled time.Duration) {
+	if d, settled = t.delayLocked(user, src, now); d > 0 {
+		return nil, d, settled
 	}
 	if user != "" {
 		t.begin(t.users, user, now)
@@ -237,7 +287,7 @@ func (t *Throttle) Admit(user, source string) (*Attempt, time.Duration) {
 	if src != "" {
 		t.begin(t.sources, src, now)
 	}
-	return &Attempt{t: t, user: user, src: src}, 0
+	return &Attempt{t: t, user: user, src: src}, 0, 0
 }
 
 func (t *Throttle) begin(m map[string]throttleEntry, key string, now time.Time) {
@@ -289,6 +339,9 @@ func (a *Attempt) resolve(o outcome) {
 	}
 	t.end(t.users, a.user, now)
 	t.end(t.sources, a.src, now)
+	// Wake the attempts waiting for this one (AdmitWait).
+	close(t.changed)
+	t.changed = make(chan struct{})
 }
 
 // end takes one attempt in flight off key's entry, and drops the entry if
@@ -367,13 +420,11 @@ func (t *Throttle) evict(m map[string]throttleEntry, now time.Time) {
 	}
 }
 
-// Success records a successful login by user from source: the source
-// becomes trusted for user (see ThrottleConfig), the most recent of the
-// user's trusted sources; the oldest beyond TrustedSources is forgotten.
-// No failure count is cleared: not the source's (one good account must
-// not whitewash a source that guesses at others), nor the user's (one
-// good source must not whitewash sources that guess at the user; the
-// user's own slips decay like any failure).
+// Success records a successful login by user from source: the user's
+// failure count is cleared (not the source's: one good account must not
+// whitewash a source that guesses at others), and the source becomes
+// trusted for user (see ThrottleConfig), the most recent of the user's
+// trusted sources; the oldest beyond TrustedSources is forgotten.
 func (t *Throttle) Success(user, source string) {
 	if t == nil {
 		return
@@ -385,6 +436,13 @@ func (t *Throttle) Success(user, source string) {
 }
 
 func (t *Throttle) successLocked(user, src string, now time.Time) {
+	if e, ok := t.users[user]; ok && user != "" {
+		// A login ends the user's back-off (not the source's): an
+		// account many callers share (a BBS's guest login) is not held
+		// back for everyone by a few of them mistyping.
+		e.failures = 0
+		t.users[user] = e
+	}
 	if user == "" || src == "" || t.cfg.TrustedSources == 0 {
 		return
 	}

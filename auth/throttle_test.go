@@ -106,15 +106,16 @@ func TestThrottleUserAndSource(t *testing.T) {
 	if d := th.Delay("bob", "203.0.113.99:1"); d != time.Second {
 		t.Errorf("guessed-at user from a fresh source: %v, want 1s", d)
 	}
-	// Success makes the source trusted for the user, and clears neither
-	// the user's count (for other sources) nor the source's.
+	// Success makes the source trusted for the user and clears the
+	// user's count (for every source), not the source's.
 	th.Success("bob", "203.0.113.0:1")
 	if d := th.Delay("bob", "203.0.113.0:2"); d != 0 {
 		t.Errorf("after success, from that source: %v", d)
 	}
-	if d := th.Delay("bob", "203.0.113.99:1"); d != time.Second {
-		t.Errorf("after success, from a fresh source: %v, want 1s", d)
+	if d := th.Delay("bob", "203.0.113.99:1"); d != 0 {
+		t.Errorf("after success, from a fresh source: %v, want 0", d)
 	}
+
 	th.Success("u0", "192.0.2.50:1000")
 	if d := th.Delay("", "192.0.2.50:1"); d != time.Second {
 		t.Errorf("success whitewashed the source: %v", d)

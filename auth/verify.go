@@ -322,7 +322,10 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 	// Admitted before waiting for a slot, the attempt counts against the
 	// back-off while it waits and hashes: attempts started together get
 	// no more guesses than attempts made one after another.
-	att, d := v.th.Admit(userID, source)
+	att, d, err := v.th.AdmitWait(ctx, userID, source)
+	if err != nil {
+		return User{}, err
+	}
 	if d > 0 {
 		v.logf("auth: login %s from %s denied: throttled for %v", name, source, d)
 		return User{}, ErrDenied
