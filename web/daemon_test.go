@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,6 +162,23 @@ func (d *daemon) signal(sig syscall.Signal) error {
 		return errors.New("gateway not running")
 	}
 	return d.cmd.Process.Signal(sig)
+}
+
+// stallHook is the browser scripts' stall hook (DIALGATE_E2E_STALL_URL):
+// POST ?signal=stop sends the daemon SIGSTOP, ?signal=cont SIGCONT.
+func (d *daemon) stallHook(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	sig := map[string]syscall.Signal{"stop": syscall.SIGSTOP, "cont": syscall.SIGCONT}[r.URL.Query().Get("signal")]
+	if sig == 0 {
+		http.Error(w, "signal=stop or signal=cont", http.StatusBadRequest)
+		return
+	}
+	if err := d.signal(sig); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
 }
 
 // exitStatus is how the last run ended, once it has.

@@ -1,9 +1,12 @@
 // Package web serves dialgate's browser terminal: a page with xterm.js
 // that connects over WebSocket (RFC 6455) to a line endpoint of the same
 // origin, offers the "binary" subprotocol (transport/ws), sends terminal
-// size changes as {"type":"resize","cols":N,"rows":M} control messages, and
-// shows the call's status (connecting, busy, denied, callback, hung up)
-// from what the gateway says before it hangs up. The caller logs in inside
+// size changes as {"type":"resize","cols":N,"rows":M} control messages,
+// breaks as {"type":"break"} on the text login, and a {"type":"ping"}
+// every 10 s, whose {"type":"pong"} answers tell a live line from one
+// that went silent (shown as stalled), and shows the call's status
+// (connecting, busy, denied, callback, hung up) from what the gateway says
+// before it hangs up. The caller logs in inside
 // the terminal (the gateway's text login, mode "text"), or, in mode "v42",
 // through a form whose credentials go to the V.42 caller compiled to
 // WebAssembly (web/wasm over web/v42caller: LAPM per ITU-T V.42, Access

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +84,7 @@ func TestE2EBrowser(t *testing.T) {
 
 	dir := t.TempDir()
 	artifacts := artifactsDir(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
 	lineAddr, secureAddr := freeAddr(t), freeAddr(t)
@@ -115,6 +116,11 @@ func TestE2EBrowser(t *testing.T) {
 		}
 	}
 
+	// The stall hook: SIGSTOP and SIGCONT to the daemon (the page's
+	// keepalive must show the call stalled, then connected again).
+	hook := httptest.NewServer(http.HandlerFunc(gw.stallHook))
+	defer hook.Close()
+
 	e2e := exec.CommandContext(ctx, node, "e2e/e2e.mjs")
 	e2e.Dir = "ui"
 	e2e.Env = append(os.Environ(),
@@ -124,13 +130,14 @@ func TestE2EBrowser(t *testing.T) {
 		"DIALGATE_E2E_PASSWORD="+e2ePassword,
 		"DIALGATE_E2E_OUT="+artifacts,
 		"DIALGATE_E2E_CHROMIUM="+chromium,
+		"DIALGATE_E2E_STALL_URL="+hook.URL+"/stall",
 	)
 	out, err := e2e.CombinedOutput()
 	t.Logf("browser steps:\n%s", out)
 	if err != nil {
 		t.Fatalf("e2e.mjs: %v", err)
 	}
-	for _, want := range []string{"ok text login", "ok a paste over 1 MiB arrives whole", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok login and command over wss"} {
+	for _, want := range []string{"ok text login", "ok Break interrupts the program behind the gateway (text login)", "ok a stopped gateway shows as stalled, then connected again", "ok a paste over 1 MiB arrives whole", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok login and command over wss"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("browser run lacks %q", want)
 		}

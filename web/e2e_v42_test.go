@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -125,15 +124,7 @@ func TestE2EBrowserV42(t *testing.T) {
 			return
 		}
 		if r.URL.Path == "/stall" {
-			// The stall hook: SIGSTOP or SIGCONT to the daemon.
-			sig := map[string]syscall.Signal{"stop": syscall.SIGSTOP, "cont": syscall.SIGCONT}[r.URL.Query().Get("signal")]
-			if sig == 0 {
-				http.Error(w, "signal=stop or signal=cont", http.StatusBadRequest)
-				return
-			}
-			if err := gw.signal(sig); err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-			}
+			gw.stallHook(w, r)
 			return
 		}
 		gw.stop()

@@ -88,9 +88,9 @@ async function waitScreen(page, pred, what) {
 
 const waitText = (page, text) => waitScreen(page, (s) => s.includes(text), JSON.stringify(text));
 
-async function waitState(page, state) {
+async function waitState(page, state, timeout = WAIT) {
   try {
-    await page.waitForFunction((st) => window.dialgate.status().state === st, state, { timeout: WAIT });
+    await page.waitForFunction((st) => window.dialgate.status().state === st, state, { timeout });
   } catch {
     throw new Error(`status is ${JSON.stringify(await status(page))}, want ${state}`);
   }
@@ -98,6 +98,23 @@ async function waitState(page, state) {
   const attr = await page.getAttribute('#status', 'data-state');
   if (attr !== state) throw new Error(`status line data-state ${attr}, want ${state}`);
   return shown;
+}
+
+// stallSignal asks the test's stall hook (DIALGATE_E2E_STALL_URL) to stop
+// the gateway process (SIGSTOP, sig 'stop') or let it go on ('cont').
+async function stallSignal(sig) {
+  const r = await fetch(`${env('DIALGATE_E2E_STALL_URL')}?signal=${sig}`, { method: 'POST' });
+  if (!r.ok) throw new Error(`stall hook: HTTP ${r.status}: ${await r.text()}`);
+}
+
+// breakStep runs a sleep whose SIGINT trap prints a marker and presses
+// Break: the gateway must pass the break to the pty as an interrupt.
+async function breakStep(page, mode) {
+  if (await page.isHidden('#break') || await page.isDisabled('#break')) throw new Error(`no Break button during the ${mode} session`);
+  await typeLine(page, "trap 'echo got-break-$((6*7))' INT; echo sleeping-now; sleep 60; trap - INT");
+  await waitScreen(page, (s) => s.split('\n').some((l) => l.trim() === 'sleeping-now'), 'the sleep to start');
+  await page.click('#break');
+  await waitText(page, 'got-break-42');
 }
 
 async function typeLine(page, text) {
@@ -293,11 +310,7 @@ async function v42Scenario() {
   ok(step);
 
   step = 'Break interrupts the program behind the gateway';
-  if (await a.isHidden('#break') || await a.isDisabled('#break')) throw new Error('no Break button during the V.42 session');
-  await typeLine(a, "trap 'echo got-break-$((6*7))' INT; echo sleeping-now; sleep 60; trap - INT");
-  await waitScreen(a, (s) => s.split('\n').some((l) => l.trim() === 'sleeping-now'), 'the sleep to start');
-  await a.click('#break');
-  await waitText(a, 'got-break-42');
+  await breakStep(a, 'V.42');
   ok(step);
 
   step = 'a paste over 1 MiB arrives whole over V.42';
@@ -311,10 +324,7 @@ async function v42Scenario() {
     // The hook stops the gateway process (SIGSTOP) and lets it go on
     // (SIGCONT): the link stops acknowledging, and the page must hold
     // back what it cannot send instead of dropping it.
-    const signal = async (sig) => {
-      const r = await fetch(`${stallURL}?signal=${sig}`, { method: 'POST' });
-      if (!r.ok) throw new Error(`stall hook: HTTP ${r.status}: ${await r.text()}`);
-    };
+    const signal = stallSignal;
     const typed = await wcCount(a, async (p) => {
       let text = '';
       for (let i = 0; text.length < 1600; i++) text += `${i}:abcdefgh\n`;
@@ -477,6 +487,30 @@ async function textScenario() {
   const echoed = await run(a, 'echo "hello from $(printf %s browser)-$((6*7))"');
   if (!echoed.includes('hello from browser-42')) throw new Error(`output ${JSON.stringify(echoed)}`);
   ok(step);
+
+  step = 'Break interrupts the program behind the gateway (text login)';
+  await breakStep(a, 'text');
+  ok(step);
+
+  if (env('DIALGATE_E2E_STALL_URL')) {
+    step = 'a stopped gateway shows as stalled, then connected again';
+    // The hook stops the gateway process (SIGSTOP): the page's keepalive
+    // pings go unanswered and the status line must say so (20-30 s),
+    // without hanging up; once the gateway goes on (SIGCONT) its pongs
+    // make the call connected again, and the session still works.
+    await stallSignal('stop');
+    let shown;
+    try {
+      shown = await waitState(a, 'stalled', 60000);
+    } finally {
+      await stallSignal('cont');
+    }
+    if (!/^stalled: the gateway has not answered for \d+ s$/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+    await waitState(a, 'connected');
+    const back = await run(a, 'echo "back-$((6*7))"');
+    if (!back.includes('back-42')) throw new Error(`output ${JSON.stringify(back)}`);
+    ok(`${step} (${shown})`);
+  }
 
   step = 'initial size reaches the pty';
   let want = await size(a);

@@ -1,6 +1,7 @@
 // dialgate browser terminal: xterm.js on a WebSocket line to the gateway
 // ("binary" subprotocol: octets in binary messages, JSON control messages
-// such as {"type":"resize","cols":80,"rows":24} in text messages). Two
+// such as {"type":"resize","cols":80,"rows":24}, {"type":"break"} and the
+// keepalive's {"type":"ping"}/{"type":"pong"} in text messages). Two
 // ways to log in: the gateway's text login inside the terminal (default),
 // or V.42 with Access Security run by dialgate.wasm (mode "v42").
 import { Terminal } from '@xterm/xterm';
@@ -11,6 +12,7 @@ import { Outbox } from './outbox.js';
 import { makeCodec, binaryString } from './codec.js';
 import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
+import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong } from './keepalive.js';
 
 function meta(name) {
   const el = document.querySelector(`meta[name="${name}"]`);
@@ -102,12 +104,23 @@ let callSeq = 0; // counts calls, so that a late event of an old one is ignored
 function showStatus() {
   statusEl.textContent = status.text();
   statusEl.dataset.state = status.state;
-  const live = [State.CONNECTING, State.AUTHENTICATING, State.CONNECTED].includes(status.state);
+  const live = [State.CONNECTING, State.AUTHENTICATING, State.CONNECTED, State.STALLED].includes(status.state);
+  const up = [State.CONNECTED, State.STALLED].includes(status.state);
   reconnectBtn.disabled = live || (loginMode === 'v42' && !loginForm.hidden);
   hangupBtn.disabled = !live;
   forgetBtn.hidden = status.state !== State.HOSTKEY;
-  breakBtn.hidden = loginMode !== 'v42';
-  breakBtn.disabled = !(v42 && status.state === State.CONNECTED);
+  breakBtn.disabled = !(up && (loginMode === 'v42' ? v42 : ws));
+}
+
+// sendBreak sends a break: in a V.42 session a UI BRK (V.42 §8.13), on
+// the text login a {"type":"break"} control message. The gateway passes
+// either to the backend as an interrupt.
+function sendBreak() {
+  if (loginMode === 'v42') {
+    if (v42) v42.sendBreak();
+  } else if (ws && ws.readyState === WebSocket.OPEN) {
+    ws.send('{"type":"break"}');
+  }
 }
 
 function notice(text) {
@@ -171,6 +184,18 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
   }
   sock.binaryType = 'arraybuffer';
   ws = sock;
+  // The keepalive: pings while the line is open, "stalled" while the
+  // gateway does not answer them.
+  const keepalive = new Keepalive({
+    ping: () => { if (sock.readyState === WebSocket.OPEN) sock.send(PING); },
+    onStall: (on) => {
+      if (ws !== sock) return;
+      if (on) status.stall(`the gateway has not answered for ${STALL_TICKS * PING_INTERVAL_MS / 1000} s`);
+      else status.unstall();
+      showStatus();
+    },
+  });
+  let pinger = null;
   let timedOut = false;
   const timer = setTimeout(() => {
     if (sock.readyState !== WebSocket.CONNECTING) return;
@@ -184,12 +209,22 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     sendResize();
     term.focus();
     onOpen(sock);
+    keepalive.tick();
+    pinger = setInterval(() => keepalive.tick(), PING_INTERVAL_MS);
   };
   sock.onmessage = (ev) => {
-    if (ev.data instanceof ArrayBuffer) onBytes(new Uint8Array(ev.data));
+    if (ev.data instanceof ArrayBuffer) {
+      keepalive.heard();
+      onBytes(new Uint8Array(ev.data));
+    } else if (isPong(ev.data)) {
+      keepalive.pong();
+    } else {
+      keepalive.heard();
+    }
   };
   sock.onclose = async (ev) => {
     clearTimeout(timer);
+    clearInterval(pinger);
     if (ws !== sock) return;
     ws = null;
     outbox.clear();
@@ -363,7 +398,7 @@ reconnectBtn.addEventListener('click', () => {
   if (loginMode === 'v42') showLogin(); else connectText();
 });
 breakBtn.addEventListener('click', () => {
-  if (v42) v42.sendBreak();
+  sendBreak();
   term.focus();
 });
 srBox.addEventListener('change', () => {

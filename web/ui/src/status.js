@@ -12,6 +12,7 @@ export const State = Object.freeze({
   CONNECTING: 'connecting',
   AUTHENTICATING: 'authenticating',
   CONNECTED: 'connected',
+  STALLED: 'stalled',
   BUSY: 'busy',
   DENIED: 'denied',
   CALLBACK: 'callback',
@@ -61,6 +62,7 @@ export class CallStatus {
     this.received = 0;
     this.opened = false;
     this.ended = false;
+    this.liveDetail = ''; // the detail a stall hides
   }
 
   // connecting: a WebSocket is being opened.
@@ -85,6 +87,23 @@ export class CallStatus {
     this.opened = true;
     this.state = State.AUTHENTICATING;
     this.detail = '';
+  }
+
+  // stall: the call is up but the gateway has stopped answering the
+  // page's keepalive pings (why says for how long); the line may be
+  // down, or only slow. Only a connected call stalls.
+  stall(why) {
+    if (this.state !== State.CONNECTED) return;
+    this.state = State.STALLED;
+    this.liveDetail = this.detail;
+    this.detail = why;
+  }
+
+  // unstall: the gateway is heard again; the call is connected as before.
+  unstall() {
+    if (this.state !== State.STALLED) return;
+    this.state = State.CONNECTED;
+    this.detail = this.liveDetail;
   }
 
   // feed records octets received from the gateway.
@@ -174,6 +193,7 @@ export class CallStatus {
       [State.CONNECTING]: 'connecting…',
       [State.AUTHENTICATING]: 'authenticating…',
       [State.CONNECTED]: 'connected',
+      [State.STALLED]: 'stalled',
       [State.BUSY]: 'busy',
       [State.DENIED]: 'denied',
       [State.CALLBACK]: 'callback',
