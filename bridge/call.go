@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,9 @@ type call struct {
 	// (noteOpen); nil when it keeps no journal or the call was not
 	// bridged.
 	journaled chan struct{}
+	// linger is the bound on closing the line if the call never reaches
+	// a backend; 0: refusedLinger.
+	linger time.Duration
 
 	// The caller's byte stream: the line, or the LAPM link over it.
 	w      io.Writer
@@ -102,6 +106,9 @@ func (s *Server) handle(name string, line transport.Line) {
 	// durable happens: a flood of connections must not hold descriptors
 	// while records queue for fsync.
 	if why := s.slots.take(c.source, s.now()); why != busyNone {
+		if why == busyPerSource || why == busyHoldoff {
+			c.linger = floodLinger // its own address is the reason
+		}
 		c.end(store.ResultBusy, string(why), msgBusy)
 		if !s.busyRecords.acquire() {
 			// Flood: the record is dropped, the metric still counts it.
@@ -195,7 +202,7 @@ func (c *call) hangup(msg string) {
 			// to do so (a flood of refused connections that never
 			// close held a descriptor each for 5 s).
 			if l, ok := c.line.(lingerSetter); ok {
-				l.SetLinger(refusedLinger)
+				l.SetLinger(cmp.Or(c.linger, refusedLinger))
 			}
 		}
 		_ = c.closer()
@@ -235,6 +242,14 @@ func (c *call) noteOpen() {
 // caller's client closes within a round trip of seeing the gateway's
 // close; one that does not is holding the connection open on purpose.
 const refusedLinger = time.Second
+
+// floodLinger is refusedLinger for a caller turned away because its own
+// address already holds its share of lines or has just called (per_source,
+// holdoff): one address opening connections as fast as it can must not
+// fill the listener's bound of calls at once with connections it keeps
+// open (at 1 s each, a thousand a second did), and its BUSY has gone out
+// by then in all but the most congested cases.
+const floodLinger = 100 * time.Millisecond
 
 // lingerSetter is a line whose close bound can be changed (tcp.Line).
 type lingerSetter interface{ SetLinger(time.Duration) }

@@ -146,6 +146,14 @@ func (d *deadlineLine) Events() <-chan transport.Event {
 	return nil
 }
 
+// SetLinger passes the bound on Close on to the line, when it has one
+// (lingerSetter).
+func (d *deadlineLine) SetLinger(t time.Duration) {
+	if s, ok := d.Line.(lingerSetter); ok {
+		s.SetLinger(t)
+	}
+}
+
 // Close hangs up the line and waits for the read-ahead goroutine.
 func (d *deadlineLine) Close() error {
 	var err error

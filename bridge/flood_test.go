@@ -348,10 +348,28 @@ func TestServeBoundsCallsInFlight(t *testing.T) {
 // debug level (its record is written; a flood of info lines each would be
 // most of the log).
 func TestBusyCallShortLingerDebugLog(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		rate, lines, perS int
+		linger            time.Duration
+	}{
+		{"all lines busy", 0, 1, 0, refusedLinger},
+		{"all lines busy, paced", 9600, 1, 0, refusedLinger}, // the paced line wraps the TCP line
+		{"per_source", 0, 2, 1, floodLinger},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testBusyCallShortLinger(t, tc.rate, tc.lines, tc.perS, tc.linger) })
+	}
+}
+
+// testBusyCallShortLinger is TestBusyCallShortLingerDebugLog on a
+// listener with line_rate rate (0: not paced), max_concurrent lines and
+// per_source perSource; the BUSY caller's close must wait linger at most.
+func testBusyCallShortLinger(t *testing.T, rate, lines, perSource int, linger time.Duration) {
 	testutil.CheckGoroutines(t)
 	core, logs := observer.New(zap.DebugLevel)
 	c := testConfig(t)
-	c.Lines.MaxConcurrent, c.Lines.PerSource = 1, 0
+	c.Lines.MaxConcurrent, c.Lines.PerSource = lines, perSource
+	c.Listeners[0].LineRate = rate
 	c.StateDir = t.TempDir()
 	c.Listeners[0].Address = "tcp://127.0.0.1:0"
 	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}, Logger: zap.New(core)})
@@ -369,7 +387,7 @@ func TestBusyCallShortLingerDebugLog(t *testing.T) {
 	if b, err := io.ReadAll(busy); err != nil || !strings.Contains(string(b), "BUSY") {
 		t.Fatalf("second caller heard %q (%v), want BUSY", b, err)
 	}
-	want := fmt.Sprintf("peer did not close within %v", refusedLinger)
+	want := fmt.Sprintf("peer did not close within %v", linger)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if logs.FilterMessageSnippet(want).Len() > 0 {
 			break

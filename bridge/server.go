@@ -373,6 +373,9 @@ func (s *Server) addCall() bool {
 
 func (s *Server) refuseDraining(name string, line transport.Line) {
 	_, _ = line.Write([]byte("BUSY\r\n"))
+	if l, ok := line.(lingerSetter); ok {
+		l.SetLinger(refusedLinger)
+	}
 	line.Close()
 }
 

@@ -19,7 +19,8 @@
 // nil channel: no notifications ever), and SetServerEcho, SendBreak and the
 // deadline setters return an error wrapping errors.ErrUnsupported. A write
 // deadline also bounds the wait for the pacer; a read deadline is passed to
-// the wrapped line only.
+// the wrapped line only. SetLinger (tcp.Line's bound on Close) is passed on
+// when the wrapped line has it.
 package pace
 
 import (
@@ -187,6 +188,14 @@ func (p *Line) sleep(d time.Duration, deadline time.Time) error {
 		return fmt.Errorf("pace: write: %w", os.ErrDeadlineExceeded)
 	case <-p.done:
 		return fmt.Errorf("pace: %w", transport.ErrHungUp)
+	}
+}
+
+// SetLinger passes the bound on Close on to the paced line, when it has
+// one (tcp.Line: see its SetLinger).
+func (p *Line) SetLinger(d time.Duration) {
+	if s, ok := p.l.(interface{ SetLinger(time.Duration) }); ok {
+		s.SetLinger(d)
 	}
 }
 
