@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,8 +22,12 @@ func TestServeKilledMidCallRecordsInterrupted(t *testing.T) {
 	p := dialBob(t, g, false)
 	open := filepath.Join(g.dir, "state", "open")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		// The note is written, not just created, before the kill.
 		if e, _ := os.ReadDir(open); len(e) == 1 {
-			break
+			var r store.CallRecord
+			if b, err := os.ReadFile(filepath.Join(open, e[0].Name())); err == nil && json.Unmarshal(b, &r) == nil {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the bridged call was not noted in state/open")

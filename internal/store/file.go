@@ -59,7 +59,7 @@ type File struct {
 	// open holds the sessions with a note in openDir (OpenCall), under
 	// mu; interrupted counts the records Open wrote for a previous
 	// gateway's open calls.
-	open        map[uint64]bool
+	open        map[uint64]time.Time // the noted call's start
 	interrupted int
 }
 
@@ -104,7 +104,7 @@ func Open(dir string, block int) (*File, error) {
 		return nil, err
 	}
 	f.records = rec
-	f.open = map[uint64]bool{}
+	f.open = map[uint64]time.Time{}
 	if err := f.recoverOpenCalls(time.Now()); err != nil {
 		rec.Close()
 		lk.Close()
@@ -204,7 +204,7 @@ func (f *File) AppendRecord(r CallRecord) error {
 	if err := f.syncThrough(mine); err != nil {
 		return err
 	}
-	f.closeCall(r.Session)
+	f.closeCall(r)
 	return nil
 }
 

@@ -56,22 +56,29 @@ func (f *File) OpenCall(r CallRecord) error {
 		return fmt.Errorf("store: open call: %w", err)
 	}
 	f.mu.Lock()
-	f.open[r.Session] = true
+	f.open[r.Session] = r.Start
 	f.mu.Unlock()
 	return nil
 }
 
-// closeCall removes the note of an open call whose record is now on disk.
-// A note left behind by a crash between the two is read back by the next
+// closeCall removes the note of the open call r, whose record is now on
+// disk. A session has two calls when the gateway calls back: the one that
+// asked for the callback (never bridged, so never noted) and the callback;
+// the first's record may come after the callback's note, so a note goes
+// only with the record of the call it was made for (the same start). A
+// note left behind by a crash between the two is read back by the next
 // Open, which then writes an interrupted record for a call that has its
 // record already (the only duplicate a crash can make).
-func (f *File) closeCall(session uint64) {
+func (f *File) closeCall(r CallRecord) {
 	f.mu.Lock()
-	open := f.open[session]
-	delete(f.open, session)
+	start, open := f.open[r.Session]
+	open = open && start.Equal(r.Start)
+	if open {
+		delete(f.open, r.Session)
+	}
 	f.mu.Unlock()
 	if open {
-		_ = os.Remove(filepath.Join(f.dir, openDir, strconv.FormatUint(session, 10)+".json"))
+		_ = os.Remove(filepath.Join(f.dir, openDir, strconv.FormatUint(r.Session, 10)+".json"))
 	}
 }
 

@@ -75,3 +75,33 @@ func TestOpenCallRecordedAfterCrash(t *testing.T) {
 		t.Errorf("second reopen: Interrupted() = %d", n)
 	}
 }
+
+// TestOpenCallCallbackKeepsNote: the record of the call that asked for a
+// callback (same session, never bridged) does not remove the note of the
+// callback, bridged meanwhile; the callback's own record does.
+func TestOpenCallCallbackKeepsNote(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	start := time.Date(2026, 11, 22, 20, 0, 0, 0, time.UTC)
+	callback := CallRecord{Session: 5, User: "carol", Mode: "callback", Start: start.Add(3 * time.Second), Answer: start.Add(4 * time.Second)}
+	if err := f.OpenCall(callback); err != nil {
+		t.Fatal(err)
+	}
+	note := filepath.Join(f.Dir(), openDir, "5.json")
+	if err := f.AppendRecord(CallRecord{Session: 5, User: "carol", Start: start, End: start.Add(time.Second), Result: ResultCallback}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(note); err != nil {
+		t.Fatalf("the first call's record removed the callback's note: %v", err)
+	}
+	callback.End, callback.Result = start.Add(time.Minute), ResultCompleted
+	if err := f.AppendRecord(callback); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(note); !os.IsNotExist(err) {
+		t.Errorf("the callback's record left its note: %v", err)
+	}
+}
