@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"time"
+
+	"github.com/dialgate/dialgate/internal/burstlog"
 )
 
 // Defaults of the bounds on HTTP connections that are not (yet) lines.
@@ -48,7 +49,7 @@ type connLimiter struct {
 	total    int
 	bySource map[netip.Addr]int
 
-	refusals burstLog
+	refusals burstlog.Log
 }
 
 func newConnLimiter(ln net.Listener, max, perSource int, exempt func(netip.Addr) bool, logf func(string, ...any)) *connLimiter {
@@ -59,7 +60,7 @@ func newConnLimiter(ln net.Listener, max, perSource int, exempt func(netip.Addr)
 		perSource = DefaultMaxConnsPerSource
 	}
 	l := &connLimiter{Listener: ln, max: max, perSource: perSource, exempt: exempt, logf: logf, bySource: map[netip.Addr]int{}}
-	l.refusals.emit = func(n int, last string) {
+	l.refusals.Emit = func(n int, last string) {
 		l.logf("ws: %d connection(s) closed at once (last %s)", n, last)
 	}
 	return l
@@ -68,7 +69,7 @@ func newConnLimiter(ln net.Listener, max, perSource int, exempt func(netip.Addr)
 // Close closes the listener and logs the refusals not logged yet.
 func (l *connLimiter) Close() error {
 	err := l.Listener.Close()
-	l.refusals.close()
+	l.refusals.Close()
 	return err
 }
 
@@ -116,10 +117,10 @@ func (l *connLimiter) release(src netip.Addr) {
 	}
 }
 
-// refusedOne counts a refused connection for the log (see burstLog), so
+// refusedOne counts a refused connection for the log (see burstlog.Log), so
 // that a connection flood does not become a log flood.
 func (l *connLimiter) refusedOne(src netip.Addr, why string) {
-	l.refusals.add(fmt.Sprintf("from %s: %s", src, why))
+	l.refusals.Add(fmt.Sprintf("from %s: %s", src, why))
 }
 
 // connState is the http.Server.ConnState hook that stops counting a
@@ -173,99 +174,4 @@ func (l *Listener) LimitConns(ln net.Listener, srv *http.Server) net.Listener {
 	cl := newConnLimiter(ln, l.maxConns, l.maxPerSource, l.trusted, l.notef)
 	srv.ConnState = cl.connState
 	return cl
-}
-
-// burstWindow is the longest a burstLog holds a count back, and so the
-// shortest time between two of its lines.
-const burstWindow = time.Second
-
-// burstLog sums events that come in bursts (refused connections) into
-// at most one log line a second, without losing any: every event is
-// counted in exactly one line, the end of a burst included. The first
-// event of a burst is logged at once and arms one timer; each tick logs
-// the events since the last line and re-arms, and a tick that finds none
-// disarms. So a burst costs one timer, and between bursts nothing runs.
-// close logs what is left at once and waits for a tick in progress; an
-// event after close is logged at once. The zero value is ready once emit
-// is set.
-type burstLog struct {
-	// emit writes a line for n events; last is what the last of them
-	// was noted with. It is called without locks held, from the timer's
-	// goroutine, add or close.
-	emit func(n int, last string)
-
-	mu     sync.Mutex
-	n      int    // events not yet logged
-	last   string // of the last event
-	timer  *time.Timer
-	closed bool
-	ticks  sync.WaitGroup // the timer's callback, armed or running
-}
-
-// add counts one event, noted with last.
-func (b *burstLog) add(last string) {
-	b.mu.Lock()
-	b.n++
-	b.last = last
-	if b.closed {
-		n := b.n
-		b.n = 0
-		b.mu.Unlock()
-		b.emit(n, last)
-		return
-	}
-	if b.timer != nil {
-		b.mu.Unlock()
-		return
-	}
-	b.n = 0
-	b.ticks.Add(1)
-	b.timer = time.AfterFunc(burstWindow, b.tick)
-	b.mu.Unlock()
-	b.emit(1, last)
-}
-
-func (b *burstLog) tick() {
-	defer b.ticks.Done()
-	b.mu.Lock()
-	if b.closed {
-		// close logged the rest.
-		b.mu.Unlock()
-		return
-	}
-	n, last := b.n, b.last
-	b.n = 0
-	if n > 0 {
-		// The burst may go on: look again in a window.
-		b.ticks.Add(1)
-		b.timer.Reset(burstWindow)
-	} else {
-		b.timer = nil
-	}
-	b.mu.Unlock()
-	if n > 0 {
-		b.emit(n, last)
-	}
-}
-
-// close logs the events not yet logged and stops the timer; it returns
-// when no tick runs. It is idempotent.
-func (b *burstLog) close() {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return
-	}
-	b.closed = true
-	if b.timer != nil && b.timer.Stop() {
-		b.ticks.Done() // the tick will not run
-	}
-	b.timer = nil
-	n, last := b.n, b.last
-	b.n = 0
-	b.mu.Unlock()
-	if n > 0 {
-		b.emit(n, last)
-	}
-	b.ticks.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/testutil"
 )
 
@@ -109,7 +110,7 @@ func TestConnLimiterLogsEndOfBurst(t *testing.T) {
 			pl.conns <- b
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(2 * burstWindow)
+		time.Sleep(2 * burstlog.Window)
 		synctest.Wait()
 		sum, n := refusalsLogged(logs.snapshot())
 		if sum != conns-1 {

@@ -321,29 +321,7 @@ func TestReadLimit(t *testing.T) {
 func TestControlMessages(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s := startServer(t, Options{})
-	ctx := testCtx(t, 10*time.Second)
-	accepted := make(chan *Line, 1)
-	go func() {
-		l, err := s.l.AcceptWS(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- l
-	}()
-	// A raw gorilla client, to send what our Line never would.
-	d := websocket.Dialer{Subprotocols: []string{ProtoBinary}}
-	conn, _, err := d.DialContext(ctx, s.url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := <-accepted
-	if l == nil {
-		conn.Close()
-		t.FailNow()
-	}
-	defer l.Close()
-	defer conn.Close() // first: l.Close need not wait for a client that stopped reading
-	watchdog(t, 20*time.Second, func() { conn.Close(); l.Close() })
+	conn, l := rawPair(t, s) // a raw gorilla client, to send what our Line never would
 
 	send := func(typ int, msg string) {
 		t.Helper()
@@ -607,28 +585,7 @@ func TestReadDeadline(t *testing.T) {
 func TestControlMessageFloodLogsBounded(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s := startServer(t, Options{})
-	ctx := testCtx(t, 10*time.Second)
-	accepted := make(chan *Line, 1)
-	go func() {
-		l, err := s.l.AcceptWS(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- l
-	}()
-	d := websocket.Dialer{Subprotocols: []string{ProtoBinary}}
-	conn, _, err := d.DialContext(ctx, s.url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := <-accepted
-	if l == nil {
-		conn.Close()
-		t.FailNow()
-	}
-	defer l.Close()
-	defer conn.Close()
-	watchdog(t, 20*time.Second, func() { conn.Close(); l.Close() })
+	conn, l := rawPair(t, s)
 	for range 500 {
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(`not json`)); err != nil {
 			t.Fatal(err)
