@@ -37,16 +37,17 @@ var ErrTooManyPending = errors.New("auth: too many pending handshakes from this 
 // from there is held back by the source's count only, not by the user's,
 // so that guesses from elsewhere cannot keep the user out of the places
 // they log in from. Failures there still count against the user
-// elsewhere. A login clears the user's count, not the source's, so that
-// an account many callers share is not held back for everyone by a few
-// of them mistyping; the price is that an attacker guessing at an account
-// gets its back-off started again at every login of the account's owner
-// (about a dozen more guesses each). Trust is kept in memory only.
+// elsewhere. A login brings the user's count (not the source's) down to
+// FreeFailures-1 if it was higher, so that an account many callers share
+// is not held back for everyone by a few of them mistyping. Trust is kept
+// in memory only.
 //
 // An attacker who keeps guessing is held to about one guess per MaxDelay
 // per source, and per user over all the sources not trusted for that
-// user; only from the user's own trusted sources, if it can send from
-// them, does it get up to one more per MaxDelay each. What it can still do
+// user, except that each login of the user starts the user's back-off
+// again (one more guess at once, then the ramp: about a dozen guesses at
+// the defaults); only from the user's own trusted sources, if it can send
+// from them, does it get up to one more per MaxDelay each. What it can still do
 // is hold the user back at sources not trusted for them: new ones, and
 // every one after a restart. There is no permanent lockout: when the
 // guessing stops, an attempt is admitted at most MaxDelay after the last
@@ -267,13 +268,23 @@ func (t *Throttle) AdmitWait(ctx context.Context, user, source string) (*Attempt
 		if a != nil || settled > 0 {
 			return a, d, nil
 		}
+		// Woken when an attempt ends; and after recheckWait anyway,
+		// since failures also decay with time and nothing wakes the
+		// waiters for that.
+		timer := time.NewTimer(recheckWait)
 		select {
 		case <-changed:
+		case <-timer.C:
 		case <-ctx.Done():
+			timer.Stop()
 			return nil, d, ctx.Err()
 		}
+		timer.Stop()
 	}
 }
+
+// recheckWait bounds how long AdmitWait waits before it looks again.
+const recheckWait = time.Second
 
 // admitLocked admits an attempt if user and src need not wait; otherwise
 // it returns the waits, with and without the attempts in flight.
@@ -339,7 +350,14 @@ func (a *Attempt) resolve(o outcome) {
 	}
 	t.end(t.users, a.user, now)
 	t.end(t.sources, a.src, now)
-	// Wake the attempts waiting for this one (AdmitWait).
+	t.wakeLocked()
+}
+
+// wakeLocked wakes the attempts waiting in AdmitWait to look again. All of
+// them wake, whatever user and source they wait for: at most the logins
+// in progress (max_pending_per_source per address) wait, each for about
+// one password check.
+func (t *Throttle) wakeLocked() {
 	close(t.changed)
 	t.changed = make(chan struct{})
 }
@@ -433,15 +451,22 @@ func (t *Throttle) Success(user, source string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.successLocked(user, SourceKey(source), now)
+	t.wakeLocked()
 }
 
 func (t *Throttle) successLocked(user, src string, now time.Time) {
 	if e, ok := t.users[user]; ok && user != "" {
 		// A login ends the user's back-off (not the source's): an
 		// account many callers share (a BBS's guest login) is not held
-		// back for everyone by a few of them mistyping.
-		e.failures = 0
-		t.users[user] = e
+		// back for everyone by a few of them mistyping. It brings the
+		// count down to just below the free failures, not to zero: at
+		// zero the attempts in flight would not count, and an attacker
+		// guessing at the account would get a burst of concurrent
+		// guesses after every login of its owner.
+		if n := DecayedFailures(e.failures, now.Sub(e.last), t.cfg.DecayInterval); n >= t.cfg.FreeFailures {
+			e.failures, e.last = t.cfg.FreeFailures-1, now
+			t.users[user] = e
+		}
 	}
 	if user == "" || src == "" || t.cfg.TrustedSources == 0 {
 		return

@@ -281,7 +281,8 @@ func (v *Verifier) Users() *Users { return v.users.Load() }
 // remote address; see Throttle). It returns the account on success;
 // ErrDenied (the same value for every reason) after at least
 // MinFailureTime; ErrBusy at once when the hashing queue is full; or an
-// error wrapping ctx.Err() when ctx ends while waiting for a slot.
+// error wrapping ctx.Err() when ctx ends while waiting for a slot or for
+// other attempts at the same user or source to end (Throttle.AdmitWait).
 //
 // Every attempt that gets a slot runs exactly one argon2id computation:
 // against the account's hash, or against a dummy hash with the configured

@@ -219,7 +219,7 @@ func TestVerifyStrangerCannotLockOutKnownSource(t *testing.T) {
 	if v.Stats().Hashes != hashes+1 {
 		t.Error("alice's login at home ran no argon2id")
 	}
-	// Her login cleared her count; the strangers guess on. The
+	// Her login brought her count down; the strangers guess on. The
 	// trade-off: at a source alice never logged in from, the guesses
 	// hold her (and every guesser) back.
 	for i := 31; i <= 38; i++ {
@@ -227,6 +227,7 @@ func TestVerifyStrangerCannotLockOutKnownSource(t *testing.T) {
 			t.Fatalf("guess %d: %v", i, err)
 		}
 	}
+	th.Failure("alice", "127.0.0.39:4000") // the latest guess, just now
 	if _, err := v.Verify(ctx, "alice", "hunter2pw", "127.0.0.99:4000"); err != ErrDenied {
 		t.Errorf("alice at a fresh source during the guessing: %v, want ErrDenied", err)
 	}
@@ -450,4 +451,33 @@ func TestThrottleSharedAccountAfterTypos(t *testing.T) {
 	}
 	first.Success()
 	second.Success()
+}
+
+// TestThrottleLoginDoesNotReopenBurst: the owner's login while guesses
+// go on brings the user's count down to below the free failures, not to
+// zero, so the attempts in flight still count: a burst of 50 guesses at
+// once right after it gets two checks, not fifty (the late review's
+// case, with the count cleared to zero).
+func TestThrottleLoginDoesNotReopenBurst(t *testing.T) {
+	clock := newPolicyClock()
+	th := NewThrottle(ThrottleConfig{FreeFailures: 3, BaseDelay: time.Second, Now: clock.Now})
+	for i := range 6 {
+		th.Failure("erin", fmt.Sprintf("203.0.113.%d:1", i))
+	}
+	clock.Advance(time.Hour / 2) // the back-off has run out; the count has not decayed to zero
+	owner, d := th.Admit("erin", "192.0.2.1:1")
+	if owner == nil {
+		t.Fatalf("the owner's login: held back %v", d)
+	}
+	owner.Success()
+	admitted := 0
+	for i := range 50 {
+		if a, _ := th.Admit("erin", fmt.Sprintf("198.51.100.%d:1", i)); a != nil {
+			admitted++
+			defer a.Failure()
+		}
+	}
+	if admitted > 2 {
+		t.Errorf("50 guesses at once after the owner's login: %d admitted, want at most 2", admitted)
+	}
 }
