@@ -77,6 +77,7 @@ type Line struct {
 	log     Logger
 
 	idle, closeTimeout time.Duration
+	linger             atomic.Int64 // SetLinger's bound on Close (a time.Duration); 0: closeTimeout
 
 	// Writing: wlock (capacity 1) is the write lock; Close takes it with a
 	// timeout. wclosed and wbuf (small control messages) are guarded by it.
@@ -304,6 +305,20 @@ func (l *Line) SetWriteDeadline(t time.Time) error {
 	return l.conn.SetWriteDeadline(t)
 }
 
+// SetLinger sets how long Close may take for this line (its close
+// handshake: CloseTimeout otherwise); d <= 0 goes back to CloseTimeout. A
+// gateway hangs up a caller it never connected anywhere (BUSY, refused)
+// with a short one, as with tcp.Line.SetLinger.
+func (l *Line) SetLinger(d time.Duration) { l.linger.Store(int64(d)) }
+
+// closeBound is the bound on this line's Close.
+func (l *Line) closeBound() time.Duration {
+	if d := time.Duration(l.linger.Load()); d > 0 {
+		return d
+	}
+	return l.closeTimeout
+}
+
 // Close hangs up: see the package comment. It is idempotent; concurrent
 // calls wait for the first to finish. It returns nil unless the close
 // handshake could not be completed in time.
@@ -317,16 +332,17 @@ func (l *Line) Close() error {
 func (l *Line) hangUp(code int, reason string) error {
 	close(l.done)
 	l.in.close()
-	timer := time.NewTimer(l.closeTimeout)
+	bound := l.closeBound()
+	timer := time.NewTimer(bound)
 	defer timer.Stop()
-	deadline := time.Now().Add(l.closeTimeout)
+	deadline := time.Now().Add(bound)
 	var err error
 
 	// Let a Write in progress finish, bounded.
 	select {
 	case l.wlock <- struct{}{}:
 	case <-timer.C:
-		err = fmt.Errorf("ws: close: a Write did not finish within %v", l.closeTimeout)
+		err = fmt.Errorf("ws: close: a Write did not finish within %v", bound)
 		l.logf("ws: %s: %v; hanging up anyway", l.remote(), err)
 		l.nc.Close()
 		l.wlock <- struct{}{}
@@ -346,7 +362,7 @@ func (l *Line) hangUp(code int, reason string) error {
 	case <-l.readerDone:
 	case <-timer.C:
 		if err == nil {
-			err = fmt.Errorf("ws: close: peer did not answer the close frame within %v", l.closeTimeout)
+			err = fmt.Errorf("ws: close: peer did not answer the close frame within %v", bound)
 			l.logf("ws: %s: %v", l.remote(), err)
 		}
 	}

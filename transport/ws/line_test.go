@@ -609,3 +609,17 @@ func TestControlMessageFloodLogsBounded(t *testing.T) {
 		t.Errorf("%d log lines for 500 ignored control messages, want %d", n, maxIgnoredLogged+1)
 	}
 }
+
+// TestSetLingerBoundsClose: a line whose peer never answers the close
+// frame is closed within SetLinger's bound, not CloseTimeout, and says
+// which bound it waited.
+func TestSetLingerBoundsClose(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	_, l := rawPair(t, s) // the raw client never reads: no close frame comes back
+	l.SetLinger(100 * time.Millisecond)
+	err := l.Close()
+	if err == nil || !strings.Contains(err.Error(), "within 100ms") {
+		t.Errorf("Close with SetLinger(100ms) and a silent peer: %v", err)
+	}
+}
