@@ -41,21 +41,7 @@ const floodMsg = "connection flood: BUSY calls hung up without a call record"
 // logged (1,992 BUSY calls, 754 records, the log said 1).
 func TestBusyFloodSummaryCountsEveryCall(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	c := testConfig(t)
-	c.Lines.MaxConcurrent = 1
-	f, err := store.Open(t.TempDir(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gs := &gatedStore{File: f, gate: make(chan struct{})}
-	core, logs := observer.New(zap.WarnLevel)
-	s, err := New(Options{Config: c, Store: gs, Verifier: &fakeVerifier{}, Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder, holderDone := simCall(t, s)
-	expect(t, holder, "login: ")
+	s, gs, logs, holder, holderDone := busyFloodServer(t)
 
 	const flood = 3 * maxBusyRecords
 	var returned atomic.Int32
@@ -88,7 +74,7 @@ func TestBusyFloodSummaryCountsEveryCall(t *testing.T) {
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	recs := records(t, f)
+	recs := records(t, gs.File)
 	busy := 0
 	for _, r := range recs {
 		if r.Result == store.ResultBusy {

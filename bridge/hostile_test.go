@@ -44,6 +44,29 @@ func (g *gatedStore) AppendRecord(r store.CallRecord) error {
 	return g.File.AppendRecord(r)
 }
 
+// busyFloodServer is a server with one line, held by a call at its login
+// prompt (holder, recorded when holderDone is closed), whose records wait
+// for gs.gate (a slow disk), and whose warnings go to logs.
+func busyFloodServer(t *testing.T) (s *Server, gs *gatedStore, logs *observer.ObservedLogs, holder transport.Line, holderDone <-chan struct{}) {
+	t.Helper()
+	c := testConfig(t)
+	c.Lines.MaxConcurrent = 1
+	f, err := store.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	gs = &gatedStore{File: f, gate: make(chan struct{})}
+	core, logs := observer.New(zap.WarnLevel)
+	s, err = New(Options{Config: c, Store: gs, Verifier: &fakeVerifier{}, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, holderDone = simCall(t, s)
+	expect(t, holder, "login: ")
+	return s, gs, logs, holder, holderDone
+}
+
 // TestBusyFloodBounded: a flood of calls while every line is busy, with
 // the record store stalled, is hung up at once (BUSY) and does not pile
 // up: at most maxBusyRecords BUSY calls wait for their records, the rest
@@ -53,21 +76,7 @@ func (g *gatedStore) AppendRecord(r store.CallRecord) error {
 // connect-and-close flood reached 25,000 goroutines and the fd limit.
 func TestBusyFloodBounded(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	c := testConfig(t)
-	c.Lines.MaxConcurrent = 1
-	f, err := store.Open(t.TempDir(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gs := &gatedStore{File: f, gate: make(chan struct{})}
-	core, logs := observer.New(zap.WarnLevel)
-	s, err := New(Options{Config: c, Store: gs, Verifier: &fakeVerifier{}, Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder, holderDone := simCall(t, s)
-	expect(t, holder, "login: ")
+	s, gs, logs, holder, holderDone := busyFloodServer(t)
 
 	const flood = 3 * maxBusyRecords
 	var returned atomic.Int32
@@ -113,7 +122,7 @@ func TestBusyFloodBounded(t *testing.T) {
 	wg.Wait()
 	holder.Close()
 	<-holderDone
-	recs := records(t, f)
+	recs := records(t, gs.File)
 	if len(recs) != maxBusyRecords+1 {
 		t.Errorf("%d records, want %d BUSY and the holder's", len(recs), maxBusyRecords)
 	}
