@@ -44,31 +44,9 @@ func TestBusyFloodSummaryCountsEveryCall(t *testing.T) {
 	s, gs, logs, holder, holderDone := busyFloodServer(t)
 
 	const flood = 3 * maxBusyRecords
-	var returned atomic.Int32
-	var wg sync.WaitGroup
-	for i := range flood {
-		a, b := linesim.NewPair(linesim.Config{Seed: int64(i + 1), Name: "flood"})
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			readAll(a)
-			a.Close()
-		}()
-		go func() {
-			defer wg.Done()
-			_ = s.HandleLine("test", b)
-			returned.Add(1)
-		}()
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for returned.Load() < flood-maxBusyRecords {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d BUSY calls ended while the store was stalled", returned.Load(), flood)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait := busyFlood(t, s, flood, nil)
 	close(gs.gate)
-	wg.Wait()
+	wait()
 	holder.Close()
 	<-holderDone
 	if err := s.Shutdown(context.Background()); err != nil {

@@ -67,6 +67,41 @@ func busyFloodServer(t *testing.T) (s *Server, gs *gatedStore, logs *observer.Ob
 	return s, gs, logs, holder, holderDone
 }
 
+// busyFlood answers n calls on s at once, each caller reading all it
+// hears (and sending it to heard, when not nil), and returns once all but
+// maxBusyRecords of them have ended: the store is stalled, so that many
+// BUSY calls wait for their records. wait waits for the rest.
+func busyFlood(t *testing.T, s *Server, n int, heard chan<- string) (wait func()) {
+	t.Helper()
+	var returned atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		a, b := linesim.NewPair(linesim.Config{Seed: int64(i + 1), Name: "flood"})
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			got := readAll(a)
+			a.Close()
+			if heard != nil {
+				heard <- got
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			_ = s.HandleLine("test", b)
+			returned.Add(1)
+		}()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for returned.Load() < int32(n-maxBusyRecords) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d BUSY calls ended while the store was stalled (bound %d)", returned.Load(), n, maxBusyRecords)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return wg.Wait
+}
+
 // TestBusyFloodBounded: a flood of calls while every line is busy, with
 // the record store stalled, is hung up at once (BUSY) and does not pile
 // up: at most maxBusyRecords BUSY calls wait for their records, the rest
@@ -79,31 +114,8 @@ func TestBusyFloodBounded(t *testing.T) {
 	s, gs, logs, holder, holderDone := busyFloodServer(t)
 
 	const flood = 3 * maxBusyRecords
-	var returned atomic.Int32
-	var wg sync.WaitGroup
 	heard := make(chan string, flood)
-	for i := range flood {
-		a, b := linesim.NewPair(linesim.Config{Seed: int64(i), Name: "flood"})
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			heard <- readAll(a)
-			a.Close()
-		}()
-		go func() {
-			defer wg.Done()
-			_ = s.HandleLine("test", b)
-			returned.Add(1)
-		}()
-	}
-	// With the store stalled, all but maxBusyRecords calls end.
-	deadline := time.Now().Add(20 * time.Second)
-	for returned.Load() < flood-maxBusyRecords {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d BUSY calls ended while the store was stalled (bound %d)", returned.Load(), flood, maxBusyRecords)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait := busyFlood(t, s, flood, heard)
 	if w := gs.waiting.Load(); w > maxBusyRecords {
 		t.Errorf("%d records waiting for the store, bound %d", w, maxBusyRecords)
 	}
@@ -119,7 +131,7 @@ func TestBusyFloodBounded(t *testing.T) {
 		}
 	}
 	close(gs.gate)
-	wg.Wait()
+	wait()
 	holder.Close()
 	<-holderDone
 	recs := records(t, gs.File)

@@ -28,8 +28,14 @@ func freezeClock(t *testing.T) *fakeClock {
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // rawPair accepts a call from a raw gorilla client (to send what our Line
-// never would) and returns both ends.
+// never would) on the binary subprotocol and returns both ends.
 func rawPair(t *testing.T, s *server) (*websocket.Conn, *Line) {
+	t.Helper()
+	return rawPairProto(t, s, ProtoBinary)
+}
+
+// rawPairProto is rawPair on subprotocol proto.
+func rawPairProto(t *testing.T, s *server, proto string) (*websocket.Conn, *Line) {
 	t.Helper()
 	ctx := testCtx(t, 10*time.Second)
 	accepted := make(chan *Line, 1)
@@ -40,7 +46,7 @@ func rawPair(t *testing.T, s *server) (*websocket.Conn, *Line) {
 		}
 		accepted <- l
 	}()
-	d := websocket.Dialer{Subprotocols: []string{ProtoBinary}}
+	d := websocket.Dialer{Subprotocols: []string{proto}}
 	conn, _, err := d.DialContext(ctx, s.url, nil)
 	if err != nil {
 		t.Fatal(err)

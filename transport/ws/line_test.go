@@ -380,32 +380,14 @@ func TestBadTextPayload(t *testing.T) {
 		t.Run(tc.proto, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
 			s := startServer(t, Options{})
-			ctx := testCtx(t, 10*time.Second)
-			accepted := make(chan *Line, 1)
-			go func() {
-				l, _ := s.l.AcceptWS(ctx)
-				accepted <- l
-			}()
-			d := websocket.Dialer{Subprotocols: []string{tc.proto}}
-			conn, _, err := d.DialContext(ctx, s.url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l := <-accepted
-			if l == nil {
-				conn.Close()
-				t.FailNow()
-			}
-			defer l.Close()
-			defer conn.Close()
-			watchdog(t, 20*time.Second, func() { conn.Close(); l.Close() })
+			conn, l := rawPairProto(t, s, tc.proto)
 			if err := conn.WriteMessage(websocket.TextMessage, []byte(tc.msg)); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := l.Read(make([]byte, 10)); !errors.Is(err, ErrBadPayload) {
 				t.Errorf("Read: %v, want ErrBadPayload", err)
 			}
-			_, _, err = conn.ReadMessage()
+			_, _, err := conn.ReadMessage()
 			if !websocket.IsCloseError(err, websocket.CloseInvalidFramePayloadData) {
 				t.Errorf("client got %v, want close 1007", err)
 			}
