@@ -328,7 +328,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		return User{}, err
 	}
 	if d > 0 {
-		v.logf("auth: login %s from %s denied: throttled for %v", name, source, d)
+		v.logf("login %s from %s denied: throttled for %v", name, source, d)
 		return User{}, ErrDenied
 	}
 	defer att.Abandon() // no password checked: busy, or ctx ended
@@ -372,7 +372,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 	}
 	if reason != "" {
 		att.Failure()
-		v.logf("auth: login %s from %s denied: %s", name, source, reason)
+		v.logf("login %s from %s denied: %s", name, source, reason)
 		return User{}, ErrDenied
 	}
 	att.Success()
