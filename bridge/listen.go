@@ -332,7 +332,7 @@ func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (
 	// connections that are not lines (ws.Options.MaxConns).
 	ln = line.LimitConns(ln, p.srv)
 	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
+		ln = ws.NewTLSListener(ln, tlsCfg) // plain HTTP gets a redirect to https
 	}
 	go func() {
 		defer close(p.done)

@@ -561,7 +561,7 @@ func Listen(address string, opts Options) (*Listener, error) {
 	}
 	ln = l.LimitConns(ln, l.srv)
 	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
+		ln = NewTLSListener(ln, tlsCfg) // plain HTTP gets a redirect to https
 	}
 	l.serveDone = make(chan struct{})
 	go func() {
