@@ -634,7 +634,14 @@ func (c *call) v42Failed(err error) {
 }
 
 // callback hands an authenticated caller with a callback address to the
-// callback service and hangs up.
+// callback service and hangs up. The callback is scheduled before the
+// hang-up, so that the caller is told "you will be called back" only when
+// it was: a refusal (another user's callback pending for the same
+// address, too many pending, service closed) is told as "cannot place
+// now" and recorded as refused with the service's reason. A second login
+// of a user whose callback is pending replaces it (callbackd.Schedule);
+// the older session's record says superseded. A V.42 caller has already
+// been told by CONFIRM; only the record and the log say it was refused.
 func (c *call) callback(ctx context.Context, acct Account) {
 	cb := c.s.cb.Load()
 	if cb == nil {
@@ -646,20 +653,25 @@ func (c *call) callback(ctx context.Context, acct Account) {
 		c.end(store.ResultRefused, "callback not available", msg)
 		return
 	}
+	err := (*cb)(ctx, CallbackRequest{
+		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.rec.Mode,
+		Ticket: c.ticket,
+	})
+	if err != nil {
+		c.log.Warn("callback not scheduled", zap.String("address", acct.Callback), zap.Error(err))
+		msg := msgNoCallback
+		if c.rec.Mode == "v42" {
+			msg = ""
+		}
+		c.end(store.ResultRefused, "callback not scheduled: "+err.Error(), msg)
+		return
+	}
 	msg := ""
 	if c.rec.Mode != "v42" {
 		// Over Access Security the caller learns it from CONFIRM.
 		msg = "\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"
 	}
 	c.end(store.ResultCallback, "calling back "+acct.Callback, msg)
-	err := (*cb)(ctx, CallbackRequest{
-		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.rec.Mode,
-		Ticket: c.ticket,
-	})
-	if err != nil {
-		c.rec.Reason = "callback not scheduled: " + err.Error()
-		c.log.Warn("callback not scheduled", zap.Error(err))
-	}
 }
 
 // callerHungUp tells whether err means the caller's end went away (end of

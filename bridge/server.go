@@ -61,8 +61,10 @@ type CallbackRequest struct {
 	Ticket any
 }
 
-// CallbackFunc schedules a callback. It must not block for long: the
-// call's line is already hung up. An error is recorded with the call.
+// CallbackFunc schedules a callback. It is called before the hang-up and
+// must not block for long: the caller hears "you will be called back"
+// only after it returned nil (an error: "cannot place now"; the call is
+// recorded as refused with the error).
 type CallbackFunc func(ctx context.Context, req CallbackRequest) error
 
 // state is what Reload replaces.

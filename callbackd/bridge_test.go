@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
 )
 
@@ -47,14 +49,33 @@ func expectText(t *testing.T, r io.Reader, want string) string {
 	return string(got)
 }
 
-// TestTextCallbackThroughBridge runs the whole text-mode callback in
-// process: a text login on the bridge for a user with a callback address,
-// the bridge hangs up and hands the call to the Service, the Service
-// dials the address on a simulated network, the person there confirms,
-// and the bridge connects the callback to an echo backend and records it
-// under the original session number.
-func TestTextCallbackThroughBridge(t *testing.T) {
-	testutil.CheckGoroutines(t)
+// accounts is a bridge.Verifier whose users all have the password "pw"
+// and the account given.
+type accounts map[string]bridge.Account
+
+func (v accounts) Verify(ctx context.Context, user, password, source string) (bridge.Account, error) {
+	a, ok := v[user]
+	if !ok || password != "pw" {
+		return bridge.Account{}, fmt.Errorf("test: %w", bridge.ErrDenied)
+	}
+	a.Name = user
+	return a, nil
+}
+
+// bridged is the gateway of the bridge tests in process: a bridge Server
+// with an echo backend, text login on a loopback listener, and a Service
+// dialling on a simulated network that hands proved callbacks to the
+// Server, scheduled as cmd/gateway does for text logins.
+type bridged struct {
+	srv *bridge.Server
+	svc *Service
+	net *linesim.Network
+	rec *records
+	st  *store.File
+}
+
+func newBridged(t *testing.T, v bridge.Verifier, cfg Config) *bridged {
+	t.Helper()
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,32 +90,30 @@ func TestTextCallbackThroughBridge(t *testing.T) {
 			ewg.Go(func() { io.Copy(c, c); c.Close() })
 		}
 	})
-	defer ewg.Wait()
-	defer echo.Close()
+	t.Cleanup(ewg.Wait)
+	t.Cleanup(func() { echo.Close() })
 
-	cfg, err := config.Parse("test.toml", []byte("[lines]\nholdoff = \"0s\"\n[[listener]]\nname = \"test\"\naddress = \"tcp://127.0.0.1:1\"\nv42 = \"off\"\n"))
+	gcfg, err := config.Parse("test.toml", []byte("[lines]\nholdoff = \"0s\"\n[[listener]]\nname = \"test\"\naddress = \"tcp://127.0.0.1:1\"\nv42 = \"off\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Backends = append(cfg.Backends, config.Backend{Name: "echo", Type: config.BackendTCP,
+	gcfg.Backends = append(gcfg.Backends, config.Backend{Name: "echo", Type: config.BackendTCP,
 		Address: config.HostPort(echo.Addr().String()), ConnectTimeout: config.Duration{Duration: 5 * time.Second}, Term: "vt100"})
-	cfg.Listeners[0].Backend = "echo"
+	gcfg.Listeners[0].Backend = "echo"
 	st, err := store.Open(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	srv, err := bridge.New(bridge.Options{Config: cfg, Store: st, Verifier: oneUser{"alice", "pw", "sim://alice-home"}})
+	t.Cleanup(func() { st.Close() })
+	srv, err := bridge.New(bridge.Options{Config: gcfg, Store: st, Verifier: v})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown(context.Background())
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 
-	simnet := linesim.NewNetwork()
-	rec := &records{}
-	svc, err := New(Options{
-		Config: Config{Delay: 10 * time.Millisecond, Expiry: time.Minute},
-		Dial:   simnet.Dial, Recorder: rec,
+	b := &bridged{srv: srv, net: linesim.NewNetwork(), rec: &records{}, st: st}
+	b.svc, err = New(Options{
+		Config: cfg, Dial: b.net.Dial, Recorder: b.rec,
 		Place: Modes{Text: TextConfirm{Name: "testgw"}},
 		Handoff: func(ctx context.Context, job Job, s Session) {
 			err := srv.BridgeCallback(bridge.CallbackSession{Request: job.Data.(bridge.CallbackRequest), Line: s.Line, Link: s.Conn, Attempts: s.Attempts})
@@ -106,53 +125,151 @@ func TestTextCallbackThroughBridge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Close()
+	t.Cleanup(func() { b.svc.Close() })
 	srv.SetCallback(func(ctx context.Context, req bridge.CallbackRequest) error {
-		return svc.Schedule(Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
+		return b.svc.Schedule(Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
 			Mode: ModeText, Listener: req.Listener, Remote: req.Remote, Data: req})
 	})
+	return b
+}
 
-	home, err := simnet.Listen("alice-home")
+// login calls the gateway, logs in with the text login and returns what
+// the caller heard until the gateway hung up.
+func (b *bridged) login(t *testing.T, name, user, pw string) string {
+	t.Helper()
+	a, l := linesim.NewPair(linesim.Config{Seed: 1, Name: name})
+	defer a.Close()
+	done := make(chan error, 1)
+	go func() { done <- b.srv.HandleLine("test", l) }()
+	expectText(t, a, "login: ")
+	io.WriteString(a, user+"\r\n")
+	expectText(t, a, "assword: ")
+	io.WriteString(a, pw+"\r\n")
+	got := expectText(t, a, "NO CARRIER")
+	a.Close()
+	if err := <-done; err != nil {
+		t.Errorf("HandleLine: %v", err)
+	}
+	return got
+}
+
+// confirm answers the callback on l as user and checks that the session
+// reaches the echo backend.
+func confirm(t *testing.T, l transport.Listener, user string) {
+	t.Helper()
+	line, err := l.Accept(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	expectText(t, line, "Type your user name to accept: ")
+	io.WriteString(line, user+"\r\nping")
+	expectText(t, line, "ping")
+}
+
+// TestTextCallbackThroughBridge runs the whole text-mode callback in
+// process: a text login on the bridge for a user with a callback address,
+// the bridge hangs up and hands the call to the Service, the Service
+// dials the address on a simulated network, the person there confirms,
+// and the bridge connects the callback to an echo backend and records it
+// under the original session number.
+func TestTextCallbackThroughBridge(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	b := newBridged(t, oneUser{"alice", "pw", "sim://alice-home"}, Config{Delay: 10 * time.Millisecond, Expiry: time.Minute})
+	home, err := b.net.Listen("alice-home")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer home.Close()
 
 	// The first call: text login, then the gateway hangs up.
-	a, b := linesim.NewPair(linesim.Config{Seed: 1, Name: "first"})
-	first := make(chan error, 1)
-	go func() { first <- srv.HandleLine("test", b) }()
-	expectText(t, a, "login: ")
-	io.WriteString(a, "alice\r\n")
-	expectText(t, a, "assword: ")
-	io.WriteString(a, "pw\r\n")
-	if got := expectText(t, a, "NO CARRIER"); !strings.Contains(got, "called back") {
+	if got := b.login(t, "first", "alice", "pw"); !strings.Contains(got, "called back") {
 		t.Errorf("first call ended with %q", got)
 	}
-	a.Close()
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-
 	// The callback rings at home.
-	line, err := home.Accept(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	expectText(t, line, "Type your user name to accept: ")
-	io.WriteString(line, "alice\r\nping")
-	expectText(t, line, "ping")
-	line.Close()
-	svc.Close() // waits for the Handoff, that is for the bridged session
+	confirm(t, home, "alice")
+	b.svc.Close() // waits for the Handoff, that is for the bridged session
 
-	recs := rec.all()
-	checkAttempts(t, recs, Connected)
-	sessions, err := store.ReadRecordsFile(st.RecordsPath())
+	checkAttempts(t, b.rec.all(), Connected)
+	sessions, err := store.ReadRecordsFile(b.st.RecordsPath())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(sessions) != 2 || sessions[0].Result != store.ResultCallback || sessions[1].Mode != "callback" ||
 		sessions[1].Session != sessions[0].Session || sessions[1].CallbackAttempts != 1 || sessions[1].Result != store.ResultCompleted {
 		t.Errorf("call records: %+v", sessions)
+	}
+}
+
+// TestRepeatedLoginsThroughBridge is the security trial's case through
+// the bridge: one callback user logs in 4 times at once and the party at
+// the address answers and stays silent, with 2 callback lines. Every
+// caller is told the truth (called back), the user gets one pending
+// callback and one dial, and another user's callback, asked for
+// afterwards, still happens while the first user's line is held; a user
+// sharing that silent address is told the callback cannot be placed.
+func TestRepeatedLoginsThroughBridge(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	users := accounts{"bob": {Callback: "sim://bob-home"}, "carol": {Callback: "sim://carol-home"}, "bea": {Callback: "sim://bob-home"}}
+	b := newBridged(t, users, Config{Delay: 2 * time.Second, Expiry: time.Minute, MaxConcurrent: 2,
+		HandshakeTimeout: 40 * time.Second, Backoff: 100 * time.Millisecond})
+	bobHome, _ := b.net.Listen("bob-home")
+	party := answerSilently(t, bobHome)
+	defer party.wg.Wait()
+	defer bobHome.Close()
+	carolHome, _ := b.net.Listen("carol-home")
+	defer carolHome.Close()
+
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			if got := b.login(t, fmt.Sprint("bob", i), "bob", "pw"); !strings.Contains(got, "you will be called back") {
+				t.Errorf("bob's login %d heard %q", i, got)
+			}
+		})
+	}
+	wg.Wait()
+	if n := b.svc.Pending(); n != 1 {
+		t.Errorf("%d callbacks pending after bob's logins, want 1", n)
+	}
+	if got := b.login(t, "bea", "bea", "pw"); !strings.Contains(got, "cannot place now") || strings.Contains(got, "called back") {
+		t.Errorf("bea, sharing bob's address, heard %q", got)
+	}
+	if got := b.login(t, "carol", "carol", "pw"); !strings.Contains(got, "called back") {
+		t.Errorf("carol heard %q", got)
+	}
+	confirm(t, carolHome, "carol") // while bob's silent line holds the other
+	b.svc.Close()
+
+	m := bySession(b.rec.all())
+	var results []Result
+	for _, as := range m {
+		if as[0].User == "bob" {
+			results = append(results, as[len(as)-1].Result)
+		} else if as[0].User == "carol" {
+			checkAttempts(t, as, Connected)
+		}
+	}
+	slices.Sort(results)
+	if want := []Result{Shutdown, Superseded, Superseded, Superseded}; !slices.Equal(results, want) {
+		t.Errorf("bob's jobs ended %v, want %v", results, want)
+	}
+	if calls, peak := party.counts(); calls != 1 || peak != 1 {
+		t.Errorf("bob's address answered %d calls, %d at once; want 1, 1", calls, peak)
+	}
+	recs, err := store.ReadRecordsFile(b.st.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range recs {
+		count[r.User+" "+r.Result]++
+		if r.User == "bea" && !strings.Contains(r.Reason, "callback not scheduled: "+ErrAddressBusy.Error()) {
+			t.Errorf("bea's record: %+v", r)
+		}
+	}
+	want := map[string]int{"bob callback": 4, "bea refused": 1, "carol callback": 1, "carol completed": 1}
+	if fmt.Sprint(count) != fmt.Sprint(want) {
+		t.Errorf("call records %v, want %v", count, want)
 	}
 }

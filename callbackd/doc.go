@@ -36,6 +36,18 @@
 //	         -> failure: hang up; retry after Backoff(n) unless the error
 //	            is permanent, Attempts are used up, or the job expires
 //
+// At most one job per user and one per callback address is pending (two
+// accounts may share a line). A second request of a user supersedes the
+// pending one: that job ends with a Superseded record, an attempt of it in
+// progress is hung up, and the new job starts once the old one has let go
+// of its line and slot; another user's request for a busy address is
+// refused (ErrAddressBusy). So a user holds at most one concurrency slot,
+// and logging in again and again only restarts that user's one callback.
+// Jobs waiting for a slot are served in the order they began to wait; an
+// attempt holds its slot for at most DialTimeout + HandshakeTimeout, and
+// the wait counts against the job's expiry (with more callback users
+// calling at once than MaxConcurrent, a job can still expire waiting).
+//
 // Backoff is a pure function of the attempt number. A job expires at
 // Job.Expires or Config.Expiry after Schedule, whichever is sooner (for V.42
 // the ticket's own expiry too). Each dial attempt, and each job that ends

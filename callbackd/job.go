@@ -17,6 +17,12 @@ var (
 	ErrFull = errors.New("callbackd: too many pending callbacks")
 	// ErrDuplicate: a job for the same session is already pending.
 	ErrDuplicate = errors.New("callbackd: callback already pending for this session")
+	// ErrAddressBusy: another user's pending job will dial the same
+	// address (see Service.Schedule).
+	ErrAddressBusy = errors.New("callbackd: a callback to this address is already pending for another user")
+	// ErrSuperseded: a newer job for the same user replaced this one
+	// (see Service.Schedule).
+	ErrSuperseded = errors.New("callbackd: callback superseded by a newer login")
 	// ErrBadJob: a job lacks a field it needs.
 	ErrBadJob = errors.New("callbackd: invalid callback job")
 	// ErrExpired: the job's time ran out before a callback got through.
@@ -55,8 +61,8 @@ func (m Mode) String() string {
 // Job is one pending callback.
 type Job struct {
 	// Session is the session number of the call that asked for the
-	// callback; the callback keeps it. At most one job per session is
-	// pending at a time.
+	// callback; the callback keeps it. At most one job per session, per
+	// User and per Address is pending at a time (Service.Schedule).
 	Session uint64
 	// User is the authenticated user ID.
 	User string
@@ -110,11 +116,15 @@ const (
 	// Shutdown: the Service closed (no dial was made by this record, or
 	// the attempt in progress was cut).
 	Shutdown
+	// Superseded: a newer job for the same user replaced this one (no
+	// dial was made by this record, or the attempt in progress was hung
+	// up).
+	Superseded
 )
 
 var resultNames = [...]string{
 	Connected: "connected", DialFailed: "dial-failed", HandshakeFailed: "handshake-failed",
-	WrongParty: "wrong-party", Expired: "expired", Shutdown: "shutdown",
+	WrongParty: "wrong-party", Expired: "expired", Shutdown: "shutdown", Superseded: "superseded",
 }
 
 func (r Result) String() string {
@@ -131,8 +141,8 @@ type Attempt struct {
 	Address string
 	Mode    Mode
 	// Number counts dial attempts of the job from 1; 0 means no dial was
-	// made for this record (the job expired or the service closed while
-	// it waited).
+	// made for this record (the job expired, was superseded or the
+	// service closed while it waited).
 	Number int
 	// Dials counts the dial attempts made for the job so far, this one
 	// included (for the call record's callback_attempts).

@@ -41,25 +41,29 @@ type Config struct {
 	// Expiry is a job's lifetime from Schedule; zero means DefaultExpiry.
 	Expiry time.Duration
 	// MaxConcurrent bounds attempts (dial and proof) in progress at once;
-	// jobs beyond it wait for a slot (the wait counts against their
-	// expiry). Zero means DefaultMaxConcurrent.
+	// jobs beyond it wait for a slot, first come first served (the wait
+	// counts against their expiry). A user, and an address, has at most
+	// one job and so holds at most one slot. Zero means
+	// DefaultMaxConcurrent.
 	MaxConcurrent int
 	// MaxPending bounds the jobs scheduled and not yet finished; Schedule
 	// refuses more with ErrFull. Zero means 16 × MaxConcurrent.
 	MaxPending int
 	// DialTimeout and HandshakeTimeout bound one dial and one proof; zero
-	// means the defaults. Both are cut short by the job's expiry.
+	// means the defaults. Both are cut short by the job's expiry. A slot
+	// is held for at most their sum per attempt.
 	DialTimeout, HandshakeTimeout time.Duration
 }
 
 // FromConfig converts the [callback] section of config.toml.
 func FromConfig(c config.Callback) Config {
 	return Config{
-		Delay:         c.Delay.Duration,
-		Attempts:      c.Attempts,
-		Backoff:       c.Backoff.Duration,
-		Expiry:        c.Expiry.Duration,
-		MaxConcurrent: c.MaxConcurrent,
+		Delay:            c.Delay.Duration,
+		Attempts:         c.Attempts,
+		Backoff:          c.Backoff.Duration,
+		Expiry:           c.Expiry.Duration,
+		MaxConcurrent:    c.MaxConcurrent,
+		HandshakeTimeout: c.HandshakeTimeout.Duration,
 	}
 }
 
@@ -185,8 +189,20 @@ type Service struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	pending map[uint64]struct{}
+	pending map[uint64]*entry // by session
+	byUser  map[string]*entry
+	byAddr  map[string]*entry
 	closed  bool
+}
+
+// entry is a scheduled job while it is pending: in the three maps of the
+// Service until it is handed off, ends, or is superseded.
+type entry struct {
+	job    Job
+	cancel context.CancelCauseFunc // ends the job's context (supersede)
+	// finished is closed when the job's goroutine holds no slot and no
+	// line any more (before its Handoff).
+	finished chan struct{}
 }
 
 // New returns a Service for opts.
@@ -201,7 +217,8 @@ func New(opts Options) (*Service, error) {
 	s := &Service{
 		cfg: cfg, dial: opts.Dial, place: opts.Place, handoff: opts.Handoff,
 		rec: opts.Recorder, clock: opts.Clock, log: opts.Logger,
-		sem: make(chan struct{}, cfg.MaxConcurrent), pending: map[uint64]struct{}{},
+		sem:     make(chan struct{}, cfg.MaxConcurrent),
+		pending: map[uint64]*entry{}, byUser: map[string]*entry{}, byAddr: map[string]*entry{},
 	}
 	if s.dial == nil {
 		s.dial = transport.Dial
@@ -217,7 +234,21 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Config() Config { return s.cfg }
 
 // Schedule accepts a job and returns at once; the callback runs in its own
-// goroutine. It fails with ErrBadJob, ErrDuplicate, ErrFull or ErrClosed.
+// goroutine. It fails with ErrBadJob, ErrDuplicate, ErrAddressBusy, ErrFull
+// or ErrClosed, and then changes nothing.
+//
+// At most one job per user and one per address is pending. A job for a
+// user who already has one supersedes it: the older job ends with a
+// Superseded record (an attempt of it in progress is hung up), and the new
+// one starts its delay once the older one has let go of its line and
+// slot. The newer request is the one whose caller is waiting now: a user
+// who calls again has given up on the older callback, and over V.42 only
+// the newest ticket's holder can prove the callback (the older dialer has
+// usually gone). Logging in again therefore restarts the user's one
+// callback; it never adds a second, nor a second slot. A job for an
+// address that another user's pending job will dial is refused with
+// ErrAddressBusy (two accounts may share a line; one must not cancel the
+// other's callback).
 func (s *Service) Schedule(job Job) error {
 	if err := job.validate(); err != nil {
 		return err
@@ -232,23 +263,41 @@ func (s *Service) Schedule(job Job) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closed:
+	if s.closed {
 		return ErrClosed
-	case len(s.pending) >= s.cfg.MaxPending:
-		return fmt.Errorf("%w (%d)", ErrFull, s.cfg.MaxPending)
 	}
 	if _, dup := s.pending[job.Session]; dup {
 		return fmt.Errorf("%w: session %d", ErrDuplicate, job.Session)
 	}
-	s.pending[job.Session] = struct{}{}
+	old := s.byUser[job.User]
+	if other := s.byAddr[job.Address]; other != nil && other != old {
+		return fmt.Errorf("%w: %s (session %d)", ErrAddressBusy, job.Address, other.job.Session)
+	}
+	if old == nil && len(s.pending) >= s.cfg.MaxPending {
+		return fmt.Errorf("%w (%d)", ErrFull, s.cfg.MaxPending)
+	}
+	if old != nil {
+		s.forget(old)
+		old.cancel(fmt.Errorf("%w (session %d)", ErrSuperseded, job.Session))
+	}
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	e := &entry{job: job, cancel: cancel, finished: make(chan struct{})}
+	s.pending[job.Session], s.byUser[job.User], s.byAddr[job.Address] = e, e, e
 	s.wg.Add(1)
-	go s.run(job, deadline)
+	go func() {
+		defer s.wg.Done()
+		sess, ok := s.run(ctx, e, deadline, old)
+		cancel(nil)
+		close(e.finished)
+		if ok {
+			s.handoff(s.ctx, job, sess)
+		}
+	}()
 	return nil
 }
 
 // Pending reports how many jobs are scheduled and not finished (a job
-// whose session was handed off is finished).
+// whose session was handed off is finished, and so is a superseded one).
 func (s *Service) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -274,59 +323,109 @@ func (s *Service) logf(format string, args ...any) {
 	}
 }
 
-func (s *Service) done(job Job) {
-	s.mu.Lock()
-	delete(s.pending, job.Session)
-	s.mu.Unlock()
+// forget removes e from the pending maps; s.mu is held.
+func (s *Service) forget(e *entry) {
+	delete(s.pending, e.job.Session)
+	delete(s.byUser, e.job.User)
+	delete(s.byAddr, e.job.Address)
 }
 
-// run is one job from its delay to its handoff or final failure.
-func (s *Service) run(job Job, deadline time.Time) {
-	defer s.wg.Done()
+// done ends e's time as a pending job, and reports false if it was no
+// longer pending (superseded).
+func (s *Service) done(e *entry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[e.job.Session] != e {
+		return false
+	}
+	s.forget(e)
+	return true
+}
+
+// run is one job from its delay to its handoff (ok: the caller hands sess
+// off) or final failure. ctx ends when the job is superseded or the
+// Service closes. A job that supersedes old starts when old has let go of
+// its line and slot, so that a user never has two attempts at once.
+func (s *Service) run(ctx context.Context, e *entry, deadline time.Time, old *entry) (sess Session, ok bool) {
+	job := e.job
+	if old != nil {
+		// Not cut short by ctx: a job superseded in turn still lets old
+		// go first, so a chain of them never overlaps. old's ctx has
+		// ended, and its dial and proof end with it.
+		<-old.finished
+	}
 	wait := s.cfg.Delay
 	for n := 1; ; n++ {
-		if err := s.sleep(wait, deadline); err != nil {
-			s.finish(job, n-1, err)
-			return
+		if err := s.sleep(ctx, wait, deadline); err != nil {
+			s.finish(ctx, e, n-1, err)
+			return Session{}, false
 		}
-		if err := s.acquire(deadline); err != nil {
-			s.finish(job, n-1, err)
-			return
+		if err := s.acquire(ctx, deadline); err != nil {
+			s.finish(ctx, e, n-1, err)
+			return Session{}, false
 		}
 		a := Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode, Number: n, Dials: n, Start: s.clock.Now()}
-		sess, res, err := s.attempt(job, deadline)
+		sess, res, err := s.attempt(ctx, job, deadline)
 		<-s.sem
 		a.End, a.Result, a.Err = s.clock.Now(), res, err
 		if res == Connected {
-			sess.Attempts = n
 			a.Final = true
+			if !s.done(e) {
+				// Superseded after the proof: the newer job calls
+				// back; this line is hung up.
+				sess.Conn.Close()
+				sess.Line.Close()
+				a.Result, a.Err = Superseded, fmt.Errorf("%w; proved callback hung up", context.Cause(ctx))
+				s.record(a)
+				return Session{}, false
+			}
+			sess.Attempts = n
 			s.record(a)
-			s.done(job)
-			s.handoff(s.ctx, job, sess)
-			return
+			return sess, true
 		}
 		wait = Backoff(s.cfg.Backoff, s.cfg.MaxBackoff, n)
 		a.Final = res != DialFailed && res != HandshakeFailed || errors.Is(err, ErrNoRetry) ||
 			n >= s.cfg.Attempts || !a.End.Add(wait).Before(deadline)
 		s.record(a)
 		if a.Final {
-			s.done(job)
-			return
+			s.done(e)
+			return Session{}, false
 		}
 	}
 }
 
+// ended is the error of a job whose ctx ended: ErrSuperseded if it was
+// superseded (also if the Service closed since), else ErrClosed.
+func (s *Service) ended(ctx context.Context) error {
+	if err := superseded(ctx); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+// superseded returns the cause of ctx if it wraps ErrSuperseded.
+func superseded(ctx context.Context) error {
+	if err := context.Cause(ctx); errors.Is(err, ErrSuperseded) {
+		return err
+	}
+	return nil
+}
+
 // finish ends a job that could not make (another) attempt after dials
 // dial attempts.
-func (s *Service) finish(job Job, dials int, err error) {
+func (s *Service) finish(ctx context.Context, e *entry, dials int, err error) {
 	res := Expired
-	if errors.Is(err, ErrClosed) {
+	switch {
+	case errors.Is(err, ErrClosed):
 		res = Shutdown
+	case errors.Is(err, ErrSuperseded):
+		res = Superseded
 	}
 	now := s.clock.Now()
+	job := e.job
 	s.record(Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode,
 		Dials: dials, Start: now, End: now, Result: res, Err: err, Final: true})
-	s.done(job)
+	s.done(e)
 }
 
 func (s *Service) record(a Attempt) {
@@ -344,8 +443,8 @@ func (s *Service) record(a Attempt) {
 var errTimedOut = fmt.Errorf("callbackd: timed out: %w", context.DeadlineExceeded)
 
 // withTimeout is context.WithTimeout on the Service's Clock.
-func (s *Service) withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(s.ctx)
+func (s *Service) withTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
 	stop := s.clock.AfterFunc(d, func() { cancel(errTimedOut) })
 	return ctx, func() {
 		stop()
@@ -354,8 +453,8 @@ func (s *Service) withTimeout(d time.Duration) (context.Context, context.CancelF
 }
 
 // sleep waits d, or until deadline if that comes first (ErrExpired), or
-// until Close (ErrClosed).
-func (s *Service) sleep(d time.Duration, deadline time.Time) error {
+// until the job's ctx ends (ErrClosed, ErrSuperseded).
+func (s *Service) sleep(ctx context.Context, d time.Duration, deadline time.Time) error {
 	left := deadline.Sub(s.clock.Now())
 	expire := d >= left
 	if expire {
@@ -366,13 +465,13 @@ func (s *Service) sleep(d time.Duration, deadline time.Time) error {
 		stop := s.clock.AfterFunc(d, func() { close(fired) })
 		select {
 		case <-fired:
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			stop()
-			return ErrClosed
+			return s.ended(ctx)
 		}
 	}
-	if s.ctx.Err() != nil {
-		return ErrClosed
+	if ctx.Err() != nil {
+		return s.ended(ctx)
 	}
 	if expire {
 		return ErrExpired
@@ -380,8 +479,10 @@ func (s *Service) sleep(d time.Duration, deadline time.Time) error {
 	return nil
 }
 
-// acquire takes a concurrency slot before deadline.
-func (s *Service) acquire(deadline time.Time) error {
+// acquire takes a concurrency slot before deadline. Waiting jobs get
+// slots in the order they began to wait: a slot given back goes to the
+// longest waiting sender on s.sem.
+func (s *Service) acquire(ctx context.Context, deadline time.Time) error {
 	select {
 	case s.sem <- struct{}{}:
 		return nil
@@ -403,20 +504,23 @@ func (s *Service) acquire(deadline time.Time) error {
 		return nil
 	case <-fired:
 		return fmt.Errorf("%w waiting for a free line (%d callbacks in progress)", ErrExpired, s.cfg.MaxConcurrent)
-	case <-s.ctx.Done():
-		return ErrClosed
+	case <-ctx.Done():
+		return s.ended(ctx)
 	}
 }
 
-// attempt dials once and runs the proof.
-func (s *Service) attempt(job Job, deadline time.Time) (Session, Result, error) {
+// attempt dials once and runs the proof; the end of ctx (the job's) cuts
+// both.
+func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Session, Result, error) {
 	left := deadline.Sub(s.clock.Now())
-	dctx, cancel := s.withTimeout(min(s.cfg.DialTimeout, left))
+	dctx, cancel := s.withTimeout(ctx, min(s.cfg.DialTimeout, left))
 	line, err := s.dial(dctx, job.Address)
 	cause := context.Cause(dctx)
 	cancel()
 	if err != nil {
 		switch {
+		case superseded(ctx) != nil:
+			return Session{}, Superseded, fmt.Errorf("%w: dialling %s: %w", superseded(ctx), job.Address, err)
 		case s.ctx.Err() != nil:
 			return Session{}, Shutdown, fmt.Errorf("%w: dialling %s: %w", ErrClosed, job.Address, err)
 		case errors.Is(err, transport.ErrBadAddress) || errors.Is(err, transport.ErrUnknownScheme):
@@ -428,7 +532,7 @@ func (s *Service) attempt(job Job, deadline time.Time) (Session, Result, error) 
 	}
 
 	left = deadline.Sub(s.clock.Now())
-	pctx, cancel := s.withTimeout(min(s.cfg.HandshakeTimeout, left))
+	pctx, cancel := s.withTimeout(ctx, min(s.cfg.HandshakeTimeout, left))
 	defer cancel()
 	// Whatever the Placer does, the end of pctx hangs up the line, which
 	// unblocks any read or write it is stuck in.
@@ -446,6 +550,8 @@ func (s *Service) attempt(job Job, deadline time.Time) (Session, Result, error) 
 	}
 	line.Close()
 	switch {
+	case superseded(ctx) != nil:
+		return Session{}, Superseded, fmt.Errorf("%w: line hung up during the proof: %w", superseded(ctx), err)
 	case s.ctx.Err() != nil:
 		return Session{}, Shutdown, fmt.Errorf("%w: %w", ErrClosed, err)
 	case errors.Is(err, ErrWrongParty):

@@ -50,8 +50,9 @@ func TestBackoff(t *testing.T) {
 
 func TestFromConfig(t *testing.T) {
 	c := FromConfig(config.Callback{Delay: config.Duration{Duration: time.Second}, Attempts: 5,
-		Backoff: config.Duration{Duration: 2 * time.Second}, Expiry: config.Duration{Duration: time.Minute}, MaxConcurrent: 7})
-	want := Config{Delay: time.Second, Attempts: 5, Backoff: 2 * time.Second, Expiry: time.Minute, MaxConcurrent: 7}
+		Backoff: config.Duration{Duration: 2 * time.Second}, Expiry: config.Duration{Duration: time.Minute}, MaxConcurrent: 7,
+		HandshakeTimeout: config.Duration{Duration: 45 * time.Second}})
+	want := Config{Delay: time.Second, Attempts: 5, Backoff: 2 * time.Second, Expiry: time.Minute, MaxConcurrent: 7, HandshakeTimeout: 45 * time.Second}
 	if c != want {
 		t.Fatalf("FromConfig = %+v, want %+v", c, want)
 	}

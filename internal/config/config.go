@@ -116,6 +116,10 @@ type Callback struct {
 	Backoff       Duration `toml:"backoff"`        // wait between attempts (doubles each time)
 	Expiry        Duration `toml:"expiry"`         // a pending callback is dropped after this
 	MaxConcurrent int      `toml:"max_concurrent"` // callbacks in progress at once
+	// HandshakeTimeout bounds proving one callback on the answered line
+	// (the text confirmation, or V.42 detection and phases v/vi); the
+	// attempt holds a callback slot meanwhile.
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
 }
 
 // Listener is one line the gateway answers on.
@@ -385,6 +389,7 @@ func (c *Config) checkValues(loc *locator) Problems {
 		"security.handshake_deadline": &c.Security.HandshakeDeadline,
 		"security.throttle_base":      &c.Security.ThrottleBase, "security.throttle_max": &c.Security.ThrottleMax,
 		"callback.delay": &c.Callback.Delay, "callback.backoff": &c.Callback.Backoff, "callback.expiry": &c.Callback.Expiry,
+		"callback.handshake_timeout": &c.Callback.HandshakeTimeout,
 	} {
 		add(at(key), key, d.check())
 	}
@@ -588,6 +593,8 @@ func base() *Config {
 		Backoff:       Duration{Duration: 10 * time.Second},
 		Expiry:        Duration{Duration: 2 * time.Minute},
 		MaxConcurrent: 4,
+		// callbackd.DefaultHandshakeTimeout
+		HandshakeTimeout: Duration{Duration: 30 * time.Second},
 	}
 	return c
 }

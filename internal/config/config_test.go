@@ -518,3 +518,34 @@ http_max_conns_per_source = -1
 		t.Errorf("negative http_max_conns_per_source: %v", err)
 	}
 }
+
+// TestCallbackHandshakeTimeout: [callback] handshake_timeout defaults to
+// 30 s, is read, and a value below 1 s or past the expiry, or not a
+// duration, is one problem naming the key.
+func TestCallbackHandshakeTimeout(t *testing.T) {
+	const head = "[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\n"
+	c, err := Parse("c.toml", []byte(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Callback.HandshakeTimeout.Duration; got != 30*time.Second {
+		t.Errorf("default %v, want 30s", got)
+	}
+	c, err = Parse("c.toml", []byte("[callback]\nhandshake_timeout = \"45s\"\n"+head))
+	if err != nil || c.Callback.HandshakeTimeout.Duration != 45*time.Second {
+		t.Errorf("45s: %v, %v", c.Callback.HandshakeTimeout, err)
+	}
+	for _, tc := range []struct{ value, want string }{
+		{`"0s"`, `c.toml:2:1: callback.handshake_timeout: 0s out of range 1s..callback.expiry (2m0s)`},
+		{`"500ms"`, `c.toml:2:1: callback.handshake_timeout: 500ms out of range 1s..callback.expiry (2m0s)`},
+		{`"5m"`, `c.toml:2:1: callback.handshake_timeout: 5m0s out of range 1s..callback.expiry (2m0s)`},
+		{`"-1s"`, `c.toml:2:1: callback.handshake_timeout: duration "-1s" must not be negative`},
+		{`"30"`, `c.toml:2:1: callback.handshake_timeout: duration "30": want a number with a unit, like "750ms" or "30s"`},
+	} {
+		_, err := Parse("c.toml", []byte("[callback]\nhandshake_timeout = "+tc.value+"\n"+head))
+		var ps Problems
+		if !errors.As(err, &ps) || len(ps) != 1 || ps[0].Error() != tc.want {
+			t.Errorf("handshake_timeout = %s:\n%v\nwant\n%s", tc.value, err, tc.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // validate checks values against each other and against their ranges.
@@ -72,6 +73,11 @@ func (c *Config) validate(loc *locator) Problems {
 	}
 	if c.Callback.Expiry.Duration <= c.Callback.Delay.Duration {
 		bad(at("callback.expiry"), "callback.expiry", "%v must be longer than callback.delay %v", c.Callback.Expiry, c.Callback.Delay)
+	}
+	if ht := c.Callback.HandshakeTimeout.Duration; ht < time.Second || ht > c.Callback.Expiry.Duration {
+		// Below a second no one answering a callback can confirm it; past
+		// the expiry the expiry cuts it anyway.
+		bad(at("callback.handshake_timeout"), "callback.handshake_timeout", "%v out of range 1s..callback.expiry (%v)", c.Callback.HandshakeTimeout, c.Callback.Expiry)
 	}
 
 	backends := map[string]bool{}
