@@ -28,7 +28,9 @@ var (
 	// and overwriting was not asked for.
 	ErrHostKeyExists = errors.New("auth: host key already exists")
 	// ErrHostKeyPerm is wrapped when the host key file can be read or
-	// written by users other than its owner.
+	// written by users other than its owner, or is owned by (or in a
+	// directory that may be changed by) a user other than root and the
+	// process's (then with an *UnsafePathError).
 	ErrHostKeyPerm = errors.New("auth: host key file is accessible by other users")
 	// ErrBadHostKey is wrapped when the host key file is malformed.
 	ErrBadHostKey = errors.New("auth: malformed host key file")
@@ -113,11 +115,19 @@ func DefaultStateDir() (string, error) {
 }
 
 // LoadHostKey reads stateDir/host_key. It refuses a file that other users
-// may read or write (ErrHostKeyPerm), like OpenSSH.
+// may read or write, one owned by a user other than root and the
+// process's, and one in a state directory (or below a directory) that
+// such a user, or every user, may replace files in: errors wrapping
+// ErrHostKeyPerm, the last two with an *UnsafePathError (like OpenSSH's
+// StrictModes). The directories are judged first, so that
+// LoadOrCreateHostKey does not create a key where it would refuse it.
 //
 // The file is text: lines starting with '#' are comments, and one line
 // holds the 32-octet X25519 private key in standard base64.
 func LoadHostKey(stateDir string) (HostKey, error) {
+	if err := checkDirs("host key", stateDir, false, ErrHostKeyPerm); err != nil {
+		return HostKey{}, err
+	}
 	path := filepath.Join(stateDir, HostKeyFile)
 	f, err := os.Open(path)
 	if err != nil {
@@ -130,6 +140,9 @@ func LoadHostKey(stateDir string) (HostKey, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return HostKey{}, fmt.Errorf("auth: host key %s is not a regular file: %w", path, ErrBadHostKey)
+	}
+	if err := checkHostKeyOwner(path, fi); err != nil {
+		return HostKey{}, err
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return HostKey{}, fmt.Errorf("auth: host key %s has mode %04o; run chmod 600 on it: %w", path, perm, ErrHostKeyPerm)

@@ -61,8 +61,10 @@ var (
 	// ErrUsersFile is matched (errors.Is) by every UsersFileError.
 	ErrUsersFile = errors.New("auth: bad users file")
 	// ErrUsersFilePerm is wrapped by LoadUsers for a users file that
-	// its group or other users may write: whoever can change it can
-	// add an account or replace a password hash.
+	// its group or other users may write, or that is owned by (or in a
+	// directory that may be changed by) a user other than root and the
+	// process's (then with an *UnsafePathError): whoever can change it
+	// can add an account or replace a password hash.
 	ErrUsersFilePerm = errors.New("auth: users file is writable by other users")
 )
 
@@ -215,7 +217,25 @@ func NewUsers() *Users { return &Users{m: map[string]User{}} }
 // but shared with it through its group (root:dialgate, mode 0640), and
 // the chmod each message names keeps the file readable by the gateway.
 // Save writes mode 0600.
-func LoadUsers(path string) (*Users, error) {
+//
+// Its owner and directories matter too (as for sshd's StrictModes): a
+// file owned by a user other than root and the process's, or in a
+// directory (or below one) that such a user, or every user, may replace
+// files in, is refused with an error wrapping ErrUsersFilePerm and an
+// *UnsafePathError that names the owner and the chown or chmod to run.
+func LoadUsers(path string) (*Users, error) { return loadUsers(path, false) }
+
+// LoadUsersToEdit is LoadUsers for a command that edits the file and
+// writes it back with Save ("gateway user"): run as root it also loads a
+// file of another owner (the service user's), or in that owner's
+// directory, because Save keeps the file's owner and so what the
+// gateway makes of it. Modes are judged as by LoadUsers.
+func LoadUsersToEdit(path string) (*Users, error) { return loadUsers(path, true) }
+
+func loadUsers(path string, forEdit bool) (*Users, error) {
+	if err := checkDirs("users file", filepath.Dir(path), forEdit, ErrUsersFilePerm); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)
@@ -227,7 +247,7 @@ func LoadUsers(path string) (*Users, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)
 	}
-	warning, err := checkUsersFileMode(path, fi.Mode().Perm(), usersFileAccessOf(fi))
+	warning, err := checkUsersFile(path, fi, forEdit)
 	if err != nil {
 		return nil, err
 	}

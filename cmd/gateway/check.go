@@ -23,12 +23,19 @@ func init() {
 
 func runCheck(args []string) int {
 	fs := newFlagSet("check", "[FILE]", `Validate a configuration file (default: config.toml) and report every
-problem with file:line:column, then read the users file it names as
-gateway serve does. Exit 0 when both are valid; warnings (a pty backend's
+problem with file:line:column, then read the users file it names and
+the host key in its state_dir (if there is one yet) as gateway serve
+does. Exit 0 when all are valid; warnings (a pty backend's
 program missing, text login in clear beyond loopback, a users file other
 users can read, an account whose backend the configuration does not
 define) are printed but do not fail the check. A users file other
-users can write fails it: gateway serve would refuse it.`)
+users can write fails it, as does a users file or host key owned by a
+user other than root and the checking user, or in a directory such a
+user (or every user) may replace files in: gateway serve would refuse
+them. Run as root with a state_dir that is not root's (the service
+user's), the check reports what depends on the gateway's user (another
+user's file or directory) as a warning: run it as the gateway's user to
+judge those.`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -60,6 +67,7 @@ users can write fails it: gateway serve would refuse it.`)
 		who := currentUserName()
 		warnings = append(warnings, fmt.Sprintf("state_dir %s: %s (run the check as the gateway's user; a gateway running as user %s would not start; install -d -m 0700 -o USER %s makes it for USER)", c.StateDir, why, who, c.StateDir))
 	}
+	var failed []error
 	users, err := auth.LoadUsers(c.UsersFile)
 	switch {
 	case err == nil:
@@ -73,9 +81,33 @@ users can write fails it: gateway serve would refuse it.`)
 		// The operator may check the file as another user than the
 		// gateway's, which alone may read the users file.
 		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (run the check as the gateway's user; a gateway running as %s would not start)", c.UsersFile, currentUserName(), currentUserName()))
+	case unsafeForOtherUser(err, c.StateDir):
+		warnings = append(warnings, notForThisUser(err))
 	default:
 		// gateway serve would not start with it.
-		fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
+		failed = append(failed, err)
+	}
+	// The host key as gateway serve loads it (its owner, its mode, the
+	// state directory's); a missing one serve creates.
+	key, err := auth.LoadHostKey(c.StateDir)
+	switch {
+	case err == nil:
+		key.Wipe()
+	case errors.Is(err, iofs.ErrNotExist):
+	case errors.Is(err, iofs.ErrPermission):
+		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (run the check as the gateway's user)", c.StateDir, currentUserName()))
+	case unsafeForOtherUser(err, c.StateDir):
+		warnings = append(warnings, notForThisUser(err))
+	default:
+		failed = append(failed, err)
+	}
+	if len(failed) > 0 {
+		for _, w := range warnings {
+			fmt.Fprintf(os.Stderr, "%s: warning: %s\n", path, w)
+		}
+		for _, err := range failed {
+			fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
+		}
 		return exitFailure
 	}
 	for _, w := range warnings {
@@ -116,6 +148,31 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 		}
 	}
 	return ws
+}
+
+// unsafeForOtherUser reports whether err refuses a file or directory
+// for its owner or group (auth.UnsafePathError.ForUser) while the check
+// runs as root and stateDir is not root's. Operators usually run the
+// check as root (sudo), not as the gateway's user, and the owner of the
+// state directory is then the best sign of the gateway's user: the
+// service user's own files (/var/lib/dialgate owned by dialgate, 0700)
+// would otherwise fail every such check. So with a state directory of
+// another user (or none yet) the refusal, which holds for a gateway
+// running as root, is a warning; with root's state directory the gateway
+// runs as root, and the check fails as gateway serve would. Run as any
+// other user the check judges as that user's gateway would, and fails.
+func unsafeForOtherUser(err error, stateDir string) bool {
+	u, ok := auth.AsUnsafePath(err)
+	if !ok || !u.ForUser || os.Geteuid() != 0 {
+		return false
+	}
+	var st unix.Stat_t
+	return unix.Stat(stateDir, &st) != nil || st.Uid != 0
+}
+
+// notForThisUser is the warning for an error unsafeForOtherUser accepts.
+func notForThisUser(err error) string {
+	return fmt.Sprintf("%v; a gateway running as root does not start with it, one running as the user who owns it may (state_dir is not root's; run the check as the gateway's user to judge it for that user: sudo -u USER gateway check)", err)
 }
 
 // currentUserName names the user this process runs as, for messages

@@ -239,10 +239,11 @@ func userMain(args []string, env userEnv) int {
 	return exitOK
 }
 
-// loadUsersFile loads the users file; a missing one is empty when
+// loadUsersFile loads the users file to edit it (auth.LoadUsersToEdit:
+// root may edit the service user's file); a missing one is empty when
 // mayCreate.
 func loadUsersFile(path string, mayCreate bool) (*auth.Users, error) {
-	u, err := auth.LoadUsers(path)
+	u, err := auth.LoadUsersToEdit(path)
 	if mayCreate && errors.Is(err, fs.ErrNotExist) {
 		return auth.NewUsers(), nil
 	}

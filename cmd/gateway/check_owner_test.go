@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+)
+
+// ownerTestConfig writes a configuration in dir whose state_dir is
+// dir/state and whose users file is users, and returns its path.
+func ownerTestConfig(t *testing.T, dir, users string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "gateway.toml")
+	text := fmt.Sprintf("state_dir = %q\nusers_file = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:0\"\n", filepath.Join(dir, "state"), users)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// serveRefuses runs gateway serve --config cfg, which must stop at once
+// with exit 1, and returns its stderr.
+func serveRefuses(t *testing.T, cfg string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gatewayBinary(t), "serve", "--config", cfg)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	var ee *exec.ExitError
+	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("serve: %v, want exit %d; stderr:\n%s", err, exitFailure, stderr.String())
+	}
+	return stderr.String()
+}
+
+// TestCheckServeWritableStateDir: a state directory every user may write
+// in (mode 0777, no sticky bit) stops gateway serve, and fails gateway
+// check with the same words, naming the directory and chmod o-w.
+func TestCheckServeWritableStateDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(state, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ownerTestConfig(t, dir, filepath.Join(dir, "users.toml"))
+	want := "auth: directory " + state + " (holding the host key) has mode 0777: every user can replace the files in it, so it is not used; run chmod o-w " + state
+	code, _, stderr := checkBinary(t, "", cfg)
+	if code != exitFailure || !strings.Contains(stderr.String(), "gateway check: "+want) {
+		t.Errorf("check: exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, exitFailure, want)
+	}
+	if got := serveRefuses(t, cfg); !strings.Contains(got, "gateway serve: "+want) {
+		t.Errorf("serve: stderr:\n%s\nwant %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(state, auth.HostKeyFile)); err == nil {
+		t.Error("serve made a host key in a 0777 state directory")
+	}
+}
+
+// TestCheckServeOtherUsersFile: the security trial's case. As root, a
+// users file owned by nobody (uid 65534) stops gateway serve whatever its
+// mode, and fails gateway check, whose state_dir is root's, with the
+// same words; with a state_dir of another user (the service user's) the
+// check warns instead (the gateway may run as that user). gateway user
+// add, run as root, still edits a users file of the service user's, and
+// keeps its owner. Needs root.
+func TestCheckServeOtherUsersFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the users file to uid 65534")
+	}
+	const nobody = 65534
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(dir, "users.toml")
+	if r := userCmd(t, "pw one 1\n", nil, append([]string{"add", "--users", users, "--password-stdin"}, append(userCmdCheap, "alice")...)...); r.code != exitOK {
+		t.Fatalf("user add: %+v", r)
+	}
+	if err := os.Chown(users, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ownerTestConfig(t, dir, users)
+	want := "auth: users file " + users + " is owned by "
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		if err := os.Chmod(users, mode); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := checkBinary(t, "", cfg)
+		if code != exitFailure || !strings.Contains(stderr.String(), "gateway check: "+want) || !strings.Contains(stderr.String(), "chown root:root "+users) {
+			t.Errorf("check, mode %04o: exit %d, stderr:\n%s\nwant exit %d and %q", mode, code, stderr, exitFailure, want)
+		}
+		if got := serveRefuses(t, cfg); !strings.Contains(got, "gateway serve: "+want) || !strings.Contains(got, "(uid 65534), not by root") {
+			t.Errorf("serve, mode %04o: stderr:\n%s\nwant %q", mode, got, want)
+		}
+	}
+
+	// The service user's state directory: the check cannot tell that the
+	// gateway runs as root, and warns.
+	if err := os.Chown(state, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := checkBinary(t, "", cfg)
+	if code != exitOK || !strings.Contains(stderr.String(), ": warning: "+want) || !strings.Contains(stderr.String(), "run the check as the gateway's user") {
+		t.Errorf("check with nobody's state_dir: exit %d, stderr:\n%s\nwant a warning %q", code, stderr, want)
+	}
+
+	// gateway user add as root edits the service user's file and keeps
+	// it theirs.
+	if r := userCmd(t, "pw two 2\n", nil, append([]string{"add", "--users", users, "--password-stdin"}, append(userCmdCheap, "bob")...)...); r.code != exitOK {
+		t.Fatalf("user add to nobody's users file as root: %+v", r)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(users, &st); err != nil || st.Uid != nobody {
+		t.Errorf("after user add: %v, owner %d, want %d", err, st.Uid, nobody)
+	}
+}
