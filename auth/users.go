@@ -118,7 +118,7 @@ func ValidCallback(addr string) error {
 		return nil
 	}
 	bad := func(why string) error {
-		return fmt.Errorf("auth: callback address %q: %s: %w", addr, why, ErrBadUser)
+		return &badCallbackError{fmt.Sprintf("auth: callback address %q: %s", addr, why)}
 	}
 	if len(addr) > 255 {
 		return bad("longer than 255 octets")
@@ -126,6 +126,12 @@ func ValidCallback(addr string) error {
 	for i := 0; i < len(addr); i++ {
 		if addr[i] <= ' ' || addr[i] >= 0x7f {
 			return bad("contains spaces, control or non-ASCII characters")
+		}
+	}
+	if !strings.Contains(addr, "://") {
+		// host:port, the commonest slip: say what was meant.
+		if h, p, err := net.SplitHostPort(addr); err == nil && h != "" && isPort(p) {
+			return &badCallbackError{fmt.Sprintf("auth: callback address %q is not a URL: did you mean telnet://%s?", addr, addr)}
 		}
 	}
 	u, err := url.Parse(addr)
@@ -145,11 +151,26 @@ func ValidCallback(addr string) error {
 	if err != nil || host == "" {
 		return bad("want scheme://host:port")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	if !isPort(port) {
 		return bad("port must be 1..65535")
 	}
 	return nil
 }
+
+// isPort reports whether s is a decimal port number, 1..65535.
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// badCallbackError is a callback address ValidCallback refuses. It
+// matches ErrBadUser (errors.Is) without repeating that sentinel's words
+// in its message, which says what is wrong and, for a bare host:port,
+// what was meant.
+type badCallbackError struct{ msg string }
+
+func (e *badCallbackError) Error() string        { return e.msg }
+func (e *badCallbackError) Is(target error) bool { return target == ErrBadUser }
 
 // Validate checks every field of u and returns the first problem, wrapping
 // ErrBadUser.

@@ -250,11 +250,19 @@ func loadUsersFile(path string, mayCreate bool) (*auth.Users, error) {
 	return u, err
 }
 
+// authMessage is an error of package auth as gateway user says it: the
+// message without the package's "auth: " prefix, the error itself for
+// errors.Is and errors.As.
+type authMessage struct{ err error }
+
+func (e authMessage) Error() string { return strings.TrimPrefix(e.err.Error(), "auth: ") }
+func (e authMessage) Unwrap() error { return e.err }
+
 // applyAttrs sets the account attributes given as flags on usr.
 func applyAttrs(usr *auth.User, o userOpts) error {
 	if o.set["callback"] {
 		if err := auth.ValidCallback(o.callback); err != nil {
-			return err
+			return authMessage{err}
 		}
 		usr.Callback = o.callback
 	}

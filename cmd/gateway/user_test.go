@@ -173,6 +173,9 @@ func TestUserCommandRefusals(t *testing.T) {
 		{"set nothing", "", nil, []string{"set", "--users", path, "alice"}, exitUsage, "at least one"},
 		{"bad ID", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "a@b"}, exitUsage, "user ID"},
 		{"bad callback", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "h:23", "bob"}, exitUsage, "callback"},
+		// A bare host:port: one "gateway user:" prefix, no sentinel's words, a hint.
+		{"callback host:port", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "127.0.0.1:30500", "dave"}, exitUsage,
+			"gateway user: callback address \"127.0.0.1:30500\" is not a URL: did you mean telnet://127.0.0.1:30500?\n"},
 		{"bad expiry", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--expires", "soon", "bob"}, exitUsage, "--expires"},
 		{"attr with passwd", "pw\n", nil, []string{"passwd", "--users", path, "--backend", "x", "alice"}, exitUsage, "does not apply"},
 		{"stdin flag with del", "", nil, []string{"del", "--users", path, "--password-stdin", "alice"}, exitUsage, "does not apply"},
