@@ -286,6 +286,17 @@ type pageListener struct {
 // goroutine and a descriptor forever.
 var pageIdleTimeout = ws.HTTPIdleTimeout
 
+// The bounds on the rest of an exchange with the page's server
+// (ws.HTTPReadTimeout, ws.HTTPWriteStallTimeout, ws.HTTPResponseTimeout;
+// variables for tests). Without them a client that asked for
+// dialgate.wasm (4.5 MB) and read nothing held its connection, and one
+// of the line's MaxConns slots, for as long as it liked.
+var (
+	pageReadTimeout     = ws.HTTPReadTimeout
+	pageStallTimeout    = ws.HTTPWriteStallTimeout
+	pageResponseTimeout = ws.HTTPResponseTimeout
+)
+
 // listenWithPage is ws.Listen plus the page. If the line path cannot be
 // put into the page, the listener serves the line only (and logs why).
 func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (transport.Listener, error) {
@@ -316,14 +327,17 @@ func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (
 	p := &pageListener{Listener: line, addr: u.Scheme + "://" + ln.Addr().String() + u.Path, done: make(chan struct{})}
 	path := u.Path
 	p.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every response, the page's and a refused upgrade's, must keep
+		// up (the line's upgrade is not bounded: it clears the deadline).
+		Handler: line.BoundResponses(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == path {
 				line.ServeHTTP(w, r)
 				return
 			}
 			page.ServeHTTP(w, r)
-		}),
+		}), pageStallTimeout, pageResponseTimeout),
 		ReadHeaderTimeout: ws.HTTPReadHeaderTimeout,
+		ReadTimeout:       pageReadTimeout,
 		IdleTimeout:       pageIdleTimeout,
 		MaxHeaderBytes:    ws.MaxHeaderBytes,
 		ErrorLog:          log.New(printfWriter{lg}, "", 0),

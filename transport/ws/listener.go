@@ -28,7 +28,8 @@ var ErrNoCertificate = errors.New("ws: no certificate for wss")
 const acceptWait = 10 * time.Second
 
 // Limits of the HTTP server a Listen listener runs. A server that
-// mounts a Listener elsewhere should set the same (package bridge does).
+// mounts a Listener elsewhere should set the same, with HTTPReadTimeout
+// and Listener.BoundResponses (package bridge does).
 const (
 	// HTTPReadHeaderTimeout bounds reading a request's header (a client
 	// that connects and sends nothing, or sends it slowly).
@@ -434,15 +435,31 @@ func (l *Listener) clientAddr(r *http.Request) (string, bool) {
 	return r.RemoteAddr, false
 }
 
+// errZonedHop is parseHop's error for an address with an IPv6 zone.
+var errZonedHop = errors.New("ws: X-Forwarded-For hop with an IPv6 zone")
+
+// parseHop parses one X-Forwarded-For hop, an IP address with or
+// without a port. A hop with an IPv6 zone ("fe80::1%eth0") is rejected
+// like any malformed hop rather than stripped of its zone: a zone names
+// an interface of the host that wrote it, so no proxy forwarding a
+// caller from elsewhere writes one, and a link-local address without
+// its zone says nothing about who called. And the zone is free text
+// (netip takes any octets after the '%'), which would reach the log and
+// the call records in the caller's address: control characters, bidi
+// overrides, terminal escape sequences.
 func parseHop(s string) (netip.Addr, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap(), nil
-	}
-	ap, err := netip.ParseAddrPort(s)
+	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, err
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, perr
+		}
+		a = ap.Addr()
 	}
-	return ap.Addr().Unmap(), nil
+	if a.Zone() != "" {
+		return netip.Addr{}, errZonedHop
+	}
+	return a.Unmap(), nil
 }
 
 func (l *Listener) trusted(a netip.Addr) bool {
@@ -547,14 +564,15 @@ func Listen(address string, opts Options) (*Listener, error) {
 	}
 	l.addr = u.Scheme + "://" + ln.Addr().String() + path
 	l.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Handler: l.BoundResponses(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != path {
 				http.NotFound(w, r)
 				return
 			}
 			l.ServeHTTP(w, r)
-		}),
+		}), httpStallTimeout, httpResponseTimeout),
 		ReadHeaderTimeout: HTTPReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(logWriter{l}, "", 0),
