@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"go.uber.org/zap"
@@ -31,25 +32,25 @@ type CallbackSession struct {
 }
 
 // BridgeCallback bridges an established callback to the user's backend,
-// like an answered call: it takes a line slot (BUSY when none: the record
-// says so), connects the backend, copies both ways and writes a call
-// record with the original session number, mode "callback" and the dial
-// attempts. It returns when the session has ended; the Server owns Line
-// and Link from the call on. listener names the listener whose settings
-// apply (the one the original call came in on).
+// like an answered call: it takes a line slot, connects the backend,
+// copies both ways and writes a call record with the original session
+// number, mode "callback" and the dial attempts. It returns when the
+// session has ended; the Server owns Line and Link from the call on.
+// listener names the listener whose settings apply (the one the original
+// call came in on).
+//
+// The callback's slot counts against max_concurrent and per_source like
+// any call's, and the maintenance switch refuses it, but the hold-off of
+// the address does not apply (see slots.takeCallback). A callback that is
+// not bridged is told why on its line, or inside the V.42 link, with
+// "NO CARRIER (...)" words as every refused call is, and recorded with
+// the reason "callback not bridged: ..."; the error says the same. Only
+// after the drain deadline, when the store may be closing, is it told
+// and not recorded.
 func (s *Server) BridgeCallback(cs CallbackSession) error {
 	name := cs.Request.Listener
 	st := s.st.Load()
-	lc, ok := st.cfg.Listener(name)
-	if !ok {
-		closeSession(cs)
-		return ErrUnknownListener
-	}
-	if !s.addCall() {
-		closeSession(cs)
-		return ErrShutdown
-	}
-	defer s.calls.Done()
+	lc, known := st.cfg.Listener(name)
 	info := cs.Line.Info()
 	c := &call{
 		s: s, st: st, lc: lc, line: cs.Line, info: info,
@@ -67,16 +68,23 @@ func (s *Server) BridgeCallback(cs CallbackSession) error {
 	}
 	c.log = s.log.With(zap.String("listener", name), zap.String("remote", info.RemoteAddr),
 		zap.String("transport", info.Transport), zap.Uint64("session", c.rec.Session), zap.String("user", acct.Name))
-	defer c.finish()
-	if why := s.slots.take(c.source, s.now()); why != busyNone {
-		msg := msgBusy
-		if cs.Link != nil {
-			msg = ""
-		}
-		c.end(store.ResultBusy, string(why), msg)
-		return errors.New("bridge: callback: " + string(why))
+	c.userLogged = true
+	if !s.addCall() {
+		c.hangup(msgShutdown)
+		return fmt.Errorf("bridge: callback not bridged: %w", ErrShutdown)
 	}
-	defer func() { s.slots.release(c.source, s.now()) }()
+	defer s.calls.Done()
+	defer c.finish()
+	if !known {
+		c.end(store.ResultError, fmt.Sprintf("callback not bridged: no listener named %q", name), msgError)
+		return fmt.Errorf("bridge: callback not bridged: %w %q", ErrUnknownListener, name)
+	}
+	if why := s.slots.takeCallback(c.source, s.now()); why != busyNone {
+		c.end(store.ResultBusy, "callback not bridged: "+string(why), msgCallbackRefused(why))
+		return errors.New("bridge: callback not bridged: " + string(why))
+	}
+	c.hasSlot = true
+	defer c.releaseSlot()
 	s.metrics.callStarted()
 	defer s.metrics.callEnded()
 	ctx, cancel := context.WithCancel(s.stopCtx)
@@ -85,9 +93,12 @@ func (s *Server) BridgeCallback(cs CallbackSession) error {
 	return nil
 }
 
-func closeSession(cs CallbackSession) {
-	if cs.Link != nil {
-		cs.Link.Close()
+// msgCallbackRefused is what the party that answered a callback hears
+// when it gets no line slot: BUSY alone would read as the party's own
+// line being busy, and over V.42 it would not be a result code at all.
+func msgCallbackRefused(why busyReason) string {
+	if why == busyDraining {
+		return msgShutdown
 	}
-	cs.Line.Close()
+	return "\r\nNO CARRIER (callback not connected: " + string(why) + ")\r\n"
 }

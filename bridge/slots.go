@@ -55,6 +55,23 @@ func (s *slots) drain() {
 
 // take reserves a slot for a call from source at now, or says why not.
 func (s *slots) take(source string, now time.Time) busyReason {
+	return s.takeSlot(source, now, true)
+}
+
+// takeCallback reserves a slot for a callback the gateway placed to
+// source. The source's hold-off does not apply: it turns away callers
+// who redial within seconds of hanging up, and a callback follows its
+// own call's hang-up by design ([callback] delay may well be shorter).
+// Everything else does, as for any call on a line: the maintenance
+// switch, max_concurrent and per_source (one pending callback per
+// address still lets accounts whose addresses share a host hold more
+// than per_source lines otherwise; the first call has given its slot
+// back by then, so a caller is never refused for its own call).
+func (s *slots) takeCallback(source string, now time.Time) busyReason {
+	return s.takeSlot(source, now, false)
+}
+
+func (s *slots) takeSlot(source string, now time.Time, holdoff bool) busyReason {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -67,7 +84,7 @@ func (s *slots) take(source string, now time.Time) busyReason {
 	case s.lim.perSource > 0 && s.bySource[source] >= s.lim.perSource:
 		return busyPerSource
 	}
-	if until, ok := s.hangup[source]; ok {
+	if until, ok := s.hangup[source]; ok && holdoff {
 		if now.Before(until) {
 			return busyHoldoff
 		}

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
 )
@@ -72,9 +74,17 @@ type bridged struct {
 	net *linesim.Network
 	rec *records
 	st  *store.File
+
+	mu sync.Mutex
+	// notBridged collects BridgeCallback's errors; a test that expects
+	// some sets allowNotBridged, the others fail on any.
+	notBridged      []error
+	allowNotBridged bool
 }
 
-func newBridged(t *testing.T, v bridge.Verifier, cfg Config) *bridged {
+// newBridged builds the gateway; each gw function may change the bridge's
+// Options first (the gateway configuration, a V42 answerer: withV42).
+func newBridged(t *testing.T, v bridge.Verifier, cfg Config, gw ...func(*bridge.Options)) *bridged {
 	t.Helper()
 	echo, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,7 +115,11 @@ func newBridged(t *testing.T, v bridge.Verifier, cfg Config) *bridged {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv, err := bridge.New(bridge.Options{Config: gcfg, Store: st, Verifier: v})
+	opts := bridge.Options{Config: gcfg, Store: st, Verifier: v}
+	for _, f := range gw {
+		f(&opts)
+	}
+	srv, err := bridge.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,23 +128,90 @@ func newBridged(t *testing.T, v bridge.Verifier, cfg Config) *bridged {
 	b := &bridged{srv: srv, net: linesim.NewNetwork(), rec: &records{}, st: st}
 	b.svc, err = New(Options{
 		Config: cfg, Dial: b.net.Dial, Recorder: b.rec,
-		Place: Modes{Text: TextConfirm{Name: "testgw"}},
+		Place: Modes{Text: TextConfirm{Name: "testgw"}, V42: LAPM(LAPMConfig{})},
 		Handoff: func(ctx context.Context, job Job, s Session) {
 			err := srv.BridgeCallback(bridge.CallbackSession{Request: job.Data.(bridge.CallbackRequest), Line: s.Line, Link: s.Conn, Attempts: s.Attempts})
 			if err != nil {
-				t.Errorf("BridgeCallback: %v", err)
+				b.mu.Lock()
+				b.notBridged = append(b.notBridged, err)
+				b.mu.Unlock()
 			}
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.svc.Close() })
+	t.Cleanup(func() {
+		b.svc.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.notBridged) > 0 && !b.allowNotBridged {
+			t.Errorf("BridgeCallback: %v", b.notBridged)
+		}
+	})
+	// As cmd/gateway schedules them.
 	srv.SetCallback(func(ctx context.Context, req bridge.CallbackRequest) error {
-		return b.svc.Schedule(Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
-			Mode: ModeText, Listener: req.Listener, Remote: req.Remote, Data: req})
+		job := Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
+			Mode: ModeText, Listener: req.Listener, Remote: req.Remote, Data: req}
+		if req.Mode == "v42" {
+			job.Mode = ModeV42
+			job.Ticket, _ = req.Ticket.(*auth.Ticket)
+		}
+		return b.svc.Schedule(job)
 	})
 	return b
+}
+
+// withV42 gives the gateway's listener V.42 detection with Access
+// Security required (a fresh host key: callers do not check it).
+func withV42(t *testing.T) func(*bridge.Options) {
+	return func(o *bridge.Options) {
+		key, err := auth.GenerateHostKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Config.Listeners[0].V42 = config.V42Detect
+		o.Config.Listeners[0].Security = config.SecurityRequired
+		o.V42 = &bridge.LAPMAnswerer{HostKey: key, Name: "testgw"}
+	}
+}
+
+// withLines sets [lines] max_concurrent and holdoff.
+func withLines(max int, holdoff time.Duration) func(*bridge.Options) {
+	return func(o *bridge.Options) {
+		o.Config.Lines.MaxConcurrent = max
+		o.Config.Lines.Holdoff = config.Duration{Duration: holdoff}
+	}
+}
+
+// loginV42 calls the gateway as a V.42 caller that can take a callback
+// (detection, LAPM, Access Security phases i–iv) and returns the caller's
+// result: after a CONFIRM with callback the gateway has hung up.
+func (b *bridged) loginV42(t *testing.T, name, user, pw string) (*auth.CallResult, error) {
+	t.Helper()
+	a, l := linesim.NewPair(linesim.Config{Seed: 2, Name: name})
+	defer a.Close()
+	done := make(chan error, 1)
+	go func() { done <- b.srv.HandleLine("test", l) }()
+	defer func() {
+		a.Close()
+		if err := <-done; err != nil {
+			t.Errorf("HandleLine: %v", err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	res, left, err := lapm.Detect(ctx, a, lapm.Originator)
+	if err != nil || res != lapm.DetectLAPM {
+		t.Fatalf("detection: %v %v", res, err)
+	}
+	link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	return auth.Call(ctx, link, auth.CallerConfig{UserID: user, Password: pw, WantCallback: true,
+		CheckHostKey: func([]byte) error { return nil }})
 }
 
 // login calls the gateway, logs in with the text login and returns what
@@ -271,5 +352,157 @@ func TestRepeatedLoginsThroughBridge(t *testing.T) {
 	want := map[string]int{"bob callback": 4, "bea refused": 1, "carol callback": 1, "carol completed": 1}
 	if fmt.Sprint(count) != fmt.Sprint(want) {
 		t.Errorf("call records %v, want %v", count, want)
+	}
+}
+
+// request logs in as user from a line whose caller end is named from/a,
+// in mode "text" or "v42", and checks that the caller was promised the
+// callback; for V.42 it returns the caller's ticket.
+func (b *bridged) request(t *testing.T, mode, from, user string) *auth.CallerTicket {
+	t.Helper()
+	if mode == "text" {
+		if got := b.login(t, from, user, "pw"); !strings.Contains(got, "you will be called back") {
+			t.Fatalf("%s's login heard %q", user, got)
+		}
+		return nil
+	}
+	cr, err := b.loginV42(t, from, user, "pw")
+	if err != nil || !cr.Callback || cr.Ticket == nil {
+		t.Fatalf("%s's V.42 login: %+v, %v", user, cr, err)
+	}
+	return cr.Ticket
+}
+
+// answer takes the callback on l as the caller of request does, proves
+// it (the user name, or the ticket) and returns the session's stream.
+func answer(t *testing.T, l transport.Listener, user string, ticket *auth.CallerTicket) io.ReadWriteCloser {
+	t.Helper()
+	line, err := l.Accept(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ticket != nil {
+		link := acceptLAPM(t, line, ticket)
+		t.Cleanup(func() { link.Close(); line.Close() })
+		return link
+	}
+	t.Cleanup(func() { line.Close() })
+	expectText(t, line, "Type your user name to accept: ")
+	io.WriteString(line, user+"\r\n")
+	expectText(t, line, "Callback accepted.\r\n")
+	return line
+}
+
+// holdLine calls the gateway and stays at the login prompt, holding a
+// line slot until the returned function hangs up.
+func (b *bridged) holdLine(t *testing.T) (hangUp func()) {
+	t.Helper()
+	a, l := linesim.NewPair(linesim.Config{Seed: 3, Name: "holder"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.srv.HandleLine("test", l)
+	}()
+	expectText(t, a, "login: ")
+	return func() {
+		a.Close()
+		<-done
+	}
+}
+
+// callbackRecord returns the call record of the callback (mode callback).
+func (b *bridged) callbackRecord(t *testing.T) store.CallRecord {
+	t.Helper()
+	recs, err := store.ReadRecordsFile(b.st.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Mode == "callback" {
+			return r
+		}
+	}
+	t.Fatalf("no callback record in %+v", recs)
+	return store.CallRecord{}
+}
+
+// TestCallbackInsideHoldoffThroughBridge is the case of a [callback]
+// delay shorter than [lines] holdoff: the first call comes from the line
+// the callback dials (the callback address is the caller end of the
+// first call's pair), so its hang-up starts the address's hold-off; the
+// gateway's own callback is bridged all the same, and the hold-off still
+// turns away the caller's redial.
+func TestCallbackInsideHoldoffThroughBridge(t *testing.T) {
+	for _, mode := range []string{"text", "v42"} {
+		t.Run(mode, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			gw := []func(*bridge.Options){withLines(4, time.Hour)}
+			if mode == "v42" {
+				gw = append(gw, withV42(t))
+			}
+			b := newBridged(t, oneUser{"alice", "pw", "sim://alice-home/a"}, Config{Delay: 10 * time.Millisecond, Expiry: time.Minute}, gw...)
+			home, err := b.net.Listen("alice-home/a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer home.Close()
+			ticket := b.request(t, mode, "alice-home", "alice")
+			s := answer(t, home, "alice", ticket)
+			io.WriteString(s, "ping")
+			expectText(t, s, "ping")
+			s.Close()
+			b.svc.Close() // waits for the bridged session
+
+			if r := b.callbackRecord(t); r.Result != store.ResultCompleted || r.User != "alice" {
+				t.Errorf("callback record: %+v", r)
+			}
+			a, l := linesim.NewPair(linesim.Config{Seed: 4, Name: "alice-home"})
+			defer a.Close()
+			go b.srv.HandleLine("test", l)
+			if got := expectText(t, a, "BUSY"); got != "BUSY" && !strings.HasPrefix(got, "BUSY") {
+				t.Errorf("redial heard %q", got)
+			}
+		})
+	}
+}
+
+// TestCallbackNotBridgedIsTold: a callback proved while every line is in
+// use (max_concurrent = 1, another caller at the login prompt) is not
+// bridged; the party that answered it hears why (inside the V.42 link
+// too, where it used to hear nothing), and the callback's record says
+// so.
+func TestCallbackNotBridgedIsTold(t *testing.T) {
+	for _, mode := range []string{"text", "v42"} {
+		t.Run(mode, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			gw := []func(*bridge.Options){withLines(1, 0)}
+			if mode == "v42" {
+				gw = append(gw, withV42(t))
+			}
+			b := newBridged(t, oneUser{"alice", "pw", "sim://alice-home"}, Config{Delay: 10 * time.Millisecond, Expiry: time.Minute}, gw...)
+			b.allowNotBridged = true
+			home, err := b.net.Listen("alice-home")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer home.Close()
+			ticket := b.request(t, mode, "alice", "alice")
+			hangUp := b.holdLine(t)
+			defer hangUp()
+			s := answer(t, home, "alice", ticket)
+			got, _ := io.ReadAll(s)
+			if want := "\r\nNO CARRIER (callback not connected: all lines busy)\r\n"; !strings.HasSuffix(string(got), want) {
+				t.Errorf("the callback's party heard %q, want %q", got, want)
+			}
+			b.svc.Close()
+			if r := b.callbackRecord(t); r.Result != store.ResultBusy || r.Reason != "callback not bridged: all lines busy" || r.User != "alice" {
+				t.Errorf("callback record: %+v", r)
+			}
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if len(b.notBridged) != 1 || !strings.Contains(b.notBridged[0].Error(), "all lines busy") {
+				t.Errorf("BridgeCallback's errors: %v", b.notBridged)
+			}
+		})
 	}
 }

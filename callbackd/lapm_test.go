@@ -9,6 +9,7 @@ import (
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
 )
 
@@ -37,26 +38,7 @@ func testLAPMCallback(t *testing.T, ring time.Duration) {
 			t.Fatal(err)
 		}
 		time.Sleep(ring)
-		res, left, err := lapm.Detect(t.Context(), line, lapm.Answerer)
-		if err != nil || res != lapm.DetectLAPM {
-			t.Fatalf("answerer detection: %v %v", res, err)
-		}
-		link, err := lapm.Open(t.Context(), line, left, lapm.Config{Role: lapm.Answerer})
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := link.AcceptXID(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr, err := auth.AcceptCallback(t.Context(), link, first, callerTicket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		link.SetTransform(tr)
-		if err := link.Establish(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		link := acceptLAPM(t, line, callerTicket)
 		h := <-f.hand.ch
 		gw := h.s.Conn.(*lapm.Link)
 		go func() {
@@ -75,4 +57,35 @@ func testLAPMCallback(t *testing.T, ring time.Duration) {
 		synctest.Wait()
 		checkAttempts(t, f.rec.all(), Connected)
 	})
+}
+
+// acceptLAPM answers a V.42 callback on line as the original caller
+// holding tickets does (gateway dial --answer): detection as answerer,
+// LAPM, phases v/vi, the data phase. It returns the sealed link.
+func acceptLAPM(t *testing.T, line transport.Line, tickets ...*auth.CallerTicket) *lapm.Link {
+	t.Helper()
+	res, left, err := lapm.Detect(t.Context(), line, lapm.Answerer)
+	if err != nil || res != lapm.DetectLAPM {
+		t.Fatalf("answerer detection: %v %v", res, err)
+	}
+	link, err := lapm.Open(t.Context(), line, left, lapm.Config{Role: lapm.Answerer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := link.AcceptXID(t.Context())
+	if err != nil {
+		link.Close()
+		t.Fatal(err)
+	}
+	tr, err := auth.AcceptCallback(t.Context(), link, first, tickets...)
+	if err != nil {
+		link.Close()
+		t.Fatal(err)
+	}
+	link.SetTransform(tr)
+	if err := link.Establish(t.Context()); err != nil {
+		link.Close()
+		t.Fatal(err)
+	}
+	return link
 }

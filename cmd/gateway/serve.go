@@ -50,7 +50,8 @@ whose password is printed, state under ~/.local/state/dialgate. Nothing
 listens beyond loopback.
 
 Signals: SIGHUP reloads the configuration's backends, line limits and the
-users file without dropping calls; SIGTERM (or SIGINT) stops answering and
+users file without dropping calls ([callback] and listener addresses need a
+restart); SIGTERM (or SIGINT) stops answering and
 drains calls for up to [lines] drain_timeout.`)
 	cfgPath := fs.String("config", "", "configuration file (TOML); none: run the loopback demo")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -296,8 +297,8 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 }
 
 // reload re-reads the configuration file (backends, line limits,
-// maintenance switch) and the users file. Listener addresses need a
-// restart.
+// maintenance switch) and the users file. Listener addresses and the
+// [callback] section need a restart.
 func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Logger) {
 	cfg := gw.Config()
 	if path != "" {
@@ -315,6 +316,13 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 		if len(c.Listeners) != len(cfg.Listeners) {
 			log.Warn("reload: listeners added or removed take effect only with a restart")
 		}
+		// The callback service, and the life of V.42 callback tickets
+		// (expiry), are set up at start-up: keep the [callback] in
+		// effect, so that gw.Config() says which it is.
+		if c.Callback != cfg.Callback {
+			log.Warn("reload: [callback] changes take effect only with a restart")
+		}
+		c.Callback = cfg.Callback
 		// Keep the listeners being served; take everything else.
 		c.Listeners = mergeListeners(cfg.Listeners, c.Listeners)
 		cfg = c
