@@ -84,6 +84,11 @@ type Line struct {
 	wlock   chan struct{}
 	wclosed bool
 	wbuf    []byte
+	// wdeadline is SetWriteDeadline's time (nil: none). gorilla's own
+	// copy (Conn.SetWriteDeadline, which it applies at every frame) is
+	// set from it only under wlock: that field is not safe to write while
+	// a message is being written.
+	wdeadline atomic.Pointer[time.Time]
 
 	// Reading: only the reader goroutine touches the fields below in.
 	in      *ring
@@ -203,6 +208,7 @@ func (l *Line) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		chunk := p[:min(len(p), maxMessage)]
+		l.syncWriteDeadline()
 		var err error
 		switch l.proto {
 		case ProtoPlain:
@@ -253,6 +259,7 @@ func (l *Line) SendWindowSize(w transport.WindowSize) error {
 		return fmt.Errorf("ws: send window size: %w", transport.ErrHungUp)
 	}
 	l.wbuf = AppendResize(l.wbuf[:0], w)
+	l.syncWriteDeadline()
 	if err := l.conn.WriteMessage(websocket.TextMessage, l.wbuf); err != nil {
 		return l.writeError(err)
 	}
@@ -271,6 +278,7 @@ func (l *Line) SendBreak() error {
 	if l.wclosed {
 		return fmt.Errorf("ws: send break: %w", transport.ErrHungUp)
 	}
+	l.syncWriteDeadline()
 	if err := l.conn.WriteMessage(websocket.TextMessage, []byte(msgBreak)); err != nil {
 		return l.writeError(err)
 	}
@@ -301,8 +309,24 @@ func (l *Line) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline implements transport.Deadliner: a Write still sending
 // when t passes fails with a timeout, and the line is then unusable for
 // writing (part of a message may have been sent), as with a net.Conn.
+//
+// It may be called while a Write is in progress (a hang-up's last words
+// under a stalled Write): the socket's deadline is set at once, which
+// ends a Write waiting in it, and gorilla's copy, which it applies at
+// every frame, is set before the next message under the write lock. A
+// deadline set just as a Write starts a frame may apply from the next
+// one only; Close ends such a Write in any case.
 func (l *Line) SetWriteDeadline(t time.Time) error {
-	return l.conn.SetWriteDeadline(t)
+	l.wdeadline.Store(&t)
+	return l.nc.SetWriteDeadline(t)
+}
+
+// syncWriteDeadline gives gorilla the deadline of SetWriteDeadline.
+// Called with the write lock held, before each message.
+func (l *Line) syncWriteDeadline() {
+	if t := l.wdeadline.Load(); t != nil {
+		_ = l.conn.SetWriteDeadline(*t)
+	}
 }
 
 // SetLinger sets how long Close may take for this line (its close
@@ -435,6 +459,7 @@ func (l *Line) sendPong() {
 	}
 	defer func() { <-l.wlock }()
 	if !l.wclosed {
+		l.syncWriteDeadline()
 		_ = l.conn.WriteMessage(websocket.TextMessage, []byte(msgPong))
 	}
 }

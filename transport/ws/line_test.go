@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -603,5 +604,48 @@ func TestSetLingerBoundsClose(t *testing.T) {
 	err := l.Close()
 	if err == nil || !strings.Contains(err.Error(), "within 100ms") {
 		t.Errorf("Close with SetLinger(100ms) and a silent peer: %v", err)
+	}
+}
+
+// TestSetWriteDeadlineDuringWrite: a hang-up sets the write deadline
+// while a Write is stalled on a caller that does not read. The stalled
+// Write ends with a timeout, and the race detector sees no write of
+// gorilla's deadline under a message being written (the bridge's last
+// words did that before).
+func TestSetWriteDeadlineDuringWrite(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	conn, l := rawPair(t, s) // conn never reads
+	defer conn.Close()
+	done := make(chan error, 1)
+	go func() {
+		big := make([]byte, 1<<20)
+		for {
+			if _, err := l.Write(big); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Write to a peer that does not read ended early: %v", err)
+	case <-time.After(200 * time.Millisecond): // the socket buffers are full
+	}
+	for range 20 { // again and again, as racing hang-ups would
+		if err := l.SetWriteDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-done:
+		// gorilla hides the os.ErrDeadlineExceeded in a net.Error of
+		// its own that says it is a timeout.
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("stalled Write ended with %v, want a timeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("stalled Write did not end at its deadline")
 	}
 }
