@@ -107,9 +107,15 @@
 // connections idle for HTTPIdleTimeout, and holds at most
 // Options.MaxConns connections that are not lines, Options.MaxConnsPerSource
 // of them from one address; connections over these bounds are closed at
-// once. A server that mounts a Listener elsewhere applies the same with
-// these constants and Listener.LimitConns. Upgraded connections are
-// lines: the gateway's line slots bound them.
+// once. A request, body included, must arrive within HTTPReadTimeout; a
+// response that is not a line must hand the client each 32 KiB within
+// HTTPWriteStallTimeout and end within HTTPResponseTimeout
+// (Listener.BoundResponses), so that slow readers cannot hold the
+// connection bounds. A plain HTTP request to a TLS port is answered with
+// a redirect to https:// (NewTLSListener). A server that mounts a
+// Listener elsewhere applies the same with these constants,
+// Listener.LimitConns and Listener.BoundResponses. Upgraded connections
+// are lines: the gateway's line slots bound them.
 //
 // # Origins and proxies
 //
