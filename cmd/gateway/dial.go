@@ -18,6 +18,7 @@ import (
 
 	xterm "golang.org/x/term"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/term"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
@@ -39,7 +40,9 @@ data; one without V.42 gets the text login, typed by you. --v42 lapm skips
 detection; --v42 off or --text always uses the text login.
 
 Credentials: --user or $DIALGATE_USER; --password-file or
-$DIALGATE_PASSWORD; otherwise a prompt (without echo) on the terminal.
+$DIALGATE_PASSWORD; otherwise a prompt (without echo) on the terminal,
+once a V.42 gateway has answered (a text login asks nothing: you type at
+the gateway's own prompts).
 
 Until the call is connected, Ctrl-C abandons it (exit 13). Once connected,
 terminal input is raw (Ctrl-C goes to the gateway) and '~' after a newline
@@ -106,7 +109,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.fingerprint, "fingerprint", "", "accept only this host key (SHA256:... or base64 key); recorded if the host is new")
 	fs.StringVar(&o.answer, "answer", "", "listen on line address `ADDR` for the gateway's callback and answer it")
 	fs.DurationVar(&o.answerTimeout, "answer-timeout", 3*time.Minute, "how long to wait for the callback")
-	fs.DurationVar(&o.timeout, "timeout", time.Minute, "bound on connecting and the handshake")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "bound on connecting and the handshake (time at the user and password prompts not counted)")
 	fs.StringVar(&o.v42, "v42", "detect", "V.42 `mode`: detect, lapm (no detection phase) or off (text login)")
 	text := fs.Bool("text", false, "text login: connect the terminal to the line as it is (same as --v42 off)")
 	fs.StringVar(&o.escape, "escape", "~", "escape `char`acter, or none; from a pipe escapes are off unless this flag is given")
@@ -169,6 +172,11 @@ func (o *dialOptions) check(raw string) error {
 	if o.tofu && o.fingerprint != "" {
 		return fmt.Errorf("%w: --tofu and --fingerprint exclude each other", errUsage)
 	}
+	if o.user != "" {
+		if err := auth.ValidUserID(o.user); err != nil {
+			return fmt.Errorf("%w: --user: %w", errUsage, err)
+		}
+	}
 	return nil
 }
 
@@ -186,6 +194,8 @@ type caller struct {
 	resize     <-chan transport.WindowSize
 	window     transport.WindowSize
 	listener   transport.Listener
+	answered   time.Time // when the line was connected (the gateway's login time runs from then)
+	prompted   bool      // the user or password was asked for on the terminal
 	user       string
 	password   string
 }
@@ -214,12 +224,9 @@ func (c *caller) call() error {
 	if f, ok := c.io.stdout.(*os.File); ok && term.IsTerminal(f) {
 		c.out = f
 	}
-	if c.o.v42 != "off" {
-		cs := credSource{user: c.o.user, passwordFile: c.o.passwordFile, getenv: c.io.getenv, tty: c.tty, prompt: c.io.stderr, warn: c.io.stderr}
-		if err := c.credentials(ctx, cs); err != nil {
-			return err
-		}
-	}
+	// Credentials are asked for once a V.42 gateway has answered
+	// (v42Call): not before a call that nobody answers, nor for a text
+	// login, where the gateway's own prompts ask.
 	if c.o.answer != "" {
 		l, err := transport.Listen(c.o.answer)
 		if err != nil {
@@ -238,11 +245,17 @@ func (c *caller) call() error {
 		defer cancel()
 		c.resize = term.WatchSize(wctx, c.out)
 	}
-	c.input = startInput(c.io.stdin)
-	defer c.input.close()
+	// stdin is read for the session from its first one on (newSession):
+	// until then the terminal belongs to the prompts.
+	defer func() {
+		if c.input != nil {
+			c.input.close()
+		}
+	}()
 
 	line, err := c.dialLine(ctx)
 	if err == nil {
+		c.answered = time.Now()
 		if c.o.v42 == "off" {
 			err = c.textCall(ctx, line, nil)
 		} else {
@@ -255,11 +268,21 @@ func (c *caller) call() error {
 	return err
 }
 
-// credentials finds the user ID and password (credSource). Prompts on
-// the terminal end with a signal (Ctrl-C): the terminal's mode is put
-// back (the password prompt turns echo off) and the call is abandoned.
-func (c *caller) credentials(ctx context.Context, cs credSource) error {
-	if c.tty == nil {
+// gatewayLoginWait is how long a dialgate gateway waits by default from
+// answering a call until the login is through ([security]
+// handshake_deadline); the end of it hangs up the call. dial cannot know
+// the value a gateway is configured with: the prompts say how much of the
+// default is left.
+const gatewayLoginWait = 60 * time.Second
+
+// credentials finds the user ID and password (credSource) once a V.42
+// gateway has answered. Prompts on the terminal first say how long the
+// gateway waits, and end with a signal (Ctrl-C): the terminal's mode is
+// put back (the password prompt turns echo off) and the call is
+// abandoned.
+func (c *caller) credentials(ctx context.Context) error {
+	cs := credSource{user: c.o.user, passwordFile: c.o.passwordFile, getenv: c.io.getenv, tty: c.tty, prompt: c.io.stderr, warn: c.io.stderr}
+	if c.tty == nil || !cs.prompts() {
 		var err error
 		c.user, c.password, err = cs.get()
 		return err
@@ -268,6 +291,9 @@ func (c *caller) credentials(ctx context.Context, cs credSource) error {
 	if err != nil {
 		return fmt.Errorf("terminal: %w", err)
 	}
+	c.prompted = true
+	left := max(gatewayLoginWait-time.Since(c.answered), 0).Truncate(time.Second)
+	fmt.Fprintf(c.io.stderr, "%s answers with V.42 and waits about %v for the login (its handshake_deadline, 60s unless changed).\n", c.o.url.Host, left)
 	type creds struct {
 		user, password string
 		err            error
@@ -286,7 +312,7 @@ func (c *caller) credentials(ctx context.Context, cs credSource) error {
 	case <-ctx.Done():
 		_ = xterm.Restore(int(c.tty.Fd()), saved)
 		fmt.Fprintln(c.io.stderr)
-		return fmt.Errorf("%w: call abandoned (interrupted) before it was placed", errNoCarrier)
+		return fmt.Errorf("%w: call abandoned (interrupted) at the login prompt", errNoCarrier)
 	}
 }
 
@@ -356,6 +382,9 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 
 // newSession connects the terminal to conn, which runs on line.
 func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *session {
+	if c.input == nil {
+		c.input = startInput(c.io.stdin)
+	}
 	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
 		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain}
 	switch l := line.(type) {

@@ -26,13 +26,20 @@ const maxPasswordFile = 4096
 //	password: --password-file, $DIALGATE_PASSWORD, a prompt without echo
 //
 // Prompts need stdin to be a terminal; without one a missing credential
-// is a usage error.
+// is a usage error. gateway dial asks only once a V.42 gateway has
+// answered the call.
 type credSource struct {
 	user, passwordFile string
 	getenv             func(string) string
 	tty                *os.File  // stdin if it is a terminal, else nil
 	prompt             io.Writer // where prompts go (stderr)
 	warn               io.Writer
+}
+
+// prompts reports whether get asks on the terminal: a credential is
+// missing from the flags and the environment.
+func (c credSource) prompts() bool {
+	return c.user == "" && c.getenv(envUser) == "" || c.passwordFile == "" && c.getenv(envPassword) == ""
 }
 
 func (c credSource) get() (user, password string, err error) {
@@ -42,7 +49,7 @@ func (c credSource) get() (user, password string, err error) {
 	}
 	if user == "" {
 		if c.tty == nil {
-			return "", "", fmt.Errorf("%w: no user: give --user or set %s", errUsage, envUser)
+			return "", "", fmt.Errorf("%w: no user: the gateway asks for a user ID: give --user or set %s (stdin is not a terminal to ask on)", errUsage, envUser)
 		}
 		io.WriteString(c.prompt, "User: ")
 		if user, err = term.ReadLine(c.tty); err != nil {

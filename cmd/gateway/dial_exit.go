@@ -17,7 +17,7 @@ const (
 	exitBusy      = 11 // BUSY: no free line (or REJECT busy)
 	exitHostKey   = 12 // host key changed, unknown without --tofu, or not the --fingerprint
 	exitNoCarrier = 13 // the gateway could not be reached, the call was abandoned before it connected, or the callback never came
-	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version)
+	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version), or the gateway's login time ran out at the prompts
 	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, backend not available or failed, its own error
 	exitDropped   = 16 // the line dropped mid-call without the gateway hanging up (gateway killed, network or link failure)
 )
@@ -25,13 +25,15 @@ const (
 const dialExitHelp = `exit status:
   0   the call ended normally (either side hung up, ~., end of input, stdout closed)
   1   a local failure (terminal, files)
-  2   usage: bad flags, arguments or missing credentials
+  2   usage: bad flags, arguments or missing credentials (no terminal to
+      ask on once a V.42 gateway answered)
   10  denied: wrong user or password, or too many attempts
   11  busy: all lines are in use
   12  host key: changed, unknown (without --tofu) or not the --fingerprint
   13  no carrier: the gateway could not be reached, the call was abandoned
       (Ctrl-C or a signal before it connected), or no callback came
-  14  protocol error: V.42 / Access Security failed
+  14  protocol error: V.42 / Access Security failed, or the gateway hung up
+      during the login (its handshake_deadline ran out at the prompts)
   15  hung up by the gateway: it is shutting down, the session was idle or
       reached its time limit, its service (backend) is not available or
       failed, or a gateway error ("NO CARRIER (...)")

@@ -16,9 +16,12 @@ import (
 )
 
 // TestDialInterruptOnTerminal: Ctrl-C on the terminal abandons a call
-// that is not connected yet (exit 13), at the password prompt and during
-// the V.42 handshake with a gateway that never answers; the terminal gets
-// its echo back. (In raw mode, once connected, Ctrl-C goes to the call.)
+// that is not connected yet (exit 13): at the user and password prompts,
+// which come once the daemon has answered with V.42 (the call is hung
+// up: the daemon records it within seconds, not at its handshake
+// deadline), and during the V.42 handshake with a gateway that never
+// answers; the terminal gets its echo back. (In raw mode, once
+// connected, Ctrl-C goes to the call.)
 func TestDialInterruptOnTerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -26,13 +29,17 @@ func TestDialInterruptOnTerminal(t *testing.T) {
 	silent := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
 		io.Copy(io.Discard, line) // never answers; ends when dial hangs up
 	})
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
+	v42 := "telnet://" + g.addr
+	calls := 0
 	for _, c := range []struct {
 		name   string
 		env    []string
 		args   []string
 		prompt string // on the screen before Ctrl-C
 	}{
-		{"password prompt", []string{"DIALGATE_PASSWORD="}, []string{"--user", "alice", silent}, "Password for alice: "},
+		{"user prompt", []string{"DIALGATE_USER=", "DIALGATE_PASSWORD="}, []string{"--tofu", v42}, "User: "},
+		{"password prompt", []string{"DIALGATE_PASSWORD="}, []string{"--user", "alice", "--tofu", v42}, "Password for alice: "},
 		{"handshake", []string{"DIALGATE_PASSWORD=pw"}, []string{"--user", "alice", "--v42", "lapm", silent}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -47,6 +54,12 @@ func TestDialInterruptOnTerminal(t *testing.T) {
 			}
 			io.WriteString(ptmx, "\x03")
 			interrupted(t, ptmx, screen, done, exitNoCarrier, "call abandoned", unix.ECHO|unix.ICANON)
+			if c.prompt != "" {
+				calls++
+				if r := g.waitRecords(calls)[calls-1]; r.Result == "completed" || r.User != "" {
+					t.Errorf("record of the abandoned call: %+v", r)
+				}
+			}
 		})
 	}
 }

@@ -201,6 +201,9 @@ func TestDialTextExitCodes(t *testing.T) {
 	}
 }
 
+// TestDialUnreachable: a call nobody answers is no carrier (exit 13), on
+// the text path and on the V.42 path without credentials and without a
+// terminal: dial asks for them only once a V.42 gateway has answered.
 func TestDialUnreachable(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	l, err := tcp.Listen("127.0.0.1:0", tcp.Options{})
@@ -209,9 +212,14 @@ func TestDialUnreachable(t *testing.T) {
 	}
 	addr := l.Addr()
 	l.Close() // nobody answers there now
-	r := startDial(t, nil, "--text", addr)
-	if code := r.wait(t); code != exitNoCarrier {
-		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitNoCarrier, r.stderr)
+	for _, args := range [][]string{{"--text", addr}, {addr}, {"--user", "alice", addr}, {"--v42", "lapm", addr}} {
+		r := startDial(t, nil, args...)
+		if code := r.wait(t); code != exitNoCarrier {
+			t.Errorf("dial %q: exit %d, want %d; stderr:\n%s", args, code, exitNoCarrier, r.stderr)
+		}
+		if s := r.stderr.String(); !strings.Contains(s, "nobody answers") || strings.Contains(s, "User") || strings.Contains(s, "assword") || strings.Contains(s, "no user") {
+			t.Errorf("dial %q: stderr %q, want only that nobody answers", args, s)
+		}
 	}
 }
 
@@ -226,8 +234,7 @@ func TestDialUsage(t *testing.T) {
 		{"--escape", "ab", "telnet://127.0.0.1:1"},
 		{"--tofu", "--fingerprint", "SHA256:x", "telnet://127.0.0.1:1"},
 		{"--answer", "nonsense", "telnet://127.0.0.1:1"},
-		{"telnet://127.0.0.1:1"}, // V.42 needs credentials; none and no terminal
-		{"telnet://127.0.0.1:1", "--user", "alice"},
+		{"--user", "no spaces", "telnet://127.0.0.1:1"},
 	} {
 		r := startDial(t, nil, args...)
 		if code := r.wait(t); code != exitUsage {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,17 +97,39 @@ func TestDialOnTerminal(t *testing.T) {
 }
 
 // TestDialPromptsOnTerminal: without credentials in flags or the
-// environment, dial asks on the terminal (the password without echo),
-// then runs the full V.42 path against the daemon; ~. hangs up.
+// environment, dial asks on the terminal (the password without echo) once
+// the daemon has answered with V.42, saying how long the gateway waits for
+// the login, then runs the full V.42 path against the daemon; ~. hangs
+// up. A call that nobody answers asks nothing: no carrier (exit 13).
 func TestDialPromptsOnTerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
+	env := append(os.Environ(), "DIALGATE_USER=", "DIALGATE_PASSWORD=")
+	cmd := exec.Command(gatewayBinary(t), "dial", "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), freeAddr(t))
+	cmd.Env = env
+	_, screen, done := startOnPty(t, cmd, 80, 24)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitNoCarrier || !strings.Contains(screen.String(), "nobody answers") {
+			t.Fatalf("nobody answering: %v, want exit %d; screen:\n%s", err, exitNoCarrier, screen)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("dial to a closed port did not end; screen:\n%s", screen)
+	}
+	if strings.Contains(screen.String(), "User") || strings.Contains(screen.String(), "assword") {
+		t.Errorf("prompted for a call nobody answered:\n%s", screen)
+	}
+
 	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
-	cmd := exec.Command(gatewayBinary(t), "dial", "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), "telnet://"+g.addr)
-	cmd.Env = append(os.Environ(), "DIALGATE_USER=", "DIALGATE_PASSWORD=")
+	cmd = exec.Command(gatewayBinary(t), "dial", "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), "telnet://"+g.addr)
+	cmd.Env = env
 	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "User: ") })
+	if !regexp.MustCompile(`answers with V.42 and waits about [1-6]?[0-9]s for the login`).MatchString(screen.String()) {
+		t.Errorf("the prompt does not say how long the gateway waits:\n%s", screen)
+	}
 	io.WriteString(ptmx, "bob\n")
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "Password for bob: ") })
 	io.WriteString(ptmx, "pw-bob\n")
@@ -148,4 +173,45 @@ func startOnPty(t *testing.T, cmd *exec.Cmd, cols, rows uint16) (ptmx *os.File, 
 		ptmx.Close()
 	})
 	return ptmx, screen, ended
+}
+
+// TestDialPromptOutlastsGateway: a login typed after the gateway's
+// handshake_deadline (2 s here) finds the call hung up: dial says that
+// the gateway stopped waiting during the prompts (exit 14), and the
+// password was not sent.
+func TestDialPromptOutlastsGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echoBackend(t), "detect", g.metrics, false)
+	conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \"2s\"\n", 1)
+	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.writeUsers(map[string]string{"bob": "echo"})
+	g.start()
+	t.Cleanup(g.stop)
+
+	cmd := exec.Command(gatewayBinary(t), "dial", "--user", "bob", "--tofu", "--known-hosts", filepath.Join(dir, "kh"), "telnet://"+g.addr)
+	cmd.Env = append(os.Environ(), "DIALGATE_PASSWORD=")
+	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
+	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "Password for bob: ") })
+	if r := g.waitRecords(1)[0]; r.Reason != "login timed out" {
+		t.Fatalf("record %+v, want the login timed out", r)
+	}
+	io.WriteString(ptmx, "pw-bob\n")
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitProtocol || !strings.Contains(screen.String(), "the gateway hung up during the login") {
+			t.Fatalf("ended with %v, want exit %d; screen:\n%s", err, exitProtocol, screen)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("dial did not end; screen:\n%s", screen)
+	}
+	if strings.Contains(g.log.String(), `"user":"bob"`) {
+		t.Errorf("the gateway saw a login of bob:\n%s", g.log)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/lapm"
@@ -35,8 +36,10 @@ var (
 
 var errNoLAPM = errors.New("this build of gateway dial has no LAPM link yet (package lapm's Link); use --text")
 
-// v42Call runs detection (unless --v42 lapm), then LAPM and Access
-// Security phases i–iv, then the sealed data phase, or the callback. A
+// v42Call runs detection (unless --v42 lapm), then LAPM; once the
+// gateway has answered with it, takes the credentials (prompts, if need
+// be); then Access Security phases i–iv, then the sealed data phase, or
+// the callback. A
 // gateway that answers without V.42 gets a text login, as a modem falls
 // back to a call without error correction, unless its host key is
 // pinned: then the answer may come from someone else on the path, who
@@ -64,16 +67,28 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		line.Close()
 		return fmt.Errorf("%w: %w", errProtocol, errNoLAPM)
 	}
-	hctx, cancel := context.WithTimeout(ctx, c.o.timeout)
-	defer cancel()
-	link, err := lapmOpen(hctx, line, leftover, lapm.Originator)
+	octx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	link, err := lapmOpen(octx, line, leftover, lapm.Originator)
+	timedOut := octx.Err() != nil
+	cancel()
 	if err != nil {
 		line.Close()
-		if hctx.Err() != nil && ctx.Err() == nil {
+		if timedOut && ctx.Err() == nil {
 			return fmt.Errorf("%w: no LAPM answer within --timeout %v: the host does not speak V.42 here (use --text for a text login): %w", errProtocol, c.o.timeout, err)
 		}
 		return fmt.Errorf("%w: LAPM: %w", errProtocol, err)
 	}
+	// The gateway has answered with V.42: now the user ID and password
+	// are needed, and worth asking for.
+	defer func() { c.password = "" }()
+	asked := time.Now()
+	if err := c.credentials(ctx); err != nil {
+		link.Close()
+		return err
+	}
+	atPrompt := time.Since(asked)
+	hctx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
 	hk := hostKeyCheck{host: c.o.url.Host, knownHosts: c.o.knownHosts, tofu: c.o.tofu, fingerprint: c.o.fingerprint, notice: c.io.stderr}
 	res, err := auth.Call(hctx, link, auth.CallerConfig{
 		UserID: c.user, Password: c.password, HostName: c.o.url.Host,
@@ -84,6 +99,11 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		link.Close()
 		if hctx.Err() != nil && ctx.Err() == nil {
 			return fmt.Errorf("%w: Access Security timed out: %w", errProtocol, err)
+		}
+		if c.prompted && (errors.Is(err, lapm.ErrPeerDisconnected) || errors.Is(err, lapm.ErrLinkFailure) || errors.Is(err, io.EOF)) {
+			// The gateway hung up; most likely its login time ran out
+			// while the prompts waited.
+			return fmt.Errorf("%w: the gateway hung up during the login, after %v at the prompts: it waits a bounded time for the login (its handshake_deadline, 60s unless changed): %w", errProtocol, atPrompt.Truncate(100*time.Millisecond), err)
 		}
 		return err
 	}

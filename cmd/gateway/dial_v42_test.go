@@ -316,6 +316,50 @@ func TestDialDetectFallsBackToText(t *testing.T) {
 	}
 }
 
+// TestDialCredentialsAfterAnswer: without a terminal, missing credentials
+// are a usage error (exit 2) only once a V.42 gateway has answered the
+// call, before anything reaches its Access Security; a gateway that
+// answers without V.42 gets the text login, for which dial needs none.
+func TestDialCredentialsAfterAnswer(t *testing.T) {
+	withTestLAPM(t)
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no user", nil, nil, "no user: the gateway asks for a user ID"},
+		{"no password", nil, []string{"--user", "alice"}, "no password"},
+		{"no user from env", map[string]string{envPassword: "right"}, nil, "no user"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			g := newV42Gateway(t)
+			var answered atomic.Int32
+			addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+				answered.Add(1)
+				g.handle(t, line)
+			})
+			r := startDial(t, c.env, append(c.args, "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)...)
+			if code := r.wait(t); code != exitUsage || !strings.Contains(r.stderr.String(), c.want) {
+				t.Fatalf("exit %d, want %d and %q; stderr:\n%s", code, exitUsage, c.want, r.stderr)
+			}
+			if answered.Load() != 1 || g.verified.Load() != 0 {
+				t.Errorf("calls answered %d, logins checked %d; want 1 and 0", answered.Load(), g.verified.Load())
+			}
+		})
+	}
+	t.Run("text login", func(t *testing.T) {
+		testutil.CheckGoroutines(t)
+		r := startDial(t, nil, fakeGateway(t, true, textOnlyGateway))
+		waitFor(t, func() bool { return strings.HasSuffix(r.stdout.String(), "login: ") })
+		r.stdin.Close()
+		if code := r.wait(t); code != exitOK {
+			t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+		}
+	})
+}
+
 // TestDialDetectPinnedRefusesText: a gateway whose host key is pinned
 // (--fingerprint, or a known-hosts entry) and that answers without V.42
 // gets no text login: the answer may come from someone on the path, who
