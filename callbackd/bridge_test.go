@@ -389,7 +389,7 @@ func answer(t *testing.T, l transport.Listener, user string, ticket *auth.Caller
 	t.Cleanup(func() { line.Close() })
 	expectText(t, line, "Type your user name to accept: ")
 	io.WriteString(line, user+"\r\n")
-	expectText(t, line, "Callback accepted.\r\n")
+	expectText(t, line, user+"\r\nCallback accepted.\r\n") // the name echoed
 	return line
 }
 

@@ -21,11 +21,18 @@ var (
 )
 
 // replyParser reads one typed line: printable ASCII, with backspace/DEL
-// editing, ended by CR or LF; NUL is ignored (telnet CR NUL). It is a pure
-// state machine over untrusted octets.
+// and ^U editing, ended by CR or LF; NUL is ignored (telnet CR NUL), and
+// so are escape sequences (cursor keys: ESC [ ... final, ESC O x), as the
+// login prompt's line editor ignores them. It is a pure state machine
+// over untrusted octets; what the person typing should see goes to echo.
 type replyParser struct {
 	buf []byte
 	cr  bool // the line ended with CR (a LF or NUL may follow)
+	esc int  // 1: after ESC; 2: in a CSI sequence (ECMA-48 5.4); 3: after ESC O
+	// echo is what to echo for the octets fed so far: the characters
+	// kept, BS SP BS for each one erased, CR LF at the end of the line.
+	// The caller writes it and empties it.
+	echo []byte
 }
 
 // feed consumes octets from p until the line ends. done reports the end
@@ -33,15 +40,44 @@ type replyParser struct {
 // included); err is set for a reply that can only be refused.
 func (r *replyParser) feed(p []byte) (done bool, consumed int, err error) {
 	for i, c := range p {
+		switch r.esc {
+		case 1:
+			switch c {
+			case '[':
+				r.esc = 2
+			case 'O':
+				r.esc = 3
+			default:
+				r.esc = 0
+			}
+			continue
+		case 2:
+			if c >= 0x40 && c <= 0x7e {
+				r.esc = 0
+			}
+			continue
+		case 3:
+			r.esc = 0
+			continue
+		}
 		switch {
 		case c == '\r' || c == '\n':
 			r.cr = c == '\r'
+			r.echo = append(r.echo, '\r', '\n')
 			return true, i + 1, nil
 		case c == 0:
+		case c == 0x1b:
+			r.esc = 1
 		case c == 0x08 || c == 0x7f:
 			if len(r.buf) > 0 {
 				r.buf = r.buf[:len(r.buf)-1]
+				r.echo = append(r.echo, '\b', ' ', '\b')
 			}
+		case c == 0x15: // ^U: kill the line
+			for range r.buf {
+				r.echo = append(r.echo, '\b', ' ', '\b')
+			}
+			r.buf = r.buf[:0]
 		case c == 0x03 || c == 0x04: // ^C, ^D
 			return true, i + 1, errReplyRefused
 		case c < ' ' || c >= 0x7f:
@@ -52,6 +88,7 @@ func (r *replyParser) feed(p []byte) (done bool, consumed int, err error) {
 				return true, i + 1, errReplyTooLong
 			}
 			r.buf = append(r.buf, c)
+			r.echo = append(r.echo, c)
 		}
 	}
 	return false, len(p), nil
@@ -62,6 +99,12 @@ func (r *replyParser) feed(p []byte) (done bool, consumed int, err error) {
 // for. A wrong name, an interrupt, or an over-long answer is the wrong
 // party: told so, hung up, not retried. A line that drops before the
 // answer is an ordinary failed attempt.
+//
+// The name is echoed as the login prompt echoes it (it is no secret), on
+// every kind of line: on a callback the gateway is the caller, the telnet
+// client, and RFC 857 echo is the answering server's to offer, which
+// gateway modem and gateway dial --answer do not do; their user's
+// terminal shows only what comes down the line.
 type TextConfirm struct {
 	// Name is the gateway's name in the prompt.
 	Name string
@@ -86,6 +129,12 @@ func (t TextConfirm) Place(ctx context.Context, line transport.Line, job Job) (i
 		}
 		n, err := line.Read(buf)
 		done, used, perr := r.feed(buf[:n])
+		if len(r.echo) > 0 {
+			if _, werr := line.Write(r.echo); werr != nil {
+				return nil, fmt.Errorf("callbackd: line dropped before confirmation: %w", werr)
+			}
+			r.echo = r.echo[:0]
+		}
 		if perr != nil {
 			_, _ = io.WriteString(line, "\r\nNot accepted.\r\nNO CARRIER\r\n")
 			return nil, fmt.Errorf("%w: %w", ErrWrongParty, perr)
@@ -99,10 +148,11 @@ func (t TextConfirm) Place(ctx context.Context, line transport.Line, job Job) (i
 		}
 	}
 	if subtle.ConstantTimeCompare(r.buf, []byte(job.User)) != 1 {
-		_, _ = io.WriteString(line, "\r\nThis callback is not for you.\r\nNO CARRIER\r\n")
+		// The echo ended the typed line.
+		_, _ = io.WriteString(line, "This callback is not for you.\r\nNO CARRIER\r\n")
 		return nil, fmt.Errorf("%w: answered with another user name", ErrWrongParty)
 	}
-	if _, err := io.WriteString(line, "\r\nCallback accepted.\r\n"); err != nil {
+	if _, err := io.WriteString(line, "Callback accepted.\r\n"); err != nil {
 		return nil, fmt.Errorf("callbackd: confirming: %w", err)
 	}
 	return &prefixConn{Line: line, rest: rest, skipLF: r.cr}, nil

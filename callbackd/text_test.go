@@ -8,7 +8,9 @@ import (
 	"testing/synctest"
 
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 func TestReplyParser(t *testing.T) {
@@ -19,22 +21,26 @@ func TestReplyParser(t *testing.T) {
 		consumed int
 		reply    string
 		err      error
+		echo     string
 	}{
-		{"alice\r\n", true, 6, "alice", nil},
-		{"alice\n", true, 6, "alice", nil},
-		{"ali", false, 3, "ali", nil},
-		{"alx\bice\r", true, 8, "alice", nil},
-		{"alx\x7fice\r", true, 8, "alice", nil},
-		{"\b\balice\r", true, 8, "alice", nil},
-		{"al\x00i\x1bce\xff\r", true, 9, "alice", nil},
-		{"ali\x03ce\r", true, 4, "ali", errReplyRefused},
-		{"\x04", true, 1, "", errReplyRefused},
-		{string(long) + "\r", true, maxReply + 1, string(long[:maxReply]), errReplyTooLong},
+		{"alice\r\n", true, 6, "alice", nil, "alice\r\n"},
+		{"alice\n", true, 6, "alice", nil, "alice\r\n"},
+		{"ali", false, 3, "ali", nil, "ali"},
+		{"alx\bice\r", true, 8, "alice", nil, "alx\b \bice\r\n"},
+		{"alx\x7fice\r", true, 8, "alice", nil, "alx\b \bice\r\n"},
+		{"\b\balice\r", true, 8, "alice", nil, "alice\r\n"},
+		{"al\x00i\x1b[Dce\xff\r", true, 11, "alice", nil, "alice\r\n"},
+		{"ali\x1bOAce\x1bc\r", true, 11, "alice", nil, "alice\r\n"},
+		{"bob\x15alice\r", true, 10, "alice", nil, "bob\b \b\b \b\b \balice\r\n"},
+		{"ali\x03ce\r", true, 4, "ali", errReplyRefused, "ali"},
+		{"\x04", true, 1, "", errReplyRefused, ""},
+		{string(long) + "\r", true, maxReply + 1, string(long[:maxReply]), errReplyTooLong, string(long[:maxReply])},
 	} {
 		var r replyParser
 		done, n, err := r.feed([]byte(c.in))
-		if done != c.done || n != c.consumed || string(r.buf) != c.reply || !errors.Is(err, c.err) {
-			t.Errorf("feed(%q) = %v, %d, %q, %v; want %v, %d, %q, %v", c.in, done, n, r.buf, err, c.done, c.consumed, c.reply, c.err)
+		if done != c.done || n != c.consumed || string(r.buf) != c.reply || !errors.Is(err, c.err) || string(r.echo) != c.echo {
+			t.Errorf("feed(%q) = %v, %d, %q, %v, echo %q; want %v, %d, %q, %v, echo %q", c.in, done, n, r.buf, err, r.echo,
+				c.done, c.consumed, c.reply, c.err, c.echo)
 		}
 	}
 }
@@ -47,6 +53,7 @@ func FuzzConfirmReply(f *testing.F) {
 	f.Add([]byte("alice\r\n"), 3)
 	f.Add([]byte("al\bice\x00\r"), 0)
 	f.Add([]byte("\x03"), 1)
+	f.Add([]byte("bo\x1b[Db\x15alice\r"), 4)
 	f.Add(bytes.Repeat([]byte("A"), 100), 50)
 	f.Fuzz(func(t *testing.T, in []byte, cut int) {
 		if cut < 0 || cut > len(in) {
@@ -64,8 +71,15 @@ func FuzzConfirmReply(f *testing.F) {
 			d2, m, e2 = split.feed(in[cut:])
 			n2 += m
 		}
-		if d1 != d2 || n1 != n2 || !bytes.Equal(whole.buf, split.buf) || !errors.Is(e1, e2) && !errors.Is(e2, e1) {
-			t.Fatalf("split at %d changed the outcome: %v %d %q %v vs %v %d %q %v", cut, d1, n1, whole.buf, e1, d2, n2, split.buf, e2)
+		if d1 != d2 || n1 != n2 || !bytes.Equal(whole.buf, split.buf) || !errors.Is(e1, e2) && !errors.Is(e2, e1) ||
+			!bytes.Equal(whole.echo, split.echo) {
+			t.Fatalf("split at %d changed the outcome: %v %d %q %v echo %q vs %v %d %q %v echo %q", cut, d1, n1, whole.buf, e1, whole.echo,
+				d2, n2, split.buf, e2, split.echo)
+		}
+		// The echo shows the reply: the kept octets, each erased
+		// one undone on the screen.
+		if shown := screen(whole.echo); !bytes.Equal(shown, whole.buf) {
+			t.Fatalf("echo %q shows %q, reply %q", whole.echo, shown, whole.buf)
 		}
 		if len(whole.buf) > maxReply {
 			t.Fatalf("kept %d octets", len(whole.buf))
@@ -100,4 +114,96 @@ func TestPrefixConnSkipsLineEnd(t *testing.T) {
 			t.Fatalf("read %q", buf[:n])
 		}
 	})
+}
+
+// screen is what a terminal shows on its line after echo: BS SP BS
+// erases a character; the CR LF that ends the line is dropped.
+func screen(echo []byte) []byte {
+	var out []byte
+	echo = bytes.TrimSuffix(echo, []byte("\r\n"))
+	for len(echo) > 0 {
+		if bytes.HasPrefix(echo, []byte("\b \b")) {
+			out = out[:max(len(out)-1, 0)]
+			echo = echo[3:]
+			continue
+		}
+		out = append(out, echo[0])
+		echo = echo[1:]
+	}
+	return out
+}
+
+// TestTextConfirmEchoes: the name typed at the confirmation prompt is
+// echoed as the login prompt echoes it, with its corrections, on a
+// simulated line and on a telnet line the gateway dialled (where the
+// gateway is the telnet client and cannot offer ECHO), for the right
+// name and the wrong one.
+func TestTextConfirmEchoes(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	lines := map[string]func(t *testing.T) (gw, party transport.Line){
+		"sim": func(t *testing.T) (transport.Line, transport.Line) {
+			a, b := linesim.NewPair(linesim.Config{Seed: 1})
+			return a, b
+		},
+		"telnet": func(t *testing.T) (transport.Line, transport.Line) {
+			l, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			gw, err := transport.Dial(t.Context(), l.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			party, err := l.Accept(t.Context())
+			if err != nil {
+				gw.Close()
+				t.Fatal(err)
+			}
+			return gw, party
+		},
+	}
+	for name, pair := range lines {
+		for _, tc := range []struct {
+			name, typed, heard string
+			ok                 bool
+		}{
+			{"right", "alx\x7fice\r\n", "alx\b \bice\r\nCallback accepted.\r\n", true},
+			{"wrong", "bob\r\n", "bob\r\nThis callback is not for you.\r\nNO CARRIER\r\n", false},
+		} {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				gw, party := pair(t)
+				defer party.Close()
+				type placed struct {
+					rw  io.ReadWriteCloser
+					err error
+				}
+				ch := make(chan placed, 1)
+				go func() {
+					rw, err := TextConfirm{Name: "testgw"}.Place(t.Context(), gw, Job{Session: 7, User: "alice"})
+					ch <- placed{rw, err}
+				}()
+				prompt := "\r\ntestgw: callback for session 7.\r\nType your user name to accept: "
+				readUntil(t, party, prompt)
+				heard := make(chan []byte, 1)
+				go func() {
+					got, _ := io.ReadAll(party)
+					party.Close() // the gateway's close waits for it (linger)
+					heard <- got
+				}()
+				io.WriteString(party, tc.typed)
+				p := <-ch
+				if tc.ok != (p.err == nil) {
+					t.Errorf("Place: %v", p.err)
+				}
+				if p.rw != nil {
+					p.rw.Close()
+				}
+				gw.Close()
+				if got := <-heard; string(got) != tc.heard {
+					t.Errorf("party saw %q, want %q", got, tc.heard)
+				}
+			})
+		}
+	}
 }
