@@ -32,6 +32,15 @@ type AnswererConfig struct {
 	// AllocateSession returns the next never-repeating session number. An
 	// error rejects the call as busy.
 	AllocateSession func() (uint64, error)
+	// ScheduleCallback, if set, is called with the ticket when the user
+	// has a callback address (and the caller can take a callback), after
+	// AllocateSession and before CONFIRM is sent: the gateway schedules
+	// the callback there, so that CONFIRM promises only a callback that
+	// will be placed. An error is answered with the sealed REJECT
+	// callback-unavailable instead of CONFIRM, and Answer returns it
+	// wrapped; the ticket is wiped then, and when CONFIRM cannot be sent
+	// after all (a callback scheduled for it fails its proof).
+	ScheduleCallback func(t *Ticket) error
 	// Rand is the source of ephemeral keys and challenges; nil means
 	// crypto/rand.
 	Rand io.Reader
@@ -308,14 +317,18 @@ func (a *answerer) sendConfirm(user User, session uint64) (*AnswerResult, error)
 			Expires: a.cfg.Now().Add(ttl),
 			cipher:  res.Cipher,
 		}
+		if a.cfg.ScheduleCallback != nil {
+			if err := a.cfg.ScheduleCallback(res.Callback); err != nil {
+				res.Callback.Wipe()
+				return nil, a.reject(ReasonCallbackUnavailable, fmt.Errorf("auth: user %q: callback not scheduled: %w", user.ID, err))
+			}
+		}
 	}
-	hdr := header(TypeConfirm)
-	tok, err := a.send.Encrypt(hdr, sealedAD(hdr, a.h), p.append(nil))
-	if err != nil {
-		return nil, fmt.Errorf("auth: sealing CONFIRM: %w", err)
-	}
-	if err := a.conn.RespondXID(tok); err != nil {
-		return nil, fmt.Errorf("auth: sending CONFIRM: %w", err)
+	if err := a.confirm(p); err != nil {
+		if res.Callback != nil {
+			res.Callback.Wipe()
+		}
+		return nil, err
 	}
 	if res.Callback == nil {
 		tr, err := newTransform(res.Cipher, a.send, a.recv, false, a.h)
@@ -325,4 +338,17 @@ func (a *answerer) sendConfirm(user User, session uint64) (*AnswerResult, error)
 		res.Transform = tr
 	}
 	return res, nil
+}
+
+// confirm seals and sends CONFIRM.
+func (a *answerer) confirm(p confirmPlain) error {
+	hdr := header(TypeConfirm)
+	tok, err := a.send.Encrypt(hdr, sealedAD(hdr, a.h), p.append(nil))
+	if err != nil {
+		return fmt.Errorf("auth: sealing CONFIRM: %w", err)
+	}
+	if err := a.conn.RespondXID(tok); err != nil {
+		return fmt.Errorf("auth: sending CONFIRM: %w", err)
+	}
+	return nil
 }

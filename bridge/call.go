@@ -69,6 +69,12 @@ type call struct {
 	closer func() error
 	stats  func() *store.LAPMStats
 	ticket any // Access Security callback ticket
+	// cbScheduled: Access Security scheduled the callback before its
+	// CONFIRM (scheduleV42Callback); cbErr: why it could not, and cbAddr
+	// the address it was for.
+	cbScheduled bool
+	cbErr       error
+	cbAddr      string
 	// breaks delivers the caller's V.42 breaks (UI BRK, V.42 §8.13);
 	// nil on other calls, whose line reports breaks itself.
 	breaks <-chan struct{}
@@ -539,7 +545,8 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	secure := c.info.Secure
 	mode := "text"
 	if v42 {
-		sess, err := c.s.v42.Answer(ctx, c.line, leftover, V42Call{Session: c.rec.Session, Listener: c.lc, Remote: c.info.RemoteAddr, Verifier: c.st.verifier, Detected: c.lc.V42 == config.V42Detect})
+		sess, err := c.s.v42.Answer(ctx, c.line, leftover, V42Call{Session: c.rec.Session, Listener: c.lc, Remote: c.info.RemoteAddr, Verifier: c.st.verifier, Detected: c.lc.V42 == config.V42Detect,
+			ScheduleCallback: func(acct Account, ticket any) error { return c.scheduleV42Callback(ctx, acct, ticket) }})
 		if err != nil {
 			c.v42Failed(err)
 			return Account{}, nil, false
@@ -612,6 +619,9 @@ func (c *call) v42Failed(err error) {
 		c.rec.User = recordedName(c.st.verifier, user)
 	}
 	switch {
+	case c.cbErr != nil:
+		// Access Security answered REJECT callback-unavailable.
+		c.callbackRefused(c.cbAddr, c.cbErr)
 	case errors.Is(err, ErrNoAccessSecurity):
 		// Logged by the "call ended" line: result refused, this reason.
 		c.end(store.ResultRefused, "V.42 caller without Access Security", "")
@@ -633,38 +643,27 @@ func (c *call) v42Failed(err error) {
 	}
 }
 
+// errNoCallbackService: a user needs a callback and the Server has no
+// CallbackFunc.
+var errNoCallbackService = errors.New("bridge: no callback service")
+
 // callback hands an authenticated caller with a callback address to the
 // callback service and hangs up. The callback is scheduled before the
-// hang-up, so that the caller is told "you will be called back" only when
-// it was: a refusal (another user's callback pending for the same
-// address, too many pending, service closed) is told as "cannot place
-// now" and recorded as refused with the service's reason. A second login
-// of a user whose callback is pending replaces it (callbackd.Schedule);
-// the older session's record says superseded. A V.42 caller has already
-// been told by CONFIRM; only the record and the log say it was refused.
+// caller is promised it: a text caller is told "you will be called back"
+// only when it was, and a V.42 caller's callback was scheduled from
+// inside Access Security before CONFIRM (scheduleV42Callback). A refusal
+// (another user's callback pending for the same address, too many
+// pending, no callback service) is told as "cannot place now" (over V.42:
+// REJECT callback-unavailable) and recorded as refused with the service's
+// reason. A second login of a user whose callback is pending replaces it
+// (callbackd.Schedule); the older session's record says superseded.
 func (c *call) callback(ctx context.Context, acct Account) {
-	cb := c.s.cb.Load()
-	if cb == nil {
-		c.log.Warn("user needs a callback but no callback service is configured")
-		msg := msgNoCallback
-		if c.rec.Mode == "v42" {
-			msg = ""
+	if !c.cbScheduled {
+		// A text login, or a V42Answerer that did not schedule it.
+		if err := c.requestCallback(ctx, acct, c.ticket); err != nil {
+			c.callbackRefused(acct.Callback, err)
+			return
 		}
-		c.end(store.ResultRefused, "callback not available", msg)
-		return
-	}
-	err := (*cb)(ctx, CallbackRequest{
-		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.rec.Mode,
-		Ticket: c.ticket,
-	})
-	if err != nil {
-		c.log.Warn("callback not scheduled", zap.String("address", acct.Callback), zap.Error(err))
-		msg := msgNoCallback
-		if c.rec.Mode == "v42" {
-			msg = ""
-		}
-		c.end(store.ResultRefused, "callback not scheduled: "+err.Error(), msg)
-		return
 	}
 	msg := ""
 	if c.rec.Mode != "v42" {
@@ -672,6 +671,56 @@ func (c *call) callback(ctx context.Context, acct Account) {
 		msg = "\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"
 	}
 	c.end(store.ResultCallback, "calling back "+acct.Callback, msg)
+}
+
+// scheduleV42Callback is V42Call.ScheduleCallback: Access Security calls
+// it before CONFIRM, and answers REJECT callback-unavailable when it
+// fails; v42Failed then records why.
+func (c *call) scheduleV42Callback(ctx context.Context, acct Account, ticket any) error {
+	if err := c.requestCallback(ctx, acct, ticket); err != nil {
+		c.cbErr, c.cbAddr = err, acct.Callback
+		return err
+	}
+	c.cbScheduled = true
+	return nil
+}
+
+// requestCallback hands the callback of acct to the callback service.
+func (c *call) requestCallback(ctx context.Context, acct Account, ticket any) error {
+	cb := c.s.cb.Load()
+	if cb == nil {
+		return errNoCallbackService
+	}
+	return (*cb)(ctx, CallbackRequest{
+		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.modeFor(ticket),
+		Ticket: ticket,
+	})
+}
+
+// modeFor is the CallbackRequest's Mode: "v42" with an Access Security
+// ticket, else the call's mode ("text", "v42-text").
+func (c *call) modeFor(ticket any) string {
+	if ticket != nil {
+		return "v42"
+	}
+	return c.rec.Mode
+}
+
+// callbackRefused ends a call whose callback (to addr) could not be
+// scheduled, with err from requestCallback. A V.42 caller has been told
+// by REJECT callback-unavailable.
+func (c *call) callbackRefused(addr string, err error) {
+	msg := msgNoCallback
+	if c.rec.Mode == "v42" {
+		msg = ""
+	}
+	if errors.Is(err, errNoCallbackService) {
+		c.log.Warn("user needs a callback but no callback service is configured")
+		c.end(store.ResultRefused, "callback not available", msg)
+		return
+	}
+	c.log.Warn("callback not scheduled", zap.String("address", addr), zap.Error(err))
+	c.end(store.ResultRefused, "callback not scheduled: "+err.Error(), msg)
 }
 
 // callerHungUp tells whether err means the caller's end went away (end of

@@ -61,10 +61,12 @@ type CallbackRequest struct {
 	Ticket any
 }
 
-// CallbackFunc schedules a callback. It is called before the hang-up and
-// must not block for long: the caller hears "you will be called back"
-// only after it returned nil (an error: "cannot place now"; the call is
-// recorded as refused with the error).
+// CallbackFunc schedules a callback. It is called before the caller is
+// promised the callback and must not block for long: a text caller hears
+// "you will be called back" only after it returned nil (an error: "cannot
+// place now"); for a V.42 caller it is called during Access Security,
+// before CONFIRM (an error: REJECT callback-unavailable). A refused call
+// is recorded as refused with the error.
 type CallbackFunc func(ctx context.Context, req CallbackRequest) error
 
 // state is what Reload replaces.

@@ -69,6 +69,13 @@ type V42Call struct {
 	// Detected is true when the detection phase ran (and sent ADP): the
 	// caller's first frame is then due within 2×T400 (Hayes S141).
 	Detected bool
+	// ScheduleCallback, when set, is called for an account with a
+	// callback address, with the callback ticket (see V42Session.Ticket),
+	// before Access Security's CONFIRM promises the callback: it
+	// schedules it. Its error is answered with REJECT
+	// callback-unavailable instead of CONFIRM, and Answer fails with an
+	// error wrapping it.
+	ScheduleCallback func(acct Account, ticket any) error
 }
 
 // V42Session is an established V.42 link.

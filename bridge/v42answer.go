@@ -129,6 +129,14 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 			allocated = true
 			return call.Session, nil
 		},
+		// CONFIRM promises the callback only once it is scheduled.
+		ScheduleCallback: func(t *auth.Ticket) error {
+			if call.ScheduleCallback == nil {
+				return nil
+			}
+			u := t.User
+			return call.ScheduleCallback(Account{Name: u.ID, Backend: u.Backend, Callback: u.Callback}, t)
+		},
 	})
 	if err != nil {
 		link.Close()

@@ -506,3 +506,37 @@ func TestCallbackNotBridgedIsTold(t *testing.T) {
 		})
 	}
 }
+
+// TestV42CallbackNotScheduledIsRejected: a V.42 caller whose callback the
+// service refuses (another user's callback is pending for the same
+// address) is told by Access Security's REJECT callback-unavailable, not
+// promised a callback by CONFIRM; the call is recorded as refused with
+// the service's reason, and the other user's callback is untouched.
+func TestV42CallbackNotScheduledIsRejected(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	users := accounts{"bob": {Callback: "sim://shared-home"}, "bea": {Callback: "sim://shared-home"}}
+	// No one answers at the address: bob's callback stays pending,
+	// waiting to dial again.
+	b := newBridged(t, users, Config{Delay: 10 * time.Millisecond, Backoff: time.Hour, Expiry: 2 * time.Hour}, withV42(t))
+	b.request(t, "v42", "bob", "bob")
+	cr, err := b.loginV42(t, "bea", "bea", "pw")
+	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonCallbackUnavailable || cr != nil {
+		t.Fatalf("bea's V.42 login: %+v, %v; want REJECT callback-unavailable", cr, err)
+	}
+	if n := b.svc.Pending(); n != 1 {
+		t.Errorf("%d callbacks pending, want bob's", n)
+	}
+	b.svc.Close()
+	recs, err := store.ReadRecordsFile(b.st.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "callback not scheduled: " + ErrAddressBusy.Error()
+	if len(recs) != 2 || recs[0].User != "bob" || recs[0].Result != store.ResultCallback ||
+		recs[1].User != "bea" || recs[1].Mode != "v42" || recs[1].Result != store.ResultRefused || !strings.HasPrefix(recs[1].Reason, want) {
+		t.Errorf("call records: %+v", recs)
+	}
+	if as := bySession(b.rec.all())[recs[0].Session]; len(as) == 0 || as[len(as)-1].Result != Shutdown {
+		t.Errorf("bob's callback: %+v", as)
+	}
+}

@@ -1,10 +1,12 @@
-// Package callbackd places the gateway's callbacks: after a caller whose
-// account has a callback address authenticated (Access Security phase iv
-// CONFIRM with a callback instruction, or a text login), the call flow
-// (package bridge) hangs up and hands the call to a Service as a Job. The
-// Service waits the configured delay, dials the registered line address
-// through the transport registry, proves the call on the new line, and hands
-// the verified session back to the bridge.
+// Package callbackd places the gateway's callbacks: when a caller whose
+// account has a callback address authenticated, the call flow (package
+// bridge) hands the call to a Service as a Job and hangs up: after a text
+// login, before it says "you will be called back"; over Access Security,
+// before phase iv CONFIRM promises the callback (a refused Schedule is
+// answered with REJECT callback-unavailable instead). The Service waits the
+// configured delay, dials the registered line address through the transport
+// registry, proves the call on the new line, and hands the verified session
+// back to the bridge.
 //
 // # Proving the callback
 //
