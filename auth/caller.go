@@ -12,8 +12,27 @@ import (
 
 // CallerConfig configures the caller's side of the handshake.
 type CallerConfig struct {
+	// UserID and Password are the login sent in RESPONSE. Leave both
+	// empty when Credentials is set.
 	UserID   string
 	Password string
+	// Credentials, when set, gives the login only once the gateway has
+	// proved its host key, so that a user asked for the password is
+	// never asked by an impostor (as ssh asks after its host key
+	// check). Call calls it exactly once, after CHALLENGE authenticated
+	// and CheckHostKey accepted the key, and before RESPONSE is built;
+	// not at all when the call ends before (REJECT, a refused key). It
+	// gets Call's ctx (it may wait at a prompt; it should return when
+	// ctx is done) and the name the gateway sent in CHALLENGE (free of
+	// control characters, but chosen by the gateway). UserID and
+	// Password must then be empty (ErrConfig). A non-nil error aborts
+	// the call with nothing more sent (the gateway gets no RESPONSE:
+	// hang up the link); Call's error wraps it. Call owns the returned
+	// password: it zeroes its bytes once RESPONSE is sealed, or when the
+	// call ends before (an error from Credentials; a user ID outside
+	// 1..MaxUserIDLen octets or a password longer than MaxPasswordLen,
+	// both ErrConfig; ctx done while Credentials ran).
+	Credentials func(ctx context.Context, gatewayName string) (userID string, password []byte, err error)
 	// HostName names the gateway for the known-hosts check (informational
 	// here; CheckHostKey is what decides).
 	HostName string
@@ -64,16 +83,23 @@ type caller struct {
 	dh         *x25519 // the handshake's DH function (forgotten at the end)
 	send, recv *noise.CipherState
 	h          []byte
+	userID     string // sent in RESPONSE: cfg.UserID or Credentials'
 	result     CallResult
 }
 
-// Call runs phases i–iv as the caller over conn. On REJECT it returns a
-// *RejectError; on a host-key refusal an error wrapping ErrHostKeyRejected.
+// Call runs phases i–iv as the caller over conn: INITIATE, CHALLENGE,
+// the host-key check, the login (Credentials, when set), RESPONSE,
+// CONFIRM. On REJECT it returns a *RejectError; on a host-key refusal an
+// error wrapping ErrHostKeyRejected.
 func Call(ctx context.Context, conn XIDConn, cfg CallerConfig) (*CallResult, error) {
-	if err := checkUserID(cfg.UserID); err != nil {
+	switch {
+	case cfg.Credentials != nil:
+		if cfg.UserID != "" || cfg.Password != "" {
+			return nil, fmt.Errorf("auth: CallerConfig.Credentials excludes UserID and Password: %w", ErrConfig)
+		}
+	case checkUserID(cfg.UserID) != nil:
 		return nil, fmt.Errorf("auth: CallerConfig.UserID: %w", ErrConfig)
-	}
-	if len(cfg.Password) > MaxPasswordLen {
+	case len(cfg.Password) > MaxPasswordLen:
 		return nil, fmt.Errorf("auth: CallerConfig.Password longer than %d octets: %w", MaxPasswordLen, ErrConfig)
 	}
 	if cfg.CheckHostKey == nil {
@@ -173,12 +199,43 @@ func (c *caller) readChallenge(tok []byte) error {
 	return nil
 }
 
-// sendResponse sends phase iii and returns the gateway's answer.
+// credentials returns the login for RESPONSE, the password in a slice
+// the caller zeroes: from the configuration, or from Credentials, called
+// now that the gateway has proved its host key.
+func (c *caller) credentials(ctx context.Context) (string, []byte, error) {
+	if c.cfg.Credentials == nil {
+		return c.cfg.UserID, []byte(c.cfg.Password), nil
+	}
+	id, pw, err := c.cfg.Credentials(ctx, c.result.GatewayName)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("auth: credentials for gateway %q: %w", c.cfg.HostName, err)
+	case checkUserID(id) != nil:
+		err = fmt.Errorf("auth: CallerConfig.Credentials gave an invalid user ID: %w", ErrConfig)
+	case len(pw) > MaxPasswordLen:
+		err = fmt.Errorf("auth: CallerConfig.Credentials gave a password longer than %d octets: %w", MaxPasswordLen, ErrConfig)
+	case ctx.Err() != nil:
+		// The call was given up while Credentials ran: no RESPONSE.
+		err = fmt.Errorf("auth: credentials for gateway %q: %w", c.cfg.HostName, context.Cause(ctx))
+	}
+	if err != nil {
+		wipe(pw)
+		return "", nil, err
+	}
+	return id, pw, nil
+}
+
+// sendResponse takes the login (credentials), sends phase iii and
+// returns the gateway's answer.
 func (c *caller) sendResponse(ctx context.Context) ([]byte, error) {
-	pw := []byte(c.cfg.Password)
+	id, pw, err := c.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.userID = id
 	// Made at its final size: a buffer that grew while the password was
 	// appended would leave copies of it behind, which no wipe reaches.
-	p := responsePlain{caps: c.caps, userID: c.cfg.UserID, password: pw}
+	p := responsePlain{caps: c.caps, userID: c.userID, password: pw}
 	plain := p.append(make([]byte, 0, p.size()))
 	wipe(pw)
 	hdr := header(TypeResponse)
@@ -238,7 +295,7 @@ func (c *caller) readConfirm(tok []byte) error {
 	c.result.Ticket = &CallerTicket{
 		id:      id,
 		psk:     psk,
-		userID:  c.cfg.UserID,
+		userID:  c.userID,
 		session: p.session,
 		expires: c.cfg.Now().Add(time.Duration(p.callbackTTL) * time.Second),
 		cipher:  c.result.Cipher,
