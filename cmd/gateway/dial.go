@@ -41,8 +41,8 @@ detection; --v42 off or --text always uses the text login.
 
 Credentials: --user or $DIALGATE_USER; --password-file or
 $DIALGATE_PASSWORD; otherwise a prompt (without echo) on the terminal,
-once a V.42 gateway has answered (a text login asks nothing: you type at
-the gateway's own prompts).
+once a V.42 gateway has answered and proved its host key (a text login
+asks nothing: you type at the gateway's own prompts).
 
 Until the call is connected, Ctrl-C abandons it (exit 13). Once connected,
 terminal input is raw (Ctrl-C goes to the gateway) and '~' after a newline
@@ -196,8 +196,6 @@ type caller struct {
 	listener   transport.Listener
 	answered   time.Time // when the line was connected (the gateway's login time runs from then)
 	prompted   bool      // the user or password was asked for on the terminal
-	user       string
-	password   string
 }
 
 // notice writes a line for the user on stderr (CR LF in raw mode).
@@ -224,9 +222,10 @@ func (c *caller) call() error {
 	if f, ok := c.io.stdout.(*os.File); ok && term.IsTerminal(f) {
 		c.out = f
 	}
-	// Credentials are asked for once a V.42 gateway has answered
-	// (v42Call): not before a call that nobody answers, nor for a text
-	// login, where the gateway's own prompts ask.
+	// Credentials are asked for once a V.42 gateway has answered and
+	// proved its host key (v42Call): not before a call that nobody
+	// answers, nor for a text login, where the gateway's own prompts
+	// ask.
 	if c.o.answer != "" {
 		l, err := transport.Listen(c.o.answer)
 		if err != nil {
@@ -275,21 +274,24 @@ func (c *caller) call() error {
 // default is left.
 const gatewayLoginWait = 60 * time.Second
 
+// credSource is where this call finds the user ID and password.
+func (c *caller) credSource() credSource {
+	return credSource{user: c.o.user, passwordFile: c.o.passwordFile, getenv: c.io.getenv, tty: c.tty, prompt: c.io.stderr, warn: c.io.stderr}
+}
+
 // credentials finds the user ID and password (credSource) once a V.42
-// gateway has answered. Prompts on the terminal first say how long the
-// gateway waits, and end with a signal (Ctrl-C): the terminal's mode is
-// put back (the password prompt turns echo off) and the call is
-// abandoned.
-func (c *caller) credentials(ctx context.Context) error {
-	cs := credSource{user: c.o.user, passwordFile: c.o.passwordFile, getenv: c.io.getenv, tty: c.tty, prompt: c.io.stderr, warn: c.io.stderr}
+// gateway has proved its host key (auth.CallerConfig.Credentials).
+// Prompts on the terminal first say how long the gateway waits, and end
+// with a signal (Ctrl-C): the terminal's mode is put back (the password
+// prompt turns echo off) and the call is abandoned.
+func (c *caller) credentials(ctx context.Context) (user, password string, err error) {
+	cs := c.credSource()
 	if c.tty == nil || !cs.prompts() {
-		var err error
-		c.user, c.password, err = cs.get()
-		return err
+		return cs.get()
 	}
 	saved, err := xterm.GetState(int(c.tty.Fd()))
 	if err != nil {
-		return fmt.Errorf("terminal: %w", err)
+		return "", "", fmt.Errorf("terminal: %w", err)
 	}
 	c.prompted = true
 	left := max(gatewayLoginWait-time.Since(c.answered), 0).Truncate(time.Second)
@@ -307,12 +309,11 @@ func (c *caller) credentials(ctx context.Context) error {
 	}()
 	select {
 	case r := <-got:
-		c.user, c.password = r.user, r.password
-		return r.err
+		return r.user, r.password, r.err
 	case <-ctx.Done():
 		_ = xterm.Restore(int(c.tty.Fd()), saved)
 		fmt.Fprintln(c.io.stderr)
-		return fmt.Errorf("%w: call abandoned (interrupted) at the login prompt", errNoCarrier)
+		return "", "", fmt.Errorf("%w: call abandoned (interrupted) at the login prompt", errNoCarrier)
 	}
 }
 

@@ -26,8 +26,8 @@ const maxPasswordFile = 4096
 //	password: --password-file, $DIALGATE_PASSWORD, a prompt without echo
 //
 // Prompts need stdin to be a terminal; without one a missing credential
-// is a usage error. gateway dial asks only once a V.42 gateway has
-// answered the call.
+// is a usage error. gateway dial takes them only once a V.42 gateway has
+// proved its host key (auth.CallerConfig.Credentials).
 type credSource struct {
 	user, passwordFile string
 	getenv             func(string) string
@@ -42,6 +42,21 @@ func (c credSource) prompts() bool {
 	return c.user == "" && c.getenv(envUser) == "" || c.passwordFile == "" && c.getenv(envPassword) == ""
 }
 
+// missing is get's usage error for a credential that flags and the
+// environment do not give when there is no terminal to ask on; nil when
+// get can have both. It reads nothing.
+func (c credSource) missing() error {
+	switch {
+	case c.tty != nil:
+		return nil
+	case c.user == "" && c.getenv(envUser) == "":
+		return fmt.Errorf("%w: no user: the gateway asks for a user ID: give --user or set %s (stdin is not a terminal to ask on)", errUsage, envUser)
+	case c.passwordFile == "" && c.getenv(envPassword) == "":
+		return fmt.Errorf("%w: no password: give --password-file or set %s (stdin is not a terminal to ask on)", errUsage, envPassword)
+	}
+	return nil
+}
+
 func (c credSource) get() (user, password string, err error) {
 	user = c.user
 	if user == "" {
@@ -49,7 +64,7 @@ func (c credSource) get() (user, password string, err error) {
 	}
 	if user == "" {
 		if c.tty == nil {
-			return "", "", fmt.Errorf("%w: no user: the gateway asks for a user ID: give --user or set %s (stdin is not a terminal to ask on)", errUsage, envUser)
+			return "", "", c.missing()
 		}
 		io.WriteString(c.prompt, "User: ")
 		if user, err = term.ReadLine(c.tty); err != nil {
@@ -72,7 +87,7 @@ func (c credSource) get() (user, password string, err error) {
 			return "", "", fmt.Errorf("%w: reading the password: %w", errUsage, err)
 		}
 	default:
-		return "", "", fmt.Errorf("%w: no password: give --password-file or set %s (stdin is not a terminal to ask on)", errUsage, envPassword)
+		return "", "", c.missing()
 	}
 	if len(password) > auth.MaxPasswordLen {
 		return "", "", fmt.Errorf("%w: password longer than %d octets", errUsage, auth.MaxPasswordLen)
@@ -117,7 +132,7 @@ func defaultKnownHosts() string {
 }
 
 // hostKeyCheck is the caller's decision about the gateway's static key,
-// run by auth.Call before the password is sent.
+// run by auth.Call before the password is asked for and sent.
 type hostKeyCheck struct {
 	host        string // host:port as dialled
 	knownHosts  string // file

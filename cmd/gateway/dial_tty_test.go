@@ -14,6 +14,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/tcp"
@@ -98,9 +99,11 @@ func TestDialOnTerminal(t *testing.T) {
 
 // TestDialPromptsOnTerminal: without credentials in flags or the
 // environment, dial asks on the terminal (the password without echo) once
-// the daemon has answered with V.42, saying how long the gateway waits for
-// the login, then runs the full V.42 path against the daemon; ~. hangs
-// up. A call that nobody answers asks nothing: no carrier (exit 13).
+// the daemon has answered with V.42 and proved its host key (with --tofu
+// on a new host, the notice that it was recorded comes before the
+// prompt), saying how long the gateway waits for the login, then runs
+// the full V.42 path against the daemon; ~. hangs up. A call that nobody
+// answers asks nothing: no carrier (exit 13).
 func TestDialPromptsOnTerminal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -130,6 +133,9 @@ func TestDialPromptsOnTerminal(t *testing.T) {
 	if !regexp.MustCompile(`answers with V.42 and waits about [1-6]?[0-9]s for the login`).MatchString(screen.String()) {
 		t.Errorf("the prompt does not say how long the gateway waits:\n%s", screen)
 	}
+	if notice := strings.Index(screen.String(), "was not known"); notice < 0 || notice > strings.Index(screen.String(), "User: ") {
+		t.Errorf("the new host's notice does not come before the prompt:\n%s", screen)
+	}
 	io.WriteString(ptmx, "bob\n")
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "Password for bob: ") })
 	io.WriteString(ptmx, "pw-bob\n")
@@ -147,6 +153,54 @@ func TestDialPromptsOnTerminal(t *testing.T) {
 	}
 	if strings.Contains(screen.String(), "pw-bob") {
 		t.Errorf("the password was echoed:\n%s", screen)
+	}
+}
+
+// TestDialChangedHostKeyBeforePrompt: a gateway whose host key is not
+// the one recorded for it is refused (exit 12) before any prompt, with
+// --tofu too: the user is not asked for the password an impostor would
+// get, and the daemon sees no login.
+func TestDialChangedHostKeyBeforePrompt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
+	kh, err := auth.LoadKnownHosts(filepath.Join(t.TempDir(), "kh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := auth.GenerateHostKey(nil)
+	if err := kh.Pin(g.addr, other.Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"user and password prompts", []string{"DIALGATE_USER=", "DIALGATE_PASSWORD="}, nil},
+		{"password prompt, --tofu", []string{"DIALGATE_PASSWORD="}, []string{"--user", "bob", "--tofu"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(gatewayBinary(t), append(append([]string{"dial"}, c.args...), "--known-hosts", kh.Path(), "telnet://"+g.addr)...)
+			cmd.Env = append(os.Environ(), c.env...)
+			_, screen, done := startOnPty(t, cmd, 80, 24)
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != exitHostKey || !strings.Contains(screen.String(), "HOST IDENTIFICATION HAS CHANGED") {
+					t.Fatalf("ended with %v, want exit %d and the warning; screen:\n%s", err, exitHostKey, screen)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("dial did not end; screen:\n%s", screen)
+			}
+			if s := screen.String(); strings.Contains(s, "User:") || strings.Contains(s, "assword for") || strings.Contains(s, "waits about") {
+				t.Errorf("prompted for a gateway whose key changed:\n%s", s)
+			}
+			if r := g.waitRecords(i + 1)[i]; r.Result == "completed" || r.User != "" {
+				t.Errorf("record of the refused call: %+v", r)
+			}
+		})
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/modem"
@@ -287,4 +289,29 @@ func TestDialOneProcessor(t *testing.T) {
 	if n := runtime.GOMAXPROCS(0); n != 1 {
 		t.Errorf("without $GOMAXPROCS: %d processors, want 1", n)
 	}
+}
+
+// TestDialHandshakeClock: --timeout over the handshake does not count
+// the time it is stopped (at the prompts): 10 s of budget, 4 s running,
+// a minute stopped, then it expires 6 s after it resumed; a clock that
+// has expired cannot be stopped.
+func TestDialHandshakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		expiry := make(chan time.Time, 1)
+		clock := startHandshakeClock(10*time.Second, func() { expiry <- time.Now() })
+		time.Sleep(4 * time.Second)
+		if !clock.stop() {
+			t.Fatal("a running clock could not be stopped")
+		}
+		time.Sleep(time.Minute)
+		clock.resume()
+		expired := <-expiry
+		if want := start.Add(4*time.Second + time.Minute + 6*time.Second); !expired.Equal(want) {
+			t.Fatalf("expired at %v, want %v", expired.Sub(start), want.Sub(start))
+		}
+		if clock.stop() {
+			t.Fatal("an expired clock was stopped")
+		}
+	})
 }

@@ -36,10 +36,10 @@ var (
 
 var errNoLAPM = errors.New("this build of gateway dial has no LAPM link yet (package lapm's Link); use --text")
 
-// v42Call runs detection (unless --v42 lapm), then LAPM; once the
-// gateway has answered with it, takes the credentials (prompts, if need
-// be); then Access Security phases i–iv, then the sealed data phase, or
-// the callback. A
+// v42Call runs detection (unless --v42 lapm), then LAPM, then Access
+// Security phases i–iv: INITIATE, CHALLENGE, the host-key check, and
+// only then the credentials (prompts, if need be) for RESPONSE; then the
+// sealed data phase, or the callback. A
 // gateway that answers without V.42 gets a text login, as a modem falls
 // back to a call without error correction, unless its host key is
 // pinned: then the answer may come from someone else on the path, who
@@ -79,28 +79,47 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		return fmt.Errorf("%w: LAPM: %w", errProtocol, err)
 	}
 	// The gateway has answered with V.42: now the user ID and password
-	// are needed, and worth asking for.
-	defer func() { c.password = "" }()
-	asked := time.Now()
-	if err := c.credentials(ctx); err != nil {
+	// are needed. Without a terminal to ask on, missing ones are known
+	// at once: no handshake is begun for nothing.
+	if err := c.credSource().missing(); err != nil {
 		link.Close()
 		return err
 	}
-	atPrompt := time.Since(asked)
-	hctx, cancel := context.WithTimeout(ctx, c.o.timeout)
-	defer cancel()
+	hctx, hcancel := context.WithCancelCause(ctx)
+	defer hcancel(nil)
+	clock := startHandshakeClock(c.o.timeout, func() { hcancel(errHandshakeTimeout) })
+	defer clock.stop()
+	var credErr error          // the credentials' own error, as dial reports it
+	var atPrompt time.Duration // time the credentials took
+	// Asked for only once the gateway has proved its host key: a
+	// changed or unknown key ends the call before any prompt.
+	credentials := func(cctx context.Context, _ string) (string, []byte, error) {
+		if !clock.stop() {
+			return "", nil, context.Cause(cctx)
+		}
+		defer clock.resume()
+		asked := time.Now()
+		user, password, err := c.credentials(cctx)
+		atPrompt = time.Since(asked)
+		if err != nil {
+			credErr = err
+			return "", nil, err
+		}
+		return user, []byte(password), nil
+	}
 	hk := hostKeyCheck{host: c.o.url.Host, knownHosts: c.o.knownHosts, tofu: c.o.tofu, fingerprint: c.o.fingerprint, notice: c.io.stderr}
 	res, err := auth.Call(hctx, link, auth.CallerConfig{
-		UserID: c.user, Password: c.password, HostName: c.o.url.Host,
+		Credentials: credentials, HostName: c.o.url.Host,
 		CheckHostKey: hk.check, WantCallback: c.listener != nil,
 	})
-	c.password = ""
 	if err != nil {
 		link.Close()
-		if hctx.Err() != nil && ctx.Err() == nil {
+		switch {
+		case credErr != nil:
+			return credErr
+		case errors.Is(context.Cause(hctx), errHandshakeTimeout) && ctx.Err() == nil:
 			return fmt.Errorf("%w: Access Security timed out: %w", errProtocol, err)
-		}
-		if c.prompted && (errors.Is(err, lapm.ErrPeerDisconnected) || errors.Is(err, lapm.ErrLinkFailure) || errors.Is(err, io.EOF)) {
+		case c.prompted && (errors.Is(err, lapm.ErrPeerDisconnected) || errors.Is(err, lapm.ErrLinkFailure) || errors.Is(err, io.EOF)):
 			// The gateway hung up; most likely its login time ran out
 			// while the prompts waited.
 			return fmt.Errorf("%w: the gateway hung up during the login, after %v at the prompts: it waits a bounded time for the login (its handshake_deadline, 60s unless changed): %w", errProtocol, atPrompt.Truncate(100*time.Millisecond), err)
@@ -119,7 +138,8 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		link.Close()
 		return fmt.Errorf("%w: starting the data phase: %w", errProtocol, err)
 	}
-	cancel()
+	clock.stop()
+	hcancel(nil)
 	c.notice("connected to %s (%s), session %d, V.42 with Access Security (%s). %s", res.GatewayName, c.o.url.Redacted(), res.SessionNumber, res.Cipher, c.escapeHint())
 	return c.runV42(ctx, link, line)
 }
@@ -215,4 +235,37 @@ func (h hostKeyCheck) pinned() bool {
 	}
 	kh, err := auth.LoadKnownHosts(h.knownHosts) // a missing file is an empty list
 	return err != nil || len(kh.Lookup(h.host)) > 0
+}
+
+// errHandshakeTimeout ends a handshake that took longer than --timeout.
+var errHandshakeTimeout = errors.New("--timeout reached")
+
+// handshakeClock is --timeout over the Access Security handshake. It
+// stops while the credentials are asked for, so that time at the prompts
+// is not counted (the gateway's own handshake_deadline still runs).
+type handshakeClock struct {
+	timer *time.Timer
+	left  time.Duration // budget when the clock last (re)started
+	since time.Time     // when it last (re)started
+}
+
+// startHandshakeClock runs expire once d of running time has passed.
+func startHandshakeClock(d time.Duration, expire func()) *handshakeClock {
+	return &handshakeClock{timer: time.AfterFunc(d, expire), left: d, since: time.Now()}
+}
+
+// stop stops the clock; false if it had already expired (or was
+// stopped).
+func (h *handshakeClock) stop() bool {
+	if !h.timer.Stop() {
+		return false
+	}
+	h.left -= time.Since(h.since)
+	return true
+}
+
+// resume runs the clock again for what is left of the budget.
+func (h *handshakeClock) resume() {
+	h.since = time.Now()
+	h.timer.Reset(max(h.left, 0))
 }
