@@ -101,13 +101,19 @@ var gatewayHangups = []string{
 	"NO CARRIER (the service failed)",
 }
 
+// callbackNotConnected is the gateway's word for a callback it proved but
+// could not bridge (bridge/callback.go: NO CARRIER (callback not
+// connected: all lines busy)).
+var callbackNotConnected = regexp.MustCompile(`NO CARRIER \(callback not connected: [^\r\n()]{1,64}\)$`)
+
 // backendDown is the gateway's word for a backend it could not reach
 // (bridge/call.go: NO CARRIER (service "name" is not available)).
 var backendDown = regexp.MustCompile(`NO CARRIER \(service "[^"\r\n]{1,64}" is not available\)$`)
 
 // gatewayHungUp reports whether the end of the received stream is the
-// gateway hanging up for its own reasons (gatewayHangups, or its backend
-// not available): errHungUp with the reason, or nil.
+// gateway hanging up for its own reasons (gatewayHangups, its backend
+// not available, a callback it could not bridge): errHungUp with the
+// reason, or nil.
 func gatewayHungUp(tail []byte) error {
 	t := bytes.TrimRight(tail, "\r\n")
 	for _, why := range gatewayHangups {
@@ -115,8 +121,10 @@ func gatewayHungUp(tail []byte) error {
 			return fmt.Errorf("%w: %s", errHungUp, why)
 		}
 	}
-	if m := backendDown.Find(t); m != nil {
-		return fmt.Errorf("%w: %s", errHungUp, m)
+	for _, re := range []*regexp.Regexp{backendDown, callbackNotConnected} {
+		if m := re.Find(t); m != nil {
+			return fmt.Errorf("%w: %s", errHungUp, m)
+		}
 	}
 	return nil
 }
@@ -169,7 +177,7 @@ func dialMessage(err error) string {
 		case auth.ReasonBusy:
 			return "busy: the gateway is checking too many logins at once; try again shortly"
 		case auth.ReasonCallbackUnavailable:
-			return "no carrier: the gateway calls this account back, and this call could not take the callback: dial with --answer ADDR (the line address registered for the account, e.g. --answer telnet://0.0.0.0:2424), or the gateway has no callback service"
+			return "no carrier: the gateway calls this account back, and this call could not take the callback: dial with --answer ADDR (the line address registered for the account, e.g. --answer telnet://0.0.0.0:2424); or the gateway cannot place the callback now (another account's callback to the same address is pending, or too many are); or it has no callback service"
 		}
 	}
 	if errors.Is(err, errBusy) {

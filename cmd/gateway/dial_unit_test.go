@@ -79,6 +79,8 @@ func TestTextOutcome(t *testing.T) {
 		{"x", "\r\nNO CARRIER (service \"bbs\" is not available)\r\n", errHungUp},
 		{"x", "\r\nNO CARRIER (the service failed)\r\n", errHungUp},
 		{"x", "NO CARRIER (service \"bbs\" is not available) was said, then more", nil},
+		{"x", "\r\nNO CARRIER (callback not connected: all lines busy)\r\n", errHungUp},
+		{"x", "NO CARRIER (callback not connected: all lines busy) was said, then more", nil},
 		{"x", "NO CARRIER (idle timeout) was mentioned, then more data", nil},
 		{"", "", nil},
 	} {
