@@ -206,9 +206,13 @@ func TestDialChangedHostKeyBeforePrompt(t *testing.T) {
 
 // startOnPty starts cmd on a new pty of cols x rows and returns the pty's
 // controlling side, what it shows (collected as it comes), and the
-// command's end; the test's cleanup kills a command still running. On a
-// machine without ptys the test is marked missing (skipped locally,
-// failed under CI=true).
+// command's end. done is sent only once the command has exited and the
+// pty has been drained (EIO on the controlling side once every copy of
+// the terminal is closed), so a test that received from done reads the
+// whole screen: a check that something is on it, or that a prompt is
+// not, sees everything the command wrote. The test's cleanup kills a
+// command still running. On a machine without ptys the test is marked
+// missing (skipped locally, failed under CI=true).
 func startOnPty(t *testing.T, cmd *exec.Cmd, cols, rows uint16) (ptmx *os.File, screen *dialBuffer, done <-chan error) {
 	t.Helper()
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: cols, Rows: rows})
@@ -216,15 +220,29 @@ func startOnPty(t *testing.T, cmd *exec.Cmd, cols, rows uint16) (ptmx *os.File, 
 		testutil.Missing(t, "no pty: "+err.Error())
 	}
 	screen = &dialBuffer{}
-	go io.Copy(screen, ptmx)
+	drained := make(chan struct{})
+	go func() {
+		io.Copy(screen, ptmx) // ends with EIO once the terminal is closed
+		close(drained)
+	}()
 	ended := make(chan error, 1)
-	go func() { ended <- cmd.Wait() }()
+	finished := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		<-drained
+		ended <- err
+		close(finished)
+	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-finished:
+		default:
 			cmd.Process.Kill()
-			<-ended
 		}
+		// Closing unblocks the copy should something else still hold
+		// the terminal open.
 		ptmx.Close()
+		<-finished
 	})
 	return ptmx, screen, ended
 }

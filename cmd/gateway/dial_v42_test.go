@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -128,12 +129,14 @@ func withTestLAPM(t *testing.T) {
 // v42Gateway is a fake gateway: V.42 detection as answerer, testLink,
 // Access Security as answerer, then an echo of the sealed data. verify
 // decides logins; callback, if set, is run with the ticket after CONFIRM
-// announced a callback.
+// announced a callback. initiated counts the INITIATEs received (before
+// the CHALLENGE is sent), verified the logins checked.
 type v42Gateway struct {
-	key      auth.HostKey
-	verify   func(user, pw string) (auth.User, error)
-	callback func(t *testing.T, tk *auth.Ticket)
-	verified atomic.Int32
+	key       auth.HostKey
+	verify    func(user, pw string) (auth.User, error)
+	callback  func(t *testing.T, tk *auth.Ticket)
+	initiated atomic.Int32
+	verified  atomic.Int32
 }
 
 func (g *v42Gateway) handle(t *testing.T, line *tcp.Line) {
@@ -148,6 +151,7 @@ func (g *v42Gateway) handle(t *testing.T, line *tcp.Line) {
 	if err != nil {
 		return // the caller gave up (host key refused)
 	}
+	g.initiated.Add(1)
 	ar, err := auth.Answer(ctx, link, first, auth.AnswererConfig{
 		HostKey: g.key, Name: "fakegw",
 		Verify: func(ctx context.Context, user, pw string) (auth.User, error) {
@@ -318,8 +322,10 @@ func TestDialDetectFallsBackToText(t *testing.T) {
 
 // TestDialCredentialsAfterAnswer: without a terminal, missing credentials
 // are a usage error (exit 2) only once a V.42 gateway has answered the
-// call, before anything reaches its Access Security; a gateway that
-// answers without V.42 gets the text login, for which dial needs none.
+// call, before anything reaches its Access Security: no INITIATE, so no
+// host key either (an unknown one is neither recorded with --tofu nor
+// refused without it, exit 12); a gateway that answers without V.42 gets
+// the text login, for which dial needs none.
 func TestDialCredentialsAfterAnswer(t *testing.T) {
 	withTestLAPM(t)
 	for _, c := range []struct {
@@ -328,9 +334,10 @@ func TestDialCredentialsAfterAnswer(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no user", nil, nil, "no user: the gateway asks for a user ID"},
-		{"no password", nil, []string{"--user", "alice"}, "no password"},
-		{"no user from env", map[string]string{envPassword: "right"}, nil, "no user"},
+		{"no user", nil, []string{"--tofu"}, "no user: the gateway asks for a user ID"},
+		{"no password", nil, []string{"--user", "alice", "--tofu"}, "no password"},
+		{"no user from env", map[string]string{envPassword: "right"}, []string{"--tofu"}, "no user"},
+		{"no password, unknown host without --tofu", nil, []string{"--user", "alice"}, "no password"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
@@ -340,12 +347,16 @@ func TestDialCredentialsAfterAnswer(t *testing.T) {
 				answered.Add(1)
 				g.handle(t, line)
 			})
-			r := startDial(t, c.env, append(c.args, "--tofu", "--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)...)
+			kh := filepath.Join(t.TempDir(), "kh")
+			r := startDial(t, c.env, append(c.args, "--known-hosts", kh, addr)...)
 			if code := r.wait(t); code != exitUsage || !strings.Contains(r.stderr.String(), c.want) {
 				t.Fatalf("exit %d, want %d and %q; stderr:\n%s", code, exitUsage, c.want, r.stderr)
 			}
-			if answered.Load() != 1 || g.verified.Load() != 0 {
-				t.Errorf("calls answered %d, logins checked %d; want 1 and 0", answered.Load(), g.verified.Load())
+			if answered.Load() != 1 || g.initiated.Load() != 0 || g.verified.Load() != 0 {
+				t.Errorf("calls answered %d, INITIATEs %d, logins checked %d; want 1, 0 and 0", answered.Load(), g.initiated.Load(), g.verified.Load())
+			}
+			if _, err := os.Stat(kh); !errors.Is(err, os.ErrNotExist) || strings.Contains(r.stderr.String(), "was not known") {
+				t.Errorf("the host key was recorded (%v); stderr:\n%s", err, r.stderr)
 			}
 		})
 	}
