@@ -33,6 +33,9 @@
 //     a Verify hook for the V.42 callback ticket; it reads a ringing line so
 //     that a caller hanging up stops the ringing, and keeps what the caller
 //     sent for the answer) and LineCall.
+//   - prompt.go lets a Dialer ask the DTE's user for a line during a dial
+//     (a login the phonebook does not hold): Prompter, from the dial's
+//     context.
 //   - Phonebook (phonebook.go) resolves what the DTE dialed (a name, a
 //     number, user@host:port, a line URL) to a Target with credentials; the
 //     file is TOML, must be mode 0600, and passwords never reach a log.
@@ -42,6 +45,9 @@
 //     driven on outputs; &K flow control set in termios), or stdio. A pty
 //     or stdio has no modem-control lines: Run does &K4 XON/XOFF in band
 //     there (CarrierSetter, DSRSetter, RingSetter, FlowSetter in modem.go).
+//     A DTR drop is acted on whatever the output is doing: output pending
+//     for the DTE that went is discarded (by Run and by the pty), never
+//     delivered to the next DTE.
 //
 // How a call is placed (plain telnet, or V.42 detection, LAPM and Access
 // Security) is the Dialer's business; the package does not depend on it.

@@ -19,18 +19,33 @@ import (
 // program opens Path (or the stable symlink) as its serial port. When every
 // process has closed the terminal, Read reports ErrDTRDrop once and then
 // waits for the next open.
+//
+// The master side is non-blocking and waited on with poll(2) by Read and
+// Write themselves, each wait at most ptyPoll: a Write waiting for a DTE
+// that stopped reading gives up when the DTE drops DTR (a blocking
+// write(2) could not be interrupted, and the modem would never act on the
+// drop). As a modem under &D2 does, the output pending for the DTE that
+// went is discarded, in our hands and in the kernel's, and never reaches
+// the next DTE that opens the terminal.
 type PTY struct {
 	master *os.File
+	raw    syscall.RawConn // master's descriptor, held while in use
 	path   string
 	link   string
 
 	mu      sync.Mutex
 	dropped bool // no DTE attached (true until the first open)
-	closed  chan struct{}
-	once    sync.Once
+	// wmu is held by Write while it writes, and by Read while it flushes
+	// the output of a DTE that has gone, so that no write lands after
+	// the flush.
+	wmu    sync.Mutex
+	closed chan struct{}
+	once   sync.Once
 }
 
-// ptyPoll is how often a PTY without a DTE looks for the next open.
+// ptyPoll is how often a PTY without a DTE looks for the next open, and
+// the longest a Read or Write waits in poll(2) before it looks again at
+// DTR and Close.
 const ptyPoll = 50 * time.Millisecond
 
 // OpenPTY creates a pty in raw mode. A non-empty link names a symlink to
@@ -46,10 +61,18 @@ func OpenPTY(link string) (*PTY, error) {
 		slave.Close()
 		return nil, fmt.Errorf("modem: pty raw mode: %w", err)
 	}
-	p := &PTY{master: master, path: slave.Name(), dropped: true, closed: make(chan struct{})}
 	// Keep no descriptor of our own to the terminal, so that the DTE
 	// closing it is seen as DTR drop.
 	slave.Close()
+	raw, err := master.SyscallConn()
+	if err == nil {
+		err = unix.SetNonblock(int(master.Fd()), true)
+	}
+	if err != nil {
+		master.Close()
+		return nil, fmt.Errorf("modem: pty: %w", err)
+	}
+	p := &PTY{master: master, raw: raw, path: slave.Name(), dropped: true, closed: make(chan struct{})}
 	if link != "" {
 		if st, err := os.Lstat(link); err == nil && st.Mode()&fs.ModeSymlink == 0 {
 			master.Close()
@@ -68,24 +91,52 @@ func OpenPTY(link string) (*PTY, error) {
 // Path is the terminal device the DTE opens (/dev/pts/N).
 func (p *PTY) Path() string { return p.path }
 
+// io waits up to ptyPoll for the master to be ready for events (POLLIN
+// or POLLOUT), then reads or writes b once. It returns 0, EAGAIN when
+// the wait ended without that.
+func (p *PTY) io(events int16, b []byte) (int, error) {
+	n, ioErr := 0, error(syscall.EAGAIN)
+	err := p.raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
+		k, err := unix.Poll(fds, int(ptyPoll/time.Millisecond))
+		if err != nil || k == 0 {
+			return // EINTR or the time is up: look again
+		}
+		if events == unix.POLLIN {
+			n, ioErr = unix.Read(int(fd), b)
+		} else {
+			n, ioErr = unix.Write(int(fd), b)
+		}
+		n = max(n, 0)
+	})
+	if err != nil {
+		return 0, err // closed
+	}
+	return n, ioErr
+}
+
 // Read implements io.Reader with DTR-drop reporting (see ErrDTRDrop).
 func (p *PTY) Read(b []byte) (int, error) {
 	for {
-		n, err := p.master.Read(b)
-		if n > 0 || err == nil {
+		select {
+		case <-p.closed:
+			return 0, fmt.Errorf("modem: pty: %w", os.ErrClosed)
+		default:
+		}
+		n, err := p.io(unix.POLLIN, b)
+		if n > 0 {
 			p.mu.Lock()
 			p.dropped = false
 			p.mu.Unlock()
 			return n, nil
 		}
-		if !errors.Is(err, syscall.EIO) {
+		switch {
+		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR), err == nil:
+			continue
+		case !errors.Is(err, syscall.EIO):
 			return 0, fmt.Errorf("modem: pty: %w", err)
 		}
-		p.mu.Lock()
-		first := !p.dropped
-		p.dropped = true
-		p.mu.Unlock()
-		if first {
+		if p.drop() {
 			return 0, fmt.Errorf("modem: pty %s closed: %w", p.path, ErrDTRDrop)
 		}
 		t := time.NewTimer(ptyPoll)
@@ -98,19 +149,69 @@ func (p *PTY) Read(b []byte) (int, error) {
 	}
 }
 
-// Write implements io.Writer. With no DTE attached the bytes are dropped.
-func (p *PTY) Write(b []byte) (int, error) {
+// drop records that the DTE has gone and reports whether it was there
+// until now. A Write waiting for the DTE to read gives up (within
+// ptyPoll), and what the kernel still holds for the DTE is flushed.
+func (p *PTY) drop() bool {
 	p.mu.Lock()
-	dropped := p.dropped
+	first := !p.dropped
+	p.dropped = true
 	p.mu.Unlock()
-	if dropped {
-		return len(b), nil
+	if !first {
+		return false
 	}
-	n, err := p.master.Write(b)
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.flushTerminal()
+	return true
+}
+
+// flushTerminal discards what the kernel holds for the DTE: the pending
+// output towards the terminal (TCOFLUSH on the master flushes the pty's
+// buffers) and what the terminal's line discipline has already taken in
+// (its read buffer, kept while nobody has the terminal open; only a
+// TCIFLUSH on the terminal itself reaches it). The terminal is open here
+// only for that ioctl; Read does not run meanwhile, so the short open
+// is not taken for a DTE.
+func (p *PTY) flushTerminal() {
+	_ = p.raw.Control(func(fd uintptr) { _ = unix.IoctlSetInt(int(fd), unix.TCFLSH, unix.TCOFLUSH) })
+	fd, err := unix.Open(p.path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return n, fmt.Errorf("modem: pty: %w", err)
+		return
 	}
-	return n, nil
+	_ = unix.IoctlSetInt(fd, unix.TCFLSH, unix.TCIFLUSH)
+	unix.Close(fd)
+}
+
+func (p *PTY) isDropped() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped
+}
+
+// Write implements io.Writer. With no DTE attached the bytes are dropped;
+// a Write waiting for the DTE to read ends when the DTE drops DTR, and the
+// rest of b is dropped.
+func (p *PTY) Write(b []byte) (int, error) {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	done := 0
+	for done < len(b) {
+		if p.isDropped() {
+			return len(b), nil
+		}
+		n, err := p.io(unix.POLLOUT, b[done:])
+		done += n
+		switch {
+		case err == nil, errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
+		case errors.Is(err, syscall.EIO):
+			// The DTE went away (before Read saw it).
+			return len(b), nil
+		default:
+			return done, fmt.Errorf("modem: pty: %w", err)
+		}
+	}
+	return done, nil
 }
 
 // Close removes the symlink and closes the pty. It is idempotent.

@@ -88,6 +88,7 @@ const (
 	evDialed
 	evIncoming
 	evIncomingGone
+	evPrompt
 )
 
 type event struct {
@@ -97,6 +98,8 @@ type event struct {
 	call Call
 	inc  Incoming
 	err  error
+	// prompt is a dial's Prompter call (evPrompt).
+	prompt *promptReq
 }
 
 // modem runs an Interp against a DTE and the injected Dialer and Answerer.
@@ -109,7 +112,13 @@ type modem struct {
 	ctx    context.Context
 	wg     sync.WaitGroup
 
-	dteOut chan []byte
+	dteOut chan dteChunk
+	// dteEpoch counts the DTE's DTR drops: output queued for the DTE
+	// before a drop is discarded, never written to the next DTE session.
+	dteEpoch atomic.Uint64
+	// dtrDown is fired by readDTE when the DTE drops DTR, before the loop
+	// hears of it: apply stops waiting for the DTE's output queue then.
+	dtrDown dtrSignal
 
 	gen        uint64 // generation of the current call attempt
 	call       Call
@@ -118,6 +127,9 @@ type modem struct {
 	incoming   Incoming
 	// incomingDone ends the goroutine watching incoming's Gone channel.
 	incomingDone chan struct{}
+	// prompt is set while the dial in progress prompts the DTE for a
+	// login (prompt.go): what the DTE types goes there.
+	prompt *prompting
 
 	// The circuits shown to the DTE and the device's flow control, each
 	// set when it changes.
@@ -128,6 +140,51 @@ type modem struct {
 	inband     atomic.Bool
 	held       outputHold
 	flowLogged bool // RTS/CTS impossible on this DTE: logged once
+}
+
+// dteChunk is output for the DTE, queued in epoch (see modem.dteEpoch).
+type dteChunk struct {
+	b     []byte
+	epoch uint64
+}
+
+// dtrSignal tells the loop, blocked or not, that the DTE dropped DTR:
+// C is closed by fire and replaced by rearm once the loop has acted on
+// the drop.
+type dtrSignal struct {
+	mu    sync.Mutex
+	ch    chan struct{}
+	fired bool
+}
+
+// C returns the channel closed at the next (or a pending) DTR drop.
+func (d *dtrSignal) C() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ch == nil {
+		d.ch = make(chan struct{})
+	}
+	return d.ch
+}
+
+func (d *dtrSignal) fire() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ch == nil {
+		d.ch = make(chan struct{})
+	}
+	if !d.fired {
+		d.fired = true
+		close(d.ch)
+	}
+}
+
+func (d *dtrSignal) rearm() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fired {
+		d.ch, d.fired = make(chan struct{}), false
+	}
 }
 
 // signal is one output towards the DTE that Run drives when the
@@ -218,7 +275,7 @@ func Run(ctx context.Context, dte io.ReadWriteCloser, opts Options) error {
 		now:    now,
 		events: make(chan event, 16),
 		ctx:    ctx,
-		dteOut: make(chan []byte, 64),
+		dteOut: make(chan dteChunk, 64),
 	}
 	defer func() {
 		cancel()
@@ -291,7 +348,14 @@ func (m *modem) loop() error {
 	defer timer.Stop()
 	for {
 		var tick <-chan time.Time
-		if d, ok := m.ip.Deadline(); ok {
+		d, ok := m.ip.Deadline()
+		waiting := m.prompt != nil && m.prompt.req != nil
+		if waiting {
+			// S7 waits while the user types (it starts again after
+			// each line); the prompt has its own bound.
+			d, ok = m.prompt.deadline, true
+		}
+		if ok {
 			timer.Reset(max(d.Sub(m.now()), 0))
 			tick = timer.C
 		}
@@ -299,7 +363,11 @@ func (m *modem) loop() error {
 		case <-m.ctx.Done():
 			return nil
 		case <-tick:
-			m.apply(m.ip.Tick(m.now()))
+			if waiting {
+				m.promptTimedOut()
+			} else {
+				m.apply(m.ip.Tick(m.now()))
+			}
 		case ev := <-m.events:
 			if err := m.handle(ev); err != nil {
 				return err
@@ -322,9 +390,17 @@ func (m *modem) handle(ev event) error {
 	now := m.now()
 	switch ev.kind {
 	case evDTE:
+		if m.prompt != nil {
+			m.promptInput(ev.data)
+			return nil
+		}
 		m.apply(m.ip.FromDTE(now, ev.data))
+	case evPrompt:
+		m.startPrompt(ev.prompt)
 	case evDTR:
 		m.logf("modem: DTE dropped DTR")
+		m.dtrDown.rearm()
+		m.endPrompting()
 		m.held.resume() // an XOFF does not outlive the DTE that sent it
 		m.apply(m.ip.DTRDrop(now))
 	case evDTEEnd:
@@ -362,6 +438,7 @@ func (m *modem) handle(ev event) error {
 			return nil
 		}
 		m.cancelDial = nil
+		m.endPrompting()
 		if ev.err != nil {
 			r, explain := Classify(ev.err)
 			m.logf("modem: call failed (%v): %v", r, ev.err)
@@ -407,11 +484,11 @@ func (m *modem) apply(out Output) {
 		}
 	}
 	if len(out.DTE) > 0 {
-		b := append([]byte(nil), out.DTE...)
-		select {
-		case m.dteOut <- b:
-		case <-m.ctx.Done():
-		}
+		// The DTE may have stopped reading and gone: a DTR drop must
+		// not wait behind output nobody will read (readDTE fires dtrDown
+		// before the loop hears of the drop, and that output is
+		// discarded anyway).
+		m.toDTE(out.DTE)
 	}
 	if len(out.Line) > 0 && m.callOut != nil {
 		b := append([]byte(nil), out.Line...)
@@ -445,6 +522,28 @@ func (m *modem) apply(out Output) {
 	}
 }
 
+// toDTE queues b for the DTE. It is dropped when the DTE has dropped DTR
+// and the loop has not acted on it yet: it was meant for the DTE that
+// went, and must not reach the next one.
+func (m *modem) toDTE(b []byte) {
+	// The epoch first: readDTE fires dtrDown before it moves to the
+	// next epoch, so b is either seen as after a drop here or queued in
+	// the old epoch, which writeDTE discards.
+	c := dteChunk{epoch: m.dteEpoch.Load()}
+	drop := m.dtrDown.C()
+	select {
+	case <-drop:
+		return
+	default:
+	}
+	c.b = append([]byte(nil), b...)
+	select {
+	case m.dteOut <- c:
+	case <-drop:
+	case <-m.ctx.Done():
+	}
+}
+
 // dial starts placing a call in its own goroutine; the result comes back
 // as evDialed with the attempt's generation.
 func (m *modem) dial(s string) {
@@ -467,6 +566,7 @@ func (m *modem) dial(s string) {
 	}
 	m.logf("modem: dialing %v", t)
 	ctx, cancel := context.WithCancel(m.ctx)
+	ctx = context.WithValue(ctx, promptKey{}, Prompter(dialPrompter{m: m, gen: gen}))
 	m.cancelDial = cancel
 	m.goFunc(func() {
 		defer cancel()
@@ -543,6 +643,7 @@ func (m *modem) startCall(c Call) {
 
 // dropCall abandons a dial or answer in progress and hangs up the call.
 func (m *modem) dropCall() {
+	m.endPrompting()
 	if m.cancelDial != nil {
 		m.cancelDial()
 		m.cancelDial = nil
@@ -685,6 +786,10 @@ func (m *modem) readDTE(dte io.Reader) {
 			}
 		}
 		if errors.Is(err, ErrDTRDrop) {
+			// Output for the DTE that went is discarded from now on,
+			// and the loop stops waiting for it at once.
+			m.dtrDown.fire()
+			m.dteEpoch.Add(1)
 			if !m.send(event{kind: evDTR}) {
 				return
 			}
@@ -699,14 +804,16 @@ func (m *modem) readDTE(dte io.Reader) {
 
 // writeDTE writes to the DTE, paced at the DTE rate when asked. Write
 // errors (no DTE attached) drop the bytes, as a modem talking to an
-// unplugged cable would.
+// unplugged cable would, and so does a DTR drop the output queued before
+// it.
 func (m *modem) writeDTE(dte io.Writer) {
 	var bucket *pace.Bucket
 	if m.opts.PaceDTE && m.opts.Interp.DTERate > 0 {
 		bucket = pace.NewBucket(m.opts.Interp.DTERate, 10, 0)
 	}
-	for b := range m.dteOut {
-		for len(b) > 0 {
+	for c := range m.dteOut {
+		b := c.b
+		for len(b) > 0 && c.epoch == m.dteEpoch.Load() {
 			chunk := b
 			inband := m.inband.Load()
 			if inband {

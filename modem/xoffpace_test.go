@@ -25,11 +25,11 @@ func TestWriteDTEPacedUnderXONXOFF(t *testing.T) {
 			opts:   Options{PaceDTE: true, Interp: Config{DTERate: rate}},
 			now:    time.Now,
 			ctx:    ctx,
-			dteOut: make(chan []byte, 1),
+			dteOut: make(chan dteChunk, 1),
 		}
 		m.inband.Store(true)
 		start := time.Now()
-		m.dteOut <- make([]byte, total)
+		m.dteOut <- dteChunk{b: make([]byte, total)}
 		close(m.dteOut)
 		m.writeDTE(io.Discard)
 		burst := pace.DefaultBurst(rate, 10)

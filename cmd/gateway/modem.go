@@ -47,7 +47,8 @@ Dial with ATDT followed by a phonebook name or number, user@host:port,
 host:port or a line URL (telnet://host:port, ws://host:port/path). A host
 that does not speak V.42 gets a plain telnet-modem call (CONNECT <rate>).
 The phonebook (TOML, mode 0600) holds addresses and Access Security
-credentials; see docs/modem.md.`)
+credentials; a V.42 gateway dialed without them asks for the login on the
+DTE once its host key is verified. See docs/modem.md.`)
 	var f modemFlags
 	fs.StringVar(&f.link, "link", "", "with a pty: also make a symlink at this path to the pty")
 	fs.StringVar(&f.serial, "serial", "", "use this serial device as the DTE (e.g. /dev/ttyUSB0)")

@@ -167,15 +167,23 @@ func startModemCmd(t *testing.T, f modemFlags) *modemUnderTest {
 	return m
 }
 
-// openDTE opens the modem's pty the way a terminal program does.
+// openDTE opens the modem's pty the way a terminal program does, with an
+// expecter reading everything the modem sends.
 func openDTE(t *testing.T, path string) (*os.File, *ptyExpect) {
+	t.Helper()
+	f := openDTEFile(t, path)
+	return f, newPtyExpect(f)
+}
+
+// openDTEFile opens the modem's pty for a test that reads it itself (or,
+// as a DTE that stops reading, not at all).
+func openDTEFile(t *testing.T, path string) *os.File {
 	t.Helper()
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := os.NewFile(uintptr(fd), path)
-	return f, newPtyExpect(f)
+	return os.NewFile(uintptr(fd), path)
 }
 
 func send(t *testing.T, f *os.File, s string) {

@@ -20,7 +20,8 @@ import (
 
 // modemV42 is the modem's dialer and callback verifier. It runs the caller
 // side of V.42 detection, LAPM (through gateway dial's lapmOpen/lapmStart
-// hooks) and Access Security with the phonebook's credentials. A host
+// hooks) and Access Security with the phonebook's credentials, or with a
+// login typed at the DTE's prompt once the gateway's key is verified. A host
 // that does not answer V.42 gets a plain telnet-modem call. While this
 // build has no LAPM link (lapmOpen is nil), "auto" targets are called
 // plainly without detection and "v42" targets fail with an explanation.
@@ -103,7 +104,15 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		r, explain := modem.Classify(err)
 		return nil, dialErr(r, explain, err)
 	}
-	hctx, cancel := context.WithTimeout(ctx, d.timeout)
+	// A login typed at the DTE (below) may take up to a prompt's time
+	// for each of its two lines.
+	prompter, canPrompt := modem.PrompterFrom(ctx)
+	typed := (t.User == "" || t.Password == "") && canPrompt
+	bound := d.timeout
+	if typed {
+		bound += 2 * modem.PromptTimeout
+	}
+	hctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	res, leftover, err := detectV42(hctx, line, lapm.Originator)
 	if err != nil {
@@ -130,7 +139,7 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		d.log.Info("modem: the host has no V.42: plain call", zap.String("address", t.Address))
 		return modem.LineCall(withLeftover(line, leftover), modem.ConnectInfo{Rate: d.rate}), nil
 	}
-	if t.User == "" || t.Password == "" {
+	if (t.User == "" || t.Password == "") && !typed {
 		line.Close()
 		return nil, dialErr(modem.ReasonNoCarrier, "the gateway wants a login: put user and password for it in the phonebook", nil)
 	}
@@ -140,10 +149,17 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		return nil, dialErr(modem.ReasonNoCarrier, "LAPM did not come up", err)
 	}
 	hk := hostKeyCheck{host: u.Host, knownHosts: d.knownHosts, tofu: d.tofu, notice: logNotice{d.log}}
-	cr, err := auth.Call(hctx, link, auth.CallerConfig{
+	cfg := auth.CallerConfig{
 		UserID: t.User, Password: t.Password, HostName: u.Host,
 		CheckHostKey: hk.check, WantCallback: d.answering,
-	})
+	}
+	if typed {
+		// Asked only once the gateway has proved its key (pinned, or
+		// recorded with --tofu), as ssh asks.
+		cfg.UserID, cfg.Password = "", ""
+		cfg.Credentials = typedLogin{p: prompter, user: t.User}.ask
+	}
+	cr, err := auth.Call(hctx, link, cfg)
 	if err != nil {
 		link.Close()
 		line.Close()
@@ -168,6 +184,38 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 	}
 	d.log.Info("modem: V.42 call with Access Security", zap.String("gateway", cr.GatewayName), zap.Uint64("session", cr.SessionNumber), zap.Stringer("cipher", cr.Cipher))
 	return &v42Call{v42Link: link, line: line, rate: d.rate}, nil
+}
+
+// typedLogin asks the DTE's user for the Access Security login the
+// phonebook does not hold: "login:" unless the dial string gave the user
+// (user@host), then "Password:" without echo.
+type typedLogin struct {
+	p    modem.Prompter
+	user string
+}
+
+func (l typedLogin) ask(ctx context.Context, gateway string) (string, []byte, error) {
+	user := l.user
+	if user == "" {
+		text := "\r\nlogin: "
+		if gateway != "" {
+			text = "\r\n" + gateway + " login: "
+		}
+		b, err := l.p.Prompt(ctx, text, true)
+		if err != nil {
+			return "", nil, err
+		}
+		user = string(b)
+		clear(b)
+		if user == "" {
+			return "", nil, dialErr(modem.ReasonNoCarrier, "no login typed", nil)
+		}
+	}
+	pw, err := l.p.Prompt(ctx, "Password: ", false)
+	if err != nil {
+		return "", nil, err
+	}
+	return user, pw, nil // auth.Call zeroes pw
 }
 
 // callbackNotice is the first call of a V.42 callback as the DTE sees it:
@@ -216,7 +264,12 @@ func classifyAuth(err error) error {
 		}
 		return dialErr(modem.ReasonNoCarrier, "the gateway rejected the call", err)
 	}
+	var de *modem.DialError
 	switch {
+	case errors.As(err, &de):
+		return de
+	case errors.Is(err, modem.ErrPromptAborted):
+		return dialErr(modem.ReasonNoCarrier, "login abandoned", err)
 	case errors.Is(err, auth.ErrHostUnknown):
 		explain := "unknown gateway host key: check it with the operator, then restart the modem with --tofu (or add it to the known-hosts file)"
 		if fp := offeredKeyRE.FindString(err.Error()); fp != "" {

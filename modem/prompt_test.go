@@ -1,0 +1,115 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// TestLineEditor: typed characters, BS and DEL erasing, the bound, CR,
+// Ctrl-C, no echo for a password.
+func TestLineEditor(t *testing.T) {
+	type step struct {
+		in   string
+		echo string
+		res  editResult
+	}
+	run := func(echo bool, in string) (string, string, editResult) {
+		e := lineEditor{echo: echo}
+		var out []byte
+		r := editMore
+		for i := 0; i < len(in) && r == editMore; i++ {
+			var o []byte
+			o, r = e.feed(in[i])
+			out = append(out, o...)
+		}
+		return string(e.buf), string(out), r
+	}
+	for _, c := range []struct {
+		echo      bool
+		in        string
+		line, out string
+		res       editResult
+	}{
+		{true, "bob\r", "bob", "bob\r\n", editDone},
+		{true, "bp\bob\r", "bob", "bp\b \bob\r\n", editDone},
+		{true, "\b\x7fa\x7f\r", "", "a\b \b\r\n", editDone},
+		{false, "secret\b!\r", "secre!", "\r\n", editDone},
+		{true, "x\x03", "x", "x^C\r\n", editAbort},
+		{true, "\n\x01a\r", "a", "\aa\r\n", editDone},
+	} {
+		line, out, res := run(c.echo, c.in)
+		if line != c.line || out != c.out || res != c.res {
+			t.Errorf("%q (echo %v): line %q echo %q result %v; want %q %q %v", c.in, c.echo, line, out, res, c.line, c.out, c.res)
+		}
+	}
+	long := make([]byte, maxPromptLine+5)
+	for i := range long {
+		long[i] = 'a'
+	}
+	line, _, _ := run(false, string(long)+"\r")
+	if len(line) != maxPromptLine {
+		t.Errorf("bound: %d octets kept", len(line))
+	}
+	if !isHangup([]byte("ath")) || !isHangup([]byte("AT H0")) || isHangup([]byte("athena")) {
+		t.Error("isHangup")
+	}
+}
+
+// TestRunPromptDuringDial: a Dialer asks for a login through the dial's
+// Prompter: the DTE's typing answers it (what is typed between two
+// prompts is kept for the second, not taken for a key that abandons the
+// dial), the password is not echoed, and ATH or Ctrl-C typed at a prompt
+// abandons the dial with NO CARRIER.
+func TestRunPromptDuringDial(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	type login struct{ user, pw string }
+	logins := make(chan login, 1)
+	dialer := DialerFunc(func(ctx context.Context, tg Target) (Call, error) {
+		p, ok := PrompterFrom(ctx)
+		if !ok {
+			return nil, errors.New("no prompter")
+		}
+		u, err := p.Prompt(ctx, "login: ", true)
+		if err != nil {
+			return nil, err
+		}
+		pw, err := p.Prompt(ctx, "Password: ", false)
+		if err != nil {
+			return nil, err
+		}
+		logins <- login{string(u), string(pw)}
+		a, b := net.Pipe()
+		go func() { b.Write([]byte("welcome")); b.Close() }()
+		return pipeCall{Conn: a, info: ConnectInfo{Rate: 2400, LAPM: true}}, nil
+	})
+	h := startModem(t, Options{Dialer: dialer})
+	h.cmd(t, "ATE0X4", "OK\r\n")
+	h.send(t, "ATDTgw\r")
+	h.exp.expect(t, "login: ")
+	h.send(t, "bob\rsecret\r") // typed ahead of the second prompt
+	h.exp.expect(t, "bob\r\nPassword: \r\n")
+	if l := <-logins; l != (login{"bob", "secret"}) {
+		t.Fatalf("login %+v", l)
+	}
+	h.exp.expect(t, "CONNECT 2400/LAPM\r\n")
+	h.exp.expect(t, "welcome")
+	h.exp.expect(t, "NO CARRIER\r\n")
+
+	h.send(t, "ATDTgw\r")
+	h.exp.expect(t, "login: ")
+	h.send(t, "ATH\r")
+	h.exp.expect(t, "ATH\r\n\r\nNO CARRIER\r\n")
+	h.cmd(t, "AT", "OK\r\n")
+
+	h.send(t, "ATDTgw\r")
+	h.exp.expect(t, "login: ")
+	h.send(t, "bob\r")
+	h.exp.expect(t, "Password: ")
+	h.send(t, "sec\x03")
+	h.exp.expect(t, "^C\r\n\r\nNO CARRIER\r\n")
+	h.cmd(t, "AT", "OK\r\n")
+}
