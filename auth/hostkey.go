@@ -121,6 +121,10 @@ func DefaultStateDir() (string, error) {
 // ErrHostKeyPerm, the last two with an *UnsafePathError (like OpenSSH's
 // StrictModes). The directories are judged first, so that
 // LoadOrCreateHostKey does not create a key where it would refuse it.
+// A host_key that is a symbolic link is not followed (an error matching
+// ErrSymlink). CreateHostKey needs no such care: it writes a new
+// temporary file (O_EXCL, which never follows a link) and links or
+// renames it into place, which fails on or replaces a link there.
 //
 // The file is text: lines starting with '#' are comments, and one line
 // holds the 32-octet X25519 private key in standard base64.
@@ -129,7 +133,10 @@ func LoadHostKey(stateDir string) (HostKey, error) {
 		return HostKey{}, err
 	}
 	path := filepath.Join(stateDir, HostKeyFile)
-	f, err := os.Open(path)
+	f, err := openNoFollow(path, os.O_RDONLY, 0)
+	if errors.Is(err, ErrSymlink) {
+		return HostKey{}, fmt.Errorf("auth: host key %w", err)
+	}
 	if err != nil {
 		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
 	}

@@ -257,6 +257,14 @@ func loadUsers(path string, forEdit bool) (*Users, error) {
 	if err := checkDirs("users file", filepath.Dir(path), forEdit, ErrUsersFilePerm); err != nil {
 		return nil, err
 	}
+	// A users file that is a symbolic link (into /etc, from a
+	// configuration tool) is followed, and the directory of the file it
+	// leads to is judged too.
+	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.Dir(real) != filepath.Dir(path) {
+		if err := checkDirs("users file", filepath.Dir(real), forEdit, ErrUsersFilePerm); err != nil {
+			return nil, err
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)

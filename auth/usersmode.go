@@ -85,14 +85,44 @@ type UnsafePathError struct {
 	// check" run as root (not the gateway's user) reports such a
 	// refusal as a warning.
 	ForUser bool
+	dir     bool  // a directory (or link) on the way, not the file
 	err     error // ErrUsersFilePerm or ErrHostKeyPerm
 }
 
+// Error names the sentinel only for the file itself: after a directory's
+// reason, "(auth: host key file is accessible by other users)" would
+// misstate what was refused (errors.Is still finds it, and ErrUnsafeDir).
 func (e *UnsafePathError) Error() string {
+	if e.dir {
+		return e.Path + " " + e.Reason
+	}
 	return fmt.Sprintf("%s %s (%v)", e.Path, e.Reason, e.err)
 }
 
-func (e *UnsafePathError) Unwrap() error { return e.err }
+func (e *UnsafePathError) Unwrap() []error {
+	if e.dir {
+		return []error{e.err, ErrUnsafeDir}
+	}
+	return []error{e.err}
+}
+
+// ErrUnsafeDir is wrapped, with ErrUsersFilePerm or ErrHostKeyPerm, when
+// a directory (or a symbolic link) on the way to the users file or the
+// host key is refused (an *UnsafePathError).
+var ErrUnsafeDir = errors.New("auth: a directory on the way may be changed by other users")
+
+// ErrSymlink is matched by the error of LoadHostKey when the host key's
+// name is a symbolic link, which it does not follow.
+var ErrSymlink = errors.New("auth: symbolic link not followed")
+
+// symlinkError names a symbolic link that openNoFollow did not follow.
+type symlinkError struct{ path string }
+
+func (e *symlinkError) Error() string {
+	return e.path + " is a symbolic link, which is not followed (whoever put it there chose the file it leads to); remove it"
+}
+
+func (e *symlinkError) Is(target error) bool { return target == ErrSymlink }
 
 // AsUnsafePath returns the *UnsafePathError in err's chain, if any.
 func AsUnsafePath(err error) (*UnsafePathError, bool) {
@@ -151,9 +181,16 @@ func judgeOwner(what, path string, o fileOwner, p procCreds, n names, sentinel e
 // judgeDir refuses a directory on the way to a users file or host key
 // (what names that file) that users other than root and p can change
 // files in: one owned by another user, or one writable by others or by
-// a group that is neither p's own (its effective gid) nor root's,
-// without the sticky bit (with it, others cannot rename or remove the
-// gateway's files).
+// a group that is neither p's own (its effective gid) nor root's. holding
+// is true for the directory the file is in (the state directory, the
+// users file's directory), false for the directories above it.
+//
+// The sticky bit passes such a directory only above the file (/tmp on
+// the way to /tmp/dialgate-alice): with it, others cannot rename or
+// remove what they do not own, but they can still create new names. In
+// the file's own directory that is enough to plant a symbolic link
+// (calls.jsonl pointing at /etc/shadow) before the gateway creates the
+// file, so there it is refused as if the bit were not set.
 //
 // Refused, not warned about: whoever may replace files there can, even
 // with the host key and users file refused when they are another
@@ -162,30 +199,70 @@ func judgeOwner(what, path string, o fileOwner, p procCreds, n names, sentinel e
 // appends a record to (/etc/shadow). The usual layouts pass: a state
 // directory owned by the service user (/var/lib/dialgate 0700, 0750 or
 // 0770 with the service user's group), a home directory 0755, /etc
-// and /tmp (sticky). Only a group other than the gateway's with write
-// permission (0775 root:staff) may be a site's choice, and it is still
-// refused: its members are not the gateway, and chmod g-w costs nothing.
-func judgeDir(what, dir string, mode fs.FileMode, o fileOwner, p procCreds, n names, sentinel error) error {
+// and /tmp (sticky) above them. Only a group other than the gateway's
+// with write permission (0775 root:staff) may be a site's choice, and it
+// is still refused: its members are not the gateway, and chmod g-w costs
+// nothing.
+func judgeDir(what, dir string, holding bool, mode fs.FileMode, o fileOwner, p procCreds, n names, sentinel error) error {
 	if !o.known {
 		return nil
 	}
-	e := &UnsafePathError{Path: dir, err: sentinel}
+	e := &UnsafePathError{Path: dir, dir: true, err: sentinel}
 	perm := mode.Perm()
+	sticky := mode&fs.ModeSticky != 0
+	// What others may do there, for the messages.
+	can := "replace the files in it"
+	if sticky {
+		can = "create files in it (the sticky bit only stops them renaming or removing the files already there), and plant a symbolic link where the gateway creates a file"
+	}
 	switch {
 	case !p.trusts(o):
 		e.ForUser = true
 		e.Reason = fmt.Sprintf("(holding the %s) is owned by %s (uid %d), %s: that user can replace the files in it, so it is not used; run chown %s %s", what, n.userOf(o.uid), o.uid, notTrusted(p, n), n.userOf(p.uid), dir)
-	case mode&fs.ModeSticky != 0:
+	case sticky && !holding:
 		return nil
 	case perm&0o002 != 0:
-		e.Reason = fmt.Sprintf("(holding the %s) has mode %04o: every user can replace the files in it, so it is not used; run chmod o-w%s %s", what, perm, groupFix(perm, o, p), dir)
+		e.Reason = fmt.Sprintf("(holding the %s) has mode %04o: every user can %s, so it is not used; run chmod o-w%s %s", what, modeBits(mode), can, groupFix(perm, o, p), dir)
 	case perm&0o020 != 0 && o.gid != 0 && o.gid != p.gid:
 		e.ForUser = true
-		e.Reason = fmt.Sprintf("(holding the %s) has mode %04o and group %s (gid %d): that group's members can replace the files in it, so it is not used; run chmod g-w %s", what, perm, n.groupOf(o.gid), o.gid, dir)
+		e.Reason = fmt.Sprintf("(holding the %s) has mode %04o and group %s (gid %d): that group's members can %s, so it is not used; run chmod g-w %s", what, modeBits(mode), n.groupOf(o.gid), o.gid, can, dir)
 	default:
 		return nil
 	}
 	return e
+}
+
+// judgeLink refuses a symbolic link on the way to a users file or host
+// key that a user other than root and p owns: it was put there by
+// someone who may choose where the gateway's files go (fs.protected_symlinks
+// is not on everywhere). Its directory is judged as any other.
+func judgeLink(what, link string, o fileOwner, p procCreds, n names, sentinel error) error {
+	if p.trusts(o) {
+		return nil
+	}
+	return &UnsafePathError{
+		Path:    link,
+		Reason:  fmt.Sprintf("(on the way to the %s) is owned by %s (uid %d), %s: that user chose where it leads, so it is not used; replace it with a directory or a link of yours", what, n.userOf(o.uid), o.uid, notTrusted(p, n)),
+		ForUser: true,
+		dir:     true,
+		err:     sentinel,
+	}
+}
+
+// modeBits is a mode's permission bits with the sticky, setgid and
+// setuid bits, as chmod writes them (1777).
+func modeBits(mode fs.FileMode) fs.FileMode {
+	b := mode.Perm()
+	if mode&fs.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	if mode&fs.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if mode&fs.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	return b
 }
 
 // notTrusted says whose files the gateway (process p) trusts.

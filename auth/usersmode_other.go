@@ -22,5 +22,11 @@ func checkHostKeyOwner(string, fs.FileInfo) error { return nil }
 // checkDirs: without Unix ownership directories are not judged.
 func checkDirs(string, string, bool, error) error { return nil }
 
+// openNoFollow: where there are no symbolic links to plant (or no
+// O_NOFOLLOW), a plain open.
+func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
+	return os.OpenFile(path, flag, perm)
+}
+
 // keepOwner: without Unix ownership there is nothing to keep.
 func keepOwner(fs.FileInfo) func(*os.File) error { return nil }

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -73,34 +74,103 @@ func checkHostKeyOwner(path string, fi fs.FileInfo) error {
 // yet are skipped (the gateway creates them, 0700). forEdit: as for
 // judgeUsersFile, root editing the file skips what depends on the user.
 func checkDirs(what, dir string, forEdit bool, sentinel error) error {
-	return walkDirs(what, dir, forEdit, sentinel, currentCreds(), systemNames, os.Stat)
+	return walkDirs(what, dir, forEdit, sentinel, currentCreds(), systemNames, os.Lstat, os.Readlink)
 }
 
-func walkDirs(what, dir string, forEdit bool, sentinel error, p procCreds, n names, stat func(string) (fs.FileInfo, error)) error {
+// maxLinks bounds the symbolic links walkDirs follows (Linux's
+// MAXSYMLINKS).
+const maxLinks = 40
+
+// walkDirs resolves dir one name at a time, as the kernel does, and
+// judges every directory it passes through: those of the path as
+// written, the directory holding each symbolic link on the way (with the
+// link's owner), and those of the path each link leads to, down to the
+// directory itself (judged as holding the file). Judging only the
+// resolved path would miss a link in a world-writable directory, which
+// its writers may point anywhere; judging only the path as written would
+// miss the directories the link leads through. The deepest refusal is
+// reported. lstat and readlink are os.Lstat and os.Readlink but in tests.
+func walkDirs(what, dir string, forEdit bool, sentinel error, p procCreds, n names, lstat func(string) (fs.FileInfo, error), readlink func(string) (string, error)) error {
 	d, err := filepath.Abs(dir)
 	if err != nil {
 		return nil // the open that follows says what is wrong
 	}
-	if real, err := filepath.EvalSymlinks(d); err == nil {
-		d = real
+	type step struct {
+		path string
+		fi   fs.FileInfo
+		link bool
 	}
+	var passed []step
+	todo := strings.Split(strings.TrimPrefix(d, "/"), "/")
+	cur, links, complete := "/", 0, false
+	if fi, err := lstat(cur); err == nil {
+		passed = append(passed, step{path: cur, fi: fi})
+	}
+walk:
 	for {
-		fi, err := stat(d)
+		for len(todo) > 0 && (todo[0] == "" || todo[0] == ".") {
+			todo = todo[1:]
+		}
+		if len(todo) == 0 {
+			complete = true
+			break
+		}
+		next := filepath.Join(cur, todo[0]) // cur holds no links: ".." is its parent
+		todo = todo[1:]
+		fi, err := lstat(next)
 		switch {
-		case err == nil && fi.IsDir():
-			err := judgeDir(what, d, fi.Mode(), ownerOf(fi), p, n, sentinel)
-			if u, ok := AsUnsafePath(err); ok && !(forEdit && p.uid == 0 && u.ForUser) {
-				return fmt.Errorf("auth: directory %w", err)
-			}
-		case err != nil && !errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+			break walk // made later by the gateway, 0700
+		case err != nil:
 			return nil // the open that follows says what is wrong
+		case fi.Mode()&fs.ModeSymlink != 0:
+			links++
+			target, err := readlink(next)
+			if err != nil || links > maxLinks {
+				return nil
+			}
+			passed = append(passed, step{path: next, fi: fi, link: true})
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+		case fi.IsDir():
+			passed = append(passed, step{path: next, fi: fi})
+			cur = next
+		default:
+			break walk // not a directory: the open that follows says so
 		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return nil
-		}
-		d = parent
 	}
+	for i := len(passed) - 1; i >= 0; i-- {
+		s := passed[i]
+		var err error
+		noun := "directory"
+		if s.link {
+			noun = "symbolic link"
+			err = judgeLink(what, s.path, ownerOf(s.fi), p, n, sentinel)
+		} else {
+			holding := complete && i == len(passed)-1
+			err = judgeDir(what, s.path, holding, s.fi.Mode(), ownerOf(s.fi), p, n, sentinel)
+		}
+		if u, ok := AsUnsafePath(err); ok && !(forEdit && p.uid == 0 && u.ForUser) {
+			return fmt.Errorf("auth: %s %w", noun, err)
+		}
+	}
+	return nil
+}
+
+// openNoFollow opens path with flag (and perm when it creates it), but
+// not through a symbolic link in its last name: one planted where the
+// gateway reads or writes its files would lead it to another (a root
+// gateway appending to /etc/shadow). A link there is an error naming it.
+func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, perm)
+	if err != nil && errors.Is(err, syscall.ELOOP) {
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, &symlinkError{path}
+		}
+	}
+	return f, err
 }
 
 // keepOwner returns what gives a file replacing the one fi describes

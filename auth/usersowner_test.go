@@ -113,10 +113,11 @@ func TestJudgeHostKeyOwner(t *testing.T) {
 }
 
 // TestJudgeDir: which directories above a users file or host key are
-// refused. The usual layouts pass: the service user's state directory
-// 0700, 0750 or 0770 with its own group, a home directory 0755, /etc
-// 0755, /tmp 1777; another user's directory, a world-writable one and a
-// group-writable one of another group do not.
+// refused, judged as directories above the file (TestJudgeDirHolding
+// judges the file's own). The usual layouts pass: the service user's
+// state directory 0700, 0750 or 0770 with its own group, a home
+// directory 0755, /etc 0755, /tmp 1777; another user's directory, a
+// world-writable one and a group-writable one of another group do not.
 func TestJudgeDir(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -142,7 +143,7 @@ func TestJudgeDir(t *testing.T) {
 		{"dialgate, alice's 0755", 1000, 1000, 0o755, asDialgate, "run chown dialgate /d", true},
 		{"dialgate, alice's 1777", 1000, 1000, 0o777 | fs.ModeSticky, asDialgate, "owned by alice", true},
 	} {
-		err := judgeDir("users file", "/d", c.mode|fs.ModeDir, fileOwner{c.uid, c.gid, true}, c.p, testNames, ErrUsersFilePerm)
+		err := judgeDir("users file", "/d", false, c.mode|fs.ModeDir, fileOwner{c.uid, c.gid, true}, c.p, testNames, ErrUsersFilePerm)
 		if c.says == "" {
 			if err != nil {
 				t.Errorf("%s: %v", c.name, err)
@@ -156,8 +157,49 @@ func TestJudgeDir(t *testing.T) {
 			t.Errorf("%s: ForUser %v, want %v", c.name, u.ForUser, c.forUser)
 		}
 	}
-	if err := judgeDir("host key", "/d", fs.ModeDir|0o777, fileOwner{}, asRoot, testNames, ErrHostKeyPerm); err != nil {
+	if err := judgeDir("host key", "/d", true, fs.ModeDir|0o777, fileOwner{}, asRoot, testNames, ErrHostKeyPerm); err != nil {
 		t.Errorf("unknown owner: %v", err)
+	}
+}
+
+// TestJudgeDirHolding: the directory a users file or host key is in
+// (holding) gets no pass for the sticky bit, which only stops others
+// renaming or removing the files already there: they may still create
+// calls.jsonl as a symbolic link to /etc/shadow before the gateway does.
+// Security trial: a state_dir 1777 passed, and a root gateway appended
+// to the file a planted link led to. The usual modes pass as before.
+func TestJudgeDirHolding(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		uid, gid int
+		mode     fs.FileMode
+		says     string // "": passes
+		forUser  bool
+	}{
+		{"/var/lib/dialgate 0700", 999, 999, 0o700, "", false},
+		{"/var/lib/dialgate 0770", 999, 999, 0o770, "", false},
+		{"/var/lib/dialgate 1700", 999, 999, 0o700 | fs.ModeSticky, "", false},
+		{"state 1777", 0, 0, 0o777 | fs.ModeSticky, "has mode 1777: every user can create files in it (the sticky bit only stops them renaming or removing the files already there), and plant a symbolic link where the gateway creates a file, so it is not used; run chmod o-w /d", false},
+		{"state 1775 staff", 999, 50, 0o775 | fs.ModeSticky, "has mode 1775 and group staff (gid 50): that group's members can create files in it", true},
+		{"state 0777", 0, 0, 0o777, "has mode 0777: every user can replace the files in it", false},
+	} {
+		err := judgeDir("host key", "/d", true, c.mode|fs.ModeDir, fileOwner{c.uid, c.gid, true}, asDialgate, testNames, ErrHostKeyPerm)
+		if c.says == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		u, ok := AsUnsafePath(err)
+		if !errors.Is(err, ErrHostKeyPerm) || !errors.Is(err, ErrUnsafeDir) || !ok || !strings.Contains(err.Error(), "/d (holding the host key) "+c.says) {
+			t.Errorf("%s: %v, want ErrHostKeyPerm and ErrUnsafeDir saying %q", c.name, err, c.says)
+		} else if u.ForUser != c.forUser {
+			t.Errorf("%s: ForUser %v, want %v", c.name, u.ForUser, c.forUser)
+		}
+		// The sentinel's words describe a file's mode, not a directory's.
+		if strings.Contains(err.Error(), ErrHostKeyPerm.Error()) {
+			t.Errorf("%s: %q ends with the file's label", c.name, err)
+		}
 	}
 }
 

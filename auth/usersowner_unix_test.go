@@ -13,18 +13,31 @@ import (
 	"time"
 )
 
-// fakeDir is a directory's Stat for walkDirs, with its owner in Sys.
+// fakeDir is a directory's (or, with target, a symbolic link's) Lstat
+// for walkDirs, with its owner in Sys.
 type fakeDir struct {
-	mode fs.FileMode
-	st   syscall.Stat_t
+	mode   fs.FileMode
+	st     syscall.Stat_t
+	target string
 }
 
-func (d fakeDir) Name() string       { return "" }
-func (d fakeDir) Size() int64        { return 0 }
-func (d fakeDir) Mode() fs.FileMode  { return d.mode | fs.ModeDir }
+func (d fakeDir) Name() string { return "" }
+func (d fakeDir) Size() int64  { return 0 }
+func (d fakeDir) Mode() fs.FileMode {
+	if d.target != "" {
+		return fs.ModeSymlink | 0o777
+	}
+	return d.mode | fs.ModeDir
+}
 func (d fakeDir) ModTime() time.Time { return time.Time{} }
-func (d fakeDir) IsDir() bool        { return true }
+func (d fakeDir) IsDir() bool        { return d.target == "" }
 func (d fakeDir) Sys() any           { return &d.st }
+
+func linkOf(uid int, target string) fakeDir {
+	d := fakeDir{target: target}
+	d.st.Uid, d.st.Gid = uint32(uid), uint32(uid)
+	return d
+}
 
 func dirOf(uid, gid int, mode fs.FileMode) fakeDir {
 	d := fakeDir{mode: mode}
@@ -35,7 +48,12 @@ func dirOf(uid, gid int, mode fs.FileMode) fakeDir {
 // TestWalkDirs: every directory above a users file or host key is
 // judged, not only its own (whoever may rename one may put another in
 // its place); directories not made yet are skipped; "gateway user" run as
-// root passes what depends on the user and nothing else.
+// root passes what depends on the user and nothing else. Symbolic links
+// on the way: the directory holding each is judged (security trial: a
+// state_dir that was a link in a 0777 directory passed, because only the
+// resolved path was walked), and so are the directories it leads
+// through, and its owner; the sticky bit passes /tmp above the state
+// directory, not the state directory itself.
 func TestWalkDirs(t *testing.T) {
 	tree := map[string]fakeDir{
 		"/":                      dirOf(0, 0, 0o755),
@@ -50,12 +68,29 @@ func TestWalkDirs(t *testing.T) {
 		"/tmp":                   dirOf(0, 0, 0o777|fs.ModeSticky),
 		"/tmp/dialgate-alice":    dirOf(1000, 1000, 0o700),
 		"/var/lib/dialgate/open": dirOf(999, 999, 0o700),
+		// Links: in a world-writable directory, to a good one; in a good
+		// directory, to a path through a world-writable one; relative;
+		// through another link; planted by alice in /tmp.
+		"/var/ww":           dirOf(0, 0, 0o777),
+		"/var/ww/state":     linkOf(0, "/var/lib/dialgate"),
+		"/var/lib/to-srv":   linkOf(0, "/srv/dialgate"),
+		"/var/lib/relative": linkOf(999, "dialgate/open"),
+		"/var/lib/nested":   linkOf(0, "../ww/state"),
+		"/var/lib/loop":     linkOf(0, "loop"),
+		"/tmp/state":        linkOf(1000, "/var/lib/dialgate"),
+		"/tmp/root-state":   linkOf(0, "/var/lib/dialgate"),
 	}
 	stat := func(p string) (fs.FileInfo, error) {
 		if d, ok := tree[p]; ok {
 			return d, nil
 		}
-		return nil, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+		return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+	}
+	readlink := func(p string) (string, error) {
+		if d, ok := tree[p]; ok && d.target != "" {
+			return d.target, nil
+		}
+		return "", &fs.PathError{Op: "readlink", Path: p, Err: syscall.EINVAL}
 	}
 	alice := procCreds{uid: 1000, gid: 1000}
 	for _, c := range []struct {
@@ -76,23 +111,42 @@ func TestWalkDirs(t *testing.T) {
 		{"/srv/dialgate", asRoot, true, "/srv (holding the host key) has mode 0777"},
 		{"/home/alice/.local/state/dialgate", asDialgate, false, "/home/alice/.local (holding the host key) is owned by alice"},
 		{"/home/alice/.local/state/dialgate", asDialgate, true, "/home/alice/.local (holding the host key) is owned by alice"},
+		// The state directory itself gets no pass for the sticky bit.
+		{"/tmp", alice, false, "/tmp (holding the host key) has mode 1777: every user can create files in it"},
+		{"/tmp/", alice, false, "/tmp (holding the host key) has mode 1777"},
+		{"/tmp/dialgate-alice/..", alice, false, "/tmp (holding the host key) has mode 1777"},
+		{"/tmp/not-made-yet", alice, false, ""},
+		// Symbolic links.
+		{"/var/ww/state", asDialgate, false, "/var/ww (holding the host key) has mode 0777"},
+		{"/var/lib/to-srv", asDialgate, false, "/srv (holding the host key) has mode 0777"},
+		{"/var/lib/to-srv/new", asDialgate, false, "/srv (holding the host key) has mode 0777"},
+		{"/var/lib/relative", asDialgate, false, ""},
+		{"/var/lib/nested", asDialgate, false, "/var/ww (holding the host key) has mode 0777"},
+		{"/tmp/root-state", asDialgate, false, ""},
+		{"/tmp/state", asDialgate, false, "/tmp/state (on the way to the host key) is owned by alice (uid 1000)"},
+		{"/tmp/state", asRoot, false, "/var/lib/dialgate (holding the host key) is owned by dialgate"},
+		{"/tmp/state", asRoot, true, ""},         // root editing: the link and the directory are the user's
+		{"/var/lib/loop", asDialgate, false, ""}, // the open that follows says ELOOP
 	} {
-		err := walkDirs("host key", c.dir, c.forEdit, ErrHostKeyPerm, c.p, testNames, stat)
+		err := walkDirs("host key", c.dir, c.forEdit, ErrHostKeyPerm, c.p, testNames, stat, readlink)
 		switch {
 		case c.says == "" && err != nil:
 			t.Errorf("%s as %d (edit %v): %v", c.dir, c.p.uid, c.forEdit, err)
-		case c.says != "" && (!errors.Is(err, ErrHostKeyPerm) || !strings.Contains(errString(err), "auth: directory "+c.says)):
+		case c.says != "" && (!errors.Is(err, ErrHostKeyPerm) || !strings.Contains(errString(err), "auth: directory "+c.says) && !strings.Contains(errString(err), "auth: symbolic link "+c.says)):
 			t.Errorf("%s as %d (edit %v): %v, want one saying %q", c.dir, c.p.uid, c.forEdit, err, c.says)
 		}
 	}
 }
 
 // TestLoadRefusesWritableStateDir: a state directory every user may
-// write in (without the sticky bit) is refused by LoadHostKey before it
-// reads the key, and LoadOrCreateHostKey does not make a key there; the
-// users file in it is refused too; with the sticky bit both load.
+// write in is refused by LoadHostKey before it reads the key, and
+// LoadOrCreateHostKey does not make a key there; the users file in it is
+// refused too. The sticky bit does not change that for the directory
+// holding them (security trial: a 1777 state_dir passed), only for one
+// above it.
 func TestLoadRefusesWritableStateDir(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
+	top := t.TempDir()
+	dir := filepath.Join(top, "state")
 	if _, err := CreateHostKey(dir, false); err != nil {
 		t.Fatal(err)
 	}
@@ -100,33 +154,170 @@ func TestLoadRefusesWritableStateDir(t *testing.T) {
 	if err := policyUsers(t).Save(users); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o777); err != nil {
+	for _, mode := range []os.FileMode{0o777, 0o777 | os.ModeSticky} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		bits := "0777"
+		if mode&os.ModeSticky != 0 {
+			bits = "1777"
+		}
+		want := "auth: directory " + dir + " (holding the host key) has mode " + bits + ": every user can "
+		if _, err := LoadHostKey(dir); !errors.Is(err, ErrHostKeyPerm) || !errors.Is(err, ErrUnsafeDir) || !strings.HasPrefix(errString(err), want) || !strings.HasSuffix(errString(err), "run chmod o-w "+dir) {
+			t.Errorf("LoadHostKey in a %s directory: %v, want %q... run chmod o-w %s", bits, err, want, dir)
+		}
+		if _, err := LoadUsers(users); !errors.Is(err, ErrUsersFilePerm) || !strings.Contains(errString(err), "(holding the users file) has mode "+bits) {
+			t.Errorf("LoadUsers in a %s directory: %v", bits, err)
+		}
+		if err := os.Remove(filepath.Join(dir, HostKeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if _, _, err := LoadOrCreateHostKey(dir); !errors.Is(err, ErrHostKeyPerm) {
+			t.Errorf("LoadOrCreateHostKey in a %s directory: %v", bits, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, HostKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a key was made in a %s directory: %v", bits, err)
+		}
+	}
+	// Sticky above the state directory, as /tmp is: both load.
+	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	want := "auth: directory " + dir + " (holding the host key) has mode 0777: every user can replace the files in it, so it is not used; run chmod o-w " + dir
-	if _, err := LoadHostKey(dir); !errors.Is(err, ErrHostKeyPerm) || !strings.HasPrefix(errString(err), want) {
-		t.Errorf("LoadHostKey in a 0777 directory: %v, want %q", err, want)
-	}
-	if _, err := LoadUsers(users); !errors.Is(err, ErrUsersFilePerm) || !strings.Contains(errString(err), "(holding the users file) has mode 0777") {
-		t.Errorf("LoadUsers in a 0777 directory: %v", err)
-	}
-	if err := os.Remove(filepath.Join(dir, HostKeyFile)); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := LoadOrCreateHostKey(dir); !errors.Is(err, ErrHostKeyPerm) {
-		t.Errorf("LoadOrCreateHostKey in a 0777 directory: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, HostKeyFile)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a key was made in a 0777 directory: %v", err)
-	}
-	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+	if err := os.Chmod(top, 0o777|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := LoadOrCreateHostKey(dir); err != nil {
-		t.Errorf("sticky 1777 directory: %v", err)
+		t.Errorf("0700 state directory in a 1777 one: %v", err)
 	}
 	if _, err := LoadUsers(users); err != nil {
-		t.Errorf("sticky 1777 directory: %v", err)
+		t.Errorf("0700 state directory in a 1777 one: %v", err)
+	}
+}
+
+// TestLoadRefusesLinkInWritableDir: a state directory reached through a
+// symbolic link that sits in a world-writable directory is refused,
+// naming that directory, though the directory the link leads to is
+// sound (security trial: only the resolved path was judged, and gateway
+// check said ok); the same through a link in a sound directory loads.
+func TestLoadRefusesLinkInWritableDir(t *testing.T) {
+	top := t.TempDir()
+	real := filepath.Join(top, "real", "state")
+	if _, err := CreateHostKey(real, false); err != nil {
+		t.Fatal(err)
+	}
+	ww := filepath.Join(top, "ww")
+	if err := os.Mkdir(ww, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(ww, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(ww, "state")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	want := "auth: directory " + ww + " (holding the host key) has mode 0777"
+	if _, err := LoadHostKey(link); !errors.Is(err, ErrHostKeyPerm) || !strings.HasPrefix(errString(err), want) {
+		t.Errorf("LoadHostKey through a link in a 0777 directory: %v, want %q", err, want)
+	}
+	if err := os.Chmod(ww, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadHostKey(link); err != nil {
+		t.Errorf("LoadHostKey through a link in a 0755 directory: %v", err)
+	}
+}
+
+// TestLoadHostKeyNoFollow: a host_key that is a symbolic link is not
+// read through, even where the directory check would pass (one a user
+// could write in before it was tightened): the error names the link.
+func TestLoadHostKeyNoFollow(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if _, err := CreateHostKey(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, HostKeyFile)
+	other := filepath.Join(dir, "elsewhere")
+	if err := os.Rename(key, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, key); err != nil {
+		t.Fatal(err)
+	}
+	want := "auth: host key " + key + " is a symbolic link, which is not followed"
+	if _, _, err := LoadOrCreateHostKey(dir); !errors.Is(err, ErrSymlink) || !strings.HasPrefix(errString(err), want) {
+		t.Errorf("LoadOrCreateHostKey with a linked host_key: %v, want %q", err, want)
+	}
+	// CreateHostKey --force replaces the link, and leaves its target.
+	before, err := os.ReadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CreateHostKey(dir, true); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(key); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("after keygen --force: %v %v, want a regular file", fi, err)
+	}
+	if after, err := os.ReadFile(other); err != nil || string(after) != string(before) {
+		t.Errorf("keygen --force wrote through the link: %v", err)
+	}
+}
+
+// TestRootRefusesPlantedLink: as root, a symbolic link that another
+// user (nobody, uid 65534) put in a sticky directory on the way to the
+// state directory is refused, naming its owner; root's own link there
+// loads; and a users file whose directory nobody owns, reached through
+// a link of root's, is refused. Needs root (to give files away).
+func TestRootRefusesPlantedLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a link to uid 65534; the walk is tested without root in TestWalkDirs")
+	}
+	const nobody = 65534
+	top := t.TempDir()
+	real := filepath.Join(top, "real")
+	if _, err := CreateHostKey(real, false); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(top, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(tmp, "state")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadHostKey(link); err != nil {
+		t.Errorf("root's link in a sticky directory: %v", err)
+	}
+	if err := os.Lchown(link, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	want := "auth: symbolic link " + link + " (on the way to the host key) is owned by "
+	if _, err := LoadHostKey(link); !errors.Is(err, ErrHostKeyPerm) || !strings.HasPrefix(errString(err), want) {
+		t.Errorf("nobody's link in a sticky directory: %v, want %q", err, want)
+	}
+
+	// A users file that is a link of root's to one in nobody's directory.
+	theirs := filepath.Join(top, "theirs")
+	if err := os.Mkdir(theirs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := policyUsers(t).Save(filepath.Join(theirs, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(real, "users.toml")
+	if err := os.Symlink(filepath.Join(theirs, "users.toml"), users); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadUsers(users); !errors.Is(err, ErrUsersFilePerm) || !strings.Contains(errString(err), "auth: directory "+theirs+" (holding the users file) is owned by ") {
+		t.Errorf("users file linked into nobody's directory: %v", err)
 	}
 }
 

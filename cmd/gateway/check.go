@@ -32,10 +32,13 @@ define) are printed but do not fail the check. A users file other
 users can write fails it, as does a users file or host key owned by a
 user other than root and the checking user, or in a directory such a
 user (or every user) may replace files in: gateway serve would refuse
-them. Run as root with a state_dir that is not root's (the service
-user's), the check reports what depends on the gateway's user (another
-user's file or directory) as a warning: run it as the gateway's user to
-judge those.`)
+them. Run as root with a state_dir that exists and is not root's (the
+service user's), the check reports what depends on the gateway's user
+(another user's file or directory) as a warning, and its last line says
+that it judged for a gateway running as the state_dir's owner and what
+gateway serve run as root would refuse: run it as the gateway's user
+to judge those. A state_dir not made yet is taken to be root's (the
+gateway run as root would make it).`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -68,6 +71,10 @@ judge those.`)
 		warnings = append(warnings, fmt.Sprintf("state_dir %s: %s (run the check as the gateway's user; a gateway running as user %s would not start; install -d -m 0700 -o USER %s makes it for USER)", c.StateDir, why, who, c.StateDir))
 	}
 	var failed []error
+	// Refusals reported as warnings because the gateway may run as the
+	// state directory's owner (unsafeForOtherUser); the last line names
+	// them.
+	var forOwner []string
 	users, err := auth.LoadUsers(c.UsersFile)
 	switch {
 	case err == nil:
@@ -83,6 +90,7 @@ judge those.`)
 		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (run the check as the gateway's user; a gateway running as %s would not start)", c.UsersFile, currentUserName(), currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
 		warnings = append(warnings, notForThisUser(err))
+		forOwner = append(forOwner, refusedWhy(err))
 	default:
 		// gateway serve would not start with it.
 		failed = append(failed, err)
@@ -98,6 +106,7 @@ judge those.`)
 		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (run the check as the gateway's user)", c.StateDir, currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
 		warnings = append(warnings, notForThisUser(err))
+		forOwner = append(forOwner, refusedWhy(err))
 	default:
 		failed = append(failed, err)
 	}
@@ -112,6 +121,10 @@ judge those.`)
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", path, w)
+	}
+	if len(forOwner) > 0 {
+		fmt.Printf("%s: ok only for a gateway running as %s, the owner of state_dir %s (%d listener(s), %d backend(s)); run as root, gateway serve would refuse to start: %s\n", path, stateDirOwner(c.StateDir), c.StateDir, len(c.Listeners), len(c.Backends), strings.Join(forOwner, "; "))
+		return exitOK
 	}
 	fmt.Printf("%s: ok (%d listener(s), %d backend(s), state in %s)\n", path, len(c.Listeners), len(c.Backends), c.StateDir)
 	return exitOK
@@ -152,27 +165,51 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 
 // unsafeForOtherUser reports whether err refuses a file or directory
 // for its owner or group (auth.UnsafePathError.ForUser) while the check
-// runs as root and stateDir is not root's. Operators usually run the
-// check as root (sudo), not as the gateway's user, and the owner of the
-// state directory is then the best sign of the gateway's user: the
-// service user's own files (/var/lib/dialgate owned by dialgate, 0700)
-// would otherwise fail every such check. So with a state directory of
-// another user (or none yet) the refusal, which holds for a gateway
-// running as root, is a warning; with root's state directory the gateway
-// runs as root, and the check fails as gateway serve would. Run as any
-// other user the check judges as that user's gateway would, and fails.
+// runs as root and stateDir exists and is not root's. Operators usually
+// run the check as root (sudo), not as the gateway's user, and the owner
+// of the state directory is then the best sign of the gateway's user:
+// the service user's own files (/var/lib/dialgate owned by dialgate,
+// 0700) would otherwise fail every such check. So with a state directory
+// of another user the refusal, which holds for a gateway running as
+// root, is a warning (and the check's last line says so); with root's
+// state directory, or none yet (the gateway run as root would make it,
+// root's), the gateway runs as root, and the check fails as gateway
+// serve would. Run as any other user the check judges as that user's
+// gateway would, and fails.
 func unsafeForOtherUser(err error, stateDir string) bool {
 	u, ok := auth.AsUnsafePath(err)
 	if !ok || !u.ForUser || os.Geteuid() != 0 {
 		return false
 	}
 	var st unix.Stat_t
-	return unix.Stat(stateDir, &st) != nil || st.Uid != 0
+	return unix.Stat(stateDir, &st) == nil && st.Uid != 0
 }
 
 // notForThisUser is the warning for an error unsafeForOtherUser accepts.
 func notForThisUser(err error) string {
 	return fmt.Sprintf("%v; a gateway running as root does not start with it, one running as the user who owns it may (state_dir is not root's; run the check as the gateway's user to judge it for that user: sudo -u USER gateway check)", err)
+}
+
+// refusedWhy is what a refusal unsafeForOtherUser accepts says in
+// short, for the check's last line: the path and who else may change
+// it ("/etc/dialgate/users.toml is owned by nobody (uid 65534)").
+func refusedWhy(err error) string {
+	u, _ := auth.AsUnsafePath(err)
+	why, _, _ := strings.Cut(u.Reason, ": ")
+	why, _, _ = strings.Cut(why, ", not by ")
+	return u.Path + " " + why
+}
+
+// stateDirOwner names the owner of dir, for the check's last line.
+func stateDirOwner(dir string) string {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return "its owner"
+	}
+	if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil && u.Username != "" {
+		return fmt.Sprintf("%s (uid %d)", u.Username, st.Uid)
+	}
+	return fmt.Sprintf("uid %d", st.Uid)
 }
 
 // currentUserName names the user this process runs as, for messages

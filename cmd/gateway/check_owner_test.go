@@ -44,31 +44,86 @@ func serveRefuses(t *testing.T, cfg string) string {
 }
 
 // TestCheckServeWritableStateDir: a state directory every user may write
-// in (mode 0777, no sticky bit) stops gateway serve, and fails gateway
-// check with the same words, naming the directory and chmod o-w.
+// in stops gateway serve, and fails gateway check with the same words,
+// naming the directory and chmod o-w; with the sticky bit too (security
+// trial: a 1777 state_dir passed the check, and a root gateway appended
+// to the file a calls.jsonl link planted there led to).
 func TestCheckServeWritableStateDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
+	for _, c := range []struct {
+		mode os.FileMode
+		bits string
+	}{{0o777, "0777"}, {0o777 | os.ModeSticky, "1777"}} {
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		if err := os.Mkdir(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(state, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		victim := filepath.Join(dir, "victim")
+		if err := os.WriteFile(victim, []byte("root only"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(victim, filepath.Join(state, "calls.jsonl")); err != nil {
+			t.Fatal(err)
+		}
+		cfg := ownerTestConfig(t, dir, filepath.Join(dir, "users.toml"))
+		want := "auth: directory " + state + " (holding the host key) has mode " + c.bits + ": every user can "
+		code, _, stderr := checkBinary(t, "", cfg)
+		if code != exitFailure || !strings.Contains(stderr.String(), "gateway check: "+want) || !strings.Contains(stderr.String(), "run chmod o-w "+state+"\n") {
+			t.Errorf("check, %s: exit %d, stderr:\n%s\nwant exit %d and %q", c.bits, code, stderr, exitFailure, want)
+		}
+		if got := serveRefuses(t, cfg); !strings.Contains(got, "gateway serve: "+want) {
+			t.Errorf("serve, %s: stderr:\n%s\nwant %q", c.bits, got, want)
+		}
+		if _, err := os.Stat(filepath.Join(state, auth.HostKeyFile)); err == nil {
+			t.Errorf("serve made a host key in a %s state directory", c.bits)
+		}
+		if b, err := os.ReadFile(victim); err != nil || string(b) != "root only" {
+			t.Errorf("%s: the file the planted calls.jsonl leads to is now %q (%v)", c.bits, b, err)
+		}
+	}
+}
+
+// TestCheckServeStateDirLink: a state_dir that is a symbolic link in a
+// world-writable directory is refused by check and serve alike, naming
+// that directory (security trial: check said ok, judging only the
+// directory the link leads to).
+func TestCheckServeStateDirLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
 	dir := t.TempDir()
-	state := filepath.Join(dir, "state")
-	if err := os.Mkdir(state, 0o700); err != nil {
+	real := filepath.Join(dir, "real", "state")
+	if err := os.MkdirAll(real, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(state, 0o777); err != nil {
+	ww := filepath.Join(dir, "ww")
+	if err := os.Mkdir(ww, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cfg := ownerTestConfig(t, dir, filepath.Join(dir, "users.toml"))
-	want := "auth: directory " + state + " (holding the host key) has mode 0777: every user can replace the files in it, so it is not used; run chmod o-w " + state
+	if err := os.Chmod(ww, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(ww, "state")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "gateway.toml")
+	text := fmt.Sprintf("state_dir = %q\nusers_file = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:0\"\n", filepath.Join(ww, "state"), filepath.Join(dir, "users.toml"))
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "auth: directory " + ww + " (holding the host key) has mode 0777"
 	code, _, stderr := checkBinary(t, "", cfg)
 	if code != exitFailure || !strings.Contains(stderr.String(), "gateway check: "+want) {
 		t.Errorf("check: exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, exitFailure, want)
 	}
 	if got := serveRefuses(t, cfg); !strings.Contains(got, "gateway serve: "+want) {
 		t.Errorf("serve: stderr:\n%s\nwant %q", got, want)
-	}
-	if _, err := os.Stat(filepath.Join(state, auth.HostKeyFile)); err == nil {
-		t.Error("serve made a host key in a 0777 state directory")
 	}
 }
 
@@ -114,15 +169,39 @@ func TestCheckServeOtherUsersFile(t *testing.T) {
 		}
 	}
 
+	// No state directory yet: a gateway run as root would make it, root's,
+	// so the check fails as serve does (trial: a fresh install's check
+	// said ok with a warning, and serve refused).
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := checkBinary(t, "", cfg); code != exitFailure || !strings.Contains(stderr.String(), "gateway check: "+want) {
+		t.Errorf("check without a state_dir: exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, exitFailure, want)
+	}
+	if got := serveRefuses(t, cfg); !strings.Contains(got, "gateway serve: "+want) {
+		t.Errorf("serve without a state_dir: stderr:\n%s\nwant %q", got, want)
+	}
+	if err := os.MkdirAll(state, 0o700); err != nil { // serve made it
+		t.Fatal(err)
+	}
+
 	// The service user's state directory: the check cannot tell that the
 	// gateway runs as root, and warns.
 	if err := os.Chown(state, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := checkBinary(t, "", cfg)
+	code, stdout, stderr := checkBinary(t, "", cfg)
 	if code != exitOK || !strings.Contains(stderr.String(), ": warning: "+want) || !strings.Contains(stderr.String(), "run the check as the gateway's user") {
 		t.Errorf("check with nobody's state_dir: exit %d, stderr:\n%s\nwant a warning %q", code, stderr, want)
 	}
+	// Not a plain "ok": whom it holds for, and what serve as root refuses
+	// (trial: a container's root with a bind mount of uid 1000's).
+	wantOK := cfg + ": ok only for a gateway running as "
+	wantWhy := "run as root, gateway serve would refuse to start: " + users + " is owned by "
+	if out := stdout.String(); !strings.HasPrefix(out, wantOK) || !strings.Contains(out, "(uid 65534), the owner of state_dir "+state) || !strings.Contains(out, wantWhy) || strings.Contains(out, ": ok (") {
+		t.Errorf("check with nobody's state_dir: stdout %q, want %q ... %q", out, wantOK, wantWhy)
+	}
+	serveRefuses(t, cfg)
 
 	// gateway user add as root edits the service user's file and keeps
 	// it theirs.

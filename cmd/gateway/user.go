@@ -234,7 +234,9 @@ func userMain(args []string, env userEnv) int {
 		code, err = userDel(pos[0], o, env)
 	}
 	if err != nil {
-		return fail(code, "%v", err)
+		// auth's messages (a users file's problems, one a line) without
+		// its prefix: after "gateway user: " it says nothing.
+		return fail(code, "%v", authMessage{err})
 	}
 	return exitOK
 }
@@ -251,11 +253,17 @@ func loadUsersFile(path string, mayCreate bool) (*auth.Users, error) {
 }
 
 // authMessage is an error of package auth as gateway user says it: the
-// message without the package's "auth: " prefix, the error itself for
-// errors.Is and errors.As.
+// message without the package's "auth: " prefix, on each of its lines
+// (a users file's problems), nor ErrBadUser's words after a validation
+// error, the error itself for errors.Is and errors.As. Other errors read
+// as they are.
 type authMessage struct{ err error }
 
-func (e authMessage) Error() string { return strings.TrimPrefix(e.err.Error(), "auth: ") }
+func (e authMessage) Error() string {
+	s := strings.TrimPrefix(e.err.Error(), "auth: ")
+	s = strings.TrimSuffix(s, ": "+auth.ErrBadUser.Error()) // "user ID ...: auth: invalid user entry"
+	return strings.ReplaceAll(s, "\nauth: ", "\n")
+}
 func (e authMessage) Unwrap() error { return e.err }
 
 // applyAttrs sets the account attributes given as flags on usr.

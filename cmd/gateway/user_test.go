@@ -145,6 +145,11 @@ func TestUserCommandRefusals(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("[user.x]\nhash = \"h\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Two problems, one the trial's: a callback address as host:port.
+	bad2 := filepath.Join(dir, "bad2.toml")
+	if err := os.WriteFile(bad2, []byte("[user.x]\nhash = \"h\"\n[user.y]\ncallback = \"127.0.0.1:30500\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "gateway.toml")
 	cfgText := "users_file = \"users.toml\"\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:2323\"\n" +
 		"[[backend]]\nname = \"bbs\"\ntype = \"tcp\"\naddress = \"127.0.0.1:6400\"\n"
@@ -184,7 +189,10 @@ func TestUserCommandRefusals(t *testing.T) {
 		{"empty password", "\n", nil, []string{"add", "--users", path, "--password-stdin", "bob"}, exitFailure, "empty password"},
 		{"long password", strings.Repeat("x", auth.MaxPasswordLen+1) + "\n", nil, []string{"add", "--users", path, "--password-stdin", "bob"}, exitFailure, "longer than"},
 		{"tty mismatch", "", []string{"one", "two"}, []string{"add", "--users", path, "bob"}, exitFailure, "do not match"},
-		{"bad users file", "", nil, []string{"list", "--users", bad}, exitFailure, bad + ":2:"},
+		{"bad users file", "", nil, []string{"list", "--users", bad}, exitFailure, "gateway user: " + bad + ":2:"},
+		// Each problem on its line, none with "auth: " (the trial:
+		// "gateway user: auth: u2.toml:11: callback address ...").
+		{"bad users file, two problems", "", nil, []string{"list", "--users", bad2}, exitFailure, "\n" + bad2 + ":4: "},
 		{"missing users file", "", nil, []string{"list", "--users", filepath.Join(dir, "none")}, exitFailure, "no such file"},
 		{"missing config", "", nil, []string{"list", "--config", filepath.Join(dir, "none.toml")}, exitFailure, "none.toml"},
 		// A backend the configuration does not define: the user could
@@ -200,6 +208,9 @@ func TestUserCommandRefusals(t *testing.T) {
 			r := userCmd(t, c.stdin, c.tty, args...)
 			if r.code != c.code || !strings.Contains(r.stderr, c.stderr) {
 				t.Errorf("got %+v, want exit %d and %q on stderr", r, c.code, c.stderr)
+			}
+			if strings.Contains(r.stderr, "auth: ") {
+				t.Errorf("stderr %q repeats the auth package's prefix", r.stderr)
 			}
 			if strings.TrimSpace(c.stdin) != "" && strings.Contains(r.stdout+r.stderr, strings.TrimSpace(c.stdin)) {
 				t.Error("output shows the password")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,7 +68,11 @@ var _ Store = (*File)(nil)
 
 // Open opens (creating if needed, mode 0700) the state directory and takes
 // its lock. block is the session-number reservation size (0: DefaultBlock;
-// 1 writes the counter for every call).
+// 1 writes the counter for every call). The store opens its files in dir
+// only if they are regular files, never through a symbolic link (an
+// error matching ErrSymlink, naming it: see openFile); who may create
+// files in dir is judged by the caller (auth's check of the state
+// directory, at gateway start).
 func Open(dir string, block int) (*File, error) {
 	if block <= 0 {
 		block = DefaultBlock
@@ -75,7 +80,7 @@ func Open(dir string, block int) (*File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	lk, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	lk, err := openFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -93,7 +98,9 @@ func Open(dir string, block int) (*File, error) {
 		return nil, err
 	}
 	f.next, f.reserved = n, n
-	rec, err := os.OpenFile(filepath.Join(dir, recordsFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Read and write: repairTail reads the last octet through the same
+	// descriptor, not through the name again.
+	rec, err := openFile(filepath.Join(dir, recordsFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		lk.Close()
 		return nil, fmt.Errorf("store: %w", err)
@@ -120,8 +127,8 @@ func (f *File) Dir() string { return f.dir }
 func (f *File) RecordsPath() string { return filepath.Join(f.dir, recordsFile) }
 
 func (f *File) readCounter() (uint64, error) {
-	b, err := os.ReadFile(filepath.Join(f.dir, sessionFile))
-	if os.IsNotExist(err) {
+	b, err := readFile(filepath.Join(f.dir, sessionFile), 64)
+	if errors.Is(err, fs.ErrNotExist) {
 		return 1, nil
 	}
 	if err != nil {
@@ -151,10 +158,12 @@ func (f *File) NextSession() (uint64, error) {
 	return n, nil
 }
 
-// reserve durably moves the high-water mark to upto.
+// reserve durably moves the high-water mark to upto. The rename puts a
+// new file in place of a link named session.next, but the temporary
+// file is opened by name, and so not through a link (openFile).
 func (f *File) reserve(upto uint64) error {
 	tmp := filepath.Join(f.dir, sessionFile+".tmp")
-	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	w, err := openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: reserve session numbers: %w", err)
 	}
@@ -356,7 +365,8 @@ func (f *File) Close() error {
 	return nil
 }
 
-// repairTail makes sure the record file ends in a newline, so that a
+// repairTail makes sure the record file f (open for reading and
+// appending) ends in a newline, so that a
 // record torn by a crash (power loss mid-write) cannot swallow the next
 // one. The torn line stays, and ReadRecords reports it.
 func repairTail(f *os.File) error {
@@ -367,13 +377,8 @@ func repairTail(f *os.File) error {
 	if st.Size() == 0 {
 		return nil
 	}
-	r, err := os.Open(f.Name())
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer r.Close()
 	last := make([]byte, 1)
-	if _, err := r.ReadAt(last, st.Size()-1); err != nil {
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	if last[0] == '\n' {

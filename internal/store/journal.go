@@ -43,7 +43,7 @@ func (f *File) OpenCall(r CallRecord) error {
 	}
 	dir := filepath.Join(f.dir, openDir)
 	path := filepath.Join(dir, strconv.FormatUint(r.Session, 10)+".json")
-	o, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	o, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: open call: %w", err)
 	}
@@ -94,6 +94,9 @@ func (f *File) recoverOpenCalls(now time.Time) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("store: %s is not a directory (a symbolic link is not followed): remove it", dir)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -137,11 +140,7 @@ func (f *File) recoverOpenCalls(now time.Time) error {
 // readOpenCall reads a note written by OpenCall.
 func readOpenCall(path string) (CallRecord, bool) {
 	var r CallRecord
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() > maxOpenRecord {
-		return r, false
-	}
-	b, err := os.ReadFile(path)
+	b, err := readFile(path, maxOpenRecord)
 	if err != nil || json.Unmarshal(b, &r) != nil || r.Session == 0 {
 		return r, false
 	}
