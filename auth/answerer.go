@@ -39,7 +39,10 @@ type AnswererConfig struct {
 	// will be placed. An error is answered with the sealed REJECT
 	// callback-unavailable instead of CONFIRM, and Answer returns it
 	// wrapped; the ticket is wiped then, and when CONFIRM cannot be sent
-	// after all (a callback scheduled for it fails its proof).
+	// after all (a callback scheduled for it fails its proof). Answer
+	// failing after ScheduleCallback returned nil means CONFIRM was not
+	// sent: the gateway should withdraw the callback, which no one was
+	// promised, rather than ring the user's line for a spent ticket.
 	ScheduleCallback func(t *Ticket) error
 	// Rand is the source of ephemeral keys and challenges; nil means
 	// crypto/rand.

@@ -92,6 +92,14 @@ func (t *Ticket) wipeLocked() {
 	clear(t.psk[:])
 }
 
+// Spent reports whether the ticket can no longer be placed: a callback
+// was accepted with it, or it was wiped (or found expired by an attempt).
+func (t *Ticket) Spent() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.used
+}
+
 // Wipe destroys the ticket (expired, or the user's call was cleared by the
 // operator): later PlaceCallback calls fail with ErrTicketUsed.
 func (t *Ticket) Wipe() {

@@ -70,9 +70,11 @@ type call struct {
 	stats  func() *store.LAPMStats
 	ticket any // Access Security callback ticket
 	// cbScheduled: Access Security scheduled the callback before its
-	// CONFIRM (scheduleV42Callback); cbErr: why it could not, and cbAddr
+	// CONFIRM (scheduleV42Callback), and cbWithdraw undoes that if
+	// CONFIRM is not sent after all; cbErr: why it could not, and cbAddr
 	// the address it was for.
 	cbScheduled bool
+	cbWithdraw  func()
 	cbErr       error
 	cbAddr      string
 	// breaks delivers the caller's V.42 breaks (UI BRK, V.42 §8.13);
@@ -618,6 +620,16 @@ func (c *call) v42Failed(err error) {
 		// user-ID form quoted and escaped.
 		c.rec.User = recordedName(c.st.verifier, user)
 	}
+	if c.cbScheduled {
+		// Scheduled, then CONFIRM was not sent (the caller's line
+		// dropped): no one was promised the callback, so it must not
+		// ring the user's line (auth wiped the ticket).
+		c.cbScheduled = false
+		if c.cbWithdraw != nil {
+			c.cbWithdraw()
+		}
+		c.log.Info("callback withdrawn: Access Security ended before CONFIRM", zap.Error(err))
+	}
 	switch {
 	case c.cbErr != nil:
 		// Access Security answered REJECT callback-unavailable.
@@ -660,7 +672,7 @@ var errNoCallbackService = errors.New("bridge: no callback service")
 func (c *call) callback(ctx context.Context, acct Account) {
 	if !c.cbScheduled {
 		// A text login, or a V42Answerer that did not schedule it.
-		if err := c.requestCallback(ctx, acct, c.ticket); err != nil {
+		if _, err := c.requestCallback(ctx, acct, c.ticket); err != nil {
 			c.callbackRefused(acct.Callback, err)
 			return
 		}
@@ -675,21 +687,24 @@ func (c *call) callback(ctx context.Context, acct Account) {
 
 // scheduleV42Callback is V42Call.ScheduleCallback: Access Security calls
 // it before CONFIRM, and answers REJECT callback-unavailable when it
-// fails; v42Failed then records why.
+// fails; v42Failed then records why. If Answer fails after it succeeded,
+// CONFIRM was not sent and v42Failed withdraws the callback.
 func (c *call) scheduleV42Callback(ctx context.Context, acct Account, ticket any) error {
-	if err := c.requestCallback(ctx, acct, ticket); err != nil {
+	withdraw, err := c.requestCallback(ctx, acct, ticket)
+	if err != nil {
 		c.cbErr, c.cbAddr = err, acct.Callback
 		return err
 	}
-	c.cbScheduled = true
+	c.cbScheduled, c.cbWithdraw = true, withdraw
 	return nil
 }
 
-// requestCallback hands the callback of acct to the callback service.
-func (c *call) requestCallback(ctx context.Context, acct Account, ticket any) error {
+// requestCallback hands the callback of acct to the callback service and
+// returns the service's withdraw function (may be nil).
+func (c *call) requestCallback(ctx context.Context, acct Account, ticket any) (withdraw func(), err error) {
 	cb := c.s.cb.Load()
 	if cb == nil {
-		return errNoCallbackService
+		return nil, errNoCallbackService
 	}
 	return (*cb)(ctx, CallbackRequest{
 		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.modeFor(ticket),

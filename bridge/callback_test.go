@@ -24,8 +24,8 @@ func TestCallbackNotScheduledIsTold(t *testing.T) {
 	}
 	defer st.Close()
 	refusal := errors.New("callbackd: a callback to this address is already pending for another user")
-	s, err := New(Options{Config: testConfig(t), Store: st, Verifier: v, Callback: func(context.Context, CallbackRequest) error {
-		return refusal
+	s, err := New(Options{Config: testConfig(t), Store: st, Verifier: v, Callback: func(context.Context, CallbackRequest) (func(), error) {
+		return nil, refusal
 	}})
 	if err != nil {
 		t.Fatal(err)

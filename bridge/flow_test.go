@@ -164,9 +164,9 @@ func TestCallbackHandedToService(t *testing.T) {
 	}
 	defer st.Close()
 	got := make(chan CallbackRequest, 1)
-	s, err := New(Options{Config: testConfig(t), Store: st, Verifier: v, Callback: func(_ context.Context, r CallbackRequest) error {
+	s, err := New(Options{Config: testConfig(t), Store: st, Verifier: v, Callback: func(_ context.Context, r CallbackRequest) (func(), error) {
 		got <- r
-		return nil
+		return nil, nil
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,12 @@ type CallbackRequest struct {
 // place now"); for a V.42 caller it is called during Access Security,
 // before CONFIRM (an error: REJECT callback-unavailable). A refused call
 // is recorded as refused with the error.
-type CallbackFunc func(ctx context.Context, req CallbackRequest) error
+//
+// withdraw, if not nil, unschedules the callback (callbackd
+// Service.Cancel): the Server calls it, at most once, when a V.42
+// caller's CONFIRM could not be sent after all, so that no one is called
+// back who was not promised it.
+type CallbackFunc func(ctx context.Context, req CallbackRequest) (withdraw func(), err error)
 
 // state is what Reload replaces.
 type state struct {

@@ -3,6 +3,7 @@ package callbackd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -80,6 +81,9 @@ type bridged struct {
 	// some sets allowNotBridged, the others fail on any.
 	notBridged      []error
 	allowNotBridged bool
+	// scheduled, if set, runs after each callback was scheduled (for a
+	// V.42 caller: before CONFIRM).
+	scheduled func()
 }
 
 // newBridged builds the gateway; each gw function may change the bridge's
@@ -150,14 +154,23 @@ func newBridged(t *testing.T, v bridge.Verifier, cfg Config, gw ...func(*bridge.
 		}
 	})
 	// As cmd/gateway schedules them.
-	srv.SetCallback(func(ctx context.Context, req bridge.CallbackRequest) error {
+	srv.SetCallback(func(ctx context.Context, req bridge.CallbackRequest) (func(), error) {
 		job := Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
 			Mode: ModeText, Listener: req.Listener, Remote: req.Remote, Data: req}
 		if req.Mode == "v42" {
 			job.Mode = ModeV42
 			job.Ticket, _ = req.Ticket.(*auth.Ticket)
 		}
-		return b.svc.Schedule(job)
+		if err := b.svc.Schedule(job); err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		hook := b.scheduled
+		b.mu.Unlock()
+		if hook != nil {
+			hook()
+		}
+		return func() { b.svc.Cancel(job.Session) }, nil
 	})
 	return b
 }
@@ -173,6 +186,14 @@ func withV42(t *testing.T) func(*bridge.Options) {
 		o.Config.Listeners[0].V42 = config.V42Detect
 		o.Config.Listeners[0].Security = config.SecurityRequired
 		o.V42 = &bridge.LAPMAnswerer{HostKey: key, Name: "testgw"}
+	}
+}
+
+// withTicketTTL sets the life of the V.42 answerer's callback tickets
+// (after withV42).
+func withTicketTTL(d time.Duration) func(*bridge.Options) {
+	return func(o *bridge.Options) {
+		o.V42.(*bridge.LAPMAnswerer).CallbackTTL = d
 	}
 }
 
@@ -516,9 +537,14 @@ func TestV42CallbackNotScheduledIsRejected(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	users := accounts{"bob": {Callback: "sim://shared-home"}, "bea": {Callback: "sim://shared-home"}}
 	// No one answers at the address: bob's callback stays pending,
-	// waiting to dial again.
-	b := newBridged(t, users, Config{Delay: 10 * time.Millisecond, Backoff: time.Hour, Expiry: 2 * time.Hour}, withV42(t))
+	// waiting out the hour's backoff to dial again. His ticket must live
+	// as long as his job: it caps the job's life, and with auth's
+	// default of two minutes the job would end at its first failed dial
+	// (the next would come after the ticket expired), freeing the
+	// address for bea.
+	b := newBridged(t, users, Config{Delay: 10 * time.Millisecond, Backoff: time.Hour, Expiry: 2 * time.Hour}, withV42(t), withTicketTTL(2*time.Hour))
 	b.request(t, "v42", "bob", "bob")
+	time.Sleep(100 * time.Millisecond) // bob's first dial has failed
 	cr, err := b.loginV42(t, "bea", "bea", "pw")
 	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonCallbackUnavailable || cr != nil {
 		t.Fatalf("bea's V.42 login: %+v, %v; want REJECT callback-unavailable", cr, err)
@@ -538,5 +564,84 @@ func TestV42CallbackNotScheduledIsRejected(t *testing.T) {
 	}
 	if as := bySession(b.rec.all())[recs[0].Session]; len(as) == 0 || as[len(as)-1].Result != Shutdown {
 		t.Errorf("bob's callback: %+v", as)
+	}
+}
+
+// TestV42ConfirmNotSentWithdrawsCallback: a V.42 login whose line drops
+// after the callback was scheduled and before CONFIRM went out promised
+// no one a callback: the bridge withdraws it at once (the user's line is
+// not rung), the call is not recorded as a callback, and the ticket is
+// wiped. The user's earlier callback, superseded by the withdrawn one,
+// stays superseded (callbackd.Service.Cancel).
+func TestV42ConfirmNotSentWithdrawsCallback(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	// A delay of an hour: only the withdrawal can end the job now.
+	b := newBridged(t, oneUser{"bob", "pw", "sim://bob-home"}, Config{Delay: time.Hour, Expiry: 3 * time.Hour}, withV42(t), withTicketTTL(3*time.Hour))
+	home, err := b.net.Listen("bob-home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close()
+	b.request(t, "v42", "bob", "bob")
+
+	a, l := linesim.NewPair(linesim.Config{Seed: 4, Name: "dropped"})
+	defer a.Close()
+	b.mu.Lock()
+	b.scheduled = func() {
+		// The caller's line drops before CONFIRM; the gateway's LAPM
+		// link notices at its next read, before CONFIRM is sent.
+		l.Close()
+		time.Sleep(100 * time.Millisecond)
+		b.mu.Lock()
+		b.scheduled = nil
+		b.mu.Unlock()
+	}
+	b.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- b.srv.HandleLine("test", l) }()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	res, left, err := lapm.Detect(ctx, a, lapm.Originator)
+	if err != nil || res != lapm.DetectLAPM {
+		t.Fatalf("detection: %v %v", res, err)
+	}
+	link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	cr, err := auth.Call(ctx, link, auth.CallerConfig{UserID: "bob", Password: "pw", WantCallback: true,
+		CheckHostKey: func([]byte) error { return nil }})
+	if err == nil {
+		t.Fatalf("call with CONFIRM not sent: %+v", cr)
+	}
+	a.Close()
+	if err := <-done; err != nil {
+		t.Errorf("HandleLine: %v", err)
+	}
+	if n := b.svc.Pending(); n != 0 {
+		t.Errorf("%d callbacks pending after the dropped login, want none", n)
+	}
+	actx, acancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer acancel()
+	if line, err := home.Accept(actx); err == nil {
+		line.Close()
+		t.Error("bob's line rang")
+	}
+	b.svc.Close()
+	recs, err := store.ReadRecordsFile(b.st.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Result != store.ResultCallback || recs[1].Result == store.ResultCallback || recs[1].Mode != "v42" {
+		t.Errorf("call records: %+v", recs)
+	}
+	m := bySession(b.rec.all())
+	if as := m[recs[0].Session]; len(as) != 1 || as[0].Result != Superseded {
+		t.Errorf("bob's first callback: %+v", as)
+	}
+	as := m[recs[1].Session]
+	if len(as) != 1 || as[0].Result != Withdrawn || as[0].Dials != 0 || !errors.Is(as[0].Err, ErrWithdrawn) {
+		t.Errorf("the withdrawn callback: %+v", as)
 	}
 }

@@ -43,7 +43,10 @@
 // pending one: that job ends with a Superseded record, an attempt of it in
 // progress is hung up, and the new job starts once the old one has let go
 // of its line and slot; another user's request for a busy address is
-// refused (ErrAddressBusy). So a user holds at most one concurrency slot,
+// refused (ErrAddressBusy). A job whose caller was not promised it after
+// all (the V.42 CONFIRM could not be sent) is withdrawn with Cancel, and
+// a V.42 job whose ticket was wiped or used never dials again (Withdrawn);
+// a job that ends without a handoff wipes its ticket. So a user holds at most one concurrency slot,
 // and logging in again and again only restarts that user's one callback.
 // Jobs waiting for a slot are served in the order they began to wait; an
 // attempt holds its slot for at most DialTimeout + HandshakeTimeout, and

@@ -23,6 +23,10 @@ var (
 	// ErrSuperseded: a newer job for the same user replaced this one
 	// (see Service.Schedule).
 	ErrSuperseded = errors.New("callbackd: callback superseded by a newer login")
+	// ErrWithdrawn: the job was withdrawn before its caller was promised
+	// it (Service.Cancel: the V.42 CONFIRM could not be sent), or its
+	// ticket was spent or wiped before a dial. Such a job dials no more.
+	ErrWithdrawn = errors.New("callbackd: callback withdrawn")
 	// ErrBadJob: a job lacks a field it needs.
 	ErrBadJob = errors.New("callbackd: invalid callback job")
 	// ErrExpired: the job's time ran out before a callback got through.
@@ -70,7 +74,9 @@ type Job struct {
 	Address string
 	// Mode selects how the callback is proved.
 	Mode Mode
-	// Ticket is the Access Security callback ticket (ModeV42 only).
+	// Ticket is the Access Security callback ticket (ModeV42 only). Once
+	// Schedule accepted the job the Service owns it: it wipes it when the
+	// job ends without a handoff (a handed-off ticket is used up).
 	Ticket *auth.Ticket
 	// Listener and Remote describe the original call, for the records.
 	Listener, Remote string
@@ -120,11 +126,16 @@ const (
 	// dial was made by this record, or the attempt in progress was hung
 	// up).
 	Superseded
+	// Withdrawn: the job was withdrawn (Service.Cancel) or its ticket
+	// spent or wiped before a dial; no dial was made by this record, or
+	// the attempt in progress was hung up.
+	Withdrawn
 )
 
 var resultNames = [...]string{
 	Connected: "connected", DialFailed: "dial-failed", HandshakeFailed: "handshake-failed",
 	WrongParty: "wrong-party", Expired: "expired", Shutdown: "shutdown", Superseded: "superseded",
+	Withdrawn: "withdrawn",
 }
 
 func (r Result) String() string {

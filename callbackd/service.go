@@ -296,6 +296,28 @@ func (s *Service) Schedule(job Job) error {
 	return nil
 }
 
+// Cancel withdraws the pending job of session, as if it had never been
+// scheduled, and reports whether there was one. It is for a caller that
+// was not promised the callback after all (the V.42 CONFIRM could not be
+// sent): the job dials no more (an attempt in progress is hung up) and
+// ends with a Withdrawn record; its ticket is wiped. A job that the
+// withdrawn one superseded is not restored: it has ended already (its
+// attempt hung up, its Superseded record written), and the user, by
+// calling again, gave up on it.
+func (s *Service) Cancel(session uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.pending[session]
+	if e == nil {
+		return false
+	}
+	// Under s.mu, as Schedule supersedes: a job that finds itself no
+	// longer pending (done) finds its ctx's cause set too.
+	s.forget(e)
+	e.cancel(fmt.Errorf("%w (session %d)", ErrWithdrawn, session))
+	return true
+}
+
 // Pending reports how many jobs are scheduled and not finished (a job
 // whose session was handed off is finished, and so is a superseded one).
 func (s *Service) Pending() int {
@@ -343,11 +365,19 @@ func (s *Service) done(e *entry) bool {
 }
 
 // run is one job from its delay to its handoff (ok: the caller hands sess
-// off) or final failure. ctx ends when the job is superseded or the
-// Service closes. A job that supersedes old starts when old has let go of
+// off) or final failure. ctx ends when the job is superseded or
+// withdrawn or the Service closes. A job that supersedes old starts when old has let go of
 // its line and slot, so that a user never has two attempts at once.
+//
+// A job that ends without a handoff wipes its ticket: the job's goroutine
+// is its only user by then (a superseding job has its own ticket).
 func (s *Service) run(ctx context.Context, e *entry, deadline time.Time, old *entry) (sess Session, ok bool) {
 	job := e.job
+	defer func() {
+		if !ok && job.Ticket != nil {
+			job.Ticket.Wipe()
+		}
+	}()
 	if old != nil {
 		// Not cut short by ctx: a job superseded in turn still lets old
 		// go first, so a chain of them never overlaps. old's ctx has
@@ -364,6 +394,13 @@ func (s *Service) run(ctx context.Context, e *entry, deadline time.Time, old *en
 			s.finish(ctx, e, n-1, err)
 			return Session{}, false
 		}
+		if job.Ticket != nil && job.Ticket.Spent() {
+			// Wiped (CONFIRM not sent, an operator) or used: a dial
+			// would only ring the user for a proof that cannot succeed.
+			<-s.sem
+			s.finish(ctx, e, n-1, fmt.Errorf("%w: session %d: the ticket is spent", ErrWithdrawn, job.Session))
+			return Session{}, false
+		}
 		a := Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode, Number: n, Dials: n, Start: s.clock.Now()}
 		sess, res, err := s.attempt(ctx, job, deadline)
 		<-s.sem
@@ -371,11 +408,12 @@ func (s *Service) run(ctx context.Context, e *entry, deadline time.Time, old *en
 		if res == Connected {
 			a.Final = true
 			if !s.done(e) {
-				// Superseded after the proof: the newer job calls
-				// back; this line is hung up.
+				// Superseded (or withdrawn) after the proof: the
+				// newer job calls back; this line is hung up.
 				sess.Conn.Close()
 				sess.Line.Close()
-				a.Result, a.Err = Superseded, fmt.Errorf("%w; proved callback hung up", context.Cause(ctx))
+				res, cause := cut(ctx)
+				a.Result, a.Err = res, fmt.Errorf("%w; proved callback hung up", cause)
 				s.record(a)
 				return Session{}, false
 			}
@@ -394,21 +432,26 @@ func (s *Service) run(ctx context.Context, e *entry, deadline time.Time, old *en
 	}
 }
 
-// ended is the error of a job whose ctx ended: ErrSuperseded if it was
-// superseded (also if the Service closed since), else ErrClosed.
+// ended is the error of a job whose ctx ended: its cause if it was
+// superseded or withdrawn (also if the Service closed since), else
+// ErrClosed.
 func (s *Service) ended(ctx context.Context) error {
-	if err := superseded(ctx); err != nil {
+	if _, err := cut(ctx); err != nil {
 		return err
 	}
 	return ErrClosed
 }
 
-// superseded returns the cause of ctx if it wraps ErrSuperseded.
-func superseded(ctx context.Context) error {
-	if err := context.Cause(ctx); errors.Is(err, ErrSuperseded) {
-		return err
+// cut returns the cause of the job's ctx and its Result if the job was
+// superseded or withdrawn; else 0, nil.
+func cut(ctx context.Context) (Result, error) {
+	switch err := context.Cause(ctx); {
+	case errors.Is(err, ErrSuperseded):
+		return Superseded, err
+	case errors.Is(err, ErrWithdrawn):
+		return Withdrawn, err
 	}
-	return nil
+	return 0, nil
 }
 
 // finish ends a job that could not make (another) attempt after dials
@@ -420,6 +463,8 @@ func (s *Service) finish(ctx context.Context, e *entry, dials int, err error) {
 		res = Shutdown
 	case errors.Is(err, ErrSuperseded):
 		res = Superseded
+	case errors.Is(err, ErrWithdrawn):
+		res = Withdrawn
 	}
 	now := s.clock.Now()
 	job := e.job
@@ -518,9 +563,10 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 	cause := context.Cause(dctx)
 	cancel()
 	if err != nil {
+		cutRes, cutErr := cut(ctx)
 		switch {
-		case superseded(ctx) != nil:
-			return Session{}, Superseded, fmt.Errorf("%w: dialling %s: %w", superseded(ctx), job.Address, err)
+		case cutRes != 0:
+			return Session{}, cutRes, fmt.Errorf("%w: dialling %s: %w", cutErr, job.Address, err)
 		case s.ctx.Err() != nil:
 			return Session{}, Shutdown, fmt.Errorf("%w: dialling %s: %w", ErrClosed, job.Address, err)
 		case errors.Is(err, transport.ErrBadAddress) || errors.Is(err, transport.ErrUnknownScheme):
@@ -549,9 +595,10 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 		return Session{Conn: conn, Line: line}, Connected, nil
 	}
 	line.Close()
+	cutRes, cutErr := cut(ctx)
 	switch {
-	case superseded(ctx) != nil:
-		return Session{}, Superseded, fmt.Errorf("%w: line hung up during the proof: %w", superseded(ctx), err)
+	case cutRes != 0:
+		return Session{}, cutRes, fmt.Errorf("%w: line hung up during the proof: %w", cutErr, err)
 	case s.ctx.Err() != nil:
 		return Session{}, Shutdown, fmt.Errorf("%w: %w", ErrClosed, err)
 	case errors.Is(err, ErrWrongParty):

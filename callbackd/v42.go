@@ -54,6 +54,11 @@ func (v V42) Place(ctx context.Context, line transport.Line, job Job) (io.ReadWr
 	if job.Ticket == nil {
 		return nil, fmt.Errorf("callbackd: session %d: V.42 callback without a ticket: %w", job.Session, ErrNoRetry)
 	}
+	if job.Ticket.Spent() {
+		// Wiped or used: CALLBACK could not be sent, do not make the
+		// user's line go through detection for nothing.
+		return nil, fmt.Errorf("callbackd: session %d: %w: %w", job.Session, ErrNoRetry, auth.ErrTicketUsed)
+	}
 	link, err := v.Open(ctx, line)
 	if err != nil {
 		return nil, fmt.Errorf("callbackd: bringing up LAPM: %w", err)

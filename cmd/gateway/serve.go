@@ -500,14 +500,17 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 	if err != nil {
 		return nil, err
 	}
-	gw.SetCallback(func(_ context.Context, req bridge.CallbackRequest) error {
+	gw.SetCallback(func(_ context.Context, req bridge.CallbackRequest) (func(), error) {
 		job := callbackd.Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
 			Mode: callbackd.ModeText, Listener: req.Listener, Remote: req.Remote, Data: req}
 		if req.Mode == "v42" {
 			job.Mode = callbackd.ModeV42
 			job.Ticket, _ = req.Ticket.(*auth.Ticket)
 		}
-		return svc.Schedule(job)
+		if err := svc.Schedule(job); err != nil {
+			return nil, err
+		}
+		return func() { svc.Cancel(job.Session) }, nil
 	})
 	return svc, nil
 }
