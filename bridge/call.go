@@ -465,11 +465,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 			c.end(store.ResultCompleted, reason, msgBackendEnd)
 		}
 	case endCaller:
-		reason := "caller hung up"
-		if res.callerErr != nil {
-			reason = "caller line failed: " + res.callerErr.Error()
-		}
-		c.end(store.ResultCompleted, reason, "")
+		c.end(store.ResultCompleted, callerEndReason(res.callerErr), "")
 	case endStopped:
 		switch cause := context.Cause(pctx); {
 		case errors.Is(cause, errIdleTimeout):
@@ -744,4 +740,20 @@ func callerHungUp(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, transport.ErrHungUp) || errors.Is(err, net.ErrClosed)
+}
+
+// callerEndReason is the record's reason for a call the caller's side
+// ended: err is the caller line's error, nil for an orderly end. A V.42
+// caller that releases the link (DISC) while the gateway is writing to it
+// hung up as much as one whose release arrives between writes, which
+// ends the reads with EOF; a link that failed (N400 retransmissions
+// unanswered) did not.
+func callerEndReason(err error) string {
+	switch {
+	case err == nil:
+		return "caller hung up"
+	case errors.Is(err, lapm.ErrPeerDisconnected) && !errors.Is(err, lapm.ErrLinkFailure):
+		return "caller hung up (" + err.Error() + ")"
+	}
+	return "caller line failed: " + err.Error()
 }

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
 )
 
 func TestTextLoginToTCPBackend(t *testing.T) {
@@ -268,5 +271,27 @@ func TestLastWordsTimeoutSlowLine(t *testing.T) {
 	c.stats = func() *store.LAPMStats { return &store.LAPMStats{N401: 128} }
 	if d := c.lastWordsTimeout(30); d != messageWriteTimeout+time.Duration(30+2*144)*time.Second/30 {
 		t.Errorf("V.42 at 300 bit/s: %v", d)
+	}
+}
+
+// TestCallerEndReason: a V.42 caller's release (DISC) that ends a write
+// is recorded as a hang-up (trial: gateway modem dropping DTR during a
+// flood was recorded "caller line failed: ... peer disconnected"), a
+// failed link and other line errors are not.
+func TestCallerEndReason(t *testing.T) {
+	released := fmt.Errorf("lapm: write: %w: DISC received in state connected", lapm.ErrPeerDisconnected)
+	failed := fmt.Errorf("lapm: write: %w: %w", lapm.ErrPeerDisconnected, lapm.ErrLinkFailure)
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "caller hung up"},
+		{released, "caller hung up (" + released.Error() + ")"},
+		{failed, "caller line failed: " + failed.Error()},
+		{errors.New("write: broken pipe"), "caller line failed: write: broken pipe"},
+	} {
+		if got := callerEndReason(c.err); got != c.want {
+			t.Errorf("callerEndReason(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }
