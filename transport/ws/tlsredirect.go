@@ -20,10 +20,6 @@ import (
 // request has been answered (see NewTLSListener).
 var ErrPlainHTTP = errors.New("ws: plain HTTP on a TLS port")
 
-// recordTypeHandshake is the content type of a TLS handshake record, the
-// first octet a TLS client sends (RFC 8446 §5.1, RFC 5246 §6.2.1).
-const recordTypeHandshake = 0x16
-
 // plainLinger bounds how long a connection answered in plain HTTP is
 // drained after the answer, so that octets the client sent beyond what
 // was read (a request body) do not make the close a reset that destroys
