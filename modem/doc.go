@@ -45,9 +45,12 @@
 //     driven on outputs; &K flow control set in termios), or stdio. A pty
 //     or stdio has no modem-control lines: Run does &K4 XON/XOFF in band
 //     there (CarrierSetter, DSRSetter, RingSetter, FlowSetter in modem.go).
-//     A DTR drop is acted on whatever the output is doing: output pending
-//     for the DTE that went is discarded (by Run and by the pty), never
-//     delivered to the next DTE.
+//     A DTR drop is acted on whatever the output is doing: output Run
+//     still holds for the DTE that went is discarded; a pty also discards
+//     what the kernel holds, so none of it reaches the next DTE. A serial
+//     port flushes the kernel's output queue (TCOFLUSH) at the drop, but
+//     a Write already held up by flow control is not interrupted: what it
+//     still has to write when the flow resumes is sent.
 //
 // How a call is placed (plain telnet, or V.42 detection, LAPM and Access
 // Security) is the Dialer's business; the package does not depend on it.

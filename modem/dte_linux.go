@@ -117,6 +117,9 @@ func (p *PTY) io(events int16, b []byte) (int, error) {
 
 // Read implements io.Reader with DTR-drop reporting (see ErrDTRDrop).
 func (p *PTY) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	for {
 		select {
 		case <-p.closed:
@@ -166,15 +169,14 @@ func (p *PTY) drop() bool {
 	return true
 }
 
-// flushTerminal discards what the kernel holds for the DTE: the pending
-// output towards the terminal (TCOFLUSH on the master flushes the pty's
-// buffers) and what the terminal's line discipline has already taken in
-// (its read buffer, kept while nobody has the terminal open; only a
-// TCIFLUSH on the terminal itself reaches it). The terminal is open here
-// only for that ioctl; Read does not run meanwhile, so the short open
-// is not taken for a DTE.
+// flushTerminal discards what the kernel holds for the DTE: the output
+// written to the master and not yet read, which the terminal's line
+// discipline has taken in (its read buffer, kept while nobody has the
+// terminal open). Only a TCIFLUSH on the terminal itself reaches it; a
+// TCOFLUSH on the master does not (on current Linux the master's side
+// holds nothing by then). The terminal is open here only for that ioctl;
+// Read does not run meanwhile, so the short open is not taken for a DTE.
 func (p *PTY) flushTerminal() {
-	_ = p.raw.Control(func(fd uintptr) { _ = unix.IoctlSetInt(int(fd), unix.TCFLSH, unix.TCOFLUSH) })
 	fd, err := unix.Open(p.path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -501,10 +503,23 @@ func (s *Serial) Read(b []byte) (int, error) {
 		up := st&s.mask != 0
 		if s.high && !up {
 			s.high = false
+			s.flushOutput()
 			return 0, fmt.Errorf("modem: serial %s: %w", s.f.Name(), ErrDTRDrop)
 		}
 		s.high = up
 	}
+}
+
+// flushOutput discards the kernel's output queue for the DTE that
+// dropped DTR (tcflush TCOFLUSH). A Write already under way, held by
+// flow control, is not interrupted: what it has not yet handed to the
+// kernel when it goes on is still sent, to whoever is on the line next.
+func (s *Serial) flushOutput() {
+	raw, err := s.f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) { _ = unix.IoctlSetInt(int(fd), unix.TCFLSH, unix.TCOFLUSH) })
 }
 
 // Write implements io.Writer.

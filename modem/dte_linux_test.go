@@ -290,3 +290,26 @@ func TestSerialDCD(t *testing.T) {
 		}
 	}
 }
+
+// TestPTYReadEmptyBuffer: a Read into an empty buffer returns at once
+// (it used to spin until the DTE typed), with or without a DTE.
+func TestPTYReadEmptyBuffer(t *testing.T) {
+	p, err := OpenPTY("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Read(nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Read(nil): %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read(nil) did not return")
+	}
+}

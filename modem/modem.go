@@ -392,6 +392,7 @@ func (m *modem) handle(ev event) error {
 	case evDTE:
 		if m.prompt != nil {
 			m.promptInput(ev.data)
+			clear(ev.data) // a password's keystrokes
 			return nil
 		}
 		m.apply(m.ip.FromDTE(now, ev.data))
@@ -781,7 +782,11 @@ func (m *modem) readDTE(dte io.Reader) {
 			data = m.inbandFlow(data)
 		}
 		if len(data) > 0 {
-			if !m.send(event{kind: evDTE, data: append([]byte(nil), data...)}) {
+			ok := m.send(event{kind: evDTE, data: append([]byte(nil), data...)})
+			// What was typed may be a password at a prompt: the loop
+			// wipes its copy, and this one goes now.
+			clear(buf[:n])
+			if !ok {
 				return
 			}
 		}

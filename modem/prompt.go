@@ -14,24 +14,37 @@ import (
 // the answer, not a key that abandons the dial.
 type Prompter interface {
 	// Prompt writes text to the DTE and returns the line typed after it,
-	// without its end (CR). With echo false the typed characters are not
-	// echoed (a password). The caller wipes the returned bytes after use.
+	// without its end (CR), of at most max characters (further ones are
+	// rung at with BEL; max <= 0 means maxPromptLine). Of text only CR,
+	// LF and printable ASCII reach the DTE, anything else shows as '?'
+	// (text may carry a name the far end chose). With echo false the
+	// typed characters are not echoed (a password), and the line is never
+	// taken for a command. The caller wipes the returned bytes after use.
 	// It fails with an error wrapping ErrPromptAborted when the user gives
-	// up (Ctrl-C, ATH typed as the line, DTR drop) or nothing is typed
-	// within PromptTimeout, and with ctx's error when ctx ends.
-	Prompt(ctx context.Context, text string, echo bool) ([]byte, error)
+	// up (Ctrl-C, ATH typed as an echoed line, DTR drop) or the dial's
+	// prompts have together waited PromptTimeout, and with ctx's error
+	// when ctx ends (the caller ends ctx when the far end stops waiting).
+	Prompt(ctx context.Context, text string, echo bool, max int) ([]byte, error)
 }
 
 // ErrPromptAborted is returned (wrapped) by Prompter.Prompt when the user
 // abandoned the prompt or let it time out.
 var ErrPromptAborted = errors.New("modem: prompt abandoned")
 
-// PromptTimeout bounds how long a prompt waits for its line.
-const PromptTimeout = 60 * time.Second
+// PromptTimeout bounds how long the prompts of one dial wait for their
+// lines, all of them together (a login and its password): 45 s leaves the
+// gateway's default handshake deadline (security.handshake_deadline,
+// 60 s, which covers the whole Access Security handshake) time for the
+// rest of the handshake.
+const PromptTimeout = 45 * time.Second
 
-// maxPromptLine bounds a typed line; further characters are ignored (and
-// rung at with BEL) until CR or a backspace.
+// maxPromptLine bounds a typed line when the Prompt call gives no bound;
+// further characters are ignored (and rung at with BEL) until CR or a
+// backspace.
 const maxPromptLine = 128
+
+// maxTypeahead bounds what is kept of the typing between two prompts.
+const maxTypeahead = 2048
 
 type promptKey struct{}
 
@@ -57,6 +70,7 @@ const (
 type lineEditor struct {
 	buf  []byte
 	echo bool
+	max  int // the most characters kept; 0 means maxPromptLine
 }
 
 // editResult is what one typed character did to the line.
@@ -89,11 +103,15 @@ func (e *lineEditor) feed(c byte) ([]byte, editResult) {
 	case lf:
 		return nil, editMore // the LF of a CR LF line end
 	}
-	if c < 0x20 || len(e.buf) >= maxPromptLine {
+	limit := e.max
+	if limit <= 0 {
+		limit = maxPromptLine
+	}
+	if c < 0x20 || len(e.buf) >= limit {
 		return []byte{bel}, editMore
 	}
 	if e.buf == nil {
-		e.buf = make([]byte, 0, maxPromptLine) // never grown: no stray copies
+		e.buf = make([]byte, 0, limit) // never grown: no stray copies
 	}
 	e.buf = append(e.buf, c)
 	if e.echo {
@@ -109,7 +127,8 @@ func (e *lineEditor) wipe() {
 }
 
 // isHangup reports whether a typed line is the ATH command (the user
-// wants out, as from any dial).
+// wants out, as from any dial). Only an echoed line is asked: a hidden
+// one is a password, whatever it reads as.
 func isHangup(line []byte) bool {
 	s := bytes.ToUpper(bytes.ReplaceAll(line, []byte(" "), nil))
 	return bytes.Equal(s, []byte("ATH")) || bytes.Equal(s, []byte("ATH0"))
@@ -120,6 +139,7 @@ type promptReq struct {
 	gen   uint64
 	text  string
 	echo  bool
+	max   int
 	reply chan promptReply // buffered 1
 }
 
@@ -130,7 +150,8 @@ type promptReply struct {
 
 // prompting is the loop's state while a dial prompts: the request being
 // answered (nil between two prompts of the same dial) and what was typed
-// ahead of the next prompt.
+// ahead of the next prompt. deadline is set at the dial's first prompt
+// and bounds all of them (PromptTimeout).
 type prompting struct {
 	gen       uint64
 	req       *promptReq
@@ -145,8 +166,8 @@ type dialPrompter struct {
 	gen uint64
 }
 
-func (p dialPrompter) Prompt(ctx context.Context, text string, echo bool) ([]byte, error) {
-	req := &promptReq{gen: p.gen, text: text, echo: echo, reply: make(chan promptReply, 1)}
+func (p dialPrompter) Prompt(ctx context.Context, text string, echo bool, max int) ([]byte, error) {
+	req := &promptReq{gen: p.gen, text: text, echo: echo, max: max, reply: make(chan promptReply, 1)}
 	if !p.m.send(event{kind: evPrompt, gen: p.gen, prompt: req}) {
 		return nil, context.Canceled
 	}
@@ -154,10 +175,20 @@ func (p dialPrompter) Prompt(ctx context.Context, text string, echo bool) ([]byt
 	case r := <-req.reply:
 		return r.line, r.err
 	case <-ctx.Done():
-		// The loop answers every request; wipe a line that comes late.
+		// The loop answers every request it takes; wipe a line that
+		// comes late. A request still queued when Run ends is never
+		// taken: the wait ends with Run.
 		go func() {
-			r := <-req.reply
-			clear(r.line)
+			select {
+			case r := <-req.reply:
+				clear(r.line)
+			case <-p.m.ctx.Done():
+				select {
+				case r := <-req.reply:
+					clear(r.line)
+				default:
+				}
+			}
 		}()
 		return nil, ctx.Err()
 	}
@@ -171,12 +202,11 @@ func (m *modem) startPrompt(req *promptReq) {
 	}
 	if m.prompt == nil || m.prompt.gen != req.gen {
 		m.endPrompting()
-		m.prompt = &prompting{gen: req.gen}
+		m.prompt = &prompting{gen: req.gen, deadline: m.now().Add(PromptTimeout)}
 	}
 	p := m.prompt
-	p.req, p.ed = req, lineEditor{echo: req.echo}
-	p.deadline = m.now().Add(PromptTimeout)
-	m.toDTE([]byte(req.text))
+	p.req, p.ed = req, lineEditor{echo: req.echo, max: req.max}
+	m.toDTE(printable(req.text))
 	ahead := p.typeahead
 	p.typeahead = nil
 	m.promptInput(ahead)
@@ -193,7 +223,10 @@ func (m *modem) promptInput(data []byte) {
 				m.abortPrompt("Ctrl-C after the login was typed")
 				return
 			}
-			if len(p.typeahead) < maxPromptLine {
+			if p.typeahead == nil {
+				p.typeahead = make([]byte, 0, maxTypeahead) // never grown
+			}
+			if len(p.typeahead) < maxTypeahead {
 				p.typeahead = append(p.typeahead, c)
 			}
 			continue
@@ -204,7 +237,7 @@ func (m *modem) promptInput(data []byte) {
 		}
 		switch r {
 		case editDone:
-			if isHangup(p.ed.buf) {
+			if p.ed.echo && isHangup(p.ed.buf) {
 				p.ed.wipe()
 				m.abortPrompt("ATH typed at the prompt")
 				return
@@ -237,9 +270,9 @@ func (m *modem) abortPrompt(why string) {
 // promptTimedOut abandons a dial whose prompt waited PromptTimeout.
 func (m *modem) promptTimedOut() {
 	m.endPrompting()
-	m.logf("modem: dial abandoned: nothing typed at the prompt within %v", PromptTimeout)
+	m.logf("modem: dial abandoned: the login was not typed within %v", PromptTimeout)
 	m.dropCall()
-	m.apply(m.ip.DialFailed(m.now(), ReasonNoCarrier, "nothing typed at the prompt in time"))
+	m.apply(m.ip.DialFailed(m.now(), ReasonNoCarrier, "the login was not typed in time"))
 }
 
 // endPrompting answers a waiting prompt with ErrPromptAborted and forgets
@@ -255,4 +288,19 @@ func (m *modem) endPrompting() {
 		p.req.reply <- promptReply{err: ErrPromptAborted}
 	}
 	clear(p.typeahead)
+}
+
+// printable returns text as shown to the DTE: CR, LF and printable ASCII
+// as they are, any other octet as '?'. A name from the far end (the
+// gateway's) must not send control codes to the terminal, C1 ones
+// (0x80-0x9F, CSI at 0x9B on an 8-bit terminal) included, even as part
+// of a UTF-8 sequence.
+func printable(text string) []byte {
+	b := []byte(text)
+	for i, c := range b {
+		if c != cr && c != lf && (c < 0x20 || c > 0x7e) {
+			b[i] = '?'
+		}
+	}
+	return b
 }

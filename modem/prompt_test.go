@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/internal/testutil"
 )
@@ -73,11 +74,11 @@ func TestRunPromptDuringDial(t *testing.T) {
 		if !ok {
 			return nil, errors.New("no prompter")
 		}
-		u, err := p.Prompt(ctx, "login: ", true)
+		u, err := p.Prompt(ctx, "login: ", true, 0)
 		if err != nil {
 			return nil, err
 		}
-		pw, err := p.Prompt(ctx, "Password: ", false)
+		pw, err := p.Prompt(ctx, "Password: ", false, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -112,4 +113,19 @@ func TestRunPromptDuringDial(t *testing.T) {
 	h.send(t, "sec\x03")
 	h.exp.expect(t, "^C\r\n\r\nNO CARRIER\r\n")
 	h.cmd(t, "AT", "OK\r\n")
+}
+
+// TestPromptKeystrokesWiped: the loop wipes the keystrokes it was handed
+// once the prompt has taken them (a password's).
+func TestPromptKeystrokesWiped(t *testing.T) {
+	m := &modem{ip: NewInterp(Config{}), now: time.Now, ctx: t.Context(), dteOut: make(chan dteChunk, 8)}
+	m.prompt = &prompting{gen: 1, req: &promptReq{gen: 1, reply: make(chan promptReply, 1)}}
+	data := []byte("secret")
+	if err := m.handle(event{kind: evDTE, data: data}); err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != string(make([]byte, len(data))) {
+		t.Errorf("the keystrokes stay: %q", data)
+	}
+	m.prompt.ed.wipe()
 }

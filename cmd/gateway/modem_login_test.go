@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,4 +103,43 @@ func TestE2EModemTypedLogin(t *testing.T) {
 	if strings.Contains(m.log.String(), "pw-b") {
 		t.Error("the modem logged the password")
 	}
+}
+
+// TestE2EModemLoginOutlastsGateway: the gateway's handshake_deadline
+// (2 s here) bounds the whole typed login. When it passes while the
+// modem waits at the prompt, the gateway hangs up and the prompt ends at
+// once: the DTE gets "the gateway stopped waiting for the login" and
+// NO CARRIER, not a prompt on a dead line.
+func TestE2EModemLoginOutlastsGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
+	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echoBackend(t), "detect", g.metrics, false)
+	conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \"2s\"\n", 1)
+	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.writeUsers(map[string]string{"bob": "echo"})
+	g.start()
+	t.Cleanup(g.stop)
+
+	m := startModemCmd(t, modemFlags{tofu: true, knownHosts: filepath.Join(dir, "known_hosts"), timeout: 20 * time.Second})
+	dte, exp := openDTE(t, m.link)
+	defer dte.Close()
+	send(t, dte, "AT&F E0 V1 X4\r")
+	exp.expect(t, "OK\r\n")
+	send(t, dte, "ATDT"+g.addr+"\r")
+	exp.expect(t, "login: ")
+	start := time.Now()
+	exp.expect(t, "the gateway stopped waiting for the login\r\n\r\nNO CARRIER\r\n")
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("the prompt ended %v after it was shown", d)
+	}
+	if r := g.waitRecords(1)[0]; r.Reason != "login timed out" {
+		t.Errorf("record %+v, want the login timed out", r)
+	}
+	send(t, dte, "AT\r")
+	exp.expect(t, "OK\r\n")
 }

@@ -96,6 +96,10 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 	if err != nil {
 		return nil, dialErr(modem.ReasonError, "cannot dial that address", err)
 	}
+	if len(t.User) > auth.MaxUserIDLen {
+		// Access Security would refuse it as a configuration error.
+		return nil, dialErr(modem.ReasonNoCarrier, fmt.Sprintf("the login is longer than %d characters", auth.MaxUserIDLen), nil)
+	}
 	line, err := transport.Dial(ctx, t.Address)
 	if err != nil {
 		if errors.Is(err, transport.ErrUnknownScheme) || errors.Is(err, transport.ErrBadAddress) {
@@ -104,13 +108,15 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		r, explain := modem.Classify(err)
 		return nil, dialErr(r, explain, err)
 	}
-	// A login typed at the DTE (below) may take up to a prompt's time
-	// for each of its two lines.
+	// A login typed at the DTE (below) may take up to the prompts' time
+	// (both lines together). The gateway's own handshake deadline
+	// (security.handshake_deadline, 60 s by default) bounds it too: when
+	// the gateway stops waiting and hangs up, the prompt ends (line.gone).
 	prompter, canPrompt := modem.PrompterFrom(ctx)
 	typed := (t.User == "" || t.Password == "") && canPrompt
 	bound := d.timeout
 	if typed {
-		bound += 2 * modem.PromptTimeout
+		bound += modem.PromptTimeout
 	}
 	hctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
@@ -143,7 +149,8 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		line.Close()
 		return nil, dialErr(modem.ReasonNoCarrier, "the gateway wants a login: put user and password for it in the phonebook", nil)
 	}
-	link, err := lapmOpen(hctx, line, leftover, lapm.Originator)
+	watched := &watchedLine{Line: line, gone: make(chan struct{})}
+	link, err := lapmOpen(hctx, watched, leftover, lapm.Originator)
 	if err != nil {
 		line.Close()
 		return nil, dialErr(modem.ReasonNoCarrier, "LAPM did not come up", err)
@@ -157,12 +164,21 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		// Asked only once the gateway has proved its key (pinned, or
 		// recorded with --tofu), as ssh asks.
 		cfg.UserID, cfg.Password = "", ""
-		cfg.Credentials = typedLogin{p: prompter, user: t.User}.ask
+		cfg.Credentials = typedLogin{p: prompter, user: t.User, gone: watched.gone}.ask
 	}
 	cr, err := auth.Call(hctx, link, cfg)
 	if err != nil {
+		// A login typed in time here, after the gateway had hung up
+		// (its deadline passed, no REJECT): said as such. Asked before
+		// our own Close ends the line.
+		_, rejected := auth.RejectReason(err)
+		var de *modem.DialError
+		gone := typed && !rejected && !errors.As(err, &de) && isClosed(watched.gone)
 		link.Close()
 		line.Close()
+		if gone {
+			return nil, dialErr(modem.ReasonNoCarrier, msgGatewayGone, err)
+		}
 		return nil, classifyAuth(err)
 	}
 	if cr.Callback {
@@ -186,24 +202,69 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 	return &v42Call{v42Link: link, line: line, rate: d.rate}, nil
 }
 
+// watchedLine is the line under a dial's LAPM link: gone is closed when
+// a read from it fails, that is when the gateway hangs up (its handshake
+// deadline passed) or the line drops. The link itself offers no way to
+// watch for its end while nobody reads it, as during a typed login.
+type watchedLine struct {
+	transport.Line
+	once sync.Once
+	gone chan struct{}
+}
+
+func (w *watchedLine) Read(p []byte) (int, error) {
+	n, err := w.Line.Read(p)
+	if err != nil {
+		w.once.Do(func() { close(w.gone) })
+	}
+	return n, err
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// errGatewayGone ends a typed login whose line failed.
+var errGatewayGone = errors.New("the line failed while the login was typed")
+
+// msgGatewayGone is shown before NO CARRIER when the gateway hung up on
+// a login being typed.
+const msgGatewayGone = "the gateway stopped waiting for the login"
+
 // typedLogin asks the DTE's user for the Access Security login the
 // phonebook does not hold: "login:" unless the dial string gave the user
-// (user@host), then "Password:" without echo.
+// (user@host), then "Password:" without echo. The prompts end when the
+// line fails (gone closed).
 type typedLogin struct {
 	p    modem.Prompter
 	user string
+	gone <-chan struct{}
 }
 
 func (l typedLogin) ask(ctx context.Context, gateway string) (string, []byte, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-l.gone:
+			cancel(errGatewayGone)
+		case <-ctx.Done():
+		}
+	}()
 	user := l.user
 	if user == "" {
 		text := "\r\nlogin: "
 		if gateway != "" {
-			text = "\r\n" + gateway + " login: "
+			text = "\r\n" + gateway + " login: " // shown as printable ASCII
 		}
-		b, err := l.p.Prompt(ctx, text, true)
+		b, err := l.p.Prompt(ctx, text, true, auth.MaxUserIDLen)
 		if err != nil {
-			return "", nil, err
+			return "", nil, promptErr(ctx, err)
 		}
 		user = string(b)
 		clear(b)
@@ -211,11 +272,19 @@ func (l typedLogin) ask(ctx context.Context, gateway string) (string, []byte, er
 			return "", nil, dialErr(modem.ReasonNoCarrier, "no login typed", nil)
 		}
 	}
-	pw, err := l.p.Prompt(ctx, "Password: ", false)
+	pw, err := l.p.Prompt(ctx, "Password: ", false, auth.MaxPasswordLen)
 	if err != nil {
-		return "", nil, err
+		return "", nil, promptErr(ctx, err)
 	}
 	return user, pw, nil // auth.Call zeroes pw
+}
+
+// promptErr explains a prompt that failed because the gateway hung up.
+func promptErr(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), errGatewayGone) {
+		return dialErr(modem.ReasonNoCarrier, msgGatewayGone, fmt.Errorf("%w: %w", errGatewayGone, err))
+	}
+	return err
 }
 
 // callbackNotice is the first call of a V.42 callback as the DTE sees it:

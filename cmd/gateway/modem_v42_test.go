@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/callbackd"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/modem"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/tcp"
 )
@@ -245,4 +249,17 @@ func TestModemV42Callback(t *testing.T) {
 	exp.expect(t, "\r\nCONNECT 115200/LAPM\r\n")
 	send(t, dte, "on the callback")
 	exp.expect(t, "on the callback")
+}
+
+// TestModemV42LongUser: a user named in the dial string beyond Access
+// Security's limit is refused before the call, saying why (it used to
+// end as "Access Security failed").
+func TestModemV42LongUser(t *testing.T) {
+	withTestLAPM(t)
+	d := newModemV42(modemFlags{baud: 2400}, zap.NewNop())
+	_, err := d.Dial(t.Context(), modem.Target{Address: "telnet://127.0.0.1:1", Mode: modem.ModeV42, User: strings.Repeat("u", auth.MaxUserIDLen+1)})
+	var de *modem.DialError
+	if !errors.As(err, &de) || de.Explain != "the login is longer than 64 characters" {
+		t.Fatalf("Dial: %v", err)
+	}
 }
