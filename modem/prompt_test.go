@@ -13,11 +13,6 @@ import (
 // TestLineEditor: typed characters, BS and DEL erasing, the bound, CR,
 // Ctrl-C, no echo for a password.
 func TestLineEditor(t *testing.T) {
-	type step struct {
-		in   string
-		echo string
-		res  editResult
-	}
 	run := func(echo bool, in string) (string, string, editResult) {
 		e := lineEditor{echo: echo}
 		var out []byte
