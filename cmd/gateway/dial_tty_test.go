@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -255,18 +254,9 @@ func TestDialPromptOutlastsGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
-	dir := t.TempDir()
-	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
-	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echoBackend(t), "detect", g.metrics, false)
-	conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \"2s\"\n", 1)
-	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g.writeUsers(map[string]string{"bob": "echo"})
-	g.start()
-	t.Cleanup(g.stop)
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect", handshakeDeadline: "2s"})
 
-	cmd := exec.Command(gatewayBinary(t), "dial", "--user", "bob", "--tofu", "--known-hosts", filepath.Join(dir, "kh"), "telnet://"+g.addr)
+	cmd := exec.Command(gatewayBinary(t), "dial", "--user", "bob", "--tofu", "--known-hosts", filepath.Join(g.dir, "kh"), "telnet://"+g.addr)
 	cmd.Env = append(os.Environ(), "DIALGATE_PASSWORD=")
 	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "Password for bob: ") })

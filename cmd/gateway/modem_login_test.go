@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,17 +113,8 @@ func TestE2EModemLoginOutlastsGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
-	dir := t.TempDir()
-	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
-	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, 4, "0", echoBackend(t), "detect", g.metrics, false)
-	conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \"2s\"\n", 1)
-	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g.writeUsers(map[string]string{"bob": "echo"})
-	g.start()
-	t.Cleanup(g.stop)
-
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect", handshakeDeadline: "2s"})
+	dir := g.dir
 	m := startModemCmd(t, modemFlags{tofu: true, knownHosts: filepath.Join(dir, "known_hosts"), timeout: 20 * time.Second})
 	dte, exp := openDTE(t, m.link)
 	defer dte.Close()

@@ -153,6 +153,9 @@ type gwOpts struct {
 	echoAddr      string
 	v42           string // listener's v42 mode (default "off")
 	pprof         bool   // [metrics] pprof
+	// handshakeDeadline is [security] handshake_deadline ("": the
+	// default, 60s).
+	handshakeDeadline string
 }
 
 // newGateway writes a configuration and a users file into a fresh
@@ -175,6 +178,9 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 	dir := t.TempDir()
 	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
 	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr, o.v42, g.metrics, o.pprof)
+	if o.handshakeDeadline != "" {
+		conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \""+o.handshakeDeadline+"\"\n", 1)
+	}
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
