@@ -433,9 +433,6 @@ func (m *Interp) connectText() string {
 	return s
 }
 
-// DialFailed reports that the dial or answer in progress failed. explain is
-// a one-line reason shown before the result code at X4 in verbose mode; it
-// must not hold secrets.
 // RestartCarrierWait starts the S7 wait of a dial again at now: the
 // runner calls it when the user has typed a line the dial prompted for
 // (the time spent typing does not count against S7).
@@ -445,6 +442,9 @@ func (m *Interp) RestartCarrierWait(now time.Time) {
 	}
 }
 
+// DialFailed reports that the dial or answer in progress failed. explain is
+// a one-line reason shown before the result code at X4 in verbose mode; it
+// must not hold secrets.
 func (m *Interp) DialFailed(now time.Time, r Reason, explain string) Output {
 	m.reset()
 	if m.state != StateDialing && m.state != StateAnswering {

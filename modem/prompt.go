@@ -167,6 +167,11 @@ type dialPrompter struct {
 }
 
 func (p dialPrompter) Prompt(ctx context.Context, text string, echo bool, max int) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		// The gateway hung up (or the dial ended) since the last line:
+		// no prompt on a dead call.
+		return nil, err
+	}
 	req := &promptReq{gen: p.gen, text: text, echo: echo, max: max, reply: make(chan promptReply, 1)}
 	if !p.m.send(event{kind: evPrompt, gen: p.gen, prompt: req}) {
 		return nil, context.Canceled

@@ -3,7 +3,9 @@ package modem
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +109,34 @@ func TestRunPromptDuringDial(t *testing.T) {
 	h.exp.expect(t, "Password: ")
 	h.send(t, "sec\x03")
 	h.exp.expect(t, "^C\r\n\r\nNO CARRIER\r\n")
+	h.cmd(t, "AT", "OK\r\n")
+}
+
+// TestPromptNotShownAfterHangUp: a prompt asked for on a context that has
+// ended (the gateway hung up while the previous line was typed) is not
+// shown: the DTE gets the failure, not a "Password: " for a dead call.
+func TestPromptNotShownAfterHangUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	dialer := DialerFunc(func(ctx context.Context, tg Target) (Call, error) {
+		p, _ := PrompterFrom(ctx)
+		if _, err := p.Prompt(ctx, "login: ", true, 0); err != nil {
+			return nil, err
+		}
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := p.Prompt(gone, "Password: ", false, 0); !errors.Is(err, context.Canceled) {
+			return nil, fmt.Errorf("prompt on an ended context: %v", err)
+		}
+		return nil, errors.New("the gateway stopped waiting for the login")
+	})
+	h := startModem(t, Options{Dialer: dialer})
+	h.cmd(t, "ATE0X4", "OK\r\n")
+	h.send(t, "ATDTgw\r")
+	h.exp.expect(t, "login: ")
+	h.send(t, "bob\r")
+	if out := h.exp.expect(t, "NO CARRIER\r\n"); strings.Contains(out, "Password") {
+		t.Errorf("a prompt was shown after the call ended: %q", out)
+	}
 	h.cmd(t, "AT", "OK\r\n")
 }
 

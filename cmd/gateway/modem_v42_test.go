@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +262,29 @@ func TestModemV42LongUser(t *testing.T) {
 	var de *modem.DialError
 	if !errors.As(err, &de) || de.Explain != "the login is longer than 64 characters" {
 		t.Fatalf("Dial: %v", err)
+	}
+}
+
+// recordingPrompter answers each prompt with a fixed line and notes the
+// length bound it was given.
+type recordingPrompter struct{ maxes []int }
+
+func (p *recordingPrompter) Prompt(_ context.Context, _ string, _ bool, max int) ([]byte, error) {
+	p.maxes = append(p.maxes, max)
+	return []byte("x"), nil
+}
+
+// TestTypedLoginBounds: the typed login is bounded as the gateway bounds
+// it, the user ID at auth.MaxUserIDLen and the password at
+// auth.MaxPasswordLen (not the line editor's default).
+func TestTypedLoginBounds(t *testing.T) {
+	p := &recordingPrompter{}
+	if _, pw, err := (typedLogin{p: p}).ask(t.Context(), "gw"); err != nil {
+		t.Fatal(err)
+	} else {
+		clear(pw)
+	}
+	if want := []int{auth.MaxUserIDLen, auth.MaxPasswordLen}; !slices.Equal(p.maxes, want) {
+		t.Errorf("prompt bounds %v, want %v", p.maxes, want)
 	}
 }
