@@ -114,6 +114,16 @@ func DefaultStateDir() (string, error) {
 	return filepath.Join(home, ".local", "state", "dialgate"), nil
 }
 
+// CheckStateDir judges stateDir and every directory above it (following
+// symbolic links as the kernel does) as LoadHostKey does before it reads
+// the key: an error wrapping ErrHostKeyPerm and ErrUnsafeDir when a user
+// other than root and the process's may replace files there. Names that
+// do not exist yet are skipped, so that a caller may check a state
+// directory before it creates it.
+func CheckStateDir(stateDir string) error {
+	return checkDirs("host key", stateDir, false, ErrHostKeyPerm)
+}
+
 // LoadHostKey reads stateDir/host_key. It refuses a file that other users
 // may read or write, one owned by a user other than root and the
 // process's, and one in a state directory (or below a directory) that
@@ -122,14 +132,16 @@ func DefaultStateDir() (string, error) {
 // StrictModes). The directories are judged first, so that
 // LoadOrCreateHostKey does not create a key where it would refuse it.
 // A host_key that is a symbolic link is not followed (an error matching
-// ErrSymlink). CreateHostKey needs no such care: it writes a new
-// temporary file (O_EXCL, which never follows a link) and links or
-// renames it into place, which fails on or replaces a link there.
+// ErrSymlink); one that is not a regular file (a FIFO, a directory) is
+// refused at once (ErrBadHostKey), without waiting for a FIFO's writer.
+// CreateHostKey needs no such care: it writes a new temporary file
+// (O_EXCL, which never follows a link) and links or renames it into
+// place, which fails on or replaces a link there.
 //
 // The file is text: lines starting with '#' are comments, and one line
 // holds the 32-octet X25519 private key in standard base64.
 func LoadHostKey(stateDir string) (HostKey, error) {
-	if err := checkDirs("host key", stateDir, false, ErrHostKeyPerm); err != nil {
+	if err := CheckStateDir(stateDir); err != nil {
 		return HostKey{}, err
 	}
 	path := filepath.Join(stateDir, HostKeyFile)
@@ -146,7 +158,7 @@ func LoadHostKey(stateDir string) (HostKey, error) {
 		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return HostKey{}, fmt.Errorf("auth: host key %s is not a regular file: %w", path, ErrBadHostKey)
+		return HostKey{}, fmt.Errorf("auth: host key %s is not a regular file but %s; remove it: %w", path, fileKind(fi.Mode()), ErrBadHostKey)
 	}
 	if err := checkHostKeyOwner(path, fi); err != nil {
 		return HostKey{}, err
@@ -245,4 +257,19 @@ func LoadOrCreateHostKey(stateDir string) (k HostKey, created bool, err error) {
 // is written and synced, then hard-linked to path.
 func writeFileNew(path string, data []byte, perm os.FileMode) error {
 	return writeFileVia(path, data, perm, os.Link, nil)
+}
+
+// fileKind names a file type for messages ("a FIFO").
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "another kind of file"
 }

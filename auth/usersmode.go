@@ -208,6 +208,12 @@ func judgeDir(what, dir string, holding bool, mode fs.FileMode, o fileOwner, p p
 		return nil
 	}
 	e := &UnsafePathError{Path: dir, dir: true, err: sentinel}
+	// Which directory it is, for the messages: the one the file is in,
+	// or one passed through on the way there.
+	where := "(holding the " + what + ")"
+	if !holding {
+		where = "(on the way to the " + what + ")"
+	}
 	perm := mode.Perm()
 	sticky := mode&fs.ModeSticky != 0
 	// What others may do there, for the messages.
@@ -218,14 +224,14 @@ func judgeDir(what, dir string, holding bool, mode fs.FileMode, o fileOwner, p p
 	switch {
 	case !p.trusts(o):
 		e.ForUser = true
-		e.Reason = fmt.Sprintf("(holding the %s) is owned by %s (uid %d), %s: that user can replace the files in it, so it is not used; run chown %s %s", what, n.userOf(o.uid), o.uid, notTrusted(p, n), n.userOf(p.uid), dir)
+		e.Reason = fmt.Sprintf("%s is owned by %s (uid %d), %s: that user can replace the files in it, so it is not used; run chown %s %s", where, n.userOf(o.uid), o.uid, notTrusted(p, n), n.userOf(p.uid), dir)
 	case sticky && !holding:
 		return nil
 	case perm&0o002 != 0:
-		e.Reason = fmt.Sprintf("(holding the %s) has mode %04o: every user can %s, so it is not used; run chmod o-w%s %s", what, modeBits(mode), can, groupFix(perm, o, p), dir)
+		e.Reason = fmt.Sprintf("%s has mode %04o: every user can %s, so it is not used; run chmod o-w%s %s", where, modeBits(mode), can, groupFix(perm, o, p), dir)
 	case perm&0o020 != 0 && o.gid != 0 && o.gid != p.gid:
 		e.ForUser = true
-		e.Reason = fmt.Sprintf("(holding the %s) has mode %04o and group %s (gid %d): that group's members can %s, so it is not used; run chmod g-w %s", what, modeBits(mode), n.groupOf(o.gid), o.gid, can, dir)
+		e.Reason = fmt.Sprintf("%s has mode %04o and group %s (gid %d): that group's members can %s, so it is not used; run chmod g-w %s", where, modeBits(mode), n.groupOf(o.gid), o.gid, can, dir)
 	default:
 		return nil
 	}

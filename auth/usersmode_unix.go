@@ -81,7 +81,8 @@ func checkDirs(what, dir string, forEdit bool, sentinel error) error {
 // MAXSYMLINKS).
 const maxLinks = 40
 
-// walkDirs resolves dir one name at a time, as the kernel does, and
+// walkDirs resolves dir one name at a time, as the kernel does (".."
+// included), and
 // judges every directory it passes through: those of the path as
 // written, the directory holding each symbolic link on the way (with the
 // link's owner), and those of the path each link leads to, down to the
@@ -91,9 +92,18 @@ const maxLinks = 40
 // miss the directories the link leads through. The deepest refusal is
 // reported. lstat and readlink are os.Lstat and os.Readlink but in tests.
 func walkDirs(what, dir string, forEdit bool, sentinel error, p procCreds, n names, lstat func(string) (fs.FileInfo, error), readlink func(string) (string, error)) error {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return nil // the open that follows says what is wrong
+	// Made absolute but not cleaned (filepath.Abs would be): ".." is
+	// taken below as the kernel takes it, the parent of the directory
+	// reached so far, which after a link is the parent of its target,
+	// not the name before it as written. Configured paths are cleaned
+	// (internal/config), so that the gateway uses the path judged.
+	d := dir
+	if !filepath.IsAbs(d) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil // the open that follows says what is wrong
+		}
+		d = wd + "/" + d
 	}
 	type step struct {
 		path string
@@ -163,8 +173,14 @@ walk:
 // not through a symbolic link in its last name: one planted where the
 // gateway reads or writes its files would lead it to another (a root
 // gateway appending to /etc/shadow). A link there is an error naming it.
+//
+// The open is O_NONBLOCK too, so that a FIFO there does not block it
+// until a writer comes (gateway check and serve hung on a FIFO at
+// host_key): the caller's fstat then refuses what is not a regular file.
+// The flag is left set on the file returned: reads and writes of a
+// regular file do not depend on it.
 func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, perm)
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, perm)
 	if err != nil && errors.Is(err, syscall.ELOOP) {
 		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 			return nil, &symlinkError{path}

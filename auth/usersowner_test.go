@@ -151,7 +151,7 @@ func TestJudgeDir(t *testing.T) {
 			continue
 		}
 		u, ok := AsUnsafePath(err)
-		if !errors.Is(err, ErrUsersFilePerm) || !ok || !strings.Contains(err.Error(), "/d (holding the users file) ") || !strings.Contains(err.Error(), c.says) {
+		if !errors.Is(err, ErrUsersFilePerm) || !ok || !strings.Contains(err.Error(), "/d (on the way to the users file) ") || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: %v, want ErrUsersFilePerm saying %q", c.name, err, c.says)
 		} else if u.ForUser != c.forUser {
 			t.Errorf("%s: ForUser %v, want %v", c.name, u.ForUser, c.forUser)

@@ -4,6 +4,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -79,10 +80,33 @@ func TestWalkDirs(t *testing.T) {
 		"/var/lib/loop":     linkOf(0, "loop"),
 		"/tmp/state":        linkOf(1000, "/var/lib/dialgate"),
 		"/tmp/root-state":   linkOf(0, "/var/lib/dialgate"),
+		// ".." after a link: the parent of where the link led.
+		"/B":        dirOf(0, 0, 0o755),
+		"/B/good":   dirOf(999, 999, 0o700),
+		"/B/good/l": linkOf(999, "/B/ww/sub"),
+		"/B/ww":     dirOf(0, 0, 0o777),
+		"/B/ww/sub": dirOf(999, 999, 0o700),
+	}
+	// Chains of 40 links (Linux's limit, followed) and 41 (the open
+	// fails with ELOOP), each ending in /srv/dialgate: /var/lib/a0 ->
+	// a1 -> ... -> a39 -> /srv/dialgate.
+	for prefix, n := range map[string]int{"a": 40, "b": 41} { // not maxLinks: what it must be
+		for i := range n {
+			target := fmt.Sprintf("%s%d", prefix, i+1)
+			if i == n-1 {
+				target = "/srv/dialgate"
+			}
+			tree[fmt.Sprintf("/var/lib/%s%d", prefix, i)] = linkOf(0, target)
+		}
 	}
 	stat := func(p string) (fs.FileInfo, error) {
 		if d, ok := tree[p]; ok {
 			return d, nil
+		}
+		if strings.HasPrefix(p, "/srv/enotdir") {
+			// Seen when a directory on the way is replaced by a file
+			// during the walk.
+			return nil, &fs.PathError{Op: "lstat", Path: p, Err: syscall.ENOTDIR}
 		}
 		return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
 	}
@@ -104,29 +128,36 @@ func TestWalkDirs(t *testing.T) {
 		{"/var/lib/dialgate/not/made/yet", asDialgate, false, ""},
 		{"/home/alice/.local/state/dialgate", alice, false, ""},
 		{"/tmp/dialgate-alice", alice, false, ""},
-		{"/srv/dialgate", asDialgate, false, "/srv (holding the host key) has mode 0777"},
-		{"/srv/dialgate/new", asDialgate, false, "/srv (holding the host key) has mode 0777"},
+		{"/srv/dialgate", asDialgate, false, "/srv (on the way to the host key) has mode 0777"},
+		{"/srv/dialgate/new", asDialgate, false, "/srv (on the way to the host key) has mode 0777"},
 		{"/var/lib/dialgate", asRoot, false, "/var/lib/dialgate (holding the host key) is owned by dialgate"},
 		{"/var/lib/dialgate", asRoot, true, ""},
-		{"/srv/dialgate", asRoot, true, "/srv (holding the host key) has mode 0777"},
-		{"/home/alice/.local/state/dialgate", asDialgate, false, "/home/alice/.local (holding the host key) is owned by alice"},
-		{"/home/alice/.local/state/dialgate", asDialgate, true, "/home/alice/.local (holding the host key) is owned by alice"},
+		{"/srv/dialgate", asRoot, true, "/srv (on the way to the host key) has mode 0777"},
+		{"/home/alice/.local/state/dialgate", asDialgate, false, "/home/alice/.local (on the way to the host key) is owned by alice"},
+		{"/home/alice/.local/state/dialgate", asDialgate, true, "/home/alice/.local (on the way to the host key) is owned by alice"},
 		// The state directory itself gets no pass for the sticky bit.
 		{"/tmp", alice, false, "/tmp (holding the host key) has mode 1777: every user can create files in it"},
 		{"/tmp/", alice, false, "/tmp (holding the host key) has mode 1777"},
 		{"/tmp/dialgate-alice/..", alice, false, "/tmp (holding the host key) has mode 1777"},
 		{"/tmp/not-made-yet", alice, false, ""},
 		// Symbolic links.
-		{"/var/ww/state", asDialgate, false, "/var/ww (holding the host key) has mode 0777"},
-		{"/var/lib/to-srv", asDialgate, false, "/srv (holding the host key) has mode 0777"},
-		{"/var/lib/to-srv/new", asDialgate, false, "/srv (holding the host key) has mode 0777"},
+		{"/var/ww/state", asDialgate, false, "/var/ww (on the way to the host key) has mode 0777"},
+		{"/var/lib/to-srv", asDialgate, false, "/srv (on the way to the host key) has mode 0777"},
+		{"/var/lib/to-srv/new", asDialgate, false, "/srv (on the way to the host key) has mode 0777"},
 		{"/var/lib/relative", asDialgate, false, ""},
-		{"/var/lib/nested", asDialgate, false, "/var/ww (holding the host key) has mode 0777"},
+		{"/var/lib/nested", asDialgate, false, "/var/ww (on the way to the host key) has mode 0777"},
 		{"/tmp/root-state", asDialgate, false, ""},
 		{"/tmp/state", asDialgate, false, "/tmp/state (on the way to the host key) is owned by alice (uid 1000)"},
 		{"/tmp/state", asRoot, false, "/var/lib/dialgate (holding the host key) is owned by dialgate"},
 		{"/tmp/state", asRoot, true, ""},         // root editing: the link and the directory are the user's
 		{"/var/lib/loop", asDialgate, false, ""}, // the open that follows says ELOOP
+		{"/var/lib/a0", asDialgate, false, "/srv (on the way to the host key) has mode 0777"},
+		{"/var/lib/b0", asDialgate, false, ""}, // the open that follows says ELOOP
+		// ".." as the kernel takes it: /B/ww/sub/.. is /B/ww, not /B/good.
+		{"/B/good/l/../state", asDialgate, false, "/B/ww (on the way to the host key) has mode 0777"},
+		{"/B/good/l/..", asDialgate, false, "/B/ww (holding the host key) has mode 0777"},
+		// A refusal found before a name that is not a directory stands.
+		{"/srv/enotdir/state", asDialgate, false, "/srv (on the way to the host key) has mode 0777"},
 	} {
 		err := walkDirs("host key", c.dir, c.forEdit, ErrHostKeyPerm, c.p, testNames, stat, readlink)
 		switch {
@@ -216,7 +247,7 @@ func TestLoadRefusesLinkInWritableDir(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
-	want := "auth: directory " + ww + " (holding the host key) has mode 0777"
+	want := "auth: directory " + ww + " (on the way to the host key) has mode 0777"
 	if _, err := LoadHostKey(link); !errors.Is(err, ErrHostKeyPerm) || !strings.HasPrefix(errString(err), want) {
 		t.Errorf("LoadHostKey through a link in a 0777 directory: %v, want %q", err, want)
 	}
@@ -395,5 +426,44 @@ func TestLoadRefusesOtherUsersFiles(t *testing.T) {
 	}
 	if _, err := LoadUsersToEdit(users); err != nil {
 		t.Errorf("LoadUsersToEdit in nobody's directory as root: %v", err)
+	}
+}
+
+// TestLoadHostKeyNotRegular: a FIFO or a directory at host_key is
+// refused at once, saying what it is, by LoadHostKey and
+// LoadOrCreateHostKey. Trial: with mkfifo state/host_key, gateway check
+// hung in open(2).
+func TestLoadHostKeyNotRegular(t *testing.T) {
+	for _, kind := range []string{"FIFO", "directory"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			key := filepath.Join(dir, HostKeyFile)
+			var err error
+			if kind == "FIFO" {
+				err = syscall.Mkfifo(key, 0o600)
+			} else {
+				err = os.Mkdir(key, 0o700)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := LoadOrCreateHostKey(dir)
+				done <- err
+			}()
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("LoadOrCreateHostKey with host_key a %s: still blocked after 5 s", kind)
+			}
+			want := "auth: host key " + key + " is not a regular file but a " + kind
+			if !errors.Is(err, ErrBadHostKey) || !strings.HasPrefix(errString(err), want) {
+				t.Errorf("LoadOrCreateHostKey with host_key a %s: %v, want %q", kind, err, want)
+			}
+		})
 	}
 }

@@ -153,15 +153,11 @@ func newBridged(t *testing.T, v bridge.Verifier, cfg Config, gw ...func(*bridge.
 			t.Errorf("BridgeCallback: %v", b.notBridged)
 		}
 	})
-	// As cmd/gateway schedules them.
+	// Scheduled as cmd/gateway schedules them, with the hook after.
+	schedule := b.svc.CallbackFunc()
 	srv.SetCallback(func(ctx context.Context, req bridge.CallbackRequest) (func(), error) {
-		job := Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
-			Mode: ModeText, Listener: req.Listener, Remote: req.Remote, Data: req}
-		if req.Mode == "v42" {
-			job.Mode = ModeV42
-			job.Ticket, _ = req.Ticket.(*auth.Ticket)
-		}
-		if err := b.svc.Schedule(job); err != nil {
+		withdraw, err := schedule(ctx, req)
+		if err != nil {
 			return nil, err
 		}
 		b.mu.Lock()
@@ -170,7 +166,7 @@ func newBridged(t *testing.T, v bridge.Verifier, cfg Config, gw ...func(*bridge.
 		if hook != nil {
 			hook()
 		}
-		return func() { b.svc.Cancel(job.Session) }, nil
+		return withdraw, nil
 	})
 	return b
 }

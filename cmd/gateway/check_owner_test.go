@@ -117,7 +117,7 @@ func TestCheckServeStateDirLink(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := "auth: directory " + ww + " (holding the host key) has mode 0777"
+	want := "auth: directory " + ww + " (on the way to the host key) has mode 0777"
 	code, _, stderr := checkBinary(t, "", cfg)
 	if code != exitFailure || !strings.Contains(stderr.String(), "gateway check: "+want) {
 		t.Errorf("check: exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, exitFailure, want)
@@ -211,5 +211,63 @@ func TestCheckServeOtherUsersFile(t *testing.T) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(users, &st); err != nil || st.Uid != nobody {
 		t.Errorf("after user add: %v, owner %d, want %d", err, st.Uid, nobody)
+	}
+}
+
+// TestServeChecksBeforeCreating: a state_dir that does not exist yet, in
+// a directory every user may write in, is refused by gateway serve
+// without being created there first, and the refusal says the directory
+// is on the way to the host key, not holding it.
+func TestServeChecksBeforeCreating(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	ww := filepath.Join(dir, "ww")
+	if err := os.Mkdir(ww, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(ww, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ownerTestConfig(t, ww, filepath.Join(dir, "users.toml"))
+	want := "gateway serve: auth: directory " + ww + " (on the way to the host key) has mode 0777"
+	if got := serveRefuses(t, cfg); !strings.Contains(got, want) {
+		t.Errorf("serve: stderr:\n%s\nwant %q", got, want)
+	}
+	if _, err := os.Lstat(filepath.Join(ww, "state")); err == nil {
+		t.Errorf("serve made %s in the directory it refused", filepath.Join(ww, "state"))
+	}
+}
+
+// TestCheckServeFIFOInStateDir: a FIFO at host_key (check, serve) or at
+// session.next (serve) is refused at once, saying so (trial: both hung
+// in open(2), waiting for a writer).
+func TestCheckServeFIFOInStateDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	for _, name := range []string{auth.HostKeyFile, "session.next"} {
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		if _, err := auth.CreateHostKey(state, false); err != nil {
+			t.Fatal(err)
+		}
+		fifo := filepath.Join(state, name)
+		os.Remove(fifo)
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := ownerTestConfig(t, dir, filepath.Join(dir, "users.toml"))
+		want := fifo + " is not a regular file but a FIFO"
+		if name == auth.HostKeyFile {
+			code, _, stderr := checkBinary(t, "", cfg)
+			if code != exitFailure || !strings.Contains(stderr.String(), want) {
+				t.Errorf("check with %s a FIFO: exit %d, stderr:\n%s\nwant exit %d and %q", name, code, stderr, exitFailure, want)
+			}
+		}
+		if got := serveRefuses(t, cfg); !strings.Contains(got, want) {
+			t.Errorf("serve with %s a FIFO: stderr:\n%s\nwant %q", name, got, want)
+		}
 	}
 }

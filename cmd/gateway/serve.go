@@ -171,6 +171,11 @@ func loggerConfig(c config.Log) (zap.Config, error) {
 }
 
 func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
+	// Judged before it is created: a state_dir in a directory others may
+	// write in is refused, and not made there first.
+	if err := auth.CheckStateDir(cfg.StateDir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return stateDirError(cfg.StateDir, err, currentUserName())
 	}
@@ -500,18 +505,7 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 	if err != nil {
 		return nil, err
 	}
-	gw.SetCallback(func(_ context.Context, req bridge.CallbackRequest) (func(), error) {
-		job := callbackd.Job{Session: req.Session, User: req.Account.Name, Address: req.Account.Callback,
-			Mode: callbackd.ModeText, Listener: req.Listener, Remote: req.Remote, Data: req}
-		if req.Mode == "v42" {
-			job.Mode = callbackd.ModeV42
-			job.Ticket, _ = req.Ticket.(*auth.Ticket)
-		}
-		if err := svc.Schedule(job); err != nil {
-			return nil, err
-		}
-		return func() { svc.Cancel(job.Session) }, nil
-	})
+	gw.SetCallback(svc.CallbackFunc())
 	return svc, nil
 }
 

@@ -40,6 +40,19 @@ func (c *Config) validate(loc *locator) Problems {
 	if c.UsersFile != "" && !filepath.IsAbs(c.UsersFile) && c.File != "" {
 		c.UsersFile = filepath.Join(filepath.Dir(c.File), c.UsersFile)
 	}
+	// Both made absolute and cleaned once, here, so that every user of
+	// the path sees the same one: auth's check (which walks it a name at
+	// a time), gateway serve's and store.Open's MkdirAll, and the opens.
+	// Left as written, "/B/good/l/../state" with l a link to /B/ww/sub
+	// was judged as /B/good/state (".." taken by text) while the kernel
+	// took it to /B/ww/state (".." of the link's target): the check
+	// passed one directory and the gateway used another. Cleaned, ".."
+	// removes the name before it as written (as a shell's cd does) for
+	// the check and the kernel alike. Cleaned rather than refused: a
+	// relative state_dir such as "../var/dialgate" beside the
+	// configuration file is an ordinary layout.
+	c.StateDir = cleanPath(c.StateDir)
+	c.UsersFile = cleanPath(c.UsersFile)
 
 	positive := func(key string, v, max int) {
 		if v < 1 || v > max {
@@ -346,4 +359,17 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	return w
+}
+
+// cleanPath makes a configured path absolute (relative to the working
+// directory: one relative to the configuration file has been joined to
+// its directory already) and lexically clean, "" staying "".
+func cleanPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs // filepath.Abs cleans
+	}
+	return filepath.Clean(p)
 }

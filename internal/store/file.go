@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/sys/unix"
 )
 
 // File names inside the state directory.
@@ -84,9 +82,9 @@ func Open(dir string, block int) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if busy, err := tryLock(lk); err != nil {
 		lk.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if busy {
 			return nil, fmt.Errorf("%w: %s: stop the other gateway, or give this one another state_dir", ErrLocked, dir)
 		}
 		return nil, fmt.Errorf("store: lock %s: %w", dir, err)

@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // ErrSymlink is wrapped when a file of the state directory is a symbolic
@@ -24,35 +22,35 @@ func (e *linkError) Error() string {
 
 func (e *linkError) Is(target error) bool { return target == ErrSymlink }
 
-// openFile opens a file of the state directory with flag (and perm when
-// it creates it), never through a symbolic link in its last name and
-// only if it is a regular file. A link planted there (calls.jsonl
-// pointing at /etc/shadow, where sysctl fs.protected_symlinks is 0)
-// would have a gateway running as root append to, or truncate, the file
-// it leads to; the state directory's check (auth's, at start) keeps
-// others from planting one, and this is the store's own guard. The
-// directories above are not its concern: a state_dir that is a link is
-// judged by that check. Errors are the os package's or a *linkError (a
-// message without the package's prefix, for the caller to add).
-func openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|unix.O_NOFOLLOW, perm)
-	if errors.Is(err, unix.ELOOP) {
-		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return nil, &linkError{path}
-		}
+// ErrNotRegular is wrapped when a name of the state directory the store
+// opens is not a regular file (a FIFO, a directory, a device).
+var ErrNotRegular = errors.New("store: not a regular file")
+
+// notRegularError names what openFile found instead of a regular file.
+type notRegularError struct {
+	path string
+	typ  fs.FileMode
+}
+
+func (e *notRegularError) Error() string {
+	return fmt.Sprintf("%s is not a regular file but a %s, which the gateway does not use: remove it, and see who may create files in %s", e.path, typeName(e.typ), filepath.Dir(e.path))
+}
+
+func (e *notRegularError) Is(target error) bool { return target == ErrNotRegular }
+
+// typeName names a file type for notRegularError.
+func typeName(t fs.FileMode) string {
+	switch {
+	case t&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case t&fs.ModeDir != 0:
+		return "directory"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeDevice != 0:
+		return "device"
 	}
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
+	return "file of type " + t.String()
 }
 
 // readFile is os.ReadFile through openFile, of at most max octets.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -115,4 +116,85 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// openPromptly runs Open(dir, 1) and fails the test if it has not
+// returned within 5 s (a FIFO opened for reading blocks until a writer
+// comes: the Open is then left behind).
+func openPromptly(t *testing.T, dir string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		f, err := Open(dir, 1)
+		if err == nil {
+			f.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Open(%s) still blocked after 5 s", dir)
+		return nil
+	}
+}
+
+// TestReadFileBound: readFile takes a file of max octets and refuses one
+// of max+1, which it would otherwise return cut short.
+func TestReadFileBound(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	for _, n := range []int{64, 65} {
+		if err := os.WriteFile(p, bytes.Repeat([]byte("0"), n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := readFile(p, 64)
+		if n == 64 && (err != nil || len(b) != 64) {
+			t.Errorf("readFile of 64 octets, max 64: %d octets, %v", len(b), err)
+		}
+		if n == 65 && (err == nil || !strings.Contains(err.Error(), "is larger than 64 octets")) {
+			t.Errorf("readFile of 65 octets, max 64: %d octets, %v", len(b), err)
+		}
+	}
+}
+
+// TestOversizedSessionCounter: a session.next longer than its bound is
+// refused, not read as its first 65 octets (here "000…0007", which
+// would parse).
+func TestOversizedSessionCounter(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	counter := append(bytes.Repeat([]byte("0"), 100), "7\n"...)
+	if err := os.WriteFile(filepath.Join(dir, sessionFile), counter, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := openPromptly(t, dir)
+	if err == nil || !strings.Contains(err.Error(), sessionFile+" is larger than 64 octets") {
+		t.Errorf("Open with a %d-octet %s: %v", len(counter), sessionFile, err)
+	}
+}
+
+// TestOversizedOpenNote: an open/ note longer than maxOpenRecord is not
+// read (here valid JSON padded with spaces, which cut short would still
+// parse), and so records no interrupted call.
+func TestOversizedOpenNote(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(filepath.Join(dir, openDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	note := append([]byte(`{"session":7,"start":"2026-01-01T00:00:00Z"}`), bytes.Repeat([]byte(" "), maxOpenRecord)...)
+	if err := os.WriteFile(filepath.Join(dir, openDir, "7.json"), note, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.interrupted != 0 {
+		t.Errorf("an oversized note was read: %d interrupted calls recorded", f.interrupted)
+	}
 }
