@@ -265,7 +265,7 @@ func loadUsers(path string, forEdit bool) (*Users, error) {
 			return nil, err
 		}
 	}
-	f, err := os.Open(path)
+	f, err := openReading(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)
 	}
@@ -275,6 +275,9 @@ func loadUsers(path string, forEdit bool) (*Users, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("auth: users file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("auth: users file %s is not a regular file but %s", path, fileKind(fi.Mode()))
 	}
 	warning, err := checkUsersFile(path, fi, forEdit)
 	if err != nil {

@@ -28,5 +28,8 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 	return os.OpenFile(path, flag, perm)
 }
 
+// openReading opens path for reading.
+func openReading(path string) (*os.File, error) { return os.Open(path) }
+
 // keepOwner: without Unix ownership there is nothing to keep.
 func keepOwner(fs.FileInfo) func(*os.File) error { return nil }

@@ -189,6 +189,14 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 	return f, err
 }
 
+// openReading opens path for reading, following a symbolic link, without
+// waiting: O_NONBLOCK, so that a FIFO (or a device) at the name does not
+// hang the open; the caller's fstat refuses what is not a regular file,
+// and the flag does not change reads of one.
+func openReading(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
 // keepOwner returns what gives a file replacing the one fi describes
 // that file's owner and group, when this process is root and they are
 // not root's own (nil otherwise: a file written by its owner stays

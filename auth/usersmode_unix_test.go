@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestLoadUsersRootOwnedGroupFile: a users file owned by root and given
@@ -92,5 +93,39 @@ func TestSaveKeepsSharedOwner(t *testing.T) {
 				t.Errorf("after Save: %d:%d %04o, want %d:%d %04o", st.Uid, st.Gid, fi.Mode().Perm(), c.uid, c.gid, c.want)
 			}
 		})
+	}
+}
+
+// TestLoadUsersNotRegular: a FIFO (or a directory) where the users file
+// should be is refused at once, naming what it is, not waited on: a
+// plain open of a FIFO for reading blocks until a writer comes.
+func TestLoadUsersNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "users.toml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadUsers(fifo)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file but a FIFO") {
+			t.Errorf("LoadUsers(FIFO): %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		w, _ := os.OpenFile(fifo, os.O_WRONLY, 0) // unblock the open
+		w.Close()
+		<-done
+		t.Fatal("LoadUsers waited on a FIFO")
+	}
+	sub := filepath.Join(dir, "users.d")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadUsers(sub); err == nil || !strings.Contains(err.Error(), "not a regular file but a directory") {
+		t.Errorf("LoadUsers(directory): %v", err)
 	}
 }
