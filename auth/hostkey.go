@@ -209,10 +209,16 @@ func marshalHostKey(k HostKey) []byte {
 }
 
 // CreateHostKey generates a host key and writes it to stateDir/host_key
-// (the directory is created with mode 0700, the file with 0600). Without
+// (the directory is created with mode 0700, the file with 0600), after
+// CheckStateDir: never in a directory that LoadHostKey refuses. Without
 // overwrite it fails with ErrHostKeyExists if a key file exists, even
 // when another process creates one at the same moment.
 func CreateHostKey(stateDir string, overwrite bool) (HostKey, error) {
+	// Not in a directory that LoadHostKey would refuse (gateway keygen
+	// wrote keys there, which serve then refused to read).
+	if err := CheckStateDir(stateDir); err != nil {
+		return HostKey{}, err
+	}
 	k, err := GenerateHostKey(nil)
 	if err != nil {
 		return HostKey{}, err

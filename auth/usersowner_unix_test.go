@@ -206,6 +206,24 @@ func TestLoadRefusesWritableStateDir(t *testing.T) {
 		if _, _, err := LoadOrCreateHostKey(dir); !errors.Is(err, ErrHostKeyPerm) {
 			t.Errorf("LoadOrCreateHostKey in a %s directory: %v", bits, err)
 		}
+		// gateway keygen's way in (it made a key here that serve
+		// then refused), with overwrite and without; with 0777 also in a
+		// directory still to be made below this one (below a sticky
+		// one, as below /tmp, that is allowed).
+		dirs := []string{dir}
+		if mode&os.ModeSticky == 0 {
+			dirs = append(dirs, filepath.Join(dir, "sub"))
+		}
+		for _, d := range dirs {
+			for _, overwrite := range []bool{false, true} {
+				if _, err := CreateHostKey(d, overwrite); !errors.Is(err, ErrHostKeyPerm) {
+					t.Errorf("CreateHostKey(%s, %v) in a %s directory: %v", d, overwrite, bits, err)
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "sub")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a directory was made in a %s directory: %v", bits, err)
+		}
 		if _, err := os.Stat(filepath.Join(dir, HostKeyFile)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("a key was made in a %s directory: %v", bits, err)
 		}

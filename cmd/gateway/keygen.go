@@ -62,6 +62,7 @@ func keygenMain(args []string, stdout, stderr io.Writer) int {
 		}
 		dir = cfg.StateDir
 	}
+	dir = config.CleanPath(dir)
 	path := filepath.Join(dir, auth.HostKeyFile)
 	key, err := auth.CreateHostKey(dir, *force)
 	if errors.Is(err, auth.ErrHostKeyExists) {

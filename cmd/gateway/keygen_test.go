@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +66,33 @@ func TestKeygenDefaultStateDir(t *testing.T) {
 	}
 	if _, err := auth.LoadHostKey(filepath.Join(xdg, "dialgate")); err != nil {
 		t.Errorf("key not in $XDG_STATE_HOME/dialgate: %v", err)
+	}
+}
+
+// TestKeygenStateDirDotDot: --state-dir is cleaned as the configuration's
+// state_dir is, so ".." after a symbolic link means the same directory
+// to every step. Before, MkdirAll went where the kernel resolves it (the
+// link's side) and the key file was opened where the text leads, and
+// keygen failed after making a stray directory.
+func TestKeygenStateDirDotDot(t *testing.T) {
+	top := t.TempDir()
+	for _, d := range []string{"good", "other/sub"} {
+		if err := os.MkdirAll(filepath.Join(top, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(top, "other", "sub"), filepath.Join(top, "good", "l")); err != nil {
+		t.Fatal(err)
+	}
+	// Written out: filepath.Join would clean it already.
+	code, _, errs := keygenCmd("--state-dir", top+"/good/l/../ks")
+	if code != exitOK {
+		t.Fatalf("keygen: %d %s", code, errs)
+	}
+	if _, err := auth.LoadHostKey(filepath.Join(top, "good", "ks")); err != nil {
+		t.Errorf("the key is not where the cleaned path leads: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(top, "other", "ks")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a directory was made where the kernel resolves the path: %v", err)
 	}
 }

@@ -203,6 +203,7 @@ func userMain(args []string, env userEnv) int {
 	if o.usersPath == "" {
 		o.usersPath = cfg.UsersFile
 	}
+	o.usersPath = config.CleanPath(o.usersPath)
 	if o.configPath != "" && o.backend != "" && !backendDefined(cfg, o.backend) {
 		// A typo here would let the user log in and then hang up on
 		// them with "service not available".

@@ -51,8 +51,8 @@ func (c *Config) validate(loc *locator) Problems {
 	// the check and the kernel alike. Cleaned rather than refused: a
 	// relative state_dir such as "../var/dialgate" beside the
 	// configuration file is an ordinary layout.
-	c.StateDir = cleanPath(c.StateDir)
-	c.UsersFile = cleanPath(c.UsersFile)
+	c.StateDir = CleanPath(c.StateDir)
+	c.UsersFile = CleanPath(c.UsersFile)
 
 	positive := func(key string, v, max int) {
 		if v < 1 || v > max {
@@ -361,10 +361,14 @@ func (c *Config) Warnings() []string {
 	return w
 }
 
-// cleanPath makes a configured path absolute (relative to the working
+// CleanPath makes a configured path absolute (relative to the working
 // directory: one relative to the configuration file has been joined to
-// its directory already) and lexically clean, "" staying "".
-func cleanPath(p string) string {
+// its directory already) and lexically clean, "" staying "". Commands
+// apply it to paths given as flags too (gateway keygen --state-dir,
+// gateway user --users), so that every use of a path sees the same
+// directory: with ".." after a symbolic link the kernel and the text
+// disagree.
+func CleanPath(p string) string {
 	if p == "" {
 		return ""
 	}

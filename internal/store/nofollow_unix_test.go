@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,5 +55,35 @@ func TestOpenSkipsFIFONote(t *testing.T) {
 	}
 	if err := openPromptly(t, dir); err != nil {
 		t.Errorf("Open with a FIFO in open/: %v", err)
+	}
+}
+
+// TestReserveRefusesFIFO: a FIFO at the session counter's temporary
+// name, which is opened for writing only, is refused as not a regular
+// file (the open fails with ENXIO when no one reads the FIFO), not with a
+// bare "no such device or address", and not waited on.
+func TestReserveRefusesFIFO(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	f, err := Open(dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := filepath.Join(dir, sessionFile+".tmp")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.NextSession()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) || !strings.Contains(errString(err), p+" is not a regular file but a FIFO") {
+			t.Errorf("NextSession with a FIFO at %s: %v", p, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("NextSession blocked on a FIFO")
 	}
 }
