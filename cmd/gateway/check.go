@@ -212,6 +212,18 @@ func stateDirOwner(dir string) string {
 	return fmt.Sprintf("uid %d", st.Uid)
 }
 
+// stateDirUser is the login name of dir's owner, for a command line
+// (runuser -u NAME), else "USER".
+func stateDirUser(dir string) string {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) == nil {
+		if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil && u.Username != "" {
+			return u.Username
+		}
+	}
+	return "USER"
+}
+
 // currentUserName names the user this process runs as, for messages
 // about files it may not read: the login name, else the uid.
 func currentUserName() string {

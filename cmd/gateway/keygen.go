@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
@@ -72,6 +73,14 @@ func keygenMain(args []string, stdout, stderr io.Writer) int {
 			old.Wipe()
 		}
 		fmt.Fprintln(stderr, msg+"; keeping it. Use --force to replace it (callers that pinned it will then refuse the gateway).")
+		return exitFailure
+	}
+	if unsafeForOtherUser(err, dir) {
+		// root making the key of a gateway that runs as the state
+		// directory's owner: the refusal's "chown root" would lock that
+		// gateway out; the key must be that user's.
+		fmt.Fprintf(stderr, "gateway keygen: %s; the gateway that uses it runs as %s: create the key as that user, not as root: runuser -u %s -- gateway keygen %s\n",
+			refusedWhy(err), stateDirOwner(dir), stateDirUser(dir), strings.Join(args, " "))
 		return exitFailure
 	}
 	if err != nil {

@@ -96,3 +96,27 @@ func TestKeygenStateDirDotDot(t *testing.T) {
 		t.Errorf("a directory was made where the kernel resolves the path: %v", err)
 	}
 }
+
+// TestKeygenAsRootForServiceUser: root making the key in a state
+// directory that belongs to the gateway's service user is told to run
+// keygen as that user, not to chown the directory to root (which would
+// lock the service out). Needs root.
+func TestKeygenAsRootForServiceUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the directory to another user")
+	}
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := keygenCmd("--state-dir", dir)
+	if code != exitFailure || !strings.Contains(errs, "create the key as that user, not as root: runuser -u ") || !strings.Contains(errs, " -- gateway keygen --state-dir "+dir) || strings.Contains(errs, "chown root") {
+		t.Errorf("keygen as root in a service user's directory: %d %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, auth.HostKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a key was made: %v", err)
+	}
+}
