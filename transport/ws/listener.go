@@ -233,6 +233,12 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("ws: trusted proxy %q: %v", s, err)
 		}
+		// Addresses are unmapped before they are checked (trusted), so
+		// an IPv4-mapped prefix ("::ffff:10.0.0.0/104") is taken as the
+		// IPv4 prefix it covers, as a mapped single address is.
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
