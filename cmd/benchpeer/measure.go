@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -119,12 +118,6 @@ func statTimes(pid int) (user, kernel time.Duration, err error) {
 		return 0, 0, fmt.Errorf("benchpeer: /proc/%d/stat: bad times", pid)
 	}
 	return time.Duration(ut) * time.Second / clockTick, time.Duration(st) * time.Second / clockTick, nil
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rssBytes reads VmRSS of pid.

@@ -116,6 +116,9 @@ func runBench(args []string) error {
 	if *gateway == "" {
 		return errors.New("benchpeer: run: -gateway is required")
 	}
+	if errMeasure != nil {
+		return errMeasure
+	}
 	r := &runner{s: fullSettings, ratios: map[string]float64{}, profileDir: *profile, clientProcs: *clientProcs}
 	if *quick {
 		r.s = quickSettings
@@ -187,14 +190,12 @@ func runBench(args []string) error {
 
 func printMachine(clientProcs int) {
 	model, mhz := cpuInfo()
-	var un syscall.Utsname
-	_ = syscall.Uname(&un)
 	client := ""
 	if clientProcs > 0 {
 		client = fmt.Sprintf(" (load client %d while it carries one call)", clientProcs)
 	}
-	fmt.Printf("machine: %s, %d CPUs at %.0f MHz, %s %s, %s, GOMAXPROCS %d%s\n",
-		model, runtime.NumCPU(), mhz, utsString(un.Sysname[:]), utsString(un.Release[:]), runtime.Version(), runtime.GOMAXPROCS(0), client)
+	fmt.Printf("machine: %s, %d CPUs at %.0f MHz, %s, %s, GOMAXPROCS %d%s\n",
+		model, runtime.NumCPU(), mhz, kernelName(), runtime.Version(), runtime.GOMAXPROCS(0), client)
 }
 
 // viaGateway reports whether path p goes through the gateway (whose CPU
@@ -211,17 +212,6 @@ func (r *runner) oneCall() (restore func()) {
 	}
 	prev := runtime.GOMAXPROCS(r.clientProcs)
 	return func() { runtime.GOMAXPROCS(prev) }
-}
-
-func utsString(b []int8) string {
-	s := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }
 
 // cpuInfo returns the CPU model and clock from /proc/cpuinfo.
@@ -307,7 +297,7 @@ func (r *runner) spawn(name string, args ...string) (*exec.Cmd, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Stdout = r.log
 	cmd.Stderr = r.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("benchpeer: run: starting %s: %w", name, err)
 	}
@@ -341,7 +331,7 @@ func (r *runner) start(gateway string) error {
 	// the client's.
 	be := exec.Command(self, "backend")
 	be.Stderr = r.log
-	be.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	be.SysProcAttr = childAttr()
 	out, err := be.StdoutPipe()
 	if err != nil {
 		return err
