@@ -358,6 +358,9 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 // content).
 var zeroTime = time.Time{}
 
+// dropOWS removes optional white space (RFC 9110 §5.6.3).
+var dropOWS = strings.NewReplacer(" ", "", "\t", "")
+
 // acceptsGzip reports whether the request's Accept-Encoding (RFC 9110
 // §12.5.3) admits gzip.
 func acceptsGzip(r *http.Request) bool {
@@ -367,8 +370,10 @@ func acceptsGzip(r *http.Request) bool {
 			if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
 				continue
 			}
-			q := strings.ReplaceAll(params, " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+			// The weight's "q" is case-insensitive, and OWS is spaces
+			// or tabs; "0." is zero too (§12.4.2).
+			q, ok := strings.CutPrefix(strings.ToLower(dropOWS.Replace(params)), "q=")
+			return !ok || !(q == "0" || strings.HasPrefix(q, "0.") && len(q) <= 5 && strings.Trim(q[2:], "0") == "")
 		}
 	}
 	return false

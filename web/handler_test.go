@@ -302,7 +302,7 @@ func TestGzip(t *testing.T) {
 			t.Error("compressed and plain bodies share an ETag")
 		}
 	}
-	for _, ae := range []string{"gzip;q=0", "br", "identity"} {
+	for _, ae := range []string{"gzip;q=0", "gzip;Q=0", "gzip;\tq=0", "gzip; q=0.", "br", "identity"} {
 		if r := get(t, h, "GET", "/dialgate.wasm", "Accept-Encoding", ae); r.Header.Get("Content-Encoding") != "" {
 			t.Errorf("Accept-Encoding %q: got Content-Encoding %q", ae, r.Header.Get("Content-Encoding"))
 		}
