@@ -220,7 +220,11 @@ func (c *Config) validate(loc *locator) Problems {
 			if o == "*" {
 				continue
 			}
-			if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+			// Anything beyond scheme://host[:port] (a path, user,
+			// query or fragment) would make an entry the listener
+			// never matches: an Origin header has none of them.
+			if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.User != nil ||
+				(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || strings.Contains(o, "#") {
 				bad(in("listener", i, "allowed_origins"), key+".allowed_origins", "origin %q: want scheme://host[:port] or \"*\"", o)
 			}
 		}
