@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/url"
@@ -57,6 +58,55 @@ func FuzzValidCallback(f *testing.F) {
 		}
 		if u.Hostname() == "" {
 			t.Fatalf("accepted %q: no host name", addr)
+		}
+	})
+}
+
+// FuzzParseHostKeyID feeds arbitrary host key identifiers (typed by a
+// user for a pin, or read from a known_hosts line) to ParseHostKeyID.
+// Properties: no panic; a refusal wraps ErrKnownHostsFile; an accepted
+// one yields "SHA256:" and the unpadded base64 of 32 octets, which is
+// accepted again unchanged; a base64 key yields its Fingerprint.
+func FuzzParseHostKeyID(f *testing.F) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i * 7)
+	}
+	fp := Fingerprint(key)
+	for _, s := range []string{fp, base64.StdEncoding.EncodeToString(key), "SHA256:", "SHA256:" + strings.Repeat("A", 43) + "=",
+		"sha256:" + fp[7:], fp + "\n", base64.RawStdEncoding.EncodeToString(key), strings.Repeat("A", 43) + "B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseHostKeyID(s)
+		if err != nil {
+			if !errors.Is(err, ErrKnownHostsFile) {
+				t.Fatalf("ParseHostKeyID(%q): %v", s, err)
+			}
+			return
+		}
+		if strings.ContainsAny(s, "\r\n") {
+			// Known, reported: encoding/base64 skips CR and LF even
+			// in Strict mode, so "SHA256:...\n" is accepted and
+			// returned with the line end in it (a pin that then
+			// never matches). Not changed here.
+			return
+		}
+		b64, ok := strings.CutPrefix(got, "SHA256:")
+		sum, derr := base64.RawStdEncoding.Strict().DecodeString(b64)
+		if !ok || derr != nil || len(sum) != 32 || base64.RawStdEncoding.EncodeToString(sum) != b64 {
+			t.Fatalf("ParseHostKeyID(%q) = %q", s, got)
+		}
+		if again, err := ParseHostKeyID(got); err != nil || again != got {
+			t.Fatalf("ParseHostKeyID(%q) = %q, %v; want it unchanged", got, again, err)
+		}
+		if !strings.HasPrefix(s, "SHA256:") {
+			pub, err := base64.StdEncoding.Strict().DecodeString(s)
+			if err != nil || got != Fingerprint(pub) {
+				t.Fatalf("ParseHostKeyID(%q) = %q, want the key's fingerprint", s, got)
+			}
+		} else if got != s {
+			t.Fatalf("ParseHostKeyID(%q) = %q, want it unchanged", s, got)
 		}
 	})
 }
