@@ -1,7 +1,13 @@
 package tcp
 
 import (
+	"bytes"
+	"io"
+	"net"
 	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/transport"
 )
 
 // FuzzTelnetPolicy feeds arbitrary octets, in two pieces, to a server
@@ -66,6 +72,76 @@ func FuzzTelnetPolicy(f *testing.F) {
 			if !c.server && (tn.windowChanged || tn.peerWindow.Cols != 0 || tn.peerWindow.Rows != 0) {
 				t.Fatalf("client took a window size %+v from the server", tn.peerWindow)
 			}
+		}
+	})
+}
+
+// FuzzLineRead sends arbitrary octets, in two writes, to a server telnet
+// Line over an in-memory connection, with and without SetControlFuncs,
+// and reads it to the end. Properties: no panic or hang (the read is
+// bounded by a deadline); the data read is the data octets a bare
+// telnet session finds in the same input (Read's chunking, control
+// deliveries and the replies it writes change nothing); no more events
+// or window sizes are delivered than the input holds.
+func FuzzLineRead(f *testing.F) {
+	f.Add([]byte{255, 253, 1, 'a', 255, 251, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240, 'b', '\r', 0}, 5, true)
+	f.Add([]byte{255, 244, 255, 246, 255, 243, 'x', 255, 251, 0, '\r', '\n', 255, 255}, 3, false)
+	f.Add([]byte("plain\r\ndata\r"), 100, true)
+	f.Fuzz(func(t *testing.T, in []byte, cut int, funcs bool) {
+		if cut < 0 || cut > len(in) {
+			cut = len(in) / 2
+		}
+		ref := newTelnet(true, Options{})
+		ref.start()
+		want := ref.decode(nil, in)
+		refWins := 0
+		if ref.windowChanged {
+			refWins = 1
+		}
+
+		s, c := net.Pipe()
+		l := NewLine(s, true, Options{Telnet: true, Linger: 100 * time.Millisecond})
+		var wins, evs int
+		if funcs {
+			l.SetControlFuncs(func(transport.WindowSize) { wins++ }, func(transport.Event) { evs++ })
+		}
+		drained := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, c)
+			close(drained)
+		}()
+		go func() {
+			_, _ = c.Write(in[:cut])
+			_, _ = c.Write(in[cut:])
+			c.Close()
+		}()
+		if err := l.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(l)
+		l.Close()
+		select {
+		case <-drained:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the line's output was not closed 10 s after Close, input %x", in)
+		}
+		if err != nil {
+			t.Fatalf("read %q: %v", got, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("line read %q, session decodes %q from %x", got, want, in)
+		}
+		if !funcs {
+			for range len(l.Events()) {
+				<-l.Events()
+				evs++
+			}
+			if len(l.WindowChanges()) > 0 {
+				wins++
+			}
+		}
+		if evs > len(ref.events) || wins > 0 && refWins == 0 || wins > 1 && !funcs {
+			t.Fatalf("%d events, %d window sizes delivered; input holds %d events, window %v", evs, wins, len(ref.events), ref.windowChanged)
 		}
 	})
 }
