@@ -61,6 +61,15 @@ type Interrupter interface {
 	Interrupt() error
 }
 
+// programEnder is a backend that runs a program and can say how it
+// ended, once it has been closed.
+type programEnder interface {
+	// ProgramEnd is "" when the program exited with status 0 (or has not
+	// been reaped), else how it ended: "exit status 3", "signal:
+	// segmentation fault".
+	ProgramEnd() string
+}
+
 // MaxWindowDim bounds each dimension, columns and rows, of the terminal
 // size a backend is given. A caller announces its window (telnet NAWS,
 // RFC 1073; the WebSocket "resize" message) with up to 65535 in each;
@@ -134,7 +143,7 @@ func newBackend(b config.Backend) (Backend, error) {
 	case config.BackendTelnet:
 		return newTelnetBackend(b)
 	case config.BackendPTY:
-		return &ptyBackend{name: b.Name, argv: b.Command, dir: b.Dir, env: b.Env, term: b.Term}, nil
+		return newPTYBackend(b)
 	case config.BackendDemo:
 		return demoBackend{}, nil
 	}

@@ -1,3 +1,5 @@
+//go:build unix
+
 package bridge
 
 import (
@@ -15,6 +17,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -28,6 +31,12 @@ type ptyBackend struct {
 	dir  string
 	env  []string
 	term string
+}
+
+// newPTYBackend builds a pty backend from its configuration (Unix only:
+// backend_pty_other.go refuses it elsewhere).
+func newPTYBackend(b config.Backend) (Backend, error) {
+	return &ptyBackend{name: b.Name, argv: b.Command, dir: b.Dir, env: b.Env, term: b.Term}, nil
 }
 
 func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error) {
@@ -144,15 +153,6 @@ func (c *ptyConn) Resize(w transport.WindowSize) error {
 		return nil
 	}
 	return pty.Setsize(c.ptmx, &pty.Winsize{Cols: uint16(min(w.Cols, 0xFFFF)), Rows: uint16(min(w.Rows, 0xFFFF))})
-}
-
-// programEnder is a backend that runs a program and can say how it
-// ended, once it has been closed.
-type programEnder interface {
-	// ProgramEnd is "" when the program exited with status 0 (or has not
-	// been reaped), else how it ended: "exit status 3", "signal:
-	// segmentation fault".
-	ProgramEnd() string
 }
 
 var _ programEnder = (*ptyConn)(nil)

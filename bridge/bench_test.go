@@ -1,3 +1,5 @@
+//go:build unix
+
 package bridge
 
 import (
@@ -265,6 +267,7 @@ func fullPathCall(ctx context.Context, b *testing.B, addr string) *lapm.Link {
 }
 
 // processCPU is the CPU time (user and system) this process has used.
+// It is getrusage(2), which is why this file builds on Unix only.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
