@@ -1,3 +1,5 @@
+//go:build unix
+
 package tcp
 
 import (
@@ -179,6 +181,7 @@ func BenchmarkRelay(b *testing.B) {
 }
 
 // processCPU returns the CPU time (user and system) the process has used.
+// It is getrusage(2), which is why this file builds on Unix only.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
