@@ -682,3 +682,76 @@ func TestConcurrentHangUp(t *testing.T) {
 		}
 	}
 }
+
+// TestClientOpensForAnsweringModem dials a peer that answers like tcpser's
+// incoming side: it never opens a negotiation, takes the call for telnet
+// only when the first octet is IAC, and agrees to BINARY when asked. The
+// client must open (else the peer passes IAC IAC and CR NUL through as
+// data) and, once BINARY is agreed both ways, carry all 256 octet values
+// both ways without CR NUL.
+func TestClientOpensForAnsweringModem(t *testing.T) {
+	ctx := testCtx(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err := Dial(ctx, ln.Addr().String(), Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peer.SetDeadline(time.Now().Add(30 * time.Second))
+
+	first := make([]byte, 9)
+	if _, err := io.ReadFull(peer, first); err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{cmdIAC, cmdWILL, optBinary, cmdIAC, cmdDO, optBinary, cmdIAC, cmdDO, optSGA}
+	if !bytes.Equal(first, want) {
+		t.Fatalf("client opened with % x, want % x", first, want)
+	}
+	// The peer agrees to all three.
+	if _, err := peer.Write([]byte{cmdIAC, cmdDO, optBinary, cmdIAC, cmdWILL, optBinary, cmdIAC, cmdWILL, optSGA}); err != nil {
+		t.Fatal(err)
+	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	// The peer's data, sent after its replies: IAC doubled (as in any
+	// telnet mode), CR not followed by NUL (binary).
+	if _, err := peer.Write(appendEncoded(nil, all, true)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(all))
+	if _, err := io.ReadFull(cli, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, all) {
+		t.Fatalf("client read % x", got)
+	}
+	// Reading the peer's replies has put the client in binary both ways.
+	if _, err := cli.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	var r recorder
+	d := decoder{BinaryIn: true}
+	var rx []byte
+	buf := make([]byte, 1024)
+	for len(rx) < len(all) {
+		n, err := peer.Read(buf)
+		if err != nil {
+			t.Fatalf("peer read after %d octets: %v", len(rx), err)
+		}
+		rx = d.Decode(rx, buf[:n], &r)
+	}
+	if !bytes.Equal(rx, all) || len(r.items) != 0 {
+		t.Fatalf("peer decoded % x (commands %q)", rx, r.items)
+	}
+}

@@ -101,9 +101,17 @@ func newTelnet(server bool, o Options) *telnet {
 
 // start queues the opening negotiation. A server offers SGA and BINARY and
 // asks for BINARY, NAWS and TTYPE; it does not offer ECHO until the upper
-// layer asks (SetServerEcho). A client waits to be asked.
+// layer asks (SetServerEcho). A client offers BINARY and asks for BINARY
+// and SGA, and answers the rest when asked: the peer may be a modem
+// emulator that answers calls and never opens a negotiation itself
+// (tcpser takes a call for telnet only when its first octet is IAC, and
+// otherwise passes IAC IAC and CR NUL through as data), and an 8-bit path
+// needs BINARY both ways.
 func (t *telnet) start() {
 	if !t.server {
+		t.askUs(optBinary, true)
+		t.askHim(optBinary, true)
+		t.askHim(optSGA, true)
 		return
 	}
 	t.askUs(optSGA, true)

@@ -58,8 +58,13 @@ func TestServerOpening(t *testing.T) {
 	}
 	cli := newTelnet(false, Options{})
 	cli.start()
-	if len(cli.out) != 0 {
-		t.Fatalf("client opened with %v", cli.out)
+	want = []byte{
+		cmdIAC, cmdWILL, optBinary,
+		cmdIAC, cmdDO, optBinary,
+		cmdIAC, cmdDO, optSGA,
+	}
+	if !bytes.Equal(cli.out, want) {
+		t.Fatalf("client opened with %v, want %v", cli.out, want)
 	}
 }
 
