@@ -606,7 +606,8 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 	case errors.Is(err, auth.ErrTicketExpired):
 		return Session{}, Expired, err
 	case context.Cause(pctx) == errTimedOut:
-		return Session{}, HandshakeFailed, fmt.Errorf("callbackd: proof timed out: %w", err)
+		// The line drop that err reports is ours: the end of pctx hung up.
+		return Session{}, HandshakeFailed, fmt.Errorf("callbackd: proof timed out: not confirmed within %v of the answer (a modem that rings its terminal first counts the rings), so the gateway hung up: %w", min(s.cfg.HandshakeTimeout, left), err)
 	}
 	return Session{}, HandshakeFailed, err
 }
