@@ -124,7 +124,12 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			if e.echo {
 				out = append(out, '\r', '\n')
 			}
-			return string(b), flush()
+			if err := flush(); err != nil {
+				// The caller left as the line ended (a reset right
+				// after the password line): not a gateway fault.
+				return "", errCallerGone
+			}
+			return string(b), nil
 		case c == 0x08 || c == 0x7F:
 			if len(b) > 0 {
 				b = b[:len(b)-1]

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dialgate/dialgate/internal/store"
@@ -160,4 +163,36 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		c.chunks = c.chunks[1:]
 	}
 	return n, nil
+}
+
+// resetWriter accepts writes until it has seen after, then fails every
+// write as a TCP connection the peer reset does.
+type resetWriter struct {
+	after string
+	seen  bytes.Buffer
+}
+
+func (w *resetWriter) Write(p []byte) (int, error) {
+	if strings.Contains(w.seen.String(), w.after) {
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("writev", syscall.ECONNRESET)}
+	}
+	return w.seen.Write(p)
+}
+
+// TestTextLoginResetAfterPassword: a caller that resets the connection
+// right after sending the password line (the echo of its CR LF fails)
+// left: the login ends with errCallerGone, which the call records as
+// abandoned, not with the raw write error recorded as a gateway error
+// (trial: "result":"error","reason":"tcp: write: writev ... connection
+// reset by peer").
+func TestTextLoginResetAfterPassword(t *testing.T) {
+	v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}
+	e := newLineEditor(strings.NewReader("alice\rsecret\r"), &resetWriter{after: "password: "}, true)
+	_, err := textLogin(context.Background(), e, v, "test", "banner\r\n", 3)
+	if !errors.Is(err, errCallerGone) {
+		t.Errorf("error %v; want errCallerGone", err)
+	}
+	if v.calls != 0 {
+		t.Errorf("%d password checks for a caller that left", v.calls)
+	}
 }
