@@ -747,13 +747,16 @@ func callerHungUp(err error) bool {
 // caller that releases the link (DISC) while the gateway is writing to it
 // hung up as much as one whose release arrives between writes, which
 // ends the reads with EOF; a link that failed (N400 retransmissions
-// unanswered) did not.
+// unanswered) did not. A connection the caller's side reset (tcpser
+// after +++ ATH during output) hung up too, as callerHungUp counts it.
 func callerEndReason(err error) string {
 	switch {
 	case err == nil:
 		return "caller hung up"
 	case errors.Is(err, lapm.ErrPeerDisconnected) && !errors.Is(err, lapm.ErrLinkFailure):
 		return "caller hung up (" + err.Error() + ")"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return "caller hung up (connection reset)"
 	}
 	return "caller line failed: " + err.Error()
 }

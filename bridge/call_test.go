@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -289,6 +291,9 @@ func TestCallerEndReason(t *testing.T) {
 		{released, "caller hung up (" + released.Error() + ")"},
 		{failed, "caller line failed: " + failed.Error()},
 		{errors.New("write: broken pipe"), "caller line failed: write: broken pipe"},
+		// tcpser resets the connection after +++ ATH during output.
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, "caller hung up (connection reset)"},
+		{&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, "caller hung up (connection reset)"},
 	} {
 		if got := callerEndReason(c.err); got != c.want {
 			t.Errorf("callerEndReason(%v) = %q, want %q", c.err, got, c.want)
