@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -265,6 +266,70 @@ func FuzzUpgradeHeaders(f *testing.F) {
 				if !unicode.IsPrint(c) {
 					t.Fatalf("log line %q holds %U", line, c)
 				}
+			}
+		}
+	})
+}
+
+// FuzzDialAnswer answers Dial's upgrade request with arbitrary octets
+// (a hostile or broken server, or whatever listens at the address).
+// Properties: no panic or hang; Dial fails or returns a line; and a
+// failure's message, which gateway dial shows on the user's terminal, is
+// printable: nothing the server sent reaches it raw.
+func FuzzDialAnswer(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\n\x1b[2Jgone\x07"))
+	f.Add([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n"))
+	f.Add([]byte("\x9b31mHTTP/1.1 200\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 400 \x1b]0;t\x07\r\nX: \u202e\r\n\r\n"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { ln.Close() })
+	answers := make(chan []byte)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			answer := <-answers
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf) // the request
+				_, _ = c.Write(answer)
+			}()
+		}
+	}()
+	address := "ws://" + ln.Addr().String() + "/line"
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done := make(chan struct{})
+		go func() {
+			select {
+			case answers <- answer:
+			case <-done:
+			}
+		}()
+		line, err := Dial(ctx, address, DialOptions{CloseTimeout: 100 * time.Millisecond})
+		close(done)
+		if err == nil {
+			line.Close()
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("Dial did not return within 10 s: %v", err)
+		}
+		msg := err.Error()
+		if !utf8.ValidString(msg) {
+			t.Fatalf("error %q is not UTF-8", msg)
+		}
+		for _, c := range msg {
+			if !unicode.IsPrint(c) {
+				t.Fatalf("error %q holds %U", msg, c)
 			}
 		}
 	})
