@@ -10,8 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
@@ -66,11 +65,13 @@ gateway run as root would make it).`)
 		return exitFailure
 	}
 	warnings := c.Warnings()
+	// What this system cannot do (pty backends, serve on Windows).
+	platformWarnings, failed := platformProblems(c)
+	warnings = append(warnings, platformWarnings...)
 	if why := stateDirProblem(c.StateDir); why != "" {
 		who := currentUserName()
 		warnings = append(warnings, fmt.Sprintf("state_dir %s: %s (run the check as the gateway's user; a gateway running as user %s would not start; install -d -m 0700 -o USER %s makes it for USER)", c.StateDir, why, who, c.StateDir))
 	}
-	var failed []error
 	// Refusals reported as warnings because the gateway may run as the
 	// state directory's owner (unsafeForOtherUser); the last line names
 	// them.
@@ -181,8 +182,8 @@ func unsafeForOtherUser(err error, stateDir string) bool {
 	if !ok || !u.ForUser || os.Geteuid() != 0 {
 		return false
 	}
-	var st unix.Stat_t
-	return unix.Stat(stateDir, &st) == nil && st.Uid != 0
+	uid, _, ok := fileOwner(stateDir)
+	return ok && uid != 0
 }
 
 // notForThisUser is the warning for an error unsafeForOtherUser accepts.
@@ -202,22 +203,21 @@ func refusedWhy(err error) string {
 
 // stateDirOwner names the owner of dir, for the check's last line.
 func stateDirOwner(dir string) string {
-	var st unix.Stat_t
-	if unix.Stat(dir, &st) != nil {
+	uid, _, ok := fileOwner(dir)
+	if !ok {
 		return "its owner"
 	}
-	if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil && u.Username != "" {
-		return fmt.Sprintf("%s (uid %d)", u.Username, st.Uid)
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return fmt.Sprintf("%s (uid %d)", u.Username, uid)
 	}
-	return fmt.Sprintf("uid %d", st.Uid)
+	return fmt.Sprintf("uid %d", uid)
 }
 
 // stateDirUser is the login name of dir's owner, for a command line
 // (runuser -u NAME), else "USER".
 func stateDirUser(dir string) string {
-	var st unix.Stat_t
-	if unix.Stat(dir, &st) == nil {
-		if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil && u.Username != "" {
+	if uid, _, ok := fileOwner(dir); ok {
+		if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
 			return u.Username
 		}
 	}
@@ -242,14 +242,14 @@ func stateDirProblem(dir string) string {
 		switch {
 		case err == nil && !st.IsDir():
 			return d + " is not a directory"
-		case err == nil && unix.Access(d, unix.W_OK|unix.X_OK) != nil:
+		case err == nil && !mayWriteIn(d):
 			if d == dir {
 				return "user " + currentUserName() + " may not write in it"
 			}
 			return "it does not exist, and user " + currentUserName() + " may not create it in " + d
 		case err == nil:
 			return ""
-		case !errors.Is(err, iofs.ErrNotExist) && !errors.Is(err, unix.ENOTDIR):
+		case !errors.Is(err, iofs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
 			return err.Error()
 		}
 		parent := filepath.Dir(d)

@@ -242,7 +242,8 @@ func (c *caller) call() error {
 		c.window, _ = term.Size(c.out)
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		c.resize = term.WatchSize(wctx, c.out)
+		c.resize = watchSize(wctx, c.out)
+		defer vtOutput(c.out)()
 	}
 	// stdin is read for the session from its first one on (newSession):
 	// until then the terminal belongs to the prompts.
@@ -512,7 +513,7 @@ func noCarrier(host string, err error) error {
 	var dnsErr *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
+	case errors.Is(err, errConnRefused):
 		return fmt.Errorf("%w: nobody answers at %s (connection refused): is the gateway running, and is that its address?", errNoCarrier, host)
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return fmt.Errorf("%w: the host name in %s does not resolve", errNoCarrier, host)

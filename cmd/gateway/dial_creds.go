@@ -96,14 +96,14 @@ func (c credSource) get() (user, password string, err error) {
 }
 
 // readPasswordFile returns the first line of path. A file that others may
-// read is used with a warning.
+// read is used with a warning (on Unix; Windows files have no such mode).
 func readPasswordFile(path string, warn io.Writer) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("%w: --password-file: %w", errUsage, err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 && warn != nil {
+	if st, err := f.Stat(); err == nil && unixFileModes && st.Mode().Perm()&0o077 != 0 && warn != nil {
 		fmt.Fprintf(warn, "gateway dial: warning: %s is readable by other users (mode %#o)\n", path, st.Mode().Perm())
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))

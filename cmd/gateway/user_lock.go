@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/dialgate/dialgate/auth"
 )
 
@@ -46,19 +44,15 @@ func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err err
 		return nil, fmt.Errorf("users file lock: %w", err)
 	}
 	shareLockOwner(f, usersFile)
-	fd := int(f.Fd())
 	deadline := time.Now().Add(wait)
 	for {
-		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
+		busy, err := tryLockFile(f)
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("users file lock %s: %w", path, err)
+		}
+		if !busy {
+			break
 		}
 		if !time.Now().Before(deadline) {
 			holder := lockHolder(f)
@@ -74,7 +68,7 @@ func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err err
 	}
 	return func() {
 		_ = f.Truncate(0)
-		_ = unix.Flock(fd, unix.LOCK_UN)
+		unlockFile(f)
 		f.Close()
 	}, nil
 }
@@ -121,9 +115,7 @@ func shareLockOwner(lock *os.File, usersFile string) {
 	if os.Geteuid() != 0 {
 		return
 	}
-	var st unix.Stat_t
-	if unix.Stat(usersFile, &st) != nil {
-		return
+	if uid, gid, ok := fileOwner(usersFile); ok {
+		_ = lock.Chown(uid, gid)
 	}
-	_ = lock.Chown(int(st.Uid), int(st.Gid))
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -252,11 +250,11 @@ func TestUsersLockOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	unlock()
-	var st unix.Stat_t
-	if err := unix.Stat(users+".lock", &st); err != nil {
-		t.Fatal(err)
+	gotUID, gotGID, ok := fileOwner(users + ".lock")
+	if !ok {
+		t.Fatal("lock file not found")
 	}
-	if st.Uid != uid || st.Gid != gid {
-		t.Errorf("lock file owned by %d:%d, want %d:%d (the users file's)", st.Uid, st.Gid, uid, gid)
+	if gotUID != uid || gotGID != gid {
+		t.Errorf("lock file owned by %d:%d, want %d:%d (the users file's)", gotUID, gotGID, uid, gid)
 	}
 }

@@ -1,0 +1,57 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/dialgate/dialgate/internal/config"
+)
+
+// errConnRefused is the error of a connect(2) nobody answers.
+var errConnRefused error = syscall.ECONNREFUSED
+
+// unixFileModes says a file's permission bits tell who may read it.
+const unixFileModes = true
+
+// fileOwner returns the uid and gid owning path; ok is false when it
+// cannot be stat'ed.
+func fileOwner(path string) (uid, gid int, ok bool) {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return 0, 0, false
+	}
+	return int(st.Uid), int(st.Gid), true
+}
+
+// mayWriteIn reports whether this process may create files in the
+// directory dir (access(2) W_OK|X_OK).
+func mayWriteIn(dir string) bool { return unix.Access(dir, unix.W_OK|unix.X_OK) == nil }
+
+// platformProblems is what gateway check reports about c that this
+// system cannot do: nothing on Unix.
+func platformProblems(*config.Config) (warnings []string, failed []error) { return nil, nil }
+
+// tryLockFile takes an exclusive flock(2) on f without waiting; busy
+// says another holder has it.
+func tryLockFile(f *os.File) (busy bool, err error) {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return false, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return true, nil
+		}
+		return false, err
+	}
+}
+
+// unlockFile releases tryLockFile's lock.
+func unlockFile(f *os.File) { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }

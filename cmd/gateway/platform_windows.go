@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/dialgate/dialgate/internal/config"
+)
+
+// errConnRefused is the error of a connect nobody answers (Winsock's
+// own code: syscall.ECONNREFUSED is not what Windows returns).
+var errConnRefused error = windows.WSAECONNREFUSED
+
+// unixFileModes is false: Windows reports every writable file as mode
+// 0666 whoever may read it (access is in ACLs), so a mode says nothing.
+const unixFileModes = false
+
+// fileOwner: Windows files have no Unix owner to report.
+func fileOwner(string) (uid, gid int, ok bool) { return 0, 0, false }
+
+// mayWriteIn cannot be judged without access(2): taken as yes, and the
+// create itself says otherwise.
+func mayWriteIn(string) bool { return true }
+
+// platformProblems is what gateway check reports about c that Windows
+// cannot do: gateway serve does not run (its store needs Unix), and a pty
+// backend is refused as gateway serve would refuse it.
+func platformProblems(c *config.Config) (warnings []string, failed []error) {
+	warnings = append(warnings, fmt.Sprintf("gateway serve does not run on %s: its state directory (session numbers, call records) needs a Unix system (Linux, macOS, FreeBSD); the users file and host key are judged by Unix file modes too, and Windows shows every writable file as mode 0666, so existing ones are refused here", runtime.GOOS))
+	for _, b := range c.Backends {
+		if b.Type == config.BackendPTY {
+			failed = append(failed, fmt.Errorf("backend %q: pty backends need a Unix system, not %s", b.Name, runtime.GOOS))
+		}
+	}
+	return warnings, failed
+}
+
+// tryLockFile takes an exclusive LockFileEx lock on the first byte of f
+// without waiting; busy says another holder has it. Windows locks are
+// mandatory: another process's reads of that byte fail while it is held.
+func tryLockFile(f *os.File) (busy bool, err error) {
+	ol := new(windows.Overlapped)
+	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
+		return true, nil
+	}
+	return false, err
+}
+
+// unlockFile releases tryLockFile's lock.
+func unlockFile(f *os.File) {
+	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
+}
