@@ -128,6 +128,14 @@ func New(opts Options) (*Server, error) {
 	s.busyRecords.summary.Emit = func(n int, _ string) {
 		s.log.Warn("connection flood: BUSY calls hung up without a call record", zap.Int("calls", n))
 	}
+	if r, ok := s.store.(reserveReporter); ok {
+		// The calls go on with numbers from memory (store.File
+		// NextSession); the operator hears of each failed reservation
+		// once, not of every call.
+		r.SetReserveFailed(func(err error) {
+			s.log.Error("session numbers not reserved on disk; calls go on with numbers from memory", zap.Error(err))
+		})
+	}
 	s.SetCallback(opts.Callback)
 	if s.now == nil {
 		s.now = time.Now
@@ -194,6 +202,40 @@ func (s *Server) Config() *config.Config { return s.st.Load().cfg }
 
 // ActiveCalls is the number of line slots in use.
 func (s *Server) ActiveCalls() int { return s.slots.busy() }
+
+// reserveReporter is a store that hands out session numbers from memory
+// when it cannot reserve them on disk, and tells of each failure
+// (store.File).
+type reserveReporter interface {
+	SetReserveFailed(func(error))
+}
+
+// healthReporter is a store that can say it cannot write its state
+// (store.File).
+type healthReporter interface {
+	Health() error
+}
+
+// StoreHealth is nil while the store can write the state directory, else
+// an error saying since when it cannot and why ("store: state_dir ... not
+// writable since T: ..."): calls go on, but their session numbers are
+// not reserved on disk (see store.File.NextSession). For a health check;
+// a store that cannot tell is taken as healthy.
+func (s *Server) StoreHealth() error {
+	if h, ok := s.store.(healthReporter); ok {
+		return h.Health()
+	}
+	return nil
+}
+
+// Draining reports whether Shutdown has been called: the gateway no
+// longer answers (new calls hear BUSY) and waits for the calls in
+// progress to end.
+func (s *Server) Draining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
 
 // maxCallsOverLines bounds the calls one listener answers at once beyond
 // max_concurrent: the calls hung up without a line (BUSY, refused,

@@ -60,7 +60,28 @@ type File struct {
 	// gateway's open calls.
 	open        map[uint64]time.Time // the noted call's start
 	interrupted int
+
+	// The reservation of session numbers, when it fails (disk full):
+	// numbers are handed out past reserved from memory (see NextSession)
+	// and the reservation is retried once retryAt numbers or retryTime
+	// is reached. reserveErr is the last failure, since when the
+	// failures started; nil once a reservation succeeded. Under mu.
+	reserveErr   error
+	reserveSince time.Time
+	retryAt      uint64
+	retryTime    time.Time
+	// reserveFailed is told each failed reservation (SetReserveFailed);
+	// now is the clock (time.Now) and reserveHook replaces the disk
+	// write of a reservation in tests.
+	reserveFailed func(error)
+	now           func() time.Time
+	reserveHook   func(upto uint64) error
 }
+
+// reserveRetry is how long after a failed reservation of session numbers
+// the next call tries again, even if fewer than a block's numbers have
+// been handed out since.
+const reserveRetry = time.Minute
 
 var _ Store = (*File)(nil)
 
@@ -89,7 +110,7 @@ func Open(dir string, block int) (*File, error) {
 		}
 		return nil, fmt.Errorf("store: lock %s: %w", dir, err)
 	}
-	f := &File{dir: dir, block: uint64(block), lock: lk}
+	f := &File{dir: dir, block: uint64(block), lock: lk, now: time.Now}
 	n, err := f.readCounter()
 	if err != nil {
 		lk.Close()
@@ -110,12 +131,57 @@ func Open(dir string, block int) (*File, error) {
 	}
 	f.records = rec
 	f.open = map[uint64]time.Time{}
-	if err := f.recoverOpenCalls(time.Now()); err != nil {
+	highest, err := f.recoverOpenCalls(time.Now())
+	if err != nil {
 		rec.Close()
 		lk.Close()
 		return nil, err
 	}
+	// Numbers handed out while their reservation failed (disk full) are
+	// above session.next: those of the calls whose records or notes got
+	// to disk are not handed out again.
+	if tail := highestInTail(rec); tail > highest {
+		highest = tail
+	}
+	if highest >= f.next {
+		f.next = highest + 1
+	}
 	return f, nil
+}
+
+// tailScan is how much of the end of the records file Open reads for the
+// highest session number recorded.
+const tailScan = 64 << 10
+
+// highestInTail is the highest session number among the whole records in
+// the last tailScan octets of the records file r; 0 if none.
+func highestInTail(r *os.File) uint64 {
+	st, err := r.Stat()
+	if err != nil || st.Size() == 0 {
+		return 0
+	}
+	off := max(st.Size()-tailScan, 0)
+	b := make([]byte, st.Size()-off)
+	n, _ := r.ReadAt(b, off)
+	b = b[:n]
+	if off > 0 {
+		// The first line is likely a part of a record.
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		} else {
+			return 0
+		}
+	}
+	var highest uint64
+	for line := range bytes.Lines(b) {
+		var rec struct {
+			Session uint64 `json:"session"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Session > highest {
+			highest = rec.Session
+		}
+	}
+	return highest
 }
 
 // Dir is the state directory.
@@ -140,26 +206,79 @@ func (f *File) readCounter() (uint64, error) {
 }
 
 // NextSession implements Store.
+//
+// When the next block of numbers cannot be reserved (the disk is full),
+// the call goes on: numbers are handed out from memory past the last
+// reservation, the failure is told to the function SetReserveFailed
+// gave (once per failed reservation) and reported by Health, and the
+// reservation is tried again after another block of numbers or
+// reserveRetry, whichever comes first. Once it succeeds, it reserves
+// beyond every number handed out. A gateway that restarts meanwhile
+// starts above the highest session number in its open-call notes and in
+// the last 64 KiB of calls.jsonl (Open); a number whose call left no
+// trace there (its record lost to the full disk as well) may be handed
+// out again after such a restart.
 func (f *File) NextSession() (uint64, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
+		f.mu.Unlock()
 		return 0, ErrClosed
 	}
-	if f.next >= f.reserved {
+	var failed error
+	if f.next >= f.reserved && (f.reserveErr == nil || f.next >= f.retryAt || !f.now().Before(f.retryTime)) {
 		if err := f.reserve(f.next + f.block); err != nil {
-			return 0, err
+			now := f.now()
+			if f.reserveErr == nil {
+				f.reserveSince = now
+			}
+			f.reserveErr = err
+			f.retryAt, f.retryTime = f.next+f.block, now.Add(reserveRetry)
+			failed = err
+		} else {
+			f.reserveErr = nil
 		}
 	}
 	n := f.next
 	f.next++
+	report := f.reserveFailed
+	f.mu.Unlock()
+	if failed != nil && report != nil {
+		report(failed)
+	}
 	return n, nil
+}
+
+// SetReserveFailed makes NextSession call fn (outside the store's lock)
+// with the error of each reservation of session numbers that failed:
+// the call was given a number from memory. nil: none.
+func (f *File) SetReserveFailed(fn func(error)) {
+	f.mu.Lock()
+	f.reserveFailed = fn
+	f.mu.Unlock()
+}
+
+// Health is nil while the store can write its state directory, else an
+// error saying since when it could not and why: the last reservation of
+// session numbers failed (calls go on with numbers from memory, see
+// NextSession). For a gateway's health check.
+func (f *File) Health() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reserveErr == nil {
+		return nil
+	}
+	return fmt.Errorf("store: state_dir %s not writable since %s: %w", f.dir, f.reserveSince.UTC().Format(time.RFC3339), f.reserveErr)
 }
 
 // reserve durably moves the high-water mark to upto. The rename puts a
 // new file in place of a link named session.next, but the temporary
 // file is opened by name, and so not through a link (openFile).
 func (f *File) reserve(upto uint64) error {
+	if f.reserveHook != nil {
+		if err := f.reserveHook(upto); err != nil {
+			return fmt.Errorf("store: reserve session numbers: %w", err)
+		}
+	}
 	tmp := filepath.Join(f.dir, sessionFile+".tmp")
 	w, err := openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

@@ -88,18 +88,19 @@ func (f *File) Interrupted() int { return f.interrupted }
 
 // recoverOpenCalls appends an interrupted record for every call a previous
 // gateway left open in openDir, then removes the notes. A note that cannot
-// be read (torn) is removed without a record.
-func (f *File) recoverOpenCalls(now time.Time) error {
+// be read (torn) is removed without a record. highest is the highest
+// session number among the notes read.
+func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 	dir := filepath.Join(f.dir, openDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return 0, fmt.Errorf("store: %w", err)
 	}
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("store: %s is not a directory (a symbolic link is not followed): remove it", dir)
+		return 0, fmt.Errorf("store: %s is not a directory (a symbolic link is not followed): remove it", dir)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return 0, fmt.Errorf("store: %w", err)
 	}
 	// The records first, with one fsync for all of them; then the notes
 	// go (a crash in between writes the records again next time).
@@ -116,25 +117,26 @@ func (f *File) recoverOpenCalls(now time.Time) error {
 		if !ok {
 			continue
 		}
+		highest = max(highest, r.Session)
 		r.End = now
 		r.Result = ResultInterrupted
 		r.Reason = "the gateway stopped during the call (crash or kill); it ended before the gateway started again"
 		if last, err = f.append(r); err != nil {
-			return fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
+			return 0, fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
 		}
 		f.interrupted++
 	}
 	if last > 0 {
 		if err := f.syncThrough(last); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for _, path := range notes {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store: %w", err)
+			return 0, fmt.Errorf("store: %w", err)
 		}
 	}
-	return syncDir(dir)
+	return highest, syncDir(dir)
 }
 
 // readOpenCall reads a note written by OpenCall.
