@@ -32,6 +32,7 @@ const (
 	msgDenied      = "\r\nNO CARRIER (access denied)\r\n"
 	msgThrottled   = "\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n"
 	msgTimeout     = "\r\nNO CARRIER (login timed out)\r\n"
+	msgCheckTime   = "\r\nNO CARRIER (" + reasonCheckTimeout + ")\r\n"
 	msgNoText      = "\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n"
 	msgNoV42       = "\r\nNO CARRIER (V.42 is not available on this gateway)\r\n"
 	msgError       = "\r\nNO CARRIER (gateway error)\r\n"
@@ -40,6 +41,11 @@ const (
 	msgCancelled   = "\r\nNO CARRIER (login cancelled)\r\n"
 	msgTimeLimit   = "\r\nNO CARRIER (session time limit)\r\n"
 )
+
+// reasonCheckTimeout is the record's reason, and the caller's last words,
+// for a text login whose deadline passed while its password check waited
+// for its turn (the throttle's wait, a hashing slot).
+const reasonCheckTimeout = "login timed out waiting for the password check"
 
 // messageWriteTimeout bounds writing a last message to a caller that does
 // not read.
@@ -86,7 +92,11 @@ type call struct {
 	hasSlot    bool        // the call took a line slot; set before run
 	bridged    atomic.Bool // a backend session was (being) opened
 	userLogged bool        // c.log carries the user field
-	resMu      sync.Mutex  // guards rec.Result and rec.Reason against the login watcher
+	// checking is set while the text login's password check runs (or
+	// waits for its turn), and stays set if the login's deadline ends
+	// it: the deadline's watcher then says so.
+	checking atomic.Bool
+	resMu    sync.Mutex // guards rec.Result and rec.Reason against the login watcher
 }
 
 func (s *Server) handle(name string, line transport.Line) {
@@ -345,6 +355,13 @@ func (c *call) run() {
 			return
 		}
 		if errors.Is(loginCtx.Err(), context.DeadlineExceeded) {
+			if c.checking.Load() {
+				// A correct login can time out here on a busy
+				// gateway: the record (with the user typed) and
+				// the caller say it was waiting, not idle.
+				c.end(store.ResultAbandoned, reasonCheckTimeout, msgCheckTime)
+				return
+			}
 			c.end(store.ResultAbandoned, "login timed out", msgTimeout)
 		}
 	})
@@ -577,13 +594,17 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	}
 	e := newLineEditor(r, c.w, true)
 	banner := fmt.Sprintf("\r\n%s: session %d\r\n", c.st.cfg.GatewayName, c.rec.Session)
-	out, err := textLogin(ctx, e, c.st.verifier, c.info.RemoteAddr, banner, c.st.cfg.Security.LoginTries)
+	out, err := textLogin(ctx, e, c.st.verifier, c.info.RemoteAddr, banner, c.st.cfg.Security.LoginTries, &c.checking)
 	if err != nil {
 		if out.tried != "" {
 			c.rec.User = out.tried
 		}
 		if errors.Is(err, errLoginCancelled) && ctx.Err() == nil {
 			c.end(store.ResultAbandoned, "caller cancelled the login (Ctrl-C or Ctrl-D)", msgCancelled)
+		} else if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.s.stopCtx.Err() == nil && c.checking.Load() {
+			// The check saw the deadline before run's watcher did:
+			// the same words, whichever hangs up first.
+			c.end(store.ResultAbandoned, reasonCheckTimeout, msgCheckTime)
 		} else if errors.Is(err, errCallerGone) || ctx.Err() != nil {
 			c.end(store.ResultAbandoned, "caller left during login", "")
 		} else {

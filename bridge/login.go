@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/store"
@@ -323,7 +324,11 @@ func leftAfter(failed int, user string, err error) (loginOutcome, error) {
 // host) may sit at the prompt together; a connection that never types is
 // hung up at the login deadline, and [lines] per_source bounds how many
 // lines one address holds.
-func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner string, tries int) (loginOutcome, error) {
+//
+// checking (nil: none) is set while a password check runs or waits for
+// its turn, and left set when ctx ended it. A login that ends because
+// ctx ended during a check names the user tried (tried).
+func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner string, tries int, checking *atomic.Bool) (loginOutcome, error) {
 	if _, err := io.WriteString(e.w, banner); err != nil {
 		return loginOutcome{}, errCallerGone
 	}
@@ -352,8 +357,14 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			// the next output starts on a fresh line.
 			_, _ = io.WriteString(e.w, "\r\n")
 		}
+		if checking != nil {
+			checking.Store(true)
+		}
 		acct, bounded, err := verifyBounded(ctx, v, user, pw, source)
 		pw = ""
+		if checking != nil && ctx.Err() == nil {
+			checking.Store(false)
+		}
 		if bounded {
 			return loginOutcome{result: store.ResultThrottled, reason: reasonPending, tries: i}, nil
 		}
@@ -373,7 +384,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 				}
 			}
 		case ctx.Err() != nil:
-			return loginOutcome{tries: i}, ctx.Err()
+			return loginOutcome{tried: last, tries: i}, ctx.Err()
 		default:
 			return loginOutcome{tries: i}, fmt.Errorf("bridge: verify: %w", err)
 		}

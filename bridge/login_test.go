@@ -98,7 +98,7 @@ func FuzzTextLogin(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}
 		e := newLineEditor(bytes.NewReader(in), io.Discard, true)
-		out, err := textLogin(context.Background(), e, v, "fuzz", "banner\r\n", 3)
+		out, err := textLogin(context.Background(), e, v, "fuzz", "banner\r\n", 3, nil)
 		if v.calls > 3 {
 			t.Fatalf("%d verifications for %q", v.calls, in)
 		}
@@ -124,14 +124,14 @@ func TestTextLoginLeftAfterFailures(t *testing.T) {
 	} {
 		v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}
 		e := newLineEditor(strings.NewReader(in), io.Discard, true)
-		out, err := textLogin(context.Background(), e, v, "test", "banner\r\n", 3)
+		out, err := textLogin(context.Background(), e, v, "test", "banner\r\n", 3, nil)
 		if err != nil || out.result != store.ResultDenied || out.tried == "" || out.tries != v.calls {
 			t.Errorf("%q: outcome %+v, error %v; want denied with the user tried after %d attempts", in, out, err, v.calls)
 		}
 	}
 	// Gone before any attempt was checked: the error, as before.
 	e := newLineEditor(strings.NewReader("alice\r"), io.Discard, true)
-	if _, err := textLogin(context.Background(), e, &countingVerifier{}, "test", "", 3); !errors.Is(err, io.EOF) && !errors.Is(err, errCallerGone) {
+	if _, err := textLogin(context.Background(), e, &countingVerifier{}, "test", "", 3, nil); !errors.Is(err, io.EOF) && !errors.Is(err, errCallerGone) {
 		t.Errorf("gone at the first password prompt: error %v", err)
 	}
 }
@@ -188,7 +188,7 @@ func (w *resetWriter) Write(p []byte) (int, error) {
 func TestTextLoginResetAfterPassword(t *testing.T) {
 	v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}
 	e := newLineEditor(strings.NewReader("alice\rsecret\r"), &resetWriter{after: "password: "}, true)
-	_, err := textLogin(context.Background(), e, v, "test", "banner\r\n", 3)
+	_, err := textLogin(context.Background(), e, v, "test", "banner\r\n", 3, nil)
 	if !errors.Is(err, errCallerGone) {
 		t.Errorf("error %v; want errCallerGone", err)
 	}
