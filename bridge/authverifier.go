@@ -59,7 +59,7 @@ func (a *AuthVerifier) Verify(ctx context.Context, user, password, source string
 	case errors.Is(err, auth.ErrDenied):
 		return Account{}, fmt.Errorf("%w (%v)", ErrDenied, err)
 	case errors.Is(err, auth.ErrBusy):
-		return Account{}, fmt.Errorf("%w (%v)", ErrThrottled, err)
+		return Account{}, fmt.Errorf("%w (%v)", ErrChecksBusy, err)
 	}
 	return Account{}, err
 }

@@ -622,6 +622,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		return Account{}, nil, false
 	case store.ResultThrottled:
 		c.rec.User = out.tried
+		if out.reason == reasonChecksBusy {
+			c.s.loginShed(c.info.RemoteAddr)
+		}
 		c.end(store.ResultThrottled, out.reason, msgThrottled)
 		return Account{}, nil, false
 	}

@@ -24,6 +24,11 @@ var ErrDenied = errors.New("bridge: access denied")
 // queued.
 var ErrThrottled = errors.New("bridge: login refused for now")
 
+// ErrChecksBusy is the ErrThrottled a Verifier returns (wrapped) when its
+// queue of password checks is full (auth.ErrBusy): the gateway sheds the
+// login, whoever the caller is.
+var ErrChecksBusy = fmt.Errorf("%w: password checks busy", ErrThrottled)
+
 // errCallerGone is returned by the line editor when the caller hangs up or
 // types the interrupt or end-of-file character at a prompt.
 var errCallerGone = errors.New("bridge: caller hung up")
@@ -246,6 +251,10 @@ type pendingLimiter interface {
 // its address already has max_pending_per_source logins in progress.
 const reasonPending = "too many logins in progress from this address"
 
+// reasonChecksBusy is the record's reason for a text login shed because
+// the queue of password checks was full (ErrChecksBusy).
+const reasonChecksBusy = "password checks busy (hash_queue full)"
+
 // unknownUser is what the call record and the log say for a user name
 // tried at the text login that names no account.
 const unknownUser = "(unknown user)"
@@ -375,6 +384,8 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 				acct.Name = user
 			}
 			return loginOutcome{acct: acct, tries: i}, nil
+		case errors.Is(err, ErrChecksBusy):
+			return loginOutcome{tried: last, result: store.ResultThrottled, reason: reasonChecksBusy, tries: i}, nil
 		case errors.Is(err, ErrThrottled):
 			return loginOutcome{tried: recordedName(v, user), result: store.ResultThrottled, reason: "login throttled", tries: i}, nil
 		case errors.Is(err, ErrDenied):

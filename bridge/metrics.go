@@ -13,6 +13,7 @@ type Metrics struct {
 	calls   *prometheus.CounterVec
 	octets  *prometheus.CounterVec
 	answers prometheus.Counter
+	shed    prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -30,8 +31,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		answers: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "dialgate", Name: "sessions_bridged_total", Help: "Calls that reached a backend.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "dialgate", Name: "logins_shed_total", Help: "Text logins refused because the queue of password checks was full.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.active, m.calls, m.octets, m.answers} {
+	for _, c := range []prometheus.Collector{m.active, m.calls, m.octets, m.answers, m.shed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -48,6 +52,12 @@ func (m *Metrics) callStarted() {
 func (m *Metrics) callEnded() {
 	if m != nil {
 		m.active.Dec()
+	}
+}
+
+func (m *Metrics) loginShed() {
+	if m != nil {
+		m.shed.Inc()
 	}
 }
 

@@ -93,6 +93,9 @@ type Server struct {
 	st          atomic.Pointer[state]
 	slots       *slots
 	busyRecords busyRecorder
+	// shedLogins sums the text logins shed because the queue of
+	// password checks was full into warnings (loginShed).
+	shedLogins burstlog.Log
 	// overLines is how many calls a listener answers at once beyond
 	// max_concurrent (maxCallsOverLines; tests lower it).
 	overLines int
@@ -127,6 +130,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.busyRecords.summary.Emit = func(n int, _ string) {
 		s.log.Warn("connection flood: BUSY calls hung up without a call record", zap.Int("calls", n))
+	}
+	s.shedLogins.Emit = func(n int, last string) {
+		s.log.Warn("password checks busy: logins shed (raise [security] hash_queue or max_hashing if this persists)", zap.Int("logins", n), zap.String("last_remote", last))
 	}
 	if r, ok := s.store.(reserveReporter); ok {
 		// The calls go on with numbers from memory (store.File
@@ -202,6 +208,14 @@ func (s *Server) Config() *config.Config { return s.st.Load().cfg }
 
 // ActiveCalls is the number of line slots in use.
 func (s *Server) ActiveCalls() int { return s.slots.busy() }
+
+// loginShed counts a text login from remote refused because the queue of
+// password checks was full: in the metrics, and in a warning summed over
+// at most a second (burstlog.Log).
+func (s *Server) loginShed(remote string) {
+	s.metrics.loginShed()
+	s.shedLogins.Add(remote)
+}
 
 // reserveReporter is a store that hands out session numbers from memory
 // when it cannot reserve them on disk, and tells of each failure
@@ -482,6 +496,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-done
 	s.serving.Wait()
 	s.busyRecords.summary.Close()
+	s.shedLogins.Close()
 	return err
 }
 
