@@ -227,6 +227,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	registerHealthMetrics(reg, gw)
 	cbSvc, err := startCallbacks(gw, cfg, log)
 	if err != nil {
 		_ = gw.Shutdown(context.Background())
@@ -254,7 +255,10 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-			fmt.Fprintf(w, "ok %d calls\n", gw.ActiveCalls())
+			code, text := health(gw)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(code)
+			fmt.Fprintln(w, text)
 		})
 		if cfg.Metrics.PProf {
 			mountPProf(mux)

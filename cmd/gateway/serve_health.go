@@ -1,0 +1,56 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// healthSource is what /healthz and its gauges ask the running gateway
+// (bridge.Gateway).
+type healthSource interface {
+	Draining() bool
+	StoreHealth() error
+	ActiveCalls() int
+}
+
+// health is the answer of /healthz, one line: 503 "draining" once the
+// gateway stops answering (SIGTERM: its listeners refuse calls while
+// the calls in progress end), 503 "state_dir ... not writable since T:
+// why" while the state directory cannot be written (disk full: calls go
+// on, but their records and session-number reservations are lost),
+// else 200 "ok N calls".
+func health(g healthSource) (int, string) {
+	if g.Draining() {
+		return http.StatusServiceUnavailable, "draining"
+	}
+	if err := g.StoreHealth(); err != nil {
+		why := strings.TrimPrefix(err.Error(), "store: ")
+		return http.StatusServiceUnavailable, strings.Join(strings.Fields(why), " ")
+	}
+	return http.StatusOK, "ok " + strconv.Itoa(g.ActiveCalls()) + " calls"
+}
+
+// registerHealthMetrics adds what /healthz tells as gauges:
+// dialgate_draining and dialgate_state_dir_writable, 0 or 1.
+func registerHealthMetrics(reg prometheus.Registerer, g healthSource) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialgate_draining",
+			Help: "1 once the gateway stops answering calls (SIGTERM) and waits for the calls in progress, else 0.",
+		}, func() float64 { return boolGauge(g.Draining()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialgate_state_dir_writable",
+			Help: "0 while the state directory cannot be written (the last reservation of session numbers failed, e.g. disk full), else 1.",
+		}, func() float64 { return boolGauge(g.StoreHealth() == nil) }),
+	)
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,74 @@
+//go:build unix
+
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// metricsStatus fetches path from the daemon's metrics endpoint and
+// returns the status code and body, whatever the status.
+func (g *testGateway) metricsStatus(path string) (int, string) {
+	g.t.Helper()
+	resp, err := http.Get("http://" + g.metrics + path)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeHealthz: /healthz answers 200 "ok N calls" while the gateway
+// answers, 503 with the reason while its state directory cannot be
+// written (calls go on but lose their records) and 503 "draining" after
+// SIGTERM while a call in progress ends; /metrics has the same as the
+// gauges dialgate_state_dir_writable and dialgate_draining. (Ops soak
+// test: /healthz said "ok" in both cases.)
+func TestServeHealthz(t *testing.T) {
+	g := newGateway(t, gwOpts{shSleep: "30"})
+	if code, body := g.metricsStatus("/healthz"); code != http.StatusOK || body != "ok 0 calls\n" {
+		t.Errorf("/healthz of a fresh gateway: %d %q", code, body)
+	}
+	m := g.metricsGet("/metrics")
+	if !strings.Contains(m, "\ndialgate_draining 0\n") || !strings.Contains(m, "\ndialgate_state_dir_writable 1\n") {
+		t.Errorf("/metrics of a fresh gateway lacks the health gauges:\n%s", m)
+	}
+
+	// The next reservation of session numbers cannot be written, as on
+	// a full disk (root may write anywhere, so a directory stands in
+	// the way of the temporary file).
+	state := filepath.Join(g.dir, "state")
+	if err := os.Mkdir(filepath.Join(state, "session.next.tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	g.waitLog("session numbers not reserved on disk")
+	code, body := g.metricsStatus("/healthz")
+	if want := "state_dir " + state + " not writable since "; code != http.StatusServiceUnavailable || !strings.HasPrefix(body, want) || strings.Count(body, "\n") != 1 {
+		t.Errorf("/healthz with the state directory not writable: %d %q, want 503 %q...", code, body, want)
+	}
+	if m := g.metricsGet("/metrics"); !strings.Contains(m, "\ndialgate_state_dir_writable 0\n") {
+		t.Errorf("/metrics lacks dialgate_state_dir_writable 0:\n%s", m)
+	}
+
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"stopping: no new calls; draining"`)
+	if code, body := g.metricsStatus("/healthz"); code != http.StatusServiceUnavailable || body != "draining\n" {
+		t.Errorf("/healthz while draining: %d %q, want 503 \"draining\"", code, body)
+	}
+	if m := g.metricsGet("/metrics"); !strings.Contains(m, "\ndialgate_draining 1\n") {
+		t.Errorf("/metrics lacks dialgate_draining 1:\n%s", m)
+	}
+	s.close()
+}
