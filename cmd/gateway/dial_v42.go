@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -123,6 +124,11 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 			// The gateway hung up; most likely its login time ran out
 			// while the prompts waited.
 			return fmt.Errorf("%w: the gateway hung up during the login, after %v at the prompts: it waits a bounded time for the login (its handshake_deadline, 60s unless changed): %w", errProtocol, atPrompt.Truncate(100*time.Millisecond), err)
+		case errors.Is(err, lapm.ErrLinkFailure), errors.Is(err, lapm.ErrPeerDisconnected),
+			errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
+			// The link failed under the handshake (an XID unanswered
+			// after N400 tries, the line lost): Access Security failed.
+			return fmt.Errorf("%w: Access Security: %w", errProtocol, err)
 		}
 		return err
 	}

@@ -503,3 +503,40 @@ func TestDialLAPMNoAnswer(t *testing.T) {
 		t.Errorf("stderr %q lacks %q", r.stderr, want)
 	}
 }
+
+// xidFailLink is a testLink whose second XID exchange (RESPONSE, after
+// INITIATE/CHALLENGE) fails as lapm's does when the gateway stops
+// answering: N400 tries without an answer.
+type xidFailLink struct {
+	*testLink
+	exchanges int
+}
+
+func (l *xidFailLink) ExchangeXID(ctx context.Context, p []byte) ([]byte, error) {
+	if l.exchanges++; l.exchanges == 2 {
+		return nil, fmt.Errorf("%w: no answer to XID after 11 tries", lapm.ErrLinkFailure)
+	}
+	return l.testLink.ExchangeXID(ctx, p)
+}
+
+// TestDialV42XIDTimeout: the link failing during Access Security (no
+// answer to XID after its retries) is a V.42 / Access Security failure,
+// exit 14, not a local failure (tcpser trial: "auth: sending RESPONSE:
+// ... no answer to XID after 11 tries" exited 1).
+func TestDialV42XIDTimeout(t *testing.T) {
+	withTestLAPM(t)
+	lapmOpen = func(ctx context.Context, line transport.Line, leftover []byte, role lapm.Role) (v42Link, error) {
+		return &xidFailLink{testLink: newTestLink(line, leftover)}, nil
+	}
+	testutil.CheckGoroutines(t)
+	g := newV42Gateway(t)
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "right"}, "--user", "alice", "--tofu",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)
+	if code := r.wait(t); code != exitProtocol {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitProtocol, r.stderr)
+	}
+	if want := "no answer to XID after 11 tries"; !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("stderr %q lacks %q", r.stderr, want)
+	}
+}
