@@ -233,8 +233,9 @@ type healthReporter interface {
 // StoreHealth is nil while the store can write the state directory, else
 // an error saying since when it cannot and why ("store: state_dir ... not
 // writable since T: ..."): calls go on, but their session numbers are
-// not reserved on disk (see store.File.NextSession). For a health check;
-// a store that cannot tell is taken as healthy.
+// not reserved on disk (see store.File.NextSession), or their records
+// are lost. For a health check; a store that cannot tell is taken as
+// healthy.
 func (s *Server) StoreHealth() error {
 	if h, ok := s.store.(healthReporter); ok {
 		return h.Health()

@@ -68,8 +68,12 @@ type File struct {
 	// failures started; nil once a reservation succeeded. Under mu.
 	reserveErr   error
 	reserveSince time.Time
-	retryAt      uint64
-	retryTime    time.Time
+	// appendErr is the error of the last record that could not be
+	// written, since when records failed; nil once one was written.
+	appendErr   error
+	appendSince time.Time
+	retryAt     uint64
+	retryTime   time.Time
 	// reserveFailed is told each failed reservation (SetReserveFailed);
 	// now is the clock (time.Now) and reserveHook replaces the disk
 	// write of a reservation in tests.
@@ -260,14 +264,20 @@ func (f *File) SetReserveFailed(fn func(error)) {
 // Health is nil while the store can write its state directory, else an
 // error saying since when it could not and why: the last reservation of
 // session numbers failed (calls go on with numbers from memory, see
-// NextSession). For a gateway's health check.
+// NextSession), or the last call record could not be written (it is
+// lost). The earlier of the two troubles is named. For a gateway's
+// health check.
 func (f *File) Health() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.reserveErr == nil {
+	err, since := f.reserveErr, f.reserveSince
+	if f.appendErr != nil && (err == nil || f.appendSince.Before(since)) {
+		err, since = f.appendErr, f.appendSince
+	}
+	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("store: state_dir %s not writable since %s: %w", f.dir, f.reserveSince.UTC().Format(time.RFC3339), f.reserveErr)
+	return fmt.Errorf("store: state_dir %s not writable since %s: %w", f.dir, since.UTC().Format(time.RFC3339), err)
 }
 
 // reserve durably moves the high-water mark to upto. The rename puts a
@@ -324,14 +334,32 @@ func syncDir(dir string) error {
 // line, and only the torn one is lost (ReadRecords reports it).
 func (f *File) AppendRecord(r CallRecord) error {
 	mine, err := f.append(r)
-	if err != nil {
-		return err
+	if err == nil {
+		err = f.syncThrough(mine)
 	}
-	if err := f.syncThrough(mine); err != nil {
+	f.noteAppend(err)
+	if err != nil {
 		return err
 	}
 	f.closeCall(r)
 	return nil
+}
+
+// noteAppend keeps the outcome of writing a record for Health.
+func (f *File) noteAppend(err error) {
+	if errors.Is(err, ErrClosed) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case err == nil:
+		f.appendErr = nil
+	case f.appendErr == nil:
+		f.appendErr, f.appendSince = err, f.now()
+	default:
+		f.appendErr = err
+	}
 }
 
 // append writes r to the records file (not yet synced) and returns its

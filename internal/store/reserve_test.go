@@ -143,3 +143,28 @@ func TestHighestInTail(t *testing.T) {
 		t.Errorf("highestInTail = %d, want 12", got)
 	}
 }
+
+// TestHealthRecordLost: a call record the disk refused makes Health say
+// so until a record is written again.
+func TestHealthRecordLost(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.now = func() time.Time { return time.Date(2026, 11, 23, 1, 2, 3, 0, time.UTC) }
+	f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC }
+	if err := f.AppendRecord(CallRecord{Session: 1, Result: ResultCompleted}); err == nil {
+		t.Fatal("AppendRecord on a full disk: no error")
+	}
+	if h := f.Health(); !errors.Is(h, syscall.ENOSPC) || !strings.Contains(h.Error(), "not writable since 2026-11-23T01:02:03Z") {
+		t.Errorf("Health after a lost record: %v", h)
+	}
+	f.writeHook = nil
+	if err := f.AppendRecord(CallRecord{Session: 2, Result: ResultCompleted}); err != nil {
+		t.Fatal(err)
+	}
+	if h := f.Health(); h != nil {
+		t.Errorf("Health after a record was written again: %v", h)
+	}
+}

@@ -15,6 +15,9 @@
 // written to a temporary file, fsync'd, renamed over session.next and the
 // directory fsync'd before any number of the block is handed out. A crash
 // therefore skips at most the rest of a block and never reuses a number.
+// When the reservation cannot be written (disk full), File hands out
+// numbers from memory rather than refuse calls; see File.NextSession for
+// what a restart then can and cannot avoid reusing.
 package store
 
 import (
