@@ -36,7 +36,7 @@ service user's), the check reports what depends on the gateway's user
 (another user's file or directory) as a warning, and its last line says
 that it judged for a gateway running as the state_dir's owner and what
 gateway serve run as root would refuse: run it as the gateway's user
-to judge those. A state_dir not made yet is taken to be root's (the
+to judge those (runuser -u USER -- gateway check FILE). A state_dir not made yet is taken to be root's (the
 gateway run as root would make it).`)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -90,7 +90,7 @@ gateway run as root would make it).`)
 		// gateway's, which alone may read the users file.
 		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (run the check as the gateway's user; a gateway running as %s would not start)", c.UsersFile, currentUserName(), currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
-		warnings = append(warnings, notForThisUser(err))
+		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
 	default:
 		// gateway serve would not start with it.
@@ -106,7 +106,7 @@ gateway run as root would make it).`)
 	case errors.Is(err, iofs.ErrPermission):
 		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (run the check as the gateway's user)", c.StateDir, currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
-		warnings = append(warnings, notForThisUser(err))
+		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
 	default:
 		failed = append(failed, err)
@@ -186,9 +186,20 @@ func unsafeForOtherUser(err error, stateDir string) bool {
 	return ok && uid != 0
 }
 
-// notForThisUser is the warning for an error unsafeForOtherUser accepts.
-func notForThisUser(err error) string {
-	return fmt.Sprintf("%v; a gateway running as root does not start with it, one running as the user who owns it may (state_dir is not root's; run the check as the gateway's user to judge it for that user: sudo -u USER gateway check)", err)
+// notForThisUser is the warning for an error unsafeForOtherUser accepts,
+// the check of configuration file path run as root. The refusal's own
+// advice ("run chown root DIR") holds for a gateway running as root
+// only: given to the service user's state directory it would lock that
+// gateway out, so the warning leaves it out and says to run the check as
+// the state directory's owner instead (as keygen does).
+func notForThisUser(err error, stateDir, path string) string {
+	msg := err.Error()
+	const refused = "so it is not used"
+	if i := strings.Index(msg, refused+"; "); i >= 0 {
+		msg = msg[:i+len(refused)]
+	}
+	return fmt.Sprintf("%s; a gateway running as root does not start with it, one running as %s, the owner of state_dir, may (leave the ownership as it is for that gateway); run the check as the gateway's user to judge it for that user: runuser -u %s -- gateway check %s",
+		msg, stateDirOwner(stateDir), stateDirUser(stateDir), path)
 }
 
 // refusedWhy is what a refusal unsafeForOtherUser accepts says in
