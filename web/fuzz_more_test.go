@@ -74,7 +74,10 @@ func FuzzAcceptsGzipReference(f *testing.F) {
 func referenceAcceptsGzip(values []string) bool {
 	for _, v := range values {
 		for _, elem := range strings.Split(v, ",") {
-			parts := strings.Split(elem, ";")
+			// White space of any kind around an element goes, as
+			// acceptsGzip's TrimSpace takes it (real header values
+			// hold no CR, LF or VT).
+			parts := strings.Split(strings.TrimSpace(elem), ";")
 			if !strings.EqualFold(strings.TrimSpace(parts[0]), "gzip") {
 				continue
 			}
