@@ -310,6 +310,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 // [callback] section need a restart.
 func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Logger) {
 	cfg := gw.Config()
+	oldCfg, oldUsers := cfg, v.Auth().Users().List()
 	if path != "" {
 		c, err := config.Load(path)
 		if err != nil {
@@ -356,7 +357,11 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 		return
 	}
 	// The users in effect: the old ones when the file was refused.
-	log.Info("reloaded (SIGHUP)", zap.Int("users", v.Auth().Users().Len()), zap.Int("backends", len(cfg.Backends)))
+	users2 := v.Auth().Users().List()
+	ch := reloadChanges(oldCfg, cfg, oldUsers, users2)
+	log.Info("reloaded (SIGHUP)", zap.Int("users", len(users2)), zap.Int("backends", len(cfg.Backends)),
+		zap.Int("users_added", ch.usersAdded), zap.Int("users_removed", ch.usersRemoved), zap.Int("users_changed", ch.usersChanged),
+		zap.Int("backends_changed", ch.backendsChanged), zap.Bool("maintenance", cfg.Lines.Maintenance), zap.Bool("maintenance_changed", ch.maintenance))
 }
 
 // stateDirError is the error gateway serve stops with when it cannot

@@ -462,6 +462,10 @@ func TestServeSIGHUPAddsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	// alice's password was hashed anew (another salt): changed.
+	if want := `"users":2,"backends":3,"users_added":1,"users_removed":2,"users_changed":1,"backends_changed":0,"maintenance":false,"maintenance_changed":false`; !strings.Contains(g.log.String(), want) {
+		t.Errorf("the reload's log line does not say what changed (%s):\n%s", want, g.log.String())
+	}
 	s.send("still here\r")
 	s.expect("got:still here")
 	e := telnetTo(t, g.addr)
