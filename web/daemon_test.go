@@ -171,7 +171,7 @@ func (d *daemon) stallHook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	sig := map[string]syscall.Signal{"stop": syscall.SIGSTOP, "cont": syscall.SIGCONT}[r.URL.Query().Get("signal")]
+	sig := stallSignals[r.URL.Query().Get("signal")]
 	if sig == 0 {
 		http.Error(w, "signal=stop or signal=cont", http.StatusBadRequest)
 		return

@@ -50,9 +50,6 @@ func TestNonTerminal(t *testing.T) {
 	if _, err := Size(f); !errors.Is(err, ErrNotTerminal) {
 		t.Errorf("Size on a file: %v", err)
 	}
-	if _, ok := <-WatchSize(t.Context(), f); ok {
-		t.Error("WatchSize on a file sent a size")
-	}
 }
 
 // TestPTY checks raw mode, size and the password prompt on a real pty.
