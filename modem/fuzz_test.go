@@ -2,6 +2,7 @@ package modem
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,9 +119,14 @@ func FuzzOnlineSplit(f *testing.F) {
 			m.Tick(now.Add(2 * time.Second))
 			return string(line), m.State()
 		}
+		want := string(data)
+		if time.Duration(gap)*100*time.Millisecond < lfAfterCR {
+			// The LF of a CR LF line end, if it comes at once.
+			want = strings.TrimPrefix(want, "\n")
+		}
 		l1, s1 := run(false)
 		l2, s2 := run(true)
-		if l1 != l2 || s1 != s2 || l1 != string(data) {
+		if l1 != l2 || s1 != s2 || l1 != want {
 			t.Fatalf("whole: %q %v; split: %q %v", l1, s1, l2, s2)
 		}
 	})

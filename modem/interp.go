@@ -127,10 +127,11 @@ type Interp struct {
 	sawA     bool // saw 'A' at the start of a command line
 	inLine   bool // saw "AT", collecting the line
 	overflow bool
-	afterCR  bool   // the last DTE character was the CR that ended a command line
-	last     []byte // last executed command line (for A/), without "AT"
-	lastDial string // last dial string (for DL)
-	selReg   int    // register selected by a bare Sn
+	afterCR  bool      // the last DTE character was the CR that ended a command line
+	crAt     time.Time // when that CR came
+	last     []byte    // last executed command line (for A/), without "AT"
+	lastDial string    // last dial string (for DL)
+	selReg   int       // register selected by a bare Sn
 
 	// call
 	callStart time.Time // dial or answer started
@@ -235,7 +236,7 @@ func (m *Interp) FromDTE(now time.Time, p []byte) Output {
 	m.reset()
 	for i := 0; i < len(p); i++ {
 		b := p[i]
-		if m.lineEndLF(b) {
+		if m.lineEndLF(now, b) {
 			continue
 		}
 		switch m.state {
@@ -277,17 +278,26 @@ func (m *Interp) FromDTE(now time.Time, p []byte) Output {
 	return m.out
 }
 
-// lineEndLF reports whether b is a line feed right after the CR that
-// ended a command line, which the interpreter drops once a call is being
-// placed, answered or is up: terminals that end lines with CR LF send it
-// as part of the line's end, and it must not abandon the dial (as any
-// other character does) nor reach the call as data. In command states it
-// is handled as before (ignored between command lines, echoed with E1).
-func (m *Interp) lineEndLF(b byte) bool {
+// lineEndLF reports whether b, coming at now, is a line feed right after
+// the CR that ended a command line, which the interpreter drops once a
+// call is being placed, answered or is up: terminals that end lines with
+// CR LF send it as part of the line's end, and it must not abandon the
+// dial (as any other character does) nor reach the call as data. Only
+// within lfAfterCR of the CR: a line feed that comes later, when the call
+// is up, is the first octet of the caller's data. In command states it is
+// handled as before (ignored between command lines, echoed with E1).
+func (m *Interp) lineEndLF(now time.Time, b byte) bool {
 	after := m.afterCR
 	m.afterCR = false
-	return after && b == '\n' && m.state != StateCommand && m.state != StateOnlineCommand
+	if !after || b != '\n' || m.state == StateCommand || m.state == StateOnlineCommand {
+		return false
+	}
+	return m.state != StateOnline || now.Sub(m.crAt) < lfAfterCR
 }
+
+// lfAfterCR bounds the wait for the LF of a CR LF line end once the call
+// is up: a character time is 91 ms at 110 bit/s.
+const lfAfterCR = time.Second
 
 // onlineByte passes a data byte to the line and tracks the escape sequence:
 // a guard time of silence, three S2 characters each within the guard time
@@ -609,7 +619,7 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 		}
 	case b == cr:
 		m.inLine = false
-		m.afterCR = true
+		m.afterCR, m.crAt = true, now
 		if m.overflow {
 			m.result(ResError, "")
 			return

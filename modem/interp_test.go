@@ -259,6 +259,14 @@ func TestDialCRLF(t *testing.T) {
 		t.Errorf("online: line %q, want %q", out.Line, "hi\n")
 	}
 
+	// A LF that comes long after the dial's CR is the caller's data.
+	m = newTestInterp(t, "")
+	m.FromDTE(t0, []byte("ATDTbbs\r"))
+	m.Connected(t0.Add(500*time.Millisecond), ConnectInfo{Rate: 33600})
+	if out := m.FromDTE(t0.Add(5*time.Second), []byte("\nhi")); string(out.Line) != "\nhi" {
+		t.Errorf("online, 5 s after the dial: line %q, want %q", out.Line, "\nhi")
+	}
+
 	// An LF after a command that places no call stays as it was (echoed).
 	m = newTestInterp(t, "ATE1")
 	if out := m.FromDTE(t0, []byte("AT\r\n")); string(out.DTE) != "AT\r\r\nOK\r\n\n" || m.State() != StateCommand {
