@@ -134,7 +134,9 @@ func ParseHostKeyID(s string) (string, error) {
 		if err != nil || len(sum) != 32 {
 			return "", fmt.Errorf("auth: fingerprint %q: want SHA256: and 43 base64 characters: %w", s, ErrKnownHostsFile)
 		}
-		return "SHA256:" + b64, nil
+		// The decoder skips CR and LF (a fingerprint pasted with its
+		// line end): the canonical form has none.
+		return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum), nil
 	}
 	pub, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err != nil || len(pub) != 32 {

@@ -144,7 +144,7 @@ func ValidCallback(addr string) error {
 	if u.User != nil {
 		return bad("credentials do not belong in a line address")
 	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || strings.Contains(addr, "#") || u.ForceQuery {
 		return bad("want scheme://host:port with nothing after the port")
 	}
 	host, port, err := net.SplitHostPort(u.Host)
