@@ -216,17 +216,25 @@ func normalizeAddress(s string) (string, error) {
 	return "telnet://" + net.JoinHostPort(host, port), nil
 }
 
-// splitHostPort accepts host, host:port and [v6]:port; the default port is 23.
+// splitHostPort accepts host, [v6], host:port and [v6]:port; the default
+// port is 23.
 func splitHostPort(s string) (host, port string, err error) {
 	if strings.ContainsAny(s, " \t\r\n/?#@") {
 		return "", "", errors.New("malformed host:port")
 	}
 	host, port, err = net.SplitHostPort(s)
 	if err != nil {
-		if strings.Count(s, ":") > 0 && !strings.HasPrefix(s, "[") {
+		// No port. Brackets only around the whole host, so that the
+		// address made of it splits again ("[::1]x:5" is not a host).
+		host, port = s, "23"
+		if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
+			host = s[1 : len(s)-1]
+		} else if strings.Contains(s, ":") {
 			return "", "", errors.New("malformed host:port")
 		}
-		host, port = strings.Trim(s, "[]"), "23"
+		if strings.ContainsAny(host, "[]") {
+			return "", "", errors.New("malformed host:port")
+		}
 	}
 	if host == "" {
 		return "", "", errors.New("missing host")
