@@ -28,7 +28,8 @@ const dialExitHelp = `exit status:
   2   usage: bad flags, arguments or missing credentials (no terminal to
       ask on once a V.42 gateway answered)
   10  denied: wrong user or password, or too many attempts
-  11  busy: all lines are in use
+  11  busy: all lines are in use, or the gateway holds off a redial, is
+      down for maintenance or shutting down (the reason it gave follows)
   12  host key: changed, unknown (without --tofu) or not the --fingerprint
   13  no carrier: the gateway could not be reached, the call was abandoned
       (Ctrl-C or a signal before it connected), or no callback came
@@ -144,13 +145,17 @@ func textDropped(head, tail []byte) bool {
 
 // textOutcome reads the gateway's last words on a text-mode call (the
 // bridge's Hayes-style result messages) into an error for exitCode: a
-// call that heard nothing but BUSY was busy; one that ended with "NO
+// call that heard nothing but BUSY, or BUSY after the gateway's short
+// reason (heardBusy), was busy (a busyError); one that ended with "NO
 // CARRIER (access denied)" or the throttling message was denied; one the
 // gateway ended itself (shutdown, idle, time limit) was hung up. Every
 // other hang-up is a normal end.
 func textOutcome(head []byte, tail []byte) error {
-	if bytes.Equal(bytes.TrimSpace(head), []byte("BUSY")) && bytes.Equal(head, tail) {
-		return errBusy
+	// head shorter than headTailSize is the whole call.
+	if len(head) < headTailSize && bytes.Equal(head, tail) {
+		if why, ok := heardBusy(head); ok {
+			return &busyError{why: why}
+		}
 	}
 	t := bytes.TrimRight(tail, "\r\n")
 	if i := bytes.LastIndex(t, []byte("NO CARRIER (")); i >= 0 {
@@ -181,6 +186,9 @@ func dialMessage(err error) string {
 		}
 	}
 	if errors.Is(err, errBusy) {
+		if why := busyReason(err); why != "" {
+			return "busy: the gateway answered BUSY: " + why
+		}
 		return "busy: the gateway answered BUSY: every line is in use, or it holds off a caller who calls again within seconds of hanging up; try again shortly"
 	}
 	if pe := (*pinMismatchError)(nil); errors.As(err, &pe) {

@@ -29,8 +29,10 @@ const (
 var errStdoutGone = errors.New("gateway dial: stdout closed")
 
 // headTailSize is how much of the start and the end of the received
-// stream a session keeps for textOutcome.
-const headTailSize = 128
+// stream a session keeps for textOutcome: more than a gateway's BUSY
+// with its reason (maxBusyHeard), so that a call shorter than that is
+// seen whole.
+const headTailSize = maxBusyHeard + 1
 
 // session connects the local terminal (or pipes) to the call: stdin goes
 // through the escape state machine to conn, conn goes to stdout. Optional

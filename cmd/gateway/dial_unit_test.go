@@ -67,6 +67,9 @@ func TestTextOutcome(t *testing.T) {
 		want       error
 	}{
 		{"BUSY\r\n", "BUSY\r\n", errBusy},
+		{"\r\ngw: redialled too soon; try again in 2 s\r\nBUSY\r\n", "\r\ngw: redialled too soon; try again in 2 s\r\nBUSY\r\n", errBusy},
+		{"\r\ngw: redialled too soon\r\nBUSY\r\n", "BUSY\r\n", nil}, // head and tail differ: not the whole call
+		{"\r\nbanner\r\nBUSY\r\nmore", "\r\nbanner\r\nBUSY\r\nmore", nil},
 		{"welcome\r\n", "bye\r\nNO CARRIER (access denied)\r\n", errDenied},
 		{"welcome\r\n", "\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n", errDenied},
 		{"x", "\r\nNO CARRIER (the service ended the session)\r\n", nil},
@@ -180,7 +183,11 @@ func FuzzTextOutcome(f *testing.F) {
 	f.Add([]byte(""), []byte("NO CARRIER ("))
 	f.Fuzz(func(t *testing.T, head, tail []byte) {
 		switch err := textOutcome(head, tail); {
-		case err == nil, err == errBusy, err == errDenied, err == errProtocol:
+		case err == nil, err == errDenied, err == errProtocol:
+		case errors.Is(err, errBusy):
+			if _, ok := heardBusy(head); !ok {
+				t.Fatalf("textOutcome busy on %q, which heardBusy refuses", head)
+			}
 		case errors.Is(err, errHungUp) && bytes.Contains(tail, []byte("NO CARRIER (")):
 		default:
 			t.Fatalf("textOutcome gave %v", err)
@@ -223,6 +230,8 @@ func TestDialMessages(t *testing.T) {
 		{&auth.RejectError{Reason: auth.ReasonCallbackUnavailable, Authenticated: true}, "dial with --answer ADDR"},
 		{fmt.Errorf("%w: the gateway answered BUSY and hung up", errBusy), "busy: the gateway answered BUSY: every line is in use, or it holds off"},
 		{errBusy, "busy: the gateway answered BUSY"},
+		{&busyError{}, "busy: the gateway answered BUSY: every line is in use, or it holds off"},
+		{fmt.Errorf("x: %w", &busyError{why: "gw: redialled too soon; try again in 2 s"}), "busy: the gateway answered BUSY: gw: redialled too soon; try again in 2 s"},
 		{noCarrier("127.0.0.1:2999", fmt.Errorf("tcp: dial: %w", syscall.ECONNREFUSED)), "no carrier: nobody answers at 127.0.0.1:2999 (connection refused)"},
 		{noCarrier("nosuch.invalid:23", &net.DNSError{Err: "no such host", Name: "nosuch.invalid", IsNotFound: true}), "does not resolve"},
 		{fmt.Errorf("auth: gateway \"h:1\": auth: host key rejected: auth: no known host key for h:1, which offered SHA256:XmzY0LvIXP3foEb0SCo1xnLmT72Vn+GPCicWAh95uVs; pin it: %w", auth.ErrHostUnknown),

@@ -261,8 +261,9 @@ func TestDialV42Garbage(t *testing.T) {
 // TestDialV42BusyLine: a gateway with no free line (or holding off a
 // caller that called again too soon) says BUSY and hangs up before V.42
 // detection; dial reports busy (exit 11), over telnet and raw TCP lines,
-// not a failed detection. Other words before the hang-up stay "no
-// carrier".
+// not a failed detection, with the reason a gateway gives in a short line
+// before BUSY. Other words before the hang-up (words after BUSY, more
+// lines, control characters) stay "no carrier".
 func TestDialV42BusyLine(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -274,6 +275,10 @@ func TestDialV42BusyLine(t *testing.T) {
 		{"tcp", false, "\r\nBUSY\r\n", exitBusy},
 		{"other words", true, "go away\r\n", exitNoCarrier},
 		{"busy and more", true, "BUSY\r\nmore", exitNoCarrier},
+		{"reason", true, "\r\ngw: all lines busy; try again later\r\nBUSY\r\n", exitBusy},
+		{"reason tcp", false, "\r\ngw: redialled too soon; try again in 2 s\r\nBUSY\r\n", exitBusy},
+		{"three lines", true, "a\r\nb\r\nc\r\nBUSY\r\n", exitNoCarrier},
+		{"control characters", true, "\x1b[2J\r\nBUSY\r\n", exitNoCarrier},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
@@ -288,6 +293,9 @@ func TestDialV42BusyLine(t *testing.T) {
 			}
 			if c.want == exitBusy && !strings.Contains(r.stderr.String(), "BUSY") {
 				t.Errorf("stderr does not say BUSY: %q", r.stderr)
+			}
+			if why, _ := heardBusy([]byte(c.say)); why != "" && !strings.Contains(r.stderr.String(), "BUSY: "+why+"\n") {
+				t.Errorf("stderr does not give the gateway's reason %q: %q", why, r.stderr)
 			}
 		})
 	}

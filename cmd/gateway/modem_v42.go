@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,9 +128,10 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		}
 		line.Close()
 		if errors.Is(err, errBusy) {
-			// BUSY: every line in use, or the hold-off after a call
-			// from this address ([lines] holdoff).
-			return nil, dialErr(modem.ReasonBusy, msgLineBusy, err)
+			// BUSY: every line in use, the hold-off after a call from
+			// this address ([lines] holdoff), maintenance, shutdown.
+			// The DTE hears the gateway's reason where it gave one.
+			return nil, dialErr(modem.ReasonBusy, cmp.Or(busyReason(err), msgLineBusy), err)
 		}
 		return nil, dialErr(modem.ReasonNoCarrier, "V.42 detection failed", err)
 	}
@@ -311,8 +313,10 @@ func (c *callbackNotice) Info() modem.ConnectInfo {
 }
 
 // The explanations before BUSY (X4, verbose): the gateway answered
-// BUSY, or it took the call and refused the login for now (REJECT busy:
-// too many password checks at once, or the back-off after failed logins).
+// BUSY without a reason (an older gateway; a newer one's own line is
+// shown instead), or it took the call and refused the login for now
+// (REJECT busy: too many password checks at once, or the back-off after
+// failed logins).
 const (
 	msgLineBusy  = "all lines busy, or redialed too soon; try again shortly"
 	msgLoginBusy = "the gateway is busy with logins, or holds off after failed ones; try again later"
