@@ -25,7 +25,7 @@ import (
 
 // What the caller is told, in words, when the gateway hangs up.
 const (
-	msgBusy        = "BUSY\r\n"
+	msgBusy        = "BUSY\r\n" // the result line; busyMessage puts the reason before it
 	msgBackendEnd  = "\r\nNO CARRIER (the service ended the session)\r\n"
 	msgBackendFail = "\r\nNO CARRIER (the service failed)\r\n"
 	msgShutdown    = "\r\nNO CARRIER (the gateway is shutting down)\r\n"
@@ -41,6 +41,46 @@ const (
 	msgCancelled   = "\r\nNO CARRIER (login cancelled)\r\n"
 	msgTimeLimit   = "\r\nNO CARRIER (session time limit)\r\n"
 )
+
+// busyMessage is what a caller turned away without a line hears: one
+// short line saying why, under the gateway's name as in the login banner
+// ("\r\ndialgate: redialled too soon; try again in 2 s\r\n"), then the
+// BUSY result line exactly as a modem says it. BUSY stays the last line,
+// as a modem's result code ends an exchange, so scripts and modems that
+// wait for it still match. left is the rest of the caller's hold-off,
+// told in whole seconds rounded up. The reason goes to the telnet-modem
+// lines (tcp, telnet), where modems, tcpser and terminals call; other
+// lines hear the bare BUSY: the browser page's clients (web/) count only
+// that as busy.
+func busyMessage(gatewayName, lineTransport string, why busyReason, left time.Duration) string {
+	var hint string
+	switch why {
+	case busyHoldoff:
+		hint = fmt.Sprintf("redialled too soon; try again in %d s", max(1, (left+time.Second-1)/time.Second))
+	case busyFull:
+		hint = "all lines busy; try again later"
+	case busyPerSource:
+		hint = "too many calls from your address; hang up one first"
+	case busyMaintenance:
+		hint = "down for maintenance; try again later"
+	case busyDraining:
+		hint = "shutting down; try again later"
+	}
+	if hint == "" || (lineTransport != "tcp" && lineTransport != "telnet") {
+		return msgBusy
+	}
+	return "\r\n" + gatewayName + ": " + hint + "\r\n" + msgBusy
+}
+
+// holdoffLeft is how much of source's hold-off is left at now; 0 if none.
+func (s *slots) holdoffLeft(source string, now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if until, ok := s.hangup[source]; ok && now.Before(until) {
+		return until.Sub(now)
+	}
+	return 0
+}
 
 // reasonCheckTimeout is the record's reason, and the caller's last words,
 // for a text login whose deadline passed while its password check waited
@@ -127,7 +167,11 @@ func (s *Server) handle(name string, line transport.Line) {
 		if why == busyPerSource || why == busyHoldoff {
 			c.linger = floodLinger // its own address is the reason
 		}
-		c.end(store.ResultBusy, string(why), msgBusy)
+		var left time.Duration
+		if why == busyHoldoff {
+			left = s.slots.holdoffLeft(c.source, s.now())
+		}
+		c.end(store.ResultBusy, string(why), busyMessage(st.cfg.GatewayName, info.Transport, why, left))
 		if !s.busyRecords.acquire() {
 			// Flood: the record is dropped, the metric still counts it.
 			s.metrics.callRecorded(c.rec)

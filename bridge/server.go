@@ -438,7 +438,8 @@ func (s *Server) addCall() bool {
 }
 
 func (s *Server) refuseDraining(name string, line transport.Line) {
-	_, _ = line.Write([]byte("BUSY\r\n"))
+	msg := busyMessage(s.Config().GatewayName, line.Info().Transport, busyDraining, 0)
+	_, _ = line.Write([]byte(msg))
 	if l, ok := line.(lingerSetter); ok {
 		l.SetLinger(refusedLinger)
 	}

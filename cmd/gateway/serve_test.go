@@ -156,6 +156,7 @@ type gwOpts struct {
 	// handshakeDeadline is [security] handshake_deadline ("": the
 	// default, 60s).
 	handshakeDeadline string
+	holdoff           string // [lines] holdoff ("": 0s)
 }
 
 // newGateway writes a configuration and a users file into a fresh
@@ -180,6 +181,9 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr, o.v42, g.metrics, o.pprof)
 	if o.handshakeDeadline != "" {
 		conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \""+o.handshakeDeadline+"\"\n", 1)
+	}
+	if o.holdoff != "" {
+		conf = strings.Replace(conf, "holdoff = \"0s\"\n", "holdoff = \""+o.holdoff+"\"\n", 1)
 	}
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
