@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // PROXY protocol version 2 (HAProxy's "The PROXY protocol", section 2.2):
@@ -55,7 +56,11 @@ func appendProxyV2(b []byte, src, dst string) []byte {
 // hostPort normalises an address such as "127.0.0.1:5000" or a URL-ish
 // "tcp://127.0.0.1:5000" to host:port; it returns s unchanged otherwise.
 func hostPort(s string) string {
-	if h, p, err := net.SplitHostPort(s); err == nil {
+	hp := s
+	if _, rest, ok := strings.Cut(s, "://"); ok {
+		hp, _, _ = strings.Cut(rest, "/")
+	}
+	if h, p, err := net.SplitHostPort(hp); err == nil {
 		return net.JoinHostPort(h, p)
 	}
 	return s
