@@ -23,8 +23,9 @@ import (
 // down for maintenance (after a reload). For each, a raw caller (socat)
 // hears the reason line then BUSY last, the inetutils telnet client shows
 // both, gateway dial (V.42 and --text) exits 11 and prints the reason,
-// and gateway modem (X4, verbose) shows the reason then its BUSY result
-// code.
+// gateway modem (X4, verbose) shows the reason then its BUSY result code,
+// and through a plain phonebook entry (as tcpser) CONNECT, the gateway's
+// words, NO CARRIER.
 func TestE2EBusyReasons(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -35,9 +36,14 @@ func TestE2EBusyReasons(t *testing.T) {
 	book := filepath.Join(dir, "phonebook.toml")
 	if err := os.WriteFile(book, []byte(fmt.Sprintf(`[[entry]]
 name = "gw"
-address = "telnet://%s"
+address = "telnet://%[1]s"
 user = "bob"
 password = "pw-bob"
+
+[[entry]]
+name = "gwplain"
+address = "telnet://%[1]s"
+mode = "plain"
 `, g.addr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +89,12 @@ password = "pw-bob"
 		if !regexp.MustCompile("\r\ntestgw: " + why + "\r\n\r\nBUSY\r\n$").MatchString(said) {
 			t.Errorf("%s: the modem's DTE saw %q", name, said)
 		}
+		// A plain entry passes the gateway's words through, as tcpser.
+		send(t, dte, "ATDTgwplain\r")
+		said = exp.expect(t, "\r\nNO CARRIER\r\n")
+		if !regexp.MustCompile("\r\nCONNECT 115200\r\n\r\ntestgw: " + why + "\r\nBUSY\r\n\r\nthe other end hung up\r\n\r\nNO CARRIER\r\n$").MatchString(said) {
+			t.Errorf("%s: plain: the modem's DTE saw %q", name, said)
+		}
 	}
 
 	holder := telnetTo(t, g.addr)
@@ -90,7 +102,7 @@ password = "pw-bob"
 	check("all lines busy", "all lines busy; try again later")
 
 	holder.close()
-	g.waitRecords(1 + 5) // the held call's record, and the five busy calls'
+	g.waitRecords(1 + 6) // the held call's record, and the six busy calls'
 	check("hold-off", "redialled too soon; try again in [0-9]+ s")
 
 	conf, err := os.ReadFile(g.cfgPath)
