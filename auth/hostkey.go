@@ -166,17 +166,24 @@ func LoadHostKey(stateDir string) (HostKey, error) {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return HostKey{}, fmt.Errorf("auth: host key %s has mode %04o; run chmod 600 on it: %w", path, perm, ErrHostKeyPerm)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	data, err := io.ReadAll(io.LimitReader(f, maxHostKeyFile+1))
 	if err != nil {
 		return HostKey{}, fmt.Errorf("auth: host key: %w", err)
 	}
 	defer clear(data)
+	if len(data) > maxHostKeyFile {
+		// A key past the limit would go unread, not refused.
+		return HostKey{}, fmt.Errorf("auth: host key %s is longer than %d octets: %w", path, maxHostKeyFile, ErrBadHostKey)
+	}
 	k, err := parseHostKey(data)
 	if err != nil {
 		return HostKey{}, fmt.Errorf("auth: host key %s: %w", path, err)
 	}
 	return k, nil
 }
+
+// maxHostKeyFile bounds the host key file (keygen writes about 120 octets).
+const maxHostKeyFile = 4096
 
 func parseHostKey(data []byte) (HostKey, error) {
 	var priv []byte
@@ -194,6 +201,9 @@ func parseHostKey(data []byte) (HostKey, error) {
 			return HostKey{}, fmt.Errorf("line %d: want the base64 of %d octets: %w", n, curve25519.ScalarSize, ErrBadHostKey)
 		}
 		priv = k
+	}
+	if err := sc.Err(); err != nil {
+		return HostKey{}, fmt.Errorf("%w: %w", err, ErrBadHostKey)
 	}
 	if priv == nil {
 		return HostKey{}, fmt.Errorf("no key: %w", ErrBadHostKey)

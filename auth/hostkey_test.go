@@ -132,6 +132,31 @@ func TestParseHostKeyFile(t *testing.T) {
 	}
 }
 
+// TestLoadHostKeyTooLong: a file longer than LoadHostKey reads is refused,
+// not read in part (a second key past the limit went unseen).
+func TestLoadHostKeyTooLong(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, HostKeyFile)
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+	data := key + "#" + strings.Repeat("x", maxHostKeyFile) + "\n" + key
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadHostKey(dir); !errors.Is(err, ErrBadHostKey) || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("LoadHostKey of %d octets: %v, want a refusal", len(data), err)
+	}
+}
+
+// TestParseHostKeyLongLine: a line longer than the scanner takes ends
+// the scan with an error, which refuses the file (it ended the file, so
+// what came after went unread).
+func TestParseHostKeyLongLine(t *testing.T) {
+	data := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n#" + strings.Repeat("x", 70000) + "\ngarbage\n"
+	if _, err := parseHostKey([]byte(data)); !errors.Is(err, ErrBadHostKey) {
+		t.Fatalf("a key, a 70000-octet line, garbage: %v, want ErrBadHostKey", err)
+	}
+}
+
 func TestDefaultStateDir(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", "/var/lib/xdg")
 	if d, err := DefaultStateDir(); err != nil || d != "/var/lib/xdg/dialgate" {
