@@ -7,12 +7,10 @@
 package term
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	xterm "golang.org/x/term"
 
@@ -59,68 +57,110 @@ func Size(f *os.File) (transport.WindowSize, error) {
 // maxPassword bounds a typed password.
 const maxPassword = 1024
 
-// ReadPassword prints prompt to out and reads one line from in without
-// echo. When in is a terminal, echo is turned off for the read; otherwise
-// (a pipe) the line is read as it comes, one octet at a time so nothing
-// after the line is consumed. The line end (LF, CR LF) is not returned.
+// ReadPassword is ReadPasswordBytes as a string. The string is a copy
+// nobody can wipe; callers that can should use ReadPasswordBytes.
 func ReadPassword(in *os.File, out io.Writer, prompt string) (string, error) {
+	b, err := ReadPasswordBytes(in, out, prompt)
+	s := string(b)
+	clear(b)
+	return s, err
+}
+
+// ReadPasswordBytes prints prompt to out and reads one line from in
+// without echo. When in is a terminal, echo is turned off for the read;
+// otherwise (a pipe) the line is read as it comes, one octet at a time so
+// nothing after the line is consumed. The line end (LF, CR LF) is not
+// returned. The caller owns the slice and should wipe it (clear) when
+// done; the buffers the read used are wiped or are the slice itself.
+// Where the echo cannot be turned off here (systems other than Linux),
+// golang.org/x/term reads a terminal's line, and the copies it makes
+// while the line grows are not wiped.
+func ReadPasswordBytes(in *os.File, out io.Writer, prompt string) ([]byte, error) {
 	if IsTerminal(in) {
 		if restore, err := echoOff(int(in.Fd())); err == nil {
 			// Echo is off before the prompt shows: a password typed
 			// the moment it appears is never echoed.
 			defer restore()
 			if _, err := io.WriteString(out, prompt); err != nil {
-				return "", fmt.Errorf("term: prompt: %w", err)
+				return nil, fmt.Errorf("term: prompt: %w", err)
 			}
-			line, err := ReadLine(in)
+			line, err := ReadLineBytes(in)
 			io.WriteString(out, "\n")
 			if err != nil {
-				return "", fmt.Errorf("term: reading password: %w", err)
+				return nil, fmt.Errorf("term: reading password: %w", err)
 			}
-			return strings.TrimSuffix(line, "\r"), nil
+			return line, nil
 		}
 	}
 	if _, err := io.WriteString(out, prompt); err != nil {
-		return "", fmt.Errorf("term: prompt: %w", err)
+		return nil, fmt.Errorf("term: prompt: %w", err)
 	}
 	if IsTerminal(in) {
 		b, err := xterm.ReadPassword(int(in.Fd()))
 		io.WriteString(out, "\n")
 		if err != nil {
-			return "", fmt.Errorf("term: reading password: %w", err)
+			clear(b)
+			return nil, fmt.Errorf("term: reading password: %w", err)
 		}
-		return string(b), nil
+		return b, nil
 	}
-	return ReadLine(in)
+	return ReadLineBytes(in)
 }
 
-// ReadLine reads one line from r, one octet at a time (so nothing past the
-// line is consumed), without its line end. It fails at end of input
-// before any octet and for lines longer than 1024 octets.
+// ReadLine is ReadLineBytes as a string (for what is not secret: a user
+// name).
 func ReadLine(r io.Reader) (string, error) {
-	var b []byte
+	b, err := ReadLineBytes(r)
+	s := string(b)
+	clear(b)
+	return s, err
+}
+
+// ReadLineBytes reads one line from r, one octet at a time (so nothing
+// past the line is consumed), without its line end (LF, CR LF). It fails
+// at end of input before any octet and for lines longer than 1024
+// octets. The line is read into one buffer of that size, which is the
+// returned slice (the caller owns it and may wipe it); on failure the
+// buffer is wiped, and so is the CR of a CR LF.
+func ReadLineBytes(r io.Reader) ([]byte, error) {
+	return readLine(r, make([]byte, 0, maxPassword))
+}
+
+// readLine is ReadLineBytes reading into buf, whose capacity bounds the
+// line: buf never grows, so no copy of the line is left behind.
+func readLine(r io.Reader, buf []byte) ([]byte, error) {
+	b := buf[:0]
 	var c [1]byte
+	defer clear(c[:])
+	fail := func(err error) ([]byte, error) {
+		clear(b[:cap(b)])
+		return nil, err
+	}
 	for {
 		n, err := r.Read(c[:])
 		if n == 1 {
 			if c[0] == '\n' {
 				break
 			}
-			if len(b) >= maxPassword {
-				return "", errors.New("term: line too long")
+			if len(b) == cap(b) {
+				return fail(errors.New("term: line too long"))
 			}
 			b = append(b, c[0])
 			continue
 		}
 		if err == io.EOF {
 			if len(b) == 0 {
-				return "", fmt.Errorf("term: reading a line: %w", io.ErrUnexpectedEOF)
+				return fail(fmt.Errorf("term: reading a line: %w", io.ErrUnexpectedEOF))
 			}
 			break
 		}
 		if err != nil {
-			return "", fmt.Errorf("term: reading a line: %w", err)
+			return fail(fmt.Errorf("term: reading a line: %w", err))
 		}
 	}
-	return string(bytes.TrimSuffix(b, []byte{'\r'})), nil
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b[n-1] = 0
+		b = b[:n-1]
+	}
+	return b, nil
 }

@@ -78,6 +78,14 @@ func TestPTY(t *testing.T) {
 	if prompt.String() != "Password: \n" {
 		t.Errorf("prompt %q", prompt.String())
 	}
+	go io.WriteString(ptmx, "hunter3\r\n")
+	b, err := ReadPasswordBytes(tty, io.Discard, "Password: ")
+	if err != nil || string(b) != "hunter3" {
+		t.Fatalf("ReadPasswordBytes = %q, %v", b, err)
+	}
+	if rest := b[len(b):cap(b)]; bytes.ContainsAny(rest, "hunter3\r") {
+		t.Errorf("the buffer past the password holds %q", bytes.Trim(rest, "\x00"))
+	}
 }
 
 // TestPasswordNotEchoed: the password typed on a pty the moment its prompt
