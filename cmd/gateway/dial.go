@@ -284,37 +284,46 @@ func (c *caller) credSource() credSource {
 // gateway has proved its host key (auth.CallerConfig.Credentials).
 // Prompts on the terminal first say how long the gateway waits, and end
 // with a signal (Ctrl-C): the terminal's mode is put back (the password
-// prompt turns echo off) and the call is abandoned.
-func (c *caller) credentials(ctx context.Context) (user, password string, err error) {
+// prompt turns echo off) and the call is abandoned. The caller wipes the
+// password; one typed after the call was abandoned is wiped here.
+func (c *caller) credentials(ctx context.Context) (user string, password []byte, err error) {
 	cs := c.credSource()
 	if c.tty == nil || !cs.prompts() {
 		return cs.get()
 	}
 	saved, err := xterm.GetState(int(c.tty.Fd()))
 	if err != nil {
-		return "", "", fmt.Errorf("terminal: %w", err)
+		return "", nil, fmt.Errorf("terminal: %w", err)
 	}
 	c.prompted = true
 	left := max(gatewayLoginWait-time.Since(c.answered), 0).Truncate(time.Second)
 	fmt.Fprintf(c.io.stderr, "%s answers with V.42 and waits about %v for the login (its handshake_deadline, 60s unless changed).\n", c.o.url.Host, left)
 	type creds struct {
-		user, password string
-		err            error
+		user     string
+		password []byte
+		err      error
 	}
-	got := make(chan creds, 1)
+	got := make(chan creds)
+	abandoned := make(chan struct{})
 	// A read of the terminal cannot be interrupted: after a signal this
-	// goroutine stays blocked in it until the process exits.
+	// goroutine stays blocked in it until the process exits, and wipes
+	// what it read if the read ends after all.
 	go func() {
 		u, p, err := cs.get()
-		got <- creds{u, p, err}
+		select {
+		case got <- creds{u, p, err}:
+		case <-abandoned:
+			clear(p)
+		}
 	}()
 	select {
 	case r := <-got:
 		return r.user, r.password, r.err
 	case <-ctx.Done():
+		close(abandoned)
 		_ = xterm.Restore(int(c.tty.Fd()), saved)
 		fmt.Fprintln(c.io.stderr)
-		return "", "", fmt.Errorf("%w: call abandoned (interrupted) at the login prompt", errNoCarrier)
+		return "", nil, fmt.Errorf("%w: call abandoned (interrupted) at the login prompt", errNoCarrier)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +29,12 @@ const maxPasswordFile = 4096
 // Prompts need stdin to be a terminal; without one a missing credential
 // is a usage error. gateway dial takes them only once a V.42 gateway has
 // proved its host key (auth.CallerConfig.Credentials).
+//
+// The password is carried as a []byte that its user wipes (auth wipes
+// the one it is given): read from the terminal or the file into one
+// buffer that is wiped on failure. $DIALGATE_PASSWORD is the exception:
+// the environment holds it as a string for the life of the process,
+// which no wipe reaches.
 type credSource struct {
 	user, passwordFile string
 	getenv             func(string) string
@@ -57,68 +64,78 @@ func (c credSource) missing() error {
 	return nil
 }
 
-func (c credSource) get() (user, password string, err error) {
+// get returns the user ID and the password; the caller wipes the
+// password (clear) when done with it.
+func (c credSource) get() (user string, password []byte, err error) {
 	user = c.user
 	if user == "" {
 		user = c.getenv(envUser)
 	}
 	if user == "" {
 		if c.tty == nil {
-			return "", "", c.missing()
+			return "", nil, c.missing()
 		}
 		io.WriteString(c.prompt, "User: ")
 		if user, err = term.ReadLine(c.tty); err != nil {
-			return "", "", fmt.Errorf("%w: reading the user name: %w", errUsage, err)
+			return "", nil, fmt.Errorf("%w: reading the user name: %w", errUsage, err)
 		}
 	}
 	if err := auth.ValidUserID(user); err != nil {
-		return "", "", fmt.Errorf("%w: %w", errUsage, err)
+		return "", nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	switch {
 	case c.passwordFile != "":
 		password, err = readPasswordFile(c.passwordFile, c.warn)
 		if err != nil {
-			return "", "", err
+			return "", nil, err
 		}
 	case c.getenv(envPassword) != "":
-		password = c.getenv(envPassword)
+		password = []byte(c.getenv(envPassword))
 	case c.tty != nil:
-		if password, err = term.ReadPassword(c.tty, c.prompt, "Password for "+user+": "); err != nil {
-			return "", "", fmt.Errorf("%w: reading the password: %w", errUsage, err)
+		if password, err = term.ReadPasswordBytes(c.tty, c.prompt, "Password for "+user+": "); err != nil {
+			return "", nil, fmt.Errorf("%w: reading the password: %w", errUsage, err)
 		}
 	default:
-		return "", "", c.missing()
+		return "", nil, c.missing()
 	}
 	if len(password) > auth.MaxPasswordLen {
-		return "", "", fmt.Errorf("%w: password longer than %d octets", errUsage, auth.MaxPasswordLen)
+		clear(password)
+		return "", nil, fmt.Errorf("%w: password longer than %d octets", errUsage, auth.MaxPasswordLen)
 	}
 	return user, password, nil
 }
 
-// readPasswordFile returns the first line of path. A file that others may
-// read is used with a warning (on Unix; Windows files have no such mode).
-func readPasswordFile(path string, warn io.Writer) (string, error) {
+// readPasswordFile returns the first line of path, which the caller
+// wipes. The file is read into one buffer, never grown, of which the
+// line is a part; the rest of it is wiped, and all of it on failure. A
+// file that others may read is used with a warning (on Unix; Windows
+// files have no such mode).
+func readPasswordFile(path string, warn io.Writer) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("%w: --password-file: %w", errUsage, err)
+		return nil, fmt.Errorf("%w: --password-file: %w", errUsage, err)
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && unixFileModes && st.Mode().Perm()&0o077 != 0 && warn != nil {
 		fmt.Fprintf(warn, "gateway dial: warning: %s is readable by other users (mode %#o)\n", path, st.Mode().Perm())
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
-	if err != nil {
-		return "", fmt.Errorf("%w: --password-file: %w", errUsage, err)
+	buf := make([]byte, maxPasswordFile+1)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		clear(buf)
+		return nil, fmt.Errorf("%w: --password-file: %w", errUsage, err)
 	}
-	if len(b) > maxPasswordFile {
-		return "", fmt.Errorf("%w: --password-file %s is longer than %d octets", errUsage, path, maxPasswordFile)
+	if n > maxPasswordFile {
+		clear(buf)
+		return nil, fmt.Errorf("%w: --password-file %s is longer than %d octets", errUsage, path, maxPasswordFile)
 	}
-	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	line, _, _ := bytes.Cut(buf[:n], []byte{'\n'})
 	line = bytes.TrimSuffix(line, []byte{'\r'})
+	clear(buf[len(line):])
 	if len(line) == 0 {
-		return "", fmt.Errorf("%w: --password-file %s: the first line is empty", errUsage, path)
+		return nil, fmt.Errorf("%w: --password-file %s: the first line is empty", errUsage, path)
 	}
-	return string(line), nil
+	return line, nil
 }
 
 // defaultKnownHosts is the known-hosts file when --known-hosts is not

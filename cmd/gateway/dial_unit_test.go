@@ -120,14 +120,14 @@ func TestCredSources(t *testing.T) {
 			var warn strings.Builder
 			c.cs.warn, c.cs.prompt = &warn, &warn
 			u, p, err := c.cs.get()
-			if !errors.Is(err, c.err) || (err == nil) != (c.err == nil) || u != c.user || p != c.pw {
+			if !errors.Is(err, c.err) || (err == nil) != (c.err == nil) || u != c.user || string(p) != c.pw {
 				t.Fatalf("get() = %q, %q, %v; want %q, %q, %v", u, p, err, c.user, c.pw, c.err)
 			}
 		})
 	}
 	var warn strings.Builder
 	p, err := readPasswordFile(loose, &warn)
-	if err != nil || p != "loose" || !strings.Contains(warn.String(), "readable by other users") {
+	if err != nil || string(p) != "loose" || !strings.Contains(warn.String(), "readable by other users") {
 		t.Errorf("loose file: %q %v, warning %q", p, err, warn.String())
 	}
 }

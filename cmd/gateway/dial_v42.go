@@ -106,7 +106,7 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 			credErr = err
 			return "", nil, err
 		}
-		return user, []byte(password), nil
+		return user, password, nil // auth wipes the password
 	}
 	hk := hostKeyCheck{host: c.o.url.Host, knownHosts: c.o.knownHosts, tofu: c.o.tofu, fingerprint: c.o.fingerprint, notice: c.io.stderr}
 	res, err := auth.Call(hctx, link, auth.CallerConfig{
