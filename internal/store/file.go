@@ -211,8 +211,9 @@ func (f *File) readCounter() (uint64, error) {
 
 // NextSession implements Store.
 //
-// When the next block of numbers cannot be reserved (the disk is full),
-// the call goes on: numbers are handed out from memory past the last
+// When the next block of numbers cannot be reserved because the state
+// directory's file system is full (ENOSPC) or its user's quota used up
+// (EDQUOT), the call goes on: numbers are handed out from memory past the last
 // reservation, the failure is told to the function SetReserveFailed
 // gave (once per failed reservation) and reported by Health, and the
 // reservation is tried again after another block of numbers or
@@ -222,6 +223,13 @@ func (f *File) readCounter() (uint64, error) {
 // the last 64 KiB of calls.jsonl (Open); a number whose call left no
 // trace there (its record lost to the full disk as well) may be handed
 // out again after such a restart.
+//
+// Any other failure of the reservation (a symbolic link or a FIFO
+// planted at session.next.tmp, a permission denied, a read-only file
+// system) refuses the call with its error, and the next call tries
+// again: numbers are handed out from memory only while the disk is
+// full, not while someone else decides what the store writes. Health
+// reports either.
 func (f *File) NextSession() (uint64, error) {
 	f.mu.Lock()
 	if f.closed {
@@ -229,7 +237,7 @@ func (f *File) NextSession() (uint64, error) {
 		return 0, ErrClosed
 	}
 	var failed error
-	if f.next >= f.reserved && (f.reserveErr == nil || f.next >= f.retryAt || !f.now().Before(f.retryTime)) {
+	if f.next >= f.reserved && f.retryDue() {
 		if err := f.reserve(f.next + f.block); err != nil {
 			now := f.now()
 			if f.reserveErr == nil {
@@ -237,6 +245,10 @@ func (f *File) NextSession() (uint64, error) {
 			}
 			f.reserveErr = err
 			f.retryAt, f.retryTime = f.next+f.block, now.Add(reserveRetry)
+			if !outOfSpace(err) {
+				f.mu.Unlock()
+				return 0, err
+			}
 			failed = err
 		} else {
 			f.reserveErr = nil
@@ -252,9 +264,17 @@ func (f *File) NextSession() (uint64, error) {
 	return n, nil
 }
 
+// retryDue reports whether NextSession, out of reserved numbers, tries
+// the reservation again: always, unless the last one failed for a full
+// disk less than a block of numbers and reserveRetry ago. f.mu is held.
+func (f *File) retryDue() bool {
+	return f.reserveErr == nil || !outOfSpace(f.reserveErr) ||
+		f.next >= f.retryAt || !f.now().Before(f.retryTime)
+}
+
 // SetReserveFailed makes NextSession call fn (outside the store's lock)
-// with the error of each reservation of session numbers that failed:
-// the call was given a number from memory. nil: none.
+// with the error of each reservation of session numbers that failed for
+// a full disk: the call was given a number from memory. nil: none.
 func (f *File) SetReserveFailed(fn func(error)) {
 	f.mu.Lock()
 	f.reserveFailed = fn

@@ -168,3 +168,56 @@ func TestHealthRecordLost(t *testing.T) {
 		t.Errorf("Health after a record was written again: %v", h)
 	}
 }
+
+// TestNextSessionRefusesUnlessDiskFull: numbers are handed out from
+// memory only when the reservation fails for a full disk (ENOSPC) or a
+// used-up quota (EDQUOT); any other failure (a read-only file system, a
+// permission denied, like the planted link and FIFO of
+// TestWritesDoNotFollowLinks and TestReserveRefusesFIFO) refuses the
+// call as before the fallback existed, on every call until the
+// reservation succeeds, and Health says why. Security review: the
+// fallback had made every such failure fail open.
+func TestNextSessionRefusesUnlessDiskFull(t *testing.T) {
+	for _, c := range []struct {
+		err      error
+		fallback bool
+	}{
+		{syscall.ENOSPC, true},
+		{syscall.EDQUOT, true},
+		{syscall.EROFS, false},
+		{syscall.EACCES, false},
+		{syscall.EIO, false},
+	} {
+		t.Run(c.err.Error(), func(t *testing.T) {
+			f, err := Open(t.TempDir(), 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			f.reserveHook = func(uint64) error { return c.err }
+			var told []error
+			f.SetReserveFailed(func(err error) { told = append(told, err) })
+			for i := range 3 {
+				n, err := f.NextSession()
+				if c.fallback && (err != nil || n != uint64(i+1)) {
+					t.Fatalf("NextSession %d: %d, %v; want %d from memory", i, n, err, i+1)
+				}
+				if !c.fallback && !errors.Is(err, c.err) {
+					t.Fatalf("NextSession %d: %d, %v; want the call refused with %v", i, n, err, c.err)
+				}
+			}
+			if h := f.Health(); !errors.Is(h, c.err) {
+				t.Errorf("Health = %v, want %v", h, c.err)
+			}
+			if want := map[bool]int{true: 1, false: 0}[c.fallback]; len(told) != want {
+				t.Errorf("SetReserveFailed's function told %d times, want %d", len(told), want)
+			}
+			f.reserveHook = nil
+			later := time.Now().Add(reserveRetry) // a full disk's retry is due
+			f.now = func() time.Time { return later }
+			if n, err := f.NextSession(); err != nil || f.Health() != nil {
+				t.Fatalf("once the reservation can be written: %d, %v, Health %v", n, err, f.Health())
+			}
+		})
+	}
+}
