@@ -11,6 +11,7 @@ import (
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // Defaults for Config fields left zero.
@@ -153,11 +154,27 @@ type Logger interface {
 	Printf(format string, args ...any)
 }
 
+// DialLine places a callback to a line address: transport.Dial, except
+// that a telnet:// line opens the telnet negotiation (tcp.Options.Open).
+// The party called back answers as a modem: tcpser, for one, takes the
+// call for telnet only when its first octet is IAC and never opens
+// itself, and would otherwise pass the line's telnet encoding (IAC IAC,
+// CR NUL) to its terminal as data.
+func DialLine(ctx context.Context, address string) (transport.Line, error) {
+	u, err := transport.Parse(address)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "telnet" {
+		return tcp.Dial(ctx, u.Host, tcp.Options{Telnet: true, Open: true})
+	}
+	return transport.Dial(ctx, address)
+}
+
 // Options configure New. Place and Handoff are required.
 type Options struct {
 	Config Config
-	// Dial places a call to a line address; nil means transport.Dial
-	// (the URL scheme registry).
+	// Dial places a call to a line address; nil means DialLine.
 	Dial func(ctx context.Context, address string) (transport.Line, error)
 	// Place proves each callback (usually Modes{Text: TextConfirm{...},
 	// V42: V42{...}}).
@@ -221,7 +238,7 @@ func New(opts Options) (*Service, error) {
 		pending: map[uint64]*entry{}, byUser: map[string]*entry{}, byAddr: map[string]*entry{},
 	}
 	if s.dial == nil {
-		s.dial = transport.Dial
+		s.dial = DialLine
 	}
 	if s.clock == nil {
 		s.clock = SystemClock{}

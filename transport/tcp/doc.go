@@ -8,9 +8,10 @@
 // options BINARY (RFC 856), ECHO (RFC 857), SUPPRESS-GO-AHEAD (RFC 858),
 // TERMINAL-TYPE (RFC 1091) and NAWS (RFC 1073). The answering side opens
 // with WILL SGA, WILL BINARY, DO BINARY, DO NAWS, DO TTYPE; the calling
-// side with WILL BINARY, DO BINARY, DO SGA (a modem emulator answering a
-// callback, such as tcpser, takes the call for telnet only when it opens
-// with IAC, and never opens itself); the window size
+// side waits to be asked, or with Options.Open opens with DO BINARY, DO
+// SGA (a modem emulator answering a callback, such as tcpser, takes the
+// call for telnet only when its first octet is IAC, and never opens
+// itself); the window size
 // and terminal type the peer announces appear in Line.Info and on
 // Line.WindowChanges. BREAK, IP and AYT arrive as transport events (AYT is
 // also answered with a short visible text). Peers that send no negotiation

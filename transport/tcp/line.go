@@ -67,6 +67,15 @@ type gather struct {
 type Options struct {
 	// Telnet selects telnet-modem mode; false gives a raw line.
 	Telnet bool
+	// Open makes a client-side telnet line open the negotiation (DO
+	// BINARY, DO SGA) instead of waiting to be asked, for a peer that
+	// answers calls and never opens itself: tcpser takes a call for
+	// telnet only when its first octet is IAC, and otherwise passes the
+	// line's IAC IAC and CR NUL through as data. A callback dials such
+	// peers. A server (a BBS, a gateway) opens itself, and a raw service
+	// at a telnet address would get the opening as data, so dialling
+	// leaves it off.
+	Open bool
 	// TermType is the terminal type a client-side telnet line announces
 	// when the server asks (RFC 1091); "" answers "UNKNOWN".
 	TermType string

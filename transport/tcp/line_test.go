@@ -683,12 +683,12 @@ func TestConcurrentHangUp(t *testing.T) {
 	}
 }
 
-// TestClientOpensForAnsweringModem dials a peer that answers like tcpser's
-// incoming side: it never opens a negotiation, takes the call for telnet
-// only when the first octet is IAC, and agrees to BINARY when asked. The
-// client must open (else the peer passes IAC IAC and CR NUL through as
-// data) and, once BINARY is agreed both ways, carry all 256 octet values
-// both ways without CR NUL.
+// TestClientOpensForAnsweringModem dials, with Options.Open, a peer that
+// answers like tcpser's incoming side: it never opens a negotiation,
+// takes the call for telnet only when the first octet is IAC, and then
+// offers and asks for BINARY itself. The client must open (else the peer
+// passes IAC IAC and CR NUL through as data) and, once BINARY is agreed
+// both ways, carry all 256 octet values both ways without CR NUL.
 func TestClientOpensForAnsweringModem(t *testing.T) {
 	ctx := testCtx(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -696,7 +696,7 @@ func TestClientOpensForAnsweringModem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cli, err := Dial(ctx, ln.Addr().String(), Options{Telnet: true})
+	cli, err := Dial(ctx, ln.Addr().String(), Options{Telnet: true, Open: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -708,18 +708,20 @@ func TestClientOpensForAnsweringModem(t *testing.T) {
 	defer peer.Close()
 	peer.SetDeadline(time.Now().Add(30 * time.Second))
 
-	first := make([]byte, 9)
+	first := make([]byte, 6)
 	if _, err := io.ReadFull(peer, first); err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{cmdIAC, cmdWILL, optBinary, cmdIAC, cmdDO, optBinary, cmdIAC, cmdDO, optSGA}
+	want := []byte{cmdIAC, cmdDO, optBinary, cmdIAC, cmdDO, optSGA}
 	if !bytes.Equal(first, want) {
 		t.Fatalf("client opened with % x, want % x", first, want)
 	}
-	// The peer agrees to all three.
-	if _, err := peer.Write([]byte{cmdIAC, cmdDO, optBinary, cmdIAC, cmdWILL, optBinary, cmdIAC, cmdWILL, optSGA}); err != nil {
+	// The peer agrees, and offers and asks for BINARY (as tcpser does
+	// once it has seen IAC).
+	if _, err := peer.Write([]byte{cmdIAC, cmdWILL, optBinary, cmdIAC, cmdWILL, optSGA, cmdIAC, cmdDO, optBinary}); err != nil {
 		t.Fatal(err)
 	}
+
 	all := make([]byte, 256)
 	for i := range all {
 		all[i] = byte(i)
@@ -736,9 +738,14 @@ func TestClientOpensForAnsweringModem(t *testing.T) {
 	if !bytes.Equal(got, all) {
 		t.Fatalf("client read % x", got)
 	}
-	// Reading the peer's replies has put the client in binary both ways.
+	// Reading the peer's replies has put the client in binary both ways,
+	// and its answer to the DO (WILL BINARY, nothing else) goes first.
 	if _, err := cli.Write(all); err != nil {
 		t.Fatal(err)
+	}
+	ans := make([]byte, 3)
+	if _, err := io.ReadFull(peer, ans); err != nil || !bytes.Equal(ans, []byte{cmdIAC, cmdWILL, optBinary}) {
+		t.Fatalf("client answered % x, %v", ans, err)
 	}
 	var r recorder
 	d := decoder{BinaryIn: true}

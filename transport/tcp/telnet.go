@@ -32,6 +32,7 @@ const maxPeerOut = 4096
 // and events in events; the Line sends and dispatches them.
 type telnet struct {
 	server bool
+	open   bool // client: open the negotiation (Options.Open)
 	dec    decoder
 	us     options // options we perform (WILL/WONT)
 	him    options // options the peer performs (DO/DONT)
@@ -91,7 +92,7 @@ func (o *options) side(opt byte) *qSide {
 func (o *options) enabled(opt byte) bool { return o.side(opt).enabled() }
 
 func newTelnet(server bool, o Options) *telnet {
-	t := &telnet{server: server, termType: o.TermType, window: o.Window, logFn: o.logf}
+	t := &telnet{server: server, open: o.Open, termType: o.TermType, window: o.Window, logFn: o.logf}
 	t.dec.MaxSubneg = o.MaxSubneg
 	if t.termType == "" {
 		t.termType = "UNKNOWN" // RFC 1091 allows this name
@@ -101,17 +102,17 @@ func newTelnet(server bool, o Options) *telnet {
 
 // start queues the opening negotiation. A server offers SGA and BINARY and
 // asks for BINARY, NAWS and TTYPE; it does not offer ECHO until the upper
-// layer asks (SetServerEcho). A client offers BINARY and asks for BINARY
-// and SGA, and answers the rest when asked: the peer may be a modem
-// emulator that answers calls and never opens a negotiation itself
-// (tcpser takes a call for telnet only when its first octet is IAC, and
-// otherwise passes IAC IAC and CR NUL through as data), and an 8-bit path
-// needs BINARY both ways.
+// layer asks (SetServerEcho). A client waits to be asked, unless
+// Options.Open: then it asks for BINARY and SGA (see Options.Open). It
+// does not offer BINARY itself: it would go on sending NVT (CR NUL) until
+// the peer's DO came back, while a peer that had asked already would read
+// binary from the WILL on; answering the peer's DO switches at the WILL.
 func (t *telnet) start() {
 	if !t.server {
-		t.askUs(optBinary, true)
-		t.askHim(optBinary, true)
-		t.askHim(optSGA, true)
+		if t.open {
+			t.askHim(optBinary, true)
+			t.askHim(optSGA, true)
+		}
 		return
 	}
 	t.askUs(optSGA, true)

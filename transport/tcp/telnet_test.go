@@ -58,13 +58,14 @@ func TestServerOpening(t *testing.T) {
 	}
 	cli := newTelnet(false, Options{})
 	cli.start()
-	want = []byte{
-		cmdIAC, cmdWILL, optBinary,
-		cmdIAC, cmdDO, optBinary,
-		cmdIAC, cmdDO, optSGA,
+	if len(cli.out) != 0 {
+		t.Fatalf("client opened with %v", cli.out)
 	}
+	cli = newTelnet(false, Options{Open: true})
+	cli.start()
+	want = []byte{cmdIAC, cmdDO, optBinary, cmdIAC, cmdDO, optSGA}
 	if !bytes.Equal(cli.out, want) {
-		t.Fatalf("client opened with %v, want %v", cli.out, want)
+		t.Fatalf("client with Open opened with %v, want %v", cli.out, want)
 	}
 }
 

@@ -275,11 +275,7 @@ func TestTelnetWriteCutAnywhere(t *testing.T) {
 					continue // far from an escape and from both ends
 				}
 				c := &budgetConn{budget: budget}
-				// A telnet line without its opening negotiation (which
-				// a flusher goroutine would send at its own time), so
-				// that the only control output is the DO ECHO below.
-				l := NewLine(c, false, Options{})
-				l.tn = newTelnet(false, Options{})
+				l := NewLine(c, false, Options{Telnet: true})
 				l.vectored = tc.vectored
 				l.tmu.Lock()
 				l.tn.askHim(optEcho, true) // queues IAC DO ECHO
