@@ -416,7 +416,14 @@ func (c *call) run() {
 	)
 	onOwnStack(func() { acct, r, ok = c.authenticate(loginCtx) })
 	if !stopWatch() {
-		// The watcher ran: the call is already hung up and its result set.
+		// The watcher ran: the call is already hung up and its result
+		// set. A check that succeeded as the deadline passed (argon2
+		// does not watch ctx) still names the user it verified, as a
+		// check that failed late names the user tried.
+		// (The watcher sets only the result and reason.)
+		if ok {
+			c.rec.User = acct.Name
+		}
 		return
 	}
 	if !ok {
