@@ -235,7 +235,9 @@ func (c *call) hangup(msg string) {
 		if msg != "" {
 			limit := c.lastWordsTimeout(len(msg))
 			if d, ok := c.line.(transport.Deadliner); ok {
-				_ = d.SetWriteDeadline(c.s.now().Add(limit))
+				// The line's deadline is wall-clock time, not the
+				// injected clock's (Options.Now).
+				_ = d.SetWriteDeadline(time.Now().Add(limit))
 			}
 			// A V.42 link has no write deadline: its Write waits while a
 			// window's worth is queued and the caller's receiver stays

@@ -35,7 +35,8 @@ type Options struct {
 	Logger *zap.Logger
 	// Metrics, if set, is updated for every call.
 	Metrics *Metrics
-	// Now is the clock (default time.Now).
+	// Now is the clock of records and protocol timers (default
+	// time.Now). Deadlines set on lines are wall-clock time.
 	Now func() time.Time
 	// V42 answers V.42 callers (LAPM + Access Security). nil: listeners
 	// with v42 = "detect" treat every caller as a caller without V.42,
