@@ -394,7 +394,7 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 // newSession connects the terminal to conn, which runs on line.
 func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *session {
 	if c.input == nil {
-		c.input = startInput(c.io.stdin)
+		c.input = startInput(c.io.stdin, ctrlZIsEOF(c.tty))
 	}
 	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
 		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain}

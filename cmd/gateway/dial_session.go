@@ -72,26 +72,58 @@ type inputPump struct {
 	once sync.Once
 }
 
-func startInput(r io.Reader) *inputPump {
+// consoleCtrlZ is ctrlZEOF's octet: Ctrl-Z, SUB.
+const consoleCtrlZ = 0x1A
+
+// startInput starts reading stdin from r. ctrlZEOF says r is a Windows
+// console, whose reader in Go ends a read with io.EOF where the user
+// typed Ctrl-Z (see afterStdinError).
+func startInput(r io.Reader, ctrlZEOF bool) *inputPump {
 	in := &inputPump{ch: make(chan []byte), stop: make(chan struct{})}
+	send := func(b []byte) bool {
+		select {
+		case in.ch <- b:
+			return true
+		case <-in.stop:
+			return false
+		}
+	}
 	go func() {
 		defer close(in.ch)
 		for {
 			buf := make([]byte, 32<<10)
 			n, err := r.Read(buf)
-			if n > 0 {
-				select {
-				case in.ch <- buf[:n]:
-				case <-in.stop:
-					return
-				}
+			if n > 0 && !send(buf[:n]) {
+				return
 			}
 			if err != nil {
-				return
+				ended, typed := afterStdinError(err, ctrlZEOF)
+				if ended {
+					return
+				}
+				if len(typed) > 0 && !send(typed) {
+					return
+				}
 			}
 		}
 	}()
 	return in
+}
+
+// afterStdinError says whether err, from a read of stdin, ends the input,
+// and if not what the user typed that the read did not return.
+//
+// On a Windows console (ctrlZEOF) Go's reader takes a Ctrl-Z for the end
+// of input: the read that reaches it consumes the octet and returns
+// io.EOF (internal/poll, FD.readConsole and eofError), and the console
+// reads on afterwards; a console has no end of its own. There io.EOF is
+// a Ctrl-Z typed: the input goes on, and the Ctrl-Z is sent to the call
+// as the octet it is, as on a Unix terminal in raw mode.
+func afterStdinError(err error, ctrlZEOF bool) (ended bool, typed []byte) {
+	if ctrlZEOF && errors.Is(err, io.EOF) {
+		return false, []byte{consoleCtrlZ}
+	}
+	return true, nil
 }
 
 // close lets the reader end at its next chunk or at the end of stdin.
