@@ -39,12 +39,24 @@ func platformProblems(c *config.Config) (warnings []string, failed []error) {
 	return warnings, failed
 }
 
-// tryLockFile takes an exclusive LockFileEx lock on the first byte of f
-// without waiting; busy says another holder has it. Windows locks are
-// mandatory: another process's reads of that byte fail while it is held.
+// lockOffset is where tryLockFile's one-octet lock lies: far past
+// anything the lock file holds. Windows locks are mandatory, so while a
+// lock covers a byte, other processes' reads of it fail; locking byte 0
+// made a waiting writer's lockHolder read of the pid fail, and its
+// message lost "another command (pid N)". A lock may lie past the end
+// of the file.
+const lockOffset = 1 << 62
+
+// lockOverlapped is the Overlapped that puts a LockFileEx or UnlockFileEx
+// range at lockOffset.
+func lockOverlapped() *windows.Overlapped {
+	return &windows.Overlapped{Offset: uint32(lockOffset & 0xFFFFFFFF), OffsetHigh: uint32(lockOffset >> 32)}
+}
+
+// tryLockFile takes an exclusive LockFileEx lock on one byte of f at
+// lockOffset without waiting; busy says another holder has it.
 func tryLockFile(f *os.File) (busy bool, err error) {
-	ol := new(windows.Overlapped)
-	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ol)
+	err = windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, lockOverlapped())
 	switch {
 	case err == nil:
 		return false, nil
@@ -56,5 +68,5 @@ func tryLockFile(f *os.File) (busy bool, err error) {
 
 // unlockFile releases tryLockFile's lock.
 func unlockFile(f *os.File) {
-	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
+	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, lockOverlapped())
 }
