@@ -5,8 +5,8 @@
 // breaks as {"type":"break"} on the text login, and a {"type":"ping"}
 // every 10 s, whose {"type":"pong"} answers tell a live line from one
 // that went silent (shown as stalled), and shows the call's status
-// (connecting, busy, denied, callback, hung up) from what the gateway says
-// before it hangs up. The caller logs in inside
+// (connecting, busy with the gateway's reason, denied, callback, hung up)
+// from what the gateway says before it hangs up. The caller logs in inside
 // the terminal (the gateway's text login, mode "text"), or, in mode "v42",
 // through a form whose credentials go to the V.42 caller compiled to
 // WebAssembly (web/wasm over web/v42caller: LAPM per ITU-T V.42, Access

@@ -25,6 +25,11 @@ import (
 // loopback address, DNS rebinding as transport/ws sees it), and a line
 // that accepts the TCP connection and never answers the upgrade. The
 // page's status line must say which, not "could not be reached" for all.
+// Two more lines turn every call away as the gateway does
+// (bridge/call.go busyMessage): ./busy-reason says why, then BUSY,
+// ./busy-bare says BUSY alone; the page, in both logins (the text one
+// and V.42 in dialgate.wasm), shows busy with the reason, or with its
+// generic words.
 func TestE2EBrowserStatus(t *testing.T) {
 	node, chromium := needBrowser(t)
 	testutil.CheckGoroutines(t)
@@ -53,12 +58,41 @@ func TestE2EBrowserStatus(t *testing.T) {
 			})
 		}
 	})
+	// The busy lines: what the gateway says to a call it has no line
+	// for, then the hang-up.
+	busy := map[string]string{
+		"/busy-reason": "\r\ndialgate: redialled too soon; try again in 2 s\r\nBUSY\r\n",
+		"/busy-bare":   "BUSY\r\n",
+	}
+	busyLines := make(map[string]*ws.Listener)
+	for path, said := range busy {
+		l, err := ws.NewHandler(ws.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		busyLines[path] = l
+		lines.Go(func() {
+			for {
+				c, err := l.Accept(ctx)
+				if err != nil {
+					return
+				}
+				lines.Go(func() {
+					_, _ = c.Write([]byte(said))
+					c.Close()
+				})
+			}
+		})
+	}
 	var (
 		heldMu sync.Mutex
 		held   []net.Conn // /hang's connections, closed at the end
 	)
 	mux := http.NewServeMux()
 	mux.Handle("/line", line)
+	for path, l := range busyLines {
+		mux.Handle(path, l)
+	}
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
 		// Accept the connection, never answer the upgrade.
 		conn, _, err := http.NewResponseController(w).Hijack()
@@ -81,6 +115,9 @@ func TestE2EBrowserStatus(t *testing.T) {
 		}
 		heldMu.Unlock()
 		line.Close()
+		for _, l := range busyLines {
+			l.Close()
+		}
 		cancel()
 		lines.Wait()
 	}()
@@ -104,6 +141,10 @@ func TestE2EBrowserStatus(t *testing.T) {
 		"ok a wrong line path: refused, HTTP 404",
 		"ok a refused origin: refused, not unreachable",
 		"ok a line that never answers: given up",
+		"ok busy with the gateway's reason (text login)",
+		"ok a bare BUSY is still busy (text login)",
+		"ok busy with the gateway's reason (V.42)",
+		"ok a bare BUSY is still busy (V.42)",
 	} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("browser run lacks %q", want)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -24,8 +25,10 @@ var (
 	ErrCallback = errors.New("v42caller: the account takes callbacks, which this caller cannot answer")
 	// ErrBusy means the gateway said BUSY and hung up before any V.42
 	// started: it had no free line for the call (max_concurrent,
-	// per_source, hold-off or maintenance). It answers such calls with
-	// the text "BUSY" at once, whatever the listener's V.42 setting.
+	// per_source, hold-off, maintenance or shutdown). It answers such
+	// calls in plain text at once, whatever the listener's V.42 setting:
+	// "BUSY", or a short line saying why and then "BUSY". Call's error
+	// is then a *BusyError, which carries the reason.
 	ErrBusy = errors.New("v42caller: the gateway is busy")
 	// ErrNoLink means the gateway did not take up LAPM: it hung up or
 	// stayed silent while the caller set up the link (a listener with
@@ -80,7 +83,8 @@ type Session struct {
 // now on (it is closed when Call fails and when Link is closed). ctx
 // bounds the set-up only. Errors from Access Security keep their type
 // (auth.RejectReason tells a denied login from a gateway that sheds
-// load); a gateway with no free line for the call gives ErrBusy.
+// load); a gateway with no free line for the call gives a *BusyError
+// (ErrBusy) with the reason it gave.
 func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, error) {
 	defer clear(cfg.Password)
 	if cfg.CheckHostKey == nil {
@@ -142,17 +146,112 @@ func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, e
 	return &Session{Link: link, SessionNumber: res.SessionNumber, GatewayName: res.GatewayName, HostKey: res.HostKey}, nil
 }
 
-// busyMessage is what the gateway says to a call it has no line for
-// (bridge: "BUSY" and CR LF) before it hangs up.
-const busyMessage = "BUSY"
+// What a gateway may say before its BUSY result line for Call to count
+// the call busy (bridge/call.go busyMessage), the same bounds as gateway
+// dial's (cmd/gateway/dial_detect.go heardBusy): the reason in at most
+// maxBusyLines lines of printable ASCII, each at most maxBusyLineLen
+// octets, maxBusyHeard octets in all. Anything longer or stranger is not
+// a BUSY, so a hostile gateway cannot put control characters or more
+// than a short line into the page's status line.
+const (
+	maxBusyLines   = 2
+	maxBusyLineLen = 120
+	maxBusyHeard   = 256
+)
+
+// BusyError is ErrBusy with the reason the gateway gave before its BUSY
+// ("dialgate: redialled too soon; try again in 2 s"; "" for a bare BUSY).
+// It wraps ErrBusy and the error the call failed with.
+type BusyError struct {
+	// Reason is the gateway's reason lines, trimmed and joined by a
+	// space: at most maxBusyLines printable ASCII lines.
+	Reason string
+	Err    error
+}
+
+func (e *BusyError) Error() string {
+	msg := ErrBusy.Error()
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	if e.Err != nil {
+		msg += " (" + e.Err.Error() + ")"
+	}
+	return msg
+}
+
+func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.Err} }
+
+// Hint is the reason without the gateway's name the gateway puts before
+// it ("dialgate: " in "dialgate: all lines busy; try again later"; a
+// gateway_name is at most 64 octets): what a status line shows after
+// "busy: ". A reason with no such name is returned as it is.
+func (e *BusyError) Hint() string {
+	if i := strings.Index(e.Reason, ": "); i > 0 && i <= 64 && len(e.Reason) > i+2 {
+		return e.Reason[i+2:]
+	}
+	return e.Reason
+}
+
+// heardBusy reports whether the octets a gateway sent before it hung up
+// were its BUSY result: BUSY alone on the last line, preceded by
+// nothing, or by at most maxBusyLines short printable lines (the
+// gateway's reason: "\r\ndialgate: redialled too soon; try again in 2
+// s\r\nBUSY\r\n"). Blank lines and blanks around the words do not count.
+// why is the reason's lines joined by a space, "" for a bare BUSY. It is
+// gateway dial's heardBusy (cmd/gateway/dial_detect.go), which the page
+// must agree with.
+func heardBusy(heard []byte) (why string, ok bool) {
+	if len(heard) > maxBusyHeard {
+		return "", false
+	}
+	var lines [maxBusyLines + 1][]byte
+	n := 0
+	for rest := heard; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexAny(rest, "\r\n"); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if line = bytes.Trim(line, " \t\v\f"); len(line) == 0 {
+			continue
+		}
+		if n == len(lines) {
+			return "", false
+		}
+		lines[n] = line
+		n++
+	}
+	if n == 0 || string(lines[n-1]) != "BUSY" {
+		return "", false
+	}
+	for _, l := range lines[:n-1] {
+		if len(l) > maxBusyLineLen || !printableASCII(l) {
+			return "", false
+		}
+	}
+	return string(bytes.Join(lines[:n-1], []byte(" "))), true
+}
+
+// printableASCII reports whether b is all printable ASCII (space to ~).
+func printableASCII(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
+}
 
 // heardLine passes a line through and keeps the first octets the gateway
-// sent, so that a call refused with BUSY can be told from a failed one.
-// It keeps the line's read deadlines (V.42 detection needs them).
+// sent (as many as a BUSY with its reason may take), so that a call
+// refused with BUSY can be told from a failed one. It keeps the line's
+// read deadlines (V.42 detection needs them).
 type heardLine struct {
 	io.ReadWriteCloser
 	mu    sync.Mutex
-	head  [16]byte
+	head  [maxBusyHeard]byte
 	total int // octets read so far
 }
 
@@ -177,13 +276,17 @@ func (h *heardLine) SetReadDeadline(t time.Time) error {
 	return d.SetReadDeadline(t)
 }
 
-// busyOr returns an error wrapping ErrBusy and err when all the gateway
-// said before the call failed was BUSY; otherwise err.
+// busyOr returns a *BusyError wrapping ErrBusy and err when all the
+// gateway said before the call failed was BUSY, alone or after its
+// reason (heardBusy); otherwise err.
 func (h *heardLine) busyOr(err error) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.total <= len(h.head) && string(bytes.TrimSpace(h.head[:h.total])) == busyMessage {
-		return fmt.Errorf("%w (%w)", ErrBusy, err)
+	if h.total > len(h.head) {
+		return err
+	}
+	if why, ok := heardBusy(h.head[:h.total]); ok {
+		return &BusyError{Reason: why, Err: err}
 	}
 	return err
 }

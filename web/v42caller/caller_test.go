@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -200,20 +201,37 @@ func TestCheckHostKeyRequired(t *testing.T) {
 }
 
 // TestBusy: a gateway with no free line says BUSY in plain text and hangs
-// up before any V.42 (bridge); Call reports ErrBusy, with or without
-// detection. Other last words before a hang-up are not BUSY.
+// up before any V.42 (bridge), alone or after a short line saying why;
+// Call reports a *BusyError (ErrBusy) with the reason, with or without
+// detection. Other last words before a hang-up are not BUSY: more than
+// two lines before it, a long or non-printable line, or too much in all
+// (the bounds of gateway dial's heardBusy).
 func TestBusy(t *testing.T) {
+	long := strings.Repeat("x", maxBusyLineLen)
 	for _, c := range []struct {
 		name, said   string
 		detect       bool
 		busy, noLink bool
+		reason, hint string
 	}{
-		{"LAPM at once", "BUSY\r\n", false, true, false},
-		{"detection", "BUSY\r\n", true, true, false},
+		{"LAPM at once", "BUSY\r\n", false, true, false, "", ""},
+		{"detection", "BUSY\r\n", true, true, false, "", ""},
+		{"reason, LAPM at once", "\r\ndialgate: redialled too soon; try again in 2 s\r\nBUSY\r\n", false, true, false,
+			"dialgate: redialled too soon; try again in 2 s", "redialled too soon; try again in 2 s"},
+		{"reason, detection", "\r\ngw: all lines busy; try again later\r\nBUSY\r\n", true, true, false,
+			"gw: all lines busy; try again later", "all lines busy; try again later"},
+		{"two reason lines", "one\r\n\r\ntwo\r\nBUSY\r\n", false, true, false, "one two", "one two"},
+		{"longest reason line", long + "\r\nBUSY\r\n", false, true, false, long, long},
 		// A listener with v42 = "off" answers LAPM with its text login.
-		{"banner then hang-up", "login: ", false, false, true},
-		{"BUSY in a longer text", "BUSY signal\r\n", false, false, true},
-		{"BUSY after other text", "hello\r\nBUSY\r\n", true, false, false},
+		{"banner then hang-up", "login: ", false, false, true, "", ""},
+		{"BUSY in a longer text", "BUSY signal\r\n", false, false, true, "", ""},
+		{"BUSY after other text", "hello\r\nBUSY\r\n", true, true, false, "hello", "hello"},
+		{"three lines before BUSY", "a\r\nb\r\nc\r\nBUSY\r\n", true, false, false, "", ""},
+		{"reason line too long", long + "x\r\nBUSY\r\n", false, false, true, "", ""},
+		{"escape in the reason", "\x1b[2Jgw: busy\r\nBUSY\r\n", false, false, true, "", ""},
+		{"UTF-8 in the reason", "gw: caf\xc3\xa9\r\nBUSY\r\n", false, false, true, "", ""},
+		{"words after BUSY", "BUSY\r\nmore", false, false, true, "", ""},
+		{"too much in all", strings.Repeat(" ", maxBusyHeard) + "BUSY", false, false, true, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
@@ -236,9 +254,60 @@ func TestBusy(t *testing.T) {
 			if errors.Is(err, ErrBusy) != c.busy {
 				t.Fatalf("Call = %v; want busy %v", err, c.busy)
 			}
+			if c.busy {
+				var be *BusyError
+				if !errors.As(err, &be) || be.Reason != c.reason || be.Hint() != c.hint {
+					t.Fatalf("Call = %v; want a BusyError with reason %q, hint %q", err, c.reason, c.hint)
+				}
+				if be.Err == nil || errors.Is(be.Err, ErrBusy) {
+					t.Fatalf("BusyError wraps %v, want the call's failure", be.Err)
+				}
+			}
 			if !c.busy && errors.Is(err, ErrNoLink) != c.noLink {
 				t.Fatalf("Call = %v; want ErrNoLink %v", err, c.noLink)
 			}
 		})
 	}
+}
+
+// FuzzHeardBusy feeds arbitrary gateway output (untrusted) to heardBusy:
+// a BUSY it accepts is bounded and ends with BUSY, and its reason is
+// short printable ASCII (what the page's status line may show); every
+// short printable reason a gateway puts before BUSY comes back as it
+// was; and a BusyError's Hint is a suffix of its reason.
+func FuzzHeardBusy(f *testing.F) {
+	f.Add([]byte("BUSY\r\n"), "dialgate: redialled too soon; try again in 2 s")
+	f.Add([]byte("\r\ndialgate: all lines busy; try again later\r\nBUSY\r\n"), "gw: down for maintenance; try again later")
+	f.Add([]byte("a\r\nb\r\nc\r\nBUSY\r\n"), "")
+	f.Add([]byte("BUSY\r\nNO CARRIER\r\n"), " padded ")
+	f.Add([]byte("\x1b]0;x\x07\r\nBUSY"), "\x1b[31mred")
+	f.Fuzz(func(t *testing.T, heard []byte, reason string) {
+		if why, ok := heardBusy(heard); ok {
+			if len(heard) > maxBusyHeard {
+				t.Fatalf("accepted %d octets", len(heard))
+			}
+			if !bytes.HasSuffix(bytes.TrimRight(heard, " \t\v\f\r\n"), []byte("BUSY")) {
+				t.Fatalf("accepted %q, which does not end with BUSY", heard)
+			}
+			if len(why) > maxBusyLines*(maxBusyLineLen+1) || !printableASCII([]byte(why)) {
+				t.Fatalf("reason %q from %q", why, heard)
+			}
+			if why == "" && !bytes.Equal(bytes.TrimSpace(heard), []byte("BUSY")) {
+				t.Fatalf("no reason from %q, which is not a bare BUSY", heard)
+			}
+			if h := (&BusyError{Reason: why}).Hint(); !strings.HasSuffix(why, h) || (why != "" && h == "") {
+				t.Fatalf("hint %q of reason %q", h, why)
+			}
+		} else if why != "" {
+			t.Fatalf("a reason %q without a BUSY", why)
+		}
+		r := strings.Trim(reason, " \t\v\f")
+		msg := []byte("\r\n" + reason + "\r\nBUSY\r\n")
+		if r == "" || len(r) > maxBusyLineLen || !printableASCII([]byte(r)) || len(msg) > maxBusyHeard {
+			return
+		}
+		if why, ok := heardBusy(msg); !ok || why != r {
+			t.Fatalf("reason %q came back as %q, %v", reason, why, ok)
+		}
+	})
 }

@@ -229,6 +229,11 @@ func classify(err error) (state, detail string) {
 		}
 		return "hostkey", msg
 	case errors.Is(err, v42caller.ErrBusy):
+		// The gateway's reason, without its name, when it gave one
+		// (short printable ASCII: v42caller bounds it).
+		if be := (*v42caller.BusyError)(nil); errors.As(err, &be) && be.Hint() != "" {
+			return "busy", be.Hint()
+		}
 		return "busy", "all lines are busy; try again later"
 	case errors.Is(err, v42caller.ErrNoV42):
 		return "nov42", "the gateway answered without V.42; use the text login"

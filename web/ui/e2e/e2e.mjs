@@ -146,8 +146,10 @@ async function login(page, pw) {
 // statusScenario: what the status line says when a line fails in ways a
 // browser hides from the page (web/e2e_status_test.go): DIALGATE_E2E_URL
 // is the page of a server on 127.0.0.1 whose line at ./line takes
-// messages of up to 16 KiB and says "line-ready", and whose ./hang
-// accepts connections and never answers.
+// messages of up to 16 KiB and says "line-ready", whose ./hang
+// accepts connections and never answers, and whose ./busy-reason and
+// ./busy-bare turn every call away, saying "dialgate: redialled too soon;
+// try again in 2 s" before BUSY, and BUSY alone.
 async function statusScenario() {
   const open = async (u) => {
     const p = await ctx.newPage();
@@ -194,6 +196,37 @@ async function statusScenario() {
   if (!/did not answer in time/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
   ok(step);
   await closeAll();
+
+  // The gateway's reason for a BUSY goes to the status line (without the
+  // gateway's name) in both logins; a bare BUSY keeps the generic words.
+  const busyCases = [
+    ['busy-reason', 'busy: redialled too soon; try again in 2 s', "busy with the gateway's reason"],
+    ['busy-bare', 'busy: all lines are busy; try again later', 'a bare BUSY is still busy'],
+  ];
+  for (const [path, want, what] of busyCases) {
+    step = `${what} (text login)`;
+    const p = await open(new URL(`?line=./${path}`, url).href);
+    shown = await waitState(p, 'busy');
+    if (shown !== want) throw new Error(`status line says ${JSON.stringify(shown)}, want ${JSON.stringify(want)}`);
+    if (path === 'busy-reason') await waitText(p, 'dialgate: redialled too soon; try again in 2 s');
+    if (await p.isDisabled('#reconnect')) throw new Error('reconnect button disabled after busy');
+    ok(step);
+    await closeAll();
+  }
+  for (const [path, want, what] of busyCases) {
+    step = `${what} (V.42)`;
+    const p = await open(new URL(`?line=./${path}&mode=v42`, url).href);
+    if ((await p.evaluate(() => window.dialgate.mode)) !== 'v42') throw new Error('?mode=v42 ignored');
+    await p.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+    await p.fill('#user', 'alice');
+    await p.fill('#password', 'not-sent');
+    await p.click('#call');
+    shown = await waitState(p, 'busy');
+    if (shown !== want) throw new Error(`status line says ${JSON.stringify(shown)}, want ${JSON.stringify(want)}`);
+    await p.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+    ok(step);
+    await closeAll();
+  }
 }
 
 // wcCount runs the shell's `wc -c` (echo off, so that the terminal need

@@ -1,6 +1,7 @@
 // Call status for the status line. The gateway tells a text caller why a
 // call ends in the last words it sends before hanging up (bridge/call.go):
-// "BUSY" as the only output, "NO CARRIER (access denied)", "Hanging up;
+// "BUSY" as the only output (or after a short line saying why, see
+// heardBusy), "NO CARRIER (access denied)", "Hanging up;
 // you will be called back." and other "NO CARRIER (...)" lines. CallStatus
 // keeps the tail of the output and classifies it when the line closes, so
 // text a backend prints in mid-session ("NO CARRIER" in a file listing)
@@ -27,6 +28,49 @@ export const State = Object.freeze({
 const V42_END = new Set([State.DENIED, State.BUSY, State.CALLBACK, State.HOSTKEY, State.HUNGUP]);
 
 const TAIL = 512; // octets of output kept for classification
+
+// What a gateway may say before its BUSY result line for the call to
+// count busy (bridge/call.go busyMessage), the bounds of gateway dial's
+// heardBusy (cmd/gateway/dial_detect.go) and web/v42caller's: the reason
+// in at most MAX_BUSY_LINES lines of printable ASCII, each at most
+// MAX_BUSY_LINE_LEN octets, MAX_BUSY_HEARD octets in all. Anything longer
+// or stranger is not a BUSY, so a hostile gateway cannot put control
+// characters or more than a short line into the status line.
+export const MAX_BUSY_LINES = 2;
+export const MAX_BUSY_LINE_LEN = 120;
+export const MAX_BUSY_HEARD = 256;
+
+// heardBusy tells whether heard (the whole output of a call, one
+// character per octet) was the gateway's BUSY result: BUSY alone on the
+// last line, preceded by nothing or by at most MAX_BUSY_LINES short
+// printable lines, the gateway's reason ("\r\ndialgate: redialled too
+// soon; try again in 2 s\r\nBUSY\r\n"). Blank lines and blanks around
+// the words do not count. why is the reason's lines joined by a space,
+// '' for a bare BUSY.
+export function heardBusy(heard) {
+  const no = { busy: false, why: '' };
+  if (heard.length > MAX_BUSY_HEARD) return no;
+  const lines = [];
+  for (const raw of heard.split(/[\r\n]/)) {
+    const line = raw.replace(/^[ \t\v\f]+|[ \t\v\f]+$/g, '');
+    if (line === '') continue;
+    if (lines.length === MAX_BUSY_LINES + 1) return no;
+    lines.push(line);
+  }
+  if (lines.length === 0 || lines[lines.length - 1] !== 'BUSY') return no;
+  const reason = lines.slice(0, -1);
+  if (reason.some((l) => l.length > MAX_BUSY_LINE_LEN || !/^[\x20-\x7e]*$/.test(l))) return no;
+  return { busy: true, why: reason.join(' ') };
+}
+
+// busyHint is a BUSY reason without the gateway's name the gateway puts
+// before it ("dialgate: " in "dialgate: all lines busy; try again
+// later"; a gateway_name is at most 64 octets), for the status line; as
+// web/v42caller's BusyError.Hint.
+export function busyHint(why) {
+  const i = why.indexOf(': ');
+  return i > 0 && i <= 64 && why.length > i + 2 ? why.slice(i + 2) : why;
+}
 
 // Why a WebSocket that never opened failed, as far as a browser can tell
 // (it hides the HTTP status of a refused upgrade; main.js asks the line's
@@ -161,12 +205,13 @@ export class CallStatus {
     if (this.ended) return this.state;
     const tail = this.tail;
     let m;
+    let busy;
     if (!this.opened) {
       this.state = State.UNREACHABLE;
       this.detail = 'the gateway could not be reached';
-    } else if (this.received === tail.length && /^\s*BUSY\s*$/.test(tail)) {
+    } else if (this.received === tail.length && (busy = heardBusy(tail)).busy) {
       this.state = State.BUSY;
-      this.detail = 'all lines are busy; try again later';
+      this.detail = busy.why ? busyHint(busy.why) : 'all lines are busy; try again later';
     } else if (/NO CARRIER \(access denied\)\s*$/.test(tail)) {
       this.state = State.DENIED;
       this.detail = 'access denied';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CallStatus, State, NoAnswer } from '../src/status.js';
+import { CallStatus, State, NoAnswer, heardBusy, busyHint, MAX_BUSY_LINE_LEN, MAX_BUSY_HEARD } from '../src/status.js';
 
 const enc = new TextEncoder();
 
@@ -19,8 +19,70 @@ test('busy: BUSY is the only output', () => {
   assert.match(s.text(), /^busy/);
 });
 
+test('busy: a bare BUSY keeps the generic words', () => {
+  assert.equal(call('BUSY\r\n').text(), 'busy: all lines are busy; try again later');
+  assert.equal(call('\r\n', 'BUSY').text(), 'busy: all lines are busy; try again later');
+});
+
+test('busy: the gateway\'s reason before BUSY is shown without its name', () => {
+  const s = call('\r\ndialgate: redialled too soon; try again in 2 s\r\nBUSY\r\n');
+  assert.equal(s.state, State.BUSY);
+  assert.equal(s.text(), 'busy: redialled too soon; try again in 2 s');
+  assert.equal(call('\r\ngw: all li', 'nes busy; try again later\r\nBU', 'SY\r\n').text(), 'busy: all lines busy; try again later');
+  assert.equal(call('\r\nshutting down\r\nBUSY\r\n').text(), 'busy: shutting down');
+});
+
+test('heardBusy has the bounds of gateway dial', () => {
+  const long = 'x'.repeat(MAX_BUSY_LINE_LEN);
+  for (const [heard, busy, why] of [
+    ['BUSY\r\n', true, ''],
+    ['\r\nBUSY\r\n', true, ''],
+    ['  BUSY \t', true, ''],
+    ['BUSY', true, ''],
+    ['\r\ndialgate: redialled too soon; try again in 2 s\r\nBUSY\r\n', true, 'dialgate: redialled too soon; try again in 2 s'],
+    ['\ngw: all lines busy; try again later\nBUSY\n', true, 'gw: all lines busy; try again later'],
+    ['one\r\n\r\ntwo\r\nBUSY\r\n', true, 'one two'],
+    [long + '\r\nBUSY\r\n', true, long],
+    [long + 'x\r\nBUSY\r\n', false, ''],
+    ['one\r\ntwo\r\nthree\r\nBUSY\r\n', false, ''],
+    ['BUSY\r\nmore', false, ''],
+    ['busy\r\n', false, ''],
+    ['BUSY signal\r\n', false, ''],
+    ['\x1b[2Jgw: busy\r\nBUSY\r\n', false, ''],
+    ['gw: caf\xc3\xa9\r\nBUSY\r\n', false, ''], // UTF-8, one character per octet
+    ['gw: \u00a0x\r\nBUSY\r\n', false, ''],
+    ['gw\x00: x\r\nBUSY\r\n', false, ''],
+    ['', false, ''],
+    ['\r\n\r\n', false, ''],
+    [' '.repeat(MAX_BUSY_HEARD) + 'BUSY', false, ''],
+    [' '.repeat(MAX_BUSY_HEARD - 4) + 'BUSY', true, ''],
+  ]) {
+    assert.deepEqual(heardBusy(heard), { busy, why }, JSON.stringify(heard));
+  }
+});
+
+test('busyHint drops the gateway name only', () => {
+  assert.equal(busyHint('dialgate: all lines busy; try again later'), 'all lines busy; try again later');
+  assert.equal(busyHint('no name here'), 'no name here');
+  assert.equal(busyHint(': x'), ': x');
+  assert.equal(busyHint('gw: '), 'gw: ');
+  assert.equal(busyHint('x'.repeat(65) + ': y'), 'x'.repeat(65) + ': y');
+});
+
+test('a reason the bounds refuse is not busy, and shows nothing of it', () => {
+  for (const heard of ['\x1b]0;owned\x07\r\nBUSY\r\n', 'a\r\nb\r\nc\r\nBUSY\r\n', 'x'.repeat(121) + '\r\nBUSY\r\n']) {
+    const s = call(heard);
+    assert.equal(s.state, State.HUNGUP, JSON.stringify(heard));
+    assert.equal(s.detail, '');
+  }
+});
+
 test('BUSY inside a session is not busy', () => {
-  assert.equal(call('dialgate: session 4\r\n', 'BUSY\r\n').state, State.HUNGUP);
+  // A session says more than two lines before any BUSY of its own (the
+  // banner, login and password prompts); two short lines and BUSY are
+  // the gateway's reason and its BUSY, as gateway dial takes them.
+  assert.equal(call('\r\ndialgate: session 4\r\nlogin: a\r\npassword: \r\n', 'BUSY\r\n').state, State.HUNGUP);
+  assert.equal(call('dialgate: session 4\r\n', 'x'.repeat(300), '\r\nBUSY\r\n').state, State.HUNGUP);
 });
 
 test('denied', () => {
