@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -69,11 +70,23 @@ type File struct {
 	reserveErr   error
 	reserveSince time.Time
 	// appendErr is the error of the last record that could not be
-	// written, since when records failed; nil once one was written.
+	// written, since when records failed; nil once one was written, or
+	// a reservation succeeded. tries numbers the records' writes in
+	// their order; appendNoted is the one whose outcome appendErr
+	// tells, so that an outcome learned late (an fsync's) does not
+	// overrule a later write's. Under mu.
 	appendErr   error
 	appendSince time.Time
+	tries       uint64
+	appendNoted uint64
 	retryAt     uint64
 	retryTime   time.Time
+	// health is what Health says, published under mu whenever the
+	// above changes, read without it; probing is set while a retry
+	// Health started runs, probes counts those (tests wait for them).
+	health  atomic.Pointer[healthState]
+	probing atomic.Bool
+	probes  sync.WaitGroup
 	// reserveFailed is told each failed reservation (SetReserveFailed);
 	// now is the clock (time.Now) and reserveHook replaces the disk
 	// write of a reservation in tests.
@@ -84,8 +97,16 @@ type File struct {
 
 // reserveRetry is how long after a failed reservation of session numbers
 // the next call tries again, even if fewer than a block's numbers have
-// been handed out since.
+// been handed out since; and how long after the state directory could
+// not be written Health tries a reservation itself.
 const reserveRetry = time.Minute
+
+// healthState is a published answer of Health: err (nil: none) and
+// when Health may try the reservation again.
+type healthState struct {
+	err   error
+	retry time.Time
+}
 
 var _ Store = (*File)(nil)
 
@@ -238,21 +259,13 @@ func (f *File) NextSession() (uint64, error) {
 	}
 	var failed error
 	if f.next >= f.reserved && f.retryDue() {
-		if err := f.reserve(f.next + f.block); err != nil {
-			now := f.now()
-			if f.reserveErr == nil {
-				f.reserveSince = now
-			}
-			f.reserveErr = err
-			f.retryAt, f.retryTime = f.next+f.block, now.Add(reserveRetry)
-			if !outOfSpace(err) {
-				f.mu.Unlock()
-				return 0, err
-			}
-			failed = err
-		} else {
-			f.reserveErr = nil
+		err := f.reserve(f.next + f.block)
+		f.noteReserve(err)
+		if err != nil && !outOfSpace(err) {
+			f.mu.Unlock()
+			return 0, err
 		}
+		failed = err
 	}
 	n := f.next
 	f.next++
@@ -283,21 +296,107 @@ func (f *File) SetReserveFailed(fn func(error)) {
 
 // Health is nil while the store can write its state directory, else an
 // error saying since when it could not and why: the last reservation of
-// session numbers failed (calls go on with numbers from memory, see
-// NextSession), or the last call record could not be written (it is
-// lost). The earlier of the two troubles is named. For a gateway's
-// health check.
+// session numbers failed (on a full disk calls go on with numbers from
+// memory, else they are refused; see NextSession), or the last call
+// record could not be written (it is lost). The earlier of the two
+// troubles is named. For a gateway's health check, which may ask as
+// often as it likes: Health does not wait for the store's lock or its
+// disk.
+//
+// The trouble clears once a reservation or a record is written again.
+// So that it clears when no calls come (a load balancer that took the
+// gateway out on the trouble sends none), Health itself starts a
+// reservation in the background once reserveRetry has passed since the
+// last failure, at most one at a time; the call of Health after it
+// ended sees its outcome.
 func (f *File) Health() error {
+	h := f.health.Load()
+	if h == nil {
+		return nil
+	}
+	if !f.now().Before(h.retry) && f.probing.CompareAndSwap(false, true) {
+		f.probes.Add(1)
+		go f.probe()
+	}
+	return h.err
+}
+
+// probe tries, for Health, the reservation that NextSession would: past
+// every number handed out when they ran past the reservation, else the
+// reservation as it stands written again, which shows the state
+// directory can be written.
+func (f *File) probe() {
+	defer f.probes.Done()
+	defer f.probing.Store(false)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed || (f.reserveErr == nil && f.appendErr == nil) || f.now().Before(f.retryTime) {
+		return
+	}
+	upto := f.reserved
+	if f.next >= f.reserved {
+		upto = f.next + f.block
+	}
+	f.noteReserve(f.reserve(upto))
+}
+
+// noteReserve keeps the outcome of a reservation for Health and
+// NextSession's retries: a success clears the troubles of the state
+// directory, records' included. f.mu is held.
+func (f *File) noteReserve(err error) {
+	if err == nil {
+		f.reserveErr, f.appendErr = nil, nil
+		f.publishHealth()
+		return
+	}
+	now := f.now()
+	if f.reserveErr == nil {
+		f.reserveSince = now
+	}
+	f.reserveErr = err
+	f.retryAt, f.retryTime = f.next+f.block, now.Add(reserveRetry)
+	f.publishHealth()
+}
+
+// noteAppend keeps the outcome of the record write numbered try (tries)
+// for Health, unless that of a later write is known already: a success
+// clears a failure only if the failed write came before it. f.mu is
+// held.
+func (f *File) noteAppend(try uint64, err error) {
+	if errors.Is(err, ErrClosed) || try < f.appendNoted || (err == nil && try == f.appendNoted) {
+		return
+	}
+	f.appendNoted = try
+	switch {
+	case err == nil:
+		f.appendErr = nil
+	case f.appendErr == nil:
+		now := f.now()
+		f.appendErr, f.appendSince = err, now
+		if f.reserveErr == nil {
+			f.retryTime = now.Add(reserveRetry)
+		}
+	default:
+		f.appendErr = err
+	}
+	f.publishHealth()
+}
+
+// publishHealth makes Health say what reserveErr and appendErr say.
+// f.mu is held.
+func (f *File) publishHealth() {
 	err, since := f.reserveErr, f.reserveSince
 	if f.appendErr != nil && (err == nil || f.appendSince.Before(since)) {
 		err, since = f.appendErr, f.appendSince
 	}
 	if err == nil {
-		return nil
+		f.health.Store(nil)
+		return
 	}
-	return fmt.Errorf("store: state_dir %s not writable since %s: %w", f.dir, since.UTC().Format(time.RFC3339), err)
+	f.health.Store(&healthState{
+		err:   fmt.Errorf("store: state_dir %s not writable since %s: %w", f.dir, since.UTC().Format(time.RFC3339), err),
+		retry: f.retryTime,
+	})
 }
 
 // reserve durably moves the high-water mark to upto. The rename puts a
@@ -357,7 +456,6 @@ func (f *File) AppendRecord(r CallRecord) error {
 	if err == nil {
 		err = f.syncThrough(mine)
 	}
-	f.noteAppend(err)
 	if err != nil {
 		return err
 	}
@@ -365,25 +463,9 @@ func (f *File) AppendRecord(r CallRecord) error {
 	return nil
 }
 
-// noteAppend keeps the outcome of writing a record for Health.
-func (f *File) noteAppend(err error) {
-	if errors.Is(err, ErrClosed) {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	switch {
-	case err == nil:
-		f.appendErr = nil
-	case f.appendErr == nil:
-		f.appendErr, f.appendSince = err, f.now()
-	default:
-		f.appendErr = err
-	}
-}
-
 // append writes r to the records file (not yet synced) and returns its
-// number among the records written, for syncThrough.
+// number among the records written, for syncThrough. A failed write is
+// noted for Health here, in the order of the writes.
 func (f *File) append(r CallRecord) (uint64, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -395,6 +477,7 @@ func (f *File) append(r CallRecord) (uint64, error) {
 	if f.closed {
 		return 0, ErrClosed
 	}
+	f.tries++
 	if f.torn {
 		b = append([]byte{'\n'}, b...)
 	}
@@ -403,7 +486,9 @@ func (f *File) append(r CallRecord) (uint64, error) {
 		if n > 0 {
 			f.cutBack(n)
 		}
-		return 0, fmt.Errorf("store: append record: %w", err)
+		err = fmt.Errorf("store: append record: %w", err)
+		f.noteAppend(f.tries, err)
+		return 0, err
 	}
 	f.torn = false
 	f.written++
@@ -485,7 +570,8 @@ func (f *File) truncate(size int64) error {
 
 // syncThrough returns once record number n (1-based, in write order) is
 // on disk: either an fsync that started after it was written covered it,
-// or this call runs one for every record written so far.
+// or this call runs one for every record written so far. The fsync's
+// outcome is noted for Health before another can start.
 func (f *File) syncThrough(n uint64) error {
 	f.syncMu.Lock()
 	defer f.syncMu.Unlock()
@@ -493,7 +579,7 @@ func (f *File) syncThrough(n uint64) error {
 		return f.syncErr
 	}
 	f.mu.Lock()
-	upto, closed := f.written, f.closed
+	upto, tries, closed := f.written, f.tries, f.closed
 	f.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -507,6 +593,9 @@ func (f *File) syncThrough(n uint64) error {
 		err = fmt.Errorf("store: sync records: %w", err)
 	}
 	f.synced, f.syncErr = upto, err
+	f.mu.Lock()
+	f.noteAppend(tries, err)
+	f.mu.Unlock()
 	return err
 }
 
