@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,12 @@ const (
 
 // DefaultBlock is how many session numbers File reserves per disk write.
 const DefaultBlock = 64
+
+// maxSession is the highest session number the store takes from its
+// files. A larger one (18446744073709551615 in calls.jsonl) is corrupt:
+// no gateway handed it out, and starting above it, or a block past it,
+// would wrap round to 0 and hand out numbers again.
+const maxSession = math.MaxInt64
 
 // File is the embedded Store: files in one state directory.
 type File struct {
@@ -179,7 +186,9 @@ func Open(dir string, block int) (*File, error) {
 const tailScan = 64 << 10
 
 // highestInTail is the highest session number among the whole records in
-// the last tailScan octets of the records file r; 0 if none.
+// the last tailScan octets of the records file r; 0 if none. Lines that
+// are not records, and records with a number above maxSession, are
+// passed over as corrupt (ReadRecords reports the former).
 func highestInTail(r *os.File) uint64 {
 	st, err := r.Stat()
 	if err != nil || st.Size() == 0 {
@@ -202,7 +211,7 @@ func highestInTail(r *os.File) uint64 {
 		var rec struct {
 			Session uint64 `json:"session"`
 		}
-		if json.Unmarshal(line, &rec) == nil && rec.Session > highest {
+		if json.Unmarshal(line, &rec) == nil && rec.Session > highest && rec.Session <= maxSession {
 			highest = rec.Session
 		}
 	}
@@ -224,7 +233,7 @@ func (f *File) readCounter() (uint64, error) {
 		return 0, fmt.Errorf("store: %w", err)
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil || n == 0 {
+	if err != nil || n == 0 || n > maxSession {
 		return 0, fmt.Errorf("%w: %s: %q", ErrCorrupt, sessionFile, bytes.TrimSpace(b))
 	}
 	return n, nil

@@ -139,11 +139,12 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 	return highest, syncDir(dir)
 }
 
-// readOpenCall reads a note written by OpenCall.
+// readOpenCall reads a note written by OpenCall; a session number of 0
+// or above maxSession makes it corrupt, like one torn.
 func readOpenCall(path string) (CallRecord, bool) {
 	var r CallRecord
 	b, err := readFile(path, maxOpenRecord)
-	if err != nil || json.Unmarshal(b, &r) != nil || r.Session == 0 {
+	if err != nil || json.Unmarshal(b, &r) != nil || r.Session == 0 || r.Session > maxSession {
 		return r, false
 	}
 	return r, true

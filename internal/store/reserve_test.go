@@ -221,3 +221,59 @@ func TestNextSessionRefusesUnlessDiskFull(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenIgnoresSessionsPastMax: a session number no gateway hands out
+// (above maxSession) in the tail of calls.jsonl or in an open-call note
+// is corrupt and passed over, and one in session.next refuses Open with
+// ErrCorrupt; numbers do not wrap round to 0. Review: a record of
+// session 18446744073709551615 made the next gateway start at 0.
+func TestOpenIgnoresSessionsPastMax(t *testing.T) {
+	const huge = "18446744073709551615"
+	for _, where := range []string{"record", "note"} {
+		t.Run(where, func(t *testing.T) {
+			dir := t.TempDir()
+			f, err := Open(dir, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.AppendRecord(CallRecord{Session: 7, Result: ResultCompleted}); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			path, text := filepath.Join(dir, recordsFile), `{"session":`+huge+`,"result":"completed"}`+"\n"
+			if where == "note" {
+				path, text = filepath.Join(dir, openDir, huge+".json"), `{"session":`+huge+`}`
+			}
+			w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.WriteString(text); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			f, err = Open(dir, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			for _, want := range []uint64{8, 9} {
+				if n, err := f.NextSession(); err != nil || n != want {
+					t.Errorf("NextSession = %d, %v; want %d", n, err, want)
+				}
+			}
+		})
+	}
+	t.Run("session.next", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, sessionFile), []byte(huge+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := Open(dir, 4); !errors.Is(err, ErrCorrupt) {
+			if err == nil {
+				f.Close()
+			}
+			t.Errorf("Open with session.next %s: %v, want ErrCorrupt", huge, err)
+		}
+	})
+}
