@@ -14,8 +14,8 @@ import (
 
 // TestBusyMessage: a caller turned away hears why, under the gateway's
 // name, before the BUSY result line, which stays last; the hold-off is
-// told in whole seconds rounded up; lines other than telnet-modem ones
-// (WebSocket: the browser page) hear the bare BUSY.
+// told in whole seconds rounded up, on telnet-modem and WebSocket lines;
+// other lines (in-memory) hear the bare BUSY.
 func TestBusyMessage(t *testing.T) {
 	for _, c := range []struct {
 		transport string
@@ -31,8 +31,8 @@ func TestBusyMessage(t *testing.T) {
 		{"tcp", busyPerSource, 0, "\r\ngw: too many calls from your address; hang up one first\r\nBUSY\r\n"},
 		{"tcp", busyMaintenance, 0, "\r\ngw: down for maintenance; try again later\r\nBUSY\r\n"},
 		{"tcp", busyDraining, 0, "\r\ngw: shutting down; try again later\r\nBUSY\r\n"},
-		{"ws", busyHoldoff, 2 * time.Second, "BUSY\r\n"},
-		{"ws", busyFull, 0, "BUSY\r\n"},
+		{"ws", busyHoldoff, 2 * time.Second, "\r\ngw: redialled too soon; try again in 2 s\r\nBUSY\r\n"},
+		{"ws", busyFull, 0, "\r\ngw: all lines busy; try again later\r\nBUSY\r\n"},
 		{"sim", busyFull, 0, "BUSY\r\n"},
 		{"tcp", busyReason("something new"), 0, "BUSY\r\n"},
 	} {

@@ -48,10 +48,10 @@ const (
 // BUSY result line exactly as a modem says it. BUSY stays the last line,
 // as a modem's result code ends an exchange, so scripts and modems that
 // wait for it still match. left is the rest of the caller's hold-off,
-// told in whole seconds rounded up. The reason goes to the telnet-modem
-// lines (tcp, telnet), where modems, tcpser and terminals call; other
-// lines hear the bare BUSY: the browser page's clients (web/) count only
-// that as busy.
+// told in whole seconds rounded up. The reason goes to telnet-modem
+// lines (tcp, telnet), where modems, tcpser and terminals call, and to
+// WebSocket lines (ws, wss too), whose browser page shows it; other lines
+// (in-memory test lines) hear the bare BUSY.
 func busyMessage(gatewayName, lineTransport string, why busyReason, left time.Duration) string {
 	var hint string
 	switch why {
@@ -66,7 +66,7 @@ func busyMessage(gatewayName, lineTransport string, why busyReason, left time.Du
 	case busyDraining:
 		hint = "shutting down; try again later"
 	}
-	if hint == "" || (lineTransport != "tcp" && lineTransport != "telnet") {
+	if hint == "" || (lineTransport != "tcp" && lineTransport != "telnet" && lineTransport != "ws") {
 		return msgBusy
 	}
 	return "\r\n" + gatewayName + ": " + hint + "\r\n" + msgBusy

@@ -422,7 +422,7 @@ func TestWSTrustedProxy(t *testing.T) {
 		}
 		cancel()
 		g.Shutdown(context.Background())
-		busy := strings.HasPrefix(heard[1], "BUSY")
+		busy := strings.HasSuffix(heard[1], "BUSY\r\n")
 		if trusted && busy {
 			t.Errorf("trusted proxy: the second caller (another address) heard BUSY: %q", heard)
 		}
