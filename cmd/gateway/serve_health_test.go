@@ -27,10 +27,9 @@ func (g *testGateway) metricsStatus(path string) (int, string) {
 
 // TestServeHealthz: /healthz answers 200 "ok N calls" while the gateway
 // answers, 503 with the reason while its state directory cannot be
-// written (calls go on but lose their records) and 503 "draining" after
-// SIGTERM while a call in progress ends; /metrics has the same as the
-// gauges dialgate_state_dir_writable and dialgate_draining. (Ops soak
-// test: /healthz said "ok" in both cases.)
+// written, and 503 "draining" after SIGTERM while a call in progress
+// ends; /metrics has the same as the gauges dialgate_state_dir_writable
+// and dialgate_draining. (Ops soak test: /healthz said "ok" in both cases.)
 func TestServeHealthz(t *testing.T) {
 	g := newGateway(t, gwOpts{shSleep: "30"})
 	if code, body := g.metricsStatus("/healthz"); code != http.StatusOK || body != "ok 0 calls\n" {
@@ -41,23 +40,36 @@ func TestServeHealthz(t *testing.T) {
 		t.Errorf("/metrics of a fresh gateway lacks the health gauges:\n%s", m)
 	}
 
-	// The next reservation of session numbers cannot be written, as on
-	// a full disk (root may write anywhere, so a directory stands in
-	// the way of the temporary file).
+	// The next reservation of session numbers cannot be written (root may
+	// write anywhere, so a directory stands in the way of the temporary
+	// file). That is not a full disk, so the call is refused (a full disk
+	// lets calls go on: internal/store's TestNextSessionDiskFull).
 	state := filepath.Join(g.dir, "state")
-	if err := os.Mkdir(filepath.Join(state, "session.next.tmp"), 0o700); err != nil {
+	blocker := filepath.Join(state, "session.next.tmp")
+	if err := os.Mkdir(blocker, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	s := telnetTo(t, g.addr)
-	s.login("alice", "pw-alice")
-	s.expect("hello alice")
-	g.waitLog("session numbers not reserved on disk")
+	refused := telnetTo(t, g.addr)
+	refused.expect("NO CARRIER (gateway error)")
+	refused.close()
+	g.waitLog("no session number; refusing the call")
 	code, body := g.metricsStatus("/healthz")
 	if want := "state_dir " + state + " not writable since "; code != http.StatusServiceUnavailable || !strings.HasPrefix(body, want) || strings.Count(body, "\n") != 1 {
 		t.Errorf("/healthz with the state directory not writable: %d %q, want 503 %q...", code, body, want)
 	}
 	if m := g.metricsGet("/metrics"); !strings.Contains(m, "\ndialgate_state_dir_writable 0\n") {
 		t.Errorf("/metrics lacks dialgate_state_dir_writable 0:\n%s", m)
+	}
+
+	// Writable again: the next call reserves, logs in and stays up.
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	if code, body := g.metricsStatus("/healthz"); code != http.StatusOK || !strings.HasPrefix(body, "ok ") {
+		t.Errorf("/healthz once the state directory is writable again: %d %q", code, body)
 	}
 
 	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
