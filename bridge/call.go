@@ -681,7 +681,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		c.end(store.ResultThrottled, out.reason, msgThrottled)
 		return Account{}, nil, false
 	}
-	return out.acct, e.rest(), true
+	return out.acct, e.rest(c.s.now), true
 }
 
 // v42Failed ends a call whose V.42 answer failed.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/store"
@@ -187,8 +188,8 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 // then the rest of the line: the typeahead reaches the backend. The
 // editor's 4 KiB read buffer is not kept for the session: the typeahead
 // is copied out and the line is read directly afterwards. The editor
-// must not be used after rest.
-func (e *lineEditor) rest() io.Reader {
+// must not be used after rest. now is the clock (skipLF).
+func (e *lineEditor) rest(now func() time.Time) io.Reader {
 	ahead, _ := e.r.Peek(e.r.Buffered())
 	if e.pendingCR && len(ahead) > 0 {
 		// The LF or NUL of the CR that ended the password line.
@@ -199,7 +200,7 @@ func (e *lineEditor) rest() io.Reader {
 	}
 	var r io.Reader = e.src
 	if e.pendingCR {
-		r = &skipLF{r: e.src}
+		r = &skipLF{r: e.src, now: now, until: now().Add(lfAfterCR)}
 	}
 	e.r = nil
 	if len(ahead) == 0 {
@@ -209,17 +210,26 @@ func (e *lineEditor) rest() io.Reader {
 }
 
 // skipLF drops one LF or NUL at the very start of a stream (the second
-// half of a CR LF or CR NUL whose CR ended the password line).
+// half of a CR LF or CR NUL whose CR ended the password line), if it
+// comes by until: later, from a terminal that ends lines with CR alone,
+// it is the caller's first octet of data.
 type skipLF struct {
-	r    io.Reader
-	done bool
+	r     io.Reader
+	now   func() time.Time
+	until time.Time
+	done  bool
 }
+
+// lfAfterCR bounds the wait for the LF or NUL of the password line's CR,
+// from the end of the password check: a character time is 91 ms at
+// 110 bit/s, and it has usually come during the check.
+const lfAfterCR = time.Second
 
 func (s *skipLF) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	if !s.done && n > 0 {
 		s.done = true
-		if p[0] == '\n' || p[0] == 0 {
+		if (p[0] == '\n' || p[0] == 0) && !s.now().After(s.until) {
 			copy(p, p[1:n])
 			n--
 			if n == 0 && err == nil {

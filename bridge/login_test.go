@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/internal/store"
 )
@@ -47,7 +48,7 @@ func TestLineEditor(t *testing.T) {
 	if got, _ := e.readLine(true, 64); got != "pw" || out.String() != "\r\n" {
 		t.Errorf("secret: %q, echo %q", got, out.String())
 	}
-	rest, _ := io.ReadAll(e.rest())
+	rest, _ := io.ReadAll(e.rest(time.Now))
 	if string(rest) != "rest" {
 		t.Errorf("rest %q", rest)
 	}
@@ -71,9 +72,24 @@ func TestLineEditor(t *testing.T) {
 			t.Errorf("%q: password %q, %v", tc.chunks, got, err)
 			continue
 		}
-		rest, _ := io.ReadAll(e.rest())
+		rest, _ := io.ReadAll(e.rest(time.Now))
 		if string(rest) != tc.want {
 			t.Errorf("%q: rest %q, want %q", tc.chunks, rest, tc.want)
+		}
+	}
+	// A LF or NUL that comes later than lfAfterCR after the password
+	// check is the caller's first octet of data (a terminal that ends
+	// lines with CR alone; tcpser trial: "\x00\x00AB" echoed as "\x00AB").
+	for _, first := range []string{"\n", "\x00"} {
+		clock := time.Unix(1000, 0)
+		e := newLineEditor(&chunkReader{chunks: []string{"pw\r", first + "AB"}}, io.Discard, true)
+		if got, err := e.readLine(true, 64); got != "pw" || err != nil {
+			t.Fatalf("password %q, %v", got, err)
+		}
+		r := e.rest(func() time.Time { return clock })
+		clock = clock.Add(2 * lfAfterCR)
+		if rest, _ := io.ReadAll(r); string(rest) != first+"AB" {
+			t.Errorf("%q after 2 s: rest %q, want %q", first, rest, first+"AB")
 		}
 	}
 	// ^C gives up.
