@@ -28,6 +28,12 @@ func TestPasswordFileWiped(t *testing.T) {
 	if err != nil || string(p) != "from-file" {
 		t.Fatalf("readPasswordFile = %q, %v", p, err)
 	}
+	// The password is the start of the read buffer itself: a copy (say
+	// through a string) would be a fresh allocation sized to the
+	// password, zero past its end, and leave the buffer's octets behind.
+	if cap(p) != maxPasswordFile+1 {
+		t.Errorf("the password is not the read buffer (capacity %d, want %d): a copy was made", cap(p), maxPasswordFile+1)
+	}
 	if rest := p[len(p):cap(p)]; !allZero(rest) {
 		t.Errorf("the buffer past the password holds %q", strings.Trim(string(rest), "\x00"))
 	}
@@ -59,6 +65,12 @@ func TestTypedPasswordWiped(t *testing.T) {
 	u, p, err := cs.get()
 	if err != nil || u != "alice" || string(p) != "typed-secret" {
 		t.Fatalf("get() = %q, %q, %v", u, p, err)
+	}
+	// The password is term's read buffer itself (ReadLineBytes reads
+	// into one buffer of 1024 octets): a copy, through a string or
+	// otherwise, would be a fresh allocation sized to the password.
+	if cap(p) != 1024 {
+		t.Errorf("the password is not term's read buffer (capacity %d, want 1024): a copy was made", cap(p))
 	}
 	if rest := p[len(p):cap(p)]; !allZero(rest) {
 		t.Errorf("the buffer past the password holds %q", strings.Trim(string(rest), "\x00"))
