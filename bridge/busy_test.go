@@ -33,6 +33,7 @@ func TestBusyMessage(t *testing.T) {
 		{"tcp", busyDraining, 0, "\r\ngw: shutting down; try again later\r\nBUSY\r\n"},
 		{"ws", busyHoldoff, 2 * time.Second, "\r\ngw: redialled too soon; try again in 2 s\r\nBUSY\r\n"},
 		{"ws", busyFull, 0, "\r\ngw: all lines busy; try again later\r\nBUSY\r\n"},
+		{"wss", busyFull, 0, "\r\ngw: all lines busy; try again later\r\nBUSY\r\n"},
 		{"sim", busyFull, 0, "BUSY\r\n"},
 		{"tcp", busyReason("something new"), 0, "BUSY\r\n"},
 	} {
@@ -54,8 +55,8 @@ func TestBusyHoldoffSaysWhenToRedial(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	// The clock starts at the real time: the gateway's write deadlines
-	// for its last words come from it.
+	// The hold-off runs on the injected clock (the write deadlines for
+	// the gateway's last words are wall-clock time since 89c2540).
 	clock := &fakeClock{now: time.Now()}
 	s, err := New(Options{Config: c, Store: st, Verifier: &fakeVerifier{users: map[string]string{"a": "b"}}, Now: clock.Now})
 	if err != nil {
@@ -154,4 +155,16 @@ func TestBusyFullAndMaintenanceSayWhy(t *testing.T) {
 		t.Errorf("maintenance: heard %q, want %q", out, want)
 	}
 	<-done
+}
+
+// TestBusyMessageNameNotASCII: a gateway_name that is not printable ASCII
+// ("Café BBS") would make the callers take the BUSY for a hang-up: the
+// reason goes alone.
+func TestBusyMessageNameNotASCII(t *testing.T) {
+	for _, name := range []string{"Café BBS", "gw\tx", "Ω"} {
+		want := "\r\nall lines busy; try again later\r\nBUSY\r\n"
+		if got := busyMessage(name, "telnet", busyFull, 0); got != want {
+			t.Errorf("busyMessage(%q) = %q, want %q", name, got, want)
+		}
+	}
 }

@@ -66,10 +66,26 @@ func busyMessage(gatewayName, lineTransport string, why busyReason, left time.Du
 	case busyDraining:
 		hint = "shutting down; try again later"
 	}
-	if hint == "" || (lineTransport != "tcp" && lineTransport != "telnet" && lineTransport != "ws") {
+	if hint == "" || (lineTransport != "tcp" && lineTransport != "telnet" && lineTransport != "ws" && lineTransport != "wss") {
 		return msgBusy
 	}
+	if !printableASCII(gatewayName) {
+		// The callers take only printable ASCII before BUSY (a name
+		// such as "Café BBS" would make the BUSY a hang-up): the reason
+		// alone.
+		return "\r\n" + hint + "\r\n" + msgBusy
+	}
 	return "\r\n" + gatewayName + ": " + hint + "\r\n" + msgBusy
+}
+
+// printableASCII reports whether s is all printable ASCII (space to ~).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // holdoffLeft is how much of source's hold-off is left at now; 0 if none.

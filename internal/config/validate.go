@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // validate checks values against each other and against their ranges.
@@ -30,7 +31,7 @@ func (c *Config) validate(loc *locator) Problems {
 		return p
 	}
 
-	if c.GatewayName == "" || len(c.GatewayName) > 64 || strings.ContainsAny(c.GatewayName, "\r\n\x00") {
+	if c.GatewayName == "" || len(c.GatewayName) > 64 || strings.ContainsFunc(c.GatewayName, unicode.IsControl) {
 		bad(at("gateway_name"), "gateway_name", "want 1 to 64 printable characters")
 	}
 	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) && c.File != "" {
