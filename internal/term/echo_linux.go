@@ -24,3 +24,7 @@ func echoOff(fd int) (restore func(), err error) {
 	}
 	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }
+
+// flushInput discards what is typed on the terminal fd and not yet read
+// (tcflush(fd, TCIFLUSH)).
+func flushInput(fd int) { _ = unix.IoctlSetInt(fd, unix.TCFLSH, unix.TCIFLUSH) }

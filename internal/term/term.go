@@ -57,6 +57,9 @@ func Size(f *os.File) (transport.WindowSize, error) {
 // maxPassword bounds a typed password.
 const maxPassword = 1024
 
+// errLineTooLong is ReadLineBytes's error for a line over the bound.
+var errLineTooLong = errors.New("term: line too long")
+
 // ReadPassword is ReadPasswordBytes as a string. The string is a copy
 // nobody can wipe; callers that can should use ReadPasswordBytes.
 func ReadPassword(in *os.File, out io.Writer, prompt string) (string, error) {
@@ -71,7 +74,10 @@ func ReadPassword(in *os.File, out io.Writer, prompt string) (string, error) {
 // otherwise (a pipe) the line is read as it comes, one octet at a time so
 // nothing after the line is consumed. The line end (LF, CR LF) is not
 // returned. The caller owns the slice and should wipe it (clear) when
-// done; the buffers the read used are wiped or are the slice itself.
+// done; the buffers the read used are wiped or are the slice itself. A
+// line over 1024 octets is refused, and on a terminal whose echo is
+// turned off here the input queue is flushed, so that its tail is not
+// read by what reads the terminal next.
 // Where the echo cannot be turned off here (systems other than Linux),
 // golang.org/x/term reads a terminal's line, and the copies it makes
 // while the line grows are not wiped.
@@ -86,6 +92,12 @@ func ReadPasswordBytes(in *os.File, out io.Writer, prompt string) ([]byte, error
 			}
 			line, err := ReadLineBytes(in)
 			io.WriteString(out, "\n")
+			if errors.Is(err, errLineTooLong) {
+				// The rest of the line is still queued: left there,
+				// it would be read by whatever reads the terminal
+				// next (the shell, into its history).
+				flushInput(int(in.Fd()))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("term: reading password: %w", err)
 			}
@@ -143,7 +155,7 @@ func readLine(r io.Reader, buf []byte) ([]byte, error) {
 				break
 			}
 			if len(b) == cap(b) {
-				return fail(errors.New("term: line too long"))
+				return fail(errLineTooLong)
 			}
 			b = append(b, c[0])
 			continue

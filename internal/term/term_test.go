@@ -147,3 +147,26 @@ func openPTY(t *testing.T) (ptmx, tty *os.File) {
 	t.Cleanup(func() { tty.Close(); ptmx.Close() })
 	return ptmx, tty
 }
+
+// TestPasswordTooLongFlushed: a password typed over the 1024-octet bound
+// is refused, and its tail does not stay in the terminal's input queue
+// (where the shell would read it, and keep it in its history, once the
+// tool exits): the next line read is what is typed after.
+func TestPasswordTooLongFlushed(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ptmx, tty := openPTY(t)
+	long := strings.Repeat("s", maxPassword+100)
+	if _, err := io.WriteString(ptmx, long+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadPasswordBytes(tty, io.Discard, "Password: ")
+	if err == nil || b != nil {
+		t.Fatalf("ReadPasswordBytes of %d octets = %d octets, %v; want an error", len(long), len(b), err)
+	}
+	if _, err := io.WriteString(ptmx, "next\n"); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := ReadLine(tty); err != nil || next != "next" {
+		t.Errorf("the line after the refused password: %q, %v; want \"next\"", next, err)
+	}
+}
