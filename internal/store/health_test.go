@@ -227,3 +227,29 @@ func TestHealthRecordsInWriteOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthNoRetryAfterClose: a scrape after Close, with a retry due,
+// does not write the state directory.
+func TestHealthNoRetryAfterClose(t *testing.T) {
+	f, err := Open(t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	f.now = func() time.Time { return clock }
+	f.reserveHook = func(uint64) error { return syscall.ENOSPC }
+	if _, err := f.NextSession(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(2 * reserveRetry)
+	tried := false
+	f.reserveHook = func(uint64) error { tried = true; return nil }
+	f.Health()
+	f.probes.Wait()
+	if tried {
+		t.Error("a retry ran after Close")
+	}
+}
