@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // TestAfterStdinError: on a Windows console io.EOF is a Ctrl-Z typed,
@@ -12,6 +15,7 @@ import (
 // the input ends.
 func TestAfterStdinError(t *testing.T) {
 	other := errors.New("read failed")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		err      error
 		ctrlZEOF bool
@@ -23,52 +27,84 @@ func TestAfterStdinError(t *testing.T) {
 		{other, false, true, nil},
 		{other, true, true, nil},
 	} {
-		ended, typed := afterStdinError(c.err, c.ctrlZEOF)
+		var eofs consoleEOFs
+		ended, typed := afterStdinError(c.err, c.ctrlZEOF, &eofs, now)
 		if ended != c.ended || !bytes.Equal(typed, c.typed) {
 			t.Errorf("afterStdinError(%v, %v) = %v, %q; want %v, %q", c.err, c.ctrlZEOF, ended, typed, c.ended, c.typed)
 		}
 	}
 }
 
-// consoleReads returns its reads in turn, as Go's reader of a Windows
-// console does when the user types "ab", Ctrl-Z, "c" (the Ctrl-Z as
-// io.EOF), then fails.
-type consoleReads struct{ reads []any }
-
-func (r *consoleReads) Read(p []byte) (int, error) {
-	if len(r.reads) == 0 {
-		return 0, errors.New("console gone")
+// TestConsoleEOFsInARow: io.EOFs from a console that come maxConsoleEOFs
+// in a row within consoleEOFWindow, with no data between them, end the
+// input (Go's reader returns them at once, read after read, for a console
+// that is gone); Ctrl-Zs typed at a person's pace, or with data between
+// them, go on to the call. On the code before every io.EOF was a Ctrl-Z
+// and the input never ended.
+func TestConsoleEOFsInARow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name  string
+		reads []time.Duration // the io.EOFs' times after t0; -1 is data
+		ended int             // index of the read that ends the input; -1 none
+	}{
+		{"gone console", []time.Duration{0, 0, 0}, 2},
+		{"gone console, busy loop", []time.Duration{0, 1 * ms, 2 * ms, 3 * ms}, 2},
+		{"one Ctrl-Z", []time.Duration{0}, -1},
+		{"two Ctrl-Z at once", []time.Duration{0, 0}, -1},
+		{"typed at a person's pace", []time.Duration{0, 40 * ms, 80 * ms, 120 * ms}, -1},
+		{"data between", []time.Duration{0, 0, -1, 0, 0, -1, 0}, -1},
+		{"run starts again after the window", []time.Duration{0, 5 * ms, 11 * ms, 12 * ms, 13 * ms}, 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var eofs consoleEOFs
+			for i, d := range c.reads {
+				if d < 0 {
+					eofs = consoleEOFs{} // as startInput does on data
+					continue
+				}
+				ended, typed := afterStdinError(io.EOF, true, &eofs, t0.Add(d))
+				if want := i == c.ended; ended != want {
+					t.Fatalf("read %d (io.EOF at +%v): ended %v, want %v", i, d, ended, want)
+				}
+				if !ended && !bytes.Equal(typed, []byte{0x1A}) {
+					t.Fatalf("read %d: typed %q, want Ctrl-Z", i, typed)
+				}
+				if ended {
+					return
+				}
+			}
+		})
 	}
-	next := r.reads[0]
-	r.reads = r.reads[1:]
-	if err, ok := next.(error); ok {
-		return 0, err
-	}
-	return copy(p, next.(string)), nil
 }
 
-// TestInputGoesOnAfterConsoleCtrlZ: a Ctrl-Z on a Windows console does not
-// end the input, and reaches the call. Trial: startInput stopped at the
-// io.EOF and the call hung up ("stdin ended"); startInput had no ctrlZEOF
-// parameter, so this does not build on the code before.
-func TestInputGoesOnAfterConsoleCtrlZ(t *testing.T) {
-	in := startInput(&consoleReads{reads: []any{"ab", io.EOF, "c"}}, true)
-	defer in.close()
-	var got []byte
-	for b := range in.ch {
-		got = append(got, b...)
-	}
-	if want := "ab\x1ac"; string(got) != want {
-		t.Errorf("input %q, want %q", got, want)
-	}
+// TestInputEndsOnGoneConsole: a console whose every read returns io.EOF
+// at once (gone) ends the input after a few Ctrl-Zs, instead of sending
+// 0x1A to the call in a busy loop. In the synctest bubble time stands
+// still while the reader spins.
+func TestInputEndsOnGoneConsole(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := startInput(goneConsole{new(int)}, true)
+		defer in.close()
+		var got []byte
+		for b := range in.ch {
+			got = append(got, b...)
+		}
+		if want := strings.Repeat("\x1a", maxConsoleEOFs-1); string(got) != want {
+			t.Errorf("input %q, want %q", got, want)
+		}
+	})
+}
 
-	in = startInput(&consoleReads{reads: []any{"ab", io.EOF, "c"}}, false)
-	defer in.close()
-	got = nil
-	for b := range in.ch {
-		got = append(got, b...)
+// goneConsole reads as Go's reader of a Windows console that went away:
+// io.EOF at once, every time; after 100 reads it fails instead, so that a
+// reader that takes every io.EOF for a Ctrl-Z ends too (with 100 of them).
+type goneConsole struct{ reads *int }
+
+func (c goneConsole) Read([]byte) (int, error) {
+	if *c.reads++; *c.reads > 100 {
+		return 0, errors.New("test: too many reads")
 	}
-	if want := "ab"; string(got) != want {
-		t.Errorf("input from a pipe %q, want %q", got, want)
-	}
+	return 0, io.EOF
 }

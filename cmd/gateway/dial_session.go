@@ -90,14 +90,18 @@ func startInput(r io.Reader, ctrlZEOF bool) *inputPump {
 	}
 	go func() {
 		defer close(in.ch)
+		var eofs consoleEOFs
 		for {
 			buf := make([]byte, 32<<10)
 			n, err := r.Read(buf)
-			if n > 0 && !send(buf[:n]) {
-				return
+			if n > 0 {
+				eofs = consoleEOFs{}
+				if !send(buf[:n]) {
+					return
+				}
 			}
 			if err != nil {
-				ended, typed := afterStdinError(err, ctrlZEOF)
+				ended, typed := afterStdinError(err, ctrlZEOF, &eofs, time.Now())
 				if ended {
 					return
 				}
@@ -110,20 +114,48 @@ func startInput(r io.Reader, ctrlZEOF bool) *inputPump {
 	return in
 }
 
-// afterStdinError says whether err, from a read of stdin, ends the input,
-// and if not what the user typed that the read did not return.
+// A console whose reads return io.EOF maxConsoleEOFs times in a row
+// within consoleEOFWindow, no data between them, is taken to be gone, not
+// typed on: Go's reader also returns io.EOF when ReadConsoleW returns no
+// characters (the console went away), and does so at once on every read.
+// A person cannot type Ctrl-Z that fast (key repeat is some 30 a second).
+const (
+	maxConsoleEOFs   = 3
+	consoleEOFWindow = 10 * time.Millisecond
+)
+
+// consoleEOFs is the run of io.EOFs a console's reads returned with no
+// data between them; the zero value is no run (reset it on data).
+type consoleEOFs struct {
+	n     int
+	first time.Time // of the run
+}
+
+// afterStdinError says whether err, from a read of stdin at now, ends
+// the input, and if not what the user typed that the read did not
+// return. eofs is the run of io.EOFs before this read (see consoleEOFs);
+// afterStdinError updates it.
 //
 // On a Windows console (ctrlZEOF) Go's reader takes a Ctrl-Z for the end
 // of input: the read that reaches it consumes the octet and returns
 // io.EOF (internal/poll, FD.readConsole and eofError), and the console
 // reads on afterwards; a console has no end of its own. There io.EOF is
 // a Ctrl-Z typed: the input goes on, and the Ctrl-Z is sent to the call
-// as the octet it is, as on a Unix terminal in raw mode.
-func afterStdinError(err error, ctrlZEOF bool) (ended bool, typed []byte) {
-	if ctrlZEOF && errors.Is(err, io.EOF) {
-		return false, []byte{consoleCtrlZ}
+// as the octet it is, as on a Unix terminal in raw mode; unless it is the
+// maxConsoleEOFs-th in a row within consoleEOFWindow, which ends the
+// input (the console is gone).
+func afterStdinError(err error, ctrlZEOF bool, eofs *consoleEOFs, now time.Time) (ended bool, typed []byte) {
+	if !ctrlZEOF || !errors.Is(err, io.EOF) {
+		return true, nil
 	}
-	return true, nil
+	if eofs.n == 0 || now.Sub(eofs.first) > consoleEOFWindow {
+		*eofs = consoleEOFs{first: now}
+	}
+	eofs.n++
+	if eofs.n >= maxConsoleEOFs {
+		return true, nil
+	}
+	return false, []byte{consoleCtrlZ}
 }
 
 // close lets the reader end at its next chunk or at the end of stdin.
