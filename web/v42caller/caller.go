@@ -1,7 +1,6 @@
 package v42caller
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/lapm"
 )
 
@@ -146,25 +146,12 @@ func Call(ctx context.Context, line io.ReadWriteCloser, cfg Config) (*Session, e
 	return &Session{Link: link, SessionNumber: res.SessionNumber, GatewayName: res.GatewayName, HostKey: res.HostKey}, nil
 }
 
-// What a gateway may say before its BUSY result line for Call to count
-// the call busy (bridge/call.go busyMessage), the same bounds as gateway
-// dial's (cmd/gateway/dial_detect.go heardBusy): the reason in at most
-// maxBusyLines lines of printable ASCII, each at most maxBusyLineLen
-// octets, maxBusyHeard octets in all. Anything longer or stranger is not
-// a BUSY, so a hostile gateway cannot put control characters or more
-// than a short line into the page's status line.
-const (
-	maxBusyLines   = 2
-	maxBusyLineLen = 120
-	maxBusyHeard   = 256
-)
-
 // BusyError is ErrBusy with the reason the gateway gave before its BUSY
 // ("dialgate: redialled too soon; try again in 2 s"; "" for a bare BUSY).
 // It wraps ErrBusy and the error the call failed with.
 type BusyError struct {
 	// Reason is the gateway's reason lines, trimmed and joined by a
-	// space: at most maxBusyLines printable ASCII lines.
+	// space: at most busyline.MaxLines printable ASCII lines.
 	Reason string
 	Err    error
 }
@@ -193,57 +180,6 @@ func (e *BusyError) Hint() string {
 	return e.Reason
 }
 
-// heardBusy reports whether the octets a gateway sent before it hung up
-// were its BUSY result: BUSY alone on the last line, preceded by
-// nothing, or by at most maxBusyLines short printable lines (the
-// gateway's reason: "\r\ndialgate: redialled too soon; try again in 2
-// s\r\nBUSY\r\n"). Blank lines and blanks around the words do not count.
-// why is the reason's lines joined by a space, "" for a bare BUSY. It is
-// gateway dial's heardBusy (cmd/gateway/dial_detect.go), which the page
-// must agree with.
-func heardBusy(heard []byte) (why string, ok bool) {
-	if len(heard) > maxBusyHeard {
-		return "", false
-	}
-	var lines [maxBusyLines + 1][]byte
-	n := 0
-	for rest := heard; len(rest) > 0; {
-		line := rest
-		if i := bytes.IndexAny(rest, "\r\n"); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
-		}
-		if line = bytes.Trim(line, " \t\v\f"); len(line) == 0 {
-			continue
-		}
-		if n == len(lines) {
-			return "", false
-		}
-		lines[n] = line
-		n++
-	}
-	if n == 0 || string(lines[n-1]) != "BUSY" {
-		return "", false
-	}
-	for _, l := range lines[:n-1] {
-		if len(l) > maxBusyLineLen || !printableASCII(l) {
-			return "", false
-		}
-	}
-	return string(bytes.Join(lines[:n-1], []byte(" "))), true
-}
-
-// printableASCII reports whether b is all printable ASCII (space to ~).
-func printableASCII(b []byte) bool {
-	for _, c := range b {
-		if c < ' ' || c > '~' {
-			return false
-		}
-	}
-	return true
-}
-
 // heardLine passes a line through and keeps the first octets the gateway
 // sent (as many as a BUSY with its reason may take), so that a call
 // refused with BUSY can be told from a failed one. It keeps the line's
@@ -251,7 +187,7 @@ func printableASCII(b []byte) bool {
 type heardLine struct {
 	io.ReadWriteCloser
 	mu    sync.Mutex
-	head  [maxBusyHeard]byte
+	head  [busyline.MaxHeard]byte
 	total int // octets read so far
 }
 
@@ -278,14 +214,14 @@ func (h *heardLine) SetReadDeadline(t time.Time) error {
 
 // busyOr returns a *BusyError wrapping ErrBusy and err when all the
 // gateway said before the call failed was BUSY, alone or after its
-// reason (heardBusy); otherwise err.
+// reason (busyline.Parse); otherwise err.
 func (h *heardLine) busyOr(err error) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.total > len(h.head) {
 		return err
 	}
-	if why, ok := heardBusy(h.head[:h.total]); ok {
+	if why, ok := busyline.Parse(h.head[:h.total]); ok {
 		return &BusyError{Reason: why, Err: err}
 	}
 	return err

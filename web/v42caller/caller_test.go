@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
@@ -207,7 +208,7 @@ func TestCheckHostKeyRequired(t *testing.T) {
 // two lines before it, a long or non-printable line, or too much in all
 // (the bounds of gateway dial's heardBusy).
 func TestBusy(t *testing.T) {
-	long := strings.Repeat("x", maxBusyLineLen)
+	long := strings.Repeat("x", busyline.MaxLineLen)
 	for _, c := range []struct {
 		name, said   string
 		detect       bool
@@ -231,7 +232,7 @@ func TestBusy(t *testing.T) {
 		{"escape in the reason", "\x1b[2Jgw: busy\r\nBUSY\r\n", false, false, true, "", ""},
 		{"UTF-8 in the reason", "gw: caf\xc3\xa9\r\nBUSY\r\n", false, false, true, "", ""},
 		{"words after BUSY", "BUSY\r\nmore", false, false, true, "", ""},
-		{"too much in all", strings.Repeat(" ", maxBusyHeard) + "BUSY", false, false, true, "", ""},
+		{"too much in all", strings.Repeat(" ", busyline.MaxHeard) + "BUSY", false, false, true, "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
@@ -270,44 +271,21 @@ func TestBusy(t *testing.T) {
 	}
 }
 
-// FuzzHeardBusy feeds arbitrary gateway output (untrusted) to heardBusy:
-// a BUSY it accepts is bounded and ends with BUSY, and its reason is
-// short printable ASCII (what the page's status line may show); every
-// short printable reason a gateway puts before BUSY comes back as it
-// was; and a BusyError's Hint is a suffix of its reason.
-func FuzzHeardBusy(f *testing.F) {
-	f.Add([]byte("BUSY\r\n"), "dialgate: redialled too soon; try again in 2 s")
-	f.Add([]byte("\r\ndialgate: all lines busy; try again later\r\nBUSY\r\n"), "gw: down for maintenance; try again later")
-	f.Add([]byte("a\r\nb\r\nc\r\nBUSY\r\n"), "")
-	f.Add([]byte("BUSY\r\nNO CARRIER\r\n"), " padded ")
-	f.Add([]byte("\x1b]0;x\x07\r\nBUSY"), "\x1b[31mred")
-	f.Fuzz(func(t *testing.T, heard []byte, reason string) {
-		if why, ok := heardBusy(heard); ok {
-			if len(heard) > maxBusyHeard {
-				t.Fatalf("accepted %d octets", len(heard))
-			}
-			if !bytes.HasSuffix(bytes.TrimRight(heard, " \t\v\f\r\n"), []byte("BUSY")) {
-				t.Fatalf("accepted %q, which does not end with BUSY", heard)
-			}
-			if len(why) > maxBusyLines*(maxBusyLineLen+1) || !printableASCII([]byte(why)) {
-				t.Fatalf("reason %q from %q", why, heard)
-			}
-			if why == "" && !bytes.Equal(bytes.TrimSpace(heard), []byte("BUSY")) {
-				t.Fatalf("no reason from %q, which is not a bare BUSY", heard)
-			}
-			if h := (&BusyError{Reason: why}).Hint(); !strings.HasSuffix(why, h) || (why != "" && h == "") {
-				t.Fatalf("hint %q of reason %q", h, why)
-			}
-		} else if why != "" {
-			t.Fatalf("a reason %q without a BUSY", why)
-		}
-		r := strings.Trim(reason, " \t\v\f")
-		msg := []byte("\r\n" + reason + "\r\nBUSY\r\n")
-		if r == "" || len(r) > maxBusyLineLen || !printableASCII([]byte(r)) || len(msg) > maxBusyHeard {
+// FuzzBusyHint: the reason of every BUSY busyline.Parse accepts from
+// arbitrary gateway output (untrusted) gives a Hint that is a suffix of
+// it (what the page's status line shows), and not empty unless the
+// reason is. Parse's own bounds are fuzzed in internal/busyline.
+func FuzzBusyHint(f *testing.F) {
+	f.Add([]byte("\r\ndialgate: all lines busy; try again later\r\nBUSY\r\n"))
+	f.Add([]byte("a: \r\nBUSY\r\n"))
+	f.Add([]byte(": x\r\nBUSY"))
+	f.Fuzz(func(t *testing.T, heard []byte) {
+		why, ok := busyline.Parse(heard)
+		if !ok {
 			return
 		}
-		if why, ok := heardBusy(msg); !ok || why != r {
-			t.Fatalf("reason %q came back as %q, %v", reason, why, ok)
+		if h := (&BusyError{Reason: why}).Hint(); !strings.HasSuffix(why, h) || (why != "" && h == "") {
+			t.Fatalf("hint %q of reason %q", h, why)
 		}
 	})
 }
