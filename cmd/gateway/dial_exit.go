@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/busyline"
 )
 
 // Exit codes of gateway dial (also in its --help and docs/dial.md). 0, 1
@@ -146,14 +147,14 @@ func textDropped(head, tail []byte) bool {
 // textOutcome reads the gateway's last words on a text-mode call (the
 // bridge's Hayes-style result messages) into an error for exitCode: a
 // call that heard nothing but BUSY, or BUSY after the gateway's short
-// reason (heardBusy), was busy (a busyError); one that ended with "NO
+// reason (busyline.Parse), was busy (a busyError); one that ended with "NO
 // CARRIER (access denied)" or the throttling message was denied; one the
 // gateway ended itself (shutdown, idle, time limit) was hung up. Every
 // other hang-up is a normal end.
 func textOutcome(head []byte, tail []byte) error {
 	// head shorter than headTailSize is the whole call.
 	if len(head) < headTailSize && bytes.Equal(head, tail) {
-		if why, ok := heardBusy(head); ok {
+		if why, ok := busyline.Parse(head); ok {
 			return &busyError{why: why}
 		}
 	}

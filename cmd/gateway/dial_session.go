@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 )
@@ -30,9 +31,9 @@ var errStdoutGone = errors.New("gateway dial: stdout closed")
 
 // headTailSize is how much of the start and the end of the received
 // stream a session keeps for textOutcome: more than a gateway's BUSY
-// with its reason (maxBusyHeard), so that a call shorter than that is
+// with its reason (busyline.MaxHeard), so that a call shorter than that is
 // seen whole.
-const headTailSize = maxBusyHeard + 1
+const headTailSize = busyline.MaxHeard + 1
 
 // session connects the local terminal (or pipes) to the call: stdin goes
 // through the escape state machine to conn, conn goes to stdout. Optional

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/modem"
 )
 
@@ -185,8 +186,8 @@ func FuzzTextOutcome(f *testing.F) {
 		switch err := textOutcome(head, tail); {
 		case err == nil, err == errDenied, err == errProtocol:
 		case errors.Is(err, errBusy):
-			if _, ok := heardBusy(head); !ok {
-				t.Fatalf("textOutcome busy on %q, which heardBusy refuses", head)
+			if _, ok := busyline.Parse(head); !ok {
+				t.Fatalf("textOutcome busy on %q, which busyline.Parse refuses", head)
 			}
 		case errors.Is(err, errHungUp) && bytes.Contains(tail, []byte("NO CARRIER (")):
 		default:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/callbackd"
+	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
@@ -294,7 +295,7 @@ func TestDialV42BusyLine(t *testing.T) {
 			if c.want == exitBusy && !strings.Contains(r.stderr.String(), "BUSY") {
 				t.Errorf("stderr does not say BUSY: %q", r.stderr)
 			}
-			if why, _ := heardBusy([]byte(c.say)); why != "" && !strings.Contains(r.stderr.String(), "BUSY: "+why+"\n") {
+			if why, _ := busyline.Parse([]byte(c.say)); why != "" && !strings.Contains(r.stderr.String(), "BUSY: "+why+"\n") {
 				t.Errorf("stderr does not give the gateway's reason %q: %q", why, r.stderr)
 			}
 		})

@@ -206,7 +206,7 @@ func TestCheckHostKeyRequired(t *testing.T) {
 // Call reports a *BusyError (ErrBusy) with the reason, with or without
 // detection. Other last words before a hang-up are not BUSY: more than
 // two lines before it, a long or non-printable line, or too much in all
-// (the bounds of gateway dial's heardBusy).
+// (the bounds of internal/busyline).
 func TestBusy(t *testing.T) {
 	long := strings.Repeat("x", busyline.MaxLineLen)
 	for _, c := range []struct {

@@ -30,8 +30,8 @@ const V42_END = new Set([State.DENIED, State.BUSY, State.CALLBACK, State.HOSTKEY
 const TAIL = 512; // octets of output kept for classification
 
 // What a gateway may say before its BUSY result line for the call to
-// count busy (bridge/call.go busyMessage), the bounds of gateway dial's
-// heardBusy (cmd/gateway/dial_detect.go) and web/v42caller's: the reason
+// count busy (bridge/call.go busyMessage), the bounds of the Go callers'
+// reader (internal/busyline, used by gateway dial and web/v42caller): the reason
 // in at most MAX_BUSY_LINES lines of printable ASCII, each at most
 // MAX_BUSY_LINE_LEN octets, MAX_BUSY_HEARD octets in all. Anything longer
 // or stranger is not a BUSY, so a hostile gateway cannot put control
