@@ -196,6 +196,10 @@ type VerifierConfig struct {
 	// Logf, if set, receives one line per denial with the true reason,
 	// for the operator's log (never for the peer).
 	Logf func(format string, args ...any)
+	// LogfContext, if set, receives those lines instead of Logf, with
+	// the ctx of the Verify call, which may carry what the caller needs
+	// to name the call in its log (a session number).
+	LogfContext func(ctx context.Context, format string, args ...any)
 }
 
 const defaultMinFailureTime = time.Second
@@ -211,7 +215,7 @@ type Verifier struct {
 	minFail time.Duration
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
-	logf    func(string, ...any)
+	logf    func(context.Context, string, ...any)
 	dummy   argon2Hash
 	lim     hashLimiter
 
@@ -244,12 +248,16 @@ func NewVerifier(users *Users, cfg VerifierConfig, th *Throttle) *Verifier {
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleepCtx
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = func(string, ...any) {}
+	if cfg.LogfContext == nil {
+		logf := cfg.Logf
+		if logf == nil {
+			logf = func(string, ...any) {}
+		}
+		cfg.LogfContext = func(_ context.Context, format string, args ...any) { logf(format, args...) }
 	}
 	v := &Verifier{
 		th: th, params: cfg.Argon2, slots: cfg.MaxConcurrent, minFail: cfg.MinFailureTime,
-		now: cfg.Now, sleep: cfg.Sleep, logf: cfg.Logf,
+		now: cfg.Now, sleep: cfg.Sleep, logf: cfg.LogfContext,
 		lim: hashLimiter{capacity: cfg.MaxConcurrent, maxQueue: cfg.MaxQueue},
 	}
 	if users == nil {
@@ -328,7 +336,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		return User{}, err
 	}
 	if d > 0 {
-		v.logf("login %s from %s denied: throttled for %v", name, source, d)
+		v.logf(ctx, "login %s from %s denied: throttled for %v", name, source, d)
 		return User{}, ErrDenied
 	}
 	defer att.Abandon() // no password checked: busy, or ctx ended
@@ -372,7 +380,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 	}
 	if reason != "" {
 		att.Failure()
-		v.logf("login %s from %s denied: %s", name, source, reason)
+		v.logf(ctx, "login %s from %s denied: %s", name, source, reason)
 		return User{}, ErrDenied
 	}
 	att.Success()

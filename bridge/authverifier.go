@@ -19,7 +19,8 @@ type AuthVerifier struct {
 var _ Verifier = (*AuthVerifier)(nil)
 
 // NewAuthVerifier builds the verifier the configuration asks for over
-// users. logf receives the true reason of each denial (operator log).
+// users. logf receives the true reason of each denial (operator log),
+// ending "(session N)" for a login made in a call (withSession).
 func NewAuthVerifier(c *config.Config, users *auth.Users, logf func(string, ...any)) *AuthVerifier {
 	th := auth.NewThrottle(auth.ThrottleConfig{
 		BaseDelay:           c.Security.ThrottleBase.Duration,
@@ -30,7 +31,7 @@ func NewAuthVerifier(c *config.Config, users *auth.Users, logf func(string, ...a
 		Argon2:        Argon2Params(c),
 		MaxConcurrent: c.Security.MaxHashing,
 		MaxQueue:      c.Security.HashQueue,
-		Logf:          logf,
+		LogfContext:   sessionLogf(logf),
 	}, th)
 	return &AuthVerifier{v: v, th: th}
 }
@@ -62,4 +63,29 @@ func (a *AuthVerifier) Verify(ctx context.Context, user, password, source string
 		return Account{}, fmt.Errorf("%w (%v)", ErrChecksBusy, err)
 	}
 	return Account{}, err
+}
+
+// sessionKey is the context key of the session number of the call a
+// login is made in.
+type sessionKey struct{}
+
+// withSession returns ctx carrying the call's session number, for the
+// verifier's log lines.
+func withSession(ctx context.Context, n uint64) context.Context {
+	return context.WithValue(ctx, sessionKey{}, n)
+}
+
+// sessionLogf is logf with "(session N)" after each line made in a call
+// (withSession), so that a denial can be found with its call record.
+func sessionLogf(logf func(string, ...any)) func(context.Context, string, ...any) {
+	if logf == nil {
+		return nil
+	}
+	return func(ctx context.Context, format string, args ...any) {
+		if n, ok := ctx.Value(sessionKey{}).(uint64); ok {
+			format += " (session %d)"
+			args = append(args, n)
+		}
+		logf(format, args...)
+	}
 }

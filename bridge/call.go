@@ -404,7 +404,7 @@ func (c *call) finish() {
 func (c *call) run() {
 	s := c.s
 	cfg := c.st.cfg
-	ctx, cancel := context.WithCancel(s.stopCtx)
+	ctx, cancel := context.WithCancel(withSession(s.stopCtx, c.rec.Session))
 	defer cancel()
 
 	// Until the session is bridged: the handshake deadline, and the
