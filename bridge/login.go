@@ -200,7 +200,7 @@ func (e *lineEditor) rest(now func() time.Time) io.Reader {
 	}
 	var r io.Reader = e.src
 	if e.pendingCR {
-		r = &skipLF{r: e.src, now: now, until: now().Add(lfAfterCR)}
+		r = &skipLF{r: e.src, now: now}
 	}
 	e.r = nil
 	if len(ahead) == 0 {
@@ -210,26 +210,30 @@ func (e *lineEditor) rest(now func() time.Time) io.Reader {
 }
 
 // skipLF drops one LF or NUL at the very start of a stream (the second
-// half of a CR LF or CR NUL whose CR ended the password line), if it
-// comes by until: later, from a terminal that ends lines with CR alone,
-// it is the caller's first octet of data.
+// half of a CR LF or CR NUL whose CR ended the password line), if the
+// first read returns it within lfAfterCR: one that was waiting (it came
+// during the password check or while the backend connected) is returned
+// at once; one that the read waits longer for comes from a terminal that
+// ends lines with CR alone, and is the caller's first octet of data.
 type skipLF struct {
-	r     io.Reader
-	now   func() time.Time
-	until time.Time
-	done  bool
+	r    io.Reader
+	now  func() time.Time
+	done bool
 }
 
-// lfAfterCR bounds the wait for the LF or NUL of the password line's CR,
-// from the end of the password check: a character time is 91 ms at
-// 110 bit/s, and it has usually come during the check.
+// lfAfterCR bounds the first read's wait for the LF or NUL of the password
+// line's CR: a character time is 91 ms at 110 bit/s.
 const lfAfterCR = time.Second
 
 func (s *skipLF) Read(p []byte) (int, error) {
+	var start time.Time
+	if !s.done {
+		start = s.now()
+	}
 	n, err := s.r.Read(p)
 	if !s.done && n > 0 {
 		s.done = true
-		if (p[0] == '\n' || p[0] == 0) && !s.now().After(s.until) {
+		if (p[0] == '\n' || p[0] == 0) && s.now().Sub(start) <= lfAfterCR {
 			copy(p, p[1:n])
 			n--
 			if n == 0 && err == nil {

@@ -77,19 +77,33 @@ func TestLineEditor(t *testing.T) {
 			t.Errorf("%q: rest %q, want %q", tc.chunks, rest, tc.want)
 		}
 	}
-	// A LF or NUL that comes later than lfAfterCR after the password
-	// check is the caller's first octet of data (a terminal that ends
-	// lines with CR alone; tcpser trial: "\x00\x00AB" echoed as "\x00AB").
-	for _, first := range []string{"\n", "\x00"} {
+	// A LF or NUL that the first read waits longer than lfAfterCR for is
+	// the caller's first octet of data (a terminal that ends lines with
+	// CR alone; tcpser trial: "\x00\x00AB" echoed as "\x00AB"); one that
+	// was waiting is dropped, however late the first read (a backend
+	// slow to connect).
+	for _, c := range []struct {
+		first      string
+		before, in time.Duration // clock moves before the first read, in it
+		want       string
+	}{
+		{"\n", 0, 2 * lfAfterCR, "\nAB"},
+		{"\x00", 0, 2 * lfAfterCR, "\x00AB"},
+		{"\n", 3 * lfAfterCR, 0, "AB"},
+		{"\x00", 3 * lfAfterCR, lfAfterCR / 2, "AB"},
+	} {
 		clock := time.Unix(1000, 0)
-		e := newLineEditor(&chunkReader{chunks: []string{"pw\r", first + "AB"}}, io.Discard, true)
+		src := &chunkReader{chunks: []string{"pw\r"}}
+		e := newLineEditor(src, io.Discard, true)
 		if got, err := e.readLine(true, 64); got != "pw" || err != nil {
 			t.Fatalf("password %q, %v", got, err)
 		}
 		r := e.rest(func() time.Time { return clock })
-		clock = clock.Add(2 * lfAfterCR)
-		if rest, _ := io.ReadAll(r); string(rest) != first+"AB" {
-			t.Errorf("%q after 2 s: rest %q, want %q", first, rest, first+"AB")
+		clock = clock.Add(c.before)
+		src.chunks = []string{c.first + "AB"}
+		src.onRead = func() { clock = clock.Add(c.in) }
+		if rest, _ := io.ReadAll(r); string(rest) != c.want {
+			t.Errorf("%q, %v before the first read, %v in it: rest %q, want %q", c.first, c.before, c.in, rest, c.want)
 		}
 	}
 	// ^C gives up.
@@ -167,9 +181,15 @@ func (v *countingVerifier) Verify(ctx context.Context, user, password, source st
 }
 
 // chunkReader returns one chunk per Read, as a line delivers what arrived.
-type chunkReader struct{ chunks []string }
+type chunkReader struct {
+	chunks []string
+	onRead func() // if set, called as each Read starts (a clock moving while it waits)
+}
 
 func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.onRead != nil {
+		c.onRead()
+	}
 	if len(c.chunks) == 0 {
 		return 0, io.EOF
 	}
