@@ -46,16 +46,16 @@ func TestConsoleEOFsInARow(t *testing.T) {
 	ms := time.Millisecond
 	for _, c := range []struct {
 		name  string
-		reads []time.Duration // the io.EOFs' times after t0; -1 is data
-		ended int             // index of the read that ends the input; -1 none
+		reads eofTimes // the io.EOFs' times after t0; -1 is data
+		ended int      // index of the read that ends the input; -1 none
 	}{
-		{"gone console", []time.Duration{0, 0, 0}, 2},
-		{"gone console, busy loop", []time.Duration{0, 1 * ms, 2 * ms, 3 * ms}, 2},
+		{"gone console", eofRun(maxConsoleEOFs, 0), maxConsoleEOFs - 1},
+		{"gone console, busy loop", eofRun(maxConsoleEOFs+1, time.Microsecond), maxConsoleEOFs - 1},
 		{"one Ctrl-Z", []time.Duration{0}, -1},
-		{"two Ctrl-Z at once", []time.Duration{0, 0}, -1},
+		{"three buffered Ctrl-Zs (a paste)", eofRun(3, 0), -1},
 		{"typed at a person's pace", []time.Duration{0, 40 * ms, 80 * ms, 120 * ms}, -1},
-		{"data between", []time.Duration{0, 0, -1, 0, 0, -1, 0}, -1},
-		{"run starts again after the window", []time.Duration{0, 5 * ms, 11 * ms, 12 * ms, 13 * ms}, 4},
+		{"data between", append(append(eofRun(maxConsoleEOFs-1, 0), -1), eofRun(maxConsoleEOFs-1, 0)...), -1},
+		{"run starts again after the window", append(eofRun(maxConsoleEOFs-1, 0), eofRun(maxConsoleEOFs, 0).shift(11*ms)...), 2*maxConsoleEOFs - 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var eofs consoleEOFs
@@ -77,6 +77,26 @@ func TestConsoleEOFsInARow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// eofTimes are the times of io.EOFs after a start; -1 stands for data.
+type eofTimes []time.Duration
+
+// eofRun is n io.EOFs, step apart, from 0.
+func eofRun(n int, step time.Duration) eofTimes {
+	t := make(eofTimes, n)
+	for i := range t {
+		t[i] = time.Duration(i) * step
+	}
+	return t
+}
+
+// shift moves every time by d.
+func (t eofTimes) shift(d time.Duration) eofTimes {
+	for i := range t {
+		t[i] += d
+	}
+	return t
 }
 
 // TestInputEndsOnGoneConsole: a console whose every read returns io.EOF
@@ -107,4 +127,44 @@ func (c goneConsole) Read([]byte) (int, error) {
 		return 0, errors.New("test: too many reads")
 	}
 	return 0, io.EOF
+}
+
+// TestInputGoesOnAfterPastedCtrlZs: Ctrl-Zs with data between them, more
+// than maxConsoleEOFs in all and each an immediate io.EOF (a paste), all
+// reach the call: data starts the run of io.EOFs again.
+func TestInputGoesOnAfterPastedCtrlZs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var want []byte
+		var reads []string
+		for range 2 * maxConsoleEOFs {
+			reads = append(reads, "x", "")
+			want = append(want, 'x', 0x1A)
+		}
+		in := startInput(&pastedConsole{reads: reads}, true)
+		defer in.close()
+		var got []byte
+		for b := range in.ch {
+			got = append(got, b...)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("input %q, want %q", got, want)
+		}
+	})
+}
+
+// pastedConsole reads as Go's reader of a Windows console gives a paste:
+// each "" is a Ctrl-Z (io.EOF at once), anything else is data; then it
+// fails.
+type pastedConsole struct{ reads []string }
+
+func (c *pastedConsole) Read(p []byte) (int, error) {
+	if len(c.reads) == 0 {
+		return 0, errors.New("test: end of paste")
+	}
+	r := c.reads[0]
+	c.reads = c.reads[1:]
+	if r == "" {
+		return 0, io.EOF
+	}
+	return copy(p, r), nil
 }

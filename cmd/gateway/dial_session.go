@@ -118,10 +118,12 @@ func startInput(r io.Reader, ctrlZEOF bool) *inputPump {
 // A console whose reads return io.EOF maxConsoleEOFs times in a row
 // within consoleEOFWindow, no data between them, is taken to be gone, not
 // typed on: Go's reader also returns io.EOF when ReadConsoleW returns no
-// characters (the console went away), and does so at once on every read.
-// A person cannot type Ctrl-Z that fast (key repeat is some 30 a second).
+// characters (the console went away), and does so at once on every read,
+// thousands a millisecond. Ctrl-Zs already buffered (a paste, a key held
+// while the line is slow) also come as one immediate io.EOF each, so the
+// run must be far longer than any of those.
 const (
-	maxConsoleEOFs   = 3
+	maxConsoleEOFs   = 64
 	consoleEOFWindow = 10 * time.Millisecond
 )
 
