@@ -31,8 +31,11 @@ func (c *Config) validate(loc *locator) Problems {
 		return p
 	}
 
-	if c.GatewayName == "" || len(c.GatewayName) > 64 || strings.ContainsFunc(c.GatewayName, unicode.IsControl) {
-		bad(at("gateway_name"), "gateway_name", "want 1 to 64 printable characters")
+	if i := strings.IndexFunc(c.GatewayName, unicode.IsControl); i >= 0 {
+		// It goes into every caller's banner and BUSY line.
+		bad(at("gateway_name"), "gateway_name", fmt.Sprintf("control character %U at octet %d: want printable characters", []rune(c.GatewayName[i:])[0], i+1))
+	} else if c.GatewayName == "" || len(c.GatewayName) > 64 {
+		bad(at("gateway_name"), "gateway_name", "want 1 to 64 octets of printable characters")
 	}
 	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) && c.File != "" {
 		// Relative paths are taken relative to the configuration file.
