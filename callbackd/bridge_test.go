@@ -336,6 +336,11 @@ func TestRepeatedLoginsThroughBridge(t *testing.T) {
 	if got := b.login(t, "carol", "carol", "pw"); !strings.Contains(got, "called back") {
 		t.Errorf("carol heard %q", got)
 	}
+	// Bob's dial (its own 2 s delay, from his last login) holds one of
+	// the two lines before carol's callback is confirmed on the other;
+	// without the wait, carol's could come first and Close end bob's
+	// before it dialled (a flake in 1 run of 5).
+	party.waitCalls(t, 1)
 	confirm(t, carolHome, "carol") // while bob's silent line holds the other
 	b.svc.Close()
 

@@ -46,6 +46,22 @@ func answerSilently(t *testing.T, l transport.Listener) *silentParty {
 	return p
 }
 
+// waitCalls waits until the party has answered n calls (the gateway's
+// dial runs on its own timer), failing t after 30 s.
+func (p *silentParty) waitCalls(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if calls, _ := p.counts(); calls >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the party at the address answered fewer than %d calls in 30 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (p *silentParty) counts() (calls, peak int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
