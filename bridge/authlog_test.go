@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 )
 
@@ -18,14 +19,7 @@ func TestAuthDenialNamesSession(t *testing.T) {
 	c := testConfig(t)
 	c.Security.LoginTries = 1
 	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 64, 1
-	users := auth.NewUsers()
-	hash, err := auth.HashPassword("right", Argon2Params(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := users.Add(auth.User{ID: "alice", Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
+	users := oneUser(t, c, "alice", "right")
 	f, err := store.Open(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -60,4 +54,18 @@ func TestAuthDenialNamesSession(t *testing.T) {
 		}
 	}
 	t.Errorf("no denial line ending %q in %q", want, lines)
+}
+
+// oneUser is a users file holding id with password, hashed at c's cost.
+func oneUser(t *testing.T, c *config.Config, id, password string) *auth.Users {
+	t.Helper()
+	users := auth.NewUsers()
+	hash, err := auth.HashPassword(password, Argon2Params(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Add(auth.User{ID: id, Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	return users
 }

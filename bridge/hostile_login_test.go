@@ -192,14 +192,7 @@ func TestHostileLoginPasswordAsName(t *testing.T) {
 	c := testConfig(t)
 	c.Security.LoginTries = 1
 	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 64, 1
-	users := auth.NewUsers()
-	hash, err := auth.HashPassword("hunter2-secret", Argon2Params(c))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := users.Add(auth.User{ID: "alice", Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
+	users := oneUser(t, c, "alice", "hunter2-secret")
 	f, err := store.Open(t.TempDir(), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -26,27 +26,8 @@ func TestE2EModemGateway(t *testing.T) {
 	}
 	testutil.CheckGoroutines(t)
 	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect"})
-	dir := t.TempDir()
-	book := filepath.Join(dir, "phonebook.toml")
-	if err := os.WriteFile(book, []byte(fmt.Sprintf(`[[entry]]
-name = "gw"
-number = "555-4242"
-address = "telnet://%[1]s"
-user = "bob"
-password = "pw-bob"
-
-[[entry]]
-name = "gwtext"
-address = "telnet://%[1]s"
-mode = "plain"
-`, g.addr)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := startModemCmd(t, modemFlags{phonebook: book, tofu: true, knownHosts: filepath.Join(dir, "known_hosts"), timeout: 20 * time.Second})
-	dte, exp := openDTE(t, m.link)
+	dte, exp, dir := startBookModem(t, g.addr)
 	defer dte.Close()
-	send(t, dte, "AT&F E0 V1 X4 S12=10\r")
-	exp.expect(t, "OK\r\n")
 
 	send(t, dte, "ATDT555-4242\r")
 	exp.expect(t, "\r\nCONNECT 115200/LAPM\r\n")
@@ -76,7 +57,7 @@ mode = "plain"
 	}
 
 	// Without V.42 the same gateway offers its text login.
-	send(t, dte, "ATDTgwtext\r")
+	send(t, dte, "ATDTgwplain\r")
 	exp.expect(t, "\r\nCONNECT 115200\r\n")
 	exp.expect(t, "login: ")
 	send(t, dte, "bob\r")
@@ -106,4 +87,33 @@ mode = "plain"
 	send(t, dte, "ATDT"+bbs.addr()+"\r")
 	exp.expect(t, "\r\nCONNECT 115200\r\n")
 	exp.expect(t, "Welcome to the test BBS")
+}
+
+// startBookModem starts gateway modem with a phonebook of two entries for
+// the gateway at addr: "gw" (number 555-4242), a V.42 call logged in as
+// bob, and "gwplain", a plain call; resets it (&F E0 V1 X4, a short
+// escape guard).
+func startBookModem(t *testing.T, addr string) (dte *os.File, exp *ptyExpect, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	book := filepath.Join(dir, "phonebook.toml")
+	if err := os.WriteFile(book, []byte(fmt.Sprintf(`[[entry]]
+name = "gw"
+number = "555-4242"
+address = "telnet://%[1]s"
+user = "bob"
+password = "pw-bob"
+
+[[entry]]
+name = "gwplain"
+address = "telnet://%[1]s"
+mode = "plain"
+`, addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startModemCmd(t, modemFlags{phonebook: book, tofu: true, knownHosts: filepath.Join(dir, "known_hosts"), timeout: 20 * time.Second})
+	dte, exp = openDTE(t, m.link)
+	send(t, dte, "AT&F E0 V1 X4 S12=10\r")
+	exp.expect(t, "OK\r\n")
+	return dte, exp, dir
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/dialgate/dialgate/internal/testutil"
 )
@@ -32,26 +30,8 @@ func TestE2EBusyReasons(t *testing.T) {
 	}
 	socat := testutil.NeedBinary(t, "socat")
 	g := newGateway(t, gwOpts{maxConcurrent: 1, v42: "detect", holdoff: "10m"})
-	dir := t.TempDir()
-	book := filepath.Join(dir, "phonebook.toml")
-	if err := os.WriteFile(book, []byte(fmt.Sprintf(`[[entry]]
-name = "gw"
-address = "telnet://%[1]s"
-user = "bob"
-password = "pw-bob"
-
-[[entry]]
-name = "gwplain"
-address = "telnet://%[1]s"
-mode = "plain"
-`, g.addr)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m := startModemCmd(t, modemFlags{phonebook: book, tofu: true, knownHosts: filepath.Join(dir, "known_hosts"), timeout: 20 * time.Second})
-	dte, exp := openDTE(t, m.link)
+	dte, exp, dir := startBookModem(t, g.addr)
 	defer dte.Close()
-	send(t, dte, "AT&F E0 V1 X4 S12=10\r")
-	exp.expect(t, "OK\r\n")
 
 	check := func(name, why string) {
 		t.Helper()
