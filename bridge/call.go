@@ -629,7 +629,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	secure := c.info.Secure
 	mode := "text"
 	if v42 {
-		sess, err := c.s.v42.Answer(ctx, c.line, leftover, V42Call{Session: c.rec.Session, Listener: c.lc, Remote: c.info.RemoteAddr, Verifier: c.st.verifier, Detected: c.lc.V42 == config.V42Detect,
+		sess, err := c.s.v42.Answer(ctx, c.line, leftover, V42Call{Session: c.rec.Session, Listener: c.lc, Remote: c.info.RemoteAddr, Verifier: checkingVerifier{c.st.verifier, &c.checking}, Detected: c.lc.V42 == config.V42Detect,
 			ScheduleCallback: func(acct Account, ticket any) error { return c.scheduleV42Callback(ctx, acct, ticket) }})
 		if err != nil {
 			c.v42Failed(err)

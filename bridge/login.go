@@ -307,6 +307,24 @@ func recordedName(v Verifier, user string) string {
 	return strconv.QuoteToASCII(user)
 }
 
+// checkingVerifier is a Verifier that sets checking while a password check
+// runs (or waits for its turn), and leaves it set when ctx ended it, as
+// textLogin does: the login's deadline watcher then says the login timed
+// out waiting for the check (Access Security's RESPONSE).
+type checkingVerifier struct {
+	Verifier
+	checking *atomic.Bool
+}
+
+func (v checkingVerifier) Verify(ctx context.Context, user, password, source string) (Account, error) {
+	v.checking.Store(true)
+	acct, err := v.Verifier.Verify(ctx, user, password, source)
+	if ctx.Err() == nil {
+		v.checking.Store(false)
+	}
+	return acct, err
+}
+
 // verifyBounded runs v.Verify as one of the logins in progress from
 // source when v bounds them (pendingLimiter); bounded reports that source
 // already had as many and the check did not run.
