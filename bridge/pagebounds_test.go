@@ -206,23 +206,7 @@ func TestPageBoundsSpareLines(t *testing.T) {
 	}
 	defer s.Close()
 	time.Sleep(5 * bound) // idle: every HTTP bound passes
-	for _, dir := range []struct {
-		name string
-		w    io.Writer
-		r    transport.Line
-	}{{"caller to gateway", c, s}, {"gateway to caller", s, c}} {
-		if _, err := io.WriteString(dir.w, "still here"); err != nil {
-			t.Fatalf("%s: write: %v", dir.name, err)
-		}
-		if d, ok := dir.r.(transport.Deadliner); ok {
-			d.SetReadDeadline(time.Now().Add(5 * time.Second))
-		}
-		buf := make([]byte, 32)
-		n, err := io.ReadAtLeast(dir.r, buf, len("still here"))
-		if err != nil || string(buf[:n]) != "still here" {
-			t.Fatalf("%s: read %q, %v", dir.name, buf[:n], err)
-		}
-	}
+	testutil.StillCarries(t, c, s)
 }
 
 // TestWSTrustedProxyZonedHop: behind a trusted proxy, an X-Forwarded-For

@@ -102,3 +102,26 @@ func (e *Expecter) All() string {
 	defer e.mu.Unlock()
 	return string(e.buf)
 }
+
+// StillCarries checks that two ends of a line still carry data both ways:
+// "still here" written at each end arrives whole at the other, within 5 s
+// where the reader takes a read deadline.
+func StillCarries(t testing.TB, caller, gateway io.ReadWriter) {
+	t.Helper()
+	for _, dir := range []struct {
+		name string
+		w, r io.ReadWriter
+	}{{"caller to gateway", caller, gateway}, {"gateway to caller", gateway, caller}} {
+		if _, err := io.WriteString(dir.w, "still here"); err != nil {
+			t.Fatalf("%s: write: %v", dir.name, err)
+		}
+		if d, ok := dir.r.(interface{ SetReadDeadline(time.Time) error }); ok {
+			d.SetReadDeadline(time.Now().Add(5 * time.Second))
+		}
+		buf := make([]byte, 32)
+		n, err := io.ReadAtLeast(dir.r, buf, len("still here"))
+		if err != nil || string(buf[:n]) != "still here" {
+			t.Fatalf("%s: read %q, %v", dir.name, buf[:n], err)
+		}
+	}
+}

@@ -221,20 +221,7 @@ func TestListenBoundsSpareLines(t *testing.T) {
 	}
 	defer s.Close()
 	time.Sleep(5 * bound) // idle: every HTTP bound passes
-	for _, dir := range []struct {
-		name string
-		w, r *Line
-	}{{"caller to gateway", c, s}, {"gateway to caller", s, c}} {
-		if _, err := dir.w.Write([]byte("still here")); err != nil {
-			t.Fatalf("%s: write: %v", dir.name, err)
-		}
-		dir.r.SetReadDeadline(time.Now().Add(5 * time.Second))
-		buf := make([]byte, 32)
-		n, err := io.ReadAtLeast(dir.r, buf, len("still here"))
-		if err != nil || string(buf[:n]) != "still here" {
-			t.Fatalf("%s: read %q, %v", dir.name, buf[:n], err)
-		}
-	}
+	testutil.StillCarries(t, c, s)
 }
 
 // TestListenRequestBodyBounded: a request whose body never arrives
