@@ -153,6 +153,15 @@ type call struct {
 	// it: the deadline's watcher then says so.
 	checking atomic.Bool
 	resMu    sync.Mutex // guards rec.Result and rec.Reason against the login watcher
+
+	// cancel ends the call's context (HangUp: errOperatorHangup); set
+	// by register.
+	cancel context.CancelCauseFunc
+	// viewMu guards view (what Calls shows) and byOperator (HangUp was
+	// called: every way of ending the call says so, see operatorEnd).
+	viewMu     sync.Mutex
+	view       CallInfo
+	byOperator bool
 }
 
 func (s *Server) handle(name string, line transport.Line) {
@@ -236,6 +245,9 @@ func (c *call) releaseSlot() {
 // end hangs up with a message and sets the record's result, unless a
 // result is already set.
 func (c *call) end(result, reason, msg string) {
+	if r, why, m, ok := c.operatorEnd(); ok {
+		result, reason, msg = r, why, m
+	}
 	c.resMu.Lock()
 	if c.rec.Result == "" {
 		c.rec.Result, c.rec.Reason = result, reason
@@ -404,14 +416,19 @@ func (c *call) finish() {
 func (c *call) run() {
 	s := c.s
 	cfg := c.st.cfg
-	ctx, cancel := context.WithCancel(withSession(s.stopCtx, c.rec.Session))
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(withSession(s.stopCtx, c.rec.Session))
+	defer cancel(nil)
+	defer c.register(cancel, PhaseLogin)()
 
 	// Until the session is bridged: the handshake deadline, and the
 	// gateway's stop, hang up with a message.
 	loginCtx, loginCancel := context.WithTimeout(ctx, cfg.Security.HandshakeDeadline.Duration)
 	defer loginCancel()
 	stopWatch := context.AfterFunc(loginCtx, func() {
+		if r, why, msg, ok := c.operatorEnd(); ok {
+			c.end(r, why, msg)
+			return
+		}
 		if s.stopCtx.Err() != nil {
 			c.end(store.ResultShutdown, "gateway shut down during login", msgShutdown)
 			return
@@ -450,12 +467,33 @@ func (c *call) run() {
 	c.rec.User = acct.Name
 	c.log = c.log.With(zap.String("user", acct.Name))
 	c.userLogged = true
+	c.setView(func(v *CallInfo) { v.User, v.Mode = acct.Name, c.rec.Mode })
 
 	if acct.Callback != "" {
+		if !c.enter(PhaseCallback) {
+			// Hung up by the operator as the login succeeded: no
+			// callback (Access Security may have scheduled it).
+			if c.cbScheduled && c.cbWithdraw != nil {
+				c.cbWithdraw()
+			}
+			c.end(store.ResultAbandoned, reasonOperator, msgOperator)
+			return
+		}
 		c.callback(ctx, acct)
 		return
 	}
 	c.bridge(ctx, acct, r)
+}
+
+// enter moves c to phase, unless an operator has hung it up (false).
+func (c *call) enter(phase string) bool {
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	if c.byOperator {
+		return false
+	}
+	c.view.Phase = phase
+	return true
 }
 
 // onOwnStack runs f on a goroutine of its own and returns when f has
@@ -489,6 +527,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		name = c.lc.Backend
 	}
 	c.rec.Backend = name
+	c.setView(func(v *CallInfo) { v.Backend, v.Phase = name, PhaseConnecting })
 	be, found := c.st.backends[name]
 	if !found {
 		c.log.Error("no such backend", zap.String("backend", name))
@@ -511,6 +550,11 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		})
 	})
 	if err != nil {
+		if r, why, msg, ok := c.operatorEnd(); ok {
+			// HangUp cut the dial short: not the backend's fault.
+			c.end(r, why, msg)
+			return
+		}
 		c.log.Warn("backend unavailable", zap.String("backend", name), zap.Error(err))
 		msg := fmt.Sprintf("\r\nNO CARRIER (service %q is not available)\r\n", name)
 		if s.stopCtx.Err() != nil {
@@ -522,6 +566,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	program, _ := conn.(programEnder)
 	conn = win.wrap(conn)
 	c.rec.Answer = s.now()
+	c.setView(func(v *CallInfo) { v.Phase, v.Answer = PhaseSession, c.rec.Answer })
 	c.log.Info("session bridged", zap.String("backend", name))
 	c.noteOpen()
 	// The session's limits (idle_timeout, max_session) end it through
@@ -560,6 +605,8 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		case errors.Is(cause, errSessionLimit):
 			c.log.Info("session time limit: hanging up", zap.Duration("max_session", lim.Max))
 			c.end(store.ResultCompleted, "session time limit", msgTimeLimit)
+		case errors.Is(cause, errOperatorHangup):
+			c.end(store.ResultCompleted, reasonOperator, msgOperator)
 		default:
 			c.end(store.ResultShutdown, "gateway shut down", msgShutdown)
 		}

@@ -87,8 +87,9 @@ func (s *Server) BridgeCallback(cs CallbackSession) error {
 	defer c.releaseSlot()
 	s.metrics.callStarted()
 	defer s.metrics.callEnded()
-	ctx, cancel := context.WithCancel(s.stopCtx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(s.stopCtx)
+	defer cancel(nil)
+	defer c.register(cancel, PhaseConnecting)()
 	c.bridge(ctx, acct, r)
 	return nil
 }

@@ -108,6 +108,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[transport.Listener]struct{}
 	draining  bool
+	active    activeCalls // calls in progress (Calls, HangUp)
 	calls     sync.WaitGroup
 	serving   sync.WaitGroup
 }

@@ -19,7 +19,7 @@ const (
 	exitHostKey   = 12 // host key changed, unknown without --tofu, or not the --fingerprint
 	exitNoCarrier = 13 // the gateway could not be reached, the call was abandoned before it connected, or the callback never came
 	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version), or the gateway's login time ran out at the prompts
-	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, backend not available or failed, its own error
+	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, its operator, backend not available or failed, its own error
 	exitDropped   = 16 // the line dropped mid-call without the gateway hanging up (gateway killed, network or link failure)
 )
 
@@ -37,8 +37,9 @@ const dialExitHelp = `exit status:
   14  protocol error: V.42 / Access Security failed, or the gateway hung up
       during the login (its handshake_deadline ran out at the prompts)
   15  hung up by the gateway: it is shutting down, the session was idle or
-      reached its time limit, its service (backend) is not available or
-      failed, or a gateway error ("NO CARRIER (...)")
+      reached its time limit, its operator ended the call, its service
+      (backend) is not available or failed, or a gateway error
+      ("NO CARRIER (...)")
   16  the line dropped mid-call: the connection or the V.42 link ended without
       the gateway hanging up (gateway killed, network failure)`
 
@@ -99,6 +100,7 @@ var gatewayHangups = []string{
 	"NO CARRIER (the gateway is shutting down)",
 	"NO CARRIER (idle timeout)",
 	"NO CARRIER (session time limit)",
+	"NO CARRIER (the operator ended the call)",
 	"NO CARRIER (gateway error)",
 	"NO CARRIER (the service failed)",
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"net"
 	"os"
 	"syscall"
 
@@ -55,3 +56,13 @@ func tryLockFile(f *os.File) (busy bool, err error) {
 
 // unlockFile releases tryLockFile's lock.
 func unlockFile(f *os.File) { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN) }
+
+// listenUnixPrivate listens on a Unix socket at path that is mode 0600
+// from its creation: bind(2) makes the socket file with the process's
+// umask, so the umask is tightened around it. Only for start-up, before
+// other goroutines create files (the umask is the process's).
+func listenUnixPrivate(path string) (net.Listener, error) {
+	old := unix.Umask(0o177)
+	defer unix.Umask(old)
+	return net.Listen("unix", path)
+}

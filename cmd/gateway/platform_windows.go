@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 
@@ -69,4 +70,10 @@ func tryLockFile(f *os.File) (busy bool, err error) {
 // unlockFile releases tryLockFile's lock.
 func unlockFile(f *os.File) {
 	_ = windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, lockOverlapped())
+}
+
+// listenUnixPrivate listens on a Unix socket at path (AF_UNIX, Windows 10
+// and later); the socket's file takes the directory's access list.
+func listenUnixPrivate(path string) (net.Listener, error) {
+	return net.Listen("unix", path)
 }

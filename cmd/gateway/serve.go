@@ -185,6 +185,11 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	}
 	fp := key.Fingerprint()
 	defer key.Wipe()
+	ctl, err := listenControl(cfg.StateDir, log)
+	if err != nil {
+		return err
+	}
+	defer ctl.close()
 	if created {
 		log.Info("created host key", zap.String("state_dir", cfg.StateDir))
 	}
@@ -228,6 +233,9 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		return err
 	}
 	registerHealthMetrics(reg, gw)
+	// Open while the gateway drains too: an operator may end the calls
+	// that hold the drain up (gateway hangup).
+	ctl.serve(gw, log)
 	cbSvc, err := startCallbacks(gw, cfg, log)
 	if err != nil {
 		_ = gw.Shutdown(context.Background())

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dialgate/dialgate/bridge"
+	"github.com/dialgate/dialgate/internal/config"
+)
+
+// The operator's control socket: gateway serve listens on it in its
+// state_dir, and gateway calls and gateway hangup talk to the running
+// gateway through it (HTTP over a Unix socket:
+// curl --unix-socket DIR/control.sock http://dialgate/calls).
+//
+// Who may use it is who may enter the state_dir: the gateway makes the
+// directory 0700 (and refuses one that others may write in), and the
+// socket itself is 0600, so the gateway's own user and root, the users
+// who could read its call records and host key anyway.
+const controlSocketName = "control.sock"
+
+// maxSocketPath bounds a Unix socket's path (sun_path is 108 octets on
+// Linux, 104 on the BSDs and macOS, with its terminating NUL).
+const maxSocketPath = 103
+
+// callControl is what the control socket needs of the gateway.
+type callControl interface {
+	Calls() []bridge.CallInfo
+	HangUp(session uint64) error
+}
+
+// controlSocket is the control socket, listening from before the gateway
+// starts (listenControl) and answering once it has (serve).
+type controlSocket struct {
+	ln   net.Listener
+	path string
+	srv  *http.Server
+}
+
+// listenControl creates the control socket in dir, mode 0600 from the
+// start (listenUnixPrivate). It runs before the gateway starts, while
+// nothing else in the process creates files. A socket left there by a
+// gateway that died (nothing answers on it) is replaced; one that
+// answers means another gateway runs with this state_dir; anything else
+// by that name is an error. A path too long for a socket is logged, and
+// the gateway runs without one (nil, nil).
+func listenControl(dir string, log *zap.Logger) (*controlSocket, error) {
+	path := filepath.Join(dir, controlSocketName)
+	if len(path) > maxSocketPath {
+		log.Warn("no control socket: the state_dir's path is too long for a Unix socket (gateway calls and gateway hangup will not reach this gateway)", zap.String("path", path))
+		return nil, nil
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != iofs.ModeSocket {
+			return nil, fmt.Errorf("control socket %s: the name is taken by something that is not a socket (%s); remove it", path, fi.Mode().Type())
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("control socket %s: another gateway is running with this state_dir; stop it, or give this one another state_dir", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
+	}
+	ln, err := listenUnixPrivate(path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &controlSocket{ln: ln, path: path}, nil
+}
+
+// serve answers on the socket for gw until close.
+func (cs *controlSocket) serve(gw callControl, log *zap.Logger) {
+	if cs == nil {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(callsReply{Calls: gw.Calls()})
+	})
+	mux.HandleFunc("POST /calls/{session}/hangup", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.ParseUint(r.PathValue("session"), 10, 64)
+		if err != nil || n == 0 {
+			http.Error(w, "not a session number", http.StatusBadRequest)
+			return
+		}
+		switch err := gw.HangUp(n); {
+		case err == nil:
+			w.WriteHeader(http.StatusNoContent)
+		case errors.Is(err, bridge.ErrNoSuchCall):
+			http.Error(w, "no call in progress with that session number", http.StatusNotFound)
+		case errors.Is(err, bridge.ErrCallingBack):
+			http.Error(w, "the call is hanging up to call back; its callback goes on", http.StatusConflict)
+		default:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	go func() { _ = cs.srv.Serve(cs.ln) }()
+	log.Info("control socket", zap.String("path", cs.path))
+}
+
+// close stops answering and removes the socket.
+func (cs *controlSocket) close() {
+	if cs == nil {
+		return
+	}
+	if cs.srv != nil {
+		_ = cs.srv.Close()
+	}
+	_ = cs.ln.Close() // removes the socket (net.UnixListener unlinks on Close)
+}
+
+// callsReply is the control socket's answer to GET /calls.
+type callsReply struct {
+	Calls []bridge.CallInfo `json:"calls"`
+}
+
+func init() {
+	register(command{name: "calls", summary: "list the calls in progress on the running gateway", run: func(args []string) int {
+		return runCalls(args, os.Stdout, os.Stderr)
+	}})
+	register(command{name: "hangup", summary: "end calls in progress on the running gateway", run: func(args []string) int {
+		return runHangUp(args, os.Stdout, os.Stderr)
+	}})
+}
+
+// controlFlags are the flags that find a running gateway's control socket.
+type controlFlags struct{ config, stateDir string }
+
+func (f *controlFlags) add(fs interface {
+	StringVar(*string, string, string, string)
+}) {
+	fs.StringVar(&f.config, "config", "", "the gateway's configuration file: its state_dir has the control socket (none: the demo's state directory)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "the gateway's state_dir (instead of --config)")
+}
+
+// socket is the control socket's path, from --state-dir, else the
+// configuration's state_dir, else the demo's.
+func (f *controlFlags) socket() (string, error) {
+	dir := f.stateDir
+	if dir == "" {
+		cfg := config.Demo()
+		if f.config != "" {
+			c, err := config.Load(f.config)
+			if err != nil {
+				return "", err
+			}
+			cfg = c
+		}
+		dir = cfg.StateDir
+	}
+	return filepath.Join(dir, controlSocketName), nil
+}
+
+// controlClient is an HTTP client of the control socket at path.
+func controlClient(path string) *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}},
+	}
+}
+
+// controlError says why the control socket at path could not be used.
+func controlError(path string, err error) error {
+	switch {
+	case errors.Is(err, iofs.ErrNotExist), errors.Is(err, errConnRefused):
+		return fmt.Errorf("no gateway is running with state_dir %s (no control socket %s); give the gateway's --config or --state-dir", filepath.Dir(path), path)
+	case errors.Is(err, iofs.ErrPermission):
+		return fmt.Errorf("%s: permission denied: run this as the gateway's user or root (runuser -u USER -- gateway ...)", path)
+	}
+	return fmt.Errorf("control socket %s: %w", path, err)
+}
+
+func runCalls(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("calls", "[--config FILE | --state-dir DIR] [--json]", `List the calls in progress on the gateway running with that configuration
+(its state_dir's control socket): session number, user (once logged in),
+where the call comes from, the listener and line, the phase (login,
+connecting, session, callback), the backend, how long ago it was
+answered and the octets each way (in: caller to backend). Calls turned
+away with BUSY are not listed. --json prints the gateway's answer as it
+is, for scripts. Run it as the gateway's user or root.`)
+	var cf controlFlags
+	cf.add(fs)
+	asJSON := fs.Bool("json", false, "print JSON ({\"calls\": [...]})")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "gateway calls: unexpected arguments: "+strings.Join(fs.Args(), " "))
+		return exitUsage
+	}
+	path, err := cf.socket()
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway calls: %v\n", err)
+		return exitFailure
+	}
+	resp, err := controlClient(path).Get("http://dialgate/calls")
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway calls: %v\n", controlError(path, err))
+		return exitFailure
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "gateway calls: the gateway answered %s %v\n", resp.Status, err)
+		return exitFailure
+	}
+	if *asJSON {
+		_, _ = stdout.Write(body)
+		return exitOK
+	}
+	var reply callsReply
+	if err := json.Unmarshal(body, &reply); err != nil {
+		fmt.Fprintf(stderr, "gateway calls: the gateway's answer: %v\n", err)
+		return exitFailure
+	}
+	printCalls(stdout, reply.Calls, time.Now())
+	return exitOK
+}
+
+// printCalls writes calls as a table, times relative to now.
+func printCalls(w io.Writer, calls []bridge.CallInfo, now time.Time) {
+	if len(calls) == 0 {
+		fmt.Fprintln(w, "no calls in progress")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tUSER\tFROM\tLISTENER\tLINE\tMODE\tPHASE\tBACKEND\tFOR\tIN\tOUT")
+	for _, c := range calls {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", c.Session, cell(c.User), cell(c.Remote),
+			cell(c.Listener), cell(c.Line), cell(c.Mode), cell(c.Phase), cell(c.Backend), now.Sub(c.Start).Round(time.Second), c.BytesIn, c.BytesOut)
+	}
+	_ = tw.Flush()
+}
+
+// cell is s for the table: "-" for nothing, and no terminal controls.
+func cell(s string) string {
+	s = dash(s)
+	// A name or address is the caller's to choose in part (a user ID
+	// tried is not listed before login, but an X-Forwarded-For address
+	// is): no terminal controls on the operator's screen.
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func runHangUp(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("hangup", "[--config FILE | --state-dir DIR] SESSION...", `End calls in progress on the gateway running with that configuration, by
+session number (gateway calls lists them). The caller hears "NO CARRIER
+(the operator ended the call)", the backend session is closed, and the
+call record says "hung up by the operator". A call that is hanging up to
+call back is left alone (its callback goes on). Exit 0 when every call
+was hung up, 1 when one was not in progress. Run it as the gateway's
+user or root.`)
+	var cf controlFlags
+	cf.add(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "gateway hangup: which session? (gateway calls lists them)")
+		return exitUsage
+	}
+	var sessions []uint64
+	for _, a := range fs.Args() {
+		n, err := strconv.ParseUint(a, 10, 64)
+		if err != nil || n == 0 {
+			fmt.Fprintf(stderr, "gateway hangup: %q is not a session number\n", a)
+			return exitUsage
+		}
+		sessions = append(sessions, n)
+	}
+	path, err := cf.socket()
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway hangup: %v\n", err)
+		return exitFailure
+	}
+	client := controlClient(path)
+	code := exitOK
+	for _, n := range sessions {
+		resp, err := client.Post(fmt.Sprintf("http://dialgate/calls/%d/hangup", n), "", nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "gateway hangup: %v\n", controlError(path, err))
+			return exitFailure
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNoContent {
+			fmt.Fprintf(stdout, "session %d: hung up\n", n)
+			continue
+		}
+		fmt.Fprintf(stderr, "gateway hangup: session %d: %s\n", n, strings.TrimSpace(string(msg)))
+		code = exitFailure
+	}
+	return code
+}
