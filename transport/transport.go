@@ -62,6 +62,10 @@ type LineInfo struct {
 	Window     WindowSize // last window size the peer announced (telnet NAWS), zero if unknown
 	Secure     bool       // the line itself is encrypted (wss, TLS)
 	Subproto   string     // WebSocket subprotocol in use, "" otherwise
+	// Proxied: RemoteAddr (and Secure, where the proxy says so) came
+	// from a trusted proxy (X-Forwarded-For, a PROXY protocol header),
+	// not from the connection itself.
+	Proxied bool
 }
 
 // Line is a connected byte stream between a caller and the gateway.

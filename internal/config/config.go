@@ -153,6 +153,12 @@ type Listener struct {
 	// X-Forwarded-Proto ("https": the line counts as encrypted) are
 	// believed.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// ProxyProtocol: a tcp:// or telnet:// listener behind a TCP proxy
+	// (HAProxy send-proxy / send-proxy-v2, nginx stream proxy_protocol
+	// on): a connection from one of TrustedProxies must begin with a
+	// PROXY protocol header (v1 or v2), whose source address is the
+	// caller's. Connections from elsewhere are callers themselves.
+	ProxyProtocol bool `toml:"proxy_protocol"`
 	// HTTPMaxConns and HTTPMaxConnsPerSource bound a ws/wss listener's
 	// HTTP connections that are not (yet) lines: in all, and from one
 	// address (IPv4, or an IPv6 /64); 0 takes the defaults

@@ -120,6 +120,8 @@ func TestErrorPositions(t *testing.T) {
 		{"unknown backend", head + "backend = \"bbs\"\n", "x.toml:4:1: listener[0].backend: "},
 		{"pty without command", head + "[[backend]]\nname = \"p\"\ntype = \"pty\"\n", "x.toml:4:1: backend[0].command: "},
 		{"proxy on telnet", head + "trusted_proxies = [\"127.0.0.1\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
+		{"proxy_protocol without proxies", head + "proxy_protocol = true\n", "x.toml:4:1: listener[0].proxy_protocol: "},
+		{"proxy_protocol on ws", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\nproxy_protocol = true\ntrusted_proxies = [\"10.0.0.1\"]\n", "x.toml:4:1: listener[0].proxy_protocol: "},
 		{"bad proxy", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
 		{"required without v42", head + "v42 = \"off\"\nsecurity = \"required\"\n", "x.toml:5:1: listener[0].security: "},
 		{"lapm_n401 too big", head + "lapm_n401 = 8192\n", "x.toml:4:1: listener[0].lapm_n401: "},

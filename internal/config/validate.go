@@ -232,8 +232,13 @@ func (c *Config) validate(loc *locator) Problems {
 				bad(in("listener", i, "allowed_origins"), key+".allowed_origins", "origin %q: want scheme://host[:port] or \"*\"", o)
 			}
 		}
-		if len(l.TrustedProxies) > 0 && !isWeb(l.Scheme()) {
-			bad(in("listener", i, "trusted_proxies"), key+".trusted_proxies", "trusted_proxies applies to ws:// and wss:// listeners only")
+		switch {
+		case l.ProxyProtocol && isWeb(l.Scheme()):
+			bad(in("listener", i, "proxy_protocol"), key+".proxy_protocol", "proxy_protocol applies to tcp:// and telnet:// listeners; a ws:// or wss:// listener takes the caller's address from its trusted_proxies' X-Forwarded-For")
+		case l.ProxyProtocol && len(l.TrustedProxies) == 0:
+			bad(in("listener", i, "proxy_protocol"), key+".proxy_protocol", "proxy_protocol = true needs trusted_proxies: the addresses of the proxies whose PROXY header is believed")
+		case len(l.TrustedProxies) > 0 && !isWeb(l.Scheme()) && !l.ProxyProtocol:
+			bad(in("listener", i, "trusted_proxies"), key+".trusted_proxies", "trusted_proxies on a tcp:// or telnet:// listener needs proxy_protocol = true (the proxies send a PROXY protocol header)")
 		}
 		for _, p := range l.TrustedProxies {
 			if _, err := netip.ParseAddr(p); err == nil {

@@ -302,7 +302,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // upgrader.Error replied and logged
 	}
-	info := transport.LineInfo{Transport: "ws", RemoteAddr: remote, Secure: secure}
+	info := transport.LineInfo{Transport: "ws", RemoteAddr: remote, Secure: secure, Proxied: proxied}
 	if secure {
 		info.Transport = "wss"
 	}
