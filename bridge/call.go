@@ -673,7 +673,6 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		v42 = true
 	}
 	r = c.line
-	secure := c.info.Secure
 	mode := "text"
 	if v42 {
 		sess, err := c.s.v42.Answer(ctx, c.line, leftover, V42Call{Session: c.rec.Session, Listener: c.lc, Remote: c.info.RemoteAddr, Verifier: checkingVerifier{c.st.verifier, &c.checking}, Detected: c.lc.V42 == config.V42Detect,
@@ -699,7 +698,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	if len(leftover) > 0 {
 		r = io.MultiReader(bytes.NewReader(leftover), r)
 	}
-	if !c.lc.TextLoginAllowed(secure) {
+	if !c.lc.TextLoginAllowed(c.info) {
 		c.end(store.ResultRefused, "text login not allowed on this listener", msgNoText)
 		return Account{}, nil, false
 	}

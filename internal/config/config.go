@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +29,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/dialgate/dialgate/transport"
 )
 
 // ErrInvalid is wrapped by every error about the content of a configuration.
@@ -527,16 +530,39 @@ func (l Listener) Loopback() bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// TextLoginAllowed applies the listener's text-login policy to a line
-// (secure tells whether the line itself is encrypted).
-func (l Listener) TextLoginAllowed(secure bool) bool {
+// TextLoginAllowed applies the listener's text-login policy to a line.
+// Under "secure" the text login is allowed on an encrypted line
+// (info.Secure: TLS, wss, or a trusted proxy's X-Forwarded-Proto https)
+// and to a caller on this machine. A caller on this machine is one on a
+// listener bound to loopback, unless the line's address came from a
+// trusted proxy (info.Proxied): a proxy on loopback passes on callers
+// from anywhere, over plain HTTP as well, so such a line counts as local
+// only when the forwarded address is itself a loopback address.
+func (l Listener) TextLoginAllowed(info transport.LineInfo) bool {
 	switch l.TextLogin {
 	case TextLoginAllow:
 		return true
 	case TextLoginOff:
 		return false
 	}
-	return secure || l.Secure() || l.Loopback()
+	if info.Secure {
+		return true
+	}
+	if info.Proxied {
+		return loopbackAddr(info.RemoteAddr)
+	}
+	return l.Secure() || l.Loopback()
+}
+
+// loopbackAddr reports whether a host:port (or a bare host) is a loopback
+// IP address.
+func loopbackAddr(hostport string) bool {
+	h := hostport
+	if sh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = sh
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Zone() == "" && a.Unmap().IsLoopback()
 }
 
 // DefaultStateDir is where state lives when the configuration names no

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dialgate/dialgate/transport"
 )
 
 func TestParseMinimal(t *testing.T) {
@@ -26,7 +28,7 @@ address = "telnet://0.0.0.0:2323"
 	if l.V42 != V42Detect || l.Security != SecurityOptional || l.TextLogin != TextLoginSecure || l.Backend != "demo" {
 		t.Errorf("listener defaults: %+v", l)
 	}
-	if !l.TelnetOn() || l.Loopback() || l.Secure() || l.TextLoginAllowed(false) {
+	if !l.TelnetOn() || l.Loopback() || l.Secure() || l.TextLoginAllowed(transport.LineInfo{}) {
 		t.Errorf("listener predicates wrong: %+v", l)
 	}
 	if c.UsersFile != "/var/lib/dialgate/users.toml" {
@@ -51,7 +53,7 @@ address = "tcp://127.0.0.1:1"
 	if c.Lines.Holdoff.Duration != 0 {
 		t.Errorf("holdoff = %v, want 0", c.Lines.Holdoff)
 	}
-	if c.Listeners[0].TelnetOn() || !c.Listeners[0].TextLoginAllowed(false) {
+	if c.Listeners[0].TelnetOn() || !c.Listeners[0].TextLoginAllowed(transport.LineInfo{}) {
 		t.Errorf("tcp loopback listener: %+v", c.Listeners[0])
 	}
 }
@@ -162,7 +164,7 @@ func TestDemoIsLoopbackOnly(t *testing.T) {
 		if !l.Loopback() {
 			t.Errorf("demo listener %s not on loopback", l.Address)
 		}
-		if !l.TextLoginAllowed(false) {
+		if !l.TextLoginAllowed(transport.LineInfo{}) {
 			t.Errorf("demo listener %s refuses text login", l.Address)
 		}
 	}
@@ -363,7 +365,8 @@ func TestWrongTypeMessage(t *testing.T) {
 }
 
 // TestWarnings: a pty program that is missing or not executable and text
-// login in clear beyond loopback are warned about, a good setup is not.
+// login in clear beyond loopback, or on loopback behind trusted proxies,
+// are warned about, a good setup is not.
 func TestWarnings(t *testing.T) {
 	dir := t.TempDir()
 	notExec := filepath.Join(dir, "door.txt")
@@ -385,6 +388,17 @@ name = "lo"
 address = "telnet://127.0.0.1:2324"
 text_login = "allow"
 backend = "sh"
+[[listener]]
+name = "proxied"
+address = "ws://127.0.0.1:8080/line"
+text_login = "allow"
+trusted_proxies = ["127.0.0.1"]
+backend = "sh"
+[[listener]]
+name = "proxied-secure"
+address = "ws://127.0.0.1:8081/line"
+trusted_proxies = ["127.0.0.1"]
+backend = "sh"
 [[backend]]
 name = "missing"
 type = "pty"
@@ -405,13 +419,14 @@ command = ["/bin/sh"]
 	w := strings.Join(c.Warnings(), "\n")
 	for _, want := range []string{`backend "missing": program ` + filepath.Join(dir, "nope") + `: no such file or directory`,
 		`backend "plain": program ` + notExec + ` is not executable`,
-		`listener "net": text_login = "allow" on telnet://0.0.0.0:2323: passwords cross the network in clear`} {
+		`listener "net": text_login = "allow" on telnet://0.0.0.0:2323: passwords cross the network in clear`,
+		`listener "proxied": text_login = "allow" on ws://127.0.0.1:8080/line behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings\n%s\nlack\n%s", w, want)
 		}
 	}
-	if n := len(c.Warnings()); n != 3 {
-		t.Errorf("%d warnings, want 3:\n%s", n, w)
+	if n := len(c.Warnings()); n != 4 {
+		t.Errorf("%d warnings, want 4:\n%s", n, w)
 	}
 
 	// No users file yet: every login would be denied.
@@ -550,5 +565,49 @@ func TestCallbackHandshakeTimeout(t *testing.T) {
 		if !errors.As(err, &ps) || len(ps) != 1 || ps[0].Error() != tc.want {
 			t.Errorf("handshake_timeout = %s:\n%v\nwant\n%s", tc.value, err, tc.want)
 		}
+	}
+}
+
+// TestTextLoginBehindProxy: under text_login = "secure" a loopback
+// listener's exemption is for callers on this machine. A line whose
+// address came from a trusted proxy counts as local only when that
+// address is loopback, and as encrypted when the proxy said so
+// (X-Forwarded-Proto https, LineInfo.Secure).
+func TestTextLoginBehindProxy(t *testing.T) {
+	l := Listener{Address: "ws://127.0.0.1:8080/line", TextLogin: TextLoginSecure, TrustedProxies: []string{"127.0.0.1"}}
+	for _, tc := range []struct {
+		info transport.LineInfo
+		want bool
+	}{
+		{transport.LineInfo{RemoteAddr: "127.0.0.1:50000"}, true},                            // direct local caller
+		{transport.LineInfo{RemoteAddr: "203.0.113.7:0", Proxied: true}, false},              // forwarded over plain http
+		{transport.LineInfo{RemoteAddr: "203.0.113.7:0", Proxied: true, Secure: true}, true}, // X-Forwarded-Proto https
+		{transport.LineInfo{RemoteAddr: "127.0.0.1:0", Proxied: true}, true},                 // a browser on this machine, through the proxy
+		{transport.LineInfo{RemoteAddr: "[::1]:0", Proxied: true}, true},                     //
+		{transport.LineInfo{RemoteAddr: "[::ffff:127.0.0.1]:0", Proxied: true}, true},        //
+		{transport.LineInfo{RemoteAddr: "[2001:db8::1]:0", Proxied: true}, false},            //
+		{transport.LineInfo{RemoteAddr: "localhost:0", Proxied: true}, false},                // not an address
+		{transport.LineInfo{RemoteAddr: "garbage", Proxied: true}, false},                    //
+	} {
+		if got := l.TextLoginAllowed(tc.info); got != tc.want {
+			t.Errorf("%+v: allowed %v, want %v", tc.info, got, tc.want)
+		}
+	}
+	// A listener beyond loopback: a proxied loopback address is a local
+	// caller too; a proxied one from elsewhere needs https.
+	wide := Listener{Address: "ws://0.0.0.0:8080/line", TextLogin: TextLoginSecure}
+	if !wide.TextLoginAllowed(transport.LineInfo{RemoteAddr: "127.0.0.1:0", Proxied: true}) ||
+		wide.TextLoginAllowed(transport.LineInfo{RemoteAddr: "203.0.113.7:0", Proxied: true}) ||
+		wide.TextLoginAllowed(transport.LineInfo{RemoteAddr: "127.0.0.1:4000"}) {
+		t.Error("listener beyond loopback: wrong policy")
+	}
+	// "allow" and "off" do not look at the line.
+	l.TextLogin = TextLoginAllow
+	if !l.TextLoginAllowed(transport.LineInfo{RemoteAddr: "203.0.113.7:0", Proxied: true}) {
+		t.Error(`"allow" refused a proxied caller`)
+	}
+	l.TextLogin = TextLoginOff
+	if l.TextLoginAllowed(transport.LineInfo{Secure: true}) {
+		t.Error(`"off" allowed a secure line`)
 	}
 }

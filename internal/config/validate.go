@@ -329,8 +329,9 @@ func validName(s string) bool {
 // Warnings lists what is valid but will fail at call time or exposes
 // more than the operator may think: a pty backend whose program is not
 // an executable file, a users file that does not exist yet (every login
-// is denied), text login in clear beyond loopback. `gateway check`
-// prints them and `gateway serve` logs them; neither refuses the file.
+// is denied), text login in clear beyond loopback or behind a proxy.
+// `gateway check` prints them and `gateway serve` logs them; neither
+// refuses the file.
 func (c *Config) Warnings() []string {
 	var w []string
 	for _, b := range c.Backends {
@@ -369,6 +370,9 @@ func (c *Config) Warnings() []string {
 	for _, l := range c.Listeners {
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
 			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
+		} else if l.TextLogin == TextLoginAllow && !l.Secure() && len(l.TrustedProxies) > 0 {
+			// On loopback, but the proxies pass on callers from anywhere.
+			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear (\"secure\" allows only those on this machine or marked X-Forwarded-Proto: https)", l.Name, l.Address))
 		}
 	}
 	return w
