@@ -138,6 +138,11 @@
 // address is the TCP peer, unless the TCP peer is listed in
 // Options.TrustedProxies: then the right-most address in X-Forwarded-For
 // that is not itself a trusted proxy is used (with port 0, the caller's
-// port being unknown), and X-Forwarded-Proto "https" marks the line as
-// Secure.
+// port being unknown; LineInfo.Proxied). A trusted proxy's
+// X-Forwarded-Proto "https" (its last value) marks the line Secure
+// (Transport "wss"), with or without X-Forwarded-For: a proxy that sends
+// only X-Forwarded-Proto leaves the line with its own address, and
+// Proxied false. Any other X-Forwarded-Proto, and the header from a peer
+// that is not trusted, leaves a plain connection plain (a TLS connection
+// is Secure whatever the header says).
 package ws

@@ -293,7 +293,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remote, proxied := l.clientAddr(r)
-	secure := r.TLS != nil || (proxied && strings.EqualFold(lastValue(r.Header.Values("X-Forwarded-Proto")), "https"))
+	secure := r.TLS != nil || l.forwardedHTTPS(r)
 	var hdr http.Header
 	if proto != "" {
 		hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
@@ -439,6 +439,23 @@ func (l *Listener) clientAddr(r *http.Request) (string, bool) {
 		return net.JoinHostPort(last.String(), "0"), true
 	}
 	return r.RemoteAddr, false
+}
+
+// forwardedHTTPS reports whether r comes from a trusted proxy that says
+// the caller reached it over TLS (X-Forwarded-Proto "https", the last
+// value). It is believed with or without X-Forwarded-For: a proxy that
+// sends only X-Forwarded-Proto leaves the line with the proxy's address
+// (LineInfo.Proxied false) but marks it Secure.
+func (l *Listener) forwardedHTTPS(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(peer) {
+		return false
+	}
+	return strings.EqualFold(lastValue(r.Header.Values("X-Forwarded-Proto")), "https")
 }
 
 // errZonedHop is parseHop's error for an address with an IPv6 zone.

@@ -203,6 +203,56 @@ func TestTrustedProxyEndToEnd(t *testing.T) {
 	}
 }
 
+// TestForwardedProtoWithoutFor: a trusted proxy's X-Forwarded-Proto
+// https is believed without X-Forwarded-For: the line is Secure (wss),
+// its address stays the proxy's and is not Proxied. Regression: the
+// header was ignored unless X-Forwarded-For came with it, so such a
+// proxy's https callers were refused a text_login = "secure" login
+// beyond loopback.
+func TestForwardedProtoWithoutFor(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{TrustedProxies: []string{"127.0.0.1"}})
+	_, l := pair(t, s, DialOptions{Header: http.Header{"X-Forwarded-Proto": {"https"}}})
+	if info := l.Info(); !strings.HasPrefix(info.RemoteAddr, "127.0.0.1:") || info.Proxied || !info.Secure || info.Transport != "wss" {
+		t.Errorf("trusted proxy, X-Forwarded-Proto only: Info() = %+v", info)
+	}
+
+	s2 := startServer(t, Options{})
+	_, l2 := pair(t, s2, DialOptions{Header: http.Header{"X-Forwarded-Proto": {"https"}}})
+	if info := l2.Info(); info.Proxied || info.Secure || info.Transport != "ws" {
+		t.Errorf("untrusted peer, X-Forwarded-Proto only: Info() = %+v", info)
+	}
+
+	h, err := NewHandler(Options{TrustedProxies: []string{"10.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		peer  string
+		proto []string
+		want  bool
+	}{
+		{"10.1.2.3:4000", []string{"https"}, true},
+		{"10.1.2.3:4000", []string{"HTTPS"}, true},
+		{"10.1.2.3:4000", []string{"http"}, false},
+		{"10.1.2.3:4000", []string{"http, https"}, true}, // the nearest proxy's word
+		{"10.1.2.3:4000", []string{"https", "http"}, false},
+		{"10.1.2.3:4000", nil, false},
+		{"198.51.100.9:4000", []string{"https"}, false},
+		{"[::ffff:10.1.2.3]:4000", []string{"https"}, true},
+		{"garbage", []string{"https"}, false},
+	} {
+		r, _ := http.NewRequest("GET", "http://gw/line", nil)
+		r.RemoteAddr = tc.peer
+		for _, v := range tc.proto {
+			r.Header.Add("X-Forwarded-Proto", v)
+		}
+		if got := h.forwardedHTTPS(r); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-Proto %q: forwardedHTTPS = %v, want %v", tc.peer, tc.proto, got, tc.want)
+		}
+	}
+}
+
 func TestListenerClose(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s := startServer(t, Options{})
