@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dialgate/dialgate/internal/config"
 )
 
 // healthSource is what /healthz and its gauges ask the running gateway
@@ -14,14 +16,26 @@ type healthSource interface {
 	Draining() bool
 	StoreHealth() error
 	ActiveCalls() int
+	// Config is the configuration in effect for new calls (its [lines]
+	// maintenance switch, reloaded by SIGHUP).
+	Config() *config.Config
+}
+
+// maintenance reports whether [lines] maintenance is on: every new call
+// hears BUSY ("down for maintenance").
+func maintenance(g healthSource) bool {
+	c := g.Config()
+	return c != nil && c.Lines.Maintenance
 }
 
 // health is the answer of /healthz, one line: 503 "draining" once the
 // gateway stops answering (SIGTERM: its listeners refuse calls while
 // the calls in progress end), 503 "state_dir ... not writable since T:
 // why" while the state directory cannot be written (disk full: calls go
-// on, but their records and session-number reservations are lost),
-// else 200 "ok N calls".
+// on, but their records and session-number reservations are lost), 503
+// "maintenance" while [lines] maintenance is on (every new call hears
+// BUSY, so a load balancer should send callers elsewhere), else 200 "ok
+// N calls".
 func health(g healthSource) (int, string) {
 	if g.Draining() {
 		return http.StatusServiceUnavailable, "draining"
@@ -30,17 +44,25 @@ func health(g healthSource) (int, string) {
 		why := strings.TrimPrefix(err.Error(), "store: ")
 		return http.StatusServiceUnavailable, strings.Join(strings.Fields(why), " ")
 	}
+	if maintenance(g) {
+		return http.StatusServiceUnavailable, "maintenance"
+	}
 	return http.StatusOK, "ok " + strconv.Itoa(g.ActiveCalls()) + " calls"
 }
 
 // registerHealthMetrics adds what /healthz tells as gauges:
-// dialgate_draining and dialgate_state_dir_writable, 0 or 1.
+// dialgate_draining, dialgate_maintenance and dialgate_state_dir_writable,
+// 0 or 1.
 func registerHealthMetrics(reg prometheus.Registerer, g healthSource) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialgate_draining",
 			Help: "1 once the gateway stops answering calls (SIGTERM) and waits for the calls in progress, else 0.",
 		}, func() float64 { return boolGauge(g.Draining()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialgate_maintenance",
+			Help: "1 while [lines] maintenance is on (every new call hears BUSY, down for maintenance; switched by a SIGHUP reload), else 0.",
+		}, func() float64 { return boolGauge(maintenance(g)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialgate_state_dir_writable",
 			Help: "0 while the state directory cannot be written (the last reservation of session numbers or the last call record failed: disk full, or a file there the gateway refuses), else 1; a scrape retries a minute after the last failure.",

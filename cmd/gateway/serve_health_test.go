@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/dialgate/dialgate/internal/config"
 )
 
 // metricsStatus fetches path from the daemon's metrics endpoint and
@@ -83,4 +86,77 @@ func TestServeHealthz(t *testing.T) {
 		t.Errorf("/metrics lacks dialgate_draining 1:\n%s", m)
 	}
 	s.close()
+}
+
+// TestServeHealthzMaintenance: with [lines] maintenance switched on by a
+// SIGHUP reload, /healthz answers 503 "maintenance" and
+// dialgate_maintenance is 1, so a load balancer stops sending callers
+// to a gateway that answers each with BUSY; switched off again, 200.
+// Regression: /healthz said "ok 0 calls" and no metric showed it.
+func TestServeHealthzMaintenance(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	if m := g.metricsGet("/metrics"); !strings.Contains(m, "\ndialgate_maintenance 0\n") {
+		t.Errorf("/metrics of a fresh gateway lacks dialgate_maintenance 0:\n%s", m)
+	}
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reload := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := strings.Count(g.log.String(), `"msg":"reloaded (SIGHUP)"`)
+		if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		g.waitLogCount(`"msg":"reloaded (SIGHUP)"`, n+1)
+	}
+	reload(strings.Replace(string(conf), "[lines]\n", "[lines]\nmaintenance = true\n", 1))
+	if code, body := g.metricsStatus("/healthz"); code != http.StatusServiceUnavailable || body != "maintenance\n" {
+		t.Errorf("/healthz in maintenance: %d %q, want 503 \"maintenance\"", code, body)
+	}
+	if m := g.metricsGet("/metrics"); !strings.Contains(m, "\ndialgate_maintenance 1\n") {
+		t.Errorf("/metrics in maintenance lacks dialgate_maintenance 1:\n%s", m)
+	}
+	reload(string(conf))
+	if code, body := g.metricsStatus("/healthz"); code != http.StatusOK || body != "ok 0 calls\n" {
+		t.Errorf("/healthz after maintenance: %d %q", code, body)
+	}
+}
+
+// fakeHealth is a healthSource for TestHealthOrder.
+type fakeHealth struct {
+	draining bool
+	store    error
+	cfg      *config.Config
+}
+
+func (f fakeHealth) Draining() bool         { return f.draining }
+func (f fakeHealth) StoreHealth() error     { return f.store }
+func (f fakeHealth) ActiveCalls() int       { return 2 }
+func (f fakeHealth) Config() *config.Config { return f.cfg }
+
+// TestHealthOrder: /healthz names one reason, draining first, then the
+// state directory, then maintenance.
+func TestHealthOrder(t *testing.T) {
+	on, off := &config.Config{}, &config.Config{}
+	on.Lines.Maintenance = true
+	disk := errors.New("store: state_dir /s not writable since T: no space left on device")
+	for _, tc := range []struct {
+		f    fakeHealth
+		code int
+		text string
+	}{
+		{fakeHealth{cfg: off}, 200, "ok 2 calls"},
+		{fakeHealth{}, 200, "ok 2 calls"},
+		{fakeHealth{cfg: on}, 503, "maintenance"},
+		{fakeHealth{cfg: on, store: disk}, 503, "state_dir /s not writable since T: no space left on device"},
+		{fakeHealth{cfg: on, store: disk, draining: true}, 503, "draining"},
+	} {
+		if code, text := health(tc.f); code != tc.code || text != tc.text {
+			t.Errorf("%+v: %d %q, want %d %q", tc.f, code, text, tc.code, tc.text)
+		}
+	}
 }
