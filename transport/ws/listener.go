@@ -273,7 +273,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if origin, ok, hint := l.originAllowed(r); !ok {
-		l.notef("ws: %s: call refused: origin %.100q not allowed for host %.100q%s", r.RemoteAddr, origin, r.Host, hint)
+		l.notef("ws: %s: call refused: origin %.100q not allowed for host %.100q%s", l.caller(r), origin, r.Host, hint)
 		http.Error(w, "ws: origin not allowed", http.StatusForbidden)
 		return
 	}
@@ -456,6 +456,18 @@ func (l *Listener) forwardedHTTPS(r *http.Request) bool {
 		return false
 	}
 	return strings.EqualFold(lastValue(r.Header.Values("X-Forwarded-Proto")), "https")
+}
+
+// caller names the caller of r for a log line: the address as believed
+// (clientAddr: X-Forwarded-For from a trusted proxy) and, when that came
+// from a proxy, the proxy's own address ("203.0.113.7:0 via trusted
+// proxy 127.0.0.1:41822").
+func (l *Listener) caller(r *http.Request) string {
+	remote, proxied := l.clientAddr(r)
+	if !proxied {
+		return remote
+	}
+	return remote + " via trusted proxy " + r.RemoteAddr
 }
 
 // errZonedHop is parseHop's error for an address with an IPv6 zone.

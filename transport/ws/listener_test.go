@@ -631,6 +631,33 @@ func TestOriginLoopbackRebinding(t *testing.T) {
 	}
 }
 
+// TestOriginRefusalNamesCaller: the warning about a call refused for
+// its origin names the caller's address as believed (X-Forwarded-For
+// from a trusted proxy) and the proxy it came through. Regression: it
+// named the proxy alone, so behind a reverse proxy every refusal
+// looked alike.
+func TestOriginRefusalNamesCaller(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	notices := newLogSink(t)
+	s := startServer(t, Options{TrustedProxies: []string{"127.0.0.1"}, Notices: notices})
+	err := dialAccept(t, s, DialOptions{Origin: "https://evil.example", Header: http.Header{"X-Forwarded-For": {"203.0.113.7"}}})
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin through a trusted proxy: %v, want HandshakeError 403", err)
+	}
+	notices.wait(t, "ws: 203.0.113.7:0 via trusted proxy 127.0.0.1:", "call refused: origin", "evil.example")
+
+	// Without a trusted proxy the line names the TCP peer alone.
+	notices2 := newLogSink(t)
+	s2 := startServer(t, Options{Notices: notices2})
+	if err := dialAccept(t, s2, DialOptions{Origin: "https://evil.example", Header: http.Header{"X-Forwarded-For": {"203.0.113.7"}}}); err == nil {
+		t.Fatal("foreign origin answered")
+	}
+	if l := notices2.wait(t, "call refused: origin"); !strings.HasPrefix(l, "ws: 127.0.0.1:") || strings.Contains(l, "203.0.113.7") || strings.Contains(l, "via") {
+		t.Errorf("untrusted peer: %q", l)
+	}
+}
+
 // TestOriginSameNameBeyondLoopback: on a connection to an address that
 // is not loopback, the same origin passes under any name (a rebinding
 // page reaches nothing there that its author could not reach directly).
