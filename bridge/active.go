@@ -118,13 +118,16 @@ func (s *Server) HangUp(session uint64) error {
 		return ErrNoSuchCall
 	}
 	c.viewMu.Lock()
-	phase, listener, remote := c.view.Phase, c.view.Listener, c.view.Remote
+	phase, listener, remote, again := c.view.Phase, c.view.Listener, c.view.Remote, c.byOperator
 	if phase != PhaseCallback {
 		c.byOperator = true
 	}
 	c.viewMu.Unlock()
 	if phase == PhaseCallback {
 		return ErrCallingBack
+	}
+	if again {
+		return nil // being hung up already
 	}
 	// s.log, not c.log: the call's goroutine replaces c.log at login.
 	s.log.Info("operator hangs up the call", zap.Uint64("session", session), zap.String("listener", listener),

@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 )
 
 // waitCalls polls s.Calls until ok accepts the list.
@@ -53,7 +55,9 @@ func TestCallsAndOperatorHangUpSession(t *testing.T) {
 	io.WriteString(line, "secret\r\n")
 	io.WriteString(line, "hello")
 	expect(t, line, "hello")
-	cs = waitCalls(t, s, func(cs []CallInfo) bool { return len(cs) == 1 && cs[0].BytesOut == 5 })
+	// The echo can come back before the pump counts what it wrote to
+	// the backend: wait for both.
+	cs = waitCalls(t, s, func(cs []CallInfo) bool { return len(cs) == 1 && cs[0].BytesOut == 5 && cs[0].BytesIn == 5 })
 	got := cs[0]
 	if got.Phase != PhaseSession || got.User != "alice" || got.Backend != "echo" || got.Mode != "text" || got.Answer.IsZero() || got.BytesIn != 5 {
 		t.Errorf("in session: %+v", got)
@@ -137,4 +141,71 @@ func (d dialWaits) Connect(ctx context.Context, _ Session) (BackendConn, error) 
 	close(d.dialling)
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// confirmThenWait is a V42Answerer whose Access Security schedules the
+// user's callback (as before CONFIRM) and then waits for release before
+// it returns the session.
+type confirmThenWait struct {
+	confirmed, release chan struct{}
+}
+
+func (a *confirmThenWait) Detect(context.Context, transport.Line) (bool, []byte, error) {
+	return true, nil, nil
+}
+
+func (a *confirmThenWait) Answer(_ context.Context, line transport.Line, _ []byte, call V42Call) (*V42Session, error) {
+	acct := Account{Name: "bob", Callback: "telnet://192.0.2.1:23"}
+	if err := call.ScheduleCallback(acct, "ticket"); err != nil {
+		return nil, err
+	}
+	close(a.confirmed)
+	<-a.release
+	return &V42Session{Link: line, Account: &acct, Ticket: "ticket"}, nil
+}
+
+// TestOperatorHangUpAfterV42Confirm: an operator who hangs up a V.42
+// call after Access Security scheduled its callback, before the call's
+// goroutine saw the login succeed, withdraws the callback: no one is
+// called back against the operator's word.
+func TestOperatorHangUpAfterV42Confirm(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.Listeners[0].V42 = config.V42Detect
+	st, err := store.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var mu sync.Mutex
+	scheduled, withdrawn := 0, 0
+	ans := &confirmThenWait{confirmed: make(chan struct{}), release: make(chan struct{})}
+	s, err := New(Options{Config: c, Store: st, Verifier: &fakeVerifier{}, V42: ans,
+		Callback: func(context.Context, CallbackRequest) (func(), error) {
+			mu.Lock()
+			defer mu.Unlock()
+			scheduled++
+			return func() { mu.Lock(); withdrawn++; mu.Unlock() }, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, done := simCall(t, s)
+	<-ans.confirmed
+	cs := waitCalls(t, s, func(cs []CallInfo) bool { return len(cs) == 1 })
+	if err := s.HangUp(cs[0].Session); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, line, "NO CARRIER (the operator ended the call)") // the watcher has ended the call
+	close(ans.release)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if scheduled != 1 || withdrawn != 1 {
+		t.Errorf("callbacks scheduled %d, withdrawn %d", scheduled, withdrawn)
+	}
+	r := records(t, st)
+	if len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != reasonOperator+" during login" || r[0].User != "bob" {
+		t.Fatalf("records: %+v", r)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/pace"
+	"github.com/dialgate/dialgate/transport/proxyproto"
 )
 
 // What the caller is told, in words, when the gateway hangs up.
@@ -126,7 +127,11 @@ type call struct {
 	// a backend; 0: refusedLinger.
 	linger time.Duration
 
-	// The caller's byte stream: the line, or the LAPM link over it.
+	// The caller's byte stream: the line, or the LAPM link over it. The
+	// call's goroutine sets w, closer and stats (setStream) once a V.42
+	// link is up, under ioMu, as hangup may read them from the login
+	// watcher meanwhile (the deadline, an operator's HangUp).
+	ioMu   sync.Mutex
 	w      io.Writer
 	closer func() error
 	stats  func() *store.LAPMStats
@@ -261,7 +266,8 @@ func (c *call) end(result, reason, msg string) {
 func (c *call) hangup(msg string) {
 	c.hangOnce.Do(func() {
 		if msg != "" {
-			limit := c.lastWordsTimeout(len(msg))
+			w, _, stats := c.stream()
+			limit := c.lastWordsTimeout(len(msg), stats)
 			if d, ok := c.line.(transport.Deadliner); ok {
 				// The line's deadline is wall-clock time, not the
 				// injected clock's (Options.Now).
@@ -275,7 +281,7 @@ func (c *call) hangup(msg string) {
 				defer close(closed)
 				_ = c.line.Close()
 			})
-			_, _ = io.WriteString(c.w, msg)
+			_, _ = io.WriteString(w, msg)
 			if !t.Stop() {
 				<-closed // nothing of the call outlives it
 			}
@@ -297,9 +303,25 @@ func (c *call) hangup(msg string) {
 				l.SetLinger(cmp.Or(c.linger, refusedLinger))
 			}
 		}
-		_ = c.closer()
+		_, closer, _ := c.stream()
+		_ = closer()
 		_ = c.line.Close()
 	})
+}
+
+// setStream makes w the caller's byte stream (a V.42 link), closed by
+// closer, with stats its counters.
+func (c *call) setStream(w io.Writer, closer func() error, stats func() *store.LAPMStats) {
+	c.ioMu.Lock()
+	defer c.ioMu.Unlock()
+	c.w, c.closer, c.stats = w, closer, stats
+}
+
+// stream is the caller's byte stream, its closer and its counters.
+func (c *call) stream() (io.Writer, func() error, func() *store.LAPMStats) {
+	c.ioMu.Lock()
+	defer c.ioMu.Unlock()
+	return c.w, c.closer, c.stats
 }
 
 // callJournal is a store that notes bridged calls while they last, so that
@@ -351,14 +373,14 @@ type lingerSetter interface{ SetLinger(time.Duration) }
 // the message and, over V.42, two frames take at the line rate (the
 // message waits for room in the link, which the acknowledgement of a
 // frame makes), so that a slow line that moves is not cut short.
-func (c *call) lastWordsTimeout(n int) time.Duration {
+func (c *call) lastWordsTimeout(n int, stats func() *store.LAPMStats) time.Duration {
 	d := messageWriteTimeout
 	if c.lc.LineRate <= 0 {
 		return d
 	}
-	if c.stats != nil {
+	if stats != nil {
 		n401 := 128 // V.42's default
-		if st := c.stats(); st != nil && st.N401 > 0 {
+		if st := stats(); st != nil && st.N401 > 0 {
 			n401 = st.N401
 		}
 		n += 2 * (n401 + 16) // a frame's overhead, generously
@@ -374,8 +396,8 @@ func (c *call) finish() {
 	defer c.resMu.Unlock()
 	c.rec.End = c.s.now()
 	c.rec.BytesIn, c.rec.BytesOut = c.cnt.in.Load(), c.cnt.out.Load()
-	if c.stats != nil {
-		c.rec.LAPM = c.stats()
+	if _, _, stats := c.stream(); stats != nil {
+		c.rec.LAPM = stats()
 	}
 	if c.rec.Result == "" {
 		c.rec.Result = store.ResultError
@@ -458,6 +480,12 @@ func (c *call) run() {
 		// (The watcher sets only the result and reason.)
 		if ok {
 			c.rec.User = acct.Name
+		}
+		if _, _, _, byOperator := c.operatorEnd(); byOperator && c.cbScheduled && c.cbWithdraw != nil {
+			// Access Security scheduled the callback (and sent CONFIRM)
+			// as the operator hung up: the operator's word stands.
+			c.cbWithdraw()
+			c.log.Info("callback withdrawn: the operator hung up the call")
 		}
 		return
 	}
@@ -656,6 +684,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		if c.s.v42 != nil {
 			var err error
 			v42, leftover, err = c.s.v42.Detect(ctx, c.line)
+			if c.proxyHeaderRefused(err) {
+				return Account{}, nil, false
+			}
 			if err != nil {
 				reason := "detection: " + err.Error()
 				if callerHungUp(err) {
@@ -682,8 +713,8 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 			return Account{}, nil, false
 		}
 		link := sess.Link
-		c.w, r, c.stats, c.ticket = link, link, sess.Stats, sess.Ticket
-		c.closer = link.Close
+		r, c.ticket = link, sess.Ticket
+		c.setStream(link, link.Close, sess.Stats)
 		if b, ok := link.(interface{ Breaks() <-chan struct{} }); ok {
 			c.breaks = b.Breaks()
 		}
@@ -710,6 +741,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	e := newLineEditor(r, c.w, true)
 	banner := fmt.Sprintf("\r\n%s: session %d\r\n", c.st.cfg.GatewayName, c.rec.Session)
 	out, err := textLogin(ctx, e, c.st.verifier, c.info.RemoteAddr, banner, c.st.cfg.Security.LoginTries, &c.checking)
+	if c.proxyHeaderRefused(err) {
+		return Account{}, nil, false
+	}
 	if err != nil {
 		if out.tried != "" {
 			c.rec.User = out.tried
@@ -746,8 +780,28 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	return out.acct, e.rest(c.s.now), true
 }
 
+// msgProxyHeader is what a line that began with a PROXY protocol header
+// the listener does not take hears (a proxy in front of it that is not
+// configured as trusted, or a listener without proxy_protocol).
+const msgProxyHeader = "\r\nNO CARRIER (this gateway takes no PROXY protocol header from your address)\r\n"
+
+// proxyHeaderRefused ends the call if err says its line began with a
+// PROXY protocol header (proxyproto.ErrUnwanted), and reports whether it
+// did. The octets of the header were not taken as the caller's.
+func (c *call) proxyHeaderRefused(err error) bool {
+	if !errors.Is(err, proxyproto.ErrUnwanted) {
+		return false
+	}
+	c.log.Warn("PROXY protocol header refused: a proxy in front of this listener sends one; set proxy_protocol = true and list the proxy in trusted_proxies")
+	c.end(store.ResultRefused, "a PROXY protocol header arrived, which this listener does not take from this address", msgProxyHeader)
+	return true
+}
+
 // v42Failed ends a call whose V.42 answer failed.
 func (c *call) v42Failed(err error) {
+	if c.proxyHeaderRefused(err) {
+		return
+	}
 	c.rec.Mode = "v42"
 	if user, ok := ClaimedUser(err); ok {
 		// As a failed text login records it: a name that is no account

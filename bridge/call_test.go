@@ -263,15 +263,15 @@ func TestIdleTimeoutSlowLineBulk(t *testing.T) {
 // them) take at the line rate; unpaced it is messageWriteTimeout.
 func TestLastWordsTimeoutSlowLine(t *testing.T) {
 	c := &call{}
-	if d := c.lastWordsTimeout(len(msgIdle)); d != messageWriteTimeout {
+	if d := c.lastWordsTimeout(len(msgIdle), nil); d != messageWriteTimeout {
 		t.Errorf("unpaced: %v", d)
 	}
 	c.lc.LineRate = 300 // 30 characters per second
-	if d := c.lastWordsTimeout(30); d != messageWriteTimeout+time.Second {
+	if d := c.lastWordsTimeout(30, nil); d != messageWriteTimeout+time.Second {
 		t.Errorf("text at 300 bit/s: %v", d)
 	}
-	c.stats = func() *store.LAPMStats { return &store.LAPMStats{N401: 128} }
-	if d := c.lastWordsTimeout(30); d != messageWriteTimeout+time.Duration(30+2*144)*time.Second/30 {
+	stats := func() *store.LAPMStats { return &store.LAPMStats{N401: 128} }
+	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+2*144)*time.Second/30 {
 		t.Errorf("V.42 at 300 bit/s: %v", d)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dialgate/dialgate/transport/proxyproto"
 )
 
 // proxyHeader is a PROXY v2 header as a backend reads it.
@@ -138,6 +140,12 @@ func FuzzProxyV2(f *testing.F) {
 		h, rest, err := parseProxyV2(b[len(prefix):])
 		if err != nil || len(rest) != 0 {
 			t.Fatalf("header %x for %q, %q: %v, %d octets after it", b[len(prefix):], src, dst, err, len(rest))
+		}
+		// The listeners' decoder (proxyproto) reads it as the reference does.
+		r := bytes.NewReader(b[len(prefix):])
+		ph, err := proxyproto.Read(r)
+		if err != nil || r.Len() != 0 || ph.Local != h.local || ph.Source != h.src || ph.Dest != h.dst {
+			t.Fatalf("proxyproto.Read of %x: %+v, %v, %d left; reference %+v", b[len(prefix):], ph, err, r.Len(), h)
 		}
 		sa, sp, ok1 := refHostPort(src)
 		da, dp, ok2 := refHostPort(dst)

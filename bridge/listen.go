@@ -1,23 +1,28 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/proxyproto"
 	"github.com/dialgate/dialgate/transport/tcp"
 	"github.com/dialgate/dialgate/transport/ws"
 	"github.com/dialgate/dialgate/web"
@@ -81,14 +86,16 @@ func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error
 	return openListener(l, log, DefaultTLSHandshakeTimeout)
 }
 
-// DefaultTLSHandshakeTimeout bounds the TLS handshake of a tcp:// or
-// telnet:// listener with TLS files, when OpenListener opens it. Start
-// uses [security] handshake_deadline instead.
+// DefaultTLSHandshakeTimeout bounds the TLS handshake (and the PROXY
+// header) of a tcp:// or telnet:// listener with TLS files (or
+// proxy_protocol), when OpenListener opens it. Start uses [security]
+// handshake_deadline instead.
 const DefaultTLSHandshakeTimeout = 10 * time.Second
 
-// maxTLSPending bounds the TLS handshakes in progress on one listener;
-// connections beyond it are closed at once (a flood of peers that never
-// finish the handshake cannot pile up goroutines and descriptors).
+// maxTLSPending bounds the connections being prepared (PROXY header, TLS
+// handshake) on one listener; connections beyond it are closed at once
+// (a flood of peers that never finish cannot pile up goroutines and
+// descriptors).
 const maxTLSPending = 256
 
 func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) (transport.Listener, error) {
@@ -103,10 +110,16 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 	switch l.Scheme() {
 	case "tcp", "telnet":
 		opts := tcp.Options{Telnet: l.TelnetOn(), Logger: lg}
-		if l.TLSCert != "" {
-			return listenTLS(u.Host, l.TLSCert, l.TLSKey, opts, tlsTimeout, lg)
+		if l.TLSCert == "" && !l.ProxyProtocol {
+			return tcp.Listen(u.Host, opts)
 		}
-		return tcp.Listen(u.Host, opts)
+		var trusted proxyproto.Trusted
+		if l.ProxyProtocol {
+			if trusted, err = proxyproto.ParseTrusted(l.TrustedProxies); err != nil {
+				return nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
+			}
+		}
+		return listenPrepared(u.Host, l.TLSCert, l.TLSKey, trusted, opts, tlsTimeout, lg, newNoticeLogger(lg.s))
 	case "ws", "wss":
 		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg, Notices: newNoticeLogger(lg.s),
 			MaxConns: l.HTTPMaxConns, MaxConnsPerSource: l.HTTPMaxConnsPerSource}
@@ -125,21 +138,25 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 	return nil, fmt.Errorf("bridge: listener %s: %w %q", l.Name, transport.ErrUnknownScheme, l.Scheme())
 }
 
-// tlsListener answers raw or telnet lines inside TLS. A background loop
-// accepts connections and runs each TLS handshake in its own goroutine
-// under a deadline; Accept hands out only lines whose handshake finished.
-// A peer that connects and never speaks TLS therefore never reaches the
-// call flow (where the first write would wait for its handshake with no
-// deadline) and never takes a line slot.
-type tlsListener struct {
+// preparedListener answers raw or telnet lines that need work before
+// they are lines: a PROXY protocol header from a trusted proxy
+// (proxy_protocol), then a TLS handshake (tls_cert). A background loop
+// accepts connections and prepares each in its own goroutine under a
+// deadline; Accept hands out only prepared lines. A peer that connects
+// and never speaks TLS (or a trusted proxy that never sends its header)
+// therefore never reaches the call flow (where the first write would
+// wait for its handshake with no deadline) and never takes a line slot.
+type preparedListener struct {
 	ln      net.Listener
-	host    string // as configured (0.0.0.0 stays 0.0.0.0 in Addr)
-	cfg     *tls.Config
+	host    string      // as configured (0.0.0.0 stays 0.0.0.0 in Addr)
+	cfg     *tls.Config // nil: no TLS
+	trusted proxyproto.Trusted
 	opts    tcp.Options
 	timeout time.Duration
 	log     printfLogger
+	notices *noticeLogger // PROXY headers refused: the operator's to fix
 
-	ready   chan net.Conn // handshake done, waiting for Accept
+	ready   chan prepared // prepared, waiting for Accept
 	failed  chan error    // the accept loop ended
 	stop    context.Context
 	cancel  context.CancelFunc
@@ -149,20 +166,29 @@ type tlsListener struct {
 	wg      sync.WaitGroup
 }
 
-func listenTLS(addr, certFile, keyFile string, opts tcp.Options, timeout time.Duration, log printfLogger) (transport.Listener, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: TLS certificate: %w", err)
+// prepared is a connection ready to be a line.
+type prepared struct {
+	conn net.Conn
+	peer *tcp.Peer // the caller as the trusted proxy described it; nil: the connection's peer
+}
+
+func listenPrepared(addr, certFile, keyFile string, trusted proxyproto.Trusted, opts tcp.Options, timeout time.Duration, log printfLogger, notices *noticeLogger) (transport.Listener, error) {
+	var cfg *tls.Config
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: TLS certificate: %w", err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", addr, err)
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	l := &tlsListener{
-		ln: ln, host: host, opts: opts, timeout: timeout, log: log,
-		cfg:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ready: make(chan net.Conn), failed: make(chan error, 1),
+	l := &preparedListener{
+		ln: ln, host: host, cfg: cfg, trusted: trusted, opts: opts, timeout: timeout, log: log, notices: notices,
+		ready: make(chan prepared), failed: make(chan error, 1),
 	}
 	l.stop, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
@@ -170,7 +196,7 @@ func listenTLS(addr, certFile, keyFile string, opts tcp.Options, timeout time.Du
 	return l, nil
 }
 
-func (l *tlsListener) acceptLoop() {
+func (l *preparedListener) acceptLoop() {
 	defer l.wg.Done()
 	var delay time.Duration
 	for {
@@ -182,7 +208,7 @@ func (l *tlsListener) acceptLoop() {
 			}
 			// Transient (EMFILE and the like): back off like net/http.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			l.log.Printf("tls: accept: %v; retrying in %v", err, delay)
+			l.log.Printf("tcp: accept: %v; retrying in %v", err, delay)
 			select {
 			case <-time.After(delay):
 			case <-l.stop.Done():
@@ -196,35 +222,88 @@ func (l *tlsListener) acceptLoop() {
 		}
 		l.pending.Add(1)
 		l.wg.Add(1)
-		go l.handshake(c)
+		go l.prepare(c)
 	}
 }
 
-func (l *tlsListener) handshake(c net.Conn) {
+// prepare reads a trusted proxy's PROXY header and does the TLS
+// handshake, both within l.timeout, and hands the connection to Accept.
+func (l *preparedListener) prepare(c net.Conn) {
 	defer l.wg.Done()
 	defer l.pending.Add(-1)
-	tc := tls.Server(c, l.cfg)
 	ctx, cancel := context.WithTimeout(l.stop, l.timeout)
-	err := tc.HandshakeContext(ctx)
-	cancel()
-	if err != nil {
-		l.log.Printf("tls: %s: handshake: %v", c.RemoteAddr(), err)
-		c.Close()
-		return
+	defer cancel()
+	p := prepared{conn: c}
+	if from := c.RemoteAddr().String(); l.trusted.Contains(from) {
+		stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+		h, err := proxyproto.Read(c)
+		if !stop() {
+			err = cmp.Or(err, ctx.Err())
+		}
+		_ = c.SetReadDeadline(time.Time{})
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			// Closed before a single octet: a proxy's health check
+			// (HAProxy's "check" sends no header unless
+			// check-send-proxy), not a call.
+			l.log.Printf("tcp: %s: closed before a PROXY header (a health check?)", from)
+			c.Close()
+			return
+		}
+		if err != nil {
+			// A trusted proxy that sends no header, or a broken one, is
+			// misconfigured: every caller through it would be lost.
+			l.notices.Printf("PROXY protocol header from trusted proxy %s refused: %v; connection closed (does the proxy send one: HAProxy send-proxy or send-proxy-v2, nginx proxy_protocol on?)", from, err)
+			c.Close()
+			return
+		}
+		if h.Local || sameAddrPort(h.Source, from) {
+			// The proxy's own connection, not a caller's: its health
+			// check. HAProxy's check on a server with send-proxy-v2
+			// sends LOCAL, with send-proxy a version 1 header naming
+			// the check's own connection. It is answered by the
+			// connection itself; a call would only leave a record of a
+			// caller who left.
+			l.log.Printf("tcp: %s: PROXY header LOCAL (the proxy's own connection, a health check): closed", from)
+			c.Close()
+			return
+		}
+		p.peer = &tcp.Peer{RemoteAddr: h.Source.String(), Secure: h.TLS}
+	}
+	if l.cfg != nil {
+		tc := tls.Server(c, l.cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			l.log.Printf("tls: %s: handshake: %v", c.RemoteAddr(), err)
+			c.Close()
+			return
+		}
+		p.conn = tc
 	}
 	select {
-	case l.ready <- tc:
+	case l.ready <- p:
 	case <-l.stop.Done():
 		c.Close()
 	}
 }
 
-// Accept returns the next line whose TLS handshake finished. After Close
-// it returns an error wrapping net.ErrClosed.
-func (l *tlsListener) Accept(ctx context.Context) (transport.Line, error) {
+// sameAddrPort reports whether a and the host:port b are one address
+// (IPv4-mapped IPv6 and IPv4 alike).
+func sameAddrPort(a netip.AddrPort, b string) bool {
+	bp, err := netip.ParseAddrPort(b)
+	return err == nil && a.Port() == bp.Port() && a.Addr().Unmap() == bp.Addr().Unmap()
+}
+
+// Accept returns the next prepared line. After Close it returns an error
+// wrapping net.ErrClosed.
+func (l *preparedListener) Accept(ctx context.Context) (transport.Line, error) {
 	select {
-	case c := <-l.ready:
-		return secureLine{tcp.NewLine(c, true, l.opts)}, nil
+	case p := <-l.ready:
+		opts := l.opts
+		opts.Proxied = p.peer
+		line := tcp.NewLine(p.conn, true, opts)
+		if l.cfg != nil {
+			return secureLine{line}, nil
+		}
+		return line, nil
 	case err := <-l.failed:
 		l.failed <- err // for later calls
 		return nil, err
@@ -235,7 +314,7 @@ func (l *tlsListener) Accept(ctx context.Context) (transport.Line, error) {
 	}
 }
 
-func (l *tlsListener) Addr() string {
+func (l *preparedListener) Addr() string {
 	s := "tcp"
 	if l.opts.Telnet {
 		s = "telnet"
@@ -247,9 +326,10 @@ func (l *tlsListener) Addr() string {
 	return s + "://" + a
 }
 
-// Close stops answering: the accept loop ends and handshakes in progress
-// are abandoned; lines already accepted stay up. Close is idempotent.
-func (l *tlsListener) Close() error {
+// Close stops answering: the accept loop ends and connections being
+// prepared are abandoned; lines already accepted stay up. Close is
+// idempotent.
+func (l *preparedListener) Close() error {
 	var err error
 	l.once.Do(func() {
 		l.closed.Store(true)

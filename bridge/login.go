@@ -13,6 +13,7 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/transport/proxyproto"
 )
 
 // ErrDenied is what a Verifier returns (wrapped) when the user name and
@@ -93,6 +94,10 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 	for {
 		c, err := e.r.ReadByte()
 		if err != nil {
+			if errors.Is(err, proxyproto.ErrUnwanted) {
+				// Not a caller who left: the call flow refuses it.
+				return "", err
+			}
 			return "", errCallerGone
 		}
 		if e.pendingCR {

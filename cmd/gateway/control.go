@@ -48,6 +48,7 @@ type callControl interface {
 type controlSocket struct {
 	ln   net.Listener
 	path string
+	fi   os.FileInfo // the socket file this gateway made (close removes only it)
 	srv  *http.Server
 }
 
@@ -66,7 +67,7 @@ func listenControl(dir string, log *zap.Logger) (*controlSocket, error) {
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != iofs.ModeSocket {
-			return nil, fmt.Errorf("control socket %s: the name is taken by something that is not a socket (%s); remove it", path, fi.Mode().Type())
+			return nil, fmt.Errorf("control socket %s: the name is taken by %s; remove it", path, fileKind(fi.Mode()))
 		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			_ = c.Close()
@@ -78,9 +79,37 @@ func listenControl(dir string, log *zap.Logger) (*controlSocket, error) {
 	}
 	ln, err := listenUnixPrivate(path)
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		// Not wrapped: the start-up error's explanations are for the
+		// listeners' addresses.
+		return nil, fmt.Errorf("control socket: %v", err)
 	}
-	return &controlSocket{ln: ln, path: path}, nil
+	// Removed at close only while it is still this socket: a gateway
+	// that lost the state_dir's lock to another one starting at the same
+	// time must not remove the winner's.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	fi, err := os.Lstat(path)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("control socket: %v", err)
+	}
+	return &controlSocket{ln: ln, path: path, fi: fi}, nil
+}
+
+// fileKind names what a file of mode m is, for a message.
+func fileKind(m iofs.FileMode) string {
+	switch t := m.Type(); {
+	case t == 0:
+		return "a regular file"
+	case t&iofs.ModeDir != 0:
+		return "a directory"
+	case t&iofs.ModeSymlink != 0:
+		return "a symbolic link"
+	case t&iofs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case t&iofs.ModeDevice != 0:
+		return "a device"
+	}
+	return "something that is not a socket"
 }
 
 // serve answers on the socket for gw until close.
@@ -124,7 +153,10 @@ func (cs *controlSocket) close() {
 	if cs.srv != nil {
 		_ = cs.srv.Close()
 	}
-	_ = cs.ln.Close() // removes the socket (net.UnixListener unlinks on Close)
+	_ = cs.ln.Close()
+	if fi, err := os.Lstat(cs.path); err == nil && os.SameFile(fi, cs.fi) {
+		_ = os.Remove(cs.path)
+	}
 }
 
 // callsReply is the control socket's answer to GET /calls.
@@ -166,7 +198,11 @@ func (f *controlFlags) socket() (string, error) {
 		}
 		dir = cfg.StateDir
 	}
-	return filepath.Join(dir, controlSocketName), nil
+	path := filepath.Join(dir, controlSocketName)
+	if len(path) > maxSocketPath {
+		return "", fmt.Errorf("state_dir %s: the path is too long for a Unix socket, so the gateway runs without a control socket (it logged \"no control socket\" at start)", dir)
+	}
+	return path, nil
 }
 
 // controlClient is an HTTP client of the control socket at path.
@@ -221,8 +257,12 @@ is, for scripts. Run it as the gateway's user or root.`)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "gateway calls: the gateway answered %s %v\n", resp.Status, err)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway calls: reading the gateway's answer: %v\n", err)
+		return exitFailure
+	}
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "gateway calls: the gateway answered %s: %s\n", resp.Status, strings.TrimSpace(string(body[:min(len(body), 300)])))
 		return exitFailure
 	}
 	if *asJSON {
@@ -256,9 +296,9 @@ func printCalls(w io.Writer, calls []bridge.CallInfo, now time.Time) {
 // cell is s for the table: "-" for nothing, and no terminal controls.
 func cell(s string) string {
 	s = dash(s)
-	// A name or address is the caller's to choose in part (a user ID
-	// tried is not listed before login, but an X-Forwarded-For address
-	// is): no terminal controls on the operator's screen.
+	// Users are validated IDs and addresses are formatted by the
+	// gateway, but the table goes to the operator's terminal: nothing
+	// in it may be a terminal control, whatever a later change lets in.
 	return strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			return '?'
@@ -273,8 +313,8 @@ session number (gateway calls lists them). The caller hears "NO CARRIER
 (the operator ended the call)", the backend session is closed, and the
 call record says "hung up by the operator". A call that is hanging up to
 call back is left alone (its callback goes on). Exit 0 when every call
-was hung up, 1 when one was not in progress. Run it as the gateway's
-user or root.`)
+was hung up, 1 when one was not in progress or was calling back. Run it
+as the gateway's user or root.`)
 	var cf controlFlags
 	cf.add(fs)
 	if code, ok := parseFlags(fs, args); !ok {

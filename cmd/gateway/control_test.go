@@ -176,7 +176,7 @@ func TestControlErrors(t *testing.T) {
 	}
 	cmd := exec.Command(g.bin, "serve", "--config", g.cfgPath)
 	b, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(b), "is not a socket") {
+	if err == nil || !strings.Contains(string(b), "the name is taken by a directory; remove it") {
 		t.Errorf("serve over a directory named %s: %v\n%s", controlSocketName, err, b)
 	}
 }

@@ -40,3 +40,37 @@ func TestControlSocketModeWhateverUmask(t *testing.T) {
 		t.Errorf("plain listen gave %v: the test does not test the umask", fi.Mode())
 	}
 }
+
+// TestControlSocketCloseKeepsAnothers: a gateway whose socket was
+// replaced (another gateway started at the same moment and won the
+// state_dir's lock) leaves the other's socket when it stops.
+func TestControlSocketCloseKeepsAnothers(t *testing.T) {
+	dir := t.TempDir()
+	cs, err := listenControl(dir, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, controlSocketName)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	other, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	cs.close()
+	if _, err := os.Lstat(path); err != nil {
+		t.Errorf("the other gateway's socket: %v", err)
+	}
+	// And its own it removes.
+	other.Close()
+	cs, err = listenControl(dir, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.close()
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("own socket after close: %v", err)
+	}
+}

@@ -122,8 +122,9 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 			return fmt.Errorf("%w: Access Security timed out: %w", errProtocol, err)
 		case c.prompted && (errors.Is(err, lapm.ErrPeerDisconnected) || errors.Is(err, lapm.ErrLinkFailure) || errors.Is(err, io.EOF)):
 			// The gateway hung up; most likely its login time ran out
-			// while the prompts waited.
-			return fmt.Errorf("%w: the gateway hung up during the login, after %v at the prompts: it waits a bounded time for the login (its handshake_deadline, 60s unless changed): %w", errProtocol, atPrompt.Truncate(100*time.Millisecond), err)
+			// while the prompts waited (or its operator ended the
+			// call: gateway hangup).
+			return fmt.Errorf("%w: the gateway hung up during the login, after %v at the prompts: it waits a bounded time for the login (its handshake_deadline, 60s unless changed), and its operator may end a call: %w", errProtocol, atPrompt.Truncate(100*time.Millisecond), err)
 		case errors.Is(err, lapm.ErrLinkFailure), errors.Is(err, lapm.ErrPeerDisconnected),
 			errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
 			// The link failed under the handshake (an XID unanswered

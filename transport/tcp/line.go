@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/proxyproto"
 )
 
 // Logger is the narrow logger this package writes to (a *log.Logger or a
@@ -93,6 +94,17 @@ type Options struct {
 	KeepAlive time.Duration
 	// MaxSubneg bounds one telnet subnegotiation; 0 means DefaultMaxSubneg.
 	MaxSubneg int
+	// Proxied is set, for one line, by a listener that learned the caller
+	// from a trusted proxy's PROXY protocol header: Info reports its
+	// address (and Secure when the caller reached the proxy over TLS)
+	// instead of the connection's peer, with Proxied set.
+	Proxied *Peer
+}
+
+// Peer is the caller as a trusted proxy described it.
+type Peer struct {
+	RemoteAddr string // host:port
+	Secure     bool   // the caller's connection to the proxy was encrypted
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -114,9 +126,14 @@ func (o Options) linger() time.Duration {
 // called from different goroutines; concurrent Reads (or Writes) are
 // serialized.
 type Line struct {
-	conn     net.Conn
-	opts     Options
-	server   bool
+	conn   net.Conn
+	opts   Options
+	server bool
+	// guard watches a server line's first octets for a PROXY protocol
+	// header, which no caller sends: a proxy the listener does not
+	// trust, or one in front of a listener without proxy_protocol. Nil
+	// once it has decided. Guarded by readMu.
+	guard    *proxyproto.Guard
 	info     transport.LineInfo // static part
 	vectored bool               // conn gathers net.Buffers with writev
 
@@ -185,6 +202,14 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 		evCh:   make(chan transport.Event, 16),
 	}
 	l.info = transport.LineInfo{Transport: "tcp", LocalAddr: c.LocalAddr().String(), RemoteAddr: c.RemoteAddr().String()}
+	if p := opts.Proxied; p != nil {
+		l.info.RemoteAddr, l.info.Secure, l.info.Proxied = p.RemoteAddr, p.Secure, true
+	}
+	if server {
+		// A PROXY protocol header at the start of a server line is not a
+		// caller's typing (see read).
+		l.guard = new(proxyproto.Guard)
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		l.vectored = true
 		if err := tc.SetNoDelay(true); err != nil {
@@ -261,6 +286,16 @@ func (l *Line) read(p []byte) (int, error) {
 			return 0, l.rerr
 		}
 		n, err := l.conn.Read(p)
+		if n > 0 && l.guard != nil {
+			if l.guard.Feed(p[:n]) {
+				l.guard = nil
+				l.rerr = fmt.Errorf("tcp: read: %w", proxyproto.ErrUnwanted)
+				return 0, l.rerr
+			}
+			if l.guard.Decided() {
+				l.guard = nil
+			}
+		}
 		if n > 0 && l.tn != nil {
 			n = l.decode(p[:n])
 		}

@@ -1,0 +1,197 @@
+package bridge
+
+import (
+	"cmp"
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport/proxyproto"
+)
+
+// proxyV2For is a PROXY v2 header for a TCP4 caller src, with the
+// PP2_TYPE_SSL TLV when tls.
+func proxyV2For(src string, tls bool) []byte {
+	s := netip.MustParseAddrPort(src)
+	body := append(s.Addr().AsSlice(), 127, 0, 0, 1)
+	body = binary.BigEndian.AppendUint16(body, s.Port())
+	body = binary.BigEndian.AppendUint16(body, 2323)
+	if tls {
+		body = append(body, 0x20, 0, 5, 0x01, 0, 0, 0, 0)
+	}
+	b := append(append([]byte{}, proxyproto.SignatureV2[:]...), 0x21, 0x11)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(body)))
+	return append(b, body...)
+}
+
+// startProxyListener starts a gateway whose telnet listener takes PROXY
+// headers from trusted (v42 as given).
+func startProxyListener(t *testing.T, trusted []string, v42 config.V42Mode, textLogin ...config.TextLogin) (*Gateway, *store.File) {
+	t.Helper()
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	c.Listeners[0].V42 = v42
+	c.Listeners[0].TextLogin = config.TextLoginAllow
+	if len(textLogin) > 0 {
+		c.Listeners[0].TextLogin = textLogin[0]
+	}
+	c.Listeners[0].ProxyProtocol = len(trusted) > 0
+	c.Listeners[0].TrustedProxies = trusted
+	opts := StartOptions{Verifier: &fakeVerifier{users: map[string]string{"alice": "secret"}}}
+	if v42 != config.V42Off {
+		key, err := auth.GenerateHostKey(crand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.V42 = &LAPMAnswerer{HostKey: key}
+	}
+	g, err := Start(context.Background(), c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Shutdown(context.Background()) })
+	return g, g.Store
+}
+
+func dialFrom(t *testing.T, g *Gateway, local string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	return conn
+}
+
+// TestProxyProtocolListener: a trusted proxy's header gives the call the
+// caller's address (record, per-call address), TLS included; the same
+// header from an address that is not trusted, or on a listener without
+// proxy_protocol, ends the call as refused and never reaches the login
+// as typing; a trusted proxy that closes without a word (a health check)
+// makes no call.
+func TestProxyProtocolListener(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	g, st := startProxyListener(t, []string{"127.0.0.2"}, config.V42Off)
+
+	// A health check: connect, close.
+	dialFrom(t, g, "127.0.0.2").Close()
+
+	conn := dialFrom(t, g, "127.0.0.2")
+	conn.Write(proxyV2For("198.51.100.7:50312", true))
+	login(t, conn, "alice", "secret")
+	io.WriteString(conn, "through")
+	expect(t, conn, "through")
+	conn.Close()
+	recs := waitRecords(t, st, 1)
+	if r := recs[0]; r.Remote != "198.51.100.7:50312" || r.Line != "telnet" || r.Result != store.ResultCompleted || r.User != "alice" {
+		t.Errorf("record via the trusted proxy: %+v", r)
+	}
+
+	// From an address that is not a trusted proxy: refused, with words.
+	conn = dialFrom(t, g, "127.0.0.3")
+	conn.Write(proxyV2For("198.51.100.8:1", false))
+	if out := readAll(conn); !strings.Contains(out, "NO CARRIER (this gateway takes no PROXY protocol header from your address)") {
+		t.Errorf("untrusted header: caller heard %q", out)
+	}
+	recs = waitRecords(t, st, 2)
+	if r := recs[1]; r.Result != store.ResultRefused || !strings.HasPrefix(r.Remote, "127.0.0.3:") || !strings.Contains(r.Reason, "PROXY protocol header") {
+		t.Errorf("record of an untrusted header: %+v", r)
+	}
+	// A direct caller from elsewhere needs no header.
+	conn = dialFrom(t, g, "127.0.0.4")
+	login(t, conn, "alice", "secret")
+	io.WriteString(conn, "direct")
+	expect(t, conn, "direct")
+	conn.Close()
+	recs = waitRecords(t, st, 3)
+	if r := recs[2]; !strings.HasPrefix(r.Remote, "127.0.0.4:") || r.Result != store.ResultCompleted {
+		t.Errorf("direct caller: %+v", r)
+	}
+	if len(recs) != 3 {
+		t.Errorf("records (the health check must make none): %+v", recs)
+	}
+}
+
+// TestProxyHeaderOnPlainListener: without proxy_protocol a header is
+// refused, in text login and in V.42 detection alike.
+func TestProxyHeaderOnPlainListener(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, v42 := range []config.V42Mode{config.V42Off, config.V42Detect} {
+		t.Run(string(v42), func(t *testing.T) {
+			g, st := startProxyListener(t, nil, v42)
+			conn := dialFrom(t, g, "127.0.0.1")
+			conn.Write([]byte("PROXY TCP4 198.51.100.7 127.0.0.1 50312 2323\r\n"))
+			if out := readAll(conn); !strings.Contains(out, "NO CARRIER (this gateway takes no PROXY protocol header") || strings.Contains(out, "password") {
+				t.Errorf("caller heard %q", out)
+			}
+			recs := waitRecords(t, st, 1)
+			if r := recs[0]; r.Result != store.ResultRefused || r.User != "" {
+				t.Errorf("record: %+v", r)
+			}
+		})
+	}
+}
+
+// TestProxyListenerBrokenHeader: a trusted proxy that sends garbage, or
+// nothing before the deadline, is closed before the call flow: no call,
+// no record.
+func TestProxyListenerBrokenHeader(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	g, st := startProxyListener(t, []string{"127.0.0.2"}, config.V42Off)
+	conn := dialFrom(t, g, "127.0.0.2")
+	conn.Write([]byte("login: alice\r\n"))
+	if b, err := io.ReadAll(conn); len(b) != 0 {
+		t.Errorf("got %q (%v)", b, err)
+	}
+	// A good call afterwards is the first record.
+	conn = dialFrom(t, g, "127.0.0.2")
+	conn.Write([]byte("PROXY TCP4 198.51.100.9 127.0.0.1 4 2323\r\n"))
+	login(t, conn, "alice", "secret")
+	conn.Close()
+	if r := waitRecords(t, st, 1)[0]; r.Remote != "198.51.100.9:4" {
+		t.Errorf("record: %+v", r)
+	}
+}
+
+// TestProxyProtocolSecureTextLogin: on a loopback listener with
+// text_login = "secure", a caller from afar through the proxy is not
+// local: refused in clear, allowed when the proxy says it took the call
+// over TLS (send-proxy-v2-ssl); a caller on this machine through the
+// proxy is local.
+func TestProxyProtocolSecureTextLogin(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	g, st := startProxyListener(t, []string{"127.0.0.2"}, config.V42Off, config.TextLoginSecure)
+	conn := dialFrom(t, g, "127.0.0.2")
+	conn.Write(proxyV2For("198.51.100.7:50312", false))
+	if out := readAll(conn); !strings.Contains(out, "does not offer a text login") {
+		t.Errorf("in clear from afar: %q", out)
+	}
+	for i, src := range []string{"198.51.100.7:50313", "127.0.0.1:40000"} {
+		conn = dialFrom(t, g, "127.0.0.2")
+		conn.Write(proxyV2For(src, i == 0))
+		login(t, conn, "alice", "secret")
+		io.WriteString(conn, "in")
+		expect(t, conn, "in")
+		conn.Close()
+	}
+	recs := waitRecords(t, st, 3)
+	slices.SortFunc(recs, func(a, b store.CallRecord) int { return cmp.Compare(a.Session, b.Session) })
+	if recs[0].Result != store.ResultRefused || recs[1].Result != store.ResultCompleted || recs[1].Line != "telnet" || recs[2].Result != store.ResultCompleted {
+		t.Errorf("records: %+v", recs)
+	}
+}
