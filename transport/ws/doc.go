@@ -138,7 +138,9 @@
 // address is the TCP peer, unless the TCP peer is listed in
 // Options.TrustedProxies: then the right-most address in X-Forwarded-For
 // that is not itself a trusted proxy is used (with port 0, the caller's
-// port being unknown; LineInfo.Proxied). A trusted proxy's
+// port being unknown; LineInfo.Proxied: a backend's PROXY protocol
+// header, package bridge, carries that address with source port 0). A
+// trusted proxy's
 // X-Forwarded-Proto "https" (its last value) marks the line Secure
 // (Transport "wss"), with or without X-Forwarded-For: a proxy that sends
 // only X-Forwarded-Proto leaves the line with its own address, and
