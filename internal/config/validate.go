@@ -372,7 +372,7 @@ func (c *Config) Warnings() []string {
 			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
 		} else if l.TextLogin == TextLoginAllow && !l.Secure() && len(l.TrustedProxies) > 0 {
 			// On loopback, but the proxies pass on callers from anywhere.
-			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear (\"secure\" allows only those on this machine or marked X-Forwarded-Proto: https)", l.Name, l.Address))
+			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear (\"secure\" allows only those on this machine or that the proxy says reached it over TLS)", l.Name, l.Address))
 		}
 	}
 	return w
