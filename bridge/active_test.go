@@ -209,3 +209,30 @@ func TestOperatorHangUpAfterV42Confirm(t *testing.T) {
 		t.Fatalf("records: %+v", r)
 	}
 }
+
+// TestHoldoffInForceAtLastWords: a caller that redials the moment it
+// reads the gateway's NO CARRIER finds the hold-off in force (C-Kermit
+// scripts did this and got a login: the slot, and with it the hold-off,
+// was released only after the words were written).
+func TestHoldoffInForceAtLastWords(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, func(c net.Conn) { c.Close() }) // ends every session at once
+	c := testConfig(t, config.Backend{Name: "gone", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.Holdoff.Duration = time.Minute
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	// Both calls come from one address (the in-memory lines' name).
+	line, done := simCall(t, s)
+	login(t, line, "alice", "secret")
+	expect(t, line, "NO CARRIER (the service ended the session)")
+	again, done2 := simCall(t, s)
+	if out := readAll(again); !strings.Contains(out, "BUSY") {
+		t.Errorf("redial at the last words heard %q", out)
+	}
+	line.Close()
+	<-done
+	<-done2
+	recs := records(t, st)
+	if len(recs) != 2 {
+		t.Fatalf("records: %+v", recs)
+	}
+}

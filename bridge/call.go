@@ -265,6 +265,9 @@ func (c *call) end(result, reason, msg string) {
 // has an effect.
 func (c *call) hangup(msg string) {
 	c.hangOnce.Do(func() {
+		if msg != "" && c.hasSlot {
+			c.s.slots.holdOff(c.source, c.s.now())
+		}
 		if msg != "" {
 			w, _, stats := c.stream()
 			limit := c.lastWordsTimeout(len(msg), stats)

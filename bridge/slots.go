@@ -116,6 +116,18 @@ func (s *slots) release(source string, now time.Time) {
 	}
 }
 
+// holdOff starts source's hold-off at now, as one of its calls hangs
+// up: the gateway's last words (NO CARRIER) are written before the slot
+// is released, and a caller that redials the moment it reads them must
+// find the hold-off in force already. release sets it again.
+func (s *slots) holdOff(source string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lim.holdoff > 0 {
+		s.hangup[source] = now.Add(s.lim.holdoff)
+	}
+}
+
 // busy reports the slots in use.
 func (s *slots) busy() int {
 	s.mu.Lock()

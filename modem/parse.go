@@ -35,7 +35,7 @@ type executor struct {
 // prefix ("", "&", "\\", "%") followed by the command letter.
 var ignored = map[string]int{
 	"B": 1, "C": 1, "F": 1, "L": 3, "M": 3, "N": 1, "P": 0, "T": 0, "W": 2, "Y": 1,
-	"&A": 3, "&B": 2, "&G": 2, "&H": 7, "&I": 5, "&J": 1, "&L": 1, "&M": 5,
+	"&A": 3, "&B": 2, "&E": 15, "&G": 2, "&H": 7, "&I": 5, "&J": 1, "&L": 1, "&M": 5,
 	"&N": 20, "&P": 3, "&Q": 9, "&R": 2, "&T": 8, "&U": 20, "&X": 2, "&Y": 3,
 	"\\A": 3, "\\B": 9, "\\G": 1, "\\J": 1, "\\K": 5, "\\N": 7, "\\Q": 3, "\\T": 90, "\\V": 2,
 	"%C": 3, "%E": 2,
@@ -46,6 +46,7 @@ var ignored = map[string]int{
 var extended = map[string]bool{
 	"IFC": true, "IPR": true, "ICF": true, "MS": true, "ES": true, "DS": true,
 	"DR": true, "ER": true, "ILRR": true, "CMEE": true, "ETBM": true,
+	"EB": true, "EFCS": true, "ESR": true, "ESA": true, "EFRAM": true, "EWIND": true,
 }
 
 func (ex *executor) peek() (byte, bool) {
@@ -143,10 +144,12 @@ func (ex *executor) run() (Result, string) {
 			}
 		case 'X':
 			n, ok := ex.number()
-			if !ok || n > 4 {
+			if !ok || n > 7 {
 				return ResError, ""
 			}
-			m.p.X = n
+			// X5..X7 are vendors' supersets of X4 (ZyXEL, USRobotics),
+			// which dialers' init strings use: they act as X4.
+			m.p.X = min(n, 4)
 		case 'I':
 			n, ok := ex.number()
 			if !ok || !ex.cmdInfo(n) {
@@ -378,6 +381,33 @@ func regLines(p *Profile) []string {
 // cmdExtended handles the few V.250 extended-syntax commands terminal
 // programs send: +FCLASS (data mode only), +GMI/+GMM/+GMR identification,
 // and port or modulation settings accepted without effect.
+// extendedValueEnd is where an extended command's value that starts at
+// src[p] ends. V.250 ends it at ';' (or the line's end), but modems
+// that dialers were written for also end a numeric value (digits,
+// commas, dots) at the first character that cannot be part of it, and
+// any value at the '+' of the next extended command: C-Kermit's
+// Rockwell, Zoom and Lucent init strings send "+FCLASS=0S37=0" and
+// "+FCLASS=0S37=0+MS=V92". A quoted string runs to its closing quote.
+func extendedValueEnd(src []byte, p int) int {
+	inQuote, numeric := false, true
+	for i := p; i < len(src); i++ {
+		switch c := src[i]; {
+		case inQuote:
+			inQuote = c != '"'
+		case c == '"':
+			inQuote, numeric = true, false
+		case c == ';':
+			return i
+		case c >= '0' && c <= '9' || c == ',' || c == '.' || c == ' ':
+		case numeric && i > p, c == '+':
+			return i
+		default:
+			numeric = false
+		}
+	}
+	return len(src)
+}
+
 func (ex *executor) cmdExtended() bool {
 	start := ex.pos
 	for ex.pos < len(ex.src) {
@@ -403,9 +433,7 @@ func (ex *executor) cmdExtended() bool {
 				form = "=?"
 			} else {
 				vs := ex.pos
-				for ex.pos < len(ex.src) && ex.src[ex.pos] != ';' {
-					ex.pos++
-				}
+				ex.pos = extendedValueEnd(ex.src, vs)
 				form, value = "=", strings.TrimSpace(string(ex.src[vs:ex.pos]))
 			}
 		case '?':
