@@ -795,7 +795,18 @@ func (c *call) proxyHeaderRefused(err error) bool {
 	if !errors.Is(err, proxyproto.ErrUnwanted) {
 		return false
 	}
-	c.log.Warn("PROXY protocol header refused: a proxy in front of this listener sends one; set proxy_protocol = true and list the proxy in trusted_proxies")
+	var why string
+	switch {
+	case c.info.Proxied:
+		why = "a second PROXY protocol header, from the caller behind the trusted proxy"
+	case c.lc.ProxyProtocol:
+		why = "a PROXY protocol header from an address not in trusted_proxies (a caller claiming another address, or a proxy missing from trusted_proxies)"
+	default:
+		why = "a PROXY protocol header on a listener without proxy_protocol (if a proxy in front of it sends one, set proxy_protocol = true and list the proxy in trusted_proxies)"
+	}
+	// Summed, at most a line a second: a proxy's health checks against
+	// a listener not set up for them come every few seconds.
+	c.s.proxyRefusals.Add(fmt.Sprintf("calls refused: %s; last from %s on listener %s", why, c.info.RemoteAddr, c.lc.Name))
 	c.end(store.ResultRefused, "a PROXY protocol header arrived, which this listener does not take from this address", msgProxyHeader)
 	return true
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,40 +235,46 @@ func (l *preparedListener) prepare(c net.Conn) {
 	ctx, cancel := context.WithTimeout(l.stop, l.timeout)
 	defer cancel()
 	p := prepared{conn: c}
-	if from := c.RemoteAddr().String(); l.trusted.Contains(from) {
+	from := c.RemoteAddr().String()
+	// own: the proxy's own connection (its health check, or a caller it
+	// cannot name): a call only if the caller speaks first.
+	own := false
+	if l.trusted.Contains(from) {
 		stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
 		h, err := proxyproto.Read(c)
 		if !stop() {
 			err = cmp.Or(err, ctx.Err())
 		}
 		_ = c.SetReadDeadline(time.Time{})
-		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		switch {
+		case err == nil && (h.Local || sameAddrPort(h.Source, from) && sameAddrPort(h.Dest, c.LocalAddr().String())):
+			// LOCAL (version 2: HAProxy's check on a send-proxy-v2
+			// server, and its unix-socket frontends; version 1
+			// UNKNOWN), or a header that names this very connection
+			// (HAProxy's check on a send-proxy server).
+			own = true
+		case err == nil:
+			p.peer = &tcp.Peer{RemoteAddr: h.Source.String(), Secure: h.TLS}
+		case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
 			// Closed before a single octet: a proxy's health check
 			// (HAProxy's "check" sends no header unless
 			// check-send-proxy), not a call.
 			l.log.Printf("tcp: %s: closed before a PROXY header (a health check?)", from)
 			c.Close()
 			return
-		}
-		if err != nil {
+		case l.stop.Err() != nil:
+			c.Close() // the listener is closing: not the proxy's fault
+			return
+		default:
 			// A trusted proxy that sends no header, or a broken one, is
 			// misconfigured: every caller through it would be lost.
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("no PROXY header within %v", l.timeout)
+			}
 			l.notices.Printf("PROXY protocol header from trusted proxy %s refused: %v; connection closed (does the proxy send one: HAProxy send-proxy or send-proxy-v2, nginx proxy_protocol on?)", from, err)
 			c.Close()
 			return
 		}
-		if h.Local || sameAddrPort(h.Source, from) {
-			// The proxy's own connection, not a caller's: its health
-			// check. HAProxy's check on a server with send-proxy-v2
-			// sends LOCAL, with send-proxy a version 1 header naming
-			// the check's own connection. It is answered by the
-			// connection itself; a call would only leave a record of a
-			// caller who left.
-			l.log.Printf("tcp: %s: PROXY header LOCAL (the proxy's own connection, a health check): closed", from)
-			c.Close()
-			return
-		}
-		p.peer = &tcp.Peer{RemoteAddr: h.Source.String(), Secure: h.TLS}
 	}
 	if l.cfg != nil {
 		tc := tls.Server(c, l.cfg)
@@ -278,11 +285,56 @@ func (l *preparedListener) prepare(c net.Conn) {
 		}
 		p.conn = tc
 	}
+	if own {
+		var ok bool
+		if p.conn, ok = firstOctet(ctx, p.conn); !ok {
+			// A health check (it connects, perhaps completes TLS, and
+			// goes): a call would only leave a record of a caller who
+			// left.
+			l.log.Printf("tcp: %s: the proxy's own connection (LOCAL) ended without an octet (a health check?)", from)
+			c.Close()
+			return
+		}
+	}
 	select {
 	case l.ready <- p:
 	case <-l.stop.Done():
 		c.Close()
 	}
+}
+
+// firstOctet waits, until ctx ends, for an octet from conn without
+// losing it: on a TCP connection it peeks (peekOctet), so that the line
+// keeps its *net.TCPConn; on another (TLS) it reads the octet and
+// returns conn with it put back in front. ok is false if none came.
+func firstOctet(ctx context.Context, conn net.Conn) (net.Conn, bool) {
+	if tc, isTCP := conn.(*net.TCPConn); isTCP {
+		return conn, peekOctet(ctx, tc)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var b [1]byte
+	n, _ := conn.Read(b[:])
+	_ = conn.SetReadDeadline(time.Time{})
+	if n == 0 {
+		return conn, false
+	}
+	return &prefixConn{Conn: conn, first: b[:n]}, true
+}
+
+// prefixConn is a connection with octets already read put back in front.
+type prefixConn struct {
+	net.Conn
+	first []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.first) > 0 {
+		n := copy(b, p.first)
+		p.first = p.first[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
 }
 
 // sameAddrPort reports whether a and the host:port b are one address
@@ -300,7 +352,10 @@ func (l *preparedListener) Accept(ctx context.Context) (transport.Line, error) {
 		opts := l.opts
 		opts.Proxied = p.peer
 		line := tcp.NewLine(p.conn, true, opts)
-		if l.cfg != nil {
+		if l.cfg != nil && p.peer == nil {
+			// Encrypted from the caller. A proxied caller's line is
+			// encrypted only from the proxy on: the header's TLS
+			// flag says whether the caller's own was (tcp.Peer).
 			return secureLine{line}, nil
 		}
 		return line, nil

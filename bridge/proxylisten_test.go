@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -192,6 +194,94 @@ func TestProxyProtocolSecureTextLogin(t *testing.T) {
 	recs := waitRecords(t, st, 3)
 	slices.SortFunc(recs, func(a, b store.CallRecord) int { return cmp.Compare(a.Session, b.Session) })
 	if recs[0].Result != store.ResultRefused || recs[1].Result != store.ResultCompleted || recs[1].Line != "telnet" || recs[2].Result != store.ResultCompleted {
+		t.Errorf("records: %+v", recs)
+	}
+}
+
+// localV2 is a version 2 LOCAL header.
+func localV2() []byte {
+	return append(append([]byte{}, proxyproto.SignatureV2[:]...), 0x20, 0x00, 0, 0)
+}
+
+// TestProxyListenerOwnConnections: the proxy's own connections (a LOCAL
+// header; a version 1 header naming the connection itself) are health
+// checks when they say nothing more, and calls from the proxy's address
+// when the other end speaks (HAProxy's unix-socket frontends send LOCAL
+// for their callers).
+func TestProxyListenerOwnConnections(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	g, st := startProxyListener(t, []string{"127.0.0.2"}, config.V42Off)
+	// Health checks: LOCAL, then gone; a v1 header naming the connection
+	// itself, then gone.
+	c := dialFrom(t, g, "127.0.0.2")
+	c.Write(localV2())
+	c.Close()
+	c = dialFrom(t, g, "127.0.0.2")
+	la, ra := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
+	fmt.Fprintf(c, "PROXY TCP4 %s %s %d %d\r\n", la.IP, ra.IP, la.Port, ra.Port)
+	c.Close()
+	// A caller behind LOCAL that speaks first.
+	c = dialFrom(t, g, "127.0.0.2")
+	c.Write(append(localV2(), '\r'))
+	login(t, c, "alice", "secret")
+	io.WriteString(c, "own")
+	expect(t, c, "own")
+	c.Close()
+	waitRecords(t, st, 1)
+	time.Sleep(100 * time.Millisecond) // a check's record, had it made one, would be there too
+	if recs := records(t, st); len(recs) != 1 || !strings.HasPrefix(recs[0].Remote, "127.0.0.2:") || recs[0].User != "alice" {
+		t.Errorf("records (the checks must make none): %+v", recs)
+	}
+}
+
+// TestProxyTLSListener: behind a proxy that re-encrypts (HAProxy "server
+// ... ssl send-proxy-v2"), the header comes before the TLS handshake; the
+// caller's line counts as encrypted only when the header says the
+// caller's own connection was (send-proxy-v2-ssl); a LOCAL health check
+// completes its TLS handshake (HAProxy's ssl check needs it) and makes no
+// call.
+func TestProxyTLSListener(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	c.Listeners[0].TextLogin = config.TextLoginSecure
+	c.Listeners[0].ProxyProtocol = true
+	c.Listeners[0].TrustedProxies = []string{"127.0.0.2"}
+	c.Listeners[0].TLSCert, c.Listeners[0].TLSKey = certFile, keyFile
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"alice": "secret"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	dialTLS := func(header []byte) *tls.Conn {
+		raw := dialFrom(t, g, "127.0.0.2")
+		raw.Write(header)
+		tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			t.Fatalf("TLS handshake after the header: %v", err)
+		}
+		return tc
+	}
+	// A health check: LOCAL, TLS, gone.
+	dialTLS(localV2()).Close()
+	// A caller in clear to the proxy: refused under "secure".
+	tc := dialTLS(proxyV2For("198.51.100.7:1", false))
+	if out := readAll(tc); !strings.Contains(out, "does not offer a text login") {
+		t.Errorf("caller in clear to the proxy heard %q", out)
+	}
+	// A caller over TLS to the proxy: allowed.
+	tc = dialTLS(proxyV2For("198.51.100.7:2", true))
+	login(t, tc, "alice", "secret")
+	io.WriteString(tc, "tls")
+	expect(t, tc, "tls")
+	tc.Close()
+	recs := waitRecords(t, g.Store, 2)
+	slices.SortFunc(recs, func(a, b store.CallRecord) int { return cmp.Compare(a.Session, b.Session) })
+	if len(recs) != 2 || recs[0].Result != store.ResultRefused || recs[0].Remote != "198.51.100.7:1" ||
+		recs[1].Result != store.ResultCompleted || recs[1].Remote != "198.51.100.7:2" {
 		t.Errorf("records: %+v", recs)
 	}
 }

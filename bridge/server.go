@@ -97,6 +97,11 @@ type Server struct {
 	// shedLogins sums the text logins shed because the queue of
 	// password checks was full into warnings (loginShed).
 	shedLogins burstlog.Log
+	// proxyRefusals sums the calls refused for a PROXY protocol header
+	// the listener does not take (proxyHeaderRefused) into warnings: a
+	// proxy's health checks against a listener not set up for them
+	// would otherwise warn every few seconds.
+	proxyRefusals burstlog.Log
 	// overLines is how many calls a listener answers at once beyond
 	// max_concurrent (maxCallsOverLines; tests lower it).
 	overLines int
@@ -132,6 +137,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.busyRecords.summary.Emit = func(n int, _ string) {
 		s.log.Warn("connection flood: BUSY calls hung up without a call record", zap.Int("calls", n))
+	}
+	s.proxyRefusals.Emit = func(n int, last string) {
+		s.log.Warn(last, zap.Int("calls", n))
 	}
 	s.shedLogins.Emit = func(n int, last string) {
 		s.log.Warn("password checks busy: logins shed (raise [security] hash_queue or max_hashing if this persists)", zap.Int("logins", n), zap.String("last_remote", last))
@@ -501,6 +509,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.serving.Wait()
 	s.busyRecords.summary.Close()
 	s.shedLogins.Close()
+	s.proxyRefusals.Close()
 	return err
 }
 

@@ -83,7 +83,7 @@ func readV1(r io.Reader, start []byte) (Header, error) {
 			return Header{}, fmt.Errorf("%w: version 1 line longer than %d octets", ErrHeader, maxV1)
 		}
 		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return Header{}, err
+			return Header{}, unexpected(err)
 		}
 		line = append(line, b[0])
 	}
@@ -118,8 +118,9 @@ func parseV1(s string) (Header, error) {
 		}
 		ports[i] = uint16(n)
 	}
-	h.Source = netip.AddrPortFrom(addrs[0], ports[0])
-	h.Dest = netip.AddrPortFrom(addrs[1], ports[1])
+	// nginx on a dual-stack socket names IPv4 callers "TCP6 ::ffff:a.b.c.d".
+	h.Source = netip.AddrPortFrom(addrs[0].Unmap(), ports[0])
+	h.Dest = netip.AddrPortFrom(addrs[1].Unmap(), ports[1])
 	return h, nil
 }
 
@@ -181,12 +182,20 @@ func parseV2(verCmd, fam byte, rest []byte) (Header, error) {
 		}
 		src, _ := netip.AddrFromSlice(rest[:alen])
 		dst, _ := netip.AddrFromSlice(rest[alen : 2*alen])
+		src, dst = src.Unmap(), dst.Unmap()
 		sp := binary.BigEndian.Uint16(rest[2*alen:])
 		dp := binary.BigEndian.Uint16(rest[2*alen+2:])
 		h.Source, h.Dest = netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp)
 		tlvs = rest[size:]
+	case 0x12, 0x22, 0x31, 0x32:
+		// UDP over IPv4 or IPv6, UNIX stream or datagram: valid, but no
+		// address a TCP listener can use; the specification has a
+		// receiver that does not take them fall back to UNSPEC. The
+		// length field has skipped the addresses.
+		h.Local = true
+		return h, nil
 	default:
-		return Header{}, fmt.Errorf("%w: version 2: address family and protocol 0x%02x (only TCP over IPv4 or IPv6)", ErrHeader, fam)
+		return Header{}, fmt.Errorf("%w: version 2: address family and protocol 0x%02x", ErrHeader, fam)
 	}
 	for len(tlvs) > 0 {
 		if len(tlvs) < 3 {

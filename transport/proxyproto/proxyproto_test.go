@@ -57,8 +57,11 @@ func TestRead(t *testing.T) {
 		{"v1 double space", []byte("PROXY TCP4  192.0.2.7 198.51.100.1 4000 2323\r\n"), Header{}, "want TCP4"},
 		{"v2 bad command", v2(0x22, 0x11, tcp4Body()), Header{}, "command octet 0x22"},
 		{"v2 version 1", v2(0x11, 0x11, tcp4Body()), Header{}, "command octet 0x11"},
-		{"v2 udp", v2(0x21, 0x12, tcp4Body()), Header{}, "family and protocol 0x12"},
-		{"v2 unix", v2(0x21, 0x31, make([]byte, 216)), Header{}, "family and protocol 0x31"},
+		{"v2 udp", v2(0x21, 0x12, tcp4Body()), Header{Version: 2, Local: true}, ""},
+		{"v2 unix", v2(0x21, 0x31, make([]byte, 216)), Header{Version: 2, Local: true}, ""},
+		{"v2 bad family", v2(0x21, 0x13, tcp4Body()), Header{}, "family and protocol 0x13"},
+		{"v1 tcp6 mapped", []byte("PROXY TCP6 ::ffff:192.0.2.7 ::ffff:198.51.100.1 4000 2323\r\n"), Header{Version: 1, Source: src4, Dest: dst4}, ""},
+		{"v2 tcp6 mapped", v2(0x21, 0x21, append(append(append([]byte{}, netip.MustParseAddr("::ffff:192.0.2.7").AsSlice()...), netip.MustParseAddr("::ffff:198.51.100.1").AsSlice()...), 0x0F, 0xA0, 0x09, 0x13)), Header{Version: 2, Source: src4, Dest: dst4}, ""},
 		{"v2 short addresses", v2(0x21, 0x21, tcp4Body()), Header{}, "want 36"},
 		{"v2 tlv past end", v2(0x21, 0x11, tcp4Body(0x20, 0, 9, 1)), Header{}, "runs past"},
 		{"v2 tlv cut", v2(0x21, 0x11, tcp4Body(0x20, 0)), Header{}, "cut short"},
@@ -88,8 +91,12 @@ func TestRead(t *testing.T) {
 }
 
 func TestReadShort(t *testing.T) {
-	for _, in := range [][]byte{nil, []byte("PROXY TC"), []byte("PROXY TCP4 192.0.2.7"), v2(0x21, 0x11, tcp4Body())[:20], SignatureV2[:]} {
-		if _, err := Read(bytes.NewReader(in)); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := Read(bytes.NewReader(nil)); err != io.EOF {
+		t.Errorf("nothing: %v, want io.EOF", err)
+	}
+	// Cut short after some octets: never io.EOF, which says "nothing at all".
+	for _, in := range [][]byte{[]byte("PROXY TC"), []byte("PROXY TCP4 192.0.2.7"), v2(0x21, 0x11, tcp4Body())[:20], SignatureV2[:]} {
+		if _, err := Read(bytes.NewReader(in)); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("%q: %v", in, err)
 		}
 	}
