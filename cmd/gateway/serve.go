@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -342,7 +343,11 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 		}
 		c.Callback = cfg.Callback
 		// Keep the listeners being served; take everything else.
-		c.Listeners = mergeListeners(cfg.Listeners, c.Listeners)
+		var kept []string
+		c.Listeners, kept = mergeListeners(cfg.Listeners, c.Listeners)
+		for _, k := range kept {
+			log.Warn("reload: " + k)
+		}
 		cfg = c
 		// As at start-up: a pty program that is missing, text login in
 		// clear beyond loopback.
@@ -406,19 +411,63 @@ func logUsersWarnings(log *zap.Logger, cfg *config.Config, users *auth.Users) {
 }
 
 // mergeListeners keeps the served listeners, with new settings for those
-// whose name and address did not change.
-func mergeListeners(served, fresh []config.Listener) []config.Listener {
-	out := make([]config.Listener, len(served))
+// whose name and address did not change, except the settings fixed when
+// the listener was opened (openSettings), which stay as served: kept
+// says, per listener, which of those the new configuration changes
+// (they take effect only with a restart).
+func mergeListeners(served, fresh []config.Listener) (out []config.Listener, kept []string) {
+	out = make([]config.Listener, len(served))
 	for i, s := range served {
 		out[i] = s
 		for _, f := range fresh {
-			if f.Name == s.Name && f.Address == s.Address {
-				out[i] = f
+			if f.Name != s.Name || f.Address != s.Address {
+				continue
 			}
+			if d := openSettingsDiffer(s, f); len(d) > 0 {
+				kept = append(kept, fmt.Sprintf("listener %q: %s change only with a restart (kept as served)", s.Name, strings.Join(d, ", ")))
+			}
+			f.Telnet, f.TLSCert, f.TLSKey = s.Telnet, s.TLSCert, s.TLSKey
+			f.AllowedOrigins, f.TrustedProxies, f.ProxyProtocol = s.AllowedOrigins, s.TrustedProxies, s.ProxyProtocol
+			f.HTTPMaxConns, f.HTTPMaxConnsPerSource = s.HTTPMaxConns, s.HTTPMaxConnsPerSource
+			if isWebScheme(s.Scheme()) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
+				f.V42 = s.V42 // the browser page's login was chosen at start
+			}
+			out[i] = f
 		}
 	}
-	return out
+	return out, kept
 }
+
+// openSettingsDiffer names the settings of a listener that
+// bridge.OpenListener fixed when it opened it and that f changes.
+func openSettingsDiffer(s, f config.Listener) []string {
+	var d []string
+	if s.TelnetOn() != f.TelnetOn() {
+		d = append(d, "telnet")
+	}
+	if s.TLSCert != f.TLSCert || s.TLSKey != f.TLSKey {
+		d = append(d, "tls_cert, tls_key")
+	}
+	if !slices.Equal(s.AllowedOrigins, f.AllowedOrigins) {
+		d = append(d, "allowed_origins")
+	}
+	if !slices.Equal(s.TrustedProxies, f.TrustedProxies) {
+		d = append(d, "trusted_proxies")
+	}
+	if s.ProxyProtocol != f.ProxyProtocol {
+		d = append(d, "proxy_protocol")
+	}
+	if s.HTTPMaxConns != f.HTTPMaxConns || s.HTTPMaxConnsPerSource != f.HTTPMaxConnsPerSource {
+		d = append(d, "http_max_conns, http_max_conns_per_source")
+	}
+	if isWebScheme(s.Scheme()) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
+		d = append(d, "v42 (between \"lapm\" and the others: the browser page's login)")
+	}
+	return d
+}
+
+// isWebScheme tells the WebSocket listeners' schemes.
+func isWebScheme(scheme string) bool { return scheme == "ws" || scheme == "wss" }
 
 // ensureDemoUser creates the demo account (random password, kept in
 // state_dir/demo-password with mode 0600 so it can be shown again) and

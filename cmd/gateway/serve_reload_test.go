@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -41,5 +42,36 @@ func TestReloadChanges(t *testing.T) {
 	}
 	if got := reloadChanges(oldCfg, oldCfg, oldUsers, oldUsers); got != (reloadChange{}) {
 		t.Errorf("no change: %+v", got)
+	}
+}
+
+// TestMergeListenersKeepsOpenSettings: a reload takes a served listener's
+// call settings but keeps those fixed when it was opened (proxy_protocol,
+// trusted_proxies, TLS files, origins, telnet, HTTP bounds), and says so;
+// a new trial operator added proxy_protocol, sent SIGHUP, and nothing
+// said it had not taken effect.
+func TestMergeListenersKeepsOpenSettings(t *testing.T) {
+	served := []config.Listener{
+		{Name: "modem", Address: "telnet://127.0.0.1:2323", TextLogin: config.TextLoginSecure, IdleTimeout: &config.Duration{Duration: time.Minute}},
+		{Name: "web", Address: "ws://127.0.0.1:8080/line", V42: config.V42Off, AllowedOrigins: []string{"https://a.example"}},
+	}
+	fresh := []config.Listener{
+		{Name: "modem", Address: "telnet://127.0.0.1:2323", TextLogin: config.TextLoginAllow, IdleTimeout: &config.Duration{Duration: time.Hour},
+			ProxyProtocol: true, TrustedProxies: []string{"127.0.0.1"}},
+		{Name: "web", Address: "ws://127.0.0.1:8080/line", V42: config.V42LAPM, AllowedOrigins: []string{"https://b.example"}},
+	}
+	out, kept := mergeListeners(served, fresh)
+	if m := out[0]; m.TextLogin != config.TextLoginAllow || m.IdleTimeout.Duration != time.Hour || m.ProxyProtocol || m.TrustedProxies != nil {
+		t.Errorf("modem after reload: %+v", m)
+	}
+	if w := out[1]; w.V42 != config.V42Off || w.AllowedOrigins[0] != "https://a.example" {
+		t.Errorf("web after reload: %+v", w)
+	}
+	if len(kept) != 2 || !strings.Contains(kept[0], `listener "modem": trusted_proxies, proxy_protocol change only with a restart`) ||
+		!strings.Contains(kept[1], `listener "web": allowed_origins, v42`) {
+		t.Errorf("kept: %q", kept)
+	}
+	if _, kept := mergeListeners(served, served); len(kept) != 0 {
+		t.Errorf("no change: %q", kept)
 	}
 }

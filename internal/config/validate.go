@@ -255,6 +255,13 @@ func (c *Config) validate(loc *locator) Problems {
 			bad(in("listener", i, "security"), key+".security", "security = \"required\" needs V.42 (v42 = \"detect\" or \"lapm\")")
 		}
 	}
+	if m := string(c.Metrics.Listen); m != "" {
+		// The metrics endpoint would fail to start on a listener's port
+		// (and the start-up error named the listener).
+		if j, dup := addrs[m]; dup {
+			bad(at("metrics.listen"), "metrics.listen", "%s is already used by listener %q", m, c.Listeners[j].Name)
+		}
+	}
 	for i := range c.Listeners {
 		c.Listeners[i].TLSCert = c.resolve(c.Listeners[i].TLSCert)
 		c.Listeners[i].TLSKey = c.resolve(c.Listeners[i].TLSKey)
