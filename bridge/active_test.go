@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/linesim"
 )
 
 // waitCalls polls s.Calls until ok accepts the list.
@@ -234,5 +238,62 @@ func TestHoldoffInForceAtLastWords(t *testing.T) {
 	recs := records(t, st)
 	if len(recs) != 2 {
 		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// alterSecond is a caller's XID connection whose second exchange (the
+// RESPONSE) has its last octet flipped on the way: a forged or replayed
+// RESPONSE, which the gateway cannot authenticate.
+type alterSecond struct {
+	auth.XIDConn
+	n int
+}
+
+func (a *alterSecond) ExchangeXID(ctx context.Context, p []byte) ([]byte, error) {
+	if a.n++; a.n == 2 {
+		p = append([]byte(nil), p...)
+		p[len(p)-1] ^= 0x01
+	}
+	return a.XIDConn.ExchangeXID(ctx, p)
+}
+
+// TestV42ForgedResponseRecordedAsError: a RESPONSE that does not
+// authenticate is a protocol error in the record (result error), not a
+// caller who left (abandoned), as a hostile-peer trial found.
+func TestV42ForgedResponseRecordedAsError(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	a, b := linesim.NewPair(linesim.Config{Seed: 3, Name: "v42"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.HandleLine("test", b)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, left, err := lapm.Detect(ctx, a, lapm.Originator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := key.Public
+	_, err = auth.Call(ctx, &alterSecond{XIDConn: link}, auth.CallerConfig{UserID: "alice", Password: "secret",
+		CheckHostKey: func(k []byte) error {
+			if !bytes.Equal(k, pub) {
+				return errors.New("wrong host key")
+			}
+			return nil
+		}})
+	if err == nil {
+		t.Fatal("the gateway took an altered RESPONSE")
+	}
+	link.Close()
+	<-done
+	r := records(t, st)
+	if len(r) != 1 || r[0].Result != store.ResultError || !strings.HasPrefix(r[0].Reason, "Access Security protocol error: ") {
+		t.Fatalf("records: %+v", r)
 	}
 }

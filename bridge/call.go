@@ -852,6 +852,12 @@ func (c *call) v42Failed(err error) {
 		// The caller gave up (a dialer that refused the host key sends
 		// DISC): say so first, keep the detail.
 		c.end(store.ResultAbandoned, "caller hung up during the V.42 handshake: "+err.Error(), "")
+	case errors.Is(err, auth.ErrAuthFailed), errors.Is(err, auth.ErrMalformed),
+		errors.Is(err, auth.ErrUnexpected), errors.Is(err, auth.ErrVersion):
+		// A token that did not authenticate (a replayed or forged
+		// RESPONSE), or one out of layout or order: the caller did
+		// not leave, it broke the protocol.
+		c.end(store.ResultError, "Access Security protocol error: "+err.Error(), "")
 	default:
 		// The "call ended" line carries the reason.
 		c.end(store.ResultAbandoned, err.Error(), "")

@@ -260,7 +260,19 @@ func (p *pumpEnd) closeBackend() {
 // session, tells the backend: CloseWrite and a linger timer when the
 // caller hung up, Close when the backend failed under our writes.
 func (p *pumpEnd) up(r io.Reader, n *atomic.Int64) error {
-	err := copyCount(p.be, r, n)
+	var dst io.Writer = p.be
+	if pc, ok := p.line.(peerCloser); ok {
+		// While a write to the backend blocks, nothing reads the
+		// caller's line: ask the line whether the caller hung up.
+		sw := &stallWatch{w: p.be, gone: pc.PeerClosed, ended: func() {
+			if p.end(pumpResult{side: endCaller}, false) {
+				p.closeBackend() // ends the blocked write
+			}
+		}}
+		defer sw.stop()
+		dst = sw
+	}
+	err := copyCount(dst, r, n)
 	if we := (writeError{}); errors.As(err, &we) {
 		// The backend failed under our writes; what it still has may
 		// reach the caller until the close ends its reads.
@@ -278,6 +290,77 @@ func (p *pumpEnd) up(r io.Reader, n *atomic.Int64) error {
 		p.linger = time.AfterFunc(backendLinger, p.closeBackend)
 	}
 	return err
+}
+
+// stallCheck is how long a write of the caller's octets to the backend
+// may block before the pump asks whether the caller hung up meanwhile,
+// and how often it asks while the write still blocks (a variable for
+// tests).
+var stallCheck = 2 * time.Second
+
+// peerCloser is a caller's line that tells whether the caller closed its
+// end without the line being read (tcp.Line, ws.Line).
+type peerCloser interface{ PeerClosed() bool }
+
+// stallWatch is the backend as the caller->backend copy writes to it.
+// That copy is the only reader of the caller's line, so while a write to
+// a backend that does not read blocks, a caller's hang-up (its FIN, a
+// WebSocket close, a V.42 DISC and the TCP close after it) went unseen
+// until idle_timeout, holding the line slot (hostile-peer trial: 33
+// minutes). A write that blocks for stallCheck starts asking gone every
+// stallCheck until it returns; a caller gone ends the session (ended).
+type stallWatch struct {
+	w     io.Writer
+	gone  func() bool
+	ended func()
+
+	mu      sync.Mutex
+	writing bool
+	done    bool
+	t       *time.Timer
+}
+
+func (s *stallWatch) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	s.writing = true
+	if s.t == nil {
+		s.t = time.AfterFunc(stallCheck, s.tick)
+	} else {
+		s.t.Reset(stallCheck)
+	}
+	s.mu.Unlock()
+	n, err := s.w.Write(b)
+	s.mu.Lock()
+	s.writing = false
+	s.t.Stop()
+	s.mu.Unlock()
+	return n, err
+}
+
+// tick runs while a write blocks. It holds the lock through its check,
+// so that stop returns only once no tick runs.
+func (s *stallWatch) tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.writing || s.done {
+		return
+	}
+	if s.gone() {
+		s.done = true
+		s.ended() // closes the backend, which ends the write
+		return
+	}
+	s.t.Reset(stallCheck)
+}
+
+// stop ends the watch once no tick runs.
+func (s *stallWatch) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	if s.t != nil {
+		s.t.Stop()
+	}
 }
 
 // writeError marks a copy that ended because its destination failed.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
@@ -676,5 +677,38 @@ func TestCopyCountPacedLineWithIdleLimit(t *testing.T) {
 		if size%unit != 0 {
 			t.Errorf("write %d of %v: %d octets, not whole payloads of %d", i, w.writes, size, unit)
 		}
+	}
+}
+
+// TestCallerHangUpWhileBackendDoesNotRead: a caller (a real TCP line)
+// that uploads into a backend that never reads, until its writes block,
+// and then hangs up, is noticed within stallCheck and recorded "caller
+// hung up"; before, nothing read its line while the copy was blocked
+// and the call held its line until idle_timeout (hostile-peer trial).
+func TestCallerHangUpWhileBackendDoesNotRead(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	defer func(d time.Duration) { stallCheck = d }(stallCheck)
+	stallCheck = 50 * time.Millisecond
+	hold := make(chan struct{})
+	defer close(hold)
+	addr := tcpBackendServer(t, func(c net.Conn) { <-hold; c.Close() }) // never reads
+	c := testConfig(t, config.Backend{Name: "hole", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"u": "pw"}})
+	conn := dialGateway(t, g)
+	login(t, conn, "u", "pw")
+	// Upload until the gateway's copy blocks (every buffer on the way full).
+	chunk := make([]byte, 64<<10)
+	for {
+		_ = conn.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := conn.Write(chunk); err != nil {
+			break
+		}
+	}
+	conn.Close()
+	// Without the watch the call would end at idle_timeout (30 min),
+	// long after waitRecords gives up.
+	recs := waitRecords(t, g.Store, 1)
+	if r := recs[0]; r.Result != store.ResultCompleted || r.Reason != "caller hung up" {
+		t.Errorf("record: %+v", r)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/sockstate"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/proxyproto"
 )
@@ -237,6 +238,10 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 	}
 	return l
 }
+
+// PeerClosed reports whether the peer has closed its end of the
+// connection (sockstate.PeerClosed), without reading the line.
+func (l *Line) PeerClosed() bool { return sockstate.PeerClosed(l.conn) }
 
 // Info describes the line; TermType and Window are what the peer last
 // announced (server side).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/dialgate/dialgate/internal/sockstate"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -169,6 +170,10 @@ func (l *Line) logf(format string, args ...any) {
 }
 
 // Info describes the line; Window reflects the latest resize message.
+// PeerClosed reports whether the peer has closed the connection under
+// the line (sockstate.PeerClosed), without reading the line.
+func (l *Line) PeerClosed() bool { return sockstate.PeerClosed(l.nc) }
+
 func (l *Line) Info() transport.LineInfo {
 	l.infoMu.Lock()
 	defer l.infoMu.Unlock()
