@@ -102,6 +102,13 @@ type ptyConn struct {
 	closeOnce sync.Once
 	hupOnce   sync.Once
 	hupAt     time.Time // when hangUp sent SIGHUP, under hupOnce
+
+	// sizeMu orders Resize (an ioctl on ptmx) before the close of
+	// ptmx: the pump closes the backend without waiting for its
+	// control forwarder, and an ioctl on a closed (or reused)
+	// descriptor must not happen. ptmxClosed is set under it.
+	sizeMu     sync.Mutex
+	ptmxClosed bool
 }
 
 // hangUp sends SIGHUP (and SIGCONT, so stopped jobs see it) to the
@@ -152,6 +159,11 @@ func (c *ptyConn) Resize(w transport.WindowSize) error {
 	if w.Cols <= 0 || w.Rows <= 0 {
 		return nil
 	}
+	c.sizeMu.Lock()
+	defer c.sizeMu.Unlock()
+	if c.ptmxClosed {
+		return os.ErrClosed
+	}
 	return pty.Setsize(c.ptmx, &pty.Winsize{Cols: uint16(min(w.Cols, 0xFFFF)), Rows: uint16(min(w.Rows, 0xFFFF))})
 }
 
@@ -195,7 +207,10 @@ func (c *ptyConn) Close() error {
 			t.Stop()
 		}
 		_ = syscall.Kill(-c.pgid, syscall.SIGKILL) // stragglers that ignored SIGHUP
+		c.sizeMu.Lock()
+		c.ptmxClosed = true
 		c.ptmx.Close()
+		c.sizeMu.Unlock()
 	})
 	return nil
 }

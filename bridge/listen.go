@@ -236,8 +236,8 @@ func (l *preparedListener) prepare(c net.Conn) {
 	defer cancel()
 	p := prepared{conn: c}
 	from := c.RemoteAddr().String()
-	// own: the proxy's own connection (its health check, or a caller it
-	// cannot name): a call only if the caller speaks first.
+	// own: the proxy's own connection: its health check, answered by
+	// the connection (and the TLS handshake) alone, never a call.
 	own := false
 	if l.trusted.Contains(from) {
 		stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
@@ -249,9 +249,12 @@ func (l *preparedListener) prepare(c net.Conn) {
 		switch {
 		case err == nil && (h.Local || sameAddrPort(h.Source, from) && sameAddrPort(h.Dest, c.LocalAddr().String())):
 			// LOCAL (version 2: HAProxy's check on a send-proxy-v2
-			// server, and its unix-socket frontends; version 1
-			// UNKNOWN), or a header that names this very connection
-			// (HAProxy's check on a send-proxy server).
+			// server; version 1 UNKNOWN), or a header that names this
+			// very connection (HAProxy's check on a send-proxy
+			// server). No caller's address: as a call it would be
+			// the proxy's, local (loopback) and, on a TLS listener,
+			// encrypted, whoever is behind it (HAProxy's unix@
+			// frontends send LOCAL for their callers).
 			own = true
 		case err == nil:
 			p.peer = &tcp.Peer{RemoteAddr: h.Source.String(), Secure: h.TLS}
@@ -286,55 +289,17 @@ func (l *preparedListener) prepare(c net.Conn) {
 		p.conn = tc
 	}
 	if own {
-		var ok bool
-		if p.conn, ok = firstOctet(ctx, p.conn); !ok {
-			// A health check (it connects, perhaps completes TLS, and
-			// goes): a call would only leave a record of a caller who
-			// left.
-			l.log.Printf("tcp: %s: the proxy's own connection (LOCAL) ended without an octet (a health check?)", from)
-			c.Close()
-			return
-		}
+		// A health check (it connects, perhaps completes TLS, and
+		// goes): a call would only leave a record of a caller who left.
+		l.log.Printf("tcp: %s: the proxy's own connection (LOCAL): closed, not a call", from)
+		c.Close()
+		return
 	}
 	select {
 	case l.ready <- p:
 	case <-l.stop.Done():
 		c.Close()
 	}
-}
-
-// firstOctet waits, until ctx ends, for an octet from conn without
-// losing it: on a TCP connection it peeks (peekOctet), so that the line
-// keeps its *net.TCPConn; on another (TLS) it reads the octet and
-// returns conn with it put back in front. ok is false if none came.
-func firstOctet(ctx context.Context, conn net.Conn) (net.Conn, bool) {
-	if tc, isTCP := conn.(*net.TCPConn); isTCP {
-		return conn, peekOctet(ctx, tc)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	var b [1]byte
-	n, _ := conn.Read(b[:])
-	_ = conn.SetReadDeadline(time.Time{})
-	if n == 0 {
-		return conn, false
-	}
-	return &prefixConn{Conn: conn, first: b[:n]}, true
-}
-
-// prefixConn is a connection with octets already read put back in front.
-type prefixConn struct {
-	net.Conn
-	first []byte
-}
-
-func (p *prefixConn) Read(b []byte) (int, error) {
-	if len(p.first) > 0 {
-		n := copy(b, p.first)
-		p.first = p.first[n:]
-		return n, nil
-	}
-	return p.Conn.Read(b)
 }
 
 // sameAddrPort reports whether a and the host:port b are one address

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/sockstate"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 )
@@ -133,8 +134,8 @@ type counters struct {
 // callerWriteGrace later, so that no ending waits on the caller.
 func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be BackendConn, cnt *counters) pumpResult {
 	p := &pumpEnd{be: be, line: line}
-	// Control forwarding uses the backend (Resize); it stops before the
-	// backend is closed.
+	// Control forwarding uses the backend (Resize); it stops when the
+	// backend is closed (closeBackend), a Resize meanwhile failing.
 	p.stopCtl = startControl(line, be)
 
 	upDone := make(chan error, 1)
@@ -242,8 +243,13 @@ func (p *pumpEnd) stopControl() { p.ctlOnce.Do(p.stopCtl) }
 // callerWriteGrace later.
 func (p *pumpEnd) closeBackend() {
 	p.beOnce.Do(func() {
-		p.stopControl()
+		// Close first: a forwarder stuck in Resize behind an upload
+		// write to a backend that does not read (the write lock of a
+		// telnet backend) is freed only by the close, and waiting for
+		// it first hung every ending (review: the idle timeout, an
+		// operator's hang-up and the drain never ended such a call).
 		_ = p.be.Close()
+		p.stopControl()
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !p.downDone {
@@ -261,10 +267,10 @@ func (p *pumpEnd) closeBackend() {
 // caller hung up, Close when the backend failed under our writes.
 func (p *pumpEnd) up(r io.Reader, n *atomic.Int64) error {
 	var dst io.Writer = p.be
-	if pc, ok := p.line.(peerCloser); ok {
+	if ps, ok := peerStaterOf(p.line); ok {
 		// While a write to the backend blocks, nothing reads the
 		// caller's line: ask the line whether the caller hung up.
-		sw := &stallWatch{w: p.be, gone: pc.PeerClosed, ended: func() {
+		sw := &stallWatch{w: p.be, peer: ps.PeerState, ended: func() {
 			if p.end(pumpResult{side: endCaller}, false) {
 				p.closeBackend() // ends the blocked write
 			}
@@ -294,35 +300,60 @@ func (p *pumpEnd) up(r io.Reader, n *atomic.Int64) error {
 
 // stallCheck is how long a write of the caller's octets to the backend
 // may block before the pump asks whether the caller hung up meanwhile,
-// and how often it asks while the write still blocks (a variable for
-// tests).
-var stallCheck = 2 * time.Second
+// and how often it asks while the write still blocks; halfCloseGrace is
+// how long the write must have blocked before a caller that sent FIN
+// counts as gone (variables for tests).
+var (
+	stallCheck     = 2 * time.Second
+	halfCloseGrace = 30 * time.Second
+)
 
-// peerCloser is a caller's line that tells whether the caller closed its
-// end without the line being read (tcp.Line, ws.Line).
-type peerCloser interface{ PeerClosed() bool }
+// peerStater is a caller's line that tells, without being read, whether
+// the caller closed or reset its end (tcp.Line, ws.Line).
+type peerStater interface{ PeerState() sockstate.State }
+
+// peerStaterOf finds a peerStater in l or the lines it wraps (Unwrap:
+// a paced line).
+func peerStaterOf(l transport.Line) (peerStater, bool) {
+	for range 8 {
+		if ps, ok := l.(peerStater); ok {
+			return ps, true
+		}
+		u, ok := l.(interface{ Unwrap() transport.Line })
+		if !ok {
+			return nil, false
+		}
+		l = u.Unwrap()
+	}
+	return nil, false
+}
 
 // stallWatch is the backend as the caller->backend copy writes to it.
 // That copy is the only reader of the caller's line, so while a write to
-// a backend that does not read blocks, a caller's hang-up (its FIN, a
-// WebSocket close, a V.42 DISC and the TCP close after it) went unseen
-// until idle_timeout, holding the line slot (hostile-peer trial: 33
-// minutes). A write that blocks for stallCheck starts asking gone every
-// stallCheck until it returns; a caller gone ends the session (ended).
+// a backend that does not read blocks, a caller's hang-up (its FIN or
+// reset, a WebSocket close, a V.42 DISC and the TCP close after it) went
+// unseen until idle_timeout, holding the line slot (hostile-peer trial:
+// 33 minutes). A write that blocks for stallCheck starts asking the
+// line's socket every stallCheck until it returns; a caller whose
+// connection is reset ends the session (ended) at once, one that sent
+// FIN once the write has blocked for halfCloseGrace: a caller that only
+// closed its sending side, its upload still unread behind a backend
+// that is slow but reading, keeps the rest of its session.
 type stallWatch struct {
 	w     io.Writer
-	gone  func() bool
+	peer  func() sockstate.State
 	ended func()
 
 	mu      sync.Mutex
 	writing bool
+	since   time.Time // when the write in progress began
 	done    bool
 	t       *time.Timer
 }
 
 func (s *stallWatch) Write(b []byte) (int, error) {
 	s.mu.Lock()
-	s.writing = true
+	s.writing, s.since = true, time.Now()
 	if s.t == nil {
 		s.t = time.AfterFunc(stallCheck, s.tick)
 	} else {
@@ -345,7 +376,8 @@ func (s *stallWatch) tick() {
 	if !s.writing || s.done {
 		return
 	}
-	if s.gone() {
+	switch st := s.peer(); {
+	case st == sockstate.Gone, st == sockstate.HalfClosed && time.Since(s.since) >= halfCloseGrace:
 		s.done = true
 		s.ended() // closes the backend, which ends the write
 		return

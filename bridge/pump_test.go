@@ -19,6 +19,7 @@ import (
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // sizedReader returns, per Read, the next of its answers (octets, capped
@@ -682,33 +683,116 @@ func TestCopyCountPacedLineWithIdleLimit(t *testing.T) {
 
 // TestCallerHangUpWhileBackendDoesNotRead: a caller (a real TCP line)
 // that uploads into a backend that never reads, until its writes block,
-// and then hangs up, is noticed within stallCheck and recorded "caller
-// hung up"; before, nothing read its line while the copy was blocked
-// and the call held its line until idle_timeout (hostile-peer trial).
+// and then hangs up, is noticed and recorded "caller hung up"; before,
+// nothing read its line while the copy was blocked and the call held its
+// line until idle_timeout (hostile-peer trial). A reset is taken at
+// once; a FIN (which may be a half-close) once the write has blocked for
+// halfCloseGrace.
 func TestCallerHangUpWhileBackendDoesNotRead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reset bool
+		grace time.Duration
+	}{
+		{"reset", true, time.Hour},
+		{"fin", false, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			defer func(d, g time.Duration) { stallCheck, halfCloseGrace = d, g }(stallCheck, halfCloseGrace)
+			stallCheck, halfCloseGrace = 50*time.Millisecond, tc.grace
+			hold := make(chan struct{})
+			defer close(hold)
+			addr := tcpBackendServer(t, func(c net.Conn) { <-hold; c.Close() }) // never reads
+			c := testConfig(t, config.Backend{Name: "hole", Type: config.BackendTCP, Address: config.HostPort(addr)})
+			g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"u": "pw"}})
+			conn := dialGateway(t, g)
+			login(t, conn, "u", "pw")
+			// Upload until the gateway's copy blocks (every buffer on
+			// the way full).
+			chunk := make([]byte, 64<<10)
+			for {
+				_ = conn.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+				if _, err := conn.Write(chunk); err != nil {
+					break
+				}
+			}
+			if tc.reset {
+				conn.(*net.TCPConn).SetLinger(0) // close sends RST
+			}
+			conn.Close()
+			// Without the watch the call would end at idle_timeout (30
+			// min), long after waitRecords gives up.
+			recs := waitRecords(t, g.Store, 1)
+			if r := recs[0]; r.Result != store.ResultCompleted || r.Reason != "caller hung up" {
+				t.Errorf("record: %+v", r)
+			}
+		})
+	}
+}
+
+// zeroes reads endless zeros: a caller uploading without end.
+type zeroes struct{}
+
+func (zeroes) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// resizingLine is a caller's line that only announces window sizes.
+type resizingLine struct {
+	win    chan transport.WindowSize
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *resizingLine) Read([]byte) (int, error) { <-l.closed; return 0, net.ErrClosed }
+func (l *resizingLine) Write(p []byte) (int, error) {
+	return len(p), nil
+}
+func (l *resizingLine) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+func (l *resizingLine) Info() transport.LineInfo                   { return transport.LineInfo{} }
+func (l *resizingLine) WindowChanges() <-chan transport.WindowSize { return l.win }
+
+// TestStopWithResizeBehindBlockedUpload: a caller resizes while its
+// upload to a telnet backend that does not read is blocked; stopping
+// the session (idle timeout, an operator's hang-up, the drain) ends it.
+// Before, closeBackend waited for the control forwarder, stuck in Resize
+// behind the upload's write lock, which only the close would free.
+func TestStopWithResizeBehindBlockedUpload(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	defer func(d time.Duration) { stallCheck = d }(stallCheck)
-	stallCheck = 50 * time.Millisecond
 	hold := make(chan struct{})
-	defer close(hold)
 	addr := tcpBackendServer(t, func(c net.Conn) { <-hold; c.Close() }) // never reads
-	c := testConfig(t, config.Backend{Name: "hole", Type: config.BackendTCP, Address: config.HostPort(addr)})
-	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"u": "pw"}})
-	conn := dialGateway(t, g)
-	login(t, conn, "u", "pw")
-	// Upload until the gateway's copy blocks (every buffer on the way full).
-	chunk := make([]byte, 64<<10)
-	for {
-		_ = conn.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
-		if _, err := conn.Write(chunk); err != nil {
+	defer close(hold)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &telnetConn{tcp.NewLine(c, false, tcp.Options{Telnet: true})}
+	line := &resizingLine{win: make(chan transport.WindowSize, 1), closed: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	var cnt counters
+	done := make(chan pumpResult, 1)
+	go func() { done <- pump(ctx, zeroes{}, line, line, be, &cnt) }()
+	// Until the upload blocks: the count stops growing.
+	for last := int64(-1); ; {
+		time.Sleep(100 * time.Millisecond)
+		if n := cnt.in.Load(); n == last && n > 0 {
 			break
+		} else {
+			last = n
 		}
 	}
-	conn.Close()
-	// Without the watch the call would end at idle_timeout (30 min),
-	// long after waitRecords gives up.
-	recs := waitRecords(t, g.Store, 1)
-	if r := recs[0]; r.Result != store.ResultCompleted || r.Reason != "caller hung up" {
-		t.Errorf("record: %+v", r)
+	line.win <- transport.WindowSize{Cols: 100, Rows: 30}
+	time.Sleep(100 * time.Millisecond) // the forwarder takes it and waits for the write lock
+	cancel()
+	select {
+	case r := <-done:
+		line.Close()
+		if r.upDone != nil {
+			<-r.upDone
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the session did not end after its stop")
 	}
 }

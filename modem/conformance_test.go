@@ -212,7 +212,9 @@ func conformanceCases() []confCase {
 		{in: `ATQ0V1X4&C1&D2+FCLASS=0S37=0+MS=V92`, want: ok},
 		{in: `ATQ0V1X4&C1&D2+FCLASS=0N1S37=0`, want: ok},
 		{in: "AT+EB=1,0,30", want: ok},
-		{in: `AT+MS="V92"E0`, want: ok},
+		{in: `AT+MS="V92"E0`, want: ok, check: wantEcho(false)},
+		{in: `AT+MS="a;b"E0`, want: ok, check: wantEcho(false)},
+		{in: `AT+MS=1,"a",2;E0`, want: ok, check: wantEcho(false)},
 		{in: "AT&E8", want: ok},
 		// unknown commands
 		{in: "ATJ", want: er},
@@ -291,6 +293,15 @@ func wantProfile(f func(Profile) bool) func(Profile) error {
 	return func(p Profile) error {
 		if !f(p) {
 			return fmt.Errorf("profile %+v", profileLine(&p))
+		}
+		return nil
+	}
+}
+
+func wantEcho(on bool) func(Profile) error {
+	return func(p Profile) error {
+		if p.Echo != on {
+			return fmt.Errorf("echo %v, want %v", p.Echo, on)
 		}
 		return nil
 	}

@@ -387,13 +387,20 @@ func regLines(p *Profile) []string {
 // commas, dots) at the first character that cannot be part of it, and
 // any value at the '+' of the next extended command: C-Kermit's
 // Rockwell, Zoom and Lucent init strings send "+FCLASS=0S37=0" and
-// "+FCLASS=0S37=0+MS=V92". A quoted string runs to its closing quote.
+// "+FCLASS=0S37=0+MS=V92". A quoted string runs to its closing quote,
+// which ends the value unless a comma continues the list.
 func extendedValueEnd(src []byte, p int) int {
 	inQuote, numeric := false, true
 	for i := p; i < len(src); i++ {
 		switch c := src[i]; {
 		case inQuote:
-			inQuote = c != '"'
+			if c != '"' {
+				continue
+			}
+			inQuote = false
+			if i+1 >= len(src) || src[i+1] != ',' {
+				return i + 1 // a quoted string ends the value, unless a list goes on
+			}
 		case c == '"':
 			inQuote, numeric = true, false
 		case c == ';':

@@ -429,7 +429,7 @@ func mergeListeners(served, fresh []config.Listener) (out []config.Listener, kep
 			f.Telnet, f.TLSCert, f.TLSKey = s.Telnet, s.TLSCert, s.TLSKey
 			f.AllowedOrigins, f.TrustedProxies, f.ProxyProtocol = s.AllowedOrigins, s.TrustedProxies, s.ProxyProtocol
 			f.HTTPMaxConns, f.HTTPMaxConnsPerSource = s.HTTPMaxConns, s.HTTPMaxConnsPerSource
-			if isWebScheme(s.Scheme()) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
+			if servesPage(s) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
 				f.V42 = s.V42 // the browser page's login was chosen at start
 			}
 			out[i] = f
@@ -460,14 +460,22 @@ func openSettingsDiffer(s, f config.Listener) []string {
 	if s.HTTPMaxConns != f.HTTPMaxConns || s.HTTPMaxConnsPerSource != f.HTTPMaxConnsPerSource {
 		d = append(d, "http_max_conns, http_max_conns_per_source")
 	}
-	if isWebScheme(s.Scheme()) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
+	if servesPage(s) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
 		d = append(d, "v42 (between \"lapm\" and the others: the browser page's login)")
 	}
 	return d
 }
 
-// isWebScheme tells the WebSocket listeners' schemes.
-func isWebScheme(scheme string) bool { return scheme == "ws" || scheme == "wss" }
+// servesPage tells a WebSocket listener that serves the browser page
+// (its line's path is not "/": bridge.OpenListener), whose login mode
+// (v42 "lapm" or not) is chosen when it opens.
+func servesPage(l config.Listener) bool {
+	if l.Scheme() != "ws" && l.Scheme() != "wss" {
+		return false
+	}
+	u, err := url.Parse(l.Address)
+	return err == nil && u.Path != "" && u.Path != "/"
+}
 
 // ensureDemoUser creates the demo account (random password, kept in
 // state_dir/demo-password with mode 0600 so it can be shown again) and

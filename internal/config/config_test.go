@@ -124,6 +124,7 @@ func TestErrorPositions(t *testing.T) {
 		{"proxy on telnet", head + "trusted_proxies = [\"127.0.0.1\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
 		{"proxy_protocol without proxies", head + "proxy_protocol = true\n", "x.toml:4:1: listener[0].proxy_protocol: "},
 		{"metrics on a listener's port", "[metrics]\nlisten = \"127.0.0.1:2323\"\n" + head, "x.toml:2:1: metrics.listen: 127.0.0.1:2323 is already used by listener \"a\""},
+		{"metrics on every address, a listener's port", "[metrics]\nlisten = \":2323\"\n" + head, "x.toml:2:1: metrics.listen: :2323 is already used by listener \"a\""},
 		{"proxy_protocol on ws", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\nproxy_protocol = true\ntrusted_proxies = [\"10.0.0.1\"]\n", "x.toml:4:1: listener[0].proxy_protocol: "},
 		{"bad proxy", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
 		{"required without v42", head + "v42 = \"off\"\nsecurity = \"required\"\n", "x.toml:5:1: listener[0].security: "},

@@ -257,9 +257,14 @@ func (c *Config) validate(loc *locator) Problems {
 	}
 	if m := string(c.Metrics.Listen); m != "" {
 		// The metrics endpoint would fail to start on a listener's port
-		// (and the start-up error named the listener).
-		if j, dup := addrs[m]; dup {
-			bad(at("metrics.listen"), "metrics.listen", "%s is already used by listener %q", m, c.Listeners[j].Name)
+		// (and the start-up error named the listener). A host that is
+		// empty or unspecified (0.0.0.0, ::) takes the port on every
+		// address, so it clashes with any listener on that port.
+		for hp, j := range addrs {
+			if sameListenAddr(m, hp) {
+				bad(at("metrics.listen"), "metrics.listen", "%s is already used by listener %q (%s)", m, c.Listeners[j].Name, hp)
+				break
+			}
 		}
 	}
 	for i := range c.Listeners {
@@ -400,4 +405,20 @@ func CleanPath(p string) string {
 		return abs // filepath.Abs cleans
 	}
 	return filepath.Clean(p)
+}
+
+// sameListenAddr reports whether listening on a and on b (host:port)
+// would take the same port: the ports are equal and the hosts are equal
+// or either is empty or unspecified.
+func sameListenAddr(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || ap != bp {
+		return false
+	}
+	every := func(h string) bool {
+		ip, err := netip.ParseAddr(h)
+		return h == "" || err == nil && ip.IsUnspecified()
+	}
+	return strings.EqualFold(ah, bh) || every(ah) || every(bh)
 }

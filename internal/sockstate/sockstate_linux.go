@@ -6,26 +6,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PeerClosed reports whether c's peer has closed its end: the TCP
-// connection under c is no longer ESTABLISHED (a FIN or RST arrived, or
-// c was closed), whatever c has not read yet. It is false for
-// connections that are not TCP and when the state cannot be read.
-func PeerClosed(c net.Conn) bool {
+// Peer reads the state of the TCP connection under c (TCP_INFO),
+// whatever c has not read yet: octets the peer sent before its FIN do
+// not hide it.
+func Peer(c net.Conn) State {
 	t := tcpUnder(c)
 	if t == nil {
-		return false
+		return Unknown
 	}
 	rc, err := t.SyscallConn()
 	if err != nil {
-		return false
+		return Unknown
 	}
 	var state uint8
-	cerr := rc.Control(func(fd uintptr) {
-		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err == nil {
+	if rc.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
 			state = info.State
 		}
-	})
-	// 0: not read; 1: TCP_ESTABLISHED.
-	return cerr == nil && state > 1
+	}) != nil {
+		return Unknown
+	}
+	// Linux's tcp_states.h: 1 ESTABLISHED, 7 CLOSE, 8 CLOSE_WAIT.
+	switch state {
+	case 0:
+		return Unknown
+	case 1:
+		return Open
+	case 8:
+		return HalfClosed
+	}
+	return Gone
 }

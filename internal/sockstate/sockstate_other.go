@@ -4,9 +4,9 @@ package sockstate
 
 import "net"
 
-// PeerClosed is false where TCP_INFO is not read: the caller's hang-up is
+// Peer is Unknown where TCP_INFO is not read: the caller's hang-up is
 // then noticed when its line is read again.
-func PeerClosed(c net.Conn) bool {
+func Peer(c net.Conn) State {
 	_ = tcpUnder(c)
-	return false
+	return Unknown
 }

@@ -239,9 +239,9 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 	return l
 }
 
-// PeerClosed reports whether the peer has closed its end of the
-// connection (sockstate.PeerClosed), without reading the line.
-func (l *Line) PeerClosed() bool { return sockstate.PeerClosed(l.conn) }
+// PeerState says whether the peer has closed or reset its end of the
+// connection (sockstate.Peer), without reading the line.
+func (l *Line) PeerState() sockstate.State { return sockstate.Peer(l.conn) }
 
 // Info describes the line; TermType and Window are what the peer last
 // announced (server side).

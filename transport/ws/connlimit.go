@@ -145,6 +145,10 @@ type limitedConn struct {
 	once sync.Once
 }
 
+// NetConn is the connection under the limit (sockstate reads its TCP
+// state through it).
+func (c *limitedConn) NetConn() net.Conn { return c.Conn }
+
 // peerAddr is a connection's remote IP address (invalid if it has none).
 func peerAddr(a net.Addr) netip.Addr {
 	ap, err := netip.ParseAddrPort(a.String())

@@ -170,9 +170,22 @@ func (l *Line) logf(format string, args ...any) {
 }
 
 // Info describes the line; Window reflects the latest resize message.
-// PeerClosed reports whether the peer has closed the connection under
-// the line (sockstate.PeerClosed), without reading the line.
-func (l *Line) PeerClosed() bool { return sockstate.PeerClosed(l.nc) }
+// PeerState says whether the peer has gone, without reading the line:
+// the line's reader has ended (the peer's close message, a read error,
+// Close), or the connection under it got the peer's FIN or a reset
+// (sockstate.Peer; a reader that stopped because nobody reads the line
+// does not see them). A WebSocket has no half-close: a FIN is the end.
+func (l *Line) PeerState() sockstate.State {
+	select {
+	case <-l.readerDone:
+		return sockstate.Gone
+	default:
+	}
+	if st := sockstate.Peer(l.nc); st != sockstate.HalfClosed {
+		return st
+	}
+	return sockstate.Gone
+}
 
 func (l *Line) Info() transport.LineInfo {
 	l.infoMu.Lock()

@@ -90,6 +90,10 @@ type sniffConn struct {
 	err     error  // the plain request was answered: every Read fails
 }
 
+// NetConn is the connection sniffed (sockstate reads its TCP state
+// through it).
+func (c *sniffConn) NetConn() net.Conn { return c.Conn }
+
 func (c *sniffConn) Read(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
