@@ -118,7 +118,7 @@ func (s *Server) HangUp(session uint64) error {
 		return ErrNoSuchCall
 	}
 	c.viewMu.Lock()
-	phase, listener, remote, again := c.view.Phase, c.view.Listener, c.view.Remote, c.byOperator
+	phase, again := c.view.Phase, c.byOperator
 	if phase != PhaseCallback {
 		c.byOperator = true
 	}
@@ -130,8 +130,8 @@ func (s *Server) HangUp(session uint64) error {
 		return nil // being hung up already
 	}
 	// s.log, not c.log: the call's goroutine replaces c.log at login.
-	s.log.Info("operator hangs up the call", zap.Uint64("session", session), zap.String("listener", listener),
-		zap.String("remote", remote), zap.String("phase", phase))
+	s.log.Info("operator hangs up the call", zap.Uint64("session", session), zap.String("listener", c.rec.Listener),
+		zap.String("remote", c.rec.Remote), zap.String("phase", phase))
 	c.cancel(errOperatorHangup)
 	return nil
 }
@@ -140,16 +140,20 @@ func (s *Server) HangUp(session uint64) error {
 // function is called; cancel ends its context.
 func (c *call) register(cancel context.CancelCauseFunc, phase string) (unregister func()) {
 	c.cancel = cancel
-	c.view = CallInfo{
-		Session: c.rec.Session, Listener: c.rec.Listener, Remote: c.rec.Remote, Line: c.rec.Line,
-		Mode: c.rec.Mode, Phase: phase, User: c.rec.User, Start: c.rec.Start,
-	}
+	c.view = callView{Phase: phase, Mode: c.rec.Mode, User: c.rec.User}
 	c.s.active.add(c)
 	return func() { c.s.active.remove(c) }
 }
 
+// callView is what changes of a call in progress as it goes on (the
+// rest of CallInfo is in the record from the start and never changes).
+type callView struct {
+	Phase, Mode, User, Backend string
+	Answer                     time.Time
+}
+
 // setView changes what Calls shows of c.
-func (c *call) setView(f func(*CallInfo)) {
+func (c *call) setView(f func(*callView)) {
 	c.viewMu.Lock()
 	defer c.viewMu.Unlock()
 	f(&c.view)
@@ -160,8 +164,13 @@ func (c *call) snapshot() CallInfo {
 	c.viewMu.Lock()
 	v := c.view
 	c.viewMu.Unlock()
-	v.BytesIn, v.BytesOut = c.cnt.in.Load(), c.cnt.out.Load()
-	return v
+	// Session, listener, remote, line and start are set before the call
+	// is registered and never written again.
+	return CallInfo{
+		Session: c.rec.Session, Listener: c.rec.Listener, Remote: c.rec.Remote, Line: c.rec.Line, Start: c.rec.Start,
+		Mode: v.Mode, Phase: v.Phase, User: v.User, Backend: v.Backend, Answer: v.Answer,
+		BytesIn: c.cnt.in.Load(), BytesOut: c.cnt.out.Load(),
+	}
 }
 
 // operatorEnd reports whether an operator hung c up (HangUp), and if so
