@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -295,5 +296,44 @@ func TestV42ForgedResponseRecordedAsError(t *testing.T) {
 	r := records(t, st)
 	if len(r) != 1 || r[0].Result != store.ResultError || !strings.HasPrefix(r[0].Reason, "Access Security protocol error: ") {
 		t.Fatalf("records: %+v", r)
+	}
+}
+
+// lines collects log lines.
+type lines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (l *lines) Printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.l = append(l.l, fmt.Sprintf(format, args...))
+}
+
+// TestV42LogLinesNameTheCall: the link's protocol log lines end with the
+// call's session and address, so that lines of many links can be told
+// apart (a hostile-peer trial could not).
+func TestV42LogLinesNameTheCall(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}})
+	log := &lines{}
+	s.v42.(*LAPMAnswerer).Logger = log
+	link, done, err := v42Dial(t, s, "vic", "pw", key.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link.Close()
+	<-done
+	n := records(t, st)[0].Session
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.l) == 0 {
+		t.Fatal("no log lines")
+	}
+	for _, l := range log.l {
+		if !strings.HasSuffix(l, ")") || !strings.Contains(l, fmt.Sprintf(" (session %d, ", n)) {
+			t.Errorf("line without its call: %q", l)
+		}
 	}
 }

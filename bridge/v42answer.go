@@ -62,8 +62,14 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if call.Detected {
 		flagWait = lapm.FlagWaitAfterADP // a caller that detected LAPM and then sends no frame is not waited for past 2×T400
 	}
+	var logger lapm.Logger
+	if a.Logger != nil {
+		// Under attack, lines from many links interleave: each names
+		// its call.
+		logger = callLogger{a.Logger, fmt.Sprintf("session %d, %s", call.Session, call.Remote)}
+	}
 	link, err := lapm.Open(ctx, line, leftover, lapm.Config{
-		Role: lapm.Answerer, Params: params, LineRate: call.Listener.LineRate, Logger: a.Logger, Now: a.Now, FlagWait: flagWait,
+		Role: lapm.Answerer, Params: params, LineRate: call.Listener.LineRate, Logger: logger, Now: a.Now, FlagWait: flagWait,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bridge: LAPM: %w", err)
@@ -193,4 +199,15 @@ func LAPMStatsOf(s lapm.Stats, cipher auth.DataCipher) *store.LAPMStats {
 		st.Sealed, st.Cipher = true, cipher.String()
 	}
 	return st
+}
+
+// callLogger ends each of a link's protocol log lines with the call it
+// belongs to ("(session 42, 198.51.100.7:50312)").
+type callLogger struct {
+	l   lapm.Logger
+	tag string
+}
+
+func (c callLogger) Printf(format string, args ...any) {
+	c.l.Printf(format+" (%s)", append(args, c.tag)...)
 }
