@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -794,5 +795,97 @@ func TestStopWithResizeBehindBlockedUpload(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the session did not end after its stop")
+	}
+}
+
+// TestV42CallerHangUpWhileBackendDoesNotRead: a V.42 caller over a real
+// TCP line that releases the link (DISC) and closes while its upload to a
+// backend that never reads is blocked is noticed: the gateway's link
+// closes the line under it, which then reads as gone (before, its socket
+// could no longer be asked, and the call held its line until
+// idle_timeout).
+func TestV42CallerHangUpWhileBackendDoesNotRead(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	defer func(d time.Duration) { stallCheck = d }(stallCheck)
+	stallCheck = 50 * time.Millisecond
+	hold := make(chan struct{})
+	defer close(hold)
+	addr := tcpBackendServer(t, func(c net.Conn) { <-hold; c.Close() }) // never reads
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}},
+		config.Backend{Name: "hole", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.HandleLine("test", tcp.NewLine(sc, true, tcp.Options{}))
+	}()
+	caller := tcp.NewLine(cc, false, tcp.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, left, err := lapm.Detect(ctx, caller, lapm.Originator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := lapm.Open(ctx, caller, left, lapm.Config{Role: lapm.Originator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := auth.Call(ctx, link, auth.CallerConfig{UserID: "vic", Password: "pw", CheckHostKey: func(k []byte) error {
+		if !bytes.Equal(k, key.Public) {
+			return errors.New("wrong host key")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link.SetTransform(cr.Transform)
+	if err := link.Establish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Upload until the link's window stays full (the gateway's copy is
+	// blocked behind the backend).
+	wrote := make(chan struct{}, 1)
+	go func() {
+		chunk := make([]byte, 4096)
+		for {
+			if _, err := link.Write(chunk); err != nil {
+				return
+			}
+			select {
+			case wrote <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	for quiet := 0; quiet < 10; {
+		select {
+		case <-wrote:
+			quiet = 0
+		case <-time.After(100 * time.Millisecond):
+			quiet++
+		}
+	}
+	link.Close() // DISC, then the line
+	caller.Close()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the call did not end after the caller released the link")
+	}
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultCompleted || r[0].User != "vic" {
+		t.Errorf("records: %+v", r)
 	}
 }

@@ -240,8 +240,15 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 }
 
 // PeerState says whether the peer has closed or reset its end of the
-// connection (sockstate.Peer), without reading the line.
-func (l *Line) PeerState() sockstate.State { return sockstate.Peer(l.conn) }
+// connection (sockstate.Peer), without reading the line. A line closed
+// already (a V.42 link over it ended when the caller released it) is
+// gone: its socket can no longer be asked.
+func (l *Line) PeerState() sockstate.State {
+	if l.closed.Load() {
+		return sockstate.Gone
+	}
+	return sockstate.Peer(l.conn)
+}
 
 // Info describes the line; TermType and Window are what the peer last
 // announced (server side).
