@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -272,22 +271,8 @@ func TestV42ForgedResponseRecordedAsError(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, left, err := lapm.Detect(ctx, a, lapm.Originator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := key.Public
-	_, err = auth.Call(ctx, &alterSecond{XIDConn: link}, auth.CallerConfig{UserID: "alice", Password: "secret",
-		CheckHostKey: func(k []byte) error {
-			if !bytes.Equal(k, pub) {
-				return errors.New("wrong host key")
-			}
-			return nil
-		}})
+	link := v42Originate(ctx, t, a, lapm.LinkParams{})
+	_, err := v42Login(ctx, &alterSecond{XIDConn: link}, "alice", "secret", key.Public)
 	if err == nil {
 		t.Fatal("the gateway took an altered RESPONSE")
 	}

@@ -14,7 +14,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -834,20 +833,8 @@ func TestV42CallerHangUpWhileBackendDoesNotRead(t *testing.T) {
 	caller := tcp.NewLine(cc, false, tcp.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, left, err := lapm.Detect(ctx, caller, lapm.Originator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := lapm.Open(ctx, caller, left, lapm.Config{Role: lapm.Originator})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr, err := auth.Call(ctx, link, auth.CallerConfig{UserID: "vic", Password: "pw", CheckHostKey: func(k []byte) error {
-		if !bytes.Equal(k, key.Public) {
-			return errors.New("wrong host key")
-		}
-		return nil
-	}})
+	link := v42Originate(ctx, t, caller, lapm.LinkParams{})
+	cr, err := v42Login(ctx, link, "vic", "pw", key.Public)
 	if err != nil {
 		t.Fatal(err)
 	}

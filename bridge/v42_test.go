@@ -59,6 +59,31 @@ func v42Dial(t *testing.T, s *Server, user, pw string, hostKey []byte) (*lapm.Li
 	return v42DialOffer(t, s, user, pw, hostKey, lapm.LinkParams{})
 }
 
+// v42Originate runs the caller's detection and LAPM set-up on line.
+func v42Originate(ctx context.Context, t testing.TB, line transport.Line, offer lapm.LinkParams) *lapm.Link {
+	t.Helper()
+	res, left, err := lapm.Detect(ctx, line, lapm.Originator)
+	if err != nil || res != lapm.DetectLAPM {
+		t.Fatalf("detection: %v %v", res, err)
+	}
+	link, err := lapm.Open(ctx, line, left, lapm.Config{Role: lapm.Originator, Params: offer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+// v42Login runs the caller's Access Security over conn (a link, or a
+// wrapper of one) with user and password, trusting hostKey only.
+func v42Login(ctx context.Context, conn auth.XIDConn, user, pw string, hostKey []byte) (*auth.CallResult, error) {
+	return auth.Call(ctx, conn, auth.CallerConfig{UserID: user, Password: pw, CheckHostKey: func(pub []byte) error {
+		if !bytes.Equal(pub, hostKey) {
+			return errors.New("wrong host key")
+		}
+		return nil
+	}})
+}
+
 // v42DialOffer is v42Dial with the caller's LAPM offer.
 func v42DialOffer(t *testing.T, s *Server, user, pw string, hostKey []byte, offer lapm.LinkParams) (*lapm.Link, <-chan struct{}, error) {
 	t.Helper()
@@ -70,21 +95,9 @@ func v42DialOffer(t *testing.T, s *Server, user, pw string, hostKey []byte, offe
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res, left, err := lapm.Detect(ctx, a, lapm.Originator)
-	if err != nil || res != lapm.DetectLAPM {
-		t.Fatalf("detection: %v %v", res, err)
-	}
-	link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator, Params: offer})
-	if err != nil {
-		t.Fatal(err)
-	}
+	link := v42Originate(ctx, t, a, offer)
 	if user != "" {
-		cr, err := auth.Call(ctx, link, auth.CallerConfig{UserID: user, Password: pw, CheckHostKey: func(pub []byte) error {
-			if !bytes.Equal(pub, hostKey) {
-				return errors.New("wrong host key")
-			}
-			return nil
-		}})
+		cr, err := v42Login(ctx, link, user, pw, hostKey)
 		if err != nil {
 			link.Close()
 			return nil, done, err
