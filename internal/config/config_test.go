@@ -245,6 +245,7 @@ func TestNewUserMistakes(t *testing.T) {
 		name, text, want string
 	}{
 		{"typo in a key", "[lines]\nmax_concurent = 3\n" + head, `x.toml:2:1: lines.max_concurent: unknown key (did you mean max_concurrent?)`},
+		{"typo in a backend name", head + "backend = \"demoo\"\n", `x.toml:4:1: listener[0].backend: no backend named "demoo" (did you mean "demo"?)`},
 		{"typo in a table", "[line]\nmax_concurrent = 3\n" + head, `x.toml:1:1: line: unknown key (did you mean [lines]?)`},
 		{"key in the wrong table", "[security]\nidle_timeout = \"5m\"\n" + head, `x.toml:2:1: security.idle_timeout: unknown key (idle_timeout belongs in [[listener]] or [lines])`},
 		{"typo in a listener key", head + "[[listener]]\nname = \"b\"\naddress = \"telnet://127.0.0.1:2324\"\ntxt_login = \"off\"\n", `x.toml:7:1: listener[1].txt_login: unknown key (did you mean text_login?)`},

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -141,7 +142,7 @@ func (c *Config) validate(loc *locator) Problems {
 		}
 	}
 	if !backends[c.DefaultBackend] && !(c.DefaultBackend == "demo") {
-		bad(at("default_backend"), "default_backend", "no backend named %q", c.DefaultBackend)
+		bad(at("default_backend"), "default_backend", "no backend named %q%s", c.DefaultBackend, backendHint(c.DefaultBackend, backends))
 	}
 
 	if len(c.Listeners) == 0 {
@@ -249,7 +250,7 @@ func (c *Config) validate(loc *locator) Problems {
 			}
 		}
 		if !backends[l.Backend] && l.Backend != "demo" {
-			bad(in("listener", i, "backend"), key+".backend", "no backend named %q", l.Backend)
+			bad(in("listener", i, "backend"), key+".backend", "no backend named %q%s", l.Backend, backendHint(l.Backend, backends))
 		}
 		if l.Security == SecurityRequired && l.V42 == V42Off {
 			bad(in("listener", i, "security"), key+".security", "security = \"required\" needs V.42 (v42 = \"detect\" or \"lapm\")")
@@ -421,4 +422,18 @@ func sameListenAddr(a, b string) bool {
 		return h == "" || err == nil && ip.IsUnspecified()
 	}
 	return strings.EqualFold(ah, bh) || every(ah) || every(bh)
+}
+
+// backendHint is " (did you mean NAME?)" for a backend name that is a
+// typo of a defined one (or of the built-in "demo"), else "".
+func backendHint(name string, defined map[string]bool) string {
+	names := []string{"demo"}
+	for n := range defined {
+		names = append(names, n)
+	}
+	slices.Sort(names) // the same hint every time
+	if best := closest(name, names); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
 }
