@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	iofs "io/fs"
@@ -176,9 +177,7 @@ func init() {
 // controlFlags are the flags that find a running gateway's control socket.
 type controlFlags struct{ config, stateDir string }
 
-func (f *controlFlags) add(fs interface {
-	StringVar(*string, string, string, string)
-}) {
+func (f *controlFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "the gateway's configuration file: its state_dir has the control socket (none: the demo's state directory)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "the gateway's state_dir (instead of --config)")
 }

@@ -423,14 +423,8 @@ func mergeListeners(served, fresh []config.Listener) (out []config.Listener, kep
 			if f.Name != s.Name || f.Address != s.Address {
 				continue
 			}
-			if d := openSettingsDiffer(s, f); len(d) > 0 {
+			if d := keepOpenSettings(s, &f); len(d) > 0 {
 				kept = append(kept, fmt.Sprintf("listener %q: %s change only with a restart (kept as served)", s.Name, strings.Join(d, ", ")))
-			}
-			f.Telnet, f.TLSCert, f.TLSKey = s.Telnet, s.TLSCert, s.TLSKey
-			f.AllowedOrigins, f.TrustedProxies, f.ProxyProtocol = s.AllowedOrigins, s.TrustedProxies, s.ProxyProtocol
-			f.HTTPMaxConns, f.HTTPMaxConnsPerSource = s.HTTPMaxConns, s.HTTPMaxConnsPerSource
-			if servesPage(s) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
-				f.V42 = s.V42 // the browser page's login was chosen at start
 			}
 			out[i] = f
 		}
@@ -438,32 +432,38 @@ func mergeListeners(served, fresh []config.Listener) (out []config.Listener, kep
 	return out, kept
 }
 
-// openSettingsDiffer names the settings of a listener that
-// bridge.OpenListener fixed when it opened it and that f changes.
-func openSettingsDiffer(s, f config.Listener) []string {
-	var d []string
-	if s.TelnetOn() != f.TelnetOn() {
-		d = append(d, "telnet")
+// keepOpenSettings puts back into f the settings of a listener that
+// bridge.OpenListener fixed when it opened it (s), and names those f had
+// changed.
+func keepOpenSettings(s config.Listener, f *config.Listener) (changed []string) {
+	keep := func(differ bool, name string) bool {
+		if differ {
+			changed = append(changed, name)
+		}
+		return differ
 	}
-	if s.TLSCert != f.TLSCert || s.TLSKey != f.TLSKey {
-		d = append(d, "tls_cert, tls_key")
+	if keep(s.TelnetOn() != f.TelnetOn(), "telnet") {
+		f.Telnet = s.Telnet
 	}
-	if !slices.Equal(s.AllowedOrigins, f.AllowedOrigins) {
-		d = append(d, "allowed_origins")
+	if keep(s.TLSCert != f.TLSCert || s.TLSKey != f.TLSKey, "tls_cert, tls_key") {
+		f.TLSCert, f.TLSKey = s.TLSCert, s.TLSKey
 	}
-	if !slices.Equal(s.TrustedProxies, f.TrustedProxies) {
-		d = append(d, "trusted_proxies")
+	if keep(!slices.Equal(s.AllowedOrigins, f.AllowedOrigins), "allowed_origins") {
+		f.AllowedOrigins = s.AllowedOrigins
 	}
-	if s.ProxyProtocol != f.ProxyProtocol {
-		d = append(d, "proxy_protocol")
+	if keep(!slices.Equal(s.TrustedProxies, f.TrustedProxies), "trusted_proxies") {
+		f.TrustedProxies = s.TrustedProxies
 	}
-	if s.HTTPMaxConns != f.HTTPMaxConns || s.HTTPMaxConnsPerSource != f.HTTPMaxConnsPerSource {
-		d = append(d, "http_max_conns, http_max_conns_per_source")
+	if keep(s.ProxyProtocol != f.ProxyProtocol, "proxy_protocol") {
+		f.ProxyProtocol = s.ProxyProtocol
 	}
-	if servesPage(s) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM) {
-		d = append(d, "v42 (between \"lapm\" and the others: the browser page's login)")
+	if keep(s.HTTPMaxConns != f.HTTPMaxConns || s.HTTPMaxConnsPerSource != f.HTTPMaxConnsPerSource, "http_max_conns, http_max_conns_per_source") {
+		f.HTTPMaxConns, f.HTTPMaxConnsPerSource = s.HTTPMaxConns, s.HTTPMaxConnsPerSource
 	}
-	return d
+	if keep(servesPage(s) && (s.V42 == config.V42LAPM) != (f.V42 == config.V42LAPM), "v42 (between \"lapm\" and the others: the browser page's login)") {
+		f.V42 = s.V42
+	}
+	return changed
 }
 
 // servesPage tells a WebSocket listener that serves the browser page
