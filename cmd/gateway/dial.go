@@ -283,10 +283,12 @@ func (c *caller) credSource() credSource {
 // credentials finds the user ID and password (credSource) once a V.42
 // gateway has proved its host key (auth.CallerConfig.Credentials).
 // Prompts on the terminal first say how long the gateway waits, and end
-// with a signal (Ctrl-C): the terminal's mode is put back (the password
-// prompt turns echo off) and the call is abandoned. The caller wipes the
-// password; one typed after the call was abandoned is wiped here.
-func (c *caller) credentials(ctx context.Context) (user string, password []byte, err error) {
+// with a signal (Ctrl-C), which abandons the call, or when the gateway
+// hangs up (gone closed: its login time ran out, or its operator ended
+// the call); either way the terminal's mode is put back (the password
+// prompt turns echo off). The caller wipes the password; one typed after
+// the prompt ended is wiped here.
+func (c *caller) credentials(ctx context.Context, gone <-chan struct{}) (user string, password []byte, err error) {
 	cs := c.credSource()
 	if c.tty == nil || !cs.prompts() {
 		return cs.get()
@@ -296,6 +298,7 @@ func (c *caller) credentials(ctx context.Context) (user string, password []byte,
 		return "", nil, fmt.Errorf("terminal: %w", err)
 	}
 	c.prompted = true
+	asked := time.Now()
 	left := max(gatewayLoginWait-time.Since(c.answered), 0).Truncate(time.Second)
 	fmt.Fprintf(c.io.stderr, "%s answers with V.42 and waits about %v for the login (its handshake_deadline, 60s unless changed).\n", c.o.url.Host, left)
 	type creds struct {
@@ -324,7 +327,19 @@ func (c *caller) credentials(ctx context.Context) (user string, password []byte,
 		_ = xterm.Restore(int(c.tty.Fd()), saved)
 		fmt.Fprintln(c.io.stderr)
 		return "", nil, fmt.Errorf("%w: call abandoned (interrupted) at the login prompt", errNoCarrier)
+	case <-gone:
+		close(abandoned)
+		_ = xterm.Restore(int(c.tty.Fd()), saved)
+		fmt.Fprintln(c.io.stderr)
+		return "", nil, fmt.Errorf("%w: %w", errProtocol, errHungUpAtPrompt(time.Since(asked)))
 	}
+}
+
+// errHungUpAtPrompt is the error of a V.42 login that the gateway hung up
+// on while the prompts waited for it (or after it was typed, before the
+// RESPONSE reached it).
+func errHungUpAtPrompt(atPrompt time.Duration) error {
+	return fmt.Errorf("the gateway hung up during the login, after %v at the prompts: it waits a bounded time for the login (its handshake_deadline, 60s unless changed), and its operator may end a call", atPrompt.Truncate(100*time.Millisecond))
 }
 
 // runSession runs s with the terminal in raw mode (keys go to the call

@@ -246,10 +246,10 @@ func startOnPty(t *testing.T, cmd *exec.Cmd, cols, rows uint16) (ptmx *os.File, 
 	return ptmx, screen, ended
 }
 
-// TestDialPromptOutlastsGateway: a login typed after the gateway's
-// handshake_deadline (2 s here) finds the call hung up: dial says that
-// the gateway stopped waiting during the prompts (exit 14), and the
-// password was not sent.
+// TestDialPromptOutlastsGateway: when the gateway's handshake_deadline
+// (2 s here) runs out while dial's password prompt waits, the prompt
+// ends without a key typed: dial says that the gateway stopped waiting
+// during the prompts (exit 14), and no password is sent.
 func TestDialPromptOutlastsGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -258,12 +258,11 @@ func TestDialPromptOutlastsGateway(t *testing.T) {
 
 	cmd := exec.Command(gatewayBinary(t), "dial", "--user", "bob", "--tofu", "--known-hosts", filepath.Join(g.dir, "kh"), "telnet://"+g.addr)
 	cmd.Env = append(os.Environ(), "DIALGATE_PASSWORD=")
-	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
+	_, screen, done := startOnPty(t, cmd, 80, 24)
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "Password for bob: ") })
 	if r := g.waitRecords(1)[0]; r.Reason != "login timed out" {
 		t.Fatalf("record %+v, want the login timed out", r)
 	}
-	io.WriteString(ptmx, "pw-bob\n")
 	select {
 	case err := <-done:
 		var ee *exec.ExitError

@@ -68,8 +68,12 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		line.Close()
 		return fmt.Errorf("%w: %w", errProtocol, errNoLAPM)
 	}
+	// The prompts below end when the gateway hangs up meanwhile (its
+	// login time ran out, or its operator ended the call): the link's
+	// reader sees the line end while nobody else reads it.
+	watched := &watchedLine{Line: line, gone: make(chan struct{})}
 	octx, cancel := context.WithTimeout(ctx, c.o.timeout)
-	link, err := lapmOpen(octx, line, leftover, lapm.Originator)
+	link, err := lapmOpen(octx, watched, leftover, lapm.Originator)
 	timedOut := octx.Err() != nil
 	cancel()
 	if err != nil {
@@ -100,7 +104,7 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		}
 		defer clock.resume()
 		asked := time.Now()
-		user, password, err := c.credentials(cctx)
+		user, password, err := c.credentials(cctx, watched.gone)
 		atPrompt = time.Since(asked)
 		if err != nil {
 			credErr = err
@@ -124,7 +128,7 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 			// The gateway hung up; most likely its login time ran out
 			// while the prompts waited (or its operator ended the
 			// call: gateway hangup).
-			return fmt.Errorf("%w: the gateway hung up during the login, after %v at the prompts: it waits a bounded time for the login (its handshake_deadline, 60s unless changed), and its operator may end a call: %w", errProtocol, atPrompt.Truncate(100*time.Millisecond), err)
+			return fmt.Errorf("%w: %w: %w", errProtocol, errHungUpAtPrompt(atPrompt), err)
 		case errors.Is(err, lapm.ErrLinkFailure), errors.Is(err, lapm.ErrPeerDisconnected),
 			errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
 			// The link failed under the handshake (an XID unanswered
