@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -246,6 +247,10 @@ func (s *Server) busy(c *call, why busyReason) {
 	c.finish()
 }
 
+// logTagger is a line whose own log lines (telnet negotiation, a
+// WebSocket's close) can name the call (tcp.Line, ws.Line).
+type logTagger interface{ SetLogTag(tag string) }
+
 // number gives the call its session number; false means the call has been
 // ended with an error result.
 func (c *call) number() bool {
@@ -257,6 +262,9 @@ func (c *call) number() bool {
 	}
 	c.rec.Session = n
 	c.log = c.log.With(zap.Uint64("session", n))
+	if t, ok := lineAs[logTagger](c.line); ok {
+		t.SetLogTag("session " + strconv.FormatUint(n, 10))
+	}
 	return true
 }
 

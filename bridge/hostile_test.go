@@ -289,14 +289,16 @@ func TestHostileGarbageDuringDetection(t *testing.T) {
 
 // TestHostileTelnetNegotiationStorm: a telnet peer that sends nothing but
 // option negotiation (and reads nothing) neither blocks the gateway nor
-// keeps its line slot past the handshake deadline.
+// keeps its line slot past the handshake deadline. The telnet layer's
+// log lines about it name the caller and the call.
 func TestHostileTelnetNegotiationStorm(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	c := testConfig(t)
 	c.StateDir = t.TempDir()
 	c.Listeners[0].Address = "telnet://127.0.0.1:0"
 	c.Security.HandshakeDeadline.Duration = 500 * time.Millisecond
-	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}})
+	core, logs := observer.New(zap.DebugLevel)
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{}, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +328,20 @@ func TestHostileTelnetNegotiationStorm(t *testing.T) {
 	recs := waitRecords(t, g.Store, 1)
 	if len(recs) != 1 || recs[0].Result != store.ResultAbandoned {
 		t.Fatalf("records: %+v", recs)
+	}
+	want := fmt.Sprintf("tcp: %s: telnet: ", conn.LocalAddr())
+	tag := fmt.Sprintf(" (session %d)", recs[0].Session)
+	telnetLines := 0
+	for _, e := range logs.All() {
+		if strings.Contains(e.Message, "telnet:") {
+			telnetLines++
+			if !strings.HasPrefix(e.Message, want) || !strings.HasSuffix(e.Message, tag) {
+				t.Errorf("telnet log line %q does not start %q and end %q", e.Message, want, tag)
+			}
+		}
+	}
+	if telnetLines == 0 {
+		t.Error("no telnet log lines about the storm")
 	}
 }
 

@@ -267,7 +267,7 @@ func (p *pumpEnd) closeBackend() {
 // caller hung up, Close when the backend failed under our writes.
 func (p *pumpEnd) up(r io.Reader, n *atomic.Int64) error {
 	var dst io.Writer = p.be
-	if ps, ok := peerStaterOf(p.line); ok {
+	if ps, ok := lineAs[peerStater](p.line); ok {
 		// While a write to the backend blocks, nothing reads the
 		// caller's line: ask the line whether the caller hung up.
 		sw := &stallWatch{w: p.be, peer: ps.PeerState, ended: func() {
@@ -312,20 +312,20 @@ var (
 // the caller closed or reset its end (tcp.Line, ws.Line).
 type peerStater interface{ PeerState() sockstate.State }
 
-// peerStaterOf finds a peerStater in l or the lines it wraps (Unwrap:
-// a paced line).
-func peerStaterOf(l transport.Line) (peerStater, bool) {
+// lineAs finds a T in l or the lines it wraps (Unwrap: a paced line).
+func lineAs[T any](l transport.Line) (T, bool) {
 	for range 8 {
-		if ps, ok := l.(peerStater); ok {
-			return ps, true
+		if x, ok := l.(T); ok {
+			return x, true
 		}
 		u, ok := l.(interface{ Unwrap() transport.Line })
 		if !ok {
-			return nil, false
+			break
 		}
 		l = u.Unwrap()
 	}
-	return nil, false
+	var zero T
+	return zero, false
 }
 
 // stallWatch is the backend as the caller->backend copy writes to it.

@@ -114,6 +114,27 @@ func (o Options) logf(format string, args ...any) {
 	}
 }
 
+// SetLogTag names the call this line carries in the line's log lines
+// from now on: each ends with " (tag)", as "(session 42)". Lines from
+// many callers interleave in a gateway's log (a telnet storm): the
+// address that starts each line and the tag tell them apart.
+func (l *Line) SetLogTag(tag string) { l.tag.Store(&tag) }
+
+// logf writes one of this line's log lines: "tcp: ADDRESS: " before it,
+// the tag (SetLogTag) after it.
+func (l *Line) logf(format string, args ...any) {
+	if l.opts.Logger == nil {
+		return
+	}
+	format = "tcp: %s: " + format
+	args = append([]any{l.info.RemoteAddr}, args...)
+	if t := l.tag.Load(); t != nil {
+		format += " (%s)"
+		args = append(args, *t)
+	}
+	l.opts.Logger.Printf(format, args...)
+}
+
 func (o Options) linger() time.Duration {
 	if o.Linger > 0 {
 		return o.Linger
@@ -168,6 +189,8 @@ type Line struct {
 	pendEv     []transport.Event // under nmu
 	pending    atomic.Bool       // pendWin or pendEv holds something
 	cmu        sync.Mutex        // serializes calls of winFn/evFn and SetControlFuncs
+
+	tag atomic.Pointer[string] // names the call in log lines (SetLogTag)
 }
 
 var (
@@ -214,7 +237,7 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 	if tc, ok := c.(*net.TCPConn); ok {
 		l.vectored = true
 		if err := tc.SetNoDelay(true); err != nil {
-			opts.logf("tcp: %s: TCP_NODELAY: %v", l.info.RemoteAddr, err)
+			l.logf("TCP_NODELAY: %v", err)
 		}
 		ka := net.KeepAliveConfig{Enable: opts.KeepAlive >= 0}
 		if ka.Enable {
@@ -225,12 +248,13 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 			ka.Idle, ka.Interval, ka.Count = p, p, 4
 		}
 		if err := tc.SetKeepAliveConfig(ka); err != nil {
-			opts.logf("tcp: %s: keepalive: %v", l.info.RemoteAddr, err)
+			l.logf("keepalive: %v", err)
 		}
 	}
 	if opts.Telnet {
 		l.info.Transport = "telnet"
 		l.tn = newTelnet(server, opts)
+		l.tn.logFn = l.logf
 		l.tn.start()
 		l.tmu.Lock()
 		l.kickFlushLocked()
@@ -327,7 +351,7 @@ func (l *Line) read(p []byte) (int, error) {
 				if n == 0 {
 					return 0, err
 				}
-				l.opts.logf("tcp: %s: %v", l.info.RemoteAddr, err)
+				l.logf("%v", err)
 			}
 		}
 		if n > 0 {
@@ -523,7 +547,7 @@ func (l *Line) flushControl() {
 		}
 		l.writeMu.Unlock()
 		if err != nil {
-			l.opts.logf("tcp: %s: sending telnet negotiation: %v", l.info.RemoteAddr, err)
+			l.logf("sending telnet negotiation: %v", err)
 			l.tmu.Lock()
 			l.flushing = false
 			l.tmu.Unlock()
@@ -791,7 +815,7 @@ func (l *Line) hangUp() error {
 		n, derr := io.Copy(io.Discard, l.conn)
 		l.readMu.Unlock()
 		if derr != nil {
-			l.opts.logf("tcp: %s: hang-up: %s (%d octets discarded): %v", l.info.RemoteAddr, drainFailure(derr, l.lingerFor()), n, derr)
+			l.logf("hang-up: %s (%d octets discarded): %v", drainFailure(derr, l.lingerFor()), n, derr)
 		}
 	}
 	if cerr := l.conn.Close(); cerr != nil && err == nil {

@@ -437,11 +437,12 @@ func TestTelnetSilentPeer(t *testing.T) {
 
 // TestTelnetGarbagePeer: garbage, an oversized subnegotiation and a
 // truncated IAC at EOF are logged and dropped; the data around them
-// arrives.
+// arrives. Each log line names the peer and the call (SetLogTag).
 func TestTelnetGarbagePeer(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	var log testLog
 	srv, peer := rawPeer(t, Options{Telnet: true, Logger: &log})
+	srv.SetLogTag("session 9")
 	go io.Copy(io.Discard, peer)
 	in := []byte("one ")
 	in = append(in, 255, 250, 24)
@@ -464,6 +465,12 @@ func TestTelnetGarbagePeer(t *testing.T) {
 	for _, want := range []string{"longer than 512", "unknown telnet command", "outside subnegotiation", "instead of IAC SE", "stream ended inside"} {
 		if !log.contains(want) {
 			t.Errorf("no log line %q in %q", want, log.lines)
+		}
+	}
+	prefix := "tcp: " + peer.LocalAddr().String() + ": telnet: "
+	for _, l := range log.lines {
+		if !strings.HasPrefix(l, prefix) || !strings.HasSuffix(l, " (session 9)") {
+			t.Errorf("log line %q does not start %q and end with the tag", l, prefix)
 		}
 	}
 }

@@ -323,10 +323,10 @@ func (t *telnet) logf(format string, args ...any) {
 	}
 	t.logged++
 	if t.logged > maxLogs {
-		t.logFn("tcp: telnet: further protocol errors on this line not logged")
+		t.logFn("telnet: further protocol errors on this line not logged")
 		return
 	}
-	t.logFn("tcp: telnet: "+format, args...)
+	t.logFn("telnet: "+format, args...)
 }
 
 // setServerEcho asks for (on) or gives up (off) server echo (RFC 857).

@@ -90,6 +90,7 @@ type Line struct {
 	// set from it only under wlock: that field is not safe to write while
 	// a message is being written.
 	wdeadline atomic.Pointer[time.Time]
+	tag       atomic.Pointer[string] // names the call in log lines (SetLogTag)
 
 	// Reading: only the reader goroutine touches the fields below in.
 	in      *ring
@@ -163,10 +164,21 @@ func newLine(conn *websocket.Conn, cfg lineConfig) *Line {
 	return l
 }
 
+// SetLogTag names the call this line carries in the line's log lines
+// from now on: each ends with " (tag)", as "(session 42)".
+func (l *Line) SetLogTag(tag string) { l.tag.Store(&tag) }
+
+// logf writes one of this line's log lines, with its tag (SetLogTag)
+// after it.
 func (l *Line) logf(format string, args ...any) {
-	if l.log != nil {
-		l.log.Printf(format, args...)
+	if l.log == nil {
+		return
 	}
+	if t := l.tag.Load(); t != nil {
+		format += " (%s)"
+		args = append(args, *t)
+	}
+	l.log.Printf(format, args...)
 }
 
 // Info describes the line; Window reflects the latest resize message.

@@ -301,6 +301,7 @@ func TestReadLimit(t *testing.T) {
 	clientLog := newLogSink(t)
 	c, l := pair(t, s, DialOptions{Subprotocol: ProtoBinary, Logger: clientLog})
 	watchdog(t, 20*time.Second, func() { c.Close(); l.Close() })
+	l.SetLogTag("session 3")
 
 	if _, err := c.Write([]byte("fits")); err != nil {
 		t.Fatal(err)
@@ -312,7 +313,9 @@ func TestReadLimit(t *testing.T) {
 	if string(got) != "fits" || !errors.Is(err, ErrMessageTooBig) {
 		t.Fatalf("server read %q, %v; want \"fits\" then ErrMessageTooBig", got, err)
 	}
-	s.log.wait(t, "read limit", "1009")
+	if line := s.log.wait(t, "read limit", "1009"); !strings.HasSuffix(line, " (session 3)") {
+		t.Errorf("log line %q does not name the call", line)
+	}
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("client Read: %v, want io.EOF", err)
 	}
