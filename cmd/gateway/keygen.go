@@ -20,7 +20,9 @@ func init() {
 const keygenHelp = `Create the gateway's static host key (X25519, RFC 7748) as host_key in the
 state directory (created with mode 0700; the key file gets mode 0600) and
 print its fingerprint, which callers pin: publish it next to the gateway's
-address. An existing key is kept unless --force is given; replacing it makes
+address. An existing key is kept, and its fingerprint printed (exit 0, so
+that provisioning scripts may run keygen every time), unless --force is
+given; replacing it makes
 every caller that pinned or trusted the old key refuse the gateway with a
 "REMOTE HOST IDENTIFICATION HAS CHANGED" warning until they update their
 known hosts. "gateway serve" creates the key itself on first start when
@@ -67,13 +69,18 @@ func keygenMain(args []string, stdout, stderr io.Writer) int {
 	path := filepath.Join(dir, auth.HostKeyFile)
 	key, err := auth.CreateHostKey(dir, *force)
 	if errors.Is(err, auth.ErrHostKeyExists) {
-		msg := fmt.Sprintf("gateway keygen: a host key already exists at %s", path)
-		if old, lerr := auth.LoadHostKey(dir); lerr == nil {
-			msg += " (fingerprint " + old.Fingerprint() + ")"
-			old.Wipe()
+		// Kept, and reported as created keys are: provisioning scripts
+		// may run keygen on every deployment, and what they want is
+		// the fingerprint. A key that cannot be loaded is a failure.
+		old, lerr := auth.LoadHostKey(dir)
+		if lerr != nil {
+			fmt.Fprintf(stderr, "gateway keygen: a host key already exists at %s but cannot be used: %v (--force replaces it; callers that pinned it will then refuse the gateway)\n", path, lerr)
+			return exitFailure
 		}
-		fmt.Fprintln(stderr, msg+"; keeping it. Use --force to replace it (callers that pinned it will then refuse the gateway).")
-		return exitFailure
+		defer old.Wipe()
+		fmt.Fprintf(stdout, "kept host key %s\nfingerprint: %s\npublic key:  %s\n", path, old.Fingerprint(), base64.StdEncoding.EncodeToString(old.Public))
+		fmt.Fprintln(stderr, "gateway keygen: a host key already exists; kept it. --force replaces it (callers that pinned it will then refuse the gateway).")
+		return exitOK
 	}
 	if unsafeForOtherUser(err, dir) {
 		// root making the key of a gateway that runs as the state

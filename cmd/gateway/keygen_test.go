@@ -36,9 +36,9 @@ func TestKeygenCommand(t *testing.T) {
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, auth.HostKeyFile))
 
-	code, _, errs = keygenCmd("--state-dir", dir)
-	if code != exitFailure || !strings.Contains(errs, "--force") || !strings.Contains(errs, key.Fingerprint()) {
-		t.Errorf("second keygen: %d %q", code, errs)
+	code, out, errs = keygenCmd("--state-dir", dir)
+	if code != exitOK || !strings.Contains(errs, "--force") || !strings.Contains(out, "kept host key ") || !strings.Contains(out, "fingerprint: "+key.Fingerprint()+"\n") {
+		t.Errorf("second keygen: %d %q %q", code, out, errs)
 	}
 	if after, _ := os.ReadFile(filepath.Join(dir, auth.HostKeyFile)); !bytes.Equal(before, after) {
 		t.Error("keygen without --force replaced the key")
@@ -55,6 +55,16 @@ func TestKeygenCommand(t *testing.T) {
 
 	if code, _, _ := keygenCmd("--state-dir", dir, "extra"); code != exitUsage {
 		t.Errorf("extra argument: exit %d", code)
+	}
+
+	// A kept key that the gateway would refuse is a failure, not "kept".
+	if unixFileModes {
+		if err := os.Chmod(filepath.Join(dir, auth.HostKeyFile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errs := keygenCmd("--state-dir", dir); code != exitFailure || out != "" || !strings.Contains(errs, "cannot be used") {
+			t.Errorf("keygen over a key others can read: %d %q %q", code, out, errs)
+		}
 	}
 }
 
