@@ -21,7 +21,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/tlscert"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/proxyproto"
 	"github.com/dialgate/dialgate/transport/tcp"
@@ -84,46 +87,70 @@ func (n *noticeLogger) Printf(format string, args ...any) {
 // logs in with V.42 and Access Security when the listener has
 // v42 = "lapm", with the text login otherwise.
 func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error) {
-	return openListener(l, log, DefaultTLSHandshakeTimeout)
+	ln, _, err := openListener(l, log, DefaultTLSHandshakeTimeout)
+	return ln, err
 }
 
 // DefaultTLSHandshakeTimeout bounds the TLS handshake (and the PROXY
 // header) of a tcp:// or telnet:// listener with TLS files (or
-// proxy_protocol), when OpenListener opens it. Start uses [security]
-// handshake_deadline instead.
+// proxy_protocol). Start uses [security] handshake_deadline instead when
+// that is shorter.
 const DefaultTLSHandshakeTimeout = 10 * time.Second
 
 // maxTLSPending bounds the connections being prepared (PROXY header, TLS
-// handshake) on one listener; connections beyond it are closed at once
-// (a flood of peers that never finish cannot pile up goroutines and
-// descriptors).
-const maxTLSPending = 256
+// handshake) on one listener, and maxTLSPendingPerSource those from one
+// address (other than a trusted proxy's, which carries everyone's):
+// connections beyond either are closed at once, so that a flood of peers
+// that never finish cannot pile up goroutines and descriptors, and one
+// address cannot take every slot from the others for the handshake
+// timeout. The refusals are counted in a warning at most once a second.
+const (
+	maxTLSPending          = 256
+	maxTLSPendingPerSource = 32
+)
 
-func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) (transport.Listener, error) {
+// openListener is OpenListener, which also returns the listener's
+// certificate (nil: no TLS), for ReloadCertificates.
+func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) (transport.Listener, *tlscert.Cert, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	lg := printfLogger{log.With(zap.String("listener", l.Name)).Sugar()}
 	u, err := url.Parse(l.Address)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
+		return nil, nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
 	}
+	var cert *tlscert.Cert
+	if l.Secure() && l.TLSCert != "" {
+		if cert, err = tlscert.Load(l.TLSCert, l.TLSKey); err != nil {
+			return nil, nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
+		}
+	}
+	var ln transport.Listener
 	switch l.Scheme() {
 	case "tcp", "telnet":
 		opts := tcp.Options{Telnet: l.TelnetOn(), Logger: lg}
-		if l.TLSCert == "" && !l.ProxyProtocol {
-			return tcp.Listen(u.Host, opts)
+		if cert == nil && !l.ProxyProtocol {
+			ln, err = tcp.Listen(u.Host, opts)
+			break
 		}
 		var trusted proxyproto.Trusted
 		if l.ProxyProtocol {
 			if trusted, err = proxyproto.ParseTrusted(l.TrustedProxies); err != nil {
-				return nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
+				return nil, nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
 			}
 		}
-		return listenPrepared(u.Host, l.TLSCert, l.TLSKey, trusted, opts, tlsTimeout, lg, newNoticeLogger(lg.s))
+		var cfg *tls.Config
+		if cert != nil {
+			cfg = cert.ServerConfig()
+		}
+		ln, err = listenPrepared(u.Host, cfg, trusted, opts, tlsTimeout, lg, newNoticeLogger(lg.s))
 	case "ws", "wss":
-		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, CertFile: l.TLSCert, KeyFile: l.TLSKey, Logger: lg, Notices: newNoticeLogger(lg.s),
+		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, Logger: lg, Notices: newNoticeLogger(lg.s),
 			MaxConns: l.HTTPMaxConns, MaxConnsPerSource: l.HTTPMaxConnsPerSource}
+		if cert != nil && l.Scheme() == "wss" {
+			opts.TLS = cert.ServerConfig()
+		}
 		if u.Path != "" && u.Path != "/" {
 			// The browser terminal's login: V.42 with Access Security in
 			// the page when the listener starts LAPM at once, else the
@@ -132,11 +159,17 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 			if l.V42 == config.V42LAPM {
 				mode = web.ModeV42
 			}
-			return listenWithPage(u, opts, mode, lg)
+			ln, err = listenWithPage(u, opts, mode, lg)
+		} else {
+			ln, err = ws.Listen(l.Address, opts)
 		}
-		return ws.Listen(l.Address, opts)
+	default:
+		return nil, nil, fmt.Errorf("bridge: listener %s: %w %q", l.Name, transport.ErrUnknownScheme, l.Scheme())
 	}
-	return nil, fmt.Errorf("bridge: listener %s: %w %q", l.Name, transport.ErrUnknownScheme, l.Scheme())
+	if err != nil {
+		return nil, nil, err
+	}
+	return ln, cert, nil
 }
 
 // preparedListener answers raw or telnet lines that need work before
@@ -157,14 +190,21 @@ type preparedListener struct {
 	log     printfLogger
 	notices *noticeLogger // PROXY headers refused: the operator's to fix
 
-	ready   chan prepared // prepared, waiting for Accept
-	failed  chan error    // the accept loop ended
-	stop    context.Context
-	cancel  context.CancelFunc
-	pending atomic.Int32
-	closed  atomic.Bool
-	once    sync.Once
-	wg      sync.WaitGroup
+	ready  chan prepared // prepared, waiting for Accept
+	failed chan error    // the accept loop ended
+	stop   context.Context
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	// The connections being prepared, in all and by source
+	// (auth.SourceKey), bounded by maxTLSPending and
+	// maxTLSPendingPerSource; refusals sums those closed over them.
+	pmu      sync.Mutex
+	pending  int
+	bySource map[string]int
+	refusals burstlog.Log
+	once     sync.Once
+	wg       sync.WaitGroup
 }
 
 // prepared is a connection ready to be a line.
@@ -173,15 +213,7 @@ type prepared struct {
 	peer *tcp.Peer // the caller as the trusted proxy described it; nil: the connection's peer
 }
 
-func listenPrepared(addr, certFile, keyFile string, trusted proxyproto.Trusted, opts tcp.Options, timeout time.Duration, log printfLogger, notices *noticeLogger) (transport.Listener, error) {
-	var cfg *tls.Config
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("bridge: TLS certificate: %w", err)
-		}
-		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
+func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, opts tcp.Options, timeout time.Duration, log printfLogger, notices *noticeLogger) (transport.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", addr, err)
@@ -189,7 +221,14 @@ func listenPrepared(addr, certFile, keyFile string, trusted proxyproto.Trusted, 
 	host, _, _ := net.SplitHostPort(addr)
 	l := &preparedListener{
 		ln: ln, host: host, cfg: cfg, trusted: trusted, opts: opts, timeout: timeout, log: log, notices: notices,
-		ready: make(chan prepared), failed: make(chan error, 1),
+		ready: make(chan prepared), failed: make(chan error, 1), bySource: map[string]int{},
+	}
+	what := "TLS handshake"
+	if cfg == nil {
+		what = "PROXY header"
+	}
+	l.refusals.Emit = func(n int, last string) {
+		notices.Printf("%d connection(s) closed at once: too many waiting for their %s (last %s); each may wait %v", n, what, last, timeout)
 	}
 	l.stop, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
@@ -217,21 +256,48 @@ func (l *preparedListener) acceptLoop() {
 			continue
 		}
 		delay = 0
-		if l.pending.Load() >= maxTLSPending {
+		src := auth.SourceKey(c.RemoteAddr().String())
+		if why := l.admit(src, l.trusted.Contains(c.RemoteAddr().String())); why != "" {
 			c.Close()
+			l.refusals.Add(c.RemoteAddr().String() + ": " + why)
 			continue
 		}
-		l.pending.Add(1)
 		l.wg.Add(1)
-		go l.prepare(c)
+		go l.prepare(c, src)
+	}
+}
+
+// admit counts a connection from src that is to be prepared, or says why
+// it is over the bounds; a trusted proxy's count only towards the total.
+func (l *preparedListener) admit(src string, trusted bool) string {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if l.pending >= maxTLSPending {
+		return "the listener's limit"
+	}
+	if !trusted && l.bySource[src] >= maxTLSPendingPerSource {
+		return "the limit for one address"
+	}
+	l.pending++
+	l.bySource[src]++
+	return ""
+}
+
+// prepared ends the count of a connection from src that admit took.
+func (l *preparedListener) release(src string) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	l.pending--
+	if l.bySource[src]--; l.bySource[src] <= 0 {
+		delete(l.bySource, src)
 	}
 }
 
 // prepare reads a trusted proxy's PROXY header and does the TLS
 // handshake, both within l.timeout, and hands the connection to Accept.
-func (l *preparedListener) prepare(c net.Conn) {
+func (l *preparedListener) prepare(c net.Conn, src string) {
 	defer l.wg.Done()
-	defer l.pending.Add(-1)
+	defer l.release(src)
 	ctx, cancel := context.WithTimeout(l.stop, l.timeout)
 	defer cancel()
 	p := prepared{conn: c}
@@ -356,6 +422,7 @@ func (l *preparedListener) Close() error {
 		l.cancel()
 		err = l.ln.Close()
 		l.wg.Wait()
+		l.refusals.Close()
 	})
 	return err
 }
@@ -407,14 +474,11 @@ func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (
 	}
 	var tlsCfg *tls.Config
 	if u.Scheme == "wss" {
-		if opts.CertFile == "" || opts.KeyFile == "" {
-			return nil, fmt.Errorf("bridge: listen %s: %w", u.Redacted(), ws.ErrNoCertificate)
-		}
-		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-		if err != nil {
+		if tlsCfg, err = opts.ServerTLS(); errors.Is(err, ws.ErrNoCertificate) {
+			return nil, fmt.Errorf("bridge: listen %s: %w", u.Redacted(), err)
+		} else if err != nil {
 			return nil, fmt.Errorf("bridge: TLS certificate: %w", err)
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}
 	line, err := ws.NewHandler(opts)
 	if err != nil {

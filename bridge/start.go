@@ -12,6 +12,7 @@ import (
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/internal/tlscert"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -42,6 +43,7 @@ type Gateway struct {
 
 	mu        sync.Mutex
 	listeners map[string]transport.Listener
+	certs     map[string]*tlscert.Cert // the TLS listeners' certificates
 	order     []string
 	serveWG   sync.WaitGroup
 	once      sync.Once
@@ -85,9 +87,13 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 		st.Close()
 		return nil, err
 	}
-	g := &Gateway{Server: srv, Store: st, Verifier: v, listeners: map[string]transport.Listener{}}
+	g := &Gateway{Server: srv, Store: st, Verifier: v, listeners: map[string]transport.Listener{}, certs: map[string]*tlscert.Cert{}}
+	// A TLS handshake or PROXY header gets the handshake deadline, at
+	// most DefaultTLSHandshakeTimeout: each one waiting holds one of
+	// the listener's maxTLSPending slots.
+	prepTimeout := min(cfg.Security.HandshakeDeadline.Duration, DefaultTLSHandshakeTimeout)
 	for _, lc := range cfg.Listeners {
-		l, err := openListener(lc, opts.Logger, cfg.Security.HandshakeDeadline.Duration)
+		l, cert, err := openListener(lc, opts.Logger, prepTimeout)
 		if err != nil {
 			for _, o := range g.listeners {
 				o.Close()
@@ -96,6 +102,10 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 			return nil, err
 		}
 		g.listeners[lc.Name] = l
+		if cert != nil {
+			g.certs[lc.Name] = cert
+			srv.logCertificate(lc.Name, cert, "serving TLS certificate")
+		}
 		g.order = append(g.order, lc.Name)
 	}
 	for _, name := range g.order {
@@ -114,6 +124,41 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 		_ = g.Shutdown(expired)
 	})
 	return g, nil
+}
+
+// ReloadCertificates reads every TLS listener's certificate and key
+// files again (SIGHUP), so that a certificate renewed in place is served
+// to the next handshakes; connections already made keep theirs. A pair
+// that does not load leaves the listener's certificate as it was, and is
+// logged as an error. It returns the number of certificates that
+// changed. (A certificate that has expired or soon will is among the
+// configuration's warnings, config.Config.Warnings.)
+func (g *Gateway) ReloadCertificates() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	changed := 0
+	for _, name := range g.order {
+		cert := g.certs[name]
+		if cert == nil {
+			continue
+		}
+		ok, err := cert.Reload()
+		if err != nil {
+			g.log.Error("reload: TLS certificate not loaded; still serving the one loaded before", zap.String("listener", name),
+				zap.String("serving", tlscert.Describe(cert.Leaf())), zap.Error(err))
+			continue
+		}
+		if ok {
+			changed++
+			g.logCertificate(name, cert, "reload: serving a new TLS certificate")
+		}
+	}
+	return changed
+}
+
+// logCertificate says which certificate listener name serves (msg).
+func (s *Server) logCertificate(name string, cert *tlscert.Cert, msg string) {
+	s.log.Info(msg, zap.String("listener", name), zap.String("certificate", tlscert.Describe(cert.Leaf())))
 }
 
 // Addr is the address listener name answers on, as a line URL with the

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -21,6 +22,8 @@ import (
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // selfSigned writes a certificate and key for 127.0.0.1 and returns their
@@ -170,5 +173,62 @@ func TestTLSListenerAddrAsConfigured(t *testing.T) {
 		if !strings.HasPrefix(got, "telnet://"+host+":") || strings.HasSuffix(got, ":0") {
 			t.Errorf("listener on %s: Addr %q, want telnet://%s:<bound port>", host, got, host)
 		}
+	}
+}
+
+// TestTLSPendingPerSource: one address cannot hold every one of a TLS
+// listener's handshake slots: past maxTLSPendingPerSource its
+// connections are closed at once, with a summed warning, while those
+// waiting keep theirs until the handshake timeout.
+func TestTLSPendingPerSource(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	core, logs := observer.New(zap.WarnLevel)
+	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}
+	ln, _, err := openListener(l, zap.New(core), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := strings.TrimPrefix(ln.Addr(), "telnet://")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range maxTLSPendingPerSource {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	// The listener counts them as it accepts them: the next ones from
+	// this address are closed at once (EOF), not left waiting.
+	refused := 0
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			refused++
+		}
+		c.Close()
+	}
+	if refused != 4 {
+		t.Errorf("%d of 4 connections over the per-address bound were closed at once", refused)
+	}
+	for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet("too many waiting for their TLS handshake").Len() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about the refused connections: %v", logs.All())
+		}
+	}
+	// The ones waiting were not closed.
+	held[0].SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := held[0].Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a connection within the bound: %v, want still waiting", err)
 	}
 }

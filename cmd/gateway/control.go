@@ -189,7 +189,7 @@ func (f *controlFlags) socket() (string, error) {
 	if dir == "" {
 		cfg := config.Demo()
 		if f.config != "" {
-			c, err := config.Load(f.config)
+			c, err := config.LoadSettings(f.config)
 			if err != nil {
 				return "", err
 			}

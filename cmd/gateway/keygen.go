@@ -58,7 +58,7 @@ func keygenMain(args []string, stdout, stderr io.Writer) int {
 		cfg := config.Demo()
 		if *cfgPath != "" {
 			var err error
-			if cfg, err = config.Load(*cfgPath); err != nil {
+			if cfg, err = config.LoadSettings(*cfgPath); err != nil {
 				fmt.Fprintf(stderr, "gateway keygen: %v\n", err)
 				return exitFailure
 			}

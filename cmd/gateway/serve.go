@@ -84,6 +84,9 @@ drains calls for up to [lines] drain_timeout.`)
 		return exitFailure
 	}
 	defer func() { _ = log.Sync() }()
+	if err := hardenProcess(); err != nil {
+		log.Warn("the process stays dumpable (core files, ptrace by its user)", zap.Error(err))
+	}
 	if err := serve(cfg, *cfgPath, demo, log); err != nil {
 		err = explainStartError(cfg, demo, err)
 		// A console log would say the same on the same stderr: one
@@ -320,8 +323,14 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Logger) {
 	cfg := gw.Config()
 	oldCfg, oldUsers := cfg, v.Auth().Users().List()
+	// Certificates renewed in place are read whatever else the reload
+	// finds: their files are the listeners' as opened, and one that does
+	// not load keeps the one served before (the gateway logs which).
+	certs := gw.ReloadCertificates()
 	if path != "" {
-		c, err := config.Load(path)
+		// The TLS files were read just now, as served: a broken one
+		// must not keep the users and backends from reloading.
+		c, err := config.LoadSettings(path)
 		if err != nil {
 			log.Error("reload: configuration not valid; keeping the old one", zap.Error(err))
 			return
@@ -374,7 +383,8 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 	ch := reloadChanges(oldCfg, cfg, oldUsers, users2)
 	log.Info("reloaded (SIGHUP)", zap.Int("users", len(users2)), zap.Int("backends", len(cfg.Backends)),
 		zap.Int("users_added", ch.usersAdded), zap.Int("users_removed", ch.usersRemoved), zap.Int("users_changed", ch.usersChanged),
-		zap.Int("backends_changed", ch.backendsChanged), zap.Bool("maintenance", cfg.Lines.Maintenance), zap.Bool("maintenance_changed", ch.maintenance))
+		zap.Int("backends_changed", ch.backendsChanged), zap.Bool("maintenance", cfg.Lines.Maintenance), zap.Bool("maintenance_changed", ch.maintenance),
+		zap.String("settings_changed", ch.settings), zap.Int("certificates_changed", certs))
 }
 
 // stateDirError is the error gateway serve stops with when it cannot

@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"strings"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
@@ -14,6 +15,11 @@ type reloadChange struct {
 	backendsChanged int
 	// maintenance is whether [lines] maintenance was switched.
 	maintenance bool
+	// settings names the other parts whose values changed, comma
+	// separated: "lines" ([lines] but maintenance), "security",
+	// "listeners" (their call settings), "gateway_name",
+	// "default_backend".
+	settings string
 }
 
 // reloadChanges compares the configuration and the users in effect
@@ -49,5 +55,23 @@ func reloadChanges(oldCfg, newCfg *config.Config, oldUsers, newUsers []auth.User
 	}
 	ch.backendsChanged += len(backends)
 	ch.maintenance = oldCfg.Lines.Maintenance != newCfg.Lines.Maintenance
+	oldLines, newLines := oldCfg.Lines, newCfg.Lines
+	oldLines.Maintenance, newLines.Maintenance = false, false
+	var parts []string
+	for _, p := range []struct {
+		name        string
+		before, now any
+	}{
+		{"lines", oldLines, newLines},
+		{"security", oldCfg.Security, newCfg.Security},
+		{"listeners", oldCfg.Listeners, newCfg.Listeners},
+		{"gateway_name", oldCfg.GatewayName, newCfg.GatewayName},
+		{"default_backend", oldCfg.DefaultBackend, newCfg.DefaultBackend},
+	} {
+		if !reflect.DeepEqual(p.before, p.now) {
+			parts = append(parts, p.name)
+		}
+	}
+	ch.settings = strings.Join(parts, ",")
 	return ch
 }

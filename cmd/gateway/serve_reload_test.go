@@ -22,6 +22,8 @@ func TestReloadChanges(t *testing.T) {
 		{Name: "d", Type: "tcp", Address: "127.0.0.1:4"},
 	}}
 	newCfg.Lines.Maintenance = true
+	newCfg.Security.LoginTries = 5
+	newCfg.GatewayName = "renamed"
 	exp := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	oldUsers := []auth.User{
 		{ID: "same", Hash: "h1", Expires: exp},
@@ -36,7 +38,7 @@ func TestReloadChanges(t *testing.T) {
 		{ID: "added", Hash: "h5"},
 	}
 	got := reloadChanges(oldCfg, newCfg, oldUsers, newUsers)
-	want := reloadChange{usersAdded: 1, usersRemoved: 1, usersChanged: 2, backendsChanged: 3, maintenance: true}
+	want := reloadChange{usersAdded: 1, usersRemoved: 1, usersChanged: 2, backendsChanged: 3, maintenance: true, settings: "security,gateway_name"}
 	if got != want {
 		t.Errorf("reloadChanges = %+v, want %+v", got, want)
 	}

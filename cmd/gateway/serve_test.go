@@ -157,6 +157,7 @@ type gwOpts struct {
 	// default, 60s).
 	handshakeDeadline string
 	holdoff           string // [lines] holdoff ("": 0s)
+	extraConfig       string // appended to the configuration (more [[listener]] tables)
 }
 
 // newGateway writes a configuration and a users file into a fresh
@@ -185,6 +186,7 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 	if o.holdoff != "" {
 		conf = strings.Replace(conf, "holdoff = \"0s\"\n", "holdoff = \""+o.holdoff+"\"\n", 1)
 	}
+	conf += o.extraConfig
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -196,7 +196,7 @@ func userMain(args []string, env userEnv) int {
 	cfg := config.Demo()
 	if o.configPath != "" {
 		var err error
-		if cfg, err = config.Load(o.configPath); err != nil {
+		if cfg, err = config.LoadSettings(o.configPath); err != nil {
 			return fail(exitFailure, "%v", err)
 		}
 	}

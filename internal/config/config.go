@@ -53,6 +53,10 @@ type Config struct {
 	Callback  Callback   `toml:"callback"`
 	Listeners []Listener `toml:"listener"`
 	Backends  []Backend  `toml:"backend"`
+
+	// readTLSFiles: validation loads the listeners' TLS files (Load,
+	// not LoadSettings).
+	readTLSFiles bool
 }
 
 // Log configures the daemon's log.
@@ -285,10 +289,29 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
+// LoadSettings is Load without reading the listeners' TLS files: for the
+// commands that use the configuration's paths and settings but serve no
+// listener (gateway user, calls, hangup, keygen), which may run as a user
+// who cannot read the private key, and for a reload, whose listeners keep
+// serving the files they were opened with (the gateway reads their
+// renewed contents itself).
+func LoadSettings(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parse(path, data, false)
+}
+
 // Parse is Load for content already in memory; name is used in positions.
 func Parse(name string, data []byte) (*Config, error) {
+	return parse(name, data, true)
+}
+
+func parse(name string, data []byte, readTLSFiles bool) (*Config, error) {
 	c := base()
 	c.File = name
+	c.readTLSFiles = readTLSFiles
 	loc := newLocator(string(data))
 	md, err := toml.NewDecoder(strings.NewReader(string(data))).Decode(c)
 	if err != nil {
@@ -511,9 +534,16 @@ func (l Listener) Scheme() string {
 }
 
 // Secure reports whether the listener's lines are encrypted by the
-// transport itself (wss, or TLS files configured).
+// transport itself: wss, or tcp and telnet with TLS files configured (a
+// ws:// listener never uses TLS; Validate refuses TLS files on one).
 func (l Listener) Secure() bool {
-	return l.Scheme() == "wss" || (l.TLSCert != "" && l.TLSKey != "")
+	switch l.Scheme() {
+	case "wss":
+		return true
+	case "tcp", "telnet":
+		return l.TLSCert != "" && l.TLSKey != ""
+	}
+	return false
 }
 
 // Loopback reports whether the listener is bound to a loopback address only.

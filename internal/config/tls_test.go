@@ -48,3 +48,50 @@ func TestTLSFilesLoaded(t *testing.T) {
 		t.Errorf("swapped files: %v", err)
 	}
 }
+
+// TestTLSFilesOnWSRefused: TLS files on a ws:// listener, which would be
+// served in clear while the text-login policy took them for TLS, are a
+// problem; and such a listener is not Secure.
+func TestTLSFilesOnWSRefused(t *testing.T) {
+	conf := "[[listener]]\nname = \"w\"\naddress = \"ws://0.0.0.0:8080/line\"\ntls_cert = \"/nonexistent/c.pem\"\ntls_key = \"/nonexistent/k.pem\"\n"
+	_, err := loadSettingsData(t, conf)
+	ps, ok := err.(Problems)
+	if !ok {
+		t.Fatalf("ws:// with TLS files: %v", err)
+	}
+	found := false
+	for _, p := range ps {
+		found = found || p.Key == "listener[0].address"
+	}
+	if !found {
+		t.Errorf("no problem about the ws:// address: %v", err)
+	}
+	if (Listener{Address: "ws://0.0.0.0:8080/line", TLSCert: "c", TLSKey: "k"}).Secure() {
+		t.Error("a ws:// listener counts as encrypted")
+	}
+	if !(Listener{Address: "telnet://0.0.0.0:23", TLSCert: "c", TLSKey: "k"}).Secure() || !(Listener{Address: "wss://0.0.0.0:443/line"}).Secure() {
+		t.Error("TLS telnet or wss does not count as encrypted")
+	}
+}
+
+// TestLoadSettingsSkipsTLSFiles: LoadSettings (the tools, a reload) does
+// not read the listeners' TLS files; Load does.
+func TestLoadSettingsSkipsTLSFiles(t *testing.T) {
+	conf := "[[listener]]\nname = \"t\"\naddress = \"telnet://127.0.0.1:992\"\ntls_cert = \"/nonexistent/c.pem\"\ntls_key = \"/nonexistent/k.pem\"\n"
+	if _, err := loadSettingsData(t, conf); err != nil {
+		t.Errorf("LoadSettings: %v", err)
+	}
+	if _, err := Parse("x.toml", []byte(conf)); err == nil {
+		t.Error("Load accepted TLS files that do not exist")
+	}
+}
+
+// loadSettingsData runs LoadSettings on conf written to a file.
+func loadSettingsData(t *testing.T, conf string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "x.toml")
+	if err := os.WriteFile(p, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LoadSettings(p)
+}

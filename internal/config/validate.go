@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/dialgate/dialgate/internal/tlscert"
 )
 
 // validate checks values against each other and against their ranges.
@@ -196,7 +198,7 @@ func (c *Config) validate(loc *locator) Problems {
 			{"tls_cert", l.TLSCert, "the PEM certificate chain"},
 			{"tls_key", l.TLSKey, "the PEM private key"},
 		} {
-			if f.v == "" {
+			if f.v == "" || !c.readTLSFiles {
 				continue
 			}
 			if _, err := os.Stat(c.resolve(f.v)); errors.Is(err, fs.ErrNotExist) {
@@ -205,7 +207,7 @@ func (c *Config) validate(loc *locator) Problems {
 				bad(in("listener", i, f.k), key+"."+f.k, "%v", err)
 			}
 		}
-		if l.TLSCert != "" && l.TLSKey != "" {
+		if l.TLSCert != "" && l.TLSKey != "" && c.readTLSFiles {
 			certFile, keyFile := c.resolve(l.TLSCert), c.resolve(l.TLSKey)
 			if _, err := os.Stat(certFile); err == nil {
 				if _, err := os.Stat(keyFile); err == nil {
@@ -214,6 +216,11 @@ func (c *Config) validate(loc *locator) Problems {
 					}
 				}
 			}
+		}
+		if l.Scheme() == "ws" && (l.TLSCert != "" || l.TLSKey != "") {
+			// It would be served in clear, and a policy that trusted
+			// the files would offer text logins on it.
+			bad(in("listener", i, "address"), key+".address", "a ws:// listener does not use TLS: for TLS with tls_cert and tls_key write wss:// (or remove them)")
 		}
 		if l.Scheme() == "wss" && l.TLSCert == "" {
 			bad(in("listener", i, "address"), key+".address", "a wss:// listener needs tls_cert and tls_key")
@@ -381,6 +388,11 @@ func (c *Config) Warnings() []string {
 		w = append(w, fmt.Sprintf("users_file %s does not exist: every login will be denied until you add a user (%s)", c.UsersFile, add))
 	}
 	for _, l := range c.Listeners {
+		if l.Secure() && l.TLSCert != "" {
+			for _, tw := range tlscert.FileWarnings(l.TLSCert, l.TLSKey, time.Now()) {
+				w = append(w, fmt.Sprintf("listener %q: %s", l.Name, tw))
+			}
+		}
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
 			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
 		} else if l.TextLogin == TextLoginAllow && !l.Secure() && len(l.TrustedProxies) > 0 {

@@ -104,6 +104,30 @@ type Options struct {
 	// CertFile and KeyFile are PEM files for wss:// (Listen only; a
 	// handler mounted elsewhere gets TLS from the server it is mounted on).
 	CertFile, KeyFile string
+	// TLS, when set, is wss://'s server configuration instead of
+	// CertFile and KeyFile (Listen only): with GetCertificate its
+	// certificate may change while the listener runs (a renewal).
+	TLS *tls.Config
+}
+
+// ServerTLS is the TLS configuration a wss:// server of opts uses: a
+// copy of opts.TLS, else one with the certificate of opts.CertFile and
+// opts.KeyFile; either way it offers ALPN http/1.1 only (the WebSocket
+// upgrade is HTTP/1.1).
+func (opts Options) ServerTLS() (*tls.Config, error) {
+	if opts.TLS != nil {
+		cfg := opts.TLS.Clone()
+		cfg.NextProtos = []string{"http/1.1"}
+		return cfg, nil
+	}
+	if opts.CertFile == "" || opts.KeyFile == "" {
+		return nil, ErrNoCertificate
+	}
+	cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}, nil
 }
 
 // timing holds resolved keepalive settings shared by Options and
@@ -576,14 +600,11 @@ func Listen(address string, opts Options) (*Listener, error) {
 	}
 	var tlsCfg *tls.Config
 	if u.Scheme == "wss" {
-		if opts.CertFile == "" || opts.KeyFile == "" {
-			return nil, fmt.Errorf("%w: listening on %q needs Options.CertFile and Options.KeyFile", ErrNoCertificate, address)
+		if tlsCfg, err = opts.ServerTLS(); errors.Is(err, ErrNoCertificate) {
+			return nil, fmt.Errorf("%w: listening on %q needs Options.TLS, or Options.CertFile and Options.KeyFile", ErrNoCertificate, address)
+		} else if err != nil {
+			return nil, fmt.Errorf("ws: listen %q: %w", address, err)
 		}
-		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("ws: listen %q: loading certificate: %w", address, err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}
 	l, err := NewHandler(opts)
 	if err != nil {

@@ -1,0 +1,140 @@
+package tlscert
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writePair writes a self-signed certificate named cn, valid from
+// notBefore to notAfter, and its key.
+func writePair(t *testing.T, certFile, keyFile, cn string, notBefore, notAfter time.Time) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func served(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	c, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf.Subject.CommonName
+}
+
+// TestReload: a renewal at the same paths is served by a configuration
+// made before it; a broken one leaves the certificate served before.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	cf, kf := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	now := time.Now()
+	writePair(t, cf, kf, "one", now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	c, err := Load(cf, kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.ServerConfig()
+	if got := served(t, cfg); got != "one" {
+		t.Fatalf("serves %q", got)
+	}
+	if changed, err := c.Reload(); changed || err != nil {
+		t.Errorf("reload of the same files: changed %v, %v", changed, err)
+	}
+	writePair(t, cf, kf, "two", now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	if changed, err := c.Reload(); !changed || err != nil {
+		t.Errorf("reload of a renewal: changed %v, %v", changed, err)
+	}
+	if got := served(t, cfg); got != "two" {
+		t.Errorf("serves %q after the renewal", got)
+	}
+	if err := os.WriteFile(cf, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := c.Reload(); changed || err == nil || !strings.Contains(err.Error(), cf) {
+		t.Errorf("reload of a broken file: changed %v, %v", changed, err)
+	}
+	if got := served(t, cfg); got != "two" || !strings.Contains(Describe(c.Leaf()), `"two"`) {
+		t.Errorf("serves %q after a broken renewal", got)
+	}
+	if _, err := Load(cf, kf); err == nil {
+		t.Error("Load of a broken file")
+	}
+	for _, s := range cfg.CipherSuites {
+		if !strings.Contains(tls.CipherSuiteName(s), "GCM") && !strings.Contains(tls.CipherSuiteName(s), "CHACHA20") {
+			t.Errorf("suite %s is not an AEAD", tls.CipherSuiteName(s))
+		}
+	}
+}
+
+// TestWarnings: expired, not yet valid, ending soon, and a key file open
+// to others are warned about; a fine pair is not.
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	cf, kf := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	now := time.Now()
+	for _, tc := range []struct {
+		name              string
+		notBefore, notAft time.Time
+		want              string
+	}{
+		{"fine", now.Add(-time.Hour), now.Add(60 * 24 * time.Hour), ""},
+		{"expired", now.Add(-48 * time.Hour), now.Add(-24 * time.Hour), "has expired"},
+		{"future", now.Add(24 * time.Hour), now.Add(60 * 24 * time.Hour), "not valid before"},
+		{"soon", now.Add(-time.Hour), now.Add(3*24*time.Hour + time.Hour), "expires in 3 day(s)"},
+	} {
+		writePair(t, cf, kf, tc.name, tc.notBefore, tc.notAft)
+		ws := FileWarnings(cf, kf, now)
+		switch {
+		case tc.want == "" && len(ws) != 0:
+			t.Errorf("%s: warnings %q", tc.name, ws)
+		case tc.want != "" && (len(ws) != 1 || !strings.Contains(ws[0], tc.want)):
+			t.Errorf("%s: warnings %q, want one with %q", tc.name, ws, tc.want)
+		}
+	}
+	if runtime.GOOS == "windows" {
+		return
+	}
+	writePair(t, cf, kf, "fine", now.Add(-time.Hour), now.Add(60*24*time.Hour))
+	if err := os.Chmod(kf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ws := FileWarnings(cf, kf, now); len(ws) != 1 || !strings.Contains(ws[0], "chmod 600 "+kf) {
+		t.Errorf("key mode 0644: warnings %q", ws)
+	}
+	if ws := FileWarnings(filepath.Join(dir, "none"), kf, now); ws != nil {
+		t.Errorf("a pair that does not load: warnings %q", ws)
+	}
+}
