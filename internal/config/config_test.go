@@ -402,6 +402,16 @@ name = "proxied-secure"
 address = "ws://127.0.0.1:8081/line"
 trusted_proxies = ["127.0.0.1"]
 backend = "sh"
+[[listener]]
+name = "any-origin"
+address = "ws://0.0.0.0:8082/line"
+allowed_origins = ["*"]
+backend = "sh"
+[[listener]]
+name = "any-origin-lo"
+address = "ws://127.0.0.1:8083/line"
+allowed_origins = ["*"]
+backend = "sh"
 [[backend]]
 name = "missing"
 type = "pty"
@@ -423,13 +433,14 @@ command = ["/bin/sh"]
 	for _, want := range []string{`backend "missing": program ` + filepath.Join(dir, "nope") + `: no such file or directory`,
 		`backend "plain": program ` + notExec + ` is not executable`,
 		`listener "net": text_login = "allow" on telnet://0.0.0.0:2323: passwords cross the network in clear`,
-		`listener "proxied": text_login = "allow" on ws://127.0.0.1:8080/line behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear`} {
+		`listener "proxied": text_login = "allow" on ws://127.0.0.1:8080/line behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear`,
+		`listener "any-origin": allowed_origins = ["*"] on ws://0.0.0.0:8082/line: any web page`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings\n%s\nlack\n%s", w, want)
 		}
 	}
-	if n := len(c.Warnings()); n != 4 {
-		t.Errorf("%d warnings, want 4:\n%s", n, w)
+	if n := len(c.Warnings()); n != 5 {
+		t.Errorf("%d warnings, want 5:\n%s", n, w)
 	}
 
 	// No users file yet: every login would be denied.
@@ -456,7 +467,8 @@ func TestPProfWarnings(t *testing.T) {
 		{"[metrics]\nlisten = \"localhost:9464\"\npprof = true\n", ""},
 		{"[metrics]\nlisten = \"0.0.0.0:9464\"\npprof = true\n", "metrics.pprof = true on 0.0.0.0:9464: runtime profiles"},
 		{"[metrics]\npprof = true\n", "metrics.pprof = true without metrics.listen"},
-		{"[metrics]\nlisten = \"0.0.0.0:9464\"\n", ""},
+		{"[metrics]\nlisten = \"0.0.0.0:9464\"\n", "metrics.listen = 0.0.0.0:9464: the call counts"},
+		{"[metrics]\nlisten = \"127.0.0.1:9464\"\n", ""},
 	} {
 		c, err := Parse("p.toml", []byte("users_file = \""+users+"\"\n"+tc.metrics+"[[listener]]\nname = \"lo\"\naddress = \"telnet://127.0.0.1:2323\"\n"))
 		if err != nil {

@@ -371,6 +371,13 @@ func (c *Config) Warnings() []string {
 			}
 		}
 	}
+	if c.Metrics.Listen != "" && !c.Metrics.PProf {
+		if host, _, err := net.SplitHostPort(string(c.Metrics.Listen)); err == nil {
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				w = append(w, fmt.Sprintf("metrics.listen = %s: the call counts, health and process figures are open to the network (bind it to loopback, or firewall it)", c.Metrics.Listen))
+			}
+		}
+	}
 	if c.Metrics.PProf {
 		if c.Metrics.Listen == "" {
 			w = append(w, "metrics.pprof = true without metrics.listen: no profiles are served")
@@ -392,6 +399,9 @@ func (c *Config) Warnings() []string {
 			for _, tw := range tlscert.FileWarnings(l.TLSCert, l.TLSKey, time.Now()) {
 				w = append(w, fmt.Sprintf("listener %q: %s", l.Name, tw))
 			}
+		}
+		if slices.Contains(l.AllowedOrigins, "*") && !l.Loopback() {
+			w = append(w, fmt.Sprintf("listener %q: allowed_origins = [\"*\"] on %s: any web page a user visits can open calls here from their browser (cross-site WebSocket); list your page's origin instead", l.Name, l.Address))
 		}
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
 			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
