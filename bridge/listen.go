@@ -540,6 +540,7 @@ func (p *pageListener) Close() error {
 type printfWriter struct{ l printfLogger }
 
 func (w printfWriter) Write(b []byte) (int, error) {
-	w.l.Printf("bridge: http: %s", strings.TrimRight(string(b), "\n"))
+	// net/http's own lines begin "http: ".
+	w.l.Printf("bridge: http: %s", strings.TrimPrefix(strings.TrimRight(string(b), "\n"), "http: "))
 	return len(b), nil
 }

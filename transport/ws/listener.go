@@ -649,6 +649,7 @@ func Listen(address string, opts Options) (*Listener, error) {
 type logWriter struct{ l *Listener }
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.l.logf("ws: http: %s", strings.TrimRight(string(p), "\n"))
+	// net/http's own lines begin "http: ".
+	w.l.logf("ws: http: %s", strings.TrimPrefix(strings.TrimRight(string(p), "\n"), "http: "))
 	return len(p), nil
 }

@@ -162,7 +162,7 @@ func TestTLSPortRedirectsPlainHTTP(t *testing.T) {
 			t.Errorf("%s: body %q, want %q", tc.name, body, wantBody)
 		}
 	}
-	waitLines(t, sink, 12, "ws: http: http: TLS handshake error from 127.0.0.1:", "ws: plain HTTP on a TLS port: GET redirected to https")
+	waitLines(t, sink, 12, "ws: http: TLS handshake error from 127.0.0.1:", "ws: plain HTTP on a TLS port: GET redirected to https")
 	waitLines(t, sink, 1, "TLS handshake error", "HEAD redirected to https")
 	for _, l := range sink.snapshot() {
 		if !strings.Contains(l, "redirected to https") && !strings.Contains(l, "closed at once") {
