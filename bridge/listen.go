@@ -207,6 +207,10 @@ type preparedListener struct {
 	wg       sync.WaitGroup
 }
 
+// msgTLSOnly is what a client that does not speak TLS reads from a TLS
+// tcp:// or telnet:// listener before it hangs up.
+const msgTLSOnly = "\r\nNO CARRIER (this line speaks TLS only: connect with a TLS client, such as telnet-ssl or openssl s_client)\r\n"
+
 // prepared is a connection ready to be a line.
 type prepared struct {
 	conn net.Conn
@@ -349,6 +353,14 @@ func (l *preparedListener) prepare(c net.Conn, src string) {
 		tc := tls.Server(c, l.cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			l.log.Printf("tls: %s: handshake: %v", c.RemoteAddr(), err)
+			var rh tls.RecordHeaderError
+			if errors.As(err, &rh) && rh.Conn != nil {
+				// A plain telnet or raw client on a TLS port: say so in
+				// its own terms before hanging up, as an HTTPS server
+				// answers plain HTTP.
+				_ = rh.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = io.WriteString(rh.Conn, msgTLSOnly)
+			}
 			c.Close()
 			return
 		}

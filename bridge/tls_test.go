@@ -232,3 +232,30 @@ func TestTLSPendingPerSource(t *testing.T) {
 		t.Errorf("a connection within the bound: %v, want still waiting", err)
 	}
 }
+
+// TestTLSPortPlainClient: a client that does not speak TLS (telnet
+// negotiation, or a typed line) on a TLS telnet listener is told in
+// plain text what the line wants, then hung up.
+func TestTLSPortPlainClient(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}
+	ln, err := OpenListener(l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, first := range [][]byte{{255, 253, 1, 255, 251, 24}, []byte("hello\r\n")} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(ln.Addr(), "telnet://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write(first)
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(got) != msgTLSOnly {
+			t.Errorf("after %q: read %q, %v; want %q and the end", first, got, err, msgTLSOnly)
+		}
+	}
+}
