@@ -1,15 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,36 +10,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
 )
 
-// writeCertPair writes a self-signed certificate for 127.0.0.1 named cn,
-// and its key, to certFile and keyFile (replacing them in place, as a
-// renewal does).
-func writeCertPair(t *testing.T, certFile, keyFile, cn string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+// writeCert writes a certificate for 127.0.0.1 named cn, valid for a
+// day, replacing certFile and keyFile as a renewal does.
+func writeCert(t *testing.T, certFile, keyFile, cn string) {
+	testutil.WriteCert(t, certFile, keyFile, cn, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 }
 
 // servedName is the common name of the certificate a TLS server at addr
@@ -72,7 +43,7 @@ func TestServeSIGHUPRenewsCertificates(t *testing.T) {
 	}
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCertPair(t, certFile, keyFile, "first")
+	writeCert(t, certFile, keyFile, "first")
 	tlsAddr, wssAddr := freePort(t), freePort(t)
 	extra := fmt.Sprintf(`[[listener]]
 name = "tls"
@@ -101,7 +72,7 @@ tls_key = %q
 		t.Error("the TLS listener agreed to a CBC suite")
 	}
 
-	writeCertPair(t, certFile, keyFile, "renewed")
+	writeCert(t, certFile, keyFile, "renewed")
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

@@ -1,46 +1,17 @@
 package tlscert
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
-)
 
-// writePair writes a self-signed certificate named cn, valid from
-// notBefore to notAfter, and its key.
-func writePair(t *testing.T, certFile, keyFile, cn string, notBefore, notAfter time.Time) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/dialgate/dialgate/internal/testutil"
+)
 
 func served(t *testing.T, cfg *tls.Config) string {
 	t.Helper()
@@ -61,7 +32,7 @@ func TestReload(t *testing.T) {
 	dir := t.TempDir()
 	cf, kf := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	now := time.Now()
-	writePair(t, cf, kf, "one", now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	testutil.WriteCert(t, cf, kf, "one", now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	c, err := Load(cf, kf)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +44,7 @@ func TestReload(t *testing.T) {
 	if changed, err := c.Reload(); changed || err != nil {
 		t.Errorf("reload of the same files: changed %v, %v", changed, err)
 	}
-	writePair(t, cf, kf, "two", now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	testutil.WriteCert(t, cf, kf, "two", now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	if changed, err := c.Reload(); !changed || err != nil {
 		t.Errorf("reload of a renewal: changed %v, %v", changed, err)
 	}
@@ -115,7 +86,7 @@ func TestWarnings(t *testing.T) {
 		{"future", now.Add(24 * time.Hour), now.Add(60 * 24 * time.Hour), "not valid before"},
 		{"soon", now.Add(-time.Hour), now.Add(3*24*time.Hour + time.Hour), "expires in 3 day(s)"},
 	} {
-		writePair(t, cf, kf, tc.name, tc.notBefore, tc.notAft)
+		testutil.WriteCert(t, cf, kf, tc.name, tc.notBefore, tc.notAft)
 		ws := FileWarnings(cf, kf, now)
 		switch {
 		case tc.want == "" && len(ws) != 0:
@@ -127,7 +98,7 @@ func TestWarnings(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		return
 	}
-	writePair(t, cf, kf, "fine", now.Add(-time.Hour), now.Add(60*24*time.Hour))
+	testutil.WriteCert(t, cf, kf, "fine", now.Add(-time.Hour), now.Add(60*24*time.Hour))
 	if err := os.Chmod(kf, 0o644); err != nil {
 		t.Fatal(err)
 	}
