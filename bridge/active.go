@@ -118,7 +118,7 @@ func (s *Server) HangUp(session uint64) error {
 		return ErrNoSuchCall
 	}
 	c.viewMu.Lock()
-	phase, again := c.view.Phase, c.byOperator
+	phase, user, again := c.view.Phase, c.view.User, c.byOperator
 	if phase != PhaseCallback {
 		c.byOperator = true
 	}
@@ -130,8 +130,13 @@ func (s *Server) HangUp(session uint64) error {
 		return nil // being hung up already
 	}
 	// s.log, not c.log: the call's goroutine replaces c.log at login.
-	s.log.Info("operator hangs up the call", zap.Uint64("session", session), zap.String("listener", c.rec.Listener),
-		zap.String("remote", c.rec.Remote), zap.String("phase", phase))
+	// The user as Calls shows it, once the login has given the call one.
+	fields := []zap.Field{zap.Uint64("session", session), zap.String("listener", c.rec.Listener),
+		zap.String("remote", c.rec.Remote), zap.String("phase", phase)}
+	if user != "" {
+		fields = append(fields, zap.String("user", user))
+	}
+	s.log.Info("operator hangs up the call", fields...)
 	c.cancel(errOperatorHangup)
 	return nil
 }

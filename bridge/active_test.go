@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
@@ -320,5 +323,34 @@ func TestV42LogLinesNameTheCall(t *testing.T) {
 		if !strings.HasSuffix(l, ")") || !strings.Contains(l, fmt.Sprintf(" (session %d, ", n)) {
 			t.Errorf("line without its call: %q", l)
 		}
+	}
+}
+
+// TestOperatorHangUpLogNamesUser: the log line of an operator's hang-up
+// names the call's user once it has one, as the call's own lines do.
+// Regression: it had session, listener, remote and phase, not the user.
+func TestOperatorHangUpLogNamesUser(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	st, err := store.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New(Options{Config: testConfig(t), Store: st, Verifier: &fakeVerifier{users: map[string]string{"alice": "secret"}}, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, done := simCall(t, s)
+	login(t, line, "alice", "secret")
+	cs := waitCalls(t, s, func(cs []CallInfo) bool { return len(cs) == 1 && cs[0].Phase == PhaseSession })
+	if err := s.HangUp(cs[0].Session); err != nil {
+		t.Fatal(err)
+	}
+	readAll(line)
+	<-done
+	hung := logs.FilterMessage("operator hangs up the call").All()
+	if len(hung) != 1 || hung[0].ContextMap()["user"] != "alice" {
+		t.Fatalf("log lines: %+v", hung)
 	}
 }

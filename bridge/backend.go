@@ -61,6 +61,20 @@ type Interrupter interface {
 	Interrupt() error
 }
 
+// backendEcho is implemented by backend sessions that decide who echoes
+// what a telnet caller types. The text login leaves the gateway echoing
+// (it told the caller WILL ECHO to hide the password, RFC 857), which
+// suits a pty, whose tty echoes, and the demo board, which echoes
+// itself: backends without backendEcho keep it.
+type backendEcho interface {
+	// followEcho is called once, before the session's first octet is
+	// copied, with set, which has the gateway tell the caller it echoes
+	// (on) or not (off, the caller echoes locally). The session may call
+	// set then or later, from Read (as a telnet backend turns its own
+	// echo on and off); set does not call Read.
+	followEcho(set func(on bool))
+}
+
 // programEnder is a backend that runs a program and can say how it
 // ended, once it has been closed.
 type programEnder interface {
@@ -139,7 +153,7 @@ type boundedInterrupter struct {
 func newBackend(b config.Backend) (Backend, error) {
 	switch b.Type {
 	case config.BackendTCP:
-		return &tcpBackend{name: b.Name, addr: string(b.Address), proxy: b.ProxyProtocol, timeout: b.ConnectTimeout.Duration}, nil
+		return &tcpBackend{name: b.Name, addr: string(b.Address), proxy: b.ProxyProtocol, timeout: b.ConnectTimeout.Duration, callerEcho: b.Echo == config.EchoCaller}, nil
 	case config.BackendTelnet:
 		return newTelnetBackend(b)
 	case config.BackendPTY:

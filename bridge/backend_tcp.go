@@ -15,12 +15,17 @@ type tcpBackend struct {
 	addr    string
 	proxy   bool
 	timeout time.Duration
+	// callerEcho: the service does not echo (echo = "caller").
+	callerEcho bool
 }
 
 func (b *tcpBackend) Connect(ctx context.Context, s Session) (BackendConn, error) {
 	c, err := dialTCP(ctx, b.addr, b.timeout, b.proxy, s)
 	if err != nil {
 		return nil, err
+	}
+	if b.callerEcho {
+		return callerEchoConn{tcpConn{c}}, nil
 	}
 	return tcpConn{c}, nil
 }
@@ -51,3 +56,13 @@ func dialTCP(ctx context.Context, addr string, timeout time.Duration, proxy bool
 type tcpConn struct{ *net.TCPConn }
 
 func (tcpConn) Resize(transport.WindowSize) error { return nil }
+
+// callerEchoConn is a session with a tcp backend that does not echo
+// (echo = "caller"). A service that does (a BBS) is a plain tcpConn: the
+// gateway keeps the echo the text login took, and the caller's terminal
+// shows what the service sends back.
+type callerEchoConn struct{ tcpConn }
+
+// followEcho gives a telnet caller its local echo back: the service
+// does not echo what it is sent.
+func (callerEchoConn) followEcho(set func(on bool)) { set(false) }

@@ -35,10 +35,36 @@ func (b *telnetBackend) Connect(ctx context.Context, s Session) (BackendConn, er
 		term = b.term
 	}
 	ln := tcp.NewLine(c, false, tcp.Options{Telnet: true, TermType: term, Window: s.Window})
-	return &telnetConn{ln}, nil
+	return &telnetConn{Line: ln}, nil
 }
 
-type telnetConn struct{ *tcp.Line }
+type telnetConn struct {
+	*tcp.Line
+	// Set by followEcho before the first Read; used by Read only.
+	setEcho  func(on bool)
+	echoSent bool // echo holds what setEcho was last told
+	echo     bool
+}
+
+// followEcho passes the backend's ECHO (RFC 857) on to the caller: the
+// caller is told the gateway echoes while the backend echoes, and echoes
+// locally while it does not (a MUD-style line-mode server, or one that
+// never negotiates ECHO). It is decided at the backend's first data and
+// followed from then on (a server turning echo off for a password
+// prompt and on again), each change before the data that came after it.
+func (c *telnetConn) followEcho(set func(on bool)) { c.setEcho = set }
+
+// Read reads the backend's data and passes on a change of its ECHO.
+func (c *telnetConn) Read(p []byte) (int, error) {
+	n, err := c.Line.Read(p)
+	if c.setEcho != nil && n > 0 {
+		if on := c.PeerEchoes(); !c.echoSent || on != c.echo {
+			c.echoSent, c.echo = true, on
+			c.setEcho(on)
+		}
+	}
+	return n, err
+}
 
 func (c *telnetConn) Resize(w transport.WindowSize) error { return c.SetWindowSize(w) }
 

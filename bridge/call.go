@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -148,6 +149,10 @@ type call struct {
 	// breaks delivers the caller's V.42 breaks (UI BRK, V.42 §8.13);
 	// nil on other calls, whose line reports breaks itself.
 	breaks <-chan struct{}
+	// echoing: the text login told the caller's telnet line that the
+	// gateway echoes (WILL ECHO); the backend decides whether that stays
+	// (followBackendEcho).
+	echoing bool
 
 	hangOnce   sync.Once
 	slotOnce   sync.Once   // releases the line slot (releaseSlot)
@@ -212,6 +217,9 @@ func (s *Server) newCall(name string, line transport.Line) *call {
 		// Detection times out with read deadlines (T400).
 		line = newDeadlineLine(line)
 	}
+	if n, ok := lineAs[aytNamer](line); ok {
+		n.SetAYTName(st.cfg.GatewayName)
+	}
 	info := line.Info()
 	c := &call{
 		s: s, st: st, lc: lc, line: line, info: info,
@@ -246,6 +254,10 @@ func (s *Server) busy(c *call, why busyReason) {
 	c.number()
 	c.finish()
 }
+
+// aytNamer is a line that answers telnet AYT with the gateway's name
+// (tcp.Line).
+type aytNamer interface{ SetAYTName(name string) }
 
 // logTagger is a line whose own log lines (telnet negotiation, a
 // WebSocket's close) can name the call (tcp.Line, ws.Line).
@@ -606,7 +618,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		conn, err = be.Connect(ctx, Session{
 			Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
 			Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
-			Term: c.line.Info().TermType, Window: win.bound(c.line.Info().Window),
+			Term: announcedTerm(c.line.Info().TermType), Window: win.bound(c.line.Info().Window),
 		})
 	})
 	if err != nil {
@@ -624,6 +636,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		return
 	}
 	program, _ := conn.(programEnder)
+	c.followBackendEcho(conn)
 	conn = win.wrap(conn)
 	c.rec.Answer = s.now()
 	c.setView(func(v *callView) { v.Phase, v.Answer = PhaseSession, c.rec.Answer })
@@ -645,6 +658,39 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	if res.upDone != nil {
 		<-res.upDone
 	}
+}
+
+// followBackendEcho hands the caller's echo, which the text login left
+// to the gateway (WILL ECHO), to the backend session conn if it decides
+// it (backendEcho): a raw TCP service gives it back to the caller, a
+// telnet backend passes on its own ECHO. Other backends keep it: a pty's
+// tty echoes, and so does the demo board. V.42 callers have no telnet
+// echo to the gateway.
+func (c *call) followBackendEcho(conn BackendConn) {
+	be, ok := conn.(backendEcho)
+	ec, isEC := c.line.(transport.EchoController)
+	if !ok || !isEC || !c.echoing {
+		return
+	}
+	be.followEcho(func(on bool) {
+		if err := ec.SetServerEcho(on); err != nil {
+			c.log.Debug("caller's echo not changed", zap.Bool("gateway_echoes", on), zap.Error(err))
+			return
+		}
+		c.log.Debug("caller's echo", zap.Bool("gateway_echoes", on))
+	})
+}
+
+// announcedTerm is the terminal type a caller announced (its line's
+// Info), "" for none. A telnet client without one to give announces
+// "UNKNOWN" (RFC 1091), in any case: that is none, so the backend's
+// term applies, not TERM=unknown, which curses programs refuse (the
+// tcp line says "" for it already; other lines may not).
+func announcedTerm(t string) string {
+	if strings.EqualFold(t, "unknown") {
+		return ""
+	}
+	return t
 }
 
 // sessionEnded records how the bridged session ended (res, the pump's
@@ -779,7 +825,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	if ec, isEC := c.line.(transport.EchoController); isEC && !v42 {
 		// RFC 857: the server echoes; the caller's terminal stops local
 		// echo, so the password is not shown.
-		_ = ec.SetServerEcho(true)
+		c.echoing = ec.SetServerEcho(true) == nil
 	}
 	e := newLineEditor(r, c.w, true)
 	banner := fmt.Sprintf("\r\n%s: session %d\r\n", c.st.cfg.GatewayName, c.rec.Session)
@@ -889,9 +935,16 @@ func (c *call) v42Failed(err error) {
 	case c.s.stopCtx.Err() != nil:
 		c.end(store.ResultShutdown, "gateway shut down during the handshake", "")
 	case errors.Is(err, lapm.ErrPeerDisconnected) || callerHungUp(err):
-		// The caller gave up (a dialer that refused the host key sends
-		// DISC): say so first, keep the detail.
-		c.end(store.ResultAbandoned, "caller hung up during the V.42 handshake: "+err.Error(), "")
+		// The caller gave up: a dialer that refused the host key, or a
+		// user who pressed Ctrl-C at gateway modem's typed login, sends
+		// DISC. The record says so in words, as for the text login; the
+		// protocol detail goes to the debug log.
+		reason := "caller hung up during the V.42 handshake"
+		if errors.Is(err, errAccessSecurity) {
+			reason = "caller hung up during the V.42 login"
+		}
+		c.log.Debug(reason, zap.Error(err))
+		c.end(store.ResultAbandoned, reason, "")
 	case errors.Is(err, auth.ErrAuthFailed), errors.Is(err, auth.ErrMalformed),
 		errors.Is(err, auth.ErrUnexpected), errors.Is(err, auth.ErrVersion):
 		// A token that did not authenticate (a replayed or forged

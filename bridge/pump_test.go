@@ -768,7 +768,7 @@ func TestStopWithResizeBehindBlockedUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be := &telnetConn{tcp.NewLine(c, false, tcp.Options{Telnet: true})}
+	be := &telnetConn{Line: tcp.NewLine(c, false, tcp.Options{Telnet: true})}
 	line := &resizingLine{win: make(chan transport.WindowSize, 1), closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	var cnt counters

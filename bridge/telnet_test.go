@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -32,4 +33,54 @@ func TestTelnetBackendWindow(t *testing.T) {
 	waitLineInfo(t, back, "the resize", func(i transport.LineInfo) bool { return i.Window == transport.WindowSize{Cols: 132, Rows: 60} })
 	io.WriteString(back, "welcome to the bbs")
 	expect(t, caller, "welcome to the bbs")
+}
+
+// TestCallerWithoutTermType: a caller that announces no terminal type
+// (a telnet client without one answers "UNKNOWN", RFC 1091, in any case)
+// or one the gateway refuses gets the backend's term, as one that
+// announced nothing: a pty program's TERM, the terminal type announced
+// to a telnet backend. Regression: "UNKNOWN" reached a pty program as
+// TERM=unknown, and curses programs failed ("'unknown': unknown terminal
+// type"); a telnet backend was announced "UNKNOWN".
+func TestCallerWithoutTermType(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	for _, announced := range []string{"", "unknown", "Unknown", "../../tmp/x"} {
+		c := testConfig(t, config.Backend{Name: "sh", Type: config.BackendPTY, Term: "ansi", Command: []string{sh, "-c",
+			`stty -echo; echo "term=$TERM."; read x`}})
+		g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		caller := telnetCall(t, ctx, g, tcp.Options{TermType: announced}, "n", "pw")
+		t.Logf("caller announcing %q", announced)
+		expect(t, caller, "term=ansi.")
+		io.WriteString(caller, "\r")
+		cancel()
+	}
+
+	bbs := telnetBBS(t)
+	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Term: "ansi", Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	telnetCall(t, ctx, g, tcp.Options{}, "n", "pw")
+	back := acceptBackendLine(t, ctx, bbs)
+	waitLineInfo(t, back, `the terminal type "ansi"`, func(i transport.LineInfo) bool { return i.TermType == "ansi" })
+}
+
+// TestAYTNamesGateway: telnet "Are You There" (RFC 854) is answered with
+// the configured gateway_name. Regression: the answer said "dialgate"
+// whatever the gateway was called.
+func TestAYTNamesGateway(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.GatewayName = "Night Owl BBS"
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	expect(t, conn, "login: ")
+	conn.Write([]byte{255, 246}) // IAC AYT
+	expect(t, conn, "[Night Owl BBS: yes]")
 }

@@ -177,8 +177,12 @@ func answerError(err error) error {
 			return fmt.Errorf("%w: %v", ErrThrottled, err)
 		}
 	}
-	return fmt.Errorf("bridge: Access Security: %w", err)
+	return fmt.Errorf("%w: %w", errAccessSecurity, err)
 }
+
+// errAccessSecurity is wrapped by Answer's errors from Access Security
+// (the V.42 login), as opposed to the LAPM set-up around it.
+var errAccessSecurity = errors.New("bridge: Access Security")
 
 // LinkParams is the LAPM offer of a listener (its lapm_* keys, with the
 // defaults of config.DefaultLAPM).

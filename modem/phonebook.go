@@ -266,7 +266,9 @@ func digitsOnly(s string) (string, bool) {
 // Resolve maps what the DTE dialed to a target: a phonebook name or number;
 // user@name; user@host:port (a telnet-modem address; credentials come from
 // the phonebook entry with that user and address); host:port; or a line
-// URL. A nil Phonebook resolves only addresses.
+// URL, with or without user@ before its host (scheme://user@host:port/...,
+// the user as in user@host:port; a password there is refused). A nil
+// Phonebook resolves only addresses.
 func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	t := Target{Dial: dial, Mode: ModeAuto}
 	if e := pb.lookup(dial); e != nil {
@@ -275,12 +277,12 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	if d, ok := digitsOnly(dial); ok {
 		return t, fmt.Errorf("%w: %s is not in the phonebook", ErrUnknownNumber, d)
 	}
-	user, rest := "", dial
-	if i := strings.LastIndex(dial, "@"); i >= 0 && !strings.Contains(dial, "://") {
-		user, rest = dial[:i], dial[i+1:]
-		if user == "" {
-			return t, fmt.Errorf("%w: empty user before @", ErrUnknownNumber)
-		}
+	user, rest, at := splitDialUser(dial)
+	if at && user == "" {
+		return t, fmt.Errorf("%w: empty user before @", ErrUnknownNumber)
+	}
+	if strings.Contains(rest, "://") && strings.Contains(user, ":") {
+		return t, fmt.Errorf("%w: a password does not belong in the dial string (dial user@host and type it when asked, or keep it in the phonebook)", ErrUnknownNumber)
 	}
 	if e := pb.lookup(rest); e != nil {
 		t = e.target(dial)
@@ -304,6 +306,26 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// splitDialUser splits a dial string into the user before its '@' and
+// the rest: user@name and user@host:port split at the last '@';
+// scheme://user@host:port/path at the last '@' before the path, the
+// rest keeping the scheme. at reports whether there was an '@' to split
+// at.
+func splitDialUser(dial string) (user, rest string, at bool) {
+	if i := strings.Index(dial, "://"); i >= 0 {
+		authority, _, _ := strings.Cut(dial[i+3:], "/")
+		j := strings.LastIndex(authority, "@")
+		if j < 0 {
+			return "", dial, false
+		}
+		return authority[:j], dial[:i+3] + dial[i+3+j+1:], true
+	}
+	if i := strings.LastIndex(dial, "@"); i >= 0 {
+		return dial[:i], dial[i+1:], true
+	}
+	return "", dial, false
 }
 
 func (pb *Phonebook) lookup(s string) *Entry {

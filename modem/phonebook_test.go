@@ -70,6 +70,11 @@ func TestPhonebookResolve(t *testing.T) {
 		{"127.0.0.1:6400", "telnet://127.0.0.1:6400", "", "", "", ModeAuto},
 		{"[::1]:6400", "telnet://[::1]:6400", "", "", "", ModeAuto},
 		{"tcp://h.example:99", "tcp://h.example:99", "", "", "", ModeAuto},
+		// A user in a line URL is a user as in user@host:port.
+		{"tcp://carol@h.example:99", "tcp://h.example:99", "carol", "", "", ModeAuto},
+		{"telnet://alice@bbs.example.com:2323", "telnet://bbs.example.com:2323", "alice", "s3cret-pw", "MyBBS", ModeAuto},
+		{"ws://bob@gw.example.net:8080/line", "ws://gw.example.net:8080/line", "bob", "hunter2", "web", ModeV42},
+		{"ws://bob@gw.example.net:8080/a@b", "ws://gw.example.net:8080/a@b", "bob", "", "", ModeAuto},
 	} {
 		tg, err := pb.Resolve(c.dial)
 		if c.addr == "" {
@@ -86,7 +91,7 @@ func TestPhonebookResolve(t *testing.T) {
 			t.Errorf("%q: %+v", c.dial, tg)
 		}
 	}
-	for _, bad := range []string{"1234", "@host:1", "host:0", "host:99999", "host:x", "a:b:c", "telnet://u@h:1", "tcp://h", ""} {
+	for _, bad := range []string{"1234", "@host:1", "host:0", "host:99999", "host:x", "a:b:c", "tcp://h", "", "tcp://@h:1", "tcp://u:pw@h:1", "tcp://u@", "tcp://u@h"} {
 		if _, err := pb.Resolve(bad); !errors.Is(err, ErrUnknownNumber) {
 			t.Errorf("%q: err %v", bad, err)
 		}

@@ -218,7 +218,19 @@ type Backend struct {
 	// telnet backends when the caller announced none.
 	Term           string   `toml:"term"`
 	ConnectTimeout Duration `toml:"connect_timeout"`
+	// Echo says who echoes what a telnet caller types, for tcp
+	// backends: EchoService (default: the service echoes, as a BBS does,
+	// and the gateway keeps the echo it took for the login) or
+	// EchoCaller (the service does not echo, as a line-based one does
+	// not: the caller's terminal echoes locally).
+	Echo string `toml:"echo"`
 }
+
+// Who echoes a telnet caller's typing on a tcp backend (Backend.Echo).
+const (
+	EchoService = "service"
+	EchoCaller  = "caller"
+)
 
 // Position is where a problem sits in a file; zero fields are unknown.
 type Position struct {

@@ -73,3 +73,22 @@ func loadSettingsData(t *testing.T, conf string) (*Config, error) {
 	}
 	return LoadSettings(p)
 }
+
+// TestBackendEcho: echo is "service" or "caller", on tcp backends only.
+func TestBackendEcho(t *testing.T) {
+	base := "[[listener]]\nname = \"l\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\n"
+	for _, tc := range []struct {
+		backend string
+		ok      bool
+	}{
+		{"type = \"tcp\"\naddress = \"127.0.0.1:1\"\necho = \"caller\"\n", true},
+		{"type = \"tcp\"\naddress = \"127.0.0.1:1\"\necho = \"service\"\n", true},
+		{"type = \"tcp\"\naddress = \"127.0.0.1:1\"\necho = \"both\"\n", false},
+		{"type = \"telnet\"\naddress = \"127.0.0.1:1\"\necho = \"caller\"\n", false},
+	} {
+		_, err := Parse("e.toml", []byte(base+tc.backend))
+		if ps, isPs := err.(Problems); tc.ok != (err == nil) || !tc.ok && (!isPs || ps[0].Key != "backend[0].echo") {
+			t.Errorf("%q: %v", tc.backend, err)
+		}
+	}
+}

@@ -110,6 +110,12 @@ func (c *Config) validate(loc *locator) Problems {
 			bad(in("backend", i, "name"), key+".name", "backend %q defined twice", b.Name)
 		}
 		backends[b.Name] = true
+		switch {
+		case b.Echo != "" && b.Type != BackendTCP:
+			bad(in("backend", i, "echo"), key+".echo", "echo applies to tcp backends only (a telnet backend negotiates it, a pty's terminal echoes)")
+		case b.Echo != "" && b.Echo != EchoService && b.Echo != EchoCaller:
+			bad(in("backend", i, "echo"), key+".echo", "echo %q: want %q (the service echoes, the default) or %q (the caller's terminal echoes)", b.Echo, EchoService, EchoCaller)
+		}
 		switch b.Type {
 		case "":
 			bad(in("backend", i, "type"), key+".type", "missing type (tcp, telnet, pty or demo)")

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -8,7 +9,8 @@ import (
 )
 
 // aytReply is the text answered to AYT (RFC 854 "Are You There": "some
-// visible (i.e., printable) evidence that the AYT was received").
+// visible (i.e., printable) evidence that the AYT was received") until
+// the line is given the gateway's name (SetAYTName).
 const aytReply = "\r\n[dialgate: yes]\r\n"
 
 // maxTermType bounds a terminal type name (RFC 1091: at most 40 characters).
@@ -37,7 +39,8 @@ type telnet struct {
 	us     options // options we perform (WILL/WONT)
 	him    options // options the peer performs (DO/DONT)
 
-	wantEcho bool // server: the upper layer asked for server echo
+	wantEcho bool   // server: the upper layer asked for server echo
+	aytName  string // the gateway's name in the answer to AYT; "": aytReply
 
 	// Client side: what we announce.
 	termType string
@@ -292,6 +295,9 @@ func (t *telnet) subnegotiation(opt byte, data []byte) {
 		switch {
 		case t.server && data[0] == ttypeIS && t.him.enabled(optTTYPE):
 			t.peerTerm = cleanTermType(data[1:])
+			if t.peerTerm == "" && !announcesNone(data[1:]) {
+				t.logf("terminal type %.40q refused (not a terminfo name): taken as none", data[1:])
+			}
 		case !t.server && data[0] == ttypeSEND && t.us.enabled(optTTYPE):
 			b := append([]byte{cmdIAC, cmdSB, optTTYPE, ttypeIS}, appendSBData(nil, []byte(t.termType))...)
 			t.emit(append(b, cmdIAC, cmdSE)...)
@@ -308,7 +314,7 @@ func (t *telnet) command(cmd byte) {
 		t.events = append(t.events, transport.EventInterrupt)
 	case cmdAYT:
 		t.events = append(t.events, transport.EventAreYouThere)
-		t.emit([]byte(aytReply)...)
+		t.emit(t.aytAnswer()...)
 	case cmdNOP, cmdDM, cmdGA, cmdAO, cmdEC, cmdEL, 239 /* EOR, RFC 885 */ :
 		// Nothing for a modem line to do.
 	default:
@@ -337,6 +343,55 @@ func (t *telnet) setServerEcho(on bool) error {
 	t.wantEcho = on
 	t.askUs(optEcho, on)
 	return nil
+}
+
+// SetAYTName names the gateway in the line's answer to AYT from now on:
+// "[name: yes]" (RFC 854: visible evidence the AYT was received); ""
+// goes back to "dialgate". The name is sent as given (it may be UTF-8),
+// but octets that are not printable (controls, DEL, 0xFF) as '?', so it
+// cannot carry commands or move the caller's cursor. An AYT decoded
+// before the call is given the name is answered with "dialgate".
+func (l *Line) SetAYTName(name string) {
+	if l.tn == nil {
+		return
+	}
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	l.tn.setAYTName(name)
+}
+
+func (t *telnet) setAYTName(name string) { t.aytName = name }
+
+// aytAnswer is the answer to AYT: aytReply, or "[name: yes]" with the
+// gateway's name (SetAYTName), its unprintable octets as '?'. Made when
+// asked (rarely), so that an idle line keeps only the name.
+func (t *telnet) aytAnswer() []byte {
+	if t.aytName == "" {
+		return []byte(aytReply)
+	}
+	b := append(make([]byte, 0, len(t.aytName)+12), "\r\n["...)
+	for i := range len(t.aytName) {
+		c := t.aytName[i]
+		if c < 0x20 || c == 0x7F || c == cmdIAC {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return append(b, ": yes]\r\n"...)
+}
+
+// PeerEchoes reports whether the peer performs ECHO (RFC 857): on a
+// client-side line, whether the server echoes what it is sent, so a
+// terminal behind the line should not echo locally. It follows the
+// peer's WILL and WONT as Read decodes them (a server may turn echo on
+// for a password prompt and off again); false on raw lines.
+func (l *Line) PeerEchoes() bool {
+	if l.tn == nil {
+		return false
+	}
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	return l.tn.him.enabled(optEcho)
 }
 
 // setWindowSize records our window size and sends it if NAWS is on.
@@ -373,7 +428,11 @@ func appendSBData(dst, p []byte) []byte {
 }
 
 // cleanTermType returns the terminal type a peer announced (RFC 1091
-// TTYPE IS) if it can be a terminfo name, else "" (unknown). The name
+// TTYPE IS) if it can be a terminfo name, else "" (unknown). "UNKNOWN",
+// in any case, is "": RFC 1091 has a client without a terminal type to
+// give announce it, and passed on it would make a pty program's TERM
+// "unknown", which curses programs refuse, where the backend's term
+// applies for a caller that announced none. The name
 // reaches backends (a pty program's TERM, a telnet backend's TTYPE), so
 // it must not be a path or carry controls: at most maxTermType
 // characters from [A-Za-z0-9._+-], starting with a letter or digit, as
@@ -386,7 +445,7 @@ func cleanTermType(p []byte) string {
 	for len(p) > 0 && (p[len(p)-1] == ' ' || p[len(p)-1] == 0) {
 		p = p[:len(p)-1]
 	}
-	if len(p) == 0 || len(p) > maxTermType || !isTermAlnum(p[0]) {
+	if len(p) == 0 || len(p) > maxTermType || !isTermAlnum(p[0]) || announcesNone(p) {
 		return ""
 	}
 	for _, b := range p {
@@ -395,6 +454,13 @@ func cleanTermType(p []byte) string {
 		}
 	}
 	return string(p)
+}
+
+// announcesNone reports whether a TTYPE IS of p announces no terminal
+// type: RFC 1091's "UNKNOWN" (in any case), or nothing (padding ignored).
+func announcesNone(p []byte) bool {
+	p = bytes.Trim(p, " \x00")
+	return len(p) == 0 || bytes.EqualFold(p, []byte("UNKNOWN"))
 }
 
 func isTermAlnum(b byte) bool {

@@ -151,7 +151,9 @@ func TestNegotiationRoundTrip(t *testing.T) {
 func TestClientWithoutWindowWaitsForSetWindowSize(t *testing.T) {
 	srv, cli := newPair(t, Options{})
 	pump(t, srv, cli)
-	if srv.windowChanged || srv.peerTerm != "UNKNOWN" {
+	// The client answers TTYPE with "UNKNOWN" (RFC 1091), which the
+	// server takes as no terminal type.
+	if srv.windowChanged || srv.peerTerm != "" || cli.termType != "UNKNOWN" {
 		t.Fatalf("window %+v term %q", srv.peerWindow, srv.peerTerm)
 	}
 	_ = cli.setWindowSize(transport.WindowSize{Cols: 80, Rows: 24})
@@ -357,6 +359,41 @@ func TestEveryOption(t *testing.T) {
 	for _, opt := range []byte{optBinary, optSGA, optNAWS, optTTYPE} {
 		if !srv.him.enabled(opt) {
 			t.Errorf("option %d lost its state", opt)
+		}
+	}
+}
+
+// TestPeerTermUnknown: a client that announces "UNKNOWN" (RFC 1091: it
+// has no terminal type to give), in any case, announced none: the
+// line's Info says "" and the backend's term applies. Regression:
+// "UNKNOWN" reached a pty program as TERM=unknown.
+func TestPeerTermUnknown(t *testing.T) {
+	for _, name := range []string{"UNKNOWN", "unknown", "Unknown"} {
+		srv := newTelnet(true, Options{})
+		srv.start()
+		srv.decode(nil, []byte{cmdIAC, cmdWILL, optTTYPE})
+		srv.decode(nil, append(append([]byte{cmdIAC, cmdSB, optTTYPE, ttypeIS}, name...), cmdIAC, cmdSE))
+		if srv.peerTerm != "" {
+			t.Errorf("TTYPE IS %q: peer's terminal type %q, want none", name, srv.peerTerm)
+		}
+	}
+}
+
+// TestAYTName: a line given the gateway's name answers AYT with it; one
+// not given a name, or given "", says "dialgate". Octets that could be
+// telnet commands or controls in the name go out as '?'.
+func TestAYTName(t *testing.T) {
+	for _, c := range []struct{ name, want string }{
+		{"", aytReply},
+		{"Night Owl BBS", "\r\n[Night Owl BBS: yes]\r\n"},
+		{"Café", "\r\n[Café: yes]\r\n"},
+		{"a\r\nb\x1b[2J\xff\x7f", "\r\n[a??b?[2J??: yes]\r\n"},
+	} {
+		srv := newTelnet(true, Options{})
+		srv.setAYTName(c.name)
+		srv.decode(nil, []byte{cmdIAC, cmdAYT})
+		if string(srv.out) != c.want {
+			t.Errorf("name %q: AYT answered with %q, want %q", c.name, srv.out, c.want)
 		}
 	}
 }
