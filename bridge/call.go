@@ -837,7 +837,11 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		if out.tried != "" {
 			c.rec.User = out.tried
 		}
-		if errors.Is(err, errLoginCancelled) && ctx.Err() == nil {
+		if errors.Is(err, errTLSClient) {
+			// Nothing to say in plain text to a TLS client: it reports
+			// the failed handshake itself.
+			c.end(store.ResultAbandoned, "caller sent a TLS handshake: a TLS client on a listener without TLS", "")
+		} else if errors.Is(err, errLoginCancelled) && ctx.Err() == nil {
 			c.end(store.ResultAbandoned, "caller cancelled the login (Ctrl-C or Ctrl-D)", msgCancelled)
 		} else if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.s.stopCtx.Err() == nil && c.checking.Load() {
 			// The check saw the deadline before run's watcher did:

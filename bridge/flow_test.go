@@ -207,6 +207,26 @@ func TestLoginCancelled(t *testing.T) {
 	}
 }
 
+// TestLoginTLSClient: a TLS client on a listener without TLS (its
+// ClientHello at login:, whose 0x03 used to read as Ctrl-C, recorded
+// "caller cancelled the login") is recorded as what it is and hung up
+// without words it could not read.
+func TestLoginTLSClient(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
+	line, done := simCall(t, s)
+	expect(t, line, "login: ")
+	line.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03})
+	out := readAll(line)
+	<-done
+	if strings.Contains(out, "NO CARRIER") {
+		t.Errorf("the TLS client was sent %q", out)
+	}
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != "caller sent a TLS handshake: a TLS client on a listener without TLS" {
+		t.Errorf("records %+v", r)
+	}
+}
+
 // TestPTYBackend runs a shell script on a pty: environment, window size,
 // typeahead after the password, and the exit reaching the caller.
 func TestPTYBackend(t *testing.T) {

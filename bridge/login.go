@@ -40,6 +40,12 @@ var errCallerGone = errors.New("bridge: caller hung up")
 // line is still up, so the caller can be told why it is hung up.
 var errLoginCancelled = fmt.Errorf("%w: cancelled with Ctrl-C or Ctrl-D", errCallerGone)
 
+// errTLSClient is the errCallerGone of a caller whose first octets are a
+// TLS handshake record (0x16 0x03: a TLS client on a listener without
+// TLS). Its ClientHello would otherwise be typed at login: and its 0x03
+// taken for Ctrl-C.
+var errTLSClient = fmt.Errorf("%w: a TLS client on a line without TLS", errCallerGone)
+
 // Account is an authenticated user as the call flow needs it.
 type Account struct {
 	Name     string
@@ -71,6 +77,7 @@ type lineEditor struct {
 	echo bool
 	// pendingCR: the last line ended in CR whose LF or NUL may still come.
 	pendingCR bool
+	started   bool // an octet has been read
 }
 
 func newLineEditor(r io.Reader, w io.Writer, echo bool) *lineEditor {
@@ -99,6 +106,16 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 				return "", err
 			}
 			return "", errCallerGone
+		}
+		if !e.started {
+			e.started = true
+			// A TLS record header: content type 22 (handshake), version
+			// 3.x. A person does not type Ctrl-V then Ctrl-C.
+			if c == 0x16 {
+				if next, err := e.r.Peek(1); err == nil && next[0] == 0x03 {
+					return "", errTLSClient
+				}
+			}
 		}
 		if e.pendingCR {
 			e.pendingCR = false
