@@ -120,6 +120,12 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
 	}
+	// Config validation refuses these; Start and OpenListener take a
+	// Listener from any caller, and a half pair must not fall back to a
+	// plain listener.
+	if (l.TLSCert == "") != (l.TLSKey == "") || l.Scheme() == "ws" && l.TLSCert != "" {
+		return nil, nil, fmt.Errorf("bridge: listener %s: tls_cert and tls_key go together, on tcp://, telnet:// and wss:// listeners", l.Name)
+	}
 	var cert *tlscert.Cert
 	if l.Secure() && l.TLSCert != "" {
 		if cert, err = tlscert.Load(l.TLSCert, l.TLSKey); err != nil {

@@ -234,3 +234,21 @@ func TestTLSPortPlainClient(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenListenerHalfTLSPair: a listener given only one of its TLS files,
+// or TLS files on ws://, is refused rather than opened in clear (config
+// validation refuses both; OpenListener and Start take a Listener from
+// any caller).
+func TestOpenListenerHalfTLSPair(t *testing.T) {
+	certFile, keyFile := selfSigned(t)
+	for _, l := range []config.Listener{
+		{Name: "a", Address: "telnet://127.0.0.1:0", TLSCert: certFile},
+		{Name: "b", Address: "tcp://127.0.0.1:0", TLSKey: keyFile},
+		{Name: "c", Address: "ws://127.0.0.1:0/line", TLSCert: certFile, TLSKey: keyFile},
+	} {
+		if ln, err := OpenListener(l, nil); err == nil {
+			ln.Close()
+			t.Errorf("%s %s: opened", l.Name, l.Address)
+		}
+	}
+}

@@ -329,6 +329,9 @@ func (c *caller) credentials(ctx context.Context, gone <-chan struct{}) (user st
 		return "", nil, fmt.Errorf("%w: call abandoned (interrupted) at the login prompt", errNoCarrier)
 	case <-gone:
 		close(abandoned)
+		// What was typed of a login nobody will read is not left for
+		// the shell (a half-typed password on its command line).
+		term.FlushInput(c.tty)
 		_ = xterm.Restore(int(c.tty.Fd()), saved)
 		fmt.Fprintln(c.io.stderr)
 		return "", nil, fmt.Errorf("%w: %w", errProtocol, errHungUpAtPrompt(time.Since(asked)))

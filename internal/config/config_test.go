@@ -412,6 +412,12 @@ name = "any-origin-lo"
 address = "ws://127.0.0.1:8083/line"
 allowed_origins = ["*"]
 backend = "sh"
+[[listener]]
+name = "any-origin-proxied"
+address = "ws://127.0.0.1:8084/line"
+allowed_origins = ["*"]
+trusted_proxies = ["127.0.0.1"]
+backend = "sh"
 [[backend]]
 name = "missing"
 type = "pty"
@@ -434,13 +440,14 @@ command = ["/bin/sh"]
 		`backend "plain": program ` + notExec + ` is not executable`,
 		`listener "net": text_login = "allow" on telnet://0.0.0.0:2323: passwords cross the network in clear`,
 		`listener "proxied": text_login = "allow" on ws://127.0.0.1:8080/line behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear`,
-		`listener "any-origin": allowed_origins = ["*"] on ws://0.0.0.0:8082/line: any web page`} {
+		`listener "any-origin": allowed_origins = ["*"] on ws://0.0.0.0:8082/line: any web page`,
+		`listener "any-origin-proxied": allowed_origins = ["*"] on ws://127.0.0.1:8084/line: any web page`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings\n%s\nlack\n%s", w, want)
 		}
 	}
-	if n := len(c.Warnings()); n != 5 {
-		t.Errorf("%d warnings, want 5:\n%s", n, w)
+	if n := len(c.Warnings()); n != 6 {
+		t.Errorf("%d warnings, want 6:\n%s", n, w)
 	}
 
 	// No users file yet: every login would be denied.

@@ -406,7 +406,7 @@ func (c *Config) Warnings() []string {
 				w = append(w, fmt.Sprintf("listener %q: %s", l.Name, tw))
 			}
 		}
-		if slices.Contains(l.AllowedOrigins, "*") && !l.Loopback() {
+		if slices.Contains(l.AllowedOrigins, "*") && (!l.Loopback() || len(l.TrustedProxies) > 0) {
 			w = append(w, fmt.Sprintf("listener %q: allowed_origins = [\"*\"] on %s: any web page a user visits can open calls here from their browser (cross-site WebSocket); list your page's origin instead", l.Name, l.Address))
 		}
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {

@@ -23,6 +23,12 @@ var ErrNotTerminal = errors.New("term: not a terminal")
 // IsTerminal reports whether f is a terminal.
 func IsTerminal(f *os.File) bool { return f != nil && xterm.IsTerminal(int(f.Fd())) }
 
+// FlushInput discards what was typed on terminal f and not read yet (a
+// password half typed at a prompt that ended), so that the next program
+// to read the terminal, the user's shell, does not get it (Linux; a
+// no-op elsewhere).
+func FlushInput(f *os.File) { flushInput(int(f.Fd())) }
+
 // MakeRaw puts the terminal f into raw mode (no line editing, no echo, no
 // signals from ^C, 8-bit clean) and returns the function that restores the
 // previous mode. On a non-terminal it does nothing and restore is a no-op.

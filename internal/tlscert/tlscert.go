@@ -119,8 +119,10 @@ func Warnings(leaf *x509.Certificate, now time.Time) []string {
 }
 
 // FileWarnings are what an operator should hear about the files of a
-// pair that loads: a private key file that other users may read or write
-// (on Unix: Windows files have no such mode), and the certificate's own
+// pair that loads: a private key file that any user may read, or that
+// its group may write (on Unix: Windows files have no such mode; a key
+// owned by root and readable by the gateway's group, mode 0640, is the
+// usual way to let the service read it), and the certificate's own
 // warnings at now. A pair that does not load gives no warnings (its
 // error is reported where it is loaded).
 func FileWarnings(certFile, keyFile string, now time.Time) []string {
@@ -129,8 +131,8 @@ func FileWarnings(certFile, keyFile string, now time.Time) []string {
 		return nil
 	}
 	var ws []string
-	if st, err := os.Stat(keyFile); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
-		ws = append(ws, fmt.Sprintf("tls_key %s is open to other users (mode %#o): chmod 600 %s", keyFile, st.Mode().Perm(), shellQuote(keyFile)))
+	if st, err := os.Stat(keyFile); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o027 != 0 {
+		ws = append(ws, fmt.Sprintf("tls_key %s is open to other users (mode %#o): chmod 600 %s, or 640 with the gateway's group owning it", keyFile, st.Mode().Perm(), shellQuote(keyFile)))
 	}
 	return append(ws, Warnings(cert.Leaf, now)...)
 }

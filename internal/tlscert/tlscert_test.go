@@ -99,11 +99,20 @@ func TestWarnings(t *testing.T) {
 		return
 	}
 	testutil.WriteCert(t, cf, kf, "fine", now.Add(-time.Hour), now.Add(60*24*time.Hour))
-	if err := os.Chmod(kf, 0o644); err != nil {
+	for _, mode := range []os.FileMode{0o644, 0o660, 0o604} {
+		if err := os.Chmod(kf, mode); err != nil {
+			t.Fatal(err)
+		}
+		if ws := FileWarnings(cf, kf, now); len(ws) != 1 || !strings.Contains(ws[0], "chmod 600 "+kf) {
+			t.Errorf("key mode %#o: warnings %q", mode, ws)
+		}
+	}
+	// Readable by its group (the gateway's), as a key owned by root is.
+	if err := os.Chmod(kf, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if ws := FileWarnings(cf, kf, now); len(ws) != 1 || !strings.Contains(ws[0], "chmod 600 "+kf) {
-		t.Errorf("key mode 0644: warnings %q", ws)
+	if ws := FileWarnings(cf, kf, now); len(ws) != 0 {
+		t.Errorf("key mode 0640: warnings %q", ws)
 	}
 	if ws := FileWarnings(filepath.Join(dir, "none"), kf, now); ws != nil {
 		t.Errorf("a pair that does not load: warnings %q", ws)
