@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -178,43 +177,6 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			if !bytes.Equal(dec, src) || len(r.items) != 0 || len(r.logs) != 0 {
 				t.Fatalf("binary=%v: round trip of %x gave %x (items %q logs %q)", binary, src, dec, r.items, r.logs)
 			}
-		}
-	}
-}
-
-// TestCleanTermType: a terminal type reaches the line's Info (and so a
-// backend's TERM) only if it can be a terminfo name: [A-Za-z0-9._+-],
-// starting with a letter or digit, at most maxTermType characters;
-// anything else is unknown (""). Regression: '/' and other printable
-// characters passed (a TTYPE of "../../tmp/x" became TERM), and an
-// over-long name was cut to a different name.
-func TestCleanTermType(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"xterm-256color", "xterm-256color"},
-		{"VT100", "VT100"},
-		{"ANSI-BBS", "ANSI-BBS"},
-		{"rxvt-unicode-256color", "rxvt-unicode-256color"},
-		{"screen.xterm-256color", "screen.xterm-256color"},
-		{"xterm+256setaf", "xterm+256setaf"},
-		{"IBM-3278-2-E", "IBM-3278-2-E"},
-		{" vt220\x00", "vt220"}, // padding around the name
-		{strings.Repeat("A", maxTermType), strings.Repeat("A", maxTermType)},
-		{strings.Repeat("A", maxTermType+1), ""},
-		{"../../tmp/x", ""},
-		{"/etc/passwd", ""},
-		{"vt100/x", ""},
-		{"VT\x00100 \x1b[", ""},
-		{"xterm\x1b]0;pwned\x07", ""},
-		{"-x", ""},
-		{".hidden", ""},
-		{"x y", ""},
-		{"xterm$(id)", ""},
-		{"ANSI\xc3\xa9", ""},
-		{"", ""},
-		{"\x00", ""},
-	} {
-		if got := cleanTermType([]byte(c.in)); got != c.want {
-			t.Errorf("cleanTermType(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -1,10 +1,10 @@
 package tcp
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
+	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -12,9 +12,6 @@ import (
 // visible (i.e., printable) evidence that the AYT was received") until
 // the line is given the gateway's name (SetAYTName).
 const aytReply = "\r\n[dialgate: yes]\r\n"
-
-// maxTermType bounds a terminal type name (RFC 1091: at most 40 characters).
-const maxTermType = 40
 
 // maxLogs bounds the protocol-error log lines one line may produce, so a
 // peer sending garbage cannot flood the log.
@@ -294,8 +291,8 @@ func (t *telnet) subnegotiation(opt byte, data []byte) {
 		}
 		switch {
 		case t.server && data[0] == ttypeIS && t.him.enabled(optTTYPE):
-			t.peerTerm = cleanTermType(data[1:])
-			if t.peerTerm == "" && !announcesNone(data[1:]) {
+			t.peerTerm = termname.Clean(data[1:])
+			if t.peerTerm == "" && !termname.AnnouncesNone(data[1:]) {
 				t.logf("terminal type %.40q refused (not a terminfo name): taken as none", data[1:])
 			}
 		case !t.server && data[0] == ttypeSEND && t.us.enabled(optTTYPE):
@@ -425,44 +422,4 @@ func appendSBData(dst, p []byte) []byte {
 		}
 	}
 	return dst
-}
-
-// cleanTermType returns the terminal type a peer announced (RFC 1091
-// TTYPE IS) if it can be a terminfo name, else "" (unknown). "UNKNOWN",
-// in any case, is "": RFC 1091 has a client without a terminal type to
-// give announce it, and passed on it would make a pty program's TERM
-// "unknown", which curses programs refuse, where the backend's term
-// applies for a caller that announced none. The name
-// reaches backends (a pty program's TERM, a telnet backend's TTYPE), so
-// it must not be a path or carry controls: at most maxTermType
-// characters from [A-Za-z0-9._+-], starting with a letter or digit, as
-// terminfo names are (ncurses refuses names with '/'; other programs
-// may not). Spaces and NULs around the name are ignored.
-func cleanTermType(p []byte) string {
-	for len(p) > 0 && (p[0] == ' ' || p[0] == 0) {
-		p = p[1:]
-	}
-	for len(p) > 0 && (p[len(p)-1] == ' ' || p[len(p)-1] == 0) {
-		p = p[:len(p)-1]
-	}
-	if len(p) == 0 || len(p) > maxTermType || !isTermAlnum(p[0]) || announcesNone(p) {
-		return ""
-	}
-	for _, b := range p {
-		if !isTermAlnum(b) && b != '.' && b != '_' && b != '+' && b != '-' {
-			return ""
-		}
-	}
-	return string(p)
-}
-
-// announcesNone reports whether a TTYPE IS of p announces no terminal
-// type: RFC 1091's "UNKNOWN" (in any case), or nothing (padding ignored).
-func announcesNone(p []byte) bool {
-	p = bytes.Trim(p, " \x00")
-	return len(p) == 0 || bytes.EqualFold(p, []byte("UNKNOWN"))
-}
-
-func isTermAlnum(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }

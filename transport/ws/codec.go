@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -59,6 +60,7 @@ const (
 	ControlBreak  = "break"  // a break signal (transport.EventBreak)
 	ControlPing   = "ping"   // asks the peer for a "pong"
 	ControlPong   = "pong"   // answers a "ping"
+	ControlTerm   = "term"   // the terminal type: Control.Term
 )
 
 // Control messages without members, as this package sends them.
@@ -71,6 +73,7 @@ const (
 type Control struct {
 	Type   string               // one of the Control* types
 	Window transport.WindowSize // for ControlResize
+	Term   string               // for ControlTerm: a terminfo name, "" for none (termname.Clean)
 }
 
 // ParseControl decodes a JSON control message (see the package comment). It
@@ -109,6 +112,16 @@ func ParseControl(b []byte) (Control, error) {
 			return Control{}, err
 		}
 		return Control{Type: typ, Window: transport.WindowSize{Cols: cols, Rows: rows}}, nil
+	case ControlTerm:
+		var name string
+		if raw, ok := m["name"]; !ok || json.Unmarshal(raw, &name) != nil {
+			return Control{}, fmt.Errorf("%w: term without a string \"name\"", ErrBadControl)
+		}
+		t := termname.Clean([]byte(name))
+		if t == "" && !termname.AnnouncesNone([]byte(name)) {
+			return Control{}, fmt.Errorf("%w: term %.50q is not a terminfo name", ErrBadControl, name)
+		}
+		return Control{Type: typ, Term: t}, nil
 	}
 	return Control{Type: typ}, fmt.Errorf("%w %q", ErrUnknownControl, typ)
 }

@@ -70,10 +70,15 @@ func TestParseControl(t *testing.T) {
 		want Control
 		err  error
 	}{
-		{`{"type":"resize","cols":80,"rows":24}`, Control{"resize", transport.WindowSize{Cols: 80, Rows: 24}}, nil},
-		{` { "rows" : 50 , "cols" : 132 , "type" : "resize" , "x" : [1,{}] } `, Control{"resize", transport.WindowSize{Cols: 132, Rows: 50}}, nil},
-		{`{"type":"resize","cols":65535,"rows":1}`, Control{"resize", transport.WindowSize{Cols: 65535, Rows: 1}}, nil},
+		{`{"type":"resize","cols":80,"rows":24}`, Control{Type: "resize", Window: transport.WindowSize{Cols: 80, Rows: 24}}, nil},
+		{` { "rows" : 50 , "cols" : 132 , "type" : "resize" , "x" : [1,{}] } `, Control{Type: "resize", Window: transport.WindowSize{Cols: 132, Rows: 50}}, nil},
+		{`{"type":"resize","cols":65535,"rows":1}`, Control{Type: "resize", Window: transport.WindowSize{Cols: 65535, Rows: 1}}, nil},
 		{`{"type":"bell"}`, Control{Type: "bell"}, ErrUnknownControl},
+		{`{"type":"term","name":"xterm-256color"}`, Control{Type: ControlTerm, Term: "xterm-256color"}, nil},
+		{`{"type":"term","name":"UNKNOWN"}`, Control{Type: ControlTerm}, nil},
+		{`{"type":"term","name":"../../tmp/x"}`, Control{}, ErrBadControl},
+		{`{"type":"term","name":7}`, Control{}, ErrBadControl},
+		{`{"type":"term"}`, Control{}, ErrBadControl},
 		{`{"type":"break"}`, Control{Type: ControlBreak}, nil},
 		{` {"length":250, "type" : "break"} `, Control{Type: ControlBreak}, nil},
 		{`{"type":"ping"}`, Control{Type: ControlPing}, nil},

@@ -40,6 +40,7 @@
 // message of at most MaxControlSize bytes, an object with a "type" member:
 //
 //	{"type":"resize","cols":132,"rows":50}
+//	{"type":"term","name":"xterm-256color"}
 //	{"type":"break"}
 //	{"type":"ping"}
 //	{"type":"pong"}
@@ -47,6 +48,12 @@
 // "resize" announces the terminal size: cols and rows are integers in
 // 1..65535 (the range of telnet NAWS, RFC 1073). It updates Info().Window
 // and is sent on WindowChanges. Line.SendWindowSize sends one.
+//
+// "term" announces the terminal type, as telnet's TTYPE does (RFC
+// 1091): name must be a terminfo name (at most 40 of [A-Za-z0-9._+-],
+// starting with a letter or digit) or "UNKNOWN" (none). It sets
+// Info().TermType, which the gateway passes to a pty program as TERM and
+// to a telnet backend; the last one received counts.
 //
 // "break" is a break signal, the WebSocket line's telnet BREAK (RFC 854):
 // it is sent on Events as transport.EventBreak, which the gateway passes

@@ -695,6 +695,10 @@ func (l *Line) readControl(r io.Reader) error {
 			default: // one is due already
 			}
 		}
+	case c.Type == ControlTerm:
+		l.infoMu.Lock()
+		l.info.TermType = c.Term
+		l.infoMu.Unlock()
 	case c.Type == ControlResize:
 		l.infoMu.Lock()
 		l.info.Window = c.Window

@@ -338,6 +338,8 @@ func TestControlMessages(t *testing.T) {
 	send(websocket.TextMessage, `not json`)
 	send(websocket.TextMessage, `{"type":"resize","cols":80,"rows":24,"pad":"`+strings.Repeat("x", 2*MaxControlSize)+`"}`)
 	send(websocket.TextMessage, `{"type":"resize","cols":132,"rows":50,"future":true}`)
+	send(websocket.TextMessage, `{"type":"term","name":"xterm-256color"}`)
+	send(websocket.TextMessage, `{"type":"term","name":"../../tmp/x"}`)
 	send(websocket.BinaryMessage, "data")
 
 	got := make([]byte, 4)
@@ -347,6 +349,9 @@ func TestControlMessages(t *testing.T) {
 	want := transport.WindowSize{Cols: 132, Rows: 50}
 	if w := l.Info().Window; w != want {
 		t.Errorf("Info().Window = %+v, want %+v", w, want)
+	}
+	if tt := l.Info().TermType; tt != "xterm-256color" {
+		t.Errorf("Info().TermType = %q, want the announced xterm-256color (the bad one ignored)", tt)
 	}
 	select {
 	case w := <-l.WindowChanges():
@@ -360,6 +365,7 @@ func TestControlMessages(t *testing.T) {
 	s.log.wait(t, "cols", "1..65535")
 	s.log.wait(t, "not a JSON object")
 	s.log.wait(t, "control message over")
+	s.log.wait(t, "not a terminfo name")
 
 	// Our own line sends resize messages the listener understands.
 	s2 := startServer(t, Options{})

@@ -521,6 +521,36 @@ async function textScenario() {
   if (!echoed.includes('hello from browser-42')) throw new Error(`output ${JSON.stringify(echoed)}`);
   ok(step);
 
+  step = 'the page announces its terminal type (TERM=xterm-256color, not the backend\'s default)';
+  const termLines = await run(a, 'echo "term=$TERM"');
+  if (!termLines.includes('term=xterm-256color')) throw new Error(`output ${JSON.stringify(termLines)}`);
+  ok(step);
+
+  step = 'leaving the page asks first while a call is up';
+  const asks = await a.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  });
+  if (!asks) throw new Error('no beforeunload guard during a call');
+  ok(step);
+
+  step = 'on a phone-sized screen the toolbar wraps instead of running off it';
+  const wide = a.viewportSize();
+  await a.setViewportSize({ width: 390, height: 844 });
+  let overflow = 0;
+  for (let i = 0; i < 30; i++) { // the terminal refits at the next frame
+    overflow = await a.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow <= 0) break;
+    await a.waitForTimeout(100);
+  }
+  await a.screenshot({ path: join(out_, 'phone.png') });
+  const phoneCols = (await a.evaluate(() => window.dialgate.size())).cols;
+  await a.setViewportSize(wide);
+  if (overflow > 0) throw new Error(`the page is ${overflow} px wider than a 390 px screen`);
+  if (phoneCols > 50) throw new Error(`the terminal kept ${phoneCols} columns on a 390 px screen`);
+  ok(step);
+
   step = 'Break interrupts the program behind the gateway (text login)';
   await breakStep(a, 'text');
   ok(step);
@@ -644,10 +674,30 @@ async function textScenario() {
   ok(step);
 
   step = 'hang up';
-  await typeLine(a, 'exit');
+  // A program that leaves the alternate screen, mouse reporting and
+  // bracketed paste on as the call ends: the next call must not inherit
+  // them (a click at login: would type mouse codes into the user name).
+  await typeLine(a, "printf '\\033[?1049h\\033[?1000h\\033[?2004h'; exit");
   const hung = await waitState(a, 'hungup');
   if (!/hung up/.test(hung)) throw new Error(`status line says ${JSON.stringify(hung)}`);
   if (await a.isDisabled('#reconnect')) throw new Error('reconnect button disabled after hang-up');
+  let modes;
+  for (let i = 0; i < 20; i++) { // reset once the call's output is parsed
+    modes = await a.evaluate(() => window.dialgate.modes());
+    if (modes.buffer === 'normal' && modes.mouse === 'none' && !modes.bracketedPaste) break;
+    await a.waitForTimeout(100);
+  }
+  if (modes.buffer !== 'normal' || modes.mouse !== 'none' || modes.bracketedPaste) {
+    throw new Error(`modes left on after the call: ${JSON.stringify(modes)}`);
+  }
+  const afterCall = await screen(a);
+  if (!/\[hung up[^\]]*\]/.test(afterCall)) throw new Error(`no hang-up notice on the screen:\n${afterCall}`);
+  const leave = await a.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  });
+  if (leave) throw new Error('leaving asks though no call is up');
   ok(step);
 
   step = 'reconnect, wrong password is denied';

@@ -127,6 +127,29 @@ function notice(text) {
   term.write('\r\n\x1b[7m[' + text + ']\x1b[0m\r\n');
 }
 
+// TERMINAL_TYPE is what the page announces as the caller's terminal type
+// ({"type":"term"}): a pty program behind the gateway gets it as TERM.
+const TERMINAL_TYPE = 'xterm-256color';
+
+// resetModes runs when a call ends: the modes a program may have left on
+// (the alternate screen of vim, mouse reporting, a hidden cursor,
+// bracketed paste, application cursor keys and keypad, colours) are put
+// back, so that the next call's login starts on a plain terminal (a
+// click at login: would type mouse codes there) while what the call
+// showed stays in the scrollback. Nothing here moves the cursor on the
+// normal screen: leaving the alternate screen (which restores the
+// cursor saved on entering it) only when the program left it there.
+// xterm.js parses what it is given later; the modes are looked at once
+// all of the call's output has been, and then is called after the reset.
+function resetModes(then) {
+  term.write('', () => {
+    const alt = term.buffer.active.type === 'alternate' ? '\x1b[?1049l' : '';
+    term.write(alt + '\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l\x1b[?1006l\x1b[?1015l' +
+      '\x1b[?2004l\x1b[?1l\x1b>\x1b[?25h\x1b[0m');
+    then();
+  });
+}
+
 // offer hands one piece of input to the line, or returns false when the
 // line cannot take it yet (the outbox offers it again later): the
 // WebSocket holds HIGH_WATER octets unsent, or the V.42 caller's queue is
@@ -206,6 +229,7 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     clearTimeout(timer);
     if (authenticate) status.authenticating(); else status.open();
     showStatus();
+    sock.send(JSON.stringify({ type: 'term', name: TERMINAL_TYPE }));
     sendResize();
     term.focus();
     onOpen(sock);
@@ -235,7 +259,8 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     }
     status.closed(ev.code, ev.reason);
     showStatus();
-    notice(status.text());
+    const ended = status.text();
+    resetModes(() => notice(ended));
     if (loginMode === 'v42') showLogin();
   };
   return sock;
@@ -441,8 +466,26 @@ window.dialgate = Object.freeze({
     return lines.join('\n');
   },
   size: () => ({ cols: term.cols, rows: term.rows }),
+  // modes are the terminal modes a program can leave on.
+  modes: () => ({ buffer: term.buffer.active.type, mouse: term.modes.mouseTrackingMode, bracketedPaste: term.modes.bracketedPasteMode }),
   focus: () => term.focus(),
 });
 
+// Closing or reloading the tab hangs up the call (a pty program behind
+// it gets SIGHUP; unsaved work in an editor is lost), and Ctrl+W, which
+// the shell takes for "delete a word", closes a tab in most browsers:
+// while a call is up the browser asks first.
+window.addEventListener('beforeunload', (ev) => {
+  if (ws) {
+    ev.preventDefault();
+    ev.returnValue = '';
+  }
+});
+
 showStatus();
+if (loginMode === 'text' && meta('dialgate-mode') === 'v42') {
+  // ?mode=text on a line whose gateway starts V.42 at once: it would wait
+  // for LAPM frames and never show a login prompt.
+  notice('this line expects V.42 (the page\'s own login); the text login gets no prompt here: open the page without ?mode=text');
+}
 if (loginMode === 'v42') showLogin(); else connectText();
