@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -333,6 +334,28 @@ func (s *Service) Cancel(session uint64) bool {
 	s.forget(e)
 	e.cancel(fmt.Errorf("%w (session %d)", ErrWithdrawn, session))
 	return true
+}
+
+// WithdrawIf withdraws, as Cancel does, every pending job for which
+// stale reports why it must not go on ("" keeps it), and returns the
+// sessions withdrawn. It is for an operator's change that the jobs
+// scheduled before it must follow (a reload that disables or deletes an
+// account, or moves its callback address): the job's record says why.
+func (s *Service) WithdrawIf(stale func(job Job) string) []uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []uint64
+	for session, e := range s.pending {
+		why := stale(e.job)
+		if why == "" {
+			continue
+		}
+		s.forget(e)
+		e.cancel(fmt.Errorf("%w (session %d): %s", ErrWithdrawn, session, why))
+		out = append(out, session)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Pending reports how many jobs are scheduled and not finished (a job

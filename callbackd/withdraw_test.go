@@ -324,3 +324,48 @@ func TestSupersededAfterProof(t *testing.T) {
 		}
 	})
 }
+
+// TestWithdrawIf: the jobs an operator's change made stale (an account
+// disabled, deleted, or given another callback address while its
+// callback waited) are withdrawn with the reason in their record and
+// dial no more; the others go on.
+func TestWithdrawIf(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, testPolicy, nil)
+		l, _ := f.net.Listen("bob")
+		party := answerSilently(t, l)
+		defer party.wg.Wait()
+		defer l.Close()
+		if err := f.svc.Schedule(textJob(1, "bob")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Schedule(Job{Session: 2, User: "cai", Address: "sim://cai", Mode: ModeText}); err != nil {
+			t.Fatal(err)
+		}
+		got := f.svc.WithdrawIf(func(j Job) string {
+			if j.User == "bob" {
+				return "the account is disabled"
+			}
+			return ""
+		})
+		if len(got) != 1 || got[0] != 1 {
+			t.Fatalf("withdrew %v, want [1]", got)
+		}
+		if n := f.svc.Pending(); n != 1 {
+			t.Errorf("%d pending, want cai's", n)
+		}
+		time.Sleep(time.Hour)
+		if calls, _ := party.counts(); calls != 0 {
+			t.Errorf("bob was called %d times", calls)
+		}
+		m := bySession(f.rec.all())
+		checkAttempts(t, m[1], Withdrawn)
+		if a := m[1][0]; !errors.Is(a.Err, ErrWithdrawn) || !strings.Contains(a.Err.Error(), "the account is disabled") {
+			t.Errorf("withdrawn job: %+v", a)
+		}
+		if len(m[2]) == 0 || m[2][len(m[2])-1].Result == Withdrawn {
+			t.Errorf("cai's job: %+v", m[2])
+		}
+	})
+}

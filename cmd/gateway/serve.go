@@ -298,7 +298,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	defer signal.Stop(sig)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			reload(gw, verifier, path, log)
+			reload(gw, verifier, cbSvc, path, log)
 			continue
 		}
 		drain := gw.Config().Lines.DrainTimeout.Duration
@@ -320,7 +320,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 // reload re-reads the configuration file (backends, line limits,
 // maintenance switch) and the users file. Listener addresses and the
 // [callback] section need a restart.
-func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Logger) {
+func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger) {
 	cfg := gw.Config()
 	oldCfg, oldUsers := cfg, v.Auth().Users().List()
 	// Certificates renewed in place are read whatever else the reload
@@ -381,10 +381,37 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, path string, log *zap.Lo
 	// The users in effect: the old ones when the file was refused.
 	users2 := v.Auth().Users().List()
 	ch := reloadChanges(oldCfg, cfg, oldUsers, users2)
+	// Callbacks waiting to be placed follow the accounts as they are now.
+	withdrawn := 0
+	if cb != nil {
+		now := time.Now()
+		withdrawn = len(cb.WithdrawIf(func(j callbackd.Job) string {
+			return staleCallback(v.Auth().Users(), j, now)
+		}))
+	}
 	log.Info("reloaded (SIGHUP)", zap.Int("users", len(users2)), zap.Int("backends", len(cfg.Backends)),
 		zap.Int("users_added", ch.usersAdded), zap.Int("users_removed", ch.usersRemoved), zap.Int("users_changed", ch.usersChanged),
 		zap.Int("backends_changed", ch.backendsChanged), zap.Bool("maintenance", cfg.Lines.Maintenance), zap.Bool("maintenance_changed", ch.maintenance),
-		zap.String("settings_changed", ch.settings), zap.Int("certificates_changed", certs))
+		zap.String("settings_changed", ch.settings), zap.Int("certificates_changed", certs), zap.Int("callbacks_withdrawn", withdrawn))
+}
+
+// staleCallback says why the callback job j, scheduled at a login, must
+// not be placed any more now that the users file says what users does
+// ("" if it may): the account was deleted, disabled or has expired, or
+// its callback address is another one now (or none).
+func staleCallback(users *auth.Users, j callbackd.Job, now time.Time) string {
+	u, ok := users.Lookup(j.User)
+	switch {
+	case !ok:
+		return "the account was deleted"
+	case u.Disabled:
+		return "the account was disabled"
+	case u.Expired(now):
+		return "the account has expired"
+	case u.Callback != j.Address:
+		return "the account's callback address was changed"
+	}
+	return ""
 }
 
 // stateDirError is the error gateway serve stops with when it cannot

@@ -920,3 +920,50 @@ func TestCallbackFailedRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSIGHUPWithdrawsStaleCallback: an account disabled while its
+// callback waits to be placed (the operator's answer to a compromised
+// account) is not called back after SIGHUP: the job is withdrawn, with
+// the reason in its record, and the home line never rings. Regression
+// (callback trial): the pending callback went ahead and was bridged.
+func TestServeSIGHUPWithdrawsStaleCallback(t *testing.T) {
+	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close()
+	g := newGateway(t, gwOpts{})
+	conf, _ := os.ReadFile(g.cfgPath)
+	conf = append(conf, "[callback]\ndelay = \"3s\"\n"...)
+	os.WriteFile(g.cfgPath, conf, 0o600)
+	g.stop()
+	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	writeUsers := func(disabled bool) {
+		u := auth.NewUsers()
+		u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr(), Disabled: disabled})
+		if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeUsers(false)
+	g.start()
+
+	s := telnetTo(t, g.addr)
+	s.login("cal", "pw-cal")
+	s.expect("you will be called back")
+	writeUsers(true)
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"callbacks_withdrawn":1`)
+	recs := g.waitRecords(2)
+	if r := recs[1]; r.Result != store.ResultCallbackFailed || !strings.Contains(r.Reason, "withdrawn") || !strings.Contains(r.Reason, "the account was disabled") {
+		t.Errorf("records: %+v", recs)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if line, err := home.Accept(ctx); err == nil {
+		line.Close()
+		t.Error("the disabled account was called back")
+	}
+}
