@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -160,8 +162,32 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 		if u.Backend != "" && !backendDefined(c, u.Backend) {
 			ws = append(ws, fmt.Sprintf("user %s has backend %q, which the configuration does not define (it has %s): their calls will fail; fix it with gateway user set --backend NAME %s", u.ID, u.Backend, backendNames(c), u.ID))
 		}
+		if u.Callback != "" {
+			if why := callbackProblem(u.Callback); why != "" {
+				ws = append(ws, fmt.Sprintf("user %s has callback %q: %s; their logins are promised a callback that fails; fix it with gateway user set --callback URL %s", u.ID, u.Callback, why, u.ID))
+			}
+		}
 	}
 	return ws
+}
+
+// callbackProblem says why the callback service cannot call back a
+// callback address that auth.ValidCallback takes ("" if it can): it dials
+// telnet:// and tcp:// lines (auth takes no path, so no ws:// line), and
+// an unspecified host (0.0.0.0, ::), an address to listen on, would
+// reach the gateway's own machine.
+func callbackProblem(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "not a URL"
+	}
+	if u.Scheme != "telnet" && u.Scheme != "tcp" {
+		return fmt.Sprintf("the callback service calls telnet:// and tcp:// addresses, not %s://", u.Scheme)
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.IsUnspecified() {
+		return fmt.Sprintf("%s is an address to listen on, not one to call (it would reach this machine)", u.Hostname())
+	}
+	return ""
 }
 
 // unsafeForOtherUser reports whether err refuses a file or directory

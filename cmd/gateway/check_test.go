@@ -135,6 +135,11 @@ func TestCheckUserBackend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A callback address written into the file by hand that the
+	// callback service cannot call.
+	if err := u.Add(auth.User{ID: "erin", Hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA", Callback: "http://192.0.2.7:80"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := u.Save(filepath.Join(dir, "users.toml")); err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +147,13 @@ func TestCheckUserBackend(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout.String(), ": ok") {
 		t.Fatalf("exit %d, stdout %q; stderr:\n%s", code, stdout.String(), stderr.String())
 	}
-	want := cfg + `: warning: user alice has backend "bss", which the configuration does not define (it has bbs, demo)`
-	if !strings.Contains(stderr.String(), want) {
-		t.Errorf("stderr:\n%s\nlacks %q", stderr.String(), want)
+	for _, want := range []string{
+		cfg + `: warning: user alice has backend "bss", which the configuration does not define (it has bbs, demo)`,
+		cfg + `: warning: user erin has callback "http://192.0.2.7:80": the callback service calls telnet:// and tcp:// addresses, not http://`,
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr:\n%s\nlacks %q", stderr.String(), want)
+		}
 	}
 	for _, id := range []string{"bob", "carol", "dave"} {
 		if strings.Contains(stderr.String(), "user "+id) {

@@ -273,6 +273,9 @@ func applyAttrs(usr *auth.User, o userOpts) error {
 		if err := auth.ValidCallback(o.callback); err != nil {
 			return authMessage{err}
 		}
+		if why := callbackProblem(o.callback); o.callback != "" && why != "" {
+			return fmt.Errorf("callback address %q: %s", o.callback, why)
+		}
 		usr.Callback = o.callback
 	}
 	if o.set["backend"] {

@@ -181,6 +181,11 @@ func TestUserCommandRefusals(t *testing.T) {
 		// A bare host:port: one "gateway user:" prefix, no sentinel's words, a hint.
 		{"callback host:port", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "127.0.0.1:30500", "dave"}, exitUsage,
 			"gateway user: callback address \"127.0.0.1:30500\" is not a URL: did you mean telnet://127.0.0.1:30500?\n"},
+		// Addresses auth takes but the callback service cannot call (callback trial).
+		{"callback http", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "http://127.0.0.1:30500", "dave"}, exitUsage,
+			"gateway user: callback address \"http://127.0.0.1:30500\": the callback service calls telnet:// and tcp:// addresses, not http://\n"},
+		{"callback to listen address", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "telnet://0.0.0.0:2424", "dave"}, exitUsage,
+			"0.0.0.0 is an address to listen on, not one to call"},
 		{"bad expiry", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--expires", "soon", "bob"}, exitUsage, "--expires"},
 		{"attr with passwd", "pw\n", nil, []string{"passwd", "--users", path, "--backend", "x", "alice"}, exitUsage, "does not apply"},
 		{"stdin flag with del", "", nil, []string{"del", "--users", path, "--password-stdin", "alice"}, exitUsage, "does not apply"},
