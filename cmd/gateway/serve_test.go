@@ -967,3 +967,34 @@ func TestServeSIGHUPWithdrawsStaleCallback(t *testing.T) {
 		t.Error("the disabled account was called back")
 	}
 }
+
+// TestServeSIGTERMRecordsPendingCallback: a callback still waiting to be
+// placed when the gateway stops is not placed, and its session gets its
+// final record (callback-failed, shutdown). Regression (callback trial):
+// the record was written after the store had closed, and lost.
+func TestServeSIGTERMRecordsPendingCallback(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	conf, _ := os.ReadFile(g.cfgPath)
+	conf = append(conf, "[callback]\ndelay = \"30s\"\n"...)
+	os.WriteFile(g.cfgPath, conf, 0o600)
+	g.stop()
+	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	u := auth.NewUsers()
+	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: "telnet://127.0.0.1:9"})
+	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+	s := telnetTo(t, g.addr)
+	s.login("cal", "pw-cal")
+	s.expect("you will be called back")
+	g.waitRecords(1)
+	g.stop()
+	if strings.Contains(g.log.String(), "call record lost") {
+		t.Errorf("a record was lost:\n%s", g.log)
+	}
+	recs := g.records()
+	if len(recs) != 2 || recs[1].Result != store.ResultCallbackFailed || !strings.HasPrefix(recs[1].Reason, "shutdown") {
+		t.Errorf("records: %+v", recs)
+	}
+}
