@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dialgate/dialgate/auth"
@@ -179,24 +180,80 @@ func (c *caller) runV42(ctx context.Context, link v42Link, line transport.Line) 
 
 // v42Callback answers incoming calls on --answer until one proves the
 // ticket (phases v and vi), then runs the data phase on it. Calls that do
-// not prove it are refused and hung up.
+// not prove it are refused and hung up. Incoming calls are answered side
+// by side, so that one that stalls (a peer that sends part of a
+// detection pattern and then nothing, for --timeout) cannot hold the
+// gateway's callback back until the gateway gives up on it; and
+// --answer-timeout bounds the whole wait, not each call, so that calls
+// refused one after another cannot keep dial waiting for ever.
 func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
-	for {
-		line, err := c.acceptCallback(ctx)
-		if err != nil {
-			return err
+	type answer struct {
+		link v42Link
+		line transport.Line
+		err  error // with line nil: the wait ended (Accept's error)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	c.notice("waiting up to %v for the callback on %s", c.o.answerTimeout, c.listener.Addr())
+	wctx, cancel := context.WithTimeout(ctx, c.o.answerTimeout)
+	defer cancel()
+	answers := make(chan answer)
+	send := func(a answer) {
+		select {
+		case answers <- a:
+		case <-wctx.Done():
+			if a.link != nil {
+				a.link.Close()
+			}
+			if a.line != nil {
+				a.line.Close()
+			}
 		}
-		link, err := c.answerV42(ctx, line, t)
-		if err != nil {
-			line.Close()
-			c.notice("refused an incoming call: %v", strings.TrimPrefix(err.Error(), "auth: "))
-			if errors.Is(err, auth.ErrTicketExpired) || ctx.Err() != nil {
-				return fmt.Errorf("%w: %w", errNoCarrier, err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			line, err := c.listener.Accept(wctx)
+			if err != nil {
+				send(answer{err: err})
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				link, err := c.answerV42(wctx, line, t)
+				if err != nil {
+					line.Close()
+				}
+				send(answer{link: link, line: line, err: err})
+			}()
+		}
+	}()
+	for {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-wctx.Done():
+			a.err = wctx.Err()
+		}
+		switch {
+		case a.line == nil:
+			if errors.Is(a.err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
+			}
+			return fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, a.err)
+		case a.err != nil:
+			c.notice("refused an incoming call: %v", strings.TrimPrefix(a.err.Error(), "auth: "))
+			if errors.Is(a.err, auth.ErrTicketExpired) {
+				return fmt.Errorf("%w: %w", errNoCarrier, a.err)
 			}
 			continue
 		}
+		// The others (still being answered, or the wait for more) end.
+		cancel()
 		c.notice("callback answered: session %d, V.42 with Access Security (%s). %s", t.Session(), t.Cipher(), c.escapeHint())
-		return c.runV42(ctx, link, line)
+		return c.runV42(ctx, a.link, a.line)
 	}
 }
 

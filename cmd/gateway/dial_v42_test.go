@@ -433,7 +433,9 @@ func TestDialNoLAPMInThisBuild(t *testing.T) {
 // TestDialV42Callback: the gateway confirms with a callback, hangs up, and
 // callbackd's V42 placer calls --answer; dial proves the ticket (phase vi)
 // and the sealed session runs on the callback. A first incoming call from
-// an impostor is refused and dial keeps waiting.
+// an impostor is refused and dial keeps waiting; one that stalls in
+// detection (and holds its line) does not keep dial from answering the
+// gateway meanwhile (callback trial: dial spent --timeout on it).
 func TestDialV42Callback(t *testing.T) {
 	withTestLAPM(t)
 	testutil.CheckGoroutines(t)
@@ -457,6 +459,14 @@ func TestDialV42Callback(t *testing.T) {
 	}
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
 		ctx := t.Context()
+		// A peer rings, goes through V.42 detection and then stays
+		// silent on its line: dial waits for its LAPM set-up.
+		if stall, err := transport.Dial(ctx, answer); err == nil {
+			defer stall.Close()
+			if res, _, err := lapm.Detect(ctx, stall, lapm.Originator); err != nil || res != lapm.DetectLAPM {
+				t.Errorf("the stalling peer's detection: %v %v", res, err)
+			}
+		}
 		// An impostor rings first with a made-up CALLBACK.
 		if imp, err := transport.Dial(ctx, answer); err == nil {
 			if res, left, err := lapm.Detect(ctx, imp, lapm.Originator); err == nil && res == lapm.DetectLAPM {
