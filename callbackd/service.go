@@ -1,6 +1,7 @@
 package callbackd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -216,8 +217,9 @@ type Service struct {
 // entry is a scheduled job while it is pending: in the three maps of the
 // Service until it is handed off, ends, or is superseded.
 type entry struct {
-	job    Job
-	cancel context.CancelCauseFunc // ends the job's context (supersede)
+	job       Job
+	scheduled time.Time               // when Schedule took it
+	cancel    context.CancelCauseFunc // ends the job's context (supersede)
 	// finished is closed when the job's goroutine holds no slot and no
 	// line any more (before its Handoff).
 	finished chan struct{}
@@ -299,7 +301,7 @@ func (s *Service) Schedule(job Job) error {
 		old.cancel(fmt.Errorf("%w (session %d)", ErrSuperseded, job.Session))
 	}
 	ctx, cancel := context.WithCancelCause(s.ctx)
-	e := &entry{job: job, cancel: cancel, finished: make(chan struct{})}
+	e := &entry{job: job, scheduled: now, cancel: cancel, finished: make(chan struct{})}
 	s.pending[job.Session], s.byUser[job.User], s.byAddr[job.Address] = e, e, e
 	s.wg.Add(1)
 	go func() {
@@ -355,6 +357,29 @@ func (s *Service) WithdrawIf(stale func(job Job) string) []uint64 {
 		out = append(out, session)
 	}
 	slices.Sort(out)
+	return out
+}
+
+// Waiting is a pending job as Jobs reports it.
+type Waiting struct {
+	Session   uint64
+	User      string
+	Address   string
+	Mode      Mode
+	Scheduled time.Time // when the login asked for it
+}
+
+// Jobs lists the pending jobs (waiting for their delay or backoff, being
+// dialled or proved), by session: the callbacks an operator may want to
+// see, and withdraw (WithdrawIf), before they become calls.
+func (s *Service) Jobs() []Waiting {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Waiting, 0, len(s.pending))
+	for _, e := range s.pending {
+		out = append(out, Waiting{Session: e.job.Session, User: e.job.User, Address: e.job.Address, Mode: e.job.Mode, Scheduled: e.scheduled})
+	}
+	slices.SortFunc(out, func(a, b Waiting) int { return cmp.Compare(a.Session, b.Session) })
 	return out
 }
 

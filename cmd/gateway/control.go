@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/bridge"
+	"github.com/dialgate/dialgate/callbackd"
 	"github.com/dialgate/dialgate/internal/config"
 )
 
@@ -42,6 +43,23 @@ const maxSocketPath = 103
 type callControl interface {
 	Calls() []bridge.CallInfo
 	HangUp(session uint64) error
+}
+
+// callbackControl is the callback service as the control socket sees it
+// (callbackd.Service): the callbacks not placed yet, and withdrawing one.
+type callbackControl interface {
+	Jobs() []callbackd.Waiting
+	WithdrawIf(stale func(callbackd.Job) string) []uint64
+}
+
+// callbackInfo is a callback waiting to be placed (or being dialled or
+// proved), as gateway calls lists it.
+type callbackInfo struct {
+	Session uint64    `json:"session"`
+	User    string    `json:"user"`
+	Address string    `json:"address"`
+	Mode    string    `json:"mode"`
+	Since   time.Time `json:"since"` // the login that asked for it
 }
 
 // controlSocket is the control socket, listening from before the gateway
@@ -114,14 +132,20 @@ func fileKind(m iofs.FileMode) string {
 }
 
 // serve answers on the socket for gw until close.
-func (cs *controlSocket) serve(gw callControl, log *zap.Logger) {
+func (cs *controlSocket) serve(gw callControl, cb callbackControl, log *zap.Logger) {
 	if cs == nil {
 		return
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, _ *http.Request) {
+		reply := callsReply{Calls: gw.Calls(), Callbacks: []callbackInfo{}}
+		if cb != nil {
+			for _, j := range cb.Jobs() {
+				reply.Callbacks = append(reply.Callbacks, callbackInfo{Session: j.Session, User: j.User, Address: j.Address, Mode: j.Mode.String(), Since: j.Scheduled})
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(callsReply{Calls: gw.Calls()})
+		_ = json.NewEncoder(w).Encode(reply)
 	})
 	mux.HandleFunc("POST /calls/{session}/hangup", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseUint(r.PathValue("session"), 10, 64)
@@ -132,8 +156,18 @@ func (cs *controlSocket) serve(gw callControl, log *zap.Logger) {
 		switch err := gw.HangUp(n); {
 		case err == nil:
 			w.WriteHeader(http.StatusNoContent)
+		case errors.Is(err, bridge.ErrNoSuchCall) && cb != nil && len(cb.WithdrawIf(func(j callbackd.Job) string {
+			if j.Session == n {
+				return "by the operator"
+			}
+			return ""
+		})) > 0:
+			// Not a call yet: the callback its login asked for.
+			log.Info("operator withdraws the callback", zap.Uint64("session", n))
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "callback withdrawn\n")
 		case errors.Is(err, bridge.ErrNoSuchCall):
-			http.Error(w, "no call in progress with that session number", http.StatusNotFound)
+			http.Error(w, "no call in progress or callback waiting with that session number", http.StatusNotFound)
 		case errors.Is(err, bridge.ErrCallingBack):
 			http.Error(w, "the call is hanging up to call back; its callback goes on", http.StatusConflict)
 		default:
@@ -162,7 +196,8 @@ func (cs *controlSocket) close() {
 
 // callsReply is the control socket's answer to GET /calls.
 type callsReply struct {
-	Calls []bridge.CallInfo `json:"calls"`
+	Calls     []bridge.CallInfo `json:"calls"`
+	Callbacks []callbackInfo    `json:"callbacks"`
 }
 
 func init() {
@@ -232,11 +267,14 @@ func runCalls(args []string, stdout, stderr io.Writer) int {
 where the call comes from, the listener and line, the phase (login,
 connecting, session, callback), the backend, how long ago it was
 answered and the octets each way (in: caller to backend). Calls turned
-away with BUSY are not listed. --json prints the gateway's answer as it
-is, for scripts. Run it as the gateway's user or root.`)
+away with BUSY are not listed. Then the callbacks not placed yet (waiting
+for their delay, being dialled or proved): session, user, the address
+to be called and how long ago the login asked for it. --json prints the
+gateway's answer as it is ({"calls": [...], "callbacks": [...]}), for
+scripts. Run it as the gateway's user or root.`)
 	var cf controlFlags
 	cf.add(fs)
-	asJSON := fs.Bool("json", false, "print JSON ({\"calls\": [...]})")
+	asJSON := fs.Bool("json", false, "print JSON ({\"calls\": [...], \"callbacks\": [...]})")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -274,7 +312,23 @@ is, for scripts. Run it as the gateway's user or root.`)
 		return exitFailure
 	}
 	printCalls(stdout, reply.Calls, time.Now())
+	printCallbacks(stdout, reply.Callbacks, time.Now())
 	return exitOK
+}
+
+// printCallbacks writes the callbacks not placed yet as a table, after
+// the calls; nothing when there are none.
+func printCallbacks(w io.Writer, cbs []callbackInfo, now time.Time) {
+	if len(cbs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\ncallbacks not placed yet (gateway hangup SESSION withdraws one):")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tUSER\tTO\tMODE\tFOR")
+	for _, c := range cbs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", c.Session, cell(c.User), cell(c.Address), cell(c.Mode), now.Sub(c.Since).Round(time.Second))
+	}
+	_ = tw.Flush()
 }
 
 // printCalls writes calls as a table, times relative to now.
@@ -311,9 +365,11 @@ func runHangUp(args []string, stdout, stderr io.Writer) int {
 session number (gateway calls lists them). The caller hears "NO CARRIER
 (the operator ended the call)", the backend session is closed, and the
 call record says "hung up by the operator". A call that is hanging up to
-call back is left alone (its callback goes on). Exit 0 when every call
-was hung up, 1 when one was not in progress or was calling back. Run it
-as the gateway's user or root.`)
+call back is left alone (its callback goes on); a callback not placed
+yet (gateway calls lists them) is withdrawn, and its record says
+"withdrawn ... by the operator". Exit 0 when every session was hung up
+or withdrawn, 1 when one was neither in progress nor waiting for its
+callback, or was calling back. Run it as the gateway's user or root.`)
 	var cf controlFlags
 	cf.add(fs)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -347,8 +403,12 @@ as the gateway's user or root.`)
 		}
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusNoContent {
+		switch resp.StatusCode {
+		case http.StatusNoContent:
 			fmt.Fprintf(stdout, "session %d: hung up\n", n)
+			continue
+		case http.StatusOK:
+			fmt.Fprintf(stdout, "session %d: %s\n", n, strings.TrimSpace(string(msg)))
 			continue
 		}
 		fmt.Fprintf(stderr, "gateway hangup: session %d: %s\n", n, strings.TrimSpace(string(msg)))

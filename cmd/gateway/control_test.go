@@ -10,8 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"context"
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/transport/tcp"
+	"time"
 )
 
 // runGateway runs the built binary with args and returns its exit code,
@@ -178,5 +182,66 @@ func TestControlErrors(t *testing.T) {
 	b, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "the name is taken by a directory; remove it") {
 		t.Errorf("serve over a directory named %s: %v\n%s", controlSocketName, err, b)
+	}
+}
+
+// TestServeCallsListsCallbacks: gateway calls lists the callbacks not
+// placed yet (table and JSON), and gateway hangup withdraws one, whose
+// record says so; the callback is never placed. Regression (callback
+// trial): a pending callback was invisible and could not be stopped
+// but by a restart or maintenance.
+func TestServeCallsListsCallbacks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close()
+	g := newGateway(t, gwOpts{})
+	conf, _ := os.ReadFile(g.cfgPath)
+	conf = append(conf, "[callback]\ndelay = \"5s\"\n"...)
+	os.WriteFile(g.cfgPath, conf, 0o600)
+	g.stop()
+	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	u := auth.NewUsers()
+	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr()})
+	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+	s := telnetTo(t, g.addr)
+	s.login("cal", "pw-cal")
+	s.expect("you will be called back")
+	session := g.waitRecords(1)[0].Session
+
+	code, out, _ := runGateway(t, "calls", "--config", g.cfgPath)
+	for _, want := range []string{"no calls in progress", "callbacks not placed yet", strconv.FormatUint(session, 10), "cal", home.Addr(), "text"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("gateway calls: exit %d, no %q in\n%s", code, want, out)
+		}
+	}
+	code, out, _ = runGateway(t, "calls", "--json", "--config", g.cfgPath)
+	var reply callsReply
+	if err := json.Unmarshal([]byte(out), &reply); code != exitOK || err != nil || len(reply.Callbacks) != 1 || reply.Callbacks[0].Session != session || reply.Callbacks[0].User != "cal" {
+		t.Errorf("gateway calls --json: exit %d, %v, %s", code, err, out)
+	}
+	code, out, errOut := runGateway(t, "hangup", "--config", g.cfgPath, strconv.FormatUint(session, 10))
+	if code != exitOK || !strings.Contains(out, "callback withdrawn") {
+		t.Fatalf("gateway hangup of the callback: exit %d: %s %s", code, out, errOut)
+	}
+	recs := g.waitRecords(2)
+	if r := recs[1]; r.Session != session || r.Result != store.ResultCallbackFailed || !strings.Contains(r.Reason, "by the operator") {
+		t.Errorf("records: %+v", recs)
+	}
+	if _, out, _ := runGateway(t, "calls", "--config", g.cfgPath); strings.Contains(out, "callbacks not placed yet") {
+		t.Errorf("the withdrawn callback is still listed:\n%s", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Second)
+	defer cancel()
+	if line, err := home.Accept(ctx); err == nil {
+		line.Close()
+		t.Error("the withdrawn callback was placed")
 	}
 }

@@ -237,15 +237,15 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		return err
 	}
 	registerHealthMetrics(reg, gw)
-	// Open while the gateway drains too: an operator may end the calls
-	// that hold the drain up (gateway hangup).
-	ctl.serve(gw, log)
 	cbSvc, err := startCallbacks(gw, cfg, log)
 	if err != nil {
 		_ = gw.Shutdown(context.Background())
 		return err
 	}
 	defer cbSvc.Close()
+	// Open while the gateway drains too: an operator may end the calls
+	// that hold the drain up (gateway hangup).
+	ctl.serve(gw, cbSvc, log)
 	for _, l := range cfg.Listeners {
 		log.Info("answering", zap.String("listener", l.Name), zap.String("address", gw.Addr(l.Name)),
 			zap.String("v42", string(l.V42)), zap.String("security", string(l.Security)), zap.String("text_login", string(l.TextLogin)))
