@@ -194,8 +194,13 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	c.notice("waiting up to %v for the callback on %s", c.o.answerTimeout, c.listener.Addr())
-	wctx, cancel := context.WithTimeout(ctx, c.o.answerTimeout)
+	// No longer than the ticket lives: a callback after that is refused.
+	wait := c.o.answerTimeout
+	if exp := t.Expires(); !exp.IsZero() {
+		wait = max(min(wait, time.Until(exp).Round(time.Second)), time.Second)
+	}
+	c.notice("waiting up to %v for the callback on %s", wait, c.listener.Addr())
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	answers := make(chan answer)
 	send := func(a answer) {
@@ -240,7 +245,7 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 		switch {
 		case a.line == nil:
 			if errors.Is(a.err, context.DeadlineExceeded) && ctx.Err() == nil {
-				return fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
+				return fmt.Errorf("%w: no callback within %v", errNoCarrier, wait)
 			}
 			return fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, a.err)
 		case a.err != nil:

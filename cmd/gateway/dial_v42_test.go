@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/callbackd"
@@ -136,6 +137,7 @@ type v42Gateway struct {
 	key       auth.HostKey
 	verify    func(user, pw string) (auth.User, error)
 	callback  func(t *testing.T, tk *auth.Ticket)
+	ttl       time.Duration // the callback ticket's life (0: auth's default)
 	initiated atomic.Int32
 	verified  atomic.Int32
 }
@@ -160,6 +162,7 @@ func (g *v42Gateway) handle(t *testing.T, line *tcp.Line) {
 			return g.verify(user, pw)
 		},
 		AllocateSession: func() (uint64, error) { return 1200, nil },
+		CallbackTTL:     g.ttl,
 	})
 	if err != nil {
 		io.Copy(io.Discard, line)
@@ -557,5 +560,31 @@ func TestDialV42XIDTimeout(t *testing.T) {
 	}
 	if want := "no answer to XID after 11 tries"; !strings.Contains(r.stderr.String(), want) {
 		t.Errorf("stderr %q lacks %q", r.stderr, want)
+	}
+}
+
+// TestDialCallbackWaitEndsWithTicket: dial waits for a V.42 callback no
+// longer than its ticket lives (the gateway refuses a callback after
+// that), not the whole --answer-timeout (callback trial: dial waited
+// 3 minutes for a callback the gateway had given up on after 60 s).
+func TestDialCallbackWaitEndsWithTicket(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	answer := freeAddr(t)
+	g := newV42Gateway(t)
+	g.ttl = 2 * time.Second
+	g.verify = func(user, pw string) (auth.User, error) {
+		return auth.User{ID: user, Callback: answer}, nil
+	}
+	g.callback = func(*testing.T, *auth.Ticket) {} // never calls back
+	addr := fakeGateway(t, true, g.handle)
+	start := time.Now()
+	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, addr)
+	if code := r.wait(t); code != exitNoCarrier || !strings.Contains(r.stderr.String(), "no callback within 2s") {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("dial waited %v", d)
 	}
 }
