@@ -259,6 +259,13 @@ func (s *Server) busy(c *call, why busyReason) {
 // (tcp.Line).
 type aytNamer interface{ SetAYTName(name string) }
 
+// rejectedFor reports whether err is Access Security's REJECT with
+// reason r.
+func rejectedFor(err error, r auth.Reason) bool {
+	got, ok := auth.RejectReason(err)
+	return ok && got == r
+}
+
 // logTagger is a line whose own log lines (telnet negotiation, a
 // WebSocket's close) can name the call (tcp.Line, ws.Line).
 type logTagger interface{ SetLogTag(tag string) }
@@ -930,6 +937,11 @@ func (c *call) v42Failed(err error) {
 	case errors.Is(err, ErrNoAccessSecurity):
 		// Logged by the "call ended" line: result refused, this reason.
 		c.end(store.ResultRefused, "V.42 caller without Access Security", "")
+	case rejectedFor(err, auth.ReasonCallbackUnavailable):
+		// An account with a callback address, and a caller that
+		// offered no callback (gateway dial without --answer): REJECT
+		// callback-unavailable, a policy refusal as for a text caller.
+		c.end(store.ResultRefused, "callback required, and the caller takes none (gateway dial without --answer)", "")
 	case errors.Is(err, ErrDenied):
 		// In the words of a denied text login; the "auth" log line
 		// before says why (wrong password, unknown user, ...).

@@ -646,3 +646,23 @@ func TestV42IdleCallerProcess(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestV42CallbackUserCallerTakesNone: a V.42 caller of an account with a
+// callback address that offered no callback (gateway dial without
+// --answer) is refused with REJECT callback-unavailable, and the record
+// says refused, as for a text caller, not abandoned with the protocol's
+// words (callback trial).
+func TestV42CallbackUserCallerTakesNone(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	v := &fakeVerifier{users: map[string]string{"cb": "pw"}, accounts: map[string]Account{"cb": {Callback: "telnet://127.0.0.1:9"}}}
+	s, st, key := newV42Server(t, config.SecurityRequired, v)
+	s.SetCallback(func(context.Context, CallbackRequest) (func(), error) { return func() {}, nil })
+	_, done, err := v42Dial(t, s, "cb", "pw", key.Public)
+	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonCallbackUnavailable {
+		t.Fatalf("login: %v, want REJECT callback-unavailable", err)
+	}
+	<-done
+	if recs := records(t, st); len(recs) != 1 || recs[0].Result != store.ResultRefused || !strings.Contains(recs[0].Reason, "callback required") {
+		t.Errorf("records: %+v", recs)
+	}
+}
