@@ -165,10 +165,42 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 		if u.Callback != "" {
 			if why := callbackProblem(u.Callback); why != "" {
 				ws = append(ws, fmt.Sprintf("user %s has callback %q: %s; their logins are promised a callback that fails; fix it with gateway user set --callback URL %s", u.ID, u.Callback, why, u.ID))
+			} else if l, ok := callbackToSelf(c, u.Callback); ok {
+				ws = append(ws, fmt.Sprintf("user %s has callback %q, which is this gateway's listener %q: the callback would call the gateway itself, and fail; fix it with gateway user set --callback URL %s", u.ID, u.Callback, l, u.ID))
 			}
 		}
 	}
 	return ws
+}
+
+// callbackToSelf finds the listener of c that the callback address addr
+// would reach on this machine: the same port, and the listener's own
+// host, or a loopback host while the listener is on loopback or every
+// address. (Another machine's address on a port the gateway also uses
+// is not told from this machine's; it is not reported.)
+func callbackToSelf(c *config.Config, addr string) (string, bool) {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "", false
+	}
+	h, p := u.Hostname(), u.Port()
+	loopback := func(host string) bool {
+		ip, err := netip.ParseAddr(host)
+		return host == "localhost" || err == nil && ip.IsLoopback()
+	}
+	for _, l := range c.Listeners {
+		lu, err := url.Parse(l.Address)
+		if err != nil || lu.Port() != p {
+			continue
+		}
+		lh := lu.Hostname()
+		ip, err := netip.ParseAddr(lh)
+		every := lh == "" || err == nil && ip.IsUnspecified()
+		if strings.EqualFold(h, lh) || loopback(h) && (every || loopback(lh)) {
+			return l.Name, true
+		}
+	}
+	return "", false
 }
 
 // callbackProblem says why the callback service cannot call back a

@@ -140,6 +140,14 @@ func TestCheckUserBackend(t *testing.T) {
 	if err := u.Add(auth.User{ID: "erin", Hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA", Callback: "http://192.0.2.7:80"}); err != nil {
 		t.Fatal(err)
 	}
+	// One that calls the gateway's own listener; one on another machine
+	// on the same port is fine.
+	if err := u.Add(auth.User{ID: "eve", Hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA", Callback: "telnet://localhost:2323"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Add(auth.User{ID: "finn", Hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA", Callback: "telnet://192.0.2.8:2323"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := u.Save(filepath.Join(dir, "users.toml")); err != nil {
 		t.Fatal(err)
 	}
@@ -150,12 +158,13 @@ func TestCheckUserBackend(t *testing.T) {
 	for _, want := range []string{
 		cfg + `: warning: user alice has backend "bss", which the configuration does not define (it has bbs, demo)`,
 		cfg + `: warning: user erin has callback "http://192.0.2.7:80": the callback service calls telnet:// and tcp:// addresses, not http://`,
+		cfg + `: warning: user eve has callback "telnet://localhost:2323", which is this gateway's listener "modem"`,
 	} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr:\n%s\nlacks %q", stderr.String(), want)
 		}
 	}
-	for _, id := range []string{"bob", "carol", "dave"} {
+	for _, id := range []string{"bob", "carol", "dave", "finn"} {
 		if strings.Contains(stderr.String(), "user "+id) {
 			t.Errorf("stderr warns about %s:\n%s", id, stderr.String())
 		}
