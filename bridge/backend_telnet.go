@@ -51,7 +51,9 @@ type telnetConn struct {
 // locally while it does not (a MUD-style line-mode server, or one that
 // never negotiates ECHO). It is decided at the backend's first data and
 // followed from then on (a server turning echo off for a password
-// prompt and on again), each change before the data that came after it.
+// prompt and on again), each change sent before the data that came
+// after it; a change made while the caller has not yet answered the
+// last one reaches it once it has (RFC 1143's queue).
 func (c *telnetConn) followEcho(set func(on bool)) { c.setEcho = set }
 
 // Read reads the backend's data and passes on a change of its ECHO.

@@ -93,8 +93,15 @@ func TestCallerEchoAfterLogin(t *testing.T) {
 			word := map[bool]string{true: "echo on.", false: "echo off."}[on]
 			io.WriteString(back, word)
 			expect(t, caller, word)
-			if caller.PeerEchoes() != on {
-				t.Errorf("backend's ECHO %v: the caller was told %v", on, caller.PeerEchoes())
+			// The change is sent before the data that follows it, but a
+			// change made while the caller has not yet answered the
+			// last one waits for that answer (RFC 1143's queue).
+			for deadline := time.Now().Add(5 * time.Second); caller.PeerEchoes() != on; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("backend's ECHO %v: the caller was told %v", on, caller.PeerEchoes())
+				}
+				io.WriteString(back, ".") // Read passes a change on with data
+				expect(t, caller, ".")
 			}
 		}
 	})

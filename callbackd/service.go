@@ -395,6 +395,25 @@ func (s *Service) Pending() int {
 // record, attempts in progress are cut (their lines hung up), and the ctx
 // of running Handoffs ends. It waits for every job goroutine, including
 // Handoffs, to return.
+// EndPending stops the Service taking jobs and ends those not handed off
+// yet, as Close does (each with its Shutdown record, written before
+// EndPending returns), without waiting for the sessions already handed
+// off: those are calls of the gateway, which drains them. For a gateway
+// that stops: its calls drain after this; Close follows.
+func (s *Service) EndPending() {
+	s.mu.Lock()
+	s.closed = true
+	waiting := make([]*entry, 0, len(s.pending))
+	for _, e := range s.pending {
+		waiting = append(waiting, e)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, e := range waiting {
+		<-e.finished
+	}
+}
+
 func (s *Service) Close() error {
 	s.mu.Lock()
 	s.closed = true

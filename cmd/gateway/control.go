@@ -153,15 +153,18 @@ func (cs *controlSocket) serve(gw callControl, cb callbackControl, log *zap.Logg
 			http.Error(w, "not a session number", http.StatusBadRequest)
 			return
 		}
+		withdraw := func() bool {
+			return cb != nil && len(cb.WithdrawIf(func(j callbackd.Job) string {
+				if j.Session == n {
+					return "by the operator"
+				}
+				return ""
+			})) > 0
+		}
 		switch err := gw.HangUp(n); {
 		case err == nil:
 			w.WriteHeader(http.StatusNoContent)
-		case errors.Is(err, bridge.ErrNoSuchCall) && cb != nil && len(cb.WithdrawIf(func(j callbackd.Job) string {
-			if j.Session == n {
-				return "by the operator"
-			}
-			return ""
-		})) > 0:
+		case (errors.Is(err, bridge.ErrNoSuchCall) || errors.Is(err, bridge.ErrCallingBack)) && withdraw():
 			// Not a call yet: the callback its login asked for.
 			log.Info("operator withdraws the callback", zap.Uint64("session", n))
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -169,7 +172,9 @@ func (cs *controlSocket) serve(gw callControl, cb callbackControl, log *zap.Logg
 		case errors.Is(err, bridge.ErrNoSuchCall):
 			http.Error(w, "no call in progress or callback waiting with that session number", http.StatusNotFound)
 		case errors.Is(err, bridge.ErrCallingBack):
-			http.Error(w, "the call is hanging up to call back; its callback goes on", http.StatusConflict)
+			// Hanging up, and its callback not scheduled yet: a moment
+			// later it is, and can be withdrawn.
+			http.Error(w, "the call is hanging up to call back; try again in a moment to withdraw its callback", http.StatusConflict)
 		default:
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
@@ -364,12 +369,12 @@ func runHangUp(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("hangup", "[--config FILE | --state-dir DIR] SESSION...", `End calls in progress on the gateway running with that configuration, by
 session number (gateway calls lists them). The caller hears "NO CARRIER
 (the operator ended the call)", the backend session is closed, and the
-call record says "hung up by the operator". A call that is hanging up to
-call back is left alone (its callback goes on); a callback not placed
-yet (gateway calls lists them) is withdrawn, and its record says
-"withdrawn ... by the operator". Exit 0 when every session was hung up
-or withdrawn, 1 when one was neither in progress nor waiting for its
-callback, or was calling back. Run it as the gateway's user or root.`)
+call record says "hung up by the operator". A callback not placed yet
+(gateway calls lists them; a call hanging up to call back has one) is
+withdrawn, and its record says "withdrawn ... by the operator". Exit 0
+when every session was hung up or withdrawn, 1 when one was neither in
+progress nor waiting for its callback. Run it as the gateway's user or
+root.`)
 	var cf controlFlags
 	cf.add(fs)
 	if code, ok := parseFlags(fs, args); !ok {

@@ -215,6 +215,9 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 			}
 		}
 	}
+	// At most maxAnswering incoming calls are answered at once; more are
+	// hung up at once (a flood of them cannot start a goroutine each).
+	slots := make(chan struct{}, maxAnswering)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -224,9 +227,18 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				send(answer{err: err})
 				return
 			}
+			shortLinger(line)
+			select {
+			case slots <- struct{}{}:
+			default:
+				line.Close()
+				c.notice("refused an incoming call: %d calls are being answered already", maxAnswering)
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer func() { <-slots }()
 				link, err := c.answerV42(wctx, line, t)
 				if err != nil {
 					line.Close()
@@ -250,13 +262,19 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 			return fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, a.err)
 		case a.err != nil:
 			c.notice("refused an incoming call: %v", strings.TrimPrefix(a.err.Error(), "auth: "))
-			if errors.Is(a.err, auth.ErrTicketExpired) {
+			if errors.Is(a.err, auth.ErrTicketExpired) || errors.Is(a.err, auth.ErrTicketUsed) || errors.Is(a.err, errTicketSpent) {
+				// No later call can prove it (the gateway does not
+				// retry a callback whose ticket it spent either).
 				return fmt.Errorf("%w: %w", errNoCarrier, a.err)
 			}
 			continue
 		}
-		// The others (still being answered, or the wait for more) end.
+		// The others (still being answered, or the wait for more) end;
+		// the winner's line closes as lines do.
 		cancel()
+		if l, ok := a.line.(interface{ SetLinger(time.Duration) }); ok {
+			l.SetLinger(0)
+		}
 		c.notice("callback answered: session %d, V.42 with Access Security (%s). %s", t.Session(), t.Cipher(), c.escapeHint())
 		return c.runV42(ctx, a.link, a.line)
 	}
@@ -293,9 +311,26 @@ func (c *caller) answerV42(ctx context.Context, line transport.Line, t *auth.Cal
 	}
 	if err := lapmStart(hctx, link, tr); err != nil {
 		link.Close()
-		return nil, fmt.Errorf("%w: starting the data phase: %w", errProtocol, err)
+		return nil, fmt.Errorf("%w: starting the data phase: %w (%w)", errProtocol, err, errTicketSpent)
 	}
 	return link, nil
+}
+
+// errTicketSpent marks an incoming call that failed after it proved the
+// callback: the ticket is used, and no later call can prove it.
+var errTicketSpent = errors.New("the callback's ticket is spent")
+
+// maxAnswering bounds the incoming calls dial answers at once while it
+// waits for its callback.
+const maxAnswering = 4
+
+// shortLinger has a line dial may refuse wait at most a second for its
+// peer when closed (a peer that never closes its side must not hold up
+// the end of dial, or the winner's session).
+func shortLinger(line transport.Line) {
+	if l, ok := line.(interface{ SetLinger(time.Duration) }); ok {
+		l.SetLinger(time.Second)
+	}
 }
 
 // pinned reports whether this call's host key is pinned: by

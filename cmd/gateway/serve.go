@@ -306,8 +306,9 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 			zap.Int("callbacks_pending", cbSvc.Pending()), zap.Duration("deadline", drain))
 		// Callbacks not placed yet are not placed: each ends with its
 		// record (callback-failed, shutdown) while the store is open.
-		// One already bridged is a call, and drains with the others.
-		_ = cbSvc.Close()
+		// One already bridged is a call, and drains with the others
+		// (Close, deferred, waits for it after the drain).
+		cbSvc.EndPending()
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		// A drain cut short is logged by the gateway with the count of
 		// calls it hung up.
@@ -379,14 +380,8 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		logUsersWarnings(log, cfg, users)
 		v.SetUsers(users)
 	}
-	if err := gw.Reload(cfg, nil); err != nil {
-		log.Error("reload failed", zap.Error(err))
-		return
-	}
-	// The users in effect: the old ones when the file was refused.
-	users2 := v.Auth().Users().List()
-	ch := reloadChanges(oldCfg, cfg, oldUsers, users2)
-	// Callbacks waiting to be placed follow the accounts as they are now.
+	// Callbacks waiting to be placed follow the accounts as they are now
+	// (whatever becomes of the rest of the reload).
 	withdrawn := 0
 	if cb != nil {
 		now := time.Now()
@@ -394,6 +389,13 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 			return staleCallback(v.Auth().Users(), j, now)
 		}))
 	}
+	if err := gw.Reload(cfg, nil); err != nil {
+		log.Error("reload failed", zap.Error(err), zap.Int("callbacks_withdrawn", withdrawn))
+		return
+	}
+	// The users in effect: the old ones when the file was refused.
+	users2 := v.Auth().Users().List()
+	ch := reloadChanges(oldCfg, cfg, oldUsers, users2)
 	log.Info("reloaded (SIGHUP)", zap.Int("users", len(users2)), zap.Int("backends", len(cfg.Backends)),
 		zap.Int("users_added", ch.usersAdded), zap.Int("users_removed", ch.usersRemoved), zap.Int("users_changed", ch.usersChanged),
 		zap.Int("backends_changed", ch.backendsChanged), zap.Bool("maintenance", cfg.Lines.Maintenance), zap.Bool("maintenance_changed", ch.maintenance),

@@ -998,3 +998,77 @@ func TestServeSIGTERMRecordsPendingCallback(t *testing.T) {
 		t.Errorf("records: %+v", recs)
 	}
 }
+
+// TestServeSIGTERMWithBridgedCallback: SIGTERM while a callback's session
+// is bridged stops answering at once and drains that session like any
+// call. Regression (review): ending the callback service first waited
+// for the bridged session, with the listeners still answering.
+func TestServeSIGTERMWithBridgedCallback(t *testing.T) {
+	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close()
+	g := newGateway(t, gwOpts{})
+	conf, _ := os.ReadFile(g.cfgPath)
+	conf = append(conf, "[callback]\ndelay = \"100ms\"\n"...)
+	os.WriteFile(g.cfgPath, conf, 0o600)
+	g.stop()
+	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	u := auth.NewUsers()
+	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr()})
+	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+	s := telnetTo(t, g.addr)
+	s.login("cal", "pw-cal")
+	s.expect("you will be called back")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	line, err := home.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	readUntil := func(want string) {
+		var got []byte
+		b := make([]byte, 1)
+		for !bytes.HasSuffix(got, []byte(want)) {
+			line.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := line.Read(b); err != nil {
+				t.Fatalf("waiting for %q: %v (got %q)", want, err, got)
+			}
+			got = append(got, b[0])
+		}
+	}
+	readUntil("Type your user name to accept: ")
+	io.WriteString(line, "cal\r\n")
+	readUntil("hello cal session ")
+
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"stopping: no new calls; draining"`)
+	// The listener is closed: a new call is not answered.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", g.addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway still answers calls after SIGTERM")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The bridged callback drains: its session ends, then the gateway.
+	io.WriteString(line, "bye\r\n")
+	readUntil("got:bye")
+	select {
+	case <-g.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the gateway did not stop:\n%s", g.log.String())
+	}
+}
