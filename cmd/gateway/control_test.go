@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"context"
-	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/transport/tcp"
@@ -199,21 +198,8 @@ func TestServeCallsListsCallbacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer home.Close()
-	g := newGateway(t, gwOpts{})
-	conf, _ := os.ReadFile(g.cfgPath)
-	conf = append(conf, "[callback]\ndelay = \"5s\"\n"...)
-	os.WriteFile(g.cfgPath, conf, 0o600)
-	g.stop()
-	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	u := auth.NewUsers()
-	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr()})
-	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
-		t.Fatal(err)
-	}
-	g.start()
-	s := telnetTo(t, g.addr)
-	s.login("cal", "pw-cal")
-	s.expect("you will be called back")
+	g := newCalGateway(t, "5s", home.Addr())
+	g.loginForCallback()
 	session := g.waitRecords(1)[0].Session
 
 	code, out, _ := runGateway(t, "calls", "--config", g.cfgPath)

@@ -25,6 +25,7 @@ import (
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/tcp"
 )
 
@@ -688,50 +689,94 @@ func TestServeTextCallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer home.Close()
+	g := newCalGateway(t, "100ms", home.Addr())
+	g.loginForCallback()
+	line := answerCalCallback(t, home)
+	io.WriteString(line, "from home\r\n")
+	readUntilOn(t, line, "got:from home")
+	recs := g.waitRecords(2)
+	if recs[0].Result != store.ResultCallback || recs[1].Mode != "callback" || recs[1].Session != recs[0].Session || recs[1].CallbackAttempts != 1 {
+		t.Errorf("records: %+v", recs)
+	}
+}
+
+// newCalGateway is newGateway with [callback] delay and the users
+// file holding one user, cal (password pw-cal, backend sh), whose
+// callback address is callback.
+func newCalGateway(t *testing.T, delay, callback string) *testGateway {
+	t.Helper()
 	g := newGateway(t, gwOpts{})
-	conf, _ := os.ReadFile(g.cfgPath)
-	conf = append(conf, "[callback]\ndelay = \"100ms\"\n"...)
-	os.WriteFile(g.cfgPath, conf, 0o600)
-	g.stop()
-	u := auth.NewUsers()
-	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr()})
-	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
 		t.Fatal(err)
 	}
+	conf = append(conf, "[callback]\ndelay = \""+delay+"\"\n"...)
+	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.stop()
+	g.writeCallbackUser(callback, false)
 	g.start()
+	return g
+}
 
-	s := telnetTo(t, g.addr)
+// writeCallbackUser writes the users file of newCalGateway.
+func (g *testGateway) writeCallbackUser(callback string, disabled bool) {
+	g.t.Helper()
+	h, err := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	u := auth.NewUsers()
+	if err := u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: callback, Disabled: disabled}); err != nil {
+		g.t.Fatal(err)
+	}
+	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// loginForCallback logs cal in with telnet and waits until the gateway
+// has promised the callback.
+func (g *testGateway) loginForCallback() {
+	g.t.Helper()
+	s := telnetTo(g.t, g.addr)
 	s.login("cal", "pw-cal")
 	s.expect("you will be called back")
+}
+
+// answerCalCallback answers the text callback of newCalGateway's user on
+// home, confirms it, and returns the line once the session is bridged
+// (the pty backend has greeted cal); the test's end closes it.
+func answerCalCallback(t *testing.T, home transport.Listener) transport.Line {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	line, err := home.Accept(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer line.Close()
-	readUntil := func(want string) string {
-		var got []byte
-		b := make([]byte, 1)
-		for !bytes.HasSuffix(got, []byte(want)) {
-			line.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Second))
-			if _, err := line.Read(b); err != nil {
-				t.Fatalf("waiting for %q: %v (got %q)", want, err, got)
-			}
-			got = append(got, b[0])
-		}
-		return string(got)
-	}
-	readUntil("Type your user name to accept: ")
+	t.Cleanup(func() { line.Close() })
+	readUntilOn(t, line, "Type your user name to accept: ")
 	io.WriteString(line, "cal\r\n")
-	readUntil("hello cal session ")
-	io.WriteString(line, "from home\r\n")
-	readUntil("got:from home")
-	recs := g.waitRecords(2)
-	if recs[0].Result != store.ResultCallback || recs[1].Mode != "callback" || recs[1].Session != recs[0].Session || recs[1].CallbackAttempts != 1 {
-		t.Errorf("records: %+v", recs)
+	readUntilOn(t, line, "hello cal session ")
+	return line
+}
+
+// readUntilOn reads line until what it read ends with want, and returns
+// it; the test fails after 20 s of silence.
+func readUntilOn(t *testing.T, line transport.Line, want string) string {
+	t.Helper()
+	var got []byte
+	b := make([]byte, 1)
+	for !bytes.HasSuffix(got, []byte(want)) {
+		line.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := line.Read(b); err != nil {
+			t.Fatalf("waiting for %q: %v (got %q)", want, err, got)
+		}
+		got = append(got, b[0])
 	}
+	return string(got)
 }
 
 // TestServeDemo: with no configuration, serve answers on 127.0.0.1:2323
@@ -932,26 +977,9 @@ func TestServeSIGHUPWithdrawsStaleCallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer home.Close()
-	g := newGateway(t, gwOpts{})
-	conf, _ := os.ReadFile(g.cfgPath)
-	conf = append(conf, "[callback]\ndelay = \"3s\"\n"...)
-	os.WriteFile(g.cfgPath, conf, 0o600)
-	g.stop()
-	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	writeUsers := func(disabled bool) {
-		u := auth.NewUsers()
-		u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr(), Disabled: disabled})
-		if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeUsers(false)
-	g.start()
-
-	s := telnetTo(t, g.addr)
-	s.login("cal", "pw-cal")
-	s.expect("you will be called back")
-	writeUsers(true)
+	g := newCalGateway(t, "3s", home.Addr())
+	g.loginForCallback()
+	g.writeCallbackUser(home.Addr(), true)
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -973,21 +1001,8 @@ func TestServeSIGHUPWithdrawsStaleCallback(t *testing.T) {
 // final record (callback-failed, shutdown). Regression (callback trial):
 // the record was written after the store had closed, and lost.
 func TestServeSIGTERMRecordsPendingCallback(t *testing.T) {
-	g := newGateway(t, gwOpts{})
-	conf, _ := os.ReadFile(g.cfgPath)
-	conf = append(conf, "[callback]\ndelay = \"30s\"\n"...)
-	os.WriteFile(g.cfgPath, conf, 0o600)
-	g.stop()
-	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	u := auth.NewUsers()
-	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: "telnet://127.0.0.1:9"})
-	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
-		t.Fatal(err)
-	}
-	g.start()
-	s := telnetTo(t, g.addr)
-	s.login("cal", "pw-cal")
-	s.expect("you will be called back")
+	g := newCalGateway(t, "30s", "telnet://127.0.0.1:9")
+	g.loginForCallback()
 	g.waitRecords(1)
 	g.stop()
 	if strings.Contains(g.log.String(), "call record lost") {
@@ -1009,42 +1024,9 @@ func TestServeSIGTERMWithBridgedCallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer home.Close()
-	g := newGateway(t, gwOpts{})
-	conf, _ := os.ReadFile(g.cfgPath)
-	conf = append(conf, "[callback]\ndelay = \"100ms\"\n"...)
-	os.WriteFile(g.cfgPath, conf, 0o600)
-	g.stop()
-	h, _ := auth.HashPassword("pw-cal", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
-	u := auth.NewUsers()
-	u.Add(auth.User{ID: "cal", Hash: h, Backend: "sh", Callback: home.Addr()})
-	if err := u.Save(filepath.Join(g.dir, "users.toml")); err != nil {
-		t.Fatal(err)
-	}
-	g.start()
-	s := telnetTo(t, g.addr)
-	s.login("cal", "pw-cal")
-	s.expect("you will be called back")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	line, err := home.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer line.Close()
-	readUntil := func(want string) {
-		var got []byte
-		b := make([]byte, 1)
-		for !bytes.HasSuffix(got, []byte(want)) {
-			line.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Second))
-			if _, err := line.Read(b); err != nil {
-				t.Fatalf("waiting for %q: %v (got %q)", want, err, got)
-			}
-			got = append(got, b[0])
-		}
-	}
-	readUntil("Type your user name to accept: ")
-	io.WriteString(line, "cal\r\n")
-	readUntil("hello cal session ")
+	g := newCalGateway(t, "100ms", home.Addr())
+	g.loginForCallback()
+	line := answerCalCallback(t, home)
 
 	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -1065,7 +1047,7 @@ func TestServeSIGTERMWithBridgedCallback(t *testing.T) {
 	}
 	// The bridged callback drains: its session ends, then the gateway.
 	io.WriteString(line, "bye\r\n")
-	readUntil("got:bye")
+	readUntilOn(t, line, "got:bye")
 	select {
 	case <-g.done:
 	case <-time.After(30 * time.Second):
