@@ -150,7 +150,10 @@ type Attempt struct {
 	Session uint64
 	User    string
 	Address string
-	Mode    Mode
+	// Listener is the listener of the call that asked for the callback
+	// (Job.Listener).
+	Listener string
+	Mode     Mode
 	// Number counts dial attempts of the job from 1; 0 means no dial was
 	// made for this record (the job expired, was superseded or the
 	// service closed while it waited).

@@ -485,7 +485,7 @@ func (s *Service) run(ctx context.Context, e *entry, deadline time.Time, old *en
 			s.finish(ctx, e, n-1, fmt.Errorf("%w: session %d: the ticket is spent", ErrWithdrawn, job.Session))
 			return Session{}, false
 		}
-		a := Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode, Number: n, Dials: n, Start: s.clock.Now()}
+		a := Attempt{Session: job.Session, User: job.User, Address: job.Address, Listener: job.Listener, Mode: job.Mode, Number: n, Dials: n, Start: s.clock.Now()}
 		sess, res, err := s.attempt(ctx, job, deadline)
 		<-s.sem
 		a.End, a.Result, a.Err = s.clock.Now(), res, err
@@ -552,7 +552,7 @@ func (s *Service) finish(ctx context.Context, e *entry, dials int, err error) {
 	}
 	now := s.clock.Now()
 	job := e.job
-	s.record(Attempt{Session: job.Session, User: job.User, Address: job.Address, Mode: job.Mode,
+	s.record(Attempt{Session: job.Session, User: job.User, Address: job.Address, Listener: job.Listener, Mode: job.Mode,
 		Dials: dials, Start: now, End: now, Result: res, Err: err, Final: true})
 	s.done(e)
 }

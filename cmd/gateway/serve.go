@@ -573,7 +573,7 @@ func callbackFailedRecord(a callbackd.Attempt) (store.CallRecord, bool) {
 	if !a.Final || a.Result == callbackd.Connected {
 		return store.CallRecord{}, false
 	}
-	rec := store.CallRecord{Session: a.Session, User: a.User, Remote: a.Address, Mode: "callback",
+	rec := store.CallRecord{Session: a.Session, User: a.User, Listener: a.Listener, Remote: a.Address, Mode: "callback",
 		Start: a.Start, End: a.End, Result: store.ResultCallbackFailed, Reason: a.Result.String(), CallbackAttempts: a.Dials}
 	if a.Err != nil {
 		rec.Reason += ": " + a.Err.Error()
