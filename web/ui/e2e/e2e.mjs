@@ -208,8 +208,18 @@ async function statusScenario() {
     const p = await open(new URL(`?line=./${path}`, url).href);
     shown = await waitState(p, 'busy');
     if (shown !== want) throw new Error(`status line says ${JSON.stringify(shown)}, want ${JSON.stringify(want)}`);
-    if (path === 'busy-reason') await waitText(p, 'dialgate: redialled too soon; try again in 2 s');
     if (await p.isDisabled('#reconnect')) throw new Error('reconnect button disabled after busy');
+    if (path === 'busy-reason') {
+      // The hold-off's BUSY says when to call again: the page redials
+      // then, once (a reload right after a call), and not in a loop.
+      await waitText(p, 'dialgate: redialled too soon; try again in 2 s');
+      await waitText(p, 'redialling in 2 s');
+      const heard = (s) => s.split('dialgate: redialled too soon').length - 1;
+      await waitScreen(p, (s) => heard(s) >= 2, 'the redial, turned away again');
+      await p.waitForTimeout(3000);
+      const n = heard(await screen(p));
+      if (n !== 2) throw new Error(`the page called ${n} times, want the call and one redial`);
+    }
     ok(step);
     await closeAll();
   }

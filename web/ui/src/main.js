@@ -6,7 +6,7 @@
 // or V.42 with Access Security run by dialgate.wasm (mode "v42").
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import { CallStatus, State, NoAnswer } from './status.js';
+import { CallStatus, State, NoAnswer, redialDelay } from './status.js';
 import { linePath, lineURL, probeURL, charset, mode, screenReader } from './config.js';
 import { Outbox } from './outbox.js';
 import { makeCodec, binaryString } from './codec.js';
@@ -262,11 +262,32 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     const ended = status.text();
     resetModes(() => notice(ended));
     if (loginMode === 'v42') showLogin();
+    else scheduleRedial(redialDelay(ended));
   };
   return sock;
 }
 
+// scheduleRedial places the text login's call again after secs seconds,
+// once, when the gateway held off a call made too soon after the last
+// one (a reload of the page right after a call): as a modem redials.
+// Reconnect, or a call placed meanwhile, takes its place.
+let redialTimer = null;
+function scheduleRedial(secs) {
+  clearTimeout(redialTimer);
+  redialTimer = null;
+  if (secs <= 0 || redialed) return;
+  redialed = true;
+  notice(`redialling in ${secs} s`);
+  redialTimer = setTimeout(() => {
+    redialTimer = null;
+    connectText();
+  }, secs * 1000 + 250);
+}
+let redialed = false; // one redial per hold-off: not a loop
+
 function connectText() {
+  clearTimeout(redialTimer);
+  redialTimer = null;
   if (ws) return;
   openLine({
     onOpen: () => {},
@@ -419,6 +440,7 @@ function focusToolbar() {
 copyBtn.addEventListener('click', () => { copySelection(); term.focus(); });
 pasteBtn.addEventListener('click', () => { pasteClipboard(); });
 reconnectBtn.addEventListener('click', () => {
+  redialed = false;
   term.write('\r\n');
   if (loginMode === 'v42') showLogin(); else connectText();
 });

@@ -72,6 +72,15 @@ export function busyHint(why) {
   return i > 0 && i <= 64 && why.length > i + 2 ? why.slice(i + 2) : why;
 }
 
+// redialDelay is how many seconds a BUSY for redialling too soon (the
+// gateway's hold-off after a call from this address: "redialled too
+// soon; try again in 2 s") asks the caller to wait, from the status
+// line's text; 0 for any other status, or a wait over a minute.
+export function redialDelay(text) {
+  const m = /^busy: redialled too soon; try again in (\d{1,2}) s$/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 // Why a WebSocket that never opened failed, as far as a browser can tell
 // (it hides the HTTP status of a refused upgrade; main.js asks the line's
 // path over plain HTTP instead): the kinds unanswered() takes.

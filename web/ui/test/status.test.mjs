@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CallStatus, State, NoAnswer, heardBusy, busyHint, MAX_BUSY_LINE_LEN, MAX_BUSY_HEARD } from '../src/status.js';
+import { CallStatus, State, NoAnswer, heardBusy, busyHint, redialDelay, MAX_BUSY_LINE_LEN, MAX_BUSY_HEARD } from '../src/status.js';
 
 const enc = new TextEncoder();
 
@@ -215,4 +215,13 @@ test('V.42: authenticating until the session is up', () => {
   s.authenticating();
   s.ready('V.42, encrypted, session 3');
   assert.equal(s.text(), 'connected: V.42, encrypted, session 3');
+});
+
+test('redialDelay: only the hold-off BUSY asks for a redial, and says when', () => {
+  assert.equal(redialDelay(call('\r\ndialgate: redialled too soon; try again in 2 s\r\nBUSY\r\n').text()), 2);
+  assert.equal(redialDelay(call('\r\ngw: redialled too soon; try again in 15 s\r\nBUSY\r\n').text()), 15);
+  assert.equal(redialDelay(call('BUSY\r\n').text()), 0);
+  assert.equal(redialDelay(call('\r\ndialgate: all lines busy; try again later\r\nBUSY\r\n').text()), 0);
+  assert.equal(redialDelay(call('\r\ndialgate: redialled too soon; try again in 900 s\r\nBUSY\r\n').text()), 0);
+  assert.equal(redialDelay('connected'), 0);
 });
