@@ -545,6 +545,22 @@ async function textScenario() {
   if (!asks) throw new Error('no beforeunload guard during a call');
   ok(step);
 
+  step = 'the soft keys a phone lacks: Esc, Tab, cursor keys, and a sticky Ctrl';
+  if (!(await a.isHidden('#softkeys'))) throw new Error('soft keys shown on a desktop screen');
+  await a.evaluate(() => { document.getElementById('softkeys').hidden = false; }); // as on a touch screen, or ?keys=1
+  const mark = `soft-${++seq}`;
+  await typeLine(a, `stty -echo; echo ${mark}-ready; od -An -c; stty echo`);
+  await waitScreen(a, (s) => s.includes(`${mark}-ready`), 'od ready');
+  for (const key of ['esc', 'tab', 'up']) await a.click(`#softkeys [data-key="${key}"]`);
+  for (let i = 0; i < 2; i++) { // Ctrl+D twice: hands od the line, then ends its input
+    await a.click('#ctrl');
+    await a.keyboard.type('d');
+  }
+  const odOut = await waitScreen(a, (s) => /033\s+\\t\s+033\s+\[\s+A/.test(s), "od's dump of ESC, TAB and the up key");
+  if (await a.getAttribute('#ctrl', 'aria-pressed') !== 'false') throw new Error('Ctrl stayed pressed');
+  if (!odOut) throw new Error('no dump');
+  ok(step);
+
   step = 'on a phone-sized screen the toolbar wraps instead of running off it';
   const wide = a.viewportSize();
   await a.setViewportSize({ width: 390, height: 844 });

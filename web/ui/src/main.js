@@ -378,7 +378,51 @@ loginForm.addEventListener('submit', (ev) => {
   connectV42($('user').value, password);
 });
 
-term.onData((data) => input(codec.encode(data)));
+// The keys a phone's on-screen keyboard lacks (Esc, Tab, Ctrl, the
+// cursor keys), in a row under the toolbar on touch screens (or with
+// ?keys=1). Ctrl is sticky: the next key typed goes with it. The buttons
+// keep the focus in the terminal, so the phone's keyboard stays up.
+const softKeys = $('softkeys');
+const ctrlBtn = $('ctrl');
+let ctrlNext = false;
+function setCtrl(on) {
+  ctrlNext = on;
+  ctrlBtn.setAttribute('aria-pressed', String(on));
+}
+if (window.matchMedia('(pointer: coarse)').matches || new URLSearchParams(window.location.search).get('keys') === '1') {
+  softKeys.hidden = false;
+}
+softKeys.addEventListener('pointerdown', (ev) => ev.preventDefault()); // the terminal keeps the focus
+softKeys.addEventListener('click', (ev) => {
+  const b = ev.target.closest('button');
+  if (!b) return;
+  if (b === ctrlBtn) {
+    setCtrl(!ctrlNext);
+  } else {
+    const app = term.modes.applicationCursorKeysMode;
+    const cursor = (c) => (app ? '\x1bO' : '\x1b[') + c;
+    const seq = { esc: '\x1b', tab: '\t', up: cursor('A'), down: cursor('B'), right: cursor('C'), left: cursor('D') }[b.dataset.key];
+    if (seq) input(codec.encode(seq));
+    setCtrl(false);
+  }
+  term.focus();
+});
+
+// withCtrl is a typed key as Ctrl makes it (Ctrl+C is 0x03); other input
+// is left as it is.
+function withCtrl(data) {
+  if (data.length !== 1) return data;
+  const c = data.toUpperCase().charCodeAt(0);
+  return c >= 0x40 && c <= 0x5f ? String.fromCharCode(c & 0x1f) : data;
+}
+
+term.onData((data) => {
+  if (ctrlNext) {
+    data = withCtrl(data);
+    setCtrl(false);
+  }
+  input(codec.encode(data));
+});
 term.onBinary((data) => input(binaryString(data)));
 term.onResize(() => sendResize());
 
