@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/admit"
 	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/tlscert"
@@ -127,7 +128,7 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 		return nil, nil, fmt.Errorf("bridge: listener %s: tls_cert and tls_key go together, on tcp://, telnet:// and wss:// listeners", l.Name)
 	}
 	var cert *tlscert.Cert
-	if l.Secure() && l.TLSCert != "" {
+	if l.TLSCert != "" {
 		if cert, err = tlscert.Load(l.TLSCert, l.TLSKey); err != nil {
 			return nil, nil, fmt.Errorf("bridge: listener %s: %w", l.Name, err)
 		}
@@ -154,7 +155,7 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 	case "ws", "wss":
 		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, Logger: lg, Notices: newNoticeLogger(lg.s),
 			MaxConns: l.HTTPMaxConns, MaxConnsPerSource: l.HTTPMaxConnsPerSource}
-		if cert != nil && l.Scheme() == "wss" {
+		if cert != nil {
 			opts.TLS = cert.ServerConfig()
 		}
 		if u.Path != "" && u.Path != "/" {
@@ -205,9 +206,7 @@ type preparedListener struct {
 	// The connections being prepared, in all and by source
 	// (auth.SourceKey), bounded by maxTLSPending and
 	// maxTLSPendingPerSource; refusals sums those closed over them.
-	pmu      sync.Mutex
-	pending  int
-	bySource map[string]int
+	places   admit.Counter[string]
 	refusals burstlog.Log
 	once     sync.Once
 	wg       sync.WaitGroup
@@ -231,7 +230,8 @@ func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, op
 	host, _, _ := net.SplitHostPort(addr)
 	l := &preparedListener{
 		ln: ln, host: host, cfg: cfg, trusted: trusted, opts: opts, timeout: timeout, log: log, notices: notices,
-		ready: make(chan prepared), failed: make(chan error, 1), bySource: map[string]int{},
+		ready: make(chan prepared), failed: make(chan error, 1),
+		places: admit.Counter[string]{Max: maxTLSPending, PerSource: maxTLSPendingPerSource},
 	}
 	what := "TLS handshake"
 	if cfg == nil {
@@ -267,8 +267,12 @@ func (l *preparedListener) acceptLoop() {
 		}
 		delay = 0
 		src := auth.SourceKey(c.RemoteAddr().String())
-		if why := l.admit(src, l.trusted.Contains(c.RemoteAddr().String())); why != "" {
+		if lim := l.places.Take(src, l.trusted.Contains(c.RemoteAddr().String())); lim != admit.None {
 			c.Close()
+			why := "the listener's limit"
+			if lim == admit.Source {
+				why = "the limit for one address"
+			}
 			l.refusals.Add(c.RemoteAddr().String() + ": " + why)
 			continue
 		}
@@ -277,37 +281,11 @@ func (l *preparedListener) acceptLoop() {
 	}
 }
 
-// admit counts a connection from src that is to be prepared, or says why
-// it is over the bounds; a trusted proxy's count only towards the total.
-func (l *preparedListener) admit(src string, trusted bool) string {
-	l.pmu.Lock()
-	defer l.pmu.Unlock()
-	if l.pending >= maxTLSPending {
-		return "the listener's limit"
-	}
-	if !trusted && l.bySource[src] >= maxTLSPendingPerSource {
-		return "the limit for one address"
-	}
-	l.pending++
-	l.bySource[src]++
-	return ""
-}
-
-// prepared ends the count of a connection from src that admit took.
-func (l *preparedListener) release(src string) {
-	l.pmu.Lock()
-	defer l.pmu.Unlock()
-	l.pending--
-	if l.bySource[src]--; l.bySource[src] <= 0 {
-		delete(l.bySource, src)
-	}
-}
-
 // prepare reads a trusted proxy's PROXY header and does the TLS
 // handshake, both within l.timeout, and hands the connection to Accept.
 func (l *preparedListener) prepare(c net.Conn, src string) {
 	defer l.wg.Done()
-	defer l.release(src)
+	defer l.places.Release(src)
 	ctx, cancel := context.WithTimeout(l.stop, l.timeout)
 	defer cancel()
 	p := prepared{conn: c}

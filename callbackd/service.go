@@ -324,18 +324,32 @@ func (s *Service) Schedule(job Job) error {
 // withdrawn one superseded is not restored: it has ended already (its
 // attempt hung up, its Superseded record written), and the user, by
 // calling again, gave up on it.
-func (s *Service) Cancel(session uint64) bool {
+func (s *Service) Cancel(session uint64) bool { return s.Withdraw(session, "") }
+
+// Withdraw withdraws the pending job of session as Cancel does, with why
+// (if not "") in its record: an operator's "gateway hangup" of a
+// callback not placed yet ("by the operator").
+func (s *Service) Withdraw(session uint64, why string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.pending[session]
 	if e == nil {
 		return false
 	}
-	// Under s.mu, as Schedule supersedes: a job that finds itself no
-	// longer pending (done) finds its ctx's cause set too.
-	s.forget(e)
-	e.cancel(fmt.Errorf("%w (session %d)", ErrWithdrawn, session))
+	s.withdraw(e, why)
 	return true
+}
+
+// withdraw ends the pending job e with a Withdrawn record saying why;
+// s.mu is held, as Schedule supersedes: a job that finds itself no
+// longer pending (done) finds its ctx's cause set too.
+func (s *Service) withdraw(e *entry, why string) {
+	s.forget(e)
+	err := fmt.Errorf("%w (session %d)", ErrWithdrawn, e.job.Session)
+	if why != "" {
+		err = fmt.Errorf("%w: %s", err, why)
+	}
+	e.cancel(err)
 }
 
 // WithdrawIf withdraws, as Cancel does, every pending job for which
@@ -348,13 +362,10 @@ func (s *Service) WithdrawIf(stale func(job Job) string) []uint64 {
 	defer s.mu.Unlock()
 	var out []uint64
 	for session, e := range s.pending {
-		why := stale(e.job)
-		if why == "" {
-			continue
+		if why := stale(e.job); why != "" {
+			s.withdraw(e, why)
+			out = append(out, session)
 		}
-		s.forget(e)
-		e.cancel(fmt.Errorf("%w (session %d): %s", ErrWithdrawn, session, why))
-		out = append(out, session)
 	}
 	slices.Sort(out)
 	return out
@@ -391,10 +402,6 @@ func (s *Service) Pending() int {
 	return len(s.pending)
 }
 
-// Close stops the Service: no new jobs, waiting jobs end with a Shutdown
-// record, attempts in progress are cut (their lines hung up), and the ctx
-// of running Handoffs ends. It waits for every job goroutine, including
-// Handoffs, to return.
 // EndPending stops the Service taking jobs and ends those not handed off
 // yet, as Close does (each with its Shutdown record, written before
 // EndPending returns), without waiting for the sessions already handed
@@ -414,11 +421,12 @@ func (s *Service) EndPending() {
 	}
 }
 
+// Close stops the Service: no new jobs, waiting jobs end with a Shutdown
+// record, attempts in progress are cut (their lines hung up), and the ctx
+// of running Handoffs ends. It waits for every job goroutine, including
+// Handoffs, to return.
 func (s *Service) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
+	s.EndPending()
 	s.wg.Wait()
 	return nil
 }

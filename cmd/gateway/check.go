@@ -184,10 +184,6 @@ func callbackToSelf(c *config.Config, addr string) (string, bool) {
 		return "", false
 	}
 	h, p := u.Hostname(), u.Port()
-	loopback := func(host string) bool {
-		ip, err := netip.ParseAddr(host)
-		return host == "localhost" || err == nil && ip.IsLoopback()
-	}
 	for _, l := range c.Listeners {
 		lu, err := url.Parse(l.Address)
 		if err != nil || lu.Port() != p {
@@ -196,7 +192,7 @@ func callbackToSelf(c *config.Config, addr string) (string, bool) {
 		lh := lu.Hostname()
 		ip, err := netip.ParseAddr(lh)
 		every := lh == "" || err == nil && ip.IsUnspecified()
-		if strings.EqualFold(h, lh) || loopback(h) && (every || loopback(lh)) {
+		if strings.EqualFold(h, lh) || config.LoopbackHost(h) && (every || l.Loopback()) {
 			return l.Name, true
 		}
 	}

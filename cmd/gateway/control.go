@@ -49,7 +49,7 @@ type callControl interface {
 // (callbackd.Service): the callbacks not placed yet, and withdrawing one.
 type callbackControl interface {
 	Jobs() []callbackd.Waiting
-	WithdrawIf(stale func(callbackd.Job) string) []uint64
+	Withdraw(session uint64, why string) bool
 }
 
 // callbackInfo is a callback waiting to be placed (or being dialled or
@@ -153,14 +153,7 @@ func (cs *controlSocket) serve(gw callControl, cb callbackControl, log *zap.Logg
 			http.Error(w, "not a session number", http.StatusBadRequest)
 			return
 		}
-		withdraw := func() bool {
-			return cb != nil && len(cb.WithdrawIf(func(j callbackd.Job) string {
-				if j.Session == n {
-					return "by the operator"
-				}
-				return ""
-			})) > 0
-		}
+		withdraw := func() bool { return cb != nil && cb.Withdraw(n, "by the operator") }
 		switch err := gw.HangUp(n); {
 		case err == nil:
 			w.WriteHeader(http.StatusNoContent)

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,21 +40,9 @@ func TestDialPromptEndFlushesTyping(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var screen bytes.Buffer
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(b)
-			mu.Lock()
-			screen.Write(b[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	shown := func() string { mu.Lock(); defer mu.Unlock(); return screen.String() }
+	screen := &dialBuffer{}
+	go io.Copy(screen, ptmx)
+	shown := screen.String
 	waitFor(t, func() bool { return strings.HasSuffix(shown(), "Password for bob: ") })
 	io.WriteString(ptmx, "pw-b") // no Enter
 	ended := make(chan error, 1)

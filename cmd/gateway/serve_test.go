@@ -763,20 +763,12 @@ func answerCalCallback(t *testing.T, home transport.Listener) transport.Line {
 	return line
 }
 
-// readUntilOn reads line until what it read ends with want, and returns
-// it; the test fails after 20 s of silence.
+// readUntilOn is readUntilLine on line, which fails the test after 20 s
+// of silence.
 func readUntilOn(t *testing.T, line transport.Line, want string) string {
 	t.Helper()
-	var got []byte
-	b := make([]byte, 1)
-	for !bytes.HasSuffix(got, []byte(want)) {
-		line.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Second))
-		if _, err := line.Read(b); err != nil {
-			t.Fatalf("waiting for %q: %v (got %q)", want, err, got)
-		}
-		got = append(got, b[0])
-	}
-	return string(got)
+	line.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(time.Now().Add(20 * time.Second))
+	return readUntilLine(t, line, want)
 }
 
 // TestServeDemo: with no configuration, serve answers on 127.0.0.1:2323

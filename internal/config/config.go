@@ -561,14 +561,16 @@ func (l Listener) Secure() bool {
 // Loopback reports whether the listener is bound to a loopback address only.
 func (l Listener) Loopback() bool {
 	u, err := url.Parse(l.Address)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if h == "localhost" {
+	return err == nil && LoopbackHost(u.Hostname())
+}
+
+// LoopbackHost reports whether host (a name or an IP address, without a
+// port) is this machine's loopback: "localhost" or a loopback address.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
 		return true
 	}
-	ip := net.ParseIP(h)
+	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
 

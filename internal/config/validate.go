@@ -377,21 +377,15 @@ func (c *Config) Warnings() []string {
 			}
 		}
 	}
-	if c.Metrics.Listen != "" && !c.Metrics.PProf {
-		if host, _, err := net.SplitHostPort(string(c.Metrics.Listen)); err == nil {
-			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-				w = append(w, fmt.Sprintf("metrics.listen = %s: the call counts, health and process figures are open to the network (bind it to loopback, or firewall it)", c.Metrics.Listen))
-			}
-		}
-	}
-	if c.Metrics.PProf {
-		if c.Metrics.Listen == "" {
-			w = append(w, "metrics.pprof = true without metrics.listen: no profiles are served")
-		} else if host, _, err := net.SplitHostPort(string(c.Metrics.Listen)); err == nil {
-			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-				w = append(w, fmt.Sprintf("metrics.pprof = true on %s: runtime profiles (stacks, heap, command line) are open to the network", c.Metrics.Listen))
-			}
-		}
+	host, _, err := net.SplitHostPort(string(c.Metrics.Listen))
+	metricsOpen := c.Metrics.Listen != "" && err == nil && !LoopbackHost(host)
+	switch {
+	case c.Metrics.PProf && c.Metrics.Listen == "":
+		w = append(w, "metrics.pprof = true without metrics.listen: no profiles are served")
+	case c.Metrics.PProf && metricsOpen:
+		w = append(w, fmt.Sprintf("metrics.pprof = true on %s: runtime profiles (stacks, heap, command line) are open to the network", c.Metrics.Listen))
+	case metricsOpen:
+		w = append(w, fmt.Sprintf("metrics.listen = %s: the call counts, health and process figures are open to the network (bind it to loopback, or firewall it)", c.Metrics.Listen))
 	}
 	if _, err := os.Stat(c.UsersFile); errors.Is(err, fs.ErrNotExist) {
 		add := "gateway user add NAME"
@@ -401,7 +395,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, fmt.Sprintf("users_file %s does not exist: every login will be denied until you add a user (%s)", c.UsersFile, add))
 	}
 	for _, l := range c.Listeners {
-		if l.Secure() && l.TLSCert != "" {
+		if l.TLSCert != "" {
 			for _, tw := range tlscert.FileWarnings(l.TLSCert, l.TLSKey, time.Now()) {
 				w = append(w, fmt.Sprintf("listener %q: %s", l.Name, tw))
 			}

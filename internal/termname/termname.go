@@ -6,8 +6,8 @@ package termname
 
 import "bytes"
 
-// MaxLen bounds a terminal type name (RFC 1091: at most 40 characters).
-const MaxLen = 40
+// maxLen bounds a terminal type name (RFC 1091: at most 40 characters).
+const maxLen = 40
 
 // Clean returns the terminal type a caller announced if it can be a
 // terminfo name, else "" (none). "UNKNOWN", in any case, is "": RFC 1091
@@ -15,13 +15,13 @@ const MaxLen = 40
 // on it would make a pty program's TERM "unknown", which curses programs
 // refuse, where the backend's term applies for a caller that announced
 // none. The name reaches backends, so it must not be a path or carry
-// controls: at most MaxLen characters from [A-Za-z0-9._+-], starting
+// controls: at most maxLen characters from [A-Za-z0-9._+-], starting
 // with a letter or digit, as terminfo names are (ncurses refuses names
 // with '/'; other programs may not). Spaces and NULs around the name are
 // ignored.
 func Clean(p []byte) string {
 	p = bytes.Trim(p, " \x00")
-	if len(p) == 0 || len(p) > MaxLen || !isAlnum(p[0]) || AnnouncesNone(p) {
+	if len(p) == 0 || len(p) > maxLen || !isAlnum(p[0]) || AnnouncesNone(p) {
 		return ""
 	}
 	for _, b := range p {

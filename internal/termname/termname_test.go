@@ -7,7 +7,7 @@ import (
 
 // TestClean: a terminal type reaches a backend's TERM only if it can be a
 // terminfo name: [A-Za-z0-9._+-], starting with a letter or digit, at
-// most MaxLen characters; anything else, and RFC 1091's UNKNOWN, is none
+// most maxLen characters; anything else, and RFC 1091's UNKNOWN, is none
 // (""). Regression: '/' and other printable characters passed (a TTYPE
 // of "../../tmp/x" became TERM), an over-long name was cut to a
 // different name, and UNKNOWN became TERM=unknown.
@@ -21,8 +21,8 @@ func TestClean(t *testing.T) {
 		{"xterm+256setaf", "xterm+256setaf"},
 		{"IBM-3278-2-E", "IBM-3278-2-E"},
 		{" vt220\x00", "vt220"}, // padding around the name
-		{strings.Repeat("A", MaxLen), strings.Repeat("A", MaxLen)},
-		{strings.Repeat("A", MaxLen+1), ""},
+		{strings.Repeat("A", maxLen), strings.Repeat("A", maxLen)},
+		{strings.Repeat("A", maxLen+1), ""},
 		{"../../tmp/x", ""},
 		{"/etc/passwd", ""},
 		{"vt100/x", ""},
@@ -47,7 +47,7 @@ func TestClean(t *testing.T) {
 }
 
 // FuzzClean: whatever a caller announces, Clean gives "" or a name of at
-// most MaxLen terminfo characters that cleans to itself.
+// most maxLen terminfo characters that cleans to itself.
 func FuzzClean(f *testing.F) {
 	for _, s := range []string{"xterm-256color", "UNKNOWN", "../x", " vt100\x00", strings.Repeat("a", 41)} {
 		f.Add([]byte(s))
@@ -57,7 +57,7 @@ func FuzzClean(f *testing.F) {
 		if got == "" {
 			return
 		}
-		if len(got) > MaxLen || Clean([]byte(got)) != got || strings.ContainsAny(got, "/ \x00") || strings.EqualFold(got, "unknown") {
+		if len(got) > maxLen || Clean([]byte(got)) != got || strings.ContainsAny(got, "/ \x00") || strings.EqualFold(got, "unknown") {
 			t.Fatalf("Clean(%q) = %q", p, got)
 		}
 	})

@@ -18,8 +18,8 @@ import (
 	"time"
 )
 
-// ExpiryWarning is how long before its end a certificate is warned about.
-const ExpiryWarning = 14 * 24 * time.Hour
+// expiryWarning is how long before its end a certificate is warned about.
+const expiryWarning = 14 * 24 * time.Hour
 
 // Cert is a certificate and key loaded from a pair of PEM files.
 type Cert struct {
@@ -70,9 +70,8 @@ func (c *Cert) Leaf() *x509.Certificate { return c.cur.Load().Leaf }
 // ServerConfig is a TLS server configuration that serves the current
 // certificate (as Reload leaves it) to every handshake: TLS 1.2 and 1.3,
 // and in TLS 1.2 only ECDHE key exchange with AEAD ciphers (no CBC
-// suites, which testssl flags as obsolete). nextProtos are offered in
-// ALPN.
-func (c *Cert) ServerConfig(nextProtos ...string) *tls.Config {
+// suites, which testssl flags as obsolete).
+func (c *Cert) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{
@@ -83,7 +82,6 @@ func (c *Cert) ServerConfig(nextProtos ...string) *tls.Config {
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
-		NextProtos: nextProtos,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return c.cur.Load(), nil
 		},
@@ -103,16 +101,16 @@ func Describe(leaf *x509.Certificate) string {
 	return fmt.Sprintf("%q, valid until %s", name, leaf.NotAfter.UTC().Format("2006-01-02 15:04 MST"))
 }
 
-// Warnings are what an operator should hear about a certificate served
-// at now: expired, not valid yet, or ending within ExpiryWarning.
-func Warnings(leaf *x509.Certificate, now time.Time) []string {
+// warnings are what an operator should hear about a certificate served
+// at now: expired, not valid yet, or ending within expiryWarning.
+func warnings(leaf *x509.Certificate, now time.Time) []string {
 	var ws []string
 	switch {
 	case now.After(leaf.NotAfter):
 		ws = append(ws, fmt.Sprintf("the certificate %s has expired: callers' TLS clients refuse it; renew it and send SIGHUP", Describe(leaf)))
 	case now.Before(leaf.NotBefore):
 		ws = append(ws, fmt.Sprintf("the certificate %s is not valid before %s", Describe(leaf), leaf.NotBefore.UTC().Format("2006-01-02 15:04 MST")))
-	case leaf.NotAfter.Sub(now) < ExpiryWarning:
+	case leaf.NotAfter.Sub(now) < expiryWarning:
 		ws = append(ws, fmt.Sprintf("the certificate %s expires in %d day(s): renew it and send SIGHUP", Describe(leaf), int(leaf.NotAfter.Sub(now).Hours()/24)))
 	}
 	return ws
@@ -134,7 +132,7 @@ func FileWarnings(certFile, keyFile string, now time.Time) []string {
 	if st, err := os.Stat(keyFile); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o027 != 0 {
 		ws = append(ws, fmt.Sprintf("tls_key %s is open to other users (mode %#o): chmod 600 %s, or 640 with the gateway's group owning it", keyFile, st.Mode().Perm(), shellQuote(keyFile)))
 	}
-	return append(ws, Warnings(cert.Leaf, now)...)
+	return append(ws, warnings(cert.Leaf, now)...)
 }
 
 // shellQuote quotes a path for a command the operator may paste.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/dialgate/dialgate/internal/admit"
 	"github.com/dialgate/dialgate/internal/burstlog"
 )
 
@@ -39,16 +40,12 @@ const (
 // both through connState.
 type connLimiter struct {
 	net.Listener
-	max, perSource int
-	// exempt tells the sources not held to perSource: trusted reverse
-	// proxies, which carry every client's connections.
+	// exempt tells the sources not held to the per-source bound:
+	// trusted reverse proxies, which carry every client's connections.
 	exempt func(netip.Addr) bool
 	logf   func(format string, args ...any)
 
-	mu       sync.Mutex
-	total    int
-	bySource map[netip.Addr]int
-
+	places   admit.Counter[netip.Addr]
 	refusals burstlog.Log
 }
 
@@ -59,7 +56,7 @@ func newConnLimiter(ln net.Listener, max, perSource int, exempt func(netip.Addr)
 	if perSource <= 0 {
 		perSource = DefaultMaxConnsPerSource
 	}
-	l := &connLimiter{Listener: ln, max: max, perSource: perSource, exempt: exempt, logf: logf, bySource: map[netip.Addr]int{}}
+	l := &connLimiter{Listener: ln, exempt: exempt, logf: logf, places: admit.Counter[netip.Addr]{Max: max, PerSource: perSource}}
 	l.refusals.Emit = func(n int, last string) {
 		l.logf("ws: %d connection(s) closed at once (last %s)", n, last)
 	}
@@ -83,37 +80,17 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		}
 		peer := peerAddr(c.RemoteAddr())
 		src := sourceKey(peer)
-		if why := l.admit(src, l.exempt(peer)); why != "" {
+		switch l.places.Take(src, l.exempt(peer)) {
+		case admit.Total:
 			c.Close()
-			l.refusedOne(src, why)
+			l.refusedOne(src, "too many HTTP connections")
+			continue
+		case admit.Source:
+			c.Close()
+			l.refusedOne(src, "too many HTTP connections from this address")
 			continue
 		}
 		return &limitedConn{Conn: c, l: l, src: src}, nil
-	}
-}
-
-// admit counts a connection from src, or says why it is over the bounds;
-// exempt connections count only towards the total.
-func (l *connLimiter) admit(src netip.Addr, exempt bool) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.total >= l.max {
-		return "too many HTTP connections"
-	}
-	if !exempt && l.bySource[src] >= l.perSource {
-		return "too many HTTP connections from this address"
-	}
-	l.total++
-	l.bySource[src]++
-	return ""
-}
-
-func (l *connLimiter) release(src netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.total--
-	if l.bySource[src]--; l.bySource[src] <= 0 {
-		delete(l.bySource, src)
 	}
 }
 
@@ -133,7 +110,7 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 		c = tc.NetConn()
 	}
 	if lc, ok := c.(*limitedConn); ok && lc.l == l {
-		lc.once.Do(func() { l.release(lc.src) })
+		lc.once.Do(func() { l.places.Release(lc.src) })
 	}
 }
 

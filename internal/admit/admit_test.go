@@ -1,0 +1,33 @@
+package admit
+
+import "testing"
+
+// TestCounter: the total and per-source bounds, exempt sources, and
+// places given back.
+func TestCounter(t *testing.T) {
+	c := Counter[string]{Max: 3, PerSource: 2}
+	for i, want := range []Limit{None, None, Source} {
+		if got := c.Take("a", false); got != want {
+			t.Fatalf("take %d from a: %v, want %v", i, got, want)
+		}
+	}
+	if got := c.Take("proxy", true); got != None {
+		t.Fatalf("exempt: %v", got)
+	}
+	if got := c.Take("b", false); got != Total {
+		t.Fatalf("over the total: %v", got)
+	}
+	c.Release("a")
+	if got := c.Take("b", false); got != None {
+		t.Fatalf("after a release: %v", got)
+	}
+	if got := c.Take("c", false); got != Total {
+		t.Fatalf("full again: %v", got)
+	}
+	c.Release("proxy")
+	c.Release("b")
+	c.Release("a")
+	if c.total != 0 || len(c.bySource) != 0 {
+		t.Errorf("left: total %d, by source %v", c.total, c.bySource)
+	}
+}
