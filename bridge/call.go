@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -625,7 +624,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		conn, err = be.Connect(ctx, Session{
 			Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
 			Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
-			Term: announcedTerm(c.line.Info().TermType), Window: win.bound(c.line.Info().Window),
+			Term: c.line.Info().TermType, Window: win.bound(c.line.Info().Window),
 		})
 	})
 	if err != nil {
@@ -686,18 +685,6 @@ func (c *call) followBackendEcho(conn BackendConn) {
 		}
 		c.log.Debug("caller's echo", zap.Bool("gateway_echoes", on))
 	})
-}
-
-// announcedTerm is the terminal type a caller announced (its line's
-// Info), "" for none. A telnet client without one to give announces
-// "UNKNOWN" (RFC 1091), in any case: that is none, so the backend's
-// term applies, not TERM=unknown, which curses programs refuse (the
-// tcp line says "" for it already; other lines may not).
-func announcedTerm(t string) string {
-	if strings.EqualFold(t, "unknown") {
-		return ""
-	}
-	return t
 }
 
 // sessionEnded records how the bridged session ended (res, the pump's
@@ -950,6 +937,11 @@ func (c *call) v42Failed(err error) {
 		c.end(store.ResultThrottled, err.Error(), "")
 	case c.s.stopCtx.Err() != nil:
 		c.end(store.ResultShutdown, "gateway shut down during the handshake", "")
+	case errors.Is(err, context.DeadlineExceeded) && c.checking.Load():
+		// The check saw the login's deadline before run's watcher did:
+		// the same words, whichever ends the call first (as for the
+		// text login).
+		c.end(store.ResultAbandoned, reasonCheckTimeout, msgCheckTime)
 	case errors.Is(err, lapm.ErrPeerDisconnected) || callerHungUp(err):
 		// The caller gave up: a dialer that refused the host key, or a
 		// user who pressed Ctrl-C at gateway modem's typed login, sends

@@ -104,6 +104,13 @@ func TestUserInterruptAtPrompt(t *testing.T) {
 	cmd := exec.Command(gatewayBinary(t), "user", "add", "--users", users, "bob")
 	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
 	waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "New password for bob: ") })
+	// Typed once the prompt has turned echo off, as a person types: a
+	// Ctrl-C before that finds no terminal state to give back yet (the
+	// test failed so under load).
+	waitFor(t, func() bool {
+		tio, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+		return err == nil && tio.Lflag&unix.ECHO == 0
+	})
 	io.WriteString(ptmx, "sec\x03")
 	interrupted(t, ptmx, screen, done, exitFailure, "interrupted", unix.ECHO)
 	if _, err := os.Stat(users); !errors.Is(err, os.ErrNotExist) {
