@@ -13,7 +13,6 @@ import (
 	"context"
 	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/internal/store"
-	"github.com/dialgate/dialgate/transport/tcp"
 	"time"
 )
 
@@ -193,11 +192,7 @@ func TestServeCallsListsCallbacks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
-	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer home.Close()
+	home := listenHome(t)
 	g := newCalGateway(t, "5s", home.Addr())
 	g.loginForCallback()
 	session := g.waitRecords(1)[0].Session

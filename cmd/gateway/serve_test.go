@@ -684,11 +684,7 @@ func TestServePProf(t *testing.T) {
 // answers; after the confirmation the session reaches the pty backend and
 // is recorded under the original session number.
 func TestServeTextCallback(t *testing.T) {
-	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer home.Close()
+	home := listenHome(t)
 	g := newCalGateway(t, "100ms", home.Addr())
 	g.loginForCallback()
 	line := answerCalCallback(t, home)
@@ -743,6 +739,18 @@ func (g *testGateway) loginForCallback() {
 	s := telnetTo(g.t, g.addr)
 	s.login("cal", "pw-cal")
 	s.expect("you will be called back")
+}
+
+// listenHome is the line a callback user's telnet client answers on
+// (auto-answering, as a WiFi modem does), closed when the test ends.
+func listenHome(t *testing.T) *tcp.Listener {
+	t.Helper()
+	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { home.Close() })
+	return home
 }
 
 // answerCalCallback answers the text callback of newCalGateway's user on
@@ -964,11 +972,7 @@ func TestCallbackFailedRecord(t *testing.T) {
 // the reason in its record, and the home line never rings. Regression
 // (callback trial): the pending callback went ahead and was bridged.
 func TestServeSIGHUPWithdrawsStaleCallback(t *testing.T) {
-	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer home.Close()
+	home := listenHome(t)
 	g := newCalGateway(t, "3s", home.Addr())
 	g.loginForCallback()
 	g.writeCallbackUser(home.Addr(), true)
@@ -1013,11 +1017,7 @@ func TestServeSIGTERMRecordsPendingCallback(t *testing.T) {
 // call. Regression (review): ending the callback service first waited
 // for the bridged session, with the listeners still answering.
 func TestServeSIGTERMWithBridgedCallback(t *testing.T) {
-	home, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer home.Close()
+	home := listenHome(t)
 	g := newCalGateway(t, "100ms", home.Addr())
 	g.loginForCallback()
 	line := answerCalCallback(t, home)
