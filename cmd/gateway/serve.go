@@ -52,7 +52,8 @@ listens beyond loopback.
 
 Signals: SIGHUP reloads the configuration's backends, line limits and the
 users file without dropping calls ([callback] and listener addresses need a
-restart); SIGTERM (or SIGINT) stops answering and
+restart), re-reads the TLS certificates and reopens a rotated calls.jsonl;
+SIGTERM (or SIGINT) stops answering and
 drains calls for up to [lines] drain_timeout.`)
 	cfgPath := fs.String("config", "", "configuration file (TOML); none: run the loopback demo")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -333,6 +334,14 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 	// finds: their files are the listeners' as opened, and one that does
 	// not load keeps the one served before (the gateway logs which).
 	certs := gw.ReloadCertificates()
+	// So is a rotated calls.jsonl (logrotate's `create`, then this
+	// signal): the next records go to the file by its name.
+	switch reopened, err := gw.Store.Reopen(); {
+	case err != nil:
+		log.Error("reload: call records file not reopened; records go on to the one open", zap.String("records", gw.Store.RecordsPath()), zap.Error(err))
+	case reopened:
+		log.Info("call records file reopened (it was rotated or removed)", zap.String("records", gw.Store.RecordsPath()))
+	}
 	if path != "" {
 		// The TLS files were read just now, as served: a broken one
 		// must not keep the users and backends from reloading.

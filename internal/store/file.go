@@ -608,6 +608,52 @@ func (f *File) syncThrough(n uint64) error {
 	return err
 }
 
+// Reopen opens the records file again by its name when the file open is
+// no longer there (a rotation renamed it: logrotate's `create`), so that
+// the next records go to the new calls.jsonl, created if missing. The
+// records written to the old file are fsync'd first, and appenders
+// waiting for that fsync are told its outcome. It reports whether it
+// reopened; if the new file cannot be opened the records go on to the
+// old one, and the error says why. The gateway calls it on SIGHUP.
+func (f *File) Reopen() (bool, error) {
+	f.syncMu.Lock() // no fsync runs on the file being swapped
+	defer f.syncMu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false, ErrClosed
+	}
+	path := f.RecordsPath()
+	cur, err := f.records.Stat()
+	if err != nil {
+		return false, fmt.Errorf("store: %w", err)
+	}
+	if st, err := os.Lstat(path); err == nil && os.SameFile(cur, st) {
+		return false, nil
+	}
+	nf, err := openFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("store: reopen records: %w", err)
+	}
+	if err := repairTail(nf); err != nil {
+		nf.Close()
+		return false, fmt.Errorf("store: reopen records: %w", err)
+	}
+	sync := f.records.Sync
+	if f.syncHook != nil {
+		sync = f.syncHook
+	}
+	err = sync()
+	if err != nil {
+		err = fmt.Errorf("store: sync records: %w", err)
+	}
+	f.synced, f.syncErr = f.written, err
+	f.noteAppend(f.tries, err)
+	f.records.Close()
+	f.records, f.torn = nf, false
+	return true, nil
+}
+
 // Close implements Store. Unused reserved numbers are given up.
 func (f *File) Close() error {
 	f.syncMu.Lock() // no fsync runs on the file being closed
