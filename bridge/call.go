@@ -68,7 +68,12 @@ func busyMessage(gatewayName, lineTransport string, why busyReason, left time.Du
 	case busyDraining:
 		hint = "shutting down; try again later"
 	}
-	if hint == "" || (lineTransport != "tcp" && lineTransport != "telnet" && lineTransport != "ws" && lineTransport != "wss") {
+	switch lineTransport {
+	case "tcp", "telnet", "ws", "tls", "telnets", "wss":
+	default:
+		hint = ""
+	}
+	if hint == "" {
 		return msgBusy
 	}
 	if !printableASCII(gatewayName) {

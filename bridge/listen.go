@@ -428,7 +428,7 @@ type secureLine struct{ *tcp.Line }
 
 func (l secureLine) Info() transport.LineInfo {
 	i := l.Line.Info()
-	i.Secure = true
+	i.Secure, i.Transport = true, tcp.SecureTransport(i.Transport)
 	return i
 }
 

@@ -100,7 +100,7 @@ func TestProxyProtocolListener(t *testing.T) {
 	expect(t, conn, "through")
 	conn.Close()
 	recs := waitRecords(t, st, 1)
-	if r := recs[0]; r.Remote != "198.51.100.7:50312" || r.Line != "telnet" || r.Result != store.ResultCompleted || r.User != "alice" {
+	if r := recs[0]; r.Remote != "198.51.100.7:50312" || r.Line != "telnets" || r.Result != store.ResultCompleted || r.User != "alice" {
 		t.Errorf("record via the trusted proxy: %+v", r)
 	}
 
@@ -174,7 +174,8 @@ func TestProxyListenerBrokenHeader(t *testing.T) {
 // text_login = "secure", a caller from afar through the proxy is not
 // local: refused in clear, allowed when the proxy says it took the call
 // over TLS (send-proxy-v2-ssl); a caller on this machine through the
-// proxy is local.
+// proxy is local. The record names the line the proxy took over TLS
+// "telnets".
 func TestProxyProtocolSecureTextLogin(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	g, st := startProxyListener(t, []string{"127.0.0.2"}, config.V42Off, config.TextLoginSecure)
@@ -193,7 +194,7 @@ func TestProxyProtocolSecureTextLogin(t *testing.T) {
 	}
 	recs := waitRecords(t, st, 3)
 	slices.SortFunc(recs, func(a, b store.CallRecord) int { return cmp.Compare(a.Session, b.Session) })
-	if recs[0].Result != store.ResultRefused || recs[1].Result != store.ResultCompleted || recs[1].Line != "telnet" || recs[2].Result != store.ResultCompleted {
+	if recs[0].Result != store.ResultRefused || recs[1].Result != store.ResultCompleted || recs[1].Line != "telnets" || recs[2].Result != store.ResultCompleted || recs[2].Line != "telnet" {
 		t.Errorf("records: %+v", recs)
 	}
 }

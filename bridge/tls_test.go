@@ -68,11 +68,11 @@ func TestTextLoginPolicyAndTLS(t *testing.T) {
 		}
 		conn.Close()
 		g.Shutdown(context.Background())
-		want := store.ResultRefused
+		want, line := store.ResultRefused, "telnet"
 		if useTLS {
-			want = store.ResultCompleted
+			want, line = store.ResultCompleted, "telnets"
 		}
-		if r := records(t, g.Store); len(r) != 1 || r[0].Result != want {
+		if r := records(t, g.Store); len(r) != 1 || r[0].Result != want || r[0].Line != line {
 			t.Fatalf("TLS %v: records %+v", useTLS, r)
 		}
 	}

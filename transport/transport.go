@@ -55,7 +55,7 @@ type WindowSize struct {
 
 // LineInfo describes a line: what it is and what the peer has told us.
 type LineInfo struct {
-	Transport  string     // "tcp", "telnet", "ws", "wss", "pipe", "sim"
+	Transport  string     // "tcp", "telnet", "ws"; in TLS "tls", "telnets", "wss"; "pipe", "sim"
 	LocalAddr  string     // host:port, or a descriptive name for in-memory lines
 	RemoteAddr string     // host:port of the caller as best known (X-Forwarded-For applied if trusted)
 	TermType   string     // terminal type the peer announced (telnet TTYPE), "" if unknown

@@ -253,6 +253,11 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 	}
 	if opts.Telnet {
 		l.info.Transport = "telnet"
+	}
+	if l.info.Secure {
+		l.info.Transport = SecureTransport(l.info.Transport)
+	}
+	if opts.Telnet {
 		l.tn = newTelnet(server, opts)
 		l.tn.logFn = l.logf
 		l.tn.start()
@@ -839,4 +844,18 @@ func drainFailure(err error, linger time.Duration) string {
 		return "peer reset the connection instead of closing it"
 	}
 	return "waiting for the peer's close failed"
+}
+
+// SecureTransport is the LineInfo.Transport of a tcp or telnet line
+// inside TLS (the gateway's own, or a proxy's that said so): "tls" or
+// "telnets" (the name of RFC 4777's port 992 and of telnet-ssl), as a
+// WebSocket line in TLS is "wss".
+func SecureTransport(plain string) string {
+	switch plain {
+	case "tcp":
+		return "tls"
+	case "telnet":
+		return "telnets"
+	}
+	return plain
 }
