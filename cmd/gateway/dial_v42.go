@@ -242,6 +242,12 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				link, err := c.answerV42(wctx, line, t)
 				if err != nil {
 					line.Close()
+					// Said here, not by the loop below: once another
+					// call has won, the loop takes no more answers,
+					// and a caller that was refused is still told.
+					if wctx.Err() == nil {
+						c.notice("refused an incoming call: %v", strings.TrimPrefix(err.Error(), "auth: "))
+					}
 				}
 				send(answer{link: link, line: line, err: err})
 			}()
@@ -261,7 +267,6 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 			}
 			return fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, a.err)
 		case a.err != nil:
-			c.notice("refused an incoming call: %v", strings.TrimPrefix(a.err.Error(), "auth: "))
 			if errors.Is(a.err, auth.ErrTicketExpired) || errors.Is(a.err, auth.ErrTicketUsed) || errors.Is(a.err, errTicketSpent) {
 				// No later call can prove it (the gateway does not
 				// retry a callback whose ticket it spent either).
