@@ -61,10 +61,12 @@ type Verifier interface {
 	Verify(ctx context.Context, user, password, source string) (Account, error)
 }
 
-// Limits of the text login.
+// Limits of the text login. A password may be as long as an account's
+// (what `gateway user` and Access Security take): a shorter limit here
+// cut it, and the account could never log in by text.
 const (
 	maxUserLen     = 64
-	maxPasswordLen = 256
+	maxPasswordLen = auth.MaxPasswordLen
 )
 
 // lineEditor reads lines typed on a terminal at the other end of a line.

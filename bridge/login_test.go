@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/store"
 )
 
@@ -163,6 +164,20 @@ func TestTextLoginLeftAfterFailures(t *testing.T) {
 	e := newLineEditor(strings.NewReader("alice\r"), io.Discard, true)
 	if _, err := textLogin(context.Background(), e, &countingVerifier{}, "test", "", 3, nil); !errors.Is(err, io.EOF) && !errors.Is(err, errCallerGone) {
 		t.Errorf("gone at the first password prompt: error %v", err)
+	}
+}
+
+// TestTextLoginLongPassword: a password of auth.MaxPasswordLen octets
+// (the longest `gateway user` and Access Security take) logs in by text
+// too. Regression: the text login cut it to 256 octets, so such an
+// account was denied on every text call.
+func TestTextLoginLongPassword(t *testing.T) {
+	pw := strings.Repeat("0123456789abcdef", auth.MaxPasswordLen/16)
+	v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": pw}}}
+	e := newLineEditor(strings.NewReader("alice\r"+pw+"\r"), io.Discard, true)
+	out, err := textLogin(context.Background(), e, v, "test", "", 3, nil)
+	if err != nil || out.result != "" || v.granted != 1 {
+		t.Errorf("a %d-octet password: outcome %+v, error %v, granted %d", len(pw), out, err, v.granted)
 	}
 }
 
