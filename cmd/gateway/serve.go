@@ -380,6 +380,13 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		}
 	}
 	users, err := auth.LoadUsers(cfg.UsersFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		// As at start-up: no file, no accounts. Removing it is how an
+		// operator may lock every account out at once; keeping the old
+		// users would leave them all live.
+		log.Warn("reload: users file missing: no accounts now, every login is denied", zap.String("users_file", cfg.UsersFile))
+		users, err = auth.NewUsers(), nil
+	}
 	switch {
 	case errors.Is(err, auth.ErrUsersFilePerm):
 		log.Error("reload: users file refused; keeping the old users", zap.Error(err))

@@ -151,3 +151,29 @@ func TestServeReloadWarnings(t *testing.T) {
 		t.Errorf("undefined backend: warnings %v; log:\n%s", w, g.log.String())
 	}
 }
+
+// TestServeReloadUsersFileRemoved: a users file removed and a reload is
+// no accounts, as at start-up: a call in progress stays, a new login is
+// denied, and the log says why. Regression: the old users were kept (an
+// error line), so removing the file could not lock the accounts out.
+func TestServeReloadUsersFileRemoved(t *testing.T) {
+	g := newGateway(t, gwOpts{shSleep: "30"})
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	if err := os.Remove(filepath.Join(g.dir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)","users":0`)
+	if w := g.logEntries("warn", "reload: users file missing: no accounts now, every login is denied"); len(w) != 1 {
+		t.Errorf("warnings %v; log:\n%s", w, g.log.String())
+	}
+	s.send("still here\r")
+	s.expect("got:still here")
+	b := telnetTo(t, g.addr)
+	b.login("bob", "pw-bob")
+	b.expect("Login incorrect")
+}
