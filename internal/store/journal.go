@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,9 +70,9 @@ func (f *File) OpenCall(r CallRecord) error {
 // asked for the callback (never bridged, so never noted) and the callback;
 // the first's record may come after the callback's note, so a note goes
 // only with the record of the call it was made for (the same start). A
-// note left behind by a crash between the two is read back by the next
-// Open, which then writes an interrupted record for a call that has its
-// record already (the only duplicate a crash can make).
+// note left behind (a crash between the two, a removal that failed) is
+// read back by the next Open, which finds the call's record and only
+// removes it.
 func (f *File) closeCall(r CallRecord) {
 	f.mu.Lock()
 	start, open := f.open[r.Session]
@@ -105,7 +109,7 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 	// The records first, with one fsync for all of them; then the notes
 	// go (a crash in between writes the records again next time).
 	var notes []string
-	var last uint64
+	var calls []CallRecord
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") {
@@ -113,11 +117,23 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		}
 		path := filepath.Join(dir, name)
 		notes = append(notes, path)
-		r, ok := readOpenCall(path)
-		if !ok {
+		if r, ok := readOpenCall(path); ok {
+			calls = append(calls, r)
+		}
+	}
+	// A note whose call has its record already (the note could not be
+	// removed: a state directory made read-only during the call, a crash
+	// between the record and the removal) gets no second one.
+	var recorded map[uint64][]time.Time
+	if len(calls) > 0 {
+		recorded = f.recordedStarts(calls)
+	}
+	var last uint64
+	for _, r := range calls {
+		highest = max(highest, r.Session)
+		if slices.ContainsFunc(recorded[r.Session], r.Start.Equal) {
 			continue
 		}
-		highest = max(highest, r.Session)
 		r.End = now
 		r.Result = ResultInterrupted
 		r.Reason = "the gateway stopped during the call (crash or kill); it ended before the gateway started again"
@@ -137,6 +153,39 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		}
 	}
 	return highest, syncDir(dir)
+}
+
+// recordedStarts scans the records file for the records of the sessions
+// of calls and returns their start times (a session that called back
+// has two records). It reads the whole file, which only a start-up with
+// notes left behind does.
+func (f *File) recordedStarts(calls []CallRecord) map[uint64][]time.Time {
+	want := map[uint64]bool{}
+	for _, c := range calls {
+		want[c.Session] = true
+	}
+	found := map[uint64][]time.Time{}
+	r := bufio.NewReaderSize(io.NewSectionReader(f.records, 0, math.MaxInt64), 64<<10)
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Not a record: skip the rest of the line.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = r.ReadSlice('\n')
+			}
+			line = nil
+		}
+		var rec struct {
+			Session uint64    `json:"session"`
+			Start   time.Time `json:"start"`
+		}
+		if len(line) > 0 && json.Unmarshal(line, &rec) == nil && want[rec.Session] {
+			found[rec.Session] = append(found[rec.Session], rec.Start)
+		}
+		if err != nil {
+			return found
+		}
+	}
 }
 
 // readOpenCall reads a note written by OpenCall; a session number of 0

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -103,5 +105,62 @@ func TestOpenCallCallbackKeepsNote(t *testing.T) {
 	}
 	if _, err := os.Stat(note); !os.IsNotExist(err) {
 		t.Errorf("the callback's record left its note: %v", err)
+	}
+}
+
+// TestOpenCallNoteLeftAfterRecord: a note that outlived its call's
+// record (its removal failed: the state directory was made read-only
+// during the call) gets no interrupted record at the next Open, only
+// removed; a note of the same session with another start (a callback
+// whose first call alone was recorded) still does. Regression (ops
+// trial): every such call was recorded twice, completed and interrupted.
+func TestOpenCallNoteLeftAfterRecord(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	done := CallRecord{Session: 79, User: "alice", Listener: "main", Start: start, Answer: start}
+	cb := CallRecord{Session: 80, User: "bob", Listener: "main", Mode: "callback", Start: start.Add(time.Minute), Answer: start.Add(time.Minute)}
+	for _, r := range []CallRecord{done, cb} {
+		if err := f.OpenCall(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	note, err := os.ReadFile(filepath.Join(dir, openDir, "79.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done.End, done.Result = start.Add(time.Second), ResultCompleted
+	first := CallRecord{Session: 80, User: "bob", Listener: "main", Start: start, End: start, Result: ResultCallback}
+	for _, r := range []CallRecord{done, first} {
+		if err := f.AppendRecord(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The removal of 79's note "failed": it is back.
+	if err := os.WriteFile(filepath.Join(dir, openDir, "79.json"), note, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	f, err = Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := ReadRecordsFile(f.RecordsPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%d %s", r.Session, r.Result))
+	}
+	if want := []string{"79 completed", "80 callback", "80 interrupted"}; !slices.Equal(got, want) || f.Interrupted() != 1 {
+		t.Errorf("records %v (Interrupted %d), want %v (1)", got, f.Interrupted(), want)
+	}
+	if left, err := os.ReadDir(filepath.Join(dir, openDir)); err != nil || len(left) != 0 {
+		t.Errorf("notes left after recovery: %v, %v", left, err)
 	}
 }
