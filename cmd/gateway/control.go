@@ -173,7 +173,7 @@ func (cs *controlSocket) serve(gw callControl, cb callbackControl, log *zap.Logg
 		}
 	})
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: httpErrorLog(log, "control socket")}
 	go func() { _ = cs.srv.Serve(cs.ln) }()
 	log.Info("control socket", zap.String("path", cs.path))
 }

@@ -279,7 +279,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		// Bounded like every other listener: a scraper (or anything
 		// else that reaches the port) cannot hold connections open.
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-			WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+			WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: httpErrorLog(log, "metrics")}
 		go func() { _ = metricsSrv.Serve(ln) }()
 		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"), zap.Bool("pprof", cfg.Metrics.PProf))
 	}
