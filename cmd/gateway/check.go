@@ -70,7 +70,9 @@ gateway run as root would make it).`)
 	// What this system cannot do (pty backends, serve on Windows).
 	platformWarnings, failed := platformProblems(c)
 	warnings = append(warnings, platformWarnings...)
-	if why := stateDirProblem(c.StateDir); why != "" {
+	if why, anyone := stateDirProblem(c.StateDir); anyone {
+		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve could not start, whoever runs it", c.StateDir, why))
+	} else if why != "" {
 		who := currentUserName()
 		warnings = append(warnings, fmt.Sprintf("state_dir %s: %s (run the check as the gateway's user; a gateway running as user %s would not start; install -d -m 0700 -o USER %s makes it for USER)", c.StateDir, why, who, c.StateDir))
 	}
@@ -301,25 +303,32 @@ func currentUserName() string {
 // stateDirProblem says why this process could not use dir as its state
 // directory, "" if it could: dir must be a directory it may write in, or
 // not exist yet in a directory it may write in (gateway serve creates it).
-func stateDirProblem(dir string) string {
+// anyone is set when no user could either: the directory (or the one
+// it would be made in) is on a read-only file system.
+func stateDirProblem(dir string) (why string, anyone bool) {
 	for d := dir; ; {
 		st, err := os.Stat(d)
 		switch {
 		case err == nil && !st.IsDir():
-			return d + " is not a directory"
+			return d + " is not a directory", true
+		case err == nil && readOnlyFS(d):
+			if d == dir {
+				return "it is on a read-only file system", true
+			}
+			return "it does not exist, and " + d + ", where it would be made, is on a read-only file system", true
 		case err == nil && !mayWriteIn(d):
 			if d == dir {
-				return "user " + currentUserName() + " may not write in it"
+				return "user " + currentUserName() + " may not write in it", false
 			}
-			return "it does not exist, and user " + currentUserName() + " may not create it in " + d
+			return "it does not exist, and user " + currentUserName() + " may not create it in " + d, false
 		case err == nil:
-			return ""
+			return "", false
 		case !errors.Is(err, iofs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
-			return err.Error()
+			return err.Error(), false
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return ""
+			return "", false
 		}
 		d = parent
 	}

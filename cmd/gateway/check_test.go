@@ -200,7 +200,7 @@ func TestStateDir(t *testing.T) {
 		{file, file + " is not a directory"},
 		{filepath.Join(file, "state"), file + " is not a directory"},
 	} {
-		if got := stateDirProblem(c.path); got != c.want {
+		if got, _ := stateDirProblem(c.path); got != c.want {
 			t.Errorf("stateDirProblem(%s) = %q, want %q", c.path, got, c.want)
 		}
 	}
@@ -210,12 +210,22 @@ func TestStateDir(t *testing.T) {
 		if err := os.Mkdir(ro, 0o500); err != nil {
 			t.Fatal(err)
 		}
-		if got := stateDirProblem(filepath.Join(ro, "state")); !strings.HasPrefix(got, "it does not exist, and user ") || !strings.HasSuffix(got, " may not create it in "+ro) {
+		if got, anyone := stateDirProblem(filepath.Join(ro, "state")); anyone || !strings.HasPrefix(got, "it does not exist, and user ") || !strings.HasSuffix(got, " may not create it in "+ro) {
 			t.Errorf("in a read-only directory: %q", got)
 		}
-		if got := stateDirProblem(ro); !strings.HasSuffix(got, " may not write in it") {
+		if got, anyone := stateDirProblem(ro); anyone || !strings.HasSuffix(got, " may not write in it") {
 			t.Errorf("a read-only directory: %q", got)
 		}
+	}
+	// A read-only file system stops every user, root too (ops trial:
+	// check said ok and serve could not start).
+	defer func(f func(string) bool) { readOnlyFS = f }(readOnlyFS)
+	readOnlyFS = func(d string) bool { return d == dir }
+	if got, anyone := stateDirProblem(dir); !anyone || got != "it is on a read-only file system" {
+		t.Errorf("on a read-only file system: %q, %v", got, anyone)
+	}
+	if got, anyone := stateDirProblem(filepath.Join(dir, "new")); !anyone || got != "it does not exist, and "+dir+", where it would be made, is on a read-only file system" {
+		t.Errorf("to be made on a read-only file system: %q, %v", got, anyone)
 	}
 	err := stateDirError("/var/lib/dialgate", &os.PathError{Op: "mkdir", Path: "/var/lib/dialgate", Err: syscall.EACCES}, "dialgate")
 	want := "state_dir /var/lib/dialgate: mkdir /var/lib/dialgate: permission denied (the gateway runs as dialgate: create the directory for it, install -d -m 0700 -o dialgate /var/lib/dialgate)"

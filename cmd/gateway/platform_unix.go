@@ -33,6 +33,10 @@ func fileOwner(path string) (uid, gid int, ok bool) {
 // directory dir (access(2) W_OK|X_OK).
 func mayWriteIn(dir string) bool { return unix.Access(dir, unix.W_OK|unix.X_OK) == nil }
 
+// readOnlyFS reports whether dir is on a file system mounted read-only
+// (no user may write in it). A variable for tests.
+var readOnlyFS = func(dir string) bool { return errors.Is(unix.Access(dir, unix.W_OK), unix.EROFS) }
+
 // platformProblems is what gateway check reports about c that this
 // system cannot do: nothing on Unix.
 func platformProblems(*config.Config) (warnings []string, failed []error) { return nil, nil }

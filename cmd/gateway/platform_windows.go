@@ -27,6 +27,9 @@ func fileOwner(string) (uid, gid int, ok bool) { return 0, 0, false }
 // create itself says otherwise.
 func mayWriteIn(string) bool { return true }
 
+// readOnlyFS is never known on Windows (gateway serve does not run there).
+var readOnlyFS = func(string) bool { return false }
+
 // platformProblems is what gateway check reports about c that Windows
 // cannot do: gateway serve does not run (its store needs Unix), and a pty
 // backend is refused as gateway serve would refuse it.
