@@ -468,7 +468,7 @@ func (c *call) finish() {
 		<-c.journaled // the note goes before the record that removes it
 	}
 	if err := c.s.store.AppendRecord(c.rec); err != nil {
-		c.log.Error("call record lost", zap.Error(err))
+		logRecordError(c.log, err)
 	}
 	fields := []zap.Field{
 		zap.String("result", c.rec.Result), zap.String("reason", c.rec.Reason),
@@ -1078,4 +1078,14 @@ func callerEndReason(err error) string {
 		return "caller hung up (connection reset)"
 	}
 	return "caller line failed: " + err.Error()
+}
+
+// logRecordError logs a call record AppendRecord could not write: kept
+// in memory to be written later (a full disk), or lost.
+func logRecordError(log *zap.Logger, err error) {
+	if errors.Is(err, store.ErrRecordKept) {
+		log.Warn("call record not written yet: kept in memory until the state directory has room", zap.Error(err))
+		return
+	}
+	log.Error("call record lost", zap.Error(err))
 }

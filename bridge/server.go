@@ -152,6 +152,11 @@ func New(opts Options) (*Server, error) {
 			s.log.Error("session numbers not reserved on disk; calls go on with numbers from memory", zap.Error(err))
 		})
 	}
+	if r, ok := s.store.(lateReporter); ok {
+		r.SetLateWritten(func(n int) {
+			s.log.Info("call records kept through a full disk written", zap.Int("records", n))
+		})
+	}
 	s.SetCallback(opts.Callback)
 	if s.now == nil {
 		s.now = time.Now
@@ -232,6 +237,12 @@ func (s *Server) loginShed(remote string) {
 // (store.File).
 type reserveReporter interface {
 	SetReserveFailed(func(error))
+}
+
+// lateReporter is a store that keeps records it could not write and
+// tells when they were written (store.File).
+type lateReporter interface {
+	SetLateWritten(func(int))
 }
 
 // healthReporter is a store that can say it cannot write its state

@@ -183,8 +183,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		err = g.Server.Shutdown(ctx)
 		g.serveWG.Wait()
-		if cerr := g.Store.Close(); err == nil && cerr != nil {
-			err = cerr
+		if cerr := g.Store.Close(); cerr != nil {
+			// Records kept in memory through a full disk that still
+			// could not be written, say.
+			g.Server.log.Error("state directory not closed cleanly", zap.Error(cerr))
+			if err == nil {
+				err = cerr
+			}
 		}
 	})
 	return err

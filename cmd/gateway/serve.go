@@ -629,7 +629,9 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 			}
 			clog.Info("callback attempt", fields...)
 			if rec, ok := callbackFailedRecord(a); ok {
-				if err := gw.Store.AppendRecord(rec); err != nil {
+				if err := gw.Store.AppendRecord(rec); errors.Is(err, store.ErrRecordKept) {
+					clog.Warn("call record not written yet: kept in memory until the state directory has room", zap.Error(err))
+				} else if err != nil {
 					clog.Error("call record lost", zap.Error(err))
 				}
 			}

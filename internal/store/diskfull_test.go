@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"slices"
 	"syscall"
 	"testing"
 )
@@ -22,8 +23,8 @@ func shortWriter(t *testing.T, f *File) {
 }
 
 // TestAppendDiskFullTornRecord: a record the disk had room for only in
-// part is reported lost, and the records after it (once there is room
-// again) are whole and readable. Regression: on a full file system the
+// part is reported kept (ErrRecordKept), and it and the records after it
+// (once there is room again) are whole and readable. Regression: on a full file system the
 // torn half stayed in calls.jsonl without a newline, the next record was
 // appended to it, and that record, reported written, was unreadable too.
 // Found by filling a 64 KiB tmpfs under a running gateway.
@@ -49,8 +50,8 @@ func TestAppendDiskFullTornRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			shortWriter(t, f)
-			if err := f.AppendRecord(rec(2)); !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("append on a full disk: %v, want ENOSPC", err)
+			if err := f.AppendRecord(rec(2)); !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, ErrRecordKept) {
+				t.Fatalf("append on a full disk: %v, want ENOSPC and ErrRecordKept", err)
 			}
 			for n := uint64(3); n <= 4; n++ {
 				if err := f.AppendRecord(rec(n)); err != nil {
@@ -65,8 +66,8 @@ func TestAppendDiskFullTornRecord(t *testing.T) {
 			for _, r := range got {
 				sessions = append(sessions, r.Session)
 			}
-			if len(sessions) != 3 || sessions[0] != 1 || sessions[1] != 3 || sessions[2] != 4 {
-				t.Errorf("sessions read back %v, want [1 3 4] (2 was reported lost)", sessions)
+			if !slices.Equal(sessions, []uint64{1, 2, 3, 4}) {
+				t.Errorf("sessions read back %v, want [1 2 3 4] (2 kept, written before 3)", sessions)
 			}
 		})
 	}
@@ -104,7 +105,7 @@ func TestOpenAfterTornRecordAppends(t *testing.T) {
 	if !errors.Is(err, ErrCorrupt) {
 		t.Errorf("the crash's torn record is not reported: %v", err)
 	}
-	if len(got) != 2 || got[0].Session != 1 || got[1].Session != 4 {
-		t.Errorf("records %+v, want sessions 1 and 4", got)
+	if len(got) != 3 || got[0].Session != 1 || got[1].Session != 3 || got[2].Session != 4 {
+		t.Errorf("records %+v, want sessions 1, 3 (kept through the short write) and 4", got)
 	}
 }

@@ -63,6 +63,12 @@ type File struct {
 	writeHook func([]byte) (int, error)
 	truncHook func(int64) error
 
+	// kept holds, in order, the records that could not be written
+	// (ErrRecordKept), at most maxKept; under mu. lateWritten is told
+	// how many of them got to disk (SetLateWritten).
+	kept        []keptRecord
+	lateWritten func(n int)
+
 	// open holds the sessions with a note in openDir (OpenCall), under
 	// mu; interrupted counts the records Open wrote for a previous
 	// gateway's open calls.
@@ -334,19 +340,32 @@ func (f *File) Health() error {
 // every number handed out when they ran past the reservation, else the
 // reservation as it stands written again, which shows the state
 // directory can be written.
+//
+// When that works, the records kept in memory (ErrRecordKept) are
+// written.
 func (f *File) probe() {
 	defer f.probes.Done()
 	defer f.probing.Store(false)
+	if f.probeReserve() {
+		_ = f.commit(nil)
+	}
+}
+
+// probeReserve is probe's reservation; it reports whether it was made
+// and records are kept to be written.
+func (f *File) probeReserve() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed || (f.reserveErr == nil && f.appendErr == nil) || f.now().Before(f.retryTime) {
-		return
+		return false
 	}
 	upto := f.reserved
 	if f.next >= f.reserved {
 		upto = f.next + f.block
 	}
-	f.noteReserve(f.reserve(upto))
+	err := f.reserve(upto)
+	f.noteReserve(err)
+	return err == nil && len(f.kept) > 0
 }
 
 // noteReserve keeps the outcome of a reservation for Health and
@@ -460,35 +479,122 @@ func syncDir(dir string) error {
 // both would be unreadable. So the octets the write took are cut off
 // again (cutBack); if even that fails, the next record starts on a new
 // line, and only the torn one is lost (ReadRecords reports it).
+//
+// A record that could not be written is kept in memory (the error
+// wraps ErrRecordKept), up to maxKept of them, and written before the
+// next record, when Health's retry finds the directory writable again,
+// or at Close; only a record beyond maxKept, or one still kept when the
+// store closes, is lost.
 func (f *File) AppendRecord(r CallRecord) error {
-	mine, err := f.append(r)
-	if err == nil {
+	k, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	return f.commit(&k)
+}
+
+// encodeRecord is r as a line of the records file.
+func encodeRecord(r CallRecord) (keptRecord, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return keptRecord{}, fmt.Errorf("store: encode record: %w", err)
+	}
+	return keptRecord{r, append(escapeTerminalControls(b), '\n')}, nil
+}
+
+// keptRecord is a record and its line.
+type keptRecord struct {
+	r    CallRecord
+	line []byte
+}
+
+// maxKept bounds the records kept in memory while none can be written:
+// about 2 MiB of them.
+const maxKept = 4096
+
+// commit writes the kept records and then rec (nil: only the kept ones),
+// fsyncs them, and removes the notes of their calls.
+func (f *File) commit(rec *keptRecord) error {
+	mine, late, err := f.append(rec)
+	if err == nil && mine > 0 {
 		err = f.syncThrough(mine)
 	}
 	if err != nil {
 		return err
 	}
-	f.closeCall(r)
+	for _, k := range late {
+		f.closeCall(k.r)
+	}
+	if rec != nil {
+		f.closeCall(rec.r)
+	}
+	if len(late) > 0 {
+		f.mu.Lock()
+		fn := f.lateWritten
+		f.mu.Unlock()
+		if fn != nil {
+			fn(len(late))
+		}
+	}
 	return nil
 }
 
-// append writes r to the records file (not yet synced) and returns its
-// number among the records written, for syncThrough. A failed write is
-// noted for Health here, in the order of the writes.
-func (f *File) append(r CallRecord) (uint64, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return 0, fmt.Errorf("store: encode record: %w", err)
-	}
-	b = append(escapeTerminalControls(b), '\n')
+// SetLateWritten makes the store call fn (outside its lock) with the
+// number of kept records (ErrRecordKept) each time some of them got to
+// disk. nil: none.
+func (f *File) SetLateWritten(fn func(n int)) {
+	f.mu.Lock()
+	f.lateWritten = fn
+	f.mu.Unlock()
+}
+
+// append writes the kept records and then rec (if not nil) to the
+// records file (not yet synced) and returns the number of the last among
+// the records written, for syncThrough (0: none), and the kept ones
+// written. A failed write is noted for Health here, in the order of the
+// writes; rec is then kept if there is room.
+func (f *File) append(rec *keptRecord) (uint64, []keptRecord, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return 0, ErrClosed
+		return 0, nil, ErrClosed
 	}
+	var late []keptRecord
+	var err error
+	for len(f.kept) > 0 && err == nil {
+		if err = f.writeLine(f.kept[0].line); err == nil {
+			late = append(late, f.kept[0])
+			f.kept = f.kept[1:]
+		}
+	}
+	if len(f.kept) == 0 {
+		f.kept = nil
+	}
+	if err == nil && rec != nil {
+		err = f.writeLine(rec.line)
+	}
+	switch {
+	case err == nil:
+		if len(late) == 0 && rec == nil {
+			return 0, nil, nil
+		}
+		return f.written, late, nil
+	case rec == nil:
+		return 0, nil, err
+	case len(f.kept) < maxKept:
+		f.kept = append(f.kept, *rec)
+		return 0, nil, fmt.Errorf("%w (%d kept): %w", ErrRecordKept, len(f.kept), err)
+	}
+	return 0, nil, fmt.Errorf("%w (%d records kept in memory already)", err, len(f.kept))
+}
+
+// writeLine writes one record line, cutting back what a failed write
+// left, and notes the outcome for Health. f.mu is held.
+func (f *File) writeLine(line []byte) error {
 	f.tries++
+	b := line
 	if f.torn {
-		b = append([]byte{'\n'}, b...)
+		b = append([]byte{'\n'}, line...)
 	}
 	n, err := f.write(b)
 	if err != nil {
@@ -497,11 +603,11 @@ func (f *File) append(r CallRecord) (uint64, error) {
 		}
 		err = fmt.Errorf("store: append record: %w", err)
 		f.noteAppend(f.tries, err)
-		return 0, err
+		return err
 	}
 	f.torn = false
 	f.written++
-	return f.written, nil
+	return nil
 }
 
 // escapeTerminalControls rewrites, in JSON text, the characters that
@@ -655,7 +761,11 @@ func (f *File) Reopen() (bool, error) {
 }
 
 // Close implements Store. Unused reserved numbers are given up.
+//
+// The records still kept in memory (ErrRecordKept) get a last try; those
+// that cannot be written are lost, and the error says how many.
 func (f *File) Close() error {
+	kerr := f.commit(nil)
 	f.syncMu.Lock() // no fsync runs on the file being closed
 	defer f.syncMu.Unlock()
 	f.mu.Lock()
@@ -664,11 +774,16 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.closed = true
+	lost := len(f.kept)
+	f.kept = nil
 	err := f.records.Close()
 	if lerr := f.lock.Close(); err == nil {
 		err = lerr
 	}
-	if err != nil {
+	switch {
+	case lost > 0:
+		return fmt.Errorf("store: %d call records could not be written and are lost: %w", lost, kerr)
+	case err != nil:
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil

@@ -137,7 +137,11 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		r.End = now
 		r.Result = ResultInterrupted
 		r.Reason = "the gateway stopped during the call (crash or kill); it ended before the gateway started again"
-		if last, err = f.append(r); err != nil {
+		k, err := encodeRecord(r)
+		if err == nil {
+			last, _, err = f.append(&k)
+		}
+		if err != nil {
 			return 0, fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
 		}
 		f.interrupted++

@@ -31,6 +31,12 @@ var ErrClosed = errors.New("store: closed")
 // ErrLocked is returned by Open when another process uses the directory.
 var ErrLocked = errors.New("store: state directory in use by another gateway")
 
+// ErrRecordKept is wrapped by AppendRecord's error when the record could
+// not be written now (disk full) and is kept in memory instead: it is
+// written before the next record, or when Health's retry finds the
+// state directory writable again, or at Close. Not lost, not durable yet.
+var ErrRecordKept = errors.New("store: record kept in memory until the records file takes it")
+
 // ErrCorrupt is wrapped when a state file cannot be understood.
 var ErrCorrupt = errors.New("store: state file corrupt")
 
@@ -41,7 +47,9 @@ type Store interface {
 	// store, across restarts and crashes. Numbers increase.
 	NextSession() (uint64, error)
 	// AppendRecord stores a finished call's record durably before it
-	// returns.
+	// returns nil. An error wrapping ErrRecordKept says it is kept in
+	// memory to be stored later (a full disk); any other, that it is
+	// lost.
 	AppendRecord(r CallRecord) error
 	// Close releases the store.
 	Close() error
