@@ -111,8 +111,10 @@ type File struct {
 // reserveRetry is how long after a failed reservation of session numbers
 // the next call tries again, even if fewer than a block's numbers have
 // been handed out since; and how long after the state directory could
-// not be written Health tries a reservation itself.
-const reserveRetry = time.Minute
+// not be written Health tries a reservation itself. A load balancer
+// keeps a gateway out while Health reports the trouble, so it is short:
+// a retry costs a small write and two fsyncs.
+const reserveRetry = 10 * time.Second
 
 // healthState is a published answer of Health: err (nil: none) and
 // when Health may try the reservation again.

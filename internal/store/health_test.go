@@ -48,7 +48,7 @@ func TestHealthRecoversWithoutCalls(t *testing.T) {
 				f.Health()
 				synctest.Wait()
 				if h := f.Health(); h != nil {
-					t.Errorf("the disk had room again a minute later, no calls since: Health = %v", h)
+					t.Errorf("the disk had room again reserveRetry later, no calls since: Health = %v", h)
 				}
 				if trouble == "reservation" {
 					n, err := f.readCounter()
@@ -75,16 +75,16 @@ func TestHealthRetriesOncePerInterval(t *testing.T) {
 		if _, err := f.NextSession(); err != nil {
 			t.Fatal(err)
 		}
-		for range 3 * 60 { // every second for three minutes
+		for range 3 * reserveRetry / time.Second { // every second for three intervals
 			if f.Health() == nil {
 				t.Fatal("Health nil on a full disk")
 			}
 			time.Sleep(time.Second)
 			synctest.Wait()
 		}
-		// The failure at 0, then tries at 60 s, 120 s and 180 s at most.
+		// The failure at 0, then a try after each interval at most.
 		if tries < 2 || tries > 4 {
-			t.Errorf("%d reservations tried in three minutes of scrapes", tries)
+			t.Errorf("%d reservations tried in three intervals (%v) of scrapes each second", tries, reserveRetry)
 		}
 	})
 }
