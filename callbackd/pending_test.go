@@ -266,3 +266,46 @@ func TestPendingBoundCountsUsers(t *testing.T) {
 		}
 	})
 }
+
+// TestLineKey: one line is one key in the pending callbacks however the
+// users file spells its address (audit: with a trailing "/" or the host
+// in another case, a second account's callback to the same line was
+// scheduled beside the first's).
+func TestLineKey(t *testing.T) {
+	same := [][]string{
+		{"telnet://gw.example:2323", "telnet://GW.Example:2323/", "TELNET://gw.example:02323"},
+		{"tcp://[2001:db8::1]:23", "tcp://[2001:DB8:0::1]:23/"},
+		{"telnet://192.0.2.7:2323", "telnet://192.0.2.7:2323/"},
+	}
+	for _, group := range same {
+		for _, a := range group[1:] {
+			if lineKey(a) != lineKey(group[0]) {
+				t.Errorf("lineKey(%q) = %q, lineKey(%q) = %q; want one key", a, lineKey(a), group[0], lineKey(group[0]))
+			}
+		}
+	}
+	for _, pair := range [][2]string{
+		{"telnet://gw.example:2323", "tcp://gw.example:2323"},
+		{"telnet://gw.example:2323", "telnet://gw.example:2324"},
+		{"telnet://gw.example:2323", "telnet://gw2.example:2323"},
+	} {
+		if lineKey(pair[0]) == lineKey(pair[1]) {
+			t.Errorf("%q and %q share key %q", pair[0], pair[1], lineKey(pair[0]))
+		}
+	}
+	// Schedule goes by the key: a second account on the same line,
+	// spelled otherwise, is refused.
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, testPolicy, nil)
+		a, b := textJob(1, "alice"), textJob(2, "bob")
+		a.Address, b.Address = "telnet://gw.example:2323", "telnet://GW.example:2323/"
+		if err := f.svc.Schedule(a); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Schedule(b); !errors.Is(err, ErrAddressBusy) {
+			t.Errorf("second account on the same line spelled otherwise: %v, want ErrAddressBusy", err)
+		}
+		f.svc.Withdraw(1, "test over")
+	})
+}

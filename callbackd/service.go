@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -290,7 +294,7 @@ func (s *Service) Schedule(job Job) error {
 		return fmt.Errorf("%w: session %d", ErrDuplicate, job.Session)
 	}
 	old := s.byUser[job.User]
-	if other := s.byAddr[job.Address]; other != nil && other != old {
+	if other := s.byAddr[lineKey(job.Address)]; other != nil && other != old {
 		return fmt.Errorf("%w: %s (session %d)", ErrAddressBusy, job.Address, other.job.Session)
 	}
 	if old == nil && len(s.pending) >= s.cfg.MaxPending {
@@ -302,7 +306,7 @@ func (s *Service) Schedule(job Job) error {
 	}
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	e := &entry{job: job, scheduled: now, cancel: cancel, finished: make(chan struct{})}
-	s.pending[job.Session], s.byUser[job.User], s.byAddr[job.Address] = e, e, e
+	s.pending[job.Session], s.byUser[job.User], s.byAddr[lineKey(job.Address)] = e, e, e
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -441,7 +445,33 @@ func (s *Service) logf(format string, args ...any) {
 func (s *Service) forget(e *entry) {
 	delete(s.pending, e.job.Session)
 	delete(s.byUser, e.job.User)
-	delete(s.byAddr, e.job.Address)
+	delete(s.byAddr, lineKey(e.job.Address))
+}
+
+// lineKey is the callback address as one line has one key, however the
+// users file spells it: scheme and host in lower case, an IP address and
+// the port in their shortest form, no trailing "/". Two accounts whose
+// addresses are telnet://GW.example:2323/ and telnet://gw.example:2323
+// share a line (a host name and its address are not matched: that
+// would take a DNS lookup). An address that does not parse is its own
+// key.
+func lineKey(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return addr
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return addr
+	}
+	host = strings.ToLower(host)
+	if ip := net.ParseIP(host); ip != nil {
+		host = ip.String()
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		port = strconv.Itoa(n)
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(host, port)
 }
 
 // done ends e's time as a pending job, and reports false if it was no
