@@ -4,22 +4,25 @@ import "bytes"
 
 // Telnet command octets (RFC 854, "TELNET COMMAND STRUCTURE").
 const (
-	cmdSE   = 240 // end of subnegotiation parameters
-	cmdNOP  = 241 // no operation
-	cmdDM   = 242 // data mark (Synch)
-	cmdBRK  = 243 // break
-	cmdIP   = 244 // interrupt process
-	cmdAO   = 245 // abort output
-	cmdAYT  = 246 // are you there
-	cmdEC   = 247 // erase character
-	cmdEL   = 248 // erase line
-	cmdGA   = 249 // go ahead
-	cmdSB   = 250 // start of subnegotiation (RFC 855)
-	cmdWILL = 251
-	cmdWONT = 252
-	cmdDO   = 253
-	cmdDONT = 254
-	cmdIAC  = 255 // interpret as command
+	cmdEOF   = 236 // end of file (RFC 1184)
+	cmdSUSP  = 237 // suspend process (RFC 1184)
+	cmdABORT = 238 // abort process (RFC 1184)
+	cmdSE    = 240 // end of subnegotiation parameters
+	cmdNOP   = 241 // no operation
+	cmdDM    = 242 // data mark (Synch)
+	cmdBRK   = 243 // break
+	cmdIP    = 244 // interrupt process
+	cmdAO    = 245 // abort output
+	cmdAYT   = 246 // are you there
+	cmdEC    = 247 // erase character
+	cmdEL    = 248 // erase line
+	cmdGA    = 249 // go ahead
+	cmdSB    = 250 // start of subnegotiation (RFC 855)
+	cmdWILL  = 251
+	cmdWONT  = 252
+	cmdDO    = 253
+	cmdDONT  = 254
+	cmdIAC   = 255 // interpret as command
 )
 
 // Telnet option codes.
@@ -57,8 +60,10 @@ type decodeHandler interface {
 	// subnegotiation reports IAC SB opt data IAC SE with IAC IAC undone.
 	// data is only valid during the call.
 	subnegotiation(opt byte, data []byte)
-	// command reports any other IAC command (BRK, IP, AYT, NOP, GA, ...).
-	command(cmd byte)
+	// command reports any other IAC command (BRK, IP, AYT, NOP, GA, ...);
+	// in is set when the command stands for a data octet, c, which takes
+	// its place in the data (EC: the erase character, and so on).
+	command(cmd byte) (c byte, in bool)
 	// logf reports malformed input the decoder dropped.
 	logf(format string, args ...any)
 }
@@ -223,7 +228,10 @@ func (d *decoder) afterIAC(dst []byte, b byte, h decodeHandler) []byte {
 	case cmdSE:
 		h.logf("IAC SE outside subnegotiation ignored")
 	default:
-		h.command(b)
+		if c, in := h.command(b); in {
+			// In place, dst is at least the IAC and b behind.
+			dst = append(dst, c)
+		}
 	}
 	return dst
 }

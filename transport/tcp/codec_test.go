@@ -20,7 +20,10 @@ func (r *recorder) negotiate(verb, opt byte) {
 func (r *recorder) subnegotiation(opt byte, data []byte) {
 	r.items = append(r.items, fmt.Sprintf("SB %d %x", opt, data))
 }
-func (r *recorder) command(cmd byte) { r.items = append(r.items, fmt.Sprintf("CMD %d", cmd)) }
+func (r *recorder) command(cmd byte) (byte, bool) {
+	r.items = append(r.items, fmt.Sprintf("CMD %d", cmd))
+	return 0, false
+}
 func (r *recorder) logf(format string, args ...any) {
 	r.logs = append(r.logs, fmt.Sprintf(format, args...))
 }

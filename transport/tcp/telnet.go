@@ -302,8 +302,12 @@ func (t *telnet) subnegotiation(opt byte, data []byte) {
 	}
 }
 
-// command implements decodeHandler.
-func (t *telnet) command(cmd byte) {
+// command implements decodeHandler. A caller's EC, EL, EOF, SUSP and
+// ABORT (PuTTY's Special Commands menu, telnet's `send ec`) arrive as
+// the control characters a terminal would type for them, as telnetd
+// does with a pty's: DEL, Ctrl-U, Ctrl-D, Ctrl-Z and Ctrl-\. So they
+// work at the login prompt and in a backend's program alike.
+func (t *telnet) command(cmd byte) (byte, bool) {
 	switch cmd {
 	case cmdBRK:
 		t.events = append(t.events, transport.EventBreak)
@@ -312,12 +316,21 @@ func (t *telnet) command(cmd byte) {
 	case cmdAYT:
 		t.events = append(t.events, transport.EventAreYouThere)
 		t.emit(t.aytAnswer()...)
-	case cmdNOP, cmdDM, cmdGA, cmdAO, cmdEC, cmdEL, 239 /* EOR, RFC 885 */ :
+	case cmdEC, cmdEL, cmdEOF, cmdSUSP, cmdABORT:
+		if t.server {
+			return inBand[cmd], true
+		}
+	case cmdNOP, cmdDM, cmdGA, cmdAO, 239 /* EOR, RFC 885 */ :
 		// Nothing for a modem line to do.
 	default:
 		t.logf("unknown telnet command IAC %d ignored", cmd)
 	}
+	return 0, false
 }
+
+// inBand is the control character a server line hands on for a telnet
+// command that stands for one.
+var inBand = map[byte]byte{cmdEC: 0x7f, cmdEL: 0x15, cmdEOF: 0x04, cmdSUSP: 0x1a, cmdABORT: 0x1c}
 
 // logf implements decodeHandler; it stops after maxLogs lines.
 func (t *telnet) logf(format string, args ...any) {

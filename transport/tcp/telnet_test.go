@@ -258,6 +258,32 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// TestEditingCommands: a caller's EC, EL, EOF, SUSP and ABORT (PuTTY's
+// Special Commands) are the control characters they stand for, in their
+// place in the data, also when decoding in place; a server line's peer
+// (a telnet backend) sending them is ignored. They did nothing before
+// (PuTTY trial), and EOF, SUSP and ABORT were logged as unknown.
+func TestEditingCommands(t *testing.T) {
+	in := []byte{'a', 'x', cmdIAC, cmdEC, 'b', cmdIAC, cmdEL, cmdIAC, cmdEOF, cmdIAC, cmdSUSP, cmdIAC, cmdABORT, 'c'}
+	want := "ax\x7fb\x15\x04\x1a\x1cc"
+	srv := newTelnet(true, Options{})
+	var logged []string
+	srv.logFn = func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }
+	if got := srv.decode(nil, in); string(got) != want {
+		t.Errorf("decoded %q, want %q", got, want)
+	}
+	buf := append([]byte(nil), in...)
+	if got := newTelnet(true, Options{}).decode(buf[:0], buf); string(got) != want {
+		t.Errorf("decoded in place %q, want %q", got, want)
+	}
+	if len(srv.events) != 0 || len(logged) != 0 {
+		t.Errorf("events %v, log %q", srv.events, logged)
+	}
+	if got := newTelnet(false, Options{}).decode(nil, in); string(got) != "axbc" {
+		t.Errorf("client side decoded %q, want %q", got, "axbc")
+	}
+}
+
 func TestLogBudget(t *testing.T) {
 	var n int
 	srv := newTelnet(true, Options{})
