@@ -375,7 +375,7 @@ func leftAfter(failed int, user string, err error) (loginOutcome, error) {
 		return loginOutcome{}, err
 	}
 	return loginOutcome{tried: user, result: store.ResultDenied, tries: failed,
-		reason: fmt.Sprintf("%d failed login attempts, then the caller left", failed)}, nil
+		reason: failedAttempts(failed) + ", then the caller left"}, nil
 }
 
 // textLogin runs the login dialogue: up to tries attempts of user name and
@@ -456,5 +456,14 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			return loginOutcome{tries: i}, fmt.Errorf("bridge: verify: %w", err)
 		}
 	}
-	return loginOutcome{tried: last, result: store.ResultDenied, reason: fmt.Sprintf("%d failed login attempts", tries), tries: tries}, nil
+	return loginOutcome{tried: last, result: store.ResultDenied, reason: failedAttempts(tries), tries: tries}, nil
+}
+
+// failedAttempts is a denied text login's record reason: "1 failed login
+// attempt", "3 failed login attempts".
+func failedAttempts(n int) string {
+	if n == 1 {
+		return "1 failed login attempt"
+	}
+	return fmt.Sprintf("%d failed login attempts", n)
 }

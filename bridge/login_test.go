@@ -160,8 +160,15 @@ func TestTextLoginLeftAfterFailures(t *testing.T) {
 			t.Errorf("%q: outcome %+v, error %v; want denied with the user tried after %d attempts", in, out, err, v.calls)
 		}
 	}
+	// The reason counts in words that read right (it said "1 failed
+	// login attempts").
+	e := newLineEditor(strings.NewReader("alice\rwrong\r"), io.Discard, true)
+	out, _ := textLogin(context.Background(), e, &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}, "test", "", 3, nil)
+	if out.reason != "1 failed login attempt, then the caller left" {
+		t.Errorf("reason %q", out.reason)
+	}
 	// Gone before any attempt was checked: the error, as before.
-	e := newLineEditor(strings.NewReader("alice\r"), io.Discard, true)
+	e = newLineEditor(strings.NewReader("alice\r"), io.Discard, true)
 	if _, err := textLogin(context.Background(), e, &countingVerifier{}, "test", "", 3, nil); !errors.Is(err, io.EOF) && !errors.Is(err, errCallerGone) {
 		t.Errorf("gone at the first password prompt: error %v", err)
 	}
