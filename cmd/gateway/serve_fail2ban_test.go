@@ -1,0 +1,147 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+)
+
+// TestFail2banFilters runs the real fail2ban-regex with the shipped
+// filters (contrib/fail2ban) over what a running gateway wrote during
+// failed logins and a redial flood: the log's denied lines, in the JSON
+// and the console format, and the call records, each match names the
+// caller's address, and nothing else matches (a completed call, a BUSY
+// for a full gateway).
+func TestFail2banFilters(t *testing.T) {
+	f2b := testutil.NeedBinary(t, "fail2ban-regex")
+	filters, err := filepath.Abs("../../contrib/fail2ban/filter.d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// matches runs fail2ban-regex over the file and returns the
+	// addresses it would ban, one per match.
+	matches := func(t *testing.T, file, filter string) []string {
+		t.Helper()
+		out, err := exec.Command(f2b, "-o", "ip", file, filepath.Join(filters, filter)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("fail2ban-regex %s %s: %v\n%s", file, filter, err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	writeFile := func(t *testing.T, name, text string) string {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// dialFrom calls the gateway from a loopback address of its own
+	// (the hold-off and the bans go by address), then, for each pair
+	// of script, waits for the first and sends the second; a last,
+	// unpaired element is waited for before hanging up. Without a
+	// script it reads until the gateway hangs up. It returns what it
+	// read.
+	dialFrom := func(t *testing.T, g *testGateway, src string, script ...string) string {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+		var got strings.Builder
+		b := make([]byte, 512)
+		for len(script) > 0 || err == nil {
+			if len(script) > 0 && strings.Contains(got.String(), script[0]) {
+				if len(script) == 1 {
+					break
+				}
+				got.Reset()
+				c.Write([]byte(script[1]))
+				script = script[2:]
+				continue
+			}
+			var n int
+			n, err = c.Read(b)
+			got.Write(b[:n])
+			if err != nil && len(script) > 0 {
+				t.Fatalf("from %s: %v before %q; read %q", src, err, script[0], got.String())
+			}
+		}
+		return got.String()
+	}
+	failedLogins := func(t *testing.T, g *testGateway, wait func(string)) {
+		dialFrom(t, g, "127.0.0.2", "login: ", "alice\r", "password: ", "wrong\r", "Login incorrect")
+		dialFrom(t, g, "127.0.0.3", "login: ", "nobody\r", "password: ", "wrong\r", "Login incorrect")
+		wait("(unknown user) from 127.0.0.3:")
+		ok := telnetTo(t, g.addr)
+		ok.login("alice", "pw-alice")
+		ok.expect("hello alice")
+		ok.send("x\r")
+		ok.expect("NO CARRIER")
+	}
+
+	t.Run("json", func(t *testing.T) {
+		g := newGateway(t, gwOpts{holdoff: "30s"})
+		failedLogins(t, g, g.waitLog)
+		// Redials within the hold-off from one address: BUSY, recorded.
+		dialFrom(t, g, "127.0.0.4", "login: ")
+		g.waitRecords(4) // the hold-off runs from that call's end
+		for range 3 {
+			if got := dialFrom(t, g, "127.0.0.4"); !strings.Contains(got, "BUSY") {
+				t.Fatalf("redial within the hold-off heard %q", got)
+			}
+		}
+		recs := g.waitRecords(7)
+		if got := matches(t, writeFile(t, "gateway.log", g.log.String()), "dialgate.conf"); !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3"}) {
+			t.Errorf("log filter matched %q, want the two denied logins from 127.0.0.2 and .3\n%s", got, g.log.String())
+		}
+		got := matches(t, filepath.Join(g.dir, "state", "calls.jsonl"), "dialgate-calls.conf")
+		slices.Sort(got)
+		if !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.4", "127.0.0.4"}) {
+			t.Errorf("records filter matched %q, want 127.0.0.2 and .3 (denied) and .4 three times (BUSY for the hold-off); records %+v", got, recs)
+		}
+	})
+
+	t.Run("console", func(t *testing.T) {
+		g := newGateway(t, gwOpts{})
+		// The same gateway's log in the console format: a second
+		// process on the same configuration but for the format.
+		g.stop()
+		conf, err := os.ReadFile(g.cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(g.cfgPath, []byte(strings.Replace(string(conf), `format = "json"`, `format = "console"`, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		g.log = &syncBuffer{}
+		g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
+		g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+		if err := g.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		g.done = make(chan error, 1)
+		go func() { g.done <- g.cmd.Wait() }()
+		wait := func(s string) {
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(g.log.String(), s) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		wait("\tanswering\t")
+		failedLogins(t, g, wait)
+		if got := matches(t, writeFile(t, "gateway.log", g.log.String()), "dialgate.conf"); !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3"}) {
+			t.Errorf("log filter matched %q, want the two denied logins from 127.0.0.2 and .3\n%s", got, g.log.String())
+		}
+	})
+}
