@@ -25,6 +25,11 @@ const DefaultMaxXID = 2080
 // layer's private parameter set does not.
 var ErrXIDPayload = errors.New("lapm: XID frame without the private parameter set")
 
+// ErrXIDTooLong is an XID frame received whose information field is
+// larger than Config.MaxXID: a command is ignored (logged and counted as
+// an invalid frame), a response ends the exchange waiting for it.
+var ErrXIDTooLong = errors.New("lapm: XID information field too long")
+
 // Logger is the narrow logging interface the link uses.
 type Logger interface {
 	Printf(format string, args ...any)
@@ -1106,8 +1111,22 @@ func (l *Link) agree(n Negotiated, transcript []byte) {
 	}
 }
 
+// xidSize is nil if an XID information field received fits MaxXID, else
+// why it is refused: the frame decoder takes frames up to the largest of
+// MaxXID, N401 and MaxN401, so a larger field reaches the link.
+func (l *Link) xidSize(info []byte) error {
+	if len(info) > l.cfg.MaxXID {
+		return fmt.Errorf("%w: %d octets, more than MaxXID %d", ErrXIDTooLong, len(info), l.cfg.MaxXID)
+	}
+	return nil
+}
+
 func (l *Link) onXIDCommand(now time.Time, info []byte) {
-	x, err := ParseXID(info)
+	err := l.xidSize(info)
+	var x XIDParams
+	if err == nil {
+		x, err = ParseXID(info)
+	}
 	if err != nil {
 		l.logf("lapm: %s: bad XID command: %v", l.cfg.Role, err)
 		l.m.xidAnswerPending = false
@@ -1140,9 +1159,14 @@ func (l *Link) onXIDCommand(now time.Time, info []byte) {
 }
 
 func (l *Link) onXIDResponse(now time.Time, info []byte) {
+	sizeErr := l.xidSize(info)
 	if l.negotiating && l.cfg.Role == Originator {
-		x, err := ParseXID(info)
+		var x XIDParams
 		var n Negotiated
+		err := sizeErr
+		if err == nil {
+			x, err = ParseXID(info)
+		}
 		if err == nil {
 			n, err = Apply(l.cfg.Params, x)
 		}
@@ -1162,8 +1186,12 @@ func (l *Link) onXIDResponse(now time.Time, info []byte) {
 	if l.xidWait == nil {
 		return
 	}
-	x, err := ParseXID(info)
 	var res xidResult
+	var x XIDParams
+	err := sizeErr
+	if err == nil {
+		x, err = ParseXID(info)
+	}
 	if err != nil {
 		res.err = fmt.Errorf("lapm: XID response: %w", err)
 	} else if p, _, ok := privatePayload(x); ok {
