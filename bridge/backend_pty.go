@@ -146,13 +146,51 @@ func (c *ptyConn) Write(p []byte) (int, error) { return c.ptmx.Write(p) }
 // CloseWrite: a terminal has no half-close; the caller hanging up is a
 // hang-up, so the process group gets SIGHUP as on a modem disconnect
 // (POSIX general terminal interface, "Modem Disconnect"). Close follows.
+//
+// What the caller sent last may still wait in the terminal's input
+// queue (an upload's tail): the hang-up waits while the program reads
+// it, up to ptyDrainMax, and no longer than ptyDrainStall once the
+// program stops reading. SIGHUP at once cut uploads short by up to
+// 20 KiB while the record counted them delivered (file-transfer trial).
 func (c *ptyConn) CloseWrite() error {
+	c.drainInput()
 	select {
 	case <-c.exited:
 	default:
 		c.hangUp()
 	}
 	return nil
+}
+
+// How long CloseWrite lets the program read the input queued for it.
+const (
+	ptyDrainMax   = 2 * time.Second
+	ptyDrainStall = 250 * time.Millisecond
+	ptyDrainPoll  = 10 * time.Millisecond
+)
+
+// drainInput returns once the program has read its terminal's input,
+// has exited, stopped reading for ptyDrainStall, or ptyDrainMax passed.
+func (c *ptyConn) drainInput() {
+	start := time.Now()
+	last, lastAt := -1, start
+	for {
+		n, ok := ptyInputQueued(c.ptmx)
+		t := time.Now()
+		switch {
+		case !ok || n == 0 || t.Sub(start) >= ptyDrainMax:
+			return
+		case n != last:
+			last, lastAt = n, t
+		case t.Sub(lastAt) >= ptyDrainStall:
+			return
+		}
+		select {
+		case <-c.exited:
+			return
+		case <-time.After(ptyDrainPoll):
+		}
+	}
 }
 
 func (c *ptyConn) Resize(w transport.WindowSize) error {

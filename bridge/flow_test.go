@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -304,6 +305,43 @@ func TestPTYHangupKillsProcessGroup(t *testing.T) {
 				t.Errorf("process %d still running after hang-up: %s", pid, st)
 			}
 		}
+	}
+}
+
+// TestPTYHangupAfterUpload: a caller that sends its last octets and
+// hangs up at once (an upload's end) has them all reach a pty program
+// that reads slowly: the hang-up waits while the terminal's input queue
+// drains. Regression (file-transfer trial): SIGHUP went at once and the
+// program lost the tail still queued, while the record counted it.
+func TestPTYHangupAfterUpload(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the input queue is read with Linux's TIOCGPTN")
+	}
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	testutil.NeedBinary(t, "dd")
+	out := filepath.Join(t.TempDir(), "upload")
+	c := testConfig(t, config.Backend{Name: "rz", Type: config.BackendPTY, Command: []string{sh, "-c",
+		`stty raw -echo; echo ready; exec dd of=` + out + ` bs=1 status=none`}})
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"u": "pw"}})
+	line, done := simCall(t, s)
+	login(t, line, "u", "pw")
+	expect(t, line, "ready")
+	data := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), 4096) // 104 KiB
+	go func() {
+		line.Write(data)
+		line.Close()
+	}()
+	<-done
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("the program read %d of %d octets", len(got), len(data))
+	}
+	if r := records(t, st); len(r) != 1 || r[0].BytesIn != int64(len(data)) || r[0].Reason != "caller hung up" {
+		t.Errorf("records %+v", r)
 	}
 }
 
