@@ -88,7 +88,7 @@ func (n *noticeLogger) Printf(format string, args ...any) {
 // logs in with V.42 and Access Security when the listener has
 // v42 = "lapm", with the text login otherwise.
 func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error) {
-	ln, _, err := openListener(l, log, DefaultTLSHandshakeTimeout)
+	ln, _, err := openListener(l, "", log, DefaultTLSHandshakeTimeout)
 	return ln, err
 }
 
@@ -112,7 +112,9 @@ const (
 
 // openListener is OpenListener, which also returns the listener's
 // certificate (nil: no TLS), for ReloadCertificates.
-func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) (transport.Listener, *tlscert.Cert, error) {
+// name is the gateway's name (gateway_name) for the browser page ("":
+// the page's own).
+func openListener(l config.Listener, name string, log *zap.Logger, tlsTimeout time.Duration) (transport.Listener, *tlscert.Cert, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -166,7 +168,7 @@ func openListener(l config.Listener, log *zap.Logger, tlsTimeout time.Duration) 
 			if l.V42 == config.V42LAPM {
 				mode = web.ModeV42
 			}
-			ln, err = listenWithPage(u, opts, mode, lg)
+			ln, err = listenWithPage(u, opts, web.Options{LinePath: u.Path, Mode: mode, Name: name}, lg)
 		} else {
 			ln, err = ws.Listen(l.Address, opts)
 		}
@@ -462,8 +464,8 @@ var (
 
 // listenWithPage is ws.Listen plus the page. If the line path cannot be
 // put into the page, the listener serves the line only (and logs why).
-func listenWithPage(u *url.URL, opts ws.Options, mode string, lg printfLogger) (transport.Listener, error) {
-	page, err := web.Handler(web.Options{LinePath: u.Path, Mode: mode})
+func listenWithPage(u *url.URL, opts ws.Options, po web.Options, lg printfLogger) (transport.Listener, error) {
+	page, err := web.Handler(po)
 	if err != nil {
 		lg.Printf("bridge: no browser terminal page on %s: %v", u.Redacted(), err)
 		return ws.Listen(u.String(), opts)

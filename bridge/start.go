@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 	// the listener's maxTLSPending slots.
 	prepTimeout := min(cfg.Security.HandshakeDeadline.Duration, DefaultTLSHandshakeTimeout)
 	for _, lc := range cfg.Listeners {
-		l, cert, err := openListener(lc, opts.Logger, prepTimeout)
+		l, cert, err := openListener(lc, cfg.GatewayName, opts.Logger, prepTimeout)
 		if err != nil {
 			for _, o := range g.listeners {
 				o.Close()

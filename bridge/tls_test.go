@@ -160,7 +160,7 @@ func TestTLSPendingPerSource(t *testing.T) {
 	certFile, keyFile := selfSigned(t)
 	core, logs := observer.New(zap.WarnLevel)
 	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}
-	ln, _, err := openListener(l, zap.New(core), 30*time.Second)
+	ln, _, err := openListener(l, "", zap.New(core), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,9 @@ type Options struct {
 	// Mode is the default login, ModeText (default) or ModeV42; the
 	// page's "mode" query parameter overrides it.
 	Mode string
+	// Name is the gateway's name (gateway_name), the page's title and
+	// the name in its toolbar; "" leaves the page's own, "dialgate".
+	Name string
 }
 
 // Logins the page offers.
@@ -70,6 +73,8 @@ const (
 	metaCharset = `<meta name="dialgate-charset" content="utf-8">`
 	metaMode    = `<meta name="dialgate-mode" content="text">`
 	metaNonce   = `<meta name="dialgate-style-nonce" content="">`
+	pageTitle   = `<title>dialgate terminal</title>`
+	pageName    = `<span class="name">dialgate</span>`
 )
 
 type asset struct {
@@ -148,10 +153,16 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded page: %w", err)
 	}
-	for _, r := range []struct{ old, new string }{
+	reps := []struct{ old, new string }{
 		{metaCharset, `<meta name="dialgate-charset" content="` + opts.Charset + `">`},
 		{metaMode, `<meta name="dialgate-mode" content="` + opts.Mode + `">`},
-	} {
+	}
+	if opts.Name != "" {
+		name := html.EscapeString(opts.Name)
+		reps = append(reps, struct{ old, new string }{pageTitle, "<title>" + name + "</title>"},
+			struct{ old, new string }{pageName, `<span class="name">` + name + "</span>"})
+	}
+	for _, r := range reps {
 		if bytes.Count(index, []byte(r.old)) != 1 {
 			return nil, fmt.Errorf("web: embedded page lacks %s", r.old)
 		}

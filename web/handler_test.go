@@ -124,8 +124,20 @@ func TestOptionsInPage(t *testing.T) {
 		}
 	}
 	b = body(t, get(t, newTestHandler(t, Options{}), "GET", "/"))
-	if !strings.Contains(b, `<meta name="dialgate-line" content="./line">`) || !strings.Contains(b, `<meta name="dialgate-charset" content="utf-8">`) {
+	if !strings.Contains(b, `<meta name="dialgate-line" content="./line">`) || !strings.Contains(b, `<meta name="dialgate-charset" content="utf-8">`) ||
+		!strings.Contains(b, "<title>dialgate terminal</title>") || !strings.Contains(b, `<span class="name">dialgate</span>`) {
 		t.Errorf("defaults missing from page:\n%s", b)
+	}
+	// The gateway's name, escaped, is the page's title and toolbar name
+	// (browser trial: the page said dialgate whatever gateway_name was).
+	b = body(t, get(t, newTestHandler(t, Options{Name: `Café <BBS> & "Co"`}), "GET", "/"))
+	for _, want := range []string{
+		`<title>Café &lt;BBS&gt; &amp; &#34;Co&#34;</title>`,
+		`<span class="name">Café &lt;BBS&gt; &amp; &#34;Co&#34;</span>`,
+	} {
+		if !strings.Contains(b, want) {
+			t.Errorf("page lacks %s:\n%s", want, b)
+		}
 	}
 }
 
