@@ -343,7 +343,10 @@ async function connectV42(user, password) {
           showStatus();
           notice(`connected to ${info.gateway}, session ${info.session}, host key ${info.fingerprint}`);
         },
-        onData: (bytes) => term.write(codec.decode(bytes)),
+        onData: (bytes) => {
+          status.feed(bytes);
+          term.write(codec.decode(bytes));
+        },
         onWritable: () => outbox.pump(),
         onEnd: (end) => {
           status.end(end.state, end.detail);

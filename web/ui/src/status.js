@@ -179,6 +179,13 @@ export class CallStatus {
     this.ended = true;
     this.state = V42_END.has(state) ? state : State.HUNGUP;
     this.detail = detail || '';
+    // A plain hang-up: the session's last words (fed as on the text
+    // path; the gateway's "NO CARRIER (...)" travels inside the sealed
+    // link) say why, as they do for a text call.
+    let m;
+    if (this.state === State.HUNGUP && !this.detail && (m = /NO CARRIER \(([^)\r\n]*)\)\s*$/.exec(this.tail))) {
+      this.detail = m[1];
+    }
     return this.state;
   }
 

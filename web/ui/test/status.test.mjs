@@ -161,6 +161,28 @@ test('V.42 end with an unknown state is hung up', () => {
   assert.equal(s.ended, false);
 });
 
+test('a V.42 hang-up takes its reason from the session\'s last words', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.open();
+  s.ready('V.42, encrypted, session 9');
+  s.feed(enc.encode('bye\r\n\r\nNO CARRIER (idle timeout)\r\n'));
+  s.end('hungup', '');
+  s.closed(1000, '');
+  assert.equal(s.text(), 'hung up: idle timeout');
+  // Words a program printed mid-session are not the reason.
+  s.connecting();
+  s.open();
+  s.feed(enc.encode('NO CARRIER (x)\r\nmore output\r\n'));
+  s.end('hungup', '');
+  assert.equal(s.text(), 'hung up');
+  // The caller's own detail wins.
+  s.connecting();
+  s.feed(enc.encode('NO CARRIER (idle timeout)\r\n'));
+  s.end('hungup', 'lapm: link failure');
+  assert.equal(s.text(), 'hung up: lapm: link failure');
+});
+
 test('a close code is worded when the output says nothing', () => {
   const s = new CallStatus();
   s.connecting();
