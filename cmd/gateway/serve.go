@@ -581,21 +581,6 @@ type printfLogger struct{ s *zap.SugaredLogger }
 
 func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, args...) }
 
-// callbackFailedRecord is the call record of a callback job that ended
-// without connecting (its final attempt). CallbackAttempts counts the
-// dials made for the job: a.Dials, since a.Number is 0 on a record that
-// made no dial itself (expiry, shutdown).
-func callbackFailedRecord(a callbackd.Attempt) (store.CallRecord, bool) {
-	if !a.Final || a.Result == callbackd.Connected {
-		return store.CallRecord{}, false
-	}
-	rec := store.CallRecord{Session: a.Session, User: a.User, Listener: a.Listener, Remote: a.Address, Mode: "callback",
-		Start: a.Start, End: a.End, Result: store.ResultCallbackFailed, Reason: a.Result.String(), CallbackAttempts: a.Dials}
-	if a.Err != nil {
-		rec.Reason += ": " + a.Err.Error()
-	}
-	return rec, true
-}
 
 // startCallbacks runs the callback service (callbackd) for the gateway:
 // users with a callback address are hung up on and called back; proved
@@ -603,6 +588,7 @@ func callbackFailedRecord(a callbackd.Attempt) (store.CallRecord, bool) {
 // recorded as callback-failed.
 func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*callbackd.Service, error) {
 	clog := log.Named("callback")
+	history := &callbackHistory{earlier: map[uint64][]string{}}
 	svc, err := callbackd.New(callbackd.Options{
 		Config: callbackd.FromConfig(cfg.Callback),
 		Place: callbackd.Modes{
@@ -622,13 +608,14 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 			}
 		},
 		Recorder: callbackd.RecorderFunc(func(a callbackd.Attempt) {
+			rec, failed := history.take(a)
 			fields := []zap.Field{zap.Uint64("session", a.Session), zap.String("user", a.User), zap.String("address", a.Address),
 				zap.Int("attempt", a.Number), zap.Int("dials", a.Dials), zap.String("result", a.Result.String()), zap.Bool("final", a.Final)}
 			if a.Err != nil {
 				fields = append(fields, zap.Error(a.Err))
 			}
 			clog.Info("callback attempt", fields...)
-			if rec, ok := callbackFailedRecord(a); ok {
+			if failed {
 				if err := gw.Store.AppendRecord(rec); errors.Is(err, store.ErrRecordKept) {
 					clog.Warn("call record not written yet: kept in memory until the state directory has room", zap.Error(err))
 				} else if err != nil {

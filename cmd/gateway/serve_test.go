@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/creack/pty"
 	"go.uber.org/zap"
@@ -963,6 +965,35 @@ func TestCallbackFailedRecord(t *testing.T) {
 		if ok && (rec.Result != store.ResultCallbackFailed || !strings.HasPrefix(rec.Reason, tc.a.Result.String())) {
 			t.Errorf("%+v: record %+v", tc.a, rec)
 		}
+	}
+}
+
+// TestCallbackHistory: a callback-failed record tells every failed
+// attempt, equal ones once (it had only the last one's reason), and the
+// job is forgotten with its final attempt.
+func TestCallbackHistory(t *testing.T) {
+	h := &callbackHistory{earlier: map[uint64][]string{}}
+	refused := errors.New("connection refused")
+	for _, a := range []callbackd.Attempt{
+		{Session: 7, Number: 1, Dials: 1, Result: callbackd.DialFailed, Err: refused},
+		{Session: 8, Number: 1, Dials: 1, Result: callbackd.DialFailed, Err: refused}, // another job
+		{Session: 7, Number: 2, Dials: 2, Result: callbackd.DialFailed, Err: refused},
+		{Session: 7, Number: 3, Dials: 3, Result: callbackd.HandshakeFailed, Err: errors.New("no V.42")},
+	} {
+		if _, ok := h.take(a); ok {
+			t.Fatalf("record for a non-final attempt %+v", a)
+		}
+	}
+	rec, ok := h.take(callbackd.Attempt{Session: 7, Number: 4, Dials: 4, Result: callbackd.DialFailed, Err: refused, Final: true})
+	want := "dial-failed: connection refused; before: attempts 1-2: dial-failed: connection refused; attempt 3: handshake-failed: no V.42"
+	if !ok || rec.Reason != want || rec.CallbackAttempts != 4 {
+		t.Errorf("record %v %+v\nwant reason %q", ok, rec, want)
+	}
+	if _, left := h.earlier[7]; left || len(h.earlier) != 1 {
+		t.Errorf("jobs kept after the final attempt: %v", h.earlier)
+	}
+	if s := summarizeAttempts([]string{strings.Repeat("é", 400)}); len(s) > maxAttemptsSummary+len("…") || !utf8.ValidString(s) {
+		t.Errorf("long summary: %d octets, valid UTF-8 %v", len(s), utf8.ValidString(s))
 	}
 }
 
