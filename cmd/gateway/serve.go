@@ -581,7 +581,6 @@ type printfLogger struct{ s *zap.SugaredLogger }
 
 func (p printfLogger) Printf(format string, args ...any) { p.s.Debugf(format, args...) }
 
-
 // startCallbacks runs the callback service (callbackd) for the gateway:
 // users with a callback address are hung up on and called back; proved
 // callbacks are bridged by the gateway; a callback that never connects is
