@@ -162,23 +162,33 @@ func (c *ptyConn) CloseWrite() error {
 	return nil
 }
 
-// How long CloseWrite lets the program read the input queued for it.
+// How long CloseWrite lets the program read the input queued for it,
+// and how many polls in a row must find the queue empty: octets written
+// to the master can still be on their way into it (the kernel's tty
+// buffer work) when one poll finds it empty.
 const (
 	ptyDrainMax   = 2 * time.Second
 	ptyDrainStall = 250 * time.Millisecond
 	ptyDrainPoll  = 10 * time.Millisecond
+	ptyDrainEmpty = 3
 )
 
-// drainInput returns once the program has read its terminal's input,
-// has exited, stopped reading for ptyDrainStall, or ptyDrainMax passed.
+// drainInput returns once the program has read its terminal's input (it
+// stayed empty for ptyDrainEmpty polls), has exited, stopped reading for
+// ptyDrainStall, or ptyDrainMax passed.
 func (c *ptyConn) drainInput() {
 	start := time.Now()
-	last, lastAt := -1, start
+	last, lastAt, empty := -1, start, 0
 	for {
 		n, ok := ptyInputQueued(c.ptmx)
 		t := time.Now()
+		if n == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
 		switch {
-		case !ok || n == 0 || t.Sub(start) >= ptyDrainMax:
+		case !ok || empty >= ptyDrainEmpty || t.Sub(start) >= ptyDrainMax:
 			return
 		case n != last:
 			last, lastAt = n, t

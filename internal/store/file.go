@@ -375,7 +375,12 @@ func (f *File) probeReserve() bool {
 // directory, records' included. f.mu is held.
 func (f *File) noteReserve(err error) {
 	if err == nil {
-		f.reserveErr, f.appendErr = nil, nil
+		// Records kept in memory keep their trouble until written
+		// (Health's retry writes them).
+		f.reserveErr = nil
+		if len(f.kept) == 0 {
+			f.appendErr = nil
+		}
 		f.publishHealth()
 		return
 	}
@@ -515,30 +520,34 @@ type keptRecord struct {
 const maxKept = 4096
 
 // commit writes the kept records and then rec (nil: only the kept ones),
-// fsyncs them, and removes the notes of their calls.
+// fsyncs them, and removes the notes of their calls. Its error is rec's
+// (ErrRecordKept: kept), or the fsync's.
 func (f *File) commit(rec *keptRecord) error {
-	mine, late, err := f.append(rec)
-	if err == nil && mine > 0 {
-		err = f.syncThrough(mine)
+	upto, late, err := f.append(rec)
+	var serr error
+	if upto > 0 {
+		serr = f.syncThrough(upto)
+	}
+	if serr == nil {
+		for _, k := range late {
+			f.closeCall(k.r)
+		}
+		if rec != nil && err == nil {
+			f.closeCall(rec.r)
+		}
+		if len(late) > 0 {
+			f.mu.Lock()
+			fn := f.lateWritten
+			f.mu.Unlock()
+			if fn != nil {
+				fn(len(late))
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
-	for _, k := range late {
-		f.closeCall(k.r)
-	}
-	if rec != nil {
-		f.closeCall(rec.r)
-	}
-	if len(late) > 0 {
-		f.mu.Lock()
-		fn := f.lateWritten
-		f.mu.Unlock()
-		if fn != nil {
-			fn(len(late))
-		}
-	}
-	return nil
+	return serr
 }
 
 // SetLateWritten makes the store call fn (outside its lock) with the
@@ -552,9 +561,9 @@ func (f *File) SetLateWritten(fn func(n int)) {
 
 // append writes the kept records and then rec (if not nil) to the
 // records file (not yet synced) and returns the number of the last among
-// the records written, for syncThrough (0: none), and the kept ones
-// written. A failed write is noted for Health here, in the order of the
-// writes; rec is then kept if there is room.
+// the records written, for syncThrough (0: none), the kept ones written,
+// and rec's error. A failed write is noted for Health here, in the order
+// of the writes; rec is then kept if there is room.
 func (f *File) append(rec *keptRecord) (uint64, []keptRecord, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -575,19 +584,18 @@ func (f *File) append(rec *keptRecord) (uint64, []keptRecord, error) {
 	if err == nil && rec != nil {
 		err = f.writeLine(rec.line)
 	}
+	var upto uint64
+	if len(late) > 0 || (rec != nil && err == nil) {
+		upto = f.written
+	}
 	switch {
-	case err == nil:
-		if len(late) == 0 && rec == nil {
-			return 0, nil, nil
-		}
-		return f.written, late, nil
-	case rec == nil:
-		return 0, nil, err
+	case err == nil, rec == nil:
+		return upto, late, err
 	case len(f.kept) < maxKept:
 		f.kept = append(f.kept, *rec)
-		return 0, nil, fmt.Errorf("%w (%d kept): %w", ErrRecordKept, len(f.kept), err)
+		return upto, late, fmt.Errorf("%w (%d kept): %w", ErrRecordKept, len(f.kept), err)
 	}
-	return 0, nil, fmt.Errorf("%w (%d records kept in memory already)", err, len(f.kept))
+	return upto, late, fmt.Errorf("%w (%d records kept in memory already)", err, len(f.kept))
 }
 
 // writeLine writes one record line, cutting back what a failed write
@@ -784,7 +792,10 @@ func (f *File) Close() error {
 	}
 	switch {
 	case lost > 0:
-		return fmt.Errorf("store: %d call records could not be written and are lost: %w", lost, kerr)
+		return fmt.Errorf("store: %d call records could not be written and are lost (%v)", lost, kerr)
+	case kerr != nil && !errors.Is(kerr, ErrClosed):
+		// Written, their fsync failed.
+		return fmt.Errorf("store: the records kept in memory: %w", kerr)
 	case err != nil:
 		return fmt.Errorf("store: %w", err)
 	}

@@ -71,8 +71,9 @@ func (f *File) OpenCall(r CallRecord) error {
 // the first's record may come after the callback's note, so a note goes
 // only with the record of the call it was made for (the same start). A
 // note left behind (a crash between the two, a removal that failed) is
-// read back by the next Open, which finds the call's record and only
-// removes it.
+// read back by the next Open, which finds the call's record in the
+// records file and only removes it (a record rotated away meanwhile is
+// not found: the call gets an interrupted record too).
 func (f *File) closeCall(r CallRecord) {
 	f.mu.Lock()
 	start, open := f.open[r.Session]

@@ -91,7 +91,7 @@ func TestKeptRecordsLostAtClose(t *testing.T) {
 		}
 	}
 	err = f.Close()
-	if err == nil || !strings.Contains(err.Error(), "2 call records could not be written and are lost") || !errors.Is(err, syscall.ENOSPC) {
+	if err == nil || !strings.Contains(err.Error(), "2 call records could not be written and are lost") || !strings.Contains(err.Error(), "no space left on device") {
 		t.Errorf("Close: %v", err)
 	}
 }
@@ -142,5 +142,77 @@ func TestKeptRecordsBounded(t *testing.T) {
 	}
 	if got := sessionsRead(t, f); len(got) != maxKept+1 || got[maxKept-1] != maxKept || got[maxKept] != maxKept+2 {
 		t.Errorf("%d records read back, want %d (the one past the bound lost)", len(got), maxKept+1)
+	}
+}
+
+// TestKeptRecordsPartlyWritten: when the disk takes some of the kept
+// records and then fails again, those written are finished (their
+// calls' notes removed, told as written late) though the new record is
+// kept. Review: they were left with their notes until a restart.
+func TestKeptRecordsPartlyWritten(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var late atomic.Int64
+	f.SetLateWritten(func(n int) { late.Add(int64(n)) })
+	for _, r := range []CallRecord{keptRec(1), keptRec(2)} {
+		if err := f.OpenCall(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := func([]byte) (int, error) { return 0, syscall.ENOSPC }
+	f.writeHook = full
+	for _, r := range []CallRecord{keptRec(1), keptRec(2)} {
+		if err := f.AppendRecord(r); !errors.Is(err, ErrRecordKept) {
+			t.Fatal(err)
+		}
+	}
+	// Room for one record.
+	f.writeHook = func(b []byte) (int, error) {
+		f.writeHook = full
+		return f.records.Write(b)
+	}
+	if err := f.AppendRecord(keptRec(3)); !errors.Is(err, ErrRecordKept) {
+		t.Fatalf("record 3: %v, want ErrRecordKept", err)
+	}
+	if got := sessionsRead(t, f); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("records %v, want [1]", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, openDir, "1.json")); !os.IsNotExist(err) {
+		t.Errorf("record 1 is written, its note is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, openDir, "2.json")); err != nil {
+		t.Errorf("record 2 is kept, its note is gone: %v", err)
+	}
+	if n := late.Load(); n != 1 {
+		t.Errorf("told of %d records written late, want 1", n)
+	}
+	f.writeHook = nil
+	if err := f.AppendRecord(keptRec(4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := sessionsRead(t, f); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+		t.Errorf("records %v, want [1 2 3 4]", got)
+	}
+}
+
+// TestKeptRecordsSyncFailsAtClose: kept records written at Close whose
+// fsync fails make Close fail (review: Close said nothing).
+func TestKeptRecordsSyncFailsAtClose(t *testing.T) {
+	f, err := Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC }
+	if err := f.AppendRecord(keptRec(1)); !errors.Is(err, ErrRecordKept) {
+		t.Fatal(err)
+	}
+	f.writeHook = nil
+	f.syncHook = func() error { return syscall.EIO }
+	if err := f.Close(); !errors.Is(err, syscall.EIO) {
+		t.Errorf("Close: %v, want the fsync's EIO", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -192,7 +193,7 @@ func TestReopenWhileAppending(t *testing.T) {
 		select {
 		case <-done:
 		default:
-			name := filepath.Join(dir, "calls.jsonl."+string(rune('a'+i%26))+string(rune('a'+i/26%26)))
+			name := filepath.Join(dir, "calls.jsonl."+strconv.Itoa(i))
 			if err := os.Rename(f.RecordsPath(), name); err == nil {
 				rotated = append(rotated, name)
 			}

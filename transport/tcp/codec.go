@@ -229,7 +229,8 @@ func (d *decoder) afterIAC(dst []byte, b byte, h decodeHandler) []byte {
 		h.logf("IAC SE outside subnegotiation ignored")
 	default:
 		if c, in := h.command(b); in {
-			// In place, dst is at least the IAC and b behind.
+			// In place this is safe: every input octet gives at
+			// most one output octet, and the IAC and b gave none.
 			dst = append(dst, c)
 		}
 	}
