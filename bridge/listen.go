@@ -25,6 +25,7 @@ import (
 	"github.com/dialgate/dialgate/internal/admit"
 	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/listenaddr"
 	"github.com/dialgate/dialgate/internal/tlscert"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/proxyproto"
@@ -225,7 +226,7 @@ type prepared struct {
 }
 
 func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, opts tcp.Options, timeout time.Duration, log printfLogger, notices *noticeLogger) (transport.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen(listenaddr.Network(addr), addr)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", addr, err)
 	}
@@ -482,7 +483,7 @@ func listenWithPage(u *url.URL, opts ws.Options, po web.Options, lg printfLogger
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	ln, err := net.Listen("tcp", u.Host)
+	ln, err := net.Listen(listenaddr.Network(u.Host), u.Host)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", u.Host, err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/callbackd"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/listenaddr"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/lapm"
 )
@@ -260,7 +261,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 		writeTimeout = 5 * time.Minute
 	}
 	if cfg.Metrics.Listen != "" {
-		ln, err := net.Listen("tcp", string(cfg.Metrics.Listen))
+		ln, err := net.Listen(listenaddr.Network(string(cfg.Metrics.Listen)), string(cfg.Metrics.Listen))
 		if err != nil {
 			_ = gw.Shutdown(context.Background())
 			return fmt.Errorf("metrics: %w", err)

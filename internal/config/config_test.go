@@ -125,6 +125,12 @@ func TestErrorPositions(t *testing.T) {
 		{"proxy_protocol without proxies", head + "proxy_protocol = true\n", "x.toml:4:1: listener[0].proxy_protocol: "},
 		{"metrics on a listener's port", "[metrics]\nlisten = \"127.0.0.1:2323\"\n" + head, "x.toml:2:1: metrics.listen: 127.0.0.1:2323 is already used by listener \"a\""},
 		{"metrics on every address, a listener's port", "[metrics]\nlisten = \":2323\"\n" + head, "x.toml:2:1: metrics.listen: :2323 is already used by listener \"a\""},
+		// [::] takes IPv4 too: beside 0.0.0.0 on the port, serve
+		// stopped with "already in use" after check said ok (IPv6 trial).
+		{"0.0.0.0 and [::]", "[[listener]]\nname = \"v4\"\naddress = \"telnet://0.0.0.0:2323\"\n[[listener]]\nname = \"v6\"\naddress = \"telnet://[::]:2323\"\n",
+			"x.toml:6:1: listener[1].address: [::]:2323 is already used by listener \"v4\" (0.0.0.0:2323): a listener on [::] takes IPv4 calls too"},
+		{"0.0.0.0 and 127.0.0.1", "[[listener]]\nname = \"v4\"\naddress = \"telnet://0.0.0.0:2323\"\n[[listener]]\nname = \"lo\"\naddress = \"tcp://127.0.0.1:2323\"\n",
+			"x.toml:6:1: listener[1].address: 127.0.0.1:2323 is already used by listener \"v4\" (0.0.0.0:2323)"},
 		{"proxy_protocol on ws", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\nproxy_protocol = true\ntrusted_proxies = [\"10.0.0.1\"]\n", "x.toml:4:1: listener[0].proxy_protocol: "},
 		{"bad proxy", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
 		{"required without v42", head + "v42 = \"off\"\nsecurity = \"required\"\n", "x.toml:5:1: listener[0].security: "},
@@ -146,6 +152,15 @@ func TestErrorPositions(t *testing.T) {
 				t.Errorf("error\n  %v\nwant prefix\n  %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestListenersPerFamily: 0.0.0.0 listens on IPv4 only, so an IPv6
+// listener on the same port beside it is fine, as are the metrics there.
+func TestListenersPerFamily(t *testing.T) {
+	_, err := Parse("x.toml", []byte("[metrics]\nlisten = \"[::1]:2323\"\n[[listener]]\nname = \"v4\"\naddress = \"telnet://0.0.0.0:2323\"\n[[listener]]\nname = \"v6\"\naddress = \"ws://[2001:db8::10]:2323/line\"\n"))
+	if err != nil {
+		t.Error(err)
 	}
 }
 

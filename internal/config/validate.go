@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/dialgate/dialgate/internal/listenaddr"
 	"github.com/dialgate/dialgate/internal/tlscert"
 )
 
@@ -173,9 +174,9 @@ func (c *Config) validate(loc *locator) Problems {
 			bad(in("listener", i, "address"), key+".address", "%v", err)
 		} else {
 			u, _ := url.Parse(l.Address)
-			if j, dup := addrs[u.Host]; dup && !(isWeb(l.Scheme()) && isWeb(c.Listeners[j].Scheme())) {
-				bad(in("listener", i, "address"), key+".address", "%s is already used by listener %q", u.Host, c.Listeners[j].Name)
-			} else {
+			if j, dup := listenerOn(addrs, u.Host); dup && !(isWeb(l.Scheme()) && isWeb(c.Listeners[j].Scheme()) && u.Host == hostOf(c.Listeners[j].Address)) {
+				bad(in("listener", i, "address"), key+".address", "%s is already used by listener %q (%s)%s", u.Host, c.Listeners[j].Name, hostOf(c.Listeners[j].Address), dualStackHint(u.Host, hostOf(c.Listeners[j].Address)))
+			} else if !dup {
 				addrs[u.Host] = i
 			}
 		}
@@ -274,11 +275,8 @@ func (c *Config) validate(loc *locator) Problems {
 		// (and the start-up error named the listener). A host that is
 		// empty or unspecified (0.0.0.0, ::) takes the port on every
 		// address, so it clashes with any listener on that port.
-		for hp, j := range addrs {
-			if sameListenAddr(m, hp) {
-				bad(at("metrics.listen"), "metrics.listen", "%s is already used by listener %q (%s)", m, c.Listeners[j].Name, hp)
-				break
-			}
+		if j, dup := listenerOn(addrs, m); dup {
+			bad(at("metrics.listen"), "metrics.listen", "%s is already used by listener %q (%s)", m, c.Listeners[j].Name, hostOf(c.Listeners[j].Address))
 		}
 	}
 	for i := range c.Listeners {
@@ -430,20 +428,37 @@ func CleanPath(p string) string {
 	return filepath.Clean(p)
 }
 
-// sameListenAddr reports whether listening on a and on b (host:port)
-// would take the same port: the ports are equal and the hosts are equal
-// or either is empty or unspecified.
-func sameListenAddr(a, b string) bool {
-	ah, ap, err1 := net.SplitHostPort(a)
-	bh, bp, err2 := net.SplitHostPort(b)
-	if err1 != nil || err2 != nil || ap != bp {
-		return false
+// listenerOn returns the first listener (in file order) among addrs
+// (host:port → listener index) whose port listening on hp would take
+// too (listenaddr.Overlap).
+func listenerOn(addrs map[string]int, hp string) (int, bool) {
+	first := -1
+	for a, j := range addrs {
+		if listenaddr.Overlap(a, hp) && (first < 0 || j < first) {
+			first = j
+		}
 	}
-	every := func(h string) bool {
-		ip, err := netip.ParseAddr(h)
-		return h == "" || err == nil && ip.IsUnspecified()
+	return first, first >= 0
+}
+
+// hostOf is a line URL's host:port.
+func hostOf(address string) string {
+	u, err := url.Parse(address)
+	if err != nil {
+		return ""
 	}
-	return strings.EqualFold(ah, bh) || every(ah) || every(bh)
+	return u.Host
+}
+
+// dualStackHint explains a clash between an IPv4 listener and one on
+// [::], which takes IPv4 calls too.
+func dualStackHint(a, b string) string {
+	for _, hp := range []string{a, b} {
+		if h, _, err := net.SplitHostPort(hp); err == nil && (h == "::" || h == "0:0:0:0:0:0:0:0") {
+			return ": a listener on [::] takes IPv4 calls too (dual-stack), so it needs no 0.0.0.0 listener beside it"
+		}
+	}
+	return ""
 }
 
 // backendHint is " (did you mean NAME?)" for a backend name that is a

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/listenaddr"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -42,7 +43,7 @@ var _ transport.Listener = (*Listener)(nil)
 // Listen answers on addr (host:port; port 0 picks a free one).
 func Listen(addr string, opts Options) (*Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1} // NewLine configures keepalive
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	ln, err := lc.Listen(context.Background(), listenaddr.Network(addr), addr)
 	if err != nil {
 		return nil, netError("listen", addr, err)
 	}

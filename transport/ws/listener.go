@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/dialgate/dialgate/internal/listenaddr"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -614,7 +615,7 @@ func Listen(address string, opts Options) (*Listener, error) {
 	if path == "" {
 		path = "/"
 	}
-	ln, err := net.Listen("tcp", u.Host)
+	ln, err := net.Listen(listenaddr.Network(u.Host), u.Host)
 	if err != nil {
 		return nil, fmt.Errorf("ws: listen %q: %w", address, err)
 	}
