@@ -321,7 +321,9 @@ func (t Trusted) Contains(addr string) bool {
 	} else if ip, err = netip.ParseAddr(addr); err != nil {
 		return false
 	}
-	ip = ip.Unmap()
+	// A link-local peer's address has its zone (the interface), which
+	// no prefix contains: fe80::1%eth0 is fe80::1 for the list.
+	ip = ip.Unmap().WithZone("")
 	for _, p := range t {
 		if p.Contains(ip) {
 			return true

@@ -207,6 +207,17 @@ func TestTrusted(t *testing.T) {
 			t.Errorf("%q: %v, want %v", addr, got, want)
 		}
 	}
+	// A link-local proxy: its connections' addresses carry the
+	// interface's zone (IPv6 trial: never matched).
+	ll, err := ParseTrusted([]string{"fe80::/64", "fe80::1%lo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"[fe80::1%lo]:5000", "[fe80::2%eth0]:1", "fe80::1"} {
+		if !ll.Contains(addr) {
+			t.Errorf("link-local %q not trusted", addr)
+		}
+	}
 	for _, bad := range []string{"10.0.0.0/33", "example.com", ""} {
 		if _, err := ParseTrusted([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)

@@ -53,12 +53,20 @@ func FuzzClientAddr(f *testing.F) {
 				r.Header.Add("X-Forwarded-For", v)
 			}
 		}
-		got, proxied := l.clientAddr(r)
+		got, proxied, cerr := l.clientAddr(r)
 		peerTrusted := false
 		if h, _, err := net.SplitHostPort(peer); err == nil {
 			if a, err := netip.ParseAddr(h); err == nil && l.trusted(a) {
 				peerTrusted = true
 			}
+		}
+		if cerr != nil {
+			// Refused: only a trusted proxy's header can make a
+			// caller unknown.
+			if !peerTrusted || got != "" || !proxied {
+				t.Fatalf("clientAddr(%q, %q) = %q, %v, %v", peer, r.Header.Values("X-Forwarded-For"), got, proxied, cerr)
+			}
+			return
 		}
 		if !proxied {
 			if got != peer {
@@ -117,8 +125,8 @@ func FuzzClientAddr(f *testing.F) {
 		vs := forged.Header.Values("X-Forwarded-For")
 		vs = append([]string{"6.6.6.6, 10.0.0.1, bogus"}, vs...)
 		forged.Header["X-Forwarded-For"] = vs
-		if g2, p2 := l.clientAddr(forged); g2 != got || !p2 {
-			t.Fatalf("prepending forged hops to %q changed %q to %q, %v", r.Header.Values("X-Forwarded-For"), got, g2, p2)
+		if g2, p2, err := l.clientAddr(forged); g2 != got || !p2 || err != nil {
+			t.Fatalf("prepending forged hops to %q changed %q to %q, %v, %v", r.Header.Values("X-Forwarded-For"), got, g2, p2, err)
 		}
 	})
 }

@@ -317,7 +317,12 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ws: busy", http.StatusServiceUnavailable)
 		return
 	}
-	remote, proxied := l.clientAddr(r)
+	remote, proxied, err := l.clientAddr(r)
+	if err != nil {
+		l.notef("ws: call via trusted proxy %s refused: %v: the proxy must name each caller by its IP address", r.RemoteAddr, err)
+		http.Error(w, "ws: X-Forwarded-For does not name the caller", http.StatusBadRequest)
+		return
+	}
 	secure := r.TLS != nil || l.forwardedHTTPS(r)
 	var hdr http.Header
 	if proto != "" {
@@ -428,15 +433,21 @@ func unrebindableHost(hostport string) bool {
 }
 
 // clientAddr returns the caller's address and whether it came through a
-// trusted proxy.
-func (l *Listener) clientAddr(r *http.Request) (string, bool) {
+// trusted proxy. The error is errUnreadableHop when a trusted proxy named
+// the caller in a way that cannot be read (a garbled or zoned hop, say
+// "unknown", where the walk from the nearest hop stops before it finds
+// an address that is not a trusted proxy's): the caller is unknown, and
+// neither the proxy's address nor a trusted hop's may stand for it (a
+// proxy on loopback would make them local for text_login = "secure",
+// and put them all under one per_source count).
+func (l *Listener) clientAddr(r *http.Request) (string, bool, error) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr, false
+		return r.RemoteAddr, false, nil
 	}
 	peer, err := netip.ParseAddr(host)
 	if err != nil || !l.trusted(peer) {
-		return r.RemoteAddr, false
+		return r.RemoteAddr, false, nil
 	}
 	var hops []string
 	for _, v := range r.Header.Values("X-Forwarded-For") {
@@ -445,7 +456,7 @@ func (l *Listener) clientAddr(r *http.Request) (string, bool) {
 		}
 	}
 	if len(hops) == 0 {
-		return r.RemoteAddr, false
+		return r.RemoteAddr, false, nil
 	}
 	// Walk from the nearest hop outwards; the first address not belonging
 	// to a trusted proxy is the caller. Anything left of it may be forged.
@@ -453,17 +464,15 @@ func (l *Listener) clientAddr(r *http.Request) (string, bool) {
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := parseHop(hops[i])
 		if err != nil {
-			break // a garbled hop: believe only what we checked so far
+			return "", true, fmt.Errorf("%w: %.60q", errUnreadableHop, hops[i])
 		}
 		if !l.trusted(a) {
-			return net.JoinHostPort(a.String(), "0"), true
+			return net.JoinHostPort(a.String(), "0"), true, nil
 		}
 		last = a
 	}
-	if last.IsValid() {
-		return net.JoinHostPort(last.String(), "0"), true
-	}
-	return r.RemoteAddr, false
+	// Every hop is a trusted proxy: the call began at the last of them.
+	return net.JoinHostPort(last.String(), "0"), true, nil
 }
 
 // forwardedHTTPS reports whether r comes from a trusted proxy that says
@@ -488,8 +497,11 @@ func (l *Listener) forwardedHTTPS(r *http.Request) bool {
 // from a proxy, the proxy's own address ("203.0.113.7:0 via trusted
 // proxy 127.0.0.1:41822").
 func (l *Listener) caller(r *http.Request) string {
-	remote, proxied := l.clientAddr(r)
-	if !proxied {
+	remote, proxied, err := l.clientAddr(r)
+	switch {
+	case err != nil:
+		return "a caller it could not name (" + err.Error() + ") via trusted proxy " + r.RemoteAddr
+	case !proxied:
 		return remote
 	}
 	return remote + " via trusted proxy " + r.RemoteAddr
@@ -497,6 +509,10 @@ func (l *Listener) caller(r *http.Request) string {
 
 // errZonedHop is parseHop's error for an address with an IPv6 zone.
 var errZonedHop = errors.New("ws: X-Forwarded-For hop with an IPv6 zone")
+
+// errUnreadableHop is clientAddr's error for a trusted proxy's
+// X-Forwarded-For that does not name the caller.
+var errUnreadableHop = errors.New("X-Forwarded-For hop is not an IP address")
 
 // parseHop parses one X-Forwarded-For hop, an IP address with or
 // without a port. A hop with an IPv6 zone ("fe80::1%eth0") is rejected
@@ -508,6 +524,9 @@ var errZonedHop = errors.New("ws: X-Forwarded-For hop with an IPv6 zone")
 // the call records in the caller's address: control characters, bidi
 // overrides, terminal escape sequences.
 func parseHop(s string) (netip.Addr, error) {
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		s = s[1 : len(s)-1] // "[2001:db8::7]": an IPv6 address without a port
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		ap, perr := netip.ParseAddrPort(s)
@@ -523,7 +542,9 @@ func parseHop(s string) (netip.Addr, error) {
 }
 
 func (l *Listener) trusted(a netip.Addr) bool {
-	a = a.Unmap()
+	// A link-local peer's address has its zone (the interface), which no
+	// prefix contains.
+	a = a.Unmap().WithZone("")
 	for _, p := range l.proxies {
 		if p.Contains(a) {
 			return true

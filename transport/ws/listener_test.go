@@ -161,8 +161,12 @@ func TestClientAddr(t *testing.T) {
 		{"forged left part", "10.1.2.3:4000", []string{"6.6.6.6, 203.0.113.7"}, "203.0.113.7:0", true},
 		{"proxy chain", "10.1.2.3:4000", []string{"203.0.113.7, 192.0.2.1", "10.9.9.9"}, "203.0.113.7:0", true},
 		{"all trusted", "10.1.2.3:4000", []string{"10.4.4.4, 10.5.5.5"}, "10.4.4.4:0", true},
-		{"garbage hop", "10.1.2.3:4000", []string{"203.0.113.7, bogus, 10.5.5.5"}, "10.5.5.5:0", true},
-		{"garbage only", "10.1.2.3:4000", []string{"bogus"}, "10.1.2.3:4000", false},
+		// A trusted proxy's hop that does not name the caller: unknown
+		// (IPv6 trial: the proxy's own address, local, stood for it).
+		{"garbage hop", "10.1.2.3:4000", []string{"203.0.113.7, bogus, 10.5.5.5"}, "", true},
+		{"garbage only", "10.1.2.3:4000", []string{"bogus"}, "", true},
+		{"unknown", "10.1.2.3:4000", []string{"unknown"}, "", true},
+		{"bracketed without port", "10.1.2.3:4000", []string{"[2001:db8::7]"}, "[2001:db8::7]:0", true},
 		{"hop with port", "10.1.2.3:4000", []string{"203.0.113.7:5555"}, "203.0.113.7:0", true},
 		{"ipv6", "[2001:db8::1]:4000", []string{"2001:db8:1::5, 2001:4860::1"}, "[2001:4860::1]:0", true},
 		{"mapped peer", "[::ffff:10.1.2.3]:4000", []string{"203.0.113.7"}, "203.0.113.7:0", true},
@@ -172,9 +176,27 @@ func TestClientAddr(t *testing.T) {
 		for _, v := range tc.xff {
 			r.Header.Add("X-Forwarded-For", v)
 		}
-		got, proxied := l.clientAddr(r)
-		if got != tc.want || proxied != tc.proxied {
-			t.Errorf("%s: clientAddr = %q, %v; want %q, %v", tc.name, got, proxied, tc.want, tc.proxied)
+		got, proxied, err := l.clientAddr(r)
+		if got != tc.want || proxied != tc.proxied || (err != nil) != (tc.want == "") {
+			t.Errorf("%s: clientAddr = %q, %v, %v; want %q, %v", tc.name, got, proxied, err, tc.want, tc.proxied)
+		}
+	}
+}
+
+// TestClientAddrLinkLocalProxy: a trusted proxy on a link-local address
+// (its connections' addresses carry the interface's zone) is believed.
+// IPv6 trial: no prefix contained a zoned address, so it never was.
+func TestClientAddrLinkLocalProxy(t *testing.T) {
+	for _, proxies := range [][]string{{"fe80::/64"}, {"fe80::1%lo"}} {
+		l, err := NewHandler(Options{TrustedProxies: proxies})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := http.NewRequest("GET", "http://gw/line", nil)
+		r.RemoteAddr = "[fe80::1%lo]:4000"
+		r.Header.Set("X-Forwarded-For", "2001:db8::7")
+		if got, proxied, err := l.clientAddr(r); got != "[2001:db8::7]:0" || !proxied || err != nil {
+			t.Errorf("proxies %q: clientAddr = %q, %v, %v", proxies, got, proxied, err)
 		}
 	}
 }
