@@ -65,7 +65,7 @@ func registerHealthMetrics(reg prometheus.Registerer, g healthSource) {
 		}, func() float64 { return boolGauge(maintenance(g)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialgate_state_dir_writable",
-			Help: "0 while the state directory cannot be written (the last reservation of session numbers or the last call record failed: disk full, or a file there the gateway refuses), else 1; a scrape retries a minute after the last failure.",
+			Help: "0 while the state directory cannot be written (the last reservation of session numbers failed, or call records wait in memory: disk full, or a file there the gateway refuses), else 1; a scrape retries 10 s after the last failure.",
 		}, func() float64 { return boolGauge(g.StoreHealth() == nil) }),
 	)
 }

@@ -151,6 +151,9 @@ func Open(dir string, block int) (*File, error) {
 		return nil, fmt.Errorf("store: lock %s: %w", dir, err)
 	}
 	f := &File{dir: dir, block: uint64(block), lock: lk, now: time.Now}
+	if openHook != nil {
+		openHook(f)
+	}
 	n, err := f.readCounter()
 	if err != nil {
 		lk.Close()
@@ -188,6 +191,10 @@ func Open(dir string, block int) (*File, error) {
 	}
 	return f, nil
 }
+
+// openHook, when set (tests), sees each File Open makes before Open
+// uses it, to set its hooks (a full disk at start-up).
+var openHook func(*File)
 
 // tailScan is how much of the end of the records file Open reads for the
 // highest session number recorded.

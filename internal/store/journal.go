@@ -111,6 +111,7 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 	// go (a crash in between writes the records again next time).
 	var notes []string
 	var calls []CallRecord
+	var callNotes []string // calls[i]'s note
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || !strings.HasSuffix(name, ".json") {
@@ -120,6 +121,7 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		notes = append(notes, path)
 		if r, ok := readOpenCall(path); ok {
 			calls = append(calls, r)
+			callNotes = append(callNotes, path)
 		}
 	}
 	// A note whose call has its record already (the note could not be
@@ -130,19 +132,29 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		recorded = f.recordedStarts(calls)
 	}
 	var last uint64
-	for _, r := range calls {
+	keep := map[string]bool{} // notes whose records wait in memory
+	for i, r := range calls {
 		highest = max(highest, r.Session)
 		if slices.ContainsFunc(recorded[r.Session], r.Start.Equal) {
 			continue
 		}
 		r.End = now
 		r.Result = ResultInterrupted
-		r.Reason = "the gateway stopped during the call (crash or kill); it ended before the gateway started again"
+		r.Reason = "the gateway stopped during the call without recording its end (a crash, a kill, or a full disk); it ended before the gateway started again"
 		k, err := encodeRecord(r)
+		var upto uint64
 		if err == nil {
-			last, _, err = f.append(&k)
+			upto, _, err = f.append(&k)
 		}
-		if err != nil {
+		last = max(last, upto)
+		switch {
+		case errors.Is(err, ErrRecordKept):
+			// A full disk: the gateway starts all the same, the
+			// record waits in memory, and its note stays until it is
+			// written (commit removes it, as this call's own).
+			f.open[r.Session] = r.Start
+			keep[callNotes[i]] = true
+		case err != nil:
 			return 0, fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
 		}
 		f.interrupted++
@@ -153,6 +165,9 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		}
 	}
 	for _, path := range notes {
+		if keep[path] {
+			continue
+		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("store: %w", err)
 		}

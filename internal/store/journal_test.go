@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -162,5 +163,51 @@ func TestOpenCallNoteLeftAfterRecord(t *testing.T) {
 	}
 	if left, err := os.ReadDir(filepath.Join(dir, openDir)); err != nil || len(left) != 0 {
 		t.Errorf("notes left after recovery: %v, %v", left, err)
+	}
+}
+
+// TestOpenCallRecoveredOnFullDisk: a gateway that starts on a full disk
+// with notes of interrupted calls left starts all the same, their
+// records wait in memory, and once written their notes go. It refused
+// to start (verification trial: "record of interrupted call 65: ...
+// kept in memory"), so a restart after a kill on a full disk stayed
+// down until someone made room.
+func TestOpenCallRecoveredOnFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	for _, n := range []uint64{65, 66} {
+		if err := f.OpenCall(CallRecord{Session: n, User: "alice", Start: start, Answer: start}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close() // the gateway was killed: the notes stay
+	defer func() { openHook = nil }()
+	openHook = func(f *File) { f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC } }
+	f, err = Open(dir, 0)
+	if err != nil {
+		t.Fatalf("Open on a full disk with notes left: %v", err)
+	}
+	defer f.Close()
+	openHook = nil
+	if n := f.Interrupted(); n != 2 {
+		t.Errorf("Interrupted() = %d, want 2", n)
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, openDir)); len(left) != 2 {
+		t.Errorf("notes left while their records wait: %d, want 2", len(left))
+	}
+	f.writeHook = nil // room again
+	if err := f.AppendRecord(CallRecord{Session: 67, Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ReadRecordsFile(f.RecordsPath())
+	if err != nil || len(recs) != 3 || recs[0].Result != ResultInterrupted || recs[1].Result != ResultInterrupted || recs[2].Session != 67 {
+		t.Errorf("records %+v, %v", recs, err)
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, openDir)); len(left) != 0 {
+		t.Errorf("%d notes left after their records were written", len(left))
 	}
 }
