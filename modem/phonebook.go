@@ -229,6 +229,8 @@ func splitHostPort(s string) (host, port string, err error) {
 		host, port = s, "23"
 		if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
 			host = s[1 : len(s)-1]
+		} else if strings.Count(s, ":") > 1 {
+			return "", "", errors.New("malformed host:port: an IPv6 address goes in brackets, [2001:db8::10]:2323")
 		} else if strings.Contains(s, ":") {
 			return "", "", errors.New("malformed host:port")
 		}

@@ -96,6 +96,14 @@ func TestPhonebookResolve(t *testing.T) {
 			t.Errorf("%q: err %v", bad, err)
 		}
 	}
+	// An IPv6 address without brackets is told how to write it (IPv6
+	// trial: only "malformed host:port").
+	if _, err := pb.Resolve("2001:db8::10:2323"); err == nil || !strings.Contains(err.Error(), "an IPv6 address goes in brackets") {
+		t.Errorf("bare IPv6: %v", err)
+	}
+	if tg, err := pb.Resolve("[::1]"); err != nil || tg.Address != "telnet://[::1]:23" {
+		t.Errorf("[::1]: %v %v", tg, err)
+	}
 	// A nil phonebook resolves addresses only.
 	var none *Phonebook
 	if tg, err := none.Resolve("bbs.example.com:23"); err != nil || tg.Address != "telnet://bbs.example.com:23" {

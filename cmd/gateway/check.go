@@ -214,8 +214,17 @@ func callbackProblem(addr string) string {
 	if u.Scheme != "telnet" && u.Scheme != "tcp" {
 		return fmt.Sprintf("the callback service calls telnet:// and tcp:// addresses, not %s://", u.Scheme)
 	}
-	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.IsUnspecified() {
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return "" // a name
+	}
+	switch bare := ip.Unmap(); {
+	case bare.IsUnspecified():
 		return fmt.Sprintf("%s is an address to listen on, not one to call (it would reach this machine)", u.Hostname())
+	case bare.IsMulticast():
+		return fmt.Sprintf("%s is a multicast address: a call goes to one host", u.Hostname())
+	case bare.Is6() && (bare.IsLinkLocalUnicast() || bare.IsInterfaceLocalMulticast()) && bare.Zone() == "":
+		return fmt.Sprintf("%s is a link-local address: name the interface to call it on (telnet://[%s%%25eth0]:PORT)", u.Hostname(), u.Hostname())
 	}
 	return ""
 }

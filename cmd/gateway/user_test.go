@@ -186,6 +186,13 @@ func TestUserCommandRefusals(t *testing.T) {
 			"gateway user: callback address \"http://127.0.0.1:30500\": the callback service calls telnet:// and tcp:// addresses, not http://\n"},
 		{"callback to listen address", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "telnet://0.0.0.0:2424", "dave"}, exitUsage,
 			"0.0.0.0 is an address to listen on, not one to call"},
+		// IPv6 trial: these passed.
+		{"callback to mapped listen address", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "telnet://[::ffff:0.0.0.0]:2424", "dave"}, exitUsage,
+			"::ffff:0.0.0.0 is an address to listen on"},
+		{"callback to multicast", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "telnet://[ff02::1]:2424", "dave"}, exitUsage,
+			"ff02::1 is a multicast address"},
+		{"callback to link-local without zone", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--callback", "telnet://[fe80::1]:2424", "dave"}, exitUsage,
+			"fe80::1 is a link-local address: name the interface"},
 		{"bad expiry", "pw\n", nil, []string{"add", "--users", path, "--password-stdin", "--expires", "soon", "bob"}, exitUsage, "--expires"},
 		{"attr with passwd", "pw\n", nil, []string{"passwd", "--users", path, "--backend", "x", "alice"}, exitUsage, "does not apply"},
 		{"stdin flag with del", "", nil, []string{"del", "--users", path, "--password-stdin", "alice"}, exitUsage, "does not apply"},
