@@ -20,9 +20,12 @@ import (
 var proxyV2Sig = []byte{0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A}
 
 // appendProxyV2 appends a PROXY v2 header describing a connection from src
-// to dst. When either address is not an IP:port (an in-memory line), or
-// the families differ, it appends a LOCAL header, which tells the backend
-// to use the connection's own addresses.
+// to dst. When the families differ (an IPv4 caller on a [::] listener, or
+// through a proxy to an IPv6 one) both go as IPv6, the IPv4 one mapped
+// (::ffff:a.b.c.d), so that the backend still learns the caller's
+// address. When either is not an IP:port (an in-memory line), it appends
+// a LOCAL header, which tells the backend to use the connection's own
+// addresses.
 func appendProxyV2(b []byte, src, dst string) []byte {
 	b = append(b, proxyV2Sig...)
 	s, err1 := netip.ParseAddrPort(src)
