@@ -13,23 +13,6 @@ import (
 	"time"
 )
 
-func keptRec(n uint64) CallRecord {
-	return CallRecord{Session: n, Listener: "modem", Result: ResultCompleted, Reason: "caller hung up"}
-}
-
-func sessionsRead(t *testing.T, f *File) []uint64 {
-	t.Helper()
-	got, err := ReadRecordsFile(f.RecordsPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s []uint64
-	for _, r := range got {
-		s = append(s, r.Session)
-	}
-	return s
-}
-
 // TestKeptRecordsWrittenByHealthRetry: records that met a full disk are
 // kept, and once the disk has room again Health's retry writes them with
 // no call coming, removes the notes of their calls and says how many
@@ -45,12 +28,12 @@ func TestKeptRecordsWrittenByHealthRetry(t *testing.T) {
 		defer f.Close()
 		var late atomic.Int64
 		f.SetLateWritten(func(n int) { late.Add(int64(n)) })
-		bridged := keptRec(2)
+		bridged := testRecord(2)
 		if err := f.OpenCall(bridged); err != nil {
 			t.Fatal(err)
 		}
 		f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC }
-		for _, r := range []CallRecord{keptRec(1), bridged, keptRec(3)} {
+		for _, r := range []CallRecord{testRecord(1), bridged, testRecord(3)} {
 			if err := f.AppendRecord(r); !errors.Is(err, ErrRecordKept) || !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("record %d on a full disk: %v, want ErrRecordKept and ENOSPC", r.Session, err)
 			}
@@ -65,7 +48,7 @@ func TestKeptRecordsWrittenByHealthRetry(t *testing.T) {
 		if h := f.Health(); h != nil {
 			t.Errorf("Health after the retry: %v", h)
 		}
-		if got := sessionsRead(t, f); !slices.Equal(got, []uint64{1, 2, 3}) {
+		if got := sessionsIn(t, f.RecordsPath()); !slices.Equal(got, []uint64{1, 2, 3}) {
 			t.Errorf("records %v, want [1 2 3]", got)
 		}
 		if n := late.Load(); n != 3 {
@@ -86,7 +69,7 @@ func TestKeptRecordsLostAtClose(t *testing.T) {
 	}
 	f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC }
 	for n := range uint64(2) {
-		if err := f.AppendRecord(keptRec(n + 1)); !errors.Is(err, ErrRecordKept) {
+		if err := f.AppendRecord(testRecord(n + 1)); !errors.Is(err, ErrRecordKept) {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +88,7 @@ func TestKeptRecordsWrittenAtClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC }
-	if err := f.AppendRecord(keptRec(1)); !errors.Is(err, ErrRecordKept) {
+	if err := f.AppendRecord(testRecord(1)); !errors.Is(err, ErrRecordKept) {
 		t.Fatal(err)
 	}
 	f.writeHook = nil
@@ -128,19 +111,19 @@ func TestKeptRecordsBounded(t *testing.T) {
 	defer f.Close()
 	f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC }
 	for n := range uint64(maxKept) {
-		if err := f.AppendRecord(keptRec(n + 1)); !errors.Is(err, ErrRecordKept) {
+		if err := f.AppendRecord(testRecord(n + 1)); !errors.Is(err, ErrRecordKept) {
 			t.Fatalf("record %d: %v", n+1, err)
 		}
 	}
-	err = f.AppendRecord(keptRec(maxKept + 1))
+	err = f.AppendRecord(testRecord(maxKept + 1))
 	if err == nil || errors.Is(err, ErrRecordKept) || !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("record past the bound: %v", err)
 	}
 	f.writeHook = nil
-	if err := f.AppendRecord(keptRec(maxKept + 2)); err != nil {
+	if err := f.AppendRecord(testRecord(maxKept + 2)); err != nil {
 		t.Fatal(err)
 	}
-	if got := sessionsRead(t, f); len(got) != maxKept+1 || got[maxKept-1] != maxKept || got[maxKept] != maxKept+2 {
+	if got := sessionsIn(t, f.RecordsPath()); len(got) != maxKept+1 || got[maxKept-1] != maxKept || got[maxKept] != maxKept+2 {
 		t.Errorf("%d records read back, want %d (the one past the bound lost)", len(got), maxKept+1)
 	}
 }
@@ -158,14 +141,14 @@ func TestKeptRecordsPartlyWritten(t *testing.T) {
 	defer f.Close()
 	var late atomic.Int64
 	f.SetLateWritten(func(n int) { late.Add(int64(n)) })
-	for _, r := range []CallRecord{keptRec(1), keptRec(2)} {
+	for _, r := range []CallRecord{testRecord(1), testRecord(2)} {
 		if err := f.OpenCall(r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	full := func([]byte) (int, error) { return 0, syscall.ENOSPC }
 	f.writeHook = full
-	for _, r := range []CallRecord{keptRec(1), keptRec(2)} {
+	for _, r := range []CallRecord{testRecord(1), testRecord(2)} {
 		if err := f.AppendRecord(r); !errors.Is(err, ErrRecordKept) {
 			t.Fatal(err)
 		}
@@ -175,10 +158,10 @@ func TestKeptRecordsPartlyWritten(t *testing.T) {
 		f.writeHook = full
 		return f.records.Write(b)
 	}
-	if err := f.AppendRecord(keptRec(3)); !errors.Is(err, ErrRecordKept) {
+	if err := f.AppendRecord(testRecord(3)); !errors.Is(err, ErrRecordKept) {
 		t.Fatalf("record 3: %v, want ErrRecordKept", err)
 	}
-	if got := sessionsRead(t, f); !slices.Equal(got, []uint64{1}) {
+	if got := sessionsIn(t, f.RecordsPath()); !slices.Equal(got, []uint64{1}) {
 		t.Errorf("records %v, want [1]", got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, openDir, "1.json")); !os.IsNotExist(err) {
@@ -191,10 +174,10 @@ func TestKeptRecordsPartlyWritten(t *testing.T) {
 		t.Errorf("told of %d records written late, want 1", n)
 	}
 	f.writeHook = nil
-	if err := f.AppendRecord(keptRec(4)); err != nil {
+	if err := f.AppendRecord(testRecord(4)); err != nil {
 		t.Fatal(err)
 	}
-	if got := sessionsRead(t, f); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+	if got := sessionsIn(t, f.RecordsPath()); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
 		t.Errorf("records %v, want [1 2 3 4]", got)
 	}
 }
@@ -207,7 +190,7 @@ func TestKeptRecordsSyncFailsAtClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC }
-	if err := f.AppendRecord(keptRec(1)); !errors.Is(err, ErrRecordKept) {
+	if err := f.AppendRecord(testRecord(1)); !errors.Is(err, ErrRecordKept) {
 		t.Fatal(err)
 	}
 	f.writeHook = nil

@@ -10,10 +10,13 @@ import (
 	"testing"
 )
 
-func reopenRecord(n uint64) CallRecord {
+// testRecord is a completed call's record numbered n.
+func testRecord(n uint64) CallRecord {
 	return CallRecord{Session: n, Listener: "modem", Result: ResultCompleted, Reason: "caller hung up"}
 }
 
+// sessionsIn is the session numbers of the records in the file at path,
+// in file order.
 func sessionsIn(t *testing.T, path string) []uint64 {
 	t.Helper()
 	got, err := ReadRecordsFile(path)
@@ -38,7 +41,7 @@ func TestReopenAfterRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := f.AppendRecord(reopenRecord(1)); err != nil {
+	if err := f.AppendRecord(testRecord(1)); err != nil {
 		t.Fatal(err)
 	}
 	rotated := filepath.Join(dir, "calls.jsonl.1")
@@ -46,19 +49,19 @@ func TestReopenAfterRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Written after the rename, before the reload: still the old file.
-	if err := f.AppendRecord(reopenRecord(2)); err != nil {
+	if err := f.AppendRecord(testRecord(2)); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := f.Reopen(); !ok || err != nil {
 		t.Fatalf("Reopen after a rename = %v, %v; want true, nil", ok, err)
 	}
-	if err := f.AppendRecord(reopenRecord(3)); err != nil {
+	if err := f.AppendRecord(testRecord(3)); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := f.Reopen(); ok || err != nil {
 		t.Fatalf("Reopen with nothing rotated = %v, %v; want false, nil", ok, err)
 	}
-	if err := f.AppendRecord(reopenRecord(4)); err != nil {
+	if err := f.AppendRecord(testRecord(4)); err != nil {
 		t.Fatal(err)
 	}
 	if got := sessionsIn(t, rotated); len(got) != 2 || got[0] != 1 || got[1] != 2 {
@@ -94,7 +97,7 @@ func TestReopenKeepsTornNewFile(t *testing.T) {
 	if ok, err := f.Reopen(); !ok || err != nil {
 		t.Fatalf("Reopen = %v, %v", ok, err)
 	}
-	if err := f.AppendRecord(reopenRecord(8)); err != nil {
+	if err := f.AppendRecord(testRecord(8)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadRecordsFile(f.RecordsPath())
@@ -123,7 +126,7 @@ func TestReopenRefusesSymlink(t *testing.T) {
 	if ok, err := f.Reopen(); ok || !errors.Is(err, ErrSymlink) {
 		t.Fatalf("Reopen onto a symlink = %v, %v; want false and ErrSymlink", ok, err)
 	}
-	if err := f.AppendRecord(reopenRecord(1)); err != nil {
+	if err := f.AppendRecord(testRecord(1)); err != nil {
 		t.Fatal(err)
 	}
 	if got := sessionsIn(t, old); len(got) != 1 || got[0] != 1 {
@@ -154,7 +157,7 @@ func TestReopenSyncFailure(t *testing.T) {
 		t.Errorf("Health after the failed fsync = %v, want EIO", err)
 	}
 	f.syncHook = nil
-	if err := f.AppendRecord(reopenRecord(1)); err != nil {
+	if err := f.AppendRecord(testRecord(1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Health(); err != nil {
@@ -179,7 +182,7 @@ func TestReopenWhileAppending(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if err := f.AppendRecord(reopenRecord(uint64(w*each + i + 1))); err != nil {
+				if err := f.AppendRecord(testRecord(uint64(w*each + i + 1))); err != nil {
 					t.Error(err)
 					return
 				}
