@@ -132,7 +132,11 @@ var _ Store = (*File)(nil)
 // error matching ErrSymlink, naming it: see openFile); who may create
 // files in dir is judged by the caller (auth's check of the state
 // directory, at gateway start).
-func Open(dir string, block int) (*File, error) {
+func Open(dir string, block int) (*File, error) { return open(dir, block, nil) }
+
+// open is Open; setup, if not nil, sees the File before Open uses it
+// (tests set its hooks: a full disk at start-up).
+func open(dir string, block int, setup func(*File)) (*File, error) {
 	if block <= 0 {
 		block = DefaultBlock
 	}
@@ -151,8 +155,8 @@ func Open(dir string, block int) (*File, error) {
 		return nil, fmt.Errorf("store: lock %s: %w", dir, err)
 	}
 	f := &File{dir: dir, block: uint64(block), lock: lk, now: time.Now}
-	if openHook != nil {
-		openHook(f)
+	if setup != nil {
+		setup(f)
 	}
 	n, err := f.readCounter()
 	if err != nil {
@@ -191,10 +195,6 @@ func Open(dir string, block int) (*File, error) {
 	}
 	return f, nil
 }
-
-// openHook, when set (tests), sees each File Open makes before Open
-// uses it, to set its hooks (a full disk at start-up).
-var openHook func(*File)
 
 // tailScan is how much of the end of the records file Open reads for the
 // highest session number recorded.
@@ -379,14 +379,18 @@ func (f *File) probeReserve() bool {
 
 // noteReserve keeps the outcome of a reservation for Health and
 // NextSession's retries: a success clears the troubles of the state
-// directory, records' included. f.mu is held.
+// directory, records' included unless some are still kept in memory.
+// f.mu is held.
 func (f *File) noteReserve(err error) {
 	if err == nil {
 		// Records kept in memory keep their trouble until written
-		// (Health's retry writes them).
+		// (Health's retry writes them, reserveRetry from now: not at
+		// every scrape).
 		f.reserveErr = nil
 		if len(f.kept) == 0 {
 			f.appendErr = nil
+		} else {
+			f.retryTime = f.now().Add(reserveRetry)
 		}
 		f.publishHealth()
 		return
@@ -420,6 +424,9 @@ func (f *File) noteAppend(try uint64, err error) {
 		}
 	default:
 		f.appendErr = err
+		if f.reserveErr == nil {
+			f.retryTime = f.now().Add(reserveRetry)
+		}
 	}
 	f.publishHealth()
 }
@@ -799,7 +806,10 @@ func (f *File) Close() error {
 	}
 	switch {
 	case lost > 0:
-		return fmt.Errorf("store: %d call records could not be written and are lost (%v)", lost, kerr)
+		if kerr == nil {
+			kerr = errors.New("kept after the last try")
+		}
+		return fmt.Errorf("store: %d call records could not be written and are lost: %w", lost, kerr)
 	case kerr != nil && !errors.Is(kerr, ErrClosed):
 		// Written, their fsync failed.
 		return fmt.Errorf("store: the records kept in memory: %w", kerr)

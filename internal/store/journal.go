@@ -143,7 +143,15 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		r.Reason = "the gateway stopped during the call without recording its end (a crash, a kill, or a full disk); it ended before the gateway started again"
 		k, err := encodeRecord(r)
 		var upto uint64
-		if err == nil {
+		switch {
+		case err != nil:
+		case len(f.kept) > 0 && len(f.kept) < maxKept:
+			// One waits already (the disk is full): the rest wait
+			// behind it, in order, and no write is tried that could
+			// take kept ones out of this loop's bookkeeping.
+			f.kept = append(f.kept, k)
+			err = ErrRecordKept
+		default:
 			upto, _, err = f.append(&k)
 		}
 		last = max(last, upto)

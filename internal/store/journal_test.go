@@ -185,14 +185,11 @@ func TestOpenCallRecoveredOnFullDisk(t *testing.T) {
 		}
 	}
 	f.Close() // the gateway was killed: the notes stay
-	defer func() { openHook = nil }()
-	openHook = func(f *File) { f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC } }
-	f, err = Open(dir, 0)
+	f, err = open(dir, 0, func(f *File) { f.writeHook = func([]byte) (int, error) { return 0, syscall.ENOSPC } })
 	if err != nil {
 		t.Fatalf("Open on a full disk with notes left: %v", err)
 	}
 	defer f.Close()
-	openHook = nil
 	if n := f.Interrupted(); n != 2 {
 		t.Errorf("Interrupted() = %d, want 2", n)
 	}
