@@ -2,28 +2,38 @@ package bridge
 
 import (
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
 // ptyInputQueued is how many octets the program on the pty whose master
-// is ptmx has not read yet from its terminal's input (TIOCINQ on the
-// slave side, which TIOCGPTPEER opens from the master for the question:
-// the gateway keeps only the master, and the slave's name could belong
-// to another call's pty by the time it was opened); ok is false when
-// that cannot be told (a kernel before 4.13, a closed master).
+// is ptmx has not read yet from its terminal's input: TIOCINQ on the
+// slave side, opened from the master for the question (the gateway
+// keeps only the master). TIOCGPTPEER opens it (Linux 4.13 and later);
+// before that, the slave's name from TIOCGPTN. Both run inside Control,
+// which holds the master open, so the slave cannot be another call's.
+// ok is false when it cannot be told (a closed master).
 func ptyInputQueued(ptmx *os.File) (n int, ok bool) {
 	rc, err := ptmx.SyscallConn()
 	if err != nil {
 		return 0, false
 	}
 	cerr := rc.Control(func(fd uintptr) {
-		slave, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, unix.TIOCGPTPEER, uintptr(unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC))
+		const flags = unix.O_RDONLY | unix.O_NOCTTY | unix.O_NONBLOCK | unix.O_CLOEXEC
+		slave, _, errno := unix.Syscall(unix.SYS_IOCTL, fd, unix.TIOCGPTPEER, uintptr(flags))
+		sfd := int(slave)
 		if errno != 0 {
-			return
+			num, err := unix.IoctlGetUint32(int(fd), unix.TIOCGPTN)
+			if err != nil {
+				return
+			}
+			if sfd, err = unix.Open("/dev/pts/"+strconv.FormatUint(uint64(num), 10), flags, 0); err != nil {
+				return
+			}
 		}
-		defer unix.Close(int(slave))
-		q, err := unix.IoctlGetInt(int(slave), unix.TIOCINQ)
+		defer unix.Close(sfd)
+		q, err := unix.IoctlGetInt(sfd, unix.TIOCINQ)
 		n, ok = q, err == nil
 	})
 	return n, ok && cerr == nil

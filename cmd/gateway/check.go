@@ -223,7 +223,7 @@ func callbackProblem(addr string) string {
 		return fmt.Sprintf("%s is an address to listen on, not one to call (it would reach this machine)", u.Hostname())
 	case bare.IsMulticast():
 		return fmt.Sprintf("%s is a multicast address: a call goes to one host", u.Hostname())
-	case bare.Is6() && (bare.IsLinkLocalUnicast() || bare.IsInterfaceLocalMulticast()) && bare.Zone() == "":
+	case bare.Is6() && bare.IsLinkLocalUnicast() && bare.Zone() == "":
 		return fmt.Sprintf("%s is a link-local address: name the interface to call it on (telnet://[%s%%25eth0]:PORT)", u.Hostname(), u.Hostname())
 	}
 	return ""

@@ -129,6 +129,11 @@ func TestErrorPositions(t *testing.T) {
 		// stopped with "already in use" after check said ok (IPv6 trial).
 		{"0.0.0.0 and [::]", "[[listener]]\nname = \"v4\"\naddress = \"telnet://0.0.0.0:2323\"\n[[listener]]\nname = \"v6\"\naddress = \"telnet://[::]:2323\"\n",
 			"x.toml:6:1: listener[1].address: [::]:2323 is already used by listener \"v4\" (0.0.0.0:2323): a listener on [::] takes IPv4 calls too"},
+		// Second review: these passed check and failed serve.
+		{"two ws listeners on one port", "[[listener]]\nname = \"a\"\naddress = \"ws://127.0.0.1:8080/line\"\n[[listener]]\nname = \"b\"\naddress = \"ws://127.0.0.1:8080/v42\"\n",
+			"x.toml:6:1: listener[1].address: 127.0.0.1:8080 is already used by listener \"a\""},
+		{"metrics by name beside 0.0.0.0", "[metrics]\nlisten = \"localhost:2323\"\n[[listener]]\nname = \"v4\"\naddress = \"telnet://0.0.0.0:2323\"\n",
+			"x.toml:2:1: metrics.listen: localhost:2323 is already used by listener \"v4\""},
 		{"0.0.0.0 and 127.0.0.1", "[[listener]]\nname = \"v4\"\naddress = \"telnet://0.0.0.0:2323\"\n[[listener]]\nname = \"lo\"\naddress = \"tcp://127.0.0.1:2323\"\n",
 			"x.toml:6:1: listener[1].address: 127.0.0.1:2323 is already used by listener \"v4\" (0.0.0.0:2323)"},
 		{"proxy_protocol on ws", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:80/line\"\nproxy_protocol = true\ntrusted_proxies = [\"10.0.0.1\"]\n", "x.toml:4:1: listener[0].proxy_protocol: "},

@@ -174,9 +174,12 @@ func (c *Config) validate(loc *locator) Problems {
 			bad(in("listener", i, "address"), key+".address", "%v", err)
 		} else {
 			u, _ := url.Parse(l.Address)
-			if j, dup := listenerOn(addrs, u.Host); dup && !(isWeb(l.Scheme()) && isWeb(c.Listeners[j].Scheme()) && u.Host == hostOf(c.Listeners[j].Address)) {
+			// Every listener opens its own socket, WebSocket ones on
+			// one host:port with other paths too (serve stopped with
+			// "address already in use" after check said ok).
+			if j, dup := listenerOn(addrs, u.Host); dup {
 				bad(in("listener", i, "address"), key+".address", "%s is already used by listener %q (%s)%s", u.Host, c.Listeners[j].Name, hostOf(c.Listeners[j].Address), dualStackHint(u.Host, hostOf(c.Listeners[j].Address)))
-			} else if !dup {
+			} else {
 				addrs[u.Host] = i
 			}
 		}
@@ -453,10 +456,14 @@ func hostOf(address string) string {
 // dualStackHint explains a clash between an IPv4 listener and one on
 // [::], which takes IPv4 calls too.
 func dualStackHint(a, b string) string {
-	for _, hp := range []string{a, b} {
-		if h, _, err := net.SplitHostPort(hp); err == nil && (h == "::" || h == "0:0:0:0:0:0:0:0") {
-			return ": a listener on [::] takes IPv4 calls too (dual-stack), so it needs no 0.0.0.0 listener beside it"
-		}
+	ip := func(hp string) netip.Addr {
+		h, _, _ := net.SplitHostPort(hp)
+		a, _ := netip.ParseAddr(h)
+		return a
+	}
+	ia, ib := ip(a), ip(b)
+	if ia.Is6() && ia.IsUnspecified() && ib.Is4() || ib.Is6() && ib.IsUnspecified() && ia.Is4() {
+		return ": a listener on [::] takes IPv4 calls too (dual-stack), so it needs no IPv4 listener beside it on that port"
 	}
 	return ""
 }

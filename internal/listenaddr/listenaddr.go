@@ -32,8 +32,9 @@ func Network(addr string) string {
 // Overlap reports whether listening on a and on b (host:port each, as
 // Network listens) would take the same port: the same port (not 0) and
 // the same host, or either host empty, or either [::] (which takes IPv4
-// too), or either the unspecified address of the other's family. Host
-// names are compared as written.
+// too), or either the unspecified address of the other's family. A
+// host name (not resolved here) clashes with the same name and with an
+// unspecified address of either family, since it may name this machine.
 func Overlap(a, b string) bool {
 	ah, ap, err1 := net.SplitHostPort(a)
 	bh, bp, err2 := net.SplitHostPort(b)
@@ -45,9 +46,15 @@ func Overlap(a, b string) bool {
 	}
 	ia, erra := netip.ParseAddr(ah)
 	ib, errb := netip.ParseAddr(bh)
-	if erra != nil || errb != nil {
-		return false
+	switch {
+	case erra != nil && errb != nil:
+		return false // two names
+	case erra != nil:
+		return ib.IsUnspecified()
+	case errb != nil:
+		return ia.IsUnspecified()
 	}
+	ia, ib = ia.Unmap(), ib.Unmap()
 	if ia == ib || ia.Is6() && ia.IsUnspecified() || ib.Is6() && ib.IsUnspecified() {
 		return true
 	}

@@ -89,7 +89,9 @@ func FuzzClientAddr(f *testing.F) {
 		var hops []string
 		for _, v := range r.Header.Values("X-Forwarded-For") {
 			for _, h := range strings.Split(v, ",") {
-				hops = append(hops, strings.TrimSpace(h))
+				if h = strings.TrimSpace(h); h != "" {
+					hops = append(hops, h)
+				}
 			}
 		}
 		// Find the hop believed, walking from the right as a proxy

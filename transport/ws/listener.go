@@ -452,7 +452,11 @@ func (l *Listener) clientAddr(r *http.Request) (string, bool, error) {
 	var hops []string
 	for _, v := range r.Header.Values("X-Forwarded-For") {
 		for _, h := range strings.Split(v, ",") {
-			hops = append(hops, strings.TrimSpace(h))
+			// An empty element ("203.0.113.7,") names nobody and
+			// stops nothing.
+			if h = strings.TrimSpace(h); h != "" {
+				hops = append(hops, h)
+			}
 		}
 	}
 	if len(hops) == 0 {

@@ -167,6 +167,8 @@ func TestClientAddr(t *testing.T) {
 		{"garbage only", "10.1.2.3:4000", []string{"bogus"}, "", true},
 		{"unknown", "10.1.2.3:4000", []string{"unknown"}, "", true},
 		{"bracketed without port", "10.1.2.3:4000", []string{"[2001:db8::7]"}, "[2001:db8::7]:0", true},
+		{"empty elements", "10.1.2.3:4000", []string{"203.0.113.7,", ", 10.5.5.5"}, "203.0.113.7:0", true},
+		{"nginx appending to a client's garbage", "10.1.2.3:4000", []string{"garbage, 203.0.113.7"}, "203.0.113.7:0", true},
 		{"hop with port", "10.1.2.3:4000", []string{"203.0.113.7:5555"}, "203.0.113.7:0", true},
 		{"ipv6", "[2001:db8::1]:4000", []string{"2001:db8:1::5, 2001:4860::1"}, "[2001:4860::1]:0", true},
 		{"mapped peer", "[::ffff:10.1.2.3]:4000", []string{"203.0.113.7"}, "203.0.113.7:0", true},
