@@ -18,6 +18,7 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
+	dterm "github.com/dialgate/dialgate/internal/term"
 )
 
 func init() {
@@ -99,6 +100,12 @@ func ttySecret(in *os.File, w io.Writer) func(prompt string) ([]byte, error) {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		defer signal.Stop(sig)
+		// The echo goes off here, before the prompt and the reader
+		// start, so that a signal at any moment finds it off and the
+		// restore below turns it back on. A reader that turned it off
+		// itself could do so after that restore, and Ctrl-C typed the
+		// instant the prompt appeared left the terminal without echo.
+		restore, eerr := dterm.EchoOff(fd)
 		fmt.Fprint(w, prompt)
 		type result struct {
 			b   []byte
@@ -108,11 +115,19 @@ func ttySecret(in *os.File, w io.Writer) func(prompt string) ([]byte, error) {
 		// A read of the terminal cannot be interrupted: after a signal
 		// this goroutine stays in it until the process exits.
 		go func() {
-			b, err := term.ReadPassword(fd)
+			if eerr == nil {
+				b, err := dterm.ReadLineBytes(in)
+				got <- result{b, err}
+				return
+			}
+			b, err := term.ReadPassword(fd) // systems without EchoOff
 			got <- result{b, err}
 		}()
 		select {
 		case r := <-got:
+			if restore != nil {
+				restore()
+			}
 			fmt.Fprintln(w)
 			return r.b, r.err
 		case s := <-sig:

@@ -117,3 +117,23 @@ func TestUserInterruptAtPrompt(t *testing.T) {
 		t.Errorf("users file after an interrupted add: %v", err)
 	}
 }
+
+// TestUserInterruptAtPromptAtOnce: Ctrl-C typed the instant the prompt
+// appears, before anything else, gives the terminal its echo back. The
+// code turns the echo off before the prompt and the reader start; the
+// race it replaced (the reader turning the echo off after the signal's
+// restore) was microseconds wide and this test did not catch it in four
+// runs against the old code: it checks the behaviour, not the race.
+func TestUserInterruptAtPromptAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	for range 5 {
+		users := filepath.Join(t.TempDir(), "users.toml")
+		cmd := exec.Command(gatewayBinary(t), "user", "add", "--users", users, "bob")
+		ptmx, screen, done := startOnPty(t, cmd, 80, 24)
+		waitFor(t, func() bool { return strings.HasSuffix(screen.String(), "New password for bob: ") })
+		io.WriteString(ptmx, "\x03")
+		interrupted(t, ptmx, screen, done, exitFailure, "interrupted", unix.ECHO)
+	}
+}

@@ -75,6 +75,14 @@ func ReadPassword(in *os.File, out io.Writer, prompt string) (string, error) {
 	return s, err
 }
 
+// EchoOff turns off the echo of the terminal fd (keeping line editing
+// and signals) and returns the function that gives the terminal its
+// previous mode; on systems other than Linux it fails. For a caller
+// that reads a password itself (ReadLineBytes) and must have the echo
+// off before anything else can happen, such as a signal handler that
+// restores the terminal.
+func EchoOff(fd int) (restore func(), err error) { return echoOff(fd) }
+
 // ReadPasswordBytes prints prompt to out and reads one line from in
 // without echo. When in is a terminal, echo is turned off for the read;
 // otherwise (a pipe) the line is read as it comes, one octet at a time so
