@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,7 +156,15 @@ func normalizeHost(h string) (string, error) {
 			return "", fmt.Errorf("auth: host %q: white space, control or non-ASCII characters: %w", h, ErrKnownHostsFile)
 		}
 	}
-	return strings.ToLower(h), nil
+	h = strings.ToLower(h)
+	// An IP address is one host however it is written: [0:0::1]:23 is
+	// [::1]:23, [::ffff:192.0.2.1]:23 is 192.0.2.1:23.
+	if host, port, err := net.SplitHostPort(h); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			h = net.JoinHostPort(ip.Unmap().String(), port)
+		}
+	}
+	return h, nil
 }
 
 // Path returns the file the list was loaded from.

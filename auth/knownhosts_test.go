@@ -19,7 +19,8 @@ func TestKnownHostsPinned(t *testing.T) {
 	text := "# pinned from the BBS list\n" +
 		"BBS.Example.net:2323 " + Fingerprint(good) + "  # operator's key\n" +
 		"\n" +
-		"gw.example.org:23 " + base64.StdEncoding.EncodeToString(good) + "\n"
+		"gw.example.org:23 " + base64.StdEncoding.EncodeToString(good) + "\n" +
+		"[0:0::1]:2323 " + Fingerprint(good) + "\n"
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +28,9 @@ func TestKnownHostsPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, host := range []string{"bbs.example.net:2323", "BBS.EXAMPLE.NET:2323", "gw.example.org:23"} {
+	// An IP address however written (IPv6 trial: [0:0:0:0:0:0:0:1]
+	// was unknown with [::1] pinned).
+	for _, host := range []string{"bbs.example.net:2323", "BBS.EXAMPLE.NET:2323", "gw.example.org:23", "[::1]:2323", "[0:0:0:0:0:0:0:1]:2323"} {
 		if n, err := kh.Check(host, good, false); n || err != nil {
 			t.Errorf("%s with its pinned key: %v, %v", host, n, err)
 		}
