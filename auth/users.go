@@ -78,10 +78,10 @@ func ValidUserID(id string) error {
 		return fmt.Errorf("auth: user ID length %d outside 1..%d: %w", len(id), MaxUserIDLen, ErrBadUser)
 	}
 	if !isAlnum(id[0]) {
-		return fmt.Errorf("auth: user ID %q must start with a letter or digit: %w", id, ErrBadUser)
+		return fmt.Errorf("auth: user ID %q must start with an ASCII letter or digit: %w", id, ErrBadUser)
 	}
 	if !isName(id) {
-		return fmt.Errorf("auth: user ID %q may hold only letters, digits, '.', '_' and '-': %w", id, ErrBadUser)
+		return fmt.Errorf("auth: user ID %q may hold only ASCII letters, digits, '.', '_' and '-': %w", id, ErrBadUser)
 	}
 	return nil
 }

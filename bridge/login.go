@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/store"
@@ -162,8 +163,9 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			}
 			return string(b), nil
 		case c == 0x08 || c == 0x7F:
+			// A character, not an octet: a UTF-8 one is several.
 			if len(b) > 0 {
-				b = b[:len(b)-1]
+				b = b[:len(b)-lastCharLen(b)]
 				if e.echo && !secret {
 					out = append(out, '\b', ' ', '\b')
 				}
@@ -175,7 +177,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			return "", errLoginCancelled
 		case c == 0x15: // ^U: kill the line
 			if e.echo && !secret {
-				for range b {
+				for range utf8.RuneCount(b) {
 					out = append(out, '\b', ' ', '\b')
 				}
 			}
@@ -466,4 +468,14 @@ func failedAttempts(n int) string {
 		return "1 failed login attempt"
 	}
 	return fmt.Sprintf("%d failed login attempts", n)
+}
+
+// lastCharLen is how many octets the last character of b takes: a whole
+// UTF-8 sequence, or one octet of anything else (Latin-1 and other
+// single-octet text).
+func lastCharLen(b []byte) int {
+	if r, n := utf8.DecodeLastRune(b); r != utf8.RuneError || n > 1 {
+		return n
+	}
+	return 1
 }

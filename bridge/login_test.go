@@ -34,6 +34,12 @@ func TestLineEditor(t *testing.T) {
 		// (UTF-8 continuation octets).
 		{"j\xc3\xbcrgen\r", "j\xc3\xbcrgen", "j\xc3\xbcrgen\r\n"},
 		{"\x91\xc3\xa9mile\r", "\xc3\xa9mile", "\xc3\xa9mile\r\n"},
+		// Backspace takes a character, not an octet of it; ^U erases
+		// one column per character (charset trial: "p\xc3\xa9" then
+		// DEL left "p\xc3").
+		{"p\xc3\xa9\x7f1\r", "p1", "p\xc3\xa9\b \b1\r\n"},
+		{"\xe6\x97\xa5x\x15ok\r", "ok", "\xe6\x97\xa5x\b \b\b \bok\r\n"},
+		{"jos\xe9\x7fe\r", "jose", "jos\xe9\b \be\r\n"}, // Latin-1: one octet
 	} {
 		var out bytes.Buffer
 		e := newLineEditor(strings.NewReader(tc.in), &out, true)

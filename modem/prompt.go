@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 )
 
 // Prompter asks the DTE's user for a line while a dial is in progress:
@@ -94,8 +95,13 @@ func (e *lineEditor) feed(c byte) ([]byte, editResult) {
 		if len(e.buf) == 0 {
 			return nil, editMore
 		}
-		e.buf[len(e.buf)-1] = 0
-		e.buf = e.buf[:len(e.buf)-1]
+		// A character, not an octet: a UTF-8 one is several.
+		n := 1
+		if r, size := utf8.DecodeLastRune(e.buf); r != utf8.RuneError || size > 1 {
+			n = size
+		}
+		clear(e.buf[len(e.buf)-n:])
+		e.buf = e.buf[:len(e.buf)-n]
 		if e.echo {
 			return []byte("\b \b"), editMore
 		}
@@ -301,11 +307,12 @@ func (m *modem) endPrompting() {
 // (0x80-0x9F, CSI at 0x9B on an 8-bit terminal) included, even as part
 // of a UTF-8 sequence.
 func printable(text string) []byte {
-	b := []byte(text)
-	for i, c := range b {
-		if c != cr && c != lf && (c < 0x20 || c > 0x7e) {
-			b[i] = '?'
+	b := make([]byte, 0, len(text))
+	for _, r := range text { // one '?' per character, not per octet
+		if r != cr && r != lf && (r < 0x20 || r > 0x7e) {
+			r = '?'
 		}
+		b = append(b, byte(r))
 	}
 	return b
 }

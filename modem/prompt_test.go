@@ -38,6 +38,8 @@ func TestLineEditor(t *testing.T) {
 		{false, "secret\b!\r", "secre!", "\r\n", editDone},
 		{true, "x\x03", "x", "x^C\r\n", editAbort},
 		{true, "\n\x01a\r", "a", "\aa\r\n", editDone},
+		// Backspace takes a UTF-8 character whole (charset trial).
+		{false, "p\xc3\xa9\x7f1\r", "p1", "\r\n", editDone},
 	} {
 		line, out, res := run(c.echo, c.in)
 		if line != c.line || out != c.out || res != c.res {
