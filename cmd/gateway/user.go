@@ -116,7 +116,10 @@ func ttySecret(in *os.File, w io.Writer) func(prompt string) ([]byte, error) {
 		// this goroutine stays in it until the process exits.
 		go func() {
 			if eerr == nil {
-				b, err := dterm.ReadLineBytes(in)
+				// The echo is off already; this also flushes the
+				// rest of an over-long line, so the shell does not
+				// read it.
+				b, err := dterm.ReadPasswordBytes(in, io.Discard, "")
 				got <- result{b, err}
 				return
 			}
