@@ -140,7 +140,7 @@ func (p *PTY) Read(b []byte) (int, error) {
 			return 0, fmt.Errorf("modem: pty: %w", err)
 		}
 		if p.drop() {
-			return 0, fmt.Errorf("modem: pty %s closed: %w", p.path, ErrDTRDrop)
+			return 0, fmt.Errorf("modem: pty %s closed: %w (%w)", p.path, ErrDTRDrop, ErrDTEClosed)
 		}
 		t := time.NewTimer(ptyPoll)
 		select {

@@ -18,6 +18,13 @@ import (
 // Run.
 var ErrDTRDrop = errors.New("modem: DTE dropped DTR")
 
+// ErrDTEClosed is wrapped with ErrDTRDrop when the DTE did not only drop
+// DTR but closed its end (a pty's last holder closed it): nothing said to
+// it after the drop is for the next DTE, so the hang-up's NO CARRIER is
+// not sent. A serial DTE that drops DTR may still be listening, and hears
+// it, as from a modem.
+var ErrDTEClosed = errors.New("modem: the DTE closed its end")
+
 // CarrierSetter is implemented by DTEs that can show the carrier to the
 // DTE (a serial port wired so that one of our outputs reaches the DTE's
 // DCD input). Run calls SetCarrier with Interp.DCD whenever it changes,
@@ -100,6 +107,8 @@ type event struct {
 	err  error
 	// prompt is a dial's Prompter call (evPrompt).
 	prompt *promptReq
+	// gone: the DTE closed its end (evDTR; ErrDTEClosed).
+	gone bool
 }
 
 // modem runs an Interp against a DTE and the injected Dialer and Answerer.
@@ -403,7 +412,15 @@ func (m *modem) handle(ev event) error {
 		m.dtrDown.rearm()
 		m.endPrompting()
 		m.held.resume() // an XOFF does not outlive the DTE that sent it
-		m.apply(m.ip.DTRDrop(now))
+		out := m.ip.DTRDrop(now)
+		if ev.gone {
+			// The result of the drop (NO CARRIER) would be queued for
+			// the DTE that went and reach the next DTE session as its
+			// own, when that opens the pty before it is written (seen
+			// under load).
+			out.DTE = nil
+		}
+		m.apply(out)
 	case evDTEEnd:
 		if errors.Is(ev.err, io.EOF) {
 			return fmt.Errorf("modem: DTE closed: %w", ev.err)
@@ -795,7 +812,7 @@ func (m *modem) readDTE(dte io.Reader) {
 			// and the loop stops waiting for it at once.
 			m.dtrDown.fire()
 			m.dteEpoch.Add(1)
-			if !m.send(event{kind: evDTR}) {
+			if !m.send(event{kind: evDTR, gone: errors.Is(err, ErrDTEClosed)}) {
 				return
 			}
 			continue
