@@ -468,7 +468,7 @@ func (c *call) finish() {
 		<-c.journaled // the note goes before the record that removes it
 	}
 	if err := c.s.store.AppendRecord(c.rec); err != nil {
-		logRecordError(c.log, err)
+		LogRecordError(c.log, err)
 	}
 	fields := []zap.Field{
 		zap.String("result", c.rec.Result), zap.String("reason", c.rec.Reason),
@@ -1080,9 +1080,10 @@ func callerEndReason(err error) string {
 	return "caller line failed: " + err.Error()
 }
 
-// logRecordError logs a call record AppendRecord could not write: kept
-// in memory to be written later (a full disk), or lost.
-func logRecordError(log *zap.Logger, err error) {
+// LogRecordError logs a call record AppendRecord could not write: kept
+// in memory to be written later (a full disk), or lost. The callback
+// service's records (cmd/gateway) log the same way.
+func LogRecordError(log *zap.Logger, err error) {
 	if errors.Is(err, store.ErrRecordKept) {
 		log.Warn("call record not written yet: kept in memory until the state directory has room", zap.Error(err))
 		return

@@ -616,10 +616,8 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 			}
 			clog.Info("callback attempt", fields...)
 			if failed {
-				if err := gw.Store.AppendRecord(rec); errors.Is(err, store.ErrRecordKept) {
-					clog.Warn("call record not written yet: kept in memory until the state directory has room", zap.Error(err))
-				} else if err != nil {
-					clog.Error("call record lost", zap.Error(err))
+				if err := gw.Store.AppendRecord(rec); err != nil {
+					bridge.LogRecordError(clog, err)
 				}
 			}
 		}),

@@ -177,8 +177,8 @@ func (c *Config) validate(loc *locator) Problems {
 			// Every listener opens its own socket, WebSocket ones on
 			// one host:port with other paths too (serve stopped with
 			// "address already in use" after check said ok).
-			if j, dup := listenerOn(addrs, u.Host); dup {
-				bad(in("listener", i, "address"), key+".address", "%s is already used by listener %q (%s)%s", u.Host, c.Listeners[j].Name, hostOf(c.Listeners[j].Address), dualStackHint(u.Host, hostOf(c.Listeners[j].Address)))
+			if j, on, dup := listenerOn(addrs, u.Host); dup {
+				bad(in("listener", i, "address"), key+".address", "%s is already used by listener %q (%s)%s", u.Host, c.Listeners[j].Name, on, dualStackHint(u.Host, on))
 			} else {
 				addrs[u.Host] = i
 			}
@@ -278,8 +278,8 @@ func (c *Config) validate(loc *locator) Problems {
 		// (and the start-up error named the listener). A host that is
 		// empty or unspecified (0.0.0.0, ::) takes the port on every
 		// address, so it clashes with any listener on that port.
-		if j, dup := listenerOn(addrs, m); dup {
-			bad(at("metrics.listen"), "metrics.listen", "%s is already used by listener %q (%s)", m, c.Listeners[j].Name, hostOf(c.Listeners[j].Address))
+		if j, on, dup := listenerOn(addrs, m); dup {
+			bad(at("metrics.listen"), "metrics.listen", "%s is already used by listener %q (%s)", m, c.Listeners[j].Name, on)
 		}
 	}
 	for i := range c.Listeners {
@@ -433,24 +433,15 @@ func CleanPath(p string) string {
 
 // listenerOn returns the first listener (in file order) among addrs
 // (host:port → listener index) whose port listening on hp would take
-// too (listenaddr.Overlap).
-func listenerOn(addrs map[string]int, hp string) (int, bool) {
-	first := -1
+// too (listenaddr.Overlap), and its host:port.
+func listenerOn(addrs map[string]int, hp string) (int, string, bool) {
+	first, on := -1, ""
 	for a, j := range addrs {
 		if listenaddr.Overlap(a, hp) && (first < 0 || j < first) {
-			first = j
+			first, on = j, a
 		}
 	}
-	return first, first >= 0
-}
-
-// hostOf is a line URL's host:port.
-func hostOf(address string) string {
-	u, err := url.Parse(address)
-	if err != nil {
-		return ""
-	}
-	return u.Host
+	return first, on, first >= 0
 }
 
 // dualStackHint explains a clash between an IPv4 listener and one on

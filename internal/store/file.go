@@ -674,6 +674,18 @@ func isTerminalControl(r rune) bool {
 	return false
 }
 
+// syncRecords fsyncs the records file (syncHook in tests).
+func (f *File) syncRecords() error {
+	sync := f.records.Sync
+	if f.syncHook != nil {
+		sync = f.syncHook
+	}
+	if err := sync(); err != nil {
+		return fmt.Errorf("store: sync records: %w", err)
+	}
+	return nil
+}
+
 func (f *File) write(b []byte) (int, error) {
 	if f.writeHook != nil {
 		return f.writeHook(b)
@@ -723,14 +735,7 @@ func (f *File) syncThrough(n uint64) error {
 	if closed {
 		return ErrClosed
 	}
-	sync := f.records.Sync
-	if f.syncHook != nil {
-		sync = f.syncHook
-	}
-	err := sync()
-	if err != nil {
-		err = fmt.Errorf("store: sync records: %w", err)
-	}
+	err := f.syncRecords()
 	f.synced, f.syncErr = upto, err
 	f.mu.Lock()
 	f.noteAppend(tries, err)
@@ -769,14 +774,7 @@ func (f *File) Reopen() (bool, error) {
 		nf.Close()
 		return false, fmt.Errorf("store: reopen records: %w", err)
 	}
-	sync := f.records.Sync
-	if f.syncHook != nil {
-		sync = f.syncHook
-	}
-	err = sync()
-	if err != nil {
-		err = fmt.Errorf("store: sync records: %w", err)
-	}
+	err = f.syncRecords()
 	f.synced, f.syncErr = f.written, err
 	f.noteAppend(f.tries, err)
 	f.records.Close()

@@ -225,9 +225,12 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 		winCh:  make(chan transport.WindowSize, 1),
 		evCh:   make(chan transport.Event, 16),
 	}
-	l.info = transport.LineInfo{Transport: "tcp", LocalAddr: c.LocalAddr().String(), RemoteAddr: c.RemoteAddr().String()}
+	l.info = transport.LineInfo{Transport: scheme(opts.Telnet), LocalAddr: c.LocalAddr().String(), RemoteAddr: c.RemoteAddr().String()}
 	if p := opts.Proxied; p != nil {
 		l.info.RemoteAddr, l.info.Secure, l.info.Proxied = p.RemoteAddr, p.Secure, true
+		if p.Secure {
+			l.info.Transport = SecureTransport(l.info.Transport)
+		}
 	}
 	if server {
 		// A PROXY protocol header at the start of a server line is not a
@@ -250,12 +253,6 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 		if err := tc.SetKeepAliveConfig(ka); err != nil {
 			l.logf("keepalive: %v", err)
 		}
-	}
-	if opts.Telnet {
-		l.info.Transport = "telnet"
-	}
-	if l.info.Secure {
-		l.info.Transport = SecureTransport(l.info.Transport)
 	}
 	if opts.Telnet {
 		l.tn = newTelnet(server, opts)
