@@ -176,10 +176,9 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 }
 
 // callbackToSelf finds the listener of c that the callback address addr
-// would reach on this machine: the same port, and the listener's own
-// host, or a loopback host while the listener is on loopback or every
-// address. (Another machine's address on a port the gateway also uses
-// is not told from this machine's; it is not reported.)
+// would reach on this machine: the same port, and a host that listener
+// takes (listenerTakes). (Another machine's address on a port the gateway
+// also uses is not told from this machine's; it is not reported.)
 func callbackToSelf(c *config.Config, addr string) (string, bool) {
 	u, err := url.Parse(addr)
 	if err != nil {
@@ -191,14 +190,39 @@ func callbackToSelf(c *config.Config, addr string) (string, bool) {
 		if err != nil || lu.Port() != p {
 			continue
 		}
-		lh := lu.Hostname()
-		ip, err := netip.ParseAddr(lh)
-		every := lh == "" || err == nil && ip.IsUnspecified()
-		if strings.EqualFold(h, lh) || config.LoopbackHost(h) && (every || l.Loopback()) {
+		if listenerTakes(lu.Hostname(), h) {
 			return l.Name, true
 		}
 	}
 	return "", false
+}
+
+// listenerTakes reports whether a listener on host lh (as
+// internal/listenaddr listens) takes a call to host h of this machine:
+// the same host, or a loopback h and a listener on every address of its
+// family (0.0.0.0 is IPv4 only, [::] and an empty host take both), or
+// "localhost" on either side, which may be either family's loopback.
+func listenerTakes(lh, h string) bool {
+	if strings.EqualFold(h, lh) || lh == "" {
+		return true
+	}
+	if !config.LoopbackHost(h) {
+		return false
+	}
+	lip, err := netip.ParseAddr(lh)
+	if err != nil {
+		return strings.EqualFold(lh, "localhost")
+	}
+	lip = lip.Unmap()
+	hip, err := netip.ParseAddr(h)
+	if err != nil {
+		return lip.IsLoopback() || lip.IsUnspecified() // h is localhost
+	}
+	hip = hip.Unmap()
+	if lip.IsUnspecified() {
+		return lip.Is6() || hip.Is4()
+	}
+	return hip == lip
 }
 
 // callbackProblem says why the callback service cannot call back a

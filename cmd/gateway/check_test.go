@@ -250,3 +250,39 @@ func checkBinary(t *testing.T, dir string, args ...string) (code int, stdout, st
 	}
 	return code, stdout, stderr
 }
+
+// TestListenerTakes: which listener hosts a callback to a host of this
+// machine reaches, as the listeners listen (0.0.0.0 is IPv4 only).
+func TestListenerTakes(t *testing.T) {
+	for _, c := range []struct {
+		listener, callback string
+		want               bool
+	}{
+		{"127.0.0.1", "127.0.0.1", true},
+		{"127.0.0.1", "localhost", true},
+		{"127.0.0.1", "::1", false},
+		{"127.0.0.1", "127.0.0.2", false},
+		{"0.0.0.0", "127.0.0.1", true},
+		{"0.0.0.0", "127.0.0.2", true},
+		{"0.0.0.0", "::1", false},
+		{"0.0.0.0", "::ffff:127.0.0.1", true},
+		{"0.0.0.0", "localhost", true},
+		{"::", "::1", true},
+		{"::", "127.0.0.1", true},
+		{"", "::1", true},
+		{"::1", "::1", true},
+		{"::1", "127.0.0.1", false},
+		{"::1", "localhost", true},
+		{"localhost", "127.0.0.1", true},
+		{"localhost", "::1", true},
+		{"LOCALHOST", "localhost", true},
+		{"192.0.2.1", "127.0.0.1", false},
+		{"0.0.0.0", "192.0.2.8", false},
+		{"gw.example", "gw.example", true},
+		{"gw.example", "127.0.0.1", false},
+	} {
+		if got := listenerTakes(c.listener, c.callback); got != c.want {
+			t.Errorf("listener %q, callback %q: %v, want %v", c.listener, c.callback, got, c.want)
+		}
+	}
+}
