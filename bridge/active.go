@@ -27,7 +27,7 @@ type CallInfo struct {
 	Session  uint64    `json:"session"`
 	Listener string    `json:"listener"`
 	Remote   string    `json:"remote"`
-	Line     string    `json:"line"`           // the line's transport: tcp, telnet, ws, wss
+	Line     string    `json:"line"`           // the line's transport: tcp, telnet, tls, telnets, ws, wss
 	Mode     string    `json:"mode,omitempty"` // "callback" for a callback's session; else set at login as in the call record
 	Phase    string    `json:"phase"`
 	User     string    `json:"user,omitempty"`    // once authenticated

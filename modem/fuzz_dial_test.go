@@ -168,3 +168,19 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestDialTargetSchemes: a tone or pulse letter before a line URL is
+// dropped, and the first letter of a scheme that begins with t or p is
+// not taken for one.
+func TestDialTargetSchemes(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ttelnet://h:1": "telnet://h:1", "telnet://h:1": "telnet://h:1",
+		"Ttelnets://h:1": "telnets://h:1", "telnets://h:1": "telnets://h:1",
+		"Ttls://h:1": "tls://h:1", "tls://h:1": "tls://h:1", "tcp://h:1": "tcp://h:1",
+		"Pwss://h:1/line": "wss://h:1/line", "T5551234": "5551234",
+	} {
+		if got := dialTarget(in); got != want {
+			t.Errorf("dialTarget(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

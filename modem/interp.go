@@ -699,7 +699,7 @@ func dialTarget(s string) string {
 }
 
 func isURLScheme(s string) bool {
-	for _, sc := range []string{"tcp://", "telnet://", "ws://", "wss://"} {
+	for _, sc := range []string{"tcp://", "telnet://", "tls://", "telnets://", "ws://", "wss://"} {
 		if len(s) >= len(sc) && equalFold(s[:len(sc)], sc) {
 			return true
 		}

@@ -31,7 +31,8 @@ func init() {
 }
 
 const dialDescription = `Call a gateway at URL (telnet://host:port, tcp://host:port,
-ws://host:port/line, wss://...) and connect this terminal to the session.
+ws://host:port/line, wss://..., and in TLS telnets://host:port or
+tls://host:port) and connect this terminal to the session.
 
 With --v42 detect (the default) the call starts with V.42 detection; a
 gateway that answers with LAPM gets Access Security (user and password,
@@ -389,8 +390,12 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 	switch u.Scheme {
 	case "telnet":
 		line, err = tcp.Dial(dctx, u.Host, tcp.Options{Telnet: true, TermType: c.o.termType, Window: c.window})
+	case "telnets":
+		line, err = tcp.DialTLS(dctx, u.Host, tcp.Options{Telnet: true, TermType: c.o.termType, Window: c.window}, nil)
 	case "tcp":
 		line, err = tcp.Dial(dctx, u.Host, tcp.Options{})
+	case "tls":
+		line, err = tcp.DialTLS(dctx, u.Host, tcp.Options{}, nil)
 	case "ws", "wss":
 		var wl *ws.Line
 		wl, err = ws.Dial(dctx, u.String(), ws.DialOptions{Subprotocol: "binary"})

@@ -323,3 +323,78 @@ func defaultCipher() auth.DataCipher {
 	}
 	return auth.CipherChaChaPoly
 }
+
+// TestE2EDialTLS: gateway dial calls a telnet:// listener with a
+// certificate as telnets:// (and a tcp:// one as tls://), V.42 and text,
+// trusting the certificate through SSL_CERT_FILE; without it, the call
+// fails with the certificate named as the cause and what to do.
+func TestE2EDialTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCert(t, certFile, keyFile, "gateway")
+	telnetsAddr, tlsAddr := freePort(t), freePort(t)
+	extra := fmt.Sprintf(`[[listener]]
+name = "telnets"
+address = "telnet://%s"
+v42 = "detect"
+text_login = "secure"
+tls_cert = %q
+tls_key = %q
+[[listener]]
+name = "tls"
+address = "tcp://%s"
+v42 = "detect"
+tls_cert = %q
+tls_key = %q
+`, telnetsAddr, certFile, keyFile, tlsAddr, certFile, keyFile)
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), extraConfig: extra})
+	trust := "SSL_CERT_FILE=" + certFile
+	kh := filepath.Join(dir, "known_hosts")
+
+	for _, c := range []struct{ url, line string }{{"telnets://" + telnetsAddr, "telnets"}, {"tls://" + tlsAddr, "tls"}} {
+		p := startDialProc(t, []string{trust, "DIALGATE_PASSWORD=pw-bob"}, "--user", "bob", "--tofu", "--known-hosts", kh, c.url)
+		waitFor(t, func() bool { return strings.Contains(p.stderr.String(), "V.42 with Access Security") })
+		io.WriteString(p.stdin, "sealed inside TLS\r")
+		waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "sealed inside TLS\r") })
+		p.stdin.Close()
+		if code := p.wait(t); code != exitOK {
+			t.Fatalf("%s: exit %d; stderr:\n%s\ngateway:\n%s", c.url, code, p.stderr, g.log)
+		}
+		recs := g.waitRecords(1)
+		if r := recs[len(recs)-1]; r.Mode != "v42" || r.User != "bob" || r.Line != c.line {
+			t.Errorf("%s: record %+v", c.url, r)
+		}
+	}
+
+	// The text login: text_login = "secure" takes it, as the line is
+	// encrypted.
+	n := len(g.waitRecords(2))
+	p := startDialProc(t, []string{trust}, "--text", "telnets://"+telnetsAddr)
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "login: ") })
+	io.WriteString(p.stdin, "bob\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "assword: ") })
+	io.WriteString(p.stdin, "pw-bob\rtyped inside TLS\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "typed inside TLS\r") })
+	p.stdin.Close()
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("text: exit %d; stderr:\n%s", code, p.stderr)
+	}
+	recs := g.waitRecords(n + 1)
+	if r := recs[len(recs)-1]; r.Mode != "text" || r.Line != "telnets" {
+		t.Errorf("text: record %+v", r)
+	}
+
+	// Not trusted: no carrier, and why.
+	p = startDialProc(t, []string{"SSL_CERT_FILE=" + filepath.Join(dir, "none.pem")}, "--text", "telnets://"+telnetsAddr)
+	if code := p.wait(t); code != exitNoCarrier || !strings.Contains(p.stderr.String(), "dial with SSL_CERT_FILE=cert.pem") {
+		t.Errorf("untrusted: exit %d; stderr:\n%s", code, p.stderr)
+	}
+	// A plain telnet listener dialed as telnets://: the handshake fails.
+	p = startDialProc(t, nil, "--text", "telnets://"+g.addr)
+	if code := p.wait(t); code != exitNoCarrier || !strings.Contains(p.stderr.String(), "TLS handshake") {
+		t.Errorf("plain listener: exit %d; stderr:\n%s", code, p.stderr)
+	}
+}

@@ -44,7 +44,8 @@ dials a gateway with the full protocol; incoming callbacks ring the DTE.
 The DTE is a new pseudo-terminal unless --serial or --stdio is given; its
 path is printed on standard output (and --link makes a stable symlink to it).
 Dial with ATDT followed by a phonebook name or number, user@host:port,
-host:port or a line URL (telnet://host:port, ws://host:port/path). A host
+host:port or a line URL (telnet://host:port, ws://host:port/path; in TLS
+telnets://host:port, tls://host:port or wss://host:port/path). A host
 that does not speak V.42 gets a plain telnet-modem call (CONNECT <rate>).
 The phonebook (TOML, mode 0600) holds addresses and Access Security
 credentials; a V.42 gateway dialed without them asks for the login on the

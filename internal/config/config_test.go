@@ -272,6 +272,8 @@ func TestNewUserMistakes(t *testing.T) {
 		{"unknown key, no guess", head + "colour = \"blue\"\n", `x.toml:4:1: listener[0].colour: unknown key`},
 		{"single brackets", "[listener]\nname = \"a\"\naddress = \"telnet://127.0.0.1:2323\"\n", `x.toml:1:1: listener: write [[listener]], with double brackets`},
 		{"address without scheme", "[[listener]]\nname = \"a\"\naddress = \"0.0.0.0:2323\"\n", `(did you mean telnet://0.0.0.0:2323?)`},
+		{"telnets listener", "[[listener]]\nname = \"a\"\naddress = \"telnets://0.0.0.0:992\"\n", `address "telnets://0.0.0.0:992": a listener with TLS is telnet://0.0.0.0:992 with tls_cert and tls_key (telnets:// is what callers dial)`},
+		{"tls listener", "[[listener]]\nname = \"a\"\naddress = \"tls://0.0.0.0:992\"\n", `a listener with TLS is tcp://0.0.0.0:992 with tls_cert and tls_key`},
 		{"escape in gateway_name", "gateway_name = \"BBS\\u001b[2J\"\n" + head, `gateway_name: control character U+001B at octet 4: want printable characters`},
 		{"missing address", "[[listener]]\nname = \"a\"\n", `x.toml:1:1: listener[0].address: missing address: a line URL such as "telnet://0.0.0.0:2323"`},
 		{"missing TLS file", "[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:992\"\ntls_cert = \"/nonexistent/cert.pem\"\ntls_key = \"config_test.go\"\n",

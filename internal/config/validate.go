@@ -322,6 +322,9 @@ func checkLineURL(s string) error {
 		if u.Path == "" {
 			return fmt.Errorf("address %q: a WebSocket address needs a path, like /line", s)
 		}
+	case "telnets", "tls":
+		plain := map[string]string{"telnets": "telnet", "tls": "tcp"}[u.Scheme]
+		return fmt.Errorf("address %q: a listener with TLS is %s://%s with tls_cert and tls_key (%s:// is what callers dial)", s, plain, u.Host, u.Scheme)
 	default:
 		return fmt.Errorf("address %q: unknown scheme %q (tcp, telnet, ws, wss)", s, u.Scheme)
 	}

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -213,10 +214,35 @@ func Dial(ctx context.Context, addr string, opts Options) (*Line, error) {
 	return NewLine(c, false, opts), nil
 }
 
+// DialTLS connects to addr (host:port) over TLS and returns a client-side
+// line whose Info is Secure, with Transport "telnets" or "tls". config nil
+// means the system's certificate authorities (SSL_CERT_FILE replaces them),
+// the server name from addr and TLS 1.2 at least. ctx bounds the
+// connection and the handshake.
+func DialTLS(ctx context.Context, addr string, opts Options, config *tls.Config) (*Line, error) {
+	d := net.Dialer{KeepAlive: -1} // NewLine configures keepalive
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, netError("dial", addr, err)
+	}
+	if config == nil {
+		host, _, _ := net.SplitHostPort(addr)
+		config = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	tc := tls.Client(c, config)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, netError("dial", addr, fmt.Errorf("TLS handshake: %w", err))
+	}
+	l := NewLine(tc, false, opts)
+	l.info.Secure, l.info.Transport = true, SecureTransport(l.info.Transport)
+	return l, nil
+}
+
 // NewLine wraps an accepted (server true) or dialed (server false)
-// connection; the Line owns c from now on. On a *net.TCPConn it turns on
-// TCP_NODELAY and keepalive. A server-side telnet line starts its opening
-// negotiation at once.
+// connection; the Line owns c from now on. On a *net.TCPConn, or a TLS
+// connection over one, it turns on TCP_NODELAY and keepalive. A
+// server-side telnet line starts its opening negotiation at once.
 func NewLine(c net.Conn, server bool, opts Options) *Line {
 	l := &Line{
 		conn:   c,
@@ -237,8 +263,8 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 		// caller's typing (see read).
 		l.guard = new(proxyproto.Guard)
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		l.vectored = true
+	_, l.vectored = c.(*net.TCPConn)
+	if tc := tcpUnder(c); tc != nil {
 		if err := tc.SetNoDelay(true); err != nil {
 			l.logf("TCP_NODELAY: %v", err)
 		}
@@ -841,6 +867,15 @@ func drainFailure(err error, linger time.Duration) string {
 		return "peer reset the connection instead of closing it"
 	}
 	return "waiting for the peer's close failed"
+}
+
+// tcpUnder is the TCP connection c is, or runs over (TLS); nil if none.
+func tcpUnder(c net.Conn) *net.TCPConn {
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	tc, _ := c.(*net.TCPConn)
+	return tc
 }
 
 // SecureTransport is the LineInfo.Transport of a tcp or telnet line

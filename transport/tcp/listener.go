@@ -20,6 +20,12 @@ func init() {
 			func(u *url.URL) (transport.Listener, error) { return Listen(u.Host, opts) },
 			func(ctx context.Context, u *url.URL) (transport.Line, error) { return Dial(ctx, u.Host, opts) },
 		)
+		// telnets:// and tls:// dial a listener with a certificate (in
+		// the gateway's configuration, telnet:// or tcp:// with
+		// tls_cert); they do not listen on their own.
+		transport.Register(SecureTransport(scheme(telnet)), nil,
+			func(ctx context.Context, u *url.URL) (transport.Line, error) { return DialTLS(ctx, u.Host, opts, nil) },
+		)
 	}
 }
 

@@ -3,7 +3,14 @@
 package tcp
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -13,7 +20,7 @@ import (
 
 func sockopt(t *testing.T, l *Line, level, opt int) int {
 	t.Helper()
-	raw, err := l.conn.(*net.TCPConn).SyscallConn()
+	raw, err := tcpUnder(l.conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,5 +53,100 @@ func TestSocketOptions(t *testing.T) {
 		if sockopt(t, l, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) != 0 {
 			t.Errorf("%s: keepalive on although disabled", name)
 		}
+	}
+}
+
+// TestDialTLS: DialTLS's line is Secure, named telnets (or tls), and has
+// TCP_NODELAY and keepalive set as Options say on the connection under
+// the TLS, on both ends (the server line made by NewLine over
+// tls.Server); a server whose certificate is not trusted is refused.
+func TestDialTLS(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	testutil.WriteCert(t, certFile, keyFile, "gw", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srvCh := make(chan *Line, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			srvCh <- nil
+			return
+		}
+		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if tc.Handshake() != nil {
+			c.Close()
+			srvCh <- nil
+			return
+		}
+		srvCh <- NewLine(tc, true, Options{Telnet: true})
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cli, err := DialTLS(ctx, ln.Addr().String(), Options{Telnet: true}, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := <-srvCh
+	if srv == nil {
+		cli.Close()
+		t.Fatal("server handshake failed")
+	}
+	defer func() {
+		// Both at once: each waits for the other's FIN.
+		go srv.Close()
+		cli.Close()
+		srv.Close()
+	}()
+	if i := cli.Info(); !i.Secure || i.Transport != "telnets" {
+		t.Errorf("client line info %+v", i)
+	}
+	for name, l := range map[string]*Line{"server": srv, "client": cli} {
+		if sockopt(t, l, syscall.IPPROTO_TCP, syscall.TCP_NODELAY) == 0 {
+			t.Errorf("%s: TCP_NODELAY off", name)
+		}
+		if sockopt(t, l, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) == 0 {
+			t.Errorf("%s: keepalive off", name)
+		}
+		if got := sockopt(t, l, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL); got != int(DefaultKeepAlive/time.Second) {
+			t.Errorf("%s: keepalive interval %d s, want %v", name, got, DefaultKeepAlive)
+		}
+	}
+	if _, err := cli.Write([]byte("over TLS")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if _, err := io.ReadFull(srv, buf); err != nil || string(buf) != "over TLS" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+
+	// The system's roots do not know this certificate.
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+			_ = tc.Handshake()
+			c.Close()
+		}
+	}()
+	if l, err := DialTLS(ctx, ln.Addr().String(), Options{}, &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "127.0.0.1"}); err == nil {
+		l.Close()
+		t.Error("an untrusted certificate was taken")
+	} else if _, ok := errors.AsType[*tls.CertificateVerificationError](err); !ok {
+		t.Errorf("untrusted: %v", err)
 	}
 }
