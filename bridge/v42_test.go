@@ -190,9 +190,10 @@ func TestV42BreakInterruptsBackend(t *testing.T) {
 }
 
 // TestV42ListenerLAPMOffer: the answerer offers the listener's LAPM
-// parameters (by default 4096/127, FCS-32, SREJ without a line_rate;
-// 256/15 on a paced line), so a caller offering big values gets them
-// rather than the V.42 defaults 128/15, FCS-16, REJ only.
+// parameters (by default 4096/127, FCS-32, SREJ without a line_rate,
+// which with SREJ is a window of 64; 256/15 on a paced line), so a caller
+// offering big values gets them rather than the V.42 defaults 128/15,
+// FCS-16, REJ only.
 func TestV42ListenerLAPMOffer(t *testing.T) {
 	big := lapm.LinkParams{N401: 4096, K: 127, FCS32: true, SREJ: true}
 	for _, tc := range []struct {
@@ -200,7 +201,7 @@ func TestV42ListenerLAPMOffer(t *testing.T) {
 		lineRate int
 		want     lapm.Negotiated
 	}{
-		{"unpaced", 0, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 4096, N401Rx: 4096, KTx: 127, KRx: 127}},
+		{"unpaced", 0, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 4096, N401Rx: 4096, KTx: lapm.MaxKSREJ, KRx: lapm.MaxKSREJ}},
 		{"paced", 1_000_000, lapm.Negotiated{FCS: lapm.FCS32, SREJ: true, N401Tx: 256, N401Rx: 256, KTx: 15, KRx: 15}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -927,12 +927,13 @@ func (m *machine) recvI(now time.Time, f Frame) {
 // new frames are fewer than kRx past V(R), and an old frame it sends again
 // (after our REJ or SREJ, and again after our answer to its poll) arrives
 // at most kRx before V(R); modulo 128 both readings overlap when kRx is
-// over 64, so the limit is half the sequence space. Held as new, an old
-// copy would be delivered in place of the peer's next frame with its
-// number (SREJ); taken for a gap, it would make us send a REJ for frames
-// we have, and the peer resend frames in flight, whose copies come after
-// them again. A new frame past the limit (more than 63 lost in a row) is
-// resent after the peer's T401 poll.
+// over 64. Held as new, an old copy would be delivered in place of the
+// peer's next frame with its number (SREJ), so with SREJ the negotiation
+// keeps kRx at MaxKSREJ or under (Respond, Apply), and the readings stay
+// apart. Without SREJ nothing is held: taken for a gap, an old copy
+// only makes us send a REJ for frames we have. A new frame past the
+// limit (more than 63 lost in a row) is resent after the peer's T401
+// poll.
 func (m *machine) aheadLimit() int { return min(m.p.kRx, 64) }
 
 // rxPayload is an I field delivered in order; buf, if not nil, is the

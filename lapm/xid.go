@@ -53,6 +53,12 @@ const (
 	DefaultN401 = 128 // octets
 	DefaultK    = 15
 	MaxK        = 127 // modulo 128
+	// MaxKSREJ is the largest window used with selective reject: with
+	// modulo 128, a window over half the sequence space lets a copy of
+	// an old frame, sent again after a poll or an SREJ, read as a new
+	// frame after a gap and be delivered in its place. So an offer
+	// with SREJ, and a result that uses it, have k at most 64.
+	MaxKSREJ = 64
 )
 
 // ErrXID is wrapped by every ParseXID, Apply and Validate error.
@@ -406,12 +412,24 @@ func (p LinkParams) options() uint32 {
 	return o
 }
 
-// Offer returns the XID command a station with these parameters sends.
+// Offer returns the XID command a station with these parameters sends:
+// with SREJ, k is at most MaxKSREJ.
 func (p LinkParams) Offer() XIDParams {
+	k := p.k()
+	if p.SREJ {
+		k = min(k, MaxKSREJ)
+	}
 	return XIDParams{
 		OptionalFunctions: p.options(), HasOptionalFunctions: true,
 		N401Tx: p.n401(), N401Rx: p.n401(),
-		KTx: p.k(), KRx: p.k(),
+		KTx: k, KRx: k,
+	}
+}
+
+// capSREJ limits a result that uses SREJ to windows of MaxKSREJ.
+func (n *Negotiated) capSREJ() {
+	if n.SREJ {
+		n.KTx, n.KRx = min(n.KTx, MaxKSREJ), min(n.KRx, MaxKSREJ)
 	}
 }
 
@@ -458,6 +476,7 @@ func Respond(local LinkParams, cmd XIDParams) (XIDParams, Negotiated) {
 			n.FCS = FCS32
 		}
 	}
+	n.capSREJ()
 	resp := XIDParams{
 		OptionalFunctions: opts, HasOptionalFunctions: true,
 		N401Tx: n.N401Tx, N401Rx: n.N401Rx,
@@ -495,5 +514,8 @@ func Apply(local LinkParams, resp XIDParams) (Negotiated, error) {
 		}
 		n.FCS = FCS32
 	}
+	// A responder that kept a larger window (spandsp answers with its
+	// own configuration) gets frames from us in one of MaxKSREJ.
+	n.capSREJ()
 	return n, nil
 }

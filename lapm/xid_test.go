@@ -285,3 +285,30 @@ func TestXIDValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestNegotiateSREJWindow: selective reject is used with windows of at
+// most MaxKSREJ (an old frame's copy must not read as a new one modulo
+// 128): the offer, the response to a peer offering 127 and the result
+// of a response with 127 all keep k there; without SREJ k goes to 127.
+func TestNegotiateSREJWindow(t *testing.T) {
+	local := LinkParams{N401: 4096, K: 127, SREJ: true, FCS32: true}
+	if o := local.Offer(); o.KTx != MaxKSREJ || o.KRx != MaxKSREJ {
+		t.Errorf("offer with SREJ: k %d/%d, want %d", o.KTx, o.KRx, MaxKSREJ)
+	}
+	peer := XIDParams{OptionalFunctions: OptMandatory | OptSREJ | OptFCS32, HasOptionalFunctions: true, N401Tx: 4096, N401Rx: 4096, KTx: 127, KRx: 127}
+	resp, rn := Respond(local, peer)
+	if !rn.SREJ || rn.KTx != MaxKSREJ || rn.KRx != MaxKSREJ || resp.KTx != MaxKSREJ || resp.KRx != MaxKSREJ {
+		t.Errorf("respond: %+v, response k %d/%d", rn, resp.KTx, resp.KRx)
+	}
+	cn, err := Apply(local, peer) // a responder that kept its own 127
+	if err != nil || !cn.SREJ || cn.KTx != MaxKSREJ || cn.KRx != MaxKSREJ {
+		t.Errorf("apply: %+v, %v", cn, err)
+	}
+	noSREJ := LinkParams{N401: 4096, K: 127, FCS32: true}
+	if o := noSREJ.Offer(); o.KTx != 127 {
+		t.Errorf("offer without SREJ: k %d", o.KTx)
+	}
+	if _, n := Respond(noSREJ, peer); n.SREJ || n.KTx != 127 || n.KRx != 127 {
+		t.Errorf("respond without SREJ: %+v", n)
+	}
+}
