@@ -43,7 +43,7 @@ type endpoints struct {
 
 // fullParams is what the load client offers in LAPM parameter
 // negotiation: the largest values lapm supports, as a fast line would.
-var fullParams = lapm.LinkParams{N401: 4096, K: 127, FCS32: true, SREJ: true}
+var fullParams = lapm.LinkParams{N401: 4096, K: 127, FCS32: true}
 
 // peer is a connection to the backend through some path, with the octets
 // read past a marker kept for the next Read.

@@ -9,10 +9,14 @@ import (
 	"github.com/dialgate/dialgate/transport"
 )
 
-// dialLinkParams is what gateway dial offers in the LAPM parameter
-// negotiation (V.42 §8.10): larger frames and window than the defaults,
-// FCS-32 and SREJ. The gateway answers with what it accepts.
-var dialLinkParams = lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true, SREJ: true}
+// dialLinkParams is what gateway dial (and gateway modem) offers in the
+// LAPM parameter negotiation (V.42 §8.10): larger frames and window than
+// the defaults, and FCS-32. Not SREJ: its lines (TCP, WebSocket) deliver
+// in order and lose nothing, REJ recovers what a damaged frame would
+// need, and selective reject would hold the window at 64
+// (lapm.MaxKSREJ), about a tenth less bulk throughput
+// (docs/BENCHMARKS.md). The gateway answers with what it accepts.
+var dialLinkParams = lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
 
 func init() {
 	lapmOpen = func(ctx context.Context, line transport.Line, leftover []byte, role lapm.Role) (v42Link, error) {

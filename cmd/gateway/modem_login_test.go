@@ -62,6 +62,9 @@ func TestE2EModemTypedLogin(t *testing.T) {
 	if strings.Contains(got, "login:") {
 		t.Fatalf("asked for the user given in the dial string: %q", got)
 	}
+	if !strings.HasSuffix(got, "\r\nPassword: ") {
+		t.Fatalf("the prompt does not begin a line of its own: %q", got)
+	}
 	send(t, dte, "wrong\r")
 	exp.expect(t, "access denied\r\n\r\nNO CARRIER\r\n")
 

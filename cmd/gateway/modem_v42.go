@@ -274,7 +274,14 @@ func (l typedLogin) ask(ctx context.Context, gateway string) (string, []byte, er
 			return "", nil, dialErr(modem.ReasonNoCarrier, "no login typed", nil)
 		}
 	}
-	pw, err := l.p.Prompt(ctx, "Password: ", false, auth.MaxPasswordLen)
+	// After the login prompt's line the cursor is at the start of a new
+	// one; after the dial command's echo only its CR went out, and the
+	// prompt would overprint the command.
+	text := "Password: "
+	if l.user != "" {
+		text = "\r\nPassword: "
+	}
+	pw, err := l.p.Prompt(ctx, text, false, auth.MaxPasswordLen)
 	if err != nil {
 		return "", nil, promptErr(ctx, err)
 	}

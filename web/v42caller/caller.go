@@ -64,11 +64,12 @@ type Config struct {
 }
 
 // LinkParams is what the page offers by default, as `gateway dial` does:
-// 4096-octet frames, a window of 127, FCS-32 and SREJ. A browser line is
+// 4096-octet frames, a window of 127 and FCS-32. A browser line is
 // fast, and with V.42's defaults (128 octets, window 15) a round trip
-// carries at most 15 small frames. The gateway answers with what both
-// sides support.
-var LinkParams = lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true, SREJ: true}
+// carries at most 15 small frames. No SREJ: a WebSocket loses nothing,
+// and with SREJ the window would be 64 (lapm.MaxKSREJ). The gateway
+// answers with what both sides support.
+var LinkParams = lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
 
 // Session is an established call: read and write the session's octets
 // on Link; close it to hang up.
