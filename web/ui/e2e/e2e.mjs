@@ -726,6 +726,16 @@ async function textScenario() {
   if (leave) throw new Error('leaving asks though no call is up');
   ok(step);
 
+  step = 'Hang up from the keyboard leaves the focus on Reconnect';
+  await a.click('#reconnect');
+  await waitState(a, 'connected');
+  await a.focus('#hangup');
+  await a.keyboard.press('Enter');
+  await waitState(a, 'hungup');
+  await a.waitForFunction(() => document.activeElement?.id === 'reconnect', null, { timeout: WAIT })
+    .catch(async () => { throw new Error(`focus on ${JSON.stringify(await a.evaluate(() => document.activeElement?.id || document.activeElement?.tagName))} after Hang up`); });
+  ok(step);
+
   step = 'reconnect, wrong password is denied';
   await a.click('#reconnect');
   await waitState(a, 'connected');

@@ -106,8 +106,13 @@ function showStatus() {
   statusEl.dataset.state = status.state;
   const live = [State.CONNECTING, State.AUTHENTICATING, State.CONNECTED, State.STALLED].includes(status.state);
   const up = [State.CONNECTED, State.STALLED].includes(status.state);
+  // A focused button that becomes disabled drops the focus to the page
+  // itself; after Hang up, keyboard users go on from Reconnect (or the
+  // terminal while there is nothing to reconnect).
+  const hadFocus = document.activeElement === hangupBtn;
   reconnectBtn.disabled = live || (loginMode === 'v42' && !loginForm.hidden);
   hangupBtn.disabled = !live;
+  if (hadFocus && hangupBtn.disabled) (reconnectBtn.disabled ? term : reconnectBtn).focus();
   forgetBtn.hidden = status.state !== State.HOSTKEY;
   breakBtn.disabled = !(up && (loginMode === 'v42' ? v42 : ws));
 }
