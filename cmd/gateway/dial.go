@@ -388,14 +388,16 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 	var line transport.Line
 	var err error
 	switch u.Scheme {
-	case "telnet":
-		line, err = tcp.Dial(dctx, u.Host, tcp.Options{Telnet: true, TermType: c.o.termType, Window: c.window})
-	case "telnets":
-		line, err = tcp.DialTLS(dctx, u.Host, tcp.Options{Telnet: true, TermType: c.o.termType, Window: c.window}, nil)
-	case "tcp":
-		line, err = tcp.Dial(dctx, u.Host, tcp.Options{})
-	case "tls":
-		line, err = tcp.DialTLS(dctx, u.Host, tcp.Options{}, nil)
+	case "telnet", "telnets", "tcp", "tls":
+		var opts tcp.Options
+		if u.Scheme == "telnet" || u.Scheme == "telnets" {
+			opts = tcp.Options{Telnet: true, TermType: c.o.termType, Window: c.window}
+		}
+		if u.Scheme == "telnets" || u.Scheme == "tls" {
+			line, err = tcp.DialTLS(dctx, u.Host, opts, nil)
+		} else {
+			line, err = tcp.Dial(dctx, u.Host, opts)
+		}
 	case "ws", "wss":
 		var wl *ws.Line
 		wl, err = ws.Dial(dctx, u.String(), ws.DialOptions{Subprotocol: "binary"})

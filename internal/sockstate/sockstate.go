@@ -25,10 +25,10 @@ const (
 	Gone
 )
 
-// tcpUnder is the TCP connection under c, looking through TLS and
+// TCPUnder is the TCP connection under c (or c itself), looking through TLS and
 // through wrappers that offer NetConn (as *tls.Conn does); nil for
 // anything else.
-func tcpUnder(c net.Conn) *net.TCPConn {
+func TCPUnder(c net.Conn) *net.TCPConn {
 	for range 8 {
 		switch v := c.(type) {
 		case *net.TCPConn:

@@ -10,7 +10,7 @@ import (
 // whatever c has not read yet: octets the peer sent before its FIN do
 // not hide it.
 func Peer(c net.Conn) State {
-	t := tcpUnder(c)
+	t := TCPUnder(c)
 	if t == nil {
 		return Unknown
 	}

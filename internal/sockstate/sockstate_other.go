@@ -7,6 +7,6 @@ import "net"
 // Peer is Unknown where TCP_INFO is not read: the caller's hang-up is
 // then noticed when its line is read again.
 func Peer(c net.Conn) State {
-	_ = tcpUnder(c)
+	_ = TCPUnder(c)
 	return Unknown
 }

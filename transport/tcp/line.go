@@ -234,9 +234,7 @@ func DialTLS(ctx context.Context, addr string, opts Options, config *tls.Config)
 		c.Close()
 		return nil, netError("dial", addr, fmt.Errorf("TLS handshake: %w", err))
 	}
-	l := NewLine(tc, false, opts)
-	l.info.Secure, l.info.Transport = true, SecureTransport(l.info.Transport)
-	return l, nil
+	return newLine(tc, false, opts, true), nil
 }
 
 // NewLine wraps an accepted (server true) or dialed (server false)
@@ -244,6 +242,12 @@ func DialTLS(ctx context.Context, addr string, opts Options, config *tls.Config)
 // connection over one, it turns on TCP_NODELAY and keepalive. A
 // server-side telnet line starts its opening negotiation at once.
 func NewLine(c net.Conn, server bool, opts Options) *Line {
+	return newLine(c, server, opts, false)
+}
+
+// newLine is NewLine; secure marks a line the dialer runs in TLS
+// (DialTLS), before its telnet negotiation starts.
+func newLine(c net.Conn, server bool, opts Options, secure bool) *Line {
 	l := &Line{
 		conn:   c,
 		opts:   opts,
@@ -254,9 +258,12 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 	l.info = transport.LineInfo{Transport: scheme(opts.Telnet), LocalAddr: c.LocalAddr().String(), RemoteAddr: c.RemoteAddr().String()}
 	if p := opts.Proxied; p != nil {
 		l.info.RemoteAddr, l.info.Secure, l.info.Proxied = p.RemoteAddr, p.Secure, true
-		if p.Secure {
-			l.info.Transport = SecureTransport(l.info.Transport)
-		}
+	}
+	if secure {
+		l.info.Secure = true
+	}
+	if l.info.Secure {
+		l.info.Transport = SecureTransport(l.info.Transport)
 	}
 	if server {
 		// A PROXY protocol header at the start of a server line is not a
@@ -264,7 +271,7 @@ func NewLine(c net.Conn, server bool, opts Options) *Line {
 		l.guard = new(proxyproto.Guard)
 	}
 	_, l.vectored = c.(*net.TCPConn)
-	if tc := tcpUnder(c); tc != nil {
+	if tc := sockstate.TCPUnder(c); tc != nil {
 		if err := tc.SetNoDelay(true); err != nil {
 			l.logf("TCP_NODELAY: %v", err)
 		}
@@ -867,15 +874,6 @@ func drainFailure(err error, linger time.Duration) string {
 		return "peer reset the connection instead of closing it"
 	}
 	return "waiting for the peer's close failed"
-}
-
-// tcpUnder is the TCP connection c is, or runs over (TLS); nil if none.
-func tcpUnder(c net.Conn) *net.TCPConn {
-	if t, ok := c.(*tls.Conn); ok {
-		c = t.NetConn()
-	}
-	tc, _ := c.(*net.TCPConn)
-	return tc
 }
 
 // SecureTransport is the LineInfo.Transport of a tcp or telnet line

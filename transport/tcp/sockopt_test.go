@@ -15,12 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/sockstate"
 	"github.com/dialgate/dialgate/internal/testutil"
 )
 
 func sockopt(t *testing.T, l *Line, level, opt int) int {
 	t.Helper()
-	raw, err := tcpUnder(l.conn).SyscallConn()
+	raw, err := sockstate.TCPUnder(l.conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
