@@ -245,6 +245,23 @@ func (g *testGateway) stop() {
 	}
 }
 
+// goroutineDump ends the daemon with SIGQUIT, which makes the Go runtime
+// print every goroutine's stack, and returns its log with that dump: for
+// a test that found a goroutine left over.
+func (g *testGateway) goroutineDump() string {
+	if g.cmd == nil || g.cmd.ProcessState != nil {
+		return g.log.String()
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-g.done:
+	case <-time.After(10 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+	return g.log.String()
+}
+
 func (g *testGateway) waitLog(substr string) {
 	g.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -923,7 +940,7 @@ func TestServeConnectionFlood(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after the flood: %d descriptors (before: %d), %d goroutines (before: %d)", f, baseFDs, n, baseG)
+			t.Fatalf("after the flood: %d descriptors (before: %d), %d goroutines (before: %d); log and goroutines:\n%s", f, baseFDs, n, baseG, g.goroutineDump())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
