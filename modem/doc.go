@@ -7,11 +7,13 @@
 // The package follows the command-line conventions of ITU-T V.250
 // (formerly V.25 ter), clause numbers as in its 2003 edition: clause 5.2
 // (command line: "AT"/"at" prefix, S3 termination, S5 editing, spaces
-// ignored, several commands on one line), 5.2.4 ("A/" repeats the last
+// and control characters other than S3 and S5 ignored, several commands
+// on one line), 5.2.4 ("A/" repeats the last
 // line), 5.7 (result codes, verbose and numeric, framed by S3/S4);
 // 6.1.1 Z, 6.1.2 &F, 6.1.3 I; 6.2.1-6.2.3 S3/S4/S5, 6.2.4 E, 6.2.5 Q,
-// 6.2.6 V, 6.2.7 X, 6.2.8 &C, 6.2.9 &D; 6.3.1 D (with its T and P
-// modifiers), 6.3.5 A, 6.3.6 H, 6.3.7 O, 6.3.8 S0, 6.3.9 S6, 6.3.10 S7,
+// 6.2.6 V, 6.2.7 X, 6.2.8 &C, 6.2.9 &D; 6.3.1 D (its T and P
+// modifiers, and W , ! @ / $ skipped in a number; a quoted dial string as
+// WiFi modems take it), 6.3.5 A, 6.3.6 H, 6.3.7 O, 6.3.8 S0, 6.3.9 S6, 6.3.10 S7,
 // 6.3.11 S8, 6.3.12 S10, 6.3.13/6.3.14 L/M (accepted, no speaker). The
 // escape sequence ("+++" with S2 and the S12 guard time), &W, &V, DL, S1
 // and the numeric codes above 8 for CONNECT <rate> are Hayes conventions

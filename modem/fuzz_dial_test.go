@@ -111,6 +111,8 @@ func FuzzResolve(f *testing.F) {
 		"alice@bbs.example.org:2323", "Alice@bbs.example.org:2323", "eve@bbs.example.org:2323",
 		"carol@x", "carol@x.example", "carol@x.example:23", "u@v@h:1", "host:0", "telnet://u@h:1",
 		"ws://h:80/a@b", "[::1]x:5", "", "W", "+", "pw-alice-1@h:1",
+		"555T1212", "555p1212", "9W555/1212$", "555@1212", "!555,,1212w", ",,,", "T", "host:abc", "host:",
+		"host:99999", "town.example", "pt.example:23", "w@bbs.example.org:2323",
 	} {
 		f.Add(s)
 	}
@@ -165,6 +167,44 @@ func FuzzResolve(f *testing.F) {
 					t.Fatalf("Resolve(%q).String() = %q shows the password", dial, tg.String())
 				}
 			}
+		}
+	})
+}
+
+// FuzzDialString feeds arbitrary text after D to dialString and dialable.
+// Properties: no panic; the commands after the dial string start within
+// the line, at its end for an unquoted string; a quoted string is a piece
+// of the line as it is, with no quote in it, and unquoted has no space;
+// a dialable string is not empty, and a host:port in it has a port
+// 1..65535.
+func FuzzDialString(f *testing.F) {
+	for _, s := range []string{
+		"T5551212", "P555-1212;", "T,,,", "", ";", "W", `"bbs.example.org:23"`, `T"bbs.example.org:23"S0=1`,
+		` t "h:1";X4`, `"h:1`, `""`, `"L"`, `"my bbs;"`, `T"h:0"`, "Thost:0", "Thost:99999", "Thost:abc",
+		"Ttelnet://h:0/x", "alice@[::1]:0", "Texample.com:23", "Ttelnet://h:1", "T9W555/1212$@!",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		src := []byte("D" + arg)
+		s, quoted, end := dialString(src, 1)
+		if end < 1 || end > len(src) || !quoted && end != len(src) {
+			t.Fatalf("dialString(%q): end %d of %d", src, end, len(src))
+		}
+		if quoted && (strings.Contains(s, `"`) || !strings.Contains(string(src), s)) {
+			t.Fatalf("dialString(%q) = %q: not the quoted text", src, s)
+		}
+		if !quoted && strings.Contains(s, " ") {
+			t.Fatalf("dialString(%q) = %q: a space", src, s)
+		}
+		if !dialable(s) {
+			return
+		}
+		if s == "" {
+			t.Fatalf("dialable(%q)", s)
+		}
+		if _, port, err := net.SplitHostPort(s); err == nil && !strings.ContainsAny(s, "@/") && !validPort(port) {
+			t.Fatalf("dialable(%q): port %q", s, port)
 		}
 	})
 }

@@ -15,6 +15,8 @@ func FuzzCommandLine(f *testing.F) {
 		"AT", "ATZ", "AT&F&C1&D2", "AT S7=45 S0=0 L1 V1 X4 &c1 E1 Q0", "ATS0=5J",
 		"ATDTalice@bbs:23", "AT+FCLASS=0;+IPR=115200", "AT&V", "ATI3", "ATS99=255?",
 		"AT\\N3%C1&K3", "ATS12=0S2=126", "ATX9", "A/", "AT&W",
+		`ATD"bbs:23"`, `ATDT"bbs:23";S0=1X3`, `ATD"bbs:23"J`, `ATD"bbs`, `ATD""`, "ATDT,,,", "ATDThost:0",
+		"ATDT9W555/1212$", "AT\x07S0=\x002\n", "A\x1bTE1\x7f",
 	} {
 		f.Add([]byte(s))
 	}

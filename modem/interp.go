@@ -66,7 +66,7 @@ func (k ActionKind) String() string {
 // Action is one request to the driver.
 type Action struct {
 	Kind    ActionKind
-	Dial    string  // ActDial: the dial string, T/P modifiers removed
+	Dial    string  // ActDial: the dial string (see dialString: a quoted one as it is)
 	Profile Profile // ActSave: the profile to store
 	Why     string  // ActHangup: the cause for the driver's log, if told
 }
@@ -585,9 +585,16 @@ func (m *Interp) DTRDrop(now time.Time) Output {
 }
 
 // commandByte handles one byte in command state: echo, editing, the AT and
-// A/ prefixes, and executing the line at S3.
+// A/ prefixes, and executing the line at S3. Between lines every byte is
+// echoed (E1) and only the prefix counts.
 func (m *Interp) commandByte(now time.Time, b byte) {
 	cr, bs := m.p.Regs[RegCR], m.p.Regs[RegBS]
+	if (m.inLine || m.sawA) && b != cr && b != bs && (b < 0x20 || b == 0x7f) {
+		// V.250 5.2 has the DCE ignore control characters other than
+		// S3 and S5 in a command line: a stray one from the terminal (a
+		// BEL, NUL, the LF of a LF CR line end) is neither kept nor echoed.
+		return
+	}
 	if m.p.Echo {
 		if b == bs {
 			if m.inLine && len(m.line) > 0 || m.sawA {
@@ -680,31 +687,6 @@ func (m *Interp) execute(now time.Time, line []byte) {
 		return
 	}
 	m.result(res, text)
-}
-
-// dialTarget strips the Hayes tone/pulse modifier from a dial string
-// unless it is the first letter of a line URL's scheme.
-func dialTarget(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case 'T', 't', 'P', 'p':
-		if isURLScheme(s) && !isURLScheme(s[1:]) {
-			return s
-		}
-		return s[1:]
-	}
-	return s
-}
-
-func isURLScheme(s string) bool {
-	for _, sc := range []string{"tcp://", "telnet://", "tls://", "telnets://", "ws://", "wss://"} {
-		if len(s) >= len(sc) && equalFold(s[:len(sc)], sc) {
-			return true
-		}
-	}
-	return false
 }
 
 func equalFold(a, b string) bool {

@@ -142,6 +142,21 @@ func TestDialStrings(t *testing.T) {
 		{"ATDT MyBBS", "MyBBS"},
 		{"ATDTbbs;", "bbs"},
 		{"ATE0DTbbs", "bbs"},
+		// Modifiers mid-string stay in the dial string: Resolve skips them
+		// in a number, and a host name keeps its letters.
+		{"ATDT9W555,1212", "9W555,1212"},
+		{"ATDTexample.com:23", "example.com:23"},
+		{"ATDTtown.example:23", "town.example:23"},
+		// Quoted (Zimodem and other WiFi modems): the text between the
+		// quotes as it is, the closing quote optional at the line's end.
+		{`ATD"bbs.example.com:6400"`, "bbs.example.com:6400"},
+		{`ATDT"bbs.example.com:6400"`, "bbs.example.com:6400"},
+		{`ATDT "bbs.example.com:6400"`, "bbs.example.com:6400"},
+		{`atdp"tcp://h:1"`, "tcp://h:1"},
+		{`ATD"Tpw.example:23"`, "Tpw.example:23"}, // no tone letter taken out
+		{`ATD"bbs.example.com:6400`, "bbs.example.com:6400"},
+		{`ATD"my bbs;"`, "my bbs;"}, // spaces and ';' kept
+		{`ATD"L"`, "L"},             // a host named L, not DL
 	} {
 		m := newTestInterp(t, "")
 		out := m.FromDTE(t0, []byte(c.in+"\r"))
@@ -156,6 +171,103 @@ func TestDialStrings(t *testing.T) {
 	out := m.FromDTE(t0, []byte("ATDL\r"))
 	if len(out.Actions) != 1 || out.Actions[0].Dial != "bbs:23" {
 		t.Fatalf("DL: %+v", out.Actions)
+	}
+}
+
+// TestQuotedDialThenCommands: the commands after a quoted dial string's
+// closing quote run (an unquoted string takes the rest of the line, as
+// V.250 6.3.1 has it), and a line that fails after the quote is atomic.
+func TestQuotedDialThenCommands(t *testing.T) {
+	for _, c := range []struct {
+		in, dte string
+		dial    string // "" for no dial
+		s0      byte
+	}{
+		{`ATD"h.example:1"S0=2`, "", "h.example:1", 2},
+		{`ATD"h.example:1";S0=2`, "", "h.example:1", 2},
+		{`ATDT"h.example:1" S0=2 X3`, "", "h.example:1", 2},
+		{`ATS0=2D"h.example:1"`, "", "h.example:1", 2},
+		{`ATDTbbs S0=2`, "", "bbsS0=2", 0}, // unquoted: the rest of the line is the dial string
+		{`ATD"h.example:1"S0=2J`, er, "", 0},
+		{`ATD"h.example:1"D"h.example:2"`, er, "", 0},
+		{`ATD"h.example:1"A`, er, "", 0},
+		{`ATD"h.example:1"O`, er, "", 0},
+	} {
+		m := newTestInterp(t, "")
+		out := m.FromDTE(t0, []byte(c.in+"\r"))
+		var dial string
+		for _, a := range out.Actions {
+			if a.Kind == ActDial {
+				dial = a.Dial
+			}
+		}
+		if string(out.DTE) != c.dte || dial != c.dial || m.Reg(RegAutoAnswer) != c.s0 {
+			t.Errorf("%s: output %q dial %q S0=%d, want %q %q S0=%d", c.in, out.DTE, dial, m.Reg(RegAutoAnswer), c.dte, c.dial, c.s0)
+		}
+	}
+}
+
+// TestDialStringErrors: a dial string with nothing to dial (empty, or
+// only punctuation and modifiers once the tone letter is gone) and a
+// host:port whose port is not 1..65535 are malformed commands: ERROR at
+// once, as for any bad command, without a dial and without the line's
+// other effects.
+func TestDialStringErrors(t *testing.T) {
+	for _, in := range []string{
+		"ATDT,,,", "ATD,", "ATDT;", "ATDTW", "ATDT@", "ATDT!", "ATDT/$", "ATDP,,;", "ATDT-()", "ATDTT",
+		`ATD""`, `ATDT""`, `ATD","`, `ATD"`,
+		"ATDThost:0", "ATDThost:99999", "ATDThost:65536", "ATDThost:abc", "ATDThost:", "ATDThost:+1",
+		"ATDT[::1]:0", "ATDTalice@host:0", "ATDTtelnet://host:0", "ATDws://h:70000/line",
+		`ATD"host:0"`, `ATDT"host:abc`,
+		"ATS0=3DThost:0",
+	} {
+		m := newTestInterp(t, "")
+		out := m.FromDTE(t0, []byte(in+"\r"))
+		if string(out.DTE) != er || len(out.Actions) != 0 || m.State() != StateCommand || m.Reg(RegAutoAnswer) != 0 {
+			t.Errorf("%s: output %q actions %v state %v S0=%d, want ERROR and nothing done", in, out.DTE, kinds(out), m.State(), m.Reg(RegAutoAnswer))
+		}
+	}
+	// Ports at the ends of the range dial.
+	for _, in := range []string{"ATDThost:1", "ATDThost:65535", "ATDT[::1]:23", "ATDThost"} {
+		m := newTestInterp(t, "")
+		if out := m.FromDTE(t0, []byte(in+"\r")); fmt.Sprint(kinds(out)) != fmt.Sprint([]ActionKind{ActDial}) {
+			t.Errorf("%s: output %q actions %v, want a dial", in, out.DTE, kinds(out))
+		}
+	}
+}
+
+// TestControlCharacters: control characters other than S3 and S5 in a
+// command line (a stray ^A, a BEL, NUL, a LF from a terminal) are
+// ignored: not part of the line, not echoed, not an error.
+func TestControlCharacters(t *testing.T) {
+	for _, c := range []struct {
+		pre, in, dte string
+		s0           byte
+	}{
+		{"ATE0", "ATS0=\x012\r", ok, 2},
+		{"ATE0", "AT\x07S0=2\x00\r", ok, 2},
+		{"ATE0", "AT\nS0=2\r\n", ok, 2},
+		{"ATE0", "A\x1bTS0=2\r", ok, 2},
+		{"ATE0", "ATS0=2\x7f\r", ok, 2},
+		{"ATE0", "ATS0=\t2\r", ok, 2},
+		{"ATE0", "ATS0=22\b\x01\r", ok, 2},
+		{"ATE0|ATS5=127", "ATS0=22\x08\x7f\r", ok, 2}, // S5=127: DEL edits, BS is ignored
+		{"ATE0|ATS3=33", "ATS0=2\r!", "!\nOK!\n", 2},  // S3=33: CR is ignored
+		// With E1 the ignored characters are not echoed; the line's
+		// S3 is, and a LF after it, between lines, is echoed as before.
+		{"", "AT\x07S0=\x002\r\n", "ATS0=2\r" + ok + "\n", 2},
+		{"", "ATS0=22\x01\b\r", "ATS0=22\b \b\r" + ok, 2},
+	} {
+		m := NewInterp(Config{})
+		for _, l := range strings.Split(c.pre, "|") {
+			if l != "" {
+				m.FromDTE(t0, []byte(l+"\r"))
+			}
+		}
+		out := m.FromDTE(t0, []byte(c.in))
+		if string(out.DTE) != c.dte || m.Reg(RegAutoAnswer) != c.s0 {
+			t.Errorf("%s then %q: output %q S0=%d, want %q S0=%d", c.pre, c.in, out.DTE, m.Reg(RegAutoAnswer), c.dte, c.s0)
+		}
 	}
 }
 

@@ -100,16 +100,18 @@ func (ex *executor) run() (Result, string) {
 		}
 		switch c {
 		case 'D':
-			return ex.cmdDial()
+			if !ex.cmdDial() {
+				return ResError, ""
+			}
 		case 'A':
-			if m.state != StateCommand {
+			if m.state != StateCommand || ex.final != finalNone {
 				return ResError, ""
 			}
 			ex.final = finalAnswer
 			return ex.commit() // V.250 6.3.5: commands after A are ignored
 		case 'O':
 			n, ok := ex.number()
-			if !ok || n > 1 || m.state != StateOnlineCommand || ex.hangup {
+			if !ok || n > 1 || m.state != StateOnlineCommand || ex.hangup || ex.final != finalNone {
 				return ResError, ""
 			}
 			ex.final = finalOnline
@@ -215,30 +217,28 @@ func (ex *executor) ignore(name string) bool {
 	return ok && n <= maxN
 }
 
-func (ex *executor) cmdDial() (Result, string) {
+// cmdDial reads D's dial string (dialString). An unquoted one ends the
+// line; after a quoted one the line goes on, and a second D, A or O on it
+// is an error.
+func (ex *executor) cmdDial() bool {
 	m := ex.m
-	if m.state != StateCommand && !(m.state == StateOnlineCommand && ex.hangup) {
-		return ResError, ""
+	if ex.final != finalNone || m.state != StateCommand && !(m.state == StateOnlineCommand && ex.hangup) {
+		return false
 	}
-	var b strings.Builder
-	for _, c := range ex.src[ex.pos:] {
-		if c != ' ' {
-			b.WriteByte(c)
-		}
-	}
-	s := strings.TrimSuffix(b.String(), ";")
-	s = dialTarget(s)
-	if s == "L" || s == "l" {
+	s, quoted, end := dialString(ex.src, ex.pos)
+	if !quoted && (s == "L" || s == "l") {
 		s = m.lastDial
 	}
-	if s == "" {
-		return ResError, ""
+	if !dialable(s) {
+		return false
 	}
-	ex.pos = len(ex.src)
-	res, text := ex.commit()
+	ex.pos = end
+	if c, ok := ex.peek(); quoted && ok && c == ';' {
+		ex.pos++
+	}
 	ex.final = finalDial
 	ex.dial = s
-	return res, text
+	return true
 }
 
 func (ex *executor) cmdInfo(n int) bool {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +24,7 @@ const (
 
 // Target is a resolved dial string.
 type Target struct {
-	Dial     string // what the DTE dialed (modifiers removed)
+	Dial     string // what the DTE dialed (as Action.Dial has it)
 	Name     string // phonebook entry, "" if none
 	Address  string // line URL: telnet://host:port, ws://host:port/path, ...
 	User     string // Access Security user ID, "" for plain calls
@@ -241,28 +240,10 @@ func splitHostPort(s string) (host, port string, err error) {
 	if host == "" {
 		return "", "", errors.New("missing host")
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
+	if !validPort(port) {
 		return "", "", errors.New("bad port")
 	}
 	return host, port, nil
-}
-
-// digitsOnly reports whether s is a telephone number (digits and the
-// punctuation people type in them) and returns its digits.
-func digitsOnly(s string) (string, bool) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9', c == '*', c == '#':
-			b.WriteByte(c)
-		case c == '-' || c == '(' || c == ')' || c == '.' || c == ',' || c == 'W' || c == 'w' || c == '!' || c == '+':
-		default:
-			return "", false
-		}
-	}
-	return b.String(), b.Len() > 0
 }
 
 // Resolve maps what the DTE dialed to a target: a phonebook name or number;

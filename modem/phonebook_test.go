@@ -111,6 +111,43 @@ func TestPhonebookResolve(t *testing.T) {
 	}
 }
 
+// TestPhonebookDialModifiers: in a dial string that is a number (digits
+// and dial punctuation) the Hayes modifiers T, P, W, ',', '/', '$', '@'
+// and '!' anywhere are skipped when it is matched against the
+// phonebook's numbers; a string with any other letter is a host name and
+// keeps them.
+func TestPhonebookDialModifiers(t *testing.T) {
+	pb, err := LoadPhonebook(writeBook(t, bookTOML, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dial, name, addr string }{
+		{"555T1212", "MyBBS", ""},
+		{"555p1212", "MyBBS", ""},
+		{"9W5551212", "", ""}, // 95551212: no such number
+		{"555/1212", "MyBBS", ""},
+		{"555$1212", "MyBBS", ""},
+		{"555@1212", "MyBBS", ""},
+		{"!555,,1212w", "MyBBS", ""},
+		{"T555-1212", "MyBBS", ""},
+		{"town.example", "", "telnet://town.example:23"},
+		{"pt.example:23", "", "telnet://pt.example:23"},
+		{"w@bbs.example.com:2323", "", "telnet://bbs.example.com:2323"},
+	} {
+		tg, err := pb.Resolve(c.dial)
+		switch {
+		case c.name == "" && c.addr == "":
+			if !errors.Is(err, ErrUnknownNumber) {
+				t.Errorf("%q: %v %v, want no such number", c.dial, tg, err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", c.dial, err)
+		case tg.Name != c.name || c.addr != "" && tg.Address != c.addr:
+			t.Errorf("%q: %v, want entry %q address %q", c.dial, tg, c.name, c.addr)
+		}
+	}
+}
+
 func TestTargetNeverShowsPassword(t *testing.T) {
 	tg := Target{Name: "x", Address: "telnet://h:1", User: "alice", Password: "s3cret-pw", Mode: ModeV42}
 	for _, s := range []string{tg.String(), fmt.Sprintf("%v", tg), fmt.Sprintf("%+v", tg), fmt.Sprintf("%#v", tg), fmt.Sprint(tg)} {
