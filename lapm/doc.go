@@ -92,6 +92,22 @@
 // REJ timer (rejAsked), and spandsp interoperates with T402 on
 // (DIALGATE_INTEROP_T402; docs/v42-notes.md has the trace and numbers).
 //
+// Adaptive T401. V.42 gives T401 one value (§9.2). Ours is the shortest
+// acknowledgement timer: the link measures the round trip of I frames
+// acknowledged with no recovery since they were sent (no retransmission,
+// T401 expiry or RNR) and lengthens T401 to the smoothed round trip plus
+// four times its variation (RFC 6298), at most MaxAdaptiveT401 (30 s);
+// Stats.T401 tells the value in force. And while a poll of ours is
+// outstanding (timer recovery, §8.4.8), an acknowledgement that moves
+// V(A) starts the poll count again and restarts T401: the poll waits
+// behind the frames we queued before it, so its answer comes only after
+// them. A slow network line with a full window of large frames holds
+// tens of seconds of our own output; with a fixed 1 s T401 a 1.5 s pause
+// in the peer's acknowledgements made ten polls expire before the first
+// was answered, and the link failed a working call
+// (TestSimSlowLinePause). A peer that acknowledges nothing still fails
+// the link after N400 x T401.
+//
 // Break (§8.13). A break is a UI command with P=0 (§8.13.1) whose first
 // information octet is the message type BRK 0x40 with the sequence bit X
 // (0x80) toggled per new break; it is answered by a UI response BRKACK

@@ -1874,6 +1874,7 @@ func (l *Link) statsLocked(st Stats) Stats {
 	st.TooShort = l.decStats.TooShort
 	st.LineBytesRecv = l.lineIn
 	st.Negotiated = l.neg
+	st.T401 = l.m.t401()
 	return st
 }
 

@@ -174,6 +174,8 @@ type machine struct {
 	acked         [][]byte    // payloads acknowledged since takeAcked
 	peerBusy      bool
 	timerRecovery bool // poll (P=1) outstanding, V.42 §8.4.8
+	rtt           rttEstimator
+	recoveries    uint32 // see ackedNew
 	// stalls counts answers to our polls (F=1) that acknowledged nothing
 	// while I frames were outstanding and the peer was not busy; reset
 	// when V(A) advances. Past N400 the link fails: a peer that answers
@@ -542,7 +544,7 @@ func (m *machine) close(now time.Time) {
 	if m.st == stateConnected && (len(m.txq) > 0 || m.vs != m.va) {
 		// Drained in flush; a peer that stays busy cannot hold the
 		// release up for longer than N400 x T401.
-		m.closeBy = now.Add(time.Duration(m.cfg.n400) * m.cfg.t401)
+		m.closeBy = now.Add(time.Duration(m.cfg.n400) * m.t401())
 		return
 	}
 	m.startDisc(now)
@@ -832,6 +834,7 @@ func (m *machine) ackTo(now time.Time, f Frame) bool {
 	}
 	if n := seqDiff(f.NR, m.va); n > 0 {
 		m.stalls = 0
+		m.ackedNew(now, n)
 		for _, e := range m.unacked[:n] {
 			m.acked = append(m.acked, e.p)
 		}
@@ -965,6 +968,7 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 	case KindRR:
 		m.peerBusy = false
 	case KindRNR:
+		m.noteRecovery()
 		m.stats.RNRReceived++
 		m.peerBusy = true
 	case KindREJ:
@@ -1050,6 +1054,7 @@ func (m *machine) retransmit(s uint8) {
 		return
 	}
 	e.gen = m.flushGen
+	m.noteRecovery()
 	m.stats.Retransmitted++
 	m.stats.IFramesSent++
 	m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: s, NR: m.vr, Info: e.p})
@@ -1060,10 +1065,10 @@ func (m *machine) retransmit(s uint8) {
 // when the peer sent I frames within the last T401 x 2: it is polling
 // because its own frames are unacknowledged, not because it is idle.
 func (m *machine) armPollCheck(now time.Time) {
-	if m.st != stateConnected || m.ownBusy || m.lastIAt.IsZero() || now.Sub(m.lastIAt) > 2*m.cfg.t401 {
+	if m.st != stateConnected || m.ownBusy || m.lastIAt.IsZero() || now.Sub(m.lastIAt) > 2*m.t401() {
 		return
 	}
-	m.pollCheckAt = now.Add(m.cfg.t401)
+	m.pollCheckAt = now.Add(m.t401())
 	m.pollCheckVR = m.vr
 	m.pollChecks = 0
 }
@@ -1096,7 +1101,7 @@ func (m *machine) timeout(now time.Time) {
 			m.pollChecks++
 			m.logf("lapm: %s: no I frame since the peer's poll: REJ N(R)=%d (%d)", m.cfg.role, m.vr, m.pollChecks)
 			m.sendS(false, KindREJ, false)
-			m.pollCheckAt = now.Add(m.cfg.t401)
+			m.pollCheckAt = now.Add(m.t401())
 		}
 	}
 	if m.closeAsked && m.st == stateConnected && !m.closeBy.IsZero() && !now.Before(m.closeBy) {
@@ -1119,6 +1124,7 @@ func (m *machine) timeout(now time.Time) {
 }
 
 func (m *machine) t401Expired(now time.Time) {
+	m.noteRecovery()
 	m.stats.T401Expiries++
 	m.t401Stop()
 	switch m.st {
@@ -1173,7 +1179,7 @@ func (m *machine) t401Expired(now time.Time) {
 	}
 	// Timer recovery (V.42 §8.4.8): poll with RR/RNR P=1.
 	if m.retry >= m.cfg.n400 {
-		m.fail(fmt.Errorf("%w: %d polls unanswered (T401 %v)", ErrLinkFailure, m.retry, m.cfg.t401))
+		m.fail(fmt.Errorf("%w: %d polls unanswered (T401 %v)", ErrLinkFailure, m.retry, m.t401()))
 		return
 	}
 	m.retry++
@@ -1205,7 +1211,7 @@ func (m *machine) flush(now time.Time) []Frame {
 			p := m.txq[0]
 			m.txq[0] = nil
 			m.txq = m.txq[1:]
-			m.unacked = append(m.unacked, sentFrame{p: p})
+			m.unacked = append(m.unacked, sentFrame{p: p, sent: now, recoveries: m.recoveries})
 			m.send(Frame{Addr: m.cfg.role.CommandAddr(), Kind: KindI, NS: m.vs, NR: m.vr, Info: p})
 			m.stats.IFramesSent++
 			m.stats.BytesSent += uint64(len(p))

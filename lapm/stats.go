@@ -1,5 +1,7 @@
 package lapm
 
+import "time"
+
 // Stats counts what a Link did. All counters are cumulative since Open.
 type Stats struct {
 	FramesSent     uint64 // every frame handed to the encoder
@@ -31,4 +33,8 @@ type Stats struct {
 	LineBytesRecv uint64 // octets read from the line
 
 	Negotiated Negotiated // parameters in force
+
+	// T401 is the acknowledgement timer in force: Config.T401, or the
+	// measured round trip's timeout where that is longer.
+	T401 time.Duration
 }

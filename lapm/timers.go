@@ -38,9 +38,76 @@ func T401ForRate(bitsPerSecond, n401, k int) time.Duration {
 // timerStopped is the zero deadline: the timer is not running.
 var timerStopped time.Time
 
+// MaxAdaptiveT401 bounds how far the measured round trip lengthens T401.
+const MaxAdaptiveT401 = 30 * time.Second
+
+// The configured T401 is the shortest acknowledgement timer; the link
+// lengthens it to the round trip it measures (RFC 6298's estimator: the
+// smoothed round trip plus four times its variation). A line whose own queue is deep (a slow
+// network link under a full window of 4,096-octet frames holds tens of
+// seconds of them) otherwise sees T401 expire in every short pause of the
+// peer's acknowledgements, and its poll then waits behind everything
+// queued before it: ten unanswered polls of 1 s failed a 256 kbit/s
+// browser session that merely paused for 1.5 s.
+type rttEstimator struct {
+	srtt, rttvar time.Duration
+	valid        bool
+}
+
+// sample adds one measured round trip.
+func (r *rttEstimator) sample(d time.Duration) {
+	if !r.valid {
+		r.srtt, r.rttvar, r.valid = d, d/2, true
+		return
+	}
+	r.rttvar += (max(r.srtt-d, d-r.srtt) - r.rttvar) / 4
+	r.srtt += (d - r.srtt) / 8
+}
+
+// t401 is the acknowledgement timer in force: the configured T401, or the
+// measured round trip's timeout if that is longer (at most
+// MaxAdaptiveT401).
+func (m *machine) t401() time.Duration {
+	d := m.cfg.t401
+	if m.rtt.valid {
+		d = max(d, min(m.rtt.srtt+4*m.rtt.rttvar, MaxAdaptiveT401))
+	}
+	return d
+}
+
+// A sample is taken only from a frame acknowledged with no recovery in
+// between: no retransmission (Karn's rule: the acknowledgement may be for
+// either copy), no T401 expiry and no RNR since it was sent. Frames held
+// behind a gap, or waiting out a busy peer or our poll, are acknowledged
+// late for reasons other than the line, and such samples would lengthen
+// T401, which slows the next recovery, whose samples lengthen it again:
+// under a bit error rate of 1e-4 that fed back until transfers stalled.
+// recoveries counts those events; a sentFrame keeps its count at sending.
+
+// noteRecovery marks the frames outstanding now as unfit for a sample.
+func (m *machine) noteRecovery() { m.recoveries++ }
+
+// ackedNew is called when N(R) acknowledged the n oldest outstanding
+// frames. The newest of them gives a round-trip sample if no recovery
+// happened since it was sent. While a poll of
+// ours is outstanding, an acknowledgement that moves V(A) shows the peer
+// alive and the line moving, only slow: our poll waits behind the frames
+// we queued before it. The poll count starts again and T401 restarts, so
+// a line drains its queue, however deep, before the link gives up; a peer
+// that acknowledges nothing for N400 x T401 still fails it.
+func (m *machine) ackedNew(now time.Time, n int) {
+	if e := m.unacked[n-1]; e.recoveries == m.recoveries {
+		m.rtt.sample(now.Sub(e.sent))
+	}
+	if m.timerRecovery {
+		m.retry = 0
+		m.t401Start(now)
+	}
+}
+
 // t401Start (re)starts the acknowledgement timer (V.42 §8.4.1: started when
 // an I frame or a command with P=1 is sent and the timer is not running).
-func (m *machine) t401Start(now time.Time) { m.t401At = now.Add(m.cfg.t401) }
+func (m *machine) t401Start(now time.Time) { m.t401At = now.Add(m.t401()) }
 
 // t401StartIfStopped starts T401 only if it is not already running.
 func (m *machine) t401StartIfStopped(now time.Time) {
@@ -70,7 +137,7 @@ func (m *machine) t403Restart(now time.Time) {
 // sets V(S) back to N(R) below the frame we are about to acknowledge,
 // takes our N(R) for one outside V(A)..V(S) (ack_info) and releases the
 // link with DISC.
-func (m *machine) rejAsked(now time.Time) { m.rejAt = now.Add(m.cfg.t401) }
+func (m *machine) rejAsked(now time.Time) { m.rejAt = now.Add(m.t401()) }
 
 // DefaultT402 is what Config.T402 0 means: the longest an acknowledgement waits
 // for an I frame of ours to carry it (the reply delay T402 of V.42 §9.2;

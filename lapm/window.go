@@ -1,5 +1,7 @@
 package lapm
 
+import "time"
+
 // The machine's window arrays (V.42 §8.2.3, §8.4): the I frames sent and
 // not yet acknowledged, and with SREJ the frames received ahead of a gap.
 // Both are slices indexed from the lower window edge (V(A) and V(R)), so
@@ -21,6 +23,11 @@ type sentFrame struct {
 	// or F=1 answers between two flushes resends each frame once, so
 	// output per batch stays bounded by one window.
 	gen uint32
+	// sent is when the frame was first sent, recoveries the machine's
+	// count then (its acknowledgement gives a round-trip sample only if
+	// that count has not moved; see ackedNew).
+	sent       time.Time
+	recoveries uint32
 }
 
 // heldFrame is a sequence number at or after V(R) while SREJ recovery
