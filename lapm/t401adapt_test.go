@@ -87,9 +87,8 @@ func TestMachineRecoveryProgressKeepsLink(t *testing.T) {
 	p := defaultLinkParams()
 	p.kTx = 40
 	m := soloConnected(t, p, 40)
-	now := t0
 	for nr := uint8(1); nr <= 40; nr++ {
-		now = m.deadline()
+		now := m.deadline()
 		m.timeout(now) // a poll goes out (or is repeated)
 		m.flush(now)
 		if m.st != stateConnected {
