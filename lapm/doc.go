@@ -130,7 +130,9 @@
 // polls resends each unacknowledged frame at most once per output
 // batch. A peer that answers polls but never acknowledges fails the link
 // after N400 answers, like a silent one; a peer busy for ever (RNR) is
-// polled every T401 and is not sent I frames.
+// polled every T401 and is not sent I frames. Our own busy condition is
+// sent as RNR at once, not left to the N(R) of our next I frame, which
+// would open the peer's window instead (§8.4.7).
 //
 // The facts this package relies on, and where they come from, are in
 // V42.md of the design notes. The package never imports a logging

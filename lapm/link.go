@@ -863,7 +863,14 @@ func (l *Link) run() {
 // whether the line is down.
 func (l *Link) received(now time.Time, b rxBatch) bool {
 	if b.err != nil {
-		if !l.m.st.ended() {
+		switch {
+		case l.m.st.ended():
+		case l.m.st == stateDisconnecting && errors.Is(b.err, io.EOF):
+			// The peer hung up after our DISC: its UA was lost on the
+			// line, or it went away. The release is over either way
+			// (what it had to take was acknowledged before the DISC).
+			l.m.finish()
+		default:
 			l.m.fail(fmt.Errorf("%w: line: %w", ErrLinkFailure, b.err))
 		}
 		return true

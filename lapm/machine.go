@@ -876,14 +876,24 @@ func (m *machine) recvI(now time.Time, f Frame) {
 			m.rejAt = timerStopped
 			recovered = true
 		}
-		if m.rxFrames >= m.rxSoft && !m.ownBusy {
+		busy := m.rxFrames >= m.rxSoft && !m.ownBusy
+		if busy {
 			m.ownBusy = true
 			m.logf("lapm: %s: own receiver busy (%d payloads unread)", m.cfg.role, m.rxFrames)
-			recovered = true // the peer must learn at once (RNR)
 		}
-		if f.PF {
-			m.answerPoll(now)
-		} else {
+		switch {
+		case f.PF:
+			m.answerPoll(now) // RNR F=1 when busy
+		case busy:
+			// The peer must learn at once, and from an RNR (V.42
+			// §8.4.7): a pending acknowledgement would go out on our
+			// next I frame, whose N(R) opens the peer's window
+			// without telling it we are busy. That let a peer send a
+			// second window into a full receiver, whose frames were
+			// discarded and resent after a REJ (two-way transfers on
+			// loopback: thousands of retransmissions per call).
+			m.sendS(false, KindRNR, false)
+		default:
 			m.ackLater(now, recovered)
 		}
 	case ahead < m.aheadLimit():
