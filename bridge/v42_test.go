@@ -156,12 +156,14 @@ func TestV42BreakInterruptsBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	interrupted := make(chan bool, 1)
+	var got []byte // the goroutine's, until it sends on interrupted
+	var readErr error
 	go func() {
-		var got []byte
 		buf := make([]byte, 512)
 		sent := false
 		for {
 			n, err := link.Read(buf)
+			readErr = err
 			got = append(got, buf[:n]...)
 			if !sent && bytes.Contains(got, []byte("ready")) {
 				sent = true
@@ -178,7 +180,7 @@ func TestV42BreakInterruptsBackend(t *testing.T) {
 	select {
 	case ok := <-interrupted:
 		if !ok {
-			t.Error("the program ended without seeing the interrupt")
+			t.Errorf("the program ended without seeing the interrupt: %v; it printed %q", readErr, got)
 		}
 	case <-time.After(20 * time.Second):
 		link.Close()

@@ -214,6 +214,11 @@ async function statusScenario() {
       // then, once (a reload right after a call), and not in a loop.
       await waitText(p, 'dialgate: redialled too soon; try again in 2 s');
       await waitText(p, 'redialling in 2 s');
+      const first = await screen(p);
+      const why = first.indexOf('[busy: redialled too soon');
+      if (why < 0 || why > first.indexOf('[redialling in 2 s]')) {
+        throw new Error(`the redial notice is not after the reason:\n${first}`);
+      }
       const heard = (s) => s.split('dialgate: redialled too soon').length - 1;
       await waitScreen(p, (s) => heard(s) >= 2, 'the redial, turned away again');
       await p.waitForTimeout(3000);

@@ -265,9 +265,14 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     status.closed(ev.code, ev.reason);
     showStatus();
     const ended = status.text();
-    resetModes(() => notice(ended));
-    if (loginMode === 'v42') showLogin();
-    else scheduleRedial(redialDelay(ended));
+    const text = loginMode !== 'v42';
+    // The redial notice follows the reason (resetModes writes after the
+    // terminal's pending output; a notice written now would come first).
+    resetModes(() => {
+      notice(ended);
+      if (text && seq === callSeq) scheduleRedial(redialDelay(ended));
+    });
+    if (!text) showLogin();
   };
   return sock;
 }

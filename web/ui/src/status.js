@@ -218,7 +218,12 @@ export class CallStatus {
   // and reason are the WebSocket's close code and reason, worded when the
   // output says nothing.
   closed(code, reason) {
-    if (this.ended) return this.state;
+    if (this.ended) {
+      // A V.42 call its caller saw end as a bare hang-up because the
+      // line went: the close code says how (1006 when the gateway died).
+      if (this.state === State.HUNGUP && !this.detail) this.detail = closeDetail(code, reason);
+      return this.state;
+    }
     const tail = this.tail;
     let m;
     let busy;

@@ -183,6 +183,21 @@ test('a V.42 hang-up takes its reason from the session\'s last words', () => {
   assert.equal(s.text(), 'hung up: lapm: link failure');
 });
 
+test('a V.42 bare hang-up takes the close code\'s words', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.open();
+  s.ready('V.42, encrypted, session 9');
+  s.end('hungup', ''); // the line went: the caller knows no more
+  s.closed(1006, '');
+  assert.equal(s.text(), 'hung up: the connection was lost (close code 1006)');
+  s.connecting();
+  s.open();
+  s.end('hungup', ''); // an orderly release, then our own close
+  s.closed(1000, '');
+  assert.equal(s.text(), 'hung up');
+});
+
 test('a close code is worded when the output says nothing', () => {
   const s = new CallStatus();
   s.connecting();
