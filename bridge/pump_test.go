@@ -105,6 +105,52 @@ func TestCopyCountWholeFrames(t *testing.T) {
 	}
 }
 
+// messageWriter is a destination that sends each Write as messages of
+// at most size octets (a WebSocket line).
+type messageWriter struct {
+	size   int
+	writes []int
+}
+
+func (w *messageWriter) WriteSize() int { return w.size }
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, len(p))
+	return len(p), nil
+}
+
+// TestCopyCountWholeMessages: towards a destination that sends larger
+// messages (a WebSocket line in binary, 64 KiB), bulk reads are one
+// message, up to wideBufSize; smaller message sizes keep bulkBufSize.
+// Through the idle watch of a paced line too.
+func TestCopyCountWholeMessages(t *testing.T) {
+	r := &sizedReader{answers: []int{smallBufSize, wideBufSize, wideBufSize, 100}}
+	w := &messageWriter{size: wideBufSize}
+	var n atomic.Int64
+	if err := copyCount(w, r, &n); err != io.EOF {
+		t.Fatalf("copyCount: %v", err)
+	}
+	if want := []int{smallBufSize, wideBufSize, wideBufSize, 100}; !slicesEqual(w.writes, want) {
+		t.Errorf("write sizes %v, want %v (reads %v)", w.writes, want, r.sizes)
+	}
+	for _, c := range []struct{ size, want int }{
+		{0, bulkBufSize}, {16 << 10, bulkBufSize}, {bulkBufSize, bulkBufSize},
+		{48 << 10, 48 << 10}, {wideBufSize, wideBufSize}, {1 << 20, wideBufSize},
+	} {
+		got, pool := bulkSize(&messageWriter{size: c.size})
+		if got != c.want {
+			t.Errorf("bulkSize with messages of %d = %d, want %d", c.size, got, c.want)
+		}
+		if b := pool.Get().(*[]byte); len(*b) < got {
+			t.Errorf("bulkSize with messages of %d: %d octets in buffers of %d", c.size, got, len(*b))
+		}
+	}
+	watch := &sessionWatch{granule: time.Second}
+	if size, _ := bulkSize(watch.callerWriter(&messageWriter{size: wideBufSize}, 33600)); size != wideBufSize {
+		t.Errorf("bulk reads of %d octets through the idle watch, want %d", size, wideBufSize)
+	}
+}
+
 // TestCopyCountPacedLine: on a paced line (line_rate: N401 256 by
 // default, 240 octets of payload with the AEAD tag) one Write toward the
 // link is at most unitFrames payloads, 15 KiB or 4.6 s of the line at

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bufio"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -125,6 +126,21 @@ type limitedConn struct {
 // NetConn is the connection under the limit (sockstate reads its TCP
 // state through it).
 func (c *limitedConn) NetConn() net.Conn { return c.Conn }
+
+// unwrapHijack hands the WebSocket upgrade the connection under a
+// limitedConn: the limit stops counting at the hijack (connState), and
+// gorilla/websocket writes a message's header and payload with one
+// writev only on a *net.TCPConn (net.Buffers); through the wrapper they
+// were two writes, a third more system calls on a bulk transfer.
+type unwrapHijack struct{ http.ResponseWriter }
+
+func (u unwrapHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(u.ResponseWriter).Hijack()
+	if lc, ok := c.(*limitedConn); ok {
+		c = lc.Conn
+	}
+	return c, brw, err
+}
 
 // peerAddr is a connection's remote IP address (invalid if it has none).
 func peerAddr(a net.Addr) netip.Addr {

@@ -3,8 +3,10 @@ package ws
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -161,6 +163,53 @@ func TestConcurrentWriters(t *testing.T) {
 		if bytes.Count(chunk, chunk[:1]) != size {
 			t.Fatalf("Write at offset %d interleaved with another", i)
 		}
+	}
+}
+
+// TestWriteMessageSizes: one Write goes out in messages of at most
+// WriteSize octets: 64 KiB in binary (as websockify sends), 32 KiB of
+// octets in the text subprotocols (at most 64 KiB encoded).
+func TestWriteMessageSizes(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	for _, c := range []struct {
+		proto string
+		size  int
+	}{{ProtoBinary, 64 << 10}, {ProtoPlain, 32 << 10}, {ProtoBase64, 32 << 10}} {
+		conn, l := rawPairProto(t, s, c.proto)
+		if got := l.WriteSize(); got != c.size {
+			t.Errorf("%s: WriteSize %d, want %d", c.proto, got, c.size)
+		}
+		payload := bytes.Repeat([]byte("0123456789"), 15000) // 150,000 octets
+		go func() {
+			if _, err := l.Write(payload); err != nil {
+				t.Error(err)
+			}
+		}()
+		var sizes []int
+		var got []byte
+		for len(got) < len(payload) {
+			_, m, err := conn.ReadMessage()
+			if err != nil {
+				t.Fatalf("%s: %v", c.proto, err)
+			}
+			if c.proto == ProtoBase64 {
+				if m, err = base64.StdEncoding.DecodeString(string(m)); err != nil {
+					t.Fatalf("%s: %v", c.proto, err)
+				}
+			}
+			sizes = append(sizes, len(m))
+			got = append(got, m...)
+		}
+		var want []int
+		for rest := len(payload); rest > 0; rest -= c.size {
+			want = append(want, min(rest, c.size))
+		}
+		if !bytes.Equal(got, payload) || fmt.Sprint(sizes) != fmt.Sprint(want) {
+			t.Errorf("%s: messages of %v octets, want %v (intact %v)", c.proto, sizes, want, bytes.Equal(got, payload))
+		}
+		conn.Close()
+		l.Close()
 	}
 }
 

@@ -328,7 +328,7 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if proto != "" {
 		hdr = http.Header{"Sec-Websocket-Protocol": {proto}}
 	}
-	conn, err := l.upgrader.Upgrade(w, r, hdr)
+	conn, err := l.upgrader.Upgrade(unwrapHijack{w}, r, hdr)
 	if err != nil {
 		return // upgrader.Error replied and logged
 	}
