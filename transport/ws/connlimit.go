@@ -131,7 +131,8 @@ func (c *limitedConn) NetConn() net.Conn { return c.Conn }
 // limitedConn: the limit stops counting at the hijack (connState), and
 // gorilla/websocket writes a message's header and payload with one
 // writev only on a *net.TCPConn (net.Buffers); through the wrapper they
-// were two writes, a third more system calls on a bulk transfer.
+// were two writes, and a bulk transfer made half again as many system
+// calls.
 type unwrapHijack struct{ http.ResponseWriter }
 
 func (u unwrapHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {

@@ -263,8 +263,9 @@ func (l *Line) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteSize is the most octets one Write sends as one message: a relay
-// that hands the line this much at a time sends whole messages.
+// WriteSize is the most octets Write puts in one message (it sends more
+// as several): a relay that hands the line this much at a time sends
+// whole messages.
 func (l *Line) WriteSize() int {
 	if l.proto == ProtoPlain || l.proto == ProtoBase64 {
 		return maxMessage
