@@ -241,13 +241,16 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				defer func() { <-slots }()
 				link, err := c.answerV42(wctx, line, t)
 				if err != nil {
-					line.Close()
 					// Said here, not by the loop below: once another
 					// call has won, the loop takes no more answers,
-					// and a caller that was refused is still told.
-					if wctx.Err() == nil {
+					// and a caller that was refused is still told,
+					// even if the winner came in while this line
+					// closed. A call cut short by the win was not
+					// refused.
+					if wctx.Err() == nil || !errors.Is(err, context.Canceled) {
 						c.notice("refused an incoming call: %v", strings.TrimPrefix(err.Error(), "auth: "))
 					}
+					line.Close()
 				}
 				send(answer{link: link, line: line, err: err})
 			}()

@@ -470,8 +470,12 @@ func TestDialV42Callback(t *testing.T) {
 				t.Errorf("the stalling peer's detection: %v %v", res, err)
 			}
 		}
-		// An impostor rings first with a made-up CALLBACK.
+		// An impostor rings first with a made-up CALLBACK, and holds
+		// its line after the REJECT: dial's side of it lingers on
+		// closing while the real callback comes in and wins, and the
+		// refusal is told all the same.
 		if imp, err := transport.Dial(ctx, answer); err == nil {
+			defer imp.Close()
 			if res, left, err := lapm.Detect(ctx, imp, lapm.Originator); err == nil && res == lapm.DetectLAPM {
 				l := newTestLink(imp, left)
 				resp, err := l.ExchangeXID(ctx, []byte{1, 5, 0xde, 0xad})
@@ -479,7 +483,6 @@ func TestDialV42Callback(t *testing.T) {
 					t.Errorf("dial answered an impostor's CALLBACK with %x, not REJECT", resp)
 				}
 			}
-			imp.Close()
 		}
 		line, err := transport.Dial(ctx, answer)
 		if err != nil {
