@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -56,6 +57,16 @@ type DialOptions struct {
 
 // Dial places a WebSocket call to address (ws://host:port/path or
 // wss://...). ctx bounds the connection set-up only.
+// A dialed line masks what it sends (RFC 6455 §5.3), so gorilla/websocket
+// copies each message into its write buffer and sends a frame whenever
+// that fills: with its default of 4 KiB, a 64 KiB message went out as 16
+// frames, each its own write. A buffer that holds a whole message sends
+// it as one frame; it is taken from a pool per message, so an idle line
+// holds none.
+const dialWriteBufSize = maxBinaryMessage // gorilla/websocket adds room for the header
+
+var dialWriteBufs sync.Pool
+
 func Dial(ctx context.Context, address string, opts DialOptions) (*Line, error) {
 	u, err := url.Parse(address)
 	if err != nil {
@@ -75,6 +86,8 @@ func Dial(ctx context.Context, address string, opts DialOptions) (*Line, error) 
 		NetDialContext:   (&net.Dialer{}).DialContext,
 		TLSClientConfig:  opts.TLSConfig,
 		HandshakeTimeout: 30 * time.Second,
+		WriteBufferSize:  dialWriteBufSize,
+		WriteBufferPool:  &dialWriteBufs,
 	}
 	if opts.Subprotocol != "" {
 		d.Subprotocols = []string{opts.Subprotocol}

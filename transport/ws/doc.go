@@ -91,8 +91,9 @@
 // from several goroutines are serialized; a Write returns after its octets
 // were handed to the kernel, sent as messages of at most WriteSize octets
 // (64 KiB in "binary", as websockify sends; 32 KiB in "plain" and
-// "base64", at most 64 KiB encoded). A peer must take binary messages of
-// 64 KiB (browsers and websockify's clients do).
+// "base64", at most 64 KiB encoded), each in one frame (a dialed line's
+// masked too). A peer must take binary messages of 64 KiB (browsers and
+// websockify's clients do).
 //
 // Close follows the transport.Line contract: it waits for a Write in
 // progress, sends a close frame with status 1000 after every octet Write

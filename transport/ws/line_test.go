@@ -1,7 +1,9 @@
 package ws
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -10,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -705,5 +708,97 @@ func TestSetWriteDeadlineDuringWrite(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("stalled Write did not end at its deadline")
+	}
+}
+
+// TestDialSendsWholeMessages: a dialed line sends each message as one
+// frame (masked, as a client must), not as frames of gorilla/websocket's
+// default 4 KiB write buffer, each its own write. The peer here is a bare
+// RFC 6455 server that counts the frames.
+func TestDialSendsWholeMessages(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	payload := bytes.Repeat([]byte("0123456789"), 15000) // 150,000 octets
+	type result struct {
+		frames []int
+		got    []byte
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() { done <- res }()
+		c, err := ln.Accept()
+		if err != nil {
+			res.err = err
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			res.err = err
+			return
+		}
+		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+			base64.StdEncoding.EncodeToString(h[:]))
+		for len(res.got) < len(payload) {
+			var hdr [2]byte
+			if _, res.err = io.ReadFull(br, hdr[:]); res.err != nil {
+				return
+			}
+			n := uint64(hdr[1] & 0x7F)
+			switch n {
+			case 126:
+				var ext [2]byte
+				_, res.err = io.ReadFull(br, ext[:])
+				n = uint64(binary.BigEndian.Uint16(ext[:]))
+			case 127:
+				var ext [8]byte
+				_, res.err = io.ReadFull(br, ext[:])
+				n = binary.BigEndian.Uint64(ext[:])
+			}
+			var key [4]byte
+			if res.err == nil {
+				_, res.err = io.ReadFull(br, key[:])
+			}
+			if res.err != nil || hdr[1]&0x80 == 0 || n > 1<<20 {
+				res.err = fmt.Errorf("frame %x length %d: %v", hdr, n, res.err)
+				return
+			}
+			p := make([]byte, n)
+			if _, res.err = io.ReadFull(br, p); res.err != nil {
+				return
+			}
+			if op := hdr[0] & 0x0F; op == websocket.BinaryMessage || op == 0 {
+				for i := range p {
+					p[i] ^= key[i%4]
+				}
+				res.frames = append(res.frames, len(p))
+				res.got = append(res.got, p...)
+			}
+		}
+	}()
+	ctx := testCtx(t, 10*time.Second)
+	l, err := Dial(ctx, "ws://"+ln.Addr().String()+"/line", DialOptions{CloseTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	want := []int{64 << 10, 64 << 10, len(payload) - 128<<10}
+	if !bytes.Equal(res.got, payload) || fmt.Sprint(res.frames) != fmt.Sprint(want) {
+		t.Errorf("frames of %v octets, want %v (intact %v)", res.frames, want, bytes.Equal(res.got, payload))
 	}
 }
