@@ -232,15 +232,6 @@ func (a activityWriter) PayloadSize() int {
 	return 0
 }
 
-// WriteSize passes on the message size of a destination that has one (a
-// WebSocket line), for bulkSize as PayloadSize.
-func (a activityWriter) WriteSize() int {
-	if ws, ok := a.w.(writeSizer); ok {
-		return ws.WriteSize()
-	}
-	return 0
-}
-
 func (a activityWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {

@@ -245,9 +245,9 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 					// call has won, the loop takes no more answers,
 					// and a caller that was refused is still told,
 					// even if the winner came in while this line
-					// closed. A call cut short by the win was not
-					// refused.
-					if wctx.Err() == nil || !errors.Is(err, context.Canceled) {
+					// closed. A call cut short by the end of the wait
+					// (a win, the timeout) was not refused.
+					if werr := wctx.Err(); werr == nil || !errors.Is(err, werr) {
 						c.notice("refused an incoming call: %v", strings.TrimPrefix(err.Error(), "auth: "))
 					}
 					line.Close()

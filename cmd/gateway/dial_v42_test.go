@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -82,12 +83,23 @@ func (l *testLink) ExchangeXID(ctx context.Context, p []byte) ([]byte, error) {
 	if err := l.writeFrame('C', p); err != nil {
 		return nil, err
 	}
-	return l.readFrame('R')
+	return l.readFrameCtx(ctx, 'R')
 }
-func (l *testLink) AcceptXID(ctx context.Context) ([]byte, error) { return l.readFrame('C') }
-func (l *testLink) RespondXID(p []byte) error                     { return l.writeFrame('R', p) }
-func (l *testLink) NegotiationTranscript() []byte                 { return []byte("testLink XID") }
-func (l *testLink) Close() error                                  { return l.line.Close() }
+func (l *testLink) AcceptXID(ctx context.Context) ([]byte, error) { return l.readFrameCtx(ctx, 'C') }
+
+// readFrameCtx is readFrame until ctx ends, as lapm.Link's exchanges:
+// then the line is closed and the error wraps ctx.Err().
+func (l *testLink) readFrameCtx(ctx context.Context, want byte) ([]byte, error) {
+	stop := context.AfterFunc(ctx, func() { l.line.Close() })
+	p, err := l.readFrame(want)
+	if !stop() {
+		return nil, fmt.Errorf("testLink: %w", ctx.Err())
+	}
+	return p, err
+}
+func (l *testLink) RespondXID(p []byte) error     { return l.writeFrame('R', p) }
+func (l *testLink) NegotiationTranscript() []byte { return []byte("testLink XID") }
+func (l *testLink) Close() error                  { return l.line.Close() }
 
 func (l *testLink) Write(p []byte) (int, error) {
 	for n := 0; n < len(p); {
@@ -478,7 +490,8 @@ func TestDialV42Callback(t *testing.T) {
 			defer imp.Close()
 			if res, left, err := lapm.Detect(ctx, imp, lapm.Originator); err == nil && res == lapm.DetectLAPM {
 				l := newTestLink(imp, left)
-				resp, err := l.ExchangeXID(ctx, []byte{1, 5, 0xde, 0xad})
+				made := append([]byte{1, byte(auth.TypeCallback)}, bytes.Repeat([]byte{0xde, 0xad}, 45)...)
+				resp, err := l.ExchangeXID(ctx, made)
 				if err == nil && (len(resp) < 2 || resp[1] != byte(auth.TypeReject)) {
 					t.Errorf("dial answered an impostor's CALLBACK with %x, not REJECT", resp)
 				}
@@ -508,8 +521,16 @@ func TestDialV42Callback(t *testing.T) {
 	if code := r.wait(t); code != exitOK {
 		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
 	}
-	if !strings.Contains(r.stderr.String(), "refused an incoming call") {
-		t.Errorf("the impostor was not refused: %q", r.stderr)
+	// One refusal, the impostor's; not the stalling peer's, whose
+	// answer the win cut short.
+	var refused []string
+	for _, l := range strings.Split(r.stderr.String(), "\r\n") {
+		if strings.Contains(l, "refused an incoming call") {
+			refused = append(refused, l)
+		}
+	}
+	if len(refused) != 1 || !strings.Contains(refused[0], "denied") {
+		t.Errorf("refusals %q, want the impostor's alone; stderr:\n%s", refused, r.stderr)
 	}
 }
 
@@ -579,13 +600,30 @@ func TestDialCallbackWaitEndsWithTicket(t *testing.T) {
 	g.verify = func(user, pw string) (auth.User, error) {
 		return auth.User{ID: user, Callback: answer}, nil
 	}
-	g.callback = func(*testing.T, *auth.Ticket) {} // never calls back
+	// The gateway never calls back; a peer rings, goes through
+	// detection and stays silent until after the wait: a call cut short
+	// by the end of the wait is not told as refused.
+	g.callback = func(t *testing.T, _ *auth.Ticket) {
+		if stall, err := transport.Dial(t.Context(), answer); err == nil {
+			defer stall.Close()
+			if res, _, err := lapm.Detect(t.Context(), stall, lapm.Originator); err != nil || res != lapm.DetectLAPM {
+				t.Errorf("the stalling peer's detection: %v %v", res, err)
+			}
+			select {
+			case <-t.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+		}
+	}
 	addr := fakeGateway(t, true, g.handle)
 	start := time.Now()
 	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu",
 		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, addr)
 	if code := r.wait(t); code != exitNoCarrier || !strings.Contains(r.stderr.String(), "no callback within 2s") {
 		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if strings.Contains(r.stderr.String(), "refused an incoming call") {
+		t.Errorf("a call still being answered when the wait ended was told as refused:\n%s", r.stderr)
 	}
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("dial waited %v", d)

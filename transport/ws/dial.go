@@ -55,8 +55,6 @@ type DialOptions struct {
 	Logger                                  Logger
 }
 
-// Dial places a WebSocket call to address (ws://host:port/path or
-// wss://...). ctx bounds the connection set-up only.
 // A dialed line masks what it sends (RFC 6455 §5.3), so gorilla/websocket
 // copies each message into its write buffer and sends a frame whenever
 // that fills: with its default of 4 KiB, a 64 KiB message went out as 16
@@ -67,6 +65,8 @@ const dialWriteBufSize = maxBinaryMessage // gorilla/websocket adds room for the
 
 var dialWriteBufs sync.Pool
 
+// Dial places a WebSocket call to address (ws://host:port/path or
+// wss://...). ctx bounds the connection set-up only.
 func Dial(ctx context.Context, address string, opts DialOptions) (*Line, error) {
 	u, err := url.Parse(address)
 	if err != nil {

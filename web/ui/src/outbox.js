@@ -6,7 +6,7 @@
 // (a busy backend, a V.42 link waiting for acknowledgements) must hold
 // the rest back rather than lose it or fill the browser's memory with it.
 
-export const PIECE = 32 << 10; // octets per message, as transport/ws writes
+export const PIECE = 32 << 10; // octets per message, well below that limit
 export const MAX_WAITING = 16 << 20; // octets held back before input is refused
 export const RETRY_MS = 20; // how soon a line that refused a piece is offered it again
 
