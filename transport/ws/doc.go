@@ -103,7 +103,11 @@
 // together are bounded by CloseTimeout; when it runs out, Close closes the
 // connection anyway and returns an error. When the peer closes, Read returns every
 // octet received before the peer's close frame, then io.EOF; the close
-// frame is answered at once, so later Writes fail with ErrPeerHungUp.
+// frame is answered at once, so later Writes fail with ErrPeerHungUp. A
+// peer that closes with status 1009 refused a message as too big (it
+// takes less than the messages of up to 64 KiB a line sends): Read
+// returns ErrPeerRefusedMessage instead of io.EOF, and Writes wrap it
+// too, so that the gateway's call record says why the call ended.
 //
 // A message larger than the read limit fails the line with close code 1009
 // (§7.4.1) and a log line; Read then returns the data received before it

@@ -65,6 +65,11 @@ var (
 	// ErrMessageTooBig is wrapped by Read after the peer sent a message
 	// over the read limit (the line was closed with status 1009).
 	ErrMessageTooBig = errors.New("ws: message over the read limit")
+	// ErrPeerRefusedMessage is returned by Read, and wrapped by Write,
+	// after the peer closed the line with status 1009 (message too big):
+	// it takes smaller messages than this end sends (a gateway's line
+	// sends binary ones of up to 64 KiB, as websockify does).
+	ErrPeerRefusedMessage = errors.New("ws: the peer closed the line with status 1009: it refused a message as too big (this end sends messages of up to 64 KiB)")
 	// ErrIdleTimeout is wrapped by Read after nothing arrived from the peer
 	// for the idle timeout (the line was closed with status 1001).
 	ErrIdleTimeout = errors.New("ws: peer idle too long")
@@ -337,6 +342,9 @@ func (l *Line) writeError(err error) error {
 		return fmt.Errorf("ws: write: %w", transport.ErrHungUp)
 	default:
 	}
+	if st := l.in.status(); errors.Is(st, ErrPeerRefusedMessage) {
+		return fmt.Errorf("ws: write: %w: %w", ErrPeerHungUp, st)
+	}
 	if errors.Is(err, websocket.ErrCloseSent) || l.in.status() != nil {
 		return fmt.Errorf("ws: write: %w (%v)", ErrPeerHungUp, err)
 	}
@@ -561,6 +569,11 @@ func (l *Line) readError(err error) error {
 	case errors.As(err, &ce):
 		if ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway && ce.Code != websocket.CloseNoStatusReceived {
 			l.logf("ws: %s: peer closed the line with status %d %q", l.remote(), ce.Code, ce.Text)
+		}
+		if ce.Code == websocket.CloseMessageTooBig {
+			// Not a hang-up: the peer takes smaller messages than
+			// this end sends, and a call's record should say so.
+			return ErrPeerRefusedMessage
 		}
 		return io.EOF
 	case isDone(l.done):

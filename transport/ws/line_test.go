@@ -216,6 +216,29 @@ func TestWriteMessageSizes(t *testing.T) {
 	}
 }
 
+// TestPeerRefusesBigMessage: a peer whose client takes smaller messages
+// than the line sends closes it with status 1009; Read then says so
+// (ErrPeerRefusedMessage, not io.EOF: the call's record should not read
+// as an ordinary hang-up), and so does a later Write.
+func TestPeerRefusesBigMessage(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s := startServer(t, Options{})
+	conn, l := rawPairProto(t, s, ProtoBinary)
+	conn.SetReadLimit(32 << 10)
+	if _, err := l.Write(make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := conn.ReadMessage(); !errors.Is(err, websocket.ErrReadLimit) {
+		t.Fatalf("the client read %v, want its read limit", err)
+	}
+	if _, err := io.ReadAll(l); !errors.Is(err, ErrPeerRefusedMessage) {
+		t.Errorf("Read after the peer's 1009: %v", err)
+	}
+	if _, err := l.Write([]byte("more")); !errors.Is(err, ErrPeerRefusedMessage) || !errors.Is(err, transport.ErrHungUp) {
+		t.Errorf("Write after the peer's 1009: %v", err)
+	}
+}
+
 // TestIntegrity64MiB sends 64 MiB of random octets each way at the same
 // time and compares SHA-256 digests. The side that hangs up first writes its
 // last chunk only after it received everything, then closes at once: the
@@ -368,8 +391,8 @@ func TestReadLimit(t *testing.T) {
 	if line := s.log.wait(t, "read limit", "1009"); !strings.HasSuffix(line, " (session 3)") {
 		t.Errorf("log line %q does not name the call", line)
 	}
-	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
-		t.Errorf("client Read: %v, want io.EOF", err)
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, ErrPeerRefusedMessage) {
+		t.Errorf("client Read: %v, want ErrPeerRefusedMessage", err)
 	}
 	clientLog.wait(t, "status 1009")
 }
