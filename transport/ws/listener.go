@@ -330,7 +330,15 @@ func (l *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, err := l.upgrader.Upgrade(unwrapHijack{w}, r, hdr)
 	if err != nil {
-		return // upgrader.Error replied and logged
+		// Refusals (HandshakeError) were replied to and logged by
+		// upgrader.Error; a failure after the hijack (a client that sent
+		// data before the 101 reply, a failed write of it) closed the
+		// connection with no reply, and is logged here.
+		var he websocket.HandshakeError
+		if !errors.As(err, &he) {
+			l.logf("ws: %s: call dropped during the upgrade: %v", l.caller(r), err)
+		}
+		return
 	}
 	info := transport.LineInfo{Transport: "ws", RemoteAddr: remote, Secure: secure, Proxied: proxied}
 	if secure {

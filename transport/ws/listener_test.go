@@ -672,3 +672,34 @@ func TestOriginSameNameBeyondLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeWithDataLogged: a client that sends a frame together with
+// its upgrade request, before the 101 reply, is dropped by
+// gorilla/websocket with no reply; the listener logs it (it had been
+// silent).
+func TestUpgradeWithDataLogged(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sink := newLogSink(t)
+	ln, err := Listen("ws://127.0.0.1:0/line", Options{Logger: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	host := strings.TrimSuffix(strings.TrimPrefix(ln.Addr(), "ws://"), "/line")
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "GET /line HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" +
+		"\x82\x84\x00\x00\x00\x00data" // a masked binary frame, too early
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 512)); err == nil {
+		t.Errorf("the server replied (%d octets) to an upgrade with data behind it", n)
+	}
+	sink.wait(t, "dropped during the upgrade", "before handshake")
+}
