@@ -97,6 +97,10 @@ func TestListenConnLimits(t *testing.T) {
 
 // TestListenConnLimitsLinesDoNotCount: connections that became lines do
 // not count towards the bounds (the gateway's line slots limit those).
+// An accepted line writes on the TCP connection itself, not on the
+// limit's wrapper, so that gorilla/websocket sends each message's header
+// and payload with one writev (net.Buffers takes that path only for a
+// *net.TCPConn).
 func TestListenConnLimitsLinesDoNotCount(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	ln, err := Listen("ws://127.0.0.1:0/line", Options{Logger: newLogSink(t), MaxConns: 2, MaxConnsPerSource: 2})
@@ -117,46 +121,19 @@ func TestListenConnLimitsLinesDoNotCount(t *testing.T) {
 			t.Fatalf("line %d: %v", i+1, err)
 		}
 		lines = append(lines, c)
-		if l := <-accepted; l != nil {
-			lines = append(lines, l)
+		l := <-accepted
+		if l == nil {
+			continue
+		}
+		lines = append(lines, l)
+		if nc, ok := l.conn.NetConn().(*net.TCPConn); !ok {
+			t.Errorf("line %d writes on a %T", i+1, l.conn.NetConn())
+		} else if nc.RemoteAddr().String() != c.conn.NetConn().LocalAddr().String() {
+			t.Errorf("line %d's connection is from %v, the caller is %v", i+1, nc.RemoteAddr(), c.conn.NetConn().LocalAddr())
 		}
 	}
 	for _, l := range lines {
 		l.Close()
-	}
-}
-
-// TestListenLineWritesOnTCPConn: an accepted line writes on the TCP
-// connection itself, not on the limit's wrapper, so that gorilla/websocket
-// sends each message's header and payload with one writev (net.Buffers
-// takes that path only for a *net.TCPConn).
-func TestListenLineWritesOnTCPConn(t *testing.T) {
-	testutil.CheckGoroutines(t)
-	ln, err := Listen("ws://127.0.0.1:0/line", Options{Logger: newLogSink(t), MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ctx := testCtx(t, 20*time.Second)
-	accepted := make(chan *Line, 1)
-	go func() {
-		l, _ := ln.AcceptWS(ctx)
-		accepted <- l
-	}()
-	c, err := Dial(ctx, ln.Addr(), DialOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	l := <-accepted
-	if l == nil {
-		t.Fatal("no line accepted")
-	}
-	defer l.Close()
-	if nc, ok := l.conn.NetConn().(*net.TCPConn); !ok {
-		t.Errorf("the line writes on a %T", l.conn.NetConn())
-	} else if nc.RemoteAddr().String() != c.conn.NetConn().LocalAddr().String() {
-		t.Errorf("the line's connection is from %v, the caller is %v", nc.RemoteAddr(), c.conn.NetConn().LocalAddr())
 	}
 }
 

@@ -342,10 +342,11 @@ func (l *Line) writeError(err error) error {
 		return fmt.Errorf("ws: write: %w", transport.ErrHungUp)
 	default:
 	}
-	if st := l.in.status(); errors.Is(st, ErrPeerRefusedMessage) {
+	st := l.in.status()
+	if errors.Is(st, ErrPeerRefusedMessage) {
 		return fmt.Errorf("ws: write: %w: %w", ErrPeerHungUp, st)
 	}
-	if errors.Is(err, websocket.ErrCloseSent) || l.in.status() != nil {
+	if errors.Is(err, websocket.ErrCloseSent) || st != nil {
 		return fmt.Errorf("ws: write: %w (%v)", ErrPeerHungUp, err)
 	}
 	return fmt.Errorf("ws: write: %w", err)
