@@ -168,3 +168,55 @@ func (c *pastedConsole) Read(p []byte) (int, error) {
 	}
 	return copy(p, r), nil
 }
+
+// keystrokes is a stdin that returns one octet per read, as a terminal
+// in raw mode does while the user types, and records the buffers it was
+// handed.
+type keystrokes struct {
+	left  int
+	sizes map[int]int
+	bufs  map[*byte]bool
+}
+
+func (k *keystrokes) Read(p []byte) (int, error) {
+	if k.left == 0 {
+		return 0, io.EOF
+	}
+	k.sizes[len(p)]++
+	k.bufs[&p[0]] = true
+	k.left--
+	p[0] = byte('a' + k.left%26)
+	return 1, nil
+}
+
+// TestInputReusesChunks: a consumer that gives its chunks back has them
+// filled again, so typing costs no buffer per keystroke (each read
+// allocated a fresh 32 KiB before), and every read offers a whole
+// WebSocket message's worth, so that piped input goes out in 64 KiB
+// messages.
+func TestInputReusesChunks(t *testing.T) {
+	const keys = 2000
+	k := &keystrokes{left: keys, sizes: map[int]int{}, bufs: map[*byte]bool{}}
+	in := startInput(k, false)
+	var got []byte
+	for chunk := range in.ch {
+		got = append(got, chunk...)
+		in.release(chunk)
+	}
+	if len(got) != keys {
+		t.Fatalf("read %d octets, want %d", len(got), keys)
+	}
+	for i, c := range got {
+		if want := byte('a' + (keys-1-i)%26); c != want {
+			t.Fatalf("octet %d is %q, want %q", i, c, want)
+		}
+	}
+	if len(k.sizes) != 1 || k.sizes[inputChunk] != keys {
+		t.Errorf("read sizes %v, want all %d", k.sizes, inputChunk)
+	}
+	// The consumer runs behind the reader at times, so a second buffer
+	// may be needed; never one per read.
+	if len(k.bufs) > 2 {
+		t.Errorf("%d reads used %d buffers, want at most 2", keys, len(k.bufs))
+	}
+}

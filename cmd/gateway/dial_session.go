@@ -66,12 +66,22 @@ type closeWriter interface{ CloseWrite() error }
 // inputPump is the one goroutine that reads stdin, for every session of
 // a call (the call and its callback): a read of stdin cannot be
 // interrupted, so the reader outlives sessions and ends only with stdin or
-// at stop. Chunks arrive on ch, which is closed when stdin ends.
+// at stop. Chunks arrive on ch, which is closed when stdin ends; a
+// consumer done with a chunk gives it back (release) for the reader to
+// fill again, so that typing does not allocate a buffer per keystroke.
+// free holds two: a reader that hands a chunk to a waiting consumer reads
+// the next before the consumer has given the first back.
 type inputPump struct {
 	ch   chan []byte
+	free chan []byte
 	stop chan struct{}
 	once sync.Once
 }
+
+// inputChunk is the most one read of stdin takes: a WebSocket line's
+// binary message (transport/ws's Line.WriteSize), so that piped input
+// goes out in whole messages; other lines split or batch it anyway.
+const inputChunk = 64 << 10
 
 // consoleCtrlZ is ctrlZEOF's octet: Ctrl-Z, SUB.
 const consoleCtrlZ = 0x1A
@@ -80,7 +90,7 @@ const consoleCtrlZ = 0x1A
 // console, whose reader in Go ends a read with io.EOF where the user
 // typed Ctrl-Z (see afterStdinError).
 func startInput(r io.Reader, ctrlZEOF bool) *inputPump {
-	in := &inputPump{ch: make(chan []byte), stop: make(chan struct{})}
+	in := &inputPump{ch: make(chan []byte), free: make(chan []byte, 2), stop: make(chan struct{})}
 	send := func(b []byte) bool {
 		select {
 		case in.ch <- b:
@@ -92,14 +102,22 @@ func startInput(r io.Reader, ctrlZEOF bool) *inputPump {
 	go func() {
 		defer close(in.ch)
 		var eofs consoleEOFs
+		var buf []byte
 		for {
-			buf := make([]byte, 32<<10)
+			if buf == nil {
+				select {
+				case buf = <-in.free:
+				default:
+					buf = make([]byte, inputChunk)
+				}
+			}
 			n, err := r.Read(buf)
 			if n > 0 {
 				eofs = consoleEOFs{}
 				if !send(buf[:n]) {
 					return
 				}
+				buf = nil // the consumer's until it gives it back
 			}
 			if err != nil {
 				ended, typed := afterStdinError(err, ctrlZEOF, &eofs, time.Now())
@@ -163,6 +181,19 @@ func afterStdinError(err error, ctrlZEOF bool, eofs *consoleEOFs, now time.Time)
 
 // close lets the reader end at its next chunk or at the end of stdin.
 func (in *inputPump) close() { in.once.Do(func() { close(in.stop) }) }
+
+// release gives back a chunk received from ch that its consumer no longer
+// uses (nor any slice of it). Chunks the reader did not read into (what a
+// console's Ctrl-Z stands for) are dropped.
+func (in *inputPump) release(chunk []byte) {
+	if cap(chunk) != inputChunk {
+		return
+	}
+	select {
+	case in.free <- chunk[:inputChunk]:
+	default:
+	}
+}
 
 // run copies both ways until the call ends. It hangs up conn before it
 // returns, and every goroutine it started has ended by then.
@@ -331,18 +362,19 @@ type upResult struct {
 // copyUp copies stdin to the call through the escape state machine until
 // stdin ends, the call fails, ~. or stop.
 func (s *session) copyUp(stop <-chan struct{}) upResult {
-	out := make([]byte, 0, 32<<10)
+	out := make([]byte, 0, inputChunk+1) // feed may add a held escape character
 	for {
-		var p []byte
+		var chunk []byte
 		select {
-		case chunk, ok := <-s.input.ch:
+		case c, ok := <-s.input.ch:
 			if !ok {
 				return upResult{}
 			}
-			p = chunk
+			chunk = c
 		case <-stop:
 			return upResult{}
 		}
+		p := chunk
 		for len(p) > 0 {
 			var act escAction
 			var used int
@@ -364,5 +396,6 @@ func (s *session) copyUp(stop <-chan struct{}) upResult {
 				}
 			}
 		}
+		s.input.release(chunk) // feed copied what it sends into out
 	}
 }
