@@ -1,5 +1,6 @@
 # dialgate. `make test` is the whole test suite (what CI runs);
-# `make run` starts the gateway; `make bench` measures it against baselines.
+# `make run` starts the gateway; `make bench` measures it against baselines;
+# `make fuzz` fuzzes every decoder for a bounded time.
 .PHONY: build test run fuzz bench clean
 
 build:
@@ -13,6 +14,10 @@ run:
 
 bench:
 	scripts/bench
+
+# Every fuzz target for FUZZTIME (default 15 s) each; see scripts/fuzz.
+fuzz:
+	scripts/fuzz
 
 clean:
 	rm -rf bin
