@@ -531,7 +531,7 @@ func (c *caller) detect(ctx context.Context, line transport.Line, role lapm.Role
 	dctx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
 	res, leftover, err := detectV42(dctx, line, role)
-	if errors.Is(err, errBusy) {
+	if errors.Is(err, errBusy) || errors.As(err, new(*refusedError)) {
 		return false, nil, err
 	}
 	if err != nil {

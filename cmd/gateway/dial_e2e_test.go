@@ -397,4 +397,13 @@ tls_key = %q
 	if code := p.wait(t); code != exitNoCarrier || !strings.Contains(p.stderr.String(), "TLS handshake") {
 		t.Errorf("plain listener: exit %d; stderr:\n%s", code, p.stderr)
 	}
+	// The TLS listener called in the clear: the gateway says so during
+	// V.42 detection, and dial repeats it with the scheme to use (it said
+	// "V.42 detection: lapm: detection: EOF" before).
+	p = startDialProc(t, []string{"DIALGATE_PASSWORD=pw-bob"}, "--user", "bob", "--tofu", "--known-hosts", kh, "telnet://"+telnetsAddr)
+	if code := p.wait(t); code != exitNoCarrier ||
+		!strings.Contains(p.stderr.String(), "the gateway hung up before V.42: NO CARRIER (this line speaks TLS only") ||
+		!strings.Contains(p.stderr.String(), "telnets://host:port") {
+		t.Errorf("TLS listener in the clear: exit %d; stderr:\n%s", code, p.stderr)
+	}
 }

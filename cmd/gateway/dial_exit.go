@@ -32,8 +32,10 @@ const dialExitHelp = `exit status:
   11  busy: all lines are in use, or the gateway holds off a redial, is
       down for maintenance or shutting down (the reason it gave follows)
   12  host key: changed, unknown (without --tofu) or not the --fingerprint
-  13  no carrier: the gateway could not be reached, the call was abandoned
-      (Ctrl-C or a signal before it connected), or no callback came
+  13  no carrier: the gateway could not be reached or refused the line
+      (a TLS-only line called in the clear: its words follow), the call
+      was abandoned (Ctrl-C or a signal before it connected), or no
+      callback came
   14  protocol error: V.42 / Access Security failed, or the gateway hung up
       during the login (its handshake_deadline ran out at the prompts)
   15  hung up by the gateway: it is shutting down, the session was idle or
@@ -168,6 +170,8 @@ func textOutcome(head []byte, tail []byte) error {
 			return errDenied
 		case bytes.HasPrefix([]byte(why), []byte("NO CARRIER (this line does not offer")):
 			return errProtocol
+		case bytes.HasPrefix([]byte(why), []byte("NO CARRIER (this line speaks TLS only")):
+			return errNoCarrier // called in the clear: not connected
 		}
 	}
 	return gatewayHungUp(tail)

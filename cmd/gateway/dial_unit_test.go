@@ -75,6 +75,8 @@ func TestTextOutcome(t *testing.T) {
 		{"welcome\r\n", "\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n", errDenied},
 		{"x", "\r\nNO CARRIER (the service ended the session)\r\n", nil},
 		{"x", "\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n", errProtocol},
+		{"x", "\r\nNO CARRIER (this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://)\r\n", errProtocol},
+		{"\r\nNO CARRIER (this line speaks TLS only: connect with a TLS client)\r\n", "\r\nNO CARRIER (this line speaks TLS only: connect with a TLS client)\r\n", errNoCarrier},
 		{"BUSY signal in a story\r\n", "the end", nil},
 		{"x", "\r\nNO CARRIER (the gateway is shutting down)\r\n", errHungUp},
 		{"x", "data\r\nNO CARRIER (idle timeout)\r\n", errHungUp},
@@ -326,4 +328,43 @@ func TestDialHandshakeClock(t *testing.T) {
 			t.Fatal("an expired clock was stopped")
 		}
 	})
+}
+
+// TestGatewayRefusal: a gateway's "NO CARRIER (why)" read by detection is
+// the error, with the exit status its words call for; anything else (a
+// partial line, text after it, control characters, an over-long line)
+// is not taken for one.
+func TestGatewayRefusal(t *testing.T) {
+	for _, c := range []struct {
+		read  string
+		words string // "" for none
+		exit  int
+	}{
+		{"\r\nNO CARRIER (this line speaks TLS only: connect with a TLS client)\r\n", "NO CARRIER (this line speaks TLS only: connect with a TLS client)", exitNoCarrier},
+		{"\x11\x11\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n", "NO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)", exitProtocol},
+		{"\r\nNO CARRIER (the gateway is shutting down)\r\n", "NO CARRIER (the gateway is shutting down)", exitHungUp},
+		{"\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n", "NO CARRIER (too many attempts or too busy; try again later)", exitDenied},
+		{"NO CARRIER (login timed out)", "NO CARRIER (login timed out)", exitNoCarrier},
+		{"\r\nNO CARRIER (cut", "", 0},
+		{"\r\nNO CARRIER (x)\r\nmore", "", 0},
+		{"\r\nNO CARRIER (\x1b[2Jx)\r\n", "", 0},
+		{"junk NO CARRIER (x)\r\n", "", 0},
+		{"\r\nNO CARRIER (" + strings.Repeat("x", maxRefusal) + ")\r\n", "", 0},
+		{"", "", 0},
+	} {
+		r, ok := gatewayRefusal([]byte(c.read))
+		if c.words == "" {
+			if ok {
+				t.Errorf("%q: taken for a refusal %q", c.read, r.words)
+			}
+			continue
+		}
+		if !ok || r.words != c.words {
+			t.Errorf("%q: refusal %v %+v, want %q", c.read, ok, r, c.words)
+			continue
+		}
+		if got := exitCode(r); got != c.exit {
+			t.Errorf("%q: exit %d, want %d", c.read, got, c.exit)
+		}
+	}
 }

@@ -133,6 +133,11 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 			// The DTE hears the gateway's reason where it gave one.
 			return nil, dialErr(modem.ReasonBusy, cmp.Or(busyReason(err), msgLineBusy), err)
 		}
+		if r := (*refusedError)(nil); errors.As(err, &r) {
+			// The gateway's own words (and a hint for a TLS line
+			// called in the clear) say it all.
+			return nil, dialErr(modem.ReasonNoCarrier, r.Error(), nil)
+		}
 		return nil, dialErr(modem.ReasonNoCarrier, "V.42 detection failed", err)
 	}
 	if res != lapm.DetectLAPM {
