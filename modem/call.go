@@ -1,11 +1,13 @@
 package modem
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 )
 
@@ -79,6 +81,28 @@ func (e *DialError) Error() string {
 }
 
 func (e *DialError) Unwrap() error { return e.Err }
+
+// dialFailure is a failed dial's error as the log line "call failed
+// (reason): ..." goes on: a *DialError's explanation and cause without
+// the "modem: reason" that line already has, and without the explanation
+// twice where the cause begins with it (ErrUnknownNumber's own words).
+func dialFailure(err error) string {
+	de, ok := err.(*DialError)
+	if !ok {
+		return err.Error()
+	}
+	cause := ""
+	if de.Err != nil {
+		cause = strings.TrimPrefix(de.Err.Error(), "modem: ")
+	}
+	switch {
+	case cause == "":
+		return cmp.Or(de.Explain, "call failed")
+	case de.Explain == "", strings.HasPrefix(cause, de.Explain):
+		return cause
+	}
+	return de.Explain + ": " + cause
+}
 
 // Classify maps a dial or answer error to a reason and a one-line
 // explanation: a *DialError speaks for itself; network errors map as a

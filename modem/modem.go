@@ -459,7 +459,7 @@ func (m *modem) handle(ev event) error {
 		m.endPrompting()
 		if ev.err != nil {
 			r, explain := Classify(ev.err)
-			m.logf("modem: call failed (%v): %v", r, ev.err)
+			m.logf("modem: call failed (%v): %s", r, dialFailure(ev.err))
 			m.apply(m.ip.DialFailed(now, r, explain))
 			return nil
 		}

@@ -456,3 +456,26 @@ func TestRunPacesDTE(t *testing.T) {
 		t.Fatalf("writes %v, want one character each", dte.sizes)
 	}
 }
+
+// TestDialFailureLogWords: the log line of a failed dial says the reason
+// once and the package's name once ("modem: call failed (error): modem:
+// error: no such number: modem: no such number: ..." before).
+func TestDialFailureLogWords(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&DialError{Reason: ReasonError, Explain: "no such number", Err: fmt.Errorf("%w: 5550199 is not in the phonebook", ErrUnknownNumber)},
+			"no such number: 5550199 is not in the phonebook"},
+		{&DialError{Reason: ReasonNoAnswer, Explain: "nobody answers at that address (connection refused)", Err: errors.New("tcp: dial 127.0.0.1:9: connection refused")},
+			"nobody answers at that address (connection refused): tcp: dial 127.0.0.1:9: connection refused"},
+		{&DialError{Reason: ReasonNoCarrier, Explain: "V.42 detection failed"}, "V.42 detection failed"},
+		{&DialError{Reason: ReasonNoCarrier, Err: errors.New("modem: line dropped")}, "line dropped"},
+		{&DialError{Reason: ReasonNoCarrier}, "call failed"},
+		{errors.New("dial tcp: i/o timeout"), "dial tcp: i/o timeout"},
+	} {
+		if got := dialFailure(c.err); got != c.want {
+			t.Errorf("dialFailure(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
