@@ -158,17 +158,24 @@ func backendNames(c *config.Config) string {
 // (a typo in "gateway user set --backend", a backend renamed or removed):
 // such a user's login succeeds and the call then ends with "NO CARRIER
 // (service ... is not available)".
+//
+// The fixes they suggest name the configuration (--config), as gateway
+// user would otherwise change the users file of the demo's configuration.
 func userBackendWarnings(c *config.Config, users *auth.Users) []string {
+	set := "gateway user set"
+	if c.File != "" {
+		set += " --config " + c.File
+	}
 	var ws []string
 	for _, u := range users.List() {
 		if u.Backend != "" && !backendDefined(c, u.Backend) {
-			ws = append(ws, fmt.Sprintf("user %s has backend %q, which the configuration does not define (it has %s): their calls will fail; fix it with gateway user set --backend NAME %s", u.ID, u.Backend, backendNames(c), u.ID))
+			ws = append(ws, fmt.Sprintf("user %s has backend %q, which the configuration does not define (it has %s): their calls will fail; fix it with %s --backend NAME %s", u.ID, u.Backend, backendNames(c), set, u.ID))
 		}
 		if u.Callback != "" {
 			if why := callbackProblem(u.Callback); why != "" {
-				ws = append(ws, fmt.Sprintf("user %s has callback %q: %s; their logins are promised a callback that fails; fix it with gateway user set --callback URL %s", u.ID, u.Callback, why, u.ID))
+				ws = append(ws, fmt.Sprintf("user %s has callback %q: %s; their logins are promised a callback that fails; fix it with %s --callback URL %s", u.ID, u.Callback, why, set, u.ID))
 			} else if l, ok := callbackToSelf(c, u.Callback); ok {
-				ws = append(ws, fmt.Sprintf("user %s has callback %q, which is this gateway's listener %q: the callback would call the gateway itself, and fail; fix it with gateway user set --callback URL %s", u.ID, u.Callback, l, u.ID))
+				ws = append(ws, fmt.Sprintf("user %s has callback %q, which is this gateway's listener %q: the callback would call the gateway itself, and fail; fix it with %s --callback URL %s", u.ID, u.Callback, l, set, u.ID))
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,6 +169,22 @@ func TestCheckUserBackend(t *testing.T) {
 		if strings.Contains(stderr.String(), "user "+id) {
 			t.Errorf("stderr warns about %s:\n%s", id, stderr.String())
 		}
+	}
+	// The fix the warning suggests names this configuration, and works
+	// as written (without --config it changed the demo's users file).
+	fix := "fix it with gateway user set --config " + cfg + " --backend NAME alice"
+	if !strings.Contains(stderr.String(), fix) {
+		t.Fatalf("stderr:\n%s\nlacks %q", stderr.String(), fix)
+	}
+	args := strings.Fields(strings.TrimPrefix(fix, "fix it with gateway "))
+	args[slices.Index(args, "NAME")] = "bbs"
+	cmd := exec.Command(gatewayBinary(t), args...)
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dir, "xdg"), "HOME="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gateway %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if _, _, stderr = checkBinary(t, "", cfg); strings.Contains(stderr.String(), "user alice") {
+		t.Errorf("after the fix, stderr:\n%s", stderr.String())
 	}
 }
 
