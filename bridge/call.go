@@ -36,6 +36,8 @@ const (
 	msgTimeout     = "\r\nNO CARRIER (login timed out)\r\n"
 	msgCheckTime   = "\r\nNO CARRIER (" + reasonCheckTimeout + ")\r\n"
 	msgNoText      = "\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n"
+	msgNoTextPlain = "\r\nNO CARRIER (this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://%s)\r\n"
+	msgNoCalls     = "\r\nNO CARRIER (this line does not offer a text login, nor V.42: it takes no calls; tell its operator)\r\n"
 	msgNoV42       = "\r\nNO CARRIER (V.42 is not available on this gateway)\r\n"
 	msgError       = "\r\nNO CARRIER (gateway error)\r\n"
 	msgNoCallback  = "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n"
@@ -818,7 +820,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		r = io.MultiReader(bytes.NewReader(leftover), r)
 	}
 	if !c.lc.TextLoginAllowed(c.info) {
-		c.end(store.ResultRefused, "text login not allowed on this listener", msgNoText)
+		c.end(store.ResultRefused, "text login not allowed on this listener", noTextMessage(c.lc))
 		return Account{}, nil, false
 	}
 	if ec, isEC := c.line.(transport.EchoController); isEC && !v42 {
@@ -870,6 +872,22 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		return Account{}, nil, false
 	}
 	return out.acct, e.rest(c.s.now), true
+}
+
+// noTextMessage is what a caller hears when lc refuses its text login: the
+// way in that is left, if any. Every one begins "this line does not offer
+// a text login", which gateway dial takes for a refusal (exit 14).
+func noTextMessage(lc config.Listener) string {
+	v42 := lc.V42 != config.V42Off
+	switch {
+	case lc.TextLogin == config.TextLoginSecure && v42:
+		return fmt.Sprintf(msgNoTextPlain, ", or a V.42 Access Security caller")
+	case lc.TextLogin == config.TextLoginSecure:
+		return fmt.Sprintf(msgNoTextPlain, "")
+	case v42:
+		return msgNoText
+	}
+	return msgNoCalls
 }
 
 // msgProxyHeader is what a line that began with a PROXY protocol header

@@ -300,3 +300,26 @@ func TestCallerEndReason(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTextMessage: a caller refused the text login is told the way in
+// that is left: TLS where the listener takes the text login encrypted,
+// V.42 where it has it, and that there is none where it has neither (a
+// listener that gateway check warns about). Every message keeps the
+// words gateway dial reads as a refusal.
+func TestNoTextMessage(t *testing.T) {
+	for _, c := range []struct {
+		v42  config.V42Mode
+		text config.TextLogin
+		want string
+	}{
+		{config.V42Detect, config.TextLoginOff, "this line does not offer a text login; use a V.42 Access Security caller"},
+		{config.V42LAPM, config.TextLoginSecure, "this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://, or a V.42 Access Security caller"},
+		{config.V42Off, config.TextLoginSecure, "this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://)"},
+		{config.V42Off, config.TextLoginOff, "this line does not offer a text login, nor V.42: it takes no calls"},
+	} {
+		got := noTextMessage(config.Listener{V42: c.v42, TextLogin: c.text})
+		if !strings.Contains(got, c.want) || !strings.HasPrefix(got, "\r\nNO CARRIER (this line does not offer a text login") {
+			t.Errorf("v42 %s, text_login %s: %q, want %q", c.v42, c.text, got, c.want)
+		}
+	}
+}

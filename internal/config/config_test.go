@@ -440,6 +440,28 @@ address = "ws://127.0.0.1:8084/line"
 allowed_origins = ["*"]
 trusted_proxies = ["127.0.0.1"]
 backend = "sh"
+[[listener]]
+name = "no-way-in"
+address = "telnet://127.0.0.1:2325"
+v42 = "off"
+text_login = "off"
+backend = "sh"
+[[listener]]
+name = "plain-secure"
+address = "telnet://0.0.0.0:2326"
+v42 = "off"
+text_login = "secure"
+backend = "sh"
+[[listener]]
+name = "plain-secure-lo"
+address = "telnet://127.0.0.1:2327"
+v42 = "off"
+backend = "sh"
+[[listener]]
+name = "v42-no-text"
+address = "telnet://0.0.0.0:2328"
+text_login = "off"
+backend = "sh"
 [[backend]]
 name = "missing"
 type = "pty"
@@ -463,13 +485,15 @@ command = ["/bin/sh"]
 		`listener "net": text_login = "allow" on telnet://0.0.0.0:2323: passwords cross the network in clear`,
 		`listener "proxied": text_login = "allow" on ws://127.0.0.1:8080/line behind trusted_proxies: callers the proxy passes on from elsewhere over plain connections send their passwords in clear`,
 		`listener "any-origin": allowed_origins = ["*"] on ws://0.0.0.0:8082/line: any web page`,
-		`listener "any-origin-proxied": allowed_origins = ["*"] on ws://127.0.0.1:8084/line: any web page`} {
+		`listener "any-origin-proxied": allowed_origins = ["*"] on ws://127.0.0.1:8084/line: any web page`,
+		`listener "no-way-in": v42 = "off" and text_login = "off": it refuses every caller`,
+		`listener "plain-secure": v42 = "off" and text_login = "secure" on telnet://0.0.0.0:2326, a line without TLS: it refuses every caller`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings\n%s\nlack\n%s", w, want)
 		}
 	}
-	if n := len(c.Warnings()); n != 6 {
-		t.Errorf("%d warnings, want 6:\n%s", n, w)
+	if n := len(c.Warnings()); n != 8 {
+		t.Errorf("%d warnings, want 8:\n%s", n, w)
 	}
 
 	// No users file yet: every login would be denied.

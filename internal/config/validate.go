@@ -407,6 +407,15 @@ func (c *Config) Warnings() []string {
 		if slices.Contains(l.AllowedOrigins, "*") && (!l.Loopback() || len(l.TrustedProxies) > 0) {
 			w = append(w, fmt.Sprintf("listener %q: allowed_origins = [\"*\"] on %s: any web page a user visits can open calls here from their browser (cross-site WebSocket); list your page's origin instead", l.Name, l.Address))
 		}
+		if l.V42 == V42Off {
+			// No way in: every caller is refused at the text login.
+			switch {
+			case l.TextLogin == TextLoginOff:
+				w = append(w, fmt.Sprintf("listener %q: v42 = \"off\" and text_login = \"off\": it refuses every caller (let it take V.42 or the text login)", l.Name))
+			case l.TextLogin == TextLoginSecure && !l.Secure() && !l.Loopback() && len(l.TrustedProxies) == 0:
+				w = append(w, fmt.Sprintf("listener %q: v42 = \"off\" and text_login = \"secure\" on %s, a line without TLS: it refuses every caller (give it tls_cert and tls_key, or v42 = \"detect\")", l.Name, l.Address))
+			}
+		}
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
 			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
 		} else if l.TextLogin == TextLoginAllow && !l.Secure() && len(l.TrustedProxies) > 0 {
