@@ -47,12 +47,16 @@ type refusedError struct {
 func (e *refusedError) Error() string {
 	msg := "the gateway hung up before V.42: " + e.words
 	if strings.Contains(e.words, "speaks TLS only") {
-		msg += "; call it as telnets://host:port (or tls:// for a tcp:// line)"
+		msg += "; " + tlsSchemeHint
 	}
 	return msg
 }
 
 func (e *refusedError) Unwrap() error { return e.class }
+
+// tlsSchemeHint says how to call a TLS-only line that was called in the
+// clear.
+const tlsSchemeHint = "call it as telnets://host:port (or tls:// for a tcp:// line)"
 
 // maxRefusal bounds the words of a refusal dial repeats.
 const maxRefusal = 200

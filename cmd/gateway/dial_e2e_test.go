@@ -406,4 +406,13 @@ tls_key = %q
 		!strings.Contains(p.stderr.String(), "telnets://host:port") {
 		t.Errorf("TLS listener in the clear: exit %d; stderr:\n%s", code, p.stderr)
 	}
+	// The same as a text call: the gateway's words reach the terminal
+	// once the typing fills a TLS record header, and the call did not
+	// connect (exit 0 before).
+	p = startDialProc(t, nil, "--text", "telnet://"+telnetsAddr)
+	io.WriteString(p.stdin, "hello\r")
+	waitFor(t, func() bool { return strings.Contains(p.stdout.String(), "NO CARRIER (this line speaks TLS only") })
+	if code := p.wait(t); code != exitNoCarrier || !strings.Contains(p.stderr.String(), "telnets://host:port") {
+		t.Errorf("text call to the TLS listener in the clear: exit %d; stderr:\n%s", code, p.stderr)
+	}
 }

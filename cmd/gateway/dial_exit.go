@@ -171,7 +171,8 @@ func textOutcome(head []byte, tail []byte) error {
 		case bytes.HasPrefix([]byte(why), []byte("NO CARRIER (this line does not offer")):
 			return errProtocol
 		case bytes.HasPrefix([]byte(why), []byte("NO CARRIER (this line speaks TLS only")):
-			return errNoCarrier // called in the clear: not connected
+			// Called in the clear: not connected.
+			return fmt.Errorf("%w: the gateway's line speaks TLS only: %s", errNoCarrier, tlsSchemeHint)
 		}
 	}
 	return gatewayHungUp(tail)
