@@ -217,7 +217,7 @@ type preparedListener struct {
 
 // msgTLSOnly is what a client that does not speak TLS reads from a TLS
 // tcp:// or telnet:// listener before it hangs up.
-const msgTLSOnly = "\r\nNO CARRIER (this line speaks TLS only: connect with a TLS client, such as telnet-ssl or openssl s_client)\r\n"
+const msgTLSOnly = "\r\nNO CARRIER (this line speaks TLS only: connect with a TLS client, such as gateway dial telnets://, telnet-ssl or openssl s_client)\r\n"
 
 // prepared is a connection ready to be a line.
 type prepared struct {
