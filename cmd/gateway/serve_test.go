@@ -889,7 +889,7 @@ func TestLoggerOneLinePerEvent(t *testing.T) {
 // flood exhaust the descriptor limit, is tested in bridge:
 // TestBusyFloodBounded.)
 func TestServeConnectionFlood(t *testing.T) {
-	g := newGateway(t, gwOpts{maxConcurrent: 2})
+	g := newGateway(t, gwOpts{maxConcurrent: 2, pprof: true})
 	pid := g.cmd.Process.Pid
 	fds := func() int {
 		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
@@ -934,13 +934,23 @@ func TestServeConnectionFlood(t *testing.T) {
 	}
 	wg.Wait()
 	deadline := time.Now().Add(30 * time.Second)
+	var seen []string // the last samples, for a failure
 	for {
 		f, n := fds(), goroutines()
 		if f <= baseFDs && n <= baseG {
 			break
 		}
+		seen = append(seen[max(0, len(seen)-9):], fmt.Sprintf("%d/%d", f, n))
 		if time.Now().After(deadline) {
-			t.Fatalf("after the flood: %d descriptors (before: %d), %d goroutines (before: %d); log and goroutines:\n%s", f, baseFDs, n, baseG, g.goroutineDump())
+			// The goroutines as the daemon has them now (this scrape's
+			// own among them), then every goroutine at SIGQUIT.
+			var now string
+			if resp, err := scraper.Get("http://" + g.metrics + "/debug/pprof/goroutine?debug=1"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				now = string(b)
+			}
+			t.Fatalf("after the flood: %d descriptors (before: %d), %d goroutines (before: %d); last samples (descriptors/goroutines) %v; goroutines:\n%s\nlog and goroutines at SIGQUIT:\n%s", f, baseFDs, n, baseG, seen, now, g.goroutineDump())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
