@@ -113,6 +113,44 @@ func TestDirectPath(t *testing.T) {
 	}
 }
 
+// TestRelayPath: the bare relay baseline carries the backend protocol
+// both ways intact, half-closes each side when the other ends (nothing
+// is lost when either hangs up), and leaves no goroutine behind.
+func TestRelayPath(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ep := startBackend(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveRelay(ln, ep.backend) }()
+	defer func() {
+		ln.Close()
+		if err := <-done; err != nil {
+			t.Errorf("serveRelay: %v", err)
+		}
+	}()
+	ep.relay = ln.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := throughput(ctx, ep, pathRelay, 3<<20+17, 0)
+	if err != nil || res.bytesPerSec <= 0 {
+		t.Fatalf("throughput: %+v, %v", res, err)
+	}
+	if _, err := echoLatency(ctx, ep, pathRelay, 50); err != nil {
+		t.Fatalf("echo: %v", err)
+	}
+	got, err := closeLoss(ctx, ep, pathRelay, 1<<20)
+	if err != nil || got != 1<<20 {
+		t.Fatalf("closeLoss: %d, %v; want all %d", got, err, 1<<20)
+	}
+	got, err = closeLossUp(ctx, ep, pathRelay, 1<<20+5)
+	if err != nil || got != 1<<20+5 {
+		t.Fatalf("closeLossUp: %d, %v; want all %d", got, err, 1<<20+5)
+	}
+}
+
 // TestReceiveDetectsCorruption checks that a lost octet is reported.
 func TestReceiveDetectsCorruption(t *testing.T) {
 	data := append([]byte(nil), patternAt(0, 1000)...)

@@ -1,7 +1,8 @@
 // Command benchpeer is dialgate's performance harness (issue 7): a
 // loopback backend with echo and bulk source modes, load clients for every
 // path a caller can take into the gateway, and the orchestrator that starts
-// the gateway and the baselines (direct TCP, a socat relay, websockify) in
+// the gateway and the baselines (direct TCP, a socat relay, a bare Go
+// relay, websockify) in
 // the same run and prints one table of medians and ratios.
 //
 // It is run by scripts/bench; see docs/BENCHMARKS.md for the figures, the
@@ -9,6 +10,7 @@
 // listens on 127.0.0.1 only, and every load is bounded in count and time.
 //
 //	benchpeer backend [-listen ADDR]         serve the backend protocol
+//	benchpeer relay [-listen ADDR] -to ADDR  the bare relay baseline (splice)
 //	benchpeer run -gateway BIN [-quick] ...  the whole benchmark
 package main
 
@@ -26,6 +28,8 @@ func main() {
 	switch os.Args[1] {
 	case "backend":
 		err = runBackend(os.Args[2:])
+	case "relay":
+		err = runRelay(os.Args[2:])
 	case "run":
 		err = runBench(os.Args[2:])
 	default:
@@ -42,6 +46,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchpeer backend [-listen ADDR] | benchpeer run -gateway BIN [-quick]")
+	fmt.Fprintln(os.Stderr, "usage: benchpeer backend [-listen ADDR] | benchpeer relay [-listen ADDR] -to ADDR | benchpeer run -gateway BIN [-quick]")
 	os.Exit(2)
 }

@@ -20,6 +20,7 @@ import (
 const (
 	pathDirect     = "direct"     // TCP straight to the backend
 	pathSocat      = "socat"      // TCP through a socat relay
+	pathRelay      = "relay"      // TCP through benchpeer relay: Go, splice, no protocol
 	pathRaw        = "raw"        // telnet-modem line, text login, gateway, TCP backend
 	pathFull       = "full"       // telnet-modem line, V.42 detection, LAPM, Access Security, sealed payloads
 	pathWS         = "ws"         // WebSocket line (binary), text login, gateway, TCP backend
@@ -32,6 +33,7 @@ const (
 type endpoints struct {
 	backend    string // host:port
 	socat      string // host:port
+	relay      string // host:port
 	text       string // gateway telnet-modem listener without V.42 (host:port)
 	modem      string // gateway telnet-modem listener with V.42 detection
 	idle       string // gateway telnet-modem listener bridged to the demo backend
@@ -151,10 +153,13 @@ func dial(ctx context.Context, ep *endpoints, path, cmd string) (*peer, error) {
 func connect(ctx context.Context, ep *endpoints, path string) (*peer, error) {
 	var d net.Dialer
 	switch path {
-	case pathDirect, pathSocat:
+	case pathDirect, pathSocat, pathRelay:
 		addr := ep.backend
-		if path == pathSocat {
+		switch path {
+		case pathSocat:
 			addr = ep.socat
+		case pathRelay:
+			addr = ep.relay
 		}
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {

@@ -76,6 +76,7 @@ type runner struct {
 	ep          endpoints
 	gatewayPID  int
 	backendPID  int
+	relayPID    int // benchpeer relay
 	socatPID    int
 	gateway     *exec.Cmd
 	gwBinary    string
@@ -201,6 +202,18 @@ func printMachine(clientProcs int) {
 // viaGateway reports whether path p goes through the gateway (whose CPU
 // then counts with the caller's).
 func viaGateway(p string) bool { return p == pathFull || p == pathRaw || p == pathWS }
+
+// relaying is the process that relays path p (the gateway, the bare
+// relay), whose CPU a transfer measures; 0 for the others.
+func (r *runner) relaying(p string) int {
+	switch {
+	case viaGateway(p):
+		return r.gatewayPID
+	case p == pathRelay:
+		return r.relayPID
+	}
+	return 0
+}
 
 // oneCall sets this process's GOMAXPROCS for a phase that carries one
 // call at a time (-client-procs: gateway dial runs on one processor, and
@@ -347,6 +360,23 @@ func (r *runner) start(gateway string) error {
 	}
 	r.ep.backend = strings.TrimSpace(line)
 	r.ep.user, r.ep.pass = benchUser, benchPass
+
+	// The bare relay, a process of its own as the gateway is.
+	rl := exec.Command(self, "relay", "-to", r.ep.backend)
+	rl.Stderr = r.log
+	rl.SysProcAttr = childAttr()
+	if out, err = rl.StdoutPipe(); err != nil {
+		return err
+	}
+	if err := rl.Start(); err != nil {
+		return fmt.Errorf("benchpeer: run: starting the relay: %w", err)
+	}
+	r.procs = append(r.procs, rl)
+	r.relayPID = rl.Process.Pid
+	if line, err = bufio.NewReader(out).ReadString('\n'); err != nil {
+		return fmt.Errorf("benchpeer: run: the relay did not say its address: %w", err)
+	}
+	r.ep.relay = strings.TrimSpace(line)
 
 	ports := make([]string, 8)
 	for i := range ports {
@@ -619,7 +649,7 @@ func (r *runner) measure(ctx context.Context) error {
 	_, mhz := cpuInfo()
 	s := r.s
 	allCores := r.oneCall() // called before the streams phase
-	bulkPaths := []string{pathDirect, pathSocat, pathRaw, pathFull, pathWS, pathWebsockify}
+	bulkPaths := []string{pathDirect, pathSocat, pathRelay, pathRaw, pathFull, pathWS, pathWebsockify}
 	// One calibrating transfer per path (which also warms it up) sizes
 	// the measured ones.
 	size := map[string]int64{}
@@ -634,10 +664,7 @@ func (r *runner) measure(ctx context.Context) error {
 	var fullCPU, rawCPU []float64 // cycles per octet, caller + gateway
 	for range s.reps {
 		for _, p := range bulkPaths {
-			gw := 0
-			if viaGateway(p) {
-				gw = r.gatewayPID
-			}
+			gw := r.relaying(p)
 			res, err := throughput(ctx, &r.ep, p, size[p], gw)
 			if err != nil {
 				return fmt.Errorf("benchpeer: bulk phase: %w", err)
@@ -661,6 +688,7 @@ func (r *runner) measure(ctx context.Context) error {
 	each := func(p string) string { return fmt.Sprintf("; %d MiB each", size[p]>>20) }
 	r.add("bulk, 1 stream: direct TCP (baseline)", mbps(direct), "spread "+spread(rates[pathDirect])+each(pathDirect), "", "")
 	r.add("bulk, 1 stream: socat relay", mbps(median(rates[pathSocat])), "direct; spread "+spread(rates[pathSocat])+each(pathSocat), ratio(r.ratios[pathSocat]), "")
+	r.add("bulk, 1 stream: bare Go relay (splice, no protocol)", mbps(median(rates[pathRelay])), "direct; spread "+spread(rates[pathRelay])+each(pathRelay), ratio(r.ratios[pathRelay]), "")
 	r.add("bulk, 1 stream: raw (telnet line, text login)", mbps(median(rates[pathRaw])), "direct; spread "+spread(rates[pathRaw])+each(pathRaw), ratioSpread(rates[pathRaw], rates[pathDirect]), ">= 0.60")
 	r.add("bulk, 1 stream: full (LAPM + sealed)", mbps(median(rates[pathFull])), "direct; spread "+spread(rates[pathFull])+each(pathFull), ratioSpread(rates[pathFull], rates[pathDirect]), ">= 0.20")
 	wsfy := median(rates[pathWebsockify])
@@ -1021,10 +1049,7 @@ func (r *runner) measureBulk(ctx context.Context, paths []string, size int64) er
 	order := append([]string{pathDirect}, paths...)
 	for i := range r.s.reps {
 		for _, p := range order {
-			gw := 0
-			if viaGateway(p) {
-				gw = r.gatewayPID
-			}
+			gw := r.relaying(p)
 			cs0, cc0 := contextSwitches(gw), contextSwitches(os.Getpid())
 			res, err := throughput(ctx, &r.ep, p, size, gw)
 			if err != nil {
