@@ -39,22 +39,89 @@ func (r *sizedReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// pacedWriter is a plain destination whose writes take the given times
+// on a fake clock (the last one for any further write).
+type pacedWriter struct {
+	bytes.Buffer
+	clock *time.Time
+	takes []time.Duration
+}
+
+func (w *pacedWriter) Write(p []byte) (int, error) {
+	*w.clock = w.clock.Add(w.takes[0])
+	if len(w.takes) > 1 {
+		w.takes = w.takes[1:]
+	}
+	return w.Buffer.Write(p)
+}
+
+// copyTimed runs copyCountClock from r to w on w's clock.
+func copyTimed(t *testing.T, w *pacedWriter, r io.Reader) int64 {
+	t.Helper()
+	var n atomic.Int64
+	if err := copyCountClock(w, r, &n, func() time.Time { return *w.clock }); err != io.EOF {
+		t.Fatalf("copyCount: %v", err)
+	}
+	return n.Load()
+}
+
 // TestCopyCountBuffers: a direction reads into its small buffer, takes a
 // bulk buffer once a read fills the small one, and gives it back as soon
 // as a read comes back short, so an idle session waits on the small one.
+// (Its writes take 2 ms: neither fast nor slow, see
+// TestCopyCountPlainFastLine.)
 func TestCopyCountBuffers(t *testing.T) {
 	r := &sizedReader{answers: []int{1, smallBufSize, bulkBufSize, bulkBufSize, 100, 3, smallBufSize, 10}}
-	var out bytes.Buffer
-	var n atomic.Int64
-	if err := copyCount(&out, r, &n); err != io.EOF {
-		t.Fatalf("copyCount: %v", err)
-	}
+	out := &pacedWriter{clock: new(time.Time), takes: []time.Duration{2 * time.Millisecond}}
+	got := copyTimed(t, out, r)
 	want := []int{smallBufSize, smallBufSize, bulkBufSize, bulkBufSize, bulkBufSize, smallBufSize, smallBufSize, bulkBufSize, smallBufSize}
 	if !slicesEqual(r.sizes, want) {
 		t.Errorf("read sizes %v, want %v", r.sizes, want)
 	}
-	if total := 1 + smallBufSize + 2*bulkBufSize + 100 + 3 + smallBufSize + 10; n.Load() != int64(total) || out.Len() != total {
-		t.Errorf("copied %d (counted %d), want %d", out.Len(), n.Load(), total)
+	if total := 1 + smallBufSize + 2*bulkBufSize + 100 + 3 + smallBufSize + 10; got != int64(total) || out.Len() != total {
+		t.Errorf("copied %d (counted %d), want %d", out.Len(), got, total)
+	}
+}
+
+// TestCopyCountPlainFastLine: toward a plain destination (a telnet or
+// raw TCP line), a direction whose bulk writes return at once (a full
+// bulkBufSize write in under fastWrite) reads plainWideSize at a time,
+// and goes back to bulkBufSize after a write slower than slowWrite; a
+// write in between changes nothing, a short read still gives the buffer
+// back, and the next bulk episode starts at the pace last seen. On a
+// slow line (a paced line, a real modem behind a telnet-modem server)
+// reads never grow: at most bulkBufSize of the backend's output is
+// committed by one write.
+func TestCopyCountPlainFastLine(t *testing.T) {
+	ms := time.Millisecond
+	r := &sizedReader{answers: []int{
+		smallBufSize,  // small: fills it
+		bulkBufSize,   // bulk, written in 0.5 ms: fast
+		plainWideSize, // wide, written in 10 ms: slow
+		bulkBufSize,   // bulk, written in 2 ms: no change
+		bulkBufSize,   // bulk, 0.5 ms: fast
+		plainWideSize, // wide, 0.5 ms
+		100,           // short: back to small
+		smallBufSize,  // small fills: bulk again, wide at once (fast)
+		plainWideSize,
+		10,
+	}}
+	w := &pacedWriter{clock: new(time.Time), takes: []time.Duration{ms / 2, ms / 2, 10 * ms, 2 * ms, ms / 2, ms / 2, ms / 2, ms / 2, ms / 2, ms / 2}}
+	got := copyTimed(t, w, r)
+	want := []int{smallBufSize, bulkBufSize, plainWideSize, bulkBufSize, bulkBufSize, plainWideSize, plainWideSize, smallBufSize, plainWideSize, plainWideSize, smallBufSize}
+	if !slicesEqual(r.sizes, want) {
+		t.Errorf("read sizes %v, want %v", r.sizes, want)
+	}
+	if total := 2*smallBufSize + 3*bulkBufSize + 3*plainWideSize + 100 + 10; got != int64(total) || w.Len() != total {
+		t.Errorf("copied %d (counted %d), want %d", w.Len(), got, total)
+	}
+
+	// A slow line: every bulk write takes 10 ms; reads stay bulkBufSize.
+	r = &sizedReader{answers: []int{smallBufSize, bulkBufSize, bulkBufSize, bulkBufSize, 10}}
+	w = &pacedWriter{clock: new(time.Time), takes: []time.Duration{10 * ms}}
+	copyTimed(t, w, r)
+	if want := []int{smallBufSize, bulkBufSize, bulkBufSize, bulkBufSize, bulkBufSize, smallBufSize}; !slicesEqual(r.sizes, want) {
+		t.Errorf("slow line: read sizes %v, want %v", r.sizes, want)
 	}
 }
 

@@ -33,8 +33,12 @@ const (
 
 // writeChunk bounds how much of the caller's data one telnet write system
 // call carries, so that negotiation replies queued meanwhile go out between
-// chunks.
-const writeChunk = 32 << 10
+// chunks. A gateway relaying bulk data to a fast line hands it 256 KiB at
+// a time (bridge: plainWideSize), and one system call for those cost the
+// gateway less than eight of 32 KiB (docs/BENCHMARKS.md, fourteenth
+// session); at network speed 256 KiB hold a reply back a millisecond or
+// less.
+const writeChunk = 256 << 10
 
 // minGatherRun is the shortest average run between escapes (IAC IAC, CR
 // NUL) for which a telnet write gathers the caller's runs with writev
@@ -48,9 +52,12 @@ const writeChunk = 32 << 10
 const minGatherRun = 4096
 
 // encodePool holds the buffers of chunks sent by copy. They come from a
-// pool so that idle lines hold none.
+// pool so that idle lines hold none. A new one has room for a 32 KiB chunk
+// with every octet escaped (a keystroke's echo with a CR NUL takes this
+// path, and must not cost a writeChunk-sized allocation after each garbage
+// collection); larger chunks grow it.
 var encodePool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 2*writeChunk+64)
+	b := make([]byte, 0, 2*(32<<10)+64)
 	return &b
 }}
 
