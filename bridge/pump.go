@@ -66,13 +66,14 @@ const callerWriteGrace = 2 * time.Second
 // 0.3 cycles per octet each (benchpeer run -bulk-only ws).
 //
 // A plain destination (a telnet or raw TCP line, a backend) gets
-// bulkBufSize reads until it shows that it drains them at once: a write
-// of a full bulkBufSize read that returned within fastWrite (32 MB/s or
-// more). Then the direction reads plainWideSize at a time, until a write
-// takes longer than slowWrite. On a fast line fewer, larger reads and
-// writes cost less (fourteenth session, AMD Zen 4 VM, benchpeer run
-// -bulk-only raw: the gateway 1.9-2.2 -> 1.4-1.6 cycles per octet with
-// 256 KiB reads and telnet writes, 1,000 -> 1,150 MB/s; docs/BENCHMARKS.md),
+// bulkBufSize reads until it shows that it drains them at once: each
+// write of a full read that returns within fastWrite doubles the reads,
+// up to plainWideSize (64, 128, then 256 KiB: a session that moves a
+// screenful or two never takes the largest), and a write that takes
+// longer than slowWrite brings them back to bulkBufSize. On a fast line
+// fewer, larger reads and writes cost less (fourteenth session, AMD Zen 4
+// VM, benchpeer run -bulk-only raw: the gateway 2.2-2.5 -> 1.5-1.8 cycles
+// per octet with 256 KiB reads and telnet writes; docs/BENCHMARKS.md),
 // while a slow one (a real modem behind a telnet-modem server, a paced
 // line) never has more than bulkBufSize of the backend's output committed
 // in one write, as before: what the gateway has read cannot be called
@@ -83,7 +84,7 @@ const (
 	wideBufSize   = 64 << 10
 	unitFrames    = 64
 	unitBufSize   = unitFrames * lapm.MaxN401 // 256 KiB
-	plainWideSize = unitBufSize               // in unitBufs
+	plainWideSize = unitBufSize
 	fastWrite     = time.Millisecond
 	slowWrite     = 5 * time.Millisecond
 )
@@ -103,7 +104,18 @@ var (
 		b := make([]byte, unitBufSize)
 		return &b
 	}}
+	midBufs = sync.Pool{New: func() any {
+		b := make([]byte, 128<<10)
+		return &b
+	}}
 )
+
+// plainSizes are the read sizes of a plain destination, from bulkBufSize
+// to plainWideSize, each with its pool.
+var plainSizes = [...]struct {
+	size int
+	pool *sync.Pool
+}{{bulkBufSize, &bulkBufs}, {wideBufSize, &wideBufs}, {128 << 10, &midBufs}, {plainWideSize, &unitBufs}}
 
 // endSide says which side ended a bridged session.
 type endSide int
@@ -476,17 +488,14 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 	small := make([]byte, smallBufSize)
 	size, pool := bulkSize(dst)
 	plain := isPlain(dst)
-	fast := false // a plain dst drains bulk writes at once
+	level := 0 // of a plain dst: its read size is plainSizes[level]
 	var bulk *[]byte
 	var bulkPool *sync.Pool
 	take := func() {
-		bulk, bulkPool = pool.Get().(*[]byte), pool
-		if plain && fast {
-			bulk, bulkPool = unitBufs.Get().(*[]byte), &unitBufs
-			size = plainWideSize
-		} else if plain {
-			size = bulkBufSize
+		if plain {
+			size, pool = plainSizes[level].size, plainSizes[level].pool
 		}
+		bulk, bulkPool = pool.Get().(*[]byte), pool
 	}
 	defer func() {
 		if bulk != nil {
@@ -512,9 +521,9 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 			if plain && bulk != nil {
 				switch d := now().Sub(start); {
 				case d > slowWrite:
-					fast = false
-				case d < fastWrite && nr == bulkBufSize:
-					fast = true
+					level = 0
+				case d < fastWrite && nr == len(buf):
+					level = min(level+1, len(plainSizes)-1)
 				}
 			}
 		}
@@ -528,8 +537,8 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 		case bulk != nil && nr < len(buf):
 			bulkPool.Put(bulk)
 			bulk, buf = nil, small
-		case plain && bulk != nil && fast != (size == plainWideSize):
-			// The line's pace changed: reads of the other size.
+		case plain && bulk != nil && size != plainSizes[level].size:
+			// The line's pace changed: reads of another size.
 			bulkPool.Put(bulk)
 			take()
 			buf = (*bulk)[:size]

@@ -69,51 +69,43 @@ func copyTimed(t *testing.T, w *pacedWriter, r io.Reader) int64 {
 // bulk buffer once a read fills the small one, and gives it back as soon
 // as a read comes back short, so an idle session waits on the small one.
 // (Its writes take 2 ms: neither fast nor slow, see
-// TestCopyCountPlainFastLine.)
-func TestCopyCountBuffers(t *testing.T) {
-	r := &sizedReader{answers: []int{1, smallBufSize, bulkBufSize, bulkBufSize, 100, 3, smallBufSize, 10}}
-	out := &pacedWriter{clock: new(time.Time), takes: []time.Duration{2 * time.Millisecond}}
-	got := copyTimed(t, out, r)
-	want := []int{smallBufSize, smallBufSize, bulkBufSize, bulkBufSize, bulkBufSize, smallBufSize, smallBufSize, bulkBufSize, smallBufSize}
-	if !slicesEqual(r.sizes, want) {
-		t.Errorf("read sizes %v, want %v", r.sizes, want)
-	}
-	if total := 1 + smallBufSize + 2*bulkBufSize + 100 + 3 + smallBufSize + 10; got != int64(total) || out.Len() != total {
-		t.Errorf("copied %d (counted %d), want %d", out.Len(), got, total)
-	}
-}
-
 // TestCopyCountPlainFastLine: toward a plain destination (a telnet or
-// raw TCP line), a direction whose bulk writes return at once (a full
-// bulkBufSize write in under fastWrite) reads plainWideSize at a time,
-// and goes back to bulkBufSize after a write slower than slowWrite; a
-// write in between changes nothing, a short read still gives the buffer
-// back, and the next bulk episode starts at the pace last seen. On a
-// slow line (a paced line, a real modem behind a telnet-modem server)
-// reads never grow: at most bulkBufSize of the backend's output is
-// committed by one write.
+// raw TCP line), each write of a full read that returns within fastWrite
+// doubles the reads, up to plainWideSize; a write slower than slowWrite
+// brings them back to bulkBufSize, one in between changes nothing, a
+// short read still gives the buffer back, and the next bulk episode
+// starts at the size last reached. On a slow line (a paced line, a real
+// modem behind a telnet-modem server) reads never grow: at most
+// bulkBufSize of the backend's output is committed by one write.
 func TestCopyCountPlainFastLine(t *testing.T) {
 	ms := time.Millisecond
+	const k = 1 << 10
 	r := &sizedReader{answers: []int{
-		smallBufSize,  // small: fills it
-		bulkBufSize,   // bulk, written in 0.5 ms: fast
-		plainWideSize, // wide, written in 10 ms: slow
-		bulkBufSize,   // bulk, written in 2 ms: no change
-		bulkBufSize,   // bulk, 0.5 ms: fast
-		plainWideSize, // wide, 0.5 ms
-		100,           // short: back to small
-		smallBufSize,  // small fills: bulk again, wide at once (fast)
-		plainWideSize,
+		smallBufSize, // small: fills it
+		32 * k,       // 0.5 ms: 64 KiB next
+		64 * k,       // 0.5 ms: 128 KiB
+		128 * k,      // 0.5 ms: 256 KiB
+		256 * k,      // 0.5 ms: stays
+		256 * k,      // 10 ms: slow, 32 KiB
+		32 * k,       // 2 ms: no change
+		32 * k,       // 0.5 ms: 64 KiB
+		100,          // short: back to small
+		smallBufSize, // small fills: bulk again at 64 KiB
 		10,
 	}}
-	w := &pacedWriter{clock: new(time.Time), takes: []time.Duration{ms / 2, ms / 2, 10 * ms, 2 * ms, ms / 2, ms / 2, ms / 2, ms / 2, ms / 2, ms / 2}}
+	w := &pacedWriter{clock: new(time.Time), takes: []time.Duration{ms / 2, ms / 2, ms / 2, ms / 2, ms / 2, 10 * ms, 2 * ms, ms / 2, ms / 2}}
 	got := copyTimed(t, w, r)
-	want := []int{smallBufSize, bulkBufSize, plainWideSize, bulkBufSize, bulkBufSize, plainWideSize, plainWideSize, smallBufSize, plainWideSize, plainWideSize, smallBufSize}
+	want := []int{smallBufSize, 32 * k, 64 * k, 128 * k, 256 * k, 256 * k, 32 * k, 32 * k, 64 * k, smallBufSize, 64 * k, smallBufSize}
 	if !slicesEqual(r.sizes, want) {
 		t.Errorf("read sizes %v, want %v", r.sizes, want)
 	}
-	if total := 2*smallBufSize + 3*bulkBufSize + 3*plainWideSize + 100 + 10; got != int64(total) || w.Len() != total {
+	if total := 2*smallBufSize + 3*32*k + 64*k + 128*k + 2*256*k + 100 + 10; got != int64(total) || w.Len() != total {
 		t.Errorf("copied %d (counted %d), want %d", w.Len(), got, total)
+	}
+	for i, c := range plainSizes {
+		if b := c.pool.Get().(*[]byte); len(*b) != c.size || (i > 0 && c.size != 2*plainSizes[i-1].size) {
+			t.Errorf("plainSizes[%d]: %d octets in buffers of %d", i, c.size, len(*b))
+		}
 	}
 
 	// A slow line: every bulk write takes 10 ms; reads stay bulkBufSize.
