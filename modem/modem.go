@@ -249,6 +249,13 @@ func (h *outputHold) resume() {
 	}
 }
 
+// isHeld reports whether output to the DTE is held.
+func (h *outputHold) isHeld() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.held
+}
+
 // wait returns at once when output is not held; otherwise it calls
 // onHold and waits until output is resumed or done is closed.
 func (h *outputHold) wait(done <-chan struct{}, onHold func()) {
@@ -781,6 +788,11 @@ func (m *modem) acceptLoop() {
 }
 
 func (m *modem) readDTE(dte io.Reader) {
+	// The loop gets what is read through an inbox, so that reading goes
+	// on while it is busy (see maxDTEBacklog).
+	in := newDTEInbox()
+	m.goFunc(func() { m.forward(in) })
+	defer in.close()
 	buf := make([]byte, 1024)
 	var bucket *pace.Bucket
 	if m.opts.PaceDTE && m.opts.Interp.DTERate > 0 {
@@ -789,6 +801,7 @@ func (m *modem) readDTE(dte io.Reader) {
 		bucket = pace.NewBucket(m.opts.Interp.DTERate, 10, 0)
 		buf = buf[:min(len(buf), bucket.Burst())]
 	}
+	overflowing := false
 	for {
 		n, err := dte.Read(buf)
 		if n > 0 && bucket != nil && !m.sleep(bucket.Reserve(m.now(), n)) {
@@ -799,12 +812,23 @@ func (m *modem) readDTE(dte io.Reader) {
 			data = m.inbandFlow(data)
 		}
 		if len(data) > 0 {
-			ok := m.send(event{kind: evDTE, data: append([]byte(nil), data...)})
+			// Wait for room unless the DTE holds the output: then the
+			// loop may wait for the DTE, and input that does not fit
+			// is dropped (see maxDTEBacklog).
+			if !m.held.isHeld() && !in.waitRoom(len(data), m.ctx.Done()) {
+				clear(buf[:n])
+				return
+			}
+			ended, dropped := in.put(event{kind: evDTE, data: append([]byte(nil), data...)})
 			// What was typed may be a password at a prompt: the loop
 			// wipes its copy, and this one goes now.
 			clear(buf[:n])
-			if !ok {
-				return
+			if dropped && ended == 0 && !overflowing {
+				m.logf("modem: input from the DTE overflows the modem's %d KiB buffer while its output waits (held by XOFF, or not read): dropping input", maxDTEBacklog>>10)
+			}
+			overflowing = dropped
+			if ended > 0 {
+				m.logf("modem: %d octets of input from the DTE were dropped", ended)
 			}
 		}
 		if errors.Is(err, ErrDTRDrop) {
@@ -812,13 +836,14 @@ func (m *modem) readDTE(dte io.Reader) {
 			// and the loop stops waiting for it at once.
 			m.dtrDown.fire()
 			m.dteEpoch.Add(1)
-			if !m.send(event{kind: evDTR, gone: errors.Is(err, ErrDTEClosed)}) {
-				return
-			}
+			in.put(event{kind: evDTR, gone: errors.Is(err, ErrDTEClosed)})
 			continue
 		}
 		if err != nil {
-			m.send(event{kind: evDTEEnd, err: err})
+			in.put(event{kind: evDTEEnd, err: err})
+			return
+		}
+		if m.ctx.Err() != nil {
 			return
 		}
 	}

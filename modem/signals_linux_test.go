@@ -3,6 +3,7 @@ package modem
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -186,6 +187,137 @@ func TestSerialCircuitsAndFlow(t *testing.T) {
 				s.Close()
 			}
 			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
+
+// TestPTYXOFFThenTypingThenXON: a DTE that holds the output with DC3
+// while the far end keeps sending, types or pastes meanwhile (Ctrl-C to
+// stop a listing, a paste), then releases with DC1, gets the output
+// again. Before, the modem froze for good: its loop waited to queue
+// output for the held DTE, the reader waited for the loop with the
+// typing, and the DC1 behind it was never read (nor a DTR drop). Input
+// beyond the modem's buffer while held is dropped, and the log says so.
+func TestPTYXOFFThenTypingThenXON(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	p, err := OpenPTY("")
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	dte, err := os.OpenFile(p.Path(), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		p.Close()
+		t.Fatal(err)
+	}
+	defer dte.Close()
+	if _, err := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS); err == nil {
+		// Raw, as a terminal program sets it: the DTE's DC1/DC3 and
+		// Ctrl-C reach the modem as octets.
+		tio, _ := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS)
+		tio.Lflag &^= unix.ICANON | unix.ECHO | unix.ISIG | unix.IEXTEN
+		tio.Iflag &^= unix.IXON | unix.IXOFF | unix.ICRNL
+		tio.Oflag &^= unix.OPOST
+		if err := unix.IoctlSetTermios(int(dte.Fd()), unix.TCSETS, tio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logRecorder{seen: make(chan string, 100)}
+	d := newFakeDialer()
+	h := startModemWith(t, p, dte, Options{Dialer: d, Logger: logs})
+	h.cmd(t, "ATE0&K4", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	remote := <-d.remotes
+	defer remote.Close()
+	h.exp.expect(t, "CONNECT")
+	h.send(t, "\x13")
+	// The far end sends far more than the modem queues for the DTE: a
+	// marker first, then a listing that fills every queue.
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if _, err := remote.Write([]byte("marker after XON ")); err != nil {
+			return
+		}
+		chunk := []byte(strings.Repeat("listing ", 1024))
+		for range 256 { // 2 MiB
+			if _, err := remote.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	go io.Copy(io.Discard, remote) // what the DTE types reaches the line
+	logs.wait(t, "XOFF from the DTE: output held")
+	// Ctrl-C and a paste of 200 KiB while held: all of it is read.
+	typed := make(chan error, 1)
+	go func() {
+		_, err := dte.Write([]byte("\x03" + strings.Repeat("x", 200<<10)))
+		typed <- err
+	}()
+	select {
+	case err := <-typed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the modem stopped reading the DTE while its output was held")
+	}
+	logs.wait(t, "dropping input")
+	h.send(t, "\x11")
+	h.exp.expect(t, "marker after XON listing listing")
+}
+
+// TestPTYPasteOnSlowLineIntact: a paste far larger than the modem's input
+// buffer, onto a line that takes it slowly, arrives whole: without an
+// XOFF from the DTE the reader waits for room (the pty holds the rest
+// back from the terminal program) and drops nothing.
+func TestPTYPasteOnSlowLineIntact(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	p, err := OpenPTY("")
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	dte, err := os.OpenFile(p.Path(), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		p.Close()
+		t.Fatal(err)
+	}
+	defer dte.Close()
+	tio, err := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio.Lflag &^= unix.ICANON | unix.ECHO | unix.ISIG | unix.IEXTEN
+	tio.Iflag &^= unix.IXON | unix.IXOFF | unix.ICRNL
+	tio.Oflag &^= unix.OPOST
+	if err := unix.IoctlSetTermios(int(dte.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logRecorder{seen: make(chan string, 100)}
+	d := newFakeDialer()
+	h := startModemWith(t, p, dte, Options{Dialer: d, Logger: logs})
+	h.cmd(t, "ATE0&K4", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	remote := <-d.remotes
+	defer remote.Close()
+	h.exp.expect(t, "CONNECT")
+	var paste strings.Builder
+	for i := 0; paste.Len() < 3*maxDTEBacklog; i++ {
+		fmt.Fprintf(&paste, "line %d of the paste\r", i)
+	}
+	go dte.Write([]byte(paste.String())) // blocks while the modem waits for room
+	time.Sleep(300 * time.Millisecond)   // the line takes nothing yet
+	got := make([]byte, paste.Len())
+	if _, err := io.ReadFull(remote, got); err != nil {
+		t.Fatalf("the line got %d octets: %v", len(got), err)
+	}
+	if string(got) != paste.String() {
+		t.Error("the paste arrived altered")
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for _, l := range logs.lines {
+		if strings.Contains(l, "dropping input") {
+			t.Errorf("input dropped: %q", l)
 		}
 	}
 }

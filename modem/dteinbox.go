@@ -1,0 +1,124 @@
+package modem
+
+import "sync"
+
+// maxDTEBacklog bounds the DTE's input waiting for the loop, like a
+// modem's input buffer. While the DTE holds the modem's output with XOFF
+// the loop can be stuck queueing output for it, and the reader must go on
+// reading: the DC1 that releases the output, and the DTR drop, arrive
+// behind what the DTE typed or pasted meanwhile (before, the reader
+// waited for the loop, and the modem froze for good). Input beyond the
+// buffer while held is dropped, as a modem's buffer overflows; otherwise
+// the reader waits for room, so that a paste is never lost and the pty
+// holds the rest back from the terminal program.
+const maxDTEBacklog = 64 << 10
+
+// dteInbox carries readDTE's events to the loop in order (the forwarder
+// goroutine hands them on), so that readDTE can read while the loop is
+// busy. Events without data (DTR drop, end of input) always go in.
+type dteInbox struct {
+	mu      sync.Mutex
+	evs     []event
+	data    int  // octets of input queued
+	dropped int  // octets dropped in the current overflow
+	closed  bool // no more events
+	ready   chan struct{}
+	room    chan struct{} // the forwarder took events
+}
+
+func newDTEInbox() *dteInbox {
+	return &dteInbox{ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+}
+
+// waitRoom waits until n more octets of input fit, or done is closed
+// (false).
+func (in *dteInbox) waitRoom(n int, done <-chan struct{}) bool {
+	for {
+		in.mu.Lock()
+		fits := in.data+n <= maxDTEBacklog
+		in.mu.Unlock()
+		if fits {
+			return true
+		}
+		select {
+		case <-in.room:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// put queues ev. For input it reports how many octets the overflow that
+// ended with ev had dropped (0 if none), and whether ev itself was
+// dropped, which begins or continues an overflow.
+func (in *dteInbox) put(ev event) (ended int, dropped bool) {
+	in.mu.Lock()
+	if n := len(ev.data); n > 0 {
+		if in.data+n > maxDTEBacklog {
+			clear(ev.data) // a password, maybe
+			in.dropped += n
+			in.mu.Unlock()
+			return 0, true
+		}
+		in.data += n
+		ended, in.dropped = in.dropped, 0
+	}
+	in.evs = append(in.evs, ev)
+	in.mu.Unlock()
+	select {
+	case in.ready <- struct{}{}:
+	default:
+	}
+	return ended, false
+}
+
+// close says that readDTE has ended: the forwarder ends once it has
+// handed on what is queued.
+func (in *dteInbox) close() {
+	in.mu.Lock()
+	in.closed = true
+	in.mu.Unlock()
+	select {
+	case in.ready <- struct{}{}:
+	default:
+	}
+}
+
+// forward hands the queued events to the loop until the inbox is closed
+// and empty, or Run ends.
+func (m *modem) forward(in *dteInbox) {
+	for {
+		in.mu.Lock()
+		evs, closed := in.evs, in.closed
+		in.evs = nil
+		for _, ev := range evs {
+			in.data -= len(ev.data)
+		}
+		in.mu.Unlock()
+		if len(evs) > 0 {
+			select {
+			case in.room <- struct{}{}:
+			default:
+			}
+		}
+		for i, ev := range evs {
+			if !m.send(ev) {
+				for _, rest := range evs[i:] {
+					clear(rest.data)
+				}
+				return
+			}
+		}
+		if closed && len(evs) == 0 {
+			return
+		}
+		if len(evs) > 0 {
+			continue // more may have come meanwhile
+		}
+		select {
+		case <-in.ready:
+		case <-m.ctx.Done():
+			return
+		}
+	}
+}
