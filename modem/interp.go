@@ -121,6 +121,10 @@ type Interp struct {
 	p      Profile // active profile
 	stored Profile
 	state  State
+	// dtrOff: the DTE dropped DTR under &D2/&D3 and has sent nothing
+	// since (a pty shows the next DTE only by its input): no auto-answer
+	// meanwhile, as a Hayes modem does not answer while DTR is off.
+	dtrOff bool
 
 	// command line assembly
 	line     []byte
@@ -234,6 +238,9 @@ func (m *Interp) guard() time.Duration {
 // FromDTE feeds bytes the DTE sent at time now.
 func (m *Interp) FromDTE(now time.Time, p []byte) Output {
 	m.reset()
+	if len(p) > 0 {
+		m.dtrOff = false // a DTE is there again
+	}
 	for i := 0; i < len(p); i++ {
 		b := p[i]
 		if m.lineEndLF(now, b) {
@@ -542,7 +549,7 @@ func (m *Interp) ring(now time.Time) {
 	m.nextRing = now.Add(RingInterval)
 	m.riOff = now.Add(RingOn)
 	m.result(ResRing, "")
-	if s0 := m.p.Regs[RegAutoAnswer]; s0 > 0 && m.p.Regs[RegRingCount] >= s0 {
+	if s0 := m.p.Regs[RegAutoAnswer]; s0 > 0 && m.p.Regs[RegRingCount] >= s0 && !m.dtrOff {
 		m.answer(now)
 	}
 }
@@ -556,7 +563,8 @@ func (m *Interp) answer(now time.Time) {
 // DTRDrop reports that the DTE dropped DTR (for a pty: every process closed
 // it). The &D setting decides: &D0 ignores it, &D1 escapes to
 // online-command state, &D2 hangs up, &D3 hangs up and restores the stored
-// profile.
+// profile; under &D2 and &D3 incoming calls ring but are not answered
+// (S0) until the DTE sends something again.
 func (m *Interp) DTRDrop(now time.Time) Output {
 	m.reset()
 	m.line, m.inLine, m.sawA, m.overflow = m.line[:0], false, false, false
@@ -570,6 +578,7 @@ func (m *Interp) DTRDrop(now time.Time) Output {
 		}
 		return m.out
 	}
+	m.dtrOff = true
 	if m.state != StateCommand {
 		m.act(Action{Kind: ActHangup})
 		if m.state == StateAnswering {

@@ -667,6 +667,20 @@ func TestDTRDrop(t *testing.T) {
 	}
 	m.FromDTE(t0, []byte("ATDTbbs\r"))
 	wantOut(t, "dialing", m.DTRDrop(t0), "\r\nNO CARRIER\r\n", ActHangup)
+
+	// Under &D2 no auto-answer while DTR is off: a terminal program that
+	// quit left S0=1, and the next one would have landed inside a call
+	// answered for nobody (trial). Its first input turns DTR on again.
+	m = newTestInterp(t, "ATS0=1")
+	m.DTRDrop(t0)
+	wantOut(t, "DTR off", m.Incoming(t0), "\r\nRING\r\n")
+	m.IncomingGone(t0)
+	m.FromDTE(t0, []byte("AT\r"))
+	wantOut(t, "DTR on", m.Incoming(t0), "\r\nRING\r\n", ActAnswer)
+	// &D0 ignores DTR: it answers.
+	m = newTestInterp(t, "AT&D0S0=1")
+	m.DTRDrop(t0)
+	wantOut(t, "&D0", m.Incoming(t0), "\r\nRING\r\n", ActAnswer)
 }
 
 func TestStateStrings(t *testing.T) {
