@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -585,7 +586,9 @@ func (m *modem) dial(s string) {
 	t, err := pb.Resolve(s)
 	if err != nil {
 		m.goFunc(func() {
-			m.send(event{kind: evDialed, gen: gen, err: &DialError{Reason: ReasonError, Explain: "no such number", Err: err}})
+			// The phonebook's words say what is wrong (not in it, a
+			// password in the dial string, a malformed address).
+			m.send(event{kind: evDialed, gen: gen, err: &DialError{Reason: ReasonError, Explain: strings.TrimPrefix(err.Error(), "modem: "), Err: err}})
 		})
 		return
 	}

@@ -190,7 +190,10 @@ func TestRunDialFailures(t *testing.T) {
 	h.cmd(t, "ATE0", "OK\r\n")
 	h.cmd(t, "ATDThost:1", "\r\nall lines busy\r\n\r\nBUSY\r\n")
 	// An unknown number never reaches the dialer.
-	h.cmd(t, "ATDT5551234", "no such number\r\n\r\nERROR\r\n")
+	h.cmd(t, "ATDT5551234", "no such number: 5551234 is not in the phonebook\r\n\r\nERROR\r\n")
+	// The phonebook's reason, not a fixed "no such number" (trial).
+	h.cmd(t, "ATDTtcp://bob:pw@127.0.0.1:1", "a password does not belong in the dial string")
+	h.exp.expect(t, "ERROR\r\n")
 	select {
 	case tg := <-d.targets:
 		if tg.Dial != "host:1" {
