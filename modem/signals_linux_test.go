@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -200,35 +201,9 @@ func TestSerialCircuitsAndFlow(t *testing.T) {
 // beyond the modem's buffer while held is dropped, and the log says so.
 func TestPTYXOFFThenTypingThenXON(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	p, err := OpenPTY("")
-	if err != nil {
-		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
-	}
-	dte, err := os.OpenFile(p.Path(), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		p.Close()
-		t.Fatal(err)
-	}
+	h, dte, remote, logs := onlinePTY(t)
 	defer dte.Close()
-	if _, err := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS); err == nil {
-		// Raw, as a terminal program sets it: the DTE's DC1/DC3 and
-		// Ctrl-C reach the modem as octets.
-		tio, _ := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS)
-		tio.Lflag &^= unix.ICANON | unix.ECHO | unix.ISIG | unix.IEXTEN
-		tio.Iflag &^= unix.IXON | unix.IXOFF | unix.ICRNL
-		tio.Oflag &^= unix.OPOST
-		if err := unix.IoctlSetTermios(int(dte.Fd()), unix.TCSETS, tio); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := &logRecorder{seen: make(chan string, 100)}
-	d := newFakeDialer()
-	h := startModemWith(t, p, dte, Options{Dialer: d, Logger: logs})
-	h.cmd(t, "ATE0&K4", "OK\r\n")
-	h.send(t, "ATDThost:1\r")
-	remote := <-d.remotes
 	defer remote.Close()
-	h.exp.expect(t, "CONNECT")
 	h.send(t, "\x13")
 	// The far end sends far more than the modem queues for the DTE: a
 	// marker first, then a listing that fills every queue.
@@ -272,34 +247,9 @@ func TestPTYXOFFThenTypingThenXON(t *testing.T) {
 // back from the terminal program) and drops nothing.
 func TestPTYPasteOnSlowLineIntact(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	p, err := OpenPTY("")
-	if err != nil {
-		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
-	}
-	dte, err := os.OpenFile(p.Path(), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		p.Close()
-		t.Fatal(err)
-	}
+	_, dte, remote, logs := onlinePTY(t)
 	defer dte.Close()
-	tio, err := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tio.Lflag &^= unix.ICANON | unix.ECHO | unix.ISIG | unix.IEXTEN
-	tio.Iflag &^= unix.IXON | unix.IXOFF | unix.ICRNL
-	tio.Oflag &^= unix.OPOST
-	if err := unix.IoctlSetTermios(int(dte.Fd()), unix.TCSETS, tio); err != nil {
-		t.Fatal(err)
-	}
-	logs := &logRecorder{seen: make(chan string, 100)}
-	d := newFakeDialer()
-	h := startModemWith(t, p, dte, Options{Dialer: d, Logger: logs})
-	h.cmd(t, "ATE0&K4", "OK\r\n")
-	h.send(t, "ATDThost:1\r")
-	remote := <-d.remotes
 	defer remote.Close()
-	h.exp.expect(t, "CONNECT")
 	var paste strings.Builder
 	for i := 0; paste.Len() < 3*maxDTEBacklog; i++ {
 		fmt.Fprintf(&paste, "line %d of the paste\r", i)
@@ -320,4 +270,39 @@ func TestPTYPasteOnSlowLineIntact(t *testing.T) {
 			t.Errorf("input dropped: %q", l)
 		}
 	}
+}
+
+// onlinePTY starts the modem on a real pty whose terminal side is open in
+// raw mode (as a terminal program sets it: DC1, DC3 and Ctrl-C reach the
+// modem as octets), sets E0 &K4 and dials the fake dialer: it returns
+// once CONNECT is read, with the DTE's end and the call's far end.
+func onlinePTY(t *testing.T) (*harness, *os.File, net.Conn, *logRecorder) {
+	t.Helper()
+	p, err := OpenPTY("")
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	dte, err := os.OpenFile(p.Path(), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		p.Close()
+		t.Fatal(err)
+	}
+	tio, err := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tio.Lflag &^= unix.ICANON | unix.ECHO | unix.ISIG | unix.IEXTEN
+	tio.Iflag &^= unix.IXON | unix.IXOFF | unix.ICRNL
+	tio.Oflag &^= unix.OPOST
+	if err := unix.IoctlSetTermios(int(dte.Fd()), unix.TCSETS, tio); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logRecorder{seen: make(chan string, 100)}
+	d := newFakeDialer()
+	h := startModemWith(t, p, dte, Options{Dialer: d, Logger: logs})
+	h.cmd(t, "ATE0&K4", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	remote := <-d.remotes
+	h.exp.expect(t, "CONNECT")
+	return h, dte, remote, logs
 }
