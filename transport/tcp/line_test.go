@@ -30,6 +30,14 @@ func (l *testLog) Printf(format string, args ...any) {
 	l.lines = append(l.lines, fmt.Sprintf(format, args...))
 }
 
+// snapshot is a copy of the lines so far (the line's goroutines may
+// still log, e.g. a negotiation reply that failed).
+func (l *testLog) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
 func (l *testLog) contains(s string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -279,8 +287,8 @@ func TestTelnetLineNegotiation(t *testing.T) {
 	}
 	for range srv.Events() {
 	}
-	if len(slog.lines)+len(clog.lines) > 0 {
-		t.Errorf("protocol errors logged between two good ends: %q %q", slog.lines, clog.lines)
+	if len(slog.snapshot())+len(clog.snapshot()) > 0 {
+		t.Errorf("protocol errors logged between two good ends: %q %q", slog.snapshot(), clog.snapshot())
 	}
 }
 
@@ -464,11 +472,11 @@ func TestTelnetGarbagePeer(t *testing.T) {
 	}
 	for _, want := range []string{"longer than 512", "unknown telnet command", "outside subnegotiation", "instead of IAC SE", "stream ended inside"} {
 		if !log.contains(want) {
-			t.Errorf("no log line %q in %q", want, log.lines)
+			t.Errorf("no log line %q in %q", want, log.snapshot())
 		}
 	}
 	prefix := "tcp: " + peer.LocalAddr().String() + ": telnet: "
-	for _, l := range log.lines {
+	for _, l := range log.snapshot() {
 		if !strings.HasPrefix(l, prefix) || !strings.HasSuffix(l, " (session 9)") {
 			t.Errorf("log line %q does not start %q and end with the tag", l, prefix)
 		}
@@ -586,7 +594,7 @@ func TestHangUpLogSaysWhatHappened(t *testing.T) {
 			<-peerDone
 			peer.Close()
 			if !log.contains(tc.want) {
-				t.Errorf("log %q, want a line with %q", log.lines, tc.want)
+				t.Errorf("log %q, want a line with %q", log.snapshot(), tc.want)
 			}
 		})
 	}
