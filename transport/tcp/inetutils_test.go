@@ -237,8 +237,8 @@ func TestInetutilsTelnet(t *testing.T) {
 		t.Errorf("client did not report the hang-up")
 	}
 	log.mu.Lock()
-	if len(log.snapshot()) > 0 {
-		t.Logf("server log: %q", log.snapshot())
+	if len(log.lines) > 0 {
+		t.Logf("server log: %q", log.lines)
 	}
 	log.mu.Unlock()
 }
