@@ -488,18 +488,17 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 	small := make([]byte, smallBufSize)
 	size, pool := bulkSize(dst)
 	plain := isPlain(dst)
-	level := 0 // of a plain dst: its read size is plainSizes[level]
-	var bulk *[]byte
-	var bulkPool *sync.Pool
+	level := 0       // of a plain dst: its read size is plainSizes[level]
+	var bulk *[]byte // from pool
 	take := func() {
 		if plain {
 			size, pool = plainSizes[level].size, plainSizes[level].pool
 		}
-		bulk, bulkPool = pool.Get().(*[]byte), pool
+		bulk = pool.Get().(*[]byte)
 	}
 	defer func() {
 		if bulk != nil {
-			bulkPool.Put(bulk)
+			pool.Put(bulk)
 		}
 	}()
 	buf := small
@@ -535,11 +534,11 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 			take()
 			buf = (*bulk)[:size]
 		case bulk != nil && nr < len(buf):
-			bulkPool.Put(bulk)
+			pool.Put(bulk)
 			bulk, buf = nil, small
 		case plain && bulk != nil && size != plainSizes[level].size:
 			// The line's pace changed: reads of another size.
-			bulkPool.Put(bulk)
+			pool.Put(bulk)
 			take()
 			buf = (*bulk)[:size]
 		}

@@ -49,16 +49,17 @@ func (in *dteInbox) waitRoom(n int, done <-chan struct{}) bool {
 }
 
 // put queues ev. For input it reports how many octets the overflow that
-// ended with ev had dropped (0 if none), and whether ev itself was
-// dropped, which begins or continues an overflow.
-func (in *dteInbox) put(ev event) (ended int, dropped bool) {
+// ended with ev had dropped (0 if none), and whether ev begins an
+// overflow (it was dropped, and nothing before it).
+func (in *dteInbox) put(ev event) (ended int, began bool) {
 	in.mu.Lock()
 	if n := len(ev.data); n > 0 {
 		if in.data+n > maxDTEBacklog {
 			clear(ev.data) // a password, maybe
+			began = in.dropped == 0
 			in.dropped += n
 			in.mu.Unlock()
-			return 0, true
+			return 0, began
 		}
 		in.data += n
 		ended, in.dropped = in.dropped, 0

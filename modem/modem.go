@@ -804,7 +804,6 @@ func (m *modem) readDTE(dte io.Reader) {
 		bucket = pace.NewBucket(m.opts.Interp.DTERate, 10, 0)
 		buf = buf[:min(len(buf), bucket.Burst())]
 	}
-	overflowing := false
 	for {
 		n, err := dte.Read(buf)
 		if n > 0 && bucket != nil && !m.sleep(bucket.Reserve(m.now(), n)) {
@@ -822,14 +821,13 @@ func (m *modem) readDTE(dte io.Reader) {
 				clear(buf[:n])
 				return
 			}
-			ended, dropped := in.put(event{kind: evDTE, data: append([]byte(nil), data...)})
+			ended, began := in.put(event{kind: evDTE, data: append([]byte(nil), data...)})
 			// What was typed may be a password at a prompt: the loop
 			// wipes its copy, and this one goes now.
 			clear(buf[:n])
-			if dropped && ended == 0 && !overflowing {
+			if began {
 				m.logf("modem: input from the DTE overflows the modem's %d KiB buffer while its output waits (held by XOFF, or not read): dropping input", maxDTEBacklog>>10)
 			}
-			overflowing = dropped
 			if ended > 0 {
 				m.logf("modem: %d octets of input from the DTE were dropped", ended)
 			}

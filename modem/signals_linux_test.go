@@ -207,9 +207,7 @@ func TestPTYXOFFThenTypingThenXON(t *testing.T) {
 	h.send(t, "\x13")
 	// The far end sends far more than the modem queues for the DTE: a
 	// marker first, then a listing that fills every queue.
-	sent := make(chan struct{})
 	go func() {
-		defer close(sent)
 		if _, err := remote.Write([]byte("marker after XON ")); err != nil {
 			return
 		}
