@@ -57,21 +57,74 @@ func unstuffLoop(out []byte, o int, p []byte, i int, sh uint, last, acc uint64, 
 //go:noescape
 func unstuffLoopBMI2(out []byte, o int, p []byte, i, windows int, sh uint, last5, acc uint64, nacc uint) (ro, ri int, rlast5, racc uint64, rnacc uint)
 
-// stuffWords is stuffWordsBMI2 where the CPU has it, else stuffWordsGo.
+// stuffWords is stuffBlocksAVX512 and stuffWordsBMI2 where the CPU has
+// them, else stuffWordsGo.
 func stuffWords(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, uint, uint64) {
 	if !useBMI2 {
 		return stuffWordsGo(out, p, acc, n, l)
 	}
-	// Every word loads eight octets of p and moves on by seven, and
-	// stores eight octets of out and moves on by at most eight. A call
-	// takes at most maxWords (about 7 µs), so that a huge frame does not
-	// hold off preemption: words calls again.
-	words := 0
-	if len(p) >= 8 && len(out) >= 8 {
-		words = min((len(p)-8)/7, (len(out)-8)/8, maxWords-1) + 1
+	// o octets of out are written and i of p taken. A call takes at most
+	// maxWords words (about 7 µs with BMI2), so that a huge frame does
+	// not hold off preemption: words calls again.
+	o, i, budget := 0, 0, maxWords
+	var left, np int
+	for useAVX512 {
+		// Every block loads 64 octets of p and moves on by 56, and
+		// stores eight words of out and moves on by at most eight.
+		blocks := 0
+		if len(p)-i >= 64 && len(out)-o >= 64 {
+			blocks = min((len(p)-i-64)/56, (len(out)-o-64)/64) + 1
+		}
+		blocks = min(blocks, budget/8)
+		if blocks == 0 {
+			break
+		}
+		left, np, acc, n, l = stuffBlocksAVX512(out[o:], p[i:], blocks, acc, n, l)
+		took := len(p) - i - np
+		o, i, budget = len(out)-left, len(p)-np, budget-took/7
+		if took == 56*blocks {
+			continue
+		}
+		// A block with a word of more than seven zeros: its eight words
+		// go through the BMI2 loop, which leaves such a word to chunk.
+		w := bmi2Words(len(out)-o, len(p)-i, 8)
+		left, np, acc, n, l = stuffWordsBMI2(out[o:], p[i:], w, acc, n, l)
+		took = len(p) - i - np
+		o, i, budget = len(out)-left, len(p)-np, budget-took/7
+		if took < 7*w {
+			return len(out) - o, len(p) - i, acc, n, l
+		}
 	}
-	return stuffWordsBMI2(out, p, words, acc, n, l)
+	w := bmi2Words(len(out)-o, len(p)-i, budget)
+	left, np, acc, n, l = stuffWordsBMI2(out[o:], p[i:], w, acc, n, l)
+	return left, np, acc, n, l
 }
+
+// bmi2Words is how many of at most max words stuffWordsBMI2 may take with
+// no octets of out and np of p left: every word loads eight octets of p
+// and moves on by seven, and stores eight octets of out and moves on by
+// at most eight.
+func bmi2Words(no, np, max int) int {
+	if np < 8 || no < 8 || max <= 0 {
+		return 0
+	}
+	return min((np-8)/7, (no-8)/8, max-1) + 1
+}
+
+// useAVX512 selects stuffBlocksAVX512 in stuffWords, which needs (beyond
+// useBMI2) AVX-512 F, BW, CD (VPLZCNTQ), VBMI (VPERMB) and VPOPCNTDQ:
+// Intel from Ice Lake (2019), AMD from Zen 4 (2022). Tests turn it off
+// to check the BMI2 loop on the same inputs.
+var useAVX512 = useBMI2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512CD &&
+	cpu.X86.HasAVX512VBMI && cpu.X86.HasAVX512VPOPCNTDQ
+
+// stuffBlocksAVX512 is stuffWordsBMI2 eight words at a time, with the
+// zeros of all eight found by AVX-512 vector instructions and each word
+// then deposited by PDEP (framing_amd64.s), for at most blocks blocks. It
+// stops before a block with a word of more than seven zeros.
+//
+//go:noescape
+func stuffBlocksAVX512(out, p []byte, blocks int, acc uint64, n uint, l uint64) (left, np int, racc uint64, rn uint, rl uint64)
 
 // maxWords bounds the words of one stuffWordsBMI2 call.
 const maxWords = 1 << 12

@@ -256,6 +256,232 @@ sdone:
 	MOVQ R10, rl+112(FP)
 	RET
 
+// bperm takes the eight words of a block apart: octets 7i..7i+6 of the
+// input to octets 0..6 of lane i (VPERMB; K1 zeroes octet 7).
+DATA bperm<>+0(SB)/8, $0x0006050403020100
+DATA bperm<>+8(SB)/8, $0x000d0c0b0a090807
+DATA bperm<>+16(SB)/8, $0x0014131211100f0e
+DATA bperm<>+24(SB)/8, $0x001b1a1918171615
+DATA bperm<>+32(SB)/8, $0x002221201f1e1d1c
+DATA bperm<>+40(SB)/8, $0x0029282726252423
+DATA bperm<>+48(SB)/8, $0x00302f2e2d2c2b2a
+DATA bperm<>+56(SB)/8, $0x0037363534333231
+GLOBL bperm<>(SB), RODATA|NOPTR, $64
+
+// OUTWORD stuffs word i of the block in slot R13 of the scratch area at
+// R12 (x at 8i, the deposit mask ^zeros at 128+8i, 56 + zeros at 256+8i)
+// into the accumulator, as soutput does.
+#define OUTWORD(i) \
+	MOVQ (8*i)(R12)(R13*1), AX; \
+	PDEPQ (128+8*i)(R12)(R13*1), AX, AX; \
+	SHLXQ R9, R14, DX; \
+	MULXQ AX, AX, DX; \
+	ORQ AX, R8; \
+	MOVQ R8, (DI)(R15*8); \
+	ADDQ (256+8*i)(R12)(R13*1), R9; \
+	BTRQ $6, R9; \
+	CMOVQCS DX, R8; \
+	ADCQ $0, R15
+
+// func stuffBlocksAVX512(out, p []byte, blocks int, acc uint64, n uint, l uint64) (left, np int, racc uint64, rn uint, rl uint64)
+//
+// Up to blocks blocks of eight words of 56 input bits, as stuffWordsBMI2
+// (the caller makes sure that every load, 64 octets per block, and every
+// store stays in p and out). The vector part finds the zeros of all eight
+// words of a block at once, as sloop does for one; what a word needs from
+// the word before, l, comes from that word's input alone (runs), so no
+// lane waits for another:
+//	x = the eight words; l after each = runs[LZCNT(^x within 56 bits)];
+//	l before each = the lane below's (lane 0: the last block's lane 7)
+//	v = x<<4 | l; m = v & v>>1 & v>>2 & v>>3 & v>>4 (v>>4 is x)
+//	s = m &^ m<<1; while (s<<5) & m has new bits: s |= them (runs of ten)
+//	k = POPCNT(s); s2 = s<<1; zeros = s2 + u1 + 2*u2 + 4*u3 + ... with
+//	u_i = BLSR^i(s2): the i-th zero moves up by i (the sum is exact)
+// The vector part saves a block's x, deposit masks ^zeros and lengths
+// 56 + k in one of two slots of the scratch area; the scalar part then
+// deposits and appends the words of the block before (OUTWORD), so that
+// the two run side by side and a word's load never waits for the store
+// that wrote it. A block with a word of more than seven zeros (y would
+// overflow) stops the loop before it: the caller gives it to
+// stuffWordsBMI2. Blocks whose words have at most three zeros and no run
+// of ten, most of them, take the short sum.
+//
+// Registers: SI = &p[i], BX = blocks left to find, CX = 1 once a block
+// waits for its output, R13 = the slot of the block found next (0 or 64)
+// in the scratch area at R12 (64-aligned), DI = &out[0], R15 = W, R8 =
+// acc, R9 = n, R14 = 1; AX, DX scratch. Z16 x, Z17 l after, Z18 l
+// before, Z19-Z21 v, m; Z22 s, zeros; Z23 k; Z24 the last block's l;
+// constants Z25 7, Z26 3, Z27 all 1s, Z28 56, Z29 runs, Z30 mask56, Z31
+// bperm; K1 octets 0..6 of each lane.
+TEXT ·stuffBlocksAVX512(SB), NOSPLIT, $448-120
+	MOVQ out_base+0(FP), DI
+	MOVQ p_base+24(FP), SI
+	MOVQ blocks+48(FP), BX
+	MOVQ acc+56(FP), R8
+	MOVQ n+64(FP), R9
+	XORL R15, R15
+	XORL R13, R13
+	XORL CX, CX
+	MOVL $1, R14
+	LEAQ 63(SP), R12
+	ANDQ $~63, R12
+	VMOVDQU64 bperm<>(SB), Z31
+	VPBROADCASTQ mask56<>(SB), Z30
+	VMOVDQU64 runs<>(SB), Z29
+	MOVL $56, AX
+	VPBROADCASTQ AX, Z28
+	VPTERNLOGQ $0xff, Z27, Z27, Z27
+	MOVL $3, AX
+	VPBROADCASTQ AX, Z26
+	MOVL $7, AX
+	VPBROADCASTQ AX, Z25
+	VPBROADCASTQ l+72(FP), Z24
+	MOVQ $0x7f7f7f7f7f7f7f7f, AX
+	KMOVQ AX, K1
+
+vloop:
+	TESTQ BX, BX
+	JZ   vlast
+	VPERMB.Z (SI), Z31, K1, Z16        // x
+	VPANDNQ Z30, Z16, Z17
+	VPLZCNTQ Z17, Z17                  // 8 + the 1s at the end of each word
+	VPERMB Z29, Z17, Z17               // l after each word
+	VALIGNQ $7, Z24, Z17, Z18          // l before each word
+	VPSLLQ $4, Z16, Z19
+	VPORQ Z18, Z19, Z19                // v
+	VPSRLQ $1, Z19, Z20
+	VPANDQ Z19, Z20, Z20
+	VPSRLQ $2, Z20, Z21
+	VPANDQ Z20, Z21, Z21
+	VPANDQ Z16, Z21, Z21               // m
+	VPADDQ Z21, Z21, Z22
+	VPANDNQ Z21, Z22, Z22              // s = m &^ m<<1
+	VPSLLQ $5, Z22, Z23
+	VPTESTMQ Z23, Z21, K2              // words with a run of ten 1s
+	KORTESTW K2, K2
+	JNZ  vlong
+	VPOPCNTQ Z22, Z23                  // k
+	VPCMPUQ $6, Z26, Z23, K3           // k > 3
+	KORTESTW K3, K3
+	JNZ  vbig
+	VPADDQ Z22, Z22, Z22               // s2: at j+1
+	VPADDQ Z27, Z22, Z20
+	VPANDQ Z22, Z20, Z20               // u1
+	VPADDQ Z27, Z20, Z21
+	VPANDQ Z20, Z21, Z21               // u2
+	VPADDQ Z20, Z22, Z22
+	VPADDQ Z21, Z22, Z22
+	VPADDQ Z21, Z22, Z22               // the zeros
+
+vsave:
+	VPXORQ Z27, Z22, Z22               // the deposit mask
+	VPADDQ Z28, Z23, Z23               // 56 + k
+	VMOVDQA64 Z16, 0(R12)(R13*1)
+	VMOVDQA64 Z22, 128(R12)(R13*1)
+	VMOVDQA64 Z23, 256(R12)(R13*1)
+	VMOVDQA64 Z17, Z24
+	ADDQ $56, SI
+	DECQ BX
+	XORQ $64, R13                      // the slot of the block before
+	TESTQ CX, CX
+	MOVL $1, CX
+	JZ   vloop                         // the first block: none before
+
+	// The block before this one, while the vector units work on this.
+	OUTWORD(0)
+	OUTWORD(1)
+	OUTWORD(2)
+	OUTWORD(3)
+	OUTWORD(4)
+	OUTWORD(5)
+	OUTWORD(6)
+	OUTWORD(7)
+	JMP  vloop
+
+vlast:
+	// The last block computed.
+	TESTQ CX, CX
+	JZ   vdone
+	XORQ $64, R13
+	OUTWORD(0)
+	OUTWORD(1)
+	OUTWORD(2)
+	OUTWORD(3)
+	OUTWORD(4)
+	OUTWORD(5)
+	OUTWORD(6)
+	OUTWORD(7)
+	JMP  vdone
+
+vlong:
+	// A run of ten or more 1s: after the first zero of a run, every
+	// fifth 1 of the same run takes one.
+	VPSLLQ $5, Z22, Z23
+	VPANDQ Z21, Z23, Z23
+	VPANDNQ Z23, Z22, Z20              // the next fifth 1s not yet in s
+	VPTESTMQ Z20, Z20, K2
+	KORTESTW K2, K2
+	JZ   vlong1
+	VPORQ Z20, Z22, Z22
+	JMP  vlong
+
+vlong1:
+	VPOPCNTQ Z22, Z23                  // k
+
+vbig:
+	VPCMPUQ $6, Z25, Z23, K3           // k > 7
+	KORTESTW K3, K3
+	JZ   vmany
+	XORL BX, BX                        // y would overflow: the caller does it
+	JMP  vlast
+
+vmany:
+	// Up to seven zeros: the sum with all six BLSRs.
+	VPADDQ Z22, Z22, Z22               // s2
+	VMOVDQA64 Z22, Z19                 // u
+	VPADDQ Z27, Z19, Z20
+	VPANDQ Z20, Z19, Z19               // u1
+	VPADDQ Z19, Z22, Z22
+	VPADDQ Z27, Z19, Z20
+	VPANDQ Z20, Z19, Z19               // u2
+	VPSLLQ $1, Z19, Z20
+	VPADDQ Z20, Z22, Z22
+	VPADDQ Z27, Z19, Z20
+	VPANDQ Z20, Z19, Z19               // u3
+	VPSLLQ $2, Z19, Z20
+	VPADDQ Z20, Z22, Z22
+	VPADDQ Z27, Z19, Z20
+	VPANDQ Z20, Z19, Z19               // u4
+	VPSLLQ $3, Z19, Z20
+	VPADDQ Z20, Z22, Z22
+	VPADDQ Z27, Z19, Z20
+	VPANDQ Z20, Z19, Z19               // u5
+	VPSLLQ $4, Z19, Z20
+	VPADDQ Z20, Z22, Z22
+	VPADDQ Z27, Z19, Z20
+	VPANDQ Z20, Z19, Z19               // u6
+	VPSLLQ $5, Z19, Z20
+	VPADDQ Z20, Z22, Z22               // the zeros
+	JMP  vsave
+
+vdone:
+	VMOVDQA64 Z24, 0(R12)
+	MOVQ 56(R12), R10                  // l: lane 7
+	VZEROUPPER
+	LEAQ (DI)(R15*8), DI
+	MOVQ out_base+0(FP), AX
+	ADDQ out_len+8(FP), AX
+	SUBQ DI, AX
+	MOVQ AX, left+80(FP)
+	MOVQ p_base+24(FP), AX
+	ADDQ p_len+32(FP), AX
+	SUBQ SI, AX
+	MOVQ AX, np+88(FP)
+	MOVQ R8, racc+96(FP)
+	MOVQ R9, rn+104(FP)
+	MOVQ R10, rl+112(FP)
+	RET
+
 // func cpuid(leaf uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL leaf+0(FP), AX

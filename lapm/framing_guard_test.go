@@ -29,7 +29,7 @@ func guarded(t *testing.T, n int) []byte {
 // CPU has it) on inputs and outputs that end right before an inaccessible
 // page: every length to 48 octets of line or frame and of output, every
 // start octet and bit offset. A load or store past either slice faults.
-func TestCodecLoopsStayInBounds(t *testing.T) { bothPaths(t, testCodecLoopsStayInBounds) }
+func TestCodecLoopsStayInBounds(t *testing.T) { eachPath(t, testCodecLoopsStayInBounds) }
 
 func testCodecLoopsStayInBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
@@ -58,6 +58,34 @@ func testCodecLoopsStayInBounds(t *testing.T) {
 							t.Fatalf("unstuffLoop(%d octets from %d, %d from %d bit %d): o %d, i %d, nacc %d", no, o, np, i, sh, ro, ri, rn)
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestStuffWordsStayInBounds runs stuffWords (the AVX-512 block loop,
+// which loads 64 octets per block, where this CPU has it) on inputs and
+// outputs of every length to 200 and 230 octets that end right before an
+// inaccessible page, in three fillings. A load or store past either slice
+// faults.
+func TestStuffWordsStayInBounds(t *testing.T) { eachPath(t, testStuffWordsStayInBounds) }
+
+func testStuffWordsStayInBounds(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	gp, gout := guarded(t, 4096), guarded(t, 4096)
+	for np := 0; np <= 200; np++ {
+		p := gp[len(gp)-np:]
+		for no := 0; no <= 230; no++ {
+			out := gout[len(gout)-no:]
+			fill := (np + no) % 3
+			copy(p, codecRandBytes(r, np, fill))
+			// As in testCodecLoopsStayInBounds, the portable stuffer
+			// relies on its caller for room.
+			if useBMI2 || no >= np+np/5+16 {
+				left, rest, _, n, _ := stuffWords(out, p, 0, uint(r.IntN(64)), uint64(r.IntN(16)))
+				if left < 0 || left > no || rest < 0 || rest > np || n > 63 {
+					t.Fatalf("stuffWords(%d, %d octets): left %d, rest %d, n %d", no, np, left, rest, n)
 				}
 			}
 		}

@@ -185,7 +185,7 @@ func codecRandBytes(r *rand.Rand, n int, density int) []byte {
 	return b
 }
 
-func TestEncoderMatchesReference(t *testing.T) { bothPaths(t, testEncoderMatchesReference) }
+func TestEncoderMatchesReference(t *testing.T) { eachPath(t, testEncoderMatchesReference) }
 
 func testEncoderMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -208,7 +208,7 @@ func testEncoderMatchesReference(t *testing.T) {
 // AppendFrame (and of the reference) for the joined frame, for every
 // length up to 300 and some long ones, split after every head length up
 // to 9 octets, in the middle and at the end.
-func TestEncoderPartsMatchAppendFrame(t *testing.T) { bothPaths(t, testEncoderPartsMatchAppendFrame) }
+func TestEncoderPartsMatchAppendFrame(t *testing.T) { eachPath(t, testEncoderPartsMatchAppendFrame) }
 
 func testEncoderPartsMatchAppendFrame(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
@@ -268,7 +268,7 @@ func feedDecoder(d *Decoder, line []byte, chunk int) [][]byte {
 	return out
 }
 
-func TestDecoderRoundTrip(t *testing.T) { bothPaths(t, testDecoderRoundTrip) }
+func TestDecoderRoundTrip(t *testing.T) { eachPath(t, testDecoderRoundTrip) }
 
 func testDecoderRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
@@ -309,7 +309,7 @@ func testDecoderRoundTrip(t *testing.T) {
 // TestDecoderSharedFlag builds streams by hand: one flag closes a frame and
 // opens the next, flags share a 0 bit, and mark idle of every length
 // between frames.
-func TestDecoderSharedFlag(t *testing.T) { bothPaths(t, testDecoderSharedFlag) }
+func TestDecoderSharedFlag(t *testing.T) { eachPath(t, testDecoderSharedFlag) }
 
 func testDecoderSharedFlag(t *testing.T) {
 	frames := [][]byte{{0x03, 0x7F}, {0x01, 0x01, 0xFF, 0xFF}, {0x03, 0xAF, 0x82}}
@@ -369,7 +369,7 @@ func testDecoderSharedFlag(t *testing.T) {
 	}
 }
 
-func TestDecoderCounts(t *testing.T) { bothPaths(t, testDecoderCounts) }
+func TestDecoderCounts(t *testing.T) { eachPath(t, testDecoderCounts) }
 
 func testDecoderCounts(t *testing.T) {
 	e := Encoder{}
@@ -438,7 +438,7 @@ func TestDecoderMisaligned(t *testing.T) {
 }
 
 func TestDecoderMatchesReferenceOnGarbage(t *testing.T) {
-	bothPaths(t, testDecoderMatchesReferenceOnGarbage)
+	eachPath(t, testDecoderMatchesReferenceOnGarbage)
 }
 
 func testDecoderMatchesReferenceOnGarbage(t *testing.T) {
@@ -484,7 +484,7 @@ func TestDecoderFCSChange(t *testing.T) {
 
 // TestDecoderBitErrors: bit errors on the line never let a corrupted frame
 // through (FCS-32), and the decoder finds the frames after each error.
-func TestDecoderBitErrors(t *testing.T) { bothPaths(t, testDecoderBitErrors) }
+func TestDecoderBitErrors(t *testing.T) { eachPath(t, testDecoderBitErrors) }
 
 func testDecoderBitErrors(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
@@ -527,7 +527,7 @@ func testDecoderBitErrors(t *testing.T) {
 // the end of a piece, and a reservoir that fills to exactly 64 bits, once
 // made the decoder loop forever.
 func TestDecoderMatchesReferenceInSmallPieces(t *testing.T) {
-	bothPaths(t, testDecoderMatchesReferenceInSmallPieces)
+	eachPath(t, testDecoderMatchesReferenceInSmallPieces)
 }
 
 func testDecoderMatchesReferenceInSmallPieces(t *testing.T) {
@@ -550,7 +550,7 @@ func testDecoderMatchesReferenceInSmallPieces(t *testing.T) {
 // TestEncoderMatchesReferenceEdges covers what random data rarely hits:
 // words with more than seven inserted zeros (all 1s), runs carried across
 // words and into the FCS, and output that starts at any offset in dst.
-func TestEncoderMatchesReferenceEdges(t *testing.T) { bothPaths(t, testEncoderMatchesReferenceEdges) }
+func TestEncoderMatchesReferenceEdges(t *testing.T) { eachPath(t, testEncoderMatchesReferenceEdges) }
 
 func testEncoderMatchesReferenceEdges(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
@@ -578,7 +578,7 @@ func testEncoderMatchesReferenceEdges(t *testing.T) {
 // path, at every bit alignment of the frames, and compares with the
 // bit-at-a-time reference.
 func TestDecoderMatchesReferenceInLargePieces(t *testing.T) {
-	bothPaths(t, testDecoderMatchesReferenceInLargePieces)
+	eachPath(t, testDecoderMatchesReferenceInLargePieces)
 }
 
 func testDecoderMatchesReferenceInLargePieces(t *testing.T) {
@@ -628,7 +628,7 @@ func testDecoderMatchesReferenceInLargePieces(t *testing.T) {
 // zero inserted after the frame's last five 1s, on frames long enough for
 // the word-at-a-time path and at every alignment. The frame is good; the
 // reference agrees.
-func TestDecoderFlagSharesInsertedZero(t *testing.T) { bothPaths(t, testDecoderFlagSharesInsertedZero) }
+func TestDecoderFlagSharesInsertedZero(t *testing.T) { eachPath(t, testDecoderFlagSharesInsertedZero) }
 
 func testDecoderFlagSharesInsertedZero(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
@@ -698,7 +698,7 @@ func testDecoderFlagSharesInsertedZero(t *testing.T) {
 // TestDecoderRelease: Release gives the frame buffer back only between
 // frames; a frame split around a Release call still decodes, and the
 // Decoder keeps working after its buffer went back.
-func TestDecoderRelease(t *testing.T) { bothPaths(t, testDecoderRelease) }
+func TestDecoderRelease(t *testing.T) { eachPath(t, testDecoderRelease) }
 
 func testDecoderRelease(t *testing.T) {
 	for _, fcs := range []FCSKind{FCS16, FCS32} {
@@ -733,12 +733,17 @@ func testDecoderRelease(t *testing.T) {
 	}
 }
 
-// bothPaths runs f with the assembly loops, where this build and CPU have
-// them, and with the portable Go loops.
-func bothPaths(t *testing.T, f func(t *testing.T)) {
+// eachPath runs f with every set of loops this build and CPU have: the
+// AVX-512 stuffer with the BMI2 loops, the BMI2 loops alone, and the
+// portable Go loops.
+func eachPath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	have := useBMI2
-	defer func() { useBMI2 = have }()
+	have, haveAVX := useBMI2, useAVX512
+	defer func() { useBMI2, useAVX512 = have, haveAVX }()
+	if haveAVX {
+		t.Run("avx512", f)
+	}
+	useAVX512 = false
 	if have {
 		t.Run("asm", f)
 	}
@@ -757,21 +762,25 @@ func codecOutputs(frame, line []byte, chunk int, k FCSKind, max int) (enc []byte
 	return enc, frames, d.Stats()
 }
 
-// checkPathsAgree fails when the assembly and the Go loops differ on the
+// checkPathsAgree fails when the assembly loops (with and without the
+// AVX-512 stuffer, where the CPU has it) and the Go loops differ on the
 // same input in any output.
 func checkPathsAgree(t *testing.T, frame, line []byte, chunk int, k FCSKind, max int) {
 	t.Helper()
 	if !useBMI2 {
 		return
 	}
-	defer func() { useBMI2 = true }()
+	haveAVX := useAVX512
+	defer func() { useBMI2, useAVX512 = true, haveAVX }()
 	encA, framesA, stA := codecOutputs(frame, line, chunk, k, max)
+	useAVX512 = false
+	encB, framesB, stB := codecOutputs(frame, line, chunk, k, max)
 	useBMI2 = false
 	encG, framesG, stG := codecOutputs(frame, line, chunk, k, max)
-	if !bytes.Equal(encA, encG) {
-		t.Fatalf("encoders differ on % x:\nasm % x\n go % x", frame, encA, encG)
+	if !bytes.Equal(encA, encG) || !bytes.Equal(encB, encG) {
+		t.Fatalf("encoders differ on % x (AVX-512 %v):\nasm % x\nbmi2 % x\n go % x", frame, haveAVX, encA, encB, encG)
 	}
-	if stA != stG || fmt.Sprint(framesA) != fmt.Sprint(framesG) {
+	if stA != stG || fmt.Sprint(framesA) != fmt.Sprint(framesG) || stB != stG || fmt.Sprint(framesB) != fmt.Sprint(framesG) {
 		t.Fatalf("decoders differ (chunk %d): asm %+v %d frames, go %+v %d frames", chunk, stA, len(framesA), stG, len(framesG))
 	}
 }
@@ -848,7 +857,7 @@ func TestCPUVendor(t *testing.T) {
 	if max < 1 || strings.IndexFunc(string(v), func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
 		t.Fatalf("cpuid(0) = %d, vendor %q", max, v)
 	}
-	t.Logf("vendor %s, slow PDEP %v, assembly loops %v", v, slowPDEP(), useBMI2)
+	t.Logf("vendor %s, slow PDEP %v, assembly loops %v, AVX-512 stuffer %v", v, slowPDEP(), useBMI2, useAVX512)
 }
 
 // TestDecoderAtMaxFrame decodes frames of MaxFrame-1, MaxFrame and
@@ -857,7 +866,7 @@ func TestCPUVendor(t *testing.T) {
 // in pieces, against the reference, and checks that the frame buffer
 // never grows past the limit: MaxFrame, the FCS and the slack of the
 // word stores.
-func TestDecoderAtMaxFrame(t *testing.T) { bothPaths(t, testDecoderAtMaxFrame) }
+func TestDecoderAtMaxFrame(t *testing.T) { eachPath(t, testDecoderAtMaxFrame) }
 
 func testDecoderAtMaxFrame(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -918,7 +927,7 @@ func testDecoderAtMaxFrame(t *testing.T) {
 // TestCodecFramesPastMaxWords encodes frames longer than one
 // stuffWordsBMI2 call takes (maxWords words of seven octets), against the
 // reference, and decodes them whole.
-func TestCodecFramesPastMaxWords(t *testing.T) { bothPaths(t, testCodecFramesPastMaxWords) }
+func TestCodecFramesPastMaxWords(t *testing.T) { eachPath(t, testCodecFramesPastMaxWords) }
 
 func testCodecFramesPastMaxWords(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
@@ -941,12 +950,90 @@ func testCodecFramesPastMaxWords(t *testing.T) {
 	}
 }
 
+// blockFills returns n octets in one of the fillings that reach every
+// branch of the AVX-512 block loop (and of the BMI2 word loop): uniform,
+// mostly 1s (runs of ten and more, words of more than seven zeros), text
+// (blocks without a zero), runs of exactly five 1s (the most zeros
+// without a run of ten: more than three, up to ten, in a word), uniform
+// with runs of 1s of random length, and all 1s.
+func blockFills(r *rand.Rand, n, fill int) []byte {
+	switch fill {
+	case 0, 1:
+		return codecRandBytes(r, n, fill)
+	case 2:
+		return codecTextBytes(n)
+	case 3:
+		var s bitSink
+		for len(s.out) < n {
+			for range 5 {
+				s.bit(1)
+			}
+			s.bit(0)
+			if r.IntN(4) == 0 {
+				s.bit(byte(r.IntN(2)))
+			}
+		}
+		return s.out[:n]
+	case 4:
+		b := codecRandBytes(r, n, 0)
+		for i := 0; i < n; i += 1 + r.IntN(40) {
+			for j := i; j < min(n, i+r.IntN(12)); j++ {
+				b[j] = 0xFF
+			}
+		}
+		return b
+	}
+	return bytes.Repeat([]byte{0xFF}, n)
+}
+
+// TestEncoderLongFrames encodes frames of many AVX-512 blocks (to 2,000
+// octets, around the multiples of 56 and 64, and past maxWords words) in
+// every filling of blockFills, behind heads of 0 to 7 octets so that the
+// word loops start at every bit offset and after every last four bits,
+// against the reference encoder, and decodes them.
+func TestEncoderLongFrames(t *testing.T) { eachPath(t, testEncoderLongFrames) }
+
+func testEncoderLongFrames(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	lengths := []int{63, 64, 65, 119, 120, 121, 127, 128, 183, 184, 447, 448, 449, 1000, 2000}
+	for range 40 {
+		lengths = append(lengths, r.IntN(2001))
+	}
+	for _, n := range lengths {
+		for fill := range 6 {
+			for h := range 8 {
+				fr := blockFills(r, n+h, fill)
+				e := Encoder{FCS: FCS32}
+				line := e.AppendFrameParts(nil, fr[:h], fr[h:])
+				if !bytes.Equal(line, refEncode(fr, FCS32)) {
+					t.Fatalf("%d octets after a head of %d (filling %d): encoder differs from the reference", n, h, fill)
+				}
+				d := Decoder{FCS: FCS32, MaxFrame: len(fr)}
+				var got [][]byte
+				d.Feed(append(line, flag), func(f []byte) { got = append(got, bytes.Clone(f)) })
+				if len(got) != 1 || !bytes.Equal(got[0], fr) {
+					t.Fatalf("%d octets after a head of %d (filling %d): decoded %d frames, %+v", n, h, fill, len(got), d.Stats())
+				}
+			}
+		}
+	}
+	for _, n := range []int{28671, 28672, 28679, 60000} {
+		for fill := range 6 {
+			fr := blockFills(r, n, fill)
+			e := Encoder{FCS: FCS16}
+			if !bytes.Equal(e.AppendFrame(nil, fr), refEncode(fr, FCS16)) {
+				t.Fatalf("%d octets (filling %d): encoder differs from the reference", n, fill)
+			}
+		}
+	}
+}
+
 // TestDecoderFlagOrAbortAtEveryBit puts a flag, an abort, a long run of
 // 1s, a lone 0 or 1 and five 1s and a 0 raw into the line of two frames at
 // every bit position (so in every place of a 56-bit window, before, inside
 // and between frames), and decodes it whole and in pieces against the
 // reference, with both loops.
-func TestDecoderFlagOrAbortAtEveryBit(t *testing.T) { bothPaths(t, testDecoderFlagOrAbortAtEveryBit) }
+func TestDecoderFlagOrAbortAtEveryBit(t *testing.T) { eachPath(t, testDecoderFlagOrAbortAtEveryBit) }
 
 func testDecoderFlagOrAbortAtEveryBit(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
