@@ -30,10 +30,25 @@ func slowPDEP() bool {
 // cpuid executes CPUID for leaf (subleaf 0).
 func cpuid(leaf uint32) (eax, ebx, ecx, edx uint32)
 
-// unstuffLoop is unstuffLoopBMI2 where the CPU has it, else unstuffLoopGo.
+// unstuffLoop is unstuffBlocksAVX512 and unstuffLoopBMI2 where the CPU
+// has them, else unstuffLoopGo.
 func unstuffLoop(out []byte, o int, p []byte, i int, sh uint, last, acc uint64, nacc uint) (int, int, uint64, uint64, uint, uint64) {
 	if !useBMI2 {
 		return unstuffLoopGo(out, o, p, i, sh, last, acc, nacc)
+	}
+	// The assembly looks at five bits before the window; the fifth
+	// does not matter here: no inserted zero is pending at the start.
+	last5 := last << 1
+	if useAVX512 {
+		// Every block loads 64 octets of p and moves on by 56, and
+		// stores eight words of out and moves on by at most eight. The
+		// loop stops before the block with the frame's closing flag,
+		// whose windows before the flag the BMI2 loop takes.
+		blocks := 0
+		if len(p)-i >= 64 && len(out)-o >= 64 {
+			blocks = min((len(p)-i-64)/56, (len(out)-o-64)/64) + 1
+		}
+		o, i, last5, acc, nacc = unstuffBlocksAVX512(out, o, p, i, blocks, sh, last5, acc, nacc)
 	}
 	// Every window loads eight octets of p and moves on by seven, and
 	// stores eight octets of out and moves on by at most eight.
@@ -41,15 +56,21 @@ func unstuffLoop(out []byte, o int, p []byte, i int, sh uint, last, acc uint64, 
 	if len(p)-i >= 8 && len(out)-o >= 8 {
 		windows = min((len(p)-i-8)/7, (len(out)-o-8)/8) + 1
 	}
-	// The assembly looks at five bits before the window; the fifth
-	// does not matter here: no inserted zero is pending at the start.
-	o, i, last5, acc, nacc := unstuffLoopBMI2(out, o, p, i, windows, sh, last<<1, acc, nacc)
+	o, i, last5, acc, nacc = unstuffLoopBMI2(out, o, p, i, windows, sh, last5, acc, nacc)
 	c := uint64(0)
 	if last5 == 0x1F {
 		c = 1 // the next window starts with an inserted zero
 	}
 	return o, i, last5 >> 1, acc, nacc, c
 }
+
+// unstuffBlocksAVX512 is unstuffLoopBMI2 eight windows at a time, with
+// the zeros and any flag of all eight found by AVX-512 vector instructions
+// and each window's bits then taken by PEXT (framing_amd64.s), for at most
+// blocks blocks. It stops before a block with a flag or an abort.
+//
+//go:noescape
+func unstuffBlocksAVX512(out []byte, o int, p []byte, i, blocks int, sh uint, last5, acc uint64, nacc uint) (ro, ri int, rlast5, racc uint64, rnacc uint)
 
 // unstuffLoopBMI2 is unstuffLoopGo with the zeros of a window removed by
 // one PEXT (framing_amd64.s), for at most windows windows.
@@ -111,7 +132,7 @@ func bmi2Words(no, np, max int) int {
 	return min((np-8)/7, (no-8)/8, max-1) + 1
 }
 
-// useAVX512 selects stuffBlocksAVX512 in stuffWords, which needs (beyond
+// useAVX512 selects stuffBlocksAVX512 and unstuffBlocksAVX512, which need (beyond
 // useBMI2) AVX-512 F, BW, CD (VPLZCNTQ), VBMI (VPERMB) and VPOPCNTDQ:
 // Intel from Ice Lake (2019), AMD from Zen 4 (2022). Tests turn it off
 // to check the BMI2 loop on the same inputs.

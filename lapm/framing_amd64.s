@@ -268,12 +268,14 @@ DATA bperm<>+48(SB)/8, $0x00302f2e2d2c2b2a
 DATA bperm<>+56(SB)/8, $0x0037363534333231
 GLOBL bperm<>(SB), RODATA|NOPTR, $64
 
-// OUTWORD stuffs word i of the block in slot R13 of the scratch area at
-// R12 (x at 8i, the deposit mask ^zeros at 128+8i, 56 + zeros at 256+8i)
-// into the accumulator, as soutput does.
-#define OUTWORD(i) \
+// OUTWORD appends word i of the block in slot R13 of the scratch area at
+// R12 (the input bits at 8i, the mask of the bits to keep or of where
+// they go at 128+8i, the number of output bits at 256+8i) to the
+// accumulator, its bits taken or placed by op (PEXTQ or PDEPQ), as
+// soutput and dloop do.
+#define OUTWORD(i, op) \
 	MOVQ (8*i)(R12)(R13*1), AX; \
-	PDEPQ (128+8*i)(R12)(R13*1), AX, AX; \
+	op (128+8*i)(R12)(R13*1), AX, AX; \
 	SHLXQ R9, R14, DX; \
 	MULXQ AX, AX, DX; \
 	ORQ AX, R8; \
@@ -282,6 +284,10 @@ GLOBL bperm<>(SB), RODATA|NOPTR, $64
 	BTRQ $6, R9; \
 	CMOVQCS DX, R8; \
 	ADCQ $0, R15
+
+#define OUTBLOCK(op) \
+	OUTWORD(0, op); OUTWORD(1, op); OUTWORD(2, op); OUTWORD(3, op); \
+	OUTWORD(4, op); OUTWORD(5, op); OUTWORD(6, op); OUTWORD(7, op)
 
 // func stuffBlocksAVX512(out, p []byte, blocks int, acc uint64, n uint, l uint64) (left, np int, racc uint64, rn uint, rl uint64)
 //
@@ -299,7 +305,7 @@ GLOBL bperm<>(SB), RODATA|NOPTR, $64
 //	u_i = BLSR^i(s2): the i-th zero moves up by i (the sum is exact)
 // The vector part saves a block's x, deposit masks ^zeros and lengths
 // 56 + k in one of two slots of the scratch area; the scalar part then
-// deposits and appends the words of the block before (OUTWORD), so that
+// deposits and appends the words of the block before (OUTBLOCK), so that
 // the two run side by side and a word's load never waits for the store
 // that wrote it. A block with a word of more than seven zeros (y would
 // overflow) stops the loop before it: the caller gives it to
@@ -388,14 +394,7 @@ vsave:
 	JZ   vloop                         // the first block: none before
 
 	// The block before this one, while the vector units work on this.
-	OUTWORD(0)
-	OUTWORD(1)
-	OUTWORD(2)
-	OUTWORD(3)
-	OUTWORD(4)
-	OUTWORD(5)
-	OUTWORD(6)
-	OUTWORD(7)
+	OUTBLOCK(PDEPQ)
 	JMP  vloop
 
 vlast:
@@ -403,14 +402,7 @@ vlast:
 	TESTQ CX, CX
 	JZ   vdone
 	XORQ $64, R13
-	OUTWORD(0)
-	OUTWORD(1)
-	OUTWORD(2)
-	OUTWORD(3)
-	OUTWORD(4)
-	OUTWORD(5)
-	OUTWORD(6)
-	OUTWORD(7)
+	OUTBLOCK(PDEPQ)
 	JMP  vdone
 
 vlong:
@@ -480,6 +472,123 @@ vdone:
 	MOVQ R8, racc+96(FP)
 	MOVQ R9, rn+104(FP)
 	MOVQ R10, rl+112(FP)
+	RET
+
+// tperm takes the eight windows of a block apart: octets 7i..7i+7 of the
+// line to lane i (VPERMB).
+DATA tperm<>+0(SB)/8, $0x0706050403020100
+DATA tperm<>+8(SB)/8, $0x0e0d0c0b0a090807
+DATA tperm<>+16(SB)/8, $0x1514131211100f0e
+DATA tperm<>+24(SB)/8, $0x1c1b1a1918171615
+DATA tperm<>+32(SB)/8, $0x232221201f1e1d1c
+DATA tperm<>+40(SB)/8, $0x2a29282726252423
+DATA tperm<>+48(SB)/8, $0x31302f2e2d2c2b2a
+DATA tperm<>+56(SB)/8, $0x3837363534333231
+GLOBL tperm<>(SB), RODATA|NOPTR, $64
+
+// func unstuffBlocksAVX512(out []byte, o int, p []byte, i, blocks int, sh uint, last5, acc uint64, nacc uint) (ro, ri int, rlast5, racc uint64, rnacc uint)
+//
+// Up to blocks blocks of eight windows of 56 line bits, as
+// unstuffLoopBMI2 (the caller makes sure that every load, 64 octets per
+// block, and every store stays in p and out). The vector part does dloop's
+// work up to the PEXT for all eight windows of a block at once; the five
+// bits before a window are the last five of the window below (lane 0: of
+// the last block's lane 7), line bits, so no lane waits for another:
+//	t = the eight windows, each shifted right by sh
+//	last5 after each = t>>51 & 31; before each = the lane below's
+//	v = t<<5 | last5; z = v & v>>1 & v>>2 & v>>3 & v>>4 & mask57
+//	if z & t != 0 in any lane: a flag or an abort; stop before the block
+//	keep = mask56 &^ z, k = POPCNT(keep)
+// and saves them in one of two slots of the scratch area, while the scalar
+// part takes the bits of the block before (PEXT) and appends them
+// (OUTBLOCK), as in stuffBlocksAVX512.
+//
+// Registers: SI = &p[i], BX = blocks left to look at, CX = 1 once a
+// block waits for its output, R13 = the slot of the block found next,
+// R12 = the scratch area, DI = &out[o], R15 = W, R8 = acc, R9 = nacc,
+// R14 = 1; AX, DX scratch. Z16 t, Z17 last5 after, Z18 last5 before,
+// Z19-Z22 v, z, keep, k; Z24 the last block's last5; constants Z27 sh,
+// Z28 31, Z29 mask57, Z30 mask56, Z31 tperm.
+TEXT ·unstuffBlocksAVX512(SB), NOSPLIT, $448-144
+	MOVQ out_base+0(FP), DI
+	ADDQ o+24(FP), DI
+	MOVQ p_base+32(FP), SI
+	ADDQ i+56(FP), SI
+	MOVQ blocks+64(FP), BX
+	MOVQ acc+88(FP), R8
+	MOVQ nacc+96(FP), R9
+	XORL R15, R15
+	XORL R13, R13
+	XORL CX, CX
+	MOVL $1, R14
+	LEAQ 63(SP), R12
+	ANDQ $~63, R12
+	VMOVDQU64 tperm<>(SB), Z31
+	VPBROADCASTQ mask56<>(SB), Z30
+	VPBROADCASTQ mask57<>(SB), Z29
+	MOVL $31, AX
+	VPBROADCASTQ AX, Z28
+	VPBROADCASTQ sh+72(FP), Z27
+	VPBROADCASTQ last5+80(FP), Z24
+
+uloop:
+	TESTQ BX, BX
+	JZ   ulast
+	VPERMB (SI), Z31, Z16
+	VPSRLVQ Z27, Z16, Z16              // t
+	VPSRLQ $51, Z16, Z17
+	VPANDQ Z28, Z17, Z17               // last5 after each window
+	VALIGNQ $7, Z24, Z17, Z18          // last5 before each window
+	VPSLLQ $5, Z16, Z19
+	VPORQ Z18, Z19, Z19                // v
+	VPSRLQ $1, Z19, Z20
+	VPANDQ Z19, Z20, Z20
+	VPSRLQ $2, Z20, Z21
+	VPANDQ Z20, Z21, Z21
+	VPSRLQ $4, Z19, Z22
+	VPTERNLOGQ $0x80, Z29, Z22, Z21    // z
+	VPTESTMQ Z16, Z21, K2              // a 1 after five: flag or abort
+	KORTESTW K2, K2
+	JNZ  ustop
+	VPANDNQ Z30, Z21, Z21              // keep
+	VPOPCNTQ Z21, Z22                  // k
+	VMOVDQA64 Z16, 0(R12)(R13*1)
+	VMOVDQA64 Z21, 128(R12)(R13*1)
+	VMOVDQA64 Z22, 256(R12)(R13*1)
+	VMOVDQA64 Z17, Z24
+	ADDQ $56, SI
+	DECQ BX
+	XORQ $64, R13                      // the slot of the block before
+	TESTQ CX, CX
+	MOVL $1, CX
+	JZ   uloop                         // the first block: none before
+
+	// The block before this one, while the vector units work on this.
+	OUTBLOCK(PEXTQ)
+	JMP  uloop
+
+ustop:
+	XORL BX, BX
+
+ulast:
+	// The last block found.
+	TESTQ CX, CX
+	JZ   udone
+	XORQ $64, R13
+	OUTBLOCK(PEXTQ)
+
+udone:
+	VMOVDQA64 Z24, 0(R12)
+	MOVQ 56(R12), R10                  // last5: lane 7
+	VZEROUPPER
+	LEAQ (DI)(R15*8), DI
+	SUBQ out_base+0(FP), DI
+	MOVQ DI, ro+104(FP)
+	SUBQ p_base+32(FP), SI
+	MOVQ SI, ri+112(FP)
+	MOVQ R10, rlast5+120(FP)
+	MOVQ R8, racc+128(FP)
+	MOVQ R9, rnacc+136(FP)
 	RET
 
 // func cpuid(leaf uint32) (eax, ebx, ecx, edx uint32)

@@ -64,14 +64,15 @@ func testCodecLoopsStayInBounds(t *testing.T) {
 	}
 }
 
-// TestStuffWordsStayInBounds runs stuffWords (the AVX-512 block loop,
-// which loads 64 octets per block, where this CPU has it) on inputs and
-// outputs of every length to 200 and 230 octets that end right before an
-// inaccessible page, in three fillings. A load or store past either slice
-// faults.
-func TestStuffWordsStayInBounds(t *testing.T) { eachPath(t, testStuffWordsStayInBounds) }
+// TestBlockLoopsStayInBounds runs stuffWords and unstuffLoop (the AVX-512
+// block loops, which load 64 octets per block, where this CPU has them)
+// on inputs and outputs of every length to 200 and 230 octets that end
+// right before an inaccessible page, in three fillings, the line from
+// several start octets and at several bit offsets. A load or store past
+// either slice faults.
+func TestBlockLoopsStayInBounds(t *testing.T) { eachPath(t, testBlockLoopsStayInBounds) }
 
-func testStuffWordsStayInBounds(t *testing.T) {
+func testBlockLoopsStayInBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	gp, gout := guarded(t, 4096), guarded(t, 4096)
 	for np := 0; np <= 200; np++ {
@@ -86,6 +87,16 @@ func testStuffWordsStayInBounds(t *testing.T) {
 				left, rest, _, n, _ := stuffWords(out, p, 0, uint(r.IntN(64)), uint64(r.IntN(16)))
 				if left < 0 || left > no || rest < 0 || rest > np || n > 63 {
 					t.Fatalf("stuffWords(%d, %d octets): left %d, rest %d, n %d", no, np, left, rest, n)
+				}
+			}
+			for j := range 3 {
+				if j == 2 {
+					clear(p) // no flags: the block loop runs to the end
+				}
+				i, o, sh := r.IntN(np/4+1), r.IntN(no/4+1), uint(r.IntN(8))
+				ro, ri, _, _, rn, _ := unstuffLoop(out, o, p, i, sh, uint64(r.IntN(16)), 0, uint(r.IntN(64)))
+				if ro < o || ro > no || ri < i || ri > np || rn > 63 {
+					t.Fatalf("unstuffLoop(%d octets from %d, %d from %d bit %d): o %d, i %d, nacc %d", no, o, np, i, sh, ro, ri, rn)
 				}
 			}
 		}

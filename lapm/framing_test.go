@@ -1028,6 +1028,62 @@ func testEncoderLongFrames(t *testing.T) {
 	}
 }
 
+// TestDecoderFlagOrAbortInLongFrames puts a flag, an abort, a long run of
+// 1s, a lone 0 or 1 and five 1s and a 0 raw into the line of a frame of
+// 600 octets (many blocks of eight windows) at every bit of its first
+// three blocks and at 150 random bits after them, in three fillings, and
+// decodes it whole and in pieces against the reference.
+func TestDecoderFlagOrAbortInLongFrames(t *testing.T) {
+	eachPath(t, testDecoderFlagOrAbortInLongFrames)
+}
+
+func testDecoderFlagOrAbortInLongFrames(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, fill := range []int{0, 1, 3} {
+		fr := blockFills(r, 600, fill)
+		e := Encoder{FCS: FCS32}
+		enc := e.AppendFrame(e.AppendFlags(nil, 1), fr)
+		var bitsIn []byte
+		for _, b := range enc {
+			for j := range 8 {
+				bitsIn = append(bitsIn, b>>j&1)
+			}
+		}
+		positions := make([]int, 0, 3*448+150)
+		for pos := range 3 * 448 {
+			positions = append(positions, pos)
+		}
+		for range 150 {
+			positions = append(positions, r.IntN(len(bitsIn)+1))
+		}
+		for _, ins := range [][]byte{{0, 1, 1, 1, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {0}, {1}, {1, 1, 1, 1, 1, 0}} {
+			for _, pos := range positions {
+				var s bitSink
+				for _, b := range bitsIn[:pos] {
+					s.bit(b)
+				}
+				for _, b := range ins {
+					s.bit(b)
+				}
+				for _, b := range bitsIn[pos:] {
+					s.bit(b)
+				}
+				line := append(s.out, flag, flag)
+				ref := refDecoder{fcs: FCS32, maxFrame: 1000}
+				var want [][]byte
+				ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
+				for _, chunk := range []int{len(line), 200, 70} {
+					d := Decoder{FCS: FCS32, MaxFrame: 1000}
+					got := feedDecoder(&d, line, chunk)
+					if d.Stats() != ref.st || fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("filling %d, %v at bit %d, pieces of %d: %+v, reference %+v", fill, ins, pos, chunk, d.Stats(), ref.st)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestDecoderFlagOrAbortAtEveryBit puts a flag, an abort, a long run of
 // 1s, a lone 0 or 1 and five 1s and a 0 raw into the line of two frames at
 // every bit position (so in every place of a 56-bit window, before, inside
