@@ -37,6 +37,7 @@ const (
 	msgCheckTime   = "\r\nNO CARRIER (" + reasonCheckTimeout + ")\r\n"
 	msgNoText      = "\r\nNO CARRIER (this line does not offer a text login; use a V.42 Access Security caller)\r\n"
 	msgNoTextPlain = "\r\nNO CARRIER (this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://%s)\r\n"
+	msgNoTextNoTLS = "\r\nNO CARRIER (this line does not offer a text login unencrypted, and it has no TLS; use a V.42 Access Security caller)\r\n"
 	msgNoCalls     = "\r\nNO CARRIER (this line does not offer a text login, nor V.42: it takes no calls; tell its operator)\r\n"
 	msgNoV42       = "\r\nNO CARRIER (V.42 is not available on this gateway)\r\n"
 	msgError       = "\r\nNO CARRIER (gateway error)\r\n"
@@ -875,15 +876,21 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 }
 
 // noTextMessage is what a caller hears when lc refuses its text login: the
-// way in that is left, if any. Every one begins "this line does not offer
-// a text login", which gateway dial takes for a refusal (exit 14).
+// way in that is left, if any. TLS is one only where the listener has it
+// (TLS files, wss) or a trusted proxy in front may (X-Forwarded-Proto
+// https): a plain listener under "secure" refuses callers from elsewhere
+// and has no TLS to offer them. Every message begins "this line does not
+// offer a text login", which gateway dial takes for a refusal (exit 14).
 func noTextMessage(lc config.Listener) string {
 	v42 := lc.V42 != config.V42Off
+	tls := lc.Secure() || len(lc.TrustedProxies) > 0
 	switch {
-	case lc.TextLogin == config.TextLoginSecure && v42:
+	case lc.TextLogin == config.TextLoginSecure && tls && v42:
 		return fmt.Sprintf(msgNoTextPlain, ", or a V.42 Access Security caller")
-	case lc.TextLogin == config.TextLoginSecure:
+	case lc.TextLogin == config.TextLoginSecure && tls:
 		return fmt.Sprintf(msgNoTextPlain, "")
+	case lc.TextLogin == config.TextLoginSecure && v42:
+		return msgNoTextNoTLS
 	case v42:
 		return msgNoText
 	}

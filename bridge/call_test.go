@@ -302,24 +302,37 @@ func TestCallerEndReason(t *testing.T) {
 }
 
 // TestNoTextMessage: a caller refused the text login is told the way in
-// that is left: TLS where the listener takes the text login encrypted,
-// V.42 where it has it, and that there is none where it has neither (a
-// listener that gateway check warns about). Every message keeps the
-// words gateway dial reads as a refusal.
+// that is left: TLS where the listener takes the text login encrypted
+// (TLS files, wss, a trusted proxy in front), V.42 where it has it, and
+// that there is none where it has neither (a listener that gateway check
+// warns about). A plain listener is never said to have TLS. Every
+// message keeps the words gateway dial reads as a refusal.
 func TestNoTextMessage(t *testing.T) {
+	const tlsAsk = "call it with TLS"
 	for _, c := range []struct {
-		v42  config.V42Mode
-		text config.TextLogin
-		want string
+		addr    string
+		tls     bool // TLS files
+		proxies []string
+		v42     config.V42Mode
+		text    config.TextLogin
+		want    string
 	}{
-		{config.V42Detect, config.TextLoginOff, "this line does not offer a text login; use a V.42 Access Security caller"},
-		{config.V42LAPM, config.TextLoginSecure, "this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://, or a V.42 Access Security caller"},
-		{config.V42Off, config.TextLoginSecure, "this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://)"},
-		{config.V42Off, config.TextLoginOff, "this line does not offer a text login, nor V.42: it takes no calls"},
+		{"telnet://0.0.0.0:23", false, nil, config.V42Detect, config.TextLoginOff, "this line does not offer a text login; use a V.42 Access Security caller"},
+		{"telnet://0.0.0.0:992", true, nil, config.V42LAPM, config.TextLoginSecure, "this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://, or a V.42 Access Security caller"},
+		{"wss://0.0.0.0:443/line", false, nil, config.V42Off, config.TextLoginSecure, "this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://)"},
+		{"ws://127.0.0.1:8080/line", false, []string{"127.0.0.1"}, config.V42Off, config.TextLoginSecure, "this line does not offer a text login unencrypted; call it with TLS: telnets://, tls:// or wss://)"},
+		{"telnet://0.0.0.0:23", false, nil, config.V42Detect, config.TextLoginSecure, "this line does not offer a text login unencrypted, and it has no TLS; use a V.42 Access Security caller"},
+		{"tcp://0.0.0.0:2323", false, nil, config.V42Off, config.TextLoginSecure, "this line does not offer a text login, nor V.42: it takes no calls"},
+		{"telnet://0.0.0.0:23", false, nil, config.V42Off, config.TextLoginOff, "this line does not offer a text login, nor V.42: it takes no calls"},
 	} {
-		got := noTextMessage(config.Listener{V42: c.v42, TextLogin: c.text})
-		if !strings.Contains(got, c.want) || !strings.HasPrefix(got, "\r\nNO CARRIER (this line does not offer a text login") {
-			t.Errorf("v42 %s, text_login %s: %q, want %q", c.v42, c.text, got, c.want)
+		lc := config.Listener{Address: c.addr, V42: c.v42, TextLogin: c.text, TrustedProxies: c.proxies}
+		if c.tls {
+			lc.TLSCert, lc.TLSKey = "cert.pem", "key.pem"
+		}
+		got := noTextMessage(lc)
+		if !strings.Contains(got, c.want) || !strings.HasPrefix(got, "\r\nNO CARRIER (this line does not offer a text login") ||
+			strings.Contains(got, tlsAsk) != (lc.Secure() || len(c.proxies) > 0) {
+			t.Errorf("%s, v42 %s, text_login %s: %q, want %q", c.addr, c.v42, c.text, got, c.want)
 		}
 	}
 }
