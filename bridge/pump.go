@@ -66,11 +66,17 @@ const callerWriteGrace = 2 * time.Second
 // 0.3 cycles per octet each (benchpeer run -bulk-only ws).
 //
 // A plain destination (a telnet or raw TCP line, a backend) gets
-// bulkBufSize reads until it shows that it drains them at once: each
-// write of a full read that returns within fastWrite doubles the reads,
-// up to plainWideSize (64, 128, then 256 KiB: a session that moves a
-// screenful or two never takes the largest), and a write that takes
-// longer than slowWrite brings them back to bulkBufSize. On a fast line
+// bulkBufSize reads until it shows that it drains them at once. A write
+// that returns quickly proves little by itself: it only found room in
+// the kernel's socket buffers, which on a slow line (a modem behind a
+// telnet-modem server) take megabytes before a write blocks. So the line
+// first has to take provenRun octets in writes of full reads that each
+// return within fastWrite, at provenRate or more over the whole run, more
+// than any socket buffer holds and faster than any modem; then each
+// further such write doubles the reads, up to plainWideSize (64, 128,
+// then 256 KiB: a session that moves a screenful or two never takes the
+// larger ones), and a write that takes longer than slowWrite brings them
+// back to bulkBufSize and starts the proof again. On a fast line
 // fewer, larger reads and writes cost less (fourteenth session, AMD Zen 4
 // VM, benchpeer run -bulk-only raw: the gateway 2.2-2.5 -> 1.5-1.8 cycles
 // per octet with 256 KiB reads and telnet writes; docs/BENCHMARKS.md),
@@ -87,6 +93,8 @@ const (
 	plainWideSize = unitBufSize
 	fastWrite     = time.Millisecond
 	slowWrite     = 5 * time.Millisecond
+	provenRun     = 16 << 20
+	provenRate    = 50e6 // octets per second
 )
 
 // bulkBufs and unitBufs hold the large buffers of the directions moving
@@ -490,6 +498,10 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 	plain := isPlain(dst)
 	level := 0       // of a plain dst: its read size is plainSizes[level]
 	var bulk *[]byte // from pool
+	// A plain dst's run of fast writes of full reads: octets since
+	// runStart (see provenRun).
+	var runStart time.Time
+	run := 0
 	take := func() {
 		if plain {
 			size, pool = plainSizes[level].size, plainSizes[level].pool
@@ -518,11 +530,22 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 				return writeError{io.ErrShortWrite}
 			}
 			if plain && bulk != nil {
-				switch d := now().Sub(start); {
+				end := now()
+				switch d := end.Sub(start); {
 				case d > slowWrite:
-					level = 0
+					level, run = 0, 0
 				case d < fastWrite && nr == len(buf):
-					level = min(level+1, len(plainSizes)-1)
+					if run == 0 {
+						runStart = start
+					}
+					run += nr
+					switch {
+					case run < provenRun:
+					case float64(run) >= provenRate*end.Sub(runStart).Seconds():
+						level = min(level+1, len(plainSizes)-1)
+					default:
+						run = 0 // too slow over the run: prove it again
+					}
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -70,36 +71,49 @@ func copyTimed(t *testing.T, w *pacedWriter, r io.Reader) int64 {
 // as a read comes back short, so an idle session waits on the small one.
 // (Its writes take 2 ms: neither fast nor slow, see
 // TestCopyCountPlainFastLine: toward a plain destination (a telnet or
-// raw TCP line), each write of a full read that returns within fastWrite
-// doubles the reads, up to plainWideSize; a write slower than slowWrite
-// brings them back to bulkBufSize, one in between changes nothing, a
-// short read still gives the buffer back, and the next bulk episode
-// starts at the size last reached. On a slow line (a paced line, a real
-// modem behind a telnet-modem server) reads never grow: at most
-// bulkBufSize of the backend's output is committed by one write.
+// raw TCP line), reads grow only after the line has taken provenRun
+// octets in fast writes of full reads at provenRate or more; then each
+// further fast write of a full read doubles them, up to plainWideSize. A
+// write slower than slowWrite brings them back to bulkBufSize and starts
+// the proof again, one in between changes nothing, a short read still
+// gives the buffer back, and the next bulk episode starts at the size
+// last reached. Reads never grow on a slow line: one whose writes are
+// all slow (a paced line), one whose writes are quick until the socket
+// buffers fill and then block (a real modem behind a telnet-modem server:
+// the review's case), or one that is quick but slower than provenRate.
 func TestCopyCountPlainFastLine(t *testing.T) {
 	ms := time.Millisecond
 	const k = 1 << 10
-	r := &sizedReader{answers: []int{
-		smallBufSize, // small: fills it
-		32 * k,       // 0.5 ms: 64 KiB next
-		64 * k,       // 0.5 ms: 128 KiB
-		128 * k,      // 0.5 ms: 256 KiB
-		256 * k,      // 0.5 ms: stays
-		256 * k,      // 10 ms: slow, 32 KiB
-		32 * k,       // 2 ms: no change
-		32 * k,       // 0.5 ms: 64 KiB
-		100,          // short: back to small
-		smallBufSize, // small fills: bulk again at 64 KiB
-		10,
-	}}
-	w := &pacedWriter{clock: new(time.Time), takes: []time.Duration{ms / 2, ms / 2, ms / 2, ms / 2, ms / 2, 10 * ms, 2 * ms, ms / 2, ms / 2}}
-	got := copyTimed(t, w, r)
-	want := []int{smallBufSize, 32 * k, 64 * k, 128 * k, 256 * k, 256 * k, 32 * k, 32 * k, 64 * k, smallBufSize, 64 * k, smallBufSize}
-	if !slicesEqual(r.sizes, want) {
-		t.Errorf("read sizes %v, want %v", r.sizes, want)
+	proof := provenRun / bulkBufSize // fast full writes that prove the line
+	var answers, want []int
+	var takes []time.Duration
+	add := func(n, answer, size int, take time.Duration) {
+		for range n {
+			answers, want, takes = append(answers, answer), append(want, size), append(takes, take)
+		}
 	}
-	if total := 2*smallBufSize + 3*32*k + 64*k + 128*k + 2*256*k + 100 + 10; got != int64(total) || w.Len() != total {
+	answers, want = []int{smallBufSize}, []int{smallBufSize} // small: fills it
+	takes = []time.Duration{ms / 2}
+	add(proof, 32*k, 32*k, ms/2) // 0.5 ms per 32 KiB, 65 MB/s: proven, 64 KiB next
+	add(1, 64*k, 64*k, ms/2)     // 128 KiB next
+	add(1, 128*k, 128*k, ms/2)   // 256 KiB
+	add(1, 256*k, 256*k, ms/2)   // stays
+	add(1, 256*k, 256*k, 10*ms)  // slow: 32 KiB, the proof again
+	add(1, 32*k, 32*k, 2*ms)     // no change
+	add(1, 32*k, 32*k, ms/2)     // fast, but not proven again yet
+	add(1, 100, 32*k, ms/2)      // short: back to small
+	answers, want = append(answers, smallBufSize, 10), append(want, smallBufSize, 32*k, smallBufSize)
+	r := &sizedReader{answers: answers}
+	w := &pacedWriter{clock: new(time.Time), takes: takes}
+	got := copyTimed(t, w, r)
+	if !slicesEqual(r.sizes, want) {
+		t.Errorf("read sizes %v, want %v", compact(r.sizes), compact(want))
+	}
+	total := 0
+	for _, a := range answers {
+		total += a
+	}
+	if got != int64(total) || w.Len() != total {
 		t.Errorf("copied %d (counted %d), want %d", w.Len(), got, total)
 	}
 	for i, c := range plainSizes {
@@ -108,13 +122,52 @@ func TestCopyCountPlainFastLine(t *testing.T) {
 		}
 	}
 
-	// A slow line: every bulk write takes 10 ms; reads stay bulkBufSize.
-	r = &sizedReader{answers: []int{smallBufSize, bulkBufSize, bulkBufSize, bulkBufSize, 10}}
-	w = &pacedWriter{clock: new(time.Time), takes: []time.Duration{10 * ms}}
-	copyTimed(t, w, r)
-	if want := []int{smallBufSize, bulkBufSize, bulkBufSize, bulkBufSize, bulkBufSize, smallBufSize}; !slicesEqual(r.sizes, want) {
-		t.Errorf("slow line: read sizes %v, want %v", r.sizes, want)
+	slow := func(name string, takes []time.Duration, writes int) {
+		t.Helper()
+		answers := []int{smallBufSize}
+		for range writes {
+			answers = append(answers, bulkBufSize)
+		}
+		r := &sizedReader{answers: append(answers, 10)}
+		w := &pacedWriter{clock: new(time.Time), takes: takes}
+		copyTimed(t, w, r)
+		for i, size := range r.sizes[1 : len(r.sizes)-1] {
+			if size != bulkBufSize {
+				t.Fatalf("%s: read %d of %d KiB, want %d", name, i+1, size>>10, bulkBufSize>>10)
+			}
+		}
 	}
+	// A paced line: every bulk write takes 10 ms.
+	slow("paced line", []time.Duration{10 * ms}, 10)
+	// Socket buffers of 4 MiB fill at once, then each write waits for
+	// 32 KiB to go out at 33,600 bit/s (7.8 s), again and again.
+	var fill []time.Duration
+	for range 3 {
+		for range 4 << 20 / bulkBufSize {
+			fill = append(fill, 10*time.Microsecond)
+		}
+		for range 50 {
+			fill = append(fill, 7800*ms)
+		}
+	}
+	slow("slow line behind socket buffers", fill, len(fill)+10)
+	// Quick writes at 0.9 ms per 32 KiB, 36 MB/s: below provenRate.
+	slow("36 MB/s line", []time.Duration{9 * ms / 10}, 3*proof)
+}
+
+// compact shortens a list of read sizes for a message: runs of one
+// size as size*count.
+func compact(sizes []int) string {
+	var b strings.Builder
+	for i := 0; i < len(sizes); {
+		j := i
+		for j < len(sizes) && sizes[j] == sizes[i] {
+			j++
+		}
+		fmt.Fprintf(&b, "%d*%d ", sizes[i], j-i)
+		i = j
+	}
+	return b.String()
 }
 
 // unitWriter records its writes' sizes and has a payload size (as

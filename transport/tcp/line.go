@@ -34,7 +34,8 @@ const (
 // writeChunk bounds how much of the caller's data one telnet write system
 // call carries, so that negotiation replies queued meanwhile go out between
 // chunks. A gateway relaying bulk data to a fast line hands it 256 KiB at
-// a time (bridge: plainWideSize), and one system call for those cost the
+// a time (bridge: plainWideSize, only once the line has shown that it
+// drains faster than any modem), and one system call for those cost the
 // gateway less than eight of 32 KiB (docs/BENCHMARKS.md, fourteenth
 // session); at network speed 256 KiB hold a reply back a millisecond or
 // less.
