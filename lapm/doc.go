@@ -129,7 +129,10 @@
 // it the link stops reading the line), and a burst of REJ, SREJ or
 // polls resends each unacknowledged frame at most once per output
 // batch. A peer that answers polls but never acknowledges fails the link
-// after N400 answers, like a silent one; a peer busy for ever (RNR) is
+// after N400 answers, like a silent one, and so does one that sends REJ
+// after REJ without acknowledging (a REJ that acknowledges nothing does
+// not restart T401, so each resent window is bounded in time too); a
+// peer busy for ever (RNR) is
 // polled every T401 and is not sent I frames. Our own busy condition is
 // sent as RNR at once, not left to the N(R) of our next I frame, which
 // would open the peer's window instead (§8.4.7).

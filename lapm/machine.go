@@ -1041,7 +1041,17 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 	}
 	if f.Kind == KindREJ {
 		m.goBack()
-		m.timersAcked(now)
+		if m.va != vaBefore {
+			m.timersAcked(now)
+		} else {
+			// A REJ that acknowledges nothing is no progress: T401
+			// runs on from the last acknowledgement (or starts for
+			// the frames sent again), so that a peer that rejects
+			// for ever without acknowledging reaches timer recovery
+			// and N400, as a silent one does, instead of having the
+			// window sent again at line rate for as long as it likes.
+			m.t401StartIfStopped(now)
+		}
 	}
 	if f.Kind == KindRNR {
 		m.t401StartIfStopped(now) // poll the busy peer on expiry

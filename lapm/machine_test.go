@@ -445,6 +445,39 @@ func TestMachineN400Exhaustion(t *testing.T) {
 	}
 }
 
+// TestMachineREJStormFails: a peer that acknowledges nothing and answers
+// no poll but sends REJ N(R)=V(A) every 200 ms (the adversarial trial's
+// "rejstorm") does not keep the link up for ever: the REJs do not restart
+// T401, so it reaches timer recovery and fails after N400 polls, as a
+// silent peer does. Each REJ may send the window again, but only until
+// then.
+func TestMachineREJStormFails(t *testing.T) {
+	mp := newPair(t, defaultLinkParams())
+	mp.establish()
+	mp.drop = func(int, Frame) bool { return true }
+	for range 3 {
+		if !mp.m[0].enqueue(bytes.Repeat([]byte("x"), 100)) {
+			t.Fatal("enqueue refused")
+		}
+	}
+	mp.settle()
+	start := mp.now
+	for mp.m[0].st == stateConnected && mp.now.Sub(start) < time.Minute {
+		mp.now = mp.now.Add(200 * time.Millisecond)
+		if d := mp.m[0].deadline(); !d.IsZero() && !mp.now.Before(d) {
+			mp.m[0].timeout(mp.now)
+		}
+		mp.m[0].recvFrame(mp.now, Frame{Addr: Answerer.ResponseAddr(), Kind: KindREJ, NR: mp.m[0].va})
+		mp.settle()
+	}
+	if !errors.Is(mp.m[0].err, ErrLinkFailure) {
+		t.Fatalf("after %v of REJs: state %s, err %v; want a link failure", mp.now.Sub(start), mp.m[0].st, mp.m[0].err)
+	}
+	if d := mp.now.Sub(start); d > 8*time.Second {
+		t.Errorf("failed after %v, want within (N400+2) x T401 = 7s", d)
+	}
+}
+
 func TestMachineT403Poll(t *testing.T) {
 	mp := newPair(t, defaultLinkParams())
 	mp.establish()
