@@ -1101,6 +1101,10 @@ func callerEndReason(err error) string {
 		return "caller hung up (" + err.Error() + ")"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
 		return "caller hung up (connection reset)"
+	case errors.Is(err, io.EOF):
+		// The line ended (the caller's FIN) while the link was up: its
+		// failure wraps the line's EOF.
+		return "caller hung up (line closed)"
 	}
 	return "caller line failed: " + err.Error()
 }

@@ -278,8 +278,9 @@ func TestLastWordsTimeoutSlowLine(t *testing.T) {
 
 // TestCallerEndReason: a V.42 caller's release (DISC) that ends a write
 // is recorded as a hang-up (trial: gateway modem dropping DTR during a
-// flood was recorded "caller line failed: ... peer disconnected"), a
-// failed link and other line errors are not.
+// flood was recorded "caller line failed: ... peer disconnected"), and so
+// is the line's end (EOF) under a link failure; a failed link and other
+// line errors are not.
 func TestCallerEndReason(t *testing.T) {
 	released := fmt.Errorf("lapm: write: %w: DISC received in state connected", lapm.ErrPeerDisconnected)
 	failed := fmt.Errorf("lapm: write: %w: %w", lapm.ErrPeerDisconnected, lapm.ErrLinkFailure)
@@ -291,6 +292,9 @@ func TestCallerEndReason(t *testing.T) {
 		{released, "caller hung up (" + released.Error() + ")"},
 		{failed, "caller line failed: " + failed.Error()},
 		{errors.New("write: broken pipe"), "caller line failed: write: broken pipe"},
+		// The caller's FIN during a write (the adversarial trial's
+		// half-close, recorded as a failure 3 times in 5).
+		{fmt.Errorf("lapm: write: %w: line: %w", lapm.ErrLinkFailure, io.EOF), "caller hung up (line closed)"},
 		// tcpser resets the connection after +++ ATH during output.
 		{&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, "caller hung up (connection reset)"},
 		{&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, "caller hung up (connection reset)"},
