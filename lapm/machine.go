@@ -986,6 +986,13 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 		m.peerBusy = false
 	case KindSREJ:
 		m.stats.SREJReceived++
+		if !m.p.srej {
+			// Not negotiated (XID optional function 3): a control
+			// field this link does not implement (V.42 §8.5, W).
+			m.stats.InvalidFrames++
+			m.frameReject(now, f.Append(nil)[1:3], !cmd, frmrW)
+			return
+		}
 		// SREJ asks for one frame and acknowledges nothing.
 		if seqDiff(f.NR, m.va) >= seqDiff(m.vs, m.va) {
 			m.stats.InvalidFrames++

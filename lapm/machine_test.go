@@ -339,6 +339,23 @@ func TestMachineLostLastIFramePoll(t *testing.T) {
 	}
 }
 
+// TestMachineSREJNotNegotiated: an SREJ on a link that did not agree on
+// SREJ (the adversarial trial's "srejbogus" was served silently) is a
+// control field the link does not implement: FRMR with W, then DISC.
+func TestMachineSREJNotNegotiated(t *testing.T) {
+	p := defaultLinkParams()
+	p.srej = false
+	m := soloConnected(t, p, 3)
+	m.recvFrame(t0, Frame{Addr: Answerer.ResponseAddr(), Kind: KindSREJ, NR: 1})
+	out := m.flush(t0)
+	if countKind(out, KindI) != 0 || len(out) < 2 || out[0].Kind != KindFRMR || out[1].Kind != KindDISC {
+		t.Fatalf("sent %v, want FRMR then DISC and no I frame", out)
+	}
+	if info := out[0].Info; len(info) != 5 || info[4] != frmrW {
+		t.Errorf("FRMR info % x, want W (%#x)", info, frmrW)
+	}
+}
+
 func TestMachineNROutsideWindowFRMR(t *testing.T) {
 	mp := newPair(t, defaultLinkParams())
 	mp.establish()
