@@ -110,6 +110,10 @@ type event struct {
 	prompt *promptReq
 	// gone: the DTE closed its end (evDTR; ErrDTEClosed).
 	gone bool
+	// epoch is the DTE session an evDTE or evDTR came from (modem.dteEpoch
+	// when readDTE read it): what the loop writes in answer is for that
+	// session only.
+	epoch uint64
 }
 
 // modem runs an Interp against a DTE and the injected Dialer and Answerer.
@@ -129,6 +133,12 @@ type modem struct {
 	// dtrDown is fired by readDTE when the DTE drops DTR, before the loop
 	// hears of it: apply stops waiting for the DTE's output queue then.
 	dtrDown dtrSignal
+	// answering is set, with the epoch of its DTE session, while the
+	// loop handles an evDTE or evDTR: readDTE goes on reading while the
+	// loop is busy, so the DTE that typed may have gone (and another
+	// come) by then, and the answer must not reach the next one (toDTE).
+	answering      bool
+	answeringEpoch uint64
 
 	gen        uint64 // generation of the current call attempt
 	call       Call
@@ -405,6 +415,10 @@ func (m *modem) loop() error {
 
 func (m *modem) handle(ev event) error {
 	now := m.now()
+	if ev.kind == evDTE || ev.kind == evDTR {
+		m.answering, m.answeringEpoch = true, ev.epoch
+		defer func() { m.answering = false }()
+	}
 	switch ev.kind {
 	case evDTE:
 		if m.prompt != nil {
@@ -556,6 +570,11 @@ func (m *modem) toDTE(b []byte) {
 	// next epoch, so b is either seen as after a drop here or queued in
 	// the old epoch, which writeDTE discards.
 	c := dteChunk{epoch: m.dteEpoch.Load()}
+	if m.answering && m.answeringEpoch < c.epoch {
+		// An answer to a DTE that has gone since it typed: writeDTE
+		// discards it.
+		c.epoch = m.answeringEpoch
+	}
 	drop := m.dtrDown.C()
 	select {
 	case <-drop:
@@ -821,7 +840,7 @@ func (m *modem) readDTE(dte io.Reader) {
 				clear(buf[:n])
 				return
 			}
-			ended, began := in.put(event{kind: evDTE, data: append([]byte(nil), data...)})
+			ended, began := in.put(event{kind: evDTE, data: append([]byte(nil), data...), epoch: m.dteEpoch.Load()})
 			// What was typed may be a password at a prompt: the loop
 			// wipes its copy, and this one goes now.
 			clear(buf[:n])
@@ -836,8 +855,8 @@ func (m *modem) readDTE(dte io.Reader) {
 			// Output for the DTE that went is discarded from now on,
 			// and the loop stops waiting for it at once.
 			m.dtrDown.fire()
-			m.dteEpoch.Add(1)
-			in.put(event{kind: evDTR, gone: errors.Is(err, ErrDTEClosed)})
+			e := m.dteEpoch.Add(1)
+			in.put(event{kind: evDTR, gone: errors.Is(err, ErrDTEClosed), epoch: e})
 			continue
 		}
 		if err != nil {

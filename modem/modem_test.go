@@ -1,6 +1,7 @@
 package modem
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -480,5 +481,91 @@ func TestDialFailureLogWords(t *testing.T) {
 		if got := dialFailure(c.err); got != c.want {
 			t.Errorf("dialFailure(%v) = %q, want %q", c.err, got, c.want)
 		}
+	}
+}
+
+// sessionDTE is a pty-like DTE whose test end hands it input and reports
+// "every process closed the pty" (ErrDTRDrop with ErrDTEClosed), one DTE
+// session ending and, with the next input, another beginning.
+type sessionDTE struct {
+	net.Conn
+	drops chan struct{}
+	data  chan []byte
+}
+
+func (d *sessionDTE) Read(b []byte) (int, error) {
+	select {
+	case <-d.drops:
+		return 0, fmt.Errorf("test: %w (%w)", ErrDTRDrop, ErrDTEClosed)
+	case p, ok := <-d.data:
+		if !ok {
+			return 0, io.EOF
+		}
+		return copy(b, p), nil
+	}
+}
+
+// TestAnswerToGoneDTEDiscarded (review): program A is online and the
+// modem's loop is stuck writing to a line that takes nothing; A quits,
+// program B opens the pty, types AT and quits before the loop gets to it.
+// The modem reads on meanwhile (its DTE inbox), so by the time the loop
+// answers B's AT, B has gone: the OK must not reach program C, which
+// opens the pty next and asks for S7.
+func TestAnswerToGoneDTEDiscarded(t *testing.T) {
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	var mu sync.Mutex
+	var got bytes.Buffer
+	go func() {
+		b := make([]byte, 512)
+		for {
+			n, err := theirs.Read(b)
+			mu.Lock()
+			got.Write(b[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	output := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return got.String()
+	}
+	waitFor := func(what string, from int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(output()[from:], what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q from the modem; it wrote %q", what, output()[from:])
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	dte := &sessionDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
+	d := newFakeDialer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, dte, Options{Dialer: d}) }()
+	defer func() { cancel(); close(dte.data); <-done }()
+	dte.data <- []byte("ATE0DThost:1\r")
+	remote := <-d.remotes
+	defer remote.Close()
+	waitFor("CONNECT", 0)
+	// A types online; the line (a pipe nobody reads) takes none of it,
+	// and the loop blocks writing it.
+	for range 80 {
+		dte.data <- []byte("x")
+	}
+	dte.drops <- struct{}{} // A quits
+	dte.data <- []byte("AT\r")
+	dte.drops <- struct{}{} // B quits
+	mark := len(output())
+	go io.Copy(io.Discard, remote) // the line takes its data again
+	dte.data <- []byte("ATS7?\r")  // C
+	waitFor("OK", mark)
+	if after := output()[mark:]; strings.Count(after, "OK") != 1 || !strings.Contains(after, "050") {
+		t.Errorf("after B quit the modem wrote %q, want only the answer to C's ATS7?", after)
 	}
 }
