@@ -469,7 +469,8 @@ func (s *Serial) SetCarrier(on bool) error { return s.setOutput("DCD", s.dcdBit,
 
 // Read implements io.Reader. With a DTR line configured it checks the
 // line every serialPoll while no data arrives, and reports ErrDTRDrop
-// (once) when the line falls after having been up.
+// (once) when the line falls after having been up, and ErrDTRRaise when
+// it rises again.
 func (s *Serial) Read(b []byte) (int, error) {
 	for {
 		if s.mask == 0 {
@@ -506,7 +507,10 @@ func (s *Serial) Read(b []byte) (int, error) {
 			s.flushOutput()
 			return 0, fmt.Errorf("modem: serial %s: %w", s.f.Name(), ErrDTRDrop)
 		}
-		s.high = up
+		if !s.high && up {
+			s.high = true
+			return 0, fmt.Errorf("modem: serial %s: %w", s.f.Name(), ErrDTRRaise)
+		}
 	}
 }
 

@@ -121,9 +121,10 @@ type Interp struct {
 	p      Profile // active profile
 	stored Profile
 	state  State
-	// dtrOff: the DTE dropped DTR under &D2/&D3 and has sent nothing
-	// since (a pty shows the next DTE only by its input): no auto-answer
-	// meanwhile, as a Hayes modem does not answer while DTR is off.
+	// dtrOff: the DTE dropped DTR under &D2/&D3 and has neither sent
+	// anything nor raised DTR since (a pty shows the next DTE only by its
+	// input; a watched serial port shows DTR): no auto-answer meanwhile,
+	// as a Hayes modem does not answer while DTR is off.
 	dtrOff bool
 
 	// command line assembly
@@ -234,6 +235,10 @@ func (m *Interp) act(a Action) { m.out.Actions = append(m.out.Actions, a) }
 func (m *Interp) guard() time.Duration {
 	return time.Duration(m.p.Regs[RegGuard]) * time.Second / 50
 }
+
+// DTRRaise tells the modem that the DTE raised DTR after a drop (a serial
+// port whose DTR it watches): it may auto-answer again.
+func (m *Interp) DTRRaise() { m.dtrOff = false }
 
 // FromDTE feeds bytes the DTE sent at time now.
 func (m *Interp) FromDTE(now time.Time, p []byte) Output {

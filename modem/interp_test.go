@@ -677,6 +677,12 @@ func TestDTRDrop(t *testing.T) {
 	m.IncomingGone(t0)
 	m.FromDTE(t0, []byte("AT\r"))
 	wantOut(t, "DTR on", m.Incoming(t0), "\r\nRING\r\n", ActAnswer)
+	// A serial port whose DTR the modem watches shows DTR coming back
+	// without input (review): the modem answers again.
+	m = newTestInterp(t, "ATS0=1")
+	m.DTRDrop(t0)
+	m.DTRRaise()
+	wantOut(t, "DTR raised", m.Incoming(t0), "\r\nRING\r\n", ActAnswer)
 	// &D0 ignores DTR: it answers.
 	m = newTestInterp(t, "AT&D0S0=1")
 	m.DTRDrop(t0)

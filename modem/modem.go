@@ -26,6 +26,12 @@ var ErrDTRDrop = errors.New("modem: DTE dropped DTR")
 // it, as from a modem.
 var ErrDTEClosed = errors.New("modem: the DTE closed its end")
 
+// ErrDTRRaise is returned (wrapped) by a DTE's Read when the DTE raised
+// DTR again after a drop without sending anything (a serial port whose DTR
+// the modem watches): the modem may answer calls again (S0). A pty shows
+// a new DTE only by its input, and never returns it.
+var ErrDTRRaise = errors.New("modem: DTE raised DTR")
+
 // CarrierSetter is implemented by DTEs that can show the carrier to the
 // DTE (a serial port wired so that one of our outputs reaches the DTE's
 // DCD input). Run calls SetCarrier with Interp.DCD whenever it changes,
@@ -90,6 +96,7 @@ type evKind int
 const (
 	evDTE evKind = iota
 	evDTR
+	evDTRUp
 	evDTEEnd
 	evLine
 	evLineEnd
@@ -443,6 +450,9 @@ func (m *modem) handle(ev event) error {
 			out.DTE = nil
 		}
 		m.apply(out)
+	case evDTRUp:
+		m.logf("modem: DTE raised DTR")
+		m.ip.DTRRaise()
 	case evDTEEnd:
 		if errors.Is(ev.err, io.EOF) {
 			return fmt.Errorf("modem: DTE closed: %w", ev.err)
@@ -857,6 +867,10 @@ func (m *modem) readDTE(dte io.Reader) {
 			m.dtrDown.fire()
 			e := m.dteEpoch.Add(1)
 			in.put(event{kind: evDTR, gone: errors.Is(err, ErrDTEClosed), epoch: e})
+			continue
+		}
+		if errors.Is(err, ErrDTRRaise) {
+			in.put(event{kind: evDTRUp})
 			continue
 		}
 		if err != nil {
