@@ -70,6 +70,16 @@ func BenchmarkCodec4K(b *testing.B) {
 	benchCodec(b, codecRandBytes(r, 4096, 0))
 }
 
+// BenchmarkBMI2Loops4K is BenchmarkCodec4K with the BMI2 loops alone, as
+// CPUs without the AVX-512 extensions the block loops need run it (the
+// same as BenchmarkCodec4K there).
+func BenchmarkBMI2Loops4K(b *testing.B) {
+	defer func(v bool) { useAVX512 = v }(useAVX512)
+	useAVX512 = false
+	r := rand.New(rand.NewPCG(1, 1))
+	benchCodec(b, codecRandBytes(r, 4096, 0))
+}
+
 // BenchmarkPortableLoops4K is BenchmarkCodec4K with the portable Go loops
 // (what wasm, other architectures and CPUs without fast BMI2 run).
 func BenchmarkPortableLoops4K(b *testing.B) {

@@ -23,3 +23,6 @@ func cpuid(uint32) (eax, ebx, ecx, edx uint32) { return 0, 0, 0, 0 }
 
 // slowPDEP is not called where cpuidWorks is false.
 func slowPDEP() bool { return false }
+
+// useAVX512 is false: there are no assembly loops in this build.
+var useAVX512 = false
