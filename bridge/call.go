@@ -44,6 +44,7 @@ const (
 	msgNoCallback  = "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n"
 	msgIdle        = "\r\nNO CARRIER (idle timeout)\r\n"
 	msgCancelled   = "\r\nNO CARRIER (login cancelled)\r\n"
+	msgFlood       = "\r\nNO CARRIER (too much input before login)\r\n"
 	msgTimeLimit   = "\r\nNO CARRIER (session time limit)\r\n"
 )
 
@@ -112,6 +113,19 @@ func (s *slots) holdoffLeft(source string, now time.Time) time.Duration {
 // for a text login whose deadline passed while its password check waited
 // for its turn (the throttle's wait, a hashing slot).
 const reasonCheckTimeout = "login timed out waiting for the password check"
+
+// maxPreLogin bounds what a caller may send before it has logged in, on
+// lines that can count it (transport.ReadBudgeter: tcp, ws). A login takes
+// a few KiB even on a noisy line (V.42 detection, XID, the Access Security
+// tokens, retransmissions; or a user name and password), and idle flags at
+// 33,600 bit/s fill 1 MiB in about four minutes, longer than any
+// handshake_deadline. A caller without an account who sends garbage at
+// network speed instead (about one processor's worth of decoding, the
+// adversarial trial) is hung up after this much.
+const maxPreLogin = 1 << 20
+
+// reasonFlood is the record's reason for a caller hung up at maxPreLogin.
+const reasonFlood = "caller sent more than 1 MiB before logging in"
 
 // messageWriteTimeout bounds writing a last message to a caller that does
 // not read.
@@ -768,6 +782,14 @@ func forwardBreaks(breaks <-chan struct{}, be BackendConn) (stop func()) {
 // account and the reader of the caller's octets; ok false means the call
 // has been ended and its result set.
 func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok bool) {
+	if b, isB := c.line.(transport.ReadBudgeter); isB {
+		b.SetReadBudget(maxPreLogin)
+		defer func() {
+			if ok {
+				b.SetReadBudget(-1)
+			}
+		}()
+	}
 	var leftover []byte
 	v42 := false
 	switch c.lc.V42 {
@@ -780,7 +802,10 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 			}
 			if err != nil {
 				reason := "detection: " + err.Error()
-				if callerHungUp(err) {
+				switch {
+				case errors.Is(err, transport.ErrReadBudget):
+					reason = reasonFlood + " (during V.42 detection)"
+				case callerHungUp(err):
 					reason = "caller hung up during V.42 detection"
 				}
 				c.end(store.ResultAbandoned, reason, "")
@@ -839,7 +864,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		if out.tried != "" {
 			c.rec.User = out.tried
 		}
-		if errors.Is(err, errTLSClient) {
+		if errors.Is(err, transport.ErrReadBudget) {
+			c.end(store.ResultAbandoned, reasonFlood, msgFlood)
+		} else if errors.Is(err, errTLSClient) {
 			// Nothing to say in plain text to a TLS client: it reports
 			// the failed handshake itself.
 			c.end(store.ResultAbandoned, "caller sent a TLS handshake: a TLS client on a listener without TLS", "")
@@ -948,6 +975,9 @@ func (c *call) v42Failed(err error) {
 		c.log.Info("callback withdrawn: Access Security ended before CONFIRM", zap.Error(err))
 	}
 	switch {
+	case errors.Is(err, transport.ErrReadBudget):
+		// A V.42 caller's garbage: nothing to tell it in plain text.
+		c.end(store.ResultAbandoned, reasonFlood+" (V.42)", "")
 	case c.cbErr != nil:
 		// Access Security answered REJECT callback-unavailable.
 		c.callbackRefused(c.cbAddr, c.cbErr)

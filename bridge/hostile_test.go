@@ -143,9 +143,10 @@ func TestBusyFloodBounded(t *testing.T) {
 	}
 }
 
-// TestHostileHugeLineAtLogin: 10 MB without a newline at the login prompt
-// is read and thrown away (at most maxUserLen octets are kept and echoed),
-// and the dialogue goes on when the line finally ends.
+// TestHostileHugeLineAtLogin: 900 KiB without a newline at the login
+// prompt are read and thrown away (at most maxUserLen octets are kept and
+// echoed), and the dialogue goes on when the line finally ends. (More than
+// maxPreLogin before the login ends the call: TestPreLoginFlood.)
 func TestHostileHugeLineAtLogin(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	c := testConfig(t)
@@ -159,7 +160,7 @@ func TestHostileHugeLineAtLogin(t *testing.T) {
 		echoed <- expect(t, conn, "password: ")
 	}()
 	chunk := bytes.Repeat([]byte("A"), 64<<10)
-	for sent := 0; sent < 10<<20; sent += len(chunk) {
+	for sent := 0; sent < 900<<10; sent += len(chunk) {
 		if _, err := conn.Write(chunk); err != nil {
 			t.Fatalf("after %d octets: %v", sent, err)
 		}
@@ -168,10 +169,10 @@ func TestHostileHugeLineAtLogin(t *testing.T) {
 	select {
 	case out := <-echoed:
 		if n := strings.Count(out, "A"); n != maxUserLen {
-			t.Errorf("echoed %d octets of the 10 MB line, want %d", n, maxUserLen)
+			t.Errorf("echoed %d octets of the 900 KiB line, want %d", n, maxUserLen)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("no password prompt after the 10 MB line")
+		t.Fatal("no password prompt after the 900 KiB line")
 	}
 	io.WriteString(conn, "p\r\n")
 	expect(t, conn, "Login incorrect")

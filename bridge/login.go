@@ -14,6 +14,7 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/store"
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/proxyproto"
 )
 
@@ -104,7 +105,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 	for {
 		c, err := e.r.ReadByte()
 		if err != nil {
-			if errors.Is(err, proxyproto.ErrUnwanted) {
+			if errors.Is(err, proxyproto.ErrUnwanted) || errors.Is(err, transport.ErrReadBudget) {
 				// Not a caller who left: the call flow refuses it.
 				return "", err
 			}
@@ -373,7 +374,7 @@ func verifyBounded(ctx context.Context, v Verifier, user, pw, source string) (ac
 // incorrect." leaves a denied record with the name tried, not an
 // abandoned one without it.
 func leftAfter(failed int, user string, err error) (loginOutcome, error) {
-	if failed == 0 {
+	if failed == 0 || errors.Is(err, transport.ErrReadBudget) {
 		return loginOutcome{}, err
 	}
 	return loginOutcome{tried: user, result: store.ResultDenied, tries: failed,

@@ -41,6 +41,21 @@ import (
 // which wraps ErrHungUp; tcp returns the socket's error (EPIPE, reset).
 var ErrHungUp = errors.New("transport: line hung up")
 
+// ErrReadBudget is returned (wrapped) by a line's Read, and by every Read
+// after it, once the peer has sent more than the budget SetReadBudget set.
+var ErrReadBudget = errors.New("transport: the peer sent more than it may before logging in")
+
+// ReadBudgeter is implemented by lines that can bound what the peer sends
+// (tcp, ws): the gateway caps what a caller may send before it has logged
+// in, so that a caller without an account cannot keep a processor busy
+// decoding garbage until the login deadline. SetReadBudget(n) with n >= 0
+// makes Read fail with ErrReadBudget once more than n octets have arrived
+// from now on (on a telnet line: octets on the wire, commands included);
+// a negative n lifts the bound. It is safe to call concurrently with Read.
+type ReadBudgeter interface {
+	SetReadBudget(n int64)
+}
+
 // ErrUnknownScheme is wrapped by Parse, Listen and Dial for an address whose
 // scheme no transport has registered.
 var ErrUnknownScheme = errors.New("transport: unknown line scheme")

@@ -175,6 +175,10 @@ type Line struct {
 
 	readMu sync.Mutex // serializes Read and the drain in Close
 	rerr   error      // sticky end of the received stream (io.EOF)
+	// budget is what the peer may still send while budgeted
+	// (SetReadBudget).
+	budget   atomic.Int64
+	budgeted atomic.Bool
 
 	writeMu sync.Mutex // serializes everything written to conn
 	wclosed bool       // CloseWrite or Close has sent FIN
@@ -330,6 +334,16 @@ func (l *Line) Info() transport.LineInfo {
 	return info
 }
 
+// SetReadBudget implements transport.ReadBudgeter.
+func (l *Line) SetReadBudget(n int64) {
+	if n < 0 {
+		l.budgeted.Store(false) // first: a Read under way never fails for the lifted bound
+		return
+	}
+	l.budget.Store(n)
+	l.budgeted.Store(true)
+}
+
 // Read returns received data octets (telnet commands removed). After the
 // peer's FIN it returns io.EOF once everything before it was returned;
 // after Close it returns an error wrapping transport.ErrHungUp.
@@ -365,6 +379,10 @@ func (l *Line) read(p []byte) (int, error) {
 			return 0, l.rerr
 		}
 		n, err := l.conn.Read(p)
+		if n > 0 && l.budgeted.Load() && l.budget.Add(-int64(n)) < 0 {
+			l.rerr = fmt.Errorf("tcp: read: %w", transport.ErrReadBudget)
+			return 0, l.rerr
+		}
 		if n > 0 && l.guard != nil {
 			if l.guard.Feed(p[:n]) {
 				l.guard = nil

@@ -777,3 +777,42 @@ func TestClientOpensForAnsweringModem(t *testing.T) {
 		t.Fatalf("peer decoded % x (commands %q)", rx, r.items)
 	}
 }
+
+// TestReadBudget: with a read budget a line returns what the peer sends
+// up to it, then ErrReadBudget (and again on every Read); counted on the
+// wire, so telnet commands count too. Lifted, the line reads on.
+func TestReadBudget(t *testing.T) {
+	srv, cli := linePair(t, Options{}, Options{})
+	srv.SetReadBudget(100)
+	if _, err := cli.Write(bytes.Repeat([]byte("a"), 60)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 200)
+	n, err := io.ReadAtLeast(srv, got, 60)
+	if n != 60 || err != nil {
+		t.Fatalf("read %d, %v; want 60 octets", n, err)
+	}
+	if _, err := cli.Write(bytes.Repeat([]byte("b"), 60)); err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	for err == nil {
+		n, err = srv.Read(got)
+		total += n
+	}
+	if !errors.Is(err, transport.ErrReadBudget) || total > 40 {
+		t.Fatalf("after 120 octets against a budget of 100: read %d more, %v; want ErrReadBudget", total, err)
+	}
+	if _, err := srv.Read(got); !errors.Is(err, transport.ErrReadBudget) {
+		t.Fatalf("next Read: %v", err)
+	}
+
+	// Lifted before the bound is reached: no limit.
+	srv, cli = linePair(t, Options{}, Options{})
+	srv.SetReadBudget(10)
+	srv.SetReadBudget(-1)
+	go cli.Write(bytes.Repeat([]byte("c"), 1000))
+	if _, err := io.ReadFull(srv, make([]byte, 1000)); err != nil {
+		t.Fatalf("lifted budget: %v", err)
+	}
+}

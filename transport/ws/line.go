@@ -115,6 +115,12 @@ type Line struct {
 	textDec             textDecoder
 	decoded             []byte
 
+	// budget is what the peer may still send while budgeted
+	// (SetReadBudget); rerr is set once it was exceeded.
+	budget   atomic.Int64
+	budgeted atomic.Bool
+	berr     atomic.Bool
+
 	infoMu sync.Mutex
 	info   transport.LineInfo
 	winCh  chan transport.WindowSize // capacity 1, closed by the reader
@@ -233,7 +239,26 @@ func (l *Line) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	return l.in.read(p)
+	if l.berr.Load() {
+		return 0, fmt.Errorf("ws: read: %w", transport.ErrReadBudget)
+	}
+	n, err := l.in.read(p)
+	if n > 0 && l.budgeted.Load() && l.budget.Add(-int64(n)) < 0 {
+		l.berr.Store(true)
+		return 0, fmt.Errorf("ws: read: %w", transport.ErrReadBudget)
+	}
+	return n, err
+}
+
+// SetReadBudget implements transport.ReadBudgeter. The octets counted are
+// those of the messages' payloads as Read returns them.
+func (l *Line) SetReadBudget(n int64) {
+	if n < 0 {
+		l.budgeted.Store(false) // first: a Read under way never fails for the lifted bound
+		return
+	}
+	l.budget.Store(n)
+	l.budgeted.Store(true)
 }
 
 // Write sends p to the peer in messages of the negotiated subprotocol. It is

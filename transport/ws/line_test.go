@@ -825,3 +825,33 @@ func TestDialSendsWholeMessages(t *testing.T) {
 		t.Errorf("frames of %v octets, want %v (intact %v)", res.frames, want, bytes.Equal(res.got, payload))
 	}
 }
+
+// TestReadBudget: with a read budget a WebSocket line returns the peer's
+// octets up to it, then ErrReadBudget; lifted, it reads on.
+func TestReadBudget(t *testing.T) {
+	s := startServer(t, Options{})
+	cli, srv := pair(t, s, DialOptions{})
+	srv.SetReadBudget(100)
+	if _, err := cli.Write(bytes.Repeat([]byte("a"), 150)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 200)
+	var total int
+	var err error
+	for err == nil {
+		var n int
+		n, err = srv.Read(got)
+		total += n
+	}
+	if !errors.Is(err, transport.ErrReadBudget) || total > 100 {
+		t.Fatalf("150 octets against a budget of 100: read %d, %v; want ErrReadBudget", total, err)
+	}
+
+	cli, srv = pair(t, s, DialOptions{})
+	srv.SetReadBudget(10)
+	srv.SetReadBudget(-1)
+	go cli.Write(bytes.Repeat([]byte("c"), 1000))
+	if _, err := io.ReadFull(srv, make([]byte, 1000)); err != nil {
+		t.Fatalf("lifted budget: %v", err)
+	}
+}
