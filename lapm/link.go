@@ -1249,7 +1249,7 @@ func (l *Link) finish(lineDown bool) {
 	default:
 		l.endErr = l.m.err
 	}
-	l.final = l.statsLocked(st)
+	l.final = l.statsLocked(st, l.m.t401())
 	l.mu.Unlock()
 	if !lineDown {
 		// Let the last frames (UA, DM, DISC) go out, but do not wait
@@ -1859,7 +1859,10 @@ func (l *Link) Breaks() <-chan struct{} { return l.breaks }
 // Stats returns the counters so far.
 func (l *Link) Stats() Stats {
 	var st Stats
-	if err := l.do(func(time.Time) error { st = l.m.stats; return nil }); err != nil {
+	var t401 time.Duration
+	// The machine's fields (the counters, the round-trip estimate that
+	// T401 follows) belong to the run goroutine: read them there.
+	if err := l.do(func(time.Time) error { st, t401 = l.m.stats, l.m.t401(); return nil }); err != nil {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.final
@@ -1869,19 +1872,21 @@ func (l *Link) Stats() Stats {
 	l.omu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st = l.statsLocked(st)
+	st = l.statsLocked(st, t401)
 	st.LineBytesSent = out
 	return st
 }
 
-func (l *Link) statsLocked(st Stats) Stats {
+// statsLocked completes st (the machine's counters) and T401 with what the
+// link keeps under l.mu.
+func (l *Link) statsLocked(st Stats, t401 time.Duration) Stats {
 	st.FCSErrors = l.decStats.FCSErrors
 	st.Aborts = l.decStats.Aborts
 	st.TooLong = l.decStats.TooLong
 	st.TooShort = l.decStats.TooShort
 	st.LineBytesRecv = l.lineIn
 	st.Negotiated = l.neg
-	st.T401 = l.m.t401()
+	st.T401 = t401
 	return st
 }
 
