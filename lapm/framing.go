@@ -104,7 +104,7 @@ type stuffer struct {
 	o   int    // octets of out written
 	acc uint64 // pending bits, the oldest in bit 0
 	n   uint   // number of pending bits, < 64
-	l   uint64 // the four bits written last, the latest in bit 3
+	l   uint64 // the four bits written last, the latest in bit 3, or (after the assembly loops) bits with the same run of 1s at the top, all that is used of them
 }
 
 // put appends the k (< 64) low bits of x; x must have no bits above k.

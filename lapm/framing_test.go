@@ -857,7 +857,7 @@ func TestCPUVendor(t *testing.T) {
 	if max < 1 || strings.IndexFunc(string(v), func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
 		t.Fatalf("cpuid(0) = %d, vendor %q", max, v)
 	}
-	t.Logf("vendor %s, slow PDEP %v, assembly loops %v, AVX-512 stuffer %v", v, slowPDEP(), useBMI2, useAVX512)
+	t.Logf("vendor %s, slow PDEP %v, assembly loops %v, AVX-512 block loops %v", v, slowPDEP(), useBMI2, useAVX512)
 }
 
 // TestDecoderAtMaxFrame decodes frames of MaxFrame-1, MaxFrame and
