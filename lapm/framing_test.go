@@ -1028,6 +1028,41 @@ func testEncoderLongFrames(t *testing.T) {
 	}
 }
 
+// rawInsertions are put raw into a line by the flag and abort tests: a
+// flag, an abort, a long run of 1s, a lone 0 or 1, five 1s and a 0.
+var rawInsertions = [][]byte{{0, 1, 1, 1, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {0}, {1}, {1, 1, 1, 1, 1, 0}}
+
+// checkRawInsertion decodes the line of bitsIn (one bit per octet) with
+// ins put in raw at bit pos and two flags after, in pieces of each of
+// chunks octets (0: whole), against the reference decoder.
+func checkRawInsertion(t *testing.T, bitsIn, ins []byte, pos int, k FCSKind, max int, chunks []int, what string) {
+	t.Helper()
+	var s bitSink
+	for _, b := range bitsIn[:pos] {
+		s.bit(b)
+	}
+	for _, b := range ins {
+		s.bit(b)
+	}
+	for _, b := range bitsIn[pos:] {
+		s.bit(b)
+	}
+	line := append(s.out, flag, flag)
+	ref := refDecoder{fcs: k, maxFrame: max}
+	var want [][]byte
+	ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
+	for _, chunk := range chunks {
+		if chunk == 0 {
+			chunk = len(line)
+		}
+		d := Decoder{FCS: k, MaxFrame: max}
+		got := feedDecoder(&d, line, chunk)
+		if d.Stats() != ref.st || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s, %v at bit %d, pieces of %d: %+v, reference %+v", what, ins, pos, chunk, d.Stats(), ref.st)
+		}
+	}
+}
+
 // TestDecoderFlagOrAbortInLongFrames puts a flag, an abort, a long run of
 // 1s, a lone 0 or 1 and five 1s and a 0 raw into the line of a frame of
 // 600 octets (many blocks of eight windows) at every bit of its first
@@ -1056,29 +1091,9 @@ func testDecoderFlagOrAbortInLongFrames(t *testing.T) {
 		for range 150 {
 			positions = append(positions, r.IntN(len(bitsIn)+1))
 		}
-		for _, ins := range [][]byte{{0, 1, 1, 1, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {0}, {1}, {1, 1, 1, 1, 1, 0}} {
+		for _, ins := range rawInsertions {
 			for _, pos := range positions {
-				var s bitSink
-				for _, b := range bitsIn[:pos] {
-					s.bit(b)
-				}
-				for _, b := range ins {
-					s.bit(b)
-				}
-				for _, b := range bitsIn[pos:] {
-					s.bit(b)
-				}
-				line := append(s.out, flag, flag)
-				ref := refDecoder{fcs: FCS32, maxFrame: 1000}
-				var want [][]byte
-				ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
-				for _, chunk := range []int{len(line), 200, 70} {
-					d := Decoder{FCS: FCS32, MaxFrame: 1000}
-					got := feedDecoder(&d, line, chunk)
-					if d.Stats() != ref.st || fmt.Sprint(got) != fmt.Sprint(want) {
-						t.Fatalf("filling %d, %v at bit %d, pieces of %d: %+v, reference %+v", fill, ins, pos, chunk, d.Stats(), ref.st)
-					}
-				}
+				checkRawInsertion(t, bitsIn, ins, pos, FCS32, 1000, []int{0, 200, 70}, fmt.Sprintf("filling %d", fill))
 			}
 		}
 	}
@@ -1105,29 +1120,9 @@ func testDecoderFlagOrAbortAtEveryBit(t *testing.T) {
 					bitsIn = append(bitsIn, b>>j&1)
 				}
 			}
-			for _, ins := range [][]byte{{0, 1, 1, 1, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, {0}, {1}, {1, 1, 1, 1, 1, 0}} {
+			for _, ins := range rawInsertions {
 				for pos := 0; pos <= len(bitsIn); pos++ {
-					var s bitSink
-					for _, b := range bitsIn[:pos] {
-						s.bit(b)
-					}
-					for _, b := range ins {
-						s.bit(b)
-					}
-					for _, b := range bitsIn[pos:] {
-						s.bit(b)
-					}
-					line := append(s.out, flag, flag)
-					ref := refDecoder{fcs: k, maxFrame: 64}
-					var want [][]byte
-					ref.feed(line, func(f []byte) { want = append(want, slices.Clone(f)) })
-					for _, chunk := range []int{len(line), 9, 3} {
-						d := Decoder{FCS: k, MaxFrame: 64}
-						got := feedDecoder(&d, line, chunk)
-						if d.Stats() != ref.st || fmt.Sprint(got) != fmt.Sprint(want) {
-							t.Fatalf("filling %d, %v, %v at bit %d, pieces of %d: %+v, reference %+v", fill, k, ins, pos, chunk, d.Stats(), ref.st)
-						}
-					}
+					checkRawInsertion(t, bitsIn, ins, pos, k, 64, []int{0, 9, 3}, fmt.Sprintf("filling %d, %v", fill, k))
 				}
 			}
 		}

@@ -32,6 +32,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,6 +55,31 @@ var ErrReadBudget = errors.New("transport: the peer sent more than it may before
 // a negative n lifts the bound. It is safe to call concurrently with Read.
 type ReadBudgeter interface {
 	SetReadBudget(n int64)
+}
+
+// ReadBudget is the count behind a line's ReadBudgeter: Set is
+// SetReadBudget, and Read calls Spend with every n octets it takes from
+// the peer. Its zero value has no bound. It is safe for concurrent use.
+type ReadBudget struct {
+	left atomic.Int64
+	on   atomic.Bool
+}
+
+// Set bounds what the peer may still send to n octets; n < 0 lifts the
+// bound.
+func (b *ReadBudget) Set(n int64) {
+	if n < 0 {
+		b.on.Store(false) // first: a Read under way never fails for the lifted bound
+		return
+	}
+	b.left.Store(n)
+	b.on.Store(true)
+}
+
+// Spend counts n octets from the peer and reports whether they were
+// within the bound.
+func (b *ReadBudget) Spend(n int) bool {
+	return !b.on.Load() || b.left.Add(-int64(n)) >= 0
 }
 
 // ErrUnknownScheme is wrapped by Parse, Listen and Dial for an address whose

@@ -173,12 +173,9 @@ type Line struct {
 	closeErr  error
 	linger    atomic.Int64 // SetLinger's bound on Close (a time.Duration); 0: Options.Linger
 
-	readMu sync.Mutex // serializes Read and the drain in Close
-	rerr   error      // sticky end of the received stream (io.EOF)
-	// budget is what the peer may still send while budgeted
-	// (SetReadBudget).
-	budget   atomic.Int64
-	budgeted atomic.Bool
+	readMu sync.Mutex           // serializes Read and the drain in Close
+	rerr   error                // sticky end of the received stream (io.EOF)
+	budget transport.ReadBudget // SetReadBudget's
 
 	writeMu sync.Mutex // serializes everything written to conn
 	wclosed bool       // CloseWrite or Close has sent FIN
@@ -335,14 +332,7 @@ func (l *Line) Info() transport.LineInfo {
 }
 
 // SetReadBudget implements transport.ReadBudgeter.
-func (l *Line) SetReadBudget(n int64) {
-	if n < 0 {
-		l.budgeted.Store(false) // first: a Read under way never fails for the lifted bound
-		return
-	}
-	l.budget.Store(n)
-	l.budgeted.Store(true)
-}
+func (l *Line) SetReadBudget(n int64) { l.budget.Set(n) }
 
 // Read returns received data octets (telnet commands removed). After the
 // peer's FIN it returns io.EOF once everything before it was returned;
@@ -379,7 +369,7 @@ func (l *Line) read(p []byte) (int, error) {
 			return 0, l.rerr
 		}
 		n, err := l.conn.Read(p)
-		if n > 0 && l.budgeted.Load() && l.budget.Add(-int64(n)) < 0 {
+		if n > 0 && !l.budget.Spend(n) {
 			l.rerr = fmt.Errorf("tcp: read: %w", transport.ErrReadBudget)
 			return 0, l.rerr
 		}

@@ -115,11 +115,8 @@ type Line struct {
 	textDec             textDecoder
 	decoded             []byte
 
-	// budget is what the peer may still send while budgeted
-	// (SetReadBudget); rerr is set once it was exceeded.
-	budget   atomic.Int64
-	budgeted atomic.Bool
-	berr     atomic.Bool
+	budget transport.ReadBudget // SetReadBudget's
+	berr   atomic.Bool          // the budget was exceeded
 
 	infoMu sync.Mutex
 	info   transport.LineInfo
@@ -243,7 +240,7 @@ func (l *Line) Read(p []byte) (int, error) {
 		return 0, fmt.Errorf("ws: read: %w", transport.ErrReadBudget)
 	}
 	n, err := l.in.read(p)
-	if n > 0 && l.budgeted.Load() && l.budget.Add(-int64(n)) < 0 {
+	if n > 0 && !l.budget.Spend(n) {
 		l.berr.Store(true)
 		return 0, fmt.Errorf("ws: read: %w", transport.ErrReadBudget)
 	}
@@ -252,14 +249,7 @@ func (l *Line) Read(p []byte) (int, error) {
 
 // SetReadBudget implements transport.ReadBudgeter. The octets counted are
 // those of the messages' payloads as Read returns them.
-func (l *Line) SetReadBudget(n int64) {
-	if n < 0 {
-		l.budgeted.Store(false) // first: a Read under way never fails for the lifted bound
-		return
-	}
-	l.budget.Store(n)
-	l.budgeted.Store(true)
-}
+func (l *Line) SetReadBudget(n int64) { l.budget.Set(n) }
 
 // Write sends p to the peer in messages of the negotiated subprotocol. It is
 // safe to call from several goroutines; each call's octets stay together.
