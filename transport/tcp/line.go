@@ -176,6 +176,11 @@ type Line struct {
 	readMu sync.Mutex           // serializes Read and the drain in Close
 	rerr   error                // sticky end of the received stream (io.EOF)
 	budget transport.ReadBudget // SetReadBudget's
+	// flooded: the peer sent more than its read budget. Hang-up then
+	// discards at most floodDrain octets waiting for its FIN, not until
+	// the linger ends: a peer sending at network speed would otherwise
+	// keep a processor busy discarding for that long.
+	flooded atomic.Bool
 
 	writeMu sync.Mutex // serializes everything written to conn
 	wclosed bool       // CloseWrite or Close has sent FIN
@@ -370,6 +375,7 @@ func (l *Line) read(p []byte) (int, error) {
 		}
 		n, err := l.conn.Read(p)
 		if n > 0 && !l.budget.Spend(n) {
+			l.flooded.Store(true)
 			l.rerr = fmt.Errorf("tcp: read: %w", transport.ErrReadBudget)
 			return 0, l.rerr
 		}
@@ -843,7 +849,8 @@ func (l *Line) Close() error {
 }
 
 func (l *Line) hangUp() error {
-	deadline := time.Now().Add(l.lingerFor())
+	linger := l.lingerFor()
+	deadline := time.Now().Add(linger)
 	// Under tmu, so that no control flusher starts after wg.Wait below.
 	l.tmu.Lock()
 	l.closed.Store(true)
@@ -863,10 +870,14 @@ func (l *Line) hangUp() error {
 		// kernel never resets a connection with unread data.
 		l.readMu.Lock()
 		_ = l.conn.SetReadDeadline(deadline)
-		n, derr := io.Copy(io.Discard, l.conn)
+		var src io.Reader = l.conn
+		if l.flooded.Load() {
+			src = io.LimitReader(l.conn, floodDrain)
+		}
+		n, derr := io.Copy(io.Discard, src)
 		l.readMu.Unlock()
 		if derr != nil {
-			l.logf("hang-up: %s (%d octets discarded): %v", drainFailure(derr, l.lingerFor()), n, derr)
+			l.logf("hang-up: %s (%d octets discarded): %v", drainFailure(derr, linger), n, derr)
 		}
 	}
 	if cerr := l.conn.Close(); cerr != nil && err == nil {
@@ -879,6 +890,10 @@ func (l *Line) hangUp() error {
 	l.nmu.Unlock()
 	return err
 }
+
+// floodDrain is what hang-up discards at most from a peer that sent more
+// than its read budget (see Line.flooded).
+const floodDrain = 64 << 10
 
 // drainFailure says in words why waiting for the peer's FIN at hang-up
 // ended with err instead.

@@ -451,9 +451,16 @@ func (l *Line) hangUp(code int, reason string) error {
 	}
 
 	// Wait for the peer's close frame so our receive buffer is empty when
-	// the TCP connection closes (no reset destroying the peer's data).
+	// the TCP connection closes (no reset destroying the peer's data);
+	// not for a peer that sent more than its read budget, whose flood the
+	// reader would go on discarding until the bound.
+	var flooded <-chan time.Time
+	if l.berr.Load() {
+		flooded = time.After(0)
+	}
 	select {
 	case <-l.readerDone:
+	case <-flooded:
 	case <-timer.C:
 		if err == nil {
 			err = fmt.Errorf("ws: close: peer did not answer the close frame within %v", bound)
