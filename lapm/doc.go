@@ -131,8 +131,9 @@
 // batch. A peer that answers polls but never acknowledges fails the link
 // after N400 answers, like a silent one, and so does one that sends REJ
 // after REJ without acknowledging (a REJ that acknowledges nothing does
-// not restart T401, so each resent window is bounded in time too); a
-// peer busy for ever (RNR) is
+// not restart T401, and the same REJ repeated within T401/2 of the one
+// acted on resends nothing: a peer repeats its REJ only after its T401);
+// a peer busy for ever (RNR) is
 // polled every T401 and is not sent I frames. Our own busy condition is
 // sent as RNR at once, not left to the N(R) of our next I frame, which
 // would open the peer's window instead (§8.4.7).

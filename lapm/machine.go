@@ -184,6 +184,11 @@ type machine struct {
 	stalls int
 	// flushGen numbers the output batches (see sentFrame.gen).
 	flushGen uint32
+	// rejNR and rejUntil: the N(R) of the last REJ this side went back
+	// for, and until when a REJ with the same N(R) that acknowledges
+	// nothing is taken for a repeat of it (recvS).
+	rejNR    uint8
+	rejUntil time.Time
 
 	// A peer that polls us while sending I frames has frames we may
 	// lack. Our RR F=1 should make it resend from N(R), but spandsp 0.0.6
@@ -1047,7 +1052,17 @@ func (m *machine) recvS(now time.Time, f Frame, cmd bool) {
 		return
 	}
 	if f.Kind == KindREJ {
-		m.goBack()
+		switch {
+		case m.va == vaBefore && f.NR == m.rejNR && now.Before(m.rejUntil):
+			// The same REJ again, before the frames resent for the
+			// last one can have reached the peer: they are on their
+			// way. A peer repeats its REJ only after its T401 (as
+			// rejAsked does here); one that sends REJ after REJ would
+			// otherwise have the whole window resent for each.
+		default:
+			m.goBack()
+			m.rejNR, m.rejUntil = f.NR, now.Add(m.t401()/2)
+		}
 		if m.va != vaBefore {
 			m.timersAcked(now)
 		} else {

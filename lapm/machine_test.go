@@ -466,8 +466,9 @@ func TestMachineN400Exhaustion(t *testing.T) {
 // no poll but sends REJ N(R)=V(A) every 200 ms (the adversarial trial's
 // "rejstorm") does not keep the link up for ever: the REJs do not restart
 // T401, so it reaches timer recovery and fails after N400 polls, as a
-// silent peer does. Each REJ may send the window again, but only until
-// then.
+// silent peer does. Meanwhile the window goes out again at most once per
+// T401/2, not for every REJ (the retest: 46,000 frames a second for a REJ
+// every 2 ms).
 func TestMachineREJStormFails(t *testing.T) {
 	mp := newPair(t, defaultLinkParams())
 	mp.establish()
@@ -492,6 +493,10 @@ func TestMachineREJStormFails(t *testing.T) {
 	}
 	if d := mp.now.Sub(start); d > 8*time.Second {
 		t.Errorf("failed after %v, want within (N400+2) x T401 = 7s", d)
+	}
+	// 3 frames resent at most every 500 ms over at most 7 s.
+	if n := mp.m[0].stats.Retransmitted; n > 3*15 {
+		t.Errorf("%d frames resent for %v of REJs every 200 ms, want at most %d", n, mp.now.Sub(start), 3*15)
 	}
 }
 
@@ -1223,9 +1228,20 @@ func TestMachineRejectStormsBounded(t *testing.T) {
 			if got != want {
 				t.Fatalf("%d I frames for 5000 %ss, want %d", got, k, want)
 			}
+			if k == KindREJ {
+				// The same REJ again at once, after the frames went
+				// out for it: they are on their way, and go out
+				// again only for a REJ repeated after T401/2 (a peer
+				// repeats its REJ after its T401).
+				m.recvFrame(t0, Frame{Addr: Answerer.ResponseAddr(), Kind: k, NR: 0})
+				if got := countKind(m.flush(t0), KindI); got != 0 {
+					t.Fatalf("%d I frames for a REJ repeated at once, want 0", got)
+				}
+			}
 			// A later REJ (the retransmission was lost) is honoured.
-			m.recvFrame(t0, Frame{Addr: Answerer.ResponseAddr(), Kind: k, NR: 0})
-			if got := countKind(m.flush(t0), KindI); got != want {
+			later := t0.Add(time.Second)
+			m.recvFrame(later, Frame{Addr: Answerer.ResponseAddr(), Kind: k, NR: 0})
+			if got := countKind(m.flush(later), KindI); got != want {
 				t.Fatalf("%d I frames for the next %s, want %d", got, k, want)
 			}
 			if m.st != stateConnected {
