@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -112,4 +113,34 @@ func goroutineSet() map[string]string {
 		out[f[1]] = g
 	}
 	return out
+}
+
+// CloseWhileFlooded writes to w as fast as it takes while c is closed, and
+// fails t unless Close returns within a minute: for a line whose linger or
+// close timeout the caller set far longer, and whose peer (w's end)
+// overran its read budget, hang-up must not wait for the flood to end.
+func CloseWhileFlooded(t testing.TB, w io.Writer, c io.Closer) {
+	t.Helper()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		b := make([]byte, 32<<10)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+		}
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(time.Minute):
+		t.Fatal("Close of a flooded line waits for the flood to end")
+	}
 }

@@ -808,29 +808,8 @@ func TestReadBudget(t *testing.T) {
 	}
 	// Hang-up does not wait out the linger discarding a peer that goes
 	// on flooding (the retest: 5 s of a processor per call).
-	stop := make(chan struct{})
-	defer close(stop)
-	go func(cli io.Writer) {
-		b := bytes.Repeat([]byte("d"), 64<<10)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := cli.Write(b); err != nil {
-				return
-			}
-		}
-	}(cli)
 	srv.SetLinger(10 * time.Minute)
-	closed := make(chan error, 1)
-	go func() { closed <- srv.Close() }()
-	select {
-	case <-closed:
-	case <-time.After(time.Minute):
-		t.Fatal("Close of a flooded line waits for the flood to end")
-	}
+	testutil.CloseWhileFlooded(t, cli, srv)
 
 	// Lifted before the bound is reached: no limit.
 	srv, cli = linePair(t, Options{}, Options{})

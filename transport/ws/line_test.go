@@ -848,29 +848,8 @@ func TestReadBudget(t *testing.T) {
 	}
 	// Close does not wait for the close frame of a peer that goes on
 	// flooding.
-	stop := make(chan struct{})
-	defer close(stop)
-	go func(cli io.Writer) {
-		b := bytes.Repeat([]byte("d"), 32<<10)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := cli.Write(b); err != nil {
-				return
-			}
-		}
-	}(cli)
 	srv.SetLinger(10 * time.Minute)
-	closed := make(chan error, 1)
-	go func() { closed <- srv.Close() }()
-	select {
-	case <-closed:
-	case <-time.After(time.Minute):
-		t.Fatal("Close of a flooded line waits for the flood to end")
-	}
+	testutil.CloseWhileFlooded(t, cli, srv)
 
 	cli, srv = pair(t, s, DialOptions{})
 	srv.SetReadBudget(10)
