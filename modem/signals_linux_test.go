@@ -26,15 +26,7 @@ import (
 // line; with &K0 both are data and pass through.
 func TestPTYInbandXONXOFF(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	p, err := OpenPTY("")
-	if err != nil {
-		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
-	}
-	dte, err := os.OpenFile(p.Path(), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		p.Close()
-		t.Fatal(err)
-	}
+	p, dte := openPTYTerminal(t)
 	defer dte.Close()
 	logs := &logRecorder{seen: make(chan string, 100)}
 	d := newFakeDialer()
@@ -270,11 +262,9 @@ func TestPTYPasteOnSlowLineIntact(t *testing.T) {
 	}
 }
 
-// onlinePTY starts the modem on a real pty whose terminal side is open in
-// raw mode (as a terminal program sets it: DC1, DC3 and Ctrl-C reach the
-// modem as octets), sets E0 &K4 and dials the fake dialer: it returns
-// once CONNECT is read, with the DTE's end and the call's far end.
-func onlinePTY(t *testing.T) (*harness, *os.File, net.Conn, *logRecorder) {
+// openPTYTerminal opens a pty and its terminal side, as a terminal program
+// does (not as its controlling terminal).
+func openPTYTerminal(t *testing.T) (*PTY, *os.File) {
 	t.Helper()
 	p, err := OpenPTY("")
 	if err != nil {
@@ -285,6 +275,16 @@ func onlinePTY(t *testing.T) (*harness, *os.File, net.Conn, *logRecorder) {
 		p.Close()
 		t.Fatal(err)
 	}
+	return p, dte
+}
+
+// onlinePTY starts the modem on a real pty whose terminal side is open in
+// raw mode (as a terminal program sets it: DC1, DC3 and Ctrl-C reach the
+// modem as octets), sets E0 &K4 and dials the fake dialer: it returns
+// once CONNECT is read, with the DTE's end and the call's far end.
+func onlinePTY(t *testing.T) (*harness, *os.File, net.Conn, *logRecorder) {
+	t.Helper()
+	p, dte := openPTYTerminal(t)
 	tio, err := unix.IoctlGetTermios(int(dte.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatal(err)
