@@ -402,7 +402,7 @@ func startLoopback(t testing.TB, c *config.Config, v Verifier) *Gateway {
 
 func dialGateway(t testing.TB, g *Gateway) net.Conn {
 	t.Helper()
-	addr := strings.TrimPrefix(g.Addr("test"), "tcp://")
+	_, addr, _ := strings.Cut(g.Addr("test"), "://") // tcp or telnet
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

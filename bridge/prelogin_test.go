@@ -5,7 +5,6 @@ import (
 	crand "crypto/rand"
 	"io"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -40,10 +39,7 @@ func TestPreLoginFlood(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer g.Shutdown(context.Background())
-			conn, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			conn := dialGateway(t, g)
 			defer conn.Close()
 			go func() {
 				r := rand.New(rand.NewPCG(1, 2))
