@@ -496,15 +496,11 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 	small := make([]byte, smallBufSize)
 	size, pool := bulkSize(dst)
 	plain := isPlain(dst)
-	level := 0       // of a plain dst: its read size is plainSizes[level]
-	var bulk *[]byte // from pool
-	// A plain dst's run of fast writes of full reads: octets since
-	// runStart (see provenRun).
-	var runStart time.Time
-	run := 0
+	var pace linePace // of a plain dst
+	var bulk *[]byte  // from pool
 	take := func() {
 		if plain {
-			size, pool = plainSizes[level].size, plainSizes[level].pool
+			size, pool = plainSizes[pace.level].size, plainSizes[pace.level].pool
 		}
 		bulk = pool.Get().(*[]byte)
 	}
@@ -530,23 +526,7 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 				return writeError{io.ErrShortWrite}
 			}
 			if plain && bulk != nil {
-				end := now()
-				switch d := end.Sub(start); {
-				case d > slowWrite:
-					level, run = 0, 0
-				case d < fastWrite && nr == len(buf):
-					if run == 0 {
-						runStart = start
-					}
-					run += nr
-					switch {
-					case run < provenRun:
-					case float64(run) >= provenRate*end.Sub(runStart).Seconds():
-						level = min(level+1, len(plainSizes)-1)
-					default:
-						run = 0 // too slow over the run: prove it again
-					}
-				}
+				pace.wrote(start, now(), nr, nr == len(buf))
 			}
 		}
 		if rerr != nil {
@@ -559,11 +539,40 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 		case bulk != nil && nr < len(buf):
 			pool.Put(bulk)
 			bulk, buf = nil, small
-		case plain && bulk != nil && size != plainSizes[level].size:
+		case plain && bulk != nil && size != plainSizes[pace.level].size:
 			// The line's pace changed: reads of another size.
 			pool.Put(bulk)
 			take()
 			buf = (*bulk)[:size]
+		}
+	}
+}
+
+// linePace follows how fast a plain destination takes its writes (see
+// plainWideSize): its read size is plainSizes[level].
+type linePace struct {
+	level    int
+	run      int       // octets in fast writes of full reads since runStart
+	runStart time.Time // (see provenRun)
+}
+
+// wrote records a write of n octets that lasted from start to end; full:
+// they were a full read.
+func (p *linePace) wrote(start, end time.Time, n int, full bool) {
+	switch d := end.Sub(start); {
+	case d > slowWrite:
+		p.level, p.run = 0, 0
+	case d < fastWrite && full:
+		if p.run == 0 {
+			p.runStart = start
+		}
+		p.run += n
+		switch {
+		case p.run < provenRun:
+		case float64(p.run) >= provenRate*end.Sub(p.runStart).Seconds():
+			p.level = min(p.level+1, len(plainSizes)-1)
+		default:
+			p.run = 0 // too slow over the run: prove it again
 		}
 	}
 }
