@@ -2,7 +2,11 @@
 
 package lapm
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
 
 // useBMI2 selects the assembly loops, which need BMI1 and BMI2 (PDEP,
 // PEXT, MULX, SHLX, RORX, BLSR, ANDN, TZCNT), LZCNT and POPCNT: every
@@ -40,22 +44,12 @@ func unstuffLoop(out []byte, o int, p []byte, i int, sh uint, last, acc uint64, 
 	// does not matter here: no inserted zero is pending at the start.
 	last5 := last << 1
 	if useAVX512 {
-		// Every block loads 64 octets of p and moves on by 56, and
-		// stores eight words of out and moves on by at most eight. The
-		// loop stops before the block with the frame's closing flag,
-		// whose windows before the flag the BMI2 loop takes.
-		blocks := 0
-		if len(p)-i >= 64 && len(out)-o >= 64 {
-			blocks = min((len(p)-i-64)/56, (len(out)-o-64)/64) + 1
-		}
+		// The loop stops before the block with the frame's closing
+		// flag, whose windows before the flag the BMI2 loop takes.
+		blocks := roomForBlocks(len(out)-o, len(p)-i, math.MaxInt)
 		o, i, last5, acc, nacc = unstuffBlocksAVX512(out, o, p, i, blocks, sh, last5, acc, nacc)
 	}
-	// Every window loads eight octets of p and moves on by seven, and
-	// stores eight octets of out and moves on by at most eight.
-	windows := 0
-	if len(p)-i >= 8 && len(out)-o >= 8 {
-		windows = min((len(p)-i-8)/7, (len(out)-o-8)/8) + 1
-	}
+	windows := roomForWords(len(out)-o, len(p)-i, math.MaxInt)
 	o, i, last5, acc, nacc = unstuffLoopBMI2(out, o, p, i, windows, sh, last5, acc, nacc)
 	c := uint64(0)
 	if last5 == 0x1F {
@@ -90,13 +84,7 @@ func stuffWords(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, 
 	o, i, budget := 0, 0, maxWords
 	var left, np int
 	for useAVX512 {
-		// Every block loads 64 octets of p and moves on by 56, and
-		// stores eight words of out and moves on by at most eight.
-		blocks := 0
-		if len(p)-i >= 64 && len(out)-o >= 64 {
-			blocks = min((len(p)-i-64)/56, (len(out)-o-64)/64) + 1
-		}
-		blocks = min(blocks, budget/8)
+		blocks := roomForBlocks(len(out)-o, len(p)-i, budget/8)
 		if blocks == 0 {
 			break
 		}
@@ -108,7 +96,7 @@ func stuffWords(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, 
 		}
 		// A block with a word of more than seven zeros: its eight words
 		// go through the BMI2 loop, which leaves such a word to chunk.
-		w := bmi2Words(len(out)-o, len(p)-i, 8)
+		w := roomForWords(len(out)-o, len(p)-i, 8)
 		left, np, acc, n, l = stuffWordsBMI2(out[o:], p[i:], w, acc, n, l)
 		took = len(p) - i - np
 		o, i, budget = len(out)-left, len(p)-np, budget-took/7
@@ -116,20 +104,30 @@ func stuffWords(out, p []byte, acc uint64, n uint, l uint64) (int, int, uint64, 
 			return len(out) - o, len(p) - i, acc, n, l
 		}
 	}
-	w := bmi2Words(len(out)-o, len(p)-i, budget)
+	w := roomForWords(len(out)-o, len(p)-i, budget)
 	left, np, acc, n, l = stuffWordsBMI2(out[o:], p[i:], w, acc, n, l)
 	return left, np, acc, n, l
 }
 
-// bmi2Words is how many of at most max words stuffWordsBMI2 may take with
-// no octets of out and np of p left: every word loads eight octets of p
-// and moves on by seven, and stores eight octets of out and moves on by
-// at most eight.
-func bmi2Words(no, np, max int) int {
+// roomForWords is how many of at most max words or windows the BMI2
+// loops may take with no octets of out and np of p left: every one loads
+// eight octets of p and moves on by seven, and stores eight octets of out
+// and moves on by at most eight.
+func roomForWords(no, np, max int) int {
 	if np < 8 || no < 8 || max <= 0 {
 		return 0
 	}
 	return min((np-8)/7, (no-8)/8, max-1) + 1
+}
+
+// roomForBlocks is roomForWords for the AVX-512 loops' blocks of eight:
+// every block loads 64 octets of p and moves on by 56, and stores eight
+// words of out and moves on by at most 64 octets.
+func roomForBlocks(no, np, max int) int {
+	if np < 64 || no < 64 || max <= 0 {
+		return 0
+	}
+	return min((np-64)/56, (no-64)/64, max-1) + 1
 }
 
 // useAVX512 selects stuffBlocksAVX512 and unstuffBlocksAVX512, which need (beyond
@@ -147,7 +145,7 @@ var useAVX512 = useBMI2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.
 //go:noescape
 func stuffBlocksAVX512(out, p []byte, blocks int, acc uint64, n uint, l uint64) (left, np int, racc uint64, rn uint, rl uint64)
 
-// maxWords bounds the words of one stuffWordsBMI2 call.
+// maxWords bounds the words of one stuffWords call.
 const maxWords = 1 << 12
 
 // stuffWordsBMI2 is stuffWordsGo with the zeros of a word inserted by one
