@@ -330,6 +330,10 @@ func (c *call) end(result, reason, msg string) {
 	c.hangup(msg)
 }
 
+// hanger is a caller's stream that can be released at once, dropping what
+// the caller has not taken (lapm.Link).
+type hanger interface{ Hangup() }
+
 // hangup tells the caller msg (if any) and hangs up; only the first call
 // has an effect.
 func (c *call) hangup(msg string) {
@@ -347,10 +351,16 @@ func (c *call) hangup(msg string) {
 			}
 			// A V.42 link has no write deadline: its Write waits while a
 			// window's worth is queued and the caller's receiver stays
-			// busy. Hanging up the line under it ends that wait.
+			// busy. Releasing the link at once (DISC, which a busy
+			// receiver still takes) ends that wait; any other stream's
+			// wait ends by hanging up the line under it.
 			closed := make(chan struct{})
 			t := time.AfterFunc(limit, func() {
 				defer close(closed)
+				if h, ok := w.(hanger); ok {
+					h.Hangup()
+					return
+				}
 				_ = c.line.Close()
 			})
 			_, _ = io.WriteString(w, msg)
@@ -679,7 +689,11 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	// On a paced line, output to the caller counts as activity as it is
 	// written (see callerWriter).
 	stopBreaks := forwardBreaks(c.breaks, conn)
-	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), c.line, watch.backendConn(conn), &c.cnt)
+	var hangUp func()
+	if h, ok := c.w.(hanger); ok {
+		hangUp = h.Hangup
+	}
+	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), hangUp, c.line, watch.backendConn(conn), &c.cnt)
 	stopBreaks()
 	watch.stop()
 	c.sessionEnded(res, pctx, lim, program)

@@ -157,16 +157,7 @@ func TestSessionTimeLimit(t *testing.T) {
 // call (its line slot) never ended, nor did a Shutdown after it.
 func TestIdleTimeoutCallerNotReading(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	addr := tcpBackendServer(t, func(c net.Conn) {
-		// Output until the gateway stops taking it (its writes to the
-		// caller block), then wait for the close.
-		chunk := make([]byte, 32<<10)
-		for {
-			if _, err := c.Write(chunk); err != nil {
-				return
-			}
-		}
-	})
+	addr := tcpBackendServer(t, floodHandler)
 	c := testConfig(t, config.Backend{Name: "flood", Type: config.BackendTCP, Address: config.HostPort(addr)})
 	c.Lines.IdleTimeout.Duration = 300 * time.Millisecond
 	c.StateDir = t.TempDir()
@@ -194,6 +185,39 @@ func TestIdleTimeoutCallerNotReading(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	recs := waitRecords(t, g.Store, 1)
+	if len(recs) != 1 || recs[0].Result != store.ResultCompleted || recs[0].Reason != "idle timeout" {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// TestIdleTimeoutV42CallerBusy: a V.42 caller that keeps its receiver
+// busy (RNR) until idle_timeout is released with DISC once the last words
+// cannot reach it: its link ends in order and reads the end, not a line
+// failure (adversarial trial: the line was hung up under the link).
+func TestIdleTimeoutV42CallerBusy(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, floodHandler)
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}},
+		config.Backend{Name: "flood", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	s.st.Load().cfg.Lines.IdleTimeout.Duration = 300 * time.Millisecond
+	link, done, err := v42Dial(t, s, "vic", "pw", key.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	// The caller reads nothing until the gateway has hung up.
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the idle session of a busy V.42 caller was never hung up")
+	}
+	if _, err := io.Copy(io.Discard, link); err != nil {
+		t.Errorf("caller's link after the hang-up: %v, want a release (DISC)", err)
+	}
+	if st := link.Stats(); st.RNRSent == 0 {
+		t.Errorf("the caller's receiver never went busy: %+v", st)
+	}
+	recs := records(t, st)
 	if len(recs) != 1 || recs[0].Result != store.ResultCompleted || recs[0].Reason != "idle timeout" {
 		t.Fatalf("records: %+v", recs)
 	}

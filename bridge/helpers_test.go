@@ -174,6 +174,17 @@ func tcpBackendServer(t testing.TB, handle func(net.Conn)) string {
 
 func echoHandler(c net.Conn) { io.Copy(c, c) }
 
+// floodHandler sends output until the gateway stops taking it (its writes
+// to the caller block), then until the close.
+func floodHandler(c net.Conn) {
+	chunk := make([]byte, 32<<10)
+	for {
+		if _, err := c.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
 // waitRecords waits (up to 10 s) until st holds n call records and
 // returns them. A call writes its record as it finishes, after it gave
 // its line slot back (a call that never reached a backend gives it back

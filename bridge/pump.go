@@ -177,10 +177,14 @@ type counters struct {
 //
 // Whenever the backend is closed for the backend->caller copy (a stop,
 // the linger, a backend write failure) and that copy is blocked writing
-// to a caller that does not read, the caller's line is hung up
-// callerWriteGrace later, so that no ending waits on the caller.
-func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be BackendConn, cnt *counters) pumpResult {
-	p := &pumpEnd{be: be, line: line}
+// to a caller that does not read, the caller is hung up callerWriteGrace
+// later, so that no ending waits on the caller: by hangUp if not nil (a
+// V.42 link's release, see hanger), else by closing its line.
+func pump(ctx context.Context, r io.Reader, w io.Writer, hangUp func(), line transport.Line, be BackendConn, cnt *counters) pumpResult {
+	if hangUp == nil {
+		hangUp = func() { _ = line.Close() }
+	}
+	p := &pumpEnd{be: be, line: line, hangUpCaller: hangUp}
 	// Control forwarding uses the backend (Resize); it stops when the
 	// backend is closed (closeBackend), a Resize meanwhile failing.
 	p.stopCtl = startControl(line, be)
@@ -224,11 +228,12 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, line transport.Line, be
 // pumpEnd is what the two copies of one pump and its stop share: how the
 // session ended (the first end reported wins) and the backend's close.
 type pumpEnd struct {
-	be      BackendConn
-	line    transport.Line
-	stopCtl func()
-	ctlOnce sync.Once
-	beOnce  sync.Once
+	be           BackendConn
+	line         transport.Line
+	hangUpCaller func()
+	stopCtl      func()
+	ctlOnce      sync.Once
+	beOnce       sync.Once
 
 	// linger closes the backend backendLinger after the caller hung up;
 	// set by the caller->backend copy before it returns.
@@ -286,7 +291,7 @@ func (p *pumpEnd) stopControl() { p.ctlOnce.Do(p.stopCtl) }
 // a second caller returns when the first is done. It is safe from any
 // goroutine (the linger timer, ctx's stop). The close ends the
 // backend->caller copy's reads, not a Write to a caller that does not
-// read: unless that copy has returned, the caller's line is hung up
+// read: unless that copy has returned, the caller is hung up
 // callerWriteGrace later.
 func (p *pumpEnd) closeBackend() {
 	p.beOnce.Do(func() {
@@ -303,7 +308,7 @@ func (p *pumpEnd) closeBackend() {
 			p.hungUp = make(chan struct{})
 			p.hangUp = time.AfterFunc(callerWriteGrace, func() {
 				defer close(p.hungUp)
-				_ = p.line.Close()
+				p.hangUpCaller()
 			})
 		}
 	})

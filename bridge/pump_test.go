@@ -434,7 +434,7 @@ func startPump(t *testing.T, callerIn io.Reader) *pumpRig {
 	if callerIn == nil {
 		callerIn = rig.callerR
 	}
-	go func() { rig.done <- pump(rig.ctx, callerIn, rig.toCaller, plainLine{}, rig.be, &rig.cnt) }()
+	go func() { rig.done <- pump(rig.ctx, callerIn, rig.toCaller, nil, plainLine{}, rig.be, &rig.cnt) }()
 	return rig
 }
 
@@ -669,7 +669,7 @@ func startStalledPump(t *testing.T, ctx context.Context) (*stalledCaller, *pipeB
 	be := newPipeBackend()
 	done := make(chan pumpResult, 1)
 	var cnt counters
-	go func() { done <- pump(ctx, caller, caller, caller, be, &cnt) }()
+	go func() { done <- pump(ctx, caller, caller, nil, caller, be, &cnt) }()
 	go io.WriteString(be.out, "a screenful the caller never reads")
 	synctest.Wait()
 	return caller, be, done
@@ -712,7 +712,7 @@ func TestPumpLingerCallerNotReading(t *testing.T) {
 		be := newPipeBackend()
 		done := make(chan pumpResult, 1)
 		var cnt counters
-		go func() { done <- pump(t.Context(), strings.NewReader("bye"), caller, caller, be, &cnt) }()
+		go func() { done <- pump(t.Context(), strings.NewReader("bye"), caller, nil, caller, be, &cnt) }()
 		if got, err := io.ReadAll(be.in); err != nil || string(got) != "bye" {
 			t.Fatalf("backend read %q, %v", got, err)
 		}
@@ -739,7 +739,7 @@ func TestPumpBackendEndsCallerSlow(t *testing.T) {
 		be := newPipeBackend()
 		done := make(chan pumpResult, 1)
 		var cnt counters
-		go func() { done <- pump(t.Context(), callerR, toCaller, plainLine{}, be, &cnt) }()
+		go func() { done <- pump(t.Context(), callerR, toCaller, nil, plainLine{}, be, &cnt) }()
 		go func() {
 			io.WriteString(be.out, "last words")
 			be.out.Close()
@@ -928,7 +928,7 @@ func TestStopWithResizeBehindBlockedUpload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var cnt counters
 	done := make(chan pumpResult, 1)
-	go func() { done <- pump(ctx, zeroes{}, line, line, be, &cnt) }()
+	go func() { done <- pump(ctx, zeroes{}, line, nil, line, be, &cnt) }()
 	// Until the upload blocks: the count stops growing.
 	for last := int64(-1); ; {
 		time.Sleep(100 * time.Millisecond)

@@ -1842,6 +1842,24 @@ func (l *Link) Close() error {
 	return nil
 }
 
+// Hangup releases the link now, for the end of a call whose peer no longer
+// takes data (its receiver busy, or too slow for the last words to reach
+// it in time): DISC goes out at once (V.42 §8.7), what is queued or not yet
+// acknowledged is dropped, and a Write waiting for room returns ErrClosed.
+// Close, which would first wait up to N400 x T401 for the queue to drain,
+// then waits for the peer's UA (at most N400 x T401 as well) and hangs up
+// the line; so does the link on its own.
+func (l *Link) Hangup() {
+	_ = l.do(func(now time.Time) error {
+		l.mu.Lock()
+		l.closedHere = true
+		l.mu.Unlock()
+		l.stopWrites(ErrClosed)
+		l.m.hangup(now)
+		return nil
+	})
+}
+
 // Break sends a break signal to the peer (UI BRK, V.42 §8.13); it is
 // retransmitted until acknowledged. Only in the data phase.
 func (l *Link) Break() error {

@@ -839,6 +839,54 @@ func TestLinkSlowReaderResumes(t *testing.T) {
 	})
 }
 
+// Hangup releases a link whose peer keeps its receiver busy at once: the
+// Write waiting for room returns, DISC goes out and the peer, which still
+// takes unnumbered frames, answers UA and reads what it had and then the
+// end. Close would first wait N400 x T401 for the queue to drain (the
+// bridge's idle timeout on such a caller hung up the line without DISC).
+func TestLinkHangupBusyPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := linesim.NewPair(linesim.Config{Seed: 34, Buffer: 4 << 10})
+		p := LinkParams{N401: 128, K: 4}
+		cfg := Config{Params: p, T403: -1}
+		la, lb := openPair(t, ctx, a, b, cfg, cfg)
+		establishPair(t, ctx, la, lb)
+		data := pattern(256 << 10)
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := la.Write(data)
+			wrote <- err
+		}()
+		synctest.Wait()
+		if st := lb.Stats(); st.RNRSent == 0 {
+			t.Fatalf("receiver never reported busy: %+v", st)
+		}
+		start := time.Now()
+		la.Hangup()
+		if err := <-wrote; !errors.Is(err, ErrClosed) {
+			t.Fatalf("the waiting Write returned %v, want ErrClosed", err)
+		}
+		if err := la.Close(); err != nil {
+			t.Fatalf("Close after Hangup: %v (the peer's UA never came)", err)
+		}
+		if d := time.Since(start); d >= la.cfg.T401 {
+			t.Errorf("the release took %v, at least T401 (%v)", d, la.cfg.T401)
+		}
+		got, err := io.ReadAll(lb)
+		if err != nil {
+			t.Fatalf("the peer's Read after DISC: %v, want the end", err)
+		}
+		if len(got) == 0 || len(got) == len(data) || !bytes.Equal(got, data[:len(got)]) {
+			t.Fatalf("the peer read %d octets of %d, not a prefix", len(got), len(data))
+		}
+		if _, err := la.Write([]byte("x")); !errors.Is(err, ErrClosed) {
+			t.Errorf("Write after Hangup: %v", err)
+		}
+		lb.Close()
+	})
+}
+
 // While the FCS changes to FCS-32 the reader decodes with both FCSs. One
 // FCS-32 frame in 65,536 also passes the FCS-16 check (read with two
 // octets of its FCS as information): that reading must be dropped, and

@@ -555,6 +555,20 @@ func (m *machine) close(now time.Time) {
 	m.startDisc(now)
 }
 
+// hangup releases the link at once (DISC now, V.42 §8.7), dropping what is
+// queued or unacknowledged: the end of a call whose peer no longer takes
+// data, where close would first wait up to N400 x T401 for it to drain.
+func (m *machine) hangup(now time.Time) {
+	if m.st.ended() || m.st == stateDisconnecting {
+		return
+	}
+	m.closeAsked = true
+	if n := len(m.txq) + seqDiff(m.vs, m.va); m.st == stateConnected && n > 0 {
+		m.logf("lapm: %s: hang-up: %d payloads still unacknowledged are dropped", m.cfg.role, n)
+	}
+	m.startDisc(now)
+}
+
 func (m *machine) startDisc(now time.Time) {
 	m.setState(stateDisconnecting)
 	m.retry = 0
