@@ -11,6 +11,7 @@ import (
 
 	"github.com/dialgate/dialgate/internal/admit"
 	"github.com/dialgate/dialgate/internal/burstlog"
+	"github.com/dialgate/dialgate/transport"
 )
 
 // Defaults of the bounds on HTTP connections that are not (yet) lines.
@@ -115,32 +116,89 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 	}
 }
 
-// limitedConn is a connection counted by a connLimiter.
+// limitedConn is a connection counted by a connLimiter. Its reads are
+// metered against wire, the line's read budget once it is one (see
+// wireMetered).
 type limitedConn struct {
 	net.Conn
 	l    *connLimiter
 	src  netip.Addr
 	once sync.Once
+	wire transport.ReadBudget
 }
 
 // NetConn is the connection under the limit (sockstate reads its TCP
 // state through it).
 func (c *limitedConn) NetConn() net.Conn { return c.Conn }
 
+func (c *limitedConn) Read(p []byte) (int, error) { return meteredRead(c.Conn, &c.wire, p) }
+
+func (c *limitedConn) wireBudget() *transport.ReadBudget { return &c.wire }
+
+// wireMetered is a connection whose reads spend a budget: every octet the
+// peer sends counts, frame headers, pings, text and control messages and
+// empty frames included, not only the binary payloads that Line.Read
+// returns (adversarial trial: a caller that had not logged in sent 5 GB of
+// text frames, or endless empty continuation frames, at a core's cost
+// until handshake_deadline). Line.SetReadBudget sets it.
+type wireMetered interface {
+	wireBudget() *transport.ReadBudget
+}
+
+// meteredRead reads c, spending b; over the budget the read fails.
+func meteredRead(c net.Conn, b *transport.ReadBudget, p []byte) (int, error) {
+	n, err := c.Read(p)
+	if n > 0 && !b.Spend(n) {
+		return 0, fmt.Errorf("ws: %w", transport.ErrReadBudget)
+	}
+	return n, err
+}
+
+// meteredTCPConn is an upgraded connection still metered by its
+// limitedConn's budget. It embeds the *net.TCPConn, whose writev (through
+// net.Buffers) gorilla/websocket uses to write a message's header and
+// payload in one system call: through a net.Conn wrapper they were two
+// writes, and a bulk transfer made half again as many system calls.
+type meteredTCPConn struct {
+	*net.TCPConn
+	wire *transport.ReadBudget
+}
+
+func (c *meteredTCPConn) Read(p []byte) (int, error) { return meteredRead(c.TCPConn, c.wire, p) }
+
+func (c *meteredTCPConn) NetConn() net.Conn { return c.TCPConn }
+
+func (c *meteredTCPConn) wireBudget() *transport.ReadBudget { return c.wire }
+
 // unwrapHijack hands the WebSocket upgrade the connection under a
-// limitedConn: the limit stops counting at the hijack (connState), and
-// gorilla/websocket writes a message's header and payload with one
-// writev only on a *net.TCPConn (net.Buffers); through the wrapper they
-// were two writes, and a bulk transfer made half again as many system
-// calls.
+// limitedConn, metered still (meteredTCPConn): the limit stops counting
+// at the hijack (connState).
 type unwrapHijack struct{ http.ResponseWriter }
 
 func (u unwrapHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(u.ResponseWriter).Hijack()
 	if lc, ok := c.(*limitedConn); ok {
-		c = lc.Conn
+		if tc, ok := lc.Conn.(*net.TCPConn); ok {
+			c = &meteredTCPConn{TCPConn: tc, wire: &lc.wire}
+		}
 	}
 	return c, brw, err
+}
+
+// wireBudgetOf is the budget that meters c's reads, found under any
+// wrappers (TLS), or nil.
+func wireBudgetOf(c net.Conn) *transport.ReadBudget {
+	for c != nil {
+		if m, ok := c.(wireMetered); ok {
+			return m.wireBudget()
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = u.NetConn()
+	}
+	return nil
 }
 
 // peerAddr is a connection's remote IP address (invalid if it has none).

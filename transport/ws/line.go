@@ -115,8 +115,9 @@ type Line struct {
 	textDec             textDecoder
 	decoded             []byte
 
-	budget transport.ReadBudget // SetReadBudget's
-	berr   atomic.Bool          // the budget was exceeded
+	budget transport.ReadBudget  // SetReadBudget's, on the payloads Read returns
+	wire   *transport.ReadBudget // SetReadBudget's, on the connection's octets (nil: none)
+	berr   atomic.Bool           // a budget was exceeded
 
 	infoMu sync.Mutex
 	info   transport.LineInfo
@@ -168,6 +169,7 @@ func newLine(conn *websocket.Conn, cfg lineConfig) *Line {
 		readerDone:   make(chan struct{}),
 		keepDone:     make(chan struct{}),
 	}
+	l.wire = wireBudgetOf(l.nc)
 	l.control = l.proto == "" || l.proto == ProtoBinary
 	l.info.Subproto = l.proto
 	conn.SetReadLimit(cfg.readLimit)
@@ -248,8 +250,15 @@ func (l *Line) Read(p []byte) (int, error) {
 }
 
 // SetReadBudget implements transport.ReadBudgeter. The octets counted are
-// those of the messages' payloads as Read returns them.
-func (l *Line) SetReadBudget(n int64) { l.budget.Set(n) }
+// those of the messages' payloads as Read returns them and, on a line
+// accepted by a Listener, every octet the connection carries from the
+// peer (frames of any kind, TLS records), read or not.
+func (l *Line) SetReadBudget(n int64) {
+	if l.wire != nil {
+		l.wire.Set(n)
+	}
+	l.budget.Set(n)
+}
 
 // Write sends p to the peer in messages of the negotiated subprotocol. It is
 // safe to call from several goroutines; each call's octets stay together.
@@ -601,6 +610,10 @@ func (l *Line) readError(err error) error {
 		return io.EOF
 	case isDone(l.done):
 		return fmt.Errorf("ws: read: %w", transport.ErrHungUp)
+	case errors.Is(err, transport.ErrReadBudget):
+		l.berr.Store(true)
+		l.logf("ws: %s: sent more than its read budget; no more is read", l.remote())
+		return fmt.Errorf("ws: read: %w", transport.ErrReadBudget)
 	case errors.Is(err, websocket.ErrReadLimit):
 		l.logf("ws: %s: message over the read limit, closed with status 1009", l.remote())
 		return fmt.Errorf("%w (closed with status 1009)", ErrMessageTooBig)
