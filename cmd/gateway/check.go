@@ -89,11 +89,18 @@ gateway run as root would make it).`)
 		warnings = append(warnings, userBackendWarnings(c, users)...)
 	case errors.Is(err, iofs.ErrNotExist):
 		// c.Warnings says so and how to add a user.
+	case errors.Is(err, iofs.ErrPermission) && isStateDirOwner(c.StateDir):
+		// The check runs as the gateway's user (state_dir's owner).
+		failed = append(failed, fmt.Errorf("users file %s: %s, the owner of state_dir, may not read it: gateway serve running as %s would not start (%w)", c.UsersFile, currentUserName(), currentUserName(), err))
 	case errors.Is(err, iofs.ErrPermission):
 		// The operator may check the file as another user than the
 		// gateway's, which alone may read the users file.
 		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (run the check as the gateway's user; a gateway running as %s would not start)", c.UsersFile, currentUserName(), currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
+		if why := unreadableByOwner(c.UsersFile, c.StateDir); why != "" {
+			failed = append(failed, fmt.Errorf("users file %s", why))
+			break
+		}
 		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
 	default:
@@ -107,9 +114,15 @@ gateway run as root would make it).`)
 	case err == nil:
 		key.Wipe()
 	case errors.Is(err, iofs.ErrNotExist):
+	case errors.Is(err, iofs.ErrPermission) && isStateDirOwner(c.StateDir):
+		failed = append(failed, fmt.Errorf("host key in %s: %s, the owner of state_dir, may not read it: gateway serve running as %s would not start (%w)", c.StateDir, currentUserName(), currentUserName(), err))
 	case errors.Is(err, iofs.ErrPermission):
 		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (run the check as the gateway's user)", c.StateDir, currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
+		if why := unreadableByOwner(filepath.Join(c.StateDir, auth.HostKeyFile), c.StateDir); why != "" {
+			failed = append(failed, fmt.Errorf("host key %s", why))
+			break
+		}
 		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
 	default:
@@ -280,6 +293,34 @@ func unsafeForOtherUser(err error, stateDir string) bool {
 	}
 	uid, _, ok := fileOwner(stateDir)
 	return ok && uid != 0
+}
+
+// isStateDirOwner reports whether the check runs as the owner of
+// stateDir, the gateway's user.
+func isStateDirOwner(stateDir string) bool {
+	uid, _, ok := fileOwner(stateDir)
+	return ok && uid == os.Geteuid()
+}
+
+// unreadableByOwner says why the owner of stateDir, the gateway's user
+// when the check runs as root (see unsafeForOtherUser), could not read
+// path, or "" if it could or that is not known: path is another user's
+// and grants no group or other read, or is its own without owner read.
+// (Group membership is not guessed: a group-readable file passes.)
+func unreadableByOwner(path, stateDir string) string {
+	duid, _, ok := fileOwner(stateDir)
+	fuid, _, fok := fileOwner(path)
+	fi, err := os.Stat(path)
+	if !ok || !fok || err != nil {
+		return ""
+	}
+	m := fi.Mode().Perm()
+	if fuid == duid && m&0o400 != 0 || fuid != duid && m&0o044 != 0 {
+		return ""
+	}
+	owner := stateDirOwner(stateDir)
+	return fmt.Sprintf("%s (owner uid %d, mode %04o) is not readable by %s, the owner of state_dir: gateway serve running as that user would not start (chown %s %s; chmod 0600 %s)",
+		path, fuid, m, owner, stateDirUser(stateDir), path, path)
 }
 
 // notForThisUser is the warning for an error unsafeForOtherUser accepts,

@@ -273,3 +273,102 @@ func TestCheckServeFIFOInStateDir(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckOwnerCannotRead: a host key the gateway's user (state_dir's
+// owner) cannot read fails the check, whether it runs as root or as that
+// user, as gateway serve would fail (operator trial: a key restored as
+// root, owned by root, passed with "ok" or "ok only for nobody", and
+// serve as nobody stopped with permission denied).
+func TestCheckOwnerCannotRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the check as uid 65534")
+	}
+	const nobody = 65534
+	base, err := os.MkdirTemp("", "dialgate-owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	// Everything the check as nobody opens must be reachable by nobody.
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "gateway")
+	data, err := os.ReadFile(gatewayBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(base, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(state, "users.toml")
+	if r := userCmd(t, "pw one 1\n", nil, append([]string{"add", "--users", users, "--password-stdin"}, append(userCmdCheap, "alice")...)...); r.code != exitOK {
+		t.Fatalf("user add: %+v", r)
+	}
+	key := filepath.Join(state, auth.HostKeyFile)
+	if _, err := auth.CreateHostKey(state, false); err != nil { // root's, 0600
+		t.Fatal(err)
+	}
+	for _, p := range []string{state, users} {
+		if err := os.Chown(p, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := ownerTestConfig(t, base, users)
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check := func(asNobody bool) (int, string) {
+		t.Helper()
+		cmd := exec.Command(bin, "check", cfg)
+		if asNobody {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	// The key left root's (0600): nobody's gateway cannot read it.
+	for _, asNobody := range []bool{false, true} {
+		want := "is not readable by nobody (uid 65534), the owner of state_dir"
+		if asNobody {
+			want = "nobody, the owner of state_dir, may not read it: gateway serve running as nobody would not start"
+		}
+		if code, out := check(asNobody); code != exitFailure || !strings.Contains(out, want) {
+			t.Errorf("root's key, check as nobody %v: exit %d, output:\n%s\nwant exit %d and %q", asNobody, code, out, exitFailure, want)
+		}
+	}
+	// Nobody's own key, but mode 0000.
+	if err := os.Chown(key, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(key, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, asNobody := range []bool{false, true} {
+		if code, out := check(asNobody); code != exitFailure {
+			t.Errorf("key mode 0000, check as nobody %v: exit %d, output:\n%s", asNobody, code, out)
+		}
+	}
+	// Nobody's key, 0600: the check passes either way.
+	if err := os.Chmod(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, asNobody := range []bool{false, true} {
+		if code, out := check(asNobody); code != exitOK {
+			t.Errorf("nobody's key, check as nobody %v: exit %d, output:\n%s", asNobody, code, out)
+		}
+	}
+}
