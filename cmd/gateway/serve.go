@@ -80,7 +80,11 @@ drains calls for up to [lines] drain_timeout.`)
 		}
 		cfg = c
 	}
-	log, err := newLogger(cfg.Log)
+	zc, err := loggerConfig(cfg.Log)
+	var log *zap.Logger
+	if err == nil {
+		log, err = zc.Build()
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gateway serve: %v\n", err)
 		return exitFailure
@@ -89,7 +93,7 @@ drains calls for up to [lines] drain_timeout.`)
 	if err := hardenProcess(); err != nil {
 		log.Warn("the process stays dumpable (core files, ptrace by its user)", zap.Error(err))
 	}
-	if err := serve(cfg, *cfgPath, demo, log); err != nil {
+	if err := serve(cfg, *cfgPath, demo, log, zc.Level); err != nil {
 		err = explainStartError(cfg, demo, err)
 		// A console log would say the same on the same stderr: one
 		// line is enough. A JSON log gets the event for its consumers.
@@ -176,7 +180,9 @@ func loggerConfig(c config.Log) (zap.Config, error) {
 	return zc, nil
 }
 
-func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
+// serve runs the gateway until SIGTERM or SIGINT; level is log's, which a
+// reload sets.
+func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level zap.AtomicLevel) error {
 	// Judged before it is created: a state_dir in a directory others may
 	// write in is refused, and not made there first.
 	if err := auth.CheckStateDir(cfg.StateDir); err != nil {
@@ -300,7 +306,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 	defer signal.Stop(sig)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			reload(gw, verifier, cbSvc, path, log)
+			reload(gw, verifier, cbSvc, path, log, level)
 			continue
 		}
 		drain := gw.Config().Lines.DrainTimeout.Duration
@@ -326,9 +332,10 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger) error {
 }
 
 // reload re-reads the configuration file (backends, line limits,
-// maintenance switch) and the users file. Listener addresses and the
-// [callback] section need a restart.
-func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger) {
+// maintenance switch, the log level) and the users file. Listener
+// addresses, state_dir, the log format and the [callback] and [metrics]
+// sections need a restart.
+func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger, level zap.AtomicLevel) {
 	cfg := gw.Config()
 	oldCfg, oldUsers := cfg, v.Auth().Users().List()
 	// Certificates renewed in place are read whatever else the reload
@@ -367,6 +374,32 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 			log.Warn("reload: [callback] changes take effect only with a restart")
 		}
 		c.Callback = cfg.Callback
+		// Opened at start-up as well (operator trial: changes to these
+		// were dropped without a word).
+		if c.Metrics != cfg.Metrics {
+			log.Warn("reload: [metrics] changes take effect only with a restart")
+		}
+		if c.StateDir != cfg.StateDir {
+			log.Warn("reload: state_dir changes take effect only with a restart", zap.String("state_dir", cfg.StateDir))
+		}
+		if c.Log.Format != cfg.Log.Format {
+			log.Warn("reload: [log] format changes take effect only with a restart", zap.String("format", string(cfg.Log.Format)))
+		}
+		c.Metrics, c.StateDir, c.Log.Format = cfg.Metrics, cfg.StateDir, cfg.Log.Format
+		if c.Log.Level != cfg.Log.Level {
+			// Valid: LoadSettings checked it.
+			if lvl, err := zapcore.ParseLevel(string(c.Log.Level)); err == nil {
+				// Said at the level that shows more: before a rise,
+				// after a fall.
+				if lvl > level.Level() {
+					log.Info("reload: log level changed", zap.String("log_level", lvl.String()))
+					level.SetLevel(lvl)
+				} else {
+					level.SetLevel(lvl)
+					log.Info("reload: log level changed", zap.String("log_level", lvl.String()))
+				}
+			}
+		}
 		// Keep the listeners being served; take everything else.
 		var kept []string
 		c.Listeners, kept = mergeListeners(cfg.Listeners, c.Listeners)
