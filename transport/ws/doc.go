@@ -141,8 +141,10 @@
 // a log line (cross-site WebSocket hijacking, RFC 6455 §10.2).
 //
 // The same origin does not count on a connection to a loopback address
-// (127.0.0.0/8, ::1; whatever address the server listens on) unless the
-// Host is "localhost" or an IP literal, with or without a port: an
+// (127.0.0.0/8, ::1; whatever address the server listens on), nor on one
+// to a private or link-local address from a private, link-local or
+// loopback one (a LAN), unless the Host is "localhost" or an IP literal,
+// with or without a port: an
 // attacker's page on evil.example whose DNS name is then pointed at
 // 127.0.0.1 (DNS rebinding) is its own origin, with Host and Origin both
 // evil.example, and would reach a gateway on loopback that the attacker

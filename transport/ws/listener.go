@@ -406,23 +406,48 @@ func (l *Listener) originAllowed(r *http.Request) (origin string, ok bool, hint 
 	// then points at 127.0.0.1 (DNS rebinding) is its own origin, and
 	// the browser sends Host and Origin evil.example. Only localhost and
 	// IP literals, which no one else's DNS can rebind, pass as the same
-	// origin there; other names must be listed.
-	if viaLoopback(r) && !unrebindableHost(r.Host) {
-		return origin, false, " (a name other than localhost on a loopback address may be a DNS-rebinding page; to accept it, list the origin in allowed_origins)"
+	// origin there; other names must be listed. So on a private network
+	// (see rebindable).
+	if where := rebindable(r); where != "" && !unrebindableHost(r.Host) {
+		return origin, false, " (a name other than localhost on " + where + " may be a DNS-rebinding page; to accept it, list the origin in allowed_origins)"
 	}
 	return origin, true, ""
 }
 
-// viaLoopback reports whether r arrived on a connection to a loopback
-// address (net/http's LocalAddrContextKey), whatever address the server
-// listens on.
-func viaLoopback(r *http.Request) bool {
+// rebindable says where r arrived if a DNS-rebinding page could have sent
+// it, else "": on a connection to a loopback address (net/http's
+// LocalAddrContextKey, whatever address the server listens on), or to a
+// private or link-local address from one (a gateway on a LAN, which a
+// page on the Internet can reach through the browser of a user on that
+// LAN: security trial). A caller from a public address is not a browser
+// inside the network, so a gateway on a private address behind 1:1 NAT
+// (a cloud machine) keeps its same-origin pages.
+func rebindable(r *http.Request) string {
 	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if !ok {
-		return false
+		return ""
 	}
 	ap, err := netip.ParseAddrPort(a.String())
-	return err == nil && ap.Addr().Unmap().IsLoopback()
+	if err != nil {
+		return ""
+	}
+	if ap.Addr().Unmap().IsLoopback() {
+		return "a loopback address"
+	}
+	if !inside(ap.Addr()) {
+		return ""
+	}
+	if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && (inside(peer.Addr()) || peer.Addr().Unmap().IsLoopback()) {
+		return "a private address"
+	}
+	return ""
+}
+
+// inside reports whether a is a private (RFC 1918, RFC 4193) or
+// link-local unicast address.
+func inside(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsPrivate() || a.IsLinkLocalUnicast()
 }
 
 // unrebindableHost reports whether a Host header (with or without a port)

@@ -654,21 +654,39 @@ func TestOriginSameNameBeyondLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	const public = "198.51.100.7:40000"
 	for _, c := range []struct {
-		local net.Addr
-		ok    bool
+		local  net.Addr
+		remote string
+		ok     bool
 	}{
-		{&net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}, true},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8::10"), Port: 8080}, true},
-		{&net.TCPAddr{IP: net.ParseIP("127.0.0.2"), Port: 8080}, false},
-		{&net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: 8080}, false},
-		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, false},
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}, public, true},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::10"), Port: 8080}, public, true},
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.2"), Port: 8080}, public, false},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: 8080}, public, false},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, public, false},
+		// A gateway on a LAN, called from the LAN: a browser there may
+		// carry a rebound page (security trial). Called from a public
+		// address (1:1 NAT, a cloud machine) it keeps its pages.
+		{&net.TCPAddr{IP: net.ParseIP("192.168.1.5"), Port: 8080}, "192.168.1.20:50000", false},
+		{&net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8080}, "[fd00::7]:50000", false},
+		{&net.TCPAddr{IP: net.ParseIP("fd12::5"), Port: 8080}, "127.0.0.1:50000", false},
+		{&net.TCPAddr{IP: net.ParseIP("169.254.3.4"), Port: 8080}, "169.254.9.9:50000", false},
+		{&net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8080}, public, true},
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}, "192.168.1.20:50000", true},
 	} {
 		r := httptest.NewRequest(http.MethodGet, "http://bbs.example.org:8080/line", nil)
 		r.Header.Set("Origin", "http://bbs.example.org:8080")
+		r.RemoteAddr = c.remote
 		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, c.local))
 		if _, ok, _ := l.originAllowed(r); ok != c.ok {
-			t.Errorf("local address %v: allowed %v, want %v", c.local, ok, c.ok)
+			t.Errorf("local address %v, caller %s: allowed %v, want %v", c.local, c.remote, ok, c.ok)
+		}
+		// An IP literal cannot be rebound.
+		r.Host = "192.168.1.5:8080"
+		r.Header.Set("Origin", "http://192.168.1.5:8080")
+		if _, ok, _ := l.originAllowed(r); !ok {
+			t.Errorf("local address %v, caller %s: an IP literal's own origin refused", c.local, c.remote)
 		}
 	}
 }
