@@ -188,8 +188,13 @@ func TestCheckServeOtherUsersFile(t *testing.T) {
 	}
 
 	// The service user's state directory: the check cannot tell that the
-	// gateway runs as root, and warns.
+	// gateway runs as root, and warns. (Its host key, if serve made one
+	// before refusing, is the service user's too, as keygen run as that
+	// user makes it: root's would fail the check, TestCheckOwnerCannotRead.)
 	if err := os.Chown(state, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(state, auth.HostKeyFile), nobody, nobody); err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := checkBinary(t, "", cfg)
