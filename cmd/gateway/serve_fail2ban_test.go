@@ -101,14 +101,17 @@ func TestFail2banFilters(t *testing.T) {
 				t.Fatalf("redial within the hold-off heard %q", got)
 			}
 		}
-		recs := g.waitRecords(7)
+		// Garbage instead of a login: hung up after 1 MiB, recorded,
+		// and matched (security trial: it was not).
+		dialFrom(t, g, "127.0.0.5", "login: ", strings.Repeat("garbage ", 256<<10))
+		recs := g.waitRecords(8)
 		if got := matches(t, writeFile(t, "gateway.log", g.log.String()), "dialgate.conf"); !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3"}) {
 			t.Errorf("log filter matched %q, want the two denied logins from 127.0.0.2 and .3\n%s", got, g.log.String())
 		}
 		got := matches(t, filepath.Join(g.dir, "state", "calls.jsonl"), "dialgate-calls.conf")
 		slices.Sort(got)
-		if !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.4", "127.0.0.4"}) {
-			t.Errorf("records filter matched %q, want 127.0.0.2 and .3 (denied) and .4 three times (BUSY for the hold-off); records %+v", got, recs)
+		if !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.4", "127.0.0.4", "127.0.0.5"}) {
+			t.Errorf("records filter matched %q, want 127.0.0.2 and .3 (denied), .4 three times (BUSY for the hold-off) and .5 (flood); records %+v", got, recs)
 		}
 	})
 
