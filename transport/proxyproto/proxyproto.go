@@ -121,7 +121,20 @@ func parseV1(s string) (Header, error) {
 	// nginx on a dual-stack socket names IPv4 callers "TCP6 ::ffff:a.b.c.d".
 	h.Source = netip.AddrPortFrom(addrs[0].Unmap(), ports[0])
 	h.Dest = netip.AddrPortFrom(addrs[1].Unmap(), ports[1])
+	if err := callerSource(h.Source.Addr()); err != nil {
+		return Header{}, err
+	}
 	return h, nil
+}
+
+// callerSource refuses a source address no caller has (0.0.0.0, ::, a
+// multicast group): it would stand for every caller that sent it, under
+// one per_source count and one back-off.
+func callerSource(a netip.Addr) error {
+	if a.IsUnspecified() || a.IsMulticast() {
+		return fmt.Errorf("%w: source %s is no caller's address", ErrHeader, a)
+	}
+	return nil
 }
 
 // PROXY protocol version 2 values (section 2.2).
@@ -186,6 +199,9 @@ func parseV2(verCmd, fam byte, rest []byte) (Header, error) {
 		sp := binary.BigEndian.Uint16(rest[2*alen:])
 		dp := binary.BigEndian.Uint16(rest[2*alen+2:])
 		h.Source, h.Dest = netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp)
+		if err := callerSource(src); err != nil {
+			return Header{}, err
+		}
 		tlvs = rest[size:]
 	case 0x12, 0x22, 0x31, 0x32:
 		// UDP over IPv4 or IPv6, UNIX stream or datagram: valid, but no

@@ -66,6 +66,10 @@ func TestRead(t *testing.T) {
 		{"v2 tlv past end", v2(0x21, 0x11, tcp4Body(0x20, 0, 9, 1)), Header{}, "runs past"},
 		{"v2 tlv cut", v2(0x21, 0x11, tcp4Body(0x20, 0)), Header{}, "cut short"},
 		{"v2 too long", v2(0x21, 0x11, make([]byte, MaxV2Extra+1)), Header{}, "at most"},
+		// No caller has these addresses (security trial, X-Forwarded-For).
+		{"v1 unspecified source", []byte("PROXY TCP4 0.0.0.0 198.51.100.1 4000 2323\r\n"), Header{}, "no caller's address"},
+		{"v1 multicast source", []byte("PROXY TCP6 ff02::1 2001:db8::2 1 2\r\n"), Header{}, "no caller's address"},
+		{"v2 unspecified source", v2(0x21, 0x21, append(make([]byte, 16), tcp6[16:]...)), Header{}, "no caller's address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const after = "after the header"

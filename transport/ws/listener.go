@@ -575,8 +575,16 @@ func parseHop(s string) (netip.Addr, error) {
 	if a.Zone() != "" {
 		return netip.Addr{}, errZonedHop
 	}
-	return a.Unmap(), nil
+	if a = a.Unmap(); a.IsUnspecified() || a.IsMulticast() {
+		// No caller calls from these (security trial: 0.0.0.0 stood
+		// for the caller, one per_source count for all who sent it).
+		return netip.Addr{}, errNoCallerHop
+	}
+	return a, nil
 }
+
+// errNoCallerHop is parseHop's error for an address no caller has.
+var errNoCallerHop = errors.New("ws: X-Forwarded-For hop that is no caller's address")
 
 func (l *Listener) trusted(a netip.Addr) bool {
 	// A link-local peer's address has its zone (the interface), which no

@@ -166,6 +166,10 @@ func TestClientAddr(t *testing.T) {
 		{"garbage hop", "10.1.2.3:4000", []string{"203.0.113.7, bogus, 10.5.5.5"}, "", true},
 		{"garbage only", "10.1.2.3:4000", []string{"bogus"}, "", true},
 		{"unknown", "10.1.2.3:4000", []string{"unknown"}, "", true},
+		// No caller's address (security trial: 0.0.0.0 was believed).
+		{"unspecified", "10.1.2.3:4000", []string{"0.0.0.0"}, "", true},
+		{"unspecified v6", "10.1.2.3:4000", []string{"203.0.113.7, ::"}, "", true},
+		{"multicast", "10.1.2.3:4000", []string{"224.0.0.1"}, "", true},
 		{"bracketed without port", "10.1.2.3:4000", []string{"[2001:db8::7]"}, "[2001:db8::7]:0", true},
 		{"empty elements", "10.1.2.3:4000", []string{"203.0.113.7,", ", 10.5.5.5"}, "203.0.113.7:0", true},
 		{"nginx appending to a client's garbage", "10.1.2.3:4000", []string{"garbage, 203.0.113.7"}, "203.0.113.7:0", true},
