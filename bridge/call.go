@@ -231,8 +231,12 @@ func (s *Server) newCall(name string, line transport.Line) *call {
 	lc, _ := st.cfg.Listener(name)
 	if lc.LineRate > 0 {
 		// Like a modem: the line carries lc.LineRate bit/s of start-stop
-		// characters (10 bits each).
-		line = pace.Wrap(line, lc.LineRate, 10)
+		// characters (10 bits each), each way (operator trial: uploads
+		// went at network speed). What a caller sends faster waits in
+		// the transport, whose flow control slows the caller.
+		if p, err := pace.New(line, pace.Config{BitsPerSecond: lc.LineRate, BitsPerChar: 10, PaceReads: true}); err == nil {
+			line = p
+		}
 	}
 	if _, ok := line.(transport.Deadliner); !ok && lc.V42 == config.V42Detect && s.v42 != nil {
 		// Detection times out with read deadlines (T400).
