@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -218,5 +220,88 @@ func TestInputReusesChunks(t *testing.T) {
 	// may be needed; never one per read.
 	if len(k.bufs) > 2 {
 		t.Errorf("%d reads used %d buffers, want at most 2", keys, len(k.bufs))
+	}
+}
+
+// stuckCall is a call that takes no input: its Write blocks until it is
+// hung up (Close, or Hangup where hangs is set: a V.42 link's release),
+// and its Read until Close.
+type stuckCall struct {
+	hangs   bool
+	wrote   chan []byte // each Write's octets as it starts
+	gone    chan struct{}
+	once    sync.Once
+	hangups atomic.Int32
+}
+
+func newStuckCall(hangs bool) *stuckCall {
+	return &stuckCall{hangs: hangs, wrote: make(chan []byte, 16), gone: make(chan struct{})}
+}
+
+func (c *stuckCall) Write(p []byte) (int, error) {
+	c.wrote <- bytes.Clone(p)
+	<-c.gone
+	return 0, errors.New("hung up")
+}
+
+func (c *stuckCall) Read([]byte) (int, error) {
+	<-c.gone
+	return 0, io.EOF
+}
+
+func (c *stuckCall) Close() error {
+	c.once.Do(func() { close(c.gone) })
+	return nil
+}
+
+// stuckLink is a stuckCall with a V.42 link's Hangup.
+type stuckLink struct{ *stuckCall }
+
+func (c stuckLink) Hangup() {
+	c.hangups.Add(1)
+	c.Close()
+}
+
+// TestEscapeWhileCallTakesNoInput: ~. hangs up while a write to the call
+// blocks (a gateway whose service stopped reading): the terminal is still
+// read, and the escape seen. Before, copyUp read the next input only once
+// the write returned, so ~. did nothing until the gateway hung up. A V.42
+// link is released at once (Hangup), not after its queue drained.
+func TestEscapeWhileCallTakesNoInput(t *testing.T) {
+	for _, v42 := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			call := newStuckCall(false)
+			var conn io.ReadWriteCloser = call
+			if v42 {
+				conn = stuckLink{call}
+			}
+			stdin, typing := io.Pipe()
+			in := startInput(stdin, false)
+			defer in.close()
+			s := &session{conn: conn, input: in, stdout: io.Discard, notice: io.Discard, esc: newEscaper('~')}
+			type result struct {
+				end sessionEnd
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				end, err := s.run(t.Context())
+				done <- result{end, err}
+			}()
+			io.WriteString(typing, "paste\r")
+			if got := <-call.wrote; string(got) != "paste\r" {
+				t.Fatalf("first write %q", got)
+			}
+			io.WriteString(typing, "more\r")
+			io.WriteString(typing, "~.")
+			r := <-done
+			if r.end != endEscape || r.err != nil {
+				t.Errorf("v42 %v: session ended %v, %v; want the escape", v42, r.end, r.err)
+			}
+			if n := call.hangups.Load(); v42 && n != 1 || !v42 && n != 0 {
+				t.Errorf("v42 %v: %d releases", v42, n)
+			}
+			typing.Close()
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,8 @@ type session struct {
 	// ended, before a conn that cannot half-close is hung up.
 	drain    time.Duration
 	lastDown atomic.Int64 // UnixNano of the last octets from the call
+
+	up *upWriter // copyUp's writes to conn (run starts it)
 
 	head, tail []byte
 }
@@ -203,6 +206,7 @@ func (s *session) run(ctx context.Context) (sessionEnd, error) {
 
 	stopUp := make(chan struct{})
 	upDone := make(chan upResult, 1)
+	s.up = startUpWriter(s.conn)
 	go func() { upDone <- s.copyUp(stopUp) }()
 
 	resizeDone := make(chan struct{})
@@ -231,7 +235,20 @@ func (s *session) run(ctx context.Context) (sessionEnd, error) {
 	if !upGone {
 		<-upDone
 	}
+	s.up.close() // conn is hung up: a write blocked on it has returned
 	return end, err
+}
+
+// hangUp hangs up the call now, for ~. and a signal, even while the
+// gateway takes no input: a V.42 link is released at once (DISC), not
+// once what is queued has been acknowledged, and the line's close waits
+// at most a second for a write stuck on it.
+func (s *session) hangUp() {
+	if h, ok := s.conn.(interface{ Hangup() }); ok {
+		h.Hangup()
+	}
+	shortLinger(s.line)
+	s.conn.Close()
 }
 
 // wait decides how the session ends; upGone reports that copyUp returned.
@@ -247,7 +264,7 @@ func (s *session) wait(ctx context.Context, downDone chan error, upDone chan upR
 		end, err := s.afterUp(ctx, up, downDone)
 		return end, true, err
 	case <-ctx.Done():
-		s.conn.Close()
+		s.hangUp()
 		<-downDone
 		return endStopped, false, nil
 	}
@@ -258,7 +275,7 @@ func (s *session) afterUp(ctx context.Context, up upResult, downDone chan error)
 	{
 		switch {
 		case up.hangup:
-			s.conn.Close()
+			s.hangUp()
 			<-downDone
 			return endEscape, nil
 		case up.lineErr != nil:
@@ -359,18 +376,47 @@ type upResult struct {
 	// Otherwise stdin ended.
 }
 
+// hangupFlush is how long ~. waits for what was typed before it to be
+// written to the call, when the call takes it; a call that takes no input
+// is hung up with the rest unsent.
+const hangupFlush = time.Second
+
+// upQueueMax is how much escaped input copyUp queues for the call while a
+// write to it blocks (a gateway whose service takes no input): it goes on
+// reading the terminal up to this, so that ~. still hangs up and ~B still
+// sends a break. Beyond it the terminal waits, as before.
+const upQueueMax = 1 << 20
+
 // copyUp copies stdin to the call through the escape state machine until
-// stdin ends, the call fails, ~. or stop.
+// stdin ends (and what it read has been written), the call fails, ~. or
+// stop. The writes to the call are s.up's, so that a write that blocks
+// does not keep the escapes from being seen; ~B's break is sent at once,
+// ahead of input still queued (V.42 sends it expedited anyway).
 func (s *session) copyUp(stop <-chan struct{}) upResult {
 	out := make([]byte, 0, inputChunk+1) // feed may add a held escape character
+	in := s.input.ch
 	for {
+		queued, err := s.up.state()
+		if err != nil {
+			return upResult{lineErr: err}
+		}
+		if in == nil && queued == 0 {
+			return upResult{} // stdin ended and all of it is written
+		}
+		input := in
+		if queued >= upQueueMax {
+			input = nil
+		}
 		var chunk []byte
 		select {
-		case c, ok := <-s.input.ch:
+		case c, ok := <-input:
 			if !ok {
-				return upResult{}
+				in = nil
+				continue
 			}
 			chunk = c
+		case <-s.up.change:
+			continue
 		case <-stop:
 			return upResult{}
 		}
@@ -381,12 +427,13 @@ func (s *session) copyUp(stop <-chan struct{}) upResult {
 			out, act, used = s.esc.feed(out[:0], p)
 			p = p[used:]
 			if len(out) > 0 {
-				if _, err := s.conn.Write(out); err != nil {
+				if err := s.up.write(out); err != nil {
 					return upResult{lineErr: err}
 				}
 			}
 			switch act {
 			case escHangup:
+				s.up.flush(hangupFlush, stop)
 				return upResult{hangup: true}
 			case escHelp:
 				io.WriteString(s.notice, escHelpText(s.esc.char))
@@ -398,4 +445,113 @@ func (s *session) copyUp(stop <-chan struct{}) upResult {
 		}
 		s.input.release(chunk) // feed copied what it sends into out
 	}
+}
+
+// upWriter writes copyUp's output to the call on a goroutine of its own,
+// in order. It ends after close once its queue is written, or at its
+// first failed write; a write blocked on the call ends when the call is
+// hung up.
+type upWriter struct {
+	w      io.Writer
+	mu     sync.Mutex
+	q      [][]byte
+	queued int   // octets in q and in the write in progress
+	err    error // the first failed write's
+	closed bool
+	kick   chan struct{} // q has grown, or closed
+	change chan struct{} // queued fell, or err was set
+	done   chan struct{}
+}
+
+func startUpWriter(w io.Writer) *upWriter {
+	u := &upWriter{w: w, kick: make(chan struct{}, 1), change: make(chan struct{}, 1), done: make(chan struct{})}
+	go u.loop()
+	return u
+}
+
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (u *upWriter) loop() {
+	defer close(u.done)
+	for {
+		u.mu.Lock()
+		for len(u.q) == 0 && !u.closed {
+			u.mu.Unlock()
+			<-u.kick
+			u.mu.Lock()
+		}
+		if len(u.q) == 0 {
+			u.mu.Unlock()
+			return
+		}
+		b := u.q[0]
+		u.q[0] = nil
+		u.q = u.q[1:]
+		u.mu.Unlock()
+		_, err := u.w.Write(b)
+		u.mu.Lock()
+		u.queued -= len(b)
+		if err != nil {
+			u.err, u.q, u.queued = err, nil, 0
+		}
+		u.mu.Unlock()
+		notify(u.change)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// write queues a copy of b; it fails once a write has.
+func (u *upWriter) write(b []byte) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err != nil {
+		return u.err
+	}
+	u.q = append(u.q, bytes.Clone(b))
+	u.queued += len(b)
+	notify(u.kick)
+	return nil
+}
+
+// state is how much is still to be written, and the failed write's error.
+func (u *upWriter) state() (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.queued, u.err
+}
+
+// flush waits until everything queued is written, a write failed, d
+// passed or stop.
+func (u *upWriter) flush(d time.Duration, stop <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		if n, err := u.state(); n == 0 || err != nil {
+			return
+		}
+		select {
+		case <-u.change:
+		case <-t.C:
+			return
+		case <-stop:
+			return
+		}
+	}
+}
+
+// close ends the writer once its queue is written and waits for it: call
+// it once the call is hung up, which ends a write blocked on it.
+func (u *upWriter) close() {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	notify(u.kick)
+	<-u.done
 }
