@@ -3,9 +3,11 @@ package ws
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +46,16 @@ func answered(t *testing.T, c net.Conn) bool {
 
 // TestListenConnLimits: a Listen server holds at most MaxConnsPerSource
 // HTTP connections that are not lines from one address and MaxConns in
-// all; connections over the bounds are closed at once; a connection that
-// closes, or becomes a line, no longer counts. Regression: nothing
+// all; a connection over the bounds makes room by closing the one that
+// has waited longest without a request in progress (idle, or silent
+// since it connected), or is closed at once if every one has a request
+// in progress (TestConnLimitsRefuseWhenAllBusy); a connection that
+// closes, or becomes a line, no longer counts. Regressions: nothing
 // bounded them, and 5,000 silent connections to a running gateway held
 // 5,000 goroutines and descriptors (at the descriptor limit every
-// listener fails).
+// listener fails); then the bounds refused every new connection while
+// slow ones held them (security trial: 128 silent connections from each
+// of 8 addresses kept every browser out).
 func TestListenConnLimits(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	logs := newLogSink(t)
@@ -67,30 +74,93 @@ func TestListenConnLimits(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	if answered(t, dialFrom(t, "127.0.0.1", addr)) {
-		t.Error("a 4th connection from one address was answered (MaxConnsPerSource 3)")
+	// A 4th from the address: its oldest idle connection makes room.
+	if !answered(t, dialFrom(t, "127.0.0.1", addr)) {
+		t.Error("a 4th connection from one address was refused, its idle ones kept")
+	}
+	if !closedByServer(t, held[0]) || closedByServer(t, held[1]) {
+		t.Error("not the oldest idle connection of the address was closed to make room")
 	}
 	for range 2 {
 		if !answered(t, dialFrom(t, "127.0.0.2", addr)) {
 			t.Fatal("another address was refused below MaxConns")
 		}
 	}
-	if answered(t, dialFrom(t, "127.0.0.3", addr)) {
-		t.Error("a 6th connection was answered (MaxConns 5)")
+	// MaxConns: the oldest idle connection of any address makes room.
+	if !answered(t, dialFrom(t, "127.0.0.3", addr)) {
+		t.Error("a 6th connection was refused, idle ones kept (MaxConns 5)")
 	}
-	// A closed connection no longer counts.
-	held[0].Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for !answered(t, dialFrom(t, "127.0.0.1", addr)) {
-		if time.Now().After(deadline) {
-			t.Fatal("the slot of a closed connection was not given back")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !closedByServer(t, held[1]) {
+		t.Error("the oldest idle connection was not closed to make room")
 	}
-	for _, c := range held[1:] {
+	// A silent connection (no request yet) makes room as well.
+	silent := dialFrom(t, "127.0.0.4", addr)
+	time.Sleep(50 * time.Millisecond) // accepted and counted
+	if !answered(t, dialFrom(t, "127.0.0.5", addr)) {
+		t.Error("a connection was refused while a silent one held a place")
+	}
+	for _, c := range held[2:] {
 		c.Close()
 	}
-	if !strings.Contains(strings.Join(logs.snapshot(), "\n"), "closed at once") {
+	silent.Close()
+	if !strings.Contains(strings.Join(logs.snapshot(), "\n"), "closed to make room") {
+		t.Error("no log line about connections closed to make room")
+	}
+}
+
+// closedByServer reports whether the server has closed c (an idle
+// connection: it sends nothing else).
+func closedByServer(t *testing.T, c net.Conn) bool {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// TestConnLimitsRefuseWhenAllBusy: with every place held by a request in
+// progress, a connection over the bounds is closed at once, and the
+// refusal logged.
+func TestConnLimitsRefuseWhenAllBusy(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	logs := newLogSink(t)
+	l, err := NewHandler(Options{Logger: logs, MaxConns: 3, MaxConnsPerSource: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	release := make(chan struct{})
+	busy := make(chan struct{}, 8)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		busy <- struct{}{}
+		<-release
+	})}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l.LimitConns(tl, srv))
+	defer srv.Close()
+	defer close(release)
+	addr := tl.Addr().String()
+	request := func(src string) net.Conn {
+		c := dialFrom(t, src, addr)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		return c
+	}
+	request("127.0.0.1")
+	request("127.0.0.1")
+	for range 2 {
+		<-busy
+	}
+	if !closedByServer(t, request("127.0.0.1")) {
+		t.Error("a 3rd connection from one address was kept while two requests from it were in progress (MaxConnsPerSource 2)")
+	}
+	request("127.0.0.2")
+	<-busy
+	if !closedByServer(t, request("127.0.0.3")) {
+		t.Error("a 4th connection was kept while three requests were in progress (MaxConns 3)")
+	}
+	if !strings.Contains(strings.Join(logs.snapshot(), "\n"), "too many HTTP connections") {
 		t.Error("no log line about refused connections")
 	}
 }
@@ -166,18 +236,24 @@ func TestListenConnLimitsTLS(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	if _, ok := tlsAnswered(); ok {
-		t.Fatal("a 3rd TLS connection was answered (MaxConns 2)")
+	// A 3rd makes room by closing the oldest idle one.
+	third, ok := tlsAnswered()
+	if !ok {
+		t.Fatal("a 3rd TLS connection was refused, the idle ones kept (MaxConns 2)")
 	}
-	held[0].Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := tlsAnswered(); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the place of a closed TLS connection was not given back")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !closedByServer(t, held[0]) {
+		t.Error("the oldest idle TLS connection was not closed to make room")
+	}
+	// Closed connections give their places back: two new ones fit
+	// without the second closing the first.
+	held[1].Close()
+	third.Close()
+	time.Sleep(100 * time.Millisecond) // the server sees the closes
+	a, okA := tlsAnswered()
+	if _, okB := tlsAnswered(); !okA || !okB {
+		t.Fatal("TLS connections refused after the others closed")
+	}
+	if closedByServer(t, a) {
+		t.Error("the place of a closed TLS connection was not given back: a new one had to make room")
 	}
 }

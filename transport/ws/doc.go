@@ -121,8 +121,10 @@
 // and at most MaxHeaderBytes of it (431 beyond), closes keep-alive
 // connections idle for HTTPIdleTimeout, and holds at most
 // Options.MaxConns connections that are not lines, Options.MaxConnsPerSource
-// of them from one address; connections over these bounds are closed at
-// once. A request, body included, must arrive within HTTPReadTimeout; a
+// of them from one address; a connection over these bounds closes the
+// one that has waited longest without a request in progress (silent,
+// slow headers, idle keep-alive), or is closed at once when every one
+// has a request in progress. A request, body included, must arrive within HTTPReadTimeout; a
 // response that is not a line must hand the client each 32 KiB within
 // HTTPWriteStallTimeout and end within HTTPResponseTimeout
 // (Listener.BoundResponses), so that slow readers cannot hold the

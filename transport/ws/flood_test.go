@@ -42,15 +42,16 @@ func TestListenConnLimitsLogCountsEveryRefusal(t *testing.T) {
 	if !answered(t, held) {
 		t.Fatal("a connection within the bounds was refused")
 	}
+	// Each one over the bound closes the one before it to make room, or
+	// is closed itself if that one's request is still in progress (its
+	// answer may come before it is idle again); every close is counted.
 	const over = 20
 	for range over {
-		if answered(t, dialFrom(t, "127.0.0.1", addr)) {
-			t.Fatal("a connection over MaxConnsPerSource was answered")
-		}
+		answered(t, dialFrom(t, "127.0.0.1", addr))
 	}
 	ln.Close()
 	if sum, n := refusalsLogged(logs.snapshot()); sum != over {
-		t.Errorf("the log counts %d refused connections in %d line(s), want %d", sum, n, over)
+		t.Errorf("the log counts %d connections closed in %d line(s), want %d", sum, n, over)
 	}
 }
 
