@@ -612,7 +612,8 @@ func (l *Line) readError(err error) error {
 		return fmt.Errorf("ws: read: %w", transport.ErrHungUp)
 	case errors.Is(err, transport.ErrReadBudget):
 		l.berr.Store(true)
-		l.logf("ws: %s: sent more than its read budget; no more is read", l.remote())
+		l.logf("ws: %s: sent more than its read budget; no more is read, closing with status 1008", l.remote())
+		l.sendClose(websocket.ClosePolicyViolation, "too much input before login")
 		return fmt.Errorf("ws: read: %w", transport.ErrReadBudget)
 	case errors.Is(err, websocket.ErrReadLimit):
 		l.logf("ws: %s: message over the read limit, closed with status 1009", l.remote())
