@@ -200,6 +200,18 @@ type VerifierConfig struct {
 	// the ctx of the Verify call, which may carry what the caller needs
 	// to name the call in its log (a session number).
 	LogfContext func(ctx context.Context, format string, args ...any)
+	// LogDenial, if set, receives each denial instead of Logf and
+	// LogfContext, its parts apart for a structured log.
+	LogDenial func(ctx context.Context, d Denial)
+}
+
+// Denial is one denied login, for the operator's log: Line is the whole
+// line ("login \"alice\" from 198.51.100.7:50312 denied: wrong
+// password"), which a log must keep as it is (fail2ban filters match it);
+// the rest are its parts. User is empty for a name that is no account
+// (see loggedName).
+type Denial struct {
+	Line, User, Source, Reason string
 }
 
 const defaultMinFailureTime = time.Second
@@ -208,16 +220,16 @@ const defaultMinFailureTime = time.Second
 // concurrent use. Hashing runs behind a global semaphore with a bounded
 // FIFO queue; see VerifierConfig.
 type Verifier struct {
-	users   atomic.Pointer[Users]
-	th      *Throttle
-	params  Argon2Params
-	slots   int
-	minFail time.Duration
-	now     func() time.Time
-	sleep   func(context.Context, time.Duration) error
-	logf    func(context.Context, string, ...any)
-	dummy   argon2Hash
-	lim     hashLimiter
+	users     atomic.Pointer[Users]
+	th        *Throttle
+	params    Argon2Params
+	slots     int
+	minFail   time.Duration
+	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
+	logDenial func(context.Context, Denial)
+	dummy     argon2Hash
+	lim       hashLimiter
 
 	hashing, peak atomic.Int64
 	hashes        atomic.Uint64
@@ -255,9 +267,13 @@ func NewVerifier(users *Users, cfg VerifierConfig, th *Throttle) *Verifier {
 		}
 		cfg.LogfContext = func(_ context.Context, format string, args ...any) { logf(format, args...) }
 	}
+	if cfg.LogDenial == nil {
+		logf := cfg.LogfContext
+		cfg.LogDenial = func(ctx context.Context, d Denial) { logf(ctx, "%s", d.Line) }
+	}
 	v := &Verifier{
 		th: th, params: cfg.Argon2, slots: cfg.MaxConcurrent, minFail: cfg.MinFailureTime,
-		now: cfg.Now, sleep: cfg.Sleep, logf: cfg.LogfContext,
+		now: cfg.Now, sleep: cfg.Sleep, logDenial: cfg.LogDenial,
 		lim: hashLimiter{capacity: cfg.MaxConcurrent, maxQueue: cfg.MaxQueue},
 	}
 	if users == nil {
@@ -327,7 +343,14 @@ func loggedName(userID string, exists bool) string {
 
 func (v *Verifier) verify(ctx context.Context, userID, password, source string) (User, error) {
 	u, found := v.users.Load().Lookup(userID)
-	name := loggedName(userID, found)
+	name, known := loggedName(userID, found), found // found may change below
+	deny := func(reason string) {
+		d := Denial{Line: fmt.Sprintf("login %s from %s denied: %s", name, source, reason), Source: source, Reason: reason}
+		if known {
+			d.User = userID
+		}
+		v.logDenial(ctx, d)
+	}
 	// Admitted before waiting for a slot, the attempt counts against the
 	// back-off while it waits and hashes: attempts started together get
 	// no more guesses than attempts made one after another.
@@ -336,7 +359,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		return User{}, err
 	}
 	if d > 0 {
-		v.logf(ctx, "login %s from %s denied: throttled for %v", name, source, d)
+		deny(fmt.Sprintf("throttled for %v", d))
 		return User{}, ErrDenied
 	}
 	defer att.Abandon() // no password checked: busy, or ctx ended
@@ -380,7 +403,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 	}
 	if reason != "" {
 		att.Failure()
-		v.logf(ctx, "login %s from %s denied: %s", name, source, reason)
+		deny(reason)
 		return User{}, ErrDenied
 	}
 	att.Success()

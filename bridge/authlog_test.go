@@ -3,8 +3,10 @@ package bridge
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
@@ -25,14 +27,8 @@ func TestAuthDenialNamesSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var mu sync.Mutex
-	var lines []string
-	logf := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		lines = append(lines, fmt.Sprintf(format, args...))
-	}
-	s, err := New(Options{Config: c, Store: f, Verifier: NewAuthVerifier(c, users, logf)})
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New(Options{Config: c, Store: f, Verifier: NewAuthVerifier(c, users, zap.New(core))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,15 +41,57 @@ func TestAuthDenialNamesSession(t *testing.T) {
 	if len(recs) != 1 || recs[0].Result != store.ResultDenied {
 		t.Fatalf("records %+v, want one denied call", recs)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := fmt.Sprintf("denied: wrong password (session %d)", recs[0].Session)
-	for _, l := range lines {
-		if strings.Contains(l, want) {
-			return
+	want := fmt.Sprintf("login \"alice\" from %s denied: wrong password (session %d)", recs[0].Remote, recs[0].Session)
+	for _, e := range logs.All() {
+		if e.Message != want {
+			continue
+		}
+		// Its parts as fields too, for a JSON log (operator trial:
+		// they were only in the message).
+		got := e.ContextMap()
+		if got["user"] != "alice" || got["remote"] != recs[0].Remote || got["reason"] != "wrong password" || got["session"] != recs[0].Session {
+			t.Errorf("denial line's fields %v", got)
+		}
+		return
+	}
+	t.Errorf("no denial line %q in %v", want, logs.All())
+}
+
+// TestAuthDenialUnknownUserHasNoName: a name that is no account is not
+// logged, in the line or as a field (it may be a password typed at the
+// login prompt).
+func TestAuthDenialUnknownUserHasNoName(t *testing.T) {
+	c := testConfig(t)
+	c.Security.LoginTries = 1
+	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 64, 1
+	users := oneUser(t, c, "alice", "right")
+	f, err := store.Open(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New(Options{Config: c, Store: f, Verifier: NewAuthVerifier(c, users, zap.New(core))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, done := simCall(t, s)
+	login(t, line, "hunter2-typed-here", "x")
+	readAll(line)
+	line.Close()
+	<-done
+	found := false
+	for _, e := range logs.All() {
+		if strings.Contains(e.Message, "denied: unknown user") {
+			found = true
+			if _, ok := e.ContextMap()["user"]; ok || strings.Contains(e.Message, "hunter2") {
+				t.Errorf("the unknown name was logged: %q %v", e.Message, e.ContextMap())
+			}
 		}
 	}
-	t.Errorf("no denial line ending %q in %q", want, lines)
+	if !found {
+		t.Errorf("no denial line: %v", logs.All())
+	}
 }
 
 // oneUser is a users file holding id with password, hashed at c's cost.

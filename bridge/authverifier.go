@@ -7,6 +7,7 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
+	"go.uber.org/zap"
 )
 
 // AuthVerifier is the Verifier over package auth: the users file, argon2id
@@ -19,9 +20,11 @@ type AuthVerifier struct {
 var _ Verifier = (*AuthVerifier)(nil)
 
 // NewAuthVerifier builds the verifier the configuration asks for over
-// users. logf receives the true reason of each denial (operator log),
-// ending "(session N)" for a login made in a call (withSession).
-func NewAuthVerifier(c *config.Config, users *auth.Users, logf func(string, ...any)) *AuthVerifier {
+// users. log (nil: none) gets the true reason of each denial (operator
+// log) at the info level, ending "(session N)" for a login made in a call
+// (withSession), with the fields user (an account's; none for a name that
+// is no account), remote, reason and session.
+func NewAuthVerifier(c *config.Config, users *auth.Users, log *zap.Logger) *AuthVerifier {
 	th := auth.NewThrottle(auth.ThrottleConfig{
 		BaseDelay:           c.Security.ThrottleBase.Duration,
 		MaxDelay:            c.Security.ThrottleMax.Duration,
@@ -31,7 +34,7 @@ func NewAuthVerifier(c *config.Config, users *auth.Users, logf func(string, ...a
 		Argon2:        Argon2Params(c),
 		MaxConcurrent: c.Security.MaxHashing,
 		MaxQueue:      c.Security.HashQueue,
-		LogfContext:   sessionLogf(logf),
+		LogDenial:     denialLogger(log),
 	}, th)
 	return &AuthVerifier{v: v, th: th}
 }
@@ -75,17 +78,24 @@ func withSession(ctx context.Context, n uint64) context.Context {
 	return context.WithValue(ctx, sessionKey{}, n)
 }
 
-// sessionLogf is logf with "(session N)" after each line made in a call
-// (withSession), so that a denial can be found with its call record.
-func sessionLogf(logf func(string, ...any)) func(context.Context, string, ...any) {
-	if logf == nil {
-		return nil
+// denialLogger logs each denial to log with "(session N)" after the line
+// made in a call (withSession), so that a denial can be found with its
+// call record, and its parts as fields.
+func denialLogger(log *zap.Logger) func(context.Context, auth.Denial) {
+	if log == nil {
+		return func(context.Context, auth.Denial) {}
 	}
-	return func(ctx context.Context, format string, args ...any) {
-		if n, ok := ctx.Value(sessionKey{}).(uint64); ok {
-			format += " (session %d)"
-			args = append(args, n)
+	return func(ctx context.Context, d auth.Denial) {
+		msg := d.Line
+		fields := make([]zap.Field, 0, 4)
+		if d.User != "" {
+			fields = append(fields, zap.String("user", d.User))
 		}
-		logf(format, args...)
+		fields = append(fields, zap.String("remote", d.Source), zap.String("reason", d.Reason))
+		if n, ok := ctx.Value(sessionKey{}).(uint64); ok {
+			msg += fmt.Sprintf(" (session %d)", n)
+			fields = append(fields, zap.Uint64("session", n))
+		}
+		log.Info(msg, fields...)
 	}
 }

@@ -199,7 +199,7 @@ func TestHostileLoginPasswordAsName(t *testing.T) {
 	}
 	defer f.Close()
 	core, logs := observer.New(zap.DebugLevel)
-	s, err := New(Options{Config: c, Store: f, Verifier: NewAuthVerifier(c, users, func(string, ...any) {}), Logger: zap.New(core)})
+	s, err := New(Options{Config: c, Store: f, Verifier: NewAuthVerifier(c, users, nil), Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 		for _, w := range users.Warnings() {
 			log.Warn(w)
 		}
-		v = NewAuthVerifier(cfg, users, log.Named("auth").Sugar().Infof)
+		v = NewAuthVerifier(cfg, users, log.Named("auth"))
 	}
 	srv, err := New(Options{
 		Config: cfg, Store: st, Verifier: v, Logger: opts.Logger, Metrics: opts.Metrics,

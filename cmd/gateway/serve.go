@@ -223,7 +223,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		return usersFileError(err, currentUserName())
 	}
 	logUsersWarnings(log, cfg, users)
-	verifier := bridge.NewAuthVerifier(cfg, users, log.Named("auth").Sugar().Infof)
+	verifier := bridge.NewAuthVerifier(cfg, users, log.Named("auth"))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
