@@ -82,6 +82,12 @@ type programEnder interface {
 	// been reaped), else how it ended: "exit status 3", "signal:
 	// segmentation fault".
 	ProgramEnd() string
+	// ProgramCrashed reports that the program was ended by a signal
+	// that the gateway did not send and that means a failure (a crash:
+	// SIGSEGV, SIGABRT, ...; SIGKILL, from the OOM killer or someone's
+	// kill -9), not a user's interrupt (SIGINT, SIGQUIT) or a
+	// termination (SIGHUP, SIGTERM, SIGPIPE).
+	ProgramCrashed() bool
 }
 
 // MaxWindowDim bounds each dimension, columns and rows, of the terminal

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -102,6 +103,7 @@ type ptyConn struct {
 	closeOnce sync.Once
 	hupOnce   sync.Once
 	hupAt     time.Time // when hangUp sent SIGHUP, under hupOnce
+	hungUp    atomic.Bool // hangUp has signalled the program
 
 	// sizeMu orders Resize (an ioctl on ptmx) before the close of
 	// ptmx: the pump closes the backend without waiting for its
@@ -115,6 +117,7 @@ type ptyConn struct {
 // process group once, and reports when it did.
 func (c *ptyConn) hangUp() time.Time {
 	c.hupOnce.Do(func() {
+		c.hungUp.Store(true)
 		c.hupAt = time.Now()
 		_ = syscall.Kill(-c.pgid, syscall.SIGHUP)
 		_ = syscall.Kill(-c.pgid, syscall.SIGCONT)
@@ -228,6 +231,28 @@ func (c *ptyConn) ProgramEnd() string {
 		return ""
 	}
 	return c.waitErr.Error()
+}
+
+// ProgramCrashed implements programEnder.
+func (c *ptyConn) ProgramCrashed() bool {
+	select {
+	case <-c.exited:
+	default:
+		return false
+	}
+	var ee *exec.ExitError
+	if !errors.As(c.waitErr, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || c.hungUp.Load() {
+		return false
+	}
+	switch ws.Signal() {
+	case syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE:
+		return false
+	}
+	return true
 }
 
 // Interrupt sends the terminal's interrupt character (VINTR, ^C), which

@@ -740,14 +740,20 @@ func (c *call) sessionEnded(res pumpResult, pctx context.Context, lim config.Ses
 		if res.backendErr != nil {
 			c.end(store.ResultCompleted, "backend failed: "+res.backendErr.Error(), msgBackendFail)
 		} else {
-			reason := "backend closed"
+			reason, msg := "backend closed", msgBackendEnd
 			if program != nil {
-				// A door that failed or crashed says so in the record.
+				// A door that failed or crashed says so in the record;
+				// one that crashed, to the caller as well (operator
+				// trial: a door killed by SIGKILL was "the service
+				// ended the session", and gateway dial exited 0).
 				if how := program.ProgramEnd(); how != "" {
 					reason += " (program " + how + ")"
 				}
+				if program.ProgramCrashed() {
+					msg = msgBackendFail
+				}
 			}
-			c.end(store.ResultCompleted, reason, msgBackendEnd)
+			c.end(store.ResultCompleted, reason, msg)
 		}
 	case endCaller:
 		c.end(store.ResultCompleted, callerEndReason(res.callerErr), "")

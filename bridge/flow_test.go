@@ -254,14 +254,21 @@ func TestPTYBackend(t *testing.T) {
 
 // TestPTYProgramFailure: a program that ends with a non-zero status or
 // by a signal is recorded so ("backend closed (program exit status 3)"),
-// one that exits with 0 as "backend closed".
+// one that exits with 0 as "backend closed". One that crashed or was
+// killed (a signal the gateway did not send, not an interrupt) is "the
+// service failed" to the caller (operator trial: a door killed by SIGKILL
+// was "the service ended the session", and gateway dial exited 0).
 func TestPTYProgramFailure(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	sh := testutil.NeedBinary(t, "sh")
-	for _, c := range []struct{ script, reason string }{
-		{"echo door; exit 3", "backend closed (program exit status 3)"},
-		{"echo door; kill -SEGV $$", "backend closed (program signal: segmentation fault)"},
-		{"echo door", "backend closed"},
+	const ended, failed = "NO CARRIER (the service ended the session)", "NO CARRIER (the service failed)"
+	for _, c := range []struct{ script, reason, heard string }{
+		{"echo door; exit 3", "backend closed (program exit status 3)", ended},
+		{"echo door; kill -SEGV $$", "backend closed (program signal: segmentation fault)", failed},
+		{"echo door; kill -KILL $$", "backend closed (program signal: killed)", failed},
+		{"echo door; kill -INT $$", "backend closed (program signal: interrupt)", ended},
+		{"echo door; kill -TERM $$", "backend closed (program signal: terminated)", ended},
+		{"echo door", "backend closed", ended},
 	} {
 		cfg := testConfig(t, config.Backend{Name: "door", Type: config.BackendPTY, Command: []string{sh, "-c", c.script}})
 		s, st := newTestServer(t, cfg, &fakeVerifier{users: map[string]string{"d": "pw"}})
@@ -269,8 +276,8 @@ func TestPTYProgramFailure(t *testing.T) {
 		login(t, line, "d", "pw")
 		out := readAll(line)
 		<-done
-		if !strings.Contains(out, "NO CARRIER (the service ended the session)") {
-			t.Errorf("%q: caller saw %q", c.script, out)
+		if !strings.Contains(out, c.heard) {
+			t.Errorf("%q: caller saw %q, want %q", c.script, out, c.heard)
 		}
 		if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultCompleted || r[0].Reason != c.reason {
 			t.Errorf("%q: records %+v, want reason %q", c.script, r, c.reason)
