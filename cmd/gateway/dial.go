@@ -116,7 +116,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.escape, "escape", "~", "escape `char`acter, or none; from a pipe escapes are off unless this flag is given")
 	fs.DurationVar(&o.drain, "drain", time.Second, "after the end of stdin on a line that cannot half-close (V.42 link, WebSocket): hang up once the gateway has been quiet this long")
 	fs.StringVar(&o.termType, "term", dio.getenv("TERM"), "terminal type announced to the gateway")
-	fs.BoolVar(&o.quiet, "quiet", false, "no notices on stderr (errors still)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no notices on stderr (errors still, and the notice of a host key trusted on first use)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
