@@ -392,6 +392,11 @@ func stateDirProblem(dir string) (why string, anyone bool) {
 		switch {
 		case err == nil && !st.IsDir():
 			return d + " is not a directory", true
+		case err == nil && pseudoFS(d) != "":
+			if d == dir {
+				return "it is on " + pseudoFS(d) + ", a kernel file system that holds no files of ours", true
+			}
+			return "it does not exist, and " + d + ", where it would be made, is on " + pseudoFS(d) + ", a kernel file system where no directory can be made", true
 		case err == nil && readOnlyFS(d):
 			if d == dir {
 				return "it is on a read-only file system", true
