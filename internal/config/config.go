@@ -475,9 +475,11 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 		if line, col, ok := loc.position(pe.Position.Start); ok && pe.Position.Len > 0 {
 			pos.Line, pos.Column = line, col
 		}
-		if pe.LastKey != "" {
+		if pe.LastKey != "" && pe.Position.Len == 0 {
 			// Value errors: point at the key as written (for array
-			// tables the decoder only knows the line).
+			// tables the decoder only knows the line). A syntax error
+			// has its own position (operator trial: "max_concurrent =
+			// 3 ]" was reported at column 1).
 			if p := loc.findLine(pe.Position.Line); p > 0 {
 				pos.Column = p
 			}

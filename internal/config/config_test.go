@@ -110,6 +110,10 @@ func TestErrorPositions(t *testing.T) {
 		// The decoder puts an error at a line end on the next line.
 		{"unclosed header", "gateway_name = \"x\"\n[lines\nmax_concurrent = 1\n", "x.toml:2:7: expected '.' or ']'"},
 		{"unclosed array", "gateway_name = \"x\"\n[lines]\nmax_concurrent = [1,\n", "x.toml:3:"},
+		// Where the syntax goes wrong, not where its table's key is
+		// (operator trial: column 1 under the table's name).
+		{"junk after a value", "[lines]\nmax_concurrent = 3 ]\n", "x.toml:2:19: lines: expected a top-level item to end"},
+		{"missing value", "[lines]\nmax_concurrent = 3\nper_source = ]\n", "x.toml:3:14: lines.per_source: expected value"},
 		{"unknown top key", "bogus = 1\n" + head, "x.toml:1:1: bogus: "},
 		{"unknown nested key", head + "v42_mode = \"lapm\"\n", "x.toml:4:1: listener[0].v42_mode: "},
 		{"unknown table key", head + "[lines]\n  max_concurent = 3\n", "x.toml:5:3: lines.max_concurent: "},
