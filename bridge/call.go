@@ -115,7 +115,8 @@ func (s *slots) holdoffLeft(source string, now time.Time) time.Duration {
 const reasonCheckTimeout = "login timed out waiting for the password check"
 
 // maxPreLogin bounds what a caller may send before it has logged in, on
-// lines that can count it (transport.ReadBudgeter: tcp, ws). A login takes
+// lines that can count it (transport.ReadBudgeter: tcp, ws; also under a
+// pacing wrapper, line_rate). A login takes
 // a few KiB even on a noisy line (V.42 detection, XID, the Access Security
 // tokens, retransmissions; or a user name and password), and idle flags at
 // 33,600 bit/s fill 1 MiB in about four minutes, longer than any
@@ -806,7 +807,9 @@ func forwardBreaks(breaks <-chan struct{}, be BackendConn) (stop func()) {
 // account and the reader of the caller's octets; ok false means the call
 // has been ended and its result set.
 func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok bool) {
-	if b, isB := c.line.(transport.ReadBudgeter); isB {
+	// Under any wrapper (a paced line's: retest, a ws line with
+	// line_rate had no budget at all).
+	if b, isB := lineAs[transport.ReadBudgeter](c.line); isB {
 		b.SetReadBudget(maxPreLogin)
 		defer func() {
 			if ok {

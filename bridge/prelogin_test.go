@@ -3,11 +3,14 @@ package bridge
 import (
 	"context"
 	crand "crypto/rand"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
@@ -67,5 +70,55 @@ func TestPreLoginFlood(t *testing.T) {
 			}
 			t.Logf("reason: %s", r[0].Reason)
 		})
+	}
+}
+
+// TestPreLoginFloodPacedWS: on a listener with line_rate the WebSocket
+// line's budget is set through the pacing wrapper. The line's own reader
+// takes frames at network speed whatever the pacing (retest: text frames,
+// pings and empty continuation frames kept a core busy until the login
+// deadline on such a listener, which had no budget at all).
+func TestPreLoginFloodPacedWS(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "ws://127.0.0.1:0/line"
+	c.Listeners[0].LineRate = 33600
+	c.Security.HandshakeDeadline.Duration = time.Minute
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"t": "pw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, g.Addr("test"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		// Until the gateway hangs up (the budget counts from when the
+		// call sets it, which may come after the first frames).
+		junk := []byte(strings.Repeat("not a control message ", 40))
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+			if conn.WriteMessage(websocket.TextMessage, junk) != nil {
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			if ce := (*websocket.CloseError)(nil); !errors.As(err, &ce) && !isReset(err) {
+				t.Fatalf("the gateway did not hang up: %v", err)
+			}
+			break
+		}
+	}
+	conn.Close()
+	g.Shutdown(context.Background())
+	if r := records(t, g.Store); len(r) != 1 || !strings.Contains(r[0].Reason, reasonFlood) {
+		t.Fatalf("records %+v, want one with %q", r, reasonFlood)
 	}
 }
