@@ -381,25 +381,17 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		}
 		if c.StateDir != cfg.StateDir {
 			log.Warn("reload: state_dir changes take effect only with a restart", zap.String("state_dir", cfg.StateDir))
+			if c.UsersFile == filepath.Join(c.StateDir, "users.toml") && cfg.UsersFile == filepath.Join(cfg.StateDir, "users.toml") {
+				// The default users_file follows the state_dir in
+				// effect, not the one that waits for the restart
+				// (retest: every account was gone after the reload).
+				c.UsersFile = filepath.Join(cfg.StateDir, "users.toml")
+			}
 		}
 		if c.Log.Format != cfg.Log.Format {
 			log.Warn("reload: [log] format changes take effect only with a restart", zap.String("format", string(cfg.Log.Format)))
 		}
 		c.Metrics, c.StateDir, c.Log.Format = cfg.Metrics, cfg.StateDir, cfg.Log.Format
-		if c.Log.Level != cfg.Log.Level {
-			// Valid: LoadSettings checked it.
-			if lvl, err := zapcore.ParseLevel(string(c.Log.Level)); err == nil {
-				// Said at the level that shows more: before a rise,
-				// after a fall.
-				if lvl > level.Level() {
-					log.Info("reload: log level changed", zap.String("log_level", lvl.String()))
-					level.SetLevel(lvl)
-				} else {
-					level.SetLevel(lvl)
-					log.Info("reload: log level changed", zap.String("log_level", lvl.String()))
-				}
-			}
-		}
 		// Keep the listeners being served; take everything else.
 		var kept []string
 		c.Listeners, kept = mergeListeners(cfg.Listeners, c.Listeners)
@@ -442,6 +434,20 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 	if err := gw.Reload(cfg, nil); err != nil {
 		log.Error("reload failed", zap.Error(err), zap.Int("callbacks_withdrawn", withdrawn))
 		return
+	}
+	if cfg.Log.Level != oldCfg.Log.Level {
+		// Valid: LoadSettings checked it.
+		if lvl, err := zapcore.ParseLevel(string(cfg.Log.Level)); err == nil {
+			// Said at the level that shows more: before a rise, after
+			// a fall.
+			if lvl > level.Level() {
+				log.Info("reload: log level changed", zap.String("log_level", lvl.String()))
+				level.SetLevel(lvl)
+			} else {
+				level.SetLevel(lvl)
+				log.Info("reload: log level changed", zap.String("log_level", lvl.String()))
+			}
+		}
 	}
 	// The users in effect: the old ones when the file was refused.
 	users2 := v.Auth().Users().List()

@@ -130,3 +130,47 @@ func TestServeSIGHUPLogAndRestartSettings(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// TestServeSIGHUPStateDirKeepsDefaultUsers: with the default users_file
+// (in state_dir), a reload that changes state_dir (kept until a restart)
+// keeps reading the users file of the state_dir in effect (retest: the
+// default followed the new state_dir, where there was none, and every
+// account was gone).
+func TestServeSIGHUPStateDirKeepsDefaultUsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{})
+	g.stop()
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(g.dir, "users.toml")
+	line := "users_file = " + strconv.Quote(users) + "\n"
+	if !strings.Contains(string(conf), line) {
+		t.Fatalf("serveConfig has changed (no %q): update this test", line)
+	}
+	text := strings.Replace(string(conf), line, "", 1)
+	data, err := os.ReadFile(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.dir, "state", "users.toml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+	t.Cleanup(g.stop)
+	text = strings.Replace(text, "state_dir = ", "state_dir = \"/elsewhere\"\n#", 1)
+	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	if log := g.log.String(); strings.Contains(log, "users file missing") || !strings.Contains(log, `"users_removed":0`) {
+		t.Errorf("the reload lost the accounts:\n%s", log)
+	}
+}
