@@ -238,7 +238,7 @@ func TestWSTrustedProxyZonedHop(t *testing.T) {
 		}
 		t.Fatalf("dial: %v, want HTTP 400", err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet("X-Forwarded-For hop is not an IP address").Len() == 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet("X-Forwarded-For hop is not a caller's IP address").Len() == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no log line for the refusal: %v", logs.All())
 		}

@@ -131,7 +131,7 @@ func parseV1(s string) (Header, error) {
 // multicast group): it would stand for every caller that sent it, under
 // one per_source count and one back-off.
 func callerSource(a netip.Addr) error {
-	if a.IsUnspecified() || a.IsMulticast() {
+	if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return fmt.Errorf("%w: source %s is no caller's address", ErrHeader, a)
 	}
 	return nil

@@ -443,12 +443,17 @@ func rebindable(r *http.Request) string {
 	return ""
 }
 
-// inside reports whether a is a private (RFC 1918, RFC 4193) or
-// link-local unicast address.
+// inside reports whether a is a private (RFC 1918, RFC 4193), shared
+// (RFC 6598, carrier-grade NAT and overlay networks such as Tailscale's
+// 100.64.0.0/10) or link-local unicast address. A LAN on global IPv6
+// addresses cannot be told from the Internet.
 func inside(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsPrivate() || a.IsLinkLocalUnicast()
+	return a.IsPrivate() || a.IsLinkLocalUnicast() || sharedSpace.Contains(a)
 }
+
+// sharedSpace is RFC 6598's shared address space.
+var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
 
 // unrebindableHost reports whether a Host header (with or without a port)
 // names "localhost" or is an IP literal.
@@ -501,6 +506,9 @@ func (l *Listener) clientAddr(r *http.Request) (string, bool, error) {
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := parseHop(hops[i])
 		if err != nil {
+			if errors.Is(err, errNoCallerHop) {
+				return "", true, fmt.Errorf("%w: %.60q (%v)", errUnreadableHop, hops[i], "no caller has that address")
+			}
 			return "", true, fmt.Errorf("%w: %.60q", errUnreadableHop, hops[i])
 		}
 		if !l.trusted(a) {
@@ -549,7 +557,7 @@ var errZonedHop = errors.New("ws: X-Forwarded-For hop with an IPv6 zone")
 
 // errUnreadableHop is clientAddr's error for a trusted proxy's
 // X-Forwarded-For that does not name the caller.
-var errUnreadableHop = errors.New("X-Forwarded-For hop is not an IP address")
+var errUnreadableHop = errors.New("X-Forwarded-For hop is not a caller's IP address")
 
 // parseHop parses one X-Forwarded-For hop, an IP address with or
 // without a port. A hop with an IPv6 zone ("fe80::1%eth0") is rejected
@@ -575,13 +583,16 @@ func parseHop(s string) (netip.Addr, error) {
 	if a.Zone() != "" {
 		return netip.Addr{}, errZonedHop
 	}
-	if a = a.Unmap(); a.IsUnspecified() || a.IsMulticast() {
+	if a = a.Unmap(); a.IsUnspecified() || a.IsMulticast() || a == limitedBroadcast {
 		// No caller calls from these (security trial: 0.0.0.0 stood
 		// for the caller, one per_source count for all who sent it).
 		return netip.Addr{}, errNoCallerHop
 	}
 	return a, nil
 }
+
+// limitedBroadcast is 255.255.255.255, which no caller has either.
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // errNoCallerHop is parseHop's error for an address no caller has.
 var errNoCallerHop = errors.New("ws: X-Forwarded-For hop that is no caller's address")

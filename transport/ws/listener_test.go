@@ -170,6 +170,7 @@ func TestClientAddr(t *testing.T) {
 		{"unspecified", "10.1.2.3:4000", []string{"0.0.0.0"}, "", true},
 		{"unspecified v6", "10.1.2.3:4000", []string{"203.0.113.7, ::"}, "", true},
 		{"multicast", "10.1.2.3:4000", []string{"224.0.0.1"}, "", true},
+		{"broadcast", "10.1.2.3:4000", []string{"255.255.255.255"}, "", true},
 		{"bracketed without port", "10.1.2.3:4000", []string{"[2001:db8::7]"}, "[2001:db8::7]:0", true},
 		{"empty elements", "10.1.2.3:4000", []string{"203.0.113.7,", ", 10.5.5.5"}, "203.0.113.7:0", true},
 		{"nginx appending to a client's garbage", "10.1.2.3:4000", []string{"garbage, 203.0.113.7"}, "203.0.113.7:0", true},
@@ -676,6 +677,7 @@ func TestOriginSameNameBeyondLoopback(t *testing.T) {
 		{&net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8080}, "[fd00::7]:50000", false},
 		{&net.TCPAddr{IP: net.ParseIP("fd12::5"), Port: 8080}, "127.0.0.1:50000", false},
 		{&net.TCPAddr{IP: net.ParseIP("169.254.3.4"), Port: 8080}, "169.254.9.9:50000", false},
+		{&net.TCPAddr{IP: net.ParseIP("100.100.1.2"), Port: 8080}, "100.64.0.9:50000", false}, // a tailnet (RFC 6598)
 		{&net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8080}, public, true},
 		{&net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}, "192.168.1.20:50000", true},
 	} {
