@@ -102,7 +102,7 @@ type ptyConn struct {
 
 	closeOnce sync.Once
 	hupOnce   sync.Once
-	hupAt     time.Time // when hangUp sent SIGHUP, under hupOnce
+	hupAt     time.Time   // when hangUp sent SIGHUP, under hupOnce
 	hungUp    atomic.Bool // hangUp has signalled the program
 
 	// sizeMu orders Resize (an ioctl on ptmx) before the close of
