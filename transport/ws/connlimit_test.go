@@ -73,6 +73,7 @@ func TestListenConnLimits(t *testing.T) {
 			t.Fatal("a connection within the bounds was refused")
 		}
 		held = append(held, c)
+		settle()
 	}
 	// A 4th from the address: its oldest idle connection makes room.
 	if !answered(t, dialFrom(t, "127.0.0.1", addr)) {
@@ -107,6 +108,12 @@ func TestListenConnLimits(t *testing.T) {
 		t.Error("no log line about connections closed to make room")
 	}
 }
+
+// settle gives the server time to mark a connection it has just answered
+// idle (it does so after writing the answer, which the client may read
+// first); without it, under load, the oldest connection could still count
+// as busy when the next one arrives, and a younger one would make room.
+func settle() { time.Sleep(200 * time.Millisecond) }
 
 // closedByServer reports whether the server has closed c (an idle
 // connection: it sends nothing else).
@@ -235,6 +242,7 @@ func TestListenConnLimitsTLS(t *testing.T) {
 			t.Fatal("a TLS connection within the bounds was refused")
 		}
 		held = append(held, c)
+		settle()
 	}
 	// A 3rd makes room by closing the oldest idle one.
 	third, ok := tlsAnswered()
