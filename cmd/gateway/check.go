@@ -82,6 +82,10 @@ gateway run as root would make it).`)
 	var forOwner []string
 	users, err := auth.LoadUsers(c.UsersFile)
 	switch {
+	case err == nil && rootForOwner(c.StateDir) && unreadableByOwner(c.UsersFile, c.StateDir) != "":
+		// Root reads it; the gateway, state_dir's owner, could not
+		// (retest: a users file outside state_dir, root's, 0600).
+		failed = append(failed, fmt.Errorf("users file %s", unreadableByOwner(c.UsersFile, c.StateDir)))
 	case err == nil:
 		// A users file other users can read; accounts whose backend
 		// the configuration lacks.
@@ -110,7 +114,11 @@ gateway run as root would make it).`)
 	// The host key as gateway serve loads it (its owner, its mode, the
 	// state directory's); a missing one serve creates.
 	key, err := auth.LoadHostKey(c.StateDir)
+	hostKey := filepath.Join(c.StateDir, auth.HostKeyFile)
 	switch {
+	case err == nil && rootForOwner(c.StateDir) && unreadableByOwner(hostKey, c.StateDir) != "":
+		key.Wipe()
+		failed = append(failed, fmt.Errorf("host key %s", unreadableByOwner(hostKey, c.StateDir)))
 	case err == nil:
 		key.Wipe()
 	case errors.Is(err, iofs.ErrNotExist):
@@ -119,7 +127,7 @@ gateway run as root would make it).`)
 	case errors.Is(err, iofs.ErrPermission):
 		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (run the check as the gateway's user)", c.StateDir, currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
-		if why := unreadableByOwner(filepath.Join(c.StateDir, auth.HostKeyFile), c.StateDir); why != "" {
+		if why := unreadableByOwner(hostKey, c.StateDir); why != "" {
 			failed = append(failed, fmt.Errorf("host key %s", why))
 			break
 		}
@@ -293,6 +301,13 @@ func unsafeForOtherUser(err error, stateDir string) bool {
 	}
 	uid, _, ok := fileOwner(stateDir)
 	return ok && uid != 0
+}
+
+// rootForOwner reports whether the check runs as root for a state_dir of
+// another user: the gateway's user (see unsafeForOtherUser).
+func rootForOwner(stateDir string) bool {
+	uid, _, ok := fileOwner(stateDir)
+	return ok && uid != 0 && os.Geteuid() == 0
 }
 
 // isStateDirOwner reports whether the check runs as the owner of

@@ -376,4 +376,17 @@ func TestCheckOwnerCannotRead(t *testing.T) {
 			t.Errorf("nobody's key, check as nobody %v: exit %d, output:\n%s", asNobody, code, out)
 		}
 	}
+	// A users file outside state_dir, root's and 0600, which root reads
+	// without complaint: nobody's gateway could not (retest: ok).
+	outside := filepath.Join(base, "users.toml")
+	if r := userCmd(t, "pw two 2\n", nil, append([]string{"add", "--users", outside, "--password-stdin"}, append(userCmdCheap, "bob")...)...); r.code != exitOK {
+		t.Fatalf("user add: %+v", r)
+	}
+	cfg = ownerTestConfig(t, base, outside)
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := check(false); code != exitFailure || !strings.Contains(out, "users file "+outside+" (owner uid 0, mode 0600) is not readable by nobody") {
+		t.Errorf("root's 0600 users file outside state_dir, check as root: exit %d, output:\n%s", code, out)
+	}
 }
