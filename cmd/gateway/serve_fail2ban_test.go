@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -112,6 +113,20 @@ func TestFail2banFilters(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.4", "127.0.0.4", "127.0.0.5"}) {
 			t.Errorf("records filter matched %q, want 127.0.0.2 and .3 (denied), .4 three times (BUSY for the hold-off) and .5 (flood); records %+v", got, recs)
+		}
+	})
+
+	// The flood's three reasons (text login, V.42 detection, LAPM) are
+	// all matched (retest: only the first was).
+	t.Run("flood reasons", func(t *testing.T) {
+		var recs strings.Builder
+		for i, why := range []string{"", " (during V.42 detection)", " (V.42)"} {
+			fmt.Fprintf(&recs, `{"session":%d,"listener":"modem","remote":"192.0.2.%d:4000","line":"telnet","start":"2026-11-24T01:00:00Z","end":"2026-11-24T01:00:0%dZ","result":"abandoned","reason":"caller sent more than 1 MiB before logging in%s","bytes_in":0,"bytes_out":0}`+"\n", i+1, i+1, i, why)
+		}
+		fmt.Fprintf(&recs, `{"session":9,"listener":"modem","remote":"192.0.2.9:4000","line":"telnet","start":"2026-11-24T01:00:00Z","end":"2026-11-24T01:00:09Z","result":"abandoned","reason":"caller left during login","bytes_in":0,"bytes_out":0}`+"\n")
+		got := matches(t, writeFile(t, "calls.jsonl", recs.String()), "dialgate-calls.conf")
+		if !slices.Equal(got, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}) {
+			t.Errorf("records filter matched %q, want the three floods and not the caller who left", got)
 		}
 	})
 
