@@ -18,26 +18,7 @@ import (
 // be found with the call's record; before, only the address joined them
 // (ops soak test).
 func TestAuthDenialNamesSession(t *testing.T) {
-	c := testConfig(t)
-	c.Security.LoginTries = 1
-	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 64, 1
-	users := oneUser(t, c, "alice", "right")
-	f, err := store.Open(t.TempDir(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	core, logs := observer.New(zap.InfoLevel)
-	s, err := New(Options{Config: c, Store: f, Verifier: NewAuthVerifier(c, users, zap.New(core))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, done := simCall(t, s)
-	login(t, line, "alice", "wrong")
-	readAll(line)
-	line.Close()
-	<-done
-	recs := records(t, f)
+	logs, recs := deniedLogin(t, "alice", "wrong")
 	if len(recs) != 1 || recs[0].Result != store.ResultDenied {
 		t.Fatalf("records %+v, want one denied call", recs)
 	}
@@ -61,6 +42,26 @@ func TestAuthDenialNamesSession(t *testing.T) {
 // logged, in the line or as a field (it may be a password typed at the
 // login prompt).
 func TestAuthDenialUnknownUserHasNoName(t *testing.T) {
+	logs, _ := deniedLogin(t, "hunter2-typed-here", "x")
+	found := false
+	for _, e := range logs.All() {
+		if strings.Contains(e.Message, "denied: unknown user") {
+			found = true
+			if _, ok := e.ContextMap()["user"]; ok || strings.Contains(e.Message, "hunter2") {
+				t.Errorf("the unknown name was logged: %q %v", e.Message, e.ContextMap())
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no denial line: %v", logs.All())
+	}
+}
+
+// deniedLogin makes one text login as user with password, which the
+// users file (alice, "right") denies, and returns the verifier's log
+// and the call records.
+func deniedLogin(t *testing.T, user, password string) (*observer.ObservedLogs, []store.CallRecord) {
+	t.Helper()
 	c := testConfig(t)
 	c.Security.LoginTries = 1
 	c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = 1, 64, 1
@@ -76,22 +77,11 @@ func TestAuthDenialUnknownUserHasNoName(t *testing.T) {
 		t.Fatal(err)
 	}
 	line, done := simCall(t, s)
-	login(t, line, "hunter2-typed-here", "x")
+	login(t, line, user, password)
 	readAll(line)
 	line.Close()
 	<-done
-	found := false
-	for _, e := range logs.All() {
-		if strings.Contains(e.Message, "denied: unknown user") {
-			found = true
-			if _, ok := e.ContextMap()["user"]; ok || strings.Contains(e.Message, "hunter2") {
-				t.Errorf("the unknown name was logged: %q %v", e.Message, e.ContextMap())
-			}
-		}
-	}
-	if !found {
-		t.Errorf("no denial line: %v", logs.All())
-	}
+	return logs, records(t, f)
 }
 
 // oneUser is a users file holding id with password, hashed at c's cost.
