@@ -197,6 +197,17 @@ async function statusScenario() {
   ok(step);
   await closeAll();
 
+  // Browser trial: Hang up before the WebSocket opened was reported as
+  // the gateway refusing the call.
+  step = 'Hang up while connecting: hung up, not refused';
+  const h = await open(new URL('?line=./hang', url).href);
+  await waitState(h, 'connecting');
+  await h.click('#hangup');
+  shown = await waitState(h, 'hungup');
+  if (!/you hung up before the gateway answered/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+  ok(step);
+  await closeAll();
+
   // The gateway's reason for a BUSY goes to the status line (without the
   // gateway's name) in both logins; a bare BUSY keeps the generic words.
   const busyCases = [

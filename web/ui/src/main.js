@@ -8,7 +8,7 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { CallStatus, State, NoAnswer, redialDelay } from './status.js';
 import { linePath, lineURL, probeURL, charset, mode, screenReader } from './config.js';
-import { Outbox } from './outbox.js';
+import { Outbox, MAX_WAITING } from './outbox.js';
 import { makeCodec, binaryString } from './codec.js';
 import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
@@ -100,6 +100,13 @@ const status = new CallStatus();
 let ws = null;
 let v42 = null; // the V.42 call's handle while one runs
 let callSeq = 0; // counts calls, so that a late event of an old one is ignored
+// hungUpEarly is the WebSocket the user hung up before it opened: its
+// close is theirs, not the gateway's refusal (browser trial).
+let hungUpEarly = null;
+// v42Loading is the V.42 call waiting for its caller (dialgate.wasm) to
+// load, { cancelled }: Hang up meanwhile cancels it (browser trial: the
+// click did nothing, and the call went ahead once the file arrived).
+let v42Loading = null;
 
 function showStatus() {
   statusEl.textContent = status.text();
@@ -173,7 +180,7 @@ const outbox = new Outbox(offer);
 // input is what the user typed or pasted, as octets.
 function input(bytes) {
   if (!outbox.push(bytes)) {
-    notice(`input discarded: ${outbox.waiting} octets typed or pasted earlier are still waiting for the line`);
+    notice(`input discarded: ${bytes.length} octets typed or pasted, while ${outbox.waiting} octets typed or pasted earlier are still waiting for the line (at most ${MAX_WAITING >> 20} MiB are held back)`);
   }
 }
 
@@ -258,7 +265,9 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     ws = null;
     outbox.clear();
     onClose();
-    if (!status.opened) {
+    if (!status.opened && hungUpEarly === sock) {
+      status.end('hungup', 'you hung up before the gateway answered');
+    } else if (!status.opened) {
       status.unanswered(timedOut ? NoAnswer.TIMEOUT : await diagnose(), new URL(url).pathname);
       if (seq !== callSeq) return; // a new call started meanwhile
     }
@@ -322,14 +331,20 @@ async function connectV42(user, password) {
   status.connecting();
   showStatus();
   let lib;
+  const loading = { cancelled: false };
+  v42Loading = loading;
   try {
     lib = await loadV42();
   } catch (e) {
+    if (loading.cancelled) return;
     status.end('hungup', 'the V.42 caller did not load: ' + e.message);
     showStatus();
     showLogin();
     return;
+  } finally {
+    if (v42Loading === loading) v42Loading = null;
   }
+  if (loading.cancelled) return; // hung up while it loaded
   const host = window.location.host;
   let pending = []; // octets that arrived before the caller started
   openLine({
@@ -510,7 +525,18 @@ srBox.addEventListener('change', () => {
   saveScreenReader(srBox.checked);
 });
 hangupBtn.addEventListener('click', () => {
-  if (v42) v42.close(); else if (ws) ws.close(1000);
+  if (v42) {
+    v42.close();
+  } else if (ws) {
+    if (ws.readyState === WebSocket.CONNECTING) hungUpEarly = ws;
+    ws.close(1000);
+  } else if (v42Loading) {
+    v42Loading.cancelled = true;
+    v42Loading = null;
+    status.end('hungup', 'you hung up before the call was placed');
+    showStatus();
+    showLogin();
+  }
 });
 forgetBtn.addEventListener('click', () => {
   forgetHostKey(storage(), window.location.host);

@@ -28,10 +28,14 @@ export class Outbox {
 
   // push queues bytes behind everything pushed before and sends what the
   // line takes. It returns false, queuing nothing, when that would hold
-  // more than MAX_WAITING octets back.
+  // more than MAX_WAITING octets back behind input pushed earlier; one
+  // input (a paste) is taken whole, whatever its size, when nothing is
+  // waiting: it is in the page's memory already, and the bound is for
+  // what piles up while the line is stalled (browser trial: a 17 MiB
+  // paste was dropped on a healthy line).
   push(bytes) {
     if (bytes.length === 0) return true;
-    if (this.waiting + bytes.length > MAX_WAITING) return false;
+    if (this.waiting > 0 && this.waiting + bytes.length > MAX_WAITING) return false;
     this.queue.push(bytes);
     this.waiting += bytes.length;
     this.pump();

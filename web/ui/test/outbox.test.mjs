@@ -71,6 +71,17 @@ test('keys typed while the line is stalled are joined, none dropped', () => {
   assert.deepEqual(l.all(), Buffer.from(typed));
 });
 
+test('one paste larger than MAX_WAITING is taken whole when nothing waits', () => {
+  const l = line(0);
+  const o = new Outbox(l.offer, l.schedule);
+  const big = new Uint8Array(MAX_WAITING + PIECE + 7).map((_, i) => i % 251);
+  assert.equal(o.push(big), true);
+  assert.equal(o.push(Uint8Array.of(1)), false, 'more behind it is refused');
+  l.room = Infinity;
+  l.fire();
+  assert.deepEqual(l.all(), Buffer.from(big));
+});
+
 test('input beyond MAX_WAITING is refused, not queued', () => {
   const l = line(0);
   const o = new Outbox(l.offer, l.schedule);
