@@ -593,4 +593,12 @@ if (loginMode === 'text' && meta('dialgate-mode') === 'v42') {
   // for LAPM frames and never show a login prompt.
   notice('this line expects V.42 (the page\'s own login); the text login gets no prompt here: open the page without ?mode=text');
 }
-if (loginMode === 'v42') showLogin(); else connectText();
+if (loginMode === 'v42') {
+  showLogin();
+  // Fetched while the user types (browser trial: at 56 kbit/s the 1.6 MB
+  // download began only at Call, and "connecting…" stood for 4 minutes).
+  // A failure here is reported, and retried, by the call.
+  loadV42().catch(() => {});
+} else {
+  connectText();
+}
