@@ -489,6 +489,9 @@ async function v42Scenario() {
 
   step = 'forget the key, call again, new key pinned';
   await a.click('#forget');
+  // The warning is resolved at once, not at the next call.
+  const forgotten = await waitState(a, 'hungup');
+  if (!/host key forgotten/.test(forgotten) || !(await a.isHidden('#forget'))) throw new Error(`after Forget host key the status line says ${JSON.stringify(forgotten)}`);
   await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
   await connect(a);
   const repinned = await pinnedKeys(a);

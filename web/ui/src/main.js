@@ -541,7 +541,10 @@ hangupBtn.addEventListener('click', () => {
 forgetBtn.addEventListener('click', () => {
   forgetHostKey(storage(), window.location.host);
   notice(`forgot the pinned host key of ${window.location.host}; the next call pins the key it offers`);
-  forgetBtn.hidden = true;
+  // The red HOST KEY CHANGED status is resolved (browser trial: it stayed
+  // until the next call).
+  status.end('hungup', 'host key forgotten; the next call pins the key it offers');
+  showStatus();
 });
 charsetSel.addEventListener('change', () => {
   codec = makeCodec(charsetSel.value);
