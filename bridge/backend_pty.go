@@ -103,7 +103,7 @@ type ptyConn struct {
 	closeOnce sync.Once
 	hupOnce   sync.Once
 	hupAt     time.Time   // when hangUp sent SIGHUP, under hupOnce
-	hungUp    atomic.Bool // hangUp has signalled the program
+	killed    atomic.Bool // Close sent SIGKILL to a program that outlived SIGHUP
 
 	// sizeMu orders Resize (an ioctl on ptmx) before the close of
 	// ptmx: the pump closes the backend without waiting for its
@@ -117,7 +117,6 @@ type ptyConn struct {
 // process group once, and reports when it did.
 func (c *ptyConn) hangUp() time.Time {
 	c.hupOnce.Do(func() {
-		c.hungUp.Store(true)
 		c.hupAt = time.Now()
 		_ = syscall.Kill(-c.pgid, syscall.SIGHUP)
 		_ = syscall.Kill(-c.pgid, syscall.SIGCONT)
@@ -245,12 +244,15 @@ func (c *ptyConn) ProgramCrashed() bool {
 		return false
 	}
 	ws, ok := ee.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || c.hungUp.Load() {
+	if !ok || !ws.Signaled() {
 		return false
 	}
 	switch ws.Signal() {
 	case syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE:
 		return false
+	case syscall.SIGKILL:
+		// Ours after ptyKillGrace, or someone else's (the OOM killer).
+		return !c.killed.Load()
 	}
 	return true
 }
@@ -274,6 +276,7 @@ func (c *ptyConn) Close() error {
 			select {
 			case <-c.exited:
 			case <-t.C:
+				c.killed.Store(true)
 				_ = syscall.Kill(-c.pgid, syscall.SIGKILL)
 				<-c.exited
 			}
