@@ -340,6 +340,32 @@ async function v42Scenario() {
     await p.waitForSelector('#login:not([hidden])', { timeout: WAIT });
   };
 
+  // Browser trial: Hang up while dialgate.wasm was still loading did
+  // nothing, and the call went ahead once it had loaded.
+  step = 'Hang up while the V.42 caller loads: the call is not placed';
+  {
+    const p = await ctx.newPage();
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await p.route('**/dialgate.wasm', async (route) => { await held; await route.continue(); });
+    let sockets = 0;
+    p.on('websocket', () => { sockets++; });
+    await p.goto(url);
+    await p.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+    await call(p, password);
+    await waitState(p, 'connecting');
+    await p.click('#hangup');
+    const shown = await waitState(p, 'hungup');
+    if (!/you hung up before the call was placed/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+    release();
+    await p.waitForFunction(() => typeof globalThis.dialgateV42 === 'object', null, { timeout: WAIT });
+    await p.waitForTimeout(1000);
+    const st = await p.evaluate(() => window.dialgate.status());
+    if (sockets !== 0 || st.state !== 'hungup') throw new Error(`the call went on once the caller loaded: ${sockets} WebSocket(s), status ${JSON.stringify(st)}`);
+    await p.close();
+  }
+  ok(step);
+
   step = 'V.42 call with Access Security; host key pinned on first use';
   // Record every status the page shows: "authenticating…" must stand
   // between the WebSocket opening and the session being up.
