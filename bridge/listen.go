@@ -169,7 +169,7 @@ func openListener(l config.Listener, name string, log *zap.Logger, tlsTimeout ti
 			if l.V42 == config.V42LAPM {
 				mode = web.ModeV42
 			}
-			ln, err = listenWithPage(u, opts, web.Options{LinePath: u.Path, Mode: mode, Name: name}, lg)
+			ln, err = listenWithPage(u, opts, web.Options{LinePath: u.Path, Mode: mode, Name: name, Charset: l.Charset}, lg)
 		} else {
 			ln, err = ws.Listen(l.Address, opts)
 		}

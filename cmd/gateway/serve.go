@@ -554,6 +554,9 @@ func keepOpenSettings(s config.Listener, f *config.Listener) (changed []string) 
 	if keep(!slices.Equal(s.TrustedProxies, f.TrustedProxies), "trusted_proxies") {
 		f.TrustedProxies = s.TrustedProxies
 	}
+	if keep(s.Charset != f.Charset, "charset") {
+		f.Charset = s.Charset // the page was made with it
+	}
 	if keep(s.ProxyProtocol != f.ProxyProtocol, "proxy_protocol") {
 		f.ProxyProtocol = s.ProxyProtocol
 	}

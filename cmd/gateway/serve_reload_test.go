@@ -65,17 +65,17 @@ func TestMergeListenersKeepsOpenSettings(t *testing.T) {
 	fresh := []config.Listener{
 		{Name: "modem", Address: "telnet://127.0.0.1:2323", TextLogin: config.TextLoginAllow, IdleTimeout: &config.Duration{Duration: time.Hour},
 			ProxyProtocol: true, TrustedProxies: []string{"127.0.0.1"}},
-		{Name: "web", Address: "ws://127.0.0.1:8080/line", V42: config.V42LAPM, AllowedOrigins: []string{"https://b.example"}},
+		{Name: "web", Address: "ws://127.0.0.1:8080/line", V42: config.V42LAPM, AllowedOrigins: []string{"https://b.example"}, Charset: "cp437"},
 	}
 	out, kept := mergeListeners(served, fresh)
 	if m := out[0]; m.TextLogin != config.TextLoginAllow || m.IdleTimeout.Duration != time.Hour || m.ProxyProtocol || m.TrustedProxies != nil {
 		t.Errorf("modem after reload: %+v", m)
 	}
-	if w := out[1]; w.V42 != config.V42Off || w.AllowedOrigins[0] != "https://a.example" {
+	if w := out[1]; w.V42 != config.V42Off || w.AllowedOrigins[0] != "https://a.example" || w.Charset != "" {
 		t.Errorf("web after reload: %+v", w)
 	}
 	if len(kept) != 2 || !strings.Contains(kept[0], `listener "modem": trusted_proxies, proxy_protocol change only with a restart`) ||
-		!strings.Contains(kept[1], `listener "web": allowed_origins, v42`) {
+		!strings.Contains(kept[1], `listener "web": allowed_origins, charset, v42`) {
 		t.Errorf("kept: %q", kept)
 	}
 	if _, kept := mergeListeners(served, served); len(kept) != 0 {

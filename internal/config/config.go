@@ -172,6 +172,10 @@ type Listener struct {
 	// (ws.DefaultMaxConns 1024, ws.DefaultMaxConnsPerSource 128).
 	HTTPMaxConns          int `toml:"http_max_conns"`
 	HTTPMaxConnsPerSource int `toml:"http_max_conns_per_source"`
+	// Charset is a ws/wss listener's browser page's default character
+	// set: "utf-8" ("" is the same) or "cp437" (IBM PC, ANSI BBS art).
+	// A user's own choice on the page, or ?charset=, overrides it.
+	Charset string `toml:"charset"`
 	// Backend is the backend for users without one of their own ("" takes
 	// default_backend).
 	Backend string `toml:"backend"`

@@ -126,6 +126,8 @@ func TestErrorPositions(t *testing.T) {
 		{"unknown backend", head + "backend = \"bbs\"\n", "x.toml:4:1: listener[0].backend: "},
 		{"pty without command", head + "[[backend]]\nname = \"p\"\ntype = \"pty\"\n", "x.toml:4:1: backend[0].command: "},
 		{"proxy on telnet", head + "trusted_proxies = [\"127.0.0.1\"]\n", "x.toml:4:1: listener[0].trusted_proxies: "},
+		{"charset on telnet", head + "charset = \"cp437\"\n", "x.toml:4:1: listener[0].charset: charset is the browser page's"},
+		{"unknown charset", "[[listener]]\nname = \"w\"\naddress = \"ws://127.0.0.1:8080/line\"\ncharset = \"latin1\"\n", "x.toml:4:1: listener[0].charset: charset \"latin1\": want"},
 		{"proxy_protocol without proxies", head + "proxy_protocol = true\n", "x.toml:4:1: listener[0].proxy_protocol: "},
 		{"metrics on a listener's port", "[metrics]\nlisten = \"127.0.0.1:2323\"\n" + head, "x.toml:2:1: metrics.listen: 127.0.0.1:2323 is already used by listener \"a\""},
 		{"metrics on every address, a listener's port", "[metrics]\nlisten = \":2323\"\n" + head, "x.toml:2:1: metrics.listen: :2323 is already used by listener \"a\""},

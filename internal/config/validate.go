@@ -235,6 +235,14 @@ func (c *Config) validate(loc *locator) Problems {
 		if l.Scheme() == "wss" && l.TLSCert == "" {
 			bad(in("listener", i, "address"), key+".address", "a wss:// listener needs tls_cert and tls_key")
 		}
+		switch l.Charset {
+		case "", "utf-8", "cp437":
+			if l.Charset != "" && !isWeb(l.Scheme()) {
+				bad(in("listener", i, "charset"), key+".charset", "charset is the browser page's: it applies to ws:// and wss:// listeners only (a telnet caller's terminal decides its own)")
+			}
+		default:
+			bad(in("listener", i, "charset"), key+".charset", "charset %q: want \"utf-8\" or \"cp437\"", l.Charset)
+		}
 		if len(l.AllowedOrigins) > 0 && !isWeb(l.Scheme()) {
 			bad(in("listener", i, "allowed_origins"), key+".allowed_origins", "allowed_origins applies to ws:// and wss:// listeners only")
 		}
