@@ -511,6 +511,10 @@ function focusToolbar() {
 
 copyBtn.addEventListener('click', () => { copySelection(); term.focus(); });
 pasteBtn.addEventListener('click', () => { pasteClipboard(); });
+// Disabled in the page until this script runs (browser trial: on a slow
+// link they were there, doing nothing, for the 16 s app.js took).
+copyBtn.disabled = false;
+pasteBtn.disabled = false;
 reconnectBtn.addEventListener('click', () => {
   redialed = false;
   term.write('\r\n');
