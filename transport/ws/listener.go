@@ -245,6 +245,12 @@ func NewHandler(opts Options) (*Listener, error) {
 		CheckOrigin: func(*http.Request) bool { return true },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			l.logf("ws: %s: upgrade refused with HTTP %d: %v", r.RemoteAddr, status, reason)
+			if !websocket.IsWebSocketUpgrade(r) {
+				// A browser pointed at the line itself (browser trial:
+				// it showed gorilla/websocket's words).
+				http.Error(w, "dialgate: this address is a WebSocket line, not a web page: call it with a WebSocket client (gateway dial, or the gateway's browser terminal page where a listener serves one)", status)
+				return
+			}
 			http.Error(w, "ws: "+reason.Error(), status)
 		},
 	}

@@ -727,3 +727,25 @@ func TestUpgradeWithDataLogged(t *testing.T) {
 	}
 	sink.wait(t, "dropped during the upgrade", "before handshake")
 }
+
+// TestPlainGETOfLineSaysWhatItIs: a browser pointed at the line itself
+// gets HTTP 400 with words a person can read (browser trial: it showed
+// gorilla/websocket's "the client is not using the websocket protocol").
+func TestPlainGETOfLineSaysWhatItIs(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ln, err := Listen("ws://127.0.0.1:0/", Options{Logger: newLogSink(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	resp, err := http.Get("http" + strings.TrimPrefix(ln.Addr(), "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "is a WebSocket line, not a web page") {
+		t.Errorf("plain GET: HTTP %d %q", resp.StatusCode, b)
+	}
+}
