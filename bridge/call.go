@@ -339,6 +339,20 @@ func (c *call) end(result, reason, msg string) {
 // the caller has not taken (lapm.Link).
 type hanger interface{ Hangup() }
 
+// cutOff hangs up on a caller that takes nothing more, ending a write
+// blocked on it: a V.42 link has no write deadline, its Write waits while
+// a window's worth is queued and the caller's receiver stays busy, and
+// releasing it at once (DISC, which a busy receiver still takes) ends that
+// wait; any other stream's wait ends by hanging up the line under it.
+func (c *call) cutOff() {
+	w, _, _ := c.stream()
+	if h, ok := w.(hanger); ok {
+		h.Hangup()
+		return
+	}
+	_ = c.line.Close()
+}
+
 // hangup tells the caller msg (if any) and hangs up; only the first call
 // has an effect.
 func (c *call) hangup(msg string) {
@@ -354,19 +368,10 @@ func (c *call) hangup(msg string) {
 				// injected clock's (Options.Now).
 				_ = d.SetWriteDeadline(time.Now().Add(limit))
 			}
-			// A V.42 link has no write deadline: its Write waits while a
-			// window's worth is queued and the caller's receiver stays
-			// busy. Releasing the link at once (DISC, which a busy
-			// receiver still takes) ends that wait; any other stream's
-			// wait ends by hanging up the line under it.
 			closed := make(chan struct{})
 			t := time.AfterFunc(limit, func() {
 				defer close(closed)
-				if h, ok := w.(hanger); ok {
-					h.Hangup()
-					return
-				}
-				_ = c.line.Close()
+				c.cutOff()
 			})
 			_, _ = io.WriteString(w, msg)
 			if !t.Stop() {
@@ -694,11 +699,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	// On a paced line, output to the caller counts as activity as it is
 	// written (see callerWriter).
 	stopBreaks := forwardBreaks(c.breaks, conn)
-	var hangUp func()
-	if h, ok := c.w.(hanger); ok {
-		hangUp = h.Hangup
-	}
-	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), hangUp, c.line, watch.backendConn(conn), &c.cnt)
+	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), c.cutOff, c.line, watch.backendConn(conn), &c.cnt)
 	stopBreaks()
 	watch.stop()
 	c.sessionEnded(res, pctx, lim, program)

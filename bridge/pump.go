@@ -178,8 +178,8 @@ type counters struct {
 // Whenever the backend is closed for the backend->caller copy (a stop,
 // the linger, a backend write failure) and that copy is blocked writing
 // to a caller that does not read, the caller is hung up callerWriteGrace
-// later, so that no ending waits on the caller: by hangUp if not nil (a
-// V.42 link's release, see hanger), else by closing its line.
+// later, so that no ending waits on the caller: by hangUp if not nil
+// (call.cutOff), else by closing its line.
 func pump(ctx context.Context, r io.Reader, w io.Writer, hangUp func(), line transport.Line, be BackendConn, cnt *counters) pumpResult {
 	if hangUp == nil {
 		hangUp = func() { _ = line.Close() }
