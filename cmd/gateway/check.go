@@ -82,10 +82,7 @@ gateway run as root would make it).`)
 	var forOwner []string
 	users, err := auth.LoadUsers(c.UsersFile)
 	switch {
-	case err == nil && rootForOwner(c.StateDir) && unreadableByOwner(c.UsersFile, c.StateDir) != "":
-		// Root reads it; the gateway, state_dir's owner, could not
-		// (retest: a users file outside state_dir, root's, 0600).
-		failed = append(failed, fmt.Errorf("users file %s", unreadableByOwner(c.UsersFile, c.StateDir)))
+	case gatewayCannotRead(err, "users file", c.UsersFile, c.StateDir, &failed):
 	case err == nil:
 		// A users file other users can read; accounts whose backend
 		// the configuration lacks.
@@ -93,18 +90,11 @@ gateway run as root would make it).`)
 		warnings = append(warnings, userBackendWarnings(c, users)...)
 	case errors.Is(err, iofs.ErrNotExist):
 		// c.Warnings says so and how to add a user.
-	case errors.Is(err, iofs.ErrPermission) && isStateDirOwner(c.StateDir):
-		// The check runs as the gateway's user (state_dir's owner).
-		failed = append(failed, fmt.Errorf("users file %s: %s, the owner of state_dir, may not read it: gateway serve running as %s would not start (%w)", c.UsersFile, currentUserName(), currentUserName(), err))
 	case errors.Is(err, iofs.ErrPermission):
 		// The operator may check the file as another user than the
 		// gateway's, which alone may read the users file.
 		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (run the check as the gateway's user; a gateway running as %s would not start)", c.UsersFile, currentUserName(), currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
-		if why := unreadableByOwner(c.UsersFile, c.StateDir); why != "" {
-			failed = append(failed, fmt.Errorf("users file %s", why))
-			break
-		}
 		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
 	default:
@@ -114,23 +104,16 @@ gateway run as root would make it).`)
 	// The host key as gateway serve loads it (its owner, its mode, the
 	// state directory's); a missing one serve creates.
 	key, err := auth.LoadHostKey(c.StateDir)
-	hostKey := filepath.Join(c.StateDir, auth.HostKeyFile)
+	if err == nil {
+		key.Wipe()
+	}
 	switch {
-	case err == nil && rootForOwner(c.StateDir) && unreadableByOwner(hostKey, c.StateDir) != "":
-		key.Wipe()
-		failed = append(failed, fmt.Errorf("host key %s", unreadableByOwner(hostKey, c.StateDir)))
+	case gatewayCannotRead(err, "host key", filepath.Join(c.StateDir, auth.HostKeyFile), c.StateDir, &failed):
 	case err == nil:
-		key.Wipe()
 	case errors.Is(err, iofs.ErrNotExist):
-	case errors.Is(err, iofs.ErrPermission) && isStateDirOwner(c.StateDir):
-		failed = append(failed, fmt.Errorf("host key in %s: %s, the owner of state_dir, may not read it: gateway serve running as %s would not start (%w)", c.StateDir, currentUserName(), currentUserName(), err))
 	case errors.Is(err, iofs.ErrPermission):
 		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (run the check as the gateway's user)", c.StateDir, currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
-		if why := unreadableByOwner(hostKey, c.StateDir); why != "" {
-			failed = append(failed, fmt.Errorf("host key %s", why))
-			break
-		}
 		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
 	default:
@@ -303,18 +286,29 @@ func unsafeForOtherUser(err error, stateDir string) bool {
 	return ok && uid != 0
 }
 
-// rootForOwner reports whether the check runs as root for a state_dir of
-// another user: the gateway's user (see unsafeForOtherUser).
-func rootForOwner(stateDir string) bool {
+// gatewayCannotRead adds to failed, and reports, that the gateway's user,
+// the owner of stateDir, could not read path (the what: users file or
+// host key), which the check loaded with err: the check runs as that user
+// and was refused, or runs as root and path's owner and mode keep that
+// user out (unreadableByOwner), whether root's own read was refused or
+// not (trial and retest: "ok", then serve stopped with permission
+// denied).
+func gatewayCannotRead(err error, what, path, stateDir string, failed *[]error) bool {
 	uid, _, ok := fileOwner(stateDir)
-	return ok && uid != 0 && os.Geteuid() == 0
-}
-
-// isStateDirOwner reports whether the check runs as the owner of
-// stateDir, the gateway's user.
-func isStateDirOwner(stateDir string) bool {
-	uid, _, ok := fileOwner(stateDir)
-	return ok && uid == os.Geteuid()
+	switch {
+	case !ok:
+		return false
+	case uid == os.Geteuid() && errors.Is(err, iofs.ErrPermission):
+		me := currentUserName()
+		*failed = append(*failed, fmt.Errorf("%s %s: %s, the owner of state_dir, may not read it: gateway serve running as %s would not start (%w)", what, path, me, me, err))
+		return true
+	case uid != 0 && os.Geteuid() == 0:
+		if why := unreadableByOwner(path, stateDir); why != "" {
+			*failed = append(*failed, fmt.Errorf("%s %s", what, why))
+			return true
+		}
+	}
+	return false
 }
 
 // unreadableByOwner says why the owner of stateDir, the gateway's user
