@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -80,6 +81,16 @@ func (b *ReadBudget) Set(n int64) {
 // within the bound.
 func (b *ReadBudget) Spend(n int) bool {
 	return !b.on.Load() || b.left.Add(-int64(n)) >= 0
+}
+
+// NoCaller reports whether a is an address no caller has: unspecified
+// (0.0.0.0, ::), multicast or the limited broadcast 255.255.255.255. A
+// proxy that names one as its caller (X-Forwarded-For, a PROXY header)
+// is not believed: the address would stand for every caller that sent
+// it, under one per_source count and one back-off (security trial).
+func NoCaller(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 // ErrUnknownScheme is wrapped by Parse, Listen and Dial for an address whose

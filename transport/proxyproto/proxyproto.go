@@ -19,6 +19,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/dialgate/dialgate/transport"
 )
 
 // SignatureV2 opens a version 2 header.
@@ -127,11 +129,9 @@ func parseV1(s string) (Header, error) {
 	return h, nil
 }
 
-// callerSource refuses a source address no caller has (0.0.0.0, ::, a
-// multicast group): it would stand for every caller that sent it, under
-// one per_source count and one back-off.
+// callerSource refuses a source address no caller has (transport.NoCaller).
 func callerSource(a netip.Addr) error {
-	if a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+	if transport.NoCaller(a) {
 		return fmt.Errorf("%w: source %s is no caller's address", ErrHeader, a)
 	}
 	return nil

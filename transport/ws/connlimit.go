@@ -135,7 +135,7 @@ func (l *connLimiter) evict(src netip.Addr, sameSource bool) bool {
 	if victim == nil {
 		return false
 	}
-	victim.once.Do(func() { l.places.Release(victim.src) })
+	l.release(victim)
 	victim.Conn.Close()
 	l.refusedOne(victim.src, "closed to make room: it had no request in progress")
 	return true
@@ -170,8 +170,13 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 	}
 	l.mu.Unlock()
 	if s == http.StateHijacked || s == http.StateClosed {
-		lc.once.Do(func() { l.places.Release(lc.src) })
+		l.release(lc)
 	}
+}
+
+// release gives lc's place back, once (evict and connState may both).
+func (l *connLimiter) release(lc *limitedConn) {
+	lc.once.Do(func() { l.places.Release(lc.src) })
 }
 
 // limitedConn is a connection counted by a connLimiter. Its reads are

@@ -589,16 +589,11 @@ func parseHop(s string) (netip.Addr, error) {
 	if a.Zone() != "" {
 		return netip.Addr{}, errZonedHop
 	}
-	if a = a.Unmap(); a.IsUnspecified() || a.IsMulticast() || a == limitedBroadcast {
-		// No caller calls from these (security trial: 0.0.0.0 stood
-		// for the caller, one per_source count for all who sent it).
+	if a = a.Unmap(); transport.NoCaller(a) {
 		return netip.Addr{}, errNoCallerHop
 	}
 	return a, nil
 }
-
-// limitedBroadcast is 255.255.255.255, which no caller has either.
-var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // errNoCallerHop is parseHop's error for an address no caller has.
 var errNoCallerHop = errors.New("ws: X-Forwarded-For hop that is no caller's address")
