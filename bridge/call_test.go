@@ -162,13 +162,7 @@ func TestIdleTimeoutCallerNotReading(t *testing.T) {
 	addr := tcpBackendServer(t, floodHandler)
 	c := testConfig(t, config.Backend{Name: "flood", Type: config.BackendTCP, Address: config.HostPort(addr)})
 	c.Lines.IdleTimeout.Duration = 300 * time.Millisecond
-	c.StateDir = t.TempDir()
-	c.Listeners[0].Address = "telnet://127.0.0.1:0"
-	g, err := Start(t.Context(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"alice": "secret"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Shutdown(t.Context())
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"))
 	if err != nil {
 		t.Fatal(err)
@@ -299,13 +293,7 @@ func TestLineRatePacesUploads(t *testing.T) {
 	})
 	c := testConfig(t, config.Backend{Name: "sink", Type: config.BackendTCP, Address: config.HostPort(addr)})
 	c.Listeners[0].LineRate = rate
-	c.StateDir = t.TempDir()
-	c.Listeners[0].Address = "telnet://127.0.0.1:0"
-	g, err := Start(t.Context(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"alice": "secret"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Shutdown(t.Context())
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
 	conn := dialGateway(t, g)
 	defer conn.Close()
 	login(t, conn, "alice", "secret")
