@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // tcpBackend is a raw TCP service: octets pass unchanged.
@@ -43,6 +44,9 @@ func dialTCP(ctx context.Context, addr string, timeout time.Duration, proxy bool
 		return nil, fmt.Errorf("%w: %s: %v", ErrBackendUnavailable, addr, err)
 	}
 	tc := c.(*net.TCPConn)
+	// Urgent data from the service stays in the stream (a telnet
+	// backend's Synch: see tcp.InlineUrgent).
+	_ = tcp.InlineUrgent(tc)
 	if proxy {
 		hdr := appendProxyV2(nil, hostPort(s.Remote), hostPort(s.Local))
 		if _, err := tc.Write(hdr); err != nil {

@@ -289,6 +289,9 @@ func newLine(c net.Conn, server bool, opts Options, secure bool) *Line {
 		if err := tc.SetNoDelay(true); err != nil {
 			l.logf("TCP_NODELAY: %v", err)
 		}
+		if err := InlineUrgent(tc); err != nil {
+			l.logf("SO_OOBINLINE: %v", err)
+		}
 		ka := net.KeepAliveConfig{Enable: opts.KeepAlive >= 0}
 		if ka.Enable {
 			p := opts.KeepAlive

@@ -151,3 +151,56 @@ func TestDialTLS(t *testing.T) {
 		t.Errorf("untrusted: %v", err)
 	}
 }
+
+// TestSynchKeepsStreamClean: a telnet Synch (RFC 854) sends IAC with the
+// urgent pointer and DM after it, as telnetd and `send synch` do. Without
+// SO_OOBINLINE the kernel took the IAC out of the stream and the line
+// read the DM's 0xF2 as data; with it the line reads IAC DM as the
+// command it is. Raw lines keep the urgent octet as data.
+func TestSynchKeepsStreamClean(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, tc := range []struct {
+		name   string
+		telnet bool
+		want   string
+	}{{"telnet", true, "ab"}, {"raw", false, "a\xff\xf2b"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, cli := linePair(t, Options{Telnet: tc.telnet}, Options{})
+			for name, l := range map[string]*Line{"server": srv, "client": cli} {
+				if sockopt(t, l, syscall.SOL_SOCKET, syscall.SO_OOBINLINE) == 0 {
+					t.Errorf("%s: SO_OOBINLINE off", name)
+				}
+			}
+			raw, err := sockstate.TCPUnder(cli.conn).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			send := func(p []byte, flags int) {
+				t.Helper()
+				var serr error
+				if err := raw.Write(func(fd uintptr) bool {
+					serr = syscall.Sendto(int(fd), p, flags, nil)
+					return serr != syscall.EAGAIN
+				}); err != nil || serr != nil {
+					t.Fatal(err, serr)
+				}
+			}
+			send([]byte("a"), 0)
+			send([]byte{0xFF}, syscall.MSG_OOB) // IAC, urgent
+			send([]byte{0xF2, 'b'}, 0)          // DM, then data
+			srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+			var got []byte
+			buf := make([]byte, 16)
+			for len(got) < len(tc.want) {
+				n, err := srv.Read(buf)
+				if err != nil {
+					t.Fatalf("read after %q: %v", got, err)
+				}
+				got = append(got, buf[:n]...)
+			}
+			if string(got) != tc.want {
+				t.Errorf("read %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
