@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,76 @@ type backendEcho interface {
 	// set then or later, from Read (as a telnet backend turns its own
 	// echo on and off); set does not call Read.
 	followEcho(set func(on bool))
+}
+
+// terminalInput is implemented by backend sessions that hand what the
+// caller types to a terminal's input: a pty, and a telnet service the
+// gateway sends BINARY to (telnetd passes binary octets to its pty as
+// they are). A telnet caller that does not send BINARY ends lines with
+// the NVT newline CR LF, which a terminal reads as two Enters; such a
+// session gets CR for it (see enterAsCR).
+type terminalInput interface {
+	// takesEnterAsCR reports whether the session wants the NVT newline
+	// as CR now (a telnet service may turn BINARY on or off).
+	takesEnterAsCR() bool
+}
+
+// nvtCaller is a caller's telnet line that says whether the caller
+// sends BINARY (tcp.Line): one that does not sends the NVT newline CR LF.
+type nvtCaller interface{ Binary() (in, out bool) }
+
+// enterAsCR returns r (what a text-login caller types, read from its
+// line) so that a CR LF read while the caller does not send BINARY and
+// the backend session conn wants it (terminalInput) becomes CR, as
+// telnetd makes it for its pty. Other sessions and lines get r as it is.
+func enterAsCR(line transport.Line, conn BackendConn, r io.Reader) io.Reader {
+	ti, ok := conn.(terminalInput)
+	if !ok {
+		return r
+	}
+	nl, ok := lineAs[nvtCaller](line)
+	if !ok {
+		return r
+	}
+	return &newlineReader{r: r, want: func() bool {
+		in, _ := nl.Binary()
+		return !in && ti.takesEnterAsCR()
+	}}
+}
+
+// newlineReader drops the LF of each CR LF while want says so, also when
+// a read ends between the two.
+type newlineReader struct {
+	r       io.Reader
+	want    func() bool
+	afterCR bool // the last octet read was CR
+}
+
+func (n *newlineReader) Read(p []byte) (int, error) {
+	for {
+		k, err := n.r.Read(p)
+		if k == 0 {
+			return 0, err
+		}
+		if (n.afterCR && p[0] == '\n' || bytes.Contains(p[:k], []byte("\r\n"))) && n.want() {
+			j := 0
+			for _, c := range p[:k] {
+				if c == '\n' && n.afterCR {
+					n.afterCR = false
+					continue
+				}
+				n.afterCR = c == '\r'
+				p[j] = c
+				j++
+			}
+			k = j
+		} else {
+			n.afterCR = p[k-1] == '\r'
+		}
+		if k > 0 || err != nil {
+			return k, err
+		}
+	}
 }
 
 // programEnder is a backend that runs a program and can say how it

@@ -145,6 +145,9 @@ func (c *ptyConn) Read(p []byte) (int, error) {
 
 func (c *ptyConn) Write(p []byte) (int, error) { return c.ptmx.Write(p) }
 
+// takesEnterAsCR: a pty's input is a terminal's (terminalInput).
+func (c *ptyConn) takesEnterAsCR() bool { return true }
+
 // CloseWrite: a terminal has no half-close; the caller hanging up is a
 // hang-up, so the process group gets SIGHUP as on a modem disconnect
 // (POSIX general terminal interface, "Modem Disconnect"). Close follows.

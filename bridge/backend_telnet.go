@@ -68,6 +68,13 @@ func (c *telnetConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// takesEnterAsCR: while the gateway sends BINARY, telnetd hands what it
+// gets to its pty as it is (terminalInput).
+func (c *telnetConn) takesEnterAsCR() bool {
+	_, out := c.Binary()
+	return out
+}
+
 func (c *telnetConn) Resize(w transport.WindowSize) error { return c.SetWindowSize(w) }
 
 // Interrupt passes a caller's interrupt or break on as a telnet BREAK

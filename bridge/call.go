@@ -175,6 +175,9 @@ type call struct {
 	// gateway echoes (WILL ECHO); the backend decides whether that stays
 	// (followBackendEcho).
 	echoing bool
+	// lineText: the text login and the session read the caller's line
+	// itself, not a V.42 link over it (enterAsCR).
+	lineText bool
 
 	hangOnce   sync.Once
 	slotOnce   sync.Once   // releases the line slot (releaseSlot)
@@ -685,6 +688,9 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	}
 	program, _ := conn.(programEnder)
 	c.followBackendEcho(conn)
+	if c.lineText {
+		r = enterAsCR(c.line, conn, r)
+	}
 	conn = win.wrap(conn)
 	c.rec.Answer = s.now()
 	c.setView(func(v *callView) { v.Phase, v.Answer = PhaseSession, c.rec.Answer })
@@ -873,6 +879,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	if len(leftover) > 0 {
 		r = io.MultiReader(bytes.NewReader(leftover), r)
 	}
+	c.lineText = !v42
 	if !c.lc.TextLoginAllowed(c.info) {
 		c.end(store.ResultRefused, "text login not allowed on this listener", noTextMessage(c.lc))
 		return Account{}, nil, false
