@@ -56,10 +56,14 @@ type BackendConn interface {
 	Resize(w transport.WindowSize) error
 }
 
-// Interrupter is implemented by backend sessions that can deliver an
-// interrupt (telnet IP, a pty's VINTR character).
+// Interrupter is implemented by backend sessions that can deliver a
+// caller's interrupt or break: e is transport.EventInterrupt (telnet IP)
+// or transport.EventBreak (telnet BRK, a V.42 break, a WebSocket break).
+// A pty program gets its interrupt character for either; a telnet
+// service gets IP or BRK, the command the caller sent (RFC 854: telnetd
+// makes IP its pty's interrupt character and BRK its quit character).
 type Interrupter interface {
-	Interrupt() error
+	Interrupt(e transport.Event) error
 }
 
 // backendEcho is implemented by backend sessions that decide who echoes

@@ -261,8 +261,9 @@ func (c *ptyConn) ProgramCrashed() bool {
 }
 
 // Interrupt sends the terminal's interrupt character (VINTR, ^C), which
-// the line discipline turns into SIGINT for the foreground group.
-func (c *ptyConn) Interrupt() error {
+// the line discipline turns into SIGINT for the foreground group, for an
+// interrupt and a break alike.
+func (c *ptyConn) Interrupt(transport.Event) error {
 	_, err := c.ptmx.Write([]byte{0x03})
 	return err
 }

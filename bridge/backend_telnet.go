@@ -77,6 +77,11 @@ func (c *telnetConn) takesEnterAsCR() bool {
 
 func (c *telnetConn) Resize(w transport.WindowSize) error { return c.SetWindowSize(w) }
 
-// Interrupt passes a caller's interrupt or break on as a telnet BREAK
-// (RFC 854), which BBS software commonly handles.
-func (c *telnetConn) Interrupt() error { return c.SendBreak() }
+// Interrupt passes a caller's interrupt on as telnet IP and a break as
+// telnet BRK (RFC 854).
+func (c *telnetConn) Interrupt(e transport.Event) error {
+	if e == transport.EventBreak {
+		return c.SendBreak()
+	}
+	return c.SendInterrupt()
+}

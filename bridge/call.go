@@ -800,7 +800,7 @@ func forwardBreaks(breaks <-chan struct{}, be BackendConn) (stop func()) {
 			case <-stopCh:
 				return
 			case <-breaks:
-				_ = intr.Interrupt()
+				_ = intr.Interrupt(transport.EventBreak)
 			}
 		}
 	}()

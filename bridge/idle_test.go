@@ -236,7 +236,7 @@ func TestSessionWatchKeepsInterrupter(t *testing.T) {
 	wt := newWatch(config.SessionLimits{Idle: time.Minute})
 	defer wt.w.stop()
 	ib := &interruptingBackend{}
-	if intr, ok := wt.w.backendConn(ib).(Interrupter); !ok || intr.Interrupt() != nil || ib.interrupts != 1 {
+	if intr, ok := wt.w.backendConn(ib).(Interrupter); !ok || intr.Interrupt(transport.EventInterrupt) != nil || ib.interrupts != 1 {
 		t.Error("Interrupter lost")
 	}
 	if _, ok := wt.w.backendConn(&stubBackend{}).(Interrupter); ok {
@@ -267,7 +267,7 @@ type interruptingBackend struct {
 	interrupts int
 }
 
-func (b *interruptingBackend) Interrupt() error {
+func (b *interruptingBackend) Interrupt(transport.Event) error {
 	b.interrupts++
 	return nil
 }

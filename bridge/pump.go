@@ -616,7 +616,7 @@ func startControl(line transport.Line, be BackendConn) (stop func()) {
 	if cf, ok := line.(controlFuncs); ok {
 		cf.SetControlFuncs(func(w transport.WindowSize) { _ = be.Resize(w) }, func(e transport.Event) {
 			if intr != nil && (e == transport.EventInterrupt || e == transport.EventBreak) {
-				_ = intr.Interrupt()
+				_ = intr.Interrupt(e)
 			}
 		})
 		return func() { cf.SetControlFuncs(nil, nil) }
@@ -663,7 +663,7 @@ func forwardControl(win <-chan transport.WindowSize, ev <-chan transport.Event, 
 				continue
 			}
 			if intr != nil && (e == transport.EventInterrupt || e == transport.EventBreak) {
-				_ = intr.Interrupt()
+				_ = intr.Interrupt(e)
 			}
 		}
 	}

@@ -84,3 +84,37 @@ func TestAYTNamesGateway(t *testing.T) {
 	conn.Write([]byte{255, 246}) // IAC AYT
 	expect(t, conn, "[Night Owl BBS: yes]")
 }
+
+// TestTelnetBackendInterruptAndBreak: a telnet caller's Interrupt Process
+// reaches a telnet backend as IP and its Break as BRK (RFC 854), in the
+// order sent. Telnet trial: IP was sent on as BRK, which telnetd makes
+// its pty's quit character (SIGQUIT) instead of its interrupt character.
+func TestTelnetBackendInterruptAndBreak(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	bbs := telnetBBS(t)
+	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	caller := telnetCall(t, ctx, g, tcp.Options{}, "n", "pw")
+	back := acceptBackendLine(t, ctx, bbs)
+	io.WriteString(back, "ready")
+	expect(t, caller, "ready") // the session is bridged
+	if err := caller.SendInterrupt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.SendBreak(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(caller, "x") // carries the commands to the gateway
+	for _, want := range []transport.Event{transport.EventInterrupt, transport.EventBreak} {
+		select {
+		case e := <-back.Events():
+			if e != want {
+				t.Fatalf("the backend got event %v, want %v", e, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("the backend never got %v", want)
+		}
+	}
+}

@@ -764,6 +764,14 @@ func (l *Line) SendBreak() error {
 	})
 }
 
+// SendInterrupt sends IAC IP, Interrupt Process (telnet lines only).
+func (l *Line) SendInterrupt() error {
+	return l.control("interrupt", func(t *telnet) error {
+		t.out = append(t.out, cmdIAC, cmdIP)
+		return nil
+	})
+}
+
 // Binary reports whether telnet BINARY (RFC 856) is in effect for what we
 // receive (in) and what we send (out); false, false on raw lines. Data sent
 // in the first round trip, while BINARY is still being agreed, is subject to
