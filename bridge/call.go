@@ -705,6 +705,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	// On a paced line, output to the caller counts as activity as it is
 	// written (see callerWriter).
 	stopBreaks := forwardBreaks(c.breaks, conn)
+	dropLoginEvents(c.line)
 	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), c.cutOff, c.line, watch.backendConn(conn), &c.cnt)
 	stopBreaks()
 	watch.stop()
@@ -807,6 +808,28 @@ func forwardBreaks(breaks <-chan struct{}, be BackendConn) (stop func()) {
 	return func() {
 		close(stopCh)
 		<-done
+	}
+}
+
+// dropLoginEvents discards the breaks and interrupts the caller sent
+// before its session began (at the login prompt, while the backend
+// connected): they are not for the program the session starts, which
+// would otherwise get them the moment it started (telnet trial: IP at
+// the login prompt ended the pty program right after the login).
+func dropLoginEvents(line transport.Line) {
+	en, ok := lineAs[transport.EventNotifier](line)
+	if !ok || en.Events() == nil {
+		return
+	}
+	for {
+		select {
+		case _, open := <-en.Events():
+			if !open {
+				return
+			}
+		default:
+			return
+		}
 	}
 }
 

@@ -118,3 +118,35 @@ func TestTelnetBackendInterruptAndBreak(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginInterruptNotReplayed: an Interrupt Process or Break sent at
+// the login prompt does nothing there and does not reach the program the
+// session starts. Telnet trial: both waited, and ended the pty program
+// the moment it started ("NO CARRIER (the service ended the session)").
+func TestLoginInterruptNotReplayed(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	c := testConfig(t, config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+		`stty -echo; echo ready; read x; echo "got:$x"`}})
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	caller, err := tcp.Dial(ctx, strings.TrimPrefix(g.Addr("test"), "telnet://"), tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	expect(t, caller, "login: ")
+	if err := caller.SendInterrupt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.SendBreak(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(caller, "n\r")
+	expect(t, caller, "password: ")
+	io.WriteString(caller, "pw\r")
+	expect(t, caller, "ready")
+	io.WriteString(caller, "line\r")
+	expect(t, caller, "got:line")
+}
