@@ -913,6 +913,9 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		c.echoing = ec.SetServerEcho(true) == nil
 	}
 	e := newLineEditor(r, c.w, true)
+	if er, ok := lineAs[interface{ EchoRefused() bool }](c.line); ok && !v42 {
+		e.refused = er.EchoRefused
+	}
 	banner := fmt.Sprintf("\r\n%s: session %d\r\n", c.st.cfg.GatewayName, c.rec.Session)
 	out, err := textLogin(ctx, e, c.st.verifier, c.info.RemoteAddr, banner, c.st.cfg.Security.LoginTries, &c.checking)
 	if c.proxyHeaderRefused(err) {

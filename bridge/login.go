@@ -79,6 +79,9 @@ type lineEditor struct {
 	r    *bufio.Reader
 	w    io.Writer
 	echo bool
+	// refused, if set, reports that the caller refused the gateway's
+	// echo (it echoes locally): then the editor does not echo either.
+	refused func() bool
 	// pendingCR: the last line ended in CR whose LF or NUL may still come.
 	pendingCR bool
 	started   bool // an octet has been read
@@ -86,6 +89,11 @@ type lineEditor struct {
 
 func newLineEditor(r io.Reader, w io.Writer, echo bool) *lineEditor {
 	return &lineEditor{src: r, r: bufio.NewReaderSize(r, 4096), w: w, echo: echo}
+}
+
+// echoing reports whether the editor echoes now.
+func (e *lineEditor) echoing() bool {
+	return e.echo && (e.refused == nil || !e.refused())
 }
 
 // readLine reads one line of at most max octets (more are ignored).
@@ -111,6 +119,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			}
 			return "", errCallerGone
 		}
+		echo := e.echoing()
 		if !e.started {
 			e.started = true
 			// A TLS record header: content type 22 (handshake), version
@@ -154,7 +163,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			esc = 1
 		case c == '\r' || c == '\n':
 			e.pendingCR = c == '\r'
-			if e.echo {
+			if echo {
 				out = append(out, '\r', '\n')
 			}
 			if err := flush(); err != nil {
@@ -167,7 +176,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			// A character, not an octet: a UTF-8 one is several.
 			if len(b) > 0 {
 				b = b[:len(b)-lastCharLen(b)]
-				if e.echo && !secret {
+				if echo && !secret {
 					out = append(out, '\b', ' ', '\b')
 				}
 			}
@@ -177,7 +186,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			}
 			return "", errLoginCancelled
 		case c == 0x15: // ^U: kill the line
-			if e.echo && !secret {
+			if echo && !secret {
 				for range utf8.RuneCount(b) {
 					out = append(out, '\b', ' ', '\b')
 				}
@@ -198,7 +207,7 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 		default:
 			if len(b) < max {
 				b = append(b, c)
-				if e.echo && !secret {
+				if echo && !secret {
 					out = append(out, c)
 				}
 			}
@@ -420,7 +429,7 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 		if err != nil {
 			return leftAfter(i-1, last, err)
 		}
-		if !e.echo {
+		if !e.echoing() {
 			// The terminal echoed the CR itself, or not: make sure
 			// the next output starts on a fresh line.
 			_, _ = io.WriteString(e.w, "\r\n")

@@ -218,3 +218,24 @@ func TestNVTNewlineToTerminal(t *testing.T) {
 		}, func() { io.WriteString(caller, "one\r\ntwo\r\nend\r\n") }, "one\r\ntwo\r\nend")
 	})
 }
+
+// TestLoginEchoRefused: a telnet caller that answers the login's WILL
+// ECHO with DONT ECHO echoes what it types itself (RFC 857), so the
+// login does not echo it again. Telnet trial: the name showed twice
+// ("rraaww").
+func TestLoginEchoRefused(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t, config.Backend{Name: "demo", Type: config.BackendDemo})
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	caller := &nvtClient{Conn: conn}
+	expect(t, caller, "login: ")
+	io.WriteString(caller, "raw\r\n")
+	if got := expect(t, caller, "password: "); strings.Contains(got, "raw") {
+		t.Errorf("the login echoed the name the caller echoes itself: %q", got)
+	}
+}

@@ -764,6 +764,19 @@ func (l *Line) SendBreak() error {
 	})
 }
 
+// EchoRefused reports whether the peer of a server line refused the echo
+// SetServerEcho asked for (it answered WILL ECHO with DONT ECHO, RFC
+// 857): its terminal echoes what it types itself, and the upper layer
+// must not echo it again.
+func (l *Line) EchoRefused() bool {
+	if l.tn == nil {
+		return false
+	}
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	return l.tn.wantEcho && l.tn.us.side(optEcho).state == qNo
+}
+
 // SendInterrupt sends IAC IP, Interrupt Process (telnet lines only).
 func (l *Line) SendInterrupt() error {
 	return l.control("interrupt", func(t *telnet) error {
