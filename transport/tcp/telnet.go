@@ -42,6 +42,10 @@ type telnet struct {
 	// Client side: what we announce.
 	termType string
 	window   transport.WindowSize
+	// nawsAsked: the server asked for NAWS (DO NAWS). A client without a
+	// window size refuses it (RFC 1073: WILL NAWS promises a size) and
+	// offers it once it has one.
+	nawsAsked bool
 
 	// Server side: what the peer announced.
 	peerTerm      string
@@ -159,7 +163,9 @@ func (t *telnet) acceptUs(opt byte) bool {
 		return true
 	case optEcho:
 		return t.server && t.wantEcho
-	case optNAWS, optTTYPE:
+	case optNAWS:
+		return !t.server && t.window != (transport.WindowSize{})
+	case optTTYPE:
 		return !t.server
 	}
 	return false
@@ -196,6 +202,9 @@ func (t *telnet) negotiate(verb, opt byte) {
 	case cmdWILL:
 		reply, note = side.recvYes(t.acceptHim(opt))
 	case cmdDO:
+		if opt == optNAWS {
+			t.nawsAsked = true
+		}
 		reply, note = side.recvYes(t.acceptUs(opt))
 	default:
 		reply = side.recvNo()
@@ -410,8 +419,11 @@ func (t *telnet) setWindowSize(ws transport.WindowSize) error {
 		return fmt.Errorf("tcp: telnet: window size is the client's to announce: %w", errors.ErrUnsupported)
 	}
 	t.window = ws
-	if t.us.enabled(optNAWS) {
+	switch {
+	case t.us.enabled(optNAWS):
 		t.sendNAWS()
+	case t.nawsAsked && ws != (transport.WindowSize{}) && t.us.side(optNAWS).state == qNo:
+		t.askUs(optNAWS, true) // the size follows the server's DO
 	}
 	return nil
 }

@@ -156,6 +156,12 @@ func TestClientWithoutWindowWaitsForSetWindowSize(t *testing.T) {
 	if srv.windowChanged || srv.peerTerm != "" || cli.termType != "UNKNOWN" {
 		t.Fatalf("window %+v term %q", srv.peerWindow, srv.peerTerm)
 	}
+	// Without a size the client refuses NAWS (WILL NAWS promises one,
+	// RFC 1073; telnet trial: a backend was told WILL NAWS and never
+	// got a size), and offers it once it has one.
+	if cli.us.enabled(optNAWS) || srv.him.enabled(optNAWS) {
+		t.Fatal("NAWS agreed without a window size")
+	}
 	_ = cli.setWindowSize(transport.WindowSize{Cols: 80, Rows: 24})
 	pump(t, srv, cli)
 	if srv.peerWindow != (transport.WindowSize{Cols: 80, Rows: 24}) {
