@@ -198,6 +198,9 @@ type call struct {
 	viewMu     sync.Mutex
 	view       callView
 	byOperator bool
+	// endLogin ends the login (detection, V.42, Access Security, the
+	// text login) with the gateway's shutdown when it drains: set by run.
+	endLogin context.CancelFunc
 }
 
 func (s *Server) handle(name string, line transport.Line) {
@@ -541,12 +544,15 @@ func (c *call) run() {
 	// gateway's stop, hang up with a message.
 	loginCtx, loginCancel := context.WithTimeout(ctx, cfg.Security.HandshakeDeadline.Duration)
 	defer loginCancel()
+	c.viewMu.Lock()
+	c.endLogin = loginCancel
+	c.viewMu.Unlock()
 	stopWatch := context.AfterFunc(loginCtx, func() {
 		if r, why, msg, ok := c.operatorEnd(); ok {
 			c.end(r, why, msg)
 			return
 		}
-		if s.stopCtx.Err() != nil {
+		if s.stopCtx.Err() != nil || s.Draining() {
 			c.end(store.ResultShutdown, "gateway shut down during login", msgShutdown)
 			return
 		}

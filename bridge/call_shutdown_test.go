@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
@@ -110,4 +111,30 @@ func goroutineID() uint64 {
 	var id uint64
 	_, _ = fmt.Sscanf(strings.TrimPrefix(string(buf[:n]), "goroutine "), "%d", &id)
 	return id
+}
+
+// TestDrainEndsLogins: a caller still at the login prompt when the
+// gateway starts to drain is told the gateway is shutting down and hung
+// up at once; the drain does not wait for it. Operator trial: a silent
+// connection at "login: " held every stop for the whole drain_timeout.
+func TestDrainEndsLogins(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"ann": "pw"}})
+	line, done := simCall(t, s)
+	expect(t, line, "login: ")
+	heard := make(chan string, 1)
+	go func() { heard <- readAll(line) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v: the drain waited for the login", err)
+	}
+	if out := <-heard; !strings.Contains(out, msgShutdown) {
+		t.Errorf("caller heard %q", out)
+	}
+	line.Close()
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultShutdown || r[0].Reason != "gateway shut down during login" {
+		t.Fatalf("records: %+v", r)
+	}
 }

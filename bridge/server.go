@@ -501,6 +501,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, l := range ls {
 		l.Close()
 	}
+	s.endLogins()
 	done := make(chan struct{})
 	go func() {
 		s.calls.Wait()
@@ -522,6 +523,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shedLogins.Close()
 	s.proxyRefusals.Close()
 	return err
+}
+
+// endLogins hangs up the calls still logging in as the gateway starts to
+// drain ("NO CARRIER (the gateway is shutting down)"): the drain waits
+// for sessions, and a caller silent at the login prompt, or one that
+// would log in to a session cut off at the deadline, held every stop
+// for the whole drain_timeout (operator trial).
+func (s *Server) endLogins() {
+	s.active.mu.Lock()
+	cs := make([]*call, 0, len(s.active.m))
+	for _, c := range s.active.m {
+		cs = append(cs, c)
+	}
+	s.active.mu.Unlock()
+	for _, c := range cs {
+		c.viewMu.Lock()
+		end := c.endLogin
+		if c.view.Phase != PhaseLogin {
+			end = nil
+		}
+		c.viewMu.Unlock()
+		if end != nil {
+			end()
+		}
+	}
 }
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }

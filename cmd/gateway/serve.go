@@ -318,9 +318,29 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		// (Close, deferred, waits for it after the drain).
 		cbSvc.EndPending()
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		// A second SIGTERM or SIGINT cuts the drain short (an operator
+		// who does not want to wait); SIGHUP has nothing to reload now.
+		stopped := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stopped:
+					return
+				case s := <-sig:
+					if s == syscall.SIGHUP {
+						log.Info("reload ignored: the gateway is stopping")
+						continue
+					}
+					log.Warn("second signal: hanging up the remaining calls now", zap.String("signal", s.String()))
+					cancel()
+					return
+				}
+			}
+		}()
 		// A drain cut short is logged by the gateway with the count of
 		// calls it hung up.
 		_ = gw.Shutdown(ctx)
+		close(stopped)
 		cancel()
 		if metricsSrv != nil {
 			_ = metricsSrv.Close()

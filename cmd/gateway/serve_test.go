@@ -1069,6 +1069,43 @@ func TestServeSIGHUPWithdrawsStaleCallback(t *testing.T) {
 	}
 }
 
+// TestServeSecondSignalEndsDrain: a second SIGTERM during the drain
+// hangs up the calls left at once (with the shutdown message) instead of
+// waiting for drain_timeout; a SIGHUP meanwhile is ignored, and said so.
+// Operator trial: repeated signals were ignored without a word.
+func TestServeSecondSignalEndsDrain(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"stopping: no new calls; draining"`)
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reload ignored: the gateway is stopping"`)
+	start := time.Now()
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"second signal: hanging up the remaining calls now"`)
+	s.expect("NO CARRIER (the gateway is shutting down)")
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, g.log.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("gateway did not exit after the second signal")
+	}
+	t.Logf("exited %v after the second signal (drain_timeout 20s)", time.Since(start).Round(time.Millisecond))
+	if r := g.records(); len(r) != 1 || r[0].Result != store.ResultShutdown {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
 // TestServeSIGTERMRecordsPendingCallback: a callback still waiting to be
 // placed when the gateway stops is not placed, and its session gets its
 // final record (callback-failed, shutdown). Regression (callback trial):
