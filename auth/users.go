@@ -411,7 +411,11 @@ func (u *Users) Delete(id string) error {
 // (root running "gateway user" otherwise left a root-owned 0600 file
 // that the gateway, running as its own user, could not read), and its
 // group's read permission when it is shared with the gateway through
-// its group (root:dialgate, mode 0640; see LoadUsers).
+// its group (root:dialgate, mode 0640; see LoadUsers). A file root
+// creates gets the owner and group of its directory when that is not
+// root (the state directory of a gateway that runs as its owner:
+// operator trial, "gateway user add" as root made a users file the
+// service could not read).
 func (u *Users) Save(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("auth: save users file: %w", err)
@@ -423,6 +427,8 @@ func (u *Users) Save(path string) error {
 			perm |= fi.Mode().Perm() & 0o040
 		}
 		keep = keepOwner(fi)
+	} else if di, err := os.Stat(filepath.Dir(path)); err == nil && !ownedByRoot(di) {
+		keep = keepOwner(di)
 	}
 	if err := writeFileVia(path, u.Marshal(), perm, os.Rename, keep); err != nil {
 		return fmt.Errorf("auth: save users file: %w", err)

@@ -33,3 +33,5 @@ func openReading(path string) (*os.File, error) { return os.Open(path) }
 
 // keepOwner: without Unix ownership there is nothing to keep.
 func keepOwner(fs.FileInfo) func(*os.File) error { return nil }
+
+func ownedByRoot(fs.FileInfo) bool { return true }

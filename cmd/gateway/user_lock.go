@@ -111,11 +111,15 @@ func editUsersFile(path string, wait time.Duration, mayCreate bool, edit func(*a
 // users file's owner and group: a lock file root created as root:root
 // 0600 would make every later gateway user run as the gateway's own user
 // fail with "permission denied" (as Save keeps the users file's owner).
+// Before the users file exists, the lock gets its directory's owner
+// when that is not root, as the new users file will (auth.Users.Save).
 func shareLockOwner(lock *os.File, usersFile string) {
 	if os.Geteuid() != 0 {
 		return
 	}
 	if uid, gid, ok := fileOwner(usersFile); ok {
+		_ = lock.Chown(uid, gid)
+	} else if uid, gid, ok := fileOwner(filepath.Dir(usersFile)); ok && uid != 0 {
 		_ = lock.Chown(uid, gid)
 	}
 }

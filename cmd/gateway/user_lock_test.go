@@ -258,3 +258,57 @@ func TestUsersLockOwner(t *testing.T) {
 		t.Errorf("lock file owned by %d:%d, want %d:%d (the users file's)", gotUID, gotGID, uid, gid)
 	}
 }
+
+// TestNewUsersFileOwner: a users file root creates in a directory another
+// user owns (the state directory of a gateway that runs as that user),
+// and its lock file, get that user and group. Operator trial: "gateway
+// user add" as root left both root:root 0600; the gateway could not read
+// the file, and after the suggested chown of it, the gateway's user could
+// not take the lock.
+func TestNewUsersFileOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files another owner")
+	}
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const uid, gid = 4242, 4343
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(dir, "users.toml")
+	unlock, err := lockUsersFile(users, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := auth.HashPassword("pw", auth.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := auth.NewUsers()
+	if err := u.Add(auth.User{ID: "zoe", Hash: h}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Save(users); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	for _, p := range []string{users, users + ".lock"} {
+		gotUID, gotGID, ok := fileOwner(p)
+		if !ok {
+			t.Fatalf("%s not found", p)
+		}
+		if gotUID != uid || gotGID != gid {
+			t.Errorf("%s owned by %d:%d, want %d:%d (the directory's)", p, gotUID, gotGID, uid, gid)
+		}
+	}
+	// A root-owned directory keeps root's files root's.
+	rootDir := t.TempDir()
+	if err := u.Save(filepath.Join(rootDir, "users.toml")); err != nil {
+		t.Fatal(err)
+	}
+	if gotUID, _, _ := fileOwner(filepath.Join(rootDir, "users.toml")); gotUID != 0 {
+		t.Errorf("a users file in root's directory owned by %d", gotUID)
+	}
+}
