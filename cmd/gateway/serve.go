@@ -378,14 +378,24 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 			log.Error("reload: configuration not valid; keeping the old one", zap.Error(err))
 			return
 		}
+		// Listeners are opened at start-up: say which ones the reload
+		// leaves as they are (operator trial: a listener replaced by
+		// another of a new name, the count unchanged, went on answering
+		// without a word).
 		for _, l := range c.Listeners {
 			o, ok := cfg.Listener(l.Name)
-			if !ok || o.Address != l.Address {
-				log.Warn("reload: listener addresses change only with a restart", zap.String("listener", l.Name))
+			switch {
+			case !ok:
+				log.Warn("reload: a new listener answers only after a restart", zap.String("listener", l.Name), zap.String("address", l.Address))
+			case o.Address != l.Address:
+				log.Warn("reload: listener addresses change only with a restart; it still answers at the old one",
+					zap.String("listener", l.Name), zap.String("address", o.Address), zap.String("configured", l.Address))
 			}
 		}
-		if len(c.Listeners) != len(cfg.Listeners) {
-			log.Warn("reload: listeners added or removed take effect only with a restart")
+		for _, o := range cfg.Listeners {
+			if _, ok := c.Listener(o.Name); !ok {
+				log.Warn("reload: a listener removed from the configuration still answers until a restart", zap.String("listener", o.Name), zap.String("address", o.Address))
+			}
 		}
 		// The callback service, and the life of V.42 callback tickets
 		// (expiry), are set up at start-up: keep the [callback] in

@@ -136,6 +136,42 @@ func TestServeSIGHUPLogAndRestartSettings(t *testing.T) {
 // keeps reading the users file of the state_dir in effect (retest: the
 // default followed the new state_dir, where there was none, and every
 // account was gone).
+// TestServeSIGHUPRenamedListener: a reload that replaces a listener by
+// one of another name (the count unchanged) says that the old one still
+// answers and the new one answers only after a restart; the old one does
+// still answer. Operator trial: nothing was logged but the name.
+func TestServeSIGHUPRenamedListener(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{})
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(conf)
+	if !strings.Contains(text, `name = "modem"`) {
+		t.Fatal(`serveConfig has changed (no name = "modem"): update this test`)
+	}
+	text = strings.Replace(text, `name = "modem"`, `name = "modem2"`, 1)
+	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	for _, want := range []string{
+		`"msg":"reload: a new listener answers only after a restart","listener":"modem2"`,
+		`"msg":"reload: a listener removed from the configuration still answers until a restart","listener":"modem"`,
+	} {
+		if !strings.Contains(g.log.String(), want) {
+			t.Errorf("the reload's log has no %s:\n%s", want, g.log.String())
+		}
+	}
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+}
+
 func TestServeSIGHUPStateDirKeepsDefaultUsers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
