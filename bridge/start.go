@@ -32,6 +32,16 @@ type StartOptions struct {
 	SessionBlock int
 }
 
+// ListenError is Start's error for a listener it could not open: which
+// one, and why (its message is Err's).
+type ListenError struct {
+	Listener, Address string
+	Err               error
+}
+
+func (e *ListenError) Error() string { return e.Err.Error() }
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // Gateway is a running gateway: the Server, its store and its listeners.
 // It is the small API integration tests use: start a gateway on loopback
 // (port 0 in listener addresses picks free ports), dial Addr(name), stop it
@@ -99,7 +109,7 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 				o.Close()
 			}
 			st.Close()
-			return nil, err
+			return nil, &ListenError{Listener: lc.Name, Address: string(lc.Address), Err: err}
 		}
 		g.listeners[lc.Name] = l
 		if cert != nil {

@@ -133,17 +133,24 @@ func explainStartError(cfg *config.Config, demo bool, err error) error {
 	default:
 		return err
 	}
-	msg := err.Error()
-	for _, l := range cfg.Listeners {
-		if u, perr := url.Parse(l.Address); perr == nil && u.Host != "" && strings.Contains(msg, u.Host) {
-			return fmt.Errorf("listener %q (%s): %s (%w)", l.Name, l.Address, what, err)
-		}
+	// Named by the error, not by its text: "localhost:P" fails as
+	// "127.0.0.1:P", and "127.0.0.1:2323" is in "127.0.0.1:23230"
+	// (operator trial: another listener was blamed).
+	if le := (*bridge.ListenError)(nil); errors.As(err, &le) {
+		return fmt.Errorf("listener %q (%s): %s (%w)", le.Listener, le.Address, what, err)
 	}
-	if m := string(cfg.Metrics.Listen); m != "" && strings.Contains(msg, m) {
-		return fmt.Errorf("[metrics] listen %s: %s (%w)", m, what, err)
+	if me := (metricsListenError{}); errors.As(err, &me) {
+		return fmt.Errorf("[metrics] listen %s: %s (%w)", cfg.Metrics.Listen, what, err)
 	}
 	return fmt.Errorf("%s (%w)", what, err)
 }
+
+// metricsListenError is serve's error for a [metrics] listen address it
+// could not open.
+type metricsListenError struct{ err error }
+
+func (e metricsListenError) Error() string { return e.err.Error() }
+func (e metricsListenError) Unwrap() error { return e.err }
 
 func newLogger(c config.Log) (*zap.Logger, error) {
 	zc, err := loggerConfig(c)
@@ -270,7 +277,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		ln, err := net.Listen(listenaddr.Network(string(cfg.Metrics.Listen)), string(cfg.Metrics.Listen))
 		if err != nil {
 			_ = gw.Shutdown(context.Background())
-			return fmt.Errorf("metrics: %w", err)
+			return metricsListenError{fmt.Errorf("metrics: %w", err)}
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/internal/config"
 )
 
@@ -67,15 +68,28 @@ func TestExplainStartError(t *testing.T) {
 	listenErr := func(addr string, errno syscall.Errno) error {
 		return fmt.Errorf("tcp: listen %s: %w", addr, &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", errno)})
 	}
+	// As bridge.Start and serve return them: named by the listener (or
+	// the metrics endpoint) that failed, whatever the address's text.
+	listenerErr := func(name, address, addr string, errno syscall.Errno) error {
+		return &bridge.ListenError{Listener: name, Address: address, Err: listenErr(addr, errno)}
+	}
+	metricsErr := func(addr string, errno syscall.Errno) error {
+		return metricsListenError{fmt.Errorf("metrics: %w", listenErr(addr, errno))}
+	}
 	for _, c := range []struct {
 		err  error
 		demo bool
 		want string
 	}{
-		{listenErr("0.0.0.0:23", syscall.EACCES), false, `listener "modem" (telnet://0.0.0.0:23): permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE`},
-		{listenErr("192.0.2.1:8080", syscall.EADDRNOTAVAIL), false, `listener "web" (ws://192.0.2.1:8080/line): the host is not an address of this machine`},
-		{fmt.Errorf("metrics: %w", listenErr("127.0.0.1:9464", syscall.EADDRINUSE)), false, `[metrics] listen 127.0.0.1:9464: the address is already in use`},
-		{listenErr("0.0.0.0:23", syscall.EADDRINUSE), true, `run the gateway with a configuration file (--config) that names other addresses`},
+		{listenerErr("modem", "telnet://0.0.0.0:23", "0.0.0.0:23", syscall.EACCES), false, `listener "modem" (telnet://0.0.0.0:23): permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE`},
+		{listenerErr("web", "ws://192.0.2.1:8080/line", "192.0.2.1:8080", syscall.EADDRNOTAVAIL), false, `listener "web" (ws://192.0.2.1:8080/line): the host is not an address of this machine`},
+		{metricsErr("127.0.0.1:9464", syscall.EADDRINUSE), false, `[metrics] listen 127.0.0.1:9464: the address is already in use`},
+		{listenerErr("modem", "telnet://0.0.0.0:23", "0.0.0.0:23", syscall.EADDRINUSE), true, `run the gateway with a configuration file (--config) that names other addresses`},
+		// The address in the error's text matches another listener's
+		// (a prefix of it): the error names the one that failed.
+		{listenerErr("web", "ws://localhost:2323/line", "127.0.0.1:2323", syscall.EADDRINUSE), false, `listener "web" (ws://localhost:2323/line): the address is already in use`},
+		// The metrics endpoint failing on a listener's address.
+		{metricsErr("0.0.0.0:23", syscall.EADDRINUSE), false, `[metrics] listen 127.0.0.1:9464: the address is already in use`},
 		{errors.New("store: state directory in use by another gateway"), false, "store: state directory in use by another gateway"},
 		// Permission errors that are not about an address stay as they
 		// are (they were explained as a port below 1024).

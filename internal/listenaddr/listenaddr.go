@@ -34,13 +34,16 @@ func Network(addr string) string {
 // the same host, or either host empty, or either [::] (which takes IPv4
 // too), or either the unspecified address of the other's family. A
 // host name (not resolved here) clashes with the same name and with an
-// unspecified address of either family, since it may name this machine.
+// unspecified address of either family, since it may name this machine;
+// "localhost" is 127.0.0.1, where Go listens for it (the first IPv4
+// address it resolves to).
 func Overlap(a, b string) bool {
 	ah, ap, err1 := net.SplitHostPort(a)
 	bh, bp, err2 := net.SplitHostPort(b)
 	if err1 != nil || err2 != nil || ap != bp || ap == "0" {
 		return false
 	}
+	ah, bh = loopbackName(ah), loopbackName(bh)
 	if strings.EqualFold(ah, bh) || ah == "" || bh == "" {
 		return true
 	}
@@ -62,4 +65,13 @@ func Overlap(a, b string) bool {
 		return false
 	}
 	return ia.IsUnspecified() || ib.IsUnspecified()
+}
+
+// loopbackName is host with "localhost" as the address Go listens on
+// for it.
+func loopbackName(host string) string {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return "127.0.0.1"
+	}
+	return host
 }

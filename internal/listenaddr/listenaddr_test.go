@@ -38,6 +38,10 @@ func TestOverlap(t *testing.T) {
 		{"BBS.example:23", "bbs.example:23", true},
 		{"bbs.example:23", "0.0.0.0:23", true}, // a name may be this machine
 		{"localhost:23", "[::]:23", true},
+		{"localhost:23", "127.0.0.1:23", true}, // Go listens on 127.0.0.1 for it (operator trial)
+		{"LOCALHOST.:23", "0.0.0.0:23", true},
+		{"localhost:23", "[::1]:23", false},
+		{"localhost:23", "127.0.0.2:23", false},
 		{"bbs.example:23", "127.0.0.1:23", false}, // names are not resolved
 		{"bbs.example:23", "other.example:23", false},
 		{"[::ffff:0.0.0.0]:23", "0.0.0.0:23", true},
