@@ -390,3 +390,34 @@ func TestCheckOwnerCannotRead(t *testing.T) {
 		t.Errorf("root's 0600 users file outside state_dir, check as root: exit %d, output:\n%s", code, out)
 	}
 }
+
+// TestServeAsRootOnServiceStateDir: gateway serve started as root by
+// mistake on the state directory of the gateway's user is refused with
+// the advice to run it as that user, not with the refusal's "chown root"
+// (operator trial: following it locks the real service out).
+func TestServeAsRootOnServiceStateDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "c.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir = %q\n[[listener]]\nname = \"a\"\naddress = \"telnet://127.0.0.1:0\"\nbackend = \"demo\"\n[[backend]]\nname = \"demo\"\ntype = \"demo\"\n", state)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gatewayBinary(t), "serve", "--config", cfg)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("serve started as root on nobody's state directory:\n%s", out)
+	}
+	want := "run the gateway as that user, not as root (runuser -u nobody -- gateway serve --config " + cfg
+	if !strings.Contains(string(out), want) || strings.Contains(string(out), "chown root") {
+		t.Errorf("serve said:\n%s\nwant %q and no chown to root", out, want)
+	}
+}

@@ -94,6 +94,13 @@ drains calls for up to [lines] drain_timeout.`)
 		log.Warn("the process stays dumpable (core files, ptrace by its user)", zap.Error(err))
 	}
 	if err := serve(cfg, *cfgPath, demo, log, zc.Level); err != nil {
+		if unsafeForOtherUser(err, cfg.StateDir) {
+			// Started as root by mistake: the refusal's "chown root"
+			// would lock out the gateway that runs as the state
+			// directory's owner (operator trial).
+			err = rootByMistake{err: err, msg: fmt.Sprintf("%s; the state directory belongs to %s: run the gateway as that user, not as root (runuser -u %s -- gateway %s; the shipped systemd unit does), and leave the ownership as it is",
+				refusedWhy(err), stateDirOwner(cfg.StateDir), stateDirUser(cfg.StateDir), strings.Join(append([]string{"serve"}, args...), " "))}
+		}
 		err = explainStartError(cfg, demo, err)
 		// A console log would say the same on the same stderr: one
 		// line is enough. A JSON log gets the event for its consumers.
@@ -144,6 +151,17 @@ func explainStartError(cfg *config.Config, demo bool, err error) error {
 	}
 	return fmt.Errorf("%s (%w)", what, err)
 }
+
+// rootByMistake is serve's error for a state directory refused to root
+// that belongs to the gateway's user: its message replaces the refusal's
+// remedy (a chown to root), which would lock that gateway out.
+type rootByMistake struct {
+	err error
+	msg string
+}
+
+func (e rootByMistake) Error() string { return e.msg }
+func (e rootByMistake) Unwrap() error { return e.err }
 
 // metricsListenError is serve's error for a [metrics] listen address it
 // could not open.
