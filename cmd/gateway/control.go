@@ -71,6 +71,17 @@ type controlSocket struct {
 	srv  *http.Server
 }
 
+// gatewayRunning reports whether a gateway runs with state directory dir:
+// its control socket answers.
+func gatewayRunning(dir string) bool {
+	c, err := net.DialTimeout("unix", filepath.Join(dir, controlSocketName), time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
 // listenControl creates the control socket in dir, mode 0600 from the
 // start (listenUnixPrivate). It runs before the gateway starts, while
 // nothing else in the process creates files. A socket left there by a

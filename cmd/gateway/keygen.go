@@ -100,5 +100,11 @@ func keygenMain(args []string, stdout, stderr io.Writer) int {
 		verb = "wrote"
 	}
 	fmt.Fprintf(stdout, "%s host key %s\nfingerprint: %s\npublic key:  %s\n", verb, path, key.Fingerprint(), base64.StdEncoding.EncodeToString(key.Public))
+	if *force && gatewayRunning(dir) {
+		// The running gateway loaded its key at start (operator
+		// trial: the printed fingerprint was published, and callers
+		// that pinned it were refused until the next restart).
+		fmt.Fprintln(stderr, "gateway keygen: a gateway is running with this state directory and still serves the old key: restart it (systemctl restart gateway) before you publish the new fingerprint")
+	}
 	return exitOK
 }

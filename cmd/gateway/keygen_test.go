@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,21 @@ func TestKeygenCommand(t *testing.T) {
 	key2, err := auth.LoadHostKey(dir)
 	if err != nil || bytes.Equal(key2.Public, key.Public) || !strings.Contains(out, key2.Fingerprint()) {
 		t.Errorf("--force did not replace the key: %v\n%s", err, out)
+	}
+
+	if strings.Contains(errs, "still serves the old key") {
+		t.Errorf("--force with no gateway running warned: %q", errs)
+	}
+	// With a gateway running on the directory (its control socket
+	// answers), --force says the new key is not served yet.
+	if ln, err := net.Listen("unix", filepath.Join(dir, controlSocketName)); err != nil {
+		t.Logf("no unix socket here: %v", err)
+	} else {
+		code, _, errs = keygenCmd("--state-dir", dir, "--force")
+		ln.Close()
+		if code != exitOK || !strings.Contains(errs, "a gateway is running with this state directory and still serves the old key") {
+			t.Errorf("keygen --force beside a running gateway: %d %q", code, errs)
+		}
 	}
 
 	if code, _, _ := keygenCmd("--state-dir", dir, "extra"); code != exitUsage {
