@@ -421,3 +421,48 @@ func TestServeAsRootOnServiceStateDir(t *testing.T) {
 		t.Errorf("serve said:\n%s\nwant %q and no chown to root", out, want)
 	}
 }
+
+// TestCheckStateDirNotCreatable: the check run as the gateway's user
+// (not root) on a state_dir that user may not create fails, with the
+// install -d that makes it for that user. Operator trial: a warning
+// with a literal USER in it, exit 0, and serve then could not start.
+func TestCheckStateDirNotCreatable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the check as uid 65534")
+	}
+	const nobody = 65534
+	base, err := os.MkdirTemp("", "dialgate-mkstate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil { // root's: nobody may not create in it
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "gateway")
+	data, err := os.ReadFile(gatewayBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ownerTestConfig(t, base, filepath.Join(base, "users.toml"))
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "check", cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("check as nobody: %v, want exit %d:\n%s", err, exitFailure, out)
+	}
+	want := "install -d -m 0700 -o nobody " + filepath.Join(base, "state")
+	if !strings.Contains(string(out), want) || strings.Contains(string(out), "USER") {
+		t.Errorf("check said:\n%s\nwant %q", out, want)
+	}
+}
