@@ -90,7 +90,13 @@ type File struct {
 	// overrule a later write's. Under mu.
 	appendErr   error
 	appendSince time.Time
-	tries       uint64
+	// journalErr is the error of the last call note (OpenCall) that
+	// could not be written, since when notes failed; nil once one was
+	// written, or a reservation succeeded. Under mu. (Operator trial:
+	// notes failed on a full disk for 26 s while Health said ok.)
+	journalErr   error
+	journalSince time.Time
+	tries        uint64
 	appendNoted uint64
 	retryAt     uint64
 	retryTime   time.Time
@@ -106,6 +112,8 @@ type File struct {
 	reserveFailed func(error)
 	now           func() time.Time
 	reserveHook   func(upto uint64) error
+	// journalHook, in tests, fails OpenCall's write.
+	journalHook func() error
 }
 
 // reserveRetry is how long after a failed reservation of session numbers
@@ -365,7 +373,7 @@ func (f *File) probe() {
 func (f *File) probeReserve() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || (f.reserveErr == nil && f.appendErr == nil) || f.now().Before(f.retryTime) {
+	if f.closed || (f.reserveErr == nil && f.appendErr == nil && f.journalErr == nil) || f.now().Before(f.retryTime) {
 		return false
 	}
 	upto := f.reserved
@@ -386,7 +394,7 @@ func (f *File) noteReserve(err error) {
 		// Records kept in memory keep their trouble until written
 		// (Health's retry writes them, reserveRetry from now: not at
 		// every scrape).
-		f.reserveErr = nil
+		f.reserveErr, f.journalErr = nil, nil
 		if len(f.kept) == 0 {
 			f.appendErr = nil
 		} else {
@@ -437,6 +445,9 @@ func (f *File) publishHealth() {
 	err, since := f.reserveErr, f.reserveSince
 	if f.appendErr != nil && (err == nil || f.appendSince.Before(since)) {
 		err, since = f.appendErr, f.appendSince
+	}
+	if f.journalErr != nil && (err == nil || f.journalSince.Before(since)) {
+		err, since = f.journalErr, f.journalSince
 	}
 	if err == nil {
 		f.health.Store(nil)

@@ -47,22 +47,50 @@ func (f *File) OpenCall(r CallRecord) error {
 	}
 	dir := filepath.Join(f.dir, openDir)
 	path := filepath.Join(dir, strconv.FormatUint(r.Session, 10)+".json")
-	o, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	err = f.writeNote(path, escapeTerminalControls(b))
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if err != nil {
+		// The state directory is in trouble: Health says so, and its
+		// retry (or the next note) finds when it is over.
+		if f.journalErr == nil {
+			f.journalSince = f.now()
+			if f.reserveErr == nil && f.appendErr == nil {
+				f.retryTime = f.journalSince.Add(reserveRetry)
+			}
+		}
+		f.journalErr = err
+		f.publishHealth()
 		return fmt.Errorf("store: open call: %w", err)
 	}
-	_, err = o.Write(escapeTerminalControls(b))
+	if f.journalErr != nil {
+		f.journalErr = nil
+		f.publishHealth()
+	}
+	f.open[r.Session] = r.Start
+	return nil
+}
+
+// writeNote writes a call's note to path; a note that could not be
+// written whole is removed.
+func (f *File) writeNote(path string, b []byte) error {
+	if f.journalHook != nil {
+		if err := f.journalHook(); err != nil {
+			return err
+		}
+	}
+	o, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = o.Write(b)
 	if cerr := o.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		_ = os.Remove(path)
-		return fmt.Errorf("store: open call: %w", err)
 	}
-	f.mu.Lock()
-	f.open[r.Session] = r.Start
-	f.mu.Unlock()
-	return nil
+	return err
 }
 
 // closeCall removes the note of the open call r, whose record is now on
