@@ -250,7 +250,8 @@ func splitHostPort(s string) (host, port string, err error) {
 // user@name; user@host:port (a telnet-modem address; credentials come from
 // the phonebook entry with that user and address); host:port; or a line
 // URL, with or without user@ before its host (scheme://user@host:port/...,
-// the user as in user@host:port; a password there is refused). A nil
+// the user as in user@host:port). A password (user:password@...) is
+// refused in every form. A nil
 // Phonebook resolves only addresses.
 func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	t := Target{Dial: dial, Mode: ModeAuto}
@@ -262,10 +263,13 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	}
 	user, rest, at := splitDialUser(dial)
 	if at && user == "" {
-		return t, fmt.Errorf("%w: empty user before @", ErrUnknownNumber)
+		return t, dialStringError("empty user before @")
 	}
-	if strings.Contains(rest, "://") && strings.Contains(user, ":") {
-		return t, fmt.Errorf("%w: a password does not belong in the dial string (dial user@host and type it when asked, or keep it in the phonebook)", ErrUnknownNumber)
+	if strings.Contains(user, ":") {
+		// user:password@host, as tcpser and Zimodem users type it, or
+		// in a line URL: no user ID has a ':' (the modem trial found
+		// the password logged and sent as part of the user).
+		return t, dialStringError("a password does not belong in the dial string (dial user@host and type it when asked, or keep it in the phonebook)")
 	}
 	if e := pb.lookup(rest); e != nil {
 		t = e.target(dial)
@@ -290,6 +294,14 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	}
 	return t, nil
 }
+
+// dialStringError is a dial string refused for its form, not for a
+// number missing from the phonebook; it is an ErrUnknownNumber all the
+// same (ERROR), with its own words ("bad dial string: ...").
+type dialStringError string
+
+func (e dialStringError) Error() string        { return "modem: bad dial string: " + string(e) }
+func (e dialStringError) Is(target error) bool { return target == ErrUnknownNumber }
 
 // splitDialUser splits a dial string into the user before its '@' and
 // the rest: user@name and user@host:port split at the last '@';

@@ -91,10 +91,16 @@ func TestPhonebookResolve(t *testing.T) {
 			t.Errorf("%q: %+v", c.dial, tg)
 		}
 	}
-	for _, bad := range []string{"1234", "@host:1", "host:0", "host:99999", "host:x", "a:b:c", "tcp://h", "", "tcp://@h:1", "tcp://u:pw@h:1", "tcp://u@", "tcp://u@h"} {
+	for _, bad := range []string{"1234", "@host:1", "host:0", "host:99999", "host:x", "a:b:c", "tcp://h", "", "tcp://@h:1", "tcp://u:pw@h:1", "tcp://u@", "tcp://u@h", "u:pw@h:1", "u:pw@mybbs", "alice:s3cret@bbs.example.com:2323"} {
 		if _, err := pb.Resolve(bad); !errors.Is(err, ErrUnknownNumber) {
 			t.Errorf("%q: err %v", bad, err)
 		}
+	}
+	// user:password@host, as tcpser and Zimodem take it, is refused in
+	// words of its own (modem trial: it was dialed with "u:pw" as the
+	// user, and the password logged).
+	if _, err := pb.Resolve("u:pw@h:1"); err == nil || !strings.HasPrefix(err.Error(), "modem: bad dial string: a password does not belong") {
+		t.Errorf("u:pw@h:1: %v", err)
 	}
 	// An IPv6 address without brackets is told how to write it (IPv6
 	// trial: only "malformed host:port").
