@@ -64,7 +64,7 @@ func conformanceCases() []confCase {
 		{in: "AT   ", want: ok},      // spaces are ignored
 		{in: "AT E 1 V 1", want: ok}, // spaces between command and value
 		{in: "AT" + strings.Repeat("E", 256), want: er},
-		{in: "AT" + strings.Repeat(" ", 300), want: er},
+		{in: "AT" + strings.Repeat(" ", 1100), want: er}, // beyond four times the 255 with spaces
 		// E, Q, V, X
 		{in: "ATE0", want: ok, check: wantProfile(func(p Profile) bool { return !p.Echo })},
 		{in: "ATE1", want: ok, check: wantProfile(func(p Profile) bool { return p.Echo })}, // echo is decided per character, before the line runs
@@ -158,6 +158,18 @@ func conformanceCases() []confCase {
 		{in: "ATS4=13", want: "\r\rOK\r\r", regs: map[int]byte{4: 13}},
 		{in: "ATS3=10", want: "\n\nOK\n\n", regs: map[int]byte{3: 10}}, // the reply already uses the new S3
 		{in: "ATS00007=7", want: ok, regs: map[int]byte{7: 7}},
+		// S3, S4 and S5 take 0..127 (V.250 6.2.1-6.2.3; modem trial:
+		// ATS3=200 left no way to end a line from a 7-bit terminal).
+		{in: "ATS3=128", want: er, regs: map[int]byte{3: 13}},
+		{in: "ATS4=200", want: er, regs: map[int]byte{4: 10}},
+		{in: "ATS5=255", want: er, regs: map[int]byte{5: 8}},
+		{in: "ATS3=127", want: "\x7f\nOK\x7f\n", regs: map[int]byte{3: 127}},
+		// Spaces are ignored (V.250 5.2.1) and do not count toward the
+		// 255 characters of a line (modem trial: AT and 300 spaces was
+		// ERROR); 255 characters with spaces between them are taken.
+		{in: "AT" + strings.Repeat(" ", 300), want: ok},
+		{in: "AT" + strings.Repeat("E1 ", 127), want: ok},
+		{in: "AT" + strings.Repeat("E1", 128), want: er},
 		// A/ repeat
 		{pre: "ATS0?", in: "A/", want: info("000") + ok},
 		{pre: "ATI3", in: "a/", want: info("dialgate modem v1.2.3") + ok},

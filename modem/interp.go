@@ -109,8 +109,11 @@ const (
 	// MaxRings is how many times an unanswered incoming call rings before
 	// it is refused.
 	MaxRings = 15
-	// maxLine bounds a command line (V.250 5.2.1 asks for at least 40).
-	maxLine = 255
+	// maxLine bounds a command line's characters other than spaces
+	// (V.250 5.2.1 asks for at least 40; spaces are ignored, 5.2.1, so
+	// they do not count), maxLineSpaces the line with its spaces.
+	maxLine       = 255
+	maxLineSpaces = 4 * maxLine
 )
 
 // Interp is the pure Hayes command interpreter. Every method takes the
@@ -129,6 +132,7 @@ type Interp struct {
 
 	// command line assembly
 	line     []byte
+	lineLen  int  // characters in line other than spaces
 	sawA     bool // saw 'A' at the start of a command line
 	inLine   bool // saw "AT", collecting the line
 	overflow bool
@@ -628,7 +632,7 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 		switch b {
 		case 'T', 't':
 			m.inLine = true
-			m.line = m.line[:0]
+			m.line, m.lineLen = m.line[:0], 0
 			m.overflow = false
 		case '/':
 			if m.p.Echo {
@@ -649,6 +653,9 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 		m.execute(now, m.line)
 	case b == bs:
 		if len(m.line) > 0 {
+			if m.line[len(m.line)-1] != ' ' {
+				m.lineLen--
+			}
 			m.line = m.line[:len(m.line)-1]
 		} else {
 			// Backspacing over the T of AT leaves the A.
@@ -656,9 +663,12 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 			m.sawA = true
 		}
 	default:
-		if len(m.line) >= maxLine {
+		if b != ' ' && m.lineLen >= maxLine || len(m.line) >= maxLineSpaces {
 			m.overflow = true
 			return
+		}
+		if b != ' ' {
+			m.lineLen++
 		}
 		m.line = append(m.line, b)
 	}

@@ -289,6 +289,13 @@ func (ex *executor) setReg(n, v int) bool {
 	if n < 0 || n >= NumRegs || v < 0 || v > 255 {
 		return false
 	}
+	if (n == RegCR || n == RegLF || n == RegBS) && v > 127 {
+		// V.250 6.2.1-6.2.3: S3, S4 and S5 take 0..127. S3 above it
+		// could never end a line typed by a 7-bit terminal again
+		// (modem trial: a stray ATS3=200 left no way back but a
+		// raw 0xC8).
+		return false
+	}
 	ex.m.p.Regs[n] = byte(v)
 	return true
 }
