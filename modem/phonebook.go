@@ -261,6 +261,11 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	if d, ok := digitsOnly(dial); ok {
 		return t, fmt.Errorf("%w: %s is not in the phonebook", ErrUnknownNumber, d)
 	}
+	if storedNumber(dial) {
+		// ATDS, ATDS1, ATDS=2: Hayes's numbers stored with AT&Z, which
+		// were looked up as the host names "S" and "S1" (modem trial).
+		return t, dialStringError("ATDS dials a number stored with AT&Z, which this modem does not keep: put it in the phonebook and dial its name or number")
+	}
 	user, rest, at := splitDialUser(dial)
 	if at && user == "" {
 		return t, dialStringError("empty user before @")
@@ -293,6 +298,16 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// storedNumber reports whether dial is Hayes's S, Sn or S=n (a stored
+// number), what is left of ATDS... once the D is taken.
+func storedNumber(dial string) bool {
+	if len(dial) == 0 || dial[0] != 'S' && dial[0] != 's' {
+		return false
+	}
+	rest := strings.TrimPrefix(dial[1:], "=")
+	return len(rest) <= 1 && strings.Trim(rest, "0123456789") == ""
 }
 
 // dialStringError is a dial string refused for its form, not for a

@@ -96,6 +96,16 @@ func TestPhonebookResolve(t *testing.T) {
 			t.Errorf("%q: err %v", bad, err)
 		}
 	}
+	// ATDS, ATDS0, ATDS=1 (Hayes's stored numbers) are refused in
+	// words, not looked up as the host "S" (modem trial).
+	for _, d := range []string{"S", "s0", "S=1"} {
+		if _, err := pb.Resolve(d); !errors.Is(err, ErrUnknownNumber) || !strings.Contains(err.Error(), "ATDS dials a number stored with AT&Z") {
+			t.Errorf("%q: %v", d, err)
+		}
+	}
+	if _, err := pb.Resolve("S12"); err != nil {
+		t.Errorf("S12 (a host name): %v", err)
+	}
 	// user:password@host, as tcpser and Zimodem take it, is refused in
 	// words of its own (modem trial: it was dialed with "u:pw" as the
 	// user, and the password logged).
