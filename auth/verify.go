@@ -359,7 +359,13 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		return User{}, err
 	}
 	if d > 0 {
-		deny(fmt.Sprintf("throttled for %v", d))
+		// Rounded for people ("throttled for 999.868895ms" in the
+		// log and the call record: operator trial).
+		r := d.Round(time.Millisecond)
+		if d >= time.Second {
+			r = d.Round(100 * time.Millisecond)
+		}
+		deny(fmt.Sprintf("throttled for %v", max(r, time.Millisecond)))
 		return User{}, ErrDenied
 	}
 	defer att.Abandon() // no password checked: busy, or ctx ended

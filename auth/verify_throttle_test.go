@@ -481,3 +481,36 @@ func TestThrottleLoginDoesNotReopenBurst(t *testing.T) {
 		t.Errorf("50 guesses at once after the owner's login: %d admitted, want at most 2", admitted)
 	}
 }
+
+// TestThrottledReasonRounded: a throttled attempt's reason (the log line,
+// the call record) gives the back-off left rounded, not to the
+// nanosecond. Operator trial: "denied: throttled for 999.868895ms".
+func TestThrottledReasonRounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := newPolicyClock()
+		u := NewUsers()
+		if err := u.Add(User{ID: "dave", Hash: policyHash(t, "davepass1")}); err != nil {
+			t.Fatal(err)
+		}
+		var reasons []string
+		th := NewThrottle(ThrottleConfig{FreeFailures: 1, BaseDelay: 3 * time.Second, MaxDelay: 20 * time.Second, Now: clock.Now})
+		v := NewVerifier(u, VerifierConfig{Argon2: policyArgon2, MaxConcurrent: 1, MaxQueue: 4,
+			MinFailureTime: time.Second, Now: clock.Now, Sleep: (&policySleeper{}).Sleep,
+			LogDenial: func(_ context.Context, d Denial) { reasons = append(reasons, d.Reason) }}, th)
+		for range 2 {
+			if _, err := v.Verify(context.Background(), "dave", "x", "127.0.9.1:1"); err != ErrDenied {
+				t.Fatal(err)
+			}
+		}
+		for _, left := range []time.Duration{123456789 * time.Nanosecond, 1234567890 * time.Nanosecond} {
+			clock.Advance(th.Delay("dave", "") - left)
+			if _, err := v.Verify(context.Background(), "dave", "x", "127.0.9.1:1"); err != ErrDenied {
+				t.Fatal(err)
+			}
+		}
+		got := reasons[len(reasons)-2:]
+		if got[0] != "throttled for 123ms" || got[1] != "throttled for 1.2s" {
+			t.Errorf("reasons %q, want throttled for 123ms, 1.2s", got)
+		}
+	})
+}
