@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -512,6 +513,15 @@ func readNewPassword(id string, o userOpts, env userEnv) (string, error) {
 		return "", errors.New("empty password refused")
 	case len(pw) > auth.MaxPasswordLen:
 		return "", fmt.Errorf("password longer than %d octets", auth.MaxPasswordLen)
+	case utf8.RuneCountInString(pw) < weakPasswordLen:
+		// Taken (the operator decides), but said: a text login can be
+		// guessed at, throttled or not (operator trial: a one-letter
+		// password went in without a word).
+		fmt.Fprintf(env.stderr, "gateway user: warning: a password of %d characters is easy to guess at a text login; use %d or more\n", utf8.RuneCountInString(pw), weakPasswordLen)
 	}
 	return pw, nil
 }
+
+// weakPasswordLen is the length below which gateway user warns about a
+// new password.
+const weakPasswordLen = 8

@@ -270,3 +270,21 @@ func TestUserCommandConfigDefaults(t *testing.T) {
 		t.Errorf("default users file: %v", err)
 	}
 }
+
+// TestUserWeakPasswordWarned: a password shorter than 8 characters is
+// taken with a warning (operator trial: "a" went in without a word); a
+// longer one without.
+func TestUserWeakPasswordWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.toml")
+	r := userCmd(t, "abc\n", nil, append([]string{"add", "--users", path, "--password-stdin"}, append(userCmdCheap, "zoe")...)...)
+	if r.code != exitOK || !strings.Contains(r.stderr, "warning: a password of 3 characters is easy to guess") {
+		t.Errorf("short password: %+v", r)
+	}
+	if err := userCmdVerify(t, path, "zoe", "abc"); err != nil {
+		t.Errorf("the short password was not taken: %v", err)
+	}
+	r = userCmd(t, "correct horse\n", nil, append([]string{"passwd", "--users", path, "--password-stdin"}, append(userCmdCheap, "zoe")...)...)
+	if r.code != exitOK || strings.Contains(r.stderr, "warning") {
+		t.Errorf("long password: %+v", r)
+	}
+}
