@@ -14,6 +14,7 @@ type Metrics struct {
 	octets  *prometheus.CounterVec
 	answers prometheus.Counter
 	shed    prometheus.Counter
+	length  prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -34,8 +35,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "dialgate", Name: "logins_shed_total", Help: "Text logins refused because the queue of password checks was full.",
 		}),
+		length: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "dialgate", Name: "session_duration_seconds", Help: "How long bridged sessions lasted, from the backend's answer to the end of the call.",
+			Buckets: []float64{1, 10, 60, 300, 900, 1800, 3600, 7200, 14400, 28800},
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.active, m.calls, m.octets, m.answers, m.shed} {
+	for _, c := range []prometheus.Collector{m.active, m.calls, m.octets, m.answers, m.shed, m.length} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -70,5 +75,8 @@ func (m *Metrics) callRecorded(r store.CallRecord) {
 	m.octets.WithLabelValues("out").Add(float64(r.BytesOut))
 	if !r.Answer.IsZero() {
 		m.answers.Inc()
+		if !r.End.IsZero() {
+			m.length.Observe(max(r.End.Sub(r.Answer).Seconds(), 0))
+		}
 	}
 }

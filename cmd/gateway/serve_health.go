@@ -52,7 +52,7 @@ func health(g healthSource) (int, string) {
 
 // registerHealthMetrics adds what /healthz tells as gauges:
 // dialgate_draining, dialgate_maintenance and dialgate_state_dir_writable,
-// 0 or 1.
+// 0 or 1, and dialgate_lines_max, the lines there are.
 func registerHealthMetrics(reg prometheus.Registerer, g healthSource) {
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -63,6 +63,10 @@ func registerHealthMetrics(reg prometheus.Registerer, g healthSource) {
 			Name: "dialgate_maintenance",
 			Help: "1 while [lines] maintenance is on (every new call hears BUSY, down for maintenance; switched by a SIGHUP reload), else 0.",
 		}, func() float64 { return boolGauge(maintenance(g)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialgate_lines_max",
+			Help: "[lines] max_concurrent in effect (follows a SIGHUP reload): the calls the gateway answers at once; compare dialgate_calls_active.",
+		}, func() float64 { return float64(g.Config().Lines.MaxConcurrent) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialgate_state_dir_writable",
 			Help: "0 while the state directory cannot be written (the last reservation of session numbers failed, or call records wait in memory: disk full, or a file there the gateway refuses), else 1; a scrape retries 10 s after the last failure.",

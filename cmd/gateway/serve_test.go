@@ -675,6 +675,11 @@ func TestServeDetectAndMetrics(t *testing.T) {
 	if m := get("/metrics"); !strings.Contains(m, `dialgate_calls_total{listener="modem",result="completed"} 1`) || !strings.Contains(m, "dialgate_calls_active 0") {
 		t.Errorf("/metrics lacks the call:\n%s", m)
 	}
+	// The lines there are, and how long the session lasted (operator
+	// trial: neither was there).
+	if m := get("/metrics"); !strings.Contains(m, "\ndialgate_lines_max 4\n") || !strings.Contains(m, "\ndialgate_session_duration_seconds_count 1\n") || !strings.Contains(m, `dialgate_session_duration_seconds_bucket{le="+Inf"} 1`) {
+		t.Errorf("/metrics lacks dialgate_lines_max 4 or the session's duration:\n%s", m)
+	}
 	if recs := g.records(); recs[0].Mode != "text" {
 		t.Errorf("record: %+v", recs[0])
 	}
