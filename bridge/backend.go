@@ -92,9 +92,10 @@ type terminalInput interface {
 	takesEnterAsCR() bool
 }
 
-// nvtCaller is a caller's telnet line that says whether the caller
-// sends BINARY (tcp.Line): one that does not sends the NVT newline CR LF.
-type nvtCaller interface{ Binary() (in, out bool) }
+// nvtCaller is a caller's line that says whether the caller sends as a
+// telnet NVT, ending lines with CR LF (tcp.Line: a telnet line without
+// BINARY; never a raw one).
+type nvtCaller interface{ NVTIn() bool }
 
 // enterAsCR returns r (what a text-login caller types, read from its
 // line) so that a CR LF read while the caller does not send BINARY and
@@ -109,10 +110,7 @@ func enterAsCR(line transport.Line, conn BackendConn, r io.Reader) io.Reader {
 	if !ok {
 		return r
 	}
-	return &newlineReader{r: r, want: func() bool {
-		in, _ := nl.Binary()
-		return !in && ti.takesEnterAsCR()
-	}}
+	return &newlineReader{r: r, want: func() bool { return nl.NVTIn() && ti.takesEnterAsCR() }}
 }
 
 // newlineReader drops the LF of each CR LF while want says so, also when

@@ -122,6 +122,33 @@ func TestNVTNewlineToTerminal(t *testing.T) {
 
 	// backendGot reads what the service accepted gets, has the caller
 	// type (typing), and checks that the service got want before "end".
+	// A raw tcp:// caller's octets are its own: CR LF reaches the pty
+	// as it is (retest: the first fix took raw lines for NVT ones and
+	// dropped every LF after a CR, corrupting uploads).
+	t.Run("raw", func(t *testing.T) {
+		c := testConfig(t, config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+			`stty -echo -icrnl; echo ready; read a; read b; printf '%s|%s.\n' "$a" "$b" | tr '\r' R`}})
+		c.StateDir = t.TempDir()
+		c.Listeners[0].Address = "tcp://127.0.0.1:0"
+		g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{users: users}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Shutdown(context.Background()) })
+		conn, err := net.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "tcp://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		expect(t, conn, "login: ")
+		io.WriteString(conn, "n\r")
+		expect(t, conn, "password: ")
+		io.WriteString(conn, "pw\r")
+		expect(t, conn, "ready")
+		io.WriteString(conn, "one\r\ntwo\r\n")
+		expect(t, conn, "oneR|twoR.")
+	})
+
 	backendGot := func(t *testing.T, ctx context.Context, accept func() (io.Reader, error), typing func(), want string) {
 		t.Helper()
 		r, err := accept()

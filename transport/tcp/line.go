@@ -764,6 +764,18 @@ func (l *Line) SendBreak() error {
 	})
 }
 
+// NVTIn reports whether the peer transmits as a network virtual terminal
+// (RFC 854): a telnet line whose peer does not send BINARY, and so ends
+// its lines with CR LF. False on raw lines, whose octets are their own.
+func (l *Line) NVTIn() bool {
+	if l.tn == nil {
+		return false
+	}
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	return !l.tn.him.enabled(optBinary)
+}
+
 // EchoRefused reports whether the peer of a server line refused the echo
 // SetServerEcho asked for (it answered WILL ECHO with DONT ECHO, RFC
 // 857): its terminal echoes what it types itself, and the upper layer
