@@ -512,7 +512,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		s.log.Warn("drain deadline passed; hanging up the remaining calls", zap.Int("calls", s.slots.busy()))
+		msg := "drain deadline passed; hanging up the remaining calls"
+		if !errors.Is(err, context.DeadlineExceeded) {
+			msg = "drain cut short; hanging up the remaining calls" // a second signal (gateway serve)
+		}
+		s.log.Warn(msg, zap.Int("calls", s.slots.busy()))
 	}
 	s.mu.Lock()
 	s.stop() // hangs up what is left, and Serve loops return

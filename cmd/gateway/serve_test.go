@@ -1097,6 +1097,7 @@ func TestServeSecondSignalEndsDrain(t *testing.T) {
 	}
 	g.waitLog(`"msg":"second signal: hanging up the remaining calls now"`)
 	s.expect("NO CARRIER (the gateway is shutting down)")
+	g.waitLog(`"msg":"drain cut short; hanging up the remaining calls"`)
 	select {
 	case err := <-g.done:
 		if err != nil {
