@@ -420,6 +420,13 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			if err != nil {
 				return leftAfter(i-1, last, err)
 			}
+			if !e.echoing() {
+				// A caller that echoes itself may not have moved
+				// to a new line (retest: "login: alice^Mpassword: ").
+				if _, err := io.WriteString(e.w, "\r\n"); err != nil {
+					return loginOutcome{}, errCallerGone
+				}
+			}
 			user = u
 		}
 		if _, err := io.WriteString(e.w, "password: "); err != nil {

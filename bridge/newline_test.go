@@ -262,7 +262,7 @@ func TestLoginEchoRefused(t *testing.T) {
 	caller := &nvtClient{Conn: conn}
 	expect(t, caller, "login: ")
 	io.WriteString(caller, "raw\r\n")
-	if got := expect(t, caller, "password: "); strings.Contains(got, "raw") {
-		t.Errorf("the login echoed the name the caller echoes itself: %q", got)
+	if got := expect(t, caller, "password: "); strings.Contains(got, "raw") || got != "\r\npassword: " {
+		t.Errorf("after the name: %q, want only a new line and the prompt (no echo of the name the caller echoes itself)", got)
 	}
 }
