@@ -97,9 +97,9 @@ type File struct {
 	journalErr   error
 	journalSince time.Time
 	tries        uint64
-	appendNoted uint64
-	retryAt     uint64
-	retryTime   time.Time
+	appendNoted  uint64
+	retryAt      uint64
+	retryTime    time.Time
 	// health is what Health says, published under mu whenever the
 	// above changes, read without it; probing is set while a retry
 	// Health started runs, probes counts those (tests wait for them).
