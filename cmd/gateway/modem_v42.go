@@ -145,9 +145,9 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 			line.Close()
 			return nil, dialErr(modem.ReasonNoCarrier, "the host does not answer V.42", nil)
 		}
-		if expectsV42(t, u.Host, d.knownHosts) {
+		if why := whyV42(t, u.Host, d.knownHosts); why != "" {
 			line.Close()
-			return nil, dialErr(modem.ReasonNoCarrier, "the host answered without V.42, but its key is known or the phonebook has a login for it: refusing a plain call", nil)
+			return nil, dialErr(modem.ReasonNoCarrier, "the host answered without V.42, but "+why+": refusing a plain call", nil)
 		}
 		d.log.Info("modem: the host has no V.42: plain call", zap.String("address", t.Address))
 		return modem.LineCall(withLeftover(line, leftover), modem.ConnectInfo{Rate: d.rate}), nil
@@ -427,5 +427,20 @@ func (d *modemV42) verify(ctx context.Context, line transport.Line) (modem.Call,
 // for it. Such a plain answer may come from someone on the path, and the
 // retro machine's user would type the password at its prompt.
 func expectsV42(t modem.Target, host, knownHosts string) bool {
-	return t.User != "" || t.Password != "" || (hostKeyCheck{host: host, knownHosts: knownHosts}).pinned()
+	return whyV42(t, host, knownHosts) != ""
+}
+
+// whyV42 says why expectsV42 holds, for the DTE ("" when it does not).
+// Each cause in its own words (modem trial: a user in the dial string
+// was told its key was known or the phonebook had a login).
+func whyV42(t modem.Target, host, knownHosts string) string {
+	switch {
+	case (hostKeyCheck{host: host, knownHosts: knownHosts}).pinned():
+		return "its host key is known (" + knownHosts + ")"
+	case t.Name != "" && (t.User != "" || t.Password != ""):
+		return "the phonebook has a login for it"
+	case t.User != "":
+		return "a user was dialed for it (" + t.User + "@...: only a V.42 call logs in so; dial the address alone for a plain call)"
+	}
+	return ""
 }
