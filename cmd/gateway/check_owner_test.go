@@ -416,7 +416,7 @@ func TestServeAsRootOnServiceStateDir(t *testing.T) {
 	if err == nil {
 		t.Fatalf("serve started as root on nobody's state directory:\n%s", out)
 	}
-	want := "run the gateway as that user, not as root (runuser -u nobody -- gateway serve --config " + cfg
+	want := "run the gateway as the state directory's owner, not as root (runuser -u nobody -- gateway serve --config " + cfg
 	if !strings.Contains(string(out), want) || strings.Contains(string(out), "chown root") {
 		t.Errorf("serve said:\n%s\nwant %q and no chown to root", out, want)
 	}

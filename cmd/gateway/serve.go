@@ -98,8 +98,8 @@ drains calls for up to [lines] drain_timeout.`)
 			// Started as root by mistake: the refusal's "chown root"
 			// would lock out the gateway that runs as the state
 			// directory's owner (operator trial).
-			err = rootByMistake{err: err, msg: fmt.Sprintf("%s; the state directory belongs to %s: run the gateway as that user, not as root (runuser -u %s -- gateway %s; the shipped systemd unit does), and leave the ownership as it is",
-				refusedWhy(err), stateDirOwner(cfg.StateDir), stateDirUser(cfg.StateDir), strings.Join(append([]string{"serve"}, args...), " "))}
+			err = rootByMistake{err: err, msg: fmt.Sprintf("%s: run the gateway as the state directory's owner, not as root (runuser -u %s -- gateway %s; the shipped systemd unit does), and leave the ownership as it is",
+				refusedWhy(err), stateDirUser(cfg.StateDir), strings.Join(append([]string{"serve"}, args...), " "))}
 		}
 		err = explainStartError(cfg, demo, err)
 		// A console log would say the same on the same stderr: one
