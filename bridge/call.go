@@ -547,6 +547,11 @@ func (c *call) run() {
 	c.viewMu.Lock()
 	c.endLogin = loginCancel
 	c.viewMu.Unlock()
+	if s.Draining() {
+		// Shutdown's endLogins ran before endLogin was set: draining is
+		// set before it runs, so one of the two ends the login.
+		loginCancel()
+	}
 	stopWatch := context.AfterFunc(loginCtx, func() {
 		if r, why, msg, ok := c.operatorEnd(); ok {
 			c.end(r, why, msg)
@@ -710,8 +715,8 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 	watch := startSessionWatch(lim, realClock{s.now}, endSession)
 	// On a paced line, output to the caller counts as activity as it is
 	// written (see callerWriter).
+	dropLoginEvents(c.line, c.breaks)
 	stopBreaks := forwardBreaks(c.breaks, conn)
-	dropLoginEvents(c.line)
 	res := pump(pctx, watch.callerReader(r), watch.callerWriter(c.w, c.lc.LineRate), c.cutOff, c.line, watch.backendConn(conn), &c.cnt)
 	stopBreaks()
 	watch.stop()
@@ -819,20 +824,29 @@ func forwardBreaks(breaks <-chan struct{}, be BackendConn) (stop func()) {
 
 // dropLoginEvents discards the breaks and interrupts the caller sent
 // before its session began (at the login prompt, while the backend
-// connected): they are not for the program the session starts, which
-// would otherwise get them the moment it started (telnet trial: IP at
-// the login prompt ended the pty program right after the login).
-func dropLoginEvents(line transport.Line) {
-	en, ok := lineAs[transport.EventNotifier](line)
-	if !ok || en.Events() == nil {
-		return
-	}
-	for {
-		select {
-		case _, open := <-en.Events():
-			if !open {
+// connected), on the line and, for a V.42 call, on its link (breaks):
+// they are not for the program the session starts, which would
+// otherwise get them the moment it started (telnet trial: IP at the
+// login prompt ended the pty program right after the login).
+func dropLoginEvents(line transport.Line, breaks <-chan struct{}) {
+	drain := func(ch <-chan transport.Event) {
+		for {
+			select {
+			case _, open := <-ch:
+				if !open {
+					return
+				}
+			default:
 				return
 			}
+		}
+	}
+	if en, ok := lineAs[transport.EventNotifier](line); ok && en.Events() != nil {
+		drain(en.Events())
+	}
+	for breaks != nil {
+		select {
+		case <-breaks:
 		default:
 			return
 		}

@@ -291,6 +291,36 @@ func TestV42OptionalTextOverLAPM(t *testing.T) {
 	}
 }
 
+// TestV42BreakAtLoginNotReplayed: a V.42 caller's break sent at the
+// text login's prompt (security = "optional", the login over the link)
+// does not reach the program the session starts (review: the link's
+// breaks were kept, as the line's were before for telnet callers).
+func TestV42BreakAtLoginNotReplayed(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	sh := testutil.NeedBinary(t, "sh")
+	s, _, _ := newV42Server(t, config.SecurityOptional, &fakeVerifier{users: map[string]string{"wes": "pw"}},
+		config.Backend{Name: "sh", Type: config.BackendPTY, Command: []string{sh, "-c",
+			`trap 'echo interrupted; exit 0' INT; stty -echo; echo ready; read x; echo "got:$x"`}})
+	link, done, err := v42Dial(t, s, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, link, "login: ")
+	if err := link.Break(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(link, "wes\r")
+	expect(t, link, "password: ")
+	io.WriteString(link, "pw\r")
+	expect(t, link, "ready")
+	io.WriteString(link, "line\r")
+	if got := expect(t, link, "got:"); strings.Contains(got, "interrupted") {
+		t.Errorf("the break sent at the login prompt interrupted the program: %q", got)
+	}
+	link.Close()
+	<-done
+}
+
 // noDeadlineLine hides the read deadlines of a line (like a WebSocket
 // line without them).
 type noDeadlineLine struct{ transport.Line }
