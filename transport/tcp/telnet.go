@@ -207,6 +207,9 @@ func (t *telnet) negotiate(verb, opt byte) {
 		}
 		reply, note = side.recvYes(t.acceptUs(opt))
 	default:
+		if verb == cmdDONT && opt == optNAWS {
+			t.nawsAsked = false // withdrawn: a resize does not offer it again
+		}
 		reply = side.recvNo()
 	}
 	if note != "" {

@@ -167,6 +167,14 @@ func TestClientWithoutWindowWaitsForSetWindowSize(t *testing.T) {
 	if srv.peerWindow != (transport.WindowSize{Cols: 80, Rows: 24}) {
 		t.Fatalf("window %+v", srv.peerWindow)
 	}
+	// A server that then refuses NAWS is not offered it again at each
+	// resize (review).
+	cli.decode(nil, []byte{cmdIAC, cmdDONT, optNAWS})
+	cli.out = nil
+	_ = cli.setWindowSize(transport.WindowSize{Cols: 100, Rows: 30})
+	if len(cli.out) != 0 {
+		t.Errorf("after DONT NAWS a resize sent %x", cli.out)
+	}
 }
 
 func TestRefusals(t *testing.T) {
