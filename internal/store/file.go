@@ -381,6 +381,16 @@ func (f *File) probeReserve() bool {
 		upto = f.next + f.block
 	}
 	err := f.reserve(upto)
+	if err == nil && f.journalErr != nil {
+		// The reservation shows the directory can be written, not
+		// that open/ can: a note is tried there too, or Health would
+		// say ok until the next bridged call failed again (review).
+		if jerr := f.probeJournal(); jerr != nil {
+			f.journalErr = jerr
+		} else {
+			f.journalErr = nil
+		}
+	}
 	f.noteReserve(err)
 	return err == nil && len(f.kept) > 0
 }
@@ -394,7 +404,7 @@ func (f *File) noteReserve(err error) {
 		// Records kept in memory keep their trouble until written
 		// (Health's retry writes them, reserveRetry from now: not at
 		// every scrape).
-		f.reserveErr, f.journalErr = nil, nil
+		f.reserveErr = nil
 		if len(f.kept) == 0 {
 			f.appendErr = nil
 		} else {
