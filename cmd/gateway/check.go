@@ -77,12 +77,23 @@ gateway run as root would make it).`)
 		// anywhere): the gateway's user, as the docs and the unit run
 		// the check, whose gateway could not start (operator trial:
 		// a warning, exit 0, and the service looped on restarts).
-		who := currentUserName()
-		fix := "as root: install -d -m 0700 -o " + who + " " + c.StateDir
-		if _, err := os.Stat(c.StateDir); err == nil {
-			fix = "as root: chown " + who + " " + c.StateDir
+		who, uid := currentUserName(), strconv.Itoa(os.Getuid())
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			uid = u.Username
 		}
-		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve run as %s could not start (%s; for a gateway that runs as another user, run the check as that user)", c.StateDir, why, who, fix))
+		fix := "as root: install -d -m 0700 -o " + uid + " " + c.StateDir + "; for a gateway that runs as another user, run the check as that user"
+		if owner, _, ok := fileOwner(c.StateDir); ok && owner != 0 && owner != os.Getuid() {
+			// Another user's state directory, most likely the
+			// gateway's own: a chown to the checking user would lock
+			// that gateway out (review).
+			fix = "it is " + stateDirOwner(c.StateDir) + "'s: run the check as that user"
+			if name := stateDirUser(c.StateDir); name != "USER" {
+				fix += ", runuser -u " + name + " -- gateway check " + path
+			}
+		} else if ok {
+			fix = "as root: chown " + uid + " " + c.StateDir + "; for a gateway that runs as another user, run the check as that user"
+		}
+		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve run as %s could not start (%s)", c.StateDir, why, who, fix))
 	}
 	// Refusals reported as warnings because the gateway may run as the
 	// state directory's owner (unsafeForOtherUser); the last line names

@@ -465,4 +465,29 @@ func TestCheckStateDirNotCreatable(t *testing.T) {
 	if !strings.Contains(string(out), want) || strings.Contains(string(out), "USER") {
 		t.Errorf("check said:\n%s\nwant %q", out, want)
 	}
+	// Another user's state directory (the gateway's, most likely): not
+	// a chown to the checking user, which would lock that gateway out
+	// (review), but the check run as its owner.
+	state := filepath.Join(base, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(bin, "check", cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err = cmd.CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("check as nobody on uid 4242's state_dir: %v, want exit %d:\n%s", err, exitFailure, out)
+	}
+	line := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "gateway serve run as nobody could not start") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "it is uid 4242's: run the check as that user)") || strings.Contains(line, "chown") || strings.Contains(line, "USER") {
+		t.Errorf("check on another user's state_dir said:\n%s", out)
+	}
 }
