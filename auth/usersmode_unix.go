@@ -197,16 +197,16 @@ func openReading(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
 
-// keepOwner returns what gives a file replacing the one fi describes
-// that file's owner and group, when this process is root and they are
-// not root's own (nil otherwise: a file written by its owner stays
-// theirs, and other users cannot give a file away).
 // ownedByRoot reports whether fi is root's (uid 0).
 func ownedByRoot(fi fs.FileInfo) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && st.Uid == 0
 }
 
+// keepOwner returns what gives a file replacing the one fi describes
+// that file's owner and group, when this process is root and they are
+// not root's own (nil otherwise: a file written by its owner stays
+// theirs, and other users cannot give a file away).
 func keepOwner(fi fs.FileInfo) func(*os.File) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok || os.Geteuid() != 0 || (st.Uid == 0 && st.Gid == 0) {

@@ -131,11 +131,6 @@ func TestServeSIGHUPLogAndRestartSettings(t *testing.T) {
 	}
 }
 
-// TestServeSIGHUPStateDirKeepsDefaultUsers: with the default users_file
-// (in state_dir), a reload that changes state_dir (kept until a restart)
-// keeps reading the users file of the state_dir in effect (retest: the
-// default followed the new state_dir, where there was none, and every
-// account was gone).
 // TestServeSIGHUPRenamedListener: a reload that replaces a listener by
 // one of another name (the count unchanged) says that the old one still
 // answers and the new one answers only after a restart; the old one does
@@ -172,6 +167,11 @@ func TestServeSIGHUPRenamedListener(t *testing.T) {
 	s.expect("hello alice")
 }
 
+// TestServeSIGHUPStateDirKeepsDefaultUsers: with the default users_file
+// (in state_dir), a reload that changes state_dir (kept until a restart)
+// keeps reading the users file of the state_dir in effect (retest: the
+// default followed the new state_dir, where there was none, and every
+// account was gone).
 func TestServeSIGHUPStateDirKeepsDefaultUsers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
