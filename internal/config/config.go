@@ -488,7 +488,7 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 				pos.Column = p
 			}
 		}
-		return Problem{Pos: pos, Key: pe.LastKey, Err: inner}
+		return Problem{Pos: pos, Key: loc.indexKey(pe.LastKey, pos.Line), Err: inner}
 	}
 	// Type mismatches carry only `line N (last key "K"): ...` in the
 	// text: take the line and key from it and keep the rest.
@@ -511,7 +511,7 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 	if line > 0 {
 		pos.Column = loc.findLine(line)
 	}
-	return Problem{Pos: pos, Key: key, Err: fmt.Errorf("%w: %s", ErrInvalid, msg)}
+	return Problem{Pos: pos, Key: loc.indexKey(key, line), Err: fmt.Errorf("%w: %s", ErrInvalid, msg)}
 }
 
 // typeErr matches the decoder's type-mismatch text.

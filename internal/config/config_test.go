@@ -120,6 +120,10 @@ func TestErrorPositions(t *testing.T) {
 		{"bad duration", "[lines]\nholdoff = \"2 seconds\"\n" + head, "x.toml:2:1: lines.holdoff: "},
 		{"bad enum", head + "v42 = \"auto\"\n", "x.toml:4:1: "},
 		{"wrong type", "[lines]\nmax_concurrent = \"many\"\n" + head, "x.toml:2:1: "},
+		// Operator trial: the index was lost ("listener.line_rate"),
+		// and keys in an inline table had no line.
+		{"wrong type in the second listener", head + "[[listener]]\nname = \"b\"\naddress = \"telnet://127.0.0.1:2324\"\nline_rate = \"fast\"\n", "x.toml:7:1: listener[1].line_rate: wrong type"},
+		{"inline table", "lines = { max_concurrent = 4, holdoff = \"x\" }\n" + head, "x.toml:1:31: lines.holdoff: "},
 		{"range", "[lines]\nmax_concurrent = 0\n" + head, "x.toml:2:1: lines.max_concurrent: "},
 		{"bad address", "[[listener]]\nname = \"a\"\naddress = \"gopher://h:1\"\n", "x.toml:3:1: listener[0].address: "},
 		{"second listener", head + "[[listener]]\nname = \"b\"\n  address = \"telnet://127.0.0.1:2323\"\n", "x.toml:6:3: listener[1].address: "},

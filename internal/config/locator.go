@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // locator finds where keys are written in a TOML file, for error positions
 // the decoder does not report (unknown keys, cross-key validation). It
@@ -99,7 +102,44 @@ func (l *locator) find(path []string, index int) Position {
 			return Position{Line: i + 1, Column: strings.Index(raw, "[") + 1}
 		}
 	}
+	// Or a key in an inline table (lines = { holdoff = "x" }): the
+	// table's line, at the key where it is written there (operator
+	// trial: no line at all).
+	for n := len(path) - 1; n >= 1; n-- {
+		for _, kl := range l.scan() {
+			if !samePath(kl.path, path[:n]) || index >= 0 && kl.arr != index {
+				continue
+			}
+			pos := Position{Line: kl.line, Column: kl.col}
+			raw := l.lines[kl.line-1]
+			from := kl.col - 1
+			for _, seg := range path[n:] {
+				if k := strings.Index(raw[from:], seg); k >= 0 {
+					from += k
+					pos.Column = from + 1
+				}
+			}
+			return pos
+		}
+	}
 	return Position{}
+}
+
+// indexKey names key (dotted, as the decoder gives it) with the index
+// of the array-of-tables element written at line, when the key's first
+// part is such an array: "listener.line_rate" on a line of the second
+// [[listener]] is "listener[1].line_rate", as the other problems name it.
+func (l *locator) indexKey(key string, line int) string {
+	first, rest, dotted := strings.Cut(key, ".")
+	if !dotted || line < 1 {
+		return key
+	}
+	for _, kl := range l.scan() {
+		if kl.line == line && kl.arr >= 0 && len(kl.path) > 0 && kl.path[0] == first {
+			return fmt.Sprintf("%s[%d].%s", first, kl.arr, rest)
+		}
+	}
+	return key
 }
 
 // occurrence returns the position of the n-th (0-based) assignment of the
