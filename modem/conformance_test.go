@@ -210,6 +210,7 @@ func conformanceCases() []confCase {
 		{in: "AT+ES=3,0,2", want: ok},
 		{in: "AT+DS=3,0", want: ok},
 		{in: "AT+IPR=", want: er},
+		{in: "AT+IPR?", want: info("+IPR: 38400") + ok}, // the test interpreter's DTE rate
 		{in: "AT+XYZZY", want: er},
 		{in: "AT+", want: er},
 		{in: "AT+FCLASS=0;+IPR=0", want: ok},

@@ -488,6 +488,18 @@ func (ex *executor) cmdExtended() bool {
 			return form == "=?"
 		}
 		ex.infoText("+GCAP: +FCLASS, +MS, +ES, +DS")
+	case "IPR":
+		// The DTE rate (V.250 6.2.10): a value set is taken and has no
+		// effect; a query answers the rate the modem runs at, 0
+		// (autobaud) when it has none (modem trial: a bare OK).
+		switch form {
+		case "=":
+			return value != ""
+		case "?":
+			ex.infoText(fmt.Sprintf("+IPR: %d", ex.m.cfg.DTERate))
+		case "=?":
+			ex.infoText("+IPR: (0,300,1200,2400,4800,9600,19200,38400,57600,115200),()")
+		}
 	default:
 		if !extended[name] {
 			return false
