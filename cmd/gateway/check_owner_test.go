@@ -292,23 +292,7 @@ func TestCheckOwnerCannotRead(t *testing.T) {
 		t.Skip("needs root to run the check as uid 65534")
 	}
 	const nobody = 65534
-	base, err := os.MkdirTemp("", "dialgate-owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	// Everything the check as nobody opens must be reachable by nobody.
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(base, "gateway")
-	data, err := os.ReadFile(gatewayBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base, bin := binaryForNobody(t)
 	state := filepath.Join(base, "state")
 	if err := os.Mkdir(state, 0o700); err != nil {
 		t.Fatal(err)
@@ -422,6 +406,31 @@ func TestServeAsRootOnServiceStateDir(t *testing.T) {
 	}
 }
 
+// binaryForNobody copies the gateway binary into a new directory that
+// every user may reach and read (mode 0755, root's; t.TempDir is not
+// reachable by other users), for commands run as uid 65534, and returns
+// the directory and the binary's path.
+func binaryForNobody(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dialgate-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "gateway")
+	data, err := os.ReadFile(gatewayBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, bin
+}
+
 // TestCheckStateDirNotCreatable: the check run as the gateway's user
 // (not root) on a state_dir that user may not create fails, with the
 // install -d that makes it for that user. Operator trial: a warning
@@ -434,22 +443,7 @@ func TestCheckStateDirNotCreatable(t *testing.T) {
 		t.Skip("needs root to run the check as uid 65534")
 	}
 	const nobody = 65534
-	base, err := os.MkdirTemp("", "dialgate-mkstate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil { // root's: nobody may not create in it
-		t.Fatal(err)
-	}
-	bin := filepath.Join(base, "gateway")
-	data, err := os.ReadFile(gatewayBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base, bin := binaryForNobody(t) // base is root's: nobody may not create in it
 	cfg := ownerTestConfig(t, base, filepath.Join(base, "users.toml"))
 	if err := os.Chmod(cfg, 0o644); err != nil {
 		t.Fatal(err)

@@ -52,6 +52,27 @@ func TestReloadChanges(t *testing.T) {
 	}
 }
 
+// editConfig replaces, in g's configuration file, the first occurrence
+// of each pair's first string by its second; a string not found fails
+// the test (serveConfig has changed under it).
+func (g *testGateway) editConfig(t *testing.T, edits ...[2]string) {
+	t.Helper()
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(conf)
+	for _, r := range edits {
+		if !strings.Contains(text, r[0]) {
+			t.Fatalf("serveConfig has changed (no %q): update this test", r[0])
+		}
+		text = strings.Replace(text, r[0], r[1], 1)
+	}
+	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestMergeListenersKeepsOpenSettings: a reload takes a served listener's
 // call settings but keeps those fixed when it was opened (proxy_protocol,
 // trusted_proxies, TLS files, origins, telnet, HTTP bounds), and says so;
@@ -92,25 +113,11 @@ func TestServeSIGHUPLogAndRestartSettings(t *testing.T) {
 		t.Skip("builds and runs the gateway binary")
 	}
 	g := newGateway(t, gwOpts{})
-	conf, err := os.ReadFile(g.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(conf)
-	for _, r := range [][2]string{
-		{"level = \"debug\"", "level = \"info\""},
-		{"listen = " + strconv.Quote(g.metrics), "listen = \"127.0.0.1:1\""},
-		{"state_dir = ", "state_dir = \"/elsewhere\"\n#"},
-		{"format = \"json\"", "format = \"console\""},
-	} {
-		if !strings.Contains(text, r[0]) {
-			t.Fatalf("serveConfig has changed (no %q): update this test", r[0])
-		}
-		text = strings.Replace(text, r[0], r[1], 1)
-	}
-	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	g.editConfig(t,
+		[2]string{"level = \"debug\"", "level = \"info\""},
+		[2]string{"listen = " + strconv.Quote(g.metrics), "listen = \"127.0.0.1:1\""},
+		[2]string{"state_dir = ", "state_dir = \"/elsewhere\"\n#"},
+		[2]string{"format = \"json\"", "format = \"console\""})
 	g.cmd.Process.Signal(syscall.SIGHUP)
 	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
 	for _, want := range []string{
@@ -140,18 +147,7 @@ func TestServeSIGHUPRenamedListener(t *testing.T) {
 		t.Skip("builds and runs the gateway binary")
 	}
 	g := newGateway(t, gwOpts{})
-	conf, err := os.ReadFile(g.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(conf)
-	if !strings.Contains(text, `name = "modem"`) {
-		t.Fatal(`serveConfig has changed (no name = "modem"): update this test`)
-	}
-	text = strings.Replace(text, `name = "modem"`, `name = "modem2"`, 1)
-	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	g.editConfig(t, [2]string{`name = "modem"`, `name = "modem2"`})
 	g.cmd.Process.Signal(syscall.SIGHUP)
 	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
 	for _, want := range []string{
