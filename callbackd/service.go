@@ -449,9 +449,12 @@ func (s *Service) forget(e *entry) {
 }
 
 // lineKey is the callback address as one line has one key, however the
-// users file spells it: scheme and host in lower case, an IP address and
-// the port in their shortest form, no trailing "/". Two accounts whose
-// addresses are telnet://GW.example:2323/ and telnet://gw.example:2323
+// users file spells it: the host and port it reaches, the host in lower
+// case, an IP address and the port in their shortest form. The scheme is
+// how the gateway speaks on the line, not another line: telnet:// and
+// tcp:// to one port reach the same socket (callback trial: two
+// accounts' callbacks were pending to it at once). Two accounts whose
+// addresses are telnet://GW.example:2323/ and tcp://gw.example:2323
 // share a line (a host name and its address are not matched: that
 // would take a DNS lookup). An address that does not parse is its own
 // key.
@@ -471,7 +474,7 @@ func lineKey(addr string) string {
 	if n, err := strconv.Atoi(port); err == nil {
 		port = strconv.Itoa(n)
 	}
-	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(host, port)
+	return net.JoinHostPort(host, port)
 }
 
 // done ends e's time as a pending job, and reports false if it was no
