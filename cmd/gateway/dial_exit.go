@@ -173,6 +173,18 @@ func textOutcome(head []byte, tail []byte) error {
 		case bytes.HasPrefix([]byte(why), []byte("NO CARRIER (this line speaks TLS only")):
 			// Called in the clear: not connected.
 			return fmt.Errorf("%w: the gateway's line speaks TLS only: %s", errNoCarrier, tlsSchemeHint)
+		case why == "NO CARRIER (your account needs a callback, which this gateway cannot place now)":
+			// As REJECT callback-unavailable over V.42 (callback
+			// trial: the text login's exited 0).
+			return fmt.Errorf("%w: the gateway cannot place this account's callback now", errNoCarrier)
+		}
+	}
+	// The gateway's text callback, answered and then refused: the
+	// session never connected (callbackd/text.go).
+	for _, refused := range []string{"This callback is not for you.\r\nNO CARRIER", "Not accepted.\r\nNO CARRIER"} {
+		if bytes.HasSuffix(t, []byte(refused)) {
+			why, _, _ := strings.Cut(refused, "\r\n")
+			return fmt.Errorf("%w: the callback was refused: %s", errNoCarrier, why)
 		}
 	}
 	return gatewayHungUp(tail)

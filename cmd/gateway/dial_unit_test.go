@@ -88,6 +88,10 @@ func TestTextOutcome(t *testing.T) {
 		{"x", "\r\nNO CARRIER (callback not connected: all lines busy)\r\n", errHungUp},
 		{"x", "NO CARRIER (callback not connected: all lines busy) was said, then more", nil},
 		{"x", "NO CARRIER (idle timeout) was mentioned, then more data", nil},
+		// Callback trial: both exited 0 on the text path.
+		{"x", "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n", errNoCarrier},
+		{"x", "Callback for alice. Type the user name: bob\r\nThis callback is not for you.\r\nNO CARRIER\r\n", errNoCarrier},
+		{"x", "Type the user name: ^C\r\nNot accepted.\r\nNO CARRIER\r\n", errNoCarrier},
 		{"", "", nil},
 	} {
 		if got := textOutcome([]byte(c.head), []byte(c.tail)); !errors.Is(got, c.want) || (got == nil) != (c.want == nil) {
