@@ -730,6 +730,11 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 		return Session{}, WrongParty, err
 	case errors.Is(err, auth.ErrTicketExpired):
 		return Session{}, Expired, err
+	case context.Cause(pctx) == errTimedOut && left < s.cfg.HandshakeTimeout:
+		// The callback's expiry, not the proof's timeout, ended it
+		// (callback trial: "proof timed out … within 996.772814ms",
+		// and a hint about ringing modems).
+		return Session{}, Expired, fmt.Errorf("%w during the proof, %v after the answer, so the gateway hung up: %w", ErrExpired, left.Round(time.Millisecond), err)
 	case context.Cause(pctx) == errTimedOut:
 		// The line drop that err reports is ours: the end of pctx hung up.
 		return Session{}, HandshakeFailed, fmt.Errorf("callbackd: proof timed out: not confirmed within %v of the answer (a modem that rings its terminal first counts the rings), so the gateway hung up: %w", min(s.cfg.HandshakeTimeout, left), err)
