@@ -228,6 +228,12 @@ func userMain(args []string, env userEnv) int {
 		// them with "service not available".
 		return fail(exitUsage, "--backend %q: %s defines no such backend (it has %s)", o.backend, o.configPath, backendNames(cfg))
 	}
+	if o.configPath != "" && o.callback != "" {
+		if l, ok := callbackToSelf(cfg, o.callback); ok {
+			// gateway check warned only afterwards (callback trial).
+			return fail(exitUsage, "--callback %q is %s's listener %q: the callback would call the gateway itself, and fail; give the caller's own line address", o.callback, o.configPath, l)
+		}
+	}
 	o.argon2 = auth.Argon2Params{Time: cfg.Security.Argon2Time, MemoryKiB: cfg.Security.Argon2MemoryKiB, Threads: cfg.Security.Argon2Threads}
 	if *t != 0 {
 		o.argon2.Time = uint32(min(*t, 1<<31))

@@ -211,6 +211,10 @@ func TestUserCommandRefusals(t *testing.T) {
 		// log in, then hear "service not available".
 		{"unknown backend", "", nil, []string{"set", "--config", cfg, "--backend", "bsb", "alice"}, exitUsage, `--backend "bsb": ` + cfg + " defines no such backend (it has bbs, demo)"},
 		{"add unknown backend", "pw\n", nil, []string{"add", "--config", cfg, "--password-stdin", "--backend", "bsb", "bob"}, exitUsage, "defines no such backend"},
+		// The gateway's own listener as a callback address: check
+		// warned only afterwards (callback trial).
+		{"callback to the gateway itself", "", nil, []string{"set", "--config", cfg, "--callback", "telnet://localhost:2323", "alice"}, exitUsage,
+			`--callback "telnet://localhost:2323" is ` + cfg + `'s listener "modem": the callback would call the gateway itself`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
