@@ -793,31 +793,41 @@ func TestLinkWriteOutsideDataPhase(t *testing.T) {
 	lb.Close()
 }
 
+// busyReceiver (in a synctest bubble) sets up two links on a simulated
+// line (seed), starts a Write of 256 KiB on la that lb does not read, and
+// waits until everything that can move without a reader has moved: lb's
+// receiver has reported busy (RNR). wrote gets the Write's result.
+func busyReceiver(t *testing.T, seed int64) (la, lb *Link, data []byte, wrote chan error) {
+	t.Helper()
+	ctx := context.Background()
+	a, b := linesim.NewPair(linesim.Config{Seed: seed, Buffer: 4 << 10})
+	p := LinkParams{N401: 128, K: 4}
+	cfg := Config{Params: p, T403: -1}
+	la, lb = openPair(t, ctx, a, b, cfg, cfg)
+	establishPair(t, ctx, la, lb)
+	data = pattern(256 << 10)
+	wrote = make(chan error, 1)
+	go func() {
+		_, err := la.Write(data)
+		wrote <- err
+	}()
+	synctest.Wait()
+	if st := lb.Stats(); st.RNRSent == 0 {
+		t.Fatalf("receiver never reported busy: %+v", st)
+	}
+	return la, lb, data, wrote
+}
+
 // A reader that stops reading pushes the sender back (own receiver busy,
 // RNR) and, once it reads again, the transfer completes at once: Read must
 // tell the link it consumed payloads while the link waits for that.
 func TestLinkSlowReaderResumes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		a, b := linesim.NewPair(linesim.Config{Seed: 33, Buffer: 4 << 10})
-		p := LinkParams{N401: 128, K: 4}
-		cfg := Config{Params: p, T403: -1}
-		la, lb := openPair(t, ctx, a, b, cfg, cfg)
-		establishPair(t, ctx, la, lb)
-		data := pattern(256 << 10)
-		wrote := make(chan error, 1)
-		go func() {
-			_, err := la.Write(data)
-			wrote <- err
-		}()
-		synctest.Wait() // everything that can move without the reader has moved
+		la, lb, data, wrote := busyReceiver(t, 33)
 		select {
 		case err := <-wrote:
 			t.Fatalf("Write of %d octets returned (%v) while nothing was read", len(data), err)
 		default:
-		}
-		if st := lb.Stats(); st.RNRSent == 0 {
-			t.Fatalf("receiver never reported busy: %+v", st)
 		}
 		got := make([]byte, len(data))
 		if _, err := io.ReadFull(lb, got); err != nil {
@@ -846,22 +856,7 @@ func TestLinkSlowReaderResumes(t *testing.T) {
 // bridge's idle timeout on such a caller hung up the line without DISC).
 func TestLinkHangupBusyPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		a, b := linesim.NewPair(linesim.Config{Seed: 34, Buffer: 4 << 10})
-		p := LinkParams{N401: 128, K: 4}
-		cfg := Config{Params: p, T403: -1}
-		la, lb := openPair(t, ctx, a, b, cfg, cfg)
-		establishPair(t, ctx, la, lb)
-		data := pattern(256 << 10)
-		wrote := make(chan error, 1)
-		go func() {
-			_, err := la.Write(data)
-			wrote <- err
-		}()
-		synctest.Wait()
-		if st := lb.Stats(); st.RNRSent == 0 {
-			t.Fatalf("receiver never reported busy: %+v", st)
-		}
+		la, lb, data, wrote := busyReceiver(t, 34)
 		start := time.Now()
 		la.Hangup()
 		if err := <-wrote; !errors.Is(err, ErrClosed) {
