@@ -82,6 +82,17 @@ func (a *activeCalls) remove(c *call) {
 	}
 }
 
+// list returns the calls in progress, in no order.
+func (a *activeCalls) list() []*call {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cs := make([]*call, 0, len(a.m))
+	for _, c := range a.m {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
 func (a *activeCalls) get(session uint64) *call {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -91,12 +102,7 @@ func (a *activeCalls) get(session uint64) *call {
 // Calls lists the calls in progress, by session number. Calls turned away
 // with BUSY never appear.
 func (s *Server) Calls() []CallInfo {
-	s.active.mu.Lock()
-	cs := make([]*call, 0, len(s.active.m))
-	for _, c := range s.active.m {
-		cs = append(cs, c)
-	}
-	s.active.mu.Unlock()
+	cs := s.active.list()
 	out := make([]CallInfo, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, c.snapshot())

@@ -829,24 +829,20 @@ func forwardBreaks(breaks <-chan struct{}, be BackendConn) (stop func()) {
 // otherwise get them the moment it started (telnet trial: IP at the
 // login prompt ended the pty program right after the login).
 func dropLoginEvents(line transport.Line, breaks <-chan struct{}) {
-	drain := func(ch <-chan transport.Event) {
-		for {
-			select {
-			case _, open := <-ch:
-				if !open {
-					return
-				}
-			default:
+	if en, ok := lineAs[transport.EventNotifier](line); ok {
+		drainNow(en.Events())
+	}
+	drainNow(breaks)
+}
+
+// drainNow discards what ch holds now, without waiting (nil: nothing).
+func drainNow[T any](ch <-chan T) {
+	for ch != nil {
+		select {
+		case _, open := <-ch:
+			if !open {
 				return
 			}
-		}
-	}
-	if en, ok := lineAs[transport.EventNotifier](line); ok && en.Events() != nil {
-		drain(en.Events())
-	}
-	for breaks != nil {
-		select {
-		case <-breaks:
 		default:
 			return
 		}
@@ -933,7 +929,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		c.echoing = ec.SetServerEcho(true) == nil
 	}
 	e := newLineEditor(r, c.w, true)
-	if er, ok := lineAs[interface{ EchoRefused() bool }](c.line); ok && !v42 {
+	if er, ok := lineAs[interface{ EchoRefused() bool }](c.line); ok && c.lineText {
 		e.refused = er.EchoRefused
 	}
 	banner := fmt.Sprintf("\r\n%s: session %d\r\n", c.st.cfg.GatewayName, c.rec.Session)

@@ -535,13 +535,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // would log in to a session cut off at the deadline, held every stop
 // for the whole drain_timeout (operator trial).
 func (s *Server) endLogins() {
-	s.active.mu.Lock()
-	cs := make([]*call, 0, len(s.active.m))
-	for _, c := range s.active.m {
-		cs = append(cs, c)
-	}
-	s.active.mu.Unlock()
-	for _, c := range cs {
+	for _, c := range s.active.list() {
 		c.viewMu.Lock()
 		end := c.endLogin
 		if c.view.Phase != PhaseLogin {
