@@ -77,12 +77,11 @@ gateway run as root would make it).`)
 		// anywhere): the gateway's user, as the docs and the unit run
 		// the check, whose gateway could not start (operator trial:
 		// a warning, exit 0, and the service looped on restarts).
-		who, uid := currentUserName(), strconv.Itoa(os.Getuid())
-		if u, err := user.Current(); err == nil && u.Username != "" {
-			uid = u.Username
-		}
-		fix := "as root: install -d -m 0700 -o " + uid + " " + c.StateDir + "; for a gateway that runs as another user, run the check as that user"
-		if owner, _, ok := fileOwner(c.StateDir); ok && owner != 0 && owner != os.Getuid() {
+		login := currentLogin()
+		const elsewise = "; for a gateway that runs as another user, run the check as that user"
+		var fix string
+		switch owner, _, ok := fileOwner(c.StateDir); {
+		case ok && owner != 0 && owner != os.Getuid():
 			// Another user's state directory, most likely the
 			// gateway's own: a chown to the checking user would lock
 			// that gateway out (review).
@@ -90,10 +89,12 @@ gateway run as root would make it).`)
 			if name := stateDirUser(c.StateDir); name != "USER" {
 				fix += ", runuser -u " + name + " -- gateway check " + path
 			}
-		} else if ok {
-			fix = "as root: chown " + uid + " " + c.StateDir + "; for a gateway that runs as another user, run the check as that user"
+		case ok:
+			fix = "as root: chown " + login + " " + c.StateDir + elsewise
+		default:
+			fix = "as root: install -d -m 0700 -o " + login + " " + c.StateDir + elsewise
 		}
-		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve run as %s could not start (%s)", c.StateDir, why, who, fix))
+		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve run as %s could not start (%s)", c.StateDir, why, currentUserName(), fix))
 	}
 	// Refusals reported as warnings because the gateway may run as the
 	// state directory's owner (unsafeForOtherUser); the last line names
@@ -407,6 +408,12 @@ func currentUserName() string {
 		return u.Username
 	}
 	return "uid " + strconv.Itoa(os.Getuid())
+}
+
+// currentLogin names the user this process runs as for a command line
+// (install -o, chown): the login name, else the numeric uid.
+func currentLogin() string {
+	return strings.TrimPrefix(currentUserName(), "uid ")
 }
 
 // stateDirProblem says why this process could not use dir as its state
