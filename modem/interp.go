@@ -132,7 +132,6 @@ type Interp struct {
 
 	// command line assembly
 	line     []byte
-	lineLen  int  // characters in line other than spaces
 	sawA     bool // saw 'A' at the start of a command line
 	inLine   bool // saw "AT", collecting the line
 	overflow bool
@@ -632,7 +631,7 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 		switch b {
 		case 'T', 't':
 			m.inLine = true
-			m.line, m.lineLen = m.line[:0], 0
+			m.line = m.line[:0]
 			m.overflow = false
 		case '/':
 			if m.p.Echo {
@@ -653,9 +652,6 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 		m.execute(now, m.line)
 	case b == bs:
 		if len(m.line) > 0 {
-			if m.line[len(m.line)-1] != ' ' {
-				m.lineLen--
-			}
 			m.line = m.line[:len(m.line)-1]
 		} else {
 			// Backspacing over the T of AT leaves the A.
@@ -663,12 +659,9 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 			m.sawA = true
 		}
 	default:
-		if b != ' ' && m.lineLen >= maxLine || len(m.line) >= maxLineSpaces {
+		if b != ' ' && len(m.line)-bytes.Count(m.line, []byte{' '}) >= maxLine || len(m.line) >= maxLineSpaces {
 			m.overflow = true
 			return
-		}
-		if b != ' ' {
-			m.lineLen++
 		}
 		m.line = append(m.line, b)
 	}
