@@ -84,7 +84,8 @@ func (l *locator) scan() []keyLine {
 // find returns the position of the key path; index selects the element of
 // an array of tables (-1: the first occurrence anywhere).
 func (l *locator) find(path []string, index int) Position {
-	for _, kl := range l.scan() {
+	keys := l.scan()
+	for _, kl := range keys {
 		if !samePath(kl.path, path) {
 			continue
 		}
@@ -106,7 +107,7 @@ func (l *locator) find(path []string, index int) Position {
 	// table's line, at the key where it is written there (operator
 	// trial: no line at all).
 	for n := len(path) - 1; n >= 1; n-- {
-		for _, kl := range l.scan() {
+		for _, kl := range keys {
 			if !samePath(kl.path, path[:n]) || index >= 0 && kl.arr != index {
 				continue
 			}
