@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +74,7 @@ func TestCallerEchoAfterLogin(t *testing.T) {
 
 	t.Run("telnet", func(t *testing.T) {
 		bbs := telnetBBS(t)
-		c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
+		c := testConfig(t, bbsBackend(bbs))
 		g, _ := startTelnetGateway(t, c, users)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

@@ -587,6 +587,11 @@ func telnetBBS(t *testing.T) *tcp.Listener {
 	return bbs
 }
 
+// bbsBackend is the configuration of a telnet backend "bbs" at bbs.
+func bbsBackend(bbs *tcp.Listener) config.Backend {
+	return config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))}
+}
+
 // telnetCall dials g's listener "test" as a telnet caller with opts and
 // logs in as user; the line is closed when the test ends.
 func telnetCall(t *testing.T, ctx context.Context, g *Gateway, opts tcp.Options, user, pw string) *tcp.Line {
@@ -671,7 +676,7 @@ func TestHostileWindowSizePTY(t *testing.T) {
 func TestHostileWindowSizeTelnetBackend(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	bbs := telnetBBS(t)
-	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
+	c := testConfig(t, bbsBackend(bbs))
 	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

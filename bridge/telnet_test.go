@@ -19,7 +19,7 @@ import (
 func TestTelnetBackendWindow(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	bbs := telnetBBS(t)
-	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
+	c := testConfig(t, bbsBackend(bbs))
 	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -92,7 +92,7 @@ func TestAYTNamesGateway(t *testing.T) {
 func TestTelnetBackendInterruptAndBreak(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	bbs := telnetBBS(t)
-	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(strings.TrimPrefix(bbs.Addr(), "telnet://"))})
+	c := testConfig(t, bbsBackend(bbs))
 	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
