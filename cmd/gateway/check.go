@@ -96,6 +96,9 @@ gateway run as root would make it).`)
 		}
 		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve run as %s could not start (%s)", c.StateDir, why, currentUserName(), fix))
 	}
+	if why := logFileProblem(c.Log.File, c.StateDir); why != "" {
+		failed = append(failed, fmt.Errorf("[log] file %s: %s: gateway serve run as %s could not start", c.Log.File, why, currentUserName()))
+	}
 	// Refusals reported as warnings because the gateway may run as the
 	// state directory's owner (unsafeForOtherUser); the last line names
 	// them.
@@ -414,6 +417,39 @@ func currentUserName() string {
 // (install -o, chown): the login name, else the numeric uid.
 func currentLogin() string {
 	return strings.TrimPrefix(currentUserName(), "uid ")
+}
+
+// logFileProblem says why this process could not open path as its log
+// file ([log] file), "" if it could (or none is set): gateway serve
+// creates the file, not its directory. The directory's advised owner is
+// this user, or for root the state directory's owner (the gateway's).
+func logFileProblem(path, stateDir string) string {
+	if path == "" {
+		return ""
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && !st.Mode().IsRegular():
+		return "not a regular file"
+	case err == nil && !mayWrite(path):
+		return "user " + currentUserName() + " may not write it"
+	case err == nil:
+		return ""
+	case !errors.Is(err, iofs.ErrNotExist):
+		return err.Error()
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		owner := currentLogin()
+		if u := stateDirUser(stateDir); os.Getuid() == 0 && u != "USER" {
+			owner = u
+		}
+		return "its directory " + dir + " does not exist (install -d -m 0750 -o " + owner + " " + dir + "; under systemd, LogsDirectory= makes it)"
+	}
+	if !mayWriteIn(dir) {
+		return "user " + currentUserName() + " may not create it in " + dir
+	}
+	return ""
 }
 
 // stateDirProblem says why this process could not use dir as its state

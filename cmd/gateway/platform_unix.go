@@ -33,6 +33,9 @@ func fileOwner(path string) (uid, gid int, ok bool) {
 // directory dir (access(2) W_OK|X_OK).
 func mayWriteIn(dir string) bool { return unix.Access(dir, unix.W_OK|unix.X_OK) == nil }
 
+// mayWrite reports whether this process may write the file path.
+func mayWrite(path string) bool { return unix.Access(path, unix.W_OK) == nil }
+
 // readOnlyFS reports whether dir is on a file system mounted read-only
 // (no user may write in it). A variable for tests.
 var readOnlyFS = func(dir string) bool { return errors.Is(unix.Access(dir, unix.W_OK), unix.EROFS) }

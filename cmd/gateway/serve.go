@@ -53,9 +53,9 @@ listens beyond loopback.
 
 Signals: SIGHUP reloads the configuration's backends, line limits and the
 users file without dropping calls ([callback] and listener addresses need a
-restart), re-reads the TLS certificates and reopens a rotated calls.jsonl;
-SIGTERM (or SIGINT) stops answering and
-drains calls for up to [lines] drain_timeout.`)
+restart), re-reads the TLS certificates and reopens a rotated calls.jsonl
+and [log] file; SIGTERM (or SIGINT) stops answering and drains calls for up
+to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
 	cfgPath := fs.String("config", "", "configuration file (TOML); none: run the loopback demo")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -82,7 +82,17 @@ drains calls for up to [lines] drain_timeout.`)
 	}
 	zc, err := loggerConfig(cfg.Log)
 	var log *zap.Logger
-	if err == nil {
+	var lf *logFile
+	switch {
+	case err != nil:
+	case cfg.Log.File != "":
+		if lf, err = openLogFile(cfg.Log.File); err == nil {
+			defer lf.Close()
+			log = fileLogger(zc, lf)
+		} else {
+			err = logFileError(cfg.Log.File, err)
+		}
+	default:
 		log, err = zc.Build()
 	}
 	if err != nil {
@@ -93,7 +103,7 @@ drains calls for up to [lines] drain_timeout.`)
 	if err := hardenProcess(); err != nil {
 		log.Warn("the process stays dumpable (core files, ptrace by its user)", zap.Error(err))
 	}
-	if err := serve(cfg, *cfgPath, demo, log, zc.Level); err != nil {
+	if err := serve(cfg, *cfgPath, demo, log, zc.Level, lf); err != nil {
 		if unsafeForOtherUser(err, cfg.StateDir) {
 			// Started as root by mistake: the refusal's "chown root"
 			// would lock out the gateway that runs as the state
@@ -103,8 +113,9 @@ drains calls for up to [lines] drain_timeout.`)
 		}
 		err = explainStartError(cfg, demo, err)
 		// A console log would say the same on the same stderr: one
-		// line is enough. A JSON log gets the event for its consumers.
-		if cfg.Log.Format == config.LogJSON {
+		// line is enough. A JSON log gets the event for its consumers,
+		// and a log file for its readers.
+		if cfg.Log.Format == config.LogJSON || lf != nil {
 			log.Error("gateway cannot start", zap.Error(err))
 		}
 		fmt.Fprintf(os.Stderr, "gateway serve: %v\n", err)
@@ -205,9 +216,31 @@ func loggerConfig(c config.Log) (zap.Config, error) {
 	return zc, nil
 }
 
+// fileLogger is zc's logger writing to lf instead of stderr (zap's own
+// errors too). zc.Build takes output paths only, not a writer.
+func fileLogger(zc zap.Config, lf *logFile) *zap.Logger {
+	enc := zapcore.NewConsoleEncoder(zc.EncoderConfig)
+	if zc.Encoding == "json" {
+		enc = zapcore.NewJSONEncoder(zc.EncoderConfig)
+	}
+	return zap.New(zapcore.NewCore(enc, lf, zc.Level), zap.ErrorOutput(lf))
+}
+
+// logFileError says what to do about a [log] file that cannot be opened.
+func logFileError(path string, err error) error {
+	dir := filepath.Dir(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: create its directory first, owned by the gateway's user (install -d -m 0750 -o %s %s; under systemd, LogsDirectory= does)", err, currentLogin(), dir)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%w: the gateway's user (%s) must be able to write the file and its directory", err, currentLogin())
+	}
+	return err
+}
+
 // serve runs the gateway until SIGTERM or SIGINT; level is log's, which a
 // reload sets.
-func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level zap.AtomicLevel) error {
+func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level zap.AtomicLevel, lf *logFile) error {
 	// Judged before it is created: a state_dir in a directory others may
 	// write in is refused, and not made there first.
 	if err := auth.CheckStateDir(cfg.StateDir); err != nil {
@@ -331,7 +364,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 	defer signal.Stop(sig)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			reload(gw, verifier, cbSvc, path, log, level)
+			reload(gw, verifier, cbSvc, path, log, level, lf)
 			continue
 		}
 		drain := gw.Config().Lines.DrainTimeout.Duration
@@ -380,7 +413,17 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 // maintenance switch, the log level) and the users file. Listener
 // addresses, state_dir, the log format and the [callback] and [metrics]
 // sections need a restart.
-func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger, level zap.AtomicLevel) {
+func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger, level zap.AtomicLevel, lf *logFile) {
+	// The log first, so that what this reload logs goes to the new file
+	// (logrotate's `create`, then this signal).
+	if lf != nil {
+		switch reopened, err := lf.Reopen(); {
+		case err != nil:
+			log.Error("reload: log file not reopened; the log goes on to the one open", zap.String("file", lf.path), zap.Error(err))
+		case reopened:
+			log.Info("log file reopened (it was rotated or removed)", zap.String("file", lf.path))
+		}
+	}
 	cfg := gw.Config()
 	oldCfg, oldUsers := cfg, v.Auth().Users().List()
 	// Certificates renewed in place are read whatever else the reload
@@ -446,7 +489,10 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		if c.Log.Format != cfg.Log.Format {
 			log.Warn("reload: [log] format changes take effect only with a restart", zap.String("format", string(cfg.Log.Format)))
 		}
-		c.Metrics, c.StateDir, c.Log.Format = cfg.Metrics, cfg.StateDir, cfg.Log.Format
+		if c.Log.File != cfg.Log.File {
+			log.Warn("reload: [log] file changes take effect only with a restart", zap.String("file", cfg.Log.File))
+		}
+		c.Metrics, c.StateDir, c.Log.Format, c.Log.File = cfg.Metrics, cfg.StateDir, cfg.Log.Format, cfg.Log.File
 		// Keep the listeners being served; take everything else.
 		var kept []string
 		c.Listeners, kept = mergeListeners(cfg.Listeners, c.Listeners)

@@ -13,6 +13,19 @@ import (
 	"github.com/dialgate/dialgate/internal/testutil"
 )
 
+// aliceCall makes one whole call as alice (the sh backend), who sends
+// "call n" and hears it back.
+func (g *testGateway) aliceCall(n int) {
+	g.t.Helper()
+	s := telnetTo(g.t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	s.send(fmt.Sprintf("call %d\r", n))
+	s.expect(fmt.Sprintf("got:call %d", n))
+	s.expect("NO CARRIER")
+	s.close()
+}
+
 // TestServeLogrotateCreate rotates calls.jsonl with the real logrotate
 // the way docs/operators.md shows (`create`, then SIGHUP in postrotate)
 // between calls: every call's record is in the rotated file or the new
@@ -20,15 +33,6 @@ import (
 func TestServeLogrotateCreate(t *testing.T) {
 	lr := testutil.NeedBinary(t, "logrotate")
 	g := newGateway(t, gwOpts{})
-	call := func(n int) {
-		s := telnetTo(t, g.addr)
-		s.login("alice", "pw-alice")
-		s.expect("hello alice")
-		s.send(fmt.Sprintf("call %d\r", n))
-		s.expect(fmt.Sprintf("got:call %d", n))
-		s.expect("NO CARRIER")
-		s.close()
-	}
 	const reopened = `"msg":"call records file reopened (it was rotated or removed)"`
 	records := filepath.Join(g.dir, "state", "calls.jsonl")
 	conf := filepath.Join(g.dir, "logrotate.conf")
@@ -50,12 +54,12 @@ func TestServeLogrotateCreate(t *testing.T) {
 			t.Fatalf("logrotate: %v\n%s", err, out)
 		}
 	}
-	call(1)
+	g.aliceCall(1)
 	g.waitRecords(1)
 	rotate()
 	g.waitLog(reopened)
-	call(2)
-	call(3)
+	g.aliceCall(2)
+	g.aliceCall(3)
 	g.waitRecords(2)
 	rotate()
 	// The signal is asynchronous: call 4 once the gateway has taken it.
@@ -63,7 +67,7 @@ func TestServeLogrotateCreate(t *testing.T) {
 	for strings.Count(g.log.String(), reopened) < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	call(4)
+	g.aliceCall(4)
 
 	// Each record is written as its call ends, after the caller saw NO
 	// CARRIER: wait for all four.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -109,7 +110,8 @@ type testGateway struct {
 	addr    string // host:port of the telnet listener
 	metrics string // host:port of /metrics
 	cmd     *exec.Cmd
-	log     *syncBuffer
+	log     *syncBuffer // stdout and stderr
+	logFile string      // the [log] file, if set
 	done    chan error
 }
 
@@ -180,6 +182,7 @@ type gwOpts struct {
 	handshakeDeadline string
 	holdoff           string // [lines] holdoff ("": 0s)
 	extraConfig       string // appended to the configuration (more [[listener]] tables)
+	logFile           string // [log] file, relative to the test's directory ("": stderr)
 }
 
 // newGateway writes a configuration and a users file into a fresh
@@ -207,6 +210,11 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 	}
 	if o.holdoff != "" {
 		conf = strings.Replace(conf, "holdoff = \"0s\"\n", "holdoff = \""+o.holdoff+"\"\n", 1)
+	}
+	if o.logFile != "" {
+		// Relative, as written: the configuration file's directory.
+		conf = strings.Replace(conf, "[log]\n", "[log]\nfile = "+strconv.Quote(o.logFile)+"\n", 1)
+		g.logFile = filepath.Join(dir, o.logFile)
 	}
 	conf += o.extraConfig
 	if err := os.WriteFile(g.cfgPath, []byte(conf), 0o600); err != nil {
@@ -284,17 +292,27 @@ func (g *testGateway) goroutineDump() string {
 func (g *testGateway) waitLog(substr string) {
 	g.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(g.log.String(), substr) {
+	for !strings.Contains(g.logText(), substr) {
 		select {
 		case err := <-g.done:
-			g.t.Fatalf("gateway exited (%v) before logging %q:\n%s", err, substr, g.log.String())
+			g.t.Fatalf("gateway exited (%v) before logging %q:\n%s", err, substr, g.logText())
 		default:
 		}
 		if time.Now().After(deadline) {
-			g.t.Fatalf("gateway did not log %q:\n%s", substr, g.log.String())
+			g.t.Fatalf("gateway did not log %q:\n%s", substr, g.logText())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// logText is what the gateway wrote to stdout and stderr, then what its
+// [log] file now holds.
+func (g *testGateway) logText() string {
+	if g.logFile == "" {
+		return g.log.String()
+	}
+	b, _ := os.ReadFile(g.logFile)
+	return g.log.String() + string(b)
 }
 
 func (g *testGateway) records() []store.CallRecord {

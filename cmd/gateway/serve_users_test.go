@@ -18,7 +18,7 @@ import (
 func (g *testGateway) logEntries(level, substr string) []map[string]any {
 	g.t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(g.log.String(), "\n") {
+	for _, line := range strings.Split(g.logText(), "\n") {
 		var e map[string]any
 		if json.Unmarshal([]byte(line), &e) != nil {
 			continue
@@ -34,9 +34,9 @@ func (g *testGateway) logEntries(level, substr string) []map[string]any {
 func (g *testGateway) waitLogCount(substr string, n int) {
 	g.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(g.log.String(), substr) < n {
+	for strings.Count(g.logText(), substr) < n {
 		if time.Now().After(deadline) {
-			g.t.Fatalf("gateway did not log %q %d times:\n%s", substr, n, g.log.String())
+			g.t.Fatalf("gateway did not log %q %d times:\n%s", substr, n, g.logText())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -63,6 +63,9 @@ type Config struct {
 type Log struct {
 	Format LogFormat `toml:"format"` // "console" (default) or "json"
 	Level  LogLevel  `toml:"level"`  // "debug", "info" (default), "warn", "error"
+	// File is a file the log is appended to instead of stderr ("":
+	// stderr), reopened by its name on SIGHUP when it was rotated.
+	File string `toml:"file"`
 }
 
 // Metrics configures the Prometheus /metrics and /healthz endpoint.

@@ -61,6 +61,7 @@ func (c *Config) validate(loc *locator) Problems {
 	// configuration file is an ordinary layout.
 	c.StateDir = CleanPath(c.StateDir)
 	c.UsersFile = CleanPath(c.UsersFile)
+	c.Log.File = CleanPath(c.resolve(c.Log.File))
 
 	positive := func(key string, v, max int) {
 		if v < 1 || v > max {
