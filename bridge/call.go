@@ -1085,8 +1085,11 @@ func (c *call) v42Failed(err error) {
 		// DISC. The record says so in words, as for the text login; the
 		// protocol detail goes to the debug log.
 		reason := "caller hung up during the V.42 handshake"
-		if errors.Is(err, errAccessSecurity) {
+		switch {
+		case errors.Is(err, errAccessSecurity):
 			reason = "caller hung up during the V.42 login"
+		case errors.Is(err, errConfirmed):
+			reason = "caller hung up after its V.42 login was confirmed, before the data phase"
 		}
 		c.log.Debug(reason, zap.Error(err))
 		c.end(store.ResultAbandoned, reason, "")

@@ -699,3 +699,31 @@ func TestV42CallbackUserCallerTakesNone(t *testing.T) {
 		t.Errorf("records: %+v", recs)
 	}
 }
+
+// TestV42HangUpAfterConfirm: a caller that hangs up right after
+// CONFIRM, without setting up the data phase, proved the password; its
+// record names the account, as a wrong guess's does (security trial: a
+// password-checking bot's hits left no trace of the account).
+func TestV42HangUpAfterConfirm(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"u": "p"}})
+	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "v42"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.HandleLine("test", b)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	link := v42Originate(ctx, t, a, lapm.LinkParams{})
+	if _, err := v42Login(ctx, link, "u", "p", key.Public); err != nil {
+		t.Fatal(err)
+	}
+	link.Close() // DISC, no SABME
+	<-done
+	r := records(t, st)
+	if len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].User != "u" ||
+		r[0].Reason != "caller hung up after its V.42 login was confirmed, before the data phase" {
+		t.Fatalf("records: %+v", r)
+	}
+}

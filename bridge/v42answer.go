@@ -162,10 +162,17 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	sess.Stats = func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), res.Cipher) }
 	if err := link.Establish(ctx); err != nil {
 		link.Close()
-		return nil, fmt.Errorf("bridge: LAPM establish: %w", err)
+		// The password was right (CONFIRM went out): the record names
+		// the account, as a denied guess's does (security trial: a
+		// bot that hung up after CONFIRM learnt a password unseen).
+		return nil, &HandshakeError{User: res.User.ID, Err: fmt.Errorf("%w: LAPM establish: %w", errConfirmed, err)}
 	}
 	return sess, nil
 }
+
+// errConfirmed is wrapped by Answer's errors after CONFIRM: the login
+// succeeded, the LAPM set-up of the data phase did not.
+var errConfirmed = errors.New("bridge: after CONFIRM")
 
 // answerError maps a failed auth.Answer onto the call flow's errors.
 func answerError(err error) error {
