@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -157,14 +158,32 @@ func normalizeHost(h string) (string, error) {
 		}
 	}
 	h = strings.ToLower(h)
-	// An IP address is one host however it is written: [0:0::1]:23 is
-	// [::1]:23, [::ffff:192.0.2.1]:23 is 192.0.2.1:23.
-	if host, port, err := net.SplitHostPort(h); err == nil {
-		if ip, err := netip.ParseAddr(host); err == nil {
-			h = net.JoinHostPort(ip.Unmap().String(), port)
-		}
+	// One host and port however they are written, as the dialler takes
+	// them (security trial: telnet://127.0.0.1:02423 missed the key
+	// pinned for 127.0.0.1:2423, and with it the refusal of a clear-text
+	// fallback): an IP address in its short form ([0:0::1]:23 is
+	// [::1]:23, [::ffff:192.0.2.1]:23 is 192.0.2.1:23), a name without
+	// the root's trailing dot, a port without leading zeros.
+	host, port, err := net.SplitHostPort(h)
+	if err != nil {
+		return canonicalHost(h), nil
 	}
-	return h, nil
+	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+		port = strconv.FormatUint(n, 10)
+	}
+	return net.JoinHostPort(canonicalHost(host), port), nil
+}
+
+// canonicalHost is host (lower case) as an IP address in its short form,
+// or as a name without a trailing dot.
+func canonicalHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().String()
+	}
+	if t := strings.TrimSuffix(host, "."); t != "" {
+		return t
+	}
+	return host
 }
 
 // Path returns the file the list was loaded from.

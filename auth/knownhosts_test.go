@@ -30,9 +30,16 @@ func TestKnownHostsPinned(t *testing.T) {
 	}
 	// An IP address however written (IPv6 trial: [0:0:0:0:0:0:0:1]
 	// was unknown with [::1] pinned).
-	for _, host := range []string{"bbs.example.net:2323", "BBS.EXAMPLE.NET:2323", "gw.example.org:23", "[::1]:2323", "[0:0:0:0:0:0:0:1]:2323"} {
+	// And a name or a port however written (security trial:
+	// 127.0.0.1:02423 was unknown with 127.0.0.1:2423 pinned, and the
+	// clear-text fallback refused to a pinned gateway was allowed).
+	for _, host := range []string{"bbs.example.net:2323", "BBS.EXAMPLE.NET:2323", "gw.example.org:23", "[::1]:2323", "[0:0:0:0:0:0:0:1]:2323",
+		"bbs.example.net:02323", "bbs.example.net.:2323", "gw.example.org.:0023", "[::1]:002323"} {
 		if n, err := kh.Check(host, good, false); n || err != nil {
 			t.Errorf("%s with its pinned key: %v, %v", host, n, err)
+		}
+		if n, err := kh.Check(host, other, true); n || !errors.Is(err, ErrHostKeyChanged) {
+			t.Errorf("%s with another key: %v, %v", host, n, err)
 		}
 	}
 	n, err := kh.Check("bbs.example.net:2323", other, true)

@@ -218,10 +218,12 @@ func callbackToSelf(c *config.Config, addr string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	h, p := u.Hostname(), u.Port()
+	// However written: LOCALHOST, localhost., port 02423 (security
+	// trial).
+	h, p := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), portNumber(u.Port())
 	for _, l := range c.Listeners {
 		lu, err := url.Parse(l.Address)
-		if err != nil || lu.Port() != p {
+		if err != nil || p < 0 || portNumber(lu.Port()) != p {
 			continue
 		}
 		if listenerTakes(lu.Hostname(), h) {
@@ -229,6 +231,15 @@ func callbackToSelf(c *config.Config, addr string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// portNumber is a URL's port as a number, -1 if it has none.
+func portNumber(p string) int {
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return -1
+	}
+	return int(n)
 }
 
 // listenerTakes reports whether a listener on host lh (as

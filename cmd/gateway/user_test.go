@@ -215,6 +215,9 @@ func TestUserCommandRefusals(t *testing.T) {
 		// warned only afterwards (callback trial).
 		{"callback to the gateway itself", "", nil, []string{"set", "--config", cfg, "--callback", "telnet://localhost:2323", "alice"}, exitUsage,
 			`--callback "telnet://localhost:2323" is ` + cfg + `'s listener "modem": the callback would call the gateway itself`},
+		// However written (security trial).
+		{"callback to the gateway itself, spelt otherwise", "", nil, []string{"set", "--config", cfg, "--callback", "telnet://LOCALHOST.:02323", "alice"}, exitUsage,
+			`--callback "telnet://LOCALHOST.:02323" is ` + cfg + `'s listener "modem": the callback would call the gateway itself`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
