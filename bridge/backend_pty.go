@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/transport"
@@ -68,13 +69,61 @@ func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error
 	}
 	// StartWithSize makes the child a session (and process group) leader
 	// with the pty as its controlling terminal.
-	ptmx, err := pty.StartWithSize(cmd, ws)
+	started, err := pty.StartWithSize(cmd, ws)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBackendUnavailable, b.argv[0], err)
+	}
+	ptmx, err := pollable(started)
+	if err != nil {
+		// The child runs already: hang it up as a session's end would.
+		c := &ptyConn{ptmx: started, cmd: cmd, pgid: cmd.Process.Pid, exited: make(chan struct{})}
+		go c.reap()
+		c.Close()
+		return nil, fmt.Errorf("%w: %s: pty: %v", ErrBackendUnavailable, b.argv[0], err)
 	}
 	c := &ptyConn{ptmx: ptmx, cmd: cmd, pgid: cmd.Process.Pid, exited: make(chan struct{})}
 	go c.reap()
 	return c, nil
+}
+
+// pollable returns the pty master f as a non-blocking file on Go's poller
+// and closes f. creack/pty hands it over in blocking mode (its ioctls
+// take the descriptor with Fd, which makes a file blocking for good). A
+// write blocked there, behind a program that reads none of its input,
+// could not be interrupted by closing the file: the call never ended,
+// held its line and kept the gateway from stopping (browser trial, a big
+// paste into `sleep`). On the poller, Close ends a blocked Read or Write
+// at once. Nothing may call Fd on the file returned (ioctls go through
+// SyscallConn).
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	var fd int
+	var err error
+	cerr := withFD(f, func(old int) {
+		if fd, err = unix.FcntlInt(uintptr(old), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+			if err = unix.SetNonblock(fd, true); err != nil {
+				unix.Close(fd)
+			}
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A non-blocking descriptor: os.NewFile puts it on the poller.
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// withFD runs fn with f's descriptor without making f blocking (as Fd
+// would).
+func withFD(f *os.File, fn func(fd int)) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(fd uintptr) { fn(int(fd)) })
 }
 
 // minimalEnv is the environment a pty child inherits from the gateway:
@@ -217,7 +266,15 @@ func (c *ptyConn) Resize(w transport.WindowSize) error {
 	if c.ptmxClosed {
 		return os.ErrClosed
 	}
-	return pty.Setsize(c.ptmx, &pty.Winsize{Cols: uint16(min(w.Cols, 0xFFFF)), Rows: uint16(min(w.Rows, 0xFFFF))})
+	// Not pty.Setsize, which takes the descriptor with Fd (pollable).
+	var err error
+	cerr := withFD(c.ptmx, func(fd int) {
+		err = unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(min(w.Cols, 0xFFFF)), Row: uint16(min(w.Rows, 0xFFFF))})
+	})
+	if err == nil {
+		err = cerr
+	}
+	return err
 }
 
 var _ programEnder = (*ptyConn)(nil)

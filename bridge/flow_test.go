@@ -352,6 +352,70 @@ func TestPTYHangupAfterUpload(t *testing.T) {
 	}
 }
 
+// TestPTYHangupWhileInputBlocked: a program that reads none of its
+// input (`sleep`), a caller that sends more than the terminal's input
+// queue holds (a big paste), and then the caller hangs up, or the
+// operator hangs the call up: the call ends, with its record. Regression
+// (browser trial): the pump's write to the pty master blocked for ever
+// (a blocking descriptor, which closing could not interrupt), and the
+// call held its line, kept the gateway from stopping and was never
+// recorded.
+func TestPTYHangupWhileInputBlocked(t *testing.T) {
+	sh := testutil.NeedBinary(t, "sh")
+	for _, c := range []struct {
+		name, reason string
+		hangUp       func(g *Gateway, conn net.Conn, session uint64)
+	}{
+		// A reset: a FIN alone is a caller that may still want its
+		// upload delivered, given halfCloseGrace (30 s).
+		{"caller", "caller hung up", func(_ *Gateway, conn net.Conn, _ uint64) {
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		}},
+		{"operator", "hung up by the operator", func(g *Gateway, _ net.Conn, session uint64) {
+			if err := g.HangUp(session); err != nil {
+				t.Error(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			cfg := testConfig(t, config.Backend{Name: "sleep", Type: config.BackendPTY, Command: []string{sh, "-c",
+				`stty raw -echo; echo ready; exec sleep 600`}})
+			g := startLoopback(t, cfg, &fakeVerifier{users: map[string]string{"u": "pw"}})
+			conn := dialGateway(t, g)
+			defer conn.Close()
+			login(t, conn, "u", "pw")
+			expect(t, conn, "ready")
+			go conn.Write(bytes.Repeat([]byte("z"), 4<<20)) // blocks too, behind the program
+			// Until the gateway's write to the pty blocks (the terminal
+			// holds some KiB): the count stops growing.
+			var last int64
+			var calls []CallInfo
+			for deadline, still := time.Now().Add(10*time.Second), 0; still < 10; time.Sleep(50 * time.Millisecond) {
+				calls = g.Calls()
+				if len(calls) != 1 || time.Now().After(deadline) {
+					t.Fatalf("the paste did not stop at the backend: %+v", calls)
+				}
+				if n := calls[0].BytesIn; n > 0 && n == last {
+					still++
+				} else {
+					last, still = n, 0
+				}
+			}
+			c.hangUp(g, conn, calls[0].Session)
+			for deadline := time.Now().Add(20 * time.Second); len(g.Calls()) > 0; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the call did not end")
+				}
+			}
+			if r := records(t, g.Store); len(r) != 1 || r[0].Reason != c.reason {
+				t.Errorf("records %+v, want reason %q", r, c.reason)
+			}
+		})
+	}
+}
+
 // TestProxyProtocolV2 checks the header a PROXY-enabled TCP backend sees.
 func TestProxyProtocolV2(t *testing.T) {
 	hdr := appendProxyV2(nil, "192.0.2.7:4000", "198.51.100.1:2323")
