@@ -226,7 +226,7 @@ func NewHandler(opts Options) (*Listener, error) {
 		l.protos[p] = true
 	}
 	for _, o := range opts.AllowedOrigins {
-		o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+		o = canonicalOrigin(o)
 		if o == "*" {
 			l.anyOrig = true
 		}
@@ -381,6 +381,24 @@ func (l *Listener) choose(offered []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// canonicalOrigin is an allowed_origins entry as a browser would send
+// it in Origin: in lower case, without a trailing slash, and without the
+// scheme's default port, which browsers leave out (browser trial:
+// "https://bbs.test:443" never matched "https://bbs.test").
+func canonicalOrigin(o string) string {
+	o = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return o
+	}
+	switch {
+	case u.Port() == "443" && (u.Scheme == "https" || u.Scheme == "wss"),
+		u.Port() == "80" && (u.Scheme == "http" || u.Scheme == "ws"):
+		return u.Scheme + "://" + strings.TrimSuffix(u.Host, ":"+u.Port())
+	}
+	return o
 }
 
 // originAllowed applies the origin policy (see the package comment). A

@@ -62,6 +62,11 @@ func TestOriginPolicy(t *testing.T) {
 		{"listed host", "http://Term.Example.net:8080", []string{"term.example.net:8080"}, true},
 		{"listed host, other port", "http://term.example.net:8081", []string{"term.example.net:8080"}, false},
 		{"wildcard", "http://anything.example", []string{"*"}, true},
+		// Browsers leave the default port out (browser trial).
+		{"listed with the default port", "https://bbs.example.org", []string{"https://BBS.example.org:443"}, true},
+		{"listed IPv6 with the default port", "http://[2001:db8::1]", []string{"http://[2001:db8::1]:80/"}, true},
+		{"listed with another port", "https://bbs.example.org", []string{"https://bbs.example.org:8443"}, false},
+		{"listed with http's default port for https", "https://bbs.example.org", []string{"https://bbs.example.org:80"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
