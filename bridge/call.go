@@ -468,24 +468,33 @@ type lingerSetter interface{ SetLinger(time.Duration) }
 
 // lastWordsTimeout bounds writing a last message of n octets to the
 // caller: messageWriteTimeout, plus on a paced line (line_rate) the time
-// the message and, over V.42, two frames take at the line rate (the
-// message waits for room in the link, which the acknowledgement of a
-// frame makes), so that a slow line that moves is not cut short.
+// the message takes at the line rate and, over V.42, a window of frames
+// and one more: the message waits for room in the link, and the frames
+// handed to the line before it (the link's writer hands it a window's
+// worth at once) go first (BBS trial: with two frames' time, a hang-up
+// during a download at 33,600 bit/s ran out of time in the middle of
+// them, and the link was dropped without its words or DISC). Capped at
+// maxLastWords, so that a slow line that moves is not cut short, and a
+// large window on a very slow line does not hold the line for minutes.
 func (c *call) lastWordsTimeout(n int, stats func() *store.LAPMStats) time.Duration {
 	d := messageWriteTimeout
 	if c.lc.LineRate <= 0 {
 		return d
 	}
 	if stats != nil {
-		n401 := 128 // V.42's default
+		n401, k := 128, 15 // V.42's defaults
 		if st := stats(); st != nil && st.N401 > 0 {
 			n401 = st.N401
+			k = cmp.Or(st.K, k)
 		}
-		n += 2 * (n401 + 16) // a frame's overhead, generously
+		n += (k + 1) * (n401 + 16) // a frame's overhead, generously
 	}
 	// Start-stop characters of 10 bits, as the pacing counts them.
-	return d + time.Duration(n)*10*time.Second/time.Duration(c.lc.LineRate)
+	return min(maxLastWords, d+time.Duration(n)*10*time.Second/time.Duration(c.lc.LineRate))
 }
+
+// maxLastWords caps lastWordsTimeout.
+const maxLastWords = time.Minute
 
 // finish writes the call record and the log line.
 func (c *call) finish() {

@@ -314,6 +314,46 @@ func TestLineRatePacesUploads(t *testing.T) {
 	}
 }
 
+// TestPacedHangUpMidTransfer: the operator hangs up a text call on a
+// paced line while the backend's output streams to the caller: the
+// caller hears why. Regression (BBS trial): the copy's write of 32 KiB,
+// 34 s at 9,600 bit/s, held the line past the last words' time, which
+// ran out, and the caller was cut off without a word.
+func TestPacedHangUpMidTransfer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		for _, err := c.Write(bytes.Repeat([]byte("download "), 4096)); err == nil; _, err = c.Write(bytes.Repeat([]byte("download "), 4096)) {
+		}
+	})
+	c := testConfig(t, config.Backend{Name: "src", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Listeners[0].LineRate = 9600
+	g := startLoopback(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	conn := dialGateway(t, g)
+	defer conn.Close()
+	login(t, conn, "alice", "secret")
+	expect(t, conn, "download download ")
+	// Past the copy's first small read (512 octets): its writes are
+	// now 32 KiB.
+	if _, err := io.ReadFull(conn, make([]byte, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	calls := g.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("calls %+v", calls)
+	}
+	if err := g.HangUp(calls[0].Session); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	rest, _ := io.ReadAll(conn)
+	if !bytes.HasSuffix(rest, []byte(msgOperator)) {
+		t.Errorf("the caller's last octets: %q, want %q", rest[max(0, len(rest)-80):], msgOperator)
+	}
+	if r := waitRecords(t, g.Store, 1); r[0].Reason != "hung up by the operator" {
+		t.Errorf("record %+v", r[0])
+	}
+}
+
 // TestLastWordsTimeoutSlowLine: on a paced line the bound on the last
 // words grows with the time they (and over V.42 two frames ahead of
 // them) take at the line rate; unpaced it is messageWriteTimeout.
@@ -326,9 +366,20 @@ func TestLastWordsTimeoutSlowLine(t *testing.T) {
 	if d := c.lastWordsTimeout(30, nil); d != messageWriteTimeout+time.Second {
 		t.Errorf("text at 300 bit/s: %v", d)
 	}
-	stats := func() *store.LAPMStats { return &store.LAPMStats{N401: 128} }
-	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+2*144)*time.Second/30 {
+	// A window of frames, and one more (V.42's default window: 15).
+	stats := func() *store.LAPMStats { return &store.LAPMStats{N401: 64} }
+	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+16*80)*time.Second/30 {
 		t.Errorf("V.42 at 300 bit/s: %v", d)
+	}
+	c.lc.LineRate = 33600
+	stats = func() *store.LAPMStats { return &store.LAPMStats{N401: 256, K: 7} }
+	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+8*272)*10*time.Second/33600 {
+		t.Errorf("V.42 at 33,600 bit/s, window 7: %v", d)
+	}
+	c.lc.LineRate = 300
+	stats = func() *store.LAPMStats { return &store.LAPMStats{N401: 4096, K: 127} }
+	if d := c.lastWordsTimeout(30, stats); d != maxLastWords {
+		t.Errorf("a large window at 300 bit/s: %v, want the cap %v", d, maxLastWords)
 	}
 }
 

@@ -190,6 +190,13 @@ func (w *sessionWatch) callerWriter(dst io.Writer, lineRate int) io.Writer {
 	return activityWriter{w: dst, watch: w, piece: piece}
 }
 
+// Preempt passes pump's preemption on to a paced line.
+func (a activityWriter) Preempt() {
+	if p, ok := a.w.(preempter); ok {
+		p.Preempt()
+	}
+}
+
 // backendConn returns be with every read that brings octets counted as
 // activity. The backend's optional Interrupter stays visible.
 func (w *sessionWatch) backendConn(be BackendConn) BackendConn {

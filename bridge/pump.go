@@ -194,6 +194,13 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, hangUp func(), line tra
 	unwatchCtx := context.AfterFunc(ctx, func() {
 		p.end(pumpResult{side: endStopped}, false)
 		p.closeBackend()
+		if pw, ok := w.(preempter); ok {
+			// A paced line's write drains at the line rate (32 KiB:
+			// 10 s at 33,600 bit/s): cut short once the session's end
+			// is known, so that the caller hears why within the last
+			// words' time (BBS trial). A V.42 link's frames are not.
+			pw.Preempt()
+		}
 	})
 
 	err := copyCount(w, be, &cnt.out)
@@ -224,6 +231,10 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, hangUp func(), line tra
 	p.closeBackend()
 	return res
 }
+
+// preempter is a caller's writer whose writes in progress can be cut
+// short at a burst's end (a text call's paced line, pace.Line).
+type preempter interface{ Preempt() }
 
 // pumpEnd is what the two copies of one pump and its stop share: how the
 // session ended (the first end reported wins) and the backend's close.

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dialgate/dialgate/transport"
@@ -36,6 +37,9 @@ import (
 // ErrBadRate is wrapped by New for a bit rate or character size out of
 // range.
 var ErrBadRate = errors.New("pace: bad line rate")
+
+// ErrPreempted is returned by a Write that Preempt cut short.
+var ErrPreempted = errors.New("pace: write preempted")
 
 // Config configures a paced line.
 type Config struct {
@@ -61,6 +65,7 @@ type Line struct {
 
 	wmu     sync.Mutex // serializes writers; guards wb
 	wb      *Bucket
+	preempt atomic.Uint64 // Preempt's count: a Write that sees it change stops
 	dlMu    sync.Mutex
 	writeDL time.Time
 
@@ -121,10 +126,14 @@ func (p *Line) Info() transport.LineInfo { return p.l.Info() }
 // while it waits, an error wrapping os.ErrDeadlineExceeded when the write
 // deadline passes during the wait, and the wrapped line's errors.
 func (p *Line) Write(b []byte) (int, error) {
+	gen := p.preempt.Load()
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	total := 0
 	for len(b) > 0 {
+		if p.preempt.Load() != gen {
+			return total, ErrPreempted
+		}
 		k := min(len(b), p.wb.Burst())
 		if err := p.sleep(p.wb.Reserve(time.Now(), k), p.writeDeadline()); err != nil {
 			return total, err
@@ -143,6 +152,14 @@ func (p *Line) Write(b []byte) (int, error) {
 	}
 	return total, nil
 }
+
+// Preempt cuts short the Writes begun before it, each at its next burst
+// (it returns what it wrote and ErrPreempted), so that a Write after it
+// goes out within a burst's time: the last words to a caller who is being
+// hung up need not wait while a copy's 32 KiB drain at the line rate
+// (BBS trial: at 33,600 bit/s that took longer than the words are given,
+// and the caller heard no NO CARRIER). Nothing is cut within a burst.
+func (p *Line) Preempt() { p.preempt.Add(1) }
 
 // Read reads from the wrapped line; with PaceReads it returns at most one
 // burst at a time, no faster than the configured rate.

@@ -1,6 +1,7 @@
 package pace
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -97,6 +98,42 @@ func TestCloseDuringPacing(t *testing.T) {
 		b.Close()
 		if _, err := p.Write([]byte("x")); !errors.Is(err, transport.ErrHungUp) && !errors.Is(err, linesim.ErrPeerHungUp) {
 			t.Errorf("write after close: %v", err)
+		}
+	})
+}
+
+// TestPreemptCutsWriteInProgress: Preempt ends the Write in progress at
+// its next burst, with what it wrote and ErrPreempted; the next Write
+// goes out whole, right behind what was written.
+func TestPreemptCutsWriteInProgress(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		a, b := linesim.NewPair(linesim.Config{Seed: 1})
+		p, _ := New(a, Config{BitsPerSecond: 300, Burst: 3}) // 30 characters/s
+		var n int
+		var err error
+		done := make(chan struct{})
+		go func() {
+			n, err = p.Write(bytes.Repeat([]byte("d"), 300)) // 10 s
+			close(done)
+		}()
+		time.Sleep(time.Second)
+		p.Preempt()
+		<-done
+		if !errors.Is(err, ErrPreempted) || n >= 300 || n < 27 {
+			t.Errorf("write preempted after 1 s: n=%d err=%v", n, err)
+		}
+		start := time.Now()
+		if m, err := p.Write([]byte("NO CARRIER")); m != 10 || err != nil {
+			t.Errorf("write after Preempt: %d, %v", m, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("the words after Preempt took %v", d)
+		}
+		p.Close()
+		got, _ := io.ReadAll(b)
+		if want := strings.Repeat("d", n) + "NO CARRIER"; string(got) != want {
+			t.Errorf("peer read %q, want %q", got, want)
 		}
 	})
 }
