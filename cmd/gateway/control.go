@@ -274,8 +274,8 @@ func runCalls(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("calls", "[--config FILE | --state-dir DIR] [--json]", `List the calls in progress on the gateway running with that configuration
 (its state_dir's control socket): session number, user (once logged in),
 where the call comes from, the listener and line, the phase (login,
-connecting, session, callback), the backend, how long ago it was
-answered and the octets each way (in: caller to backend). Calls turned
+connecting, session, callback), the backend, how long ago the call
+came in and the octets each way (in: caller to backend). Calls turned
 away with BUSY are not listed. Then the callbacks not placed yet (waiting
 for their delay, being dialled or proved): session, user, the address
 to be called and how long ago the login asked for it. --json prints the

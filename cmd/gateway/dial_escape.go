@@ -60,9 +60,14 @@ func (e *escaper) feed(out, p []byte) ([]byte, escAction, int) {
 			switch c {
 			case '.':
 				return out, escHangup, i
-			case 'B':
-				return out, escBreak, i
-			case '?':
+			case 'B', '?':
+				// Still at the line's start, as in ssh: ~? then ~.
+				// hangs up (new-user trial: the ~. went to the
+				// call).
+				e.lineStart = true
+				if c == 'B' {
+					return out, escBreak, i
+				}
 				return out, escHelp, i
 			case e.char:
 				out = append(out, c)
@@ -88,5 +93,5 @@ func escHelpText(char byte) string {
 		" " + c + "B   - send a break\r\n" +
 		" " + c + "?   - this message\r\n" +
 		" " + c + c + "   - send the escape character\r\n" +
-		"(Escapes are only recognised after a newline.)\r\n"
+		"(Escapes are only recognised after a newline or another escape.)\r\n"
 }

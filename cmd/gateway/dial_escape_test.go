@@ -45,7 +45,11 @@ func TestEscaper(t *testing.T) {
 		{"other char sends both", []string{"~x"}, "~x", nil},
 		{"tilde then newline", []string{"~\r~."}, "~\r", []escAction{escHangup}},
 		{"binary", []string{"\x00\xff~\x7e"}, "\x00\xff~~", nil},
-		{"help then escape not at line start", []string{"~?~."}, "~.", []escAction{escHelp}},
+		// As in ssh: after ~? or ~B the line still starts (new-user
+		// trial: ~. after ~? went to the call).
+		{"help then hangup", []string{"~?", "~."}, "", []escAction{escHelp, escHangup}},
+		{"break then hangup", []string{"\r~B~."}, "\r", []escAction{escBreak, escHangup}},
+		{"help then text", []string{"~?a~."}, "a~.", []escAction{escHelp}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, acts := feedAll(newEscaper('~'), c.chunks...)

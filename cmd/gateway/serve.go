@@ -487,10 +487,10 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 			}
 		}
 		if c.Log.Format != cfg.Log.Format {
-			log.Warn("reload: [log] format changes take effect only with a restart", zap.String("format", string(cfg.Log.Format)))
+			log.Warn("reload: [log] format changes take effect only with a restart", zap.String("kept", string(cfg.Log.Format)), zap.String("configured", string(c.Log.Format)))
 		}
 		if c.Log.File != cfg.Log.File {
-			log.Warn("reload: [log] file changes take effect only with a restart", zap.String("file", cfg.Log.File))
+			log.Warn("reload: [log] file changes take effect only with a restart", zap.String("kept", cfg.Log.File), zap.String("configured", c.Log.File))
 		}
 		c.Metrics, c.StateDir, c.Log.Format, c.Log.File = cfg.Metrics, cfg.StateDir, cfg.Log.Format, cfg.Log.File
 		// Keep the listeners being served; take everything else.

@@ -124,7 +124,7 @@ func TestServeSIGHUPLogAndRestartSettings(t *testing.T) {
 		`"msg":"reload: log level changed","log_level":"info"}`,
 		`"msg":"reload: [metrics] changes take effect only with a restart"`,
 		`"msg":"reload: state_dir changes take effect only with a restart","state_dir":` + strconv.Quote(filepath.Join(g.dir, "state")),
-		`"msg":"reload: [log] format changes take effect only with a restart","format":"json"`,
+		`"msg":"reload: [log] format changes take effect only with a restart","kept":"json","configured":"console"`,
 	} {
 		if !strings.Contains(g.log.String(), want) {
 			t.Errorf("the reload's log has no %s:\n%s", want, g.log.String())

@@ -159,7 +159,7 @@ func userMain(args []string, env userEnv) int {
 	var o userOpts
 	fs.StringVar(&o.configPath, "config", "", "configuration file: take users_file and the argon2id costs from it")
 	fs.StringVar(&o.usersPath, "users", "", "users file (default: the configuration's users_file, else <state dir>/users.toml)")
-	fs.StringVar(&o.callback, "callback", "", "callback line URL, such as telnet://host:port (\"\" with set: none)")
+	fs.StringVar(&o.callback, "callback", "", "callback line URL, such as telnet://host:port (\"none\" or \"\" with set: no callback)")
 	fs.StringVar(&o.backend, "backend", "", "backend name (\"\" with set: the default backend)")
 	fs.BoolVar(&o.disabled, "disabled", false, "disable the account (set --disabled=false to enable)")
 	fs.StringVar(&o.expires, "expires", "", "expiry: YYYY-MM-DD (00:00 UTC) or RFC 3339 time; \"never\" with set clears it")
@@ -181,6 +181,10 @@ func userMain(args []string, env userEnv) int {
 	}
 	o.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if o.callback == "none" {
+		// As --expires never clears the expiry (new-user trial).
+		o.callback = ""
+	}
 
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(env.stderr, "gateway user: "+format+"\n", a...)

@@ -118,6 +118,15 @@ func TestUserCommandLifecycle(t *testing.T) {
 	if r = userCmd(t, "", nil, "list", "--users", path); !strings.Contains(r.stdout, "expired") {
 		t.Errorf("list after expiry:\n%s", r.stdout)
 	}
+	// --callback none clears the callback, as --expires never the
+	// expiry (new-user trial).
+	r = userCmd(t, "", nil, "set", "--users", path, "--callback", "none", "alice")
+	if r.code != exitOK {
+		t.Fatal(r)
+	}
+	if r = userCmd(t, "", nil, "list", "--users", path); strings.Contains(r.stdout, "telnet://192.0.2.7:2323") {
+		t.Errorf("list after --callback none:\n%s", r.stdout)
+	}
 
 	r = userCmd(t, "", nil, "del", "--users", path, "alice")
 	if r.code != exitOK {
