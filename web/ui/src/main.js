@@ -41,6 +41,10 @@ const CONNECT_TIMEOUT_MS = 20000;
 // HIGH_WATER is how many octets the WebSocket may hold unsent before the
 // page holds back further input (see outbox.js).
 const HIGH_WATER = 256 << 10;
+// HANGUP_WAIT_MS is how long Hang up waits for the line to close when the
+// close has to queue behind input the gateway is not taking (see
+// hangUpText).
+const HANGUP_WAIT_MS = 3000;
 
 function savedCharset() {
   try { return localStorage.getItem(STORE_CHARSET); } catch { return null; }
@@ -172,8 +176,15 @@ function offer(piece) {
   if (!ws || ws.readyState !== WebSocket.OPEN) return true;
   if (ws.bufferedAmount >= HIGH_WATER) return false;
   ws.send(piece);
+  inputUnanswered = true;
   return true;
 }
+
+// inputUnanswered: input was sent on the text call's line since the
+// gateway last answered a ping. Pings queue behind it: a stall then may
+// be a program that reads no input (a paste into a busy one), not a
+// gateway that stopped (browser trial).
+let inputUnanswered = false;
 
 const outbox = new Outbox(offer);
 
@@ -225,7 +236,12 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     ping: () => { if (sock.readyState === WebSocket.OPEN) sock.send(PING); },
     onStall: (on) => {
       if (ws !== sock) return;
-      if (on) status.stall(`the gateway has not answered for ${STALL_TICKS * PING_INTERVAL_MS / 1000} s`);
+      // Pings wait behind unsent input: a service that reads none of
+      // it (a paste into a busy program) is not a gateway that has
+      // stopped answering (browser trial).
+      const secs = STALL_TICKS * PING_INTERVAL_MS / 1000;
+      if (on && inputUnanswered) status.stall(`the gateway has not answered for ${secs} s, nor taken the input sent before its pings (the program the call reaches may not be reading it)`);
+      else if (on) status.stall(`the gateway has not answered for ${secs} s`);
       else status.unstall();
       showStatus();
     },
@@ -253,37 +269,60 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
       keepalive.heard();
       onBytes(new Uint8Array(ev.data));
     } else if (isPong(ev.data)) {
+      // The gateway read the ping, and so the input sent before it.
+      inputUnanswered = false;
       keepalive.pong();
     } else {
       keepalive.heard();
     }
   };
-  sock.onclose = async (ev) => {
+  // ended ends the call on the page: at the socket's close (ev), or with
+  // why when the page gives up waiting for the close (abandon).
+  const ended = async (ev, why) => {
     clearTimeout(timer);
     clearInterval(pinger);
     if (ws !== sock) return;
     ws = null;
     outbox.clear();
     onClose();
-    if (!status.opened && hungUpEarly === sock) {
+    if (why) {
+      status.end('hungup', why);
+    } else if (!status.opened && hungUpEarly === sock) {
       status.end('hungup', 'you hung up before the gateway answered');
     } else if (!status.opened) {
       status.unanswered(timedOut ? NoAnswer.TIMEOUT : await diagnose(), new URL(url).pathname);
       if (seq !== callSeq) return; // a new call started meanwhile
     }
-    status.closed(ev.code, ev.reason);
+    if (!why) status.closed(ev.code, ev.reason);
     showStatus();
-    const ended = status.text();
+    const words = status.text();
     const text = loginMode !== 'v42';
     // The redial notice follows the reason (resetModes writes after the
     // terminal's pending output; a notice written now would come first).
     resetModes(() => {
-      notice(ended);
-      if (text && seq === callSeq) scheduleRedial(redialDelay(ended));
+      notice(words);
+      if (text && seq === callSeq) scheduleRedial(redialDelay(words));
     });
     if (!text) showLogin();
   };
+  sock.onclose = (ev) => ended(ev, '');
+  sock.abandon = (why) => ended(null, why);
   return sock;
+}
+
+// hangUpText closes the text call's line. The close frame goes behind
+// the input sent before it (in the browser's and the system's buffers),
+// which a program that reads no input (a paste into a busy one) never
+// lets through: when the close is not answered within HANGUP_WAIT_MS,
+// the page ends the call itself and says so, instead of showing a call
+// that Hang up does not end (browser trial).
+function hangUpText(sock) {
+  outbox.clear();
+  sock.close(1000);
+  setTimeout(() => {
+    if (ws !== sock || sock.readyState === WebSocket.CLOSED) return;
+    sock.abandon(`you hung up; the gateway did not confirm it within ${HANGUP_WAIT_MS / 1000} s: it has not taken your last input (the program the call reaches may not be reading it), and may end the call only at its idle timeout`);
+  }, HANGUP_WAIT_MS);
 }
 
 // scheduleRedial places the text login's call again after secs seconds,
@@ -533,7 +572,7 @@ hangupBtn.addEventListener('click', () => {
     v42.close();
   } else if (ws) {
     if (ws.readyState === WebSocket.CONNECTING) hungUpEarly = ws;
-    ws.close(1000);
+    hangUpText(ws);
   } else if (v42Loading) {
     v42Loading.cancelled = true;
     v42Loading = null;
