@@ -237,3 +237,17 @@ func (h *heardLine) busyOr(err error) error {
 func aliasString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
+
+// EndDetail words why a session's Link.Read ended, for the page's status
+// line: "" for the gateway's release of the link (DISC: its NO CARRIER
+// words came before it and say why), else what happened to the link or
+// the line (browser trial: a link that failed showed a bare "hung up").
+func EndDetail(err error) string {
+	switch {
+	case errors.Is(err, io.EOF):
+		return ""
+	case errors.Is(err, lapm.ErrLinkFailure):
+		return "the V.42 link failed: the gateway stopped answering, and the call was lost"
+	}
+	return "the line dropped: the gateway went away without releasing the link"
+}

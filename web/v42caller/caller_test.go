@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -288,4 +289,23 @@ func FuzzBusyHint(f *testing.F) {
 			t.Fatalf("hint %q of reason %q", h, why)
 		}
 	})
+}
+
+// TestEndDetail: the gateway's release leaves the reason to its NO
+// CARRIER words; a failed link or a dropped line says so (browser trial:
+// a bare "hung up").
+func TestEndDetail(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{io.EOF, ""},
+		{fmt.Errorf("lapm: %w: no answer to 10 polls", lapm.ErrLinkFailure), "the V.42 link failed"},
+		{fmt.Errorf("lapm: line: %w", io.ErrUnexpectedEOF), "the line dropped"},
+		{lapm.ErrClosed, "the line dropped"},
+	} {
+		if got := EndDetail(c.err); !strings.HasPrefix(got, c.want) || (c.want == "") != (got == "") {
+			t.Errorf("EndDetail(%v) = %q, want %q...", c.err, got, c.want)
+		}
+	}
 }

@@ -150,7 +150,7 @@ func call(_ js.Value, args []js.Value) any {
 			}
 			if err != nil {
 				s.Link.Close()
-				end("hungup", "")
+				end("hungup", v42caller.EndDetail(err))
 				return
 			}
 		}
