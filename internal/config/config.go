@@ -327,15 +327,70 @@ func Parse(name string, data []byte) (*Config, error) {
 	return parse(name, data, true)
 }
 
+// maxSetAside bounds the values of the wrong type parse sets aside to
+// report the rest of the file.
+const maxSetAside = 32
+
 func parse(name string, data []byte, readTLSFiles bool) (*Config, error) {
-	c := base()
-	c.File = name
-	c.readTLSFiles = readTLSFiles
-	loc := newLocator(string(data))
-	md, err := toml.NewDecoder(strings.NewReader(string(data))).Decode(c)
-	if err != nil {
-		return nil, Problems{decodeProblem(name, loc, err)}
+	text := string(data)
+	// A value of the wrong TOML type stops the decoder. Its line is set
+	// aside (blanked, so that every other line keeps its number) and
+	// the file decoded again, so that the problems before and after it
+	// are reported too (new-user trial: a typo above a wrong type showed
+	// only once the type was fixed). A syntax error stops the check.
+	var aside Problems
+	for {
+		c := base()
+		c.File = name
+		c.readTLSFiles = readTLSFiles
+		loc := newLocator(text)
+		md, err := toml.NewDecoder(strings.NewReader(text)).Decode(c)
+		if err != nil {
+			p := decodeProblem(name, loc, err)
+			var pe toml.ParseError
+			if !errors.As(err, &pe) && len(aside) < maxSetAside {
+				if t, ok := blankLine(text, p.Pos.Line); ok {
+					aside = append(aside, p)
+					text = t
+					continue
+				}
+			}
+			ps := append(aside, p)
+			sortProblems(ps)
+			return nil, ps
+		}
+		return check(c, loc, md, aside)
 	}
+}
+
+// blankLine returns text with its line n (from 1) emptied, if what is
+// left is still TOML: a one-line value (a line of a value that spans
+// lines is not blanked).
+func blankLine(text string, n int) (string, bool) {
+	lines := strings.SplitAfter(text, "\n")
+	if n < 1 || n > len(lines) || strings.HasPrefix(strings.TrimSpace(lines[n-1]), "[") {
+		// A table header ([listener] for [[listener]]): its problem
+		// says what to write, and without it its keys would be
+		// reported as misplaced.
+		return "", false
+	}
+	nl := ""
+	if strings.HasSuffix(lines[n-1], "\n") {
+		nl = "\n"
+	}
+	lines[n-1] = nl
+	t := strings.Join(lines, "")
+	var any map[string]any
+	if _, err := toml.Decode(t, &any); err != nil {
+		return "", false
+	}
+	return t, true
+}
+
+// check checks a decoded configuration; aside are the problems of the
+// values parse set aside, whose keys are not reported again (as missing).
+func check(c *Config, loc *locator, md toml.MetaData, aside Problems) (*Config, error) {
+	name := c.File
 	ps := unknownKeys(name, loc, md.Undecoded())
 	// Bad values are reported and replaced by defaults, so that the
 	// checks below see the rest of the file and every problem is listed
@@ -343,6 +398,10 @@ func parse(name string, data []byte, readTLSFiles bool) (*Config, error) {
 	ps = append(ps, c.checkValues(loc)...)
 	c.fillDefaults()
 	ps = append(ps, c.validate(loc)...)
+	ps = slices.DeleteFunc(ps, func(p Problem) bool {
+		return p.Key != "" && slices.ContainsFunc(aside, func(a Problem) bool { return a.Key == p.Key })
+	})
+	ps = append(ps, aside...)
 	if len(ps) > 0 {
 		sortProblems(ps)
 		return nil, dedupe(ps)
@@ -506,6 +565,8 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 	}
 	msg = strings.Replace(msg, "incompatible types: TOML value has type ", "wrong type: the value is a TOML ", 1)
 	msg = strings.Replace(msg, "; destination has type ", ", want ", 1)
+	msg = strings.Replace(msg, "TOML int64,", "TOML integer,", 1)
+	msg = strings.Replace(msg, "TOML float64,", "TOML float,", 1)
 	if (key == "listener" || key == "backend") && strings.Contains(msg, "TOML map") {
 		// [listener] where [[listener]] was meant.
 		msg = fmt.Sprintf("write [[%s]], with double brackets: one [[%s]] block per %s (an array of tables), not a single [%s] table", key, key, key, key)

@@ -392,10 +392,33 @@ connect_timeout = "-1s"
 // TestWrongTypeMessage: a type mismatch names the key and the types in
 // words, once.
 func TestWrongTypeMessage(t *testing.T) {
-	_, err := Parse("x.toml", []byte("[lines]\nmax_concurrent = \"8\"\n"))
-	want := `x.toml:2:1: lines.max_concurrent: wrong type: the value is a TOML string, want integer`
+	_, err := Parse("x.toml", []byte("[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\n[lines]\nmax_concurrent = \"8\"\n"))
+	want := `x.toml:5:1: lines.max_concurrent: wrong type: the value is a TOML string, want integer`
 	if err == nil || err.Error() != want {
 		t.Errorf("err =\n  %v\nwant\n  %s", err, want)
+	}
+}
+
+// TestWrongTypeWithOtherProblems: a value of the wrong type does not hide
+// the problems before and after it (new-user trial: a typo above it
+// showed only once the type was fixed), and its key is not reported
+// again as missing.
+func TestWrongTypeWithOtherProblems(t *testing.T) {
+	text := "[[listener]]\nname = \"m\"\naddress = 2323\n[lines]\nmax_concurent = 16\nper_source = \"2\"\nholdoff = \"soon\"\n"
+	_, err := Parse("x.toml", []byte(text))
+	want := []string{
+		`x.toml:3:1: listener[0].address: wrong type: the value is a TOML integer, want string`,
+		`x.toml:5:1: lines.max_concurent: unknown key (did you mean max_concurrent?)`,
+		`x.toml:6:1: lines.per_source: wrong type: the value is a TOML string, want integer`,
+		`x.toml:7:1: lines.holdoff: duration "soon": want a number with a unit, like "750ms" or "30s"`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("err =\n%v\nwant\n%s", err, strings.Join(want, "\n"))
+	}
+	// A syntax error still stops the check where it is.
+	_, err = Parse("x.toml", []byte("[lines]\nper_source = \"2\"\nmax_concurrent = = 3\n"))
+	if err == nil || strings.Contains(err.Error(), "per_source") || !strings.Contains(err.Error(), "x.toml:3:") {
+		t.Errorf("syntax error after a wrong type: %v", err)
 	}
 }
 
