@@ -112,7 +112,12 @@ gateway run as root would make it).`)
 		warnings = append(warnings, users.Warnings()...)
 		warnings = append(warnings, userBackendWarnings(c, users)...)
 	case errors.Is(err, iofs.ErrNotExist):
-		// c.Warnings says so and how to add a user.
+		// c.Warnings says so and how to add a user; but not when
+		// that user could not (new-user trial: a users_file beside
+		// the configuration, where only root may write).
+		if dir := filepath.Dir(c.UsersFile); dirExists(dir) && !mayWriteIn(dir) {
+			warnings = append(warnings, fmt.Sprintf("users_file %s: user %s may not write in %s, so gateway user add run as this user cannot create it; keep users_file in state_dir (the default), which the gateway's user owns", c.UsersFile, currentUserName(), dir))
+		}
 	case errors.Is(err, iofs.ErrPermission):
 		// The operator may check the file as another user than the
 		// gateway's, which alone may read the users file.
@@ -500,4 +505,10 @@ func stateDirProblem(dir string) (why string, anyone bool) {
 		}
 		d = parent
 	}
+}
+
+// dirExists reports whether dir is a directory.
+func dirExists(dir string) bool {
+	st, err := os.Stat(dir)
+	return err == nil && st.IsDir()
 }

@@ -485,3 +485,47 @@ func TestCheckStateDirNotCreatable(t *testing.T) {
 		t.Errorf("check on another user's state_dir said:\n%s", out)
 	}
 }
+
+// TestUsersFileWhereTheGatewayMayNotWrite: a users_file outside the
+// state directory, in a directory only root may write in: the check run
+// as the gateway's user warns that no user can be added there, and
+// `gateway user add` run as that user says where the file belongs.
+// New-user trial: the check only said to add a user; the add failed with
+// a bare "permission denied", and the same add as root made a file the
+// gateway could not read.
+func TestUsersFileWhereTheGatewayMayNotWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the commands as uid 65534")
+	}
+	const nobody = 65534
+	base, bin := binaryForNobody(t) // base is root's
+	cfg := ownerTestConfig(t, base, filepath.Join(base, "users.toml"))
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(base, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func(stdin string, args ...string) string {
+		cmd := exec.Command(bin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		cmd.Stdin = strings.NewReader(stdin)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	want := "user nobody may not write in " + base + ", so gateway user add run as this user cannot create it; keep users_file in state_dir"
+	if out := asNobody("", "check", cfg); !strings.Contains(out, want) {
+		t.Errorf("check said:\n%s\nwant %q", out, want)
+	}
+	want = "user nobody may not write in " + base + ", where the users file and its lock are; run the command as the gateway's user, and keep users_file in the state directory"
+	if out := asNobody("password1\n", "user", "add", "--config", cfg, "--password-stdin", "zed"); !strings.Contains(out, want) {
+		t.Errorf("user add said:\n%s\nwant %q", out, want)
+	}
+}

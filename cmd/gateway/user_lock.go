@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,13 @@ func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			// New-user trial: a users_file outside the state
+			// directory, in one only root may write in; the same
+			// command as root then made a file the gateway could not
+			// read.
+			return nil, fmt.Errorf("users file lock: %w: user %s may not write in %s, where the users file and its lock are; run the command as the gateway's user, and keep users_file in the state directory (the default), which that user owns", err, currentUserName(), filepath.Dir(path))
+		}
 		return nil, fmt.Errorf("users file lock: %w", err)
 	}
 	shareLockOwner(f, usersFile)
