@@ -215,9 +215,39 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 			}
 		}
 	}
-	// At most maxAnswering incoming calls are answered at once; more are
-	// hung up at once (a flood of them cannot start a goroutine each).
+	// At most maxAnswering incoming calls are answered at once (a flood
+	// of them cannot start a goroutine each). A call over that bound
+	// takes the place of the oldest one in set-up for staleAnswer or
+	// more (security trial: four silent connections, each reopened when
+	// refused, kept the gateway's callback out until it gave up); one
+	// that finds every call younger is hung up at once.
 	slots := make(chan struct{}, maxAnswering)
+	var inMu sync.Mutex
+	inSetUp := map[transport.Line]time.Time{}
+	evictStale := func() bool {
+		inMu.Lock()
+		defer inMu.Unlock()
+		var oldest transport.Line
+		var at time.Time
+		for l, t0 := range inSetUp {
+			if oldest == nil || t0.Before(at) {
+				oldest, at = l, t0
+			}
+		}
+		if oldest == nil || time.Since(at) < staleAnswer {
+			return false
+		}
+		delete(inSetUp, oldest)
+		// Its answer fails at once, and gives its slot back: a read
+		// deadline ends its reads now, where the close may first
+		// linger for the peer (shortLinger), longer than the new
+		// call's detection waits.
+		if d, ok := oldest.(transport.Deadliner); ok {
+			_ = d.SetReadDeadline(time.Now())
+		}
+		go oldest.Close()
+		return true
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -231,15 +261,33 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 			select {
 			case slots <- struct{}{}:
 			default:
-				line.Close()
-				c.notice("refused an incoming call: %d calls are being answered already", maxAnswering)
-				continue
+				if !evictStale() {
+					line.Close()
+					c.notice("refused an incoming call: %d calls are being answered already", maxAnswering)
+					continue
+				}
+				c.notice("hung up an incoming call still in set-up after %v, to answer a new one", staleAnswer)
+				select {
+				case slots <- struct{}{}:
+				case <-wctx.Done():
+					line.Close()
+					continue
+				}
 			}
+			inMu.Lock()
+			inSetUp[line] = time.Now()
+			inMu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-slots }()
 				link, err := c.answerV42(wctx, line, t)
+				inMu.Lock()
+				delete(inSetUp, line)
+				inMu.Unlock()
+				// The slot is free once the set-up is over: not
+				// after the close below, which may linger for the
+				// peer while a call waits for the slot.
+				<-slots
 				if err != nil {
 					// Said here, not by the loop below: once another
 					// call has won, the loop takes no more answers,
@@ -331,6 +379,12 @@ var errTicketSpent = errors.New("the callback's ticket is spent")
 // maxAnswering bounds the incoming calls dial answers at once while it
 // waits for its callback.
 const maxAnswering = 4
+
+// staleAnswer is how long an incoming call may be in set-up before a new
+// one over maxAnswering takes its place: the gateway's callback sends
+// its V.42 detection pattern at once and completes its set-up in well
+// under this. A variable for tests.
+var staleAnswer = 2 * time.Second
 
 // shortLinger has a line dial may refuse wait at most a second for its
 // peer when closed (a peer that never closes its side must not hold up

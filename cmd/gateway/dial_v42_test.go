@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -459,19 +460,7 @@ func TestDialV42Callback(t *testing.T) {
 	g.verify = func(user, pw string) (auth.User, error) {
 		return auth.User{ID: user, Callback: answer}, nil
 	}
-	placer := callbackd.V42{
-		Open: func(ctx context.Context, line transport.Line) (callbackd.V42Link, error) {
-			res, left, err := lapm.Detect(ctx, line, lapm.Originator)
-			if err != nil || res != lapm.DetectLAPM {
-				return nil, fmt.Errorf("callback detection: %v %w", res, err)
-			}
-			return newTestLink(line, left), nil
-		},
-		Start: func(ctx context.Context, link callbackd.V42Link, tr auth.Transform) error {
-			link.(*testLink).tr = tr
-			return nil
-		},
-	}
+	placer := testPlacer()
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
 		ctx := t.Context()
 		// A peer rings, goes through V.42 detection and then stays
@@ -531,6 +520,89 @@ func TestDialV42Callback(t *testing.T) {
 	}
 	if len(refused) != 1 || !strings.Contains(refused[0], "denied") {
 		t.Errorf("refusals %q, want the impostor's alone; stderr:\n%s", refused, r.stderr)
+	}
+}
+
+// testPlacer places V.42 callbacks over the test LAPM (testLink).
+func testPlacer() callbackd.V42 {
+	return callbackd.V42{
+		Open: func(ctx context.Context, line transport.Line) (callbackd.V42Link, error) {
+			res, left, err := lapm.Detect(ctx, line, lapm.Originator)
+			if err != nil || res != lapm.DetectLAPM {
+				return nil, fmt.Errorf("callback detection: %v %w", res, err)
+			}
+			return newTestLink(line, left), nil
+		},
+		Start: func(ctx context.Context, link callbackd.V42Link, tr auth.Transform) error {
+			link.(*testLink).tr = tr
+			return nil
+		},
+	}
+}
+
+// TestDialV42CallbackPastSquatters: peers that fill dial's answering
+// slots with silent connections, reopening each one dial hangs up, do not
+// keep the gateway's callback out: it takes the place of one in set-up
+// for longer than staleAnswer. Regression (security trial): four of them
+// made dial refuse the callback until the gateway gave up.
+func TestDialV42CallbackPastSquatters(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	defer func(d time.Duration) { staleAnswer = d }(staleAnswer)
+	staleAnswer = 200 * time.Millisecond
+	answer := freeAddr(t)
+	g := newV42Gateway(t)
+	g.verify = func(user, pw string) (auth.User, error) {
+		return auth.User{ID: user, Callback: answer}, nil
+	}
+	placer := testPlacer()
+	g.callback = func(t *testing.T, tk *auth.Ticket) {
+		ctx := t.Context()
+		_, hostPort, _ := strings.Cut(answer, "://")
+		var squat []net.Conn
+		defer func() {
+			for _, c := range squat {
+				c.Close()
+			}
+		}()
+		for range maxAnswering {
+			c, err := net.Dial("tcp", hostPort)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			squat = append(squat, c)
+		}
+		time.Sleep(2 * staleAnswer) // the squatters are stale now
+		line, err := transport.Dial(ctx, answer)
+		if err != nil {
+			t.Errorf("calling back: %v", err)
+			return
+		}
+		conn, err := placer.Place(ctx, line, callbackd.Job{Session: tk.Session, User: tk.User.ID, Address: answer, Mode: callbackd.ModeV42, Ticket: tk})
+		if err != nil {
+			t.Errorf("placing the callback: %v", err)
+			line.Close()
+			return
+		}
+		io.Copy(conn, conn)
+		conn.Close()
+	}
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, addr)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stderr:\n%s", r.stderr)
+		}
+	})
+	waitFor(t, func() bool { return strings.Contains(r.stderr.String(), "callback answered") })
+	r.stdin.Close()
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "hung up an incoming call still in set-up") {
+		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
 
