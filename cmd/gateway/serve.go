@@ -312,10 +312,6 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 	// Open while the gateway drains too: an operator may end the calls
 	// that hold the drain up (gateway hangup).
 	ctl.serve(gw, cbSvc, log)
-	for _, l := range cfg.Listeners {
-		log.Info("answering", zap.String("listener", l.Name), zap.String("address", gw.Addr(l.Name)),
-			zap.String("v42", string(l.V42)), zap.String("security", string(l.Security)), zap.String("text_login", string(l.TextLogin)))
-	}
 
 	var metricsSrv *http.Server
 	// A CPU profile or trace runs for its ?seconds= (30 by default), so
@@ -347,6 +343,12 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 			WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: httpErrorLog(log, "metrics")}
 		go func() { _ = metricsSrv.Serve(ln) }()
 		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"), zap.Bool("pprof", cfg.Metrics.PProf))
+	}
+	// Said once everything is open (new-user trial: "answering" was
+	// logged, and then a metrics address in use stopped the gateway).
+	for _, l := range cfg.Listeners {
+		log.Info("answering", zap.String("listener", l.Name), zap.String("address", gw.Addr(l.Name)),
+			zap.String("v42", string(l.V42)), zap.String("security", string(l.Security)), zap.String("text_login", string(l.TextLogin)))
 	}
 
 	if demo {

@@ -57,6 +57,34 @@ func TestServePortInUse(t *testing.T) {
 	}
 }
 
+// TestServeMetricsPortInUse: a [metrics] address another program holds
+// stops the gateway at start, and the log never said it was answering
+// (new-user trial: "answering" for every listener, then the exit).
+func TestServeMetricsPortInUse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.toml")
+	text := fmt.Sprintf("state_dir = %q\n[metrics]\nlisten = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), taken.Addr(), freePort(t))
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(gatewayBinary(t), "serve", "--config", cfg).CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("serve ended with %v, want exit %d:\n%s", err, exitFailure, out)
+	}
+	if !strings.Contains(string(out), "[metrics] listen "+taken.Addr().String()+": the address is already in use") || strings.Contains(string(out), "answering") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
 // TestExplainStartError: the usual reasons a listening address cannot be
 // opened are told with the listener or metrics endpoint and the remedy;
 // other errors pass unchanged.

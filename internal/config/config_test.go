@@ -660,6 +660,9 @@ func TestCallbackHandshakeTimeout(t *testing.T) {
 		{`"5m"`, `c.toml:2:1: callback.handshake_timeout: 5m0s out of range 1s..callback.expiry (2m0s)`},
 		{`"-1s"`, `c.toml:2:1: callback.handshake_timeout: duration "-1s" must not be negative`},
 		{`"30"`, `c.toml:2:1: callback.handshake_timeout: duration "30": want a number with a unit, like "750ms" or "30s"`},
+		// A number, not a string (new-user trial: reported quoted).
+		{`30`, `c.toml:2:1: callback.handshake_timeout: duration 30 is a number: write a string with a unit, like "30s" or "750ms"`},
+		{`true`, `c.toml:2:1: callback.handshake_timeout: duration true is a boolean: write a string with a unit, like "30s" or "750ms"`},
 	} {
 		_, err := Parse("c.toml", []byte("[callback]\nhandshake_timeout = "+tc.value+"\n"+head))
 		var ps Problems

@@ -15,11 +15,31 @@ import (
 // with every other problem of the file.
 type Duration struct {
 	time.Duration
-	bad string // the value as written, when it is not a valid duration
+	bad     string // the value as written, when it is not a valid duration
+	badKind string // what bad was when not a string: "number", "boolean", ...
+}
+
+// UnmarshalTOML takes a string as UnmarshalText does, and sets a number
+// aside to be reported as one: durations are strings with a unit
+// (new-user trial: idle_timeout = 30 was reported as "30", quoted, as
+// though a string had been written).
+func (d *Duration) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		return d.UnmarshalText([]byte(v))
+	case int64, float64:
+		d.bad, d.badKind = fmt.Sprint(v), "number"
+	case bool:
+		d.bad, d.badKind = fmt.Sprint(v), "boolean"
+	default:
+		d.bad, d.badKind = fmt.Sprint(v), fmt.Sprintf("TOML %T", v)
+	}
+	return nil
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(b []byte) error {
+	d.badKind = ""
 	if _, err := parseDuration(string(b)); err != nil {
 		d.bad = string(b)
 		return nil
@@ -34,8 +54,16 @@ func (d *Duration) check() error {
 	if d.bad == "" {
 		return nil
 	}
-	_, err := parseDuration(d.bad)
-	d.bad = ""
+	bad, kind := d.bad, d.badKind
+	d.bad, d.badKind = "", ""
+	switch kind {
+	case "":
+	case "number":
+		return fmt.Errorf("%w: duration %s is a number: write a string with a unit, like \"%ss\" or \"750ms\"", ErrInvalid, bad, bad)
+	default:
+		return fmt.Errorf("%w: duration %s is a %s: write a string with a unit, like \"30s\" or \"750ms\"", ErrInvalid, bad, kind)
+	}
+	_, err := parseDuration(bad)
 	return err
 }
 
