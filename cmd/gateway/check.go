@@ -61,6 +61,9 @@ gateway run as root would make it).`)
 			fmt.Fprintf(os.Stderr, "gateway check: %s: %d problem(s)\n", path, len(ps))
 		} else if fs.NArg() == 0 && errors.Is(err, iofs.ErrNotExist) {
 			fmt.Fprintf(os.Stderr, "gateway check: %v (name the file: gateway check FILE)\n", err)
+		} else if errors.Is(err, iofs.ErrPermission) {
+			// New-user trial: no hint.
+			fmt.Fprintf(os.Stderr, "gateway check: %v (user %s may not read it, nor would a gateway running as that user: give the file to the gateway's group, chgrp GROUP %s; chmod 0640 %s)\n", err, currentUserName(), path, path)
 		} else {
 			fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
 		}

@@ -529,3 +529,35 @@ func TestUsersFileWhereTheGatewayMayNotWrite(t *testing.T) {
 		t.Errorf("user add said:\n%s\nwant %q", out, want)
 	}
 }
+
+// TestPermissionHints: run as a user who may not, `gateway check` on a
+// configuration it may not read and `gateway keygen` on a state
+// directory it may not write in say what to do (new-user trial: bare
+// "permission denied").
+func TestPermissionHints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the commands as uid 65534")
+	}
+	const nobody = 65534
+	base, bin := binaryForNobody(t)                                    // base is root's
+	cfg := ownerTestConfig(t, base, filepath.Join(base, "users.toml")) // mode 0600, root's
+	asNobody := func(args ...string) string {
+		cmd := exec.Command(bin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out, want := asNobody("check", cfg), "user nobody may not read it, nor would a gateway running as that user: give the file to the gateway's group, chgrp GROUP "+cfg; !strings.Contains(out, want) {
+		t.Errorf("check said:\n%s\nwant %q", out, want)
+	}
+	state := filepath.Join(base, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, want := asNobody("keygen", "--state-dir", state), "user nobody may not write in the state directory "+state; !strings.Contains(out, want) {
+		t.Errorf("keygen said:\n%s\nwant %q", out, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,13 @@ func keygenMain(args []string, stdout, stderr io.Writer) int {
 		// gateway out; the key must be that user's.
 		fmt.Fprintf(stderr, "gateway keygen: %s; the gateway that uses it runs as %s: create the key as that user, not as root: runuser -u %s -- gateway keygen %s\n",
 			refusedWhy(err), stateDirOwner(dir), stateDirUser(dir), strings.Join(args, " "))
+		return exitFailure
+	}
+	if err != nil && errors.Is(err, iofs.ErrPermission) {
+		// New-user trial: a bare "permission denied" on the key's
+		// temporary file.
+		fmt.Fprintf(stderr, "gateway keygen: %v (user %s may not write in the state directory %s: run keygen as the gateway's user, runuser -u %s -- gateway keygen %s, or as root make the directory that user's: install -d -m 0700 -o USER %s)\n",
+			err, currentUserName(), dir, stateDirUser(dir), strings.Join(args, " "), dir)
 		return exitFailure
 	}
 	if err != nil {
