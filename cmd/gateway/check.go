@@ -124,7 +124,7 @@ gateway run as root would make it).`)
 	case errors.Is(err, iofs.ErrPermission):
 		// The operator may check the file as another user than the
 		// gateway's, which alone may read the users file.
-		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (run the check as the gateway's user; a gateway running as %s would not start)", c.UsersFile, currentUserName(), currentUserName()))
+		warnings = append(warnings, fmt.Sprintf("users file %s not checked: %s may not read it (%sa gateway running as %s would not start)", c.UsersFile, currentUserName(), asGatewayUser(c.StateDir), currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
 		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
@@ -143,7 +143,7 @@ gateway run as root would make it).`)
 	case err == nil:
 	case errors.Is(err, iofs.ErrNotExist):
 	case errors.Is(err, iofs.ErrPermission):
-		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (run the check as the gateway's user)", c.StateDir, currentUserName()))
+		warnings = append(warnings, fmt.Sprintf("host key in %s not checked: %s may not read it (%sa gateway running as %s would not start)", c.StateDir, currentUserName(), asGatewayUser(c.StateDir), currentUserName()))
 	case unsafeForOtherUser(err, c.StateDir):
 		warnings = append(warnings, notForThisUser(err, c.StateDir, path))
 		forOwner = append(forOwner, refusedWhy(err))
@@ -508,6 +508,25 @@ func stateDirProblem(dir string) (why string, anyone bool) {
 		}
 		d = parent
 	}
+}
+
+// asGatewayUser is the advice to run the check as the gateway's user,
+// the state directory's owner, followed by "; ": "" when this process is
+// that user, or the directory is root's while this process is not (then
+// the state_dir's own problem says what to change). New-user trial: the
+// advice went round in a circle.
+func asGatewayUser(stateDir string) string {
+	uid, _, ok := fileOwner(stateDir)
+	switch {
+	case !ok:
+		return "run the check as the gateway's user; "
+	case uid == os.Getuid() || uid == 0:
+		return ""
+	}
+	if u := stateDirUser(stateDir); u != "USER" {
+		return "run the check as the gateway's user, runuser -u " + u + " -- gateway check; "
+	}
+	return "run the check as the gateway's user; "
 }
 
 // dirExists reports whether dir is a directory.
