@@ -227,6 +227,10 @@ type entry struct {
 	// finished is closed when the job's goroutine holds no slot and no
 	// line any more (before its Handoff).
 	finished chan struct{}
+	// state and attempt: what the job does now (Jobs); under the
+	// Service's mu.
+	state   JobState
+	attempt int
 }
 
 // New returns a Service for opts.
@@ -382,6 +386,43 @@ type Waiting struct {
 	Address   string
 	Mode      Mode
 	Scheduled time.Time // when the login asked for it
+	// State is what the job does now: StateDelay, StateBackoff,
+	// StateLine or StateCalling; Attempt is the number of the attempt
+	// it waits for or makes (from 1).
+	State   JobState
+	Attempt int
+}
+
+// JobState is what a pending callback job is doing.
+type JobState int
+
+const (
+	StateDelay   JobState = iota // waiting for [callback] delay before the first attempt
+	StateBackoff                 // waiting to retry after a failed attempt
+	StateLine                    // waiting for a free outgoing line (max_concurrent)
+	StateCalling                 // dialling, or proving the call (CALLBACK, ACCEPT)
+)
+
+// String names the state as gateway calls shows it.
+func (st JobState) String() string {
+	switch st {
+	case StateDelay:
+		return "delay"
+	case StateBackoff:
+		return "retry-wait"
+	case StateLine:
+		return "line-wait"
+	case StateCalling:
+		return "calling"
+	}
+	return "unknown"
+}
+
+// setState notes what e does now, for Jobs.
+func (s *Service) setState(e *entry, st JobState, attempt int) {
+	s.mu.Lock()
+	e.state, e.attempt = st, attempt
+	s.mu.Unlock()
 }
 
 // Jobs lists the pending jobs (waiting for their delay or backoff, being
@@ -392,7 +433,8 @@ func (s *Service) Jobs() []Waiting {
 	defer s.mu.Unlock()
 	out := make([]Waiting, 0, len(s.pending))
 	for _, e := range s.pending {
-		out = append(out, Waiting{Session: e.job.Session, User: e.job.User, Address: e.job.Address, Mode: e.job.Mode, Scheduled: e.scheduled})
+		out = append(out, Waiting{Session: e.job.Session, User: e.job.User, Address: e.job.Address, Mode: e.job.Mode, Scheduled: e.scheduled,
+			State: e.state, Attempt: max(e.attempt, 1)})
 	}
 	slices.SortFunc(out, func(a, b Waiting) int { return cmp.Compare(a.Session, b.Session) })
 	return out
@@ -511,14 +553,19 @@ func (s *Service) run(ctx context.Context, e *entry, deadline time.Time, old *en
 	}
 	wait := s.cfg.Delay
 	for n := 1; ; n++ {
+		if n > 1 {
+			s.setState(e, StateBackoff, n)
+		}
 		if err := s.sleep(ctx, wait, deadline); err != nil {
 			s.finish(ctx, e, n-1, err)
 			return Session{}, false
 		}
+		s.setState(e, StateLine, n)
 		if err := s.acquire(ctx, deadline); err != nil {
 			s.finish(ctx, e, n-1, err)
 			return Session{}, false
 		}
+		s.setState(e, StateCalling, n)
 		if job.Ticket != nil && job.Ticket.Spent() {
 			// Wiped (CONFIRM not sent, an operator) or used: a dial
 			// would only ring the user for a proof that cannot succeed.

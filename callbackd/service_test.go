@@ -212,6 +212,53 @@ func TestRetryWithBackoff(t *testing.T) {
 	})
 }
 
+// TestJobsState: Jobs says what each job does now, for gateway calls
+// (the callback trial could not tell a callback waiting from one on the
+// line): the delay, the call itself, the wait to retry, with the
+// attempt's number.
+func TestJobsState(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFixture(t, testPolicy, nil)
+		if err := f.svc.Schedule(textJob(8, "bob")); err != nil {
+			t.Fatal(err)
+		}
+		state := func() (JobState, int) {
+			t.Helper()
+			jobs := f.svc.Jobs()
+			if len(jobs) != 1 {
+				t.Fatalf("jobs %+v", jobs)
+			}
+			return jobs[0].State, jobs[0].Attempt
+		}
+		synctest.Wait()
+		if st, n := state(); st != StateDelay || n != 1 {
+			t.Errorf("during the delay: %v, attempt %d", st, n)
+		}
+		// Nobody answers the first dial: the second waits its backoff.
+		time.Sleep(testPolicy.Delay + time.Second)
+		synctest.Wait()
+		if st, n := state(); st != StateBackoff || n != 2 {
+			t.Errorf("after a failed dial: %v, attempt %d", st, n)
+		}
+		// The second dial rings a line that does not answer yet.
+		l, err := f.net.Listen("bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if st, n := state(); st != StateCalling || n != 2 || st.String() != "calling" {
+			t.Errorf("while calling: %v, attempt %d", st, n)
+		}
+		line, _ := answerText(t, l, "bob\r")
+		defer line.Close()
+		h := <-f.hand.ch
+		h.s.Conn.Close()
+	})
+}
+
 func TestAttemptsExhausted(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	synctest.Test(t, func(t *testing.T) {

@@ -60,6 +60,10 @@ type callbackInfo struct {
 	Address string    `json:"address"`
 	Mode    string    `json:"mode"`
 	Since   time.Time `json:"since"` // the login that asked for it
+	// State: delay, retry-wait, line-wait or calling (callbackd.JobState);
+	// Attempt: the attempt it waits for or makes.
+	State   string `json:"state"`
+	Attempt int    `json:"attempt"`
 }
 
 // controlSocket is the control socket, listening from before the gateway
@@ -152,7 +156,8 @@ func (cs *controlSocket) serve(gw callControl, cb callbackControl, log *zap.Logg
 		reply := callsReply{Calls: gw.Calls(), Callbacks: []callbackInfo{}}
 		if cb != nil {
 			for _, j := range cb.Jobs() {
-				reply.Callbacks = append(reply.Callbacks, callbackInfo{Session: j.Session, User: j.User, Address: j.Address, Mode: j.Mode.String(), Since: j.Scheduled})
+				reply.Callbacks = append(reply.Callbacks, callbackInfo{Session: j.Session, User: j.User, Address: j.Address, Mode: j.Mode.String(), Since: j.Scheduled,
+					State: j.State.String(), Attempt: j.Attempt})
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -278,7 +283,8 @@ connecting, session, callback), the backend, how long ago the call
 came in and the octets each way (in: caller to backend). Calls turned
 away with BUSY are not listed. Then the callbacks not placed yet (waiting
 for their delay, being dialled or proved): session, user, the address
-to be called and how long ago the login asked for it. --json prints the
+to be called, the mode, what it does now (delay, retry-wait, line-wait,
+calling), the attempt and how long ago the login asked for it. --json prints the
 gateway's answer as it is ({"calls": [...], "callbacks": [...]}), for
 scripts. Run it as the gateway's user or root.`)
 	var cf controlFlags
@@ -333,9 +339,9 @@ func printCallbacks(w io.Writer, cbs []callbackInfo, now time.Time) {
 	}
 	fmt.Fprintln(w, "\ncallbacks not placed yet (gateway hangup SESSION withdraws one):")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tUSER\tTO\tMODE\tFOR")
+	fmt.Fprintln(tw, "SESSION\tUSER\tTO\tMODE\tSTATE\tATTEMPT\tFOR")
 	for _, c := range cbs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", c.Session, cell(c.User), cell(c.Address), cell(c.Mode), now.Sub(c.Since).Round(time.Second))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Session, cell(c.User), cell(c.Address), cell(c.Mode), cell(c.State), c.Attempt, now.Sub(c.Since).Round(time.Second))
 	}
 	_ = tw.Flush()
 }

@@ -198,14 +198,15 @@ func TestServeCallsListsCallbacks(t *testing.T) {
 	session := g.waitRecords(1)[0].Session
 
 	code, out, _ := runGateway(t, "calls", "--config", g.cfgPath)
-	for _, want := range []string{"no calls in progress", "callbacks not placed yet", strconv.FormatUint(session, 10), "cal", home.Addr(), "text"} {
+	for _, want := range []string{"no calls in progress", "callbacks not placed yet", strconv.FormatUint(session, 10), "cal", home.Addr(), "text", "STATE", "delay"} {
 		if code != exitOK || !strings.Contains(out, want) {
 			t.Errorf("gateway calls: exit %d, no %q in\n%s", code, want, out)
 		}
 	}
 	code, out, _ = runGateway(t, "calls", "--json", "--config", g.cfgPath)
 	var reply callsReply
-	if err := json.Unmarshal([]byte(out), &reply); code != exitOK || err != nil || len(reply.Callbacks) != 1 || reply.Callbacks[0].Session != session || reply.Callbacks[0].User != "cal" {
+	if err := json.Unmarshal([]byte(out), &reply); code != exitOK || err != nil || len(reply.Callbacks) != 1 || reply.Callbacks[0].Session != session || reply.Callbacks[0].User != "cal" ||
+		reply.Callbacks[0].State != "delay" || reply.Callbacks[0].Attempt != 1 {
 		t.Errorf("gateway calls --json: exit %d, %v, %s", code, err, out)
 	}
 	code, out, errOut := runGateway(t, "hangup", "--config", g.cfgPath, strconv.FormatUint(session, 10))
