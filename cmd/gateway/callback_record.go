@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -46,7 +47,14 @@ func callbackFailedRecord(a callbackd.Attempt) (store.CallRecord, bool) {
 	if !a.Final || a.Result == callbackd.Connected {
 		return store.CallRecord{}, false
 	}
-	return store.CallRecord{Session: a.Session, User: a.User, Listener: a.Listener, Remote: a.Address, Mode: "callback",
+	// remote and line as a callback's record has them (host:port, the
+	// line's scheme), from the address dialled (callback trial: the URL
+	// was in remote, and line was missing).
+	remote, line := a.Address, ""
+	if u, err := url.Parse(a.Address); err == nil && u.Host != "" {
+		remote, line = u.Host, u.Scheme
+	}
+	return store.CallRecord{Session: a.Session, User: a.User, Listener: a.Listener, Remote: remote, Line: line, Mode: "callback",
 		Start: a.Start, End: a.End, Result: store.ResultCallbackFailed, Reason: attemptReason(a), CallbackAttempts: a.Dials}, true
 }
 

@@ -1035,6 +1035,11 @@ func TestCallbackFailedRecord(t *testing.T) {
 			t.Errorf("%+v: record %+v", tc.a, rec)
 		}
 	}
+	// remote and line as a callback's record has them.
+	a := callbackd.Attempt{Number: 1, Dials: 1, Result: callbackd.DialFailed, Final: true, Address: "telnet://[2001:db8::7]:6400"}
+	if rec, _ := callbackFailedRecord(a); rec.Remote != "[2001:db8::7]:6400" || rec.Line != "telnet" {
+		t.Errorf("remote %q line %q, want [2001:db8::7]:6400 and telnet", rec.Remote, rec.Line)
+	}
 }
 
 // TestCallbackHistory: a callback-failed record tells every failed
