@@ -86,36 +86,6 @@ func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error
 	return c, nil
 }
 
-// pollable returns the pty master f as a non-blocking file on Go's poller
-// and closes f. creack/pty hands it over in blocking mode (its ioctls
-// take the descriptor with Fd, which makes a file blocking for good). A
-// write blocked there, behind a program that reads none of its input,
-// could not be interrupted by closing the file: the call never ended,
-// held its line and kept the gateway from stopping (browser trial, a big
-// paste into `sleep`). On the poller, Close ends a blocked Read or Write
-// at once. Nothing may call Fd on the file returned (ioctls go through
-// SyscallConn).
-func pollable(f *os.File) (*os.File, error) {
-	defer f.Close()
-	var fd int
-	var err error
-	cerr := withFD(f, func(old int) {
-		if fd, err = unix.FcntlInt(uintptr(old), unix.F_DUPFD_CLOEXEC, 0); err == nil {
-			if err = unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-			}
-		}
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	// A non-blocking descriptor: os.NewFile puts it on the poller.
-	return os.NewFile(uintptr(fd), f.Name()), nil
-}
-
 // withFD runs fn with f's descriptor without making f blocking (as Fd
 // would).
 func withFD(f *os.File, fn func(fd int)) error {

@@ -191,7 +191,9 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, hangUp func(), line tra
 
 	upDone := make(chan error, 1)
 	go func() { upDone <- p.up(r, &cnt.in) }()
+	stopDone := make(chan struct{})
 	unwatchCtx := context.AfterFunc(ctx, func() {
+		defer close(stopDone)
 		p.end(pumpResult{side: endStopped}, false)
 		p.closeBackend()
 		if pw, ok := w.(preempter); ok {
@@ -215,7 +217,12 @@ func pump(ctx context.Context, r io.Reader, w io.Writer, hangUp func(), line tra
 		down = pumpResult{side: endBackend, backendErr: errNotEOF(err)}
 	}
 	p.end(down, false)
-	unwatchCtx()
+	if !unwatchCtx() {
+		// The stop runs, or ran: wait for it, so that its Preempt
+		// cannot cut the last words the call writes after pump
+		// returns (review).
+		<-stopDone
+	}
 
 	res, byUp := p.result()
 	if byUp {

@@ -1031,3 +1031,46 @@ func TestV42CallerHangUpWhileBackendDoesNotRead(t *testing.T) {
 		t.Errorf("records: %+v", r)
 	}
 }
+
+// preemptProbe is a caller writer with Preempt (as a paced line has) that
+// counts the Preempts made after pump returned.
+type preemptProbe struct {
+	returned *atomic.Bool
+	late     *atomic.Int32
+}
+
+func (p preemptProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p preemptProbe) Preempt() {
+	if p.returned.Load() {
+		p.late.Add(1)
+	}
+}
+
+// TestPumpStopPreemptsBeforeReturn: a stop that comes as the session
+// ends otherwise (the backend's EOF) preempts the caller's writer, if at
+// all, before pump returns: after it, the call writes its last words,
+// which a later Preempt would cut. Regression (review): the stop's
+// callback ran on after pump returned, and cut 198 of 200 such words.
+func TestPumpStopPreemptsBeforeReturn(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var late atomic.Int32
+	for range 200 {
+		var returned atomic.Bool
+		be := newPipeBackend()
+		callerR, _ := io.Pipe()
+		ctx, cancel := context.WithCancel(t.Context())
+		go be.out.Close()
+		go cancel()
+		res := pump(ctx, callerR, preemptProbe{&returned, &late}, nil, plainLine{}, be, &counters{})
+		returned.Store(true)
+		callerR.CloseWithError(net.ErrClosed)
+		if res.upDone != nil {
+			<-res.upDone
+		}
+		cancel()
+	}
+	time.Sleep(50 * time.Millisecond) // for a stop still running
+	if n := late.Load(); n != 0 {
+		t.Errorf("%d of 200 stops preempted the caller's writer after pump returned", n)
+	}
+}

@@ -223,7 +223,7 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 	// that finds every call younger is hung up at once.
 	slots := make(chan struct{}, maxAnswering)
 	var inMu sync.Mutex
-	inSetUp := map[transport.Line]time.Time{}
+	inSetUp := map[transport.Line]time.Time{} // lines in set-up, since when; an evicted one is taken out
 	evictStale := func() bool {
 		inMu.Lock()
 		defer inMu.Unlock()
@@ -282,8 +282,15 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				defer wg.Done()
 				link, err := c.answerV42(wctx, line, t)
 				inMu.Lock()
+				_, kept := inSetUp[line]
 				delete(inSetUp, line)
 				inMu.Unlock()
+				if !kept && err == nil {
+					// Evicted as its set-up ended (review): its line
+					// is being closed under it.
+					link.Close()
+					link, err = nil, errEvicted
+				}
 				// The slot is free once the set-up is over: not
 				// after the close below, which may linger for the
 				// peer while a call waits for the slot.
@@ -383,8 +390,12 @@ const maxAnswering = 4
 // staleAnswer is how long an incoming call may be in set-up before a new
 // one over maxAnswering takes its place: the gateway's callback sends
 // its V.42 detection pattern at once and completes its set-up in well
-// under this. A variable for tests.
-var staleAnswer = 2 * time.Second
+// under this, even on a slow line. A variable for tests.
+var staleAnswer = 5 * time.Second
+
+// errEvicted ends the answer of an incoming call that a newer one took
+// the place of.
+var errEvicted = errors.New("hung up for a newer incoming call")
 
 // shortLinger has a line dial may refuse wait at most a second for its
 // peer when closed (a peer that never closes its side must not hold up

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -40,7 +41,22 @@ func openAppend(path string) (*os.File, error) {
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
 	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, logFileMode)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, logFileMode)
+	if err != nil {
+		return nil, err
+	}
+	// Started as root by mistake (review): a log file of root's in the
+	// gateway's log directory would keep every later start as the
+	// gateway's user out. Root's file there takes the directory's owner
+	// when that is not root, as a users file does (shareLockOwner).
+	if os.Geteuid() == 0 {
+		if fuid, _, ok := fileOwner(path); ok && fuid == 0 {
+			if uid, gid, ok := fileOwner(filepath.Dir(path)); ok && uid != 0 {
+				_ = f.Chown(uid, gid)
+			}
+		}
+	}
+	return f, nil
 }
 
 func (l *logFile) Write(p []byte) (int, error) {

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -133,5 +135,28 @@ func TestServeLogFileCannotOpen(t *testing.T) {
 	}
 	if why := logFileProblem(fifo, dir); why != "not a regular file" {
 		t.Errorf("logFileProblem(FIFO) = %q", why)
+	}
+}
+
+// TestLogFileTakesDirOwner: a log file root creates (or finds its own) in
+// a directory of the gateway's user becomes that user's, so that a start
+// as root by mistake does not keep the gateway's later starts out
+// (review).
+func TestLogFileTakesDirOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	if err := os.Chown(dir, 4242, 4343); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "gateway.log")
+	lf, err := openLogFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf.Close()
+	if uid, gid, _ := fileOwner(path); uid != 4242 || gid != 4343 {
+		t.Errorf("log file owner %d:%d, want the directory's 4242:4343", uid, gid)
 	}
 }

@@ -349,7 +349,7 @@ func parse(name string, data []byte, readTLSFiles bool) (*Config, error) {
 			p := decodeProblem(name, loc, err)
 			var pe toml.ParseError
 			if !errors.As(err, &pe) && len(aside) < maxSetAside {
-				if t, ok := blankLine(text, p.Pos.Line); ok {
+				if t, ok := blankLine(text, p.Pos.Line, p.Key); ok {
 					aside = append(aside, p)
 					text = t
 					continue
@@ -357,21 +357,30 @@ func parse(name string, data []byte, readTLSFiles bool) (*Config, error) {
 			}
 			ps := append(aside, p)
 			sortProblems(ps)
-			return nil, ps
+			return nil, dedupe(ps)
 		}
 		return check(c, loc, md, aside)
 	}
 }
 
-// blankLine returns text with its line n (from 1) emptied, if what is
-// left is still TOML: a one-line value (a line of a value that spans
-// lines is not blanked).
-func blankLine(text string, n int) (string, bool) {
+// blankLine returns text with its line n (from 1) emptied, if that line
+// is key's alone ("per_source = ..." for lines.per_source) and what is
+// left is still TOML: a one-line value. A line of a value that spans
+// lines, a table header ([listener] for [[listener]]: its problem says
+// what to write, and without it its keys would be reported as
+// misplaced) and an inline table holding the key (whose other keys
+// would go with it) are not blanked.
+func blankLine(text string, n int, key string) (string, bool) {
 	lines := strings.SplitAfter(text, "\n")
-	if n < 1 || n > len(lines) || strings.HasPrefix(strings.TrimSpace(lines[n-1]), "[") {
-		// A table header ([listener] for [[listener]]): its problem
-		// says what to write, and without it its keys would be
-		// reported as misplaced.
+	if n < 1 || n > len(lines) || key == "" {
+		return "", false
+	}
+	name := key[strings.LastIndex(key, ".")+1:]
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		name = name[:i]
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSpace(lines[n-1]), name)
+	if !ok || !strings.HasPrefix(strings.TrimSpace(rest), "=") {
 		return "", false
 	}
 	nl := ""

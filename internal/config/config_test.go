@@ -415,6 +415,12 @@ func TestWrongTypeWithOtherProblems(t *testing.T) {
 	if err == nil || err.Error() != strings.Join(want, "\n") {
 		t.Errorf("err =\n%v\nwant\n%s", err, strings.Join(want, "\n"))
 	}
+	// A wrong type inside an inline table is not blanked with the
+	// table (review: a spurious "no [[listener]]").
+	_, err = Parse("x.toml", []byte("listener = [{name = \"m\", address = \"telnet://127.0.0.1:2323\", line_rate = \"x\"}]\n"))
+	if err == nil || strings.Contains(err.Error(), "no [[listener]]") || !strings.Contains(err.Error(), "line_rate") {
+		t.Errorf("wrong type in an inline table: %v", err)
+	}
 	// A syntax error still stops the check where it is.
 	_, err = Parse("x.toml", []byte("[lines]\nper_source = \"2\"\nmax_concurrent = = 3\n"))
 	if err == nil || strings.Contains(err.Error(), "per_source") || !strings.Contains(err.Error(), "x.toml:3:") {

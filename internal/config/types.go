@@ -31,8 +31,14 @@ func (d *Duration) UnmarshalTOML(v any) error {
 		d.bad, d.badKind = fmt.Sprint(v), "number"
 	case bool:
 		d.bad, d.badKind = fmt.Sprint(v), "boolean"
+	case time.Time:
+		d.bad, d.badKind = v.Format(time.RFC3339), "date-time"
+	case []any:
+		d.bad, d.badKind = "[...]", "array"
+	case map[string]any:
+		d.bad, d.badKind = "{...}", "table"
 	default:
-		d.bad, d.badKind = fmt.Sprint(v), fmt.Sprintf("TOML %T", v)
+		d.bad, d.badKind = fmt.Sprint(v), "value of another type"
 	}
 	return nil
 }

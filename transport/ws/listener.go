@@ -415,7 +415,9 @@ func (l *Listener) originAllowed(r *http.Request) (origin string, ok bool, hint 
 	if l.anyOrig {
 		return origin, true, ""
 	}
-	full := strings.ToLower(u.Scheme + "://" + u.Host)
+	// Canonical as the entries are: a client other than a browser may
+	// write the default port (review).
+	full := canonicalOrigin(u.Scheme + "://" + u.Host)
 	host := strings.ToLower(u.Host)
 	for _, o := range l.origins {
 		if o == full || o == host {

@@ -66,6 +66,8 @@ func TestOriginPolicy(t *testing.T) {
 		{"listed with the default port", "https://bbs.example.org", []string{"https://BBS.example.org:443"}, true},
 		{"listed IPv6 with the default port", "http://[2001:db8::1]", []string{"http://[2001:db8::1]:80/"}, true},
 		{"listed with another port", "https://bbs.example.org", []string{"https://bbs.example.org:8443"}, false},
+		{"sent with the default port", "https://bbs.example.org:443", []string{"https://bbs.example.org:443"}, true},
+		{"sent with the default port, listed without", "https://bbs.example.org:443", []string{"https://bbs.example.org"}, true},
 		{"listed with http's default port for https", "https://bbs.example.org", []string{"https://bbs.example.org:80"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -240,12 +240,16 @@ func aliasString(b []byte) string {
 
 // EndDetail words why a session's Link.Read ended, for the page's status
 // line: "" for the gateway's release of the link (DISC: its NO CARRIER
-// words came before it and say why), else what happened to the link or
-// the line (browser trial: a link that failed showed a bare "hung up").
+// words came before it and say why), "you hung up" after the page closed
+// the link, else what happened to the link or the line (browser trial: a
+// link that failed showed a bare "hung up").
 func EndDetail(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return ""
+	case errors.Is(err, lapm.ErrClosed):
+		// Closed here: the user hung up (review).
+		return "you hung up"
 	case errors.Is(err, lapm.ErrLinkFailure):
 		return "the V.42 link failed: the gateway stopped answering, and the call was lost"
 	}
