@@ -707,12 +707,7 @@ func TestV42CallbackUserCallerTakesNone(t *testing.T) {
 func TestV42HangUpAfterConfirm(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"u": "p"}})
-	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "v42"})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.HandleLine("test", b)
-	}()
+	a, done := simCall(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	link := v42Originate(ctx, t, a, lapm.LinkParams{})

@@ -513,19 +513,12 @@ func TestUsersFileWhereTheGatewayMayNotWrite(t *testing.T) {
 	if err := os.Chown(state, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
-	asNobody := func(stdin string, args ...string) string {
-		cmd := exec.Command(bin, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		cmd.Stdin = strings.NewReader(stdin)
-		out, _ := cmd.CombinedOutput()
-		return string(out)
-	}
 	want := "user nobody may not write in " + base + ", so gateway user add run as this user cannot create it; keep users_file in state_dir"
-	if out := asNobody("", "check", cfg); !strings.Contains(out, want) {
+	if out := asNobody(bin, "", "check", cfg); !strings.Contains(out, want) {
 		t.Errorf("check said:\n%s\nwant %q", out, want)
 	}
 	want = "user nobody may not write in " + base + ", where the users file and its lock are; run the command as the gateway's user, and keep users_file in the state directory"
-	if out := asNobody("password1\n", "user", "add", "--config", cfg, "--password-stdin", "zed"); !strings.Contains(out, want) {
+	if out := asNobody(bin, "password1\n", "user", "add", "--config", cfg, "--password-stdin", "zed"); !strings.Contains(out, want) {
 		t.Errorf("user add said:\n%s\nwant %q", out, want)
 	}
 }
@@ -541,23 +534,26 @@ func TestPermissionHints(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the commands as uid 65534")
 	}
-	const nobody = 65534
 	base, bin := binaryForNobody(t)                                    // base is root's
 	cfg := ownerTestConfig(t, base, filepath.Join(base, "users.toml")) // mode 0600, root's
-	asNobody := func(args ...string) string {
-		cmd := exec.Command(bin, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		out, _ := cmd.CombinedOutput()
-		return string(out)
-	}
-	if out, want := asNobody("check", cfg), "user nobody may not read it, nor would a gateway running as that user: give the file to the gateway's group, chgrp GROUP "+cfg; !strings.Contains(out, want) {
+	if out, want := asNobody(bin, "", "check", cfg), "user nobody may not read it, nor would a gateway running as that user: give the file to the gateway's group, chgrp GROUP "+cfg; !strings.Contains(out, want) {
 		t.Errorf("check said:\n%s\nwant %q", out, want)
 	}
 	state := filepath.Join(base, "state")
 	if err := os.Mkdir(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if out, want := asNobody("keygen", "--state-dir", state), "user nobody may not write in the state directory "+state; !strings.Contains(out, want) {
+	if out, want := asNobody(bin, "", "keygen", "--state-dir", state), "user nobody may not write in the state directory "+state; !strings.Contains(out, want) {
 		t.Errorf("keygen said:\n%s\nwant %q", out, want)
 	}
+}
+
+// asNobody runs the gateway binary bin as uid and gid 65534 with stdin,
+// and returns its output (the caller judges the exit by the words).
+func asNobody(bin, stdin string, args ...string) string {
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Stdin = strings.NewReader(stdin)
+	out, _ := cmd.CombinedOutput()
+	return string(out)
 }

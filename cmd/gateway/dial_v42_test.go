@@ -486,19 +486,7 @@ func TestDialV42Callback(t *testing.T) {
 				}
 			}
 		}
-		line, err := transport.Dial(ctx, answer)
-		if err != nil {
-			t.Errorf("calling back: %v", err)
-			return
-		}
-		conn, err := placer.Place(ctx, line, callbackd.Job{Session: tk.Session, User: tk.User.ID, Address: answer, Mode: callbackd.ModeV42, Ticket: tk})
-		if err != nil {
-			t.Errorf("placing the callback: %v", err)
-			line.Close()
-			return
-		}
-		io.Copy(conn, conn)
-		conn.Close()
+		placeEchoCallback(t, placer, answer, tk)
 	}
 	addr := fakeGateway(t, true, g.handle)
 	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu",
@@ -540,6 +528,26 @@ func testPlacer() callbackd.V42 {
 	}
 }
 
+// placeEchoCallback calls answer back with placer for tk's session, and
+// echoes what the callback's caller sends until it hangs up.
+func placeEchoCallback(t *testing.T, placer callbackd.V42, answer string, tk *auth.Ticket) {
+	t.Helper()
+	ctx := t.Context()
+	line, err := transport.Dial(ctx, answer)
+	if err != nil {
+		t.Errorf("calling back: %v", err)
+		return
+	}
+	conn, err := placer.Place(ctx, line, callbackd.Job{Session: tk.Session, User: tk.User.ID, Address: answer, Mode: callbackd.ModeV42, Ticket: tk})
+	if err != nil {
+		t.Errorf("placing the callback: %v", err)
+		line.Close()
+		return
+	}
+	io.Copy(conn, conn)
+	conn.Close()
+}
+
 // TestDialV42CallbackPastSquatters: peers that fill dial's answering
 // slots with silent connections, reopening each one dial hangs up, do not
 // keep the gateway's callback out: it takes the place of one in set-up
@@ -557,7 +565,6 @@ func TestDialV42CallbackPastSquatters(t *testing.T) {
 	}
 	placer := testPlacer()
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
-		ctx := t.Context()
 		_, hostPort, _ := strings.Cut(answer, "://")
 		var squat []net.Conn
 		defer func() {
@@ -574,19 +581,7 @@ func TestDialV42CallbackPastSquatters(t *testing.T) {
 			squat = append(squat, c)
 		}
 		time.Sleep(2 * staleAnswer) // the squatters are stale now
-		line, err := transport.Dial(ctx, answer)
-		if err != nil {
-			t.Errorf("calling back: %v", err)
-			return
-		}
-		conn, err := placer.Place(ctx, line, callbackd.Job{Session: tk.Session, User: tk.User.ID, Address: answer, Mode: callbackd.ModeV42, Ticket: tk})
-		if err != nil {
-			t.Errorf("placing the callback: %v", err)
-			line.Close()
-			return
-		}
-		io.Copy(conn, conn)
-		conn.Close()
+		placeEchoCallback(t, placer, answer, tk)
 	}
 	addr := fakeGateway(t, true, g.handle)
 	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu",
