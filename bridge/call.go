@@ -468,12 +468,13 @@ type lingerSetter interface{ SetLinger(time.Duration) }
 
 // lastWordsTimeout bounds writing a last message of n octets to the
 // caller: messageWriteTimeout, plus on a paced line (line_rate) the time
-// the message takes at the line rate and, over V.42, a window of frames
-// and one more: the message waits for room in the link, and the frames
-// handed to the line before it (the link's writer hands it a window's
-// worth at once) go first (BBS trial: with two frames' time, a hang-up
-// during a download at 33,600 bit/s ran out of time in the middle of
-// them, and the link was dropped without its words or DISC). Capped at
+// the message takes at the line rate and, over V.42, two windows of
+// frames and two more: the message queues behind the frames the link
+// holds unsent (up to a window) and those in flight (a window), which go
+// first (BBS trial: with two frames' time, a hang-up during a download
+// at 33,600 bit/s ran out of time in the middle of them, and the link was
+// dropped without its words or DISC; the retest found one window too
+// short at 9,600 bit/s). Capped at
 // maxLastWords, so that a slow line that moves is not cut short, and a
 // large window on a very slow line does not hold the line for minutes.
 func (c *call) lastWordsTimeout(n int, stats func() *store.LAPMStats) time.Duration {
@@ -487,7 +488,10 @@ func (c *call) lastWordsTimeout(n int, stats func() *store.LAPMStats) time.Durat
 			n401 = st.N401
 			k = cmp.Or(st.K, k)
 		}
-		n += (k + 1) * (n401 + 16) // a frame's overhead, generously
+		// A sealed frame on the line: the payload, the cipher's tag,
+		// address, control, FCS and flags, and bit stuffing (1 in 62
+		// for random octets), generously.
+		n += (2*k + 2) * (n401 + n401/16 + 64)
 	}
 	// Start-stop characters of 10 bits, as the pacing counts them.
 	return min(maxLastWords, d+time.Duration(n)*10*time.Second/time.Duration(c.lc.LineRate))

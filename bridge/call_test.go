@@ -366,14 +366,16 @@ func TestLastWordsTimeoutSlowLine(t *testing.T) {
 	if d := c.lastWordsTimeout(30, nil); d != messageWriteTimeout+time.Second {
 		t.Errorf("text at 300 bit/s: %v", d)
 	}
-	// A window of frames, and one more (V.42's default window: 15).
-	stats := func() *store.LAPMStats { return &store.LAPMStats{N401: 64} }
-	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+16*80)*time.Second/30 {
-		t.Errorf("V.42 at 300 bit/s: %v", d)
+	// Two windows of frames, and two more (V.42's default window: 15),
+	// with a sealed frame's overhead.
+	c.lc.LineRate = 1200 // 120 characters per second
+	stats := func() *store.LAPMStats { return &store.LAPMStats{N401: 16} }
+	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+32*81)*time.Second/120 {
+		t.Errorf("V.42 at 1,200 bit/s: %v", d)
 	}
 	c.lc.LineRate = 33600
 	stats = func() *store.LAPMStats { return &store.LAPMStats{N401: 256, K: 7} }
-	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+8*272)*10*time.Second/33600 {
+	if d := c.lastWordsTimeout(30, stats); d != messageWriteTimeout+time.Duration(30+16*336)*10*time.Second/33600 {
 		t.Errorf("V.42 at 33,600 bit/s, window 7: %v", d)
 	}
 	c.lc.LineRate = 300

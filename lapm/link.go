@@ -148,6 +148,7 @@ type Link struct {
 	sendq      [][]byte      // sealed payloads from Write, not yet taken by the machine
 	sendCap    int           // bound of sendq: the window
 	sendWait   bool          // a Write waits for room in sendq
+	preempt    atomic.Uint64 // Preempt's count: a Write begun before a change stops waiting
 	sendErr    error         // why Write cannot queue (nil in the data phase)
 	room       chan struct{} // wakes a Write waiting for room
 	endErr     error         // why the link ended (nil until it has)
@@ -1552,6 +1553,7 @@ func (l *Link) PayloadSize() int { return l.maxPlain() }
 // ErrPeerDisconnected, ErrLinkFailure or ErrClosed (wrapped), and before
 // the data phase ErrState.
 func (l *Link) Write(p []byte) (int, error) {
+	gen := l.preempt.Load()
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	chunk := l.maxPlain()
@@ -1561,7 +1563,7 @@ func (l *Link) Write(p []byte) (int, error) {
 	written := 0
 	var sealErr error
 	for len(p) > 0 {
-		room, err := l.sendRoom()
+		room, err := l.sendRoom(gen)
 		if err != nil {
 			return written, fmt.Errorf("lapm: write: %w", err)
 		}
@@ -1609,8 +1611,9 @@ func (l *Link) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// sendRoom waits until sendq has room and returns for how many payloads.
-func (l *Link) sendRoom() (int, error) {
+// sendRoom waits until sendq has room and returns for how many payloads;
+// ErrPreempted once Preempt's count is no longer gen.
+func (l *Link) sendRoom(gen uint64) (int, error) {
 	for {
 		l.mu.Lock()
 		if err := l.sendErr; err != nil {
@@ -1621,12 +1624,31 @@ func (l *Link) sendRoom() (int, error) {
 			l.mu.Unlock()
 			return room, nil
 		}
+		if l.preempt.Load() != gen {
+			l.mu.Unlock()
+			return 0, ErrPreempted
+		}
 		l.sendWait = true
 		l.mu.Unlock()
 		select {
 		case <-l.room:
 		case <-l.done:
 		}
+	}
+}
+
+// Preempt ends the Writes begun before it that wait for room, with what
+// they queued and ErrPreempted; later Writes are not affected, and what
+// was queued is still sent. For a bridge that ends a session: the copy
+// toward the caller stops waiting for a slow peer (a paced line), and the
+// gateway's last words queue behind what it had written (BBS trial: at
+// 9,600 bit/s the copy still waited when the caller was hung up, and the
+// words were never sent).
+func (l *Link) Preempt() {
+	l.preempt.Add(1)
+	select {
+	case l.room <- struct{}{}:
+	default:
 	}
 }
 

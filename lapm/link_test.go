@@ -849,6 +849,48 @@ func TestLinkSlowReaderResumes(t *testing.T) {
 	})
 }
 
+// TestLinkPreempt: Preempt ends a Write waiting for room with what it
+// queued and ErrPreempted, without ending the link; a Write after it is
+// not affected, and everything queued, the cut Write's part and the next
+// Write, reaches the peer in order once it reads.
+func TestLinkPreempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		la, lb, data, wrote := busyReceiver(t, 35)
+		la.Preempt()
+		if err := <-wrote; !errors.Is(err, ErrPreempted) {
+			t.Fatalf("the waiting Write returned %v, want ErrPreempted", err)
+		}
+		sent := la.Stats()
+		last := []byte("NO CARRIER")
+		done := make(chan error, 1)
+		go func() {
+			_, err := la.Write(last)
+			done <- err
+		}()
+		var got []byte
+		buf := make([]byte, 4096)
+		for !bytes.HasSuffix(got, last) {
+			n, err := lb.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				t.Fatalf("after %d octets: %v", len(got), err)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("the Write after Preempt: %v", err)
+		}
+		i := bytes.Index(got, last)
+		if i < 0 || !bytes.Equal(got[:i], data[:i]) || i == 0 || i == len(data) {
+			t.Fatalf("read %d octets: the words at %d, want after part of the cut Write (%d octets in all)", len(got), i, len(data))
+		}
+		if st := la.Stats(); st.FramesSent < sent.FramesSent {
+			t.Errorf("stats went back: %+v", st)
+		}
+		la.Close()
+		lb.Close()
+	})
+}
+
 // Hangup releases a link whose peer keeps its receiver busy at once: the
 // Write waiting for room returns, DISC goes out and the peer, which still
 // takes unnumbered frames, answers UA and reads what it had and then the

@@ -33,6 +33,9 @@ var (
 	ErrTransform = errors.New("lapm: payload transform failed")
 	// ErrState: an operation was asked in a state where it is not allowed.
 	ErrState = errors.New("lapm: operation not allowed in this link state")
+	// ErrPreempted: Preempt ended a Write that waited for room. It does
+	// not end the link.
+	ErrPreempted = errors.New("lapm: write preempted")
 )
 
 // state is where the link procedure is (V.42 §8.3-8.8).
