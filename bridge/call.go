@@ -353,6 +353,12 @@ type hanger interface{ Hangup() }
 func (c *call) cutOff() {
 	w, _, _ := c.stream()
 	if h, ok := w.(hanger); ok {
+		// The DISC gets a write deadline of its own: the last words'
+		// deadline, which ends now, would keep it off the line, and the
+		// caller would see its line drop instead of a release.
+		if d, ok := c.line.(transport.Deadliner); ok {
+			_ = d.SetWriteDeadline(time.Now().Add(messageWriteTimeout))
+		}
 		h.Hangup()
 		return
 	}
