@@ -722,3 +722,43 @@ func TestV42HangUpAfterConfirm(t *testing.T) {
 		t.Fatalf("records: %+v", r)
 	}
 }
+
+// TestPacedV42HangUpMidDownload: the operator hangs up a V.42 call on a
+// paced line (9,600 bit/s) while the backend floods it: the caller reads
+// on, and gets the gateway's reason and then a release (DISC). Regression
+// (retest): the copy toward the caller still waited for room in the link
+// when the words' time ran out, and the caller was released without
+// them, or its line dropped.
+func TestPacedV42HangUpMidDownload(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, floodHandler)
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}},
+		config.Backend{Name: "flood", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	s.st.Load().cfg.Listeners[0].LineRate = 9600
+	link, done, err := v42DialOffer(t, s, "vic", "pw", key.Public, lapm.LinkParams{N401: 256, K: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	if _, err := io.ReadFull(link, make([]byte, 2048)); err != nil {
+		t.Fatal(err)
+	}
+	calls := s.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("calls %+v", calls)
+	}
+	if err := s.HangUp(calls[0].Session); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(link)
+	if err != nil {
+		t.Errorf("caller's link after the hang-up: %v, want a release (DISC)", err)
+	}
+	if !bytes.HasSuffix(rest, []byte(msgOperator)) {
+		t.Errorf("the caller's last octets: %q, want %q", rest[max(0, len(rest)-60):], msgOperator)
+	}
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Reason != "hung up by the operator" {
+		t.Errorf("records %+v", r)
+	}
+}
