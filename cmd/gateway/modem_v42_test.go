@@ -176,19 +176,7 @@ func TestModemV42Callback(t *testing.T) {
 		answerAddr <- a
 		return auth.User{ID: user, Callback: a}, nil
 	}
-	placer := callbackd.V42{
-		Open: func(ctx context.Context, line transport.Line) (callbackd.V42Link, error) {
-			res, left, err := lapm.Detect(ctx, line, lapm.Originator)
-			if err != nil || res != lapm.DetectLAPM {
-				return nil, fmt.Errorf("callback detection: %v %w", res, err)
-			}
-			return newTestLink(line, left), nil
-		},
-		Start: func(ctx context.Context, link callbackd.V42Link, tr auth.Transform) error {
-			link.(*testLink).tr = tr
-			return nil
-		},
-	}
+	placer := testPlacer()
 	proceed := make(chan struct{}) // the DTE saw the first call end
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
 		ctx := t.Context()
