@@ -245,7 +245,11 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 		if d, ok := oldest.(transport.Deadliner); ok {
 			_ = d.SetReadDeadline(time.Now())
 		}
-		go oldest.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			oldest.Close()
+		}()
 		return true
 	}
 	wg.Add(1)

@@ -389,8 +389,8 @@ func blankLine(text string, n int, key string) (string, bool) {
 	}
 	lines[n-1] = nl
 	t := strings.Join(lines, "")
-	var any map[string]any
-	if _, err := toml.Decode(t, &any); err != nil {
+	var doc map[string]any
+	if _, err := toml.Decode(t, &doc); err != nil {
 		return "", false
 	}
 	return t, true
