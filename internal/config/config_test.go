@@ -669,6 +669,7 @@ func TestCallbackHandshakeTimeout(t *testing.T) {
 		// A number, not a string (new-user trial: reported quoted).
 		{`30`, `c.toml:2:1: callback.handshake_timeout: duration 30 is a number: write a string with a unit, like "30s" or "750ms"`},
 		{`true`, `c.toml:2:1: callback.handshake_timeout: duration true is a boolean: write a string with a unit, like "30s" or "750ms"`},
+		{`[1]`, `c.toml:2:1: callback.handshake_timeout: duration [...] is an array: write a string with a unit, like "30s" or "750ms"`},
 	} {
 		_, err := Parse("c.toml", []byte("[callback]\nhandshake_timeout = "+tc.value+"\n"+head))
 		var ps Problems

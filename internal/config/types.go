@@ -16,7 +16,7 @@ import (
 type Duration struct {
 	time.Duration
 	bad     string // the value as written, when it is not a valid duration
-	badKind string // what bad was when not a string: "number", "boolean", ...
+	badKind string // what bad was when not a string: "a number", "a boolean", ...
 }
 
 // UnmarshalTOML takes a string as UnmarshalText does, and sets a number
@@ -28,17 +28,17 @@ func (d *Duration) UnmarshalTOML(v any) error {
 	case string:
 		return d.UnmarshalText([]byte(v))
 	case int64, float64:
-		d.bad, d.badKind = fmt.Sprint(v), "number"
+		d.bad, d.badKind = fmt.Sprint(v), "a number"
 	case bool:
-		d.bad, d.badKind = fmt.Sprint(v), "boolean"
+		d.bad, d.badKind = fmt.Sprint(v), "a boolean"
 	case time.Time:
-		d.bad, d.badKind = v.Format(time.RFC3339), "date-time"
+		d.bad, d.badKind = v.Format(time.RFC3339), "a date-time"
 	case []any:
-		d.bad, d.badKind = "[...]", "array"
+		d.bad, d.badKind = "[...]", "an array"
 	case map[string]any:
-		d.bad, d.badKind = "{...}", "table"
+		d.bad, d.badKind = "{...}", "a table"
 	default:
-		d.bad, d.badKind = fmt.Sprint(v), "value of another type"
+		d.bad, d.badKind = fmt.Sprint(v), "a value of another type"
 	}
 	return nil
 }
@@ -64,10 +64,10 @@ func (d *Duration) check() error {
 	d.bad, d.badKind = "", ""
 	switch kind {
 	case "":
-	case "number":
+	case "a number":
 		return fmt.Errorf("%w: duration %s is a number: write a string with a unit, like \"%ss\" or \"750ms\"", ErrInvalid, bad, bad)
 	default:
-		return fmt.Errorf("%w: duration %s is a %s: write a string with a unit, like \"30s\" or \"750ms\"", ErrInvalid, bad, kind)
+		return fmt.Errorf("%w: duration %s is %s: write a string with a unit, like \"30s\" or \"750ms\"", ErrInvalid, bad, kind)
 	}
 	_, err := parseDuration(bad)
 	return err
