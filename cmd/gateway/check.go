@@ -458,7 +458,7 @@ func logFileProblem(path, stateDir string) string {
 	case !errors.Is(err, iofs.ErrNotExist):
 		return err.Error()
 	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+	if !dirExists(dir) {
 		owner := currentLogin()
 		if u := stateDirUser(stateDir); os.Getuid() == 0 && u != "USER" {
 			owner = u

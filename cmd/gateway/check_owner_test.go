@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/dialgate/dialgate/auth"
 )
@@ -27,22 +25,6 @@ func ownerTestConfig(t *testing.T, dir, users string) string {
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-// serveRefuses runs gateway serve --config cfg, which must stop at once
-// with exit 1, and returns its stderr.
-func serveRefuses(t *testing.T, cfg string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gatewayBinary(t), "serve", "--config", cfg)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	var ee *exec.ExitError
-	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
-		t.Fatalf("serve: %v, want exit %d; stderr:\n%s", err, exitFailure, stderr.String())
-	}
-	return stderr.String()
 }
 
 // TestCheckServeWritableStateDir: a state directory every user may write

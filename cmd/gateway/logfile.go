@@ -47,14 +47,9 @@ func openAppend(path string) (*os.File, error) {
 	}
 	// Started as root by mistake (review): a log file of root's in the
 	// gateway's log directory would keep every later start as the
-	// gateway's user out. Root's file there takes the directory's owner
-	// when that is not root, as a users file does (shareLockOwner).
-	if os.Geteuid() == 0 {
-		if fuid, _, ok := fileOwner(path); ok && fuid == 0 {
-			if uid, gid, ok := fileOwner(filepath.Dir(path)); ok && uid != 0 {
-				_ = f.Chown(uid, gid)
-			}
-		}
+	// gateway's user out.
+	if fuid, _, ok := fileOwner(path); ok && fuid == 0 {
+		takeDirOwner(f, filepath.Dir(path))
 	}
 	return f, nil
 }

@@ -99,12 +99,8 @@ func TestServeLogFileCannotOpen(t *testing.T) {
 		t.Skip("builds and runs the gateway binary")
 	}
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "gateway.toml")
 	missing := filepath.Join(dir, "log", "gateway.log")
-	text := fmt.Sprintf("state_dir = %q\n[log]\nfile = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), missing, freePort(t))
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeTestConfig(t, dir, fmt.Sprintf("state_dir = %q\n[log]\nfile = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), missing, freePort(t)))
 	for _, args := range [][]string{{"serve", "--config", cfg}, {"check", cfg}} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/internal/config"
@@ -23,37 +25,20 @@ func TestServePortInUse(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "gateway.toml")
-	text := fmt.Sprintf("state_dir = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), taken.Addr())
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(gatewayBinary(t), "serve", "--config", cfg)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
-		t.Fatalf("serve ended with %v, want exit %d; stderr:\n%s", err, exitFailure, stderr.String())
-	}
+	dir, taken := t.TempDir(), takenAddr(t)
+	stderr := serveRefuses(t, writeTestConfig(t, dir, fmt.Sprintf("state_dir = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), taken)))
 	var mentions []string
-	for _, l := range strings.Split(stderr.String(), "\n") {
+	for _, l := range strings.Split(stderr, "\n") {
 		if strings.Contains(l, "in use") {
 			mentions = append(mentions, l)
 		}
 	}
-	want := fmt.Sprintf(`gateway serve: listener "modem" (telnet://%s): the address is already in use: another program (or another gateway) listens there; stop it or change the address in the configuration`, taken.Addr())
+	want := fmt.Sprintf(`gateway serve: listener "modem" (telnet://%s): the address is already in use: another program (or another gateway) listens there; stop it or change the address in the configuration`, taken)
 	if len(mentions) != 1 || !strings.HasPrefix(mentions[0], want) {
-		t.Errorf("stderr:\n%s\nwant one line starting\n%s", stderr.String(), want)
+		t.Errorf("stderr:\n%s\nwant one line starting\n%s", stderr, want)
 	}
-	if strings.Contains(stderr.String(), "goroutine ") {
-		t.Errorf("stack trace on stderr:\n%s", stderr.String())
+	if strings.Contains(stderr, "goroutine ") {
+		t.Errorf("stack trace on stderr:\n%s", stderr)
 	}
 }
 
@@ -64,25 +49,49 @@ func TestServeMetricsPortInUse(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
 	}
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	dir, taken := t.TempDir(), takenAddr(t)
+	out := serveRefuses(t, writeTestConfig(t, dir, fmt.Sprintf("state_dir = %q\n[metrics]\nlisten = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), taken, freePort(t))))
+	if !strings.Contains(out, "[metrics] listen "+taken+": the address is already in use") || strings.Contains(out, "answering") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// takenAddr is a loopback address that another listener holds for the
+// rest of the test.
+func takenAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer taken.Close()
-	dir := t.TempDir()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// writeTestConfig writes text as dir/gateway.toml and returns its path.
+func writeTestConfig(t *testing.T, dir, text string) string {
+	t.Helper()
 	cfg := filepath.Join(dir, "gateway.toml")
-	text := fmt.Sprintf("state_dir = %q\n[metrics]\nlisten = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://%s\"\n", filepath.Join(dir, "state"), taken.Addr(), freePort(t))
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(gatewayBinary(t), "serve", "--config", cfg).CombinedOutput()
+	return cfg
+}
+
+// serveRefuses runs gateway serve --config cfg, which must stop at once
+// with exit 1, and returns its stderr.
+func serveRefuses(t *testing.T, cfg string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gatewayBinary(t), "serve", "--config", cfg)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
-		t.Fatalf("serve ended with %v, want exit %d:\n%s", err, exitFailure, out)
+	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("serve: %v, want exit %d; stderr:\n%s", err, exitFailure, stderr.String())
 	}
-	if !strings.Contains(string(out), "[metrics] listen "+taken.Addr().String()+": the address is already in use") || strings.Contains(string(out), "answering") {
-		t.Errorf("output:\n%s", out)
-	}
+	return stderr.String()
 }
 
 // TestExplainStartError: the usual reasons a listening address cannot be

@@ -127,7 +127,20 @@ func shareLockOwner(lock *os.File, usersFile string) {
 	}
 	if uid, gid, ok := fileOwner(usersFile); ok {
 		_ = lock.Chown(uid, gid)
-	} else if uid, gid, ok := fileOwner(filepath.Dir(usersFile)); ok && uid != 0 {
-		_ = lock.Chown(uid, gid)
+	} else {
+		takeDirOwner(lock, filepath.Dir(usersFile))
+	}
+}
+
+// takeDirOwner gives f, a file root made in dir, dir's owner and group
+// when that owner is not root: the rule for the gateway's files that root
+// creates by mistake (a users file's lock, a log file; auth.Users.Save
+// applies it to the users file). Run as another user it does nothing.
+func takeDirOwner(f *os.File, dir string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	if uid, gid, ok := fileOwner(dir); ok && uid != 0 {
+		_ = f.Chown(uid, gid)
 	}
 }
