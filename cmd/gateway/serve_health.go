@@ -34,8 +34,9 @@ func maintenance(g healthSource) bool {
 // why" while the state directory cannot be written (disk full: calls go
 // on, but their records and session-number reservations are lost), 503
 // "maintenance" while [lines] maintenance is on (every new call hears
-// BUSY, so a load balancer should send callers elsewhere), else 200 "ok
-// N calls".
+// BUSY, so a load balancer should send callers elsewhere), 503 "all
+// lines busy (N of M)" while every line of [lines] max_concurrent is
+// taken (the next caller hears BUSY), else 200 "ok N calls".
 func health(g healthSource) (int, string) {
 	if g.Draining() {
 		return http.StatusServiceUnavailable, "draining"
@@ -47,7 +48,11 @@ func health(g healthSource) (int, string) {
 	if maintenance(g) {
 		return http.StatusServiceUnavailable, "maintenance"
 	}
-	return http.StatusOK, "ok " + strconv.Itoa(g.ActiveCalls()) + " calls"
+	n := g.ActiveCalls()
+	if c := g.Config(); c != nil && c.Lines.MaxConcurrent > 0 && n >= c.Lines.MaxConcurrent {
+		return http.StatusServiceUnavailable, "all lines busy (" + strconv.Itoa(n) + " of " + strconv.Itoa(c.Lines.MaxConcurrent) + ")"
+	}
+	return http.StatusOK, "ok " + strconv.Itoa(n) + " calls"
 }
 
 // registerHealthMetrics adds what /healthz tells as gauges:

@@ -126,6 +126,28 @@ func TestServeHealthzMaintenance(t *testing.T) {
 	}
 }
 
+// TestServeHealthzAllLinesBusy: while every line is taken /healthz
+// answers 503 "all lines busy (1 of 1)", so a load balancer sends the
+// next caller elsewhere instead of to a BUSY; once the call ends, 200.
+// Regression: it said "ok 1 calls" while the next caller heard BUSY.
+func TestServeHealthzAllLinesBusy(t *testing.T) {
+	g := newGateway(t, gwOpts{maxConcurrent: 1, shSleep: "30"})
+	s := telnetTo(t, g.addr)
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+	if code, body := g.metricsStatus("/healthz"); code != http.StatusServiceUnavailable || body != "all lines busy (1 of 1)\n" {
+		t.Errorf("/healthz with its one line taken: %d %q, want 503 \"all lines busy (1 of 1)\"", code, body)
+	}
+	busy := telnetTo(t, g.addr)
+	busy.expect("BUSY")
+	busy.close()
+	s.close()
+	waitFor(t, func() bool {
+		code, body := g.metricsStatus("/healthz")
+		return code == http.StatusOK && body == "ok 0 calls\n"
+	})
+}
+
 // fakeHealth is a healthSource for TestHealthOrder.
 type fakeHealth struct {
 	draining bool
@@ -139,10 +161,12 @@ func (f fakeHealth) ActiveCalls() int       { return 2 }
 func (f fakeHealth) Config() *config.Config { return f.cfg }
 
 // TestHealthOrder: /healthz names one reason, draining first, then the
-// state directory, then maintenance.
+// state directory, then maintenance, then all lines busy.
 func TestHealthOrder(t *testing.T) {
-	on, off := &config.Config{}, &config.Config{}
+	on, off, full := &config.Config{}, &config.Config{}, &config.Config{}
 	on.Lines.Maintenance = true
+	off.Lines.MaxConcurrent = 3
+	full.Lines.MaxConcurrent = 2
 	disk := errors.New("store: state_dir /s not writable since T: no space left on device")
 	for _, tc := range []struct {
 		f    fakeHealth
@@ -151,6 +175,7 @@ func TestHealthOrder(t *testing.T) {
 	}{
 		{fakeHealth{cfg: off}, 200, "ok 2 calls"},
 		{fakeHealth{}, 200, "ok 2 calls"},
+		{fakeHealth{cfg: full}, 503, "all lines busy (2 of 2)"},
 		{fakeHealth{cfg: on}, 503, "maintenance"},
 		{fakeHealth{cfg: on, store: disk}, 503, "state_dir /s not writable since T: no space left on device"},
 		{fakeHealth{cfg: on, store: disk, draining: true}, 503, "draining"},
