@@ -49,8 +49,10 @@ type Incoming interface {
 	Gone() <-chan struct{}
 }
 
-// Answerer delivers incoming calls. Accept returns an error once Close was
-// called or ctx ended; the modem then stops answering.
+// Answerer delivers incoming calls. Accept returns an error wrapping
+// net.ErrClosed once Close was called, or ctx's error once ctx ended; the
+// modem then stops answering. After any other error (out of descriptors)
+// it calls Accept again, with a back-off.
 type Answerer interface {
 	Accept(ctx context.Context) (Incoming, error)
 	Close() error

@@ -103,6 +103,14 @@ func (m *modem) forward(in *dteInbox) {
 			}
 		}
 		for i, ev := range evs {
+			// Input waits while the call's line has its fill (the
+			// loop itself never waits for the line).
+			if ev.kind == evDTE && len(ev.data) > 0 && !m.waitLineRoom() {
+				for _, rest := range evs[i:] {
+					clear(rest.data)
+				}
+				return
+			}
 			if !m.send(ev) {
 				for _, rest := range evs[i:] {
 					clear(rest.data)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,9 +148,11 @@ type modem struct {
 	answering      bool
 	answeringEpoch uint64
 
-	gen        uint64 // generation of the current call attempt
-	call       Call
-	callOut    chan []byte
+	gen  uint64 // generation of the current call attempt
+	call Call
+	// lineQ carries the DTE's data to the call's line (nil without a
+	// call); the forwarder reads it too (waitLineRoom).
+	lineQ      atomic.Pointer[lineQueue]
 	cancelDial context.CancelFunc
 	incoming   Incoming
 	// incomingDone ends the goroutine watching incoming's Gone channel.
@@ -472,7 +475,10 @@ func (m *modem) handle(ev event) error {
 			return nil
 		}
 		explain := "the other end hung up"
-		if ev.err != nil && !errors.Is(ev.err, io.EOF) {
+		if errors.Is(ev.err, errLineStalled) {
+			explain = errLineStalled.Error()
+			m.logf("modem: hanging up: the other end took no data for %v", lineStall)
+		} else if ev.err != nil && !errors.Is(ev.err, io.EOF) {
 			explain = "the line failed"
 			m.logf("modem: call lost: %v", ev.err)
 		} else {
@@ -540,12 +546,8 @@ func (m *modem) apply(out Output) {
 		// discarded anyway).
 		m.toDTE(out.DTE)
 	}
-	if len(out.Line) > 0 && m.callOut != nil {
-		b := append([]byte(nil), out.Line...)
-		select {
-		case m.callOut <- b:
-		case <-m.ctx.Done():
-		}
+	if q := m.lineQ.Load(); len(out.Line) > 0 && q != nil {
+		q.put(append([]byte(nil), out.Line...))
 	}
 	for _, a := range out.Actions {
 		switch a.Kind {
@@ -665,12 +667,12 @@ func (m *modem) answer() {
 }
 
 // startCall installs an established call: a reader feeding the loop and a
-// writer draining callOut.
+// writer draining lineQ.
 func (m *modem) startCall(c Call) {
 	m.call = c
 	gen := m.gen
-	out := make(chan []byte, 64)
-	m.callOut = out
+	q := newLineQueue()
+	m.lineQ.Store(q)
 	m.goFunc(func() {
 		buf := make([]byte, 4096)
 		for {
@@ -686,16 +688,7 @@ func (m *modem) startCall(c Call) {
 			}
 		}
 	})
-	m.goFunc(func() {
-		for b := range out {
-			if _, err := c.Write(b); err != nil {
-				// The reader reports the end of the call; drain the rest.
-				for range out {
-				}
-				return
-			}
-		}
-	})
+	m.goFunc(func() { m.writeLine(c, q, gen) })
 }
 
 // dropCall abandons a dial or answer in progress and hangs up the call.
@@ -707,9 +700,9 @@ func (m *modem) dropCall() {
 	}
 	m.gen++ // late results of the old attempt are stale
 	if m.call != nil {
-		close(m.callOut)
+		m.lineQ.Swap(nil).close()
 		m.closeCall(m.call)
-		m.call, m.callOut = nil, nil
+		m.call = nil
 	}
 }
 
@@ -804,14 +797,48 @@ func (m *modem) takeIncoming() Incoming {
 	return inc
 }
 
+// Failed accepts other than a closed answerer (out of descriptors: a
+// flood of connections refused while the line is busy can do that) are
+// retried after a delay that doubles from acceptRetryMin to
+// acceptRetryMax and starts over after acceptCalm without a failure, as
+// the gateway's listeners do. Before, one such failure stopped the
+// answering for good while the port stayed open (review).
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+	acceptCalm     = 5 * time.Second
+)
+
 func (m *modem) acceptLoop() {
+	var delay time.Duration
+	var failed time.Time // the last failure
+	failures := 0        // since the last one logged
+	var logged time.Time
 	for {
 		inc, err := m.opts.Answerer.Accept(m.ctx)
 		if err != nil {
-			if m.ctx.Err() == nil {
-				m.logf("modem: answerer stopped: %v", err)
+			if m.ctx.Err() != nil {
+				return
 			}
-			return
+			if errors.Is(err, net.ErrClosed) {
+				m.logf("modem: answerer stopped: %v", err)
+				return
+			}
+			now := time.Now()
+			if now.Sub(failed) >= acceptCalm {
+				delay = 0
+			}
+			delay = min(max(2*delay, acceptRetryMin), acceptRetryMax)
+			failed = now
+			failures++
+			if now.Sub(logged) >= time.Second {
+				m.logf("modem: answering: %v (%d failed accepts; retrying in %v)", err, failures, delay)
+				failures, logged = 0, now
+			}
+			if !m.sleep(delay) {
+				return
+			}
+			continue
 		}
 		if !m.send(event{kind: evIncoming, inc: inc}) {
 			return

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -567,5 +569,97 @@ func TestAnswerToGoneDTEDiscarded(t *testing.T) {
 	waitFor("OK", mark)
 	if after := output()[mark:]; strings.Count(after, "OK") != 1 || !strings.Contains(after, "050") {
 		t.Errorf("after B quit the modem wrote %q, want only the answer to C's ATS7?", after)
+	}
+}
+
+// TestRunStuckLineStaysResponsive: a remote end that stops reading (its
+// window shut) while the DTE pastes 100 KiB does not freeze the modem:
+// what the remote sends still reaches the DTE, and a DTR drop hangs up.
+// Review: the loop waited in a send to the call's full queue, deaf to
+// the line, DTR and incoming calls, until SIGTERM.
+func TestRunStuckLineStaysResponsive(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	exp := newExpecter(theirs)
+	dte := &dtrDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
+	d := newFakeDialer()
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), dte, Options{Dialer: d}) }()
+	dte.data <- []byte("ATE0DThost:1\r")
+	remote := <-d.remotes
+	defer remote.Close()
+	exp.expect(t, "CONNECT")
+	chunk := bytes.Repeat([]byte("p"), 1024)
+	for range 100 {
+		dte.data <- chunk
+	}
+	if _, err := remote.Write([]byte("still here\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	exp.expect(t, "still here\r\n")
+	dte.drops <- struct{}{}
+	exp.expect(t, "NO CARRIER")
+	// The remote sees the hang-up behind what the line had taken.
+	if _, err := io.Copy(io.Discard, remote); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("remote: %v", err)
+	}
+	close(dte.data)
+	if err := <-done; !errors.Is(err, io.EOF) {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestRunStuckLineHangsUp: a line that takes nothing for lineStall is
+// hung up, and the DTE is told why.
+func TestRunStuckLineHangsUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	defer func(d time.Duration) { lineStall = d }(lineStall)
+	lineStall = 200 * time.Millisecond
+	d := newFakeDialer()
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	remote := <-d.remotes
+	defer remote.Close()
+	h.exp.expect(t, "CONNECT")
+	h.send(t, "nobody reads this")
+	h.exp.expect(t, "the other end took no data\r\n\r\nNO CARRIER\r\n")
+	h.cmd(t, "AT", "OK\r\n")
+}
+
+// flakyAnswerer fails its first Accept as tcp.Listener does when
+// accept(2) runs out of descriptors, then delivers calls.
+type flakyAnswerer struct {
+	fakeAnswerer
+	failed atomic.Bool
+}
+
+func (a *flakyAnswerer) Accept(ctx context.Context) (Incoming, error) {
+	if a.failed.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("modem: answer: tcp: accept: %w", syscall.EMFILE)
+	}
+	return a.fakeAnswerer.Accept(ctx)
+}
+
+// TestRunAnswererRetriesAfterFailure: a failed accept (EMFILE) is logged
+// and retried; the next call rings. Review: the first such failure
+// stopped the answering for good while the port stayed open.
+func TestRunAnswererRetriesAfterFailure(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	logs := &logLines{}
+	ans := &flakyAnswerer{fakeAnswerer: fakeAnswerer{calls: make(chan *fakeIncoming), closed: make(chan struct{})}}
+	h := startModem(t, Options{Dialer: newFakeDialer(), Answerer: ans, Logger: logs})
+	h.cmd(t, "ATE0", "OK\r\n")
+	a, b := net.Pipe()
+	defer b.Close()
+	select {
+	case ans.calls <- &fakeIncoming{conn: a}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Accept after a failed one")
+	}
+	h.exp.expect(t, "RING")
+	if !logs.has("too many open files (1 failed accepts; retrying in 5ms)") {
+		t.Errorf("the failed accept is not logged: %q", logs.lines)
 	}
 }
