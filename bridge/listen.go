@@ -211,8 +211,11 @@ type preparedListener struct {
 	// maxTLSPendingPerSource; refusals sums those closed over them.
 	places   admit.Counter[string]
 	refusals burstlog.Log
-	once     sync.Once
-	wg       sync.WaitGroup
+	// turnedAway sums the prepared connections that heard BUSY after
+	// waiting preparedWait for Accept.
+	turnedAway burstlog.Log
+	once       sync.Once
+	wg         sync.WaitGroup
 }
 
 // msgTLSOnly is what a client that does not speak TLS reads from a TLS
@@ -241,7 +244,10 @@ func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, op
 		what = "PROXY header"
 	}
 	l.refusals.Emit = func(n int, last string) {
-		notices.Printf("%d connection(s) closed at once: too many waiting for their %s (last %s); each may wait %v", n, what, last, timeout)
+		notices.Printf("%d connection(s) closed at once: too many waiting for their %s or for a free line (last %s); each may wait %v, then %v for the line", n, what, last, timeout, preparedWait)
+	}
+	l.turnedAway.Emit = func(n int, last string) {
+		notices.Printf("%d connection(s) hung up with BUSY after their %s: no free line within %v (last %s)", n, what, preparedWait, last)
 	}
 	l.stop, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
@@ -360,12 +366,32 @@ func (l *preparedListener) prepare(c net.Conn, src string) {
 		c.Close()
 		return
 	}
+	wait := time.NewTimer(preparedWait)
+	defer wait.Stop()
 	select {
 	case l.ready <- p:
+	case <-wait.C:
+		// The gateway takes no calls (every line and the calls over
+		// them in flight: callGate): the caller hears BUSY, and its
+		// place goes to the next one (review: prepared connections
+		// waited for ever, each holding its place).
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(c, msgPreparedBusy)
+		c.Close()
+		l.turnedAway.Add(from)
 	case <-l.stop.Done():
 		c.Close()
 	}
 }
+
+// preparedWait bounds the wait of a prepared connection for Accept,
+// as transport/ws's acceptWait does an upgraded one's. Tests shorten it.
+var preparedWait = 10 * time.Second
+
+// msgPreparedBusy is what a prepared connection that waited preparedWait
+// hears (busyMessage's form without the gateway's name, which a listener
+// does not know).
+const msgPreparedBusy = "\r\nall lines busy; try again later\r\n" + msgBusy
 
 // sameAddrPort reports whether a and the host:port b are one address
 // (IPv4-mapped IPv6 and IPv4 alike).
@@ -422,6 +448,7 @@ func (l *preparedListener) Close() error {
 		err = l.ln.Close()
 		l.wg.Wait()
 		l.refusals.Close()
+		l.turnedAway.Close()
 	})
 	return err
 }

@@ -15,11 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport/proxyproto"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // proxyV2For is a PROXY v2 header for a TCP4 caller src, with the
@@ -285,4 +289,61 @@ func TestProxyTLSListener(t *testing.T) {
 		recs[1].Result != store.ResultCompleted || recs[1].Remote != "198.51.100.7:2" {
 		t.Errorf("records: %+v", recs)
 	}
+}
+
+// TestPreparedWaitBounded: a connection whose PROXY header is read waits
+// at most preparedWait for Accept (which the gateway stops calling while
+// every line and the calls over them are taken), then hears BUSY and
+// gives its place up. Review: it waited for ever, holding a place, and
+// past 256 such connections every caller was closed at once.
+func TestPreparedWaitBounded(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	defer func(d time.Duration) { preparedWait = d }(preparedWait)
+	preparedWait = 100 * time.Millisecond
+	core, logs := observer.New(zap.InfoLevel)
+	lg := printfLogger{zap.New(core).Sugar()}
+	trusted, err := proxyproto.ParseTrusted([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notices := newNoticeLogger(lg.s)
+	ln, err := listenPrepared("127.0.0.1:0", nil, trusted, tcp.Options{}, 5*time.Second, lg, notices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := strings.TrimPrefix(ln.Addr(), "tcp://")
+	call := func(port int) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "PROXY TCP4 198.51.100.7 192.0.2.1 %d 23\r\n", port)
+		return c
+	}
+	// Nobody accepts: BUSY after preparedWait.
+	if b, err := io.ReadAll(call(1000)); err != nil || string(b) != msgPreparedBusy {
+		t.Errorf("a caller nobody accepted heard %q (%v), want %q", b, err, msgPreparedBusy)
+	}
+	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessageSnippet("1 connection(s) hung up with BUSY after their PROXY header: no free line within 100ms (last 127.0.0.1:").Len() != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no notice of the BUSY: %v", logs.All())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The next one is accepted, as the 198.51.100.7 the header names.
+	c := call(1001)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	line, err := ln.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer line.Close()
+	if got := line.Info().RemoteAddr; got != "198.51.100.7:1001" {
+		t.Errorf("accepted line from %q", got)
+	}
+	c.Close()
 }
