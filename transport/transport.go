@@ -5,7 +5,8 @@
 // WebSocket, transport/linesim for in-memory simulated lines); they register
 // URL schemes here so that configuration and the dialer can name a line by
 // address: tcp://host:port, telnet://host:port, ws://host:port/path,
-// wss://host:port/path.
+// wss://host:port/path, and for dialing in TLS telnets://host:port and
+// tls://host:port.
 //
 // # Contract
 //

@@ -61,9 +61,10 @@ const (
 	ModeText = "text"
 	// ModeV42: V.42 with Access Security run in the page by
 	// dialgate.wasm (web/wasm), with the gateway's host key pinned in the
-	// browser's local storage. The line must start LAPM at once (a
-	// listener with v42 = "lapm"): WebSocket lines have no V.42
-	// detection yet.
+	// browser's local storage. The page starts LAPM at once, without
+	// the detection pattern: a listener with v42 = "lapm" takes it, and
+	// so does one with v42 = "detect", whose detection sees the opening
+	// flags (docs/browser.md).
 	ModeV42 = "v42"
 )
 

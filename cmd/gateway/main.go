@@ -1,7 +1,7 @@
 // Command gateway is dialgate's single binary: the daemon that answers
 // emulated modem calls (serve), the caller's terminal client (dial), the
-// Hayes modem emulator (modem), and the operator's tools (user, keygen,
-// check, version).
+// Hayes modem emulator (modem), and the operator's tools (user, calls,
+// hangup, keygen, check, version).
 package main
 
 import (

@@ -821,7 +821,7 @@ const (
 // paced line (line_rate set) one 4096-octet frame holds the line for
 // about a second at 33,600 bit/s, so a keystroke echo waits behind it and
 // a bit error costs a whole second of retransmission: N401 256 and k 15
-// keep frames under ~70 ms there while the window still covers the
+// keep frames under ~80 ms there while the window still covers the
 // round trip. FCS-32 and SREJ are offered on both: they cost nothing and
 // help on error-prone lines.
 func DefaultLAPM(lineRate int) LAPM {

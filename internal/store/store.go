@@ -4,7 +4,8 @@
 // plain files in the state directory:
 //
 //	session.next   the first session number not yet reserved (decimal)
-//	calls.jsonl    one JSON call record per line, fsync'd per record
+//	calls.jsonl    one JSON call record per line, fsync'd before each call's
+//	               end returns (calls ending together share one fsync)
 //	store.lock     flock(2) held while a gateway uses the directory
 //	open/N.json    the record so far of bridged call N while it lasts
 //	               (File.OpenCall, not fsync'd): a gateway process that

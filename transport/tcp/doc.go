@@ -24,7 +24,7 @@
 // The telnet codec (codec.go) and the negotiation (qmethod.go, telnet.go)
 // are pure state machines without I/O; line.go joins them to a net.Conn.
 //
-// A telnet Write sends each 32 KiB of data with one system call: when
+// A telnet Write sends each 256 KiB of data with one system call: when
 // escapes (IAC IAC, CR NUL) are rare, as in an LAPM bit stream, which has
 // no IAC inside its frames, the runs between them go out straight from the
 // caller's buffer with writev; otherwise the chunk is encoded into a
