@@ -98,6 +98,13 @@ func (q *lineQueue) close() {
 	}
 }
 
+// wake wakes a forwarder waiting for room to look again.
+func (q *lineQueue) wake() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.signalLocked()
+}
+
 func (q *lineQueue) signalLocked() {
 	close(q.took)
 	q.took = make(chan struct{})
@@ -112,17 +119,20 @@ func (q *lineQueue) full() (bool, <-chan struct{}) {
 }
 
 // waitLineRoom holds the forwarder, before it hands the loop more input
-// from the DTE, while the call's line has maxLineBacklog waiting. It
-// stops waiting when the call ends, at a DTR drop (queued behind the
-// input: the loop must see it) or when Run ends (false).
+// from the DTE, while the modem is online and the call's line has
+// maxLineBacklog waiting. It stops waiting when the call ends or the
+// modem leaves the online state (commands such as ATH never wait for the
+// line), at a DTR drop (queued behind the input: the loop must see it)
+// or when Run ends (false).
 func (m *modem) waitLineRoom() bool {
 	for {
 		q := m.lineQ.Load()
 		if q == nil {
 			return true
 		}
+		// online after took: noteOnline clears it before it wakes took.
 		full, took := q.full()
-		if !full {
+		if !full || !m.online.Load() {
 			return true
 		}
 		select {

@@ -153,6 +153,10 @@ type modem struct {
 	// lineQ carries the DTE's data to the call's line (nil without a
 	// call); the forwarder reads it too (waitLineRoom).
 	lineQ      atomic.Pointer[lineQueue]
+	// online is set while the interpreter is online (what the DTE sends
+	// goes to the line): only then does the forwarder hold input back
+	// for the line (waitLineRoom); commands never wait for it.
+	online     atomic.Bool
 	cancelDial context.CancelFunc
 	incoming   Incoming
 	// incomingDone ends the goroutine watching incoming's Gone channel.
@@ -411,6 +415,7 @@ func (m *modem) loop() error {
 			}
 		}
 		m.updateSignals()
+		m.noteOnline()
 		if tick == nil {
 			continue
 		}
@@ -664,6 +669,17 @@ func (m *modem) answer() {
 		}
 		m.send(event{kind: evDialed, gen: gen, call: c, err: err})
 	})
+}
+
+// noteOnline tells the forwarder whether the DTE's input goes to the line,
+// and wakes it when that stops (+++, a DTR drop under &D1, a hang-up).
+func (m *modem) noteOnline() {
+	on := m.ip.State() == StateOnline
+	if m.online.Swap(on) && !on {
+		if q := m.lineQ.Load(); q != nil {
+			q.wake()
+		}
+	}
 }
 
 // startCall installs an established call: a reader feeding the loop and a

@@ -486,89 +486,61 @@ func TestDialFailureLogWords(t *testing.T) {
 	}
 }
 
-// sessionDTE is a pty-like DTE whose test end hands it input and reports
-// "every process closed the pty" (ErrDTRDrop with ErrDTEClosed), one DTE
-// session ending and, with the next input, another beginning.
-type sessionDTE struct {
-	net.Conn
-	drops chan struct{}
-	data  chan []byte
-}
-
-func (d *sessionDTE) Read(b []byte) (int, error) {
-	select {
-	case <-d.drops:
-		return 0, fmt.Errorf("test: %w (%w)", ErrDTRDrop, ErrDTEClosed)
-	case p, ok := <-d.data:
-		if !ok {
-			return 0, io.EOF
+// TestAnswerToGoneDTEDiscarded (review): program B opened the pty, typed
+// AT and quit before the loop got to it (readDTE reads on while the loop
+// is busy): the OK must not reach program C, which opened the pty next
+// and asked for S7. (The review's case had the loop stuck writing to a
+// line that took nothing; the loop no longer waits for the line, so the
+// lag is set up here directly: B's input arrives in its own epoch, 1,
+// after readDTE has moved to C's, 2.)
+func TestAnswerToGoneDTEDiscarded(t *testing.T) {
+	m := &modem{ip: NewInterp(Config{}), now: time.Now, ctx: context.Background(), dteOut: make(chan dteChunk, 4)}
+	m.dteEpoch.Store(2)
+	for _, ev := range []event{
+		{kind: evDTE, data: []byte("ATE0\r"), epoch: 1}, // B
+		{kind: evDTE, data: []byte("ATS7?\r"), epoch: 2}, // C
+	} {
+		if err := m.handle(ev); err != nil {
+			t.Fatal(err)
 		}
-		return copy(b, p), nil
+	}
+	close(m.dteOut)
+	var out bytes.Buffer
+	m.writeDTE(&out)
+	if got := out.String(); strings.Count(got, "OK") != 1 || !strings.Contains(got, "050") {
+		t.Errorf("the modem wrote %q, want only the answer to C's ATS7?", got)
 	}
 }
 
-// TestAnswerToGoneDTEDiscarded (review): program A is online and the
-// modem's loop is stuck writing to a line that takes nothing; A quits,
-// program B opens the pty, types AT and quits before the loop gets to it.
-// The modem reads on meanwhile (its DTE inbox), so by the time the loop
-// answers B's AT, B has gone: the OK must not reach program C, which
-// opens the pty next and asks for S7.
-func TestAnswerToGoneDTEDiscarded(t *testing.T) {
+// TestRunCommandsNotHeldBehindLine: once the modem leaves the online
+// state (here a DTR drop under &D1) its commands are answered while the
+// line still holds a full backlog; ATH then hangs up at once.
+func TestRunCommandsNotHeldBehindLine(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	ours, theirs := net.Pipe()
 	defer theirs.Close()
-	var mu sync.Mutex
-	var got bytes.Buffer
-	go func() {
-		b := make([]byte, 512)
-		for {
-			n, err := theirs.Read(b)
-			mu.Lock()
-			got.Write(b[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	output := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return got.String()
-	}
-	waitFor := func(what string, from int) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(output()[from:], what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q from the modem; it wrote %q", what, output()[from:])
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	dte := &sessionDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
+	exp := newExpecter(theirs)
+	dte := &dtrDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
 	d := newFakeDialer()
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, dte, Options{Dialer: d}) }()
-	defer func() { cancel(); close(dte.data); <-done }()
-	dte.data <- []byte("ATE0DThost:1\r")
+	go func() { done <- Run(context.Background(), dte, Options{Dialer: d}) }()
+	dte.data <- []byte("ATE0&D1DThost:1\r")
 	remote := <-d.remotes
 	defer remote.Close()
-	waitFor("CONNECT", 0)
-	// A types online; the line (a pipe nobody reads) takes none of it,
-	// and the loop blocks writing it.
-	for range 80 {
-		dte.data <- []byte("x")
+	exp.expect(t, "CONNECT")
+	chunk := bytes.Repeat([]byte("p"), 1024)
+	for range 100 {
+		dte.data <- chunk
 	}
-	dte.drops <- struct{}{} // A quits
-	dte.data <- []byte("AT\r")
-	dte.drops <- struct{}{} // B quits
-	mark := len(output())
-	go io.Copy(io.Discard, remote) // the line takes its data again
-	dte.data <- []byte("ATS7?\r")  // C
-	waitFor("OK", mark)
-	if after := output()[mark:]; strings.Count(after, "OK") != 1 || !strings.Contains(after, "050") {
-		t.Errorf("after B quit the modem wrote %q, want only the answer to C's ATS7?", after)
+	dte.drops <- struct{}{}
+	exp.expect(t, "OK\r\n") // online command state
+	dte.data <- []byte("ATS7?\r")
+	exp.expect(t, "050")
+	dte.data <- []byte("ATH\r")
+	exp.expect(t, "NO CARRIER")
+	close(dte.data)
+	if err := <-done; !errors.Is(err, io.EOF) {
+		t.Fatalf("Run: %v", err)
 	}
 }
 
