@@ -134,6 +134,21 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	}
 }
 
+// SetLimits changes BaseDelay, MaxDelay and MaxPendingPerSource (zero or
+// less: their defaults) from now on; the failures counted so far stay,
+// and the delays owed for them follow the new limits (a reload: an
+// operator who tightens the throttle during an attack means it at once).
+func (t *Throttle) SetLimits(base, maxDelay time.Duration, maxPending int) {
+	if t == nil {
+		return
+	}
+	c := NewThrottle(ThrottleConfig{BaseDelay: base, MaxDelay: maxDelay, MaxPendingPerSource: maxPending}).cfg
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg.BaseDelay, t.cfg.MaxDelay, t.cfg.MaxPendingPerSource = c.BaseDelay, c.MaxDelay, c.MaxPendingPerSource
+	t.wakeLocked()
+}
+
 // Backoff is the delay after failures recent failures: none up to free,
 // then base, doubling with each further failure, capped at maxDelay.
 func Backoff(failures, free int, base, maxDelay time.Duration) time.Duration {

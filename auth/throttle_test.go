@@ -86,6 +86,41 @@ func TestThrottleGrowthAndDecay(t *testing.T) {
 	}
 }
 
+// TestThrottleSetLimits: new limits (a reload) apply at once, to the
+// failures already counted too; the handshake bound per source follows.
+// Operator trial: throttle_base and throttle_max changed by a reload were
+// not applied until a restart.
+func TestThrottleSetLimits(t *testing.T) {
+	clock := newPolicyClock()
+	th := NewThrottle(ThrottleConfig{FreeFailures: 3, BaseDelay: time.Second, MaxDelay: time.Minute, MaxPendingPerSource: 1, Now: clock.Now})
+	const src = "198.51.100.7:1234"
+	for range 5 {
+		th.Failure("alice", src)
+	}
+	if d := th.Delay("alice", src); d != 2*time.Second {
+		t.Fatalf("5 failures: %v, want 2s", d)
+	}
+	th.SetLimits(30*time.Second, 10*time.Minute, 2)
+	if d := th.Delay("alice", src); d != time.Minute {
+		t.Errorf("5 failures after SetLimits(30s, 10m): %v, want 1m0s", d)
+	}
+	r1, err := th.BeginHandshake(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1()
+	r2, err := th.BeginHandshake(src)
+	if err != nil {
+		t.Errorf("second handshake with max_pending_per_source 2: %v", err)
+	} else {
+		r2()
+	}
+	th.SetLimits(0, 0, 0) // the defaults: 1 s, 5 min, 4
+	if d := th.Delay("alice", src); d != 2*time.Second {
+		t.Errorf("5 failures after SetLimits to the defaults: %v, want 2s", d)
+	}
+}
+
 func TestThrottleUserAndSource(t *testing.T) {
 	clock := newPolicyClock()
 	th := NewThrottle(ThrottleConfig{FreeFailures: 2, Now: clock.Now})

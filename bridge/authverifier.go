@@ -51,6 +51,14 @@ func Argon2Params(c *config.Config) auth.Argon2Params {
 // Auth is the underlying verifier (for the Access Security answerer).
 func (a *AuthVerifier) Auth() *auth.Verifier { return a.v }
 
+// SetThrottle applies c's [security] throttle_base, throttle_max and
+// max_pending_per_source to the logins from now on (a reload). The
+// hashing settings (argon2_*, max_hashing, hash_queue) stay as the
+// verifier was built: they size its memory.
+func (a *AuthVerifier) SetThrottle(c *config.Config) {
+	a.th.SetLimits(c.Security.ThrottleBase.Duration, c.Security.ThrottleMax.Duration, c.Security.MaxPendingPerSource)
+}
+
 // SetUsers replaces the users for logins from now on.
 func (a *AuthVerifier) SetUsers(u *auth.Users) { a.v.SetUsers(u) }
 

@@ -412,9 +412,10 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 }
 
 // reload re-reads the configuration file (backends, line limits,
-// maintenance switch, the log level) and the users file. Listener
-// addresses, state_dir, the log format and the [callback] and [metrics]
-// sections need a restart.
+// maintenance switch, the log level, the login throttle) and the users
+// file. Listener addresses, state_dir, the log format, the [callback] and
+// [metrics] sections and the hashing settings of [security] (argon2_*,
+// max_hashing, hash_queue) need a restart.
 func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger, level zap.AtomicLevel, lf *logFile) {
 	// The log first, so that what this reload logs goes to the new file
 	// (logrotate's `create`, then this signal).
@@ -495,6 +496,14 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 			log.Warn("reload: [log] file changes take effect only with a restart", zap.String("kept", cfg.Log.File), zap.String("configured", c.Log.File))
 		}
 		c.Metrics, c.StateDir, c.Log.Format, c.Log.File = cfg.Metrics, cfg.StateDir, cfg.Log.Format, cfg.Log.File
+		// The verifier's hashing slots are sized at start-up (operator
+		// trial: these changed without effect, and the reload line
+		// said "security" had changed).
+		if d := hashingChanges(cfg.Security, c.Security); len(d) > 0 {
+			log.Warn("reload: [security] "+strings.Join(d, ", ")+" changes take effect only with a restart (kept as served)")
+		}
+		c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = cfg.Security.Argon2Time, cfg.Security.Argon2MemoryKiB, cfg.Security.Argon2Threads
+		c.Security.MaxHashing, c.Security.HashQueue = cfg.Security.MaxHashing, cfg.Security.HashQueue
 		// Keep the listeners being served; take everything else.
 		var kept []string
 		c.Listeners, kept = mergeListeners(cfg.Listeners, c.Listeners)
@@ -538,6 +547,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		log.Error("reload failed", zap.Error(err), zap.Int("callbacks_withdrawn", withdrawn))
 		return
 	}
+	v.SetThrottle(cfg)
 	if cfg.Log.Level != oldCfg.Log.Level {
 		// Valid: LoadSettings checked it.
 		if lvl, err := zapcore.ParseLevel(string(cfg.Log.Level)); err == nil {
@@ -611,6 +621,27 @@ func logUsersWarnings(log *zap.Logger, cfg *config.Config, users *auth.Users) {
 	for _, w := range userBackendWarnings(cfg, users) {
 		log.Warn("users file: " + w)
 	}
+}
+
+// hashingChanges names the [security] keys that size the verifier's
+// hashing (fixed at start-up) whose values differ between was and now.
+func hashingChanges(was, now config.Security) []string {
+	var d []string
+	for _, k := range []struct {
+		key      string
+		was, now int64
+	}{
+		{"argon2_time", int64(was.Argon2Time), int64(now.Argon2Time)},
+		{"argon2_memory_kib", int64(was.Argon2MemoryKiB), int64(now.Argon2MemoryKiB)},
+		{"argon2_threads", int64(was.Argon2Threads), int64(now.Argon2Threads)},
+		{"max_hashing", int64(was.MaxHashing), int64(now.MaxHashing)},
+		{"hash_queue", int64(was.HashQueue), int64(now.HashQueue)},
+	} {
+		if k.was != k.now {
+			d = append(d, k.key)
+		}
+	}
+	return d
 }
 
 // mergeListeners keeps the served listeners, with new settings for those

@@ -177,3 +177,48 @@ func TestServeReloadUsersFileRemoved(t *testing.T) {
 	b.login("bob", "pw-bob")
 	b.expect("Login incorrect")
 }
+
+// TestReloadSecurity: a SIGHUP reload applies the login throttle's
+// settings at once, to the failures already counted too, and says that
+// the hashing settings wait for a restart. Operator trial: both were
+// ignored until a restart while the reload line said "security" changed.
+func TestReloadSecurity(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	s := telnetTo(t, g.addr)
+	for i := range 4 { // login_tries 3 per call
+		if i == 3 {
+			s.close()
+			s = telnetTo(t, g.addr)
+		}
+		s.login("alice", "wrong")
+		if i == 2 {
+			s.expect("NO CARRIER (access denied)")
+		} else {
+			s.expect("Login incorrect")
+		}
+	}
+	s.close()
+	g.waitLogCount("wrong password", 4)
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer(`throttle_base = "10ms"`, `throttle_base = "30s"`, `throttle_max = "20ms"`, `throttle_max = "1m"`,
+		"argon2_memory_kib = 64", "argon2_memory_kib = 128").Replace(string(conf))
+	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	g.waitLog(`reload: [security] argon2_memory_kib changes take effect only with a restart (kept as served)`)
+	s = telnetTo(t, g.addr)
+	s.login("alice", "pw-alice") // the right password, throttled
+	s.expect("Login incorrect")
+	g.waitLog("denied: throttled for ")
+	s.close()
+	if !strings.Contains(g.log.String(), "denied: throttled for 2") && !strings.Contains(g.log.String(), "denied: throttled for 3") {
+		t.Errorf("the throttle after the reload (throttle_base 30s, 4 failures) is not about 30 s:\n%s", g.log.String())
+	}
+}
