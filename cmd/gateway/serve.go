@@ -500,7 +500,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		// trial: these changed without effect, and the reload line
 		// said "security" had changed).
 		if d := hashingChanges(cfg.Security, c.Security); len(d) > 0 {
-			log.Warn("reload: [security] "+strings.Join(d, ", ")+" changes take effect only with a restart (kept as served)")
+			log.Warn("reload: [security] " + strings.Join(d, ", ") + " changes take effect only with a restart (kept as served)")
 		}
 		c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = cfg.Security.Argon2Time, cfg.Security.Argon2MemoryKiB, cfg.Security.Argon2Threads
 		c.Security.MaxHashing, c.Security.HashQueue = cfg.Security.MaxHashing, cfg.Security.HashQueue
