@@ -34,7 +34,7 @@ func NewAuthVerifier(c *config.Config, users *auth.Users, log *zap.Logger) *Auth
 		Argon2:        Argon2Params(c),
 		MaxConcurrent: c.Security.MaxHashing,
 		MaxQueue:      c.Security.HashQueue,
-		LogDenial:     denialLogger(log),
+		LogDenial:     noteDenial(denialLogger(log)),
 	}, th)
 	return &AuthVerifier{v: v, th: th}
 }
@@ -64,16 +64,61 @@ func (a *AuthVerifier) SetUsers(u *auth.Users) { a.v.SetUsers(u) }
 
 // Verify implements Verifier.
 func (a *AuthVerifier) Verify(ctx context.Context, user, password, source string) (Account, error) {
-	u, err := a.v.Verify(ctx, user, password, source)
+	note := new(denialNote)
+	u, err := a.v.Verify(context.WithValue(ctx, denialNoteKey{}, note), user, password, source)
 	switch {
 	case err == nil:
 		return Account{Name: u.ID, Backend: u.Backend, Callback: u.Callback}, nil
 	case errors.Is(err, auth.ErrDenied):
-		return Account{}, fmt.Errorf("%w (%v)", ErrDenied, err)
+		return Account{}, &DenialError{Reason: note.reason}
 	case errors.Is(err, auth.ErrBusy):
 		return Account{}, fmt.Errorf("%w (%v)", ErrChecksBusy, err)
 	}
 	return Account{}, err
+}
+
+// DenialError is a denied login's error (it wraps ErrDenied), with the
+// verifier's reason ("wrong password", "throttled for 29.9s", "account
+// expired"), for the call record: the caller is told nothing but that it
+// was denied, whatever the reason (operator trial: the record of a
+// throttled or expired user read as a guesser's).
+type DenialError struct{ Reason string }
+
+func (e *DenialError) Error() string {
+	if e.Reason == "" {
+		return ErrDenied.Error()
+	}
+	return ErrDenied.Error() + ": " + e.Reason
+}
+
+// Unwrap returns ErrDenied.
+func (e *DenialError) Unwrap() error { return ErrDenied }
+
+// denialReason is the verifier's reason in err (a DenialError), or "".
+func denialReason(err error) string {
+	var d *DenialError
+	if errors.As(err, &d) {
+		return d.Reason
+	}
+	return ""
+}
+
+// denialNote is where AuthVerifier.Verify learns the reason of its
+// denial: auth.Verifier tells it to LogDenial only, in the goroutine of
+// the Verify call, with its ctx (noteDenial).
+type denialNote struct{ reason string }
+
+type denialNoteKey struct{}
+
+// noteDenial records each denial's reason in the denialNote of its ctx,
+// then hands it to next.
+func noteDenial(next func(context.Context, auth.Denial)) func(context.Context, auth.Denial) {
+	return func(ctx context.Context, d auth.Denial) {
+		if n, ok := ctx.Value(denialNoteKey{}).(*denialNote); ok {
+			n.reason = d.Reason
+		}
+		next(ctx, d)
+	}
 }
 
 // sessionKey is the context key of the session number of the call a

@@ -1087,8 +1087,13 @@ func (c *call) v42Failed(err error) {
 		c.end(store.ResultRefused, "callback required, and the caller takes none (gateway dial without --answer)", "")
 	case errors.Is(err, ErrDenied):
 		// In the words of a denied text login; the "auth" log line
-		// before says why (wrong password, unknown user, ...).
-		c.end(store.ResultDenied, "Access Security login denied", "")
+		// before says why (wrong password, unknown user, ...), and so
+		// does the record.
+		reason := "Access Security login denied"
+		if why := denialReason(err); why != "" {
+			reason += " (" + why + ")"
+		}
+		c.end(store.ResultDenied, reason, "")
 	case errors.Is(err, ErrThrottled):
 		c.end(store.ResultThrottled, err.Error(), "")
 	case c.s.stopCtx.Err() != nil:

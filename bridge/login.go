@@ -382,12 +382,12 @@ func verifyBounded(ctx context.Context, v Verifier, user, pw, source string) (ac
 // caller who guesses one password per call and hangs up at "Login
 // incorrect." leaves a denied record with the name tried, not an
 // abandoned one without it.
-func leftAfter(failed int, user string, err error) (loginOutcome, error) {
+func leftAfter(failed int, user, why string, err error) (loginOutcome, error) {
 	if failed == 0 || errors.Is(err, transport.ErrReadBudget) {
 		return loginOutcome{}, err
 	}
 	return loginOutcome{tried: user, result: store.ResultDenied, tries: failed,
-		reason: failedAttempts(failed) + ", then the caller left"}, nil
+		reason: failedAttempts(failed, why) + ", then the caller left"}, nil
 }
 
 // textLogin runs the login dialogue: up to tries attempts of user name and
@@ -409,32 +409,37 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 	if _, err := io.WriteString(e.w, banner); err != nil {
 		return loginOutcome{}, errCallerGone
 	}
-	last := ""
+	// last is the user of the last attempt, why the reason it was
+	// denied (the record's, never the caller's: denialReason).
+	last, why := "", ""
 	for i := 1; i <= tries; i++ {
 		user := ""
 		for user == "" {
+			// A caller that hung up after a denied attempt is
+			// recorded with it (operator trial: a script that
+			// closed after each password was "abandoned", no user).
 			if _, err := io.WriteString(e.w, "login: "); err != nil {
-				return loginOutcome{}, errCallerGone
+				return leftAfter(i-1, last, why, errCallerGone)
 			}
 			u, err := e.readLine(false, maxUserLen)
 			if err != nil {
-				return leftAfter(i-1, last, err)
+				return leftAfter(i-1, last, why, err)
 			}
 			if !e.echoing() {
 				// A caller that echoes itself may not have moved
 				// to a new line (retest: "login: alice^Mpassword: ").
 				if _, err := io.WriteString(e.w, "\r\n"); err != nil {
-					return loginOutcome{}, errCallerGone
+					return leftAfter(i-1, last, why, errCallerGone)
 				}
 			}
 			user = u
 		}
 		if _, err := io.WriteString(e.w, "password: "); err != nil {
-			return loginOutcome{}, errCallerGone
+			return leftAfter(i-1, last, why, errCallerGone)
 		}
 		pw, err := e.readLine(true, maxPasswordLen)
 		if err != nil {
-			return leftAfter(i-1, last, err)
+			return leftAfter(i-1, last, why, err)
 		}
 		if !e.echoing() {
 			// The terminal echoed the CR itself, or not: make sure
@@ -464,9 +469,10 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 		case errors.Is(err, ErrThrottled):
 			return loginOutcome{tried: recordedName(v, user), result: store.ResultThrottled, reason: "login throttled", tries: i}, nil
 		case errors.Is(err, ErrDenied):
+			why = denialReason(err)
 			if i < tries {
 				if _, err := io.WriteString(e.w, "Login incorrect.\r\n\r\n"); err != nil {
-					return leftAfter(i, last, errCallerGone)
+					return leftAfter(i, last, why, errCallerGone)
 				}
 			}
 		case ctx.Err() != nil:
@@ -475,16 +481,21 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			return loginOutcome{tries: i}, fmt.Errorf("bridge: verify: %w", err)
 		}
 	}
-	return loginOutcome{tried: last, result: store.ResultDenied, reason: failedAttempts(tries), tries: tries}, nil
+	return loginOutcome{tried: last, result: store.ResultDenied, reason: failedAttempts(tries, why), tries: tries}, nil
 }
 
 // failedAttempts is a denied text login's record reason: "1 failed login
-// attempt", "3 failed login attempts".
-func failedAttempts(n int) string {
+// attempt", "3 failed login attempts", with the last one's reason when
+// the verifier told it: "3 failed login attempts (last: wrong password)".
+func failedAttempts(n int, why string) string {
+	s := fmt.Sprintf("%d failed login attempts", n)
 	if n == 1 {
-		return "1 failed login attempt"
+		s = "1 failed login attempt"
 	}
-	return fmt.Sprintf("%d failed login attempts", n)
+	if why != "" {
+		s += " (last: " + why + ")"
+	}
+	return s
 }
 
 // lastCharLen is how many octets the last character of b takes: a whole

@@ -173,6 +173,14 @@ func TestTextLoginLeftAfterFailures(t *testing.T) {
 	if out.reason != "1 failed login attempt, then the caller left" {
 		t.Errorf("reason %q", out.reason)
 	}
+	// Gone once told "Login incorrect.": the next prompt's write fails
+	// (the caller closed, its system reset the connection). Operator
+	// trial: recorded abandoned, without the user.
+	e = newLineEditor(strings.NewReader("alice\rwrong\ralice\r"), &failAfter{mark: "Login incorrect."}, true)
+	out, err := textLogin(context.Background(), e, &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": "secret"}}}, "test", "", 3, nil)
+	if err != nil || out.result != store.ResultDenied || out.tried != "alice" || out.reason != "1 failed login attempt, then the caller left" {
+		t.Errorf("gone when the next prompt was written: outcome %+v, error %v", out, err)
+	}
 	// Gone before any attempt was checked: the error, as before.
 	e = newLineEditor(strings.NewReader("alice\r"), io.Discard, true)
 	if _, err := textLogin(context.Background(), e, &countingVerifier{}, "test", "", 3, nil); !errors.Is(err, io.EOF) && !errors.Is(err, errCallerGone) {
@@ -259,4 +267,18 @@ func TestTextLoginResetAfterPassword(t *testing.T) {
 	if v.calls != 0 {
 		t.Errorf("%d password checks for a caller that left", v.calls)
 	}
+}
+
+// failAfter is a caller's line that takes writes until what it took
+// holds mark, then fails them (the caller has gone).
+type failAfter struct {
+	mark string
+	took strings.Builder
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if strings.Contains(f.took.String(), f.mark) {
+		return 0, errors.New("write: broken pipe")
+	}
+	return f.took.Write(p)
 }

@@ -241,6 +241,37 @@ func TestV42AccessSecurityDenied(t *testing.T) {
 	}
 }
 
+// TestV42DeniedRecordReason: the record of a denied V.42 login says the
+// verifier's reason (AuthVerifier's DenialError); the caller hears only
+// REJECT denied. Operator trial: it said the same for every reason.
+func TestV42DeniedRecordReason(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	v := &reasonVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"vic": "pw"}}, why: "account expired"}
+	s, st, key := newV42Server(t, config.SecurityRequired, v)
+	_, done, err := v42Dial(t, s, "vic", "pw-but-expired", key.Public)
+	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonDenied {
+		t.Fatalf("call: %v, want REJECT denied", err)
+	}
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultDenied || r[0].Reason != "Access Security login denied (account expired)" {
+		t.Fatalf("records: %+v", r)
+	}
+}
+
+// reasonVerifier denies with a reason, as AuthVerifier does.
+type reasonVerifier struct {
+	fakeVerifier
+	why string
+}
+
+func (v *reasonVerifier) Verify(ctx context.Context, user, password, source string) (Account, error) {
+	a, err := v.fakeVerifier.Verify(ctx, user, password, source)
+	if errors.Is(err, ErrDenied) {
+		return a, &DenialError{Reason: v.why}
+	}
+	return a, err
+}
+
 // TestV42AccessSecurityThrottled: a caller told "busy" (back-off) is
 // recorded as throttled with the user it claimed.
 func TestV42AccessSecurityThrottled(t *testing.T) {

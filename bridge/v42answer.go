@@ -111,7 +111,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	// auth.Answer returns no result on failure; the user ID the caller
 	// claimed is known here, when RESPONSE has decrypted and auth asks
 	// for the password check.
-	claimed := ""
+	claimed, why := "", ""
 	res, err := auth.Answer(ctx, link, first, auth.AnswererConfig{
 		HostKey: a.HostKey, Name: a.Name, Rand: a.Rand, Now: a.Now, Deadline: a.Deadline, CallbackTTL: a.CallbackTTL,
 		Verify: func(ctx context.Context, user, password string) (auth.User, error) {
@@ -123,6 +123,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 			case errors.Is(err, ErrThrottled):
 				return auth.User{}, auth.ErrBusy
 			case errors.Is(err, ErrDenied):
+				why = denialReason(err)
 				return auth.User{}, auth.ErrDenied
 			}
 			return auth.User{}, err
@@ -147,6 +148,10 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if err != nil {
 		link.Close()
 		err = answerError(err)
+		if why != "" && errors.Is(err, ErrDenied) {
+			// The verifier's reason, for the record.
+			err = fmt.Errorf("%w: %w", &DenialError{Reason: why}, err)
+		}
 		if claimed != "" {
 			err = &HandshakeError{User: claimed, Err: err}
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialgate/dialgate/internal/store"
 )
 
 // logEntries returns the JSON log lines of g whose level is level and
@@ -220,5 +224,55 @@ func TestReloadSecurity(t *testing.T) {
 	s.close()
 	if !strings.Contains(g.log.String(), "denied: throttled for 2") && !strings.Contains(g.log.String(), "denied: throttled for 3") {
 		t.Errorf("the throttle after the reload (throttle_base 30s, 4 failures) is not about 30 s:\n%s", g.log.String())
+	}
+}
+
+// TestDeniedRecordReasons: a denied text login's record says the
+// verifier's reason for the last attempt, and a caller that hangs up
+// after its password, before the check ends, is recorded with the
+// attempt. Operator trial: records said "3 failed login attempts"
+// whatever the reason (a throttled or expired user read as a guesser),
+// and a script that closed after each password was recorded abandoned,
+// without its user, out of the fail2ban records jail's sight.
+func TestDeniedRecordReasons(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	s := telnetTo(t, g.addr)
+	for i := range 3 {
+		s.login("nobody-here", "wrong")
+		if i < 2 {
+			s.expect("Login incorrect")
+		}
+	}
+	s.expect("NO CARRIER (access denied)")
+	s.close()
+	// A script: its password, then a close while the check runs.
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	var got []byte
+	for _, step := range []struct{ want, send string }{{"login: ", "alice\r\n"}, {"password: ", "wrong\r\n"}} {
+		for !strings.Contains(string(got), step.want) {
+			b := make([]byte, 512)
+			n, err := c.Read(b)
+			if err != nil {
+				t.Fatalf("before %q: %v (read %q)", step.want, err, got)
+			}
+			got = append(got, b[:n]...)
+		}
+		got = got[:0]
+		if _, err := io.WriteString(c, step.send); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.Close()
+	recs := g.waitRecords(2)
+	if r := recs[0]; r.Result != store.ResultDenied || r.Reason != "3 failed login attempts (last: unknown user)" {
+		t.Errorf("three unknown-user attempts recorded %s %q", r.Result, r.Reason)
+	}
+	if r := recs[1]; r.Result != store.ResultDenied || r.User != "alice" || r.Reason != "1 failed login attempt (last: wrong password), then the caller left" {
+		t.Errorf("a password, then a close, recorded %s user %q %q", r.Result, r.User, r.Reason)
 	}
 }
