@@ -408,7 +408,13 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		reason = "account expired"
 	}
 	if reason != "" {
-		att.Failure()
+		if !tooBig {
+			// A hash the verifier cannot run checks no password:
+			// no guess was made, and the user and the address are
+			// not held back for it (operator trial: such a user's
+			// every call throttled the address too).
+			att.Failure()
+		}
 		deny(reason)
 		return User{}, ErrDenied
 	}
@@ -422,6 +428,18 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 func (v *Verifier) weight(p Argon2Params) int {
 	n := (uint64(p.MemoryKiB) + uint64(v.params.MemoryKiB) - 1) / uint64(v.params.MemoryKiB)
 	return int(max(1, min(n, uint64(v.slots)+1)))
+}
+
+// TooCostly reports whether u's stored hash needs more argon2id memory
+// than a verifier with slots hashing slots of memKiB each may use at once
+// (VerifierConfig.MaxConcurrent and Argon2.MemoryKiB): such a user is
+// always denied, and their password is never checked.
+func (u User) TooCostly(slots int, memKiB uint32) bool {
+	m := u.hashMemory()
+	if slots <= 0 || memKiB == 0 || m == 0 {
+		return false
+	}
+	return (uint64(m)+uint64(memKiB)-1)/uint64(memKiB) > uint64(slots)
 }
 
 // hashMemory returns the m parameter of u's stored hash (0 if malformed).

@@ -565,6 +565,41 @@ func TestVerifyWeightsLargeHashes(t *testing.T) {
 	}
 }
 
+// TestVerifyTooCostlyHash: a stored hash that needs more memory than all
+// the slots is never run; its user is denied with the reason, and the
+// denial holds back neither the user nor the address (no password was
+// checked). TooCostly tells it ahead (gateway check, start-up, reload).
+// Operator trial: each such login throttled the address too.
+func TestVerifyTooCostlyHash(t *testing.T) {
+	big, err := HashPassword("pw", Argon2Params{Time: 1, MemoryKiB: 256, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := NewUsers()
+	if err := u.Add(User{ID: "old", Hash: big}); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	th := NewThrottle(ThrottleConfig{})
+	v := NewVerifier(u, VerifierConfig{Argon2: Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}, MaxConcurrent: 2, MinFailureTime: time.Nanosecond,
+		LogDenial: func(_ context.Context, d Denial) { reasons = append(reasons, d.Reason) }}, th)
+	for range 5 {
+		if _, err := v.Verify(context.Background(), "old", "pw", "198.51.100.7:1"); err != ErrDenied {
+			t.Fatalf("Verify: %v", err)
+		}
+	}
+	if len(reasons) != 5 || !strings.HasPrefix(reasons[4], "stored hash needs m=256 KiB, more than the verifier's 2 slots of 64 KiB") {
+		t.Errorf("denials %q", reasons)
+	}
+	if d := th.Delay("old", "198.51.100.7:1"); d != 0 {
+		t.Errorf("throttled for %v after denials that checked no password", d)
+	}
+	got, _ := u.Lookup("old")
+	if !got.TooCostly(2, 64) || got.TooCostly(4, 64) || got.TooCostly(1, 256) {
+		t.Errorf("TooCostly: m=256 against 2x64 %v, 4x64 %v, 1x256 %v; want true, false, false", got.TooCostly(2, 64), got.TooCostly(4, 64), got.TooCostly(1, 256))
+	}
+}
+
 // BenchmarkVerify measures one Verify (one argon2id computation) at the
 // production costs: DefaultArgon2Params (RFC 9106 §4, p=4) and the
 // configuration's default (p=1). Run with a short -benchtime (5x).

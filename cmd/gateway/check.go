@@ -192,7 +192,8 @@ func backendNames(c *config.Config) string {
 // userBackendWarnings names the accounts whose backend c does not define
 // (a typo in "gateway user set --backend", a backend renamed or removed):
 // such a user's login succeeds and the call then ends with "NO CARRIER
-// (service ... is not available)".
+// (service ... is not available)"; those whose callback cannot work; and
+// those whose password hash the verifier will not run (auth.User.TooCostly).
 //
 // The fixes they suggest name the configuration (--config), as gateway
 // user would otherwise change the users file of the demo's configuration.
@@ -202,7 +203,11 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 		set += " --config " + c.File
 	}
 	var ws []string
+	var costly []string
 	for _, u := range users.List() {
+		if u.TooCostly(c.Security.MaxHashing, c.Security.Argon2MemoryKiB) {
+			costly = append(costly, u.ID)
+		}
 		if u.Backend != "" && !backendDefined(c, u.Backend) {
 			ws = append(ws, fmt.Sprintf("user %s has backend %q, which the configuration does not define (it has %s): their calls will fail; fix it with %s --backend NAME %s", u.ID, u.Backend, backendNames(c), set, u.ID))
 		}
@@ -213,6 +218,15 @@ func userBackendWarnings(c *config.Config, users *auth.Users) []string {
 				ws = append(ws, fmt.Sprintf("user %s has callback %q, which is this gateway's listener %q: the callback would call the gateway itself, and fail; fix it with %s --callback URL %s", u.ID, u.Callback, l, set, u.ID))
 			}
 		}
+	}
+	if n := len(costly); n > 0 {
+		if n > 10 {
+			costly = append(costly[:10], fmt.Sprintf("and %d more", n-10))
+		}
+		// Operator trial: lowering argon2_memory_kib as the memory
+		// advice says locked every older account out without a word.
+		ws = append(ws, fmt.Sprintf("%d user(s) have a password hash that needs more argon2id memory than [security] max_hashing (%d) x argon2_memory_kib (%d KiB) allows at once: every login of theirs is denied, whatever the password (%s); raise argon2_memory_kib or max_hashing, or set new passwords (gateway user passwd NAME)",
+			n, c.Security.MaxHashing, c.Security.Argon2MemoryKiB, strings.Join(costly, ", ")))
 	}
 	return ws
 }

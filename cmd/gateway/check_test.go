@@ -149,6 +149,11 @@ func TestCheckUserBackend(t *testing.T) {
 	if err := u.Add(auth.User{ID: "finn", Hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA", Callback: "telnet://192.0.2.8:2323"}); err != nil {
 		t.Fatal(err)
 	}
+	// A hash from before argon2_memory_kib was lowered: more than
+	// max_hashing (2) x 64 MiB (operator trial: locked out unseen).
+	if err := u.Add(auth.User{ID: "gail", Hash: "$argon2id$v=19$m=262144,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := u.Save(filepath.Join(dir, "users.toml")); err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +165,7 @@ func TestCheckUserBackend(t *testing.T) {
 		cfg + `: warning: user alice has backend "bss", which the configuration does not define (it has bbs, demo)`,
 		cfg + `: warning: user erin has callback "http://192.0.2.7:80": the callback service calls telnet:// and tcp:// addresses, not http://`,
 		cfg + `: warning: user eve has callback "telnet://localhost:2323", which is this gateway's listener "modem"`,
+		cfg + `: warning: 1 user(s) have a password hash that needs more argon2id memory than [security] max_hashing (2) x argon2_memory_kib (65536 KiB) allows at once: every login of theirs is denied, whatever the password (gail)`,
 	} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr:\n%s\nlacks %q", stderr.String(), want)
