@@ -350,6 +350,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		log.Info("answering", zap.String("listener", l.Name), zap.String("address", gw.Addr(l.Name)),
 			zap.String("v42", string(l.V42)), zap.String("security", string(l.Security)), zap.String("text_login", string(l.TextLogin)))
 	}
+	sdNotify("READY=1")
 
 	if demo {
 		fmt.Printf("\nDemo gateway (no configuration file). Nothing listens beyond loopback.\n")
@@ -370,6 +371,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 			continue
 		}
 		drain := gw.Config().Lines.DrainTimeout.Duration
+		sdNotify("STOPPING=1")
 		log.Info("stopping: no new calls; draining", zap.String("signal", s.String()), zap.Int("calls", gw.ActiveCalls()),
 			zap.Int("callbacks_pending", cbSvc.Pending()), zap.Duration("deadline", drain))
 		// Callbacks not placed yet are not placed: each ends with its

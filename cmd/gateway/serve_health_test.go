@@ -5,12 +5,14 @@ package main
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
 )
@@ -183,5 +185,38 @@ func TestHealthOrder(t *testing.T) {
 		if code, text := health(tc.f); code != tc.code || text != tc.text {
 			t.Errorf("%+v: %d %q, want %d %q", tc.f, code, text, tc.code, tc.text)
 		}
+	}
+}
+
+// TestServeNotifiesServiceManager: with $NOTIFY_SOCKET (systemd's
+// Type=notify) the gateway says READY=1 once it answers and STOPPING=1
+// when it drains. Operator trial: with Type=simple `systemctl start`
+// returned before the listeners were open, and reported success for a
+// gateway that then failed to start.
+func TestServeNotifiesServiceManager(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Skipf("no unixgram sockets here: %v", err)
+	}
+	defer l.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	next := func() string {
+		t.Helper()
+		_ = l.SetReadDeadline(time.Now().Add(20 * time.Second))
+		b := make([]byte, 256)
+		n, err := l.Read(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b[:n])
+	}
+	g := newGateway(t, gwOpts{})
+	if got := next(); got != "READY=1" {
+		t.Errorf("first notification %q, want READY=1", got)
+	}
+	g.stop()
+	if got := next(); got != "STOPPING=1" {
+		t.Errorf("at SIGTERM %q, want STOPPING=1", got)
 	}
 }
