@@ -303,6 +303,8 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		return err
 	}
 	registerHealthMetrics(reg, gw)
+	reloads := newReloadStatus(time.Now())
+	registerReloadMetrics(reg, reloads)
 	cbSvc, err := startCallbacks(gw, cfg, log)
 	if err != nil {
 		_ = gw.Shutdown(context.Background())
@@ -367,7 +369,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 	defer signal.Stop(sig)
 	for s := range sig {
 		if s == syscall.SIGHUP {
-			reload(gw, verifier, cbSvc, path, log, level, lf)
+			reloads.done(reload(gw, verifier, cbSvc, path, log, level, lf), time.Now())
 			continue
 		}
 		drain := gw.Config().Lines.DrainTimeout.Duration
@@ -418,7 +420,10 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 // file. Listener addresses, state_dir, the log format, the [callback] and
 // [metrics] sections and the hashing settings of [security] (argon2_*,
 // max_hashing, hash_queue) need a restart.
-func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger, level zap.AtomicLevel, lf *logFile) {
+//
+// It returns whether the configuration and the users file were both
+// taken (dialgate_config_last_reload_successful).
+func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, path string, log *zap.Logger, level zap.AtomicLevel, lf *logFile) bool {
 	// The log first, so that what this reload logs goes to the new file
 	// (logrotate's `create`, then this signal).
 	if lf != nil {
@@ -449,7 +454,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		c, err := config.LoadSettings(path)
 		if err != nil {
 			log.Error("reload: configuration not valid; keeping the old one", zap.Error(err))
-			return
+			return false
 		}
 		// Listeners are opened at start-up: say which ones the reload
 		// leaves as they are (operator trial: a listener replaced by
@@ -527,6 +532,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		log.Warn("reload: users file missing: no accounts now, every login is denied", zap.String("users_file", cfg.UsersFile))
 		users, err = auth.NewUsers(), nil
 	}
+	usersKept := err != nil
 	switch {
 	case errors.Is(err, auth.ErrUsersFilePerm):
 		log.Error("reload: users file refused; keeping the old users", zap.Error(err))
@@ -547,7 +553,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 	}
 	if err := gw.Reload(cfg, nil); err != nil {
 		log.Error("reload failed", zap.Error(err), zap.Int("callbacks_withdrawn", withdrawn))
-		return
+		return false
 	}
 	v.SetThrottle(cfg)
 	if cfg.Log.Level != oldCfg.Log.Level {
@@ -567,10 +573,17 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 	// The users in effect: the old ones when the file was refused.
 	users2 := v.Auth().Users().List()
 	ch := reloadChanges(oldCfg, cfg, oldUsers, users2)
-	log.Info("reloaded (SIGHUP)", zap.Int("users", len(users2)), zap.Int("backends", len(cfg.Backends)),
+	msg, lvl := "reloaded (SIGHUP)", zapcore.InfoLevel
+	if usersKept {
+		// Not a success (operator trial: "reloaded" at info right
+		// after the error read as one).
+		msg, lvl = "reloaded (SIGHUP) without the users file: the old users stay", zapcore.WarnLevel
+	}
+	log.Log(lvl, msg, zap.Int("users", len(users2)), zap.Int("backends", len(cfg.Backends)),
 		zap.Int("users_added", ch.usersAdded), zap.Int("users_removed", ch.usersRemoved), zap.Int("users_changed", ch.usersChanged),
 		zap.Int("backends_changed", ch.backendsChanged), zap.Bool("maintenance", cfg.Lines.Maintenance), zap.Bool("maintenance_changed", ch.maintenance),
 		zap.String("settings_changed", ch.settings), zap.Int("certificates_changed", certs), zap.Int("callbacks_withdrawn", withdrawn))
+	return !usersKept
 }
 
 // staleCallback says why the callback job j, scheduled at a login, must

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -84,4 +86,44 @@ func boolGauge(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// reloadStatus is the outcome of the last SIGHUP reload, for its gauges
+// (operator trial: a reload that kept the old configuration or users
+// showed only in one log line, and `systemctl reload` succeeded).
+type reloadStatus struct {
+	ok atomic.Bool
+	at atomic.Int64 // Unix time of the last successful reload, or of the start
+}
+
+func newReloadStatus(start time.Time) *reloadStatus {
+	r := &reloadStatus{}
+	r.ok.Store(true)
+	r.at.Store(start.Unix())
+	return r
+}
+
+// done records a reload's outcome: ok when it took both the
+// configuration and the users file.
+func (r *reloadStatus) done(ok bool, now time.Time) {
+	r.ok.Store(ok)
+	if ok {
+		r.at.Store(now.Unix())
+	}
+}
+
+// registerReloadMetrics adds dialgate_config_last_reload_successful and
+// dialgate_config_last_reload_success_timestamp_seconds, as Prometheus
+// names its own.
+func registerReloadMetrics(reg prometheus.Registerer, r *reloadStatus) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialgate_config_last_reload_successful",
+			Help: "1 if the last SIGHUP reload took the configuration and the users file (and before any reload), 0 if it kept the old configuration or the old users.",
+		}, func() float64 { return boolGauge(r.ok.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialgate_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful SIGHUP reload, or of the start.",
+		}, func() float64 { return float64(r.at.Load()) }),
+	)
 }

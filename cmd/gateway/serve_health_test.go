@@ -220,3 +220,61 @@ func TestServeNotifiesServiceManager(t *testing.T) {
 		t.Errorf("at SIGTERM %q, want STOPPING=1", got)
 	}
 }
+
+// TestServeReloadOutcomeGauge: dialgate_config_last_reload_successful is
+// 0 after a reload that kept the old configuration or the old users, 1
+// after one that took both; the reload line of the second case is a
+// warning. Operator trial: a failed reload showed in one log line only,
+// followed by "reloaded (SIGHUP)" at info.
+func TestServeReloadOutcomeGauge(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	gauge := func() string {
+		t.Helper()
+		for _, l := range strings.Split(g.metricsGet("/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(l, "dialgate_config_last_reload_successful "); ok {
+				return v
+			}
+		}
+		t.Fatal("no dialgate_config_last_reload_successful")
+		return ""
+	}
+	if v := gauge(); v != "1" {
+		t.Errorf("fresh gateway: %s", v)
+	}
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hup := func(msg string) {
+		t.Helper()
+		n := strings.Count(g.log.String(), msg)
+		if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		g.waitLogCount(msg, n+1)
+	}
+	if err := os.WriteFile(g.cfgPath, append(conf, "[lines]\nmax_concurrent = 0\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup("reload: configuration not valid; keeping the old one")
+	if v := gauge(); v != "0" {
+		t.Errorf("after a reload that kept the old configuration: %s", v)
+	}
+	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(g.dir, "users.toml")
+	if err := os.WriteFile(users, []byte("[user.broken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup(`"level":"warn","time":`)
+	g.waitLog(`"msg":"reloaded (SIGHUP) without the users file: the old users stay"`)
+	if v := gauge(); v != "0" {
+		t.Errorf("after a reload that kept the old users: %s", v)
+	}
+	g.writeUsers(map[string]string{"alice": "sh"})
+	hup(`"msg":"reloaded (SIGHUP)"`)
+	if v := gauge(); v != "1" {
+		t.Errorf("after a good reload: %s", v)
+	}
+}
