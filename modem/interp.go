@@ -606,6 +606,12 @@ func (m *Interp) DTRDrop(now time.Time) Output {
 // echoed (E1) and only the prefix counts.
 func (m *Interp) commandByte(now time.Time, b byte) {
 	cr, bs := m.p.Regs[RegCR], m.p.Regs[RegBS]
+	if b == 0x7f && bs == 0x08 && cr != 0x7f {
+		// DEL erases too: the Backspace key of picocom, tio and xterm
+		// sends it (modem trial: the typo stayed, unseen, and the
+		// command was an ERROR).
+		b = bs
+	}
 	if (m.inLine || m.sawA) && b != cr && b != bs && (b < 0x20 || b == 0x7f) {
 		// V.250 5.2 has the DCE ignore control characters other than
 		// S3 and S5 in a command line: a stray one from the terminal (a

@@ -248,7 +248,7 @@ func TestControlCharacters(t *testing.T) {
 		{"ATE0", "AT\x07S0=2\x00\r", ok, 2},
 		{"ATE0", "AT\nS0=2\r\n", ok, 2},
 		{"ATE0", "A\x1bTS0=2\r", ok, 2},
-		{"ATE0", "ATS0=2\x7f\r", ok, 2},
+		{"ATE0", "ATS0=22\x7f\r", ok, 2}, // DEL erases, as BS does (S5=8): Backspace in picocom, tio, xterm
 		{"ATE0", "ATS0=\t2\r", ok, 2},
 		{"ATE0", "ATS0=22\b\x01\r", ok, 2},
 		{"ATE0|ATS5=127", "ATS0=22\x08\x7f\r", ok, 2}, // S5=127: DEL edits, BS is ignored
@@ -257,6 +257,7 @@ func TestControlCharacters(t *testing.T) {
 		// S3 is, and a LF after it, between lines, is echoed as before.
 		{"", "AT\x07S0=\x002\r\n", "ATS0=2\r" + ok + "\n", 2},
 		{"", "ATS0=22\x01\b\r", "ATS0=22\b \b\r" + ok, 2},
+		{"", "ATS0=22\x7f\r", "ATS0=22\b \b\r" + ok, 2},
 	} {
 		m := NewInterp(Config{})
 		for _, l := range strings.Split(c.pre, "|") {

@@ -24,6 +24,22 @@ func (c lineCall) Info() ConnectInfo { return c.info }
 // description.
 func LineCall(l transport.Line, info ConnectInfo) Call { return lineCall{Line: l, info: info} }
 
+// AnswerPlain answers l as a plain call (no V.42): on a telnet line the
+// modem offers to echo (WILL ECHO), as tcpser does for incoming calls, so
+// that the caller's telnet client stops echoing locally what the DTE (a
+// BBS, which echoes itself) echoes back (modem trial: every character
+// typed showed twice).
+func AnswerPlain(l transport.Line, info ConnectInfo) Call {
+	inner := l
+	if h, ok := l.(*heldLine); ok {
+		inner = h.Line
+	}
+	if e, ok := inner.(interface{ SetServerEcho(bool) error }); ok {
+		_ = e.SetServerEcho(true)
+	}
+	return LineCall(l, info)
+}
+
 // PlainDialer places plain calls: it dials the target's line URL (telnet://
 // gives a telnet-modem line, so any telnet BBS answers) and connects without
 // V.42, so the DTE sees CONNECT <rate> without /LAPM. Rate is the rate
@@ -171,7 +187,7 @@ func (in *lineIncoming) Answer(ctx context.Context) (Call, error) {
 		line = &heldLine{Line: in.line, dl: in.dl, held: in.held}
 	}
 	if in.a.Verify == nil {
-		return LineCall(line, ConnectInfo{Rate: in.a.Rate}), nil
+		return AnswerPlain(line, ConnectInfo{Rate: in.a.Rate}), nil
 	}
 	c, err := in.a.Verify(ctx, line)
 	if err != nil {
@@ -183,6 +199,19 @@ func (in *lineIncoming) Answer(ctx context.Context) (Call, error) {
 
 func (in *lineIncoming) Refuse() {
 	in.once.Do(func() { _ = in.line.Close() })
+}
+
+// RefuseBusy tells the caller BUSY, as tcpser's busy message and
+// Zimodem's do, and hangs up (modem trial: a second caller heard nothing
+// before the line closed).
+func (in *lineIncoming) RefuseBusy() {
+	in.once.Do(func() {
+		if in.dl != nil {
+			_ = in.dl.SetWriteDeadline(time.Now().Add(time.Second))
+		}
+		_, _ = io.WriteString(in.line, "\r\nBUSY\r\n")
+		_ = in.line.Close()
+	})
 }
 
 // heldLine reads the octets held while ringing before the line's own.

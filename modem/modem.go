@@ -517,7 +517,11 @@ func (m *modem) handle(ev event) error {
 	case evIncoming:
 		if m.incoming != nil || m.call != nil || m.ip.State() != StateCommand {
 			m.logf("modem: incoming call from %s refused: line in use", ev.inc.Peer())
-			m.refuse(ev.inc)
+			if b, ok := ev.inc.(busyRefuser); ok {
+				m.goFunc(b.RefuseBusy)
+			} else {
+				m.refuse(ev.inc)
+			}
 			return nil
 		}
 		m.logf("modem: incoming call from %s", ev.inc.Peer())
@@ -777,6 +781,10 @@ func (m *modem) inbandFlow(p []byte) []byte {
 
 // refuse hangs up a ringing call without blocking the loop (a line's
 // Close may linger until the caller has hung up too).
+// busyRefuser is an Incoming that can tell its caller the line is busy
+// before it hangs up (lineIncoming).
+type busyRefuser interface{ RefuseBusy() }
+
 func (m *modem) refuse(inc Incoming) {
 	m.goFunc(inc.Refuse)
 }

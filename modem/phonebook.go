@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -258,7 +259,7 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	if e := pb.lookup(dial); e != nil {
 		return e.target(dial), nil
 	}
-	if d, ok := digitsOnly(dial); ok {
+	if d, ok := digitsOnly(dial); ok && !dottedQuad(dial) {
 		return t, fmt.Errorf("%w: %s is not in the phonebook", ErrUnknownNumber, d)
 	}
 	if storedNumber(dial) {
@@ -338,6 +339,15 @@ func splitDialUser(dial string) (user, rest string, at bool) {
 	return "", dial, false
 }
 
+// dottedQuad reports whether s is an IPv4 address (127.0.0.1): dialed
+// without a port it calls port 23, as with tcpser, once no phonebook
+// number matches it (modem trial: it was the number 127001, not in the
+// phonebook).
+func dottedQuad(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4()
+}
+
 func (pb *Phonebook) lookup(s string) *Entry {
 	if pb == nil || s == "" {
 		return nil
@@ -345,7 +355,9 @@ func (pb *Phonebook) lookup(s string) *Entry {
 	d, isNumber := digitsOnly(s)
 	for i := range pb.Entries {
 		e := &pb.Entries[i]
-		if strings.EqualFold(e.Name, s) {
+		// The dial string lost its spaces ("ATDT Echo Chamber" dials
+		// "EchoChamber"): a name matches without its own (modem trial).
+		if strings.EqualFold(e.Name, s) || strings.EqualFold(strings.ReplaceAll(e.Name, " ", ""), strings.ReplaceAll(s, " ", "")) {
 			return e
 		}
 		if isNumber && e.Number != "" {

@@ -27,6 +27,10 @@ address = "telnet://retro.example.org:23"
 mode = "plain"
 
 [[entry]]
+name = "Echo Chamber"
+address = "echo.example.org:23"
+
+[[entry]]
 name = "web"
 address = "ws://gw.example.net:8080/line"
 user = "bob"
@@ -68,6 +72,11 @@ func TestPhonebookResolve(t *testing.T) {
 		{"other.example.com", "telnet://other.example.com:23", "", "", "", ModeAuto},
 		{"other.example.com:6400", "telnet://other.example.com:6400", "", "", "", ModeAuto},
 		{"127.0.0.1:6400", "telnet://127.0.0.1:6400", "", "", "", ModeAuto},
+		// A bare IPv4 address is port 23, as with tcpser (modem trial).
+		{"192.168.1.10", "telnet://192.168.1.10:23", "", "", "", ModeAuto},
+		// A name with spaces, dialed without them (modem trial).
+		{"EchoChamber", "telnet://echo.example.org:23", "", "", "Echo Chamber", ModeAuto},
+		{"Echo Chamber", "telnet://echo.example.org:23", "", "", "Echo Chamber", ModeAuto},
 		{"[::1]:6400", "telnet://[::1]:6400", "", "", "", ModeAuto},
 		{"tcp://h.example:99", "tcp://h.example:99", "", "", "", ModeAuto},
 		// A user in a line URL is a user as in user@host:port.

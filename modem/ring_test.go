@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -211,4 +212,42 @@ func TestRunRingingCallerHangsUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.exp.expect(t, "hello")
+}
+
+// TestRunAnswerOffersEchoAndBusy: a plain call the modem answers on a
+// telnet line is offered WILL ECHO (the BBS on the DTE echoes; the
+// caller's telnet client must not echo too), and a second caller while
+// the line is in use hears BUSY before the hang-up. Modem trial: typing
+// showed twice, and a second caller was closed without a word.
+func TestRunAnswerOffersEchoAndBusy(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ans, addr := newTCPAnswerer(t, nil)
+	h := startModem(t, Options{Dialer: newFakeDialer(), Answerer: ans})
+	h.cmd(t, "ATE0S0=1", "OK\r\n")
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	h.exp.expect(t, "CONNECT 2400")
+	_ = first.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	for !bytes.Contains(got, []byte{255, 251, 1}) { // IAC WILL ECHO
+		b := make([]byte, 64)
+		n, err := first.Read(b)
+		if err != nil {
+			t.Fatalf("no IAC WILL ECHO in %v: %v", got, err)
+		}
+		got = append(got, b[:n]...)
+	}
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	_ = second.SetReadDeadline(time.Now().Add(10 * time.Second))
+	heard, _ := io.ReadAll(second)
+	if !bytes.Contains(heard, []byte("\r\nBUSY\r\n")) {
+		t.Errorf("a second caller heard %q, want BUSY", heard)
+	}
 }

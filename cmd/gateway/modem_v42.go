@@ -380,7 +380,7 @@ func (d *modemV42) verify(ctx context.Context, line transport.Line) (modem.Call,
 	tk := d.ticket
 	d.mu.Unlock()
 	if tk == nil {
-		return modem.LineCall(line, modem.ConnectInfo{Rate: d.rate}), nil
+		return modem.AnswerPlain(line, modem.ConnectInfo{Rate: d.rate}), nil
 	}
 	if lapmOpen == nil || lapmStart == nil {
 		return nil, errNoLAPM
