@@ -152,7 +152,7 @@ type modem struct {
 	call Call
 	// lineQ carries the DTE's data to the call's line (nil without a
 	// call); the forwarder reads it too (waitLineRoom).
-	lineQ      atomic.Pointer[lineQueue]
+	lineQ atomic.Pointer[lineQueue]
 	// online is set while the interpreter is online (what the DTE sends
 	// goes to the line): only then does the forwarder hold input back
 	// for the line (waitLineRoom); commands never wait for it.

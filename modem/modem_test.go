@@ -497,7 +497,7 @@ func TestAnswerToGoneDTEDiscarded(t *testing.T) {
 	m := &modem{ip: NewInterp(Config{}), now: time.Now, ctx: context.Background(), dteOut: make(chan dteChunk, 4)}
 	m.dteEpoch.Store(2)
 	for _, ev := range []event{
-		{kind: evDTE, data: []byte("ATE0\r"), epoch: 1}, // B
+		{kind: evDTE, data: []byte("ATE0\r"), epoch: 1},  // B
 		{kind: evDTE, data: []byte("ATS7?\r"), epoch: 2}, // C
 	} {
 		if err := m.handle(ev); err != nil {
