@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -91,6 +93,7 @@ type dialOptions struct {
 	tofu          bool
 	fingerprint   string
 	answer        string
+	answerFrom    []netip.Prefix // besides the gateway's address, where a text callback may come from
 	answerTimeout time.Duration
 	timeout       time.Duration
 	v42           string
@@ -110,6 +113,16 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.fingerprint, "fingerprint", "", "accept only this host key (SHA256:... or base64 key); recorded if the host is new")
 	fs.StringVar(&o.answer, "answer", "", "listen on line address `ADDR` for the gateway's callback and answer it")
 	fs.DurationVar(&o.answerTimeout, "answer-timeout", 3*time.Minute, "how long to wait for the callback")
+	fs.Func("answer-from", "with --answer, also take a text-login callback from `ADDR` (an IP address or prefix, 192.0.2.0/24; repeat or separate with commas): by default only the address the call went to", func(s string) error {
+		for _, a := range strings.Split(s, ",") {
+			p, err := parseAddrOrPrefix(strings.TrimSpace(a))
+			if err != nil {
+				return err
+			}
+			o.answerFrom = append(o.answerFrom, p)
+		}
+		return nil
+	})
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "bound on connecting and the handshake (time at the user and password prompts not counted)")
 	fs.StringVar(&o.v42, "v42", "detect", "V.42 `mode`: detect, lapm (no detection phase) or off (text login)")
 	text := fs.Bool("text", false, "text login: connect the terminal to the line as it is (same as --v42 off)")
@@ -196,7 +209,10 @@ type caller struct {
 	window     transport.WindowSize
 	listener   transport.Listener
 	answered   time.Time // when the line was connected (the gateway's login time runs from then)
-	prompted   bool      // the user or password was asked for on the terminal
+	// gatewayAddr is the address the text call reached (the line's
+	// remote), from which its callback is taken.
+	gatewayAddr netip.Addr
+	prompted    bool // the user or password was asked for on the terminal
 }
 
 // notice writes a line for the user on stderr (CR LF in raw mode).
@@ -442,6 +458,9 @@ func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *sessi
 // ended (to call back) is followed by the callback.
 func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []byte) error {
 	c.notice("connected to %s (text). %s", c.o.url.Redacted(), c.escapeHint())
+	if ap, err := netip.ParseAddrPort(line.Info().RemoteAddr); err == nil {
+		c.gatewayAddr = ap.Addr().Unmap()
+	}
 	var conn io.ReadWriteCloser = line
 	if len(leftover) > 0 {
 		conn = &leftoverConn{Line: line, rest: leftover}
@@ -469,11 +488,11 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 		c.notice("the gateway will call back the address registered for this account; to take that call with dial, call with --answer ADDR")
 		return nil
 	}
-	cb, err := c.acceptCallback(ctx)
+	cb, err := c.acceptCallback(ctx, c.fromGateway)
 	if err != nil {
 		return err
 	}
-	c.notice("callback answered (text): type your user name to accept it")
+	c.notice("callback answered (text) from %s: type your user name to accept it", cb.Info().RemoteAddr)
 	s = c.newSession(cb, cb)
 	if _, err := c.runSession(ctx, s); err != nil {
 		return fmt.Errorf("%w: the callback line dropped: %w", errDropped, err)
@@ -488,19 +507,66 @@ func (c *caller) escapeHint() string {
 	return "End of input hangs up."
 }
 
-// acceptCallback waits on --answer for the gateway's call.
-func (c *caller) acceptCallback(ctx context.Context) (transport.Line, error) {
+// acceptCallback waits on --answer for the gateway's call: the first
+// line that from (nil: any) takes; the others are hung up.
+func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) bool) (transport.Line, error) {
 	c.notice("waiting up to %v for the callback on %s", c.o.answerTimeout, c.listener.Addr())
 	actx, cancel := context.WithTimeout(ctx, c.o.answerTimeout)
 	defer cancel()
-	line, err := c.listener.Accept(actx)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
+	for {
+		line, err := c.listener.Accept(actx)
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
+			}
+			return nil, fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, err)
 		}
-		return nil, fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, err)
+		if from == nil || from(line) {
+			return line, nil
+		}
+		c.notice("a call on %s from %s hung up: not the gateway's address %s (--answer-from ADDR takes it)", c.listener.Addr(), line.Info().RemoteAddr, c.gatewayAddr)
+		go line.Close() // a telnet line's Close may linger
 	}
-	return line, nil
+}
+
+// fromGateway reports whether a text callback on l comes from the
+// address the call went to, or one of --answer-from. A text callback
+// proves nothing of itself (a V.42 one proves its ticket): the first
+// caller on the --answer port would otherwise get the terminal, and the
+// user's typing, password included (security review).
+func (c *caller) fromGateway(l transport.Line) bool {
+	ap, err := netip.ParseAddrPort(l.Info().RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	if a == c.gatewayAddr {
+		return true
+	}
+	for _, p := range c.o.answerFrom {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseAddrOrPrefix reads an IP address (a single-address prefix) or a
+// prefix.
+func parseAddrOrPrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("not an IP address or prefix: %q", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("not an IP address or prefix: %q", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // leftoverConn returns octets read during detection first.

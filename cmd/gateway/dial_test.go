@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -299,6 +300,66 @@ func TestDialTextCallback(t *testing.T) {
 	}
 	if !strings.HasSuffix(r.stdout.String(), "welcome back\r\n") {
 		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
+// TestDialTextCallbackOnlyFromGateway: a text callback proves nothing of
+// itself, so --answer takes it only from the address the call went to
+// (or --answer-from): a caller from elsewhere that gets in first is hung
+// up and never sees the terminal's typing. Security review: the first
+// connection to the --answer port got the terminal, and with a fake
+// prompt the user's password.
+func TestDialTextCallbackOnlyFromGateway(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	answer := freeAddr(t)
+	intruderDone := make(chan []byte, 1)
+	done := make(chan string, 1)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("login: "))
+		readUntilLine(t, line, "\r")
+		line.Write([]byte("\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"))
+		line.Close()
+		// Someone else on the answer port first.
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+		in, err := d.Dial("tcp", strings.TrimPrefix(answer, "telnet://"))
+		if err != nil {
+			t.Errorf("intruder: %v", err)
+			return
+		}
+		in.Write([]byte("Re-enter your password: "))
+		_ = in.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, _ := io.ReadAll(in)
+		in.Close()
+		intruderDone <- got
+		cb, err := transport.Dial(t.Context(), answer)
+		if err != nil {
+			t.Errorf("calling back: %v", err)
+			return
+		}
+		defer cb.Close()
+		cb.Write([]byte("Type your user name to accept: "))
+		done <- readUntilLine(t, cb, "\r")
+		cb.Write([]byte("welcome back\r\n"))
+	})
+	r := startDial(t, nil, "--text", "--answer", answer, addr)
+	waitFor(t, func() bool { return strings.Contains(r.stdout.String(), "login: ") })
+	r.stdin.Write([]byte("carol\r"))
+	if got := <-intruderDone; bytes.Contains(got, []byte("carol")) {
+		t.Errorf("the intruder read %q", got)
+	}
+	if strings.Contains(r.stdout.String(), "Re-enter") {
+		t.Errorf("the intruder reached the terminal: %q", r.stdout)
+	}
+	waitFor(t, func() bool { return strings.Contains(r.stdout.String(), "accept: ") })
+	r.stdin.Write([]byte("carol\r"))
+	if got := <-done; got != "carol\r" {
+		t.Errorf("callback confirmation %q", got)
+	}
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "from 127.0.0.2:") || !strings.Contains(r.stderr.String(), "hung up: not the gateway's address 127.0.0.1") {
+		t.Errorf("stderr does not tell of the intruder:\n%s", r.stderr)
 	}
 }
 
