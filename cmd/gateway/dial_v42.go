@@ -60,7 +60,13 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 				line.Close()
 				return fmt.Errorf("%w: %s answered without V.42, but its host key is pinned (--fingerprint or %s): a text login cannot prove it is that gateway, and what you type would go in clear; use --text to log in anyway", errProtocol, c.o.url.Host, c.o.knownHosts)
 			}
-			c.notice("the gateway has no V.42: text login")
+			if line.Info().Secure {
+				c.notice("the gateway has no V.42: text login")
+			} else {
+				// Security review: someone on the path can make the
+				// detection fail; say what that costs.
+				c.notice("the gateway has no V.42: text login, in clear: nothing proves who answered, and what you type, a password too, crosses the network unencrypted")
+			}
 			return c.textCall(ctx, line, left)
 		}
 		leftover = left
