@@ -118,9 +118,12 @@ type CallbackConfig struct {
 
 // PlaceCallback runs phases v–vi as the gateway on the new call it placed to
 // the ticket's user: it sends CALLBACK with conn.ExchangeXID and checks the
-// caller's ACCEPT. The ticket is used up when the caller accepts; after a
-// failure it may be retried on another call until it expires (a *RejectError
-// from the caller means it refused: retrying is pointless).
+// caller's ACCEPT. The ticket is used up once CALLBACK has been handed to
+// conn, whatever follows (an ACCEPT, a REJECT, a wrong answer, the line
+// dropping): no CALLBACK token is sent twice, even under a fresh
+// ephemeral key, to a line that may not be the caller's
+// (docs/access-security.md §3). An attempt that fails before that may be
+// retried on another call until the ticket expires.
 func PlaceCallback(ctx context.Context, conn XIDConn, t *Ticket, cfg CallbackConfig) (Transform, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
@@ -136,14 +139,16 @@ func PlaceCallback(ctx context.Context, conn XIDConn, t *Ticket, cfg CallbackCon
 		return nil, err
 	}
 	defer clear(psk[:])
-	tr, err := placeCallback(ctx, conn, t, id, &psk, cfg)
-	t.end(err == nil)
+	var sent bool
+	tr, err := placeCallback(ctx, conn, t, id, &psk, cfg, &sent)
+	t.end(err == nil || sent)
 	return tr, err
 }
 
 // placeCallback runs the attempt with PlaceCallback's copy of the psk (by
 // pointer, so that no further copy outlives the attempt unwiped).
-func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen]byte, psk *[pskLen]byte, cfg CallbackConfig) (Transform, error) {
+// *sent is set once CALLBACK is handed to conn.
+func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen]byte, psk *[pskLen]byte, cfg CallbackConfig, sent *bool) (Transform, error) {
 	prologue, err := callbackPrologue(id, conn.NegotiationTranscript())
 	if err != nil {
 		return nil, err
@@ -167,6 +172,7 @@ func placeCallback(ctx context.Context, conn XIDConn, t *Ticket, id [ticketIDLen
 	if err != nil {
 		return nil, fmt.Errorf("auth: writing CALLBACK: %w", err)
 	}
+	*sent = true
 	resp, err := conn.ExchangeXID(ctx, appendCallback(nil, id, msg))
 	if err != nil {
 		return nil, fmt.Errorf("auth: sending CALLBACK: %w", err)

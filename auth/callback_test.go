@@ -70,11 +70,17 @@ func TestCallbackTicketUsedTwiceByGateway(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	gt, _, _, acc := callbackFixture(t)
 	ticket := gt.clone()
-	// A failed attempt (the line dropped before ACCEPT) leaves the ticket
-	// for a retry.
+	// An attempt whose line dropped after CALLBACK went out spends the
+	// ticket: no CALLBACK is sent twice (§3; security review: the
+	// ticket was kept for a retry, which only callbackd refused).
+	dropped := gt.clone()
 	conn := &scriptConn{transcript: testCallbackTranscript}
-	if _, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Now: fixedNow}); !errors.Is(err, errScriptEnd) {
+	if _, err := PlaceCallback(context.Background(), conn, dropped, CallbackConfig{Now: fixedNow}); !errors.Is(err, errScriptEnd) {
 		t.Fatalf("dropped attempt: %v", err)
+	}
+	conn = &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{acc}}
+	if _, err := PlaceCallback(context.Background(), conn, dropped, CallbackConfig{Now: fixedNow}); !errors.Is(err, ErrTicketUsed) || len(conn.sentCmds) != 0 || !dropped.Spent() {
+		t.Fatalf("a retry after CALLBACK went out: %v, %d sent", err, len(conn.sentCmds))
 	}
 	conn = &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{acc}}
 	if _, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Rand: newRecRand("gateway callback phase"), Now: fixedNow}); err != nil {
