@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/bridge"
@@ -240,17 +241,50 @@ func (f *controlFlags) socket() (string, error) {
 		if f.config != "" {
 			c, err := config.LoadSettings(f.config)
 			if err != nil {
-				return "", err
+				// Mid-edit or mid-incident the file may not pass:
+				// its state_dir is all these commands need (operator
+				// trial: gateway calls and hangup refused to work).
+				d, ok := stateDirOf(f.config)
+				if !ok {
+					return "", fmt.Errorf("%w (give the gateway's state directory with --state-dir DIR)", err)
+				}
+				fmt.Fprintf(os.Stderr, "gateway: warning: %s does not pass gateway check; using its state_dir %s\n", f.config, d)
+				return socketIn(d)
 			}
 			cfg = c
 		}
 		dir = cfg.StateDir
 	}
+	return socketIn(dir)
+}
+
+// socketIn is the control socket's path in the state directory dir.
+func socketIn(dir string) (string, error) {
 	path := filepath.Join(dir, controlSocketName)
 	if len(path) > maxSocketPath {
 		return "", fmt.Errorf("state_dir %s: the path is too long for a Unix socket, so the gateway runs without a control socket (it logged \"no control socket\" at start)", dir)
 	}
 	return path, nil
+}
+
+// stateDirOf reads only state_dir from the configuration file path (the
+// default when it has none; relative to the file, as the gateway takes
+// it), for a file that does not pass as a whole; false when not even
+// that can be read (a TOML syntax error).
+func stateDirOf(path string) (string, bool) {
+	var c struct {
+		StateDir string `toml:"state_dir"`
+	}
+	if _, err := toml.DecodeFile(path, &c); err != nil {
+		return "", false
+	}
+	switch {
+	case c.StateDir == "":
+		return config.DefaultStateDir(), true
+	case !filepath.IsAbs(c.StateDir):
+		return filepath.Join(filepath.Dir(path), c.StateDir), true
+	}
+	return c.StateDir, true
 }
 
 // controlClient is an HTTP client of the control socket at path.

@@ -227,3 +227,32 @@ func TestServeCallsListsCallbacks(t *testing.T) {
 		t.Error("the withdrawn callback was placed")
 	}
 }
+
+// TestCallsWithBrokenConfig: gateway calls and hangup need only the
+// configuration's state_dir: a file that does not pass (mid-edit) still
+// finds the control socket, with a warning; one that is not TOML at all
+// says to use --state-dir. Operator trial: a typo anywhere in the file
+// made both refuse to work.
+func TestCallsWithBrokenConfig(t *testing.T) {
+	g := newGateway(t, gwOpts{})
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(g.cfgPath, append([]byte("gatway_name = \"typo\"\n"), conf...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runGateway(t, "calls", "--config", g.cfgPath)
+	if code != exitOK || !strings.Contains(out, "no calls in progress") || !strings.Contains(errOut, "does not pass gateway check; using its state_dir "+filepath.Join(g.dir, "state")) {
+		t.Errorf("calls with a configuration that does not pass: exit %d, %q, %q", code, out, errOut)
+	}
+	if err := os.WriteFile(g.cfgPath, []byte("state_dir = \"unterminated\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runGateway(t, "hangup", "--config", g.cfgPath, "1"); code == exitOK || !strings.Contains(errOut, "--state-dir DIR") {
+		t.Errorf("hangup with a file that is not TOML: exit %d, %q", code, errOut)
+	}
+	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil { // for the stop
+		t.Fatal(err)
+	}
+}
