@@ -3,8 +3,12 @@
 # `make fuzz` fuzzes every decoder for a bounded time.
 .PHONY: build test run fuzz bench clean
 
+# The version `gateway version`, the log's "starting" line and the
+# dialgate_build_info metric report: the commit, from git when there is one.
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	go build -o bin/gateway ./cmd/gateway
+	go build -ldflags "-X main.version=$(VERSION)" -o bin/gateway ./cmd/gateway
 
 test:
 	scripts/test

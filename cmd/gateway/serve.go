@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -100,6 +101,7 @@ to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
 		return exitFailure
 	}
 	defer func() { _ = log.Sync() }()
+	log.Info("starting", zap.String("version", versionString()), zap.String("go", runtime.Version()), zap.Int("pid", os.Getpid()))
 	if err := hardenProcess(); err != nil {
 		log.Warn("the process stays dumpable (core files, ptrace by its user)", zap.Error(err))
 	}

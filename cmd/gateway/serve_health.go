@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,7 +62,13 @@ func health(g healthSource) (int, string) {
 // dialgate_draining, dialgate_maintenance and dialgate_state_dir_writable,
 // 0 or 1, and dialgate_lines_max, the lines there are.
 func registerHealthMetrics(reg prometheus.Registerer, g healthSource) {
-	reg.MustRegister(
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "dialgate_build_info",
+		Help:        "1, labelled with the gateway's version (and commit) and Go version: an upgrade shows here.",
+		ConstLabels: prometheus.Labels{"version": versionString(), "goversion": runtime.Version()},
+	})
+	info.Set(1)
+	reg.MustRegister(info,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialgate_draining",
 			Help: "1 once the gateway stops answering calls (SIGTERM) and waits for the calls in progress, else 0.",

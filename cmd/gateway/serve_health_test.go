@@ -41,6 +41,10 @@ func TestServeHealthz(t *testing.T) {
 		t.Errorf("/healthz of a fresh gateway: %d %q", code, body)
 	}
 	m := g.metricsGet("/metrics")
+	// The version, to confirm an upgrade (operator trial).
+	if !strings.Contains(m, "\ndialgate_build_info{goversion=\"go") || !strings.Contains(m, `version="`) || !strings.Contains(g.log.String(), `"msg":"starting","version":"`) {
+		t.Errorf("no dialgate_build_info, or no version at the start:\n%s\n%s", m, g.log.String())
+	}
 	if !strings.Contains(m, "\ndialgate_draining 0\n") || !strings.Contains(m, "\ndialgate_state_dir_writable 1\n") {
 		t.Errorf("/metrics of a fresh gateway lacks the health gauges:\n%s", m)
 	}
