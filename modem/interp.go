@@ -67,6 +67,7 @@ func (k ActionKind) String() string {
 type Action struct {
 	Kind    ActionKind
 	Dial    string  // ActDial: the dial string (see dialString: a quoted one as it is)
+	Mode    Mode    // ActDial: the call mode \N selects, for a dial string that is no phonebook entry
 	Profile Profile // ActSave: the profile to store
 	Why     string  // ActHangup: the cause for the driver's log, if told
 }
@@ -693,7 +694,7 @@ func (m *Interp) execute(now time.Time, line []byte) {
 		m.lastDial = ex.dial
 		m.state = StateDialing
 		m.callStart = now
-		m.act(Action{Kind: ActDial, Dial: ex.dial})
+		m.act(Action{Kind: ActDial, Dial: ex.dial, Mode: ModeOfEC(m.p.EC)})
 		return
 	case finalAnswer:
 		if !m.ringing {
@@ -733,7 +734,7 @@ func upper(c byte) byte {
 
 // profileLine formats the settings part of &V.
 func profileLine(p *Profile) string {
-	return fmt.Sprintf("E%d Q%d V%d X%d &C%d &D%d &K%d &S%d", b2i(p.Echo), b2i(p.Quiet), b2i(p.Verbose), p.X, p.DCD, p.DTR, p.Flow, p.DSR)
+	return fmt.Sprintf("E%d Q%d V%d X%d &C%d &D%d &K%d &S%d \\N%d", b2i(p.Echo), b2i(p.Quiet), b2i(p.Verbose), p.X, p.DCD, p.DTR, p.Flow, p.DSR, p.EC)
 }
 
 func b2i(b bool) int {

@@ -111,15 +111,15 @@ func TestSaveAndRestoreProfile(t *testing.T) {
 }
 
 func TestListProfile(t *testing.T) {
-	m := newTestInterp(t, "ATS0=1S95=47&W|ATS0=3X2")
+	m := newTestInterp(t, "ATS0=1S95=47&W|ATS0=3X2\\N0")
 	out := m.FromDTE(t0, []byte("AT&V\r"))
 	// One block per profile, its lines not double-spaced.
 	want := "\r\nACTIVE PROFILE:\r\n" +
-		"E0 Q0 V1 X2 &C1 &D2 &K0 &S0\r\n" +
+		"E0 Q0 V1 X2 &C1 &D2 &K0 &S0 \\N0\r\n" +
 		"S00:003 S01:000 S02:043 S03:013 S04:010 S05:008 S06:002 S07:050\r\n" +
 		"S08:002 S09:006 S10:014 S11:095 S12:050 S95:047\r\n" +
 		"\r\nSTORED PROFILE 0:\r\n" +
-		"E0 Q0 V1 X4 &C1 &D2 &K0 &S0\r\n" +
+		"E0 Q0 V1 X4 &C1 &D2 &K0 &S0 \\N3\r\n" +
 		"S00:001 S01:000 S02:043 S03:013 S04:010 S05:008 S06:002 S07:050\r\n" +
 		"S08:002 S09:006 S10:014 S11:095 S12:050 S95:047\r\n" +
 		ok

@@ -561,7 +561,7 @@ func (m *modem) apply(out Output) {
 	for _, a := range out.Actions {
 		switch a.Kind {
 		case ActDial:
-			m.dial(a.Dial)
+			m.dial(a.Dial, a.Mode)
 		case ActHangup:
 			if a.Why != "" {
 				m.logf("modem: hang up: %s", a.Why)
@@ -612,7 +612,7 @@ func (m *modem) toDTE(b []byte) {
 
 // dial starts placing a call in its own goroutine; the result comes back
 // as evDialed with the attempt's generation.
-func (m *modem) dial(s string) {
+func (m *modem) dial(s string, mode Mode) {
 	m.dropCall()
 	m.gen++
 	gen := m.gen
@@ -624,6 +624,12 @@ func (m *modem) dial(s string) {
 		}
 	}
 	t, err := pb.Resolve(s)
+	if err == nil && t.Name == "" && mode != "" {
+		// No phonebook entry: \N says how to call (AT\N0, a plain
+		// call without the V.42 detection characters a BBS's login
+		// prompt would read: modem trial).
+		t.Mode = mode
+	}
 	if err != nil {
 		m.goFunc(func() {
 			// The phonebook's words say what is wrong (not in it, a

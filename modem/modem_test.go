@@ -635,3 +635,33 @@ func TestRunAnswererRetriesAfterFailure(t *testing.T) {
 		t.Errorf("the failed accept is not logged: %q", logs.lines)
 	}
 }
+
+// TestRunErrorControlMode: \N chooses how a dial string that is no
+// phonebook entry is called: \N0 plain (no V.42 detection characters in
+// a BBS's login prompt), \N2 V.42 required, \N3 (factory) auto; a
+// phonebook entry keeps its own mode. Modem trial: every call to a
+// telnet BBS by address began with 44 octets of detection pattern.
+func TestRunErrorControlMode(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	d.fail = &DialError{Reason: ReasonNoAnswer, Explain: "test"}
+	pb := &Phonebook{Entries: []Entry{{Name: "bbs", Address: "telnet://bbs.example:23", Mode: ModeV42}}}
+	h := startModem(t, Options{Dialer: d, Phonebook: pb})
+	h.cmd(t, "ATE0", "OK\r\n")
+	for _, c := range []struct {
+		cmd, dial string
+		want      Mode
+	}{
+		{"ATDThost:1", "host:1", ModeAuto},
+		{"AT\\N0DThost:1", "host:1", ModePlain},
+		{"AT\\N2DThost:1", "host:1", ModeV42},
+		{"AT\\N0DTbbs", "bbs", ModeV42},
+		{"AT\\N3DThost:1", "host:1", ModeAuto},
+	} {
+		h.cmd(t, c.cmd, "NO ANSWER\r\n")
+		if tg := <-d.targets; tg.Mode != c.want {
+			t.Errorf("%s: dialed %+v, want mode %q", c.cmd, tg, c.want)
+		}
+	}
+	h.cmd(t, "AT\\N8", "ERROR\r\n")
+}

@@ -37,7 +37,7 @@ var ignored = map[string]int{
 	"B": 1, "C": 1, "F": 1, "L": 3, "M": 3, "N": 1, "P": 0, "T": 0, "W": 2, "Y": 1,
 	"&A": 3, "&B": 2, "&E": 15, "&G": 2, "&H": 7, "&I": 5, "&J": 1, "&L": 1, "&M": 5,
 	"&N": 20, "&P": 3, "&Q": 9, "&R": 2, "&T": 8, "&U": 20, "&X": 2, "&Y": 3,
-	"\\A": 3, "\\B": 9, "\\G": 1, "\\J": 1, "\\K": 5, "\\N": 7, "\\Q": 3, "\\T": 90, "\\V": 2,
+	"\\A": 3, "\\B": 9, "\\G": 1, "\\J": 1, "\\K": 5, "\\Q": 3, "\\T": 90, "\\V": 2,
 	"%C": 3, "%E": 2,
 }
 
@@ -174,7 +174,19 @@ func (ex *executor) run() (Result, string) {
 			}
 		case '\\', '%':
 			l, ok := ex.next()
-			if !ok || !ex.ignore(string(c)+string(l)) {
+			if !ok {
+				return ResError, ""
+			}
+			if c == '\\' && upper(l) == 'N' {
+				// \N: error control for calls dialed by address.
+				n, ok := ex.number()
+				if !ok || n > MaxEC {
+					return ResError, ""
+				}
+				m.p.EC = n
+				continue
+			}
+			if !ex.ignore(string(c) + string(l)) {
 				return ResError, ""
 			}
 		case '+':

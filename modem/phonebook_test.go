@@ -221,7 +221,7 @@ func TestProfileFile(t *testing.T) {
 	if err != nil || p != Factory() {
 		t.Fatalf("missing profile: %v", err)
 	}
-	p.Echo, p.X, p.DTR = false, 2, 0
+	p.Echo, p.X, p.DTR, p.EC = false, 2, 0, 0
 	p.Regs[0], p.Regs[95] = 3, 47
 	if err := SaveProfile(path, p); err != nil {
 		t.Fatal(err)
@@ -234,7 +234,14 @@ func TestProfileFile(t *testing.T) {
 	if err != nil || q != p {
 		t.Fatalf("round trip: %v\n%+v\n%+v", err, q, p)
 	}
-	for _, bad := range []string{"x = 9\n", "registers = { S1000 = 1 }\n", "registers = { S1 = 300 }\n", "registers = { Q1 = 1 }\n", "registers = { S01 = 1 }\n", "nonsense = 1\n", "x = \n"} {
+	// A file from before \N: the factory auto-reliable.
+	if err := os.WriteFile(path, []byte("x = 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := LoadProfile(path); err != nil || q.EC != 3 {
+		t.Errorf("a profile without ec: %+v, %v", q, err)
+	}
+	for _, bad := range []string{"x = 9\n", "ec = 8\n", "registers = { S1000 = 1 }\n", "registers = { S1 = 300 }\n", "registers = { Q1 = 1 }\n", "registers = { S01 = 1 }\n", "nonsense = 1\n", "x = \n"} {
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,27 @@ type Profile struct {
 	DTR     int  // &D: 0 ignore DTR, 1 escape on drop, 2 hang up, 3 reset
 	DSR     int  // &S: 0 DSR always on, 1 DSR on while a call is in progress
 	Flow    int  // &K: 0-2 none, 3 RTS/CTS, 4 and 5 XON/XOFF, 6 both (see FlowOf)
-	Regs    [NumRegs]byte
+	// EC is \N, the error control of calls dialed by address (see
+	// ModeOfEC): 0 and 1 normal (no V.42: a plain call), 2 and 4
+	// reliable (V.42 required), 3 and 5-7 auto-reliable (the factory
+	// value: V.42 when the other end answers it).
+	EC   int
+	Regs [NumRegs]byte
+}
+
+// MaxEC is the largest \N value.
+const MaxEC = 7
+
+// ModeOfEC is the call mode \N selects for a dial string that is not a
+// phonebook entry (an entry has its own mode).
+func ModeOfEC(n int) Mode {
+	switch n {
+	case 0, 1:
+		return ModePlain
+	case 2, 4:
+		return ModeV42
+	}
+	return ModeAuto
 }
 
 // MaxFlow is the largest &K value.
@@ -90,7 +110,7 @@ func FlowOf(k int) Flow {
 // chooses the flow control at start; a Hayes modem's factory &K3 would
 // stall a DTE whose cable has no RTS/CTS.)
 func Factory() Profile {
-	p := Profile{Echo: true, Verbose: true, X: 4, DCD: 1, DTR: 2}
+	p := Profile{Echo: true, Verbose: true, X: 4, DCD: 1, DTR: 2, EC: 3}
 	p.Regs[RegEscape] = '+'
 	p.Regs[RegCR] = '\r'
 	p.Regs[RegLF] = '\n'
@@ -115,6 +135,7 @@ type profileFile struct {
 	DTR     int            `toml:"dtr"`
 	DSR     int            `toml:"dsr"`
 	Flow    int            `toml:"flow"`
+	EC      *int           `toml:"ec"` // \N; absent (files from before it): the factory 3
 	Regs    map[string]int `toml:"registers"`
 }
 
@@ -146,6 +167,12 @@ func LoadProfile(path string) (Profile, error) {
 		return Profile{}, fmt.Errorf("%w %s: x, dcd, dtr, dsr or flow out of range", ErrProfile, path)
 	}
 	p.X, p.DCD, p.DTR, p.DSR, p.Flow = f.X, f.DCD, f.DTR, f.DSR, f.Flow
+	if f.EC != nil {
+		if *f.EC < 0 || *f.EC > MaxEC {
+			return Profile{}, fmt.Errorf("%w %s: ec out of range", ErrProfile, path)
+		}
+		p.EC = *f.EC
+	}
 	for k, v := range f.Regs {
 		var n int
 		if _, err := fmt.Sscanf(k, "S%d", &n); err != nil || n < 0 || n >= NumRegs || fmt.Sprintf("S%d", n) != k {
@@ -163,7 +190,8 @@ func LoadProfile(path string) (Profile, error) {
 // mode 0600. Only registers that differ from the factory profile are
 // written.
 func SaveProfile(path string, p Profile) error {
-	f := profileFile{Echo: p.Echo, Quiet: p.Quiet, Verbose: p.Verbose, X: p.X, DCD: p.DCD, DTR: p.DTR, DSR: p.DSR, Flow: p.Flow, Regs: map[string]int{}}
+	ec := p.EC
+	f := profileFile{Echo: p.Echo, Quiet: p.Quiet, Verbose: p.Verbose, X: p.X, DCD: p.DCD, DTR: p.DTR, DSR: p.DSR, Flow: p.Flow, EC: &ec, Regs: map[string]int{}}
 	fac := Factory()
 	for i, v := range p.Regs {
 		if v != fac.Regs[i] {
