@@ -156,7 +156,12 @@ type modem struct {
 	// online is set while the interpreter is online (what the DTE sends
 	// goes to the line): only then does the forwarder hold input back
 	// for the line (waitLineRoom); commands never wait for it.
-	online     atomic.Bool
+	online atomic.Bool
+	// fromLine is what the line delivered after the modem left the
+	// online state (its reader had read it already): it reaches the
+	// DTE after ATO. The reader reads no more meanwhile (waitOnline),
+	// so the rest waits in the line, as on tcpser.
+	fromLine   []byte
 	cancelDial context.CancelFunc
 	incoming   Incoming
 	// incomingDone ends the goroutine watching incoming's Gone channel.
@@ -470,6 +475,10 @@ func (m *modem) handle(ev event) error {
 		if ev.gen != m.gen || m.call == nil {
 			return nil
 		}
+		if m.ip.State() == StateOnlineCommand && len(m.fromLine)+len(ev.data) <= maxHeldFromLine {
+			m.fromLine = append(m.fromLine, ev.data...)
+			return nil
+		}
 		out, n := m.ip.FromLine(ev.data)
 		if n > 0 {
 			m.logf("modem: %d octets from the line discarded in command mode", n)
@@ -685,9 +694,47 @@ func (m *modem) answer() {
 // and wakes it when that stops (+++, a DTR drop under &D1, a hang-up).
 func (m *modem) noteOnline() {
 	on := m.ip.State() == StateOnline
-	if m.online.Swap(on) && !on {
-		if q := m.lineQ.Load(); q != nil {
-			q.wake()
+	if m.online.Swap(on) == on {
+		return
+	}
+	if q := m.lineQ.Load(); q != nil {
+		q.wake() // the forwarder (off) and the line's reader (on)
+	}
+	if on && len(m.fromLine) > 0 {
+		b := m.fromLine
+		m.fromLine = nil
+		out, _ := m.ip.FromLine(b)
+		m.apply(out)
+	}
+}
+
+// maxHeldFromLine bounds fromLine: what the reader had read, and sent
+// the loop, when the modem left the online state (a few reads).
+const maxHeldFromLine = 256 << 10
+
+// waitOnline holds the line's reader while the call is up and the modem
+// is not online (command mode after +++, or &D1's DTR drop): what the
+// remote sends waits in the line until ATO, as on tcpser, instead of
+// being thrown away (modem trial: a BBS's output while the user was in
+// command mode was lost). False when Run ends. A call that ended (the
+// queue closed: a hang-up, or the writer's failure) is read at once, so
+// that its end is reported.
+func (m *modem) waitOnline(q *lineQueue) bool {
+	for {
+		q.mu.Lock()
+		closed, ch := q.closed, q.took
+		q.mu.Unlock()
+		if closed {
+			return true
+		}
+		// online after took: noteOnline swaps it before it wakes took.
+		if m.online.Load() {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-m.ctx.Done():
+			return false
 		}
 	}
 }
@@ -702,6 +749,9 @@ func (m *modem) startCall(c Call) {
 	m.goFunc(func() {
 		buf := make([]byte, 4096)
 		for {
+			if !m.waitOnline(q) {
+				return
+			}
 			n, err := c.Read(buf)
 			if n > 0 {
 				if !m.send(event{kind: evLine, gen: gen, data: append([]byte(nil), buf[:n]...)}) {
@@ -725,6 +775,7 @@ func (m *modem) dropCall() {
 		m.cancelDial = nil
 	}
 	m.gen++ // late results of the old attempt are stale
+	m.fromLine = nil
 	if m.call != nil {
 		m.lineQ.Swap(nil).close()
 		m.closeCall(m.call)

@@ -665,3 +665,29 @@ func TestRunErrorControlMode(t *testing.T) {
 	}
 	h.cmd(t, "AT\\N8", "ERROR\r\n")
 }
+
+// TestRunRemoteDataHeldInCommandMode: what the remote sends while the
+// modem is in command mode (after +++) waits in the line and reaches the
+// DTE after ATO, as on tcpser. Modem trial: it was thrown away.
+func TestRunRemoteDataHeldInCommandMode(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0S12=5", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	remote := <-d.remotes
+	defer remote.Close()
+	h.exp.expect(t, "CONNECT 33600/LAPM\r\n")
+	h.escape(t, 100*time.Millisecond)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := remote.Write([]byte("late output\r\n"))
+		wrote <- err
+	}()
+	h.cmd(t, "ATS7?", "OK\r\n") // in command mode: the remote's output waits
+	h.send(t, "ATO\r")
+	h.exp.expect(t, "CONNECT 33600/LAPM\r\nlate output\r\n")
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}
