@@ -18,6 +18,7 @@ import (
 
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/sockstate"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
@@ -649,6 +650,58 @@ func (c *call) enter(phase string) bool {
 	return true
 }
 
+// reasonGoneWhileDialling is the record's reason for a caller that hung
+// up while its backend was being dialled.
+const reasonGoneWhileDialling = "caller hung up while the backend was being dialled"
+
+// dialCheck is how often the caller's socket is asked, while its backend
+// is dialled, whether the caller is still there (a variable for tests).
+var dialCheck = 500 * time.Millisecond
+
+// watchDial returns a context for dialling the backend that ends when
+// the caller hangs up meanwhile (its socket says FIN or reset: nothing
+// is read from the line during the dial), and a func that stops the
+// watch and reports whether that happened. Before, a backend that did
+// not answer (SYN dropped) held the line for its connect_timeout after
+// the caller had gone, and the record blamed the backend (operator
+// trial). Lines that cannot tell (in-memory, V.42's LAPM has its own
+// line under it: asked through it) are not watched.
+func (c *call) watchDial(ctx context.Context) (context.Context, func() bool) {
+	ps, ok := lineAs[peerStater](c.line)
+	if !ok {
+		return ctx, func() bool { return false }
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	var mu sync.Mutex
+	gone, stopped := false, false
+	var t *time.Timer
+	var tick func()
+	tick = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if st := ps.PeerState(); st == sockstate.HalfClosed || st == sockstate.Gone {
+			gone = true
+			cancel()
+			return
+		}
+		t.Reset(dialCheck)
+	}
+	mu.Lock()
+	t = time.AfterFunc(dialCheck, tick)
+	mu.Unlock()
+	return dctx, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+		cancel()
+		return gone
+	}
+}
+
 // onOwnStack runs f on a goroutine of its own and returns when f has
 // returned.
 //
@@ -695,17 +748,23 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		conn BackendConn
 		err  error
 	)
+	dctx, callerGone := c.watchDial(ctx)
 	onOwnStack(func() {
-		conn, err = be.Connect(ctx, Session{
+		conn, err = be.Connect(dctx, Session{
 			Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
 			Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
 			Term: c.line.Info().TermType, Window: win.bound(c.line.Info().Window),
 		})
 	})
+	gone := callerGone()
 	if err != nil {
 		if r, why, msg, ok := c.operatorEnd(); ok {
 			// HangUp cut the dial short: not the backend's fault.
 			c.end(r, why, msg)
+			return
+		}
+		if gone {
+			c.end(store.ResultAbandoned, reasonGoneWhileDialling, "")
 			return
 		}
 		c.log.Warn("backend unavailable", zap.String("backend", name), zap.Error(err))
