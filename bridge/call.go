@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -671,23 +672,36 @@ func (c *call) watchDial(ctx context.Context) (context.Context, func() bool) {
 	if !ok {
 		return ctx, func() bool { return false }
 	}
+	// A FIN alone may be a half-close of a caller that still reads (a
+	// script whose input ended: gateway dial half-closes a TCP line at
+	// the end of stdin). A WebSocket cannot half-close: its FIN is its
+	// end. A telnet caller is sent IAC NOP, which its closed socket
+	// answers with a reset. A raw TCP caller's FIN is left to the
+	// session.
+	ws := strings.HasPrefix(c.line.Info().Transport, "ws")
+	nop, _ := lineAs[interface{ SendNOP() error }](c.line)
 	dctx, cancel := context.WithCancel(ctx)
 	var mu sync.Mutex
-	gone, stopped := false, false
+	gone, stopped, probed := false, false, false
 	var t *time.Timer
-	var tick func()
-	tick = func() {
+	tick := func() {
+		st := ps.PeerState()
+		probe := false
 		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
-		if st := ps.PeerState(); st == sockstate.HalfClosed || st == sockstate.Gone {
+		switch {
+		case stopped:
+		case st == sockstate.Gone || st == sockstate.HalfClosed && ws:
 			gone = true
 			cancel()
-			return
+		default:
+			probe = st == sockstate.HalfClosed && nop != nil && !probed
+			probed = probed || probe
+			t.Reset(dialCheck)
 		}
-		t.Reset(dialCheck)
+		mu.Unlock()
+		if probe {
+			_ = nop.SendNOP()
+		}
 	}
 	mu.Lock()
 	t = time.AfterFunc(dialCheck, tick)

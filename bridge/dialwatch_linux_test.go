@@ -83,6 +83,15 @@ func TestCallerGoneWhileDialling(t *testing.T) {
 			t.Fatal("the call never reached the backend's dial")
 		}
 	}
+	// A half-close (a script whose input ended) is not a hang-up: the
+	// caller still reads, and answers the gateway's IAC NOP.
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * dialCheck)
+	if !connecting() {
+		t.Fatalf("a caller that half-closed was cut off: %+v, records %+v", g.Calls(), records(t, g.Store))
+	}
 	hungUp := time.Now()
 	conn.Close()
 	recs := waitRecords(t, g.Store, 1)

@@ -764,6 +764,17 @@ func (l *Line) SendBreak() error {
 	})
 }
 
+// SendNOP sends IAC NOP (telnet lines only): nothing to the peer's
+// telnet, but a peer that has closed its socket answers it with a reset,
+// which PeerState then tells apart from a half-close (a FIN alone may
+// be either).
+func (l *Line) SendNOP() error {
+	return l.control("nop", func(t *telnet) error {
+		t.out = append(t.out, cmdIAC, cmdNOP)
+		return nil
+	})
+}
+
 // NVTIn reports whether the peer transmits as a network virtual terminal
 // (RFC 854): a telnet line whose peer does not send BINARY, and so ends
 // its lines with CR LF. False on raw lines, whose octets are their own.
