@@ -375,10 +375,16 @@ func (l *preparedListener) prepare(c net.Conn, src string) {
 		// them in flight: callGate): the caller hears BUSY, and its
 		// place goes to the next one (review: prepared connections
 		// waited for ever, each holding its place).
-		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = io.WriteString(c, msgPreparedBusy)
-		c.Close()
-		l.turnedAway.Add(from)
+		// Into the TLS session when there is one (review: it went
+		// in clear, under it), then its close_notify.
+		_ = p.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(p.conn, msgPreparedBusy)
+		p.conn.Close()
+		who := from
+		if p.peer != nil {
+			who = p.peer.RemoteAddr + " (through " + from + ")"
+		}
+		l.turnedAway.Add(who)
 	case <-l.stop.Done():
 		c.Close()
 	}

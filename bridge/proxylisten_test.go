@@ -327,11 +327,33 @@ func TestPreparedWaitBounded(t *testing.T) {
 	if b, err := io.ReadAll(call(1000)); err != nil || string(b) != msgPreparedBusy {
 		t.Errorf("a caller nobody accepted heard %q (%v), want %q", b, err, msgPreparedBusy)
 	}
-	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessageSnippet("1 connection(s) hung up with BUSY after their PROXY header: no free line within 100ms (last 127.0.0.1:").Len() != 1; {
+	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessageSnippet("1 connection(s) hung up with BUSY after their PROXY header: no free line within 100ms (last 198.51.100.7:1000 (through 127.0.0.1:").Len() != 1; {
 		if time.Now().After(deadline) {
 			t.Fatalf("no notice of the BUSY: %v", logs.All())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// On a TLS listener the BUSY goes inside the TLS session (review: it
+	// was written in clear under it).
+	certFile, keyFile := selfSigned(t)
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := listenPrepared("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}}, proxyproto.Trusted{}, tcp.Options{}, 5*time.Second, lg, notices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	raw, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimPrefix(tl.Addr(), "tcp://"), "tls://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+	if b, err := io.ReadAll(tc); err != nil || string(b) != msgPreparedBusy {
+		t.Errorf("a TLS caller nobody accepted heard %q (%v), want %q", b, err, msgPreparedBusy)
 	}
 	// The next one is accepted, as the 198.51.100.7 the header names.
 	c := call(1001)
