@@ -408,13 +408,10 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		reason = "account expired"
 	}
 	if reason != "" {
-		if !tooBig {
-			// A hash the verifier cannot run checks no password:
-			// no guess was made, and the user and the address are
-			// not held back for it (operator trial: such a user's
-			// every call throttled the address too).
-			att.Failure()
-		}
+		// A hash too costly to run counts as a failure too: its dummy
+		// hash costs a slot like any check, and an unthrottled name
+		// would stand out from unknown ones (review).
+		att.Failure()
 		deny(reason)
 		return User{}, ErrDenied
 	}
