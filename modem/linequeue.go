@@ -1,24 +1,12 @@
 package modem
 
-import (
-	"errors"
-	"sync"
-	"time"
-)
+import "sync"
 
 // maxLineBacklog bounds what the DTE sent for the line and the call has
 // not taken yet. Beyond it the DTE's input waits (the forwarder holds it
 // back, then the inbox, then the pty or the serial port's flow control),
 // as a modem whose remote end is slow stops taking data from its DTE.
 const maxLineBacklog = 64 << 10
-
-// lineStall is how long one write to the line may wait before the modem
-// hangs up: the other end is connected but takes no data (a stuck BBS, a
-// zero TCP window). Tests shorten it.
-var lineStall = time.Minute
-
-// errLineStalled ends a call whose line took nothing for lineStall.
-var errLineStalled = errors.New("the other end took no data")
 
 // lineQueue carries what the loop has for the call's line to its writer
 // goroutine without the loop ever waiting for the line: while the line
@@ -146,19 +134,18 @@ func (m *modem) waitLineRoom() bool {
 }
 
 // writeLine writes what q carries to c until q closes or c fails. A
-// write that waits lineStall ends the call (errLineStalled).
-func (m *modem) writeLine(c Call, q *lineQueue, gen uint64) {
+// write may wait as long as the other end takes nothing: how long one
+// write lasts says nothing of progress (the kernel wakes a blocked
+// writer only once much of its buffer has drained, minutes at modem
+// speeds: review), so a slow end is never taken for a stuck one.
+func (m *modem) writeLine(c Call, q *lineQueue) {
 	for {
 		bufs := q.take()
 		if bufs == nil {
 			return
 		}
 		for _, b := range bufs {
-			stall := time.AfterFunc(lineStall, func() {
-				m.send(event{kind: evLineEnd, gen: gen, err: errLineStalled})
-			})
 			_, err := c.Write(b)
-			stall.Stop()
 			q.wrote(len(b))
 			if err != nil {
 				// The reader reports the end of the call.

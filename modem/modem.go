@@ -158,10 +158,11 @@ type modem struct {
 	// for the line (waitLineRoom); commands never wait for it.
 	online atomic.Bool
 	// fromLine is what the line delivered after the modem left the
-	// online state (its reader had read it already): it reaches the
-	// DTE after ATO. The reader reads no more meanwhile (waitOnline),
-	// so the rest waits in the line, as on tcpser.
+	// online state: it reaches the DTE after ATO. Past heldLimit the
+	// reader reads no more meanwhile (waitOnline), so the rest waits in
+	// the line, as on tcpser; heldN is its length for the reader.
 	fromLine   []byte
+	heldN      atomic.Int64
 	cancelDial context.CancelFunc
 	incoming   Incoming
 	// incomingDone ends the goroutine watching incoming's Gone channel.
@@ -477,6 +478,7 @@ func (m *modem) handle(ev event) error {
 		}
 		if m.ip.State() == StateOnlineCommand && len(m.fromLine)+len(ev.data) <= maxHeldFromLine {
 			m.fromLine = append(m.fromLine, ev.data...)
+			m.heldN.Store(int64(len(m.fromLine)))
 			return nil
 		}
 		out, n := m.ip.FromLine(ev.data)
@@ -489,10 +491,7 @@ func (m *modem) handle(ev event) error {
 			return nil
 		}
 		explain := "the other end hung up"
-		if errors.Is(ev.err, errLineStalled) {
-			explain = errLineStalled.Error()
-			m.logf("modem: hanging up: the other end took no data for %v", lineStall)
-		} else if ev.err != nil && !errors.Is(ev.err, io.EOF) {
+		if ev.err != nil && !errors.Is(ev.err, io.EOF) {
 			explain = "the line failed"
 			m.logf("modem: call lost: %v", ev.err)
 		} else {
@@ -703,22 +702,28 @@ func (m *modem) noteOnline() {
 	if on && len(m.fromLine) > 0 {
 		b := m.fromLine
 		m.fromLine = nil
+		m.heldN.Store(0)
 		out, _ := m.ip.FromLine(b)
 		m.apply(out)
 	}
 }
 
-// maxHeldFromLine bounds fromLine: what the reader had read, and sent
-// the loop, when the modem left the online state (a few reads).
-const maxHeldFromLine = 256 << 10
+// heldLimit is how much the line's reader reads on while the modem is in
+// command mode (fromLine); maxHeldFromLine bounds fromLine, with room
+// for the reads already on their way to the loop when the reader stops.
+const (
+	heldLimit       = 128 << 10
+	maxHeldFromLine = 256 << 10
+)
 
-// waitOnline holds the line's reader while the call is up and the modem
-// is not online (command mode after +++, or &D1's DTR drop): what the
-// remote sends waits in the line until ATO, as on tcpser, instead of
-// being thrown away (modem trial: a BBS's output while the user was in
-// command mode was lost). False when Run ends. A call that ended (the
-// queue closed: a hang-up, or the writer's failure) is read at once, so
-// that its end is reported.
+// waitOnline holds the line's reader while the call is up, the modem is
+// not online (command mode after +++, or &D1's DTR drop) and heldLimit
+// octets of the remote's are held for ATO: the rest waits in the line,
+// as on tcpser, instead of being thrown away (modem trial: a BBS's output
+// while the user was in command mode was lost). Below that the reader
+// reads on, so that a remote's hang-up is heard at once (review). False
+// when Run ends. A call that ended (the queue closed: a hang-up, or the
+// writer's failure) is read at once, so that its end is reported.
 func (m *modem) waitOnline(q *lineQueue) bool {
 	for {
 		q.mu.Lock()
@@ -728,7 +733,7 @@ func (m *modem) waitOnline(q *lineQueue) bool {
 			return true
 		}
 		// online after took: noteOnline swaps it before it wakes took.
-		if m.online.Load() {
+		if m.online.Load() || m.heldN.Load() < heldLimit {
 			return true
 		}
 		select {
@@ -764,7 +769,7 @@ func (m *modem) startCall(c Call) {
 			}
 		}
 	})
-	m.goFunc(func() { m.writeLine(c, q, gen) })
+	m.goFunc(func() { m.writeLine(c, q) })
 }
 
 // dropCall abandons a dial or answer in progress and hangs up the call.
@@ -776,6 +781,7 @@ func (m *modem) dropCall() {
 	}
 	m.gen++ // late results of the old attempt are stale
 	m.fromLine = nil
+	m.heldN.Store(0)
 	if m.call != nil {
 		m.lineQ.Swap(nil).close()
 		m.closeCall(m.call)

@@ -582,24 +582,6 @@ func TestRunStuckLineStaysResponsive(t *testing.T) {
 	}
 }
 
-// TestRunStuckLineHangsUp: a line that takes nothing for lineStall is
-// hung up, and the DTE is told why.
-func TestRunStuckLineHangsUp(t *testing.T) {
-	testutil.CheckGoroutines(t)
-	defer func(d time.Duration) { lineStall = d }(lineStall)
-	lineStall = 200 * time.Millisecond
-	d := newFakeDialer()
-	h := startModem(t, Options{Dialer: d})
-	h.cmd(t, "ATE0", "OK\r\n")
-	h.send(t, "ATDThost:1\r")
-	remote := <-d.remotes
-	defer remote.Close()
-	h.exp.expect(t, "CONNECT")
-	h.send(t, "nobody reads this")
-	h.exp.expect(t, "the other end took no data\r\n\r\nNO CARRIER\r\n")
-	h.cmd(t, "AT", "OK\r\n")
-}
-
 // flakyAnswerer fails its first Accept as tcp.Listener does when
 // accept(2) runs out of descriptors, then delivers calls.
 type flakyAnswerer struct {
@@ -690,4 +672,25 @@ func TestRunRemoteDataHeldInCommandMode(t *testing.T) {
 	if err := <-wrote; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRunRemoteHangupInCommandMode: a remote that sends something and
+// hangs up while the modem is in command mode is heard at once (NO
+// CARRIER, the line free for incoming calls), not only at ATO. Review:
+// the reader parked after one read in command mode.
+func TestRunRemoteHangupInCommandMode(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	h := startModem(t, Options{Dialer: d})
+	h.cmd(t, "ATE0S12=5", "OK\r\n")
+	h.send(t, "ATDThost:1\r")
+	remote := <-d.remotes
+	h.exp.expect(t, "CONNECT 33600/LAPM\r\n")
+	h.escape(t, 100*time.Millisecond)
+	if _, err := remote.Write([]byte("bye\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	remote.Close()
+	h.exp.expect(t, "NO CARRIER\r\n")
+	h.cmd(t, "AT", "OK\r\n")
 }
