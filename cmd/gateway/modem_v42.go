@@ -87,6 +87,16 @@ func dialErr(r modem.Reason, explain string, err error) error {
 // Dial implements modem.Dialer.
 func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error) {
 	haveLAPM := lapmOpen != nil && lapmStart != nil
+	if t.Mode == modem.ModePlain && t.Name == "" {
+		// AT\N0 (a plain call for what is dialed by address) is a
+		// standing setting: it must not send a login in clear to a host
+		// whose key is pinned, or for a user dialed (review).
+		if u, err := url.Parse(t.Address); err == nil {
+			if why := whyV42(t, u.Host, d.knownHosts); why != "" {
+				return nil, dialErr(modem.ReasonNoCarrier, "AT\\N0 asks for a plain call, but "+why+": dial it with AT\\N3", nil)
+			}
+		}
+	}
 	if t.Mode == modem.ModePlain || t.Mode == modem.ModeAuto && !haveLAPM {
 		return modem.PlainDialer{Rate: d.rate}.Dial(ctx, t)
 	}

@@ -281,3 +281,21 @@ func TestTypedLoginBounds(t *testing.T) {
 		t.Errorf("prompt bounds %v, want %v", p.maxes, want)
 	}
 }
+
+// TestModemPlainSettingKeepsLogins: AT\N0 (plain calls for what is
+// dialed by address) does not make a plain call for a user dialed, or to
+// a host whose key is pinned: that would send the login in clear to a
+// gateway it cannot prove (review). A phonebook entry's own "plain"
+// still dials plainly.
+func TestModemPlainSettingKeepsLogins(t *testing.T) {
+	d := &modemV42{knownHosts: filepath.Join(t.TempDir(), "known_hosts"), timeout: time.Second}
+	_, err := d.Dial(t.Context(), modem.Target{Dial: "alice@127.0.0.1:1", Address: "telnet://127.0.0.1:1", User: "alice", Mode: modem.ModePlain})
+	var de *modem.DialError
+	if !errors.As(err, &de) || de.Reason != modem.ReasonNoCarrier || !strings.Contains(de.Explain, `AT\N0 asks for a plain call, but a user was dialed`) {
+		t.Errorf("AT\\N0 with a user: %v", err)
+	}
+	_, err = d.Dial(t.Context(), modem.Target{Dial: "bbs", Name: "bbs", Address: "telnet://127.0.0.1:1", Mode: modem.ModePlain})
+	if errors.As(err, &de) && strings.Contains(de.Explain, "asks for a plain call") {
+		t.Errorf("a plain phonebook entry: %v", err)
+	}
+}
