@@ -513,19 +513,50 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 	c.notice("waiting up to %v for the callback on %s", c.o.answerTimeout, c.listener.Addr())
 	actx, cancel := context.WithTimeout(ctx, c.o.answerTimeout)
 	defer cancel()
+	var (
+		delay     time.Duration // after a failed accept
+		noticed   time.Time     // the last notice of a refused call
+		unnoticed int           // refused since
+	)
 	for {
 		line, err := c.listener.Accept(actx)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return nil, fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
 			}
+			if actx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				// Out of descriptors (a flood on the port): the
+				// callback may still come (review).
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-actx.Done():
+					return nil, fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
+				}
+			}
 			return nil, fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, err)
 		}
+		delay = 0
 		if from == nil || from(line) {
 			return line, nil
 		}
-		c.notice("a call on %s from %s hung up: not the gateway's address %s (--answer-from ADDR takes it)", c.listener.Addr(), line.Info().RemoteAddr, c.gatewayAddr)
-		go line.Close() // a telnet line's Close may linger
+		// At once: no waiting for a stranger's FIN (telnet's linger),
+		// and one notice a second at most (review: a flood of them).
+		if l, ok := line.(interface{ SetLinger(time.Duration) }); ok {
+			l.SetLinger(time.Millisecond) // (0 would mean the default)
+		}
+		from := line.Info().RemoteAddr
+		line.Close()
+		unnoticed++
+		if time.Since(noticed) >= time.Second {
+			more := ""
+			if unnoticed > 1 {
+				more = fmt.Sprintf(" (%d such calls since the last notice)", unnoticed)
+			}
+			c.notice("a call on %s from %s hung up: not the gateway's address %s (--answer-from ADDR takes it)%s", c.listener.Addr(), from, c.gatewayAddr, more)
+			noticed, unnoticed = time.Now(), 0
+		}
 	}
 }
 
