@@ -169,6 +169,22 @@ func (p *PTY) drop() bool {
 	return true
 }
 
+// DTRDropped reports, without reading, whether the DTE has closed the
+// terminal since the last look (POLLHUP on the master), and records the
+// drop as Read does: readDTE asks while it holds the DTE's input back
+// (the line is slow), when Read, which sees the drop, does not run. A
+// pty's DTE that drops DTR has closed it (closed).
+func (p *PTY) DTRDropped() (dropped, closed bool) {
+	hup := false
+	_ = p.raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if k, err := unix.Poll(fds, 0); err == nil && k > 0 && fds[0].Revents&unix.POLLHUP != 0 {
+			hup = true
+		}
+	})
+	return hup && p.drop(), true
+}
+
 // flushTerminal discards what the kernel holds for the DTE: the output
 // written to the master and not yet read, which the terminal's line
 // discipline has taken in (its read buffer, kept while nobody has the
@@ -512,6 +528,21 @@ func (s *Serial) Read(b []byte) (int, error) {
 			return 0, fmt.Errorf("modem: serial %s: %w", s.f.Name(), ErrDTRRaise)
 		}
 	}
+}
+
+// DTRDropped reports, without reading, whether the DTE's DTR (the input
+// --dtr names) has fallen since the last look, as Read reports it.
+func (s *Serial) DTRDropped() (dropped, closed bool) {
+	if s.mask == 0 || !s.seen || !s.high {
+		return false, false
+	}
+	st, err := s.stat()
+	if err != nil || st&s.mask != 0 {
+		return false, false
+	}
+	s.high = false
+	s.flushOutput()
+	return true, false
 }
 
 // flushOutput discards the kernel's output queue for the DTE that

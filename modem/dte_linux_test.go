@@ -1,12 +1,16 @@
 package modem
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,5 +315,68 @@ func TestPTYReadEmptyBuffer(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Read(nil) did not return")
+	}
+}
+
+// TestPTYDTRDropBehindFullInput: the DTE pastes into a call whose remote
+// takes nothing until every buffer is full (the line's queue, the
+// modem's input buffer, the pty's), then closes the terminal: the modem
+// hears the DTR drop all the same and hangs up. Review: readDTE waited
+// for room without reading, and Read is where a pty tells the drop.
+func TestPTYDTRDropBehindFullInput(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	p, err := OpenPTY("")
+	if err != nil {
+		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
+	}
+	d := newFakeDialer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, p, Options{Dialer: d}) }()
+	defer func() { cancel(); <-done }()
+	term, err := os.OpenFile(p.Path(), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := newExpecter(term)
+	if _, err := term.Write([]byte("ATE0DThost:1\r")); err != nil {
+		t.Fatal(err)
+	}
+	remote := <-d.remotes
+	defer remote.Close()
+	exp.expect(t, "CONNECT")
+	// Paste until the pty takes no more (the terminal's write would
+	// block), through a second, non-blocking descriptor of the terminal.
+	wfd, err := unix.Open(p.Path(), unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := bytes.Repeat([]byte("p"), 4096)
+	total := 0
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		n, err := unix.Write(wfd, chunk)
+		total += max(n, 0)
+		if errors.Is(err, unix.EAGAIN) {
+			time.Sleep(50 * time.Millisecond)
+			if n, err = unix.Write(wfd, chunk); errors.Is(err, unix.EAGAIN) {
+				break
+			}
+			total += max(n, 0)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pty took %d octets and still takes more", total)
+		}
+	}
+	// The DTE goes: DTR drop (&D2: hang up).
+	unix.Close(wfd)
+	term.Close()
+	// The remote reads nothing meanwhile: only the drop can end the
+	// call, then its first read finds it gone.
+	time.Sleep(2 * time.Second)
+	_ = remote.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := remote.Read(make([]byte, 512)); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("2 s after the DTR drop (%d octets pasted) the call is up: read %d, %v", total, n, err)
 	}
 }

@@ -1,6 +1,9 @@
 package modem
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // maxDTEBacklog bounds the DTE's input waiting for the loop, like a
 // modem's input buffer. While the DTE holds the modem's output with XOFF
@@ -30,20 +33,52 @@ func newDTEInbox() *dteInbox {
 	return &dteInbox{ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
 }
 
-// waitRoom waits until n more octets of input fit, or done is closed
-// (false).
-func (in *dteInbox) waitRoom(n int, done <-chan struct{}) bool {
+// roomResult is how waitRoom ended.
+type roomResult int
+
+const (
+	roomFits    roomResult = iota // the input fits now
+	roomDone                      // done was closed
+	roomDTRDrop                   // the DTE dropped DTR meanwhile
+)
+
+// dtrCheck is how often waitRoom asks a DTE that can tell without being
+// read (dtrWatcher) whether it dropped DTR.
+const dtrCheck = 250 * time.Millisecond
+
+// dtrWatcher is a DTE that tells a DTR drop without being read (PTY,
+// Serial with --dtr).
+// closed: the DTE closed its end (ErrDTEClosed), not only dropped DTR.
+type dtrWatcher interface{ DTRDropped() (dropped, closed bool) }
+
+// waitRoom waits until n more octets of input fit, done is closed, or
+// (dtr not nil) the DTE drops DTR (then also whether it closed its end): while the line is slow the DTE's input
+// waits here, unread, and Read would not see the drop (review: a user
+// who closed the terminal program behind a full buffer was not heard).
+func (in *dteInbox) waitRoom(n int, done <-chan struct{}, dtr dtrWatcher) (roomResult, bool) {
+	var tick <-chan time.Time
 	for {
 		in.mu.Lock()
 		fits := in.data+n <= maxDTEBacklog
 		in.mu.Unlock()
 		if fits {
-			return true
+			return roomFits, false
+		}
+		if dtr != nil {
+			if dropped, closed := dtr.DTRDropped(); dropped {
+				return roomDTRDrop, closed
+			}
+			if tick == nil {
+				t := time.NewTicker(dtrCheck)
+				defer t.Stop()
+				tick = t.C
+			}
 		}
 		select {
 		case <-in.room:
+		case <-tick:
 		case <-done:
-			return false
+			return roomDone, false
 		}
 	}
 }

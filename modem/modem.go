@@ -940,6 +940,7 @@ func (m *modem) readDTE(dte io.Reader) {
 	m.goFunc(func() { m.forward(in) })
 	defer in.close()
 	buf := make([]byte, 1024)
+	dtr, _ := dte.(dtrWatcher)
 	var bucket *pace.Bucket
 	if m.opts.PaceDTE && m.opts.Interp.DTERate > 0 {
 		// Input at the DTE rate: read at most a burst, then wait until
@@ -960,9 +961,20 @@ func (m *modem) readDTE(dte io.Reader) {
 			// Wait for room unless the DTE holds the output: then the
 			// loop may wait for the DTE, and input that does not fit
 			// is dropped (see maxDTEBacklog).
-			if !m.held.isHeld() && !in.waitRoom(len(data), m.ctx.Done()) {
-				clear(buf[:n])
-				return
+			if !m.held.isHeld() {
+				switch res, closed := in.waitRoom(len(data), m.ctx.Done(), dtr); res {
+				case roomDone:
+					clear(buf[:n])
+					return
+				case roomDTRDrop:
+					// What the DTE that went had typed is
+					// dropped with it, as on any DTR drop.
+					clear(buf[:n])
+					m.dtrDown.fire()
+					e := m.dteEpoch.Add(1)
+					in.put(event{kind: evDTR, gone: closed, epoch: e})
+					continue
+				}
 			}
 			ended, began := in.put(event{kind: evDTE, data: append([]byte(nil), data...), epoch: m.dteEpoch.Load()})
 			// What was typed may be a password at a prompt: the loop
