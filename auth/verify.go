@@ -397,7 +397,7 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 	reason := ""
 	switch {
 	case tooBig:
-		reason = fmt.Sprintf("stored hash needs m=%d KiB, more than the verifier's %d slots of %d KiB (raise MaxConcurrent or Argon2.MemoryKiB, or set a new password)", u.hashMemory(), v.slots, v.params.MemoryKiB)
+		reason = fmt.Sprintf("stored hash needs m=%d KiB, more than the verifier's %d slots of %d KiB (raise the slots or their memory, the gateway's [security] max_hashing or argon2_memory_kib, or set a new password)", u.hashMemory(), v.slots, v.params.MemoryKiB)
 	case !found:
 		reason = "unknown user"
 	case !match:

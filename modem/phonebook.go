@@ -354,10 +354,15 @@ func (pb *Phonebook) lookup(s string) *Entry {
 	}
 	d, isNumber := digitsOnly(s)
 	for i := range pb.Entries {
+		if e := &pb.Entries[i]; strings.EqualFold(e.Name, s) {
+			return e // an exact name first (retest: "EchoChamber" dialed "Echo Chamber")
+		}
+	}
+	for i := range pb.Entries {
 		e := &pb.Entries[i]
 		// The dial string lost its spaces ("ATDT Echo Chamber" dials
 		// "EchoChamber"): a name matches without its own (modem trial).
-		if strings.EqualFold(e.Name, s) || strings.EqualFold(strings.ReplaceAll(e.Name, " ", ""), strings.ReplaceAll(s, " ", "")) {
+		if strings.EqualFold(strings.ReplaceAll(e.Name, " ", ""), strings.ReplaceAll(s, " ", "")) {
 			return e
 		}
 		if isNumber && e.Number != "" {

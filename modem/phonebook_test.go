@@ -31,6 +31,10 @@ name = "Echo Chamber"
 address = "echo.example.org:23"
 
 [[entry]]
+name = "EchoChamber"
+address = "other.example.org:23"
+
+[[entry]]
 name = "web"
 address = "ws://gw.example.net:8080/line"
 user = "bob"
@@ -75,7 +79,8 @@ func TestPhonebookResolve(t *testing.T) {
 		// A bare IPv4 address is port 23, as with tcpser (modem trial).
 		{"192.168.1.10", "telnet://192.168.1.10:23", "", "", "", ModeAuto},
 		// A name with spaces, dialed without them (modem trial).
-		{"EchoChamber", "telnet://echo.example.org:23", "", "", "Echo Chamber", ModeAuto},
+		{"EchoChamber", "telnet://other.example.org:23", "", "", "EchoChamber", ModeAuto}, // the exact name first
+		{"echo  chamber", "telnet://echo.example.org:23", "", "", "Echo Chamber", ModeAuto},
 		{"Echo Chamber", "telnet://echo.example.org:23", "", "", "Echo Chamber", ModeAuto},
 		{"[::1]:6400", "telnet://[::1]:6400", "", "", "", ModeAuto},
 		{"tcp://h.example:99", "tcp://h.example:99", "", "", "", ModeAuto},
