@@ -512,26 +512,36 @@ func TestAnswerToGoneDTEDiscarded(t *testing.T) {
 	}
 }
 
-// TestRunCommandsNotHeldBehindLine: once the modem leaves the online
-// state (here a DTR drop under &D1) its commands are answered while the
-// line still holds a full backlog; ATH then hangs up at once.
-func TestRunCommandsNotHeldBehindLine(t *testing.T) {
-	testutil.CheckGoroutines(t)
+// pasteIntoStuckLine runs the modem on a DTE whose DTR the test drops,
+// dials with cmd (the fake dialer's remote reads nothing until the test
+// does), and pastes 100 KiB online: more than the line's queue holds.
+// done has Run's result once the test closes dte.data.
+func pasteIntoStuckLine(t *testing.T, cmd string) (dte *dtrDTE, exp *expecter, remote net.Conn, done chan error) {
+	t.Helper()
 	ours, theirs := net.Pipe()
-	defer theirs.Close()
-	exp := newExpecter(theirs)
-	dte := &dtrDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
+	t.Cleanup(func() { theirs.Close() })
+	exp = newExpecter(theirs)
+	dte = &dtrDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
 	d := newFakeDialer()
-	done := make(chan error, 1)
+	done = make(chan error, 1)
 	go func() { done <- Run(context.Background(), dte, Options{Dialer: d}) }()
-	dte.data <- []byte("ATE0&D1DThost:1\r")
-	remote := <-d.remotes
-	defer remote.Close()
+	dte.data <- []byte(cmd)
+	remote = <-d.remotes
 	exp.expect(t, "CONNECT")
 	chunk := bytes.Repeat([]byte("p"), 1024)
 	for range 100 {
 		dte.data <- chunk
 	}
+	return dte, exp, remote, done
+}
+
+// TestRunCommandsNotHeldBehindLine: once the modem leaves the online
+// state (here a DTR drop under &D1) its commands are answered while the
+// line still holds a full backlog; ATH then hangs up at once.
+func TestRunCommandsNotHeldBehindLine(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	dte, exp, remote, done := pasteIntoStuckLine(t, "ATE0&D1DThost:1\r")
+	defer remote.Close()
 	dte.drops <- struct{}{}
 	exp.expect(t, "OK\r\n") // online command state
 	dte.data <- []byte("ATS7?\r")
@@ -551,21 +561,8 @@ func TestRunCommandsNotHeldBehindLine(t *testing.T) {
 // the line, DTR and incoming calls, until SIGTERM.
 func TestRunStuckLineStaysResponsive(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	ours, theirs := net.Pipe()
-	defer theirs.Close()
-	exp := newExpecter(theirs)
-	dte := &dtrDTE{Conn: ours, drops: make(chan struct{}), data: make(chan []byte)}
-	d := newFakeDialer()
-	done := make(chan error, 1)
-	go func() { done <- Run(context.Background(), dte, Options{Dialer: d}) }()
-	dte.data <- []byte("ATE0DThost:1\r")
-	remote := <-d.remotes
+	dte, exp, remote, done := pasteIntoStuckLine(t, "ATE0DThost:1\r")
 	defer remote.Close()
-	exp.expect(t, "CONNECT")
-	chunk := bytes.Repeat([]byte("p"), 1024)
-	for range 100 {
-		dte.data <- chunk
-	}
 	if _, err := remote.Write([]byte("still here\r\n")); err != nil {
 		t.Fatal(err)
 	}
