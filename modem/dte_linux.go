@@ -182,7 +182,15 @@ func (p *PTY) DTRDropped() (dropped, closed bool) {
 			hup = true
 		}
 	})
-	return hup && p.drop(), true
+	if !hup || !p.drop() {
+		return false, true
+	}
+	// What the DTE that went had typed and the modem had not read goes
+	// with it: read later, it would count as a new DTE's (and be run as
+	// commands), and each read of it would end the drop, to be reported
+	// again (review: one close made eight drops).
+	_ = p.raw.Control(func(fd uintptr) { _ = unix.IoctlSetInt(int(fd), unix.TCFLSH, unix.TCIFLUSH) })
+	return true, true
 }
 
 // flushTerminal discards what the kernel holds for the DTE: the output

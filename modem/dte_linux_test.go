@@ -330,9 +330,10 @@ func TestPTYDTRDropBehindFullInput(t *testing.T) {
 		testutil.Missing(t, "no pseudo-terminal: "+err.Error())
 	}
 	d := newFakeDialer()
+	logs := &logLines{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p, Options{Dialer: d}) }()
+	go func() { done <- Run(ctx, p, Options{Dialer: d, Logger: logs}) }()
 	defer func() { cancel(); <-done }()
 	term, err := os.OpenFile(p.Path(), os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
@@ -351,7 +352,9 @@ func TestPTYDTRDropBehindFullInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chunk := bytes.Repeat([]byte("p"), 4096)
+	// Commands, as text a modem would run if it took them for the next
+	// DTE's (review: it did, and reported the one close eight times).
+	chunk := bytes.Repeat([]byte("ATS7=77\r"), 512)
 	total := 0
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		n, err := unix.Write(wfd, chunk)
@@ -378,5 +381,27 @@ func TestPTYDTRDropBehindFullInput(t *testing.T) {
 	_ = remote.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := remote.Read(make([]byte, 512)); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("2 s after the DTR drop (%d octets pasted) the call is up: read %d, %v", total, n, err)
+	}
+	// The next DTE finds the factory S7, and one drop was reported.
+	next, err := os.OpenFile(p.Path(), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	nexp := newExpecter(next)
+	if _, err := next.Write([]byte("ATS7?\r")); err != nil {
+		t.Fatal(err)
+	}
+	nexp.expect(t, "050")
+	logs.mu.Lock()
+	drops := 0
+	for _, l := range logs.lines {
+		if strings.Contains(l, "DTE dropped DTR") {
+			drops++
+		}
+	}
+	logs.mu.Unlock()
+	if drops != 1 {
+		t.Errorf("one close reported as %d DTR drops", drops)
 	}
 }

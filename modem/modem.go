@@ -497,6 +497,12 @@ func (m *modem) handle(ev event) error {
 		} else {
 			m.logf("modem: remote hung up")
 		}
+		if len(m.fromLine) > 0 {
+			// What the remote sent in command mode, its goodbye
+			// maybe, is not lost with the call (review): it comes
+			// before the NO CARRIER.
+			m.toDTE(m.fromLine)
+		}
 		m.dropCall()
 		m.apply(m.ip.CarrierLost(now, explain))
 	case evDialed:
@@ -962,18 +968,27 @@ func (m *modem) readDTE(dte io.Reader) {
 			// loop may wait for the DTE, and input that does not fit
 			// is dropped (see maxDTEBacklog).
 			if !m.held.isHeld() {
-				switch res, closed := in.waitRoom(len(data), m.ctx.Done(), dtr); res {
-				case roomDone:
+				res, closed := in.waitRoom(len(data), m.ctx.Done(), dtr)
+				if res == roomDTRDrop {
+					// Heard now: the loop stops waiting for the
+					// DTE's output, the forwarder for the line
+					// (so there is room), and what was read before
+					// the drop goes first, in its own session;
+					// &D decides what becomes of it (review: it
+					// was thrown away, under &D0 too).
+					m.dtrDown.fire()
+					res, _ = in.waitRoom(len(data), m.ctx.Done(), nil)
+					if res == roomFits {
+						in.put(event{kind: evDTE, data: append([]byte(nil), data...), epoch: m.dteEpoch.Load()})
+						clear(buf[:n])
+						e := m.dteEpoch.Add(1)
+						in.put(event{kind: evDTR, gone: closed, epoch: e})
+						continue
+					}
+				}
+				if res == roomDone {
 					clear(buf[:n])
 					return
-				case roomDTRDrop:
-					// What the DTE that went had typed is
-					// dropped with it, as on any DTR drop.
-					clear(buf[:n])
-					m.dtrDown.fire()
-					e := m.dteEpoch.Add(1)
-					in.put(event{kind: evDTR, gone: closed, epoch: e})
-					continue
 				}
 			}
 			ended, began := in.put(event{kind: evDTE, data: append([]byte(nil), data...), epoch: m.dteEpoch.Load()})

@@ -688,6 +688,8 @@ func TestRunRemoteHangupInCommandMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	remote.Close()
+	// Its goodbye first (review: it was lost with the call).
+	h.exp.expect(t, "bye\r\n")
 	h.exp.expect(t, "NO CARRIER\r\n")
 	h.cmd(t, "AT", "OK\r\n")
 }
