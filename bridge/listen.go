@@ -26,6 +26,7 @@ import (
 	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/listenaddr"
+	"github.com/dialgate/dialgate/internal/retry"
 	"github.com/dialgate/dialgate/internal/tlscert"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/proxyproto"
@@ -257,7 +258,7 @@ func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, op
 
 func (l *preparedListener) acceptLoop() {
 	defer l.wg.Done()
-	var delay time.Duration
+	var backoff retry.Backoff
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
@@ -265,8 +266,8 @@ func (l *preparedListener) acceptLoop() {
 				l.failed <- fmt.Errorf("bridge: accept: %w", net.ErrClosed)
 				return
 			}
-			// Transient (EMFILE and the like): back off like net/http.
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			// Transient (EMFILE and the like): back off.
+			delay := backoff.Next(time.Now())
 			l.log.Printf("tcp: accept: %v; retrying in %v", err, delay)
 			select {
 			case <-time.After(delay):
@@ -274,7 +275,6 @@ func (l *preparedListener) acceptLoop() {
 			}
 			continue
 		}
-		delay = 0
 		src := auth.SourceKey(c.RemoteAddr().String())
 		if lim := l.places.Take(src, l.trusted.Contains(c.RemoteAddr().String())); lim != admit.None {
 			c.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dialgate/dialgate/internal/burstlog"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/retry"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/transport"
 )
@@ -287,25 +288,14 @@ func (s *Server) Draining() bool {
 const maxCallsOverLines = 1024
 
 // Accept failures (out of descriptors, EMFILE/ENFILE, and the like) are
-// retried with a back-off that doubles from acceptRetryMin to
-// acceptRetryMax (as net/http does). It starts over only after
-// acceptCalm without a failure: out of descriptors, an accept succeeds
-// each time a call ends and the next one fails again, and starting over
-// at every success retried (and logged) every few milliseconds.
+// retried with internal/retry's back-off.
 const (
-	acceptRetryMin = 5 * time.Millisecond
-	acceptRetryMax = time.Second
-	acceptCalm     = 5 * time.Second
+	acceptRetryMin = retry.Min
+	acceptRetryMax = retry.Max
+	acceptCalm     = retry.Calm
 )
 
-// acceptRetry is the delay before retrying after a failed accept: prev
-// is the delay after the previous failure, since the time from it.
-func acceptRetry(prev, since time.Duration) time.Duration {
-	if since >= acceptCalm {
-		prev = 0
-	}
-	return min(max(2*prev, acceptRetryMin), acceptRetryMax)
-}
+var acceptRetry = retry.Accept
 
 // Serve answers calls from l as listener name until l fails or Shutdown.
 // Each call runs in its own goroutine; at most max_concurrent +
@@ -342,10 +332,8 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 	}}
 	defer paused.Close()
 	var (
-		g            callGate
-		delay        time.Duration
-		lastFail     time.Time
-		failedBefore bool
+		g       callGate
+		backoff retry.Backoff
 	)
 	for {
 		if !g.enter(s.stopCtx, s.callLimit, func() { paused.Add("") }) {
@@ -364,12 +352,7 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 				return fmt.Errorf("bridge: listener %s: %w", name, err)
 			}
 			// Transient (EMFILE and the like): back off.
-			now := s.now()
-			since := acceptCalm
-			if failedBefore {
-				since = now.Sub(lastFail)
-			}
-			delay, lastFail, failedBefore = acceptRetry(delay, since), now, true
+			delay := backoff.Next(s.now())
 			failures.Add(err.Error())
 			t := time.NewTimer(delay)
 			select {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/retry"
 	"github.com/dialgate/dialgate/transport/pace"
 )
 
@@ -890,22 +891,15 @@ func (m *modem) takeIncoming() Incoming {
 	return inc
 }
 
-// Failed accepts other than a closed answerer (out of descriptors: a
-// flood of connections refused while the line is busy can do that) are
-// retried after a delay that doubles from acceptRetryMin to
-// acceptRetryMax and starts over after acceptCalm without a failure, as
-// the gateway's listeners do. Before, one such failure stopped the
-// answering for good while the port stayed open (review).
-const (
-	acceptRetryMin = 5 * time.Millisecond
-	acceptRetryMax = time.Second
-	acceptCalm     = 5 * time.Second
-)
-
+// acceptLoop hands the answerer's calls to the loop. Failed accepts other
+// than a closed answerer (out of descriptors: a flood of connections
+// refused while the line is busy can do that) are retried with
+// internal/retry's back-off, as the gateway's listeners do. Before, one
+// such failure stopped the answering for good while the port stayed
+// open (review).
 func (m *modem) acceptLoop() {
-	var delay time.Duration
-	var failed time.Time // the last failure
-	failures := 0        // since the last one logged
+	var backoff retry.Backoff
+	failures := 0 // since the last one logged
 	var logged time.Time
 	for {
 		inc, err := m.opts.Answerer.Accept(m.ctx)
@@ -918,11 +912,7 @@ func (m *modem) acceptLoop() {
 				return
 			}
 			now := time.Now()
-			if now.Sub(failed) >= acceptCalm {
-				delay = 0
-			}
-			delay = min(max(2*delay, acceptRetryMin), acceptRetryMax)
-			failed = now
+			delay := backoff.Next(now)
 			failures++
 			if now.Sub(logged) >= time.Second {
 				m.logf("modem: answering: %v (%d failed accepts; retrying in %v)", err, failures, delay)

@@ -21,6 +21,7 @@ import (
 	xterm "golang.org/x/term"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/retry"
 	"github.com/dialgate/dialgate/internal/term"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
@@ -514,9 +515,9 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 	actx, cancel := context.WithTimeout(ctx, c.o.answerTimeout)
 	defer cancel()
 	var (
-		delay     time.Duration // after a failed accept
-		noticed   time.Time     // the last notice of a refused call
-		unnoticed int           // refused since
+		backoff   retry.Backoff
+		noticed   time.Time // the last notice of a refused call
+		unnoticed int       // refused since
 	)
 	for {
 		line, err := c.listener.Accept(actx)
@@ -527,9 +528,8 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 			if actx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				// Out of descriptors (a flood on the port): the
 				// callback may still come (review).
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				select {
-				case <-time.After(delay):
+				case <-time.After(backoff.Next(time.Now())):
 					continue
 				case <-actx.Done():
 					return nil, fmt.Errorf("%w: no callback within %v", errNoCarrier, c.o.answerTimeout)
@@ -537,7 +537,6 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 			}
 			return nil, fmt.Errorf("%w: waiting for the callback: %w", errNoCarrier, err)
 		}
-		delay = 0
 		if from == nil || from(line) {
 			return line, nil
 		}
