@@ -47,14 +47,15 @@ const (
 const dtrCheck = 250 * time.Millisecond
 
 // dtrWatcher is a DTE that tells a DTR drop without being read (PTY,
-// Serial with --dtr).
-// closed: the DTE closed its end (ErrDTEClosed), not only dropped DTR.
+// Serial with --dtr); closed says that the DTE closed its end
+// (ErrDTEClosed), not only dropped DTR.
 type dtrWatcher interface{ DTRDropped() (dropped, closed bool) }
 
 // waitRoom waits until n more octets of input fit, done is closed, or
-// (dtr not nil) the DTE drops DTR (then also whether it closed its end): while the line is slow the DTE's input
-// waits here, unread, and Read would not see the drop (review: a user
-// who closed the terminal program behind a full buffer was not heard).
+// (dtr not nil) the DTE drops DTR, and then says whether it closed its
+// end too. While the line is slow the DTE's input waits here, unread,
+// and Read would not see the drop (review: a user who closed the
+// terminal program behind a full buffer was not heard).
 func (in *dteInbox) waitRoom(n int, done <-chan struct{}, dtr dtrWatcher) (roomResult, bool) {
 	var tick <-chan time.Time
 	for {

@@ -98,12 +98,12 @@ func (q *lineQueue) signalLocked() {
 	q.took = make(chan struct{})
 }
 
-// full reports whether the backlog is at its bound, and the channel
-// closed when that may have changed.
-func (q *lineQueue) full() (bool, <-chan struct{}) {
+// look reports whether the queue is closed and whether its backlog is at
+// its bound, and the channel closed when either may have changed.
+func (q *lineQueue) look() (closed, full bool, took <-chan struct{}) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return !q.closed && q.backlog >= maxLineBacklog, q.took
+	return q.closed, !q.closed && q.backlog >= maxLineBacklog, q.took
 }
 
 // waitLineRoom holds the forwarder, before it hands the loop more input
@@ -119,7 +119,7 @@ func (m *modem) waitLineRoom() bool {
 			return true
 		}
 		// online after took: noteOnline clears it before it wakes took.
-		full, took := q.full()
+		_, full, took := q.look()
 		if !full || !m.online.Load() {
 			return true
 		}

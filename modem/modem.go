@@ -733,9 +733,7 @@ const (
 // writer's failure) is read at once, so that its end is reported.
 func (m *modem) waitOnline(q *lineQueue) bool {
 	for {
-		q.mu.Lock()
-		closed, ch := q.closed, q.took
-		q.mu.Unlock()
+		closed, _, ch := q.look()
 		if closed {
 			return true
 		}
@@ -849,12 +847,12 @@ func (m *modem) inbandFlow(p []byte) []byte {
 	return out
 }
 
-// refuse hangs up a ringing call without blocking the loop (a line's
-// Close may linger until the caller has hung up too).
 // busyRefuser is an Incoming that can tell its caller the line is busy
 // before it hangs up (lineIncoming).
 type busyRefuser interface{ RefuseBusy() }
 
+// refuse hangs up a ringing call without blocking the loop (a line's
+// Close may linger until the caller has hung up too).
 func (m *modem) refuse(inc Incoming) {
 	m.goFunc(inc.Refuse)
 }
@@ -959,22 +957,20 @@ func (m *modem) readDTE(dte io.Reader) {
 			// is dropped (see maxDTEBacklog).
 			if !m.held.isHeld() {
 				res, closed := in.waitRoom(len(data), m.ctx.Done(), dtr)
-				if res == roomDTRDrop {
+				if res == roomDTRDrop && err == nil {
 					// Heard now: the loop stops waiting for the
 					// DTE's output, the forwarder for the line
 					// (so there is room), and what was read before
-					// the drop goes first, in its own session;
-					// &D decides what becomes of it (review: it
-					// was thrown away, under &D0 too).
+					// the drop goes first, in its own session, the
+					// drop after it as Read's would be; &D decides
+					// what becomes of it (review: it was thrown
+					// away, under &D0 too).
 					m.dtrDown.fire()
-					res, _ = in.waitRoom(len(data), m.ctx.Done(), nil)
-					if res == roomFits {
-						in.put(event{kind: evDTE, data: append([]byte(nil), data...), epoch: m.dteEpoch.Load()})
-						clear(buf[:n])
-						e := m.dteEpoch.Add(1)
-						in.put(event{kind: evDTR, gone: closed, epoch: e})
-						continue
+					err = ErrDTRDrop
+					if closed {
+						err = fmt.Errorf("%w (%w)", ErrDTRDrop, ErrDTEClosed)
 					}
+					res, _ = in.waitRoom(len(data), m.ctx.Done(), nil)
 				}
 				if res == roomDone {
 					clear(buf[:n])
