@@ -545,7 +545,7 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 		if l, ok := line.(interface{ SetLinger(time.Duration) }); ok {
 			l.SetLinger(time.Millisecond) // (0 would mean the default)
 		}
-		from := line.Info().RemoteAddr
+		who := line.Info().RemoteAddr
 		line.Close()
 		unnoticed++
 		if time.Since(noticed) >= time.Second {
@@ -553,7 +553,7 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 			if unnoticed > 1 {
 				more = fmt.Sprintf(" (%d such calls since the last notice)", unnoticed)
 			}
-			c.notice("a call on %s from %s hung up: not the gateway's address %s (--answer-from ADDR takes it)%s", c.listener.Addr(), from, c.gatewayAddr, more)
+			c.notice("a call on %s from %s hung up: not the gateway's address %s (--answer-from ADDR takes it)%s", c.listener.Addr(), who, c.gatewayAddr, more)
 			noticed, unnoticed = time.Now(), 0
 		}
 	}

@@ -508,11 +508,9 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 		// The verifier's hashing slots are sized at start-up (operator
 		// trial: these changed without effect, and the reload line
 		// said "security" had changed).
-		if d := hashingChanges(cfg.Security, c.Security); len(d) > 0 {
+		if d := keepHashing(cfg.Security, &c.Security); len(d) > 0 {
 			log.Warn("reload: [security] " + strings.Join(d, ", ") + " changes take effect only with a restart (kept as served)")
 		}
-		c.Security.Argon2Time, c.Security.Argon2MemoryKiB, c.Security.Argon2Threads = cfg.Security.Argon2Time, cfg.Security.Argon2MemoryKiB, cfg.Security.Argon2Threads
-		c.Security.MaxHashing, c.Security.HashQueue = cfg.Security.MaxHashing, cfg.Security.HashQueue
 		// Keep the listeners being served; take everything else.
 		var kept []string
 		c.Listeners, kept = mergeListeners(cfg.Listeners, c.Listeners)
@@ -640,24 +638,28 @@ func logUsersWarnings(log *zap.Logger, cfg *config.Config, users *auth.Users) {
 	}
 }
 
-// hashingChanges names the [security] keys that size the verifier's
-// hashing (fixed at start-up) whose values differ between was and now.
-func hashingChanges(was, now config.Security) []string {
+// keepHashing sets the [security] keys of now that size the verifier's
+// hashing (fixed at start-up) back to was's values, and names those
+// that differed.
+func keepHashing(was config.Security, now *config.Security) []string {
 	var d []string
-	for _, k := range []struct {
-		key      string
-		was, now int64
-	}{
-		{"argon2_time", int64(was.Argon2Time), int64(now.Argon2Time)},
-		{"argon2_memory_kib", int64(was.Argon2MemoryKiB), int64(now.Argon2MemoryKiB)},
-		{"argon2_threads", int64(was.Argon2Threads), int64(now.Argon2Threads)},
-		{"max_hashing", int64(was.MaxHashing), int64(now.MaxHashing)},
-		{"hash_queue", int64(was.HashQueue), int64(now.HashQueue)},
-	} {
-		if k.was != k.now {
-			d = append(d, k.key)
-		}
+	if now.Argon2Time != was.Argon2Time {
+		d = append(d, "argon2_time")
 	}
+	if now.Argon2MemoryKiB != was.Argon2MemoryKiB {
+		d = append(d, "argon2_memory_kib")
+	}
+	if now.Argon2Threads != was.Argon2Threads {
+		d = append(d, "argon2_threads")
+	}
+	if now.MaxHashing != was.MaxHashing {
+		d = append(d, "max_hashing")
+	}
+	if now.HashQueue != was.HashQueue {
+		d = append(d, "hash_queue")
+	}
+	now.Argon2Time, now.Argon2MemoryKiB, now.Argon2Threads = was.Argon2Time, was.Argon2MemoryKiB, was.Argon2Threads
+	now.MaxHashing, now.HashQueue = was.MaxHashing, was.HashQueue
 	return d
 }
 
