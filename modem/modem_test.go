@@ -645,19 +645,27 @@ func TestRunErrorControlMode(t *testing.T) {
 	h.cmd(t, "AT\\N8", "ERROR\r\n")
 }
 
-// TestRunRemoteDataHeldInCommandMode: what the remote sends while the
-// modem is in command mode (after +++) waits in the line and reaches the
-// DTE after ATO, as on tcpser. Modem trial: it was thrown away.
-func TestRunRemoteDataHeldInCommandMode(t *testing.T) {
-	testutil.CheckGoroutines(t)
+// callInCommandMode dials a fake remote and escapes to command mode
+// (+++, S12 = 100 ms) with the call up.
+func callInCommandMode(t *testing.T) (*harness, net.Conn) {
+	t.Helper()
 	d := newFakeDialer()
 	h := startModem(t, Options{Dialer: d})
 	h.cmd(t, "ATE0S12=5", "OK\r\n")
 	h.send(t, "ATDThost:1\r")
 	remote := <-d.remotes
-	defer remote.Close()
 	h.exp.expect(t, "CONNECT 33600/LAPM\r\n")
 	h.escape(t, 100*time.Millisecond)
+	return h, remote
+}
+
+// TestRunRemoteDataHeldInCommandMode: what the remote sends while the
+// modem is in command mode (after +++) waits in the line and reaches the
+// DTE after ATO, as on tcpser. Modem trial: it was thrown away.
+func TestRunRemoteDataHeldInCommandMode(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	h, remote := callInCommandMode(t)
+	defer remote.Close()
 	wrote := make(chan error, 1)
 	go func() {
 		_, err := remote.Write([]byte("late output\r\n"))
@@ -677,13 +685,7 @@ func TestRunRemoteDataHeldInCommandMode(t *testing.T) {
 // the reader parked after one read in command mode.
 func TestRunRemoteHangupInCommandMode(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	d := newFakeDialer()
-	h := startModem(t, Options{Dialer: d})
-	h.cmd(t, "ATE0S12=5", "OK\r\n")
-	h.send(t, "ATDThost:1\r")
-	remote := <-d.remotes
-	h.exp.expect(t, "CONNECT 33600/LAPM\r\n")
-	h.escape(t, 100*time.Millisecond)
+	h, remote := callInCommandMode(t)
 	if _, err := remote.Write([]byte("bye\r\n")); err != nil {
 		t.Fatal(err)
 	}
