@@ -271,22 +271,7 @@ func TestDialTextCallbackWithoutAnswer(t *testing.T) {
 func TestDialTextCallback(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	answer := freeAddr(t)
-	done := make(chan string, 1)
-	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
-		line.Write([]byte("login: "))
-		readUntilLine(t, line, "\r")
-		line.Write([]byte("\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"))
-		line.Close()
-		cb, err := transport.Dial(t.Context(), answer)
-		if err != nil {
-			t.Errorf("calling back: %v", err)
-			return
-		}
-		defer cb.Close()
-		cb.Write([]byte("Type your user name to accept: "))
-		done <- readUntilLine(t, cb, "\r")
-		cb.Write([]byte("welcome back\r\n"))
-	})
+	addr, done := textCallbackGateway(t, answer, nil)
 	r := startDial(t, nil, "--text", "--answer", answer, addr)
 	waitFor(t, func() bool { return strings.Contains(r.stdout.String(), "login: ") })
 	r.stdin.Write([]byte("carol\r"))
@@ -313,12 +298,7 @@ func TestDialTextCallbackOnlyFromGateway(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	answer := freeAddr(t)
 	intruderDone := make(chan []byte, 1)
-	done := make(chan string, 1)
-	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
-		line.Write([]byte("login: "))
-		readUntilLine(t, line, "\r")
-		line.Write([]byte("\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"))
-		line.Close()
+	addr, done := textCallbackGateway(t, answer, func(t *testing.T) {
 		// Someone else on the answer port first.
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
 		in, err := d.Dial("tcp", strings.TrimPrefix(answer, "telnet://"))
@@ -331,15 +311,6 @@ func TestDialTextCallbackOnlyFromGateway(t *testing.T) {
 		got, _ := io.ReadAll(in)
 		in.Close()
 		intruderDone <- got
-		cb, err := transport.Dial(t.Context(), answer)
-		if err != nil {
-			t.Errorf("calling back: %v", err)
-			return
-		}
-		defer cb.Close()
-		cb.Write([]byte("Type your user name to accept: "))
-		done <- readUntilLine(t, cb, "\r")
-		cb.Write([]byte("welcome back\r\n"))
 	})
 	r := startDial(t, nil, "--text", "--answer", answer, addr)
 	waitFor(t, func() bool { return strings.Contains(r.stdout.String(), "login: ") })
@@ -361,6 +332,32 @@ func TestDialTextCallbackOnlyFromGateway(t *testing.T) {
 	if !strings.Contains(r.stderr.String(), "from 127.0.0.2:") || !strings.Contains(r.stderr.String(), "hung up: not the gateway's address 127.0.0.1") {
 		t.Errorf("stderr does not tell of the intruder:\n%s", r.stderr)
 	}
+}
+
+// textCallbackGateway is a fake gateway that takes a text login, hangs
+// up to call back, runs before (if not nil), calls answer back and asks
+// for the user name, which it sends on done, then says "welcome back".
+func textCallbackGateway(t *testing.T, answer string, before func(t *testing.T)) (string, chan string) {
+	done := make(chan string, 1)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		line.Write([]byte("login: "))
+		readUntilLine(t, line, "\r")
+		line.Write([]byte("\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"))
+		line.Close()
+		if before != nil {
+			before(t)
+		}
+		cb, err := transport.Dial(t.Context(), answer)
+		if err != nil {
+			t.Errorf("calling back: %v", err)
+			return
+		}
+		defer cb.Close()
+		cb.Write([]byte("Type your user name to accept: "))
+		done <- readUntilLine(t, cb, "\r")
+		cb.Write([]byte("welcome back\r\n"))
+	})
+	return addr, done
 }
 
 // freeAddr returns a telnet line address on a free loopback port.
