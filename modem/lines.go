@@ -47,6 +47,18 @@ func AnswerPlain(l transport.Line, info ConnectInfo) Call {
 // refused with NO CARRIER.
 type PlainDialer struct {
 	Rate int
+	// TermType is the terminal type a telnet line announces when the
+	// remote asks (RFC 1091); "" announces "UNKNOWN".
+	TermType string
+}
+
+// AnnounceTerm makes a just-dialed telnet line announce name as its
+// terminal type when the remote asks (a BBS picks ANSI or plain screens
+// by it). Other lines, and name "", are left as they are.
+func AnnounceTerm(l transport.Line, name string) {
+	if t, ok := l.(interface{ SetTermType(string) error }); ok && name != "" {
+		_ = t.SetTermType(name)
+	}
 }
 
 // Dial implements Dialer.
@@ -62,6 +74,7 @@ func (d PlainDialer) Dial(ctx context.Context, t Target) (Call, error) {
 		r, explain := Classify(err)
 		return nil, &DialError{Reason: r, Explain: explain, Err: err}
 	}
+	AnnounceTerm(l, d.TermType)
 	return LineCall(l, ConnectInfo{Rate: d.Rate}), nil
 }
 

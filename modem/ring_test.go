@@ -251,3 +251,39 @@ func TestRunAnswerOffersEchoAndBusy(t *testing.T) {
 		t.Errorf("a second caller heard %q, want BUSY", heard)
 	}
 }
+
+// TestPlainDialerTermType: a plain call to a telnet BBS announces the
+// terminal type --term gives when the BBS asks (RFC 1091).
+func TestPlainDialerTermType(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ln, err := tcp.Listen("127.0.0.1:0", tcp.Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, term := range []string{"ansi", "vt100"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		call, err := PlainDialer{TermType: term}.Dial(ctx, Target{Address: ln.Addr(), Mode: ModeAuto})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		bbs, err := ln.AcceptLine(ctx)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		// Both ends read, as a BBS and the modem's online loop do.
+		go func() { _, _ = io.Copy(io.Discard, call) }()
+		go func() { _, _ = io.Copy(io.Discard, bbs) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for bbs.Info().TermType != term && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := bbs.Info().TermType; got != term {
+			t.Errorf("--term %q: the BBS saw %q", term, got)
+		}
+		hangUp(call, bbs)
+		cancel()
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/modem"
 	"github.com/dialgate/dialgate/transport"
 	_ "github.com/dialgate/dialgate/transport/tcp" // telnet:// and tcp:// lines
@@ -33,6 +34,7 @@ type modemFlags struct {
 	stdio                                       bool
 	baud, dataBits, stopBits                    int
 	phonebook, profile, answer, knownHosts, lvl string
+	term                                        string
 	pace, tofu                                  bool
 	timeout                                     time.Duration
 }
@@ -64,6 +66,7 @@ DTE once its host key is verified. See docs/modem.md.`)
 	fs.StringVar(&f.dcd, "dcd", "none", "serial output that carries our DCD (per AT&C) to the DTE: dtr (null-modem cable: reaches the DTE's DCD and DSR), rts, none")
 	fs.StringVar(&f.dsr, "dsr", "none", "serial output that carries our DSR (per AT&S) to the DTE: dtr, rts, none")
 	fs.StringVar(&f.ri, "ri", "none", "serial output that carries our ring indicator (on with each RING) to the DTE: dtr, rts, none")
+	fs.StringVar(&f.term, "term", "", "terminal type announced to a telnet BBS or gateway that asks (e.g. ansi, vt100, xterm); default UNKNOWN")
 	fs.StringVar(&f.phonebook, "phonebook", "", "phonebook and credentials file (TOML, mode 0600)")
 	fs.StringVar(&f.profile, "profile", defaultProfilePath(), "file AT&W saves the modem profile to (\"\" keeps it in memory)")
 	fs.StringVar(&f.answer, "answer", "", "answer incoming calls (the gateway's callback) on this line address, e.g. telnet://0.0.0.0:6400")
@@ -89,6 +92,10 @@ DTE once its host key is verified. See docs/modem.md.`)
 	}
 	if f.serial == "" && (f.dcd != "none" || f.dsr != "none" || f.ri != "none" || f.dtr != "none") {
 		fmt.Fprintln(os.Stderr, "gateway modem: --dtr, --dcd, --dsr and --ri need --serial (a pty or stdio has no such lines)")
+		return exitUsage
+	}
+	if f.term != "" && termname.Clean([]byte(f.term)) != f.term {
+		fmt.Fprintln(os.Stderr, "gateway modem: --term must be a terminfo name: up to 40 letters, digits and . _ + -")
 		return exitUsage
 	}
 	log, err := newLogger(config.Log{Level: config.LogLevel(f.lvl)})

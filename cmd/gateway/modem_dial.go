@@ -21,5 +21,5 @@ func newModemV42(f modemFlags, log *zap.Logger) *modemV42 {
 	if timeout <= 0 {
 		timeout = defaultModemTimeout
 	}
-	return &modemV42{rate: f.baud, knownHosts: kh, tofu: f.tofu, timeout: timeout, answering: f.answer != "", log: log}
+	return &modemV42{rate: f.baud, term: f.term, knownHosts: kh, tofu: f.tofu, timeout: timeout, answering: f.answer != "", log: log}
 }

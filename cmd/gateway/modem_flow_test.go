@@ -25,10 +25,11 @@ func TestModemFlowFlag(t *testing.T) {
 	exp.expect(t, "&C1 &D2 &K0 &S0")
 }
 
-// TestModemSignalFlagsNeedSerial: the circuit flags and a bad --flow are
-// usage errors before anything starts.
+// TestModemSignalFlagsNeedSerial: the circuit flags, a bad --flow and a
+// --term that is no terminal name are usage errors before anything
+// starts.
 func TestModemSignalFlagsNeedSerial(t *testing.T) {
-	for _, args := range [][]string{{"--ri", "rts"}, {"--dsr", "dtr"}, {"--flow", "dtrdsr"}} {
+	for _, args := range [][]string{{"--ri", "rts"}, {"--dsr", "dtr"}, {"--flow", "dtrdsr"}, {"--term", "../vt100"}, {"--term", "unknown"}} {
 		if code := runModem(args); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}

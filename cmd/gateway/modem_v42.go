@@ -28,6 +28,7 @@ import (
 // plainly without detection and "v42" targets fail with an explanation.
 type modemV42 struct {
 	rate       int           // CONNECT rate
+	term       string        // terminal type announced on telnet lines
 	knownHosts string        // known-hosts file
 	tofu       bool          // trust a gateway key seen for the first time
 	timeout    time.Duration // detection and handshake bound
@@ -98,7 +99,7 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		}
 	}
 	if t.Mode == modem.ModePlain || t.Mode == modem.ModeAuto && !haveLAPM {
-		return modem.PlainDialer{Rate: d.rate}.Dial(ctx, t)
+		return modem.PlainDialer{Rate: d.rate, TermType: d.term}.Dial(ctx, t)
 	}
 	if !haveLAPM {
 		return nil, dialErr(modem.ReasonNoCarrier, "this build has no V.42 LAPM link yet; use mode = \"plain\"", errNoLAPM)
@@ -119,6 +120,7 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		r, explain := modem.Classify(err)
 		return nil, dialErr(r, explain, err)
 	}
+	modem.AnnounceTerm(line, d.term)
 	// A login typed at the DTE (below) may take up to the prompts' time
 	// (both lines together). The gateway's own handshake deadline
 	// (security.handshake_deadline, 60 s by default) bounds it too: when

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -727,19 +728,18 @@ func (l *Line) control(what string, f func(t *telnet) error) error {
 	}
 	l.tmu.Lock()
 	err := f(l.tn)
+	// What is queued goes out even when f failed: it may be negotiation
+	// queued before (a server's opening, which would otherwise be lost).
 	l.wbuf = append(l.wbuf[:0], l.tn.out...)
 	l.tn.out = l.tn.out[:0]
 	l.tmu.Unlock()
-	if err != nil {
-		return err
-	}
 	if len(l.wbuf) > 0 {
-		if n, err := l.conn.Write(l.wbuf); err != nil {
+		if n, werr := l.conn.Write(l.wbuf); werr != nil {
 			l.requeue(l.wbuf[n:])
-			return fmt.Errorf("tcp: %s: %w", what, err)
+			return fmt.Errorf("tcp: %s: %w", what, werr)
 		}
 	}
-	return nil
+	return err
 }
 
 // SetServerEcho (server-side telnet lines) sends WILL ECHO (on) so the
@@ -754,6 +754,20 @@ func (l *Line) SetServerEcho(on bool) error {
 // announce and sends it now if the server agreed to NAWS (RFC 1073).
 func (l *Line) SetWindowSize(ws transport.WindowSize) error {
 	return l.control("window size", func(t *telnet) error { return t.setWindowSize(ws) })
+}
+
+// SetTermType (client-side telnet lines) sets the terminal type announced
+// when the server asks for it (TTYPE SEND, RFC 1091) from now on; "" is
+// "UNKNOWN". The negotiation runs in Read: set before the first Read, it
+// answers the server's first request.
+func (l *Line) SetTermType(name string) error {
+	return l.control("terminal type", func(t *telnet) error {
+		if t.server {
+			return fmt.Errorf("tcp: terminal type on a server line: %w", errors.ErrUnsupported)
+		}
+		t.termType = cmp.Or(name, "UNKNOWN")
+		return nil
+	})
 }
 
 // SendBreak sends IAC BRK (telnet lines only).

@@ -204,6 +204,22 @@ func TestRawLineTransparent(t *testing.T) {
 	}
 }
 
+// TestSetTermType: a terminal type set after Dial and before the first
+// Read answers the server's first TTYPE SEND (gateway modem --term).
+func TestSetTermType(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv, cli := linePair(t, Options{Telnet: true}, Options{Telnet: true})
+	if err := cli.SetTermType("ansi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetTermType("ansi"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("SetTermType on a server line: %v", err)
+	}
+	startReader(srv)
+	startReader(cli)
+	waitFor(t, "TTYPE", func() bool { return srv.Info().TermType == "ansi" })
+}
+
 func TestTelnetLineNegotiation(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	var slog, clog testLog
