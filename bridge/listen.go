@@ -212,6 +212,14 @@ type preparedListener struct {
 	// maxTLSPendingPerSource; refusals sums those closed over them.
 	places   admit.Counter[string]
 	refusals burstlog.Log
+	// handshaking holds the places of connections still waiting for
+	// their PROXY header or TLS handshake, with when they came: when
+	// every place is taken, the one that has waited longest is closed
+	// to make room (evictOldest), as transport/ws does for HTTP
+	// connections, so that silent peers from a few addresses cannot
+	// keep every TLS caller out.
+	pmu         sync.Mutex
+	handshaking map[*pendingPlace]struct{}
 	// turnedAway sums the prepared connections that heard BUSY after
 	// waiting preparedWait for Accept.
 	turnedAway burstlog.Log
@@ -238,7 +246,8 @@ func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, op
 	l := &preparedListener{
 		ln: ln, host: host, cfg: cfg, trusted: trusted, opts: opts, timeout: timeout, log: log, notices: notices,
 		ready: make(chan prepared), failed: make(chan error, 1),
-		places: admit.Counter[string]{Max: maxTLSPending, PerSource: maxTLSPendingPerSource},
+		places:      admit.Counter[string]{Max: maxTLSPending, PerSource: maxTLSPendingPerSource},
+		handshaking: map[*pendingPlace]struct{}{},
 	}
 	what := "TLS handshake"
 	if cfg == nil {
@@ -276,7 +285,12 @@ func (l *preparedListener) acceptLoop() {
 			continue
 		}
 		src := auth.SourceKey(c.RemoteAddr().String())
-		if lim := l.places.Take(src, l.trusted.Contains(c.RemoteAddr().String())); lim != admit.None {
+		exempt := l.trusted.Contains(c.RemoteAddr().String())
+		lim := l.places.Take(src, exempt)
+		if lim == admit.Total && l.evictOldest() {
+			lim = l.places.Take(src, exempt)
+		}
+		if lim != admit.None {
 			c.Close()
 			why := "the listener's limit"
 			if lim == admit.Source {
@@ -285,16 +299,69 @@ func (l *preparedListener) acceptLoop() {
 			l.refusals.Add(c.RemoteAddr().String() + ": " + why)
 			continue
 		}
+		pp := &pendingPlace{conn: c, src: src, since: time.Now()}
+		l.pmu.Lock()
+		l.handshaking[pp] = struct{}{}
+		l.pmu.Unlock()
 		l.wg.Add(1)
-		go l.prepare(c, src)
+		go l.prepare(c, pp)
 	}
+}
+
+// pendingPlace is a connection's place among those being prepared.
+type pendingPlace struct {
+	conn  net.Conn
+	src   string
+	since time.Time
+	once  sync.Once
+}
+
+// settled takes pp out of reach of evictOldest: its PROXY header and
+// TLS handshake are done (it still holds its place until it is a line).
+func (l *preparedListener) settled(pp *pendingPlace) {
+	l.pmu.Lock()
+	delete(l.handshaking, pp)
+	l.pmu.Unlock()
+}
+
+// release gives pp's place back, once (prepare and evictOldest may both).
+func (l *preparedListener) release(pp *pendingPlace) {
+	l.settled(pp)
+	pp.once.Do(func() { l.places.Release(pp.src) })
+}
+
+// evictOldest closes the connection that has waited longest for its
+// PROXY header or TLS handshake, gives its place back, and reports
+// whether there was one. A real handshake takes milliseconds; without
+// this, 32 silent connections from each of 8 addresses held all 256
+// places for the handshake timeout and, reopened, kept every TLS caller
+// out (pentest).
+func (l *preparedListener) evictOldest() bool {
+	l.pmu.Lock()
+	var victim *pendingPlace
+	for pp := range l.handshaking {
+		if victim == nil || pp.since.Before(victim.since) {
+			victim = pp
+		}
+	}
+	if victim != nil {
+		delete(l.handshaking, victim)
+	}
+	l.pmu.Unlock()
+	if victim == nil {
+		return false
+	}
+	l.release(victim)
+	victim.conn.Close()
+	l.refusals.Add(victim.conn.RemoteAddr().String() + ": closed to make room: the longest wait for its handshake")
+	return true
 }
 
 // prepare reads a trusted proxy's PROXY header and does the TLS
 // handshake, both within l.timeout, and hands the connection to Accept.
-func (l *preparedListener) prepare(c net.Conn, src string) {
+func (l *preparedListener) prepare(c net.Conn, pp *pendingPlace) {
 	defer l.wg.Done()
-	defer l.places.Release(src)
+	defer l.release(pp)
 	ctx, cancel := context.WithTimeout(l.stop, l.timeout)
 	defer cancel()
 	p := prepared{conn: c}
@@ -359,6 +426,7 @@ func (l *preparedListener) prepare(c net.Conn, src string) {
 		}
 		p.conn = tc
 	}
+	l.settled(pp)
 	if own {
 		// A health check (it connects, perhaps completes TLS, and
 		// goes): a call would only leave a record of a caller who left.

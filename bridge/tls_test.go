@@ -254,3 +254,48 @@ func TestOpenListenerHalfTLSPair(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSPendingEvictsOldest: silent peers from a few addresses, each
+// within maxTLSPendingPerSource, that together take every one of a TLS
+// listener's maxTLSPending places do not keep a TLS caller out: the
+// connection that has waited longest for its handshake is closed to make
+// room (pentest: 32 silent connections from each of 8 addresses refused
+// every TLS caller for the handshake timeout, again and again).
+func TestTLSPendingEvictsOldest(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}
+	ln, _, err := openListener(l, "", zap.NewNop(), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := strings.TrimPrefix(ln.Addr(), "telnet://")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := range maxTLSPending {
+		src := &net.TCPAddr{IP: net.IPv4(127, 0, 77, byte(1+i/maxTLSPendingPerSource))}
+		c, err := (&net.Dialer{LocalAddr: src}).Dial("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot dial from %v: %v", src, err)
+		}
+		held = append(held, c)
+	}
+	// Let the listener take them all before the caller comes.
+	time.Sleep(200 * time.Millisecond)
+	d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 78, 1)}}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("a TLS caller behind %d silent peers: %v", maxTLSPending, err)
+	}
+	conn.Close()
+	// The oldest silent peer made room.
+	held[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := held[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("the oldest silent peer: %v, want closed (EOF)", err)
+	}
+}
