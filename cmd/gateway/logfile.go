@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // logFile is the daemon's log when [log] file names one: appended to
@@ -41,9 +43,21 @@ func openAppend(path string) (*os.File, error) {
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, logFileMode)
+	// Never through a symbolic link (oNoFollow), and a file with one
+	// name only: below, a gateway started as root gives a root-owned
+	// log file to the log directory's owner, and a link planted there by
+	// the gateway's user (to /etc/shadow) made its target theirs
+	// (pentest).
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, logFileMode)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%s is a symbolic link: name the log file itself", path)
+		}
 		return nil, err
+	}
+	if !singleLink(f) {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file with a single name (a hard link to another file?)", path)
 	}
 	// Started as root by mistake (review): a log file of root's in the
 	// gateway's log directory would keep every later start as the

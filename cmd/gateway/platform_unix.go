@@ -73,3 +73,20 @@ func listenUnixPrivate(path string) (net.Listener, error) {
 	defer unix.Umask(old)
 	return net.Listen("unix", path)
 }
+
+// oNoFollow makes an open fail (ELOOP) on a symbolic link in the last
+// name of the path: root opening a file in a directory the gateway's
+// user owns (the users file's lock, the log file) must not be led to
+// another file (/etc/shadow) that it then gives that user (fchown).
+const oNoFollow = unix.O_NOFOLLOW
+
+// singleLink reports whether the open file f is a regular file with one
+// name: a hard link to another user's file (where fs.protected_hardlinks
+// allows one) must not be given to the gateway's user either.
+func singleLink(f *os.File) bool {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink == 1
+}

@@ -82,3 +82,10 @@ func unlockFile(f *os.File) {
 func listenUnixPrivate(path string) (net.Listener, error) {
 	return net.Listen("unix", path)
 }
+
+// oNoFollow is 0: Windows has no O_NOFOLLOW, and no chown either (see
+// takeDirOwner).
+const oNoFollow = 0
+
+// singleLink is true: nothing is given away on Windows.
+func singleLink(*os.File) bool { return true }

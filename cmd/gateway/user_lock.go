@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dialgate/dialgate/auth"
@@ -40,8 +41,15 @@ func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err err
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Never through a symbolic link (oNoFollow): root running gateway
+	// user would truncate the link's target and give it to the users
+	// file's owner (pentest: a link to /etc/shadow planted by the
+	// gateway's user made /etc/shadow theirs).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|oNoFollow, 0o600)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("users file lock %s is a symbolic link: remove it (the lock is an empty file of its own)", path)
+		}
 		if errors.Is(err, fs.ErrPermission) {
 			// New-user trial: a users_file outside the state
 			// directory, in one only root may write in; the same
@@ -50,6 +58,10 @@ func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err err
 			return nil, fmt.Errorf("users file lock: %w: user %s may not write in %s, where the users file and its lock are; run the command as the gateway's user, and keep users_file in the state directory (the default), which that user owns", err, currentUserName(), filepath.Dir(path))
 		}
 		return nil, fmt.Errorf("users file lock: %w", err)
+	}
+	if !singleLink(f) {
+		f.Close()
+		return nil, fmt.Errorf("users file lock %s is not a regular file with a single name (a hard link to another file?): remove it", path)
 	}
 	shareLockOwner(f, usersFile)
 	deadline := time.Now().Add(wait)
