@@ -314,6 +314,8 @@ type pendingPlace struct {
 	src   string
 	since time.Time
 	once  sync.Once
+	// evicted: closed by evictOldest (its errors are not the peer's).
+	evicted atomic.Bool
 }
 
 // settled takes pp out of reach of evictOldest: its PROXY header and
@@ -351,6 +353,7 @@ func (l *preparedListener) evictOldest() bool {
 	if victim == nil {
 		return false
 	}
+	victim.evicted.Store(true)
 	l.release(victim)
 	victim.conn.Close()
 	l.refusals.Add(victim.conn.RemoteAddr().String() + ": closed to make room: the longest wait for its handshake")
@@ -395,8 +398,10 @@ func (l *preparedListener) prepare(c net.Conn, pp *pendingPlace) {
 			l.log.Printf("tcp: %s: closed before a PROXY header (a health check?)", from)
 			c.Close()
 			return
-		case l.stop.Err() != nil:
-			c.Close() // the listener is closing: not the proxy's fault
+		case l.stop.Err() != nil || pp.evicted.Load():
+			// The listener is closing, or this connection was closed
+			// to make room (evictOldest): not the proxy's fault.
+			c.Close()
 			return
 		default:
 			// A trusted proxy that sends no header, or a broken one, is

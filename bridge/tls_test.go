@@ -299,3 +299,47 @@ func TestTLSPendingEvictsOldest(t *testing.T) {
 		t.Errorf("the oldest silent peer: %v, want closed (EOF)", err)
 	}
 }
+
+// TestTLSPendingBehindProxyEvictsOldest: behind a trusted TCP proxy
+// (TLS passed through, PROXY header first), whose connections are held
+// only to the listener's total bound, one client that opens
+// maxTLSPending connections through the proxy and never sends a
+// ClientHello does not keep the next TLS caller out.
+func TestTLSPendingBehindProxyEvictsOldest(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile,
+		ProxyProtocol: true, TrustedProxies: []string{"127.0.0.1"}}
+	ln, _, err := openListener(l, "", zap.NewNop(), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := strings.TrimPrefix(ln.Addr(), "telnet://")
+	_, port, _ := net.SplitHostPort(addr)
+	viaProxy := func(src string) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "PROXY TCP4 "+src+" 127.0.0.1 40000 "+port+"\r\n")
+		return c
+	}
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range maxTLSPending {
+		held = append(held, viaProxy("203.0.113.66"))
+	}
+	time.Sleep(200 * time.Millisecond)
+	raw := viaProxy("198.51.100.7")
+	raw.SetDeadline(time.Now().Add(5 * time.Second))
+	conn := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+	if err := conn.Handshake(); err != nil {
+		t.Fatalf("a TLS caller through the proxy behind %d silent connections: %v", maxTLSPending, err)
+	}
+	conn.Close()
+}
