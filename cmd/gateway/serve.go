@@ -33,6 +33,7 @@ import (
 	"github.com/dialgate/dialgate/internal/listenaddr"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/lapm"
+	"github.com/dialgate/dialgate/transport/ws"
 )
 
 func init() {
@@ -41,6 +42,10 @@ func init() {
 
 // demoUser is the account the no-configuration demo creates.
 const demoUser = "demo"
+
+// maxMetricsConns bounds the metrics endpoint's connections (scrapers,
+// health checks, pprof): a few are ever in use.
+const maxMetricsConns = 64
 
 func runServe(args []string) int {
 	fs := newFlagSet("serve", "[--config FILE]", `Answer calls on the configured lines, authenticate callers (V.42 LAPM with
@@ -342,9 +347,14 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 			mountPProf(mux)
 		}
 		// Bounded like every other listener: a scraper (or anything
-		// else that reaches the port) cannot hold connections open.
+		// else that reaches the port) cannot hold connections open, nor
+		// open so many that the calls run out of descriptors (pentest:
+		// any local user reaches a loopback port).
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: httpErrorLog(log, "metrics")}
+		ln = ws.BoundHTTP(ln, metricsSrv, maxMetricsConns, func(format string, args ...any) {
+			log.Warn("metrics: " + fmt.Sprintf(format, args...))
+		})
 		go func() { _ = metricsSrv.Serve(ln) }()
 		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"), zap.Bool("pprof", cfg.Metrics.PProf))
 	}

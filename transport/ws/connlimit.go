@@ -294,3 +294,19 @@ func (l *Listener) LimitConns(ln net.Listener, srv *http.Server) net.Listener {
 	srv.ConnState = cl.connState
 	return cl
 }
+
+// BoundHTTP bounds the connections of srv that accepts on ln to max in
+// all, as LimitConns does, for an HTTP endpoint that serves no
+// WebSocket lines (the gateway's metrics: every connection held costs a
+// descriptor the calls need, and any local user reaches a loopback
+// port). logf gets a line at most once a second about the connections
+// closed. srv must accept on the returned listener; BoundHTTP installs
+// srv.ConnState.
+func BoundHTTP(ln net.Listener, srv *http.Server, max int, logf func(format string, args ...any)) net.Listener {
+	cl := newConnLimiter(ln, max, max, func(netip.Addr) bool { return false }, logf)
+	cl.refusals.Emit = func(n int, last string) {
+		logf("%d connection(s) closed at once (last %s)", n, last)
+	}
+	srv.ConnState = cl.connState
+	return cl
+}

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +265,46 @@ func TestListenConnLimitsTLS(t *testing.T) {
 	}
 	if closedByServer(t, a) {
 		t.Error("the place of a closed TLS connection was not given back: a new one had to make room")
+	}
+}
+
+// TestBoundHTTP: an HTTP server that is no WebSocket listener (the
+// gateway's metrics) holds at most max connections; silent ones are
+// closed, the longest-waiting first, to make room for a scrape
+// (pentest: nothing bounded them, and a local user's connections could
+// take every descriptor the calls need).
+func TestBoundHTTP(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var mu sync.Mutex
+	var logged []string
+	srv := &http.Server{Handler: http.NotFoundHandler(), ReadHeaderTimeout: time.Minute}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := BoundHTTP(tl, srv, 3, func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, fmt.Sprintf(format, args...))
+	})
+	go srv.Serve(ln)
+	defer srv.Close()
+	addr := tl.Addr().String()
+	first := dialFrom(t, "127.0.0.1", addr)
+	time.Sleep(50 * time.Millisecond) // first waits longest
+	for range 2 {
+		dialFrom(t, "127.0.0.1", addr)
+	}
+	if !answered(t, dialFrom(t, "127.0.0.1", addr)) {
+		t.Fatal("a request was not answered while three silent connections were held (max 3)")
+	}
+	if !closedByServer(t, first) {
+		t.Error("the longest-waiting silent connection was not closed to make room")
+	}
+	ln.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(strings.Join(logged, "\n"), "closed to make room") {
+		t.Errorf("log %q: no line about the connection closed", logged)
 	}
 }
