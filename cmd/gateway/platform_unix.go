@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -89,4 +90,24 @@ func singleLink(f *os.File) bool {
 		return false
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink == 1
+}
+
+// closeInheritedOnExec marks the descriptors above standard error that
+// this process inherited without close-on-exec (a harness's pipe, a
+// shell's redirection) close-on-exec: a pty backend's program would
+// otherwise inherit them (pentest: a door program found the harness's
+// pipe on fd 251). The gateway's own descriptors are close-on-exec
+// already, as Go opens them.
+func closeInheritedOnExec() {
+	ents, err := os.ReadDir("/dev/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+	}
 }

@@ -89,3 +89,7 @@ const oNoFollow = 0
 
 // singleLink is true: nothing is given away on Windows.
 func singleLink(*os.File) bool { return true }
+
+// closeInheritedOnExec does nothing: Windows hands a child only the
+// handles it is given.
+func closeInheritedOnExec() {}

@@ -74,6 +74,7 @@ to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
 		fmt.Fprintln(os.Stderr, msg)
 		return exitUsage
 	}
+	closeInheritedOnExec()
 	demo := *cfgPath == ""
 	var cfg *config.Config
 	if demo {

@@ -113,6 +113,8 @@ type testGateway struct {
 	log     *syncBuffer // stdout and stderr
 	logFile string      // the [log] file, if set
 	done    chan error
+	// inherited: see gwOpts.
+	inherited []*os.File
 }
 
 type syncBuffer struct {
@@ -183,6 +185,9 @@ type gwOpts struct {
 	holdoff           string // [lines] holdoff ("": 0s)
 	extraConfig       string // appended to the configuration (more [[listener]] tables)
 	logFile           string // [log] file, relative to the test's directory ("": stderr)
+	// inherited are descriptors the daemon inherits, from 3 on, without
+	// close-on-exec (exec.Cmd.ExtraFiles).
+	inherited []*os.File
 }
 
 // newGateway writes a configuration and a users file into a fresh
@@ -203,7 +208,7 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 		o.v42 = "off"
 	}
 	dir := t.TempDir()
-	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t)}
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t), inherited: o.inherited}
 	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr, o.v42, g.metrics, o.pprof)
 	if o.handshakeDeadline != "" {
 		conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \""+o.handshakeDeadline+"\"\n", 1)
@@ -249,6 +254,7 @@ func (g *testGateway) start() {
 	g.log = &syncBuffer{}
 	g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	g.cmd.ExtraFiles = g.inherited
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
 	}
@@ -442,6 +448,31 @@ func TestServeTelnetToPTY(t *testing.T) {
 	if r := recs[0]; r.User != "alice" || r.Result != store.ResultCompleted || r.Reason != "backend closed" || r.Line != "telnet" || r.Backend != "sh" {
 		t.Errorf("record: %+v", r)
 	}
+}
+
+// TestServePTYInheritsNoStrayDescriptors: descriptors the daemon
+// inherited without close-on-exec (a harness's pipe, a shell's
+// redirection) do not reach a pty program (pentest: a door program
+// found the harness's pipe on fd 251).
+func TestServePTYInheritsNoStrayDescriptors(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	g := newGateway(t, gwOpts{inherited: []*os.File{w, w, w, w, w}, // fds 3 to 7
+		extraConfig: "[[backend]]\nname = \"fds\"\ntype = \"pty\"\n" +
+			"command = [\"/bin/sh\", \"-c\", \"if { true >&7; } 2>/dev/null; then echo fd7:open; else echo fd7:closed; fi; read x\"]\n"})
+	g.writeUsers(map[string]string{"erin": "fds"})
+	g.cmd.Process.Signal(syscall.SIGHUP)
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	s := telnetTo(t, g.addr)
+	s.login("erin", "pw-erin")
+	if got := s.expect("fd7:"); strings.Contains(got, "fd7:open") {
+		t.Fatalf("the pty program has the daemon's inherited descriptor 7: %q", got)
+	}
+	s.expect("closed")
 }
 
 // TestServeTelnetToTCP: the same client reaches a raw TCP backend.
