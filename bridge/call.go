@@ -25,6 +25,7 @@ import (
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/pace"
 	"github.com/dialgate/dialgate/transport/proxyproto"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // What the caller is told, in words, when the gateway hangs up.
@@ -699,8 +700,12 @@ func (c *call) watchDial(ctx context.Context) (context.Context, func() bool) {
 			t.Reset(dialCheck)
 		}
 		mu.Unlock()
-		if probe {
-			_ = nop.SendNOP()
+		if probe && errors.Is(nop.SendNOP(), tcp.ErrWouldWait) {
+			// Output still queued (a caller that stopped reading):
+			// nothing sent; probe again at the next check.
+			mu.Lock()
+			probed = false
+			mu.Unlock()
 		}
 	}
 	mu.Lock()

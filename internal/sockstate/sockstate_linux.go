@@ -37,3 +37,23 @@ func Peer(c net.Conn) State {
 	}
 	return Gone
 }
+
+// Unsent returns how many octets written to the TCP connection under c
+// wait in its send queue (not yet sent, or sent and not acknowledged:
+// SIOCOUTQ); ok is false when it cannot tell. A small write to a
+// connection with nothing unsent does not wait.
+func Unsent(c net.Conn) (n int, ok bool) {
+	t := TCPUnder(c)
+	if t == nil {
+		return 0, false
+	}
+	rc, err := t.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var ierr error
+	if rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }) != nil || ierr != nil {
+		return 0, false
+	}
+	return n, true
+}

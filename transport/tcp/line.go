@@ -723,6 +723,11 @@ func (l *Line) control(what string, f func(t *telnet) error) error {
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	return l.controlLocked(what, f)
+}
+
+// controlLocked is control with writeMu held.
+func (l *Line) controlLocked(what string, f func(t *telnet) error) error {
 	if l.wclosed || l.closed.Load() {
 		return fmt.Errorf("tcp: %s: %w", what, transport.ErrHungUp)
 	}
@@ -778,12 +783,29 @@ func (l *Line) SendBreak() error {
 	})
 }
 
+// ErrWouldWait is SendNOP's answer when sending would wait: a write is
+// under way, or the socket's send queue is not empty (or cannot be read).
+var ErrWouldWait = errors.New("tcp: the line's output is held up")
+
 // SendNOP sends IAC NOP (telnet lines only): nothing to the peer's
 // telnet, but a peer that has closed its socket answers it with a reset,
 // which PeerState then tells apart from a half-close (a FIN alone may
-// be either).
+// be either). It never waits: with a write under way or octets still
+// unsent (a peer that has stopped reading), it sends nothing and
+// returns ErrWouldWait, since a probe stuck behind them would hold the
+// line's writes, and its caller's goroutine, until the call ended.
 func (l *Line) SendNOP() error {
-	return l.control("nop", func(t *telnet) error {
+	if l.tn == nil {
+		return fmt.Errorf("tcp: nop on a raw line: %w", errors.ErrUnsupported)
+	}
+	if !l.writeMu.TryLock() {
+		return ErrWouldWait
+	}
+	defer l.writeMu.Unlock()
+	if n, ok := sockstate.Unsent(l.conn); !ok || n > 0 {
+		return ErrWouldWait
+	}
+	return l.controlLocked("nop", func(t *telnet) error {
 		t.out = append(t.out, cmdIAC, cmdNOP)
 		return nil
 	})

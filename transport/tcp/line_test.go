@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialgate/dialgate/internal/sockstate"
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport"
 )
@@ -218,6 +219,39 @@ func TestSetTermType(t *testing.T) {
 	startReader(srv)
 	startReader(cli)
 	waitFor(t, "TTYPE", func() bool { return srv.Info().TermType == "ansi" })
+}
+
+// TestSendNOPNeverWaits: the IAC NOP probe of a caller's half-close
+// (bridge's watchDial) sends nothing and returns ErrWouldWait when the
+// line's output is held up, where it waited behind a full send buffer,
+// holding the line's writes, until the call ended.
+func TestSendNOPNeverWaits(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv, _ := linePair(t, Options{Telnet: true}, Options{Telnet: true})
+	waitFor(t, "the opening negotiation acknowledged", func() bool {
+		n, ok := sockstate.Unsent(srv.conn)
+		return ok && n == 0
+	})
+	if err := srv.SendNOP(); err != nil {
+		t.Fatalf("SendNOP on an idle line: %v", err)
+	}
+	// The client reads nothing: fill its receive buffer and our send
+	// buffer.
+	srv.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := srv.Write(make([]byte, 64<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("filling the line: %v", err)
+	}
+	srv.SetWriteDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() { done <- srv.SendNOP() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrWouldWait) {
+			t.Errorf("SendNOP behind a full send buffer: %v, want ErrWouldWait", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SendNOP waited behind a full send buffer")
+	}
 }
 
 func TestTelnetLineNegotiation(t *testing.T) {
