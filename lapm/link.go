@@ -1896,6 +1896,28 @@ func (l *Link) Break() error {
 // never closed.
 func (l *Link) Breaks() <-chan struct{} { return l.breaks }
 
+// Unacknowledged returns how many payloads Write has queued that the peer
+// has not acknowledged yet: waiting in the queue, waiting for the window,
+// or sent and in flight (retransmissions pending included). 0 once the
+// link has ended, and before the data phase.
+func (l *Link) Unacknowledged() int {
+	// sendq first: a payload the owner moves from it to the machine in
+	// between is counted twice, never missed.
+	l.mu.Lock()
+	queued := len(l.sendq)
+	l.mu.Unlock()
+	n := 0
+	if err := l.do(func(time.Time) error {
+		if l.m.st == stateConnected {
+			n = queued + len(l.m.txq) + seqDiff(l.m.vs, l.m.va)
+		}
+		return nil
+	}); err != nil {
+		return 0
+	}
+	return n
+}
+
 // Stats returns the counters so far.
 func (l *Link) Stats() Stats {
 	var st Stats

@@ -128,7 +128,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.v42, "v42", "detect", "V.42 `mode`: detect, lapm (no detection phase) or off (text login)")
 	text := fs.Bool("text", false, "text login: connect the terminal to the line as it is (same as --v42 off)")
 	fs.StringVar(&o.escape, "escape", "~", "escape `char`acter, or none; from a pipe escapes are off unless this flag is given")
-	fs.DurationVar(&o.drain, "drain", time.Second, "after the end of stdin on a line that cannot half-close (V.42 link, WebSocket): hang up once the gateway has been quiet this long")
+	fs.DurationVar(&o.drain, "drain", time.Second, "after the end of stdin on a line that cannot half-close (V.42 link, WebSocket): hang up once the gateway has been quiet this long (over V.42 at least 2 x T401, counted once what was sent is acknowledged)")
 	fs.StringVar(&o.termType, "term", dio.getenv("TERM"), "terminal type announced to the gateway")
 	fs.BoolVar(&o.quiet, "quiet", false, "no notices on stderr (errors still, and the notice of a host key trusted on first use)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -433,6 +433,13 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 	return line, nil
 }
 
+// linkProgress is what a LAPM link tells of its traffic in flight
+// (*lapm.Link): session.waitQuiet asks it.
+type linkProgress interface {
+	Unacknowledged() int
+	Stats() lapm.Stats
+}
+
 // newSession connects the terminal to conn, which runs on line.
 func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *session {
 	if c.input == nil {
@@ -445,6 +452,12 @@ func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *sessi
 		s.sendWindow = l.SetWindowSize
 	case *ws.Line:
 		s.sendWindow = l.SendWindowSize
+	}
+	if l, ok := conn.(linkProgress); ok {
+		s.linkState = func() (int, time.Duration, uint64) {
+			st := l.Stats()
+			return l.Unacknowledged(), st.T401, st.LineBytesRecv
+		}
 	}
 	if b, ok := conn.(interface{ Break() error }); ok {
 		s.sendBreak = b.Break

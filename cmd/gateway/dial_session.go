@@ -57,6 +57,10 @@ type session struct {
 	// ended, before a conn that cannot half-close is hung up.
 	drain    time.Duration
 	lastDown atomic.Int64 // UnixNano of the last octets from the call
+	// linkState reports, when conn is a LAPM link, how many payloads
+	// written to it the gateway has not acknowledged and the link's
+	// acknowledgement timer (T401) in force; nil for other conns.
+	linkState func() (unacked int, t401 time.Duration, lineIn uint64)
 
 	up *upWriter // copyUp's writes to conn (run starts it)
 
@@ -323,11 +327,31 @@ func notEOF(err error) error {
 
 // waitQuiet waits until nothing has come from the call for s.drain (or
 // the call ends: ended, with copyDown's error, or ctx ends).
+//
+// Over a LAPM link the quiet counts only from when everything written
+// was acknowledged: before that, the gateway's answer to it (an echo)
+// cannot have come, and a frame of ours lost on the way is recovered
+// only at our T401. Nor while frames still arrive (the gateway sending
+// again what was lost, which is not yet delivered in sequence). And it
+// lasts at least twice the link's T401, so that
+// a last frame of the gateway's lost on the way, which it polls for and
+// sends again once its own T401 runs out, still arrives. (With the
+// default --drain of 1 s, equal to the shortest T401, a line that lost
+// a frame near the end of a transfer was hung up while the link
+// recovered it: output cut short, and exit 0.)
 func (s *session) waitQuiet(ctx context.Context, downDone chan error) (ended bool, err error) {
 	if s.drain <= 0 {
 		return false, nil
 	}
-	t := time.NewTimer(s.drain)
+	tick := s.drain
+	if s.linkState != nil {
+		tick = min(tick, 50*time.Millisecond)
+	}
+	// The quiet counts from now at the earliest: output that came
+	// before stdin ended does not shorten it.
+	pendingAt := time.Now() // last seen with our own octets unacknowledged, or the line busy
+	var lineIn uint64
+	t := time.NewTimer(tick)
 	defer t.Stop()
 	for {
 		select {
@@ -337,11 +361,25 @@ func (s *session) waitQuiet(ctx context.Context, downDone chan error) (ended boo
 			return false, nil
 		case <-t.C:
 		}
-		idle := time.Since(time.Unix(0, s.lastDown.Load()))
-		if idle >= s.drain {
+		now := time.Now()
+		need := s.drain
+		if s.linkState != nil {
+			unacked, t401, in := s.linkState()
+			if unacked > 0 || in != lineIn {
+				pendingAt = now
+			}
+			lineIn = in
+			need = max(need, 2*t401)
+		}
+		quietFrom := time.Unix(0, s.lastDown.Load())
+		if pendingAt.After(quietFrom) {
+			quietFrom = pendingAt
+		}
+		idle := now.Sub(quietFrom)
+		if idle >= need {
 			return false, nil
 		}
-		t.Reset(s.drain - idle)
+		t.Reset(min(tick, need-idle))
 	}
 }
 

@@ -168,6 +168,11 @@ func (c *caller) runV42(ctx context.Context, link v42Link, line transport.Line) 
 	end, err := c.runSession(ctx, s)
 	line.Close()
 	switch {
+	case end == endStdinEOF && errors.Is(err, lapm.ErrLinkFailure):
+		// The input ended, but the link failed before it was released
+		// (a poll unanswered N400 times): what was in flight toward
+		// stdout is lost, which is no orderly end.
+		return fmt.Errorf("%w mid-call: the link failed: %w", errDropped, err)
 	case end == endStdinEOF:
 		// The input ended; what the gateway said before the link was
 		// released still tells whether it hung up for its own reasons
