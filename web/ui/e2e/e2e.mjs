@@ -662,6 +662,20 @@ async function textScenario() {
   if (got.rows !== want.rows || got.cols !== want.cols) got = await sttySize(a);
   if (got.rows !== want.rows || got.cols !== want.cols) throw new Error(`stty size ${JSON.stringify(got)}, terminal ${JSON.stringify(want)}`);
   ok(`${step} (${got.cols}x${got.rows})`);
+
+  step = 'a window wider than the gateway grants keeps the terminal at 1024 columns, as the pty';
+  // The gateway bounds a caller's window at 1024 columns (bridge.MaxWindowDim):
+  // a wider terminal (a browser zoomed out on a large screen) would
+  // draw past the columns the program was told of (browser trial:
+  // readline's redisplay of a long line went wrong at 1104 columns).
+  await a.setViewportSize({ width: 10000, height: 420 });
+  await a.waitForFunction((w) => window.dialgate.size().cols !== w.cols, want, { timeout: WAIT });
+  want = await size(a);
+  if (want.cols !== 1024) throw new Error(`the terminal has ${want.cols} columns in a 10000 px window, want 1024`);
+  got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) got = await sttySize(a);
+  if (got.rows !== want.rows || got.cols !== want.cols) throw new Error(`stty size ${JSON.stringify(got)}, terminal ${JSON.stringify(want)}`);
+  ok(`${step} (${got.cols}x${got.rows})`);
   await a.setViewportSize({ width: 1000, height: 600 });
 
   step = 'CP437 selectable';

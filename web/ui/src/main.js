@@ -13,6 +13,7 @@ import { makeCodec, binaryString } from './codec.js';
 import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
 import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong } from './keepalive.js';
+import { boundedSize } from './fit.js';
 
 function meta(name) {
   const el = document.querySelector(`meta[name="${name}"]`);
@@ -493,6 +494,22 @@ term.onData((data) => {
 term.onBinary((data) => input(binaryString(data)));
 term.onResize(() => sendResize());
 
+// fitTerm fits the terminal to its box, but never beyond the size the
+// gateway gives a session (fit.js): past it the terminal keeps the
+// largest size the program behind the gateway is told.
+function fitTerm() {
+  try {
+    const proposed = fit.proposeDimensions();
+    const dims = boundedSize(proposed);
+    if (!dims) return;
+    if (dims.cols === proposed.cols && dims.rows === proposed.rows) {
+      fit.fit();
+    } else if (dims.cols !== term.cols || dims.rows !== term.rows) {
+      term.resize(dims.cols, dims.rows);
+    }
+  } catch { /* not rendered yet */ }
+}
+
 // Fit the terminal to its box whenever the box changes size.
 let fitPending = false;
 new ResizeObserver(() => {
@@ -500,10 +517,10 @@ new ResizeObserver(() => {
   fitPending = true;
   requestAnimationFrame(() => {
     fitPending = false;
-    try { fit.fit(); } catch { /* not rendered yet */ }
+    fitTerm();
   });
 }).observe($('term'));
-fit.fit();
+fitTerm();
 
 async function copySelection() {
   const sel = term.getSelection();
