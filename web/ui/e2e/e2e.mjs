@@ -735,6 +735,14 @@ async function textScenario() {
   const srTree = () => a.evaluate(() => document.querySelector('.xterm-accessibility-tree')?.textContent ?? null);
   if (await srTree() !== null) throw new Error('accessibility tree present with screen-reader mode off');
   await a.check('#sr');
+  // The box gives the keyboard back to the terminal, as the other
+  // controls do (browser trial: the next keys typed went to the box, and
+  // a Space there switched the mode back off). typeLine would refocus
+  // the terminal itself: type here without it.
+  await a.keyboard.type('echo "typed-after-the-box-$((6*7))"');
+  await a.keyboard.press('Enter');
+  await waitText(a, 'typed-after-the-box-42');
+  if (!await a.isChecked('#sr')) throw new Error('the Screen reader box was switched off by what was typed after it');
   await run(a, 'echo "for-the-reader-$((6*7))"');
   await a.waitForFunction(() => (document.querySelector('.xterm-accessibility-tree')?.textContent ?? '').includes('for-the-reader-42'), null, { timeout: WAIT })
     .catch(async () => { throw new Error(`accessibility tree: ${JSON.stringify(await srTree())}`); });

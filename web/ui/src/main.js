@@ -583,6 +583,10 @@ breakBtn.addEventListener('click', () => {
 srBox.addEventListener('change', () => {
   term.options.screenReaderMode = srBox.checked;
   saveScreenReader(srBox.checked);
+  // The keyboard goes back to the terminal, as after the other controls
+  // (browser trial: what was typed after a click on the box went to the
+  // box, and its Space switched the mode back off).
+  term.focus();
 });
 hangupBtn.addEventListener('click', () => {
   if (v42) {
