@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(process.argv[2] ?? join(here, '..', 'static'));
-const bundled = ['@xterm/xterm', '@xterm/addon-fit'];
+const bundled = ['@xterm/xterm', '@xterm/addon-fit', '@xterm/addon-unicode11'];
 
 await mkdir(out, { recursive: true });
 

@@ -678,6 +678,20 @@ async function textScenario() {
   ok(`${step} (${got.cols}x${got.rows})`);
   await a.setViewportSize({ width: 1000, height: 600 });
 
+  step = 'an emoji takes two columns, as the C library behind the gateway counts it';
+  // xterm.js counts widths by Unicode 6 unless told otherwise, where
+  // most emoji take one column; glibc's wcwidth (what readline, vim and
+  // curses use) gives two, so each emoji on a line put the cursor a
+  // column off (browser trial). The terminal's cursor report (DSR 6n)
+  // after "Q" and U+1F600 must be column 4; its echo (^[[row;colR) is
+  // on the screen, and Ctrl+U drops it from the shell's next line.
+  const dsr = await run(a, "printf 'Q\\360\\237\\230\\200\\033[6n'; sleep 1; echo");
+  await a.keyboard.press('Control+u');
+  const col = /\[\d+;(\d+)R/.exec(dsr.join('\n'));
+  if (!col) throw new Error(`no cursor report in ${JSON.stringify(dsr)}`);
+  if (col[1] !== '4') throw new Error(`the cursor after "Q" and an emoji is in column ${col[1]}, want 4`);
+  ok(step);
+
   step = 'CP437 selectable';
   await a.selectOption('#charset', 'cp437');
   const art = await run(a, "printf '\\311\\315\\315\\273 \\260\\261\\262\\333\\n'");

@@ -6,6 +6,7 @@
 // or V.42 with Access Security run by dialgate.wasm (mode "v42").
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { CallStatus, State, NoAnswer, redialDelay } from './status.js';
 import { linePath, lineURL, probeURL, charset, mode, screenReader } from './config.js';
 import { Outbox, MAX_WAITING } from './outbox.js';
@@ -86,9 +87,18 @@ const term = new Terminal({
   fontSize: 15,
   theme: { background: '#000000', foreground: '#c0c0c0' },
   screenReaderMode: screenReader(window.location.search, savedScreenReader()),
+  allowProposedApi: true, // term.unicode, below
 });
 const fit = new FitAddon();
 term.loadAddon(fit);
+// Character widths of Unicode 11, as the C libraries of the systems
+// behind the gateway count them (glibc's wcwidth: most emoji take two
+// columns). xterm.js's own table is Unicode 6's, where they take one:
+// programs then put the cursor one column off for each emoji on the
+// line (browser trial: Left over "😀😀😀" in bash put the typed
+// character a column early on the screen, elsewhere in the command).
+term.loadAddon(new Unicode11Addon());
+term.unicode.activeVersion = '11';
 term.open($('term'));
 srBox.checked = term.options.screenReaderMode;
 // Tab belongs to the terminal; Ctrl+Shift+F is the way out (the page says
