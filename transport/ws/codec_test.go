@@ -2,11 +2,13 @@ package ws
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -131,8 +133,9 @@ func TestAppendResize(t *testing.T) {
 }
 
 // FuzzParseControl feeds arbitrary text messages to the control decoder:
-// no panics, only the documented errors, and accepted resizes survive a
-// re-encode.
+// no panics, only the documented errors, and accepted resizes and
+// terminal types survive a re-encode (a "term" name is a terminfo name or
+// none).
 func FuzzParseControl(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"resize","cols":80,"rows":24}`,
@@ -142,6 +145,8 @@ func FuzzParseControl(f *testing.F) {
 		`{"type":"break"}`,
 		`{"type":"ping"}`,
 		`{"type":"pong","x":1}`,
+		`{"type":"term","name":"xterm-256color"}`,
+		`{"type":"term","name":"../x"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -155,8 +160,19 @@ func FuzzParseControl(f *testing.F) {
 		}
 		switch c.Type {
 		case ControlBreak, ControlPing, ControlPong:
-			if c.Window != (transport.WindowSize{}) {
+			if c.Window != (transport.WindowSize{}) || c.Term != "" {
 				t.Fatalf("accepted %+v", c)
+			}
+			return
+		case ControlTerm:
+			// The name becomes a backend's TERM: a terminfo name (or
+			// none), and a message announcing it gives it back.
+			if c.Window != (transport.WindowSize{}) || termname.Clean([]byte(c.Term)) != c.Term {
+				t.Fatalf("accepted %+v", c)
+			}
+			msg, _ := json.Marshal(map[string]string{"type": ControlTerm, "name": c.Term})
+			if again, err := ParseControl(msg); err != nil || again != c {
+				t.Fatalf("re-encode of %+v gave %+v, %v", c, again, err)
 			}
 			return
 		}
