@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -142,6 +143,45 @@ func FuzzTransformOpen(f *testing.F) {
 			if out, err := b.Open(nil, sealed); err == nil {
 				t.Fatalf("%v: replayed payload opened to %x", dc, out)
 			}
+		}
+	})
+}
+
+// FuzzPlaceCallback answers the gateway's CALLBACK with an arbitrary
+// token, as whoever answers the number called back (not necessarily the
+// user) may. Properties: no panic; CALLBACK goes out exactly once and the
+// ticket is spent after it, whatever the answer; the genuine ACCEPT, and
+// only it, completes the callback; and any other answer fails with one of the
+// errors callbackd takes for the wrong party (ErrMalformed,
+// ErrAuthFailed, ErrUnexpected, ErrTicketMismatch, a REJECT), never
+// with a bare or unclassified error.
+func FuzzPlaceCallback(f *testing.F) {
+	gt, _, _, acc := callbackFixture(f)
+	f.Add(acc)
+	f.Add(appendRejectClear(nil, ReasonDenied))
+	f.Add(append(header(TypeAccept), make([]byte, acceptLen-headerLen)...))
+	f.Add(append(bytes.Clone(acc[:len(acc)-1]), acc[len(acc)-1]^1))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		ticket := gt.clone()
+		conn := &scriptConn{transcript: testCallbackTranscript, responses: [][]byte{answer}}
+		tr, err := PlaceCallback(context.Background(), conn, ticket, CallbackConfig{Rand: newRecRand("gateway callback phase"), Now: fixedNow})
+		if len(conn.sentCmds) != 1 || !ticket.Spent() {
+			t.Fatalf("%d CALLBACK tokens sent, ticket spent %v, answer %x", len(conn.sentCmds), ticket.Spent(), answer)
+		}
+		if err == nil {
+			if tr == nil || !bytes.Equal(answer, acc) {
+				t.Fatalf("gateway accepted forged ACCEPT %x", answer)
+			}
+			Wipe(tr)
+			return
+		}
+		if tr != nil || bytes.Equal(answer, acc) {
+			t.Fatalf("answer %x: transform %v with error %v", answer, tr != nil, err)
+		}
+		if _, rejected := RejectReason(err); !rejected && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrAuthFailed) &&
+			!errors.Is(err, ErrUnexpected) && !errors.Is(err, ErrTicketMismatch) {
+			t.Fatalf("answer %x: unclassified error %v", answer, err)
 		}
 	})
 }
