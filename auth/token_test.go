@@ -286,13 +286,27 @@ func FuzzCall(f *testing.F) {
 	})
 }
 
-// FuzzAcceptCallback drives the original caller with an arbitrary CALLBACK.
+// FuzzAcceptCallback drives the original caller with an arbitrary CALLBACK:
+// only the genuine one is accepted; any other is answered with one clear
+// REJECT denied and does not use up the ticket (anyone who calls the
+// caller can send one): the genuine CALLBACK is still accepted after it.
 func FuzzAcceptCallback(f *testing.F) {
 	_, ct, cb, _ := callbackFixture(f)
 	f.Fuzz(func(t *testing.T, tok []byte) {
+		ticket := ct.clone()
 		conn := &scriptConn{transcript: testCallbackTranscript}
-		if _, err := AcceptCallback(context.Background(), conn, tok, ct.clone()); err == nil && !bytes.Equal(tok, cb) {
-			t.Fatalf("caller accepted forged CALLBACK %x", tok)
+		_, err := AcceptCallback(context.Background(), conn, tok, ticket)
+		if err == nil {
+			if !bytes.Equal(tok, cb) {
+				t.Fatalf("caller accepted forged CALLBACK %x", tok)
+			}
+			return
+		}
+		if !sentClearDenied(conn) {
+			t.Fatalf("CALLBACK %x refused (%v) with responses %x, want one clear REJECT denied", tok, err, conn.sentResps)
+		}
+		if _, gerr := acceptWith(cb, ticket); gerr != nil {
+			t.Fatalf("after CALLBACK %x was refused (%v), the genuine one is refused too: %v", tok, err, gerr)
 		}
 	})
 }
