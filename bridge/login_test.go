@@ -127,7 +127,8 @@ func TestLineEditor(t *testing.T) {
 
 // FuzzTextLogin feeds arbitrary caller octets to the text login: it must
 // end (the input runs out) without panicking, verify at most three
-// attempts, and grant only the account whose password was typed.
+// attempts, and grant only the account whose password was typed; after a
+// grant, the typeahead (rest) is exactly what followed the password line.
 func FuzzTextLogin(f *testing.F) {
 	f.Add([]byte("alice\r\nsecret\r\n"))
 	f.Add([]byte("alice\r\x00wrong\r\nalice\nsecret\n"))
@@ -144,6 +145,28 @@ func FuzzTextLogin(f *testing.F) {
 		}
 		if failed := v.calls - v.granted; err != nil && failed > 0 {
 			t.Fatalf("%d failed attempts, then error %v: the outcome must be a denied login for %q", failed, err, in)
+		}
+		if err != nil || out.result != "" {
+			return
+		}
+		// Granted: the typeahead the backend gets is the rest of the
+		// input after the password line's end, without the LF or NUL
+		// of a CR LF or CR NUL (the clock stands still: it came at
+		// once); nothing lost, nothing repeated.
+		rest, rerr := io.ReadAll(e.rest(func() time.Time { return time.Unix(1000, 0) }))
+		if rerr != nil || !bytes.HasSuffix(in, rest) {
+			t.Fatalf("typeahead %q (%v) is not the end of %q", rest, rerr, in)
+		}
+		k := len(in) - len(rest)
+		end := in[:k]
+		if len(end) > 1 && (end[k-1] == '\n' || end[k-1] == 0) && end[k-2] == '\r' {
+			end = end[:k-1]
+		}
+		if n := len(end); n == 0 || end[n-1] != '\r' && end[n-1] != '\n' {
+			t.Fatalf("typeahead %q of %q does not follow a line end", rest, in)
+		}
+		if end[len(end)-1] == '\r' && len(end) == k && len(rest) > 0 && (rest[0] == '\n' || rest[0] == 0) {
+			t.Fatalf("typeahead %q of %q keeps the second half of the password line's CR LF", rest, in)
 		}
 	})
 }
