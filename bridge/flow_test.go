@@ -24,6 +24,7 @@ import (
 	"github.com/dialgate/dialgate/internal/testutil"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
+	"github.com/dialgate/dialgate/transport/proxyproto"
 	"github.com/dialgate/dialgate/transport/ws"
 )
 
@@ -432,6 +433,17 @@ func TestProxyProtocolV2(t *testing.T) {
 	}
 	if hdr := appendProxyV2(nil, "sim/a", "sim/b"); !bytes.Equal(hdr[12:], []byte{0x20, 0, 0, 0}) {
 		t.Errorf("LOCAL header %x", hdr)
+	}
+	// A source no caller has: LOCAL, not a header the gateway's own
+	// listeners refuse (FuzzProxyV2: [::]:0 went as a PROXY header).
+	for _, src := range []string{"[::]:0", "0.0.0.0:1", "[ff02::1]:5", "255.255.255.255:7", "[::ffff:224.0.0.1]:9"} {
+		hdr := appendProxyV2(nil, src, "127.0.0.1:2323")
+		if !bytes.Equal(hdr[12:], []byte{0x20, 0, 0, 0}) {
+			t.Errorf("source %s: header %x, want LOCAL", src, hdr)
+		}
+		if h, err := proxyproto.Read(bytes.NewReader(hdr)); err != nil || !h.Local {
+			t.Errorf("source %s: proxyproto.Read: %+v, %v", src, h, err)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/proxyproto"
 )
 
@@ -107,7 +108,9 @@ func refHostPort(s string) (netip.Addr, uint16, bool) {
 // are kept; the header parses and its length covers it exactly; when
 // both addresses are IP:port (per refHostPort) it is a PROXY header with
 // those addresses and ports, IPv4 when both are IPv4 and IPv6 (IPv4
-// mapped) otherwise; anything else gives a LOCAL header. hostPort keeps
+// mapped) otherwise, unless the source is no caller's address
+// (transport.NoCaller, which proxyproto.Read refuses); anything else
+// gives a LOCAL header. hostPort keeps
 // an address that does not split and is idempotent. Inputs longer than
 // 300 octets are skipped.
 func FuzzProxyV2(f *testing.F) {
@@ -116,6 +119,7 @@ func FuzzProxyV2(f *testing.F) {
 		{"[::ffff:192.0.2.7]:1", "127.0.0.1:65535"}, {"[fe80::1%eth0]:23", "[fe80::2%25]:24"}, {"sim/a", "sim/b"},
 		{"", ""}, {"[1.2.3.4]:5", "[::]:0"}, {"tcp://127.0.0.1:5000", "ws://[::1]:80/line"}, {"1.2.3.4:99999", "1.2.3.4:-1"},
 		{"1.2.3.4:+5", "01.2.3.4:5"}, {"[::1]", "::1:5"}, {"h.example:23", "1.2.3.4:005"}, {"1.2.3.4%x:1", "[1.2.3.4%x]:1"},
+		{"0.0.0.0:1", "127.0.0.1:2"}, {"[ff02::1]:5", "[::1]:6"}, {"255.255.255.255:7", "10.0.0.1:8"}, {"[::ffff:224.0.0.1]:9", "[::]:0"},
 	} {
 		f.Add(c[0], c[1])
 	}
@@ -151,7 +155,7 @@ func FuzzProxyV2(f *testing.F) {
 		}
 		sa, sp, ok1 := refHostPort(src)
 		da, dp, ok2 := refHostPort(dst)
-		if !ok1 || !ok2 {
+		if !ok1 || !ok2 || transport.NoCaller(sa) {
 			if !h.local {
 				t.Fatalf("PROXY header %v -> %v for %q, %q", h.src, h.dst, src, dst)
 			}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/dialgate/dialgate/transport"
 )
 
 // PROXY protocol version 2 (HAProxy's "The PROXY protocol", section 2.2):
@@ -23,14 +25,17 @@ var proxyV2Sig = []byte{0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x
 // to dst. When the families differ (an IPv4 caller on a [::] listener, or
 // through a proxy to an IPv6 one) both go as IPv6, the IPv4 one mapped
 // (::ffff:a.b.c.d), so that the backend still learns the caller's
-// address. When either is not an IP:port (an in-memory line), it appends
-// a LOCAL header, which tells the backend to use the connection's own
-// addresses.
+// address. When either is not an IP:port (an in-memory line), or the
+// source is an address no caller has (transport.NoCaller: unspecified,
+// multicast, broadcast), it appends a LOCAL header, which tells the
+// backend to use the connection's own addresses: a PROXY header naming
+// such a source is refused by the gateway's own listeners
+// (proxyproto.Read), so a dialgate behind this one would refuse the call.
 func appendProxyV2(b []byte, src, dst string) []byte {
 	b = append(b, proxyV2Sig...)
 	s, err1 := netip.ParseAddrPort(src)
 	d, err2 := netip.ParseAddrPort(dst)
-	if err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil || transport.NoCaller(s.Addr()) {
 		return append(b, 0x20, 0x00, 0, 0)
 	}
 	sa, da := s.Addr().Unmap(), d.Addr().Unmap()
