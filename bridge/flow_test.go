@@ -434,6 +434,11 @@ func TestProxyProtocolV2(t *testing.T) {
 	if hdr := appendProxyV2(nil, "sim/a", "sim/b"); !bytes.Equal(hdr[12:], []byte{0x20, 0, 0, 0}) {
 		t.Errorf("LOCAL header %x", hdr)
 	}
+	// An address netip reads but that is no host:port (a bracket in
+	// its zone; FuzzProxyV2): LOCAL, as for any other.
+	if hdr := appendProxyV2(nil, "[::10]:0", "[::%]]:0"); !bytes.Equal(hdr[12:], []byte{0x20, 0, 0, 0}) {
+		t.Errorf("zone with a bracket: header %x, want LOCAL", hdr)
+	}
 	// A source no caller has: LOCAL, not a header the gateway's own
 	// listeners refuse (FuzzProxyV2: [::]:0 went as a PROXY header).
 	for _, src := range []string{"[::]:0", "0.0.0.0:1", "[ff02::1]:5", "255.255.255.255:7", "[::ffff:224.0.0.1]:9"} {

@@ -33,8 +33,8 @@ var proxyV2Sig = []byte{0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x
 // (proxyproto.Read), so a dialgate behind this one would refuse the call.
 func appendProxyV2(b []byte, src, dst string) []byte {
 	b = append(b, proxyV2Sig...)
-	s, err1 := netip.ParseAddrPort(src)
-	d, err2 := netip.ParseAddrPort(dst)
+	s, err1 := parseHostPort(src)
+	d, err2 := parseHostPort(dst)
 	if err1 != nil || err2 != nil || transport.NoCaller(s.Addr()) {
 		return append(b, 0x20, 0x00, 0, 0)
 	}
@@ -59,6 +59,16 @@ func appendProxyV2(b []byte, src, dst string) []byte {
 	}
 	b = binary.BigEndian.AppendUint16(b, s.Port())
 	return binary.BigEndian.AppendUint16(b, d.Port())
+}
+
+// parseHostPort is netip.ParseAddrPort on an address that is also a
+// host:port to net.SplitHostPort, as hostPort takes it: netip reads a
+// bracket in an IPv6 zone ("[::%]]:0") that SplitHostPort refuses.
+func parseHostPort(s string) (netip.AddrPort, error) {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return netip.AddrPort{}, err
+	}
+	return netip.ParseAddrPort(s)
 }
 
 // hostPort normalises an address such as "127.0.0.1:5000" or a URL-ish
