@@ -151,10 +151,11 @@ func FuzzTransformOpen(f *testing.F) {
 // token, as whoever answers the number called back (not necessarily the
 // user) may. Properties: no panic; CALLBACK goes out exactly once and the
 // ticket is spent after it, whatever the answer; the genuine ACCEPT, and
-// only it, completes the callback; and any other answer fails with one of the
-// errors callbackd takes for the wrong party (ErrMalformed,
-// ErrAuthFailed, ErrUnexpected, ErrTicketMismatch, a REJECT), never
-// with a bare or unclassified error.
+// only it, completes the callback; and any other answer fails with one of
+// the package's sentinel errors (doc.go: ErrMalformed, ErrVersion,
+// ErrUnexpected, ErrAuthFailed, ErrTicketMismatch) or a REJECT, never
+// with a bare or unclassified error. (callbackd takes all but ErrVersion
+// for the wrong party; ErrVersion ends the callback without a retry.)
 func FuzzPlaceCallback(f *testing.F) {
 	gt, _, _, acc := callbackFixture(f)
 	f.Add(acc)
@@ -180,7 +181,7 @@ func FuzzPlaceCallback(f *testing.F) {
 			t.Fatalf("answer %x: transform %v with error %v", answer, tr != nil, err)
 		}
 		if _, rejected := RejectReason(err); !rejected && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrAuthFailed) &&
-			!errors.Is(err, ErrUnexpected) && !errors.Is(err, ErrTicketMismatch) {
+			!errors.Is(err, ErrUnexpected) && !errors.Is(err, ErrTicketMismatch) && !errors.Is(err, ErrVersion) {
 			t.Fatalf("answer %x: unclassified error %v", answer, err)
 		}
 	})
