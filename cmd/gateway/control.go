@@ -23,6 +23,7 @@ import (
 	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/callbackd"
 	"github.com/dialgate/dialgate/internal/config"
+	"github.com/dialgate/dialgate/internal/store"
 )
 
 // The operator's control socket: gateway serve listens on it in its
@@ -402,7 +403,7 @@ func cell(s string) string {
 	// gateway, but the table goes to the operator's terminal: nothing
 	// in it may be a terminal control, whatever a later change lets in.
 	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if r < ' ' || r == 0x7f || store.IsTerminalControl(r) {
 			return '?'
 		}
 		return r

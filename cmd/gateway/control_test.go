@@ -256,3 +256,25 @@ func TestCallsWithBrokenConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCellMasksTerminalControls: what gateway calls prints goes to the
+// operator's terminal: C0 and C1 controls and the bidirectional
+// formatting characters that reorder a line (Trojan Source) are masked,
+// as the call records escape them (fuzz review: cell let the
+// bidirectional ones through).
+func TestCellMasksTerminalControls(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice":            "alice",
+		"a\x1b[2Jb":        "a?[2Jb",
+		"a\u009bb":         "a?b",
+		"adm\u202eni":      "adm?ni",
+		"x\u2066y\u2069z":  "x?y?z",
+		"\u200fuser\u200e": "?user?",
+		"Jürgen 漢字":        "Jürgen 漢字",
+		"":                 "-",
+	} {
+		if got := cell(in); got != want {
+			t.Errorf("cell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

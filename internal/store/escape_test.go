@@ -33,7 +33,7 @@ func TestRecordsEscapeTerminalControls(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range string(raw) {
-		if isTerminalControl(r) || r < 0x20 && r != '\n' {
+		if IsTerminalControl(r) || r < 0x20 && r != '\n' {
 			t.Errorf("calls.jsonl holds %U raw: %q", r, raw)
 		}
 	}
@@ -62,7 +62,7 @@ func TestEscapeTerminalControlsEveryRune(t *testing.T) {
 	}
 	esc := escapeTerminalControls(enc)
 	for _, r := range string(esc) {
-		if isTerminalControl(r) {
+		if IsTerminalControl(r) {
 			t.Fatalf("%U left raw", r)
 		}
 	}

@@ -673,7 +673,7 @@ func escapeTerminalControls(b []byte) []byte {
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])
-		if isTerminalControl(r) {
+		if IsTerminalControl(r) {
 			out = append(out, b[last:i]...)
 			out = fmt.Appendf(out, `\u%04x`, r)
 			last = i + n
@@ -686,7 +686,11 @@ func escapeTerminalControls(b []byte) []byte {
 	return append(out, b[last:]...)
 }
 
-func isTerminalControl(r rune) bool {
+// IsTerminalControl reports whether r, outside ASCII, is a terminal
+// control (a C1 control) or a bidirectional formatting character that
+// reorders what a terminal shows (Trojan Source): the records escape
+// them, and `gateway calls` masks them.
+func IsTerminalControl(r rune) bool {
 	switch {
 	case r >= 0x80 && r <= 0x9f, r == 0x61c, r == 0x200e, r == 0x200f,
 		r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:

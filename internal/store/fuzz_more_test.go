@@ -44,7 +44,7 @@ func FuzzRecordRoundTrip(f *testing.F) {
 				t.Fatalf("line %q is not UTF-8", line)
 			}
 			for _, c := range string(line) {
-				if c < 0x20 || isTerminalControl(c) || c == '\u2028' || c == '\u2029' {
+				if c < 0x20 || IsTerminalControl(c) || c == '\u2028' || c == '\u2029' {
 					t.Fatalf("line %q holds %U raw", line, c)
 				}
 			}
