@@ -632,14 +632,26 @@ async function textScenario() {
     // pings go unanswered and the status line must say so (20-30 s),
     // without hanging up; once the gateway goes on (SIGCONT) its pongs
     // make the call connected again, and the session still works.
+    // The status's longer text must not take rows from the terminal
+    // (browser trial: the bar wrapped, and the program behind the
+    // gateway was resized twice).
+    const before = await size(a);
     await stallSignal('stop');
-    let shown;
+    let shown, during, title;
     try {
+      // A space typed meanwhile (harmless before the next command)
+      // goes unanswered: the status takes its long form.
+      await a.evaluate(() => window.dialgate.focus());
+      await a.keyboard.type(' ');
       shown = await waitState(a, 'stalled', 60000);
+      during = await size(a);
+      title = await a.getAttribute('#statustext', 'title');
     } finally {
       await stallSignal('cont');
     }
-    if (!/^stalled: the gateway has not answered for \d+ s(, nor taken the input sent before its pings \(the program the call reaches may not be reading it\))?$/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+    if (!/^stalled: the gateway has not answered for \d+ s, nor taken the input sent before its pings \(the program the call reaches may not be reading it\)$/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+    if (during.cols !== before.cols || during.rows !== before.rows) throw new Error(`the terminal went from ${before.cols}x${before.rows} to ${during.cols}x${during.rows} while the status said ${JSON.stringify(shown)}`);
+    if (title !== shown) throw new Error(`status title ${JSON.stringify(title)}, text ${JSON.stringify(shown)}`);
     await waitState(a, 'connected');
     const back = await run(a, 'echo "back-$((6*7))"');
     if (!back.includes('back-42')) throw new Error(`output ${JSON.stringify(back)}`);

@@ -70,6 +70,7 @@ function storage() {
 
 const $ = (id) => document.getElementById(id);
 const statusEl = $('status');
+const statusText = $('statustext');
 const reconnectBtn = $('reconnect');
 const hangupBtn = $('hangup');
 const forgetBtn = $('forget');
@@ -124,7 +125,8 @@ let hungUpEarly = null;
 let v42Loading = null;
 
 function showStatus() {
-  statusEl.textContent = status.text();
+  statusText.textContent = status.text();
+  statusText.title = status.text();
   statusEl.dataset.state = status.state;
   const live = [State.CONNECTING, State.AUTHENTICATING, State.CONNECTED, State.STALLED].includes(status.state);
   const up = [State.CONNECTED, State.STALLED].includes(status.state);
