@@ -485,6 +485,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	s.endLogins()
+	s.noticeDrain(ctx)
 	done := make(chan struct{})
 	go func() {
 		s.calls.Wait()
@@ -527,6 +528,32 @@ func (s *Server) endLogins() {
 		c.viewMu.Unlock()
 		if end != nil {
 			end()
+		}
+	}
+}
+
+// noticeDrain tells the callers in session whose line can carry a notice
+// (WebSocket lines: the browser page shows it in its status line) that
+// the gateway is draining, and when their call will end at the latest
+// (ctx's deadline), so that a user can save their work: the page stayed
+// "connected" until the hang-up (browser trial: vim's unsaved text was
+// lost without a word). Each goes on a goroutine of its own: a caller
+// that has stopped reading must not hold up the drain; the write ends
+// with its line at the latest.
+func (s *Server) noticeDrain(ctx context.Context) {
+	text := "the gateway is shutting down"
+	if d, ok := ctx.Deadline(); ok {
+		if secs := int(time.Until(d).Round(time.Second) / time.Second); secs > 0 {
+			text += fmt.Sprintf(": this call ends within %d s", secs)
+		}
+	}
+	for _, c := range s.active.list() {
+		c.viewMu.Lock()
+		inSession := c.view.Phase == PhaseSession
+		c.viewMu.Unlock()
+		n, ok := lineAs[interface{ SendNotice(string) error }](c.line)
+		if inSession && ok {
+			go func() { _ = n.SendNotice(text) }()
 		}
 	}
 }

@@ -61,7 +61,13 @@ const (
 	ControlPing   = "ping"   // asks the peer for a "pong"
 	ControlPong   = "pong"   // answers a "ping"
 	ControlTerm   = "term"   // the terminal type: Control.Term
+	// ControlNotice is words for the user from the gateway (the
+	// browser page shows them in its status line): Control.Text.
+	ControlNotice = "notice"
 )
+
+// MaxNoticeLen bounds a notice's text: printable ASCII, one short line.
+const MaxNoticeLen = 200
 
 // Control messages without members, as this package sends them.
 const (
@@ -74,6 +80,7 @@ type Control struct {
 	Type   string               // one of the Control* types
 	Window transport.WindowSize // for ControlResize
 	Term   string               // for ControlTerm: a terminfo name, "" for none (termname.Clean)
+	Text   string               // for ControlNotice: printable ASCII, at most MaxNoticeLen octets
 }
 
 // ParseControl decodes a JSON control message (see the package comment). It
@@ -122,6 +129,15 @@ func ParseControl(b []byte) (Control, error) {
 			return Control{}, fmt.Errorf("%w: term %.50q is not a terminfo name", ErrBadControl, name)
 		}
 		return Control{Type: typ, Term: t}, nil
+	case ControlNotice:
+		var text string
+		if raw, ok := m["text"]; !ok || json.Unmarshal(raw, &text) != nil {
+			return Control{}, fmt.Errorf("%w: notice without a string \"text\"", ErrBadControl)
+		}
+		if !printableNotice(text) {
+			return Control{}, fmt.Errorf("%w: notice %.50q is not a line of printable ASCII of at most %d octets", ErrBadControl, text, MaxNoticeLen)
+		}
+		return Control{Type: typ, Text: text}, nil
 	}
 	return Control{Type: typ}, fmt.Errorf("%w %q", ErrUnknownControl, typ)
 }
@@ -139,6 +155,29 @@ func dimension(m map[string]json.RawMessage, name string) (int, error) {
 		return 0, fmt.Errorf("%w: resize %q is %.20q, want an integer in 1..%d", ErrBadControl, name, s, maxWindowDim)
 	}
 	return v, nil
+}
+
+// printableNotice reports whether text can be a notice: 1 to
+// MaxNoticeLen octets of printable ASCII.
+func printableNotice(text string) bool {
+	if text == "" || len(text) > MaxNoticeLen {
+		return false
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 || text[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendNotice appends a notice control message with text, which must
+// be printable ASCII of at most MaxNoticeLen octets.
+func AppendNotice(b []byte, text string) []byte {
+	b = append(b, `{"type":"notice","text":`...)
+	q, _ := json.Marshal(text) // printable ASCII: a plain JSON string
+	b = append(b, q...)
+	return append(b, '}')
 }
 
 // AppendResize appends the control message announcing window size w.

@@ -147,6 +147,8 @@ func FuzzParseControl(f *testing.F) {
 		`{"type":"pong","x":1}`,
 		`{"type":"term","name":"xterm-256color"}`,
 		`{"type":"term","name":"../x"}`,
+		`{"type":"notice","text":"the gateway is shutting down: this call ends within 30 s"}`,
+		`{"type":"notice","text":"\u001b[2J"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -172,6 +174,16 @@ func FuzzParseControl(f *testing.F) {
 			}
 			msg, _ := json.Marshal(map[string]string{"type": ControlTerm, "name": c.Term})
 			if again, err := ParseControl(msg); err != nil || again != c {
+				t.Fatalf("re-encode of %+v gave %+v, %v", c, again, err)
+			}
+			return
+		case ControlNotice:
+			// Words for the page's status line: one short line of
+			// printable ASCII, which AppendNotice gives back.
+			if c.Window != (transport.WindowSize{}) || c.Term != "" || !printableNotice(c.Text) {
+				t.Fatalf("accepted %+v", c)
+			}
+			if again, err := ParseControl(AppendNotice(nil, c.Text)); err != nil || again != c {
 				t.Fatalf("re-encode of %+v gave %+v, %v", c, again, err)
 			}
 			return
@@ -228,4 +240,28 @@ func FuzzBase64(f *testing.F) {
 			t.Fatalf("round trip of %x gave %x, %v", b, back, err)
 		}
 	})
+}
+
+// TestNoticeControl: a notice carries one short line of printable ASCII
+// (the browser page shows it in its status line); anything else is
+// refused, and SendNotice sends what ParseControl reads back.
+func TestNoticeControl(t *testing.T) {
+	text := "the gateway is shutting down: this call ends within 30 s"
+	c, err := ParseControl(AppendNotice(nil, text))
+	if err != nil || c.Type != ControlNotice || c.Text != text {
+		t.Fatalf("round trip: %+v, %v", c, err)
+	}
+	for _, bad := range []string{
+		`{"type":"notice"}`,
+		`{"type":"notice","text":""}`,
+		`{"type":"notice","text":5}`,
+		`{"type":"notice","text":"a\u001b[2Jb"}`,
+		`{"type":"notice","text":"two\nlines"}`,
+		`{"type":"notice","text":"caf\u00e9"}`,
+		`{"type":"notice","text":"` + strings.Repeat("x", MaxNoticeLen+1) + `"}`,
+	} {
+		if _, err := ParseControl([]byte(bad)); !errors.Is(err, ErrBadControl) {
+			t.Errorf("%s: %v, want ErrBadControl", bad, err)
+		}
+	}
 }

@@ -44,6 +44,7 @@
 //	{"type":"break"}
 //	{"type":"ping"}
 //	{"type":"pong"}
+//	{"type":"notice","text":"the gateway is shutting down: this call ends within 30 s"}
 //
 // "resize" announces the terminal size: cols and rows are integers in
 // 1..65535 (the range of telnet NAWS, RFC 1073). It updates Info().Window
@@ -70,6 +71,12 @@
 // pings (after any Write in progress), so the pongs add no goroutine or
 // timer per line (that goroutine runs even when PingInterval is
 // negative, for the pongs). A "pong" received is ignored.
+//
+// "notice" carries words for the user from the gateway: text is one line
+// of printable ASCII, at most MaxNoticeLen octets. The browser page shows
+// it in its status line; a Line reading one ignores it, without a log
+// line. Line.SendNotice sends one; the gateway does, to its WebSocket
+// callers in session, when it starts to drain.
 //
 // Members other than those named are ignored, so later versions may add
 // fields. A control message of an unknown type, a malformed one (not a

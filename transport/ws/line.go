@@ -360,6 +360,30 @@ func (l *Line) SendBreak() error {
 	return nil
 }
 
+// SendNotice sends a notice control message (binary subprotocol or none
+// only; ErrNotBinary otherwise): words for the user that the browser page
+// shows in its status line, such as the gateway's drain. text must be
+// printable ASCII of at most MaxNoticeLen octets.
+func (l *Line) SendNotice(text string) error {
+	if !l.control {
+		return ErrNotBinary
+	}
+	if !printableNotice(text) {
+		return fmt.Errorf("%w: notice %.50q", ErrBadControl, text)
+	}
+	l.wlock <- struct{}{}
+	defer func() { <-l.wlock }()
+	if l.wclosed {
+		return fmt.Errorf("ws: send notice: %w", transport.ErrHungUp)
+	}
+	l.wbuf = AppendNotice(l.wbuf[:0], text)
+	l.syncWriteDeadline()
+	if err := l.conn.WriteMessage(websocket.TextMessage, l.wbuf); err != nil {
+		return l.writeError(err)
+	}
+	return nil
+}
+
 func (l *Line) writeError(err error) error {
 	select {
 	case <-l.done:
@@ -761,6 +785,9 @@ func (l *Line) readControl(r io.Reader) error {
 			default: // one is due already
 			}
 		}
+	case c.Type == ControlNotice:
+		// Words for a user: a Line has none to show them to (the
+		// browser page reads them itself).
 	case c.Type == ControlTerm:
 		l.infoMu.Lock()
 		l.info.TermType = c.Term

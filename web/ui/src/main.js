@@ -7,7 +7,7 @@
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
-import { CallStatus, State, NoAnswer, redialDelay } from './status.js';
+import { CallStatus, State, NoAnswer, redialDelay, noticeText } from './status.js';
 import { linePath, lineURL, probeURL, charset, mode, screenReader } from './config.js';
 import { Outbox, MAX_WAITING } from './outbox.js';
 import { makeCodec, binaryString } from './codec.js';
@@ -287,6 +287,11 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
       keepalive.pong();
     } else {
       keepalive.heard();
+      const text = noticeText(ev.data);
+      if (text !== null) {
+        status.noticed(text);
+        showStatus();
+      }
     }
   };
   // ended ends the call on the page: at the socket's close (ev), or with

@@ -40,6 +40,22 @@ export const MAX_BUSY_LINES = 2;
 export const MAX_BUSY_LINE_LEN = 120;
 export const MAX_BUSY_HEARD = 256;
 
+// MAX_NOTICE_LEN bounds a notice's text, as the gateway does
+// (transport/ws MaxNoticeLen).
+export const MAX_NOTICE_LEN = 200;
+
+// noticeText is the text of a notice control message from the gateway
+// ({"type":"notice","text":"..."}), or null for any other message.
+export function noticeText(message) {
+  if (typeof message !== 'string' || message.length > 1024) return null;
+  try {
+    const m = JSON.parse(message);
+    return m !== null && typeof m === 'object' && m.type === 'notice' && typeof m.text === 'string' ? m.text : null;
+  } catch {
+    return null;
+  }
+}
+
 // heardBusy tells whether heard (the whole output of a call, one
 // character per octet) was the gateway's BUSY result: BUSY alone on the
 // last line, preceded by nothing or by at most MAX_BUSY_LINES short
@@ -116,6 +132,7 @@ export class CallStatus {
     this.opened = false;
     this.ended = false;
     this.liveDetail = ''; // the detail a stall hides
+    this.notice = ''; // the gateway's words for a connected call (noticed)
   }
 
   // connecting: a WebSocket is being opened.
@@ -126,6 +143,18 @@ export class CallStatus {
     this.received = 0;
     this.opened = false;
     this.ended = false;
+    this.notice = '';
+  }
+
+  // noticed: the gateway's words for the user during the call (a
+  // {"type":"notice"} control message, such as its drain: "the gateway
+  // is shutting down: this call ends within 30 s"). While the call is
+  // connected they take the place of the detail; only a line of
+  // printable ASCII is taken, so a gateway cannot put controls or a
+  // screenful into the status line.
+  noticed(text) {
+    if (typeof text !== 'string' || text.length === 0 || text.length > MAX_NOTICE_LEN || !/^[\x20-\x7e]*$/.test(text)) return;
+    this.notice = text;
   }
 
   // open: the WebSocket is established (the gateway answered).
@@ -269,6 +298,7 @@ export class CallStatus {
       [State.HOSTKEY]: 'HOST KEY CHANGED',
     };
     const w = words[this.state] ?? this.state;
+    if (this.notice && this.state === State.CONNECTED) return `${w}: ${this.notice}`;
     return this.detail ? `${w}: ${this.detail}` : w;
   }
 }

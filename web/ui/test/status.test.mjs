@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CallStatus, State, NoAnswer, heardBusy, busyHint, redialDelay, MAX_BUSY_LINE_LEN, MAX_BUSY_HEARD } from '../src/status.js';
+import { CallStatus, State, NoAnswer, heardBusy, busyHint, redialDelay, noticeText, MAX_BUSY_LINE_LEN, MAX_BUSY_HEARD, MAX_NOTICE_LEN } from '../src/status.js';
 
 const enc = new TextEncoder();
 
@@ -261,4 +261,37 @@ test('redialDelay: only the hold-off BUSY asks for a redial, and says when', () 
   assert.equal(redialDelay(call('\r\ndialgate: all lines busy; try again later\r\nBUSY\r\n').text()), 0);
   assert.equal(redialDelay(call('\r\ndialgate: redialled too soon; try again in 900 s\r\nBUSY\r\n').text()), 0);
   assert.equal(redialDelay('connected'), 0);
+});
+
+test('a notice from the gateway shows while the call is connected, and not after', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.open();
+  s.noticed('the gateway is shutting down: this call ends within 30 s');
+  assert.equal(s.text(), 'connected: the gateway is shutting down: this call ends within 30 s');
+  s.stall('the gateway has not answered for 20 s');
+  assert.equal(s.text(), 'stalled: the gateway has not answered for 20 s');
+  s.unstall();
+  assert.equal(s.text(), 'connected: the gateway is shutting down: this call ends within 30 s');
+  s.connecting();
+  s.open();
+  assert.equal(s.text(), 'connected');
+});
+
+test('a notice must be one short line of printable ASCII', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.open();
+  for (const bad of ['', 'a\x1b[2Jb', 'two\nlines', 'x'.repeat(MAX_NOTICE_LEN + 1), 'caf\u00e9', 42, null]) {
+    s.noticed(bad);
+    assert.equal(s.text(), 'connected', JSON.stringify(bad));
+  }
+});
+
+test('noticeText reads notice control messages only', () => {
+  assert.equal(noticeText('{"type":"notice","text":"going down"}'), 'going down');
+  assert.equal(noticeText('{"type":"pong"}'), null);
+  assert.equal(noticeText('{"type":"notice","text":5}'), null);
+  assert.equal(noticeText('not json'), null);
+  assert.equal(noticeText('{"type":"notice","text":"' + 'x'.repeat(2000) + '"}'), null);
 });
