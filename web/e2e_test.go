@@ -167,9 +167,12 @@ func checkCallRecords(t *testing.T, path string) {
 	}
 	// abandoned: the call hung up with the Hang up button at login:;
 	// shutdown: the one whose close waited behind a paste that `sleep`
-	// never read, which the gateway held until its stop.
-	if results["busy"] != 1 || results["denied"] != 1 || results["completed"] != 2 || results["abandoned"] != 1 || results["shutdown"] != 1 || len(results) != 5 {
-		t.Errorf("call results %v, want two completed, one busy, one denied, one abandoned, one shutdown", results)
+	// never read, which the gateway held until its stop; or completed
+	// (caller hung up), when the drain's notice, written to it as the
+	// stop began, found the page's socket gone.
+	held := results["shutdown"] + results["completed"] - 2
+	if results["busy"] != 1 || results["denied"] != 1 || results["completed"] < 2 || results["abandoned"] != 1 || held != 1 || len(results) > 5 {
+		t.Errorf("call results %v, want two completed, one busy, one denied, one abandoned, one shutdown (or completed)", results)
 	}
 }
 

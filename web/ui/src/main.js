@@ -253,7 +253,7 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
       // it (a paste into a busy program) is not a gateway that has
       // stopped answering (browser trial).
       const secs = STALL_TICKS * PING_INTERVAL_MS / 1000;
-      if (on && inputUnanswered) status.stall(`the gateway has not answered for ${secs} s, nor taken the input sent before its pings (the program the call reaches may not be reading it)`);
+      if (on && inputUnanswered) status.stall(`the gateway has not answered for ${secs} s, nor taken the input sent before its pings (the network may be down, or the program the call reaches not reading it)`);
       else if (on) status.stall(`the gateway has not answered for ${secs} s`);
       else status.unstall();
       showStatus();
@@ -339,7 +339,7 @@ function hangUpText(sock) {
   sock.close(1000);
   setTimeout(() => {
     if (ws !== sock || sock.readyState === WebSocket.CLOSED) return;
-    sock.abandon(`you hung up; the gateway did not confirm it within ${HANGUP_WAIT_MS / 1000} s: it has not taken your last input (the program the call reaches may not be reading it), and may end the call only at its idle timeout`);
+    sock.abandon(`you hung up; the gateway did not confirm it within ${HANGUP_WAIT_MS / 1000} s: it has not taken your last input (the network may be down, or the program the call reaches not reading it), and may end the call only at its idle timeout`);
   }, HANGUP_WAIT_MS);
 }
 
