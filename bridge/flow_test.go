@@ -413,7 +413,8 @@ func TestPTYHangupWhileInputBlocked(t *testing.T) {
 					t.Fatal("the call did not end")
 				}
 			}
-			if r := records(t, g.Store); len(r) != 1 || r[0].Reason != c.reason {
+			// The record follows the call's leaving the list.
+			if r := waitRecords(t, g.Store, 1); len(r) != 1 || r[0].Reason != c.reason {
 				t.Errorf("records %+v, want reason %q", r, c.reason)
 			}
 		})
