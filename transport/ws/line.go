@@ -322,42 +322,17 @@ func (l *Line) writeText(chunk []byte, enc func(b, p []byte) []byte) error {
 // SendWindowSize sends a resize control message (binary subprotocol or
 // none only; ErrNotBinary otherwise).
 func (l *Line) SendWindowSize(w transport.WindowSize) error {
-	if !l.control {
-		return ErrNotBinary
-	}
 	if w.Cols < 1 || w.Cols > maxWindowDim || w.Rows < 1 || w.Rows > maxWindowDim {
 		return fmt.Errorf("ws: window size %dx%d out of range 1..%d", w.Cols, w.Rows, maxWindowDim)
 	}
-	l.wlock <- struct{}{}
-	defer func() { <-l.wlock }()
-	if l.wclosed {
-		return fmt.Errorf("ws: send window size: %w", transport.ErrHungUp)
-	}
-	l.wbuf = AppendResize(l.wbuf[:0], w)
-	l.syncWriteDeadline()
-	if err := l.conn.WriteMessage(websocket.TextMessage, l.wbuf); err != nil {
-		return l.writeError(err)
-	}
-	return nil
+	return l.sendControl("window size", func(b []byte) []byte { return AppendResize(b, w) })
 }
 
 // SendBreak implements transport.Breaker: it sends a break control
 // message (binary subprotocol or none only; ErrNotBinary otherwise),
 // which a Line of this package reports on Events.
 func (l *Line) SendBreak() error {
-	if !l.control {
-		return ErrNotBinary
-	}
-	l.wlock <- struct{}{}
-	defer func() { <-l.wlock }()
-	if l.wclosed {
-		return fmt.Errorf("ws: send break: %w", transport.ErrHungUp)
-	}
-	l.syncWriteDeadline()
-	if err := l.conn.WriteMessage(websocket.TextMessage, []byte(msgBreak)); err != nil {
-		return l.writeError(err)
-	}
-	return nil
+	return l.sendControl("break", func(b []byte) []byte { return append(b, msgBreak...) })
 }
 
 // SendNotice sends a notice control message (binary subprotocol or none
@@ -365,18 +340,25 @@ func (l *Line) SendBreak() error {
 // shows in its status line, such as the gateway's drain. text must be
 // printable ASCII of at most MaxNoticeLen octets.
 func (l *Line) SendNotice(text string) error {
-	if !l.control {
-		return ErrNotBinary
-	}
 	if !printableNotice(text) {
 		return fmt.Errorf("%w: notice %.50q", ErrBadControl, text)
+	}
+	return l.sendControl("notice", func(b []byte) []byte { return AppendNotice(b, text) })
+}
+
+// sendControl sends the control message that appendMsg appends, as one
+// text message (binary subprotocol or none only; ErrNotBinary
+// otherwise), after any Write in progress.
+func (l *Line) sendControl(what string, appendMsg func([]byte) []byte) error {
+	if !l.control {
+		return ErrNotBinary
 	}
 	l.wlock <- struct{}{}
 	defer func() { <-l.wlock }()
 	if l.wclosed {
-		return fmt.Errorf("ws: send notice: %w", transport.ErrHungUp)
+		return fmt.Errorf("ws: send %s: %w", what, transport.ErrHungUp)
 	}
-	l.wbuf = AppendNotice(l.wbuf[:0], text)
+	l.wbuf = appendMsg(l.wbuf[:0])
 	l.syncWriteDeadline()
 	if err := l.conn.WriteMessage(websocket.TextMessage, l.wbuf); err != nil {
 		return l.writeError(err)
