@@ -218,8 +218,7 @@ type preparedListener struct {
 	// to make room (evictOldest), as transport/ws does for HTTP
 	// connections, so that silent peers from a few addresses cannot
 	// keep every TLS caller out.
-	pmu         sync.Mutex
-	handshaking map[*pendingPlace]struct{}
+	handshaking admit.Waiting[*pendingPlace]
 	// turnedAway sums the prepared connections that heard BUSY after
 	// waiting preparedWait for Accept.
 	turnedAway burstlog.Log
@@ -246,8 +245,7 @@ func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, op
 	l := &preparedListener{
 		ln: ln, host: host, cfg: cfg, trusted: trusted, opts: opts, timeout: timeout, log: log, notices: notices,
 		ready: make(chan prepared), failed: make(chan error, 1),
-		places:      admit.Counter[string]{Max: maxTLSPending, PerSource: maxTLSPendingPerSource},
-		handshaking: map[*pendingPlace]struct{}{},
+		places: admit.Counter[string]{Max: maxTLSPending, PerSource: maxTLSPendingPerSource},
 	}
 	what := "TLS handshake"
 	if cfg == nil {
@@ -299,10 +297,8 @@ func (l *preparedListener) acceptLoop() {
 			l.refusals.Add(c.RemoteAddr().String() + ": " + why)
 			continue
 		}
-		pp := &pendingPlace{conn: c, src: src, since: time.Now()}
-		l.pmu.Lock()
-		l.handshaking[pp] = struct{}{}
-		l.pmu.Unlock()
+		pp := &pendingPlace{conn: c, src: src}
+		l.handshaking.Add(pp)
 		l.wg.Add(1)
 		go l.prepare(c, pp)
 	}
@@ -310,21 +306,16 @@ func (l *preparedListener) acceptLoop() {
 
 // pendingPlace is a connection's place among those being prepared.
 type pendingPlace struct {
-	conn  net.Conn
-	src   string
-	since time.Time
-	once  sync.Once
+	conn net.Conn
+	src  string
+	once sync.Once
 	// evicted: closed by evictOldest (its errors are not the peer's).
 	evicted atomic.Bool
 }
 
 // settled takes pp out of reach of evictOldest: its PROXY header and
 // TLS handshake are done (it still holds its place until it is a line).
-func (l *preparedListener) settled(pp *pendingPlace) {
-	l.pmu.Lock()
-	delete(l.handshaking, pp)
-	l.pmu.Unlock()
-}
+func (l *preparedListener) settled(pp *pendingPlace) { l.handshaking.Remove(pp) }
 
 // release gives pp's place back, once (prepare and evictOldest may both).
 func (l *preparedListener) release(pp *pendingPlace) {
@@ -339,18 +330,8 @@ func (l *preparedListener) release(pp *pendingPlace) {
 // places for the handshake timeout and, reopened, kept every TLS caller
 // out (pentest).
 func (l *preparedListener) evictOldest() bool {
-	l.pmu.Lock()
-	var victim *pendingPlace
-	for pp := range l.handshaking {
-		if victim == nil || pp.since.Before(victim.since) {
-			victim = pp
-		}
-	}
-	if victim != nil {
-		delete(l.handshaking, victim)
-	}
-	l.pmu.Unlock()
-	if victim == nil {
+	victim, ok := l.handshaking.TakeOldest(nil)
+	if !ok {
 		return false
 	}
 	victim.evicted.Store(true)

@@ -1,8 +1,9 @@
 // Package admit counts what is in progress (connections being prepared,
 // HTTP connections not yet lines) in all and per source, against a bound
 // on each, so that a flood from one address cannot take every place from
-// the others. The gateway's TLS/PROXY listeners and its WebSocket
-// transport share it.
+// the others, and (Waiting) which holder has waited longest, to be closed
+// when every place is taken. The gateway's TLS/PROXY listeners and its
+// WebSocket transport share it.
 package admit
 
 import "sync"

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"time"
 
 	"github.com/dialgate/dialgate/internal/admit"
 	"github.com/dialgate/dialgate/internal/burstlog"
@@ -57,8 +56,7 @@ type connLimiter struct {
 	// progress (new, or idle between keep-alive requests), with when
 	// they began to wait: the oldest is closed to make room for a new
 	// connection that finds the bounds full (evict).
-	mu      sync.Mutex
-	waiting map[*limitedConn]time.Time
+	waiting admit.Waiting[*limitedConn]
 }
 
 func newConnLimiter(ln net.Listener, max, perSource int, exempt func(netip.Addr) bool, logf func(string, ...any)) *connLimiter {
@@ -120,19 +118,8 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 // filled the 1,024); a real request takes its connection out of reach
 // as soon as it begins, and an upgrade for good.
 func (l *connLimiter) evict(src netip.Addr, sameSource bool) bool {
-	l.mu.Lock()
-	var victim *limitedConn
-	var since time.Time
-	for lc, t := range l.waiting {
-		if (!sameSource || lc.src == src) && (victim == nil || t.Before(since)) {
-			victim, since = lc, t
-		}
-	}
-	if victim != nil {
-		delete(l.waiting, victim)
-	}
-	l.mu.Unlock()
-	if victim == nil {
+	victim, ok := l.waiting.TakeOldest(func(lc *limitedConn) bool { return !sameSource || lc.src == src })
+	if !ok {
 		return false
 	}
 	l.release(victim)
@@ -158,17 +145,12 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 	if !ok || lc.l != l {
 		return
 	}
-	l.mu.Lock()
 	switch s {
 	case http.StateNew, http.StateIdle:
-		if l.waiting == nil {
-			l.waiting = map[*limitedConn]time.Time{}
-		}
-		l.waiting[lc] = time.Now()
+		l.waiting.Add(lc)
 	default:
-		delete(l.waiting, lc)
+		l.waiting.Remove(lc)
 	}
-	l.mu.Unlock()
 	if s == http.StateHijacked || s == http.StateClosed {
 		l.release(lc)
 	}
