@@ -117,10 +117,11 @@ func ttySecret(in *os.File, w io.Writer) func(prompt string) ([]byte, error) {
 		// this goroutine stays in it until the process exits.
 		go func() {
 			if eerr == nil {
-				// The echo is off already; this also flushes the
-				// rest of an over-long line, so the shell does not
-				// read it.
-				b, err := dterm.ReadPasswordBytes(in, io.Discard, "")
+				// The echo is off already, and the modes are left
+				// alone: ReadPasswordBytes turned the echo off again
+				// here, which a goroutine scheduled late did after
+				// the signal's restore below (CI, under -race).
+				b, err := dterm.ReadSecretLine(in)
 				got <- result{b, err}
 				return
 			}

@@ -83,6 +83,24 @@ func ReadPassword(in *os.File, out io.Writer, prompt string) (string, error) {
 // restores the terminal.
 func EchoOff(fd int) (restore func(), err error) { return echoOff(fd) }
 
+// ReadSecretLine reads a password line from the terminal in, whose echo
+// the caller has turned off (EchoOff), without touching the terminal's
+// modes: a reader that set them itself could do so after a signal
+// handler's restore, and leave the terminal without echo (gateway user
+// interrupted at its prompt under load). The rest of an over-long line
+// is flushed, so that whatever reads the terminal next (the shell, into
+// its history) does not get it.
+func ReadSecretLine(in *os.File) ([]byte, error) {
+	line, err := ReadLineBytes(in)
+	if errors.Is(err, errLineTooLong) {
+		flushInput(int(in.Fd()))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("term: reading password: %w", err)
+	}
+	return line, nil
+}
+
 // ReadPasswordBytes prints prompt to out and reads one line from in
 // without echo. When in is a terminal, echo is turned off for the read;
 // otherwise (a pipe) the line is read as it comes, one octet at a time so
@@ -104,18 +122,9 @@ func ReadPasswordBytes(in *os.File, out io.Writer, prompt string) ([]byte, error
 			if _, err := io.WriteString(out, prompt); err != nil {
 				return nil, fmt.Errorf("term: prompt: %w", err)
 			}
-			line, err := ReadLineBytes(in)
+			line, err := ReadSecretLine(in)
 			io.WriteString(out, "\n")
-			if errors.Is(err, errLineTooLong) {
-				// The rest of the line is still queued: left there,
-				// it would be read by whatever reads the terminal
-				// next (the shell, into its history).
-				flushInput(int(in.Fd()))
-			}
-			if err != nil {
-				return nil, fmt.Errorf("term: reading password: %w", err)
-			}
-			return line, nil
+			return line, err
 		}
 	}
 	if _, err := io.WriteString(out, prompt); err != nil {
