@@ -713,6 +713,18 @@ async function textScenario() {
   if (!utf.includes('┌┐ grüße')) throw new Error(`UTF-8 output ${JSON.stringify(utf)}`);
   ok(step);
 
+  step = 'output with DEL in it shows without console errors';
+  // xterm.js logs a console error for each DEL (0x7F) it is given
+  // (browser trial); a terminal ignores DEL, and so does the page.
+  for (const cs of ['utf-8', 'cp437']) {
+    await a.selectOption('#charset', cs);
+    const del = await run(a, "printf 'del\\177-\\177\\177ok\\n'");
+    if (!del.includes('del-ok')) throw new Error(`${cs} output ${JSON.stringify(del)}`);
+  }
+  await a.selectOption('#charset', 'utf-8');
+  if (consoleErrors.length) throw new Error(`console errors: ${consoleErrors.join(' | ')}`);
+  ok(step);
+
   step = 'paste';
   await ctx.grantPermissions(['clipboard-read', 'clipboard-write']);
   await a.evaluate(() => navigator.clipboard.writeText('echo pasted-$((40+2))'));

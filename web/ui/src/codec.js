@@ -25,3 +25,14 @@ export function binaryString(str) {
   for (let i = 0; i < str.length; i++) out[i] = str.charCodeAt(i) & 0xff;
   return out;
 }
+
+// terminalText is decoded output as the terminal is given it: without
+// DEL (0x7F). A terminal ignores DEL, but xterm.js's parser has no
+// transition for it outside escape sequences and logs each one as a
+// console error ("xterm.js: Parsing error: ... code: 127"), whichever
+// way it is written (string or octets), before dropping it: a program
+// that prints DEL (a line editor erasing, a file listing) filled the
+// console (browser trial). Dropping it here shows the same screen.
+export function terminalText(s) {
+  return s.includes('\x7f') ? s.replaceAll('\x7f', '') : s;
+}

@@ -10,7 +10,7 @@ import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { CallStatus, State, NoAnswer, redialDelay, noticeText } from './status.js';
 import { linePath, lineURL, probeURL, charset, mode, screenReader } from './config.js';
 import { Outbox, MAX_WAITING } from './outbox.js';
-import { makeCodec, binaryString } from './codec.js';
+import { makeCodec, binaryString, terminalText } from './codec.js';
 import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
 import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong } from './keepalive.js';
@@ -369,7 +369,7 @@ function connectText() {
     onOpen: () => {},
     onBytes: (bytes) => {
       status.feed(bytes);
-      term.write(codec.decode(bytes));
+      term.write(terminalText(codec.decode(bytes)));
     },
     onClose: () => {},
   });
@@ -427,7 +427,7 @@ async function connectV42(user, password) {
         },
         onData: (bytes) => {
           status.feed(bytes);
-          term.write(codec.decode(bytes));
+          term.write(terminalText(codec.decode(bytes)));
         },
         onWritable: () => outbox.pump(),
         onEnd: (end) => {

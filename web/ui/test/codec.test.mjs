@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeCodec, binaryString } from '../src/codec.js';
+import { makeCodec, binaryString, terminalText } from '../src/codec.js';
 
 test('UTF-8 character split across messages', () => {
   const c = makeCodec('utf-8');
@@ -21,4 +21,12 @@ test('unknown codec is UTF-8', () => {
 
 test('binary strings are octets', () => {
   assert.deepEqual(binaryString('\x1b[M \xff'), Uint8Array.from([0x1b, 0x5b, 0x4d, 0x20, 0xff]));
+});
+
+test('DEL is dropped from what the terminal is given', () => {
+  assert.equal(terminalText('a\x7fb\x7f\x7f'), 'ab');
+  assert.equal(terminalText('\x1b[1mno DEL\x1b[0m'), '\x1b[1mno DEL\x1b[0m');
+  for (const name of ['utf-8', 'cp437']) {
+    assert.equal(terminalText(makeCodec(name).decode(Uint8Array.from([0x41, 0x7f, 0x42]))), 'AB', name);
+  }
 });
