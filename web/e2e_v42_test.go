@@ -176,6 +176,7 @@ func TestE2EBrowserV42(t *testing.T) {
 		"ok Break interrupts the program behind the gateway",
 		"ok a paste over 1 MiB arrives whole over V.42",
 		"ok keys typed while the gateway is stalled all arrive",
+		"ok a stopped gateway shows as stalled over V.42, then connected again",
 		"ok resize reaches the pty over V.42",
 		"ok second caller hears busy",
 		"ok wrong password is denied",

@@ -16,6 +16,8 @@
 //	  onReady({session, gateway, fingerprint}),
 //	  onData(bytes),                  // session octets for the terminal
 //	  onWritable(),                   // write takes input again (optional)
+//	  onStall({stalled, silent, left}), // the gateway stopped answering the link (silent: s since it
+//	                                  // last answered), or answers again (optional; v42caller.WatchStall)
 //	  onEnd({state, detail}),         // state: denied, busy, hostkey, nov42, callback, hungup, error
 //	});
 //	h.feed(bytes); h.peerHungUp(); h.close();
@@ -79,6 +81,7 @@ func call(_ js.Value, args []js.Value) any {
 	}
 	o.Delete("password")
 	onWritable := o.Get("onWritable")
+	onStall := o.Get("onStall")
 	cfg := v42caller.Config{
 		UserID: o.Get("user").String(), Password: password, Host: host,
 		SkipDetection: !o.Get("detect").Truthy(),
@@ -129,6 +132,13 @@ func call(_ js.Value, args []js.Value) any {
 		}))
 		if onWritable.Type() == js.TypeFunction {
 			onWritable.Invoke() // input typed during the handshake waits in the page
+		}
+		if onStall.Type() == js.TypeFunction {
+			go v42caller.WatchStall(s.Link, ended, func(st v42caller.Stall) {
+				onStall.Invoke(js.ValueOf(map[string]any{
+					"stalled": st.Stalled, "silent": st.Silent.Seconds(), "left": st.Left.Seconds(),
+				}))
+			})
 		}
 		go func() {
 			for {

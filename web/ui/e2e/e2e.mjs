@@ -423,6 +423,28 @@ async function v42Scenario() {
     });
     if (typed.n !== typed.want) throw new Error(`wc -c counted ${typed.n} octets, typed ${typed.want}`);
     ok(`${step} (${typed.n} octets)`);
+
+    step = 'a stopped gateway shows as stalled over V.42, then connected again';
+    // The link's polls go unanswered: the page must say so before the
+    // link gives up (11 × T401 after the key typed), where it used to
+    // end the call with no warning (browser trial); SIGCONT in time
+    // makes it connected again.
+    await signal('stop');
+    let shown, title;
+    try {
+      await a.evaluate(() => window.dialgate.focus());
+      await a.keyboard.type(' ');
+      shown = await waitState(a, 'stalled', 15000);
+      title = await a.getAttribute('#statustext', 'title');
+    } finally {
+      await signal('cont');
+    }
+    if (!/^stalled: the gateway has not answered for \d+ s \(the call ends if it has not answered for \d+ s\)$/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+    if (title !== shown) throw new Error(`status title ${JSON.stringify(title)}, text ${JSON.stringify(shown)}`);
+    await waitState(a, 'connected');
+    const back = await run(a, 'echo "back-$((6*7))"');
+    if (!back.includes('back-42')) throw new Error(`output ${JSON.stringify(back)}`);
+    ok(`${step} (${shown})`);
   }
 
   step = 'resize reaches the pty over V.42';

@@ -430,6 +430,23 @@ async function connectV42(user, password) {
           term.write(terminalText(codec.decode(bytes)));
         },
         onWritable: () => outbox.pump(),
+        // The link's own stall watch (v42caller.WatchStall): its polls
+        // go unanswered within seconds of the gateway falling silent,
+        // and it ends the call about 10 s later (browser trial: the
+        // call ended with no warning, before the pings' stall at 20 s).
+        onStall: (st) => {
+          if (st.stalled) {
+            // The words stay true while the stall lasts: how long the
+            // gateway had been silent when it was noticed, and how long
+            // a silence the link bears before it ends the call.
+            const silent = Math.max(1, Math.round(st.silent));
+            const bound = Math.round(st.silent + st.left);
+            status.stall(`the gateway has not answered for ${silent} s (the call ends if it has not answered for ${bound} s)`, 'link');
+          } else {
+            status.unstall('link');
+          }
+          showStatus();
+        },
         onEnd: (end) => {
           status.end(end.state, end.detail);
           showStatus();

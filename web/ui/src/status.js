@@ -132,6 +132,7 @@ export class CallStatus {
     this.opened = false;
     this.ended = false;
     this.liveDetail = ''; // the detail a stall hides
+    this.stalls = new Map(); // source -> words, of the stall in progress
     this.notice = ''; // the gateway's words for a connected call (noticed)
   }
 
@@ -144,6 +145,7 @@ export class CallStatus {
     this.opened = false;
     this.ended = false;
     this.notice = '';
+    this.stalls.clear();
   }
 
   // noticed: the gateway's words for the user during the call (a
@@ -171,19 +173,32 @@ export class CallStatus {
     this.detail = '';
   }
 
-  // stall: the call is up but the gateway has stopped answering the
-  // page's keepalive pings (why says for how long); the line may be
-  // down, or only slow. Only a connected call stalls.
-  stall(why) {
-    if (this.state !== State.CONNECTED) return;
-    this.state = State.STALLED;
-    this.liveDetail = this.detail;
-    this.detail = why;
+  // stall: the call is up but the gateway has stopped answering (why
+  // says for how long); the line may be down, or only slow. Only a
+  // connected call stalls. source names what noticed it: the page's
+  // keepalive pings ('line', the default) or a V.42 session's link
+  // ('link'), whose polls go unanswered long before the pings do on a
+  // fast line; the call is stalled while either says so, in the words
+  // of the first.
+  stall(why, source = 'line') {
+    if (this.state !== State.CONNECTED && this.state !== State.STALLED) return;
+    this.stalls.set(source, why);
+    if (this.state === State.CONNECTED) {
+      this.state = State.STALLED;
+      this.liveDetail = this.detail;
+    }
+    this.detail = this.stalls.values().next().value;
   }
 
-  // unstall: the gateway is heard again; the call is connected as before.
-  unstall() {
+  // unstall: source hears the gateway again; once no source says the
+  // call is stalled it is connected as before.
+  unstall(source = 'line') {
+    this.stalls.delete(source);
     if (this.state !== State.STALLED) return;
+    if (this.stalls.size > 0) {
+      this.detail = this.stalls.values().next().value;
+      return;
+    }
     this.state = State.CONNECTED;
     this.detail = this.liveDetail;
   }

@@ -295,3 +295,30 @@ test('noticeText reads notice control messages only', () => {
   assert.equal(noticeText('not json'), null);
   assert.equal(noticeText('{"type":"notice","text":"' + 'x'.repeat(2000) + '"}'), null);
 });
+
+test('a V.42 link and the keepalive stall a call apart: stalled while either says so, in the words of the first', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.authenticating();
+  s.stall('too early', 'link');
+  assert.equal(s.state, State.AUTHENTICATING);
+  s.ready('V.42, encrypted, session 7');
+  assert.equal(s.text(), 'connected: V.42, encrypted, session 7');
+  s.stall('the gateway has not answered for 2 s (the call ends if it has not answered for 11 s)', 'link');
+  assert.equal(s.text(), 'stalled: the gateway has not answered for 2 s (the call ends if it has not answered for 11 s)');
+  s.stall('the gateway has not answered for 20 s');
+  assert.equal(s.text(), 'stalled: the gateway has not answered for 2 s (the call ends if it has not answered for 11 s)');
+  s.unstall('link');
+  assert.equal(s.text(), 'stalled: the gateway has not answered for 20 s');
+  s.unstall();
+  assert.equal(s.text(), 'connected: V.42, encrypted, session 7');
+  // A stall the call ended in is forgotten by the next call.
+  s.stall('the gateway has not answered for 2 s', 'link');
+  s.end('hungup', 'the V.42 link failed: the gateway stopped answering, and the call was lost');
+  s.connecting();
+  s.authenticating();
+  s.ready('V.42, encrypted, session 8');
+  s.stall('the gateway has not answered for 20 s');
+  s.unstall();
+  assert.equal(s.text(), 'connected: V.42, encrypted, session 8');
+});
