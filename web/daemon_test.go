@@ -181,6 +181,22 @@ func (d *daemon) stallHook(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// drainHook is the browser script's drain hook (DIALGATE_E2E_DRAIN_URL):
+// POST stops the daemon with SIGTERM, as systemd does, which drains its
+// calls (a WebSocket caller in session is sent the drain's notice, and
+// hung up at drain_timeout), then starts it again on the same
+// addresses, and answers once it listens.
+func (d *daemon) drainHook(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	d.stop()
+	if err := d.start(r.Context()); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
 // exitStatus is how the last run ended, once it has.
 func (d *daemon) exitStatus() error {
 	select {

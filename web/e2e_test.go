@@ -109,8 +109,13 @@ func TestE2EBrowser(t *testing.T) {
 	}
 
 	// The stall hook: SIGSTOP and SIGCONT to the daemon (the page's
-	// keepalive must show the call stalled, then connected again).
-	hook := httptest.NewServer(http.HandlerFunc(gw.stallHook))
+	// keepalive must show the call stalled, then connected again); the
+	// drain hook: SIGTERM (the page must show the drain's notice), then
+	// the daemon started again.
+	hooks := http.NewServeMux()
+	hooks.HandleFunc("/stall", gw.stallHook)
+	hooks.HandleFunc("/drain", gw.drainHook)
+	hook := httptest.NewServer(hooks)
 	defer hook.Close()
 
 	e2e := exec.CommandContext(ctx, node, "e2e/e2e.mjs")
@@ -123,13 +128,14 @@ func TestE2EBrowser(t *testing.T) {
 		"DIALGATE_E2E_OUT="+artifacts,
 		"DIALGATE_E2E_CHROMIUM="+chromium,
 		"DIALGATE_E2E_STALL_URL="+hook.URL+"/stall",
+		"DIALGATE_E2E_DRAIN_URL="+hook.URL+"/drain",
 	)
 	out, err := e2e.CombinedOutput()
 	t.Logf("browser steps:\n%s", out)
 	if err != nil {
 		t.Fatalf("e2e.mjs: %v", err)
 	}
-	for _, want := range []string{"ok text login", "ok Break interrupts the program behind the gateway (text login)", "ok a stopped gateway shows as stalled, then connected again", "ok a paste over 1 MiB arrives whole", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok output with DEL in it shows without console errors", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok login and command over wss"} {
+	for _, want := range []string{"ok text login", "ok Break interrupts the program behind the gateway (text login)", "ok a stopped gateway shows as stalled, then connected again", "ok a paste over 1 MiB arrives whole", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok output with DEL in it shows without console errors", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok a gateway shutting down says so in the status line", "ok login and command over wss"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("browser run lacks %q", want)
 		}
@@ -155,7 +161,8 @@ func artifactsDir(dir string) string {
 }
 
 // checkCallRecords checks that the daemon recorded the browser's calls
-// like any other line's: two bridged sessions, one busy, one denied.
+// like any other line's: two bridged sessions, one busy, one denied, one
+// ended by the drain, two hung up by the page.
 func checkCallRecords(t *testing.T, path string) {
 	t.Helper()
 	results := map[string]int{}
@@ -166,13 +173,14 @@ func checkCallRecords(t *testing.T, path string) {
 		results[rec.Result]++
 	}
 	// abandoned: the call hung up with the Hang up button at login:;
-	// shutdown: the one whose close waited behind a paste that `sleep`
+	// shutdown: the call in session when the drain hook stopped the
+	// daemon, and the one whose close waited behind a paste that `sleep`
 	// never read, which the gateway held until its stop; or completed
-	// (caller hung up), when the drain's notice, written to it as the
-	// stop began, found the page's socket gone.
-	held := results["shutdown"] + results["completed"] - 2
-	if results["busy"] != 1 || results["denied"] != 1 || results["completed"] < 2 || results["abandoned"] != 1 || held != 1 || len(results) > 5 {
-		t.Errorf("call results %v, want two completed, one busy, one denied, one abandoned, one shutdown (or completed)", results)
+	// (caller hung up) for the latter, when the drain's notice, written
+	// to it as the stop began, found the page's socket gone.
+	ended := results["shutdown"] + results["completed"]
+	if results["busy"] != 1 || results["denied"] != 1 || results["completed"] < 2 || results["shutdown"] < 1 || ended != 4 || results["abandoned"] != 1 || len(results) > 5 {
+		t.Errorf("call results %v, want two completed, one busy, one denied, one abandoned, one shutdown (the drain), one shutdown (or completed)", results)
 	}
 }
 

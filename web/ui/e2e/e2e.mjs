@@ -896,6 +896,33 @@ async function textScenario() {
     ok(step);
   }
 
+  const drainURL = env('DIALGATE_E2E_DRAIN_URL');
+  if (drainURL) {
+    step = 'a gateway shutting down says so in the status line';
+    // The hook stops the daemon with SIGTERM: it sends the callers in
+    // session {"type":"notice"} and hangs up at its drain_timeout, and
+    // the page shows the notice meanwhile. The hook starts the daemon
+    // again before it answers (the next step calls it).
+    await a.click('#reconnect');
+    await waitState(a, 'connected');
+    await login(a, password);
+    await run(a, 'echo "in-session-$((6*7))"'); // the notice goes to calls in session only
+    await a.evaluate(() => {
+      const el = document.getElementById('statustext');
+      window.e2eTexts = [];
+      new MutationObserver(() => window.e2eTexts.push({ text: el.textContent, title: el.title }))
+        .observe(el, { attributes: true, childList: true, characterData: true, subtree: true });
+    });
+    const r = await fetch(drainURL, { method: 'POST' });
+    if (!r.ok) throw new Error(`drain hook: HTTP ${r.status}: ${await r.text()}`);
+    const after = await waitState(a, 'hungup');
+    const texts = await a.evaluate(() => window.e2eTexts);
+    const seen = texts.find((t) => /^connected: the gateway is shutting down: this call ends within \d+ s$/.test(t.text));
+    if (!seen) throw new Error(`the status line never showed the notice: ${JSON.stringify(texts)}`);
+    if (seen.title !== seen.text) throw new Error(`status title ${JSON.stringify(seen.title)}, text ${JSON.stringify(seen.text)}`);
+    ok(`${step} (${seen.text}; then ${after})`);
+  }
+
   step = 'Hang up while a paste waits behind a program that reads nothing';
   // The close goes behind the paste, which `sleep` never lets through:
   // the page ends the call itself and says why (browser trial: Hang up
