@@ -817,9 +817,20 @@ async function textScenario() {
   step = 'second caller hears busy';
   const b = await ctx.newPage();
   pages.push(b);
+  // Every state the status line shows, from the start: "connected" must
+  // not flash before "busy" (browser trial).
+  await b.addInitScript(() => {
+    window.e2eStates = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const el = document.getElementById('status');
+      new MutationObserver(() => window.e2eStates.push(el.dataset.state)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+    });
+  });
   await b.goto(url);
   const busyText = await waitState(b, 'busy');
   if (!/busy/i.test(busyText)) throw new Error(`status line says ${JSON.stringify(busyText)}`);
+  const busyStates = await b.evaluate(() => window.e2eStates);
+  if (busyStates.includes('connected')) throw new Error(`the status went ${busyStates.join(' -> ')}`);
   if (await b.isDisabled('#reconnect')) throw new Error('reconnect button disabled after busy');
   await b.screenshot({ path: join(out_, 'busy.png') });
   await b.close();

@@ -47,6 +47,11 @@ const HIGH_WATER = 256 << 10;
 // close has to queue behind input the gateway is not taking (see
 // hangUpText).
 const HANGUP_WAIT_MS = 3000;
+// ANSWER_GRACE_MS is how long a text call whose WebSocket has opened
+// still shows "connecting…": a gateway with no line for the call says
+// BUSY and hangs up at once, which then shows as "busy" without a
+// flash of "connected" before it (browser trial).
+const ANSWER_GRACE_MS = 500;
 
 function savedCharset() {
   try { return localStorage.getItem(STORE_CHARSET); } catch { return null; }
@@ -260,6 +265,7 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     },
   });
   let pinger = null;
+  let answering = null; // the ANSWER_GRACE_MS timer
   let timedOut = false;
   const timer = setTimeout(() => {
     if (sock.readyState !== WebSocket.CONNECTING) return;
@@ -268,7 +274,16 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
   }, CONNECT_TIMEOUT_MS);
   sock.onopen = () => {
     clearTimeout(timer);
-    if (authenticate) status.authenticating(); else status.open();
+    if (authenticate) {
+      status.authenticating();
+    } else {
+      status.answered();
+      answering = setTimeout(() => {
+        if (ws !== sock || status.state !== State.CONNECTING) return;
+        status.open();
+        showStatus();
+      }, ANSWER_GRACE_MS);
+    }
     showStatus();
     sock.send(JSON.stringify({ type: 'term', name: TERMINAL_TYPE }));
     sendResize();
@@ -298,6 +313,7 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
   // why when the page gives up waiting for the close (abandon).
   const ended = async (ev, why) => {
     clearTimeout(timer);
+    clearTimeout(answering);
     clearInterval(pinger);
     if (ws !== sock) return;
     ws = null;

@@ -159,6 +159,15 @@ export class CallStatus {
     this.notice = text;
   }
 
+  // answered: the WebSocket is established, but the call still shows
+  // as connecting until open(): a gateway with no line for the call
+  // says BUSY and hangs up at once, and "connected" flashed before
+  // "busy" (browser trial). A close meanwhile is classified as after
+  // open().
+  answered() {
+    this.opened = true;
+  }
+
   // open: the WebSocket is established (the gateway answered).
   open() {
     this.opened = true;

@@ -322,3 +322,23 @@ test('a V.42 link and the keepalive stall a call apart: stalled while either say
   s.unstall();
   assert.equal(s.text(), 'connected: V.42, encrypted, session 8');
 });
+
+test('answered: a text call shows connecting until open, and a BUSY meanwhile is busy, never connected', () => {
+  const s = new CallStatus();
+  s.connecting();
+  s.answered();
+  assert.equal(s.state, State.CONNECTING);
+  s.feed(new TextEncoder().encode('\r\ndialgate: all lines busy; try again later\r\nBUSY\r\n'));
+  assert.equal(s.closed(1000), State.BUSY);
+  assert.equal(s.text(), 'busy: all lines busy; try again later');
+  // A call that stays up is connected once open.
+  s.connecting();
+  s.answered();
+  s.open();
+  assert.equal(s.text(), 'connected');
+  // A line that closes with nothing said during the grace is hung up, not unanswered.
+  s.connecting();
+  s.answered();
+  assert.equal(s.closed(1006), State.HUNGUP);
+  assert.equal(s.text(), 'hung up: the connection was lost (close code 1006)');
+});
