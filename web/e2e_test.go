@@ -135,7 +135,7 @@ func TestE2EBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("e2e.mjs: %v", err)
 	}
-	for _, want := range []string{"ok text login", "ok Break interrupts the program behind the gateway (text login)", "ok a stopped gateway shows as stalled, then connected again", "ok a paste over 1 MiB arrives whole", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok output with DEL in it shows without console errors", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok a gateway shutting down says so in the status line", "ok login and command over wss"} {
+	for _, want := range []string{"ok text login", "ok Break interrupts the program behind the gateway (text login)", "ok a stopped gateway shows as stalled, then connected again", "ok a paste over 1 MiB arrives whole", "ok a 320x200 window leaves the terminal its rows", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok output with DEL in it shows without console errors", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok a gateway shutting down says so in the status line", "ok login and command over wss"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("browser run lacks %q", want)
 		}

@@ -644,6 +644,26 @@ async function textScenario() {
   if (phoneCols > 50) throw new Error(`the terminal kept ${phoneCols} columns on a 390 px screen`);
   ok(step);
 
+  step = 'a 320x200 window leaves the terminal its rows';
+  // Browser trial: the wrapped toolbar took all but one row. On a short
+  // window it keeps to one row, scrolled sideways.
+  await a.setViewportSize({ width: 320, height: 200 });
+  let tiny;
+  for (let i = 0; i < 30; i++) { // the terminal refits at the next frame
+    tiny = await a.evaluate(() => {
+      const r = document.querySelector('.xterm-screen').getBoundingClientRect();
+      return { ...window.dialgate.size(), overflow: document.documentElement.scrollWidth - window.innerWidth,
+        fits: r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1 };
+    });
+    if (tiny.fits && tiny.overflow <= 0) break;
+    await a.waitForTimeout(100);
+  }
+  await a.screenshot({ path: join(out_, 'small.png') });
+  await a.setViewportSize(wide);
+  if (tiny.overflow > 0) throw new Error(`the page is ${tiny.overflow} px wider than a 320 px window`);
+  if (tiny.rows < 5) throw new Error(`the terminal has ${tiny.rows} rows in a 320x200 window`);
+  ok(`${step} (${tiny.cols}x${tiny.rows})`);
+
   step = 'Break interrupts the program behind the gateway (text login)';
   await breakStep(a, 'text');
   ok(step);
