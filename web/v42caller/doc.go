@@ -10,4 +10,9 @@
 // Line is a line whose octets the embedder carries: in the browser, the
 // WebSocket's messages are fed in with Feed and Line's writes are handed to
 // a send function; in tests two Lines are joined back to back.
+//
+// WatchStall tells the embedder when the gateway stops answering an
+// established session's link (its polls unanswered: the page's
+// "stalled"), seconds before the link gives up and ends the call, and
+// when it answers again.
 package v42caller
