@@ -26,7 +26,7 @@ test('binary strings are octets', () => {
 test('DEL is dropped from what the terminal is given', () => {
   assert.equal(terminalText('a\x7fb\x7f\x7f'), 'ab');
   assert.equal(terminalText('\x1b[1mno DEL\x1b[0m'), '\x1b[1mno DEL\x1b[0m');
-  for (const name of ['utf-8', 'cp437']) {
-    assert.equal(terminalText(makeCodec(name).decode(Uint8Array.from([0x41, 0x7f, 0x42]))), 'AB', name);
-  }
+  assert.equal(terminalText(makeCodec('utf-8').decode(Uint8Array.from([0x41, 0x7f, 0x42]))), 'AB');
+  // In CP437 DEL is a glyph, the house, as a PC's screen showed it.
+  assert.equal(terminalText(makeCodec('cp437').decode(Uint8Array.from([0x41, 0x7f, 0x42]))), 'A\u2302B');
 });

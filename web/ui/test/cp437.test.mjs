@@ -18,8 +18,13 @@ test('CP437 known code points', () => {
 });
 
 test('CP437 keeps ASCII and control characters', () => {
-  const ansi = [0x1b, 0x5b, 0x33, 0x31, 0x6d, 0x0d, 0x0a, 0x07, 0x08, 0x7f];
+  const ansi = [0x1b, 0x5b, 0x33, 0x31, 0x6d, 0x0d, 0x0a, 0x07, 0x08];
   assert.equal(decodeCP437(ansi), String.fromCharCode(...ansi));
+});
+
+test('CP437 shows DEL as the house, and the house is DEL', () => {
+  assert.equal(decodeCP437([0x7f]), '\u2302');
+  assert.deepEqual(encodeCP437('\u2302\x7f'), Uint8Array.from([0x7f, 0x7f]));
 });
 
 test('CP437 round trip of every octet', () => {
