@@ -234,17 +234,6 @@ func crashHelper() {
 	select {}
 }
 
-func FuzzReadRecords(f *testing.F) {
-	f.Add([]byte(`{"session":1,"listener":"modem","remote":"127.0.0.1:1","start":"2026-01-02T03:04:05Z","end":"2026-01-02T03:04:06Z","result":"busy","bytes_in":0,"bytes_out":0}` + "\n"))
-	f.Add([]byte("{\"session\":2}\n{\"sess"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, _ := ReadRecords(strings.NewReader(string(data)))
-		if len(recs) > strings.Count(string(data), "\n")+1 {
-			t.Fatalf("%d records from %d lines", len(recs), strings.Count(string(data), "\n")+1)
-		}
-	})
-}
-
 // TestAppendGroupCommit: records appended while an fsync runs share the
 // next fsync, every appender returns only after an fsync that covers its
 // record, and every record is in the file once.
