@@ -853,13 +853,37 @@ func TestMachineDuplicateIFramesIgnored(t *testing.T) {
 
 // FuzzMachineFrames feeds arbitrary frames (as a peer could send them) to
 // a machine in the data phase with data outstanding both ways, and checks
-// that it never panics, keeps its buffers bounded and only sends frames
-// that parse.
+// after every frame and timeout:
+//
+//   - it never panics, keeps its buffers bounded and only sends frames
+//     that parse; payload buffers are owned as the Link's pools need;
+//   - V(S), V(A), V(R) are sequence numbers (0..127), V(A) <= V(S) modulo
+//     128 with no more than k outstanding, and unacked holds exactly the
+//     frames V(A)..V(S)-1;
+//   - an I frame it sends has N(S) in [V(A), V(S)) and is byte-identical
+//     to the outstanding copy (a retransmission is the first transmission);
+//     the N(R) of an I, RR, RNR or REJ it sends is at most V(R) and no more
+//     than k behind, an SREJ's is at or past V(R) within k;
+//   - the SREJ hold keeps its counts: holdN entries held, srejN asked,
+//     none for V(R) itself (that one is delivered), within k;
+//   - delivery is in order with no duplicates and no gaps: the n-th payload
+//     delivered is the information field of a frame that decoded with
+//     N(S) = n mod 128, V(R) is the count of payloads delivered, and no
+//     payload comes from a frame that failed to decode;
+//   - nothing is delivered or sent as an I frame once the link ended.
+//
+// The machine knows nothing of the payload transform (the Link seals
+// before enqueue and opens after delivery), so there is no sealed variant
+// here; the payloads it carries are opaque octets either way.
 func FuzzMachineFrames(f *testing.F) {
 	f.Add([]byte{3, AddrCR1, 0x00, 0x00})
 	f.Add([]byte{3, AddrCR1, ctlRR, 0x0B, 3, AddrCR1, ctlREJ, 0x01, 2, AddrCR1, ctlSABME | pfBitU})
 	f.Add([]byte{4, AddrCR1, 0x04, 0x00, 0xAA, 3, AddrCR1, 0x02, 0x01, 2, AddrCR1, ctlDISC | pfBitU})
 	f.Add([]byte{3, AddrCR0, ctlSREJ, 0x02, 3, AddrCR1, ctlUI, brkType, 2, AddrCR1, 0xFF})
+	// In order, go-back-N (odd length: no SREJ); out of order with SREJ
+	// (even length), with a duplicate and a timeout.
+	f.Add([]byte{4, AddrCR1, 0x00, 0x00, 'a', 4, AddrCR1, 0x02, 0x00, 'b', 4, AddrCR1, 0x04, 0x02, 'c'})
+	f.Add([]byte{4, AddrCR1, 0x02, 0x00, 'b', 4, AddrCR1, 0x04, 0x00, 'c', 4, AddrCR1, 0x00, 0x00, 'a', 4, AddrCR1, 0x02, 0x00, 'B', 0, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p := defaultLinkParams()
 		p.srej = len(in)%2 == 0
@@ -883,7 +907,10 @@ func FuzzMachineFrames(f *testing.F) {
 			m.enqueue(p)
 		}
 		putBack := map[*byte]bool{}
-		var returned [][]byte // received arrays given back
+		var returned [][]byte            // received arrays given back
+		var decoded [128]map[string]bool // I fields of frames that decoded, by N(S)
+		delivered := 0
+		ended := false
 		inReturned := func(b []byte) bool {
 			if cap(b) == 0 {
 				return false
@@ -899,7 +926,26 @@ func FuzzMachineFrames(f *testing.F) {
 		}
 		check := func() {
 			iframes := 0
+			if m.vs > 127 || m.va > 127 || m.vr > 127 || seqDiff(m.vs, m.va) != len(m.unacked) {
+				t.Fatalf("V(S) %d V(A) %d V(R) %d with %d outstanding", m.vs, m.va, m.vr, len(m.unacked))
+			}
 			for _, f := range m.flush(now) {
+				switch f.Kind {
+				case KindI:
+					i := seqDiff(f.NS, m.va)
+					if ended || i >= len(m.unacked) || !bytes.Equal(f.Info, m.unacked[i].p) {
+						t.Fatalf("I frame N(S)=%d sent with V(A) %d V(S) %d (ended %v)", f.NS, m.va, m.vs, ended)
+					}
+					fallthrough
+				case KindRR, KindRNR, KindREJ:
+					if seqDiff(m.vr, f.NR) > m.p.kRx {
+						t.Fatalf("%v sent with N(R) %d, V(R) %d", f.Kind, f.NR, m.vr)
+					}
+				case KindSREJ:
+					if seqDiff(f.NR, m.vr) >= m.p.kRx {
+						t.Fatalf("SREJ N(R) %d with V(R) %d", f.NR, m.vr)
+					}
+				}
 				if f.Kind == KindI && putBack[&f.Info[0]] {
 					t.Fatalf("I frame N(S)=%d sent from a payload takeAcked gave back", f.NS)
 				}
@@ -949,7 +995,30 @@ func FuzzMachineFrames(f *testing.F) {
 				if inReturned(r.p) || inReturned(r.buf) {
 					t.Fatal("a delivered payload refers to a received array given back")
 				}
+				if ended || !decoded[delivered%128][string(r.p)] {
+					t.Fatalf("payload %d (%q) delivered, not the I field of a frame N(S)=%d that decoded (ended %v)", delivered, r.p, delivered%128, ended)
+				}
+				delivered++
 			}
+			if int(m.vr) != delivered%128 || m.stats.IFramesRecv != uint64(delivered) {
+				t.Fatalf("V(R) %d after %d payloads delivered (%d counted)", m.vr, delivered, m.stats.IFramesRecv)
+			}
+			held, asked := 0, 0
+			for i, h := range m.hold {
+				if h.p != nil {
+					held++
+					if i == 0 {
+						t.Fatalf("frame V(R)=%d held, not delivered", m.vr)
+					}
+				}
+				if h.asked {
+					asked++
+				}
+			}
+			if held != m.holdN || asked != m.srejN || len(m.hold) > m.p.kRx {
+				t.Fatalf("hold of %d: %d held (holdN %d), %d asked (srejN %d)", len(m.hold), held, m.holdN, asked, m.srejN)
+			}
+			ended = ended || m.st.ended()
 			if len(rx) > 0 && len(in)%3 == 0 {
 				m.consumed(now, len(rx))
 			}
@@ -979,6 +1048,12 @@ func FuzzMachineFrames(f *testing.F) {
 				m.recvInvalid(now, raw, err)
 				returned = append(returned, raw)
 			} else {
+				if fr.Kind == KindI {
+					if decoded[fr.NS] == nil {
+						decoded[fr.NS] = map[string]bool{}
+					}
+					decoded[fr.NS][string(fr.Info)] = true
+				}
 				m.rxBuf = raw
 				m.recvFrame(now, fr)
 				if m.rxBuf != nil {
