@@ -675,13 +675,14 @@ func (m *Interp) commandByte(now time.Time, b byte) {
 }
 
 // execute runs one command line (without "AT"). The line is atomic: if any
-// command fails, the line answers ERROR and none of its effects remain.
+// command fails, the line answers ERROR and none of its effects remain,
+// not even a &W's on the stored profile (whose ActSave is dropped too).
 func (m *Interp) execute(now time.Time, line []byte) {
-	saved, savedSel := m.p, m.selReg
+	saved, savedStored, savedSel := m.p, m.stored, m.selReg
 	ex := executor{m: m, src: line}
 	res, text := ex.run()
 	if res == ResError {
-		m.p, m.selReg = saved, savedSel
+		m.p, m.stored, m.selReg = saved, savedStored, savedSel
 		m.result(ResError, "")
 		return
 	}

@@ -110,6 +110,22 @@ func TestSaveAndRestoreProfile(t *testing.T) {
 	}
 }
 
+// TestErrorLineDoesNotStore: a line with &W that answers ERROR stores
+// nothing, in memory as on disk (no ActSave): ATZ then restores the
+// profile stored before it (FuzzInterp found ATE0&WX9 leaving E0 stored
+// in memory while the file kept E1).
+func TestErrorLineDoesNotStore(t *testing.T) {
+	m := newTestInterp(t, "")
+	wantOut(t, "ATE0&WX9", m.FromDTE(t0, []byte("ATE0&WX9\r")), "\r\nERROR\r\n")
+	if m.stored != Factory() {
+		t.Fatalf("stored after an ERROR line: %s", profileLine(&m.stored))
+	}
+	m.FromDTE(t0, []byte("ATZ\r"))
+	if m.Profile() != Factory() {
+		t.Fatalf("ATZ restored %s, want the factory profile", profileLine(ptr(m.Profile())))
+	}
+}
+
 func TestListProfile(t *testing.T) {
 	m := newTestInterp(t, "ATS0=1S95=47&W|ATS0=3X2\\N0")
 	out := m.FromDTE(t0, []byte("AT&V\r"))
