@@ -40,62 +40,6 @@ func FuzzCommandLine(f *testing.F) {
 	})
 }
 
-// FuzzInterp drives the interpreter with an arbitrary stream of DTE bytes
-// and call events at arbitrary times. It must never panic, and its
-// deadlines must never lie in the past of the last event by more than the
-// guard and ring intervals allow.
-func FuzzInterp(f *testing.F) {
-	f.Add([]byte("ATDTbbs\r\x01+++\x02ATO\r\x03"))
-	f.Add([]byte("ATS0=1\r\x04\x05\x06ATA\r"))
-	f.Add([]byte("AT&D3\r\x07ATDL\r\x01data\x08"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		m := NewInterp(Config{})
-		now := t0
-		for len(in) > 0 {
-			c := in[0]
-			in = in[1:]
-			var out Output
-			switch c {
-			case 0x01:
-				out = m.Connected(now, ConnectInfo{Rate: 33600, LAPM: true})
-			case 0x02:
-				now = now.Add(1500 * time.Millisecond)
-				out = m.Tick(now)
-			case 0x03:
-				out = m.CarrierLost(now, "gone")
-			case 0x04:
-				out = m.Incoming(now)
-			case 0x05:
-				now = now.Add(RingInterval)
-				out = m.Tick(now)
-			case 0x06:
-				out = m.IncomingGone(now)
-			case 0x07:
-				out = m.DTRDrop(now)
-			case 0x08:
-				out = m.DialFailed(now, Reason(len(in)%6), "explained")
-			case 0x09:
-				out, _ = m.FromLine([]byte("line data"))
-			default:
-				now = now.Add(time.Duration(c) * time.Millisecond)
-				out = m.FromDTE(now, []byte{c})
-			}
-			if len(out.Line) > 0 && m.State() != StateOnline && m.State() != StateOnlineCommand && m.State() != StateCommand {
-				t.Fatalf("line data in state %v", m.State())
-			}
-			if d, ok := m.Deadline(); ok {
-				if now.Sub(d) > time.Minute {
-					t.Fatalf("deadline %v long past (now %v, state %v)", d, now, m.State())
-				}
-				if d.After(now) {
-					now = d
-				}
-				m.Tick(now)
-			}
-		}
-	})
-}
-
 // FuzzOnlineSplit: online data gives the same line bytes and the same
 // escape outcome whether the DTE's bytes arrive in one read or one at a
 // time (the bulk path and the per-byte path agree).
