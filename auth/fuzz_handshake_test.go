@@ -24,7 +24,9 @@ import (
 //     sealed one decrypts (for the genuine caller) to the reason Answer
 //     reports;
 //   - the caller sends INITIATE, and RESPONSE only after CHALLENGE
-//     authenticated a host key that CheckHostKey accepted;
+//     authenticated a host key that CheckHostKey accepted; a Credentials
+//     callback runs exactly when RESPONSE is sent, the tokens are the
+//     same as with UserID and Password, and its password is zeroed;
 //   - no password octets appear in a token sent or in an error's text;
 //   - every token sent is at most MaxTokenSize octets.
 //
@@ -393,6 +395,44 @@ func runCall(s scenario, responses ...[]byte) callRun {
 	return r
 }
 
+// checkCredentials runs the call of r again with the login given by
+// Credentials and checks its promises (CallerConfig.Credentials): called
+// exactly once when RESPONSE is sent and not at all when the call ends
+// before, with the gateway's name; the same tokens sent and the same
+// outcome as with UserID and Password; the password's bytes zeroed by the
+// time Call returns.
+func checkCredentials(t *testing.T, s scenario, r callRun, responses ...[]byte) {
+	t.Helper()
+	conn := &scriptConn{transcript: testTranscript, responses: responses}
+	cfg := s.callerConfig(nil)
+	cfg.UserID, cfg.Password = "", ""
+	var calls int
+	var pw []byte
+	cfg.Credentials = func(ctx context.Context, name string) (string, []byte, error) {
+		calls++
+		if name != testGatewayName {
+			t.Fatalf("Credentials asked for gateway %q", name)
+		}
+		pw = []byte(s.pw)
+		return s.user, pw, nil
+	}
+	res, err := Call(context.Background(), conn, cfg)
+	if want := len(r.conn.sentCmds) - 1; calls != want {
+		t.Fatalf("Credentials called %d times, %d RESPONSE sent", calls, want)
+	}
+	if pw != nil && !bytes.Equal(pw, make([]byte, len(pw))) {
+		t.Fatalf("the password %q is not zeroed after Call", pw)
+	}
+	if len(conn.sentCmds) != len(r.conn.sentCmds) || (err == nil) != (r.err == nil) || (res == nil) != (r.res == nil) {
+		t.Fatalf("with Credentials: %d commands, %v; with UserID/Password: %d commands, %v", len(conn.sentCmds), err, len(r.conn.sentCmds), r.err)
+	}
+	for i := range conn.sentCmds {
+		if !bytes.Equal(conn.sentCmds[i], r.conn.sentCmds[i]) {
+			t.Fatalf("command %d differs with Credentials: %x vs %x", i, conn.sentCmds[i], r.conn.sentCmds[i])
+		}
+	}
+}
+
 // checkCall checks the shape of what Call sent against its result: the
 // golden INITIATE, then RESPONSE only after the host key was accepted,
 // nothing after; no password in clear; a failure that is a *RejectError or
@@ -466,6 +506,7 @@ func FuzzCall(f *testing.F) {
 	f.Fuzz(func(t *testing.T, chal, fin []byte) {
 		r := runCall(scenarioDirect, chal, fin)
 		checkCall(t, g, r, chal)
+		checkCredentials(t, scenarioDirect, r, chal, fin)
 		if r.err == nil && (!(bytes.Equal(chal, g.chal) && bytes.Equal(fin, g.fin)) || r.res.SessionNumber != testSession) {
 			t.Fatalf("caller accepted forged CHALLENGE %x CONFIRM %x", chal, fin)
 		}
@@ -509,6 +550,7 @@ func FuzzCallSealed(f *testing.F) {
 		}
 		r := runCall(s, g.chal, fin)
 		checkCall(t, g, r, g.chal)
+		checkCredentials(t, s, r, g.chal, fin)
 		if len(r.conn.sentCmds) != 2 {
 			t.Fatalf("the genuine CHALLENGE did not get a RESPONSE: %v", r.err)
 		}
