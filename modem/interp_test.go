@@ -110,6 +110,28 @@ func TestSaveAndRestoreProfile(t *testing.T) {
 	}
 }
 
+// TestSaveLeavesRingCount: &W while a call rings stores S1 as 0 (the
+// ring count is a counter, not a setting; stored, ATZ and the next
+// start brought back a count with nothing ringing).
+func TestSaveLeavesRingCount(t *testing.T) {
+	m := newTestInterp(t, "")
+	m.Incoming(t0)
+	m.Tick(t0.Add(RingInterval))
+	if m.Reg(RegRingCount) != 2 {
+		t.Fatalf("S1=%d after two rings", m.Reg(RegRingCount))
+	}
+	out := m.FromDTE(t0.Add(RingInterval+time.Second), []byte("AT&W\r"))
+	if len(out.Actions) != 1 || out.Actions[0].Kind != ActSave || out.Actions[0].Profile.Regs[RegRingCount] != 0 {
+		t.Fatalf("actions %+v", out.Actions)
+	}
+	if m.stored.Regs[RegRingCount] != 0 {
+		t.Fatalf("stored S1=%d", m.stored.Regs[RegRingCount])
+	}
+	if m.Reg(RegRingCount) != 2 {
+		t.Fatalf("&W changed the active S1 to %d", m.Reg(RegRingCount))
+	}
+}
+
 // TestErrorLineDoesNotStore: a line with &W that answers ERROR stores
 // nothing, in memory as on disk (no ActSave): ATZ then restores the
 // profile stored before it (FuzzInterp found ATE0&WX9 leaving E0 stored

@@ -332,8 +332,14 @@ func (ex *executor) cmdAmpersand() bool {
 		if n > 1 {
 			return false
 		}
-		ex.actions = append(ex.actions, Action{Kind: ActSave, Profile: m.p})
-		m.stored = m.p
+		// S1 counts the rings of the call ringing now: it is a
+		// counter, not a setting, and is not stored (a stored count
+		// would come back with ATZ, and at the next start, with
+		// nothing ringing).
+		save := m.p
+		save.Regs[RegRingCount] = 0
+		ex.actions = append(ex.actions, Action{Kind: ActSave, Profile: save})
+		m.stored = save
 	case 'V':
 		if n > 1 {
 			return false
