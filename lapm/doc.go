@@ -125,7 +125,9 @@
 // is counted (Stats) and logged through the narrow Logger; in the data
 // phase it is answered by FRMR and a release (§8.5). A peer cannot make
 // the link grow memory: payloads delivered but unread and frames held
-// after a gap (SREJ) are bounded by 2k together, the encoded output waiting for the line by a fixed backlog (above
+// after a gap (SREJ) are bounded by 2k together (held frames are
+// copied; short payloads waiting unread are copied out of their read's
+// buffer once 8 wait, so each holds about its own size), the encoded output waiting for the line by a fixed backlog (above
 // it the link stops reading the line), and a burst of REJ, SREJ or
 // polls resends each unacknowledged frame at most once per output
 // batch. A peer that answers polls but never acknowledges fails the link

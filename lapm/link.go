@@ -962,6 +962,10 @@ func (l *Link) step(now time.Time) {
 
 // deliver opens the payloads the machine delivered in order and hands
 // them to Read.
+// backlogCopy is how many payloads may wait unread before short ones
+// are copied out of the arena they were decoded into (deliver).
+const backlogCopy = 8
+
 func (l *Link) deliver(now time.Time, rx []rxPayload) {
 	l.mu.Lock()
 	t := l.transform
@@ -985,6 +989,15 @@ func (l *Link) deliver(now time.Time, rx []rxPayload) {
 				putBuf(p.buf)
 			}
 			continue
+		}
+		if p.buf == nil && len(l.rxChunks) >= backlogCopy {
+			// A short payload lives in its read's arena (readLoop),
+			// which it keeps alive while it waits: a peer sending one
+			// short I frame per 64 KiB read of padding, to a reader
+			// that does not read, had 2k of them hold 64 KiB each
+			// (adversarial trial: 8.8 MB per call, up to 16 MiB). Once
+			// a backlog forms, each is copied out.
+			p.p = append(make([]byte, 0, len(p.p)), p.p...)
 		}
 		l.rxChunks = append(l.rxChunks, p)
 	}

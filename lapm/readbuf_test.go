@@ -60,3 +60,36 @@ func TestLinkIdleAfterBurstHoldsNoLargeBuffer(t *testing.T) {
 		})
 	}
 }
+
+// TestBacklogCopiesShortPayloads: payloads decoded into a read's arena
+// keep it alive while they wait unread; once backlogCopy wait, deliver
+// copies short ones out, so that a peer padding each short I frame with
+// a 64 KiB read cannot have 2k of them hold 64 KiB each (adversarial
+// trial: 8.8 MB per call).
+func TestBacklogCopiesShortPayloads(t *testing.T) {
+	var l Link
+	const n = 3 * backlogCopy
+	arenas := make([][]byte, n)
+	for i := range n {
+		arenas[i] = bytes.Repeat([]byte{byte(i)}, 64<<10)
+		l.deliver(time.Time{}, []rxPayload{{p: arenas[i][100:110:110]}})
+	}
+	if len(l.rxChunks) != n {
+		t.Fatalf("%d chunks queued, want %d", len(l.rxChunks), n)
+	}
+	for i, c := range l.rxChunks {
+		shares := &c.p[0] == &arenas[i][100]
+		if want := i < backlogCopy; shares != want {
+			t.Errorf("chunk %d shares its arena: %v, want %v", i, shares, want)
+		}
+		if !bytes.Equal(c.p, bytes.Repeat([]byte{byte(i)}, 10)) {
+			t.Errorf("chunk %d holds %x", i, c.p)
+		}
+	}
+	// Payloads in buffers of their own (long frames) are not copied.
+	own := getBuf(4096)[:4096]
+	l.deliver(time.Time{}, []rxPayload{{p: own[3:], buf: own}})
+	if last := l.rxChunks[len(l.rxChunks)-1]; &last.p[0] != &own[3] {
+		t.Error("an owned payload was copied")
+	}
+}
