@@ -46,9 +46,21 @@ const (
 	nul = 0
 )
 
-// DefaultMaxSubneg bounds the parameters of one subnegotiation. Longer ones
-// are discarded whole (with a log line) so a hostile peer cannot make the
-// decoder hold unbounded memory.
+// DefaultMaxSubneg bounds the parameters of one subnegotiation. At the
+// bound the decoder gives the subnegotiation up (with a log line): what it
+// holds is dropped and the octets after it are data again. So a hostile
+// peer cannot make the decoder hold unbounded memory, and an IAC SB that
+// no IAC SE ends costs a bounded stretch of the stream, not the rest of
+// it. That is what an octet damaged into IAC before one that reads as SB
+// opens (a bit flipped on a noisy path, an 0xFF that a WiFi modem in raw
+// mode passes on from its serial side), and a stream without IAC of its
+// own never ends it: the LAPM bit stream has none. Until the subnegotiation
+// was given up at the bound, such a line went deaf for good and the V.42
+// link over it failed after N400 polls; now the link resends the frames
+// lost. The options this package implements have short parameters (NAWS
+// four octets, a TTYPE name at most 40, RFC 1091), and a peer subnegotiates
+// only options agreed (RFC 855), so no subnegotiation of a working peer
+// comes near the bound.
 const DefaultMaxSubneg = 512
 
 // decodeHandler receives what the decoder finds between data octets. It is
@@ -93,12 +105,11 @@ type decoder struct {
 	// DefaultMaxSubneg.
 	MaxSubneg int
 
-	state      decState
-	verb       byte
-	sbOpt      byte
-	sb         []byte
-	sbOverflow bool
-	afterCR    bool // last data octet was CR in non-binary mode
+	state   decState
+	verb    byte
+	sbOpt   byte
+	sb      []byte
+	afterCR bool // last data octet was CR in non-binary mode
 }
 
 // Decode appends the data octets of src to dst and returns the extended
@@ -162,14 +173,20 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 			d.sbOpt = src[i]
 			i++
 			d.sb = d.sb[:0]
-			d.sbOverflow = false
 			d.state = stSBData
 		case stSBData:
 			k := bytes.IndexByte(src[i:], cmdIAC)
 			if k < 0 {
 				k = len(src) - i
 			}
-			d.sbAppend(src[i : i+k])
+			if room := d.maxSubneg() - len(d.sb); k > room {
+				// Past the bound: give the subnegotiation up; the
+				// octets from here on are data (see DefaultMaxSubneg).
+				i += room
+				d.abandonSB(h)
+				continue
+			}
+			d.sb = append(d.sb, src[i:i+k]...)
 			i += k
 			if i < len(src) {
 				i++ // the IAC
@@ -180,15 +197,18 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 			i++
 			switch b {
 			case cmdIAC:
-				d.sbAppend([]byte{cmdIAC})
+				if len(d.sb) == d.maxSubneg() {
+					// The escaped 0xFF is the first octet past the
+					// bound: data.
+					d.abandonSB(h)
+					dst = append(dst, cmdIAC)
+					continue
+				}
+				d.sb = append(d.sb, cmdIAC)
 				d.state = stSBData
 			case cmdSE:
 				d.state = stData
-				if d.sbOverflow {
-					h.logf("subnegotiation of option %d longer than %d octets discarded", d.sbOpt, d.maxSubneg())
-				} else {
-					h.subnegotiation(d.sbOpt, d.sb)
-				}
+				h.subnegotiation(d.sbOpt, d.sb)
 				d.sb = d.sb[:0]
 			default:
 				// RFC 855 requires IAC SE; take IAC b as the end of a
@@ -244,16 +264,12 @@ func (d *decoder) maxSubneg() int {
 	return DefaultMaxSubneg
 }
 
-func (d *decoder) sbAppend(p []byte) {
-	if d.sbOverflow {
-		return
-	}
-	if len(d.sb)+len(p) > d.maxSubneg() {
-		d.sbOverflow = true
-		d.sb = d.sb[:0]
-		return
-	}
-	d.sb = append(d.sb, p...)
+// abandonSB gives up a subnegotiation that reached the bound without IAC
+// SE: its octets are dropped and the decoder is back in data state.
+func (d *decoder) abandonSB(h decodeHandler) {
+	h.logf("subnegotiation of option %d longer than %d octets: dropped, what follows is data", d.sbOpt, d.maxSubneg())
+	d.sb = d.sb[:0]
+	d.state = stData
 }
 
 // Pending reports whether the decoder stopped inside a command or
@@ -264,7 +280,6 @@ func (d *decoder) Pending() bool { return d.state != stData }
 func (d *decoder) Reset() {
 	d.state = stData
 	d.sb = d.sb[:0]
-	d.sbOverflow = false
 	d.afterCR = false
 }
 

@@ -57,8 +57,18 @@ func TestDecode(t *testing.T) {
 		{name: "commands", in: []byte{255, cmdBRK, 255, cmdIP, 255, cmdAYT, 255, cmdNOP, 255, 7}, items: []string{"CMD 243", "CMD 244", "CMD 246", "CMD 241", "CMD 7"}},
 		{name: "stray SE", in: []byte{'a', 255, cmdSE, 'b'}, data: []byte("ab"), logs: 1},
 		{name: "SB ended by command", in: []byte{255, cmdSB, 24, 0, 'x', 255, cmdWILL, 1, 'z'}, data: []byte("z"), items: []string{"WILL 1"}, logs: 1},
+		// Past the bound the subnegotiation is given up and what follows
+		// is data (its IAC SE is then a stray one).
 		{name: "SB overflow", max: 4, in: []byte{255, cmdSB, 24, 1, 2, 3, 4, 5, 255, cmdSE, 'k', 255, cmdSB, 24, 1, 2, 255, cmdSE},
-			data: []byte("k"), items: []string{"SB 24 0102"}, logs: 1},
+			data: []byte{5, 'k'}, items: []string{"SB 24 0102"}, logs: 2},
+		{name: "SB overflow at IAC IAC", max: 4, in: []byte{255, cmdSB, 24, 1, 2, 3, 4, 255, 255, 'k'},
+			data: []byte{255, 'k'}, logs: 1},
+		{name: "SB exactly max with IAC IAC", max: 4, in: []byte{255, cmdSB, 24, 1, 2, 3, 255, 255, 255, cmdSE}, items: []string{"SB 24 010203ff"}},
+		// An octet damaged into IAC before one read as SB, in a stream
+		// with no IAC of its own (an LAPM bit stream): it costs the
+		// bound, not the rest of the stream.
+		{name: "SB never ended", binary: true, max: 4, in: []byte{'a', 255, cmdSB, 0x42, 1, 2, 3, 4, 'b', 'c'},
+			data: []byte("abc"), logs: 1},
 		{name: "SB exactly max", max: 4, in: []byte{255, cmdSB, 24, 1, 2, 3, 4, 255, cmdSE}, items: []string{"SB 24 01020304"}},
 		{name: "CR then IAC then NUL", in: []byte{'\r', 255, cmdNOP, 0}, data: []byte{'\r', 0}, items: []string{"CMD 241"}},
 	}

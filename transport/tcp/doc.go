@@ -16,7 +16,9 @@
 // Line.WindowChanges. BREAK, IP and AYT arrive as transport events (AYT is
 // also answered with a short visible text). Peers that send no negotiation
 // at all, or garbage, still work: malformed sequences are dropped with a
-// log line and oversized subnegotiations are discarded. A peer that floods
+// log line, and a subnegotiation is given up at DefaultMaxSubneg octets
+// (what follows is data again), so that a damaged octet read as IAC SB
+// costs a bounded stretch of the stream, not the rest of it. A peer that floods
 // commands needing a reply (AYT, option flips) while not reading what we
 // send cannot grow the reply queue past a few KiB: further replies are
 // dropped with a log line.

@@ -103,7 +103,8 @@ type Options struct {
 	// KeepAlive is the TCP keepalive idle time and interval; 0 means
 	// DefaultKeepAlive, negative disables keepalive.
 	KeepAlive time.Duration
-	// MaxSubneg bounds one telnet subnegotiation; 0 means DefaultMaxSubneg.
+	// MaxSubneg bounds one telnet subnegotiation (longer ones are given
+	// up at the bound, see DefaultMaxSubneg); 0 means DefaultMaxSubneg.
 	MaxSubneg int
 	// Proxied is set, for one line, by a listener that learned the caller
 	// from a trusted proxy's PROXY protocol header: Info reports its

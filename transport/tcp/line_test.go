@@ -490,7 +490,9 @@ func TestTelnetSilentPeer(t *testing.T) {
 
 // TestTelnetGarbagePeer: garbage, an oversized subnegotiation and a
 // truncated IAC at EOF are logged and dropped; the data around them
-// arrives. Each log line names the peer and the call (SetLogTag).
+// arrives. The subnegotiation is given up at DefaultMaxSubneg: what
+// follows it is data (TestLAPMOverTelnetStrayIACSB). Each log line names
+// the peer and the call (SetLogTag).
 func TestTelnetGarbagePeer(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	var log testLog
@@ -512,8 +514,8 @@ func TestTelnetGarbagePeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got) != "one two z" {
-		t.Errorf("data %q", got)
+	if want := "one " + strings.Repeat("x", 100_000-DefaultMaxSubneg) + "two z"; string(got) != want {
+		t.Errorf("data %d octets %.20q...%.20q, want %d octets %.20q", len(got), got, got[max(len(got)-20, 0):], len(want), want)
 	}
 	for _, want := range []string{"longer than 512", "unknown telnet command", "outside subnegotiation", "instead of IAC SE", "stream ended inside"} {
 		if !log.contains(want) {

@@ -1,0 +1,132 @@
+package tcp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/lapm"
+)
+
+// strayConn puts extra octets into the stream it writes, once, before the
+// first write after at octets: what a line that damages octets (a bit
+// flipped by a noisy path, a WiFi modem in raw mode passing an 0xFF from
+// its serial side) makes of a telnet stream.
+type strayConn struct {
+	net.Conn
+	mu    sync.Mutex
+	at    int
+	stray []byte
+	n     int
+}
+
+func (c *strayConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.stray != nil && c.n >= c.at {
+		if _, err := c.Conn.Write(c.stray); err != nil {
+			c.mu.Unlock()
+			return 0, err
+		}
+		c.stray = nil
+	}
+	c.n += len(p)
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestLAPMOverTelnetStrayIACSB: a V.42 link over a telnet line survives
+// an octet damaged into IAC followed by SB. The LAPM bit stream holds no
+// IAC of its own (V42.md), so the subnegotiation that IAC SB opens is
+// never ended by IAC SE; the decoder swallowed everything after it, the
+// answerer heard nothing more and the link failed after N400 polls (a bit
+// flip soak: "10 polls unanswered", dial exit 16). The subnegotiation is
+// now abandoned at MaxSubneg: those octets are lost, as on a noisy line,
+// and LAPM resends the frames.
+func TestLAPMOverTelnetStrayIACSB(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := Listen("127.0.0.1:0", Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", hostPort(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := &strayConn{Conn: c, at: 64 << 10, stray: []byte{cmdIAC, cmdSB}}
+	cli := NewLine(stray, false, Options{Telnet: true})
+	srv, err := ln.AcceptLine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeBoth(srv, cli)
+
+	// What gateway dial offers; a short T401 so that a deaf line fails
+	// the link quickly.
+	p := lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
+	cfg := lapm.Config{Params: p, T401: 100 * time.Millisecond, N400: 5}
+	type opened struct {
+		l   *lapm.Link
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		acfg := cfg
+		acfg.Role = lapm.Answerer
+		l, err := lapm.Open(ctx, srv, nil, acfg)
+		if err == nil {
+			err = l.Establish(ctx)
+		}
+		ch <- opened{l, err}
+	}()
+	ocfg := cfg
+	ocfg.Role = lapm.Originator
+	lo, err := lapm.Open(ctx, cli, nil, ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lo.Close()
+	if err := lo.Establish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a := <-ch
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	defer a.l.Close()
+
+	data := make([]byte, 1<<20)
+	r := rand.NewChaCha8([32]byte{7})
+	_, _ = r.Read(data)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := lo.Write(data)
+		werr <- err
+	}()
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(a.l, got); err != nil {
+		t.Fatalf("answerer read: %v (originator stats %+v, answerer stats %+v)", err, lo.Stats(), a.l.Stats())
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("originator write: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("data differs")
+	}
+	stray.mu.Lock()
+	sent := stray.stray == nil
+	stray.mu.Unlock()
+	so, sa := lo.Stats(), a.l.Stats()
+	if !sent || so.Retransmitted == 0 {
+		t.Fatalf("stray octets sent %v, %d frames retransmitted: the line lost nothing, the test proves nothing", sent, so.Retransmitted)
+	}
+	t.Logf("originator: %d retransmitted; answerer: %d FCS errors, %d aborts, %d too short, %d REJ sent", so.Retransmitted, sa.FCSErrors, sa.Aborts, sa.TooShort, sa.REJSent)
+}
