@@ -53,15 +53,19 @@ const (
 // no IAC SE ends costs a bounded stretch of the stream, not the rest of
 // it. That is what an octet damaged into IAC before one that reads as SB
 // opens (a bit flipped on a noisy path, an 0xFF that a WiFi modem in raw
-// mode passes on from its serial side), and a stream without IAC of its
-// own never ends it: the LAPM bit stream has none. Until the subnegotiation
-// was given up at the bound, such a line went deaf for good and the V.42
-// link over it failed after N400 polls; now the link resends the frames
-// lost. The options this package implements have short parameters (NAWS
-// four octets, a TTYPE name at most 40, RFC 1091), and a peer subnegotiates
-// only options agreed (RFC 855), so no subnegotiation of a working peer
-// comes near the bound.
-const DefaultMaxSubneg = 512
+// mode passes on from its serial side), or an IAC SE whose IAC is
+// damaged; a stream without IAC of its own never ends it, and the LAPM
+// bit stream has none. Until the subnegotiation was given up at the
+// bound, such a line went deaf for good and the V.42 link over it failed
+// after N400 polls; now the link resends the frames lost.
+//
+// The bound is small, because what it swallows is lost: 512 octets held
+// every answer to the caller's N400 XID commands while a link was being
+// set up. The options this package implements have short parameters
+// (NAWS four octets, TTYPE IS and a name of at most 40 characters, RFC
+// 1091), and a peer subnegotiates only options agreed (RFC 855), so no
+// subnegotiation of a working peer comes near it.
+const DefaultMaxSubneg = 64
 
 // decodeHandler receives what the decoder finds between data octets. It is
 // called synchronously from Decode, so it may change decoder.BinaryIn and

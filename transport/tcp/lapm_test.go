@@ -130,3 +130,112 @@ func TestLAPMOverTelnetStrayIACSB(t *testing.T) {
 	}
 	t.Logf("originator: %d retransmitted; answerer: %d FCS errors, %d aborts, %d too short, %d REJ sent", so.Retransmitted, sa.FCSErrors, sa.Aborts, sa.TooShort, sa.REJSent)
 }
+
+// mangleConn changes the first write that holds old: old becomes new (of
+// the same length), once.
+type mangleConn struct {
+	net.Conn
+	mu       sync.Mutex
+	old, new []byte
+	done     bool
+}
+
+func (c *mangleConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if !c.done {
+		if i := bytes.Index(p, c.old); i >= 0 {
+			q := append([]byte(nil), p...)
+			copy(q[i:], c.new)
+			p = q
+			c.done = true
+		}
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestLAPMOverTelnetLostIACSE: the gateway's TTYPE SEND subnegotiation
+// loses the IAC of its IAC SE (a bit flip turned it into 0x7F; soak: dial
+// exit 14, "no answer to XID after 11 tries"). The caller's decoder then
+// takes everything after it for the subnegotiation's parameters, up to
+// the bound; with a bound of 512 octets that swallowed every answer to
+// the caller's XID command, N400 of them, and the link failed before it
+// was set up. The bound is now 64 (the longest parameters we take, a
+// TTYPE IS with a 40-character name, fit): a retransmitted command is
+// answered.
+func TestLAPMOverTelnetLostIACSE(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		t.Fatal("accept failed")
+	}
+	mangled := &mangleConn{Conn: sc, old: []byte{cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE}, new: []byte{cmdIAC, cmdSB, optTTYPE, ttypeSEND, 0x7F, cmdSE}}
+	srv := NewLine(mangled, true, Options{Telnet: true})
+	cli := NewLine(c, false, Options{Telnet: true})
+	defer closeBoth(srv, cli)
+
+	p := lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
+	cfg := lapm.Config{Params: p, T401: 50 * time.Millisecond}
+	type opened struct {
+		l   *lapm.Link
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		acfg := cfg
+		acfg.Role = lapm.Answerer
+		l, err := lapm.Open(ctx, srv, nil, acfg)
+		if err == nil {
+			err = l.Establish(ctx)
+		}
+		ch <- opened{l, err}
+	}()
+	ocfg := cfg
+	ocfg.Role = lapm.Originator
+	lo, err := lapm.Open(ctx, cli, nil, ocfg)
+	if err != nil {
+		t.Fatalf("originator open: %v", err)
+	}
+	defer lo.Close()
+	if err := lo.Establish(ctx); err != nil {
+		t.Fatalf("originator establish: %v", err)
+	}
+	a := <-ch
+	if a.err != nil {
+		t.Fatalf("answerer: %v", a.err)
+	}
+	defer a.l.Close()
+	mangled.mu.Lock()
+	done := mangled.done
+	mangled.mu.Unlock()
+	if !done {
+		t.Fatal("TTYPE SEND was not sent: the test proves nothing")
+	}
+	if _, err := lo.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(a.l, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+}

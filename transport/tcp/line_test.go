@@ -517,7 +517,7 @@ func TestTelnetGarbagePeer(t *testing.T) {
 	if want := "one " + strings.Repeat("x", 100_000-DefaultMaxSubneg) + "two z"; string(got) != want {
 		t.Errorf("data %d octets %.20q...%.20q, want %d octets %.20q", len(got), got, got[max(len(got)-20, 0):], len(want), want)
 	}
-	for _, want := range []string{"longer than 512", "unknown telnet command", "outside subnegotiation", "instead of IAC SE", "stream ended inside"} {
+	for _, want := range []string{fmt.Sprintf("longer than %d", DefaultMaxSubneg), "unknown telnet command", "outside subnegotiation", "instead of IAC SE", "stream ended inside"} {
 		if !log.contains(want) {
 			t.Errorf("no log line %q in %q", want, log.snapshot())
 		}
