@@ -74,6 +74,14 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if err != nil {
 		return nil, fmt.Errorf("bridge: LAPM: %w", err)
 	}
+	// After detection the caller's first frame follows its answers to the
+	// line's opening negotiation (which came before our ADP): one still
+	// missing now was lost on the way, and BINARY must be agreed for the
+	// bit stream to pass (tcp.Line.ReassertBinary). Without detection the
+	// caller may have sent its first frame before it read the opening.
+	if b, ok := line.(interface{ ReassertBinary() (bool, error) }); ok && call.Detected {
+		_, _ = b.ReassertBinary()
+	}
 	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), 0) }}
 	first, err := link.AcceptXID(ctx)
 	if errors.Is(err, lapm.ErrPeerEstablishing) {

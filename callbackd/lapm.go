@@ -73,7 +73,19 @@ func LAPM(c LAPMConfig) V42 {
 				}
 				leftover = left
 			}
-			return lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Params: c.Params, LineRate: c.LineRate, Logger: c.Logger})
+			link, err := lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Params: c.Params, LineRate: c.LineRate, Logger: c.Logger})
+			if err != nil {
+				return nil, err
+			}
+			// After detection the answering party's first frame
+			// answered our XID, which followed the line's opening
+			// negotiation (and our ODP): its answers to that are in,
+			// and one still missing was lost on the way
+			// (tcp.Line.ReassertBinary).
+			if b, ok := line.(interface{ ReassertBinary() (bool, error) }); ok && !c.SkipDetection {
+				_, _ = b.ReassertBinary()
+			}
+			return link, nil
 		},
 		Start: func(ctx context.Context, link V42Link, tr auth.Transform) error {
 			l, ok := link.(*lapm.Link)

@@ -3,6 +3,7 @@ package tcp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -237,5 +238,120 @@ func TestLAPMOverTelnetLostIACSE(t *testing.T) {
 	buf := make([]byte, 5)
 	if _, err := io.ReadFull(a.l, buf); err != nil || string(buf) != "hello" {
 		t.Fatalf("read %q, %v", buf, err)
+	}
+}
+
+// TestLAPMOverTelnetLostDOBinary: the caller's answer DO BINARY to the
+// gateway's WILL BINARY is damaged on the way (a bit flip made it DO 2;
+// soak: dial exit 16 after the gateway resent its whole window, V(A) 0,
+// some 2,000 times). The caller reads binary from then on, the gateway
+// still sends NVT (CR NUL, RFC 854): every LAPM frame whose bit stream
+// holds a CR reaches the caller an octet longer, so frame 0 never
+// arrives and N400 fails the link. The gateway asks again for BINARY
+// once the caller's first LAPM frame is in (ReassertBinary, as
+// bridge.LAPMAnswerer does), and the transfer completes.
+func TestLAPMOverTelnetLostDOBinary(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ln, err := Listen("127.0.0.1:0", Options{Telnet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", hostPort(ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mangled := &mangleConn{Conn: c, old: []byte{cmdIAC, cmdDO, optBinary}, new: []byte{cmdIAC, cmdDO, 2}}
+	cli := NewLine(mangled, false, Options{Telnet: true})
+	srv, err := ln.AcceptLine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeBoth(srv, cli)
+
+	// Detection stands here: the gateway's ADP follows its opening
+	// negotiation, and the caller reads both before its first frame.
+	if _, err := srv.Write([]byte("EC")); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for string(got) != "EC" {
+		buf := make([]byte, 2-len(got))
+		n, err := cli.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+
+	p := lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
+	cfg := lapm.Config{Params: p, T401: 100 * time.Millisecond, N400: 5}
+	type opened struct {
+		l   *lapm.Link
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		acfg := cfg
+		acfg.Role = lapm.Answerer
+		l, err := lapm.Open(ctx, srv, nil, acfg)
+		if err != nil {
+			ch <- opened{nil, err}
+			return
+		}
+		if asked, err := srv.ReassertBinary(); !asked || err != nil {
+			l.Close()
+			ch <- opened{nil, fmt.Errorf("ReassertBinary: asked %v, %v (the lost answer was not noticed)", asked, err)}
+			return
+		}
+		ch <- opened{l, l.Establish(ctx)}
+	}()
+	ocfg := cfg
+	ocfg.Role = lapm.Originator
+	lo, err := lapm.Open(ctx, cli, nil, ocfg)
+	if err != nil {
+		t.Fatalf("originator open: %v", err)
+	}
+	defer lo.Close()
+	if err := lo.Establish(ctx); err != nil {
+		t.Fatalf("originator establish: %v", err)
+	}
+	a := <-ch
+	if a.err != nil {
+		t.Fatalf("answerer: %v", a.err)
+	}
+	defer a.l.Close()
+
+	// The gateway's output to the caller is what suffered.
+	data := make([]byte, 1<<20)
+	r := rand.NewChaCha8([32]byte{9})
+	_, _ = r.Read(data)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := a.l.Write(data)
+		werr <- err
+	}()
+	recv := make([]byte, len(data))
+	if _, err := io.ReadFull(lo, recv); err != nil {
+		t.Fatalf("originator read: %v (answerer stats %+v, originator stats %+v)", err, a.l.Stats(), lo.Stats())
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("answerer write: %v", err)
+	}
+	if !bytes.Equal(recv, data) {
+		t.Fatal("data differs")
+	}
+	mangled.mu.Lock()
+	done := mangled.done
+	mangled.mu.Unlock()
+	if !done {
+		t.Fatal("DO BINARY was not sent: the test proves nothing")
+	}
+	for _, l := range []*Line{srv, cli} {
+		if in, out := l.Binary(); !in || !out {
+			t.Errorf("%v: BINARY in %v, out %v after the transfer", l.Info().LocalAddr, in, out)
+		}
 	}
 }

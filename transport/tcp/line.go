@@ -837,6 +837,34 @@ func (l *Line) EchoRefused() bool {
 	return l.tn.wantEcho && l.tn.us.side(optEcho).state == qNo
 }
 
+// ReassertBinary (telnet lines) asks again for BINARY (RFC 856) on each
+// side where the peer has not answered our request, and reports whether
+// it asked; raw lines have nothing to ask. Call it once the peer has sent
+// data it could only send after reading our opening negotiation (a V.42
+// caller's first LAPM frame follows our ADP, which follows the opening):
+// a peer answers what it reads in order, and its answers come before that
+// data, so a request still unanswered then had its answer lost on the
+// way. Only a line that damages octets loses one (a bit flipped in DO
+// BINARY), and then the two ends disagree on the encoding for the rest of
+// the call: we send CR as CR NUL (NVT, RFC 854) to a peer that, having
+// answered DO, reads binary and keeps the NUL (or it sends binary to us
+// while we take the NUL after a CR away). A V.42 link cannot send a frame
+// whose bit stream holds a CR across that, however often it tries: in a
+// bit-flip soak the gateway resent its whole window some 2,000 times
+// until N400 failed the link. A peer that ignores BINARY ignores the
+// repeated request too; see telnet.reassertBinary for the verbs.
+func (l *Line) ReassertBinary() (bool, error) {
+	if l.tn == nil {
+		return false, nil
+	}
+	var asked bool
+	err := l.control("BINARY", func(t *telnet) error {
+		asked = t.reassertBinary()
+		return nil
+	})
+	return asked, err
+}
+
 // SendInterrupt sends IAC IP, Interrupt Process (telnet lines only).
 func (l *Line) SendInterrupt() error {
 	return l.control("interrupt", func(t *telnet) error {

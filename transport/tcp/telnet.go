@@ -219,6 +219,34 @@ func (t *telnet) negotiate(verb, opt byte) {
 	t.changed(isUs, opt, before)
 }
 
+// reassertBinary asks again for BINARY (RFC 856) on each side where our
+// request is still unanswered (WANTYES), and reports whether it asked. See
+// Line.ReassertBinary for when that means the answer was lost. The Q
+// method has no way to repeat a request (a peer that had agreed ignores a
+// second WILL or DO), so it goes by WANTNO with the opposite queued (RFC
+// 1143): the negative verb first, which takes a peer that had agreed back
+// to NO (it answers DONT/WONT, and then our queued WILL/DO is sent and
+// answered), while a peer in NO ignores it and both ends stay as they
+// were, in agreement. Either way the Q method's answers end without a loop.
+func (t *telnet) reassertBinary() bool {
+	asked := false
+	for _, isUs := range []bool{true, false} {
+		side := t.him.side(optBinary)
+		verb := "DO"
+		if isUs {
+			side, verb = t.us.side(optBinary), "WILL"
+		}
+		if side.state != qWantYes || side.opposite {
+			continue
+		}
+		t.logf("option %d: our %s not answered: asked again", optBinary, verb)
+		side.state, side.opposite = qWantNo, true
+		t.sendVerb(isUs, optBinary, replyNo)
+		asked = true
+	}
+	return asked
+}
+
 // askUs asks to enable or disable an option on our side.
 func (t *telnet) askUs(opt byte, on bool) {
 	t.ask(true, opt, on)
