@@ -78,13 +78,17 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 	// The prompts below end when the gateway hangs up meanwhile (its
 	// login time ran out, or its operator ended the call): the link's
 	// reader sees the line end while nobody else reads it.
-	watched := &watchedLine{Line: line, gone: make(chan struct{})}
+	// Without detection, a gateway's BUSY reaches LAPM (watchedLine.busy).
+	watched := &watchedLine{Line: line, gone: make(chan struct{}), keepHeard: c.o.v42 == "lapm"}
 	octx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	link, err := lapmOpen(octx, watched, leftover, lapm.Originator)
 	timedOut := octx.Err() != nil
 	cancel()
 	if err != nil {
 		line.Close()
+		if why, ok := watched.busy(); ok {
+			return &busyError{why: why}
+		}
 		if timedOut && ctx.Err() == nil {
 			return fmt.Errorf("%w: no LAPM answer within --timeout %v: the host does not speak V.42 here (use --text for a text login): %w", errProtocol, c.o.timeout, err)
 		}

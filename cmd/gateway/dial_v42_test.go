@@ -280,8 +280,17 @@ func TestDialV42Garbage(t *testing.T) {
 // detection; dial reports busy (exit 11), over telnet and raw TCP lines,
 // not a failed detection, with the reason a gateway gives in a short line
 // before BUSY. Other words before the hang-up (words after BUSY, more
-// lines, control characters) stay "no carrier".
+// lines, control characters) stay "no carrier". With --v42 lapm (no
+// detection) the BUSY reaches LAPM, and is still busy (it was a protocol
+// error, exit 14: the adversarial trial); other words are a protocol
+// error there.
 func TestDialV42BusyLine(t *testing.T) {
+	for _, mode := range []string{"detect", "lapm"} {
+		t.Run(mode, func(t *testing.T) { testDialV42BusyLine(t, mode) })
+	}
+}
+
+func testDialV42BusyLine(t *testing.T, mode string) {
 	for _, c := range []struct {
 		name   string
 		telnet bool
@@ -303,8 +312,11 @@ func TestDialV42BusyLine(t *testing.T) {
 			if !c.telnet {
 				addr = strings.Replace(addr, "telnet://", "tcp://", 1)
 			}
+			if mode == "lapm" && c.want == exitNoCarrier {
+				c.want = exitProtocol
+			}
 			r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", "--tofu",
-				"--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)
+				"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--v42", mode, addr)
 			if code := r.wait(t); code != c.want {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, c.want, r.stderr)
 			}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/modem"
 	"github.com/dialgate/dialgate/transport"
@@ -229,14 +230,41 @@ type watchedLine struct {
 	transport.Line
 	once sync.Once
 	gone chan struct{}
+
+	// keepHeard has Read keep the first octets read (heard), up to
+	// busyline.MaxHeard+1: a gateway with no line for a call that skips
+	// detection says BUSY in text and hangs up, which LAPM takes for
+	// noise.
+	keepHeard bool
+	mu        sync.Mutex
+	heard     []byte
 }
 
 func (w *watchedLine) Read(p []byte) (int, error) {
 	n, err := w.Line.Read(p)
+	if w.keepHeard && n > 0 {
+		w.mu.Lock()
+		if room := busyline.MaxHeard + 1 - len(w.heard); room > 0 {
+			w.heard = append(w.heard, p[:min(n, room)]...)
+		}
+		w.mu.Unlock()
+	}
 	if err != nil {
 		w.once.Do(func() { close(w.gone) })
 	}
 	return n, err
+}
+
+// busy reports whether the line ended after what a gateway says when it
+// has no line for the call (busyline.Parse), and the reason it gave.
+// Only with keepHeard.
+func (w *watchedLine) busy() (why string, ok bool) {
+	if !isClosed(w.gone) {
+		return "", false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return busyline.Parse(w.heard)
 }
 
 func isClosed(c <-chan struct{}) bool {
