@@ -74,58 +74,12 @@ func TestLAPMOverTelnetStrayIACSB(t *testing.T) {
 	// the link quickly.
 	p := lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
 	cfg := lapm.Config{Params: p, T401: 100 * time.Millisecond, N400: 5}
-	type opened struct {
-		l   *lapm.Link
-		err error
-	}
-	ch := make(chan opened, 1)
-	go func() {
-		acfg := cfg
-		acfg.Role = lapm.Answerer
-		l, err := lapm.Open(ctx, srv, nil, acfg)
-		if err == nil {
-			err = l.Establish(ctx)
-		}
-		ch <- opened{l, err}
-	}()
-	ocfg := cfg
-	ocfg.Role = lapm.Originator
-	lo, err := lapm.Open(ctx, cli, nil, ocfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lo.Close()
-	if err := lo.Establish(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a := <-ch
-	if a.err != nil {
-		t.Fatal(a.err)
-	}
-	defer a.l.Close()
-
-	data := make([]byte, 1<<20)
-	r := rand.NewChaCha8([32]byte{7})
-	_, _ = r.Read(data)
-	werr := make(chan error, 1)
-	go func() {
-		_, err := lo.Write(data)
-		werr <- err
-	}()
-	got := make([]byte, len(data))
-	if _, err := io.ReadFull(a.l, got); err != nil {
-		t.Fatalf("answerer read: %v (originator stats %+v, answerer stats %+v)", err, lo.Stats(), a.l.Stats())
-	}
-	if err := <-werr; err != nil {
-		t.Fatalf("originator write: %v", err)
-	}
-	if !bytes.Equal(got, data) {
-		t.Fatal("data differs")
-	}
+	lo, la := openLinks(t, ctx, srv, cli, cfg, nil)
+	transferMiB(t, lo, la, 7)
 	stray.mu.Lock()
 	sent := stray.stray == nil
 	stray.mu.Unlock()
-	so, sa := lo.Stats(), a.l.Stats()
+	so, sa := lo.Stats(), la.Stats()
 	if !sent || so.Retransmitted == 0 {
 		t.Fatalf("stray octets sent %v, %d frames retransmitted: the line lost nothing, the test proves nothing", sent, so.Retransmitted)
 	}
@@ -197,35 +151,7 @@ func TestLAPMOverTelnetLostIACSE(t *testing.T) {
 
 	p := lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
 	cfg := lapm.Config{Params: p, T401: 50 * time.Millisecond}
-	type opened struct {
-		l   *lapm.Link
-		err error
-	}
-	ch := make(chan opened, 1)
-	go func() {
-		acfg := cfg
-		acfg.Role = lapm.Answerer
-		l, err := lapm.Open(ctx, srv, nil, acfg)
-		if err == nil {
-			err = l.Establish(ctx)
-		}
-		ch <- opened{l, err}
-	}()
-	ocfg := cfg
-	ocfg.Role = lapm.Originator
-	lo, err := lapm.Open(ctx, cli, nil, ocfg)
-	if err != nil {
-		t.Fatalf("originator open: %v", err)
-	}
-	defer lo.Close()
-	if err := lo.Establish(ctx); err != nil {
-		t.Fatalf("originator establish: %v", err)
-	}
-	a := <-ch
-	if a.err != nil {
-		t.Fatalf("answerer: %v", a.err)
-	}
-	defer a.l.Close()
+	lo, la := openLinks(t, ctx, srv, cli, cfg, nil)
 	mangled.mu.Lock()
 	done := mangled.done
 	mangled.mu.Unlock()
@@ -236,7 +162,7 @@ func TestLAPMOverTelnetLostIACSE(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 5)
-	if _, err := io.ReadFull(a.l, buf); err != nil || string(buf) != "hello" {
+	if _, err := io.ReadFull(la, buf); err != nil || string(buf) != "hello" {
 		t.Fatalf("read %q, %v", buf, err)
 	}
 }
@@ -288,61 +214,14 @@ func TestLAPMOverTelnetLostDOBinary(t *testing.T) {
 
 	p := lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
 	cfg := lapm.Config{Params: p, T401: 100 * time.Millisecond, N400: 5}
-	type opened struct {
-		l   *lapm.Link
-		err error
-	}
-	ch := make(chan opened, 1)
-	go func() {
-		acfg := cfg
-		acfg.Role = lapm.Answerer
-		l, err := lapm.Open(ctx, srv, nil, acfg)
-		if err != nil {
-			ch <- opened{nil, err}
-			return
-		}
+	lo, la := openLinks(t, ctx, srv, cli, cfg, func(*lapm.Link) error {
 		if asked, err := srv.ReassertBinary(); !asked || err != nil {
-			l.Close()
-			ch <- opened{nil, fmt.Errorf("ReassertBinary: asked %v, %v (the lost answer was not noticed)", asked, err)}
-			return
+			return fmt.Errorf("ReassertBinary: asked %v, %v (the lost answer was not noticed)", asked, err)
 		}
-		ch <- opened{l, l.Establish(ctx)}
-	}()
-	ocfg := cfg
-	ocfg.Role = lapm.Originator
-	lo, err := lapm.Open(ctx, cli, nil, ocfg)
-	if err != nil {
-		t.Fatalf("originator open: %v", err)
-	}
-	defer lo.Close()
-	if err := lo.Establish(ctx); err != nil {
-		t.Fatalf("originator establish: %v", err)
-	}
-	a := <-ch
-	if a.err != nil {
-		t.Fatalf("answerer: %v", a.err)
-	}
-	defer a.l.Close()
-
+		return nil
+	})
 	// The gateway's output to the caller is what suffered.
-	data := make([]byte, 1<<20)
-	r := rand.NewChaCha8([32]byte{9})
-	_, _ = r.Read(data)
-	werr := make(chan error, 1)
-	go func() {
-		_, err := a.l.Write(data)
-		werr <- err
-	}()
-	recv := make([]byte, len(data))
-	if _, err := io.ReadFull(lo, recv); err != nil {
-		t.Fatalf("originator read: %v (answerer stats %+v, originator stats %+v)", err, a.l.Stats(), lo.Stats())
-	}
-	if err := <-werr; err != nil {
-		t.Fatalf("answerer write: %v", err)
-	}
-	if !bytes.Equal(recv, data) {
-		t.Fatal("data differs")
-	}
+	transferMiB(t, la, lo, 9)
 	mangled.mu.Lock()
 	done := mangled.done
 	mangled.mu.Unlock()
@@ -353,5 +232,73 @@ func TestLAPMOverTelnetLostDOBinary(t *testing.T) {
 		if in, out := l.Binary(); !in || !out {
 			t.Errorf("%v: BINARY in %v, out %v after the transfer", l.Info().LocalAddr, in, out)
 		}
+	}
+}
+
+// openLinks opens an answering link on srv and an originating one on cli
+// with cfg and establishes them; opened, if set, runs on the answerer
+// between Open and Establish (where the gateway's answerer does its
+// work).
+func openLinks(t *testing.T, ctx context.Context, srv, cli *Line, cfg lapm.Config, opened func(*lapm.Link) error) (lo, la *lapm.Link) {
+	t.Helper()
+	type result struct {
+		l   *lapm.Link
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		acfg := cfg
+		acfg.Role = lapm.Answerer
+		l, err := lapm.Open(ctx, srv, nil, acfg)
+		if err == nil && opened != nil {
+			if err = opened(l); err != nil {
+				l.Close()
+				l = nil
+			}
+		}
+		if err == nil {
+			err = l.Establish(ctx)
+		}
+		ch <- result{l, err}
+	}()
+	ocfg := cfg
+	ocfg.Role = lapm.Originator
+	lo, err := lapm.Open(ctx, cli, nil, ocfg)
+	if err != nil {
+		t.Fatalf("originator open: %v", err)
+	}
+	t.Cleanup(func() { lo.Close() })
+	if err := lo.Establish(ctx); err != nil {
+		t.Fatalf("originator establish: %v", err)
+	}
+	a := <-ch
+	if a.err != nil {
+		t.Fatalf("answerer: %v", a.err)
+	}
+	t.Cleanup(func() { a.l.Close() })
+	return lo, a.l
+}
+
+// transferMiB sends 1 MiB of random octets (from seed) from one link to the
+// other and checks that they arrive whole.
+func transferMiB(t *testing.T, from, to *lapm.Link, seed byte) {
+	t.Helper()
+	data := make([]byte, 1<<20)
+	r := rand.NewChaCha8([32]byte{seed})
+	_, _ = r.Read(data)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := from.Write(data)
+		werr <- err
+	}()
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(to, got); err != nil {
+		t.Fatalf("read: %v (sender stats %+v, receiver stats %+v)", err, from.Stats(), to.Stats())
+	}
+	if err := <-werr; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("data differs")
 	}
 }
