@@ -48,10 +48,12 @@ const (
 
 // DefaultMaxSubneg bounds the parameters of one subnegotiation. At the
 // bound the decoder gives the subnegotiation up (with a log line): what it
-// holds is dropped and the octets after it are data again. So a hostile
-// peer cannot make the decoder hold unbounded memory, and an IAC SB that
-// no IAC SE ends costs a bounded stretch of the stream, not the rest of
-// it. That is what an octet damaged into IAC before one that reads as SB
+// holds is dropped, and so is what follows while it is printable text (a
+// name longer than the bound, up to MaxSubnegText octets in all, ended by
+// IAC SE); the first other octet, and what comes after it, is data again.
+// So a hostile peer cannot make the decoder hold unbounded memory, and an
+// IAC SB that no IAC SE ends costs a bounded stretch of the stream, not
+// the rest of it. That is what an octet damaged into IAC before one that reads as SB
 // opens (a bit flipped on a noisy path, an 0xFF that a WiFi modem in raw
 // mode passes on from its serial side), or an IAC SE whose IAC is
 // damaged; a stream without IAC of its own never ends it, and the LAPM
@@ -64,8 +66,16 @@ const (
 // set up. The options this package implements have short parameters
 // (NAWS four octets, TTYPE IS and a name of at most 40 characters, RFC
 // 1091), and a peer subnegotiates only options agreed (RFC 855), so no
-// subnegotiation of a working peer comes near it.
+// subnegotiation of a working peer comes near it. A user may still set a
+// longer terminal type (C-Kermit's set telnet terminal-type): it is
+// dropped whole, by the printable rule above (telnet-clients trial: its
+// tail reached the login prompt as typed text). A LAPM bit stream is not
+// text: it ends such a stretch within a few octets.
 const DefaultMaxSubneg = 64
+
+// MaxSubnegText bounds a subnegotiation given up at its bound that goes
+// on as printable text (see DefaultMaxSubneg): the octets dropped in all.
+const MaxSubnegText = 512
 
 // decodeHandler receives what the decoder finds between data octets. It is
 // called synchronously from Decode, so it may change decoder.BinaryIn and
@@ -93,6 +103,7 @@ const (
 	stSB              // after IAC SB, waiting for the option
 	stSBData          // inside subnegotiation parameters
 	stSBIAC           // IAC inside subnegotiation parameters
+	stSBText          // past the bound, dropping printable text (DefaultMaxSubneg)
 )
 
 // decoder splits a telnet byte stream (RFC 854) into data octets and
@@ -114,6 +125,9 @@ type decoder struct {
 	sbOpt   byte
 	sb      []byte
 	afterCR bool // last data octet was CR in non-binary mode
+	// sbDropped counts the octets of a subnegotiation given up at the
+	// bound (stSBText), 0 otherwise.
+	sbDropped int
 }
 
 // Decode appends the data octets of src to dst and returns the extended
@@ -184,10 +198,13 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 				k = len(src) - i
 			}
 			if room := d.maxSubneg() - len(d.sb); k > room {
-				// Past the bound: give the subnegotiation up; the
-				// octets from here on are data (see DefaultMaxSubneg).
+				// Past the bound: give the subnegotiation up, and
+				// drop what follows while it is text (see
+				// DefaultMaxSubneg).
 				i += room
-				d.abandonSB(h)
+				d.sbDropped = len(d.sb) + room
+				d.sb = d.sb[:0]
+				d.state = stSBText
 				continue
 			}
 			d.sb = append(d.sb, src[i:i+k]...)
@@ -196,14 +213,28 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 				i++ // the IAC
 				d.state = stSBIAC
 			}
+		case stSBText:
+			for i < len(src) && src[i] >= 0x20 && src[i] <= 0x7E && d.sbDropped < MaxSubnegText {
+				i++
+				d.sbDropped++
+			}
+			switch {
+			case i == len(src):
+			case src[i] == cmdIAC:
+				i++
+				d.state = stSBIAC
+			default:
+				// Not text, or too much of it: data from here on.
+				d.abandonSB(h)
+			}
 		case stSBIAC:
 			b := src[i]
 			i++
 			switch b {
 			case cmdIAC:
-				if len(d.sb) == d.maxSubneg() {
+				if d.sbDropped > 0 || len(d.sb) == d.maxSubneg() {
 					// The escaped 0xFF is the first octet past the
-					// bound: data.
+					// bound, or follows what was dropped: data.
 					d.abandonSB(h)
 					dst = append(dst, cmdIAC)
 					continue
@@ -212,6 +243,11 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 				d.state = stSBData
 			case cmdSE:
 				d.state = stData
+				if d.sbDropped > 0 {
+					h.logf("subnegotiation of option %d longer than %d octets (%d): discarded", d.sbOpt, d.maxSubneg(), d.sbDropped)
+					d.sbDropped = 0
+					continue
+				}
 				h.subnegotiation(d.sbOpt, d.sb)
 				d.sb = d.sb[:0]
 			default:
@@ -219,6 +255,7 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 				// broken subnegotiation and as a command of its own.
 				h.logf("subnegotiation of option %d ended by IAC %d instead of IAC SE: discarded", d.sbOpt, b)
 				d.sb = d.sb[:0]
+				d.sbDropped = 0
 				dst = d.afterIAC(dst, b, h)
 			}
 		}
@@ -271,8 +308,9 @@ func (d *decoder) maxSubneg() int {
 // abandonSB gives up a subnegotiation that reached the bound without IAC
 // SE: its octets are dropped and the decoder is back in data state.
 func (d *decoder) abandonSB(h decodeHandler) {
-	h.logf("subnegotiation of option %d longer than %d octets: dropped, what follows is data", d.sbOpt, d.maxSubneg())
+	h.logf("subnegotiation of option %d longer than %d octets without IAC SE: dropped, what follows is data", d.sbOpt, d.maxSubneg())
 	d.sb = d.sb[:0]
+	d.sbDropped = 0
 	d.state = stData
 }
 
@@ -284,6 +322,7 @@ func (d *decoder) Pending() bool { return d.state != stData }
 func (d *decoder) Reset() {
 	d.state = stData
 	d.sb = d.sb[:0]
+	d.sbDropped = 0
 	d.afterCR = false
 }
 

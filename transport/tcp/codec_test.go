@@ -67,8 +67,18 @@ func TestDecode(t *testing.T) {
 		// An octet damaged into IAC before one read as SB, in a stream
 		// with no IAC of its own (an LAPM bit stream): it costs the
 		// bound, not the rest of the stream.
-		{name: "SB never ended", binary: true, max: 4, in: []byte{'a', 255, cmdSB, 0x42, 1, 2, 3, 4, 'b', 'c'},
-			data: []byte("abc"), logs: 1},
+		{name: "SB never ended", binary: true, max: 4, in: []byte{'a', 255, cmdSB, 0x42, 1, 2, 3, 4, 0x80, 'b', 'c'},
+			data: []byte{'a', 0x80, 'b', 'c'}, logs: 1},
+		// Printable text past the bound is dropped with it, up to
+		// MaxSubnegText in all: a terminal type longer than the bound
+		// (C-Kermit's set telnet terminal-type) does not reach the
+		// login as typed text.
+		{name: "SB long text", max: 4, in: append(append([]byte{'a', 255, cmdSB, 24, 0}, "VT100-XXXXXXXXXX"...), 255, cmdSE, 'k'),
+			data: []byte("ak"), logs: 1},
+		{name: "SB long text never ended", binary: true, max: 4, in: append(append([]byte{'a', 255, cmdSB, 24, 0}, bytes.Repeat([]byte{'x'}, MaxSubnegText+2)...), 1),
+			data: []byte{'a', 'x', 'x', 'x', 1}, logs: 1},
+		{name: "SB long text then IAC IAC", max: 4, in: []byte{255, cmdSB, 24, 0, 'A', 'B', 'C', 'D', 'E', 255, 255, 'k'},
+			data: []byte{255, 'k'}, logs: 1},
 		{name: "SB exactly max", max: 4, in: []byte{255, cmdSB, 24, 1, 2, 3, 4, 255, cmdSE}, items: []string{"SB 24 01020304"}},
 		{name: "CR then IAC then NUL", in: []byte{'\r', 255, cmdNOP, 0}, data: []byte{'\r', 0}, items: []string{"CMD 241"}},
 	}

@@ -514,7 +514,7 @@ func TestTelnetGarbagePeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "one " + strings.Repeat("x", 100_000-DefaultMaxSubneg) + "two z"; string(got) != want {
+	if want := "one " + strings.Repeat("x", 100_000-MaxSubnegText) + "two z"; string(got) != want {
 		t.Errorf("data %d octets %.20q...%.20q, want %d octets %.20q", len(got), got, got[max(len(got)-20, 0):], len(want), want)
 	}
 	for _, want := range []string{fmt.Sprintf("longer than %d", DefaultMaxSubneg), "unknown telnet command", "outside subnegotiation", "instead of IAC SE", "stream ended inside"} {
