@@ -148,14 +148,44 @@ func (c *ptyConn) reap() {
 	// The leader is gone; whatever it left in its group goes too.
 	_ = syscall.Kill(-c.pgid, syscall.SIGHUP)
 	close(c.exited)
+	// Wake a Read that waits on a terminal a job of the program, in a
+	// process group of its own, still holds open (see Read). Without
+	// the poller (not Linux) there are no deadlines and this fails.
+	_ = c.ptmx.SetReadDeadline(time.Now().Add(ptyExitDrain))
 }
 
+// ptyExitDrain is how long the session outlives its program while the
+// terminal stays silent: the program's last output is read, then the
+// session ends, although a job the program left in a process group of
+// its own may still hold the terminal open.
+const ptyExitDrain = 200 * time.Millisecond
+
 // Read returns io.EOF once the child and everything holding the pty's
-// other end are gone and all output has been read (Linux reports EIO).
+// other end are gone and all output has been read (Linux reports EIO),
+// or once the child has exited and no output came for ptyExitDrain.
+// The latter is a job an interactive shell put in a process group of
+// its own (`sleep 300 & exit`, which the SIGHUP to the leader's group
+// misses): it holds the terminal open, and the caller sat on a dead
+// line until they hung up (telnet-clients trial). telnetd and sshd end
+// the session when the shell exits; so does the gateway.
 func (c *ptyConn) Read(p []byte) (int, error) {
+	exited := false
+	select {
+	case <-c.exited:
+		exited = true
+		_ = c.ptmx.SetReadDeadline(time.Now().Add(ptyExitDrain))
+	default:
+	}
 	n, err := c.ptmx.Read(p)
 	if err != nil {
-		if errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed) {
+		if !exited {
+			select {
+			case <-c.exited:
+				exited = true
+			default:
+			}
+		}
+		if errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed) || (exited && errors.Is(err, os.ErrDeadlineExceeded)) {
 			err = io.EOF
 		}
 	}
