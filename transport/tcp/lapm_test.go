@@ -53,22 +53,11 @@ func TestLAPMOverTelnetStrayIACSB(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ln, err := Listen("127.0.0.1:0", Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", hostPort(ln))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stray := &strayConn{Conn: c, at: 64 << 10, stray: []byte{cmdIAC, cmdSB}}
-	cli := NewLine(stray, false, Options{Telnet: true})
-	srv, err := ln.AcceptLine(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeBoth(srv, cli)
+	var stray *strayConn
+	srv, cli := wrappedLinePair(t, nil, func(c net.Conn) net.Conn {
+		stray = &strayConn{Conn: c, at: 64 << 10, stray: []byte{cmdIAC, cmdSB}}
+		return stray
+	})
 
 	// What gateway dial offers; a short T401 so that a deaf line fails
 	// the link quickly.
@@ -122,32 +111,11 @@ func TestLAPMOverTelnetLostIACSE(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			accepted <- nil
-			return
-		}
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := <-accepted
-	if sc == nil {
-		t.Fatal("accept failed")
-	}
-	mangled := &mangleConn{Conn: sc, old: []byte{cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE}, new: []byte{cmdIAC, cmdSB, optTTYPE, ttypeSEND, 0x7F, cmdSE}}
-	srv := NewLine(mangled, true, Options{Telnet: true})
-	cli := NewLine(c, false, Options{Telnet: true})
-	defer closeBoth(srv, cli)
+	var mangled *mangleConn
+	srv, cli := wrappedLinePair(t, func(c net.Conn) net.Conn {
+		mangled = &mangleConn{Conn: c, old: []byte{cmdIAC, cmdSB, optTTYPE, ttypeSEND, cmdIAC, cmdSE}, new: []byte{cmdIAC, cmdSB, optTTYPE, ttypeSEND, 0x7F, cmdSE}}
+		return mangled
+	}, nil)
 
 	p := lapm.LinkParams{N401: lapm.MaxN401, K: 127, FCS32: true}
 	cfg := lapm.Config{Params: p, T401: 50 * time.Millisecond}
@@ -180,22 +148,11 @@ func TestLAPMOverTelnetLostDOBinary(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ln, err := Listen("127.0.0.1:0", Options{Telnet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", hostPort(ln))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mangled := &mangleConn{Conn: c, old: []byte{cmdIAC, cmdDO, optBinary}, new: []byte{cmdIAC, cmdDO, 2}}
-	cli := NewLine(mangled, false, Options{Telnet: true})
-	srv, err := ln.AcceptLine(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeBoth(srv, cli)
+	var mangled *mangleConn
+	srv, cli := wrappedLinePair(t, nil, func(c net.Conn) net.Conn {
+		mangled = &mangleConn{Conn: c, old: []byte{cmdIAC, cmdDO, optBinary}, new: []byte{cmdIAC, cmdDO, 2}}
+		return mangled
+	})
 
 	// Detection stands here: the gateway's ADP follows its opening
 	// negotiation, and the caller reads both before its first frame.
@@ -301,4 +258,39 @@ func transferMiB(t *testing.T, from, to *lapm.Link, seed byte) {
 	if !bytes.Equal(got, data) {
 		t.Fatal("data differs")
 	}
+}
+
+// wrappedLinePair returns the two ends of a loopback telnet line whose
+// connections wrapSrv and wrapCli (nil: none) may wrap, to damage what
+// that end writes.
+func wrappedLinePair(t *testing.T, wrapSrv, wrapCli func(net.Conn) net.Conn) (srv, cli *Line) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := <-accepted
+	if sc == nil {
+		c.Close()
+		t.Fatal("accept failed")
+	}
+	if wrapSrv != nil {
+		sc = wrapSrv(sc)
+	}
+	if wrapCli != nil {
+		c = wrapCli(c)
+	}
+	srv, cli = NewLine(sc, true, Options{Telnet: true}), NewLine(c, false, Options{Telnet: true})
+	t.Cleanup(func() { closeBoth(srv, cli) })
+	return srv, cli
 }
