@@ -79,7 +79,8 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	// missing now was lost on the way, and BINARY must be agreed for the
 	// bit stream to pass (tcp.Line.ReassertBinary). Without detection the
 	// caller may have sent its first frame before it read the opening.
-	if b, ok := line.(interface{ ReassertBinary() (bool, error) }); ok && call.Detected {
+	// On a paced listener the telnet line is under the pace (lineAs).
+	if b, ok := lineAs[interface{ ReassertBinary() (bool, error) }](line); ok && call.Detected {
 		_, _ = b.ReassertBinary()
 	}
 	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), 0) }}
