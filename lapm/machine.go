@@ -163,6 +163,7 @@ type machine struct {
 	// retransmitted command identically.
 	xidLastCmd, xidLastResp []byte
 	xidAnswerPending        bool // evXIDCommand raised, respondXID not yet called
+	xidLastP                bool // the P bit of xidLastCmd: our response's F bit
 
 	retry      int       // retransmissions of the pending SABME/DISC/poll/XID
 	sabmeSeen  bool      // peer's SABME seen while not established
@@ -437,7 +438,7 @@ func (m *machine) respondXID(info []byte) error {
 	}
 	m.xidAnswerPending = false
 	m.xidLastResp = info
-	m.sendU(false, KindXID, true, info)
+	m.sendU(false, KindXID, m.xidLastP, info)
 	return nil
 }
 
@@ -738,6 +739,7 @@ func (m *machine) recvXID(now time.Time, f Frame, cmd bool) {
 		return // retransmission of a command the upper layer still works on
 	}
 	m.xidLastCmd = append([]byte(nil), f.Info...)
+	m.xidLastP = f.PF // a response's F bit is its command's P bit (ISO/IEC 13239)
 	m.xidLastResp = nil
 	m.xidAnswerPending = true
 	m.emit(evXIDCommand, m.xidLastCmd)

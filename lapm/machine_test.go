@@ -1657,3 +1657,31 @@ func TestMachinePeerFRMRTextBounded(t *testing.T) {
 		}
 	}
 }
+
+// An XID response's F bit is its command's P bit, for the first answer
+// as for a repeated one (the first answer had F=1 always: a Python
+// caller's trial).
+func TestMachineXIDResponseFinalBit(t *testing.T) {
+	for _, p := range []bool{false, true} {
+		m := newMachine(machineConfig{role: Answerer, t401: time.Second, t403: 10 * time.Second, n400: 5})
+		m.paramsAgreed(defaultLinkParams())
+		cmd := Frame{Addr: Originator.CommandAddr(), Kind: KindXID, PF: p, Info: []byte("offer")}
+		for round := range 2 { // the command, then its retransmission
+			m.recvFrame(t0, cmd)
+			for _, e := range m.takeEvents() {
+				if e.kind == evXIDCommand {
+					if err := m.respondXID([]byte("answer")); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			out := m.flush(t0)
+			if len(out) != 1 || out[0].Kind != KindXID {
+				t.Fatalf("P=%v, round %d: sent %v, want one XID response", p, round, out)
+			}
+			if out[0].PF != p {
+				t.Errorf("P=%v, round %d: response F=%v", p, round, out[0].PF)
+			}
+		}
+	}
+}
