@@ -873,6 +873,13 @@ func (c *call) sessionEnded(res pumpResult, pctx context.Context, lim config.Ses
 			c.end(store.ResultCompleted, reason, msg)
 		}
 	case endCaller:
+		if errors.Is(res.callerErr, lapm.ErrPayloadRefused) {
+			// A sealed payload that did not open arrived intact by
+			// its FCS: altered on the way, replayed or forged. The
+			// caller broke Access Security, as with a forged RESPONSE.
+			c.end(store.ResultError, "Access Security protocol error: a data payload from the caller did not authenticate: "+res.callerErr.Error(), "")
+			return
+		}
 		c.end(store.ResultCompleted, callerEndReason(res.callerErr), "")
 	case endStopped:
 		switch cause := context.Cause(pctx); {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -792,4 +793,67 @@ func TestPacedV42HangUpMidDownload(t *testing.T) {
 	if r := records(t, st); len(r) != 1 || r[0].Reason != "hung up by the operator" {
 		t.Errorf("records %+v", r)
 	}
+}
+
+// TestV42TamperedPayloadRecordedAsError: a data-phase payload that does
+// not authenticate (a sealed payload altered after sealing, as on-path
+// tampering would) ends the call as a protocol error, not as a completed
+// call the caller's line ended (Python caller trial: a flipped bit was
+// recorded "completed", "caller line failed: …").
+func TestV42TamperedPayloadRecordedAsError(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, echoHandler)
+	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}},
+		config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "v42"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.HandleLine("test", b)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	link := v42Originate(ctx, t, a, lapm.LinkParams{})
+	defer link.Close()
+	cr, err := v42Login(ctx, link, "vic", "pw", key.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &tamperSeal{Transform: cr.Transform}
+	link.SetTransform(tr)
+	if err := link.Establish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(link, "first, intact"); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len("first, intact"))
+	if _, err := io.ReadFull(link, got); err != nil {
+		t.Fatalf("echo of the intact payload: %v", err)
+	}
+	tr.flip.Store(true)
+	_, _ = io.WriteString(link, "second, altered")
+	<-done
+	recs := records(t, st)
+	if len(recs) != 1 {
+		t.Fatalf("records: %+v", recs)
+	}
+	if r := recs[0]; r.Result != store.ResultError || !strings.HasPrefix(r.Reason, "Access Security protocol error: ") ||
+		!strings.Contains(r.Reason, "did not authenticate") {
+		t.Errorf("record: result %q, reason %q", r.Result, r.Reason)
+	}
+}
+
+// tamperSeal flips a bit of each sealed payload once flip is set.
+type tamperSeal struct {
+	lapm.Transform
+	flip atomic.Bool
+}
+
+func (t *tamperSeal) Seal(dst, plain []byte) []byte {
+	out := t.Transform.Seal(dst, plain)
+	if t.flip.Load() && len(out) > len(dst) {
+		out[len(dst)] ^= 0x01
+	}
+	return out
 }

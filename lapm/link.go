@@ -974,7 +974,7 @@ func (l *Link) deliver(now time.Time, rx []rxPayload) {
 		for i, p := range rx {
 			plain, err := t.Open(p.p[:0], p.p) // in place: the payload is ours
 			if err != nil {
-				l.m.fail(fmt.Errorf("%w: %w", ErrTransform, err))
+				l.m.fail(fmt.Errorf("%w: %w", ErrPayloadRefused, err))
 				return
 			}
 			rx[i].p = plain

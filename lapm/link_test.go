@@ -269,8 +269,8 @@ func TestLinkWriteTransformExhausted(t *testing.T) {
 	establishPair(t, ctx, la, lb)
 	data := pattern(10 * 252)
 	n, err := la.Write(data)
-	if !errors.Is(err, ErrTransform) || n != 3*252 {
-		t.Fatalf("Write: %d, %v; want %d and ErrTransform", n, err, 3*252)
+	if !errors.Is(err, ErrTransform) || errors.Is(err, ErrPayloadRefused) || n != 3*252 {
+		t.Fatalf("Write: %d, %v; want %d and ErrTransform (not a refused payload)", n, err, 3*252)
 	}
 	if _, err := la.Write(data[:1]); !errors.Is(err, ErrTransform) {
 		t.Fatalf("Write after exhaustion: %v", err)
@@ -284,6 +284,29 @@ func TestLinkWriteTransformExhausted(t *testing.T) {
 	la.Close()
 	if m, err := lb.Read(got); m != 0 || errors.Is(err, ErrTransform) || err == nil {
 		t.Fatalf("after close: %d, %v", m, err)
+	}
+}
+
+// TestLinkRefusedPayload: a payload the receiver's transform does not
+// open (here: one sent unsealed) fails the receiving link with
+// ErrPayloadRefused, which the bridge records as a protocol error.
+func TestLinkRefusedPayload(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	checkBufs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 5})
+	cfg := Config{Params: LinkParams{N401: 256, K: 15}}
+	la, lb := openPair(t, ctx, a, b, cfg, cfg)
+	defer la.Close()
+	defer lb.Close()
+	lb.SetTransform(&sealer{})
+	establishPair(t, ctx, la, lb)
+	if _, err := la.Write([]byte("not sealed")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lb.Read(make([]byte, 64)); !errors.Is(err, ErrPayloadRefused) {
+		t.Fatalf("Read: %v, want ErrPayloadRefused", err)
 	}
 }
 

@@ -29,8 +29,13 @@ var (
 	ErrPeerReset = errors.New("lapm: peer reset the link")
 	// ErrClosed: the link was closed locally.
 	ErrClosed = errors.New("lapm: link closed")
-	// ErrTransform: the payload transform rejected a delivered payload.
+	// ErrTransform: the payload transform failed: it refused to open a
+	// delivered payload (ErrPayloadRefused), or to seal one (Write).
 	ErrTransform = errors.New("lapm: payload transform failed")
+	// ErrPayloadRefused (wraps ErrTransform): the transform's Open refused
+	// a payload that arrived intact by its FCS; with Access Security, one
+	// altered on the way, replayed or forged.
+	ErrPayloadRefused = fmt.Errorf("%w: a received payload was refused", ErrTransform)
 	// ErrState: an operation was asked in a state where it is not allowed.
 	ErrState = errors.New("lapm: operation not allowed in this link state")
 	// ErrPreempted: Preempt ended a Write that waited for room. It does

@@ -9,7 +9,7 @@ package lapm
 // transmission. Open is called exactly once per payload, in order, when the
 // frame is delivered in sequence (LAPM guarantees in-order, exactly-once
 // delivery, so an implicit message counter is safe). An error from Open
-// fails the link with ErrTransform.
+// fails the link with ErrPayloadRefused (an ErrTransform).
 //
 // Seal returns nil when it can seal no more (an exhausted counter, a
 // transform wiped as the call ends); Write then sends what was sealed
