@@ -18,7 +18,7 @@ const (
 	exitBusy      = 11 // BUSY: no free line (or REJECT busy)
 	exitHostKey   = 12 // host key changed, unknown without --tofu, or not the --fingerprint
 	exitNoCarrier = 13 // the gateway could not be reached, the call was abandoned before it connected, or the callback never came
-	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version), or the gateway's login time ran out at the prompts
+	exitProtocol  = 14 // V.42 or Access Security failed (garbage, timeout, version, a data payload that did not authenticate), or the gateway's login time ran out at the prompts
 	exitHungUp    = 15 // the gateway ended the session itself: shutting down, idle timeout, time limit, its operator, backend not available or failed, its own error
 	exitDropped   = 16 // the line dropped mid-call without the gateway hanging up (gateway killed, network or link failure)
 )
@@ -36,8 +36,10 @@ const dialExitHelp = `exit status:
       (a TLS-only line called in the clear: its words follow), the call
       was abandoned (Ctrl-C or a signal before it connected), or no
       callback came
-  14  protocol error: V.42 / Access Security failed, or the gateway hung up
-      during the login (its handshake_deadline ran out at the prompts)
+  14  protocol error: V.42 / Access Security failed, the gateway hung up
+      during the login (its handshake_deadline ran out at the prompts), or
+      a data payload from the gateway did not authenticate (altered or
+      forged on the way)
   15  hung up by the gateway: it is shutting down, the session was idle or
       reached its time limit, its operator ended the call, its service
       (backend) is not available or failed, or a gateway error

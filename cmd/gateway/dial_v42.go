@@ -172,6 +172,10 @@ func (c *caller) runV42(ctx context.Context, link v42Link, line transport.Line) 
 	end, err := c.runSession(ctx, s)
 	line.Close()
 	switch {
+	case errors.Is(err, lapm.ErrPayloadRefused):
+		// Intact by its FCS and yet not sealed by the gateway's key:
+		// altered on the way, or forged. Nothing of it was shown.
+		return fmt.Errorf("%w: a data payload from the gateway did not authenticate (altered on the way, or forged); the call was ended: %w", errProtocol, err)
 	case end == endStdinEOF && errors.Is(err, lapm.ErrLinkFailure):
 		// The input ended, but the link failed before it was released
 		// (a poll unanswered N400 times): what was in flight toward

@@ -36,6 +36,9 @@ type testLink struct {
 	wmu  sync.Mutex
 	tr   auth.Transform
 	buf  []byte
+	// tamper flips a bit of each sealed payload written, after sealing
+	// (an on-path attacker whose frames still pass the FCS).
+	tamper bool
 }
 
 var _ v42Link = (*testLink)(nil)
@@ -105,7 +108,11 @@ func (l *testLink) Close() error                  { return l.line.Close() }
 func (l *testLink) Write(p []byte) (int, error) {
 	for n := 0; n < len(p); {
 		chunk := p[n:min(len(p), n+1024)]
-		if err := l.writeFrame('D', l.tr.Seal(nil, chunk)); err != nil {
+		sealed := l.tr.Seal(nil, chunk)
+		if l.tamper {
+			sealed[0] ^= 0x01
+		}
+		if err := l.writeFrame('D', sealed); err != nil {
 			return n, err
 		}
 		n += len(chunk)
@@ -120,7 +127,7 @@ func (l *testLink) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		if l.buf, err = l.tr.Open(nil, sealed); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("%w: %w", lapm.ErrPayloadRefused, err) // as lapm.Link fails
 		}
 	}
 	n := copy(p, l.buf)
@@ -151,6 +158,7 @@ type v42Gateway struct {
 	verify    func(user, pw string) (auth.User, error)
 	callback  func(t *testing.T, tk *auth.Ticket)
 	ttl       time.Duration // the callback ticket's life (0: auth's default)
+	tamper    bool          // alter the sealed payloads it sends (testLink.tamper)
 	initiated atomic.Int32
 	verified  atomic.Int32
 }
@@ -189,6 +197,7 @@ func (g *v42Gateway) handle(t *testing.T, line *tcp.Line) {
 		return
 	}
 	link.tr = ar.Transform
+	link.tamper = g.tamper
 	io.Copy(link, link)
 }
 
@@ -249,6 +258,34 @@ func TestDialV42(t *testing.T) {
 				if !strings.Contains(string(b), g.key.Fingerprint()) || !strings.Contains(r.stderr.String(), "was not known") {
 					t.Errorf("trust on first use: file %q, stderr %q", b, r.stderr)
 				}
+			}
+		})
+	}
+}
+
+// TestDialV42TamperedPayload: a payload from the gateway that does not
+// authenticate is a protocol error (exit 14, saying so), not a dropped
+// line (exit 16) nor, after the end of input, an orderly end (exit 0).
+func TestDialV42TamperedPayload(t *testing.T) {
+	withTestLAPM(t)
+	for _, closeInput := range []bool{false, true} {
+		t.Run(fmt.Sprintf("input closed=%v", closeInput), func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			g := newV42Gateway(t)
+			g.tamper = true
+			addr := fakeGateway(t, true, g.handle)
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			r := startDial(t, map[string]string{envPassword: "right"}, "--user", "alice", "--known-hosts", kh, "--tofu", addr)
+			waitFor(t, func() bool { return strings.Contains(r.stderr.String(), "session 1200") })
+			r.stdin.Write([]byte("echoed altered\r"))
+			if closeInput {
+				r.stdin.Close()
+			}
+			if code := r.wait(t); code != exitProtocol || !strings.Contains(r.stderr.String(), "did not authenticate") {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitProtocol, r.stderr)
+			}
+			if r.stdout.String() != "" {
+				t.Errorf("stdout %q: nothing unauthenticated may be shown", r.stdout)
 			}
 		})
 	}
