@@ -252,6 +252,8 @@ func EndDetail(err error) string {
 		return "you hung up"
 	case errors.Is(err, lapm.ErrLinkFailure):
 		return "the V.42 link failed: the gateway stopped answering, and the call was lost"
+	case errors.Is(err, lapm.ErrPayloadRefused):
+		return "a payload from the gateway did not authenticate (altered on the way, or forged): the call was ended"
 	}
 	return "the line dropped: the gateway went away without releasing the link"
 }

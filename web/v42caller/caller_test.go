@@ -303,6 +303,7 @@ func TestEndDetail(t *testing.T) {
 		{fmt.Errorf("lapm: %w: no answer to 10 polls", lapm.ErrLinkFailure), "the V.42 link failed"},
 		{fmt.Errorf("lapm: line: %w", io.ErrUnexpectedEOF), "the line dropped"},
 		{fmt.Errorf("lapm: read: %w", lapm.ErrClosed), "you hung up"},
+		{fmt.Errorf("lapm: read: %w: auth: authentication failed", lapm.ErrPayloadRefused), "a payload from the gateway did not authenticate"},
 	} {
 		if got := EndDetail(c.err); !strings.HasPrefix(got, c.want) || (c.want == "") != (got == "") {
 			t.Errorf("EndDetail(%v) = %q, want %q...", c.err, got, c.want)
