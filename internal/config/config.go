@@ -559,7 +559,14 @@ func decodeProblem(name string, loc *locator, err error) Problem {
 				pos.Column = p
 			}
 		}
-		return Problem{Pos: pos, Key: loc.indexKey(pe.LastKey, pos.Line), Err: inner}
+		key := loc.indexKey(pe.LastKey, pos.Line)
+		if loc.isHeader(pos.Line) {
+			// The decoder's last key is the table before the header
+			// it could not read (an unclosed "[lines" after the
+			// [[backend]] blocks was reported as "backend").
+			key = ""
+		}
+		return Problem{Pos: pos, Key: key, Err: inner}
 	}
 	// Type mismatches carry only `line N (last key "K"): ...` in the
 	// text: take the line and key from it and keep the rest.

@@ -109,6 +109,9 @@ func TestErrorPositions(t *testing.T) {
 		{"syntax", "state_dir = \n", "x.toml:1:"},
 		// The decoder puts an error at a line end on the next line.
 		{"unclosed header", "gateway_name = \"x\"\n[lines\nmax_concurrent = 1\n", "x.toml:2:7: expected '.' or ']'"},
+		// Not under the table before it (operator trial: an unclosed
+		// [lines after the [[backend]] blocks said "backend:").
+		{"unclosed header after a table", "[[backend]]\nname = \"b\"\ntype = \"demo\"\n[lines\nmax_concurrent = 1\n", "x.toml:4:7: expected '.' or ']'"},
 		{"unclosed array", "gateway_name = \"x\"\n[lines]\nmax_concurrent = [1,\n", "x.toml:3:"},
 		// Where the syntax goes wrong, not where its table's key is
 		// (operator trial: column 1 under the table's name).

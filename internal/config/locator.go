@@ -180,6 +180,15 @@ func (l *locator) findTable(name string, index int) Position {
 	return Position{}
 }
 
+// isHeader tells whether line n (1-based) is a table header, [name] or
+// [[name]].
+func (l *locator) isHeader(n int) bool {
+	if n < 1 || n > len(l.lines) {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimSpace(stripComment(l.lines[n-1])), "[")
+}
+
 // findLine returns the column of the first key on line n (1-based), 0 if
 // none.
 func (l *locator) findLine(n int) int {
