@@ -74,6 +74,13 @@ to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
 		fmt.Fprintln(os.Stderr, msg)
 		return exitUsage
 	}
+	// From the start: a SIGHUP's default action ends the process, and
+	// one sent while the gateway starts (logrotate, a certificate hook)
+	// is a reload once it answers (under systemd a death by SIGHUP is a
+	// clean exit, which Restart=on-failure does not restart).
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP)
+	defer signal.Stop(sig)
 	closeInheritedOnExec()
 	demo := *cfgPath == ""
 	var cfg *config.Config
@@ -111,7 +118,7 @@ to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
 	if err := hardenProcess(); err != nil {
 		log.Warn("the process stays dumpable (core files, ptrace by its user)", zap.Error(err))
 	}
-	if err := serve(cfg, *cfgPath, demo, log, zc.Level, lf); err != nil {
+	if err := serve(cfg, *cfgPath, demo, log, zc.Level, lf, sig); err != nil {
 		if unsafeForOtherUser(err, cfg.StateDir) {
 			// Started as root by mistake: the refusal's "chown root"
 			// would lock out the gateway that runs as the state
@@ -247,8 +254,9 @@ func logFileError(path string, err error) error {
 }
 
 // serve runs the gateway until SIGTERM or SIGINT; level is log's, which a
-// reload sets.
-func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level zap.AtomicLevel, lf *logFile) error {
+// reload sets. sig has received the SIGHUPs sent since the process began
+// (reloads once the gateway answers); serve adds those two.
+func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level zap.AtomicLevel, lf *logFile, sig chan os.Signal) error {
 	// Judged before it is created: a state_dir in a directory others may
 	// write in is refused, and not made there first.
 	if err := auth.CheckStateDir(cfg.StateDir); err != nil {
@@ -377,9 +385,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		fmt.Printf("  state:      %s\n\n", cfg.StateDir)
 	}
 
-	sig := make(chan os.Signal, 4)
-	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sig)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	for s := range sig {
 		if s == syscall.SIGHUP {
 			reloads.done(reload(gw, verifier, cbSvc, path, log, level, lf), time.Now())

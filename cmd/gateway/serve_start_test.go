@@ -163,3 +163,54 @@ func TestServeConfigWithoutFlag(t *testing.T) {
 		t.Errorf("stderr %q does not show %q", stderr.String(), want)
 	}
 }
+
+// TestServeSIGHUPDuringStart: a SIGHUP that arrives while the gateway is
+// still starting (logrotate's postrotate, a certbot hook, `systemctl
+// kill -s HUP` while the unit is activating) is a reload once the
+// gateway answers, not the signal's default action, which ended the
+// process without a word; and under systemd a death by SIGHUP counts as
+// a clean exit, so Restart=on-failure did not bring it back (operator
+// trial). The signals are sent from the log's first line, "starting",
+// until the listeners answer.
+func TestServeSIGHUPDuringStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{})
+	g.stop()
+	g.log = &syncBuffer{}
+	g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
+	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	g.done = make(chan error, 1)
+	go func() { g.done <- g.cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(g.log.String(), `"msg":"starting"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway did not log starting:\n%s", g.log.String())
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	sent := 0
+	for !strings.Contains(g.log.String(), `"msg":"answering"`) {
+		select {
+		case err := <-g.done:
+			t.Fatalf("gateway ended (%v) by a SIGHUP during its start (%d sent); log:\n%s", err, sent, g.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway did not answer:\n%s", g.log.String())
+		}
+		if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+		time.Sleep(100 * time.Microsecond)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	if got := g.metricsGet("/healthz"); !strings.HasPrefix(got, "ok ") {
+		t.Errorf("/healthz after the start: %q", got)
+	}
+}
