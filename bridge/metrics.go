@@ -60,6 +60,19 @@ func (m *Metrics) callEnded() {
 	}
 }
 
+// callsRecovered counts the records of calls a previous gateway left
+// open (store.File.InterruptedRecords), written as it starts: their
+// result is counted, as every record's is; their octets and sessions
+// were the previous process's to count.
+func (m *Metrics) callsRecovered(recs []store.CallRecord) {
+	if m == nil {
+		return
+	}
+	for _, r := range recs {
+		m.calls.WithLabelValues(r.Listener, r.Result).Inc()
+	}
+}
+
 func (m *Metrics) loginShed() {
 	if m != nil {
 		m.shed.Inc()

@@ -7,12 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
 )
 
@@ -66,5 +69,42 @@ func TestStartUsersFileMode(t *testing.T) {
 				t.Errorf("mode %v: warnings logged: %v", c.mode, warned)
 			}
 		})
+	}
+}
+
+// TestStartCountsInterruptedCalls: the records Start writes for calls a
+// previous gateway left open (a crash, a kill) are counted in
+// dialgate_calls_total, as every other record is; an alert on
+// result="interrupted" never fired before (ops trial).
+func TestStartCountsInterruptedCalls(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	cfg := testConfig(t)
+	cfg.StateDir = t.TempDir()
+	st, err := store.Open(cfg.StateDir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for s := uint64(1); s <= 2; s++ {
+		if err := st.OpenCall(store.CallRecord{Session: s, Listener: "test", Remote: "192.0.2.1:4000", Start: now, Answer: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close() // the gateway dies with both calls open
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Start(context.Background(), cfg, StartOptions{Verifier: &fakeVerifier{}, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	if got := counterValue(t, reg, "dialgate_calls_total", "test", store.ResultInterrupted); got != 2 {
+		t.Errorf(`dialgate_calls_total{listener="test",result="interrupted"} = %v, want 2`, got)
+	}
+	if got := counterValue(t, reg, "dialgate_sessions_bridged_total"); got != 0 {
+		t.Errorf("dialgate_sessions_bridged_total = %v: the previous gateway counted those", got)
 	}
 }

@@ -70,10 +70,10 @@ type File struct {
 	lateWritten func(n int)
 
 	// open holds the sessions with a note in openDir (OpenCall), under
-	// mu; interrupted counts the records Open wrote for a previous
+	// mu; interrupted holds the records Open wrote for a previous
 	// gateway's open calls.
 	open        map[uint64]time.Time // the noted call's start
-	interrupted int
+	interrupted []CallRecord
 
 	// The reservation of session numbers, when it fails (disk full):
 	// numbers are handed out past reserved from memory (see NextSession)

@@ -127,7 +127,11 @@ func (f *File) closeCall(r CallRecord) {
 
 // Interrupted is how many calls' records Open wrote for calls a previous
 // gateway left open (see OpenCall).
-func (f *File) Interrupted() int { return f.interrupted }
+func (f *File) Interrupted() int { return len(f.interrupted) }
+
+// InterruptedRecords are the records Interrupted counts, in the order
+// they were written, for the metrics of the calls they end.
+func (f *File) InterruptedRecords() []CallRecord { return slices.Clone(f.interrupted) }
 
 // recoverOpenCalls appends an interrupted record for every call a previous
 // gateway left open in openDir, then removes the notes. A note that cannot
@@ -203,7 +207,7 @@ func (f *File) recoverOpenCalls(now time.Time) (highest uint64, err error) {
 		case err != nil:
 			return 0, fmt.Errorf("store: record of interrupted call %d: %w", r.Session, err)
 		}
-		f.interrupted++
+		f.interrupted = append(f.interrupted, r)
 	}
 	if last > 0 {
 		if err := f.syncThrough(last); err != nil {

@@ -194,7 +194,7 @@ func TestOversizedOpenNote(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if f.interrupted != 0 {
-		t.Errorf("an oversized note was read: %d interrupted calls recorded", f.interrupted)
+	if f.Interrupted() != 0 {
+		t.Errorf("an oversized note was read: %d interrupted calls recorded", f.Interrupted())
 	}
 }
