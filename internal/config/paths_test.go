@@ -65,3 +65,36 @@ func TestRelativeConfigPathsAbsolute(t *testing.T) {
 		t.Errorf("state_dir, users_file = %q, %q, want %q and %q/users.toml", c.StateDir, c.UsersFile, want, want)
 	}
 }
+
+// TestBackendDirRelativeToFile: a pty backend's relative dir is taken
+// relative to the configuration file, as config.toml.example says of
+// every relative path (option trial: "dir = \"sub\"" was taken relative
+// to the gateway's working directory, so gateway check, run beside the
+// file, passed it, and every call from a gateway started elsewhere
+// failed).
+func TestBackendDirRelativeToFile(t *testing.T) {
+	c, err := Parse("/etc/dialgate/config.toml", []byte(`
+[[listener]]
+name = "m"
+address = "telnet://127.0.0.1:2323"
+backend = "door"
+[[backend]]
+name = "door"
+type = "pty"
+command = ["/usr/local/bin/door"]
+dir = "door/../doors"
+[[backend]]
+name = "abs"
+type = "pty"
+command = ["/usr/local/bin/door"]
+dir = "/var/lib/door"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"/etc/dialgate/doors", "/var/lib/door"} {
+		if got := c.Backends[i].Dir; got != want {
+			t.Errorf("backend %q: dir = %q, want %q", c.Backends[i].Name, got, want)
+		}
+	}
+}

@@ -295,6 +295,14 @@ func (c *Config) validate(loc *locator) Problems {
 		c.Listeners[i].TLSCert = c.resolve(c.Listeners[i].TLSCert)
 		c.Listeners[i].TLSKey = c.resolve(c.Listeners[i].TLSKey)
 	}
+	for i := range c.Backends {
+		// A pty program's working directory: relative to this file,
+		// as every relative path is, not to the gateway's working
+		// directory (which under systemd is /).
+		if d := c.Backends[i].Dir; d != "" {
+			c.Backends[i].Dir = CleanPath(c.resolve(d))
+		}
+	}
 	return ps
 }
 
