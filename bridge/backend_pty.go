@@ -71,6 +71,15 @@ func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error
 	// with the pty as its controlling terminal.
 	started, err := pty.StartWithSize(cmd, ws)
 	if err != nil {
+		if b.dir != "" {
+			// The child's chdir fails as "fork/exec PROGRAM: ...",
+			// which names the program, not the directory.
+			if st, serr := os.Stat(b.dir); serr != nil {
+				return nil, fmt.Errorf("%w: %s: dir %s: %v", ErrBackendUnavailable, b.argv[0], b.dir, errors.Unwrap(serr))
+			} else if !st.IsDir() {
+				return nil, fmt.Errorf("%w: %s: dir %s is not a directory", ErrBackendUnavailable, b.argv[0], b.dir)
+			}
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrBackendUnavailable, b.argv[0], err)
 	}
 	ptmx, err := pollable(started)
