@@ -1165,6 +1165,8 @@ func (c *call) v42Failed(err error) {
 	case errors.Is(err, ErrNoAccessSecurity):
 		// Logged by the "call ended" line: result refused, this reason.
 		c.end(store.ResultRefused, "V.42 caller without Access Security", "")
+	case errors.Is(err, ErrAccessSecurityOff):
+		c.end(store.ResultRefused, `Access Security offered on a listener with security = "off"`, "")
 	case rejectedFor(err, auth.ReasonCallbackUnavailable):
 		// An account with a callback address, and a caller that
 		// offered no callback (gateway dial without --answer): REJECT

@@ -14,6 +14,11 @@ import (
 // V.42 modem that offers no Access Security.
 var ErrNoAccessSecurity = errors.New("bridge: V.42 caller without Access Security")
 
+// ErrAccessSecurityOff is returned by a V42Answerer when the caller
+// offers Access Security on a listener with security = "off": a policy
+// refusal (the caller is sent REJECT).
+var ErrAccessSecurityOff = errors.New(`bridge: Access Security offered on a listener with security = "off"`)
+
 // V42Answerer is the V.42 half of the call flow (packages lapm and auth),
 // plugged into the Server so that the call flow can be tested without it.
 type V42Answerer interface {

@@ -857,3 +857,24 @@ func (t *tamperSeal) Seal(dst, plain []byte) []byte {
 	}
 	return out
 }
+
+// TestV42AccessSecurityOnListenerWithoutIt: on a listener with security
+// = "off" a caller that offers Access Security (gateway dial) is turned
+// away by policy, and the record says refused, as for the other policy
+// refusals. Option trial: it was recorded abandoned, the result of a
+// caller who gave up, with the reason "bridge: Access Security offered
+// on a listener with security = \"off\"".
+func TestV42AccessSecurityOnListenerWithoutIt(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	s, st, key := newV42Server(t, config.SecurityOff, &fakeVerifier{users: map[string]string{"vic": "pw"}})
+	link, done, err := v42Dial(t, s, "vic", "pw", key.Public)
+	if err == nil {
+		link.Close()
+		t.Fatal("Access Security succeeded on a listener with security = \"off\"")
+	}
+	<-done
+	recs := waitRecords(t, st, 1)
+	if r := recs[0]; r.Result != store.ResultRefused || r.Reason != `Access Security offered on a listener with security = "off"` {
+		t.Errorf("record: result %q, reason %q; want refused, Access Security offered on a listener with security = \"off\"", r.Result, r.Reason)
+	}
+}

@@ -105,7 +105,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if call.Listener.Security == config.SecurityOff {
 		_ = auth.RejectInitiate(link, auth.ReasonVersion)
 		link.Close()
-		return nil, errors.New("bridge: Access Security offered on a listener with security = \"off\"")
+		return nil, ErrAccessSecurityOff
 	}
 	if a.Throttle != nil {
 		release, err := a.Throttle.BeginHandshake(call.Remote)
