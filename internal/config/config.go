@@ -532,7 +532,13 @@ func (c *Config) checkValues(loc *locator) Problems {
 		key := fmt.Sprintf("backend[%d].", i)
 		add(in("backend", i, "type"), key+"type", b.Type.check())
 		add(in("backend", i, "address"), key+"address", b.Address.check())
-		add(in("backend", i, "connect_timeout"), key+"connect_timeout", b.ConnectTimeout.check())
+		if err := b.ConnectTimeout.check(); err != nil {
+			add(in("backend", i, "connect_timeout"), key+"connect_timeout", err)
+		} else if p := loc.find([]string{"backend", "connect_timeout"}, i); p.Line > 0 && b.ConnectTimeout.Duration == 0 {
+			// "0s" elsewhere means no limit; here it would be taken
+			// as the default, 10 s.
+			add(p, key+"connect_timeout", fmt.Errorf("%w: must be more than 0 (leave it out for the default, 10s)", ErrInvalid))
+		}
 	}
 	sortProblems(ps) // the durations came in map order
 	return ps

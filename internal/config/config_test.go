@@ -725,3 +725,22 @@ func TestTextLoginBehindProxy(t *testing.T) {
 		t.Error(`"off" allowed a secure line`)
 	}
 }
+
+// TestConnectTimeoutZero: connect_timeout = "0s" is refused with its
+// position; it was taken silently as the default 10 s (option trial),
+// where an operator who writes "0s", as for idle_timeout, means no
+// limit. Left out, it is 10 s.
+func TestConnectTimeoutZero(t *testing.T) {
+	const head = "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"tcp\"\naddress = \"127.0.0.1:6400\"\n"
+	_, err := Parse("c.toml", []byte(head+"connect_timeout = \"0s\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.toml:9:1: backend[0].connect_timeout:") {
+		t.Errorf("connect_timeout = \"0s\": error %v, want one at c.toml:9:1 naming backend[0].connect_timeout", err)
+	}
+	c, err := Parse("c.toml", []byte(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Backends[0].ConnectTimeout.Duration; got != 10*time.Second {
+		t.Errorf("connect_timeout left out: %v, want 10s", got)
+	}
+}
