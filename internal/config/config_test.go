@@ -744,3 +744,20 @@ func TestConnectTimeoutZero(t *testing.T) {
 		t.Errorf("connect_timeout left out: %v, want 10s", got)
 	}
 }
+
+// TestRelatedKeyPosition: a problem between two keys, one of them left
+// at its default, points at the one written (option trial:
+// throttle_base = "10m" was reported as "c.toml: security.throttle_max:
+// ...", without a line, naming a key the file did not have).
+func TestRelatedKeyPosition(t *testing.T) {
+	const tail = "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\n"
+	for _, tc := range []struct{ file, want string }{
+		{"[security]\nthrottle_base = \"10m\"\n" + tail, "c.toml:2:1: security.throttle_max: 5m0s is less than throttle_base 10m0s"},
+		{"[callback]\nexpiry = \"20s\"\n" + tail, "c.toml:2:1: callback.handshake_timeout: 30s out of range"},
+	} {
+		_, err := Parse("c.toml", []byte(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
+		}
+	}
+}

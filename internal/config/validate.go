@@ -27,6 +27,17 @@ func (c *Config) validate(loc *locator) Problems {
 		ps = append(ps, Problem{Pos: pos, Key: key, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)})
 	}
 	at := func(key string) Position { return loc.find(strings.Split(key, "."), -1) }
+	// atFirst is the position of the first of keys the file has: a
+	// problem between two keys, one left at its default, points at the
+	// one written.
+	atFirst := func(keys ...string) Position {
+		for _, k := range keys {
+			if p := at(k); p.Line > 0 {
+				return p
+			}
+		}
+		return Position{}
+	}
 	in := func(table string, i int, key string) Position {
 		p := loc.find([]string{table, key}, i)
 		if p.Line == 0 {
@@ -91,15 +102,15 @@ func (c *Config) validate(loc *locator) Problems {
 		bad(at("security.handshake_deadline"), "security.handshake_deadline", "must be more than 0")
 	}
 	if c.Security.ThrottleMax.Duration < c.Security.ThrottleBase.Duration {
-		bad(at("security.throttle_max"), "security.throttle_max", "%v is less than throttle_base %v", c.Security.ThrottleMax, c.Security.ThrottleBase)
+		bad(atFirst("security.throttle_max", "security.throttle_base"), "security.throttle_max", "%v is less than throttle_base %v", c.Security.ThrottleMax, c.Security.ThrottleBase)
 	}
 	if c.Callback.Expiry.Duration <= c.Callback.Delay.Duration {
-		bad(at("callback.expiry"), "callback.expiry", "%v must be longer than callback.delay %v", c.Callback.Expiry, c.Callback.Delay)
+		bad(atFirst("callback.expiry", "callback.delay"), "callback.expiry", "%v must be longer than callback.delay %v", c.Callback.Expiry, c.Callback.Delay)
 	}
 	if ht := c.Callback.HandshakeTimeout.Duration; ht < time.Second || ht > c.Callback.Expiry.Duration {
 		// Below a second no one answering a callback can confirm it; past
 		// the expiry the expiry cuts it anyway.
-		bad(at("callback.handshake_timeout"), "callback.handshake_timeout", "%v out of range 1s..callback.expiry (%v)", c.Callback.HandshakeTimeout, c.Callback.Expiry)
+		bad(atFirst("callback.handshake_timeout", "callback.expiry"), "callback.handshake_timeout", "%v out of range 1s..callback.expiry (%v)", c.Callback.HandshakeTimeout, c.Callback.Expiry)
 	}
 
 	backends := map[string]bool{}
