@@ -761,3 +761,22 @@ func TestRelatedKeyPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestBackendTermChecked: a backend's term must be a terminfo name, as
+// a caller's announced terminal type must be (termname.Clean); option
+// trial: term = "bad term\n" passed gateway check and became a pty
+// program's TERM.
+func TestBackendTermChecked(t *testing.T) {
+	const head = "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"pty\"\ncommand = [\"/bin/sh\"]\n"
+	for _, term := range []string{`bad term\n`, `../../tmp/x`, `unknown`, `-vt100`} {
+		_, err := Parse("c.toml", []byte(head+"term = \""+term+"\"\n"))
+		if err == nil || !strings.Contains(err.Error(), "c.toml:9:1: backend[0].term:") {
+			t.Errorf("term = %q: error %v, want one at c.toml:9:1 naming backend[0].term", term, err)
+		}
+	}
+	for _, term := range []string{"ansi", "xterm-256color", "vt100", "screen.xterm"} {
+		if _, err := Parse("c.toml", []byte(head+"term = \""+term+"\"\n")); err != nil {
+			t.Errorf("term = %q: %v", term, err)
+		}
+	}
+}

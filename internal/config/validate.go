@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/dialgate/dialgate/internal/listenaddr"
+	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/internal/tlscert"
 )
 
@@ -123,6 +124,11 @@ func (c *Config) validate(loc *locator) Problems {
 			bad(in("backend", i, "name"), key+".name", "backend %q defined twice", b.Name)
 		}
 		backends[b.Name] = true
+		if b.Term != "" && termname.Clean([]byte(b.Term)) != b.Term {
+			// It reaches a pty program as TERM and a telnet backend
+			// as the terminal type, as a caller's would.
+			bad(in("backend", i, "term"), key+".term", "term %q: want a terminfo name: up to 40 letters, digits and ._+-, starting with a letter or digit, not \"unknown\"", b.Term)
+		}
 		switch {
 		case b.Echo != "" && b.Type != BackendTCP:
 			bad(in("backend", i, "echo"), key+".echo", "echo applies to tcp backends only (a telnet backend negotiates it, a pty's terminal echoes)")
