@@ -780,3 +780,22 @@ func TestBackendTermChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysOfOtherKinds: keys that one kind of backend or listener
+// alone reads are refused on the others, as telnet on a ws:// listener
+// and echo on a pty backend are; option trial: env and dir on a tcp
+// backend and http_max_conns on a telnet:// listener passed gateway
+// check and did nothing.
+func TestKeysOfOtherKinds(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\nenv = [\"A=b\"]\n", "c.toml:9:1: backend[0].env:"},
+		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"telnet\"\naddress = \"127.0.0.1:1\"\ndir = \"/tmp\"\n", "c.toml:9:1: backend[0].dir:"},
+		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nhttp_max_conns = 10\n", "c.toml:4:1: listener[0].http_max_conns:"},
+		{"[[listener]]\nname = \"m\"\naddress = \"tcp://127.0.0.1:2323\"\nhttp_max_conns_per_source = 10\n", "c.toml:4:1: listener[0].http_max_conns_per_source:"},
+	} {
+		_, err := Parse("c.toml", []byte(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
+		}
+	}
+}

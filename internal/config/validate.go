@@ -135,6 +135,15 @@ func (c *Config) validate(loc *locator) Problems {
 		case b.Echo != "" && b.Echo != EchoService && b.Echo != EchoCaller:
 			bad(in("backend", i, "echo"), key+".echo", "echo %q: want %q (the service echoes, the default) or %q (the caller's terminal echoes)", b.Echo, EchoService, EchoCaller)
 		}
+		if b.Type != BackendPTY && b.Type != "" {
+			// Read by pty backends alone, like command.
+			if len(b.Env) > 0 {
+				bad(in("backend", i, "env"), key+".env", "env applies to pty backends only (the program's environment)")
+			}
+			if b.Dir != "" {
+				bad(in("backend", i, "dir"), key+".dir", "dir applies to pty backends only (the program's working directory)")
+			}
+		}
 		switch b.Type {
 		case "":
 			bad(in("backend", i, "type"), key+".type", "missing type (tcp, telnet, pty or demo)")
@@ -209,6 +218,13 @@ func (c *Config) validate(loc *locator) Problems {
 		}
 		if l.LAPMN401 < 0 || l.LAPMN401 > MaxLAPMN401 {
 			bad(in("listener", i, "lapm_n401"), key+".lapm_n401", "%d octets: want 1..%d (0: the default for line_rate)", l.LAPMN401, MaxLAPMN401)
+		}
+		if (l.HTTPMaxConns != 0 || l.HTTPMaxConnsPerSource != 0) && l.Address != "" && !isWeb(l.Scheme()) {
+			k := "http_max_conns"
+			if l.HTTPMaxConns == 0 {
+				k = "http_max_conns_per_source"
+			}
+			bad(in("listener", i, k), key+"."+k, "%s applies to ws:// and wss:// listeners only (their HTTP connections)", k)
 		}
 		if l.HTTPMaxConns < 0 {
 			bad(in("listener", i, "http_max_conns"), key+".http_max_conns", "%d: want a positive number of connections (0: the default, 1024)", l.HTTPMaxConns)
