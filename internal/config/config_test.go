@@ -799,3 +799,21 @@ func TestKeysOfOtherKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestRequiredDefaultOnListenerWithoutV42: [security] mode = "required"
+// is the default of listeners with V.42; a v42 = "off" listener, which
+// has no V.42 callers, takes no policy from it. Option trial: the
+// shipped example with mode = "required" was refused at its "web"
+// listener (v42 = "off"), as "listener[1].security: security =
+// \"required\" needs V.42", a key the listener did not have. Written on
+// the listener itself it is still refused.
+func TestRequiredDefaultOnListenerWithoutV42(t *testing.T) {
+	const global = "[security]\nmode = \"required\"\n[[listener]]\nname = \"web\"\naddress = \"ws://127.0.0.1:8080/line\"\nv42 = \"off\"\n"
+	if _, err := Parse("c.toml", []byte(global)); err != nil {
+		t.Errorf("global mode = \"required\" with a v42 = \"off\" listener: %v", err)
+	}
+	_, err := Parse("c.toml", []byte(global+"security = \"required\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.toml:7:1: listener[0].security:") {
+		t.Errorf("listener security = \"required\" with v42 = \"off\": error %v, want one at c.toml:7:1", err)
+	}
+}

@@ -311,7 +311,9 @@ func (c *Config) validate(loc *locator) Problems {
 		if !backends[l.Backend] && l.Backend != "demo" {
 			bad(in("listener", i, "backend"), key+".backend", "no backend named %q%s", l.Backend, backendHint(l.Backend, backends))
 		}
-		if l.Security == SecurityRequired && l.V42 == V42Off {
+		if l.Security == SecurityRequired && l.V42 == V42Off && loc.find([]string{"listener", "security"}, i).Line > 0 {
+			// Written on the listener; [security] mode is the default
+			// of listeners with V.42 and means nothing here.
 			bad(in("listener", i, "security"), key+".security", "security = \"required\" needs V.42 (v42 = \"detect\" or \"lapm\")")
 		}
 	}
