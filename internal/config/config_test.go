@@ -817,3 +817,19 @@ func TestRequiredDefaultOnListenerWithoutV42(t *testing.T) {
 		t.Errorf("listener security = \"required\" with v42 = \"off\": error %v, want one at c.toml:7:1", err)
 	}
 }
+
+// TestThrottleZero: throttle_base and throttle_max of "0s" are refused;
+// the throttle took them silently as its defaults, 1 s and 5 min
+// (option trial), where an operator who writes "0s" means no back-off.
+func TestThrottleZero(t *testing.T) {
+	const tail = "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\n"
+	for _, tc := range []struct{ file, want string }{
+		{"[security]\nthrottle_base = \"0s\"\n" + tail, "c.toml:2:1: security.throttle_base: must be more than 0"},
+		{"[security]\nthrottle_base = \"0s\"\nthrottle_max = \"0s\"\n" + tail, "c.toml:3:1: security.throttle_max: must be more than 0"},
+	} {
+		_, err := Parse("c.toml", []byte(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
+		}
+	}
+}

@@ -102,7 +102,14 @@ func (c *Config) validate(loc *locator) Problems {
 	if c.Security.HandshakeDeadline.Duration == 0 {
 		bad(at("security.handshake_deadline"), "security.handshake_deadline", "must be more than 0")
 	}
-	if c.Security.ThrottleMax.Duration < c.Security.ThrottleBase.Duration {
+	// The throttle takes 0 for its defaults (auth.NewThrottle): written
+	// down, it would be read as no back-off.
+	if c.Security.ThrottleBase.Duration == 0 {
+		bad(at("security.throttle_base"), "security.throttle_base", "must be more than 0 (the back-off cannot be turned off)")
+	}
+	if c.Security.ThrottleMax.Duration == 0 {
+		bad(at("security.throttle_max"), "security.throttle_max", "must be more than 0 (the back-off cannot be turned off)")
+	} else if c.Security.ThrottleMax.Duration < c.Security.ThrottleBase.Duration {
 		bad(atFirst("security.throttle_max", "security.throttle_base"), "security.throttle_max", "%v is less than throttle_base %v", c.Security.ThrottleMax, c.Security.ThrottleBase)
 	}
 	if c.Callback.Expiry.Duration <= c.Callback.Delay.Duration {
