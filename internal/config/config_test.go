@@ -833,3 +833,13 @@ func TestThrottleZero(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackBackoffZero: backoff = "0s" is refused; the callback
+// service took it silently as its default, 10 s between attempts
+// (option trial: attempts 10 s apart with backoff = "0s").
+func TestCallbackBackoffZero(t *testing.T) {
+	_, err := Parse("c.toml", []byte("[callback]\nbackoff = \"0s\"\n[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.toml:2:1: callback.backoff: must be more than 0") {
+		t.Errorf("backoff = \"0s\": error %v", err)
+	}
+}

@@ -112,6 +112,10 @@ func (c *Config) validate(loc *locator) Problems {
 	} else if c.Security.ThrottleMax.Duration < c.Security.ThrottleBase.Duration {
 		bad(atFirst("security.throttle_max", "security.throttle_base"), "security.throttle_max", "%v is less than throttle_base %v", c.Security.ThrottleMax, c.Security.ThrottleBase)
 	}
+	if c.Callback.Backoff.Duration == 0 {
+		// callbackd takes 0 for its default, 10 s.
+		bad(at("callback.backoff"), "callback.backoff", "must be more than 0")
+	}
 	if c.Callback.Expiry.Duration <= c.Callback.Delay.Duration {
 		bad(atFirst("callback.expiry", "callback.delay"), "callback.expiry", "%v must be longer than callback.delay %v", c.Callback.Expiry, c.Callback.Delay)
 	}
