@@ -138,6 +138,7 @@ func runAnswer(s scenario, first []byte, commands ...[]byte) answerRun {
 var documentedReasons = map[Reason]bool{
 	ReasonDenied: true, ReasonBusy: true, ReasonCallbackUnavailable: true,
 	ReasonProtocolError: true, ReasonTimeout: true, ReasonVersion: true,
+	ReasonNotOffered: true,
 }
 
 // secretsIn lists the passwords no token or error may carry: the test

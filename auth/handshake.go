@@ -42,6 +42,7 @@ const (
 	ReasonProtocolError       Reason = 4
 	ReasonTimeout             Reason = 5
 	ReasonVersion             Reason = 6
+	ReasonNotOffered          Reason = 7 // Access Security is not run on this line
 )
 
 var reasonNames = map[Reason]string{
@@ -51,6 +52,7 @@ var reasonNames = map[Reason]string{
 	ReasonProtocolError:       "protocol-error",
 	ReasonTimeout:             "timeout",
 	ReasonVersion:             "version",
+	ReasonNotOffered:          "not-offered",
 }
 
 func (r Reason) String() string {

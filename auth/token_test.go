@@ -19,7 +19,7 @@ func TestTokenTypeAndReasonStrings(t *testing.T) {
 		t.Error("TokenType.String")
 	}
 	for r, want := range map[Reason]string{ReasonDenied: "denied", ReasonBusy: "busy", ReasonCallbackUnavailable: "callback-unavailable",
-		ReasonProtocolError: "protocol-error", ReasonTimeout: "timeout", ReasonVersion: "version", 77: "reason(77)"} {
+		ReasonProtocolError: "protocol-error", ReasonTimeout: "timeout", ReasonVersion: "version", ReasonNotOffered: "not-offered", 77: "reason(77)"} {
 		if r.String() != want {
 			t.Errorf("Reason(%d) = %q, want %q", r, r.String(), want)
 		}

@@ -872,6 +872,10 @@ func TestV42AccessSecurityOnListenerWithoutIt(t *testing.T) {
 		link.Close()
 		t.Fatal("Access Security succeeded on a listener with security = \"off\"")
 	}
+	// Told why, not that its version is wrong (it was REJECT version).
+	if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonNotOffered {
+		t.Errorf("call: %v, want REJECT not-offered", err)
+	}
 	<-done
 	recs := waitRecords(t, st, 1)
 	if r := recs[0]; r.Result != store.ResultRefused || r.Reason != `Access Security offered on a listener with security = "off"` {

@@ -103,7 +103,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 		return nil, fmt.Errorf("bridge: LAPM: %w", err)
 	}
 	if call.Listener.Security == config.SecurityOff {
-		_ = auth.RejectInitiate(link, auth.ReasonVersion)
+		_ = auth.RejectInitiate(link, auth.ReasonNotOffered)
 		link.Close()
 		return nil, ErrAccessSecurityOff
 	}

@@ -203,6 +203,8 @@ func dialMessage(err error) string {
 			return "access denied: the gateway refused this user ID and password (a disabled or expired account is refused the same way; each failure makes the next try wait longer)"
 		case auth.ReasonBusy:
 			return "busy: the gateway is checking too many logins at once; try again shortly"
+		case auth.ReasonNotOffered:
+			return "not offered: the gateway does not run Access Security on this line (its operator turned it off); call with --text for its text login, which sends your password as you type it, protected only by the line (TLS or not)"
 		case auth.ReasonCallbackUnavailable:
 			return "no carrier: the gateway calls this account back, and this call could not take the callback: dial with --answer ADDR (the line address registered for the account, e.g. --answer telnet://0.0.0.0:2424); or the gateway cannot place the callback now (another account's callback to the same address is pending, or too many are); or it has no callback service"
 		}

@@ -235,6 +235,7 @@ func TestDialMessages(t *testing.T) {
 		{&auth.RejectError{Reason: auth.ReasonDenied, Authenticated: true}, "access denied: the gateway refused this user ID and password"},
 		{&auth.RejectError{Reason: auth.ReasonBusy}, "busy: the gateway is checking too many logins"},
 		{&auth.RejectError{Reason: auth.ReasonCallbackUnavailable, Authenticated: true}, "dial with --answer ADDR"},
+		{&auth.RejectError{Reason: auth.ReasonNotOffered}, "not offered: the gateway does not run Access Security on this line"},
 		{fmt.Errorf("%w: the gateway answered BUSY and hung up", errBusy), "busy: the gateway answered BUSY: every line is in use, or it holds off"},
 		{errBusy, "busy: the gateway answered BUSY"},
 		{&busyError{}, "busy: the gateway answered BUSY: every line is in use, or it holds off"},

@@ -228,6 +228,8 @@ func classify(err error) (state, detail string) {
 			return "busy", "the gateway is busy; try again later"
 		case auth.ReasonCallbackUnavailable:
 			return "callback", "the gateway cannot call back now"
+		case auth.ReasonNotOffered:
+			return "nov42", "the gateway does not run Access Security on this line (its listener has security = \"off\"); use the text login (?mode=text)"
 		}
 		return "hungup", "the gateway refused the call: " + r.String()
 	}
