@@ -256,3 +256,57 @@ func TestLinkCloseFlushesPaced(t *testing.T) {
 func timeOnLine(n, bitRate int) time.Duration {
 	return time.Duration(n*10) * time.Second / time.Duration(bitRate)
 }
+
+// A caller's keystroke while the gateway floods a 2,400 bit/s line (a BBS
+// user's Ctrl-C during a long listing) is acknowledged within a few
+// seconds, so that a caller with the default T401 of 1 s and N400 10
+// (gateway dial, a modem that does not know the rate) keeps its link. The
+// sender that knows its line rate (Config.LineRate) keeps no more than
+// about pacedWindowTime of frames outstanding: with the paced defaults
+// (N401 256, k 15) a whole window held 16 s of the line ahead of the
+// acknowledgement and of the answers to the caller's polls, and the
+// caller failed the link after ten polls (slow-lines trial: exit 16,
+// "10 polls unanswered", 11 s after one keystroke).
+func TestLinkKeystrokeDuringPacedFlood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := linesim.NewPair(linesim.Config{Seed: 71, Impairments: linesim.Impairments{BitRate: 2400}})
+		gw := Config{Params: pacedParams, T403: -1, LineRate: 2400}
+		caller := Config{Params: fastParams, T403: -1} // T401 1 s
+		lg, lc := openPair(t, context.Background(), a, b, gw, caller)
+		establishPair(t, context.Background(), lg, lc)
+		flood := pattern(12 << 10) // 51 s of the line
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := lg.Write(flood)
+			wrote <- err
+		}()
+		got := make(chan error, 1)
+		go func() {
+			b := make([]byte, len(flood))
+			_, err := io.ReadFull(lc, b)
+			if err == nil && !bytes.Equal(b, flood) {
+				err = io.ErrUnexpectedEOF
+			}
+			got <- err
+		}()
+		time.Sleep(5 * time.Second) // the flood is under way
+		if _, err := lc.Write([]byte{3}); err != nil {
+			t.Fatal(err)
+		}
+		key := make([]byte, 1)
+		if _, err := io.ReadFull(lg, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("caller's read of the flood: %v", err)
+		}
+		if err := <-wrote; err != nil {
+			t.Fatal(err)
+		}
+		if st := lc.Stats(); st.T401Expiries > DefaultN400/2 {
+			t.Errorf("the caller's T401 expired %d times after one keystroke (it fails the link after %d): its acknowledgement waited behind the window", st.T401Expiries, DefaultN400)
+		}
+		lg.Close()
+		lc.Close()
+	})
+}

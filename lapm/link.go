@@ -55,7 +55,10 @@ type Config struct {
 	// MaxXID is the largest XID information field accepted, in octets
 	// (XID frames are not bound by N401); 0 means DefaultMaxXID.
 	MaxXID int
-	// LineRate is the line's bit rate if known (for T401); 0 = unknown.
+	// LineRate is the line's bit rate if known; 0 = unknown. It sets
+	// T401 (T401ForRate) and bounds the I frames the link keeps
+	// outstanding to about PacedWindowTime of the line, fewer than the
+	// negotiated k when those take longer (see PacedWindowTime).
 	LineRate int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -316,7 +319,7 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 	}
 	t402 = min(max(t402, 0), t401/4)
 	l.cfg.T401, l.cfg.T402, l.cfg.T403 = t401, t402, t403
-	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t402: t402, t403: t403, n400: cfg.N400, logf: l.logf, xidMatch: xidResponseMatches})
+	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t402: t402, t403: t403, n400: cfg.N400, lineRate: cfg.LineRate, logf: l.logf, xidMatch: xidResponseMatches})
 	l.enc.FCS = FCS16
 	return l
 }

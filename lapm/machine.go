@@ -105,7 +105,10 @@ type machineConfig struct {
 	// to carry it (see ackLater); 0 acknowledges every I frame at once.
 	t402 time.Duration
 	n400 int
-	logf func(format string, args ...any) // nil: silent
+	// lineRate is the line's bit rate if known (Config.LineRate): it
+	// bounds the frames we keep outstanding (pacedWindow); 0 = unknown.
+	lineRate int
+	logf     func(format string, args ...any) // nil: silent
 	// xidMatch, if set, tells whether resp (an XID response's
 	// information field) answers the outstanding command cmd. V.42 XID
 	// frames carry no sequence number, so a retransmitted command's late
@@ -268,6 +271,9 @@ func (m *machine) setParams(p linkParams) {
 	p.kRx = clamp(p.kRx, 1, 127)
 	if p.n401Tx <= 0 {
 		p.n401Tx = 128
+	}
+	if m.cfg.lineRate > 0 {
+		p.kTx = min(p.kTx, pacedWindow(m.cfg.lineRate, p.n401Tx))
 	}
 	if p.n401Rx <= 0 {
 		p.n401Rx = 128

@@ -35,6 +35,32 @@ func T401ForRate(bitsPerSecond, n401, k int) time.Duration {
 	return d
 }
 
+// PacedWindowTime bounds the line time of the I frames a link whose
+// line rate it knows (Config.LineRate) keeps outstanding: at least two
+// frames (one on the line while the acknowledgement of the other comes
+// back), more while they fit in it, at most the negotiated k. What the
+// link has sent waits on the line ahead of everything it sends after,
+// its acknowledgements of the peer's frames and the answers to the
+// peer's polls included, and the peer does not know the line rate: with
+// the paced defaults (N401 256, k 15) a window held 16 s of a 2,400
+// bit/s line, and a caller with T401 1 s and N400 10 failed the link
+// 11 s after it typed a key during a listing (slow-lines trial). It also
+// bounds the output an interrupt at the backend cannot call back. Two
+// frames of 256 octets take 2.3 s at 2,400 bit/s; at 33,600 bit/s the
+// window of 15 takes 1.2 s and is kept.
+const PacedWindowTime = 2 * time.Second
+
+// pacedWindow is the window a link on a line of bitsPerSecond keeps
+// outstanding with I fields of n401 octets (see PacedWindowTime): frames
+// of the I field and 8 octets of address, control, FCS-32 and flag, plus
+// about 1/62 for zero-bit insertion, in 10-bit start-stop characters (a
+// paced telnet line carries the octets of the HDLC bit stream so).
+func pacedWindow(bitsPerSecond, n401 int) int {
+	frameBits := int64(n401+8) * 10 * 63 / 62
+	frames := int64(PacedWindowTime/time.Second) * int64(bitsPerSecond) / frameBits
+	return int(max(2, min(frames, 127)))
+}
+
 // timerStopped is the zero deadline: the timer is not running.
 var timerStopped time.Time
 
