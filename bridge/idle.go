@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,18 +169,24 @@ func (w *sessionWatch) callerReader(r io.Reader) io.Reader {
 	return activityReader{r: r, w: w}
 }
 
-// callerWriter returns dst, with its writes cut into pieces of one
-// activity check's worth of line time (idle_timeout/8 at lineRate bit/s
-// of 10-bit characters), each counted as activity once written, when
-// lineRate is positive: on a paced line (line_rate) one Write of backend
-// output can take longer than the idle time while octets move all along,
-// and the reads alone would take that for idleness. Toward a link the
-// pieces are whole payloads, so that cutting a Write adds no short I
-// frames. Unpaced (lineRate 0: a Write is quick unless the caller stopped
-// reading) or without an idle limit, dst is returned as it is.
+// callerWriter returns dst as it is on a line at network speed (lineRate
+// 0: a Write is quick unless the caller stopped reading). On a paced line
+// (line_rate) it returns dst in an activityWriter that bounds how much of
+// the backend's output one Write hands the line (lineCommit: the relay
+// reads no more at once) and, with an idle limit, cuts the writes into
+// pieces of one activity check's worth of line time (idle_timeout/8 at
+// lineRate bit/s of 10-bit characters), each counted as activity once
+// written: one Write of backend output can take longer than the idle
+// time while octets move all along, and the reads alone would take that
+// for idleness. Toward a link the pieces are whole payloads, so that
+// cutting a Write adds no short I frames.
 func (w *sessionWatch) callerWriter(dst io.Writer, lineRate int) io.Writer {
-	if w == nil || w.granule == 0 || lineRate <= 0 {
+	if lineRate <= 0 {
 		return dst
+	}
+	a := activityWriter{w: dst, piece: math.MaxInt, commit: lineCommit(lineRate)}
+	if w == nil || w.granule == 0 {
+		return a
 	}
 	piece := max(1, int(int64(lineRate/10)*int64(w.granule)/int64(time.Second)))
 	if ps, ok := dst.(payloadSizer); ok {
@@ -187,7 +194,25 @@ func (w *sessionWatch) callerWriter(dst io.Writer, lineRate int) io.Writer {
 			piece = max(u, piece/u*u)
 		}
 	}
-	return activityWriter{w: dst, watch: w, piece: piece}
+	a.watch, a.piece = w, piece
+	return a
+}
+
+// commitTime is the line time of the backend's output that the relay
+// reads at once for a paced line (lineCommit). What it has read is
+// committed to the caller's line: an interrupt the backend obeys (a BBS
+// user's Ctrl-C, which also flushes what a pty program wrote and the
+// relay had not read) cannot call it back. A modem holds a few hundred
+// octets to a few KiB; 32 KiB reads held 21 s of a 2,400 bit/s line
+// after a Ctrl-C (4 KiB, what one read of a pty returns), and toward a
+// LAPM link 64 payloads of 240 octets 37 s (slow-lines trial).
+const commitTime = time.Second
+
+// lineCommit is the most octets of the backend's output the relay reads
+// at once for a line of lineRate bit/s in 10-bit characters: commitTime
+// of the line, at least one octet.
+func lineCommit(lineRate int) int {
+	return max(1, int(int64(lineRate/10)*int64(commitTime)/int64(time.Second)))
 }
 
 // Preempt passes pump's preemption on to a paced line.
@@ -224,9 +249,10 @@ func (a activityReader) Read(p []byte) (int, error) {
 }
 
 type activityWriter struct {
-	w     io.Writer
-	watch *sessionWatch
-	piece int
+	w      io.Writer
+	watch  *sessionWatch // nil: no idle limit
+	piece  int
+	commit int // see CommitSize
 }
 
 // PayloadSize passes on the payload size of a destination that has one (a
@@ -239,12 +265,16 @@ func (a activityWriter) PayloadSize() int {
 	return 0
 }
 
+// CommitSize is the most octets of the backend's output the relay
+// should read at once for this line (see lineCommit; 0: no bound).
+func (a activityWriter) CommitSize() int { return a.commit }
+
 func (a activityWriter) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		n, err := a.w.Write(p[:min(len(p), a.piece)])
 		written += n
-		if n > 0 {
+		if n > 0 && a.watch != nil {
 			a.watch.touch()
 		}
 		if err != nil {

@@ -55,9 +55,11 @@ const callerWriteGrace = 2 * time.Second
 // backend sent and the gateway read is committed to the line, and an
 // interrupt the backend obeys (a BBS user's Ctrl-C) cannot call it back.
 // 64 payloads of 4080 octets (N401 4096 with the AEAD tag) fill
-// unitBufSize; on a paced line (line_rate; N401 256 by default, 240
-// octets of payload) 64 of them are 15 KiB, 4.6 s at 33,600 bit/s,
-// where a whole unitBufSize was 78 s.
+// unitBufSize. On a paced line (line_rate) every destination gets
+// about a second of the line at most (lineCommit, in whole payloads
+// toward a link: 240 octets at 2,400 bit/s, 3,360 at 33,600): 64
+// payloads of 240 octets (N401 256 by default) were 15 KiB, 4.6 s at
+// 33,600 bit/s but 64 s at 2,400.
 //
 // A destination that sends larger messages whole (a WebSocket line in
 // binary: 64 KiB, as websockify) says so (writeSizer) and gets reads of
@@ -488,6 +490,32 @@ type writeSizer interface{ WriteSize() int }
 // they fit one; for a destination with messages larger than
 // bulkBufSize, one message (up to wideBufSize); otherwise bulkBufSize.
 func bulkSize(dst io.Writer) (int, *sync.Pool) {
+	n, pool := bulkSizeUnbound(dst)
+	return commitBound(dst, n), pool
+}
+
+// commitSizer is a caller's writer on a paced line, which bounds how
+// much of the backend's output the relay reads at once (lineCommit).
+type commitSizer interface{ CommitSize() int }
+
+// commitBound is n bounded by dst's CommitSize, if it has one, in whole
+// payloads (at least one) toward a destination with payload units.
+func commitBound(dst io.Writer, n int) int {
+	cs, ok := dst.(commitSizer)
+	if !ok || cs.CommitSize() <= 0 || cs.CommitSize() >= n {
+		return n
+	}
+	c := cs.CommitSize()
+	if ps, ok := dst.(payloadSizer); ok {
+		if u := ps.PayloadSize(); u > 0 && u <= lapm.MaxN401 {
+			return min(n, max(u, c/u*u))
+		}
+	}
+	return c
+}
+
+// bulkSizeUnbound is bulkSize before the commit bound.
+func bulkSizeUnbound(dst io.Writer) (int, *sync.Pool) {
 	if ps, ok := dst.(payloadSizer); ok {
 		if u := ps.PayloadSize(); u > 0 && u <= lapm.MaxN401 {
 			n := unitFrames * u
@@ -516,14 +544,16 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
 // copyCountClock is copyCount with the clock that times a plain
 // destination's writes (see plainWideSize).
 func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() time.Time) error {
-	small := make([]byte, smallBufSize)
 	size, pool := bulkSize(dst)
+	// On a paced line the small buffer is bounded too (512 octets are 2 s
+	// at 2,400 bit/s).
+	small := make([]byte, min(smallBufSize, commitBound(dst, smallBufSize)))
 	plain := isPlain(dst)
 	var pace linePace // of a plain dst
 	var bulk *[]byte  // from pool
 	take := func() {
 		if plain {
-			size, pool = plainSizes[pace.level].size, plainSizes[pace.level].pool
+			size, pool = commitBound(dst, plainSizes[pace.level].size), plainSizes[pace.level].pool
 		}
 		bulk = pool.Get().(*[]byte)
 	}
@@ -562,7 +592,7 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 		case bulk != nil && nr < len(buf):
 			pool.Put(bulk)
 			bulk, buf = nil, small
-		case plain && bulk != nil && size != plainSizes[pace.level].size:
+		case plain && bulk != nil && size != commitBound(dst, plainSizes[pace.level].size):
 			// The line's pace changed: reads of another size.
 			pool.Put(bulk)
 			take()

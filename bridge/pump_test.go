@@ -801,8 +801,8 @@ func TestV42BulkFromBackendThenCloseCounted(t *testing.T) {
 
 // TestCopyCountPacedLineWithIdleLimit: on a paced line with an idle limit
 // the relay writes through activityWriter, which passes the link's
-// payload size on: bulk reads are still whole payloads, at most
-// unitFrames of them.
+// payload size on: bulk reads are still whole payloads, one second of
+// the line (lineCommit) at most.
 func TestCopyCountPacedLineWithIdleLimit(t *testing.T) {
 	const unit = 240
 	w := &unitWriter{unit: unit}
@@ -811,17 +811,17 @@ func TestCopyCountPacedLineWithIdleLimit(t *testing.T) {
 	if _, ok := dst.(activityWriter); !ok {
 		t.Fatalf("callerWriter on a paced line is %T, want activityWriter", dst)
 	}
-	if size, _ := bulkSize(dst); size != unitFrames*unit {
-		t.Errorf("bulk reads of %d octets through the idle watch, want %d (whole payloads)", size, unitFrames*unit)
+	if size, _ := bulkSize(dst); size != 3360/unit*unit {
+		t.Errorf("bulk reads of %d octets through the idle watch, want %d (whole payloads, 1 s of the line)", size, 3360/unit*unit)
 	}
-	if size, _ := bulkSize(watch.callerWriter(io.Discard, 33600)); size != bulkBufSize {
-		t.Errorf("bulk reads of %d octets for a destination without payloads, want %d", size, bulkBufSize)
+	if size, _ := bulkSize(watch.callerWriter(io.Discard, 33600)); size != 3360 {
+		t.Errorf("bulk reads of %d octets for a destination without payloads, want %d", size, 3360)
 	}
 	// The watch cuts Writes into pieces of line time: whole payloads, so
-	// no piece ends in a short I frame (3.75 s at 33,600 bit/s is 12,600
-	// octets, 52.5 payloads of 240).
+	// no piece ends in a short I frame (0.25 s at 33,600 bit/s is 840
+	// octets, 3.5 payloads of 240).
 	w = &unitWriter{unit: unit}
-	watch = &sessionWatch{granule: 3750 * time.Millisecond}
+	watch = &sessionWatch{granule: 250 * time.Millisecond}
 	var n atomic.Int64
 	r := &sizedReader{answers: []int{smallBufSize, unitBufSize, 100}}
 	if err := copyCount(watch.callerWriter(w, 33600), r, &n); err != io.EOF {
@@ -832,6 +832,55 @@ func TestCopyCountPacedLineWithIdleLimit(t *testing.T) {
 	for i, size := range w.writes[1 : len(w.writes)-1] {
 		if size%unit != 0 {
 			t.Errorf("write %d of %v: %d octets, not whole payloads of %d", i, w.writes, size, unit)
+		}
+	}
+}
+
+// TestCopyCountPacedCommit: on a paced line (line_rate), with or without
+// an idle limit, the relay reads about a second of the line's output at
+// a time (lineCommit), in whole payloads toward a LAPM link: what it has
+// read is committed to the caller, and a Ctrl-C the backend obeys stops
+// the output only after it. With 4 KiB pty reads a Ctrl-C at 2,400
+// bit/s took 21 s to show (and 37 s toward a link with 64 payloads per
+// Write), where a modem holds a few hundred octets (slow-lines trial).
+func TestCopyCountPacedCommit(t *testing.T) {
+	for _, c := range []struct {
+		rate, unit int
+		idle       time.Duration
+		most       int
+	}{
+		{2400, 0, 0, 240},
+		{2400, 0, 30 * time.Minute, 240},
+		{9600, 0, 0, 960},
+		{2400, 240, 0, 240},   // one payload
+		{9600, 240, 0, 960},   // four
+		{33600, 240, 0, 3360}, // fourteen
+		{1200, 240, time.Minute, 240},
+	} {
+		var watch *sessionWatch
+		if c.idle > 0 {
+			watch = &sessionWatch{granule: c.idle / idleGranules}
+		}
+		w := &unitWriter{unit: c.unit}
+		r := &sizedReader{answers: []int{smallBufSize, 4 << 10, bulkBufSize, bulkBufSize, 100}}
+		var n atomic.Int64
+		if err := copyCount(watch.callerWriter(w, c.rate), r, &n); err != io.EOF {
+			t.Fatalf("copyCount: %v", err)
+		}
+		for i, size := range r.sizes {
+			if size > c.most {
+				t.Errorf("%d bit/s, payload %d, idle limit %v: read %d asked for %d octets (%.1f s of the line), want at most %d (reads %v)",
+					c.rate, c.unit, c.idle, i, size, float64(size)*10/float64(c.rate), c.most, compact(r.sizes))
+				break
+			}
+		}
+		if c.unit > 0 { // the first read is the small buffer's, the last the backend's last
+			for i, size := range w.writes[1 : len(w.writes)-1] {
+				if size%c.unit != 0 {
+					t.Errorf("%d bit/s: write %d of %d octets, not whole payloads of %d", c.rate, i, size, c.unit)
+					break
+				}
+			}
 		}
 	}
 }
