@@ -262,7 +262,7 @@ func timeOnLine(n, bitRate int) time.Duration {
 // seconds, so that a caller with the default T401 of 1 s and N400 10
 // (gateway dial, a modem that does not know the rate) keeps its link. The
 // sender that knows its line rate (Config.LineRate) keeps no more than
-// about pacedWindowTime of frames outstanding: with the paced defaults
+// about PacedWindowTime of frames outstanding: with the paced defaults
 // (N401 256, k 15) a whole window held 16 s of the line ahead of the
 // acknowledgement and of the answers to the caller's polls, and the
 // caller failed the link after ten polls (slow-lines trial: exit 16,
@@ -309,4 +309,16 @@ func TestLinkKeystrokeDuringPacedFlood(t *testing.T) {
 		lg.Close()
 		lc.Close()
 	})
+}
+
+// TestPacedWindow: the frames a paced link keeps in flight, per line
+// rate (docs/operators.md quotes these).
+func TestPacedWindow(t *testing.T) {
+	for _, c := range []struct{ rate, n401, want int }{
+		{300, 256, 2}, {2400, 256, 2}, {9600, 256, 10}, {33600, 256, 37}, {115200, 256, 127}, {9600, 64, 39},
+	} {
+		if got := pacedWindow(c.rate, c.n401); got != c.want {
+			t.Errorf("pacedWindow(%d, %d) = %d, want %d", c.rate, c.n401, got, c.want)
+		}
+	}
 }
