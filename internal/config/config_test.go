@@ -500,6 +500,12 @@ address = "telnet://127.0.0.1:2327"
 v42 = "off"
 backend = "sh"
 [[listener]]
+name = "lapm-unused"
+address = "telnet://127.0.0.1:2329"
+v42 = "off"
+lapm_k = 7
+backend = "sh"
+[[listener]]
 name = "v42-no-text"
 address = "telnet://0.0.0.0:2328"
 text_login = "off"
@@ -529,13 +535,14 @@ command = ["/bin/sh"]
 		`listener "any-origin": allowed_origins = ["*"] on ws://0.0.0.0:8082/line: any web page`,
 		`listener "any-origin-proxied": allowed_origins = ["*"] on ws://127.0.0.1:8084/line: any web page`,
 		`listener "no-way-in": v42 = "off" and text_login = "off": it refuses every caller`,
-		`listener "plain-secure": v42 = "off" and text_login = "secure" on telnet://0.0.0.0:2326, a line without TLS: it refuses every caller`} {
+		`listener "plain-secure": v42 = "off" and text_login = "secure" on telnet://0.0.0.0:2326, a line without TLS: it refuses every caller`,
+		`listener "lapm-unused": lapm_n401, lapm_k, lapm_fcs32 and lapm_srej do nothing with v42 = "off"`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings\n%s\nlack\n%s", w, want)
 		}
 	}
-	if n := len(c.Warnings()); n != 8 {
-		t.Errorf("%d warnings, want 8:\n%s", n, w)
+	if n := len(c.Warnings()); n != 9 {
+		t.Errorf("%d warnings, want 9:\n%s", n, w)
 	}
 
 	// No users file yet: every login would be denied.
@@ -792,6 +799,8 @@ func TestKeysOfOtherKinds(t *testing.T) {
 		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"telnet\"\naddress = \"127.0.0.1:1\"\ndir = \"/tmp\"\n", "c.toml:9:1: backend[0].dir:"},
 		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nhttp_max_conns = 10\n", "c.toml:4:1: listener[0].http_max_conns:"},
 		{"[[listener]]\nname = \"m\"\naddress = \"tcp://127.0.0.1:2323\"\nhttp_max_conns_per_source = 10\n", "c.toml:4:1: listener[0].http_max_conns_per_source:"},
+		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\nterm = \"ansi\"\n", "c.toml:9:1: backend[0].term:"},
+		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"demo\"\nterm = \"ansi\"\n", "c.toml:8:1: backend[0].term:"},
 	} {
 		_, err := Parse("c.toml", []byte(tc.file))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

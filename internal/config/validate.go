@@ -155,6 +155,11 @@ func (c *Config) validate(loc *locator) Problems {
 				bad(in("backend", i, "dir"), key+".dir", "dir applies to pty backends only (the program's working directory)")
 			}
 		}
+		if (b.Type == BackendTCP || b.Type == BackendDemo) && loc.find([]string{"backend", "term"}, i).Line > 0 {
+			// A raw TCP service and the demo board are told no
+			// terminal type (the default, vt100, is filled in for all).
+			bad(in("backend", i, "term"), key+".term", "term applies to pty and telnet backends only (the program's TERM, the terminal type offered)")
+		}
 		switch b.Type {
 		case "":
 			bad(in("backend", i, "type"), key+".type", "missing type (tcp, telnet, pty or demo)")
@@ -469,6 +474,11 @@ func (c *Config) Warnings() []string {
 		}
 		if slices.Contains(l.AllowedOrigins, "*") && (!l.Loopback() || len(l.TrustedProxies) > 0) {
 			w = append(w, fmt.Sprintf("listener %q: allowed_origins = [\"*\"] on %s: any web page a user visits can open calls here from their browser (cross-site WebSocket); list your page's origin instead", l.Name, l.Address))
+		}
+		if l.V42 == V42Off && (l.LAPMN401 != 0 || l.LAPMK != 0 || l.LAPMFCS32 != nil || l.LAPMSREJ != nil) {
+			// A warning, not a refusal: v42 = "off" may be a listener's
+			// state for a while, its LAPM settings kept for later.
+			w = append(w, fmt.Sprintf("listener %q: lapm_n401, lapm_k, lapm_fcs32 and lapm_srej do nothing with v42 = \"off\" (no caller gets LAPM there)", l.Name))
 		}
 		if l.V42 == V42Off {
 			// No way in: every caller is refused at the text login.
