@@ -88,6 +88,13 @@ func v42Login(ctx context.Context, conn auth.XIDConn, user, pw string, hostKey [
 // v42DialOffer is v42Dial with the caller's LAPM offer.
 func v42DialOffer(t *testing.T, s *Server, user, pw string, hostKey []byte, offer lapm.LinkParams) (*lapm.Link, <-chan struct{}, error) {
 	t.Helper()
+	return v42DialTransform(t, s, user, pw, hostKey, offer, nil)
+}
+
+// v42DialTransform is v42DialOffer with the data phase's transform
+// passed through wrap (nil: as it is).
+func v42DialTransform(t *testing.T, s *Server, user, pw string, hostKey []byte, offer lapm.LinkParams, wrap func(lapm.Transform) lapm.Transform) (*lapm.Link, <-chan struct{}, error) {
+	t.Helper()
 	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "v42"})
 	done := make(chan struct{})
 	go func() {
@@ -103,7 +110,11 @@ func v42DialOffer(t *testing.T, s *Server, user, pw string, hostKey []byte, offe
 			link.Close()
 			return nil, done, err
 		}
-		link.SetTransform(cr.Transform)
+		var tr lapm.Transform = cr.Transform
+		if wrap != nil {
+			tr = wrap(tr)
+		}
+		link.SetTransform(tr)
 	}
 	if err := link.Establish(ctx); err != nil {
 		link.Close()
@@ -805,25 +816,15 @@ func TestV42TamperedPayloadRecordedAsError(t *testing.T) {
 	addr := tcpBackendServer(t, echoHandler)
 	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}},
 		config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
-	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "v42"})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.HandleLine("test", b)
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	link := v42Originate(ctx, t, a, lapm.LinkParams{})
-	defer link.Close()
-	cr, err := v42Login(ctx, link, "vic", "pw", key.Public)
+	var tr *tamperSeal
+	link, done, err := v42DialTransform(t, s, "vic", "pw", key.Public, lapm.LinkParams{}, func(in lapm.Transform) lapm.Transform {
+		tr = &tamperSeal{Transform: in}
+		return tr
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &tamperSeal{Transform: cr.Transform}
-	link.SetTransform(tr)
-	if err := link.Establish(ctx); err != nil {
-		t.Fatal(err)
-	}
+	defer link.Close()
 	if _, err := io.WriteString(link, "first, intact"); err != nil {
 		t.Fatal(err)
 	}
