@@ -251,19 +251,30 @@ func (s *exhaustedSealer) Seal(dst, plain []byte) []byte {
 	return s.sealer.Seal(dst, plain)
 }
 
+// transformPair is two links on a clean line (N401 256, k 15), opened
+// and not yet established, for the transform tests; both are closed as
+// the test ends.
+func transformPair(t *testing.T) (context.Context, *Link, *Link) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	a, b := linesim.NewPair(linesim.Config{Seed: 5})
+	cfg := Config{Params: LinkParams{N401: 256, K: 15}}
+	la, lb := openPair(t, ctx, a, b, cfg, cfg)
+	t.Cleanup(func() {
+		la.Close()
+		lb.Close()
+	})
+	return ctx, la, lb
+}
+
 // TestLinkWriteTransformExhausted: when the transform stops sealing, Write
 // fails with ErrTransform, counts only what was queued, and no empty or
 // unsealed frame reaches the peer (its Open would see it).
 func TestLinkWriteTransformExhausted(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	checkBufs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a, b := linesim.NewPair(linesim.Config{Seed: 5})
-	cfg := Config{Params: LinkParams{N401: 256, K: 15}}
-	la, lb := openPair(t, ctx, a, b, cfg, cfg)
-	defer la.Close()
-	defer lb.Close()
+	ctx, la, lb := transformPair(t)
 	la.SetTransform(&exhaustedSealer{left: 3})
 	lb.SetTransform(&sealer{})
 	establishPair(t, ctx, la, lb)
@@ -293,13 +304,7 @@ func TestLinkWriteTransformExhausted(t *testing.T) {
 func TestLinkRefusedPayload(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	checkBufs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a, b := linesim.NewPair(linesim.Config{Seed: 5})
-	cfg := Config{Params: LinkParams{N401: 256, K: 15}}
-	la, lb := openPair(t, ctx, a, b, cfg, cfg)
-	defer la.Close()
-	defer lb.Close()
+	ctx, la, lb := transformPair(t)
 	lb.SetTransform(&sealer{})
 	establishPair(t, ctx, la, lb)
 	if _, err := la.Write([]byte("not sealed")); err != nil {
