@@ -158,14 +158,7 @@ func TestFail2banFilters(t *testing.T) {
 		if err := os.WriteFile(g.cfgPath, []byte(strings.Replace(string(conf), `format = "json"`, `format = "console"`, 1)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		g.log = &syncBuffer{}
-		g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
-		g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
-		if err := g.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		g.done = make(chan error, 1)
-		go func() { g.done <- g.cmd.Wait() }()
+		g.launch()
 		wait := func(s string) {
 			deadline := time.Now().Add(20 * time.Second)
 			for !strings.Contains(g.log.String(), s) && time.Now().Before(deadline) {

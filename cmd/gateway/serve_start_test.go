@@ -178,14 +178,7 @@ func TestServeSIGHUPDuringStart(t *testing.T) {
 	}
 	g := newGateway(t, gwOpts{})
 	g.stop()
-	g.log = &syncBuffer{}
-	g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
-	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	g.done = make(chan error, 1)
-	go func() { g.done <- g.cmd.Wait() }()
+	g.launch()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(g.log.String(), `"msg":"starting"`) {
 		if time.Now().After(deadline) {

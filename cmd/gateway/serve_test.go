@@ -251,6 +251,14 @@ func (g *testGateway) writeUsers(users map[string]string) {
 
 func (g *testGateway) start() {
 	g.t.Helper()
+	g.launch()
+	g.waitLog(`"msg":"answering"`)
+}
+
+// launch starts the daemon on its configuration, with a fresh log, and
+// does not wait for it to answer.
+func (g *testGateway) launch() {
+	g.t.Helper()
 	g.log = &syncBuffer{}
 	g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
@@ -260,7 +268,6 @@ func (g *testGateway) start() {
 	}
 	g.done = make(chan error, 1)
 	go func() { g.done <- g.cmd.Wait() }()
-	g.waitLog(`"msg":"answering"`)
 }
 
 // stop ends the daemon (SIGTERM) and waits for it.
