@@ -91,6 +91,7 @@ func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error
 		return nil, fmt.Errorf("%w: %s: pty: %v", ErrBackendUnavailable, b.argv[0], err)
 	}
 	c := &ptyConn{ptmx: ptmx, cmd: cmd, pgid: cmd.Process.Pid, exited: make(chan struct{})}
+	c.packet = packetMode(ptmx)
 	go c.reap()
 	return c, nil
 }
@@ -139,7 +140,27 @@ type ptyConn struct {
 	// descriptor must not happen. ptmxClosed is set under it.
 	sizeMu     sync.Mutex
 	ptmxClosed bool
+
+	// Packet mode (TIOCPKT, see packetMode): each read of the master
+	// starts with a status octet. Read's alone, as the pump reads from
+	// one goroutine: stopped while the terminal's output is stopped
+	// (the caller's Ctrl-S, IXON), held the output read meanwhile,
+	// readErr the master's error, returned once held is out.
+	packet  bool
+	stopped bool
+	held    []byte
+	readErr error
+	small   [64]byte
 }
+
+// The status octet of a read in packet mode (tty_ioctl(4): the same
+// values on Linux and the BSDs).
+const (
+	pktData       = 0x00 // data follows
+	pktFlushWrite = 0x02 // the terminal's output queue was flushed
+	pktStop       = 0x04 // output stopped (Ctrl-S)
+	pktStart      = 0x08 // output restarted (Ctrl-Q)
+)
 
 // hangUp sends SIGHUP (and SIGCONT, so stopped jobs see it) to the
 // process group once, and reports when it did.
@@ -177,7 +198,68 @@ const ptyExitDrain = 200 * time.Millisecond
 // misses): it holds the terminal open, and the caller sat on a dead
 // line until they hung up (telnet-clients trial). telnetd and sshd end
 // the session when the shell exits; so does the gateway.
+//
+// In packet mode the output read while the terminal is stopped (the
+// caller typed Ctrl-S, as a program in cooked mode leaves IXON on) is
+// held until it is started again, and dropped if the terminal flushes
+// its output (an interrupt, without NOFLSH): the octets the master held
+// when the terminal stopped would otherwise still reach the caller,
+// about 4 KiB, 17 s of a 2,400 bit/s line (slow-lines trial: Ctrl-S
+// stopped nothing a caller could see). telnetd reads its pty so too.
 func (c *ptyConn) Read(p []byte) (int, error) {
+	if !c.packet {
+		return c.readMaster(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if !c.stopped && len(c.held) > 0 {
+			n := copy(p, c.held)
+			c.held = c.held[n:]
+			if len(c.held) == 0 {
+				c.held = nil
+			}
+			return n, nil
+		}
+		if c.readErr != nil {
+			return 0, c.readErr
+		}
+		buf := p
+		if len(buf) < 2 {
+			buf = c.small[:] // room for the status octet and data
+		}
+		n, err := c.readMaster(buf)
+		if n > 0 {
+			switch st := buf[0]; {
+			case st == pktData && n == 1:
+			case st == pktData && !c.stopped && len(buf) == len(p):
+				return copy(p, p[1:n]), nil
+			case st == pktData:
+				c.held = append(c.held, buf[1:n]...)
+			default:
+				if st&pktFlushWrite != 0 {
+					c.held = nil
+				}
+				if st&pktStop != 0 {
+					c.stopped = true
+				}
+				if st&pktStart != 0 {
+					c.stopped = false
+				}
+			}
+		}
+		if err != nil {
+			// What is held goes out first, stopped or not: the
+			// program has gone (or the call ends).
+			c.readErr, c.stopped = err, false
+		}
+	}
+}
+
+// readMaster reads the master as Read says, in packet mode with the
+// status octet first.
+func (c *ptyConn) readMaster(p []byte) (int, error) {
 	exited := false
 	select {
 	case <-c.exited:

@@ -37,3 +37,12 @@ func pollable(f *os.File) (*os.File, error) {
 	// A non-blocking descriptor: os.NewFile puts it on the poller.
 	return os.NewFile(uintptr(fd), f.Name()), nil
 }
+
+// packetMode puts the pty master f in packet mode (TIOCPKT), and reports
+// whether it did: ptyConn.Read then holds output while the terminal is
+// stopped. Linux only, where the tests run it.
+func packetMode(f *os.File) bool {
+	var err error
+	cerr := withFD(f, func(fd int) { err = unix.IoctlSetPointerInt(fd, unix.TIOCPKT, 1) })
+	return cerr == nil && err == nil
+}
