@@ -213,7 +213,20 @@ func (c *ptyConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	tried := false
 	for {
+		if !c.stopped && len(c.held) > 0 && c.readErr == nil && !tried {
+			// While what was held goes out (a paced line takes a
+			// while), a Ctrl-S or an interrupt's flush that came
+			// since still applies to it: take what the master has
+			// now, without waiting, once a Read (a short read: the
+			// held octets drain faster than they grow).
+			tried = true
+			if n, ok := tryRead(c.ptmx, c.small[:]); ok {
+				c.status(c.small[:n])
+				continue
+			}
+		}
 		if !c.stopped && len(c.held) > 0 {
 			n := copy(p, c.held)
 			c.held = c.held[n:]
@@ -230,30 +243,36 @@ func (c *ptyConn) Read(p []byte) (int, error) {
 			buf = c.small[:] // room for the status octet and data
 		}
 		n, err := c.readMaster(buf)
+		if n > 1 && buf[0] == pktData && !c.stopped && len(buf) == len(p) {
+			return copy(p, p[1:n]), nil
+		}
 		if n > 0 {
-			switch st := buf[0]; {
-			case st == pktData && n == 1:
-			case st == pktData && !c.stopped && len(buf) == len(p):
-				return copy(p, p[1:n]), nil
-			case st == pktData:
-				c.held = append(c.held, buf[1:n]...)
-			default:
-				if st&pktFlushWrite != 0 {
-					c.held = nil
-				}
-				if st&pktStop != 0 {
-					c.stopped = true
-				}
-				if st&pktStart != 0 {
-					c.stopped = false
-				}
-			}
+			c.status(buf[:n])
 		}
 		if err != nil {
 			// What is held goes out first, stopped or not: the
 			// program has gone (or the call ends).
 			c.readErr, c.stopped = err, false
 		}
+	}
+}
+
+// status takes one packet-mode read of the master, b: output is held,
+// a status octet stops, restarts or flushes what is held.
+func (c *ptyConn) status(b []byte) {
+	st := b[0]
+	if st == pktData {
+		c.held = append(c.held, b[1:]...)
+		return
+	}
+	if st&pktFlushWrite != 0 {
+		c.held = nil
+	}
+	if st&pktStop != 0 {
+		c.stopped = true
+	}
+	if st&pktStart != 0 {
+		c.stopped = false
 	}
 }
 

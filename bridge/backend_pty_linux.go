@@ -46,3 +46,21 @@ func packetMode(f *os.File) bool {
 	cerr := withFD(f, func(fd int) { err = unix.IoctlSetPointerInt(fd, unix.TIOCPKT, 1) })
 	return cerr == nil && err == nil
 }
+
+// tryRead reads the master f into p if it has something now, without
+// waiting (f is non-blocking, on the poller); ok is false when it has
+// nothing or the read failed (the next blocking read reports that).
+func tryRead(f *os.File, p []byte) (n int, ok bool) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = unix.Read(int(fd), p)
+		return true // do not wait for readiness
+	}); err != nil || rerr != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
+}
