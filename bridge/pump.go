@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -545,15 +546,16 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
 // destination's writes (see plainWideSize).
 func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() time.Time) error {
 	size, pool := bulkSize(dst)
-	// On a paced line the small buffer is bounded too (512 octets are 2 s
-	// at 2,400 bit/s).
-	small := make([]byte, min(smallBufSize, commitBound(dst, smallBufSize)))
+	// On a paced line every read is bounded (math.MaxInt: no bound), the
+	// small buffer's too (512 octets are 2 s at 2,400 bit/s).
+	limit := commitBound(dst, math.MaxInt)
+	small := make([]byte, min(smallBufSize, limit))
 	plain := isPlain(dst)
 	var pace linePace // of a plain dst
 	var bulk *[]byte  // from pool
 	take := func() {
 		if plain {
-			size, pool = commitBound(dst, plainSizes[pace.level].size), plainSizes[pace.level].pool
+			size, pool = min(plainSizes[pace.level].size, limit), plainSizes[pace.level].pool
 		}
 		bulk = pool.Get().(*[]byte)
 	}
@@ -592,7 +594,7 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 		case bulk != nil && nr < len(buf):
 			pool.Put(bulk)
 			bulk, buf = nil, small
-		case plain && bulk != nil && size != commitBound(dst, plainSizes[pace.level].size):
+		case plain && bulk != nil && size != min(plainSizes[pace.level].size, limit):
 			// The line's pace changed: reads of another size.
 			pool.Put(bulk)
 			take()
