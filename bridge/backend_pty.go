@@ -215,19 +215,20 @@ func (c *ptyConn) Read(p []byte) (int, error) {
 	}
 	tried := false
 	for {
-		if !c.stopped && len(c.held) > 0 && c.readErr == nil && !tried {
-			// While what was held goes out (a paced line takes a
-			// while), a Ctrl-S or an interrupt's flush that came
-			// since still applies to it: take what the master has
-			// now, without waiting, once a Read (a short read: the
-			// held octets drain faster than they grow).
-			tried = true
-			if n, ok := tryRead(c.ptmx, c.small[:]); ok {
-				c.status(c.small[:n])
-				continue
-			}
-		}
 		if !c.stopped && len(c.held) > 0 {
+			if c.readErr == nil && !tried {
+				// While what was held goes out (a paced line takes
+				// a while), a Ctrl-S or an interrupt's flush that
+				// came since still applies to it: take what the
+				// master has now, without waiting, once a Read (64
+				// octets at most: the held octets drain faster than
+				// they grow).
+				tried = true
+				if n, ok := tryRead(c.ptmx, c.small[:]); ok {
+					c.status(c.small[:n])
+					continue
+				}
+			}
 			n := copy(p, c.held)
 			c.held = c.held[n:]
 			if len(c.held) == 0 {
