@@ -24,10 +24,7 @@ func T401ForRate(bitsPerSecond, n401, k int) time.Duration {
 	if bitsPerSecond <= 0 {
 		return DefaultT401
 	}
-	// A frame on the wire: info + 2 control + address + FCS-32 + flag, plus
-	// about 1/62 for zero-bit insertion on random data.
-	frameBits := (n401 + 8) * 8 * 63 / 62
-	d := time.Duration(frameBits*(k+1)) * time.Second / time.Duration(bitsPerSecond)
+	d := time.Duration(frameBits(n401, 8)*(k+1)) * time.Second / time.Duration(bitsPerSecond)
 	d += 200 * time.Millisecond
 	if d < DefaultT401 {
 		d = DefaultT401
@@ -54,14 +51,20 @@ func T401ForRate(bitsPerSecond, n401, k int) time.Duration {
 const PacedWindowTime = 3 * time.Second
 
 // pacedWindow is the window a link on a line of bitsPerSecond keeps
-// outstanding with I fields of n401 octets (see PacedWindowTime): frames
-// of the I field and 8 octets of address, control, FCS-32 and flag, plus
-// about 1/62 for zero-bit insertion, in 10-bit start-stop characters (a
-// paced telnet line carries the octets of the HDLC bit stream so).
+// outstanding with I fields of n401 octets (see PacedWindowTime), in
+// 10-bit start-stop characters (a paced telnet line carries the octets
+// of the HDLC bit stream so).
 func pacedWindow(bitsPerSecond, n401 int) int {
-	frameBits := int64(n401+8) * 10 * 63 / 62
-	frames := int64(PacedWindowTime/time.Second) * int64(bitsPerSecond) / frameBits
-	return int(max(2, min(frames, 127)))
+	frames := int64(PacedWindowTime/time.Second) * int64(bitsPerSecond) / int64(frameBits(n401, 10))
+	return int(max(2, min(frames, MaxK)))
+}
+
+// frameBits is the line time, in bits, of an I frame of n401 octets
+// with bitsPerOctet bits an octet: the field, 8 octets of address,
+// control, FCS-32 and flag, plus about 1/62 for zero-bit insertion on
+// random data.
+func frameBits(n401, bitsPerOctet int) int {
+	return (n401 + 8) * bitsPerOctet * 63 / 62
 }
 
 // timerStopped is the zero deadline: the timer is not running.
