@@ -752,21 +752,31 @@ func TestConnectTimeoutZero(t *testing.T) {
 	}
 }
 
+// parseCase is a configuration file and what its Parse error must hold.
+type parseCase struct{ file, want string }
+
+// wantParseErrors checks that each file fails Parse with its want in
+// the error.
+func wantParseErrors(t *testing.T, cases []parseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		_, err := Parse("c.toml", []byte(tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
+		}
+	}
+}
+
 // TestRelatedKeyPosition: a problem between two keys, one of them left
 // at its default, points at the one written (option trial:
 // throttle_base = "10m" was reported as "c.toml: security.throttle_max:
 // ...", without a line, naming a key the file did not have).
 func TestRelatedKeyPosition(t *testing.T) {
 	const tail = "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\n"
-	for _, tc := range []struct{ file, want string }{
+	wantParseErrors(t, []parseCase{
 		{"[security]\nthrottle_base = \"10m\"\n" + tail, "c.toml:2:1: security.throttle_max: 5m0s is less than throttle_base 10m0s"},
 		{"[callback]\nexpiry = \"20s\"\n" + tail, "c.toml:2:1: callback.handshake_timeout: 30s out of range"},
-	} {
-		_, err := Parse("c.toml", []byte(tc.file))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
-		}
-	}
+	})
 }
 
 // TestBackendTermChecked: a backend's term must be a terminfo name, as
@@ -794,19 +804,14 @@ func TestBackendTermChecked(t *testing.T) {
 // backend and http_max_conns on a telnet:// listener passed gateway
 // check and did nothing.
 func TestKeysOfOtherKinds(t *testing.T) {
-	for _, tc := range []struct{ file, want string }{
+	wantParseErrors(t, []parseCase{
 		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\nenv = [\"A=b\"]\n", "c.toml:9:1: backend[0].env:"},
 		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"telnet\"\naddress = \"127.0.0.1:1\"\ndir = \"/tmp\"\n", "c.toml:9:1: backend[0].dir:"},
 		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nhttp_max_conns = 10\n", "c.toml:4:1: listener[0].http_max_conns:"},
 		{"[[listener]]\nname = \"m\"\naddress = \"tcp://127.0.0.1:2323\"\nhttp_max_conns_per_source = 10\n", "c.toml:4:1: listener[0].http_max_conns_per_source:"},
 		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\nterm = \"ansi\"\n", "c.toml:9:1: backend[0].term:"},
 		{"[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbackend = \"b\"\n[[backend]]\nname = \"b\"\ntype = \"demo\"\nterm = \"ansi\"\n", "c.toml:8:1: backend[0].term:"},
-	} {
-		_, err := Parse("c.toml", []byte(tc.file))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
-		}
-	}
+	})
 }
 
 // TestRequiredDefaultOnListenerWithoutV42: [security] mode = "required"
@@ -832,15 +837,10 @@ func TestRequiredDefaultOnListenerWithoutV42(t *testing.T) {
 // (option trial), where an operator who writes "0s" means no back-off.
 func TestThrottleZero(t *testing.T) {
 	const tail = "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\n"
-	for _, tc := range []struct{ file, want string }{
+	wantParseErrors(t, []parseCase{
 		{"[security]\nthrottle_base = \"0s\"\n" + tail, "c.toml:2:1: security.throttle_base: must be more than 0"},
 		{"[security]\nthrottle_base = \"0s\"\nthrottle_max = \"0s\"\n" + tail, "c.toml:3:1: security.throttle_max: must be more than 0"},
-	} {
-		_, err := Parse("c.toml", []byte(tc.file))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want %q", tc.file, err, tc.want)
-		}
-	}
+	})
 }
 
 // TestCallbackBackoffZero: backoff = "0s" is refused; the callback
