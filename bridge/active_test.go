@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -287,41 +288,33 @@ func TestV42ForgedResponseRecordedAsError(t *testing.T) {
 	}
 }
 
-// lines collects log lines.
-type lines struct {
-	mu sync.Mutex
-	l  []string
-}
-
-func (l *lines) Printf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.l = append(l.l, fmt.Sprintf(format, args...))
-}
-
 // TestV42LogLinesNameTheCall: the link's protocol log lines end with the
 // call's session and address, so that lines of many links can be told
-// apart (a hostile-peer trial could not).
+// apart (a hostile-peer trial could not), and carry them as fields, so
+// that `jq 'select(.session==N)'` finds them (an operations trial could
+// not).
 func TestV42LogLinesNameTheCall(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"vic": "pw"}})
-	log := &lines{}
-	s.v42.(*LAPMAnswerer).Logger = log
+	core, logs := observer.New(zap.DebugLevel)
+	s.v42.(*LAPMAnswerer).Logger = zap.New(core)
 	link, done, err := v42Dial(t, s, "vic", "pw", key.Public)
 	if err != nil {
 		t.Fatal(err)
 	}
 	link.Close()
 	<-done
-	n := records(t, st)[0].Session
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	if len(log.l) == 0 {
+	rec := records(t, st)[0]
+	if logs.Len() == 0 {
 		t.Fatal("no log lines")
 	}
-	for _, l := range log.l {
-		if !strings.HasSuffix(l, ")") || !strings.Contains(l, fmt.Sprintf(" (session %d, ", n)) {
-			t.Errorf("line without its call: %q", l)
+	for _, e := range logs.All() {
+		f := e.ContextMap()
+		if !strings.HasSuffix(e.Message, fmt.Sprintf(" (session %d, %s)", rec.Session, rec.Remote)) {
+			t.Errorf("line without its call: %q", e.Message)
+		}
+		if f["session"] != rec.Session || f["remote"] != rec.Remote || f["listener"] != rec.Listener || e.Level != zap.DebugLevel {
+			t.Errorf("line %q at %v with fields %v, want debug with session %d, remote %s, listener %s", e.Message, e.Level, f, rec.Session, rec.Remote, rec.Listener)
 		}
 	}
 }
@@ -352,5 +345,48 @@ func TestOperatorHangUpLogNamesUser(t *testing.T) {
 	hung := logs.FilterMessage("operator hangs up the call").All()
 	if len(hung) != 1 || hung[0].ContextMap()["user"] != "alice" {
 		t.Fatalf("log lines: %+v", hung)
+	}
+}
+
+// TestLineLogLinesCarryTheCall: a telnet line's own debug lines (here an
+// unknown telnet command from the caller) go to the call's logger once
+// the call has its number: fields session, listener, remote and
+// transport, "(session N)" at the end of the text. Regression: they
+// named the call only in the text.
+func TestLineLogLinesCarryTheCall(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	core, logs := observer.New(zap.DebugLevel)
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"t": "pw"}}, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	conn := dialGateway(t, g)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	// The prompt comes after the session number (the banner names it).
+	if _, err := bufio.NewReader(conn).ReadString(':'); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte{255, 7}); err != nil { // IAC 7: no such command
+		t.Fatal(err)
+	}
+	var e observer.LoggedEntry
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if l := logs.FilterMessageSnippet("unknown telnet command").All(); len(l) > 0 {
+			e = l[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no log line for the unknown command")
+		}
+	}
+	f := e.ContextMap()
+	n, ok := f["session"].(uint64)
+	if !ok || !strings.HasSuffix(e.Message, fmt.Sprintf(" (session %d)", n)) || f["listener"] != "test" || f["remote"] != conn.LocalAddr().String() || f["transport"] == nil {
+		t.Errorf("line %q with fields %v, want the call's session, listener, remote and transport", e.Message, f)
 	}
 }

@@ -30,7 +30,8 @@ func TestAuthDenialNamesSession(t *testing.T) {
 		// Its parts as fields too, for a JSON log (operator trial:
 		// they were only in the message).
 		got := e.ContextMap()
-		if got["user"] != "alice" || got["remote"] != recs[0].Remote || got["reason"] != "wrong password" || got["session"] != recs[0].Session {
+		if got["user"] != "alice" || got["remote"] != recs[0].Remote || got["reason"] != "wrong password" || got["session"] != recs[0].Session ||
+			got["listener"] != recs[0].Listener || got["transport"] != recs[0].Line {
 			t.Errorf("denial line's fields %v", got)
 		}
 		return

@@ -121,33 +121,40 @@ func noteDenial(next func(context.Context, auth.Denial)) func(context.Context, a
 	}
 }
 
-// sessionKey is the context key of the session number of the call a
-// login is made in.
-type sessionKey struct{}
+// loginCallKey is the context key of the call a login is made in
+// (loginCall), for the verifier's log lines.
+type loginCallKey struct{}
 
-// withSession returns ctx carrying the call's session number, for the
+// loginCall names the call a login is made in.
+type loginCall struct {
+	session             uint64
+	listener, transport string
+}
+
+// withCall returns ctx carrying the call a login is made in, for the
 // verifier's log lines.
-func withSession(ctx context.Context, n uint64) context.Context {
-	return context.WithValue(ctx, sessionKey{}, n)
+func withCall(ctx context.Context, c loginCall) context.Context {
+	return context.WithValue(ctx, loginCallKey{}, c)
 }
 
 // denialLogger logs each denial to log with "(session N)" after the line
-// made in a call (withSession), so that a denial can be found with its
-// call record, and its parts as fields.
+// made in a call (withCall), so that a denial can be found with its
+// call record, and its parts as fields: user, remote, reason and, in a
+// call, session, listener and transport, as the call's own lines have.
 func denialLogger(log *zap.Logger) func(context.Context, auth.Denial) {
 	if log == nil {
 		return func(context.Context, auth.Denial) {}
 	}
 	return func(ctx context.Context, d auth.Denial) {
 		msg := d.Line
-		fields := make([]zap.Field, 0, 4)
+		fields := make([]zap.Field, 0, 6)
 		if d.User != "" {
 			fields = append(fields, zap.String("user", d.User))
 		}
 		fields = append(fields, zap.String("remote", d.Source), zap.String("reason", d.Reason))
-		if n, ok := ctx.Value(sessionKey{}).(uint64); ok {
-			msg += fmt.Sprintf(" (session %d)", n)
-			fields = append(fields, zap.Uint64("session", n))
+		if c, ok := ctx.Value(loginCallKey{}).(loginCall); ok {
+			msg += fmt.Sprintf(" (session %d)", c.session)
+			fields = append(fields, zap.Uint64("session", c.session), zap.String("listener", c.listener), zap.String("transport", c.transport))
 		}
 		log.Info(msg, fields...)
 	}

@@ -301,9 +301,9 @@ func rejectedFor(err error, r auth.Reason) bool {
 	return ok && got == r
 }
 
-// logTagger is a line whose own log lines (telnet negotiation, a
-// WebSocket's close) can name the call (tcp.Line, ws.Line).
-type logTagger interface{ SetLogTag(tag string) }
+// callLogSetter is a line whose own log lines (telnet negotiation, a
+// WebSocket's close) can go to the call's logger (tcp.Line, ws.Line).
+type callLogSetter interface{ SetLogger(tcp.Logger) }
 
 // number gives the call its session number; false means the call has been
 // ended with an error result.
@@ -316,8 +316,8 @@ func (c *call) number() bool {
 	}
 	c.rec.Session = n
 	c.log = c.log.With(zap.Uint64("session", n))
-	if t, ok := lineAs[logTagger](c.line); ok {
-		t.SetLogTag("session " + strconv.FormatUint(n, 10))
+	if t, ok := lineAs[callLogSetter](c.line); ok {
+		t.SetLogger(callPrintf{c.log.Sugar(), "session " + strconv.FormatUint(n, 10)})
 	}
 	return true
 }
@@ -558,7 +558,7 @@ func (c *call) finish() {
 func (c *call) run() {
 	s := c.s
 	cfg := c.st.cfg
-	ctx, cancel := context.WithCancelCause(withSession(s.stopCtx, c.rec.Session))
+	ctx, cancel := context.WithCancelCause(withCall(s.stopCtx, loginCall{c.rec.Session, c.rec.Listener, c.rec.Line}))
 	defer cancel(nil)
 	defer c.register(cancel, PhaseLogin)()
 

@@ -12,6 +12,7 @@ import (
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
+	"go.uber.org/zap"
 )
 
 // LAPMAnswerer is the V42Answerer over packages lapm and auth: detection
@@ -35,8 +36,10 @@ type LAPMAnswerer struct {
 	// Rand and Now are passed to auth (nil: crypto/rand, time.Now).
 	Rand io.Reader
 	Now  func() time.Time
-	// Logger receives the link's protocol log; nil: silent.
-	Logger lapm.Logger
+	// Logger receives the link's protocol lines at the debug level, with
+	// the call's session, listener and remote address as fields; nil:
+	// silent.
+	Logger *zap.Logger
 }
 
 var _ V42Answerer = (*LAPMAnswerer)(nil)
@@ -66,7 +69,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	if a.Logger != nil {
 		// Under attack, lines from many links interleave: each names
 		// its call.
-		logger = callLogger{a.Logger, fmt.Sprintf("session %d, %s", call.Session, call.Remote)}
+		logger = LinkLogger(a.Logger.With(zap.String("listener", call.Listener.Name)), call.Session, call.Remote)
 	}
 	link, err := lapm.Open(ctx, line, leftover, lapm.Config{
 		Role: lapm.Answerer, Params: params, LineRate: call.Listener.LineRate, Logger: logger, Now: a.Now, FlagWait: flagWait,
@@ -226,13 +229,27 @@ func LAPMStatsOf(s lapm.Stats, cipher auth.DataCipher) *store.LAPMStats {
 	return st
 }
 
-// callLogger ends each of a link's protocol log lines with the call it
-// belongs to ("(session 42, 198.51.100.7:50312)").
-type callLogger struct {
-	l   lapm.Logger
+// LinkLogger is the logger of a call's V.42 link (lapm.Config.Logger):
+// its lines go to log at the debug level with the call's session and
+// remote address as fields, and end with "(session 42,
+// 198.51.100.7:50312)". A callback's remote is the address called.
+func LinkLogger(log *zap.Logger, session uint64, remote string) lapm.Logger {
+	return callPrintf{
+		log.With(zap.Uint64("session", session), zap.String("remote", remote)).Sugar(),
+		fmt.Sprintf("session %d, %s", session, remote),
+	}
+}
+
+// callPrintf is a call's Printf logger for the debug lines of its line
+// (tcp.Line, ws.Line) and its V.42 link: the call's fields (session,
+// listener, remote, ...) on each line, for `jq 'select(.session==42)'`,
+// and a tag naming the call at the end of its text ("(session 42)",
+// "(session 42, 198.51.100.7:50312)"), for the console format.
+type callPrintf struct {
+	s   *zap.SugaredLogger
 	tag string
 }
 
-func (c callLogger) Printf(format string, args ...any) {
-	c.l.Printf(format+" (%s)", append(args, c.tag)...)
+func (c callPrintf) Printf(format string, args ...any) {
+	c.s.Debugf(format+" (%s)", append(args, c.tag)...)
 }

@@ -25,10 +25,12 @@ type LAPMConfig struct {
 	// is started again, with a fresh ODP burst, until the party answers
 	// or AnswerWait runs out.
 	AnswerWait time.Duration
-	// Params, LineRate and Logger are passed to lapm.Open.
+	// Params and LineRate are passed to lapm.Open.
 	Params   lapm.LinkParams
 	LineRate int
-	Logger   lapm.Logger
+	// Logger, if set, gives lapm.Open the logger of a job's link: one
+	// that names the call (nil from it: silent).
+	Logger func(job Job) lapm.Logger
 	// Rand and Now are passed to auth.PlaceCallback (nil: crypto/rand,
 	// time.Now).
 	Rand io.Reader
@@ -45,7 +47,7 @@ const DefaultAnswerWait = 60 * time.Second
 func LAPM(c LAPMConfig) V42 {
 	return V42{
 		Rand: c.Rand, Now: c.Now,
-		Open: func(ctx context.Context, line transport.Line) (V42Link, error) {
+		Open: func(ctx context.Context, line transport.Line, job Job) (V42Link, error) {
 			var leftover []byte
 			if !c.SkipDetection {
 				wait := c.AnswerWait
@@ -73,7 +75,11 @@ func LAPM(c LAPMConfig) V42 {
 				}
 				leftover = left
 			}
-			link, err := lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Params: c.Params, LineRate: c.LineRate, Logger: c.Logger})
+			var logger lapm.Logger
+			if c.Logger != nil {
+				logger = c.Logger(job)
+			}
+			link, err := lapm.Open(ctx, line, leftover, lapm.Config{Role: lapm.Originator, Params: c.Params, LineRate: c.LineRate, Logger: logger})
 			if err != nil {
 				return nil, err
 			}

@@ -2,6 +2,7 @@ package callbackd
 
 import (
 	"io"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,7 +27,9 @@ func TestLAPMCallback(t *testing.T) {
 func testLAPMCallback(t *testing.T, ring time.Duration) {
 	testutil.CheckGoroutines(t)
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, testPolicy, Modes{V42: LAPM(LAPMConfig{Params: lapm.LinkParams{N401: 256, FCS32: true}})})
+		var logged atomic.Uint64 // the session whose link logger was asked for
+		logFor := func(job Job) lapm.Logger { logged.Store(job.Session); return nil }
+		f := newFixture(t, testPolicy, Modes{V42: LAPM(LAPMConfig{Params: lapm.LinkParams{N401: 256, FCS32: true}, Logger: logFor})})
 		a, b := linesim.NewPair(linesim.Config{Seed: 1})
 		gwTicket, callerTicket := ticketPair(t, a, b, "alice", "sim://alice", 42)
 		home, _ := f.net.Listen("alice")
@@ -56,6 +59,9 @@ func testLAPMCallback(t *testing.T, ring time.Duration) {
 		link.Close()
 		synctest.Wait()
 		checkAttempts(t, f.rec.all(), Connected)
+		if n := logged.Load(); n != 42 {
+			t.Errorf("link logger asked for session %d, want the job's 42", n)
+		}
 	})
 }
 

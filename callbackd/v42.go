@@ -27,7 +27,7 @@ type V42Link interface {
 // link's construction (detection mode, parameters, logging are the
 // bridge's business):
 //
-//	Open(ctx, line)       detection as originator (unless the address
+//	Open(ctx, line, job)  detection as originator (unless the address
 //	                      skips it) and LAPM parameter negotiation (XID);
 //	                      the link is ready for ExchangeXID
 //	auth.PlaceCallback    CALLBACK / ACCEPT, which spends the ticket
@@ -38,7 +38,7 @@ type V42Link interface {
 // is sent the ticket is spent: a REJECT, a wrong or unauthenticated ACCEPT
 // is ErrWrongParty, any other failure ErrNoRetry.
 type V42 struct {
-	Open  func(ctx context.Context, line transport.Line) (V42Link, error)
+	Open  func(ctx context.Context, line transport.Line, job Job) (V42Link, error)
 	Start func(ctx context.Context, link V42Link, tr auth.Transform) error
 	// Rand and Now are passed to auth.PlaceCallback (nil: crypto/rand,
 	// time.Now).
@@ -59,7 +59,7 @@ func (v V42) Place(ctx context.Context, line transport.Line, job Job) (io.ReadWr
 		// user's line go through detection for nothing.
 		return nil, fmt.Errorf("callbackd: session %d: %w: %w", job.Session, ErrNoRetry, auth.ErrTicketUsed)
 	}
-	link, err := v.Open(ctx, line)
+	link, err := v.Open(ctx, line, job)
 	if err != nil {
 		return nil, fmt.Errorf("callbackd: bringing up LAPM: %w", err)
 	}

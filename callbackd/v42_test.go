@@ -22,7 +22,7 @@ type sealedLink struct {
 
 func testV42() V42 {
 	return V42{
-		Open: func(ctx context.Context, line transport.Line) (V42Link, error) {
+		Open: func(ctx context.Context, line transport.Line, _ Job) (V42Link, error) {
 			return &sealedLink{xidLine: newXIDLine(line)}, nil
 		},
 		Start: func(ctx context.Context, link V42Link, tr auth.Transform) error {
@@ -175,12 +175,12 @@ func TestV42OpenFailureRetried(t *testing.T) {
 		opens := 0
 		v := testV42()
 		open := v.Open
-		v.Open = func(ctx context.Context, line transport.Line) (V42Link, error) {
+		v.Open = func(ctx context.Context, line transport.Line, job Job) (V42Link, error) {
 			opens++
 			if opens == 1 {
 				return nil, errors.New("no V.42 answer")
 			}
-			return open(ctx, line)
+			return open(ctx, line, job)
 		}
 		f := newFixture(t, testPolicy, Modes{V42: v})
 		a, b := linesim.NewPair(linesim.Config{Seed: 1})

@@ -123,7 +123,7 @@ func TestV42PlaceRefusesSpentTicket(t *testing.T) {
 	gwTicket.Wipe()
 	opened := false
 	v := testV42()
-	v.Open = func(ctx context.Context, line transport.Line) (V42Link, error) {
+	v.Open = func(ctx context.Context, line transport.Line, _ Job) (V42Link, error) {
 		opened = true
 		return nil, errors.New("test: Open called")
 	}

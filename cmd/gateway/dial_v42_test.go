@@ -563,7 +563,7 @@ func TestDialV42Callback(t *testing.T) {
 // testPlacer places V.42 callbacks over the test LAPM (testLink).
 func testPlacer() callbackd.V42 {
 	return callbackd.V42{
-		Open: func(ctx context.Context, line transport.Line) (callbackd.V42Link, error) {
+		Open: func(ctx context.Context, line transport.Line, _ callbackd.Job) (callbackd.V42Link, error) {
 			res, left, err := lapm.Detect(ctx, line, lapm.Originator)
 			if err != nil || res != lapm.DetectLAPM {
 				return nil, fmt.Errorf("callback detection: %v %w", res, err)

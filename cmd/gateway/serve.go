@@ -313,7 +313,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 	gw, err := bridge.Start(context.Background(), cfg, bridge.StartOptions{Logger: log, Verifier: verifier, Metrics: metrics, V42: &bridge.LAPMAnswerer{
 		HostKey: key, Name: cfg.GatewayName, Throttle: verifier.Throttle(),
 		Deadline: cfg.Security.HandshakeDeadline.Duration, CallbackTTL: cfg.Callback.Expiry.Duration,
-		Logger: printfLogger{log.Named("lapm").Sugar()},
+		Logger: log.Named("lapm"),
 	}})
 	if err != nil {
 		return err
@@ -807,7 +807,9 @@ func startCallbacks(gw *bridge.Gateway, cfg *config.Config, log *zap.Logger) (*c
 			Text: callbackd.TextConfirm{Name: cfg.GatewayName},
 			// The callback line is dialed through the registry, not a
 			// listener: offer what an unpaced listener offers.
-			V42: callbackd.LAPM(callbackd.LAPMConfig{Params: bridge.LinkParams(config.Listener{}), Logger: printfLogger{log.Named("lapm").Sugar()}}),
+			V42: callbackd.LAPM(callbackd.LAPMConfig{Params: bridge.LinkParams(config.Listener{}), Logger: func(job callbackd.Job) lapm.Logger {
+				return bridge.LinkLogger(log.Named("lapm"), job.Session, job.Address)
+			}}),
 		},
 		Handoff: func(_ context.Context, job callbackd.Job, s callbackd.Session) {
 			req, _ := job.Data.(bridge.CallbackRequest)

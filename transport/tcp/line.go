@@ -125,25 +125,31 @@ func (o Options) logf(format string, args ...any) {
 	}
 }
 
-// SetLogTag names the call this line carries in the line's log lines
-// from now on: each ends with " (tag)", as "(session 42)". Lines from
-// many callers interleave in a gateway's log (a telnet storm): the
-// address that starts each line and the tag tell them apart.
-func (l *Line) SetLogTag(tag string) { l.tag.Store(&tag) }
-
-// logf writes one of this line's log lines: "tcp: ADDRESS: " before it,
-// the tag (SetLogTag) after it.
-func (l *Line) logf(format string, args ...any) {
-	if l.opts.Logger == nil {
+// SetLogger sends the line's log lines to l from now on: a logger that
+// names the call the line carries (the gateway's adds the call's session
+// number and address as fields, and "(session 42)" at the end of the
+// text). Lines from many callers interleave in a gateway's log (a
+// telnet storm): the address that starts each line and the call's
+// logger tell them apart. Nil goes back to Options.Logger.
+func (l *Line) SetLogger(lg Logger) {
+	if lg == nil {
+		l.callLog.Store(nil)
 		return
 	}
-	format = "tcp: %s: " + format
-	args = append([]any{l.info.RemoteAddr}, args...)
-	if t := l.tag.Load(); t != nil {
-		format += " (%s)"
-		args = append(args, *t)
+	l.callLog.Store(&lg)
+}
+
+// logf writes one of this line's log lines, "tcp: ADDRESS: " before it,
+// to the call's logger (SetLogger) or else Options.Logger.
+func (l *Line) logf(format string, args ...any) {
+	lg := l.opts.Logger
+	if c := l.callLog.Load(); c != nil {
+		lg = *c
 	}
-	l.opts.Logger.Printf(format, args...)
+	if lg == nil {
+		return
+	}
+	lg.Printf("tcp: %s: "+format, append([]any{l.info.RemoteAddr}, args...)...)
 }
 
 func (o Options) linger() time.Duration {
@@ -207,7 +213,7 @@ type Line struct {
 	pending    atomic.Bool       // pendWin or pendEv holds something
 	cmu        sync.Mutex        // serializes calls of winFn/evFn and SetControlFuncs
 
-	tag atomic.Pointer[string] // names the call in log lines (SetLogTag)
+	callLog atomic.Pointer[Logger] // the call's logger (SetLogger); nil: opts.Logger
 }
 
 var (

@@ -101,7 +101,7 @@ type Line struct {
 	// set from it only under wlock: that field is not safe to write while
 	// a message is being written.
 	wdeadline atomic.Pointer[time.Time]
-	tag       atomic.Pointer[string] // names the call in log lines (SetLogTag)
+	callLog   atomic.Pointer[Logger] // the call's logger (SetLogger); nil: log
 
 	// Reading: only the reader goroutine touches the fields below in.
 	in      *ring
@@ -180,21 +180,28 @@ func newLine(conn *websocket.Conn, cfg lineConfig) *Line {
 	return l
 }
 
-// SetLogTag names the call this line carries in the line's log lines
-// from now on: each ends with " (tag)", as "(session 42)".
-func (l *Line) SetLogTag(tag string) { l.tag.Store(&tag) }
-
-// logf writes one of this line's log lines, with its tag (SetLogTag)
-// after it.
-func (l *Line) logf(format string, args ...any) {
-	if l.log == nil {
+// SetLogger sends the line's log lines to lg from now on: a logger that
+// names the call the line carries (the gateway's adds the call's session
+// number and address as fields, and "(session 42)" at the end of the
+// text). Nil goes back to the listener's logger.
+func (l *Line) SetLogger(lg Logger) {
+	if lg == nil {
+		l.callLog.Store(nil)
 		return
 	}
-	if t := l.tag.Load(); t != nil {
-		format += " (%s)"
-		args = append(args, *t)
+	l.callLog.Store(&lg)
+}
+
+// logf writes one of this line's log lines to the call's logger
+// (SetLogger) or else the listener's.
+func (l *Line) logf(format string, args ...any) {
+	lg := l.log
+	if c := l.callLog.Load(); c != nil {
+		lg = *c
 	}
-	l.log.Printf(format, args...)
+	if lg != nil {
+		lg.Printf(format, args...)
+	}
 }
 
 // Info describes the line; Window reflects the latest resize message.
