@@ -158,7 +158,7 @@ func frmrInfoText(info []byte) string {
 type machine struct {
 	cfg machineConfig
 	st  state
-	err error // why the link ended (stateFailed), or nil
+	err error // why the link ended (stateFailed; the peer's DISC or DM in stateDisconnected), or nil
 	p   linkParams
 
 	out, spare []Frame
@@ -306,14 +306,21 @@ func (m *machine) emit(k eventKind, info []byte) {
 	m.ev = append(m.ev, event{kind: k, info: info})
 }
 
-// fail ends the link with err (wrapped sentinel).
+// fail ends the link with err (wrapped sentinel). A release by the peer
+// (ErrPeerDisconnected: its DISC, or DM in the data phase) ends it in
+// stateDisconnected, the release in order that it is, with err saying
+// who released it.
 func (m *machine) fail(err error) {
 	if m.st.ended() {
 		return
 	}
 	m.logf("lapm: %s: %v", m.cfg.role, err)
 	m.err = err
-	m.setState(stateFailed)
+	if errors.Is(err, ErrPeerDisconnected) && !errors.Is(err, ErrLinkFailure) {
+		m.setState(stateDisconnected)
+	} else {
+		m.setState(stateFailed)
+	}
 	m.t401Stop()
 	m.t403At = timerStopped
 	m.emit(evEnded, nil)

@@ -628,15 +628,15 @@ func TestMachineDISCInEveryState(t *testing.T) {
 		setup func(mp *mpair)
 		want  want
 	}{
-		{"negotiating", func(mp *mpair) { mp.m[1].st = stateNegotiating }, want{KindDM, stateFailed, ErrPeerDisconnected}},
-		{"xid-ready", func(mp *mpair) {}, want{KindDM, stateFailed, ErrPeerDisconnected}},
+		{"negotiating", func(mp *mpair) { mp.m[1].st = stateNegotiating }, want{KindDM, stateDisconnected, ErrPeerDisconnected}},
+		{"xid-ready", func(mp *mpair) {}, want{KindDM, stateDisconnected, ErrPeerDisconnected}},
 		{"establishing", func(mp *mpair) {
 			mp.drop = func(int, Frame) bool { return true }
 			_ = mp.m[1].establish(mp.now)
 			mp.settle()
 			mp.drop = nil
-		}, want{KindUA, stateFailed, ErrPeerDisconnected}},
-		{"connected", func(mp *mpair) { mp.establish() }, want{KindUA, stateFailed, ErrPeerDisconnected}},
+		}, want{KindUA, stateDisconnected, ErrPeerDisconnected}},
+		{"connected", func(mp *mpair) { mp.establish() }, want{KindUA, stateDisconnected, ErrPeerDisconnected}},
 		{"disconnecting", func(mp *mpair) {
 			mp.establish()
 			mp.drop = func(int, Frame) bool { return true }
