@@ -236,9 +236,13 @@ func (a *answerer) rejectInitiate(err error) error {
 func (a *answerer) readResponse(ctx context.Context) (responsePlain, error) {
 	tok, err := a.conn.AcceptXID(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			// The line may still be up: tell the caller why.
 			return responsePlain{}, a.reject(ReasonTimeout, fmt.Errorf("auth: waiting for RESPONSE: %w", err))
+		case errors.Is(err, ErrMalformed):
+			// A token the link did not take (too long): answered.
+			return responsePlain{}, a.protocolError(fmt.Errorf("auth: RESPONSE: %w", err))
 		}
 		return responsePlain{}, fmt.Errorf("auth: waiting for RESPONSE: %w", err)
 	}

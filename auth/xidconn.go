@@ -16,7 +16,9 @@ type XIDConn interface {
 	// payload of the peer's XID response.
 	ExchangeXID(ctx context.Context, payload []byte) ([]byte, error)
 	// AcceptXID waits for the peer's next XID command and returns its
-	// payload.
+	// payload. A command whose payload the link does not take (too
+	// long) is returned as an error wrapping ErrMalformed; it is still
+	// to be answered with RespondXID (Access Security's REJECT).
 	AcceptXID(ctx context.Context) ([]byte, error)
 	// RespondXID answers the command last returned by AcceptXID.
 	RespondXID(payload []byte) error

@@ -390,3 +390,63 @@ func TestLineLogLinesCarryTheCall(t *testing.T) {
 		t.Errorf("line %q with fields %v, want the call's session, listener, remote and transport", e.Message, f)
 	}
 }
+
+// padExchange is a caller's XID connection whose exchange number n
+// (1: INITIATE, 2: RESPONSE) carries a token padded to size octets,
+// over the gateway's limit.
+type padExchange struct {
+	auth.XIDConn
+	n, at, size int
+}
+
+func (p *padExchange) ExchangeXID(ctx context.Context, b []byte) ([]byte, error) {
+	if p.n++; p.n == p.at {
+		b = append(append([]byte(nil), b...), make([]byte, p.size-len(b))...)
+	}
+	return p.XIDConn.ExchangeXID(ctx, b)
+}
+
+// TestV42OversizedTokenRejected: an INITIATE or RESPONSE over the
+// link's XID limit is answered at once with REJECT protocol-error
+// (sealed after the CHALLENGE) and recorded as a protocol error.
+// Before, the gateway dropped it without an answer: the caller retried
+// until N400 (about 10 s) and the record said it hung up.
+func TestV42OversizedTokenRejected(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   int
+	}{{"INITIATE", 1}, {"RESPONSE", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+			a, b := linesim.NewPair(linesim.Config{Seed: 3, Name: "v42"})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				s.HandleLine("test", b)
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res, left, err := lapm.Detect(ctx, a, lapm.Originator)
+			if err != nil || res != lapm.DetectLAPM {
+				t.Fatalf("detection: %v %v", res, err)
+			}
+			// The caller's link takes larger XIDs than the gateway's.
+			link, err := lapm.Open(ctx, a, left, lapm.Config{Role: lapm.Originator, MaxXID: 4096})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v42Login(ctx, &padExchange{XIDConn: link, at: tc.at, size: 3000}, "alice", "secret", key.Public)
+			if r, ok := auth.RejectReason(err); !ok || r != auth.ReasonProtocolError {
+				t.Errorf("login: %v, want REJECT protocol-error", err)
+			}
+			link.Close()
+			<-done
+			r := records(t, st)
+			if len(r) != 1 || r[0].Result != store.ResultError || !strings.Contains(r[0].Reason, "XID information field too long") {
+				t.Fatalf("records: %+v", r)
+			}
+			t.Logf("reason: %s", r[0].Reason)
+		})
+	}
+}

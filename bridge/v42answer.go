@@ -87,7 +87,15 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 		_, _ = b.ReassertBinary()
 	}
 	sess := &V42Session{Link: link, Stats: func() *store.LAPMStats { return LAPMStatsOf(link.Stats(), 0) }}
-	first, err := link.AcceptXID(ctx)
+	tokens := tokenConn{link}
+	first, err := tokens.AcceptXID(ctx)
+	if errors.Is(err, auth.ErrMalformed) {
+		// An INITIATE over the link's limit: the caller hears REJECT
+		// protocol-error at once, not silence until it gives up.
+		_ = auth.RejectInitiate(link, auth.ReasonProtocolError)
+		link.Close()
+		return nil, fmt.Errorf("bridge: INITIATE: %w", err)
+	}
 	if errors.Is(err, lapm.ErrPeerEstablishing) {
 		// An ordinary V.42 modem: LAPM without Access Security.
 		if call.Listener.Security == config.SecurityRequired {
@@ -124,7 +132,7 @@ func (a *LAPMAnswerer) Answer(ctx context.Context, line transport.Line, leftover
 	// claimed is known here, when RESPONSE has decrypted and auth asks
 	// for the password check.
 	claimed, why := "", ""
-	res, err := auth.Answer(ctx, link, first, auth.AnswererConfig{
+	res, err := auth.Answer(ctx, tokens, first, auth.AnswererConfig{
 		HostKey: a.HostKey, Name: a.Name, Rand: a.Rand, Now: a.Now, Deadline: a.Deadline, CallbackTTL: a.CallbackTTL,
 		Verify: func(ctx context.Context, user, password string) (auth.User, error) {
 			claimed = user
@@ -227,6 +235,19 @@ func LAPMStatsOf(s lapm.Stats, cipher auth.DataCipher) *store.LAPMStats {
 		st.Sealed, st.Cipher = true, cipher.String()
 	}
 	return st
+}
+
+// tokenConn is the link as Access Security's XIDConn: a command over the
+// link's MaxXID (lapm.ErrXIDTooLong) is a malformed token to auth
+// (auth.ErrMalformed), answered with REJECT protocol-error.
+type tokenConn struct{ *lapm.Link }
+
+func (c tokenConn) AcceptXID(ctx context.Context) ([]byte, error) {
+	p, err := c.Link.AcceptXID(ctx)
+	if errors.Is(err, lapm.ErrXIDTooLong) {
+		err = fmt.Errorf("%w: %w", auth.ErrMalformed, err)
+	}
+	return p, err
 }
 
 // LinkLogger is the logger of a call's V.42 link (lapm.Config.Logger):

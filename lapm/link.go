@@ -26,8 +26,12 @@ const DefaultMaxXID = 2080
 var ErrXIDPayload = errors.New("lapm: XID frame without the private parameter set")
 
 // ErrXIDTooLong is an XID frame received whose information field is
-// larger than Config.MaxXID: a command is ignored (logged and counted as
-// an invalid frame), a response ends the exchange waiting for it.
+// larger than Config.MaxXID (logged and counted as an invalid frame). A
+// command during parameter negotiation is ignored; one after it (an upper
+// layer's token) is returned by AcceptXID as this error and still waits
+// for its answer (RespondXID: Access Security's REJECT), so that the peer
+// hears why instead of retrying it N400 times. A response ends the
+// exchange waiting for it.
 var ErrXIDTooLong = errors.New("lapm: XID information field too long")
 
 // Logger is the narrow logging interface the link uses.
@@ -190,9 +194,9 @@ type Link struct {
 	openWait    chan error
 	xidWait     chan xidResult
 	acceptWait  chan xidResult
-	pendingCmd  []byte // upper-layer XID command waiting for AcceptXID
-	cmdSeq      byte   // exchange number of the last upper-layer XID command (echoed by RespondXID)
-	xidSeq      byte   // exchange number of our last upper-layer XID command
+	pendingCmd  *xidResult // upper-layer XID command (or ErrXIDTooLong) waiting for AcceptXID
+	cmdSeq      byte       // exchange number of the last upper-layer XID command (echoed by RespondXID)
+	xidSeq      byte       // exchange number of our last upper-layer XID command
 	estWait     chan error
 	rxReady     bool // deliver queued payloads: step wakes Read
 	wantEst     bool
@@ -1146,10 +1150,19 @@ func (l *Link) xidSize(info []byte) error {
 }
 
 func (l *Link) onXIDCommand(now time.Time, info []byte) {
-	err := l.xidSize(info)
-	var x XIDParams
-	if err == nil {
-		x, err = ParseXID(info)
+	x, err := ParseXID(info)
+	if sizeErr := l.xidSize(info); sizeErr != nil {
+		l.m.stats.InvalidFrames++
+		l.logf("lapm: %s: bad XID command: %v", l.cfg.Role, sizeErr)
+		if _, seq, ok := privatePayload(x); ok && err == nil && !l.negotiating {
+			// An upper layer's token over the limit: its layer answers
+			// it (Access Security's REJECT), under its exchange number.
+			l.cmdSeq = seq
+			l.takeCommand(xidResult{err: sizeErr})
+			return
+		}
+		l.m.xidAnswerPending = false
+		return
 	}
 	if err != nil {
 		l.logf("lapm: %s: bad XID command: %v", l.cfg.Role, err)
@@ -1159,12 +1172,7 @@ func (l *Link) onXIDCommand(now time.Time, info []byte) {
 	}
 	if payload, seq, ok := privatePayload(x); ok && !l.negotiating {
 		l.cmdSeq = seq
-		l.pendingCmd = payload
-		if l.acceptWait != nil {
-			l.acceptWait <- xidResult{payload: payload}
-			l.acceptWait = nil
-			l.pendingCmd = nil
-		}
+		l.takeCommand(xidResult{payload: payload})
 		return
 	}
 	// Parameter negotiation (or renegotiation, answered but not applied
@@ -1180,6 +1188,18 @@ func (l *Link) onXIDCommand(now time.Time, info []byte) {
 			l.fcsMode.Store(fcsDual)
 		}
 	}
+}
+
+// takeCommand hands an upper-layer XID command to AcceptXID: to the one
+// waiting, or to the next.
+func (l *Link) takeCommand(r xidResult) {
+	if l.acceptWait != nil {
+		l.acceptWait <- r
+		l.acceptWait = nil
+		l.pendingCmd = nil
+		return
+	}
+	l.pendingCmd = &r
 }
 
 func (l *Link) onXIDResponse(now time.Time, info []byte) {
@@ -1425,14 +1445,15 @@ func (l *Link) ExchangeXID(ctx context.Context, payload []byte) ([]byte, error) 
 // PrivateSetID and returns its payload; answer it with RespondXID. If the
 // peer sends SABME instead (an ordinary V.42 modem), it returns
 // ErrPeerEstablishing; the caller then calls Establish to accept the link
-// or Close to refuse it.
+// or Close to refuse it. A command over MaxXID is returned as an error
+// wrapping ErrXIDTooLong, and is to be answered as well.
 func (l *Link) AcceptXID(ctx context.Context) ([]byte, error) {
 	var wch chan xidResult
 	var ready *xidResult
 	err := l.call(ctx, func(now time.Time) error {
 		switch {
 		case l.pendingCmd != nil:
-			ready = &xidResult{payload: l.pendingCmd}
+			ready = l.pendingCmd
 			l.pendingCmd = nil
 		case l.m.sabmeSeen:
 			ready = &xidResult{err: ErrPeerEstablishing}

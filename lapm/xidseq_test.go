@@ -3,6 +3,7 @@ package lapm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -91,6 +92,40 @@ func TestLinkLargestXIDPayload(t *testing.T) {
 		}
 		if _, err := la.ExchangeXID(ctx, make([]byte, 2049)); err == nil {
 			t.Error("a payload over the limit was sent")
+		}
+	})
+}
+
+// TestLinkOversizedXIDCommandAnswered: a peer's XID command over MaxXID
+// after the negotiation (a token over Access Security's limit) reaches
+// AcceptXID as ErrXIDTooLong and is answered under its exchange number
+// (Access Security's REJECT). Before, it was dropped: the peer retried
+// until N400 and gave up without an answer.
+func TestLinkOversizedXIDCommandAnswered(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		a, b := linesim.NewPair(linesim.Config{Seed: 3})
+		la, lb := openPair(t, ctx, a, b, Config{Logger: tlog{t}, MaxXID: 4096}, Config{Logger: tlog{t}})
+		defer la.Close()
+		defer lb.Close()
+		errc := make(chan error, 1)
+		go func() {
+			_, err := lb.AcceptXID(ctx)
+			if !errors.Is(err, ErrXIDTooLong) {
+				t.Errorf("AcceptXID: %v, want ErrXIDTooLong", err)
+			}
+			errc <- lb.RespondXID([]byte("too long"))
+		}()
+		if got, err := la.ExchangeXID(ctx, make([]byte, 3000)); err != nil || string(got) != "too long" {
+			t.Fatalf("exchange: %q, %v; want the answer", got, err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if got := lb.Stats().InvalidFrames; got != 1 {
+			t.Errorf("%d invalid frames counted, want 1", got)
 		}
 	})
 }
