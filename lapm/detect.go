@@ -96,6 +96,7 @@ type Detector struct {
 	// answerer: alternating DC1s seen
 	dc1Run    int
 	dc1Parity byte
+	afterDC1  bool // the last octet other than a flag was a DC1
 
 	// originator: ADP recognition
 	afterE      bool // the last octet was E (parity masked)
@@ -173,9 +174,20 @@ func (d *Detector) Receive(now time.Time, in []byte) (send []byte, res DetectRes
 		}
 		if d.role == Answerer {
 			if c&0x7F != dc1Even {
-				// Not a detection pattern: a start-stop caller.
-				return nil, d.decide(DetectNoV42), i
+				if !d.afterDC1 {
+					// Not a detection pattern: a start-stop caller.
+					return nil, d.decide(DetectNoV42), i
+				}
+				// One octet amid DC1s: an ODP damaged on the line
+				// (or XON before text, which the next octet tells).
+				// The ODP goes on; the run starts again after it.
+				d.afterDC1, d.dc1Run = false, 0
+				if d.hold(c) {
+					return nil, d.res, i + 1
+				}
+				continue
 			}
+			d.afterDC1 = true
 			p := c & 0x80
 			if d.dc1Run > 0 && p != d.dc1Parity {
 				d.dc1Run++

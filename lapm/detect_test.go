@@ -103,7 +103,12 @@ func TestDetectorAnswerer(t *testing.T) {
 		{"ODP", odp, DetectLAPM, len(odp), "", true},
 		{"ODP then flags", slices.Concat(odp[:5], []byte{flag, flag, 0x03}), DetectLAPM, 5, "", true},
 		{"text", []byte("hello"), DetectNoV42, 0, "", false},
-		{"XON then text", []byte("\x11\x11hi"), DetectNoV42, 2, "\x11\x11", false},
+		// After a DC1 one other octet may be a damaged ODP: the next
+		// octet tells.
+		{"XON then text", []byte("\x11\x11hi"), DetectNoV42, 3, "\x11\x11h", false},
+		{"ODP with a damaged octet", slices.Concat(odp[:2], []byte{0x13}, odp[3:]), DetectLAPM, len(odp), "", true},
+		{"ODP with damaged octets apart", slices.Concat(odp[:1], []byte{0x10}, odp[2:5], []byte{0xD1}, odp[6:]), DetectLAPM, len(odp), "", true},
+		{"two octets not DC1 in a row", slices.Concat(odp[:2], []byte{0x13, 0x13}, odp[4:]), DetectNoV42, 3, "\x11\x91\x13", false},
 		{"tilde then text", []byte("~hi"), DetectNoV42, 1, "~", false},
 		{"flags", []byte{flag, flag, 0x03}, DetectLAPM, 1, "~", false},
 		{"frame without idle flags", []byte{flag, AddrCR1, 0xAF, 0x82}, DetectLAPM, 1, "~", false},
