@@ -208,6 +208,9 @@ type rxBatch struct {
 	seen32 bool // a good FCS-32 frame arrived in dual mode
 	err    error
 	note   string // line-level errors to log (FCS, abort, length)
+	// damaged: the decoder refused a frame (FCS, abort, length) in
+	// this batch: the peer's flags came, if no good frame yet.
+	damaged bool
 }
 
 // rxFrame is a frame from the reader: address, control and information
@@ -406,6 +409,7 @@ func (l *Link) readLoop(leftover []byte) {
 	buf := small[:]
 	var total uint64
 	var nextNote uint64 = 1 // log line errors at 1, 2, 4, 8, ... of them
+	var bad uint64          // line errors so far
 	keptLast := false       // the last batch had long frames (handed over, not copied)
 	dual := false           // the line has been decoded with both FCSs
 	feed := func(p []byte) rxBatch {
@@ -492,12 +496,15 @@ func (l *Link) readLoop(leftover []byte) {
 			l.lineIn = total
 			ds := l.decStats
 			l.mu.Unlock()
-			if bad := ds.FCSErrors + ds.Aborts + ds.TooLong + ds.TooShort; bad >= nextNote {
-				nextNote = bad * 2
-				b.note = fmt.Sprintf("%d FCS errors, %d aborts, %d too long, %d too short in %d octets so far",
-					ds.FCSErrors, ds.Aborts, ds.TooLong, ds.TooShort, total)
+			if n := ds.FCSErrors + ds.Aborts + ds.TooLong + ds.TooShort; n > bad {
+				bad, b.damaged = n, true
+				if bad >= nextNote {
+					nextNote = bad * 2
+					b.note = fmt.Sprintf("%d FCS errors, %d aborts, %d too long, %d too short in %d octets so far",
+						ds.FCSErrors, ds.Aborts, ds.TooLong, ds.TooShort, total)
+				}
 			}
-			if (len(b.frames) > 0 || b.note != "") && !send(b) {
+			if (len(b.frames) > 0 || b.damaged) && !send(b) {
 				return
 			}
 		}
@@ -887,6 +894,9 @@ func (l *Link) received(now time.Time, b rxBatch) bool {
 		l.enc.FCS = FCS32
 	}
 	l.noteLine(b.note)
+	if b.damaged {
+		l.m.recvDamaged()
+	}
 	l.handleFrames(now, b.frames)
 	return false
 }

@@ -772,6 +772,44 @@ func TestLinkOpenFlagWait(t *testing.T) {
 	}
 }
 
+// TestLinkOpenFlagWaitDamagedFrames: frames damaged on the line (here
+// a wrong FCS) are the originator's flags too: an answerer with
+// FlagWaitAfterADP goes on waiting for a good frame. Before, it counted
+// only good frames, and two damaged XID commands in a row hung up on a
+// caller on a noisy line.
+func TestLinkOpenFlagWaitDamagedFrames(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		a, b := linesim.NewPair(linesim.Config{Seed: 23})
+		orig := make(chan error, 1)
+		go func() {
+			bad := (&Encoder{FCS: FCS32}).AppendFrame(nil, []byte{Originator.CommandAddr(), 0xAF, 0x82})
+			for range 3 {
+				if _, err := b.Write(bad); err != nil {
+					orig <- err
+					return
+				}
+				time.Sleep(time.Second)
+			}
+			l, err := Open(ctx, b, nil, Config{Role: Originator})
+			if err == nil {
+				l.Close()
+			}
+			orig <- err
+		}()
+		l, err := Open(ctx, a, nil, Config{Role: Answerer, FlagWait: FlagWaitAfterADP})
+		if err != nil {
+			t.Fatalf("answerer Open: %v, want the link (damaged frames came within FlagWait)", err)
+		}
+		l.Close()
+		if err := <-orig; err != nil {
+			t.Fatalf("originator: %v", err)
+		}
+	})
+}
+
 // Write queues without waiting for the owner, so payloads can still be
 // queued when Close is called: they go out before the release, and the
 // peer reads every octet and then io.EOF.

@@ -618,6 +618,12 @@ func (m *machine) sendBreak(now time.Time) error {
 
 // ---- Line inputs ----
 
+// recvDamaged notes frames the decoder refused (FCS, abort, length): the
+// peer's flags came, which ends the wait for its first frame
+// (awaitFirstFrame) as a frame does. Noise on the line must not hang up
+// on an originator whose first XID commands it damaged.
+func (m *machine) recvDamaged() { m.firstFrameBy = timerStopped }
+
 // recvInvalid handles a frame that failed to parse (V.42 §8.5.2).
 func (m *machine) recvInvalid(now time.Time, raw []byte, err error) {
 	m.firstFrameBy = timerStopped
