@@ -82,6 +82,30 @@ func (a *activeCalls) remove(c *call) {
 	}
 }
 
+// claimUser names c's user in the registry (Calls) unless user already
+// has limit calls in progress besides c (limit 0: no limit). It returns
+// how many the user has besides c. Counting and naming under one lock:
+// two logins at once cannot both take the last place.
+func (a *activeCalls) claimUser(c *call, user string, limit int) (others int, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, o := range a.m {
+		if o == c {
+			continue
+		}
+		o.viewMu.Lock()
+		if o.view.User == user {
+			others++
+		}
+		o.viewMu.Unlock()
+	}
+	if limit > 0 && others >= limit {
+		return others, false
+	}
+	c.setView(func(v *callView) { v.User = user })
+	return others, true
+}
+
 // list returns the calls in progress, in no order.
 func (a *activeCalls) list() []*call {
 	a.mu.Lock()

@@ -34,6 +34,8 @@ const (
 	msgBackendEnd  = "\r\nNO CARRIER (the service ended the session)\r\n"
 	msgBackendFail = "\r\nNO CARRIER (the service failed)\r\n"
 	msgShutdown    = "\r\nNO CARRIER (the gateway is shutting down)\r\n"
+	// msgAccountBusy: the account has lines.per_user calls in progress.
+	msgAccountBusy = "\r\nNO CARRIER (this account is already logged in as many times as allowed)\r\n"
 	msgDenied      = "\r\nNO CARRIER (access denied)\r\n"
 	msgThrottled   = "\r\nNO CARRIER (too many attempts or too busy; try again later)\r\n"
 	msgTimeout     = "\r\nNO CARRIER (login timed out)\r\n"
@@ -623,7 +625,16 @@ func (c *call) run() {
 	c.rec.User = acct.Name
 	c.log = c.log.With(zap.String("user", acct.Name))
 	c.userLogged = true
-	c.setView(func(v *callView) { v.User, v.Mode = acct.Name, c.rec.Mode })
+	limit := c.st.cfg.Lines.PerUser
+	if others, ok := s.active.claimUser(c, acct.Name, limit); !ok {
+		if c.cbScheduled && c.cbWithdraw != nil {
+			c.cbWithdraw() // Access Security promised it; no session, no callback
+		}
+		c.log.Info("login refused: the account has as many calls in progress as lines.per_user allows", zap.Int("calls", others), zap.Int("per_user", limit))
+		c.end(store.ResultRefused, fmt.Sprintf("the account already has %d call(s) in progress (lines.per_user = %d)", others, limit), msgAccountBusy)
+		return
+	}
+	c.setView(func(v *callView) { v.Mode = c.rec.Mode })
 
 	if acct.Callback != "" {
 		if !c.enter(PhaseCallback) {

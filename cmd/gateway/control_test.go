@@ -278,3 +278,31 @@ func TestCellMasksTerminalControls(t *testing.T) {
 		}
 	}
 }
+
+// TestServePerUserLimit: with [lines] per_user = 1, bob in a telnet
+// session (the inetutils client) and then `gateway dial` as bob over
+// V.42: dial exits busy (11) with the reason in words, the gateway's
+// words on its terminal, the record says why. Bob's telnet session is
+// not disturbed.
+func TestServePerUserLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGateway(t, gwOpts{echoAddr: echoBackend(t), v42: "detect", perUser: 1})
+	s := telnetTo(t, g.addr)
+	s.login("bob", "pw-bob")
+	s.send("abc")
+	s.expect("abc")
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	p := startDialProc(t, []string{"DIALGATE_PASSWORD=pw-bob"}, "--user", "bob", "--tofu", "--known-hosts", kh, "telnet://"+g.addr)
+	if code := p.wait(t); code != exitBusy || !strings.Contains(p.stdout.String(), "NO CARRIER (this account is already logged in as many times as allowed)") ||
+		!strings.Contains(p.stderr.String(), "busy: the gateway refused the login: this account is already logged in") {
+		t.Errorf("dial: exit %d, stdout %q, stderr %q", code, p.stdout, p.stderr)
+	}
+	s.send("def")
+	s.expect("def")
+	recs := g.waitRecords(1)
+	if recs[0].Result != store.ResultRefused || recs[0].User != "bob" || !strings.Contains(recs[0].Reason, "lines.per_user = 1") {
+		t.Errorf("record: %+v", recs[0])
+	}
+}

@@ -30,7 +30,8 @@ const dialExitHelp = `exit status:
       ask on once a V.42 gateway answered)
   10  denied: wrong user or password, or too many attempts
   11  busy: all lines are in use, or the gateway holds off a redial, is
-      down for maintenance or shutting down (the reason it gave follows)
+      down for maintenance or shutting down (the reason it gave follows),
+      or the account is already logged in as many times as it allows
   12  host key: changed, unknown (without --tofu) or not the --fingerprint
   13  no carrier: the gateway could not be reached or refused the line
       (a TLS-only line called in the clear: its words follow), the call
@@ -57,7 +58,14 @@ var (
 	errHostKey   = errors.New("host key not trusted")
 	errHungUp    = errors.New("the gateway hung up")
 	errDropped   = errors.New("the line dropped")
+	// errAccountBusy: the gateway refused a login of an account that has
+	// as many calls in progress as it allows (lines.per_user).
+	errAccountBusy = fmt.Errorf("%w: the account is already logged in as many times as allowed", errBusy)
 )
+
+// accountBusy is the gateway's word for errAccountBusy (bridge/call.go),
+// on the text path and inside the V.42 link alike.
+const accountBusy = "NO CARRIER (this account is already logged in as many times as allowed)"
 
 // exitCode says, in the exit status, what ended a call.
 func exitCode(err error) int {
@@ -124,6 +132,9 @@ var backendDown = regexp.MustCompile(`NO CARRIER \(service "[^"\r\n]{1,64}" is n
 // reason, or nil.
 func gatewayHungUp(tail []byte) error {
 	t := bytes.TrimRight(tail, "\r\n")
+	if bytes.HasSuffix(t, []byte(accountBusy)) {
+		return errAccountBusy
+	}
 	for _, why := range gatewayHangups {
 		if bytes.HasSuffix(t, []byte(why)) {
 			return fmt.Errorf("%w: %s", errHungUp, why)
@@ -208,6 +219,9 @@ func dialMessage(err error) string {
 		case auth.ReasonCallbackUnavailable:
 			return "no carrier: the gateway calls this account back, and this call could not take the callback: dial with --answer ADDR (the line address registered for the account, e.g. --answer telnet://0.0.0.0:2424); or the gateway cannot place the callback now (another account's callback to the same address is pending, or too many are); or it has no callback service"
 		}
+	}
+	if errors.Is(err, errAccountBusy) {
+		return "busy: the gateway refused the login: this account is already logged in as many times as the gateway allows; end one of its other calls, or try again later"
 	}
 	if errors.Is(err, errBusy) {
 		if why := busyReason(err); why != "" {

@@ -183,6 +183,7 @@ type gwOpts struct {
 	// default, 60s).
 	handshakeDeadline string
 	holdoff           string // [lines] holdoff ("": 0s)
+	perUser           int    // [lines] per_user (0: not set)
 	extraConfig       string // appended to the configuration (more [[listener]] tables)
 	logFile           string // [log] file, relative to the test's directory ("": stderr)
 	// inherited are descriptors the daemon inherits, from 3 on, without
@@ -215,6 +216,9 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 	}
 	if o.holdoff != "" {
 		conf = strings.Replace(conf, "holdoff = \"0s\"\n", "holdoff = \""+o.holdoff+"\"\n", 1)
+	}
+	if o.perUser != 0 {
+		conf = strings.Replace(conf, "[lines]\n", fmt.Sprintf("[lines]\nper_user = %d\n", o.perUser), 1)
 	}
 	if o.logFile != "" {
 		// Relative, as written: the configuration file's directory.

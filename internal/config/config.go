@@ -79,9 +79,13 @@ type Metrics struct {
 
 // Lines configures the line slots.
 type Lines struct {
-	MaxConcurrent int  `toml:"max_concurrent"` // calls at once; more get BUSY
-	PerSource     int  `toml:"per_source"`     // calls at once from one remote address; 0 = no limit
-	Maintenance   bool `toml:"maintenance"`    // answer every call with BUSY
+	MaxConcurrent int `toml:"max_concurrent"` // calls at once; more get BUSY
+	PerSource     int `toml:"per_source"`     // calls at once from one remote address; 0 = no limit
+	// PerUser bounds the calls logged in as one account at once
+	// (sessions, backends being dialled, callbacks' sessions); a login
+	// past it is refused. 0 = no limit.
+	PerUser     int  `toml:"per_user"`
+	Maintenance bool `toml:"maintenance"` // answer every call with BUSY
 	// Holdoff: after a call from an address hangs up, further calls from
 	// that address get BUSY for this long (anti-bot). 0 disables.
 	Holdoff Duration `toml:"holdoff"`

@@ -852,3 +852,16 @@ func TestCallbackBackoffZero(t *testing.T) {
 		t.Errorf("backoff = \"0s\": error %v", err)
 	}
 }
+
+// TestPerUserChecked: [lines] per_user is a number of calls, 0 for no
+// limit; a negative one is refused with its line.
+func TestPerUserChecked(t *testing.T) {
+	const tail = "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\n"
+	wantParseErrors(t, []parseCase{
+		{"[lines]\nper_user = -1\n" + tail, "c.toml:2:1: lines.per_user: -1: want a number of sessions (0: no limit)"},
+	})
+	c, err := Parse("c.toml", []byte("[lines]\nper_user = 2\n"+tail))
+	if err != nil || c.Lines.PerUser != 2 {
+		t.Fatalf("per_user = 2: %v, %+v", err, c)
+	}
+}

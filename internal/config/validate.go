@@ -84,6 +84,9 @@ func (c *Config) validate(loc *locator) Problems {
 	if c.Lines.PerSource < 0 || (c.Lines.MaxConcurrent >= 1 && c.Lines.PerSource > c.Lines.MaxConcurrent) {
 		bad(at("lines.per_source"), "lines.per_source", "%d out of range 0..max_concurrent (%d)", c.Lines.PerSource, c.Lines.MaxConcurrent)
 	}
+	if c.Lines.PerUser < 0 {
+		bad(at("lines.per_user"), "lines.per_user", "%d: want a number of sessions (0: no limit)", c.Lines.PerUser)
+	}
 	positive("security.login_tries", c.Security.LoginTries, 10)
 	positive("security.max_hashing", c.Security.MaxHashing, 1024)
 	positive("security.hash_queue", c.Security.HashQueue, 1_000_000)
