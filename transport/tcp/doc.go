@@ -40,7 +40,9 @@
 // away: Close flushes pending output, half-closes (FIN), and keeps reading
 // and discarding until the peer's FIN or the Options.Linger deadline, so the
 // kernel never answers unread data with a RST (which would make the peer's
-// kernel drop data it had not yet read). Read returns io.EOF only after
+// kernel drop data it had not yet read). What it discards counts against
+// a read budget (SetReadBudget) as Read's octets do: once that is spent,
+// Close stops waiting. Read returns io.EOF only after
 // every octet the peer sent has been returned. CloseWrite half-closes
 // without hanging up.
 package tcp

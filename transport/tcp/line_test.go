@@ -862,6 +862,20 @@ func TestReadBudget(t *testing.T) {
 	srv.SetLinger(10 * time.Minute)
 	testutil.CloseWhileFlooded(t, cli, srv)
 
+	// Hung up within its budget (a refused or denied caller), a peer
+	// that floods is discarded only up to the budget, not until the
+	// linger ends (security trial: 2.3 GB in a refused call's 1 s).
+	srv, cli = linePair(t, Options{}, Options{})
+	srv.SetReadBudget(100)
+	if _, err := cli.Write(bytes.Repeat([]byte("d"), 60)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.ReadAtLeast(srv, got, 60); n != 60 || err != nil {
+		t.Fatalf("read %d, %v; want 60 octets", n, err)
+	}
+	srv.SetLinger(10 * time.Minute)
+	testutil.CloseWhileFlooded(t, cli, srv)
+
 	// Lifted before the bound is reached: no limit.
 	srv, cli = linePair(t, Options{}, Options{})
 	srv.SetReadBudget(10)
