@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +167,53 @@ func TestBusyMessageNameNotASCII(t *testing.T) {
 		if got := busyMessage(name, "telnet", busyFull, 0); got != want {
 			t.Errorf("busyMessage(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// budgetLine is a simulated line that notes the read budget it had when
+// it was closed (-1: none).
+type budgetLine struct {
+	*linesim.Line
+	mu              sync.Mutex
+	budget, atClose int64
+}
+
+func (l *budgetLine) SetReadBudget(n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.budget = n
+}
+
+func (l *budgetLine) Close() error {
+	l.mu.Lock()
+	l.atClose = l.budget
+	l.mu.Unlock()
+	return l.Line.Close()
+}
+
+// TestBusyCallerHasReadBudget: a BUSY caller's line has a read budget
+// (busyReadBudget) when it is hung up, so that what the caller sends
+// while the close waits for it is bounded (hostile-peer trial: a caller that
+// flooded each of its BUSY calls had every octet discarded until the
+// linger ended, 70 % of a core for one such caller).
+func TestBusyCallerHasReadBudget(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	c := testConfig(t)
+	c.Lines.Maintenance = true
+	s, _ := newTestServer(t, c, &fakeVerifier{users: map[string]string{"a": "b"}})
+	a, b := linesim.NewPair(linesim.Config{Seed: 1, Name: "sim"})
+	l := &budgetLine{Line: b, budget: -1}
+	heard := make(chan string, 1)
+	go func() { heard <- readAll(a) }()
+	if err := s.HandleLine("test", l); err != nil {
+		t.Fatal(err)
+	}
+	if out := <-heard; out != "BUSY\r\n" {
+		t.Errorf("heard %q, want BUSY", out)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.atClose != busyReadBudget {
+		t.Errorf("read budget at hang-up %d, want %d", l.atClose, busyReadBudget)
 	}
 }

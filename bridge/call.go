@@ -257,6 +257,14 @@ func (s *Server) newCall(name string, line transport.Line) *call {
 	if n, ok := lineAs[aytNamer](line); ok {
 		n.SetAYTName(st.cfg.GatewayName)
 	}
+	if b, ok := lineAs[transport.ReadBudgeter](line); ok {
+		// From the first octet, not only from the login: a call turned
+		// away before it (BUSY) waits for the caller's close, and the
+		// line discards what the caller sends meanwhile only up to its
+		// budget (hostile-peer trial: a caller flooding each of its BUSY
+		// calls kept 70 % of a core busy, every octet discarded).
+		b.SetReadBudget(maxPreLogin)
+	}
 	info := line.Info()
 	c := &call{
 		s: s, st: st, lc: lc, line: line, info: info,
@@ -276,6 +284,9 @@ func (s *Server) busy(c *call, why busyReason) {
 	if why == busyPerSource || why == busyHoldoff {
 		c.linger = floodLinger // its own address is the reason
 	}
+	if b, ok := lineAs[transport.ReadBudgeter](c.line); ok {
+		b.SetReadBudget(busyReadBudget)
+	}
 	var left time.Duration
 	if why == busyHoldoff {
 		left = s.slots.holdoffLeft(c.source, s.now())
@@ -291,6 +302,14 @@ func (s *Server) busy(c *call, why busyReason) {
 	c.number()
 	c.finish()
 }
+
+// busyReadBudget is what a BUSY caller may send before its line stops
+// waiting for its close (the octets are discarded): a telnet client's
+// negotiation or a modem's V.42 detection pattern takes a few hundred
+// octets, while a caller flooding each of its BUSY calls had even
+// maxPreLogin of each discarded about 700 times a second, 60 % of a core
+// (hostile-peer trial).
+const busyReadBudget = 64 << 10
 
 // aytNamer is a line that answers telnet AYT with the gateway's name
 // (tcp.Line).
