@@ -69,3 +69,60 @@ export class Keepalive {
     this.heard();
   }
 }
+
+// MAX_PINGS_OUT bounds the pings a SentLedger remembers while they go
+// unanswered (a stall of many minutes): later ones are not recorded, so
+// that the pongs that come after are taken for earlier pings, which
+// confirms less, never more.
+const MAX_PINGS_OUT = 64;
+
+// SentLedger counts the input a text call sent on its line that the
+// gateway has not confirmed taking. A pong answers a ping, which the
+// gateway reads only after the input sent before it: each pong confirms
+// what had been sent when its ping went. When the line is lost, the
+// octets sent since the last confirmed ping may not have reached the
+// gateway, and the page says so instead of losing them silently
+// (browser trial: keys typed while the network was down were gone after
+// "the connection was lost", with no word about them).
+export class SentLedger {
+  constructor() {
+    this.total = 0; // octets of input sent
+    this.confirmed = 0; // of those, how many the gateway confirmed
+    this.pings = []; // this.total when each unanswered ping went
+    this.armed = false; // the gateway answers pings
+  }
+
+  // sent records n octets of input handed to the line.
+  sent(n) {
+    this.total += n;
+  }
+
+  // ping records a ping sent behind the input sent so far.
+  ping() {
+    if (this.pings.length < MAX_PINGS_OUT) this.pings.push(this.total);
+  }
+
+  // pong records the answer to the oldest ping still unanswered.
+  pong() {
+    this.armed = true;
+    if (this.pings.length > 0) this.confirmed = Math.max(this.confirmed, this.pings.shift());
+  }
+
+  // unconfirmed is how many octets sent the gateway has not confirmed;
+  // 0 while it has answered no ping (an older gateway: nothing is
+  // known).
+  get unconfirmed() {
+    return this.armed ? this.total - this.confirmed : 0;
+  }
+}
+
+// lostInputText words the input a call's end left undelivered: held
+// octets the page had not sent yet (held back behind a slow line, then
+// discarded), and unconfirmed octets sent on a line that was lost before
+// the gateway confirmed them. '' when there are none.
+export function lostInputText(held, unconfirmed) {
+  const parts = [];
+  if (unconfirmed > 0) parts.push(`the gateway had not confirmed the last ${unconfirmed} octets typed or pasted when the line was lost: they may not have reached it`);
+  if (held > 0) parts.push(`${held} octets typed or pasted were still waiting to be sent and were discarded`);
+  return parts.join('; ');
+}

@@ -13,7 +13,7 @@ import { Outbox, MAX_WAITING } from './outbox.js';
 import { makeCodec, binaryString, terminalText } from './codec.js';
 import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
-import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong } from './keepalive.js';
+import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong, SentLedger, lostInputText } from './keepalive.js';
 import { boundedSize } from './fit.js';
 
 function meta(name) {
@@ -194,15 +194,15 @@ function offer(piece) {
   if (!ws || ws.readyState !== WebSocket.OPEN) return true;
   if (ws.bufferedAmount >= HIGH_WATER) return false;
   ws.send(piece);
-  inputUnanswered = true;
+  sentLedger.sent(piece.length);
   return true;
 }
 
-// inputUnanswered: input was sent on the text call's line since the
-// gateway last answered a ping. Pings queue behind it: a stall then may
-// be a program that reads no input (a paste into a busy one), not a
-// gateway that stopped (browser trial).
-let inputUnanswered = false;
+// sentLedger counts the text call's input the gateway has not confirmed
+// (keepalive.js): pings queue behind it, so a stall may be a program
+// that reads no input (a paste into a busy one), not a gateway that
+// stopped (browser trial); and a line lost meanwhile may have lost it.
+let sentLedger = new SentLedger();
 
 const outbox = new Outbox(offer);
 
@@ -248,17 +248,23 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
   }
   sock.binaryType = 'arraybuffer';
   ws = sock;
+  const ledger = new SentLedger();
+  sentLedger = ledger;
   // The keepalive: pings while the line is open, "stalled" while the
   // gateway does not answer them.
   const keepalive = new Keepalive({
-    ping: () => { if (sock.readyState === WebSocket.OPEN) sock.send(PING); },
+    ping: () => {
+      if (sock.readyState !== WebSocket.OPEN) return;
+      sock.send(PING);
+      ledger.ping();
+    },
     onStall: (on) => {
       if (ws !== sock) return;
       // Pings wait behind unsent input: a service that reads none of
       // it (a paste into a busy program) is not a gateway that has
       // stopped answering (browser trial).
       const secs = STALL_TICKS * PING_INTERVAL_MS / 1000;
-      if (on && inputUnanswered) status.stall(`the gateway has not answered for ${secs} s, nor taken the input sent before its pings (the network may be down, or the program the call reaches not reading it)`);
+      if (on && ledger.unconfirmed > 0) status.stall(`the gateway has not answered for ${secs} s, nor taken the input sent before its pings (the network may be down, or the program the call reaches not reading it)`);
       else if (on) status.stall(`the gateway has not answered for ${secs} s`);
       else status.unstall();
       showStatus();
@@ -298,7 +304,7 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
       onBytes(new Uint8Array(ev.data));
     } else if (isPong(ev.data)) {
       // The gateway read the ping, and so the input sent before it.
-      inputUnanswered = false;
+      ledger.pong();
       keepalive.pong();
     } else {
       keepalive.heard();
@@ -317,6 +323,11 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     clearInterval(pinger);
     if (ws !== sock) return;
     ws = null;
+    // Input the call leaves undelivered is named in the terminal, not
+    // lost silently: what the page still held back, and what it sent on
+    // a line that was lost before the gateway confirmed it (the user's
+    // own hang-up discards the first knowingly, and says the second).
+    const lost = lostInputText(outbox.waiting, ev && ev.code === 1006 ? ledger.unconfirmed : 0);
     outbox.clear();
     onClose();
     if (why) {
@@ -335,6 +346,7 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     // terminal's pending output; a notice written now would come first).
     resetModes(() => {
       notice(words);
+      if (lost) notice(lost);
       if (text && seq === callSeq) scheduleRedial(redialDelay(words));
     });
     if (!text) showLogin();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Keepalive, STALL_TICKS, PING, isPong } from '../src/keepalive.js';
+import { Keepalive, STALL_TICKS, PING, isPong, SentLedger, lostInputText } from '../src/keepalive.js';
 import { CallStatus, State } from '../src/status.js';
 
 // A keepalive wired to a CallStatus as main.js wires it.
@@ -98,4 +98,44 @@ test('isPong', () => {
   for (const t of ['{"type":"ping"}', 'pong', 'null', '[]', '{"type":["pong"]}', '', 'x'.repeat(2000), undefined]) {
     assert.equal(isPong(t), false, JSON.stringify(t));
   }
+});
+
+test('SentLedger: a pong confirms the input sent before its ping', () => {
+  const l = new SentLedger();
+  l.sent(5);
+  assert.equal(l.unconfirmed, 0, 'nothing known before the gateway answers a ping');
+  l.ping();
+  l.sent(3);
+  l.pong(); // answers the ping sent after 5 octets
+  assert.equal(l.unconfirmed, 3);
+  l.ping();
+  l.sent(4);
+  l.ping();
+  l.pong();
+  assert.equal(l.unconfirmed, 4);
+  l.pong();
+  assert.equal(l.unconfirmed, 0);
+  l.pong(); // no ping out: confirms nothing more
+  l.sent(2);
+  assert.equal(l.unconfirmed, 2);
+});
+
+test('SentLedger: pongs after a long stall never confirm more than was sent before their pings', () => {
+  const l = new SentLedger();
+  l.ping();
+  l.pong();
+  for (let i = 0; i < 200; i++) {
+    l.sent(1);
+    l.ping();
+  }
+  l.sent(7);
+  for (let i = 0; i < 200; i++) l.pong();
+  assert.ok(l.unconfirmed >= 7, `unconfirmed ${l.unconfirmed}`);
+});
+
+test('lostInputText', () => {
+  assert.equal(lostInputText(0, 0), '');
+  assert.equal(lostInputText(0, 12), 'the gateway had not confirmed the last 12 octets typed or pasted when the line was lost: they may not have reached it');
+  assert.equal(lostInputText(4096, 0), '4096 octets typed or pasted were still waiting to be sent and were discarded');
+  assert.match(lostInputText(10, 3), /last 3 octets .*; 10 octets .* discarded$/);
 });
