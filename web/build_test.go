@@ -111,3 +111,27 @@ func TestUIUnit(t *testing.T) {
 	}
 	t.Logf("%s", out[bytes.LastIndex(out, []byte("# tests")):])
 }
+
+// TestWasmCaller runs web/wasm's own tests (the V.42 caller's status
+// words) compiled for js/wasm under node, as the page runs them.
+func TestWasmCaller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles web/wasm for js/wasm")
+	}
+	testutil.NeedBinary(t, "node")
+	goTool := testutil.NeedBinary(t, "go")
+	goroot, err := exec.Command(goTool, "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	execWasm := filepath.Join(string(bytes.TrimSpace(goroot)), "lib", "wasm", "go_js_wasm_exec")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool, "test", "-count=1", "-exec="+execWasm, "./wasm")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("js/wasm: go test ./wasm: %v\n%s", err, out)
+	}
+	t.Logf("js/wasm: %s", bytes.TrimSpace(out))
+}

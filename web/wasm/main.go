@@ -218,6 +218,12 @@ func call(_ js.Value, args []js.Value) any {
 	return js.ValueOf(handle)
 }
 
+// callbackWords is the status of a call to an account the gateway calls
+// back. The page takes no callbacks and offers none, so the gateway
+// refuses the login (REJECT callback-unavailable), or, were it to
+// confirm one, would call the account's registered line, not the page.
+const callbackWords = "this account is called back by the gateway, which a browser cannot answer: call with gateway dial --answer, or a modem"
+
 // classify turns a failed call into the page's status.
 func classify(err error) (state, detail string) {
 	if r, ok := auth.RejectReason(err); ok {
@@ -227,7 +233,10 @@ func classify(err error) (state, detail string) {
 		case auth.ReasonBusy:
 			return "busy", "the gateway is busy; try again later"
 		case auth.ReasonCallbackUnavailable:
-			return "callback", "the gateway cannot call back now"
+			// Sent for an account with a callback address to a caller
+			// that offers no callback, as the page never does
+			// (auth: the other case needs a caller that offered one).
+			return "callback", callbackWords
 		case auth.ReasonNotOffered:
 			return "nov42", "the gateway does not run Access Security on this line (its listener has security = \"off\"); use the text login (?mode=text)"
 		}
@@ -250,7 +259,7 @@ func classify(err error) (state, detail string) {
 	case errors.Is(err, v42caller.ErrNoV42):
 		return "nov42", "the gateway answered without V.42; use the text login"
 	case errors.Is(err, v42caller.ErrCallback):
-		return "callback", "this account takes callbacks, which a browser cannot answer"
+		return "callback", callbackWords
 	case errors.Is(err, context.DeadlineExceeded):
 		return "hungup", "no answer from the gateway (V.42 set-up timed out)"
 	case errors.Is(err, v42caller.ErrNoLink):
