@@ -75,7 +75,7 @@ const (
 	metaMode    = `<meta name="dialgate-mode" content="text">`
 	metaNonce   = `<meta name="dialgate-style-nonce" content="">`
 	pageTitle   = `<title>dialgate terminal</title>`
-	pageName    = `<span class="name">dialgate</span>`
+	pageName    = `<h1 class="name">dialgate</h1>`
 )
 
 type asset struct {
@@ -161,7 +161,7 @@ func newHandler(fsys embed.FS, opts Options) (*handler, error) {
 	if opts.Name != "" {
 		name := html.EscapeString(opts.Name)
 		reps = append(reps, struct{ old, new string }{pageTitle, "<title>" + name + "</title>"},
-			struct{ old, new string }{pageName, `<span class="name">` + name + "</span>"})
+			struct{ old, new string }{pageName, `<h1 class="name">` + name + "</h1>"})
 	}
 	for _, r := range reps {
 		if bytes.Count(index, []byte(r.old)) != 1 {

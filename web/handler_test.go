@@ -125,7 +125,7 @@ func TestOptionsInPage(t *testing.T) {
 	}
 	b = body(t, get(t, newTestHandler(t, Options{}), "GET", "/"))
 	if !strings.Contains(b, `<meta name="dialgate-line" content="./line">`) || !strings.Contains(b, `<meta name="dialgate-charset" content="utf-8">`) ||
-		!strings.Contains(b, "<title>dialgate terminal</title>") || !strings.Contains(b, `<span class="name">dialgate</span>`) {
+		!strings.Contains(b, "<title>dialgate terminal</title>") || !strings.Contains(b, `<h1 class="name">dialgate</h1>`) {
 		t.Errorf("defaults missing from page:\n%s", b)
 	}
 	// The gateway's name, escaped, is the page's title and toolbar name
@@ -133,11 +133,36 @@ func TestOptionsInPage(t *testing.T) {
 	b = body(t, get(t, newTestHandler(t, Options{Name: `Café <BBS> & "Co"`}), "GET", "/"))
 	for _, want := range []string{
 		`<title>Café &lt;BBS&gt; &amp; &#34;Co&#34;</title>`,
-		`<span class="name">Café &lt;BBS&gt; &amp; &#34;Co&#34;</span>`,
+		`<h1 class="name">Café &lt;BBS&gt; &amp; &#34;Co&#34;</h1>`,
 	} {
 		if !strings.Contains(b, want) {
 			t.Errorf("page lacks %s:\n%s", want, b)
 		}
+	}
+}
+
+// TestPageLandmarks: the page's parts are in landmarks, as assistive
+// technology navigates by them (axe-core's region, landmark-one-main
+// and page-has-heading-one rules flagged the page on every state in the
+// browser trial): the controls in one header (banner), the terminal in
+// one main, named, and the gateway's name the page's one heading.
+func TestPageLandmarks(t *testing.T) {
+	b := body(t, get(t, newTestHandler(t, Options{Name: "Retro BBS"}), "GET", "/"))
+	for _, c := range []struct {
+		tag  string
+		want string
+	}{
+		{"<header", "<header>"},
+		{"<main", `<main id="term" aria-label="terminal">`},
+		{"<h1", `<h1 class="name">Retro BBS</h1>`},
+	} {
+		if n := strings.Count(b, c.tag); n != 1 || !strings.Contains(b, c.want) {
+			t.Errorf("page has %d %s elements, want one: %s", n, c.tag, c.want)
+		}
+	}
+	head, _, ok := strings.Cut(b, "</header>")
+	if !ok || !strings.Contains(head, `id="bar"`) || !strings.Contains(head, `id="login"`) || !strings.Contains(head, `id="softkeys"`) {
+		t.Errorf("the toolbar, login form and keys are not all in the header:\n%s", b)
 	}
 }
 
