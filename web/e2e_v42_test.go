@@ -181,6 +181,7 @@ func TestE2EBrowserV42(t *testing.T) {
 		"ok second caller hears busy",
 		"ok wrong password is denied",
 		"ok V.42 login on a listener with v42 = detect",
+		"ok the gateway ending a V.42 call leaves the keyboard in the terminal",
 		"ok V.42 login over wss",
 		"ok changed host key is refused before the password is sent",
 		"ok forget the key, call again, new key pinned",

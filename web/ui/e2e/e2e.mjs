@@ -500,7 +500,23 @@ async function v42Scenario() {
     await samePin(c);
     const lines = await run(c, 'echo "detect-$((6*7))"');
     if (!lines.includes('detect-42')) throw new Error(`output ${JSON.stringify(lines)}`);
-    await hangUp(c);
+    ok(step);
+
+    // Browser trial: when the gateway ended a V.42 call (exit), the form
+    // took the keyboard, and what was typed on went into the password
+    // field: Enter sent a shell command to the gateway as a password.
+    step = 'the gateway ending a V.42 call leaves the keyboard in the terminal';
+    await typeLine(c, 'exit');
+    await waitState(c, 'hungup');
+    await c.waitForSelector('#login:not([hidden])', { timeout: WAIT });
+    const focused = await c.evaluate(() => document.activeElement.className);
+    if (!String(focused).includes('xterm-helper-textarea')) throw new Error(`the keyboard went to ${JSON.stringify(focused)}, not the terminal`);
+    await c.keyboard.type('echo typed-on');
+    await c.keyboard.press('Enter');
+    await c.waitForTimeout(500);
+    if (await c.inputValue('#password') !== '') throw new Error('keys typed on went into the password field');
+    const after = await status(c);
+    if (after.state !== 'hungup') throw new Error(`status ${JSON.stringify(after)} after keys typed on: a call was placed`);
     await c.close();
     pages.splice(pages.indexOf(c), 1);
     ok(step);

@@ -349,7 +349,13 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
       if (lost) notice(lost);
       if (text && seq === callSeq) scheduleRedial(redialDelay(words));
     });
-    if (!text) showLogin();
+    // The form takes the keyboard again, unless the session was up and
+    // the keyboard is in the terminal: someone typing there when the
+    // gateway ended the call (exit, a dropped line) would type into the
+    // password field, and Enter would send a shell command to the
+    // gateway as a password (browser trial: "ls -la" after "exit" was a
+    // failed login for the user).
+    if (!text) showLogin(!(v42SessionUp && document.activeElement === term.textarea));
   };
   sock.onclose = (ev) => ended(ev, '');
   sock.abandon = (why) => ended(null, why);
@@ -403,16 +409,24 @@ function connectText() {
   });
 }
 
-function showLogin() {
+// showLogin shows the V.42 login form, with the keyboard in it (at the
+// password when the user ID is filled in) if focus.
+function showLogin(focus = true) {
   loginForm.hidden = false;
   showStatus();
+  if (!focus) return;
   const user = $('user');
   (user.value ? $('password') : user).focus();
 }
 
+// v42SessionUp: the V.42 call's session came up (onReady); a call that
+// ended before (denied, busy) hands the keyboard to the form again.
+let v42SessionUp = false;
+
 async function connectV42(user, password) {
   if (ws) return;
   loginForm.hidden = true;
+  v42SessionUp = false;
   status.connecting();
   showStatus();
   let lib;
@@ -449,6 +463,7 @@ async function connectV42(user, password) {
           return r.ok ? '' : r.message;
         },
         onReady: (info) => {
+          v42SessionUp = true;
           status.ready(`V.42, encrypted, session ${info.session}`);
           showStatus();
           notice(`connected to ${info.gateway}, session ${info.session}, host key ${info.fingerprint}`);
