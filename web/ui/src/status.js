@@ -294,7 +294,9 @@ export class CallStatus {
       this.detail = m[1];
     } else if (/you will be called back\.?\s*(NO CARRIER)?\s*$/.test(tail)) {
       this.state = State.CALLBACK;
-      this.detail = 'the gateway will call you back';
+      // It calls the line registered for the account: a page cannot
+      // answer a call, so the user must wait there, not here.
+      this.detail = 'the gateway will call back the line registered for this account; a browser cannot take that call';
     } else if ((m = /NO CARRIER \(([^)\r\n]*)\)\s*$/.exec(tail))) {
       this.state = State.HUNGUP;
       this.detail = m[1];

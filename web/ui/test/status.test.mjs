@@ -100,6 +100,10 @@ test('throttled is denied with the reason', () => {
 test('callback', () => {
   const s = call('login: a\r\n', '\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n');
   assert.equal(s.state, State.CALLBACK);
+  // The gateway calls the account's registered line, never the page
+  // (browser trial: "the gateway will call you back" had the user wait
+  // at the page for a call that could not come).
+  assert.equal(s.text(), 'callback: the gateway will call back the line registered for this account; a browser cannot take that call');
 });
 
 test('hung up with the gateway reason', () => {
