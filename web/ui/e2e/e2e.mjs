@@ -707,7 +707,7 @@ async function textScenario() {
     } finally {
       await stallSignal('cont');
     }
-    if (!/^stalled: the gateway has not answered for \d+ s, nor taken the input sent before its pings \(the network may be down, or the program the call reaches not reading it\)$/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
+    if (!/^stalled: the gateway has not answered for \d+ s, nor taken the input sent before its pings \(the network may be slow or down, or the program the call reaches not reading it\)$/.test(shown)) throw new Error(`status line says ${JSON.stringify(shown)}`);
     if (during.cols !== before.cols || during.rows !== before.rows) throw new Error(`the terminal went from ${before.cols}x${before.rows} to ${during.cols}x${during.rows} while the status said ${JSON.stringify(shown)}`);
     if (title !== shown) throw new Error(`status title ${JSON.stringify(title)}, text ${JSON.stringify(shown)}`);
     await waitState(a, 'connected');

@@ -126,3 +126,17 @@ export function lostInputText(held, unconfirmed) {
   if (held > 0) parts.push(`${held} octets typed or pasted were still waiting to be sent and were discarded`);
   return parts.join('; ');
 }
+
+// stallText words a stall of the text call's line: the gateway silent
+// for secs seconds, with unconfirmed octets of input sent that it has
+// not confirmed. Pings queue behind input, so a program that reads no
+// input, or a slow line still carrying a large paste, looks like a
+// silent gateway (browser trial: a 300 KB paste over a 5000 octet/s line
+// said "the network may be down" for 35 s while it went through whole).
+// What the page has still to send is no measure of it: the system's
+// socket buffers take a paste whole, and the page sees nothing left.
+export function stallText(secs, unconfirmed) {
+  const base = `the gateway has not answered for ${secs} s`;
+  if (unconfirmed <= 0) return base;
+  return `${base}, nor taken the input sent before its pings (the network may be slow or down, or the program the call reaches not reading it)`;
+}

@@ -13,7 +13,7 @@ import { Outbox, MAX_WAITING } from './outbox.js';
 import { makeCodec, binaryString, terminalText } from './codec.js';
 import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
-import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong, SentLedger, lostInputText } from './keepalive.js';
+import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong, SentLedger, lostInputText, stallText } from './keepalive.js';
 import { boundedSize } from './fit.js';
 
 function meta(name) {
@@ -260,12 +260,7 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     },
     onStall: (on) => {
       if (ws !== sock) return;
-      // Pings wait behind unsent input: a service that reads none of
-      // it (a paste into a busy program) is not a gateway that has
-      // stopped answering (browser trial).
-      const secs = STALL_TICKS * PING_INTERVAL_MS / 1000;
-      if (on && ledger.unconfirmed > 0) status.stall(`the gateway has not answered for ${secs} s, nor taken the input sent before its pings (the network may be down, or the program the call reaches not reading it)`);
-      else if (on) status.stall(`the gateway has not answered for ${secs} s`);
+      if (on) status.stall(stallText(STALL_TICKS * PING_INTERVAL_MS / 1000, ledger.unconfirmed));
       else status.unstall();
       showStatus();
     },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Keepalive, STALL_TICKS, PING, isPong, SentLedger, lostInputText } from '../src/keepalive.js';
+import { Keepalive, STALL_TICKS, PING, isPong, SentLedger, lostInputText, stallText } from '../src/keepalive.js';
 import { CallStatus, State } from '../src/status.js';
 
 // A keepalive wired to a CallStatus as main.js wires it.
@@ -138,4 +138,9 @@ test('lostInputText', () => {
   assert.equal(lostInputText(0, 12), 'the gateway had not confirmed the last 12 octets typed or pasted when the line was lost: they may not have reached it');
   assert.equal(lostInputText(4096, 0), '4096 octets typed or pasted were still waiting to be sent and were discarded');
   assert.match(lostInputText(10, 3), /last 3 octets .*; 10 octets .* discarded$/);
+});
+
+test('stallText: a slow line is named with a dead one', () => {
+  assert.equal(stallText(20, 0), 'the gateway has not answered for 20 s');
+  assert.equal(stallText(20, 5), 'the gateway has not answered for 20 s, nor taken the input sent before its pings (the network may be slow or down, or the program the call reaches not reading it)');
 });
