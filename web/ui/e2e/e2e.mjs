@@ -88,16 +88,28 @@ async function waitScreen(page, pred, what) {
 
 const waitText = (page, text) => waitScreen(page, (s) => s.includes(text), JSON.stringify(text));
 
+// It returns the status line's text, read in the same turn as the state:
+// a state that changes again at once (a stalled line that hears a late
+// frame) must not pair one state with another's words.
 async function waitState(page, state, timeout = WAIT) {
+  return (await waitStatus(page, state, timeout)).text;
+}
+
+// waitStatus waits for state, in the page's status and in the status
+// line's data-state, and returns the line's text and title as they were
+// then.
+async function waitStatus(page, state, timeout = WAIT) {
   try {
-    await page.waitForFunction((st) => window.dialgate.status().state === st, state, { timeout });
+    const h = await page.waitForFunction((st) => {
+      const el = document.getElementById('status');
+      if (window.dialgate.status().state !== st || el.getAttribute('data-state') !== st) return false;
+      return { text: el.textContent, title: document.getElementById('statustext').getAttribute('title') };
+    }, state, { timeout });
+    return await h.jsonValue();
   } catch {
-    throw new Error(`status is ${JSON.stringify(await status(page))}, want ${state}`);
+    const attr = await page.getAttribute('#status', 'data-state');
+    throw new Error(`status is ${JSON.stringify(await status(page))}, data-state ${attr}, want ${state}`);
   }
-  const shown = await page.textContent('#status');
-  const attr = await page.getAttribute('#status', 'data-state');
-  if (attr !== state) throw new Error(`status line data-state ${attr}, want ${state}`);
-  return shown;
 }
 
 // stallSignal asks the test's stall hook (DIALGATE_E2E_STALL_URL) to stop
@@ -434,8 +446,7 @@ async function v42Scenario() {
     try {
       await a.evaluate(() => window.dialgate.focus());
       await a.keyboard.type(' ');
-      shown = await waitState(a, 'stalled', 15000);
-      title = await a.getAttribute('#statustext', 'title');
+      ({ text: shown, title } = await waitStatus(a, 'stalled', 15000));
     } finally {
       await signal('cont');
     }
