@@ -166,6 +166,19 @@ func TestPageLandmarks(t *testing.T) {
 	}
 }
 
+// TestPagePhoneKeyboard: the page asks a phone to shrink the page, not
+// only the visible part of it, while its on-screen keyboard is up
+// (Chrome for Android since 108: interactive-widget), so that the
+// toolbar and the row of keys a phone's keyboard lacks stay in view
+// with the terminal fitted above the keyboard (browser trial: they
+// scrolled out of view as the user typed). Other browsers ignore it.
+func TestPagePhoneKeyboard(t *testing.T) {
+	b := body(t, get(t, newTestHandler(t, Options{}), "GET", "/"))
+	if !strings.Contains(b, `<meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content">`) {
+		t.Errorf("viewport meta without interactive-widget=resizes-content:\n%.400s", b)
+	}
+}
+
 // TestLinePathRelative: the page names the line relative to itself, so
 // that it follows the page under a path prefix: one a reverse proxy
 // strips (the server sees "/", the browser resolves ./line under /bbs/)
