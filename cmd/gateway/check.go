@@ -73,31 +73,8 @@ gateway run as root would make it).`)
 	// What this system cannot do (pty backends, serve on Windows).
 	platformWarnings, failed := platformProblems(c)
 	warnings = append(warnings, platformWarnings...)
-	if why, anyone := stateDirProblem(c.StateDir); anyone {
-		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve could not start, whoever runs it", c.StateDir, why))
-	} else if why != "" {
-		// Only a user other than root gets here (root may write
-		// anywhere): the gateway's user, as the docs and the unit run
-		// the check, whose gateway could not start (operator trial:
-		// a warning, exit 0, and the service looped on restarts).
-		login := currentLogin()
-		const elsewise = "; for a gateway that runs as another user, run the check as that user"
-		var fix string
-		switch owner, _, ok := fileOwner(c.StateDir); {
-		case ok && owner != 0 && owner != os.Getuid():
-			// Another user's state directory, most likely the
-			// gateway's own: a chown to the checking user would lock
-			// that gateway out (review).
-			fix = "it is " + stateDirOwner(c.StateDir) + "'s: run the check as that user"
-			if name := stateDirUser(c.StateDir); name != "USER" {
-				fix += ", runuser -u " + name + " -- gateway check " + path
-			}
-		case ok:
-			fix = "as root: chown " + login + " " + c.StateDir + elsewise
-		default:
-			fix = "as root: install -d -m 0700 -o " + login + " " + c.StateDir + elsewise
-		}
-		failed = append(failed, fmt.Errorf("state_dir %s: %s: gateway serve run as %s could not start (%s)", c.StateDir, why, currentUserName(), fix))
+	if err := stateDirUnusable(c.StateDir, "the check", "gateway check "+path); err != nil {
+		failed = append(failed, err)
 	}
 	if why := logFileProblem(c.Log.File, c.StateDir); why != "" {
 		failed = append(failed, fmt.Errorf("[log] file %s: %s: gateway serve run as %s could not start", c.Log.File, why, currentUserName()))
@@ -483,6 +460,42 @@ func logFileProblem(path, stateDir string) string {
 		return "user " + currentUserName() + " may not create it in " + dir
 	}
 	return ""
+}
+
+// stateDirUnusable is gateway check's and gateway serve's error for a
+// state_dir this process could not use (stateDirProblem), naming what
+// to do, or nil. who and command are what to run as the directory's
+// owner when it is another user's ("the check", "gateway check FILE").
+func stateDirUnusable(dir, who, command string) error {
+	why, anyone := stateDirProblem(dir)
+	switch {
+	case anyone:
+		return fmt.Errorf("state_dir %s: %s: gateway serve could not start, whoever runs it", dir, why)
+	case why == "":
+		return nil
+	}
+	// Only a user other than root gets here (root may write anywhere):
+	// the gateway's user, as the docs and the unit run the check, whose
+	// gateway could not start (operator trial: a warning, exit 0, and
+	// the service looped on restarts).
+	login := currentLogin()
+	elsewise := "; for a gateway that runs as another user, run " + who + " as that user"
+	var fix string
+	switch owner, _, ok := fileOwner(dir); {
+	case ok && owner != 0 && owner != os.Getuid():
+		// Another user's state directory, most likely the gateway's
+		// own: a chown to the checking user would lock that gateway
+		// out (review).
+		fix = "it is " + stateDirOwner(dir) + "'s: run " + who + " as that user"
+		if name := stateDirUser(dir); name != "USER" {
+			fix += ", runuser -u " + name + " -- " + command
+		}
+	case ok:
+		fix = "as root: chown " + login + " " + dir + elsewise
+	default:
+		fix = "as root: install -d -m 0700 -o " + login + " " + dir + elsewise
+	}
+	return fmt.Errorf("state_dir %s: %s: gateway serve run as %s could not start (%s)", dir, why, currentUserName(), fix)
 }
 
 // stateDirProblem says why this process could not use dir as its state

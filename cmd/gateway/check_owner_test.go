@@ -539,3 +539,51 @@ func asNobody(bin, stdin string, args ...string) string {
 	out, _ := cmd.CombinedOutput()
 	return string(out)
 }
+
+// TestServeStateDirNotWritable: gateway serve run as a user who may not
+// write in its state_dir, or read the host key there, stops naming the
+// chown that makes them that user's, as check and keygen do. New-user
+// trial: serve stopped with a bare "open …/.host_key.tmpN: permission
+// denied", then "open …/host_key: permission denied".
+func TestServeStateDirNotWritable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the gateway as uid 65534")
+	}
+	const nobody = 65534
+	base, bin := binaryForNobody(t)
+	state := filepath.Join(base, "state")
+	if err := os.Mkdir(state, 0o755); err != nil { // root's
+		t.Fatal(err)
+	}
+	cfg := ownerTestConfig(t, base, filepath.Join(state, "users.toml"))
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serve := func() string {
+		t.Helper()
+		cmd := exec.Command(bin, "serve", "--config", cfg)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+			t.Fatalf("serve as nobody: %v, want exit %d:\n%s", err, exitFailure, out)
+		}
+		return string(out)
+	}
+	if out, want := serve(), "may not write in it: gateway serve run as nobody could not start (as root: chown nobody "+state; !strings.Contains(out, want) {
+		t.Errorf("serve on root's state_dir said:\n%s\nwant %q", out, want)
+	}
+	if _, err := auth.CreateHostKey(state, false); err != nil { // root's, 0600
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(state, auth.HostKeyFile)
+	if out, want := serve(), "permission denied (the gateway runs as nobody and may not read it: make it that user's, chown nobody "+key; !strings.Contains(out, want) {
+		t.Errorf("serve with root's host key said:\n%s\nwant %q", out, want)
+	}
+}

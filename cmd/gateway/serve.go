@@ -262,12 +262,22 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 	if err := auth.CheckStateDir(cfg.StateDir); err != nil {
 		return err
 	}
+	// One this user may not write in or create stops here, with what to
+	// do (new-user trial: serve stopped with a bare "permission denied"
+	// on the host key's temporary file or the control socket).
+	command := "gateway serve"
+	if !demo {
+		command += " --config " + path
+	}
+	if err := stateDirUnusable(cfg.StateDir, "the gateway", command); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return stateDirError(cfg.StateDir, err, currentUserName())
 	}
 	key, created, err := auth.LoadOrCreateHostKey(cfg.StateDir)
 	if err != nil {
-		return err
+		return hostKeyError(cfg.StateDir, err, currentUserName())
 	}
 	fp := key.Fingerprint()
 	defer key.Wipe()
@@ -630,6 +640,17 @@ func stateDirError(dir string, err error, who string) error {
 		return fmt.Errorf("state_dir %s: %w (the gateway runs as %s: create the directory for it, install -d -m 0700 -o %s %s)", dir, err, who, who, dir)
 	}
 	return fmt.Errorf("state_dir %s: %w", dir, err)
+}
+
+// hostKeyError is the error gateway serve stops with when the host key
+// does not load: one the gateway's user (who) may not read (a key root
+// made) gets the chown that makes it that user's.
+func hostKeyError(dir string, err error, who string) error {
+	if errors.Is(err, fs.ErrPermission) {
+		key := filepath.Join(dir, auth.HostKeyFile)
+		return fmt.Errorf("%w (the gateway runs as %s and may not read it: make it that user's, chown %s %s, or run the gateway as the key's owner)", err, who, who, key)
+	}
+	return err
 }
 
 // usersFileError is the error gateway serve stops with when the users
