@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -424,6 +426,7 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 				_ = wl.SendWindowSize(c.window)
 			}
 		}
+		err = wsWrongLine(u, err)
 	default:
 		line, err = transport.Dial(dctx, u.String())
 	}
@@ -647,6 +650,36 @@ func (c *caller) detect(ctx context.Context, line transport.Line, role lapm.Role
 		return false, nil, fmt.Errorf("%w: V.42 detection: %w", errNoCarrier, err)
 	}
 	return res == lapm.DetectLAPM, leftover, nil
+}
+
+// pageLine is the line path in a dialgate browser page (web/handler.go).
+var pageLine = regexp.MustCompile(`<meta name="dialgate-line" content="([^"<>]{1,200})">`)
+
+// wsWrongLine says what a WebSocket call to u met instead of a line, for
+// the two a new user meets (trial: HTML quoted as a refused handshake,
+// and "malformed HTTP response" with telnet octets): a gateway's browser
+// page, whose line it names, and a telnet listener. Other errors (nil
+// too) are returned as they are.
+func wsWrongLine(u *url.URL, err error) error {
+	var he *ws.HandshakeError
+	if errors.As(err, &he) && he.StatusCode == http.StatusOK {
+		if m := pageLine.FindStringSubmatch(he.Body); m != nil {
+			if ref, perr := url.Parse(m[1]); perr == nil {
+				return fmt.Errorf("%s is the gateway's browser page, not its line: dial %s", u.Redacted(), u.ResolveReference(ref).Redacted())
+			}
+		}
+		return fmt.Errorf("%s is a web page (HTTP 200), not a WebSocket line", u.Redacted())
+	}
+	if err != nil && strings.Contains(err.Error(), `malformed HTTP response "\xff`) {
+		// An IAC where the HTTP answer should be: the listener speaks
+		// telnet (net/http names no error type for it).
+		scheme := "telnet"
+		if u.Scheme == "wss" {
+			scheme = "telnets"
+		}
+		return fmt.Errorf("%s answers with telnet, not WebSocket: it is a telnet listener; dial %s://%s", u.Redacted(), scheme, u.Host)
+	}
+	return err
 }
 
 // noCarrier is the error of a call that could not be placed to host: the

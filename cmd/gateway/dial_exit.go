@@ -169,6 +169,9 @@ func textDropped(head, tail []byte) bool {
 // gateway ended itself (shutdown, idle, time limit) was hung up. Every
 // other hang-up is a normal end.
 func textOutcome(head []byte, tail []byte) error {
+	if status, ok := httpStatusLine(head); ok {
+		return &httpAnswerError{status: status}
+	}
 	// head shorter than headTailSize is the whole call.
 	if len(head) < headTailSize && bytes.Equal(head, tail) {
 		if why, ok := busyline.Parse(head); ok {
@@ -201,6 +204,35 @@ func textOutcome(head []byte, tail []byte) error {
 		}
 	}
 	return gatewayHungUp(tail)
+}
+
+// httpAnswerError is a telnet or tcp call that a web server answered:
+// the gateway's ws:// listener (new-user trial: its 400 Bad Request
+// showed as the gateway's text and dial exited 0).
+type httpAnswerError struct{ status string }
+
+func (e *httpAnswerError) Error() string {
+	return errNoCarrier.Error() + ": a web server answered (" + e.status + "), not a telnet or tcp line: to call a gateway's ws:// listener, dial its ws:// URL (ws://host:port/line)"
+}
+
+func (e *httpAnswerError) Unwrap() error { return errNoCarrier }
+
+// httpStatusLine is the first line of head if the call began with an
+// HTTP response's status line, at most 80 octets of printable ASCII.
+func httpStatusLine(head []byte) (string, bool) {
+	if !bytes.HasPrefix(head, []byte("HTTP/1.")) {
+		return "", false
+	}
+	line, _, _ := bytes.Cut(head, []byte("\r\n"))
+	if len(line) > 80 {
+		line = line[:80]
+	}
+	for _, c := range line {
+		if c < ' ' || c > '~' {
+			return "", false
+		}
+	}
+	return string(line), true
 }
 
 // dialMessage is what gateway dial prints (after "gateway dial: ") when a
