@@ -269,6 +269,12 @@ func userMain(args []string, env userEnv) int {
 		// its prefix: after "gateway user: " it says nothing.
 		return fail(code, "%v", authMessage{err})
 	}
+	if stateDir := config.CleanPath(cfg.StateDir); action != "list" && o.usersPath == config.CleanPath(cfg.UsersFile) && gatewayRunning(stateDir) {
+		// New-user trial: an account added while the gateway ran was
+		// denied as an unknown user, and nothing said it needed a
+		// reload first.
+		fmt.Fprintf(env.stderr, "gateway user: the gateway running with state_dir %s has the users it loaded before: reload it to apply this (systemctl reload gateway, or kill -HUP PID)\n", stateDir)
+	}
 	return exitOK
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -302,5 +304,55 @@ func TestUserWeakPasswordWarned(t *testing.T) {
 	r = userCmd(t, "correct horse\n", nil, append([]string{"passwd", "--users", path, "--password-stdin"}, append(userCmdCheap, "zoe")...)...)
 	if r.code != exitOK || strings.Contains(r.stderr, "warning") {
 		t.Errorf("long password: %+v", r)
+	}
+}
+
+// TestUserReloadNotice: a change to the users file of a gateway that is
+// running says that it takes effect with a reload; with no gateway
+// running, nothing is said. New-user trial: a user added while the
+// gateway ran was denied as unknown, and nothing had said why.
+func TestUserReloadNotice(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "gateway.toml")
+	text := fmt.Sprintf("state_dir = %q\n[[listener]]\nname = \"modem\"\naddress = \"telnet://127.0.0.1:0\"\n", state)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const notice = "reload it to apply this"
+	add := func(id string) userCmdResult {
+		t.Helper()
+		r := userCmd(t, "pw for "+id+"\n", nil, append([]string{"add", "--config", cfg, "--password-stdin"}, append(userCmdCheap, id)...)...)
+		if r.code != exitOK {
+			t.Fatalf("user add %s: %+v", id, r)
+		}
+		return r
+	}
+	if r := add("alice"); strings.Contains(r.stderr, notice) {
+		t.Errorf("no gateway running, but user add said: %q", r.stderr)
+	}
+	// A gateway running with that state_dir answers on its control socket.
+	l, err := net.Listen("unix", filepath.Join(state, controlSocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	if r := add("bob"); !strings.Contains(r.stderr, notice) || !strings.Contains(r.stderr, state) {
+		t.Errorf("gateway running: user add said %q, want %q", r.stderr, notice)
+	}
+	if r := userCmd(t, "", nil, "list", "--config", cfg); r.code != exitOK || strings.Contains(r.stderr, notice) {
+		t.Errorf("user list: %+v, want no notice", r)
 	}
 }
