@@ -587,3 +587,27 @@ func TestServeStateDirNotWritable(t *testing.T) {
 		t.Errorf("serve with root's host key said:\n%s\nwant %q", out, want)
 	}
 }
+
+// TestServeConfigNotReadable: gateway serve run as a user who may not
+// read its configuration says how to let it, as gateway check does.
+// New-user trial: "config: open FILE: permission denied" and no more.
+func TestServeConfigNotReadable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the gateway as uid 65534")
+	}
+	base, bin := binaryForNobody(t)
+	cfg := ownerTestConfig(t, base, filepath.Join(base, "state", "users.toml")) // root's, 0600
+	cmd := exec.Command(bin, "serve", "--config", cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("serve as nobody: %v, want exit %d:\n%s", err, exitFailure, out)
+	}
+	if want := "permission denied (the gateway runs as nobody and may not read it: give the file to the gateway's group, chgrp GROUP " + cfg + "; chmod 0640 " + cfg + ")"; !strings.Contains(string(out), want) {
+		t.Errorf("serve said:\n%s\nwant %q", out, want)
+	}
+}

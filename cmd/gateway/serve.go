@@ -88,6 +88,12 @@ to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
 		cfg = config.Demo()
 	} else {
 		c, err := config.Load(*cfgPath)
+		if errors.Is(err, os.ErrPermission) {
+			// As gateway check says it (new-user trial: serve gave no
+			// hint).
+			fmt.Fprintf(os.Stderr, "gateway serve: %v (the gateway runs as %s and may not read it: give the file to the gateway's group, chgrp GROUP %s; chmod 0640 %s)\n", err, currentUserName(), *cfgPath, *cfgPath)
+			return exitFailure
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "gateway serve: %v\n", err)
 			return exitFailure
