@@ -541,10 +541,12 @@ func asNobody(bin, stdin string, args ...string) string {
 }
 
 // TestServeStateDirNotWritable: gateway serve run as a user who may not
-// write in its state_dir, or read the host key there, stops naming the
-// chown that makes them that user's, as check and keygen do. New-user
-// trial: serve stopped with a bare "open …/.host_key.tmpN: permission
-// denied", then "open …/host_key: permission denied".
+// write in its state_dir, or use the host key or calls.jsonl there,
+// stops naming the chown that makes them that user's, as check and
+// keygen do. New-user trial: serve stopped with a bare "open
+// …/.host_key.tmpN: permission denied", then "open …/host_key:
+// permission denied", then "store: open …/calls.jsonl: permission
+// denied".
 func TestServeStateDirNotWritable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -582,9 +584,20 @@ func TestServeStateDirNotWritable(t *testing.T) {
 	if err := os.Chown(state, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
-	key := filepath.Join(state, auth.HostKeyFile)
-	if out, want := serve(), "permission denied (the gateway runs as nobody and may not read it: make it that user's, chown nobody "+key; !strings.Contains(out, want) {
+	want := "permission denied (the gateway runs as nobody and may not use it: make the state directory's files that user's, chown -R nobody " + state + ","
+	if out := serve(); !strings.Contains(out, want) {
 		t.Errorf("serve with root's host key said:\n%s\nwant %q", out, want)
+	}
+	// The key the gateway's user's, calls.jsonl still root's (a gateway
+	// run as root before the directory was given to that user).
+	if err := os.Chown(filepath.Join(state, auth.HostKeyFile), nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "calls.jsonl"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := serve(); !strings.Contains(out, "calls.jsonl: "+want) {
+		t.Errorf("serve with root's calls.jsonl said:\n%s\nwant %q", out, "calls.jsonl: "+want)
 	}
 }
 

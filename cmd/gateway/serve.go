@@ -283,7 +283,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 	}
 	key, created, err := auth.LoadOrCreateHostKey(cfg.StateDir)
 	if err != nil {
-		return hostKeyError(cfg.StateDir, err, currentUserName())
+		return stateFileError(cfg.StateDir, err, currentUserName())
 	}
 	fp := key.Fingerprint()
 	defer key.Wipe()
@@ -332,7 +332,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		Logger: log.Named("lapm"),
 	}})
 	if err != nil {
-		return err
+		return stateFileError(cfg.StateDir, err, currentUserName())
 	}
 	registerHealthMetrics(reg, gw)
 	reloads := newReloadStatus(time.Now())
@@ -648,13 +648,17 @@ func stateDirError(dir string, err error, who string) error {
 	return fmt.Errorf("state_dir %s: %w", dir, err)
 }
 
-// hostKeyError is the error gateway serve stops with when the host key
-// does not load: one the gateway's user (who) may not read (a key root
-// made) gets the chown that makes it that user's.
-func hostKeyError(dir string, err error, who string) error {
-	if errors.Is(err, fs.ErrPermission) {
-		key := filepath.Join(dir, auth.HostKeyFile)
-		return fmt.Errorf("%w (the gateway runs as %s and may not read it: make it that user's, chown %s %s, or run the gateway as the key's owner)", err, who, who, key)
+// stateFileError is the error gateway serve stops with when a file in
+// the state directory dir (the host key, calls.jsonl, session.next)
+// does not open: one the gateway's user (who) may not use, most likely
+// made by a gateway or keygen run as root before the directory was
+// given to that user (new-user trial: "store: open .../calls.jsonl:
+// permission denied" and no more), gets the chown that makes the
+// directory's files that user's.
+func stateFileError(dir string, err error, who string) error {
+	var pe *fs.PathError
+	if errors.Is(err, fs.ErrPermission) && errors.As(err, &pe) && strings.HasPrefix(pe.Path, dir+string(filepath.Separator)) {
+		return fmt.Errorf("%w (the gateway runs as %s and may not use it: make the state directory's files that user's, chown -R %s %s, or run the gateway as their owner)", err, who, who, dir)
 	}
 	return err
 }
