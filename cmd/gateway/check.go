@@ -109,6 +109,20 @@ gateway run as root would make it).`)
 		// gateway serve would not start with it.
 		failed = append(failed, err)
 	}
+	// The store's files, which serve opens for writing: ones a gateway
+	// run as root left there (new-user trial: the check said ok, and
+	// serve stopped at calls.jsonl). Root may write them all; the check
+	// run as root judges its own gateway.
+	if os.Geteuid() != 0 {
+		for _, name := range []string{"session.next", "calls.jsonl", "store.lock"} {
+			p := filepath.Join(c.StateDir, name)
+			if _, err := os.Lstat(p); err == nil && !mayWrite(p) {
+				me := currentUserName()
+				failed = append(failed, fmt.Errorf("state_dir %s: user %s may not write %s: gateway serve run as %s could not start (as root: chown -R %s %s)", c.StateDir, me, name, me, currentLogin(), c.StateDir))
+				break
+			}
+		}
+	}
 	// The host key as gateway serve loads it (its owner, its mode, the
 	// state directory's); a missing one serve creates.
 	key, err := auth.LoadHostKey(c.StateDir)

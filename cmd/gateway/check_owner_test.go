@@ -599,6 +599,14 @@ func TestServeStateDirNotWritable(t *testing.T) {
 	if out := serve(); !strings.Contains(out, "calls.jsonl: "+want) {
 		t.Errorf("serve with root's calls.jsonl said:\n%s\nwant %q", out, "calls.jsonl: "+want)
 	}
+	// gateway check, as the gateway's user, fails on it too.
+	cmd := exec.Command(bin, "check", cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if want := "user nobody may not write calls.jsonl: gateway serve run as nobody could not start (as root: chown -R nobody " + state + ")"; !errors.As(err, &ee) || ee.ExitCode() != exitFailure || !strings.Contains(string(out), want) {
+		t.Errorf("check as nobody: %v:\n%s\nwant exit %d and %q", err, out, exitFailure, want)
+	}
 }
 
 // TestServeConfigNotReadable: gateway serve run as a user who may not
