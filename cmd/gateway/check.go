@@ -97,6 +97,10 @@ gateway run as root would make it).`)
 		// the configuration, where only root may write).
 		if dir := filepath.Dir(c.UsersFile); dirExists(dir) && !mayWriteIn(dir) {
 			warnings = append(warnings, fmt.Sprintf("users_file %s: user %s may not write in %s, so gateway user add run as this user cannot create it; keep users_file in state_dir (the default), which the gateway's user owns", c.UsersFile, currentUserName(), dir))
+		} else if up := existingParent(dir); !dirExists(dir) && up != "" && !mayWriteIn(up) {
+			// Trial: the example's users_file kept after state_dir
+			// was changed; user add then failed at its mkdir.
+			warnings = append(warnings, fmt.Sprintf("users_file %s: its directory %s does not exist, and user %s may not create it in %s, so gateway user add run as this user cannot create the file; keep users_file in state_dir (the default), which the gateway's user owns", c.UsersFile, dir, currentUserName(), up))
 		}
 	case errors.Is(err, iofs.ErrPermission):
 		// The operator may check the file as another user than the
@@ -568,6 +572,18 @@ func asGatewayUser(stateDir string) string {
 		return "run the check as the gateway's user, runuser -u " + u + " -- gateway check; "
 	}
 	return "run the check as the gateway's user; "
+}
+
+// existingParent is the nearest directory above dir that exists, or "".
+func existingParent(dir string) string {
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if dirExists(d) {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
 }
 
 // dirExists reports whether dir is a directory.

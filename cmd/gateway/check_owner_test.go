@@ -632,3 +632,46 @@ func TestServeConfigNotReadable(t *testing.T) {
 		t.Errorf("serve said:\n%s\nwant %q", out, want)
 	}
 }
+
+// TestUsersFileDirNotCreatable: a users_file whose directory does not
+// exist and may not be made by the gateway's user (the example's
+// users_file kept after state_dir was changed) is warned about by
+// gateway check, and gateway user add says why it fails. New-user
+// trial: check said to run gateway user add, which failed with "mkdir
+// /var/lib/dialgate: permission denied" and no more.
+func TestUsersFileDirNotCreatable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the gateway as uid 65534")
+	}
+	const nobody = 65534
+	base, bin := binaryForNobody(t) // root's: nobody may not create in it
+	state := filepath.Join(base, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(base, "lib", "dialgate", "users.toml")
+	cfg := ownerTestConfig(t, base, users)
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		cmd.Stdin = strings.NewReader(stdin)
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out, want := run("", "check", cfg), "users_file "+users+": its directory "+filepath.Dir(users)+" does not exist, and user nobody may not create it in "+base; !strings.Contains(out, want) {
+		t.Errorf("check said:\n%s\nwant %q", out, want)
+	}
+	if out, want := run("pw one 12\n", append([]string{"user", "add", "--config", cfg, "--password-stdin"}, append(userCmdCheap, "alice")...)...), "user nobody may not create its directory; run the command as the gateway's user, and keep users_file in the state directory"; !strings.Contains(out, want) {
+		t.Errorf("user add said:\n%s\nwant %q", out, want)
+	}
+}

@@ -39,6 +39,12 @@ const usersLockPoll = 20 * time.Millisecond
 func lockUsersFile(usersFile string, wait time.Duration) (unlock func(), err error) {
 	path := usersFile + ".lock"
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			// New-user trial: the example's users_file kept after
+			// state_dir was changed ("mkdir /var/lib/dialgate:
+			// permission denied", and no more).
+			return nil, fmt.Errorf("users file %s: %w: user %s may not create its directory; run the command as the gateway's user, and keep users_file in the state directory (the default), which that user owns", usersFile, err, currentUserName())
+		}
 		return nil, err
 	}
 	// Never through a symbolic link (oNoFollow): root running gateway
