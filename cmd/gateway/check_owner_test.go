@@ -675,3 +675,24 @@ func TestUsersFileDirNotCreatable(t *testing.T) {
 		t.Errorf("user add said:\n%s\nwant %q", out, want)
 	}
 }
+
+// TestControlPermissionNamesUser: gateway calls run as a user who may
+// not use the control socket names the gateway's user (the state
+// directory's owner) in its runuser advice. New-user trial: it said
+// "runuser -u USER -- gateway ...".
+func TestControlPermissionNamesUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the state directory to another user")
+	}
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	err := controlError(filepath.Join(dir, controlSocketName), &os.PathError{Op: "dial", Path: dir, Err: syscall.EACCES})
+	if want := "runuser -u nobody -- gateway"; !strings.Contains(err.Error(), want) {
+		t.Errorf("got %q, want %q", err, want)
+	}
+}

@@ -305,7 +305,8 @@ func controlError(path string, err error) error {
 	case errors.Is(err, iofs.ErrNotExist), errors.Is(err, errConnRefused):
 		return fmt.Errorf("no gateway is running with state_dir %s (no control socket %s); give the gateway's --config or --state-dir", filepath.Dir(path), path)
 	case errors.Is(err, iofs.ErrPermission):
-		return fmt.Errorf("%s: permission denied: run this as the gateway's user or root (runuser -u USER -- gateway ...)", path)
+		// The state directory's owner is the gateway's user.
+		return fmt.Errorf("%s: permission denied: run this as the gateway's user or root (runuser -u %s -- gateway ...)", path, stateDirUser(filepath.Dir(path)))
 	}
 	return fmt.Errorf("control socket %s: %w", path, err)
 }
