@@ -269,6 +269,10 @@ func userMain(args []string, env userEnv) int {
 		// its prefix: after "gateway user: " it says nothing.
 		return fail(code, "%v", authMessage{err})
 	}
+	if t, err := parseExpiry(o.expires); o.set["expires"] && err == nil && !t.IsZero() && !t.After(env.now()) {
+		// New-user trial: --expires 2020-01-01 said only "updated".
+		fmt.Fprintf(env.stderr, "gateway user: warning: %s expired at %s, which has passed: its logins are refused until --expires is set later (or to never)\n", pos[0], t.UTC().Format(time.RFC3339))
+	}
 	if stateDir := config.CleanPath(cfg.StateDir); action != "list" && o.usersPath == config.CleanPath(cfg.UsersFile) && gatewayRunning(stateDir) {
 		// New-user trial: an account added while the gateway ran was
 		// denied as an unknown user, and nothing said it needed a

@@ -117,6 +117,11 @@ func TestUserCommandLifecycle(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatal(r)
 	}
+	// An expiry already past (the test's clock: 2026-06-01) is said to
+	// lock the account out now (new-user trial: only "updated").
+	if !strings.Contains(r.stderr, "warning: alice expired at 2026-01-01T00:00:00Z, which has passed") {
+		t.Errorf("no warning for a past expiry: %q", r.stderr)
+	}
 	if r = userCmd(t, "", nil, "list", "--users", path); !strings.Contains(r.stdout, "expired") {
 		t.Errorf("list after expiry:\n%s", r.stdout)
 	}
