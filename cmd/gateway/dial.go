@@ -23,6 +23,7 @@ import (
 	xterm "golang.org/x/term"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/internal/retry"
 	"github.com/dialgate/dialgate/internal/term"
 	"github.com/dialgate/dialgate/lapm"
@@ -474,7 +475,12 @@ func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *sessi
 // is connected to the line as it is. With --answer, a call the gateway
 // ended (to call back) is followed by the callback.
 func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []byte) error {
-	c.notice("connected to %s (text). %s", c.o.url.Redacted(), c.escapeHint())
+	leftover = greeting(line, leftover)
+	if _, busy := busyline.Parse(leftover); !busy {
+		// A BUSY gateway is not "connected" (new-user trial: the
+		// notice came before the BUSY).
+		c.notice("connected to %s (text). %s", c.o.url.Redacted(), c.escapeHint())
+	}
 	if ap, err := netip.ParseAddrPort(line.Info().RemoteAddr); err == nil {
 		c.gatewayAddr = ap.Addr().Unmap()
 	}
@@ -616,6 +622,32 @@ func parseAddrOrPrefix(s string) (netip.Prefix, error) {
 }
 
 // leftoverConn returns octets read during detection first.
+// greetingWait bounds how long a text call waits for the gateway's first
+// words before it says it is connected: a gateway that is busy says so
+// at once, in one write.
+const greetingWait = 500 * time.Millisecond
+
+// greeting is what the other end said first on a text call: leftover
+// (what detection read) if any, else what one read takes within
+// greetingWait, on a line with deadlines. A read's error other than the
+// deadline comes again at the session's next read.
+func greeting(line transport.Line, leftover []byte) []byte {
+	if len(leftover) > 0 {
+		return leftover
+	}
+	d, ok := line.(transport.Deadliner)
+	if !ok {
+		return nil
+	}
+	if d.SetReadDeadline(time.Now().Add(greetingWait)) != nil {
+		return nil
+	}
+	defer d.SetReadDeadline(time.Time{})
+	buf := make([]byte, busyline.MaxHeard)
+	n, _ := line.Read(buf)
+	return buf[:n]
+}
+
 type leftoverConn struct {
 	transport.Line
 	rest []byte

@@ -183,6 +183,7 @@ func TestDialTextExitCodes(t *testing.T) {
 		want int
 	}{
 		{"busy", "BUSY\r\n", exitBusy},
+		{"busy with reason", "\r\ngw: all lines busy; try again later\r\nBUSY\r\n", exitBusy},
 		{"denied", "login: \r\nNO CARRIER (access denied)\r\n", exitDenied},
 		{"backend ended", "welcome\r\n\r\nNO CARRIER (the service ended the session)\r\n", exitOK},
 	} {
@@ -197,6 +198,11 @@ func TestDialTextExitCodes(t *testing.T) {
 			}
 			if r.stdout.String() != c.say {
 				t.Errorf("stdout %q", r.stdout)
+			}
+			// A BUSY gateway is not "connected" (new-user trial: the
+			// notice came before the BUSY); the others are.
+			if got := strings.Contains(r.stderr.String(), "connected to"); got != (c.want != exitBusy) {
+				t.Errorf("stderr %q: connected notice %v", r.stderr, got)
 			}
 		})
 	}
