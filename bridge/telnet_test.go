@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -149,4 +150,63 @@ func TestLoginInterruptNotReplayed(t *testing.T) {
 	expect(t, caller, "ready")
 	io.WriteString(caller, "line\r")
 	expect(t, caller, "got:line")
+}
+
+// TestTelnetBackendInterruptDropsQueuedOutput: after a caller's
+// Interrupt Process the gateway asks the telnet backend for a
+// TIMING-MARK (RFC 860) and drops what the backend sent before its
+// answer, as a telnet client does, so the prompt after the interrupt
+// reaches a paced caller at once. BBS trial: at 2,400 bit/s the output a
+// telnetd had queued before a Ctrl-C (2.9 MB on loopback, in its socket
+// buffers and the gateway's) was passed on in full, hours of it, before
+// the shell's prompt.
+func TestTelnetBackendInterruptDropsQueuedOutput(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	stale := strings.Repeat("output the program made before the interrupt\r\n", 1<<15) // 1.5 MB: 27 min at 9,600 bit/s
+	marked := make(chan struct{})
+	addr := tcpBackendServer(t, func(c net.Conn) {
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			io.WriteString(c, stale) // waits until the gateway has read (or dropped) it
+		}()
+		// A telnet server answers DO TM once it has processed
+		// everything before it: here, after the stale output.
+		var got []byte
+		buf := make([]byte, 256)
+		for !bytes.Contains(got, []byte{255, 253, 6}) {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			got = append(got, buf[:n]...)
+		}
+		if !bytes.Contains(got, []byte{255, 244}) {
+			t.Errorf("the backend got %q before DO TIMING-MARK, no IAC IP", got)
+		}
+		close(marked)
+		<-wrote
+		c.Write(append([]byte{255, 252, 6}, "PROMPT> "...)) // WONT TM, then the prompt
+		io.Copy(io.Discard, c)
+	})
+	c := testConfig(t, config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(addr)})
+	c.Listeners[0].LineRate = 9600
+	g, _ := startTelnetGateway(t, c, &fakeVerifier{users: map[string]string{"n": "pw"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	caller := telnetCall(t, ctx, g, tcp.Options{}, "n", "pw")
+	expect(t, caller, "before the interrupt") // the session is bridged
+	if err := caller.SendInterrupt(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(caller, "x") // carries the command to the gateway
+	select {
+	case <-marked:
+	case <-ctx.Done():
+		t.Fatal("the backend was never asked for a TIMING-MARK")
+	}
+	got := expect(t, caller, "PROMPT> ")
+	if len(got) > 16<<10 {
+		t.Errorf("the caller got %d octets before the prompt, want the queued output dropped", len(got))
+	}
 }

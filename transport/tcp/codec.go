@@ -30,6 +30,7 @@ const (
 	optBinary = 0  // RFC 856
 	optEcho   = 1  // RFC 857
 	optSGA    = 3  // RFC 858
+	optTM     = 6  // RFC 860, TIMING-MARK
 	optTTYPE  = 24 // RFC 1091
 	optNAWS   = 31 // RFC 1073
 )
@@ -119,6 +120,10 @@ type decoder struct {
 	// MaxSubneg bounds one subnegotiation's parameters; 0 means
 	// DefaultMaxSubneg.
 	MaxSubneg int
+	// Discard drops the data octets while it is true; commands are still
+	// reported. The handler may change it, and the change applies from
+	// the octet after the command that changed it.
+	Discard bool
 
 	state   decState
 	verb    byte
@@ -135,8 +140,17 @@ type decoder struct {
 // buffer can be decoded in place. Commands, negotiations and
 // subnegotiations go to h in stream order.
 func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
-	nextIAC := -1 // index of the next IAC at or after i; len(src) if none
+	nextIAC := -1    // index of the next IAC at or after i; len(src) if none
+	keep := len(dst) // dst up to here holds data decoded while not discarding
 	for i := 0; i < len(src); {
+		// A handler changes Discard only in a step of its own (a
+		// command), so what the last step added is all kept or all
+		// dropped.
+		if d.Discard {
+			dst = dst[:keep]
+		} else {
+			keep = len(dst)
+		}
 		switch d.state {
 		case stData:
 			if nextIAC < i {
@@ -259,6 +273,9 @@ func (d *decoder) Decode(dst, src []byte, h decodeHandler) []byte {
 				dst = d.afterIAC(dst, b, h)
 			}
 		}
+	}
+	if d.Discard {
+		dst = dst[:keep]
 	}
 	return dst
 }

@@ -879,6 +879,23 @@ func (l *Line) SendInterrupt() error {
 	})
 }
 
+// DiscardToMark (client-side telnet lines) asks the server for a
+// TIMING-MARK (IAC DO TM, RFC 860) and drops the data it receives until
+// the server's answer, or for at most 5 s if none comes. After
+// SendInterrupt or SendBreak it throws away the output the server
+// produced before the interrupt, which waits in its socket buffers and
+// the network's: Read takes it at network speed and returns none of it.
+// This is what a telnet client does after sending IP (its "autoflush").
+func (l *Line) DiscardToMark() error {
+	return l.control("timing mark", func(t *telnet) error {
+		if t.server {
+			return fmt.Errorf("tcp: timing mark on a server line: %w", errors.ErrUnsupported)
+		}
+		t.askMark()
+		return nil
+	})
+}
+
 // Binary reports whether telnet BINARY (RFC 856) is in effect for what we
 // receive (in) and what we send (out); false, false on raw lines. Data sent
 // in the first round trip, while BINARY is still being agreed, is subject to

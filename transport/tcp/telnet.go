@@ -3,6 +3,7 @@ package tcp
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/transport"
@@ -58,6 +59,13 @@ type telnet struct {
 	fromPeer   bool // decode is running: output is a reply to the peer
 	outDropped bool // a reply was dropped since the queue last drained
 
+	// Client side: the TIMING-MARKs asked (DO TM, RFC 860) and not yet
+	// answered, and when the newest was asked. While one is out the
+	// peer's data is dropped (dec.Discard), up to maxMarkWait.
+	marks     int
+	markAsked time.Time
+	now       func() time.Time
+
 	logFn  func(format string, args ...any)
 	logged int
 }
@@ -96,7 +104,7 @@ func (o *options) side(opt byte) *qSide {
 func (o *options) enabled(opt byte) bool { return o.side(opt).enabled() }
 
 func newTelnet(server bool, o Options) *telnet {
-	t := &telnet{server: server, open: o.Open, termType: o.TermType, window: o.Window, logFn: o.logf}
+	t := &telnet{server: server, open: o.Open, termType: o.TermType, window: o.Window, logFn: o.logf, now: time.Now}
 	t.dec.MaxSubneg = o.MaxSubneg
 	if t.termType == "" {
 		t.termType = "UNKNOWN" // RFC 1091 allows this name
@@ -128,6 +136,10 @@ func (t *telnet) start() {
 
 // decode appends the data octets of src to dst (dst may be src[:0]).
 func (t *telnet) decode(dst, src []byte) []byte {
+	if t.dec.Discard && t.now().Sub(t.markAsked) > maxMarkWait {
+		t.dec.Discard = false
+		t.logf("no answer to TIMING-MARK in %v: passing the peer's output on again", maxMarkWait)
+	}
 	t.fromPeer = true
 	defer func() { t.fromPeer = false }()
 	return t.dec.Decode(dst, src, t)
@@ -183,8 +195,36 @@ func (t *telnet) acceptHim(opt byte) bool {
 	return false
 }
 
+// maxMarkWait bounds how long a client line drops its peer's output
+// waiting for the answer to a TIMING-MARK (askMark): a server that
+// ignores DO TM, against RFC 1143, is heard again after it.
+const maxMarkWait = 5 * time.Second
+
+// askMark (client side) asks the peer for a TIMING-MARK (IAC DO TM, RFC
+// 860) and drops the peer's data until the answer, which the peer sends
+// once it has processed everything sent before it. Sent after an IP, AO
+// or BRK, this is the flush a telnet client does (RFC 854, "the
+// Synch"): the output the peer produced before the interrupt, queued in
+// its buffers and the network's, is read and thrown away at network
+// speed instead of being passed on.
+func (t *telnet) askMark() {
+	t.out = append(t.out, cmdIAC, cmdDO, optTM)
+	t.marks++
+	t.markAsked = t.now()
+	t.dec.Discard = true
+}
+
 // negotiate implements decodeHandler.
 func (t *telnet) negotiate(verb, opt byte) {
+	if opt == optTM && !t.server && t.marks > 0 && (verb == cmdWILL || verb == cmdWONT) {
+		// The answer to askMark. It is not answered (RFC 860: TM is
+		// never in effect), as telnet clients do.
+		t.marks--
+		if t.marks == 0 {
+			t.dec.Discard = false
+		}
+		return
+	}
 	var (
 		side   *qSide
 		reply  qReply

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/transport"
 )
@@ -435,5 +436,61 @@ func TestAYTName(t *testing.T) {
 		if string(srv.out) != c.want {
 			t.Errorf("name %q: AYT answered with %q, want %q", c.name, srv.out, c.want)
 		}
+	}
+}
+
+// TestTimingMarkDiscards: a client's askMark sends DO TIMING-MARK and
+// drops the server's data up to its answer (WILL or WONT TM, RFC 860),
+// which is not answered; commands in between still count. A server that
+// never answers is heard again after maxMarkWait.
+func TestTimingMarkDiscards(t *testing.T) {
+	clock := time.Unix(0, 0)
+	tn := newTelnet(false, Options{})
+	tn.now = func() time.Time { return clock }
+	tn.askMark()
+	if !bytes.Equal(tn.out, []byte{cmdIAC, cmdDO, optTM}) {
+		t.Fatalf("askMark sent %v", tn.out)
+	}
+	tn.out = tn.out[:0]
+	in := []byte("stale\r\n")
+	in = append(in, cmdIAC, cmdWILL, optEcho)
+	in = append(in, "more stale"...)
+	in = append(in, cmdIAC, cmdWILL, optTM)
+	in = append(in, "prompt> "...)
+	if got := string(tn.decode(nil, in)); got != "prompt> " {
+		t.Errorf("decoded %q, want the data after the mark only", got)
+	}
+	if !tn.him.enabled(optEcho) {
+		t.Error("the WILL ECHO inside the dropped output was not taken")
+	}
+	if bytes.Contains(tn.out, []byte{cmdIAC, cmdDONT, optTM}) {
+		t.Errorf("the mark's answer was answered: %v", tn.out)
+	}
+
+	// Two marks: data waits for the second answer, split across reads.
+	tn.askMark()
+	tn.askMark()
+	for _, step := range []struct {
+		in   []byte
+		want string
+	}{
+		{[]byte("a"), ""},
+		{[]byte{cmdIAC, cmdWONT}, ""},
+		{[]byte{optTM, 'b'}, ""},
+		{[]byte{cmdIAC, cmdWILL, optTM, 'c'}, "c"},
+	} {
+		if got := string(tn.decode(nil, step.in)); got != step.want {
+			t.Errorf("decoding %v gave %q, want %q", step.in, got, step.want)
+		}
+	}
+
+	// No answer: the server's output comes through after maxMarkWait.
+	tn.askMark()
+	if got := string(tn.decode(nil, []byte("x"))); got != "" {
+		t.Errorf("before maxMarkWait decoded %q", got)
+	}
+	clock = clock.Add(maxMarkWait + time.Millisecond)
+	if got := string(tn.decode(nil, []byte("y"))); got != "y" {
+		t.Errorf("after maxMarkWait decoded %q, want \"y\"", got)
 	}
 }
