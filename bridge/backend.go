@@ -31,6 +31,7 @@ type Session struct {
 	Local    string // the gateway's address the call came in on
 	Term     string // terminal type announced by the caller, "" if unknown
 	Window   transport.WindowSize
+	LineRate int // the listener's line_rate, bit/s; 0: not paced
 }
 
 // Backend is a service sessions are bridged to.

@@ -803,6 +803,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 			Number: c.rec.Session, User: acct.Name, Listener: c.lc.Name,
 			Remote: c.info.RemoteAddr, Local: c.info.LocalAddr,
 			Term: c.line.Info().TermType, Window: win.bound(c.line.Info().Window),
+			LineRate: c.lc.LineRate,
 		})
 	})
 	gone := callerGone()
