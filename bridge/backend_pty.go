@@ -67,9 +67,7 @@ func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error
 	if s.Window.Cols > 0 && s.Window.Rows > 0 {
 		ws = &pty.Winsize{Cols: uint16(min(s.Window.Cols, 0xFFFF)), Rows: uint16(min(s.Window.Rows, 0xFFFF))}
 	}
-	// StartWithSize makes the child a session (and process group) leader
-	// with the pty as its controlling terminal.
-	started, err := pty.StartWithSize(cmd, ws)
+	started, err := startPTY(cmd, ws, s.LineRate)
 	if err != nil {
 		if b.dir != "" {
 			// The child's chdir fails as "fork/exec PROGRAM: ...",
@@ -94,6 +92,39 @@ func (b *ptyBackend) Connect(ctx context.Context, s Session) (BackendConn, error
 	c.packet = packetMode(ptmx)
 	go c.reap()
 	return c, nil
+}
+
+// startPTY starts cmd on a new pty of size ws as pty.StartWithSize does
+// (the child a session and process group leader with the pty as its
+// controlling terminal), with the terminal's speed set to the line's
+// rate first (setTermSpeed; rate 0: left at the system's default) so
+// that a program that reads it as it starts sees the caller's speed: a
+// curses program pads for it (BBS trial: nethack at 2,400 bit/s sent 360
+// NULs of padding for 38,400 in a 640-octet screen, 20 of 300 for
+// 2,400).
+func startPTY(cmd *exec.Cmd, ws *pty.Winsize, rate int) (*os.File, error) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer tty.Close()
+	if err := pty.Setsize(ptmx, ws); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	if rate > 0 {
+		if err := setTermSpeed(tty, rate); err != nil {
+			ptmx.Close()
+			return nil, fmt.Errorf("terminal speed %d: %w", rate, err)
+		}
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		ptmx.Close()
+		return nil, err
+	}
+	return ptmx, nil
 }
 
 // withFD runs fn with f's descriptor without making f blocking (as Fd

@@ -64,3 +64,47 @@ func tryRead(f *os.File, p []byte) (n int, ok bool) {
 	}
 	return n, true
 }
+
+// termSpeeds are the terminal speeds a Linux termios can name (CBAUD),
+// slowest first.
+var termSpeeds = []struct {
+	rate int
+	baud uint32
+}{
+	{50, unix.B50}, {75, unix.B75}, {110, unix.B110}, {134, unix.B134}, {150, unix.B150},
+	{200, unix.B200}, {300, unix.B300}, {600, unix.B600}, {1200, unix.B1200}, {1800, unix.B1800},
+	{2400, unix.B2400}, {4800, unix.B4800}, {9600, unix.B9600}, {19200, unix.B19200}, {38400, unix.B38400},
+	{57600, unix.B57600}, {115200, unix.B115200}, {230400, unix.B230400},
+}
+
+// termBaud is the fastest terminal speed not above rate bit/s (the
+// slowest there is for a slower rate): 33,600 is 19,200.
+func termBaud(rate int) (speed int, baud uint32) {
+	speed, baud = termSpeeds[0].rate, termSpeeds[0].baud
+	for _, s := range termSpeeds {
+		if s.rate <= rate {
+			speed, baud = s.rate, s.baud
+		}
+	}
+	return speed, baud
+}
+
+// setTermSpeed sets the input and output speed of the terminal tty (a
+// pty's slave, before its program starts) to termBaud(rate).
+func setTermSpeed(tty *os.File, rate int) error {
+	_, baud := termBaud(rate)
+	var err error
+	cerr := withFD(tty, func(fd int) {
+		var t *unix.Termios
+		if t, err = unix.IoctlGetTermios(fd, unix.TCGETS); err != nil {
+			return
+		}
+		t.Cflag = t.Cflag&^unix.CBAUD | baud
+		t.Ispeed, t.Ospeed = baud, baud
+		err = unix.IoctlSetTermios(fd, unix.TCSETS, t)
+	})
+	if cerr != nil {
+		return cerr
+	}
+	return err
+}

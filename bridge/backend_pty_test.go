@@ -5,7 +5,9 @@ package bridge
 import (
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -35,5 +37,33 @@ func TestPTYMissingDirNamed(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "dir "+dir) {
 		t.Errorf("error %q does not name the missing dir %s", err, dir)
+	}
+}
+
+// TestPTYSpeedIsLineRate: a pty program on a paced line finds the
+// line's rate as its terminal's speed (the fastest a termios can name
+// up to it), and one on an unpaced line the system's default. BBS
+// trial: it was 38,400 whatever the line_rate, and curses programs
+// padded for that (360 NULs in a 640-octet screen at 2,400 bit/s).
+func TestPTYSpeedIsLineRate(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the terminal's speed is set on Linux only")
+	}
+	testutil.CheckGoroutines(t)
+	stty := testutil.NeedBinary(t, "stty")
+	b, err := newPTYBackend(config.Backend{Name: "door", Type: config.BackendPTY, Command: []string{stty, "speed"}, Term: "vt100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rate, want := range map[int]string{2400: "2400", 9600: "9600", 33600: "19200", 300: "300", 0: "38400"} {
+		c, err := b.Connect(context.Background(), Session{LineRate: rate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(c)
+		c.Close()
+		if got := strings.TrimSpace(string(out)); got != want {
+			t.Errorf("line_rate %d: stty speed %q, want %s", rate, got, want)
+		}
 	}
 }

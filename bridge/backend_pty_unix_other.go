@@ -17,3 +17,7 @@ func packetMode(*os.File) bool { return false }
 
 // tryRead is never called here (packetMode is off).
 func tryRead(*os.File, []byte) (int, bool) { return 0, false }
+
+// setTermSpeed leaves the terminal's speed at the system's default here:
+// only Linux sets it to the line's rate (see the Linux version).
+func setTermSpeed(*os.File, int) error { return nil }
