@@ -34,7 +34,9 @@ func (b *telnetBackend) Connect(ctx context.Context, s Session) (BackendConn, er
 	if term == "" {
 		term = b.term
 	}
-	ln := tcp.NewLine(c, false, tcp.Options{Telnet: true, TermType: term, Window: s.Window})
+	// The line's rate as the terminal's speed (TSPEED): telnetd gives it
+	// to its pty, where curses programs pad for it (BBS trial).
+	ln := tcp.NewLine(c, false, tcp.Options{Telnet: true, TermType: term, Window: s.Window, TermSpeed: s.LineRate})
 	return &telnetConn{Line: ln}, nil
 }
 

@@ -210,3 +210,51 @@ func TestTelnetBackendInterruptDropsQueuedOutput(t *testing.T) {
 		t.Errorf("the caller got %d octets before the prompt, want the queued output dropped", len(got))
 	}
 }
+
+// TestTelnetBackendTermSpeed: a telnet backend of a paced line that asks
+// for the terminal speed (TSPEED, RFC 1079, as telnetd does) hears the
+// line's rate; one of an unpaced line is refused the option.
+func TestTelnetBackendTermSpeed(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for rate, want := range map[int]string{2400: "\xff\xfb \xff\xfa \x002400,2400\xff\xf0", 0: "\xff\xfc "} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		heard := make(chan string, 1)
+		go func() {
+			c, err := ln.Accept()
+			ln.Close()
+			if err != nil {
+				heard <- err.Error()
+				return
+			}
+			defer c.Close()
+			c.Write([]byte{255, 253, 32, 255, 250, 32, 1, 255, 240}) // DO TSPEED, SB TSPEED SEND SE
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var got []byte
+			buf := make([]byte, 64)
+			for !strings.HasSuffix(string(got), want) {
+				n, err := c.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			heard <- string(got)
+		}()
+		b, err := newTelnetBackend(config.Backend{Name: "bbs", Type: config.BackendTelnet, Address: config.HostPort(ln.Addr().String()), Term: "ansi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := b.Connect(context.Background(), Session{LineRate: rate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go io.Copy(io.Discard, conn) // the line decodes what it reads
+		if got := <-heard; !strings.HasSuffix(got, want) {
+			t.Errorf("line_rate %d: backend heard %q, want it to end %q", rate, got, want)
+		}
+		conn.Close()
+	}
+}

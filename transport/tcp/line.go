@@ -95,6 +95,10 @@ type Options struct {
 	// the server agrees to NAWS (RFC 1073); zero announces nothing until
 	// SetWindowSize.
 	Window transport.WindowSize
+	// TermSpeed is the terminal speed, bit/s, a client-side telnet line
+	// announces when the server asks (RFC 1079, TSPEED: telnetd sets its
+	// pty's speed from it); 0 refuses the option.
+	TermSpeed int
 	// Logger receives protocol-error and close-time log lines; nil drops them.
 	Logger Logger
 	// Linger bounds Close: flushing accepted output and waiting for the

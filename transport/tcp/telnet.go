@@ -41,8 +41,9 @@ type telnet struct {
 	aytName  string // the gateway's name in the answer to AYT; "": aytReply
 
 	// Client side: what we announce.
-	termType string
-	window   transport.WindowSize
+	termType  string
+	termSpeed int // bit/s (TSPEED); 0: refused
+	window    transport.WindowSize
 	// nawsAsked: the server asked for NAWS (DO NAWS). A client without a
 	// window size refuses it (RFC 1073: WILL NAWS promises a size) and
 	// offers it once it has one.
@@ -76,7 +77,7 @@ type telnet struct {
 // is NO for the line's whole life and needs no storage: a line keeps 10
 // octets per side instead of a 256-entry table.
 type options struct {
-	known   [5]qSide
+	known   [6]qSide
 	refused qSide // the state handed out for any other option; always NO
 }
 
@@ -93,6 +94,8 @@ func (o *options) side(opt byte) *qSide {
 		return &o.known[3]
 	case optNAWS:
 		return &o.known[4]
+	case optTSPEED:
+		return &o.known[5]
 	}
 	// Refusing from NO leaves NO (RFC 1143 §7); start from NO each time
 	// all the same.
@@ -104,7 +107,7 @@ func (o *options) side(opt byte) *qSide {
 func (o *options) enabled(opt byte) bool { return o.side(opt).enabled() }
 
 func newTelnet(server bool, o Options) *telnet {
-	t := &telnet{server: server, open: o.Open, termType: o.TermType, window: o.Window, logFn: o.logf, now: time.Now}
+	t := &telnet{server: server, open: o.Open, termType: o.TermType, termSpeed: o.TermSpeed, window: o.Window, logFn: o.logf, now: time.Now}
 	t.dec.MaxSubneg = o.MaxSubneg
 	if t.termType == "" {
 		t.termType = "UNKNOWN" // RFC 1091 allows this name
@@ -179,6 +182,8 @@ func (t *telnet) acceptUs(opt byte) bool {
 		return !t.server && t.window != (transport.WindowSize{})
 	case optTTYPE:
 		return !t.server
+	case optTSPEED:
+		return !t.server && t.termSpeed > 0
 	}
 	return false
 }
@@ -377,6 +382,12 @@ func (t *telnet) subnegotiation(opt byte, data []byte) {
 			}
 		case !t.server && data[0] == ttypeSEND && t.us.enabled(optTTYPE):
 			b := append([]byte{cmdIAC, cmdSB, optTTYPE, ttypeIS}, appendSBData(nil, []byte(t.termType))...)
+			t.emit(append(b, cmdIAC, cmdSE)...)
+		}
+	case optTSPEED:
+		// RFC 1079: SEND (1) asks for IS (0) "transmit,receive".
+		if !t.server && len(data) == 1 && data[0] == ttypeSEND && t.us.enabled(optTSPEED) {
+			b := append([]byte{cmdIAC, cmdSB, optTSPEED, ttypeIS}, fmt.Sprintf("%d,%d", t.termSpeed, t.termSpeed)...)
 			t.emit(append(b, cmdIAC, cmdSE)...)
 		}
 	}

@@ -258,6 +258,25 @@ func TestSubnegotiationRules(t *testing.T) {
 	}
 }
 
+// TestTermSpeed: a client line with a TermSpeed agrees to TSPEED and
+// answers SEND with "speed,speed" (RFC 1079), which telnetd gives its
+// pty (BBS trial: a telnet backend's programs saw 38400 at 2,400
+// bit/s); without one it refuses the option.
+func TestTermSpeed(t *testing.T) {
+	cli := newTelnet(false, Options{TermSpeed: 2400})
+	cli.decode(nil, []byte{cmdIAC, cmdDO, optTSPEED, cmdIAC, cmdSB, optTSPEED, ttypeSEND, cmdIAC, cmdSE})
+	want := append([]byte{cmdIAC, cmdWILL, optTSPEED, cmdIAC, cmdSB, optTSPEED, ttypeIS}, "2400,2400"...)
+	want = append(want, cmdIAC, cmdSE)
+	if !bytes.Equal(cli.out, want) {
+		t.Errorf("TSPEED answer %q, want %q", cli.out, want)
+	}
+	none := newTelnet(false, Options{})
+	none.decode(nil, []byte{cmdIAC, cmdDO, optTSPEED, cmdIAC, cmdSB, optTSPEED, ttypeSEND, cmdIAC, cmdSE})
+	if want := []byte{cmdIAC, cmdWONT, optTSPEED}; !bytes.Equal(none.out, want) {
+		t.Errorf("without a speed: %q, want %q", none.out, want)
+	}
+}
+
 func TestEvents(t *testing.T) {
 	srv := newTelnet(true, Options{})
 	data := srv.decode(nil, []byte{'a', cmdIAC, cmdBRK, cmdIAC, cmdIP, 'b', cmdIAC, cmdAYT, cmdIAC, cmdGA, cmdIAC, cmdDM})
