@@ -58,11 +58,14 @@ type BackendConn interface {
 }
 
 // Interrupter is implemented by backend sessions that can deliver a
-// caller's interrupt or break: e is transport.EventInterrupt (telnet IP)
-// or transport.EventBreak (telnet BRK, a V.42 break, a WebSocket break).
-// A pty program gets its interrupt character for either; a telnet
-// service gets IP or BRK, the command the caller sent (RFC 854: telnetd
-// makes IP its pty's interrupt character and BRK its quit character).
+// caller's interrupt, break or abort output: e is
+// transport.EventInterrupt (telnet IP), transport.EventBreak (telnet
+// BRK, a V.42 break, a WebSocket break) or transport.EventAbortOutput
+// (telnet AO). A pty program gets its interrupt character for the first
+// two, and its output waiting in the pty is dropped for AO; a telnet
+// service gets IP, BRK or AO, the command the caller sent (RFC 854:
+// telnetd makes IP its pty's interrupt character and BRK its quit
+// character, and flushes its output for AO).
 type Interrupter interface {
 	Interrupt(e transport.Event) error
 }

@@ -461,8 +461,12 @@ func (c *ptyConn) ProgramCrashed() bool {
 
 // Interrupt sends the terminal's interrupt character (VINTR, ^C), which
 // the line discipline turns into SIGINT for the foreground group, for an
-// interrupt and a break alike.
-func (c *ptyConn) Interrupt(transport.Event) error {
+// interrupt and a break alike; for an abort output (telnet AO) it drops
+// the program's output waiting in the pty (dropOutput, Linux).
+func (c *ptyConn) Interrupt(e transport.Event) error {
+	if e == transport.EventAbortOutput {
+		return c.dropOutput()
+	}
 	_, err := c.ptmx.Write([]byte{0x03})
 	return err
 }

@@ -108,3 +108,20 @@ func setTermSpeed(tty *os.File, rate int) error {
 	}
 	return err
 }
+
+// dropOutput drops the program's output waiting in the pty (telnet AO:
+// "Abort Output", as telnetd flushes its pty for it): TCIFLUSH on the
+// master, which discards what the slave wrote and the master has not
+// read.
+func (c *ptyConn) dropOutput() error {
+	c.sizeMu.Lock()
+	defer c.sizeMu.Unlock()
+	if c.ptmxClosed {
+		return os.ErrClosed
+	}
+	var err error
+	if cerr := withFD(c.ptmx, func(fd int) { err = unix.IoctlSetInt(fd, unix.TCFLSH, unix.TCIFLUSH) }); cerr != nil {
+		return cerr
+	}
+	return err
+}

@@ -79,16 +79,19 @@ func (c *telnetConn) takesEnterAsCR() bool {
 
 func (c *telnetConn) Resize(w transport.WindowSize) error { return c.SetWindowSize(w) }
 
-// Interrupt passes a caller's interrupt on as telnet IP and a break as
-// telnet BRK (RFC 854), followed by DO TIMING-MARK (RFC 860): the output
+// Interrupt passes a caller's interrupt on as telnet IP, a break as
+// telnet BRK and an abort output as AO (RFC 854), followed by DO TIMING-MARK (RFC 860): the output
 // the backend made before it, waiting in its socket buffers and the
 // gateway's (megabytes on loopback, hours at 2,400 bit/s), is read and
 // dropped until the backend's answer, as a telnet client does after an
 // interrupt, so that the program's prompt follows at once.
 func (c *telnetConn) Interrupt(e transport.Event) error {
 	send := c.SendInterrupt
-	if e == transport.EventBreak {
+	switch e {
+	case transport.EventBreak:
 		send = c.SendBreak
+	case transport.EventAbortOutput:
+		send = c.SendAbortOutput
 	}
 	if err := send(); err != nil {
 		return err

@@ -649,6 +649,13 @@ func errNotEOF(err error) error {
 	return err
 }
 
+// interrupts reports whether a line's event e is for the backend's
+// Interrupter: an interrupt, a break or an abort output (an AYT is the
+// line's own to answer).
+func interrupts(e transport.Event) bool {
+	return e == transport.EventInterrupt || e == transport.EventBreak || e == transport.EventAbortOutput
+}
+
 // controlFuncs is implemented by lines that hand window sizes and events
 // to functions called as they arrive (transport/tcp's Line), so that no
 // goroutine waits on their channels for the whole session.
@@ -665,7 +672,7 @@ func startControl(line transport.Line, be BackendConn) (stop func()) {
 	intr, _ := be.(Interrupter)
 	if cf, ok := line.(controlFuncs); ok {
 		cf.SetControlFuncs(func(w transport.WindowSize) { _ = be.Resize(w) }, func(e transport.Event) {
-			if intr != nil && (e == transport.EventInterrupt || e == transport.EventBreak) {
+			if intr != nil && interrupts(e) {
 				_ = intr.Interrupt(e)
 			}
 		})
@@ -712,7 +719,7 @@ func forwardControl(win <-chan transport.WindowSize, ev <-chan transport.Event, 
 				ev = nil
 				continue
 			}
-			if intr != nil && (e == transport.EventInterrupt || e == transport.EventBreak) {
+			if intr != nil && interrupts(e) {
 				_ = intr.Interrupt(e)
 			}
 		}

@@ -88,7 +88,7 @@ func TestAYTNamesGateway(t *testing.T) {
 
 // TestTelnetBackendInterruptAndBreak: a telnet caller's Interrupt Process
 // reaches a telnet backend as IP and its Break as BRK (RFC 854), in the
-// order sent. Telnet trial: IP was sent on as BRK, which telnetd makes
+// order sent, and its Abort Output as AO. Telnet trial: IP was sent on as BRK, which telnetd makes
 // its pty's quit character (SIGQUIT) instead of its interrupt character.
 func TestTelnetBackendInterruptAndBreak(t *testing.T) {
 	testutil.CheckGoroutines(t)
@@ -107,8 +107,12 @@ func TestTelnetBackendInterruptAndBreak(t *testing.T) {
 	if err := caller.SendBreak(); err != nil {
 		t.Fatal(err)
 	}
+	// Abort Output too (BBS trial: `send ao` did nothing).
+	if err := caller.SendAbortOutput(); err != nil {
+		t.Fatal(err)
+	}
 	io.WriteString(caller, "x") // carries the commands to the gateway
-	for _, want := range []transport.Event{transport.EventInterrupt, transport.EventBreak} {
+	for _, want := range []transport.Event{transport.EventInterrupt, transport.EventBreak, transport.EventAbortOutput} {
 		select {
 		case e := <-back.Events():
 			if e != want {

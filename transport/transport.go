@@ -176,6 +176,7 @@ const (
 	EventBreak       Event = iota + 1 // telnet BREAK, V.42 break
 	EventInterrupt                    // telnet IP (interrupt process)
 	EventAreYouThere                  // telnet AYT
+	EventAbortOutput                  // telnet AO (abort output)
 )
 
 func (e Event) String() string {
@@ -186,6 +187,8 @@ func (e Event) String() string {
 		return "interrupt"
 	case EventAreYouThere:
 		return "are-you-there"
+	case EventAbortOutput:
+		return "abort-output"
 	}
 	return fmt.Sprintf("event(%d)", int(e))
 }

@@ -883,6 +883,14 @@ func (l *Line) SendInterrupt() error {
 	})
 }
 
+// SendAbortOutput sends IAC AO, Abort Output (telnet lines only).
+func (l *Line) SendAbortOutput() error {
+	return l.control("abort output", func(t *telnet) error {
+		t.out = append(t.out, cmdIAC, cmdAO)
+		return nil
+	})
+}
+
 // DiscardToMark (client-side telnet lines) asks the server for a
 // TIMING-MARK (IAC DO TM, RFC 860) and drops the data it receives until
 // the server's answer, or for at most 5 s if none comes. After

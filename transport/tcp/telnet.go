@@ -411,7 +411,11 @@ func (t *telnet) command(cmd byte) (byte, bool) {
 		if t.server {
 			return inBand[cmd], true
 		}
-	case cmdNOP, cmdDM, cmdGA, cmdAO, 239 /* EOR, RFC 885 */ :
+	case cmdAO:
+		if t.server {
+			t.events = append(t.events, transport.EventAbortOutput)
+		}
+	case cmdNOP, cmdDM, cmdGA, 239 /* EOR, RFC 885 */ :
 		// Nothing for a modem line to do.
 	default:
 		t.logf("unknown telnet command IAC %d ignored", cmd)

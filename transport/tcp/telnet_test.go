@@ -279,11 +279,11 @@ func TestTermSpeed(t *testing.T) {
 
 func TestEvents(t *testing.T) {
 	srv := newTelnet(true, Options{})
-	data := srv.decode(nil, []byte{'a', cmdIAC, cmdBRK, cmdIAC, cmdIP, 'b', cmdIAC, cmdAYT, cmdIAC, cmdGA, cmdIAC, cmdDM})
+	data := srv.decode(nil, []byte{'a', cmdIAC, cmdBRK, cmdIAC, cmdIP, 'b', cmdIAC, cmdAYT, cmdIAC, cmdGA, cmdIAC, cmdDM, cmdIAC, cmdAO})
 	if string(data) != "ab" {
 		t.Errorf("data %q", data)
 	}
-	want := []transport.Event{transport.EventBreak, transport.EventInterrupt, transport.EventAreYouThere}
+	want := []transport.Event{transport.EventBreak, transport.EventInterrupt, transport.EventAreYouThere, transport.EventAbortOutput}
 	if !reflect.DeepEqual(srv.events, want) {
 		t.Errorf("events %v, want %v", srv.events, want)
 	}
