@@ -72,10 +72,10 @@ type telnet struct {
 }
 
 // options is the RFC 1143 state of one side of the options this package
-// implements (BINARY, ECHO, SGA, TTYPE, NAWS). Every other option is
-// refused whenever the peer asks and never asked for by us, so its state
-// is NO for the line's whole life and needs no storage: a line keeps 10
-// octets per side instead of a 256-entry table.
+// implements (BINARY, ECHO, SGA, TTYPE, NAWS, TSPEED). Every other
+// option is refused whenever the peer asks and never asked for by us, so
+// its state is NO for the line's whole life and needs no storage: a line
+// keeps a few octets per side instead of a 256-entry table.
 type options struct {
 	known   [6]qSide
 	refused qSide // the state handed out for any other option; always NO
