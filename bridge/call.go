@@ -119,8 +119,8 @@ func (s *slots) holdoffLeft(source string, now time.Time) time.Duration {
 // for its turn (the throttle's wait, a hashing slot).
 const reasonCheckTimeout = "login timed out waiting for the password check"
 
-// maxPreLogin bounds what a caller may send before it has logged in, on
-// lines that can count it (transport.ReadBudgeter: tcp, ws; also under a
+// maxPreLogin bounds what a caller may send before its session is
+// bridged (its login, and a refusal after it), on lines that can count it (transport.ReadBudgeter: tcp, ws; also under a
 // pacing wrapper, line_rate). A login takes
 // a few KiB even on a noisy line (V.42 detection, XID, the Access Security
 // tokens, retransmissions; or a user name and password), and idle flags at
@@ -825,6 +825,9 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		c.end(store.ResultBackendDown, err.Error(), msg)
 		return
 	}
+	if b, ok := lineAs[transport.ReadBudgeter](c.line); ok {
+		b.SetReadBudget(-1) // bridged: the caller's octets are the session's
+	}
 	program, _ := conn.(programEnder)
 	c.followBackendEcho(conn)
 	if c.lineText {
@@ -990,13 +993,12 @@ func drainNow[T any](ch <-chan T) {
 func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok bool) {
 	// Under any wrapper (a paced line's: retest, a ws line with
 	// line_rate had no budget at all).
+	// The budget stays until the session is bridged (bridge): a call
+	// refused after its login (lines.per_user, a callback that cannot be
+	// scheduled, a backend that is down) still has its hang-up's drain
+	// bounded by it (review).
 	if b, isB := lineAs[transport.ReadBudgeter](c.line); isB {
 		b.SetReadBudget(maxPreLogin)
-		defer func() {
-			if ok {
-				b.SetReadBudget(-1)
-			}
-		}()
 	}
 	var leftover []byte
 	v42 := false

@@ -40,7 +40,8 @@ type CallbackSession struct {
 // call came in on).
 //
 // The callback's slot counts against max_concurrent and per_source like
-// any call's, and the maintenance switch refuses it, but the hold-off of
+// any call's, its session against lines.per_user, and the maintenance
+// switch refuses it, but the hold-off of
 // the address does not apply (see slots.takeCallback). A callback that is
 // not bridged is told why on its line, or inside the V.42 link, with
 // "NO CARRIER (...)" words as every refused call is, and recorded with
@@ -90,6 +91,15 @@ func (s *Server) BridgeCallback(cs CallbackSession) error {
 	ctx, cancel := context.WithCancelCause(s.stopCtx)
 	defer cancel(nil)
 	defer c.register(cancel, PhaseConnecting)()
+	// lines.per_user: the account may have logged in again, or been
+	// called back for another login, since this callback's login was
+	// checked (review: between the hang-up and the callback the account
+	// has no call in progress).
+	if others, ok := s.active.claimUser(c, acct.Name, st.cfg.Lines.PerUser); !ok {
+		c.log.Info("callback not bridged: the account has as many calls in progress as lines.per_user allows", zap.Int("calls", others))
+		c.end(store.ResultRefused, fmt.Sprintf("callback not bridged: the account already has %d call(s) in progress (lines.per_user = %d)", others, st.cfg.Lines.PerUser), msgAccountBusy)
+		return fmt.Errorf("bridge: callback not bridged: %d call(s) of %s in progress (lines.per_user)", others, acct.Name)
+	}
 	c.bridge(ctx, acct, r)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport/linesim"
 )
 
 // TestPerUserLimit: with lines.per_user = 1 a second login of an account
@@ -96,5 +97,87 @@ func TestPerUserLimitV42(t *testing.T) {
 	recs := records(t, st)
 	if len(recs) != 2 || recs[1].Result != store.ResultRefused && recs[0].Result != store.ResultRefused {
 		t.Errorf("records %+v, want the second refused", recs)
+	}
+}
+
+// TestPerUserRefusedKeepsReadBudget: a login refused for lines.per_user
+// is hung up with its line's read budget in force, so that what the
+// caller sends while the hang-up waits for its close is bounded, as for
+// any other refused call (review: the budget was lifted at the login,
+// and such a caller could flood every redial's whole linger).
+func TestPerUserRefusedKeepsReadBudget(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, func(c net.Conn) { io.Copy(c, c); c.Close() })
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.PerUser = 1
+	s, _ := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
+	first, done1 := simCall(t, s)
+	login(t, first, "alice", "secret")
+	io.WriteString(first, "ping")
+	expect(t, first, "ping")
+	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "sim"})
+	l := &budgetLine{Line: b, budget: -1}
+	done2 := make(chan struct{})
+	go func() {
+		defer close(done2)
+		if err := s.HandleLine("test", l); err != nil {
+			t.Error(err)
+		}
+	}()
+	login(t, a, "alice", "secret")
+	expect(t, a, strings.TrimSpace(msgAccountBusy))
+	a.Close()
+	<-done2
+	l.mu.Lock()
+	got := l.atClose
+	l.mu.Unlock()
+	if got < 0 {
+		t.Errorf("the refused login was hung up without a read budget (%d)", got)
+	}
+	first.Close()
+	<-done1
+}
+
+// TestPerUserCallbackSession: a callback's session counts against
+// lines.per_user when it is bridged: with the account in session since
+// its callback was scheduled (here: logged in again), the callback is
+// told why and recorded refused. Review: between the hang-up and the
+// callback the account had no call in progress, and both got sessions.
+func TestPerUserCallbackSession(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := tcpBackendServer(t, func(c net.Conn) { io.Copy(c, c); c.Close() })
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.PerUser = 1
+	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"cb": "pw"}})
+	first, done1 := simCall(t, s)
+	login(t, first, "cb", "pw")
+	io.WriteString(first, "ping")
+	expect(t, first, "ping")
+
+	party, gw := linesim.NewPair(linesim.Config{Seed: 5, Name: "cb"})
+	heard := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(party)
+		heard <- string(b)
+	}()
+	err := s.BridgeCallback(CallbackSession{Line: gw, Attempts: 1,
+		Request: CallbackRequest{Session: 77, Account: Account{Name: "cb", Callback: "sim://cb"}, Listener: "test", Mode: "text"}})
+	if err == nil || !strings.Contains(err.Error(), "lines.per_user") {
+		t.Errorf("BridgeCallback: %v, want a per_user refusal", err)
+	}
+	gw.Close()
+	if got := <-heard; got != msgAccountBusy {
+		t.Errorf("the party heard %q, want %q", got, msgAccountBusy)
+	}
+	first.Close()
+	<-done1
+	var cb []store.CallRecord
+	for _, r := range records(t, st) {
+		if r.Session == 77 {
+			cb = append(cb, r)
+		}
+	}
+	if len(cb) != 1 || cb[0].Result != store.ResultRefused || cb[0].Reason != "callback not bridged: the account already has 1 call(s) in progress (lines.per_user = 1)" {
+		t.Errorf("callback records: %+v", cb)
 	}
 }
