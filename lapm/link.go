@@ -474,8 +474,37 @@ func (l *Link) readLoop(leftover []byte) {
 			return false
 		}
 	}
+	// account takes the decoders' counts into the link's after a batch
+	// (b): it notes line errors (exponentially spaced) and marks a batch
+	// in which the decoder refused a frame as damaged.
+	account := func(b *rxBatch) {
+		s16, s32 := d16.Stats(), d32.Stats()
+		l.mu.Lock()
+		l.decStats = DecoderStats{
+			Frames:    s16.Frames + s32.Frames,
+			FCSErrors: s16.FCSErrors + s32.FCSErrors,
+			Aborts:    s16.Aborts + s32.Aborts,
+			TooLong:   s16.TooLong + s32.TooLong,
+			TooShort:  s16.TooShort + s32.TooShort,
+		}
+		l.lineIn = total
+		ds := l.decStats
+		l.mu.Unlock()
+		if n := ds.FCSErrors + ds.Aborts + ds.TooLong + ds.TooShort; n > bad {
+			bad, b.damaged = n, true
+			if bad >= nextNote {
+				nextNote = bad * 2
+				b.note = fmt.Sprintf("%d FCS errors, %d aborts, %d too long, %d too short in %d octets so far",
+					ds.FCSErrors, ds.Aborts, ds.TooLong, ds.TooShort, total)
+			}
+		}
+	}
 	if len(leftover) > 0 {
-		if b := feed(leftover); len(b.frames) > 0 && !send(b) {
+		// Detection's leftover may hold the originator's first frame,
+		// damaged: it ends the wait for its first frame too.
+		b := feed(leftover)
+		account(&b)
+		if (len(b.frames) > 0 || b.damaged) && !send(b) {
 			return
 		}
 	}
@@ -484,26 +513,7 @@ func (l *Link) readLoop(leftover []byte) {
 		if n > 0 {
 			total += uint64(n)
 			b := feed(buf[:n])
-			s16, s32 := d16.Stats(), d32.Stats()
-			l.mu.Lock()
-			l.decStats = DecoderStats{
-				Frames:    s16.Frames + s32.Frames,
-				FCSErrors: s16.FCSErrors + s32.FCSErrors,
-				Aborts:    s16.Aborts + s32.Aborts,
-				TooLong:   s16.TooLong + s32.TooLong,
-				TooShort:  s16.TooShort + s32.TooShort,
-			}
-			l.lineIn = total
-			ds := l.decStats
-			l.mu.Unlock()
-			if n := ds.FCSErrors + ds.Aborts + ds.TooLong + ds.TooShort; n > bad {
-				bad, b.damaged = n, true
-				if bad >= nextNote {
-					nextNote = bad * 2
-					b.note = fmt.Sprintf("%d FCS errors, %d aborts, %d too long, %d too short in %d octets so far",
-						ds.FCSErrors, ds.Aborts, ds.TooLong, ds.TooShort, total)
-				}
-			}
+			account(&b)
 			if (len(b.frames) > 0 || b.damaged) && !send(b) {
 				return
 			}
