@@ -475,7 +475,7 @@ func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *sessi
 // is connected to the line as it is. With --answer, a call the gateway
 // ended (to call back) is followed by the callback.
 func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []byte) error {
-	leftover = greeting(line, leftover)
+	leftover, greetErr := greeting(line, leftover)
 	if _, busy := busyline.Parse(leftover); !busy {
 		// A BUSY gateway is not "connected" (new-user trial: the
 		// notice came before the BUSY).
@@ -485,8 +485,8 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 		c.gatewayAddr = ap.Addr().Unmap()
 	}
 	var conn io.ReadWriteCloser = line
-	if len(leftover) > 0 {
-		conn = &leftoverConn{Line: line, rest: leftover}
+	if len(leftover) > 0 || greetErr != nil {
+		conn = &leftoverConn{Line: line, rest: leftover, err: greetErr}
 	}
 	s := c.newSession(conn, line)
 	end, err := c.runSession(ctx, s)
@@ -621,7 +621,6 @@ func parseAddrOrPrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// leftoverConn returns octets read during detection first.
 // greetingWait bounds how long a text call waits for the gateway's first
 // words before it says it is connected: a gateway that is busy says so
 // at once, in one write.
@@ -629,28 +628,35 @@ const greetingWait = 500 * time.Millisecond
 
 // greeting is what the other end said first on a text call: leftover
 // (what detection read) if any, else what one read takes within
-// greetingWait, on a line with deadlines. A read's error other than the
-// deadline comes again at the session's next read.
-func greeting(line transport.Line, leftover []byte) []byte {
+// greetingWait, on a line with deadlines, and the read's error unless it
+// is the deadline's (a reset: the session's first read after the
+// octets returns it).
+func greeting(line transport.Line, leftover []byte) ([]byte, error) {
 	if len(leftover) > 0 {
-		return leftover
+		return leftover, nil
 	}
 	d, ok := line.(transport.Deadliner)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	if d.SetReadDeadline(time.Now().Add(greetingWait)) != nil {
-		return nil
+		return nil, nil
 	}
 	defer d.SetReadDeadline(time.Time{})
 	buf := make([]byte, busyline.MaxHeard)
-	n, _ := line.Read(buf)
-	return buf[:n]
+	n, err := line.Read(buf)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = nil
+	}
+	return buf[:n], err
 }
 
+// leftoverConn returns octets read during detection (or the greeting)
+// first, then the error that read met, if any.
 type leftoverConn struct {
 	transport.Line
 	rest []byte
+	err  error // returned once, after rest (nil: read the line)
 }
 
 func (l *leftoverConn) Read(p []byte) (int, error) {
@@ -658,6 +664,10 @@ func (l *leftoverConn) Read(p []byte) (int, error) {
 		n := copy(p, l.rest)
 		l.rest = l.rest[n:]
 		return n, nil
+	}
+	if err := l.err; err != nil {
+		l.err = nil
+		return 0, err
 	}
 	return l.Line.Read(p)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/dialgate/dialgate/auth"
 	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/modem"
+	"github.com/dialgate/dialgate/transport"
 )
 
 func TestDialExitCode(t *testing.T) {
@@ -373,5 +374,47 @@ func TestGatewayRefusal(t *testing.T) {
 		if got := exitCode(r); got != c.exit {
 			t.Errorf("%q: exit %d, want %d", c.read, got, c.exit)
 		}
+	}
+}
+
+// resetLine is a line with deadlines whose reads return some octets,
+// then a reset.
+type resetLine struct {
+	transport.Line
+	reads [][]byte
+}
+
+func (l *resetLine) Read(p []byte) (int, error) {
+	if len(l.reads) == 0 {
+		return 0, syscall.ECONNRESET
+	}
+	n := copy(p, l.reads[0])
+	l.reads = l.reads[1:]
+	return n, nil
+}
+func (l *resetLine) SetReadDeadline(time.Time) error  { return nil }
+func (l *resetLine) SetWriteDeadline(time.Time) error { return nil }
+
+// TestGreetingKeepsReadError: a reset met while a text call reads the
+// gateway's first words reaches the session's first read after those
+// words (review: it was dropped, and the call looked like a gateway that
+// closed without NO CARRIER).
+func TestGreetingKeepsReadError(t *testing.T) {
+	line := &resetLine{}
+	got, err := greeting(line, nil)
+	if len(got) != 0 || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("greeting: %q, %v; want the reset", got, err)
+	}
+	conn := &leftoverConn{Line: line, rest: []byte("hi"), err: err}
+	buf := make([]byte, 8)
+	if n, err := conn.Read(buf); string(buf[:n]) != "hi" || err != nil {
+		t.Errorf("first read %q, %v", buf[:n], err)
+	}
+	if _, err := conn.Read(buf); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("second read: %v, want the reset", err)
+	}
+	line.reads = [][]byte{[]byte("BUSY\r\n")}
+	if got, err := greeting(line, nil); string(got) != "BUSY\r\n" || err != nil {
+		t.Errorf("greeting: %q, %v", got, err)
 	}
 }
