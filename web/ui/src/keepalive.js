@@ -89,6 +89,7 @@ export class SentLedger {
     this.total = 0; // octets of input sent
     this.confirmed = 0; // of those, how many the gateway confirmed
     this.pings = []; // this.total when each unanswered ping went
+    this.skipped = 0; // pings sent, not recorded (pings was full), after those in it
     this.armed = false; // the gateway answers pings
   }
 
@@ -98,14 +99,21 @@ export class SentLedger {
   }
 
   // ping records a ping sent behind the input sent so far.
+  // Once MAX_PINGS_OUT are unanswered, the next are counted, not
+  // recorded, until all of those are answered: a pong is always paired
+  // with its own ping, so it never confirms more than was sent before it
+  // (review: after an overflow a recorded ping was paired with an older
+  // one's pong).
   ping() {
-    if (this.pings.length < MAX_PINGS_OUT) this.pings.push(this.total);
+    if (this.skipped === 0 && this.pings.length < MAX_PINGS_OUT) this.pings.push(this.total);
+    else this.skipped++;
   }
 
   // pong records the answer to the oldest ping still unanswered.
   pong() {
     this.armed = true;
     if (this.pings.length > 0) this.confirmed = Math.max(this.confirmed, this.pings.shift());
+    else if (this.skipped > 0) this.skipped--;
   }
 
   // unconfirmed is how many octets sent the gateway has not confirmed;

@@ -133,6 +133,26 @@ test('SentLedger: pongs after a long stall never confirm more than was sent befo
   assert.ok(l.unconfirmed >= 7, `unconfirmed ${l.unconfirmed}`);
 });
 
+test('SentLedger: after an overflow a pong is paired with its own ping', () => {
+  // Review: 70 pings out (64 recorded), then 100 octets; the first 65
+  // pongs answer pings 1-65; ping 71 goes behind 170 octets; the next
+  // pong answers ping 66, sent behind 66 octets: it must not confirm 170.
+  const l = new SentLedger();
+  for (let i = 0; i < 70; i++) {
+    l.sent(1);
+    l.ping();
+  }
+  l.sent(100);
+  for (let i = 0; i < 65; i++) l.pong();
+  l.ping();
+  l.pong();
+  assert.ok(l.total - l.unconfirmed <= 66, `confirmed ${l.total - l.unconfirmed} octets, only 66 were sent before ping 66`);
+  for (let i = 0; i < 5; i++) l.pong(); // pings 67-71, not recorded
+  l.ping(); // recorded again: all answered
+  l.pong();
+  assert.equal(l.unconfirmed, 0);
+});
+
 test('lostInputText', () => {
   assert.equal(lostInputText(0, 0), '');
   assert.equal(lostInputText(0, 12), 'the gateway had not confirmed the last 12 octets typed or pasted when the line was lost: they may not have reached it');
