@@ -267,12 +267,7 @@ func (a *alterSecond) ExchangeXID(ctx context.Context, p []byte) ([]byte, error)
 func TestV42ForgedResponseRecordedAsError(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"alice": "secret"}})
-	a, b := linesim.NewPair(linesim.Config{Seed: 3, Name: "v42"})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.HandleLine("test", b)
-	}()
+	a, done := simLine(t, s, linesim.Config{Seed: 3, Name: "v42"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	link := v42Originate(ctx, t, a, lapm.LinkParams{})
@@ -419,12 +414,7 @@ func TestV42OversizedTokenRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.CheckGoroutines(t)
 			s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"alice": "secret"}})
-			a, b := linesim.NewPair(linesim.Config{Seed: 3, Name: "v42"})
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				s.HandleLine("test", b)
-			}()
+			a, done := simLine(t, s, linesim.Config{Seed: 3, Name: "v42"})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			res, left, err := lapm.Detect(ctx, a, lapm.Originator)

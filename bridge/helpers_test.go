@@ -86,7 +86,13 @@ func newTestServer(t testing.TB, c *config.Config, v Verifier) (*Server, *store.
 // caller's end and a channel closed when the gateway has recorded it.
 func simCall(t testing.TB, s *Server) (transport.Line, <-chan struct{}) {
 	t.Helper()
-	a, b := linesim.NewPair(linesim.Config{Seed: 1, Name: "sim"})
+	return simLine(t, s, linesim.Config{Seed: 1, Name: "sim"})
+}
+
+// simLine is simCall over a line pair made with cfg.
+func simLine(t testing.TB, s *Server, cfg linesim.Config) (transport.Line, <-chan struct{}) {
+	t.Helper()
+	a, b := linesim.NewPair(cfg)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -2,15 +2,35 @@ package bridge
 
 import (
 	"io"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/dialgate/dialgate/internal/config"
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/linesim"
 )
+
+// perUserServer is a server with [lines] per_user = 1, an echo backend
+// and users.
+func perUserServer(t *testing.T, users map[string]string) (*Server, *store.File) {
+	t.Helper()
+	addr := tcpBackendServer(t, echoHandler)
+	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
+	c.Lines.PerUser = 1
+	return newTestServer(t, c, &fakeVerifier{users: users})
+}
+
+// inSession makes a text call to s as user, bridged to the echo backend.
+func inSession(t *testing.T, s *Server, user, pw string) (transport.Line, <-chan struct{}) {
+	t.Helper()
+	line, done := simCall(t, s)
+	login(t, line, user, pw)
+	io.WriteString(line, "ping-"+user)
+	expect(t, line, "ping-"+user)
+	return line, done
+}
 
 // TestPerUserLimit: with lines.per_user = 1 a second login of an account
 // in session is refused with words (and a record) that say why; another
@@ -18,20 +38,8 @@ import (
 // log in again.
 func TestPerUserLimit(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	addr := tcpBackendServer(t, func(c net.Conn) { io.Copy(c, c); c.Close() })
-	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
-	c.Lines.PerUser = 1
-	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret", "bob": "pw"}})
-
-	inSession := func(user, pw string) (io.ReadWriteCloser, <-chan struct{}) {
-		t.Helper()
-		line, done := simCall(t, s)
-		login(t, line, user, pw)
-		io.WriteString(line, "ping-"+user)
-		expect(t, line, "ping-"+user)
-		return line, done
-	}
-	first, done1 := inSession("alice", "secret")
+	s, st := perUserServer(t, map[string]string{"alice": "secret", "bob": "pw"})
+	first, done1 := inSession(t, s, "alice", "secret")
 
 	second, done2 := simCall(t, s)
 	login(t, second, "alice", "secret")
@@ -39,13 +47,13 @@ func TestPerUserLimit(t *testing.T) {
 	second.Close()
 	<-done2
 
-	other, done3 := inSession("bob", "pw")
+	other, done3 := inSession(t, s, "bob", "pw")
 	other.Close()
 	<-done3
 
 	first.Close()
 	<-done1
-	again, done4 := inSession("alice", "secret")
+	again, done4 := inSession(t, s, "alice", "secret")
 	again.Close()
 	<-done4
 
@@ -69,7 +77,7 @@ func TestPerUserLimit(t *testing.T) {
 // same words inside the link, and its link released.
 func TestPerUserLimitV42(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	addr := tcpBackendServer(t, func(c net.Conn) { io.Copy(c, c); c.Close() })
+	addr := tcpBackendServer(t, echoHandler)
 	s, st, key := newV42Server(t, config.SecurityRequired, &fakeVerifier{users: map[string]string{"alice": "secret"}},
 		config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
 	c := *s.Config()
@@ -107,14 +115,8 @@ func TestPerUserLimitV42(t *testing.T) {
 // and such a caller could flood every redial's whole linger).
 func TestPerUserRefusedKeepsReadBudget(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	addr := tcpBackendServer(t, func(c net.Conn) { io.Copy(c, c); c.Close() })
-	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
-	c.Lines.PerUser = 1
-	s, _ := newTestServer(t, c, &fakeVerifier{users: map[string]string{"alice": "secret"}})
-	first, done1 := simCall(t, s)
-	login(t, first, "alice", "secret")
-	io.WriteString(first, "ping")
-	expect(t, first, "ping")
+	s, _ := perUserServer(t, map[string]string{"alice": "secret"})
+	first, done1 := inSession(t, s, "alice", "secret")
 	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "sim"})
 	l := &budgetLine{Line: b, budget: -1}
 	done2 := make(chan struct{})
@@ -145,14 +147,8 @@ func TestPerUserRefusedKeepsReadBudget(t *testing.T) {
 // callback the account had no call in progress, and both got sessions.
 func TestPerUserCallbackSession(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	addr := tcpBackendServer(t, func(c net.Conn) { io.Copy(c, c); c.Close() })
-	c := testConfig(t, config.Backend{Name: "echo", Type: config.BackendTCP, Address: config.HostPort(addr)})
-	c.Lines.PerUser = 1
-	s, st := newTestServer(t, c, &fakeVerifier{users: map[string]string{"cb": "pw"}})
-	first, done1 := simCall(t, s)
-	login(t, first, "cb", "pw")
-	io.WriteString(first, "ping")
-	expect(t, first, "ping")
+	s, st := perUserServer(t, map[string]string{"cb": "pw"})
+	first, done1 := inSession(t, s, "cb", "pw")
 
 	party, gw := linesim.NewPair(linesim.Config{Seed: 5, Name: "cb"})
 	heard := make(chan string, 1)

@@ -95,12 +95,7 @@ func v42DialOffer(t *testing.T, s *Server, user, pw string, hostKey []byte, offe
 // passed through wrap (nil: as it is).
 func v42DialTransform(t *testing.T, s *Server, user, pw string, hostKey []byte, offer lapm.LinkParams, wrap func(lapm.Transform) lapm.Transform) (*lapm.Link, <-chan struct{}, error) {
 	t.Helper()
-	a, b := linesim.NewPair(linesim.Config{Seed: 2, Name: "v42"})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.HandleLine("test", b)
-	}()
+	a, done := simLine(t, s, linesim.Config{Seed: 2, Name: "v42"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	link := v42Originate(ctx, t, a, offer)
