@@ -45,6 +45,7 @@ const (
 	msgNoTextNoTLS = "\r\nNO CARRIER (this line does not offer a text login unencrypted, and it has no TLS; use a V.42 Access Security caller)\r\n"
 	msgNoCalls     = "\r\nNO CARRIER (this line does not offer a text login, nor V.42: it takes no calls; tell its operator)\r\n"
 	msgNoV42       = "\r\nNO CARRIER (V.42 is not available on this gateway)\r\n"
+	msgHTTPClient  = "\r\nNO CARRIER (this is a telnet line, not a web page: call it with a telnet client or gateway dial; the browser terminal is on the gateway's ws:// listener)\r\n"
 	msgError       = "\r\nNO CARRIER (gateway error)\r\n"
 	msgNoCallback  = "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n"
 	msgIdle        = "\r\nNO CARRIER (idle timeout)\r\n"
@@ -1080,6 +1081,8 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		}
 		if errors.Is(err, transport.ErrReadBudget) {
 			c.end(store.ResultAbandoned, reasonFlood, msgFlood)
+		} else if errors.Is(err, errHTTPClient) {
+			c.end(store.ResultAbandoned, "caller sent an HTTP request: a web client on a telnet or tcp listener", msgHTTPClient)
 		} else if errors.Is(err, errTLSClient) {
 			// Nothing to say in plain text to a TLS client: it reports
 			// the failed handshake itself.

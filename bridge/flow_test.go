@@ -229,6 +229,41 @@ func TestLoginTLSClient(t *testing.T) {
 	}
 }
 
+// TestLoginHTTPClient: an HTTP request at login: (a browser, curl, a
+// WebSocket client pointed at a telnet or tcp listener) is hung up with
+// words that say what the line is, recorded as what it is, and not
+// checked as a login. New-user trial: its request line was a failed
+// login ("unknown user", the next header line its password), which
+// counted toward the address's login back-off.
+func TestLoginHTTPClient(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, req := range []string{"GET / HTTP/1.1\r\nHost: bbs:2323\r\n\r\n", "GET /line HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", "HEAD / HTTP/1.0\n\n"} {
+		s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
+		line, done := simCall(t, s)
+		expect(t, line, "login: ")
+		io.WriteString(line, req)
+		out := readAll(line)
+		<-done
+		if !strings.HasSuffix(out, msgHTTPClient) || strings.Contains(out, "password:") {
+			t.Errorf("%q: the caller heard %q", req, out)
+		}
+		if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].User != "" ||
+			r[0].Reason != "caller sent an HTTP request: a web client on a telnet or tcp listener" {
+			t.Errorf("%q: records %+v", req, r)
+		}
+	}
+	// A user whose name merely starts so is a login as any.
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
+	line, done := simCall(t, s)
+	login(t, line, "GET", "pw")
+	expect(t, line, "Login incorrect.")
+	line.Close()
+	<-done
+	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultDenied {
+		t.Errorf("a user named GET: records %+v", r)
+	}
+}
+
 // TestPTYBackend runs a shell script on a pty: environment, window size,
 // typeahead after the password, and the exit reaching the caller.
 func TestPTYBackend(t *testing.T) {

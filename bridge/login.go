@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,16 @@ var errLoginCancelled = fmt.Errorf("%w: cancelled with Ctrl-C or Ctrl-D", errCal
 // TLS). Its ClientHello would otherwise be typed at login: and its 0x03
 // taken for Ctrl-C.
 var errTLSClient = fmt.Errorf("%w: a TLS client on a line without TLS", errCallerGone)
+
+// errHTTPClient is the errCallerGone of a caller whose first line at the
+// login prompt is an HTTP request line (httpRequestLine): a browser, curl
+// or a WebSocket client on a telnet or tcp listener. Its request would
+// otherwise be a failed login, with the next header line as the password
+// (new-user trial: "unknown user", and the address's login back-off).
+var errHTTPClient = fmt.Errorf("%w: an HTTP client on a telnet or tcp line", errCallerGone)
+
+// httpRequestLine matches the first line of an HTTP/1 request.
+var httpRequestLine = regexp.MustCompile(`^(GET|HEAD|POST|PUT|DELETE|OPTIONS|CONNECT|PATCH|TRACE) \S+ HTTP/1\.[01]$`)
 
 // Account is an authenticated user as the call flow needs it.
 type Account struct {
@@ -424,6 +435,9 @@ func textLogin(ctx context.Context, e *lineEditor, v Verifier, source, banner st
 			u, err := e.readLine(false, maxUserLen)
 			if err != nil {
 				return leftAfter(i-1, last, why, err)
+			}
+			if i == 1 && httpRequestLine.MatchString(u) {
+				return loginOutcome{}, errHTTPClient
 			}
 			if !e.echoing() {
 				// A caller that echoes itself may not have moved
