@@ -174,12 +174,14 @@ func (d *Detector) Receive(now time.Time, in []byte) (send []byte, res DetectRes
 		}
 		if d.role == Answerer {
 			if c&0x7F != dc1Even {
-				if !d.afterDC1 {
+				if !d.afterDC1 && (len(d.held) > 0 || !nearDC1(c)) {
 					// Not a detection pattern: a start-stop caller.
 					return nil, d.decide(DetectNoV42), i
 				}
-				// One octet amid DC1s: an ODP damaged on the line
-				// (or XON before text, which the next octet tells).
+				// One octet amid DC1s, or a first octet one bit from
+				// DC1 that no one types first (nearDC1): an ODP
+				// damaged on the line (or XON before text, which the
+				// next octet tells).
 				// The ODP goes on; the run starts again after it.
 				d.afterDC1, d.dc1Run = false, 0
 				if d.hold(c) {
@@ -248,6 +250,18 @@ func (d *Detector) Receive(now time.Time, in []byte) (send []byte, res DetectRes
 
 // hold keeps c for the next phase. Too much text without a pattern means
 // the peer has no V.42; hold reports that decision.
+// nearDC1 reports whether c is a DC1 (either parity) with one bit of its
+// low seven flipped into a control character: 0x01, 0x10, 0x13, 0x15,
+// 0x19 with either parity bit. Flips that make printable text ('1',
+// 'Q') are a text caller's first key as often as not.
+func nearDC1(c byte) bool {
+	switch c & 0x7F {
+	case 0x01, 0x10, 0x13, 0x15, 0x19:
+		return true
+	}
+	return false
+}
+
 func (d *Detector) hold(c byte) (decided bool) {
 	d.held = append(d.held, c)
 	if len(d.held) >= maxHeld {
