@@ -258,14 +258,14 @@ func (s *Server) newCall(name string, line transport.Line) *call {
 	if n, ok := lineAs[aytNamer](line); ok {
 		n.SetAYTName(st.cfg.GatewayName)
 	}
-	if b, ok := lineAs[transport.ReadBudgeter](line); ok {
-		// From the first octet, not only from the login: a call turned
-		// away before it (BUSY) waits for the caller's close, and the
-		// line discards what the caller sends meanwhile only up to its
-		// budget (hostile-peer trial: a caller flooding each of its BUSY
-		// calls kept 70 % of a core busy, every octet discarded).
-		b.SetReadBudget(maxPreLogin)
-	}
+	// From the first octet until the session is bridged (bridge), under
+	// any wrapper (a paced line's: retest, a ws line with line_rate had
+	// no budget at all): a call turned away before it (BUSY, a refused
+	// login) waits for the caller's close, and the line discards what
+	// the caller sends meanwhile only up to its budget (hostile-peer
+	// trial: a caller flooding each of its BUSY calls kept 70 % of a
+	// core busy, every octet discarded).
+	setReadBudget(line, maxPreLogin)
 	info := line.Info()
 	c := &call{
 		s: s, st: st, lc: lc, line: line, info: info,
@@ -285,9 +285,7 @@ func (s *Server) busy(c *call, why busyReason) {
 	if why == busyPerSource || why == busyHoldoff {
 		c.linger = floodLinger // its own address is the reason
 	}
-	if b, ok := lineAs[transport.ReadBudgeter](c.line); ok {
-		b.SetReadBudget(busyReadBudget)
-	}
+	setReadBudget(c.line, busyReadBudget)
 	var left time.Duration
 	if why == busyHoldoff {
 		left = s.slots.holdoffLeft(c.source, s.now())
@@ -302,6 +300,15 @@ func (s *Server) busy(c *call, why busyReason) {
 	defer s.busyRecords.release()
 	c.number()
 	c.finish()
+}
+
+// setReadBudget sets the read budget of line (transport.ReadBudgeter,
+// under any wrapper) to n octets, -1 for none; lines that cannot count
+// are left as they are.
+func setReadBudget(line transport.Line, n int64) {
+	if b, ok := lineAs[transport.ReadBudgeter](line); ok {
+		b.SetReadBudget(n)
+	}
 }
 
 // busyReadBudget is what a BUSY caller may send before its line stops
@@ -645,13 +652,10 @@ func (c *call) run() {
 	c.rec.User = acct.Name
 	c.log = c.log.With(zap.String("user", acct.Name))
 	c.userLogged = true
-	limit := c.st.cfg.Lines.PerUser
-	if others, ok := s.active.claimUser(c, acct.Name, limit); !ok {
+	if !c.claimAccount(acct.Name, "login refused", "") {
 		if c.cbScheduled && c.cbWithdraw != nil {
 			c.cbWithdraw() // Access Security promised it; no session, no callback
 		}
-		c.log.Info("login refused: the account has as many calls in progress as lines.per_user allows", zap.Int("calls", others), zap.Int("per_user", limit))
-		c.end(store.ResultRefused, fmt.Sprintf("the account already has %d call(s) in progress (lines.per_user = %d)", others, limit), msgAccountBusy)
 		return
 	}
 	c.setView(func(v *callView) { v.Mode = c.rec.Mode })
@@ -670,6 +674,20 @@ func (c *call) run() {
 		return
 	}
 	c.bridge(ctx, acct, r)
+}
+
+// claimAccount names the call's user, unless the account has as many
+// calls in progress as [lines] per_user allows: then it ends the call,
+// refused (the record's reason after prefix, the log line after what),
+// and returns false.
+func (c *call) claimAccount(user, what, prefix string) bool {
+	limit := c.st.cfg.Lines.PerUser
+	others, ok := c.s.active.claimUser(c, user, limit)
+	if !ok {
+		c.log.Info(what+": the account has as many calls in progress as lines.per_user allows", zap.Int("calls", others), zap.Int("per_user", limit))
+		c.end(store.ResultRefused, fmt.Sprintf("%sthe account already has %d call(s) in progress (lines.per_user = %d)", prefix, others, limit), msgAccountBusy)
+	}
+	return ok
 }
 
 // enter moves c to phase, unless an operator has hung it up (false).
@@ -826,9 +844,7 @@ func (c *call) bridge(ctx context.Context, acct Account, r io.Reader) {
 		c.end(store.ResultBackendDown, err.Error(), msg)
 		return
 	}
-	if b, ok := lineAs[transport.ReadBudgeter](c.line); ok {
-		b.SetReadBudget(-1) // bridged: the caller's octets are the session's
-	}
+	setReadBudget(c.line, -1) // bridged: the caller's octets are the session's
 	program, _ := conn.(programEnder)
 	c.followBackendEcho(conn)
 	if c.lineText {
@@ -992,15 +1008,6 @@ func drainNow[T any](ch <-chan T) {
 // account and the reader of the caller's octets; ok false means the call
 // has been ended and its result set.
 func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok bool) {
-	// Under any wrapper (a paced line's: retest, a ws line with
-	// line_rate had no budget at all).
-	// The budget stays until the session is bridged (bridge): a call
-	// refused after its login (lines.per_user, a callback that cannot be
-	// scheduled, a backend that is down) still has its hang-up's drain
-	// bounded by it (review).
-	if b, isB := lineAs[transport.ReadBudgeter](c.line); isB {
-		b.SetReadBudget(maxPreLogin)
-	}
 	var leftover []byte
 	v42 := false
 	switch c.lc.V42 {

@@ -95,10 +95,8 @@ func (s *Server) BridgeCallback(cs CallbackSession) error {
 	// called back for another login, since this callback's login was
 	// checked (review: between the hang-up and the callback the account
 	// has no call in progress).
-	if others, ok := s.active.claimUser(c, acct.Name, st.cfg.Lines.PerUser); !ok {
-		c.log.Info("callback not bridged: the account has as many calls in progress as lines.per_user allows", zap.Int("calls", others))
-		c.end(store.ResultRefused, fmt.Sprintf("callback not bridged: the account already has %d call(s) in progress (lines.per_user = %d)", others, st.cfg.Lines.PerUser), msgAccountBusy)
-		return fmt.Errorf("bridge: callback not bridged: %d call(s) of %s in progress (lines.per_user)", others, acct.Name)
+	if !c.claimAccount(acct.Name, "callback not bridged", "callback not bridged: ") {
+		return fmt.Errorf("bridge: callback not bridged: the calls of %s in progress are at lines.per_user", acct.Name)
 	}
 	c.bridge(ctx, acct, r)
 	return nil
