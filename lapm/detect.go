@@ -248,8 +248,6 @@ func (d *Detector) Receive(now time.Time, in []byte) (send []byte, res DetectRes
 	return nil, 0, len(in)
 }
 
-// hold keeps c for the next phase. Too much text without a pattern means
-// the peer has no V.42; hold reports that decision.
 // nearDC1 reports whether c is a DC1 (either parity) with one bit of its
 // low seven flipped into a control character: 0x01, 0x10, 0x13, 0x15,
 // 0x19 with either parity bit. Flips that make printable text ('1',
@@ -262,6 +260,8 @@ func nearDC1(c byte) bool {
 	return false
 }
 
+// hold keeps c for the next phase. Too much text without a pattern means
+// the peer has no V.42; hold reports that decision.
 func (d *Detector) hold(c byte) (decided bool) {
 	d.held = append(d.held, c)
 	if len(d.held) >= maxHeld {

@@ -1,6 +1,7 @@
 package lapm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -1171,9 +1172,9 @@ func (l *Link) xidSize(info []byte) error {
 
 func (l *Link) onXIDCommand(now time.Time, info []byte) {
 	x, err := ParseXID(info)
-	if sizeErr := l.xidSize(info); sizeErr != nil {
+	if sizeErr := l.xidSize(info); sizeErr != nil || err != nil {
 		l.m.stats.InvalidFrames++
-		l.logf("lapm: %s: bad XID command: %v", l.cfg.Role, sizeErr)
+		l.logf("lapm: %s: bad XID command: %v", l.cfg.Role, cmp.Or(sizeErr, err))
 		if _, seq, ok := privatePayload(x); ok && err == nil && !l.negotiating {
 			// An upper layer's token over the limit: its layer answers
 			// it (Access Security's REJECT), under its exchange number.
@@ -1182,12 +1183,6 @@ func (l *Link) onXIDCommand(now time.Time, info []byte) {
 			return
 		}
 		l.m.xidAnswerPending = false
-		return
-	}
-	if err != nil {
-		l.logf("lapm: %s: bad XID command: %v", l.cfg.Role, err)
-		l.m.xidAnswerPending = false
-		l.m.stats.InvalidFrames++
 		return
 	}
 	if payload, seq, ok := privatePayload(x); ok && !l.negotiating {
