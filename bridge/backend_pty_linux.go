@@ -79,20 +79,20 @@ var termSpeeds = []struct {
 
 // termBaud is the fastest terminal speed not above rate bit/s (the
 // slowest there is for a slower rate): 33,600 is 19,200.
-func termBaud(rate int) (speed int, baud uint32) {
-	speed, baud = termSpeeds[0].rate, termSpeeds[0].baud
+func termBaud(rate int) uint32 {
+	baud := termSpeeds[0].baud
 	for _, s := range termSpeeds {
 		if s.rate <= rate {
-			speed, baud = s.rate, s.baud
+			baud = s.baud
 		}
 	}
-	return speed, baud
+	return baud
 }
 
 // setTermSpeed sets the input and output speed of the terminal tty (a
 // pty's slave, before its program starts) to termBaud(rate).
 func setTermSpeed(tty *os.File, rate int) error {
-	_, baud := termBaud(rate)
+	baud := termBaud(rate)
 	var err error
 	cerr := withFD(tty, func(fd int) {
 		var t *unix.Termios

@@ -63,7 +63,7 @@ gateway run as root would make it).`)
 			fmt.Fprintf(os.Stderr, "gateway check: %v (name the file: gateway check FILE)\n", err)
 		} else if errors.Is(err, iofs.ErrPermission) {
 			// New-user trial: no hint.
-			fmt.Fprintf(os.Stderr, "gateway check: %v (user %s may not read it, nor would a gateway running as that user: give the file to the gateway's group, chgrp GROUP %s; chmod 0640 %s)\n", err, currentUserName(), path, path)
+			fmt.Fprintf(os.Stderr, "gateway check: %v (user %s may not read it, nor would a gateway running as that user: %s)\n", err, currentUserName(), configReadFix(path))
 		} else {
 			fmt.Fprintf(os.Stderr, "gateway check: %v\n", err)
 		}
@@ -478,6 +478,12 @@ func logFileProblem(path, stateDir string) string {
 		return "user " + currentUserName() + " may not create it in " + dir
 	}
 	return ""
+}
+
+// configReadFix is how to let the gateway's user read the configuration
+// file path (gateway check's and gateway serve's words).
+func configReadFix(path string) string {
+	return "give the file to the gateway's group, chgrp GROUP " + path + "; chmod 0640 " + path
 }
 
 // stateDirUnusable is gateway check's and gateway serve's error for a

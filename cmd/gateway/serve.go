@@ -91,7 +91,7 @@ to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
 		if errors.Is(err, os.ErrPermission) {
 			// As gateway check says it (new-user trial: serve gave no
 			// hint).
-			fmt.Fprintf(os.Stderr, "gateway serve: %v (the gateway runs as %s and may not read it: give the file to the gateway's group, chgrp GROUP %s; chmod 0640 %s)\n", err, currentUserName(), *cfgPath, *cfgPath)
+			fmt.Fprintf(os.Stderr, "gateway serve: %v (the gateway runs as %s and may not read it: %s)\n", err, currentUserName(), configReadFix(*cfgPath))
 			return exitFailure
 		}
 		if err != nil {

@@ -32,8 +32,8 @@ const (
 	optSGA    = 3  // RFC 858
 	optTM     = 6  // RFC 860, TIMING-MARK
 	optTTYPE  = 24 // RFC 1091
-	optTSPEED = 32 // RFC 1079
 	optNAWS   = 31 // RFC 1073
+	optTSPEED = 32 // RFC 1079
 )
 
 // TTYPE subnegotiation verbs (RFC 1091).
