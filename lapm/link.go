@@ -1970,6 +1970,23 @@ func (l *Link) Unacknowledged() int {
 	return n
 }
 
+// Delivered returns how many octets of Write's data the peer has
+// acknowledged since Open, also after the link ended. A writer that
+// counts what Write took can tell how much of it the end of the link may
+// have lost: the rest was queued, in flight or unacknowledged (the
+// browser's V.42 caller names it, as the text login's page does).
+func (l *Link) Delivered() int64 {
+	st := l.Stats()
+	l.mu.Lock()
+	t := l.transform
+	l.mu.Unlock()
+	n := int64(st.BytesAcked)
+	if t != nil {
+		n -= int64(st.IFramesAcked) * int64(t.Overhead())
+	}
+	return n
+}
+
 // Stats returns the counters so far.
 func (l *Link) Stats() Stats {
 	var st Stats

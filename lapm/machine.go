@@ -885,7 +885,9 @@ func (m *machine) ackTo(now time.Time, f Frame) bool {
 		m.ackedNew(now, n)
 		for _, e := range m.unacked[:n] {
 			m.acked = append(m.acked, e.p)
+			m.stats.BytesAcked += uint64(len(e.p))
 		}
+		m.stats.IFramesAcked += uint64(n)
 		m.dropAcked(n)
 		m.va = f.NR
 		m.timersAcked(now)

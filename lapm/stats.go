@@ -10,6 +10,8 @@ type Stats struct {
 	IFramesRecv    uint64 // I frames accepted in sequence (delivered)
 	BytesSent      uint64 // payload octets of first I-frame transmissions (sealed)
 	BytesReceived  uint64 // payload octets of delivered I frames (sealed)
+	IFramesAcked   uint64 // I frames the peer acknowledged
+	BytesAcked     uint64 // payload octets of the I frames the peer acknowledged (sealed)
 	Retransmitted  uint64 // I frames sent again (REJ, SREJ, poll recovery)
 	Duplicates     uint64 // I frames received again and discarded
 	REJSent        uint64

@@ -18,7 +18,8 @@
 //	  onWritable(),                   // write takes input again (optional)
 //	  onStall({stalled, silent, left}), // the gateway stopped answering the link (silent: s since it
 //	                                  // last answered), or answers again (optional; v42caller.WatchStall)
-//	  onEnd({state, detail}),         // state: denied, busy, hostkey, nov42, callback, hungup, error
+//	  onEnd({state, detail, unconfirmed}), // state: denied, busy, hostkey, nov42, callback, hungup, error;
+//	                                  // unconfirmed: octets write took that the gateway's link never acknowledged
 //	});
 //	h.feed(bytes); h.peerHungUp(); h.close();
 //	h.write(bytes)  // true: taken (or the call is over); false: not now (the session is
@@ -30,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 
@@ -106,15 +108,20 @@ func call(_ js.Value, args []js.Value) any {
 	ended := make(chan struct{})
 	var sess *v42caller.Session
 	ready := make(chan struct{})
+	// taken counts the octets write took in the session. What of it the
+	// gateway's link never acknowledged when the call ends (queued here,
+	// in the link, or in flight) may not have reached it, and the page
+	// says so rather than lose it silently (browser trial).
+	var taken atomic.Int64
 
-	end := func(state, detail string) {
+	end := func(state, detail string, unconfirmed int64) {
 		select {
 		case <-ended:
 			return
 		default:
 		}
 		close(ended)
-		onEnd.Invoke(js.ValueOf(map[string]any{"state": state, "detail": detail}))
+		onEnd.Invoke(js.ValueOf(map[string]any{"state": state, "detail": detail, "unconfirmed": float64(max(unconfirmed, 0))}))
 	}
 
 	go func() {
@@ -122,7 +129,8 @@ func call(_ js.Value, args []js.Value) any {
 		s, err := v42caller.Call(ctx, line, cfg) // zeroes cfg.Password
 		cancel()
 		if err != nil {
-			end(classify(err))
+			state, detail := classify(err)
+			end(state, detail, 0)
 			return
 		}
 		sess = s
@@ -160,7 +168,7 @@ func call(_ js.Value, args []js.Value) any {
 			}
 			if err != nil {
 				s.Link.Close()
-				end("hungup", v42caller.EndDetail(err))
+				end("hungup", v42caller.EndDetail(err), taken.Load()-s.Link.Delivered())
 				return
 			}
 		}
@@ -190,6 +198,7 @@ func call(_ js.Value, args []js.Value) any {
 			}
 			select {
 			case writes <- bytesFromJS(a[0]):
+				taken.Add(int64(a[0].Get("length").Int()))
 				return true
 			default: // the link is behind: the page keeps the input and offers it again
 				return false

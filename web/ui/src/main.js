@@ -488,6 +488,10 @@ async function connectV42(user, password) {
         onEnd: (end) => {
           status.end(end.state, end.detail);
           showStatus();
+          // Input the link took that the gateway never acknowledged is
+          // named, as the text call's is (browser trial: it was lost
+          // silently when the link failed).
+          if (end.unconfirmed > 0) notice(lostInputText(0, end.unconfirmed));
           if (status.state === State.HOSTKEY) {
             notice(`WARNING: the host key of ${host} changed (${end.detail}). ` +
               'The call was ended before the password was sent. Someone may be ' +
