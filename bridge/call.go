@@ -1100,6 +1100,8 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 			// The check saw the deadline before run's watcher did:
 			// the same words, whichever hangs up first.
 			c.end(store.ResultAbandoned, reasonCheckTimeout, msgCheckTime)
+		} else if lf := (*lineFailedError)(nil); errors.As(err, &lf) && ctx.Err() == nil {
+			c.end(store.ResultAbandoned, "caller line failed during login: "+lf.err.Error(), "")
 		} else if errors.Is(err, errCallerGone) || ctx.Err() != nil {
 			c.end(store.ResultAbandoned, "caller left during login", "")
 		} else {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"sync/atomic"
@@ -37,6 +38,16 @@ var ErrChecksBusy = fmt.Errorf("%w: password checks busy", ErrThrottled)
 // errCallerGone is returned by the line editor when the caller hangs up or
 // types the interrupt or end-of-file character at a prompt.
 var errCallerGone = errors.New("bridge: caller hung up")
+
+// lineFailedError is the errCallerGone of a caller whose line failed at
+// a prompt other than by a hang-up: a WebSocket frame the protocol
+// forbids, an invalid payload, a message over the limit. The record says
+// what failed (hostile-peer trial: such calls were recorded "caller left
+// during login").
+type lineFailedError struct{ err error }
+
+func (e *lineFailedError) Error() string   { return "bridge: caller line failed: " + e.err.Error() }
+func (e *lineFailedError) Unwrap() []error { return []error{errCallerGone, e.err} }
 
 // errLoginCancelled is the errCallerGone of a caller who typed the
 // interrupt or end-of-file character (Ctrl-C, Ctrl-D) at a prompt: the
@@ -127,6 +138,9 @@ func (e *lineEditor) readLine(secret bool, max int) (string, error) {
 			if errors.Is(err, proxyproto.ErrUnwanted) || errors.Is(err, transport.ErrReadBudget) {
 				// Not a caller who left: the call flow refuses it.
 				return "", err
+			}
+			if !callerHungUp(err) && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return "", &lineFailedError{err}
 			}
 			return "", errCallerGone
 		}
