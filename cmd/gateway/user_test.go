@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -309,6 +311,30 @@ func TestUserWeakPasswordWarned(t *testing.T) {
 	r = userCmd(t, "correct horse\n", nil, append([]string{"passwd", "--users", path, "--password-stdin"}, append(userCmdCheap, "zoe")...)...)
 	if r.code != exitOK || strings.Contains(r.stderr, "warning") {
 		t.Errorf("long password: %+v", r)
+	}
+}
+
+// TestUserPasswordUntypableAtTextLogin: a password the text login can
+// never receive (it drops control characters: a tab, an escape sequence,
+// DEL is a backspace) is refused, naming the octet, and the account is
+// left as it was. Security review: "pass\tword123" went in, and then
+// neither it nor "password123" logged in at the login: prompt.
+func TestUserPasswordUntypableAtTextLogin(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.toml")
+	for _, pw := range []string{"pass\tword123", "p\x1b[Aassword123", "password123\x7f", "pass\x00word123", "\x91password123"} {
+		r := userCmd(t, pw+"\n", nil, append([]string{"add", "--users", path, "--password-stdin"}, append(userCmdCheap, "zoe")...)...)
+		if r.code != exitFailure || !strings.Contains(r.stderr, "the text login") {
+			t.Errorf("password %q: %+v, want refused", pw, r)
+		}
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("users file after refusals: %v, want none", err)
+	}
+	// What the text login keeps is taken: spaces, UTF-8, a C1 octet
+	// after the first character.
+	r := userCmd(t, " pass word \u00e9\x91\n", nil, append([]string{"add", "--users", path, "--password-stdin"}, append(userCmdCheap, "zoe")...)...)
+	if r.code != exitOK {
+		t.Fatalf("typable password: %+v", r)
 	}
 }
 
