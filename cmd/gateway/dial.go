@@ -117,7 +117,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.fingerprint, "fingerprint", "", "accept only this host key (SHA256:... or base64 key); recorded if the host is new")
 	fs.StringVar(&o.answer, "answer", "", "listen on line address `ADDR` for the gateway's callback and answer it")
 	fs.DurationVar(&o.answerTimeout, "answer-timeout", 3*time.Minute, "how long to wait for the callback")
-	fs.Func("answer-from", "with --answer, also take a text-login callback from `ADDR` (an IP address or prefix, 192.0.2.0/24; repeat or separate with commas): by default only the address the call went to", func(s string) error {
+	fs.Func("answer-from", "with --answer, also take a text-login callback from `ADDR` (an IP address or prefix, 192.0.2.0/24; repeat or separate with commas): by default only the address the call went to; a V.42 callback from there goes before calls from elsewhere", func(s string) error {
 		for _, a := range strings.Split(s, ",") {
 			p, err := parseAddrOrPrefix(strings.TrimSpace(a))
 			if err != nil {
@@ -213,8 +213,9 @@ type caller struct {
 	window     transport.WindowSize
 	listener   transport.Listener
 	answered   time.Time // when the line was connected (the gateway's login time runs from then)
-	// gatewayAddr is the address the text call reached (the line's
-	// remote), from which its callback is taken.
+	// gatewayAddr is the address the call reached (the line's remote):
+	// a text callback is taken only from there, and a V.42 one from
+	// there goes before calls from elsewhere.
 	gatewayAddr netip.Addr
 	prompted    bool // the user or password was asked for on the terminal
 }
@@ -481,9 +482,7 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 		// notice came before the BUSY).
 		c.notice("connected to %s (text). %s", c.o.url.Redacted(), c.escapeHint())
 	}
-	if ap, err := netip.ParseAddrPort(line.Info().RemoteAddr); err == nil {
-		c.gatewayAddr = ap.Addr().Unmap()
-	}
+	c.noteGatewayAddr(line)
 	var conn io.ReadWriteCloser = line
 	if len(leftover) > 0 || greetErr != nil {
 		conn = &leftoverConn{Line: line, rest: leftover, err: greetErr}
@@ -581,11 +580,20 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 	}
 }
 
-// fromGateway reports whether a text callback on l comes from the
-// address the call went to, or one of --answer-from. A text callback
+// noteGatewayAddr takes the address of the gateway from the line of the
+// call to it, for fromGateway.
+func (c *caller) noteGatewayAddr(line transport.Line) {
+	if ap, err := netip.ParseAddrPort(line.Info().RemoteAddr); err == nil {
+		c.gatewayAddr = ap.Addr().Unmap()
+	}
+}
+
+// fromGateway reports whether a callback on l comes from the address
+// the call went to, or one of --answer-from. A text callback
 // proves nothing of itself (a V.42 one proves its ticket): the first
 // caller on the --answer port would otherwise get the terminal, and the
-// user's typing, password included (security review).
+// user's typing, password included (security review). A V.42 callback
+// from there takes the place of a call from elsewhere (v42Callback).
 func (c *caller) fromGateway(l transport.Line) bool {
 	ap, err := netip.ParseAddrPort(l.Info().RemoteAddr)
 	if err != nil {

@@ -150,6 +150,7 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 	}
 	if res.Callback {
 		link.Close()
+		c.noteGatewayAddr(line)
 		if c.listener == nil {
 			return fmt.Errorf("%w: the gateway will call back, but no --answer address was given", errNoCarrier)
 		}
@@ -239,28 +240,43 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 	// takes the place of the oldest one in set-up for staleAnswer or
 	// more (security trial: four silent connections, each reopened when
 	// refused, kept the gateway's callback out until it gave up); one
-	// that finds every call younger is hung up at once.
+	// that finds every call younger is hung up at once. A call from the
+	// gateway's address (or --answer-from) takes the place of the
+	// oldest call from elsewhere whatever its age (security review:
+	// four connections that sent the detection pattern, each reopened
+	// every 4 s, kept all three of the gateway's attempts out).
 	slots := make(chan struct{}, maxAnswering)
+	type inCall struct {
+		since   time.Time
+		gateway bool // from the gateway's address (fromGateway)
+	}
 	var inMu sync.Mutex
-	inSetUp := map[transport.Line]time.Time{} // lines in set-up, since when; an evicted one is taken out
-	evictStale := func() bool {
+	inSetUp := map[transport.Line]inCall{} // lines in set-up; an evicted one is taken out
+	// evict hangs up the oldest call in set-up from elsewhere than the
+	// gateway's address when forGateway, else the oldest one in set-up
+	// for staleAnswer or more; it reports whether there was one.
+	evict := func(forGateway bool) bool {
 		inMu.Lock()
 		defer inMu.Unlock()
 		var oldest transport.Line
 		var at time.Time
-		for l, t0 := range inSetUp {
-			if oldest == nil || t0.Before(at) {
-				oldest, at = l, t0
+		for l, in := range inSetUp {
+			if forGateway && in.gateway {
+				continue
+			}
+			if oldest == nil || in.since.Before(at) {
+				oldest, at = l, in.since
 			}
 		}
-		if oldest == nil || time.Since(at) < staleAnswer {
+		if oldest == nil || (!forGateway && time.Since(at) < staleAnswer) {
 			return false
 		}
 		delete(inSetUp, oldest)
-		// Its answer fails at once, and gives its slot back: a read
-		// deadline ends its reads now, where the close may first
-		// linger for the peer (shortLinger), longer than the new
-		// call's detection waits.
+		// Its slot goes to the new call at once: not when its answer
+		// has failed, which may first wait for its close to linger
+		// for the peer (shortLinger), longer than the new call's
+		// detection waits (security review: the gateway's callback
+		// timed out in detection). A read deadline ends its reads now.
 		if d, ok := oldest.(transport.Deadliner); ok {
 			_ = d.SetReadDeadline(time.Now())
 		}
@@ -281,24 +297,31 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				return
 			}
 			shortLinger(line)
+			fromGateway := c.fromGateway(line)
 			select {
 			case slots <- struct{}{}:
 			default:
-				if !evictStale() {
+				switch {
+				case fromGateway && evict(true):
+					c.notice("hung up an incoming call from elsewhere still in set-up, to answer one from the gateway's address")
+				case evict(false):
+					c.notice("hung up an incoming call still in set-up after %v, to answer a new one", staleAnswer)
+				default:
+					// At once: no waiting for its FIN, which would
+					// hold up the calls behind it, the gateway's
+					// among them (security review: its detection
+					// timed out meanwhile).
+					if l, ok := line.(interface{ SetLinger(time.Duration) }); ok {
+						l.SetLinger(time.Millisecond) // (0 would mean the default)
+					}
 					line.Close()
 					c.notice("refused an incoming call: %d calls are being answered already", maxAnswering)
 					continue
 				}
-				c.notice("hung up an incoming call still in set-up after %v, to answer a new one", staleAnswer)
-				select {
-				case slots <- struct{}{}:
-				case <-wctx.Done():
-					line.Close()
-					continue
-				}
+				// The evicted call's slot is this one's now.
 			}
 			inMu.Lock()
-			inSetUp[line] = time.Now()
+			inSetUp[line] = inCall{since: time.Now(), gateway: fromGateway}
 			inMu.Unlock()
 			wg.Add(1)
 			go func() {
@@ -316,8 +339,11 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				}
 				// The slot is free once the set-up is over: not
 				// after the close below, which may linger for the
-				// peer while a call waits for the slot.
-				<-slots
+				// peer while a call waits for the slot. An evicted
+				// call's slot was handed to the call that evicted it.
+				if kept {
+					<-slots
+				}
 				if err != nil {
 					// Said here, not by the loop below: once another
 					// call has won, the loop takes no more answers,

@@ -650,6 +650,69 @@ func TestDialV42CallbackPastSquatters(t *testing.T) {
 	}
 }
 
+// TestDialV42CallbackPastFreshSquatters: peers on another address that
+// keep dial's answering slots full with calls younger than staleAnswer
+// (each sends the detection pattern and is reopened every few seconds)
+// do not keep the gateway's callback out: a call from the gateway's
+// address takes the place of one of theirs. Regression (security
+// review): four such connections, reopened every 4 s, made all three of
+// a real gateway's callback attempts fail ("no callback within 1m10s").
+func TestDialV42CallbackPastFreshSquatters(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	answer := freeAddr(t)
+	g := newV42Gateway(t)
+	g.verify = func(user, pw string) (auth.User, error) {
+		return auth.User{ID: user, Callback: answer}, nil
+	}
+	placer := testPlacer()
+	g.callback = func(t *testing.T, tk *auth.Ticket) {
+		_, hostPort, _ := strings.Cut(answer, "://")
+		elsewhere := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		var squat []net.Conn
+		defer func() {
+			for _, c := range squat {
+				c.Close()
+			}
+		}()
+		// One more than the slots: the last is refused, so the others
+		// are all in set-up (the detection pattern keeps them there).
+		for i := range maxAnswering + 1 {
+			c, err := elsewhere.Dial("tcp", hostPort)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			squat = append(squat, c)
+			if _, err := c.Write(bytes.Repeat([]byte{0x11, 0x91}, 20)); err != nil && i < maxAnswering {
+				t.Error(err)
+				return
+			}
+		}
+		// Until dial hangs it up (after its telnet negotiation).
+		io.Copy(io.Discard, squat[maxAnswering])
+		placeEchoCallback(t, placer, answer, tk)
+	}
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu", "--answer-timeout", "5s",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, addr)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stderr:\n%s", r.stderr)
+		}
+	})
+	waitFor(t, func() bool {
+		return strings.Contains(r.stderr.String(), "callback answered") || strings.Contains(r.stderr.String(), "no callback within")
+	})
+	r.stdin.Close()
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(r.stderr.String(), "hung up an incoming call from elsewhere still in set-up") {
+		t.Errorf("no notice of the call hung up for the gateway's")
+	}
+}
+
 // TestDialLAPMNoAnswer: with --v42 lapm, a host that never answers LAPM
 // ends the call after --timeout with a protocol error (exit 14) that says
 // what happened and suggests --text.
