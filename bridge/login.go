@@ -85,12 +85,16 @@ type Verifier interface {
 	Verify(ctx context.Context, user, password, source string) (Account, error)
 }
 
-// Limits of the text login. A password may be as long as an account's
-// (what `gateway user` and Access Security take): a shorter limit here
-// cut it, and the account could never log in by text.
+// Limits of the text login: one octet over what `gateway user` and
+// Access Security take (auth.MaxUserIDLen, auth.MaxPasswordLen). A
+// shorter limit cut an account's password, and the account could never
+// log in by text; the limit itself cut a longer one to the account's
+// (security review: the password followed by anything logged in). The
+// octet over makes the verifier see a name or password too long, which
+// it denies.
 const (
-	maxUserLen     = 64
-	maxPasswordLen = auth.MaxPasswordLen
+	maxUserLen     = auth.MaxUserIDLen + 1
+	maxPasswordLen = auth.MaxPasswordLen + 1
 )
 
 // lineEditor reads lines typed on a terminal at the other end of a line.

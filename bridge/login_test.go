@@ -225,6 +225,20 @@ func TestTextLoginLongPassword(t *testing.T) {
 	}
 }
 
+// TestTextLoginOverlongPasswordDenied: a password longer than
+// auth.MaxPasswordLen is denied, as Access Security and the verifier deny
+// it, not cut to its first MaxPasswordLen octets and let in (security
+// review: the account's password followed by anything logged in).
+func TestTextLoginOverlongPasswordDenied(t *testing.T) {
+	pw := strings.Repeat("0123456789abcdef", auth.MaxPasswordLen/16)
+	v := &countingVerifier{fakeVerifier: fakeVerifier{users: map[string]string{"alice": pw}}}
+	e := newLineEditor(strings.NewReader("alice\r"+pw+"and-more\r"), io.Discard, true)
+	out, err := textLogin(context.Background(), e, v, "test", "", 1, nil)
+	if err != nil || out.result != store.ResultDenied || v.granted != 0 {
+		t.Errorf("the password and 8 octets more: outcome %+v, error %v, granted %d", out, err, v.granted)
+	}
+}
+
 type countingVerifier struct {
 	fakeVerifier
 	calls, granted int
