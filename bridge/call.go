@@ -311,6 +311,13 @@ func setReadBudget(line transport.Line, n int64) {
 	}
 }
 
+// readBudgetSpent reports whether line (under any wrapper) found its peer
+// over the read budget.
+func readBudgetSpent(line transport.Line) bool {
+	b, ok := lineAs[interface{ ReadBudgetSpent() bool }](line)
+	return ok && b.ReadBudgetSpent()
+}
+
 // busyReadBudget is what a BUSY caller may send before its line stops
 // waiting for its close (the octets are discarded): a telnet client's
 // negotiation or a modem's V.42 detection pattern takes a few hundred
@@ -1086,7 +1093,11 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		if out.tried != "" {
 			c.rec.User = out.tried
 		}
-		if errors.Is(err, transport.ErrReadBudget) {
+		if errors.Is(err, transport.ErrReadBudget) || readBudgetSpent(c.line) {
+			// Also when a write failed first: a WebSocket line closes
+			// as its reader finds the budget spent, and the login's
+			// next write (a banner still going out at a paced line's
+			// rate) fails before its read sees why.
 			c.end(store.ResultAbandoned, reasonFlood, msgFlood)
 		} else if errors.Is(err, errHTTPClient) {
 			c.end(store.ResultAbandoned, "caller sent an HTTP request: a web client on a telnet or tcp listener", msgHTTPClient)

@@ -354,6 +354,10 @@ func (l *Line) Info() transport.LineInfo {
 // SetReadBudget implements transport.ReadBudgeter.
 func (l *Line) SetReadBudget(n int64) { l.budget.Set(n) }
 
+// ReadBudgetSpent reports whether the peer sent more than the read budget
+// (Read fails with transport.ErrReadBudget from then on).
+func (l *Line) ReadBudgetSpent() bool { return l.flooded.Load() }
+
 // Read returns received data octets (telnet commands removed). After the
 // peer's FIN it returns io.EOF once everything before it was returned;
 // after Close it returns an error wrapping transport.ErrHungUp.

@@ -267,6 +267,12 @@ func (l *Line) SetReadBudget(n int64) {
 	l.budget.Set(n)
 }
 
+// ReadBudgetSpent reports whether the peer sent more than the read budget
+// (Read fails with transport.ErrReadBudget from then on). A write that
+// fails because the line was closed for it is the budget's doing, not a
+// caller who left.
+func (l *Line) ReadBudgetSpent() bool { return l.berr.Load() }
+
 // Write sends p to the peer in messages of the negotiated subprotocol. It is
 // safe to call from several goroutines; each call's octets stay together.
 // After Close it returns an error wrapping transport.ErrHungUp, after the
