@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // logFile is the daemon's log when [log] file names one: appended to
@@ -15,11 +18,32 @@ import (
 // that logrotate's default `create` with a reload in postrotate works as
 // it does for calls.jsonl. It is the zap core's WriteSyncer: zap writes
 // one whole line per Write.
+//
+// A line the file does not take (a full disk, a quota) is lost, not
+// glued to the next: the part a write took is cut off again, as
+// calls.jsonl's records are (or, if that fails, the next line starts on
+// a new line). The loss is told to stderr (the journal under systemd)
+// as it begins, and once the file takes a line again the log says how
+// many were lost (lost, see fileLogger).
 type logFile struct {
 	path string
 
 	mu sync.Mutex
 	f  *os.File
+	// torn: a failed write left part of a line at the end of the file
+	// that could not be cut off.
+	torn bool
+	// lostLines counts the lines not written since the last one that
+	// was; lostErr is the first one's error, lostSince when it failed.
+	lostLines int
+	lostErr   error
+	lostSince time.Time
+	// lost is told, outside mu, the lines lost once a line is written
+	// again (fileLogger logs them); stderr is told the first loss.
+	lost   func(lines int, since time.Time, err error)
+	stderr io.Writer
+	// writeHook replaces f.Write in tests.
+	writeHook func([]byte) (int, error)
 }
 
 // logFileMode is a new log file's mode (less the umask): the log names
@@ -33,7 +57,7 @@ func openLogFile(path string) (*logFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("[log] file: %w", err)
 	}
-	return &logFile{path: path, f: f}, nil
+	return &logFile{path: path, f: f, stderr: os.Stderr}, nil
 }
 
 // openAppend opens path for appending, creating it. Only a regular file
@@ -68,10 +92,68 @@ func openAppend(path string) (*os.File, error) {
 	return f, nil
 }
 
+// Write writes one line. It never fails: a line the file does not take
+// is counted as lost (see logFile), as zap's report of the failure would
+// go to this same file.
 func (l *logFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.f.Write(p)
+	b := p
+	if l.torn {
+		b = append([]byte{'\n'}, p...)
+	}
+	n, err := l.write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		if n > 0 {
+			l.cutBack(n)
+		}
+		l.lostLines++
+		first := l.lostLines == 1
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the file is named anyway
+		}
+		if first {
+			l.lostErr, l.lostSince = err, time.Now()
+		}
+		l.mu.Unlock()
+		if first && l.stderr != nil {
+			fmt.Fprintf(l.stderr, "gateway serve: [log] file %s: %v: log lines are lost until it takes them again\n", l.path, err)
+		}
+		return len(p), nil
+	}
+	l.torn = false
+	lines, since, lerr := l.lostLines, l.lostSince, l.lostErr
+	l.lostLines, l.lostErr = 0, nil
+	report := l.lost
+	l.mu.Unlock()
+	if lines > 0 && report != nil {
+		report(lines, since, lerr)
+	}
+	return len(p), nil
+}
+
+func (l *logFile) write(b []byte) (int, error) {
+	if l.writeHook != nil {
+		return l.writeHook(b)
+	}
+	return l.f.Write(b)
+}
+
+// cutBack removes the n octets a failed write appended, counted from the
+// file's end as it is now (a copytruncate may have cut the file short
+// since); if they stay, the next line starts on a new line. l.mu is held.
+func (l *logFile) cutBack(n int) {
+	st, err := l.f.Stat()
+	if err == nil && st.Size() >= int64(n) {
+		err = l.f.Truncate(st.Size() - int64(n))
+	} else if err == nil {
+		err = errors.New("file shorter than the write")
+	}
+	if err != nil {
+		l.torn = true
+	}
 }
 
 // Sync is zap's flush: the file has no buffer of ours, and an fsync per
@@ -96,7 +178,7 @@ func (l *logFile) Reopen() (bool, error) {
 		return false, err
 	}
 	old := l.f
-	l.f = nf
+	l.f, l.torn = nf, false
 	return true, old.Close()
 }
 

@@ -238,13 +238,21 @@ func loggerConfig(c config.Log) (zap.Config, error) {
 }
 
 // fileLogger is zc's logger writing to lf instead of stderr (zap's own
-// errors too). zc.Build takes output paths only, not a writer.
+// errors too). zc.Build takes output paths only, not a writer. Lines lf
+// lost (a full disk) are logged once it takes lines again.
 func fileLogger(zc zap.Config, lf *logFile) *zap.Logger {
 	enc := zapcore.NewConsoleEncoder(zc.EncoderConfig)
 	if zc.Encoding == "json" {
 		enc = zapcore.NewJSONEncoder(zc.EncoderConfig)
 	}
-	return zap.New(zapcore.NewCore(enc, lf, zc.Level), zap.ErrorOutput(lf))
+	log := zap.New(zapcore.NewCore(enc, lf, zc.Level), zap.ErrorOutput(lf))
+	lf.mu.Lock()
+	lf.lost = func(lines int, since time.Time, err error) {
+		log.Warn("log lines lost: the log file did not take them", zap.String("file", lf.path),
+			zap.Int("lines", lines), zap.Time("since", since), zap.Error(err))
+	}
+	lf.mu.Unlock()
+	return log
 }
 
 // logFileError says what to do about a [log] file that cannot be opened.
