@@ -112,8 +112,10 @@ type File struct {
 	reserveFailed func(error)
 	now           func() time.Time
 	reserveHook   func(upto uint64) error
-	// journalHook, in tests, fails OpenCall's write.
+	// journalHook, in tests, fails OpenCall's write; decodeHook, in
+	// tests, is told each record line recordedStarts decodes in full.
 	journalHook func() error
+	decodeHook  func()
 }
 
 // reserveRetry is how long after a failed reservation of session numbers

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -245,9 +246,19 @@ func (f *File) recordedStarts(calls []CallRecord) map[uint64][]time.Time {
 			}
 			line = nil
 		}
+		// Most lines are other calls' records: their session number,
+		// read from where the store writes it, is enough to pass them
+		// over (decoding each in full cost 9.8 s for 1.19 million
+		// records). A line laid out otherwise is decoded.
+		if s, ok := lineSession(line); ok && !want[s] {
+			line = nil
+		}
 		var rec struct {
 			Session uint64    `json:"session"`
 			Start   time.Time `json:"start"`
+		}
+		if len(line) > 0 && f.decodeHook != nil {
+			f.decodeHook()
 		}
 		if len(line) > 0 && json.Unmarshal(line, &rec) == nil && want[rec.Session] {
 			found[rec.Session] = append(found[rec.Session], rec.Start)
@@ -256,6 +267,33 @@ func (f *File) recordedStarts(calls []CallRecord) map[uint64][]time.Time {
 			return found
 		}
 	}
+}
+
+// recordPrefix is how each record line the store writes begins
+// (encodeRecord: Session is CallRecord's first field).
+const recordPrefix = `{"session":`
+
+// lineSession reads the session number at the start of a record line
+// laid out as the store writes it, without decoding the rest; ok is
+// false for a line that begins otherwise (edited by hand, torn), which
+// only a full decode can tell.
+func lineSession(line []byte) (session uint64, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(recordPrefix))
+	if !ok {
+		return 0, false
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i == 0 || i == len(rest) || (rest[i] != ',' && rest[i] != '}') {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(rest[:i]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 // readOpenCall reads a note written by OpenCall; a session number of 0

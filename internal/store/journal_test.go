@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -206,5 +207,69 @@ func TestOpenCallRecoveredOnFullDisk(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(filepath.Join(dir, openDir)); len(left) != 0 {
 		t.Errorf("%d notes left after their records were written", len(left))
+	}
+}
+
+// TestOpenCallRecoveryDecodesOnlyItsRecords: the start after a crash
+// reads the whole of calls.jsonl for the records of the calls it finds
+// notes of, and decodes in full only the lines of those sessions (and
+// any line not laid out as the store writes it), not every record.
+// Operator trial: with 1.19 million records (380 MB) the start took
+// 9.8 s before it answered, decoding every line; without notes, 27 ms.
+func TestOpenCallRecoveryDecodesOnlyItsRecords(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC)
+	for s := uint64(1); s <= 1000; s++ {
+		r := CallRecord{Session: s, User: "alice", Listener: "main", Remote: "192.0.2.1:4000", Start: start, End: start.Add(time.Second), Result: ResultCompleted}
+		if s == 500 || s == 700 {
+			// Their notes outlive the records (a crash between the two).
+			if err := f.OpenCall(r); err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			delete(f.open, s)
+			f.mu.Unlock()
+		}
+		if err := f.AppendRecord(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Session 700's record as a hand-edited file might have it: another
+	// key order, which only a full decode reads.
+	recs, err := os.ReadFile(filepath.Join(dir, recordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec700 := fmt.Sprintf(`{"session":700,"user":"alice","listener":"main","remote":"192.0.2.1:4000","start":%q`, start.Format(time.RFC3339Nano))
+	reordered := fmt.Sprintf(`{"user":"alice","session":700,"listener":"main","remote":"192.0.2.1:4000","start":%q`, start.Format(time.RFC3339Nano))
+	if !strings.Contains(string(recs), rec700) {
+		t.Fatalf("no record of session 700 laid out as %s in:\n%.400s", rec700, recs)
+	}
+	recs = []byte(strings.Replace(string(recs), rec700, reordered, 1))
+	if err := os.WriteFile(filepath.Join(dir, recordsFile), recs, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	decoded := 0
+	f, err = open(dir, 0, func(f *File) { f.decodeHook = func() { decoded++ } })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := f.Interrupted(); n != 0 {
+		t.Errorf("Interrupted() = %d, want 0: both calls have their records", n)
+	}
+	if decoded > 2 {
+		t.Errorf("%d record lines decoded in full, want 2 (session 500's and the reordered one of 700)", decoded)
+	}
+	if got, err := ReadRecordsFile(f.RecordsPath()); err != nil || len(got) != 1000 {
+		t.Errorf("%d records (%v), want 1000", len(got), err)
 	}
 }
