@@ -569,7 +569,7 @@ func (c *call) finish() {
 		<-c.journaled // the note goes before the record that removes it
 	}
 	if err := c.s.store.AppendRecord(c.rec); err != nil {
-		LogRecordError(c.log, err)
+		c.s.recordError(err)
 	}
 	fields := []zap.Field{
 		zap.String("result", c.rec.Result), zap.String("reason", c.rec.Reason),
@@ -1384,6 +1384,19 @@ func callerEndReason(err error) string {
 		return "caller hung up (line closed)"
 	}
 	return "caller line failed: " + err.Error()
+}
+
+// recordError logs a call record AppendRecord could not write, as
+// LogRecordError does, summed over at most a second (burstlog.Log): on a
+// full disk every call's record fails, and a flood of calls must not
+// become a flood of log lines. The call's own "call ended" line, logged
+// next (at debug level for a BUSY call), says which call it was.
+func (s *Server) recordError(err error) {
+	if errors.Is(err, store.ErrRecordKept) {
+		s.keptRecords.Add(err.Error())
+		return
+	}
+	s.lostRecords.Add(err.Error())
 }
 
 // LogRecordError logs a call record AppendRecord could not write: kept

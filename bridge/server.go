@@ -103,6 +103,11 @@ type Server struct {
 	// proxy's health checks against a listener not set up for them
 	// would otherwise warn every few seconds.
 	proxyRefusals burstlog.Log
+	// keptRecords, lostRecords and reserveFailures sum a full disk's
+	// troubles into at most a line a second each (recordError,
+	// SetReserveFailed): a flood of calls on a full disk made one line
+	// per call (operator trial: 7.7 MB of log in 5 s).
+	keptRecords, lostRecords, reserveFailures burstlog.Log
 	// overLines is how many calls a listener answers at once beyond
 	// max_concurrent (maxCallsOverLines; tests lower it).
 	overLines int
@@ -145,13 +150,21 @@ func New(opts Options) (*Server, error) {
 	s.shedLogins.Emit = func(n int, last string) {
 		s.log.Warn("password checks busy: logins shed (raise [security] hash_queue or max_hashing if this persists)", zap.Int("logins", n), zap.String("last_remote", last))
 	}
+	s.keptRecords.Emit = func(n int, last string) {
+		s.log.Warn("call record not written yet: kept in memory until the state directory has room", zap.Int("records", n), zap.String("error", last))
+	}
+	s.lostRecords.Emit = func(n int, last string) {
+		s.log.Error("call record lost", zap.Int("records", n), zap.String("error", last))
+	}
+	s.reserveFailures.Emit = func(n int, last string) {
+		s.log.Error("session numbers not reserved on disk; calls go on with numbers from memory", zap.Int("reservations", n), zap.String("error", last))
+	}
 	if r, ok := s.store.(reserveReporter); ok {
 		// The calls go on with numbers from memory (store.File
-		// NextSession); the operator hears of each failed reservation
-		// once, not of every call.
-		r.SetReserveFailed(func(err error) {
-			s.log.Error("session numbers not reserved on disk; calls go on with numbers from memory", zap.Error(err))
-		})
+		// NextSession); the operator hears of the failed reservations
+		// (one a block of numbers) at most once a second, not of every
+		// call.
+		r.SetReserveFailed(func(err error) { s.reserveFailures.Add(err.Error()) })
 	}
 	if r, ok := s.store.(lateReporter); ok {
 		r.SetLateWritten(func(n int) {
@@ -510,6 +523,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.busyRecords.summary.Close()
 	s.shedLogins.Close()
 	s.proxyRefusals.Close()
+	s.keptRecords.Close()
+	s.lostRecords.Close()
+	s.reserveFailures.Close()
 	return err
 }
 
