@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"io"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -33,7 +35,7 @@ func TestWaitQuietOverLinkWaitsForAcks(t *testing.T) {
 				start := time.Now()
 				var lineIn uint64
 				s := &session{conn: nopConn{}, stdout: io.Discard, notice: io.Discard, drain: tc.drain}
-				s.lastDown.Store(start.UnixNano()) // the last output came just before
+				s.lastDown.Store(&start) // the last output came just before
 				s.linkState = func() (int, time.Duration, uint64) {
 					el := time.Since(start)
 					unacked := 0
@@ -78,3 +80,35 @@ type nopConn struct{}
 func (nopConn) Read(p []byte) (int, error)  { select {} }
 func (nopConn) Write(p []byte) (int, error) { return len(p), nil }
 func (nopConn) Close() error                { return nil }
+
+// TestLastOutputIsMonotonic: the time of the call's last output, from
+// which waitQuiet counts the quiet after stdin ended, keeps its
+// monotonic clock reading, so a step of the wall clock (NTP setting a
+// Raspberry Pi's clock after boot) neither cuts the output short (a step
+// forward: the quiet looked long enough at once) nor holds the call up
+// for as long as the step (a step back: the quiet looked negative). It
+// was kept as wall-clock nanoseconds.
+func TestLastOutputIsMonotonic(t *testing.T) {
+	s := &session{conn: &onceConn{data: []byte("output")}, stdout: io.Discard, notice: io.Discard}
+	if err := s.copyDown(); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	if got := s.lastOutput(); got.IsZero() || !strings.Contains(got.String(), " m=") {
+		t.Errorf("lastOutput() = %v: no monotonic clock reading", got)
+	}
+}
+
+// onceConn reads data once, then EOF.
+type onceConn struct {
+	nopConn
+	data []byte
+}
+
+func (c *onceConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.data)
+	c.data = c.data[n:]
+	return n, nil
+}

@@ -55,8 +55,11 @@ type session struct {
 
 	// drain is how long the call must have been quiet, after stdin
 	// ended, before a conn that cannot half-close is hung up.
-	drain    time.Duration
-	lastDown atomic.Int64 // UnixNano of the last octets from the call
+	drain time.Duration
+	// lastDown is when the last octets came from the call (nil: none
+	// yet), with its monotonic clock reading: a step of the wall clock
+	// must not move the quiet waitQuiet counts.
+	lastDown atomic.Pointer[time.Time]
 	// linkState reports, when conn is a LAPM link, how many payloads
 	// written to it the gateway has not acknowledged and the link's
 	// acknowledgement timer (T401) in force; nil for other conns.
@@ -371,7 +374,7 @@ func (s *session) waitQuiet(ctx context.Context, downDone chan error) (ended boo
 			lineIn = in
 			need = max(need, 2*t401)
 		}
-		quietFrom := time.Unix(0, s.lastDown.Load())
+		quietFrom := s.lastOutput()
 		if pendingAt.After(quietFrom) {
 			quietFrom = pendingAt
 		}
@@ -383,13 +386,23 @@ func (s *session) waitQuiet(ctx context.Context, downDone chan error) (ended boo
 	}
 }
 
+// lastOutput is when the last octets came from the call; the zero time
+// if none came.
+func (s *session) lastOutput() time.Time {
+	if t := s.lastDown.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
+
 // copyDown copies the call to stdout and keeps the head and tail of it.
 func (s *session) copyDown() error {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := s.conn.Read(buf)
 		if n > 0 {
-			s.lastDown.Store(time.Now().UnixNano())
+			now := time.Now()
+			s.lastDown.Store(&now)
 			p := buf[:n]
 			if len(s.head) < headTailSize {
 				s.head = append(s.head, p[:min(n, headTailSize-len(s.head))]...)
