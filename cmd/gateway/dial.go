@@ -26,6 +26,7 @@ import (
 	"github.com/dialgate/dialgate/internal/busyline"
 	"github.com/dialgate/dialgate/internal/retry"
 	"github.com/dialgate/dialgate/internal/term"
+	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/lapm"
 	"github.com/dialgate/dialgate/transport"
 	"github.com/dialgate/dialgate/transport/tcp"
@@ -424,6 +425,9 @@ func (c *caller) dialLine(ctx context.Context) (transport.Line, error) {
 		wl, err = ws.Dial(dctx, u.String(), ws.DialOptions{Subprotocol: "binary"})
 		if err == nil {
 			line = wl
+			if t := termname.Clean([]byte(c.o.termType)); t != "" {
+				_ = wl.SendTermType(t) // as telnet's TTYPE: the gateway's pty program gets it as TERM
+			}
 			if c.window.Cols > 0 {
 				_ = wl.SendWindowSize(c.window)
 			}

@@ -189,6 +189,15 @@ func AppendResize(b []byte, w transport.WindowSize) []byte {
 	return append(b, '}')
 }
 
+// AppendTerm appends the control message announcing terminal type name,
+// which must be a terminfo name (termname.Clean).
+func AppendTerm(b []byte, name string) []byte {
+	b = append(b, `{"type":"term","name":`...)
+	q, _ := json.Marshal(name) // a terminfo name: a plain JSON string
+	b = append(b, q...)
+	return append(b, '}')
+}
+
 // appendPlain appends the "plain" encoding of p: each octet as the UTF-8
 // encoding of the code point with its value.
 func appendPlain(b, p []byte) []byte {

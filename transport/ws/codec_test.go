@@ -2,7 +2,6 @@ package ws
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -132,6 +131,16 @@ func TestAppendResize(t *testing.T) {
 	}
 }
 
+func TestAppendTerm(t *testing.T) {
+	b := AppendTerm([]byte("x"), "xterm-256color")
+	if string(b) != `x{"type":"term","name":"xterm-256color"}` {
+		t.Fatalf("AppendTerm = %s", b)
+	}
+	if c, err := ParseControl(b[1:]); err != nil || c.Term != "xterm-256color" {
+		t.Fatalf("ParseControl(AppendTerm) = %+v, %v", c, err)
+	}
+}
+
 // FuzzParseControl feeds arbitrary text messages to the control decoder:
 // no panics, only the documented errors, and accepted resizes and
 // terminal types survive a re-encode (a "term" name is a terminfo name or
@@ -172,8 +181,10 @@ func FuzzParseControl(f *testing.F) {
 			if c.Window != (transport.WindowSize{}) || termname.Clean([]byte(c.Term)) != c.Term {
 				t.Fatalf("accepted %+v", c)
 			}
-			msg, _ := json.Marshal(map[string]string{"type": ControlTerm, "name": c.Term})
-			if again, err := ParseControl(msg); err != nil || again != c {
+			if c.Term == "" {
+				return // announces none: AppendTerm takes a name
+			}
+			if again, err := ParseControl(AppendTerm(nil, c.Term)); err != nil || again != c {
 				t.Fatalf("re-encode of %+v gave %+v, %v", c, again, err)
 			}
 			return

@@ -54,7 +54,8 @@
 // 1091): name must be a terminfo name (at most 40 of [A-Za-z0-9._+-],
 // starting with a letter or digit) or "UNKNOWN" (none). It sets
 // Info().TermType, which the gateway passes to a pty program as TERM and
-// to a telnet backend; the last one received counts.
+// to a telnet backend; the last one received counts. Line.SendTermType
+// sends one.
 //
 // "break" is a break signal, the WebSocket line's telnet BREAK (RFC 854):
 // it is sent on Events as transport.EventBreak, which the gateway passes

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/dialgate/dialgate/internal/sockstate"
+	"github.com/dialgate/dialgate/internal/termname"
 	"github.com/dialgate/dialgate/transport"
 )
 
@@ -339,6 +340,17 @@ func (l *Line) SendWindowSize(w transport.WindowSize) error {
 		return fmt.Errorf("ws: window size %dx%d out of range 1..%d", w.Cols, w.Rows, maxWindowDim)
 	}
 	return l.sendControl("window size", func(b []byte) []byte { return AppendResize(b, w) })
+}
+
+// SendTermType sends a term control message announcing the terminal type
+// name, as telnet's TTYPE does (binary subprotocol or none only;
+// ErrNotBinary otherwise). name must be a terminfo name (termname.Clean);
+// the gateway passes it to a pty program as TERM.
+func (l *Line) SendTermType(name string) error {
+	if termname.Clean([]byte(name)) != name {
+		return fmt.Errorf("%w: term %.50q is not a terminfo name", ErrBadControl, name)
+	}
+	return l.sendControl("terminal type", func(b []byte) []byte { return AppendTerm(b, name) })
 }
 
 // SendBreak implements transport.Breaker: it sends a break control
