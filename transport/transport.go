@@ -258,11 +258,15 @@ func Schemes() []string {
 // means every interface to a listener); ws and wss may carry a path.
 func Parse(address string) (*url.URL, error) {
 	if !strings.Contains(address, "://") {
-		return nil, fmt.Errorf("%w %q: want scheme://host:port (schemes: %s)", ErrBadAddress, address, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("%w %q: want scheme://host:port (schemes: %s)", ErrBadAddress, redactBare(address), strings.Join(Schemes(), ", "))
 	}
 	u, err := url.Parse(address)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrBadAddress, address, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without url.Error's own quote of the address
+		}
+		return nil, fmt.Errorf("%w %q: %v", ErrBadAddress, redactBare(address), err)
 	}
 	regMu.RLock()
 	_, ok := schemes[u.Scheme]
@@ -279,6 +283,29 @@ func Parse(address string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w %q: credentials do not belong in a line address", ErrBadAddress, u.Redacted())
 	}
 	return u, nil
+}
+
+// redactBare is address with the password of a user:password@ before the
+// host replaced by xxxxx, as url.URL.Redacted does, for an address that
+// does not parse as a URL: error messages end up in logs and terminals
+// (power-user trial: "gateway dial alice:pw@host:2323" printed the
+// password twice).
+func redactBare(address string) string {
+	rest := address
+	if _, r, ok := strings.Cut(address, "://"); ok {
+		rest = r
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return address
+	}
+	user, _, hasPw := strings.Cut(authority[:at], ":")
+	if !hasPw {
+		return address
+	}
+	start := len(address) - len(rest)
+	return address[:start] + user + ":xxxxx" + address[start+at:]
 }
 
 func lookup(address string) (*url.URL, scheme, error) {

@@ -31,6 +31,10 @@ func TestParse(t *testing.T) {
 		{in: "testline://%zz:1", wantErr: ErrBadAddress},
 		{in: "testline://user:s3cret@127.0.0.1", wantErr: ErrBadAddress, msg: "missing host:port"},
 		{in: "nosuch://user:s3cret@127.0.0.1:1", wantErr: ErrUnknownScheme, msg: `"nosuch"`},
+		// Power-user trial: these quoted the password as typed.
+		{in: "user:s3cret@127.0.0.1:1", wantErr: ErrBadAddress, msg: "want scheme://host:port"},
+		{in: "testline://user:s3cret@127.0.0.1:x", wantErr: ErrBadAddress, msg: "invalid port"},
+		{in: "testline://user:s3cret@127.0.0.1:1/%zz", wantErr: ErrBadAddress, msg: "invalid URL escape"},
 	} {
 		u, err := Parse(tc.in)
 		if tc.wantErr == nil {
