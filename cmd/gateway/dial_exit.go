@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 
@@ -280,21 +281,60 @@ func dialMessage(err error) string {
 var offeredKeyRE = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]{43}`)
 
 // lineURLHint says how to write addr as a line URL when it looks like
-// something else a user might type: host:port without a scheme, or the
-// address of the browser page (http://, https://). "" when there is no
-// better guess.
+// something else a user might type: host:port without a scheme, ssh's
+// user@host, a host without its port, or the address of the browser page
+// (http://, https://). "" when there is no better guess. The hint never
+// repeats a password given in addr.
 func lineURLHint(addr string) string {
+	scheme, rest, hasScheme := strings.Cut(addr, "://")
 	switch {
-	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
-		scheme, rest, _ := strings.Cut(addr, "://")
+	case addr == "":
+		return ""
+	case scheme == "http", scheme == "https":
 		host, _, _ := strings.Cut(rest, "/")
+		if _, h, ok := strings.Cut(host, "@"); ok {
+			host = h
+		}
 		ws := "ws"
 		if scheme == "https" {
 			ws = "wss"
 		}
 		return fmt.Sprintf("that is a web page address; dial the gateway's line instead, such as %s://%s/line", ws, host)
-	case !strings.Contains(addr, "://") && addr != "":
-		return fmt.Sprintf("did you mean telnet://%s?", addr)
+	case !hasScheme:
+		scheme, rest = "telnet", addr
 	}
-	return ""
+	authority, path, hasPath := strings.Cut(rest, "/")
+	var hints []string
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		// As ssh's user@host (new-user trial: the hint put the user
+		// back into the telnet:// URL, which is refused in turn).
+		user, _, _ := strings.Cut(authority[:at], ":")
+		authority = authority[at+1:]
+		if auth.ValidUserID(user) == nil {
+			hints = append(hints, "the user goes in --user "+user+", not in the address")
+		} else {
+			hints = append(hints, "the user goes in --user, not in the address")
+		}
+	}
+	host, port, err := net.SplitHostPort(authority)
+	if err != nil {
+		host = strings.Trim(strings.TrimSuffix(authority, ":"), "[]")
+	}
+	if port == "" || strings.Trim(port, "0123456789") != "" {
+		// A line has no default port: say where it goes rather than
+		// suggest a URL that is refused in turn.
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]" // an IPv6 address
+		}
+		authority = host + ":PORT"
+		hints = append(hints, "a line address needs the gateway's port (the demo gateway's is 2323)")
+	}
+	if !hasScheme || len(hints) > 0 {
+		suggest := scheme + "://" + authority
+		if hasPath {
+			suggest += "/" + path
+		}
+		hints = append([]string{"did you mean " + suggest + "?"}, hints...)
+	}
+	return strings.Join(hints, "; ")
 }

@@ -271,9 +271,24 @@ func TestDialMessages(t *testing.T) {
 		"https://bbs.example.org:8443": "wss://bbs.example.org:8443/line",
 		"telnet://127.0.0.1:2323":      "",
 		"":                             "",
+		// Power-user trial: ssh's habits got hints that were refused
+		// in turn (telnet://alice@..., telnet://127.0.0.1).
+		"alice@127.0.0.1:2323":              "did you mean telnet://127.0.0.1:2323?; the user goes in --user alice,",
+		"alice:s3cret@bbs.example.net:2323": "did you mean telnet://bbs.example.net:2323?; the user goes in --user alice,",
+		"telnet://alice@127.0.0.1:2323":     "did you mean telnet://127.0.0.1:2323?; the user goes in --user alice,",
+		"ws://alice@127.0.0.1:8080/line":    "did you mean ws://127.0.0.1:8080/line?",
+		"127.0.0.1":                         "did you mean telnet://127.0.0.1:PORT?; a line address needs the gateway's port",
+		"telnet://bbs.example.net":          "did you mean telnet://bbs.example.net:PORT?",
+		"telnet://[::1]":                    "did you mean telnet://[::1]:PORT?",
+		"ws://127.0.0.1/line":               "did you mean ws://127.0.0.1:PORT/line?",
+		"telnet://a:s3cret@127.0.0.1:x":     "did you mean telnet://127.0.0.1:PORT?",
+		"[::1]:2323":                        "did you mean telnet://[::1]:2323?",
 	} {
 		if got := lineURLHint(addr); !strings.Contains(got, want) || (want == "") != (got == "") {
 			t.Errorf("lineURLHint(%q) = %q, want %q", addr, got, want)
+		}
+		if strings.Contains(lineURLHint(addr), "s3cret") {
+			t.Errorf("lineURLHint(%q) repeats the password", addr)
 		}
 	}
 }
