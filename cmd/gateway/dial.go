@@ -103,6 +103,7 @@ type dialOptions struct {
 	timeout       time.Duration
 	v42           string
 	escape        string
+	escChar       byte // escape, parsed (parseEscape); 0 none
 	drain         time.Duration
 	termType      string
 	quiet         bool
@@ -131,7 +132,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "bound on connecting and the handshake (time at the user and password prompts not counted)")
 	fs.StringVar(&o.v42, "v42", "detect", "V.42 `mode`: detect, lapm (no detection phase) or off (text login)")
 	text := fs.Bool("text", false, "text login: connect the terminal to the line as it is (same as --v42 off)")
-	fs.StringVar(&o.escape, "escape", "~", "escape `char`acter, or none; from a pipe escapes are off unless this flag is given")
+	fs.StringVar(&o.escape, "escape", "~", "escape `char`acter (one ASCII character, or ^ and a letter as in ^] for Ctrl-]), or none; from a pipe escapes are off unless this flag is given")
 	fs.DurationVar(&o.drain, "drain", time.Second, "after the end of stdin on a line that cannot half-close (V.42 link, WebSocket): hang up once the gateway has been quiet this long (over V.42 at least 2 x T401, counted once what was sent is acknowledged)")
 	fs.StringVar(&o.termType, "term", dio.getenv("TERM"), "terminal type announced to the gateway")
 	fs.BoolVar(&o.quiet, "quiet", false, "no notices on stderr (errors still, and the notice of a host key trusted on first use)")
@@ -180,8 +181,8 @@ func (o *dialOptions) check(raw string) error {
 	default:
 		return fmt.Errorf("%w: --v42 %q: want detect, lapm or off", errUsage, o.v42)
 	}
-	if o.escape != "none" && len(o.escape) != 1 {
-		return fmt.Errorf("%w: --escape %q: want one character or none", errUsage, o.escape)
+	if o.escChar, err = parseEscape(o.escape); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if o.answer != "" {
 		if _, err := transport.Parse(o.answer); err != nil {
@@ -396,10 +397,10 @@ func (c *caller) restoreTerminal() {
 // escapeChar is the escape character in force: none from a pipe unless
 // --escape says otherwise.
 func (c *caller) escapeChar() byte {
-	if c.o.escape == "none" || (c.tty == nil && !c.escSet) {
+	if c.tty == nil && !c.escSet {
 		return 0
 	}
-	return c.o.escape[0]
+	return c.o.escChar
 }
 
 // dialLine places the call, announcing the terminal where the line can.
@@ -528,7 +529,7 @@ func (c *caller) textCall(ctx context.Context, line transport.Line, leftover []b
 
 func (c *caller) escapeHint() string {
 	if e := c.escapeChar(); e != 0 {
-		return fmt.Sprintf("Escape: %c. hangs up, %c? for help.", e, e)
+		return fmt.Sprintf("Escape: %s. hangs up, %s? for help.", escName(e), escName(e))
 	}
 	return "End of input hangs up."
 }

@@ -1,6 +1,9 @@
 package main
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
 // The escape sequences of gateway dial, after ssh(1): the escape character
 // (default '~') is recognised only as the first character of a line, that
@@ -85,9 +88,39 @@ func (e *escaper) feed(out, p []byte) ([]byte, escAction, int) {
 	return out, escNone, len(p)
 }
 
+// parseEscape reads --escape: "none" (0), one ASCII character, or, as
+// ssh's EscapeChar takes it, '^' and a letter or one of @[\]^_? for a
+// control character ("^]" is Ctrl-], telnet's escape). A power-user
+// trial typed --escape '^]' and was refused.
+func parseEscape(s string) (byte, error) {
+	switch {
+	case s == "none":
+		return 0, nil
+	case len(s) == 1 && s[0] != 0 && s[0] < 0x80:
+		return s[0], nil
+	case len(s) == 2 && s[0] == '^' && s[1] == '?':
+		return 0x7f, nil
+	case len(s) == 2 && s[0] == '^' && (s[1] >= '@' && s[1] <= '_' || s[1] >= 'a' && s[1] <= 'z') && s[1] != '@':
+		return s[1] & 0x1f, nil
+	}
+	return 0, fmt.Errorf("--escape %q: want one ASCII character, ^ and a letter (^] for Ctrl-]), or none", s)
+}
+
+// escName is the escape character as the user types it on the command
+// line: control characters as ^X, never raw on the terminal.
+func escName(c byte) string {
+	switch {
+	case c == 0x7f:
+		return "^?"
+	case c < 0x20:
+		return "^" + string(c+0x40)
+	}
+	return string(c)
+}
+
 // escHelpText is printed for ~?.
 func escHelpText(char byte) string {
-	c := string(char)
+	c := escName(char)
 	return "\r\nSupported escape sequences:\r\n" +
 		" " + c + ".   - hang up\r\n" +
 		" " + c + "B   - send a break\r\n" +

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -151,5 +152,37 @@ func BenchmarkEscaperFeed(b *testing.B) {
 			out, _, n = e.feed(out[:0], p)
 			p = p[n:]
 		}
+	}
+}
+
+// TestParseEscape: --escape takes one ASCII character, none, or a control
+// character as ssh's EscapeChar writes it ("^]", telnet's escape), and
+// names it that way in the notices, never as a raw control octet.
+func TestParseEscape(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want byte
+		name string
+	}{
+		{"~", '~', "~"}, {"%", '%', "%"}, {"^", '^', "^"}, {"none", 0, ""},
+		{"^]", 0x1d, "^]"}, {"^a", 0x01, "^A"}, {"^Z", 0x1a, "^Z"}, {"^?", 0x7f, "^?"},
+		{"\x1d", 0x1d, "^]"},
+	} {
+		got, err := parseEscape(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("parseEscape(%q) = %#x, %v; want %#x", c.in, got, err, c.want)
+			continue
+		}
+		if got != 0 && escName(got) != c.name {
+			t.Errorf("escName(%#x) = %q, want %q", got, escName(got), c.name)
+		}
+	}
+	for _, in := range []string{"", "~~", "é", "^@", "^1", "\x00", "nonE"} {
+		if _, err := parseEscape(in); err == nil {
+			t.Errorf("parseEscape(%q) accepted", in)
+		}
+	}
+	if h := escHelpText(0x1d); !strings.Contains(h, " ^].") || strings.ContainsRune(h, 0x1d) {
+		t.Errorf("help for ^]: %q", h)
 	}
 }
