@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -262,11 +263,15 @@ func (c *caller) call() error {
 	// (runSession): Ctrl-C while dialing, during detection or the
 	// handshake is SIGINT and abandons the call.
 	defer c.restoreTerminal()
-	if c.out != nil {
-		c.window, _ = term.Size(c.out)
+	// The window is stdout's terminal, else stdin's, as ssh reads it
+	// (power-user trial: "gateway dial ... | tee log" sent no size).
+	if win := cmp.Or(c.out, c.tty); win != nil {
+		c.window, _ = term.Size(win)
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		c.resize = watchSize(wctx, c.out)
+		c.resize = watchSize(wctx, win)
+	}
+	if c.out != nil {
 		defer vtOutput(c.out)()
 	}
 	// stdin is read for the session from its first one on (newSession):

@@ -276,3 +276,55 @@ func TestDialPromptOutlastsGateway(t *testing.T) {
 		t.Errorf("the gateway saw a login of bob:\n%s", g.log)
 	}
 }
+
+// TestDialWindowWithStdoutPiped: with stdin a terminal and stdout a pipe
+// (gateway dial ... | tee log), the window size is the terminal's, at the
+// start and after a resize, as ssh reads it from stdin. Power-user trial:
+// the gateway's bash said "stty size" 24 80 on a 90x25 terminal, and a
+// resize was never sent.
+func TestDialWindowWithStdoutPiped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	testutil.CheckGoroutines(t)
+	lines := make(chan *tcp.Line, 1)
+	release := make(chan struct{})
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		lines <- line
+		<-release // the test reads the line
+	})
+	defer close(release)
+	cmd := exec.Command(gatewayBinary(t), "dial", "--text", "--quiet", addr)
+	cmd.Stdout = io.Discard // a pipe
+	ptmx, _, done := startOnPty(t, cmd, 90, 25)
+	var line *tcp.Line
+	select {
+	case line = <-lines:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no call arrived")
+	}
+	go io.Copy(io.Discard, line) // the telnet negotiation (NAWS) is processed as the line is read
+	waitWindow := func(want transport.WindowSize) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); line.Info().Window != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("window %+v, want %+v", line.Info().Window, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitWindow(transport.WindowSize{Cols: 90, Rows: 25})
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 110, Rows: 33}); err != nil {
+		t.Fatal(err)
+	}
+	waitWindow(transport.WindowSize{Cols: 110, Rows: 33})
+	io.WriteString(ptmx, "\r~.")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dial exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("~. did not hang up")
+	}
+}
