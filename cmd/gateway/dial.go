@@ -115,7 +115,8 @@ func dialMain(args []string, dio dialIO) int {
 	var o dialOptions
 	fs.StringVar(&o.user, "user", "", "user ID for Access Security (default $"+envUser+")")
 	fs.StringVar(&o.passwordFile, "password-file", "", "read the password from the first line of `FILE` (default $"+envPassword+", else a prompt)")
-	fs.StringVar(&o.knownHosts, "known-hosts", defaultKnownHosts(), "known gateway host keys `FILE`")
+	defaultKH, noDefaultKH := defaultKnownHosts()
+	fs.StringVar(&o.knownHosts, "known-hosts", defaultKH, "known gateway host keys `FILE`")
 	fs.BoolVar(&o.tofu, "tofu", false, "trust an unknown gateway's host key on first use and record it")
 	fs.StringVar(&o.fingerprint, "fingerprint", "", "accept only this host key (SHA256:... or base64 key); recorded if the host is new")
 	fs.StringVar(&o.answer, "answer", "", "listen on line address `ADDR` for the gateway's callback and answer it")
@@ -158,6 +159,16 @@ func dialMain(args []string, dio dialIO) int {
 		o.v42 = "off"
 	}
 	err := o.check(rest[0])
+	if err == nil && o.knownHosts == "" && o.v42 != "off" {
+		// Not the working directory's known_hosts, which changes with
+		// it (power-user trial: with HOME unset, --tofu recorded the
+		// gateway's key in ./known_hosts).
+		why := "--known-hosts is empty"
+		if noDefaultKH != nil {
+			why = noDefaultKH.Error()
+		}
+		err = fmt.Errorf("%w: no known-hosts file to check the gateway's key against (%s); give --known-hosts FILE", errUsage, why)
+	}
 	if err == nil {
 		c := &caller{o: o, io: dio, escSet: escSet}
 		err = c.call()

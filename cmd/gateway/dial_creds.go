@@ -139,13 +139,15 @@ func readPasswordFile(path string, warn io.Writer) ([]byte, error) {
 }
 
 // defaultKnownHosts is the known-hosts file when --known-hosts is not
-// given: dialgate/known_hosts under the user's configuration directory.
-func defaultKnownHosts() string {
+// given: dialgate/known_hosts under the user's configuration directory,
+// or "" and why when there is none ($HOME and $XDG_CONFIG_HOME unset, as
+// for a system service without User=).
+func defaultKnownHosts() (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
-		return auth.KnownHostsFile
+		return "", err
 	}
-	return filepath.Join(dir, "dialgate", auth.KnownHostsFile)
+	return filepath.Join(dir, "dialgate", auth.KnownHostsFile), nil
 }
 
 // hostKeyCheck is the caller's decision about the gateway's static key,

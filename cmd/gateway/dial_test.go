@@ -5,6 +5,9 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -426,5 +429,39 @@ func TestDialTextAnswerNoCallback(t *testing.T) {
 	}
 	if strings.Contains(r.stderr.String(), "waiting") {
 		t.Errorf("dial waited for a callback: %q", r.stderr)
+	}
+}
+
+// TestDialNoConfigDir: without $HOME and $XDG_CONFIG_HOME (a system
+// service without User=) there is no default known-hosts file, and dial
+// says to give --known-hosts rather than use ./known_hosts, a different
+// file in each working directory (power-user trial: --tofu recorded the
+// gateway's key in the working directory). A text call needs none.
+func TestDialNoConfigDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
+			env = append(env, kv)
+		}
+	}
+	dir := t.TempDir()
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(gatewayBinary(t), append([]string{"dial"}, args...)...)
+		cmd.Env, cmd.Dir = env, dir
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	addr := freeAddr(t) // nobody answers
+	if code, out := run("--tofu", "--user", "alice", addr); code != exitUsage || !strings.Contains(out, "give --known-hosts FILE") {
+		t.Errorf("without a config directory: exit %d, %q; want %d and the flag to give", code, out, exitUsage)
+	}
+	if code, out := run("--text", addr); code != exitNoCarrier {
+		t.Errorf("a text call without a config directory: exit %d, %q; want %d (no carrier)", code, out, exitNoCarrier)
+	}
+	if code, out := run("--known-hosts", filepath.Join(dir, "kh"), "--user", "alice", addr); code != exitNoCarrier {
+		t.Errorf("with --known-hosts: exit %d, %q; want %d (no carrier)", code, out, exitNoCarrier)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/dialgate/dialgate/auth"
 )
 
 // defaultModemTimeout bounds V.42 detection and the Access Security
@@ -15,7 +17,10 @@ const defaultModemTimeout = 30 * time.Second
 func newModemV42(f modemFlags, log *zap.Logger) *modemV42 {
 	kh := f.knownHosts
 	if kh == "" {
-		kh = defaultKnownHosts()
+		kh, _ = defaultKnownHosts()
+	}
+	if kh == "" {
+		kh = auth.KnownHostsFile // in the working directory
 	}
 	timeout := f.timeout
 	if timeout <= 0 {
