@@ -92,6 +92,14 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 		if timedOut && ctx.Err() == nil {
 			return fmt.Errorf("%w: no LAPM answer within --timeout %v: the host does not speak V.42 here (use --text for a text login): %w", errProtocol, c.o.timeout, err)
 		}
+		if words, ok := watched.textHangup(); ok && c.o.v42 == "lapm" && ctx.Err() == nil {
+			// A listener with v42 = "off" takes the frames for
+			// Ctrl-C at its login prompt.
+			if words != "" {
+				words = " (" + words + ")"
+			}
+			return fmt.Errorf("%w: with --v42 lapm the gateway hung up on the LAPM frames%s: that line does not answer with LAPM (a listener with v42 = \"off\" does this); call without --v42 lapm (V.42 detection) or with --text: %w", errProtocol, words, err)
+		}
 		return fmt.Errorf("%w: LAPM: %w", errProtocol, err)
 	}
 	// The gateway has answered with V.42: now the user ID and password

@@ -729,6 +729,41 @@ func TestDialLAPMNoAnswer(t *testing.T) {
 	}
 }
 
+// TestDialLAPMTextAnswer: with --v42 lapm, a listener without V.42 (v42
+// = "off") hangs up on the LAPM frames, which its login prompt takes for
+// Ctrl-C, before or after its banner. dial says so and what to call with (power-user trial: "protocol error: LAPM:
+// lapm: open (originator): lapm: link failure: line: EOF", 56 ms after
+// dialling).
+func TestDialLAPMTextAnswer(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var withBanner atomic.Bool // set before each call, read by the gateway
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		if withBanner.Load() {
+			line.Write([]byte("\r\ngw: session 1\r\nlogin: "))
+		}
+		line.Read(make([]byte, 64)) // the first frame: "Ctrl-C", hang up
+		if withBanner.Load() {
+			// What the gateway's prompt echoes of it, and its words.
+			line.Write([]byte("~~~~~~~~~~\r\nNO CARRIER (login cancelled)\r\n"))
+		}
+	})
+	for _, banner := range []bool{false, true} {
+		withBanner.Store(banner)
+		r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", "--v42", "lapm",
+			"--known-hosts", filepath.Join(t.TempDir(), "kh"), addr)
+		if code := r.wait(t); code != exitProtocol {
+			t.Fatalf("banner %v: exit %d, want %d; stderr:\n%s", banner, code, exitProtocol, r.stderr)
+		}
+		want := "hung up on the LAPM frames: "
+		if banner {
+			want = "hung up on the LAPM frames (NO CARRIER (login cancelled)): "
+		}
+		if !strings.Contains(r.stderr.String(), want) || !strings.Contains(r.stderr.String(), "without --v42 lapm") {
+			t.Errorf("banner %v: stderr %q lacks %q and what to do", banner, r.stderr, want)
+		}
+	}
+}
+
 // xidFailLink is a testLink whose second XID exchange (RESPONSE, after
 // INITIATE/CHALLENGE) fails as lapm's does when the gateway stops
 // answering: N400 tries without an answer.

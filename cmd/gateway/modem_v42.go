@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -265,6 +266,32 @@ func (w *watchedLine) busy() (why string, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return busyline.Parse(w.heard)
+}
+
+// textHangup reports whether the line ended after a text hang-up, where
+// LAPM frames were expected: nothing, or what a dialgate gateway's text
+// login says when it hangs up ("NO CARRIER (login cancelled)", returned
+// as words). Only with keepHeard.
+func (w *watchedLine) textHangup() (words string, ok bool) {
+	if !isClosed(w.gone) {
+		return "", false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.heard) == 0 {
+		return "", true
+	}
+	i := bytes.LastIndex(w.heard, []byte("NO CARRIER"))
+	if i < 0 {
+		return "", false
+	}
+	line, _, _ := bytes.Cut(w.heard[i:], []byte("\r"))
+	for _, c := range line {
+		if c < 0x20 || c > 0x7e {
+			return "", false // not the gateway's words
+		}
+	}
+	return string(line), true
 }
 
 func isClosed(c <-chan struct{}) bool {
