@@ -169,6 +169,15 @@ func dialMain(args []string, dio dialIO) int {
 		}
 		err = fmt.Errorf("%w: no known-hosts file to check the gateway's key against (%s); give --known-hosts FILE", errUsage, why)
 	}
+	if err == nil && o.knownHosts != "" && o.v42 != "off" {
+		// A file that cannot be read is a local failure (exit 1),
+		// known before dialling (power-user trial: a malformed line
+		// was found only once the gateway had answered, and exited
+		// 12, as for a changed host key).
+		if _, kerr := auth.LoadKnownHosts(o.knownHosts); kerr != nil {
+			err = fmt.Errorf("--known-hosts: %w", kerr)
+		}
+	}
 	if err == nil {
 		c := &caller{o: o, io: dio, escSet: escSet}
 		err = c.call()

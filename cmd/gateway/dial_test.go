@@ -465,3 +465,23 @@ func TestDialNoConfigDir(t *testing.T) {
 		t.Errorf("with --known-hosts: exit %d, %q; want %d (no carrier)", code, out, exitNoCarrier)
 	}
 }
+
+// TestDialBadKnownHosts: a known-hosts file that cannot be used is a local
+// failure (exit 1), said before dialling, not a host-key refusal (exit
+// 12) once the gateway has answered (power-user trial: a malformed line
+// exited 12 after the handshake began).
+func TestDialBadKnownHosts(t *testing.T) {
+	kh := filepath.Join(t.TempDir(), "kh")
+	if err := os.WriteFile(kh, []byte("garbage line here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startDial(t, map[string]string{envPassword: "x"}, "--user", "alice", "--known-hosts", kh, freeAddr(t))
+	if code := r.wait(t); code != exitFailure || !strings.Contains(r.stderr.String(), "kh:1") {
+		t.Fatalf("exit %d, want %d naming the line; stderr:\n%s", code, exitFailure, r.stderr)
+	}
+	// A text call checks no key.
+	r = startDial(t, nil, "--text", "--known-hosts", kh, freeAddr(t))
+	if code := r.wait(t); code != exitNoCarrier {
+		t.Fatalf("--text: exit %d, want %d; stderr:\n%s", code, exitNoCarrier, r.stderr)
+	}
+}
