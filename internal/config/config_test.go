@@ -510,6 +510,23 @@ name = "v42-no-text"
 address = "telnet://0.0.0.0:2328"
 text_login = "off"
 backend = "sh"
+[[listener]]
+name = "required-text"
+address = "telnet://127.0.0.1:2330"
+security = "required"
+backend = "sh"
+[[listener]]
+name = "required-lapm"
+address = "telnet://127.0.0.1:2331"
+security = "required"
+v42 = "lapm"
+backend = "sh"
+[[listener]]
+name = "required-no-text"
+address = "telnet://127.0.0.1:2332"
+security = "required"
+text_login = "off"
+backend = "sh"
 [[backend]]
 name = "missing"
 type = "pty"
@@ -536,13 +553,14 @@ command = ["/bin/sh"]
 		`listener "any-origin-proxied": allowed_origins = ["*"] on ws://127.0.0.1:8084/line: any web page`,
 		`listener "no-way-in": v42 = "off" and text_login = "off": it refuses every caller`,
 		`listener "plain-secure": v42 = "off" and text_login = "secure" on telnet://0.0.0.0:2326, a line without TLS: it refuses every caller`,
-		`listener "lapm-unused": lapm_n401, lapm_k, lapm_fcs32 and lapm_srej do nothing with v42 = "off"`} {
+		`listener "lapm-unused": lapm_n401, lapm_k, lapm_fcs32 and lapm_srej do nothing with v42 = "off"`,
+		`listener "required-text": security = "required" holds for V.42 callers only: callers without V.42 get the text login here (text_login = "secure"); set text_login = "off" to require Access Security of every caller`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings\n%s\nlack\n%s", w, want)
 		}
 	}
-	if n := len(c.Warnings()); n != 9 {
-		t.Errorf("%d warnings, want 9:\n%s", n, w)
+	if n := len(c.Warnings()); n != 10 {
+		t.Errorf("%d warnings, want 10:\n%s", n, w)
 	}
 
 	// No users file yet: every login would be denied.

@@ -492,6 +492,13 @@ func (c *Config) Warnings() []string {
 				w = append(w, fmt.Sprintf("listener %q: v42 = \"off\" and text_login = \"secure\" on %s, a line without TLS: it refuses every caller (give it tls_cert and tls_key, or v42 = \"detect\")", l.Name, l.Address))
 			}
 		}
+		if l.Security == SecurityRequired && l.V42 != V42LAPM && (l.TextLogin == TextLoginAllow ||
+			l.TextLogin == TextLoginSecure && (l.Secure() || l.Loopback() || len(l.TrustedProxies) > 0)) {
+			// The word reads as "every caller" (security review: a
+			// plain telnet caller logged in by text on such a listener,
+			// as documented, but not as the setting suggests).
+			w = append(w, fmt.Sprintf("listener %q: security = \"required\" holds for V.42 callers only: callers without V.42 get the text login here (text_login = %q); set text_login = \"off\" to require Access Security of every caller", l.Name, l.TextLogin))
+		}
 		if l.TextLogin == TextLoginAllow && !l.Secure() && !l.Loopback() {
 			w = append(w, fmt.Sprintf("listener %q: text_login = \"allow\" on %s: passwords cross the network in clear", l.Name, l.Address))
 		} else if l.TextLogin == TextLoginAllow && !l.Secure() && len(l.TrustedProxies) > 0 {
