@@ -249,6 +249,13 @@ func (t *noiseTransform) Open(dst, sealed []byte) ([]byte, error) {
 // Open. Other Transform implementations are left alone.
 func Wipe(t Transform) {
 	if nt, ok := t.(*noiseTransform); ok {
-		nt.send, nt.recv = transportCipher{}, transportCipher{}
+		nt.Wipe()
 	}
 }
+
+// Wipe is Wipe(t): lapm's Link.Close calls it once the link can no
+// longer Seal or Open.
+func (t *noiseTransform) Wipe() { t.send, t.recv = transportCipher{}, transportCipher{} }
+
+// lapm.Link.Close finds the method by this interface.
+var _ interface{ Wipe() } = (*noiseTransform)(nil)

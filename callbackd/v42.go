@@ -79,8 +79,10 @@ func (v V42) Place(ctx context.Context, line transport.Line, job Job) (io.ReadWr
 		return nil, fmt.Errorf("%w: %w", ErrNoRetry, err)
 	}
 	if err := v.Start(ctx, link, tr); err != nil {
-		auth.Wipe(tr)
+		// After the Close: Wipe must not run while the link may Open
+		// (a lapm.Link that took tr wipes it itself as it closes).
 		link.Close()
+		auth.Wipe(tr)
 		return nil, fmt.Errorf("callbackd: starting the data phase: %w: %w", ErrNoRetry, err)
 	}
 	return link, nil

@@ -1908,12 +1908,28 @@ func (l *Link) Close() error {
 		<-l.done
 	}
 	l.wg.Wait()
+	l.wipeTransform()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if errors.Is(l.endErr, ErrLinkFailure) && err == nil {
 		return fmt.Errorf("lapm: close: %w", l.endErr)
 	}
 	return nil
+}
+
+// wipeTransform drops the transform's keys (a Transform with a Wipe
+// method) once the link's goroutines have ended, so that no Open runs,
+// and no Write is sealing: one under way has ended with the link (it
+// holds wmu until then), and a later one fails before it seals.
+func (l *Link) wipeTransform() {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	t := l.transform
+	l.mu.Unlock()
+	if w, ok := t.(interface{ Wipe() }); ok {
+		w.Wipe()
+	}
 }
 
 // Hangup releases the link now, for the end of a call whose peer no longer

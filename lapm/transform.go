@@ -20,6 +20,10 @@ package lapm
 // allows), so Open must support that exact overlap. They are never called
 // concurrently with themselves; Seal and Open may run concurrently with
 // each other.
+//
+// A Transform with a method Wipe() (auth's has one) has it called by
+// Link.Close, once no Seal or Open can run any more: the keys are dropped
+// when the call ends (STYLE: wipe key material when done).
 type Transform interface {
 	// Overhead is how many octets Seal adds to a payload. The Link sizes
 	// payloads so that plain+Overhead() fits the negotiated N401.

@@ -3,6 +3,7 @@ package lapm
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,5 +82,70 @@ func TestLinkDelivered(t *testing.T) {
 	la.Close()
 	if n := la.Delivered(); n != int64(len(first)) {
 		t.Fatalf("after the hang-up: Delivered() = %d, want %d (the second write was not acknowledged)", n, len(first))
+	}
+}
+
+// wipingTransform is the test AEAD with a Wipe method, which records
+// whether a Seal or Open came after it.
+type wipingTransform struct {
+	*aeadTransform
+	wiped     atomic.Int32
+	usedAfter atomic.Bool
+}
+
+func (t *wipingTransform) Seal(dst, plain []byte) []byte {
+	if t.wiped.Load() > 0 {
+		t.usedAfter.Store(true)
+		return nil
+	}
+	return t.aeadTransform.Seal(dst, plain)
+}
+
+func (t *wipingTransform) Open(dst, sealed []byte) ([]byte, error) {
+	if t.wiped.Load() > 0 {
+		t.usedAfter.Store(true)
+	}
+	return t.aeadTransform.Open(dst, sealed)
+}
+
+func (t *wipingTransform) Wipe() { t.wiped.Add(1) }
+
+// TestLinkCloseWipesTransform: Close wipes a transform that has a Wipe
+// method (auth's does), after the link can no longer seal or open, and a
+// Write after it seals nothing (security review: the session keys were
+// never wiped when a call ended).
+func TestLinkCloseWipesTransform(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, b := linesim.NewPair(linesim.Config{Seed: 11})
+	p := LinkParams{N401: 256, K: 15, FCS32: true}
+	la, lb := openPair(t, ctx, a, b, Config{Params: p, Logger: tlog{t}}, Config{Params: p, Logger: tlog{t}})
+	ta, tb := &wipingTransform{aeadTransform: newAEADTransform()}, &wipingTransform{aeadTransform: newAEADTransform()}
+	la.SetTransform(ta)
+	lb.SetTransform(tb)
+	establishPair(t, ctx, la, lb)
+	data := pattern(4000)
+	go func() {
+		for {
+			if _, err := la.Write(data); err != nil {
+				return
+			}
+		}
+	}()
+	if _, err := io.ReadFull(lb, make([]byte, 3*len(data))); err != nil {
+		t.Fatal(err)
+	}
+	lb.Close()
+	la.Close()
+	if _, err := la.Write(data); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	for name, tr := range map[string]*wipingTransform{"originator": ta, "answerer": tb} {
+		if n := tr.wiped.Load(); n != 1 {
+			t.Errorf("%s: wiped %d times, want once", name, n)
+		}
+		if tr.usedAfter.Load() {
+			t.Errorf("%s: sealed or opened after the wipe", name)
+		}
 	}
 }
