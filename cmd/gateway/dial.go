@@ -408,7 +408,13 @@ func (c *caller) runSession(ctx context.Context, s *session) (sessionEnd, error)
 		}
 	}
 	defer c.restoreTerminal()
-	return s.run(ctx)
+	end, err := s.run(ctx)
+	if s.modes != nil && end != endStdoutGone {
+		if b := s.modes.reset(); b != nil {
+			_, _ = c.io.stdout.Write(b)
+		}
+	}
+	return end, err
 }
 
 // restoreTerminal leaves raw mode, if a session entered it.
@@ -482,6 +488,9 @@ func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *sessi
 	}
 	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
 		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain}
+	if c.out != nil {
+		s.modes = newModeTracker()
+	}
 	switch l := line.(type) {
 	case *tcp.Line:
 		s.sendWindow = l.SetWindowSize

@@ -67,6 +67,11 @@ type session struct {
 
 	up *upWriter // copyUp's writes to conn (run starts it)
 
+	// modes follows the terminal modes the call's output turns on, when
+	// stdout is a terminal (nil otherwise); runSession puts back those
+	// still on when the session ends.
+	modes *modeTracker
+
 	head, tail []byte
 }
 
@@ -410,6 +415,9 @@ func (s *session) copyDown() error {
 			s.tail = append(s.tail, p[max(0, n-headTailSize):]...)
 			if len(s.tail) > headTailSize {
 				s.tail = append(s.tail[:0], s.tail[len(s.tail)-headTailSize:]...)
+			}
+			if s.modes != nil {
+				s.modes.feed(p)
 			}
 			if _, werr := s.stdout.Write(p); werr != nil {
 				return fmt.Errorf("%w: %w", errStdoutGone, werr)
