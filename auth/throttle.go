@@ -503,6 +503,19 @@ func (t *Throttle) successLocked(user, src string, now time.Time) {
 	t.trusted[user] = list
 }
 
+// Trusted reports whether source (SourceKey) is trusted for user: they
+// logged in from it within TrustFor, and it is among their TrustedSources
+// most recent. False for a nil Throttle.
+func (t *Throttle) Trusted(user, source string) bool {
+	if t == nil || user == "" {
+		return false
+	}
+	now := t.cfg.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.trustedLocked(user, SourceKey(source), now)
+}
+
 // trustedLocked reports whether user logged in from src within TrustFor
 // (and src is still among the user's TrustedSources most recent).
 func (t *Throttle) trustedLocked(user, src string, now time.Time) bool {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,7 +389,13 @@ func (v *Verifier) verify(ctx context.Context, userID, password, source string) 
 		tooBig, found, h = true, false, v.dummy
 		weight = v.weight(h.p)
 	}
-	if err := v.lim.acquire(ctx, weight); err != nil {
+	// A user at a source trusted for them (they logged in from it
+	// lately) goes before the queue: a spray of guesses from many
+	// addresses fills it, and would turn away with it the users who call
+	// from where they always do (security trial: alice got "checks busy"
+	// in 5 of 6 tries while 1,000 addresses guessed at unknown names).
+	// Only a login makes a source trusted, and only for that user.
+	if err := v.lim.acquire(ctx, weight, v.th.Trusted(userID, source)); err != nil {
 		return User{}, err
 	}
 	match := v.check(h, password)
@@ -477,18 +484,23 @@ type VerifierStats struct {
 // Stats returns the verifier's current load figures.
 func (v *Verifier) Stats() VerifierStats {
 	v.lim.mu.Lock()
-	q, shed := len(v.lim.queue), v.lim.shed
+	q, shed := len(v.lim.queue)+len(v.lim.prio), v.lim.shed
 	v.lim.mu.Unlock()
 	return VerifierStats{Hashing: int(v.hashing.Load()), PeakHashing: int(v.peak.Load()), Hashes: v.hashes.Load(), Queued: q, Shed: shed}
 }
 
-// hashLimiter is a weighted semaphore with a bounded FIFO queue.
+// hashLimiter is a weighted semaphore with two bounded FIFO queues: prio,
+// for the logins of users at sources trusted for them (Throttle.Trusted),
+// goes before queue, the others', and has a bound of its own, so that a
+// flood of others' checks neither sheds nor delays those logins beyond the
+// checks running and prio's own waiters.
 type hashLimiter struct {
 	mu       sync.Mutex
 	capacity int
-	maxQueue int
+	maxQueue int // each queue's
 	used     int
 	queue    []*hashWaiter
+	prio     []*hashWaiter
 	shed     uint64
 }
 
@@ -498,23 +510,28 @@ type hashWaiter struct {
 	granted bool
 }
 
-func (l *hashLimiter) acquire(ctx context.Context, n int) error {
+// acquire waits for n slots, in the priority queue if prio.
+func (l *hashLimiter) acquire(ctx context.Context, n int, prio bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("auth: verify: %w", err)
 	}
 	l.mu.Lock()
-	if len(l.queue) == 0 && l.used+n <= l.capacity {
+	if len(l.prio) == 0 && (prio || len(l.queue) == 0) && l.used+n <= l.capacity {
 		l.used += n
 		l.mu.Unlock()
 		return nil
 	}
-	if len(l.queue) >= l.maxQueue {
+	q := &l.queue
+	if prio {
+		q = &l.prio
+	}
+	if len(*q) >= l.maxQueue {
 		l.shed++
 		l.mu.Unlock()
 		return ErrBusy
 	}
 	w := &hashWaiter{n: n, ready: make(chan struct{})}
-	l.queue = append(l.queue, w)
+	*q = append(*q, w)
 	l.mu.Unlock()
 
 	select {
@@ -525,13 +542,8 @@ func (l *hashLimiter) acquire(ctx context.Context, n int) error {
 	l.mu.Lock()
 	if w.granted {
 		l.used -= n
-	} else {
-		for i, q := range l.queue {
-			if q == w {
-				l.queue = append(l.queue[:i], l.queue[i+1:]...)
-				break
-			}
-		}
+	} else if i := slices.Index(*q, w); i >= 0 {
+		*q = slices.Delete(*q, i, i+1)
 	}
 	l.grantLocked()
 	l.mu.Unlock()
@@ -545,11 +557,20 @@ func (l *hashLimiter) release(n int) {
 	l.mu.Unlock()
 }
 
+// grantLocked grants waiters in order, prio's first, while their slots
+// are free.
 func (l *hashLimiter) grantLocked() {
-	for len(l.queue) > 0 && l.used+l.queue[0].n <= l.capacity {
-		w := l.queue[0]
-		l.queue[0] = nil
-		l.queue = l.queue[1:]
+	for {
+		q := &l.prio
+		if len(*q) == 0 {
+			q = &l.queue
+		}
+		if len(*q) == 0 || l.used+(*q)[0].n > l.capacity {
+			return
+		}
+		w := (*q)[0]
+		(*q)[0] = nil
+		*q = (*q)[1:]
 		l.used += w.n
 		w.granted = true
 		close(w.ready)
