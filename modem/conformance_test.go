@@ -244,6 +244,26 @@ func conformanceCases() []confCase {
 		{in: "AT%Z", want: er},
 		{in: "AT#CID=1", want: er},
 		{in: "AT*", want: er},
+		// Vendor commands C-Kermit's init strings send, verbatim: its
+		// motorola-sm56-v90 (*MM, modulation) and telepath (#CLS, the
+		// Rockwell data/fax class) types; before, ERROR, and Kermit's
+		// dial stopped with "Error initializing modem".
+		{in: "ATQ0V1X4&C1&D2*MM16", want: ok},
+		{in: "ATQ0X4&N0&Y1#CLS=0S13=0S15=0S19=0", want: ok, regs: map[int]byte{13: 0, 15: 0, 19: 0}},
+		{in: "AT*MM0", want: ok},
+		{in: "AT*mm12E0", want: ok, check: wantEcho(false)},
+		{in: "AT*MM17", want: er},
+		{in: "AT*M", want: er},
+		{in: "AT*XY", want: er},
+		{in: "AT#CLS=0", want: ok},
+		{in: "AT#cls=0E0", want: ok, check: wantEcho(false)},
+		{in: "AT#CLS?", want: info("0") + ok},
+		{in: "AT#CLS=?", want: info("0") + ok},
+		{in: "AT#CLS=1", want: er},
+		{in: "AT#CLS=2", want: er},
+		{in: "AT#CLS", want: er},
+		{in: "AT#", want: er},
+		{in: "AT#CL=0", want: er},
 		// real init strings from terminal programs and emulators
 		{in: "AT S7=45 S0=0 L1 V1 X4 &c1 E1 Q0", want: ok, regs: map[int]byte{7: 45, 0: 0}}, // minicom's default
 		{in: "ATZ", want: ok},        // Telix, Qmodem, CCGMS

@@ -193,6 +193,10 @@ func (ex *executor) run() (Result, string) {
 			if !ex.cmdExtended() {
 				return ResError, ""
 			}
+		case '*', '#':
+			if !ex.cmdVendor(c) {
+				return ResError, ""
+			}
 		default:
 			if !ex.ignore(string(c)) {
 				return ResError, ""
@@ -227,6 +231,43 @@ func (ex *executor) ignore(name string) bool {
 	}
 	n, ok := ex.number()
 	return ok && n <= maxN
+}
+
+// cmdVendor handles the two vendor commands with a '*' or '#' prefix
+// that C-Kermit's init strings send, accepted without effect: Motorola's
+// modulation select *MM0 to *MM16 (its motorola-sm56-v90 type sends
+// "ATQ0V1X4&C1&D2*MM16") and the Rockwell data/fax class #CLS, data
+// mode only (its telepath type sends "ATQ0X4&N0&Y1#CLS=0S13=0S15=0S19=0").
+// Any other such command (#CID, a bare '*') is an error.
+func (ex *executor) cmdVendor(prefix byte) bool {
+	name := "MM"
+	if prefix == '#' {
+		name = "CLS"
+	}
+	for i := range len(name) {
+		if c, ok := ex.next(); !ok || c != name[i] {
+			return false
+		}
+	}
+	if prefix == '*' {
+		n, ok := ex.number()
+		return ok && n <= 16
+	}
+	c, ok := ex.next()
+	switch {
+	case ok && c == '?':
+	case ok && c == '=':
+		if c, ok := ex.peek(); ok && c == '?' {
+			ex.pos++
+			break
+		}
+		n, ok := ex.number()
+		return ok && n == 0
+	default:
+		return false
+	}
+	ex.infoText("0")
+	return true
 }
 
 // cmdDial reads D's dial string (dialString). An unquoted one ends the
