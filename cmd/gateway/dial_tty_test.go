@@ -63,20 +63,11 @@ func TestDialOnTerminal(t *testing.T) {
 		_, err := io.Copy(got, line)
 		readDone <- err
 	}()
-	waitWindow := func(want transport.WindowSize) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); line.Info().Window != want; {
-			if time.Now().After(deadline) {
-				t.Fatalf("window %+v, want %+v", line.Info().Window, want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitWindow(transport.WindowSize{Cols: 100, Rows: 30})
+	waitWindow(t, line, transport.WindowSize{Cols: 100, Rows: 30})
 	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 132, Rows: 43}); err != nil {
 		t.Fatal(err)
 	}
-	waitWindow(transport.WindowSize{Cols: 132, Rows: 43})
+	waitWindow(t, line, transport.WindowSize{Cols: 132, Rows: 43})
 
 	// Raw mode: a key without a newline arrives at once.
 	line.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -304,20 +295,11 @@ func TestDialWindowWithStdoutPiped(t *testing.T) {
 		t.Fatal("no call arrived")
 	}
 	go io.Copy(io.Discard, line) // the telnet negotiation (NAWS) is processed as the line is read
-	waitWindow := func(want transport.WindowSize) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); line.Info().Window != want; {
-			if time.Now().After(deadline) {
-				t.Fatalf("window %+v, want %+v", line.Info().Window, want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitWindow(transport.WindowSize{Cols: 90, Rows: 25})
+	waitWindow(t, line, transport.WindowSize{Cols: 90, Rows: 25})
 	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 110, Rows: 33}); err != nil {
 		t.Fatal(err)
 	}
-	waitWindow(transport.WindowSize{Cols: 110, Rows: 33})
+	waitWindow(t, line, transport.WindowSize{Cols: 110, Rows: 33})
 	io.WriteString(ptmx, "\r~.")
 	select {
 	case err := <-done:
@@ -326,5 +308,17 @@ func TestDialWindowWithStdoutPiped(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("~. did not hang up")
+	}
+}
+
+// waitWindow waits up to 20 s for the window line's caller announced to
+// be want.
+func waitWindow(t *testing.T, line *tcp.Line, want transport.WindowSize) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); line.Info().Window != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("window %+v, want %+v", line.Info().Window, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

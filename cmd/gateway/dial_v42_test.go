@@ -504,11 +504,7 @@ func TestDialNoLAPMInThisBuild(t *testing.T) {
 func TestDialV42Callback(t *testing.T) {
 	withTestLAPM(t)
 	testutil.CheckGoroutines(t)
-	answer := freeAddr(t)
-	g := newV42Gateway(t)
-	g.verify = func(user, pw string) (auth.User, error) {
-		return auth.User{ID: user, Callback: answer}, nil
-	}
+	g, answer := newV42CallbackGateway(t)
 	placer := testPlacer()
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
 		ctx := t.Context()
@@ -607,11 +603,7 @@ func TestDialV42CallbackPastSquatters(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	defer func(d time.Duration) { staleAnswer = d }(staleAnswer)
 	staleAnswer = 200 * time.Millisecond
-	answer := freeAddr(t)
-	g := newV42Gateway(t)
-	g.verify = func(user, pw string) (auth.User, error) {
-		return auth.User{ID: user, Callback: answer}, nil
-	}
+	g, answer := newV42CallbackGateway(t)
 	placer := testPlacer()
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
 		_, hostPort, _ := strings.Cut(answer, "://")
@@ -660,11 +652,7 @@ func TestDialV42CallbackPastSquatters(t *testing.T) {
 func TestDialV42CallbackPastFreshSquatters(t *testing.T) {
 	withTestLAPM(t)
 	testutil.CheckGoroutines(t)
-	answer := freeAddr(t)
-	g := newV42Gateway(t)
-	g.verify = func(user, pw string) (auth.User, error) {
-		return auth.User{ID: user, Callback: answer}, nil
-	}
+	g, answer := newV42CallbackGateway(t)
 	placer := testPlacer()
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
 		_, hostPort, _ := strings.Cut(answer, "://")
@@ -808,12 +796,8 @@ func TestDialV42XIDTimeout(t *testing.T) {
 func TestDialCallbackWaitEndsWithTicket(t *testing.T) {
 	withTestLAPM(t)
 	testutil.CheckGoroutines(t)
-	answer := freeAddr(t)
-	g := newV42Gateway(t)
+	g, answer := newV42CallbackGateway(t)
 	g.ttl = 2 * time.Second
-	g.verify = func(user, pw string) (auth.User, error) {
-		return auth.User{ID: user, Callback: answer}, nil
-	}
 	// The gateway never calls back; a peer rings, goes through
 	// detection and stays silent until after the wait: a call cut short
 	// by the end of the wait is not told as refused.
@@ -842,4 +826,16 @@ func TestDialCallbackWaitEndsWithTicket(t *testing.T) {
 	if d := time.Since(start); d > time.Minute {
 		t.Errorf("dial waited %v", d)
 	}
+}
+
+// newV42CallbackGateway is a V.42 gateway whose every user has a callback
+// to answer, a free local address for dial --answer.
+func newV42CallbackGateway(t *testing.T) (g *v42Gateway, answer string) {
+	t.Helper()
+	answer = freeAddr(t)
+	g = newV42Gateway(t)
+	g.verify = func(user, pw string) (auth.User, error) {
+		return auth.User{ID: user, Callback: answer}, nil
+	}
+	return g, answer
 }
