@@ -317,6 +317,86 @@ func appendLine(path, line string) (int, error) {
 	return bytes.Count(old, []byte{'\n'}) + bytes.Count(buf, []byte{'\n'}), nil
 }
 
+// ForgetKnownHost removes from the known-hosts file at path the entries
+// for host, as ssh-keygen -R does: host:port removes that port's entries,
+// a host without a port (a name, an IP address) its entries for every
+// port and those without one. Other lines, comments and blank lines
+// included, stay as they are. It returns the entries removed, "host key"
+// with their line numbers ("line 3: host key"), none for a host without
+// entries (the file is then left untouched). The file is replaced
+// whole (a new file renamed over it), so that a reader sees it before or
+// after, never half written.
+func ForgetKnownHost(path, host string) ([]string, error) {
+	h, err := normalizeHost(host)
+	if err != nil {
+		return nil, err
+	}
+	bare := ""
+	if _, _, err := net.SplitHostPort(h); err != nil {
+		bare = h
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: known hosts: %w", err)
+	}
+	if len(data) > maxKnownHostsSize {
+		return nil, fmt.Errorf("auth: known hosts %s is larger than %d octets: %w", path, maxKnownHostsSize, ErrKnownHostsFile)
+	}
+	entries, err := parseKnownHosts(data, path)
+	if err != nil {
+		return nil, err
+	}
+	drop := map[int]bool{}
+	var removed []string
+	for _, e := range entries {
+		eh, _, err := net.SplitHostPort(e.host)
+		if e.host == h || bare != "" && err == nil && eh == bare {
+			drop[e.line] = true
+			removed = append(removed, fmt.Sprintf("line %d: %s %s", e.line, e.host, e.fp))
+		}
+	}
+	if len(removed) == 0 {
+		return nil, nil
+	}
+	var out []byte
+	for n, line := range bytes.SplitAfter(data, []byte{'\n'}) {
+		if !drop[n+1] {
+			out = append(out, line...)
+		}
+	}
+	if err := replaceFile(path, out); err != nil {
+		return nil, fmt.Errorf("auth: known hosts: %w", err)
+	}
+	return removed, nil
+}
+
+// replaceFile writes data to a new file beside path (mode 0600) and
+// renames it over path.
+func replaceFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
 // NewHostNotice is the loud notice to show when Check trusted a key on
 // first use.
 func NewHostNotice(host string, pub []byte, path string) string {
@@ -361,7 +441,7 @@ It is also possible that the gateway's host key has just been changed.
 		}
 	}
 	b.WriteString("Please contact the gateway's operator. If the new key is genuine, remove the\n")
-	fmt.Fprintf(&b, "lines above from %s and call again.\n", e.Path)
+	fmt.Fprintf(&b, "lines above from %s (gateway dial --known-hosts %s --forget %s does)\nand call again.\n", e.Path, e.Path, e.Host)
 	fmt.Fprintf(&b, "The host key for %s has changed, and a changed key is never accepted.\n", e.Host)
 	b.WriteString("Host key verification failed; the call was aborted before the password was sent.")
 	return b.String()

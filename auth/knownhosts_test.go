@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -238,4 +239,60 @@ func FuzzParseKnownHosts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestForgetKnownHost: host:port removes that port's entries, a host
+// alone those of every port and its own; comments and other hosts' lines
+// stay, byte for byte, and what is left still parses.
+func TestForgetKnownHost(t *testing.T) {
+	a := "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"
+	b := "SHA256:Cw3K8y2PZ3mY0f1Q2hN0c3y0o0eYwz2bQ3QbX1x0t9M"
+	text := "# pinned by hand\r\n" +
+		"bbs.example.net:2323 " + a + "\n" +
+		"\n" +
+		"BBS.example.net.:2324 " + b + " # second listener\n" +
+		"bbs.example.net " + a + "\n" +
+		"other.example:2323 " + a + "\n" +
+		"[::1]:23 " + b
+	path := filepath.Join(t.TempDir(), "kh")
+	for _, c := range []struct {
+		host    string
+		removed []string
+		left    string
+	}{
+		{"bbs.example.net:2323", []string{"line 2: bbs.example.net:2323 " + a},
+			"# pinned by hand\r\n\nBBS.example.net.:2324 " + b + " # second listener\nbbs.example.net " + a + "\nother.example:2323 " + a + "\n[::1]:23 " + b},
+		{"BBS.Example.NET", []string{"line 2: bbs.example.net:2323 " + a, "line 4: bbs.example.net:2324 " + b, "line 5: bbs.example.net " + a},
+			"# pinned by hand\r\n\nother.example:2323 " + a + "\n[::1]:23 " + b},
+		{"[0:0::1]:23", []string{"line 7: [::1]:23 " + b},
+			"# pinned by hand\r\nbbs.example.net:2323 " + a + "\n\nBBS.example.net.:2324 " + b + " # second listener\nbbs.example.net " + a + "\nother.example:2323 " + a + "\n"},
+		{"nobody.example", nil, text},
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		removed, err := ForgetKnownHost(path, c.host)
+		if err != nil {
+			t.Fatalf("%s: %v", c.host, err)
+		}
+		if !slices.Equal(removed, c.removed) {
+			t.Errorf("%s: removed %q, want %q", c.host, removed, c.removed)
+		}
+		got, _ := os.ReadFile(path)
+		if string(got) != c.left {
+			t.Errorf("%s: file left\n%q\nwant\n%q", c.host, got, c.left)
+		}
+		if _, err := LoadKnownHosts(path); err != nil {
+			t.Errorf("%s: what is left does not load: %v", c.host, err)
+		}
+		if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v", c.host, st.Mode())
+		}
+	}
+	if r, err := ForgetKnownHost(filepath.Join(t.TempDir(), "none"), "x:1"); err != nil || r != nil {
+		t.Errorf("no file: %q, %v", r, err)
+	}
+	if _, err := ForgetKnownHost(path, "bad host"); !errors.Is(err, ErrKnownHostsFile) {
+		t.Errorf("a host with a space: %v", err)
+	}
 }

@@ -119,6 +119,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.knownHosts, "known-hosts", defaultKH, "known gateway host keys `FILE`")
 	fs.BoolVar(&o.tofu, "tofu", false, "trust an unknown gateway's host key on first use and record it")
 	fs.StringVar(&o.fingerprint, "fingerprint", "", "accept only this host key (SHA256:... or base64 key); recorded if the host is new")
+	forget := fs.String("forget", "", "remove the host keys known for `HOST` (host:port, or a host alone for all its ports) from the known-hosts file and exit, as ssh-keygen -R does")
 	fs.StringVar(&o.answer, "answer", "", "listen on line address `ADDR` for the gateway's callback and answer it")
 	fs.DurationVar(&o.answerTimeout, "answer-timeout", 3*time.Minute, "how long to wait for the callback")
 	fs.Func("answer-from", "with --answer, also take a text-login callback from `ADDR` (an IP address or prefix, 192.0.2.0/24; repeat or separate with commas): by default only the address the call went to; a V.42 callback from there goes before calls from elsewhere", func(s string) error {
@@ -151,6 +152,13 @@ func dialMain(args []string, dio dialIO) int {
 	}
 	escSet := false
 	fs.Visit(func(f *flag.Flag) { escSet = escSet || f.Name == "escape" })
+	if *forget != "" {
+		if len(rest) != 0 {
+			fmt.Fprintln(dio.stderr, "gateway dial: --forget takes no URL (try --help)")
+			return exitUsage
+		}
+		return forgetHost(dio, o.knownHosts, noDefaultKH, *forget)
+	}
 	if len(rest) != 1 {
 		fmt.Fprintln(dio.stderr, "gateway dial: want exactly one URL (try --help)")
 		return exitUsage
@@ -186,6 +194,35 @@ func dialMain(args []string, dio dialIO) int {
 		fmt.Fprintf(dio.stderr, "gateway dial: %s\n", dialMessage(err))
 	}
 	return exitCode(err)
+}
+
+// forgetHost is dial --forget: the known-hosts entries of host are
+// removed from file, and each is printed (power-user trial: after the
+// gateway's key was rotated, three lines had to be deleted by hand, one
+// a listener). Exit 0 when some were removed, 1 when there were none or the file
+// could not be read or written.
+func forgetHost(dio dialIO, file string, noDefault error, host string) int {
+	if file == "" {
+		why := "--known-hosts is empty"
+		if noDefault != nil {
+			why = noDefault.Error()
+		}
+		fmt.Fprintf(dio.stderr, "gateway dial: --forget: no known-hosts file (%s); give --known-hosts FILE\n", why)
+		return exitUsage
+	}
+	removed, err := auth.ForgetKnownHost(file, host)
+	if err != nil {
+		fmt.Fprintf(dio.stderr, "gateway dial: --forget: %s\n", dialMessage(err))
+		return exitFailure
+	}
+	if len(removed) == 0 {
+		fmt.Fprintf(dio.stderr, "gateway dial: no host key of %s in %s\n", host, file)
+		return exitFailure
+	}
+	for _, r := range removed {
+		fmt.Fprintf(dio.stdout, "%s: removed %s\n", file, r)
+	}
+	return exitOK
 }
 
 func (o *dialOptions) check(raw string) error {
