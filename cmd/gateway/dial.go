@@ -122,7 +122,7 @@ func dialMain(args []string, dio dialIO) int {
 	forget := fs.String("forget", "", "remove the host keys known for `HOST` (host:port, or a host alone for all its ports) from the known-hosts file and exit, as ssh-keygen -R does")
 	fs.StringVar(&o.answer, "answer", "", "listen on line address `ADDR` for the gateway's callback and answer it")
 	fs.DurationVar(&o.answerTimeout, "answer-timeout", 3*time.Minute, "how long to wait for the callback")
-	fs.Func("answer-from", "with --answer, also take a text-login callback from `ADDR` (an IP address or prefix, 192.0.2.0/24; repeat or separate with commas): by default only the address the call went to; a V.42 callback from there goes before calls from elsewhere", func(s string) error {
+	fs.Func("answer-from", "with --answer, also take a text-login callback from `ADDR` (an IP address or prefix, 192.0.2.0/24; repeat or separate with commas): by default only the address the call went to; V.42 calls from there have answering places of their own", func(s string) error {
 		for _, a := range strings.Split(s, ",") {
 			p, err := parseAddrOrPrefix(strings.TrimSpace(a))
 			if err != nil {

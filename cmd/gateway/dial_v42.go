@@ -253,30 +253,35 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 	// oldest call from elsewhere whatever its age (security review:
 	// four connections that sent the detection pattern, each reopened
 	// every 4 s, kept all three of the gateway's attempts out).
-	slots := make(chan struct{}, maxAnswering)
+	// Calls from the gateway's address (or --answer-from) and calls
+	// from elsewhere have slots of their own and never take each
+	// other's place: squatters from elsewhere cannot keep the gateway's
+	// callback out, and connections from the gateway's address cannot
+	// hang up a callback that comes from another address (review).
+	slots := map[bool]chan struct{}{false: make(chan struct{}, maxAnswering), true: make(chan struct{}, maxAnswering)}
 	type inCall struct {
 		since   time.Time
 		gateway bool // from the gateway's address (fromGateway)
 	}
 	var inMu sync.Mutex
 	inSetUp := map[transport.Line]inCall{} // lines in set-up; an evicted one is taken out
-	// evict hangs up the oldest call in set-up from elsewhere than the
-	// gateway's address when forGateway, else the oldest one in set-up
-	// for staleAnswer or more; it reports whether there was one.
+	// evict hangs up the oldest call in set-up for staleAnswer or more
+	// of those from the gateway's address (forGateway) or of those from
+	// elsewhere; it reports whether there was one.
 	evict := func(forGateway bool) bool {
 		inMu.Lock()
 		defer inMu.Unlock()
 		var oldest transport.Line
 		var at time.Time
 		for l, in := range inSetUp {
-			if forGateway && in.gateway {
+			if in.gateway != forGateway {
 				continue
 			}
 			if oldest == nil || in.since.Before(at) {
 				oldest, at = l, in.since
 			}
 		}
-		if oldest == nil || (!forGateway && time.Since(at) < staleAnswer) {
+		if oldest == nil || time.Since(at) < staleAnswer {
 			return false
 		}
 		delete(inSetUp, oldest)
@@ -307,12 +312,10 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 			shortLinger(line)
 			fromGateway := c.fromGateway(line)
 			select {
-			case slots <- struct{}{}:
+			case slots[fromGateway] <- struct{}{}:
 			default:
 				switch {
-				case fromGateway && evict(true):
-					c.notice("hung up an incoming call from elsewhere still in set-up, to answer one from the gateway's address")
-				case evict(false):
+				case evict(fromGateway):
 					c.notice("hung up an incoming call still in set-up after %v, to answer a new one", staleAnswer)
 				default:
 					// At once: no waiting for its FIN, which would
@@ -350,7 +353,7 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				// peer while a call waits for the slot. An evicted
 				// call's slot was handed to the call that evicted it.
 				if kept {
-					<-slots
+					<-slots[fromGateway]
 				}
 				if err != nil {
 					// Said here, not by the loop below: once another

@@ -286,13 +286,18 @@ func (w *watchedLine) textHangup() (words string, ok bool) {
 		return "", false
 	}
 	line, _, _ := bytes.Cut(w.heard[i:], []byte("\r"))
-	for _, c := range line {
-		if c < 0x20 || c > 0x7e {
-			return "", false // not the gateway's words
-		}
+	if string(line) != textLoginCancelled {
+		// Other words (a gateway shutting down, a caller held off)
+		// are not a text login that took the frames for Ctrl-C
+		// (review: they got the advice to call without LAPM).
+		return "", false
 	}
 	return string(line), true
 }
+
+// textLoginCancelled is what a dialgate gateway's text login says when
+// it takes a caller's LAPM frames for Ctrl-C (bridge's msgCancelled).
+const textLoginCancelled = "NO CARRIER (login cancelled)"
 
 func isClosed(c <-chan struct{}) bool {
 	select {
