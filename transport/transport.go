@@ -266,7 +266,14 @@ func Parse(address string) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // without url.Error's own quote of the address
 		}
-		return nil, fmt.Errorf("%w %q: %v", ErrBadAddress, redactBare(address), err)
+		red := redactBare(address)
+		if strings.ContainsAny(barePassword(address), "/?#") {
+			// url's own error may quote a piece of the password (a
+			// '/', '?' or '#' in it ends the host early: `invalid
+			// port ":pa" after host`).
+			err = errors.New("it does not parse as a URL (percent-encode '/', '?', '#' and '@' in a user or password)")
+		}
+		return nil, fmt.Errorf("%w %q: %v", ErrBadAddress, red, err)
 	}
 	regMu.RLock()
 	_, ok := schemes[u.Scheme]
@@ -285,6 +292,21 @@ func Parse(address string) (*url.URL, error) {
 	return u, nil
 }
 
+// barePassword is the password of a user:password@ before the host of
+// address, as redactBare finds it; "" if none.
+func barePassword(address string) string {
+	rest := address
+	if _, r, ok := strings.Cut(address, "://"); ok {
+		rest = r
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ""
+	}
+	_, pw, _ := strings.Cut(rest[:at], ":")
+	return pw
+}
+
 // redactBare is address with the password of a user:password@ before the
 // host replaced by xxxxx, as url.URL.Redacted does, for an address that
 // does not parse as a URL: error messages end up in logs and terminals
@@ -295,12 +317,13 @@ func redactBare(address string) string {
 	if _, r, ok := strings.Cut(address, "://"); ok {
 		rest = r
 	}
-	authority, _, _ := strings.Cut(rest, "/")
-	at := strings.LastIndex(authority, "@")
+	// The last '@' ends the user info, also when the password holds a
+	// '/', '?' or '#' (which would end the authority of a URL).
+	at := strings.LastIndex(rest, "@")
 	if at < 0 {
 		return address
 	}
-	user, _, hasPw := strings.Cut(authority[:at], ":")
+	user, _, hasPw := strings.Cut(rest[:at], ":")
 	if !hasPw {
 		return address
 	}

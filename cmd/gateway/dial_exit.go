@@ -291,10 +291,10 @@ func lineURLHint(addr string) string {
 	case addr == "":
 		return ""
 	case scheme == "http", scheme == "https":
-		host, _, _ := strings.Cut(rest, "/")
-		if _, h, ok := strings.Cut(host, "@"); ok {
-			host = h
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			rest = rest[at+1:] // user info, a password with '/' or '@' too
 		}
+		host, _, _ := strings.Cut(rest, "/")
 		ws := "ws"
 		if scheme == "https" {
 			ws = "wss"
@@ -303,19 +303,20 @@ func lineURLHint(addr string) string {
 	case !hasScheme:
 		scheme, rest = "telnet", addr
 	}
-	authority, path, hasPath := strings.Cut(rest, "/")
 	var hints []string
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		// As ssh's user@host (new-user trial: the hint put the user
-		// back into the telnet:// URL, which is refused in turn).
-		user, _, _ := strings.Cut(authority[:at], ":")
-		authority = authority[at+1:]
+		// back into the telnet:// URL, which is refused in turn). The
+		// last '@' of all: a password may hold '/', '?', '#' or '@'.
+		user, _, _ := strings.Cut(rest[:at], ":")
+		rest = rest[at+1:]
 		if auth.ValidUserID(user) == nil {
 			hints = append(hints, "the user goes in --user "+user+", not in the address")
 		} else {
 			hints = append(hints, "the user goes in --user, not in the address")
 		}
 	}
+	authority, path, hasPath := strings.Cut(rest, "/")
 	host, port, err := net.SplitHostPort(authority)
 	if err != nil {
 		host = strings.Trim(strings.TrimSuffix(authority, ":"), "[]")
