@@ -38,6 +38,10 @@ type logFile struct {
 	lostLines int
 	lostErr   error
 	lostSince time.Time
+	// telling is the count a report is telling now: if a line fails
+	// meanwhile (the report's own, on a disk that took one line), it is
+	// counted again rather than lost with the report.
+	telling int
 	// lost is told, outside mu, the lines lost once a line is written
 	// again (fileLogger logs them); stderr is told the first loss.
 	lost   func(lines int, since time.Time, err error)
@@ -109,8 +113,9 @@ func (l *logFile) Write(p []byte) (int, error) {
 		if n > 0 {
 			l.cutBack(n)
 		}
-		l.lostLines++
-		first := l.lostLines == 1
+		first := l.lostLines == 0
+		l.lostLines += 1 + l.telling
+		l.telling = 0
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			err = pe.Err // the file is named anyway
 		}
@@ -124,12 +129,20 @@ func (l *logFile) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	l.torn = false
-	lines, since, lerr := l.lostLines, l.lostSince, l.lostErr
-	l.lostLines, l.lostErr = 0, nil
 	report := l.lost
+	lines, since, lerr := l.lostLines, l.lostSince, l.lostErr
+	if lines > 0 && report != nil && l.telling == 0 {
+		l.lostLines, l.lostErr = 0, nil
+		l.telling = lines
+	} else {
+		lines = 0
+	}
 	l.mu.Unlock()
-	if lines > 0 && report != nil {
+	if lines > 0 {
 		report(lines, since, lerr)
+		l.mu.Lock()
+		l.telling = 0
+		l.mu.Unlock()
 	}
 	return len(p), nil
 }
@@ -182,9 +195,13 @@ func (l *logFile) Reopen() (bool, error) {
 	return true, old.Close()
 }
 
-// Close closes the file; later writes fail.
+// Close closes the file; later writes fail. Lines lost and not yet
+// told in the file are told to stderr.
 func (l *logFile) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if n := l.lostLines + l.telling; n > 0 && l.stderr != nil {
+		fmt.Fprintf(l.stderr, "gateway serve: [log] file %s: %d log lines lost since %s (%v)\n", l.path, n, l.lostSince.Format(time.RFC3339), l.lostErr)
+	}
 	return l.f.Close()
 }
