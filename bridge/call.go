@@ -569,7 +569,7 @@ func (c *call) finish() {
 		<-c.journaled // the note goes before the record that removes it
 	}
 	if err := c.s.store.AppendRecord(c.rec); err != nil {
-		c.s.recordError(err)
+		c.s.recordError(c.rec.Session, err)
 	}
 	fields := []zap.Field{
 		zap.String("result", c.rec.Result), zap.String("reason", c.rec.Reason),
@@ -1391,12 +1391,15 @@ func callerEndReason(err error) string {
 // full disk every call's record fails, and a flood of calls must not
 // become a flood of log lines. The call's own "call ended" line, logged
 // next (at debug level for a BUSY call), says which call it was.
-func (s *Server) recordError(err error) {
+func (s *Server) recordError(session uint64, err error) {
+	// The summary names the last call (review: a single failure, summed,
+	// no longer said whose record it was).
+	last := fmt.Sprintf("session %d: %v", session, err)
 	if errors.Is(err, store.ErrRecordKept) {
-		s.keptRecords.Add(err.Error())
+		s.keptRecords.Add(last)
 		return
 	}
-	s.lostRecords.Add(err.Error())
+	s.lostRecords.Add(last)
 }
 
 // LogRecordError logs a call record AppendRecord could not write: kept

@@ -15,14 +15,19 @@ import (
 // mouse reporting clicks as text, until the user typed reset). A program
 // that ended normally has put them back itself, and nothing is written.
 //
-// Only the DEC private modes set and reset with CSI ? Pm h / l, and the
-// keypad's ESC = / ESC >, are followed; other sequences pass untouched.
+// Only the DEC private modes set and reset with CSI ? Pm h / l, the
+// keypad's ESC = / ESC >, and whether the last SGR (CSI Pm m) left
+// colours or attributes on are followed; other sequences pass untouched.
 type modeTracker struct {
 	st     int                     // 0 text, 1 after ESC, 2 after CSI, 3 in CSI ? parameters, 4 in another CSI
 	params []int                   // the parameters of CSI ? so far (bounded)
 	cur    int                     // the parameter being read (-1: none yet)
 	on     [len(trackedModes)]bool // by trackedModes' index
 	keypad bool                    // application keypad (ESC =)
+	// sgr: colours or attributes are on (the last SGR, CSI Pm m, set
+	// some). plain: the CSI being read has no parameter but 0 so far (an
+	// SGR reset if it ends in m); private: it is a CSI ? one.
+	sgr, plain, private bool
 }
 
 // trackedModes are the DEC private modes put back at the end of a call,
@@ -71,6 +76,7 @@ func (t *modeTracker) feed(p []byte) {
 				t.st = 0
 			}
 		case 2:
+			t.plain, t.private = true, c == '?'
 			if c == '?' {
 				t.st, t.params, t.cur = 3, t.params[:0], -1
 			} else {
@@ -114,10 +120,16 @@ func (t *modeTracker) param() {
 func (t *modeTracker) csi(c byte) {
 	switch {
 	case c >= 0x40 && c <= 0x7e:
+		if c == 'm' && !t.private {
+			t.sgr = !t.plain
+		}
 		t.st = 0
 	case c == 0x1b:
 		t.st = 1
 	case c >= 0x20 && c <= 0x3f:
+		if c != '0' && c != ';' {
+			t.plain = false
+		}
 		t.st = 4 // parameters and intermediates
 	default:
 		t.st = 0
@@ -143,10 +155,10 @@ func (t *modeTracker) reset() []byte {
 	if t.keypad {
 		b = append(b, "\x1b>"...)
 	}
-	if b != nil {
-		b = append(b, "\x1b[0m"...) // colours too, as the page does
+	if b != nil || t.sgr {
+		b = append(b, "\x1b[0m"...) // colours, as the page does
 	}
 	t.on = [len(trackedModes)]bool{}
-	t.keypad = false
+	t.keypad, t.sgr = false, false
 	return b
 }

@@ -24,6 +24,10 @@ func TestModeTracker(t *testing.T) {
 		{"ESC in a sequence starts another", "\x1b[?10\x1b[?47h", "\x1b[?47l\x1b[0m"},
 		{"control ends a sequence", "\x1b[?1049\nh", ""},
 		{"intermediate", "\x1b[?1049$p\x1b[?1047h", "\x1b[?1047l\x1b[0m"},
+		// Review: colours left on alone were not put back.
+		{"colours left on", "\x1b[1;31mred, the line drops here", "\x1b[0m"},
+		{"colours put back", "\x1b[1;31mred\x1b[0m plain \x1b[7mx\x1b[m", ""},
+		{"reset then colour", "\x1b[0;32mgreen", "\x1b[0m"},
 	} {
 		// Whole, and in pieces of every size: a sequence may be split.
 		for size := range len(c.out) + 1 {
