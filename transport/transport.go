@@ -292,18 +292,27 @@ func Parse(address string) (*url.URL, error) {
 	return u, nil
 }
 
-// barePassword is the password of a user:password@ before the host of
-// address, as redactBare finds it; "" if none.
-func barePassword(address string) string {
+// bareUserInfo returns the user info before the host of an address that
+// does not parse as a URL: after any scheme, up to the last '@' (a
+// password may hold '/', '?' or '#', which would end a URL's authority:
+// review), and where it starts in address; ok is false without one.
+func bareUserInfo(address string) (info string, start int, ok bool) {
 	rest := address
-	if _, r, ok := strings.Cut(address, "://"); ok {
+	if _, r, found := strings.Cut(address, "://"); found {
 		rest = r
 	}
 	at := strings.LastIndex(rest, "@")
 	if at < 0 {
-		return ""
+		return "", 0, false
 	}
-	_, pw, _ := strings.Cut(rest[:at], ":")
+	return rest[:at], len(address) - len(rest), true
+}
+
+// barePassword is the password of a user:password@ before the host of
+// address, as redactBare finds it; "" if none.
+func barePassword(address string) string {
+	info, _, _ := bareUserInfo(address)
+	_, pw, _ := strings.Cut(info, ":")
 	return pw
 }
 
@@ -313,22 +322,12 @@ func barePassword(address string) string {
 // (power-user trial: "gateway dial alice:pw@host:2323" printed the
 // password twice).
 func redactBare(address string) string {
-	rest := address
-	if _, r, ok := strings.Cut(address, "://"); ok {
-		rest = r
-	}
-	// The last '@' ends the user info, also when the password holds a
-	// '/', '?' or '#' (which would end the authority of a URL).
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
+	info, start, ok := bareUserInfo(address)
+	user, _, hasPw := strings.Cut(info, ":")
+	if !ok || !hasPw {
 		return address
 	}
-	user, _, hasPw := strings.Cut(rest[:at], ":")
-	if !hasPw {
-		return address
-	}
-	start := len(address) - len(rest)
-	return address[:start] + user + ":xxxxx" + address[start+at:]
+	return address[:start] + user + ":xxxxx" + address[start+len(info):]
 }
 
 func lookup(address string) (*url.URL, scheme, error) {

@@ -27,13 +27,7 @@ func TestDialOnTerminal(t *testing.T) {
 		t.Skip("builds and runs the gateway binary")
 	}
 	testutil.CheckGoroutines(t)
-	lines := make(chan *tcp.Line, 1)
-	release := make(chan struct{})
-	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
-		lines <- line
-		<-release // the test reads the line
-	})
-	defer close(release)
+	addr, nextLine := heldLineGateway(t)
 	cmd := exec.Command(gatewayBinary(t), "dial", "--text", "--quiet", addr)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 100, Rows: 30})
 	if err != nil {
@@ -50,12 +44,7 @@ func TestDialOnTerminal(t *testing.T) {
 		}
 	}()
 
-	var line *tcp.Line
-	select {
-	case line = <-lines:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no call arrived")
-	}
+	line := nextLine()
 	// The telnet negotiation (NAWS) is processed as the line is read.
 	got := &dialBuffer{}
 	readDone := make(chan error, 1)
@@ -278,22 +267,11 @@ func TestDialWindowWithStdoutPiped(t *testing.T) {
 		t.Skip("builds and runs the gateway binary")
 	}
 	testutil.CheckGoroutines(t)
-	lines := make(chan *tcp.Line, 1)
-	release := make(chan struct{})
-	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
-		lines <- line
-		<-release // the test reads the line
-	})
-	defer close(release)
+	addr, nextLine := heldLineGateway(t)
 	cmd := exec.Command(gatewayBinary(t), "dial", "--text", "--quiet", addr)
 	cmd.Stdout = io.Discard // a pipe
 	ptmx, _, done := startOnPty(t, cmd, 90, 25)
-	var line *tcp.Line
-	select {
-	case line = <-lines:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no call arrived")
-	}
+	line := nextLine()
 	go io.Copy(io.Discard, line) // the telnet negotiation (NAWS) is processed as the line is read
 	waitWindow(t, line, transport.WindowSize{Cols: 90, Rows: 25})
 	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 110, Rows: 33}); err != nil {
@@ -320,5 +298,29 @@ func waitWindow(t *testing.T, line *tcp.Line, want transport.WindowSize) {
 			t.Fatalf("window %+v, want %+v", line.Info().Window, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// heldLineGateway is a fake telnet gateway that hands the test each
+// call's line (nextLine, failing after 30 s without one) and holds it
+// open until the test ends.
+func heldLineGateway(t *testing.T) (addr string, nextLine func() *tcp.Line) {
+	t.Helper()
+	lines := make(chan *tcp.Line, 1)
+	release := make(chan struct{})
+	addr = fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		lines <- line
+		<-release // the test reads the line
+	})
+	t.Cleanup(func() { close(release) }) // before fakeGateway's own
+	return addr, func() *tcp.Line {
+		t.Helper()
+		select {
+		case line := <-lines:
+			return line
+		case <-time.After(30 * time.Second):
+			t.Fatal("no call arrived")
+			return nil
+		}
 	}
 }
