@@ -136,7 +136,7 @@ func dialMain(args []string, dio dialIO) int {
 	fs.StringVar(&o.v42, "v42", "detect", "V.42 `mode`: detect, lapm (no detection phase) or off (text login)")
 	text := fs.Bool("text", false, "text login: connect the terminal to the line as it is (same as --v42 off)")
 	fs.StringVar(&o.escape, "escape", "~", "escape `char`acter (one ASCII character, or ^ and a letter as in ^] for Ctrl-]), or none; from a pipe escapes are off unless this flag is given")
-	fs.DurationVar(&o.drain, "drain", time.Second, "after the end of stdin on a line that cannot half-close (V.42 link, WebSocket): hang up once the gateway has been quiet this long (over V.42 at least 2 x T401, counted once what was sent is acknowledged)")
+	fs.DurationVar(&o.drain, "drain", time.Second, "after the end of stdin on a line that cannot half-close (V.42 link, WebSocket), and on every line when given: hang up once the gateway has been quiet this long (over V.42 at least 2 x T401, counted once what was sent is acknowledged)")
 	fs.StringVar(&o.termType, "term", dio.getenv("TERM"), "terminal type announced to the gateway")
 	fs.BoolVar(&o.quiet, "quiet", false, "no notices on stderr (errors still, and the notice of a host key trusted on first use)")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -150,8 +150,11 @@ func dialMain(args []string, dio dialIO) int {
 			return exitUsage
 		}
 	}
-	escSet := false
-	fs.Visit(func(f *flag.Flag) { escSet = escSet || f.Name == "escape" })
+	escSet, drainSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		escSet = escSet || f.Name == "escape"
+		drainSet = drainSet || f.Name == "drain"
+	})
 	if *forget != "" {
 		if len(rest) != 0 {
 			fmt.Fprintln(dio.stderr, "gateway dial: --forget takes no URL (try --help)")
@@ -187,7 +190,7 @@ func dialMain(args []string, dio dialIO) int {
 		}
 	}
 	if err == nil {
-		c := &caller{o: o, io: dio, escSet: escSet}
+		c := &caller{o: o, io: dio, escSet: escSet, drainSet: drainSet}
 		err = c.call()
 	}
 	if err != nil {
@@ -263,6 +266,9 @@ type caller struct {
 	o      dialOptions
 	io     dialIO
 	escSet bool
+	// drainSet: --drain was given; stdin's end then waits for quiet on
+	// every line, without a half-close (session.noHalfClose).
+	drainSet bool
 
 	tty        *os.File     // stdin, when it is a terminal
 	out        *os.File     // stdout, when it is a terminal
@@ -524,7 +530,7 @@ func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *sessi
 		c.input = startInput(c.io.stdin, ctrlZIsEOF(c.tty))
 	}
 	s := &session{conn: conn, line: line, input: c.input, stdout: c.io.stdout, notice: c.io.stderr,
-		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain}
+		esc: newEscaper(c.escapeChar()), resize: c.resize, drain: c.o.drain, noHalfClose: c.drainSet}
 	if c.out != nil {
 		s.modes = newModeTracker()
 	}

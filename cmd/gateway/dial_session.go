@@ -56,6 +56,11 @@ type session struct {
 	// drain is how long the call must have been quiet, after stdin
 	// ended, before a conn that cannot half-close is hung up.
 	drain time.Duration
+	// noHalfClose: a conn that can half-close is not, and waits for
+	// quiet as the others do (--drain given: the gateway takes a
+	// half-close as a hang-up, and a script's quiet command was cut;
+	// power-user trial).
+	noHalfClose bool
 	// lastDown is when the last octets came from the call (nil: none
 	// yet), with its monotonic clock reading: a step of the wall clock
 	// must not move the quiet waitQuiet counts.
@@ -298,7 +303,7 @@ func (s *session) afterUp(ctx context.Context, up upResult, downDone chan error)
 		}
 		// stdin ended: half-close where the line can, so the gateway
 		// hears the end and everything in flight still reaches stdout.
-		if cw, ok := s.conn.(closeWriter); ok && cw.CloseWrite() == nil {
+		if cw, ok := s.conn.(closeWriter); ok && !s.noHalfClose && cw.CloseWrite() == nil {
 			select {
 			case err := <-downDone:
 				s.conn.Close()

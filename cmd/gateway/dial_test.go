@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -517,5 +518,33 @@ func TestDialForget(t *testing.T) {
 	r = startDial(t, nil, "--known-hosts", kh, "--forget", "other.example", "telnet://other.example:2323")
 	if code := r.wait(t); code != exitUsage {
 		t.Errorf("with a URL: exit %d, stderr %q", code, r.stderr)
+	}
+}
+
+// TestDialDrainKeepsTextCallUp: with --drain given, the end of stdin on a
+// line that can half-close waits for quiet as over V.42, instead of a
+// half-close the gateway takes as a hang-up. Power-user trial: `printf
+// 'sleep 4; echo done\n' | gateway dial --text` was cut at once on a
+// telnet line, and the recipe for V.42 (exit, --drain) did not help.
+func TestDialDrainKeepsTextCallUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	addr := fakeGateway(t, true, func(t *testing.T, line *tcp.Line) {
+		line.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got := readUntilLine(t, line, "x\n")
+		// stdin has ended: the line must stay open for input.
+		line.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+		if n, err := line.Read(make([]byte, 16)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("after %q the gateway read %d octets, %v; want nothing (no half-close)", got, n, err)
+		}
+		io.WriteString(line, "done\r\n")
+	})
+	r := startDial(t, nil, "--text", "--drain", "30s", addr)
+	io.WriteString(r.stdin, "x\n")
+	r.stdin.Close()
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d; stderr %s", code, r.stderr)
+	}
+	if !strings.Contains(r.stdout.String(), "done") {
+		t.Errorf("stdout %q lacks the output after the quiet spell", r.stdout)
 	}
 }
