@@ -48,7 +48,7 @@ func TestLinkUnacknowledged(t *testing.T) {
 func TestLinkDelivered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	a, b := linesim.NewPair(linesim.Config{Seed: 9, Impairments: linesim.Impairments{Latency: 200 * time.Millisecond}})
+	a, b := linesim.NewPair(linesim.Config{Seed: 9, Impairments: linesim.Impairments{Latency: 500 * time.Millisecond}})
 	p := LinkParams{N401: 512, K: 31, FCS32: true}
 	la, lb := sealedPair(t, ctx, a, b, Config{Params: p, Logger: tlog{t}})
 	if n := la.Delivered(); n != 0 {
@@ -73,8 +73,8 @@ func TestLinkDelivered(t *testing.T) {
 	if n := la.Delivered(); n != int64(len(first)) {
 		t.Fatalf("after %d octets were acknowledged: Delivered() = %d", len(first), n)
 	}
-	// The acknowledgement of these is a round trip of 400 ms away: the
-	// hang-up drops them.
+	// The acknowledgement of these is a round trip of 1 s away: the
+	// hang-up, at once, drops them.
 	if _, err := la.Write(pattern(2 * la.PayloadSize())); err != nil {
 		t.Fatal(err)
 	}
