@@ -251,6 +251,14 @@ const (
 // ctx bounds the negotiation only.
 func Open(ctx context.Context, line io.ReadWriteCloser, leftover []byte, cfg Config) (*Link, error) {
 	l := newLink(line, cfg)
+	if cfg.Role != Originator {
+		// Before the link's goroutines start, which may take a frame
+		// from the leftover (or the line) at once: set after it, the
+		// bound outlived the frame that ends it, and the wait for the
+		// first frame failed (CI: 1 in 30 runs of
+		// TestLinkOpenFlagWaitDamagedFrames).
+		l.m.awaitFirstFrame(l.now(), cfg.FlagWait)
+	}
 	l.start(leftover)
 	err := l.call(ctx, func(now time.Time) error {
 		if cfg.Role == Originator {
@@ -258,7 +266,6 @@ func Open(ctx context.Context, line io.ReadWriteCloser, leftover []byte, cfg Con
 			l.offerInfo = offer.Append(nil)
 			return l.m.sendXID(now, l.offerInfo)
 		}
-		l.m.awaitFirstFrame(now, cfg.FlagWait)
 		return nil
 	}, func() chan error {
 		ch := make(chan error, 1)
