@@ -367,34 +367,10 @@ func ForgetKnownHost(path, host string) ([]string, error) {
 			out = append(out, line...)
 		}
 	}
-	if err := replaceFile(path, out); err != nil {
+	if err := writeFileAtomic(path, out, 0o600); err != nil {
 		return nil, fmt.Errorf("auth: known hosts: %w", err)
 	}
 	return removed, nil
-}
-
-// replaceFile writes data to a new file beside path (mode 0600) and
-// renames it over path.
-func replaceFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // NewHostNotice is the loud notice to show when Check trusted a key on
