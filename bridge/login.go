@@ -122,6 +122,21 @@ func (e *lineEditor) echoing() bool {
 	return e.echo && (e.refused == nil || !e.refused())
 }
 
+// TextLoginDrops returns the index of the first octet of s that readLine
+// does not take into a line it reads (so a caller could never type s at
+// the text login), or -1: control characters and DEL anywhere (they edit
+// the line, end it, or are ignored), and a C1 octet (0x80-0x9f) as the
+// first octet. gateway user refuses such a password.
+func TextLoginDrops(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || (i == 0 && c >= 0x80 && c <= 0x9f) {
+			return i
+		}
+	}
+	return -1
+}
+
 // readLine reads one line of at most max octets (more are ignored).
 // secret lines are never echoed.
 func (e *lineEditor) readLine(secret bool, max int) (string, error) {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dialgate/dialgate/auth"
+	"github.com/dialgate/dialgate/bridge"
 	"github.com/dialgate/dialgate/internal/config"
 	dterm "github.com/dialgate/dialgate/internal/term"
 )
@@ -535,34 +536,21 @@ func readNewPassword(id string, o userOpts, env userEnv) (string, error) {
 		return "", errors.New("empty password refused")
 	case len(pw) > auth.MaxPasswordLen:
 		return "", fmt.Errorf("password longer than %d octets", auth.MaxPasswordLen)
-	case textLoginDrops(pw) >= 0:
+	}
+	if i := bridge.TextLoginDrops(pw); i >= 0 {
 		// Access Security would carry it, but a caller could never
 		// type it at the text login, whose line editor drops it
 		// (security review: "pass\tword123" went in, and neither it
 		// nor "password123" then logged in at the login: prompt).
-		i := textLoginDrops(pw)
 		return "", fmt.Errorf("the password holds octet 0x%02x (at octet %d), which the text login drops (control characters such as tab or escape, DEL, and 0x80-0x9f as the first octet): it could never be typed at the login: prompt; choose another", pw[i], i+1)
-	case utf8.RuneCountInString(pw) < weakPasswordLen:
+	}
+	if utf8.RuneCountInString(pw) < weakPasswordLen {
 		// Taken (the operator decides), but said: a text login can be
 		// guessed at, throttled or not (operator trial: a one-letter
 		// password went in without a word).
 		fmt.Fprintf(env.stderr, "gateway user: warning: a password of %d characters is easy to guess at a text login; use %d or more\n", utf8.RuneCountInString(pw), weakPasswordLen)
 	}
 	return pw, nil
-}
-
-// textLoginDrops returns the index of the first octet of pw that the
-// text login's line editor (package bridge) drops instead of taking it
-// into the password, or -1: control characters and DEL anywhere, and a C1
-// octet (0x80-0x9f) as the first octet.
-func textLoginDrops(pw string) int {
-	for i := 0; i < len(pw); i++ {
-		c := pw[i]
-		if c < 0x20 || c == 0x7f || (i == 0 && c >= 0x80 && c <= 0x9f) {
-			return i
-		}
-	}
-	return -1
 }
 
 // weakPasswordLen is the length below which gateway user warns about a
