@@ -174,11 +174,7 @@ func dialMain(args []string, dio dialIO) int {
 		// Not the working directory's known_hosts, which changes with
 		// it (power-user trial: with HOME unset, --tofu recorded the
 		// gateway's key in ./known_hosts).
-		why := "--known-hosts is empty"
-		if noDefaultKH != nil {
-			why = noDefaultKH.Error()
-		}
-		err = fmt.Errorf("%w: no known-hosts file to check the gateway's key against (%s); give --known-hosts FILE", errUsage, why)
+		err = fmt.Errorf("%w: no known-hosts file to check the gateway's key against (%s); give --known-hosts FILE", errUsage, noKnownHostsWhy(noDefaultKH))
 	}
 	if err == nil && o.knownHosts != "" && o.v42 != "off" {
 		// A file that cannot be read is a local failure (exit 1),
@@ -199,6 +195,15 @@ func dialMain(args []string, dio dialIO) int {
 	return exitCode(err)
 }
 
+// noKnownHostsWhy says why there is no known-hosts file: --known-hosts
+// given empty, or no default (noDefault, defaultKnownHosts' error).
+func noKnownHostsWhy(noDefault error) string {
+	if noDefault != nil {
+		return noDefault.Error()
+	}
+	return "--known-hosts is empty"
+}
+
 // forgetHost is dial --forget: the known-hosts entries of host are
 // removed from file, and each is printed (power-user trial: after the
 // gateway's key was rotated, three lines had to be deleted by hand, one
@@ -206,11 +211,7 @@ func dialMain(args []string, dio dialIO) int {
 // could not be read or written.
 func forgetHost(dio dialIO, file string, noDefault error, host string) int {
 	if file == "" {
-		why := "--known-hosts is empty"
-		if noDefault != nil {
-			why = noDefault.Error()
-		}
-		fmt.Fprintf(dio.stderr, "gateway dial: --forget: no known-hosts file (%s); give --known-hosts FILE\n", why)
+		fmt.Fprintf(dio.stderr, "gateway dial: --forget: no known-hosts file (%s); give --known-hosts FILE\n", noKnownHostsWhy(noDefault))
 		return exitUsage
 	}
 	removed, err := auth.ForgetKnownHost(file, host)
