@@ -188,22 +188,31 @@ func TestCallbackHandedToService(t *testing.T) {
 	}
 }
 
+// typeAtLogin calls a test server (alice, password pw), sends typed at
+// its login prompt and returns what the caller heard until the hang-up
+// and the call's records.
+func typeAtLogin(t *testing.T, typed string) (heard string, recs []store.CallRecord) {
+	t.Helper()
+	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
+	line, done := simCall(t, s)
+	expect(t, line, "login: ")
+	io.WriteString(line, typed)
+	heard = readAll(line)
+	<-done
+	return heard, records(t, st)
+}
+
 // TestLoginCancelled: Ctrl-C or Ctrl-D at the login or password prompt
 // hangs up with words, so the caller (a telnet user who pressed Ctrl-C)
 // knows why, and the record says so.
 func TestLoginCancelled(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	for _, typed := range []string{"ali\x03", "alice\r\n\x04"} {
-		s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
-		line, done := simCall(t, s)
-		expect(t, line, "login: ")
-		io.WriteString(line, typed)
-		out := readAll(line)
-		<-done
+		out, r := typeAtLogin(t, typed)
 		if !strings.HasSuffix(out, "\r\nNO CARRIER (login cancelled)\r\n") {
 			t.Errorf("%q: caller saw %q", typed, out)
 		}
-		if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != "caller cancelled the login (Ctrl-C or Ctrl-D)" {
+		if len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != "caller cancelled the login (Ctrl-C or Ctrl-D)" {
 			t.Errorf("%q: records %+v", typed, r)
 		}
 	}
@@ -215,16 +224,11 @@ func TestLoginCancelled(t *testing.T) {
 // without words it could not read.
 func TestLoginTLSClient(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
-	line, done := simCall(t, s)
-	expect(t, line, "login: ")
-	line.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03})
-	out := readAll(line)
-	<-done
+	out, r := typeAtLogin(t, string([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03}))
 	if strings.Contains(out, "NO CARRIER") {
 		t.Errorf("the TLS client was sent %q", out)
 	}
-	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != "caller sent a TLS handshake: a TLS client on a listener without TLS" {
+	if len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].Reason != "caller sent a TLS handshake: a TLS client on a listener without TLS" {
 		t.Errorf("records %+v", r)
 	}
 }
@@ -238,16 +242,11 @@ func TestLoginTLSClient(t *testing.T) {
 func TestLoginHTTPClient(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	for _, req := range []string{"GET / HTTP/1.1\r\nHost: bbs:2323\r\n\r\n", "GET /line HTTP/1.1\r\nUpgrade: websocket\r\n\r\n", "HEAD / HTTP/1.0\n\n"} {
-		s, st := newTestServer(t, testConfig(t), &fakeVerifier{users: map[string]string{"alice": "pw"}})
-		line, done := simCall(t, s)
-		expect(t, line, "login: ")
-		io.WriteString(line, req)
-		out := readAll(line)
-		<-done
+		out, r := typeAtLogin(t, req)
 		if !strings.HasSuffix(out, msgHTTPClient) || strings.Contains(out, "password:") {
 			t.Errorf("%q: the caller heard %q", req, out)
 		}
-		if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].User != "" ||
+		if len(r) != 1 || r[0].Result != store.ResultAbandoned || r[0].User != "" ||
 			r[0].Reason != "caller sent an HTTP request: a web client on a telnet or tcp listener" {
 			t.Errorf("%q: records %+v", req, r)
 		}
