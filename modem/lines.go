@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/dialgate/dialgate/transport"
+	"github.com/dialgate/dialgate/transport/tcp"
 )
 
 // lineCall is a transport.Line used as a Call.
@@ -61,12 +63,26 @@ func AnnounceTerm(l transport.Line, name string) {
 	}
 }
 
+// DialLine dials t's line. A telnet:// address dialed as host:port
+// (Target.SniffTelnet) is telnet only if the host's first octet is IAC,
+// as with tcpser (tcp.Options.Sniff).
+func DialLine(ctx context.Context, t Target) (transport.Line, error) {
+	if u, err := url.Parse(t.Address); err == nil && t.SniffTelnet && u.Scheme == "telnet" {
+		l, err := tcp.Dial(ctx, u.Host, tcp.Options{Telnet: true, Sniff: true})
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	return transport.Dial(ctx, t.Address)
+}
+
 // Dial implements Dialer.
 func (d PlainDialer) Dial(ctx context.Context, t Target) (Call, error) {
 	if t.Mode == ModeV42 {
 		return nil, &DialError{Reason: ReasonNoCarrier, Explain: "this entry requires V.42, which this dialer cannot do"}
 	}
-	l, err := transport.Dial(ctx, t.Address)
+	l, err := DialLine(ctx, t)
 	if err != nil {
 		if errors.Is(err, transport.ErrUnknownScheme) || errors.Is(err, transport.ErrBadAddress) {
 			return nil, &DialError{Reason: ReasonError, Explain: "cannot dial that address", Err: err}

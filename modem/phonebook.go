@@ -31,6 +31,12 @@ type Target struct {
 	User     string // Access Security user ID, "" for plain calls
 	Password string // never logged or echoed; String redacts it
 	Mode     Mode
+	// SniffTelnet: Address is telnet:// because it was dialed (or put in
+	// the phonebook) as host:port, with no scheme. Such a call decides as
+	// tcpser does: telnet if the host's first octet is IAC, raw for the
+	// whole call otherwise (a BBS behind tcpser's listening port never
+	// negotiates). An explicit telnet:// is telnet from the start.
+	SniffTelnet bool
 }
 
 // String describes the target without its password.
@@ -56,6 +62,8 @@ type Entry struct {
 	User     string `toml:"user"`     // Access Security user
 	Password string `toml:"password"` // Access Security password
 	Mode     Mode   `toml:"mode"`     // auto (default), plain, v42
+
+	sniff bool // Address was host:port (Target.SniffTelnet)
 }
 
 // Phonebook maps dial strings to targets and holds the credentials.
@@ -180,7 +188,7 @@ func (pb *Phonebook) check() error {
 		if err != nil {
 			return fmt.Errorf("entry %q: address: %v", e.Name, err)
 		}
-		e.Address = addr
+		e.Address, e.sniff = addr, !hasScheme(e.Address)
 		if e.Mode == ModeV42 && e.User == "" {
 			return fmt.Errorf("entry %q: mode v42 needs a user", e.Name)
 		}
@@ -215,6 +223,10 @@ func normalizeAddress(s string) (string, error) {
 	}
 	return "telnet://" + net.JoinHostPort(host, port), nil
 }
+
+// hasScheme reports whether an address is a line URL (scheme://...), not
+// host:port.
+func hasScheme(s string) bool { return strings.Contains(s, "://") }
 
 // splitHostPort accepts host, [v6], host:port and [v6]:port; the default
 // port is 23.
@@ -288,7 +300,7 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	if err != nil {
 		return t, fmt.Errorf("%w: %q: %v", ErrUnknownNumber, rest, err)
 	}
-	t.Address, t.User = addr, user
+	t.Address, t.User, t.SniffTelnet = addr, user, !hasScheme(rest)
 	if pb != nil && user != "" {
 		for i := range pb.Entries {
 			e := &pb.Entries[i]
@@ -375,5 +387,5 @@ func (pb *Phonebook) lookup(s string) *Entry {
 }
 
 func (e *Entry) target(dial string) Target {
-	return Target{Dial: dial, Name: e.Name, Address: e.Address, User: e.User, Password: e.Password, Mode: e.Mode}
+	return Target{Dial: dial, Name: e.Name, Address: e.Address, User: e.User, Password: e.Password, Mode: e.Mode, SniffTelnet: e.sniff}
 }

@@ -134,6 +134,18 @@ func TestPhonebookResolve(t *testing.T) {
 	if tg, err := pb.Resolve("[::1]"); err != nil || tg.Address != "telnet://[::1]:23" {
 		t.Errorf("[::1]: %v %v", tg, err)
 	}
+	// An address without a scheme is called as tcpser calls (telnet
+	// only if the host opens with IAC); telnet:// written out, in the
+	// dial string or the phonebook, is telnet from the start.
+	for dial, sniff := range map[string]bool{
+		"mybbs": true, "5551212": true, "other.example.com:6400": true, "192.168.1.10": true,
+		"alice@bbs.example.com:2323": true, "plain": false, "telnet://h.example:23": false,
+		"telnet://alice@bbs.example.com:2323": false, "tcp://h.example:99": false,
+	} {
+		if tg, err := pb.Resolve(dial); err != nil || tg.SniffTelnet != sniff {
+			t.Errorf("%q: SniffTelnet %v, want %v (%v)", dial, tg.SniffTelnet, sniff, err)
+		}
+	}
 	// A nil phonebook resolves addresses only.
 	var none *Phonebook
 	if tg, err := none.Resolve("bbs.example.com:23"); err != nil || tg.Address != "telnet://bbs.example.com:23" {

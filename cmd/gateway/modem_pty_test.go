@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -444,4 +445,90 @@ func TestModemStdio(t *testing.T) {
 		t.Fatal("gateway modem --stdio did not exit at the end of standard input")
 	}
 	<-bbs.ended
+}
+
+// TestModemDialsRawBBSAsTcpser: a BBS behind tcpser's listening port
+// never negotiates and takes the call raw. Dialed as host:port (from the
+// phonebook or typed), the modem decides as tcpser does (telnet only if
+// the host's first octet is IAC) and every octet value passes as it is
+// both ways; before, it spoke NVT and the BBS got 258 octets for 256
+// (CR NUL, IAC IAC) and the DTE 255. An explicit telnet:// stays telnet.
+func TestModemDialsRawBBSAsTcpser(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]byte, 0, 256)
+	for i := range 256 {
+		all = append(all, byte(i))
+	}
+	got := make(chan []byte, 3)
+	var wg sync.WaitGroup
+	defer func() {
+		ln.Close()
+		wg.Wait()
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// The BBS speaks first, 8-bit, as tcpser passes its DTE's
+			// output; then it keeps what the caller sends.
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			c.Write(append([]byte("RAW BBS\r\n"), all...))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			got <- b
+		}
+	}()
+	addr := ln.Addr().String()
+	book := filepath.Join(t.TempDir(), "phonebook.toml")
+	if err := os.WriteFile(book, []byte("[[entry]]\nname = \"c64\"\naddress = \""+addr+"\"\nmode = \"plain\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startModemCmd(t, modemFlags{phonebook: book})
+	dte, exp := openDTE(t, m.link)
+	defer dte.Close()
+	send(t, dte, "ATE0 S12=10\r") // escape guard time 200 ms
+	exp.expect(t, "OK\r\n")
+
+	call := func(dial string) []byte {
+		t.Helper()
+		send(t, dte, "ATDT"+dial+"\r")
+		exp.expect(t, "CONNECT 115200\r\n")
+		exp.expect(t, "RAW BBS\r\n"+string(all))
+		send(t, dte, string(all)+"the end")
+		time.Sleep(400 * time.Millisecond) // the guard time before +++
+		send(t, dte, "+++")
+		exp.expect(t, "OK\r\n")
+		send(t, dte, "ATH\r")
+		exp.expect(t, "OK\r\n")
+		return <-got
+	}
+	if b := call("c64"); !bytes.Equal(b, append(all, "the end+++"...)) {
+		t.Errorf("phonebook entry host:port: the BBS got %d octets: % x", len(b), b)
+	}
+	send(t, dte, "AT\\N0\r")
+	exp.expect(t, "OK\r\n")
+	if b := call(addr); !bytes.Equal(b, append(all, "the end+++"...)) {
+		t.Errorf("ATDT host:port: the BBS got %d octets: % x", len(b), b)
+	}
+	// telnet:// said outright: NVT, as a telnet client speaks.
+	send(t, dte, "ATDTtelnet://"+addr+"\r")
+	exp.expect(t, "CONNECT 115200\r\n")
+	exp.expect(t, "RAW BBS\r\n")
+	send(t, dte, "\r")
+	time.Sleep(400 * time.Millisecond)
+	send(t, dte, "+++")
+	exp.expect(t, "OK\r\n")
+	send(t, dte, "ATH\r")
+	exp.expect(t, "OK\r\n")
+	if b := <-got; !bytes.Equal(b, []byte("\r\x00+++")) {
+		t.Errorf("telnet://: the BBS got % x, want CR NUL +++", b)
+	}
 }

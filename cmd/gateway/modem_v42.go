@@ -114,7 +114,7 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		// Access Security would refuse it as a configuration error.
 		return nil, dialErr(modem.ReasonNoCarrier, fmt.Sprintf("the login is longer than %d characters", auth.MaxUserIDLen), nil)
 	}
-	line, err := transport.Dial(ctx, t.Address)
+	line, err := modem.DialLine(ctx, t)
 	if err != nil {
 		if errors.Is(err, transport.ErrUnknownScheme) || errors.Is(err, transport.ErrBadAddress) {
 			return nil, dialErr(modem.ReasonError, "cannot dial that address", err)

@@ -88,6 +88,15 @@ type Options struct {
 	// at a telnet address would get the opening as data, so dialling
 	// leaves it off.
 	Open bool
+	// Sniff makes a client-side telnet line decide as tcpser does: it is
+	// raw until the peer's first octet, takes the telnet protocol from
+	// there if that octet is IAC, and stays raw for the whole call if it
+	// is not. A BBS or retro machine behind tcpser's (or another
+	// telnet-modem's) listening port never negotiates and takes the call
+	// raw; speaking NVT to it (CR NUL, IAC IAC) damages binary transfers.
+	// Telnet servers open the negotiation at once and are unaffected. What
+	// is written before the first octet arrives goes raw. Open is ignored.
+	Sniff bool
 	// TermType is the terminal type a client-side telnet line announces
 	// when the server asks (RFC 1091); "" answers "UNKNOWN".
 	TermType string
@@ -201,7 +210,11 @@ type Line struct {
 	tmu      sync.Mutex // guards tn and flushing
 	tn       *telnet    // nil on raw lines
 	flushing bool       // a control flusher goroutine runs
-	wg       sync.WaitGroup
+	// sniff is sniffNone on lines that are telnet or raw from the start;
+	// Options.Sniff lines wait (sniffWait), then turn telnet (sniffNone)
+	// or raw for good (sniffRaw) at the peer's first octet, in read.
+	sniff atomic.Int32
+	wg    sync.WaitGroup
 
 	nmu     sync.Mutex // guards the notification channels and functions
 	nclosed bool
@@ -219,6 +232,17 @@ type Line struct {
 
 	callLog atomic.Pointer[Logger] // the call's logger (SetLogger); nil: opts.Logger
 }
+
+// The states of Line.sniff.
+const (
+	sniffNone = iota // telnet or raw from the start, or decided telnet
+	sniffWait        // raw until the peer's first octet decides
+	sniffRaw         // the peer's first octet was not IAC: raw
+)
+
+// telnetOn reports whether the line speaks the telnet protocol now: a
+// telnet line not waiting or decided raw (Options.Sniff).
+func (l *Line) telnetOn() bool { return l.tn != nil && l.sniff.Load() == sniffNone }
 
 var (
 	_ transport.Line           = (*Line)(nil)
@@ -316,6 +340,10 @@ func newLine(c net.Conn, server bool, opts Options, secure bool) *Line {
 			l.logf("keepalive: %v", err)
 		}
 	}
+	if opts.Telnet && opts.Sniff && !server {
+		opts.Open = false
+		l.sniff.Store(sniffWait)
+	}
 	if opts.Telnet {
 		l.tn = newTelnet(server, opts)
 		l.tn.logFn = l.logf
@@ -408,7 +436,14 @@ func (l *Line) read(p []byte) (int, error) {
 				l.guard = nil
 			}
 		}
-		if n > 0 && l.tn != nil {
+		if n > 0 && l.sniff.Load() == sniffWait {
+			if p[0] == cmdIAC {
+				l.sniff.Store(sniffNone)
+			} else {
+				l.sniff.Store(sniffRaw)
+			}
+		}
+		if n > 0 && l.telnetOn() {
 			n = l.decode(p[:n])
 		}
 		if err != nil {
@@ -416,7 +451,7 @@ func (l *Line) read(p []byte) (int, error) {
 				return 0, fmt.Errorf("tcp: read: %w", transport.ErrHungUp)
 			}
 			if errors.Is(err, io.EOF) {
-				if l.tn != nil {
+				if l.telnetOn() {
 					l.tmu.Lock()
 					l.tn.finish()
 					l.tmu.Unlock()
@@ -645,7 +680,7 @@ func (l *Line) Write(p []byte) (int, error) {
 	if l.wclosed || l.closed.Load() {
 		return 0, fmt.Errorf("tcp: write: %w", transport.ErrHungUp)
 	}
-	if l.tn == nil {
+	if !l.telnetOn() {
 		n, err := l.conn.Write(p)
 		if err != nil {
 			err = fmt.Errorf("tcp: write: %w", err)
@@ -733,7 +768,7 @@ func (l *Line) requeue(unsent []byte) {
 // control runs f on the telnet session and sends what it queued, in order
 // with data writes.
 func (l *Line) control(what string, f func(t *telnet) error) error {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return fmt.Errorf("tcp: %s on a raw line: %w", what, errors.ErrUnsupported)
 	}
 	l.writeMu.Lock()
@@ -773,7 +808,20 @@ func (l *Line) SetServerEcho(on bool) error {
 // SetWindowSize (client-side telnet lines) records the window size to
 // announce and sends it now if the server agreed to NAWS (RFC 1073).
 func (l *Line) SetWindowSize(ws transport.WindowSize) error {
-	return l.control("window size", func(t *telnet) error { return t.setWindowSize(ws) })
+	return l.setting("window size", func(t *telnet) error { return t.setWindowSize(ws) })
+}
+
+// setting is control for what a client records for later answers (its
+// terminal type and window size): on a line still waiting for its
+// peer's first octet (Options.Sniff) it is recorded, for the
+// negotiation that may follow, and nothing is sent.
+func (l *Line) setting(what string, f func(t *telnet) error) error {
+	if l.tn != nil && l.sniff.Load() == sniffWait {
+		l.tmu.Lock()
+		defer l.tmu.Unlock()
+		return f(l.tn)
+	}
+	return l.control(what, f)
 }
 
 // SetTermType (client-side telnet lines) sets the terminal type announced
@@ -781,7 +829,7 @@ func (l *Line) SetWindowSize(ws transport.WindowSize) error {
 // "UNKNOWN". The negotiation runs in Read: set before the first Read, it
 // answers the server's first request.
 func (l *Line) SetTermType(name string) error {
-	return l.control("terminal type", func(t *telnet) error {
+	return l.setting("terminal type", func(t *telnet) error {
 		if t.server {
 			return fmt.Errorf("tcp: terminal type on a server line: %w", errors.ErrUnsupported)
 		}
@@ -810,7 +858,7 @@ var ErrWouldWait = errors.New("tcp: the line's output is held up")
 // returns ErrWouldWait, since a probe stuck behind them would hold the
 // line's writes, and its caller's goroutine, until the call ended.
 func (l *Line) SendNOP() error {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return fmt.Errorf("tcp: nop on a raw line: %w", errors.ErrUnsupported)
 	}
 	if !l.writeMu.TryLock() {
@@ -830,7 +878,7 @@ func (l *Line) SendNOP() error {
 // (RFC 854): a telnet line whose peer does not send BINARY, and so ends
 // its lines with CR LF. False on raw lines, whose octets are their own.
 func (l *Line) NVTIn() bool {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return false
 	}
 	l.tmu.Lock()
@@ -843,7 +891,7 @@ func (l *Line) NVTIn() bool {
 // 857): its terminal echoes what it types itself, and the upper layer
 // must not echo it again.
 func (l *Line) EchoRefused() bool {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return false
 	}
 	l.tmu.Lock()
@@ -868,7 +916,7 @@ func (l *Line) EchoRefused() bool {
 // until N400 failed the link. A peer that ignores BINARY ignores the
 // repeated request too; see telnet.reassertBinary for the verbs.
 func (l *Line) ReassertBinary() (bool, error) {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return false, nil
 	}
 	var asked bool
@@ -918,7 +966,7 @@ func (l *Line) DiscardToMark() error {
 // the usual telnet ambiguity about CR NUL; a caller that needs every octet
 // exact from the start waits until both are true.
 func (l *Line) Binary() (in, out bool) {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return false, false
 	}
 	l.tmu.Lock()
@@ -956,7 +1004,7 @@ func (l *Line) shutdownWriteLocked() error {
 	}
 	l.wclosed = true
 	var err error
-	if l.tn != nil {
+	if l.telnetOn() {
 		l.tmu.Lock()
 		l.wbuf = append(l.wbuf[:0], l.tn.out...)
 		l.tn.out = l.tn.out[:0]

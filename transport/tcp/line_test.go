@@ -885,3 +885,95 @@ func TestReadBudget(t *testing.T) {
 		t.Fatalf("lifted budget: %v", err)
 	}
 }
+
+// TestSniffRawPeer: a line dialled with Sniff to a peer that never
+// negotiates (a BBS behind tcpser's listening port) stays raw for the
+// whole call: every octet value passes as it is both ways, before and
+// after the peer's first octet, and telnet commands are refused. Without
+// Sniff the same peer would get CR NUL and IAC IAC and see 258 octets.
+func TestSniffRawPeer(t *testing.T) {
+	ctx := testCtx(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err := Dial(ctx, ln.Addr().String(), Options{Telnet: true, Sniff: true, TermType: "ansi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peer.SetDeadline(time.Now().Add(30 * time.Second))
+
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	// Typed before the peer has said anything.
+	if _, err := cli.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(all))
+	if _, err := io.ReadFull(peer, got); err != nil || !bytes.Equal(got, all) {
+		t.Fatalf("peer read % x, %v", got, err)
+	}
+	// The peer's first octet is data; later IACs are its data too.
+	from := append([]byte("CONNECT\r\n"), all...)
+	if _, err := peer.Write(from); err != nil {
+		t.Fatal(err)
+	}
+	got = make([]byte, len(from))
+	if _, err := io.ReadFull(cli, got); err != nil || !bytes.Equal(got, from) {
+		t.Fatalf("client read % x, %v", got, err)
+	}
+	if _, err := cli.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	got = make([]byte, len(all))
+	if _, err := io.ReadFull(peer, got); err != nil || !bytes.Equal(got, all) {
+		t.Fatalf("peer read % x after the decision, %v", got, err)
+	}
+	if err := cli.SendBreak(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("SendBreak on a line taken raw: %v", err)
+	}
+	if in, out := cli.Binary(); in || out || cli.NVTIn() {
+		t.Errorf("raw line reports telnet state: binary %v %v, NVT in %v", in, out, cli.NVTIn())
+	}
+}
+
+// TestSniffTelnetPeer: a line dialled with Sniff to a telnet server (the
+// gateway's telnet:// listener opens at once) takes the telnet protocol:
+// the negotiation completes, the terminal type set before the first
+// octet is announced, and every octet value passes both ways.
+func TestSniffTelnetPeer(t *testing.T) {
+	srv, cli := linePair(t, Options{Telnet: true}, Options{Telnet: true, Sniff: true, TermType: "vt100"})
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	srvRd, cliRd := startReader(srv), startReader(cli)
+	waitFor(t, "binary both ways", func() bool {
+		in, out := cli.Binary()
+		sin, sout := srv.Binary()
+		return in && out && sin && sout
+	})
+	if _, err := cli.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the data both ways", func() bool { return srvRd.has(all) && cliRd.has(all) })
+	waitFor(t, "the terminal type", func() bool { return srv.Info().TermType == "vt100" })
+	closeBoth(srv, cli)
+	for _, rd := range []*reader{srvRd, cliRd} {
+		if got, _ := rd.result(); !bytes.Equal(got, all) {
+			t.Errorf("read % x, want the 256 octet values once", got)
+		}
+	}
+}

@@ -457,7 +457,7 @@ func (t *telnet) setServerEcho(on bool) error {
 // cannot carry commands or move the caller's cursor. An AYT decoded
 // before the call is given the name is answered with "dialgate".
 func (l *Line) SetAYTName(name string) {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return
 	}
 	l.tmu.Lock()
@@ -491,7 +491,7 @@ func (t *telnet) aytAnswer() []byte {
 // peer's WILL and WONT as Read decodes them (a server may turn echo on
 // for a password prompt and off again); false on raw lines.
 func (l *Line) PeerEchoes() bool {
-	if l.tn == nil {
+	if !l.telnetOn() {
 		return false
 	}
 	l.tmu.Lock()
