@@ -307,6 +307,10 @@ func (ex *executor) cmdInfo(n int) bool {
 		ex.infoText(strings.TrimSpace(id.Product + " " + id.Version))
 	case 4:
 		ex.infoText("Hayes AT (V.250), telnet-modem, V.42 LAPM, Access Security, callback")
+	case 5, 6, 7, 8, 9, 10, 11:
+		// Vendors' diagnostics and settings (USRobotics, Rockwell: link
+		// statistics, stored profiles): nothing to show, OK as tcpser
+		// answers, so a program that asks does not stop at ERROR.
 	default:
 		return false
 	}
