@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -273,7 +274,9 @@ type caller struct {
 
 	tty        *os.File     // stdin, when it is a terminal
 	out        *os.File     // stdout, when it is a terminal
+	rawMu      sync.Mutex   // guards restoreRaw and inSession (~^Z runs on copyUp's goroutine)
 	restoreRaw func() error // leaves raw mode while a session runs on tty
+	inSession  bool         // runSession is under way
 	connected  bool         // a session began: signals end it, not abandon the call
 	input      *inputPump
 	resize     <-chan transport.WindowSize
@@ -443,6 +446,8 @@ func errHungUpAtPrompt(atPrompt time.Duration) error {
 // mode when the session ends.
 func (c *caller) runSession(ctx context.Context, s *session) (sessionEnd, error) {
 	c.connected = true
+	c.rawMu.Lock()
+	c.inSession = true
 	if c.tty != nil && c.restoreRaw == nil {
 		restore, err := term.MakeRaw(c.tty)
 		if err != nil {
@@ -451,7 +456,13 @@ func (c *caller) runSession(ctx context.Context, s *session) (sessionEnd, error)
 			c.restoreRaw = restore
 		}
 	}
-	defer c.restoreTerminal()
+	c.rawMu.Unlock()
+	defer func() {
+		c.rawMu.Lock()
+		c.inSession = false
+		c.rawMu.Unlock()
+		c.restoreTerminal()
+	}()
 	end, err := s.run(ctx)
 	if s.modes != nil && end != endStdoutGone {
 		if b := s.modes.reset(); b != nil {
@@ -463,10 +474,38 @@ func (c *caller) runSession(ctx context.Context, s *session) (sessionEnd, error)
 
 // restoreTerminal leaves raw mode, if a session entered it.
 func (c *caller) restoreTerminal() {
+	c.rawMu.Lock()
+	defer c.rawMu.Unlock()
+	c.restoreTerminalLocked()
+}
+
+func (c *caller) restoreTerminalLocked() {
 	if c.restoreRaw != nil {
 		_ = c.restoreRaw()
 		c.restoreRaw = nil
 	}
+}
+
+// suspend is ~^Z, as ssh's: the terminal gets its modes back and dial
+// stops itself (SIGTSTP) for the shell to take over; continued (fg), it
+// takes raw mode again, if its session is still under way, and sends
+// the window size, which may have changed meanwhile.
+func (c *caller) suspend() error {
+	c.rawMu.Lock()
+	raw := c.restoreRaw != nil
+	c.restoreTerminalLocked()
+	c.rawMu.Unlock()
+	err := stopSelf()
+	c.rawMu.Lock()
+	defer c.rawMu.Unlock()
+	if raw && c.inSession {
+		if restore, rerr := term.MakeRaw(c.tty); rerr == nil {
+			c.restoreRaw = restore
+		} else if err == nil {
+			err = fmt.Errorf("raw mode again: %w", rerr)
+		}
+	}
+	return err
 }
 
 // escapeChar is the escape character in force: none from a pipe unless
@@ -546,6 +585,9 @@ func (c *caller) newSession(conn io.ReadWriteCloser, line transport.Line) *sessi
 			st := l.Stats()
 			return l.Unacknowledged(), st.T401, st.LineBytesRecv
 		}
+	}
+	if c.tty != nil {
+		s.suspend = c.suspend
 	}
 	if b, ok := conn.(interface{ Break() error }); ok {
 		s.sendBreak = b.Break

@@ -11,6 +11,7 @@ import (
 //
 //	~.  hang up
 //	~B  send a break (telnet BREAK / V.42 break) where the line can
+//	~^Z suspend dial (Unix; ssh's ~^Z)
 //	~?  list the escapes
 //	~~  send one '~'
 //
@@ -24,6 +25,7 @@ const (
 	escHangup
 	escBreak
 	escHelp
+	escSuspend
 )
 
 // escaper is the pure escape-sequence state machine.
@@ -63,6 +65,11 @@ func (e *escaper) feed(out, p []byte) ([]byte, escAction, int) {
 			switch c {
 			case '.':
 				return out, escHangup, i
+			case 0x1A: // Ctrl-Z
+				// At the line's start again when continued, as
+				// after ~B.
+				e.lineStart = true
+				return out, escSuspend, i
 			case 'B', '?':
 				// Still at the line's start, as in ssh: ~? then ~.
 				// hangs up (new-user trial: the ~. went to the
@@ -124,6 +131,7 @@ func escHelpText(char byte) string {
 	return "\r\nSupported escape sequences:\r\n" +
 		" " + c + ".   - hang up\r\n" +
 		" " + c + "B   - send a break\r\n" +
+		" " + c + "^Z  - suspend dial (fg continues it)\r\n" +
 		" " + c + "?   - this message\r\n" +
 		" " + c + c + "   - send the escape character\r\n" +
 		"(Escapes are only recognised after a newline or another escape.)\r\n"

@@ -51,6 +51,9 @@ func TestEscaper(t *testing.T) {
 		{"help then hangup", []string{"~?", "~."}, "", []escAction{escHelp, escHangup}},
 		{"break then hangup", []string{"\r~B~."}, "\r", []escAction{escBreak, escHangup}},
 		{"help then text", []string{"~?a~."}, "a~.", []escAction{escHelp}},
+		// ~^Z, as in ssh; the line still starts when dial is continued.
+		{"suspend then hangup", []string{"ls\r~\x1a", "~."}, "ls\r", []escAction{escSuspend, escHangup}},
+		{"suspend not mid-line", []string{"a~\x1a"}, "a~\x1a", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out, acts := feedAll(newEscaper('~'), c.chunks...)
@@ -91,6 +94,8 @@ func refEscape(in []byte) (string, escAction) {
 				return string(out), escBreak
 			case '?':
 				return string(out), escHelp
+			case 0x1A:
+				return string(out), escSuspend
 			case '~':
 				out = append(out, '~')
 			default:

@@ -324,3 +324,65 @@ func heldLineGateway(t *testing.T) (addr string, nextLine func() *tcp.Line) {
 		}
 	}
 }
+
+// TestDialSuspend: ~^Z under an interactive shell stops dial, as ssh's
+// does, with the terminal given back in its own modes (the shell reads
+// and runs a line); fg continues the call in raw mode, and a resize made
+// while dial was stopped (SIGWINCH went to the shell) reaches the call.
+// Power-user trial: dial had no way to suspend.
+func TestDialSuspend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		testutil.Missing(t, "no bash for job control")
+	}
+	addr, nextLine := heldLineGateway(t)
+	cmd := exec.Command(bash, "--norc", "--noprofile", "-i")
+	cmd.Env = append(os.Environ(), "PS1=$ ", "GW="+gatewayBinary(t), "ADDR="+addr)
+	ptmx, screen, done := startOnPty(t, cmd, 80, 24)
+	onScreen := func(what string, cond func(string) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(screen.String()); {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s; screen:\n%q", what, screen)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	onScreen("the prompt", func(s string) bool { return strings.HasSuffix(s, "$ ") })
+	io.WriteString(ptmx, `"$GW" dial --text --quiet "$ADDR"`+"\r")
+	line := nextLine()
+	got := &dialBuffer{}
+	go io.Copy(got, line) // the telnet negotiation (NAWS) is processed as the line is read
+	waitWindow(t, line, transport.WindowSize{Cols: 80, Rows: 24})
+	io.WriteString(ptmx, "x")
+	waitFor(t, func() bool { return got.String() == "x" })
+
+	io.WriteString(ptmx, "\r~\x1a")
+	onScreen("the shell's notice", func(s string) bool { return strings.Contains(s, "Stopped") })
+	io.WriteString(ptmx, "echo $((6*7))\r")
+	onScreen("the shell's answer", func(s string) bool { return strings.Contains(s, "42\r\n") })
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 100, Rows: 30}); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(ptmx, "fg\r")
+	waitWindow(t, line, transport.WindowSize{Cols: 100, Rows: 30})
+	io.WriteString(ptmx, "y")
+	waitFor(t, func() bool { return got.String() == "x\ry" })
+	if !strings.Contains(screen.String(), "[suspending dial; fg to continue]") {
+		t.Errorf("no notice on suspending; screen:\n%s", screen)
+	}
+	io.WriteString(ptmx, "\r~.")
+	onScreen("the prompt after the call", func(s string) bool { return strings.HasSuffix(s, "$ ") })
+	io.WriteString(ptmx, "exit\r")
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the shell did not end; screen:\n%s", screen)
+	}
+	if got.String() != "x\ry\r" {
+		t.Errorf("the gateway received %q, want x CR y CR", got)
+	}
+}
