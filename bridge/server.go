@@ -119,9 +119,13 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[transport.Listener]struct{}
 	draining  bool
-	active    activeCalls // calls in progress (Calls, HangUp)
-	calls     sync.WaitGroup
-	serving   sync.WaitGroup
+	// refusing counts the calls a listener accepted during the drain,
+	// which hear BUSY and are hung up (within refusedLinger); the drain
+	// does not wait for them.
+	refusing sync.WaitGroup
+	active   activeCalls // calls in progress (Calls, HangUp)
+	calls    sync.WaitGroup
+	serving  sync.WaitGroup
 }
 
 // New returns a Server for opts.
@@ -376,11 +380,18 @@ func (s *Server) Serve(name string, l transport.Listener) error {
 			}
 			continue
 		}
-		if !s.addCall() {
-			// Draining: this call gets BUSY like any other.
+		if !s.addAnswerable() {
+			// Draining: the listener stays open until the drain ends,
+			// so that callers hear BUSY with the reason
+			// ("shutting down; try again later") instead of having
+			// their connection refused (operator trial: an upgrade
+			// refused every caller for the whole drain_timeout).
+			// handle answers it BUSY (the drained slots), with its
+			// record, as a call turned away at max_concurrent.
 			go func() {
+				defer s.refusing.Done()
 				defer g.leave()
-				s.refuseDraining(name, line)
+				s.handle(name, line)
 			}()
 			continue
 		}
@@ -444,6 +455,19 @@ func (g *callGate) leave() {
 	g.mu.Unlock()
 }
 
+// addAnswerable is addCall for a call a listener accepted: while the
+// gateway drains it is not added, and counted in refusing instead.
+func (s *Server) addAnswerable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining || s.stopCtx.Err() != nil {
+		s.refusing.Add(1)
+		return false
+	}
+	s.calls.Add(1)
+	return true
+}
+
 func (s *Server) addCall() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -481,10 +505,11 @@ func (s *Server) HandleLine(name string, line transport.Line) error {
 	return nil
 }
 
-// Shutdown stops answering (listeners closed, new calls hear BUSY) and
-// waits for calls in progress to end. When ctx ends first, the remaining
-// calls are told the gateway is shutting down and hung up; Shutdown then
-// waits for them to be recorded and returns ctx.Err().
+// Shutdown stops answering (new calls hear BUSY: "shutting down; try
+// again later") and waits for calls in progress to end; the listeners
+// close once they have. When ctx ends first, the remaining calls are
+// told the gateway is shutting down and hung up; Shutdown then waits for
+// them to be recorded and returns ctx.Err().
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
@@ -494,9 +519,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.slots.drain()
-	for _, l := range ls {
-		l.Close()
-	}
 	s.endLogins()
 	s.noticeDrain(ctx)
 	done := make(chan struct{})
@@ -518,8 +540,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stop() // hangs up what is left, and Serve loops return
 	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
 	<-done
 	s.serving.Wait()
+	s.refusing.Wait()
 	s.busyRecords.summary.Close()
 	s.shedLogins.Close()
 	s.proxyRefusals.Close()
