@@ -56,8 +56,8 @@ asks nothing: you type at the gateway's own prompts).
 
 Until the call is connected, Ctrl-C abandons it (exit 13). Once connected,
 terminal input is raw (Ctrl-C goes to the gateway) and '~' after a newline
-is an escape: '~.' hangs up, '~B' sends a break, '~?' lists the escapes,
-'~~' sends '~'.
+is an escape: '~.' hangs up, '~B' sends a break, '~^Z' suspends dial
+(fg continues it), '~?' lists the escapes, '~~' sends '~'.
 From a pipe, octets pass untouched (binary-transparent, for scripts and
 lrzsz) and the end of stdin hangs up once the gateway's output has drained.
 
