@@ -15,6 +15,7 @@ import { checkHostKey, forgetHostKey } from './hostkeys.js';
 import { loadV42 } from './v42.js';
 import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong, SentLedger, lostInputText, stallText } from './keepalive.js';
 import { boundedSize } from './fit.js';
+import { attachTextInput } from './textinput.js';
 
 function meta(name) {
   const el = document.querySelector(`meta[name="${name}"]`);
@@ -107,6 +108,9 @@ term.loadAddon(new Unicode11Addon());
 term.unicode.activeVersion = '11';
 term.open($('term'));
 srBox.checked = term.options.screenReaderMode;
+// Text from input events (a phone's keyboard, dictation), taken in order
+// and once, in screen-reader mode too (textinput.js).
+attachTextInput(term);
 // Tab belongs to the terminal; Ctrl+Shift+F is the way out (the page says
 // so next to the toolbar, and here for screen readers).
 if (term.textarea) term.textarea.setAttribute('aria-label', 'Terminal input. Ctrl+Shift+F moves to the toolbar.');
