@@ -333,6 +333,20 @@ async function v42Scenario() {
   await a.waitForSelector('#login:not([hidden])', { timeout: WAIT });
   ok(step);
 
+  // User IDs are case-sensitive; a phone's keyboard capitalizes the
+  // first letter of a text field unless told not to (Chrome's and
+  // Safari's default), and corrects words it does not know: "alice"
+  // would go to the gateway as "Alice", a failed login.
+  step = 'a phone keyboard neither capitalizes nor corrects the user ID';
+  const userField = await a.evaluate(() => {
+    const u = document.getElementById('user');
+    return { autocapitalize: u.autocapitalize, spellcheck: u.spellcheck, autocorrect: u.getAttribute('autocorrect') };
+  });
+  if (userField.autocapitalize !== 'none' || userField.spellcheck || userField.autocorrect !== 'off') {
+    throw new Error(`user ID field ${JSON.stringify(userField)}, want autocapitalize none, no spellcheck, autocorrect off`);
+  }
+  ok(step);
+
   const call = async (p, pw) => {
     await p.fill('#user', user);
     await p.fill('#password', pw);
