@@ -178,6 +178,18 @@ func (d *daemon) stallHook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := d.signal(sig); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if sig == stallSignals["stop"] {
+		// The stop takes effect a moment after kill(2) returns: keys the
+		// script types next must find the daemon stopped (phone trial:
+		// two of nine were echoed first, and the page named seven).
+		d.mu.Lock()
+		pid := d.cmd.Process.Pid
+		d.mu.Unlock()
+		if err := waitStopped(r.Context(), pid); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
 	}
 }
 

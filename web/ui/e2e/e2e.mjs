@@ -120,10 +120,13 @@ async function stallSignal(sig) {
 }
 
 // breakStep runs a sleep whose SIGINT trap prints a marker and presses
-// Break: the gateway must pass the break to the pty as an interrupt.
+// Break: the gateway must pass the break to the pty as an interrupt. The
+// marker comes from the process that becomes the sleep (exec), so the
+// break cannot fall between the two (it did in 1 of 4 runs, with the
+// shell between an echo and the sleep).
 async function breakStep(page, mode) {
   if (await page.isHidden('#break') || await page.isDisabled('#break')) throw new Error(`no Break button during the ${mode} session`);
-  await typeLine(page, "trap 'echo got-break-$((6*7))' INT; echo sleeping-now; sleep 60; trap - INT");
+  await typeLine(page, "trap 'echo got-break-$((6*7))' INT; sh -c 'echo sleeping-now; exec sleep 60'; trap - INT");
   await waitScreen(page, (s) => s.split('\n').some((l) => l.trim() === 'sleeping-now'), 'the sleep to start');
   await page.click('#break');
   await waitText(page, 'got-break-42');
