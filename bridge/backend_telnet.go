@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
@@ -34,10 +35,29 @@ func (b *telnetBackend) Connect(ctx context.Context, s Session) (BackendConn, er
 	if term == "" {
 		term = b.term
 	}
+	return newTelnetConn(c, term, s), nil
+}
+
+// telnetBackendLinger bounds the close of a telnet backend's connection
+// (tcp.Options.Linger): flushing what the gateway queued for it and
+// waiting for its FIN. By then the session is over: the backend was
+// given backendLinger after the caller hung up, or the gateway ends the
+// call (operator, idle or session limit, drain), and a raw tcp backend
+// is closed at once. With the line's default (tcp.DefaultLinger, 5 s),
+// a telnet backend that never closed its side held every such ending
+// 5 s more: the caller heard "NO CARRIER (the operator ended the call)"
+// 5.0 s after `gateway hangup` instead of at once, and a caller's
+// hang-up ended the call 7 s later instead of backendLinger (leak
+// review). A live telnetd answers the FIN within a round trip.
+const telnetBackendLinger = 250 * time.Millisecond
+
+// newTelnetConn is the client side of a telnet session with a backend
+// over c, announcing term, s's window and s's line rate.
+func newTelnetConn(c net.Conn, term string, s Session) *telnetConn {
 	// The line's rate as the terminal's speed (TSPEED): telnetd gives it
 	// to its pty, where curses programs pad for it (BBS trial).
-	ln := tcp.NewLine(c, false, tcp.Options{Telnet: true, TermType: term, Window: s.Window, TermSpeed: s.LineRate})
-	return &telnetConn{Line: ln}, nil
+	ln := tcp.NewLine(c, false, tcp.Options{Telnet: true, TermType: term, Window: s.Window, TermSpeed: s.LineRate, Linger: telnetBackendLinger})
+	return &telnetConn{Line: ln}
 }
 
 type telnetConn struct {

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dialgate/dialgate/internal/config"
@@ -261,4 +263,52 @@ func TestTelnetBackendTermSpeed(t *testing.T) {
 		}
 		conn.Close()
 	}
+}
+
+// halfPipe is one end of a net.Pipe with the half-close a TCP connection
+// has (tcp.Line's Close uses it, then waits for the peer's FIN): writes
+// after CloseWrite fail, reads go on.
+type halfPipe struct {
+	net.Conn
+	wclosed atomic.Bool
+}
+
+func (h *halfPipe) Write(p []byte) (int, error) {
+	if h.wclosed.Load() {
+		return 0, net.ErrClosed
+	}
+	return h.Conn.Write(p)
+}
+
+func (h *halfPipe) CloseWrite() error {
+	h.wclosed.Store(true)
+	return nil
+}
+
+// TestTelnetBackendCloseBounded: closing a telnet backend that reads
+// but never closes its side (a hung BBS) waits telnetBackendLinger for
+// its FIN, not tcp.DefaultLinger: the close holds up every ending of a
+// session (the caller hears an operator's hang-up, the idle timeout, the
+// drain only after it). Regression: 5 s, and a caller's hang-up ended
+// the call backendLinger + 5 s later.
+func TestTelnetBackendCloseBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ours, theirs := net.Pipe()
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			_, _ = io.Copy(io.Discard, theirs) // reads everything, never closes
+		}()
+		be := newTelnetConn(&halfPipe{Conn: ours}, "vt100", Session{})
+		start := time.Now()
+		if err := be.Close(); err != nil {
+			t.Logf("close: %v", err)
+		}
+		// The bubble's clock: exact.
+		if d := time.Since(start); d != telnetBackendLinger {
+			t.Errorf("close took %v, want %v", d, telnetBackendLinger)
+		}
+		theirs.Close()
+		<-read
+	})
 }
