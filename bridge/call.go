@@ -388,7 +388,8 @@ type hanger interface{ Hangup() }
 // blocked on it: a V.42 link has no write deadline, its Write waits while
 // a window's worth is queued and the caller's receiver stays busy, and
 // releasing it at once (DISC, which a busy receiver still takes) ends that
-// wait; any other stream's wait ends by hanging up the line under it.
+// wait; any other stream's wait ends by hanging up the line under it,
+// within cutOffLinger.
 func (c *call) cutOff() {
 	w, _, _ := c.stream()
 	if h, ok := w.(hanger); ok {
@@ -401,8 +402,21 @@ func (c *call) cutOff() {
 		h.Hangup()
 		return
 	}
+	if l, ok := c.line.(lingerSetter); ok {
+		l.SetLinger(cutOffLinger)
+	}
 	_ = c.line.Close()
 }
+
+// cutOffLinger bounds the close of a line cut off (cutOff): the caller
+// has taken nothing for callerWriteGrace, or for its last words' time,
+// so neither the write in progress nor the caller's FIN is worth the
+// line's own linger (5 s on TCP and WebSocket lines). With it, a caller
+// that stopped reading held its line slot 7 s after an operator's
+// hang-up, the idle timeout or the drain's deadline, not the 2 s
+// documented (leak review: `gateway hangup` of a caller with a full
+// window, 7.12 s until the call ended).
+const cutOffLinger = 100 * time.Millisecond
 
 // hangup tells the caller msg (if any) and hangs up; only the first call
 // has an effect.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dialgate/dialgate/internal/store"
 	"github.com/dialgate/dialgate/internal/testutil"
+	"github.com/dialgate/dialgate/transport"
 )
 
 // stallBackend's Connect reports that it was entered and then waits for
@@ -136,5 +137,37 @@ func TestDrainEndsLogins(t *testing.T) {
 	<-done
 	if r := records(t, st); len(r) != 1 || r[0].Result != store.ResultShutdown || r[0].Reason != "gateway shut down during login" {
 		t.Fatalf("records: %+v", r)
+	}
+}
+
+// boundLine records what a cut-off does to the line: the close bound it
+// sets, and when it closes.
+type boundLine struct {
+	transport.Line
+	linger   time.Duration
+	closedAt time.Duration // the linger in force at Close; -1 before Close
+}
+
+func (l *boundLine) SetLinger(d time.Duration) { l.linger = d }
+
+func (l *boundLine) Close() error {
+	l.closedAt = l.linger
+	return nil
+}
+
+// TestCutOffCallerNotReading: cutting off a caller that takes nothing
+// (its TCP window full) closes its line with cutOffLinger as the bound,
+// not the line's own linger: that bound is what the write blocked on
+// the caller, and then the wait for the caller's FIN, get, and the call
+// and its line slot wait for them after an operator's hang-up, the idle
+// timeout or the drain's deadline. Regression: the line's tcp or ws
+// default (5 s) applied, and `gateway hangup` of a caller with a full
+// window ended the call 7.1 s later, not callerWriteGrace (2 s).
+func TestCutOffCallerNotReading(t *testing.T) {
+	line := &boundLine{closedAt: -1}
+	c := &call{line: line, w: line}
+	c.cutOff()
+	if line.closedAt != cutOffLinger {
+		t.Errorf("line closed with linger %v, want %v (0: the line's own)", line.closedAt, cutOffLinger)
 	}
 }
