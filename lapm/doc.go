@@ -137,8 +137,9 @@
 // acted on resends nothing: a peer repeats its REJ only after its T401);
 // a peer busy for ever (RNR) is
 // polled every T401 and is not sent I frames; Close gives up draining to
-// it after N400 x T401 and releases the link, and Hangup releases it at
-// once (DISC, which a busy receiver still takes). Our own busy condition is
+// it after N400 x T401 without an acknowledgement and releases the link,
+// and Hangup releases it at once (DISC, which a busy receiver still
+// takes). Our own busy condition is
 // sent as RNR at once, not left to the N(R) of our next I frame, which
 // would open the peer's window instead (§8.4.7).
 //

@@ -1887,9 +1887,11 @@ func (l *Link) unwrite(rest []rxPayload) {
 
 // Close releases the link: in the data phase, after everything written is
 // acknowledged, DISC/UA (V.42 §8.7), bounded by T401 x N400 for each
-// step; then it hangs up the line and waits for the link's goroutines. It
-// returns an error wrapping ErrLinkFailure if the release went unanswered,
-// and nil otherwise (also when the link had already ended).
+// step (the drain's bound runs from the last acknowledgement of
+// something new, so a slow line that is moving drains); then it hangs up
+// the line and waits for the link's goroutines. It returns an error
+// wrapping ErrLinkFailure if the release went unanswered, and nil
+// otherwise (also when the link had already ended).
 func (l *Link) Close() error {
 	err := l.do(func(now time.Time) error {
 		// What Write queued before Close is sent before the release;
@@ -1943,7 +1945,8 @@ func (l *Link) wipeTransform() {
 // takes data (its receiver busy, or too slow for the last words to reach
 // it in time): DISC goes out at once (V.42 §8.7), what is queued or not yet
 // acknowledged is dropped, and a Write waiting for room returns ErrClosed.
-// Close, which would first wait up to N400 x T401 for the queue to drain,
+// Close, which would first wait for the queue to drain (until N400 x T401
+// pass without an acknowledgement),
 // then waits for the peer's UA (at most N400 x T401 as well) and hangs up
 // the line; so does the link on its own.
 func (l *Link) Hangup() {

@@ -570,7 +570,8 @@ func (m *machine) close(now time.Time) {
 	m.closeAsked = true
 	if m.st == stateConnected && (len(m.txq) > 0 || m.vs != m.va) {
 		// Drained in flush; a peer that stays busy cannot hold the
-		// release up for longer than N400 x T401.
+		// release up for longer than N400 x T401 (restarted by each
+		// acknowledgement that moves V(A), ackedNew).
 		m.closeBy = now.Add(time.Duration(m.cfg.n400) * m.t401())
 		return
 	}

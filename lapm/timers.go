@@ -126,7 +126,11 @@ func (m *machine) noteRecovery() { m.recoveries++ }
 // alive and the line moving, only slow: our poll waits behind the frames
 // we queued before it. The poll count starts again and T401 restarts, so
 // a line drains its queue, however deep, before the link gives up; a peer
-// that acknowledges nothing for N400 x T401 still fails it.
+// that acknowledges nothing for N400 x T401 still fails it. For the same
+// reason the release's drain (close) gives up N400 x T401 after the last
+// acknowledgement that moved V(A), not after Close: the queue of a slow
+// noisy line can take longer than that to drain, and what was dropped
+// then reached the peer as a stream cut short before an orderly DISC.
 func (m *machine) ackedNew(now time.Time, n int) {
 	if e := m.unacked[n-1]; e.recoveries == m.recoveries {
 		m.rtt.sample(now.Sub(e.sent))
@@ -134,6 +138,9 @@ func (m *machine) ackedNew(now time.Time, n int) {
 	if m.timerRecovery {
 		m.retry = 0
 		m.t401Start(now)
+	}
+	if m.closeAsked && !m.closeBy.IsZero() {
+		m.closeBy = now.Add(time.Duration(m.cfg.n400) * m.t401())
 	}
 }
 
