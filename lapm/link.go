@@ -45,7 +45,9 @@ type Config struct {
 	Role   Role
 	Params LinkParams // what we offer in parameter negotiation
 	// T401 is the acknowledgement timer; 0 means T401ForRate(LineRate,...)
-	// (DefaultT401 when the line rate is unknown).
+	// of the negotiated N401 and k (of the V.42 defaults, 128 and 15,
+	// until the negotiation ends), DefaultT401 when the line rate is
+	// unknown.
 	T401 time.Duration
 	// T402 is how long an acknowledgement may wait for an I frame to carry
 	// it (at most T401/4); 0 means DefaultT402, negative acknowledges
@@ -202,6 +204,12 @@ type Link struct {
 	rxReady     bool // deliver queued payloads: step wakes Read
 	wantEst     bool
 	offerInfo   []byte
+
+	// T401 is T401ForRate's (Config.T401 0 on a line of known rate),
+	// derived again from the negotiated parameters; t402Asked is T402
+	// before its bound T401/4.
+	t401FromRate bool
+	t402Asked    time.Duration
 }
 
 type rxBatch struct {
@@ -320,7 +328,10 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 	}
 	t401 := cfg.T401
 	if t401 <= 0 {
-		t401 = T401ForRate(cfg.LineRate, max(cfg.Params.N401, 128), max(cfg.Params.K, 15))
+		// Until the negotiation the V.42 defaults are in force (N401
+		// 128, k 15); agree derives T401 again from its result.
+		t401 = T401ForRate(cfg.LineRate, DefaultN401, DefaultK)
+		l.t401FromRate = cfg.LineRate > 0
 	}
 	t403 := cfg.T403
 	if t403 == 0 {
@@ -332,6 +343,7 @@ func newLink(line io.ReadWriteCloser, cfg Config) *Link {
 	if t402 == 0 {
 		t402 = DefaultT402
 	}
+	l.t402Asked = max(t402, 0)
 	t402 = min(max(t402, 0), t401/4)
 	l.cfg.T401, l.cfg.T402, l.cfg.T403 = t401, t402, t403
 	l.m = newMachine(machineConfig{role: cfg.Role, t401: t401, t402: t402, t403: t403, n400: cfg.N400, lineRate: cfg.LineRate, logf: l.logf, xidMatch: xidResponseMatches})
@@ -1155,6 +1167,16 @@ func (l *Link) openWrites() {
 // agree installs the negotiated parameters and wakes Open.
 func (l *Link) agree(n Negotiated, transcript []byte) {
 	l.negotiating = false
+	if l.t401FromRate {
+		// T401 covers a window each way of the frames agreed on, not
+		// of those offered: a station offering N401 4096 and k 127 at
+		// 28,800 bit/s took 148 s for T401 after agreeing on 128 and
+		// 15 with a V.42 modem, and each recovery that waits for T401
+		// (a lost REJ, the last frame of a burst) stalled the link
+		// that long (spandsp interop, answerer on a noisy line).
+		t401 := T401ForRate(l.cfg.LineRate, max(n.N401Tx, n.N401Rx), max(n.KTx, n.KRx))
+		l.m.setTimers(t401, min(l.t402Asked, t401/4))
+	}
 	l.m.paramsAgreed(linkParams{n401Tx: n.N401Tx, n401Rx: n.N401Rx, kTx: n.KTx, kRx: n.KRx, srej: n.SREJ})
 	l.mu.Lock()
 	l.neg = n
@@ -1313,7 +1335,7 @@ func (l *Link) finish(lineDown bool) {
 	if !lineDown {
 		// Let the last frames (UA, DM, DISC) go out, but do not wait
 		// longer than T401 for a peer that stopped reading.
-		t := time.NewTimer(l.cfg.T401)
+		t := time.NewTimer(l.m.cfg.t401)
 	drain:
 		for {
 			l.omu.Lock()

@@ -1163,3 +1163,28 @@ func closeDrainsSlowLine(t *testing.T, seed int64) {
 		t.Errorf("the peer read %d octets before io.EOF, want the %d written", len(b), len(data))
 	}
 }
+
+// TestLinkT401FromNegotiatedParams: on a line of known rate T401 covers
+// the window agreed on, not the one offered. An offer of N401 4096 and
+// k 127 at 28,800 bit/s gave T401 148 s although the peer (a V.42 modem,
+// spandsp) agreed only to 128 and 15: every recovery that waits for
+// T401 stalled the link for minutes, and a dead line took 27 minutes to
+// fail.
+func TestLinkT401FromNegotiatedParams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := linesim.NewPair(linesim.Config{Seed: 1})
+		ca := Config{LineRate: 28800, Params: LinkParams{N401: 4096, K: 127, FCS32: true}}
+		cb := Config{LineRate: 28800, Params: LinkParams{N401: 128, K: 15}}
+		la, lb := openPair(t, ctx, a, b, ca, cb)
+		defer lb.Close()
+		defer la.Close()
+		want := T401ForRate(28800, 128, 15)
+		for i, l := range []*Link{la, lb} {
+			if got := l.Stats().T401; got != want {
+				t.Errorf("link %d: T401 %v after agreeing on %+v, want %v", i, got, l.Negotiated(), want)
+			}
+		}
+		establishPair(t, ctx, la, lb)
+	})
+}

@@ -461,6 +461,12 @@ func (m *machine) respondXID(info []byte) error {
 }
 
 // paramsAgreed marks the end of parameter negotiation.
+// setTimers replaces T401 and T402 (the link derives them again from the
+// negotiated parameters).
+func (m *machine) setTimers(t401, t402 time.Duration) {
+	m.cfg.t401, m.cfg.t402 = t401, t402
+}
+
 func (m *machine) paramsAgreed(p linkParams) {
 	m.setParams(p)
 	if m.st == stateNegotiating {
