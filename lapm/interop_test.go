@@ -127,6 +127,9 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 	}
 	var stdout, stderr lockedBuffer
 	cmd := exec.CommandContext(ctx, bin, peerRole, host, port, strconv.Itoa(n))
+	if v := os.Getenv("DIALGATE_INTEROP_PEER"); v != "" {
+		cmd.Env = append(os.Environ(), "PEER_PARAMS="+v)
+	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -161,7 +164,7 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 			conn = &traceConn{Conn: conn, t: t, start: traceStart, side: "ours", all: trace == "2"}
 		}
 	}
-	cfg := Config{Role: ours, LineRate: 28800, Logger: tlog{t}}
+	cfg := Config{Role: ours, LineRate: 28800, Logger: tlog{t}, Params: interopParams(t)}
 	if v := os.Getenv("DIALGATE_INTEROP_T402"); v != "" {
 		// e.g. "100ms", or "-1ns" for immediate acknowledgements.
 		d, err := time.ParseDuration(v)
@@ -178,7 +181,17 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 		l.Close()
 		t.Fatalf("establish: %v\npeer: %s", err, stderr.String())
 	}
-	t.Logf("negotiated with spandsp: %+v", l.Negotiated())
+	neg := l.Negotiated()
+	t.Logf("negotiated with spandsp: %+v", neg)
+	peerN401, peerK := 128, 15
+	if v := os.Getenv("DIALGATE_INTEROP_PEER"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d", &peerN401, &peerK); err != nil {
+			t.Fatalf("DIALGATE_INTEROP_PEER=%q: %v", v, err)
+		}
+	}
+	if neg.N401Tx > peerN401 || neg.KTx > peerK || neg.SREJ || neg.FCS != FCS16 {
+		t.Errorf("negotiated %+v; spandsp uses N401 %d, k %d, FCS-16, no SREJ", neg, peerN401, peerK)
+	}
 	start := time.Now()
 	werr := make(chan error, 1)
 	go func() {
@@ -204,12 +217,35 @@ func interopRun(t *testing.T, bin string, ours Role, n int, noisy bool) {
 	waited = true
 	st := l.Stats()
 	t.Logf("%d octets each way in %v; stats %+v", n, time.Since(start), st)
-	if noisy && (st.FCSErrors == 0 || st.Retransmitted == 0 || st.REJSent == 0) {
+	// With k 1 (DIALGATE_INTEROP_PARAMS) no frame arrives out of
+	// sequence, so no REJ is sent.
+	if noisy && (st.FCSErrors == 0 || st.Retransmitted == 0 || (st.REJSent == 0 && neg.KRx > 1)) {
 		t.Errorf("noisy line did not exercise recovery both ways: %+v", st)
 	}
 	if err != nil || !strings.Contains(stdout.String(), fmt.Sprintf("RX %d OK", n)) {
 		t.Fatalf("spandsp peer: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
+}
+
+// interopParams is what we offer spandsp: the V.42 defaults, or
+// DIALGATE_INTEROP_PARAMS="N401,k,fcs32,srej" (e.g. "4096,127,1,1") to
+// try the edges. spandsp 0.0.6 answers with its own configuration (N401
+// 128, k 15, neither option; DIALGATE_INTEROP_PEER="N401,k" changes it,
+// at most 128 and 15) and uses that configuration in the data phase
+// whatever the negotiation said (reset_lapm), so the test checks that
+// what we agreed matches it.
+func interopParams(t *testing.T) LinkParams {
+	v := os.Getenv("DIALGATE_INTEROP_PARAMS")
+	if v == "" {
+		return LinkParams{}
+	}
+	var p LinkParams
+	var fcs32, srej int
+	if _, err := fmt.Sscanf(v, "%d,%d,%d,%d", &p.N401, &p.K, &fcs32, &srej); err != nil {
+		t.Fatalf("DIALGATE_INTEROP_PARAMS=%q: %v", v, err)
+	}
+	p.FCS32, p.SREJ = fcs32 != 0, srej != 0
+	return p
 }
 
 // traceConn logs the frames crossing the line with a timestamp

@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #include <spandsp.h>
+#include <spandsp/private/logging.h>
+#include <spandsp/private/hdlc.h>
+#include <spandsp/private/v42.h>
 
 /* xorshift32: the same generator as the Go test's genStream. */
 struct gen {
@@ -129,6 +132,20 @@ int main(int argc, char **argv)
         return 2;
     }
     v42_set_status_callback(v42, status, NULL);
+    /* PEER_PARAMS="N401,k" changes spandsp's LAPM configuration (at most
+       128 and 15, the sizes of its buffers). */
+    const char *pp = getenv("PEER_PARAMS");
+    if (pp != NULL) {
+        int n401, k;
+        if (sscanf(pp, "%d,%d", &n401, &k) != 2 || n401 < 1 || n401 > V42_MAX_N_401 || k < 1 || k > V42_MAX_WINDOW_SIZE_K) {
+            fprintf(stderr, "peer: bad PEER_PARAMS %s\n", pp);
+            return 2;
+        }
+        v42->config.v42_tx_n401 = v42->config.v42_rx_n401 = n401;
+        v42->config.v42_tx_window_size_k = v42->config.v42_rx_window_size_k = k;
+        v42->lapm.tx_n401 = v42->lapm.rx_n401 = n401;
+        v42->lapm.tx_window_size_k = v42->lapm.rx_window_size_k = k;
+    }
     v42_restart(v42);
 
     const double tick = 0.010;   /* 10 ms */
