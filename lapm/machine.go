@@ -460,13 +460,13 @@ func (m *machine) respondXID(info []byte) error {
 	return nil
 }
 
-// paramsAgreed marks the end of parameter negotiation.
 // setTimers replaces T401 and T402 (the link derives them again from the
 // negotiated parameters).
 func (m *machine) setTimers(t401, t402 time.Duration) {
 	m.cfg.t401, m.cfg.t402 = t401, t402
 }
 
+// paramsAgreed marks the end of parameter negotiation.
 func (m *machine) paramsAgreed(p linkParams) {
 	m.setParams(p)
 	if m.st == stateNegotiating {
