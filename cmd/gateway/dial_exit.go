@@ -62,6 +62,10 @@ var (
 	// errAccountBusy: the gateway refused a login of an account that has
 	// as many calls in progress as it allows (lines.per_user).
 	errAccountBusy = fmt.Errorf("%w: the account is already logged in as many times as allowed", errBusy)
+	// errCallbackNotNow: REJECT callback-unavailable to a call that
+	// offered to take the callback (--answer): the gateway cannot place
+	// it now.
+	errCallbackNotNow = errors.New("the gateway cannot place this account's callback now")
 )
 
 // accountBusy is the gateway's word for errAccountBusy (bridge/call.go),
@@ -241,6 +245,9 @@ func httpStatusLine(head []byte) (string, bool) {
 // busy gateway) a sentence saying what happened and what to do, else the
 // error as it is.
 func dialMessage(err error) string {
+	if errors.Is(err, errCallbackNotNow) {
+		return "no carrier: the gateway cannot place this account's callback now: another account's callback to the same address is pending, or too many are, or it has no callback service; try again later"
+	}
 	if r, ok := auth.RejectReason(err); ok {
 		switch r {
 		case auth.ReasonDenied:

@@ -138,6 +138,7 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 	})
 	if err != nil {
 		link.Close()
+		reason, rejected := auth.RejectReason(err)
 		switch {
 		case credErr != nil:
 			return credErr
@@ -153,6 +154,9 @@ func (c *caller) v42Call(ctx context.Context, line transport.Line) error {
 			// The link failed under the handshake (an XID unanswered
 			// after N400 tries, the line lost): Access Security failed.
 			return fmt.Errorf("%w: Access Security: %w", errProtocol, err)
+		case rejected && reason == auth.ReasonCallbackUnavailable && c.listener != nil:
+			// This call offered to take the callback (--answer).
+			return fmt.Errorf("%w: %w", errCallbackNotNow, err)
 		}
 		return err
 	}

@@ -150,13 +150,16 @@ func withTestLAPM(t *testing.T) {
 
 // v42Gateway is a fake gateway: V.42 detection as answerer, testLink,
 // Access Security as answerer, then an echo of the sealed data. verify
-// decides logins; callback, if set, is run with the ticket after CONFIRM
-// announced a callback. initiated counts the INITIATEs received (before
-// the CHALLENGE is sent), verified the logins checked.
+// decides logins; schedule, if set, is its ScheduleCallback (an error
+// refuses the callback: REJECT callback-unavailable); callback, if set,
+// is run with the ticket after CONFIRM announced a callback. initiated
+// counts the INITIATEs received (before the CHALLENGE is sent), verified
+// the logins checked.
 type v42Gateway struct {
 	key       auth.HostKey
 	verify    func(user, pw string) (auth.User, error)
 	callback  func(t *testing.T, tk *auth.Ticket)
+	schedule  func(tk *auth.Ticket) error
 	ttl       time.Duration // the callback ticket's life (0: auth's default)
 	tamper    bool          // alter the sealed payloads it sends (testLink.tamper)
 	initiated atomic.Int32
@@ -182,8 +185,9 @@ func (g *v42Gateway) handle(t *testing.T, line *tcp.Line) {
 			g.verified.Add(1)
 			return g.verify(user, pw)
 		},
-		AllocateSession: func() (uint64, error) { return 1200, nil },
-		CallbackTTL:     g.ttl,
+		AllocateSession:  func() (uint64, error) { return 1200, nil },
+		ScheduleCallback: g.schedule,
+		CallbackTTL:      g.ttl,
 	})
 	if err != nil {
 		io.Copy(io.Discard, line)
@@ -553,6 +557,28 @@ func TestDialV42Callback(t *testing.T) {
 	}
 	if len(refused) != 1 || !strings.Contains(refused[0], "denied") {
 		t.Errorf("refusals %q, want the impostor's alone; stderr:\n%s", refused, r.stderr)
+	}
+}
+
+// TestDialV42CallbackNotPlaceable: a caller with --answer whose account's
+// callback the gateway cannot place now (another account's callback to the
+// same address is pending) hears that, exit 13, and is not told to dial
+// with the --answer it gave (callback trial: the same advice as for a
+// call without --answer).
+func TestDialV42CallbackNotPlaceable(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	g, answer := newV42CallbackGateway(t)
+	g.schedule = func(*auth.Ticket) error {
+		return errors.New("a callback to this address is already pending for another user")
+	}
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, addr)
+	code := r.wait(t)
+	msg := r.stderr.String()
+	if code != exitNoCarrier || !strings.Contains(msg, "cannot place this account's callback now") || strings.Contains(msg, "dial with --answer") {
+		t.Fatalf("exit %d; stderr:\n%s", code, msg)
 	}
 }
 
