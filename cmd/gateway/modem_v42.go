@@ -192,13 +192,19 @@ func (d *modemV42) Dial(ctx context.Context, t modem.Target) (modem.Call, error)
 		// A login typed in time here, after the gateway had hung up
 		// (its deadline passed, no REJECT): said as such. Asked before
 		// our own Close ends the line.
-		_, rejected := auth.RejectReason(err)
+		reason, rejected := auth.RejectReason(err)
 		var de *modem.DialError
 		gone := typed && !rejected && !errors.As(err, &de) && isClosed(watched.gone)
 		link.Close()
 		line.Close()
 		if gone {
 			return nil, dialErr(modem.ReasonNoCarrier, msgGatewayGone, err)
+		}
+		if rejected && reason == auth.ReasonCallbackUnavailable {
+			if !d.answering {
+				return nil, dialErr(modem.ReasonNoCarrier, "this account is called back: start the modem with --answer ADDR", err)
+			}
+			return nil, dialErr(modem.ReasonNoCarrier, "the gateway cannot place this account's callback now; try again later", err)
 		}
 		return nil, classifyAuth(err)
 	}
@@ -414,8 +420,6 @@ func classifyAuth(err error) error {
 			return dialErr(modem.ReasonBusy, msgLoginBusy, err)
 		case auth.ReasonDenied:
 			return dialErr(modem.ReasonNoCarrier, "access denied", err)
-		case auth.ReasonCallbackUnavailable:
-			return dialErr(modem.ReasonNoCarrier, "the gateway cannot call back", err)
 		case auth.ReasonTimeout:
 			return dialErr(modem.ReasonNoAnswer, "the gateway timed out", err)
 		}

@@ -299,3 +299,36 @@ func TestModemPlainSettingKeepsLogins(t *testing.T) {
 		t.Errorf("a plain phonebook entry: %v", err)
 	}
 }
+
+// TestModemCallbackUnavailableExplained: a modem without --answer that
+// calls an account with a callback address is told to start with
+// --answer (callback trial: it said "the gateway cannot call back", as
+// if the gateway were at fault); one with --answer whose callback the
+// gateway cannot place now is told that.
+func TestModemCallbackUnavailableExplained(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	for _, c := range []struct {
+		name   string
+		answer string
+		full   bool // the gateway cannot schedule the callback
+		want   string
+	}{
+		{"without --answer", "", false, "start the modem with --answer"},
+		{"with --answer", "telnet://127.0.0.1:1", true, "the gateway cannot place this account's callback now"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g, _ := newV42CallbackGateway(t)
+			if c.full {
+				g.schedule = func(*auth.Ticket) error { return errors.New("too many pending callbacks") }
+			}
+			gw := fakeGateway(t, true, g.handle)
+			d := newModemV42(modemFlags{baud: 2400, tofu: true, knownHosts: filepath.Join(t.TempDir(), "known_hosts"), timeout: 10 * time.Second, answer: c.answer}, zap.NewNop())
+			_, err := d.Dial(t.Context(), modem.Target{Address: gw, Mode: modem.ModeV42, User: "bob", Password: "pw"})
+			var de *modem.DialError
+			if !errors.As(err, &de) || de.Reason != modem.ReasonNoCarrier || !strings.Contains(de.Explain, c.want) {
+				t.Fatalf("Dial: %v, want NO CARRIER explained %q", err, c.want)
+			}
+		})
+	}
+}
