@@ -1239,9 +1239,10 @@ func (c *call) v42Failed(err error) {
 		c.end(store.ResultRefused, `Access Security offered on a listener with security = "off"`, "")
 	case rejectedFor(err, auth.ReasonCallbackUnavailable):
 		// An account with a callback address, and a caller that
-		// offered no callback (gateway dial without --answer): REJECT
-		// callback-unavailable, a policy refusal as for a text caller.
-		c.end(store.ResultRefused, "callback required, and the caller takes none (gateway dial without --answer)", "")
+		// offered no callback (gateway dial or gateway modem without
+		// --answer, the browser page): REJECT callback-unavailable, a
+		// policy refusal as for a text caller.
+		c.end(store.ResultRefused, "callback required, and the caller takes none (gateway dial or gateway modem without --answer, or the browser page)", "")
 	case errors.Is(err, ErrDenied):
 		// In the words of a denied text login; the "auth" log line
 		// before says why (wrong password, unknown user, ...), and so

@@ -722,7 +722,9 @@ func TestV42IdleCallerProcess(t *testing.T) {
 // callback address that offered no callback (gateway dial without
 // --answer) is refused with REJECT callback-unavailable, and the record
 // says refused, as for a text caller, not abandoned with the protocol's
-// words (callback trial).
+// words (callback trial). The reason names every caller that takes no
+// callback, not dial alone (second callback trial: a modem's refusal was
+// recorded as dial's).
 func TestV42CallbackUserCallerTakesNone(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	v := &fakeVerifier{users: map[string]string{"cb": "pw"}, accounts: map[string]Account{"cb": {Callback: "telnet://127.0.0.1:9"}}}
@@ -733,7 +735,8 @@ func TestV42CallbackUserCallerTakesNone(t *testing.T) {
 		t.Fatalf("login: %v, want REJECT callback-unavailable", err)
 	}
 	<-done
-	if recs := records(t, st); len(recs) != 1 || recs[0].Result != store.ResultRefused || !strings.Contains(recs[0].Reason, "callback required") {
+	if recs := records(t, st); len(recs) != 1 || recs[0].Result != store.ResultRefused || !strings.Contains(recs[0].Reason, "callback required") ||
+		!strings.Contains(recs[0].Reason, "gateway modem without --answer") {
 		t.Errorf("records: %+v", recs)
 	}
 }
