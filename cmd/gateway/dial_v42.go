@@ -418,6 +418,9 @@ func (c *caller) answerV42(ctx context.Context, line transport.Line, t *auth.Cal
 			return nil, err
 		}
 		if !isV42 {
+			if opensTelnet(left) {
+				return nil, fmt.Errorf("%w: the incoming call has no V.42: it opened with telnet negotiation, so it calls a telnet:// address: answer with --answer %s", errProtocol, withScheme(c.o.answer, "telnet"))
+			}
 			return nil, fmt.Errorf("%w: the incoming call has no V.42", errProtocol)
 		}
 		leftover = left
@@ -441,6 +444,23 @@ func (c *caller) answerV42(ctx context.Context, line transport.Line, t *auth.Cal
 		return nil, fmt.Errorf("%w: starting the data phase: %w (%w)", errProtocol, err, errTicketSpent)
 	}
 	return link, nil
+}
+
+// opensTelnet reports whether b, the first octets of an incoming call,
+// begin with a telnet option negotiation (IAC WILL, WONT, DO or DONT; RFC
+// 854): the gateway's callback to a telnet:// address opens so, and an
+// answer line without telnet (tcp://) takes those octets for a caller
+// without V.42.
+func opensTelnet(b []byte) bool {
+	return len(b) >= 2 && b[0] == 0xFF && b[1] >= 0xFB && b[1] <= 0xFE
+}
+
+// withScheme is the line address addr with its scheme replaced.
+func withScheme(addr, scheme string) string {
+	if _, rest, ok := strings.Cut(addr, "://"); ok {
+		return scheme + "://" + rest
+	}
+	return addr
 }
 
 // errTicketSpent marks an incoming call that failed after it proved the

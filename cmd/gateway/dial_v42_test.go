@@ -582,6 +582,39 @@ func TestDialV42CallbackNotPlaceable(t *testing.T) {
 	}
 }
 
+// TestDialV42CallbackTelnetOnTCPAnswer: a callback placed to a telnet://
+// address (the gateway opens the telnet negotiation) and answered by dial
+// on a tcp:// --answer line is refused saying what to answer with, not
+// only "the incoming call has no V.42" (callback trial: three refusals in
+// those words, then "no callback within 1m0s").
+func TestDialV42CallbackTelnetOnTCPAnswer(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	g, answer := newV42CallbackGateway(t)
+	hostPort := strings.TrimPrefix(answer, "telnet://")
+	placed := make(chan struct{})
+	g.callback = func(t *testing.T, tk *auth.Ticket) {
+		defer close(placed)
+		line, err := callbackd.DialLine(t.Context(), answer)
+		if err != nil {
+			t.Errorf("calling back: %v", err)
+			return
+		}
+		defer line.Close()
+		if _, err := testPlacer().Place(t.Context(), line, callbackd.Job{Session: tk.Session, User: tk.User.ID, Address: answer, Mode: callbackd.ModeV42, Ticket: tk}); err == nil {
+			t.Error("the callback was proved on a tcp:// answer line")
+		}
+	}
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu", "--answer-timeout", "1s",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", "tcp://"+hostPort, addr)
+	<-placed
+	r.wait(t)
+	if want := "answer with --answer telnet://" + hostPort; !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
+	}
+}
+
 // testPlacer places V.42 callbacks over the test LAPM (testLink).
 func testPlacer() callbackd.V42 {
 	return callbackd.V42{

@@ -468,6 +468,12 @@ func (d *modemV42) verify(ctx context.Context, line transport.Line) (modem.Call,
 		return nil, fmt.Errorf("modem: callback detection: %w", err)
 	}
 	if res != lapm.DetectLAPM {
+		if opensTelnet(leftover) {
+			// The gateway's callback to a telnet:// address, on a
+			// tcp:// answer line: said to the DTE, which refused it.
+			return nil, dialErr(modem.ReasonNoCarrier, "the call opened with telnet, not V.42: answer on a telnet:// address (--answer telnet://HOST:PORT)",
+				errors.New("modem: the incoming call has no V.42, a callback is expected"))
+		}
 		return nil, errors.New("modem: the incoming call has no V.42, a callback is expected")
 	}
 	link, err := lapmOpen(hctx, line, leftover, lapm.Answerer)

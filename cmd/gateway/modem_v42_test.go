@@ -332,3 +332,48 @@ func TestModemCallbackUnavailableExplained(t *testing.T) {
 		})
 	}
 }
+
+// TestModemCallbackTelnetOnTCPAnswer: with a V.42 callback pending, an
+// incoming call on a tcp:// answer line that opens with telnet
+// negotiation (the gateway's callback to a telnet:// address) is refused
+// telling the DTE to answer on a telnet:// address, not only "not the
+// expected callback".
+func TestModemCallbackTelnetOnTCPAnswer(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	g, _ := newV42CallbackGateway(t)
+	gw := fakeGateway(t, true, g.handle)
+	d := newModemV42(modemFlags{baud: 2400, tofu: true, knownHosts: filepath.Join(t.TempDir(), "known_hosts"), timeout: 10 * time.Second, answer: "tcp://127.0.0.1:0"}, zap.NewNop())
+	if _, err := d.Dial(t.Context(), modem.Target{Address: gw, Mode: modem.ModeV42, User: "bob", Password: "pw"}); err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	ln, err := transport.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialled := make(chan transport.Line, 1)
+	go func() {
+		line, err := callbackd.DialLine(t.Context(), withScheme(ln.Addr(), "telnet"))
+		if err != nil {
+			t.Errorf("calling: %v", err)
+			ln.Close() // ends the Accept below
+		}
+		dialled <- line
+	}()
+	line, err := ln.Accept(t.Context())
+	caller := <-dialled
+	if err != nil || caller == nil {
+		t.Fatalf("accept: %v", err)
+	}
+	defer line.Close()
+	defer caller.Close()
+	// The caller's side sends its detection pattern after the
+	// negotiation, as callbackd does.
+	go lapm.Detect(t.Context(), caller, lapm.Originator)
+	_, err = d.verify(t.Context(), line)
+	var de *modem.DialError
+	if !errors.As(err, &de) || de.Reason != modem.ReasonNoCarrier || !strings.Contains(de.Explain, "answer on a telnet:// address") {
+		t.Fatalf("verify: %v, want NO CARRIER explained to answer on a telnet:// address", err)
+	}
+}
