@@ -207,6 +207,11 @@ type Line struct {
 	wclosed bool       // CloseWrite or Close has sent FIN
 	wbuf    []byte     // control output buffer (small), under writeMu
 
+	// dlMu orders the deadlines callers set against Close: once closed
+	// is set (under dlMu), the hang-up owns the connection's deadlines
+	// (its linger bound) and SetReadDeadline/SetWriteDeadline refuse.
+	dlMu sync.Mutex
+
 	tmu      sync.Mutex // guards tn and flushing
 	tn       *telnet    // nil on raw lines
 	flushing bool       // a control flusher goroutine runs
@@ -983,11 +988,28 @@ func (l *Line) WindowChanges() <-chan transport.WindowSize { return l.winCh }
 // Silent while functions set by SetControlFuncs receive them.
 func (l *Line) Events() <-chan transport.Event { return l.evCh }
 
-// SetReadDeadline has net.Conn semantics.
-func (l *Line) SetReadDeadline(t time.Time) error { return l.conn.SetReadDeadline(t) }
+// SetReadDeadline has net.Conn semantics. Once Close has begun it
+// changes nothing and returns an error wrapping transport.ErrHungUp:
+// Close's wait for the peer keeps its linger bound (a reader that clears
+// its deadline as the hang-up wakes it must not make Close wait for ever).
+func (l *Line) SetReadDeadline(t time.Time) error {
+	return l.setDeadline("read deadline", t, l.conn.SetReadDeadline)
+}
 
-// SetWriteDeadline has net.Conn semantics.
-func (l *Line) SetWriteDeadline(t time.Time) error { return l.conn.SetWriteDeadline(t) }
+// SetWriteDeadline has net.Conn semantics; after Close has begun, as
+// SetReadDeadline.
+func (l *Line) SetWriteDeadline(t time.Time) error {
+	return l.setDeadline("write deadline", t, l.conn.SetWriteDeadline)
+}
+
+func (l *Line) setDeadline(what string, t time.Time, set func(time.Time) error) error {
+	l.dlMu.Lock()
+	defer l.dlMu.Unlock()
+	if l.closed.Load() {
+		return fmt.Errorf("tcp: %s: %w", what, transport.ErrHungUp)
+	}
+	return set(t)
+}
 
 // CloseWrite half-closes the line: pending output is flushed, the peer
 // reads EOF, and Read keeps working until the peer closes too. Later
@@ -1052,7 +1074,9 @@ func (l *Line) hangUp() error {
 	deadline := time.Now().Add(linger)
 	// Under tmu, so that no control flusher starts after wg.Wait below.
 	l.tmu.Lock()
+	l.dlMu.Lock()
 	l.closed.Store(true)
+	l.dlMu.Unlock()
 	l.tmu.Unlock()
 	// A Read in progress returns at once; what arrives after hang-up is
 	// not wanted. A Write in progress gets until the deadline to finish.

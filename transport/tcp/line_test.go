@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -607,6 +608,36 @@ func TestCloseLingerBounded(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // let the buffers fill (not an assertion)
 	srv.Close()
 	peer.Close()
+}
+
+// TestCloseLingerKeepsItsDeadline: a read deadline set on the line while
+// Close waits for the peer (a reader that wakes as the line hangs up and
+// clears its own deadline on the way out, as lapm.Detect does) does not
+// undo the linger bound. Regression (callback trial): SIGTERM while a
+// callback's detection ran against a party that never closed left
+// Close, and the gateway's stop, waiting for ever.
+func TestCloseLingerKeepsItsDeadline(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	srv, peer := rawPeer(t, Options{Linger: 100 * time.Millisecond})
+	_ = peer // never reads, never closes
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Close()
+	}()
+	hang := time.After(10 * time.Second) // a hang, not a timing bound
+	for {
+		select {
+		case <-done:
+			return
+		case <-hang:
+			t.Fatal("Close did not return: a read deadline cleared during the hang-up made it wait for the peer for ever")
+		default:
+			_ = srv.SetReadDeadline(time.Time{})
+			_ = srv.SetWriteDeadline(time.Time{})
+			runtime.Gosched()
+		}
+	}
 }
 
 // TestHangUpLogSaysWhatHappened: the hang-up log line tells a peer that
