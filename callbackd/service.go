@@ -726,6 +726,14 @@ func (s *Service) acquire(ctx context.Context, deadline time.Time) error {
 	}
 }
 
+// UnprovedLinger bounds the hang-up of a callback's line whose answering
+// party has not proved the callback (where the line lets it be set, as
+// tcp.Line does): how long it waits for that party to close its side,
+// as for a refused caller (bridge). A party that answers, fails the proof
+// and never closes would otherwise hold the line, and a stop, for the
+// line's full linger (TCP: 5 s).
+const UnprovedLinger = time.Second
+
 // attempt dials once and runs the proof; the end of ctx (the job's) cuts
 // both.
 func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Session, Result, error) {
@@ -749,6 +757,10 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 		return Session{}, DialFailed, fmt.Errorf("callbackd: dialling %s: %w", job.Address, err)
 	}
 
+	lingerer, _ := line.(interface{ SetLinger(time.Duration) })
+	if lingerer != nil {
+		lingerer.SetLinger(UnprovedLinger)
+	}
 	left = deadline.Sub(s.clock.Now())
 	pctx, cancel := s.withTimeout(ctx, min(s.cfg.HandshakeTimeout, left))
 	defer cancel()
@@ -764,6 +776,9 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 		conn.Close()
 	}
 	if err == nil {
+		if lingerer != nil {
+			lingerer.SetLinger(0) // proved: the line's own linger
+		}
 		return Session{Conn: conn, Line: line}, Connected, nil
 	}
 	line.Close()

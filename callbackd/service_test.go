@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -668,4 +669,85 @@ func TestShutdownRecordCountsDials(t *testing.T) {
 			t.Errorf("shutdown record %+v", last)
 		}
 	})
+}
+
+// lingerLine records the SetLinger calls on a line.
+type lingerLine struct {
+	transport.Line
+	mu  sync.Mutex
+	set []time.Duration
+}
+
+func (l *lingerLine) SetLinger(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.set = append(l.set, d)
+}
+
+func (l *lingerLine) settings() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Duration(nil), l.set...)
+}
+
+// TestUnprovedLineShortLinger: until the party that answered proves the
+// callback, its line is hung up with UnprovedLinger, as a refused caller's
+// is, not the line's full linger; a proved one goes back to the line's
+// own (callback trial: a silent party that never closed held each
+// attempt, and SIGTERM, 5 s past handshake_timeout).
+func TestUnprovedLineShortLinger(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	for _, proved := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			net := linesim.NewNetwork()
+			l, err := net.Listen("carol")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			var dialled *lingerLine
+			hand := newHandoffs()
+			cfg := testPolicy
+			cfg.Attempts = 1
+			svc, err := New(Options{
+				Config: cfg, Handoff: hand.fn, Recorder: &records{},
+				Dial: func(ctx context.Context, a string) (transport.Line, error) {
+					line, err := net.Dial(ctx, a)
+					if err != nil {
+						return nil, err
+					}
+					dialled = &lingerLine{Line: line}
+					return dialled, nil
+				},
+				Place: PlacerFunc(func(ctx context.Context, line transport.Line, job Job) (io.ReadWriteCloser, error) {
+					if !proved {
+						return nil, errors.New("no proof")
+					}
+					return line, nil
+				}),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Close()
+			svc.Schedule(textJob(9, "carol"))
+			peer, err := l.Accept(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			if proved {
+				h := <-hand.ch
+				h.s.Conn.Close()
+			}
+			synctest.Wait()
+			want := []time.Duration{UnprovedLinger}
+			if proved {
+				want = append(want, 0)
+			}
+			if got := dialled.settings(); !slices.Equal(got, want) {
+				t.Errorf("proved=%v: SetLinger calls %v, want %v", proved, got, want)
+			}
+		})
+	}
 }
