@@ -461,7 +461,12 @@ func (c *call) hangup(msg string) {
 			}
 		}
 		_, closer, _ := c.stream()
-		_ = closer()
+		if err := closer(); errors.Is(err, lapm.ErrUnconfirmed) {
+			// The caller's link acknowledged nothing through the
+			// release (busy): the caller hears an orderly hang-up, so
+			// the log says it.
+			c.log.Warn("the caller acknowledged nothing while its link was released: the end of the session's output may not have reached it", zap.Error(err))
+		}
 		_ = c.line.Close()
 	})
 }

@@ -1912,8 +1912,10 @@ func (l *Link) unwrite(rest []rxPayload) {
 // step (the drain's bound runs from the last acknowledgement of
 // something new, so a slow line that is moving drains); then it hangs up
 // the line and waits for the link's goroutines. It returns an error
-// wrapping ErrLinkFailure if the release went unanswered, and nil
-// otherwise (also when the link had already ended).
+// wrapping ErrLinkFailure if the release went unanswered, one wrapping
+// ErrUnconfirmed if what was written was not all acknowledged first
+// (nothing for N400 x T401), and nil otherwise (also when the link had
+// already ended).
 func (l *Link) Close() error {
 	err := l.do(func(now time.Time) error {
 		// What Write queued before Close is sent before the release;
@@ -1944,6 +1946,10 @@ func (l *Link) Close() error {
 	defer l.mu.Unlock()
 	if errors.Is(l.endErr, ErrLinkFailure) && err == nil {
 		return fmt.Errorf("lapm: close: %w", l.endErr)
+	}
+	// The link's goroutines have ended (wg): the machine is ours to read.
+	if n := l.m.releaseDropped; n > 0 && err == nil {
+		return fmt.Errorf("lapm: close: %w: %d payloads were dropped after N400 x T401 without an acknowledgement (the peer may not have them)", ErrUnconfirmed, n)
 	}
 	return nil
 }

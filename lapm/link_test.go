@@ -1188,3 +1188,34 @@ func TestLinkT401FromNegotiatedParams(t *testing.T) {
 		establishPair(t, ctx, la, lb)
 	})
 }
+
+// TestLinkCloseToBusyPeerSaysUnconfirmed: a peer whose reader takes
+// nothing stays busy (RNR) through Close's drain; after N400 x T401 the
+// release drops what is unacknowledged, and Close says so
+// (ErrUnconfirmed) instead of nil, since the peer sees an orderly
+// release and cannot tell (soak trial, seed 62: 25 of 152,151 octets
+// missing at io.EOF, Close nil).
+func TestLinkCloseToBusyPeerSaysUnconfirmed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := linesim.NewPair(linesim.Config{Seed: 1})
+		cfg := Config{T401: 100 * time.Millisecond}
+		la, lb := openPair(t, ctx, a, b, cfg, cfg)
+		defer lb.Close()
+		defer la.Close()
+		establishPair(t, ctx, la, lb)
+		// Nobody reads lb. Write returns once its data is queued; the
+		// peer's receive buffer fills and it answers RNR.
+		written := make(chan error, 1)
+		go func() {
+			_, err := la.Write(pattern(4 << 20))
+			written <- err
+		}()
+		time.Sleep(5 * time.Second)
+		err := la.Close()
+		if !errors.Is(err, ErrUnconfirmed) {
+			t.Errorf("Close to a peer that took nothing: %v, want ErrUnconfirmed", err)
+		}
+		<-written
+	})
+}

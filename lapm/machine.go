@@ -41,6 +41,13 @@ var (
 	// ErrPreempted: Preempt ended a Write that waited for room. It does
 	// not end the link.
 	ErrPreempted = errors.New("lapm: write preempted")
+	// ErrUnconfirmed: Close released the link with payloads written
+	// before it still unacknowledged after N400 x T401 without an
+	// acknowledgement (the peer's receiver busy, or its acknowledgements
+	// lost): they were dropped, and the peer may not have them. The
+	// peer sees an orderly release; only the writer can tell (V.42's
+	// DISC carries no reason).
+	ErrUnconfirmed = errors.New("lapm: data written was not acknowledged")
 )
 
 // state is where the link procedure is (V.42 §8.3-8.8).
@@ -177,6 +184,8 @@ type machine struct {
 	sabmeSeen  bool      // peer's SABME seen while not established
 	closeAsked bool      // user asked to release; DISC once data drained
 	closeBy    time.Time // give up draining then (a peer busy for ever)
+	// releaseDropped: payloads the release dropped when closeBy passed.
+	releaseDropped int
 
 	// Send side (V.42 §8.2.3).
 	vs, va        uint8
@@ -1199,7 +1208,8 @@ func (m *machine) timeout(now time.Time) {
 		}
 	}
 	if m.closeAsked && m.st == stateConnected && !m.closeBy.IsZero() && !now.Before(m.closeBy) {
-		m.logf("lapm: %s: release: %d payloads still unacknowledged are dropped", m.cfg.role, len(m.txq)+seqDiff(m.vs, m.va))
+		m.releaseDropped = len(m.txq) + seqDiff(m.vs, m.va)
+		m.logf("lapm: %s: release: %d payloads still unacknowledged are dropped", m.cfg.role, m.releaseDropped)
 		m.startDisc(now)
 		return
 	}
