@@ -751,6 +751,11 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 			return Session{}, Shutdown, fmt.Errorf("%w: dialling %s: %w", ErrClosed, job.Address, err)
 		case errors.Is(err, transport.ErrBadAddress) || errors.Is(err, transport.ErrUnknownScheme):
 			return Session{}, DialFailed, fmt.Errorf("callbackd: dialling %s: %w: %w", job.Address, ErrNoRetry, err)
+		case cause == errTimedOut && left < s.cfg.DialTimeout:
+			// The callback's expiry, not the dial timeout, ended it
+			// (callback trial: a blackholed address was recorded "no
+			// answer: ... operation was canceled").
+			return Session{}, Expired, fmt.Errorf("%w while dialling %s, %v after the dial began: no answer: %w", ErrExpired, job.Address, left.Round(time.Millisecond), err)
 		case cause == errTimedOut:
 			return Session{}, DialFailed, fmt.Errorf("callbackd: dialling %s: no answer: %w", job.Address, err)
 		}

@@ -295,6 +295,32 @@ func TestExpiryCutsRetries(t *testing.T) {
 	})
 }
 
+// TestNoAnswerCutByExpiry: a dial that nobody answers, cut by the
+// callback's expiry before the dial timeout, is recorded expired, not
+// a failed dial (callback trial: a blackholed address read "no answer:
+// ... operation was canceled").
+func TestNoAnswerCutByExpiry(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testPolicy
+		cfg.Attempts = 1
+		cfg.Delay = 0
+		cfg.Expiry = 5 * time.Second // shorter than DialTimeout (20 s)
+		f := newFixture(t, cfg, nil)
+		l, _ := f.net.Listen("erin") // listening, never accepting: it rings out
+		defer l.Close()
+		if err := f.svc.Schedule(textJob(12, "erin")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		got := f.rec.all()
+		checkAttempts(t, got, Expired)
+		if a := got[0]; !errors.Is(a.Err, ErrExpired) || !strings.Contains(a.Err.Error(), "while dialling") || !a.End.Equal(f.t0.Add(cfg.Expiry)) {
+			t.Errorf("attempt %+v (ended after %v)", a, a.End.Sub(f.t0))
+		}
+	})
+}
+
 func TestNoAnswerTimesOut(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	synctest.Test(t, func(t *testing.T) {
