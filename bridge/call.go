@@ -460,8 +460,32 @@ func (c *call) hangup(msg string) {
 				l.SetLinger(cmp.Or(c.linger, refusedLinger))
 			}
 		}
-		_, closer, _ := c.stream()
-		if err := closer(); errors.Is(err, lapm.ErrUnconfirmed) {
+		w, closer, _ := c.stream()
+		// A V.42 link's Close drains at the caller's pace (minutes on a
+		// slow line whose caller acknowledges little); once the drain's
+		// deadline has passed, or a second signal cut it, that gets
+		// callerWriteGrace, then the link is released at once (review:
+		// a slow caller held the gateway's stop for minutes).
+		closed := make(chan struct{})
+		stopCtx := c.s.stopCtx
+		if stopCtx == nil { // a Server made in a unit test
+			stopCtx = context.Background()
+		}
+		stopWait := context.AfterFunc(stopCtx, func() {
+			t := time.NewTimer(callerWriteGrace)
+			defer t.Stop()
+			select {
+			case <-closed:
+			case <-t.C:
+				if h, ok := w.(hanger); ok {
+					h.Hangup()
+				}
+			}
+		})
+		err := closer()
+		close(closed)
+		stopWait()
+		if errors.Is(err, lapm.ErrUnconfirmed) {
 			// The caller's link acknowledged nothing through the
 			// release (busy): the caller hears an orderly hang-up, so
 			// the log says it.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dialgate/dialgate/internal/store"
@@ -170,4 +172,35 @@ func TestCutOffCallerNotReading(t *testing.T) {
 	if line.closedAt != cutOffLinger {
 		t.Errorf("line closed with linger %v, want %v (0: the line's own)", line.closedAt, cutOffLinger)
 	}
+}
+
+// slowLink is a caller's V.42 link whose Close drains until Hangup (a
+// caller that acknowledges little on a slow line).
+type slowLink struct {
+	hung chan struct{}
+	once sync.Once
+}
+
+func (l *slowLink) Write(p []byte) (int, error) { return len(p), nil }
+func (l *slowLink) Close() error                { <-l.hung; return nil }
+func (l *slowLink) Hangup()                     { l.once.Do(func() { close(l.hung) }) }
+
+// TestHangupAfterStopBoundsLinkClose: once the drain's deadline has
+// passed (or a second signal cut it), a call's V.42 link gets
+// callerWriteGrace to close, then is released at once. Review: Close
+// drains at the caller's pace, and a slow caller held the gateway's
+// stop for minutes.
+func TestHangupAfterStopBoundsLinkClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, stop := context.WithCancel(context.Background())
+		stop()
+		link := &slowLink{hung: make(chan struct{})}
+		c := &call{s: &Server{stopCtx: ctx}, line: &boundLine{closedAt: -1}, w: link, closer: link.Close}
+		c.bridged.Store(true)
+		start := time.Now()
+		c.hangup("")
+		if took := time.Since(start); took != callerWriteGrace {
+			t.Errorf("hang-up took %v of fake time, want callerWriteGrace (%v)", took, callerWriteGrace)
+		}
+	})
 }

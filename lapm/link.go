@@ -1910,7 +1910,8 @@ func (l *Link) unwrite(rest []rxPayload) {
 // Close releases the link: in the data phase, after everything written is
 // acknowledged, DISC/UA (V.42 §8.7), bounded by T401 x N400 for each
 // step (the drain's bound runs from the last acknowledgement of
-// something new, so a slow line that is moving drains); then it hangs up
+// something new, so a slow line that is moving drains, but no longer
+// than N400 x T401 for each window's worth queued at Close); then it hangs up
 // the line and waits for the link's goroutines. It returns an error
 // wrapping ErrLinkFailure if the release went unanswered, one wrapping
 // ErrUnconfirmed if what was written was not all acknowledged first

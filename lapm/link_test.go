@@ -1219,3 +1219,33 @@ func TestLinkCloseToBusyPeerSaysUnconfirmed(t *testing.T) {
 		<-written
 	})
 }
+
+// TestLinkCloseBoundedForSlowAcker: Close's drain restarts its bound
+// with each acknowledgement (TestLinkCloseDrainsSlowLine), but no
+// further than N400 x T401 for each window queued at Close: a peer that
+// acknowledged one frame just inside the bound held Close 8m54s with a
+// window of 63 at 170 bit/s (review), and a gateway's stop with it.
+// Fake time; then DISC gets its own N400 x T401.
+func TestLinkCloseBoundedForSlowAcker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		// 128-octet frames take about 8 s each at 170 bit/s.
+		a, b := linesim.NewPair(linesim.Config{Seed: 1, Impairments: linesim.Impairments{BitRate: 170}})
+		cfg := Config{T401: 3 * time.Second, Params: LinkParams{N401: 128, K: 63}}
+		la, lb := openPair(t, ctx, a, b, cfg, cfg)
+		defer lb.Close()
+		establishPair(t, ctx, la, lb)
+		go io.Copy(io.Discard, lb)
+		if _, err := la.Write(make([]byte, 128*63)); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		la.Close()
+		bound := time.Duration(DefaultN400) * cfg.T401
+		// Two windows' worth at most (one queued, one more for the
+		// rounding), then the DISC's tries, then a T401 to spare.
+		if took, limit := time.Since(start), 2*bound+bound+2*cfg.T401; took > limit {
+			t.Errorf("Close took %v of fake time, want at most %v", took, limit)
+		}
+	})
+}

@@ -184,6 +184,10 @@ type machine struct {
 	sabmeSeen  bool      // peer's SABME seen while not established
 	closeAsked bool      // user asked to release; DISC once data drained
 	closeBy    time.Time // give up draining then (a peer busy for ever)
+	// closeCap bounds closeBy however the acknowledgements come: N400 x
+	// T401 for each window's worth queued at Close (review: a peer that
+	// acknowledged one frame just inside N400 x T401 held Close minutes).
+	closeCap time.Time
 	// releaseDropped: payloads the release dropped when closeBy passed.
 	releaseDropped int
 
@@ -586,8 +590,10 @@ func (m *machine) close(now time.Time) {
 	if m.st == stateConnected && (len(m.txq) > 0 || m.vs != m.va) {
 		// Drained in flush; a peer that stays busy cannot hold the
 		// release up for longer than N400 x T401 (restarted by each
-		// acknowledgement that moves V(A), ackedNew).
-		m.closeBy = now.Add(time.Duration(m.cfg.n400) * m.t401())
+		// acknowledgement that moves V(A), ackedNew, up to closeCap).
+		bound := time.Duration(m.cfg.n400) * m.t401()
+		windows := (len(m.txq) + seqDiff(m.vs, m.va) + m.p.kTx) / max(m.p.kTx, 1)
+		m.closeBy, m.closeCap = now.Add(bound), now.Add(bound*time.Duration(max(windows, 1)))
 		return
 	}
 	m.startDisc(now)

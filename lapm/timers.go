@@ -141,6 +141,9 @@ func (m *machine) ackedNew(now time.Time, n int) {
 	}
 	if m.closeAsked && !m.closeBy.IsZero() {
 		m.closeBy = now.Add(time.Duration(m.cfg.n400) * m.t401())
+		if m.closeBy.After(m.closeCap) {
+			m.closeBy = m.closeCap
+		}
 	}
 }
 
