@@ -724,6 +724,13 @@ async function textScenario() {
     await waitScreen(a, (s) => s.split('\n').some((l) => l.trim() === `${m}-ready`), 'od ready');
     await a.evaluate(() => window.dialgate.focus());
     for (const ch of 'abcdefgh') await phoneTyped(ch); // no pauses: as fast as the browser takes them
+    // A letter typed while a real Shift key is down (a keyboard with a
+    // shift key that sends it as a key): the modifier is not a key whose
+    // text xterm.js sends itself (review: the "Z" was dropped).
+    const shift = { key: 'Shift', code: 'ShiftLeft', windowsVirtualKeyCode: 16, nativeVirtualKeyCode: 16 };
+    await cdp.send('Input.dispatchKeyEvent', { type: 'rawKeyDown', ...shift });
+    await phoneTyped('Z');
+    await cdp.send('Input.dispatchKeyEvent', { type: 'keyUp', ...shift });
     await phoneComposed(['h', 'he', 'hel', 'hell', 'hello'], 'hello'); // a word with suggestions on
     await phoneTyped(' ');
     await phoneComposed(['に', 'にほ', 'にほん'], '日本');
@@ -747,7 +754,7 @@ async function textScenario() {
     const lines = screenText.split('\n');
     const end = lines.findLastIndex((l) => l.trim() === `${m}-end`);
     const got = lines[end - 1].trim();
-    const want = [...Buffer.from('abcdefghhello 日本Dictated, 👍🏽!x\ny\n')].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const want = [...Buffer.from('abcdefghZhello 日本Dictated, 👍🏽!x\ny\n')].map((b) => b.toString(16).padStart(2, '0')).join(' ');
     if (got !== want) throw new Error(`${sr ? 'screen-reader mode: ' : ''}the program read\n  ${got}\nwant\n  ${want}`);
     if (field !== '') throw new Error(`${sr ? 'screen-reader mode: ' : ''}the terminal's input field holds ${JSON.stringify(field)}`);
     if (inTree.length) throw new Error(`${sr ? 'screen-reader mode: ' : ''}the accessibility tree holds what was typed: ${JSON.stringify(inTree.map((n) => n.value?.value ?? n.name?.value))}`);

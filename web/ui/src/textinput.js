@@ -24,6 +24,8 @@
 // composition ends.
 
 const DEL = '\x7f';
+// Keys that only modify others: they send no text of their own.
+const MODIFIERS = new Set(['Shift', 'Control', 'Alt', 'AltGraph', 'Meta', 'CapsLock', 'Fn', 'FnLock', 'NumLock', 'ScrollLock', 'Symbol', 'SymbolLock', 'Hyper', 'Super', 'OS']);
 const DELETE_FORWARD = '\x1b[3~';
 
 // inputText returns what an input event of type inputType that carried
@@ -85,8 +87,9 @@ export function attachTextInput(term) {
       return;
     }
     // A key xterm.js takes itself; one it cannot name leaves its text
-    // to the input event.
-    keyHeld = ev.key !== 'Unidentified';
+    // to the input event, and so does a modifier held down (review: a
+    // phone's text typed with a real Shift key down was dropped).
+    keyHeld = ev.key !== 'Unidentified' && !MODIFIERS.has(ev.key);
   }, true);
   el.addEventListener('keyup', () => { keyHeld = false; }, true);
   // A blur ends a key press whose keyup goes elsewhere.
