@@ -823,8 +823,16 @@ func (l *Line) SetWindowSize(ws transport.WindowSize) error {
 func (l *Line) setting(what string, f func(t *telnet) error) error {
 	if l.tn != nil && l.sniff.Load() == sniffWait {
 		l.tmu.Lock()
-		defer l.tmu.Unlock()
-		return f(l.tn)
+		// Again under tmu: read turns the line telnet before it decodes
+		// (under tmu) the peer's first negotiation, so f either runs
+		// before that decoding, and its setting is announced by it, or
+		// goes through control, which sends what it queues (review: a
+		// NAWS queued here after the switch waited for the next write).
+		if l.sniff.Load() == sniffWait {
+			defer l.tmu.Unlock()
+			return f(l.tn)
+		}
+		l.tmu.Unlock()
 	}
 	return l.control(what, f)
 }
