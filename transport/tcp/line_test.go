@@ -461,6 +461,30 @@ func rawPeer(t *testing.T, opts Options) (srv *Line, peer *net.TCPConn) {
 	return srv, c.(*net.TCPConn)
 }
 
+// clientToRawPeer is rawPeer the other way round: a client-side line
+// dialled with opts to a plain TCP peer (a telnet-modem's listening port),
+// the peer's reads and writes bounded to 30 s.
+func clientToRawPeer(t *testing.T, opts Options) (cli *Line, peer net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err = Dial(testCtx(t), ln.Addr().String(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err = ln.Accept()
+	if err != nil {
+		cli.Close()
+		t.Fatal(err)
+	}
+	peer.SetDeadline(time.Now().Add(30 * time.Second))
+	t.Cleanup(func() { peer.Close(); cli.Close() })
+	return cli, peer
+}
+
 // TestTelnetSilentPeer: a peer that never negotiates (a WiFi modem in
 // plain mode) still gets a working NVT line.
 func TestTelnetSilentPeer(t *testing.T) {
@@ -795,23 +819,7 @@ func TestConcurrentHangUp(t *testing.T) {
 // passes IAC IAC and CR NUL through as data) and, once BINARY is agreed
 // both ways, carry all 256 octet values both ways without CR NUL.
 func TestClientOpensForAnsweringModem(t *testing.T) {
-	ctx := testCtx(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli, err := Dial(ctx, ln.Addr().String(), Options{Telnet: true, Open: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	peer.SetDeadline(time.Now().Add(30 * time.Second))
+	cli, peer := clientToRawPeer(t, Options{Telnet: true, Open: true})
 
 	first := make([]byte, 6)
 	if _, err := io.ReadFull(peer, first); err != nil {
@@ -931,23 +939,7 @@ func TestReadBudget(t *testing.T) {
 // after the peer's first octet, and telnet commands are refused. Without
 // Sniff the same peer would get CR NUL and IAC IAC and see 258 octets.
 func TestSniffRawPeer(t *testing.T) {
-	ctx := testCtx(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli, err := Dial(ctx, ln.Addr().String(), Options{Telnet: true, Sniff: true, TermType: "ansi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	peer, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	peer.SetDeadline(time.Now().Add(30 * time.Second))
+	cli, peer := clientToRawPeer(t, Options{Telnet: true, Sniff: true, TermType: "ansi"})
 
 	all := make([]byte, 256)
 	for i := range all {
