@@ -24,6 +24,15 @@ import (
 
 // echoBackend is a loopback TCP echo server.
 func echoBackend(t *testing.T) string {
+	return tcpServer(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
+	})
+}
+
+// tcpServer answers TCP connections on loopback with handle, each on a
+// goroutine of its own, until the test ends; it returns the address.
+func tcpServer(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,10 +45,7 @@ func echoBackend(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			wg.Go(func() {
-				io.Copy(c, c)
-				c.Close()
-			})
+			wg.Go(func() { handle(c) })
 		}
 	})
 	t.Cleanup(func() {

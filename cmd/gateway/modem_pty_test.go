@@ -455,38 +455,20 @@ func TestModemStdio(t *testing.T) {
 // (CR NUL, IAC IAC) and the DTE 255. An explicit telnet:// stays telnet.
 func TestModemDialsRawBBSAsTcpser(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	all := make([]byte, 0, 256)
 	for i := range 256 {
 		all = append(all, byte(i))
 	}
 	got := make(chan []byte, 3)
-	var wg sync.WaitGroup
-	defer func() {
-		ln.Close()
-		wg.Wait()
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			// The BBS speaks first, 8-bit, as tcpser passes its DTE's
-			// output; then it keeps what the caller sends.
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-			c.Write(append([]byte("RAW BBS\r\n"), all...))
-			b, _ := io.ReadAll(c)
-			c.Close()
-			got <- b
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := tcpServer(t, func(c net.Conn) {
+		// The BBS speaks first, 8-bit, as tcpser passes its DTE's
+		// output; then it keeps what the caller sends.
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		c.Write(append([]byte("RAW BBS\r\n"), all...))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got <- b
+	})
 	book := filepath.Join(t.TempDir(), "phonebook.toml")
 	if err := os.WriteFile(book, []byte("[[entry]]\nname = \"c64\"\naddress = \""+addr+"\"\nmode = \"plain\"\n"), 0o600); err != nil {
 		t.Fatal(err)
