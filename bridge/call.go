@@ -467,11 +467,7 @@ func (c *call) hangup(msg string) {
 		// callerWriteGrace, then the link is released at once (review:
 		// a slow caller held the gateway's stop for minutes).
 		closed := make(chan struct{})
-		stopCtx := c.s.stopCtx
-		if stopCtx == nil { // a Server made in a unit test
-			stopCtx = context.Background()
-		}
-		stopWait := context.AfterFunc(stopCtx, func() {
+		stopWait := context.AfterFunc(c.s.stopCtx, func() {
 			t := time.NewTimer(callerWriteGrace)
 			defer t.Stop()
 			select {

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -236,7 +237,7 @@ func TestHangupCallerNotTakingLastWords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		line := newStalledCaller()
 		closed := 0
-		c := &call{s: &Server{now: time.Now}, line: line, w: stuckWriter{line}, closer: func() error { closed++; return nil }}
+		c := &call{s: &Server{now: time.Now, stopCtx: context.Background()}, line: line, w: stuckWriter{line}, closer: func() error { closed++; return nil }}
 		start := time.Now()
 		c.hangup(msgShutdown)
 		if d := time.Since(start); d != messageWriteTimeout {
