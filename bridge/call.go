@@ -402,7 +402,7 @@ func (c *call) cutOff() {
 		h.Hangup()
 		return
 	}
-	if l, ok := c.line.(lingerSetter); ok {
+	if l, ok := c.line.(transport.Lingerer); ok {
 		l.SetLinger(cutOffLinger)
 	}
 	_ = c.line.Close()
@@ -456,7 +456,7 @@ func (c *call) hangup(msg string) {
 			// its side gets refusedLinger, not the line's full linger,
 			// to do so (a flood of refused connections that never
 			// close held a descriptor each for 5 s).
-			if l, ok := c.line.(lingerSetter); ok {
+			if l, ok := c.line.(transport.Lingerer); ok {
 				l.SetLinger(cmp.Or(c.linger, refusedLinger))
 			}
 		}
@@ -546,9 +546,6 @@ const refusedLinger = time.Second
 // open (at 1 s each, a thousand a second did), and its BUSY has gone out
 // by then in all but the most congested cases.
 const floodLinger = 100 * time.Millisecond
-
-// lingerSetter is a line whose close bound can be changed (tcp.Line).
-type lingerSetter interface{ SetLinger(time.Duration) }
 
 // lastWordsTimeout bounds writing a last message of n octets to the
 // caller: messageWriteTimeout, plus on a paced line (line_rate) the time

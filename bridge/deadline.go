@@ -147,9 +147,9 @@ func (d *deadlineLine) Events() <-chan transport.Event {
 }
 
 // SetLinger passes the bound on Close on to the line, when it has one
-// (lingerSetter).
+// (transport.Lingerer).
 func (d *deadlineLine) SetLinger(t time.Duration) {
-	if s, ok := d.Line.(lingerSetter); ok {
+	if s, ok := d.Line.(transport.Lingerer); ok {
 		s.SetLinger(t)
 	}
 }

@@ -79,7 +79,7 @@ func wsCallFrom(t *testing.T, ln transport.Listener, src, addr string) bool {
 	if err != nil {
 		t.Fatalf("upgraded call not accepted: %v", err)
 	}
-	if tl, ok := line.(interface{ SetLinger(time.Duration) }); ok {
+	if tl, ok := line.(transport.Lingerer); ok {
 		tl.SetLinger(10 * time.Millisecond)
 	}
 	line.Close()

@@ -481,7 +481,7 @@ func (s *Server) addCall() bool {
 func (s *Server) refuseDraining(name string, line transport.Line) {
 	msg := busyMessage(s.Config().GatewayName, line.Info().Transport, busyDraining, 0)
 	_, _ = line.Write([]byte(msg))
-	if l, ok := line.(lingerSetter); ok {
+	if l, ok := line.(transport.Lingerer); ok {
 		l.SetLinger(refusedLinger)
 	}
 	line.Close()

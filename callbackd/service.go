@@ -762,7 +762,7 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 		return Session{}, DialFailed, fmt.Errorf("callbackd: dialling %s: %w", job.Address, err)
 	}
 
-	lingerer, _ := line.(interface{ SetLinger(time.Duration) })
+	lingerer, _ := line.(transport.Lingerer)
 	if lingerer != nil {
 		lingerer.SetLinger(UnprovedLinger)
 	}

@@ -213,6 +213,13 @@ type Deadliner interface {
 	SetWriteDeadline(t time.Time) error
 }
 
+// Lingerer is implemented by lines whose Close waits a bounded time for
+// the peer (tcp and ws lines): SetLinger sets that bound for this line,
+// d <= 0 going back to the line's own.
+type Lingerer interface {
+	SetLinger(d time.Duration)
+}
+
 // ListenFunc creates a listener for a parsed line URL.
 type ListenFunc func(u *url.URL) (Listener, error)
 

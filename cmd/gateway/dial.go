@@ -688,7 +688,7 @@ func (c *caller) acceptCallback(ctx context.Context, from func(transport.Line) b
 		}
 		// At once: no waiting for a stranger's FIN (telnet's linger),
 		// and one notice a second at most (review: a flood of them).
-		if l, ok := line.(interface{ SetLinger(time.Duration) }); ok {
+		if l, ok := line.(transport.Lingerer); ok {
 			l.SetLinger(time.Millisecond) // (0 would mean the default)
 		}
 		who := line.Info().RemoteAddr

@@ -326,7 +326,7 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 					// hold up the calls behind it, the gateway's
 					// among them (security review: its detection
 					// timed out meanwhile).
-					if l, ok := line.(interface{ SetLinger(time.Duration) }); ok {
+					if l, ok := line.(transport.Lingerer); ok {
 						l.SetLinger(time.Millisecond) // (0 would mean the default)
 					}
 					line.Close()
@@ -399,7 +399,7 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 		// The others (still being answered, or the wait for more) end;
 		// the winner's line closes as lines do.
 		cancel()
-		if l, ok := a.line.(interface{ SetLinger(time.Duration) }); ok {
+		if l, ok := a.line.(transport.Lingerer); ok {
 			l.SetLinger(0)
 		}
 		c.notice("callback answered: session %d, V.42 with Access Security (%s). %s", t.Session(), t.Cipher(), c.escapeHint())
@@ -485,7 +485,7 @@ var errEvicted = errors.New("hung up for a newer incoming call")
 // peer when closed (a peer that never closes its side must not hold up
 // the end of dial, or the winner's session).
 func shortLinger(line transport.Line) {
-	if l, ok := line.(interface{ SetLinger(time.Duration) }); ok {
+	if l, ok := line.(transport.Lingerer); ok {
 		l.SetLinger(time.Second)
 	}
 }

@@ -211,7 +211,7 @@ func (p *Line) sleep(d time.Duration, deadline time.Time) error {
 // SetLinger passes the bound on Close on to the paced line, when it has
 // one (tcp.Line: see its SetLinger).
 func (p *Line) SetLinger(d time.Duration) {
-	if s, ok := p.l.(interface{ SetLinger(time.Duration) }); ok {
+	if s, ok := p.l.(transport.Lingerer); ok {
 		s.SetLinger(d)
 	}
 }
