@@ -359,9 +359,10 @@ func (c *ptyConn) CloseWrite() error {
 }
 
 // How long CloseWrite lets the program read the input queued for it,
-// and how many polls in a row must find the queue empty: octets written
-// to the master can still be on their way into it (the kernel's tty
-// buffer work) when one poll finds it empty.
+// and how many polls in a row must find the queue empty. ptyInputQueued
+// counts the octets still in the kernel's tty buffer work too; the
+// polls after the first are a margin for a kernel whose poll does not
+// run that work (one poll alone then missed most of a recent write).
 const (
 	ptyDrainMax   = 2 * time.Second
 	ptyDrainStall = 250 * time.Millisecond
