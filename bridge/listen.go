@@ -237,7 +237,7 @@ type prepared struct {
 }
 
 func listenPrepared(addr string, cfg *tls.Config, trusted proxyproto.Trusted, opts tcp.Options, timeout time.Duration, log printfLogger, notices *noticeLogger) (transport.Listener, error) {
-	ln, err := net.Listen(listenaddr.Network(addr), addr)
+	ln, err := listenaddr.Listen(net.ListenConfig{}, addr)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", addr, err)
 	}
@@ -570,7 +570,7 @@ func listenWithPage(u *url.URL, opts ws.Options, po web.Options, lg printfLogger
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	ln, err := net.Listen(listenaddr.Network(u.Host), u.Host)
+	ln, err := listenaddr.Listen(net.ListenConfig{}, u.Host)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: listen %s: %w", u.Host, err)
 	}

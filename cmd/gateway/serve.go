@@ -157,7 +157,10 @@ func explainStartError(cfg *config.Config, demo bool, err error) error {
 		return err
 	}
 	var what string
+	var passed *listenaddr.PassedElsewhereError
 	switch {
+	case errors.As(err, &passed):
+		what = fmt.Sprintf("systemd passed a socket on %s, not on this address: make the socket unit's ListenStream= and the listener's address the same", passed.Passed)
 	case errors.Is(err, syscall.EADDRINUSE):
 		what = "the address is already in use: another program (or another gateway) listens there; stop it"
 		if demo {
@@ -166,7 +169,7 @@ func explainStartError(cfg *config.Config, demo bool, err error) error {
 			what += " or change the address in the configuration"
 		}
 	case errors.Is(err, syscall.EACCES):
-		what = "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE; use a port from 1024 up"
+		what = "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE; use a port from 1024 up, or let systemd open it (socket activation: docs/operators.md)"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		what = "the host is not an address of this machine; use one of its addresses, or 0.0.0.0 for every interface"
 	default:
@@ -334,6 +337,16 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		log.Warn("configuration: " + w)
 	}
 
+	// Sockets a systemd socket unit holds for the listeners (socket
+	// activation): each listener takes the one on its address.
+	passed, err := listenaddr.Inherit()
+	if err != nil {
+		return err
+	}
+	if len(passed) > 0 {
+		log.Info("socket activation", zap.Stringers("sockets", passed))
+	}
+
 	gw, err := bridge.Start(context.Background(), cfg, bridge.StartOptions{Logger: log, Verifier: verifier, Metrics: metrics, V42: &bridge.LAPMAnswerer{
 		HostKey: key, Name: cfg.GatewayName, Throttle: verifier.Throttle(),
 		Deadline: cfg.Security.HandshakeDeadline.Duration, CallbackTTL: cfg.Callback.Expiry.Duration,
@@ -363,7 +376,7 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		writeTimeout = 5 * time.Minute
 	}
 	if cfg.Metrics.Listen != "" {
-		ln, err := net.Listen(listenaddr.Network(string(cfg.Metrics.Listen)), string(cfg.Metrics.Listen))
+		ln, err := listenaddr.Listen(net.ListenConfig{}, string(cfg.Metrics.Listen))
 		if err != nil {
 			_ = gw.Shutdown(context.Background())
 			return metricsListenError{fmt.Errorf("metrics: %w", err)}
@@ -390,6 +403,10 @@ func serve(cfg *config.Config, path string, demo bool, log *zap.Logger, level za
 		})
 		go func() { _ = metricsSrv.Serve(ln) }()
 		log.Info("metrics", zap.String("address", "http://"+ln.Addr().String()+"/metrics"), zap.Bool("pprof", cfg.Metrics.PProf))
+	}
+	for _, a := range listenaddr.Leftover() {
+		log.Warn("socket activation: no listener in the configuration has the address of a socket systemd passed; callers there wait unanswered: add a listener with that address, or remove it from the socket unit's ListenStream=",
+			zap.Stringer("socket", a))
 	}
 	// Said once everything is open (new-user trial: "answering" was
 	// logged, and then a metrics address in use stopped the gateway).

@@ -113,8 +113,9 @@ type testGateway struct {
 	log     *syncBuffer // stdout and stderr
 	logFile string      // the [log] file, if set
 	done    chan error
-	// inherited: see gwOpts.
+	// inherited, wrap: see gwOpts.
 	inherited []*os.File
+	wrap      []string
 }
 
 type syncBuffer struct {
@@ -189,11 +190,25 @@ type gwOpts struct {
 	// inherited are descriptors the daemon inherits, from 3 on, without
 	// close-on-exec (exec.Cmd.ExtraFiles).
 	inherited []*os.File
+	// addr is the telnet listener's host:port ("": a free port).
+	addr string
+	// wrap is a command that runs the daemon: its arguments, then the
+	// daemon's command line (systemd-socket-activate, for one).
+	wrap []string
 }
 
 // newGateway writes a configuration and a users file into a fresh
 // directory (users: alice/sh, bob/echo, dave/down) and starts the daemon.
 func newGateway(t *testing.T, o gwOpts) *testGateway {
+	t.Helper()
+	g := newGatewayNoStart(t, o)
+	g.start()
+	return g
+}
+
+// newGatewayNoStart is newGateway without the start, for a test that
+// launches the daemon itself.
+func newGatewayNoStart(t *testing.T, o gwOpts) *testGateway {
 	t.Helper()
 	testutil.NeedBinary(t, "sh")
 	if o.maxConcurrent == 0 {
@@ -209,7 +224,10 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 		o.v42 = "off"
 	}
 	dir := t.TempDir()
-	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: freePort(t), metrics: freePort(t), inherited: o.inherited}
+	g := &testGateway{t: t, bin: gatewayBinary(t), dir: dir, cfgPath: filepath.Join(dir, "gateway.toml"), addr: o.addr, metrics: freePort(t), inherited: o.inherited, wrap: o.wrap}
+	if g.addr == "" {
+		g.addr = freePort(t)
+	}
 	conf := fmt.Sprintf(serveConfig, filepath.Join(dir, "state"), filepath.Join(dir, "users.toml"), g.addr, o.maxConcurrent, o.shSleep, o.echoAddr, o.v42, g.metrics, o.pprof)
 	if o.handshakeDeadline != "" {
 		conf = strings.Replace(conf, "[security]\n", "[security]\nhandshake_deadline = \""+o.handshakeDeadline+"\"\n", 1)
@@ -230,7 +248,6 @@ func newGateway(t *testing.T, o gwOpts) *testGateway {
 		t.Fatal(err)
 	}
 	g.writeUsers(map[string]string{"alice": "sh", "bob": "echo", "dave": "down"})
-	g.start()
 	t.Cleanup(g.stop)
 	return g
 }
@@ -264,7 +281,8 @@ func (g *testGateway) start() {
 func (g *testGateway) launch() {
 	g.t.Helper()
 	g.log = &syncBuffer{}
-	g.cmd = exec.Command(g.bin, "serve", "--config", g.cfgPath)
+	args := append(append([]string(nil), g.wrap...), g.bin, "serve", "--config", g.cfgPath)
+	g.cmd = exec.Command(args[0], args[1:]...)
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	g.cmd.ExtraFiles = g.inherited
 	if err := g.cmd.Start(); err != nil {

@@ -48,8 +48,7 @@ var _ transport.Listener = (*Listener)(nil)
 
 // Listen answers on addr (host:port; port 0 picks a free one).
 func Listen(addr string, opts Options) (*Listener, error) {
-	lc := net.ListenConfig{KeepAlive: -1} // NewLine configures keepalive
-	ln, err := lc.Listen(context.Background(), listenaddr.Network(addr), addr)
+	ln, err := listenaddr.Listen(net.ListenConfig{KeepAlive: -1}, addr) // NewLine configures keepalive
 	if err != nil {
 		return nil, netError("listen", addr, err)
 	}

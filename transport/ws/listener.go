@@ -713,7 +713,7 @@ func Listen(address string, opts Options) (*Listener, error) {
 	if path == "" {
 		path = "/"
 	}
-	ln, err := net.Listen(listenaddr.Network(u.Host), u.Host)
+	ln, err := listenaddr.Listen(net.ListenConfig{}, u.Host)
 	if err != nil {
 		return nil, fmt.Errorf("ws: listen %q: %w", address, err)
 	}
