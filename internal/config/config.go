@@ -191,7 +191,18 @@ type Listener struct {
 	// Read them through SessionLimits.
 	IdleTimeout *Duration `toml:"idle_timeout"`
 	MaxSession  *Duration `toml:"max_session"`
+	// BannerFile is a file whose text the text login shows before its
+	// prompt (as telnetd shows /etc/issue.net): plain text or ANSI art,
+	// at most MaxBanner octets. Banner is its content as sent (a bare
+	// LF as CR LF), read with the configuration: at the start and at
+	// every reload.
+	BannerFile string `toml:"banner_file"`
+	Banner     []byte `toml:"-"`
 }
+
+// MaxBanner bounds a listener's banner_file: 4 KiB is 17 s at 2,400
+// bit/s before the login prompt.
+const MaxBanner = 4096
 
 // SessionLimits bound a bridged session's life (see Listener.SessionLimits).
 type SessionLimits struct {

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/netip"
@@ -296,6 +298,14 @@ func (c *Config) validate(loc *locator) Problems {
 		default:
 			bad(in("listener", i, "charset"), key+".charset", "charset %q: want \"utf-8\" or \"cp437\"", l.Charset)
 		}
+		if l.BannerFile != "" {
+			c.Listeners[i].BannerFile = c.resolve(l.BannerFile)
+			b, err := readBanner(c.Listeners[i].BannerFile)
+			if err != nil {
+				bad(in("listener", i, "banner_file"), key+".banner_file", "%v", err)
+			}
+			c.Listeners[i].Banner = b
+		}
 		if len(l.AllowedOrigins) > 0 && !isWeb(l.Scheme()) {
 			bad(in("listener", i, "allowed_origins"), key+".allowed_origins", "allowed_origins applies to ws:// and wss:// listeners only")
 		}
@@ -369,6 +379,38 @@ func (c *Config) resolve(p string) string {
 }
 
 func isWeb(scheme string) bool { return scheme == "ws" || scheme == "wss" }
+
+// readBanner reads a banner_file as the text login sends it: a bare LF
+// as CR LF (a terminal's new line), the rest as it is (ANSI art's
+// escapes and CP437 octets included).
+func readBanner(path string) ([]byte, error) {
+	// Judged before the open, which would wait for a FIFO's writer.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxBanner+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBanner {
+		return nil, fmt.Errorf("%s is longer than %d octets: a banner goes to every caller before the login prompt (4 KiB take 17 s at 2,400 bit/s)", path, MaxBanner)
+	}
+	out := make([]byte, 0, len(b)+bytes.Count(b, []byte{'\n'}))
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
 
 // checkLineURL checks a listener address without needing the transports
 // registered.
@@ -482,6 +524,9 @@ func (c *Config) Warnings() []string {
 			// A warning, not a refusal: v42 = "off" may be a listener's
 			// state for a while, its LAPM settings kept for later.
 			w = append(w, fmt.Sprintf("listener %q: lapm_n401, lapm_k, lapm_fcs32 and lapm_srej do nothing with v42 = \"off\" (no caller gets LAPM there)", l.Name))
+		}
+		if l.BannerFile != "" && (l.V42 == V42LAPM || l.TextLogin == TextLoginOff) {
+			w = append(w, fmt.Sprintf("listener %q: banner_file does nothing here: the text login shows it, and no caller gets one on this listener", l.Name))
 		}
 		if l.V42 == V42Off {
 			// No way in: every caller is refused at the text login.

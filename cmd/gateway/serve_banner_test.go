@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dialgate/dialgate/transport/tcp"
+)
+
+// TestServeBannerFile: a listener's banner_file is shown to a telnet
+// caller before the session line and the login prompt, its new lines
+// as CR LF and its octets as they are (an ANSI colour, a CP437 block
+// 0xDB, 0xFF doubled on the telnet line); an edited banner applies to
+// the next caller after a reload.
+func TestServeBannerFile(t *testing.T) {
+	g := newGatewayNoStart(t, gwOpts{})
+	banner := filepath.Join(g.dir, "banner.ans")
+	if err := os.WriteFile(banner, []byte("\x1b[1;34mExample BBS\x1b[0m \xdb\xff\nGuests: see the board\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Relative to the configuration file, as every path in it.
+	conf = []byte(strings.Replace(string(conf), "name = \"modem\"\n", "name = \"modem\"\nbanner_file = \"banner.ans\"\n", 1))
+	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+
+	// dialgate's telnet client: the octets as sent, 0xFF undoubled.
+	line, err := tcp.Dial(context.Background(), g.addr, tcp.Options{Telnet: true, TermType: "vt100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readUntilOn(t, line, "login: ")
+	want := "\r\n\x1b[1;34mExample BBS\x1b[0m \xdb\xff\r\nGuests: see the board\r\ntestgw: session "
+	if !strings.Contains(got, want) {
+		t.Fatalf("before the prompt: %q, want %q in it", got, want)
+	}
+	line.Close()
+
+	if err := os.WriteFile(banner, []byte("Closed for maintenance on Sunday"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	s := telnetTo(t, g.addr)
+	s.expect("\r\nClosed for maintenance on Sunday\r\ntestgw: session ")
+	s.login("alice", "pw-alice")
+	s.expect("hello alice")
+}

@@ -1,0 +1,70 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBannerFile: banner_file is read relative to the configuration
+// file, with a bare LF as CR LF and every other octet as it is; a file
+// that is missing or longer than MaxBanner is a problem at its line.
+func TestBannerFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.toml")
+	conf := "[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nbanner_file = \"issue\"\n"
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(b string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "issue"), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("\nA\r\nB\n\x1b[0m\xff")
+	for _, load := range []func(string) (*Config, error){Load, LoadSettings} {
+		c, err := load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(c.Listeners[0].Banner), "\r\nA\r\nB\r\n\x1b[0m\xff"; got != want {
+			t.Errorf("banner %q, want %q", got, want)
+		}
+		if want := filepath.Join(dir, "issue"); c.Listeners[0].BannerFile != want {
+			t.Errorf("banner_file %q, want %q", c.Listeners[0].BannerFile, want)
+		}
+	}
+	write(strings.Repeat("x", MaxBanner))
+	if _, err := Load(path); err != nil {
+		t.Errorf("a banner of MaxBanner octets: %v", err)
+	}
+	write(strings.Repeat("x", MaxBanner+1))
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), ":4:") || !strings.Contains(err.Error(), "longer than 4096 octets") {
+		t.Errorf("a banner of MaxBanner+1 octets: %v, want a problem at line 4", err)
+	}
+	os.Remove(filepath.Join(dir, "issue"))
+	if err := os.Mkdir(filepath.Join(dir, "issue"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a directory as the banner: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "issue"))
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "banner_file") || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("a missing banner: %v", err)
+	}
+	write("x")
+	conf = strings.Replace(conf, "banner_file", "v42 = \"lapm\"\nbanner_file", 1)
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, `listener "m": banner_file does nothing here`) {
+		t.Errorf("a banner on a V.42-only listener: warnings %q", w)
+	}
+}
