@@ -52,7 +52,12 @@ const (
 	msgCancelled   = "\r\nNO CARRIER (login cancelled)\r\n"
 	msgFlood       = "\r\nNO CARRIER (too much input before login)\r\n"
 	msgTimeLimit   = "\r\nNO CARRIER (session time limit)\r\n"
+	msgNotAllowed  = "\r\nNO CARRIER (this line does not take calls from your address)\r\n"
 )
+
+// reasonNotAllowed is the record's reason for a caller whose address is
+// not in its listener's allowed_sources.
+const reasonNotAllowed = "address not in the listener's allowed_sources"
 
 // busyMessage is what a caller turned away without a line hears: one
 // short line saying why, under the gateway's name as in the login banner
@@ -211,6 +216,13 @@ type call struct {
 
 func (s *Server) handle(name string, line transport.Line) {
 	c := s.newCall(name, line)
+	// Before the slot: a caller the listener does not take holds none.
+	if !sourceAllowed(c.lc.AllowedSources, c.info.RemoteAddr) {
+		c.linger = floodLinger // its own address is the reason
+		setReadBudget(c.line, busyReadBudget)
+		s.turnAway(c, store.ResultRefused, reasonNotAllowed, msgNotAllowed)
+		return
+	}
 	// The slot comes first and a BUSY caller is hung up before anything
 	// durable happens: a flood of connections must not hold descriptors
 	// while records queue for fsync.
@@ -290,7 +302,16 @@ func (s *Server) busy(c *call, why busyReason) {
 	if why == busyHoldoff {
 		left = s.slots.holdoffLeft(c.source, s.now())
 	}
-	c.end(store.ResultBusy, string(why), busyMessage(c.st.cfg.GatewayName, c.info.Transport, why, left))
+	s.turnAway(c, store.ResultBusy, string(why), busyMessage(c.st.cfg.GatewayName, c.info.Transport, why, left))
+}
+
+// turnAway ends c, which has no line slot, with result, reason and the
+// caller's last words msg, and records it; at most a bounded number of
+// such records wait for the disk at once (a flood).
+//
+//go:noinline
+func (s *Server) turnAway(c *call, result, reason, msg string) {
+	c.end(result, reason, msg)
 	if !s.busyRecords.acquire() {
 		// Flood: the record is dropped, the metric still counts it.
 		s.metrics.callRecorded(c.rec)
@@ -300,6 +321,18 @@ func (s *Server) busy(c *call, why busyReason) {
 	defer s.busyRecords.release()
 	c.number()
 	c.finish()
+}
+
+// sourceAllowed reports whether a caller at addr (host:port) may call a
+// listener with allowed (IP addresses and CIDR prefixes; none: any
+// caller). An address that cannot be told (an in-memory line) is not
+// allowed by a list.
+func sourceAllowed(allowed []string, addr string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	set, err := proxyproto.ParseTrusted(allowed) // checked by config: no error
+	return err == nil && set.Contains(addr)
 }
 
 // setReadBudget sets the read budget of line (transport.ReadBudgeter,
@@ -617,7 +650,7 @@ func (c *call) finish() {
 		// in c.log already).
 		fields = append(fields, zap.String("user", c.rec.User))
 	}
-	if c.rec.Result == store.ResultBusy {
+	if c.rec.Result == store.ResultBusy || c.rec.Reason == reasonNotAllowed {
 		// Counted in the metrics and recorded; during a flood an info
 		// line each would be most of the log.
 		c.log.Debug("call ended", fields...)

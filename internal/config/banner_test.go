@@ -68,3 +68,19 @@ func TestBannerFile(t *testing.T) {
 		t.Errorf("a banner on a V.42-only listener: warnings %q", w)
 	}
 }
+
+// TestAllowedSources: allowed_sources takes IP addresses and CIDR
+// prefixes; anything else is a problem at its line.
+func TestAllowedSources(t *testing.T) {
+	c, err := Parse("a.toml", []byte("[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nallowed_sources = [\"192.168.0.0/16\", \"::1\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Listeners[0].AllowedSources; len(got) != 2 {
+		t.Fatalf("allowed_sources %v", got)
+	}
+	_, err = Parse("a.toml", []byte("[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nallowed_sources = [\"lan\"]\n"))
+	if err == nil || !strings.Contains(err.Error(), "a.toml:4:") || !strings.Contains(err.Error(), `"lan": want an IP address or a CIDR prefix`) {
+		t.Errorf("allowed_sources = [\"lan\"]: %v", err)
+	}
+}

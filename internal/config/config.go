@@ -173,6 +173,12 @@ type Listener struct {
 	// PROXY protocol header (v1 or v2), whose source address is the
 	// caller's. Connections from elsewhere are callers themselves.
 	ProxyProtocol bool `toml:"proxy_protocol"`
+	// AllowedSources, when set, are the only caller addresses (IP
+	// addresses or CIDR prefixes) the listener answers; a call from
+	// elsewhere is hung up with a line saying so and recorded refused.
+	// The caller's address is the one the gateway knows: a trusted
+	// proxy's PROXY header or X-Forwarded-For gives it.
+	AllowedSources []string `toml:"allowed_sources"`
 	// HTTPMaxConns and HTTPMaxConnsPerSource bound a ws/wss listener's
 	// HTTP connections that are not (yet) lines: in all, and from one
 	// address (IPv4, or an IPv6 /64); 0 takes the defaults

@@ -337,6 +337,14 @@ func (c *Config) validate(loc *locator) Problems {
 				bad(in("listener", i, "trusted_proxies"), key+".trusted_proxies", "%q: want an IP address or a CIDR prefix like 10.0.0.0/8", p)
 			}
 		}
+		for _, p := range l.AllowedSources {
+			if _, err := netip.ParseAddr(p); err == nil {
+				continue
+			}
+			if _, err := netip.ParsePrefix(p); err != nil {
+				bad(in("listener", i, "allowed_sources"), key+".allowed_sources", "%q: want an IP address or a CIDR prefix like 192.168.0.0/16", p)
+			}
+		}
 		if !backends[l.Backend] && l.Backend != "demo" {
 			bad(in("listener", i, "backend"), key+".backend", "no backend named %q%s", l.Backend, backendHint(l.Backend, backends))
 		}
