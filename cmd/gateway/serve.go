@@ -60,8 +60,9 @@ listens beyond loopback.
 Signals: SIGHUP reloads the configuration's backends, line limits and the
 users file without dropping calls ([callback] and listener addresses need a
 restart), re-reads the TLS certificates and reopens a rotated calls.jsonl
-and [log] file; SIGTERM (or SIGINT) stops answering and drains calls for up
-to [lines] drain_timeout; a second SIGTERM hangs up the rest at once.`)
+and [log] file; SIGTERM (or SIGINT) stops taking calls (new callers hear
+BUSY, shutting down) and drains calls for up to [lines] drain_timeout; a
+second SIGTERM hangs up the rest at once.`)
 	cfgPath := fs.String("config", "", "configuration file (TOML); none: run the loopback demo")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code

@@ -32,10 +32,11 @@ func maintenance(g healthSource) bool {
 }
 
 // health is the answer of /healthz, one line: 503 "draining" once the
-// gateway stops answering (SIGTERM: its listeners refuse calls while
-// the calls in progress end), 503 "state_dir ... not writable since T:
+// gateway stops taking calls (SIGTERM: new callers hear BUSY while the
+// calls in progress end), 503 "state_dir ... not writable since T:
 // why" while the state directory cannot be written (disk full: calls go
-// on, but their records and session-number reservations are lost), 503
+// on, their records wait in memory and session numbers come from
+// memory), 503
 // "maintenance" while [lines] maintenance is on (every new call hears
 // BUSY, so a load balancer should send callers elsewhere), 503 "all
 // lines busy (N of M)" while every line of [lines] max_concurrent is
@@ -71,7 +72,7 @@ func registerHealthMetrics(reg prometheus.Registerer, g healthSource) {
 	reg.MustRegister(info,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialgate_draining",
-			Help: "1 once the gateway stops answering calls (SIGTERM) and waits for the calls in progress, else 0.",
+			Help: "1 once the gateway stops taking calls (SIGTERM: new callers hear BUSY) and waits for the calls in progress, else 0.",
 		}, func() float64 { return boolGauge(g.Draining()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dialgate_maintenance",
