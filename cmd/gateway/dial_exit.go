@@ -25,7 +25,8 @@ const (
 )
 
 const dialExitHelp = `exit status:
-  0   the call ended normally (either side hung up, ~., end of input, stdout closed)
+  0   the call ended normally (either side hung up, ~., end of input, stdout
+      closed, a signal: SIGINT, SIGTERM or SIGHUP once connected)
   1   a local failure (terminal, files)
   2   usage: bad flags, arguments or missing credentials (no terminal to
       ask on once a V.42 gateway answered)
