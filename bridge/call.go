@@ -1155,12 +1155,14 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 	}
 	banner := fmt.Sprintf("\r\n%s: session %d\r\n", c.st.cfg.GatewayName, c.rec.Session)
 	if b := c.lc.Banner; len(b) > 0 {
-		// The operator's banner_file, then the session line, as
-		// telnetd shows /etc/issue.net before its prompt.
+		// The operator's banner_file before the prompt, as telnetd
+		// shows /etc/issue.net; after the session line, which stays
+		// the call's first: gateway dial tells a dialgate gateway by
+		// it (a line dropped without NO CARRIER is exit 12 only then).
 		if !bytes.HasSuffix(b, []byte("\r\n")) {
 			b = append(b[:len(b):len(b)], "\r\n"...)
 		}
-		banner = "\r\n" + string(b) + banner[2:]
+		banner += string(b)
 	}
 	out, err := textLogin(ctx, e, c.st.verifier, c.info.RemoteAddr, banner, c.st.cfg.Security.LoginTries, &c.checking)
 	if c.proxyHeaderRefused(err) {
