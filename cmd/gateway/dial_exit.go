@@ -195,6 +195,9 @@ func textOutcome(head []byte, tail []byte) error {
 		case bytes.HasPrefix([]byte(why), []byte("NO CARRIER (this line speaks TLS only")):
 			// Called in the clear: not connected.
 			return fmt.Errorf("%w: the gateway's line speaks TLS only: %s", errNoCarrier, tlsSchemeHint)
+		case why == "NO CARRIER (this line does not take calls from your address)":
+			// The listener's allowed_sources: as before V.42 (exit 13).
+			return fmt.Errorf("%w: the gateway does not take calls from this address on that line", errNoCarrier)
 		case why == "NO CARRIER (your account needs a callback, which this gateway cannot place now)":
 			// As REJECT callback-unavailable over V.42 (callback
 			// trial: the text login's exited 0).

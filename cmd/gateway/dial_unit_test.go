@@ -94,6 +94,7 @@ func TestTextOutcome(t *testing.T) {
 		{"x", "\r\nNO CARRIER (your account needs a callback, which this gateway cannot place now)\r\n", errNoCarrier},
 		{"x", "Callback for alice. Type the user name: bob\r\nThis callback is not for you.\r\nNO CARRIER\r\n", errNoCarrier},
 		{"x", "Type the user name: ^C\r\nNot accepted.\r\nNO CARRIER\r\n", errNoCarrier},
+		{"x", "\r\nNO CARRIER (this line does not take calls from your address)\r\n", errNoCarrier},
 		{"", "", nil},
 	} {
 		if got := textOutcome([]byte(c.head), []byte(c.tail)); !errors.Is(got, c.want) || (got == nil) != (c.want == nil) {

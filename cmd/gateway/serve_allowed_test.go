@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,7 +40,17 @@ func TestServeAllowedSources(t *testing.T) {
 		s.expect("NO CARRIER (this line does not take calls from your address)")
 		s.expect("Connection closed by foreign host")
 	}
-	recs := g.waitRecords(3)
+	// gateway dial, text and V.42: not connected (13), saying why.
+	for _, mode := range []string{"--text", "--v42=detect"} {
+		cmd := exec.Command(g.bin, "dial", "--quiet", mode, "telnet://"+g.addr)
+		cmd.Env = append(os.Environ(), "DIALGATE_USER=alice", "DIALGATE_PASSWORD=pw-alice")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitNoCarrier || !strings.Contains(string(out), "this line does not take calls from your address") {
+			t.Errorf("dial %s: %v, output %q; want exit %d saying why", mode, err, out, exitNoCarrier)
+		}
+	}
+	recs := g.waitRecords(5)
 	for _, r := range recs {
 		if r.Result != store.ResultRefused || r.Reason != "address not in the listener's allowed_sources" || r.User != "" {
 			t.Fatalf("record %+v, want refused for its address", r)
