@@ -146,6 +146,18 @@ func TestFail2banFilters(t *testing.T) {
 		}
 	})
 
+	// A caller from an address a listener's allowed_sources does not
+	// list (a scan of a LAN-only line) is matched; other refusals (a
+	// policy about the line, not the address) are not.
+	t.Run("allowed_sources", func(t *testing.T) {
+		recs := `{"session":1,"listener":"sysop","remote":"[2001:db8::7]:4000","line":"telnet","start":"2026-11-24T01:00:00Z","end":"2026-11-24T01:00:01Z","result":"refused","reason":"address not in the listener's allowed_sources","bytes_in":0,"bytes_out":0}` + "\n" +
+			`{"session":2,"listener":"modem","remote":"192.0.2.8:4000","line":"telnet","start":"2026-11-24T01:00:00Z","end":"2026-11-24T01:00:02Z","result":"refused","reason":"text login not allowed on this listener","bytes_in":0,"bytes_out":0}` + "\n"
+		got := matches(t, writeFile(t, "calls.jsonl", recs), "dialgate-calls.conf")
+		if !slices.Equal(got, []string{"2001:db8::7"}) {
+			t.Errorf("records filter matched %q, want only the caller from outside allowed_sources", got)
+		}
+	})
+
 	t.Run("console", func(t *testing.T) {
 		g := newGateway(t, gwOpts{})
 		// The same gateway's log in the console format: a second
