@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -1126,5 +1127,47 @@ func testDecoderFlagOrAbortAtEveryBit(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDecoderReleaseWhileFramesFlow: a reader that catches up with the
+// line between two long frames calls Release with more to come. The next
+// frame takes a pooled buffer of the kept one's size; it grew from 256
+// octets again, through five fresh, zeroed arrays (about 12 KiB per frame,
+// 22 % of what BenchmarkFullPathTCP allocated).
+func TestDecoderReleaseWhileFramesFlow(t *testing.T) {
+	enc := Encoder{FCS: FCS32}
+	frame := append([]byte{0x01, 0x00}, bytes.Repeat([]byte{0x55, 0xAA, 0x7E, 0xFF}, MaxN401/4)...)
+	line := enc.AppendFrame(nil, frame)
+	d := Decoder{FCS: FCS32}
+	frames := 0
+	keep := func(f []byte) bool {
+		if !bytes.Equal(f, frame) {
+			t.Fatalf("frame %d: %d octets, not the %d sent", frames, len(f), len(frame))
+		}
+		frames++
+		putBuf(f) // read: the array goes back, as Link.Read gives it
+		return true
+	}
+	feed := func() {
+		d.feedKeep(line, keep) // ends between frames, in mark idle
+		d.Release()
+	}
+	feed() // the first frame grows a buffer; the pool fills
+	feed()
+	const n = 200
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		feed()
+	}
+	runtime.ReadMemStats(&after)
+	if frames != n+2 {
+		t.Fatalf("%d frames decoded, want %d", frames, n+2)
+	}
+	// The pool may drop a buffer now and then (always under the race
+	// detector, a quarter of them): less than one frame buffer a frame.
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per >= frameBuf {
+		t.Errorf("%d octets allocated per frame after Release, want under %d (a pooled buffer)", per, frameBuf)
 	}
 }
