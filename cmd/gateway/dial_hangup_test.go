@@ -188,3 +188,41 @@ func TestDialHangupBackendDown(t *testing.T) {
 		}
 	})
 }
+
+// TestE2EDialGatewayKilledAfterBanner: TestE2EDialGatewayKilled on a
+// listener with a banner_file: dial still knows the peer for a dialgate
+// gateway (its session line opens the call, before the banner) and
+// exits 16 when the gateway dies mid-call (review: the banner came
+// first, dial took the gateway for a BBS and exited 0).
+func TestE2EDialGatewayKilledAfterBanner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary")
+	}
+	g := newGatewayLines(t, gwOpts{echoAddr: echoBackend(t)}, "holdoff = \"0s\"\ndrain_timeout = \"20s\"\n")
+	if err := os.WriteFile(filepath.Join(g.dir, "issue"), []byte("Welcome to Example BBS\nAsk the sysop for an account\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(g.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = []byte(strings.Replace(string(conf), "name = \"modem\"\n", "name = \"modem\"\nbanner_file = \"issue\"\n", 1))
+	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	g.waitLog(`"msg":"reloaded (SIGHUP)"`)
+	p := dialBob(t, g, false)
+	if !strings.Contains(p.stdout.String(), "Welcome to Example BBS") {
+		t.Fatalf("no banner: %q", p.stdout)
+	}
+	if err := g.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-g.done
+	if code := p.wait(t); code != exitDropped {
+		t.Fatalf("exit %d, want %d; stderr:\n%s\nstdout:\n%q", code, exitDropped, p.stderr, p.stdout)
+	}
+}
