@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -392,17 +393,20 @@ func isWeb(scheme string) bool { return scheme == "ws" || scheme == "wss" }
 // as CR LF (a terminal's new line), the rest as it is (ANSI art's
 // escapes and CP437 octets included).
 func readBanner(path string) ([]byte, error) {
-	// Judged before the open, which would wait for a FIFO's writer.
-	if fi, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
+	// Opened without blocking (a FIFO's open would wait for a writer),
+	// then judged by what was opened: a look at the path before the open
+	// is a race, lost to a FIFO put there in between (review: a reload
+	// waited for ever, in the signal loop, and SIGTERM went unheard).
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxBanner+1))
 	if err != nil {
 		return nil, err
