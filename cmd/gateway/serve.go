@@ -512,7 +512,7 @@ func reload(gw *bridge.Gateway, v *bridge.AuthVerifier, cb *callbackd.Service, p
 	if path != "" {
 		// The TLS files were read just now, as served: a broken one
 		// must not keep the users and backends from reloading.
-		c, err := config.LoadSettings(path)
+		c, err := config.LoadReload(path)
 		if err != nil {
 			log.Error("reload: configuration not valid; keeping the old one", zap.Error(err))
 			return false

@@ -24,7 +24,7 @@ func TestBannerFile(t *testing.T) {
 		}
 	}
 	write("\nA\r\nB\n\x1b[0m\xff")
-	for _, load := range []func(string) (*Config, error){Load, LoadSettings} {
+	for _, load := range []func(string) (*Config, error){Load, LoadReload} {
 		c, err := load(path)
 		if err != nil {
 			t.Fatal(err)
@@ -45,6 +45,11 @@ func TestBannerFile(t *testing.T) {
 		t.Errorf("a banner of MaxBanner+1 octets: %v, want a problem at line 4", err)
 	}
 	os.Remove(filepath.Join(dir, "issue"))
+	// gateway user, keygen, calls: they serve no listener (review: a
+	// missing banner stopped gateway user list).
+	if c, err := LoadSettings(path); err != nil || c.Listeners[0].Banner != nil {
+		t.Errorf("LoadSettings with the banner missing: %v", err)
+	}
 	if err := os.Mkdir(filepath.Join(dir, "issue"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +60,25 @@ func TestBannerFile(t *testing.T) {
 	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "banner_file") || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("a missing banner: %v", err)
 	}
+	// At 300 bit/s 3,100 octets take 103 s of the login's 60.
+	write(strings.Repeat("x", 3100))
+	slow := strings.Replace(conf, "banner_file", "line_rate = 300\nbanner_file", 1)
+	if err := os.WriteFile(path, []byte(slow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, `listener "m": banner_file takes 1m43s at line_rate 300 bit/s`) {
+		t.Errorf("a long banner on a slow line: warnings %q", w)
+	}
 	write("x")
 	conf = strings.Replace(conf, "banner_file", "v42 = \"lapm\"\nbanner_file", 1)
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(path)
-	if err != nil {
+	if c, err = Load(path); err != nil {
 		t.Fatal(err)
 	}
 	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, `listener "m": banner_file does nothing here`) {

@@ -55,8 +55,9 @@ type Config struct {
 	Backends  []Backend  `toml:"backend"`
 
 	// readTLSFiles: validation loads the listeners' TLS files (Load,
-	// not LoadSettings).
-	readTLSFiles bool
+	// not LoadSettings or LoadReload); readBanners: it reads their
+	// banner_file (Load and LoadReload).
+	readTLSFiles, readBanners bool
 }
 
 // Log configures the daemon's log.
@@ -329,30 +330,40 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// LoadSettings is Load without reading the listeners' TLS files: for the
-// commands that use the configuration's paths and settings but serve no
-// listener (gateway user, calls, hangup, keygen), which may run as a user
-// who cannot read the private key, and for a reload, whose listeners keep
-// serving the files they were opened with (the gateway reads their
-// renewed contents itself).
+// LoadSettings is Load without reading the listeners' TLS files and
+// banners: for the commands that use the configuration's paths and
+// settings but serve no listener (gateway user, calls, hangup, keygen),
+// which may run as a user who cannot read the private key, and need not
+// find the banner (review: gateway user failed on a missing one).
 func LoadSettings(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return parse(path, data, false)
+	return parse(path, data, false, false)
+}
+
+// LoadReload is Load for a reload: the banners are read again, the TLS
+// files are not (the listeners keep serving the files they were opened
+// with, and the gateway reads their renewed contents itself).
+func LoadReload(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parse(path, data, false, true)
 }
 
 // Parse is Load for content already in memory; name is used in positions.
 func Parse(name string, data []byte) (*Config, error) {
-	return parse(name, data, true)
+	return parse(name, data, true, true)
 }
 
 // maxSetAside bounds the values of the wrong type parse sets aside to
 // report the rest of the file.
 const maxSetAside = 32
 
-func parse(name string, data []byte, readTLSFiles bool) (*Config, error) {
+func parse(name string, data []byte, readTLSFiles, readBanners bool) (*Config, error) {
 	text := string(data)
 	// A value of the wrong TOML type stops the decoder. Its line is set
 	// aside (blanked, so that every other line keeps its number) and
@@ -363,7 +374,7 @@ func parse(name string, data []byte, readTLSFiles bool) (*Config, error) {
 	for {
 		c := base()
 		c.File = name
-		c.readTLSFiles = readTLSFiles
+		c.readTLSFiles, c.readBanners = readTLSFiles, readBanners
 		loc := newLocator(text)
 		md, err := toml.NewDecoder(strings.NewReader(text)).Decode(c)
 		if err != nil {

@@ -301,6 +301,8 @@ func (c *Config) validate(loc *locator) Problems {
 		}
 		if l.BannerFile != "" {
 			c.Listeners[i].BannerFile = c.resolve(l.BannerFile)
+		}
+		if l.BannerFile != "" && c.readBanners {
 			b, err := readBanner(c.Listeners[i].BannerFile)
 			if err != nil {
 				bad(in("listener", i, "banner_file"), key+".banner_file", "%v", err)
@@ -539,6 +541,14 @@ func (c *Config) Warnings() []string {
 		}
 		if l.BannerFile != "" && (l.V42 == V42LAPM || l.TextLogin == TextLoginOff) {
 			w = append(w, fmt.Sprintf("listener %q: banner_file does nothing here: the text login shows it, and no caller gets one on this listener", l.Name))
+		}
+		if d := c.Security.HandshakeDeadline.Duration; l.LineRate > 0 && d > 0 {
+			// The login's deadline runs while the banner goes out at
+			// the line rate (review: 4 KiB at 300 bit/s took 136 s, and
+			// every caller timed out before the prompt).
+			if t := time.Duration(len(l.Banner)) * 10 * time.Second / time.Duration(l.LineRate); t > d/2 {
+				w = append(w, fmt.Sprintf("listener %q: banner_file takes %s at line_rate %d bit/s, more than half of [security] handshake_deadline (%s) that the login has: shorten it", l.Name, t.Round(time.Second), l.LineRate, d))
+			}
 		}
 		if l.V42 == V42Off {
 			// No way in: every caller is refused at the text login.
