@@ -32,7 +32,7 @@ func sumField(logs *observer.ObservedLogs, msg, key string) (sum int64, lines in
 	return sum, lines
 }
 
-const floodMsg = "connection flood: BUSY calls hung up without a call record"
+const floodMsg = "connection flood: calls turned away (BUSY, or outside allowed_sources) hung up without a call record"
 
 // TestBusyFloodSummaryCountsEveryCall: the summary of BUSY calls left
 // unrecorded counts every one of them, the last of the burst included.

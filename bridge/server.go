@@ -146,7 +146,7 @@ func New(opts Options) (*Server, error) {
 		s.log = zap.NewNop()
 	}
 	s.busyRecords.summary.Emit = func(n int, _ string) {
-		s.log.Warn("connection flood: BUSY calls hung up without a call record", zap.Int("calls", n))
+		s.log.Warn("connection flood: calls turned away (BUSY, or outside allowed_sources) hung up without a call record", zap.Int("calls", n))
 	}
 	s.proxyRefusals.Emit = func(n int, last string) {
 		s.log.Warn(last, zap.Int("calls", n))

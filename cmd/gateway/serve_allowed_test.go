@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dialgate/dialgate/internal/store"
 )
@@ -32,9 +34,12 @@ func TestServeAllowedSources(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	setAllowed(`["10.0.0.0/8", "2001:db8::/32"]`)
+	setAllowed(`["10.0.0.0/8", "127.0.0.2", "2001:db8::/32"]`)
 	g.start()
-	// max_concurrent is 1: a caller turned away holds no slot.
+	// The only line (max_concurrent 1) is taken by a caller from an
+	// allowed address: the others hear that their address is not taken,
+	// not BUSY (the check comes before the slot).
+	held := loginFrom(t, g.addr, "127.0.0.2", "alice", "pw-alice", "hello alice")
 	for range 3 {
 		s := telnetTo(t, g.addr)
 		s.expect("NO CARRIER (this line does not take calls from your address)")
@@ -56,6 +61,8 @@ func TestServeAllowedSources(t *testing.T) {
 			t.Fatalf("record %+v, want refused for its address", r)
 		}
 	}
+	held.Close()
+	g.waitRecords(6)
 
 	setAllowed(`["10.0.0.0/8", "127.0.0.1"]`)
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -65,4 +72,35 @@ func TestServeAllowedSources(t *testing.T) {
 	s := telnetTo(t, g.addr)
 	s.login("alice", "pw-alice")
 	s.expect("hello alice")
+}
+
+// loginFrom logs in at a text login from a loopback address of its own
+// (a telnet listener's negotiation is ignored) and returns the
+// connection once want has come.
+func loginFrom(t *testing.T, addr, src, user, pw, want string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	var got strings.Builder
+	b := make([]byte, 512)
+	for _, step := range [][2]string{{"login: ", user + "\r"}, {"password: ", pw + "\r"}, {want, ""}} {
+		for !strings.Contains(got.String(), step[0]) {
+			n, err := c.Read(b)
+			got.Write(b[:n])
+			if err != nil {
+				t.Fatalf("from %s: %v before %q; read %q", src, err, step[0], got.String())
+			}
+		}
+		got.Reset()
+		if step[1] != "" {
+			c.Write([]byte(step[1]))
+		}
+	}
+	c.SetDeadline(time.Time{})
+	return c
 }
