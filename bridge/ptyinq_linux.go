@@ -19,7 +19,9 @@ import (
 // buffer work, which runs later: TIOCINQ right after a write answered 0
 // for 1,835 of 2,000 writes here. A poll of the slave that finds no input
 // runs that work to its end first (n_tty_poll, tty_buffer_flush_work),
-// so the count includes every octet the master has taken.
+// so the count includes every octet the master has taken, except, in
+// canonical mode, a last line without its end (TIOCINQ counts complete
+// lines there; the program could not read that part anyway).
 func ptyInputQueued(ptmx *os.File) (n int, ok bool) {
 	rc, err := ptmx.SyscallConn()
 	if err != nil {
