@@ -21,7 +21,8 @@
 // Each step prints one line "ok <step>"; a failure prints
 // "FAIL <step>: <why>", the terminal text and a screenshot, and exits 1.
 import { chromium } from 'playwright-core';
-import { mkdtemp, rm, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -149,6 +150,54 @@ async function run(page, cmd) {
   const end = lines.findLastIndex((l) => l.trim() === mark);
   const start = lines.findLastIndex((l, i) => i < end && l.includes(`echo ${mark}`));
   return lines.slice(start + 1, end).map((l) => l.trimEnd());
+}
+
+// zmodemDownload: the host's `sz` (lrzsz) sends a file of random octets
+// and every octet value; the page answers it (zmodem.js), the terminal
+// shows none of the transfer, and the browser's download has the file's
+// octets.
+async function zmodemDownload(page, mode) {
+  step = `ZMODEM: sz on the host downloads a file in the browser (${mode})`;
+  // The files go in $HOME, not in the gateway's working directory.
+  const made = await run(page, 'cd "$HOME"; i=0; while [ $i -lt 256 ]; do printf "\\\\$(printf %o $i)"; i=$((i+1)); done >every.bin; ' +
+    '{ head -c 300000 /dev/urandom; cat every.bin every.bin; } >zm.bin; sha256sum zm.bin; cd - >/dev/null');
+  const want = made.map((l) => /^([0-9a-f]{64})  zm\.bin$/.exec(l)).find(Boolean)?.[1];
+  if (!want) throw new Error(`no sha256sum: ${JSON.stringify(made)}`);
+  const download = page.waitForEvent('download', { timeout: WAIT });
+  await typeLine(page, '(cd "$HOME" && sz -b zm.bin); echo sz-exit-$?');
+  const d = await download;
+  const got = createHash('sha256').update(await readFile(await d.path())).digest('hex');
+  if (d.suggestedFilename() !== 'zm.bin') throw new Error(`download named ${d.suggestedFilename()}`);
+  if (got !== want) throw new Error(`downloaded sha256 ${got}, sz sent ${want}`);
+  const s = await waitText(page, 'sz-exit-0');
+  if (!s.includes('file transfer complete')) throw new Error('no "file transfer complete" notice');
+  if (s.includes('B00000000000000') || s.includes('B0100')) throw new Error('ZMODEM headers shown in the terminal');
+  if (!(await page.isHidden('#transfer'))) throw new Error('transfer progress still shown');
+  await run(page, 'rm -f "$HOME/zm.bin" "$HOME/every.bin"');
+  ok(step);
+}
+
+// zmodemCancel: a larger file is cancelled from the page's control; sz
+// stops, and the shell's next output shows.
+async function zmodemCancel(page) {
+  step = 'ZMODEM: Cancel stops sz, keys typed meanwhile are not sent, the shell answers after';
+  await run(page, 'head -c 100000000 /dev/zero >"$HOME/big.bin"');
+  await typeLine(page, '(cd "$HOME" && sz -b big.bin); echo sz-exit-$?');
+  await page.waitForFunction(() => /receiving big\.bin: \d+/.test(window.dialgate.transfer()), null, { timeout: WAIT });
+  await page.evaluate(() => window.dialgate.focus());
+  await page.keyboard.type('typed-during');
+  await page.click('#zcancel');
+  // sz's exit status shows after the notice, once the data that was on
+  // its way when the page cancelled has been dropped.
+  const cancelled = '[file transfer ended: cancelled (keys typed during the transfer were not sent)]';
+  const after = await waitScreen(page, (t) => t.includes(cancelled) && /sz-exit-\d+/.test(t.slice(t.lastIndexOf(cancelled))), 'sz to end');
+  const exit = /sz-exit-(\d+)/.exec(after.slice(after.lastIndexOf(cancelled)))[1];
+  if (exit === '0') throw new Error('sz says it completed');
+  if (after.includes('typed-during')) throw new Error('keys typed during the transfer reached the shell');
+  const again = await run(page, 'echo after-$((6*7))');
+  if (!again.includes('after-42')) throw new Error(`shell after the cancel: ${JSON.stringify(again)}`);
+  await run(page, 'rm -f "$HOME/big.bin"');
+  ok(`${step} (sz exit status ${exit})`);
 }
 
 async function login(page, pw) {
@@ -423,6 +472,8 @@ async function v42Scenario() {
   if (!out.includes('v42-42')) throw new Error(`output ${JSON.stringify(out)}`);
   ok(step);
 
+  await zmodemDownload(a, 'V.42');
+
   step = 'Break interrupts the program behind the gateway';
   await breakStep(a, 'V.42');
   ok(step);
@@ -659,6 +710,9 @@ async function textScenario() {
   const echoed = await run(a, 'echo "hello from $(printf %s browser)-$((6*7))"');
   if (!echoed.includes('hello from browser-42')) throw new Error(`output ${JSON.stringify(echoed)}`);
   ok(step);
+
+  await zmodemDownload(a, 'text login');
+  await zmodemCancel(a);
 
   step = 'the page announces its terminal type (TERM=xterm-256color, not the backend\'s default)';
   const termLines = await run(a, 'echo "term=$TERM"');

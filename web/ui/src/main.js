@@ -16,6 +16,7 @@ import { loadV42 } from './v42.js';
 import { Keepalive, PING, PING_INTERVAL_MS, STALL_TICKS, isPong, SentLedger, lostInputText, stallText } from './keepalive.js';
 import { boundedSize } from './fit.js';
 import { attachTextInput } from './textinput.js';
+import { ZmodemFilter, MAX_FILE } from './zmodem.js';
 
 function meta(name) {
   const el = document.querySelector(`meta[name="${name}"]`);
@@ -86,6 +87,9 @@ const pasteBtn = $('paste');
 const loginForm = $('login');
 const breakBtn = $('break');
 const srBox = $('sr');
+const transferEl = $('transfer');
+const transferText = $('transfertext');
+const transferCancel = $('zcancel');
 
 const term = new Terminal({
   cursorBlink: true,
@@ -210,12 +214,94 @@ let sentLedger = new SentLedger();
 
 const outbox = new Outbox(offer);
 
-// input is what the user typed or pasted, as octets.
+// input is what the user typed or pasted, as octets. While a file
+// transfer runs the line is the transfer's: keystrokes would corrupt it.
 function input(bytes) {
+  if (transfer.active) {
+    transferKeys = true;
+    showTransfer();
+    return;
+  }
   if (!outbox.push(bytes)) {
     notice(`input discarded: ${bytes.length} octets typed or pasted, while ${outbox.waiting} octets typed or pasted earlier are still waiting for the line (at most ${MAX_WAITING >> 20} MiB are held back)`);
   }
 }
+
+// show puts octets from the gateway in the terminal.
+function show(bytes) {
+  status.feed(bytes);
+  term.write(terminalText(codec.decode(bytes)));
+}
+
+// The host's ZMODEM sender (`sz FILE`, a BBS's download) is answered by
+// the page (zmodem.js): the gateway's octets pass through the transfer
+// on their way to the terminal, in both logins. While a batch runs the
+// terminal shows nothing of it, the toolbar shows its progress and a
+// Cancel, and each file received is offered as a browser download.
+let transferKeys = false; // keys were typed (and dropped) during the transfer
+let transferNow = ''; // the progress shown
+let transferDrawn = true; // the DOM shows transferNow
+const transfer = new ZmodemFilter({
+  terminal: show,
+  // The receiver's answers go behind input already queued, past the
+  // keyboard's block.
+  send: (bytes) => { outbox.push(bytes); },
+  onStart: () => {
+    transferKeys = false;
+    setTransfer('ZMODEM: waiting for the first file…');
+  },
+  onFileStart: (f) => setTransfer(`receiving ${f.name}: 0${f.size === null ? '' : ' / ' + f.size} octets`),
+  onProgress: (p) => setTransfer(`receiving ${p.name}: ${p.got}${p.size === null ? '' : ' / ' + p.size} octets`),
+  onFile: (f) => {
+    saveFile(f.name, f.parts);
+    notice(`received ${f.name} (${f.got} octets): saved by the browser as a download`);
+    setTransfer('ZMODEM: waiting for the next file…');
+  },
+  onSkip: (s) => notice(`skipped ${s.name}: ${s.why}`),
+  onEnd: (how) => {
+    transferEl.hidden = true;
+    const keys = transferKeys ? ' (keys typed during the transfer were not sent)' : '';
+    if (how === 'complete') notice(`file transfer complete${keys}`);
+    else notice(`file transfer ended: ${how}${keys}`);
+  },
+  maxFile: MAX_FILE,
+});
+setInterval(() => transfer.tick(), 1000);
+
+// setTransfer shows a transfer's progress, at most once a frame.
+function setTransfer(text) {
+  transferNow = text;
+  transferEl.hidden = false;
+  if (!transferDrawn) return;
+  transferDrawn = false;
+  requestAnimationFrame(showTransfer);
+}
+
+function showTransfer() {
+  transferDrawn = true;
+  const text = transferNow + (transferKeys ? ' (keyboard not sent during the transfer)' : '');
+  transferText.textContent = text;
+  transferText.title = text;
+}
+
+// saveFile offers a received file as a browser download, and lets the
+// browser have the memory back once the download has taken it.
+function saveFile(name, parts) {
+  const blobURL = URL.createObjectURL(new Blob(parts, { type: 'application/octet-stream' }));
+  const a = document.createElement('a');
+  a.href = blobURL;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(blobURL), 60000);
+}
+
+transferCancel.addEventListener('click', () => {
+  transfer.cancel();
+  term.focus();
+});
 
 // diagnose asks the line's path over plain HTTP why its WebSocket never
 // opened: a browser does not tell a page the HTTP status of a refused
@@ -328,6 +414,9 @@ function openLine({ onOpen, onBytes, onClose, authenticate = false }) {
     // own hang-up discards the first knowingly, and says the second).
     const lost = lostInputText(outbox.waiting, ev && ev.code === 1006 ? ledger.unconfirmed : 0);
     outbox.clear();
+    if (transfer.active) notice('file transfer ended: the call ended');
+    transfer.reset();
+    transferEl.hidden = true;
     onClose();
     if (why) {
       status.end('hungup', why);
@@ -400,10 +489,7 @@ function connectText() {
   if (ws) return;
   openLine({
     onOpen: () => {},
-    onBytes: (bytes) => {
-      status.feed(bytes);
-      term.write(terminalText(codec.decode(bytes)));
-    },
+    onBytes: (bytes) => transfer.feed(bytes),
     onClose: () => {},
   });
 }
@@ -467,10 +553,7 @@ async function connectV42(user, password) {
           showStatus();
           notice(`connected to ${info.gateway}, session ${info.session}, host key ${info.fingerprint}`);
         },
-        onData: (bytes) => {
-          status.feed(bytes);
-          term.write(terminalText(codec.decode(bytes)));
-        },
+        onData: (bytes) => transfer.feed(bytes),
         onWritable: () => outbox.pump(),
         // The link's own stall watch (v42caller.WatchStall): its polls
         // go unanswered within seconds of the gateway falling silent,
@@ -721,6 +804,8 @@ window.dialgate = Object.freeze({
   // modes are the terminal modes a program can leave on.
   modes: () => ({ buffer: term.buffer.active.type, mouse: term.modes.mouseTrackingMode, bracketedPaste: term.modes.bracketedPasteMode }),
   focus: () => term.focus(),
+  // transfer is the ZMODEM download's progress, '' when none runs.
+  transfer: () => (transfer.active ? transferText.textContent : ''),
 });
 
 // Closing or reloading the tab hangs up the call (a pty program behind

@@ -1,0 +1,781 @@
+// ZMODEM downloads for the browser terminal: the host's `sz FILE` (a BBS's
+// download command) sends files to the page, which offers each one as a
+// browser download instead of showing the transfer's binary in the
+// terminal.
+//
+// The protocol is Chuck Forsberg's "The ZMODEM Inter Application File
+// Transfer Protocol" (Omen Technology, 1988), cited below as [ZM] with its
+// section numbers; where [ZM] leaves a detail open, the page does what
+// lrzsz (the sz and rz of Unix hosts) does. This file has the receiving
+// side only: the page answers a sender, never sends files itself.
+//
+// The layers, each usable alone (the unit tests drive them so):
+//   - crc16, crc32: the frame check sequences ([ZM] 7.2, 8).
+//   - hexHeader: the headers the receiver sends ([ZM] 7.3.3).
+//   - Reader: a push parser of the sender's stream into headers and data
+//     subpackets, fed chunks of any size (ZDLE escapes, [ZM] 7.2).
+//   - Receiver: the receiving program ([ZM] 8-10), pure: it sends through
+//     a callback, keeps no timers (timeout() is called by its owner) and
+//     hands files out as lists of Uint8Array.
+//   - ZmodemFilter: what the terminal's output passes through: it finds a
+//     sender's ZRQINIT in it, runs a Receiver until the batch ends, and
+//     gives everything else to the terminal.
+
+// Framing characters ([ZM] 7.2, 7.3).
+export const ZPAD = 0x2a; // '*'
+export const ZDLE = 0x18; // also CAN
+const ZBIN = 0x41; // 'A': binary header, CRC-16
+const ZHEX = 0x42; // 'B': hex header, CRC-16
+const ZBIN32 = 0x43; // 'C': binary header, CRC-32
+const XON = 0x11;
+const XOFF = 0x13;
+const BS = 0x08;
+
+// Frame types ([ZM] 11).
+export const Z = Object.freeze({
+  RQINIT: 0, RINIT: 1, SINIT: 2, ACK: 3, FILE: 4, SKIP: 5, NAK: 6, ABORT: 7,
+  FIN: 8, RPOS: 9, DATA: 10, EOF: 11, FERR: 12, CRC: 13, CHALLENGE: 14,
+  COMPL: 15, CAN: 16, FREECNT: 17, COMMAND: 18, STDERR: 19,
+});
+
+// The ZDLE sequences that end a data subpacket ([ZM] 7.2), and the two
+// that stand for DEL and 0xFF.
+export const ZCRCE = 0x68; // 'h': end of frame, header follows
+export const ZCRCG = 0x69; // 'i': frame continues, no response
+export const ZCRCQ = 0x6a; // 'j': frame continues, ZACK expected
+export const ZCRCW = 0x6b; // 'k': end of frame, ZACK expected
+const ZRUB0 = 0x6c; // 'l': 0x7f
+const ZRUB1 = 0x6d; // 'm': 0xff
+
+// ZRINIT capability flags in ZF0 ([ZM] 11.2).
+export const CANFDX = 0x01; // full duplex
+export const CANOVIO = 0x02; // can receive data during disk I/O
+export const CANFC32 = 0x20; // can use the 32-bit frame check
+
+// RINIT_FLAGS are the page's: a WebSocket (or V.42) line is full duplex,
+// the page takes data while it stores it (in memory), and it checks
+// CRC-32. No ESCCTL: the line passes every octet.
+export const RINIT_FLAGS = CANFDX | CANOVIO | CANFC32;
+
+// MAX_FILE is the largest file the page takes (256 MiB): a file is held
+// in the page's memory until it is offered as a download, so a larger
+// one is refused (ZSKIP) rather than let the sender's claim decide how
+// much the tab allocates.
+export const MAX_FILE = 256 << 20;
+// MAX_SUBPACKET bounds one data subpacket. [ZM] 7.2 allows 1024 octets
+// (8192 in ZMODEM-8k); a longer run without a frame end is garbage.
+const MAX_SUBPACKET = 16 << 10;
+// MAX_ERRORS is how many errors in a row (bad CRC, timeouts) the receiver
+// bears before it cancels the transfer, as lrzsz's rz does (20).
+const MAX_ERRORS = 20;
+
+// CANCEL is what the receiver sends to abort a transfer: eight CAN (five
+// abort it, [ZM] 7.3) then eight backspaces to erase them from a remote
+// shell's input line if the sender has already gone.
+export const CANCEL = Uint8Array.from([...Array(8).fill(ZDLE), ...Array(8).fill(BS)]);
+
+// ---- frame check sequences ([ZM] 7.2, 8) ----
+
+const CRC16_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 8;
+    for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+    t[i] = c;
+  }
+  return t;
+})();
+
+// crc16 is the CRC-16 of XMODEM (CCITT polynomial 0x1021, initial 0, not
+// reflected) over bytes, continuing from crc.
+export function crc16(bytes, crc = 0) {
+  for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >> 8) ^ bytes[i]];
+  return crc;
+}
+
+const CRC32_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+    t[i] = c;
+  }
+  return t;
+})();
+
+// crc32 is the CRC-32 of IEEE 802.3 (as zlib's crc32) over bytes,
+// continuing from crc (the value a previous call returned).
+export function crc32(bytes, crc = 0) {
+  let c = ~crc;
+  for (let i = 0; i < bytes.length; i++) c = (c >>> 8) ^ CRC32_TABLE[(c ^ bytes[i]) & 0xff];
+  return ~c >>> 0;
+}
+
+// ---- headers ([ZM] 7.3) ----
+
+// posHeader is the four header octets ZP0..ZP3 of a file position
+// (ZRPOS, ZACK, ZDATA, ZEOF): least significant first.
+export function posHeader(n) {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+}
+
+// headerPos is the file position in a header's four octets.
+export function headerPos(hdr) {
+  return (hdr[0] | (hdr[1] << 8) | (hdr[2] << 16) | (hdr[3] << 24)) >>> 0;
+}
+
+const HEX = '0123456789abcdef';
+
+// hexHeader is a hex header ([ZM] 7.3.3):
+//
+//   ZPAD ZPAD ZDLE 'B' type(2 hex) ZP0..ZP3(8 hex) crc16(4 hex) CR LF|0x80 [XON]
+//
+// hdr holds ZP0..ZP3 (ZF3..ZF0 for flags: ZF0 is hdr[3]). As lrzsz, the
+// line feed has its high bit set and an XON follows, except after ZACK
+// and ZFIN.
+export function hexHeader(type, hdr = [0, 0, 0, 0]) {
+  const body = [type, ...hdr];
+  const crc = crc16(body);
+  let s = '**\x18B';
+  for (const b of [...body, crc >> 8, crc & 0xff]) s += HEX[b >> 4] + HEX[b & 15];
+  const out = [...s].map((ch) => ch.charCodeAt(0));
+  out.push(0x0d, 0x8a);
+  if (type !== Z.ACK && type !== Z.FIN) out.push(XON);
+  return Uint8Array.from(out);
+}
+
+// ---- the sender's stream ----
+
+// Reader parses what a ZMODEM sender sends, chunk by chunk, with no
+// assumption about where chunks end: headers (hex, binary with CRC-16 or
+// CRC-32) and, when expectData was called after one, the data subpackets
+// that follow it. It calls
+//   onHeader(type, hdr)         a header with a good CRC (hdr: 4 octets)
+//   onData(bytes, end)          a subpacket with a good CRC; end is ZCRCE,
+//                               ZCRCG, ZCRCQ or ZCRCW; bytes is a copy
+//   onError(what)               a bad CRC or escape, or an overlong
+//                               subpacket; the Reader then looks for
+//                               the next header
+//   onCancel()                  five CAN in a row: the sender aborted
+// and onOther(c) for each octet outside a frame (the "OO" after ZFIN).
+// Raw XON and XOFF are dropped, as [ZM] 7.2 asks of a receiver.
+export class Reader {
+  constructor({ onHeader, onData, onError, onCancel, onOther = () => {} }) {
+    Object.assign(this, { onHeader, onData, onError, onCancel, onOther });
+    this.cans = 0; // CAN (ZDLE) octets in a row
+    this.halt = 0; // set by a callback: 1 stop after this octet, 2 stop before it
+    this.seek();
+  }
+
+  // seek looks for the next header.
+  seek() {
+    this.state = 'seek';
+    this.pad = false; // a ZPAD was the last octet
+    this.esc = false; // a ZDLE came before the next octet
+    this.buf = [];
+    this.data = null;
+  }
+
+  // expectData reads data subpackets after the header just reported,
+  // with the header's frame check (CRC-32 after a ZBIN32 header).
+  expectData() {
+    this.state = 'data';
+    this.data = new Uint8Array(1024);
+    this.len = 0;
+    this.esc = false;
+    this.end = 0; // the frame end once seen
+    this.buf = []; // its CRC octets
+  }
+
+  // feed parses bytes and returns how many of them it took: all, unless
+  // a callback set halt (1: up to and with the octet it was called for,
+  // 2: up to it).
+  feed(bytes) {
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i];
+      if (c === ZDLE) {
+        if (++this.cans >= 5) {
+          this.cans = 0;
+          this.seek();
+          this.onCancel();
+        } else {
+          this.octet(c);
+        }
+      } else {
+        this.cans = 0;
+        this.octet(c);
+      }
+      if (this.halt) return this.halt === 2 ? i : i + 1;
+    }
+    return bytes.length;
+  }
+
+  octet(c) {
+    switch (this.state) {
+      case 'seek': return this.seekOctet(c);
+      case 'fmt': return this.fmtOctet(c);
+      case 'hex': return this.hexOctet(c);
+      case 'bin': return this.binOctet(c);
+      case 'data': return this.dataOctet(c);
+    }
+  }
+
+  seekOctet(c) {
+    if ((c & 0x7f) === ZPAD) {
+      this.pad = true;
+    } else if (c === ZDLE && this.pad) {
+      this.state = 'fmt';
+    } else {
+      this.pad = false;
+      if (c !== XON && c !== XOFF && c !== (XON | 0x80) && c !== (XOFF | 0x80)) this.onOther(c);
+    }
+  }
+
+  fmtOctet(c) {
+    this.buf = [];
+    this.esc = false;
+    if (c === ZHEX) {
+      this.state = 'hex';
+    } else if (c === ZBIN || c === ZBIN32) {
+      this.state = 'bin';
+      this.crc32 = c === ZBIN32;
+    } else if (c !== ZDLE) { // ZDLE: a CAN run (cancel), counted in feed
+      this.seek();
+    }
+  }
+
+  // hexOctet takes the 14 hex digits of a hex header ([ZM] 7.3.3).
+  hexOctet(c) {
+    const d = hexDigit(c & 0x7f);
+    if (d < 0) {
+      this.seek();
+      this.onError('a hex header with a character that is not a hex digit');
+      return;
+    }
+    this.buf.push(d);
+    if (this.buf.length < 14) return;
+    const b = [];
+    for (let i = 0; i < 14; i += 2) b.push((this.buf[i] << 4) | this.buf[i + 1]);
+    this.seek();
+    if (crc16(b.slice(0, 5)) !== ((b[5] << 8) | b[6])) {
+      this.onError('a hex header with a bad CRC');
+      return;
+    }
+    this.crc32 = false; // data after a hex header has CRC-16
+    this.onHeader(b[0], b.slice(1, 5));
+  }
+
+  // binOctet takes a binary header ([ZM] 7.3.1, 7.3.2): type, four
+  // octets and the CRC, ZDLE-escaped; a CRC-32 goes least significant
+  // octet first, a CRC-16 most significant first.
+  binOctet(c) {
+    const u = this.unescape(c);
+    if (u === NONE) return;
+    if (u < 0 || u > 0xff) {
+      this.seek();
+      this.onError('a binary header with a bad escape');
+      return;
+    }
+    this.buf.push(u);
+    if (this.buf.length < (this.crc32 ? 9 : 7)) return;
+    const b = this.buf;
+    const ok = this.crc32 ? crc32(b.slice(0, 5)) === ((b[5] | (b[6] << 8) | (b[7] << 16) | (b[8] << 24)) >>> 0)
+      : crc16(b.slice(0, 5)) === ((b[5] << 8) | b[6]);
+    this.seek();
+    if (!ok) {
+      this.onError('a binary header with a bad CRC');
+      return;
+    }
+    this.onHeader(b[0], b.slice(1, 5));
+  }
+
+  // dataOctet takes a data subpacket ([ZM] 7.2): escaped data, ZDLE and
+  // the frame end, then the escaped CRC over data and frame end.
+  dataOctet(c) {
+    const u = this.unescape(c);
+    if (u === NONE) return;
+    if (u < 0 || (this.end && u > 0xff)) {
+      this.seek();
+      this.onError('a data subpacket with a bad escape');
+      return;
+    }
+    if (!this.end) {
+      if (u > 0xff) {
+        this.end = u & 0xff;
+        return;
+      }
+      if (this.len === this.data.length) {
+        if (this.len >= MAX_SUBPACKET) {
+          this.seek();
+          this.onError(`a data subpacket longer than ${MAX_SUBPACKET} octets`);
+          return;
+        }
+        const grown = new Uint8Array(this.len * 2);
+        grown.set(this.data);
+        this.data = grown;
+      }
+      this.data[this.len++] = u;
+      return;
+    }
+    this.buf.push(u);
+    if (this.buf.length < (this.crc32 ? 4 : 2)) return;
+    const data = this.data.slice(0, this.len);
+    const end = this.end;
+    const b = this.buf;
+    const ok = this.crc32
+      ? crc32([end], crc32(data)) === ((b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0)
+      : crc16([end], crc16(data)) === ((b[0] << 8) | b[1]);
+    // The next subpacket of the same frame, or a header.
+    if (ok && (end === ZCRCG || end === ZCRCQ)) this.expectData(); else this.seek();
+    if (!ok) {
+      this.onError('a data subpacket with a bad CRC');
+      return;
+    }
+    this.onData(data, end);
+  }
+
+  // unescape returns the octet c stands for: NONE when it is a ZDLE (or
+  // an XON/XOFF) that stands for nothing by itself, 0x100|end for a
+  // frame end, -1 for an invalid escape.
+  unescape(c) {
+    if (!this.esc) {
+      if (c === ZDLE) {
+        this.esc = true;
+        return NONE;
+      }
+      if ((c & 0x7f) === XON || (c & 0x7f) === XOFF) return NONE;
+      return c;
+    }
+    if (c === ZDLE || (c & 0x7f) === XON || (c & 0x7f) === XOFF) return NONE; // still escaped
+    this.esc = false;
+    if (c >= ZCRCE && c <= ZCRCW) return 0x100 | c;
+    if (c === ZRUB0) return 0x7f;
+    if (c === ZRUB1) return 0xff;
+    if ((c & 0x60) === 0x40) return c ^ 0x40;
+    return -1;
+  }
+}
+
+const NONE = -2;
+
+function hexDigit(c) {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
+  return -1;
+}
+
+// ---- the receiving program ----
+
+// parseFileInfo reads a ZFILE's data subpacket ([ZM] 9.1): the name, NUL,
+// then "length mtime mode serial files-left octets-left" (decimal length,
+// octal time and mode; all optional), NUL. The name loses any directory
+// part and control characters; size is null when the sender gave none.
+export function parseFileInfo(bytes) {
+  let nul = bytes.indexOf(0);
+  if (nul < 0) nul = bytes.length;
+  const raw = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, nul));
+  let name = raw.slice(raw.lastIndexOf('/') + 1).replace(/[\x00-\x1f\x7f]/g, '');
+  if (name === '' || name === '.' || name === '..') name = 'download';
+  let rest = bytes.subarray(Math.min(nul + 1, bytes.length));
+  const end = rest.indexOf(0);
+  if (end >= 0) rest = rest.subarray(0, end);
+  const fields = new TextDecoder('latin1').decode(rest).trim().split(/\s+/);
+  const size = /^\d+$/.test(fields[0] ?? '') ? Number(fields[0]) : null;
+  const mtime = /^[0-7]+$/.test(fields[1] ?? '') ? parseInt(fields[1], 8) : null;
+  return { name, size, mtime };
+}
+
+// Receiver is the receiving program of [ZM] 8-10 for one batch. Its
+// owner feeds it the sender's octets (feed) and calls timeout() when the
+// sender has been silent for a while; it answers through send(octets),
+// and reports:
+//   onFileStart({name, size})       a file begins (after ZFILE)
+//   onProgress({name, size, got})   octets of the file so far
+//   onFile({name, size, mtime, parts, got})  a file complete (parts:
+//                                   Uint8Array[], got octets in all)
+//   onSkip({name, size, why})       a file refused
+// feed returns null while the batch goes on, and the octets after its end
+// (the terminal's again) once it is over; done then holds how it ended:
+// 'complete', 'cancelled by the sender', 'cancelled' (cancel()) or why it
+// failed.
+export class Receiver {
+  constructor({ send, onFileStart = () => {}, onProgress = () => {}, onFile = () => {}, onSkip = () => {}, maxFile = MAX_FILE }) {
+    Object.assign(this, { send, onFileStart, onProgress, onFile, onSkip, maxFile });
+    this.phase = 'init'; // init (between files), fileinfo, file, fin, done
+    this.file = null; // { name, size, mtime, parts, got }
+    this.errors = 0;
+    this.done = null;
+    this.os = 0; // 'O's of the sender's "OO" seen
+    this.reader = new Reader({
+      onHeader: (type, hdr) => this.header(type, hdr),
+      onData: (data, end) => this.subpacket(data, end),
+      onError: (what) => this.error(what),
+      onCancel: () => this.finish('cancelled by the sender'),
+      onOther: (c) => this.other(c),
+    });
+  }
+
+  feed(bytes) {
+    if (this.done) return bytes;
+    const n = this.reader.feed(bytes);
+    return this.done ? bytes.slice(n) : null;
+  }
+
+  // timeout: the sender has said nothing for a while ([ZM] 10: the
+  // receiver repeats its last request).
+  timeout() {
+    if (this.done) return;
+    if (this.phase === 'fin') {
+      this.finish('complete'); // the "OO" is a courtesy
+      return;
+    }
+    if (++this.errors > MAX_ERRORS) {
+      this.abort('the sender stopped answering');
+      return;
+    }
+    this.reader.seek();
+    if (this.phase === 'file') this.send(hexHeader(Z.RPOS, posHeader(this.file.got)));
+    else this.send(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
+  }
+
+  // cancel aborts the transfer at the user's request.
+  cancel() {
+    if (!this.done) this.abort('cancelled');
+  }
+
+  abort(why) {
+    this.send(CANCEL);
+    this.finish(why);
+  }
+
+  finish(why, giveBack = false) {
+    this.reader.halt = giveBack ? 2 : 1;
+    this.done = why;
+    this.file = null;
+    this.phase = 'done';
+  }
+
+  header(type, hdr) {
+    switch (type) {
+      case Z.RQINIT:
+        if (this.phase !== 'file') this.sendRinit();
+        return;
+      case Z.SINIT: // the sender's attention string, unused: acknowledged
+      case Z.FILE:
+        this.phase = type === Z.FILE ? 'fileinfo' : 'sinit';
+        this.reader.expectData();
+        return;
+      case Z.DATA:
+        if (this.phase !== 'file') {
+          this.sendRinit();
+          return;
+        }
+        if (headerPos(hdr) !== this.file.got) {
+          // Data from elsewhere in the file (after our ZRPOS, older data
+          // still in flight): ask again for where we are ([ZM] 8.2).
+          this.send(hexHeader(Z.RPOS, posHeader(this.file.got)));
+          return;
+        }
+        this.reader.expectData();
+        return;
+      case Z.EOF:
+        // A ZEOF at another position went out before our ZRPOS did:
+        // ignored, as lrzsz does; the sender answers the ZRPOS.
+        if (this.phase !== 'file' || headerPos(hdr) !== this.file.got) return;
+        this.onFile(this.file);
+        this.file = null;
+        this.sendRinit();
+        return;
+      case Z.FIN:
+        this.phase = 'fin';
+        this.file = null;
+        this.send(hexHeader(Z.FIN));
+        return;
+      default:
+        // Others (ZCOMMAND, ZFREECNT, ZSTDERR, ...) are not supported: the
+        // receiver says again what it is.
+        if (this.phase !== 'file') this.sendRinit();
+    }
+  }
+
+  sendRinit() {
+    this.phase = 'init';
+    this.send(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
+  }
+
+  subpacket(data, end) {
+    if (this.phase === 'sinit') {
+      this.phase = 'init';
+      this.send(hexHeader(Z.ACK, posHeader(1)));
+      return;
+    }
+    if (this.phase === 'fileinfo') {
+      const info = parseFileInfo(data);
+      if (info.size !== null && info.size > this.maxFile) {
+        this.skip(info, `${mib(info.size)} is over the page's limit of ${mib(this.maxFile)}`);
+        return;
+      }
+      this.file = { ...info, parts: [], got: 0 };
+      this.phase = 'file';
+      this.errors = 0;
+      this.onFileStart({ name: info.name, size: info.size });
+      this.send(hexHeader(Z.RPOS, posHeader(0)));
+      return;
+    }
+    if (this.phase !== 'file') return;
+    const f = this.file;
+    if (f.got + data.length > this.maxFile) {
+      this.skip(f, `it is over the page's limit of ${mib(this.maxFile)}`);
+      return;
+    }
+    if (data.length > 0) f.parts.push(data);
+    f.got += data.length;
+    this.errors = 0;
+    this.onProgress({ name: f.name, size: f.size, got: f.got });
+    if (end === ZCRCW || end === ZCRCQ) this.send(hexHeader(Z.ACK, posHeader(f.got)));
+  }
+
+  skip(info, why) {
+    this.file = null;
+    this.phase = 'init';
+    this.reader.seek();
+    this.onSkip({ name: info.name, size: info.size, why });
+    this.send(hexHeader(Z.SKIP));
+  }
+
+  error(what) {
+    if (this.phase === 'fin' || this.phase === 'done') return;
+    if (++this.errors > MAX_ERRORS) {
+      this.abort(`too many errors (the last: ${what})`);
+      return;
+    }
+    // A damaged file frame: ask for the data again from the last good
+    // octet ([ZM] 8.2); otherwise say again what the receiver is.
+    if (this.phase === 'file') this.send(hexHeader(Z.RPOS, posHeader(this.file.got)));
+    else this.sendRinit();
+  }
+
+  // other: an octet outside any frame; after ZFIN, the sender's "OO"
+  // ([ZM] 8.4) ends the batch, and anything else is the terminal's.
+  // The line end of the sender's own ZFIN header comes first.
+  other(c) {
+    if (this.phase !== 'fin' || c === 0x0d || c === 0x0a || c === 0x8d || c === 0x8a) return;
+    if (c === 0x4f && ++this.os < 2) return; // 'O'
+    this.finish('complete', c !== 0x4f); // another octet is the terminal's
+  }
+}
+
+function mib(n) {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(n % (1 << 20) ? 1 : 0)} MiB` : `${n} octets`;
+}
+
+// ---- the terminal's side ----
+
+// ZRQINIT_START is how a sender's first header begins: "**" ZDLE "B00",
+// a hex ZRQINIT ([ZM] 7.3.3, 8.1).
+const ZRQINIT_START = Uint8Array.from([ZPAD, ZPAD, ZDLE, ZHEX, 0x30, 0x30]);
+// TIMEOUT_TICKS is how many of the owner's ticks (one a second) without
+// a word from the sender count as a ZMODEM timeout ([ZM] 10: 10 s).
+export const TIMEOUT_TICKS = 10;
+// MAX_HELD bounds the chunks held back after a cancel (see drained).
+const MAX_HELD = 256;
+
+// ZmodemFilter sits between the line and the terminal. Until a sender's
+// ZRQINIT shows up it passes all octets to terminal(octets); then it runs
+// a Receiver over the stream (nothing goes to the terminal), and once the
+// batch is over gives the terminal what follows. Its owner sends what
+// send(octets) gets to the host, calls tick() once a second (the
+// sender's timeouts, and the quiet that shows what was held back: a
+// chunk ending in "*", the output after a cancel) and cancel() when the
+// user cancels. Events: onStart(), onFileStart/onProgress/onFile/onSkip
+// (as Receiver's) and onEnd(how).
+export class ZmodemFilter {
+  constructor({ terminal, send, onStart = () => {}, onEnd = () => {}, maxFile = MAX_FILE, ...events }) {
+    Object.assign(this, { terminal, send, onStart, onEnd, maxFile, events });
+    this.matched = 0; // octets of ZRQINIT_START matched so far
+    this.held = null; // octets held back from the terminal
+    this.rx = null; // the running Receiver
+    this.idle = 0; // ticks without octets
+    this.drain = null; // after a cancel: what of the sender's is still dropped (see drained)
+    this.tailLeft = 0;
+    this.crcLen = 4;
+    this.maybeText = []; // chunks held back while draining
+  }
+
+  // active: a transfer runs (the keyboard is not the host's).
+  get active() {
+    return this.rx !== null;
+  }
+
+  feed(bytes) {
+    this.idle = 0;
+    const rx = this.rx;
+    if (rx) {
+      const rest = rx.feed(bytes);
+      if (rest === null) return;
+      if (this.rx === rx) this.end(); // else an event handler cancelled
+      bytes = rest;
+    }
+    if (this.drain) bytes = bytes.subarray(this.drained(bytes));
+    this.scan(bytes);
+  }
+
+  // drained drops what a cancelled sender still sends, and returns where
+  // the terminal's octets begin in bytes (bytes.length: not yet). After
+  // the page's cancel ('data') the data in flight is dropped. A chunk
+  // with neither ZDLE nor NUL in it may be the terminal's (on a pty,
+  // lrzsz's sz flushes the rest of its output when it exits, and the
+  // shell's output comes after in reads of its own) or the middle of a
+  // subpacket: it is held back, dropped if sender's data follows (its
+  // subpackets end in ZDLE), shown once the line has been quiet a tick
+  // (tick: a shell's prompt waits for the user). The sender's own
+  // cancel, five or more CAN (sz on a pipe), ends the data; then
+  // ('trim') its CANs and backspaces are dropped, then ('tail') the end
+  // of the subpacket it was in, ZDLE, frame end and escaped CRC.
+  drained(bytes) {
+    if (this.drain === 'data') {
+      if (!bytes.includes(ZDLE) && !bytes.includes(0)) {
+        if (this.maybeText.length < MAX_HELD) this.maybeText.push(bytes.slice());
+        return bytes.length;
+      }
+      this.maybeText = [];
+    }
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i];
+      switch (this.drain) {
+        case 'data':
+          if (c !== ZDLE) this.cans = 0;
+          else if (++this.cans >= 5) this.drain = 'trim';
+          break;
+        case 'trim':
+          if (c === BS) {
+            this.backspaces = true;
+          } else if (c === ZDLE && this.backspaces) {
+            this.drain = 'tail';
+            this.tailLeft = -1;
+          } else if (c !== ZDLE) {
+            this.drain = null;
+            return i;
+          }
+          break;
+        case 'tail':
+          if (this.tailLeft < 0) { // after the ZDLE: the frame end
+            if (c < ZCRCE || c > ZCRCW) {
+              this.drain = null;
+              return i;
+            }
+            this.tailLeft = this.crcLen;
+          } else if (c !== ZDLE && --this.tailLeft === 0) {
+            this.drain = null;
+            return i + 1;
+          }
+          break;
+      }
+    }
+    return bytes.length;
+  }
+
+  // scan passes octets to the terminal up to a ZRQINIT, and starts the
+  // receiver there.
+  scan(bytes) {
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i];
+      if (c !== ZRQINIT_START[this.matched]) {
+        if (this.held) {
+          this.terminal(this.held);
+          this.held = null;
+        }
+        // Restart the match: "***" still ends in "**".
+        this.matched = c === ZPAD ? (this.matched === 2 ? 2 : 1) : 0;
+        continue;
+      }
+      if (++this.matched < ZRQINIT_START.length) continue;
+      const start = i + 1 - ZRQINIT_START.length; // in an earlier chunk when < 0
+      if (start > 0) this.terminal(bytes.subarray(0, start));
+      this.held = null;
+      this.matched = 0;
+      this.start();
+      this.feed(concat(ZRQINIT_START, bytes.subarray(i + 1)));
+      return;
+    }
+    // A chunk that ends in a partial ZRQINIT_START keeps it from the
+    // terminal until the next chunk tells, or the line has been quiet a
+    // tick (a menu ending in "*").
+    if (this.matched > 0) {
+      if (this.held) {
+        this.held = concat(this.held, bytes);
+        return;
+      }
+      const k = Math.min(this.matched, bytes.length);
+      if (bytes.length > k) this.terminal(bytes.subarray(0, bytes.length - k));
+      this.held = bytes.slice(bytes.length - k);
+      return;
+    }
+    if (bytes.length) this.terminal(bytes);
+  }
+
+  start() {
+    this.drain = null;
+    this.rx = new Receiver({ send: this.send, maxFile: this.maxFile, ...this.events });
+    this.onStart();
+  }
+
+  end() {
+    const how = this.rx.done;
+    this.crcLen = this.rx.reader.crc32 ? 4 : 2;
+    this.rx = null;
+    this.cans = 0;
+    this.backspaces = false;
+    if (how === 'cancelled by the sender') this.drain = 'trim';
+    else if (how !== 'complete') this.drain = 'data';
+    this.onEnd(how);
+  }
+
+  // tick is the owner's clock: one call a second.
+  tick() {
+    if (++this.idle < (this.rx ? TIMEOUT_TICKS : 2)) return;
+    this.idle = 0;
+    if (this.held) {
+      // Shown, but still matched: a header that goes on later starts the
+      // receiver all the same.
+      this.terminal(this.held);
+      this.held = null;
+    }
+    if (this.rx) {
+      this.rx.timeout();
+      if (this.rx.done) this.end();
+    } else if (this.drain) {
+      // A second of quiet: the sender's data is gone, and what was held
+      // back is the terminal's.
+      const held = this.maybeText;
+      this.maybeText = [];
+      this.drain = null;
+      for (const b of held) this.scan(b);
+    }
+  }
+
+  // cancel aborts a running transfer (the CAN sequence to the host); the
+  // data still in flight is dropped until the line has been quiet a tick.
+  cancel() {
+    if (!this.rx) return;
+    this.rx.cancel();
+    this.end();
+  }
+
+  // reset forgets a transfer when the call ends.
+  reset() {
+    this.rx = null;
+    this.maybeText = [];
+    this.held = null;
+    this.matched = 0;
+    this.drain = null;
+  }
+}
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

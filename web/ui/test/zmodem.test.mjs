@@ -1,0 +1,501 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  crc16, crc32, hexHeader, posHeader, headerPos, parseFileInfo, Reader, Receiver, ZmodemFilter,
+  Z, ZDLE, ZCRCE, ZCRCG, ZCRCQ, ZCRCW, CANCEL, RINIT_FLAGS, TIMEOUT_TICKS,
+} from '../src/zmodem.js';
+
+const ascii = (s) => Uint8Array.from([...s].map((c) => c.charCodeAt(0)));
+const latin1 = (b) => Buffer.from(b).toString('latin1');
+const cat = (...parts) => Uint8Array.from(Buffer.concat(parts.map((p) => Buffer.from(p))));
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+
+// ---- a test sender's encoder, written from [ZM] 7.2-7.3 ----
+
+// escape ZDLE-escapes octets as lrzsz's sz does: ZDLE, DLE, XON, XOFF
+// with and without the high bit, and 0x7f/0xff as ZRUB0/ZRUB1 to cover
+// those too.
+function escape(bytes) {
+  const out = [];
+  for (const c of bytes) {
+    if (c === 0x7f) out.push(ZDLE, 0x6c);
+    else if (c === 0xff) out.push(ZDLE, 0x6d);
+    else if ([0x18, 0x10, 0x11, 0x13, 0x98, 0x90, 0x91, 0x93].includes(c)) out.push(ZDLE, c ^ 0x40);
+    else out.push(c);
+  }
+  return out;
+}
+
+function binHeader(type, hdr, use32) {
+  const body = [type, ...hdr];
+  let crc;
+  if (use32) {
+    const c = crc32(body);
+    crc = [c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24];
+  } else {
+    const c = crc16(body);
+    crc = [c >> 8, c & 0xff];
+  }
+  return Uint8Array.from([0x2a, ZDLE, use32 ? 0x43 : 0x41, ...escape([...body, ...crc])]);
+}
+
+function subpacket(data, end, use32) {
+  let crc;
+  if (use32) {
+    const c = crc32([end], crc32(data));
+    crc = [c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24];
+  } else {
+    const c = crc16([end], crc16(data));
+    crc = [c >> 8, c & 0xff];
+  }
+  return Uint8Array.from([...escape(data), ZDLE, end, ...escape(crc)]);
+}
+
+function everyOctet(n = 3) {
+  const b = new Uint8Array(256 * n);
+  for (let i = 0; i < b.length; i++) b[i] = i & 0xff;
+  return b;
+}
+
+// feedIn feeds stream to sink in chunks: 'whole', 'bytes' (one octet at
+// a time) or a seed for pseudo-random chunk lengths 1..64.
+function feedIn(stream, sink, how) {
+  if (how === 'whole') return sink(stream);
+  let seed = how === 'bytes' ? 0 : how;
+  for (let i = 0; i < stream.length;) {
+    let n = 1;
+    if (how !== 'bytes') {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      n = 1 + ((seed >>> 16) % 64);
+    }
+    sink(stream.subarray(i, i + n));
+    i += n;
+  }
+}
+
+// ---- frame checks and headers ----
+
+test('CRC-16 (XMODEM) and CRC-32 (IEEE) check values', () => {
+  assert.equal(crc16(ascii('123456789')), 0x31c3);
+  assert.equal(crc32(ascii('123456789')), 0xcbf43926);
+  // Continued over two pieces as over one.
+  assert.equal(crc32(ascii('56789'), crc32(ascii('1234'))), 0xcbf43926);
+  assert.equal(crc16(ascii('56789'), crc16(ascii('1234'))), 0x31c3);
+});
+
+test('ZRINIT is the hex header lrzsz rz sends for the same flags', () => {
+  // rz (lrzsz 0.12.21) starts with "**\x18B0100000023be50\r\x8a\x11".
+  assert.equal(RINIT_FLAGS, 0x23);
+  assert.equal(latin1(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS])), '**\x18B0100000023be50\r\x8a\x11');
+  // ZFIN and ZACK have no XON after them.
+  assert.ok(latin1(hexHeader(Z.FIN)).endsWith('\r\x8a'));
+  assert.ok(latin1(hexHeader(Z.ACK, posHeader(5))).endsWith('\r\x8a'));
+});
+
+test('positions go least significant octet first', () => {
+  assert.deepEqual(posHeader(0x12345678), [0x78, 0x56, 0x34, 0x12]);
+  assert.equal(headerPos([0x78, 0x56, 0x34, 0x12]), 0x12345678);
+  assert.equal(headerPos(posHeader(0xfffffffe)), 0xfffffffe);
+});
+
+test('file information: name, size, octal time; paths and control characters dropped', () => {
+  assert.deepEqual(parseFileInfo(ascii('dir/a b.txt\x0012 14174607120 100644 0 1 12\x00')), { name: 'a b.txt', size: 12, mtime: 0o14174607120 });
+  assert.deepEqual(parseFileInfo(ascii('x\x1b[2J\x00')), { name: 'x[2J', size: null, mtime: null });
+  assert.equal(parseFileInfo(ascii('../\x00')).name, 'download');
+  assert.equal(parseFileInfo(ascii('..\x005\x00')).name, 'download');
+  assert.equal(parseFileInfo(Uint8Array.from([0xc3, 0xa9, 0x2e, 0x74, 0, 0x31])).name, 'é.t');
+});
+
+// ---- the parser ----
+
+// parse runs a Reader over stream and lists what it reported; after
+// ZFILE and ZDATA headers it reads data, as a receiver does.
+function parse(stream, how) {
+  const got = [];
+  const r = new Reader({
+    onHeader: (type, hdr) => {
+      got.push(['header', type, hdr]);
+      if (type === Z.FILE || type === Z.DATA) r.expectData();
+    },
+    onData: (data, end) => got.push(['data', Array.from(data), end]),
+    onError: (what) => got.push(['error', what]),
+    onCancel: () => got.push(['cancel']),
+  });
+  feedIn(stream, (b) => r.feed(b), how);
+  return got;
+}
+
+for (const use32 of [false, true]) {
+  test(`headers and data subpackets (CRC-${use32 ? 32 : 16}) parse whole, byte by byte and in random chunks`, () => {
+    const data = everyOctet();
+    const stream = cat(
+      hexHeader(Z.RQINIT),
+      binHeader(Z.DATA, posHeader(0x01020304), use32),
+      subpacket(data.subarray(0, 300), ZCRCG, use32),
+      subpacket(data.subarray(300, 301), ZCRCQ, use32),
+      subpacket([], ZCRCG, use32),
+      subpacket(data.subarray(301), ZCRCE, use32),
+      ascii('\x11\x91'), // flow control between frames: dropped
+      binHeader(Z.EOF, posHeader(data.length), use32),
+    );
+    const want = [
+      ['header', Z.RQINIT, [0, 0, 0, 0]],
+      ['header', Z.DATA, [4, 3, 2, 1]],
+      ['data', Array.from(data.subarray(0, 300)), ZCRCG],
+      ['data', [300 & 0xff], ZCRCQ],
+      ['data', [], ZCRCG],
+      ['data', Array.from(data.subarray(301)), ZCRCE],
+      ['header', Z.EOF, posHeader(data.length)],
+    ];
+    for (const how of ['whole', 'bytes', 1, 2, 3]) assert.deepEqual(parse(stream, how), want, `fed ${how}`);
+  });
+}
+
+test('every octet value survives escaping, XON/XOFF inside escapes included', () => {
+  const data = everyOctet(1);
+  const stream = cat(binHeader(Z.DATA, posHeader(0), true), subpacket(data, ZCRCW, true));
+  // An XON between ZDLE and the octet it escapes is ignored, as lrzsz does.
+  const withXon = Buffer.from(stream).toString('latin1').replace('\x18\x58', '\x18\x11\x58');
+  for (const s of [stream, ascii(withXon)]) {
+    const got = parse(s, 'bytes');
+    assert.deepEqual(got[1], ['data', Array.from(data), ZCRCW]);
+  }
+});
+
+test('a bad CRC, a bad escape and a bad hex digit are errors, and the parser goes on to the next header', () => {
+  const good = subpacket(ascii('hello'), ZCRCW, false);
+  const bad = Uint8Array.from(good);
+  bad[1] ^= 1;
+  const s = cat(binHeader(Z.DATA, posHeader(0), false), bad,
+    binHeader(Z.DATA, posHeader(0), false), Uint8Array.from([0x41, ZDLE, 0x22]),
+    ascii('**\x18B0g'),
+    hexHeader(Z.FIN));
+  const got = parse(s, 'whole');
+  assert.deepEqual(got.map((e) => e[0] === 'header' ? e[1] : e[0]), [Z.DATA, 'error', Z.DATA, 'error', 'error', Z.FIN]);
+  assert.match(got[1][1], /bad CRC/);
+  assert.match(got[3][1], /bad escape/);
+  assert.match(got[4][1], /hex digit/);
+  // A hex header with a bad CRC.
+  const h = latin1(hexHeader(Z.FIN)).replace('08', '09');
+  assert.deepEqual(parse(ascii(h), 'whole').map((e) => e[0]), ['error']);
+});
+
+test('five CANs in a row cancel, in a header or in data', () => {
+  for (const prefix of [ascii('**\x18'), cat(binHeader(Z.DATA, posHeader(0), true), ascii('abc'))]) {
+    assert.deepEqual(parse(cat(prefix, Array(5).fill(ZDLE)), 'bytes').at(-1), ['cancel']);
+  }
+  // Four are not a cancel.
+  assert.equal(parse(cat(ascii('xx'), Array(4).fill(ZDLE), ascii('y')), 'whole').length, 0);
+});
+
+test('an endless subpacket is an error, not an endless buffer', () => {
+  const s = cat(binHeader(Z.DATA, posHeader(0), true), new Uint8Array(20000).fill(0x41));
+  const got = parse(s, 'whole');
+  assert.deepEqual(got.map((e) => e[0]), ['header', 'error']);
+  assert.match(got[1][1], /longer than 16384/);
+});
+
+// ---- the receiver ----
+
+// senderStream is what a sender sends for files ([{name, data}]) when all
+// goes well, with the receiver's answers not waited for.
+function senderStream(files, use32 = true) {
+  const parts = [ascii('rz\r'), hexHeader(Z.RQINIT)];
+  for (const f of files) {
+    parts.push(binHeader(Z.FILE, [0, 0, 0, 0], use32), subpacket(ascii(`${f.name}\x00${f.data.length} 0 100644 0\x00`), ZCRCW, use32));
+    parts.push(binHeader(Z.DATA, posHeader(0), use32));
+    for (let i = 0; i < f.data.length; i += 1024) {
+      const end = i + 1024 >= f.data.length ? ZCRCE : (i / 1024) % 4 === 3 ? ZCRCW : ZCRCG;
+      parts.push(subpacket(f.data.subarray(i, i + 1024), end, use32));
+      if (end === ZCRCW) parts.push(binHeader(Z.DATA, posHeader(i + 1024), use32));
+    }
+    if (f.data.length === 0) parts.push(subpacket([], ZCRCE, use32));
+    parts.push(binHeader(Z.EOF, posHeader(f.data.length), use32));
+  }
+  parts.push(hexHeader(Z.FIN), ascii('OO'));
+  return cat(...parts);
+}
+
+// filter is a ZmodemFilter whose terminal, answers and events are
+// recorded.
+function filter(opts = {}) {
+  const t = { term: [], sent: [], files: [], skipped: [], ends: [], starts: 0 };
+  t.f = new ZmodemFilter({
+    terminal: (b) => t.term.push(Buffer.from(b)),
+    send: (b) => t.sent.push(latin1(b)),
+    onStart: () => t.starts++,
+    onFile: (f) => t.files.push({ name: f.name, data: Buffer.concat(f.parts) }),
+    onSkip: (s) => t.skipped.push(s),
+    onEnd: (how) => t.ends.push(how),
+    ...opts,
+  });
+  t.text = () => Buffer.concat(t.term).toString('latin1');
+  t.types = () => t.sent.map((s) => s.startsWith('**\x18B') ? parseInt(s.slice(4, 6), 16) : s);
+  return t;
+}
+
+for (const how of ['whole', 'bytes', 7, 8]) {
+  test(`a batch of three files (fed ${how}): the terminal sees only the text around it`, () => {
+    const files = [
+      { name: 'a.bin', data: everyOctet(20) },
+      { name: 'empty', data: new Uint8Array(0) },
+      { name: 'dir/c.txt', data: ascii('**\x18B00 not a header inside a file\r\n') },
+    ];
+    const t = filter();
+    const stream = cat(ascii('menu **\x18B01 *'), senderStream(files), ascii('$ prompt'));
+    feedIn(stream, (b) => t.f.feed(b), how);
+    assert.equal(t.starts, 1);
+    assert.deepEqual(t.ends, ['complete']);
+    assert.deepEqual(t.files.map((f) => [f.name, sha(f.data)]), files.map((f) => [f.name.replace('dir/', ''), sha(f.data)]));
+    assert.equal(t.text(), 'menu **\x18B01 *rz\r$ prompt');
+    assert.equal(t.f.active, false);
+    // ZRINIT, then per file ZRPOS(0), ZACK at each ZCRCW, ZRINIT after ZEOF; ZFIN.
+    assert.deepEqual(t.types(), [Z.RINIT, Z.RPOS, Z.ACK, Z.RINIT, Z.RPOS, Z.RINIT, Z.RPOS, Z.RINIT, Z.FIN]);
+  });
+}
+
+test('a chunk ending in a partial ZRQINIT is held back, then shown when it is not one or the line is quiet', () => {
+  const t = filter();
+  t.f.feed(ascii('ab**\x18B'));
+  assert.equal(t.text(), 'ab');
+  t.f.feed(ascii('0x'));
+  assert.equal(t.text(), 'ab**\x18B0x');
+  t.f.feed(ascii('menu *'));
+  assert.equal(t.text(), 'ab**\x18B0xmenu ');
+  t.f.tick();
+  assert.equal(t.text(), 'ab**\x18B0xmenu ');
+  t.f.tick();
+  assert.equal(t.text(), 'ab**\x18B0xmenu *');
+  // Shown, but a header that goes on after the quiet still counts.
+  t.f.feed(ascii('*\x18B00'));
+  assert.equal(t.starts, 1);
+  assert.equal(t.text(), 'ab**\x18B0xmenu *');
+});
+
+test('a bad CRC in the file data asks for the data again from the last good octet', () => {
+  const data = everyOctet(8);
+  const t = filter();
+  t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii(`f\x00${data.length}\x00`), ZCRCW, true)));
+  t.f.feed(cat(binHeader(Z.DATA, posHeader(0), true), subpacket(data.subarray(0, 1024), ZCRCG, true)));
+  const bad = subpacket(data.subarray(1024, 2048), ZCRCG, true);
+  bad[10] ^= 0x01;
+  t.sent.length = 0;
+  t.f.feed(bad);
+  assert.deepEqual(t.types(), [Z.RPOS]);
+  assert.equal(t.sent[0], latin1(hexHeader(Z.RPOS, posHeader(1024))));
+  // Data in flight from before the ZRPOS is dropped; a ZDATA at the
+  // wrong position is answered with ZRPOS again.
+  t.f.feed(cat(subpacket(data.subarray(2048, 3072), ZCRCG, true), binHeader(Z.DATA, posHeader(3072), true), subpacket(data.subarray(3072), ZCRCE, true)));
+  assert.deepEqual(t.types(), [Z.RPOS, Z.RPOS]);
+  t.f.feed(cat(binHeader(Z.DATA, posHeader(1024), true), subpacket(data.subarray(1024), ZCRCE, true), binHeader(Z.EOF, posHeader(data.length), true)));
+  t.f.feed(cat(hexHeader(Z.FIN), ascii('OO')));
+  assert.deepEqual(t.files.map((f) => sha(f.data)), [sha(data)]);
+  assert.deepEqual(t.ends, ['complete']);
+});
+
+test('a file over the limit is skipped with ZSKIP, before and during its data', () => {
+  const t = filter({ maxFile: 1000 });
+  t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii('big\x001001 0\x00'), ZCRCW, true)));
+  assert.deepEqual(t.skipped, [{ name: 'big', size: 1001, why: "1001 octets is over the page's limit of 1000 octets" }]);
+  assert.equal(t.types().at(-1), Z.SKIP);
+  // No size given: skipped when the data passes the limit.
+  t.f.feed(cat(binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii('nosize\x00'), ZCRCW, true),
+    binHeader(Z.DATA, posHeader(0), true), subpacket(everyOctet(2).subarray(0, 600), ZCRCG, true), subpacket(everyOctet(2).subarray(0, 600), ZCRCG, true)));
+  assert.equal(t.skipped[1].name, 'nosize');
+  assert.equal(t.types().at(-1), Z.SKIP);
+  assert.equal(t.f.active, true);
+  t.f.feed(cat(hexHeader(Z.FIN), ascii('OO$ ')));
+  assert.deepEqual(t.files, []);
+  assert.equal(t.text(), '$ ');
+  const r = new Receiver({ send: () => {} });
+  assert.equal(r.maxFile, 256 * 1024 * 1024);
+});
+
+test("the sender's cancel gives the terminal back, without its CANs and backspaces", () => {
+  const t = filter();
+  t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.DATA, posHeader(0), true), Array(10).fill(ZDLE)));
+  assert.deepEqual(t.ends, ['cancelled by the sender']);
+  assert.equal(t.f.active, false);
+  t.f.feed(cat(Array(10).fill(8), ascii('$ ')));
+  assert.equal(t.text(), '$ ');
+});
+
+test("the user's cancel sends CANs and backspaces and drops the data in flight until the line is quiet", () => {
+  const t = filter();
+  t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii('f\x00'), ZCRCW, true)));
+  t.f.cancel();
+  assert.equal(t.sent.at(-1), latin1(CANCEL));
+  assert.equal(latin1(CANCEL), '\x18'.repeat(8) + '\b'.repeat(8));
+  assert.deepEqual(t.ends, ['cancelled']);
+  assert.equal(t.f.active, false);
+  t.f.feed(cat(binHeader(Z.DATA, posHeader(0), true), everyOctet(1)));
+  t.f.feed(new Uint8Array(300)); // a subpacket's middle: NULs
+  t.f.feed(ascii('\x18more in flight'));
+  t.f.tick();
+  t.f.tick();
+  t.f.feed(ascii('$ '));
+  assert.equal(t.text(), '$ ');
+  // Chunks with neither ZDLE nor NUL are held back, dropped when the
+  // sender's data follows, shown when the line is quiet (the shell's
+  // output after sz on a pty, which flushes its own output).
+  const u = filter();
+  u.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii('f\x00'), ZCRCW, true)));
+  u.f.cancel();
+  u.f.feed(cat(binHeader(Z.DATA, posHeader(0), true), new Uint8Array(100)));
+  u.f.feed(ascii('UUUU')); // the middle of a subpacket, or the shell's output
+  u.f.feed(cat(ascii('UU'), subpacket([], ZCRCG, true)));
+  u.f.feed(ascii('sz-exit-128\r\n'));
+  u.f.feed(ascii('$ '));
+  assert.equal(u.text(), '');
+  u.f.tick();
+  assert.equal(u.text(), '');
+  u.f.tick();
+  assert.equal(u.text(), 'sz-exit-128\r\n$ ');
+});
+
+test("after the user's cancel, lrzsz's answer (CANs, backspaces, the end of its subpacket) is dropped and the shell's output shown", () => {
+  for (const use32 of [true, false]) {
+    const t = filter();
+    t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], use32), subpacket(ascii('f\x00'), ZCRCW, use32),
+      binHeader(Z.DATA, posHeader(0), use32), ascii('abc')));
+    t.f.cancel();
+    const tail = subpacket([], ZCRCE, use32);
+    feedIn(cat(everyOctet(2).filter((c) => c !== ZDLE), Array(10).fill(ZDLE), Array(10).fill(8), tail, ascii('sz-exit-128\n$ ')), (b) => t.f.feed(b), 'whole');
+    assert.equal(t.text(), 'sz-exit-128\n$ ', `CRC-${use32 ? 32 : 16}`);
+  }
+});
+
+test('a silent sender is asked again every TIMEOUT_TICKS ticks, then given up on', () => {
+  const t = filter();
+  t.f.feed(hexHeader(Z.RQINIT));
+  for (let i = 0; i < TIMEOUT_TICKS - 1; i++) t.f.tick();
+  assert.deepEqual(t.types(), [Z.RINIT]);
+  t.f.tick();
+  assert.deepEqual(t.types(), [Z.RINIT, Z.RINIT]);
+  for (let i = 0; i < 20 * TIMEOUT_TICKS; i++) t.f.tick();
+  assert.equal(t.f.active, false);
+  assert.deepEqual(t.ends, ['the sender stopped answering']);
+  assert.equal(t.sent.at(-1), latin1(CANCEL));
+});
+
+test('after ZFIN a missing "OO" ends the batch at the next timeout; other octets are the terminal\'s', () => {
+  const t = filter();
+  t.f.feed(cat(hexHeader(Z.RQINIT), hexHeader(Z.FIN), ascii('O$ ')));
+  assert.deepEqual(t.ends, ['complete']);
+  assert.equal(t.text(), '$ ');
+  const u = filter();
+  u.f.feed(cat(hexHeader(Z.RQINIT), hexHeader(Z.FIN)));
+  for (let i = 0; i < TIMEOUT_TICKS; i++) u.f.tick();
+  assert.deepEqual(u.ends, ['complete']);
+});
+
+// ---- against lrzsz's sz ----
+
+const haveSz = spawnSync('sz', ['--version']).status === 0;
+const needSz = haveSz ? {} : { skip: 'lrzsz sz not installed (apt-get install lrzsz)' };
+if (!haveSz && process.env.CI === 'true') test('sz is installed under CI', () => assert.fail('lrzsz sz missing'));
+
+// runSz runs `sz -b -q files` with its stdout through a ZmodemFilter and
+// the filter's answers to its stdin; mangle(chunk, i) may alter what sz
+// sends (a damaged line). It resolves when sz exits.
+function runSz(files, { how = 'whole', mangle = (c) => c } = {}) {
+  return new Promise((resolve, reject) => {
+    const sz = spawn('sz', ['-b', '-q', ...files], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const t = filter({ send: (b) => { t.sent.push(latin1(b)); sz.stdin.write(b); } });
+    let n = 0;
+    sz.stdout.on('data', (d) => feedIn(mangle(new Uint8Array(d), n++), (b) => t.f.feed(b), how));
+    sz.stdin.on('error', () => {}); // sz gone after a cancel
+    const timer = setTimeout(() => { sz.kill(); reject(new Error('sz did not finish in 30 s')); }, 30000);
+    sz.on('exit', (code) => {
+      clearTimeout(timer);
+      t.code = code;
+      resolve(t);
+    });
+  });
+}
+
+test('real sz: one file and a batch of two (one empty, one with every octet value)', needSz, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+  try {
+    const big = Buffer.alloc(200000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+    const every = Buffer.concat([Buffer.from(everyOctet(4)), Buffer.from('\x18\x18\x18\x18\x18**\x18B00\x11\x13\x91\x93\xff\x7f\x10\x90\r@\r', 'latin1')]);
+    const files = { 'big.bin': big, 'empty.bin': Buffer.alloc(0), 'every.bin': every };
+    for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data);
+    for (const how of ['whole', 'bytes']) {
+      const one = await runSz([join(dir, 'big.bin')], { how });
+      assert.equal(one.code, 0, `sz exit status, fed ${how}`);
+      assert.deepEqual(one.files.map((f) => [f.name, sha(f.data)]), [['big.bin', sha(big)]]);
+      assert.deepEqual(one.ends, ['complete']);
+      assert.equal(one.text(), 'rz\r');
+    }
+    const batch = await runSz([join(dir, 'empty.bin'), join(dir, 'every.bin')], { how: 5 });
+    assert.equal(batch.code, 0);
+    assert.deepEqual(batch.files.map((f) => [f.name, sha(f.data)]), [['empty.bin', sha(Buffer.alloc(0))], ['every.bin', sha(every)]]);
+    assert.deepEqual(batch.ends, ['complete']);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+test('real sz: a damaged octet is asked for again (ZRPOS) and the file arrives whole', needSz, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+  try {
+    const data = Buffer.alloc(100000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 40503) >>> 8;
+    await writeFile(join(dir, 'd.bin'), data);
+    let damaged = 0;
+    let seen = 0;
+    const t = await runSz([join(dir, 'd.bin')], {
+      mangle: (c) => {
+        // One octet near the middle of the stream, once.
+        if (!damaged && seen + c.length > 50000) {
+          c = Uint8Array.from(c);
+          c[Math.max(0, 50000 - seen)] ^= 0x04;
+          damaged++;
+        }
+        seen += c.length;
+        return c;
+      },
+    });
+    assert.equal(damaged, 1);
+    assert.equal(t.code, 0);
+    assert.ok(t.types().includes(Z.RPOS) && t.types().filter((x) => x === Z.RPOS).length >= 2, `answers ${t.types()}`);
+    assert.deepEqual(t.files.map((f) => sha(f.data)), [sha(data)]);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+test('real sz: the user cancels mid-file and sz stops', needSz, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+  try {
+    await writeFile(join(dir, 'c.bin'), Buffer.alloc(4 << 20, 0x55));
+    let t = null;
+    const p = new Promise((resolve, reject) => {
+      const sz = spawn('sh', ['-c', 'sz -b -q "$1"; echo sz-exit-$?', 'sh', join(dir, 'c.bin')], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const f = filter({
+        send: (b) => { f.sent.push(latin1(b)); sz.stdin.write(b); },
+        onProgress: (p) => { if (p.got >= 64 << 10 && f.f.active) f.f.cancel(); },
+      });
+      t = f;
+      sz.stdout.on('data', (d) => f.f.feed(new Uint8Array(d)));
+      sz.stdin.on('error', () => {});
+      const timer = setTimeout(() => { sz.kill(); reject(new Error('sz did not stop in 30 s')); }, 30000);
+      sz.on('exit', (code) => { clearTimeout(timer); resolve(code); });
+    });
+    const code = await p;
+    assert.equal(code, 0);
+    assert.deepEqual(t.ends, ['cancelled']);
+    assert.deepEqual(t.files, []);
+    // The shell's next output is shown at once, not dropped with sz's.
+    assert.match(t.text(), /^rz\rsz-exit-(?!0)\d+\n$/);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
