@@ -65,15 +65,16 @@ term = "xterm"
 // TestE2EBrowser runs the page in headless Chromium against a real
 // `gateway serve` (built from this tree): text login, a command's output
 // read from the terminal buffer, a ZMODEM download from lrzsz's sz on the
-// pty (and one cancelled), resize seen by the pty (stty size), CP437
-// and UTF-8, paste and copy, busy, hang-up, reconnect, denied, and a login
-// with the page over https and the line over wss, the page served by the
-// daemon's own ws and wss listeners. Screenshots
-// are left in $DIALGATE_ARTIFACTS (default: the test's temporary
-// directory, logged).
+// pty (and one cancelled) and an upload to its rz, resize seen by the pty
+// (stty size), CP437 and UTF-8, paste and copy, busy, hang-up, reconnect,
+// denied, and a login with the page over https and the line over wss, the
+// page served by the daemon's own ws and wss listeners. Screenshots are
+// left in $DIALGATE_ARTIFACTS (default: the test's temporary directory,
+// logged).
 func TestE2EBrowser(t *testing.T) {
 	node, chromium := needBrowser(t)
-	testutil.NeedBinary(t, "sz") // the ZMODEM steps' sender (lrzsz)
+	testutil.NeedBinary(t, "sz") // the ZMODEM steps' sender and receiver (lrzsz)
+	testutil.NeedBinary(t, "rz")
 	testutil.CheckGoroutines(t)
 
 	dir := t.TempDir()
@@ -137,7 +138,7 @@ func TestE2EBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("e2e.mjs: %v", err)
 	}
-	for _, want := range []string{"ok text login", "ok ZMODEM: sz on the host downloads a file in the browser (text login)", "ok ZMODEM: Cancel stops sz, keys typed meanwhile are not sent, the shell answers after", "ok Break interrupts the program behind the gateway (text login)", "ok a stopped gateway shows as stalled, then connected again", "ok a paste over 1 MiB arrives whole", "ok a 320x200 window leaves the terminal its rows", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok output with DEL in it shows without console errors", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok a gateway shutting down says so in the status line", "ok login and command over wss"} {
+	for _, want := range []string{"ok text login", "ok ZMODEM: sz on the host downloads a file in the browser (text login)", "ok ZMODEM: Cancel stops sz, keys typed meanwhile are not sent, the shell answers after", "ok ZMODEM: rz on the host receives a file chosen in the browser (text login)", "ok Break interrupts the program behind the gateway (text login)", "ok a stopped gateway shows as stalled, then connected again", "ok a paste over 1 MiB arrives whole", "ok a 320x200 window leaves the terminal its rows", "ok keyboard: Ctrl+Shift+F leaves the terminal for the toolbar", "ok screen-reader mode gives assistive technology the output", "ok resize reaches the pty", "ok output with DEL in it shows without console errors", "ok second caller hears busy", "ok reconnect, wrong password is denied", "ok a gateway shutting down says so in the status line", "ok login and command over wss"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("browser run lacks %q", want)
 		}

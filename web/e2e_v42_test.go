@@ -69,9 +69,9 @@ term = "xterm"
 // WebAssembly, web/wasm) in headless Chromium against a real `gateway
 // serve` built from this tree, with a users file from `gateway user add`
 // and a host key from `gateway keygen`: first-use pin of the host key, a
-// command, a ZMODEM download (lrzsz's sz) and a resize on the pty behind a
-// sealed link, a second caller
-// hearing busy, a wrong password denied, the V.42 login on a listener
+// command, a ZMODEM download and upload (lrzsz's sz and rz) and a resize
+// on the pty behind a sealed link, a second caller hearing busy, a wrong
+// password denied, the V.42 login on a listener
 // with v42 = "detect" and over wss, then the daemon restarted with a new
 // key (`gateway keygen --force`): the page refuses the call before the
 // password is sent, and after "Forget host key" pins the new key. The
@@ -81,7 +81,8 @@ term = "xterm"
 // logged).
 func TestE2EBrowserV42(t *testing.T) {
 	node, chromium := needBrowser(t)
-	testutil.NeedBinary(t, "sz") // the ZMODEM step's sender (lrzsz)
+	testutil.NeedBinary(t, "sz") // the ZMODEM steps' sender and receiver (lrzsz)
+	testutil.NeedBinary(t, "rz")
 	testutil.CheckGoroutines(t)
 
 	dir := t.TempDir()
@@ -176,6 +177,7 @@ func TestE2EBrowserV42(t *testing.T) {
 		"ok V.42 call with Access Security; host key pinned on first use",
 		"ok command over the sealed link",
 		"ok ZMODEM: sz on the host downloads a file in the browser (V.42)",
+		"ok ZMODEM: rz on the host receives a file chosen in the browser (V.42)",
 		"ok Break interrupts the program behind the gateway",
 		"ok a paste over 1 MiB arrives whole over V.42",
 		"ok keys typed while the gateway is stalled all arrive",

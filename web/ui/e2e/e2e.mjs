@@ -21,8 +21,8 @@
 // Each step prints one line "ok <step>"; a failure prints
 // "FAIL <step>: <why>", the terminal text and a screenshot, and exits 1.
 import { chromium } from 'playwright-core';
-import { mkdtemp, rm, mkdir, readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { mkdtemp, rm, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -198,6 +198,28 @@ async function zmodemCancel(page) {
   if (!again.includes('after-42')) throw new Error(`shell after the cancel: ${JSON.stringify(again)}`);
   await run(page, 'rm -f "$HOME/big.bin"');
   ok(`${step} (sz exit status ${exit})`);
+}
+
+// zmodemUpload: the host's `rz` (lrzsz) waits; the page offers "Choose
+// files…", and the file chosen (random octets and every octet value)
+// arrives on the host with the same sha256sum.
+async function zmodemUpload(page, mode) {
+  step = `ZMODEM: rz on the host receives a file chosen in the browser (${mode})`;
+  const data = Buffer.concat([randomBytes(200000), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]);
+  const path = join(profile, 'up.bin');
+  await writeFile(path, data);
+  const cmd = '(cd "$HOME" && rz -b); echo rz-exit-$?';
+  await typeLine(page, cmd);
+  await page.waitForSelector('#zpick:not([hidden])', { timeout: WAIT });
+  await page.setInputFiles('#zfile', path);
+  const s = await waitScreen(page, (t) => /rz-exit-\d+/.test(t.slice(t.lastIndexOf(cmd) + cmd.length)), 'rz to end');
+  const tail = s.slice(s.lastIndexOf(cmd));
+  if (!tail.includes('rz-exit-0')) throw new Error(`rz failed: ${JSON.stringify(tail)}`);
+  if (!tail.includes(`[sent up.bin (${data.length} octets)]`) || !tail.includes('[file transfer complete]')) throw new Error(`notices: ${JSON.stringify(tail)}`);
+  const sums = await run(page, 'sha256sum "$HOME/up.bin"; rm -f "$HOME/up.bin"');
+  const want = createHash('sha256').update(data).digest('hex');
+  if (!sums.some((l) => l.startsWith(want))) throw new Error(`host's sha256sum ${JSON.stringify(sums)}, sent ${want}`);
+  ok(`${step} (${data.length} octets)`);
 }
 
 async function login(page, pw) {
@@ -473,6 +495,7 @@ async function v42Scenario() {
   ok(step);
 
   await zmodemDownload(a, 'V.42');
+  await zmodemUpload(a, 'V.42');
 
   step = 'Break interrupts the program behind the gateway';
   await breakStep(a, 'V.42');
@@ -713,6 +736,7 @@ async function textScenario() {
 
   await zmodemDownload(a, 'text login');
   await zmodemCancel(a);
+  await zmodemUpload(a, 'text login');
 
   step = 'the page announces its terminal type (TERM=xterm-256color, not the backend\'s default)';
   const termLines = await run(a, 'echo "term=$TERM"');

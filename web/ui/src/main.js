@@ -90,6 +90,8 @@ const srBox = $('sr');
 const transferEl = $('transfer');
 const transferText = $('transfertext');
 const transferCancel = $('zcancel');
+const transferPick = $('zpick');
+const transferFiles = $('zfile');
 
 const term = new Terminal({
   cursorBlink: true,
@@ -237,29 +239,39 @@ function show(bytes) {
 // the page (zmodem.js): the gateway's octets pass through the transfer
 // on their way to the terminal, in both logins. While a batch runs the
 // terminal shows nothing of it, the toolbar shows its progress and a
-// Cancel, and each file received is offered as a browser download.
+// Cancel, and each file received is offered as a browser download. A
+// host's receiver (`rz`, a BBS's upload) gets the files the user
+// chooses.
+let transferKind = ''; // 'download' or 'upload'
 let transferKeys = false; // keys were typed (and dropped) during the transfer
 let transferNow = ''; // the progress shown
 let transferDrawn = true; // the DOM shows transferNow
 const transfer = new ZmodemFilter({
   terminal: show,
-  // The receiver's answers go behind input already queued, past the
-  // keyboard's block.
+  // What the transfer sends (a download's answers, an upload's data)
+  // goes behind input already queued, past the keyboard's block.
   send: (bytes) => { outbox.push(bytes); },
-  onStart: () => {
+  onStart: (kind) => {
+    transferKind = kind;
     transferKeys = false;
-    setTransfer('ZMODEM: waiting for the first file…');
+    transferPick.hidden = kind !== 'upload';
+    setTransfer(kind === 'upload' ? 'ZMODEM: the host waits for files' : 'ZMODEM: waiting for the first file…');
   },
-  onFileStart: (f) => setTransfer(`receiving ${f.name}: 0${f.size === null ? '' : ' / ' + f.size} octets`),
-  onProgress: (p) => setTransfer(`receiving ${p.name}: ${p.got}${p.size === null ? '' : ' / ' + p.size} octets`),
+  onFileStart: (f) => setTransfer(`${transferKind === 'upload' ? 'sending' : 'receiving'} ${f.name}: 0${f.size === null ? '' : ' / ' + f.size} octets`),
+  onProgress: (p) => setTransfer(`${transferKind === 'upload' ? 'sending' : 'receiving'} ${p.name}: ${p.got}${p.size === null ? '' : ' / ' + p.size} octets`),
   onFile: (f) => {
+    if (transferKind === 'upload') {
+      notice(`sent ${f.name} (${f.got} octets)`);
+      return;
+    }
     saveFile(f.name, f.parts);
     notice(`received ${f.name} (${f.got} octets): saved by the browser as a download`);
     setTransfer('ZMODEM: waiting for the next file…');
   },
-  onSkip: (s) => notice(`skipped ${s.name}: ${s.why}`),
+  onSkip: (s) => notice(`${transferKind === 'upload' ? 'the host skipped' : 'skipped'} ${s.name}: ${s.why}`),
   onEnd: (how) => {
     transferEl.hidden = true;
+    transferPick.hidden = true;
     const keys = transferKeys ? ' (keys typed during the transfer were not sent)' : '';
     if (how === 'complete') notice(`file transfer complete${keys}`);
     else notice(`file transfer ended: ${how}${keys}`);
@@ -297,6 +309,26 @@ function saveFile(name, parts) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(blobURL), 60000);
 }
+
+// The files to upload are read whole (the ZMODEM sender may be asked to
+// send any part again), each up to the download limit.
+transferPick.addEventListener('click', () => transferFiles.click());
+transferFiles.addEventListener('change', async () => {
+  const chosen = [...transferFiles.files];
+  transferFiles.value = '';
+  if (!transfer.uploading || chosen.length === 0) return;
+  transferPick.hidden = true;
+  const files = [];
+  for (const f of chosen) {
+    if (f.size > MAX_FILE) {
+      notice(`not sent: ${f.name} is over the page's limit of ${MAX_FILE >> 20} MiB`);
+      continue;
+    }
+    files.push({ name: f.name, data: new Uint8Array(await f.arrayBuffer()), mtime: f.lastModified });
+  }
+  transfer.upload(files);
+  term.focus();
+});
 
 transferCancel.addEventListener('click', () => {
   transfer.cancel();

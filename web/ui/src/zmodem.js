@@ -1,13 +1,12 @@
-// ZMODEM downloads for the browser terminal: the host's `sz FILE` (a BBS's
+// ZMODEM for the browser terminal: the host's `sz FILE` (a BBS's
 // download command) sends files to the page, which offers each one as a
 // browser download instead of showing the transfer's binary in the
-// terminal.
+// terminal; the host's `rz` (an upload) gets the files the user chooses.
 //
 // The protocol is Chuck Forsberg's "The ZMODEM Inter Application File
 // Transfer Protocol" (Omen Technology, 1988), cited below as [ZM] with its
 // section numbers; where [ZM] leaves a detail open, the page does what
-// lrzsz (the sz and rz of Unix hosts) does. This file has the receiving
-// side only: the page answers a sender, never sends files itself.
+// lrzsz (the sz and rz of Unix hosts) does.
 //
 // The layers, each usable alone (the unit tests drive them so):
 //   - crc16, crc32: the frame check sequences ([ZM] 7.2, 8).
@@ -17,9 +16,11 @@
 //   - Receiver: the receiving program ([ZM] 8-10), pure: it sends through
 //     a callback, keeps no timers (timeout() is called by its owner) and
 //     hands files out as lists of Uint8Array.
+//   - Sender: the sending program ([ZM] 8) for an upload, as pure.
 //   - ZmodemFilter: what the terminal's output passes through: it finds a
 //     sender's ZRQINIT in it, runs a Receiver until the batch ends, and
-//     gives everything else to the terminal.
+//     gives everything else to the terminal; a receiver's ZRINIT starts
+//     a Sender instead.
 
 // Framing characters ([ZM] 7.2, 7.3).
 export const ZPAD = 0x2a; // '*'
@@ -566,6 +567,223 @@ export class Receiver {
   }
 }
 
+// ---- the sending program (uploads) ----
+
+// escape ZDLE-escapes octets for the line ([ZM] 7.2), appended to out:
+// ZDLE, DLE, XON, XOFF (with and without the high bit) and CR after '@'
+// (the Telenet escape), as lrzsz's sz does.
+export function escape(bytes, out = []) {
+  let last = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    switch (c) {
+      case ZDLE: case 0x10: case XON: case XOFF:
+      case 0x98: case 0x90: case 0x91: case 0x93:
+        out.push(ZDLE, c ^ 0x40);
+        break;
+      case 0x0d: case 0x8d:
+        if ((last & 0x7f) === 0x40) out.push(ZDLE, c ^ 0x40); else out.push(c);
+        break;
+      default:
+        out.push(c);
+    }
+    last = c;
+  }
+  return out;
+}
+
+// binHeader32 is a binary header with CRC-32 ([ZM] 7.3.2):
+//
+//   ZPAD ZDLE 'C' type ZP0..ZP3 crc32(4, least significant first), escaped
+export function binHeader32(type, hdr) {
+  const body = [type, ...hdr];
+  const c = crc32(body);
+  return Uint8Array.from([ZPAD, ZDLE, ZBIN32, ...escape([...body, c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24])]);
+}
+
+// subpacket32 is a data subpacket with CRC-32 over data and frame end.
+export function subpacket32(data, end) {
+  const c = crc32([end], crc32(data));
+  const out = escape(data);
+  out.push(ZDLE, end);
+  escape([c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24], out);
+  return Uint8Array.from(out);
+}
+
+// SUBPACKET is the data per subpacket an upload sends, WINDOW how much
+// it sends before it waits for the receiver's ZACK: the page never
+// queues more than that on the line, whatever the file's size.
+const SUBPACKET = 1024;
+const WINDOW = 64 << 10;
+
+// Sender is the sending program of [ZM] 8 for one batch, to a receiver
+// that has already said ZRINIT (a host's `rz`). The owner gives it the
+// files (start: [{name, data: Uint8Array, mtime}]), feeds it the
+// receiver's octets and calls timeout(); it sends through send(octets),
+// reports onFileStart/onProgress/onFile({name, size, got}) and
+// onSkip({name, size, why}), and, like Receiver, returns the octets
+// after the batch from feed once done is set.
+export class Sender {
+  constructor({ send, onFileStart = () => {}, onProgress = () => {}, onFile = () => {}, onSkip = () => {} }) {
+    Object.assign(this, { send, onFileStart, onProgress, onFile, onSkip });
+    this.phase = 'choose'; // choose (no files yet), file, data, eof, fin, done
+    this.files = null;
+    this.file = null;
+    this.sent = 0; // octets of the file sent
+    this.acked = 0; // octets the receiver acknowledged
+    this.errors = 0;
+    this.done = null;
+    this.reader = new Reader({
+      onHeader: (type, hdr) => this.header(type, hdr),
+      onData: () => {}, // rz sends none (no ZCOMMAND)
+      onError: () => {},
+      onCancel: () => this.finish('cancelled by the receiver'),
+    });
+  }
+
+  feed(bytes) {
+    if (this.done) return bytes;
+    const n = this.reader.feed(bytes);
+    return this.done ? bytes.slice(n) : null;
+  }
+
+  // start sends the files, after the receiver's ZRINIT was seen.
+  start(files) {
+    if (this.done || this.files) return;
+    this.files = files.slice();
+    this.next();
+  }
+
+  next() {
+    this.file = this.files.shift() ?? null;
+    if (!this.file) {
+      this.phase = 'fin';
+      this.send(hexHeader(Z.FIN));
+      return;
+    }
+    const f = this.file;
+    this.phase = 'file';
+    this.sent = this.acked = 0;
+    this.onFileStart({ name: f.name, size: f.data.length });
+    const left = this.files.reduce((n, x) => n + x.data.length, f.data.length);
+    const info = new TextEncoder().encode(`${f.name}\0${f.data.length} ${Math.floor(f.mtime / 1000).toString(8)} 100644 0 ${this.files.length + 1} ${left}\0`);
+    // ZF0 = ZCBIN: binary, no conversion ([ZM] 11.4).
+    this.sendBlocks([binHeader32(Z.FILE, [0, 0, 0, 1]), subpacket32(info, ZCRCW)]);
+  }
+
+  sendBlocks(blocks) {
+    for (const b of blocks) this.send(b);
+  }
+
+  // pump sends file data from sent up to WINDOW past the last octet
+  // acknowledged; each WINDOW/4 ends in ZCRCQ (acknowledge, go on), the
+  // last subpacket in ZCRCE followed by ZEOF.
+  pump() {
+    const f = this.file;
+    const out = [];
+    while (this.phase === 'data' && this.sent < f.data.length && this.sent - this.acked < WINDOW) {
+      const n = Math.min(SUBPACKET, f.data.length - this.sent);
+      const piece = f.data.subarray(this.sent, this.sent + n);
+      this.sent += n;
+      const last = this.sent === f.data.length;
+      const end = last ? ZCRCE : this.sent % (WINDOW / 4) === 0 ? ZCRCQ : ZCRCG;
+      out.push(subpacket32(piece, end));
+    }
+    if (this.phase === 'data' && this.sent === f.data.length) {
+      if (f.data.length === 0) out.push(subpacket32([], ZCRCE));
+      out.push(binHeader32(Z.EOF, posHeader(f.data.length)));
+      this.phase = 'eof';
+    }
+    this.sendBlocks(out);
+    this.onProgress({ name: f.name, size: f.data.length, got: this.sent });
+  }
+
+  // from starts the file's data at pos (ZRPOS: the first or a resend).
+  from(pos) {
+    this.sent = this.acked = Math.min(pos, this.file.data.length);
+    this.phase = 'data';
+    this.send(binHeader32(Z.DATA, posHeader(this.sent)));
+    this.pump();
+  }
+
+  header(type, hdr) {
+    switch (type) {
+      case Z.RINIT:
+        // The receiver's invitation, repeated until files are chosen;
+        // after a file's ZEOF, its request for the next one.
+        if (this.phase === 'eof') {
+          this.onFile({ name: this.file.name, size: this.file.data.length, got: this.file.data.length });
+          this.next();
+        } else if (this.phase === 'fin') {
+          this.send(hexHeader(Z.FIN));
+        }
+        return;
+      case Z.RPOS:
+        if (this.file && this.phase !== 'fin') {
+          if (++this.errors > MAX_ERRORS) this.abort('the receiver kept asking for data again');
+          else this.from(headerPos(hdr));
+        }
+        return;
+      case Z.ACK:
+        if (this.phase === 'data') {
+          this.acked = Math.max(this.acked, Math.min(headerPos(hdr), this.sent));
+          this.errors = 0;
+          this.pump();
+        }
+        return;
+      case Z.SKIP:
+        if (this.file && this.phase !== 'fin') {
+          this.onSkip({ name: this.file.name, size: this.file.data.length, why: 'the host refused it (does it have the file already?)' });
+          this.next();
+        }
+        return;
+      case Z.FIN:
+        if (this.phase === 'fin') {
+          this.send(Uint8Array.from([0x4f, 0x4f])); // "OO" ([ZM] 8.4)
+          this.finish('complete');
+        }
+        return;
+      case Z.NAK:
+        if (this.phase === 'file') this.next0();
+        return;
+      default:
+    }
+  }
+
+  // next0 sends the current file's ZFILE again (the receiver missed it).
+  next0() {
+    this.files.unshift(this.file);
+    this.next();
+  }
+
+  timeout() {
+    if (this.done || this.phase === 'choose') return;
+    if (++this.errors > MAX_ERRORS) {
+      this.abort('the receiver stopped answering');
+      return;
+    }
+    if (this.phase === 'file') this.next0();
+    else if (this.phase === 'fin') this.send(hexHeader(Z.FIN));
+    else if (this.phase === 'eof') this.send(binHeader32(Z.EOF, posHeader(this.file.data.length)));
+    else if (this.phase === 'data') this.from(this.acked);
+  }
+
+  cancel() {
+    if (!this.done) this.abort('cancelled');
+  }
+
+  abort(why) {
+    this.send(CANCEL);
+    this.finish(why);
+  }
+
+  finish(why) {
+    this.reader.halt = 1;
+    this.done = why;
+    this.phase = 'done';
+  }
+}
+
 function mib(n) {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(n % (1 << 20) ? 1 : 0)} MiB` : `${n} octets`;
 }
@@ -573,8 +791,10 @@ function mib(n) {
 // ---- the terminal's side ----
 
 // ZRQINIT_START is how a sender's first header begins: "**" ZDLE "B00",
-// a hex ZRQINIT ([ZM] 7.3.3, 8.1).
+// a hex ZRQINIT ([ZM] 7.3.3, 8.1). A receiver's (a host's `rz`) begins
+// "**" ZDLE "B01", a hex ZRINIT: the last octet tells them apart.
 const ZRQINIT_START = Uint8Array.from([ZPAD, ZPAD, ZDLE, ZHEX, 0x30, 0x30]);
+const ZRINIT_LAST = 0x31;
 // TIMEOUT_TICKS is how many of the owner's ticks (one a second) without
 // a word from the sender count as a ZMODEM timeout ([ZM] 10: 10 s).
 export const TIMEOUT_TICKS = 10;
@@ -584,12 +804,14 @@ const MAX_HELD = 256;
 // ZmodemFilter sits between the line and the terminal. Until a sender's
 // ZRQINIT shows up it passes all octets to terminal(octets); then it runs
 // a Receiver over the stream (nothing goes to the terminal), and once the
-// batch is over gives the terminal what follows. Its owner sends what
+// batch is over gives the terminal what follows. A receiver's ZRINIT (a
+// host's `rz`) starts a Sender instead, which waits for upload(files). Its owner sends what
 // send(octets) gets to the host, calls tick() once a second (the
 // sender's timeouts, and the quiet that shows what was held back: a
 // chunk ending in "*", the output after a cancel) and cancel() when the
 // user cancels. Events: onStart(), onFileStart/onProgress/onFile/onSkip
-// (as Receiver's) and onEnd(how).
+// (as Receiver's and Sender's) and onEnd(how); onStart(kind) says
+// 'download' or 'upload'.
 export class ZmodemFilter {
   constructor({ terminal, send, onStart = () => {}, onEnd = () => {}, maxFile = MAX_FILE, ...events }) {
     Object.assign(this, { terminal, send, onStart, onEnd, maxFile, events });
@@ -600,12 +822,24 @@ export class ZmodemFilter {
     this.drain = null; // after a cancel: what of the sender's is still dropped (see drained)
     this.tailLeft = 0;
     this.crcLen = 4;
+    this.prev = 0; // the last octet dropped in 'trim'
     this.maybeText = []; // chunks held back while draining
   }
 
   // active: a transfer runs (the keyboard is not the host's).
   get active() {
     return this.rx !== null;
+  }
+
+  // uploading: the host's receiver waits for files (upload).
+  get uploading() {
+    return this.rx instanceof Sender;
+  }
+
+  // upload sends files ([{name, data: Uint8Array, mtime}]) to the host's
+  // receiver that started an upload.
+  upload(files) {
+    if (this.uploading) this.rx.start(files);
   }
 
   feed(bytes) {
@@ -632,7 +866,8 @@ export class ZmodemFilter {
   // (tick: a shell's prompt waits for the user). The sender's own
   // cancel, five or more CAN (sz on a pipe), ends the data; then
   // ('trim') its CANs and backspaces are dropped, then ('tail') the end
-  // of the subpacket it was in, ZDLE, frame end and escaped CRC.
+  // of the subpacket it was in, ZDLE, frame end and escaped CRC. After
+  // an upload ('eol') the line end of the receiver's ZFIN is dropped.
   drained(bytes) {
     if (this.drain === 'data') {
       if (!bytes.includes(ZDLE) && !bytes.includes(0)) {
@@ -651,22 +886,23 @@ export class ZmodemFilter {
         case 'trim':
           if (c === BS) {
             this.backspaces = true;
-          } else if (c === ZDLE && this.backspaces) {
+          } else if (this.prev === ZDLE && this.backspaces && c >= ZCRCE && c <= ZCRCW) {
             this.drain = 'tail';
-            this.tailLeft = -1;
+            this.tailLeft = this.crcLen;
           } else if (c !== ZDLE) {
             this.drain = null;
             return i;
           }
+          this.prev = c;
           break;
-        case 'tail':
-          if (this.tailLeft < 0) { // after the ZDLE: the frame end
-            if (c < ZCRCE || c > ZCRCW) {
-              this.drain = null;
-              return i;
-            }
-            this.tailLeft = this.crcLen;
-          } else if (c !== ZDLE && --this.tailLeft === 0) {
+        case 'eol':
+          if ((c & 0x7f) !== 0x0d && (c & 0x7f) !== 0x0a && (c & 0x7f) !== XON) {
+            this.drain = null;
+            return i;
+          }
+          break;
+        case 'tail': // the CRC after the frame end
+          if (c !== ZDLE && --this.tailLeft === 0) {
             this.drain = null;
             return i + 1;
           }
@@ -681,7 +917,8 @@ export class ZmodemFilter {
   scan(bytes) {
     for (let i = 0; i < bytes.length; i++) {
       const c = bytes[i];
-      if (c !== ZRQINIT_START[this.matched]) {
+      const last = this.matched === ZRQINIT_START.length - 1;
+      if (c !== ZRQINIT_START[this.matched] && !(last && c === ZRINIT_LAST)) {
         if (this.held) {
           this.terminal(this.held);
           this.held = null;
@@ -695,8 +932,10 @@ export class ZmodemFilter {
       if (start > 0) this.terminal(bytes.subarray(0, start));
       this.held = null;
       this.matched = 0;
-      this.start();
-      this.feed(concat(ZRQINIT_START, bytes.subarray(i + 1)));
+      const header = ZRQINIT_START.slice();
+      header[header.length - 1] = c;
+      this.start(c === ZRINIT_LAST ? 'upload' : 'download');
+      this.feed(concat(header, bytes.subarray(i + 1)));
       return;
     }
     // A chunk that ends in a partial ZRQINIT_START keeps it from the
@@ -715,20 +954,26 @@ export class ZmodemFilter {
     if (bytes.length) this.terminal(bytes);
   }
 
-  start() {
+  start(kind) {
     this.drain = null;
-    this.rx = new Receiver({ send: this.send, maxFile: this.maxFile, ...this.events });
-    this.onStart();
+    this.rx = kind === 'upload' ? new Sender({ send: this.send, ...this.events })
+      : new Receiver({ send: this.send, maxFile: this.maxFile, ...this.events });
+    this.onStart(kind);
   }
 
   end() {
     const how = this.rx.done;
+    const receiving = this.rx instanceof Receiver;
     this.crcLen = this.rx.reader.crc32 ? 4 : 2;
     this.rx = null;
     this.cans = 0;
     this.backspaces = false;
-    if (how === 'cancelled by the sender') this.drain = 'trim';
+    this.prev = 0;
+    // After an upload the line end of the receiver's ZFIN header is
+    // dropped.
+    if (how === 'cancelled by the sender' || how === 'cancelled by the receiver') this.drain = 'trim';
     else if (how !== 'complete') this.drain = 'data';
+    else if (!receiving) this.drain = 'eol';
     this.onEnd(how);
   }
 

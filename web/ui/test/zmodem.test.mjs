@@ -2,11 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, writeFile, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   crc16, crc32, hexHeader, posHeader, headerPos, parseFileInfo, Reader, Receiver, ZmodemFilter,
+  escape as zescape, binHeader32, subpacket32,
   Z, ZDLE, ZCRCE, ZCRCG, ZCRCQ, ZCRCW, CANCEL, RINIT_FLAGS, TIMEOUT_TICKS,
 } from '../src/zmodem.js';
 
@@ -229,7 +230,7 @@ function filter(opts = {}) {
     terminal: (b) => t.term.push(Buffer.from(b)),
     send: (b) => t.sent.push(latin1(b)),
     onStart: () => t.starts++,
-    onFile: (f) => t.files.push({ name: f.name, data: Buffer.concat(f.parts) }),
+    onFile: (f) => t.files.push({ name: f.name, data: f.parts ? Buffer.concat(f.parts) : null }),
     onSkip: (s) => t.skipped.push(s),
     onEnd: (how) => t.ends.push(how),
     ...opts,
@@ -247,12 +248,12 @@ for (const how of ['whole', 'bytes', 7, 8]) {
       { name: 'dir/c.txt', data: ascii('**\x18B00 not a header inside a file\r\n') },
     ];
     const t = filter();
-    const stream = cat(ascii('menu **\x18B01 *'), senderStream(files), ascii('$ prompt'));
+    const stream = cat(ascii('menu **\x18B02 *'), senderStream(files), ascii('$ prompt'));
     feedIn(stream, (b) => t.f.feed(b), how);
     assert.equal(t.starts, 1);
     assert.deepEqual(t.ends, ['complete']);
     assert.deepEqual(t.files.map((f) => [f.name, sha(f.data)]), files.map((f) => [f.name.replace('dir/', ''), sha(f.data)]));
-    assert.equal(t.text(), 'menu **\x18B01 *rz\r$ prompt');
+    assert.equal(t.text(), 'menu **\x18B02 *rz\r$ prompt');
     assert.equal(t.f.active, false);
     // ZRINIT, then per file ZRPOS(0), ZACK at each ZCRCW, ZRINIT after ZEOF; ZFIN.
     assert.deepEqual(t.types(), [Z.RINIT, Z.RPOS, Z.ACK, Z.RINIT, Z.RPOS, Z.RINIT, Z.RPOS, Z.RINIT, Z.FIN]);
@@ -495,6 +496,124 @@ test('real sz: the user cancels mid-file and sz stops', needSz, async () => {
     assert.deepEqual(t.files, []);
     // The shell's next output is shown at once, not dropped with sz's.
     assert.match(t.text(), /^rz\rsz-exit-(?!0)\d+\n$/);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+// ---- uploads ----
+
+test("the sender's escapes, headers and subpackets parse back to what was sent", () => {
+  const data = Uint8Array.from([...everyOctet(2), 0x40, 0x0d, 0xc0, 0x8d]);
+  const esc = zescape(data);
+  for (const c of [0x10, 0x11, 0x13, 0x18, 0x90, 0x91, 0x93, 0x98]) assert.ok(!esc.includes(c) || c === ZDLE, `0x${c.toString(16)} sent raw`);
+  assert.ok(Buffer.from(esc).includes(Buffer.from([0x40, ZDLE, 0x4d])), 'CR after @ escaped');
+  const stream = cat(binHeader32(Z.DATA, posHeader(7)), subpacket32(data, ZCRCQ), subpacket32([], ZCRCE));
+  for (const how of ['whole', 'bytes', 3]) {
+    assert.deepEqual(parse(stream, how), [['header', Z.DATA, [7, 0, 0, 0]], ['data', Array.from(data), ZCRCQ], ['data', [], ZCRCE]]);
+  }
+});
+
+test("a host's ZRINIT starts an upload; the files go as ZFILE, ZDATA, ZEOF, then ZFIN and OO", () => {
+  const t = filter();
+  let kind = '';
+  t.f.onStart = (k) => { kind = k; };
+  const rinit = hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]);
+  t.f.feed(cat(ascii('rz waiting to receive.'), rinit));
+  assert.equal(kind, 'upload');
+  assert.equal(t.f.uploading, true);
+  assert.equal(t.text(), 'rz waiting to receive.');
+  t.f.feed(rinit); // repeated while the user chooses
+  assert.deepEqual(t.sent, []);
+  const data = everyOctet(100); // 25,600 octets: a ZCRCQ at 16 KiB
+  t.f.upload([{ name: 'u.bin', data, mtime: 0 }]);
+  const got = [];
+  const r = new Reader({
+    onHeader: (type, hdr) => { got.push(['h', type, headerPos(hdr)]); if (type === Z.FILE || type === Z.DATA) r.expectData(); },
+    onData: (d, end) => got.push(['d', d.length, end]),
+    onError: (w) => got.push(['error', w]),
+    onCancel: () => got.push(['cancel']),
+  });
+  const take = () => { for (const x of t.sent.splice(0)) r.feed(Buffer.from(x, 'latin1')); };
+  take();
+  assert.deepEqual(got.splice(0), [['h', Z.FILE, 1 << 24], ['d', 'u.bin\0'.length + '25600 0 100644 0 1 25600\0'.length, ZCRCW]]);
+  t.f.feed(hexHeader(Z.RPOS, posHeader(0)));
+  take();
+  assert.deepEqual(got[0], ['h', Z.DATA, 0]);
+  assert.equal(got.filter((e) => e[0] === 'd').reduce((n, e) => n + e[1], 0), data.length);
+  assert.deepEqual(got.filter((e) => e[0] === 'd' && e[2] !== ZCRCG).map((e) => e[2]), [ZCRCQ, ZCRCE]);
+  assert.deepEqual(got.at(-1), ['h', Z.EOF, data.length]);
+  got.length = 0;
+  // A resend from 5000 after a ZRPOS.
+  t.f.feed(hexHeader(Z.RPOS, posHeader(5000)));
+  take();
+  assert.deepEqual(got[0], ['h', Z.DATA, 5000]);
+  assert.equal(got.filter((e) => e[0] === 'd').reduce((n, e) => n + e[1], 0), data.length - 5000);
+  t.f.feed(rinit); // after ZEOF: the next file, none: ZFIN
+  assert.equal(t.sent.at(-1), latin1(hexHeader(Z.FIN)));
+  t.f.feed(cat(hexHeader(Z.FIN), ascii('rz-exit-0\r\n')));
+  assert.equal(t.sent.at(-1), 'OO');
+  assert.deepEqual(t.ends, ['complete']);
+  assert.equal(t.text(), 'rz waiting to receive.rz-exit-0\r\n');
+});
+
+test('an upload sends at most a window ahead of the receiver\'s ZACKs', () => {
+  const t = filter();
+  t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
+  t.f.upload([{ name: 'w.bin', data: new Uint8Array(300000), mtime: 0 }]);
+  t.f.feed(hexHeader(Z.RPOS, posHeader(0)));
+  const sent = () => t.sent.join('').length;
+  const before = sent();
+  assert.ok(before < 70000 && before > 60000, `${before} octets queued before any ZACK`);
+  t.f.feed(hexHeader(Z.ACK, posHeader(16384)));
+  assert.ok(sent() - before >= 16384 && sent() - before < 17000, `${sent() - before} more after a ZACK for 16 KiB`);
+});
+
+const haveRz = spawnSync('rz', ['--version']).status === 0;
+const needRz = haveRz ? {} : { skip: 'lrzsz rz not installed (apt-get install lrzsz)' };
+if (!haveRz && process.env.CI === 'true') test('rz is installed under CI', () => assert.fail('lrzsz rz missing'));
+
+// runRz runs `rz -b` in dir (and echoes its exit status), uploads files
+// to it through a ZmodemFilter, and resolves with the filter's record
+// when the shell exits; cancelAt cancels once that many octets are sent.
+function runRz(dir, files, { cancelAt = Infinity } = {}) {
+  return new Promise((resolve, reject) => {
+    const rz = spawn('sh', ['-c', 'rz -b -q; echo rz-exit-$?'], { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'] });
+    const t = filter({
+      send: (b) => { t.sent.push(latin1(b).slice(0, 64)); rz.stdin.write(b); },
+      onStart: (k) => { if (k === 'upload') t.f.upload(files); },
+      onProgress: (p) => { if (p.got >= cancelAt && t.f.active) t.f.cancel(); },
+    });
+    rz.stdout.on('data', (d) => t.f.feed(new Uint8Array(d)));
+    rz.stdin.on('error', () => {});
+    const timer = setTimeout(() => { rz.kill(); reject(new Error('rz did not finish in 30 s')); }, 30000);
+    rz.on('exit', () => { clearTimeout(timer); resolve(t); });
+  });
+}
+
+test('real rz: a batch of three files (one empty, one with every octet value) arrives whole', needRz, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+  try {
+    const big = new Uint8Array(150000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+    const every = cat(everyOctet(4), ascii('\x18\x18\x18\x18\x18**\x18B00\x11\x13\x91\x93\xff\x7f\x10\x90\r@\r'));
+    const files = [{ name: 'big.bin', data: big, mtime: 0 }, { name: 'empty.bin', data: new Uint8Array(0), mtime: 0 }, { name: 'every.bin', data: every, mtime: 0 }];
+    const t = await runRz(dir, files);
+    assert.deepEqual(t.ends, ['complete']);
+    assert.match(t.text(), /rz-exit-0\n$/);
+    for (const f of files) assert.equal(sha(await readFile(join(dir, f.name))), sha(f.data), f.name);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+test('real rz: the user cancels an upload and rz stops', needRz, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+  try {
+    const t = await runRz(dir, [{ name: 'c.bin', data: new Uint8Array(4 << 20).fill(0x55), mtime: 0 }], { cancelAt: 64 << 10 });
+    assert.deepEqual(t.ends, ['cancelled']);
+    // rz's answers in flight and its own cancel are not shown.
+    assert.match(t.text(), /^rz-exit-(?!0)\d+\n$/);
   } finally {
     await rm(dir, { recursive: true });
   }
