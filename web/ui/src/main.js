@@ -229,9 +229,16 @@ function input(bytes) {
   }
 }
 
+// received takes octets from the gateway: the call's status sees them
+// all (what it reads from the output looks at the whole call), the
+// terminal what a file transfer leaves of them.
+function received(bytes) {
+  status.feed(bytes);
+  transfer.feed(bytes);
+}
+
 // show puts octets from the gateway in the terminal.
 function show(bytes) {
-  status.feed(bytes);
   term.write(terminalText(codec.decode(bytes)));
 }
 
@@ -521,7 +528,7 @@ function connectText() {
   if (ws) return;
   openLine({
     onOpen: () => {},
-    onBytes: (bytes) => transfer.feed(bytes),
+    onBytes: received,
     onClose: () => {},
   });
 }
@@ -585,7 +592,7 @@ async function connectV42(user, password) {
           showStatus();
           notice(`connected to ${info.gateway}, session ${info.session}, host key ${info.fingerprint}`);
         },
-        onData: (bytes) => transfer.feed(bytes),
+        onData: received,
         onWritable: () => outbox.pump(),
         // The link's own stall watch (v42caller.WatchStall): its polls
         // go unanswered within seconds of the gateway falling silent,
