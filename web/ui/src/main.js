@@ -263,6 +263,10 @@ const transfer = new ZmodemFilter({
     transferKeys = false;
     transferPick.hidden = kind !== 'upload';
     setTransfer(kind === 'upload' ? 'ZMODEM: the host waits for files' : 'ZMODEM: waiting for the first file…');
+    // The progress is not a live region (a screen reader would read it
+    // out many times a second); the notices in the terminal say what
+    // happens, and this one where to go.
+    if (kind === 'upload') notice('the host waits for files: "Choose files…" in the toolbar (Ctrl+Shift+F), or "Cancel transfer"');
   },
   onFileStart: (f) => setTransfer(`${transferKind === 'upload' ? 'sending' : 'receiving'} ${f.name}: 0${f.size === null ? '' : ' / ' + f.size} octets`),
   onProgress: (p) => setTransfer(`${transferKind === 'upload' ? 'sending' : 'receiving'} ${p.name}: ${p.got}${p.size === null ? '' : ' / ' + p.size} octets`),
