@@ -403,7 +403,7 @@ export function parseFileInfo(bytes) {
 export class Receiver {
   constructor({ send, onFileStart = () => {}, onProgress = () => {}, onFile = () => {}, onSkip = () => {}, maxFile = MAX_FILE }) {
     Object.assign(this, { send, onFileStart, onProgress, onFile, onSkip, maxFile });
-    this.phase = 'init'; // init (between files), fileinfo, file, fin, done
+    this.phase = 'init'; // init (between files), sinit, fileinfo, file, fin, done
     this.file = null; // { name, size, mtime, parts, got }
     this.errors = 0;
     this.done = null;
@@ -552,9 +552,16 @@ export class Receiver {
       return;
     }
     // A damaged file frame: ask for the data again from the last good
-    // octet ([ZM] 8.2); otherwise say again what the receiver is.
-    if (this.phase === 'file') this.send(hexHeader(Z.RPOS, posHeader(this.file.got)));
-    else this.sendRinit();
+    // octet ([ZM] 8.2); a damaged ZFILE or ZSINIT: ask for it again
+    // (ZNAK, as lrzsz's rz); otherwise say again what the receiver is.
+    if (this.phase === 'file') {
+      this.send(hexHeader(Z.RPOS, posHeader(this.file.got)));
+    } else if (this.phase === 'fileinfo' || this.phase === 'sinit') {
+      this.phase = 'init';
+      this.send(hexHeader(Z.NAK));
+    } else {
+      this.sendRinit();
+    }
   }
 
   // other: an octet outside any frame; after ZFIN, the sender's "OO"

@@ -299,6 +299,18 @@ test('a bad CRC in the file data asks for the data again from the last good octe
   assert.deepEqual(t.ends, ['complete']);
 });
 
+test('a damaged ZFILE is asked for again with ZNAK, and then taken', () => {
+  const t = filter();
+  const info = subpacket(ascii('n.txt\x002 0\x00'), ZCRCW, true);
+  const bad = Uint8Array.from(info);
+  bad[2] ^= 1;
+  t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), bad));
+  assert.deepEqual(t.types(), [Z.RINIT, Z.NAK]);
+  t.f.feed(cat(binHeader(Z.FILE, [0, 0, 0, 0], true), info, binHeader(Z.DATA, posHeader(0), true), subpacket(ascii('hi'), ZCRCE, true),
+    binHeader(Z.EOF, posHeader(2), true), hexHeader(Z.FIN), ascii('OO')));
+  assert.deepEqual(t.files.map((f) => [f.name, f.data.toString()]), [['n.txt', 'hi']]);
+});
+
 test('a file over the limit is skipped with ZSKIP, before and during its data', () => {
   const t = filter({ maxFile: 1000 });
   t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii('big\x001001 0\x00'), ZCRCW, true)));
