@@ -341,10 +341,19 @@ func TestPTYHangupKillsProcessGroup(t *testing.T) {
 	for _, f := range strings.Fields(string(b)) {
 		var pid int
 		fmt.Sscan(f, &pid)
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-			if !strings.Contains(string(st), ") Z ") {
+		// The group's SIGKILL is sent when the call ends; a child of
+		// the program (reparented) may not have run since to die (CI
+		// under load: the sleep still in state R). Gone or a zombie
+		// within a few seconds, else it was not killed.
+		var st []byte
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			st, err = os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil || strings.Contains(string(st), ") Z ") {
+				break
+			}
+			if time.Now().After(deadline) {
 				t.Errorf("process %d still running after hang-up: %s", pid, st)
+				break
 			}
 		}
 	}
