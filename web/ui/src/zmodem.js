@@ -945,12 +945,19 @@ export class ZmodemFilter {
       this.feed(concat(header, bytes.subarray(i + 1)));
       return;
     }
-    // A chunk that ends in a partial ZRQINIT_START keeps it from the
-    // terminal until the next chunk tells, or the line has been quiet a
-    // tick (a menu ending in "*").
+    // A chunk that ends in a partial ZRQINIT_START with its CAN (ZDLE)
+    // keeps it from the terminal until the next chunk tells, or the line
+    // has been quiet a tick. "*" and "**" alone are text (a shell's echo
+    // of a typed "*", a menu's last octet): they go to the terminal at
+    // once (held, a typed "*" showed up to two seconds late) and stay
+    // matched, so a header split after them still starts the receiver.
     if (this.matched > 0) {
       if (this.held) {
         this.held = concat(this.held, bytes);
+        return;
+      }
+      if (this.matched < 3) {
+        if (bytes.length) this.terminal(bytes);
         return;
       }
       const k = Math.min(this.matched, bytes.length);
