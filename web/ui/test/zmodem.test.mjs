@@ -635,3 +635,52 @@ test('real rz: the user cancels an upload and rz stops', needRz, async () => {
     await rm(dir, { recursive: true });
   }
 });
+
+// ---- hostile and damaged streams ----
+
+// The filter takes the host's bytes, which the page does not control: a
+// stream damaged, cut or made up (seeded, so a failure can be replayed)
+// never throws, never hands out a file larger than the limit, and the
+// terminal gets its octets back once the line is quiet. (Go's fuzz targets cover the gateway's decoders;
+// this is the page's.)
+test('damaged, cut and made-up sender streams: no exception, no file past the limit, the terminal back', () => {
+  let seed = 0x2545f491;
+  const rnd = (n) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const good = senderStream([{ name: 'a.bin', data: everyOctet(6) }, { name: 'b', data: ascii('hello\r\n') }]);
+  for (let round = 0; round < 400; round++) {
+    let s;
+    switch (round % 4) {
+      case 0: // flipped octets
+        s = good.slice();
+        for (let k = 1 + rnd(8); k > 0; k--) s[rnd(s.length)] ^= 1 << rnd(8);
+        break;
+      case 1: // cut short, or pieces repeated
+        s = cat(good.subarray(0, rnd(good.length)), good.subarray(rnd(good.length)));
+        break;
+      case 2: // a header, then noise rich in ZDLE and frame ends
+        s = cat(ascii('**\x18B00'), Uint8Array.from({ length: 2000 + rnd(4000) }, () => [ZDLE, ZCRCE, ZCRCW, 0x2a, 0x42, rnd(256)][rnd(6)]));
+        break;
+      default: { // a file past the limit, its size claimed or not
+        const claim = [`${2 ** 40} 0 100644 0`, '', '100'][rnd(3)];
+        const parts = [hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii(`huge\x00${claim}\x00`), ZCRCW, true),
+          binHeader(Z.DATA, posHeader(0), true)];
+        for (let k = 0; k < 6; k++) parts.push(subpacket(everyOctet(4), k === 5 ? ZCRCE : ZCRCG, true));
+        s = cat(...parts, binHeader(Z.EOF, posHeader(6144), true), hexHeader(Z.FIN), ascii('OO'));
+      }
+    }
+    const t = filter({ maxFile: 4096 });
+    feedIn(s, (b) => t.f.feed(b), 1 + rnd(1000));
+    for (let k = 0; k < TIMEOUT_TICKS * 25 && (t.f.active || t.f.drain); k++) t.f.tick();
+    t.f.feed(ascii('$ '));
+    t.f.tick();
+    t.f.tick();
+    assert.equal(t.f.active, false, `round ${round}: still in a transfer`);
+    assert.ok(t.text().endsWith('$ '), `round ${round}: the terminal did not get its octets back: ${JSON.stringify(t.text().slice(-40))}`);
+    for (const f of t.files) {
+      assert.ok(f.data === null || f.data.length <= 4096, `round ${round}: a file of ${f.data?.length} octets past the limit`);
+    }
+  }
+});
