@@ -3,9 +3,11 @@ package modem
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -94,8 +96,14 @@ func LoadPhonebook(path string) (*Phonebook, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s is %v; run chmod 600 %s", ErrInsecureFile, path, st.Mode().Perm(), path)
 	}
+	return parsePhonebook(path, f)
+}
+
+// parsePhonebook decodes and checks a phonebook's TOML; path names it in
+// errors.
+func parsePhonebook(path string, r io.Reader) (*Phonebook, error) {
 	var pb Phonebook
-	md, err := toml.NewDecoder(f).Decode(&pb)
+	md, err := toml.NewDecoder(r).Decode(&pb)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -165,17 +173,17 @@ func (f *PhonebookFile) Current() (*Phonebook, error) {
 }
 
 func (pb *Phonebook) check() error {
-	seen := map[string]bool{}
 	for i := range pb.Entries {
 		e := &pb.Entries[i]
 		if e.Name == "" {
 			return fmt.Errorf("entry %d: name missing", i+1)
 		}
-		k := strings.ToLower(e.Name)
-		if seen[k] {
+		// Names are told apart as lookup tells them (strings.EqualFold),
+		// so that no entry hides behind another's name: "σ" and "ς" are
+		// one name to it, though they are not to strings.ToLower.
+		if slices.ContainsFunc(pb.Entries[:i], func(p Entry) bool { return strings.EqualFold(p.Name, e.Name) }) {
 			return fmt.Errorf("entry %q: duplicate name", e.Name)
 		}
-		seen[k] = true
 		if e.Mode == "" {
 			e.Mode = ModeAuto
 		}
