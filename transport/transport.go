@@ -269,16 +269,23 @@ func Parse(address string) (*url.URL, error) {
 	}
 	u, err := url.Parse(address)
 	if err != nil {
+		red := redactBare(address)
+		if red != address {
+			// url's own error may quote a piece of the password: a
+			// '/', '?' or '#' in it ends the host early (`invalid
+			// port ":pa" after host`), an invalid escape in it is
+			// quoted (`invalid URL escape "%zz"`). The reason given
+			// is the redacted address's, or, if that parses, the
+			// password's.
+			if _, rerr := url.Parse(red); rerr != nil && !strings.ContainsAny(barePassword(address), "/?#") {
+				err = rerr
+			} else {
+				err = errPasswordSyntax
+			}
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // without url.Error's own quote of the address
-		}
-		red := redactBare(address)
-		if strings.ContainsAny(barePassword(address), "/?#") {
-			// url's own error may quote a piece of the password (a
-			// '/', '?' or '#' in it ends the host early: `invalid
-			// port ":pa" after host`).
-			err = errors.New("it does not parse as a URL (percent-encode '/', '?', '#' and '@' in a user or password)")
 		}
 		return nil, fmt.Errorf("%w %q: %v", ErrBadAddress, red, err)
 	}
@@ -286,18 +293,28 @@ func Parse(address string) (*url.URL, error) {
 	_, ok := schemes[u.Scheme]
 	regMu.RUnlock()
 	// From here on the address is quoted with any password redacted: error
-	// messages end up in logs.
+	// messages end up in logs. Without user info in the URL's authority
+	// a user:password@ is elsewhere in it (after a '/' or '#' typed
+	// before the scheme): redactBare finds it.
+	shown := u.Redacted()
+	if u.User == nil {
+		shown = redactBare(address)
+	}
 	if !ok {
-		return nil, fmt.Errorf("%w %q in %q (registered: %s)", ErrUnknownScheme, u.Scheme, u.Redacted(), strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("%w %q in %q (registered: %s)", ErrUnknownScheme, u.Scheme, shown, strings.Join(Schemes(), ", "))
 	}
 	if u.Port() == "" { // an empty host means every interface (listeners)
-		return nil, fmt.Errorf("%w %q: missing host:port", ErrBadAddress, u.Redacted())
+		return nil, fmt.Errorf("%w %q: missing host:port", ErrBadAddress, shown)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%w %q: credentials do not belong in a line address", ErrBadAddress, u.Redacted())
+		return nil, fmt.Errorf("%w %q: credentials do not belong in a line address", ErrBadAddress, shown)
 	}
 	return u, nil
 }
+
+// errPasswordSyntax is Parse's reason for an address whose password does
+// not parse as part of a URL.
+var errPasswordSyntax = errors.New("it does not parse as a URL (percent-encode '%', '/', '?', '#' and '@' in a user or password)")
 
 // bareUserInfo returns the user info before the host of an address that
 // does not parse as a URL: after any scheme, up to the last '@' (a
