@@ -76,25 +76,36 @@ func FuzzTelnetPolicy(f *testing.F) {
 // bounded by a deadline); the data read is the data octets a bare
 // telnet session finds in the same input (Read's chunking, control
 // deliveries and the replies it writes change nothing); no more events
-// or window sizes are delivered than the input holds.
+// or window sizes are delivered than the input holds. With sniff, the
+// line is instead a client dialled with Options.Sniff (gateway modem's
+// host:port calls, as tcpser): what it reads is a client telnet
+// session's data if the peer's first octet is IAC, else the input as it
+// is, every octet (a raw peer, for the whole call).
 func FuzzLineRead(f *testing.F) {
-	f.Add([]byte{255, 253, 1, 'a', 255, 251, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240, 'b', '\r', 0}, 5, true)
-	f.Add([]byte{255, 244, 255, 246, 255, 243, 'x', 255, 251, 0, '\r', '\n', 255, 255}, 3, false)
-	f.Add([]byte("plain\r\ndata\r"), 100, true)
-	f.Fuzz(func(t *testing.T, in []byte, cut int, funcs bool) {
+	f.Add([]byte{255, 253, 1, 'a', 255, 251, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240, 'b', '\r', 0}, 5, true, false)
+	f.Add([]byte{255, 244, 255, 246, 255, 243, 'x', 255, 251, 0, '\r', '\n', 255, 255}, 3, false, false)
+	f.Add([]byte("plain\r\ndata\r"), 100, true, false)
+	f.Add([]byte{255, 253, 24, 255, 250, 24, 1, 255, 240, 255, 251, 1, 'a', '\r', 0, 255, 255}, 4, true, true)
+	f.Add([]byte{'C', 255, 253, 24, '\r', 0, 255, 255, 255, 244}, 1, false, true)
+	f.Add([]byte{}, 0, false, true)
+	f.Fuzz(func(t *testing.T, in []byte, cut int, funcs, sniff bool) {
 		if cut < 0 || cut > len(in) {
 			cut = len(in) / 2
 		}
-		ref := newTelnet(true, Options{})
+		raw := sniff && (len(in) == 0 || in[0] != cmdIAC)
+		ref := newTelnet(!sniff, Options{})
 		ref.start()
 		want := ref.decode(nil, in)
+		if raw {
+			want, ref.events, ref.windowChanged = in, nil, false
+		}
 		refWins := 0
 		if ref.windowChanged {
 			refWins = 1
 		}
 
 		s, c := net.Pipe()
-		l := NewLine(s, true, Options{Telnet: true, Linger: 100 * time.Millisecond})
+		l := NewLine(s, !sniff, Options{Telnet: true, Sniff: sniff, Linger: 100 * time.Millisecond})
 		var wins, evs int
 		if funcs {
 			l.SetControlFuncs(func(transport.WindowSize) { wins++ }, func(transport.Event) { evs++ })
