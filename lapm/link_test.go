@@ -1065,56 +1065,100 @@ func FuzzFeedDual(f *testing.F) {
 	seed = enc16.AppendFrame(enc16.AppendFlags(nil, 2), long)
 	seed = enc32.AppendFrame(seed, falseFCS16Frame())
 	f.Add(enc32.AppendFlags(seed, 2), uint16(12<<10|36))
-	f.Fuzz(func(t *testing.T, line []byte, split uint16) {
-		maxFrame := 0
-		if m := int(split >> 10); m > 0 {
-			maxFrame = 8 + m
-		}
-		alone := map[string]int{}
-		for _, k := range []FCSKind{FCS16, FCS32} {
-			d := Decoder{FCS: k, MaxFrame: maxFrame}
-			d.Feed(line, func(fr []byte) { alone[string(fr)]++ })
-		}
-		dual := func(reads ...[]byte) [][]byte {
-			var d16, d32 Decoder
-			d16.FCS, d32.FCS = FCS16, FCS32
-			d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
-			var got [][]byte
-			add := func(fr []byte) {
-				if alone[string(fr)] == 0 {
-					t.Fatalf("frame % x not found by either decoder alone", fr)
-				}
-				got = append(got, append([]byte(nil), fr...))
+	f.Fuzz(checkFeedDual)
+}
+
+// FuzzFeedDualFrames is FuzzFeedDual on a line built from a script, so
+// that the frames in it pass their FCS checks: the fuzzer cannot compute
+// an FCS, and on raw octets it finds only the seeds' frames. Each step is
+// an op octet and a length octet (modulo 48): an FCS-16 frame of that
+// many octets of the script, an FCS-32 frame of them, the octets raw
+// (garbage, aborts, half frames), one to four flags (length modulo 4,
+// plus one), or an FCS-32 frame that also passes the FCS-16 check; past
+// the end of the script a step takes what is left.
+func FuzzFeedDualFrames(f *testing.F) {
+	f.Add([]byte{0, 3, AddrCR1, 0xAF, 1, 1, 3, AddrCR1, 0xAF, 2}, uint16(5))
+	f.Add([]byte{3, 1, 0, 3, AddrCR1, 0xBF, 1, 2, 3, 0x7E, 0xFF, 0x01, 4, 0, 1, 3, AddrCR1, 0x03, 9}, uint16(7<<10|11))
+	f.Add([]byte{1, 40, 2, 2, 0x7E, 0x7E, 0, 20}, uint16(3<<10|200))
+	f.Fuzz(func(t *testing.T, script []byte, split uint16) {
+		enc16, enc32 := Encoder{FCS: FCS16}, Encoder{FCS: FCS32}
+		var line []byte
+		for len(script) >= 2 {
+			op, n := script[0]%5, int(script[1])%48
+			script = script[2:]
+			var body []byte
+			if op <= 2 {
+				body, script = script[:min(n, len(script))], script[min(n, len(script)):]
 			}
-			seen := false
-			for _, p := range reads {
-				if seen { // the reader decodes FCS-32 only from then on
-					d32.Feed(p, add)
-					continue
-				}
-				seen = feedDual(&d16, &d32, p, add)
-			}
-			return got
-		}
-		cut := int(split&0x3FF) % (len(line) + 1)
-		got := dual(line[:cut], line[cut:])
-		total := 0
-		for _, c := range alone {
-			total += c
-		}
-		if len(got) > total {
-			t.Fatalf("%d frames, the decoders alone find %d", len(got), total)
-		}
-		if whole := dual(line); len(whole) != len(got) {
-			t.Fatalf("cut at %d: frames % x; in one read: % x", cut, got, whole)
-		} else {
-			for i := range whole {
-				if !bytes.Equal(whole[i], got[i]) {
-					t.Fatalf("cut at %d: frames % x; in one read: % x", cut, got, whole)
-				}
+			switch op {
+			case 0:
+				line = enc16.AppendFrame(line, body)
+			case 1:
+				line = enc32.AppendFrame(line, body)
+			case 2:
+				line = append(line, body...)
+			case 3:
+				line = enc16.AppendFlags(line, n%4+1)
+			case 4:
+				line = enc32.AppendFrame(line, falseFCS16Frame())
 			}
 		}
+		checkFeedDual(t, line, split)
 	})
+}
+
+// checkFeedDual is FuzzFeedDual's check of one line, the high bits of
+// split giving MaxFrame and the low bits where the line is cut in two
+// reads.
+func checkFeedDual(t *testing.T, line []byte, split uint16) {
+	maxFrame := 0
+	if m := int(split >> 10); m > 0 {
+		maxFrame = 8 + m
+	}
+	alone := map[string]int{}
+	for _, k := range []FCSKind{FCS16, FCS32} {
+		d := Decoder{FCS: k, MaxFrame: maxFrame}
+		d.Feed(line, func(fr []byte) { alone[string(fr)]++ })
+	}
+	dual := func(reads ...[]byte) [][]byte {
+		var d16, d32 Decoder
+		d16.FCS, d32.FCS = FCS16, FCS32
+		d16.MaxFrame, d32.MaxFrame = maxFrame, maxFrame
+		var got [][]byte
+		add := func(fr []byte) {
+			if alone[string(fr)] == 0 {
+				t.Fatalf("frame % x not found by either decoder alone", fr)
+			}
+			got = append(got, append([]byte(nil), fr...))
+		}
+		seen := false
+		for _, p := range reads {
+			if seen { // the reader decodes FCS-32 only from then on
+				d32.Feed(p, add)
+				continue
+			}
+			seen = feedDual(&d16, &d32, p, add)
+		}
+		return got
+	}
+	cut := int(split&0x3FF) % (len(line) + 1)
+	got := dual(line[:cut], line[cut:])
+	total := 0
+	for _, c := range alone {
+		total += c
+	}
+	if len(got) > total {
+		t.Fatalf("%d frames, the decoders alone find %d", len(got), total)
+	}
+	if whole := dual(line); len(whole) != len(got) {
+		t.Fatalf("cut at %d: frames % x; in one read: % x", cut, got, whole)
+	} else {
+		for i := range whole {
+			if !bytes.Equal(whole[i], got[i]) {
+				t.Fatalf("cut at %d: frames % x; in one read: % x", cut, got, whole)
+			}
+		}
+	}
 }
 
 // TestLinkCloseDrainsSlowLine: Close on a line that is slow but moving
