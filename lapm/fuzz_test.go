@@ -86,88 +86,105 @@ func normXID(x XIDParams) XIDParams {
 // an arbitrary frame through the Encoder unchanged.
 func FuzzDeframe(f *testing.F) {
 	f.Add([]byte{0x7E, 0x03, 0x7F, 0x5F, 0xAE, 0x7E}, byte(1), false)
-	f.Fuzz(func(t *testing.T, line []byte, chunk byte, fcs32 bool) {
-		k := FCS16
-		if fcs32 {
-			k = FCS32
-		}
-		const max = 64
-		d := Decoder{FCS: k, MaxFrame: max}
-		ref := refDecoder{fcs: k, maxFrame: max}
-		var got, want [][]byte
-		step := int(chunk%16) + 1
-		for p := line; len(p) > 0; {
-			n := min(step, len(p))
-			d.Feed(p[:n], func(f []byte) {
-				if len(f) > max {
-					t.Fatalf("frame of %d octets passed MaxFrame %d", len(f), max)
-				}
-				got = append(got, slices.Clone(f))
-			})
-			if cap(d.buf) > max+4+24 {
-				t.Fatalf("decoder buffer grew to %d", cap(d.buf))
-			}
-			p = p[n:]
-		}
-		// Two flags resolve the bits the decoder still holds back as
-		// lookahead, so both have seen the same bits when compared.
-		d.Feed([]byte{flag, flag}, func(f []byte) { got = append(got, slices.Clone(f)) })
-		ref.feed(append(slices.Clone(line), flag, flag), func(f []byte) { want = append(want, slices.Clone(f)) })
-		if d.Stats() != ref.st || !reflect.DeepEqual(got, want) {
-			t.Fatalf("decoder %+v %d frames, reference %+v %d frames", d.Stats(), len(got), ref.st, len(want))
-		}
+	f.Fuzz(checkDeframe)
+}
 
-		// feedKeep, keeping every other frame without copying it: the
-		// same frames, and a kept frame is never written to again.
-		dk := Decoder{FCS: k, MaxFrame: max}
-		var kept, all [][]byte
-		keepFrame := func(f []byte) bool {
-			keep := len(all)%2 == 0
-			if keep {
-				kept = append(kept, f)
-				all = append(all, f)
-			} else {
-				all = append(all, slices.Clone(f))
-			}
-			return keep
-		}
-		for p := line; len(p) > 0; {
-			n := min(step, len(p))
-			dk.feedKeep(p[:n], keepFrame)
-			p = p[n:]
-		}
-		dk.feedKeep([]byte{flag, flag}, keepFrame)
-		if dk.Stats() != ref.st || !reflect.DeepEqual(all, want) {
-			t.Fatalf("feedKeep %+v %d frames, reference %+v %d frames", dk.Stats(), len(all), ref.st, len(want))
-		}
-		for i, f := range kept {
-			if !bytes.Equal(f, want[2*i]) {
-				t.Fatalf("kept frame %d changed after it was kept", 2*i)
-			}
-		}
-
-		// Round trip: line as a frame.
-		e := Encoder{FCS: k}
-		enc := e.AppendFrame(nil, line)
-		d2 := Decoder{FCS: k, MaxFrame: max}
-		var out [][]byte
-		d2.Feed(enc, func(f []byte) { out = append(out, slices.Clone(f)) })
-		d2.Feed([]byte{0x7E}, func(f []byte) { out = append(out, slices.Clone(f)) })
-		switch {
-		case len(line) < 2:
-			if len(out) != 0 || d2.Stats().TooShort != 1 {
-				t.Fatalf("short frame: %d out, %+v", len(out), d2.Stats())
-			}
-		case len(line) > max:
-			if len(out) != 0 || d2.Stats().TooLong != 1 {
-				t.Fatalf("long frame: %d out, %+v", len(out), d2.Stats())
-			}
-		default:
-			if len(out) != 1 || !bytes.Equal(out[0], line) || d2.Stats() != (DecoderStats{Frames: 1}) {
-				t.Fatalf("round trip: %d frames, %+v", len(out), d2.Stats())
-			}
-		}
+// FuzzDeframeFrames is FuzzDeframe on a line built from a script
+// (lineFromScript, as FuzzFeedDualFrames's), so that the Decoder and the
+// bit-at-a-time reference meet frames that pass their FCS check between
+// garbage, aborts and flags, which raw octets from the fuzzer almost
+// never hold.
+func FuzzDeframeFrames(f *testing.F) {
+	f.Add([]byte{0, 3, AddrCR1, 0xAF, 1, 2, 3, 0x7E, 0xFF, 0x01, 0, 2, AddrCR1, 0x7F}, byte(3), false)
+	f.Add([]byte{1, 4, AddrCR1, 0x00, 0x00, 'x', 3, 0, 1, 40, 4, 0}, byte(7), true)
+	f.Fuzz(func(t *testing.T, script []byte, chunk byte, fcs32 bool) {
+		checkDeframe(t, lineFromScript(script), chunk, fcs32)
 	})
+}
+
+// checkDeframe is FuzzDeframe's check of one line read chunk octets at a
+// time (modulo 16, plus one).
+func checkDeframe(t *testing.T, line []byte, chunk byte, fcs32 bool) {
+	k := FCS16
+	if fcs32 {
+		k = FCS32
+	}
+	const max = 64
+	d := Decoder{FCS: k, MaxFrame: max}
+	ref := refDecoder{fcs: k, maxFrame: max}
+	var got, want [][]byte
+	step := int(chunk%16) + 1
+	for p := line; len(p) > 0; {
+		n := min(step, len(p))
+		d.Feed(p[:n], func(f []byte) {
+			if len(f) > max {
+				t.Fatalf("frame of %d octets passed MaxFrame %d", len(f), max)
+			}
+			got = append(got, slices.Clone(f))
+		})
+		if cap(d.buf) > max+4+24 {
+			t.Fatalf("decoder buffer grew to %d", cap(d.buf))
+		}
+		p = p[n:]
+	}
+	// Two flags resolve the bits the decoder still holds back as
+	// lookahead, so both have seen the same bits when compared.
+	d.Feed([]byte{flag, flag}, func(f []byte) { got = append(got, slices.Clone(f)) })
+	ref.feed(append(slices.Clone(line), flag, flag), func(f []byte) { want = append(want, slices.Clone(f)) })
+	if d.Stats() != ref.st || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoder %+v %d frames, reference %+v %d frames", d.Stats(), len(got), ref.st, len(want))
+	}
+
+	// feedKeep, keeping every other frame without copying it: the
+	// same frames, and a kept frame is never written to again.
+	dk := Decoder{FCS: k, MaxFrame: max}
+	var kept, all [][]byte
+	keepFrame := func(f []byte) bool {
+		keep := len(all)%2 == 0
+		if keep {
+			kept = append(kept, f)
+			all = append(all, f)
+		} else {
+			all = append(all, slices.Clone(f))
+		}
+		return keep
+	}
+	for p := line; len(p) > 0; {
+		n := min(step, len(p))
+		dk.feedKeep(p[:n], keepFrame)
+		p = p[n:]
+	}
+	dk.feedKeep([]byte{flag, flag}, keepFrame)
+	if dk.Stats() != ref.st || !reflect.DeepEqual(all, want) {
+		t.Fatalf("feedKeep %+v %d frames, reference %+v %d frames", dk.Stats(), len(all), ref.st, len(want))
+	}
+	for i, f := range kept {
+		if !bytes.Equal(f, want[2*i]) {
+			t.Fatalf("kept frame %d changed after it was kept", 2*i)
+		}
+	}
+
+	// Round trip: line as a frame.
+	e := Encoder{FCS: k}
+	enc := e.AppendFrame(nil, line)
+	d2 := Decoder{FCS: k, MaxFrame: max}
+	var out [][]byte
+	d2.Feed(enc, func(f []byte) { out = append(out, slices.Clone(f)) })
+	d2.Feed([]byte{0x7E}, func(f []byte) { out = append(out, slices.Clone(f)) })
+	switch {
+	case len(line) < 2:
+		if len(out) != 0 || d2.Stats().TooShort != 1 {
+			t.Fatalf("short frame: %d out, %+v", len(out), d2.Stats())
+		}
+	case len(line) > max:
+		if len(out) != 0 || d2.Stats().TooLong != 1 {
+			t.Fatalf("long frame: %d out, %+v", len(out), d2.Stats())
+		}
+	default:
+		if len(out) != 1 || !bytes.Equal(out[0], line) || d2.Stats() != (DecoderStats{Frames: 1}) {
+			t.Fatalf("round trip: %d frames, %+v", len(out), d2.Stats())
+		}
+	}
 }
 
 // FuzzDetect: the Detector never panics, reports consumed within its

@@ -1081,30 +1081,37 @@ func FuzzFeedDualFrames(f *testing.F) {
 	f.Add([]byte{3, 1, 0, 3, AddrCR1, 0xBF, 1, 2, 3, 0x7E, 0xFF, 0x01, 4, 0, 1, 3, AddrCR1, 0x03, 9}, uint16(7<<10|11))
 	f.Add([]byte{1, 40, 2, 2, 0x7E, 0x7E, 0, 20}, uint16(3<<10|200))
 	f.Fuzz(func(t *testing.T, script []byte, split uint16) {
-		enc16, enc32 := Encoder{FCS: FCS16}, Encoder{FCS: FCS32}
-		var line []byte
-		for len(script) >= 2 {
-			op, n := script[0]%5, int(script[1])%48
-			script = script[2:]
-			var body []byte
-			if op <= 2 {
-				body, script = script[:min(n, len(script))], script[min(n, len(script)):]
-			}
-			switch op {
-			case 0:
-				line = enc16.AppendFrame(line, body)
-			case 1:
-				line = enc32.AppendFrame(line, body)
-			case 2:
-				line = append(line, body...)
-			case 3:
-				line = enc16.AppendFlags(line, n%4+1)
-			case 4:
-				line = enc32.AppendFrame(line, falseFCS16Frame())
-			}
-		}
-		checkFeedDual(t, line, split)
+		checkFeedDual(t, lineFromScript(script), split)
 	})
+}
+
+// lineFromScript builds line octets from a script (FuzzFeedDualFrames):
+// op octet, length octet, and for frames and raw octets that many
+// octets of the script.
+func lineFromScript(script []byte) []byte {
+	enc16, enc32 := Encoder{FCS: FCS16}, Encoder{FCS: FCS32}
+	var line []byte
+	for len(script) >= 2 {
+		op, n := script[0]%5, int(script[1])%48
+		script = script[2:]
+		var body []byte
+		if op <= 2 {
+			body, script = script[:min(n, len(script))], script[min(n, len(script)):]
+		}
+		switch op {
+		case 0:
+			line = enc16.AppendFrame(line, body)
+		case 1:
+			line = enc32.AppendFrame(line, body)
+		case 2:
+			line = append(line, body...)
+		case 3:
+			line = enc16.AppendFlags(line, n%4+1)
+		case 4:
+			line = enc32.AppendFrame(line, falseFCS16Frame())
+		}
+	}
+	return line
 }
 
 // checkFeedDual is FuzzFeedDual's check of one line, the high bits of
