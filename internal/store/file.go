@@ -870,34 +870,70 @@ func repairTail(f *os.File) error {
 }
 
 // ReadRecords decodes a call-record file (for tools and tests). Lines that
-// are not records (a record torn by a crash) are skipped; the first one is
-// reported as an ErrCorrupt-wrapping error naming its line number, with
-// every good record returned.
+// are not records (a record torn by a crash, a line of more than
+// maxRecordLine octets) are skipped; the first one is reported as an
+// ErrCorrupt-wrapping error naming its line number, with every good
+// record returned.
 func ReadRecords(r io.Reader) ([]CallRecord, error) {
 	var out []CallRecord
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	n := 0
 	var bad error
-	for sc.Scan() {
+	for {
+		line, long, err := readRecordLine(br)
+		if err != nil && err != io.EOF {
+			return out, fmt.Errorf("store: read records: %w", err)
+		}
+		if err == io.EOF && len(line) == 0 && !long {
+			return out, bad
+		}
 		n++
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
+		line = bytes.TrimSpace(line)
 		var rec CallRecord
-		if err := json.Unmarshal(line, &rec); err != nil {
+		switch {
+		case long:
+			// Skipped as a torn line is: the records after it count
+			// (fuzz campaign: a line over 1 MiB ended the reading).
 			if bad == nil {
-				bad = fmt.Errorf("%w: record line %d: %v", ErrCorrupt, n, err)
+				bad = fmt.Errorf("%w: record line %d: longer than %d octets", ErrCorrupt, n, maxRecordLine)
 			}
-			continue
+		case len(line) == 0:
+		default:
+			if jerr := json.Unmarshal(line, &rec); jerr != nil {
+				if bad == nil {
+					bad = fmt.Errorf("%w: record line %d: %v", ErrCorrupt, n, jerr)
+				}
+			} else {
+				out = append(out, rec)
+			}
 		}
-		out = append(out, rec)
+		if err == io.EOF {
+			return out, bad
+		}
 	}
-	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("store: read records: %w", err)
+}
+
+// maxRecordLine bounds a line ReadRecords decodes; a record is far
+// shorter.
+const maxRecordLine = 1 << 20
+
+// readRecordLine reads one line of br, its newline included, or reports
+// it long (and reads past it) when it holds more than maxRecordLine
+// octets.
+func readRecordLine(br *bufio.Reader) (line []byte, long bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !long {
+			if len(line)+len(chunk) > maxRecordLine {
+				long, line = true, nil
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		if err != bufio.ErrBufferFull {
+			return line, long, err
+		}
 	}
-	return out, bad
 }
 
 // ReadRecordsFile is ReadRecords on a file.

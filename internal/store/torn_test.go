@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -81,5 +82,20 @@ func TestAppendTornAfterExternalTruncate(t *testing.T) {
 	got, rerr := ReadRecordsFile(f.RecordsPath())
 	if len(got) != 2 || got[0].Session != 4 || got[1].Session != 5 || rerr != nil {
 		t.Errorf("records %+v (%v), want sessions 4 (kept) and 5; file %q", got, rerr, data)
+	}
+}
+
+// TestReadRecordsSkipsLongLine: a line over maxRecordLine is skipped as
+// a torn one is, and the records after it are read (fuzz campaign: the
+// reading ended there with "token too long").
+func TestReadRecordsSkipsLongLine(t *testing.T) {
+	rec := `{"session":1,"listener":"m","remote":"192.0.2.1:1","line":"telnet","start":"2026-11-24T01:00:00Z","end":"2026-11-24T01:00:01Z","result":"completed","bytes_in":0,"bytes_out":0}`
+	in := rec + "\n" + strings.Repeat("x", 2<<20) + "\n" + strings.Replace(rec, `"session":1`, `"session":2`, 1) + "\n"
+	got, err := ReadRecords(strings.NewReader(in))
+	if len(got) != 2 || got[1].Session != 2 {
+		t.Fatalf("read %d records (%+v), want both", len(got), got)
+	}
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "record line 2: longer than") {
+		t.Errorf("error %v, want line 2 named", err)
 	}
 }
