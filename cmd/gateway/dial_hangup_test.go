@@ -202,14 +202,7 @@ func TestE2EDialGatewayKilledAfterBanner(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(g.dir, "issue"), []byte("Welcome to Example BBS\nAsk the sysop for an account\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := os.ReadFile(g.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf = []byte(strings.Replace(string(conf), "name = \"modem\"\n", "name = \"modem\"\nbanner_file = \"issue\"\n", 1))
-	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	g.setListener("banner_file", `"issue"`)
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

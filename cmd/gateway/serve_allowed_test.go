@@ -19,22 +19,7 @@ import (
 // caller's address lets it in.
 func TestServeAllowedSources(t *testing.T) {
 	g := newGatewayNoStart(t, gwOpts{maxConcurrent: 1, shSleep: "30"})
-	setAllowed := func(list string) {
-		t.Helper()
-		conf, err := os.ReadFile(g.cfgPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := string(conf)
-		if i := strings.Index(text, "allowed_sources = "); i >= 0 {
-			text = text[:i] + text[i+strings.Index(text[i:], "\n")+1:]
-		}
-		text = strings.Replace(text, "name = \"modem\"\n", "name = \"modem\"\nallowed_sources = "+list+"\n", 1)
-		if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setAllowed(`["10.0.0.0/8", "127.0.0.2", "2001:db8::/32"]`)
+	g.setListener("allowed_sources", `["10.0.0.0/8", "127.0.0.2", "2001:db8::/32"]`)
 	g.start()
 	// The only line (max_concurrent 1) is taken by a caller from an
 	// allowed address: the others hear that their address is not taken,
@@ -64,7 +49,7 @@ func TestServeAllowedSources(t *testing.T) {
 	held.Close()
 	g.waitRecords(6)
 
-	setAllowed(`["10.0.0.0/8", "127.0.0.1"]`)
+	g.setListener("allowed_sources", `["10.0.0.0/8", "127.0.0.1"]`)
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

@@ -22,15 +22,7 @@ func TestServeBannerFile(t *testing.T) {
 	if err := os.WriteFile(banner, []byte("\x1b[1;34mExample BBS\x1b[0m \xdb\xff\nGuests: see the board\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := os.ReadFile(g.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Relative to the configuration file, as every path in it.
-	conf = []byte(strings.Replace(string(conf), "name = \"modem\"\n", "name = \"modem\"\nbanner_file = \"banner.ans\"\n", 1))
-	if err := os.WriteFile(g.cfgPath, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	g.setListener("banner_file", `"banner.ans"`) // relative to the configuration file
 	g.start()
 
 	// dialgate's telnet client: the octets as sent, 0xFF undoubled.
