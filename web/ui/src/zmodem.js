@@ -186,6 +186,10 @@ export class Reader {
     this.esc = false;
     this.end = 0; // the frame end once seen
     this.buf = []; // its CRC octets
+    // After a hex header (lrzsz's sz -e sends ZSINIT so) its CR and LF
+    // come before the data, and are not data: rz's zrhhdr drops them.
+    this.eol = this.afterHex ? 1 : 0;
+    this.afterHex = false;
   }
 
   // feed parses bytes and returns how many of them it took: all, unless
@@ -263,7 +267,9 @@ export class Reader {
       return;
     }
     this.crc32 = false; // data after a hex header has CRC-16
+    this.afterHex = true;
     this.onHeader(b[0], b.slice(1, 5));
+    this.afterHex = false;
   }
 
   // binOctet takes a binary header ([ZM] 7.3.1, 7.3.2): type, four
@@ -293,6 +299,15 @@ export class Reader {
   // dataOctet takes a data subpacket ([ZM] 7.2): escaped data, ZDLE and
   // the frame end, then the escaped CRC over data and frame end.
   dataOctet(c) {
+    if (this.eol) {
+      const eol = this.eol;
+      this.eol = 0;
+      if (eol === 1 && (c & 0x7f) === 0x0d) {
+        this.eol = 2;
+        return;
+      }
+      if (eol === 2 && (c & 0x7f) === 0x0a) return;
+    }
     const u = this.unescape(c);
     if (u === NONE) return;
     if (u < 0 || (this.end && u > 0xff)) {

@@ -421,9 +421,9 @@ if (!haveSz && process.env.CI === 'true') test('sz is installed under CI', () =>
 // runSz runs `sz -b -q files` with its stdout through a ZmodemFilter and
 // the filter's answers to its stdin; mangle(chunk, i) may alter what sz
 // sends (a damaged line). It resolves when sz exits.
-function runSz(files, { how = 'whole', mangle = (c) => c } = {}) {
+function runSz(files, { how = 'whole', mangle = (c) => c, args = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const sz = spawn('sz', ['-b', '-q', ...files], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const sz = spawn('sz', ['-b', '-q', ...args, ...files], { stdio: ['pipe', 'pipe', 'inherit'] });
     const t = filter({ send: (b) => { t.sent.push(latin1(b)); sz.stdin.write(b); } });
     let n = 0;
     sz.stdout.on('data', (d) => feedIn(mangle(new Uint8Array(d), n++), (b) => t.f.feed(b), how));
@@ -456,6 +456,33 @@ test('real sz: one file and a batch of two (one empty, one with every octet valu
     assert.equal(batch.code, 0);
     assert.deepEqual(batch.files.map((f) => [f.name, sha(f.data)]), [['empty.bin', sha(Buffer.alloc(0))], ['every.bin', sha(every)]]);
     assert.deepEqual(batch.ends, ['complete']);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+// lrzsz's `sz -e` (escape every control character) starts with a ZSINIT
+// in a hex header, its CR, LF and XON, then the attention string's data
+// subpacket with CRC-16, as captured here.
+const SZ_E_ZSINIT = Buffer.from('2a2a184230323030303030303430306334370d8a111840186bddcd11', 'hex');
+
+test("a ZSINIT in a hex header (sz -e): the header's line end is not data, and the ZSINIT is acknowledged", () => {
+  for (const how of ['whole', 'bytes']) {
+    const t = filter();
+    feedIn(cat(ascii('rz\r'), hexHeader(Z.RQINIT), SZ_E_ZSINIT), (b) => t.f.feed(b), how);
+    assert.deepEqual(t.types(), [Z.RINIT, Z.ACK], how);
+  }
+});
+
+test('real sz -e: the transfer with every control character escaped arrives whole', needSz, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+  try {
+    const every = Buffer.from(everyOctet(40));
+    await writeFile(join(dir, 'every.bin'), every);
+    const t = await runSz([join(dir, 'every.bin')], { args: ['-e'], how: 7 });
+    assert.equal(t.code, 0);
+    assert.deepEqual(t.files.map((f) => [f.name, sha(f.data)]), [['every.bin', sha(every)]]);
+    assert.deepEqual(t.ends, ['complete']);
   } finally {
     await rm(dir, { recursive: true });
   }
