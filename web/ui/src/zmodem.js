@@ -52,6 +52,7 @@ const ZRUB1 = 0x6d; // 'm': 0xff
 export const CANFDX = 0x01; // full duplex
 export const CANOVIO = 0x02; // can receive data during disk I/O
 export const CANFC32 = 0x20; // can use the 32-bit frame check
+export const ESCCTL = 0x40; // wants every control character escaped
 
 // RINIT_FLAGS are the page's: a WebSocket (or V.42) line is full duplex,
 // the page takes data while it stores it (in memory), and it checks
@@ -593,11 +594,18 @@ export class Receiver {
 
 // escape ZDLE-escapes octets for the line ([ZM] 7.2), appended to out:
 // ZDLE, DLE, XON, XOFF (with and without the high bit) and CR after '@'
-// (the Telenet escape), as lrzsz's sz does.
-export function escape(bytes, out = []) {
+// (the Telenet escape), as lrzsz's sz does; with ctl, every control
+// character (0x00-0x1f, 0x80-0x9f), for a receiver that said ESCCTL
+// ([ZM] 11.2; lrzsz's rz -e drops control characters sent unescaped).
+export function escape(bytes, out = [], ctl = false) {
   let last = 0;
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
+    if (ctl && (c & 0x60) === 0) {
+      out.push(ZDLE, c ^ 0x40);
+      last = c;
+      continue;
+    }
     switch (c) {
       case ZDLE: case 0x10: case XON: case XOFF:
       case 0x98: case 0x90: case 0x91: case 0x93:
@@ -617,18 +625,18 @@ export function escape(bytes, out = []) {
 // binHeader32 is a binary header with CRC-32 ([ZM] 7.3.2):
 //
 //   ZPAD ZDLE 'C' type ZP0..ZP3 crc32(4, least significant first), escaped
-export function binHeader32(type, hdr) {
+export function binHeader32(type, hdr, ctl = false) {
   const body = [type, ...hdr];
   const c = crc32(body);
-  return Uint8Array.from([ZPAD, ZDLE, ZBIN32, ...escape([...body, c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24])]);
+  return Uint8Array.from([ZPAD, ZDLE, ZBIN32, ...escape([...body, c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24], [], ctl)]);
 }
 
 // subpacket32 is a data subpacket with CRC-32 over data and frame end.
-export function subpacket32(data, end) {
+export function subpacket32(data, end, ctl = false) {
   const c = crc32([end], crc32(data));
-  const out = escape(data);
+  const out = escape(data, [], ctl);
   out.push(ZDLE, end);
-  escape([c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24], out);
+  escape([c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24], out, ctl);
   return Uint8Array.from(out);
 }
 
@@ -655,6 +663,7 @@ export class Sender {
     this.acked = 0; // octets the receiver acknowledged
     this.errors = 0;
     this.done = null;
+    this.ctl = false; // the receiver's ZRINIT said ESCCTL
     this.reader = new Reader({
       onHeader: (type, hdr) => this.header(type, hdr),
       onData: () => {}, // rz sends none (no ZCOMMAND)
@@ -690,7 +699,7 @@ export class Sender {
     const left = this.files.reduce((n, x) => n + x.data.length, f.data.length);
     const info = new TextEncoder().encode(`${f.name}\0${f.data.length} ${Math.floor(f.mtime / 1000).toString(8)} 100644 0 ${this.files.length + 1} ${left}\0`);
     // ZF0 = ZCBIN: binary, no conversion ([ZM] 11.4).
-    this.sendBlocks([binHeader32(Z.FILE, [0, 0, 0, 1]), subpacket32(info, ZCRCW)]);
+    this.sendBlocks([binHeader32(Z.FILE, [0, 0, 0, 1], this.ctl), subpacket32(info, ZCRCW, this.ctl)]);
   }
 
   sendBlocks(blocks) {
@@ -709,11 +718,11 @@ export class Sender {
       this.sent += n;
       const last = this.sent === f.data.length;
       const end = last ? ZCRCE : this.sent % (WINDOW / 4) === 0 ? ZCRCQ : ZCRCG;
-      out.push(subpacket32(piece, end));
+      out.push(subpacket32(piece, end, this.ctl));
     }
     if (this.phase === 'data' && this.sent === f.data.length) {
-      if (f.data.length === 0) out.push(subpacket32([], ZCRCE));
-      out.push(binHeader32(Z.EOF, posHeader(f.data.length)));
+      if (f.data.length === 0) out.push(subpacket32([], ZCRCE, this.ctl));
+      out.push(binHeader32(Z.EOF, posHeader(f.data.length), this.ctl));
       this.phase = 'eof';
     }
     this.sendBlocks(out);
@@ -724,7 +733,7 @@ export class Sender {
   from(pos) {
     this.sent = this.acked = Math.min(pos, this.file.data.length);
     this.phase = 'data';
-    this.send(binHeader32(Z.DATA, posHeader(this.sent)));
+    this.send(binHeader32(Z.DATA, posHeader(this.sent), this.ctl));
     this.pump();
   }
 
@@ -732,7 +741,9 @@ export class Sender {
     switch (type) {
       case Z.RINIT:
         // The receiver's invitation, repeated until files are chosen;
-        // after a file's ZEOF, its request for the next one.
+        // after a file's ZEOF, its request for the next one. Its ZF0
+        // (hdr[3]) says whether control characters must be escaped.
+        this.ctl = (hdr[3] & ESCCTL) !== 0;
         if (this.phase === 'eof') {
           this.onFile({ name: this.file.name, size: this.file.data.length, got: this.file.data.length });
           this.next();
@@ -786,7 +797,7 @@ export class Sender {
     }
     if (this.phase === 'file') this.next0();
     else if (this.phase === 'fin') this.send(hexHeader(Z.FIN));
-    else if (this.phase === 'eof') this.send(binHeader32(Z.EOF, posHeader(this.file.data.length)));
+    else if (this.phase === 'eof') this.send(binHeader32(Z.EOF, posHeader(this.file.data.length), this.ctl));
     else if (this.phase === 'data') this.from(this.acked);
   }
 

@@ -620,12 +620,14 @@ if (!haveRz && process.env.CI === 'true') test('rz is installed under CI', () =>
 // runRz runs `rz -b` in dir (and echoes its exit status), uploads files
 // to it through a ZmodemFilter, and resolves with the filter's record
 // when the shell exits; cancelAt cancels once that many octets are sent.
-function runRz(dir, files, { cancelAt = Infinity } = {}) {
+function runRz(dir, files, { cancelAt = Infinity, args = '' } = {}) {
   return new Promise((resolve, reject) => {
-    const rz = spawn('sh', ['-c', 'rz -b -q; echo rz-exit-$?'], { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'] });
+    const rz = spawn('sh', ['-c', `rz -b -q ${args}; echo rz-exit-$?`], { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'] });
     const t = filter({
       send: (b) => { t.sent.push(latin1(b).slice(0, 64)); rz.stdin.write(b); },
-      onStart: (k) => { if (k === 'upload') t.f.upload(files); },
+      // The files come after the host's first ZRINIT has been read, as
+      // from a user choosing them.
+      onStart: (k) => { if (k === 'upload') setImmediate(() => t.f.upload(files)); },
       onProgress: (p) => { if (p.got >= cancelAt && t.f.active) t.f.cancel(); },
     });
     rz.stdout.on('data', (d) => t.f.feed(new Uint8Array(d)));
@@ -646,6 +648,19 @@ test('real rz: a batch of three files (one empty, one with every octet value) ar
     assert.deepEqual(t.ends, ['complete']);
     assert.match(t.text(), /rz-exit-0\n$/);
     for (const f of files) assert.equal(sha(await readFile(join(dir, f.name))), sha(f.data), f.name);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+});
+
+test('real rz -e (ESCCTL: control characters escaped): a file with every octet value arrives whole', needRz, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+  try {
+    const every = everyOctet(40);
+    const t = await runRz(dir, [{ name: 'every.bin', data: every, mtime: 0 }], { args: '-e' });
+    assert.deepEqual(t.ends, ['complete']);
+    assert.match(t.text(), /rz-exit-0\n$/);
+    assert.equal(sha(await readFile(join(dir, 'every.bin'))), sha(every));
   } finally {
     await rm(dir, { recursive: true });
   }
