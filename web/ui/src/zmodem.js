@@ -664,6 +664,7 @@ export class Sender {
     this.errors = 0;
     this.done = null;
     this.ctl = false; // the receiver's ZRINIT said ESCCTL
+    this.restart = -1; // the position of the last ZRPOS answered, until a ZACK
     this.reader = new Reader({
       onHeader: (type, hdr) => this.header(type, hdr),
       onData: () => {}, // rz sends none (no ZCOMMAND)
@@ -732,6 +733,7 @@ export class Sender {
   // from starts the file's data at pos (ZRPOS: the first or a resend).
   from(pos) {
     this.sent = this.acked = Math.min(pos, this.file.data.length);
+    this.restart = this.sent;
     this.phase = 'data';
     this.send(binHeader32(Z.DATA, posHeader(this.sent), this.ctl));
     this.pump();
@@ -752,13 +754,21 @@ export class Sender {
         }
         return;
       case Z.RPOS:
+        // A repeat of the ZRPOS just answered (the receiver asks again
+        // for each damaged piece of the burst still on its way) would
+        // start one more burst, each garbling the last: the timeout
+        // restarts it if the first restart was lost.
+        if (this.phase === 'data' && headerPos(hdr) === this.restart) return;
         if (this.file && this.phase !== 'fin') {
+          // A ZRPOS past the last one is progress, as a ZACK is.
+          if (this.phase === 'data' && headerPos(hdr) > this.acked) this.errors = 0;
           if (++this.errors > MAX_ERRORS) this.abort('the receiver kept asking for data again');
           else this.from(headerPos(hdr));
         }
         return;
       case Z.ACK:
         if (this.phase === 'data') {
+          this.restart = -1;
           this.acked = Math.max(this.acked, Math.min(headerPos(hdr), this.sent));
           this.errors = 0;
           this.pump();

@@ -666,6 +666,21 @@ test('real rz -e (ESCCTL: control characters escaped): a file with every octet v
   }
 });
 
+test('real rz --errors (a damaged octet every 100,000 or 300,000 it reads): the upload recovers and the file arrives whole', needRz, async () => {
+  for (const every of [100000, 300000]) {
+    const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+    try {
+      const big = new Uint8Array(1000000);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+      const t = await runRz(dir, [{ name: 'big.bin', data: big, mtime: 0 }], { args: `--errors ${every}` });
+      assert.deepEqual(t.ends, ['complete'], `--errors ${every}`);
+      assert.equal(sha(await readFile(join(dir, 'big.bin'))), sha(big));
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  }
+});
+
 test('real rz: the user cancels an upload and rz stops', needRz, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
   try {
