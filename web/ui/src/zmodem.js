@@ -670,6 +670,7 @@ export class Sender {
       onData: () => {}, // rz sends none (no ZCOMMAND)
       onError: () => {},
       onCancel: () => this.finish('cancelled by the receiver'),
+      onOther: (c) => this.other(c),
     });
   }
 
@@ -820,12 +821,24 @@ export class Sender {
     this.finish(why);
   }
 
-  finish(why) {
-    this.reader.halt = 1;
+  finish(why, giveBack = false) {
+    this.reader.halt = giveBack ? 2 : 1;
     this.done = why;
     this.phase = 'done';
   }
+
+  // other: an octet outside any header. While no files are chosen the
+  // host's receiver sends only ZRINIT headers and their line ends;
+  // anything else means it has gone (lrzsz's rz gives up after 161 s
+  // without a file) and is the terminal's: the upload ends there.
+  other(c) {
+    if (this.phase !== 'choose' || (c & 0x7f) === 0x0d || (c & 0x7f) === 0x0a) return;
+    this.finish(HOST_GONE, true);
+  }
 }
+
+// HOST_GONE is how an upload ends when the host stopped waiting for it.
+export const HOST_GONE = 'the host stopped waiting for files';
 
 function mib(n) {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(n % (1 << 20) ? 1 : 0)} MiB` : `${n} octets`;
@@ -1022,6 +1035,7 @@ export class ZmodemFilter {
     // After an upload the line end of the receiver's ZFIN header is
     // dropped.
     if (how === 'cancelled by the sender' || how === 'cancelled by the receiver') this.drain = 'trim';
+    else if (how === HOST_GONE) this.drain = null; // nothing was sent
     else if (how !== 'complete') this.drain = 'data';
     else if (!receiving) this.drain = 'eol';
     this.onEnd(how);

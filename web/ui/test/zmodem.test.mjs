@@ -601,6 +601,19 @@ test("a host's ZRINIT starts an upload; the files go as ZFILE, ZDATA, ZEOF, then
   assert.equal(t.text(), 'rz waiting to receive.rz-exit-0\r\n');
 });
 
+test("an upload whose host stopped waiting before files were chosen ends, and the terminal gets the host's output back", () => {
+  for (const how of ['whole', 'bytes']) {
+    const t = filter();
+    feedIn(cat(ascii('rz waiting to receive.'), hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]), hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]), ascii('\r\nrz-exit-128\r\n$ ')), (b) => t.f.feed(b), how);
+    assert.equal(t.f.active, false, how);
+    assert.deepEqual(t.ends, ['the host stopped waiting for files']);
+    // Fed an octet at a time, the header's "**" show (see above).
+    assert.equal(t.text(), `rz waiting to receive.${how === 'bytes' ? '**' : ''}rz-exit-128\r\n$ `);
+    t.f.upload([{ name: 'late.bin', data: new Uint8Array(10), mtime: 0 }]);
+    assert.deepEqual(t.sent, [], 'nothing is sent to the shell');
+  }
+});
+
 test('an upload sends at most a window ahead of the receiver\'s ZACKs', () => {
   const t = filter();
   t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
