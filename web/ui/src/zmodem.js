@@ -709,8 +709,10 @@ export class Sender {
   }
 
   // pump sends file data from sent up to WINDOW past the last octet
-  // acknowledged; each WINDOW/4 ends in ZCRCQ (acknowledge, go on), the
-  // last subpacket in ZCRCE followed by ZEOF.
+  // acknowledged; each WINDOW/4 from where the data (re)started ends in
+  // ZCRCQ (acknowledge, go on), the last subpacket in ZCRCE followed by
+  // ZEOF. (Counted from the file's start, a ZRPOS at an odd position
+  // never met a ZCRCQ again: no ZACK came, and the window stalled.)
   pump() {
     const f = this.file;
     const out = [];
@@ -719,7 +721,7 @@ export class Sender {
       const piece = f.data.subarray(this.sent, this.sent + n);
       this.sent += n;
       const last = this.sent === f.data.length;
-      const end = last ? ZCRCE : this.sent % (WINDOW / 4) === 0 ? ZCRCQ : ZCRCG;
+      const end = last ? ZCRCE : (this.sent - this.started) % (WINDOW / 4) === 0 ? ZCRCQ : ZCRCG;
       out.push(subpacket32(piece, end, this.ctl));
     }
     if (this.phase === 'data' && this.sent === f.data.length) {
@@ -734,7 +736,7 @@ export class Sender {
   // from starts the file's data at pos (ZRPOS: the first or a resend).
   from(pos) {
     this.sent = this.acked = Math.min(pos, this.file.data.length);
-    this.restart = this.sent;
+    this.restart = this.started = this.sent; // restart: until a ZACK
     this.phase = 'data';
     this.send(binHeader32(Z.DATA, posHeader(this.sent), this.ctl));
     this.pump();

@@ -626,6 +626,19 @@ test('an upload sends at most a window ahead of the receiver\'s ZACKs', () => {
   assert.ok(sent() - before >= 16384 && sent() - before < 17000, `${sent() - before} more after a ZACK for 16 KiB`);
 });
 
+test('an upload restarted at a position that is not a multiple of 1 KiB still asks for ZACKs (ZCRCQ) and goes on', () => {
+  const t = filter();
+  t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
+  t.f.upload([{ name: 'r.bin', data: new Uint8Array(300000), mtime: 0 }]);
+  t.f.feed(hexHeader(Z.RPOS, posHeader(1000)));
+  // A frame end ZCRCQ is ZDLE 'j' on the wire.
+  const zcrcq = () => t.sent.join('').split('\x18j').length - 1;
+  assert.ok(zcrcq() >= 3, `${zcrcq()} ZCRCQ in the first window after ZRPOS(1000)`);
+  const before = t.sent.join('').length;
+  t.f.feed(hexHeader(Z.ACK, posHeader(1000 + 16384)));
+  assert.ok(t.sent.join('').length - before >= 16384, 'a ZACK 16 KiB on moves the window');
+});
+
 const haveRz = spawnSync('rz', ['--version']).status === 0;
 const needRz = haveRz ? {} : { skip: 'lrzsz rz not installed (apt-get install lrzsz)' };
 if (!haveRz && process.env.CI === 'true') test('rz is installed under CI', () => assert.fail('lrzsz rz missing'));
