@@ -403,6 +403,35 @@ export function parseFileInfo(bytes) {
   return { name, size, mtime };
 }
 
+// Transfer is what Receiver and Sender share: the end of the batch
+// (done, finish), feed's hand-back of the octets after it, and the
+// user's cancel.
+class Transfer {
+  feed(bytes) {
+    if (this.done) return bytes;
+    const n = this.reader.feed(bytes);
+    return this.done ? bytes.slice(n) : null;
+  }
+
+  // cancel aborts the transfer at the user's request.
+  cancel() {
+    if (!this.done) this.abort('cancelled');
+  }
+
+  abort(why) {
+    this.send(CANCEL);
+    this.finish(why);
+  }
+
+  // finish ends the batch; giveBack hands the octet being read back to
+  // the terminal with the rest.
+  finish(why, giveBack = false) {
+    this.reader.halt = giveBack ? 2 : 1;
+    this.done = why;
+    this.phase = 'done';
+  }
+}
+
 // Receiver is the receiving program of [ZM] 8-10 for one batch. Its
 // owner feeds it the sender's octets (feed) and calls timeout() when the
 // sender has been silent for a while; it answers through send(octets),
@@ -416,8 +445,9 @@ export function parseFileInfo(bytes) {
 // (the terminal's again) once it is over; done then holds how it ended:
 // 'complete', 'cancelled by the sender', 'cancelled' (cancel()) or why it
 // failed.
-export class Receiver {
+export class Receiver extends Transfer {
   constructor({ send, onFileStart = () => {}, onProgress = () => {}, onFile = () => {}, onSkip = () => {}, maxFile = MAX_FILE }) {
+    super();
     Object.assign(this, { send, onFileStart, onProgress, onFile, onSkip, maxFile });
     this.phase = 'init'; // init (between files), sinit, fileinfo, file, fin, done
     this.file = null; // { name, size, mtime, parts, got }
@@ -431,12 +461,6 @@ export class Receiver {
       onCancel: () => this.finish('cancelled by the sender'),
       onOther: (c) => this.other(c),
     });
-  }
-
-  feed(bytes) {
-    if (this.done) return bytes;
-    const n = this.reader.feed(bytes);
-    return this.done ? bytes.slice(n) : null;
   }
 
   // timeout: the sender has said nothing for a while ([ZM] 10: the
@@ -456,21 +480,9 @@ export class Receiver {
     else this.send(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
   }
 
-  // cancel aborts the transfer at the user's request.
-  cancel() {
-    if (!this.done) this.abort('cancelled');
-  }
-
-  abort(why) {
-    this.send(CANCEL);
-    this.finish(why);
-  }
-
   finish(why, giveBack = false) {
-    this.reader.halt = giveBack ? 2 : 1;
-    this.done = why;
+    super.finish(why, giveBack);
     this.file = null;
-    this.phase = 'done';
   }
 
   header(type, hdr) {
@@ -653,8 +665,9 @@ const WINDOW = 64 << 10;
 // reports onFileStart/onProgress/onFile({name, size, got}) and
 // onSkip({name, size, why}), and, like Receiver, returns the octets
 // after the batch from feed once done is set.
-export class Sender {
+export class Sender extends Transfer {
   constructor({ send, onFileStart = () => {}, onProgress = () => {}, onFile = () => {}, onSkip = () => {} }) {
+    super();
     Object.assign(this, { send, onFileStart, onProgress, onFile, onSkip });
     this.phase = 'choose'; // choose (no files yet), file, data, eof, fin, done
     this.files = null;
@@ -672,12 +685,6 @@ export class Sender {
       onCancel: () => this.finish('cancelled by the receiver'),
       onOther: (c) => this.other(c),
     });
-  }
-
-  feed(bytes) {
-    if (this.done) return bytes;
-    const n = this.reader.feed(bytes);
-    return this.done ? bytes.slice(n) : null;
   }
 
   // start sends the files, after the receiver's ZRINIT was seen.
@@ -812,21 +819,6 @@ export class Sender {
     else if (this.phase === 'fin') this.send(hexHeader(Z.FIN));
     else if (this.phase === 'eof') this.send(binHeader32(Z.EOF, posHeader(this.file.data.length), this.ctl));
     else if (this.phase === 'data') this.from(this.acked);
-  }
-
-  cancel() {
-    if (!this.done) this.abort('cancelled');
-  }
-
-  abort(why) {
-    this.send(CANCEL);
-    this.finish(why);
-  }
-
-  finish(why, giveBack = false) {
-    this.reader.halt = giveBack ? 2 : 1;
-    this.done = why;
-    this.phase = 'done';
   }
 
   // other: an octet outside any header. While no files are chosen the
