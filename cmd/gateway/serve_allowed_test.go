@@ -49,7 +49,7 @@ func TestServeAllowedSources(t *testing.T) {
 	held.Close()
 	g.waitRecords(6)
 
-	g.setListener("allowed_sources", `["10.0.0.0/8", "127.0.0.1"]`)
+	g.editConfig(t, [2]string{`allowed_sources = ["10.0.0.0/8", "127.0.0.2", "2001:db8::/32"]`, `allowed_sources = ["10.0.0.0/8", "127.0.0.1"]`})
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}

@@ -252,24 +252,12 @@ func newGatewayNoStart(t *testing.T, o gwOpts) *testGateway {
 	return g
 }
 
-// setListener sets key to value (TOML) in the telnet listener's table
-// of the configuration file, replacing a line that set it before: the
-// daemon takes it at its next start or reload.
+// setListener adds key = value (TOML) to the telnet listener's table of
+// the configuration file (editConfig): the daemon takes it at its next
+// start or reload.
 func (g *testGateway) setListener(key, value string) {
 	g.t.Helper()
-	conf, err := os.ReadFile(g.cfgPath)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	text := string(conf)
-	if i := strings.Index(text, "\n"+key+" = "); i >= 0 {
-		j := strings.Index(text[i+1:], "\n")
-		text = text[:i] + text[i+1+j:]
-	}
-	text = strings.Replace(text, "name = \"modem\"\n", "name = \"modem\"\n"+key+" = "+value+"\n", 1)
-	if err := os.WriteFile(g.cfgPath, []byte(text), 0o600); err != nil {
-		g.t.Fatal(err)
-	}
+	g.editConfig(g.t, [2]string{"name = \"modem\"\n", "name = \"modem\"\n" + key + " = " + value + "\n"})
 }
 
 // writeUsers writes the users file; every password is "pw-" + name.
