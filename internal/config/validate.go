@@ -333,18 +333,12 @@ func (c *Config) validate(loc *locator) Problems {
 			bad(in("listener", i, "trusted_proxies"), key+".trusted_proxies", "trusted_proxies on a tcp:// or telnet:// listener needs proxy_protocol = true (the proxies send a PROXY protocol header)")
 		}
 		for _, p := range l.TrustedProxies {
-			if _, err := netip.ParseAddr(p); err == nil {
-				continue
-			}
-			if _, err := netip.ParsePrefix(p); err != nil {
+			if !addrOrPrefix(p) {
 				bad(in("listener", i, "trusted_proxies"), key+".trusted_proxies", "%q: want an IP address or a CIDR prefix like 10.0.0.0/8", p)
 			}
 		}
 		for _, p := range l.AllowedSources {
-			if _, err := netip.ParseAddr(p); err == nil {
-				continue
-			}
-			if _, err := netip.ParsePrefix(p); err != nil {
+			if !addrOrPrefix(p) {
 				bad(in("listener", i, "allowed_sources"), key+".allowed_sources", "%q: want an IP address or a CIDR prefix like 192.168.0.0/16", p)
 			}
 		}
@@ -390,6 +384,16 @@ func (c *Config) resolve(p string) string {
 }
 
 func isWeb(scheme string) bool { return scheme == "ws" || scheme == "wss" }
+
+// addrOrPrefix reports whether s is an IP address or a CIDR prefix (a
+// listener's trusted_proxies and allowed_sources).
+func addrOrPrefix(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
+}
 
 // readBanner reads a banner_file as the text login sends it: a bare LF
 // as CR LF (a terminal's new line), the rest as it is (ANSI art's
