@@ -1158,7 +1158,7 @@ func (c *call) authenticate(ctx context.Context) (acct Account, r io.Reader, ok 
 		// The operator's banner_file before the prompt, as telnetd
 		// shows /etc/issue.net; after the session line, which stays
 		// the call's first: gateway dial tells a dialgate gateway by
-		// it (a line dropped without NO CARRIER is exit 12 only then).
+		// it (a line dropped without NO CARRIER is exit 16 only then).
 		if !bytes.HasSuffix(b, []byte("\r\n")) {
 			b = append(b[:len(b):len(b)], "\r\n"...)
 		}
