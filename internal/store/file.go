@@ -877,17 +877,12 @@ func repairTail(f *os.File) error {
 func ReadRecords(r io.Reader) ([]CallRecord, error) {
 	var out []CallRecord
 	br := bufio.NewReaderSize(r, 64<<10)
-	n := 0
 	var bad error
-	for {
+	for n := 1; ; n++ {
 		line, long, err := readRecordLine(br)
 		if err != nil && err != io.EOF {
 			return out, fmt.Errorf("store: read records: %w", err)
 		}
-		if err == io.EOF && len(line) == 0 && !long {
-			return out, bad
-		}
-		n++
 		line = bytes.TrimSpace(line)
 		var rec CallRecord
 		switch {
