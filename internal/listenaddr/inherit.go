@@ -93,7 +93,7 @@ func Listen(lc net.ListenConfig, addr string) (net.Listener, error) {
 		return ln, nil
 	}
 	ln, err := lc.Listen(context.Background(), Network(addr), addr)
-	if err != nil && errors.Is(err, syscall.EADDRINUSE) {
+	if errors.Is(err, syscall.EADDRINUSE) {
 		if other, ok := inheritedOnPort(addr); ok {
 			return nil, &PassedElsewhereError{Addr: addr, Passed: other, Err: err}
 		}
