@@ -27,13 +27,16 @@
 //   - xid.go: the XID information field (§8.10 and clause 12, Tables 11a
 //     and 11b; ISO/IEC 8885) and the negotiation of N401, k, FCS-32 and
 //     SREJ (§8.10, §9.2).
-//   - link.go, machine.go, window.go, timers.go, stats.go, transform.go: the link
+//   - machine.go, window.go, timers.go, stats.go, transform.go: the link
 //     procedure — establishment (§8.3), information transfer with REJ and
 //     SREJ recovery (§8.4), exception conditions and FRMR (§8.5), release
 //     (§8.7), collisions (§8.9), break (§8.13; frame encoding §12.3),
-//     timers T401/T403 and N400 (§8.2.5, §9.2; T403 expiry §8.12.3.3) —
-//     and the Link API, an io.ReadWriteCloser (and io.WriterTo) for the
-//     data phase.
+//     timers T401/T403 and N400 (§8.2.5, §9.2; T403 expiry §8.12.3.3).
+//   - link.go: the Link API, an io.ReadWriteCloser (and io.WriterTo) for
+//     the data phase, run by three goroutines: owner.go (the only one that
+//     drives the machine), reader.go (line to frames) and writer.go
+//     (frames to line); negotiate.go: the XID exchanges, parameters and
+//     the upper layer's payloads in the private set.
 //
 // # Choices where V.42 leaves room
 //
