@@ -111,3 +111,86 @@ func msgCallbackRefused(why busyReason) string {
 	}
 	return "\r\nNO CARRIER (callback not connected: " + string(why) + ")\r\n"
 }
+
+// errNoCallbackService: a user needs a callback and the Server has no
+// CallbackFunc.
+var errNoCallbackService = errors.New("bridge: no callback service")
+
+// callback hands an authenticated caller with a callback address to the
+// callback service and hangs up. The callback is scheduled before the
+// caller is promised it: a text caller is told "you will be called back"
+// only when it was, and a V.42 caller's callback was scheduled from
+// inside Access Security before CONFIRM (scheduleV42Callback). A refusal
+// (another user's callback pending for the same address, too many
+// pending, no callback service) is told as "cannot place now" (over V.42:
+// REJECT callback-unavailable) and recorded as refused with the service's
+// reason. A second login of a user whose callback is pending replaces it
+// (callbackd.Schedule); the older session's record says superseded.
+func (c *call) callback(ctx context.Context, acct Account) {
+	if !c.cbScheduled {
+		// A text login, or a V42Answerer that did not schedule it.
+		if _, err := c.requestCallback(ctx, acct, c.ticket); err != nil {
+			c.callbackRefused(acct.Callback, err)
+			return
+		}
+	}
+	msg := ""
+	if c.rec.Mode != "v42" {
+		// Over Access Security the caller learns it from CONFIRM.
+		msg = "\r\nHanging up; you will be called back.\r\nNO CARRIER\r\n"
+	}
+	c.end(store.ResultCallback, "calling back "+acct.Callback, msg)
+}
+
+// scheduleV42Callback is V42Call.ScheduleCallback: Access Security calls
+// it before CONFIRM, and answers REJECT callback-unavailable when it
+// fails; v42Failed then records why. If Answer fails after it succeeded,
+// CONFIRM was not sent and v42Failed withdraws the callback.
+func (c *call) scheduleV42Callback(ctx context.Context, acct Account, ticket any) error {
+	withdraw, err := c.requestCallback(ctx, acct, ticket)
+	if err != nil {
+		c.cbErr, c.cbAddr = err, acct.Callback
+		return err
+	}
+	c.cbScheduled, c.cbWithdraw = true, withdraw
+	return nil
+}
+
+// requestCallback hands the callback of acct to the callback service and
+// returns the service's withdraw function (may be nil).
+func (c *call) requestCallback(ctx context.Context, acct Account, ticket any) (withdraw func(), err error) {
+	cb := c.s.cb.Load()
+	if cb == nil {
+		return nil, errNoCallbackService
+	}
+	return (*cb)(ctx, CallbackRequest{
+		Session: c.rec.Session, Account: acct, Listener: c.lc.Name, Remote: c.info.RemoteAddr, Mode: c.modeFor(ticket),
+		Ticket: ticket,
+	})
+}
+
+// modeFor is the CallbackRequest's Mode: "v42" with an Access Security
+// ticket, else the call's mode ("text", "v42-text").
+func (c *call) modeFor(ticket any) string {
+	if ticket != nil {
+		return "v42"
+	}
+	return c.rec.Mode
+}
+
+// callbackRefused ends a call whose callback (to addr) could not be
+// scheduled, with err from requestCallback. A V.42 caller has been told
+// by REJECT callback-unavailable.
+func (c *call) callbackRefused(addr string, err error) {
+	msg := msgNoCallback
+	if c.rec.Mode == "v42" {
+		msg = ""
+	}
+	if errors.Is(err, errNoCallbackService) {
+		c.log.Warn("user needs a callback but no callback service is configured")
+		c.end(store.ResultRefused, "callback not available", msg)
+		return
+	}
+	c.log.Warn("callback not scheduled", zap.String("address", addr), zap.Error(err))
+	c.end(store.ResultRefused, "callback not scheduled: "+err.Error(), msg)
+}

@@ -26,7 +26,7 @@ import (
 // octet.
 
 // Causes of a session ended by its limits (context.Cause of the pump's
-// context). call.go turns them into the caller's message and the record.
+// context). session.go turns them into the caller's message and the record.
 var (
 	errIdleTimeout  = errors.New("bridge: idle timeout")
 	errSessionLimit = errors.New("bridge: session time limit")

@@ -26,7 +26,7 @@ import (
 // that accepts the TCP connection and never answers the upgrade. The
 // page's status line must say which, not "could not be reached" for all.
 // Two more lines turn every call away as the gateway does
-// (bridge/call.go busyMessage): ./busy-reason says why, then BUSY,
+// (bridge/admit.go busyMessage): ./busy-reason says why, then BUSY,
 // ./busy-bare says BUSY alone; the page, in both logins (the text one
 // and V.42 in dialgate.wasm), shows busy with the reason, or with its
 // generic words.

@@ -129,7 +129,7 @@ var gatewayHangups = []string{
 var callbackNotConnected = regexp.MustCompile(`NO CARRIER \(callback not connected: [^\r\n()]{1,64}\)$`)
 
 // backendDown is the gateway's word for a backend it could not reach
-// (bridge/call.go: NO CARRIER (service "name" is not available)).
+// (bridge/session.go: NO CARRIER (service "name" is not available)).
 var backendDown = regexp.MustCompile(`NO CARRIER \(service "[^"\r\n]{1,64}" is not available\)$`)
 
 // gatewayHungUp reports whether the end of the received stream is the
