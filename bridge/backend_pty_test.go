@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dialgate/dialgate/internal/config"
@@ -65,5 +67,36 @@ func TestPTYSpeedIsLineRate(t *testing.T) {
 		if got := strings.TrimSpace(string(out)); got != want {
 			t.Errorf("line_rate %d: stty speed %q, want %s", rate, got, want)
 		}
+	}
+}
+
+// TestReadPastEIO: a read of the master that answers EIO is tried again
+// before the terminal counts as closed, so output that comes after a first
+// EIO is not lost; EIO repeated ptyEIOReads times ends the reads.
+func TestReadPastEIO(t *testing.T) {
+	answers := func(script ...string) func([]byte) (int, error) {
+		return func(p []byte) (int, error) {
+			if len(script) == 0 {
+				t.Fatal("read again after the end")
+			}
+			a := script[0]
+			script = script[1:]
+			if a == "EIO" {
+				return 0, &os.PathError{Op: "read", Path: "/dev/ptmx", Err: syscall.EIO}
+			}
+			return copy(p, a), nil
+		}
+	}
+	buf := make([]byte, 64)
+	n, err := readPastEIO(answers("EIO", "GOODBYE\r\n"), buf)
+	if err != nil || string(buf[:n]) != "GOODBYE\r\n" {
+		t.Errorf("EIO, then data: read %q, %v; want the data", buf[:n], err)
+	}
+	n, err = readPastEIO(answers("EIO", "EIO", "bye"), buf)
+	if err != nil || string(buf[:n]) != "bye" {
+		t.Errorf("EIO twice, then data: read %q, %v; want the data", buf[:n], err)
+	}
+	if _, err := readPastEIO(answers("EIO", "EIO", "EIO"), buf); !errors.Is(err, syscall.EIO) {
+		t.Errorf("EIO %d times: %v; want EIO", ptyEIOReads, err)
 	}
 }
