@@ -258,3 +258,47 @@ func TestGatewayConfig(t *testing.T) {
 		t.Errorf("backend %q: %+v, want the TCP backend at %s", "backend", b, ep.backend)
 	}
 }
+
+// TestPortsFromRange: with -ports every listener's port comes from the
+// range, each handed out once, a port something else listens on is
+// skipped, and a used-up range is an error, not a port outside it.
+func TestPortsFromRange(t *testing.T) {
+	for _, bad := range []string{"", "24200", "24299-24200", "0-10", "1-70000", "a-b"} {
+		if _, err := parsePortRange(bad); err == nil {
+			t.Errorf("parsePortRange(%q): no error", bad)
+		}
+	}
+	// A port of the ephemeral range that this test holds: busy.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, bp, _ := net.SplitHostPort(busy.Addr().String())
+	p, _ := strconv.Atoi(bp)
+	pr, err := parsePortRange(bp + "-" + bp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{ports: pr}
+	if addr, err := r.freePort(); err == nil {
+		t.Fatalf("freePort() = %s with the range's only port busy, want an error", addr)
+	}
+	busy.Close()
+	if pr, err = parsePortRange(strconv.Itoa(p) + "-" + strconv.Itoa(p)); err != nil {
+		t.Fatal(err)
+	}
+	r = &runner{ports: pr}
+	if addr, err := r.freePort(); err != nil || addr != busy.Addr().String() {
+		t.Fatalf("freePort() = %s, %v; want %s", addr, err, busy.Addr())
+	}
+	if addr, err := r.freePort(); err == nil {
+		t.Fatalf("second freePort() = %s from a one-port range, want an error", addr)
+	}
+	if addr, err := r.listenAddr(); err == nil {
+		t.Fatalf("listenAddr() = %s from a used-up range, want an error", addr)
+	}
+	if addr, err := (&runner{}).listenAddr(); err != nil || addr != "127.0.0.1:0" {
+		t.Fatalf("listenAddr() without -ports = %s, %v; want 127.0.0.1:0", addr, err)
+	}
+}

@@ -87,6 +87,7 @@ type runner struct {
 	ratios      map[string]float64
 	profileDir  string
 	log         *os.File
+	ports       portRange // -ports; zero: random free ports
 }
 
 // row is one line of the result table.
@@ -110,6 +111,7 @@ func runBench(args []string) error {
 	bulkSize := fs.Int64("bulk-size", 256<<20, "octets per transfer with -bulk-only")
 	streamsOnly := fs.Bool("streams-only", false, "measure only the many-streams figure, each repetition interleaved with direct TCP: prints each run's aggregate MB/s and the load client's, the gateway's and the backend's cycles per aggregate octet, then their medians")
 	clientProcs := fs.Int("client-procs", 1, "GOMAXPROCS of this load client while it carries one call at a time (single-stream bulk, hang-ups, echo, set-up), as gateway dial runs on one processor; 0 leaves it alone. The 100-stream and idle phases use every core")
+	ports := fs.String("ports", "", "take every port this run listens on (the backend, the relay, socat, websockify, the gateway's listeners and metrics: 10 in all) from this range, LO-HI, on a machine shared with other runs (default: random free ports)")
 	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works); while each idle phase's sessions are open, save the gateway's heap profile, goroutines and metrics there")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -121,6 +123,13 @@ func runBench(args []string) error {
 		return errMeasure
 	}
 	r := &runner{s: fullSettings, ratios: map[string]float64{}, profileDir: *profile, clientProcs: *clientProcs}
+	if *ports != "" {
+		pr, err := parsePortRange(*ports)
+		if err != nil {
+			return err
+		}
+		r.ports = pr
+	}
 	if *quick {
 		r.s = quickSettings
 	}
@@ -272,6 +281,44 @@ func freePort() (string, error) {
 	return "", fmt.Errorf("benchpeer: run: no free port below %d", lo)
 }
 
+// portRange is the -ports range, lo to hi inclusive; next is the first
+// port not handed out yet.
+type portRange struct {
+	lo, hi, next int
+}
+
+// parsePortRange parses -ports: LO-HI, 1 ≤ LO ≤ HI ≤ 65535.
+func parsePortRange(s string) (portRange, error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi < lo || hi > 65535 {
+		return portRange{}, fmt.Errorf("benchpeer: run: -ports %q: want LO-HI, for example 24200-24299", s)
+	}
+	return portRange{lo: lo, hi: hi, next: lo}, nil
+}
+
+// freePort returns a loopback address for one of the run's listeners:
+// with -ports, the next port of the range that nothing listens on (each
+// handed out once); without, freePort's.
+func (r *runner) freePort() (string, error) {
+	pr := &r.ports
+	if pr.lo == 0 {
+		return freePort()
+	}
+	for ; pr.next <= pr.hi; pr.next++ {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(pr.next)))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		pr.next++
+		return addr, nil
+	}
+	return "", fmt.Errorf("benchpeer: run: no free port left in -ports %d-%d", pr.lo, pr.hi)
+}
+
 // ephemeralLow is the first port of the kernel's ephemeral range (Linux
 // default 32768).
 func ephemeralLow() int {
@@ -342,7 +389,11 @@ func (r *runner) start(gateway string) error {
 	}
 	// The backend, in its own process so that its CPU is not counted as
 	// the client's.
-	be := exec.Command(self, "backend")
+	beAddr, err := r.listenAddr()
+	if err != nil {
+		return err
+	}
+	be := exec.Command(self, "backend", "-listen", beAddr)
 	be.Stderr = r.log
 	be.SysProcAttr = childAttr()
 	out, err := be.StdoutPipe()
@@ -362,7 +413,11 @@ func (r *runner) start(gateway string) error {
 	r.ep.user, r.ep.pass = benchUser, benchPass
 
 	// The bare relay, a process of its own as the gateway is.
-	rl := exec.Command(self, "relay", "-to", r.ep.backend)
+	rlAddr, err := r.listenAddr()
+	if err != nil {
+		return err
+	}
+	rl := exec.Command(self, "relay", "-listen", rlAddr, "-to", r.ep.backend)
 	rl.Stderr = r.log
 	rl.SysProcAttr = childAttr()
 	if out, err = rl.StdoutPipe(); err != nil {
@@ -380,7 +435,7 @@ func (r *runner) start(gateway string) error {
 
 	ports := make([]string, 8)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = r.freePort(); err != nil {
 			return err
 		}
 	}
@@ -425,6 +480,15 @@ func (r *runner) start(gateway string) error {
 		}
 	}
 	return nil
+}
+
+// listenAddr is the -listen address of the backend and the relay: a port
+// of -ports, or any free one (they are not restarted).
+func (r *runner) listenAddr() (string, error) {
+	if r.ports.lo == 0 {
+		return "127.0.0.1:0", nil
+	}
+	return r.freePort()
 }
 
 // startGateway starts the gateway and waits until it answers.
