@@ -77,12 +77,15 @@ const callerWriteGrace = 2 * time.Second
 // return within fastWrite, at provenRate or more over the whole run, more
 // than any socket buffer holds and faster than any modem; then each
 // further such write doubles the reads, up to plainWideSize (64, 128,
-// then 256 KiB: a session that moves a screenful or two never takes the
-// larger ones), and a write that takes longer than slowWrite brings them
-// back to bulkBufSize and starts the proof again. On a fast line
-// fewer, larger reads and writes cost less (fourteenth session, AMD Zen 4
-// VM, benchpeer run -bulk-only raw: the gateway 2.2-2.5 -> 1.5-1.8 cycles
-// per octet with 256 KiB reads and telnet writes; docs/BENCHMARKS.md),
+// 256, 512 KiB, then 1 MiB: a session that moves a screenful or two never
+// takes the larger ones), and a write that takes longer than slowWrite
+// brings them back to bulkBufSize and starts the proof again. On a fast
+// line fewer, larger reads and writes cost less (AMD Zen 4 VM, benchpeer
+// run -bulk-only raw: the gateway 2.2-2.5 -> 1.5-1.8 cycles per octet
+// with 256 KiB reads and telnet writes in the fourteenth session, and
+// about 0.2 less again with 1 MiB in the twenty-seventh, where the
+// backend's socket held megabytes the gateway had not read yet: the
+// gateway is the slowest stage of that path; docs/BENCHMARKS.md),
 // while a slow one (a real modem behind a telnet-modem server, a paced
 // line) never has more than bulkBufSize of the backend's output committed
 // in one write, as before: what the gateway has read cannot be called
@@ -93,7 +96,7 @@ const (
 	wideBufSize   = 64 << 10
 	unitFrames    = 64
 	unitBufSize   = unitFrames * lapm.MaxN401 // 256 KiB
-	plainWideSize = unitBufSize
+	plainWideSize = 1 << 20
 	fastWrite     = time.Millisecond
 	slowWrite     = 5 * time.Millisecond
 	provenRun     = 16 << 20
@@ -119,6 +122,14 @@ var (
 		b := make([]byte, 128<<10)
 		return &b
 	}}
+	halfMiBBufs = sync.Pool{New: func() any {
+		b := make([]byte, 512<<10)
+		return &b
+	}}
+	plainWideBufs = sync.Pool{New: func() any {
+		b := make([]byte, plainWideSize)
+		return &b
+	}}
 )
 
 // plainSizes are the read sizes of a plain destination, from bulkBufSize
@@ -126,7 +137,8 @@ var (
 var plainSizes = [...]struct {
 	size int
 	pool *sync.Pool
-}{{bulkBufSize, &bulkBufs}, {wideBufSize, &wideBufs}, {128 << 10, &midBufs}, {plainWideSize, &unitBufs}}
+}{{bulkBufSize, &bulkBufs}, {wideBufSize, &wideBufs}, {128 << 10, &midBufs}, {unitBufSize, &unitBufs},
+	{512 << 10, &halfMiBBufs}, {plainWideSize, &plainWideBufs}}
 
 // endSide says which side ended a bridged session.
 type endSide int

@@ -94,14 +94,16 @@ func TestCopyCountPlainFastLine(t *testing.T) {
 	}
 	answers, want = []int{smallBufSize}, []int{smallBufSize} // small: fills it
 	takes = []time.Duration{ms / 2}
-	add(proof, 32*k, 32*k, ms/2) // 0.5 ms per 32 KiB, 65 MB/s: proven, 64 KiB next
-	add(1, 64*k, 64*k, ms/2)     // 128 KiB next
-	add(1, 128*k, 128*k, ms/2)   // 256 KiB
-	add(1, 256*k, 256*k, ms/2)   // stays
-	add(1, 256*k, 256*k, 10*ms)  // slow: 32 KiB, the proof again
-	add(1, 32*k, 32*k, 2*ms)     // no change
-	add(1, 32*k, 32*k, ms/2)     // fast, but not proven again yet
-	add(1, 100, 32*k, ms/2)      // short: back to small
+	add(proof, 32*k, 32*k, ms/2)  // 0.5 ms per 32 KiB, 65 MB/s: proven, 64 KiB next
+	add(1, 64*k, 64*k, ms/2)      // 128 KiB next
+	add(1, 128*k, 128*k, ms/2)    // 256 KiB
+	add(1, 256*k, 256*k, ms/2)    // 512 KiB
+	add(1, 512*k, 512*k, ms/2)    // 1 MiB
+	add(1, 1024*k, 1024*k, ms/2)  // stays
+	add(1, 1024*k, 1024*k, 10*ms) // slow: 32 KiB, the proof again
+	add(1, 32*k, 32*k, 2*ms)      // no change
+	add(1, 32*k, 32*k, ms/2)      // fast, but not proven again yet
+	add(1, 100, 32*k, ms/2)       // short: back to small
 	answers, want = append(answers, smallBufSize, 10), append(want, smallBufSize, 32*k, smallBufSize)
 	r := &sizedReader{answers: answers}
 	w := &pacedWriter{clock: new(time.Time), takes: takes}

@@ -34,13 +34,13 @@ const (
 
 // writeChunk bounds how much of the caller's data one telnet write system
 // call carries, so that negotiation replies queued meanwhile go out between
-// chunks. A gateway relaying bulk data to a fast line hands it 256 KiB at
-// a time (bridge: plainWideSize, only once the line has shown that it
+// chunks. A gateway relaying bulk data to a fast line hands it up to 1 MiB
+// at a time (bridge: plainWideSize, only once the line has shown that it
 // drains faster than any modem), and one system call for those cost the
 // gateway less than eight of 32 KiB (docs/BENCHMARKS.md, fourteenth
-// session); at network speed 256 KiB hold a reply back a millisecond or
-// less.
-const writeChunk = 256 << 10
+// session) and less than four of 256 KiB (twenty-seventh session); at
+// network speed 1 MiB holds a reply back a few milliseconds at most.
+const writeChunk = 1 << 20
 
 // minGatherRun is the shortest average run between escapes (IAC IAC, CR
 // NUL) for which a telnet write gathers the caller's runs with writev
