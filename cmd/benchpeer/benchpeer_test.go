@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,7 +95,7 @@ func TestDirectPath(t *testing.T) {
 	if err != nil || res.bytesPerSec <= 0 {
 		t.Fatalf("throughput: %+v, %v", res, err)
 	}
-	if _, err := streams(ctx, ep, pathDirect, 5, 100<<10); err != nil {
+	if _, err := streams(ctx, ep, pathDirect, 5, 100<<10, nil); err != nil {
 		t.Fatalf("streams: %v", err)
 	}
 	if _, err := echoLatency(ctx, ep, pathDirect, 50); err != nil {
@@ -300,5 +301,57 @@ func TestPortsFromRange(t *testing.T) {
 	}
 	if addr, err := (&runner{}).listenAddr(); err != nil || addr != "127.0.0.1:0" {
 		t.Fatalf("listenAddr() without -ports = %s, %v; want 127.0.0.1:0", addr, err)
+	}
+}
+
+// countingListener counts the connections it has accepted.
+type countingListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestStreamsStartedAfterSetUp: streams calls its started hook once, when
+// every session is set up and before any of them moves data, so that the
+// many-streams figure's CPU per octet is the transfer's, without the
+// set-ups (which it included before).
+func TestStreamsStartedAfterSetUp(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	done := make(chan error, 1)
+	go func() { done <- serveListener(cl) }()
+	defer func() {
+		ln.Close()
+		if err := <-done; err != nil {
+			t.Errorf("serveListener: %v", err)
+		}
+	}()
+	ep := &endpoints{backend: ln.Addr().String()}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	const count, per = 7, 64 << 10
+	calls := 0
+	if _, err := streams(ctx, ep, pathDirect, count, per, func() {
+		calls++
+		if n := cl.n.Load(); n != count {
+			t.Errorf("started with %d of %d sessions set up", n, count)
+		}
+	}); err != nil {
+		t.Fatalf("streams: %v", err)
+	}
+	if calls != 1 {
+		t.Fatalf("started called %d times, want 1", calls)
 	}
 }

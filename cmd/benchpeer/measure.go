@@ -176,8 +176,10 @@ func gatewayCPU(pid int) time.Duration {
 
 // streams moves per octets on each of count sessions of path at once and
 // returns the aggregate rate. Sessions are set up first (bounded
-// concurrency), then all start together.
-func streams(ctx context.Context, ep *endpoints, path string, count int, per int64) (float64, error) {
+// concurrency), then all start together; started, if not nil, is called
+// in between, so that what the transfer costs can be measured without
+// the set-ups.
+func streams(ctx context.Context, ep *endpoints, path string, count int, per int64, started func()) (float64, error) {
 	peers := make([]*peer, count)
 	defer func() {
 		for _, p := range peers {
@@ -192,6 +194,9 @@ func streams(ctx context.Context, ep *endpoints, path string, count int, per int
 		return err
 	}); err != nil {
 		return 0, err
+	}
+	if started != nil {
+		started()
 	}
 	start := time.Now()
 	if err := forEach(ctx, count, count, func(i int) error {

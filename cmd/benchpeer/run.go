@@ -109,7 +109,7 @@ func runBench(args []string) error {
 	dir := fs.String("dir", "", "working directory (default: a new temporary one, removed afterwards)")
 	bulkOnly := fs.String("bulk-only", "", "measure only single-stream bulk transfers on these paths (comma-separated, e.g. full,raw), each interleaved with direct TCP, -reps times: prints each transfer's MB/s and the caller's and the gateway's cycles per octet and context switches per MB, then their medians")
 	bulkSize := fs.Int64("bulk-size", 256<<20, "octets per transfer with -bulk-only")
-	streamsOnly := fs.Bool("streams-only", false, "measure only the many-streams figure, each repetition interleaved with direct TCP: prints each run's aggregate MB/s and the load client's, the gateway's and the backend's cycles per aggregate octet, then their medians")
+	streamsOnly := fs.Bool("streams-only", false, "measure only the many-streams figure, each repetition interleaved with direct TCP: prints each run's aggregate MB/s and the load client's, the gateway's and the backend's cycles per aggregate octet (from when the sessions are set up), then their medians")
 	clientProcs := fs.Int("client-procs", 1, "GOMAXPROCS of this load client while it carries one call at a time (single-stream bulk, hang-ups, echo, set-up), as gateway dial runs on one processor; 0 leaves it alone. The 100-stream and idle phases use every core")
 	ports := fs.String("ports", "", "take every port this run listens on (the backend, the relay, socat, websockify, the gateway's listeners and metrics: 10 in all) from this range, LO-HI, on a machine shared with other runs (default: random free ports)")
 	profile := fs.String("profile", "", "after the figures, profile bulk transfers and echoes on the full and raw paths into this directory (load client: pprof; gateway: perf record, if perf works); while each idle phase's sessions are open, save the gateway's heap profile, goroutines and metrics there")
@@ -822,7 +822,7 @@ func (r *runner) measure(ctx context.Context) error {
 	var agg = map[string][]float64{}
 	for range s.reps {
 		for _, p := range []string{pathDirect, pathFull} {
-			v, err := streams(ctx, &r.ep, p, s.streams, perStream[p])
+			v, err := streams(ctx, &r.ep, p, s.streams, perStream[p], nil)
 			if err != nil {
 				return fmt.Errorf("benchpeer: streams phase: %w", err)
 			}
@@ -1194,9 +1194,15 @@ func (r *runner) measureStreams(ctx context.Context) error {
 				b, _ = processCPU(r.backendPID)
 				return c, g, b
 			}
-			ck0, gk0 := kernel(os.Getpid()), kernel(r.gatewayPID)
-			c0, g0, b0 := cpu()
-			v, err := streams(ctx, &r.ep, p, s.streams, perStream[p])
+			// From when the sessions are set up: counted in, 100 full
+			// set-ups (Access Security, the calls' notes and records)
+			// added 0.2-2.1 cycles per octet to the gateway's figure
+			// (docs/BENCHMARKS.md, twenty-seventh session).
+			var ck0, gk0, c0, g0, b0 time.Duration
+			v, err := streams(ctx, &r.ep, p, s.streams, perStream[p], func() {
+				ck0, gk0 = kernel(os.Getpid()), kernel(r.gatewayPID)
+				c0, g0, b0 = cpu()
+			})
 			if err != nil {
 				return fmt.Errorf("benchpeer: streams phase: %w", err)
 			}
@@ -1269,7 +1275,7 @@ func (r *runner) streamSizes(ctx context.Context) (map[string]int64, error) {
 	s := r.s
 	perStream := map[string]int64{}
 	for _, p := range []string{pathDirect, pathFull} {
-		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes)
+		v, err := streams(ctx, &r.ep, p, s.streams, s.streamBytes, nil)
 		if err != nil {
 			return nil, fmt.Errorf("benchpeer: streams phase: %w", err)
 		}
