@@ -396,7 +396,9 @@ func (l *preparedListener) prepare(c net.Conn, pp *pendingPlace) {
 		}
 	}
 	if l.cfg != nil {
-		tc := tls.Server(c, l.cfg)
+		// Metered beneath the TLS: the line's pre-login read budget
+		// counts every octet of the records, not their data only.
+		tc := tls.Server(tcp.MeterWire(c), l.cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			l.log.Printf("tls: %s: handshake: %v", c.RemoteAddr(), err)
 			var rh tls.RecordHeaderError

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -72,6 +73,57 @@ func TestPreLoginFlood(t *testing.T) {
 			}
 			t.Logf("reason: %s", r[0].Reason)
 		})
+	}
+}
+
+// TestPreLoginFloodTLSRecords: on a TLS listener the pre-login budget
+// counts the records' octets, not only the data they carry. A TLS 1.3
+// record may hold one data octet and 16 KiB of padding (security trial:
+// 15 GB in 21 s, a core busy decrypting, until handshake_deadline, with
+// under 1 MiB of data); here each record carries one octet, about 23 on
+// the wire, so 100,000 of them are over the budget on the wire and far
+// under it in data. Before, the caller closed its end unhung-up and the
+// call was recorded as left during the login.
+func TestPreLoginFloodTLSRecords(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	certFile, keyFile := selfSigned(t)
+	c := testConfig(t)
+	c.StateDir = t.TempDir()
+	c.Listeners[0].Address = "telnet://127.0.0.1:0"
+	c.Listeners[0].TLSCert, c.Listeners[0].TLSKey = certFile, keyFile
+	c.Security.HandshakeDeadline.Duration = 10 * time.Minute
+	g, err := Start(context.Background(), c, StartOptions{Verifier: &fakeVerifier{users: map[string]string{"t": "pw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(g.Addr("test"), "telnet://"), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	expect(t, conn, "login: ")
+	done := make(chan struct{})
+	go func() {
+		// One record per Write: letters, no line end.
+		defer close(done)
+		for i := range 100_000 {
+			if _, err := conn.Write([]byte{'a' + byte(i%26)}); err != nil {
+				return
+			}
+		}
+		_ = conn.CloseWrite() // the caller leaves, if the gateway has not hung up
+	}()
+	conn.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	if _, err := io.Copy(io.Discard, conn); err != nil && !isReset(err) {
+		t.Fatalf("the gateway did not hang up: %v", err)
+	}
+	<-done
+	conn.Close()
+	r := waitRecords(t, g.Store, 1)
+	g.Shutdown(context.Background())
+	if len(r) != 1 || r[0].Result != store.ResultAbandoned || !strings.Contains(r[0].Reason, reasonFlood) {
+		t.Fatalf("records %+v, want one abandoned with %q", r, reasonFlood)
 	}
 }
 

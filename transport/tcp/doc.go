@@ -42,7 +42,10 @@
 // kernel never answers unread data with a RST (which would make the peer's
 // kernel drop data it had not yet read). What it discards counts against
 // a read budget (SetReadBudget) as Read's octets do: once that is spent,
-// Close stops waiting. Read returns io.EOF only after
+// Close stops waiting. On a line over a MeterWire connection (a TLS
+// server line: tls.Server(MeterWire(c), cfg)) the budget counts every
+// octet of the connection too, TLS records, tags and padding included.
+// Read returns io.EOF only after
 // every octet the peer sent has been returned. CloseWrite half-closes
 // without hanging up.
 package tcp

@@ -197,6 +197,10 @@ type Line struct {
 	readMu sync.Mutex           // serializes Read and the drain in Close
 	rerr   error                // sticky end of the received stream (io.EOF)
 	budget transport.ReadBudget // SetReadBudget's
+	// wire is SetReadBudget's on the connection's own octets, when it
+	// was made by MeterWire (under TLS: records, tags, padding); nil
+	// otherwise.
+	wire *transport.ReadBudget
 	// flooded: the peer sent more than its read budget. Hang-up then
 	// discards at most floodDrain octets waiting for its FIN, not until
 	// the linger ends: a peer sending at network speed would otherwise
@@ -326,6 +330,7 @@ func newLine(c net.Conn, server bool, opts Options, secure bool) *Line {
 		l.guard = new(proxyproto.Guard)
 	}
 	_, l.vectored = c.(*net.TCPConn)
+	l.wire = wireBudgetOf(c)
 	if tc := sockstate.TCPUnder(c); tc != nil {
 		if err := tc.SetNoDelay(true); err != nil {
 			l.logf("TCP_NODELAY: %v", err)
@@ -384,8 +389,15 @@ func (l *Line) Info() transport.LineInfo {
 	return info
 }
 
-// SetReadBudget implements transport.ReadBudgeter.
-func (l *Line) SetReadBudget(n int64) { l.budget.Set(n) }
+// SetReadBudget implements transport.ReadBudgeter. The octets counted are
+// those Read returns and, on a line over a MeterWire connection (a TLS
+// listener's), every octet the connection carries from the peer.
+func (l *Line) SetReadBudget(n int64) {
+	if l.wire != nil {
+		l.wire.Set(n)
+	}
+	l.budget.Set(n)
+}
 
 // ReadBudgetSpent reports whether the peer sent more than the read budget
 // (Read fails with transport.ErrReadBudget from then on).
@@ -426,7 +438,7 @@ func (l *Line) read(p []byte) (int, error) {
 			return 0, l.rerr
 		}
 		n, err := l.conn.Read(p)
-		if n > 0 && !l.budget.Spend(n) {
+		if n > 0 && !l.budget.Spend(n) || errors.Is(err, transport.ErrReadBudget) {
 			l.flooded.Store(true)
 			l.rerr = fmt.Errorf("tcp: read: %w", transport.ErrReadBudget)
 			return 0, l.rerr
@@ -1136,7 +1148,7 @@ type budgetedReader struct{ l *Line }
 
 func (r budgetedReader) Read(p []byte) (int, error) {
 	n, err := r.l.conn.Read(p)
-	if n > 0 && !r.l.budget.Spend(n) {
+	if n > 0 && !r.l.budget.Spend(n) || errors.Is(err, transport.ErrReadBudget) {
 		r.l.flooded.Store(true)
 		return n, fmt.Errorf("tcp: read: %w", transport.ErrReadBudget)
 	}
