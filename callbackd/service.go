@@ -734,6 +734,17 @@ func (s *Service) acquire(ctx context.Context, deadline time.Time) error {
 // line's full linger (TCP: 5 s).
 const UnprovedLinger = time.Second
 
+// unprovedReadBudget bounds what the party that answers a callback may
+// send before it has proved the callback (where the line counts it, as
+// tcp.Line and ws.Line do), as an inbound caller's octets before login
+// are bounded (bridge's maxPreLogin): the proof takes a few KiB, and a
+// modem's idle flags at 33,600 bit/s fill it in about four minutes. Over
+// it the line's reads fail and the attempt fails. Without it a party
+// sending what the confirmation prompt ignores (8-bit octets, endless
+// escape sequences) kept the gateway reading at network speed until
+// handshake_timeout (security trial: 3.73 GB in 11 s, 8.5 s of CPU).
+const unprovedReadBudget = 1 << 20
+
 // attempt dials once and runs the proof; the end of ctx (the job's) cuts
 // both.
 func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Session, Result, error) {
@@ -766,6 +777,10 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 	if lingerer != nil {
 		lingerer.SetLinger(UnprovedLinger)
 	}
+	budgeter, _ := line.(transport.ReadBudgeter)
+	if budgeter != nil {
+		budgeter.SetReadBudget(unprovedReadBudget)
+	}
 	left = deadline.Sub(s.clock.Now())
 	pctx, cancel := s.withTimeout(ctx, min(s.cfg.HandshakeTimeout, left))
 	defer cancel()
@@ -783,6 +798,9 @@ func (s *Service) attempt(ctx context.Context, job Job, deadline time.Time) (Ses
 	if err == nil {
 		if lingerer != nil {
 			lingerer.SetLinger(0) // proved: the line's own linger
+		}
+		if budgeter != nil {
+			budgeter.SetReadBudget(-1) // proved: the session's octets
 		}
 		return Session{Conn: conn, Line: line}, Connected, nil
 	}
