@@ -88,9 +88,12 @@ func (n *noticeLogger) Printf(format string, args ...any) {
 // wss:// listener whose line path is not "/" also serves the browser
 // terminal (package web) on its other paths, "/" being the page; the page
 // logs in with V.42 and Access Security when the listener has
-// v42 = "lapm", with the text login otherwise.
+// v42 = "lapm", with the text login otherwise. On ws:// and wss://, a
+// listener with allowed_sources takes a page's own origin by a DNS name
+// only if allowed_origins lists it (ws.Options.NamesListedOnly).
 func OpenListener(l config.Listener, log *zap.Logger) (transport.Listener, error) {
-	ln, _, err := openListener(l, "", log, DefaultTLSHandshakeTimeout)
+	restricted := len(l.AllowedSources) > 0
+	ln, _, err := openListener(l, "", log, DefaultTLSHandshakeTimeout, func() bool { return restricted })
 	return ln, err
 }
 
@@ -115,8 +118,9 @@ const (
 // openListener is OpenListener, which also returns the listener's
 // certificate (nil: no TLS), for ReloadCertificates.
 // name is the gateway's name (gateway_name) for the browser page ("":
-// the page's own).
-func openListener(l config.Listener, name string, log *zap.Logger, tlsTimeout time.Duration) (transport.Listener, *tlscert.Cert, error) {
+// the page's own); restricted reports whether the listener has
+// allowed_sources now (ws.Options.NamesListedOnly).
+func openListener(l config.Listener, name string, log *zap.Logger, tlsTimeout time.Duration, restricted func() bool) (transport.Listener, *tlscert.Cert, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -158,7 +162,7 @@ func openListener(l config.Listener, name string, log *zap.Logger, tlsTimeout ti
 		ln, err = listenPrepared(u.Host, cfg, trusted, opts, tlsTimeout, lg, newNoticeLogger(lg.s))
 	case "ws", "wss":
 		opts := ws.Options{AllowedOrigins: l.AllowedOrigins, TrustedProxies: l.TrustedProxies, Logger: lg, Notices: newNoticeLogger(lg.s),
-			MaxConns: l.HTTPMaxConns, MaxConnsPerSource: l.HTTPMaxConnsPerSource}
+			MaxConns: l.HTTPMaxConns, MaxConnsPerSource: l.HTTPMaxConnsPerSource, NamesListedOnly: restricted}
 		if cert != nil {
 			opts.TLS = cert.ServerConfig()
 		}

@@ -106,7 +106,12 @@ func Start(ctx context.Context, cfg *config.Config, opts StartOptions) (*Gateway
 	// the listener's maxTLSPending slots.
 	prepTimeout := min(cfg.Security.HandshakeDeadline.Duration, DefaultTLSHandshakeTimeout)
 	for _, lc := range cfg.Listeners {
-		l, cert, err := openListener(lc, cfg.GatewayName, opts.Logger, prepTimeout)
+		// allowed_sources as reloaded: the next upgrades follow it.
+		restricted := func() bool {
+			now, _ := srv.st.Load().cfg.Listener(lc.Name)
+			return len(now.AllowedSources) > 0
+		}
+		l, cert, err := openListener(lc, cfg.GatewayName, opts.Logger, prepTimeout, restricted)
 		if err != nil {
 			for _, o := range g.listeners {
 				o.Close()

@@ -162,7 +162,7 @@ func TestTLSPendingPerSource(t *testing.T) {
 	certFile, keyFile := selfSigned(t)
 	core, logs := observer.New(zap.WarnLevel)
 	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}
-	ln, _, err := openListener(l, "", zap.New(core), 30*time.Second)
+	ln, _, err := openListener(l, "", zap.New(core), 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestTLSPendingEvictsOldest(t *testing.T) {
 	testutil.CheckGoroutines(t)
 	certFile, keyFile := selfSigned(t)
 	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}
-	ln, _, err := openListener(l, "", zap.NewNop(), 30*time.Second)
+	ln, _, err := openListener(l, "", zap.NewNop(), 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestTLSPendingBehindProxyEvictsOldest(t *testing.T) {
 	certFile, keyFile := selfSigned(t)
 	l := config.Listener{Name: "tls", Address: "telnet://127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile,
 		ProxyProtocol: true, TrustedProxies: []string{"127.0.0.1"}}
-	ln, _, err := openListener(l, "", zap.NewNop(), 30*time.Second)
+	ln, _, err := openListener(l, "", zap.NewNop(), 30*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,6 +96,22 @@ func TestAllowedSources(t *testing.T) {
 	if got := c.Listeners[0].AllowedSources; len(got) != 2 {
 		t.Fatalf("allowed_sources %v", got)
 	}
+	if w := strings.Join(c.Warnings(), "\n"); strings.Contains(w, "allowed_origins") {
+		t.Errorf("telnet listener with allowed_sources warned about origins: %s", w)
+	}
+	// On a ws listener the page by a DNS name then needs allowed_origins.
+	for _, tc := range []struct {
+		origins string
+		warn    bool
+	}{{"", true}, {"allowed_origins = [\"https://bbs.lan\"]\n", false}} {
+		c, err := Parse("a.toml", []byte("[[listener]]\nname = \"w\"\naddress = \"ws://0.0.0.0:8080/line\"\nallowed_sources = [\"192.168.0.0/16\"]\n"+tc.origins))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.Join(c.Warnings(), "\n"); strings.Contains(w, `listener "w": with allowed_sources the browser page opened by a DNS name gets HTTP 403`) != tc.warn {
+			t.Errorf("ws listener with allowed_sources and %q: warnings %q, want the allowed_origins warning: %v", tc.origins, w, tc.warn)
+		}
+	}
 	_, err = Parse("a.toml", []byte("[[listener]]\nname = \"m\"\naddress = \"telnet://127.0.0.1:2323\"\nallowed_sources = [\"lan\"]\n"))
 	if err == nil || !strings.Contains(err.Error(), "a.toml:4:") || !strings.Contains(err.Error(), `"lan": want an IP address or a CIDR prefix`) {
 		t.Errorf("allowed_sources = [\"lan\"]: %v", err)

@@ -543,6 +543,9 @@ func (c *Config) Warnings() []string {
 			// state for a while, its LAPM settings kept for later.
 			w = append(w, fmt.Sprintf("listener %q: lapm_n401, lapm_k, lapm_fcs32 and lapm_srej do nothing with v42 = \"off\" (no caller gets LAPM there)", l.Name))
 		}
+		if len(l.AllowedSources) > 0 && isWeb(l.Scheme()) && len(l.AllowedOrigins) == 0 {
+			w = append(w, fmt.Sprintf("listener %q: with allowed_sources the browser page opened by a DNS name gets HTTP 403 unless allowed_origins lists its origin (a DNS-rebinding page could otherwise call through a browser at an allowed address); by IP address or localhost it works as it is", l.Name))
+		}
 		if l.BannerFile != "" && (l.V42 == V42LAPM || l.TextLogin == TextLoginOff) {
 			w = append(w, fmt.Sprintf("listener %q: banner_file does nothing here: the text login shows it, and no caller gets one on this listener", l.Name))
 		}

@@ -153,11 +153,13 @@
 // The same origin does not count on a connection to a loopback address
 // (127.0.0.0/8, ::1; whatever address the server listens on), nor on one
 // to a private or link-local address from a private, link-local or
-// loopback one (a LAN), unless the Host is "localhost" or an IP literal,
-// with or without a port: an
-// attacker's page on evil.example whose DNS name is then pointed at
-// 127.0.0.1 (DNS rebinding) is its own origin, with Host and Origin both
-// evil.example, and would reach a gateway on loopback that the attacker
+// loopback one (a LAN), nor anywhere while Options.NamesListedOnly says so
+// (a listener that answers only some callers), unless the Host is
+// "localhost" or an IP literal, with or without a port: an attacker's page
+// on evil.example whose DNS name is then pointed at 127.0.0.1 (DNS
+// rebinding) is its own origin, with Host and Origin both evil.example,
+// and would reach a gateway on loopback (or one that answers only some
+// addresses, through the browser of a user at one) that the attacker
 // cannot reach otherwise. Such a request is refused with a log line that
 // says to list the origin in allowed_origins (Options.AllowedOrigins);
 // a reverse proxy on the same machine that passes the public Host needs

@@ -64,6 +64,16 @@ type Options struct {
 	// a full origin "https://bbs.example.org[:port]" or a host[:port]
 	// (any scheme); "*" accepts every origin. Empty: same origin only.
 	AllowedOrigins []string
+	// NamesListedOnly, when set and reporting true, makes a same-origin
+	// request that names the listener by a DNS name pass only if
+	// AllowedOrigins lists it, wherever it arrives, as on a loopback
+	// address (see the package comment). The gateway sets it while the
+	// listener answers only some callers (allowed_sources): a page on
+	// evil.example whose name the attacker then points at the listener
+	// (DNS rebinding) would otherwise call it through the browser of a
+	// user at an allowed address, on public addresses too (security
+	// trial). Asked at each upgrade, so the answer may change.
+	NamesListedOnly func() bool
 	// TrustedProxies are IP addresses or CIDR prefixes of reverse proxies
 	// whose X-Forwarded-For and X-Forwarded-Proto headers are believed.
 	TrustedProxies []string
@@ -168,6 +178,7 @@ type Listener struct {
 	protos   map[string]bool
 	origins  []string
 	anyOrig  bool
+	listed   func() bool // Options.NamesListedOnly
 	proxies  []netip.Prefix
 	upgrader websocket.Upgrader
 
@@ -208,6 +219,7 @@ func NewHandler(opts Options) (*Listener, error) {
 		acceptWait: acceptWait,
 		done:       make(chan struct{}),
 		maxConns:   opts.MaxConns, maxPerSource: opts.MaxConnsPerSource,
+		listed: opts.NamesListedOnly,
 	}
 	if l.notice == nil {
 		l.notice = opts.Logger
@@ -433,8 +445,13 @@ func (l *Listener) originAllowed(r *http.Request) (origin string, ok bool, hint 
 	// the browser sends Host and Origin evil.example. Only localhost and
 	// IP literals, which no one else's DNS can rebind, pass as the same
 	// origin there; other names must be listed. So on a private network
-	// (see rebindable).
-	if where := rebindable(r); where != "" && !unrebindableHost(r.Host) {
+	// (see rebindable), and on a listener that answers only some callers
+	// (NamesListedOnly).
+	where := rebindable(r)
+	if where == "" && l.listed != nil && l.listed() {
+		where = "a listener with allowed_sources"
+	}
+	if where != "" && !unrebindableHost(r.Host) {
 		return origin, false, " (a name other than localhost on " + where + " may be a DNS-rebinding page; to accept it, list the origin in allowed_origins)"
 	}
 	return origin, true, ""

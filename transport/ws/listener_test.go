@@ -704,6 +704,50 @@ func TestOriginSameNameBeyondLoopback(t *testing.T) {
 	}
 }
 
+// TestOriginNamesListedOnly: while Options.NamesListedOnly says so (the
+// gateway's allowed_sources), a same-origin request by a DNS name passes
+// only if listed, on a public address too: a DNS-rebinding page would
+// otherwise call the listener through the browser of a user at an
+// allowed address (security trial: 101 and a login prompt for Host and
+// Origin evil.example). IP literals and localhost still pass; the answer
+// is asked at each upgrade.
+func TestOriginNamesListedOnly(t *testing.T) {
+	restricted := true
+	l, err := NewHandler(Options{AllowedOrigins: []string{"http://bbs.example.org:8080"}, NamesListedOnly: func() bool { return restricted }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ask := func(host string) (bool, string) {
+		r := httptest.NewRequest(http.MethodGet, "http://"+host+"/line", nil)
+		r.Header.Set("Origin", "http://"+host)
+		r.RemoteAddr = "192.0.2.20:50000"
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("192.0.2.2"), Port: 8080}))
+		_, ok, hint := l.originAllowed(r)
+		return ok, hint
+	}
+	for _, c := range []struct {
+		host string
+		ok   bool
+	}{
+		{"evil.example:8080", false},
+		{"bbs.example.org:8080", true}, // listed
+		{"192.0.2.2:8080", true},
+		{"[2001:db8::2]:8080", true},
+		{"localhost:8080", true},
+	} {
+		if ok, hint := ask(c.host); ok != c.ok {
+			t.Errorf("allowed_sources set, Host and Origin %s: allowed %v, want %v", c.host, ok, c.ok)
+		} else if !ok && !strings.Contains(hint, "allowed_sources") {
+			t.Errorf("refusal hint %q does not say why", hint)
+		}
+	}
+	restricted = false // a reload that dropped allowed_sources
+	if ok, _ := ask("evil.example:8080"); !ok {
+		t.Error("without allowed_sources, a public address's same origin by name refused")
+	}
+}
+
 // TestUpgradeWithDataLogged: a client that sends a frame together with
 // its upgrade request, before the 101 reply, is dropped by
 // gorilla/websocket with no reply; the listener logs it (it had been
