@@ -218,13 +218,29 @@ func (in *lineIncoming) Answer(ctx context.Context) (Call, error) {
 	if in.a.Verify == nil {
 		return AnswerPlain(line, ConnectInfo{Rate: in.a.Rate}), nil
 	}
+	// Until Verify has answered, the caller may send what a set-up
+	// takes (a V.42 callback's detection, LAPM and CALLBACK token), as
+	// the gateway bounds the party that answers its callback: garbage at
+	// network speed otherwise kept the modem reading it until Verify's
+	// timeout.
+	b, _ := in.line.(transport.ReadBudgeter)
+	if b != nil {
+		b.SetReadBudget(verifyReadBudget)
+	}
 	c, err := in.a.Verify(ctx, line)
 	if err != nil {
 		in.Refuse()
 		return nil, err
 	}
+	if b != nil {
+		b.SetReadBudget(-1) // answered: the call's octets
+	}
 	return c, nil
 }
+
+// verifyReadBudget bounds what a caller sends while Verify answers it
+// (lines that count it: transport.ReadBudgeter).
+const verifyReadBudget = 1 << 20
 
 func (in *lineIncoming) Refuse() {
 	in.once.Do(func() { _ = in.line.Close() })

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,4 +287,70 @@ func TestPlainDialerTermType(t *testing.T) {
 		hangUp(call, bbs)
 		cancel()
 	}
+}
+
+// TestLineAnswererVerifyReadBudget: while Verify answers a call (a V.42
+// callback's proof), the caller may send at most verifyReadBudget
+// octets; once answered, the call's octets are not bounded. Security
+// trial: a stranger sending garbage to the answer port kept the modem
+// reading at network speed until Verify's timeout.
+func TestLineAnswererVerifyReadBudget(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	var prove atomic.Bool // else Verify reads on, as a proof that never ends
+	ans, addr := newTCPAnswerer(t, func(ctx context.Context, l transport.Line) (Call, error) {
+		if prove.Load() {
+			return LineCall(l, ConnectInfo{Rate: 9600}), nil
+		}
+		if _, err := io.Copy(io.Discard, io.LimitReader(l, 16<<20)); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("test: read 16 MiB from a call not answered")
+	})
+	defer ans.Close()
+	flood := func() (transport.Line, <-chan int) {
+		caller := callModem(t, addr)
+		sent := make(chan int, 1)
+		go func() {
+			chunk := bytes.Repeat([]byte{'x'}, 64<<10)
+			n := 0
+			for n < 16<<20 {
+				m, err := caller.Write(chunk)
+				n += m
+				if err != nil {
+					break
+				}
+			}
+			sent <- n
+		}()
+		return caller, sent
+	}
+
+	caller, sent := flood()
+	inc, err := ans.Accept(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := inc.Answer(t.Context()); c != nil || !errors.Is(err, transport.ErrReadBudget) {
+		t.Errorf("Answer of a flood: %v, %v; want the read budget's error", c, err)
+	}
+	if n := <-sent; n >= 16<<20 {
+		t.Errorf("the modem took %d octets from a caller it had not answered", n)
+	}
+	hangUp(caller)
+
+	prove.Store(true)
+	caller, sent = flood()
+	inc, err = ans.Accept(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := inc.Answer(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, io.LimitReader(c, 4<<20)); n != 4<<20 {
+		t.Errorf("an answered call read %d octets: %v", n, err)
+	}
+	hangUp(caller, c)
+	<-sent
 }

@@ -138,3 +138,55 @@ func TestDialAnswerElsewhereKeepsGatewaysCall(t *testing.T) {
 	r.stdin.Close()
 	r.wait(t)
 }
+
+// TestDialAnswerFloodHungUp: a call to --answer that sends more than a
+// set-up takes before proving the ticket is hung up, and the gateway's
+// callback is answered after it. Security trial: the gateway's own
+// callbackd bounded the party answering its callback, dial read a
+// stranger's garbage at network speed until --timeout.
+func TestDialAnswerFloodHungUp(t *testing.T) {
+	withTestLAPM(t)
+	testutil.CheckGoroutines(t)
+	g, answer := newV42CallbackGateway(t)
+	placer := testPlacer()
+	g.callback = func(t *testing.T, tk *auth.Ticket) {
+		_, hostPort, _ := strings.Cut(answer, "://")
+		elsewhere := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		c, err := elsewhere.Dial("tcp", hostPort)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		// The detection pattern, then what is no frame: the link's
+		// set-up reads on (to --timeout without a bound).
+		c.Write(detectionPattern)
+		chunk := bytes.Repeat([]byte{'x'}, 64<<10)
+		sent := 0
+		for sent < 16<<20 {
+			n, err := c.Write(chunk)
+			sent += n
+			if err != nil {
+				break
+			}
+		}
+		if sent >= 16<<20 {
+			t.Errorf("dial took %d octets from a caller that never proved the ticket", sent)
+		}
+		placeEchoCallback(t, placer, answer, tk)
+	}
+	addr := fakeGateway(t, true, g.handle)
+	r := startDial(t, map[string]string{envPassword: "pw"}, "--user", "bob", "--tofu", "--answer-timeout", "15s",
+		"--known-hosts", filepath.Join(t.TempDir(), "kh"), "--answer", answer, addr)
+	waitFor(t, func() bool {
+		return strings.Contains(r.stderr.String(), "callback answered") || strings.Contains(r.stderr.String(), "no callback within")
+	})
+	if !strings.Contains(r.stderr.String(), "callback answered") {
+		t.Errorf("the callback after the flood was not answered: %s", r.stderr.String())
+	}
+	if !strings.Contains(r.stderr.String(), "refused an incoming call: ") || !strings.Contains(r.stderr.String(), "before logging in") {
+		t.Errorf("the flood's refusal not said: %s", r.stderr.String())
+	}
+	r.stdin.Close()
+	r.wait(t)
+}

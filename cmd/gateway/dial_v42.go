@@ -314,6 +314,13 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 				return
 			}
 			shortLinger(line)
+			// Until it proves the ticket a call may send what a set-up
+			// takes, as the gateway bounds the party that answers its
+			// callback (callbackd): garbage at network speed otherwise
+			// kept dial reading it until --timeout.
+			if b, ok := line.(transport.ReadBudgeter); ok {
+				b.SetReadBudget(answerReadBudget)
+			}
 			fromGateway := c.fromGateway(line)
 			select {
 			case slots[fromGateway] <- struct{}{}:
@@ -402,6 +409,9 @@ func (c *caller) v42Callback(ctx context.Context, t *auth.CallerTicket) error {
 		if l, ok := a.line.(transport.Lingerer); ok {
 			l.SetLinger(0)
 		}
+		if b, ok := a.line.(transport.ReadBudgeter); ok {
+			b.SetReadBudget(-1) // proved: the session's octets
+		}
 		c.notice("callback answered: session %d, V.42 with Access Security (%s). %s", t.Session(), t.Cipher(), c.escapeHint())
 		return c.runV42(ctx, a.link, a.line)
 	}
@@ -484,6 +494,11 @@ var errEvicted = errors.New("hung up for a newer incoming call")
 // shortLinger has a line dial may refuse wait at most a second for its
 // peer when closed (a peer that never closes its side must not hold up
 // the end of dial, or the winner's session).
+// answerReadBudget bounds what a call to --answer may send before it has
+// proved the ticket: detection, LAPM set-up and the CALLBACK token take a
+// few KiB (the gateway's own bound on the party answering its callback).
+const answerReadBudget = 1 << 20
+
 func shortLinger(line transport.Line) {
 	if l, ok := line.(transport.Lingerer); ok {
 		l.SetLinger(time.Second)
