@@ -39,13 +39,20 @@ func dialString(src []byte, p int) (s string, quoted bool, end int) {
 		}
 		return string(rest[:k]), true, i + 1 + k + 1
 	}
+	return dialTarget(unquotedDial(src, p)), false, len(src)
+}
+
+// unquotedDial is an unquoted dial string as the DTE typed it, from src[p]
+// to the line's end: without its spaces and a final ';', its tone or
+// pulse letter (which dialTarget drops) still there.
+func unquotedDial(src []byte, p int) string {
 	var b strings.Builder
 	for _, c := range src[p:] {
 		if c != ' ' {
 			b.WriteByte(c)
 		}
 	}
-	return dialTarget(strings.TrimSuffix(b.String(), ";")), false, len(src)
+	return strings.TrimSuffix(b.String(), ";")
 }
 
 func skipSpaces(src []byte, i int) int {

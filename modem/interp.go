@@ -67,6 +67,7 @@ func (k ActionKind) String() string {
 type Action struct {
 	Kind    ActionKind
 	Dial    string  // ActDial: the dial string (see dialString: a quoted one as it is)
+	Whole   string  // ActDial: the unquoted dial string with the tone or pulse letter Dial lost ("" if it lost none): a phonebook name may begin with it
 	Mode    Mode    // ActDial: the call mode \N selects, for a dial string that is no phonebook entry
 	Profile Profile // ActSave: the profile to store
 	Why     string  // ActHangup: the cause for the driver's log, if told
@@ -132,15 +133,16 @@ type Interp struct {
 	dtrOff bool
 
 	// command line assembly
-	line     []byte
-	sawA     bool // saw 'A' at the start of a command line
-	inLine   bool // saw "AT", collecting the line
-	overflow bool
-	afterCR  bool      // the last DTE character was the CR that ended a command line
-	crAt     time.Time // when that CR came
-	last     []byte    // last executed command line (for A/), without "AT"
-	lastDial string    // last dial string (for DL)
-	selReg   int       // register selected by a bare Sn
+	line      []byte
+	sawA      bool // saw 'A' at the start of a command line
+	inLine    bool // saw "AT", collecting the line
+	overflow  bool
+	afterCR   bool      // the last DTE character was the CR that ended a command line
+	crAt      time.Time // when that CR came
+	last      []byte    // last executed command line (for A/), without "AT"
+	lastDial  string    // last dial string (for DL)
+	lastWhole string    // its Whole (Action.Whole)
+	selReg    int       // register selected by a bare Sn
 
 	// call
 	callStart time.Time // dial or answer started
@@ -692,10 +694,10 @@ func (m *Interp) execute(now time.Time, line []byte) {
 	}
 	switch ex.final {
 	case finalDial:
-		m.lastDial = ex.dial
+		m.lastDial, m.lastWhole = ex.dial, ex.whole
 		m.state = StateDialing
 		m.callStart = now
-		m.act(Action{Kind: ActDial, Dial: ex.dial, Mode: ModeOfEC(m.p.EC)})
+		m.act(Action{Kind: ActDial, Dial: ex.dial, Whole: ex.whole, Mode: ModeOfEC(m.p.EC)})
 		return
 	case finalAnswer:
 		if !m.ringing {

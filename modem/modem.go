@@ -576,7 +576,7 @@ func (m *modem) apply(out Output) {
 	for _, a := range out.Actions {
 		switch a.Kind {
 		case ActDial:
-			m.dial(a.Dial, a.Mode)
+			m.dial(a.Dial, a.Whole, a.Mode)
 		case ActHangup:
 			if a.Why != "" {
 				m.logf("modem: hang up: %s", a.Why)
@@ -626,8 +626,9 @@ func (m *modem) toDTE(b []byte) {
 }
 
 // dial starts placing a call in its own goroutine; the result comes back
-// as evDialed with the attempt's generation.
-func (m *modem) dial(s string, mode Mode) {
+// as evDialed with the attempt's generation. whole is s with the tone or
+// pulse letter it lost (Action.Whole).
+func (m *modem) dial(s, whole string, mode Mode) {
 	m.dropCall()
 	m.gen++
 	gen := m.gen
@@ -638,7 +639,7 @@ func (m *modem) dial(s string, mode Mode) {
 			m.logf("modem: %v (dialing with the entries read before)", err)
 		}
 	}
-	t, err := pb.Resolve(s)
+	t, err := pb.ResolveDial(s, whole)
 	if err == nil && t.Name == "" && mode != "" {
 		// No phonebook entry: \N says how to call (AT\N0, a plain
 		// call without the V.42 detection characters a BBS's login

@@ -695,3 +695,38 @@ func TestRunRemoteHangupInCommandMode(t *testing.T) {
 	h.exp.expect(t, "NO CARRIER\r\n")
 	h.cmd(t, "AT", "OK\r\n")
 }
+
+// TestRunDialNameBeginningWithToneLetter: a phonebook name that begins
+// with T or P is dialed by ATD<name> (C-Kermit's usrobotics modem type
+// dials so), not only by ATDT<name>; a name the string without that
+// letter matches still wins, and ATDL dials the same entry again. Modem
+// trial: Kermit's "dial plainbbs" sent ATDplainbbs, the modem looked up
+// the host "lainbbs" and answered NO DIALTONE.
+func TestRunDialNameBeginningWithToneLetter(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	d := newFakeDialer()
+	d.fail = &DialError{Reason: ReasonNoAnswer, Explain: "test"}
+	pb := &Phonebook{Entries: []Entry{
+		{Name: "plainbbs", Address: "telnet://plain.example:23"},
+		{Name: "thebbs", Address: "telnet://the.example:23"},
+		{Name: "hebbs", Address: "telnet://he.example:23"},
+		{Name: "Tea Room", Address: "telnet://tea.example:23"},
+	}}
+	h := startModem(t, Options{Dialer: d, Phonebook: pb})
+	h.cmd(t, "ATE0", "OK\r\n")
+	for _, c := range []struct{ cmd, name string }{
+		{"ATDplainbbs", "plainbbs"},
+		{"ATDL", "plainbbs"},
+		{"ATDTplainbbs", "plainbbs"},
+		{"ATDPplainbbs", "plainbbs"},
+		{"ATDthebbs", "hebbs"},
+		{"ATDTthebbs", "thebbs"},
+		{"ATD Tea Room", "Tea Room"},
+		{"ATDphost.example:23", ""},
+	} {
+		h.cmd(t, c.cmd, "NO ANSWER\r\n")
+		if tg := <-d.targets; tg.Name != c.name {
+			t.Errorf("%s: dialed %+v, want the entry %q", c.cmd, tg, c.name)
+		}
+	}
+}

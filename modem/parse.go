@@ -26,6 +26,7 @@ type executor struct {
 	actions []Action
 	final   finalKind
 	dial    string
+	whole   string // the unquoted dial string with the T or P dial dropped ("" if none)
 	hangup  bool
 }
 
@@ -279,8 +280,12 @@ func (ex *executor) cmdDial() bool {
 		return false
 	}
 	s, quoted, end := dialString(ex.src, ex.pos)
+	whole := ""
+	if w := unquotedDial(ex.src, ex.pos); !quoted && w != s {
+		whole = w // ATDplainbbs: the entry may be "plainbbs", not "lainbbs"
+	}
 	if !quoted && (s == "L" || s == "l") {
-		s = m.lastDial
+		s, whole = m.lastDial, m.lastWhole
 	}
 	if !dialable(s) {
 		return false
@@ -290,7 +295,7 @@ func (ex *executor) cmdDial() bool {
 		ex.pos++
 	}
 	ex.final = finalDial
-	ex.dial = s
+	ex.dial, ex.whole = s, whole
 	return true
 }
 

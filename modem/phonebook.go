@@ -321,6 +321,21 @@ func (pb *Phonebook) Resolve(dial string) (Target, error) {
 	return t, nil
 }
 
+// ResolveDial resolves dial as Resolve does, unless dial names no
+// phonebook entry and whole, the dial string before its leading T or P
+// (tone, pulse) was dropped, names one: C-Kermit's usrobotics and other
+// modem types dial ATD<name>, and ATDplainbbs, ATDthebbs are the entries
+// "plainbbs" and "thebbs" (modem trial: "lainbbs" was looked up as a
+// host name, NO DIALTONE). An entry that the shorter string names wins.
+func (pb *Phonebook) ResolveDial(dial, whole string) (Target, error) {
+	if whole != "" && pb.lookup(dial) == nil {
+		if e := pb.lookup(whole); e != nil {
+			return e.target(whole), nil
+		}
+	}
+	return pb.Resolve(dial)
+}
+
 // storedNumber reports whether dial is Hayes's S, Sn or S=n (a stored
 // number), what is left of ATDS... once the D is taken.
 func storedNumber(dial string) bool {
