@@ -75,6 +75,8 @@ const MAX_ERRORS = 20;
 // abort it, [ZM] 7.3) then eight backspaces to erase them from a remote
 // shell's input line if the sender has already gone.
 export const CANCEL = Uint8Array.from([...Array(8).fill(ZDLE), ...Array(8).fill(BS)]);
+// OO is the sender's last word, after the receiver's ZFIN ([ZM] 8.4).
+const OO = Uint8Array.from([0x4f, 0x4f]);
 
 // ---- frame check sequences ([ZM] 7.2, 8) ----
 
@@ -634,29 +636,49 @@ export function escape(bytes, out = [], ctl = false) {
   return out;
 }
 
-// binHeader32 is a binary header with CRC-32 ([ZM] 7.3.2):
+// binHeader is a binary header ([ZM] 7.3.1, 7.3.2), with CRC-32 unless
+// use32 is false (a receiver that did not say CANFC32):
 //
 //   ZPAD ZDLE 'C' type ZP0..ZP3 crc32(4, least significant first), escaped
-export function binHeader32(type, hdr, ctl = false) {
+//   ZPAD ZDLE 'A' type ZP0..ZP3 crc16(2, most significant first), escaped
+export function binHeader(type, hdr, use32 = true, ctl = false) {
   const body = [type, ...hdr];
-  const c = crc32(body);
-  return Uint8Array.from([ZPAD, ZDLE, ZBIN32, ...escape([...body, c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24], [], ctl)]);
+  return Uint8Array.from([ZPAD, ZDLE, use32 ? ZBIN32 : ZBIN, ...escape([...body, ...fcs(body, use32)], [], ctl)]);
 }
 
-// subpacket32 is a data subpacket with CRC-32 over data and frame end.
-export function subpacket32(data, end, ctl = false) {
-  const c = crc32([end], crc32(data));
+// subpacket is a data subpacket: the data, ZDLE and the frame end, then
+// the CRC (32 unless use32 is false) over data and frame end, escaped.
+export function subpacket(data, end, use32 = true, ctl = false) {
   const out = escape(data, [], ctl);
   out.push(ZDLE, end);
-  escape([c & 0xff, (c >>> 8) & 0xff, (c >>> 16) & 0xff, c >>> 24], out, ctl);
+  const crc = use32 ? crc32([end], crc32(data)) : crc16([end], crc16(data));
+  escape(fcsOctets(crc, use32), out, ctl);
   return Uint8Array.from(out);
 }
 
-// SUBPACKET is the data per subpacket an upload sends, WINDOW how much
-// it sends before it waits for the receiver's ZACK: the page never
-// queues more than that on the line, whatever the file's size.
+function fcs(bytes, use32) {
+  return fcsOctets(use32 ? crc32(bytes) : crc16(bytes), use32);
+}
+
+// fcsOctets is a frame check as sent: a CRC-32 least significant octet
+// first, a CRC-16 most significant first.
+function fcsOctets(crc, use32) {
+  return use32 ? [crc & 0xff, (crc >>> 8) & 0xff, (crc >>> 16) & 0xff, crc >>> 24] : [crc >> 8, crc & 0xff];
+}
+
+// An upload sends SUBPACKET octets a data subpacket and keeps at most
+// WINDOW octets ahead of the receiver's acknowledgements, asking for one
+// (ZCRCQ) every quarter window: the page never queues more than that on
+// the line, whatever the file's size. On a damaged line (each ZRPOS) the
+// window shrinks to a quarter, down to MIN_WINDOW, so that less data is
+// in flight to be thrown away (and read through by the receiver, which
+// counts long stretches of it as errors), and grows back a subpacket
+// with each ZACK; a resend lost too halves the subpacket, down to
+// MIN_SUBPACKET, as lrzsz's sz does, and each ZACK doubles it back.
 const SUBPACKET = 1024;
+const MIN_SUBPACKET = 64;
 const WINDOW = 64 << 10;
+const MIN_WINDOW = 4 << 10;
 
 // Sender is the sending program of [ZM] 8 for one batch, to a receiver
 // that has already said ZRINIT (a host's `rz`). The owner gives it the
@@ -665,19 +687,36 @@ const WINDOW = 64 << 10;
 // reports onFileStart/onProgress/onFile({name, size, got}) and
 // onSkip({name, size, why}), and, like Receiver, returns the octets
 // after the batch from feed once done is set.
+//
+// A resend ([ZM] 8.2) goes as sz sends it: the frame in progress ends
+// (an empty ZCRCE subpacket, so that the receiver reads what follows as
+// a header), then ZDATA at the receiver's position and one subpacket
+// that ends in ZCRCW; the rest waits for its ZACK ('sync'). A ZRPOS
+// below a position the receiver has acknowledged is from before that
+// acknowledgement, and ignored; a repeat of the one being resent is
+// probed (see header). The transfer gives up after MAX_ERRORS resends
+// lost in a row or timeouts: lrzsz's rz, which counts each of them too
+// (and the stale repeats), gives up first.
 export class Sender extends Transfer {
   constructor({ send, onFileStart = () => {}, onProgress = () => {}, onFile = () => {}, onSkip = () => {} }) {
     super();
     Object.assign(this, { send, onFileStart, onProgress, onFile, onSkip });
-    this.phase = 'choose'; // choose (no files yet), file, data, eof, fin, done
+    this.phase = 'choose'; // choose (no files yet), file, sync, data, eof, fin, done
     this.files = null;
     this.file = null;
     this.sent = 0; // octets of the file sent
-    this.acked = 0; // octets the receiver acknowledged
+    this.acked = 0; // octets the receiver has (its ZACK or ZRPOS)
     this.errors = 0;
     this.done = null;
     this.ctl = false; // the receiver's ZRINIT said ESCCTL
-    this.restart = -1; // the position of the last ZRPOS answered, until a ZACK
+    this.use32 = true; // CRC-32
+    this.restart = -1; // the position of the resend ('sync')
+    this.probe = false; // a probe of the resend is on its way (see header)
+    this.expected = -1; // the position of a ZRPOS that answers a probe
+    this.open = false; // a data frame is open (its last subpacket ZCRCG or ZCRCQ)
+    this.subpacket = SUBPACKET;
+    this.window = WINDOW;
+    this.unasked = 0; // octets sent since the last ZCRCQ
     this.reader = new Reader({
       onHeader: (type, hdr) => this.header(type, hdr),
       onData: () => {}, // rz sends none (no ZCOMMAND)
@@ -704,52 +743,106 @@ export class Sender extends Transfer {
     const f = this.file;
     this.phase = 'file';
     this.sent = this.acked = 0;
+    this.restart = -1;
     this.onFileStart({ name: f.name, size: f.data.length });
     const left = this.files.reduce((n, x) => n + x.data.length, f.data.length);
     const info = new TextEncoder().encode(`${f.name}\0${f.data.length} ${Math.floor(f.mtime / 1000).toString(8)} 100644 0 ${this.files.length + 1} ${left}\0`);
     // ZF0 = ZCBIN: binary, no conversion ([ZM] 11.4).
-    this.sendBlocks([binHeader32(Z.FILE, [0, 0, 0, 1], this.ctl), subpacket32(info, ZCRCW, this.ctl)]);
+    this.sendBlocks([this.binary(Z.FILE, [0, 0, 0, 1]), this.data(info, ZCRCW)]);
+  }
+
+  // binary is a binary header as the receiver takes them; after ZDATA
+  // a data frame is open until a subpacket ends it.
+  binary(type, hdr) {
+    this.open = type === Z.DATA;
+    return binHeader(type, hdr, this.use32, this.ctl);
+  }
+
+  data(bytes, end) {
+    this.open = end === ZCRCG || end === ZCRCQ;
+    return subpacket(bytes, end, this.use32, this.ctl);
   }
 
   sendBlocks(blocks) {
     for (const b of blocks) this.send(b);
   }
 
-  // pump sends file data from sent up to WINDOW past the last octet
-  // acknowledged; each WINDOW/4 from where the data (re)started ends in
-  // ZCRCQ (acknowledge, go on), the last subpacket in ZCRCE followed by
-  // ZEOF. (Counted from the file's start, a ZRPOS at an odd position
-  // never met a ZCRCQ again: no ZACK came, and the window stalled.)
+  // pump sends file data from sent up to window past the last octet
+  // acknowledged, a ZCRCQ each quarter window and at the window's end
+  // (so that a ZACK comes to move it), the last subpacket in ZCRCE
+  // followed by ZEOF.
   pump() {
     const f = this.file;
     const out = [];
-    while (this.phase === 'data' && this.sent < f.data.length && this.sent - this.acked < WINDOW) {
-      const n = Math.min(SUBPACKET, f.data.length - this.sent);
+    while (this.phase === 'data' && this.sent < f.data.length && this.sent - this.acked < this.window) {
+      const n = Math.min(this.subpacket, f.data.length - this.sent);
       const piece = f.data.subarray(this.sent, this.sent + n);
       this.sent += n;
-      const last = this.sent === f.data.length;
-      const end = last ? ZCRCE : (this.sent - this.started) % (WINDOW / 4) === 0 ? ZCRCQ : ZCRCG;
-      out.push(subpacket32(piece, end, this.ctl));
+      this.unasked += n;
+      let end = ZCRCG;
+      if (this.sent === f.data.length) {
+        end = ZCRCE;
+      } else if (this.unasked >= this.window / 4 || this.sent - this.acked >= this.window) {
+        end = ZCRCQ;
+        this.unasked = 0;
+      }
+      out.push(this.data(piece, end));
     }
-    if (this.phase === 'data' && this.sent === f.data.length) {
-      if (f.data.length === 0) out.push(subpacket32([], ZCRCE, this.ctl));
-      out.push(binHeader32(Z.EOF, posHeader(f.data.length), this.ctl));
-      this.phase = 'eof';
+    if (this.phase === 'data' && this.sent === f.data.length) this.eof(out);
+    this.sendBlocks(out);
+    this.onProgress({ name: f.name, size: f.data.length, got: this.sent });
+  }
+
+  // eof appends the file's end to out: ZEOF, after an empty ZCRCE
+  // subpacket if the data frame is still open.
+  eof(out) {
+    if (this.open) out.push(this.data([], ZCRCE));
+    out.push(this.binary(Z.EOF, posHeader(this.file.data.length)));
+    this.phase = 'eof';
+  }
+
+  // from sends the file's data again from pos (ZRPOS, a timeout): the
+  // frame in progress ends, then ZDATA and one subpacket in ZCRCW, whose
+  // ZACK resumes the stream ('sync').
+  from(pos) {
+    const f = this.file;
+    const out = [];
+    if (this.open) out.push(this.data([], ZCRCE));
+    this.sent = this.acked = Math.min(pos, f.data.length);
+    this.restart = this.sent;
+    this.probe = false;
+    this.expected = -1;
+    this.unasked = 0;
+    out.push(this.binary(Z.DATA, posHeader(this.sent)));
+    if (this.sent < f.data.length) {
+      const n = Math.min(this.subpacket, f.data.length - this.sent);
+      out.push(this.data(f.data.subarray(this.sent, this.sent + n), ZCRCW));
+      this.sent += n;
+      this.phase = 'sync';
+    } else {
+      this.eof(out);
     }
     this.sendBlocks(out);
     this.onProgress({ name: f.name, size: f.data.length, got: this.sent });
   }
 
-  // from starts the file's data at pos (ZRPOS: the first or a resend).
-  from(pos) {
-    this.sent = this.acked = Math.min(pos, this.file.data.length);
-    this.restart = this.started = this.sent; // restart: until a ZACK
+  // resume goes on streaming after a ZACK for all that was sent (the
+  // ZCRCW of a resend, or a ZFILE's data subpacket).
+  resume() {
     this.phase = 'data';
-    this.send(binHeader32(Z.DATA, posHeader(this.sent), this.ctl));
+    this.restart = -1;
+    if (this.sent === this.file.data.length) {
+      const out = [];
+      this.eof(out);
+      this.sendBlocks(out);
+      return;
+    }
+    this.send(this.binary(Z.DATA, posHeader(this.sent)));
     this.pump();
   }
 
   header(type, hdr) {
+    const pos = headerPos(hdr);
     switch (type) {
       case Z.RINIT:
         // The receiver's invitation, repeated until files are chosen;
@@ -764,23 +857,60 @@ export class Sender extends Transfer {
         }
         return;
       case Z.RPOS:
-        // A repeat of the ZRPOS just answered (the receiver asks again
-        // for each damaged piece of the burst still on its way) would
-        // start one more burst, each garbling the last: the timeout
-        // restarts it if the first restart was lost.
-        if (this.phase === 'data' && headerPos(hdr) === this.restart) return;
-        if (this.file && this.phase !== 'fin') {
-          // A ZRPOS past the last one is progress, as a ZACK is.
-          if (this.phase === 'data' && headerPos(hdr) > this.acked) this.errors = 0;
-          if (++this.errors > MAX_ERRORS) this.abort('the receiver kept asking for data again');
-          else this.from(headerPos(hdr));
+        if (!this.file || this.phase === 'fin') return;
+        if (this.phase === 'file') {
+          // The answer to ZFILE: the data streams at once (no ZCRCW
+          // first, as sz).
+          this.sent = this.acked = Math.min(pos, this.file.data.length);
+          this.resume();
+          return;
         }
+        if (pos < this.acked) return; // from before a ZACK
+        if (this.phase === 'sync' && pos === this.restart) {
+          // The same position again before the resend's ZACK: the
+          // receiver's next complaint about the burst before (lrzsz's
+          // rz makes one for the damaged subpacket and one for each
+          // stretch of the rest it has to read through), or the resend
+          // damaged too. Resent at once, each stale repeat would make a
+          // resend the receiver finds out of place and answers with a
+          // ZRPOS of its own, and so on. A probe tells: ZDATA with an
+          // empty ZCRCW subpacket, which a receiver still at pos
+          // acknowledges with ZACK(pos), and one past it answers with
+          // ZRPOS at its position (expected).
+          if (!this.probe) {
+            this.probe = true;
+            this.sendBlocks([this.binary(Z.DATA, hdr), this.data([], ZCRCW)]);
+          }
+          return;
+        }
+        if (pos === this.expected) {
+          this.expected = -1; // the answer to a probe
+          return;
+        }
+        this.errors = 0; // a ZRPOS past the last one is progress
+        this.window = Math.max(MIN_WINDOW, this.window / 4);
+        this.from(pos);
         return;
       case Z.ACK:
-        if (this.phase === 'data') {
-          this.restart = -1;
-          this.acked = Math.max(this.acked, Math.min(headerPos(hdr), this.sent));
-          this.errors = 0;
+        if (this.phase !== 'sync' && this.phase !== 'data') return;
+        if (this.phase === 'sync' && this.probe && pos === this.restart) {
+          // The probe's answer: the resend was lost; again, smaller.
+          this.subpacket = Math.max(MIN_SUBPACKET, this.subpacket / 2);
+          if (++this.errors > MAX_ERRORS) this.abort('the receiver kept asking for data again');
+          else this.from(pos);
+          return;
+        }
+        this.acked = Math.max(this.acked, Math.min(pos, this.sent));
+        if (this.phase === 'sync' && this.acked < this.sent) return; // an older ZACK
+        this.errors = 0;
+        this.subpacket = Math.min(SUBPACKET, this.subpacket * 2);
+        this.window = Math.min(WINDOW, this.window + SUBPACKET);
+        if (this.phase === 'sync') {
+          // A probe on its way will be answered by a ZRPOS here.
+          this.expected = this.probe ? this.sent : -1;
+          this.resume();
+        } else {
+          this.expected = -1;
           this.pump();
         }
         return;
@@ -792,7 +922,7 @@ export class Sender extends Transfer {
         return;
       case Z.FIN:
         if (this.phase === 'fin') {
-          this.send(Uint8Array.from([0x4f, 0x4f])); // "OO" ([ZM] 8.4)
+          this.send(OO);
           this.finish('complete');
         }
         return;
@@ -817,8 +947,8 @@ export class Sender extends Transfer {
     }
     if (this.phase === 'file') this.next0();
     else if (this.phase === 'fin') this.send(hexHeader(Z.FIN));
-    else if (this.phase === 'eof') this.send(binHeader32(Z.EOF, posHeader(this.file.data.length), this.ctl));
-    else if (this.phase === 'data') this.from(this.acked);
+    else if (this.phase === 'eof') this.send(this.binary(Z.EOF, posHeader(this.file.data.length)));
+    else if (this.phase === 'data' || this.phase === 'sync') this.from(this.acked);
   }
 
   // other: an octet outside any header. While no files are chosen the
