@@ -709,7 +709,7 @@ export class Sender extends Transfer {
     this.errors = 0;
     this.done = null;
     this.ctl = false; // the receiver's ZRINIT said ESCCTL
-    this.use32 = true; // CRC-32
+    this.use32 = true; // ... and CANFC32 (see header)
     this.restart = -1; // the position of the resend ('sync')
     this.probe = false; // a probe of the resend is on its way (see header)
     this.expected = -1; // the position of a ZRPOS that answers a probe
@@ -847,8 +847,10 @@ export class Sender extends Transfer {
       case Z.RINIT:
         // The receiver's invitation, repeated until files are chosen;
         // after a file's ZEOF, its request for the next one. Its ZF0
-        // (hdr[3]) says whether control characters must be escaped.
+        // (hdr[3]) says whether control characters must be escaped and
+        // whether it checks CRC-32 (lrzsz's sz falls back to CRC-16).
         this.ctl = (hdr[3] & ESCCTL) !== 0;
+        this.use32 = (hdr[3] & CANFC32) !== 0;
         if (this.phase === 'eof') {
           this.onFile({ name: this.file.name, size: this.file.data.length, got: this.file.data.length });
           this.next();

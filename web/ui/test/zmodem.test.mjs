@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import {
   crc16, crc32, hexHeader, posHeader, headerPos, parseFileInfo, Reader, Receiver, ZmodemFilter,
   escape as zescape, binHeader as pageHeader, subpacket as pageSubpacket,
-  Z, ZDLE, ZCRCE, ZCRCG, ZCRCQ, ZCRCW, CANCEL, RINIT_FLAGS, TIMEOUT_TICKS,
+  Z, ZDLE, ZCRCE, ZCRCG, ZCRCQ, ZCRCW, CANCEL, RINIT_FLAGS, TIMEOUT_TICKS, CANFDX, CANOVIO,
 } from '../src/zmodem.js';
 
 const ascii = (s) => Uint8Array.from([...s].map((c) => c.charCodeAt(0)));
@@ -711,6 +711,28 @@ test('a resend after ZRPOS ends the frame, sends one subpacket that asks for a Z
   t.answer(Z.ACK, 30512);
   assert.deepEqual(t.got()[0], ['h', Z.DATA, 30512]);
   assert.equal(t.f.active, true);
+});
+
+test('a receiver that does not offer CRC-32 (no CANFC32 in its ZRINIT) gets headers and subpackets with CRC-16', () => {
+  const data = everyOctet(30);
+  for (const [flags, header] of [[CANFDX | CANOVIO, '*\x18A'], [RINIT_FLAGS, '*\x18C']]) {
+    const t = uploading(data, flags);
+    const raw = t.raw();
+    assert.ok(raw.startsWith(header), `ZFILE header ${JSON.stringify(raw.slice(0, 3))} for flags ${flags}`);
+    t.answer(Z.RPOS, 0);
+    const stream = t.raw();
+    assert.ok(stream.startsWith(header), 'ZDATA header');
+    // The parser checks each subpacket with the CRC its header implies.
+    const got = [];
+    const r = new Reader({
+      onHeader: (type) => { got.push(type); if (type === Z.DATA) r.expectData(); },
+      onData: (d) => got.push(d.length),
+      onError: (w) => got.push(w),
+      onCancel: () => got.push('cancel'),
+    });
+    r.feed(Buffer.from(stream, 'latin1'));
+    assert.deepEqual(got, [Z.DATA, ...Array(7).fill(1024), 512, Z.EOF], `flags ${flags}`);
+  }
 });
 
 const haveRz = spawnSync('rz', ['--version']).status === 0;
