@@ -980,8 +980,10 @@ const ZRINIT_LAST = 0x31;
 // TIMEOUT_TICKS is how many of the owner's ticks (one a second) without
 // a word from the sender count as a ZMODEM timeout ([ZM] 10: 10 s).
 export const TIMEOUT_TICKS = 10;
-// MAX_HELD bounds the chunks held back after a cancel (see drained).
-const MAX_HELD = 256;
+// MAX_HELD bounds the octets held back after a cancel (see drained): a
+// sender's data has a ZDLE escape at least every subpacket, so a longer
+// run without one is the terminal's.
+const MAX_HELD = MAX_SUBPACKET;
 
 // ZmodemFilter sits between the line and the terminal. Until a sender's
 // ZRQINIT shows up it passes all octets to terminal(octets); then it runs
@@ -1006,6 +1008,8 @@ export class ZmodemFilter {
     this.crcLen = 4;
     this.prev = 0; // the last octet dropped in 'trim'
     this.maybeText = []; // chunks held back while draining
+    this.maybeOctets = 0; // ... and their octets
+    this.zdleLast = false; // the last chunk while draining ended in ZDLE
   }
 
   // active: a transfer runs (the keyboard is not the host's).
@@ -1040,23 +1044,27 @@ export class ZmodemFilter {
   // drained drops what a cancelled sender still sends, and returns where
   // the terminal's octets begin in bytes (bytes.length: not yet). After
   // the page's cancel ('data') the data in flight is dropped. A chunk
-  // with neither ZDLE nor NUL in it may be the terminal's (on a pty,
-  // lrzsz's sz flushes the rest of its output when it exits, and the
-  // shell's output comes after in reads of its own) or the middle of a
-  // subpacket: it is held back, dropped if sender's data follows (its
-  // subpackets end in ZDLE), shown once the line has been quiet a tick
-  // (tick: a shell's prompt waits for the user). The sender's own
+  // without a ZDLE escape in it (sendersData) may be the terminal's (on
+  // a pty, lrzsz's sz flushes the rest of its output when it exits, and
+  // the shell's output comes after in reads of its own) or the middle of
+  // a subpacket: it is held back, dropped if sender's data follows,
+  // shown once the line has been quiet a tick (tick: a shell's prompt
+  // waits for the user) or once more than MAX_HELD octets are held (no
+  // sender's data goes that long without an escape). The sender's own
   // cancel, five or more CAN (sz on a pipe), ends the data; then
   // ('trim') its CANs and backspaces are dropped, then ('tail') the end
   // of the subpacket it was in, ZDLE, frame end and escaped CRC. After
   // an upload ('eol') the line end of the receiver's ZFIN is dropped.
   drained(bytes) {
     if (this.drain === 'data') {
-      if (!bytes.includes(ZDLE) && !bytes.includes(0)) {
-        if (this.maybeText.length < MAX_HELD) this.maybeText.push(bytes.slice());
+      if (!this.sendersData(bytes)) {
+        this.maybeText.push(bytes.slice());
+        this.maybeOctets += bytes.length;
+        if (this.maybeOctets > MAX_HELD) this.undrain();
         return bytes.length;
       }
       this.maybeText = [];
+      this.maybeOctets = 0;
     }
     for (let i = 0; i < bytes.length; i++) {
       const c = bytes[i];
@@ -1092,6 +1100,30 @@ export class ZmodemFilter {
       }
     }
     return bytes.length;
+  }
+
+  // sendersData: bytes have a ZDLE escape ([ZM] 7.2: a frame end, ZRUB0
+  // or ZRUB1, or an escaped octet 0x40-0x5f or 0xc0-0xdf, headers' 'A',
+  // 'B' and 'C' among them) or a run of CANs, as a sender's data has and
+  // a terminal's text with a stray NUL or CAN rarely does.
+  sendersData(bytes) {
+    let zdle = this.zdleLast;
+    for (const c of bytes) {
+      if (zdle && (c === ZDLE || (c >= ZCRCE && c <= ZRUB1) || (c & 0x60) === 0x40)) return true;
+      zdle = c === ZDLE;
+    }
+    this.zdleLast = zdle;
+    return false;
+  }
+
+  // undrain ends the drain: what was held back is the terminal's.
+  undrain() {
+    const held = this.maybeText;
+    this.maybeText = [];
+    this.maybeOctets = 0;
+    this.zdleLast = false;
+    this.drain = null;
+    for (const b of held) this.scan(b);
   }
 
   // scan passes octets to the terminal up to a ZRQINIT, and starts the
@@ -1155,6 +1187,9 @@ export class ZmodemFilter {
     const receiving = this.rx instanceof Receiver;
     this.crcLen = this.rx.reader.crc32 ? 4 : 2;
     this.rx = null;
+    this.maybeText = [];
+    this.maybeOctets = 0;
+    this.zdleLast = false;
     this.cans = 0;
     this.backspaces = false;
     this.prev = 0;
@@ -1183,10 +1218,7 @@ export class ZmodemFilter {
     } else if (this.drain) {
       // A second of quiet: the sender's data is gone, and what was held
       // back is the terminal's.
-      const held = this.maybeText;
-      this.maybeText = [];
-      this.drain = null;
-      for (const b of held) this.scan(b);
+      this.undrain();
     }
   }
 
@@ -1202,6 +1234,8 @@ export class ZmodemFilter {
   reset() {
     this.rx = null;
     this.maybeText = [];
+    this.maybeOctets = 0;
+    this.zdleLast = false;
     this.held = null;
     this.matched = 0;
     this.drain = null;

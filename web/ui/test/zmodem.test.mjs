@@ -388,6 +388,41 @@ test("after the user's cancel, lrzsz's answer (CANs, backspaces, the end of its 
   }
 });
 
+// cancelled is a filter whose download the user has cancelled in the
+// middle of a subpacket, with some of the sender's data still arriving.
+function cancelled() {
+  const t = filter();
+  t.f.feed(cat(hexHeader(Z.RQINIT), binHeader(Z.FILE, [0, 0, 0, 0], true), subpacket(ascii('f\x00'), ZCRCW, true),
+    binHeader(Z.DATA, posHeader(0), true), everyOctet(1).subarray(0, 20)));
+  t.f.cancel();
+  t.f.feed(cat(everyOctet(2).subarray(20), subpacket(everyOctet(1), ZCRCG, true)));
+  return t;
+}
+
+test("after the user's cancel, the terminal's output with a NUL or a CAN in it is shown, not dropped as the sender's", () => {
+  const t = cancelled();
+  t.f.feed(ascii('sz-exit-128\r\n'));
+  t.f.feed(ascii('a NUL \x00 and a CAN \x18 here\r\n'));
+  t.f.feed(ascii('\x18\r\n$ '));
+  t.f.tick();
+  t.f.tick();
+  assert.equal(t.text(), 'sz-exit-128\r\na NUL \x00 and a CAN \x18 here\r\n\x18\r\n$ ');
+});
+
+test("after the user's cancel, output that never pauses is held back at most MAX_SUBPACKET octets, then shown whole", () => {
+  const t = cancelled();
+  const lines = [];
+  for (let i = 0; i < 3000; i++) lines.push(`line ${i}\r\n`);
+  for (const l of lines) t.f.feed(ascii(l));
+  // More than 16 KiB without a ZDLE escape is no sender's: shown
+  // without waiting for quiet.
+  assert.ok(t.text().length > 0 && lines.join('').startsWith(t.text()), `${t.text().length} octets shown`);
+  assert.ok(lines.join('').length - t.text().length <= 16384, 'held back at most 16 KiB');
+  t.f.tick();
+  t.f.tick();
+  assert.equal(t.text(), lines.join(''));
+});
+
 test('a silent sender is asked again every TIMEOUT_TICKS ticks, then given up on', () => {
   const t = filter();
   t.f.feed(hexHeader(Z.RQINIT));
