@@ -980,6 +980,8 @@ const ZRINIT_LAST = 0x31;
 // TIMEOUT_TICKS is how many of the owner's ticks (one a second) without
 // a word from the sender count as a ZMODEM timeout ([ZM] 10: 10 s).
 export const TIMEOUT_TICKS = 10;
+// ZFIN_HEX is a receiver's hex ZFIN header, up to its line end.
+const ZFIN_HEX = hexHeader(Z.FIN).subarray(0, -2);
 // MAX_HELD bounds the octets held back after a cancel (see drained): a
 // sender's data has a ZDLE escape at least every subpacket, so a longer
 // run without one is the terminal's.
@@ -1010,6 +1012,7 @@ export class ZmodemFilter {
     this.maybeText = []; // chunks held back while draining
     this.maybeOctets = 0; // ... and their octets
     this.zdleLast = false; // the last chunk while draining ended in ZDLE
+    this.finMatched = 0; // octets of ZFIN_HEX matched after an upload
   }
 
   // active: a transfer runs (the keyboard is not the host's).
@@ -1054,7 +1057,10 @@ export class ZmodemFilter {
   // cancel, five or more CAN (sz on a pipe), ends the data; then
   // ('trim') its CANs and backspaces are dropped, then ('tail') the end
   // of the subpacket it was in, ZDLE, frame end and escaped CRC. After
-  // an upload ('eol') the line end of the receiver's ZFIN is dropped.
+  // an upload ('fin') the line end of the receiver's ZFIN is dropped,
+  // and any more ZFIN it sends: lrzsz's rz sends it again (up to three
+  // times) when the next octet it reads is not the "OO" (the page's ZFIN
+  // repeated, or the "OO" damaged on the way).
   drained(bytes) {
     if (this.drain === 'data') {
       if (!this.sendersData(bytes)) {
@@ -1085,9 +1091,14 @@ export class ZmodemFilter {
           }
           this.prev = c;
           break;
-        case 'eol':
-          if ((c & 0x7f) !== 0x0d && (c & 0x7f) !== 0x0a && (c & 0x7f) !== XON) {
+        case 'fin':
+          if (c === ZFIN_HEX[this.finMatched]) {
+            if (++this.finMatched === ZFIN_HEX.length) this.finMatched = 0;
+          } else if (this.finMatched > 0 || ((c & 0x7f) !== 0x0d && (c & 0x7f) !== 0x0a && (c & 0x7f) !== XON)) {
+            // The terminal's, with the start of a header that was not one.
             this.drain = null;
+            if (this.finMatched > 0) this.scan(ZFIN_HEX.subarray(0, this.finMatched));
+            this.finMatched = 0;
             return i;
           }
           break;
@@ -1119,6 +1130,8 @@ export class ZmodemFilter {
   // undrain ends the drain: what was held back is the terminal's.
   undrain() {
     const held = this.maybeText;
+    if (this.finMatched > 0) held.unshift(ZFIN_HEX.slice(0, this.finMatched));
+    this.finMatched = 0;
     this.maybeText = [];
     this.maybeOctets = 0;
     this.zdleLast = false;
@@ -1190,15 +1203,16 @@ export class ZmodemFilter {
     this.maybeText = [];
     this.maybeOctets = 0;
     this.zdleLast = false;
+    this.finMatched = 0;
     this.cans = 0;
     this.backspaces = false;
     this.prev = 0;
     // After an upload the line end of the receiver's ZFIN header is
-    // dropped.
+    // dropped, and its ZFIN repeated.
     if (how === 'cancelled by the sender' || how === 'cancelled by the receiver') this.drain = 'trim';
     else if (how === HOST_GONE) this.drain = null; // nothing was sent
     else if (how !== 'complete') this.drain = 'data';
-    else if (!receiving) this.drain = 'eol';
+    else if (!receiving) this.drain = 'fin';
     this.onEnd(how);
   }
 
@@ -1236,6 +1250,7 @@ export class ZmodemFilter {
     this.maybeText = [];
     this.maybeOctets = 0;
     this.zdleLast = false;
+    this.finMatched = 0;
     this.held = null;
     this.matched = 0;
     this.drain = null;

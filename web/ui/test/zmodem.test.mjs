@@ -647,6 +647,30 @@ test("a host's ZRINIT starts an upload; the files go as ZFILE, ZDATA, ZEOF, then
   assert.equal(t.text(), 'rz waiting to receive.rz-exit-0\r\n');
 });
 
+test("after an upload the receiver's repeated ZFIN is not shown, split anywhere; other text after it is", () => {
+  const fin = hexHeader(Z.FIN);
+  for (const how of ['whole', 'bytes', 5]) {
+    const t = uploading(new Uint8Array(10));
+    t.answer(Z.RPOS, 0);
+    t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
+    t.f.feed(fin);
+    assert.equal(t.sent.at(-1), 'OO');
+    assert.deepEqual(t.ends, ['complete']);
+    // lrzsz's rz read something else than "OO" first: its ZFIN again,
+    // twice, then the shell; a "**" that starts no header is text.
+    feedIn(cat(fin, fin, ascii('rz-exit-0\r\n$ **x')), (b) => t.f.feed(b), how);
+    assert.equal(t.text(), 'rz-exit-0\r\n$ **x', `fed ${how}`);
+  }
+  // The start of a ZFIN and then quiet: shown (as the start of a
+  // ZRQINIT is, after two more ticks).
+  const t = uploading(new Uint8Array(0));
+  t.answer(Z.RPOS, 0);
+  t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS]));
+  t.f.feed(cat(fin, fin.subarray(0, 5)));
+  for (let i = 0; i < 4; i++) t.f.tick();
+  assert.equal(t.text(), latin1(fin.subarray(0, 5)));
+});
+
 test("an upload whose host stopped waiting before files were chosen ends, and the terminal gets the host's output back", () => {
   for (const how of ['whole', 'bytes']) {
     const t = filter();
@@ -777,11 +801,16 @@ if (!haveRz && process.env.CI === 'true') test('rz is installed under CI', () =>
 // runRz runs `rz -b` in dir (and echoes its exit status), uploads files
 // to it through a ZmodemFilter, and resolves with the filter's record
 // when the shell exits; cancelAt cancels once that many octets are sent.
-function runRz(dir, files, { cancelAt = Infinity, args = '' } = {}) {
+// With twice, each octet string the page sends that it names goes twice.
+function runRz(dir, files, { cancelAt = Infinity, args = '', twice = null } = {}) {
   return new Promise((resolve, reject) => {
     const rz = spawn('sh', ['-c', `rz -b -q ${args}; echo rz-exit-$?`], { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'] });
     const t = filter({
-      send: (b) => { t.sent.push(latin1(b).slice(0, 64)); rz.stdin.write(b); },
+      send: (b) => {
+        t.sent.push(latin1(b).slice(0, 64));
+        rz.stdin.write(b);
+        if (latin1(b) === twice) rz.stdin.write(b);
+      },
       // The files come after the host's first ZRINIT has been read, as
       // from a user choosing them.
       onStart: (k) => { if (k === 'upload') setImmediate(() => t.f.upload(files)); },
@@ -832,6 +861,19 @@ test('real rz --errors (a damaged octet every 10,000 to 300,000 it reads): the u
       const t = await runRz(dir, [{ name: 'big.bin', data: big, mtime: 0 }], { args: `--errors ${every}` });
       assert.deepEqual(t.ends, ['complete'], `--errors ${every}`);
       assert.equal(sha(await readFile(join(dir, 'big.bin'))), sha(big));
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  }
+});
+
+test("real rz: when the page's ZFIN comes twice, rz's ZFIN sent again is not shown", needRz, async () => {
+  for (let run = 0; run < 4; run++) {
+    const dir = await mkdtemp(join(tmpdir(), 'zmodem-'));
+    try {
+      const t = await runRz(dir, [{ name: 'f.bin', data: everyOctet(4), mtime: 0 }], { twice: latin1(hexHeader(Z.FIN)) });
+      assert.deepEqual(t.ends, ['complete']);
+      assert.equal(t.text(), 'rz-exit-0\n');
     } finally {
       await rm(dir, { recursive: true });
     }
