@@ -177,6 +177,49 @@ async function zmodemDownload(page, mode) {
   ok(step);
 }
 
+// zmodemBatch: `sz` sends three files in one batch; each becomes a
+// download of its own with the host's sha256sum, and keys typed while
+// the batch runs reach neither sz (the files arrive whole, sz exits 0)
+// nor the shell after it.
+async function zmodemBatch(page) {
+  step = 'ZMODEM: a batch of three files is three downloads; keys typed meanwhile are not sent';
+  const names = ['b1.bin', 'b2.bin', 'b3.bin'];
+  const made = await run(page, `cd "$HOME"; for f in ${names.join(' ')}; do head -c 3000000 /dev/urandom >$f; done; sha256sum ${names.join(' ')}; cd - >/dev/null`);
+  const want = {};
+  for (const l of made) {
+    const m = /^([0-9a-f]{64})  (b\d\.bin)$/.exec(l);
+    if (m) want[m[2]] = m[1];
+  }
+  if (Object.keys(want).length !== 3) throw new Error(`sha256sum printed ${JSON.stringify(made)}`);
+  const downloads = [];
+  const onDownload = (d) => downloads.push(d);
+  page.on('download', onDownload);
+  try {
+    await typeLine(page, `(cd "$HOME" && sz -b ${names.join(' ')}); echo sz-exit-$?`);
+    await page.waitForFunction(() => /receiving b\d\.bin: \d+/.test(window.dialgate.transfer()), null, { timeout: WAIT });
+    await page.evaluate(() => window.dialgate.focus());
+    await page.keyboard.type('typed-in-batch');
+    await page.keyboard.press('Enter');
+    const cmd = 'echo sz-exit-$?';
+    const s = await waitScreen(page, (t) => /sz-exit-\d+/.test(t.slice(t.lastIndexOf(cmd) + cmd.length)), 'sz to end');
+    const tail = s.slice(s.lastIndexOf(cmd) + cmd.length);
+    if (!tail.includes('sz-exit-0')) throw new Error(`sz failed: ${JSON.stringify(tail)}`);
+    if (!tail.includes('[file transfer complete (keys typed during the transfer were not sent)]')) throw new Error(`notices: ${JSON.stringify(tail)}`);
+    const deadline = Date.now() + WAIT;
+    while (downloads.length < 3 && Date.now() < deadline) await page.waitForTimeout(50);
+    const got = {};
+    for (const d of downloads) got[d.suggestedFilename()] = createHash('sha256').update(await readFile(await d.path())).digest('hex');
+    if (JSON.stringify(got, Object.keys(want).sort()) !== JSON.stringify(want, Object.keys(want).sort()) || downloads.length !== 3) {
+      throw new Error(`${downloads.length} downloads ${JSON.stringify(got)}, sz sent ${JSON.stringify(want)}`);
+    }
+    const after = await run(page, `echo after-batch; rm -f ${names.map((n) => `"$HOME/${n}"`).join(' ')}`);
+    if (!after.includes('after-batch') || (await screen(page)).includes('typed-in-batch')) throw new Error('keys typed during the batch reached the host');
+  } finally {
+    page.off('download', onDownload);
+  }
+  ok(step);
+}
+
 // zmodemCancel: a larger file is cancelled from the page's control; sz
 // stops, and the shell's next output shows.
 async function zmodemCancel(page) {
@@ -735,6 +778,7 @@ async function textScenario() {
   ok(step);
 
   await zmodemDownload(a, 'text login');
+  await zmodemBatch(a);
   await zmodemCancel(a);
   await zmodemUpload(a, 'text login');
 
