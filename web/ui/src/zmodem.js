@@ -758,6 +758,8 @@ export class Sender extends Transfer {
     return binHeader(type, hdr, this.use32, this.ctl);
   }
 
+  // data is a data subpacket as the receiver takes them; one that ends
+  // in ZCRCG or ZCRCQ leaves the frame open.
   data(bytes, end) {
     this.open = end === ZCRCG || end === ZCRCQ;
     return subpacket(bytes, end, this.use32, this.ctl);
@@ -881,7 +883,7 @@ export class Sender extends Transfer {
           // ZRPOS at its position (expected).
           if (!this.probe) {
             this.probe = true;
-            this.sendBlocks([this.binary(Z.DATA, hdr), this.data([], ZCRCW)]);
+            this.sendBlocks([this.binary(Z.DATA, posHeader(pos)), this.data([], ZCRCW)]);
           }
           return;
         }
