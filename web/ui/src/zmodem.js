@@ -805,7 +805,12 @@ export class Sender extends Transfer {
 
   // from sends the file's data again from pos (ZRPOS, a timeout): the
   // frame in progress ends, then ZDATA and one subpacket in ZCRCW, whose
-  // ZACK resumes the stream ('sync').
+  // ZACK resumes the stream ('sync'). Nothing follows it: an empty frame
+  // at the resend's end would spare a receiver whose copy lost its frame
+  // end a wait for more data (lrzsz's rz: 10 s), but lrzsz's rz keeps a
+  // frame ahead of its position for later, and once there loops forever
+  // on one that is empty. No data frame of the page's begins past the
+  // receiver's position.
   from(pos) {
     const f = this.file;
     const out = [];

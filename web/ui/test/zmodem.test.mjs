@@ -943,9 +943,11 @@ test('damaged, cut and made-up sender streams: no exception, no file past the li
 
 // A made-up receiver's answers in any order (seeded): the upload never
 // throws, never gets more than a window and a subpacket ahead of what
-// the receiver acknowledged, and ends (complete, skipped or given up)
-// once the answers stop and the timeouts run out.
-test('made-up receivers answering anything: no exception, the window kept, the upload ends', () => {
+// the receiver acknowledged, never starts a data frame past the
+// receiver's position (lrzsz's rz keeps such a frame for later, and
+// loops forever once there if it is empty), and ends (complete, skipped
+// or given up) once the answers stop and the timeouts run out.
+test('made-up receivers answering anything: no exception, the window kept, no data frame past the receiver, the upload ends', () => {
   let seed = 0x1234567;
   const rnd = (n) => {
     seed = (seed * 1103515245 + 12345) >>> 0;
@@ -954,11 +956,17 @@ test('made-up receivers answering anything: no exception, the window kept, the u
   for (let round = 0; round < 300; round++) {
     const size = [0, 1000, 70000, 200000][rnd(4)];
     const t = uploading(new Uint8Array(size), [RINIT_FLAGS, CANFDX | CANOVIO, RINIT_FLAGS | 0x40][rnd(3)]);
+    let at = 0; // the receiver's position: the furthest it said
     for (let k = 0; k < 60 && t.f.active; k++) {
-      const pos = [0, rnd(size + 1), t.f.rx.acked, t.f.rx.sent, t.f.rx.restart, size][rnd(6)];
+      const pos = Math.max(0, [0, rnd(size + 1), t.f.rx.acked, t.f.rx.sent, t.f.rx.restart, size][rnd(6)]);
       const type = [Z.RPOS, Z.RPOS, Z.ACK, Z.ACK, Z.RINIT, Z.NAK, Z.SKIP, Z.FIN][rnd(8)];
-      if (type === Z.RINIT) t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS])); else t.answer(type, Math.max(0, pos));
+      if (type === Z.RPOS || type === Z.ACK) at = Math.max(at, pos);
+      if (type === Z.RINIT) t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, RINIT_FLAGS])); else t.answer(type, pos);
       if (rnd(10) === 0) t.f.feed(Uint8Array.from({ length: 1 + rnd(40) }, () => rnd(256)));
+      for (const e of t.got()) {
+        if (e[0] === 'h' && e[1] === Z.FILE) at = 0;
+        if (e[0] === 'h' && e[1] === Z.DATA) assert.ok(e[2] <= at, `round ${round}: ZDATA at ${e[2]}, the receiver at ${at}`);
+      }
       if (t.f.uploading) assert.ok(t.f.rx.sent - t.f.rx.acked <= (64 << 10) + 1024, `round ${round}: ${t.f.rx.sent - t.f.rx.acked} octets ahead`);
     }
     for (let k = 0; k < TIMEOUT_TICKS * 25 && t.f.active; k++) t.f.tick();
