@@ -52,11 +52,19 @@ const callerWriteGrace = 2 * time.Second
 // per Write anyway, so the buffer adds little to what a session moving
 // bulk data holds, and it goes back to the pool when the data stops.
 //
-// A Write toward a link is also at most unitFrames payloads: what the
-// backend sent and the gateway read is committed to the line, and an
+// A Write toward a link is also at most unitFrames payloads until the
+// line has proven fast as a plain destination's must (see below): what
+// the backend sent and the gateway read is committed to the line, and an
 // interrupt the backend obeys (a BBS user's Ctrl-C) cannot call it back.
 // 64 payloads of 4080 octets (N401 4096 with the AEAD tag) fill
-// unitBufSize. On a paced line (line_rate) every destination gets
+// unitBufSize. On a proven fast line the reads toward a link grow to
+// twice and four times as many payloads (1 MiB at most, a few
+// milliseconds there), so that a Write fills the link's window (k 127)
+// and its writer writes the window in one system call: with the link's
+// larger hand-over and line reads (lapm: publishEarly, largeRead) that
+// took the full path from 6.3-6.7 to 5.8-6.0 cycles per octet, caller
+// and gateway together (benchpeer run -bulk-only full, 1 GiB transfers,
+// twenty-seventh session; docs/BENCHMARKS.md). On a paced line (line_rate) every destination gets
 // about a second of the line at most (lineCommit, in whole payloads
 // toward a link: 240 octets at 2,400 bit/s, 3,360 at 33,600): 64
 // payloads of 240 octets (N401 256 by default) were 15 KiB, 4.6 s at
@@ -69,7 +77,8 @@ const callerWriteGrace = 2 * time.Second
 // 0.3 cycles per octet each (benchpeer run -bulk-only ws).
 //
 // A plain destination (a telnet or raw TCP line, a backend) gets
-// bulkBufSize reads until it shows that it drains them at once. A write
+// bulkBufSize reads (a link unitFrames payloads) until it shows that it
+// drains them at once. A write
 // that returns quickly proves little by itself: it only found room in
 // the kernel's socket buffers, which on a slow line (a modem behind a
 // telnet-modem server) take megabytes before a write blocks. So the line
@@ -554,20 +563,21 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Int64) error {
 	return copyCountClock(dst, src, n, time.Now)
 }
 
-// copyCountClock is copyCount with the clock that times a plain
-// destination's writes (see plainWideSize).
+// copyCountClock is copyCount with the clock that times the writes of a
+// destination whose reads grow on a fast line (see readLevels).
 func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() time.Time) error {
 	size, pool := bulkSize(dst)
 	// On a paced line every read is bounded (math.MaxInt: no bound), the
 	// small buffer's too (512 octets are 2 s at 2,400 bit/s).
 	limit := commitBound(dst, math.MaxInt)
 	small := make([]byte, min(smallBufSize, limit))
-	plain := isPlain(dst)
-	var pace linePace // of a plain dst
-	var bulk *[]byte  // from pool
+	levels := readLevels(dst)
+	pace := linePace{top: len(levels) - 1}
+	var bulk *[]byte // from pool
 	take := func() {
-		if plain {
-			size, pool = min(plainSizes[pace.level].size, limit), plainSizes[pace.level].pool
+		if levels != nil {
+			size = min(levels[pace.level], limit)
+			pool = poolFor(size)
 		}
 		bulk = pool.Get().(*[]byte)
 	}
@@ -581,7 +591,7 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
 			var start time.Time
-			if plain && bulk != nil {
+			if levels != nil && bulk != nil {
 				start = now()
 			}
 			nw, werr := dst.Write(buf[:nr])
@@ -592,7 +602,7 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 			if nw < nr {
 				return writeError{io.ErrShortWrite}
 			}
-			if plain && bulk != nil {
+			if levels != nil && bulk != nil {
 				pace.wrote(start, now(), nr, nr == len(buf))
 			}
 		}
@@ -606,7 +616,7 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 		case bulk != nil && nr < len(buf):
 			pool.Put(bulk)
 			bulk, buf = nil, small
-		case plain && bulk != nil && size != min(plainSizes[pace.level].size, limit):
+		case levels != nil && bulk != nil && size != min(levels[pace.level], limit):
 			// The line's pace changed: reads of another size.
 			pool.Put(bulk)
 			take()
@@ -615,10 +625,48 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 	}
 }
 
+// plainLevels are the read sizes of a plain destination (plainSizes).
+var plainLevels = func() []int {
+	sizes := make([]int, len(plainSizes))
+	for i, c := range plainSizes {
+		sizes[i] = c.size
+	}
+	return sizes
+}()
+
+// readLevels are the sizes dst's bulk reads take on a line that proves
+// fast (see plainWideSize), from the first: plainLevels for a plain
+// destination; unitFrames payloads, then twice and four times as many
+// toward a LAPM link (see unitFrames); nil for a destination that sends
+// messages, whose reads keep their size.
+func readLevels(dst io.Writer) []int {
+	if ps, ok := dst.(payloadSizer); ok {
+		if u := ps.PayloadSize(); u > 0 && u <= lapm.MaxN401 {
+			return []int{unitFrames * u, 2 * unitFrames * u, 4 * unitFrames * u}
+		}
+	}
+	if isPlain(dst) {
+		return plainLevels
+	}
+	return nil
+}
+
+// poolFor is the pool of the smallest bulk buffers that hold n octets (n
+// is at most plainWideSize).
+func poolFor(n int) *sync.Pool {
+	for _, c := range plainSizes {
+		if c.size >= n {
+			return c.pool
+		}
+	}
+	return plainSizes[len(plainSizes)-1].pool
+}
+
 // linePace follows how fast a plain destination takes its writes (see
 // plainWideSize): its read size is plainSizes[level].
 type linePace struct {
-	level    int
+	level    int       // of the read sizes
+	top      int       // the last level
 	run      int       // octets in fast writes of full reads since runStart
 	runStart time.Time // (see provenRun)
 }
@@ -637,7 +685,7 @@ func (p *linePace) wrote(start, end time.Time, n int, full bool) {
 		switch {
 		case p.run < provenRun:
 		case float64(p.run) >= provenRate*end.Sub(p.runStart).Seconds():
-			p.level = min(p.level+1, len(plainSizes)-1)
+			p.level = min(p.level+1, p.top)
 		default:
 			p.run = 0 // too slow over the run: prove it again
 		}

@@ -291,6 +291,72 @@ func TestCopyCountPacedLine(t *testing.T) {
 	}
 }
 
+// pacedUnitWriter is a LAPM link (a destination with a payload size)
+// whose writes take the given times on a fake clock.
+type pacedUnitWriter struct {
+	pacedWriter
+	unit int
+}
+
+func (w *pacedUnitWriter) PayloadSize() int { return w.unit }
+
+// TestCopyCountLinkFastLine: toward a LAPM link, reads grow as toward a
+// plain destination (TestCopyCountPlainFastLine) once the line has taken
+// provenRun octets in fast writes of full reads at provenRate or more:
+// from unitFrames payloads to twice and four times as many (about 1 MiB
+// at 4,080 octets), always whole payloads; a slow write brings them back
+// to unitFrames payloads. On a slow line they never grow, so a Write
+// there still commits at most unitFrames payloads (TestCopyCountPacedLine).
+func TestCopyCountLinkFastLine(t *testing.T) {
+	ms := time.Millisecond
+	const unit = 4080
+	first := unitFrames * unit
+	proof := provenRun/first + 1
+	var answers, want []int
+	var takes []time.Duration
+	add := func(n, size int, take time.Duration) {
+		for range n {
+			answers, want, takes = append(answers, size), append(want, size), append(takes, take)
+		}
+	}
+	answers, want = []int{smallBufSize}, []int{smallBufSize}
+	takes = []time.Duration{ms / 2}
+	add(proof, first, ms/2)                                                // 0.5 ms per 255 KiB: proven, 128 payloads next
+	add(1, 2*first, ms/2)                                                  // 256 payloads next
+	add(2, 4*first, ms/2)                                                  // stays
+	add(1, 4*first, 10*ms)                                                 // slow: unitFrames payloads, the proof again
+	add(1, first, ms/2)                                                    // not proven again yet
+	answers, want = append(answers, 10), append(want, first, smallBufSize) // short: back to small
+	r := &sizedReader{answers: answers}
+	w := &pacedUnitWriter{pacedWriter{clock: new(time.Time), takes: takes}, unit}
+	var n atomic.Int64
+	if err := copyCountClock(w, r, &n, func() time.Time { return *w.clock }); err != io.EOF {
+		t.Fatalf("copyCount: %v", err)
+	}
+	if !slicesEqual(r.sizes, want) {
+		t.Errorf("read sizes %v, want %v", compact(r.sizes), compact(want))
+	}
+	if most := plainSizes[len(plainSizes)-1].size; most < 4*unitFrames*lapm.MaxN401 {
+		t.Errorf("the largest reads toward a link (%d octets) exceed the largest bulk buffers (%d)", 4*unitFrames*lapm.MaxN401, most)
+	}
+
+	// A slow line: every write takes 10 ms.
+	answers = []int{smallBufSize}
+	for range 3 * proof {
+		answers = append(answers, first)
+	}
+	r = &sizedReader{answers: append(answers, 10)}
+	w = &pacedUnitWriter{pacedWriter{clock: new(time.Time), takes: []time.Duration{10 * ms}}, unit}
+	if err := copyCountClock(w, r, &n, func() time.Time { return *w.clock }); err != io.EOF {
+		t.Fatalf("copyCount: %v", err)
+	}
+	for i, size := range r.sizes[1 : len(r.sizes)-1] {
+		if size != first {
+			t.Fatalf("slow line: read %d of %d octets, want %d", i+1, size, first)
+		}
+	}
+}
+
 func slicesEqual(a, b []int) bool {
 	if len(a) != len(b) {
 		return false

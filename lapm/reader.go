@@ -11,15 +11,18 @@ import "fmt"
 // back after any read that does not fill it (the reads have caught up
 // with the line). With 16 KiB instead of 64 the receiving end of the
 // full path spent about 0.35 cycles per octet more, in read system calls
-// and wake-ups. A Read holds its buffer while the line stays quiet, so
-// giving it back at once is what keeps an idle link that has received a
-// paste or an upload small (TestLinkIdleAfterBurstHoldsNoLargeBuffer;
+// and wake-ups; since a gateway on a fast line writes a whole window at
+// once (up to about 530 KiB, see publishEarly), 256 KiB reads cost the
+// caller 0.02-0.25 cycles per octet less than 64 KiB did behind such a
+// gateway (twenty-seventh session). A Read holds its buffer while the
+// line stays quiet, so giving it back at once is what keeps an idle link
+// that has received a paste or an upload small (TestLinkIdleAfterBurstHoldsNoLargeBuffer;
 // BenchmarkLinkIdleMemory -idle-burst=40000: 15 KB per link, 50 KB
 // when the buffer was kept); in bulk it costs nothing measurable.
 // docs/BENCHMARKS.md has the measurements.
 const (
 	smallRead = 512
-	largeRead = 64 << 10
+	largeRead = 256 << 10
 )
 
 type rxBatch struct {

@@ -65,12 +65,15 @@ func (l *Link) output(frames []Frame) {
 // single 4 KiB frame, each a write, a writer started and a wake-up at the
 // far end for little data; handing over whole batches took about 0.3
 // cycles per octet off the full path, caller and gateway together
-// (docs/BENCHMARKS.md). It is sized against the bridge's largest Write
-// toward a link (bridge/pump.go: unitFrames, 64 payloads of at most 4080
-// octets, a little over 256 KiB encoded), so that such a batch goes to
-// the writer whole, at its end or with its last frame; only longer
-// batches are handed over in parts while the owner encodes the rest.
-const publishEarly = 256 << 10
+// (docs/BENCHMARKS.md). A batch is at most a window of I frames (k 127
+// of 4 KiB: a little over 512 KiB encoded), which the bridge's Writes
+// toward a link fill on a proven fast line (bridge/pump.go: up to 256
+// payloads), so publishEarly is above it and such a batch goes to the
+// writer whole, in one write: 256 KiB, which handed a window over in two
+// parts, cost the gateway about 0.5 cycles per octet more in the
+// twenty-seventh session. Only longer batches (a retransmission behind a
+// window) are handed over in parts while the owner encodes the rest.
+const publishEarly = 1 << 20
 
 // copyBehind is the largest batch that publish copies behind one the
 // writer has not taken yet (one write for both); a larger one is queued
