@@ -24,13 +24,15 @@
 // dropped with a log line.
 //
 // The telnet codec (codec.go) and the negotiation (qmethod.go, telnet.go)
-// are pure state machines without I/O; line.go joins them to a net.Conn.
+// are pure state machines without I/O; line.go joins them to a net.Conn,
+// control.go carries the gateway's requests to the peer's telnet and the
+// peer's window sizes and events to the bridge.
 //
-// A telnet Write sends each 256 KiB of data with one system call: when
-// escapes (IAC IAC, CR NUL) are rare, as in an LAPM bit stream, which has
-// no IAC inside its frames, the runs between them go out straight from the
-// caller's buffer with writev; otherwise the chunk is encoded into a
-// pooled buffer. Read decodes in place. When a write deadline cuts a Write
+// A telnet Write sends each 1 MiB of data (writeChunk) with one system
+// call: when escapes (IAC IAC, CR NUL) are rare, as in an LAPM bit stream,
+// which has no IAC inside its frames, the runs between them go out
+// straight from the caller's buffer with writev; otherwise the chunk is
+// encoded into a pooled buffer. Read decodes in place. When a write deadline cuts a Write
 // short, its count is exact and writing the rest later continues the
 // stream (see Line.Write).
 //
