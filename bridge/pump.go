@@ -30,7 +30,7 @@ const callerWriteGrace = 2 * time.Second
 
 // Buffers of each direction of a bridge. A direction reads into its own
 // small buffer; when a read fills it (bulk data is flowing) it takes a
-// large buffer from bulkBufs, and gives it back as soon as a read returns
+// large buffer from bulkPools, and gives it back as soon as a read returns
 // less than a full large buffer (the source has run dry, so the next Read
 // is likely to wait). An idle session thus waits in Read on the small
 // buffer only: thousands of idle callers do not each pin 2 x 32 KiB. The
@@ -112,42 +112,22 @@ const (
 	provenRate    = 50e6 // octets per second
 )
 
-// bulkBufs and unitBufs hold the large buffers of the directions moving
-// bulk data (see bulkSize).
-var (
-	bulkBufs = sync.Pool{New: func() any {
-		b := make([]byte, bulkBufSize)
-		return &b
-	}}
-	wideBufs = sync.Pool{New: func() any {
-		b := make([]byte, wideBufSize)
-		return &b
-	}}
-	unitBufs = sync.Pool{New: func() any {
-		b := make([]byte, unitBufSize)
-		return &b
-	}}
-	midBufs = sync.Pool{New: func() any {
-		b := make([]byte, 128<<10)
-		return &b
-	}}
-	halfMiBBufs = sync.Pool{New: func() any {
-		b := make([]byte, 512<<10)
-		return &b
-	}}
-	plainWideBufs = sync.Pool{New: func() any {
-		b := make([]byte, plainWideSize)
-		return &b
-	}}
-)
+// plainLevels are the read sizes of a plain destination, from bulkBufSize
+// to plainWideSize (see readLevels), each twice the one before.
+var plainLevels = []int{bulkBufSize, wideBufSize, 128 << 10, unitBufSize, 512 << 10, plainWideSize}
 
-// plainSizes are the read sizes of a plain destination, from bulkBufSize
-// to plainWideSize, each with its pool.
-var plainSizes = [...]struct {
-	size int
-	pool *sync.Pool
-}{{bulkBufSize, &bulkBufs}, {wideBufSize, &wideBufs}, {128 << 10, &midBufs}, {unitBufSize, &unitBufs},
-	{512 << 10, &halfMiBBufs}, {plainWideSize, &plainWideBufs}}
+// bulkPools hold the large buffers of the directions moving bulk data, a
+// pool for each size of plainLevels (see bulkSize, poolFor).
+var bulkPools = func() []*sync.Pool {
+	pools := make([]*sync.Pool, len(plainLevels))
+	for i, size := range plainLevels {
+		pools[i] = &sync.Pool{New: func() any {
+			b := make([]byte, size)
+			return &b
+		}}
+	}
+	return pools
+}()
 
 // endSide says which side ended a bridged session.
 type endSide int
@@ -542,17 +522,17 @@ func bulkSizeUnbound(dst io.Writer) (int, *sync.Pool) {
 		if u := ps.PayloadSize(); u > 0 && u <= lapm.MaxN401 {
 			n := unitFrames * u
 			if n <= bulkBufSize {
-				return n, &bulkBufs
+				return n, poolFor(bulkBufSize)
 			}
-			return n, &unitBufs
+			return n, poolFor(unitBufSize)
 		}
 	}
 	if ws, ok := dst.(writeSizer); ok {
 		if n := ws.WriteSize(); n > bulkBufSize {
-			return min(n, wideBufSize), &wideBufs
+			return min(n, wideBufSize), poolFor(wideBufSize)
 		}
 	}
-	return bulkBufSize, &bulkBufs
+	return bulkBufSize, poolFor(bulkBufSize)
 }
 
 // copyCount copies src to dst like io.Copy, counting octets as they are
@@ -625,15 +605,6 @@ func copyCountClock(dst io.Writer, src io.Reader, n *atomic.Int64, now func() ti
 	}
 }
 
-// plainLevels are the read sizes of a plain destination (plainSizes).
-var plainLevels = func() []int {
-	sizes := make([]int, len(plainSizes))
-	for i, c := range plainSizes {
-		sizes[i] = c.size
-	}
-	return sizes
-}()
-
 // readLevels are the sizes dst's bulk reads take on a line that proves
 // fast (see plainWideSize), from the first: plainLevels for a plain
 // destination; unitFrames payloads, then twice and four times as many
@@ -654,16 +625,16 @@ func readLevels(dst io.Writer) []int {
 // poolFor is the pool of the smallest bulk buffers that hold n octets (n
 // is at most plainWideSize).
 func poolFor(n int) *sync.Pool {
-	for _, c := range plainSizes {
-		if c.size >= n {
-			return c.pool
+	for i, size := range plainLevels {
+		if size >= n {
+			return bulkPools[i]
 		}
 	}
-	return plainSizes[len(plainSizes)-1].pool
+	return bulkPools[len(bulkPools)-1]
 }
 
 // linePace follows how fast a plain destination takes its writes (see
-// plainWideSize): its read size is plainSizes[level].
+// plainWideSize): its read size is the level'th of its readLevels.
 type linePace struct {
 	level    int       // of the read sizes
 	top      int       // the last level

@@ -118,9 +118,9 @@ func TestCopyCountPlainFastLine(t *testing.T) {
 	if got != int64(total) || w.Len() != total {
 		t.Errorf("copied %d (counted %d), want %d", w.Len(), got, total)
 	}
-	for i, c := range plainSizes {
-		if b := c.pool.Get().(*[]byte); len(*b) != c.size || (i > 0 && c.size != 2*plainSizes[i-1].size) {
-			t.Errorf("plainSizes[%d]: %d octets in buffers of %d", i, c.size, len(*b))
+	for i, size := range plainLevels {
+		if b := bulkPools[i].Get().(*[]byte); len(*b) != size || (i > 0 && size != 2*plainLevels[i-1]) {
+			t.Errorf("plainLevels[%d]: %d octets in buffers of %d", i, size, len(*b))
 		}
 	}
 
@@ -336,7 +336,7 @@ func TestCopyCountLinkFastLine(t *testing.T) {
 	if !slicesEqual(r.sizes, want) {
 		t.Errorf("read sizes %v, want %v", compact(r.sizes), compact(want))
 	}
-	if most := plainSizes[len(plainSizes)-1].size; most < 4*unitFrames*lapm.MaxN401 {
+	if most := plainLevels[len(plainLevels)-1]; most < 4*unitFrames*lapm.MaxN401 {
 		t.Errorf("the largest reads toward a link (%d octets) exceed the largest bulk buffers (%d)", 4*unitFrames*lapm.MaxN401, most)
 	}
 
