@@ -1,7 +1,6 @@
 package callbackd
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -44,13 +43,8 @@ func TestUnprovedLineReadBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	go io.Copy(io.Discard, c) // the prompt
-	junk := bytes.Repeat([]byte{0x80}, 64<<10)
-	for range (2 << 20) / len(junk) { // twice the budget
-		if _, err := c.Write(junk); err != nil {
-			break // hung up
-		}
-	}
+	go io.Copy(io.Discard, c)      // the prompt
+	testutil.Flood(c, 0x80, 2<<20) // twice the budget, or until hung up
 	_, _ = io.WriteString(c, "carol\r")
 	var got []Attempt
 	for deadline := time.Now().Add(time.Minute); len(got) == 0; got = rec.all() {

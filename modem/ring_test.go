@@ -310,18 +310,7 @@ func TestLineAnswererVerifyReadBudget(t *testing.T) {
 	flood := func() (transport.Line, <-chan int) {
 		caller := callModem(t, addr)
 		sent := make(chan int, 1)
-		go func() {
-			chunk := bytes.Repeat([]byte{'x'}, 64<<10)
-			n := 0
-			for n < 16<<20 {
-				m, err := caller.Write(chunk)
-				n += m
-				if err != nil {
-					break
-				}
-			}
-			sent <- n
-		}()
+		go func() { sent <- testutil.Flood(caller, 'x', 16<<20) }()
 		return caller, sent
 	}
 

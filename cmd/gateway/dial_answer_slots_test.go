@@ -161,16 +161,7 @@ func TestDialAnswerFloodHungUp(t *testing.T) {
 		// The detection pattern, then what is no frame: the link's
 		// set-up reads on (to --timeout without a bound).
 		c.Write(detectionPattern)
-		chunk := bytes.Repeat([]byte{'x'}, 64<<10)
-		sent := 0
-		for sent < 16<<20 {
-			n, err := c.Write(chunk)
-			sent += n
-			if err != nil {
-				break
-			}
-		}
-		if sent >= 16<<20 {
+		if sent := testutil.Flood(c, 'x', 16<<20); sent >= 16<<20 {
 			t.Errorf("dial took %d octets from a caller that never proved the ticket", sent)
 		}
 		placeEchoCallback(t, placer, answer, tk)

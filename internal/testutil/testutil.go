@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"os/exec"
@@ -143,4 +144,19 @@ func CloseWhileFlooded(t testing.TB, w io.Writer, c io.Closer) {
 	case <-time.After(time.Minute):
 		t.Fatal("Close of a flooded line waits for the flood to end")
 	}
+}
+
+// Flood writes octet c to w in 64 KiB writes until limit octets are
+// written or a write fails (the peer hung up), and returns how many were
+// written: for a peer that must be hung up at its read budget.
+func Flood(w io.Writer, c byte, limit int) (sent int) {
+	chunk := bytes.Repeat([]byte{c}, 64<<10)
+	for sent < limit {
+		n, err := w.Write(chunk[:min(len(chunk), limit-sent)])
+		sent += n
+		if err != nil {
+			break
+		}
+	}
+	return sent
 }
