@@ -23,6 +23,14 @@ import (
 // dial's answer in detection.
 var detectionPattern = bytes.Repeat([]byte{0x11, 0x91}, 20)
 
+// callElsewhere calls dial's answer address from 127.0.0.2: from an
+// address other than the gateway's (127.0.0.1).
+func callElsewhere(answer string) (net.Conn, error) {
+	_, hostPort, _ := strings.Cut(answer, "://")
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	return d.Dial("tcp", hostPort)
+}
+
 // watchClose reports on the returned channel how long after now c's reads
 // ended (dial hung it up), within 10 s.
 func watchClose(c net.Conn) <-chan time.Duration {
@@ -47,8 +55,7 @@ func TestDialAnswerDialledAddressKeepsOthersCallback(t *testing.T) {
 	g, answer := newV42CallbackGateway(t)
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
 		_, hostPort, _ := strings.Cut(answer, "://")
-		elsewhere := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
-		cb, err := elsewhere.Dial("tcp", hostPort) // the callback, from another address, in set-up
+		cb, err := callElsewhere(answer) // the callback, from another address, in set-up
 		if err != nil {
 			t.Error(err)
 			return
@@ -103,7 +110,6 @@ func TestDialAnswerElsewhereKeepsGatewaysCall(t *testing.T) {
 		gw.Write(detectionPattern)
 		closed := watchClose(gw)
 		time.Sleep(50 * time.Millisecond)
-		elsewhere := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 		var squat []net.Conn
 		defer func() {
 			for _, c := range squat {
@@ -114,7 +120,7 @@ func TestDialAnswerElsewhereKeepsGatewaysCall(t *testing.T) {
 			if i == maxAnswering-1 {
 				time.Sleep(2 * staleAnswer) // the gateway's call is stale now
 			}
-			c, err := elsewhere.Dial("tcp", hostPort)
+			c, err := callElsewhere(answer)
 			if err != nil {
 				t.Error(err)
 				return
@@ -150,9 +156,7 @@ func TestDialAnswerFloodHungUp(t *testing.T) {
 	g, answer := newV42CallbackGateway(t)
 	placer := testPlacer()
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
-		_, hostPort, _ := strings.Cut(answer, "://")
-		elsewhere := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
-		c, err := elsewhere.Dial("tcp", hostPort)
+		c, err := callElsewhere(answer)
 		if err != nil {
 			t.Error(err)
 			return

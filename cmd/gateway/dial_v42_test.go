@@ -714,8 +714,6 @@ func TestDialV42CallbackPastFreshSquatters(t *testing.T) {
 	g, answer := newV42CallbackGateway(t)
 	placer := testPlacer()
 	g.callback = func(t *testing.T, tk *auth.Ticket) {
-		_, hostPort, _ := strings.Cut(answer, "://")
-		elsewhere := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 		var squat []net.Conn
 		defer func() {
 			for _, c := range squat {
@@ -725,7 +723,7 @@ func TestDialV42CallbackPastFreshSquatters(t *testing.T) {
 		// One more than the slots: the last is refused, so the others
 		// are all in set-up (the detection pattern keeps them there).
 		for i := range maxAnswering + 1 {
-			c, err := elsewhere.Dial("tcp", hostPort)
+			c, err := callElsewhere(answer)
 			if err != nil {
 				t.Error(err)
 				return
