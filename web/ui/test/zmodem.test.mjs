@@ -607,12 +607,7 @@ test("a host's ZRINIT starts an upload; the files go as ZFILE, ZDATA, ZEOF, then
   const data = everyOctet(100); // 25,600 octets: a ZCRCQ at 16 KiB
   t.f.upload([{ name: 'u.bin', data, mtime: 0 }]);
   const got = [];
-  const r = new Reader({
-    onHeader: (type, hdr) => { got.push(['h', type, headerPos(hdr)]); if (type === Z.FILE || type === Z.DATA) r.expectData(); },
-    onData: (d, end) => got.push(['d', d.length, end]),
-    onError: (w) => got.push(['error', w]),
-    onCancel: () => got.push(['cancel']),
-  });
+  const r = frameReader(got);
   const take = () => { for (const x of t.sent.splice(0)) r.feed(Buffer.from(x, 'latin1')); };
   take();
   assert.deepEqual(got.splice(0), [['h', Z.FILE, 1 << 24], ['d', 'u.bin\0'.length + '25600 0 100644 0 1 25600\0'.length, ZCRCW]]);
@@ -709,6 +704,18 @@ test('an upload restarted at a position that is not a multiple of 1 KiB still as
   assert.ok(t.sent.join('').length - before >= 16384, 'a ZACK 16 KiB on moves the window');
 });
 
+// frameReader parses what the page sends into got: ['h', type, position],
+// ['d', length, frame end], ['error', what] and ['cancel'].
+function frameReader(got) {
+  const r = new Reader({
+    onHeader: (type, hdr) => { got.push(['h', type, headerPos(hdr)]); if (type === Z.FILE || type === Z.DATA) r.expectData(); },
+    onData: (d, end) => got.push(['d', d.length, end]),
+    onError: (w) => got.push(['error', w]),
+    onCancel: () => got.push(['cancel']),
+  });
+  return r;
+}
+
 // uploading starts an upload of data to a made-up receiver whose ZRINIT
 // says flags; sent() parses what the page sent since the last call into
 // ['h', type, position] and ['d', length, frame end].
@@ -717,12 +724,7 @@ function uploading(data, flags = RINIT_FLAGS) {
   t.f.feed(hexHeader(Z.RINIT, [0, 0, 0, flags]));
   t.f.upload([{ name: 'x.bin', data, mtime: 0 }]);
   const got = [];
-  const r = new Reader({
-    onHeader: (type, hdr) => { got.push(['h', type, headerPos(hdr)]); if (type === Z.FILE || type === Z.DATA) r.expectData(); },
-    onData: (d, end) => got.push(['d', d.length, end]),
-    onError: (w) => got.push(['error', w]),
-    onCancel: () => got.push(['cancel']),
-  });
+  const r = frameReader(got);
   t.raw = () => t.sent.splice(0).join('');
   t.got = () => {
     r.feed(Buffer.from(t.raw(), 'latin1'));
